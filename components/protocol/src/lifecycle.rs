@@ -1,0 +1,116 @@
+//! Lifecycle messages between the monitor, the watchdog and the upgrade agent: fault notices,
+//! restart requests and results, and reboot requests.
+//!
+//! The monitor decides nothing: it reports faults, and restarts or reboots only when asked on a
+//! channel whose capability the system description grants (watchdog for restarts; watchdog or
+//! upgrade agent for reboots).
+//!
+//! Avoids: component names on the wire (ids only) and any free-form payload.
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::ids::{ComponentId, FaultCause};
+
+/// `fault-notice`: monitor → watchdog. A component process exited or was killed.
+///
+/// Maximum serialised size: 40 bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct FaultNotice {
+    /// Monitor's monotonic clock at detection, milliseconds since board power-on.
+    pub at_ms: u64,
+    /// Number of faults of this component since power-on, including this one.
+    pub occurrence: u32,
+    /// The failed component.
+    pub component: ComponentId,
+    /// What happened.
+    pub cause: FaultCause,
+}
+
+/// `restart-request`: watchdog → monitor. Restart one component.
+///
+/// Maximum serialised size: 32 bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct RestartRequest {
+    /// Chosen by the watchdog, echoed in the [`RestartResult`].
+    pub request_id: u32,
+    /// The component to restart.
+    pub component: ComponentId,
+    /// Why (for the monitor's log and the health report).
+    pub cause: FaultCause,
+}
+
+/// Why the monitor refused a restart request.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub enum RestartRefusal {
+    /// No component has this id.
+    UnknownComponent,
+    /// The component's restart policy is `never`.
+    NotRestartable,
+    /// The restart budget of the component's policy is used up (escalate to a reset).
+    BudgetExhausted,
+    /// The component is the monitor or the requester itself.
+    NotAllowed,
+}
+
+/// Outcome of a restart request.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub enum RestartOutcome {
+    /// The component was started again.
+    Restarted {
+        /// Restarts of this component since power-on, including this one.
+        restarts: u16,
+    },
+    /// The monitor did not try.
+    Refused {
+        /// Why not.
+        reason: RestartRefusal,
+    },
+    /// The monitor tried and the new process failed to start.
+    Failed,
+}
+
+/// `restart-result`: monitor → watchdog. The answer to one [`RestartRequest`].
+///
+/// Maximum serialised size: 12 bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct RestartResult {
+    /// The `request_id` of the request being answered.
+    pub request_id: u32,
+    /// The component concerned.
+    pub component: ComponentId,
+    /// What the monitor did.
+    pub outcome: RestartOutcome,
+}
+
+/// Why a reboot is requested.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub enum RebootReason {
+    /// A new image was written and boot control set to a trial boot of it.
+    TrialBoot,
+    /// A trial image failed its health check; boot control was set back to the previous image.
+    Rollback,
+    /// The watchdog gave up restarting components and escalates to a board reset.
+    WatchdogEscalation,
+    /// The ground commanded a reboot.
+    Commanded,
+}
+
+/// `reboot-request`: upgrade agent or watchdog → monitor. Power-cycle the board.
+///
+/// Maximum serialised size: 8 bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct RebootRequest {
+    /// Chosen by the requester, logged by the monitor across the reset.
+    pub request_id: u32,
+    /// The requesting component (checked by the monitor against the channel it arrived on).
+    pub requester: ComponentId,
+    /// Why.
+    pub reason: RebootReason,
+}
