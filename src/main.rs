@@ -1,13 +1,41 @@
 //! `spacenode`: the command-line front of the space node. It is thin: every subcommand calls into
-//! the workspace crates and turns their typed errors into a message that says what to do.
+//! the workspace crates and turns their typed errors into a message that says what went wrong and
+//! what to do, with exit status 1 for a rejected input and 2 for a usage or I/O problem. It never
+//! panics on user input.
 
-use clap::Parser;
+mod config;
+mod demo;
+mod failure;
 
-/// The software of a satellite space node.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The software of a satellite space node: isolated components on capability-limited channels,
+/// co-signing transactions for ground servers, surviving faults, taking signed upgrades.
 #[derive(Parser)]
-#[command(name = "spacenode", version, about)]
-struct Cli {}
+#[command(name = "spacenode", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _ = Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node on the sim board end to end and narrate what happens.
+    Demo,
+    /// Work with the system description: check it, show its capabilities, export it for seL4.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Config(c) => config::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => f.report(),
+    }
 }

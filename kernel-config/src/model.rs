@@ -1,0 +1,185 @@
+//! The validated system: every name resolved to an index, every number in range. Code that boots,
+//! exports or analyses a system works on this, never on the raw TOML. Values here are only built by
+//! `validate`, so holding a `System` means every rule of the description format holds.
+
+pub use crate::raw::{DeviceKind, Integrity, Trigger};
+use protocol::catalogue::MessageKind;
+
+/// A component's index in `System::components`; on the wire it is the component id (a `u8`).
+pub type ComponentId = usize;
+
+#[derive(Debug, Clone)]
+pub struct System {
+    pub name: String,
+    pub summary: String,
+    /// The description file's name as given by the user.
+    pub description_file: String,
+    pub board: Board,
+    pub components: Vec<Component>,
+    pub channels: Vec<Channel>,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub id: ComponentId,
+    pub name: String,
+    pub summary: String,
+    /// The root task: holds the authority to start, stop and restart the others. Exactly one.
+    pub root: bool,
+    pub priority: u8,
+    pub budget_us: u64,
+    pub period_us: u64,
+    pub stack_size: u64,
+    pub memory_size: u64,
+    pub integrity: Integrity,
+    /// Its failure resets the board.
+    pub critical: bool,
+    /// Indices into `Board::devices`.
+    pub devices: Vec<usize>,
+    /// `None` only for the root task, which nothing can restart.
+    pub restart: Option<RestartPolicy>,
+    /// Program image name (Microkit `program_image`).
+    pub program: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Restart on failure, at most `max_restarts` within `window_s`, waiting `backoff_ms` doubled
+    /// on every consecutive restart up to `backoff_max_ms`; components in `with` restart too.
+    Restart {
+        max_restarts: u32,
+        window_s: u32,
+        backoff_ms: u32,
+        backoff_max_ms: u32,
+        with: Vec<ComponentId>,
+    },
+    /// Never restart: hold the component down and report it.
+    Hold,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: usize,
+    pub name: String,
+    pub summary: String,
+    pub sender: ComponentId,
+    pub receiver: ComponentId,
+    pub message: &'static MessageKind,
+    pub slots: u32,
+    pub slot_size: u32,
+    /// The receiver copies each slot into private memory before validating it.
+    pub copy_in: bool,
+    /// The ring keeps its contents when either end restarts (default: a fresh ring).
+    pub keep_on_restart: bool,
+}
+
+impl Channel {
+    /// Bytes of shared memory the ring needs: header plus slots (see `ipc` for the layout).
+    pub fn ring_bytes(&self) -> u64 {
+        RING_HEADER_BYTES + u64::from(self.slots) * u64::from(self.slot_size)
+    }
+}
+
+/// Size of the ring header (magic, version, geometry, producer and consumer indices on their own
+/// cache lines): three 64-byte cache lines.
+pub const RING_HEADER_BYTES: u64 = 192;
+
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub name: String,
+    pub summary: String,
+    pub file: String,
+    pub page_size: u64,
+    pub memory: Vec<MemoryRange>,
+    pub devices: Vec<Device>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemoryRange {
+    pub name: String,
+    pub base: u64,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub name: String,
+    pub kind: DeviceKind,
+    pub base: u64,
+    pub size: u64,
+    pub irq: Option<u32>,
+    pub trigger: Trigger,
+    pub source: String,
+    pub summary: String,
+    /// The component that owns it, if any.
+    pub owner: Option<ComponentId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub integrity: bool,
+    pub device_owner: Vec<DeviceOwnerRule>,
+    pub no_path: Vec<NoPathRule>,
+    pub only_sender: Vec<OnlySenderRule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceOwnerRule {
+    pub device: usize,
+    pub owner: ComponentId,
+    pub why: String,
+}
+
+/// A node of the information-flow graph: a component or a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    Component(ComponentId),
+    Device(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct NoPathRule {
+    pub from: Node,
+    pub to: Node,
+    pub except_through: Vec<Node>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OnlySenderRule {
+    pub message: &'static MessageKind,
+    pub sender: ComponentId,
+    pub why: String,
+}
+
+impl System {
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn root(&self) -> &Component {
+        // `validate` guarantees exactly one root.
+        self.components
+            .iter()
+            .find(|c| c.root)
+            .unwrap_or(&self.components[0])
+    }
+
+    /// Channels a component sends on.
+    pub fn sends(&self, c: ComponentId) -> impl Iterator<Item = &Channel> {
+        self.channels.iter().filter(move |ch| ch.sender == c)
+    }
+
+    /// Channels a component receives on.
+    pub fn receives(&self, c: ComponentId) -> impl Iterator<Item = &Channel> {
+        self.channels.iter().filter(move |ch| ch.receiver == c)
+    }
+
+    pub fn node_name(&self, n: Node) -> &str {
+        match n {
+            Node::Component(c) => &self.components[c].name,
+            Node::Device(d) => &self.board.devices[d].name,
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! One fixture per validation rule, each pinned to its exact report (message, file:line:col, the
+//! underlined text, and the fix), as seL4 Microkit does for its SDF. Each fixture is the minimal
+//! valid system or board of `tests/fixtures/` with exactly one rule broken.
+//!
+//! To review changed messages after an intended change: `BLESS=1 cargo test -p kernel-config
+//! --test fixtures` rewrites the `.expected` files; read the diff before committing it.
+
+use kernel_config::{Source, load};
+use std::path::PathBuf;
+
+/// Every rule's fixture. A new rule gets a new entry and a new fixture file.
+const FIXTURES: &[&str] = &[
+    "backoff-max-below",
+    "bad-name",
+    "board-base-unaligned",
+    "board-device-overlap",
+    "board-device-overlaps-ram",
+    "board-duplicate-device",
+    "board-duplicate-memory",
+    "board-irq-range",
+    "board-memory-overlap",
+    "board-no-memory",
+    "board-no-source",
+    "board-page-size",
+    "board-size-not-page",
+    "board-unknown-kind",
+    "budget-over-period",
+    "channel-to-itself",
+    "device-owned-twice",
+    "duplicate-channel",
+    "duplicate-component",
+    "endpoint-unknown",
+    "hold-with-limits",
+    "memory-not-page",
+    "missing-field",
+    "missing-restart",
+    "no-root",
+    "policy-device-owner",
+    "policy-integrity",
+    "policy-no-path-self",
+    "policy-no-path",
+    "policy-only-sender",
+    "policy-unknown-component",
+    "policy-unknown-device",
+    "policy-unknown-message",
+    "policy-unknown-node",
+    "priority-range",
+    "program-path",
+    "ram-exhausted",
+    "restart-missing-key",
+    "restart-out-of-range",
+    "restart-target-self",
+    "restart-target-unknown",
+    "root-not-critical",
+    "root-with-restart",
+    "shared-irq",
+    "slot-size-not-multiple",
+    "slot-size-too-small",
+    "slots-not-power-of-two",
+    "slots-range",
+    "stack-not-page",
+    "stack-range",
+    "toml-syntax",
+    "two-roots",
+    "unknown-device",
+    "unknown-field",
+    "unknown-integrity",
+    "unknown-message",
+    "wrong-type",
+];
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn read(rel: &str) -> Source {
+    let text =
+        std::fs::read_to_string(dir().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"));
+    Source::new(format!("tests/fixtures/{rel}"), text)
+}
+
+fn report(name: &str) -> Result<String, String> {
+    let (system, board) = if name.starts_with("board-") {
+        (
+            read("base-system.toml"),
+            read(&format!("errors/{name}.toml")),
+        )
+    } else {
+        (
+            read(&format!("errors/{name}.toml")),
+            read("base-board.toml"),
+        )
+    };
+    match load(&system, &board) {
+        Ok(_) => Err(format!(
+            "{name}: the loader accepted a fixture that breaks a rule"
+        )),
+        Err(d) if d.len() != 1 => Err(format!(
+            "{name}: expected exactly one problem, got {}:\n{d}",
+            d.len()
+        )),
+        Err(d) => Ok(d.to_string()),
+    }
+}
+
+#[test]
+fn the_base_fixtures_are_valid() {
+    let s =
+        load(&read("base-system.toml"), &read("base-board.toml")).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(s.components.len(), 3);
+    assert_eq!(s.channels.len(), 2);
+}
+
+#[test]
+fn every_fixture_gives_its_exact_report() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    for name in FIXTURES {
+        let got = match report(name) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let path = dir().join(format!("errors/{name}.expected"));
+        if bless {
+            std::fs::write(&path, &got).expect("write expected report");
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{name}: report differs\n--- expected\n{want}--- got\n{got}"
+            )),
+            Err(_) => failures.push(format!(
+                "{name}: no {name}.expected file; run with BLESS=1 and review it\n{got}"
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_fixture_file_is_listed_and_every_report_points_into_its_file() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir().join("errors"))
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "fixture files and the FIXTURES list differ"
+    );
+    for name in FIXTURES {
+        let r = report(name).unwrap_or_else(|e| panic!("{e}"));
+        let file = format!("tests/fixtures/errors/{name}.toml:");
+        assert!(
+            r.contains(&format!("--> {file}")),
+            "{name}: the report does not point into the fixture:\n{r}"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The `spacenode config` and `demo` commands as a user runs them: the real binary, real files,
+//! exit statuses and the text people read.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spacenode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(args)
+        .output()
+        .expect("run spacenode")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_accepts_the_shipped_description_on_every_board() {
+    let o = spacenode(&["config", "check"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for b in ["sim", "devboard", "flight"] {
+        assert!(
+            out.contains(&format!("ok: kernel-config/spacenode.toml on board `{b}`")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn check_rejects_a_broken_description_with_file_line_col() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.toml");
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-config/spacenode.toml"),
+    )
+    .expect("shipped");
+    let bad = good.replacen("priority = 150", "priority = 999", 1);
+    let line = bad
+        .lines()
+        .position(|l| l == "priority = 999")
+        .expect("edited")
+        + 1;
+    std::fs::write(&path, bad).expect("write");
+    let o = spacenode(&[
+        "config",
+        "check",
+        path.to_str().expect("utf-8 path"),
+        "--board",
+        "flight",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("broken.toml:{line}:12")), "{err}");
+    assert!(
+        err.contains("component `signer` priority 999 is out of range"),
+        "{err}"
+    );
+    assert!(err.contains("help: use a value from 0 to 254"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn description_errors_are_reported_once_not_once_per_board() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "[system]\nname = \"x\"\nbogus = 1\n").expect("write");
+    let o = spacenode(&["config", "check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert_eq!(err.matches("unknown field `bogus`").count(), 1, "{err}");
+    assert!(err.contains("broken.toml:3:1"), "{err}");
+}
+
+#[test]
+fn usage_problems_exit_2_and_say_what_to_do() {
+    let o = spacenode(&["config", "check", "--board", "moon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr)
+            .contains("there is no shipped board named `moon`; use one of: sim, devboard, flight")
+    );
+    let o = spacenode(&["config", "check", "/nonexistent/system.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("cannot read `/nonexistent/system.toml`"));
+}
+
+#[test]
+fn sdf_writes_a_checked_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("flight.system");
+    let o = spacenode(&[
+        "config",
+        "sdf",
+        "--board",
+        "flight",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains(
+        "5 protection domains, 19 channel rings, 7 device regions; Microkit rules checked"
+    ));
+    let xml = std::fs::read_to_string(&out).expect("written");
+    let golden = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-config/tests/golden/flight.system"),
+    )
+    .expect("golden");
+    assert_eq!(xml, golden);
+}
+
+#[test]
+fn graph_prints_the_matrix_and_writes_dot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dot = dir.path().join("caps.dot");
+    let o = spacenode(&[
+        "config",
+        "graph",
+        "--dot",
+        dot.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("channel sign-requests"), "{out}");
+    let d = std::fs::read_to_string(&dot).expect("dot written");
+    assert!(d.starts_with("digraph \"spacenode\""));
+    assert!(
+        d.contains(
+            "\"comms\" -> \"signer\" [label=\"sign-requests\\nsign-request\", style=dashed]"
+        ),
+        "{d}"
+    );
+}
+
+#[test]
+fn demo_runs_and_every_subcommand_has_useful_help() {
+    let o = spacenode(&["demo"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("ok: kernel-config/spacenode.toml on board `flight`"));
+    for (args, needle) in [
+        (vec!["--help"], "config"),
+        (vec!["config", "--help"], "sdf"),
+        (vec!["config", "check", "--help"], "file:line:col"),
+        (vec!["config", "graph", "--help"], "copy-in"),
+        (
+            vec!["config", "sdf", "--help"],
+            "Microkit's rules are checked",
+        ),
+    ] {
+        let o = spacenode(&args);
+        assert!(o.status.success());
+        assert!(
+            text(&o.stdout).contains(needle),
+            "{args:?}: {}",
+            text(&o.stdout)
+        );
+    }
+}
