@@ -15,9 +15,10 @@
 //!
 //! A copy is classified as:
 //! - **blank**: the 20 header bytes are all `0xFF` (never written, or erased);
-//! - **foreign**: magic matches, tag does not (another layout's record: never read, may be erased);
-//! - **corrupt**: anything else that does not verify (bad magic, length beyond the copy, CRC
-//!   mismatch: a torn write, a torn erase, a bit flip);
+//! - **foreign**: a record that verifies (magic, length, CRC) but carries another layout's tag
+//!   (never read, may be overwritten);
+//! - **corrupt**: anything else that does not verify (bad magic, zero sequence number, length
+//!   beyond the copy, CRC mismatch: a torn write, a torn erase, a bit flip, even one in the tag);
 //! - **valid**: magic, tag, length and CRC all check.
 //!
 //! The CRC is last in the byte stream and the writer writes in address order, so a write that a
@@ -58,9 +59,7 @@ pub enum HeaderCheck {
     Blank,
     /// Not a record header (bad magic, zero sequence number, or length beyond `max_payload`).
     Corrupt,
-    /// A record of another layout.
-    Foreign,
-    /// Plausible header; the CRC is still to be checked.
+    /// Plausible header; the CRC (and then the tag) is still to be checked.
     Plausible(Header),
 }
 
@@ -77,9 +76,8 @@ pub fn encode_header(h: &Header) -> [u8; HEADER_LEN] {
     out
 }
 
-/// Classify the first 20 bytes of a copy read through a layout tagged `tag` whose copies hold at
-/// most `max_payload` bytes.
-pub fn check_header(bytes: &[u8; HEADER_LEN], tag: [u8; 4], max_payload: usize) -> HeaderCheck {
+/// Classify the first 20 bytes of a copy whose layout holds at most `max_payload` bytes.
+pub fn check_header(bytes: &[u8; HEADER_LEN], max_payload: usize) -> HeaderCheck {
     if bytes.iter().all(|&b| b == 0xFF) {
         return HeaderCheck::Blank;
     }
@@ -98,9 +96,6 @@ pub fn check_header(bytes: &[u8; HEADER_LEN], tag: [u8; 4], max_payload: usize) 
     let (seq, len) = (u64::from_le_bytes(s), u32::from_le_bytes(l));
     if seq == 0 || len as usize > max_payload {
         return HeaderCheck::Corrupt;
-    }
-    if t != tag {
-        return HeaderCheck::Foreign;
     }
     HeaderCheck::Plausible(Header { tag: t, seq, len })
 }
@@ -142,33 +137,26 @@ mod tests {
                 0x02, 0x01, 12, 0, 0, 0
             ]
         );
-        assert_eq!(
-            check_header(&bytes, *b"BOOT", 100),
-            HeaderCheck::Plausible(h)
-        );
-        assert_eq!(check_header(&bytes, *b"KEYS", 100), HeaderCheck::Foreign);
-        assert_eq!(check_header(&bytes, *b"BOOT", 11), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&bytes, 100), HeaderCheck::Plausible(h));
+        assert_eq!(check_header(&bytes, 11), HeaderCheck::Corrupt);
     }
 
     #[test]
     fn blank_corrupt_and_zero_sequence() {
-        assert_eq!(
-            check_header(&[0xFF; HEADER_LEN], *b"BOOT", 100),
-            HeaderCheck::Blank
-        );
+        assert_eq!(check_header(&[0xFF; HEADER_LEN], 100), HeaderCheck::Blank);
         let mut b = encode_header(&Header {
             tag: *b"BOOT",
             seq: 1,
             len: 0,
         });
         b[0] = 0x13;
-        assert_eq!(check_header(&b, *b"BOOT", 100), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&b, 100), HeaderCheck::Corrupt);
         let z = encode_header(&Header {
             tag: *b"BOOT",
             seq: 0,
             len: 0,
         });
-        assert_eq!(check_header(&z, *b"BOOT", 100), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&z, 100), HeaderCheck::Corrupt);
     }
 
     #[test]
@@ -183,7 +171,7 @@ mod tests {
         for cut in 0..=HEADER_LEN {
             let mut b = [0xFF; HEADER_LEN];
             b[..cut].copy_from_slice(&real[..cut]);
-            let c = check_header(&b, *b"KEYS", 100);
+            let c = check_header(&b, 100);
             match cut {
                 0 => assert_eq!(c, HeaderCheck::Blank),
                 HEADER_LEN => assert!(matches!(c, HeaderCheck::Plausible(_))),
@@ -199,7 +187,7 @@ mod tests {
                 x ^= x << 17;
                 *byte = x as u8;
             }
-            if let HeaderCheck::Plausible(h) = check_header(&b, *b"KEYS", 100) {
+            if let HeaderCheck::Plausible(h) = check_header(&b, 100) {
                 assert!(h.len <= 100 && h.seq != 0);
             }
         }

@@ -80,7 +80,7 @@ pub enum CopyState {
     },
     /// Written but does not verify (torn write or erase, bit flip, failed update).
     Corrupt,
-    /// A record tagged for another layout.
+    /// A record that verifies but carries another layout's tag.
     Foreign,
 }
 
@@ -292,10 +292,9 @@ impl RecordStore {
         read_at(flash, base, 0, &mut buf[..first])?;
         let mut head = [0u8; HEADER_LEN];
         head.copy_from_slice(&buf[..HEADER_LEN]);
-        let header = match check_header(&head, self.layout.tag(), self.max_payload()) {
+        let header = match check_header(&head, self.max_payload()) {
             HeaderCheck::Blank => return Ok(CopyState::Blank),
             HeaderCheck::Corrupt => return Ok(CopyState::Corrupt),
-            HeaderCheck::Foreign => return Ok(CopyState::Foreign),
             HeaderCheck::Plausible(h) => h,
         };
         let n = header.len as usize;
@@ -343,13 +342,15 @@ impl RecordStore {
             have = chunk_len::<F>(copy_size, pos, total);
             read_at(flash, base, pos, &mut buf[..have])?;
         }
-        if digest.finalize() == u32::from_le_bytes(stored) {
+        if digest.finalize() != u32::from_le_bytes(stored) {
+            Ok(CopyState::Corrupt)
+        } else if header.tag != self.layout.tag() {
+            Ok(CopyState::Foreign)
+        } else {
             Ok(CopyState::Valid {
                 seq: header.seq,
                 len: header.len,
             })
-        } else {
-            Ok(CopyState::Corrupt)
         }
     }
 }
