@@ -3,4 +3,5 @@
 //! This crate holds the board's emulated devices, each behind a `hal` trait, each in its own
 //! module. (The monitor that starts components as processes is added beside them.)
 
+pub mod boot;
 pub mod flash;

@@ -7,7 +7,7 @@
 use board_sim::flash::{PowerCut, SimFlash, SimFlashError};
 use proptest::prelude::*;
 use store::format::{HEADER_LEN, IO_CHUNK, TRAILER_LEN};
-use store::{CopyState, RecordStore, StoreError, StoreLayout};
+use store::{CopyState, RecordStatus, RecordStore, StoreError, StoreLayout};
 
 type Flash = SimFlash<4, 4096>;
 const CAP: usize = 6 * 4096;
@@ -15,7 +15,9 @@ const CAP: usize = 6 * 4096;
 const LAYOUT: StoreLayout = StoreLayout::new(4096, 8192, *b"TEST");
 
 fn payload(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).rotate_left(3)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).rotate_left(3))
+        .collect()
 }
 
 /// Lengths of the flash writes that put an `n`-byte record on flash (write size 4).
@@ -50,7 +52,11 @@ fn update(
     data: &[u8],
     mirrored: bool,
 ) -> Result<u64, StoreError<SimFlashError>> {
-    if mirrored { store.write_mirrored(flash, data) } else { store.write(flash, data) }
+    if mirrored {
+        store.write_mirrored(flash, data)
+    } else {
+        store.write(flash, data)
+    }
 }
 
 fn read(store: &mut RecordStore, flash: &mut Flash) -> Option<Vec<u8>> {
@@ -77,7 +83,10 @@ fn cut_run(
         let r = update(&mut store, &mut flash, p, mirrored);
         let at = cut.at_op as usize;
         if at >= start && at < start + ops {
-            assert!(matches!(r, Err(StoreError::Flash(SimFlashError::PowerLost))), "{r:?}");
+            assert!(
+                matches!(r, Err(StoreError::Flash(SimFlashError::PowerLost))),
+                "{r:?}"
+            );
             if new_survives(p.len(), mirrored, at - start, cut.landed) {
                 expected = Some(p.clone());
             }
@@ -118,9 +127,19 @@ fn sweep(mirrored: bool) -> usize {
     let mut cases = 0;
     for at in 0..total {
         for landed in [0usize, 1, 4, 128, 255, 256, 8192] {
-            let (got, expected, fired) = cut_run(&seq, mirrored, PowerCut { at_op: at as u64, landed });
+            let (got, expected, fired) = cut_run(
+                &seq,
+                mirrored,
+                PowerCut {
+                    at_op: at as u64,
+                    landed,
+                },
+            );
             assert!(fired, "cut at {at} never fired");
-            assert_eq!(got, expected, "cut at op {at} landing {landed} (mirrored: {mirrored})");
+            assert_eq!(
+                got, expected,
+                "cut at op {at} landing {landed} (mirrored: {mirrored})"
+            );
             cases += 1;
         }
     }
@@ -154,6 +173,22 @@ fn the_first_record_is_absent_or_complete_never_garbage() {
 }
 
 #[test]
+fn a_cut_first_write_is_reported_as_interrupted_not_lost() {
+    let mut flash = Flash::anonymous(CAP).expect("flash");
+    let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
+    assert_eq!(store.status(), RecordStatus::Blank);
+    flash.cut_power(PowerCut {
+        at_op: 1,
+        landed: 30,
+    });
+    assert!(store.write(&mut flash, &payload(100, 1)).is_err());
+    flash.power_cycle();
+    let store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
+    assert_eq!(store.status(), RecordStatus::Interrupted);
+    assert_eq!(store.copy_states(), [CopyState::Corrupt, CopyState::Blank]);
+}
+
+#[test]
 fn a_bit_flip_anywhere_in_the_newest_copy_falls_back_to_the_other_copy() {
     let old = payload(40, 1);
     let new = payload(40, 2);
@@ -169,15 +204,26 @@ fn a_bit_flip_anywhere_in_the_newest_copy_falls_back_to_the_other_copy() {
             flash.flip_bit(copy_b + offset, bit).expect("flip");
             // Freshly mounted, and also through a store mounted before the flip.
             let mut fresh = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
-            assert_eq!(read(&mut fresh, &mut flash), Some(old.clone()), "flip at {offset}.{bit}");
-            assert_eq!(read(&mut store, &mut flash), Some(old.clone()), "stale mount, {offset}.{bit}");
+            assert_eq!(
+                read(&mut fresh, &mut flash),
+                Some(old.clone()),
+                "flip at {offset}.{bit}"
+            );
+            assert_eq!(
+                read(&mut store, &mut flash),
+                Some(old.clone()),
+                "stale mount, {offset}.{bit}"
+            );
             assert_eq!(store.copy_states()[1], CopyState::Corrupt);
             // The next update overwrites the damaged copy, and the old one is still there.
             let next = payload(12, 3);
             store.write(&mut flash, &next).expect("update after flip");
             let mut again = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
             assert_eq!(read(&mut again, &mut flash), Some(next));
-            assert!(matches!(again.copy_states()[0], CopyState::Valid { seq: 1, .. }));
+            assert!(matches!(
+                again.copy_states()[0],
+                CopyState::Valid { seq: 1, .. }
+            ));
             cases += 1;
         }
     }
@@ -190,14 +236,19 @@ fn a_bit_flip_in_the_older_copy_changes_nothing_and_flips_in_both_are_reported_a
     let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     store.write(&mut flash, b"first").expect("1");
     store.write(&mut flash, b"second").expect("2");
-    flash.flip_bit(u64::from(LAYOUT.base()) + 22, 1).expect("flip A");
+    flash
+        .flip_bit(u64::from(LAYOUT.base()) + 22, 1)
+        .expect("flip A");
     let mut s = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     assert_eq!(read(&mut s, &mut flash), Some(b"second".to_vec()));
-    flash.flip_bit(u64::from(LAYOUT.base() + LAYOUT.copy_size()) + 5, 6).expect("flip B");
+    flash
+        .flip_bit(u64::from(LAYOUT.base() + LAYOUT.copy_size()) + 5, 6)
+        .expect("flip B");
     let mut s = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     assert_eq!(read(&mut s, &mut flash), None);
     assert_eq!(s.copy_states(), [CopyState::Corrupt; 2]);
     assert!(!s.is_blank(), "a lost record is not a blank store");
+    assert_eq!(s.status(), RecordStatus::Lost);
 }
 
 #[test]
@@ -207,7 +258,13 @@ fn mirrored_records_lose_nothing_to_a_flip_in_either_copy() {
         let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
         store.write_mirrored(&mut flash, b"counter=1").expect("1");
         store.write_mirrored(&mut flash, b"counter=2").expect("2");
-        assert!(matches!(store.copy_states(), [CopyState::Valid { seq: 2, .. }, CopyState::Valid { seq: 2, .. }]));
+        assert!(matches!(
+            store.copy_states(),
+            [
+                CopyState::Valid { seq: 2, .. },
+                CopyState::Valid { seq: 2, .. }
+            ]
+        ));
         let base = LAYOUT.base() + victim * LAYOUT.copy_size();
         flash.flip_bit(u64::from(base) + 21, 0).expect("flip");
         let mut s = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
@@ -224,16 +281,28 @@ fn bad_layouts_and_oversized_payloads_are_typed_errors() {
         StoreLayout::new(4096, 12288, *b"TEST"),
         StoreLayout::new(u32::MAX - 4095, 4096, *b"TEST"),
     ] {
-        assert!(matches!(RecordStore::mount(&mut flash, bad), Err(StoreError::Layout(_))), "{bad:?}");
+        assert!(
+            matches!(
+                RecordStore::mount(&mut flash, bad),
+                Err(StoreError::Layout(_))
+            ),
+            "{bad:?}"
+        );
     }
     let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     let too_big = vec![0u8; store.max_payload() + 1];
-    assert!(matches!(store.write(&mut flash, &too_big), Err(StoreError::PayloadTooLarge { .. })));
+    assert!(matches!(
+        store.write(&mut flash, &too_big),
+        Err(StoreError::PayloadTooLarge { .. })
+    ));
     store.write(&mut flash, &[1; 100]).expect("write");
     let mut short = [0u8; 99];
     assert!(matches!(
         store.read(&mut flash, &mut short),
-        Err(StoreError::BufferTooSmall { len: 99, needed: 100 })
+        Err(StoreError::BufferTooSmall {
+            len: 99,
+            needed: 100
+        })
     ));
     assert_eq!(flash.ops(), 2, "refused operations touch nothing");
 }
@@ -241,7 +310,8 @@ fn bad_layouts_and_oversized_payloads_are_typed_errors() {
 #[test]
 fn records_of_another_layout_are_foreign_not_read() {
     let mut flash = Flash::anonymous(CAP).expect("flash");
-    let mut keys = RecordStore::mount(&mut flash, StoreLayout::new(4096, 8192, *b"KEYS")).expect("m");
+    let mut keys =
+        RecordStore::mount(&mut flash, StoreLayout::new(4096, 8192, *b"KEYS")).expect("m");
     keys.write(&mut flash, b"secret").expect("write");
     let mut boot = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     assert_eq!(boot.copy_states(), [CopyState::Foreign, CopyState::Blank]);

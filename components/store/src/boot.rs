@@ -27,7 +27,7 @@
 
 use crate::error::StoreError;
 use crate::layout::StoreLayout;
-use crate::record::{CopyState, RecordStore};
+use crate::record::{CopyState, RecordStatus, RecordStore};
 use hal::boot::{
     BootControl, BootControlError, BootReason, BootState, MAX_TRIAL_ATTEMPTS, Slot, Trial,
 };
@@ -60,13 +60,14 @@ pub struct FlashBootControl<F> {
 }
 
 impl<F: NorFlash> FlashBootControl<F> {
-    /// Open boot control. A blank layout (never written) gives the factory state (slot A
-    /// confirmed) without writing anything; a lost state is [`BootOpenError::Corrupt`].
+    /// Open boot control. A layout where no record was ever committed (blank, or the first
+    /// write was cut) gives the factory state (slot A confirmed) without writing anything; a lost
+    /// state is [`BootOpenError::Corrupt`].
     pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>> {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let state = match read_state(&mut store, &mut flash)? {
             Some(s) => s,
-            None if store.is_blank() => BootState::FACTORY,
+            None if never_committed(&store) => BootState::FACTORY,
             None => return Err(BootOpenError::Corrupt),
         };
         Ok(FlashBootControl {
@@ -88,7 +89,7 @@ impl<F: NorFlash> FlashBootControl<F> {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let (state, recovered) = match read_state(&mut store, &mut flash)? {
             Some(s) => (s, false),
-            None if store.is_blank() => (BootState::FACTORY, false),
+            None if never_committed(&store) => (BootState::FACTORY, false),
             None => (BootState::FACTORY, true),
         };
         Ok(FlashBootControl {
@@ -124,6 +125,16 @@ impl<F: NorFlash> FlashBootControl<F> {
         self.state = next;
         Ok(())
     }
+}
+
+/// No boot record was ever committed: the store is blank, or the very first write was cut. (The
+/// boot record is always written mirrored, so once committed it has two valid copies and a
+/// blank copy cannot reappear without a double fault.)
+fn never_committed(store: &RecordStore) -> bool {
+    matches!(
+        store.status(),
+        RecordStatus::Blank | RecordStatus::Interrupted
+    )
 }
 
 fn read_state<F: NorFlash>(

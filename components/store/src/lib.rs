@@ -29,4 +29,4 @@ pub mod record;
 pub use boot::FlashBootControl;
 pub use error::StoreError;
 pub use layout::{LayoutError, StoreLayout};
-pub use record::{CopyId, CopyState, RecordStore};
+pub use record::{CopyId, CopyState, RecordStatus, RecordStore};

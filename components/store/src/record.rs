@@ -84,6 +84,28 @@ pub enum CopyState {
     Foreign,
 }
 
+/// What a store holds, in one word (see [`RecordStore::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordStatus {
+    /// Both copies blank: no record was ever written.
+    Blank,
+    /// A valid record (the newest one).
+    Present {
+        /// Its sequence number.
+        seq: u64,
+        /// Its payload length.
+        len: u32,
+    },
+    /// No valid copy, one copy blank and the other corrupt: the very first write was cut (or,
+    /// for a store whose first record was written with [`RecordStore::write`] only, that single
+    /// copy was damaged before a second update; [`RecordStore::write_mirrored`] avoids this
+    /// ambiguity by giving the first record two copies).
+    Interrupted,
+    /// No valid copy and no blank copy: a record existed and is lost (or both copies belong to
+    /// another layout).
+    Lost,
+}
+
 /// One crash-safe record. Holds no flash: every operation takes the flash as an argument, so
 /// several stores can share one device. Always pass the device the store was mounted on.
 #[derive(Debug, Clone)]
@@ -147,6 +169,20 @@ impl RecordStore {
     /// *or was lost*: check [`RecordStore::copy_states`] to tell those apart.
     pub fn is_blank(&self) -> bool {
         self.copies == [CopyState::Blank; 2]
+    }
+
+    /// Classify the store: blank, a record present, a cut first write, or a lost record.
+    pub fn status(&self) -> RecordStatus {
+        if let Some((_, seq, len)) = self.newest() {
+            return RecordStatus::Present { seq, len };
+        }
+        match self.copies {
+            [CopyState::Blank, CopyState::Blank] => RecordStatus::Blank,
+            [CopyState::Blank, CopyState::Corrupt] | [CopyState::Corrupt, CopyState::Blank] => {
+                RecordStatus::Interrupted
+            }
+            _ => RecordStatus::Lost,
+        }
     }
 
     /// Largest payload this store holds.
