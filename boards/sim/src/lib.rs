@@ -4,4 +4,7 @@
 //! module. (The monitor that starts components as processes is added beside them.)
 
 pub mod boot;
+pub mod clock;
 pub mod flash;
+pub mod rng;
+pub mod watchdog;
