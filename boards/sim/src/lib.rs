@@ -7,4 +7,5 @@ pub mod boot;
 pub mod clock;
 pub mod flash;
 pub mod rng;
+pub mod serial;
 pub mod watchdog;
