@@ -6,6 +6,8 @@
 pub mod boot;
 pub mod clock;
 pub mod flash;
+pub mod link;
+pub mod radio;
 pub mod rng;
 pub mod serial;
 pub mod watchdog;
