@@ -1,0 +1,13 @@
+//! The sim board: spacenode's host board, running on Linux.
+//!
+//! This crate holds the board's emulated devices, each behind a `hal` trait, each in its own
+//! module. (The monitor that starts components as processes is added beside them.)
+
+pub mod boot;
+pub mod clock;
+pub mod flash;
+pub mod link;
+pub mod radio;
+pub mod rng;
+pub mod serial;
+pub mod watchdog;

@@ -1,0 +1,276 @@
+//! Boot control on the sim flash: the trial/confirm/rollback model, refusals, and a power cut
+//! at every write and erase of a full upgrade scenario.
+
+use board_sim::boot::{
+    BOOT_FLASH_SIZE, BOOT_LAYOUT, BootFlash, open_for_bootloader, open_from_file,
+};
+use board_sim::flash::{PowerCut, SimFlashError};
+use hal::boot::{BootControl, BootControlError, BootReason, BootState, Slot, Trial};
+use store::{FlashBootControl, StoreError};
+
+type Bc<'a> = FlashBootControl<&'a mut BootFlash>;
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Power-on: open (as the bootloader) and select the slot.
+    Boot,
+    Request(Slot, u8),
+    Confirm,
+    Cancel,
+}
+
+fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
+    use BootReason::*;
+    use Slot::*;
+    vec![
+        (Step::Boot, Some((A, Normal))),
+        (Step::Request(B, 2), None),
+        (Step::Boot, Some((B, Trial))),
+        (Step::Boot, Some((B, Trial))), // crashed without confirming
+        (Step::Boot, Some((A, RolledBack))),
+        (Step::Request(B, 3), None),
+        (Step::Boot, Some((B, Trial))),
+        (Step::Confirm, None),
+        (Step::Boot, Some((B, Normal))),
+        (Step::Request(A, 1), None),
+        (Step::Boot, Some((A, Trial))),
+        (Step::Cancel, None),
+        (Step::Boot, Some((B, Normal))),
+    ]
+}
+
+type StepErr = BootControlError<StoreError<SimFlashError>>;
+
+/// Run one step. `bc` is the boot control of the current power cycle (re-opened by `Boot`).
+fn run_step<'a>(
+    flash: &'a mut BootFlash,
+    step: Step,
+    state: &mut BootState,
+) -> Result<Option<Slot>, StepErr> {
+    let mut bc: Bc<'a> = match FlashBootControl::open_or_recover(flash, BOOT_LAYOUT) {
+        Ok(bc) => bc,
+        Err(e) => panic!("open failed: {e:?}"),
+    };
+    let r = match step {
+        Step::Boot => bc.select_boot().map(Some),
+        Step::Request(s, n) => bc.request_trial(s, n).map(|_| None),
+        Step::Confirm => bc.confirm().map(|_| None),
+        Step::Cancel => bc.cancel_trial().map(|_| None),
+    };
+    *state = bc.state();
+    r
+}
+
+#[test]
+fn the_upgrade_scenario_boots_tries_rolls_back_and_confirms() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut state = BootState::FACTORY;
+    for (i, (step, want)) in scenario().into_iter().enumerate() {
+        let booted = run_step(&mut flash, step, &mut state).expect("step");
+        if let Some((slot, reason)) = want {
+            assert_eq!(booted, Some(slot), "step {i}");
+            assert_eq!((state.booted, state.reason), (slot, reason), "step {i}");
+        }
+    }
+    assert_eq!(state.confirmed, Slot::B);
+    assert_eq!(state.trial, None);
+    assert_eq!(state.boot_count, 8);
+}
+
+#[test]
+fn attempts_are_counted_before_the_trial_image_runs() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut st = BootState::FACTORY;
+    run_step(&mut flash, Step::Request(Slot::B, 3), &mut st).expect("request");
+    for left in [2u8, 1, 0] {
+        assert_eq!(
+            run_step(&mut flash, Step::Boot, &mut st).expect("boot"),
+            Some(Slot::B)
+        );
+        assert_eq!(
+            st.trial,
+            Some(Trial {
+                slot: Slot::B,
+                attempts_left: left
+            })
+        );
+        assert!(st.trial_running());
+    }
+    assert_eq!(
+        run_step(&mut flash, Step::Boot, &mut st).expect("boot"),
+        Some(Slot::A)
+    );
+    assert_eq!(
+        (st.reason, st.trial, st.confirmed),
+        (BootReason::RolledBack, None, Slot::A)
+    );
+}
+
+#[test]
+fn refusals_are_typed_and_change_nothing() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
+    assert_eq!(bc.state(), BootState::FACTORY);
+    assert!(matches!(
+        bc.request_trial(Slot::A, 1),
+        Err(BootControlError::SlotIsConfirmed(Slot::A))
+    ));
+    assert!(matches!(
+        bc.request_trial(Slot::B, 0),
+        Err(BootControlError::InvalidAttempts(0))
+    ));
+    assert!(matches!(
+        bc.request_trial(Slot::B, 17),
+        Err(BootControlError::InvalidAttempts(17))
+    ));
+    assert!(matches!(bc.confirm(), Err(BootControlError::NotInTrial)));
+    bc.cancel_trial().expect("cancel without trial is a no-op");
+    assert!(matches!(bc.select_boot(), Ok(Slot::A)));
+    assert!(matches!(
+        bc.select_boot(),
+        Err(BootControlError::AlreadySelected)
+    ));
+    bc.request_trial(Slot::B, 1).expect("request");
+    assert!(
+        matches!(bc.confirm(), Err(BootControlError::NotInTrial)),
+        "pending, not running"
+    );
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("reopen");
+    assert!(matches!(bc.select_boot(), Ok(Slot::B)));
+    assert!(matches!(
+        bc.request_trial(Slot::A, 1),
+        Err(BootControlError::SlotIsConfirmed(Slot::A))
+    ));
+    // While B runs on trial, the confirmed slot is still A; asking for a trial of B again is
+    // refused because B is running on trial already.
+    assert!(matches!(
+        bc.request_trial(Slot::B, 1),
+        Err(BootControlError::TrialRunning)
+    ));
+    let before = bc.state();
+    let _ = bc.into_inner();
+    let bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("reopen");
+    assert_eq!(bc.state(), before);
+}
+
+#[test]
+fn power_cut_at_every_write_and_erase_leaves_the_state_before_or_after_each_step() {
+    // Reference run: state after each step, and flash operations per step.
+    let steps = scenario();
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut states = vec![BootState::FACTORY];
+    let mut op_end = vec![];
+    let mut st = BootState::FACTORY;
+    for (step, _) in &steps {
+        run_step(&mut flash, *step, &mut st).expect("reference step");
+        states.push(st);
+        op_end.push(flash.ops());
+    }
+    let total = *op_end.last().expect("steps");
+    let mut saw_after = 0;
+    let mut cases = 0;
+    for at in 0..total {
+        for landed in [0usize, 8, 20, 64, 4096] {
+            let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+            flash.cut_power(PowerCut { at_op: at, landed });
+            let mut st = BootState::FACTORY;
+            let mut cut_step = None;
+            for (j, (step, _)) in steps.iter().enumerate() {
+                match run_step(&mut flash, *step, &mut st) {
+                    Ok(_) if !flash.powered() => {
+                        // The cut hit the mirror copy: the first copy had committed, so the call
+                        // reports success, and the board is dead from here on.
+                        assert_eq!(st, states[j + 1], "step {j} committed before the cut");
+                        cut_step = Some(j);
+                        break;
+                    }
+                    Ok(_) => assert_eq!(st, states[j + 1], "step {j} before the cut"),
+                    Err(BootControlError::Storage(StoreError::Flash(SimFlashError::PowerLost))) => {
+                        // A failed call changes nothing in memory.
+                        assert_eq!(st, states[j], "in-memory state after the failed step {j}");
+                        cut_step = Some(j);
+                        break;
+                    }
+                    Err(e) => panic!("step {j}: {e:?}"),
+                }
+            }
+            let j = cut_step.expect("the cut fired");
+            assert!(at < op_end[j] && (j == 0 || at >= op_end[j - 1]));
+            flash.power_cycle();
+            let bc =
+                FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("state readable after cut");
+            let got = bc.state();
+            assert!(
+                got == states[j] || got == states[j + 1],
+                "cut at {at}/{landed} in step {j}: {got:?}"
+            );
+            if got == states[j + 1] {
+                saw_after += 1;
+            }
+            let _ = bc.into_inner();
+            // And the board boots on.
+            let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+            bc.select_boot().expect("boot after the cut");
+            cases += 1;
+        }
+    }
+    assert!(cases > 100, "{cases}");
+    assert!(saw_after > 0 && saw_after < cases, "{saw_after} of {cases}");
+}
+
+#[test]
+fn a_flip_in_one_copy_loses_nothing_and_a_lost_state_recovers_to_slot_a() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("boot.flash");
+    {
+        let mut bc = open_for_bootloader(&path).expect("create");
+        assert!(matches!(bc.select_boot(), Ok(Slot::A)));
+        bc.request_trial(Slot::B, 2).expect("request");
+    }
+    let want = {
+        let mut f = BootFlash::open(&path).expect("open");
+        f.flip_bit(13, 2).expect("flip in copy A");
+        let bc = FlashBootControl::open(&mut f, BOOT_LAYOUT).expect("open");
+        bc.state()
+    };
+    assert_eq!(
+        want.trial,
+        Some(Trial {
+            slot: Slot::B,
+            attempts_left: 2
+        })
+    );
+    // The upgrade agent's view through a granted descriptor.
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("file");
+    assert_eq!(open_from_file(file).expect("agent open").state(), want);
+    // Both copies hit: the agent is told, the bootloader recovers to the factory state.
+    {
+        let mut f = BootFlash::open(&path).expect("open");
+        f.flip_bit(4096 + 13, 2).expect("flip in copy B");
+    }
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("file");
+    assert!(open_from_file(file).is_err());
+    let mut bc = open_for_bootloader(&path).expect("bootloader open");
+    assert!(matches!(bc.select_boot(), Ok(Slot::A)));
+    assert_eq!(bc.state().reason, BootReason::Recovered);
+    let _ = bc.into_inner();
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("file");
+    let st = open_from_file(file).expect("agent open").state();
+    assert_eq!(
+        (st.confirmed, st.reason, st.trial),
+        (Slot::A, BootReason::Recovered, None)
+    );
+}

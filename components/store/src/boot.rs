@@ -1,0 +1,367 @@
+//! A/B boot control ([`hal::boot::BootControl`]) persisted as one crash-safe record.
+//!
+//! Any board gets boot control by giving [`FlashBootControl`] a NOR flash (or a `&mut` to one)
+//! and a [`StoreLayout`] of two copies. Every state change is one [`RecordStore::write_mirrored`]
+//! of the 12-byte record below, so a power cut at any point leaves the state before or after
+//! the change (see [`crate::record`]), and a bit flip in either copy loses nothing.
+//!
+//! Record payload, format version 1 (integers little-endian):
+//!
+//! | offset | length | field | values |
+//! | --- | --- | --- | --- |
+//! | 0 | 1 | format version | `1` |
+//! | 1 | 1 | confirmed slot | `0` = A, `1` = B |
+//! | 2 | 1 | booted slot | `0` = A, `1` = B |
+//! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered |
+//! | 4 | 1 | trial slot | `0xFF` = no trial, else `0` = A, `1` = B |
+//! | 5 | 1 | trial attempts left | `0` when no trial |
+//! | 6 | 2 | reserved | `0` |
+//! | 8 | 4 | boot count | `u32` |
+//!
+//! A record that verifies but does not decode (unknown version, out-of-range values) is treated
+//! like a corrupt one: [`FlashBootControl::open`] refuses it, and
+//! [`FlashBootControl::open_or_recover`] replaces it with the factory state.
+//!
+//! The state is cached in memory after open; this module does not re-read flash behind the
+//! caller's back, and it never writes flash except in the four state-changing calls.
+
+use crate::error::StoreError;
+use crate::layout::StoreLayout;
+use crate::record::{CopyState, RecordStatus, RecordStore};
+use hal::boot::{
+    BootControl, BootControlError, BootReason, BootState, MAX_TRIAL_ATTEMPTS, Slot, Trial,
+};
+use hal::flash::NorFlash;
+
+/// Length of the boot record payload.
+pub const BOOT_RECORD_LEN: usize = 12;
+const VERSION: u8 = 1;
+const NO_TRIAL: u8 = 0xFF;
+
+/// Why boot control could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootOpenError<E: core::fmt::Debug> {
+    /// The flash or layout failed.
+    #[error("boot control storage: {0}")]
+    Store(#[from] StoreError<E>),
+    /// Copies exist but none verifies and decodes: the boot state is lost.
+    #[error("boot control record is corrupt in both copies")]
+    Corrupt,
+}
+
+/// Boot control on a NOR flash.
+#[derive(Debug)]
+pub struct FlashBootControl<F> {
+    flash: F,
+    store: RecordStore,
+    state: BootState,
+    recovered: bool,
+    selected: bool,
+}
+
+impl<F: NorFlash> FlashBootControl<F> {
+    /// Open boot control. A layout where no record was ever committed (blank, or the first
+    /// write was cut) gives the factory state (slot A confirmed) without writing anything; a lost
+    /// state is [`BootOpenError::Corrupt`].
+    pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>> {
+        let mut store = RecordStore::mount(&mut flash, layout)?;
+        let state = match read_state(&mut store, &mut flash)? {
+            Some(s) => s,
+            None if never_committed(&store) => BootState::FACTORY,
+            None => return Err(BootOpenError::Corrupt),
+        };
+        Ok(FlashBootControl {
+            flash,
+            store,
+            state,
+            recovered: false,
+            selected: false,
+        })
+    }
+
+    /// Like [`FlashBootControl::open`], but a lost state is replaced by the factory state (slot A
+    /// confirmed), which the next `select_boot` reports as [`BootReason::Recovered`]. This is
+    /// the bootloader's choice: a board must boot something, and slot A holds the factory image.
+    pub fn open_or_recover(
+        mut flash: F,
+        layout: StoreLayout,
+    ) -> Result<Self, BootOpenError<F::Error>> {
+        let mut store = RecordStore::mount(&mut flash, layout)?;
+        let (state, recovered) = match read_state(&mut store, &mut flash)? {
+            Some(s) => (s, false),
+            None if never_committed(&store) => (BootState::FACTORY, false),
+            None => (BootState::FACTORY, true),
+        };
+        Ok(FlashBootControl {
+            flash,
+            store,
+            state,
+            recovered,
+            selected: false,
+        })
+    }
+
+    /// The state of the two copies of the boot record.
+    pub fn copy_states(&self) -> [CopyState; 2] {
+        self.store.copy_states()
+    }
+
+    /// Give the flash back.
+    pub fn into_inner(self) -> F {
+        self.flash
+    }
+
+    fn persist(&mut self, next: BootState) -> Result<(), BootControlError<StoreError<F::Error>>> {
+        let bytes = encode(&next);
+        let before = self.store.seq();
+        match self.store.write_mirrored(&mut self.flash, &bytes) {
+            Ok(_) => {}
+            // The first copy committed the new state (the sequence number moved on) and only its
+            // mirror failed: the state did change, so this is success. The next update rewrites
+            // the bad copy first.
+            Err(_) if self.store.seq() != before => {}
+            Err(e) => return Err(BootControlError::Storage(e)),
+        }
+        self.state = next;
+        Ok(())
+    }
+}
+
+/// No boot record was ever committed: the store is blank, or the very first write was cut. (The
+/// boot record is always written mirrored, so once committed it has two valid copies and a
+/// blank copy cannot reappear without a double fault.)
+fn never_committed(store: &RecordStore) -> bool {
+    matches!(
+        store.status(),
+        RecordStatus::Blank | RecordStatus::Interrupted
+    )
+}
+
+fn read_state<F: NorFlash>(
+    store: &mut RecordStore,
+    flash: &mut F,
+) -> Result<Option<BootState>, StoreError<F::Error>> {
+    let mut buf = [0u8; BOOT_RECORD_LEN];
+    match store.read(flash, &mut buf) {
+        Ok(Some(BOOT_RECORD_LEN)) => Ok(decode(&buf)),
+        Ok(_) => Ok(None),
+        // A longer record than ours is not a boot record of this version.
+        Err(StoreError::BufferTooSmall { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn slot_byte(s: Slot) -> u8 {
+    match s {
+        Slot::A => 0,
+        Slot::B => 1,
+    }
+}
+
+fn byte_slot(b: u8) -> Option<Slot> {
+    match b {
+        0 => Some(Slot::A),
+        1 => Some(Slot::B),
+        _ => None,
+    }
+}
+
+/// Encode a boot state as the version-1 record.
+pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
+    let reason = match s.reason {
+        BootReason::Normal => 0,
+        BootReason::Trial => 1,
+        BootReason::RolledBack => 2,
+        BootReason::Recovered => 3,
+    };
+    let (ts, ta) = match s.trial {
+        Some(t) => (slot_byte(t.slot), t.attempts_left),
+        None => (NO_TRIAL, 0),
+    };
+    let c = s.boot_count.to_le_bytes();
+    [
+        VERSION,
+        slot_byte(s.confirmed),
+        slot_byte(s.booted),
+        reason,
+        ts,
+        ta,
+        0,
+        0,
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+    ]
+}
+
+/// Decode a version-1 record; `None` for anything out of range.
+pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
+    let [ver, conf, booted, reason, ts, ta, r0, r1, c0, c1, c2, c3] = *b;
+    if ver != VERSION || r0 != 0 || r1 != 0 {
+        return None;
+    }
+    let reason = match reason {
+        0 => BootReason::Normal,
+        1 => BootReason::Trial,
+        2 => BootReason::RolledBack,
+        3 => BootReason::Recovered,
+        _ => return None,
+    };
+    let confirmed = byte_slot(conf)?;
+    let trial = match ts {
+        NO_TRIAL if ta == 0 => None,
+        NO_TRIAL => return None,
+        s => {
+            let slot = byte_slot(s)?;
+            if slot == confirmed || ta > MAX_TRIAL_ATTEMPTS {
+                return None;
+            }
+            Some(Trial {
+                slot,
+                attempts_left: ta,
+            })
+        }
+    };
+    Some(BootState {
+        confirmed,
+        booted: byte_slot(booted)?,
+        reason,
+        trial,
+        boot_count: u32::from_le_bytes([c0, c1, c2, c3]),
+    })
+}
+
+impl<F: NorFlash> BootControl for FlashBootControl<F> {
+    type Error = StoreError<F::Error>;
+
+    fn state(&self) -> BootState {
+        self.state
+    }
+
+    fn select_boot(&mut self) -> Result<Slot, BootControlError<Self::Error>> {
+        if self.selected {
+            return Err(BootControlError::AlreadySelected);
+        }
+        let mut s = self.state;
+        s.boot_count = s.boot_count.wrapping_add(1);
+        match s.trial {
+            Some(t) if t.attempts_left > 0 => {
+                s.trial = Some(Trial {
+                    slot: t.slot,
+                    attempts_left: t.attempts_left - 1,
+                });
+                s.booted = t.slot;
+                s.reason = BootReason::Trial;
+            }
+            Some(_) => {
+                s.trial = None;
+                s.booted = s.confirmed;
+                s.reason = BootReason::RolledBack;
+            }
+            None => {
+                s.booted = s.confirmed;
+                s.reason = if self.recovered {
+                    BootReason::Recovered
+                } else {
+                    BootReason::Normal
+                };
+            }
+        }
+        self.persist(s)?;
+        self.selected = true;
+        self.recovered = false;
+        Ok(s.booted)
+    }
+
+    fn request_trial(
+        &mut self,
+        slot: Slot,
+        attempts: u8,
+    ) -> Result<(), BootControlError<Self::Error>> {
+        if attempts == 0 || attempts > MAX_TRIAL_ATTEMPTS {
+            return Err(BootControlError::InvalidAttempts(attempts));
+        }
+        if slot == self.state.confirmed {
+            return Err(BootControlError::SlotIsConfirmed(slot));
+        }
+        if self.state.trial_running() {
+            return Err(BootControlError::TrialRunning);
+        }
+        let mut s = self.state;
+        s.trial = Some(Trial {
+            slot,
+            attempts_left: attempts,
+        });
+        self.persist(s)
+    }
+
+    fn cancel_trial(&mut self) -> Result<(), BootControlError<Self::Error>> {
+        if self.state.trial.is_none() {
+            return Ok(());
+        }
+        let mut s = self.state;
+        s.trial = None;
+        self.persist(s)
+    }
+
+    fn confirm(&mut self) -> Result<(), BootControlError<Self::Error>> {
+        if !self.state.trial_running() {
+            return Err(BootControlError::NotInTrial);
+        }
+        let mut s = self.state;
+        s.confirmed = s.booted;
+        s.trial = None;
+        self.persist(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip_exact_bytes() {
+        let s = BootState {
+            confirmed: Slot::A,
+            booted: Slot::B,
+            reason: BootReason::Trial,
+            trial: Some(Trial {
+                slot: Slot::B,
+                attempts_left: 2,
+            }),
+            boot_count: 0x0102_0304,
+        };
+        let b = encode(&s);
+        assert_eq!(b, [1, 0, 1, 1, 1, 2, 0, 0, 4, 3, 2, 1]);
+        assert_eq!(decode(&b), Some(s));
+        assert_eq!(
+            decode(&encode(&BootState::FACTORY)),
+            Some(BootState::FACTORY)
+        );
+    }
+
+    #[test]
+    fn out_of_range_records_are_refused() {
+        let good = encode(&BootState::FACTORY);
+        for (i, v) in [
+            (0, 2u8),
+            (1, 2),
+            (2, 9),
+            (3, 4),
+            (4, 0),
+            (5, 1),
+            (6, 1),
+            (7, 1),
+        ] {
+            let mut b = good;
+            b[i] = v;
+            assert_eq!(decode(&b), None, "byte {i} = {v}");
+        }
+        // Trial attempts above the maximum.
+        let mut b = good;
+        b[4] = 1;
+        b[5] = MAX_TRIAL_ATTEMPTS + 1;
+        assert_eq!(decode(&b), None);
+    }
+}
