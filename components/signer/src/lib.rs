@@ -12,9 +12,13 @@
 
 pub mod base58;
 pub mod bip32;
+pub mod descriptor;
 pub mod ecdsa;
 pub mod encode;
 pub mod hash;
+pub mod psbt;
 pub mod script;
 pub mod sighash;
+pub mod signer;
 pub mod tx;
+pub mod wallet;

@@ -38,3 +38,45 @@ pub fn hex_after(line: &str, marker: &str) -> Option<Vec<u8>> {
     (!tok.is_empty() && tok.len().is_multiple_of(2) && tok.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| hex(tok))
 }
+
+/// A hex blob published in a mediawiki file: its line number and bytes.
+pub struct Blob {
+    pub line: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Every "Bytes in Hex: <pre>...</pre>" blob (any capitalisation) with its line number.
+pub fn hex_blobs(text: &str) -> Vec<Blob> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(n, l)| {
+            let lower = l.to_ascii_lowercase();
+            let at = lower.find("bytes in hex: <pre>")? + "bytes in hex: <pre>".len();
+            let end = l[at..].find("</pre>")? + at;
+            Some(Blob {
+                line: n,
+                bytes: hex(&l[at..end]),
+            })
+        })
+        .collect()
+}
+
+/// Line number of the first line containing `needle` at or after `from`.
+pub fn line_of(text: &str, needle: &str, from: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| l.contains(needle))
+        .map(|(n, _)| n)
+        .unwrap_or_else(|| panic!("'{needle}' not found"))
+}
+
+/// The "* Case: ..." title that precedes line `line`.
+pub fn case_title(text: &str, line: usize) -> String {
+    text.lines()
+        .take(line)
+        .filter_map(|l| l.strip_prefix("* Case: "))
+        .last()
+        .unwrap_or("")
+        .to_string()
+}
