@@ -95,6 +95,9 @@ pub struct AccountKey {
     branches: [Xpriv; 2],
 }
 
+// Every secret field is an `Xpriv`, which zeroizes on drop.
+impl zeroize::ZeroizeOnDrop for AccountKey {}
+
 impl core::fmt::Debug for AccountKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AccountKey")

@@ -31,3 +31,29 @@ fn secp256k1_sha256_bitcoin() {
     });
     assert!(n > 300, "{n}");
 }
+
+fn p256(name: TestName, digest: signer::p256sig::Digest) -> usize {
+    run(name, |key, msg, sig| {
+        signer::p256sig::verify_der(key, msg, sig, digest).is_ok()
+    })
+}
+
+#[test]
+fn secp256r1_sha256() {
+    assert!(
+        p256(
+            TestName::EcdsaSecp256r1Sha256,
+            signer::p256sig::Digest::Sha256
+        ) > 300
+    );
+}
+
+#[test]
+fn secp256r1_sha3_256() {
+    assert!(
+        p256(
+            TestName::EcdsaSecp256r1Sha3_256,
+            signer::p256sig::Digest::Sha3_256
+        ) > 300
+    );
+}
