@@ -90,18 +90,17 @@ pub struct Channel {
     pub copy_in: bool,
     /// The ring keeps its contents when either end restarts (default: a fresh ring).
     pub keep_on_restart: bool,
+    /// The ring geometry as the `ipc` crate checks it at run time.
+    pub spec: ipc::ChannelSpec,
 }
 
 impl Channel {
-    /// Bytes of shared memory the ring needs: header plus slots (see `ipc` for the layout).
+    /// Bytes of shared memory the ring needs, by the `ipc` crate's layout (header, then slots of
+    /// a length header plus the message, each on its own cache lines).
     pub fn ring_bytes(&self) -> u64 {
-        RING_HEADER_BYTES + u64::from(self.slots) * u64::from(self.slot_size)
+        self.spec.region_size() as u64
     }
 }
-
-/// Size of the ring header (magic, version, geometry, producer and consumer indices on their own
-/// cache lines): three 64-byte cache lines.
-pub const RING_HEADER_BYTES: u64 = 192;
 
 #[derive(Debug, Clone)]
 pub struct Board {

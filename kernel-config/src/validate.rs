@@ -622,7 +622,20 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         if let (Some(s), Some(r), Some(m), Some(slots), Some(sz)) =
             (sender, receiver, message, slots, slot_size)
         {
+            // The limits above are inside ipc's; this only fails if the two ever drift apart.
+            let spec = match ipc::ChannelSpec::new(m.name, slots as u32, sz as u32) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    c.err(
+                        x.name.span(),
+                        format!("channel `{n}` has a geometry the ipc layer refuses: {e:?}"),
+                        "reduce the slot count or slot size",
+                    );
+                    continue;
+                }
+            };
             channels.push(Channel {
+                spec,
                 id,
                 name: n,
                 summary: x.summary.clone(),
