@@ -12,6 +12,8 @@ pub type ComponentId = usize;
 pub struct System {
     pub name: String,
     pub summary: String,
+    /// Board resets allowed (counted on flash across resets) before the node boots in safe mode.
+    pub max_resets: u32,
     /// The description file's name as given by the user.
     pub description_file: String,
     pub board: Board,
@@ -39,8 +41,21 @@ pub struct Component {
     pub devices: Vec<usize>,
     /// `None` only for the root task, which nothing can restart.
     pub restart: Option<RestartPolicy>,
+    /// How the watchdog pings it; `None` for components nobody pings (the watchdog itself, which
+    /// the hardware watchdog covers).
+    pub health: Option<Health>,
+    /// Runs in safe mode, which the node enters when the reset cap is reached.
+    pub safe_mode: bool,
     /// Program image name (Microkit `program_image`).
     pub program: String,
+}
+
+/// Ping period and thresholds: `warn_after` missed pings make it late, `fatal_after` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    pub ping_period_ms: u32,
+    pub warn_after: u32,
+    pub fatal_after: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +67,9 @@ pub enum RestartPolicy {
         window_s: u32,
         backoff_ms: u32,
         backoff_max_ms: u32,
+        /// A component that fails sooner than this after a (re)start counts as crash-looping:
+        /// its back-off keeps doubling instead of starting over (Hubris's supervisor rule).
+        min_run_ms: u32,
         with: Vec<ComponentId>,
     },
     /// Never restart: hold the component down and report it.

@@ -22,10 +22,13 @@ pub struct RawSystem {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct RawHeader {
     pub name: S<String>,
     #[serde(default)]
     pub summary: String,
+    /// Board resets (watchdog escalations) allowed before the node boots in safe mode.
+    pub max_resets: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,7 +49,20 @@ pub struct RawComponent {
     #[serde(default)]
     pub devices: Vec<S<String>>,
     pub restart: Option<S<RawRestart>>,
+    pub health: Option<S<RawHealth>>,
+    /// Runs in safe mode (after the reset cap is reached).
+    #[serde(default)]
+    pub safe_mode: bool,
     pub program: Option<S<String>>,
+}
+
+/// How the watchdog judges a component: ping period and missed-ping thresholds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawHealth {
+    pub ping_period_ms: S<i64>,
+    pub warn_after: S<i64>,
+    pub fatal_after: S<i64>,
 }
 
 /// Integrity level: a `high` component trusts nothing a `low` one sends without copying it first.
@@ -72,6 +88,7 @@ pub struct RawRestart {
     pub window_s: Option<S<i64>>,
     pub backoff_ms: Option<S<i64>>,
     pub backoff_max_ms: Option<S<i64>>,
+    pub min_run_ms: Option<S<i64>>,
     #[serde(default)]
     pub with: Vec<S<String>>,
 }

@@ -21,6 +21,10 @@ pub const SLOT_ALIGN: i64 = 64;
 pub const MAX_SLOT_SIZE: i64 = 1024 * 1024;
 /// Largest interrupt ID of a GICv2/GICv3 shared peripheral interrupt.
 pub const MAX_IRQ: i64 = 1019;
+/// Minimum run time before a restart counts as a fresh start, when the description gives none.
+pub const DEFAULT_MIN_RUN_MS: u64 = 1000;
+/// Board resets before safe mode, when the description gives none.
+pub const DEFAULT_MAX_RESETS: u64 = 3;
 /// Longest name: names become Microkit names and C symbols.
 pub const MAX_NAME: usize = 32;
 
@@ -463,6 +467,29 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
             Some(p) => p.get_ref().clone(),
             None => format!("{n}.elf"),
         };
+        let health = x.health.as_ref().and_then(|h| {
+            let h = h.get_ref();
+            let period = c.within(&h.ping_period_ms, &format!("component `{n}` ping-period-ms"), 10, 60_000, " ms");
+            let warn = c.within(&h.warn_after, &format!("component `{n}` warn-after"), 1, 100, " missed pings");
+            let fatal = c.within(&h.fatal_after, &format!("component `{n}` fatal-after"), 1, 100, " missed pings");
+            if let (Some(w), Some(f)) = (warn, fatal)
+                && w > f
+            {
+                c.err(
+                    h.warn_after.span(),
+                    format!("component `{n}` warns after {w} missed pings but fails after {f}"),
+                    "a warning must come no later than the failure: make warn-after at most fatal-after",
+                );
+            }
+            Some(Health { ping_period_ms: period? as u32, warn_after: warn? as u32, fatal_after: fatal? as u32 })
+        });
+        if root && !x.safe_mode {
+            c.err(
+                x.name.span(),
+                format!("the root task `{n}` must run in safe mode"),
+                "set `safe-mode = true`: in safe mode the root task still starts the others",
+            );
+        }
         if root && !x.critical {
             c.err(
                 x.name.span(),
@@ -484,6 +511,8 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
             critical: x.critical,
             devices,
             restart,
+            health,
+            safe_mode: x.safe_mode,
             program,
         });
     }
@@ -608,6 +637,33 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         }
     }
 
+    // Health: a component is pinged exactly when it has thresholds, on one ping and one pong channel.
+    if c.diags.is_empty() {
+        for (k, x) in components.iter().zip(&raw.component) {
+            let pings = channels
+                .iter()
+                .filter(|ch| ch.receiver == k.id && ch.message.name == "ping")
+                .count();
+            let pongs = channels
+                .iter()
+                .filter(|ch| ch.sender == k.id && ch.message.name == "pong")
+                .count();
+            match (&x.health, pings, pongs) {
+                (Some(_), 1, 1) | (None, 0, 0) => {}
+                (Some(h), _, _) => c.err(
+                    h.span(),
+                    format!("component `{}` has health thresholds but receives {pings} ping and sends {pongs} pong channels", k.name),
+                    "give it exactly one channel carrying `ping` to it and one carrying `pong` from it, or remove `health`",
+                ),
+                (None, _, _) => c.err(
+                    x.name.span(),
+                    format!("component `{}` is pinged but has no health thresholds", k.name),
+                    "add `health = { ping-period-ms = 100, warn-after = 2, fatal-after = 5 }`",
+                ),
+            }
+        }
+    }
+
     // Memory: every component's stack, memory and the rings it maps must fit the board's RAM.
     let need: u64 = components
         .iter()
@@ -629,10 +685,17 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         );
     }
 
+    let max_resets = match &raw.system.max_resets {
+        Some(v) => c
+            .within(v, "system max-resets", 1, 100, "")
+            .unwrap_or(DEFAULT_MAX_RESETS),
+        None => DEFAULT_MAX_RESETS,
+    } as u32;
     let policy = crate::policy::resolve(&mut c, &raw.policy, &components, &board);
     let system = System {
         name,
         summary: raw.system.summary.clone(),
+        max_resets,
         description_file: src.name.clone(),
         board,
         components,
@@ -716,11 +779,22 @@ fn restart_policy(
             {
                 c.err(v.span(), format!("component `{n}` backoff-max-ms {bm} is below backoff-ms {b}"), "the back-off doubles from backoff-ms up to backoff-max-ms: make the maximum at least the start");
             }
+            let min_run = match &r.min_run_ms {
+                Some(v) => c.within(
+                    v,
+                    &format!("component `{n}` min-run-ms"),
+                    0,
+                    3_600_000,
+                    " ms",
+                ),
+                None => Some(DEFAULT_MIN_RUN_MS),
+            };
             Some(RestartPolicy::Restart {
                 max_restarts: max? as u32,
                 window_s: window? as u32,
                 backoff_ms: backoff? as u32,
                 backoff_max_ms: backoff_max? as u32,
+                min_run_ms: min_run? as u32,
                 with,
             })
         }

@@ -20,6 +20,22 @@ fn the_shipped_description_is_valid_on_every_board() {
         let names: Vec<&str> = s.components.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["monitor", "watchdog", "comms", "signer", "upgrade"]);
         assert!(s.root().name == "monitor" && s.root().critical);
+        // Safe mode runs only what it takes to stay reachable and healthy.
+        let safe: Vec<&str> = s
+            .components
+            .iter()
+            .filter(|c| c.safe_mode)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(safe, ["monitor", "watchdog", "comms"]);
+        // Everything but the watchdog is pinged; the hardware watchdog covers the watchdog.
+        let pinged: Vec<&str> = s
+            .components
+            .iter()
+            .filter(|c| c.health.is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(pinged, ["monitor", "comms", "signer", "upgrade"]);
         // Every device of every shipped board has an owner and a stated source.
         assert!(
             s.board
