@@ -11,6 +11,7 @@ pub mod link;
 pub mod monitor;
 pub mod partition;
 pub mod radio;
+pub mod region;
 pub mod rng;
 pub mod serial;
 pub mod watchdog;
