@@ -12,11 +12,13 @@
 //! | system call | condition | why |
 //! | --- | --- | --- |
 //! | `ppoll` | none | the event loop's wait; it only reports readiness of descriptors already held |
-//! | `read` | fd is a notification this component *receives* on, or its serial line | clearing a notification; serial input |
-//! | `write` | fd is 2 (log), a notification it *sends* on, or its serial line | log lines; waking a receiver; serial output |
+//! | `read` | fd is a notification this component *receives* on, its serial line, or a device socket | clearing a notification; serial input; `std`'s `recv` on a connected socket |
+//! | `write` | fd is 2 (log), a notification it *sends* on, its serial line, or a device socket | log lines; waking a receiver; serial output; `std`'s `send` on a connected socket is `write` |
 //! | `pread64`, `pwrite64`, `fsync`, `fdatasync`, `fstat`, `statx` | fd is one of its flash images | the file-backed NOR flash (size from `fstat`/`statx` at open) |
 //! | `sendto` | fd is its radio or watchdog socket **and** the destination address is NULL | sending on a socket the monitor already connected: no way to address anyone else |
 //! | `recvfrom` | fd is its radio or watchdog socket | receiving frames |
+//! | `getsockname` | fd is its radio or watchdog socket | the radio driver checks its socket is on loopback |
+//! | `ioctl` | fd is a device socket or serial line **and** the request is `FIONBIO` | the drivers make their descriptor non-blocking (no other ioctl: no terminal or socket reconfiguration) |
 //! | `getrandom` | only if it owns the `rng` device | the rng device of the sim board is the kernel's CSPRNG |
 //! | `clock_gettime`, `clock_getres` | none | the monotonic clock when the vDSO is unavailable |
 //! | `mmap` | `MAP_ANONYMOUS` set and `PROT_EXEC` clear | the allocator; no file mappings, no new code |
@@ -141,10 +143,16 @@ pub fn rules(spec: &FilterSpec) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Secco
         .notify_wait
         .iter()
         .chain(&spec.serial)
+        .chain(&spec.sockets)
         .copied()
         .collect();
     let mut writable = vec![spec.log_fd];
-    writable.extend(spec.notify_signal.iter().chain(&spec.serial));
+    writable.extend(
+        spec.notify_signal
+            .iter()
+            .chain(&spec.serial)
+            .chain(&spec.sockets),
+    );
     add(libc::SYS_read, on_fds(&readable, &none)?);
     add(libc::SYS_write, on_fds(&writable, &none)?);
     for nr in [
@@ -162,6 +170,19 @@ pub fn rules(spec: &FilterSpec) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Secco
         on_fds(&spec.sockets, &|| Ok(vec![arg_eq(4, 0)?]))?,
     );
     add(libc::SYS_recvfrom, on_fds(&spec.sockets, &none)?);
+    add(libc::SYS_getsockname, on_fds(&spec.sockets, &none)?);
+    let devices: Vec<RawFd> = spec.sockets.iter().chain(&spec.serial).copied().collect();
+    add(
+        libc::SYS_ioctl,
+        on_fds(&devices, &|| {
+            Ok(vec![SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                libc::FIONBIO,
+            )?])
+        })?,
+    );
     let always = |r: &mut BTreeMap<i64, Vec<SeccompRule>>, nr: libc::c_long| {
         r.insert(nr, vec![]);
     };
@@ -251,23 +272,27 @@ mod tests {
         let r = rules(&spec).expect("rules");
         assert_eq!(
             r[&libc::SYS_read].len(),
-            1,
-            "read: only the received notification"
+            2,
+            "read: the received notification and the socket"
         );
         assert_eq!(
             r[&libc::SYS_write].len(),
-            2,
-            "write: log and the sent notification"
+            3,
+            "write: log, the sent notification and the socket"
         );
         assert_eq!(r[&libc::SYS_pwrite64].len(), 1);
         assert!(!r.contains_key(&libc::SYS_getrandom));
+        assert_eq!(
+            r[&libc::SYS_ioctl].len(),
+            1,
+            "ioctl: FIONBIO on the socket only"
+        );
         for forbidden in [
             libc::SYS_openat,
             libc::SYS_socket,
             libc::SYS_execve,
             libc::SYS_clone,
             libc::SYS_dup,
-            libc::SYS_ioctl,
             libc::SYS_kill,
             libc::SYS_prctl,
         ] {
