@@ -23,7 +23,7 @@ pub fn run(name: &str) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             log::error!("cannot start partition `{name}`: {e}");
-            if std::fs::metadata("/proc/self/fd/3").is_err() {
+            if matches!(e, board_sim::partition::PartitionError::NoBootBlock) {
                 log::error!(
                     "`spacenode pd` is started by the monitor only; use `spacenode run` to run the node"
                 );

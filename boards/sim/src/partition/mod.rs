@@ -47,6 +47,9 @@ pub const EXIT_LOOP_STOPPED: i32 = 71;
 /// Why a component process could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PartitionError {
+    /// Descriptor 3 is not open: the process was not started by the monitor.
+    #[error("no boot block on descriptor 3: this process was not started by the monitor")]
+    NoBootBlock,
     /// Descriptor 3 did not hold a readable boot block.
     #[error("{0}")]
     BootBlock(#[from] BootBlockError),
@@ -123,6 +126,9 @@ fn leak_str(s: &str) -> &'static str {
 impl Partition {
     /// Steps 1 to 7 of the module docs, for the component `name`.
     pub fn enter(name: &str) -> Result<Partition, PartitionError> {
+        if rustix::io::fcntl_getfd(borrow(BOOT_FD)).is_err() {
+            return Err(PartitionError::NoBootBlock);
+        }
         let block = BootBlock::read_from(own(BOOT_FD))?;
         if block.component != name {
             return Err(PartitionError::WrongComponent {
