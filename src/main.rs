@@ -6,6 +6,8 @@
 mod config;
 mod demo;
 mod failure;
+mod pd;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +28,18 @@ enum Command {
     /// Work with the system description: check it, show its capabilities, export it for seL4.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Power the node on, on the sim board: every component in its own restricted process.
+    ///
+    /// Prints the boot log (devices, each component with its pid and capabilities), then each
+    /// component's log lines prefixed with its name, faults, restarts and resets. Ctrl-C or
+    /// SIGTERM stops every component and exits.
+    Run(run::RunArgs),
+    /// (internal) Run one component process; only the monitor starts this.
+    #[command(hide = true)]
+    Pd {
+        /// The component's name in the system description.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -33,6 +47,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         Command::Config(c) => config::run(c),
+        Command::Run(args) => run::run(args),
+        Command::Pd { name } => return pd::run(&name),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,8 +6,12 @@
 pub mod boot;
 pub mod clock;
 pub mod flash;
+pub mod grants;
 pub mod link;
+pub mod monitor;
+pub mod partition;
 pub mod radio;
+pub mod region;
 pub mod rng;
 pub mod serial;
 pub mod watchdog;

@@ -66,6 +66,11 @@ impl SimWatchdog {
         })
     }
 
+    /// The descriptor, for the monitor to grant to the watchdog component.
+    pub fn into_fd(self) -> OwnedFd {
+        self.sock.into()
+    }
+
     fn send(&self, cmd: &[u8]) -> Result<(), WatchdogError> {
         match self.sock.send(cmd) {
             Ok(n) if n == cmd.len() => Ok(()),

@@ -1,0 +1,157 @@
+//! The sim board's devices at power-on: the stand-in for each device a component owns, as the
+//! descriptors the grant table hands it (see [`crate::grants`]).
+//!
+//! | device kind | stand-in | monitor keeps |
+//! | --- | --- | --- |
+//! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a [`FLASH_IMAGE_SIZE`]-byte sim NOR image (created erased on first use) | nothing |
+//! | boot control (with `slot-flash`) | `STATE/boot.flash` (see [`crate::boot`]); the monitor runs `select_boot` on it first | nothing |
+//! | uart | a raw pty pair: the component gets the master | the slave open (its path is printed for ground tools) |
+//! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the ground address | nothing |
+//! | watchdog | the component end of the timer's socket pair ([`crate::watchdog`]) | the timer hardware, serviced in its loop |
+//! | rng | none (the `getrandom` system call, allowed only to the owner) | nothing |
+//! | timer | none (the vDSO clock) | nothing |
+//!
+//! Devices owned by the root task or by no one get no stand-in.
+//!
+//! Avoids: any device state in the monitor beyond the watchdog timer and the pty slave.
+
+use crate::grants::{DevicePart, device_parts};
+use crate::serial::PtySerial;
+use crate::watchdog::{self, WatchdogHw};
+use kernel_config::System;
+use std::fs::File;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// Size of each sim flash image created by the monitor.
+pub const FLASH_IMAGE_SIZE: usize = 1 << 20;
+
+/// Why a device could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("device `{device}`: {what}")]
+pub struct DeviceError {
+    /// Device name.
+    pub device: String,
+    /// What failed.
+    pub what: String,
+}
+
+/// The descriptors of one device.
+#[derive(Debug, Default)]
+pub struct DeviceRes {
+    /// Descriptors by part, in grant-table order.
+    pub fds: Vec<(DevicePart, OwnedFd)>,
+    /// One line for the boot log.
+    pub note: String,
+}
+
+/// Every device's stand-in for one power cycle.
+#[derive(Debug, Default)]
+pub struct Devices {
+    /// Indexed like `Board::devices`.
+    pub per_device: Vec<DeviceRes>,
+    /// The hardware watchdog timer, if the board has one with an owner.
+    pub hw_watchdog: Option<WatchdogHw>,
+    serial_slaves: Vec<PtySerial>,
+}
+
+fn err(device: &str, what: impl std::fmt::Display) -> DeviceError {
+    DeviceError {
+        device: device.to_string(),
+        what: what.to_string(),
+    }
+}
+
+fn open_rw(path: &Path) -> std::io::Result<File> {
+    File::options().read(true).write(true).open(path)
+}
+
+impl Devices {
+    /// Sets up every owned device of `system` under `state` (the boot control image must already
+    /// exist: the monitor runs `select_boot` before this). `ground` is where the radio sends.
+    pub fn power_on(
+        system: &System,
+        state: &Path,
+        ground: SocketAddr,
+    ) -> Result<Devices, DeviceError> {
+        let mut out = Devices::default();
+        for dev in &system.board.devices {
+            let mut res = DeviceRes::default();
+            let owned_by_component = dev
+                .owner
+                .and_then(|o| system.components.get(o))
+                .is_some_and(|c| !c.root);
+            if owned_by_component {
+                let mut notes = Vec::new();
+                for part in device_parts(dev.kind, &dev.name) {
+                    let fd: OwnedFd = match part {
+                        DevicePart::FlashImage => {
+                            let path = state.join(format!("{}.flash", dev.name));
+                            crate::flash::SimFlash::<4, 4096>::open_or_create(
+                                &path,
+                                FLASH_IMAGE_SIZE,
+                            )
+                            .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?;
+                            notes.push(format!("flash image {}", path.display()));
+                            open_rw(&path)
+                                .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?
+                                .into()
+                        }
+                        DevicePart::BootControl => {
+                            let path = state.join("boot.flash");
+                            notes.push(format!("boot control {}", path.display()));
+                            open_rw(&path)
+                                .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?
+                                .into()
+                        }
+                        DevicePart::Serial => {
+                            let (master, slave, path) = PtySerial::pair()
+                                .map_err(|e| err(&dev.name, format!("pty: {e}")))?;
+                            notes.push(format!("serial line, ground side at {}", path.display()));
+                            out.serial_slaves.push(slave);
+                            master.into_fd()
+                        }
+                        DevicePart::Radio => {
+                            let sock = UdpSocket::bind("127.0.0.1:0")
+                                .and_then(|s| s.connect(ground).map(|()| s))
+                                .map_err(|e| err(&dev.name, format!("udp: {e}")))?;
+                            let local = sock
+                                .local_addr()
+                                .map_err(|e| err(&dev.name, format!("udp: {e}")))?;
+                            notes.push(format!("udp radio {local} <-> ground {ground}"));
+                            sock.into()
+                        }
+                        DevicePart::WatchdogTimer => {
+                            let (hw, dev_end) = watchdog::pair()
+                                .map_err(|e| err(&dev.name, format!("socket pair: {e}")))?;
+                            out.hw_watchdog = Some(hw);
+                            notes.push("hardware watchdog timer (not armed until started)".into());
+                            dev_end.into_fd()
+                        }
+                    };
+                    res.fds.push((part, fd));
+                }
+                if notes.is_empty() {
+                    notes.push(match dev.kind {
+                        kernel_config::model::DeviceKind::Rng => "getrandom(2) allowed".into(),
+                        _ => "no descriptor".into(),
+                    });
+                }
+                res.note = notes.join(", ");
+            }
+            out.per_device.push(res);
+        }
+        Ok(out)
+    }
+
+    /// The descriptor of a device part.
+    pub fn fd(&self, device: usize, part: DevicePart) -> Option<&OwnedFd> {
+        self.per_device
+            .get(device)?
+            .fds
+            .iter()
+            .find(|(p, _)| *p == part)
+            .map(|(_, fd)| fd)
+    }
+}

@@ -1,0 +1,239 @@
+//! The boot block: what the monitor tells a component process at start, on descriptor 3.
+//!
+//! It is a memfd the monitor writes and then seals (no write, grow, shrink or further sealing),
+//! holding the system description and board file the monitor booted from, the component's name,
+//! the monitor's process id (checked against the child's parent) and the power-on epoch of the
+//! board's clock. The child derives its grant table from the description with the same function
+//! the monitor used ([`crate::grants::GrantTable::for_component`]), so the block carries no
+//! descriptor numbers and no authority: it is a sealed copy of public configuration.
+//!
+//! Format (all text UTF-8, numbers decimal):
+//! ```text
+//! SPACENODE-BOOT 1
+//! component NAME
+//! monitor-pid PID
+//! epoch-ns N
+//! description NAME_LEN TEXT_LEN
+//! <NAME_LEN bytes of name><TEXT_LEN bytes of text>
+//! board NAME_LEN TEXT_LEN
+//! <name><text>
+//! end
+//! ```
+//!
+//! Avoids: environment variables and command-line arguments (which `/proc` shows to anyone and
+//! which a re-executed program could inherit by accident) and any serialisation dependency.
+
+use kernel_config::Source;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
+
+const MAGIC: &str = "SPACENODE-BOOT 1";
+
+/// What a component process learns at start.
+#[derive(Debug, Clone)]
+pub struct BootBlock {
+    /// The component this process runs.
+    pub component: String,
+    /// The monitor's pid; the child refuses to run under another parent.
+    pub monitor_pid: u32,
+    /// The board clock's power-on epoch (`CLOCK_MONOTONIC` nanoseconds).
+    pub epoch_ns: u64,
+    /// The system description the monitor booted.
+    pub description: Source,
+    /// The board file the monitor booted.
+    pub board: Source,
+}
+
+/// Why a boot block could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BootBlockError {
+    /// Reading or writing the memfd failed.
+    #[error("boot block I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The block is not in the format above.
+    #[error("boot block is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+fn sealed_memfd() -> std::io::Result<File> {
+    use rustix::fs::{MemfdFlags, memfd_create};
+    let fd = memfd_create(
+        "spacenode-boot",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )?;
+    Ok(File::from(fd))
+}
+
+impl BootBlock {
+    /// Serialises the block.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            format!(
+                "{MAGIC}\ncomponent {}\nmonitor-pid {}\nepoch-ns {}\n",
+                self.component, self.monitor_pid, self.epoch_ns
+            )
+            .as_bytes(),
+        );
+        for (key, src) in [("description", &self.description), ("board", &self.board)] {
+            out.extend_from_slice(
+                format!("{key} {} {}\n", src.name.len(), src.text.len()).as_bytes(),
+            );
+            out.extend_from_slice(src.name.as_bytes());
+            out.extend_from_slice(src.text.as_bytes());
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"end\n");
+        out
+    }
+
+    /// Writes the block to a new memfd and seals it; the descriptor is close-on-exec (the monitor
+    /// moves it to [`crate::grants::BOOT_FD`] in the child).
+    pub fn to_sealed_memfd(&self) -> Result<OwnedFd, BootBlockError> {
+        use rustix::fs::{SealFlags, fcntl_add_seals};
+        let mut f = sealed_memfd()?;
+        f.write_all(&self.encode())?;
+        f.seek(SeekFrom::Start(0))?;
+        fcntl_add_seals(
+            &f,
+            SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
+        )
+        .map_err(std::io::Error::from)?;
+        Ok(f.into())
+    }
+
+    /// Reads a block from a descriptor (the child's descriptor 3), from its start.
+    pub fn read_from(fd: OwnedFd) -> Result<BootBlock, BootBlockError> {
+        let mut f = File::from(fd);
+        f.seek(SeekFrom::Start(0))?;
+        let mut bytes = Vec::new();
+        f.take(64 << 20).read_to_end(&mut bytes)?;
+        Self::decode(&bytes)
+    }
+
+    /// Parses the block.
+    pub fn decode(bytes: &[u8]) -> Result<BootBlock, BootBlockError> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.line()? != MAGIC {
+            return Err(BootBlockError::Malformed(
+                "not a spacenode boot block (magic)",
+            ));
+        }
+        let component = r.field("component")?.to_string();
+        let monitor_pid = r
+            .field("monitor-pid")?
+            .parse()
+            .map_err(|_| BootBlockError::Malformed("monitor-pid is not a number"))?;
+        let epoch_ns = r
+            .field("epoch-ns")?
+            .parse()
+            .map_err(|_| BootBlockError::Malformed("epoch-ns is not a number"))?;
+        let description = r.source("description")?;
+        let board = r.source("board")?;
+        if r.line()? != "end" || r.pos != bytes.len() {
+            return Err(BootBlockError::Malformed("missing end or trailing bytes"));
+        }
+        Ok(BootBlock {
+            component,
+            monitor_pid,
+            epoch_ns,
+            description,
+            board,
+        })
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn line(&mut self) -> Result<&'a str, BootBlockError> {
+        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(BootBlockError::Malformed("truncated line"))?;
+        self.pos += n + 1;
+        std::str::from_utf8(&rest[..n]).map_err(|_| BootBlockError::Malformed("not UTF-8"))
+    }
+
+    fn field(&mut self, key: &'static str) -> Result<&'a str, BootBlockError> {
+        let line = self.line()?;
+        match line.split_once(' ') {
+            Some((k, v)) if k == key && !v.is_empty() => Ok(v),
+            _ => Err(BootBlockError::Malformed(key)),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<String, BootBlockError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(BootBlockError::Malformed("length overflow"))?;
+        let chunk = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(BootBlockError::Malformed("truncated text"))?;
+        self.pos = end;
+        String::from_utf8(chunk.to_vec()).map_err(|_| BootBlockError::Malformed("not UTF-8"))
+    }
+
+    fn source(&mut self, key: &'static str) -> Result<Source, BootBlockError> {
+        let v = self.field(key)?;
+        let (a, b) = v.split_once(' ').ok_or(BootBlockError::Malformed(key))?;
+        let name_len: usize = a.parse().map_err(|_| BootBlockError::Malformed(key))?;
+        let text_len: usize = b.parse().map_err(|_| BootBlockError::Malformed(key))?;
+        let name = self.take(name_len)?;
+        let text = self.take(text_len)?;
+        if !self.line()?.is_empty() {
+            return Err(BootBlockError::Malformed("text not followed by a newline"));
+        }
+        Ok(Source::new(name, text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block() -> BootBlock {
+        BootBlock {
+            component: "signer".into(),
+            monitor_pid: 4242,
+            epoch_ns: 123_456_789,
+            description: Source::new("a.toml", "x = 1\n\nend\n"),
+            board: Source::new("b b.toml", "é"),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_sealed_memfd() {
+        let fd = block().to_sealed_memfd().expect("memfd");
+        let mut f = File::from(fd.try_clone().expect("dup"));
+        assert!(f.write_all(b"x").is_err(), "sealed against writes");
+        let back = BootBlock::read_from(fd).expect("read");
+        assert_eq!(back.encode(), block().encode());
+        assert_eq!(back.board.text, "é");
+        assert_eq!(back.description.name, "a.toml");
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error_not_a_panic() {
+        let bytes = block().encode();
+        for n in 0..bytes.len() {
+            assert!(BootBlock::decode(&bytes[..n]).is_err(), "prefix {n}");
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x55;
+            // Must not panic; most corruptions are rejected, some (inside the texts) are not.
+            let _ = BootBlock::decode(&b);
+        }
+        let mut long = bytes.clone();
+        long.push(b'\n');
+        assert!(BootBlock::decode(&long).is_err());
+    }
+}

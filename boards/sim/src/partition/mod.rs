@@ -1,0 +1,377 @@
+//! The component side of the sim board: what a component process (`spacenode pd NAME`) does
+//! between `exec` and its first line of component code, then its event loop.
+//!
+//! [`Partition::enter`], in this order:
+//! 1. reads the boot block on descriptor 3 ([`bootblock`]) and checks it names this component;
+//! 2. loads the system description from it and computes the grant table
+//!    ([`crate::grants::GrantTable::for_component`]), so it knows which descriptor is which;
+//! 3. refuses to run unless its parent is the monitor that wrote the block ([`sandbox`]);
+//! 4. checks every granted descriptor is what the table says (a memfd of the right size for a
+//!    region, an eventfd for a notification), maps each region shared and closes its memfd,
+//!    attaches the ring (`ipc::Region::attach` checks the header against the description);
+//! 5. closes every other descriptor, including 0, 1 and the boot block;
+//! 6. sets `PR_SET_NO_NEW_PRIVS` and the resource limits ([`sandbox`]);
+//! 7. installs the seccomp filter ([`seccomp`]), after which only the allow-list works.
+//!
+//! Then [`Partition::run`] builds the component's capability set (channel endpoints by name,
+//! devices) and runs `runtime`'s event loop on a `ppoll` wait set ([`waitset`]). Every failure
+//! before component code runs is a typed [`PartitionError`]; the process then exits with status
+//! [`EXIT_START_FAILED`] and the monitor reports it.
+//!
+//! Avoids: opening anything by name after step 2, and running any component code before step 7.
+
+pub mod bootblock;
+pub mod logger;
+pub mod sandbox;
+pub mod seccomp;
+pub mod waitset;
+
+use crate::clock::SimClock;
+use crate::grants::{BOOT_FD, DevicePart, End, Grant, GrantTable, LOG_FD, receiver_copies_in};
+use crate::region::{Mapping, mapped_len, spec_of};
+use bootblock::{BootBlock, BootBlockError};
+use ipc::{EventFd, Notify, Region, SenderTrust};
+use kernel_config::System;
+use kernel_config::model::ComponentId;
+use runtime::{CapSetBuilder, Component, DeviceCap, RunError, Source};
+use sandbox::{Limits, SandboxError};
+use seccomp::{FilterSpec, SeccompError};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use waitset::{PollWait, Watched};
+
+/// Exit status of a component process that could not start (boot block, grants, sandbox).
+pub const EXIT_START_FAILED: i32 = 70;
+/// Exit status of a component whose event loop stopped (init failed or waiting failed).
+pub const EXIT_LOOP_STOPPED: i32 = 71;
+
+/// Why a component process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionError {
+    /// Descriptor 3 is not open: the process was not started by the monitor.
+    #[error("no boot block on descriptor 3: this process was not started by the monitor")]
+    NoBootBlock,
+    /// Descriptor 3 did not hold a readable boot block.
+    #[error("{0}")]
+    BootBlock(#[from] BootBlockError),
+    /// The boot block is for another component.
+    #[error("started as `{asked}` but the boot block is for `{block}`")]
+    WrongComponent {
+        /// The name on the command line.
+        asked: String,
+        /// The name in the block.
+        block: String,
+    },
+    /// The description in the boot block does not load (cannot happen with a monitor that
+    /// booted it; reported rather than trusted).
+    #[error("the boot block's description does not load:\n{0}")]
+    Description(String),
+    /// A granted descriptor is not what the grant table says.
+    #[error("descriptor {fd} should be {expected}: {found}")]
+    BadGrant {
+        /// The descriptor.
+        fd: RawFd,
+        /// What the table says.
+        expected: String,
+        /// What it is.
+        found: String,
+    },
+    /// A region could not be mapped or attached.
+    #[error("{0}")]
+    Region(#[from] crate::region::RegionSetupError),
+    /// The capability table could not be built.
+    #[error("capability table: {0}")]
+    Caps(runtime::CapError),
+    /// More sources than the runtime's 63.
+    #[error("too many channels and devices to wait on (at most 63)")]
+    TooManySources,
+    /// The sandbox failed.
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
+    /// The seccomp filter failed.
+    #[error("{0}")]
+    Seccomp(#[from] SeccompError),
+}
+
+/// A component process after start-up: sandboxed, with its capabilities, ready to run.
+pub struct Partition {
+    system: &'static System,
+    component: ComponentId,
+    caps: CapSetBuilder,
+    wait: PollWait,
+}
+
+fn link(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| format!("not open ({e})"))
+}
+
+/// Takes ownership of a granted descriptor number.
+fn own(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` is a grant the monitor placed at this number; nothing else in this process
+    // owns it (start-up code takes each grant once, in table order).
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: device descriptors stay open for the life of the process (never closed after
+    // start-up), so a 'static borrow is valid.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+fn leak_str(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+impl Partition {
+    /// Steps 1 to 7 of the module docs, for the component `name`.
+    pub fn enter(name: &str) -> Result<Partition, PartitionError> {
+        if rustix::io::fcntl_getfd(borrow(BOOT_FD)).is_err() {
+            return Err(PartitionError::NoBootBlock);
+        }
+        let block = BootBlock::read_from(own(BOOT_FD))?;
+        if block.component != name {
+            return Err(PartitionError::WrongComponent {
+                asked: name.to_string(),
+                block: block.component,
+            });
+        }
+        let system = kernel_config::load(&block.description, &block.board)
+            .map_err(|d| PartitionError::Description(d.to_string()))?;
+        let system: &'static System = Box::leak(Box::new(system));
+        let me = system
+            .component(name)
+            .ok_or_else(|| PartitionError::WrongComponent {
+                asked: name.to_string(),
+                block: "a description without it".into(),
+            })?;
+        sandbox::check_parent(block.monitor_pid)?;
+        let clock = SimClock::with_epoch(block.epoch_ns);
+        let table = GrantTable::for_component(system, me.id);
+        let mut caps = CapSetBuilder::new(protocol::ComponentId(me.id as u8));
+        let mut watched = Vec::new();
+        let mut filter = FilterSpec {
+            log_fd: LOG_FD,
+            getrandom: table.owns_rng(),
+            pid: std::process::id() as i32,
+            ..FilterSpec::default()
+        };
+        let mut next_source = 0u8;
+        let mut source = || {
+            let s = Source::new(next_source).ok_or(PartitionError::TooManySources);
+            next_source = next_source.saturating_add(1);
+            s
+        };
+        let mut max_file = 0u64;
+        let mut pending_region: Option<(usize, Region<'static>)> = None;
+        for (fd, grant) in table.iter() {
+            match grant {
+                Grant::Region { channel, .. } => {
+                    let ch = &system.channels[channel];
+                    let spec = spec_of(ch)?;
+                    let len = mapped_len(&spec);
+                    let found = link(fd);
+                    let size = rustix::fs::fstat(borrow(fd)).map(|s| s.st_size as usize);
+                    if !found.starts_with(&format!("/memfd:spacenode-ch:{} ", ch.name))
+                        || size != Ok(len)
+                    {
+                        return Err(PartitionError::BadGrant {
+                            fd,
+                            expected: format!("the {len}-byte ring of channel `{}`", ch.name),
+                            found,
+                        });
+                    }
+                    let fd = own(fd);
+                    let map = Mapping::map(&fd, len, &ch.name)?;
+                    drop(fd);
+                    let ptr = map.leak();
+                    // SAFETY: ptr..ptr+len is a shared mapping leaked for the life of the
+                    // process ('static); the region is shared only with the channel's other end
+                    // (the monitor maps it too but mints no capability for it unless it is an
+                    // end); exactly one capability is minted from it below.
+                    let region = unsafe { Region::attach(ptr, len, spec) }.map_err(|err| {
+                        crate::region::RegionSetupError::Ring {
+                            channel: ch.name.clone(),
+                            err,
+                        }
+                    })?;
+                    pending_region = Some((channel, region));
+                }
+                Grant::Notify { channel, end } => {
+                    let ch = &system.channels[channel];
+                    let found = link(fd);
+                    if found != "anon_inode:[eventfd]" {
+                        return Err(PartitionError::BadGrant {
+                            fd,
+                            expected: format!("the notification of channel `{}`", ch.name),
+                            found,
+                        });
+                    }
+                    let region = match pending_region.take() {
+                        Some((c, r)) if c == channel => r,
+                        _ => {
+                            return Err(PartitionError::BadGrant {
+                                fd,
+                                expected: format!("preceded by the ring of `{}`", ch.name),
+                                found: "no ring before it".into(),
+                            });
+                        }
+                    };
+                    let name = leak_str(&ch.name);
+                    match end {
+                        End::Send => {
+                            filter.notify_signal.push(fd);
+                            let notify: &'static dyn Notify =
+                                Box::leak(Box::new(EventFd::from_fd(own(fd))));
+                            caps.sender(name, region.into_send_cap(), notify)
+                                .map_err(PartitionError::Caps)?;
+                        }
+                        End::Recv => {
+                            filter.notify_wait.push(fd);
+                            let src = source()?;
+                            let trust = if receiver_copies_in(system, channel) {
+                                SenderTrust::Untrusted
+                            } else {
+                                SenderTrust::Trusted
+                            };
+                            let scratch = match trust {
+                                SenderTrust::Untrusted => Some(
+                                    &mut Box::leak(
+                                        vec![0u64; ipc::scratch_words(ch.slot_size)]
+                                            .into_boxed_slice(),
+                                    )[..],
+                                ),
+                                SenderTrust::Trusted => None,
+                            };
+                            caps.receiver(name, region.into_recv_cap(trust), scratch, src)
+                                .map_err(PartitionError::Caps)?;
+                            watched.push((Watched::Notification(own(fd)), src));
+                        }
+                    }
+                }
+                Grant::Device { device, part } => {
+                    let dev = &system.board.devices[device];
+                    let found = link(fd);
+                    let ok = match part {
+                        DevicePart::FlashImage | DevicePart::BootControl => found.starts_with('/'),
+                        DevicePart::Serial => found == "/dev/ptmx",
+                        DevicePart::Radio | DevicePart::WatchdogTimer => {
+                            found.starts_with("socket:")
+                        }
+                    };
+                    if !ok {
+                        return Err(PartitionError::BadGrant {
+                            fd,
+                            expected: format!("device `{}` ({part:?})", dev.name),
+                            found,
+                        });
+                    }
+                    let mut src = None;
+                    match part {
+                        DevicePart::FlashImage | DevicePart::BootControl => {
+                            filter.flash.push(fd);
+                            if let Ok(st) = rustix::fs::fstat(borrow(fd)) {
+                                max_file = max_file.max(st.st_size as u64);
+                            }
+                        }
+                        DevicePart::Serial => {
+                            filter.serial.push(fd);
+                            src = Some(source()?);
+                        }
+                        DevicePart::Radio => {
+                            filter.sockets.push(fd);
+                            src = Some(source()?);
+                        }
+                        DevicePart::WatchdogTimer => filter.sockets.push(fd),
+                    }
+                    if let Some(s) = src {
+                        watched.push((Watched::Device(borrow(fd)), s));
+                    }
+                    if part == DevicePart::BootControl {
+                        continue;
+                    }
+                    let boot = if dev.name == crate::grants::BOOT_CONTROL_DEVICE {
+                        table
+                            .fd_of(Grant::Device {
+                                device,
+                                part: DevicePart::BootControl,
+                            })
+                            .unwrap_or(-1)
+                    } else {
+                        -1
+                    };
+                    caps.device(DeviceCap {
+                        name: leak_str(&dev.name),
+                        kind: dev.kind.as_str(),
+                        handles: [fd, boot],
+                        source: src,
+                    })
+                    .map_err(PartitionError::Caps)?;
+                }
+            }
+        }
+        // rng: no descriptor; the filter allows getrandom to its owner.
+        for dev in system
+            .board
+            .devices
+            .iter()
+            .filter(|d| d.owner == Some(me.id))
+        {
+            if dev.kind == kernel_config::model::DeviceKind::Rng {
+                caps.device(DeviceCap {
+                    name: leak_str(&dev.name),
+                    kind: dev.kind.as_str(),
+                    handles: [-1, -1],
+                    source: None,
+                })
+                .map_err(PartitionError::Caps)?;
+            }
+        }
+        let keep = table.kept_fds();
+        sandbox::close_all_but(&keep)?;
+        sandbox::restrict(&Limits {
+            memory_size: me.memory_size,
+            stack_size: me.stack_size,
+            max_file_size: max_file,
+            highest_fd: keep.iter().copied().max().unwrap_or(LOG_FD),
+        })?;
+        seccomp::install(&filter)?;
+        Ok(Partition {
+            system,
+            component: me.id,
+            caps,
+            wait: PollWait::new(watched, clock),
+        })
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &'static str {
+        &self.system.components[self.component].name
+    }
+
+    /// The description this partition booted from.
+    pub fn system(&self) -> &'static System {
+        self.system
+    }
+
+    /// Runs component `C` until its loop stops; returns why.
+    pub fn run<C: Component>(self) -> RunError {
+        match runtime::run::<C>(self.caps.build(), self.wait) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+}
+
+/// The descriptor number of a device handle, for board driver glue.
+pub fn device_fd(handle: i32) -> Option<RawFd> {
+    (handle >= 0).then_some(handle)
+}
+
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition")
+            .field("component", &self.name())
+            .finish_non_exhaustive()
+    }
+}

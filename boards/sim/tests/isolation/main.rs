@@ -1,0 +1,451 @@
+//! Isolation tests of the sim board with real processes: the monitor runs in this process (on a
+//! thread), and every component is this same executable started by the monitor as
+//! `EXE pd NAME` (see `probes.rs`), with exactly the grants and sandbox a real component gets.
+//!
+//! A custom `main` (harness = false) because the executable must also be the components.
+//! Each test boots the board from `system.toml`, waits for what it expects (each wait bounded
+//! to 20 s so a broken build fails instead of hanging; nothing asserts how fast things happen),
+//! stops the board and checks that no process is left behind.
+
+mod probes;
+
+use board_sim::grants::GrantTable;
+use board_sim::monitor::{MonitorConfig, MonitorEvent, ResetCause, run_board};
+use kernel_config::{Source, System};
+use protocol::{FaultCause, RestartRefusal};
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SYSTEM: &str = include_str!("system.toml");
+const BOUND: Duration = Duration::from_secs(20);
+
+struct Node {
+    stop: OwnedFd,
+    events: mpsc::Receiver<MonitorEvent>,
+    seen: Vec<MonitorEvent>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+    _state: tempfile::TempDir,
+}
+
+fn description(text: &str) -> Source {
+    Source::new("boards/sim/tests/isolation/system.toml", text)
+}
+
+fn system(text: &str) -> System {
+    kernel_config::load(
+        &description(text),
+        &kernel_config::shipped::board("sim").expect("sim"),
+    )
+    .expect("test description loads")
+}
+
+impl Node {
+    fn boot(text: &str) -> Node {
+        let state = tempfile::tempdir().expect("tempdir");
+        let exe = std::env::current_exe().expect("exe");
+        let config = MonitorConfig::new(
+            description(text),
+            kernel_config::shipped::board("sim").expect("sim"),
+            state.path().to_path_buf(),
+            exe,
+        );
+        let stop =
+            rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).expect("eventfd");
+        let stop_for_thread = rustix::io::fcntl_dupfd_cloexec(&stop, 0).expect("dup");
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            run_board(&config, stop_for_thread.as_fd(), &mut |e| {
+                let _ = tx.send(e);
+            })
+            .map_err(|e| e.to_string())
+        });
+        Node {
+            stop,
+            events: rx,
+            seen: Vec::new(),
+            thread: Some(thread),
+            _state: state,
+        }
+    }
+
+    /// Waits for an event matching `pred` (remembering every event seen).
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&MonitorEvent) -> bool) -> MonitorEvent {
+        if let Some(e) = self.seen.iter().find(|e| pred(e)) {
+            return e.clone();
+        }
+        let deadline = std::time::Instant::now() + BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(e) => {
+                    let hit = pred(&e);
+                    self.seen.push(e.clone());
+                    if hit {
+                        return e;
+                    }
+                }
+                Err(_) => {
+                    for e in &self.seen {
+                        eprintln!("  seen: {e}");
+                    }
+                    panic!("never saw: {what}");
+                }
+            }
+        }
+    }
+
+    fn log_line(&mut self, component: &str, contains: &str) -> String {
+        let e = self.wait_for(&format!("[{component}] ...{contains}..."), |e| {
+            matches!(e, MonitorEvent::Log { component: c, line } if c == component && line.contains(contains))
+        });
+        match e {
+            MonitorEvent::Log { line, .. } => line,
+            _ => unreachable!(),
+        }
+    }
+
+    fn pid(&mut self, component: &str, restart: u16) -> u32 {
+        match self.wait_for(&format!("{component} started #{restart}"), |e| {
+            matches!(e, MonitorEvent::Started { component: c, restart: r, .. } if c == component && *r == restart)
+        }) {
+            MonitorEvent::Started { pid, .. } => pid,
+            _ => unreachable!(),
+        }
+    }
+
+    fn all_pids(&self) -> Vec<u32> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::Started { pid, .. } => Some(*pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Stops the board and checks every component process is gone.
+    fn stop(mut self) {
+        rustix::io::write(&self.stop, &1u64.to_ne_bytes()).expect("signal stop");
+        let result = self
+            .thread
+            .take()
+            .expect("thread")
+            .join()
+            .expect("monitor thread");
+        assert_eq!(result, Ok(()));
+        while let Ok(e) = self.events.try_recv() {
+            self.seen.push(e);
+        }
+        assert!(matches!(
+            self.seen.last(),
+            Some(MonitorEvent::Stopped { .. })
+        ));
+        for pid in self.all_pids() {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "process {pid} left behind"
+            );
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = rustix::io::write(&self.stop, &1u64.to_ne_bytes());
+            let _ = t.join();
+        }
+    }
+}
+
+fn fds_of(pid: u32) -> BTreeSet<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("proc fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+fn channel_maps_of(pid: u32) -> BTreeSet<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .expect("maps")
+        .lines()
+        .filter_map(|l| l.split("/memfd:spacenode-ch:").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+fn status_field(pid: u32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find(|l| l.starts_with(field))
+        .map(|l| l[field.len()..].trim().to_string())
+        .unwrap_or_default()
+}
+
+fn descriptors_and_mappings_are_exactly_the_grants() {
+    let sys = system(SYSTEM);
+    let mut node = Node::boot(SYSTEM);
+    node.log_line("alpha", "exchanged 100");
+    node.log_line("beta", "ready");
+    node.log_line("watchdog", "ready");
+    for name in ["watchdog", "alpha", "beta"] {
+        let pid = node.pid(name, 0);
+        let id = sys.component(name).expect("component").id;
+        let table = GrantTable::for_component(&sys, id);
+        let expected: BTreeSet<i32> = table.kept_fds().into_iter().collect();
+        assert_eq!(fds_of(pid), expected, "{name}: open descriptors");
+        let channels: BTreeSet<String> = sys
+            .channels
+            .iter()
+            .filter(|c| c.sender == id || c.receiver == id)
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(
+            channel_maps_of(pid),
+            channels,
+            "{name}: mapped channel regions"
+        );
+        for fd in expected.iter().filter(|&&fd| fd != 2) {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("link");
+            assert_eq!(
+                link.to_str(),
+                Some("anon_inode:[eventfd]"),
+                "{name} fd {fd}"
+            );
+        }
+        assert_eq!(
+            status_field(pid, "Seccomp:"),
+            "2",
+            "{name}: seccomp filter mode"
+        );
+        assert_eq!(status_field(pid, "NoNewPrivs:"), "1", "{name}");
+        let restart_channel_holders: Vec<&str> = sys
+            .channels
+            .iter()
+            .filter(|c| c.name == "restart-requests")
+            .map(|c| sys.components[c.sender].name.as_str())
+            .collect();
+        assert_eq!(restart_channel_holders, ["watchdog"]);
+        assert_eq!(
+            channel_maps_of(pid).contains("restart-requests"),
+            name == "watchdog",
+            "only the watchdog can send a restart request"
+        );
+    }
+    node.stop();
+}
+
+fn rule_breakers_are_killed_reported_and_the_others_keep_talking() {
+    let sys = system(SYSTEM);
+    let mut node = Node::boot(SYSTEM);
+    for name in ["opener", "socketeer", "scribbler"] {
+        let id = sys.component(name).expect("probe").id;
+        let e = node.wait_for(
+            &format!("fault of {name}"),
+            |e| matches!(e, MonitorEvent::Fault { component, .. } if component == name),
+        );
+        let MonitorEvent::Fault {
+            cause, notified, ..
+        } = e
+        else {
+            unreachable!()
+        };
+        assert_eq!(cause, FaultCause::SeccompViolation { syscall: 0 }, "{name}");
+        assert!(notified, "{name}: the fault notice went out on the channel");
+        // The watchdog received it: proof the notice crossed the channel.
+        node.log_line(
+            "watchdog",
+            &format!("notice component={id} cause=SeccompViolation"),
+        );
+        // The probe's own log line before the violation was forwarded with its name.
+        node.wait_for(
+            &format!("{name} log"),
+            |e| matches!(e, MonitorEvent::Log { component, .. } if component == name),
+        );
+    }
+    // The exchange goes on after all three kills, without a single bad echo.
+    let before = node.log_line("alpha", "exchanged");
+    let n_before: u32 = before
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("count");
+    let target = format!("exchanged {}", (n_before / 100 + 3) * 100);
+    let after = node.log_line("alpha", &target);
+    assert!(after.ends_with("errors 0"), "{after}");
+    node.log_line("watchdog", "pongs from alpha: 25");
+    node.log_line("watchdog", "pongs from monitor: 25");
+    assert!(
+        !node.seen.iter().any(|e| matches!(e, MonitorEvent::Fault { component, .. } if ["alpha", "beta", "watchdog"].contains(&component.as_str()))),
+        "no fault in the well-behaved components"
+    );
+    assert!(
+        !node
+            .seen
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Log { line, .. } if line.contains("ERROR")))
+    );
+    node.stop();
+}
+
+fn crashes_restart_on_request_and_forged_requests_are_rejected() {
+    let sys = system(SYSTEM);
+    let crasher = sys.component("crasher").expect("crasher").id as u8;
+    let mut node = Node::boot(SYSTEM);
+    let first = node.pid("crasher", 0);
+    let e = node.wait_for(
+        "crasher fault",
+        |e| matches!(e, MonitorEvent::Fault { component, .. } if component == "crasher"),
+    );
+    assert!(matches!(
+        e,
+        MonitorEvent::Fault {
+            cause: FaultCause::Signal { signal: 6 },
+            notified: true,
+            ..
+        }
+    ));
+    node.wait_for("restart of crasher", |e| {
+        matches!(e, MonitorEvent::Restarted { component, restarts: 1, .. } if component == "crasher")
+    });
+    let second = node.pid("crasher", 1);
+    assert_ne!(first, second);
+    node.pid("crasher", 2);
+    // Its budget is two restarts in 600 s: the third request is refused.
+    node.wait_for("budget refusal", |e| {
+        matches!(e, MonitorEvent::RestartRefused { target, reason: RestartRefusal::BudgetExhausted, .. } if *target == crasher)
+    });
+    node.log_line(
+        "watchdog",
+        &format!("component={crasher} outcome=Refused {{ reason: BudgetExhausted }}"),
+    );
+    // Forged requests from the holder of the channel: every one refused or rejected, counted.
+    node.wait_for(
+        "bad bytes rejected",
+        |e| matches!(e, MonitorEvent::Rejected { channel, .. } if channel == "restart-requests"),
+    );
+    for (target, reason) in [
+        (200u8, RestartRefusal::UnknownComponent),
+        (0, RestartRefusal::NotAllowed),
+        (1, RestartRefusal::NotAllowed),
+        (2, RestartRefusal::NotRestartable),
+    ] {
+        node.wait_for(&format!("refusal {target} {reason:?}"), |e| {
+            matches!(e, MonitorEvent::RestartRefused { target: t, reason: r, .. } if *t == target && *r == reason)
+        });
+    }
+    node.log_line(
+        "watchdog",
+        "result request=1 component=200 outcome=Refused { reason: UnknownComponent }",
+    );
+    // The alpha/beta exchange is untouched by all of it.
+    node.log_line("alpha", "exchanged 300 errors 0");
+    assert!(
+        !node.seen.iter().any(
+            |e| matches!(e, MonitorEvent::Restarted { component, .. } if component != "crasher")
+        )
+    );
+    node.stop();
+}
+
+fn hardware_watchdog_expiry_power_cycles_the_board() {
+    let text = SYSTEM.replace(
+        "summary = \"test watchdog: logs fault notices, requests restarts, sends forged requests\"",
+        "summary = \"test watchdog\"\ndevices = [\"hw-watchdog\"]",
+    );
+    let mut node = Node::boot(&text);
+    node.log_line("watchdog", "never kicking");
+    let e = node.wait_for("reset", |e| matches!(e, MonitorEvent::Reset(_)));
+    assert!(matches!(
+        e,
+        MonitorEvent::Reset(ResetCause::HardwareWatchdog { .. })
+    ));
+    let old: Vec<u32> = node.all_pids();
+    node.wait_for("second power-on", |e| {
+        matches!(
+            e,
+            MonitorEvent::PowerOn {
+                cycle: 2,
+                after: Some(ResetCause::HardwareWatchdog { .. }),
+                ..
+            }
+        )
+    });
+    for pid in old {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} survived the reset"
+        );
+    }
+    node.log_line("alpha", "ready");
+    node.stop();
+}
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    (
+        "descriptors_and_mappings_are_exactly_the_grants",
+        descriptors_and_mappings_are_exactly_the_grants,
+    ),
+    (
+        "rule_breakers_are_killed_reported_and_the_others_keep_talking",
+        rule_breakers_are_killed_reported_and_the_others_keep_talking,
+    ),
+    (
+        "crashes_restart_on_request_and_forged_requests_are_rejected",
+        crashes_restart_on_request_and_forged_requests_are_rejected,
+    ),
+    (
+        "hardware_watchdog_expiry_power_cycles_the_board",
+        hardware_watchdog_expiry_power_cycles_the_board,
+    ),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("pd") {
+        return probes::run(args.get(2).map(String::as_str).unwrap_or(""));
+    }
+    let filters: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in TESTS {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut failed = 0;
+    let mut ran = 0;
+    for (name, test) in TESTS {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        print!("test {name} ... ");
+        match std::panic::catch_unwind(test) {
+            Ok(()) => println!("ok"),
+            Err(_) => {
+                println!("FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" },
+        ran - failed
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

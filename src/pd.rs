@@ -1,0 +1,38 @@
+//! `spacenode pd NAME` (hidden): the body of one component process on the sim board. Only the
+//! monitor starts it, with the boot block and grants on descriptors 3 and up; run by hand it
+//! refuses to start (there is no boot block), exits with status 70 and says so.
+//!
+//! It sets up the partition (grants, sandbox, seccomp: `board_sim::partition`) and then runs the
+//! component's logic in the runtime's event loop. No component has application logic in this
+//! build yet: every partition runs the event loop with [`runtime::Idle`], which answers the
+//! watchdog's pings and does nothing else. [`has_logic`] says so for the boot log.
+//!
+//! Avoids: any work before the sandbox is in place beyond reading the boot block.
+
+use board_sim::partition::{EXIT_LOOP_STOPPED, EXIT_START_FAILED, Partition, logger};
+use std::process::ExitCode;
+
+/// Whether the component has application logic in this build (none has yet).
+pub fn has_logic(_component: &str) -> bool {
+    false
+}
+
+pub fn run(name: &str) -> ExitCode {
+    logger::init(log::LevelFilter::Info);
+    let partition = match Partition::enter(name) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("cannot start partition `{name}`: {e}");
+            if matches!(e, board_sim::partition::PartitionError::NoBootBlock) {
+                log::error!(
+                    "`spacenode pd` is started by the monitor only; use `spacenode run` to run the node"
+                );
+            }
+            return ExitCode::from(EXIT_START_FAILED as u8);
+        }
+    };
+    log::info!("no application logic yet: running the event loop and answering pings");
+    let err = partition.run::<runtime::Idle>();
+    log::error!("event loop stopped: {err}");
+    ExitCode::from(EXIT_LOOP_STOPPED as u8)
+}
