@@ -137,6 +137,9 @@ pub enum Line<'a> {
 /// Parses a compressed P-256 public key from hex, checking it is on the curve.
 pub fn p256_key(hex: &str) -> Option<[u8; 33]> {
     let k = crate::hexfmt::decode_array::<33>(hex)?;
+    if k[0] != 2 && k[0] != 3 {
+        return None;
+    }
     p256::PublicKey::from_sec1_bytes(&k).ok()?;
     Some(k)
 }
@@ -350,7 +353,7 @@ mod tests {
             parse_line(&format!("admin {KEY}")),
             Ok(Some(Line::Admin(_)))
         ));
-        // Not a compressed point encoding (prefix 05).
+        // Only compressed encodings (02/03): a SEC1 compact point (05) is refused.
         assert_eq!(
             parse_line("admin 050000000000000000000000000000000000000000000000000000000000000000"),
             Err(TextErrorKind::BadKey)
