@@ -45,7 +45,7 @@ fn keys_are_created_once_sealed_and_never_silently_replaced() {
         // Another seal key: refused, never replaced.
         let other = signer::keys::SealKey::new([1; 32]);
         let e = Signer::boot(reopen(), LAYOUT, &other, &mut TestRng(1)).err();
-        assert_eq!(e.map(|e| e), Some(BootError::Keys(KeyError::Corrupt)));
+        assert_eq!(e, Some(BootError::Keys(KeyError::Corrupt)));
         // A bit flip in one copy is absorbed by the mirror; in both copies it is refused.
         let mut f = reopen();
         f.flip_bit(40, 3).expect("flip");

@@ -403,9 +403,8 @@ pub fn psbt(g: &Ground, spend: &Spend) -> Vec<u8> {
         out.extend_from_slice(&m.0);
         out.push(0);
     }
-    for _ in &spend.pays {
-        out.push(0);
-    }
+    // Payment outputs carry no fields: an empty map each.
+    out.extend(std::iter::repeat_n(0u8, spend.pays.len()));
     if let Some((ci, _)) = spend.change {
         let mut m = Map::default();
         let mut derivs: Vec<(Vec<u8>, Vec<u8>)> = g
