@@ -34,8 +34,9 @@ use crate::p256sig::{self, Digest};
 pub const MAGIC: [u8; 4] = *b"SNBC";
 /// Format version.
 pub const VERSION: u8 = 1;
-/// Most PSBTs one certificate may cover.
-pub const MAX_PSBTS: usize = 64;
+/// Most PSBTs one certificate may cover (a certificate is then 32,867 bytes). Batches are
+/// processed one PSBT per step ([`crate::batch`]), so memory does not grow with this limit.
+pub const MAX_PSBTS: usize = 1024;
 /// Header length (before the hashes).
 pub const HEADER_LEN: usize = 35;
 /// Signature length.
@@ -171,16 +172,13 @@ pub fn key_id(public_key: &[u8; 33]) -> [u8; 8] {
     id
 }
 
-/// Verifies a certificate against the server registry entry, the mission clock and the batch.
-///
-/// `lookup` maps a server id to its entry. Exact resubmission of an already accepted batch is a
-/// batch-layer decision (compare [`Certificate::digest`] with the stored one before calling):
-/// here a sequence number not above `last_sequence` is always [`CertError::ReplayedSequence`].
-pub fn verify<'a>(
+/// Checks 1-7 of [`verify`] (everything but the PSBTs themselves): structure, server, key id,
+/// signature, sequence, expiry. The batch state machine checks the count and each PSBT's hash
+/// as it walks the batch, one PSBT per step.
+pub fn verify_header<'a>(
     bytes: &'a [u8],
     lookup: impl FnOnce(u32) -> Option<ServerView>,
     now: u64,
-    psbts: &[&[u8]],
 ) -> Result<Certificate<'a>, CertError> {
     let cert = Certificate::parse(bytes)?;
     let server = lookup(cert.server_id).ok_or(CertError::UnknownServer)?;
@@ -206,6 +204,21 @@ pub fn verify<'a>(
     if now > cert.expiry {
         return Err(CertError::Expired);
     }
+    Ok(cert)
+}
+
+/// Verifies a certificate against the server registry entry, the mission clock and the batch.
+///
+/// `lookup` maps a server id to its entry. Exact resubmission of an already accepted batch is a
+/// batch-layer decision (compare [`Certificate::digest`] with the stored one before calling):
+/// here a sequence number not above `last_sequence` is always [`CertError::ReplayedSequence`].
+pub fn verify<'a>(
+    bytes: &'a [u8],
+    lookup: impl FnOnce(u32) -> Option<ServerView>,
+    now: u64,
+    psbts: &[&[u8]],
+) -> Result<Certificate<'a>, CertError> {
+    let cert = verify_header(bytes, lookup, now)?;
     if psbts.len() != cert.count() {
         return Err(CertError::CountMismatch);
     }

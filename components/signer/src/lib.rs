@@ -13,23 +13,59 @@
 //!    list, [`signer::check`] then [`signer::sign`]).
 //! 4. Ground authentication: [`cert`] (the batch certificate byte format and its checks),
 //!    [`p256sig`] (P-256 ECDSA over SHA3-256).
+//! 5. The node: [`keys`] (sealed seed, identity key, BIP-48 accounts), [`provision`] (the
+//!    registry text format), [`registry`] (ground servers), [`admin`] (M-of-N admin commands),
+//!    [`policy`] (the policy language and its evaluation), [`ledger`] (anti-replay and velocity
+//!    state), [`batch`] (the incremental batch state machine, framing, receipts), [`export`]
+//!    (signed xpubs), [`persist`] (flash layout), and [`node::Signer`] tying them together.
+//!
+//! # What the component calls
+//!
+//! ```text
+//! let (mut signer, _) = Signer::boot(flash, SignerLayout::contiguous(base), &seal, &mut rng)?;
+//! signer.provision(text)?;                    // once, in the clean room
+//! let mut job = signer.begin_batch(&batch_bytes, mission_ms);
+//! loop {                                      // answer pings between steps
+//!     match job.step(&mut signer, &mut out) {
+//!         Step::Working => {}
+//!         Step::Psbt { index, len, .. } => send(&out[..len]),
+//!         Step::Done(receipt) => { send(receipt.as_bytes()); break }
+//!     }
+//! }
+//! ```
 //!
 //! Secrets ([`ecdsa::PrivateKey`], [`bip32::Xpriv`], [`wallet::AccountKey`], P-256 secret keys)
 //! are zeroized on drop. Fixed capacities: [`psbt::MAX_INPUTS`], [`psbt::MAX_OUTPUTS`],
-//! [`script::MAX_MULTISIG_KEYS`], [`cert::MAX_PSBTS`].
+//! [`script::MAX_MULTISIG_KEYS`], [`cert::MAX_PSBTS`], [`batch::framing::MAX_PSBT_LEN`],
+//! [`registry::MAX_SERVERS`], [`policy::MAX_RULES`]. No type in this crate that could be put in
+//! a message carries a private key: secrets live in [`keys::NodeKeys`] inside [`node::Signer`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+extern crate std;
+
+pub mod admin;
 pub mod base58;
+pub mod batch;
 pub mod bip32;
 pub mod cert;
 pub mod descriptor;
 pub mod ecdsa;
 pub mod encode;
+pub mod export;
 pub mod hash;
+mod hexfmt;
+pub mod keys;
+pub mod ledger;
+pub mod node;
 pub mod p256sig;
+pub mod persist;
+pub mod policy;
+pub mod provision;
 pub mod psbt;
+pub mod registry;
 pub mod script;
 pub mod sighash;
 pub mod signer;

@@ -110,6 +110,32 @@ pub enum Refusal {
     SigningFailed(usize),
 }
 
+impl Refusal {
+    /// The code sent back to the ground (1-18, in declaration order).
+    pub fn code(&self) -> u8 {
+        match self {
+            Refusal::NoInputs => 1,
+            Refusal::MissingNonWitnessUtxo(_) => 2,
+            Refusal::NonWitnessUtxoTxidMismatch(_) => 3,
+            Refusal::NonWitnessUtxoMissingOutput(_) => 4,
+            Refusal::WitnessUtxoMismatch(_) => 5,
+            Refusal::WitnessScriptMismatch(_) => 6,
+            Refusal::RedeemScriptMismatch(_) => 7,
+            Refusal::MissingWitnessScript(_) => 8,
+            Refusal::MissingRedeemScript(_) => 9,
+            Refusal::DerivationMismatch(_) => 10,
+            Refusal::MissingDerivation(_) => 11,
+            Refusal::ForeignInput(_) => 12,
+            Refusal::SighashNotAllowed { .. } => 13,
+            Refusal::ChangeNotDerived(_) => 14,
+            Refusal::AlreadyFinalized(_) => 15,
+            Refusal::UnsupportedScript(_) => 16,
+            Refusal::OutputsExceedInputs => 17,
+            Refusal::SigningFailed(_) => 18,
+        }
+    }
+}
+
 impl From<SignError> for Refusal {
     fn from(e: SignError) -> Self {
         match e {
@@ -178,7 +204,8 @@ pub struct Analysis<'a> {
     pub spent: u64,
     /// Fee (inputs minus outputs).
     pub fee: u64,
-    /// Estimated virtual size of the signed transaction (72-byte signatures assumed).
+    /// Estimated virtual size of the signed transaction: an upper bound, assuming every one of
+    /// the `threshold` signatures is 73 bytes (72-byte DER plus the sighash byte).
     pub vsize: u64,
 }
 

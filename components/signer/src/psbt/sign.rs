@@ -79,6 +79,8 @@ pub struct AllowedSighash(u8);
 impl AllowedSighash {
     /// Only `SIGHASH_ALL` (the default everywhere).
     pub const ALL_ONLY: Self = Self(1);
+    /// No type at all (the start of a set built with [`AllowedSighash::with`]).
+    pub const EMPTY: Self = Self(0);
 
     fn bit(t: u32) -> Option<u8> {
         match t {

@@ -1,0 +1,237 @@
+//! Admin commands: the only way to change the registry after provisioning. A command is a text
+//! body in the registry grammar ([`crate::provision`]: `server ...` with its rules to add a
+//! server, `revoke id=N`, or `policy id=N` with the new rules), wrapped in an envelope carrying a
+//! replay counter and M-of-N P-256 signatures of the registry's admin keys.
+//!
+//! # Envelope byte format (version 1, integers big-endian)
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 4 | magic `SNAD` |
+//! | 4 | 1 | version `1` |
+//! | 5 | 8 | node id: first 8 bytes of SHA3-256 of the node's identity public key (a command for one satellite is refused by every other) |
+//! | 13 | 8 | counter: must be above the registry's admin counter (stored with the registry) |
+//! | 21 | 2 | body length `L`, `1..=MAX_BODY` |
+//! | 23 | L | body, UTF-8 |
+//! | 23+L | 1 | `k`, number of signatures, `1..=MAX_ADMINS` |
+//! | 24+L | 65·k | each: admin index (position of the key in the registry, 1 byte), `r ‖ s` (64) |
+//!
+//! Each signature is P-256 ECDSA over SHA3-256 of bytes `0 .. 23+L`. Total length is exactly
+//! `24 + L + 65·k`.
+//!
+//! # Checks, in order, each with its own [`AdminError`] and code
+//!
+//! malformed (1), wrong node (2), replayed counter (3), admin index out of range (4), same admin
+//! twice (5), a signature that does not verify (6; one bad signature refuses the command even if
+//! enough others verify), fewer than the threshold (7), then the body against the registry (8,
+//! with the [`crate::registry::RegistryErrorKind`]), too large (9), flash failure (10). Only when all pass is the new registry written (mirrored)
+//! and adopted, with its counter, so a replayed or reordered command is refused after any reboot.
+
+use crate::cert::key_id;
+use crate::keys::NodeKeys;
+use crate::p256sig::{self, Digest};
+use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError};
+
+/// Magic bytes.
+pub const MAGIC: [u8; 4] = *b"SNAD";
+/// Version.
+pub const VERSION: u8 = 1;
+/// Longest body.
+pub const MAX_BODY: usize = 4096;
+const HEAD: usize = 23;
+const SIG_ENTRY: usize = 65;
+
+/// Why an admin command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// Bad length, magic, version, body length, signature count, or a body that is not UTF-8.
+    #[error("malformed admin command")]
+    Malformed,
+    /// The command names another node.
+    #[error("admin command for another node")]
+    WrongNode,
+    /// The counter is not above the last accepted one.
+    #[error("replayed or old admin counter")]
+    Replayed,
+    /// An admin index beyond the registry's admin list.
+    #[error("unknown admin index {0}")]
+    UnknownAdmin(u8),
+    /// The same admin signed twice.
+    #[error("admin {0} signed twice")]
+    DuplicateSigner(u8),
+    /// A signature does not verify.
+    #[error("bad signature from admin {0}")]
+    BadSignature(u8),
+    /// Fewer valid signatures than the threshold (or the registry has no admins).
+    #[error("{got} signatures, {needed} needed")]
+    NotEnoughSignatures {
+        /// Signatures given.
+        got: u8,
+        /// Threshold.
+        needed: u8,
+    },
+    /// The body was refused by the registry.
+    #[error("command refused: {0}")]
+    Refused(RegistryError),
+    /// The new registry does not fit its record.
+    #[error("registry would not fit its record")]
+    TooLarge,
+    /// The new registry could not be written; the old one stays in force.
+    #[error("flash failure while storing the registry")]
+    Storage,
+}
+
+impl AdminError {
+    /// The code sent back to the ground.
+    pub fn code(&self) -> u8 {
+        match self {
+            AdminError::Malformed => 1,
+            AdminError::WrongNode => 2,
+            AdminError::Replayed => 3,
+            AdminError::UnknownAdmin(_) => 4,
+            AdminError::DuplicateSigner(_) => 5,
+            AdminError::BadSignature(_) => 6,
+            AdminError::NotEnoughSignatures { .. } => 7,
+            AdminError::Refused(_) => 8,
+            AdminError::TooLarge => 9,
+            AdminError::Storage => 10,
+        }
+    }
+}
+
+/// The node id of an identity public key.
+pub fn node_id(identity: &[u8; 33]) -> [u8; 8] {
+    key_id(identity)
+}
+
+/// A parsed envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    /// Node id.
+    pub node: [u8; 8],
+    /// Counter.
+    pub counter: u64,
+    /// Body text.
+    pub body: &'a str,
+    signed: &'a [u8],
+    sigs: &'a [u8],
+}
+
+impl<'a> Envelope<'a> {
+    /// Parses the byte format (structure only).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, AdminError> {
+        let m = AdminError::Malformed;
+        if bytes.get(..4) != Some(&MAGIC[..]) || bytes.get(4) != Some(&VERSION) {
+            return Err(m);
+        }
+        let node: [u8; 8] = bytes.get(5..13).and_then(|b| b.try_into().ok()).ok_or(m)?;
+        let counter =
+            u64::from_be_bytes(bytes.get(13..21).and_then(|b| b.try_into().ok()).ok_or(m)?);
+        let len = usize::from(u16::from_be_bytes(
+            bytes.get(21..23).and_then(|b| b.try_into().ok()).ok_or(m)?,
+        ));
+        if len == 0 || len > MAX_BODY {
+            return Err(m);
+        }
+        let body = core::str::from_utf8(bytes.get(HEAD..HEAD + len).ok_or(m)?).map_err(|_| m)?;
+        let k = usize::from(*bytes.get(HEAD + len).ok_or(m)?);
+        if k == 0 || k > MAX_ADMINS || bytes.len() != HEAD + len + 1 + SIG_ENTRY * k {
+            return Err(m);
+        }
+        Ok(Self {
+            node,
+            counter,
+            body,
+            signed: bytes.get(..HEAD + len).ok_or(m)?,
+            sigs: bytes.get(HEAD + len + 1..).ok_or(m)?,
+        })
+    }
+}
+
+/// Checks an envelope against the registry and the node's identity (steps 1-7 of the module
+/// docs), returning it for [`Registry::apply`].
+pub fn authenticate<'a>(
+    bytes: &'a [u8],
+    registry: &Registry,
+    identity: &[u8; 33],
+) -> Result<Envelope<'a>, AdminError> {
+    let env = Envelope::parse(bytes)?;
+    if env.node != node_id(identity) {
+        return Err(AdminError::WrongNode);
+    }
+    if env.counter <= registry.admin_counter() {
+        return Err(AdminError::Replayed);
+    }
+    let admins = registry.admins();
+    let mut seen = [false; MAX_ADMINS];
+    let mut got = 0u8;
+    for entry in env.sigs.chunks_exact(SIG_ENTRY) {
+        let idx = entry[0];
+        let key = admins
+            .get(usize::from(idx))
+            .ok_or(AdminError::UnknownAdmin(idx))?;
+        let slot = seen
+            .get_mut(usize::from(idx))
+            .ok_or(AdminError::UnknownAdmin(idx))?;
+        if *slot {
+            return Err(AdminError::DuplicateSigner(idx));
+        }
+        *slot = true;
+        let sig: &[u8; 64] = entry[1..].try_into().map_err(|_| AdminError::Malformed)?;
+        p256sig::verify(key, env.signed, sig, Digest::Sha3_256)
+            .map_err(|_| AdminError::BadSignature(idx))?;
+        got += 1;
+    }
+    let needed = registry.threshold();
+    if needed == 0 || got < needed {
+        return Err(AdminError::NotEnoughSignatures { got, needed });
+    }
+    Ok(env)
+}
+
+/// Authenticates `bytes` and applies its body to a copy of `registry` (nothing is persisted
+/// here: the caller writes the returned registry before adopting it).
+pub fn process(
+    bytes: &[u8],
+    registry: &Registry,
+    keys: &NodeKeys,
+) -> Result<(Registry, Command), AdminError> {
+    let identity = keys.identity().public_key();
+    let env = authenticate(bytes, registry, &identity)?;
+    registry
+        .apply(env.body, env.counter, keys)
+        .map_err(AdminError::Refused)
+}
+
+/// Builds a signed envelope into `out` (ground tooling and tests), returning its length.
+/// `signers` are `(admin index, key)` pairs.
+pub fn build(
+    out: &mut [u8],
+    node_identity: &[u8; 33],
+    counter: u64,
+    body: &str,
+    signers: &[(u8, &p256::SecretKey)],
+) -> Result<usize, AdminError> {
+    let len = body.len();
+    if len == 0 || len > MAX_BODY || signers.is_empty() || signers.len() > MAX_ADMINS {
+        return Err(AdminError::Malformed);
+    }
+    let total = HEAD + len + 1 + SIG_ENTRY * signers.len();
+    let buf = out.get_mut(..total).ok_or(AdminError::Malformed)?;
+    buf[..4].copy_from_slice(&MAGIC);
+    buf[4] = VERSION;
+    buf[5..13].copy_from_slice(&node_id(node_identity));
+    buf[13..21].copy_from_slice(&counter.to_be_bytes());
+    buf[21..23].copy_from_slice(&(len as u16).to_be_bytes());
+    buf[HEAD..HEAD + len].copy_from_slice(body.as_bytes());
+    buf[HEAD + len] = signers.len() as u8;
+    let digest_input_len = HEAD + len;
+    for (i, (idx, key)) in signers.iter().enumerate() {
+        let sig = p256sig::sign(key, &buf[..digest_input_len], Digest::Sha3_256)
+            .map_err(|_| AdminError::Malformed)?;
+        let at = HEAD + len + 1 + SIG_ENTRY * i;
+        buf[at] = *idx;
+        buf[at + 1..at + SIG_ENTRY].copy_from_slice(&sig);
+    }
+    Ok(total)
+}

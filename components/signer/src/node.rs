@@ -1,0 +1,306 @@
+//! The signer as one object: its flash, its three records, its keys, registry and ledger. This
+//! is the API the signer component calls: [`Signer::boot`], [`Signer::provision`],
+//! [`Signer::admin`], [`Signer::export_server_xpub`], [`Signer::begin_batch`] then
+//! [`crate::batch::BatchJob::step`].
+//!
+//! Boot rules:
+//!
+//! - keys: see [`crate::keys::load_or_create`] (created on first boot, never silently replaced);
+//! - registry: blank (or a cut first write) means *unprovisioned*: no server, nothing signed,
+//!   and [`Signer::provision`] accepts one provisioning file; present means it is parsed back
+//!   (a record that verifies but does not parse is [`BootError::RegistryCorrupt`]); lost means
+//!   [`BootError::RegistryLost`];
+//! - ledger: blank (or a cut first write) means no batch ever committed; lost or undecodable is
+//!   [`BootError::LedgerLost`]: without it sequence numbers could be reused, so the signer
+//!   refuses to run rather than start from zero.
+//!
+//! After a ledger write fails, the ledger is re-read; if that fails too, every later batch is
+//! refused (internal error) until reboot, so the in-memory state can never lag the flash.
+//!
+//! Secrets stay inside: nothing here returns a seed, a private key or an `Xpriv`.
+
+use crate::admin::{self, AdminError};
+use crate::batch::BatchJob;
+use crate::descriptor::ScriptType;
+use crate::export::XpubExport;
+use crate::keys::{self, KeyError, KeyOrigin, NodeKeys, SealKey};
+use crate::ledger::{self, Ledger};
+use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
+use crate::registry::{Command, Registry, RegistryError, SliceWriter};
+use crate::wallet::{Network, WalletError};
+use hal::flash::NorFlash;
+use hal::rng::TryCryptoRng;
+use store::{RecordStatus, RecordStore};
+
+/// Largest registry text.
+pub const MAX_REGISTRY_TEXT: usize = REGISTRY_COPY as usize - 24;
+
+/// Why the signer did not boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BootError {
+    /// Keys could not be loaded or created.
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    /// Flash trouble.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The registry record verifies but does not parse.
+    #[error("registry record does not parse: {0}")]
+    RegistryCorrupt(RegistryError),
+    /// The registry record is lost (both copies damaged).
+    #[error("registry record lost")]
+    RegistryLost,
+    /// The ledger record is lost or does not decode.
+    #[error("ledger record lost")]
+    LedgerLost,
+}
+
+/// Why provisioning was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProvisionError {
+    /// A registry already exists: changes need admin commands.
+    #[error("already provisioned")]
+    AlreadyProvisioned,
+    /// The file was refused.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    /// The registry does not fit its record.
+    #[error("registry too large for its record")]
+    TooLarge,
+    /// Flash trouble.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// Why an export was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// No such server.
+    #[error("unknown server")]
+    UnknownServer,
+    /// Derivation failed.
+    #[error("{0}")]
+    Wallet(#[from] WalletError),
+}
+
+/// The signer.
+pub struct Signer<F: NorFlash> {
+    flash: F,
+    registry_store: RecordStore,
+    ledger_store: RecordStore,
+    pub(crate) keys: NodeKeys,
+    pub(crate) registry: Registry,
+    pub(crate) ledger: Ledger,
+    pub(crate) ledger_fault: bool,
+    provisioned: bool,
+}
+
+impl<F: NorFlash> core::fmt::Debug for Signer<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Signer")
+            .field("identity", self.keys.identity())
+            .field("provisioned", &self.provisioned)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_ledger<F: NorFlash>(flash: &mut F, store: &mut RecordStore) -> Result<Ledger, BootError> {
+    match store.status() {
+        RecordStatus::Blank | RecordStatus::Interrupted => Ok(Ledger::new()),
+        RecordStatus::Lost => Err(BootError::LedgerLost),
+        RecordStatus::Present { .. } => {
+            let mut buf = [0u8; ledger::MAX_LEN];
+            let n = store
+                .read(flash, &mut buf)
+                .map_err(|e| match StorageError::from(e) {
+                    StorageError::TooLarge => BootError::LedgerLost,
+                    other => BootError::Storage(other),
+                })?
+                .ok_or(BootError::LedgerLost)?;
+            Ledger::decode(buf.get(..n).unwrap_or(&[])).map_err(|_| BootError::LedgerLost)
+        }
+    }
+}
+
+impl<F: NorFlash> Signer<F> {
+    /// Boots on `flash`: loads or creates the keys, loads the registry and the ledger.
+    pub fn boot<R: TryCryptoRng>(
+        mut flash: F,
+        layout: SignerLayout,
+        seal: &SealKey,
+        rng: &mut R,
+    ) -> Result<(Self, KeyOrigin), BootError> {
+        let mut keys_store = persist::mount(&mut flash, layout.keys)?;
+        let mut registry_store = persist::mount(&mut flash, layout.registry)?;
+        let mut ledger_store = persist::mount(&mut flash, layout.ledger)?;
+        let (keys, origin) = keys::load_or_create(&mut flash, &mut keys_store, seal, rng)?;
+        let (registry, provisioned) = match registry_store.status() {
+            RecordStatus::Blank | RecordStatus::Interrupted => (Registry::default(), false),
+            RecordStatus::Lost => return Err(BootError::RegistryLost),
+            RecordStatus::Present { .. } => {
+                let mut buf = [0u8; MAX_REGISTRY_TEXT];
+                let n = registry_store
+                    .read(&mut flash, &mut buf)
+                    .map_err(StorageError::from)?
+                    .ok_or(BootError::RegistryLost)?;
+                let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).map_err(|_| {
+                    BootError::RegistryCorrupt(RegistryError {
+                        line: 0,
+                        kind: crate::registry::RegistryErrorKind::BadCommand,
+                    })
+                })?;
+                let reg = Registry::from_text(text, &keys).map_err(BootError::RegistryCorrupt)?;
+                (reg, true)
+            }
+        };
+        let ledger = read_ledger(&mut flash, &mut ledger_store)?;
+        log::info!(
+            "signer: keys {:?}, registry with {} servers, ledger with {} servers",
+            origin,
+            registry.servers().len(),
+            ledger.servers().len()
+        );
+        Ok((
+            Self {
+                flash,
+                registry_store,
+                ledger_store,
+                keys,
+                registry,
+                ledger,
+                ledger_fault: false,
+                provisioned,
+            },
+            origin,
+        ))
+    }
+
+    /// Gives the flash back (to power-cycle it in tests, or hand it on).
+    pub fn into_flash(self) -> F {
+        self.flash
+    }
+
+    /// The identity public key (compressed SEC1 P-256).
+    pub fn identity_public_key(&self) -> [u8; 33] {
+        self.keys.identity().public_key()
+    }
+
+    /// The node id (first 8 bytes of SHA3-256 of the identity key) admin commands must name.
+    pub fn node_id(&self) -> [u8; 8] {
+        admin::node_id(&self.identity_public_key())
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// True once a registry exists.
+    pub fn is_provisioned(&self) -> bool {
+        self.provisioned
+    }
+
+    fn write_registry(&mut self, reg: &Registry) -> Result<(), ProvisionError> {
+        let mut buf = [0u8; MAX_REGISTRY_TEXT];
+        let mut w = SliceWriter::new(&mut buf);
+        reg.write_text(&mut w)
+            .map_err(|_| ProvisionError::TooLarge)?;
+        let n = w.len();
+        self.registry_store
+            .write_mirrored(&mut self.flash, buf.get(..n).unwrap_or(&[]))
+            .map_err(StorageError::from)?;
+        Ok(())
+    }
+
+    /// Loads the provisioning file (only while unprovisioned) and stores it.
+    pub fn provision(&mut self, text: &str) -> Result<(), ProvisionError> {
+        if self.provisioned {
+            return Err(ProvisionError::AlreadyProvisioned);
+        }
+        let reg = Registry::from_text(text, &self.keys)?;
+        self.write_registry(&reg)?;
+        self.registry = reg;
+        self.provisioned = true;
+        Ok(())
+    }
+
+    /// Authenticates and applies an admin command; the new registry is on flash before it is
+    /// used. See [`crate::admin`].
+    pub fn admin(&mut self, command: &[u8]) -> Result<Command, AdminError> {
+        if !self.provisioned {
+            return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
+        }
+        let (next, cmd) = admin::process(command, &self.registry, &self.keys)?;
+        self.write_registry(&next).map_err(|e| match e {
+            ProvisionError::TooLarge => AdminError::TooLarge,
+            _ => AdminError::Storage,
+        })?;
+        log::info!("admin: {cmd:?} (counter {})", next.admin_counter());
+        self.registry = next;
+        Ok(cmd)
+    }
+
+    /// A registered server's account xpub, signed by the identity key.
+    pub fn export_server_xpub(&self, server_id: u32) -> Result<XpubExport, ExportError> {
+        let s = self
+            .registry
+            .server(server_id)
+            .ok_or(ExportError::UnknownServer)?;
+        Ok(XpubExport::make(
+            &self.keys,
+            server_id,
+            s.network,
+            s.wallet().script_type,
+            s.account,
+        )?)
+    }
+
+    /// An account xpub by path (before the server exists, to build its descriptor), signed.
+    pub fn export_account_xpub(
+        &self,
+        network: Network,
+        script_type: ScriptType,
+        account: u32,
+    ) -> Result<XpubExport, ExportError> {
+        Ok(XpubExport::make(
+            &self.keys,
+            0,
+            network,
+            script_type,
+            account,
+        )?)
+    }
+
+    /// Starts a batch (`batch`: certificate then length-prefixed PSBTs, see
+    /// [`crate::batch::framing`]) at mission time `mission_ms`. Nothing happens until stepped.
+    pub fn begin_batch<'b>(&self, batch: &'b [u8], mission_ms: u64) -> BatchJob<'b> {
+        BatchJob::new(batch, mission_ms)
+    }
+
+    pub(crate) fn commit_ledger(&mut self, next: Ledger) -> Result<(), StorageError> {
+        let mut buf = [0u8; ledger::MAX_LEN];
+        let n = next.encode(&mut buf);
+        match self
+            .ledger_store
+            .write_mirrored(&mut self.flash, buf.get(..n).unwrap_or(&[]))
+        {
+            Ok(_) => {
+                self.ledger = next;
+                Ok(())
+            }
+            Err(e) => {
+                let err = StorageError::from(e);
+                match read_ledger(&mut self.flash, &mut self.ledger_store) {
+                    Ok(l) => self.ledger = l,
+                    Err(_) => self.ledger_fault = true,
+                }
+                Err(err)
+            }
+        }
+    }
+}

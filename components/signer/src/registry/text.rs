@@ -1,0 +1,76 @@
+//! Writing a registry in the canonical text of [`crate::provision`]: header, threshold, admins,
+//! counter, then each server line followed by its rules. Parsing the output gives the same
+//! registry.
+
+use super::Registry;
+use crate::provision::{FORMAT_VERSION, HEADER, network_name, write_sighash};
+use core::fmt::{self, Write};
+
+impl Registry {
+    /// Writes the canonical text.
+    pub fn write_text(&self, w: &mut impl Write) -> fmt::Result {
+        writeln!(w, "{HEADER} {FORMAT_VERSION}")?;
+        if !self.admins.is_empty() {
+            writeln!(w, "admin-threshold {}", self.threshold)?;
+        }
+        for a in &self.admins {
+            w.write_str("admin ")?;
+            crate::hexfmt::write(w, a)?;
+            w.write_str("\n")?;
+        }
+        writeln!(w, "admin-counter {}", self.counter)?;
+        for s in &self.servers {
+            write!(w, "server id={} key=", s.id)?;
+            crate::hexfmt::write(w, &s.cert_key)?;
+            write!(
+                w,
+                " network={} account={} descriptor={} sighash=",
+                network_name(s.network),
+                s.account,
+                s.descriptor
+            )?;
+            write_sighash(w, s.sighash)?;
+            if s.revoked {
+                w.write_str(" revoked")?;
+            }
+            w.write_str("\n")?;
+            for r in s.policy.rules() {
+                writeln!(w, "{r}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `core::fmt::Write` into a byte slice, failing when full.
+pub struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    /// Writes into `buf` from its start.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
