@@ -385,6 +385,70 @@ fn hardware_watchdog_expiry_power_cycles_the_board() {
     node.stop();
 }
 
+fn reboot_requests_power_cycle_the_board_and_forged_ones_are_refused() {
+    let text = format!(
+        "{SYSTEM}\n{}",
+        r#"
+[[component]]
+name = "rebooter"
+summary = "probe: asks the monitor for a reboot (a forged request first)"
+priority = 50
+budget-us = 500
+period-us = 10000
+stack-size = 0x4000
+memory-size = 0x40_0000
+integrity = "high"
+restart = { policy = "hold" }
+
+[[channel]]
+name = "reboots"
+from = "rebooter"
+to = "monitor"
+message = "reboot-request"
+slots = 2
+slot-size = 64
+"#
+    );
+    let mut node = Node::boot(&text);
+    let rejected = node.wait_for(
+        "forged reboot refused",
+        |e| matches!(e, MonitorEvent::Rejected { channel, .. } if channel == "reboots"),
+    );
+    assert!(
+        format!("{rejected}").contains("is not the channel's sender"),
+        "{rejected}"
+    );
+    let e = node.wait_for("reset", |e| matches!(e, MonitorEvent::Reset(_)));
+    match e {
+        MonitorEvent::Reset(ResetCause::RebootRequest {
+            requester,
+            request_id,
+            ..
+        }) => {
+            assert_eq!((requester.as_str(), request_id), ("rebooter", 2));
+        }
+        other => panic!("unexpected reset: {other}"),
+    }
+    let old: Vec<u32> = node.all_pids();
+    node.wait_for("second power-on after the reboot", |e| {
+        matches!(
+            e,
+            MonitorEvent::PowerOn {
+                cycle: 2,
+                after: Some(ResetCause::RebootRequest { .. }),
+                ..
+            }
+        )
+    });
+    for pid in old {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} survived the reboot"
+        );
+    }
+    node.stop();
+}
+
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
@@ -403,6 +467,10 @@ const TESTS: &[Test] = &[
     (
         "hardware_watchdog_expiry_power_cycles_the_board",
         hardware_watchdog_expiry_power_cycles_the_board,
+    ),
+    (
+        "reboot_requests_power_cycle_the_board_and_forged_ones_are_refused",
+        reboot_requests_power_cycle_the_board_and_forged_ones_are_refused,
     ),
 ];
 

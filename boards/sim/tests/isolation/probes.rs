@@ -7,12 +7,14 @@
 //! - `alpha` / `beta`: a numbered exchange every millisecond; `alpha` checks every echo.
 //! - `opener`, `socketeer`, `scribbler`: break the seccomp rules right after start.
 //! - `crasher`: aborts right after start.
+//! - `rebooter`: sends a reboot request naming another component (forged), then a genuine one.
 
 use board_sim::partition::{EXIT_LOOP_STOPPED, EXIT_START_FAILED, Partition, logger};
 use hal::time::Instant;
 use hal::watchdog::WatchdogTimer;
 use protocol::{
-    ComponentId, FaultNotice, Message, Ping, Pong, RestartRequest, RestartResult, Telemetry,
+    ComponentId, FaultNotice, Message, Ping, Pong, RebootReason, RebootRequest, RestartRequest,
+    RestartResult, Telemetry,
 };
 use rkyv::{Archive, Serialize};
 use runtime::{CapSet, Component, Context, InitError, NotifySet, Rx, Source, Tx};
@@ -242,6 +244,35 @@ impl Component for Beta {
     }
 }
 
+/// Asks for a reboot once it is running: first a request naming another component as the
+/// requester (the monitor must refuse it), then its own.
+struct Rebooter;
+
+impl Component for Rebooter {
+    fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
+        let mut tx = caps.sender::<RebootRequest>("reboots")?;
+        let me = cx.component();
+        let forged = RebootRequest {
+            request_id: 1,
+            requester: ComponentId(me.0.wrapping_add(1)),
+            reason: RebootReason::Commanded,
+        };
+        let genuine = RebootRequest {
+            request_id: 2,
+            requester: me,
+            reason: RebootReason::Commanded,
+        };
+        for r in [forged, genuine] {
+            if tx.try_send(&r).is_err() {
+                return Err(InitError::Component("reboot channel full"));
+            }
+        }
+        log::info!("reboot requested");
+        Ok(Rebooter)
+    }
+    fn notified(&mut self, _: NotifySet, _: &mut Context) {}
+}
+
 /// Breaks a rule in `init`, after the sandbox is in place.
 struct RuleBreaker;
 
@@ -294,6 +325,7 @@ pub fn run(name: &str) -> ExitCode {
         "watchdog" => p.run::<TestWatchdog>(),
         "alpha" => p.run::<Alpha>(),
         "beta" => p.run::<Beta>(),
+        "rebooter" => p.run::<Rebooter>(),
         "opener" | "socketeer" | "scribbler" | "crasher" => {
             // Not dropped: closing its descriptors would itself be a refused call.
             std::mem::forget(p);
