@@ -73,7 +73,7 @@ fn print(event: MonitorEvent) {
     let _ = match &event {
         MonitorEvent::Started { component, .. } if !crate::pd::has_logic(component) => writeln!(
             out,
-            "{event}; no application logic yet (its partition runs the event loop and answers pings)"
+            "{event}; no application logic yet (its partition runs the event loop, answering pings if it is pinged)"
         ),
         _ => writeln!(out, "{event}"),
     };

@@ -47,7 +47,7 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
             );
             assert!(
                 line.ends_with(
-                    "no application logic yet (its partition runs the event loop and answers pings)"
+                    "no application logic yet (its partition runs the event loop, answering pings if it is pinged)"
                 ),
                 "{line}"
             );
