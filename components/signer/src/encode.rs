@@ -207,6 +207,14 @@ pub trait Sink {
     }
 }
 
+/// Text goes in as its UTF-8 bytes, so the canonical text formats (registry, provisioning) write
+/// into the same bounded buffer writer as the binary ones.
+impl core::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        Sink::put(self, s.as_bytes()).map_err(|_| core::fmt::Error)
+    }
+}
+
 /// Writes into a caller-provided buffer; never grows, fails with [`WriteError::BufferTooSmall`].
 #[derive(Debug)]
 pub struct Writer<'a> {

@@ -22,11 +22,12 @@
 use crate::admin::{self, AdminError};
 use crate::batch::BatchJob;
 use crate::descriptor::ScriptType;
+use crate::encode::Writer;
 use crate::export::XpubExport;
 use crate::keys::{self, KeyError, KeyOrigin, NodeKeys, SealKey};
 use crate::ledger::{self, Ledger};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
-use crate::registry::{Command, Registry, RegistryError, SliceWriter};
+use crate::registry::{Command, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use hal::flash::NorFlash;
 use hal::rng::TryCryptoRng;
@@ -207,7 +208,7 @@ impl<F: NorFlash> Signer<F> {
 
     fn write_registry(&mut self, reg: &Registry) -> Result<(), ProvisionError> {
         let mut buf = [0u8; MAX_REGISTRY_TEXT];
-        let mut w = SliceWriter::new(&mut buf);
+        let mut w = Writer::new(&mut buf);
         reg.write_text(&mut w)
             .map_err(|_| ProvisionError::TooLarge)?;
         let n = w.len();

@@ -17,7 +17,6 @@ mod build;
 mod text;
 
 pub use build::{Command, RegistryError, RegistryErrorKind};
-pub use text::SliceWriter;
 
 use crate::cert::ServerView;
 use crate::policy::Policy;

@@ -41,36 +41,3 @@ impl Registry {
         Ok(())
     }
 }
-
-/// A `core::fmt::Write` into a byte slice, failing when full.
-pub struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> SliceWriter<'a> {
-    /// Writes into `buf` from its start.
-    pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, len: 0 }
-    }
-
-    /// Bytes written.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True if nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
