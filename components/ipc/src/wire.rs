@@ -7,13 +7,15 @@
 
 use core::fmt;
 
+use core::mem::size_of;
 use protocol::Message;
 use rkyv::api::low::LowValidator;
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::{Failure, Source, Strategy, Trace};
 use rkyv::ser::allocator::SubAllocator;
-use rkyv::ser::{Positional, Serializer, Writer};
-use rkyv::{Archive, Portable, Serialize};
+use rkyv::ser::{Positional, Serializer, Writer, WriterExt};
+
+use rkyv::{Archive, Archived, Place, Portable, Serialize};
 
 /// A writer over one slot's message area. Remembers whether a write ran past the end, so a send
 /// can tell `TooLarge` from other serialiser failures.
@@ -123,10 +125,40 @@ impl<T> Wire for T where
 }
 
 /// Serialises `msg` into `buf`; returns the length, or whether it failed for lack of space.
+///
+/// Does what `rkyv::api::serialize_using` does for a sized root (serialise dependencies, align,
+/// resolve), except that the root is resolved directly in `buf` instead of in a stack temporary
+/// that is then copied: one pass over the message's bytes fewer, and no message-sized stack use.
+/// `buf` must start 8-aligned (a slot's message area is) and `Archived<M>` needs at most 8
+/// (checked when the endpoint is made).
 pub(crate) fn serialise_into<M: Wire>(msg: &M, buf: &mut [u8]) -> Result<usize, bool> {
     let mut serializer = Serializer::new(SlotWriter::new(buf), SubAllocator::empty(), ());
-    match rkyv::api::serialize_using::<_, WireError>(msg, &mut serializer) {
-        Ok(_) => Ok(serializer.writer.pos()),
-        Err(WireError) => Err(serializer.writer.overflowed()),
+    let strategy = Strategy::<_, WireError>::wrap(&mut serializer);
+    let resolved = msg.serialize(strategy).and_then(|resolver| {
+        let pos = strategy.align_for::<Archived<M>>()?;
+        Ok((resolver, pos))
+    });
+    let (resolver, pos) = match resolved {
+        Ok(ok) => ok,
+        Err(WireError) => return Err(serializer.writer.overflowed()),
+    };
+    let size = size_of::<Archived<M>>();
+    let end = pos.checked_add(size).ok_or(true)?;
+    if end > serializer.writer.buf.len() {
+        return Err(true);
     }
+    // SAFETY: `pos .. end` lies inside `buf` (checked); `buf + pos` is aligned for
+    // `Archived<M>` because `buf` is 8-aligned, `pos` was aligned to `align_of::<Archived<M>>()`
+    // and that alignment divides 8. The bytes are zeroed first, so the place is initialised, as
+    // `Place::new_unchecked` requires, and padding never carries stale slot contents. `resolver`
+    // comes from serialising `msg` with this serializer.
+    unsafe {
+        let out = serializer.writer.buf.as_mut_ptr().add(pos);
+        out.write_bytes(0, size);
+        msg.resolve(
+            resolver,
+            Place::new_unchecked(pos, out.cast::<Archived<M>>()),
+        );
+    }
+    Ok(end)
 }
