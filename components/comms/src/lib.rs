@@ -22,4 +22,5 @@
 #![warn(missing_docs)]
 
 pub mod failure;
+pub mod pus;
 pub mod sdls;
