@@ -21,6 +21,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dedup;
 pub mod failure;
+pub mod hdlc;
+pub mod link;
 pub mod pus;
+pub mod router;
 pub mod sdls;
