@@ -23,8 +23,12 @@
 
 pub mod dedup;
 pub mod failure;
+pub mod ground;
 pub mod hdlc;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod link;
+pub mod node;
 pub mod pus;
 pub mod router;
 pub mod sdls;

@@ -81,7 +81,7 @@ fn outside_window_is_refused_and_does_not_move_the_window() {
 }
 
 #[test]
-fn arsn_zero_is_never_accepted() {
+fn the_ground_starts_at_arsn_one() {
     let (mut n, mut p) = node(4);
     let mut g = ground();
     let mut out = vec![0u8; 64];
