@@ -1,0 +1,282 @@
+//! The failure codes carried by PUS service 1 failure reports (1,2 acceptance, 1,4 start,
+//! 1,6 progress, 1,8 completion): one code for every way a telecommand can be refused, including
+//! the signer's and the upgrade agent's refusals.
+//!
+//! On the wire a failure code is a 16-bit unsigned big-endian integer (the PUS-C "failure code"
+//! enumerated field, mission size 2 octets), followed by a 4-byte big-endian failure data word
+//! whose meaning each code states (0 when unused). The high byte is the category:
+//!
+//! | code | name | category | failure data |
+//! | --- | --- | --- | --- |
+//! | 0x0101 | `MalformedPacket` | packet | 0 |
+//! | 0x0102 | `BadPacketCrc` | packet | 0 |
+//! | 0x0103 | `WrongApid` | packet | the APID received |
+//! | 0x0104 | `NotTelecommand` | packet | 0 |
+//! | 0x0105 | `UnsupportedPusVersion` | packet | 0 |
+//! | 0x0106 | `BadAppData` | packet | app data length received |
+//! | 0x0201 | `UnknownService` | routing | service << 8 \| subservice |
+//! | 0x0202 | `UnknownFunction` | routing | function id |
+//! | 0x0203 | `Unauthorised` | routing | SPI of the association that carried it |
+//! | 0x0204 | `NoRoute` | routing | function id (no channel of comms carries its message kind) |
+//! | 0x0205 | `AmbiguousRoute` | routing | function id (several channels carry it) |
+//! | 0x0206 | `ChannelFull` | routing | channel index |
+//! | 0x0207 | `ChannelError` | routing | channel index |
+//! | 0x0208 | `Busy` | routing | 0 (too many commands awaiting completion) |
+//! | 0x0301 | `UnknownSpi` | security management | SPI named by the command |
+//! | 0x0302 | `EpochNotIncreasing` | security management | current key epoch |
+//! | 0x0303 | `FloorNotIncreasing` | security management | low 32 bits of the current floor |
+//! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
+//! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
+//! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
+//! | 0x1001 | `SignerBadCertificate` | signer | certificate code if known, else 0 |
+//! | 0x1002 | `SignerReplay` | signer | 0 |
+//! | 0x1003 | `SignerPolicyViolation` | signer | 0 |
+//! | 0x1004 | `SignerMalformed` | signer | 0 |
+//! | 0x1005 | `SignerBadChunking` | signer | 0 |
+//! | 0x1006 | `SignerBusy` | signer | 0 |
+//! | 0x1007 | `SignerInternal` | signer | 0 |
+//! | 0x1101 | `CertMalformed` | signer certificate (code 1) | 1 |
+//! | 0x1102 | `CertUnknownServer` | signer certificate (code 2) | 2 |
+//! | 0x1103 | `CertRevokedServer` | signer certificate (code 3) | 3 |
+//! | 0x1104 | `CertKeyIdMismatch` | signer certificate (code 4) | 4 |
+//! | 0x1105 | `CertBadSignature` | signer certificate (code 5) | 5 |
+//! | 0x1106 | `CertReplayedSequence` | signer certificate (code 6) | 6 |
+//! | 0x1107 | `CertExpired` | signer certificate (code 7) | 7 |
+//! | 0x1108 | `CertCountMismatch` | signer certificate (code 8) | 8 |
+//! | 0x1109 | `CertPsbtHashMismatch` | signer certificate (code 9) | 9 |
+//! | 0x1201 | `UpgradeBadSignature` | upgrade | 0 |
+//! | 0x1202 | `UpgradeBadHash` | upgrade | 0 |
+//! | 0x1203 | `UpgradeMalformed` | upgrade | 0 |
+//! | 0x1204 | `UpgradeDowngrade` | upgrade | 0 |
+//! | 0x1205 | `UpgradeTooLarge` | upgrade | 0 |
+//! | 0x1206 | `UpgradeFlash` | upgrade | 0 |
+//!
+//! The signer certificate codes 0x1101..=0x1109 are `0x1100 + CertError::code()` of the signer
+//! crate (`signer::cert`), in the same order. Units that fail SDLS verification (bad MAC, replayed
+//! or out-of-window sequence number, unknown SPI) get **no** report at all: answering forged
+//! traffic would hand an attacker an oracle and a downlink amplifier. They are counted instead
+//! (service 3 structure 3).
+//!
+//! Avoids: strings on the wire; every code is a number a ground database maps to text.
+
+use protocol::{SignRejection, UpgradeError};
+
+/// Why a telecommand was refused or failed. `code()` is the wire value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum FailureCode {
+    /// Not a parseable CCSDS space packet with a PUS-C telecommand secondary header.
+    MalformedPacket = 0x0101,
+    /// The packet error control field (CRC-16/CCITT-FALSE) does not match.
+    BadPacketCrc = 0x0102,
+    /// The packet is addressed to another APID.
+    WrongApid = 0x0103,
+    /// The packet is telemetry or has no secondary header.
+    NotTelecommand = 0x0104,
+    /// The PUS version is not PUS-C (2).
+    UnsupportedPusVersion = 0x0105,
+    /// The application data does not have the layout the (sub)service defines.
+    BadAppData = 0x0106,
+    /// No such service/subservice on this node.
+    UnknownService = 0x0201,
+    /// Service 8 function id not in the catalogue.
+    UnknownFunction = 0x0202,
+    /// The security association that carried the command may not use it.
+    Unauthorised = 0x0203,
+    /// The function's message kind has no channel that comms sends on.
+    NoRoute = 0x0204,
+    /// The function's message kind has more than one channel that comms sends on.
+    AmbiguousRoute = 0x0205,
+    /// The target channel's ring is full; retry later.
+    ChannelFull = 0x0206,
+    /// The target channel failed (serialisation or capacity).
+    ChannelError = 0x0207,
+    /// Too many forwarded commands are awaiting their completion report.
+    Busy = 0x0208,
+    /// Security management command names an SPI this node does not have.
+    UnknownSpi = 0x0301,
+    /// Key rotation to an epoch not above the current one.
+    EpochNotIncreasing = 0x0302,
+    /// Anti-replay floor not above the current one.
+    FloorNotIncreasing = 0x0303,
+    /// The security state could not be persisted; the command changed nothing.
+    PersistFailed = 0x0304,
+    /// Housekeeping structure id not defined.
+    UnknownStructure = 0x0401,
+    /// Housekeeping structure has no data yet.
+    NoData = 0x0402,
+    /// Signer: the batch certificate does not verify (detail in the failure data if known).
+    SignerBadCertificate = 0x1001,
+    /// Signer: batch already signed.
+    SignerReplay = 0x1002,
+    /// Signer: signing policy violated.
+    SignerPolicyViolation = 0x1003,
+    /// Signer: batch does not parse.
+    SignerMalformed = 0x1004,
+    /// Signer: chunks inconsistent.
+    SignerBadChunking = 0x1005,
+    /// Signer: busy with another batch.
+    SignerBusy = 0x1006,
+    /// Signer: internal error, may be retried.
+    SignerInternal = 0x1007,
+    /// Certificate code 1: wrong length, magic, version or count field.
+    CertMalformed = 0x1101,
+    /// Certificate code 2: unknown server.
+    CertUnknownServer = 0x1102,
+    /// Certificate code 3: revoked server.
+    CertRevokedServer = 0x1103,
+    /// Certificate code 4: key id does not match the server's key.
+    CertKeyIdMismatch = 0x1104,
+    /// Certificate code 5: bad signature.
+    CertBadSignature = 0x1105,
+    /// Certificate code 6: replayed or old sequence number.
+    CertReplayedSequence = 0x1106,
+    /// Certificate code 7: expired.
+    CertExpired = 0x1107,
+    /// Certificate code 8: PSBT count mismatch.
+    CertCountMismatch = 0x1108,
+    /// Certificate code 9: a PSBT hash mismatch.
+    CertPsbtHashMismatch = 0x1109,
+    /// Upgrade: bundle signature does not verify.
+    UpgradeBadSignature = 0x1201,
+    /// Upgrade: image hash mismatch.
+    UpgradeBadHash = 0x1202,
+    /// Upgrade: bundle does not parse.
+    UpgradeMalformed = 0x1203,
+    /// Upgrade: not newer than the running version.
+    UpgradeDowngrade = 0x1204,
+    /// Upgrade: larger than a slot.
+    UpgradeTooLarge = 0x1205,
+    /// Upgrade: flash failure.
+    UpgradeFlash = 0x1206,
+}
+
+/// Every failure code, in table order (for tests and ground databases).
+pub const ALL: [FailureCode; 42] = {
+    use FailureCode::*;
+    [
+        MalformedPacket,
+        BadPacketCrc,
+        WrongApid,
+        NotTelecommand,
+        UnsupportedPusVersion,
+        BadAppData,
+        UnknownService,
+        UnknownFunction,
+        Unauthorised,
+        NoRoute,
+        AmbiguousRoute,
+        ChannelFull,
+        ChannelError,
+        Busy,
+        UnknownSpi,
+        EpochNotIncreasing,
+        FloorNotIncreasing,
+        PersistFailed,
+        UnknownStructure,
+        NoData,
+        SignerBadCertificate,
+        SignerReplay,
+        SignerPolicyViolation,
+        SignerMalformed,
+        SignerBadChunking,
+        SignerBusy,
+        SignerInternal,
+        CertMalformed,
+        CertUnknownServer,
+        CertRevokedServer,
+        CertKeyIdMismatch,
+        CertBadSignature,
+        CertReplayedSequence,
+        CertExpired,
+        CertCountMismatch,
+        CertPsbtHashMismatch,
+        UpgradeBadSignature,
+        UpgradeBadHash,
+        UpgradeMalformed,
+        UpgradeDowngrade,
+        UpgradeTooLarge,
+        UpgradeFlash,
+    ]
+};
+
+impl FailureCode {
+    /// The 16-bit wire value.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The failure code with this wire value, if defined.
+    pub fn from_code(code: u16) -> Option<FailureCode> {
+        ALL.iter().copied().find(|f| f.code() == code)
+    }
+
+    /// The failure code for the signer certificate error code `code` (1..=9, as
+    /// `signer::cert::CertError::code` returns). `None` for any other value.
+    pub const fn from_cert_code(code: u8) -> Option<FailureCode> {
+        use FailureCode::*;
+        Some(match code {
+            1 => CertMalformed,
+            2 => CertUnknownServer,
+            3 => CertRevokedServer,
+            4 => CertKeyIdMismatch,
+            5 => CertBadSignature,
+            6 => CertReplayedSequence,
+            7 => CertExpired,
+            8 => CertCountMismatch,
+            9 => CertPsbtHashMismatch,
+            _ => return None,
+        })
+    }
+
+    /// The failure code for a signer rejection. A `BadCertificate` whose certificate code is
+    /// known (`cert_code`) maps to the precise certificate code instead.
+    pub fn from_sign_rejection(reason: SignRejection, cert_code: Option<u8>) -> FailureCode {
+        use FailureCode::*;
+        match reason {
+            SignRejection::BadCertificate => cert_code
+                .and_then(FailureCode::from_cert_code)
+                .unwrap_or(SignerBadCertificate),
+            SignRejection::Replay => SignerReplay,
+            SignRejection::PolicyViolation => SignerPolicyViolation,
+            SignRejection::Malformed => SignerMalformed,
+            SignRejection::BadChunking => SignerBadChunking,
+            SignRejection::Busy => SignerBusy,
+            SignRejection::Internal => SignerInternal,
+        }
+    }
+
+    /// The failure code for an upgrade agent error.
+    pub fn from_upgrade_error(e: UpgradeError) -> FailureCode {
+        use FailureCode::*;
+        match e {
+            UpgradeError::BadSignature => UpgradeBadSignature,
+            UpgradeError::BadHash => UpgradeBadHash,
+            UpgradeError::Malformed => UpgradeMalformed,
+            UpgradeError::Downgrade => UpgradeDowngrade,
+            UpgradeError::TooLarge => UpgradeTooLarge,
+            UpgradeError::Flash => UpgradeFlash,
+        }
+    }
+}
+
+/// A failure code with its 4-byte failure data word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Failure {
+    /// The code.
+    pub code: FailureCode,
+    /// Code-specific detail (see the module table), 0 when unused.
+    pub data: u32,
+}
+
+impl Failure {
+    /// A failure without detail.
+    pub const fn new(code: FailureCode) -> Self {
+        Failure { code, data: 0 }
+    }
+
+    /// A failure with detail.
+    pub const fn with(code: FailureCode, data: u32) -> Self {
+        Failure { code, data }
+    }
+}

@@ -1,0 +1,154 @@
+//! The ground side, on the same code as the node: build secured uplink units from telecommands,
+//! and open secured downlink units into telemetry.
+//!
+//! A [`Ground`] holds a ground-role [`SecurityEngine`] (same provisioning file as the node; it
+//! sends with the uplink keys and verifies with the downlink keys), the node's APID, and the TC
+//! sequence count. Its downlink anti-replay window is wide (the node may jump a reservation
+//! block ahead after a reboot). The ground tool persists [`Ground::states`] between runs so it
+//! never reuses an uplink ARSN; after a node reboot it continues above the node's reported floor
+//! ([`Ground::resume_above`], from housekeeping structure 3 or the boot event).
+//!
+//! Avoids: I/O; the caller sends and receives the bytes (UDP, or HDLC on a serial line).
+
+use crate::pus::ST_VERIFICATION;
+use crate::pus::tc::RequestId;
+use crate::pus::tc::{self, Ack, TcSpec};
+use crate::pus::tm::{self, TmView};
+use crate::pus::verification::{self, Report};
+use crate::sdls::engine::MemoryPersist;
+use crate::sdls::state::{SaState, StateEntries};
+use crate::sdls::{MAX_DATA_LEN, Provisioning, SecurityEngine, UplinkReject};
+
+/// Why a ground operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GroundError {
+    /// The TC could not be built.
+    #[error("telecommand: {0}")]
+    Build(#[from] tc::BuildError),
+    /// The unit could not be protected.
+    #[error("security: {0}")]
+    Protect(#[from] crate::sdls::ProtectError),
+    /// A downlink unit was refused by the security layer.
+    #[error("downlink refused: {0}")]
+    Refused(#[from] UplinkReject),
+    /// A downlink packet did not parse.
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] tm::TmParseError),
+    /// The provisioning keys could not be used.
+    #[error("keys unusable")]
+    Keys,
+}
+
+/// One ground station's end of the link.
+#[derive(Debug, Clone)]
+pub struct Ground {
+    engine: SecurityEngine,
+    apid: u16,
+    seq: u16,
+    scratch: MemoryPersist,
+}
+
+/// An opened downlink unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downlinked<'a> {
+    /// Association it was authenticated under.
+    pub spi: u16,
+    /// Its ARSN.
+    pub arsn: u64,
+    /// The telemetry packet.
+    pub tm: TmView<'a>,
+    /// The verification report, if it is one.
+    pub verification: Option<(RequestId, Report)>,
+}
+
+impl Ground {
+    /// A ground end for the node at `apid`, from the shared provisioning and the ground's saved
+    /// association states (`None` on first use).
+    pub fn new(
+        provisioning: &Provisioning,
+        states: Option<StateEntries>,
+        apid: u16,
+    ) -> Result<Self, GroundError> {
+        Ok(Ground {
+            engine: SecurityEngine::ground(provisioning, states, u64::MAX)
+                .map_err(|_| GroundError::Keys)?,
+            apid,
+            seq: 0,
+            scratch: MemoryPersist::default(),
+        })
+    }
+
+    /// The association states to save (uplink ARSN used, epochs).
+    pub fn states(&self) -> impl Iterator<Item = SaState> + '_ {
+        self.engine.states()
+    }
+
+    /// The security engine (counters of refused downlink).
+    pub fn security(&self) -> &SecurityEngine {
+        &self.engine
+    }
+
+    /// Continue uplink on `spi` above `floor` (the node's reported reservation).
+    pub fn resume_above(&mut self, spi: u16, floor: u64) {
+        self.engine.skip_tx_to(spi, floor);
+    }
+
+    /// Follow a key rotation the node confirmed.
+    pub fn rotate(&mut self, spi: u16, epoch: u32) -> Result<(), GroundError> {
+        self.engine
+            .rotate_key(spi, epoch, &mut self.scratch)
+            .map_err(|_| GroundError::Keys)
+    }
+
+    /// Build a TC and wrap it for `spi` into `out`; returns (unit length, the TC's request ID).
+    pub fn uplink(
+        &mut self,
+        spi: u16,
+        service: u8,
+        subservice: u8,
+        source_id: u16,
+        app_data: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, RequestId), GroundError> {
+        let mut packet = [0u8; MAX_DATA_LEN];
+        let n = tc::build(
+            &TcSpec {
+                apid: self.apid,
+                seq_count: self.seq,
+                service,
+                subservice,
+                source_id,
+                ack: Ack::ALL,
+                app_data,
+            },
+            &mut packet,
+        )?;
+        let packet = packet.get(..n).unwrap_or(&[]);
+        let rid = RequestId::from_packet(packet).unwrap_or_default();
+        let len = self.wrap(spi, packet, out)?;
+        self.seq = (self.seq + 1) & 0x3FFF;
+        Ok((len, rid))
+    }
+
+    /// Wrap an already built packet (a retransmission reuses the same packet bytes).
+    pub fn wrap(&mut self, spi: u16, packet: &[u8], out: &mut [u8]) -> Result<usize, GroundError> {
+        Ok(self.engine.protect(spi, packet, out, &mut self.scratch)?)
+    }
+
+    /// Verify and open a downlink unit.
+    pub fn downlink<'a>(&mut self, unit: &'a [u8]) -> Result<Downlinked<'a>, GroundError> {
+        let v = self.engine.process(unit, &mut self.scratch)?;
+        let tm = tm::parse(v.data)?;
+        let verification = if tm.service == ST_VERIFICATION {
+            verification::decode(tm.subservice, tm.source).ok()
+        } else {
+            None
+        };
+        Ok(Downlinked {
+            spi: v.spi,
+            arsn: v.arsn,
+            tm,
+            verification,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Service 5 event reports the node emits. Source data: event definition ID (2, big-endian),
+//! then the auxiliary data the event defines.
+//!
+//! | ID | event | severity (subtype) | auxiliary data |
+//! | --- | --- | --- | --- |
+//! | 0x0001 | security state restored at boot | informative (5,1) | n (1), then per association SPI (2), uplink floor R (8), next downlink ARSN (8) |
+//! | 0x0002 | link failover | low (5,2) | from link (1), to link (1), reason (1: 0 silence, 1 errors, 2 primary recovered) |
+//! | 0x0003 | authentication failures | medium (5,3) | refused units since the last such event (4), bad MAC (4), unknown SPI (4), bad sequence (4) |
+//! | 0x0004 | key rotated | informative (5,1) | SPI (2), new epoch (4) |
+//! | 0x0005 | anti-replay floor raised | informative (5,1) | SPI (2), floor (8) |
+//! | 0x0006 | unparseable telecommand (no request ID to report against) | low (5,2) | length (2) |
+//!
+//! Avoids: heap; free text.
+
+/// Event 0x0001.
+pub const EV_SECURITY_RESTORED: u16 = 0x0001;
+/// Event 0x0002.
+pub const EV_LINK_FAILOVER: u16 = 0x0002;
+/// Event 0x0003.
+pub const EV_AUTH_FAILURES: u16 = 0x0003;
+/// Event 0x0004.
+pub const EV_KEY_ROTATED: u16 = 0x0004;
+/// Event 0x0005.
+pub const EV_FLOOR_RAISED: u16 = 0x0005;
+/// Event 0x0006.
+pub const EV_UNPARSEABLE_TC: u16 = 0x0006;
+
+/// Largest event source data.
+pub const MAX_EVENT_LEN: usize = 2 + 1 + 8 * 18;
+
+/// Event severity = the 5,x subtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// 5,1.
+    Informative = 1,
+    /// 5,2.
+    Low = 2,
+    /// 5,3.
+    Medium = 3,
+    /// 5,4.
+    High = 4,
+}
+
+/// An event ready to be sent: subtype and source data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// Severity (subtype).
+    pub severity: Severity,
+    buf: [u8; MAX_EVENT_LEN],
+    len: usize,
+}
+
+impl Event {
+    /// An event `id` with auxiliary data `aux` (truncated to fit).
+    pub fn new(severity: Severity, id: u16, aux: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_EVENT_LEN];
+        buf[..2].copy_from_slice(&id.to_be_bytes());
+        let n = aux.len().min(MAX_EVENT_LEN - 2);
+        buf[2..2 + n].copy_from_slice(&aux[..n]);
+        Event {
+            severity,
+            buf,
+            len: 2 + n,
+        }
+    }
+
+    /// The source data.
+    pub fn source(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The event ID.
+    pub fn id(&self) -> u16 {
+        u16::from_be_bytes([self.buf[0], self.buf[1]])
+    }
+}

@@ -1,0 +1,267 @@
+//! Service 3 housekeeping: the one-shot report request (3,27) and the three report structures
+//! the node defines (3,25). All integers big-endian.
+//!
+//! TC 3,27 application data: N (1 byte, 1..=3), then N structure IDs (1 byte each).
+//!
+//! TM 3,25 source data: structure ID (1 byte), then the structure:
+//!
+//! - **1, node health** (the watchdog's last [`protocol::HealthReport`]): uptime ms (8), report
+//!   sequence (4), board resets (2), n (1), then per component: id (1), state (1: 0 healthy,
+//!   1 late, 2 failed, 3 restarting, 4 stopped), missed pings (1), restarts (2), ms since last
+//!   pong (4).
+//! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
+//!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), frames rx (4),
+//!   frames tx (4), CRC/framing errors (4), authentication failures (4), duplicates (4),
+//!   ms since last accepted frame (4, 0xFFFFFFFF if none).
+//! - **3, security**: accepted (4), bad MAC (4), replayed (4), outside window (4), unknown SPI
+//!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
+//!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
+//!   downlink ARSN (8). After a reboot the ground continues above the reservation.
+//!
+//! Avoids: heap; panics on any input to [`parse_request`].
+
+use protocol::{HealthReport, HealthState, LinkId, LinkState, LinkStatus};
+
+use crate::failure::{Failure, FailureCode};
+use crate::sdls::{SaStatus, SecurityCounters};
+
+/// Structure 1: node health.
+pub const SID_HEALTH: u8 = 1;
+/// Structure 2: link statistics.
+pub const SID_LINKS: u8 = 2;
+/// Structure 3: security counters and anti-replay state.
+pub const SID_SECURITY: u8 = 3;
+/// Largest 3,25 source data (structure 1 with 32 components).
+pub const MAX_REPORT_LEN: usize = 1 + 15 + 32 * 9;
+
+/// Structure IDs requested by a 3,27, in order (at most 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Request {
+    ids: [u8; 3],
+    n: usize,
+}
+
+impl Request {
+    /// The requested structure IDs.
+    pub fn ids(&self) -> &[u8] {
+        self.ids.get(..self.n).unwrap_or(&[])
+    }
+}
+
+/// Parse 3,27 application data. Unknown structures are refused before anything is reported.
+pub fn parse_request(app: &[u8]) -> Result<Request, Failure> {
+    let bad = Failure::with(FailureCode::BadAppData, app.len() as u32);
+    let (&n, ids) = app.split_first().ok_or(bad)?;
+    if n == 0 || n > 3 || ids.len() != usize::from(n) {
+        return Err(bad);
+    }
+    let mut r = Request {
+        ids: [0; 3],
+        n: ids.len(),
+    };
+    for (slot, &id) in r.ids.iter_mut().zip(ids) {
+        if !(SID_HEALTH..=SID_SECURITY).contains(&id) {
+            return Err(Failure::with(FailureCode::UnknownStructure, u32::from(id)));
+        }
+        *slot = id;
+    }
+    Ok(r)
+}
+
+struct W<'a> {
+    out: &'a mut [u8],
+    n: usize,
+}
+
+impl W<'_> {
+    fn put(&mut self, b: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.n..self.n + b.len()) {
+            dst.copy_from_slice(b);
+            self.n += b.len();
+        }
+    }
+}
+
+fn health_state(s: HealthState) -> u8 {
+    match s {
+        HealthState::Healthy => 0,
+        HealthState::Late => 1,
+        HealthState::Failed => 2,
+        HealthState::Restarting => 3,
+        HealthState::Stopped => 4,
+    }
+}
+
+fn link_state(s: LinkState) -> u8 {
+    match s {
+        LinkState::Up => 0,
+        LinkState::Degraded => 1,
+        LinkState::Down => 2,
+    }
+}
+
+fn link_id(l: LinkId) -> u8 {
+    match l {
+        LinkId::Primary => 0,
+        LinkId::Standby => 1,
+    }
+}
+
+/// Structure 1 into `out` (at least [`MAX_REPORT_LEN`]), returning the length.
+pub fn encode_health(h: &HealthReport, out: &mut [u8; MAX_REPORT_LEN]) -> usize {
+    let mut w = W { out, n: 0 };
+    let comps = h.components.as_slice();
+    w.put(&[SID_HEALTH]);
+    w.put(&h.uptime_ms.to_be_bytes());
+    w.put(&h.sequence.to_be_bytes());
+    w.put(&h.resets.to_be_bytes());
+    w.put(&[comps.len().min(32) as u8]);
+    for c in comps.iter().take(32) {
+        w.put(&[c.component.0, health_state(c.state), c.missed_pings]);
+        w.put(&c.restarts.to_be_bytes());
+        w.put(&c.last_pong_age_ms.to_be_bytes());
+    }
+    w.n
+}
+
+/// Structure 2 into `out`, returning the length.
+pub fn encode_links(
+    active: LinkId,
+    failovers: u32,
+    links: &[LinkStatus; 2],
+    out: &mut [u8; MAX_REPORT_LEN],
+) -> usize {
+    let mut w = W { out, n: 0 };
+    w.put(&[SID_LINKS, link_id(active)]);
+    w.put(&failovers.to_be_bytes());
+    for l in links {
+        w.put(&[link_id(l.link), link_state(l.state), u8::from(l.active)]);
+        for v in [
+            l.frames_rx,
+            l.frames_tx,
+            l.crc_errors,
+            l.auth_failures,
+            l.duplicates,
+            l.last_rx_age_ms,
+        ] {
+            w.put(&v.to_be_bytes());
+        }
+    }
+    w.n
+}
+
+/// Structure 3 into `out`, returning the length.
+pub fn encode_security(
+    c: &SecurityCounters,
+    sas: impl Iterator<Item = SaStatus>,
+    out: &mut [u8; MAX_REPORT_LEN],
+) -> usize {
+    let mut w = W { out, n: 0 };
+    w.put(&[SID_SECURITY]);
+    for v in [
+        c.accepted,
+        c.bad_mac,
+        c.replayed,
+        c.outside_window,
+        c.unknown_spi,
+        c.malformed,
+        c.persist_failures,
+        c.sent,
+    ] {
+        w.put(&v.to_be_bytes());
+    }
+    let count_at = w.n;
+    w.put(&[0]);
+    let mut n = 0u8;
+    for s in sas.take(8) {
+        w.put(&s.spi.to_be_bytes());
+        w.put(&s.epoch.to_be_bytes());
+        w.put(&s.rx_last.to_be_bytes());
+        w.put(&s.rx_reserved.to_be_bytes());
+        w.put(&s.tx_next.to_be_bytes());
+        n += 1;
+    }
+    if let Some(b) = w.out.get_mut(count_at) {
+        *b = n;
+    }
+    w.n
+}
+
+/// One association line of structure 3, as the ground reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecurityLine {
+    /// SPI.
+    pub spi: u16,
+    /// Key epoch.
+    pub epoch: u32,
+    /// Last accepted uplink ARSN.
+    pub rx_last: u64,
+    /// Persisted uplink reservation: after a node reboot, continue above this.
+    pub rx_reserved: u64,
+    /// Next downlink ARSN.
+    pub tx_next: u64,
+}
+
+/// Decode structure 3 (ground): the counters and the association lines.
+pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<SecurityLine>; 8])> {
+    let be4 = |i: usize| -> Option<u32> {
+        let b = source.get(i..i + 4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let be8 = |i: usize| -> Option<u64> {
+        let b = source.get(i..i + 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_be_bytes(a))
+    };
+    if source.first() != Some(&SID_SECURITY) {
+        return None;
+    }
+    let c = SecurityCounters {
+        accepted: be4(1)?,
+        bad_mac: be4(5)?,
+        replayed: be4(9)?,
+        outside_window: be4(13)?,
+        unknown_spi: be4(17)?,
+        malformed: be4(21)?,
+        persist_failures: be4(25)?,
+        sent: be4(29)?,
+    };
+    let n = usize::from(*source.get(33)?);
+    if n > 8 || source.len() != 34 + 30 * n {
+        return None;
+    }
+    let mut lines = [None; 8];
+    for (i, slot) in lines.iter_mut().enumerate().take(n) {
+        let at = 34 + 30 * i;
+        let spi = source.get(at..at + 2)?;
+        *slot = Some(SecurityLine {
+            spi: u16::from_be_bytes([spi[0], spi[1]]),
+            epoch: be4(at + 2)?,
+            rx_last: be8(at + 6)?,
+            rx_reserved: be8(at + 14)?,
+            tx_next: be8(at + 22)?,
+        });
+    }
+    Some((c, lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_parsing() {
+        assert_eq!(parse_request(&[2, 1, 3]).unwrap().ids(), &[1, 3]);
+        assert_eq!(
+            parse_request(&[1, 9]),
+            Err(Failure::with(FailureCode::UnknownStructure, 9))
+        );
+        for bad in [&[][..], &[0], &[4, 1, 1, 1, 1], &[2, 1]] {
+            assert_eq!(
+                parse_request(bad).unwrap_err().code,
+                FailureCode::BadAppData
+            );
+        }
+    }
+}

@@ -1,0 +1,679 @@
+//! The security engine: applies and processes SDLS security on every unit, for both links.
+//!
+//! # Secured unit (both directions), integers big-endian
+//!
+//! | offset | size | field | CCSDS 355.0-B-2 |
+//! | --- | --- | --- | --- |
+//! | 0 | 2 | Security Parameter Index (SPI), `1..=0xFFFE` | security header, SPI (§4.1.1.2) |
+//! | 2 | 8 | anti-replay sequence number (ARSN) | security header, Sequence Number (§4.1.1.4; length is a managed parameter, here 8) |
+//! | 10 | n | data: one CCSDS space packet (a PUS-C TC up, a PUS-C TM down), `1..=MAX_DATA_LEN` | frame data field |
+//! | 10+n | 16 | MAC over bytes `0 .. 10+n` ([`super::mac`]) | security trailer, MAC (§4.1.2) |
+//!
+//! Authentication-only service (no encryption, no IV, no pad length: the telecommands and
+//! telemetry of this node are not confidential; keys never travel). The unit stands in for the
+//! transfer frame's security header + data field + trailer; the datagram radio and the HDLC
+//! framing of the standby link replace the frame's primary header, so no header bits are
+//! authenticated beyond the security header (the SDLS authentication mask is empty).
+//!
+//! # Receiving end (ProcessSecurity, §4.2.3), in this order
+//!
+//! 1. Structure: shorter than header + 1 byte + MAC, or longer than [`MAX_UNIT_LEN`] →
+//!    `Malformed`.
+//! 2. SPI lookup, then the MAC is computed **always** (under a fixed dummy key when the SPI is
+//!    unknown), so every unit of a given length costs the same single HMAC, whatever it holds.
+//!    Unknown SPI → `UnknownSpi`; MAC mismatch → `BadMac`. Nothing else is looked at.
+//! 3. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
+//!    outside window → refused; next or gap inside window → accepted.
+//! 4. If the ARSN is above the persisted reservation, the new reservation is committed to flash
+//!    first ([`super::state`]); if that fails the unit is refused (`PersistFailed`) and the
+//!    window does not move.
+//!
+//! Refused units change nothing but counters: a forged unit with a fresh ARSN cannot move the
+//! window, and a flood of them costs one HMAC each. There is one engine per node and both links
+//! feed it, so the anti-replay state is shared by the primary and the standby link.
+//!
+//! Avoids: heap, panics on any input, and any report to the sender of a refused unit.
+
+use super::mac::{self, Direction, Key, MAC_LEN, MacKeyError};
+use super::permissions::Permissions;
+use super::provision::{MAX_ASSOCIATIONS, Provisioning};
+use super::state::{self, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
+use super::window::{ReplayWindow, SeqVerdict};
+
+/// Security header length: SPI + ARSN.
+pub const HEADER_LEN: usize = 10;
+/// Bytes the security layer adds to a packet.
+pub const OVERHEAD: usize = HEADER_LEN + MAC_LEN;
+/// Largest data field (one space packet) a unit carries.
+pub const MAX_DATA_LEN: usize = 4352;
+/// Largest unit.
+pub const MAX_UNIT_LEN: usize = OVERHEAD + MAX_DATA_LEN;
+/// Default reservation block: the state is written once per this many units per direction.
+pub const DEFAULT_RESERVE_BLOCK: u64 = 256;
+
+/// A key nobody holds, used to compute (and discard) the MAC of units with an unknown SPI so
+/// that they cost the same as any other unit. Not a secret.
+static DUMMY_KEY: Key = Key::from_bytes([0xA5; mac::KEY_LEN]);
+
+/// Counters of the security layer, wrapping. Downlinked in housekeeping structure 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SecurityCounters {
+    /// Uplink units accepted.
+    pub accepted: u32,
+    /// Refused: MAC did not verify.
+    pub bad_mac: u32,
+    /// Refused: replayed or old ARSN (authenticated).
+    pub replayed: u32,
+    /// Refused: ARSN beyond the window (authenticated).
+    pub outside_window: u32,
+    /// Refused: no association with this SPI.
+    pub unknown_spi: u32,
+    /// Refused: too short or too long.
+    pub malformed: u32,
+    /// Refused or not sent: the reservation could not be persisted.
+    pub persist_failures: u32,
+    /// Downlink units protected.
+    pub sent: u32,
+}
+
+impl SecurityCounters {
+    /// Bad sequence number refusals (replayed + outside window).
+    pub const fn bad_sequence(&self) -> u32 {
+        self.replayed.wrapping_add(self.outside_window)
+    }
+}
+
+/// Why an uplink unit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UplinkReject {
+    /// Too short or too long to be a unit.
+    #[error("unit of {len} bytes is malformed")]
+    Malformed {
+        /// Unit length.
+        len: usize,
+    },
+    /// No association with this SPI.
+    #[error("unknown SPI {0:#06x}")]
+    UnknownSpi(u16),
+    /// The MAC does not verify.
+    #[error("bad MAC under SPI {spi:#06x}")]
+    BadMac {
+        /// The SPI claimed.
+        spi: u16,
+    },
+    /// Authenticated, but the ARSN is not above the last accepted one.
+    #[error("replayed ARSN {arsn} under SPI {spi:#06x}")]
+    Replay {
+        /// SPI.
+        spi: u16,
+        /// ARSN received.
+        arsn: u64,
+    },
+    /// Authenticated, but the ARSN is beyond the window.
+    #[error("ARSN {arsn} outside the window under SPI {spi:#06x}")]
+    OutsideWindow {
+        /// SPI.
+        spi: u16,
+        /// ARSN received.
+        arsn: u64,
+    },
+    /// Authenticated and in the window, but the reservation could not be persisted.
+    #[error("anti-replay state could not be persisted")]
+    PersistFailed {
+        /// SPI.
+        spi: u16,
+    },
+    /// The MAC could not be keyed (does not happen with HMAC; typed instead of unwrapped).
+    #[error("MAC failure")]
+    Mac,
+}
+
+/// Why a downlink unit could not be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProtectError {
+    /// No association with this SPI.
+    #[error("unknown SPI {0:#06x}")]
+    UnknownSpi(u16),
+    /// Data empty or longer than [`MAX_DATA_LEN`].
+    #[error("data of {0} bytes cannot be carried")]
+    BadDataLength(usize),
+    /// The output buffer is too small.
+    #[error("output buffer of {len} bytes, {needed} needed")]
+    BufferTooSmall {
+        /// Offered.
+        len: usize,
+        /// Needed.
+        needed: usize,
+    },
+    /// The reservation could not be persisted; nothing was sent.
+    #[error("anti-replay state could not be persisted")]
+    PersistFailed,
+    /// The downlink ARSN space of this association is used up.
+    #[error("sequence numbers exhausted")]
+    Exhausted,
+    /// MAC failure.
+    #[error("MAC failure")]
+    Mac,
+}
+
+/// Why a security management command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ManageError {
+    /// No association with this SPI.
+    #[error("unknown SPI {0:#06x}")]
+    UnknownSpi(u16),
+    /// The new epoch is not above the current one.
+    #[error("key epoch must rise above {current}")]
+    EpochNotIncreasing {
+        /// Current epoch.
+        current: u32,
+    },
+    /// The new floor is not above the current last accepted ARSN.
+    #[error("floor must rise above {current}")]
+    FloorNotIncreasing {
+        /// Current last accepted ARSN.
+        current: u64,
+    },
+    /// Could not persist; nothing changed.
+    #[error("security state could not be persisted")]
+    PersistFailed,
+    /// MAC failure (key derivation).
+    #[error("MAC failure")]
+    Mac,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BootError<E: core::fmt::Debug> {
+    /// The persisted state could not be read; the node fails closed.
+    #[error("security state: {0}")]
+    Load(LoadError<E>),
+    /// Key derivation failed.
+    #[error("MAC failure")]
+    Mac,
+}
+
+impl From<MacKeyError> for UplinkReject {
+    fn from(_: MacKeyError) -> Self {
+        UplinkReject::Mac
+    }
+}
+
+/// A unit that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified<'a> {
+    /// The association it was authenticated under.
+    pub spi: u16,
+    /// Its ARSN.
+    pub arsn: u64,
+    /// Next or gap.
+    pub verdict: SeqVerdict,
+    /// What the association may command.
+    pub permissions: Permissions,
+    /// The data field (one space packet).
+    pub data: &'a [u8],
+}
+
+/// Public view of one association's state (no keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaStatus {
+    /// SPI.
+    pub spi: u16,
+    /// Key epoch.
+    pub epoch: u32,
+    /// Last accepted uplink ARSN.
+    pub rx_last: u64,
+    /// Uplink window width.
+    pub rx_window: u64,
+    /// Persisted uplink reservation R.
+    pub rx_reserved: u64,
+    /// Next downlink ARSN.
+    pub tx_next: u64,
+    /// Persisted downlink reservation T.
+    pub tx_reserved: u64,
+    /// Permissions.
+    pub permissions: Permissions,
+}
+
+#[derive(Debug, Clone)]
+struct Association {
+    spi: u16,
+    permissions: Permissions,
+    telemetry: bool,
+    master: Key,
+    epoch: u32,
+    up: Key,
+    down: Key,
+    rx: ReplayWindow,
+    rx_reserved: u64,
+    tx_next: u64,
+    tx_reserved: u64,
+}
+
+impl Association {
+    fn state(&self) -> SaState {
+        SaState {
+            spi: self.spi,
+            epoch: self.epoch,
+            rx_reserved: self.rx_reserved,
+            tx_reserved: self.tx_reserved,
+        }
+    }
+
+    fn status(&self) -> SaStatus {
+        SaStatus {
+            spi: self.spi,
+            epoch: self.epoch,
+            rx_last: self.rx.last(),
+            rx_window: self.rx.width(),
+            rx_reserved: self.rx_reserved,
+            tx_next: self.tx_next,
+            tx_reserved: self.tx_reserved,
+            permissions: self.permissions,
+        }
+    }
+}
+
+/// The node's (or the ground's) security associations and counters.
+#[derive(Debug, Clone)]
+pub struct SecurityEngine {
+    sas: [Option<Association>; MAX_ASSOCIATIONS],
+    counters: SecurityCounters,
+    block: u64,
+    role: Role,
+}
+
+/// Which end an engine is: the node receives uplink and sends downlink; the ground the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The space node.
+    Node,
+    /// A ground station.
+    Ground,
+}
+
+impl Role {
+    const fn rx_dir(self) -> Direction {
+        match self {
+            Role::Node => Direction::Uplink,
+            Role::Ground => Direction::Downlink,
+        }
+    }
+}
+
+impl SecurityEngine {
+    /// Start the node's engine: the provisioned associations with the persisted epochs and
+    /// reservations. Writes nothing. `block` is the reservation block (at least 1).
+    pub fn boot<P: StatePersist>(
+        provisioning: &Provisioning,
+        persist: &mut P,
+        block: u64,
+    ) -> Result<Self, BootError<P::Error>> {
+        let loaded = persist.load().map_err(BootError::Load)?;
+        Self::start(provisioning, loaded, block.max(1), Role::Node, None)
+    }
+
+    /// Start a ground-side engine from the same provisioning. The ground receives downlink, so
+    /// its receive window is `ground_window` wide (the node may jump a whole reservation block
+    /// ahead after a reboot); `states` restores epochs and reservations kept by the ground tool.
+    pub fn ground(
+        provisioning: &Provisioning,
+        states: Option<state::StateEntries>,
+        ground_window: u64,
+    ) -> Result<Self, MacKeyError> {
+        let loaded = match states {
+            Some(s) => Loaded::Record(s),
+            None => Loaded::Fresh,
+        };
+        Self::start::<core::convert::Infallible>(
+            provisioning,
+            loaded,
+            1,
+            Role::Ground,
+            Some(ground_window),
+        )
+        .map_err(|_| MacKeyError)
+    }
+
+    fn start<E: core::fmt::Debug>(
+        provisioning: &Provisioning,
+        loaded: Loaded,
+        block: u64,
+        role: Role,
+        window_override: Option<u64>,
+    ) -> Result<Self, BootError<E>> {
+        let mut sas: [Option<Association>; MAX_ASSOCIATIONS] = Default::default();
+        for (slot, p) in sas.iter_mut().zip(provisioning.associations()) {
+            let st = match &loaded {
+                Loaded::Record(entries) => entries.get(p.spi).unwrap_or_default(),
+                Loaded::Fresh => SaState::default(),
+            };
+            let (up, down) = derive_pair(&p.master, p.spi, st.epoch).map_err(|_| BootError::Mac)?;
+            let width = window_override.unwrap_or(u64::from(p.window));
+            *slot = Some(Association {
+                spi: p.spi,
+                permissions: p.permissions,
+                telemetry: p.telemetry,
+                master: p.master.clone(),
+                epoch: st.epoch,
+                up,
+                down,
+                rx: ReplayWindow::new(st.rx_reserved, width),
+                rx_reserved: st.rx_reserved,
+                tx_next: st.tx_reserved.saturating_add(1),
+                tx_reserved: st.tx_reserved,
+            });
+        }
+        Ok(SecurityEngine {
+            sas,
+            counters: SecurityCounters::default(),
+            block,
+            role,
+        })
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> SecurityCounters {
+        self.counters
+    }
+
+    /// The SPI unsolicited telemetry is sent under.
+    pub fn telemetry_spi(&self) -> u16 {
+        self.sas
+            .iter()
+            .flatten()
+            .find(|s| s.telemetry)
+            .or_else(|| self.sas.iter().flatten().next())
+            .map_or(0, |s| s.spi)
+    }
+
+    /// State of association `spi`.
+    pub fn status(&self, spi: u16) -> Option<SaStatus> {
+        self.find(spi).map(Association::status)
+    }
+
+    /// State of every association.
+    pub fn statuses(&self) -> impl Iterator<Item = SaStatus> + '_ {
+        self.sas.iter().flatten().map(Association::status)
+    }
+
+    /// The persisted form of every association (for the ground tool, which keeps its own).
+    pub fn states(&self) -> impl Iterator<Item = SaState> + '_ {
+        self.sas.iter().flatten().map(Association::state)
+    }
+
+    fn find(&self, spi: u16) -> Option<&Association> {
+        self.sas.iter().flatten().find(|s| s.spi == spi)
+    }
+
+    fn find_mut(&mut self, spi: u16) -> Option<&mut Association> {
+        self.sas.iter_mut().flatten().find(|s| s.spi == spi)
+    }
+
+    /// Commit the state with association `spi` changed by `f`, without touching memory.
+    fn save_with<P: StatePersist>(
+        &self,
+        persist: &mut P,
+        spi: u16,
+        f: impl Fn(&mut SaState),
+    ) -> Result<(), P::Error> {
+        let mut states = [SaState::default(); MAX_ASSOCIATIONS];
+        let mut n = 0;
+        for (slot, sa) in states.iter_mut().zip(self.sas.iter().flatten()) {
+            *slot = sa.state();
+            if sa.spi == spi {
+                f(slot);
+            }
+            n += 1;
+        }
+        let mut buf = [0u8; MAX_STATE_LEN];
+        let len = state::encode(states.get(..n).unwrap_or(&[]), &mut buf);
+        persist.save(buf.get(..len).unwrap_or(&[]))
+    }
+
+    /// ProcessSecurity on one received unit (see the module documentation for the order).
+    pub fn process<'a, P: StatePersist>(
+        &mut self,
+        unit: &'a [u8],
+        persist: &mut P,
+    ) -> Result<Verified<'a>, UplinkReject> {
+        let r = self.process_inner(unit, persist);
+        let c = &mut self.counters;
+        let counter = match r {
+            Ok(_) => &mut c.accepted,
+            Err(UplinkReject::Malformed { .. }) => &mut c.malformed,
+            Err(UplinkReject::UnknownSpi(_)) => &mut c.unknown_spi,
+            Err(UplinkReject::BadMac { .. }) | Err(UplinkReject::Mac) => &mut c.bad_mac,
+            Err(UplinkReject::Replay { .. }) => &mut c.replayed,
+            Err(UplinkReject::OutsideWindow { .. }) => &mut c.outside_window,
+            Err(UplinkReject::PersistFailed { .. }) => &mut c.persist_failures,
+        };
+        *counter = counter.wrapping_add(1);
+        r
+    }
+
+    fn process_inner<'a, P: StatePersist>(
+        &mut self,
+        unit: &'a [u8],
+        persist: &mut P,
+    ) -> Result<Verified<'a>, UplinkReject> {
+        let len = unit.len();
+        if !(OVERHEAD + 1..=MAX_UNIT_LEN).contains(&len) {
+            return Err(UplinkReject::Malformed { len });
+        }
+        let (body, tag) = unit.split_at(len - MAC_LEN);
+        let (header, data) = body.split_at(HEADER_LEN);
+        let spi = u16::from_be_bytes([header[0], header[1]]);
+        let mut arsn = [0u8; 8];
+        arsn.copy_from_slice(&header[2..HEADER_LEN]);
+        let arsn = u64::from_be_bytes(arsn);
+
+        let role = self.role;
+        let sa = self.find(spi);
+        let key = match (sa, role.rx_dir()) {
+            (Some(sa), Direction::Uplink) => &sa.up,
+            (Some(sa), Direction::Downlink) => &sa.down,
+            (None, _) => &DUMMY_KEY,
+        };
+        // Always exactly one HMAC over the whole unit, known SPI or not.
+        let authentic = mac::verify(key, &[body], tag);
+        let Some(sa) = sa else {
+            return Err(UplinkReject::UnknownSpi(spi));
+        };
+        if !authentic {
+            return Err(UplinkReject::BadMac { spi });
+        }
+        let verdict = sa.rx.check(arsn);
+        match verdict {
+            SeqVerdict::Replay => return Err(UplinkReject::Replay { spi, arsn }),
+            SeqVerdict::OutsideWindow => return Err(UplinkReject::OutsideWindow { spi, arsn }),
+            SeqVerdict::Next | SeqVerdict::Gap { .. } => {}
+        }
+        let permissions = sa.permissions;
+        if role == Role::Node && arsn > sa.rx_reserved {
+            let reserve = arsn.saturating_add(self.block);
+            self.save_with(persist, spi, |s| s.rx_reserved = reserve)
+                .map_err(|_| UplinkReject::PersistFailed { spi })?;
+            if let Some(sa) = self.find_mut(spi) {
+                sa.rx_reserved = reserve;
+            }
+        }
+        if let Some(sa) = self.find_mut(spi) {
+            sa.rx.commit(arsn);
+            if role == Role::Ground {
+                sa.rx_reserved = sa.rx.last();
+            }
+        }
+        Ok(Verified {
+            spi,
+            arsn,
+            verdict,
+            permissions,
+            data,
+        })
+    }
+
+    /// ApplySecurity: wrap `data` (one space packet) for association `spi` into `out`,
+    /// returning the unit length. Each call consumes one ARSN.
+    pub fn protect<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        data: &[u8],
+        out: &mut [u8],
+        persist: &mut P,
+    ) -> Result<usize, ProtectError> {
+        if data.is_empty() || data.len() > MAX_DATA_LEN {
+            return Err(ProtectError::BadDataLength(data.len()));
+        }
+        let needed = OVERHEAD + data.len();
+        if out.len() < needed {
+            return Err(ProtectError::BufferTooSmall {
+                len: out.len(),
+                needed,
+            });
+        }
+        let role = self.role;
+        let block = self.block;
+        let sa = self.find(spi).ok_or(ProtectError::UnknownSpi(spi))?;
+        let t = sa.tx_next;
+        if t == u64::MAX {
+            return Err(ProtectError::Exhausted);
+        }
+        if role == Role::Node && t > sa.tx_reserved {
+            let reserve = t.saturating_add(block);
+            if self
+                .save_with(persist, spi, |s| s.tx_reserved = reserve)
+                .is_err()
+            {
+                self.counters.persist_failures = self.counters.persist_failures.wrapping_add(1);
+                return Err(ProtectError::PersistFailed);
+            }
+            if let Some(sa) = self.find_mut(spi) {
+                sa.tx_reserved = reserve;
+            }
+        }
+        let sa = self.find_mut(spi).ok_or(ProtectError::UnknownSpi(spi))?;
+        let key = match role {
+            Role::Node => &sa.down,
+            Role::Ground => &sa.up,
+        };
+        let (head, rest) = out.split_at_mut(HEADER_LEN);
+        head[0..2].copy_from_slice(&spi.to_be_bytes());
+        head[2..10].copy_from_slice(&t.to_be_bytes());
+        let (payload, trailer) = rest.split_at_mut(data.len());
+        payload.copy_from_slice(data);
+        let tag = mac::mac(key, &[head, payload]).map_err(|_| ProtectError::Mac)?;
+        trailer[..MAC_LEN].copy_from_slice(&tag);
+        sa.tx_next = t + 1;
+        if role == Role::Ground {
+            sa.tx_reserved = t;
+        }
+        self.counters.sent = self.counters.sent.wrapping_add(1);
+        Ok(needed)
+    }
+
+    /// Rotate association `spi` to key epoch `epoch` (must rise). Persisted before it takes
+    /// effect; the new session keys are used from the next unit on, in both directions.
+    pub fn rotate_key<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        epoch: u32,
+        persist: &mut P,
+    ) -> Result<(), ManageError> {
+        let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        if epoch <= sa.epoch {
+            return Err(ManageError::EpochNotIncreasing { current: sa.epoch });
+        }
+        let (up, down) = derive_pair(&sa.master, spi, epoch).map_err(|_| ManageError::Mac)?;
+        if self.role == Role::Node {
+            self.save_with(persist, spi, |s| s.epoch = epoch)
+                .map_err(|_| ManageError::PersistFailed)?;
+        }
+        let sa = self.find_mut(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        sa.epoch = epoch;
+        sa.up = up;
+        sa.down = down;
+        Ok(())
+    }
+
+    /// Raise the uplink anti-replay floor of `spi` to `floor`: every ARSN up to it is refused
+    /// from now on (recovery after the ground lost its counter, or retiring captured units).
+    pub fn raise_floor<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        floor: u64,
+        persist: &mut P,
+    ) -> Result<(), ManageError> {
+        let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        let current = sa.rx.last();
+        if floor <= current {
+            return Err(ManageError::FloorNotIncreasing { current });
+        }
+        let reserve = floor.max(sa.rx_reserved);
+        if self.role == Role::Node && reserve > sa.rx_reserved {
+            self.save_with(persist, spi, |s| s.rx_reserved = reserve)
+                .map_err(|_| ManageError::PersistFailed)?;
+        }
+        let sa = self.find_mut(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        sa.rx_reserved = reserve;
+        sa.rx.raise_floor(floor);
+        Ok(())
+    }
+
+    /// Ground side: continue sending above `arsn` on `spi` (after the node reported its floor).
+    pub fn skip_tx_to(&mut self, spi: u16, arsn: u64) {
+        if let Some(sa) = self.find_mut(spi)
+            && arsn >= sa.tx_next
+        {
+            sa.tx_next = arsn.saturating_add(1);
+        }
+    }
+}
+
+fn derive_pair(master: &Key, spi: u16, epoch: u32) -> Result<(Key, Key), MacKeyError> {
+    Ok((
+        mac::derive_session_key(master, Direction::Uplink, spi, epoch)?,
+        mac::derive_session_key(master, Direction::Downlink, spi, epoch)?,
+    ))
+}
+
+/// A persistence backend that keeps the record in memory (ground tools, tests). `fail_next`
+/// makes the next saves fail, to test the refusal paths.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryPersist {
+    record: Option<([u8; MAX_STATE_LEN], usize)>,
+    /// Number of upcoming saves that fail.
+    pub fail_next: u32,
+    /// Saves committed.
+    pub saves: u32,
+}
+
+/// The in-memory backend was told to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedFailure;
+
+impl StatePersist for MemoryPersist {
+    type Error = InjectedFailure;
+
+    fn save(&mut self, payload: &[u8]) -> Result<(), InjectedFailure> {
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Err(InjectedFailure);
+        }
+        let mut buf = [0u8; MAX_STATE_LEN];
+        let n = payload.len().min(MAX_STATE_LEN);
+        buf[..n].copy_from_slice(&payload[..n]);
+        self.record = Some((buf, n));
+        self.saves += 1;
+        Ok(())
+    }
+
+    fn load(&mut self) -> Result<Loaded, LoadError<InjectedFailure>> {
+        match &self.record {
+            None => Ok(Loaded::Fresh),
+            Some((buf, n)) => state::decode(buf.get(..*n).unwrap_or(&[]))
+                .map(Loaded::Record)
+                .map_err(LoadError::Decode),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Space Data Link Security (CCSDS 355.0-B-2) for the node's ground links: authentication and
+//! anti-replay on every uplink and downlink unit, per-association keys, reboot-safe sequence
+//! state.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`engine`] | the unit format, ApplySecurity / ProcessSecurity, counters, key rotation |
+//! | [`window`] | the anti-replay window check (next, gap, replay, outside window) |
+//! | [`mac`] | HMAC-SHA3-256 truncated to 128 bits, SP 800-108 session key derivation |
+//! | [`state`] | what is persisted, when, in which record format |
+//! | [`provision`] | the build-time provisioning file (associations and master keys) |
+//! | [`permissions`] | what each association may command |
+//!
+//! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit.
+
+pub mod engine;
+pub mod mac;
+pub mod permissions;
+pub mod provision;
+pub mod state;
+pub mod window;
+
+pub use engine::{
+    DEFAULT_RESERVE_BLOCK, MAX_DATA_LEN, MAX_UNIT_LEN, ManageError, MemoryPersist, OVERHEAD,
+    ProtectError, Role, SaStatus, SecurityCounters, SecurityEngine, UplinkReject, Verified,
+};
+pub use mac::{Direction, Key};
+pub use permissions::Permissions;
+pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
+pub use state::{FlashPersist, LoadError, Loaded, SaState, StatePersist};
+pub use window::{ReplayWindow, SeqVerdict};

@@ -1,0 +1,489 @@
+//! The node end to end through the ground end: verification reports, interop-grade packet
+//! bytes, routing from the shipped system description, authorisation, duplicates, forged units
+//! and component completions.
+
+mod common;
+
+use common::*;
+use comms::failure::FailureCode;
+use comms::ground::Ground;
+use comms::link::FailoverConfig;
+use comms::node::{
+    Downlink, ForwardError, Forwarder, Node, NodeConfig, Now, Outbound, UnitOutcome,
+};
+use comms::pus::function::{self, Chunk, FN_SIGN_CHUNK};
+use comms::pus::verification::Report;
+use comms::router::{Forward, RouteTable};
+use comms::sdls::MemoryPersist;
+use hal::time::Instant;
+use protocol::{ChunkPosition, LinkId, SignRejection, SignResponse, SignStatus};
+
+const APID: u16 = 0x0A0;
+
+fn system() -> kernel_config::System {
+    let board = kernel_config::shipped::board("sim").unwrap();
+    kernel_config::load(&kernel_config::shipped::description(), &board).unwrap()
+}
+
+fn routes() -> RouteTable {
+    let sys = system();
+    let comms = sys.component("comms").unwrap().id;
+    let sends: Vec<_> = sys
+        .sends(comms)
+        .map(|c| comms::router::SendChannel {
+            index: c.id,
+            kind: c.message.name,
+        })
+        .collect();
+    RouteTable::build(sends.iter().copied())
+}
+
+fn node() -> Node<MemoryPersist> {
+    let cfg = NodeConfig {
+        apid: APID,
+        reserve_block: 16,
+        failover: FailoverConfig::default(),
+        auth_event_period_ms: 1000,
+    };
+    Node::boot(cfg, &provisioning(), MemoryPersist::default(), routes()).unwrap()
+}
+
+fn now() -> Now {
+    Now {
+        mono: Instant::from_micros(5_000_000),
+        mission_us: Some(1_700_000_000_000_000),
+    }
+}
+
+#[derive(Default)]
+struct Sink(Vec<Vec<u8>>);
+impl Downlink for Sink {
+    fn send(&mut self, _link: LinkId, unit: &[u8]) {
+        self.0.push(unit.to_vec());
+    }
+}
+
+#[derive(Default)]
+struct Channels {
+    sent: Vec<(usize, u64, u32)>,
+    full: bool,
+}
+impl Forwarder for Channels {
+    fn forward(&mut self, channel: usize, msg: Outbound<'_>) -> Result<(), ForwardError> {
+        if self.full {
+            return Err(ForwardError::Full);
+        }
+        match msg {
+            Outbound::Sign(r) => self.sent.push((channel, r.batch_id, r.position.index)),
+            Outbound::Upgrade(u) => self.sent.push((channel, u.bundle_id, u.position.index)),
+        }
+        Ok(())
+    }
+}
+
+fn ground() -> Ground {
+    Ground::new(&provisioning(), None, APID).unwrap()
+}
+
+/// (service, subservice, verification report) of every downlinked unit.
+fn opened(g: &mut Ground, sink: &Sink) -> Vec<(u8, u8, Option<Report>)> {
+    sink.0
+        .iter()
+        .map(|u| {
+            let d = g.downlink(u).unwrap();
+            (d.tm.service, d.tm.subservice, d.verification.map(|v| v.1))
+        })
+        .collect()
+}
+
+fn send(n: &mut Node<MemoryPersist>, unit: &[u8], ch: &mut Channels) -> (UnitOutcome, Sink) {
+    let mut sink = Sink::default();
+    let o = n.on_unit(LinkId::Primary, unit, now(), ch, &mut sink);
+    (o, sink)
+}
+
+#[test]
+fn ping_gets_acceptance_start_reply_and_completion() {
+    let mut n = node();
+    let mut g = ground();
+    let mut unit = [0u8; 128];
+    let (len, rid) = g.uplink(OPS, 17, 1, 0x42, &[], &mut unit).unwrap();
+    let (o, sink) = send(&mut n, &unit[..len], &mut Channels::default());
+    assert!(matches!(o, UnitOutcome::Ran(_)));
+    let got = opened(&mut g, &sink);
+    assert_eq!(
+        got,
+        vec![
+            (1, 1, Some(Report::AcceptanceSuccess)),
+            (1, 3, Some(Report::StartSuccess)),
+            (17, 2, None),
+            (1, 7, Some(Report::CompletionSuccess)),
+        ]
+    );
+    let d = g.downlink(&sink.0[0]);
+    assert!(
+        d.is_err(),
+        "a downlink unit replayed to the ground is refused"
+    );
+    let mut g2 = ground();
+    let first = g2.downlink(&sink.0[0]).unwrap();
+    assert_eq!(first.verification.unwrap().0, rid);
+    assert_eq!(first.tm.dest_id, 0x42);
+    assert_eq!(first.tm.apid, APID);
+}
+
+/// The PUS-C byte layout of a 17,1 TC and a 1,1 / 1,2 report, field by field
+/// (ECSS-E-ST-70-41C §7.4.1 TC, §7.4.3.1 TM, §6.1 service 1; CCSDS 133.0-B-2 §4.1.3).
+#[test]
+fn packet_bytes_follow_the_pus_c_layout() {
+    let tc = comms::host::ping_tc(APID, 5, 0x0042).unwrap();
+    // Primary: version 0, type 1 (TC), sec hdr 1, APID 0x0A0 -> 0x18A0; unsegmented, count 5
+    // -> 0xC005; data length = 5 (sec hdr) + 0 + 2 (CRC) - 1 = 6.
+    assert_eq!(&tc[..6], &[0x18, 0xA0, 0xC0, 0x05, 0x00, 0x06]);
+    // Secondary: PUS version 2 | ack 0b1111 -> 0x2F; service 17, subtype 1; source ID 0x0042.
+    assert_eq!(&tc[6..11], &[0x2F, 17, 1, 0x00, 0x42]);
+    let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(&tc[..11]);
+    assert_eq!(&tc[11..], &crc.to_be_bytes());
+    assert_eq!(tc.len(), 13);
+
+    let rid = comms::pus::tc::RequestId::from_packet(&tc).unwrap();
+    let tm =
+        comms::host::verification_tm(APID, rid, &Report::AcceptanceSuccess, 0x42, Some(0)).unwrap();
+    // Primary: type 0 (TM), sec hdr 1 -> 0x08A0; count 0; length = 7 + 7 (time) + 4 + 2 - 1.
+    assert_eq!(&tm[..6], &[0x08, 0xA0, 0xC0, 0x00, 0x00, 19]);
+    // Secondary: PUS version 2, time reference status 0 -> 0x20; 1,1; message counter 0;
+    // destination 0x0042; CDS time of 1970-01-01 (day 4383).
+    assert_eq!(&tm[6..13], &[0x20, 1, 1, 0, 0, 0x00, 0x42]);
+    assert_eq!(&tm[13..20], &[0x40, 0x11, 0x1F, 0, 0, 0, 0]);
+    // Source data: the request ID = the TC's first four bytes.
+    assert_eq!(&tm[20..24], &tc[..4]);
+    let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(&tm[..24]);
+    assert_eq!(&tm[24..], &crc.to_be_bytes());
+
+    let f = comms::failure::Failure::with(FailureCode::CertExpired, 7);
+    let tm =
+        comms::host::verification_tm(APID, rid, &Report::AcceptanceFailure(f), 0, None).unwrap();
+    assert_eq!(tm[8], 2); // subtype 1,2
+    assert_eq!(
+        &tm[20..30],
+        &[0x18, 0xA0, 0xC0, 0x05, 0x11, 0x07, 0, 0, 0, 7]
+    );
+    assert_eq!(
+        comms::host::decode_verification_tm(&tm),
+        Some((rid, Report::AcceptanceFailure(f)))
+    );
+}
+
+fn sign_chunk(batch: u64, index: u32, count: u32) -> Vec<u8> {
+    let data = [0xAB; 32];
+    let c = Chunk {
+        id: batch,
+        position: ChunkPosition {
+            index,
+            count,
+            offset: index * 32,
+            total_len: count * 32,
+        },
+        data: &data,
+    };
+    let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + 32];
+    app[..2].copy_from_slice(&FN_SIGN_CHUNK.to_be_bytes());
+    function::encode_chunk(&c, &mut app[2..]).unwrap();
+    app
+}
+
+#[test]
+fn a_sign_chunk_is_forwarded_to_the_one_sign_request_channel_and_completes_on_the_response() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let want = routes().channel_for(Forward::SignChunk).unwrap();
+    let sys = system();
+    assert_eq!(sys.channels[want].name, "sign-requests");
+    let mut unit = [0u8; 256];
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(77, 0, 2), &mut unit)
+        .unwrap();
+    let (o, sink) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)));
+    assert_eq!(ch.sent, vec![(want, 77, 0)]);
+    assert_eq!(
+        opened(&mut g, &sink)
+            .iter()
+            .map(|r| r.2)
+            .collect::<Vec<_>>(),
+        vec![Some(Report::AcceptanceSuccess), Some(Report::StartSuccess)]
+    );
+    // The signer accepts the chunk: completion.
+    let mut sink = Sink::default();
+    let resp = SignResponse {
+        batch_id: 77,
+        request_id: comms::node::sign_token(77),
+        position: ChunkPosition {
+            index: 0,
+            count: 2,
+            offset: 0,
+            total_len: 64,
+        },
+        status: SignStatus::Accepted,
+        data: Default::default(),
+    };
+    n.on_sign_response(&resp, now(), &mut sink);
+    assert_eq!(opened(&mut g, &sink)[0].2, Some(Report::CompletionSuccess));
+    // Second chunk refused by the signer: 1,8 with the signer's code.
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(77, 1, 2), &mut unit)
+        .unwrap();
+    send(&mut n, &unit[..len], &mut ch);
+    let mut sink = Sink::default();
+    let rej = SignResponse {
+        status: SignStatus::Rejected {
+            reason: SignRejection::PolicyViolation,
+        },
+        ..resp
+    };
+    n.on_sign_response(&rej, now(), &mut sink);
+    let got = opened(&mut g, &sink);
+    assert_eq!(got.len(), 1);
+    match got[0].2 {
+        Some(Report::CompletionFailure(f)) => {
+            assert_eq!(f.code, FailureCode::SignerPolicyViolation)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_retransmitted_command_runs_once_and_gets_its_reports_again() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut packet = vec![0u8; 256];
+    let plen = comms::pus::tc::build(
+        &comms::pus::tc::TcSpec {
+            apid: APID,
+            seq_count: 9,
+            service: 8,
+            subservice: 1,
+            source_id: 1,
+            ack: comms::pus::tc::Ack::ALL,
+            app_data: &sign_chunk(5, 0, 1),
+        },
+        &mut packet,
+    )
+    .unwrap();
+    packet.truncate(plen);
+    let mut unit = [0u8; 256];
+    let len = g.wrap(OPS, &packet, &mut unit).unwrap();
+    let (_, first) = send(&mut n, &unit[..len], &mut ch);
+    // The same packet in a new unit (new ARSN): a retransmission.
+    let len = g.wrap(OPS, &packet, &mut unit).unwrap();
+    let (o, again) = send(&mut n, &unit[..len], &mut ch);
+    assert_eq!(o, UnitOutcome::Duplicate);
+    assert_eq!(ch.sent.len(), 1, "forwarded once");
+    assert_eq!(
+        opened(&mut g, &first)
+            .iter()
+            .map(|r| r.2)
+            .collect::<Vec<_>>(),
+        opened(&mut g, &again)
+            .iter()
+            .map(|r| r.2)
+            .collect::<Vec<_>>()
+    );
+    // After completion, a retransmission replays the completion too.
+    let mut sink = Sink::default();
+    n.on_sign_response(
+        &SignResponse {
+            batch_id: 5,
+            request_id: comms::node::sign_token(5),
+            position: ChunkPosition {
+                index: 0,
+                count: 1,
+                offset: 0,
+                total_len: 32,
+            },
+            status: SignStatus::Signed,
+            data: Default::default(),
+        },
+        now(),
+        &mut sink,
+    );
+    let len = g.wrap(OPS, &packet, &mut unit).unwrap();
+    let (o, again) = send(&mut n, &unit[..len], &mut ch);
+    assert_eq!(o, UnitOutcome::Duplicate);
+    assert_eq!(ch.sent.len(), 1);
+    assert_eq!(
+        opened(&mut g, &again)
+            .iter()
+            .map(|r| r.2)
+            .collect::<Vec<_>>(),
+        vec![
+            Some(Report::AcceptanceSuccess),
+            Some(Report::StartSuccess),
+            Some(Report::CompletionSuccess)
+        ]
+    );
+    // A ping retransmitted: one 17,2 only.
+    let ping = comms::host::ping_tc(APID, 10, 1).unwrap();
+    let len = g.wrap(OPS, &ping, &mut unit).unwrap();
+    let (_, first) = send(&mut n, &unit[..len], &mut ch);
+    let len = g.wrap(OPS, &ping, &mut unit).unwrap();
+    let (o, again) = send(&mut n, &unit[..len], &mut ch);
+    assert_eq!(o, UnitOutcome::Duplicate);
+    let replies = |v: Vec<(u8, u8, Option<Report>)>| v.iter().filter(|r| r.0 == 17).count();
+    assert_eq!(replies(opened(&mut g, &first)), 1);
+    assert_eq!(replies(opened(&mut g, &again)), 0);
+}
+
+#[test]
+fn refusals_get_acceptance_failures_with_their_codes() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 256];
+    let mut expect =
+        |n: &mut Node<MemoryPersist>, g: &mut Ground, spi, st, sst, app: &[u8], code| {
+            let (len, _) = g.uplink(spi, st, sst, 1, app, &mut unit).unwrap();
+            let (o, sink) = send(n, &unit[..len], &mut ch);
+            assert!(
+                matches!(o, UnitOutcome::Rejected(f) if f.code == code),
+                "{o:?}"
+            );
+            let got = opened(g, &sink);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].2.unwrap().failure().unwrap().code, code);
+        };
+    expect(
+        &mut n,
+        &mut g,
+        PING_ONLY,
+        8,
+        1,
+        &sign_chunk(1, 0, 1),
+        FailureCode::Unauthorised,
+    );
+    expect(
+        &mut n,
+        &mut g,
+        PING_ONLY,
+        130,
+        1,
+        &[1, 1, 0, 0, 0, 1],
+        FailureCode::Unauthorised,
+    );
+    expect(&mut n, &mut g, OPS, 99, 1, &[], FailureCode::UnknownService);
+    expect(
+        &mut n,
+        &mut g,
+        OPS,
+        8,
+        1,
+        &[0x12, 0x34],
+        FailureCode::UnknownFunction,
+    );
+    expect(&mut n, &mut g, OPS, 8, 1, &[0], FailureCode::BadAppData);
+    expect(
+        &mut n,
+        &mut g,
+        OPS,
+        8,
+        1,
+        &[0, 1, 2],
+        FailureCode::BadAppData,
+    );
+    expect(
+        &mut n,
+        &mut g,
+        OPS,
+        3,
+        27,
+        &[1, 9],
+        FailureCode::UnknownStructure,
+    );
+    expect(&mut n, &mut g, OPS, 17, 1, &[1], FailureCode::BadAppData);
+    assert!(ch.sent.is_empty());
+    // Bad packet CRC and wrong APID.
+    let mut packet = comms::host::ping_tc(APID, 1, 1).unwrap();
+    let l = packet.len();
+    packet[l - 1] ^= 1;
+    let len = g.wrap(OPS, &packet, &mut unit).unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::BadPacket(f) if f.code == FailureCode::BadPacketCrc));
+    let packet = comms::host::ping_tc(APID + 1, 1, 1).unwrap();
+    let len = g.wrap(OPS, &packet, &mut unit).unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::BadPacket(f) if f.code == FailureCode::WrongApid));
+    // Housekeeping with no health report yet: completion failure NoData.
+    let (len, _) = g.uplink(OPS, 3, 27, 1, &[1, 1], &mut unit).unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(
+        matches!(o, UnitOutcome::Ran(comms::dedup::Progress::CompletionFailed(f)) if f.code == FailureCode::NoData)
+    );
+}
+
+#[test]
+fn a_full_ring_is_a_start_failure() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels {
+        full: true,
+        ..Default::default()
+    };
+    let mut unit = [0u8; 256];
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(3, 0, 1), &mut unit)
+        .unwrap();
+    let (_, sink) = send(&mut n, &unit[..len], &mut ch);
+    let got = opened(&mut g, &sink);
+    assert_eq!(
+        got[1].2.unwrap().failure().unwrap().code,
+        FailureCode::ChannelFull
+    );
+}
+
+#[test]
+fn forged_and_replayed_units_get_no_answer_at_all() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 128];
+    let (len, _) = g.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
+    let good = unit[..len].to_vec();
+    send(&mut n, &good, &mut ch);
+    let (o, sink) = send(&mut n, &good, &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)));
+    assert!(sink.0.is_empty());
+    let mut forged = good.clone();
+    forged[12] ^= 4;
+    let (o, sink) = send(&mut n, &forged, &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)));
+    assert!(sink.0.is_empty());
+    assert_eq!(n.security().counters().bad_mac, 1);
+    assert_eq!(
+        n.links().status(LinkId::Primary, now().mono).auth_failures,
+        1
+    );
+    assert_eq!(n.links().status(LinkId::Primary, now().mono).duplicates, 1);
+}
+
+#[test]
+fn housekeeping_reports_security_state_the_ground_can_resume_from() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 128];
+    let (len, _) = g.uplink(OPS, 3, 27, 1, &[2, 2, 3], &mut unit).unwrap();
+    let (_, sink) = send(&mut n, &unit[..len], &mut ch);
+    let mut sec = None;
+    for u in &sink.0 {
+        let d = g.downlink(u).unwrap();
+        if (d.tm.service, d.tm.subservice) == (3, 25) && d.tm.source[0] == 3 {
+            sec = comms::pus::hk::decode_security(d.tm.source);
+        }
+    }
+    let (c, lines) = sec.unwrap();
+    assert_eq!(c.accepted, 1);
+    let ops = lines.iter().flatten().find(|l| l.spi == OPS).unwrap();
+    assert_eq!((ops.rx_last, ops.rx_reserved), (1, 17));
+}
