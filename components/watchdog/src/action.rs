@@ -21,7 +21,8 @@ pub enum Action {
         ping: Ping,
     },
     /// Send this request on the restart channel to the monitor. If the channel is full the
-    /// request is lost and times out like an unanswered one (`Tuning::restart_timeout_ms`).
+    /// request is lost and times out like an unanswered one (`Tuning::restart_timeout_ms`),
+    /// which counts as a failed restart.
     Restart(RestartRequest),
     /// `component` missed `missed` pings in a row and is now late (a warning: log it).
     Late {

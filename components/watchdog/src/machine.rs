@@ -11,8 +11,14 @@
 //!  Restarting ◄── back-off elapsed ── BackingOff                │
 //!     │                                                         ▼
 //!     │ refused ─────────────────────────────────────► Held (non-critical: reported)
-//!     │ failed to start / no answer: policy again      Down (critical: escalate, board reset)
+//!     │ failed to start / no answer in time:           Down (critical: escalate, board reset)
+//!     │ policy again (back-off doubles, budget counts)
 //! ```
+//!
+//! A restart request the monitor does not answer within `Tuning::restart_timeout_ms` is taken
+//! as lost. The timeout must exceed the monitor's worst-case restart time: a request executed
+//! after its timeout costs one extra restart (the retry), and at the very end of a critical
+//! component's budget a needless board reset (see verification/models/README.md).
 //!
 //! - [`Watchdog::tick`] sends the pings that are due (a fresh nonce from the injected RNG for
 //!   each), counts unanswered ones as missed, requests the restarts whose back-off has elapsed,
