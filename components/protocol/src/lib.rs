@@ -35,7 +35,9 @@ pub mod watchdog;
 
 pub use bounded::{BoundedBytes, BoundedList, BoundedStr, CapacityError, InvalidBounded};
 pub use chunk::{CHUNK_MAX, ChunkPosition};
-pub use health::{ComponentHealth, HealthReport, HealthState, MAX_COMPONENTS};
+pub use health::{
+    ComponentHealth, Escalation, FaultKind, HealthReport, HealthState, MAX_COMPONENTS, NodeMode,
+};
 pub use ids::{ComponentId, FaultCause};
 pub use lifecycle::{
     FaultNotice, RebootReason, RebootRequest, RestartOutcome, RestartRefusal, RestartRequest,
@@ -102,7 +104,7 @@ message!(
 message!(
     HealthReport,
     "health-report",
-    408,
+    416,
     "watchdog -> comms: health snapshot of every component"
 );
 message!(

@@ -126,14 +126,23 @@ fn maximal_values_fit_documented_sizes() {
     let entry = ComponentHealth {
         last_pong_age_ms: u32::MAX,
         restarts: u16::MAX,
+        last_round_trip_us: u16::MAX,
         component: ComponentId(255),
-        state: HealthState::Stopped,
+        state: HealthState::Inactive,
         missed_pings: u8::MAX,
+        last_fault: FaultKind::RestartFailed,
     };
     check_kind(HealthReport {
         uptime_ms: u64::MAX,
         sequence: u32::MAX,
+        healthy_since_boot_ms: u32::MAX,
         resets: u16::MAX,
+        mode: NodeMode::Safe,
+        escalated: true,
+        last_escalation: Some(Escalation {
+            component: ComponentId(255),
+            fault: FaultKind::RestartFailed,
+        }),
         components: BoundedList::new(&[entry; MAX_COMPONENTS]).unwrap(),
     });
     check_kind(LogRecord {

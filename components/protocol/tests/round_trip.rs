@@ -45,6 +45,15 @@ fn health_state() -> impl Strategy<Value = HealthState> {
         Just(HealthState::Failed),
         Just(HealthState::Restarting),
         Just(HealthState::Stopped),
+        Just(HealthState::Inactive),
+    ]
+}
+
+fn fault_kind() -> impl Strategy<Value = FaultKind> {
+    prop_oneof![
+        Just(FaultKind::None),
+        cause().prop_map(FaultKind::from),
+        Just(FaultKind::RestartFailed),
     ]
 }
 
@@ -154,12 +163,17 @@ proptest! {
     }
 
     #[test]
-    fn health(uptime_ms in any::<u64>(), sequence in any::<u32>(), resets in any::<u16>(),
-              entries in vec((any::<u32>(), any::<u16>(), component(), health_state(), any::<u8>()), 0..=MAX_COMPONENTS)) {
-        let entries: Vec<ComponentHealth> = entries.into_iter().map(|(age, restarts, component, state, missed)| {
-            ComponentHealth { last_pong_age_ms: age, restarts, component, state, missed_pings: missed }
+    fn health(uptime_ms in any::<u64>(), sequence in any::<u32>(), healthy in any::<u32>(), resets in any::<u16>(),
+              safe in any::<bool>(), escalated in any::<bool>(),
+              last in proptest::option::of((component(), fault_kind())),
+              entries in vec((any::<u32>(), any::<u16>(), any::<u16>(), component(), health_state(), any::<u8>(), fault_kind()), 0..=MAX_COMPONENTS)) {
+        let entries: Vec<ComponentHealth> = entries.into_iter().map(|(age, restarts, rtt, component, state, missed, fault)| {
+            ComponentHealth { last_pong_age_ms: age, restarts, last_round_trip_us: rtt, component, state, missed_pings: missed, last_fault: fault }
         }).collect();
-        assert_round_trip(HealthReport { uptime_ms, sequence, resets, components: BoundedList::new(&entries).unwrap() });
+        let mode = if safe { NodeMode::Safe } else { NodeMode::Normal };
+        let last_escalation = last.map(|(component, fault)| Escalation { component, fault });
+        assert_round_trip(HealthReport { uptime_ms, sequence, healthy_since_boot_ms: healthy, resets, mode, escalated,
+                                         last_escalation, components: BoundedList::new(&entries).unwrap() });
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!
 //! - **1, node health** (the watchdog's last [`protocol::HealthReport`]): uptime ms (8), report
 //!   sequence (4), board resets (2), n (1), then per component: id (1), state (1: 0 healthy,
-//!   1 late, 2 failed, 3 restarting, 4 stopped), missed pings (1), restarts (2), ms since last
+//!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode), missed pings (1), restarts (2), ms since last
 //!   pong (4).
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
 //!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), frames rx (4),
@@ -89,6 +89,7 @@ fn health_state(s: HealthState) -> u8 {
         HealthState::Failed => 2,
         HealthState::Restarting => 3,
         HealthState::Stopped => 4,
+        HealthState::Inactive => 5,
     }
 }
 

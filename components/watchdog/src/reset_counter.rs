@@ -1,0 +1,380 @@
+//! The board reset counter on flash: counts boots that did not reach a healthy period, decides
+//! safe mode at boot, and keeps the last escalation so the ground learns why the node reset.
+//!
+//! ## Rules
+//!
+//! - **Counting** (at every boot, by whoever boots the components, before any of them starts
+//!   and before the first kick): [`ResetCounter::boot`] adds one to `boots_since_healthy` and
+//!   writes the record. Every reset is counted this way whatever caused it (an escalation, the
+//!   hardware watchdog expiring because the watchdog itself hung, a brown-out), because the
+//!   count is taken at the next boot, not by the software that was failing.
+//! - **Resets** = `boots_since_healthy - 1` (the boots after the first). The node boots in
+//!   **safe mode** when resets exceed `max_resets`: with `max-resets = 3` the first boot and
+//!   three resets boot normally, the fourth reset without a healthy period in between boots in
+//!   safe mode.
+//! - **Clearing after a healthy period**: when the watchdog has seen every component healthy
+//!   for `Tuning::clear_after_ms` continuously in normal mode it asks for
+//!   [`ResetCounter::mark_healthy`], which sets `boots_since_healthy` to 1 (this boot, which
+//!   was healthy). The next reset is then reset number 1 again. A node in safe mode is never
+//!   cleared automatically (its problem was not solved by running less): only the ground's
+//!   [`ResetCounter::clear`] (sets 0; the next boot is then normal) takes it out.
+//! - **Escalations** are recorded *before* the watchdog stops kicking
+//!   ([`ResetCounter::record_escalation`]): the total and the last one (component and fault
+//!   kind), reported after the reset in every health report. Recording an escalation does not
+//!   change the count (the next boot counts the reset), so nothing is counted twice.
+//! - **A lost record** (both copies corrupt: radiation hit both) is taken as "at the cap":
+//!   this boot runs normally, but one more reset without a healthy period boots safe mode.
+//!   A record never written (blank, or its very first write was cut) is a first boot.
+//!
+//! Every update is one [`RecordStore::write_mirrored`]: a power cut at any flash operation
+//! leaves the record as it was before the update or as it is after it, never anything else,
+//! so a reset is never lost or invented by a cut (the sweep in `tests/reset_counter.rs` cuts
+//! every operation).
+//!
+//! ## Record payload, format version 1 (16 bytes, integers little-endian)
+//!
+//! | offset | length | field | values |
+//! | --- | --- | --- | --- |
+//! | 0 | 1 | format version | `1` |
+//! | 1 | 1 | flags | bit 0: an escalation is on record; other bits 0 |
+//! | 2 | 2 | boots since healthy | `u16`, saturating |
+//! | 4 | 4 | total boots | `u32`, saturating |
+//! | 8 | 4 | escalations | `u32`, saturating |
+//! | 12 | 1 | last escalation: component id | `0` when none |
+//! | 13 | 1 | last escalation: fault kind | `0` none, `1` exit, `2` signal, `3` seccomp, `4` missed pings, `5` wrong nonce, `6` restart failed |
+//! | 14 | 2 | reserved | `0` |
+//!
+//! A record that verifies but does not decode (other version, unknown bits or codes) is treated
+//! as lost. The store's layout tag is [`RESET_COUNTER_TAG`].
+//!
+//! Avoids: knowing where on flash the record lives (the board gives a [`StoreLayout`]) and
+//! holding the flash (every call borrows it, so the record can share a device).
+
+use hal::flash::NorFlash;
+use protocol::{ComponentId, Escalation, FaultKind, NodeMode};
+use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
+
+use crate::boot::BootInfo;
+
+/// Length of the record payload.
+pub const RESET_RECORD_LEN: usize = 16;
+/// The store tag of the reset counter record.
+pub const RESET_COUNTER_TAG: [u8; 4] = *b"RSTC";
+const VERSION: u8 = 1;
+const FLAG_ESCALATION: u8 = 1;
+
+/// The reset counter's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResetRecord {
+    /// Boots since the node was last healthy for the clearing period (this one included, once
+    /// [`ResetCounter::boot`] ran).
+    pub boots_since_healthy: u16,
+    /// Boots since the record was created.
+    pub total_boots: u32,
+    /// Escalations since the record was created.
+    pub escalations: u32,
+    /// The last escalation.
+    pub last_escalation: Option<Escalation>,
+}
+
+impl ResetRecord {
+    /// Resets since the node was last healthy: the boots after the first.
+    pub fn resets(&self) -> u16 {
+        self.boots_since_healthy.saturating_sub(1)
+    }
+
+    /// The payload bytes.
+    pub fn encode(&self) -> [u8; RESET_RECORD_LEN] {
+        let mut b = [0u8; RESET_RECORD_LEN];
+        b[0] = VERSION;
+        b[2..4].copy_from_slice(&self.boots_since_healthy.to_le_bytes());
+        b[4..8].copy_from_slice(&self.total_boots.to_le_bytes());
+        b[8..12].copy_from_slice(&self.escalations.to_le_bytes());
+        if let Some(e) = self.last_escalation {
+            b[1] = FLAG_ESCALATION;
+            b[12] = e.component.0;
+            b[13] = fault_code(e.fault);
+        }
+        b
+    }
+
+    /// Decode a payload; `None` unless it is exactly a valid version-1 record.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let b: &[u8; RESET_RECORD_LEN] = bytes.try_into().ok()?;
+        let [
+            version,
+            flags,
+            h0,
+            h1,
+            t0,
+            t1,
+            t2,
+            t3,
+            e0,
+            e1,
+            e2,
+            e3,
+            comp,
+            code,
+            r0,
+            r1,
+        ] = *b;
+        if version != VERSION || flags & !FLAG_ESCALATION != 0 || r0 != 0 || r1 != 0 {
+            return None;
+        }
+        let last_escalation = if flags & FLAG_ESCALATION != 0 {
+            Some(Escalation {
+                component: ComponentId(comp),
+                fault: fault_from_code(code)?,
+            })
+        } else if comp != 0 || code != 0 {
+            return None;
+        } else {
+            None
+        };
+        Some(ResetRecord {
+            boots_since_healthy: u16::from_le_bytes([h0, h1]),
+            total_boots: u32::from_le_bytes([t0, t1, t2, t3]),
+            escalations: u32::from_le_bytes([e0, e1, e2, e3]),
+            last_escalation,
+        })
+    }
+}
+
+fn fault_code(k: FaultKind) -> u8 {
+    match k {
+        FaultKind::None => 0,
+        FaultKind::Exit => 1,
+        FaultKind::Signal => 2,
+        FaultKind::SeccompViolation => 3,
+        FaultKind::MissedPings => 4,
+        FaultKind::WrongNonce => 5,
+        FaultKind::RestartFailed => 6,
+    }
+}
+
+fn fault_from_code(c: u8) -> Option<FaultKind> {
+    Some(match c {
+        0 => FaultKind::None,
+        1 => FaultKind::Exit,
+        2 => FaultKind::Signal,
+        3 => FaultKind::SeccompViolation,
+        4 => FaultKind::MissedPings,
+        5 => FaultKind::WrongNonce,
+        6 => FaultKind::RestartFailed,
+        _ => return None,
+    })
+}
+
+/// What [`ResetCounter::open`] found on flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing was ever committed: a first boot.
+    Nothing,
+    /// A valid record.
+    Record,
+    /// A record existed and cannot be read: taken as "at the cap" at the next boot.
+    Lost,
+}
+
+/// Why a reset counter operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetCounterError<E: core::fmt::Debug> {
+    /// The flash or the store failed; the record on flash is the one before the operation.
+    Store(StoreError<E>),
+    /// [`ResetCounter::mark_healthy`] in safe mode: only the ground clears safe mode.
+    SafeMode,
+}
+
+impl<E: core::fmt::Debug> From<StoreError<E>> for ResetCounterError<E> {
+    fn from(e: StoreError<E>) -> Self {
+        ResetCounterError::Store(e)
+    }
+}
+
+impl<E: core::fmt::Debug> core::fmt::Display for ResetCounterError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ResetCounterError::Store(e) => write!(f, "reset counter storage: {e}"),
+            ResetCounterError::SafeMode => {
+                f.write_str("the reset counter is not cleared automatically in safe mode")
+            }
+        }
+    }
+}
+
+impl<E: core::fmt::Debug> core::error::Error for ResetCounterError<E> {}
+
+/// The reset counter. Holds no flash: pass the device it was opened on to every call.
+#[derive(Debug, Clone)]
+pub struct ResetCounter {
+    store: RecordStore,
+    record: ResetRecord,
+    found: Found,
+    mode: Option<NodeMode>,
+}
+
+impl ResetCounter {
+    /// Read the record (reads only, writes nothing).
+    pub fn open<F: NorFlash>(
+        flash: &mut F,
+        layout: StoreLayout,
+    ) -> Result<Self, ResetCounterError<F::Error>> {
+        let mut store = RecordStore::mount(flash, layout)?;
+        let mut buf = [0u8; RESET_RECORD_LEN];
+        let (record, found) = match store.status() {
+            RecordStatus::Blank | RecordStatus::Interrupted => {
+                (ResetRecord::default(), Found::Nothing)
+            }
+            RecordStatus::Lost => (ResetRecord::default(), Found::Lost),
+            RecordStatus::Present { len, .. } if len as usize != RESET_RECORD_LEN => {
+                (ResetRecord::default(), Found::Lost)
+            }
+            RecordStatus::Present { .. } => match store.read(flash, &mut buf)? {
+                Some(n) => match buf.get(..n).and_then(ResetRecord::decode) {
+                    Some(r) => (r, Found::Record),
+                    None => (ResetRecord::default(), Found::Lost),
+                },
+                None => (ResetRecord::default(), Found::Lost),
+            },
+        };
+        Ok(ResetCounter {
+            store,
+            record,
+            found,
+            mode: None,
+        })
+    }
+
+    /// The record as last read or written.
+    pub fn record(&self) -> ResetRecord {
+        self.record
+    }
+
+    /// What [`ResetCounter::open`] found.
+    pub fn found(&self) -> Found {
+        self.found
+    }
+
+    /// Count this boot and decide its mode. Call once per boot, before starting components.
+    ///
+    /// On an error nothing was counted; boot with [`BootInfo::COUNTER_UNAVAILABLE`] (safe mode),
+    /// since the cap can no longer be enforced.
+    pub fn boot<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        max_resets: u32,
+    ) -> Result<BootInfo, ResetCounterError<F::Error>> {
+        let mut next = self.record;
+        if self.found == Found::Lost {
+            let at_cap = u16::try_from(max_resets).unwrap_or(u16::MAX);
+            next.boots_since_healthy = next.boots_since_healthy.max(at_cap);
+        }
+        next.boots_since_healthy = next.boots_since_healthy.saturating_add(1);
+        next.total_boots = next.total_boots.saturating_add(1);
+        self.persist(flash, next)?;
+        self.found = Found::Record;
+        let resets = next.resets();
+        let mode = if u32::from(resets) > max_resets {
+            NodeMode::Safe
+        } else {
+            NodeMode::Normal
+        };
+        self.mode = Some(mode);
+        Ok(BootInfo {
+            mode,
+            resets,
+            last_escalation: next.last_escalation,
+        })
+    }
+
+    /// Record an escalation. Call before the watchdog stops kicking the hardware watchdog.
+    pub fn record_escalation<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        escalation: Escalation,
+    ) -> Result<(), ResetCounterError<F::Error>> {
+        let mut next = self.record;
+        next.escalations = next.escalations.saturating_add(1);
+        next.last_escalation = Some(escalation);
+        self.persist(flash, next)
+    }
+
+    /// The node was healthy for the clearing period: only this boot counts from now on.
+    /// Refused in safe mode (as decided by [`ResetCounter::boot`] on this counter).
+    pub fn mark_healthy<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+    ) -> Result<(), ResetCounterError<F::Error>> {
+        if self.mode == Some(NodeMode::Safe) {
+            return Err(ResetCounterError::SafeMode);
+        }
+        let mut next = self.record;
+        next.boots_since_healthy = next.boots_since_healthy.min(1);
+        if next == self.record {
+            return Ok(());
+        }
+        self.persist(flash, next)
+    }
+
+    /// The ground's command: forget all resets (the next boot is normal). Totals are kept.
+    pub fn clear<F: NorFlash>(&mut self, flash: &mut F) -> Result<(), ResetCounterError<F::Error>> {
+        let mut next = self.record;
+        next.boots_since_healthy = 0;
+        self.persist(flash, next)
+    }
+
+    fn persist<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        next: ResetRecord,
+    ) -> Result<(), ResetCounterError<F::Error>> {
+        let before = self.store.seq();
+        match self.store.write_mirrored(flash, &next.encode()) {
+            Ok(_) => {}
+            // The first copy committed (the sequence moved on) and only the mirror failed: the
+            // record did change. The next update rewrites the damaged copy.
+            Err(_) if self.store.seq() > before => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.record = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_and_rejects_anything_else() {
+        let r = ResetRecord {
+            boots_since_healthy: 0x0102,
+            total_boots: 0x0304_0506,
+            escalations: 7,
+            last_escalation: Some(Escalation {
+                component: ComponentId(3),
+                fault: FaultKind::WrongNonce,
+            }),
+        };
+        let b = r.encode();
+        assert_eq!(
+            b,
+            [1, 1, 2, 1, 6, 5, 4, 3, 7, 0, 0, 0, 3, 5, 0, 0],
+            "documented layout"
+        );
+        assert_eq!(ResetRecord::decode(&b), Some(r));
+        let none = ResetRecord::default();
+        assert_eq!(ResetRecord::decode(&none.encode()), Some(none));
+        for (i, v) in [(0usize, 2u8), (1, 2), (13, 7), (14, 1), (15, 1)] {
+            let mut bad = b;
+            bad[i] = v;
+            assert_eq!(ResetRecord::decode(&bad), None, "byte {i} = {v}");
+        }
+        let mut stray = none.encode();
+        stray[12] = 4;
+        assert_eq!(ResetRecord::decode(&stray), None);
+        assert_eq!(ResetRecord::decode(&b[..15]), None);
+        assert_eq!(ResetRecord::decode(&[]), None);
+    }
+}
