@@ -1,9 +1,18 @@
 //! `spacenode demo`: the end-to-end demonstration on the sim board. Today it validates the shipped
-//! system description against every board and shows the capabilities the monitor would grant;
-//! it grows as the sim board, the components and the ground side land.
+//! system description against every board, shows the capabilities the monitor grants, exports
+//! the flight SDF, then powers the node on in a fresh temporary state directory: every component
+//! starts as its own sandboxed process, one is killed from outside, and the monitor reports the
+//! fault while the others keep running. It grows as the components' logic and the ground side land.
 
 use crate::failure::Failure;
+use board_sim::monitor::{MonitorConfig, MonitorEvent, run_board};
 use kernel_config::{graph, shipped};
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long the demo waits for any one thing on the running node before it gives up.
+const STEP_BOUND: Duration = Duration::from_secs(20);
 
 pub fn run() -> Result<(), Failure> {
     println!("spacenode demo");
@@ -52,9 +61,146 @@ pub fn run() -> Result<(), Failure> {
         }
     }
     println!();
+    println!("4. The node on the sim board: every component in its own sandboxed process.");
+    boot_and_fault()?;
+    println!();
+    println!("Not shown yet: co-signing over the lossy link, the watchdog restarting a frozen");
     println!(
-        "Not shown yet: booting the node on the sim board (components as isolated processes),"
+        "component, and upgrades. Their logic exists as tested crates (signer, comms, watchdog)"
     );
-    println!("co-signing, fault injection and upgrades. They arrive with the sim board runtime.");
+    println!("and is being wired into the partitions.");
+    Ok(())
+}
+
+/// Boots the sim board on a thread, kills the signer's process and shows the fault report.
+fn boot_and_fault() -> Result<(), Failure> {
+    let state = tempfile::tempdir()
+        .map_err(|e| Failure::Usage(format!("cannot create a temporary state directory: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Usage(format!("cannot find the spacenode executable: {e}")))?;
+    let board = shipped::board("sim")
+        .ok_or_else(|| Failure::Usage("the sim board is missing from this build".into()))?;
+    let config = MonitorConfig::new(
+        shipped::description(),
+        board,
+        state.path().to_path_buf(),
+        exe,
+    );
+    let stop = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)
+        .map_err(|e| Failure::Usage(format!("cannot create an eventfd: {e}")))?;
+    let stop_for_board = rustix::io::fcntl_dupfd_cloexec(&stop, 0)
+        .map_err(|e| Failure::Usage(format!("cannot duplicate a descriptor: {e}")))?;
+    let (tx, rx) = mpsc::channel();
+    let node = std::thread::spawn(move || {
+        run_board(&config, stop_for_board.as_fd(), &mut |e| {
+            let _ = tx.send(e);
+        })
+        .map_err(|e| e.to_string())
+    });
+    let result = drive(&rx);
+    // Whatever happened, power the board off and wait for it.
+    let _ = rustix::io::write(&stop, &1u64.to_ne_bytes());
+    let stopped = node
+        .join()
+        .map_err(|_| Failure::Usage("the monitor thread panicked".into()))?;
+    for e in rx.try_iter() {
+        if matches!(e, MonitorEvent::Stopped { .. }) {
+            println!("   {e}");
+        }
+    }
+    stopped.map_err(|e| Failure::Usage(format!("the sim board failed: {e}")))?;
+    result
+}
+
+/// Waits for an event matching `pred`, printing the ones worth showing; bounded in time.
+fn wait(
+    rx: &mpsc::Receiver<MonitorEvent>,
+    what: &str,
+    mut pred: impl FnMut(&MonitorEvent) -> bool,
+) -> Result<MonitorEvent, Failure> {
+    let deadline = Instant::now() + STEP_BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(e) => {
+                if matches!(
+                    e,
+                    MonitorEvent::PowerOn { .. }
+                        | MonitorEvent::Started { .. }
+                        | MonitorEvent::Fault { .. }
+                ) {
+                    println!("   {}", short(&e));
+                }
+                if pred(&e) {
+                    return Ok(e);
+                }
+            }
+            Err(_) => {
+                return Err(Failure::Usage(format!(
+                    "the node did not show {what} within {}s",
+                    STEP_BOUND.as_secs()
+                )));
+            }
+        }
+    }
+}
+
+/// An event on one line, with capability lists shortened to a count.
+fn short(e: &MonitorEvent) -> String {
+    match e {
+        MonitorEvent::Started {
+            component,
+            pid,
+            grants,
+            ..
+        } => format!(
+            "{component} started as pid {pid} holding {} capabilities, sandboxed",
+            grants.len()
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn drive(rx: &mpsc::Receiver<MonitorEvent>) -> Result<(), Failure> {
+    let mut pids: Vec<(String, u32)> = Vec::new();
+    wait(rx, "every component started", |e| {
+        if let MonitorEvent::Started { component, pid, .. } = e {
+            pids.push((component.clone(), *pid));
+        }
+        pids.len() == 4
+    })?;
+    let signer = pids
+        .iter()
+        .find(|(c, _)| c == "signer")
+        .map(|(_, p)| *p)
+        .unwrap_or(0);
+    println!("   -> killing the signer's process (pid {signer}) from outside, as a crash would");
+    let pid = rustix::process::Pid::from_raw(signer as i32)
+        .ok_or_else(|| Failure::Usage("the signer has no pid".into()))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+        .map_err(|e| Failure::Usage(format!("cannot kill the signer: {e}")))?;
+    wait(
+        rx,
+        "the signer's fault report",
+        |e| matches!(e, MonitorEvent::Fault { component, .. } if component == "signer"),
+    )?;
+    // The others are untouched: their processes are still there.
+    let others: Vec<&(String, u32)> = pids.iter().filter(|(c, _)| c != "signer").collect();
+    let gone: Vec<&str> = others
+        .iter()
+        .filter(|(_, p)| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .map(|(c, _)| c.as_str())
+        .collect();
+    if !gone.is_empty() {
+        return Err(Failure::Usage(format!(
+            "isolation failed: {} stopped when the signer was killed",
+            gone.join(", ")
+        )));
+    }
+    let names: Vec<&str> = others.iter().map(|(c, _)| c.as_str()).collect();
+    println!(
+        "   -> the monitor sent the fault notice to the watchdog's channel; {} are still running (checked in /proc)",
+        names.join(", ")
+    );
     Ok(())
 }

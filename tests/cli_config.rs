@@ -137,7 +137,19 @@ fn graph_prints_the_matrix_and_writes_dot() {
 fn demo_runs_and_every_subcommand_has_useful_help() {
     let o = spacenode(&["demo"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("ok: kernel-config/spacenode.toml on board `flight`"));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("ok: kernel-config/spacenode.toml on board `flight`"),
+        "{out}"
+    );
+    // The node really boots, a killed component is reported and the others survive it.
+    assert!(out.contains("signer started as pid"), "{out}");
+    assert!(out.contains("FAULT signer"), "{out}");
+    assert!(out.contains("killed by signal 9 (SIGKILL)"), "{out}");
+    assert!(
+        out.contains("watchdog, comms, upgrade are still running (checked in /proc)"),
+        "{out}"
+    );
     for (args, needle) in [
         (vec!["--help"], "config"),
         (vec!["config", "--help"], "sdf"),
