@@ -31,7 +31,9 @@ pub fn run(name: &str) -> ExitCode {
             return ExitCode::from(EXIT_START_FAILED as u8);
         }
     };
-    log::info!("no application logic yet: running the event loop (answering pings if it is pinged)");
+    log::info!(
+        "no application logic yet: running the event loop (answering pings if it is pinged)"
+    );
     let err = partition.run::<runtime::Idle>();
     log::error!("event loop stopped: {err}");
     ExitCode::from(EXIT_LOOP_STOPPED as u8)
