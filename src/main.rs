@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod failure;
 mod pd;
+mod provision;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     /// component's log lines prefixed with its name, faults, restarts and resets. Ctrl-C or
     /// SIGTERM stops every component and exits.
     Run(run::RunArgs),
+    /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
+    Provision(provision::ProvisionArgs),
     /// (internal) Run one component process; only the monitor starts this.
     #[command(hide = true)]
     Pd {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Config(c) => config::run(c),
         Command::Run(args) => run::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Pd { name } => return pd::run(&name),
     };
     match result {
