@@ -48,7 +48,7 @@ fn boot(state: &Path) -> Result<Signer<SimFlash>, String> {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("odd hex".into());
     }
     (0..s.len())
