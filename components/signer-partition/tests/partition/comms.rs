@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 
 pub static WORLD: OnceLock<World> = OnceLock::new();
 
+/// A batch whose first chunk claims to be its second: refused as bad chunking.
+const BAD_BATCH: u64 = 100;
+
 pub struct Comms {
     tx: Tx<SignRequest>,
     rx: Rx<SignResponse>,
@@ -82,6 +85,10 @@ impl Comms {
     }
 
     fn handle(&mut self, m: SignResponse) {
+        if m.batch_id == BAD_BATCH {
+            log::info!("RESULT batch {BAD_BATCH} {:?}", m.status);
+            return;
+        }
         let Some((id, _, _)) = world().batches.get(self.batch) else {
             return;
         };
@@ -126,6 +133,19 @@ impl Component for Comms {
     fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
         let tx = caps.sender::<SignRequest>("sign-requests")?;
         let (rx, _) = caps.receiver::<SignResponse>("sign-responses")?;
+        let mut tx = tx;
+        let bad = SignRequest {
+            batch_id: BAD_BATCH,
+            request_id: 9,
+            position: ChunkPosition {
+                index: 1,
+                count: 2,
+                offset: 0,
+                total_len: 10,
+            },
+            data: BoundedBytes::new(&[0u8; 5]).expect("fits"),
+        };
+        tx.try_send(&bad).expect("empty ring");
         cx.wake_at(cx.now());
         Ok(Comms {
             tx,

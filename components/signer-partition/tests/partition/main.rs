@@ -6,7 +6,8 @@
 //! Tests:
 //! - `a_batch_sent_in_chunks_is_cosigned_and_verifies`: first boot provisions from the inbox;
 //!   an 8-PSBT batch (several chunks) is signed, every node signature verifies with
-//!   rust-bitcoin + libsecp256k1, the receipt verifies; a replay is refused with code 6.
+//!   rust-bitcoin + libsecp256k1, the receipt verifies; a replay is refused with code 6; a
+//!   chunk that does not start its batch is refused as bad chunking and the signer carries on.
 //! - `no_channel_slot_ever_holds_the_seed_or_a_private_key`: after that run, every channel
 //!   region's bytes (mapped by the monitor in this process) are scanned for the seed, decrypted
 //!   from the key flash image with the sim board's seal secret, and for the master, account and
@@ -162,6 +163,8 @@ fn run_batches(state: &std::path::Path) -> Node {
     let mut node = Node::boot(state);
     let l = node.log_line("signer", "provisioned from the inbox");
     assert!(l.contains("1 servers"), "{l}");
+    let l = node.log_line("comms", "RESULT batch 100");
+    assert!(l.contains("Rejected { reason: BadChunking }"), "{l}");
     let l = node.log_line("comms", "RESULT batch 101");
     assert!(
         l.contains("signed psbts=8 node-signatures=10 receipt-verified=true signed-status=0"),
