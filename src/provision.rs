@@ -8,7 +8,14 @@
 //! The text is parsed by the signer itself at boot (it needs the node's keys to check the
 //! wallets); this command only refuses a key flash that is already provisioned.
 //!
-//! Avoids: touching the signer's own records.
+//! `spacenode node-key` (the step before): prints the node's BIP-48 account key for a network
+//! and account, as a descriptor key `[fingerprint/48h/COINh/ACCOUNTh/2h]xpub` (append
+//! `/<0;1>/*` in the descriptor), so the ground can build the wallet descriptors the provisioning
+//! file registers. It runs the signer's own boot on the image (the first run creates the seed
+//! there, with the host's `getrandom`, exactly as the partition's first boot would). On the sim
+//! board only: a flight node exports its keys signed by its identity key over the link.
+//!
+//! Avoids: touching the signer's records beyond its own first boot.
 
 use crate::failure::Failure;
 use board_sim::flash::SimFlash;
@@ -56,4 +63,70 @@ pub fn run(args: ProvisionArgs) -> Result<(), Failure> {
         path.display()
     );
     Ok(())
+}
+
+#[derive(Args)]
+pub struct NodeKeyArgs {
+    /// Directory of the board's persistent state (as for `spacenode run`)
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Network: mainnet, testnet or regtest
+    #[arg(long, default_value = "regtest")]
+    network: String,
+    /// BIP-48 account number
+    #[arg(long, default_value_t = 0)]
+    account: u32,
+}
+
+pub fn node_key(args: NodeKeyArgs) -> Result<(), Failure> {
+    use signer::wallet::Network;
+    let network = match args.network.as_str() {
+        "mainnet" => Network::Mainnet,
+        "testnet" => Network::Testnet,
+        "regtest" => Network::Regtest,
+        other => return Err(Failure::Usage(format!("unknown network `{other}`"))),
+    };
+    let state = args.state.unwrap_or_else(crate::run::default_state_dir);
+    std::fs::create_dir_all(&state)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
+    let path = state.join("key-flash.flash");
+    let account = args.account;
+    // The signer keeps its registry by value: unoptimised builds need a big stack.
+    let job = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || -> Result<String, String> {
+            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
+            let (s, _) = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &seal,
+                &mut board_sim::rng::OsRng,
+            )
+            .map_err(|e| format!("signer boot: {e}"))?;
+            let e = s
+                .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
+                .map_err(|e| e.to_string())?;
+            let xpub =
+                signer::base58::encode_check(e.xpub_bytes()).map_err(|e| format!("{e:?}"))?;
+            let fp: String = e.as_bytes()[23..27]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Ok(format!(
+                "[{fp}/48h/{}h/{account}h/2h]{}",
+                network.coin_type(),
+                xpub.as_str()
+            ))
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    match job.join() {
+        Ok(Ok(line)) => {
+            println!("{line}");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Failure::Usage(e)),
+        Err(_) => Err(Failure::Usage("internal failure".into())),
+    }
 }
