@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod failure;
 mod pd;
+mod provision;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,10 @@ enum Command {
     /// component's log lines prefixed with its name, faults, restarts and resets. Ctrl-C or
     /// SIGTERM stops every component and exits.
     Run(run::RunArgs),
+    /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
+    NodeKey(provision::NodeKeyArgs),
+    /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
+    Provision(provision::ProvisionArgs),
     /// (internal) Run one component process; only the monitor starts this.
     #[command(hide = true)]
     Pd {
@@ -48,6 +53,8 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Config(c) => config::run(c),
         Command::Run(args) => run::run(args),
+        Command::Provision(args) => provision::run(args),
+        Command::NodeKey(args) => provision::node_key(args),
         Command::Pd { name } => return pd::run(&name),
     };
     match result {

@@ -3,18 +3,19 @@
 //! refuses to start (there is no boot block), exits with status 70 and says so.
 //!
 //! It sets up the partition (grants, sandbox, seccomp: `board_sim::partition`) and then runs the
-//! component's logic in the runtime's event loop. No component has application logic in this
-//! build yet: every partition runs the event loop with [`runtime::Idle`], which answers the
-//! watchdog's pings and does nothing else. [`has_logic`] says so for the boot log.
+//! component's logic in the runtime's event loop: the `signer` runs
+//! [`signer_partition::SignerPd`] on the sim board's drivers ([`board_sim::drivers::SimDrivers`]);
+//! every other partition still runs the event loop with [`runtime::Idle`], which answers the
+//! watchdog's pings and does nothing else. [`has_logic`] says which for the boot log.
 //!
 //! Avoids: any work before the sandbox is in place beyond reading the boot block.
 
 use board_sim::partition::{EXIT_LOOP_STOPPED, EXIT_START_FAILED, Partition, logger};
 use std::process::ExitCode;
 
-/// Whether the component has application logic in this build (none has yet).
-pub fn has_logic(_component: &str) -> bool {
-    false
+/// Whether the component has application logic in this build.
+pub fn has_logic(component: &str) -> bool {
+    component == "signer"
 }
 
 pub fn run(name: &str) -> ExitCode {
@@ -31,10 +32,14 @@ pub fn run(name: &str) -> ExitCode {
             return ExitCode::from(EXIT_START_FAILED as u8);
         }
     };
-    log::info!(
-        "no application logic yet: running the event loop (answering pings if it is pinged)"
-    );
-    let err = partition.run::<runtime::Idle>();
+    let err = if name == "signer" {
+        partition.run::<signer_partition::SignerPd<board_sim::drivers::SimDrivers>>()
+    } else {
+        log::info!(
+            "no application logic yet: running the event loop (answering pings if it is pinged)"
+        );
+        partition.run::<runtime::Idle>()
+    };
     log::error!("event loop stopped: {err}");
     ExitCode::from(EXIT_LOOP_STOPPED as u8)
 }

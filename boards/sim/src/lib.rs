@@ -5,6 +5,7 @@
 
 pub mod boot;
 pub mod clock;
+pub mod drivers;
 pub mod flash;
 pub mod grants;
 pub mod link;

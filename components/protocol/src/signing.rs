@@ -56,7 +56,9 @@ pub enum SignStatus {
     Accepted,
     /// The batch is signed; `data` is one chunk of the signed batch.
     Signed,
-    /// The batch is refused as a whole; `data` is empty.
+    /// The batch is refused as a whole. `data` is empty for `Busy` and `BadChunking`; for a
+    /// batch the signer examined it is the signer's signed 163-byte receipt, whose bytes 60
+    /// and 61 are the exact error class and code (`signer::batch::receipt`).
     Rejected {
         /// Why.
         reason: SignRejection,
@@ -73,7 +75,9 @@ pub struct SignResponse {
     pub batch_id: u64,
     /// The `request_id` of the batch's requests.
     pub request_id: u32,
-    /// For `Signed`: position in the signed output; otherwise the request chunk acknowledged.
+    /// For `Signed`: position in the signed output (`u32 BE length ‖ signed PSBT` per PSBT,
+    /// then the receipt); its length is known only at the end, so `count` and `total_len` are
+    /// 0 on every chunk but the last. Otherwise the request chunk acknowledged.
     pub position: ChunkPosition,
     /// What this response says.
     pub status: SignStatus,

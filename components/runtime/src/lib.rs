@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod caps;
 pub mod component;
+pub mod drivers;
 pub mod event_loop;
 pub mod heartbeat;
 pub mod idle;
@@ -29,6 +30,7 @@ pub mod notify_set;
 pub use backend::{WaitBackend, WaitError};
 pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS};
 pub use component::{Component, Context, InitError};
+pub use drivers::{DriverError, Drivers};
 pub use event_loop::{RunError, run};
 pub use heartbeat::Heartbeat;
 pub use idle::Idle;

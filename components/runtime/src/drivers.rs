@@ -1,0 +1,82 @@
+//! Device driver glue: how a component turns the [`DeviceCap`]s it took from its capability set
+//! into `hal` drivers without depending on any board.
+//!
+//! A component that uses devices is generic over a board type implementing [`Drivers`]
+//! (`impl<B: Drivers> Component for MyComponent<B>`). The board crate implements the trait
+//! (the sim board: `board_sim::drivers::SimDrivers`, a flash image on a granted descriptor and
+//! the kernel's `getrandom`), and the binary that links both picks the pair
+//! (`partition.run::<MyComponent<SimDrivers>>()`). The component only ever hands the trait a
+//! capability it was granted: a driver cannot be made from a name, a number or an address.
+//!
+//! | device kind | method | driver |
+//! | --- | --- | --- |
+//! | `flash` | [`Drivers::flash`] | [`hal::flash::NorFlash`] |
+//! | `rng` | [`Drivers::rng`] | [`hal::rng::TryCryptoRng`] |
+//! | `flash` | [`Drivers::seal_secret`] | the board's 32-byte sealing secret bound to that flash |
+//!
+//! The sealing secret stands for storage only the owner of a flash can read (OTP, eFuse, a PUF,
+//! a secure element on a flight board). Boards say in their docs what theirs really protects.
+//!
+//! Avoids: OS handles in the trait (the board interprets [`DeviceCap::handles`]), and any
+//! way around the capability set.
+
+use crate::caps::DeviceCap;
+use hal::flash::NorFlash;
+use hal::rng::TryCryptoRng;
+
+/// Why a driver could not be made from a device capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverError {
+    /// The capability is of another device kind than the driver asked for.
+    WrongKind {
+        /// The device's name.
+        device: &'static str,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// The board could not open the device (the board logs the detail).
+    Unavailable(&'static str),
+}
+
+impl core::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DriverError::WrongKind { device, kind } => {
+                write!(f, "device `{device}` is a {kind}, not the kind asked for")
+            }
+            DriverError::Unavailable(d) => write!(f, "device `{d}` could not be opened"),
+        }
+    }
+}
+
+impl core::error::Error for DriverError {}
+
+/// A board's drivers for the devices a component was granted.
+pub trait Drivers {
+    /// The board's NOR flash driver.
+    type Flash: NorFlash;
+    /// The board's random number generator.
+    type Rng: TryCryptoRng;
+
+    /// The driver for a granted `flash` device.
+    fn flash(device: DeviceCap) -> Result<Self::Flash, DriverError>;
+
+    /// The driver for a granted `rng` device.
+    fn rng(device: DeviceCap) -> Result<Self::Rng, DriverError>;
+
+    /// The board's sealing secret for a granted `flash` device (see the module docs). The
+    /// caller must zeroize it once it has wrapped it.
+    fn seal_secret(device: &DeviceCap) -> Result<[u8; 32], DriverError>;
+}
+
+/// Checks `device` is of kind `kind`.
+pub fn expect_kind(device: &DeviceCap, kind: &str) -> Result<(), DriverError> {
+    if device.kind == kind {
+        Ok(())
+    } else {
+        Err(DriverError::WrongKind {
+            device: device.name,
+            kind: device.kind,
+        })
+    }
+}

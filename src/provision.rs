@@ -1,0 +1,132 @@
+//! `spacenode provision`: the ground operator's clean-room step on the sim board. Writes a
+//! provisioning file (the signer's registry text: admin keys, ground servers, wallets, policies;
+//! see the `signer` crate's `provision` module) into the provisioning inbox of the signer's key
+//! flash image `STATE/key-flash.flash` (see `signer_partition::inbox`). The signer reads it at
+//! its first boot, after creating its seed, and provisions itself; once provisioned it ignores
+//! the inbox (changes then take M-of-N admin commands).
+//!
+//! The text is parsed by the signer itself at boot (it needs the node's keys to check the
+//! wallets); this command only refuses a key flash that is already provisioned.
+//!
+//! `spacenode node-key` (the step before): prints the node's BIP-48 account key for a network
+//! and account, as a descriptor key `[fingerprint/48h/COINh/ACCOUNTh/2h]xpub` (append
+//! `/<0;1>/*` in the descriptor), so the ground can build the wallet descriptors the provisioning
+//! file registers. It runs the signer's own boot on the image (the first run creates the seed
+//! there, with the host's `getrandom`, exactly as the partition's first boot would). On the sim
+//! board only: a flight node exports its keys signed by its identity key over the link.
+//!
+//! Avoids: touching the signer's records beyond its own first boot.
+
+use crate::failure::Failure;
+use board_sim::flash::SimFlash;
+use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ProvisionArgs {
+    /// Directory of the board's persistent state (as for `spacenode run`)
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The provisioning file
+    file: PathBuf,
+}
+
+pub fn run(args: ProvisionArgs) -> Result<(), Failure> {
+    let state = args.state.unwrap_or_else(crate::run::default_state_dir);
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", args.file.display())))?;
+    std::fs::create_dir_all(&state)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
+    let path = state.join("key-flash.flash");
+    let mut flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    let layout = signer::persist::SignerLayout::contiguous(0);
+    let registry = store::RecordStore::mount(&mut flash, layout.registry)
+        .map_err(|e| Failure::Usage(format!("{}: {e:?}", path.display())))?;
+    if !matches!(
+        registry.status(),
+        store::RecordStatus::Blank | store::RecordStatus::Interrupted
+    ) {
+        return Err(Failure::Rejected(format!(
+            "{} is already provisioned: the signer ignores the inbox now; change servers and \
+             policies with admin commands\n",
+            path.display()
+        )));
+    }
+    signer_partition::inbox::write(&mut flash, &text)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    println!(
+        "wrote {} bytes of provisioning text into the inbox of {}; the signer provisions itself \
+         from it at its first boot",
+        text.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct NodeKeyArgs {
+    /// Directory of the board's persistent state (as for `spacenode run`)
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Network: mainnet, testnet or regtest
+    #[arg(long, default_value = "regtest")]
+    network: String,
+    /// BIP-48 account number
+    #[arg(long, default_value_t = 0)]
+    account: u32,
+}
+
+pub fn node_key(args: NodeKeyArgs) -> Result<(), Failure> {
+    use signer::wallet::Network;
+    let network = match args.network.as_str() {
+        "mainnet" => Network::Mainnet,
+        "testnet" => Network::Testnet,
+        "regtest" => Network::Regtest,
+        other => return Err(Failure::Usage(format!("unknown network `{other}`"))),
+    };
+    let state = args.state.unwrap_or_else(crate::run::default_state_dir);
+    std::fs::create_dir_all(&state)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
+    let path = state.join("key-flash.flash");
+    let account = args.account;
+    // The signer keeps its registry by value: unoptimised builds need a big stack.
+    let job = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || -> Result<String, String> {
+            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
+            let (s, _) = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &seal,
+                &mut board_sim::rng::OsRng,
+            )
+            .map_err(|e| format!("signer boot: {e}"))?;
+            let e = s
+                .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
+                .map_err(|e| e.to_string())?;
+            let xpub =
+                signer::base58::encode_check(e.xpub_bytes()).map_err(|e| format!("{e:?}"))?;
+            let fp: String = e.as_bytes()[23..27]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Ok(format!(
+                "[{fp}/48h/{}h/{account}h/2h]{}",
+                network.coin_type(),
+                xpub.as_str()
+            ))
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    match job.join() {
+        Ok(Ok(line)) => {
+            println!("{line}");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Failure::Usage(e)),
+        Err(_) => Err(Failure::Usage("internal failure".into())),
+    }
+}
