@@ -271,13 +271,7 @@ impl Watchdog {
         now: Instant,
         out: &mut impl FnMut(Action),
     ) -> Result<PongVerdict, InputError> {
-        let now = self.advance(now);
-        let r = self.take_pong(from, pong, now, out);
-        if r.is_err() {
-            self.counters.rejected = self.counters.rejected.saturating_add(1);
-        }
-        self.refresh(now, out);
-        r
+        self.input(now, out, |w, now, out| w.take_pong(from, pong, now, out))
     }
 
     /// The monitor reported a fault at `now`: act on it at once.
@@ -287,13 +281,7 @@ impl Watchdog {
         now: Instant,
         out: &mut impl FnMut(Action),
     ) -> Result<FaultVerdict, InputError> {
-        let now = self.advance(now);
-        let r = self.take_fault(notice, now, out);
-        if r.is_err() {
-            self.counters.rejected = self.counters.rejected.saturating_add(1);
-        }
-        self.refresh(now, out);
-        r
+        self.input(now, out, |w, now, out| w.take_fault(notice, now, out))
     }
 
     /// The monitor answered a restart request at `now`.
@@ -303,8 +291,19 @@ impl Watchdog {
         now: Instant,
         out: &mut impl FnMut(Action),
     ) -> Result<RestartVerdict, InputError> {
+        self.input(now, out, |w, now, out| w.take_result(result, now, out))
+    }
+
+    /// One input at `now`: advance the clock, let `take` act on it, count it if it was refused,
+    /// then refresh the derived state. Every `on_*` entry point goes through here.
+    fn input<T, O: FnMut(Action)>(
+        &mut self,
+        now: Instant,
+        out: &mut O,
+        take: impl FnOnce(&mut Self, Instant, &mut O) -> Result<T, InputError>,
+    ) -> Result<T, InputError> {
         let now = self.advance(now);
-        let r = self.take_result(result, now, out);
+        let r = take(self, now, out);
         if r.is_err() {
             self.counters.rejected = self.counters.rejected.saturating_add(1);
         }
