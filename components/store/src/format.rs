@@ -22,8 +22,10 @@
 //! - **valid**: magic, tag, length and CRC all check.
 //!
 //! The CRC is last in the byte stream and the writer writes in address order, so a write that a
-//! power cut stops early can never leave a valid copy (except by a 2^-32 CRC coincidence on
-//! undefined torn bytes). The CRC guards against power cuts and radiation, not against an
+//! power cut stops early leaves a valid copy only if every byte it did not land already holds
+//! its intended value: trailing bytes that are `0xFF` (padding, or CRC bytes that happen to be
+//! `0xFF`, as erased flash reads). The copy is then the complete new record, not a torn one.
+//! Otherwise only a 2^-32 CRC coincidence on undefined torn bytes could verify. The CRC guards against power cuts and radiation, not against an
 //! attacker with write access to flash.
 
 use crc::{CRC_32_ISCSI, Crc};

@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | 1. choose target | none | old record (nothing changed) |
 //! | 2. erase the target's sectors | one `erase` of `copy_size` bytes | old record: the target is partly erased (undefined), the newest copy untouched |
-//! | 3. write header, payload, CRC in address order | `ceil((24 + n) / 256)` writes of at most 256 bytes | old record: the target's CRC does not verify until its last byte has landed |
+//! | 3. write header, payload, CRC in address order | `ceil((24 + n) / 256)` writes of at most 256 bytes | old record until every byte of the target holds its new value: normally when the last write has landed in full; earlier only if the bytes still to come already read as erased `0xFF` (padding, or CRC bytes that happen to be `0xFF`), and then the target *is* the complete new record |
 //! | 4. read back and verify the target | reads only | **new** record (sequence `s + 1`, higher than the old one) |
 //!
 //! The newest valid copy is never erased or written by an update, so the old record stays
