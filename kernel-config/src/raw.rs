@@ -198,6 +198,8 @@ pub enum DeviceKind {
     Flash,
     /// An SD/eMMC host controller.
     Sdhci,
+    /// An I2C controller (with a FRAM or EEPROM on it where the description says so).
+    I2c,
     /// A timer block.
     Timer,
 }
@@ -213,6 +215,7 @@ impl DeviceKind {
             DeviceKind::Spi => "spi",
             DeviceKind::Flash => "flash",
             DeviceKind::Sdhci => "sdhci",
+            DeviceKind::I2c => "i2c",
             DeviceKind::Timer => "timer",
         }
     }

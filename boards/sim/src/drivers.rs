@@ -5,6 +5,9 @@
 //! | --- | --- | --- |
 //! | `flash` | [`SimFlash`] | the image descriptor in `DeviceCap::handles[0]` (the monitor's `STATE/NAME.flash`); seccomp allows `pread64`/`pwrite64`/`fsync`/`fstat` on it and nothing else |
 //! | `rng` | [`OsRng`] | nothing: `getrandom(2)`, which seccomp allows only to the rng's owner |
+//! | `watchdog` | [`SimWatchdog`] | the component end of the timer's socket pair (`crate::watchdog`) |
+//! | `radio` | [`UdpRadio`] with MTU [`RADIO_MTU`] | the UDP socket the monitor bound and connected to the ground |
+//! | `uart` | [`PtySerial`] | the pty master (the monitor keeps the slave for ground tools) |
 //!
 //! **Sealing secret.** The sim board has no OTP or eFuse: [`SimDrivers::seal_secret`] returns
 //! the public constant [`SIM_SEAL_SECRET`]. A record sealed with it detects every corruption
@@ -16,10 +19,14 @@
 
 use crate::flash::SimFlash;
 use crate::partition::device_fd;
+use crate::radio::{RADIO_MTU, UdpRadio};
 use crate::rng::OsRng;
+use crate::serial::PtySerial;
+use crate::watchdog::SimWatchdog;
 use runtime::DeviceCap;
-use runtime::drivers::{DriverError, Drivers, expect_kind};
+use runtime::drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers, expect_kind};
 use std::fs::File;
+use std::net::UdpSocket;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The sim board's sealing secret (public; see the module docs).
@@ -34,11 +41,7 @@ impl Drivers for SimDrivers {
     type Rng = OsRng;
 
     fn flash(device: DeviceCap) -> Result<SimFlash, DriverError> {
-        expect_kind(&device, "flash")?;
-        let fd = device_fd(device.handles[0]).ok_or(DriverError::Unavailable(device.name))?;
-        // SAFETY: the partition granted this descriptor to exactly this device capability, and
-        // the capability set hands a device out once, so nothing else owns `fd`.
-        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let file = File::from(take_fd(&device, "flash")?);
         SimFlash::from_file(file).map_err(|e| {
             log::error!("device `{}`: {e}", device.name);
             DriverError::Unavailable(device.name)
@@ -53,5 +56,42 @@ impl Drivers for SimDrivers {
     fn seal_secret(device: &DeviceCap) -> Result<[u8; 32], DriverError> {
         expect_kind(device, "flash")?;
         Ok(SIM_SEAL_SECRET)
+    }
+}
+
+/// The descriptor granted to `device`, checked to be of kind `kind`, owned from here on.
+fn take_fd(device: &DeviceCap, kind: &str) -> Result<OwnedFd, DriverError> {
+    expect_kind(device, kind)?;
+    let fd = device_fd(device.handles[0]).ok_or(DriverError::Unavailable(device.name))?;
+    // SAFETY: the partition granted this descriptor to exactly this device capability, and the
+    // capability set hands a device out once (by value), so nothing else owns `fd`.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn unavailable(device: &DeviceCap, e: impl std::fmt::Display) -> DriverError {
+    log::error!("device `{}`: {e}", device.name);
+    DriverError::Unavailable(device.name)
+}
+
+impl WatchdogDrivers for SimDrivers {
+    type Watchdog = SimWatchdog;
+
+    fn watchdog(device: DeviceCap) -> Result<SimWatchdog, DriverError> {
+        let fd = take_fd(&device, "watchdog")?;
+        SimWatchdog::from_fd(fd).map_err(|e| unavailable(&device, e))
+    }
+}
+
+impl LinkDrivers for SimDrivers {
+    type Radio = UdpRadio;
+    type Serial = PtySerial;
+
+    fn radio(device: DeviceCap) -> Result<UdpRadio, DriverError> {
+        let sock = UdpSocket::from(take_fd(&device, "radio")?);
+        UdpRadio::from_socket(sock, RADIO_MTU).map_err(|e| unavailable(&device, e))
+    }
+
+    fn serial(device: DeviceCap) -> Result<PtySerial, DriverError> {
+        Ok(PtySerial::from_fd(take_fd(&device, "uart")?))
     }
 }

@@ -24,7 +24,7 @@
 //!    [`Grant::Notify`]). The sender only writes the eventfd, the receiver only waits on and reads
 //!    it; the seccomp filter enforces that direction per descriptor.
 //! 2. for every device the component owns, in board order, the descriptors of its sim stand-in
-//!    ([`DevicePart`]): flash (and qspi, spi, sdhci: storage behind a controller) → the image file; uart → the pty master; radio → a UDP socket on
+//!    ([`DevicePart`]): flash (and qspi, spi, sdhci, i2c: storage behind a controller) → the image file; uart → the pty master; radio → a UDP socket on
 //!    loopback, already connected to the ground side; watchdog → the component end of the timer's
 //!    socket pair; rng and timer → no descriptor (rng is the `getrandom` system call, which the
 //!    seccomp filter allows only to the rng's owner; the clock is the vDSO). The owner of the
@@ -107,7 +107,11 @@ pub struct GrantTable {
 /// Descriptors a device of this kind is represented by on the sim board.
 pub fn device_parts(kind: DeviceKind, name: &str) -> Vec<DevicePart> {
     let mut parts = match kind {
-        DeviceKind::Flash | DeviceKind::Qspi | DeviceKind::Spi | DeviceKind::Sdhci => {
+        DeviceKind::Flash
+        | DeviceKind::Qspi
+        | DeviceKind::Spi
+        | DeviceKind::Sdhci
+        | DeviceKind::I2c => {
             vec![DevicePart::FlashImage]
         }
         DeviceKind::Uart => vec![DevicePart::Serial],

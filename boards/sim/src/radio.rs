@@ -16,6 +16,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 /// Largest MTU the sim radio accepts (a UDP payload on loopback).
 pub const MAX_MTU: usize = 65_507;
+/// The MTU of the board's radio as the monitor grants it: the largest frame comms may send.
+pub const RADIO_MTU: usize = 2048;
 
 /// Why a sim radio could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,13 @@
 //! | `flash` | [`Drivers::flash`] | [`hal::flash::NorFlash`] |
 //! | `rng` | [`Drivers::rng`] | [`hal::rng::TryCryptoRng`] |
 //! | `flash` | [`Drivers::seal_secret`] | the board's 32-byte sealing secret bound to that flash |
+//! | `watchdog` | [`WatchdogDrivers::watchdog`] | [`hal::watchdog::WatchdogTimer`] |
+//! | `radio` | [`LinkDrivers::radio`] | [`hal::radio::Radio`] |
+//! | `uart` | [`LinkDrivers::serial`] | [`hal::serial::Serial`] |
+//!
+//! The device families are separate traits so that a component (and a test's drivers) names
+//! only the ones it uses: the watchdog is generic over `B: Drivers + WatchdogDrivers`, the comms
+//! manager over `B: Drivers + LinkDrivers`.
 //!
 //! The sealing secret stands for storage only the owner of a flash can read (OTP, eFuse, a PUF,
 //! a secure element on a flight board). Boards say in their docs what theirs really protects.
@@ -22,7 +29,10 @@
 
 use crate::caps::DeviceCap;
 use hal::flash::NorFlash;
+use hal::radio::Radio;
 use hal::rng::TryCryptoRng;
+use hal::serial::Serial;
+use hal::watchdog::WatchdogTimer;
 
 /// Why a driver could not be made from a device capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +77,29 @@ pub trait Drivers {
     /// The board's sealing secret for a granted `flash` device (see the module docs). The
     /// caller must zeroize it once it has wrapped it.
     fn seal_secret(device: &DeviceCap) -> Result<[u8; 32], DriverError>;
+}
+
+/// A board's driver for a granted hardware watchdog timer.
+pub trait WatchdogDrivers {
+    /// The board's watchdog timer driver.
+    type Watchdog: WatchdogTimer;
+
+    /// The driver for a granted `watchdog` device.
+    fn watchdog(device: DeviceCap) -> Result<Self::Watchdog, DriverError>;
+}
+
+/// A board's drivers for granted ground links.
+pub trait LinkDrivers {
+    /// The board's datagram radio driver.
+    type Radio: Radio;
+    /// The board's serial line driver.
+    type Serial: Serial;
+
+    /// The driver for a granted `radio` device.
+    fn radio(device: DeviceCap) -> Result<Self::Radio, DriverError>;
+
+    /// The driver for a granted `uart` device.
+    fn serial(device: DeviceCap) -> Result<Self::Serial, DriverError>;
 }
 
 /// Checks `device` is of kind `kind`.
