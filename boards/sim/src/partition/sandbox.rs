@@ -13,6 +13,13 @@
 //! | `RLIMIT_FSIZE` | largest granted flash image (0 without flash) | a component cannot grow files |
 //! | `RLIMIT_NOFILE` | highest granted descriptor + 1 | no room for more descriptors (seccomp forbids creating them anyway) |
 //!
+//! Last, `SIGSEGV` and `SIGBUS` go back to their default action. Rust's start-up installs a
+//! stack-overflow handler for them that, for a fault outside the guard page (which is where a
+//! stack stopped by `RLIMIT_STACK` faults), resets itself with `rt_sigaction` and returns; the
+//! seccomp filter forbids that call, so the monitor would report a seccomp violation instead of
+//! the memory fault it was. With the default action the kernel ends the process with the signal,
+//! and the fault notice says `Signal { signal: 11 }`.
+//!
 //! The budget and period of the description (CPU time) have no Linux limit that means the same
 //! and are not applied on the sim board.
 //!
@@ -158,5 +165,14 @@ pub fn restrict(limits: &Limits) -> Result<(), SandboxError> {
     limit(Resource::Fsize, "RLIMIT_FSIZE", limits.max_file_size)?;
     let nofile = u64::try_from(limits.highest_fd).unwrap_or(0) + 1;
     limit(Resource::Nofile, "RLIMIT_NOFILE", nofile)?;
+    for (signal, what) in [(libc::SIGSEGV, "SIGSEGV"), (libc::SIGBUS, "SIGBUS")] {
+        // SAFETY: resetting a signal to its default action has no memory-safety preconditions.
+        if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+            return Err(SandboxError::Os {
+                what,
+                err: std::io::Error::last_os_error(),
+            });
+        }
+    }
     Ok(())
 }

@@ -24,7 +24,7 @@
 //! | `mmap` | `MAP_ANONYMOUS` set and `PROT_EXEC` clear | the allocator; no file mappings, no new code |
 //! | `mprotect` | `PROT_EXEC` clear | the allocator; never making memory executable |
 //! | `munmap`, `mremap`, `madvise`, `brk` | none | the allocator, on the process's own memory |
-//! | `rt_sigreturn` | none | returning from a signal handler (Rust's stack-overflow handler) |
+//! | `rt_sigreturn` | none | returning from a signal handler installed before the filter (none of the memory-fault ones: `crate::partition::sandbox` resets those) |
 //! | `rt_sigprocmask`, `getpid`, `gettid` | none | `abort()` blocks signals and asks its own ids |
 //! | `tgkill` | to its own process id, signal `SIGABRT` | `abort()`, so a panic that aborts is reported as `SIGABRT`, not as a violation |
 //! | `exit`, `exit_group` | none | ending the process |

@@ -352,6 +352,37 @@ fn crashes_restart_on_request_and_forged_requests_are_rejected() {
     node.stop();
 }
 
+fn a_stack_beyond_the_description_kills_only_that_component() {
+    let mut node = Node::boot(SYSTEM);
+    node.log_line("deep", "recursing through 512 KiB of stack");
+    let e = node.wait_for(
+        "fault of deep",
+        |e| matches!(e, MonitorEvent::Fault { component, .. } if component == "deep"),
+    );
+    // The stack cannot grow past its limit: the kernel's SIGSEGV ends it (the partition put the
+    // default action back, see `partition::sandbox`), reported as that, not as a violation.
+    assert!(
+        matches!(
+            e,
+            MonitorEvent::Fault {
+                cause: FaultCause::Signal { signal: 11 },
+                notified: true,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        !node
+            .seen
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Log { line, .. } if line.contains("reached depth"))),
+        "the recursion finished: the stack limit was not applied"
+    );
+    node.log_line("alpha", "exchanged 300 errors 0");
+    node.stop();
+}
+
 fn hardware_watchdog_expiry_power_cycles_the_board() {
     let text = SYSTEM.replace(
         "summary = \"test watchdog: logs fault notices, requests restarts, sends forged requests\"",
@@ -467,6 +498,10 @@ const TESTS: &[Test] = &[
     (
         "hardware_watchdog_expiry_power_cycles_the_board",
         hardware_watchdog_expiry_power_cycles_the_board,
+    ),
+    (
+        "a_stack_beyond_the_description_kills_only_that_component",
+        a_stack_beyond_the_description_kills_only_that_component,
     ),
     (
         "reboot_requests_power_cycle_the_board_and_forged_ones_are_refused",

@@ -7,6 +7,7 @@
 //! - `alpha` / `beta`: a numbered exchange every millisecond; `alpha` checks every echo.
 //! - `opener`, `socketeer`, `scribbler`: break the seccomp rules right after start.
 //! - `crasher`: aborts right after start.
+//! - `deep`: recurses through 512 KiB of stack, far beyond its description's 16 KiB.
 //! - `rebooter`: sends a reboot request naming another component (forged), then a genuine one.
 
 use board_sim::partition::{EXIT_LOOP_STOPPED, EXIT_START_FAILED, Partition, logger};
@@ -304,11 +305,27 @@ fn break_rule(name: &str) -> ExitCode {
                 log::info!("crashing");
                 std::process::abort();
             }
+            "deep" => {
+                log::info!("recursing through 512 KiB of stack");
+                log::info!("reached depth {}", recurse(128));
+            }
             _ => {}
         }
     }
     log::error!("{name}: the forbidden call returned; the sandbox did not stop it");
     ExitCode::from(99)
+}
+
+/// Uses `depth` frames of 4 KiB each; the result depends on every frame so none is optimised away.
+#[inline(never)]
+fn recurse(depth: u32) -> u64 {
+    let mut frame = [0u8; 4096];
+    frame[depth as usize % 4096] = depth as u8;
+    let frame = std::hint::black_box(frame);
+    if depth == 0 {
+        return u64::from(frame[0]);
+    }
+    recurse(depth - 1) + u64::from(frame[depth as usize % 4096])
 }
 
 /// The `pd NAME` mode of the test executable.
@@ -326,7 +343,7 @@ pub fn run(name: &str) -> ExitCode {
         "alpha" => p.run::<Alpha>(),
         "beta" => p.run::<Beta>(),
         "rebooter" => p.run::<Rebooter>(),
-        "opener" | "socketeer" | "scribbler" | "crasher" => {
+        "opener" | "socketeer" | "scribbler" | "crasher" | "deep" => {
             // Not dropped: closing its descriptors would itself be a refused call.
             std::mem::forget(p);
             return break_rule(name);
