@@ -34,7 +34,7 @@ pub const fn kind_of<M: Message>() -> MessageKind {
     }
 }
 
-static ALL: [MessageKind; 14] = [
+static ALL: [MessageKind; 16] = [
     kind_of::<crate::Ping>(),
     kind_of::<crate::Pong>(),
     kind_of::<crate::FaultNotice>(),
@@ -44,6 +44,8 @@ static ALL: [MessageKind; 14] = [
     kind_of::<crate::LogRecord>(),
     kind_of::<crate::SignRequest>(),
     kind_of::<crate::SignResponse>(),
+    kind_of::<crate::AdminRequest>(),
+    kind_of::<crate::AdminResponse>(),
     kind_of::<crate::LinkStatus>(),
     kind_of::<crate::Telemetry>(),
     kind_of::<crate::UpgradeChunk>(),

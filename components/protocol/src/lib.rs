@@ -20,6 +20,7 @@
 //! are [`ComponentId`]s assigned by the system description in declaration order).
 #![no_std]
 
+pub mod admin;
 pub mod bounded;
 pub mod catalogue;
 pub mod chunk;
@@ -33,6 +34,9 @@ pub mod telemetry;
 pub mod upgrade;
 pub mod watchdog;
 
+pub use admin::{
+    ADMIN_COMMAND_MAX, AdminOp, AdminOutcome, AdminRequest, AdminResponse, XPUB_EXPORT_LEN,
+};
 pub use bounded::{BoundedBytes, BoundedList, BoundedStr, CapacityError, InvalidBounded};
 pub use chunk::{CHUNK_MAX, ChunkPosition};
 pub use health::{
@@ -124,6 +128,18 @@ message!(
     "sign-response",
     4096,
     "signer -> comms: batch progress, a chunk of the signed batch, or a rejection"
+);
+message!(
+    AdminRequest,
+    "admin-request",
+    4008,
+    "comms -> signer: an authenticated registry command or an xpub export request"
+);
+message!(
+    AdminResponse,
+    "admin-response",
+    184,
+    "signer -> comms: outcome of a registry command, or a signed xpub export"
 );
 message!(
     LinkStatus,

@@ -13,7 +13,7 @@ use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::Failure;
 use rkyv::{Archived, Deserialize, Portable, Serialize};
 
-const NAMES: [&str; 14] = [
+const NAMES: [&str; 16] = [
     "ping",
     "pong",
     "fault-notice",
@@ -23,6 +23,8 @@ const NAMES: [&str; 14] = [
     "log-record",
     "sign-request",
     "sign-response",
+    "admin-request",
+    "admin-response",
     "link-status",
     "telemetry",
     "upgrade-chunk",
@@ -166,6 +168,18 @@ fn maximal_values_fit_documented_sizes() {
             reason: SignRejection::Internal,
         },
         data: full_bytes(),
+    });
+    check_kind(AdminRequest {
+        request_id: u32::MAX,
+        op: AdminOp::Command {
+            envelope: full_bytes(),
+        },
+    });
+    check_kind(AdminResponse {
+        request_id: u32::MAX,
+        outcome: AdminOutcome::Export {
+            export: full_bytes(),
+        },
     });
     check_kind(LinkStatus {
         frames_rx: u32::MAX,

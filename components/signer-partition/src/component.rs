@@ -1,7 +1,8 @@
 //! [`SignerPd`]: the signer's [`Component`] (see the crate docs for the whole flow).
 //!
-//! Capabilities it takes: `key-flash` and `rng` (devices), `sign-requests` (receive),
-//! `sign-responses` (send). Its ping channel is the runtime's.
+//! Capabilities it takes: `key-flash` and `rng` (devices), `sign-requests` and
+//! `admin-requests` (receive), `sign-responses` and `admin-responses` (send). Its ping channel
+//! is the runtime's.
 //!
 //! Avoids: more than one step of signing work per handler call, and blocking on a full ring.
 
@@ -11,7 +12,10 @@ use crate::outbox::{Flush, Outbox};
 use crate::reassembly::{self, Assembly, Chunk, ChunkError, Stored};
 use hal::time::Instant;
 use ipc::{RecvError, SendError};
-use protocol::{BoundedBytes, ChunkPosition, SignRejection, SignRequest, SignResponse, SignStatus};
+use protocol::{
+    AdminRequest, AdminResponse, BoundedBytes, ChunkPosition, SignRejection, SignRequest,
+    SignResponse, SignStatus,
+};
 use runtime::{CapSet, Component, Context, Drivers, InitError, NotifySet, Rx, Tx};
 use signer::batch::Step;
 use signer::batch::receipt::{ErrorClass, RECEIPT_LEN, Receipt};
@@ -65,6 +69,11 @@ pub struct SignerPd<B: Drivers> {
     signer: Signer<B::Flash>,
     requests: Rx<SignRequest>,
     responses: Tx<SignResponse>,
+    admin_requests: Rx<AdminRequest>,
+    admin_responses: Tx<AdminResponse>,
+    /// An admin answer the full response ring could not take yet (no request is read until it
+    /// has gone out).
+    admin_unsent: Option<AdminResponse>,
     arena: BatchArena,
     out: &'static mut [u8; OUT_LEN],
     assembly: Option<Assembly>,
@@ -206,6 +215,46 @@ impl<B: Drivers> SignerPd<B> {
         }
     }
 
+    /// At most one admin request per call, and only between batches (see [`crate::admin`]).
+    fn serve_admin(&mut self, cx: &mut Context) {
+        if let Some(msg) = self.admin_unsent.take() {
+            match self.admin_responses.try_send(&msg) {
+                Ok(()) | Err(SendError::Notify(_)) => cx.count_out(1),
+                Err(SendError::Full) => {
+                    self.admin_unsent = Some(msg);
+                    cx.wake_at(after(cx.now(), RETRY_US));
+                    return;
+                }
+                Err(e) => log::error!("admin-responses: {e:?}; answer dropped"),
+            }
+        }
+        if self.current.is_some() {
+            return;
+        }
+        let signer = &mut self.signer;
+        let got = self.admin_requests.try_recv(|m| AdminResponse {
+            request_id: m.request_id.to_native(),
+            outcome: crate::admin::handle(signer, &m.op),
+        });
+        match got {
+            Ok(answer) => {
+                cx.count_in(1);
+                self.admin_unsent = Some(answer);
+                // Send it, and look for the next request, on the next call.
+                cx.wake_at(cx.now());
+            }
+            Err(RecvError::Empty) => {}
+            Err(RecvError::Malformed) => {
+                cx.count_malformed(1);
+                log::warn!("admin-requests: malformed message dropped");
+            }
+            Err(RecvError::PeerCorrupt(i)) => {
+                cx.count_malformed(1);
+                log::error!("admin-requests: the sender corrupted the ring (index {i})");
+            }
+        }
+    }
+
     /// One unit of batch work: one flush, or one job step.
     fn work(&mut self, cx: &mut Context) {
         let Some(cur) = self.current.as_mut() else {
@@ -299,6 +348,8 @@ impl<B: Drivers> Component for SignerPd<B> {
         let rng_dev = caps.device("rng")?;
         let requests = caps.receiver::<SignRequest>("sign-requests")?.0;
         let responses = caps.sender::<SignResponse>("sign-responses")?;
+        let admin_requests = caps.receiver::<AdminRequest>("admin-requests")?.0;
+        let admin_responses = caps.sender::<AdminResponse>("admin-responses")?;
         let mut secret = B::seal_secret(&flash_dev).map_err(|e| {
             log::error!("{e}");
             InitError::Component("no sealing secret for the key flash")
@@ -348,6 +399,9 @@ impl<B: Drivers> Component for SignerPd<B> {
             signer,
             requests,
             responses,
+            admin_requests,
+            admin_responses,
+            admin_unsent: None,
             arena,
             out,
             assembly: None,
@@ -358,5 +412,6 @@ impl<B: Drivers> Component for SignerPd<B> {
     fn notified(&mut self, _set: NotifySet, cx: &mut Context) {
         self.drain_requests(cx);
         self.work(cx);
+        self.serve_admin(cx);
     }
 }

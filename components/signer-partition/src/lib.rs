@@ -26,12 +26,15 @@
 //!    `data` is the signed receipt: its bytes 60 and 61 are the signer's exact error class and
 //!    code (the coarse `reason` is for routing only; see [`rejection_of`]). A full ring never
 //!    blocks: the stream resumes on the next tick.
+//! 5. **Administer** on `admin-requests`/`admin-responses` ([`admin`]): authenticated registry
+//!    commands and signed xpub exports, one per call, only between batches.
 //!
 //! Avoids: the heap, `std`, any OS call (the board's drivers do I/O), and secrets in anything
 //! it sends: only PSBTs, receipts and progress leave the partition.
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod arena;
 pub mod component;
 pub mod inbox;

@@ -36,10 +36,13 @@ use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError};
 pub const MAGIC: [u8; 4] = *b"SNAD";
 /// Version.
 pub const VERSION: u8 = 1;
-/// Longest body.
-pub const MAX_BODY: usize = 4096;
+/// Longest body: sized so the longest envelope ([`MAX_ENVELOPE`]) fits one 4 KiB channel
+/// message with room to spare (a registry entry with its rules is well under 1 KiB).
+pub const MAX_BODY: usize = 3456;
 const HEAD: usize = 23;
 const SIG_ENTRY: usize = 65;
+/// Longest envelope: header, body, signature count and [`MAX_ADMINS`] signatures (4,000 bytes).
+pub const MAX_ENVELOPE: usize = HEAD + MAX_BODY + 1 + SIG_ENTRY * MAX_ADMINS;
 
 /// Why an admin command was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -64,6 +64,12 @@ impl XpubExport {
         Ok(Self(b))
     }
 
+    /// An export as received (from the node, over the link): check it with
+    /// [`XpubExport::verify`] before trusting any field.
+    pub fn from_bytes(bytes: [u8; EXPORT_LEN]) -> Self {
+        Self(bytes)
+    }
+
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8; EXPORT_LEN] {
         &self.0

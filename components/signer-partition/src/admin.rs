@@ -1,0 +1,94 @@
+//! Registry administration over the `admin-requests`/`admin-responses` channels: one
+//! [`AdminRequest`] in, one [`AdminResponse`] out.
+//!
+//! | request | the signer does | outcome |
+//! | --- | --- | --- |
+//! | `Command { envelope }` | [`Signer::admin`]: M-of-N admin signatures, counter, node id, then the new registry on flash | `Applied { counter }` or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 10) |
+//! | `ExportServer { server_id }` | [`Signer::export_server_xpub`] | `Export { export }` or `ExportRefused { code }` |
+//! | `ExportAccount { network, script_type, account }` | [`Signer::export_account_xpub`] | `Export { export }` or `ExportRefused { code }` |
+//!
+//! Export refusal codes (this partition's): 1 unknown server, 2 derivation failed, 3 network or
+//! script type not one of the documented numbers.
+//!
+//! The component handles admin requests only while no batch is being signed, so a registry
+//! change never lands between the steps of a batch whose certificate was checked against the
+//! old registry.
+//!
+//! Avoids: any state of its own; the signer core authenticates everything.
+
+use hal::flash::NorFlash;
+use protocol::admin::ArchivedAdminOp;
+use protocol::{ADMIN_COMMAND_MAX, AdminOutcome, BoundedBytes, XPUB_EXPORT_LEN};
+use signer::descriptor::ScriptType;
+use signer::node::{ExportError, Signer};
+use signer::wallet::Network;
+
+const _: () = assert!(ADMIN_COMMAND_MAX == signer::admin::MAX_ENVELOPE);
+const _: () = assert!(XPUB_EXPORT_LEN == signer::export::EXPORT_LEN);
+
+/// Export refused: no such server.
+pub const EXPORT_UNKNOWN_SERVER: u8 = 1;
+/// Export refused: the key derivation failed.
+pub const EXPORT_DERIVATION: u8 = 2;
+/// Export refused: network or script type out of range.
+pub const EXPORT_BAD_ARGUMENT: u8 = 3;
+
+fn export_code(e: ExportError) -> u8 {
+    match e {
+        ExportError::UnknownServer => EXPORT_UNKNOWN_SERVER,
+        ExportError::Wallet(_) => EXPORT_DERIVATION,
+    }
+}
+
+fn network(n: u8) -> Option<Network> {
+    match n {
+        0 => Some(Network::Mainnet),
+        1 => Some(Network::Testnet),
+        2 => Some(Network::Regtest),
+        _ => None,
+    }
+}
+
+fn script_type(t: u8) -> Option<ScriptType> {
+    match t {
+        0 => Some(ScriptType::Wsh),
+        1 => Some(ScriptType::ShWsh),
+        _ => None,
+    }
+}
+
+/// Carries out one (validated, archived) admin operation on `signer`.
+pub fn handle<F: NorFlash>(signer: &mut Signer<F>, op: &ArchivedAdminOp) -> AdminOutcome {
+    let export = |r: Result<signer::export::XpubExport, ExportError>| match r {
+        Ok(x) => AdminOutcome::Export {
+            export: BoundedBytes::new(x.as_bytes()).unwrap_or_default(),
+        },
+        Err(e) => AdminOutcome::ExportRefused {
+            code: export_code(e),
+        },
+    };
+    match op {
+        ArchivedAdminOp::Command { envelope } => match signer.admin(envelope.as_slice()) {
+            Ok(_) => AdminOutcome::Applied {
+                counter: signer.registry().admin_counter(),
+            },
+            Err(e) => {
+                log::warn!("admin command refused: {e}");
+                AdminOutcome::Refused { code: e.code() }
+            }
+        },
+        ArchivedAdminOp::ExportServer { server_id } => {
+            export(signer.export_server_xpub(server_id.to_native()))
+        }
+        ArchivedAdminOp::ExportAccount {
+            network: n,
+            script_type: t,
+            account,
+        } => match (network(*n), script_type(*t)) {
+            (Some(n), Some(t)) => export(signer.export_account_xpub(n, t, account.to_native())),
+            _ => AdminOutcome::ExportRefused {
+                code: EXPORT_BAD_ARGUMENT,
+            },
+        },
+    }
+}
