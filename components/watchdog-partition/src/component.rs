@@ -15,7 +15,7 @@
 use crate::convert;
 use crate::links::Links;
 use crate::nonce::{self, NonceRng};
-use crate::report::{Key, Line};
+use crate::report::{Key, Line, ProgressList};
 use crate::table::{self, COUNT, HEALTH_FLASH, HW_WATCHDOG};
 use core::time::Duration;
 use hal::time::Instant;
@@ -70,13 +70,17 @@ struct Io<B: Drivers + WatchdogDrivers> {
 
 /// The watchdog component, generic over the board's drivers.
 pub struct WatchdogPd<B: Drivers + WatchdogDrivers> {
-    core: Watchdog,
+    core: &'static mut Watchdog,
     rng: NonceRng,
     io: Io<B>,
     tick: Duration,
     phases: [Phase; COUNT],
     last_key: Option<Key>,
     withholding: bool,
+    /// Restarted and not yet answered a ping in time (logged when it does).
+    awaiting_first: [bool; COUNT],
+    /// "Every component answered" was logged.
+    all_answered: bool,
 }
 
 impl<B: Drivers + WatchdogDrivers> core::fmt::Debug for WatchdogPd<B> {
@@ -222,7 +226,7 @@ fn boot_info<F: hal::flash::NorFlash>(
 impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
     /// The core (for tests and board-level inspection).
     pub fn core(&self) -> &Watchdog {
-        &self.core
+        self.core
     }
 
     /// The partition's own counters.
@@ -232,7 +236,12 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
 
     fn drain(&mut self, cx: &mut Context) {
         let now = cx.now();
-        let Self { core, io, .. } = self;
+        let Self {
+            core,
+            io,
+            awaiting_first,
+            ..
+        } = self;
         for i in 0..COUNT {
             let id = ComponentId(i as u8);
             for _ in 0..RECV_PER_CALL {
@@ -242,11 +251,20 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                 match rx.try_recv(convert::pong) {
                     Ok(Some(p)) => {
                         cx.count_in(1);
-                        if core
-                            .on_pong(id, &p, now, &mut |a| io.execute(a, now))
-                            .is_err()
-                        {
-                            io.counters.refused = io.counters.refused.wrapping_add(1);
+                        match core.on_pong(id, &p, now, &mut |a| io.execute(a, now)) {
+                            Ok(watchdog::PongVerdict::OnTime { round_trip_us }) => {
+                                if let Some(w) = awaiting_first.get_mut(i)
+                                    && core::mem::take(w)
+                                {
+                                    log::info!(
+                                        "{} answered its first ping since its restart at {} ms (round trip {round_trip_us} us)",
+                                        table::name(id),
+                                        now.as_micros() / 1000
+                                    );
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => io.counters.refused = io.counters.refused.wrapping_add(1),
                         }
                     }
                     Ok(None) | Err(RecvError::Malformed) => {
@@ -293,11 +311,16 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                 Ok(Some(r)) => {
                     cx.count_in(1);
                     match core.on_restart_result(&r, now, &mut |a| io.execute(a, now)) {
-                        Ok(watchdog::RestartVerdict::Running) => log::info!(
-                            "{} restarted (request {}); pinging it again",
-                            table::name(r.component),
-                            r.request_id
-                        ),
+                        Ok(watchdog::RestartVerdict::Running) => {
+                            if let Some(w) = awaiting_first.get_mut(usize::from(r.component.0)) {
+                                *w = true;
+                            }
+                            log::info!(
+                                "{} restarted (request {}); pinging it again",
+                                table::name(r.component),
+                                r.request_id
+                            )
+                        }
                         Ok(watchdog::RestartVerdict::Failed) => log::warn!(
                             "restart of {} failed: {:?}",
                             table::name(r.component),
@@ -364,6 +387,17 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
         }
     }
 
+    fn log_all_answered(&mut self, now: Instant) {
+        if !self.all_answered && self.core.healthy_since_boot(now).is_some() {
+            self.all_answered = true;
+            log::info!(
+                "every pinged component answered in time by {} ms {}",
+                now.as_micros() / 1000,
+                ProgressList(self.core)
+            );
+        }
+    }
+
     fn flush_report(&mut self, now: Instant) {
         if !self.io.report_due {
             return;
@@ -378,7 +412,7 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                 "{}",
                 Line {
                     report: &report,
-                    watchdog: &self.core,
+                    watchdog: self.core,
                 }
             );
         }
@@ -405,7 +439,9 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
             .map_err(|_| InitError::Component("the hardware watchdog cannot be opened"))?;
         let (boot, counter) = boot_info(&mut flash, caps.node_mode());
         let now = cx.now();
-        let core = Watchdog::new(config, boot, now);
+        let core = crate::slot::take(Watchdog::new(config, boot, now)).ok_or(
+            InitError::Component("a watchdog already runs in this process"),
+        )?;
         hw.start(HW_TIMEOUT)
             .map_err(|_| InitError::Component("the hardware watchdog refused to start"))?;
         let shortest = core
@@ -457,6 +493,8 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
             phases,
             last_key: None,
             withholding: false,
+            awaiting_first: [false; COUNT],
+            all_answered: false,
         })
     }
 
@@ -468,6 +506,7 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
             cx.wake_at(after(now, self.tick));
         }
         self.log_transitions(now);
+        self.log_all_answered(now);
         self.flush_report(now);
         let sent = core::mem::take(&mut self.io.sent);
         cx.count_out(sent);

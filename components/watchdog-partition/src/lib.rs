@@ -40,6 +40,7 @@ pub mod convert;
 pub mod links;
 pub mod nonce;
 pub mod report;
+pub mod slot;
 pub mod table;
 
 pub use component::{HW_TIMEOUT, PdCounters, WatchdogPd};

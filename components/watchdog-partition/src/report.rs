@@ -9,7 +9,7 @@
 //! iterations from its last on-time pong), so a reader sees the others kept working:
 //!
 //! ```text
-//! health #4 up 3.1s normal resets 0 | monitor ok 80us | comms ok 95us | signer restarting r1 missed-pings | upgrade ok 90us ; progress monitor 31 comms 30 signer 12 upgrade 15
+//! health #4 up 3.1s normal resets 0 | monitor ok 80us | watchdog ok 0us | comms ok 95us | signer restarting r1 missed-pings | upgrade ok 90us ; progress monitor 31 comms 30 signer 12 upgrade 15
 //! ```
 //!
 //! Avoids: allocation (the line is formatted straight into the log record) and logging the
@@ -67,17 +67,24 @@ impl fmt::Display for Line<'_> {
                 names: &table::NAMES,
             }
         )?;
-        f.write_str(" ; progress")?;
-        for c in self.report.components.as_slice() {
-            let p: Progress = self
-                .watchdog
-                .status(c.component)
-                .map(|s| s.progress)
-                .unwrap_or_default();
-            if c.component == table::SELF_ID {
+        write!(f, " {}", ProgressList(self.watchdog))
+    }
+}
+
+/// `; progress NAME N NAME N ...`: each pinged component's event-loop iterations from its last
+/// on-time pong.
+pub struct ProgressList<'a>(pub &'a Watchdog);
+
+impl fmt::Display for ProgressList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("; progress")?;
+        for (i, hb) in table::HEARTBEATS.iter().enumerate() {
+            let id = protocol::ComponentId(i as u8);
+            if hb.is_none() {
                 continue;
             }
-            write!(f, " {} {}", table::name(c.component), p.loop_iterations)?;
+            let p: Progress = self.0.status(id).map(|s| s.progress).unwrap_or_default();
+            write!(f, " {} {}", table::name(id), p.loop_iterations)?;
         }
         Ok(())
     }
