@@ -512,3 +512,60 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
         cx.count_out(sent);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use board_sim::flash::SimFlash;
+    use protocol::{Escalation, FaultKind};
+
+    fn flash(dir: &std::path::Path) -> SimFlash {
+        SimFlash::open_or_create(&dir.join("health.flash"), 1 << 16).expect("flash")
+    }
+
+    #[test]
+    fn the_boot_is_read_from_the_counter_the_monitor_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut f = flash(dir.path());
+        // Never counted (a board without a counting root task): a first boot.
+        let (info, counter) = boot_info(&mut f, NodeMode::Normal);
+        assert_eq!(info, BootInfo::FIRST);
+        assert!(counter.is_some());
+        // Counted past the cap, with an escalation on record: safe mode, and why.
+        let mut c = ResetCounter::open(&mut f, HEALTH_FLASH_LAYOUT).expect("open");
+        let e = Escalation {
+            component: ComponentId(2),
+            fault: FaultKind::MissedPings,
+        };
+        c.record_escalation(&mut f, e).expect("record");
+        for _ in 0..=table::MAX_RESETS + 1 {
+            c.boot(&mut f, table::MAX_RESETS).expect("count");
+        }
+        let (info, _) = boot_info(&mut f, NodeMode::Safe);
+        assert_eq!(
+            info,
+            BootInfo {
+                mode: NodeMode::Safe,
+                resets: table::MAX_RESETS as u16 + 1,
+                last_escalation: Some(e),
+            }
+        );
+    }
+
+    #[test]
+    fn safe_mode_without_a_count_past_the_cap_means_the_counter_was_unusable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut f = flash(dir.path());
+        let mut c = ResetCounter::open(&mut f, HEALTH_FLASH_LAYOUT).expect("open");
+        c.boot(&mut f, table::MAX_RESETS).expect("count");
+        let (info, _) = boot_info(&mut f, NodeMode::Safe);
+        assert_eq!(info, BootInfo::COUNTER_UNAVAILABLE);
+        // Never counted at all, and the root task says safe mode: the same.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut f = flash(dir.path());
+        assert_eq!(
+            boot_info(&mut f, NodeMode::Safe).0,
+            BootInfo::COUNTER_UNAVAILABLE
+        );
+    }
+}

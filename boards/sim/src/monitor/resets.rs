@@ -104,3 +104,101 @@ pub fn count_boot(system: &System, state: &Path) -> BootMode {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::devices::FLASH_IMAGE_SIZE;
+    use hal::flash::NorFlash;
+
+    fn shipped() -> System {
+        kernel_config::load(
+            &kernel_config::shipped::description(),
+            &kernel_config::shipped::board("sim").expect("sim"),
+        )
+        .expect("loads")
+    }
+
+    fn image(state: &Path) -> std::path::PathBuf {
+        let path = state.join("health-flash.flash");
+        SimFlash::<4, 4096>::open_or_create(&path, FLASH_IMAGE_SIZE).expect("image");
+        path
+    }
+
+    #[test]
+    fn every_boot_counts_and_the_boot_past_the_cap_is_safe_mode() {
+        let s = shipped();
+        assert_eq!(
+            counter_device(&s).map(|d| d.name.as_str()),
+            Some("health-flash")
+        );
+        let state = tempfile::tempdir().expect("tempdir");
+        image(state.path());
+        for resets in 0..=s.max_resets as u16 {
+            let b = count_boot(&s, state.path());
+            assert_eq!(
+                (b.mode, b.resets),
+                (NodeMode::Normal, Some(resets)),
+                "{b:?}"
+            );
+        }
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Safe, Some(s.max_resets as u16 + 1))
+        );
+        assert_eq!(b.max_resets, s.max_resets);
+    }
+
+    #[test]
+    fn an_unusable_counter_boots_safe_mode_and_no_counter_boots_normal() {
+        let s = shipped();
+        let state = tempfile::tempdir().expect("tempdir");
+        // No image at all: the counter cannot be used.
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Safe, Some(u16::MAX)),
+            "{b:?}"
+        );
+        assert!(b.note.contains("unusable"), "{}", b.note);
+        // Both copies of a written record destroyed: taken as at the cap, so the next boot is
+        // the one past it.
+        let path = image(state.path());
+        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Normal);
+        let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
+        let mut sector = [0u8; 4096];
+        for base in [0u32, 4096] {
+            f.erase(base, base + 4096).expect("erase");
+            sector.fill(0x5A);
+            f.write(base, &sector).expect("write");
+        }
+        drop(f);
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Normal, Some(s.max_resets as u16)),
+            "a lost record is taken as at the cap: {b:?}"
+        );
+        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Safe);
+        // A description whose watchdog owns no flash has no counter.
+        let text = kernel_config::shipped::description()
+            .text
+            .replace(
+                "devices = [\"hw-watchdog\", \"health-flash\"]",
+                "devices = [\"hw-watchdog\"]",
+            )
+            .replace(
+                "[[policy.device-owner]]\ndevice = \"health-flash\"\nowner = \"watchdog\"",
+                "[[policy.device-owner]]\ndevice = \"hw-watchdog\"\nowner = \"watchdog\"",
+            );
+        let s2 = kernel_config::load(
+            &kernel_config::Source::new("no-counter.toml", text),
+            &kernel_config::shipped::board("sim").expect("sim"),
+        )
+        .expect("loads without the health flash");
+        assert!(counter_device(&s2).is_none());
+        let b = count_boot(&s2, state.path());
+        assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
+    }
+}
