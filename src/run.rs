@@ -3,8 +3,15 @@
 //! Opens (or creates) the board's persistent state in `--state DIR` (default: see
 //! [`default_state_dir`]), boots the shipped system description with `board_sim`'s monitor,
 //! prints the boot log (power-on, devices, each component with its pid and capabilities, and
-//! whether it has application logic yet), then every component's log line prefixed with its
-//! name, every fault, restart and reset. A reset (reboot request, hardware watchdog) powers on
+//! whether it has application logic yet), the reset count and the boot mode (normal, or safe mode
+//! past the reset cap), then every component's log line prefixed with its name, every fault,
+//! restart and reset. The watchdog logs one compact health status line per change (state,
+//! restarts, last fault per component, mode and resets; round trips and uptime alone never
+//! trigger one), so a healthy node prints nothing while it runs:
+//!
+//! ```text
+//! [watchdog] INFO  health #2 up 2.8s normal resets 0 | monitor ok 319us | watchdog ok 0us | comms ok 319us | signer ok 135us r1 missed-pings | upgrade ok 319us ; progress monitor 290 comms 30 signer 5 upgrade 15
+//! ``` A reset (reboot request, hardware watchdog) powers on
 //! again from the top. SIGINT and SIGTERM stop every component and exit 0.
 //!
 //! Avoids: running anything but the sim board here (the others are cross-built images).

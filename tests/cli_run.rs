@@ -27,16 +27,21 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
     let mut lines = Vec::new();
     let mut pids = Vec::new();
     let mut ready = 0;
-    while ready < 4 {
+    // Two idle partitions, the signer's boot report, the watchdog's start and its first health
+    // status line.
+    while ready < 5 {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| {
                 let _ = child.kill();
                 panic!("boot log incomplete:\n{}", lines.join("\n"))
             });
-        // Three partitions still idle; the signer reports its boot (keys created, not provisioned).
+        // Two partitions still idle; the signer reports its boot (keys created, not provisioned);
+        // the watchdog its start and its first status line.
         if line.contains("] INFO  no application logic yet")
             || line.contains("[signer] WARN  not provisioned and the provisioning inbox is empty")
+            || line.contains("[watchdog] INFO  watching 4 components")
+            || line.contains("[watchdog] INFO  health #0 up")
         {
             ready += 1;
         }
@@ -52,7 +57,7 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
                 line.ends_with(
                     "no application logic yet (its partition runs the event loop, answering pings if it is pinged)"
                 ),
-                !line.contains("] signer started"),
+                !line.contains("] signer started") && !line.contains("] watchdog started"),
                 "{line}"
             );
         }
@@ -66,6 +71,9 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
     );
     assert!(lines[0].contains("state in"));
     assert!(lines.iter().any(|l| l.contains("power-on #1")));
+    assert!(lines.iter().any(
+        |l| l.contains("reset counter on health-flash: 0 resets") && l.ends_with("normal boot")
+    ));
     assert!(lines.iter().any(|l| l.contains("signer started")
         && l.contains("receive sign-requests (copy-in)")
         && l.contains("device key-flash")));

@@ -15,4 +15,5 @@ pub mod radio;
 pub mod region;
 pub mod rng;
 pub mod serial;
+pub mod testing;
 pub mod watchdog;

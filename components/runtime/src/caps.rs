@@ -13,13 +13,24 @@
 //! (integrity levels and `copy-in`), not by the component: [`CapSet::receiver`] returns a copy-in
 //! receiver whenever the capability says the sender is untrusted.
 //!
+//! Besides capabilities, the board hands every component two facts about this start:
+//! - a **fresh random seed** ([`CapSet::take_seed`], 32 bytes, different at every start of every
+//!   component), for components that need unpredictable values (the watchdog's ping nonces) but
+//!   do not own the board's RNG device. The component seeds its own DRBG with it. On the sim
+//!   board the monitor draws it with `getrandom` and passes it in the sealed boot block; on seL4
+//!   the root task writes it into the protection domain's memory before starting it (a Microkit
+//!   `setvar`-style patched variable), so in both cases it exists before any component code runs
+//!   and no other partition sees it;
+//! - the **node mode** ([`CapSet::node_mode`]): normal, or safe mode (the reset cap was passed
+//!   and only the `safe-mode` components were started).
+//!
 //! Avoids: the heap (a fixed table of [`MAX_CAPS`] entries), global state, and any way to make
 //! a capability from a name, a number or an address.
 
 use crate::notify_set::Source;
 use crate::{Rx, Tx};
 use ipc::{EndpointError, Notify, Receiver, RecvCap, SendCap, Sender, SenderTrust, Wire};
-use protocol::ComponentId;
+use protocol::{ComponentId, NodeMode};
 
 /// Most capabilities one component can hold.
 pub const MAX_CAPS: usize = 48;
@@ -107,7 +118,12 @@ pub struct CapSet {
     component: ComponentId,
     caps: heapless::Vec<Option<Cap>, MAX_CAPS>,
     names: heapless::Vec<&'static str, MAX_CAPS>,
+    seed: Option<[u8; SEED_LEN]>,
+    mode: NodeMode,
 }
+
+/// Length of the per-start random seed ([`CapSet::take_seed`]).
+pub const SEED_LEN: usize = 32;
 
 /// Builds a [`CapSet`]; used by the board, never by component code.
 pub struct CapSetBuilder {
@@ -122,8 +138,20 @@ impl CapSetBuilder {
                 component,
                 caps: heapless::Vec::new(),
                 names: heapless::Vec::new(),
+                seed: None,
+                mode: NodeMode::Normal,
             },
         }
+    }
+
+    /// Hands the component this start's random seed (see the module docs).
+    pub fn seed(&mut self, seed: [u8; SEED_LEN]) {
+        self.set.seed = Some(seed);
+    }
+
+    /// Tells the component the node's mode in this boot (normal if never called).
+    pub fn node_mode(&mut self, mode: NodeMode) {
+        self.set.mode = mode;
     }
 
     fn push(&mut self, cap: Cap) -> Result<(), CapError> {
@@ -180,6 +208,23 @@ impl CapSet {
     /// The component these capabilities belong to (its id in the description).
     pub fn component(&self) -> ComponentId {
         self.component
+    }
+
+    /// Takes this start's random seed: `Some` once (if the board gave one), then `None`, so only
+    /// one DRBG is ever seeded from it. The caller should seed its generator and drop the copy.
+    pub fn take_seed(&mut self) -> Option<[u8; SEED_LEN]> {
+        let seed = self.seed;
+        if let Some(s) = self.seed.as_mut() {
+            // Overwrite the stored copy so it is not left behind in the set.
+            *s = [0; SEED_LEN];
+        }
+        self.seed = None;
+        seed
+    }
+
+    /// The node's mode in this boot.
+    pub fn node_mode(&self) -> NodeMode {
+        self.mode
     }
 
     fn slot(&mut self, name: &str) -> Result<(usize, &'static str), CapError> {
@@ -276,5 +321,30 @@ impl CapSet {
             .zip(&self.names)
             .filter(|(c, _)| c.is_some())
             .map(|(_, n)| *n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_is_taken_once_and_the_mode_defaults_to_normal() {
+        let mut b = CapSetBuilder::new(ComponentId(2));
+        b.seed([7; SEED_LEN]);
+        let mut set = b.build();
+        assert_eq!(set.node_mode(), NodeMode::Normal);
+        assert_eq!(set.take_seed(), Some([7; SEED_LEN]));
+        assert_eq!(
+            set.take_seed(),
+            None,
+            "a second DRBG cannot get the same seed"
+        );
+
+        let mut b = CapSetBuilder::new(ComponentId(2));
+        b.node_mode(NodeMode::Safe);
+        let mut set = b.build();
+        assert_eq!(set.node_mode(), NodeMode::Safe);
+        assert_eq!(set.take_seed(), None, "no seed unless the board gave one");
     }
 }

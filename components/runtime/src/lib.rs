@@ -28,7 +28,7 @@ pub mod idle;
 pub mod notify_set;
 
 pub use backend::{WaitBackend, WaitError};
-pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS};
+pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS, SEED_LEN};
 pub use component::{Component, Context, InitError};
 pub use drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers};
 pub use event_loop::{RunError, run};

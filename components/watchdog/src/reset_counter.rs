@@ -56,6 +56,12 @@ use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
 
 use crate::boot::BootInfo;
 
+/// Where the record lives on a flash device dedicated to it (the `health-flash` of the shipped
+/// description): two 4 KiB copies at the start of the device. Whoever counts boots (the board's
+/// root task) and the watchdog component must use the same layout; boards whose sectors are
+/// larger than 4 KiB pass their own [`StoreLayout`].
+pub const HEALTH_FLASH_LAYOUT: StoreLayout = StoreLayout::new(0, 4096, RESET_COUNTER_TAG);
+
 /// Length of the record payload.
 pub const RESET_RECORD_LEN: usize = 16;
 /// The store tag of the reset counter record.

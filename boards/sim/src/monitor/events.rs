@@ -66,6 +66,20 @@ pub enum MonitorEvent {
         /// What it is.
         note: String,
     },
+    /// The reset counter was counted for this power cycle and the mode decided (before any
+    /// component starts).
+    Mode {
+        /// Normal or safe mode.
+        mode: protocol::NodeMode,
+        /// Resets since the node was last healthy; `None` without a counter.
+        resets: Option<u16>,
+        /// The description's cap.
+        max_resets: u32,
+        /// Where the counter is, or why there is none or it failed.
+        note: String,
+        /// Components not started in this mode.
+        not_started: Vec<String>,
+    },
     /// A component process started.
     Started {
         /// Component name.
@@ -146,6 +160,30 @@ impl fmt::Display for MonitorEvent {
                 owner,
                 note,
             } => write!(f, "[monitor] device {device} -> {owner}: {note}"),
+            MonitorEvent::Mode {
+                mode,
+                resets,
+                max_resets,
+                note,
+                not_started,
+            } => {
+                f.write_str("[monitor] ")?;
+                match resets {
+                    Some(r) => write!(
+                        f,
+                        "{note}: {r} resets since the node was last healthy (cap {max_resets})"
+                    )?,
+                    None => f.write_str(note)?,
+                }
+                match mode {
+                    protocol::NodeMode::Normal => f.write_str("; normal boot"),
+                    protocol::NodeMode::Safe => write!(
+                        f,
+                        "; SAFE MODE: only safe-mode components start (not started: {})",
+                        not_started.join(", ")
+                    ),
+                }
+            }
             MonitorEvent::Started {
                 component,
                 pid,

@@ -2,10 +2,13 @@
 //!
 //! At power-on ([`Monitor::power_on`]) it loads the system description, locks and opens the
 //! board's state directory, runs the bootloader step of boot control, sets up each device's
-//! stand-in ([`devices`]), creates every channel (a memfd region initialised by `ipc`, see
+//! stand-in ([`devices`]), counts this boot on the reset counter and decides normal or safe mode
+//! ([`resets`]), creates every channel (a memfd region initialised by `ipc`, see
 //! [`crate::region`], and an eventfd notification), and starts each component as a child process
-//! holding only its grants ([`spawn`], [`crate::grants`]). The child sandboxes itself before its
-//! component code runs ([`crate::partition`]).
+//! holding only its grants ([`spawn`], [`crate::grants`]); in safe mode only the components
+//! marked `safe-mode`. Each start gets a fresh random seed from `getrandom` in its boot block
+//! ([`crate::partition::bootblock`]). The child sandboxes itself before its component code runs
+//! ([`crate::partition`]).
 //!
 //! Then it runs ([`Monitor::run`]), deciding nothing by itself:
 //! - a child that ends without being asked to is reported at once as a `fault-notice` on the
@@ -32,6 +35,7 @@ pub mod devices;
 pub mod events;
 pub mod exit;
 pub mod logs;
+pub mod resets;
 pub mod restart;
 pub mod spawn;
 
@@ -244,6 +248,9 @@ pub struct Monitor {
     children: Vec<Option<Child>>,
     history: Vec<restart::History>,
     faults: Vec<u32>,
+    /// Started in this power cycle's mode (safe mode leaves the others off).
+    active: Vec<bool>,
+    mode: protocol::NodeMode,
     devices: Devices,
     channels: Vec<ChannelRes>,
     _lock: File,
@@ -346,6 +353,25 @@ impl Monitor {
                 });
             }
         }
+        let boot_mode = resets::count_boot(&system, &config.state_dir);
+        let active: Vec<bool> = system
+            .components
+            .iter()
+            .map(|c| boot_mode.mode == protocol::NodeMode::Normal || c.safe_mode || c.root)
+            .collect();
+        events(MonitorEvent::Mode {
+            mode: boot_mode.mode,
+            resets: boot_mode.resets,
+            max_resets: boot_mode.max_resets,
+            note: boot_mode.note.clone(),
+            not_started: system
+                .components
+                .iter()
+                .zip(&active)
+                .filter(|(_, a)| !**a)
+                .map(|(c, _)| c.name.clone())
+                .collect(),
+        });
         let root = system.root().id;
         let mut channels = Vec::new();
         let mut own = Own::default();
@@ -444,13 +470,15 @@ impl Monitor {
             children: (0..n).map(|_| None).collect(),
             history: vec![restart::History::default(); n],
             faults: vec![0; n],
+            active,
+            mode: boot_mode.mode,
             devices,
             channels,
             _lock: lock,
             system,
         };
         for c in 0..n {
-            if !m.system.components[c].root {
+            if !m.system.components[c].root && m.active[c] {
                 m.start(c, events)?;
             }
         }
@@ -468,6 +496,11 @@ impl Monitor {
         self.children.get(c)?.as_ref().map(|ch| ch.pid)
     }
 
+    /// The mode this power cycle booted in.
+    pub fn node_mode(&self) -> protocol::NodeMode {
+        self.mode
+    }
+
     /// The board clock's epoch.
     pub fn clock(&self) -> SimClock {
         self.clock
@@ -479,10 +512,17 @@ impl Monitor {
         events: &mut dyn FnMut(MonitorEvent),
     ) -> Result<(), MonitorError> {
         let comp = &self.system.components[c];
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| MonitorError::Os {
+            what: "getrandom (seed for a component start)",
+            err: std::io::Error::other(e.to_string()),
+        })?;
         let block = BootBlock {
             component: comp.name.clone(),
             monitor_pid: std::process::id(),
             epoch_ns: self.clock.epoch_ns(),
+            seed,
+            node_mode: self.mode,
             description: self.config.description.clone(),
             board: self.config.board.clone(),
         };
@@ -721,8 +761,16 @@ impl Monitor {
             };
             let requester = self.system.channels[channel].sender;
             let now = self.now_us();
-            let outcome = match restart::check(&self.system, requester, target, &self.history, now)
-            {
+            let checked = restart::check(&self.system, requester, target, &self.history, now)
+                .and_then(|c| {
+                    // Safe mode: what was not started in this power cycle is not started now.
+                    if self.active.get(c).copied().unwrap_or(false) {
+                        Ok(c)
+                    } else {
+                        Err(protocol::RestartRefusal::NotAllowed)
+                    }
+                });
+            let outcome = match checked {
                 Err(reason) => {
                     if let Some(req) = &mut self.own.restarts {
                         req.rejected += 1;
@@ -749,7 +797,7 @@ impl Monitor {
                                 request_id,
                             });
                             for w in with {
-                                if w != c && !self.system.components[w].root {
+                                if w != c && !self.system.components[w].root && self.active[w] {
                                     self.restart(w, events)?;
                                 }
                             }
@@ -864,10 +912,14 @@ impl Monitor {
                 .as_ref()
                 .and_then(|hw| hw.deadline())
                 .map(|d| {
-                    let left = d.saturating_duration_since(self.clock.now());
+                    // One microsecond past the deadline, so the timer has expired when poll
+                    // returns. Built from a Duration: tv_nsec must stay below one second.
+                    let left = d
+                        .saturating_duration_since(self.clock.now())
+                        .saturating_add(std::time::Duration::from_micros(1));
                     Timespec {
-                        tv_sec: left.as_secs() as i64,
-                        tv_nsec: i64::from(left.subsec_nanos()) + 1000,
+                        tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                        tv_nsec: i64::from(left.subsec_nanos()),
                     }
                 });
             let stop_ready;

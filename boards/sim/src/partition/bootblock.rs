@@ -2,17 +2,27 @@
 //!
 //! It is a memfd the monitor writes and then seals (no write, grow, shrink or further sealing),
 //! holding the system description and board file the monitor booted from, the component's name,
-//! the monitor's process id (checked against the child's parent) and the power-on epoch of the
-//! board's clock. The child derives its grant table from the description with the same function
-//! the monitor used ([`crate::grants::GrantTable::for_component`]), so the block carries no
-//! descriptor numbers and no authority: it is a sealed copy of public configuration.
+//! the monitor's process id (checked against the child's parent), the power-on epoch of the
+//! board's clock, a fresh 32-byte random seed for this start of this component (drawn by the
+//! monitor with `getrandom`; the component seeds its nonce DRBG with it, see `runtime::caps`)
+//! and the node's mode in this boot (normal or safe). The child derives its grant table from the
+//! description with the same function the monitor used
+//! ([`crate::grants::GrantTable::for_component`]), so the block carries no descriptor numbers
+//! and no authority. Only the seed is private: the memfd is held by the monitor until the child
+//! has started and by the child until it has read it (then closed, step 5 of
+//! [`crate::partition`]); no other process gets it.
+//!
+//! seL4 equivalent: the root task writes the same facts (seed included) into the protection
+//! domain's memory before it starts the PD.
 //!
 //! Format (all text UTF-8, numbers decimal):
 //! ```text
-//! SPACENODE-BOOT 1
+//! SPACENODE-BOOT 2
 //! component NAME
 //! monitor-pid PID
 //! epoch-ns N
+//! seed 64-HEX-DIGITS
+//! node-mode normal|safe
 //! description NAME_LEN TEXT_LEN
 //! <NAME_LEN bytes of name><TEXT_LEN bytes of text>
 //! board NAME_LEN TEXT_LEN
@@ -24,14 +34,15 @@
 //! which a re-executed program could inherit by accident) and any serialisation dependency.
 
 use kernel_config::Source;
+use protocol::NodeMode;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 
-const MAGIC: &str = "SPACENODE-BOOT 1";
+const MAGIC: &str = "SPACENODE-BOOT 2";
 
 /// What a component process learns at start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BootBlock {
     /// The component this process runs.
     pub component: String,
@@ -39,6 +50,10 @@ pub struct BootBlock {
     pub monitor_pid: u32,
     /// The board clock's power-on epoch (`CLOCK_MONOTONIC` nanoseconds).
     pub epoch_ns: u64,
+    /// This start's random seed (see the module docs).
+    pub seed: [u8; 32],
+    /// The node's mode in this boot.
+    pub node_mode: NodeMode,
     /// The system description the monitor booted.
     pub description: Source,
     /// The board file the monitor booted.
@@ -56,6 +71,39 @@ pub enum BootBlockError {
     Malformed(&'static str),
 }
 
+impl std::fmt::Debug for BootBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootBlock")
+            .field("component", &self.component)
+            .field("monitor_pid", &self.monitor_pid)
+            .field("epoch_ns", &self.epoch_ns)
+            .field("seed", &"(redacted)")
+            .field("node_mode", &self.node_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let t = text.as_bytes();
+    if t.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
+        let s = std::str::from_utf8(pair).ok()?;
+        // from_str_radix accepts a leading '+'; only hex digits are allowed here.
+        if !pair.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn sealed_memfd() -> std::io::Result<File> {
     use rustix::fs::{MemfdFlags, memfd_create};
     let fd = memfd_create(
@@ -71,8 +119,15 @@ impl BootBlock {
         let mut out = Vec::new();
         out.extend_from_slice(
             format!(
-                "{MAGIC}\ncomponent {}\nmonitor-pid {}\nepoch-ns {}\n",
-                self.component, self.monitor_pid, self.epoch_ns
+                "{MAGIC}\ncomponent {}\nmonitor-pid {}\nepoch-ns {}\nseed {}\nnode-mode {}\n",
+                self.component,
+                self.monitor_pid,
+                self.epoch_ns,
+                hex(&self.seed),
+                match self.node_mode {
+                    NodeMode::Normal => "normal",
+                    NodeMode::Safe => "safe",
+                }
             )
             .as_bytes(),
         );
@@ -129,6 +184,13 @@ impl BootBlock {
             .field("epoch-ns")?
             .parse()
             .map_err(|_| BootBlockError::Malformed("epoch-ns is not a number"))?;
+        let seed = unhex32(r.field("seed")?)
+            .ok_or(BootBlockError::Malformed("seed is not 64 hex digits"))?;
+        let node_mode = match r.field("node-mode")? {
+            "normal" => NodeMode::Normal,
+            "safe" => NodeMode::Safe,
+            _ => return Err(BootBlockError::Malformed("node-mode is not normal or safe")),
+        };
         let description = r.source("description")?;
         let board = r.source("board")?;
         if r.line()? != "end" || r.pos != bytes.len() {
@@ -138,6 +200,8 @@ impl BootBlock {
             component,
             monitor_pid,
             epoch_ns,
+            seed,
+            node_mode,
             description,
             board,
         })
@@ -204,6 +268,8 @@ mod tests {
             component: "signer".into(),
             monitor_pid: 4242,
             epoch_ns: 123_456_789,
+            seed: core::array::from_fn(|i| i as u8 * 7),
+            node_mode: NodeMode::Safe,
             description: Source::new("a.toml", "x = 1\n\nend\n"),
             board: Source::new("b b.toml", "é"),
         }
@@ -218,6 +284,25 @@ mod tests {
         assert_eq!(back.encode(), block().encode());
         assert_eq!(back.board.text, "é");
         assert_eq!(back.description.name, "a.toml");
+        assert_eq!(back.seed, block().seed);
+        assert_eq!(back.node_mode, NodeMode::Safe);
+        assert!(
+            !format!("{back:?}").contains("0007"),
+            "Debug does not show the seed"
+        );
+    }
+
+    #[test]
+    fn a_seed_must_be_exactly_64_hex_digits() {
+        assert_eq!(unhex32(&"ab".repeat(32)), Some([0xab; 32]));
+        for bad in [
+            "ab".repeat(31),
+            "ab".repeat(33),
+            format!("+b{}", "ab".repeat(31)),
+            "zz".repeat(32),
+        ] {
+            assert_eq!(unhex32(&bad), None, "{bad}");
+        }
     }
 
     #[test]

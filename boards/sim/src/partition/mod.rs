@@ -149,6 +149,8 @@ impl Partition {
         let clock = SimClock::with_epoch(block.epoch_ns);
         let table = GrantTable::for_component(system, me.id);
         let mut caps = CapSetBuilder::new(protocol::ComponentId(me.id as u8));
+        caps.seed(block.seed);
+        caps.node_mode(block.node_mode);
         let mut watched = Vec::new();
         let mut filter = FilterSpec {
             log_fd: LOG_FD,

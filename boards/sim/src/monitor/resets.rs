@@ -1,0 +1,204 @@
+//! Counting this boot on the reset counter and deciding the node's mode, at power-on, before any
+//! component starts.
+//!
+//! The reset counter (`watchdog::ResetCounter`, record format and rules in its docs) is counted
+//! by whoever boots the components, before the first of them starts: here the monitor, the root
+//! task, exactly as a flight bootloader or seL4 root task would. Counting at the next boot is what
+//! makes every reset count, whatever caused it (an escalation, the hardware watchdog expiring
+//! because the watchdog partition itself hung, a brown-out): the software that was failing never
+//! has to do it.
+//!
+//! Where the counter lives: on the flash device owned by the owner of the board's hardware
+//! watchdog timer (the health authority; `health-flash`, owned by `watchdog`, in the shipped
+//! description), at `watchdog::reset_counter::HEALTH_FLASH_LAYOUT`. The watchdog partition then
+//! opens the same record to report resets, record escalations and clear the count after a
+//! healthy period. A description with no such device has no counter: every boot is normal.
+//!
+//! The decision ([`BootMode`]): past `[system] max-resets` the node boots in **safe mode** and
+//! the monitor starts only the components marked `safe-mode`; the others are never started in
+//! this power cycle and restart requests for them are refused. Every component learns the mode
+//! from its boot block. A counter that cannot be read or written boots safe mode too (the cap
+//! can no longer be enforced), as `watchdog::BootInfo::COUNTER_UNAVAILABLE` says.
+//!
+//! Avoids: keeping the flash open (the image is opened, counted and closed before any child
+//! exists) and any rule of its own: the counting and the threshold are the watchdog crate's.
+
+use crate::flash::SimFlash;
+use kernel_config::System;
+use kernel_config::model::DeviceKind;
+use protocol::NodeMode;
+use std::path::Path;
+use watchdog::reset_counter::HEALTH_FLASH_LAYOUT;
+use watchdog::{BootInfo, ResetCounter};
+
+/// The mode this power cycle boots in, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootMode {
+    /// Normal or safe.
+    pub mode: NodeMode,
+    /// Resets since the node was last healthy, as counted now; `None` without a counter;
+    /// `u16::MAX` if the counter could not be used.
+    pub resets: Option<u16>,
+    /// The description's cap.
+    pub max_resets: u32,
+    /// One line: where the counter is, or why there is none or it failed.
+    pub note: String,
+}
+
+/// The flash device holding the reset counter: the one owned by the owner of the board's
+/// hardware watchdog timer. `None` if the description has no such device.
+pub fn counter_device(system: &System) -> Option<&kernel_config::model::Device> {
+    let owner = system
+        .board
+        .devices
+        .iter()
+        .find(|d| d.kind == DeviceKind::Watchdog)?
+        .owner?;
+    if system.components.get(owner)?.root {
+        return None;
+    }
+    system
+        .board
+        .devices
+        .iter()
+        .find(|d| d.owner == Some(owner) && d.kind == DeviceKind::Flash)
+}
+
+/// Counts this boot on the counter in `state` (the flash image must exist: the monitor's device
+/// set-up creates it) and decides the mode.
+pub fn count_boot(system: &System, state: &Path) -> BootMode {
+    let max_resets = system.max_resets;
+    let Some(dev) = counter_device(system) else {
+        return BootMode {
+            mode: NodeMode::Normal,
+            resets: None,
+            max_resets,
+            note: "no reset counter in this description (no flash owned by the hardware watchdog's owner)".into(),
+        };
+    };
+    let path = state.join(format!("{}.flash", dev.name));
+    let counted = SimFlash::<4, 4096>::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|mut flash| {
+            let mut counter =
+                ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_err(|e| e.to_string())?;
+            counter
+                .boot(&mut flash, max_resets)
+                .map_err(|e| e.to_string())
+        });
+    match counted {
+        Ok(BootInfo { mode, resets, .. }) => BootMode {
+            mode,
+            resets: Some(resets),
+            max_resets,
+            note: format!("reset counter on {}", dev.name),
+        },
+        Err(e) => BootMode {
+            mode: BootInfo::COUNTER_UNAVAILABLE.mode,
+            resets: Some(BootInfo::COUNTER_UNAVAILABLE.resets),
+            max_resets,
+            note: format!(
+                "reset counter on {} unusable ({e}); the cap cannot be enforced",
+                dev.name
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::devices::FLASH_IMAGE_SIZE;
+    use hal::flash::NorFlash;
+
+    fn shipped() -> System {
+        kernel_config::load(
+            &kernel_config::shipped::description(),
+            &kernel_config::shipped::board("sim").expect("sim"),
+        )
+        .expect("loads")
+    }
+
+    fn image(state: &Path) -> std::path::PathBuf {
+        let path = state.join("health-flash.flash");
+        SimFlash::<4, 4096>::open_or_create(&path, FLASH_IMAGE_SIZE).expect("image");
+        path
+    }
+
+    #[test]
+    fn every_boot_counts_and_the_boot_past_the_cap_is_safe_mode() {
+        let s = shipped();
+        assert_eq!(
+            counter_device(&s).map(|d| d.name.as_str()),
+            Some("health-flash")
+        );
+        let state = tempfile::tempdir().expect("tempdir");
+        image(state.path());
+        for resets in 0..=s.max_resets as u16 {
+            let b = count_boot(&s, state.path());
+            assert_eq!(
+                (b.mode, b.resets),
+                (NodeMode::Normal, Some(resets)),
+                "{b:?}"
+            );
+        }
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Safe, Some(s.max_resets as u16 + 1))
+        );
+        assert_eq!(b.max_resets, s.max_resets);
+    }
+
+    #[test]
+    fn an_unusable_counter_boots_safe_mode_and_no_counter_boots_normal() {
+        let s = shipped();
+        let state = tempfile::tempdir().expect("tempdir");
+        // No image at all: the counter cannot be used.
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Safe, Some(u16::MAX)),
+            "{b:?}"
+        );
+        assert!(b.note.contains("unusable"), "{}", b.note);
+        // Both copies of a written record destroyed: taken as at the cap, so the next boot is
+        // the one past it.
+        let path = image(state.path());
+        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Normal);
+        let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
+        let mut sector = [0u8; 4096];
+        for base in [0u32, 4096] {
+            f.erase(base, base + 4096).expect("erase");
+            sector.fill(0x5A);
+            f.write(base, &sector).expect("write");
+        }
+        drop(f);
+        let b = count_boot(&s, state.path());
+        assert_eq!(
+            (b.mode, b.resets),
+            (NodeMode::Normal, Some(s.max_resets as u16)),
+            "a lost record is taken as at the cap: {b:?}"
+        );
+        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Safe);
+        // A description whose watchdog owns no flash has no counter.
+        let text = kernel_config::shipped::description()
+            .text
+            .replace(
+                "devices = [\"hw-watchdog\", \"health-flash\"]",
+                "devices = [\"hw-watchdog\"]",
+            )
+            .replace(
+                "[[policy.device-owner]]\ndevice = \"health-flash\"\nowner = \"watchdog\"",
+                "[[policy.device-owner]]\ndevice = \"hw-watchdog\"\nowner = \"watchdog\"",
+            );
+        let s2 = kernel_config::load(
+            &kernel_config::Source::new("no-counter.toml", text),
+            &kernel_config::shipped::board("sim").expect("sim"),
+        )
+        .expect("loads without the health flash");
+        assert!(counter_device(&s2).is_none());
+        let b = count_boot(&s2, state.path());
+        assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
+    }
+}
