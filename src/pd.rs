@@ -4,7 +4,8 @@
 //!
 //! It sets up the partition (grants, sandbox, seccomp: `board_sim::partition`) and then runs the
 //! component's logic in the runtime's event loop: the `signer` runs
-//! [`signer_partition::SignerPd`] on the sim board's drivers ([`board_sim::drivers::SimDrivers`]);
+//! [`signer_partition::SignerPd`] and `comms` runs [`comms_partition::CommsPd`] on the sim
+//! board's drivers ([`board_sim::drivers::SimDrivers`]);
 //! every other partition still runs the event loop with [`runtime::Idle`], which answers the
 //! watchdog's pings and does nothing else. [`has_logic`] says which for the boot log.
 //!
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 
 /// Whether the component has application logic in this build.
 pub fn has_logic(component: &str) -> bool {
-    component == "signer"
+    matches!(component, "signer" | "comms")
 }
 
 pub fn run(name: &str) -> ExitCode {
@@ -34,6 +35,8 @@ pub fn run(name: &str) -> ExitCode {
     };
     let err = if name == "signer" {
         partition.run::<signer_partition::SignerPd<board_sim::drivers::SimDrivers>>()
+    } else if name == "comms" {
+        partition.run::<comms_partition::CommsPd<board_sim::drivers::SimDrivers>>()
     } else {
         log::info!(
             "no application logic yet: running the event loop (answering pings if it is pinged)"
