@@ -1,0 +1,370 @@
+//! Whole-system test of the comms partition with real processes: `spacenode run` boots the
+//! shipped description on the sim board with the radio going through the link emulator at 10%
+//! seeded loss in each direction, and the ground talks to it over UDP:
+//!
+//! 1. `spacenode ground ping` gets 1,1, 1,3 and 1,7 for its 17,1 (retrying through the loss);
+//! 2. forged units (bad MAC) and replayed units get no answer at all;
+//! 3. one command arriving in several units (a retransmission) runs once: its reports come back
+//!    each time, its effect (the 17,2 reply) at most once;
+//! 4. `spacenode ground status` shows the bad-MAC and bad-sequence counters;
+//! 5. after a node reboot (same state directory) the ground resumes above the node's persisted
+//!    anti-replay floor and is answered.
+//!
+//! Every wait is bounded; nothing asserts how fast anything happens.
+
+use comms::ground::Ground;
+use comms::node::DEFAULT_APID;
+use comms::pus::verification::Report;
+use comms::sdls::engine::HEADER_LEN;
+use comms::sdls::mac::MAC_LEN;
+use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+struct Board {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Board {
+    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Board {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .arg("run")
+            .arg("--state")
+            .arg(state)
+            .args(["--radio-loss", "0.1", "--radio-seed", "7"])
+            .args(["--radio-latency-ms", "2", "--radio-kbps", "2000"])
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn spacenode run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut b = Board {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        };
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.log.push(l),
+                Err(_) => panic!("no `{what}` in the boot log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(ground.to_string())
+        .arg("--state")
+        .arg(state)
+        .output()
+        .expect("spacenode ground")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The number after `label ` in `s`.
+fn number_after(s: &str, label: &str) -> u64 {
+    let rest = s
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
+}
+
+/// A second ground station on the monitoring association (its own ARSNs), speaking through
+/// the comms crate directly so that it can forge, replay and retransmit units.
+struct TestGround {
+    ground: Ground,
+    sock: UdpSocket,
+    node: SocketAddr,
+}
+
+/// What a unit caused: (verification reports for the request, 17,2 replies, other TMs).
+#[derive(Debug, Default)]
+struct Seen {
+    reports: Vec<Report>,
+    pongs: usize,
+    other: usize,
+}
+
+impl TestGround {
+    fn new(listen: SocketAddr, node: SocketAddr) -> TestGround {
+        let p = sim_default().expect("sim provisioning");
+        TestGround {
+            ground: Ground::new(&p, None, DEFAULT_APID).expect("ground"),
+            sock: UdpSocket::bind(listen).expect("bind ground"),
+            node,
+        }
+    }
+
+    /// A 17,1 under SPI 2: (unit, the bare TC packet, its request ID).
+    fn ping_unit(&mut self) -> (Vec<u8>, Vec<u8>, comms::pus::tc::RequestId) {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let (n, rid) = self
+            .ground
+            .uplink(SIM_MONITOR_SPI, 17, 1, 0, &[], &mut unit)
+            .expect("uplink");
+        unit.truncate(n);
+        let packet = unit[HEADER_LEN..n - MAC_LEN].to_vec();
+        (unit, packet, rid)
+    }
+
+    fn rewrap(&mut self, packet: &[u8]) -> Vec<u8> {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let n = self
+            .ground
+            .wrap(SIM_MONITOR_SPI, packet, &mut unit)
+            .expect("wrap");
+        unit.truncate(n);
+        unit
+    }
+
+    fn send(&self, unit: &[u8]) {
+        self.sock.send_to(unit, self.node).expect("send");
+    }
+
+    /// Everything that arrives within `wait`, sorted by what it is for `rid`.
+    fn collect(&mut self, rid: comms::pus::tc::RequestId, wait: Duration, seen: &mut Seen) {
+        let deadline = Instant::now() + wait;
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            self.sock.set_read_timeout(Some(left)).expect("timeout");
+            let Ok(n) = self.sock.recv(&mut buf) else {
+                return;
+            };
+            let Ok(d) = self.ground.downlink(&buf[..n]) else {
+                continue;
+            };
+            match d.verification {
+                Some((r, report)) if r == rid => seen.reports.push(report),
+                _ if d.tm.service == 17 && d.tm.subservice == 2 => seen.pongs += 1,
+                _ => seen.other += 1,
+            }
+        }
+    }
+}
+
+fn completed(s: &Seen) -> usize {
+    s.reports
+        .iter()
+        .filter(|r| matches!(r, Report::CompletionSuccess))
+        .count()
+}
+
+#[test]
+fn ground_and_node_over_a_lossy_radio() {
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let ground_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let board = Board::boot(node_state.path(), uplink, listen);
+
+    // 1. Ping through the lossy link: acceptance, start and completion reports.
+    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1,1 ok, 1,3 ok, 1,7 ok"), "{t}");
+
+    let mut g = TestGround::new(listen, uplink);
+
+    // 2a. Forged units (MAC flipped): never answered.
+    let mut forged_rids = Vec::new();
+    for _ in 0..5 {
+        let (mut unit, _, rid) = g.ping_unit();
+        let last = unit.len() - 1;
+        unit[last] ^= 0x01;
+        g.send(&unit);
+        forged_rids.push(rid);
+    }
+    let mut seen = Seen::default();
+    for rid in &forged_rids {
+        g.collect(*rid, Duration::from_millis(150), &mut seen);
+    }
+    assert!(seen.reports.is_empty() && seen.pongs == 0, "{seen:?}");
+
+    // 2b. A valid unit until it is answered (resending the same bytes is harmless while it was
+    // lost), then the same bytes again: replays get no answer.
+    let (unit, packet, rid) = g.ping_unit();
+    let mut first = Seen::default();
+    for _ in 0..8 {
+        g.send(&unit);
+        g.collect(rid, Duration::from_millis(400), &mut first);
+        if completed(&first) > 0 {
+            break;
+        }
+    }
+    assert!(completed(&first) > 0, "never answered: {first:?}");
+    let mut replays = Seen::default();
+    for _ in 0..5 {
+        g.send(&unit);
+    }
+    g.collect(rid, Duration::from_millis(500), &mut replays);
+    assert!(
+        replays.reports.is_empty() && replays.pongs == 0,
+        "{replays:?}"
+    );
+
+    // 3. The same command in four new units: reports each time, the reply at most once more.
+    let mut again = Seen::default();
+    for _ in 0..4 {
+        let u = g.rewrap(&packet);
+        g.send(&u);
+        g.collect(rid, Duration::from_millis(300), &mut again);
+    }
+    assert!(
+        completed(&again) >= 2,
+        "duplicates get their reports again: {again:?}"
+    );
+    assert_eq!(
+        again.pongs, 0,
+        "a duplicate must not run again: {again:?} (first run: {first:?})"
+    );
+    assert!(first.pongs <= 1, "{first:?}");
+    drop(g);
+
+    // 4. Status shows the refusals.
+    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let bad_mac = number_after(&t, "bad MAC");
+    let bad_seq = number_after(&t, "bad sequence");
+    assert!((1..=5).contains(&bad_mac), "{t}");
+    assert!((1..=5).contains(&bad_seq), "{t}");
+    assert!(t.contains("links: active primary (radio)"), "{t}");
+    let floor_before = number_after(&t, "SA 1: key epoch 0, last uplink ARSN");
+    assert!(floor_before >= 1, "{t}");
+    board.stop();
+
+    // 5. Reboot: the node restores its floor; the ground's next ARSN is below it at first.
+    let board = Board::boot(node_state.path(), uplink, listen);
+    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1,7 ok"), "{t}");
+    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        number_after(&t, "SA 1: key epoch 0, last uplink ARSN") > floor_before,
+        "{t}"
+    );
+    board.stop();
+}
+
+#[test]
+fn ground_reports_an_unreachable_node_and_bad_inputs() {
+    let ground_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", "ping", "--timeout-ms", "100", "--attempts", "2"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(listen.to_string())
+        .arg("--state")
+        .arg(ground_state.path())
+        .output()
+        .expect("ground");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("no answer from the node at {uplink}")),
+        "{t}"
+    );
+
+    let dir = ground_state.path();
+    std::fs::write(dir.join("bad.key"), "not a key\n").expect("write");
+    std::fs::write(dir.join("bad.psbt"), b"hello").expect("write");
+    std::fs::write(dir.join("good.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    let batch = |key: &str, psbt: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground", "batch", "--server", "1", "--key"])
+            .arg(dir.join(key))
+            .arg("--out")
+            .arg(dir.join("out.batch"))
+            .arg("--state")
+            .arg(dir)
+            .arg(dir.join(psbt))
+            .output()
+            .expect("batch")
+    };
+    let out = batch("bad.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("bad.key") && t.contains("64 hex characters"),
+        "{t}"
+    );
+    let out = batch("good.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("bad.psbt") && t.contains("not a PSBT"), "{t}");
+}
