@@ -27,6 +27,13 @@ use std::time::{Duration, Instant};
 
 const BOUND: Duration = Duration::from_secs(20);
 
+/// One board at a time: the tests share two CPU cores with everything else in CI.
+static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_board() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn free_addr() -> SocketAddr {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
     s.local_addr().expect("addr")
@@ -142,6 +149,8 @@ struct TestGround {
     ground: Ground,
     sock: UdpSocket,
     node: SocketAddr,
+    /// Units received on the standby link (HDLC-decoded by a reader thread), if listened to.
+    serial: Option<mpsc::Receiver<Vec<u8>>>,
 }
 
 /// What a unit caused: (verification reports for the request, 17,2 replies, other TMs).
@@ -159,6 +168,7 @@ impl TestGround {
             ground: Ground::new(&p, None, DEFAULT_APID).expect("ground"),
             sock: UdpSocket::bind(listen).expect("bind ground"),
             node,
+            serial: None,
         }
     }
 
@@ -188,7 +198,31 @@ impl TestGround {
         self.sock.send_to(unit, self.node).expect("send");
     }
 
-    /// Everything that arrives within `wait`, sorted by what it is for `rid`.
+    /// Listen to the standby link's ground end too (downlink goes out on the active link).
+    fn listen_serial(&mut self, pty: std::fs::File) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut pty = pty;
+            let mut dec = comms::hdlc::Decoder::<8192>::default();
+            let mut buf = [0u8; 512];
+            while let Ok(n) = pty.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                for &b in &buf[..n] {
+                    if let comms::hdlc::Feed::Frame(_) = dec.feed(b)
+                        && tx.send(dec.frame().to_vec()).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        self.serial = Some(rx);
+    }
+
+    /// Everything that arrives within `wait` (either link), sorted by what it is for `rid`.
     fn collect(&mut self, rid: comms::pus::tc::RequestId, wait: Duration, seen: &mut Seen) {
         let deadline = Instant::now() + wait;
         let mut buf = vec![0u8; 65_536];
@@ -197,11 +231,23 @@ impl TestGround {
             if left.is_zero() {
                 return;
             }
-            self.sock.set_read_timeout(Some(left)).expect("timeout");
-            let Ok(n) = self.sock.recv(&mut buf) else {
-                return;
+            let unit = match self.serial.as_ref().and_then(|s| s.try_recv().ok()) {
+                Some(u) => u,
+                None => {
+                    let step = if self.serial.is_some() {
+                        left.min(Duration::from_millis(20))
+                    } else {
+                        left
+                    };
+                    self.sock.set_read_timeout(Some(step)).expect("timeout");
+                    match self.sock.recv(&mut buf) {
+                        Ok(n) => buf[..n].to_vec(),
+                        Err(_) if self.serial.is_some() => continue,
+                        Err(_) => return,
+                    }
+                }
             };
-            let Ok(d) = self.ground.downlink(&buf[..n]) else {
+            let Ok(d) = self.ground.downlink(&unit) else {
                 continue;
             };
             match d.verification {
@@ -222,6 +268,7 @@ fn completed(s: &Seen) -> usize {
 
 #[test]
 fn ground_and_node_over_a_lossy_radio() {
+    let _one = one_board();
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
@@ -367,4 +414,143 @@ fn ground_reports_an_unreachable_node_and_bad_inputs() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("bad.psbt") && t.contains("not a PSBT"), "{t}");
+}
+
+#[test]
+fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut board = Board::boot(node_state.path(), uplink, listen);
+    board.wait_for("serial line, ground side at ");
+    let pty = board
+        .log
+        .iter()
+        .find_map(|l| l.split("serial line, ground side at ").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(std::path::PathBuf::from)
+        .expect("pty path in the boot log");
+    let mut serial = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&pty)
+        .expect("open the standby link's ground end");
+
+    let mut g = TestGround::new(listen, uplink);
+    g.listen_serial(serial.try_clone().expect("clone pty"));
+    // First contact on the radio makes it the active downlink (at boot nothing was heard on
+    // either link and the node sits on the standby).
+    let (unit, _, rid) = g.ping_unit();
+    let mut contact = Seen::default();
+    for _ in 0..8 {
+        g.send(&unit);
+        g.collect(rid, Duration::from_millis(300), &mut contact);
+        if completed(&contact) > 0 {
+            break;
+        }
+    }
+    assert!(completed(&contact) > 0, "{contact:?}");
+
+    // Forged units (valid structure, wrong MAC) from the ground's own address, as fast as the
+    // socket takes them, until told to stop.
+    let flood_sock = g.sock.try_clone().expect("clone");
+    let (mut forged, _, _) = g.ping_unit();
+    let last = forged.len() - 1;
+    forged[last] ^= 0xFF;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // 20 units per millisecond at most: hundreds of times the node's per-call budget,
+            // without taking a shared 2-core CI machine away from everything else.
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 10_000_000 {
+                for _ in 0..20 {
+                    if flood_sock.send_to(&forged, uplink).is_ok() {
+                        sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    // A ping on the standby link, HDLC-framed, during the flood: answered (on the radio, the
+    // active link).
+    let (unit, _, rid) = g.ping_unit();
+    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(unit.len())];
+    let n = comms::hdlc::encode(&unit, &mut frame).expect("hdlc");
+    use std::io::Write;
+    serial.write_all(&frame[..n]).expect("serial write");
+    let mut over_serial = Seen::default();
+    let deadline = Instant::now() + BOUND;
+    while completed(&over_serial) == 0 && Instant::now() < deadline {
+        g.collect(rid, Duration::from_millis(200), &mut over_serial);
+    }
+
+    // A ping on the flooded radio itself gets through too (the same command again until
+    // answered: the node runs it once).
+    let (unit, packet, rid) = g.ping_unit();
+    let mut over_radio = Seen::default();
+    g.send(&unit);
+    let deadline = Instant::now() + BOUND;
+    while completed(&over_radio) == 0 && Instant::now() < deadline {
+        g.collect(rid, Duration::from_millis(300), &mut over_radio);
+        if completed(&over_radio) == 0 {
+            let u = g.rewrap(&packet);
+            g.send(&u);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flooded = flood.join().expect("flood thread");
+    assert!(
+        completed(&over_serial) > 0,
+        "standby ping during a radio flood of {flooded} units: {over_serial:?}"
+    );
+    assert!(
+        completed(&over_radio) > 0,
+        "radio ping during a flood of {flooded} units: {over_radio:?}"
+    );
+    // The counters, asked for on the standby link (the flood may have moved the downlink there:
+    // a primary with far more errors than accepted frames is degraded) and read on either.
+    let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+    let (n, _) = g
+        .ground
+        .uplink(SIM_MONITOR_SPI, 3, 27, 0, &[1, 3], &mut unit)
+        .expect("hk request");
+    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(n)];
+    let k = comms::hdlc::encode(&unit[..n], &mut frame).expect("hdlc");
+    serial.write_all(&frame[..k]).expect("serial write");
+    let deadline = Instant::now() + BOUND;
+    let mut bad_mac = None;
+    let mut buf = vec![0u8; 65_536];
+    while bad_mac.is_none() && Instant::now() < deadline {
+        let unit = match g
+            .serial
+            .as_ref()
+            .and_then(|s| s.recv_timeout(Duration::from_millis(20)).ok())
+        {
+            Some(u) => u,
+            None => {
+                g.sock
+                    .set_read_timeout(Some(Duration::from_millis(20)))
+                    .expect("timeout");
+                match g.sock.recv(&mut buf) {
+                    Ok(n) => buf[..n].to_vec(),
+                    Err(_) => continue,
+                }
+            }
+        };
+        if let Ok(d) = g.ground.downlink(&unit)
+            && d.tm.service == 3
+            && let Some((c, _)) = comms::pus::hk::decode_security(d.tm.source)
+        {
+            bad_mac = Some(c.bad_mac);
+        }
+    }
+    let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
+    assert!(bad_mac >= 100, "flood of {flooded}: bad MAC {bad_mac}");
+    board.stop();
 }
