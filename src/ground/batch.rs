@@ -200,3 +200,114 @@ pub fn write_result(result: &[u8], outputs: &[PathBuf]) -> Result<usize, BatchEr
     }
     Ok(psbts.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comms_partition::intake::{Built, Response, ResultBuilder, batch_requests};
+
+    fn key() -> p256::SecretKey {
+        p256::SecretKey::from_slice(&[7u8; 32]).expect("key")
+    }
+
+    #[test]
+    fn a_ground_batch_is_what_the_signer_parses_after_the_chunk_round_trip() {
+        let psbts = vec![b"psbt\xffone".to_vec(), vec![9u8; 5000]];
+        let file = build_batch(&key(), 3, 17, u64::MAX, &psbts).expect("batch");
+        // Through the partition's intake as sign requests, and back together.
+        let mut back = Vec::new();
+        for r in batch_requests(&file, 1).expect("requests") {
+            assert_eq!(r.batch_id, 3 << 32 | 17);
+            back.extend_from_slice(r.data.as_slice());
+        }
+        assert_eq!(back, file);
+        let (cert, part) = signer::batch::framing::split_certificate(&back).expect("split");
+        let c = signer::cert::Certificate::parse(cert).expect("certificate");
+        assert_eq!(c.count(), 2);
+        assert_eq!(signer::batch::framing::count(part), Ok(2));
+        let public = signer::p256sig::compress(&key().public_key());
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&cert[cert.len() - 64..]);
+        assert!(
+            signer::p256sig::verify(
+                &public,
+                &cert[..cert.len() - 64],
+                &sig,
+                signer::p256sig::Digest::Sha3_256
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn results_are_written_in_batch_order_and_refusals_name_the_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut stream = Vec::new();
+        for p in [&b"AAA"[..], &b"BBBB"[..]] {
+            stream.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            stream.extend_from_slice(p);
+        }
+        stream.extend_from_slice(&[0u8; intake::RECEIPT_LEN]);
+        let mut buf = vec![0u8; 4096];
+        let mut b = ResultBuilder::new(5, &mut buf).expect("builder");
+        let Ok(Built::Done(n)) = b.on_response(
+            5,
+            Response::Signed {
+                offset: 0,
+                data: &stream,
+                last: true,
+            },
+        ) else {
+            panic!("complete")
+        };
+        let outs = [dir.path().join("a.psbt"), dir.path().join("b.psbt")];
+        assert_eq!(write_result(&buf[..n], &outs).expect("write"), 2);
+        assert_eq!(std::fs::read(&outs[1]).expect("read"), b"BBBB");
+        assert!(matches!(
+            write_result(&buf[..n], &outs[..1]),
+            Err(BatchError::Count { got: 1, max: 2 })
+        ));
+
+        let mut receipt = [0u8; intake::RECEIPT_LEN];
+        receipt[60] = 1;
+        receipt[61] = 6;
+        let mut buf = vec![0u8; 4096];
+        let mut b = ResultBuilder::new(6, &mut buf).expect("builder");
+        let Ok(Built::Done(n)) = b.on_response(
+            6,
+            Response::Rejected {
+                reason: protocol::SignRejection::Replay,
+                data: &receipt,
+            },
+        ) else {
+            panic!("complete")
+        };
+        let e = write_result(&buf[..n], &outs).unwrap_err().to_string();
+        assert!(
+            e.contains("replayed batch") && e.contains("class 1, code 6"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn key_files_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("k");
+        std::fs::write(&p, "00".repeat(32)).expect("write");
+        assert!(
+            read_key(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid P-256")
+        );
+        std::fs::write(&p, "zz".repeat(32)).expect("write");
+        assert!(
+            read_key(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not hexadecimal")
+        );
+        std::fs::write(&p, format!("  {}\n", "0a".repeat(32))).expect("write");
+        assert!(read_key(&p).is_ok());
+    }
+}

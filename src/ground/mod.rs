@@ -221,19 +221,21 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
             print!("{text}");
         }
     }
-    for (i, name) in ["health", "links", "security"].iter().enumerate() {
-        if !seen[i] {
-            println!("{name}: no report (lost on the downlink, or none yet)");
-        }
-    }
     // Structure 1 is refused with NoData until the watchdog has reported: say so, not fail.
-    match a.failure() {
-        Some(f) if f.code == comms::failure::FailureCode::NoData => {
-            println!("(no health report from the watchdog yet)");
-            Ok(())
+    let no_health = a
+        .failure()
+        .is_some_and(|f| f.code == comms::failure::FailureCode::NoData);
+    for (i, name) in ["health", "links", "security"].iter().enumerate() {
+        if seen[i] {
+            continue;
         }
-        _ => refused(&a),
+        if i == 0 && no_health {
+            println!("health: no report from the watchdog yet");
+        } else {
+            println!("{name}: report lost on the downlink (run status again)");
+        }
     }
+    if no_health { Ok(()) } else { refused(&a) }
 }
 
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
