@@ -146,6 +146,7 @@ fn number_after(s: &str, label: &str) -> u64 {
 /// A second ground station on the monitoring association (its own ARSNs), speaking through
 /// the comms crate directly so that it can forge, replay and retransmit units.
 struct TestGround {
+    spi: u16,
     ground: Ground,
     sock: UdpSocket,
     node: SocketAddr,
@@ -165,6 +166,7 @@ impl TestGround {
     fn new(listen: SocketAddr, node: SocketAddr) -> TestGround {
         let p = sim_default().expect("sim provisioning");
         TestGround {
+            spi: SIM_MONITOR_SPI,
             ground: Ground::new(&p, None, DEFAULT_APID).expect("ground"),
             sock: UdpSocket::bind(listen).expect("bind ground"),
             node,
@@ -177,19 +179,53 @@ impl TestGround {
         let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
         let (n, rid) = self
             .ground
-            .uplink(SIM_MONITOR_SPI, 17, 1, 0, &[], &mut unit)
+            .uplink(self.spi, 17, 1, 0, &[], &mut unit)
             .expect("uplink");
         unit.truncate(n);
         let packet = unit[HEADER_LEN..n - MAC_LEN].to_vec();
         (unit, packet, rid)
     }
 
+    /// A command under this station's association: (unit, request ID).
+    fn command_unit(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app: &[u8],
+    ) -> (Vec<u8>, comms::pus::tc::RequestId) {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let (n, rid) = self
+            .ground
+            .uplink(self.spi, service, subservice, 0, app, &mut unit)
+            .expect("uplink");
+        unit.truncate(n);
+        (unit, rid)
+    }
+
+    /// Send a command and wait for its final report (no loss on this board).
+    fn run(&mut self, service: u8, subservice: u8, app: &[u8]) -> Seen {
+        let (unit, rid) = self.command_unit(service, subservice, app);
+        self.send(&unit);
+        let mut seen = Seen::default();
+        let deadline = Instant::now() + BOUND;
+        while !seen.reports.iter().any(|r| {
+            matches!(
+                r,
+                Report::CompletionSuccess
+                    | Report::CompletionFailure(_)
+                    | Report::AcceptanceFailure(_)
+                    | Report::StartFailure(_)
+            )
+        }) && Instant::now() < deadline
+        {
+            self.collect(rid, Duration::from_millis(100), &mut seen);
+        }
+        seen
+    }
+
     fn rewrap(&mut self, packet: &[u8]) -> Vec<u8> {
         let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
-        let n = self
-            .ground
-            .wrap(SIM_MONITOR_SPI, packet, &mut unit)
-            .expect("wrap");
+        let n = self.ground.wrap(self.spi, packet, &mut unit).expect("wrap");
         unit.truncate(n);
         unit
     }
@@ -552,5 +588,78 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     }
     let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
     assert!(bad_mac >= 100, "flood of {flooded}: bad MAC {bad_mac}");
+    board.stop();
+}
+
+fn sign_chunk(batch: u64, index: u32, count: u32, data: &[u8]) -> Vec<u8> {
+    let mut app = comms::pus::function::FN_SIGN_CHUNK.to_be_bytes().to_vec();
+    let mut args = vec![0u8; comms::pus::function::CHUNK_ARGS_LEN + data.len()];
+    let n = comms::pus::function::encode_chunk(
+        &comms::pus::function::Chunk {
+            id: batch,
+            position: protocol::ChunkPosition {
+                index,
+                count,
+                offset: index * data.len() as u32,
+                total_len: count * data.len() as u32,
+            },
+            data,
+        },
+        &mut args,
+    )
+    .expect("chunk");
+    app.extend_from_slice(&args[..n]);
+    app
+}
+
+fn failure_code(s: &Seen) -> Option<u16> {
+    s.reports
+        .iter()
+        .find_map(|r| r.failure())
+        .map(|f| f.code.code())
+}
+
+#[test]
+fn sign_chunks_are_routed_to_the_signer_and_its_answers_come_back() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let board = Board::boot(node_state.path(), uplink, listen);
+    let mut g = TestGround::new(listen, uplink);
+    g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
+    let pong = g.run(17, 1, &[]);
+    assert_eq!(completed(&pong), 1, "{pong:?}");
+
+    // A batch whose first chunk claims to be its second: the signer refuses it, and its reason
+    // reaches the ground as the command's completion failure (SignerBadChunking).
+    let bad = g.run(8, 1, &sign_chunk(0x55, 1, 2, &[1u8; 100]));
+    assert_eq!(failure_code(&bad), Some(0x1005), "{bad:?}");
+    assert!(
+        matches!(bad.reports.last(), Some(Report::CompletionFailure(_))),
+        "{bad:?}"
+    );
+
+    // A chunk in order: the signer stores it and acknowledges; the command completes.
+    let ok = g.run(8, 1, &sign_chunk(0x56, 0, 2, &[2u8; 100]));
+    assert_eq!(
+        ok.reports,
+        vec![
+            Report::AcceptanceSuccess,
+            Report::StartSuccess,
+            Report::CompletionSuccess
+        ],
+        "{ok:?}"
+    );
+
+    // The monitoring association may not sign: refused by routing before anything is sent.
+    g.spi = SIM_MONITOR_SPI;
+    let denied = g.run(8, 1, &sign_chunk(0x57, 0, 1, &[3u8; 10]));
+    assert_eq!(failure_code(&denied), Some(0x0203), "{denied:?}");
+    // An unknown function of service 8: refused by routing too.
+    let unknown = g.run(8, 1, &[0x7F, 0x7F]);
+    assert!(
+        matches!(failure_code(&unknown), Some(0x0202 | 0x0203)),
+        "{unknown:?}"
+    );
     board.stop();
 }
