@@ -58,3 +58,30 @@ fn sim_default() -> Result<(Provisioning, KeysOrigin), KeysError> {
 fn sim_default() -> Result<(Provisioning, KeysOrigin), KeysError> {
     Err(KeysError::NotProvisioned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without the sim feature, a build either embeds its keys or refuses to boot.
+    #[cfg(not(feature = "sim-default-keys"))]
+    #[test]
+    fn without_the_sim_feature_only_build_time_keys_boot() {
+        match comms::sdls::provision::BUILD_TIME {
+            None => assert_eq!(provisioning().unwrap_err(), KeysError::NotProvisioned),
+            Some(_) => assert_eq!(provisioning().map(|(_, o)| o), Ok(KeysOrigin::BuildTime)),
+        }
+    }
+
+    /// With it, the sim default is used only when nothing was embedded.
+    #[cfg(feature = "sim-default-keys")]
+    #[test]
+    fn the_sim_default_never_overrides_build_time_keys() {
+        let want = if comms::sdls::provision::BUILD_TIME.is_some() {
+            KeysOrigin::BuildTime
+        } else {
+            KeysOrigin::SimDefault
+        };
+        assert_eq!(provisioning().map(|(_, o)| o), Ok(want));
+    }
+}
