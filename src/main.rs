@@ -6,6 +6,7 @@
 mod config;
 mod demo;
 mod failure;
+mod ground;
 mod pd;
 mod provision;
 mod run;
@@ -35,6 +36,9 @@ enum Command {
     /// component's log lines prefixed with its name, faults, restarts and resets. Ctrl-C or
     /// SIGTERM stops every component and exits.
     Run(run::RunArgs),
+    /// The ground operator's side: ping the node, read its status, build batch files.
+    #[command(subcommand)]
+    Ground(ground::GroundCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
     NodeKey(provision::NodeKeyArgs),
     /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Config(c) => config::run(c),
         Command::Run(args) => run::run(args),
+        Command::Ground(c) => ground::run(c),
         Command::Provision(args) => provision::run(args),
         Command::NodeKey(args) => provision::node_key(args),
         Command::Pd { name } => return pd::run(&name),

@@ -4,8 +4,9 @@
 //!
 //! It sets up the partition (grants, sandbox, seccomp: `board_sim::partition`) and then runs the
 //! component's logic in the runtime's event loop: the `signer` runs
-//! [`signer_partition::SignerPd`] on the sim board's drivers ([`board_sim::drivers::SimDrivers`]),
-//! the `watchdog` runs [`watchdog_partition::WatchdogPd`] on the same drivers;
+//! [`signer_partition::SignerPd`], the `watchdog` runs [`watchdog_partition::WatchdogPd`] and
+//! `comms` runs [`comms_partition::CommsPd`], all on the sim board's drivers
+//! ([`board_sim::drivers::SimDrivers`]);
 //! every other partition still runs the event loop with [`runtime::Idle`], which answers the
 //! watchdog's pings and does nothing else. [`has_logic`] says which for the boot log.
 //!
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 
 /// Whether the component has application logic in this build.
 pub fn has_logic(component: &str) -> bool {
-    matches!(component, "signer" | "watchdog")
+    matches!(component, "signer" | "watchdog" | "comms")
 }
 
 pub fn run(name: &str) -> ExitCode {
@@ -37,6 +38,8 @@ pub fn run(name: &str) -> ExitCode {
         partition.run::<signer_partition::SignerPd<board_sim::drivers::SimDrivers>>()
     } else if name == "watchdog" {
         partition.run::<watchdog_partition::WatchdogPd<board_sim::drivers::SimDrivers>>()
+    } else if name == "comms" {
+        partition.run::<comms_partition::CommsPd<board_sim::drivers::SimDrivers>>()
     } else {
         log::info!(
             "no application logic yet: running the event loop (answering pings if it is pinged)"

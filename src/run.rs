@@ -5,13 +5,19 @@
 //! prints the boot log (power-on, devices, each component with its pid and capabilities, and
 //! whether it has application logic yet), the reset count and the boot mode (normal, or safe mode
 //! past the reset cap), then every component's log line prefixed with its name, every fault,
-//! restart and reset. The watchdog logs one compact health status line per change (state,
-//! restarts, last fault per component, mode and resets; round trips and uptime alone never
-//! trigger one), so a healthy node prints nothing while it runs:
+//! restart and reset. The radio goes through a seeded link emulator (`--radio-loss`,
+//! `--radio-latency-ms`, `--radio-kbps`, `--radio-seed`); the ground sends to `--radio-uplink`
+//! (default 127.0.0.1:47101) and listens on `--ground` (default 127.0.0.1:47100).
+//!
+//! The watchdog logs one compact health status line per change (state, restarts, last fault per
+//! component, mode and resets; round trips and uptime alone never trigger one), so a healthy node
+//! prints nothing while it runs:
 //!
 //! ```text
 //! [watchdog] INFO  health #2 up 2.8s normal resets 0 | monitor ok 319us | watchdog ok 0us | comms ok 319us | signer ok 135us r1 missed-pings | upgrade ok 319us ; progress monitor 290 comms 30 signer 5 upgrade 15
-//! ``` A reset (reboot request, hardware watchdog) powers on
+//! ```
+//!
+//! A reset (reboot request, hardware watchdog) powers on
 //! again from the top. SIGINT and SIGTERM stop every component and exit 0.
 //!
 //! Avoids: running anything but the sim board here (the others are cross-built images).
@@ -33,6 +39,61 @@ pub struct RunArgs {
     /// Board to run on; only `sim` runs on a host machine
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
+    #[command(flatten)]
+    radio: RadioArgs,
+}
+
+/// The sim radio's channel (a seeded link emulator between the node's radio and the ground).
+#[derive(Args, Debug, Clone)]
+pub struct RadioArgs {
+    /// Fraction of radio frames lost in each direction, 0 to <1 (seeded: same seed, same losses)
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    radio_loss: f64,
+    /// One-way radio latency in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    radio_latency_ms: u64,
+    /// Radio rate in kbit/s per direction (0: unlimited)
+    #[arg(long, value_name = "KBPS", default_value_t = 0)]
+    radio_kbps: u64,
+    /// Seed of the radio's loss pattern
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    radio_seed: u64,
+    /// Where the ground sends uplink (the radio channel's ground side)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47101")]
+    radio_uplink: std::net::SocketAddr,
+    /// Where the ground listens for downlink (uplink is taken only from this address)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
+    ground: std::net::SocketAddr,
+}
+
+impl RadioArgs {
+    /// Checks the values and applies them to `config`.
+    pub fn apply(&self, config: &mut MonitorConfig) -> Result<(), Failure> {
+        if !(0.0..1.0).contains(&self.radio_loss) {
+            return Err(Failure::Usage(format!(
+                "--radio-loss {} is not a fraction in [0, 1): give e.g. 0.1 for 10% loss",
+                self.radio_loss
+            )));
+        }
+        for (flag, a) in [
+            ("--radio-uplink", self.radio_uplink),
+            ("--ground", self.ground),
+        ] {
+            if !a.ip().is_loopback() {
+                return Err(Failure::Usage(format!(
+                    "{flag} {a}: the sim radio stays on this machine; give a loopback address (127.0.0.1:PORT)"
+                )));
+            }
+        }
+        config.ground = self.ground;
+        config.radio_uplink = self.radio_uplink;
+        config.radio_link.seed = self.radio_seed;
+        config.radio_link.loss_ppm = (self.radio_loss * 1_000_000.0).round() as u32;
+        config.radio_link.latency = std::time::Duration::from_millis(self.radio_latency_ms);
+        config.radio_link.bandwidth_bps =
+            (self.radio_kbps > 0).then(|| self.radio_kbps.saturating_mul(1000));
+        Ok(())
+    }
 }
 
 /// `$XDG_STATE_HOME/spacenode/sim`, else `$HOME/.local/state/spacenode/sim`, else
@@ -102,7 +163,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "cannot find the spacenode executable to start components from: {e}"
         ))
     })?;
-    let config = MonitorConfig::new(shipped::description(), board, state.clone(), exe);
+    let mut config = MonitorConfig::new(shipped::description(), board, state.clone(), exe);
+    args.radio.apply(&mut config)?;
     let stop = stop_signals()?;
     println!(
         "spacenode run: sim board, state in {} (Ctrl-C stops the node)",

@@ -11,7 +11,7 @@ use std::time::Duration;
 fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
     let state = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-        .args(["run", "--state"])
+        .args(["run", "--radio-uplink", "127.0.0.1:0", "--state"])
         .arg(state.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -27,8 +27,8 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
     let mut lines = Vec::new();
     let mut pids = Vec::new();
     let mut ready = 0;
-    // Two idle partitions, the signer's boot report, the watchdog's start and its first health
-    // status line.
+    // The idle upgrade partition, the signer's boot report, the watchdog's start and its first
+    // health status line, comms' last security association.
     while ready < 5 {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
@@ -37,11 +37,13 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
                 panic!("boot log incomplete:\n{}", lines.join("\n"))
             });
         // Two partitions still idle; the signer reports its boot (keys created, not provisioned);
-        // the watchdog its start and its first status line.
+        // the watchdog its start and its first status line; comms its security associations (the
+        // last one, SA 2, ends its boot).
         if line.contains("] INFO  no application logic yet")
             || line.contains("[signer] WARN  not provisioned and the provisioning inbox is empty")
             || line.contains("[watchdog] INFO  watching 4 components")
             || line.contains("[watchdog] INFO  health #0 up")
+            || line.contains("[comms] INFO  SA 2:")
         {
             ready += 1;
         }
@@ -57,7 +59,9 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
                 line.ends_with(
                     "no application logic yet (its partition runs the event loop, answering pings if it is pinged)"
                 ),
-                !line.contains("] signer started") && !line.contains("] watchdog started"),
+                !line.contains("] signer started")
+                    && !line.contains("] watchdog started")
+                    && !line.contains("] comms started"),
                 "{line}"
             );
         }

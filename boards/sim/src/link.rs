@@ -170,7 +170,19 @@ impl LinkEmulator {
     /// Connect the node's radio to [`LinkEmulator::node_side`] and the ground's to
     /// [`LinkEmulator::ground_side`].
     pub fn start(node: SocketAddr, ground: SocketAddr, cfg: LinkConfig) -> io::Result<Self> {
-        for a in [node, ground] {
+        Self::start_at(node, ground, SocketAddr::new(ground.ip(), 0), cfg)
+    }
+
+    /// Like [`LinkEmulator::start`], with the ground-side port bound at `ground_side` (a fixed
+    /// address the ground can be told in advance: the sim board's monitor puts the emulator on
+    /// the node's radio path this way; port 0 picks one).
+    pub fn start_at(
+        node: SocketAddr,
+        ground: SocketAddr,
+        ground_side: SocketAddr,
+        cfg: LinkConfig,
+    ) -> io::Result<Self> {
+        for a in [node, ground, ground_side] {
             if !a.ip().is_loopback() {
                 return Err(io::Error::new(
                     ErrorKind::InvalidInput,
@@ -180,7 +192,7 @@ impl LinkEmulator {
         }
         let local = SocketAddr::new(node.ip(), 0);
         let node_sock = UdpSocket::bind(local)?;
-        let ground_sock = UdpSocket::bind(SocketAddr::new(ground.ip(), 0))?;
+        let ground_sock = UdpSocket::bind(ground_side)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (down, up) = (
             Arc::new(DirectionStats::default()),

@@ -123,6 +123,13 @@ pub struct Decoder<const N: usize> {
 
 impl<const N: usize> Default for Decoder<N> {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Decoder<N> {
+    /// An idle decoder (usable in a `static`).
+    pub const fn new() -> Self {
         Decoder {
             buf: [0; N],
             len: 0,
@@ -130,7 +137,11 @@ impl<const N: usize> Default for Decoder<N> {
             in_frame: false,
             overflow: false,
             delivered: 0,
-            stats: DecoderStats::default(),
+            stats: DecoderStats {
+                frames: 0,
+                bad_fcs: 0,
+                framing: 0,
+            },
         }
     }
 }

@@ -43,6 +43,9 @@ use crate::sdls::{
     MAX_DATA_LEN, MAX_UNIT_LEN, Provisioning, SecurityEngine, StatePersist, UplinkReject,
 };
 
+/// The node's APID on the sim board and in the ground tool's default (PUS-C, 11 bits).
+pub const DEFAULT_APID: u16 = 0x0A0;
+
 /// Forwarded commands awaiting their completion at once.
 pub const MAX_PENDING: usize = 16;
 
@@ -158,8 +161,6 @@ pub struct Node<P: StatePersist> {
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
     last_auth_event: Option<Instant>,
-    tm_buf: [u8; MAX_DATA_LEN],
-    unit_buf: [u8; MAX_UNIT_LEN],
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -190,8 +191,6 @@ impl<P: StatePersist> Node<P> {
             pending: [None; MAX_PENDING],
             refused_reported: 0,
             last_auth_event: None,
-            tm_buf: [0; MAX_DATA_LEN],
-            unit_buf: [0; MAX_UNIT_LEN],
         })
     }
 
@@ -213,6 +212,23 @@ impl<P: StatePersist> Node<P> {
     /// Record the watchdog's latest health report (housekeeping structure 1).
     pub fn on_health(&mut self, report: HealthReport) {
         self.health = Some(report);
+    }
+
+    /// Send a component's telemetry down (housekeeping structure 4, under the telemetry
+    /// association, on the active link).
+    pub fn on_telemetry(&mut self, t: &protocol::Telemetry, now: Now, down: &mut impl Downlink) {
+        let mut buf = [0u8; MAX_REPORT_LEN];
+        let n = hk::encode_telemetry(t, &mut buf);
+        let spi = self.engine.telemetry_spi();
+        self.emit(
+            spi,
+            0,
+            ST_HOUSEKEEPING,
+            25,
+            buf.get(..n).unwrap_or(&[]),
+            now,
+            down,
+        );
     }
 
     /// Note a frame dropped by the standby link's HDLC decoder (bad FCS or framing).
@@ -299,20 +315,24 @@ impl<P: StatePersist> Node<P> {
         now: Now,
         down: &mut impl Downlink,
     ) {
+        // The two buffers live on the stack only while a TM is built: a partition keeps its
+        // node (and its copies in unoptimised builds) small this way.
+        let mut tm_buf = [0u8; MAX_DATA_LEN];
+        let mut unit_buf = [0u8; MAX_UNIT_LEN];
         let stamp = cds_stamp(now.mission_us);
         let Ok(n) = self
             .tm
-            .write(service, subservice, dest, &stamp, source, &mut self.tm_buf)
+            .write(service, subservice, dest, &stamp, source, &mut tm_buf)
         else {
             return;
         };
-        let Some(packet) = self.tm_buf.get(..n) else {
+        let Some(packet) = tm_buf.get(..n) else {
             return;
         };
         if let Ok(len) = self
             .engine
-            .protect(spi, packet, &mut self.unit_buf, &mut self.persist)
-            && let Some(unit) = self.unit_buf.get(..len)
+            .protect(spi, packet, &mut unit_buf, &mut self.persist)
+            && let Some(unit) = unit_buf.get(..len)
         {
             let link = self.links.active();
             down.send(link, unit);
@@ -383,6 +403,10 @@ impl<P: StatePersist> Node<P> {
             }
         };
         self.links.on_rx_ok(link, now.mono);
+        // Re-evaluate failover now: if the downlink sat on a link that is down (the standby after
+        // a silent primary) and this link just came back, the answer to this very command must
+        // already go out on it.
+        self.tick(now, down);
         let spi = verified.spi;
         let tc = match tc::parse(verified.data, self.cfg.apid) {
             Ok(tc) => tc,

@@ -6,7 +6,7 @@
 //! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a [`FLASH_IMAGE_SIZE`]-byte sim NOR image (created erased on first use) | nothing |
 //! | boot control (with `slot-flash`) | `STATE/boot.flash` (see [`crate::boot`]); the monitor runs `select_boot` on it first | nothing |
 //! | uart | a raw pty pair: the component gets the master | the slave open (its path is printed for ground tools) |
-//! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the ground address | nothing |
+//! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the node side of a [`LinkEmulator`] (seeded loss, latency, bandwidth; a perfect link by default) whose ground side is bound at [`RadioPath::uplink`] (written to `STATE/radio-uplink.addr`) and relays to [`RadioPath::ground`] | the link emulator (its relay threads stand for the space between node and ground) |
 //! | watchdog | the component end of the timer's socket pair ([`crate::watchdog`]) | the timer hardware, serviced in its loop |
 //! | rng | none (the `getrandom` system call, allowed only to the owner) | nothing |
 //! | timer | none (the vDSO clock) | nothing |
@@ -16,6 +16,7 @@
 //! Avoids: any device state in the monitor beyond the watchdog timer and the pty slave.
 
 use crate::grants::{DevicePart, device_parts};
+use crate::link::{LinkConfig, LinkEmulator};
 use crate::serial::PtySerial;
 use crate::watchdog::{self, WatchdogHw};
 use kernel_config::System;
@@ -23,6 +24,10 @@ use std::fs::File;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::Path;
+
+/// The file in the state directory that holds the address the ground sends uplink to (one
+/// line, `IP:PORT`), rewritten at every power-on.
+pub const RADIO_UPLINK_FILE: &str = "radio-uplink.addr";
 
 /// Size of each sim flash image created by the monitor.
 pub const FLASH_IMAGE_SIZE: usize = 1 << 20;
@@ -35,6 +40,18 @@ pub struct DeviceError {
     pub device: String,
     /// What failed.
     pub what: String,
+}
+
+/// The radio channel between the node and the ground.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RadioPath {
+    /// Where the ground listens (the emulator sends downlink there and accepts uplink only
+    /// from there).
+    pub ground: SocketAddr,
+    /// Where the ground sends uplink (the emulator's ground side).
+    pub uplink: SocketAddr,
+    /// Loss, latency and bandwidth.
+    pub link: LinkConfig,
 }
 
 /// The descriptors of one device.
@@ -54,6 +71,8 @@ pub struct Devices {
     /// The hardware watchdog timer, if the board has one with an owner.
     pub hw_watchdog: Option<WatchdogHw>,
     serial_slaves: Vec<PtySerial>,
+    /// The radio channel, while powered.
+    pub radio_link: Option<LinkEmulator>,
 }
 
 fn err(device: &str, what: impl std::fmt::Display) -> DeviceError {
@@ -69,11 +88,11 @@ fn open_rw(path: &Path) -> std::io::Result<File> {
 
 impl Devices {
     /// Sets up every owned device of `system` under `state` (the boot control image must already
-    /// exist: the monitor runs `select_boot` before this). `ground` is where the radio sends.
+    /// exist: the monitor runs `select_boot` before this). `radio` is the radio's channel.
     pub fn power_on(
         system: &System,
         state: &Path,
-        ground: SocketAddr,
+        radio: &RadioPath,
     ) -> Result<Devices, DeviceError> {
         let mut out = Devices::default();
         for dev in &system.board.devices {
@@ -113,13 +132,36 @@ impl Devices {
                             master.into_fd()
                         }
                         DevicePart::Radio => {
-                            let sock = UdpSocket::bind("127.0.0.1:0")
-                                .and_then(|s| s.connect(ground).map(|()| s))
-                                .map_err(|e| err(&dev.name, format!("udp: {e}")))?;
-                            let local = sock
-                                .local_addr()
-                                .map_err(|e| err(&dev.name, format!("udp: {e}")))?;
-                            notes.push(format!("udp radio {local} <-> ground {ground}"));
+                            let udp = |e: std::io::Error| err(&dev.name, format!("udp: {e}"));
+                            let sock = UdpSocket::bind("127.0.0.1:0").map_err(udp)?;
+                            let local = sock.local_addr().map_err(udp)?;
+                            let link = LinkEmulator::start_at(
+                                local,
+                                radio.ground,
+                                radio.uplink,
+                                radio.link,
+                            )
+                            .map_err(|e| {
+                                err(&dev.name, format!("link emulator at {}: {e}", radio.uplink))
+                            })?;
+                            sock.connect(link.node_side()).map_err(udp)?;
+                            let addr_file = state.join(RADIO_UPLINK_FILE);
+                            std::fs::write(&addr_file, format!("{}\n", link.ground_side()))
+                                .map_err(|e| {
+                                    err(&dev.name, format!("{}: {e}", addr_file.display()))
+                                })?;
+                            let l = &radio.link;
+                            notes.push(format!(
+                                "udp radio {local} <-> link (loss {:.3}%, latency {} ms, {}, seed {}) <-> ground: send to {}, listen on {}",
+                                f64::from(l.loss_ppm) / 10_000.0,
+                                l.latency.as_millis(),
+                                l.bandwidth_bps
+                                    .map_or("unlimited rate".to_string(), |b| format!("{} kbit/s", b / 1000)),
+                                l.seed,
+                                link.ground_side(),
+                                radio.ground
+                            ));
+                            out.radio_link = Some(link);
                             sock.into()
                         }
                         DevicePart::WatchdogTimer => {

@@ -28,7 +28,8 @@
 //! Tests can start chosen components from another executable ([`MonitorConfig::launch_with`]);
 //! the `spacenode` command never does.
 //!
-//! Avoids: threads, signals handlers (children are watched through pidfds), and any decision
+//! Avoids: threads (except the radio channel's relay, [`crate::link::LinkEmulator`], which
+//! stands for the space between node and ground, not for the monitor), signals handlers (children are watched through pidfds), and any decision
 //! about when to restart (the watchdog's).
 
 pub mod devices;
@@ -78,8 +79,13 @@ pub struct MonitorConfig {
     pub state_dir: PathBuf,
     /// The program started as `EXE pd NAME` for each component (normally `spacenode` itself).
     pub executable: PathBuf,
-    /// Where the sim radio sends.
+    /// Where the ground listens: the radio channel delivers downlink there and takes uplink
+    /// only from there.
     pub ground: SocketAddr,
+    /// Where the ground sends uplink: the ground side of the radio channel.
+    pub radio_uplink: SocketAddr,
+    /// The radio channel's loss, latency and bandwidth (default: a perfect link).
+    pub radio_link: crate::link::LinkConfig,
     launchers: Vec<(String, PathBuf)>,
 }
 
@@ -97,6 +103,14 @@ impl MonitorConfig {
             state_dir,
             executable,
             ground: SocketAddr::from(([127, 0, 0, 1], 47100)),
+            // Any free port, so that boards in parallel tests never collide; `spacenode run`
+            // fixes it (47101) for the ground tool. The port in use is in the radio's boot
+            // log line and in `STATE/radio-uplink.addr`.
+            radio_uplink: SocketAddr::from(([127, 0, 0, 1], 0)),
+            radio_link: crate::link::LinkConfig {
+                mtu: crate::radio::RADIO_MTU,
+                ..crate::link::LinkConfig::default()
+            },
             launchers: Vec::new(),
         }
     }
@@ -340,7 +354,12 @@ impl Monitor {
         };
         events(MonitorEvent::PowerOn { cycle, after, boot });
         let clock = SimClock::power_on();
-        let devices = Devices::power_on(&system, &config.state_dir, config.ground)?;
+        let radio = devices::RadioPath {
+            ground: config.ground,
+            uplink: config.radio_uplink,
+            link: config.radio_link,
+        };
+        let devices = Devices::power_on(&system, &config.state_dir, &radio)?;
         for (d, res) in devices.per_device.iter().enumerate() {
             let dev = &system.board.devices[d];
             if let Some(owner) = dev.owner.and_then(|o| system.components.get(o))

@@ -17,6 +17,9 @@
 //!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
 //!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
 //!   downlink ARSN (8). After a reboot the ground continues above the reservation.
+//! - **4, component telemetry** (sent unsolicited when a component reports, never requested
+//!   by 3,27): component id (1), its telemetry sequence (4), its clock ms (8), n (1, at most
+//!   16), then per point: point id (2), value (8, signed).
 //!
 //! Avoids: heap; panics on any input to [`parse_request`].
 
@@ -31,6 +34,8 @@ pub const SID_HEALTH: u8 = 1;
 pub const SID_LINKS: u8 = 2;
 /// Structure 3: security counters and anti-replay state.
 pub const SID_SECURITY: u8 = 3;
+/// Structure 4: a component's telemetry (unsolicited only).
+pub const SID_TELEMETRY: u8 = 4;
 /// Largest 3,25 source data (structure 1 with 32 components).
 pub const MAX_REPORT_LEN: usize = 1 + 15 + 32 * 9;
 
@@ -121,6 +126,22 @@ pub fn encode_health(h: &HealthReport, out: &mut [u8; MAX_REPORT_LEN]) -> usize 
         w.put(&[c.component.0, health_state(c.state), c.missed_pings]);
         w.put(&c.restarts.to_be_bytes());
         w.put(&c.last_pong_age_ms.to_be_bytes());
+    }
+    w.n
+}
+
+/// Structure 4 into `out`, returning the length.
+pub fn encode_telemetry(t: &protocol::Telemetry, out: &mut [u8; MAX_REPORT_LEN]) -> usize {
+    let mut w = W { out, n: 0 };
+    let points = t.points.as_slice();
+    let n = points.len().min(protocol::TELEMETRY_POINTS_MAX);
+    w.put(&[SID_TELEMETRY, t.component.0]);
+    w.put(&t.sequence.to_be_bytes());
+    w.put(&t.at_ms.to_be_bytes());
+    w.put(&[n as u8]);
+    for p in points.iter().take(n) {
+        w.put(&p.id.to_be_bytes());
+        w.put(&p.value.to_be_bytes());
     }
     w.n
 }

@@ -10,6 +10,7 @@
 //! | [`state`] | what is persisted, when, in which record format |
 //! | [`provision`] | the build-time provisioning file (associations and master keys) |
 //! | [`permissions`] | what each association may command |
+//! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
 //! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit.
 
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod mac;
 pub mod permissions;
 pub mod provision;
+pub mod sim_default;
 pub mod state;
 pub mod window;
 

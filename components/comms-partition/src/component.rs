@@ -1,0 +1,429 @@
+//! [`CommsPd`]: the comms [`Component`].
+//!
+//! Capabilities it takes:
+//!
+//! | name or kind | what |
+//! | --- | --- |
+//! | device `comms-flash` | SDLS state in its first 64 KiB ([`crate::flash_map`]) |
+//! | device `radio` | the primary link |
+//! | device `standby-link` | the standby serial link (HDLC) |
+//! | every send channel of kind `sign-request` / `upgrade-chunk` | forwarding ([`crate::routes`]) |
+//! | receive channels of kind `sign-response`, `upgrade-status`, `telemetry`, `health-report` | what goes down (each optional) |
+//!
+//! # One handler call, bounded and fair
+//!
+//! 1. **Links, round robin**: one radio frame, then one serial frame, and again, until both are
+//!    idle or a link used its budget ([`RADIO_UNITS_PER_CALL`], [`SERIAL_FRAMES_PER_CALL`]).
+//!    Every unit goes to [`Node::on_unit`], which checks the MAC first: a forged unit costs one
+//!    HMAC and nothing else. A flood on one link therefore takes at most its budget per call,
+//!    the other link still gets its own, and the channels come next in the same call.
+//! 2. **Channels**: at most [`CHANNEL_MSGS_PER_CALL`] messages from each receive channel:
+//!    sign responses and upgrade status complete forwarded commands (1,7 / 1,8), health
+//!    reports are kept for housekeeping structure 1, component telemetry goes down at once
+//!    (structure 4).
+//! 3. **Tick** every [`TICK_US`]: failover and the rate-limited authentication-failure event.
+//! 4. If any budget ran out, `cx.wake_at(now)`: the event loop answers the watchdog's pings,
+//!    then calls again at once; otherwise the next wake-up is the next tick.
+//!
+//! Avoids: blocking, unbounded loops, and logging per refused unit (a flood would flood the log;
+//! the counters are in housekeeping structure 3).
+
+use crate::bufs::{self, Buffers};
+use crate::flash_map::sdls_layout;
+use crate::keys::{self, KeysOrigin};
+use crate::links::{Links, SerialStep, TxStats};
+use crate::routes::{self, Outlets};
+use comms::link::FailoverConfig;
+use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
+use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN};
+use hal::radio::Radio;
+use hal::serial::WriteReady;
+use hal::time::Instant;
+use ipc::RecvError;
+use protocol::{HealthReport, LinkId, SignResponse, Telemetry, UpgradeStatus};
+use rkyv::rancor::Failure;
+use runtime::{CapSet, Component, Context, Drivers, InitError, LinkDrivers, NotifySet, Rx};
+
+/// Radio frames handled per call at most.
+pub const RADIO_UNITS_PER_CALL: usize = 16;
+/// Serial (HDLC) frames handled per call at most.
+pub const SERIAL_FRAMES_PER_CALL: usize = 16;
+/// Messages taken from each receive channel per call at most.
+pub const CHANNEL_MSGS_PER_CALL: usize = 16;
+/// Period of the failover and event tick.
+pub const TICK_US: u64 = 100_000;
+
+/// Counters of the partition itself (the node's own are in its security engine and links).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PdStats {
+    /// Units taken from the radio.
+    pub radio_units: u64,
+    /// Frames taken from the serial line.
+    pub serial_frames: u64,
+    /// Units refused by the security layer (either link).
+    pub refused: u64,
+    /// Radio receive errors.
+    pub radio_errors: u64,
+    /// Calls that stopped on a budget and asked to be called again at once.
+    pub yielded: u64,
+}
+
+/// The comms component, generic over the board's drivers.
+pub struct CommsPd<B: Drivers + LinkDrivers>
+where
+    B::Serial: WriteReady,
+{
+    node: Node<FlashPersist<B::Flash>>,
+    radio: B::Radio,
+    serial: B::Serial,
+    bufs: Buffers,
+    outlets: Outlets,
+    sign_rx: Option<Rx<SignResponse>>,
+    upgrade_rx: Option<Rx<UpgradeStatus>>,
+    telemetry_rx: Option<Rx<Telemetry>>,
+    health_rx: Option<Rx<HealthReport>>,
+    tx: TxStats,
+    stats: PdStats,
+    next_tick: Instant,
+}
+
+impl<B: Drivers + LinkDrivers> core::fmt::Debug for CommsPd<B>
+where
+    B::Serial: WriteReady,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CommsPd")
+            .field("outlets", &self.outlets)
+            .field("tx", &self.tx)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn after(t: Instant, us: u64) -> Instant {
+    Instant::from_micros(t.as_micros().saturating_add(us))
+}
+
+fn now_of(cx: &Context) -> Now {
+    Now {
+        mono: cx.now(),
+        mission_us: None,
+    }
+}
+
+fn fail(what: &'static str) -> impl FnOnce(runtime::DriverError) -> InitError {
+    move |e| {
+        log::error!("{e}");
+        InitError::Component(what)
+    }
+}
+
+/// Takes the receive channel of `kind`, if one was granted.
+fn optional_rx<M: ipc::Wire>(caps: &mut CapSet, kind: &str) -> Result<Option<Rx<M>>, InitError> {
+    match caps.find_receive_kind(kind) {
+        Some(name) => Ok(Some(caps.receiver::<M>(name)?.0)),
+        None => {
+            log::warn!("no `{kind}` channel granted: that traffic will not go down");
+            Ok(None)
+        }
+    }
+}
+
+/// Drains up to [`CHANNEL_MSGS_PER_CALL`] messages of `rx` into `on`, deserialised. Returns
+/// whether the budget ran out with messages possibly left.
+fn drain<M, F>(rx: &mut Option<Rx<M>>, name: &str, cx: &mut Context, mut on: F) -> bool
+where
+    M: ipc::Wire,
+    M::Archived: for<'a> rkyv::Deserialize<M, rkyv::api::low::LowDeserializer<Failure>>,
+    F: FnMut(M),
+{
+    let Some(rx) = rx.as_mut() else {
+        return false;
+    };
+    for _ in 0..CHANNEL_MSGS_PER_CALL {
+        match rx.try_recv(|m| rkyv::api::low::deserialize::<M, Failure>(m)) {
+            Ok(Ok(msg)) => {
+                cx.count_in(1);
+                on(msg);
+            }
+            Ok(Err(_)) | Err(RecvError::Malformed) => {
+                cx.count_malformed(1);
+                log::warn!("{name}: malformed message dropped");
+            }
+            Err(RecvError::Empty) => return false,
+            Err(RecvError::PeerCorrupt(i)) => {
+                cx.count_malformed(1);
+                log::error!("{name}: the sender corrupted the ring (index {i})");
+                return false;
+            }
+        }
+    }
+    true
+}
+
+impl<B: Drivers + LinkDrivers> CommsPd<B>
+where
+    B::Serial: WriteReady,
+{
+    /// The node logic inside (tests inspect counters through it).
+    pub fn node(&self) -> &Node<FlashPersist<B::Flash>> {
+        &self.node
+    }
+
+    /// The partition's counters.
+    pub fn stats(&self) -> PdStats {
+        self.stats
+    }
+
+    /// Downlink counters.
+    pub fn tx_stats(&self) -> TxStats {
+        self.tx
+    }
+
+    fn note(&mut self, outcome: UnitOutcome) {
+        if let UnitOutcome::Refused(_) = outcome {
+            self.stats.refused += 1;
+        }
+    }
+
+    /// One radio unit; `None` when the radio is idle.
+    fn radio_once(&mut self, now: Now) -> Option<UnitOutcome> {
+        let n = match self.radio.try_recv(&mut *self.bufs.unit) {
+            Ok(Some(n)) => n,
+            Ok(None) => return None,
+            Err(e) => {
+                self.stats.radio_errors += 1;
+                if self.stats.radio_errors.is_power_of_two() {
+                    log::warn!(
+                        "radio receive failed ({} so far): {e:?}",
+                        self.stats.radio_errors
+                    );
+                }
+                return None;
+            }
+        };
+        self.stats.radio_units += 1;
+        let mut links = Links {
+            radio: &mut self.radio,
+            serial: &mut self.serial,
+            frame: &mut self.bufs.frame,
+            stats: &mut self.tx,
+        };
+        let unit = self.bufs.unit.get(..n).unwrap_or(&[]);
+        Some(
+            self.node
+                .on_unit(LinkId::Primary, unit, now, &mut self.outlets, &mut links),
+        )
+    }
+
+    /// One serial frame (or dropped frame); `None` when the line is idle.
+    fn serial_once(&mut self, now: Now) -> Option<UnitOutcome> {
+        let step = self.bufs.serial_rx.step(&mut self.serial);
+        let mut links = Links {
+            radio: &mut self.radio,
+            serial: &mut self.serial,
+            frame: &mut self.bufs.frame,
+            stats: &mut self.tx,
+        };
+        match step {
+            SerialStep::Frame => {
+                self.stats.serial_frames += 1;
+                Some(self.node.on_unit(
+                    LinkId::Standby,
+                    self.bufs.serial_rx.frame(),
+                    now,
+                    &mut self.outlets,
+                    &mut links,
+                ))
+            }
+            SerialStep::Dropped => {
+                self.node.on_framing_error(LinkId::Standby, now);
+                // A dropped frame is work done; keep going.
+                Some(UnitOutcome::Duplicate)
+            }
+            SerialStep::Idle | SerialStep::Failed => None,
+        }
+    }
+
+    /// Step 1 of the module docs. Returns whether a budget ran out.
+    fn links(&mut self, now: Now, cx: &mut Context) -> bool {
+        let (mut radio_left, mut serial_left) = (RADIO_UNITS_PER_CALL, SERIAL_FRAMES_PER_CALL);
+        let (mut radio_idle, mut serial_idle) = (false, false);
+        while !(radio_idle && serial_idle) {
+            if !radio_idle {
+                if radio_left == 0 {
+                    return true;
+                }
+                match self.radio_once(now) {
+                    Some(o) => {
+                        radio_left -= 1;
+                        cx.count_in(1);
+                        self.note(o);
+                    }
+                    None => radio_idle = true,
+                }
+            }
+            if !serial_idle {
+                if serial_left == 0 {
+                    return true;
+                }
+                match self.serial_once(now) {
+                    Some(o) => {
+                        serial_left -= 1;
+                        cx.count_in(1);
+                        self.note(o);
+                    }
+                    None => serial_idle = true,
+                }
+            }
+        }
+        false
+    }
+
+    /// Step 2 of the module docs. Returns whether a budget ran out.
+    fn channels(&mut self, now: Now, cx: &mut Context) -> bool {
+        let node = &mut self.node;
+        let mut links = Links {
+            radio: &mut self.radio,
+            serial: &mut self.serial,
+            frame: &mut self.bufs.frame,
+            stats: &mut self.tx,
+        };
+        let mut more = drain(&mut self.sign_rx, "sign-responses", cx, |r| {
+            node.on_sign_response(&r, now, &mut links)
+        });
+        more |= drain(&mut self.upgrade_rx, "upgrade-status", cx, |s| {
+            node.on_upgrade_status(&s, now, &mut links)
+        });
+        more |= drain(&mut self.telemetry_rx, "telemetry", cx, |t| {
+            node.on_telemetry(&t, now, &mut links)
+        });
+        more |= drain(&mut self.health_rx, "health-reports", cx, |h| {
+            node.on_health(h)
+        });
+        more
+    }
+}
+
+impl<B: Drivers + LinkDrivers> Component for CommsPd<B>
+where
+    B::Serial: WriteReady,
+{
+    fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
+        let (provisioning, origin) = keys::provisioning().map_err(|e| {
+            log::error!("{e}");
+            InitError::Component("no SDLS provisioning (see the log)")
+        })?;
+        match origin {
+            KeysOrigin::BuildTime => log::info!("SDLS keys: provisioned at build time"),
+            KeysOrigin::SimDefault => log::warn!(
+                "SDLS keys: the sim board's PUBLIC default (comms::sdls::sim_default); never fly this"
+            ),
+        }
+        let flash =
+            B::flash(caps.device("comms-flash")?).map_err(fail("comms flash unavailable"))?;
+        let radio = B::radio(caps.device("radio")?).map_err(fail("radio unavailable"))?;
+        let serial =
+            B::serial(caps.device("standby-link")?).map_err(fail("standby link unavailable"))?;
+        if radio.mtu() > MAX_UNIT_LEN {
+            log::error!(
+                "radio MTU {} is above the largest unit {MAX_UNIT_LEN}",
+                radio.mtu()
+            );
+            return Err(InitError::Component(
+                "radio MTU larger than the unit buffer",
+            ));
+        }
+        let persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
+            log::error!("SDLS state on comms-flash: {e:?}");
+            InitError::Component("SDLS state flash unusable")
+        })?;
+        let bufs = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let (outlets, table) = routes::take(caps)?;
+        log::info!("routes from the granted channels: {outlets:?}");
+        let sign_rx = optional_rx(caps, "sign-response")?;
+        let upgrade_rx = optional_rx(caps, "upgrade-status")?;
+        let telemetry_rx = optional_rx(caps, "telemetry")?;
+        let health_rx = optional_rx(caps, "health-report")?;
+        let cfg = NodeConfig {
+            apid: DEFAULT_APID,
+            reserve_block: DEFAULT_RESERVE_BLOCK,
+            failover: FailoverConfig::default(),
+            auth_event_period_ms: 1000,
+        };
+        // A `match`, not `map_err(..)?`: unoptimised builds copy the ~14 KiB node once per
+        // combinator, and the partition's stack is small.
+        let node = match Node::boot(cfg, &provisioning, persist, table) {
+            Ok(n) => n,
+            Err(e) => {
+                log::error!("comms boot failed: {e}");
+                return Err(InitError::Component("comms boot failed (see the log)"));
+            }
+        };
+        for s in node.security().statuses() {
+            log::info!(
+                "SA {}: uplink floor {}, next downlink {}",
+                s.spi,
+                s.rx_reserved,
+                s.tx_next
+            );
+        }
+        let mut pd = CommsPd {
+            node,
+            radio,
+            serial,
+            bufs,
+            outlets,
+            sign_rx,
+            upgrade_rx,
+            telemetry_rx,
+            health_rx,
+            tx: TxStats::default(),
+            stats: PdStats::default(),
+            next_tick: after(cx.now(), TICK_US),
+        };
+        let now = now_of(cx);
+        let mut links = Links {
+            radio: &mut pd.radio,
+            serial: &mut pd.serial,
+            frame: &mut pd.bufs.frame,
+            stats: &mut pd.tx,
+        };
+        pd.node.announce_boot(now, &mut links);
+        cx.wake_at(pd.next_tick);
+        Ok(pd)
+    }
+
+    fn notified(&mut self, _set: NotifySet, cx: &mut Context) {
+        let now = now_of(cx);
+        let mut more = self.links(now, cx);
+        more |= self.channels(now, cx);
+        if now.mono >= self.next_tick {
+            let mut links = Links {
+                radio: &mut self.radio,
+                serial: &mut self.serial,
+                frame: &mut self.bufs.frame,
+                stats: &mut self.tx,
+            };
+            self.node.tick(now, &mut links);
+            self.next_tick = after(now.mono, TICK_US);
+        }
+        if more {
+            self.stats.yielded += 1;
+            cx.wake_at(now.mono);
+        } else {
+            cx.wake_at(self.next_tick);
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    /// The component and its node live on the partition's 128 KiB stack, and unoptimised
+    /// builds copy them several times on the way into the event loop: keep them small (the
+    /// large buffers are in [`crate::bufs`] and on the stack only while a TM is built).
+    #[test]
+    fn component_stays_small_for_the_partition_stack() {
+        let pd = core::mem::size_of::<super::CommsPd<board_sim::drivers::SimDrivers>>();
+        assert!(pd <= 8 * 1024, "CommsPd is {pd} bytes");
+    }
+}

@@ -1,0 +1,32 @@
+//! # The comms partition
+//!
+//! The `comms` component as it runs in its own partition: a [`runtime::Component`]
+//! ([`CommsPd`]) around the `no_std` comms logic (crate `comms`: SDLS, PUS, routing, dedup,
+//! HDLC, failover, [`comms::node::Node`]). It is a separate crate so the comms logic stays free
+//! of the runtime, the channels and rkyv, and is shared as is with the ground tool.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`bufs`] | the large buffers, in static memory taken once |
+//! | [`component`] | [`CommsPd`]: init from the capability set, the bounded, fair handler |
+//! | [`flash_map`] | the regions of `comms-flash` (SDLS state: first 64 KiB; CFDP: from 64 KiB) |
+//! | [`keys`] | where the SDLS provisioning comes from (build time, or the sim default) |
+//! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], HDLC on the serial line |
+//! | [`routes`] | the routing table from the send capabilities the partition was granted |
+//! | [`intake`] | batch intake: one received batch file to sign requests, responses to one result file |
+//!
+//! Avoids: the heap, `std`, OS calls (the board's drivers do I/O), and unbounded work in one
+//! handler call.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bufs;
+pub mod component;
+pub mod flash_map;
+pub mod intake;
+pub mod keys;
+pub mod links;
+pub mod routes;
+
+pub use component::CommsPd;

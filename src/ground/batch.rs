@@ -1,0 +1,313 @@
+//! The ground's side of batch files: build the batch a server sends (certificate signed with the
+//! server's key, then the PSBTs), and write the co-signed PSBTs out of a result file. The file
+//! formats are [`comms_partition::intake`]'s (the batch is exactly the signer's batch format).
+//!
+//! - **Key file**: the ground server's P-256 certificate key, 64 hex characters (the secret
+//!   scalar, big-endian), surrounding whitespace ignored. Its compressed public key is what the
+//!   signer's registry lists for the server (`server id=N key=02...`).
+//! - **Sequence**: certificates of one server need strictly increasing sequence numbers; the
+//!   ground keeps the last one per server in `STATE_DIR/server-ID.seq` and uses the next.
+//!
+//! Avoids: sending anything (CFDP moves the files), and accepting a PSBT the signer's own
+//! parser refuses.
+
+use comms_partition::intake::{self, ResultView};
+use std::path::{Path, PathBuf};
+
+/// Why a batch or result could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The key file is unusable.
+    #[error("key file {path}: {what}")]
+    BadKey {
+        /// File.
+        path: PathBuf,
+        /// Problem.
+        what: String,
+    },
+    /// A PSBT file is unusable.
+    #[error("PSBT {path}: {what}")]
+    BadPsbt {
+        /// File.
+        path: PathBuf,
+        /// Problem.
+        what: String,
+    },
+    /// No PSBTs, or too many.
+    #[error("a batch holds 1 to {max} PSBTs, {got} given")]
+    Count {
+        /// Given.
+        got: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The certificate could not be built.
+    #[error("certificate: {0:?}")]
+    Certificate(signer::cert::CertError),
+    /// The result file does not parse.
+    #[error("result file: {0}")]
+    Result(#[from] intake::IntakeError),
+    /// The signer refused the batch.
+    #[error(
+        "the node refused batch {batch:#x}: {reason} (signer error class {class}, code {code})"
+    )]
+    Refused {
+        /// Batch id.
+        batch: u64,
+        /// Coarse reason.
+        reason: &'static str,
+        /// Exact class from the receipt.
+        class: u8,
+        /// Exact code from the receipt.
+        code: u8,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
+    move |source| BatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Read a server key file.
+pub fn read_key(path: &Path) -> Result<p256::SecretKey, BatchError> {
+    let bad = |what: &str| BatchError::BadKey {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
+    let hex = text.trim();
+    if hex.len() != 64 {
+        return Err(bad(&format!(
+            "expected 64 hex characters (a P-256 secret key), found {}",
+            hex.len()
+        )));
+    }
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
+            .map_err(|_| bad("not hexadecimal"))?;
+    }
+    p256::SecretKey::from_slice(&bytes)
+        .map_err(|_| bad("not a valid P-256 secret key (zero or above the group order)"))
+}
+
+/// Read and check one PSBT file (binary BIP-174).
+pub fn read_psbt(path: &Path) -> Result<Vec<u8>, BatchError> {
+    let raw = std::fs::read(path).map_err(|e| BatchError::BadPsbt {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    signer::psbt::Psbt::parse(&raw).map_err(|e| BatchError::BadPsbt {
+        path: path.to_path_buf(),
+        what: format!("{e} (give binary PSBT files; decode base64 ones with `base64 -d`)"),
+    })?;
+    Ok(raw)
+}
+
+/// The next certificate sequence number for `server`, recorded in `state_dir`.
+pub fn next_sequence(state_dir: &Path, server: u32) -> Result<u64, BatchError> {
+    std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
+    let path = state_dir.join(format!("server-{server}.seq"));
+    let last = match std::fs::read_to_string(&path) {
+        Ok(t) => t.trim().parse::<u64>().map_err(|_| BatchError::Io {
+            path: path.clone(),
+            source: std::io::Error::other("not a sequence number"),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let next = last.saturating_add(1);
+    std::fs::write(&path, format!("{next}\n")).map_err(io(&path))?;
+    Ok(next)
+}
+
+/// Build a batch file: certificate (server `server`, `sequence`, `expiry_ms` mission time)
+/// followed by the framed PSBTs.
+pub fn build_batch(
+    key: &p256::SecretKey,
+    server: u32,
+    sequence: u64,
+    expiry_ms: u64,
+    psbts: &[Vec<u8>],
+) -> Result<Vec<u8>, BatchError> {
+    let max = signer::cert::MAX_PSBTS;
+    if psbts.is_empty() || psbts.len() > max {
+        return Err(BatchError::Count {
+            got: psbts.len(),
+            max,
+        });
+    }
+    let refs: Vec<&[u8]> = psbts.iter().map(Vec::as_slice).collect();
+    let mut out = vec![0u8; 99 + 32 * psbts.len()];
+    let n = signer::cert::build(&mut out, key, server, sequence, expiry_ms, &refs)
+        .map_err(BatchError::Certificate)?;
+    out.truncate(n);
+    for p in psbts {
+        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    Ok(out)
+}
+
+fn reason_name(code: u8) -> &'static str {
+    match code {
+        1 => "bad certificate",
+        2 => "replayed batch (certificate sequence already used)",
+        3 => "signing policy violation",
+        4 => "malformed batch",
+        5 => "bad chunking",
+        6 => "signer busy",
+        _ => "internal signer error",
+    }
+}
+
+/// Check a result file and return the co-signed PSBTs, or the signer's refusal.
+pub fn signed_psbts(result: &[u8]) -> Result<Vec<Vec<u8>>, BatchError> {
+    let v: ResultView<'_> = intake::parse_result(result)?;
+    if !v.signed {
+        let (class, code) = v.error().unwrap_or((0, 0));
+        return Err(BatchError::Refused {
+            batch: v.batch_id,
+            reason: reason_name(v.reason),
+            class,
+            code,
+        });
+    }
+    Ok(v.psbts().map(<[u8]>::to_vec).collect())
+}
+
+/// Write each co-signed PSBT of `result` to `outputs` (same order and count as the batch).
+pub fn write_result(result: &[u8], outputs: &[PathBuf]) -> Result<usize, BatchError> {
+    let psbts = signed_psbts(result)?;
+    if psbts.len() != outputs.len() {
+        return Err(BatchError::Count {
+            got: outputs.len(),
+            max: psbts.len(),
+        });
+    }
+    for (p, path) in psbts.iter().zip(outputs) {
+        std::fs::write(path, p).map_err(io(path))?;
+    }
+    Ok(psbts.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comms_partition::intake::{Built, Response, ResultBuilder, batch_requests};
+
+    fn key() -> p256::SecretKey {
+        p256::SecretKey::from_slice(&[7u8; 32]).expect("key")
+    }
+
+    #[test]
+    fn a_ground_batch_is_what_the_signer_parses_after_the_chunk_round_trip() {
+        let psbts = vec![b"psbt\xffone".to_vec(), vec![9u8; 5000]];
+        let file = build_batch(&key(), 3, 17, u64::MAX, &psbts).expect("batch");
+        // Through the partition's intake as sign requests, and back together.
+        let mut back = Vec::new();
+        for r in batch_requests(&file, 1).expect("requests") {
+            assert_eq!(r.batch_id, 3 << 32 | 17);
+            back.extend_from_slice(r.data.as_slice());
+        }
+        assert_eq!(back, file);
+        let (cert, part) = signer::batch::framing::split_certificate(&back).expect("split");
+        let c = signer::cert::Certificate::parse(cert).expect("certificate");
+        assert_eq!(c.count(), 2);
+        assert_eq!(signer::batch::framing::count(part), Ok(2));
+        let public = signer::p256sig::compress(&key().public_key());
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&cert[cert.len() - 64..]);
+        assert!(
+            signer::p256sig::verify(
+                &public,
+                &cert[..cert.len() - 64],
+                &sig,
+                signer::p256sig::Digest::Sha3_256
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn results_are_written_in_batch_order_and_refusals_name_the_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut stream = Vec::new();
+        for p in [&b"AAA"[..], &b"BBBB"[..]] {
+            stream.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            stream.extend_from_slice(p);
+        }
+        stream.extend_from_slice(&[0u8; intake::RECEIPT_LEN]);
+        let mut buf = vec![0u8; 4096];
+        let mut b = ResultBuilder::new(5, &mut buf).expect("builder");
+        let Ok(Built::Done(n)) = b.on_response(
+            5,
+            Response::Signed {
+                offset: 0,
+                data: &stream,
+                last: true,
+            },
+        ) else {
+            panic!("complete")
+        };
+        let outs = [dir.path().join("a.psbt"), dir.path().join("b.psbt")];
+        assert_eq!(write_result(&buf[..n], &outs).expect("write"), 2);
+        assert_eq!(std::fs::read(&outs[1]).expect("read"), b"BBBB");
+        assert!(matches!(
+            write_result(&buf[..n], &outs[..1]),
+            Err(BatchError::Count { got: 1, max: 2 })
+        ));
+
+        let mut receipt = [0u8; intake::RECEIPT_LEN];
+        receipt[60] = 1;
+        receipt[61] = 6;
+        let mut buf = vec![0u8; 4096];
+        let mut b = ResultBuilder::new(6, &mut buf).expect("builder");
+        let Ok(Built::Done(n)) = b.on_response(
+            6,
+            Response::Rejected {
+                reason: protocol::SignRejection::Replay,
+                data: &receipt,
+            },
+        ) else {
+            panic!("complete")
+        };
+        let e = write_result(&buf[..n], &outs).unwrap_err().to_string();
+        assert!(
+            e.contains("replayed batch") && e.contains("class 1, code 6"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn key_files_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("k");
+        std::fs::write(&p, "00".repeat(32)).expect("write");
+        assert!(
+            read_key(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid P-256")
+        );
+        std::fs::write(&p, "zz".repeat(32)).expect("write");
+        assert!(
+            read_key(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not hexadecimal")
+        );
+        std::fs::write(&p, format!("  {}\n", "0a".repeat(32))).expect("write");
+        assert!(read_key(&p).is_ok());
+    }
+}

@@ -1,0 +1,284 @@
+//! `spacenode ground`: the ground operator's side of the link, on the same comms crate as the
+//! node (SDLS, PUS, framing).
+//!
+//! | command | what |
+//! | --- | --- |
+//! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
+//! | `status` | PUS 3,27 for structures 1-3: health (from the watchdog), links, security counters |
+//! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
+//! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
+//!
+//! Every command that talks to the node takes `--node` (where uplink goes: the node's
+//! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
+//! 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers and
+//! certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with the
+//! node; default the sim board's public one) and `--spi`.
+//!
+//! Avoids: panics on anything the node or a file sends; waits without a deadline.
+
+pub mod batch;
+pub mod session;
+pub mod status;
+
+use crate::failure::Failure;
+use clap::{Args, Subcommand};
+use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
+use comms::pus::verification::Report;
+use comms::pus::{ST_HOUSEKEEPING, ST_TEST};
+use session::{Answer, Session, SessionConfig, SessionError};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum GroundCommand {
+    /// Ping the node (PUS 17,1) and show its verification reports and the reply.
+    Ping(LinkArgs),
+    /// Show the node's health, link statistics and security counters (PUS 3,27).
+    Status(LinkArgs),
+    /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
+    Batch(BatchArgs),
+    /// Write the co-signed PSBTs from a result file the node sent down.
+    Result(ResultArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct LinkArgs {
+    /// Where uplink goes (the node's --radio-uplink)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47101")]
+    node: std::net::SocketAddr,
+    /// Where downlink arrives (the node's --ground)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
+    listen: std::net::SocketAddr,
+    /// The ground's state directory [default: $XDG_STATE_HOME/spacenode/ground, else ~/.local/state/spacenode/ground]
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// SDLS provisioning file shared with the node [default: the sim board's public keys]
+    #[arg(long, value_name = "FILE")]
+    provisioning: Option<PathBuf>,
+    /// Security association to command under
+    #[arg(long, value_name = "SPI", default_value_t = comms::sdls::sim_default::SIM_OPS_SPI)]
+    spi: u16,
+    /// Wait per attempt, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Attempts before giving up (a retry is the same command, run at most once by the node)
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    attempts: u32,
+}
+
+#[derive(Args)]
+pub struct BatchArgs {
+    /// The ground server's id in the signer's registry
+    #[arg(long, value_name = "ID")]
+    server: u32,
+    /// The server's P-256 certificate key (64 hex characters)
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Where to write the batch file
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Certificate expiry, mission time in ms [default: never]
+    #[arg(long, value_name = "MS", default_value_t = u64::MAX)]
+    expiry_ms: u64,
+    /// The ground's state directory (certificate sequence numbers)
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The PSBTs (binary BIP-174 files), in batch order
+    #[arg(required = true, value_name = "PSBT")]
+    psbts: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ResultArgs {
+    /// The result file
+    result: PathBuf,
+    /// Where to write the co-signed PSBTs, one per PSBT of the batch, in batch order
+    #[arg(long = "out", required = true, value_name = "FILE")]
+    outs: Vec<PathBuf>,
+}
+
+/// `$XDG_STATE_HOME/spacenode/ground`, else `$HOME/.local/state/spacenode/ground`.
+pub fn default_state_dir() -> PathBuf {
+    crate::run::default_state_dir()
+        .parent()
+        .map_or_else(|| PathBuf::from("spacenode-state"), PathBuf::from)
+        .join("ground")
+}
+
+impl LinkArgs {
+    fn session(&self) -> Result<Session, Failure> {
+        let provisioning = match &self.provisioning {
+            Some(p) => std::fs::read(p)
+                .map_err(|e| Failure::Usage(format!("provisioning file {}: {e}", p.display())))?,
+            None => comms::sdls::sim_default::sim_default_bytes()
+                .map_err(|e| Failure::Usage(format!("sim default provisioning: {e}")))?
+                .to_vec(),
+        };
+        Session::open(SessionConfig {
+            node: self.node,
+            listen: self.listen,
+            state_dir: self.state.clone().unwrap_or_else(default_state_dir),
+            provisioning,
+            spi: self.spi,
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            attempts: self.attempts.max(1),
+        })
+        .map_err(session_failure)
+    }
+}
+
+fn session_failure(e: SessionError) -> Failure {
+    Failure::Usage(e.to_string())
+}
+
+fn report_line(r: &Report) -> String {
+    match r.failure() {
+        Some(f) => format!(
+            "1,{} failure {:?} (code {:#06x}, data {})",
+            r.subtype(),
+            f.code,
+            f.code.code(),
+            f.data
+        ),
+        None => format!("1,{} ok", r.subtype()),
+    }
+}
+
+fn print_reports(a: &Answer) {
+    let lines: Vec<String> = a.reports.iter().map(report_line).collect();
+    println!(
+        "verification: {} ({} attempt{}, {} ms)",
+        lines.join(", "),
+        a.attempts,
+        if a.attempts == 1 { "" } else { "s" },
+        a.elapsed.as_millis()
+    );
+}
+
+fn refused(a: &Answer) -> Result<(), Failure> {
+    match a.failure() {
+        Some(f) => Err(Failure::Rejected(format!(
+            "the node refused the command: {:?} (code {:#06x}, data {})\n",
+            f.code,
+            f.code.code(),
+            f.data
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn ping(args: LinkArgs) -> Result<(), Failure> {
+    let mut s = args.session()?;
+    let a = s.command(ST_TEST, 1, &[]).map_err(session_failure)?;
+    print_reports(&a);
+    refused(&a)?;
+    let replies = a
+        .other
+        .iter()
+        .filter(|t| t.service == ST_TEST && t.subservice == 2)
+        .count();
+    if replies == 0 {
+        // Completion without the reply: the reply unit was lost on the way down.
+        println!("17,2 reply lost on the downlink (the command completed)");
+    } else {
+        println!("17,2 pong from the node");
+    }
+    Ok(())
+}
+
+fn status(args: LinkArgs) -> Result<(), Failure> {
+    let mut s = args.session()?;
+    let a = s
+        .command(
+            ST_HOUSEKEEPING,
+            27,
+            &[3, SID_HEALTH, SID_LINKS, SID_SECURITY],
+        )
+        .map_err(session_failure)?;
+    // A few more milliseconds for reports that raced the completion report.
+    let mut tms = a.other.clone();
+    tms.extend(
+        s.collect(Duration::from_millis(50))
+            .map_err(session_failure)?,
+    );
+    let mut seen = [false; 3];
+    for t in tms
+        .iter()
+        .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
+    {
+        let text = match t.source.first() {
+            Some(&SID_HEALTH) => status::health(&t.source),
+            Some(&SID_LINKS) => status::links(&t.source),
+            Some(&SID_SECURITY) => status::security(&t.source),
+            _ => None,
+        };
+        if let Some(text) = text {
+            if let Some(i) = t.source.first().map(|b| usize::from(*b).wrapping_sub(1))
+                && let Some(s) = seen.get_mut(i)
+            {
+                *s = true;
+            }
+            print!("{text}");
+        }
+    }
+    // Structure 1 is refused with NoData until the watchdog has reported: say so, not fail.
+    let no_health = a
+        .failure()
+        .is_some_and(|f| f.code == comms::failure::FailureCode::NoData);
+    for (i, name) in ["health", "links", "security"].iter().enumerate() {
+        if seen[i] {
+            continue;
+        }
+        if i == 0 && no_health {
+            println!("health: no report from the watchdog yet");
+        } else {
+            println!("{name}: report lost on the downlink (run status again)");
+        }
+    }
+    if no_health { Ok(()) } else { refused(&a) }
+}
+
+fn make_batch(args: BatchArgs) -> Result<(), Failure> {
+    let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
+    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let psbts = args
+        .psbts
+        .iter()
+        .map(|p| batch::read_psbt(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(rejected)?;
+    let state = args.state.unwrap_or_else(default_state_dir);
+    let seq =
+        batch::next_sequence(&state, args.server).map_err(|e| Failure::Usage(e.to_string()))?;
+    let file =
+        batch::build_batch(&key, args.server, seq, args.expiry_ms, &psbts).map_err(rejected)?;
+    std::fs::write(&args.out, &file)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", args.out.display())))?;
+    let id = comms_partition::intake::batch_id_of(&file).unwrap_or(0);
+    println!(
+        "batch {id:#x}: {} PSBTs, server {}, certificate sequence {seq}, {} bytes -> {}",
+        psbts.len(),
+        args.server,
+        file.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn write_result(args: ResultArgs) -> Result<(), Failure> {
+    let bytes = std::fs::read(&args.result)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", args.result.display())))?;
+    let n =
+        batch::write_result(&bytes, &args.outs).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    println!("{n} co-signed PSBTs written");
+    Ok(())
+}
+
+pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
+    match cmd {
+        GroundCommand::Ping(a) => ping(a),
+        GroundCommand::Status(a) => status(a),
+        GroundCommand::Batch(a) => make_batch(a),
+        GroundCommand::Result(a) => write_result(a),
+    }
+}

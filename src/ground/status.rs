@@ -1,0 +1,190 @@
+//! Reading the node's housekeeping (service 3, structures 1 to 3 of `comms::pus::hk`) into
+//! text for the operator.
+//!
+//! Avoids: trusting lengths: a short or odd report prints as such instead of panicking.
+
+use comms::pus::hk::{SID_HEALTH, SID_LINKS, decode_security};
+use std::fmt::Write;
+
+fn be(b: &[u8]) -> Option<u64> {
+    if b.len() > 8 {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x)))
+}
+
+fn field(s: &[u8], at: usize, len: usize) -> Option<u64> {
+    be(s.get(at..at + len)?)
+}
+
+const STATES: [&str; 6] = [
+    "healthy",
+    "late",
+    "failed",
+    "restarting",
+    "stopped",
+    "inactive (safe mode)",
+];
+
+/// Structure 1 (node health).
+pub fn health(s: &[u8]) -> Option<String> {
+    if s.first() != Some(&SID_HEALTH) {
+        return None;
+    }
+    let mut out = String::new();
+    let n = field(s, 15, 1)? as usize;
+    writeln!(
+        out,
+        "health: uptime {} ms, report {}, board resets {}, {n} components",
+        field(s, 1, 8)?,
+        field(s, 9, 4)?,
+        field(s, 13, 2)?
+    )
+    .ok()?;
+    for i in 0..n {
+        let at = 16 + 9 * i;
+        let state = field(s, at + 1, 1)? as usize;
+        writeln!(
+            out,
+            "  component {}: {}, missed pings {}, restarts {}, last pong {} ms ago",
+            field(s, at, 1)?,
+            STATES.get(state).copied().unwrap_or("unknown state"),
+            field(s, at + 2, 1)?,
+            field(s, at + 3, 2)?,
+            field(s, at + 5, 4)?
+        )
+        .ok()?;
+    }
+    Some(out)
+}
+
+/// Structure 2 (links).
+pub fn links(s: &[u8]) -> Option<String> {
+    if s.first() != Some(&SID_LINKS) {
+        return None;
+    }
+    let name = |v: u64| {
+        if v == 0 {
+            "primary (radio)"
+        } else {
+            "standby (serial)"
+        }
+    };
+    let state = |v: u64| match v {
+        0 => "up",
+        1 => "degraded",
+        _ => "down",
+    };
+    let mut out = String::new();
+    writeln!(
+        out,
+        "links: active {}, failovers {}",
+        name(field(s, 1, 1)?),
+        field(s, 2, 4)?
+    )
+    .ok()?;
+    for i in 0..2 {
+        let at = 6 + 27 * i;
+        let age = field(s, at + 23, 4)?;
+        writeln!(
+            out,
+            "  {}: {}, frames rx {}, tx {}, framing errors {}, auth failures {}, duplicates {}, last accepted {}",
+            name(field(s, at, 1)?),
+            state(field(s, at + 1, 1)?),
+            field(s, at + 3, 4)?,
+            field(s, at + 7, 4)?,
+            field(s, at + 11, 4)?,
+            field(s, at + 15, 4)?,
+            field(s, at + 19, 4)?,
+            if age == 0xFFFF_FFFF {
+                "never".to_string()
+            } else {
+                format!("{age} ms ago")
+            }
+        )
+        .ok()?;
+    }
+    Some(out)
+}
+
+/// Structure 3 (security).
+pub fn security(s: &[u8]) -> Option<String> {
+    let (c, lines) = decode_security(s)?;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "security: accepted {}, bad MAC {}, bad sequence {} (replayed {}, outside window {}), unknown SPI {}, malformed {}, persist failures {}, sent {}",
+        c.accepted,
+        c.bad_mac,
+        c.bad_sequence(),
+        c.replayed,
+        c.outside_window,
+        c.unknown_spi,
+        c.malformed,
+        c.persist_failures,
+        c.sent
+    )
+    .ok()?;
+    for l in lines.iter().flatten() {
+        writeln!(
+            out,
+            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}",
+            l.spi, l.epoch, l.rx_last, l.rx_reserved, l.tx_next
+        )
+        .ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use comms::pus::hk::{MAX_REPORT_LEN, encode_links, encode_security};
+    use comms::sdls::SecurityCounters;
+    use protocol::{LinkId, LinkState, LinkStatus};
+
+    #[test]
+    fn links_and_security_print_what_the_node_encodes() {
+        let l = |link, rx| LinkStatus {
+            link,
+            state: LinkState::Up,
+            active: link == LinkId::Primary,
+            frames_rx: rx,
+            frames_tx: 2,
+            crc_errors: 3,
+            auth_failures: 4,
+            duplicates: 5,
+            last_rx_age_ms: u32::MAX,
+        };
+        let mut buf = [0u8; MAX_REPORT_LEN];
+        let n = encode_links(
+            LinkId::Primary,
+            7,
+            &[l(LinkId::Primary, 11), l(LinkId::Standby, 12)],
+            &mut buf,
+        );
+        let text = links(&buf[..n]).unwrap();
+        assert!(
+            text.contains("active primary (radio), failovers 7"),
+            "{text}"
+        );
+        assert!(text.contains("frames rx 12"), "{text}");
+        assert!(text.contains("last accepted never"), "{text}");
+        let c = SecurityCounters {
+            accepted: 9,
+            bad_mac: 2,
+            replayed: 1,
+            unknown_spi: 4,
+            ..Default::default()
+        };
+        let n = encode_security(&c, core::iter::empty(), &mut buf);
+        let text = security(&buf[..n]).unwrap();
+        assert!(text.contains("bad MAC 2, bad sequence 1"), "{text}");
+        assert!(text.contains("unknown SPI 4"), "{text}");
+        for cut in 0..n {
+            let _ = security(&buf[..cut]);
+            let _ = links(&buf[..cut]);
+            let _ = health(&buf[..cut]);
+        }
+    }
+}

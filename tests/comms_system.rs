@@ -1,0 +1,665 @@
+//! Whole-system test of the comms partition with real processes: `spacenode run` boots the
+//! shipped description on the sim board with the radio going through the link emulator at 10%
+//! seeded loss in each direction, and the ground talks to it over UDP:
+//!
+//! 1. `spacenode ground ping` gets 1,1, 1,3 and 1,7 for its 17,1 (retrying through the loss);
+//! 2. forged units (bad MAC) and replayed units get no answer at all;
+//! 3. one command arriving in several units (a retransmission) runs once: its reports come back
+//!    each time, its effect (the 17,2 reply) at most once;
+//! 4. `spacenode ground status` shows the bad-MAC and bad-sequence counters;
+//! 5. after a node reboot (same state directory) the ground resumes above the node's persisted
+//!    anti-replay floor and is answered.
+//!
+//! Every wait is bounded; nothing asserts how fast anything happens.
+
+use comms::ground::Ground;
+use comms::node::DEFAULT_APID;
+use comms::pus::verification::Report;
+use comms::sdls::engine::HEADER_LEN;
+use comms::sdls::mac::MAC_LEN;
+use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// One board at a time: the tests share two CPU cores with everything else in CI.
+static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_board() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+struct Board {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Board {
+    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Board {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .arg("run")
+            .arg("--state")
+            .arg(state)
+            .args(["--radio-loss", "0.1", "--radio-seed", "7"])
+            .args(["--radio-latency-ms", "2", "--radio-kbps", "2000"])
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn spacenode run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut b = Board {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        };
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.log.push(l),
+                Err(_) => panic!("no `{what}` in the boot log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(ground.to_string())
+        .arg("--state")
+        .arg(state)
+        .output()
+        .expect("spacenode ground")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The number after `label ` in `s`.
+fn number_after(s: &str, label: &str) -> u64 {
+    let rest = s
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
+}
+
+/// A second ground station on the monitoring association (its own ARSNs), speaking through
+/// the comms crate directly so that it can forge, replay and retransmit units.
+struct TestGround {
+    spi: u16,
+    ground: Ground,
+    sock: UdpSocket,
+    node: SocketAddr,
+    /// Units received on the standby link (HDLC-decoded by a reader thread), if listened to.
+    serial: Option<mpsc::Receiver<Vec<u8>>>,
+}
+
+/// What a unit caused: (verification reports for the request, 17,2 replies, other TMs).
+#[derive(Debug, Default)]
+struct Seen {
+    reports: Vec<Report>,
+    pongs: usize,
+    other: usize,
+}
+
+impl TestGround {
+    fn new(listen: SocketAddr, node: SocketAddr) -> TestGround {
+        let p = sim_default().expect("sim provisioning");
+        TestGround {
+            spi: SIM_MONITOR_SPI,
+            ground: Ground::new(&p, None, DEFAULT_APID).expect("ground"),
+            sock: UdpSocket::bind(listen).expect("bind ground"),
+            node,
+            serial: None,
+        }
+    }
+
+    /// A 17,1 under SPI 2: (unit, the bare TC packet, its request ID).
+    fn ping_unit(&mut self) -> (Vec<u8>, Vec<u8>, comms::pus::tc::RequestId) {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let (n, rid) = self
+            .ground
+            .uplink(self.spi, 17, 1, 0, &[], &mut unit)
+            .expect("uplink");
+        unit.truncate(n);
+        let packet = unit[HEADER_LEN..n - MAC_LEN].to_vec();
+        (unit, packet, rid)
+    }
+
+    /// A command under this station's association: (unit, request ID).
+    fn command_unit(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app: &[u8],
+    ) -> (Vec<u8>, comms::pus::tc::RequestId) {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let (n, rid) = self
+            .ground
+            .uplink(self.spi, service, subservice, 0, app, &mut unit)
+            .expect("uplink");
+        unit.truncate(n);
+        (unit, rid)
+    }
+
+    /// Send a command and wait for its final report (no loss on this board).
+    fn run(&mut self, service: u8, subservice: u8, app: &[u8]) -> Seen {
+        let (unit, rid) = self.command_unit(service, subservice, app);
+        self.send(&unit);
+        let mut seen = Seen::default();
+        let deadline = Instant::now() + BOUND;
+        while !seen.reports.iter().any(|r| {
+            matches!(
+                r,
+                Report::CompletionSuccess
+                    | Report::CompletionFailure(_)
+                    | Report::AcceptanceFailure(_)
+                    | Report::StartFailure(_)
+            )
+        }) && Instant::now() < deadline
+        {
+            self.collect(rid, Duration::from_millis(100), &mut seen);
+        }
+        seen
+    }
+
+    fn rewrap(&mut self, packet: &[u8]) -> Vec<u8> {
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let n = self.ground.wrap(self.spi, packet, &mut unit).expect("wrap");
+        unit.truncate(n);
+        unit
+    }
+
+    fn send(&self, unit: &[u8]) {
+        self.sock.send_to(unit, self.node).expect("send");
+    }
+
+    /// Listen to the standby link's ground end too (downlink goes out on the active link).
+    fn listen_serial(&mut self, pty: std::fs::File) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut pty = pty;
+            let mut dec = comms::hdlc::Decoder::<8192>::default();
+            let mut buf = [0u8; 512];
+            while let Ok(n) = pty.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                for &b in &buf[..n] {
+                    if let comms::hdlc::Feed::Frame(_) = dec.feed(b)
+                        && tx.send(dec.frame().to_vec()).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        self.serial = Some(rx);
+    }
+
+    /// Everything that arrives within `wait` (either link), sorted by what it is for `rid`.
+    fn collect(&mut self, rid: comms::pus::tc::RequestId, wait: Duration, seen: &mut Seen) {
+        let deadline = Instant::now() + wait;
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let unit = match self.serial.as_ref().and_then(|s| s.try_recv().ok()) {
+                Some(u) => u,
+                None => {
+                    let step = if self.serial.is_some() {
+                        left.min(Duration::from_millis(20))
+                    } else {
+                        left
+                    };
+                    self.sock.set_read_timeout(Some(step)).expect("timeout");
+                    match self.sock.recv(&mut buf) {
+                        Ok(n) => buf[..n].to_vec(),
+                        Err(_) if self.serial.is_some() => continue,
+                        Err(_) => return,
+                    }
+                }
+            };
+            let Ok(d) = self.ground.downlink(&unit) else {
+                continue;
+            };
+            match d.verification {
+                Some((r, report)) if r == rid => seen.reports.push(report),
+                _ if d.tm.service == 17 && d.tm.subservice == 2 => seen.pongs += 1,
+                _ => seen.other += 1,
+            }
+        }
+    }
+}
+
+fn completed(s: &Seen) -> usize {
+    s.reports
+        .iter()
+        .filter(|r| matches!(r, Report::CompletionSuccess))
+        .count()
+}
+
+#[test]
+fn ground_and_node_over_a_lossy_radio() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let ground_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let board = Board::boot(node_state.path(), uplink, listen);
+
+    // 1. Ping through the lossy link: acceptance, start and completion reports.
+    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1,1 ok, 1,3 ok, 1,7 ok"), "{t}");
+
+    let mut g = TestGround::new(listen, uplink);
+
+    // 2a. Forged units (MAC flipped): never answered.
+    let mut forged_rids = Vec::new();
+    for _ in 0..5 {
+        let (mut unit, _, rid) = g.ping_unit();
+        let last = unit.len() - 1;
+        unit[last] ^= 0x01;
+        g.send(&unit);
+        forged_rids.push(rid);
+    }
+    let mut seen = Seen::default();
+    for rid in &forged_rids {
+        g.collect(*rid, Duration::from_millis(150), &mut seen);
+    }
+    assert!(seen.reports.is_empty() && seen.pongs == 0, "{seen:?}");
+
+    // 2b. A valid unit until it is answered (resending the same bytes is harmless while it was
+    // lost), then the same bytes again: replays get no answer.
+    let (unit, packet, rid) = g.ping_unit();
+    let mut first = Seen::default();
+    for _ in 0..8 {
+        g.send(&unit);
+        g.collect(rid, Duration::from_millis(400), &mut first);
+        if completed(&first) > 0 {
+            break;
+        }
+    }
+    assert!(completed(&first) > 0, "never answered: {first:?}");
+    let mut replays = Seen::default();
+    for _ in 0..5 {
+        g.send(&unit);
+    }
+    g.collect(rid, Duration::from_millis(500), &mut replays);
+    assert!(
+        replays.reports.is_empty() && replays.pongs == 0,
+        "{replays:?}"
+    );
+
+    // 3. The same command in four new units: reports each time, the reply at most once more.
+    let mut again = Seen::default();
+    for _ in 0..4 {
+        let u = g.rewrap(&packet);
+        g.send(&u);
+        g.collect(rid, Duration::from_millis(300), &mut again);
+    }
+    assert!(
+        completed(&again) >= 2,
+        "duplicates get their reports again: {again:?}"
+    );
+    assert_eq!(
+        again.pongs, 0,
+        "a duplicate must not run again: {again:?} (first run: {first:?})"
+    );
+    assert!(first.pongs <= 1, "{first:?}");
+    drop(g);
+
+    // 4. Status shows the refusals.
+    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let bad_mac = number_after(&t, "bad MAC");
+    let bad_seq = number_after(&t, "bad sequence");
+    assert!((1..=5).contains(&bad_mac), "{t}");
+    assert!((1..=5).contains(&bad_seq), "{t}");
+    assert!(t.contains("links: active primary (radio)"), "{t}");
+    let floor_before = number_after(&t, "SA 1: key epoch 0, last uplink ARSN");
+    assert!(floor_before >= 1, "{t}");
+    board.stop();
+
+    // 5. Reboot: the node restores its floor; the ground's next ARSN is below it at first.
+    let board = Board::boot(node_state.path(), uplink, listen);
+    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1,7 ok"), "{t}");
+    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        number_after(&t, "SA 1: key epoch 0, last uplink ARSN") > floor_before,
+        "{t}"
+    );
+    board.stop();
+}
+
+#[test]
+fn ground_reports_an_unreachable_node_and_bad_inputs() {
+    let ground_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", "ping", "--timeout-ms", "100", "--attempts", "2"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(listen.to_string())
+        .arg("--state")
+        .arg(ground_state.path())
+        .output()
+        .expect("ground");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("no answer from the node at {uplink}")),
+        "{t}"
+    );
+
+    let dir = ground_state.path();
+    std::fs::write(dir.join("bad.key"), "not a key\n").expect("write");
+    std::fs::write(dir.join("bad.psbt"), b"hello").expect("write");
+    std::fs::write(dir.join("good.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    let batch = |key: &str, psbt: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground", "batch", "--server", "1", "--key"])
+            .arg(dir.join(key))
+            .arg("--out")
+            .arg(dir.join("out.batch"))
+            .arg("--state")
+            .arg(dir)
+            .arg(dir.join(psbt))
+            .output()
+            .expect("batch")
+    };
+    let out = batch("bad.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("bad.key") && t.contains("64 hex characters"),
+        "{t}"
+    );
+    let out = batch("good.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("bad.psbt") && t.contains("not a PSBT"), "{t}");
+}
+
+#[test]
+fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut board = Board::boot(node_state.path(), uplink, listen);
+    board.wait_for("serial line, ground side at ");
+    let pty = board
+        .log
+        .iter()
+        .find_map(|l| l.split("serial line, ground side at ").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(std::path::PathBuf::from)
+        .expect("pty path in the boot log");
+    let mut serial = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&pty)
+        .expect("open the standby link's ground end");
+
+    let mut g = TestGround::new(listen, uplink);
+    g.listen_serial(serial.try_clone().expect("clone pty"));
+    // First contact on the radio makes it the active downlink (at boot nothing was heard on
+    // either link and the node sits on the standby).
+    let (unit, _, rid) = g.ping_unit();
+    let mut contact = Seen::default();
+    for _ in 0..8 {
+        g.send(&unit);
+        g.collect(rid, Duration::from_millis(300), &mut contact);
+        if completed(&contact) > 0 {
+            break;
+        }
+    }
+    assert!(completed(&contact) > 0, "{contact:?}");
+
+    // Forged units (valid structure, wrong MAC) from the ground's own address, as fast as the
+    // socket takes them, until told to stop.
+    let flood_sock = g.sock.try_clone().expect("clone");
+    let (mut forged, _, _) = g.ping_unit();
+    let last = forged.len() - 1;
+    forged[last] ^= 0xFF;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // 20 units per millisecond at most: hundreds of times the node's per-call budget,
+            // without taking a shared 2-core CI machine away from everything else.
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 10_000_000 {
+                for _ in 0..20 {
+                    if flood_sock.send_to(&forged, uplink).is_ok() {
+                        sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    // A ping on the standby link, HDLC-framed, during the flood: answered (on the radio, the
+    // active link).
+    let (unit, _, rid) = g.ping_unit();
+    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(unit.len())];
+    let n = comms::hdlc::encode(&unit, &mut frame).expect("hdlc");
+    use std::io::Write;
+    serial.write_all(&frame[..n]).expect("serial write");
+    let mut over_serial = Seen::default();
+    let deadline = Instant::now() + BOUND;
+    while completed(&over_serial) == 0 && Instant::now() < deadline {
+        g.collect(rid, Duration::from_millis(200), &mut over_serial);
+    }
+
+    // A ping on the flooded radio itself gets through too (the same command again until
+    // answered: the node runs it once).
+    let (unit, packet, rid) = g.ping_unit();
+    let mut over_radio = Seen::default();
+    g.send(&unit);
+    let deadline = Instant::now() + BOUND;
+    while completed(&over_radio) == 0 && Instant::now() < deadline {
+        g.collect(rid, Duration::from_millis(300), &mut over_radio);
+        if completed(&over_radio) == 0 {
+            let u = g.rewrap(&packet);
+            g.send(&u);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flooded = flood.join().expect("flood thread");
+    assert!(
+        completed(&over_serial) > 0,
+        "standby ping during a radio flood of {flooded} units: {over_serial:?}"
+    );
+    assert!(
+        completed(&over_radio) > 0,
+        "radio ping during a flood of {flooded} units: {over_radio:?}"
+    );
+    // The counters, asked for on the standby link (the flood may have moved the downlink there:
+    // a primary with far more errors than accepted frames is degraded) and read on either.
+    let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+    let (n, _) = g
+        .ground
+        .uplink(SIM_MONITOR_SPI, 3, 27, 0, &[1, 3], &mut unit)
+        .expect("hk request");
+    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(n)];
+    let k = comms::hdlc::encode(&unit[..n], &mut frame).expect("hdlc");
+    serial.write_all(&frame[..k]).expect("serial write");
+    let deadline = Instant::now() + BOUND;
+    let mut bad_mac = None;
+    let mut buf = vec![0u8; 65_536];
+    while bad_mac.is_none() && Instant::now() < deadline {
+        let unit = match g
+            .serial
+            .as_ref()
+            .and_then(|s| s.recv_timeout(Duration::from_millis(20)).ok())
+        {
+            Some(u) => u,
+            None => {
+                g.sock
+                    .set_read_timeout(Some(Duration::from_millis(20)))
+                    .expect("timeout");
+                match g.sock.recv(&mut buf) {
+                    Ok(n) => buf[..n].to_vec(),
+                    Err(_) => continue,
+                }
+            }
+        };
+        if let Ok(d) = g.ground.downlink(&unit)
+            && d.tm.service == 3
+            && let Some((c, _)) = comms::pus::hk::decode_security(d.tm.source)
+        {
+            bad_mac = Some(c.bad_mac);
+        }
+    }
+    let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
+    assert!(bad_mac >= 100, "flood of {flooded}: bad MAC {bad_mac}");
+    board.stop();
+}
+
+fn sign_chunk(batch: u64, index: u32, count: u32, data: &[u8]) -> Vec<u8> {
+    let mut app = comms::pus::function::FN_SIGN_CHUNK.to_be_bytes().to_vec();
+    let mut args = vec![0u8; comms::pus::function::CHUNK_ARGS_LEN + data.len()];
+    let n = comms::pus::function::encode_chunk(
+        &comms::pus::function::Chunk {
+            id: batch,
+            position: protocol::ChunkPosition {
+                index,
+                count,
+                offset: index * data.len() as u32,
+                total_len: count * data.len() as u32,
+            },
+            data,
+        },
+        &mut args,
+    )
+    .expect("chunk");
+    app.extend_from_slice(&args[..n]);
+    app
+}
+
+fn failure_code(s: &Seen) -> Option<u16> {
+    s.reports
+        .iter()
+        .find_map(|r| r.failure())
+        .map(|f| f.code.code())
+}
+
+#[test]
+fn sign_chunks_are_routed_to_the_signer_and_its_answers_come_back() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let board = Board::boot(node_state.path(), uplink, listen);
+    let mut g = TestGround::new(listen, uplink);
+    g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
+    let pong = g.run(17, 1, &[]);
+    assert_eq!(completed(&pong), 1, "{pong:?}");
+
+    // A batch whose first chunk claims to be its second: the signer refuses it, and its reason
+    // reaches the ground as the command's completion failure (SignerBadChunking).
+    let bad = g.run(8, 1, &sign_chunk(0x55, 1, 2, &[1u8; 100]));
+    assert_eq!(failure_code(&bad), Some(0x1005), "{bad:?}");
+    assert!(
+        matches!(bad.reports.last(), Some(Report::CompletionFailure(_))),
+        "{bad:?}"
+    );
+
+    // A chunk in order: the signer stores it and acknowledges; the command completes.
+    let ok = g.run(8, 1, &sign_chunk(0x56, 0, 2, &[2u8; 100]));
+    assert_eq!(
+        ok.reports,
+        vec![
+            Report::AcceptanceSuccess,
+            Report::StartSuccess,
+            Report::CompletionSuccess
+        ],
+        "{ok:?}"
+    );
+
+    // The monitoring association may not sign: refused by routing before anything is sent.
+    g.spi = SIM_MONITOR_SPI;
+    let denied = g.run(8, 1, &sign_chunk(0x57, 0, 1, &[3u8; 10]));
+    assert_eq!(failure_code(&denied), Some(0x0203), "{denied:?}");
+    // An unknown function of service 8: refused by routing too.
+    let unknown = g.run(8, 1, &[0x7F, 0x7F]);
+    assert!(
+        matches!(failure_code(&unknown), Some(0x0202 | 0x0203)),
+        "{unknown:?}"
+    );
+    board.stop();
+}
