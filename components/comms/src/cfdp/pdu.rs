@@ -78,6 +78,7 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, CfdpError> {
     let (header, header_len) = PduHeader::from_bytes(buf)?;
     header.verify_length_and_checksum(buf)?;
     let buf = buf.get(..header.pdu_len()).ok_or(CfdpError::BadPacket)?;
+    precheck(&header, header_len, buf)?;
     let conf = *header.common_pdu_conf();
     let pdu = match header.pdu_type() {
         PduType::FileData => {
@@ -124,6 +125,54 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, CfdpError> {
         }
     };
     Ok(Parsed { conf, pdu })
+}
+
+/// Field-length checks the `spacepackets` 0.19 readers do not do (found by fuzzing: their
+/// offset/size fields and name LVs are sliced before the lengths are checked, which panics on a
+/// short PDU). Each PDU type's fixed fields must lie inside the data field (CRC excluded).
+fn precheck(header: &PduHeader, h: usize, buf: &[u8]) -> Result<(), CfdpError> {
+    let short = CfdpError::BadPacket;
+    let crc = if header.common_pdu_conf().crc_flag == spacepackets::cfdp::CrcFlag::WithCrc {
+        2
+    } else {
+        0
+    };
+    let end = header.pdu_len().checked_sub(crc).ok_or(short)?;
+    let fss = if header.common_pdu_conf().file_flag == LargeFileFlag::Large {
+        8
+    } else {
+        4
+    };
+    let byte = |i: usize| buf.get(i).copied().filter(|_| i < end).ok_or(short);
+    let need = |n: usize| if n <= end { Ok(()) } else { Err(short) };
+    match header.pdu_type() {
+        PduType::FileData => {
+            let meta =
+                if header.seg_metadata_flag() == spacepackets::cfdp::SegmentMetadataFlag::Present {
+                    1 + usize::from(byte(h)? & 0x3F)
+                } else {
+                    0
+                };
+            need(h + meta + fss)
+        }
+        PduType::FileDirective => match byte(h)? {
+            // EOF: code, condition, checksum, size.
+            0x04 => need(h + 2 + 4 + fss),
+            // Finished: code, status.
+            0x05 => need(h + 2),
+            // ACK: code, directive, status.
+            0x06 => need(h + 3),
+            // Metadata: code, flags, size, source name LV, destination name LV.
+            0x07 => {
+                let src = h + 2 + fss;
+                let dst = src + 1 + usize::from(byte(src)?);
+                need(dst + 1 + usize::from(byte(dst)?))
+            }
+            // NAK: code, start and end of scope.
+            0x08 => need(h + 1 + 2 * fss),
+            _ => need(h + 1),
+        },
+    }
 }
 
 fn directive_header(conf: CommonPduConfig) -> PduHeader {

@@ -160,3 +160,43 @@ fn every_checksum_type_round_trips_and_a_wrong_checksum_fails() {
     assert_eq!(run.rx.counters().failed, 1);
     assert!(run.rx.received().is_none());
 }
+
+/// Regression (found by the cfdp_receiver fuzz target): `spacepackets` 0.19 slices a PDU's
+/// offset field before checking it fits, so a large-file file data PDU with a 5-byte data field
+/// panicked inside `FileDataPdu::from_bytes`. `pdu::parse` checks field lengths first.
+#[test]
+fn short_offset_field_is_an_error_not_a_panic() {
+    use spacepackets::cfdp::pdu::CommonPduConfig;
+    use spacepackets::cfdp::{CrcFlag, Direction, LargeFileFlag, TransmissionMode};
+    use spacepackets::util::UnsignedByteField;
+    let conf = CommonPduConfig::new(
+        UnsignedByteField::new(2, 2),
+        UnsignedByteField::new(2, 1),
+        UnsignedByteField::new(4, 1),
+        TransmissionMode::Acknowledged,
+        LargeFileFlag::Large,
+        CrcFlag::NoCrc,
+        Direction::TowardsReceiver,
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = pdu::file_data(conf, 0, &[7], &mut buf).unwrap();
+    assert!(pdu::parse(&buf[..n]).is_ok());
+    // Shrink the data field (header bytes 1..3) from 9 bytes (8-byte offset, 1 data byte) to 5.
+    buf[1..3].copy_from_slice(&5u16.to_be_bytes());
+    assert!(pdu::parse(&buf[..n - 4]).is_err());
+    // The same for every directive's fixed fields: each shortened by one byte is refused.
+    let mut out = Vec::new();
+    let file = data(100, 1);
+    let mut tx = Sender::new(tx_cfg(), 3, b"name", &file).unwrap();
+    tx.poll(Duration::ZERO, &file, |p| out.push(p.to_vec()))
+        .unwrap();
+    for p in out {
+        for cut in 1..p.len().saturating_sub(4) {
+            let mut q = p[..p.len() - cut].to_vec();
+            let field = u16::from_be_bytes([q[1], q[2]]).saturating_sub(cut as u16);
+            q[1..3].copy_from_slice(&field.to_be_bytes());
+            let _ = pdu::parse(&q);
+        }
+    }
+}
