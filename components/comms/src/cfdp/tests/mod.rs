@@ -4,3 +4,4 @@
 mod harness;
 mod robustness;
 mod transfer;
+mod udp;
