@@ -146,6 +146,11 @@ pub struct Receiver {
     finished_at: Option<Duration>,
     finished_sent: u32,
     finished_acked: bool,
+    /// Periodic NAK before the EOF: next tick, and the highest byte held at the previous one.
+    periodic_at: Option<Duration>,
+    mark: u64,
+    /// Metadata requests sent for the unknown transaction in `due.missing_meta`.
+    meta_naks: u32,
     due: Due,
     counters: RxCounters,
 }
@@ -176,6 +181,9 @@ impl Receiver {
             finished_at: None,
             finished_sent: 0,
             finished_acked: false,
+            periodic_at: None,
+            mark: 0,
+            meta_naks: 0,
             due: Due::default(),
             counters: RxCounters::default(),
         };
@@ -183,6 +191,11 @@ impl Receiver {
             match t.phase {
                 Phase::Receiving => {
                     r.counters.resumed += 1;
+                    if t.ranges.is_empty() {
+                        // The reset may have cut the erase of the data area: do it again.
+                        let (from, to) = layout.data_span::<F>(t.file_size)?;
+                        flash.erase(from, to).map_err(flash_err)?;
+                    }
                     if t.eof_checksum.is_some() {
                         // EOF was acknowledged before the reset: ask for the rest right away.
                         r.nak_at = Some(Duration::ZERO);
@@ -300,7 +313,10 @@ impl Receiver {
         }
         let end = match &self.due.missing_meta {
             Some((c, e)) if pdu::same_transaction(c, &conf) => (*e).max(end),
-            _ => end,
+            _ => {
+                self.meta_naks = 0;
+                end
+            }
         };
         self.due.missing_meta = Some((pdu::reply_conf(conf), end));
     }
@@ -342,13 +358,13 @@ impl Receiver {
         {
             self.counters.superseded += 1;
         }
-        // Forget the old transfer first: if the erase is cut, no record claims erased bytes.
-        self.rx = None;
-        flash.erase(from, to).map_err(flash_err)?;
         let mut stored_name = [0u8; MAX_NAME];
         if let Some(d) = stored_name.get_mut(..name.len()) {
             d.copy_from_slice(name);
         }
+        // Journal first (the new transfer, nothing held), then erase: a cut anywhere leaves a
+        // record that claims no bytes of the area being erased, and `open` finishes the erase
+        // of a transfer that holds nothing yet.
         self.rx = Some(RxRecord {
             conf: pdu::reply_conf(conf),
             file_size: size,
@@ -360,18 +376,22 @@ impl Receiver {
             condition: ConditionCode::NoError,
             ranges: RangeSet::new(),
         });
+        let erased = self
+            .checkpoint(flash)
+            .and_then(|()| flash.erase(from, to).map_err(flash_err));
+        if let Err(e) = erased {
+            self.rx = None;
+            return Err(e);
+        }
         self.persisted = 0;
         self.unpersisted = 0;
         self.nak_at = None;
         self.finished_at = None;
         self.finished_sent = 0;
         self.finished_acked = false;
+        self.periodic_at = None;
+        self.mark = 0;
         self.due = Due::default();
-        self.checkpoint(flash)?;
-        if size == 0 {
-            // An empty file is complete once its EOF confirms it.
-            self.due.gaps.clear();
-        }
         Ok(())
     }
 
@@ -566,7 +586,11 @@ impl Receiver {
                 .due
                 .missing_meta_at
                 .is_none_or(|t| now >= t + self.cfg.nak_interval);
-            if due {
+            if due && self.meta_naks >= self.cfg.ack_limit {
+                // The sender is gone or cannot hear us: stop asking.
+                self.due.missing_meta = None;
+            } else if due {
+                self.meta_naks += 1;
                 let reqs = [(0, 0), (0, end)];
                 let reqs = if end == 0 { &reqs[..1] } else { &reqs[..] };
                 let n = pdu::nak(conf, 0, end, reqs, &mut buf)?;
@@ -606,9 +630,30 @@ impl Receiver {
                     self.counters.naks += 1;
                 }
             }
+            let size = t.file_size;
             if self.nak_at.is_some_and(|at| now >= at) {
-                self.nak_all(&mut buf, &mut emit)?;
+                // After the EOF: everything still missing.
+                self.nak_upto(size, &mut buf, &mut emit)?;
                 self.nak_at = Some(now + self.cfg.nak_interval);
+            } else if self.nak_at.is_none() {
+                // Before the EOF, every NAK interval: the gaps below the mark taken one interval
+                // ago. Those were NAKed when they appeared (or at the last tick), so what is still
+                // missing there was lost again; newer gaps are left to their immediate NAK.
+                let end = t.ranges.end();
+                match self.periodic_at {
+                    Some(at) if now >= at => {
+                        if self.mark > 0 {
+                            self.nak_upto(self.mark, &mut buf, &mut emit)?;
+                        }
+                        self.mark = end;
+                        self.periodic_at = Some(now + self.cfg.nak_interval);
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.mark = end;
+                        self.periodic_at = Some(now + self.cfg.nak_interval);
+                    }
+                }
             }
             if self.unpersisted > 0 && now >= self.last_data + self.cfg.nak_interval {
                 self.checkpoint(flash)?;
@@ -627,26 +672,30 @@ impl Receiver {
         Ok(())
     }
 
-    /// NAK every gap of the file, in PDUs of at most [`pdu::MAX_NAK_REQS`] requests.
-    fn nak_all(&mut self, buf: &mut [u8], emit: &mut impl FnMut(&[u8])) -> Result<(), CfdpError> {
+    /// NAK every gap of `[0, end)`, in PDUs of at most [`pdu::MAX_NAK_REQS`] requests. With no
+    /// gap, one NAK without requests: it tells the sender everything below `end` is held (its
+    /// progress bar moves).
+    fn nak_upto(
+        &mut self,
+        end: u64,
+        buf: &mut [u8],
+        emit: &mut impl FnMut(&[u8]),
+    ) -> Result<(), CfdpError> {
         let Some(t) = self.rx.as_ref() else {
             return Ok(());
         };
         let mut reqs = [(0u64, 0u64); pdu::MAX_NAK_REQS];
         let mut k = 0;
         let mut scope_start = 0;
-        let mut gaps = t.ranges.gaps(t.file_size).peekable();
+        let mut sent = 0;
+        let mut gaps = t.ranges.gaps(end).peekable();
         while let Some(g) = gaps.next() {
             if let Some(slot) = reqs.get_mut(k) {
                 *slot = g;
                 k += 1;
             }
             if k == reqs.len() || gaps.peek().is_none() {
-                let scope_end = if gaps.peek().is_none() {
-                    t.file_size
-                } else {
-                    g.1
-                };
+                let scope_end = if gaps.peek().is_none() { end } else { g.1 };
                 let n = pdu::nak(
                     t.conf,
                     scope_start,
@@ -655,11 +704,17 @@ impl Receiver {
                     buf,
                 )?;
                 emit(buf.get(..n).unwrap_or(&[]));
-                self.counters.naks += 1;
+                sent += 1;
                 scope_start = scope_end;
                 k = 0;
             }
         }
+        if sent == 0 {
+            let n = pdu::nak(t.conf, 0, end, &[], buf)?;
+            emit(buf.get(..n).unwrap_or(&[]));
+            sent += 1;
+        }
+        self.counters.naks += sent;
         Ok(())
     }
 
