@@ -3,11 +3,12 @@
 //! `on_pdu` as a PDU (or as a space packet through `packet::unwrap`), or a well-formed file data
 //! / EOF PDU built from fuzzer-chosen offsets, lengths and checksums, so the data path behind the
 //! parser is reached. Half the runs start with a valid metadata PDU of a fuzzer-chosen size.
-//! Properties: no panic; every PDU the receiver emits parses; bytes held never exceed the file.
+//! The raw steps also go to a `Sender` (the node's results downlink reads the same link).
+//! Properties: no panic; every PDU either entity emits parses; bytes held never exceed the file.
 #![no_main]
 
 use comms::cfdp::ground::RamFlash;
-use comms::cfdp::{pdu, packet, CfdpLayout, Receiver, ReceiverConfig};
+use comms::cfdp::{pdu, packet, CfdpLayout, Receiver, ReceiverConfig, Sender, SenderConfig};
 use libfuzzer_sys::fuzz_target;
 use spacepackets::cfdp::pdu::CommonPduConfig;
 use spacepackets::cfdp::{ChecksumType, CrcFlag, Direction, LargeFileFlag, TransmissionMode};
@@ -39,6 +40,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, mut rest)) = data.split_first() else {
         return;
     };
+    // The node's sender: entity 1 to the ground's entity 2, as the raw PDUs may address.
+    let results = [0x5Au8; 3000];
+    let tx_cfg = SenderConfig {
+        local_id: 1,
+        remote_id: 2,
+        ..SenderConfig::default()
+    };
+    let mut tx = Sender::new(tx_cfg, u32::from(mode), b"results", &results).expect("sender");
     let mut now = Duration::ZERO;
     let mut buf = [0u8; 2048];
     let c = conf(u64::from(mode >> 4));
@@ -60,6 +69,7 @@ fuzz_target!(|data: &[u8]| {
                 rest = tail;
                 if op >> 6 == 0 {
                     let _ = rx.on_pdu(&mut flash, raw, now);
+                    let _ = tx.on_pdu(raw, now);
                 } else if let Ok(p) = packet::unwrap(raw) {
                     let _ = rx.on_pdu(&mut flash, p, now);
                 }
@@ -92,6 +102,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(pdu::parse(out).is_ok(), "receiver emitted an unparsable PDU");
         })
         .ok();
+        tx.poll(now, &results, |out| {
+            assert!(pdu::parse(out).is_ok(), "sender emitted an unparsable PDU");
+        })
+        .expect("sender poll");
         if let Some(p) = rx.progress() {
             assert!(p.received <= p.size);
         }
