@@ -200,3 +200,31 @@ fn short_offset_field_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn empty_file_is_delivered() {
+    let mut run = Run::new(Vec::new(), 0, 12);
+    assert!(run.run(Duration::from_secs(60)));
+    assert_eq!(run.tx.state(), SendState::Delivered);
+    assert_eq!(run.take_file(), Vec::<u8>::new());
+}
+
+/// Tiny segments over heavy loss make more disjoint pieces than the receiver's range map holds
+/// (256): the pieces it cannot record are dropped and asked for again, and the file still
+/// arrives exact.
+#[test]
+fn a_full_range_map_costs_retransmissions_not_correctness() {
+    let file = data(48 * 1024, 13);
+    let mut run = Run::new(file.clone(), 40, 13);
+    let mut cfg = tx_cfg();
+    cfg.segment_len = 32;
+    cfg.burst = 64;
+    run.tx = Sender::new(cfg, 7, b"batch.bin", &file).unwrap();
+    assert!(run.run(Duration::from_secs(600)));
+    assert_eq!(run.tx.state(), SendState::Delivered);
+    assert_eq!(run.take_file(), file);
+    assert!(
+        run.rx.counters().ranges_full > 0,
+        "the map never filled: the test is too easy"
+    );
+}
