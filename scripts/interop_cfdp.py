@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cfdp-py (an independent CFDP implementation) uplinks a file to the spacenode node-side entity.
+"""cfdp-py (an independent CFDP implementation) uplinks files to the spacenode node-side entity.
 
     interop_cfdp.py NODE_BINARY WORKDIR
 
@@ -8,8 +8,13 @@ flash) writing into WORKDIR/out, then runs a cfdp-py SourceHandler for an acknow
 Copy File of a 300 KiB random file with a CRC-32 checksum. PDUs travel raw in CCSDS space packets
 (APID 0x0CF) over loopback UDP: on the node the comms partition wraps them in SDLS, this example
 does not. The Python side drops every 7th file data PDU it sends, so the node's NAKs and cfdp-py's
-retransmission are exercised too. Prints PASS/FAIL lines; exits non-zero unless the node
-reported the transfer finished and the received file is byte-identical.
+retransmission are exercised too.
+
+Case 1: a plain transfer. Case 2: the node process is killed (SIGKILL) when about 40 % of the file
+data has gone out and restarted on the same flash image; it reloads the transfer from its journal
+and cfdp-py's EOF retransmission and the node's NAKs fill only the gaps (checked: file data PDUs
+sent stay well below two full transfers). Prints PASS/FAIL lines; exits non-zero unless every
+check passes.
 """
 
 import os
@@ -132,23 +137,28 @@ def free_port() -> int:
     return port
 
 
-def main() -> int:
-    node_bin, work = sys.argv[1], Path(sys.argv[2])
+def start_node(node_bin: str, port: int, out_dir: Path, once: bool) -> subprocess.Popen:
+    args = [node_bin, "--bind", f"127.0.0.1:{port}", "--out", str(out_dir)]
+    if once:
+        args.append("--once")
+    node = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    return node
+
+
+def transfer(node_bin: str, work: Path, seq: int, kill_at: float | None) -> int:
+    """One cfdp-py Copy File to a fresh node; with kill_at, restart the node at that fraction."""
     out_dir = work / "out"
-    src = work / "batch-in.bin"
+    src = work / f"batch-in-{seq}.bin"
     payload = os.urandom(300 * 1024 + 17)
     src.write_bytes(payload)
+    segments = -(-len(payload) // 1024)
     port = free_port()
-    node = subprocess.Popen(
-        [node_bin, "--bind", f"127.0.0.1:{port}", "--out", str(out_dir), "--once"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    node = start_node(node_bin, port, out_dir, once=True)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.002)
     node_addr = ("127.0.0.1", port)
-    time.sleep(0.3)
 
     faults = Faults()
     user = User()
@@ -164,46 +174,54 @@ def main() -> int:
         positive_ack_timer_expiration_limit=20,
         nak_timer_interval_seconds=0.5,
     )
+    seqs = SeqCountProvider(16)
+    for _ in range(seq):
+        seqs.get_and_increment()
     source = SourceHandler(
         cfg=LocalEntityConfig(GROUND_ID, IndicationConfig(), faults),
         user=user,
         remote_cfg_table=RemoteEntityConfigTable([remote]),
         check_timer_provider=Timers(),
-        seq_num_provider=SeqCountProvider(16),
+        seq_num_provider=seqs,
     )
     ok = source.put_request(
         PutRequest(
             destination_id=NODE_ID,
             source_file=src,
-            dest_file=Path("batch.bin"),
+            dest_file=Path(f"batch-{seq}.bin"),
             trans_mode=TransmissionMode.ACKNOWLEDGED,
             closure_requested=True,
         )
     )
+    name = "resume after a node kill" if kill_at is not None else "plain transfer"
     if not ok:
-        print("FAIL cfdp-py refused the put request")
+        print(f"FAIL [{name}] cfdp-py refused the put request")
         node.kill()
         return 1
 
-    seq = 0
     sent_fd = 0
     dropped = 0
-    deadline = time.monotonic() + 60
+    restarted = False
+    deadline = time.monotonic() + 90
     inbound = None
     while time.monotonic() < deadline:
         source.state_machine(inbound)
         inbound = None
         while source.packets_ready:
             holder = source.get_next_packet()
-            pdu = holder.pdu
-            raw = pdu.pack()
+            raw = holder.pdu.pack()
             if holder.is_file_directive is False:
                 sent_fd += 1
                 if sent_fd % 7 == 0:
                     dropped += 1
                     continue
-            sock.sendto(wrap(raw, seq), node_addr)
-            seq += 1
+            sock.sendto(wrap(raw, sent_fd), node_addr)
+        if kill_at is not None and not restarted and sent_fd >= kill_at * segments:
+            # A node reset: the process dies mid-transfer, and comes back on the same flash.
+            node.kill()
+            node.communicate()
+            node = start_node(node_bin, port, out_dir, once=True)
+            restarted = True
         if source.states.state == CfdpState.IDLE:
             break
         try:
@@ -218,15 +236,15 @@ def main() -> int:
             inbound = packet
 
     try:
-        node_out, _ = node.communicate(timeout=10)
+        node_out, node_err = node.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         node.kill()
-        node_out, _ = node.communicate()
+        node_out, node_err = node.communicate()
     failures = 0
 
     def check(cond: bool, what: str) -> None:
         nonlocal failures
-        print(("PASS " if cond else "FAIL ") + what)
+        print(("PASS " if cond else "FAIL ") + f"[{name}] " + what)
         failures += 0 if cond else 1
 
     fin = user.finished
@@ -239,10 +257,23 @@ def main() -> int:
         )
     check(not faults.faults, f"no CFDP faults on the cfdp-py side ({faults.faults})")
     check(dropped > 0, f"{dropped} file data PDUs dropped on purpose and recovered by NAK")
-    received = out_dir / "batch.bin"
-    check(received.exists(), "the node wrote batch.bin")
+    received = out_dir / f"batch-{seq}.bin"
     check(received.exists() and received.read_bytes() == payload, "the file is byte-identical")
     check(node.returncode == 0, f"the node exited cleanly ({node_out.strip()})")
+    if kill_at is not None:
+        check(restarted, "the node was killed and restarted mid-transfer")
+        check("journal holds a transfer" in node_err, "the restarted node reloaded the transfer")
+        check(
+            sent_fd < 1.6 * segments,
+            f"{sent_fd} file data PDUs for {segments} segments: resumed, not restarted",
+        )
+    return failures
+
+
+def main() -> int:
+    node_bin, work = sys.argv[1], Path(sys.argv[2])
+    failures = transfer(node_bin, work, 0, None)
+    failures += transfer(node_bin, work, 1, 0.4)
     return 1 if failures else 0
 
 
