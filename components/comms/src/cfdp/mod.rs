@@ -24,6 +24,7 @@
 
 pub mod checksum;
 pub mod error;
+mod flash_io;
 #[cfg(feature = "std")]
 pub mod ground;
 pub mod journal;

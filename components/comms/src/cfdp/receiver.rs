@@ -21,6 +21,7 @@
 
 use super::checksum::FileChecksum;
 use super::error::{CfdpError, flash_err};
+use super::flash_io::write_unaligned;
 use super::journal::{MAX_NAME, Phase, RECORD_MAX, RxRecord};
 use super::layout::CfdpLayout;
 use super::packet::MAX_PDU;
@@ -166,7 +167,11 @@ impl Receiver {
         let mut journal = RecordStore::mount(flash, layout.journal)?;
         let mut buf = [0u8; RECORD_MAX];
         let rx = match journal.read(flash, &mut buf)? {
-            Some(n) => RxRecord::decode(buf.get(..n).unwrap_or(&[])).ok(),
+            // A record that does not decode, or that names a file larger than this layout's
+            // data area (written under another layout), is no transfer.
+            Some(n) => RxRecord::decode(buf.get(..n).unwrap_or(&[]))
+                .ok()
+                .filter(|t| t.file_size <= u64::from(layout.data_size)),
             None => None,
         };
         let mut r = Receiver {
@@ -768,46 +773,4 @@ impl Receiver {
             .map_err(|_| CfdpError::BadLayout)?;
         flash.read(addr, buf).map_err(flash_err)
     }
-}
-
-/// Write `bytes` at any byte address: whole words in one write, the edge words read, merged and
-/// written (the other bytes of an edge word keep their current contents, so nothing is set 0->1).
-fn write_unaligned<F: NorFlash>(flash: &mut F, addr: u64, bytes: &[u8]) -> Result<(), CfdpError> {
-    let w = (F::WRITE_SIZE as u64).max(1);
-    if w > 16 {
-        return Err(CfdpError::BadLayout);
-    }
-    let end = addr + bytes.len() as u64;
-    let a0 = addr / w * w;
-    let a1 = end.div_ceil(w) * w;
-    let mut pos = a0;
-    let mut word = [0u8; 16];
-    while pos < a1 {
-        let whole_start = pos >= addr && pos + w <= end;
-        if whole_start {
-            // Longest run of whole words from here, written straight from `bytes`.
-            let run_end = end / w * w;
-            let src = bytes
-                .get((pos - addr) as usize..(run_end - addr) as usize)
-                .ok_or(CfdpError::BadRequest)?;
-            let at = u32::try_from(pos).map_err(|_| CfdpError::BadLayout)?;
-            flash.write(at, src).map_err(flash_err)?;
-            pos = run_end;
-            continue;
-        }
-        let wbuf = word.get_mut(..w as usize).ok_or(CfdpError::BadLayout)?;
-        let at = u32::try_from(pos).map_err(|_| CfdpError::BadLayout)?;
-        flash.read(at, wbuf).map_err(flash_err)?;
-        for (i, b) in wbuf.iter_mut().enumerate() {
-            let p = pos + i as u64;
-            if p >= addr && p < end {
-                *b = *bytes
-                    .get((p - addr) as usize)
-                    .ok_or(CfdpError::BadRequest)?;
-            }
-        }
-        flash.write(at, wbuf).map_err(flash_err)?;
-        pos += w;
-    }
-    Ok(())
 }
