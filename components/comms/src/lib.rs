@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cfdp;
 pub mod dedup;
 pub mod failure;
 pub mod ground;
