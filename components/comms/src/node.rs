@@ -691,7 +691,9 @@ impl<P: StatePersist> Node<P> {
         }
     }
 
-    /// A `sign-response` arrived: complete the sign chunk commands it answers.
+    /// A `sign-response` arrived: complete the sign chunk commands it answers. A refusal of a
+    /// batch the signer examined carries the signer's signed receipt; a certificate refusal is
+    /// reported with its precise code (0x1101-0x1109), anything else with the coarse reason.
     pub fn on_sign_response(&mut self, r: &SignResponse, now: Now, down: &mut impl Downlink) {
         let batch = r.batch_id;
         match r.status {
@@ -707,7 +709,10 @@ impl<P: StatePersist> Node<P> {
             ),
             SignStatus::Rejected { reason } => self.complete(
                 |w| matches!(w, Waiting::Sign { batch: b, .. } if *b == batch),
-                Err(Failure::new(FailureCode::from_sign_rejection(reason, None))),
+                Err(Failure::new(FailureCode::from_sign_rejection(
+                    reason,
+                    receipt_cert_code(r.data.as_slice()),
+                ))),
                 now,
                 down,
             ),
@@ -746,5 +751,16 @@ fn manage_failure(e: ManageError) -> Failure {
             Failure::with(FailureCode::FloorNotIncreasing, current as u32)
         }
         ManageError::PersistFailed | ManageError::Mac => Failure::new(FailureCode::PersistFailed),
+    }
+}
+
+/// The certificate error code in a signer receipt (`signer::batch::receipt`: byte 60 is the error
+/// class, 1 for the certificate, byte 61 the code), if the receipt says the certificate failed.
+fn receipt_cert_code(receipt: &[u8]) -> Option<u8> {
+    const CLASS: usize = 60;
+    const CERTIFICATE: u8 = 1;
+    match (receipt.get(CLASS), receipt.get(CLASS + 1)) {
+        (Some(&CERTIFICATE), Some(&code)) => Some(code),
+        _ => None,
     }
 }

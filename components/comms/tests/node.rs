@@ -251,6 +251,32 @@ fn a_sign_chunk_is_forwarded_to_the_one_sign_request_channel_and_completes_on_th
         }
         other => panic!("{other:?}"),
     }
+    // A certificate refusal carries the signer's receipt: its class (byte 60, 1 = certificate)
+    // and code (byte 61, 3 = revoked server) give the precise failure code.
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(78, 0, 1), &mut unit)
+        .unwrap();
+    send(&mut n, &unit[..len], &mut ch);
+    let mut receipt = [0u8; 163];
+    receipt[60] = 1;
+    receipt[61] = 3;
+    let cert = SignResponse {
+        batch_id: 78,
+        request_id: comms::node::sign_token(78),
+        status: SignStatus::Rejected {
+            reason: SignRejection::BadCertificate,
+        },
+        data: protocol::BoundedBytes::new(&receipt).unwrap(),
+        ..resp
+    };
+    let mut sink = Sink::default();
+    n.on_sign_response(&cert, now(), &mut sink);
+    match opened(&mut g, &sink)[0].2 {
+        Some(Report::CompletionFailure(f)) => {
+            assert_eq!(f.code, FailureCode::CertRevokedServer)
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
