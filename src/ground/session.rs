@@ -7,10 +7,15 @@
 //!   used twice, even if the tool is killed mid-command.
 //! - **Retries**: a command that gets no completion report within the timeout is sent again as
 //!   the *same* telecommand (same request ID) in a *new* SDLS unit: the node's duplicate check
-//!   runs it once and only repeats its reports. From the second attempt on, the ARSN also jumps
-//!   one reservation block ([`DEFAULT_RESERVE_BLOCK`]) ahead: after a node reboot the node only
+//!   runs it once and only repeats its reports. The **second** attempt's ARSN jumps one
+//!   reservation block ([`DEFAULT_RESERVE_BLOCK`]) ahead: after a node reboot the node only
 //!   accepts ARSNs above its persisted floor, which is at most one block above anything the
-//!   ground sent, and the node says nothing to a refused unit.
+//!   ground sent, and the node says nothing to a refused unit. Later attempts take the next
+//!   ARSN. The jump is made only when the association's window is wider than a block plus
+//!   [`RETRY_MARGIN`], so that it lands inside the window when the node did *not* reboot too (a
+//!   jump past the window would lock the ground out: the node refuses, silently, every later
+//!   unit). With a narrower window the ground only learns a reboot from the node's
+//!   security-restored event or housekeeping (next point).
 //! - **Floors**: a security-restored event (boot) or housekeeping structure 3 seen on the way
 //!   moves the ground above the node's reported floor at once.
 //!
@@ -31,6 +36,10 @@ use comms::sdls::{DEFAULT_RESERVE_BLOCK, MAX_UNIT_LEN, Provisioning};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// Uplink units the node may have missed in a row (lost, or sent by a killed tool) for which the
+/// second attempt's jump still lands inside the window.
+const RETRY_MARGIN: u64 = 64;
 
 /// The ground's state file inside its state directory.
 pub const STATE_FILE: &str = "sdls-state.bin";
@@ -149,6 +158,9 @@ pub struct Session {
     ground: Ground,
     /// Downlink units refused by the ground's security check.
     pub refused_downlink: u32,
+    /// Whether the second attempt jumps one reservation block (the association's window is
+    /// wide enough for the jump to land inside it when the node did not reboot).
+    jump_on_retry: bool,
 }
 
 fn state_err(path: &Path, what: impl std::fmt::Display) -> SessionError {
@@ -163,12 +175,16 @@ impl Session {
     pub fn open(cfg: SessionConfig) -> Result<Session, SessionError> {
         let provisioning = Provisioning::parse(&cfg.provisioning)
             .map_err(|e| SessionError::Provisioning(e.to_string()))?;
-        if !provisioning.associations().any(|s| s.spi == cfg.spi) {
+        let Some(window) = provisioning
+            .associations()
+            .find(|s| s.spi == cfg.spi)
+            .map(|s| u64::from(s.window))
+        else {
             return Err(SessionError::Provisioning(format!(
                 "no association with SPI {} in the provisioning file",
                 cfg.spi
             )));
-        }
+        };
         std::fs::create_dir_all(&cfg.state_dir).map_err(|e| state_err(&cfg.state_dir, e))?;
         let path = cfg.state_dir.join(STATE_FILE);
         let states = match std::fs::read(&path) {
@@ -192,6 +208,7 @@ impl Session {
             sock,
             ground,
             refused_downlink: 0,
+            jump_on_retry: window > DEFAULT_RESERVE_BLOCK + RETRY_MARGIN,
         })
     }
 
@@ -284,8 +301,10 @@ impl Session {
             let n = if attempt == 1 {
                 len
             } else {
-                let skip = self.last_sent().saturating_add(DEFAULT_RESERVE_BLOCK);
-                self.ground.resume_above(self.cfg.spi, skip);
+                if attempt == 2 && self.jump_on_retry {
+                    let skip = self.last_sent().saturating_add(DEFAULT_RESERVE_BLOCK);
+                    self.ground.resume_above(self.cfg.spi, skip);
+                }
                 let n = self
                     .ground
                     .wrap(self.cfg.spi, &packet, &mut unit)

@@ -25,8 +25,13 @@ use super::provision::{ProvisionError, ProvisionedSa, Provisioning};
 pub const SIM_OPS_SPI: u16 = 1;
 /// The monitoring association (ping and housekeeping only).
 pub const SIM_MONITOR_SPI: u16 = 2;
-/// Anti-replay window width of both.
-pub const SIM_WINDOW: u16 = 64;
+/// Anti-replay window width of both: wider than one reservation block
+/// ([`super::DEFAULT_RESERVE_BLOCK`], 256) plus the ground's retry margin, so that the ground's
+/// one-block jump on a retry (made in case the node rebooted: its floor is then up to a block
+/// above anything the ground sent) also lands inside the window when the node did not reboot.
+/// A wide *positive* window costs no replay protection: every accepted ARSN moves the floor
+/// up, and nothing at or below it is ever accepted again.
+pub const SIM_WINDOW: u16 = 512;
 /// Bytes of the encoded default provisioning file.
 pub const SIM_DEFAULT_LEN: usize = Provisioning::encoded_len(2);
 
