@@ -9,6 +9,8 @@ mod failure;
 mod pd;
 mod provision;
 mod run;
+mod story;
+mod wallet;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
