@@ -10,6 +10,8 @@ mod ground;
 mod pd;
 mod provision;
 mod run;
+mod story;
+mod wallet;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

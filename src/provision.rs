@@ -87,14 +87,33 @@ pub fn node_key(args: NodeKeyArgs) -> Result<(), Failure> {
         other => return Err(Failure::Usage(format!("unknown network `{other}`"))),
     };
     let state = args.state.unwrap_or_else(crate::run::default_state_dir);
-    std::fs::create_dir_all(&state)
+    let key = node_account_key(&state, network, args.account)?;
+    println!("{}", key.text);
+    Ok(())
+}
+
+/// The node's account key, as the ground needs it to build a wallet.
+pub struct NodeKey {
+    /// `[fingerprint/48h/COINh/ACCOUNTh/2h]xpub`.
+    pub text: String,
+    /// The node's identity public key (P-256, compressed): exports and receipts verify with it.
+    pub identity: [u8; 33],
+}
+
+/// Boots the signer core on `STATE/key-flash.flash` (creating the seed on first use, with the
+/// host's `getrandom`, as the partition's first boot would) and exports the `wsh` account key.
+pub fn node_account_key(
+    state: &std::path::Path,
+    network: signer::wallet::Network,
+    account: u32,
+) -> Result<NodeKey, Failure> {
+    std::fs::create_dir_all(state)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
     let path = state.join("key-flash.flash");
-    let account = args.account;
     // The signer keeps its registry by value: unoptimised builds need a big stack.
     let job = std::thread::Builder::new()
         .stack_size(64 << 20)
-        .spawn(move || -> Result<String, String> {
+        .spawn(move || -> Result<NodeKey, String> {
             let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
@@ -114,19 +133,18 @@ pub fn node_key(args: NodeKeyArgs) -> Result<(), Failure> {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            Ok(format!(
-                "[{fp}/48h/{}h/{account}h/2h]{}",
-                network.coin_type(),
-                xpub.as_str()
-            ))
+            Ok(NodeKey {
+                text: format!(
+                    "[{fp}/48h/{}h/{account}h/2h]{}",
+                    network.coin_type(),
+                    xpub.as_str()
+                ),
+                identity: s.identity_public_key(),
+            })
         })
         .map_err(|e| Failure::Usage(e.to_string()))?;
     match job.join() {
-        Ok(Ok(line)) => {
-            println!("{line}");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(Failure::Usage(e)),
+        Ok(r) => r.map_err(Failure::Usage),
         Err(_) => Err(Failure::Usage("internal failure".into())),
     }
 }
