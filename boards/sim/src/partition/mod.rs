@@ -10,7 +10,8 @@
 //!    region, an eventfd for a notification), maps each region shared and closes its memfd,
 //!    attaches the ring (`ipc::Region::attach` checks the header against the description);
 //! 5. closes every other descriptor, including 0, 1 and the boot block;
-//! 6. sets `PR_SET_NO_NEW_PRIVS` and the resource limits ([`sandbox`]);
+//! 6. sets `PR_SET_NO_NEW_PRIVS` and the resource limits ([`sandbox`]), and the CPU budget
+//!    ([`cpu`]; enforced when the kernel lets it, logged either way);
 //! 7. installs the seccomp filter ([`seccomp`]), after which only the allow-list works.
 //!
 //! Then [`Partition::run`] builds the component's capability set (channel endpoints by name,
@@ -21,6 +22,7 @@
 //! Avoids: opening anything by name after step 2, and running any component code before step 7.
 
 pub mod bootblock;
+pub mod cpu;
 pub mod logger;
 pub mod sandbox;
 pub mod seccomp;
@@ -331,6 +333,13 @@ impl Partition {
         }
         let keep = table.kept_fds();
         sandbox::close_all_but(&keep)?;
+        let budget = cpu::apply(me.budget_us, me.period_us);
+        let line = budget.describe(me.budget_us, me.period_us);
+        if budget == cpu::CpuBudget::Enforced {
+            log::info!("{line}");
+        } else {
+            log::warn!("{line}");
+        }
         sandbox::restrict(&Limits {
             memory_size: me.memory_size,
             stack_size: me.stack_size,

@@ -20,8 +20,8 @@
 //! the memory fault it was. With the default action the kernel ends the process with the signal,
 //! and the fault notice says `Signal { signal: 11 }`.
 //!
-//! The budget and period of the description (CPU time) have no Linux limit that means the same
-//! and are not applied on the sim board.
+//! The budget and period of the description (CPU time) are not a resource limit: see
+//! [`super::cpu`].
 //!
 //! Avoids: anything that needs privilege (namespaces, chroot, setuid); the sim board must run
 //! unprivileged in CI.

@@ -383,6 +383,54 @@ fn a_stack_beyond_the_description_kills_only_that_component() {
     node.stop();
 }
 
+/// User + system CPU time of `pid` so far, in clock ticks (`/proc/PID/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+}
+
+/// A component that never blocks gets its description's CPU budget and no more, and the others
+/// are untouched. Where the kernel does not let the board set budgets (no `CAP_SYS_NICE`), the
+/// component says so in its log, with the reason, and this test checks that instead.
+fn a_spinning_component_gets_its_cpu_budget_and_no_more() {
+    let mut node = Node::boot(SYSTEM);
+    let pid = node.pid("spinner", 0);
+    let line = node.log_line("spinner", "CPU budget 1000 us every 10000 us");
+    node.log_line("spinner", "spinning");
+    if !line.contains(": enforced (SCHED_DEADLINE)") {
+        assert!(
+            line.contains("NOT enforced") && line.contains(", "),
+            "unexplained: {line}"
+        );
+        println!("  note: {line}");
+        node.log_line("alpha", "exchanged 300 errors 0");
+        node.stop();
+        return;
+    }
+    let a = board_sim::partition::cpu::get(pid).expect("sched_getattr");
+    assert_eq!(a.policy, board_sim::partition::cpu::SCHED_DEADLINE);
+    assert_eq!((a.runtime, a.period), (1_000_000, 10_000_000));
+    // Its share of one CPU over a stretch: at most the budget (10 %), with room for tick
+    // granularity (100 Hz) and deadline-scheduler slack; unthrottled it takes a whole CPU.
+    let window = Duration::from_secs(2);
+    let (t0, c0) = (std::time::Instant::now(), cpu_ticks(pid));
+    std::thread::sleep(window);
+    let (dt, dc) = (t0.elapsed(), cpu_ticks(pid) - c0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let share = dc as f64 / hz / dt.as_secs_f64();
+    println!(
+        "  spinner used {:.1} % of a CPU (budget 10 %)",
+        share * 100.0
+    );
+    assert!(share <= 0.2, "spinner used {:.1} % of a CPU", share * 100.0);
+    node.log_line("alpha", "exchanged 300 errors 0");
+    node.stop();
+}
+
 fn hardware_watchdog_expiry_power_cycles_the_board() {
     let text = SYSTEM.replace(
         "summary = \"test watchdog: logs fault notices, requests restarts, sends forged requests\"",
@@ -502,6 +550,10 @@ const TESTS: &[Test] = &[
     (
         "a_stack_beyond_the_description_kills_only_that_component",
         a_stack_beyond_the_description_kills_only_that_component,
+    ),
+    (
+        "a_spinning_component_gets_its_cpu_budget_and_no_more",
+        a_spinning_component_gets_its_cpu_budget_and_no_more,
     ),
     (
         "reboot_requests_power_cycle_the_board_and_forged_ones_are_refused",

@@ -309,6 +309,13 @@ fn break_rule(name: &str) -> ExitCode {
                 log::info!("recursing through 512 KiB of stack");
                 log::info!("reached depth {}", recurse(128));
             }
+            "spinner" => {
+                log::info!("spinning");
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
             _ => {}
         }
     }
@@ -343,7 +350,7 @@ pub fn run(name: &str) -> ExitCode {
         "alpha" => p.run::<Alpha>(),
         "beta" => p.run::<Beta>(),
         "rebooter" => p.run::<Rebooter>(),
-        "opener" | "socketeer" | "scribbler" | "crasher" | "deep" => {
+        "opener" | "socketeer" | "scribbler" | "crasher" | "deep" | "spinner" => {
             // Not dropped: closing its descriptors would itself be a refused call.
             std::mem::forget(p);
             return break_rule(name);
