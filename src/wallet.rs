@@ -75,9 +75,7 @@ impl Cosigner {
             .trim()
             .strip_prefix('[')
             .ok_or_else(|| bad("it must start with `[`"))?;
-        let (origin, key) = rest
-            .split_once(']')
-            .ok_or_else(|| bad("no closing `]`"))?;
+        let (origin, key) = rest.split_once(']').ok_or_else(|| bad("no closing `]`"))?;
         let (fp, path) = origin.split_once('/').unwrap_or((origin, ""));
         let fingerprint = Fingerprint::from_str(fp).map_err(|e| bad(&e.to_string()))?;
         let path = DerivationPath::from_str(&format!("m/{path}").replace('h', "'"))
@@ -99,12 +97,26 @@ impl Cosigner {
         format!("[{}/{path}]{}/<0;1>/*", self.fingerprint, self.xpub)
     }
 
-    fn child(&self, secp: &Secp256k1<All>, branch: u32, index: u32) -> Result<PublicKey, WalletError> {
-        let path = [ChildNumber::from_normal_idx(branch)?, ChildNumber::from_normal_idx(index)?];
-        Ok(PublicKey::new(self.xpub.derive_pub(secp, &path)?.public_key))
+    fn child(
+        &self,
+        secp: &Secp256k1<All>,
+        branch: u32,
+        index: u32,
+    ) -> Result<PublicKey, WalletError> {
+        let path = [
+            ChildNumber::from_normal_idx(branch)?,
+            ChildNumber::from_normal_idx(index)?,
+        ];
+        Ok(PublicKey::new(
+            self.xpub.derive_pub(secp, &path)?.public_key,
+        ))
     }
 
-    fn origin(&self, branch: u32, index: u32) -> Result<(Fingerprint, DerivationPath), WalletError> {
+    fn origin(
+        &self,
+        branch: u32,
+        index: u32,
+    ) -> Result<(Fingerprint, DerivationPath), WalletError> {
         let path = self.path.extend([
             ChildNumber::from_normal_idx(branch)?,
             ChildNumber::from_normal_idx(index)?,
@@ -174,7 +186,11 @@ impl GroundWallet {
 
     /// The wallet descriptor with its checksum.
     pub fn descriptor(&self) -> String {
-        let keys: Vec<String> = self.cosigners.iter().map(Cosigner::descriptor_key).collect();
+        let keys: Vec<String> = self
+            .cosigners
+            .iter()
+            .map(Cosigner::descriptor_key)
+            .collect();
         let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
         match signer::descriptor::checksum(&body) {
             Ok(sum) => format!("{body}#{}", String::from_utf8_lossy(&sum)),
@@ -200,14 +216,20 @@ impl GroundWallet {
     ) -> Result<(ScriptBuf, Vec<(PublicKey, (Fingerprint, DerivationPath))>), WalletError> {
         let mut keys = Vec::with_capacity(3);
         for c in &self.cosigners {
-            keys.push((c.child(&self.secp, branch, index)?, c.origin(branch, index)?));
+            keys.push((
+                c.child(&self.secp, branch, index)?,
+                c.origin(branch, index)?,
+            ));
         }
         keys.sort_by_key(|(k, _)| k.to_bytes());
         let mut b = Builder::new().push_int(2);
         for (k, _) in &keys {
             b = b.push_key(k);
         }
-        Ok((b.push_int(3).push_opcode(OP_CHECKMULTISIG).into_script(), keys))
+        Ok((
+            b.push_int(3).push_opcode(OP_CHECKMULTISIG).into_script(),
+            keys,
+        ))
     }
 
     /// The wallet's output script at `branch/index` (0: receive, 1: change).
@@ -286,8 +308,7 @@ impl GroundWallet {
                 },
             ],
         };
-        let mut psbt =
-            Psbt::from_unsigned_tx(tx).map_err(|e| WalletError::Psbt(e.to_string()))?;
+        let mut psbt = Psbt::from_unsigned_tx(tx).map_err(|e| WalletError::Psbt(e.to_string()))?;
         let (ws, keys) = self.witness_script(0, utxo.index)?;
         let input = &mut psbt.inputs[0];
         input.witness_utxo = Some(utxo.txout.clone());
@@ -318,11 +339,7 @@ impl GroundWallet {
             else {
                 continue;
             };
-            let rel: Vec<ChildNumber> = path
-                .into_iter()
-                .skip(ground.path.len())
-                .copied()
-                .collect();
+            let rel: Vec<ChildNumber> = path.into_iter().skip(ground.path.len()).copied().collect();
             let key = self.ground_account.derive_priv(&self.secp, &rel)?;
             let sighash = cache
                 .p2wsh_signature_hash(i, ws, utxo.value, EcdsaSighashType::All)
@@ -448,7 +465,13 @@ mod tests {
         let utxo = w.fund(Amount::from_sat(1_000_000), 0, 1).expect("fund");
         let to = w.script_pubkey(0, 9).expect("spk");
         let mut psbt = w
-            .spend(&utxo, to, Amount::from_sat(600_000), Amount::from_sat(1_000), 0)
+            .spend(
+                &utxo,
+                to,
+                Amount::from_sat(600_000),
+                Amount::from_sat(1_000),
+                0,
+            )
             .expect("psbt");
         assert_eq!(w.sign(&mut psbt).expect("sign"), 1);
         // One signature: no final transaction.
@@ -479,7 +502,12 @@ mod tests {
 
     #[test]
     fn key_texts_are_checked() {
-        for bad in ["", "xpub", "[zz/48h]tpub", "[01020304/48h/1h/0h/2h]nonsense"] {
+        for bad in [
+            "",
+            "xpub",
+            "[zz/48h]tpub",
+            "[01020304/48h/1h/0h/2h]nonsense",
+        ] {
             assert!(Cosigner::parse(bad).is_err(), "{bad}");
         }
     }
