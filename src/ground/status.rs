@@ -89,7 +89,7 @@ pub fn links(s: &[u8]) -> Option<String> {
         let (bad_mac, replayed) = (field(s, at + 15, 4)?, field(s, at + 19, 4)?);
         writeln!(
             out,
-            "  {}: {}, units in {}, out {}, refused {} (bad MAC/SPI/malformed {}, replayed {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
+            "  {}: {}, units in {}, out {}, refused {} (failed authentication {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
             name(field(s, at, 1)?),
             state(field(s, at + 1, 1)?),
             field(s, at + 3, 4)?,
