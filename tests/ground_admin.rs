@@ -7,7 +7,7 @@
 //!    export checked against another identity key is refused;
 //! 2. a revoke signed by one admin only is refused with the signer's code
 //!    (`AdminNotEnoughSignatures`);
-//! 3. a 2-of-3 signed revoke applies; after the run, the signer core booted in process from the
+//! 3. a 2-of-3 signed policy change applies, then a 2-of-3 signed revoke; after the run, the signer core booted in process from the
 //!    node's own key flash refuses a batch of that server as revoked (receipt class 1, code 3),
 //!    where the same batch on a copy of the flash taken before the revoke got past the
 //!    certificate. (Over the link the verdict of a complete batch comes down in the CFDP result
@@ -252,6 +252,15 @@ fn registry_administration_over_the_link() {
         "the export is not node-key's {node_key}:\n{}",
         text(&o)
     );
+    let o = link(&["export-xpub", "--account", "0", "--identity", &identity]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == node_key),
+        "{}",
+        text(&o)
+    );
     let stranger = hex(&signer::p256sig::compress(&admins[0].public_key()));
     let o = link(&["export-xpub", "--server", "1", "--identity", &stranger]);
     assert!(!o.status.success(), "{}", text(&o));
@@ -292,7 +301,28 @@ fn registry_administration_over_the_link() {
     assert!(err.contains("AdminNotEnoughSignatures"), "{}", text(&o));
     assert!(err.contains("not enough admin signatures"), "{}", text(&o));
 
-    // 3. Two of three: applied. The counter goes on from the refused one (2).
+    // 3. Two of three: a new policy applies (the counter goes on from the refused one: 2),
+    // then the revoke (3).
+    let two = [format!("0={}", key_files[0]), format!("1={}", key_files[1])];
+    let o = link(&[
+        "policy",
+        "--server",
+        "1",
+        "--rules",
+        "rule allow max-amount=100000 max-fee=1000; rule deny",
+        "--identity",
+        &identity,
+        "--admin-key",
+        &two[0],
+        "--admin-key",
+        &two[1],
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("admin counter 2"),
+        "{}",
+        text(&o)
+    );
     let o = link(&[
         "revoke",
         "--server",
@@ -308,7 +338,7 @@ fn registry_administration_over_the_link() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("admin counter 2"),
+        String::from_utf8_lossy(&o.stdout).contains("admin counter 3"),
         "{}",
         text(&o)
     );
@@ -327,7 +357,7 @@ fn registry_administration_over_the_link() {
         "--admin-key",
         &key_files[2],
         "--counter",
-        "2",
+        "3",
     ]);
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
@@ -367,7 +397,8 @@ fn registry_administration_over_the_link() {
 
     // The revoke is on the node's flash: once the node is stopped, the signer booted from that
     // flash refuses the server's next batch as revoked, with a receipt signed by the identity.
-    board.wait_for("admin: Revoke");
+    board.wait_for("admin: ChangePolicy(1) (counter 2)");
+    board.wait_for("admin: Revoke(1) (counter 3)");
     drop(board);
     let after_image = dir.path().join("key-flash-after.flash");
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();
