@@ -373,6 +373,74 @@ mod tests {
         assert_eq!(&staging[..1500], &f[..]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any sequence of arbitrary chunks mixed with the chunks of one real envelope never
+        /// panics, and a completed envelope is exactly the data of the chunks accepted since its
+        /// transfer's chunk 0, in order (nothing stale, nothing beyond the declared length). Fed
+        /// in order from a fresh start, the real chunks always complete the real envelope.
+        #[test]
+        fn arbitrary_chunk_sequences_complete_only_what_was_accepted(
+            len in 1usize..=ADMIN_COMMAND_MAX,
+            max in 1usize..2000,
+            noise in proptest::collection::vec(
+                (0u64..3, 0u32..4, 0u32..4, 0u32..4100, 0u32..4100, 0usize..2100, proptest::prelude::any::<u8>()),
+                1..12,
+            ),
+            order in proptest::collection::vec((proptest::prelude::any::<bool>(), 0usize..64), 0..80),
+        ) {
+            let e = envelope(len);
+            let real: Vec<_> = chunks(1, &e, max).collect();
+            let junk: Vec<Vec<u8>> = noise.iter().map(|n| vec![n.6; n.5]).collect();
+            let mut staging = [0u8; ADMIN_COMMAND_MAX];
+            let mut a = Assembly::default();
+            let mut model: Vec<u8> = Vec::new();
+            for (use_noise, pick) in &order {
+                let c = if *use_noise {
+                    let i = pick % noise.len();
+                    let (id, index, count, offset, total, _, _) = noise[i];
+                    Chunk {
+                        id,
+                        position: ChunkPosition {
+                            index,
+                            count: count.max(index + 1),
+                            offset,
+                            total_len: total,
+                        },
+                        data: &junk[i],
+                    }
+                } else {
+                    real[pick % real.len()]
+                };
+                let before = a;
+                match a.accept(&c, &mut staging) {
+                    Ok(r) => {
+                        if c.position.index == 0 {
+                            model.clear();
+                        }
+                        model.extend_from_slice(c.data);
+                        if let Accepted::Complete(n) = r {
+                            proptest::prop_assert_eq!(n, model.len());
+                            proptest::prop_assert_eq!(n, c.position.total_len as usize);
+                            proptest::prop_assert_eq!(&staging[..n], &model[..]);
+                        }
+                    }
+                    Err(_) => proptest::prop_assert_eq!(a, before),
+                }
+            }
+            let mut a = Assembly::default();
+            let mut done = None;
+            for c in &real {
+                if let Ok(Accepted::Complete(n)) = a.accept(c, &mut staging) {
+                    done = Some(n);
+                }
+            }
+            proptest::prop_assert_eq!(done, Some(len));
+            proptest::prop_assert_eq!(&staging[..len], &e[..]);
+        }
+    }
+
     #[test]
     fn response_reports_round_trip_and_junk_is_refused() {
         let rid = RequestId {
