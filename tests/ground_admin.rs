@@ -2,6 +2,7 @@
 //! processes: a node provisioned with one ground server and three admin keys (2-of-3) runs under
 //! `spacenode run`, and `spacenode ground admin` talks to it over the sim radio:
 //!
+//! 0. with the node not running yet, `export-xpub` says the node is unreachable;
 //! 1. `export-xpub --server 1` prints the server's account key, verified against the node's
 //!    identity key, and it is the key `spacenode node-key` gave before provisioning; the same
 //!    export checked against another identity key is refused;
@@ -232,6 +233,33 @@ fn registry_administration_over_the_link() {
     assert!(o.status.success(), "{}", text(&o));
 
     let (uplink, listen) = (free_addr(), free_addr());
+    // Before the node runs: unreachable, said plainly.
+    let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
+    let o = spacenode(&[
+        "ground",
+        "admin",
+        "export-xpub",
+        "--server",
+        "1",
+        "--identity",
+        &identity,
+        "--node",
+        &u,
+        "--listen",
+        &l,
+        "--state",
+        &g,
+        "--timeout-ms",
+        "200",
+        "--attempts",
+        "1",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no answer from the node"),
+        "{}",
+        text(&o)
+    );
     let mut board = Board::boot(&state, uplink, listen);
     let link = |cmd: &[&str]| -> Output {
         let mut args = vec!["ground", "admin"];

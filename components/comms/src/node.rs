@@ -24,9 +24,9 @@
 //!
 //! Avoids: OS calls, blocking, heap; the caller owns the links, the channels and the clock.
 
-use hal::time::Instant;
 mod admin;
 
+use hal::time::Instant;
 use protocol::{
     AdminRequest, HealthReport, LinkId, SignRequest, SignResponse, SignStatus, UpgradeChunk,
     UpgradeState, UpgradeStatus,
