@@ -7,6 +7,7 @@
 //! | `status` | PUS 3,27 for structures 1-3: health (from the watchdog), links, security counters |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
+//! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
 //! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
@@ -16,6 +17,7 @@
 //!
 //! Avoids: panics on anything the node or a file sends; waits without a deadline.
 
+pub mod admin;
 pub mod batch;
 pub mod session;
 pub mod status;
@@ -39,6 +41,9 @@ pub enum GroundCommand {
     Batch(BatchArgs),
     /// Write the co-signed PSBTs from a result file the node sent down.
     Result(ResultArgs),
+    /// Administer the signer's registry: export xpubs, add/revoke servers, change policies.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Args, Clone)]
@@ -280,5 +285,6 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Status(a) => status(a),
         GroundCommand::Batch(a) => make_batch(a),
         GroundCommand::Result(a) => write_result(a),
+        GroundCommand::Admin(c) => admin::run(c),
     }
 }

@@ -84,18 +84,21 @@ pub fn links(s: &[u8]) -> Option<String> {
     )
     .ok()?;
     for i in 0..2 {
-        let at = 6 + 27 * i;
+        let at = 6 + comms::pus::hk::LINK_BLOCK_LEN * i;
         let age = field(s, at + 23, 4)?;
+        let (bad_mac, replayed) = (field(s, at + 15, 4)?, field(s, at + 19, 4)?);
         writeln!(
             out,
-            "  {}: {}, frames rx {}, tx {}, framing errors {}, auth failures {}, duplicates {}, last accepted {}",
+            "  {}: {}, units in {}, out {}, refused {} (failed authentication {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
             name(field(s, at, 1)?),
             state(field(s, at + 1, 1)?),
             field(s, at + 3, 4)?,
             field(s, at + 7, 4)?,
+            bad_mac + replayed,
+            bad_mac,
+            replayed,
             field(s, at + 11, 4)?,
-            field(s, at + 15, 4)?,
-            field(s, at + 19, 4)?,
+            field(s, at + 27, 4)?,
             if age == 0xFFFF_FFFF {
                 "never".to_string()
             } else {
@@ -161,6 +164,7 @@ mod tests {
             LinkId::Primary,
             7,
             &[l(LinkId::Primary, 11), l(LinkId::Standby, 12)],
+            [6, 9],
             &mut buf,
         );
         let text = links(&buf[..n]).unwrap();
@@ -168,7 +172,12 @@ mod tests {
             text.contains("active primary (radio), failovers 7"),
             "{text}"
         );
-        assert!(text.contains("frames rx 12"), "{text}");
+        assert!(text.contains("units in 12, out 2, refused 9"), "{text}");
+        assert!(
+            text.contains("framing errors 3, uplink sequence gaps 9"),
+            "{text}"
+        );
+        assert!(text.contains("uplink sequence gaps 6"), "{text}");
         assert!(text.contains("last accepted never"), "{text}");
         let c = SecurityCounters {
             accepted: 9,

@@ -7,8 +7,8 @@
 //! | device `comms-flash` | SDLS state in its first 64 KiB ([`crate::flash_map`]) |
 //! | device `radio` | the primary link |
 //! | device `standby-link` | the standby serial link (HDLC) |
-//! | every send channel of kind `sign-request` / `upgrade-chunk` | forwarding ([`crate::routes`]) |
-//! | receive channels of kind `sign-response`, `upgrade-status`, `telemetry`, `health-report` | what goes down (each optional) |
+//! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |
+//! | receive channels of kind `sign-response`, `upgrade-status`, `admin-response`, `telemetry`, `health-report` | what goes down (each optional) |
 //!
 //! # One handler call, bounded and fair
 //!
@@ -18,7 +18,8 @@
 //!    HMAC and nothing else. A flood on one link therefore takes at most its budget per call,
 //!    the other link still gets its own, and the channels come next in the same call.
 //! 2. **Channels**: at most [`CHANNEL_MSGS_PER_CALL`] messages from each receive channel:
-//!    sign responses and upgrade status complete forwarded commands (1,7 / 1,8), health
+//!    sign responses, upgrade status and admin responses complete forwarded commands (1,7 /
+//!    1,8; an admin response also sends TM\[8,128\] with an export or the new counter), health
 //!    reports are kept for housekeeping structure 1, component telemetry goes down at once
 //!    (structure 4).
 //! 3. **Tick** every [`TICK_US`]: failover and the rate-limited authentication-failure event.
@@ -40,7 +41,7 @@ use hal::radio::Radio;
 use hal::serial::WriteReady;
 use hal::time::Instant;
 use ipc::RecvError;
-use protocol::{HealthReport, LinkId, SignResponse, Telemetry, UpgradeStatus};
+use protocol::{AdminResponse, HealthReport, LinkId, SignResponse, Telemetry, UpgradeStatus};
 use rkyv::rancor::Failure;
 use runtime::{CapSet, Component, Context, Drivers, InitError, LinkDrivers, NotifySet, Rx};
 
@@ -80,6 +81,7 @@ where
     outlets: Outlets,
     sign_rx: Option<Rx<SignResponse>>,
     upgrade_rx: Option<Rx<UpgradeStatus>>,
+    admin_rx: Option<Rx<AdminResponse>>,
     telemetry_rx: Option<Rx<Telemetry>>,
     health_rx: Option<Rx<HealthReport>>,
     tx: TxStats,
@@ -295,6 +297,9 @@ where
         more |= drain(&mut self.upgrade_rx, "upgrade-status", cx, |s| {
             node.on_upgrade_status(&s, now, &mut links)
         });
+        more |= drain(&mut self.admin_rx, "admin-responses", cx, |r| {
+            node.on_admin_response(&r, now, &mut links)
+        });
         more |= drain(&mut self.telemetry_rx, "telemetry", cx, |t| {
             node.on_telemetry(&t, now, &mut links)
         });
@@ -343,6 +348,7 @@ where
         log::info!("routes from the granted channels: {outlets:?}");
         let sign_rx = optional_rx(caps, "sign-response")?;
         let upgrade_rx = optional_rx(caps, "upgrade-status")?;
+        let admin_rx = optional_rx(caps, "admin-response")?;
         let telemetry_rx = optional_rx(caps, "telemetry")?;
         let health_rx = optional_rx(caps, "health-report")?;
         let cfg = NodeConfig {
@@ -376,6 +382,7 @@ where
             outlets,
             sign_rx,
             upgrade_rx,
+            admin_rx,
             telemetry_rx,
             health_rx,
             tx: TxStats::default(),

@@ -3,18 +3,26 @@
 //! The monitor grants comms exactly the channels the system description gives it, so the
 //! table is derived at start from **what the capability set holds**, not from a copy of the
 //! description: for each message kind a forwarded command needs (`sign-request`,
-//! `upgrade-chunk`), every granted send channel of that kind is taken
+//! `upgrade-chunk`, `admin-request`), every granted send channel of that kind is taken
 //! ([`runtime::CapSet::find_send_kind`]) and numbered, and [`comms::router::RouteTable::build`]
 //! makes the table of them (one → routes; none → `NoRoute`; several → `AmbiguousRoute`).
 //! A command can therefore only ever be forwarded on a channel the partition holds.
+//!
+//!
+//! The outlets also lend the node the staging buffer a chunked admin envelope is reassembled in
+//! ([`comms::node::Forwarder::admin_staging`]): 4,000 bytes of static memory, taken once per
+//! process like the buffers of [`crate::bufs`], and only if an `admin-request` channel is held.
 //!
 //! Avoids: channel names in code (only message kinds), the heap.
 
 use comms::node::{ForwardError, Forwarder, Outbound};
 use comms::router::{RouteTable, SendChannel};
 use ipc::SendError;
-use protocol::{SignRequest, UpgradeChunk};
+use protocol::{ADMIN_COMMAND_MAX, AdminRequest, SignRequest, UpgradeChunk};
 use runtime::{CapError, CapSet, Tx};
+use spin::{Mutex, MutexGuard};
+
+static ADMIN_STAGING: Mutex<[u8; ADMIN_COMMAND_MAX]> = Mutex::new([0; ADMIN_COMMAND_MAX]);
 
 /// Most forwarding channels held.
 pub const MAX_FORWARD: usize = 4;
@@ -25,6 +33,8 @@ pub enum Outlet {
     Sign(Tx<SignRequest>),
     /// An `upgrade-chunk` channel.
     Upgrade(Tx<UpgradeChunk>),
+    /// An `admin-request` channel.
+    Admin(Tx<AdminRequest>),
 }
 
 impl Outlet {
@@ -32,6 +42,7 @@ impl Outlet {
         match self {
             Outlet::Sign(_) => "sign-request",
             Outlet::Upgrade(_) => "upgrade-chunk",
+            Outlet::Admin(_) => "admin-request",
         }
     }
 }
@@ -39,6 +50,7 @@ impl Outlet {
 /// The forwarding channels held, indexed as the routing table numbers them.
 pub struct Outlets {
     slots: [Option<Outlet>; MAX_FORWARD],
+    staging: Option<MutexGuard<'static, [u8; ADMIN_COMMAND_MAX]>>,
     /// Forwards that failed for another reason than a full ring.
     pub failed: u32,
 }
@@ -51,7 +63,8 @@ impl core::fmt::Debug for Outlets {
     }
 }
 
-/// Take every granted `sign-request` and `upgrade-chunk` send channel and build the table.
+/// Take every granted `sign-request`, `upgrade-chunk` and `admin-request` send channel and
+/// build the table.
 pub fn take(caps: &mut CapSet) -> Result<(Outlets, RouteTable), CapError> {
     let mut slots: [Option<Outlet>; MAX_FORWARD] = Default::default();
     let mut n = 0;
@@ -69,13 +82,35 @@ pub fn take(caps: &mut CapSet) -> Result<(Outlets, RouteTable), CapError> {
         slots[n] = Some(Outlet::Upgrade(caps.sender::<UpgradeChunk>(name)?));
         n += 1;
     }
+    while n < MAX_FORWARD {
+        let Some(name) = caps.find_send_kind("admin-request") else {
+            break;
+        };
+        slots[n] = Some(Outlet::Admin(caps.sender::<AdminRequest>(name)?));
+        n += 1;
+    }
+    // The staging buffer only if an admin channel is held (and once per process: a second
+    // instance gets none, and its admin envelopes are refused instead of aliasing the first's).
+    let staging = slots
+        .iter()
+        .flatten()
+        .any(|o| matches!(o, Outlet::Admin(_)))
+        .then(|| ADMIN_STAGING.try_lock())
+        .flatten();
     let table = RouteTable::build(slots.iter().enumerate().filter_map(|(index, s)| {
         s.as_ref().map(|o| SendChannel {
             index,
             kind: o.kind(),
         })
     }));
-    Ok((Outlets { slots, failed: 0 }, table))
+    Ok((
+        Outlets {
+            slots,
+            staging,
+            failed: 0,
+        },
+        table,
+    ))
 }
 
 impl Outlets {
@@ -83,7 +118,7 @@ impl Outlets {
     pub fn sign(&mut self) -> Option<&mut Tx<SignRequest>> {
         self.slots.iter_mut().flatten().find_map(|o| match o {
             Outlet::Sign(tx) => Some(tx),
-            Outlet::Upgrade(_) => None,
+            Outlet::Upgrade(_) | Outlet::Admin(_) => None,
         })
     }
 }
@@ -102,6 +137,7 @@ impl Forwarder for Outlets {
         let r = match (self.slots.get_mut(channel), msg) {
             (Some(Some(Outlet::Sign(tx))), Outbound::Sign(m)) => map(tx.try_send(m)),
             (Some(Some(Outlet::Upgrade(tx))), Outbound::Upgrade(m)) => map(tx.try_send(m)),
+            (Some(Some(Outlet::Admin(tx))), Outbound::Admin(m)) => map(tx.try_send(m)),
             // The table only routes a kind to a channel of that kind; anything else is a bug
             // reported as a failed forward, not a crash.
             _ => Err(ForwardError::Failed),
@@ -110,5 +146,9 @@ impl Forwarder for Outlets {
             self.failed = self.failed.wrapping_add(1);
         }
         r
+    }
+
+    fn admin_staging(&mut self) -> Option<&mut [u8]> {
+        self.staging.as_deref_mut().map(|b| &mut b[..])
     }
 }

@@ -50,6 +50,29 @@
 //! | 0x1204 | `UpgradeDowngrade` | upgrade | 0 |
 //! | 0x1205 | `UpgradeTooLarge` | upgrade | 0 |
 //! | 0x1206 | `UpgradeFlash` | upgrade | 0 |
+//! | 0x1300 | `AdminUnknownRefusal` | signer admin | the signer's code (not one listed below) |
+//! | 0x1301 | `AdminMalformed` | signer admin (code 1) | 1 |
+//! | 0x1302 | `AdminWrongNode` | signer admin (code 2) | 2 |
+//! | 0x1303 | `AdminReplayed` | signer admin (code 3) | 3 |
+//! | 0x1304 | `AdminUnknownAdmin` | signer admin (code 4) | 4 |
+//! | 0x1305 | `AdminDuplicateSigner` | signer admin (code 5) | 5 |
+//! | 0x1306 | `AdminBadSignature` | signer admin (code 6) | 6 |
+//! | 0x1307 | `AdminNotEnoughSignatures` | signer admin (code 7) | 7 |
+//! | 0x1308 | `AdminRegistryRefused` | signer admin (code 8) | 8 |
+//! | 0x1309 | `AdminRegistryTooLarge` | signer admin (code 9) | 9 |
+//! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
+//! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
+//! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
+//! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
+//! | 0x1314 | `ExportUnknownRefusal` | signer export | the signer's code (not one listed above) |
+//! | 0x1320 | `AdminTooLarge` | admin transfer | total length claimed (above 4,000) |
+//! | 0x1321 | `AdminOutOfOrder` | admin transfer | chunk index expected next (0: start a transfer) |
+//! | 0x1322 | `AdminChunkMismatch` | admin transfer | bytes stored so far (offset expected) |
+//!
+//! The signer admin codes 0x1301..=0x130A are `0x1300 + AdminError::code()` of the signer crate
+//! (`signer::admin`), the export codes 0x1311..=0x1313 `0x1310 +` the signer partition's export
+//! refusal code (`signer_partition::admin`). [`FailureCode::text`] gives each admin code's
+//! meaning for operators.
 //!
 //! The signer certificate codes 0x1101..=0x1109 are `0x1100 + CertError::code()` of the signer
 //! crate (`signer::cert`), in the same order. Units that fail SDLS verification (bad MAC, replayed
@@ -149,10 +172,46 @@ pub enum FailureCode {
     UpgradeTooLarge = 0x1205,
     /// Upgrade: flash failure.
     UpgradeFlash = 0x1206,
+    /// Signer admin: a refusal code this node does not know.
+    AdminUnknownRefusal = 0x1300,
+    /// Signer admin code 1: the envelope does not parse.
+    AdminMalformed = 0x1301,
+    /// Signer admin code 2: the command is for another node.
+    AdminWrongNode = 0x1302,
+    /// Signer admin code 3: the counter is not above the last accepted one.
+    AdminReplayed = 0x1303,
+    /// Signer admin code 4: an admin index beyond the registry's list.
+    AdminUnknownAdmin = 0x1304,
+    /// Signer admin code 5: an admin signed twice.
+    AdminDuplicateSigner = 0x1305,
+    /// Signer admin code 6: a signature does not verify.
+    AdminBadSignature = 0x1306,
+    /// Signer admin code 7: fewer valid signatures than the threshold.
+    AdminNotEnoughSignatures = 0x1307,
+    /// Signer admin code 8: the registry refused the body.
+    AdminRegistryRefused = 0x1308,
+    /// Signer admin code 9: the new registry does not fit its record.
+    AdminRegistryTooLarge = 0x1309,
+    /// Signer admin code 10: flash failure; the old registry stays in force.
+    AdminStorage = 0x130A,
+    /// Export code 1: no such server.
+    ExportUnknownServer = 0x1311,
+    /// Export code 2: key derivation failed.
+    ExportDerivation = 0x1312,
+    /// Export code 3: network or script type out of range.
+    ExportBadArgument = 0x1313,
+    /// Export: a refusal code this node does not know.
+    ExportUnknownRefusal = 0x1314,
+    /// Admin transfer: the envelope's total length is above the 4,000-byte limit.
+    AdminTooLarge = 0x1320,
+    /// Admin transfer: not the chunk expected next.
+    AdminOutOfOrder = 0x1321,
+    /// Admin transfer: the chunk disagrees with its transfer (offset, count, total, length).
+    AdminChunkMismatch = 0x1322,
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 42] = {
+pub const ALL: [FailureCode; 60] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -197,6 +256,24 @@ pub const ALL: [FailureCode; 42] = {
         UpgradeDowngrade,
         UpgradeTooLarge,
         UpgradeFlash,
+        AdminUnknownRefusal,
+        AdminMalformed,
+        AdminWrongNode,
+        AdminReplayed,
+        AdminUnknownAdmin,
+        AdminDuplicateSigner,
+        AdminBadSignature,
+        AdminNotEnoughSignatures,
+        AdminRegistryRefused,
+        AdminRegistryTooLarge,
+        AdminStorage,
+        ExportUnknownServer,
+        ExportDerivation,
+        ExportBadArgument,
+        ExportUnknownRefusal,
+        AdminTooLarge,
+        AdminOutOfOrder,
+        AdminChunkMismatch,
     ]
 };
 
@@ -244,6 +321,71 @@ impl FailureCode {
             SignRejection::Busy => SignerBusy,
             SignRejection::Internal => SignerInternal,
         }
+    }
+
+    /// The failure (code and data) for a signer admin refusal code (`signer::admin::AdminError::code`).
+    pub const fn from_admin_refusal(code: u8) -> Failure {
+        use FailureCode::*;
+        let f = match code {
+            1 => AdminMalformed,
+            2 => AdminWrongNode,
+            3 => AdminReplayed,
+            4 => AdminUnknownAdmin,
+            5 => AdminDuplicateSigner,
+            6 => AdminBadSignature,
+            7 => AdminNotEnoughSignatures,
+            8 => AdminRegistryRefused,
+            9 => AdminRegistryTooLarge,
+            10 => AdminStorage,
+            _ => AdminUnknownRefusal,
+        };
+        Failure::with(f, code as u32)
+    }
+
+    /// The failure (code and data) for a signer export refusal code.
+    pub const fn from_export_refusal(code: u8) -> Failure {
+        use FailureCode::*;
+        let f = match code {
+            1 => ExportUnknownServer,
+            2 => ExportDerivation,
+            3 => ExportBadArgument,
+            _ => ExportUnknownRefusal,
+        };
+        Failure::with(f, code as u32)
+    }
+
+    /// What an admin or export code means, for operators (`None` for other codes).
+    pub const fn text(self) -> Option<&'static str> {
+        use FailureCode::*;
+        Some(match self {
+            AdminUnknownRefusal => "the signer refused the admin command (unknown code)",
+            AdminMalformed => "the admin command envelope is malformed",
+            AdminWrongNode => "the admin command names another node (wrong identity key?)",
+            AdminReplayed => {
+                "replayed or old admin counter (the signer has applied a command with this counter or a higher one)"
+            }
+            AdminUnknownAdmin => "an admin index is not in the signer's admin list",
+            AdminDuplicateSigner => "the same admin signed twice",
+            AdminBadSignature => {
+                "an admin signature does not verify (wrong key for that admin index?)"
+            }
+            AdminNotEnoughSignatures => "not enough admin signatures for the registry's threshold",
+            AdminRegistryRefused => {
+                "the registry refused the command body (unknown or duplicate server, bad descriptor or rules)"
+            }
+            AdminRegistryTooLarge => "the new registry would not fit its flash record",
+            AdminStorage => {
+                "flash failure while storing the registry; the old registry stays in force"
+            }
+            ExportUnknownServer => "no such server in the signer's registry",
+            ExportDerivation => "the signer could not derive the account key",
+            ExportBadArgument => "network or script type out of range",
+            ExportUnknownRefusal => "the signer refused the export (unknown code)",
+            AdminTooLarge => "the admin envelope is larger than 4,000 bytes",
+            AdminOutOfOrder => "admin chunk out of order (start again from chunk 0)",
+            AdminChunkMismatch => "admin chunk inconsistent with its transfer",
+            _ => return None,
+        })
     }
 
     /// The failure code for an upgrade agent error.

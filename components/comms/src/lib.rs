@@ -4,6 +4,8 @@
 //!   across reboots, per-association keys rotatable by command).
 //! - [`pus`]: CCSDS space packets with PUS-C (ECSS-E-ST-70-41C) services 1, 3, 5, 8, 17 and the
 //!   mission security management service, on the `spacepackets` crate.
+//! - [`admin`]: the signer's registry administration over the link (chunked admin envelopes,
+//!   xpub exports, TM\[8,128\] with the signer's answer).
 //! - [`failure`]: the failure codes of every refusal.
 //! - [`router`]: the command catalogue and the routing table derived from the system description.
 //! - [`dedup`]: a retransmitted command runs once and gets its reports again.
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod cfdp;
 pub mod dedup;
 pub mod failure;

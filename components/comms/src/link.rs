@@ -2,13 +2,22 @@
 //!
 //! The node listens on both links all the time and accepts authenticated uplink from either;
 //! downlink goes out on the *active* link only. Each link's condition is judged from what it
-//! delivered recently (a frame "counts" for a link once it passed the security layer; framing,
-//! CRC and authentication failures count against it):
+//! delivered recently, judged **only from authenticated traffic**: a frame counts for a link once
+//! it passed the security layer, and the only evidence against a link is the uplink units it
+//! demonstrably lost, which are the ARSNs an authenticated unit skipped ahead of the last accepted
+//! one (a gap inside the anti-replay window, [`LinkManager::on_gap`]):
 //!
 //! - **Down**: nothing accepted for `silence_ms` (or never);
-//! - **Degraded**: in the current `window_ms`, at least `min_errors` errors and more errors than
-//!   accepted frames;
+//! - **Degraded**: in the current `window_ms`, at least `min_errors` lost units and more lost
+//!   units than accepted ones;
 //! - **Up**: otherwise.
+//!
+//! Framing/CRC errors, authentication failures and replays are **counted** (housekeeping
+//! structure 2, and the security counters of structure 3) but never move a link's state: anyone
+//! in radio range can send units with a bad MAC, garbage bytes or recorded old units, and if
+//! those counted, a flood of them would degrade the primary and move the downlink to the standby
+//! line without the attacker knowing a single key. A jammer that really stops authenticated
+//! units still makes the primary Down (silence) or Degraded (gaps), as it should.
 //!
 //! Switching, evaluated by [`LinkManager::tick`]:
 //!
@@ -33,7 +42,7 @@ pub struct FailoverConfig {
     pub silence_ms: u64,
     /// Length of the error-counting window.
     pub window_ms: u64,
-    /// Errors in a window needed to call a link degraded.
+    /// Lost uplink units (sequence gaps) in a window needed to call a link degraded.
     pub min_errors: u32,
     /// The primary must be up this long before the downlink returns to it.
     pub switch_back_ms: u64,
@@ -93,6 +102,7 @@ struct Stats {
     crc_errors: u32,
     auth_failures: u32,
     duplicates: u32,
+    gaps: u32,
     last_rx: Option<Instant>,
     window_start: Instant,
     window_ok: u32,
@@ -165,7 +175,8 @@ impl LinkManager {
         s.last_rx = Some(now);
     }
 
-    /// A frame on `link` was refused.
+    /// A frame on `link` was refused: counted, but it does not change the link's state (see the
+    /// module docs: unauthenticated traffic must not move the downlink).
     pub fn on_rx_error(&mut self, link: LinkId, e: RxError, now: Instant) {
         self.roll(link, now);
         let s = &mut self.stats[idx(link)];
@@ -175,7 +186,22 @@ impl LinkManager {
             RxError::Duplicate => &mut s.duplicates,
         };
         *c = c.wrapping_add(1);
-        s.window_err = s.window_err.saturating_add(1);
+    }
+
+    /// An authenticated unit on `link` skipped `skipped` uplink sequence numbers (a gap inside
+    /// the anti-replay window): that many units were lost on the way up. This is the evidence
+    /// that degrades a link.
+    pub fn on_gap(&mut self, link: LinkId, skipped: u64, now: Instant) {
+        self.roll(link, now);
+        let s = &mut self.stats[idx(link)];
+        let n = u32::try_from(skipped).unwrap_or(u32::MAX);
+        s.gaps = s.gaps.saturating_add(n);
+        s.window_err = s.window_err.saturating_add(n);
+    }
+
+    /// Uplink units `link` lost, as the anti-replay window saw them (sum of the gaps).
+    pub fn gaps(&self, link: LinkId) -> u32 {
+        self.stats[idx(link)].gaps
     }
 
     /// A frame went out on `link`.

@@ -14,16 +14,22 @@
 //!    [`Forwarder`], report 1,3 (or 1,4 if the ring is full), and complete (1,7/1,8) when the
 //!    component answers ([`Node::on_sign_response`], [`Node::on_upgrade_status`]).
 //!
+//! Admin functions (chunked admin envelopes, xpub exports: [`crate::admin`]) are handled in
+//! `node/admin.rs`: reassembly in the staging buffer the [`Forwarder`] lends, one
+//! `admin-request` forwarded, completion and TM\[8,128\] on [`Node::on_admin_response`].
+//!
 //! Success reports follow the TC's acknowledgement flags; failure reports are always sent.
 //! Every TM goes out under the association that carried the command (unsolicited TM under the
 //! telemetry association), through the caller's [`Downlink`] on the active link.
 //!
 //! Avoids: OS calls, blocking, heap; the caller owns the links, the channels and the clock.
 
+mod admin;
+
 use hal::time::Instant;
 use protocol::{
-    HealthReport, LinkId, SignRequest, SignResponse, SignStatus, UpgradeChunk, UpgradeState,
-    UpgradeStatus,
+    AdminRequest, HealthReport, LinkId, SignRequest, SignResponse, SignStatus, UpgradeChunk,
+    UpgradeState, UpgradeStatus,
 };
 
 use crate::dedup::{CommandKey, DedupCache, Progress};
@@ -65,6 +71,8 @@ pub enum Outbound<'a> {
     Sign(&'a SignRequest),
     /// For the upgrade agent.
     Upgrade(&'a UpgradeChunk),
+    /// For the signer's registry administration.
+    Admin(&'a AdminRequest),
 }
 
 /// Why a forward failed.
@@ -80,6 +88,13 @@ pub enum ForwardError {
 pub trait Forwarder {
     /// Send `msg` on channel `channel`.
     fn forward(&mut self, channel: usize, msg: Outbound<'_>) -> Result<(), ForwardError>;
+
+    /// The staging buffer a chunked admin envelope is reassembled in (at least
+    /// `protocol::ADMIN_COMMAND_MAX` bytes, static memory of the partition, kept between calls).
+    /// `None` (the default): admin envelopes are refused with `AdminTooLarge`.
+    fn admin_staging(&mut self) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 /// The active link's transmitter.
@@ -107,6 +122,7 @@ pub enum UnitOutcome {
 enum Waiting {
     Sign { batch: u64, index: u32 },
     Upgrade { bundle: u64, index: u32 },
+    Admin { token: u32 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +177,8 @@ pub struct Node<P: StatePersist> {
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
     last_auth_event: Option<Instant>,
+    admin: crate::admin::Assembly,
+    admin_token: u32,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -191,6 +209,8 @@ impl<P: StatePersist> Node<P> {
             pending: [None; MAX_PENDING],
             refused_reported: 0,
             last_auth_event: None,
+            admin: crate::admin::Assembly::default(),
+            admin_token: 0,
         })
     }
 
@@ -403,6 +423,9 @@ impl<P: StatePersist> Node<P> {
             }
         };
         self.links.on_rx_ok(link, now.mono);
+        if let crate::sdls::window::SeqVerdict::Gap { skipped } = verified.verdict {
+            self.links.on_gap(link, skipped, now.mono);
+        }
         // Re-evaluate failover now: if the downlink sat on a link that is down (the standby after
         // a silent primary) and this link just came back, the answer to this very command must
         // already go out on it.
@@ -466,6 +489,12 @@ impl<P: StatePersist> Node<P> {
                 Ok(p) => p,
                 Err(f) => return refuse(self, f, down),
             },
+            Route::Channel { channel, forward } if admin::is_admin(forward) => {
+                match self.admin_command(key, &ctx, channel, forward, tc, now, fwd, down) {
+                    Ok(p) => p,
+                    Err(f) => return refuse(self, f, down),
+                }
+            }
             Route::Channel { channel, forward } => {
                 let chunk = match function::split(tc.app_data)
                     .and_then(|(_, args)| function::decode_chunk(args))
@@ -519,6 +548,10 @@ impl<P: StatePersist> Node<P> {
                     },
                 )
             }),
+            // Handled by `admin_command`; never routed here.
+            Forward::AdminChunk | Forward::ExportServer | Forward::ExportAccount => {
+                Err(Failure::with(FailureCode::ChannelError, channel as u32))
+            }
         };
         let ch = channel as u32;
         match sent {
@@ -603,6 +636,10 @@ impl<P: StatePersist> Node<P> {
                                 self.links.active(),
                                 self.links.failovers(),
                                 &l,
+                                [
+                                    self.links.gaps(LinkId::Primary),
+                                    self.links.gaps(LinkId::Standby),
+                                ],
                                 &mut buf,
                             )
                         }

@@ -18,6 +18,7 @@
 //! Avoids: heap (the table is a fixed array the size of the catalogue), names of components
 //! (only message kinds and channel indices).
 
+use crate::admin::{FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER};
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::{FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
@@ -44,6 +45,12 @@ pub enum Forward {
     SignChunk,
     /// An upgrade chunk (`upgrade-chunk`).
     UpgradeChunk,
+    /// A chunk of an admin command envelope (one `admin-request` once complete).
+    AdminChunk,
+    /// A server xpub export request (`admin-request`).
+    ExportServer,
+    /// An account xpub export request (`admin-request`).
+    ExportAccount,
 }
 
 /// Where a catalogue entry goes.
@@ -76,7 +83,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 6] = [
+pub const CATALOGUE: [CommandDef; 9] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -109,6 +116,36 @@ pub const CATALOGUE: [CommandDef; 6] = [
         target: Target::Component {
             forward: Forward::UpgradeChunk,
             kind: "upgrade-chunk",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_ADMIN_CHUNK),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::AdminChunk,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_EXPORT_SERVER),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::ExportServer,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_EXPORT_ACCOUNT),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::ExportAccount,
+            kind: "admin-request",
         },
     },
     CommandDef {

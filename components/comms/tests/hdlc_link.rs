@@ -158,14 +158,13 @@ fn a_flapping_primary_does_not_bounce_the_downlink() {
 }
 
 #[test]
-fn errors_degrade_a_link_and_sustained_errors_switch() {
+fn lost_uplink_units_degrade_a_link_and_sustained_loss_switches() {
     let mut m = LinkManager::new(cfg());
     m.on_rx_ok(LinkId::Standby, at(0));
     for t in (0..1200).step_by(50) {
+        // Each accepted unit on the primary skipped 3 sequence numbers: 3 of 4 units lost.
         m.on_rx_ok(LinkId::Primary, at(t));
-        for _ in 0..3 {
-            m.on_rx_error(LinkId::Primary, RxError::Auth, at(t));
-        }
+        m.on_gap(LinkId::Primary, 3, at(t));
         m.on_rx_ok(LinkId::Standby, at(t));
         if let Some(s) = m.tick(at(t)) {
             assert_eq!(s.reason, SwitchReason::Errors);
@@ -174,11 +173,49 @@ fn errors_degrade_a_link_and_sustained_errors_switch() {
     }
     assert_eq!(m.state(LinkId::Primary, at(1200)), LinkState::Degraded);
     assert_eq!(m.active(), LinkId::Standby);
+    assert_eq!(m.gaps(LinkId::Primary), 72);
     let st = m.status(LinkId::Primary, at(1200));
-    assert_eq!(st.auth_failures, 72);
     assert_eq!(st.frames_rx, 24);
     assert!(!st.active);
     assert_eq!(m.status(LinkId::Standby, at(1200)).state, LinkState::Up);
+}
+
+#[test]
+fn a_forged_flood_is_counted_but_never_degrades_the_link_or_moves_the_downlink() {
+    let mut m = LinkManager::new(cfg());
+    for t in (0..5000).step_by(50) {
+        // One authenticated unit per 50 ms, drowned in forged, replayed and garbled units.
+        m.on_rx_ok(LinkId::Primary, at(t));
+        m.on_rx_ok(LinkId::Standby, at(t));
+        for _ in 0..100 {
+            m.on_rx_error(LinkId::Primary, RxError::Auth, at(t));
+            m.on_rx_error(LinkId::Primary, RxError::Duplicate, at(t));
+            m.on_rx_error(LinkId::Standby, RxError::Crc, at(t));
+        }
+        assert_eq!(
+            m.tick(at(t)),
+            None,
+            "switched at {t} ms under a forged flood"
+        );
+        assert_eq!(m.state(LinkId::Primary, at(t)), LinkState::Up);
+    }
+    let st = m.status(LinkId::Primary, at(5000));
+    assert_eq!((st.auth_failures, st.duplicates), (10_000, 10_000));
+    assert_eq!(m.status(LinkId::Standby, at(5000)).crc_errors, 10_000);
+    // The flood goes on, but the real units stop: the primary is lost, and the node fails over.
+    let mut switched = None;
+    for t in (5000..8000).step_by(50) {
+        m.on_rx_ok(LinkId::Standby, at(t));
+        for _ in 0..100 {
+            m.on_rx_error(LinkId::Primary, RxError::Auth, at(t));
+        }
+        if let Some(s) = m.tick(at(t)) {
+            switched.get_or_insert((t, s));
+        }
+    }
+    let (t, s) = switched.expect("a silent primary still fails over");
+    assert_eq!((s.to, s.reason), (LinkId::Standby, SwitchReason::Silence));
+    assert!(t >= 5950, "switched at {t} ms, before the silence period");
 }
 
 #[test]

@@ -76,6 +76,7 @@ impl Forwarder for Channels {
         match msg {
             Outbound::Sign(r) => self.sent.push((channel, r.batch_id, r.position.index)),
             Outbound::Upgrade(u) => self.sent.push((channel, u.bundle_id, u.position.index)),
+            Outbound::Admin(a) => self.sent.push((channel, 0, a.request_id)),
         }
         Ok(())
     }

@@ -2,7 +2,9 @@
 //! goes through a node with fixed test keys. Forged input must never be accepted: a unit is only
 //! accepted if it was produced with the keys (the fuzzer cannot), so `accepted` stays 0 for any
 //! input that does not contain a unit this target wrapped itself. Half the runs wrap the input's
-//! first unit properly first, so the parser and the node behind SDLS are reached too.
+//! first unit properly first, so the parser and the node behind SDLS are reached too (with a
+//! sign channel and an admin channel with its staging buffer, so the admin chunk reassembly is
+//! reached as well).
 #![no_main]
 
 use comms::link::FailoverConfig;
@@ -22,6 +24,17 @@ impl Downlink for Null {
 impl Forwarder for Null {
     fn forward(&mut self, _: usize, _: Outbound<'_>) -> Result<(), ForwardError> {
         Ok(())
+    }
+}
+
+/// The channels, with the admin staging buffer the partition lends.
+struct Channels(Vec<u8>);
+impl Forwarder for Channels {
+    fn forward(&mut self, _: usize, _: Outbound<'_>) -> Result<(), ForwardError> {
+        Ok(())
+    }
+    fn admin_staging(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self.0)
     }
 }
 
@@ -48,10 +61,17 @@ fuzz_target!(|data: &[u8]| {
         failover: FailoverConfig::default(),
         auth_event_period_ms: 0,
     };
-    let routes = RouteTable::build([SendChannel {
-        index: 0,
-        kind: "sign-request",
-    }]);
+    let routes = RouteTable::build([
+        SendChannel {
+            index: 0,
+            kind: "sign-request",
+        },
+        SendChannel {
+            index: 1,
+            kind: "admin-request",
+        },
+    ]);
+    let mut channels = Channels(vec![0; protocol::ADMIN_COMMAND_MAX]);
     let mut node = Node::boot(cfg, &prov, MemoryPersist::default(), routes).expect("boots");
     let now = Now {
         mono: Instant::from_micros(1),
@@ -66,12 +86,12 @@ fuzz_target!(|data: &[u8]| {
         let take = rest.len().min(comms::sdls::MAX_DATA_LEN);
         let mut out = vec![0u8; take + comms::sdls::OVERHEAD];
         if let Ok(n) = g.protect(1, &rest[..take], &mut out, &mut MemoryPersist::default()) {
-            let _ = node.on_unit(LinkId::Primary, &out[..n], now, &mut Null, &mut Null);
+            let _ = node.on_unit(LinkId::Primary, &out[..n], now, &mut channels, &mut Null);
             wrapped = 1;
         }
     }
     for unit in rest.split(|&b| b == 0x7E) {
-        let _ = node.on_unit(LinkId::Standby, unit, now, &mut Null, &mut Null);
+        let _ = node.on_unit(LinkId::Standby, unit, now, &mut channels, &mut Null);
     }
     node.tick(now, &mut Null);
     assert!(node.security().counters().accepted <= wrapped);

@@ -10,9 +10,12 @@
 //!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode), missed pings (1), restarts (2), ms since last
 //!   pong (4).
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
-//!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), frames rx (4),
-//!   frames tx (4), CRC/framing errors (4), authentication failures (4), duplicates (4),
-//!   ms since last accepted frame (4, 0xFFFFFFFF if none).
+//!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), units in
+//!   (4, authenticated and accepted), units out (4), CRC/framing errors (4), refused by the
+//!   security layer: bad MAC, unknown SPI or malformed (4), refused as replayed or outside the
+//!   window (4), ms since last accepted unit (4, 0xFFFFFFFF if none), uplink sequence gaps (4:
+//!   ARSNs skipped by accepted units, the node's own count of uplink units lost on that link).
+//!   The state is judged from authenticated units only (`crate::link`).
 //! - **3, security**: accepted (4), bad MAC (4), replayed (4), outside window (4), unknown SPI
 //!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
 //!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
@@ -146,17 +149,22 @@ pub fn encode_telemetry(t: &protocol::Telemetry, out: &mut [u8; MAX_REPORT_LEN])
     w.n
 }
 
-/// Structure 2 into `out`, returning the length.
+/// Length of one link's block in structure 2.
+pub const LINK_BLOCK_LEN: usize = 3 + 7 * 4;
+
+/// Structure 2 into `out`, returning the length. `gaps` are the uplink sequence gaps of the
+/// primary and the standby link.
 pub fn encode_links(
     active: LinkId,
     failovers: u32,
     links: &[LinkStatus; 2],
+    gaps: [u32; 2],
     out: &mut [u8; MAX_REPORT_LEN],
 ) -> usize {
     let mut w = W { out, n: 0 };
     w.put(&[SID_LINKS, link_id(active)]);
     w.put(&failovers.to_be_bytes());
-    for l in links {
+    for (l, gaps) in links.iter().zip(gaps) {
         w.put(&[link_id(l.link), link_state(l.state), u8::from(l.active)]);
         for v in [
             l.frames_rx,
@@ -165,6 +173,7 @@ pub fn encode_links(
             l.auth_failures,
             l.duplicates,
             l.last_rx_age_ms,
+            gaps,
         ] {
             w.put(&v.to_be_bytes());
         }

@@ -1,0 +1,602 @@
+//! `spacenode ground admin`: the signer's registry administration over the link.
+//!
+//! | command | what goes up | what comes back |
+//! | --- | --- | --- |
+//! | `export-xpub --server ID` (or `--account N`) | TC 8,1 function 0x0004 (0x0005) | TM\[8,128\] with the export signed by the node's identity key, verified here against `--identity` before anything is printed |
+//! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
+//! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
+//!
+//! Admin commands are signed here with each `--admin-key` (a file holding the admin's P-256
+//! secret key as 64 hex characters, the format `spacenode ground batch --key` reads). The admin
+//! index a signature carries is the key's position among the `admin` lines of the node's
+//! registry: written `--admin-key INDEX=FILE`, or found by matching the key's public key against
+//! the `admin` lines of `--registry FILE` (the provisioning file).
+//!
+//! The envelope's counter must be above the last one the signer applied. The ground keeps the
+//! last counter it used per node in `STATE/admin-counter-<node id>` and writes the next one there
+//! **before** sending, so a counter is never used twice by this ground; `--counter N` overrides
+//! it (e.g. after another ground station administered the node).
+//!
+//! Avoids: printing an export whose signature does not verify; panics on anything the node or a
+//! file sends.
+
+use super::{LinkArgs, print_reports, session_failure};
+use crate::failure::Failure;
+use clap::{Args, Subcommand};
+use comms::admin::{
+    self as wire, FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, ResponseReport,
+};
+use comms::failure::FailureCode;
+use comms::pus::ST_FUNCTION;
+use comms::pus::function;
+use comms::pus::verification::Report;
+use std::path::{Path, PathBuf};
+
+/// Envelope bytes per chunk: one TC of at most ~1.9 KB, well inside the radio's 2,048-byte MTU.
+pub const CHUNK_DATA: usize = 1800;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Export an account xpub signed by the node's identity key, and verify it.
+    ExportXpub(ExportArgs),
+    /// Register a new ground server (a `server` line and its `rule` lines, registry grammar).
+    AddServer(AddServerArgs),
+    /// Revoke a ground server: its batches are refused from then on.
+    Revoke(RevokeArgs),
+    /// Replace a ground server's policy rules.
+    Policy(PolicyArgs),
+    /// Print the node's identity public key from its key flash (sim board only, node stopped).
+    Identity(IdentityArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// The node's identity public key: 66 hex characters, or a file holding them
+    #[arg(long, value_name = "FILE|HEX")]
+    identity: String,
+    /// Export the account key of this registered server
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "account",
+        required_unless_present = "account"
+    )]
+    server: Option<u32>,
+    /// Export this BIP-48 account instead (before its server is registered)
+    #[arg(long, value_name = "N")]
+    account: Option<u32>,
+    /// Network of --account: mainnet, testnet or regtest
+    #[arg(long, default_value = "regtest")]
+    network: String,
+    /// Script type of --account: wsh or sh-wsh
+    #[arg(long, default_value = "wsh")]
+    script: String,
+}
+
+#[derive(Args)]
+pub struct Signing {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// The node's identity public key (the command names this node): 66 hex characters, or a file
+    #[arg(long, value_name = "FILE|HEX")]
+    identity: String,
+    /// An admin's P-256 secret key file (64 hex); give it once per signing admin, as INDEX=FILE or FILE with --registry
+    #[arg(long = "admin-key", value_name = "[INDEX=]FILE", required = true)]
+    admin_keys: Vec<String>,
+    /// The provisioning file: its `admin` lines give each key's admin index
+    #[arg(long, value_name = "FILE")]
+    registry: Option<PathBuf>,
+    /// The envelope counter [default: one above the last this ground used for the node]
+    #[arg(long, value_name = "N")]
+    counter: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct AddServerArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// File with the `server ...` line and its `rule ...` lines
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// The server to revoke
+    #[arg(long, value_name = "ID")]
+    server: u32,
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// The server whose rules are replaced
+    #[arg(long, value_name = "ID")]
+    server: u32,
+    /// The new rules, `rule ...` lines (newline- or `;`-separated)
+    #[arg(long, value_name = "TEXT")]
+    rules: String,
+}
+
+#[derive(Args)]
+pub struct IdentityArgs {
+    /// Directory of the board's persistent state (as for `spacenode run`)
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
+    match cmd {
+        AdminCommand::ExportXpub(a) => export(a),
+        AdminCommand::AddServer(a) => {
+            let body = std::fs::read_to_string(&a.file)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", a.file.display())))?;
+            command(a.signing, body.trim())
+        }
+        AdminCommand::Revoke(a) => command(a.signing, &format!("revoke id={}", a.server)),
+        AdminCommand::Policy(a) => {
+            let rules: Vec<&str> = a
+                .rules
+                .split(['\n', ';'])
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            if rules.is_empty() {
+                return Err(Failure::Usage(
+                    "--rules is empty: give at least one `rule ...` line (a server with no rules signs nothing; use `rule deny` to say so)".into(),
+                ));
+            }
+            command(
+                a.signing,
+                &format!("policy id={}\n{}", a.server, rules.join("\n")),
+            )
+        }
+        AdminCommand::Identity(a) => identity(a),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let t = text.trim();
+    if t.len() != 2 * N || !t.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(t.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The identity key from `FILE|HEX`, checked to be a P-256 point.
+pub fn read_identity(arg: &str) -> Result<[u8; 33], Failure> {
+    let text = match unhex::<33>(arg) {
+        Some(_) => arg.to_string(),
+        None => std::fs::read_to_string(arg).map_err(|e| {
+            Failure::Usage(format!(
+                "--identity {arg}: neither 66 hex characters nor a readable file ({e})"
+            ))
+        })?,
+    };
+    let key = unhex::<33>(&text).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--identity {arg}: expected a compressed P-256 public key, 66 hex characters"
+        ))
+    })?;
+    // Compressed points only (0x02/0x03): the signer's identity is always given that way.
+    if !matches!(key[0], 2 | 3) {
+        return Err(Failure::Usage(format!(
+            "--identity {arg}: not a compressed P-256 public key (it must start with 02 or 03)"
+        )));
+    }
+    p256::PublicKey::from_sec1_bytes(&key)
+        .map_err(|_| Failure::Usage(format!("--identity {arg}: not a point on P-256")))?;
+    Ok(key)
+}
+
+fn refusal_text(code: FailureCode) -> String {
+    code.text()
+        .map_or_else(|| format!("{code:?}"), str::to_string)
+}
+
+fn refused(f: comms::failure::Failure, what: &str) -> Failure {
+    Failure::Rejected(format!(
+        "the node refused the {what}: {} ({:?}, code {:#06x}, data {})\n",
+        refusal_text(f.code),
+        f.code,
+        f.code.code(),
+        f.data
+    ))
+}
+
+fn network_code(name: &str) -> Result<u8, Failure> {
+    match name {
+        "mainnet" => Ok(0),
+        "testnet" => Ok(1),
+        "regtest" => Ok(2),
+        other => Err(Failure::Usage(format!(
+            "unknown network `{other}` (mainnet, testnet or regtest)"
+        ))),
+    }
+}
+
+/// What a verified export says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportView {
+    /// Server id (0 for an export by account).
+    pub server: u32,
+    /// `mainnet`, `testnet` or `regtest`.
+    pub network: &'static str,
+    /// `wsh` or `sh-wsh`.
+    pub script: &'static str,
+    /// BIP-48 account.
+    pub account: u32,
+    /// `[fingerprint/48h/COINh/ACCOUNTh/SCRIPTh]xpub`: the descriptor key.
+    pub key: String,
+}
+
+/// Verify an export against the identity key and read it.
+pub fn verify_export(bytes: &[u8; 169], identity: &[u8; 33]) -> Result<ExportView, String> {
+    let e = signer::export::XpubExport::from_bytes(*bytes);
+    if !e.verify(identity) {
+        return Err(format!(
+            "the export's identity signature does NOT verify with {}: refusing to print its key (wrong --identity, or the answer was forged)",
+            hex(identity)
+        ));
+    }
+    let b = e.as_bytes();
+    if b[..5] != *b"SNXP\x01" || b[5..13] != signer::admin::node_id(identity) {
+        return Err("the export is signed but not a version 1 export of this node".into());
+    }
+    let be4 = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let (network, coin) = match b[17] {
+        0 => ("mainnet", 0),
+        1 => ("testnet", 1),
+        2 => ("regtest", 1),
+        _ => return Err("the export names an unknown network".into()),
+    };
+    let (script, script_index) = match b[18] {
+        0 => ("wsh", 2),
+        1 => ("sh-wsh", 1),
+        _ => return Err("the export names an unknown script type".into()),
+    };
+    let account = be4(19);
+    let xpub = signer::base58::encode_check(e.xpub_bytes())
+        .map_err(|e| format!("the export's xpub does not encode: {e:?}"))?;
+    Ok(ExportView {
+        server: be4(13),
+        network,
+        script,
+        account,
+        key: format!(
+            "[{}/48h/{coin}h/{account}h/{script_index}h]{}",
+            hex(&b[23..27]),
+            xpub.as_str()
+        ),
+    })
+}
+
+fn export(a: ExportArgs) -> Result<(), Failure> {
+    let identity = read_identity(&a.identity)?;
+    let mut app = Vec::with_capacity(8);
+    match (a.server, a.account) {
+        (Some(id), _) => {
+            app.extend_from_slice(&FN_EXPORT_SERVER.to_be_bytes());
+            app.extend_from_slice(&id.to_be_bytes());
+        }
+        (None, Some(account)) => {
+            let script = match a.script.as_str() {
+                "wsh" => 0u8,
+                "sh-wsh" => 1,
+                other => {
+                    return Err(Failure::Usage(format!(
+                        "unknown script type `{other}` (wsh or sh-wsh)"
+                    )));
+                }
+            };
+            app.extend_from_slice(&FN_EXPORT_ACCOUNT.to_be_bytes());
+            app.extend_from_slice(&[network_code(&a.network)?, script]);
+            app.extend_from_slice(&account.to_be_bytes());
+        }
+        (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
+    }
+    let attempts = a.link.attempts.max(1);
+    let mut s = a.link.session()?;
+    // The export travels in its own TM: if that unit is lost while the 1,7 arrives, ask again
+    // (an export changes nothing on the node).
+    for _ in 0..attempts {
+        let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
+        print_reports(&ans);
+        if let Some(f) = ans.failure() {
+            return Err(refused(f, "export"));
+        }
+        let mut tms = ans.other.clone();
+        if let Ok(more) = s.collect(std::time::Duration::from_millis(20)) {
+            tms.extend(more);
+        }
+        let export = tms
+            .iter()
+            .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
+            .filter_map(|t| wire::decode_response(&t.source))
+            .find_map(|(_, r)| match r {
+                ResponseReport::Export(e) => Some(e),
+                ResponseReport::Applied(_) => None,
+            });
+        let Some(bytes) = export else {
+            println!("export report lost on the downlink; asking again");
+            continue;
+        };
+        let v =
+            verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+        if let Some(id) = a.server
+            && v.server != id
+        {
+            return Err(Failure::Rejected(format!(
+                "the node answered with the export of server {}, not {id}\n",
+                v.server
+            )));
+        }
+        println!(
+            "server {}: {} {} account {} (identity signature verified)",
+            v.server, v.network, v.script, v.account
+        );
+        println!("{}", v.key);
+        return Ok(());
+    }
+    Err(Failure::Rejected(format!(
+        "the export completed {attempts} times but its report never came down; try again\n"
+    )))
+}
+
+/// One `--admin-key` argument resolved to (index, key).
+fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+    let registry: Option<Vec<[u8; 33]>> = match &sig.registry {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::Usage(format!("--registry {}: {e}", p.display())))?;
+            Some(
+                text.lines()
+                    .filter_map(|l| {
+                        let mut w = l.split_whitespace();
+                        match (w.next(), w.next()) {
+                            (Some("admin"), Some(k)) => unhex::<33>(k),
+                            _ => None,
+                        }
+                    })
+                    .collect(),
+            )
+        }
+    };
+    let mut out = Vec::new();
+    for arg in &sig.admin_keys {
+        let (index, file) = match arg.split_once('=') {
+            Some((i, f)) if !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) => (
+                Some(i.parse::<u8>().map_err(|_| {
+                    Failure::Usage(format!("--admin-key {arg}: admin index above 255"))
+                })?),
+                f,
+            ),
+            _ => (None, arg.as_str()),
+        };
+        let key = super::batch::read_key(Path::new(file))
+            .map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+        let public = signer::p256sig::compress(&key.public_key());
+        let index = match (index, &registry) {
+            (Some(i), _) => i,
+            (None, Some(admins)) => admins
+                .iter()
+                .position(|a| *a == public)
+                .and_then(|i| u8::try_from(i).ok())
+                .ok_or_else(|| {
+                    Failure::Rejected(format!(
+                        "--admin-key {file}: its public key {} is not an `admin` line of the registry file\n",
+                        hex(&public)
+                    ))
+                })?,
+            (None, None) => {
+                return Err(Failure::Usage(format!(
+                    "--admin-key {file}: give its admin index (INDEX={file}) or --registry with the node's provisioning file"
+                )));
+            }
+        };
+        out.push((index, key));
+    }
+    Ok(out)
+}
+
+fn counter_path(state: &Path, node: &[u8; 8]) -> PathBuf {
+    state.join(format!("admin-counter-{}", hex(node)))
+}
+
+/// The counter to use: `--counter`, else one above the last used; recorded before use.
+fn next_counter(state: &Path, node: &[u8; 8], given: Option<u64>) -> Result<u64, Failure> {
+    let path = counter_path(state, node);
+    let last = match std::fs::read_to_string(&path) {
+        Ok(t) => t.trim().parse::<u64>().map_err(|_| {
+            Failure::Usage(format!(
+                "{}: not a counter (one decimal number); fix it or pass --counter",
+                path.display()
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
+    };
+    let next = match given {
+        Some(c) => c,
+        None => last.checked_add(1).ok_or_else(|| {
+            Failure::Usage(format!("{}: the counter is exhausted", path.display()))
+        })?,
+    };
+    std::fs::create_dir_all(state)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", state.display())))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{}\n", next.max(last)))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    Ok(next)
+}
+
+/// A transfer ID unlikely to repeat: the counter mixed with the time and the process id.
+fn transfer_id(counter: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    counter.rotate_left(32) ^ nanos ^ u64::from(std::process::id())
+}
+
+fn command(sig: Signing, body: &str) -> Result<(), Failure> {
+    let identity = read_identity(&sig.identity)?;
+    let node = signer::admin::node_id(&identity);
+    let keys = admin_keys(&sig)?;
+    let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
+    let state = sig
+        .link
+        .state
+        .clone()
+        .unwrap_or_else(super::default_state_dir);
+    // Check the envelope builds before a counter is spent on it.
+    let mut env = vec![0u8; signer::admin::MAX_ENVELOPE];
+    signer::admin::build(&mut env, &identity, 1, body, &signers).map_err(|e| {
+        Failure::Rejected(format!(
+            "cannot build the admin command: {e} (body of 1 to {} bytes, 1 to 8 admin keys)\n",
+            signer::admin::MAX_BODY
+        ))
+    })?;
+    let counter = next_counter(&state, &node, sig.counter)?;
+    let n = signer::admin::build(&mut env, &identity, counter, body, &signers)
+        .map_err(|e| Failure::Rejected(format!("cannot build the admin command: {e}\n")))?;
+    env.truncate(n);
+    println!(
+        "admin command: counter {counter}, {} signature{}, {} bytes in {} chunk{}",
+        signers.len(),
+        if signers.len() == 1 { "" } else { "s" },
+        env.len(),
+        env.len().div_ceil(CHUNK_DATA),
+        if env.len() > CHUNK_DATA { "s" } else { "" }
+    );
+    let mut s = sig.link.session()?;
+    // A fresh transfer ID per run: a deliberate resend of an envelope (same counter) is a new
+    // command for the node, judged by the signer, not a retransmission of the last one.
+    let chunks: Vec<_> = wire::chunks(transfer_id(counter), &env, CHUNK_DATA).collect();
+    let mut last = None;
+    for c in &chunks {
+        let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + c.data.len()];
+        app[..2].copy_from_slice(&FN_ADMIN_CHUNK.to_be_bytes());
+        function::encode_chunk(c, &mut app[2..])
+            .ok_or_else(|| Failure::Usage("internal: chunk does not fit".into()))?;
+        let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
+        print_reports(&ans);
+        if let Some(f) = ans.failure() {
+            return Err(refused(f, "admin command"));
+        }
+        last = Some(ans);
+    }
+    let ans = last.ok_or_else(|| Failure::Usage("internal: no chunk sent".into()))?;
+    if !ans.reports.contains(&Report::CompletionSuccess) {
+        return Err(Failure::Rejected(
+            "the admin command did not complete\n".into(),
+        ));
+    }
+    let applied = ans
+        .other
+        .iter()
+        .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
+        .filter_map(|t| wire::decode_response(&t.source))
+        .find_map(|(_, r)| match r {
+            ResponseReport::Applied(c) => Some(c),
+            ResponseReport::Export(_) => None,
+        });
+    match applied {
+        Some(c) => println!("applied: the signer's registry is now at admin counter {c}"),
+        None => println!("applied (the counter report was lost on the downlink)"),
+    }
+    Ok(())
+}
+
+fn identity(a: IdentityArgs) -> Result<(), Failure> {
+    use board_sim::flash::SimFlash;
+    use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
+    let state = a.state.unwrap_or_else(crate::run::default_state_dir);
+    let path = state.join("key-flash.flash");
+    if !path.exists() {
+        return Err(Failure::Usage(format!(
+            "{}: no key flash (run `spacenode node-key` or boot the node once)",
+            path.display()
+        )));
+    }
+    // The signer keeps its registry by value: unoptimised builds need a big stack.
+    let job = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || -> Result<[u8; 33], String> {
+            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
+            let (s, _) = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &seal,
+                &mut board_sim::rng::OsRng,
+            )
+            .map_err(|e| format!("signer boot: {e}"))?;
+            Ok(s.identity_public_key())
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    match job.join() {
+        Ok(Ok(k)) => {
+            println!("{}", hex(&k));
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Failure::Usage(e)),
+        Err(_) => Err(Failure::Usage("internal failure".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_parse_from_hex_or_refuse_clearly() {
+        let k = p256::SecretKey::from_slice(&[3u8; 32]).unwrap();
+        let public = signer::p256sig::compress(&k.public_key());
+        assert_eq!(read_identity(&hex(&public)).unwrap(), public);
+        let mut bad = public;
+        bad[0] = 0x05;
+        assert!(read_identity(&hex(&bad)).is_err());
+        assert!(read_identity("/nonexistent/identity").is_err());
+    }
+
+    #[test]
+    fn a_forged_or_altered_export_is_refused() {
+        let mut b = [0u8; 169];
+        b[..5].copy_from_slice(b"SNXP\x01");
+        let k = p256::SecretKey::from_slice(&[3u8; 32]).unwrap();
+        let public = signer::p256sig::compress(&k.public_key());
+        let e = verify_export(&b, &public).unwrap_err();
+        assert!(e.contains("does NOT verify"), "{e}");
+    }
+
+    #[test]
+    fn counters_advance_and_are_recorded_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = [1u8; 8];
+        assert_eq!(next_counter(dir.path(), &node, None).unwrap(), 1);
+        assert_eq!(next_counter(dir.path(), &node, None).unwrap(), 2);
+        assert_eq!(next_counter(dir.path(), &node, Some(10)).unwrap(), 10);
+        assert_eq!(next_counter(dir.path(), &node, None).unwrap(), 11);
+        // An explicit lower counter (a deliberate replay) does not move the record back.
+        assert_eq!(next_counter(dir.path(), &node, Some(3)).unwrap(), 3);
+        assert_eq!(next_counter(dir.path(), &node, None).unwrap(), 12);
+        std::fs::write(counter_path(dir.path(), &node), "x").unwrap();
+        assert!(next_counter(dir.path(), &node, None).is_err());
+    }
+}

@@ -1,0 +1,434 @@
+//! Whole-system test of the signer's registry administration over the link, with real
+//! processes: a node provisioned with one ground server and three admin keys (2-of-3) runs under
+//! `spacenode run`, and `spacenode ground admin` talks to it over the sim radio:
+//!
+//! 0. with the node not running yet, `export-xpub` says the node is unreachable;
+//! 1. `export-xpub --server 1` prints the server's account key, verified against the node's
+//!    identity key, and it is the key `spacenode node-key` gave before provisioning; the same
+//!    export checked against another identity key is refused;
+//! 2. a revoke signed by one admin only is refused with the signer's code
+//!    (`AdminNotEnoughSignatures`);
+//! 3. a 2-of-3 signed policy change applies, then a 2-of-3 signed revoke; after the run, the signer core booted in process from the
+//!    node's own key flash refuses a batch of that server as revoked (receipt class 1, code 3),
+//!    where the same batch on a copy of the flash taken before the revoke got past the
+//!    certificate. (Over the link the verdict of a complete batch comes down in the CFDP result
+//!    file, not in the chunk's verification report, so the batch is run in process.)
+//! 4. the same command again with the same counter (a replay) is refused (`AdminReplayed`);
+//! 5. an add-server too large for one radio unit travels in chunks and is refused by the
+//!    registry for what it says (not for its size or chunking).
+//!
+//! Every wait is bounded; nothing asserts how fast anything happens.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(20);
+/// A receipt's error for a revoked server: certificate class (1), `RevokedServer` (3).
+const REVOKED: (u8, u8) = (1, 3);
+
+fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+struct Board {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Board {
+    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Board {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .arg("run")
+            .arg("--state")
+            .arg(state)
+            .args(["--radio-latency-ms", "1", "--radio-kbps", "4000"])
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn spacenode run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut b = Board {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        };
+        b.wait_for("provisioned from the inbox: 1 servers");
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.log.push(l),
+                Err(_) => panic!("no `{what}` in the log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn spacenode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(args)
+        .output()
+        .expect("spacenode")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The node's account key for a 2-of-3 `wsh(sortedmulti)` with two ground keys, as a
+/// `server` line with a rule.
+fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
+    use signer::bip32::{HARDENED, Xpriv};
+    use signer::descriptor::ScriptType;
+    use signer::wallet::{AccountKey, Network};
+    let mut keys = vec![format!("{node_key}/<0;1>/*")];
+    for seed in [0x41u8, 0x42] {
+        let master = Xpriv::new_master(&[seed; 32], Network::Regtest.key_network()).unwrap();
+        let acct = AccountKey::derive(&master, Network::Regtest, ScriptType::Wsh, 0).unwrap();
+        let path: String = acct
+            .path()
+            .as_slice()
+            .iter()
+            .map(|c| format!("/{}h", c & !HARDENED))
+            .collect();
+        keys.push(format!(
+            "[{}{path}]{}/<0;1>/*",
+            hex(&acct.master_fingerprint()),
+            acct.xpub().encode().unwrap().as_str()
+        ));
+    }
+    let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
+    let sum = signer::descriptor::checksum(&body).unwrap();
+    format!(
+        "server id=1 key={} network=regtest account=0 descriptor={body}#{}\nrule allow max-amount=5000000 max-fee=50000\n",
+        hex(cert_public),
+        std::str::from_utf8(&sum).unwrap()
+    )
+}
+
+/// A batch for server 1 (certificate sequence `seq`, one placeholder PSBT) run by the signer
+/// core booted in process on a copy of the node's key flash `image`: the receipt's error
+/// (class, code). Class 1 is the certificate, code 3 `RevokedServer` (`signer::cert`).
+fn batch_verdict(image: &Path, identity: &str, cert: &p256::SecretKey, seq: u64) -> (u8, u8) {
+    let image = image.to_path_buf();
+    let cert = cert.clone();
+    let identity = identity.to_string();
+    // The signer keeps its registry by value: unoptimised builds need a big stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let flash: board_sim::flash::SimFlash =
+                board_sim::flash::SimFlash::open(&image).expect("key flash copy");
+            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
+            let (mut s, _) = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &seal,
+                &mut board_sim::rng::OsRng,
+            )
+            .expect("signer boot");
+            assert_eq!(hex(&s.identity_public_key()), identity);
+            assert!(s.registry().server(1).is_some(), "server 1 is registered");
+            let psbt = b"psbt\xff\x00 placeholder: the certificate is checked first".to_vec();
+            let mut batch = vec![0u8; 99 + 32];
+            let n = signer::cert::build(&mut batch, &cert, 1, seq, u64::MAX, &[&psbt]).unwrap();
+            batch.truncate(n);
+            batch.extend_from_slice(&(psbt.len() as u32).to_be_bytes());
+            batch.extend_from_slice(&psbt);
+            let mut job = s.begin_batch(&batch, 0);
+            let mut out = vec![0u8; signer::batch::MAX_SIGNED_PSBT];
+            for _ in 0..1_000_000 {
+                if let signer::batch::Step::Done(r) = job.step(&mut s, &mut out) {
+                    assert!(r.verify(&s.identity_public_key()), "receipt signature");
+                    return (r.class(), r.code());
+                }
+            }
+            panic!("the batch does not finish");
+        })
+        .expect("thread")
+        .join()
+        .expect("signer thread")
+}
+
+#[test]
+fn registry_administration_over_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let ground_state = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+
+    // The node's key and identity, before provisioning (first boot of the signer's seed).
+    let o = spacenode(&["node-key", "--state", &s(&state)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let node_key = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = spacenode(&["ground", "admin", "identity", "--state", &s(&state)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let identity = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(identity.len(), 66, "{identity}");
+
+    // Three admin keys (2 needed), one server.
+    let admins: Vec<p256::SecretKey> = (1..=3u8)
+        .map(|b| p256::SecretKey::from_slice(&[b; 32]).unwrap())
+        .collect();
+    let mut key_files = Vec::new();
+    for (i, a) in admins.iter().enumerate() {
+        let f = dir.path().join(format!("admin{i}.key"));
+        std::fs::write(&f, hex(&a.to_bytes())).unwrap();
+        key_files.push(s(&f));
+    }
+    let cert = p256::SecretKey::from_slice(&[9; 32]).unwrap();
+    let cert_public = signer::p256sig::compress(&cert.public_key());
+    let mut prov = String::from("spacenode-signer-registry 1\nadmin-threshold 2\n");
+    for a in &admins {
+        prov += &format!(
+            "admin {}\n",
+            hex(&signer::p256sig::compress(&a.public_key()))
+        );
+    }
+    prov += &server_lines(&node_key, &cert_public);
+    let prov_file = dir.path().join("provisioning.txt");
+    std::fs::write(&prov_file, &prov).unwrap();
+    let o = spacenode(&["provision", "--state", &s(&state), &s(&prov_file)]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let (uplink, listen) = (free_addr(), free_addr());
+    // Before the node runs: unreachable, said plainly.
+    let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
+    let o = spacenode(&[
+        "ground",
+        "admin",
+        "export-xpub",
+        "--server",
+        "1",
+        "--identity",
+        &identity,
+        "--node",
+        &u,
+        "--listen",
+        &l,
+        "--state",
+        &g,
+        "--timeout-ms",
+        "200",
+        "--attempts",
+        "1",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no answer from the node"),
+        "{}",
+        text(&o)
+    );
+    let mut board = Board::boot(&state, uplink, listen);
+    let link = |cmd: &[&str]| -> Output {
+        let mut args = vec!["ground", "admin"];
+        args.extend_from_slice(cmd);
+        let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
+        args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
+        args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
+        spacenode(&args)
+    };
+
+    // 1. Export, verified against the identity.
+    let o = link(&["export-xpub", "--server", "1", "--identity", &identity]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("identity signature verified"), "{}", text(&o));
+    assert!(
+        out.lines().any(|l| l.trim() == node_key),
+        "the export is not node-key's {node_key}:\n{}",
+        text(&o)
+    );
+    let o = link(&["export-xpub", "--account", "0", "--identity", &identity]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == node_key),
+        "{}",
+        text(&o)
+    );
+    let stranger = hex(&signer::p256sig::compress(&admins[0].public_key()));
+    let o = link(&["export-xpub", "--server", "1", "--identity", &stranger]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does NOT verify"),
+        "{}",
+        text(&o)
+    );
+    let o = link(&["export-xpub", "--server", "7", "--identity", &identity]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ExportUnknownServer"),
+        "{}",
+        text(&o)
+    );
+
+    // Before any revoke, on a copy of the node's key flash: the server's batch gets past the
+    // certificate (and is refused later, for its placeholder PSBT).
+    let before_image = dir.path().join("key-flash-before.flash");
+    std::fs::copy(state.join("key-flash.flash"), &before_image).unwrap();
+    let before = batch_verdict(&before_image, &identity, &cert, 1);
+    assert_ne!(before, REVOKED, "refused as revoked before the revoke");
+
+    // 2. One signature of a 2-of-3: refused with the signer's code.
+    let reg = s(&prov_file);
+    let one = format!("1={}", key_files[1]);
+    let o = link(&[
+        "revoke",
+        "--server",
+        "1",
+        "--identity",
+        &identity,
+        "--admin-key",
+        &one,
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("AdminNotEnoughSignatures"), "{}", text(&o));
+    assert!(err.contains("not enough admin signatures"), "{}", text(&o));
+
+    // 3. Two of three: a new policy applies (the counter goes on from the refused one: 2),
+    // then the revoke (3).
+    let two = [format!("0={}", key_files[0]), format!("1={}", key_files[1])];
+    let o = link(&[
+        "policy",
+        "--server",
+        "1",
+        "--rules",
+        "rule allow max-amount=100000 max-fee=1000; rule deny",
+        "--identity",
+        &identity,
+        "--admin-key",
+        &two[0],
+        "--admin-key",
+        &two[1],
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("admin counter 2"),
+        "{}",
+        text(&o)
+    );
+    let o = link(&[
+        "revoke",
+        "--server",
+        "1",
+        "--identity",
+        &identity,
+        "--registry",
+        &reg,
+        "--admin-key",
+        &key_files[0],
+        "--admin-key",
+        &key_files[2],
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("admin counter 3"),
+        "{}",
+        text(&o)
+    );
+
+    // 4. The same command with the same counter: replayed.
+    let o = link(&[
+        "revoke",
+        "--server",
+        "1",
+        "--identity",
+        &identity,
+        "--registry",
+        &reg,
+        "--admin-key",
+        &key_files[0],
+        "--admin-key",
+        &key_files[2],
+        "--counter",
+        "3",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("AdminReplayed"),
+        "{}",
+        text(&o)
+    );
+
+    // 5. A body larger than one radio unit: chunked, reassembled, judged by the registry.
+    let mut big = String::from("server id=1 key=00 network=regtest account=0 descriptor=x\n");
+    while big.len() < 3000 {
+        big += "rule allow max-amount=1\n";
+    }
+    let big_file = dir.path().join("big-server.txt");
+    std::fs::write(&big_file, &big).unwrap();
+    let o = link(&[
+        "add-server",
+        "--file",
+        &s(&big_file),
+        "--identity",
+        &identity,
+        "--registry",
+        &reg,
+        "--admin-key",
+        &key_files[0],
+        "--admin-key",
+        &key_files[1],
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("in 2 chunks"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("AdminRegistryRefused"),
+        "{}",
+        text(&o)
+    );
+
+    // The revoke is on the node's flash: once the node is stopped, the signer booted from that
+    // flash refuses the server's next batch as revoked, with a receipt signed by the identity.
+    board.wait_for("admin: ChangePolicy(1) (counter 2)");
+    board.wait_for("admin: Revoke(1) (counter 3)");
+    drop(board);
+    let after_image = dir.path().join("key-flash-after.flash");
+    std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();
+    assert_eq!(batch_verdict(&after_image, &identity, &cert, 2), REVOKED);
+}
