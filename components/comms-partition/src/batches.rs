@@ -1,0 +1,583 @@
+//! Batches by CFDP: the comms partition's CFDP entity and batch intake, as one bounded state
+//! machine the handler steps.
+//!
+//! 1. **Uplink**: every authenticated CFDP packet ([`comms::node::UnitOutcome::Cfdp`]) goes to a
+//!    [`Receiver`] whose file bytes and journal live on `comms-flash` ([`crate::flash_map`]); a
+//!    node reset mid-upload resumes from the journal. Its ACK, NAK and Finished PDUs go down in
+//!    space packets under the association that carried the upload, on the active link.
+//! 2. **Intake**: a complete file ([`Receiver::take_received`]) is read back from flash one
+//!    [`CHUNK_MAX`] chunk at a time and sent to the signer's `sign-request` channel, at most
+//!    [`CHUNKS_PER_CALL`] per call; a full ring keeps the chunk for the next call (never blocks,
+//!    never drops). A file that is not a batch gets a refused result (malformed) at once.
+//! 3. **Result**: the signer's responses for the intake batch (its batch id and
+//!    [`INTAKE_TOKEN`]) build the result file ([`intake::ResultBuilder`]) in a static buffer of
+//!    [`RESULT_MAX`] bytes; a refusal is a result too. A result that does not fit is refused
+//!    (internal).
+//! 4. **Downlink**: a [`Sender`] sends the result file to the entity that uploaded the batch.
+//!    The last sender is kept after it finished so a repeated Finished still gets its ACK.
+//!
+//! PDUs from the ground are told apart by the direction bit of their header: towards the
+//! receiver (the ground's upload) or towards the sender (answers to the node's download).
+//!
+//! Avoids: the heap, blocking, unbounded work per call, and holding more than one PDU batch in
+//! RAM (the batch file stays on flash; only the result is in RAM).
+
+use crate::flash_map::{MAX_BATCH_FILE, cfdp_layout};
+use crate::intake::{self, Built, IntakeError, Response, ResultBuilder};
+use comms::cfdp::packet::{self, MAX_PDU};
+use comms::cfdp::{CfdpError, Receiver, ReceiverConfig, SendState, Sender, SenderConfig};
+use core::time::Duration;
+use hal::flash::NorFlash;
+use protocol::{
+    BoundedBytes, CHUNK_MAX, ChunkPosition, SignRejection, SignRequest, SignResponse, SignStatus,
+};
+use spin::{Mutex, MutexGuard};
+
+/// This node's CFDP entity ID.
+pub const NODE_ENTITY: u64 = 1;
+/// Width of entity IDs on the wire (the ground uses the same).
+pub const ENTITY_ID_WIDTH: usize = 2;
+/// The routing token of intake sign requests (the signer echoes it; PUS-forwarded chunks use
+/// [`comms::node::sign_token`] of their batch, and responses are matched on batch id too).
+pub const INTAKE_TOKEN: u32 = 0xCFD0_0001;
+/// Sign-request chunks sent per handler call at most.
+pub const CHUNKS_PER_CALL: usize = 4;
+/// The result buffer: the signed output of the largest batch (signatures add to the PSBTs).
+pub const RESULT_MAX: usize = MAX_BATCH_FILE as usize + MAX_BATCH_FILE as usize / 4;
+/// How long after the last CFDP packet a transfer counts as under way.
+pub const ACTIVE_AFTER_PACKET: Duration = Duration::from_secs(5);
+/// Receiver PDUs buffered per poll (more are sent again by CFDP's own timers).
+const OUTBOX: usize = 8;
+
+static RESULT: Mutex<[u8; RESULT_MAX]> = Mutex::new([0; RESULT_MAX]);
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+
+/// Counters for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounters {
+    /// CFDP packets taken (either direction of a transaction).
+    pub packets: u64,
+    /// Packets refused (not a CFDP packet, malformed, unknown transaction).
+    pub bad_packets: u64,
+    /// Batch files received complete.
+    pub files: u64,
+    /// Sign-request chunks sent.
+    pub chunks: u64,
+    /// Calls that found the sign-request ring full.
+    pub ring_full: u64,
+    /// Result files completed (signed or refused).
+    pub results: u64,
+    /// Result downlinks the ground confirmed.
+    pub delivered: u64,
+}
+
+/// Where the batch flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No batch in hand.
+    Idle,
+    /// Sending the batch to the signer (`next` of `count` chunks) or waiting for its answer.
+    Intake {
+        /// Batch id.
+        batch_id: u64,
+        /// Next chunk to send.
+        next: u32,
+        /// Chunks in the batch.
+        count: u32,
+    },
+    /// Sending the result file down.
+    Downlink {
+        /// Batch id.
+        batch_id: u64,
+    },
+}
+
+struct Intake {
+    batch_id: u64,
+    size: u32,
+    next: u32,
+    count: u32,
+    stream: usize,
+    ground: u64,
+}
+
+struct Outbox {
+    pdus: [[u8; MAX_PDU]; OUTBOX],
+    lens: [usize; OUTBOX],
+    n: usize,
+}
+
+struct State {
+    rx: Receiver,
+    intake: Option<Intake>,
+    tx: Option<Sender>,
+    tx_batch: u64,
+    result_len: usize,
+    tx_seq: u32,
+    outbox: Outbox,
+}
+
+/// Sends one wrapped packet down (the partition gives its node and links).
+pub trait PacketOut {
+    /// Send `packet` under association `spi`.
+    fn send(&mut self, spi: u16, packet: &[u8]);
+}
+
+/// Sends one sign request to the signer.
+pub trait SignOut {
+    /// `Err(true)` when the ring is full (retry later), `Err(false)` for other failures.
+    fn send(&mut self, req: &SignRequest) -> Result<(), bool>;
+}
+
+/// Why the batch flow could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BatchesError {
+    /// The static state was taken already (a second instance in one process).
+    #[error("batch flow state already taken")]
+    Taken,
+    /// The CFDP receiver could not open on the flash.
+    #[error("CFDP receiver: {0}")]
+    Cfdp(CfdpError),
+}
+
+/// The batch flow of one comms partition.
+pub struct Batches {
+    state: MutexGuard<'static, Option<State>>,
+    result: MutexGuard<'static, [u8; RESULT_MAX]>,
+    spi: Option<u16>,
+    pkt_seq: u16,
+    last_packet: Option<Duration>,
+    counters: BatchCounters,
+}
+
+impl core::fmt::Debug for Batches {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Batches")
+            .field("phase", &self.phase())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+fn rejection(reason: SignRejection) -> Response<'static> {
+    Response::Rejected { reason, data: &[] }
+}
+
+impl Batches {
+    /// Open the receiver on `flash` (resuming a transfer the journal holds). `None` if this
+    /// process already took the static state.
+    pub fn open<F: NorFlash>(flash: &mut F) -> Result<Self, BatchesError> {
+        let mut state = STATE.try_lock().ok_or(BatchesError::Taken)?;
+        let result = RESULT.try_lock().ok_or(BatchesError::Taken)?;
+        let cfg = ReceiverConfig {
+            local_id: NODE_ENTITY,
+            ..ReceiverConfig::default()
+        };
+        let rx = Receiver::open(flash, cfg, cfdp_layout()).map_err(BatchesError::Cfdp)?;
+        *state = Some(State {
+            rx,
+            intake: None,
+            tx: None,
+            tx_batch: 0,
+            result_len: 0,
+            tx_seq: 0,
+            outbox: Outbox {
+                pdus: [[0; MAX_PDU]; OUTBOX],
+                lens: [0; OUTBOX],
+                n: 0,
+            },
+        });
+        Ok(Batches {
+            state,
+            result,
+            spi: None,
+            pkt_seq: 0,
+            last_packet: None,
+            counters: BatchCounters::default(),
+        })
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> BatchCounters {
+        self.counters
+    }
+
+    /// The receiver (progress and counters of the upload).
+    pub fn receiver(&self) -> Option<&Receiver> {
+        self.state.as_ref().map(|s| &s.rx)
+    }
+
+    /// Where the flow stands.
+    pub fn phase(&self) -> Phase {
+        let Some(s) = self.state.as_ref() else {
+            return Phase::Idle;
+        };
+        if let Some(i) = &s.intake {
+            return Phase::Intake {
+                batch_id: i.batch_id,
+                next: i.next,
+                count: i.count,
+            };
+        }
+        match &s.tx {
+            Some(t) if t.state() == SendState::Active => Phase::Downlink {
+                batch_id: s.tx_batch,
+            },
+            _ => Phase::Idle,
+        }
+    }
+
+    /// Whether a transfer or intake is under way at `now` (the handler then calls again soon:
+    /// CFDP timers run by polling). An upload counts while its packets keep coming
+    /// ([`ACTIVE_AFTER_PACKET`]), so an upload the ground abandoned does not keep the partition
+    /// awake.
+    pub fn busy(&self, now: Duration) -> bool {
+        self.phase() != Phase::Idle
+            || self
+                .last_packet
+                .is_some_and(|t| now.saturating_sub(t) < ACTIVE_AFTER_PACKET)
+    }
+
+    /// One authenticated CFDP packet from the ground under `spi`.
+    pub fn on_packet<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        spi: u16,
+        packet: &[u8],
+        now: Duration,
+    ) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        let Ok(pdu) = packet::unwrap(packet) else {
+            self.counters.bad_packets += 1;
+            return;
+        };
+        self.counters.packets += 1;
+        self.spi = Some(spi);
+        self.last_packet = Some(now);
+        // Header byte 0, bit 3: 0 towards the file receiver, 1 towards the file sender.
+        let towards_sender = pdu.first().is_some_and(|b| b & 0x08 != 0);
+        let r = if towards_sender {
+            match s.tx.as_mut() {
+                Some(tx) => tx.on_pdu(pdu, now),
+                None => Err(CfdpError::UnknownTransaction),
+            }
+        } else {
+            s.rx.on_pdu(flash, pdu, now)
+        };
+        if r.is_err() {
+            self.counters.bad_packets += 1;
+        }
+    }
+
+    /// A sign response: `true` if it was the intake's (taken), `false` for the caller's node.
+    pub fn on_response(&mut self, r: &SignResponse) -> bool {
+        let Some(s) = self.state.as_mut() else {
+            return false;
+        };
+        let Some(intake) = s.intake.as_mut() else {
+            return false;
+        };
+        if r.request_id != INTAKE_TOKEN || r.batch_id != intake.batch_id {
+            return false;
+        }
+        let response = match r.status {
+            SignStatus::Accepted => Response::Accepted,
+            SignStatus::Signed => Response::Signed {
+                offset: r.position.offset,
+                data: r.data.as_slice(),
+                last: r.position.count != 0,
+            },
+            SignStatus::Rejected { reason } => Response::Rejected {
+                reason,
+                data: r.data.as_slice(),
+            },
+        };
+        let mut b = ResultBuilder::resume(intake.batch_id, &mut self.result[..], intake.stream);
+        let built = match b.as_mut() {
+            Ok(b) => b.on_response(intake.batch_id, response),
+            Err(e) => Err(*e),
+        };
+        let stream = b.map(|b| b.stream_len()).unwrap_or(0);
+        match built {
+            Ok(Built::More) => intake.stream = stream,
+            Ok(Built::Done(len)) => self.result_ready(len),
+            Err(IntakeError::OutOfOrder { .. }) | Err(IntakeError::BadStream) => {
+                log::error!("signed stream of batch {:#x} unusable", intake.batch_id);
+                self.refuse(SignRejection::Internal);
+            }
+            Err(e) => {
+                log::error!("result of batch {:#x}: {e}", intake.batch_id);
+                self.refuse(SignRejection::Internal);
+            }
+        }
+        true
+    }
+
+    /// Complete the intake with a refusal of our own (no receipt).
+    fn refuse(&mut self, reason: SignRejection) {
+        let Some(batch_id) = self
+            .state
+            .as_ref()
+            .and_then(|s| s.intake.as_ref())
+            .map(|i| i.batch_id)
+        else {
+            return;
+        };
+        if let Ok(mut b) = ResultBuilder::new(batch_id, &mut self.result[..])
+            && let Ok(Built::Done(len)) = b.on_response(batch_id, rejection(reason))
+        {
+            self.result_ready(len);
+        }
+    }
+
+    fn result_ready(&mut self, len: usize) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        let Some(intake) = s.intake.take() else {
+            return;
+        };
+        self.counters.results += 1;
+        s.tx_seq = s.tx_seq.wrapping_add(1);
+        let cfg = SenderConfig {
+            local_id: NODE_ENTITY,
+            remote_id: intake.ground,
+            id_width: ENTITY_ID_WIDTH,
+            ..SenderConfig::default()
+        };
+        let seq = (intake.batch_id as u32) ^ s.tx_seq.rotate_left(16);
+        let data = self.result.get(..len).unwrap_or(&[]);
+        match Sender::new(cfg, seq, b"result.snrf", data) {
+            Ok(tx) => {
+                log::info!(
+                    "batch {:#x}: result of {len} bytes ready, downlinking",
+                    intake.batch_id
+                );
+                s.tx = Some(tx);
+                s.tx_batch = intake.batch_id;
+                s.result_len = len;
+            }
+            Err(e) => log::error!("result downlink of batch {:#x}: {e}", intake.batch_id),
+        }
+    }
+
+    /// Timers and intake: one bounded step on the flash (the PDUs it makes wait in an outbox
+    /// for [`Batches::send_due`]). Returns whether chunks are left with room in the ring.
+    pub fn step<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        now: Duration,
+        signer: Option<&mut dyn SignOut>,
+    ) -> bool {
+        self.poll_receiver(flash, now);
+        self.take_file(flash);
+        match signer {
+            Some(sign) => self.forward(flash, sign),
+            None => {
+                if self.state.as_ref().is_some_and(|s| s.intake.is_some()) {
+                    log::error!("no sign-request channel granted: batch refused");
+                    self.refuse(SignRejection::Internal);
+                }
+                false
+            }
+        }
+    }
+
+    /// Send what is due: the receiver's PDUs from the last [`Batches::step`], and the result
+    /// downlink's.
+    pub fn send_due(&mut self, now: Duration, out: &mut dyn PacketOut) {
+        if let Some(s) = self.state.as_mut() {
+            let ob = &mut s.outbox;
+            for i in 0..ob.n.min(OUTBOX) {
+                let (Some(pdu), Some(&len)) = (ob.pdus.get(i), ob.lens.get(i)) else {
+                    continue;
+                };
+                Self::send_pdu(
+                    self.spi,
+                    &mut self.pkt_seq,
+                    pdu.get(..len).unwrap_or(&[]),
+                    out,
+                );
+            }
+            ob.n = 0;
+        }
+        self.poll_sender(now, out);
+    }
+
+    fn send_pdu(spi: Option<u16>, pkt_seq: &mut u16, pdu: &[u8], out: &mut dyn PacketOut) {
+        let Some(spi) = spi else {
+            return;
+        };
+        let mut buf = [0u8; MAX_PDU + 16];
+        if let Ok(n) = packet::wrap(pdu, *pkt_seq, false, &mut buf) {
+            *pkt_seq = pkt_seq.wrapping_add(1);
+            out.send(spi, buf.get(..n).unwrap_or(&[]));
+        }
+    }
+
+    fn poll_receiver<F: NorFlash>(&mut self, flash: &mut F, now: Duration) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        let ob = &mut s.outbox;
+        let r = s.rx.poll(flash, now, |pdu| {
+            if let (Some(dst), Some(len)) = (ob.pdus.get_mut(ob.n), ob.lens.get_mut(ob.n))
+                && let Some(d) = dst.get_mut(..pdu.len())
+            {
+                d.copy_from_slice(pdu);
+                *len = pdu.len();
+                ob.n += 1;
+            }
+        });
+        if let Err(e) = r {
+            log::warn!("CFDP receiver: {e}");
+        }
+    }
+
+    fn take_file<F: NorFlash>(&mut self, flash: &mut F) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        if s.intake.is_some() {
+            return;
+        }
+        let file = match s.rx.take_received(flash) {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) => {
+                log::warn!("CFDP: cannot take the received file: {e}");
+                return;
+            }
+        };
+        self.counters.files += 1;
+        let mut head = [0u8; 35];
+        let batch = match file.size {
+            n if n > u64::from(MAX_BATCH_FILE) => Err(IntakeError::TooLarge(n as usize)),
+            n if n < head.len() as u64 => Err(IntakeError::NotABatch),
+            _ => {
+                s.rx.read_received(flash, 0, &mut head)
+                    .map_err(|_| IntakeError::NotABatch)
+                    .and_then(|()| intake::batch_id_of(&head))
+            }
+        };
+        let size = file.size as u32;
+        let (batch_id, refused) = match batch {
+            Ok(id) => (id, false),
+            Err(e) => {
+                log::warn!("received file is not a batch: {e}");
+                (0, true)
+            }
+        };
+        log::info!(
+            "batch {batch_id:#x}: {size} bytes received by CFDP from entity {}",
+            file.source_id
+        );
+        s.intake = Some(Intake {
+            batch_id,
+            size,
+            next: 0,
+            count: size.div_ceil(CHUNK_MAX as u32),
+            stream: 0,
+            ground: file.source_id,
+        });
+        if refused {
+            self.refuse(SignRejection::Malformed);
+        }
+    }
+
+    fn forward<F: NorFlash>(&mut self, flash: &mut F, sign: &mut dyn SignOut) -> bool {
+        let Some(s) = self.state.as_mut() else {
+            return false;
+        };
+        let mut failed = false;
+        for _ in 0..CHUNKS_PER_CALL {
+            let Some(i) = s.intake.as_mut() else {
+                return false;
+            };
+            if i.next >= i.count {
+                return false;
+            }
+            let offset = i.next as usize * CHUNK_MAX;
+            let len = (i.size as usize).saturating_sub(offset).min(CHUNK_MAX);
+            let mut chunk = [0u8; CHUNK_MAX];
+            let Some(buf) = chunk.get_mut(..len) else {
+                failed = true;
+                break;
+            };
+            if s.rx.read_received(flash, offset as u64, buf).is_err() {
+                failed = true;
+                break;
+            }
+            let Ok(data) = BoundedBytes::new(buf) else {
+                failed = true;
+                break;
+            };
+            let req = SignRequest {
+                batch_id: i.batch_id,
+                request_id: INTAKE_TOKEN,
+                position: ChunkPosition {
+                    index: i.next,
+                    count: i.count,
+                    offset: offset as u32,
+                    total_len: i.size,
+                },
+                data,
+            };
+            match sign.send(&req) {
+                Ok(()) => {
+                    i.next += 1;
+                    self.counters.chunks += 1;
+                }
+                Err(true) => {
+                    self.counters.ring_full += 1;
+                    return false;
+                }
+                Err(false) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            log::error!("batch intake: chunk could not be read or sent; batch refused");
+            self.refuse(SignRejection::Internal);
+            return false;
+        }
+        s_more(self)
+    }
+
+    fn poll_sender(&mut self, now: Duration, out: &mut dyn PacketOut) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        let Some(tx) = s.tx.as_mut() else {
+            return;
+        };
+        let before = tx.state();
+        let data = self.result.get(..s.result_len).unwrap_or(&[]);
+        let spi = self.spi;
+        let seq = &mut self.pkt_seq;
+        if let Err(e) = tx.poll(now, data, |pdu| Self::send_pdu(spi, seq, pdu, out)) {
+            log::warn!("CFDP result downlink: {e}");
+        }
+        match tx.state() {
+            SendState::Delivered if before == SendState::Active => {
+                self.counters.delivered += 1;
+                log::info!("batch {:#x}: result delivered", s.tx_batch);
+            }
+            SendState::Failed(c) if before == SendState::Active => {
+                log::warn!("batch {:#x}: result downlink failed: {c:?}", s.tx_batch);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn s_more(b: &Batches) -> bool {
+    b.state
+        .as_ref()
+        .and_then(|s| s.intake.as_ref())
+        .is_some_and(|i| i.next < i.count)
+}
