@@ -44,6 +44,9 @@ pub const INTAKE_TOKEN: u32 = 0xCFD0_0001;
 pub const CHUNKS_PER_CALL: usize = 4;
 /// The result buffer: the signed output of the largest batch (signatures add to the PSBTs).
 pub const RESULT_MAX: usize = MAX_BATCH_FILE as usize + MAX_BATCH_FILE as usize / 4;
+/// New upload bytes between journal checkpoints: at most this much is asked again after a
+/// reset (batches are small next to the 64 KiB default; a checkpoint is one record write).
+pub const CHECKPOINT_BYTES: u64 = 4 * 1024;
 /// How long after the last CFDP packet a transfer counts as under way.
 pub const ACTIVE_AFTER_PACKET: Duration = Duration::from_secs(5);
 /// Receiver PDUs buffered per poll (more are sent again by CFDP's own timers).
@@ -171,6 +174,7 @@ impl Batches {
         let result = RESULT.try_lock().ok_or(BatchesError::Taken)?;
         let cfg = ReceiverConfig {
             local_id: NODE_ENTITY,
+            checkpoint_bytes: CHECKPOINT_BYTES,
             ..ReceiverConfig::default()
         };
         let rx = Receiver::open(flash, cfg, cfdp_layout()).map_err(BatchesError::Cfdp)?;
