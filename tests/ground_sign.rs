@@ -13,7 +13,7 @@
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
 #[path = "../components/signer/tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use board_sim::flash::SimFlash;
