@@ -245,7 +245,7 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     std::fs::create_dir_all(&out).expect("out");
     let w = provision(&state, dir.path(), 3);
     let (uplink, listen) = (free_addr(), free_addr());
-    let _node = Board::boot(&state, uplink, listen, 2000);
+    let mut node = Board::boot(&state, uplink, listen, 2000);
 
     let o = sign_cmd(
         uplink,
@@ -303,6 +303,20 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("replayed sequence number"), "{t}");
+    no_comms_restart(&mut node);
+}
+
+/// The watchdog never had to restart comms: its handler kept answering pings throughout.
+fn no_comms_restart(node: &mut Board) {
+    node.drain();
+    assert!(
+        !node
+            .log
+            .iter()
+            .any(|l| l.contains("requesting restart of comms")),
+        "{}",
+        node.log.join("\n")
+    );
 }
 
 #[test]
@@ -425,4 +439,5 @@ fn an_upload_cut_by_a_node_reset_resumes() {
     let resent = number_after(&all, "PDUs (");
     assert!(resent < file, "re-sent {resent} of {file}:\n{all}");
     eprintln!("{resumed}\n{all}");
+    no_comms_restart(&mut node);
 }
