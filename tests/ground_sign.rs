@@ -303,6 +303,31 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("replayed sequence number"), "{t}");
+
+    // A payment above the server's max-amount: refused by policy, and the tool says so.
+    let big = dir.path().join("big.psbt");
+    std::fs::write(
+        &big,
+        support::psbt(
+            &w.ground,
+            &support::Spend::simple(7_000_000, 6_000_000, 1_000, 40),
+        ),
+    )
+    .expect("psbt");
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &[big],
+        &out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("policy: amount over max-amount"), "{t}");
     no_comms_restart(&mut node);
 }
 

@@ -63,7 +63,8 @@ pub struct SignJob {
 pub struct TransferStats {
     /// File bytes.
     pub bytes: u64,
-    /// PDUs sent by this side.
+    /// PDUs sent by the ground in this transfer (uplink: metadata, data, EOF, ACKs; downlink:
+    /// ACKs, NAKs, Finished).
     pub pdus: u64,
     /// File bytes sent again (uplink) on the receiver's request.
     pub retransmitted: u64,
@@ -385,6 +386,7 @@ fn transfer(
     let mut uploaded: Option<TransferStats> = None;
     let mut down_start: Option<Instant> = None;
     let mut last_down = 0u64;
+    let mut down_pdus = 0u64;
     loop {
         let now = t0.elapsed();
         // Everything both entities want to send.
@@ -395,7 +397,9 @@ fn transfer(
                 stage: format!("during the upload: {e}"),
                 elapsed: start.elapsed(),
             })?;
+        let up = out.len();
         let _ = rx.poll(&mut flash, now, |pdu| out.push(pdu.to_vec()));
+        down_pdus += (out.len() - up) as u64;
         for pdu in &out {
             if let Ok(n) = packet::wrap(pdu, pkt_seq, true, &mut wrap_buf) {
                 pkt_seq = pkt_seq.wrapping_add(1);
@@ -486,7 +490,9 @@ fn transfer(
                 out.clear();
                 let now = t0.elapsed();
                 let _ = tx.poll(now, file, |pdu| out.push(pdu.to_vec()));
+                let up = out.len();
                 let _ = rx.poll(&mut flash, now, |pdu| out.push(pdu.to_vec()));
+                down_pdus += (out.len() - up) as u64;
                 for pdu in &out {
                     if let Ok(n) = packet::wrap(pdu, pkt_seq, true, &mut wrap_buf) {
                         pkt_seq = pkt_seq.wrapping_add(1);
@@ -515,7 +521,7 @@ fn transfer(
             let c = rx.counters();
             let download = TransferStats {
                 bytes: f.size,
-                pdus: 0,
+                pdus: down_pdus,
                 retransmitted: c.duplicate_bytes,
                 naks: c.naks,
                 elapsed: down_start.map_or(Duration::ZERO, |t| t.elapsed()),
@@ -549,5 +555,49 @@ fn transfer(
                 elapsed: start.elapsed(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_codes_read_as_the_signers_reasons() {
+        assert!(explain(1, 6, None).contains("replayed sequence number"));
+        assert_eq!(
+            explain(5, 0x11, Some(2)),
+            "policy: amount over max-amount (PSBT 2)"
+        );
+        assert!(explain(1, 5, None).contains("wrong --key"));
+        assert!(explain(4, 12, Some(0)).contains("wallet refused"));
+        assert!(explain(9, 9, None).contains("class 9, code 9"));
+        assert!(coarse(6).contains("busy"));
+    }
+
+    #[test]
+    fn transaction_numbers_increase_per_state_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = next_transaction(dir.path()).expect("first");
+        let b = next_transaction(dir.path()).expect("second");
+        assert_eq!((a, b), (1, 2));
+        std::fs::write(dir.path().join("cfdp.seq"), "junk").expect("write");
+        assert_eq!(next_transaction(dir.path()).expect("after junk"), 1);
+    }
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let e = SignError::TooLarge {
+            size: 2 << 20,
+            max: MAX_BATCH_FILE,
+        };
+        assert!(e.to_string().contains("split the PSBTs"));
+        let e = SignError::UploadFailed("FileSizeError".into());
+        assert!(e.to_string().contains("1048576 bytes"), "{e}");
+        let e = SignError::Timeout {
+            stage: "uploading the batch: 10 of 20 bytes confirmed by the node, 0 re-sent".into(),
+            elapsed: Duration::from_secs(3),
+        };
+        assert!(e.to_string().contains("10 of 20 bytes") && e.to_string().contains("resume"));
     }
 }
