@@ -106,7 +106,7 @@ pub enum Progress {
         /// Bytes.
         bytes: usize,
     },
-    /// Upload progress (about every 10 %, and when NAKs arrive).
+    /// Upload progress (about every 10 %, and at most once a second when NAKs arrive).
     Upload(TxProgress),
     /// The node confirmed the whole batch file.
     Uploaded(TxProgress),
@@ -195,7 +195,7 @@ pub fn explain(class: u8, code: u8, psbt: Option<u16>) -> String {
         1 => "malformed certificate",
         2 => "unknown server id",
         3 => "server revoked",
-        4 => "certificate key id does not match the server's key",
+        4 => "certificate key id does not match the server's key (wrong --key?)",
         5 => "bad certificate signature (wrong --key?)",
         6 => "replayed sequence number (this certificate sequence was already used)",
         7 => "certificate expired",
@@ -383,6 +383,7 @@ fn transfer(
     let mut last_heard = Instant::now();
     let mut next_decile = 1u64;
     let mut naks_seen = 0u64;
+    let mut last_line = Instant::now();
     let mut uploaded: Option<TransferStats> = None;
     let mut down_start: Option<Instant> = None;
     let mut last_down = 0u64;
@@ -440,8 +441,11 @@ fn transfer(
         let p = tx.progress();
         if uploaded.is_none() {
             let total = p.total.max(1);
-            if p.acknowledged * 10 >= next_decile * total || p.naks > naks_seen {
+            let decile = p.acknowledged * 10 >= next_decile * total;
+            let naks = p.naks > naks_seen && last_line.elapsed() >= Duration::from_secs(1);
+            if decile || naks {
                 naks_seen = p.naks;
+                last_line = Instant::now();
                 while next_decile * total <= p.acknowledged * 10 {
                     next_decile += 1;
                 }
