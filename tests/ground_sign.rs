@@ -498,3 +498,69 @@ fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() 
     eprintln!("{t}");
     no_comms_restart(&mut node);
 }
+
+#[test]
+fn a_reset_between_delivery_and_result_still_gets_the_result() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 80);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let node = Board::boot(&state, uplink, listen, 2000);
+    let mut ground = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ground sign");
+    let stdout = ground.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("never delivered:\n{}", seen.join("\n")));
+        seen.push(line.clone());
+        if line.starts_with("batch delivered") {
+            break;
+        }
+    }
+    // The signer is at work on 80 PSBTs: cut the power now. The restarted node finds the
+    // file it had not answered on its flash and takes it up again.
+    node.kill();
+    let mut node = Board::boot(&state, uplink, listen, 2000);
+    node.wait_for("received but not answered before the reset: intake again");
+    let status = ground.wait().expect("ground sign");
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
+        seen.push(l);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = ground.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let all = format!("{}\n{err}", seen.join("\n"));
+    eprintln!("{all}");
+    assert!(status.success(), "{all}");
+    check_signed(&w, &out);
+    no_comms_restart(&mut node);
+}

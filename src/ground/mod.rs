@@ -385,7 +385,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
             t.total, t.pdus, t.retransmitted, t.naks
         ),
         sign::Progress::NodeRebooted => {
-            println!("the node rebooted; the upload resumes from what it kept")
+            println!("the node rebooted; it resumes from what it kept")
         }
         sign::Progress::Silent(d) => println!("node silent for {} ms; pinging it", d.as_millis()),
         sign::Progress::Download { received, size } if received == size => {

@@ -112,7 +112,8 @@ pub enum Progress {
     Uploaded(TxProgress),
     /// The node was silent for this long; pinging it again.
     Silent(Duration),
-    /// The node announced a (re)boot: the upload resumes from what its journal kept.
+    /// The node announced a (re)boot: an upload resumes from what its journal kept, a
+    /// delivered batch not yet answered is taken up again from its flash.
     NodeRebooted,
     /// Result file progress.
     Download {
@@ -299,8 +300,7 @@ pub fn sign(
         batch_id,
         bytes: file.len(),
     });
-    let seq = next_transaction(state_dir)?;
-    let (result, upload, download) = transfer(session, &file, seq, job, start, progress)?;
+    let (result, upload, download) = transfer(session, state_dir, &file, job, start, progress)?;
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
@@ -343,8 +343,8 @@ pub fn sign(
 /// node may start the result before the upload's Finished reaches the ground).
 fn transfer(
     session: &mut Session,
+    state_dir: &Path,
     file: &[u8],
-    seq: u32,
     job: &SignJob,
     start: Instant,
     progress: &mut dyn FnMut(&Progress),
@@ -360,6 +360,7 @@ fn transfer(
         ..SenderConfig::default()
     };
     let timeout = job.timeout;
+    let seq = next_transaction(state_dir)?;
     let mut tx = Sender::new(cfg, seq, b"batch.snbc", file).map_err(|e| SignError::Timeout {
         stage: format!("before the upload: {e}"),
         elapsed: start.elapsed(),

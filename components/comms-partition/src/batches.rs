@@ -5,7 +5,7 @@
 //!    [`Receiver`] whose file bytes and journal live on `comms-flash` ([`crate::flash_map`]); a
 //!    node reset mid-upload resumes from the journal. Its ACK, NAK and Finished PDUs go down in
 //!    space packets under the association that carried the upload, on the active link.
-//! 2. **Intake**: a complete file ([`Receiver::take_received`]) is read back from flash one
+//! 2. **Intake**: a complete file ([`Receiver::received`]) is read back from flash one
 //!    [`CHUNK_MAX`] chunk at a time and sent to the signer's `sign-request` channel, at most
 //!    [`CHUNKS_PER_CALL`] per call; a full ring keeps the chunk for the next call (never blocks,
 //!    never drops). A file that is not a batch gets a refused result (malformed) at once.
@@ -15,6 +15,11 @@
 //!    (internal).
 //! 4. **Downlink**: a [`Sender`] sends the result file to the entity that uploaded the batch.
 //!    The last sender is kept after it finished so a repeated Finished still gets its ACK.
+//!    Only when the ground confirmed the result (or the downlink gave up) is the file marked
+//!    taken in the journal ([`Receiver::take_received`]): a reset anywhere between the upload's
+//!    end and the result's delivery runs the intake again from the file on flash at the next
+//!    boot (the signer answers an identical batch as a resubmission), and the result goes down
+//!    under the telemetry association until the ground is heard again.
 //!
 //! PDUs from the ground are told apart by the direction bit of their header: towards the
 //! receiver (the ground's upload) or towards the sender (answers to the node's download).
@@ -117,6 +122,10 @@ struct State {
     tx_batch: u64,
     /// The end of the current downlink was counted and logged.
     tx_ended: bool,
+    /// The transfer (source, sequence) whose file the intake took, until it is marked taken.
+    started: Option<(u64, u64)>,
+    /// The result downlink ended: mark the file taken at the next step.
+    release_due: bool,
     result_len: usize,
     tx_seq: u32,
     outbox: Outbox,
@@ -149,7 +158,7 @@ pub enum BatchesError {
 pub struct Batches {
     state: MutexGuard<'static, Option<State>>,
     result: MutexGuard<'static, [u8; RESULT_MAX]>,
-    spi: Option<u16>,
+    spi: u16,
     pkt_seq: u16,
     last_packet: Option<Duration>,
     counters: BatchCounters,
@@ -169,9 +178,10 @@ fn rejection(reason: SignRejection) -> Response<'static> {
 }
 
 impl Batches {
-    /// Open the receiver on `flash` (resuming a transfer the journal holds). `None` if this
-    /// process already took the static state.
-    pub fn open<F: NorFlash>(flash: &mut F) -> Result<Self, BatchesError> {
+    /// Open the receiver on `flash` (resuming a transfer the journal holds, or the intake of a
+    /// file received but not answered). Packets go down under the association of the last CFDP
+    /// uplink, `default_spi` before one is heard.
+    pub fn open<F: NorFlash>(flash: &mut F, default_spi: u16) -> Result<Self, BatchesError> {
         let mut state = STATE.try_lock().ok_or(BatchesError::Taken)?;
         let result = RESULT.try_lock().ok_or(BatchesError::Taken)?;
         let cfg = ReceiverConfig {
@@ -186,6 +196,8 @@ impl Batches {
             tx: None,
             tx_batch: 0,
             tx_ended: false,
+            started: None,
+            release_due: false,
             result_len: 0,
             tx_seq: 0,
             outbox: Outbox {
@@ -197,7 +209,7 @@ impl Batches {
         Ok(Batches {
             state,
             result,
-            spi: None,
+            spi: default_spi,
             pkt_seq: 0,
             last_packet: None,
             counters: BatchCounters::default(),
@@ -261,7 +273,7 @@ impl Batches {
             return;
         };
         self.counters.packets += 1;
-        self.spi = Some(spi);
+        self.spi = spi;
         self.last_packet = Some(now);
         // Header byte 0, bit 3: 0 towards the file receiver, 1 towards the file sender.
         let towards_sender = pdu.first().is_some_and(|b| b & 0x08 != 0);
@@ -414,10 +426,7 @@ impl Batches {
         self.poll_sender(now, out);
     }
 
-    fn send_pdu(spi: Option<u16>, pkt_seq: &mut u16, pdu: &[u8], out: &mut dyn PacketOut) {
-        let Some(spi) = spi else {
-            return;
-        };
+    fn send_pdu(spi: u16, pkt_seq: &mut u16, pdu: &[u8], out: &mut dyn PacketOut) {
         let mut buf = [0u8; MAX_PDU + 16];
         if let Ok(n) = packet::wrap(pdu, *pkt_seq, false, &mut buf) {
             *pkt_seq = pkt_seq.wrapping_add(1);
@@ -448,17 +457,26 @@ impl Batches {
         let Some(s) = self.state.as_mut() else {
             return;
         };
+        if s.release_due {
+            s.release_due = false;
+            let same =
+                s.rx.received()
+                    .is_some_and(|f| Some((f.source_id, f.seq)) == s.started);
+            if same && let Err(e) = s.rx.take_received(flash) {
+                log::warn!("CFDP: cannot mark the batch file taken: {e}");
+            }
+            s.started = None;
+        }
         if s.intake.is_some() {
             return;
         }
-        let file = match s.rx.take_received(flash) {
-            Ok(Some(f)) => f,
-            Ok(None) => return,
-            Err(e) => {
-                log::warn!("CFDP: cannot take the received file: {e}");
-                return;
-            }
+        let Some(file) = s.rx.received() else {
+            return;
         };
+        if s.started == Some((file.source_id, file.seq)) {
+            return;
+        }
+        s.started = Some((file.source_id, file.seq));
         self.counters.files += 1;
         let mut head = [0u8; 35];
         let batch = match file.size {
@@ -583,6 +601,7 @@ impl Batches {
             }
         }
         s.tx_ended = true;
+        s.release_due = true;
     }
 }
 
@@ -652,7 +671,7 @@ mod tests {
     impl Rig {
         fn new(file: Vec<u8>) -> Rig {
             let mut flash = RamFlash::new(COMMS_FLASH_MIN as usize);
-            let node = Batches::open(&mut flash).expect("open");
+            let node = Batches::open(&mut flash, 1).expect("open");
             let cfg = SenderConfig {
                 local_id: GROUND,
                 remote_id: NODE_ENTITY,
@@ -935,4 +954,73 @@ mod tests {
         );
         assert!(ring.got.is_empty());
     }
+
+    #[test]
+    fn a_file_not_answered_before_a_reset_is_taken_up_again_and_only_until_answered() {
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let file = batch(2 * CHUNK_MAX);
+        let id = 7u64 << 32 | 5;
+        let mut rig = Rig::new(file);
+        let mut ring = Ring {
+            free: 100,
+            got: Vec::new(),
+        };
+        while ring.got.len() < 2 {
+            rig.exchange(&mut ring);
+        }
+        // Reset: the flow's RAM is gone, the flash stays.
+        let flash = core::mem::replace(&mut rig.flash, RamFlash::new(4096));
+        drop(core::mem::replace(&mut rig.node, dummy()));
+        rig.flash = flash;
+        rig.node = Batches::open(&mut rig.flash, 1).expect("reopen");
+        ring.got.clear();
+        while ring.got.len() < 2 {
+            rig.exchange(&mut ring);
+        }
+        assert_eq!(ring.got[0].position.index, 0, "the intake starts over");
+        let refusal = SignStatus::Rejected {
+            reason: SignRejection::Busy,
+        };
+        assert!(rig.node.on_response(&response(id, refusal, 0, false, &[])));
+        let mut got = false;
+        for _ in 0..2000 {
+            rig.exchange(&mut ring);
+            if rig.result().is_some() {
+                got = true;
+            }
+            if got && rig.node.counters().delivered == 1 {
+                break;
+            }
+        }
+        assert!(got && rig.node.counters().delivered == 1);
+        for _ in 0..5 {
+            rig.exchange(&mut ring);
+        }
+        // Answered: another reset does not take it up again.
+        let flash = core::mem::replace(&mut rig.flash, RamFlash::new(4096));
+        drop(core::mem::replace(&mut rig.node, dummy()));
+        rig.flash = flash;
+        rig.node = Batches::open(&mut rig.flash, 1).expect("reopen");
+        ring.got.clear();
+        for _ in 0..50 {
+            rig.exchange(&mut ring);
+        }
+        assert!(ring.got.is_empty());
+        assert_eq!(rig.node.phase(), Phase::Idle);
+    }
+
+    /// A flow holding nothing, to swap out the real one (its guards released on drop).
+    fn dummy() -> Batches {
+        Batches {
+            state: DUMMY_STATE.try_lock().expect("dummy state"),
+            result: DUMMY_RESULT.try_lock().expect("dummy result"),
+            spi: 1,
+            pkt_seq: 0,
+            last_packet: None,
+            counters: BatchCounters::default(),
+        }
+    }
+
+    static DUMMY_STATE: Mutex<Option<State>> = Mutex::new(None);
+    static DUMMY_RESULT: Mutex<[u8; RESULT_MAX]> = Mutex::new([0; RESULT_MAX]);
 }

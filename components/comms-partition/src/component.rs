@@ -420,31 +420,10 @@ where
                 "radio MTU larger than the unit buffer",
             ));
         }
-        let mut persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
+        let persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
             log::error!("SDLS state on comms-flash: {e:?}");
             InitError::Component("SDLS state flash unusable")
         })?;
-        // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
-        // by CFDP are then unavailable and the log says why.
-        let batches = match Batches::open(persist.flash_mut()) {
-            Ok(b) => {
-                if let Some(p) = b.receiver().and_then(|r| r.progress()) {
-                    log::info!(
-                        "CFDP: resuming a transfer, {} of {} bytes held",
-                        p.persisted,
-                        p.size
-                    );
-                }
-                Some(b)
-            }
-            Err(e) => {
-                log::error!(
-                    "CFDP batches unavailable: {e} (comms-flash must hold {} bytes)",
-                    crate::flash_map::COMMS_FLASH_MIN
-                );
-                None
-            }
-        };
         let bufs = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         let (outlets, table) = routes::take(caps)?;
         log::info!("routes from the granted channels: {outlets:?}");
@@ -460,11 +439,41 @@ where
         };
         // A `match`, not `map_err(..)?`: unoptimised builds copy the ~14 KiB node once per
         // combinator, and the partition's stack is small.
-        let node = match Node::boot(cfg, &provisioning, persist, table) {
+        let mut node = match Node::boot(cfg, &provisioning, persist, table) {
             Ok(n) => n,
             Err(e) => {
                 log::error!("comms boot failed: {e}");
                 return Err(InitError::Component("comms boot failed (see the log)"));
+            }
+        };
+        let tm_spi = node.security().telemetry_spi();
+        // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
+        // by CFDP are then unavailable and the log says why.
+        let batches = match Batches::open(node.persist_mut().flash_mut(), tm_spi) {
+            Ok(b) => {
+                if let Some(p) = b.receiver().and_then(|r| r.progress())
+                    && p.received < p.size
+                {
+                    log::info!(
+                        "CFDP: resuming a transfer, {} of {} bytes held",
+                        p.persisted,
+                        p.size
+                    );
+                }
+                if let Some(f) = b.receiver().and_then(|r| r.received()) {
+                    log::info!(
+                        "CFDP: a batch file of {} bytes was received but not answered before the reset: intake again",
+                        f.size
+                    );
+                }
+                Some(b)
+            }
+            Err(e) => {
+                log::error!(
+                    "CFDP batches unavailable: {e} (comms-flash must hold {} bytes)",
+                    crate::flash_map::COMMS_FLASH_MIN
+                );
+                None
             }
         };
         for s in node.security().statuses() {
