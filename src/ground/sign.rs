@@ -300,7 +300,8 @@ pub fn sign(
         batch_id,
         bytes: file.len(),
     });
-    let (result, upload, download) = transfer(session, state_dir, &file, job, start, progress)?;
+    let (result, upload, download) =
+        transfer(session, state_dir, &file, batch_id, job, start, progress)?;
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
@@ -345,6 +346,7 @@ fn transfer(
     session: &mut Session,
     state_dir: &Path,
     file: &[u8],
+    batch_id: u64,
     job: &SignJob,
     start: Instant,
     progress: &mut dyn FnMut(&Progress),
@@ -489,6 +491,11 @@ fn transfer(
                     stage: format!("reading the result: {e}"),
                     elapsed: start.elapsed(),
                 })?;
+            // The result of an earlier batch (a run that gave up before it came): not ours;
+            // the receiver takes the next transfer.
+            if intake::parse_result(&bytes).is_ok_and(|v| v.batch_id != batch_id) {
+                continue;
+            }
             // Let the Finished (and the upload's ACK) leave, and answer a repeated EOF.
             let linger = Instant::now();
             while linger.elapsed() < Duration::from_millis(300) {

@@ -52,6 +52,10 @@ pub const RESULT_MAX: usize = MAX_BATCH_FILE as usize + MAX_BATCH_FILE as usize 
 /// New upload bytes between journal checkpoints: at most this much is asked again after a
 /// reset (batches are small next to the 64 KiB default; a checkpoint is one record write).
 pub const CHECKPOINT_BYTES: u64 = 4 * 1024;
+/// An intake with no progress (no chunk taken by the ring, no response) for this long is
+/// refused as internal, so a signer that died mid-batch cannot hold the flow forever (signing
+/// the largest batch takes seconds).
+pub const INTAKE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long after the last CFDP packet a transfer counts as under way.
 pub const ACTIVE_AFTER_PACKET: Duration = Duration::from_secs(5);
 /// Receiver PDUs buffered per poll (more are sent again by CFDP's own timers).
@@ -107,6 +111,10 @@ struct Intake {
     count: u32,
     stream: usize,
     ground: u64,
+    /// When the intake last moved (a chunk sent, a response taken).
+    last: Duration,
+    /// It moved since the last step.
+    moved: bool,
 }
 
 struct Outbox {
@@ -320,7 +328,10 @@ impl Batches {
         };
         let stream = b.map(|b| b.stream_len()).unwrap_or(0);
         match built {
-            Ok(Built::More) => intake.stream = stream,
+            Ok(Built::More) => {
+                intake.stream = stream;
+                intake.moved = true;
+            }
             Ok(Built::Done(len)) => self.result_ready(len),
             Err(IntakeError::OutOfOrder { .. }) | Err(IntakeError::BadStream) => {
                 log::error!("signed stream of batch {:#x} unusable", intake.batch_id);
@@ -392,7 +403,19 @@ impl Batches {
         signer: Option<&mut dyn SignOut>,
     ) -> bool {
         self.poll_receiver(flash, now);
-        self.take_file(flash);
+        self.take_file(flash, now);
+        if let Some(i) = self.state.as_mut().and_then(|s| s.intake.as_mut()) {
+            if core::mem::take(&mut i.moved) {
+                i.last = now;
+            } else if now.saturating_sub(i.last) > INTAKE_TIMEOUT {
+                log::error!(
+                    "batch {:#x}: no answer from the signer for {} s; refused",
+                    i.batch_id,
+                    INTAKE_TIMEOUT.as_secs()
+                );
+                self.refuse(SignRejection::Internal);
+            }
+        }
         match signer {
             Some(sign) => self.forward(flash, sign),
             None => {
@@ -453,7 +476,7 @@ impl Batches {
         }
     }
 
-    fn take_file<F: NorFlash>(&mut self, flash: &mut F) {
+    fn take_file<F: NorFlash>(&mut self, flash: &mut F, now: Duration) {
         let Some(s) = self.state.as_mut() else {
             return;
         };
@@ -507,6 +530,8 @@ impl Batches {
             count: size.div_ceil(CHUNK_MAX as u32),
             stream: 0,
             ground: file.source_id,
+            last: now,
+            moved: false,
         });
         if refused {
             self.refuse(SignRejection::Malformed);
@@ -554,6 +579,7 @@ impl Batches {
             match sign.send(&req) {
                 Ok(()) => {
                     i.next += 1;
+                    i.moved = true;
                     self.counters.chunks += 1;
                 }
                 Err(true) => {
@@ -1007,6 +1033,35 @@ mod tests {
         }
         assert!(ring.got.is_empty());
         assert_eq!(rig.node.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn a_signer_that_never_answers_gets_the_batch_refused_after_the_timeout() {
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rig = Rig::new(batch(CHUNK_MAX + 1));
+        let mut ring = Ring {
+            free: 100,
+            got: Vec::new(),
+        };
+        while ring.got.len() < 2 {
+            rig.exchange(&mut ring);
+        }
+        for _ in 0..10 {
+            rig.exchange(&mut ring);
+        }
+        assert!(matches!(rig.node.phase(), Phase::Intake { .. }));
+        rig.t += INTAKE_TIMEOUT;
+        let mut result = None;
+        for _ in 0..2000 {
+            rig.exchange(&mut ring);
+            if let Some(r) = rig.result() {
+                result = Some(r);
+                break;
+            }
+        }
+        let v = parse_result(result.as_deref().expect("a result")).expect("SNRF");
+        assert!(!v.signed);
+        assert_eq!(v.reason, intake::reason_code(SignRejection::Internal));
     }
 
     /// A flow holding nothing, to swap out the real one (its guards released on drop).
