@@ -195,7 +195,7 @@ fn sign_cmd(
         .arg(key)
         .arg("--out")
         .arg(out)
-        .args(["--rate-kbps", &kbps.to_string(), "--deadline-s", "40"])
+        .args(["--rate-kbps", &kbps.to_string()])
         .args(psbts);
     c
 }
@@ -563,4 +563,57 @@ fn a_reset_between_delivery_and_result_still_gets_the_result() {
     assert!(status.success(), "{all}");
     check_signed(&w, &out);
     no_comms_restart(&mut node);
+}
+
+#[test]
+fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 40);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let kbps = 64;
+    let node = Board::boot(&state, uplink, listen, kbps);
+    let mut cmd = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        kbps,
+    );
+    cmd.args(["--deadline-s", "4"]);
+    let mut ground = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ground sign");
+    let stdout = ground.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no output"));
+    assert!(first.contains("node reached"), "{first}");
+    node.kill();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = ground.wait().expect("ground sign");
+    let mut err = String::new();
+    if let Some(mut e) = ground.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let all = format!("{first}\n{}\n{err}", rest.join("\n"));
+    assert_eq!(status.code(), Some(2), "{all}");
+    assert!(
+        err.contains("timed out") && err.contains("bytes confirmed by the node"),
+        "{all}"
+    );
+    eprintln!("{all}");
 }
