@@ -166,7 +166,8 @@ pub enum SignError {
     Result(BatchError),
     /// The deadline passed.
     #[error(
-        "timed out after {elapsed:?} {stage}; run it again to resume (the node keeps what it received)"
+        "timed out after {secs:.1} s {stage}; check the node (`spacenode ground status`) and run it again (a new batch: a partial upload is kept by the node only while the same transfer continues)",
+        secs = .elapsed.as_secs_f64()
     )]
     Timeout {
         /// How far it got.
@@ -610,6 +611,10 @@ mod tests {
             stage: "uploading the batch: 10 of 20 bytes confirmed by the node, 0 re-sent".into(),
             elapsed: Duration::from_secs(3),
         };
-        assert!(e.to_string().contains("10 of 20 bytes") && e.to_string().contains("resume"));
+        let text = e.to_string();
+        assert!(
+            text.contains("10 of 20 bytes") && text.contains("after 3.0 s"),
+            "{text}"
+        );
     }
 }
