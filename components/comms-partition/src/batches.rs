@@ -56,6 +56,11 @@ pub const CHECKPOINT_BYTES: u64 = 4 * 1024;
 /// refused as internal, so a signer that died mid-batch cannot hold the flow forever (signing
 /// the largest batch takes seconds).
 pub const INTAKE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Pacing of the result downlink, bit/s on the link (PDU, space packet header and SDLS). The
+/// node does not know the radio's rate; unpaced, a large result would fill the radio's queue
+/// and delay every other TM behind it (the sim link emulator queues 1024 frames). A flight
+/// build sets its downlink rate here.
+pub const DOWNLINK_RATE_BPS: u64 = 1_000_000;
 /// How long after the last CFDP packet a transfer counts as under way.
 pub const ACTIVE_AFTER_PACKET: Duration = Duration::from_secs(5);
 /// Receiver PDUs buffered per poll (more are sent again by CFDP's own timers).
@@ -375,6 +380,8 @@ impl Batches {
             local_id: NODE_ENTITY,
             remote_id: intake.ground,
             id_width: ENTITY_ID_WIDTH,
+            rate_bps: Some(DOWNLINK_RATE_BPS),
+            frame_overhead: 6 + comms::sdls::engine::OVERHEAD,
             ..SenderConfig::default()
         };
         let seq = (intake.batch_id as u32) ^ s.tx_seq.rotate_left(16);
