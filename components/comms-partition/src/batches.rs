@@ -1071,6 +1071,41 @@ mod tests {
         assert_eq!(v.reason, intake::reason_code(SignRejection::Internal));
     }
 
+    #[test]
+    fn truncated_and_flipped_packets_are_counted_never_a_panic() {
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rig = Rig::new(batch(3000));
+        // The ground's first packets (metadata, file data, EOF) as they would go up.
+        let mut up = Vec::new();
+        rig.ground_tx
+            .poll(Duration::from_millis(1), &rig.file, |pdu| {
+                let mut b = [0u8; MAX_PDU + 16];
+                let n = packet::wrap(pdu, 0, true, &mut b).expect("wrap");
+                up.push(b[..n].to_vec());
+            })
+            .expect("poll");
+        assert!(!up.is_empty());
+        let t = Duration::from_millis(2);
+        for p in &up {
+            for cut in 0..p.len() {
+                rig.node.on_packet(&mut rig.flash, 1, &p[..cut], t);
+            }
+            for i in 0..p.len() {
+                for bit in [0x01u8, 0x08, 0x80] {
+                    let mut q = p.clone();
+                    q[i] ^= bit;
+                    rig.node.on_packet(&mut rig.flash, 1, &q, t);
+                }
+            }
+        }
+        let mut ring = Ring {
+            free: 100,
+            got: Vec::new(),
+        };
+        let _ = rig.node.step(&mut rig.flash, t, Some(&mut ring));
+        assert!(rig.node.counters().bad_packets > 0);
+    }
+
     /// A flow holding nothing, to swap out the real one (its guards released on drop).
     fn dummy() -> Batches {
         Batches {
