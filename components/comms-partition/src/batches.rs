@@ -604,7 +604,7 @@ impl Batches {
             self.refuse(SignRejection::Internal);
             return false;
         }
-        s_more(self)
+        chunks_left(self)
     }
 
     fn poll_sender(&mut self, now: Duration, out: &mut dyn PacketOut) {
@@ -638,7 +638,7 @@ impl Batches {
     }
 }
 
-fn s_more(b: &Batches) -> bool {
+fn chunks_left(b: &Batches) -> bool {
     b.state
         .as_ref()
         .and_then(|s| s.intake.as_ref())
