@@ -8,6 +8,7 @@
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
+//! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
 //! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod batch;
 pub mod session;
+pub mod sign;
 pub mod status;
 
 use crate::failure::Failure;
@@ -44,6 +46,36 @@ pub enum GroundCommand {
     /// Administer the signer's registry: export xpubs, add/revoke servers, change policies.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
+    Sign(SignArgs),
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// The ground server's id in the signer's registry
+    #[arg(long, value_name = "ID")]
+    server: u32,
+    /// The server's P-256 certificate key (64 hex characters)
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Where to write the co-signed PSBTs: one directory (NAME.signed.psbt for each PSBT), or
+    /// one file per PSBT in batch order [default: next to each PSBT, NAME.signed.psbt]
+    #[arg(long = "out", value_name = "DIR|FILE")]
+    outs: Vec<PathBuf>,
+    /// Certificate expiry, mission time in ms [default: never]
+    #[arg(long, value_name = "MS")]
+    expiry_ms: Option<u64>,
+    /// Uplink rate in kbit/s (the radio's; 0: unpaced)
+    #[arg(long, value_name = "KBPS", default_value_t = 1000)]
+    rate_kbps: u64,
+    /// Give up after this many seconds
+    #[arg(long, value_name = "S", default_value_t = sign::DEFAULT_TIMEOUT.as_secs())]
+    deadline_s: u64,
+    /// The PSBTs (binary BIP-174 files), in batch order
+    #[arg(required = true, value_name = "PSBT")]
+    psbts: Vec<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -286,5 +318,116 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Batch(a) => make_batch(a),
         GroundCommand::Result(a) => write_result(a),
         GroundCommand::Admin(c) => admin::run(c),
+        GroundCommand::Sign(a) => sign_cmd(a),
     }
+}
+
+/// Where each co-signed PSBT goes (see [`SignArgs::outs`]).
+fn sign_outputs(args: &SignArgs) -> Result<Vec<PathBuf>, Failure> {
+    let signed_name = |p: &PathBuf| {
+        let stem = p
+            .file_stem()
+            .map_or_else(|| "psbt".into(), |s| s.to_string_lossy().into_owned());
+        format!("{stem}.signed.psbt")
+    };
+    match args.outs.as_slice() {
+        [] => Ok(args
+            .psbts
+            .iter()
+            .map(|p| p.with_file_name(signed_name(p)))
+            .collect()),
+        [dir] if dir.is_dir() => Ok(args
+            .psbts
+            .iter()
+            .map(|p| dir.join(signed_name(p)))
+            .collect()),
+        outs if outs.len() == args.psbts.len() => Ok(outs.to_vec()),
+        outs => Err(Failure::Usage(format!(
+            "--out: give one directory or one file per PSBT ({} PSBTs, {} --out)",
+            args.psbts.len(),
+            outs.len()
+        ))),
+    }
+}
+
+fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
+    let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
+    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let psbts = args
+        .psbts
+        .iter()
+        .map(|p| batch::read_psbt(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(rejected)?;
+    let outs = sign_outputs(&args)?;
+    let state = args.link.state.clone().unwrap_or_else(default_state_dir);
+    let mut session = args.link.session()?;
+    let job = sign::SignJob {
+        server: args.server,
+        key,
+        psbts,
+        expiry_ms: args.expiry_ms,
+        timeout: Duration::from_secs(args.deadline_s.max(1)),
+        rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),
+    };
+    let mut show = |p: &sign::Progress| match p {
+        sign::Progress::Reached { rtt } => {
+            println!("node reached (ping {} ms)", rtt.as_millis())
+        }
+        sign::Progress::Built { batch_id, bytes } => {
+            println!("batch {batch_id:#x}: {bytes} bytes, uplink by CFDP")
+        }
+        sign::Progress::Upload(t) => println!(
+            "upload {:>3} %  {} / {} bytes confirmed, {} PDUs, {} bytes re-sent after {} NAKs",
+            t.acknowledged * 100 / t.total.max(1),
+            t.acknowledged,
+            t.total,
+            t.pdus,
+            t.retransmitted,
+            t.naks
+        ),
+        sign::Progress::Uploaded(t) => println!(
+            "batch delivered: {} bytes in {} PDUs, {} re-sent after {} NAKs; waiting for the signer",
+            t.total, t.pdus, t.retransmitted, t.naks
+        ),
+        sign::Progress::NodeRebooted => {
+            println!("the node rebooted; it resumes from what it kept")
+        }
+        sign::Progress::Silent(d) => println!("node silent for {} ms; pinging it", d.as_millis()),
+        sign::Progress::Download { received, size } if received == size => {
+            println!("result received: {size} bytes")
+        }
+        sign::Progress::Download { .. } => {}
+    };
+    let outcome = sign::sign(&mut session, &state, &job, &mut show).map_err(|e| match e {
+        sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
+            Failure::Usage(format!("{e}"))
+        }
+        e => Failure::Rejected(format!("{e}\n")),
+    })?;
+    if outcome.signed.len() != outs.len() {
+        return Err(Failure::Rejected(format!(
+            "the result holds {} PSBTs for a batch of {}\n",
+            outcome.signed.len(),
+            outs.len()
+        )));
+    }
+    for (p, path) in outcome.signed.iter().zip(&outs) {
+        std::fs::write(path, p).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        println!("co-signed PSBT -> {}", path.display());
+    }
+    let (u, d) = (outcome.upload, outcome.download);
+    println!(
+        "batch {:#x} (certificate sequence {}) co-signed in {} ms: up {} bytes in {} PDUs ({} re-sent, {} NAKs), down {} bytes ({} NAKs sent)",
+        outcome.batch_id,
+        outcome.sequence,
+        outcome.elapsed.as_millis(),
+        u.bytes,
+        u.pdus,
+        u.retransmitted,
+        u.naks,
+        d.bytes,
+        d.naks
+    );
+    Ok(())
 }

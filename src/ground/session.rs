@@ -88,6 +88,15 @@ pub enum SessionError {
     Build(comms::ground::GroundError),
 }
 
+/// One authenticated downlink unit.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A space packet of the APID asked for (CFDP), as is.
+    Packet(Vec<u8>),
+    /// PUS telemetry.
+    Tm(Tm),
+}
+
 /// One downlinked telemetry packet, owned.
 #[derive(Debug, Clone)]
 pub struct Tm {
@@ -357,6 +366,71 @@ impl Session {
             attempts: answer.attempts,
             timeout_ms: self.cfg.timeout.as_millis() as u64,
         })
+    }
+
+    /// Send one space packet that is not a PUS telecommand (a CFDP PDU) under the session's
+    /// association, its ARSN saved first as for commands.
+    pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
+        let mut unit = vec![0u8; MAX_UNIT_LEN];
+        let n = self
+            .ground
+            .wrap(self.cfg.spi, packet, &mut unit)
+            .map_err(SessionError::Build)?;
+        self.save()?;
+        match self
+            .sock
+            .send_to(unit.get(..n).unwrap_or(&[]), self.cfg.node)
+        {
+            Ok(_) => Ok(()),
+            // A full socket buffer is a lost unit; the protocol above recovers it.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Wait up to `wait` for one authenticated downlink unit: a space packet with `apid` is
+    /// returned as is, PUS telemetry as a [`Tm`] (its floors noted). `None` when nothing
+    /// (authentic) arrived in time.
+    pub fn recv_any(
+        &mut self,
+        apid: u16,
+        wait: Duration,
+    ) -> Result<Option<Incoming>, SessionError> {
+        let mut buf = vec![0u8; 65_536];
+        self.sock
+            .set_read_timeout(Some(wait.max(Duration::from_micros(100))))?;
+        let k = match self.sock.recv_from(&mut buf) {
+            Ok((k, _)) => k,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let unit = buf.get(..k).unwrap_or(&[]);
+        let is_apid = |p: &[u8]| match p {
+            [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
+            _ => false,
+        };
+        let mut probe = self.ground.clone();
+        match probe.downlink_packet(unit) {
+            Ok((_, packet)) if is_apid(packet) => {
+                let packet = packet.to_vec();
+                self.ground = probe;
+                Ok(Some(Incoming::Packet(packet)))
+            }
+            Ok(_) => Ok(self.open_unit(unit).map(Incoming::Tm)),
+            Err(_) => {
+                self.refused_downlink += 1;
+                Ok(None)
+            }
+        }
     }
 
     /// Collect every TM that arrives within `wait` (tests: what a unit caused).

@@ -4,7 +4,7 @@
 //!
 //! | name or kind | what |
 //! | --- | --- |
-//! | device `comms-flash` | SDLS state in its first 64 KiB ([`crate::flash_map`]) |
+//! | device `comms-flash` | SDLS state in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
 //! | device `radio` | the primary link |
 //! | device `standby-link` | the standby serial link (HDLC) |
 //! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |
@@ -22,13 +22,18 @@
 //!    1,8; an admin response also sends TM\[8,128\] with an export or the new counter), health
 //!    reports are kept for housekeeping structure 1, component telemetry goes down at once
 //!    (structure 4).
-//! 3. **Tick** every [`TICK_US`]: failover and the rate-limited authentication-failure event.
-//! 4. If any budget ran out, `cx.wake_at(now)`: the event loop answers the watchdog's pings,
+//!    Sign responses of a batch that came by CFDP go to [`crate::batches`] instead.
+//! 3. **Batches** ([`crate::batches`]): CFDP timers, at most
+//!    [`crate::batches::CHUNKS_PER_CALL`] chunks to the signer, CFDP PDUs down. While a transfer
+//!    is under way the handler runs again every [`BATCH_POLL_US`].
+//! 4. **Tick** every [`TICK_US`]: failover and the rate-limited authentication-failure event.
+//! 5. If any budget ran out, `cx.wake_at(now)`: the event loop answers the watchdog's pings,
 //!    then calls again at once; otherwise the next wake-up is the next tick.
 //!
 //! Avoids: blocking, unbounded loops, and logging per refused unit (a flood would flood the log;
 //! the counters are in housekeeping structure 3).
 
+use crate::batches::{Batches, PacketOut, SignOut};
 use crate::bufs::{self, Buffers};
 use crate::flash_map::sdls_layout;
 use crate::keys::{self, KeysOrigin};
@@ -53,6 +58,8 @@ pub const SERIAL_FRAMES_PER_CALL: usize = 16;
 pub const CHANNEL_MSGS_PER_CALL: usize = 16;
 /// Period of the failover and event tick.
 pub const TICK_US: u64 = 100_000;
+/// Period of the handler while a CFDP transfer or batch intake is under way.
+pub const BATCH_POLL_US: u64 = 5_000;
 
 /// Counters of the partition itself (the node's own are in its security engine and links).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,6 +91,7 @@ where
     admin_rx: Option<Rx<AdminResponse>>,
     telemetry_rx: Option<Rx<Telemetry>>,
     health_rx: Option<Rx<HealthReport>>,
+    batches: Option<Batches>,
     tx: TxStats,
     stats: PdStats,
     next_tick: Instant,
@@ -110,6 +118,35 @@ fn now_of(cx: &Context) -> Now {
     Now {
         mono: cx.now(),
         mission_us: None,
+    }
+}
+
+fn since_boot(now: Now) -> core::time::Duration {
+    core::time::Duration::from_micros(now.mono.as_micros())
+}
+
+/// CFDP packets down through the node (SDLS) on the active link.
+struct NodeOut<'a, P: comms::sdls::StatePersist, D: comms::node::Downlink> {
+    node: &'a mut Node<P>,
+    links: &'a mut D,
+}
+
+impl<P: comms::sdls::StatePersist, D: comms::node::Downlink> PacketOut for NodeOut<'_, P, D> {
+    fn send(&mut self, spi: u16, packet: &[u8]) {
+        self.node.send_packet(spi, packet, self.links);
+    }
+}
+
+/// The signer's `sign-request` ring.
+struct SignRing<'a>(&'a mut runtime::Tx<protocol::SignRequest>);
+
+impl SignOut for SignRing<'_> {
+    fn send(&mut self, req: &protocol::SignRequest) -> Result<(), bool> {
+        match self.0.try_send(req) {
+            Ok(()) | Err(ipc::SendError::Notify(_)) => Ok(()),
+            Err(ipc::SendError::Full) => Err(true),
+            Err(_) => Err(false),
+        }
     }
 }
 
@@ -212,10 +249,11 @@ where
             stats: &mut self.tx,
         };
         let unit = self.bufs.unit.get(..n).unwrap_or(&[]);
-        Some(
-            self.node
-                .on_unit(LinkId::Primary, unit, now, &mut self.outlets, &mut links),
-        )
+        let o = self
+            .node
+            .on_unit(LinkId::Primary, unit, now, &mut self.outlets, &mut links);
+        cfdp_in(&mut self.node, &mut self.batches, o, unit, now);
+        Some(o)
     }
 
     /// One serial frame (or dropped frame); `None` when the line is idle.
@@ -230,13 +268,12 @@ where
         match step {
             SerialStep::Frame => {
                 self.stats.serial_frames += 1;
-                Some(self.node.on_unit(
-                    LinkId::Standby,
-                    self.bufs.serial_rx.frame(),
-                    now,
-                    &mut self.outlets,
-                    &mut links,
-                ))
+                let unit = self.bufs.serial_rx.frame();
+                let o =
+                    self.node
+                        .on_unit(LinkId::Standby, unit, now, &mut self.outlets, &mut links);
+                cfdp_in(&mut self.node, &mut self.batches, o, unit, now);
+                Some(o)
             }
             SerialStep::Dropped => {
                 self.node.on_framing_error(LinkId::Standby, now);
@@ -291,8 +328,11 @@ where
             frame: &mut self.bufs.frame,
             stats: &mut self.tx,
         };
+        let batches = &mut self.batches;
         let mut more = drain(&mut self.sign_rx, "sign-responses", cx, |r| {
-            node.on_sign_response(&r, now, &mut links)
+            if !batches.as_mut().is_some_and(|b| b.on_response(&r)) {
+                node.on_sign_response(&r, now, &mut links)
+            }
         });
         more |= drain(&mut self.upgrade_rx, "upgrade-status", cx, |s| {
             node.on_upgrade_status(&s, now, &mut links)
@@ -307,6 +347,52 @@ where
             node.on_health(h)
         });
         more
+    }
+
+    /// Step 3 of the module docs. Returns whether chunks are left that the ring has room for.
+    fn batches(&mut self, now: Now) -> bool {
+        let Some(b) = self.batches.as_mut() else {
+            return false;
+        };
+        let t = since_boot(now);
+        let more = {
+            let flash = self.node.persist_mut().flash_mut();
+            let mut ring = self.outlets.sign().map(SignRing);
+            b.step(flash, t, ring.as_mut().map(|r| r as &mut dyn SignOut))
+        };
+        let mut links = Links {
+            radio: &mut self.radio,
+            serial: &mut self.serial,
+            frame: &mut self.bufs.frame,
+            stats: &mut self.tx,
+        };
+        let mut out = NodeOut {
+            node: &mut self.node,
+            links: &mut links,
+        };
+        b.send_due(t, &mut out);
+        more
+    }
+
+    /// The batch flow (CFDP counters and progress; `None` if CFDP could not start).
+    pub fn batch_flow(&self) -> Option<&Batches> {
+        self.batches.as_ref()
+    }
+}
+
+/// Hand an authenticated CFDP packet to the batch flow.
+fn cfdp_in<F: hal::flash::NorFlash>(
+    node: &mut Node<FlashPersist<F>>,
+    batches: &mut Option<Batches>,
+    o: UnitOutcome,
+    unit: &[u8],
+    now: Now,
+) {
+    if let UnitOutcome::Cfdp { spi, start, len } = o
+        && let Some(b) = batches.as_mut()
+        && let Some(packet) = unit.get(start..start.saturating_add(len))
+    {
+        b.on_packet(node.persist_mut().flash_mut(), spi, packet, since_boot(now));
     }
 }
 
@@ -359,11 +445,41 @@ where
         };
         // A `match`, not `map_err(..)?`: unoptimised builds copy the ~14 KiB node once per
         // combinator, and the partition's stack is small.
-        let node = match Node::boot(cfg, &provisioning, persist, table) {
+        let mut node = match Node::boot(cfg, &provisioning, persist, table) {
             Ok(n) => n,
             Err(e) => {
                 log::error!("comms boot failed: {e}");
                 return Err(InitError::Component("comms boot failed (see the log)"));
+            }
+        };
+        let tm_spi = node.security().telemetry_spi();
+        // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
+        // by CFDP are then unavailable and the log says why.
+        let batches = match Batches::open(node.persist_mut().flash_mut(), tm_spi) {
+            Ok(b) => {
+                if let Some(p) = b.receiver().and_then(|r| r.progress())
+                    && p.received < p.size
+                {
+                    log::info!(
+                        "CFDP: resuming a transfer, {} of {} bytes held",
+                        p.persisted,
+                        p.size
+                    );
+                }
+                if let Some(f) = b.receiver().and_then(|r| r.received()) {
+                    log::info!(
+                        "CFDP: a batch file of {} bytes was received but not answered before the reset: intake again",
+                        f.size
+                    );
+                }
+                Some(b)
+            }
+            Err(e) => {
+                log::error!(
+                    "CFDP batches unavailable: {e} (comms-flash must hold {} bytes)",
+                    crate::flash_map::COMMS_FLASH_MIN
+                );
+                None
             }
         };
         for s in node.security().statuses() {
@@ -385,6 +501,7 @@ where
             admin_rx,
             telemetry_rx,
             health_rx,
+            batches,
             tx: TxStats::default(),
             stats: PdStats::default(),
             next_tick: after(cx.now(), TICK_US),
@@ -405,6 +522,7 @@ where
         let now = now_of(cx);
         let mut more = self.links(now, cx);
         more |= self.channels(now, cx);
+        more |= self.batches(now);
         if now.mono >= self.next_tick {
             let mut links = Links {
                 radio: &mut self.radio,
@@ -418,6 +536,12 @@ where
         if more {
             self.stats.yielded += 1;
             cx.wake_at(now.mono);
+        } else if self
+            .batches
+            .as_ref()
+            .is_some_and(|b| b.busy(since_boot(now)))
+        {
+            cx.wake_at(after(now.mono, BATCH_POLL_US).min(self.next_tick));
         } else {
             cx.wake_at(self.next_tick);
         }

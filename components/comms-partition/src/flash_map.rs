@@ -4,11 +4,21 @@
 //! | region | bytes | what |
 //! | --- | --- | --- |
 //! | [`SDLS_REGION`] | `0 .. 64 KiB` | the SDLS security state record ([`comms::sdls::state`]), two mirrored copies of 32 KiB each ([`sdls_layout`]) |
-//! | [`CFDP_REGION_START`] .. end | `64 KiB ..` | CFDP resume state of partly received transfers (owned by `comms::cfdp`) |
+//! | [`CFDP_REGION_START`] .. `+ 16 KiB` | `64 .. 80 KiB` | the CFDP transfer journal (resume after a reset; owned by `comms::cfdp`) |
+//! | `80 KiB .. + MAX_BATCH_FILE` | `80 KiB .. 1104 KiB` | the batch file being received ([`cfdp_layout`]) |
 //!
 //! Nothing in the SDLS region is ever written by anything but the security engine's store.
 //!
-//! Avoids: hard-coding the device size (the CFDP region ends where the flash ends).
+//! # The batch size limit
+//!
+//! The largest batch file the node accepts is [`MAX_BATCH_FILE`] (1 MiB): the signer reassembles
+//! a batch in a buffer of that size (`signer_partition::MAX_BATCH`), so a larger file could
+//! never be signed. A `comms-flash` part must therefore hold at least [`COMMS_FLASH_MIN`] bytes
+//! (the sim board's holds 2 MiB; the description's `size` for the device is its controller's
+//! register window, not the part). A larger upload is refused at its metadata with the CFDP
+//! condition `FileSizeError`, which the ground reports with this limit.
+//!
+//! Avoids: hard-coding the device size beyond the minimum it must have.
 
 use store::StoreLayout;
 
@@ -16,6 +26,18 @@ use store::StoreLayout;
 pub const SDLS_REGION: u32 = 64 * 1024;
 /// Where the CFDP region starts.
 pub const CFDP_REGION_START: u32 = SDLS_REGION;
+
+/// The largest batch file accepted by CFDP (the signer's reassembly limit).
+pub const MAX_BATCH_FILE: u32 = 1 << 20;
+
+/// Smallest `comms-flash` part that holds SDLS, the CFDP journal and a whole batch.
+pub const COMMS_FLASH_MIN: u32 = cfdp_layout().data_base + MAX_BATCH_FILE;
+
+/// The CFDP journal and data area: files of at most [`MAX_BATCH_FILE`] bytes.
+pub const fn cfdp_layout() -> comms::cfdp::CfdpLayout {
+    let base = comms::cfdp::CfdpLayout::comms(0).data_base;
+    comms::cfdp::CfdpLayout::comms(base + MAX_BATCH_FILE)
+}
 
 /// The SDLS state record: copies at 0 and 32 KiB, each 32 KiB, tag `SDLS`.
 pub const fn sdls_layout() -> StoreLayout {
@@ -32,5 +54,10 @@ mod tests {
         assert_eq!(l.base(), 0);
         assert_eq!(l.base() + 2 * l.copy_size(), SDLS_REGION);
         assert!(CFDP_REGION_START >= l.base() + 2 * l.copy_size());
+        let c = cfdp_layout();
+        assert_eq!(c.journal.base(), CFDP_REGION_START);
+        assert!(c.data_base as u64 >= c.journal.base() as u64 + c.journal.span());
+        assert_eq!(c.data_size, MAX_BATCH_FILE);
+        assert_eq!(COMMS_FLASH_MIN, 80 * 1024 + (1 << 20));
     }
 }

@@ -225,6 +225,22 @@ impl<'b> ResultBuilder<'b> {
         })
     }
 
+    /// Continue a result whose first `stream` signed bytes are already in `buf` (the caller
+    /// keeps the builder's position between handler calls, see [`ResultBuilder::stream_len`]).
+    pub fn resume(batch_id: u64, buf: &'b mut [u8], stream: usize) -> Result<Self, IntakeError> {
+        let mut b = Self::new(batch_id, buf)?;
+        if RESULT_HEADER.saturating_add(stream) > b.buf.len() {
+            return Err(IntakeError::BufferFull(b.buf.len()));
+        }
+        b.stream = stream;
+        Ok(b)
+    }
+
+    /// Signed bytes taken so far.
+    pub fn stream_len(&self) -> usize {
+        self.stream
+    }
+
     fn header(&mut self, outcome: u8, reason: u8, n: u32) {
         if let Some(h) = self.buf.get_mut(..RESULT_HEADER) {
             h[..4].copy_from_slice(&RESULT_MAGIC);

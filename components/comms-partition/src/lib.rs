@@ -13,6 +13,7 @@
 //! | [`keys`] | where the SDLS provisioning comes from (build time, or the sim default) |
 //! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], HDLC on the serial line |
 //! | [`routes`] | the routing table from the send capabilities the partition was granted |
+//! | [`batches`] | CFDP in the partition: batch files up, to the signer, result files down |
 //! | [`intake`] | batch intake: one received batch file to sign requests, responses to one result file |
 //!
 //! Avoids: the heap, `std`, OS calls (the board's drivers do I/O), and unbounded work in one
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod batches;
 pub mod bufs;
 pub mod component;
 pub mod flash_map;

@@ -116,6 +116,18 @@ pub enum UnitOutcome {
     Duplicate,
     /// Ran (or was forwarded) with this progress.
     Ran(Progress),
+    /// An authenticated CFDP packet ([`crate::cfdp::CFDP_APID`]) under association `spi`, which
+    /// may send batches: `unit[start..start + len]` is the space packet, for the caller's CFDP
+    /// entity ([`Node::on_unit`] does not run CFDP itself). From an association without the
+    /// sign permission it is [`UnitOutcome::Rejected`] (`Unauthorised`) instead, unanswered.
+    Cfdp {
+        /// The association that carried it (answers go down under it).
+        spi: u16,
+        /// Offset of the packet in the unit.
+        start: usize,
+        /// Length of the packet.
+        len: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,6 +443,9 @@ impl<P: StatePersist> Node<P> {
         // already go out on it.
         self.tick(now, down);
         let spi = verified.spi;
+        if let Some(outcome) = cfdp_outcome(unit, spi, verified.permissions, verified.data) {
+            return outcome;
+        }
         let tc = match tc::parse(verified.data, self.cfg.apid) {
             Ok(tc) => tc,
             Err(refusal) => {
@@ -776,6 +791,56 @@ impl<P: StatePersist> Node<P> {
             );
         }
     }
+}
+
+impl<P: StatePersist> Node<P> {
+    /// Send one space packet that is not a PUS TM (a CFDP PDU the caller wrapped) under
+    /// association `spi` on the active link. Dropped if it cannot be protected (counted by the
+    /// security engine when persistence fails).
+    pub fn send_packet(&mut self, spi: u16, packet: &[u8], down: &mut impl Downlink) {
+        let mut unit_buf = [0u8; MAX_UNIT_LEN];
+        if let Ok(len) = self
+            .engine
+            .protect(spi, packet, &mut unit_buf, &mut self.persist)
+            && let Some(unit) = unit_buf.get(..len)
+        {
+            let link = self.links.active();
+            down.send(link, unit);
+            self.links.on_tx(link);
+        }
+    }
+}
+
+/// [`UnitOutcome::Cfdp`] (or its refusal) if the verified `data` of `unit` is a CFDP packet.
+fn cfdp_outcome(
+    unit: &[u8],
+    spi: u16,
+    permissions: crate::sdls::Permissions,
+    data: &[u8],
+) -> Option<UnitOutcome> {
+    let apid = match data {
+        [a, b, ..] => u16::from(a & 0x07) << 8 | u16::from(*b),
+        _ => return None,
+    };
+    if apid != crate::cfdp::CFDP_APID {
+        return None;
+    }
+    if !permissions.contains(crate::sdls::Permissions::SIGN) {
+        return Some(UnitOutcome::Rejected(Failure::with(
+            FailureCode::Unauthorised,
+            u32::from(spi),
+        )));
+    }
+    // A verified unit is SDLS header ‖ packet ‖ MAC: the packet starts after the header.
+    let start = crate::sdls::engine::HEADER_LEN;
+    let same = unit
+        .get(start..start + data.len())
+        .is_some_and(|p| core::ptr::eq(p, data));
+    same.then_some(UnitOutcome::Cfdp {
+        spi,
+        start,
+        len: data.len(),
+    })
 }
 
 fn manage_failure(e: ManageError) -> Failure {

@@ -514,3 +514,41 @@ fn housekeeping_reports_security_state_the_ground_can_resume_from() {
     let ops = lines.iter().flatten().find(|l| l.spi == OPS).unwrap();
     assert_eq!((ops.rx_last, ops.rx_reserved), (1, 17));
 }
+
+#[test]
+fn cfdp_packets_are_handed_to_the_caller_after_sdls_and_only_from_signing_associations() {
+    let mut n = node();
+    let mut g = ground();
+    let mut packet = [0u8; 64];
+    let len = comms::cfdp::packet::wrap(b"a CFDP PDU", 3, true, &mut packet).unwrap();
+    let packet = &packet[..len];
+    let mut unit = [0u8; 256];
+    let ulen = g.wrap(OPS, packet, &mut unit).unwrap();
+    let (o, sink) = send(&mut n, &unit[..ulen], &mut Channels::default());
+    let UnitOutcome::Cfdp { spi, start, len } = o else {
+        panic!("not handed over: {o:?}")
+    };
+    assert_eq!(spi, OPS);
+    assert_eq!(&unit[start..start + len], packet);
+    assert!(sink.0.is_empty(), "no PUS report for a CFDP packet");
+
+    // The node's CFDP answers go down under SDLS and open as packets on the ground.
+    let mut sink = Sink::default();
+    n.send_packet(OPS, packet, &mut sink);
+    assert_eq!(sink.0.len(), 1);
+    assert_eq!(g.downlink_packet(&sink.0[0]).unwrap(), (OPS, packet));
+
+    // An association without the sign permission cannot upload batches; a forged unit is
+    // refused by SDLS before anything looks at it.
+    let ulen = g.wrap(PING_ONLY, packet, &mut unit).unwrap();
+    let (o, sink) = send(&mut n, &unit[..ulen], &mut Channels::default());
+    assert!(
+        matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::Unauthorised),
+        "{o:?}"
+    );
+    assert!(sink.0.is_empty());
+    let ulen = g.wrap(OPS, packet, &mut unit).unwrap();
+    unit[ulen - 1] ^= 1;
+    let (o, _) = send(&mut n, &unit[..ulen], &mut Channels::default());
+    assert!(matches!(o, UnitOutcome::Refused(_)), "{o:?}");
+}

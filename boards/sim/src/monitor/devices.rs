@@ -3,7 +3,7 @@
 //!
 //! | device kind | stand-in | monitor keeps |
 //! | --- | --- | --- |
-//! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a [`FLASH_IMAGE_SIZE`]-byte sim NOR image (created erased on first use) | nothing |
+//! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a sim NOR image of [`flash_capacity`] bytes ([`FLASH_IMAGE_SIZE`], [`COMMS_FLASH_IMAGE_SIZE`] for `comms-flash`; created erased on first use, an older smaller image grown, never truncated) | nothing |
 //! | boot control (with `slot-flash`) | `STATE/boot.flash` (see [`crate::boot`]); the monitor runs `select_boot` on it first | nothing |
 //! | uart | a raw pty pair: the component gets the master | the slave open (its path is printed for ground tools) |
 //! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the node side of a [`LinkEmulator`] (seeded loss, latency, bandwidth; a perfect link by default) whose ground side is bound at [`RadioPath::uplink`] (written to `STATE/radio-uplink.addr`) and relays to [`RadioPath::ground`] | the link emulator (its relay threads stand for the space between node and ground) |
@@ -29,8 +29,52 @@ use std::path::Path;
 /// line, `IP:PORT`), rewritten at every power-on.
 pub const RADIO_UPLINK_FILE: &str = "radio-uplink.addr";
 
-/// Size of each sim flash image created by the monitor.
+/// Size of each sim flash image created by the monitor (every flash but `comms-flash`).
 pub const FLASH_IMAGE_SIZE: usize = 1 << 20;
+
+/// Size of the `comms-flash` image: the description's `size = 0x1000` for that device is the
+/// flash controller's MMIO window, not the part's capacity. Comms keeps its SDLS state (64 KiB),
+/// the CFDP journal (16 KiB) and a whole batch file (up to 1 MiB, the signer's reassembly
+/// limit) on it, which a 1 MiB part cannot hold: the sim board fits a 2 MiB part there.
+pub const COMMS_FLASH_IMAGE_SIZE: usize = 2 << 20;
+
+/// The capacity of the sim flash part behind device `name`.
+pub fn flash_capacity(name: &str) -> usize {
+    match name {
+        "comms-flash" => COMMS_FLASH_IMAGE_SIZE,
+        _ => FLASH_IMAGE_SIZE,
+    }
+}
+
+/// Grow an existing image at `path` that is smaller than `capacity` (made by an earlier build
+/// with a smaller part) to `capacity`, the new bytes erased (0xFF): what it holds stays where it
+/// was. A missing image is left to be created; a larger one is never truncated.
+fn grow_image(path: &Path, capacity: usize) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let want = capacity as u64;
+    if len >= want {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(len))?;
+    let erased = vec![0xFFu8; 64 * 1024];
+    let mut left = want - len;
+    while left > 0 {
+        let n = left.min(erased.len() as u64) as usize;
+        file.write_all(&erased[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()
+}
 
 /// Why a device could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -107,11 +151,11 @@ impl Devices {
                     let fd: OwnedFd = match part {
                         DevicePart::FlashImage => {
                             let path = state.join(format!("{}.flash", dev.name));
-                            crate::flash::SimFlash::<4, 4096>::open_or_create(
-                                &path,
-                                FLASH_IMAGE_SIZE,
-                            )
-                            .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?;
+                            let capacity = flash_capacity(&dev.name);
+                            grow_image(&path, capacity)
+                                .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?;
+                            crate::flash::SimFlash::<4, 4096>::open_or_create(&path, capacity)
+                                .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?;
                             notes.push(format!("flash image {}", path.display()));
                             open_rw(&path)
                                 .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?
@@ -195,5 +239,33 @@ impl Devices {
             .iter()
             .find(|(p, _)| *p == part)
             .map(|(_, fd)| fd)
+    }
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::*;
+
+    #[test]
+    fn a_smaller_image_grows_erased_and_keeps_its_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("comms-flash.flash");
+        let mut old = vec![0xFFu8; FLASH_IMAGE_SIZE];
+        old[..4].copy_from_slice(b"SDLS");
+        std::fs::write(&path, &old).expect("write");
+        grow_image(&path, flash_capacity("comms-flash")).expect("grow");
+        let now = std::fs::read(&path).expect("read");
+        assert_eq!(now.len(), COMMS_FLASH_IMAGE_SIZE);
+        assert_eq!(&now[..4], b"SDLS");
+        assert!(now[FLASH_IMAGE_SIZE..].iter().all(|&b| b == 0xFF));
+        // Never truncated, and a missing image is left alone.
+        grow_image(&path, FLASH_IMAGE_SIZE).expect("no-op");
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").len() as usize,
+            COMMS_FLASH_IMAGE_SIZE
+        );
+        grow_image(&dir.path().join("none"), 4096).expect("missing");
+        assert!(!dir.path().join("none").exists());
+        assert_eq!(flash_capacity("key-flash"), FLASH_IMAGE_SIZE);
     }
 }

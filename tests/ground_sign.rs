@@ -1,0 +1,619 @@
+//! Whole-system test of `spacenode ground sign`: real `spacenode run` processes on the sim board,
+//! the radio through the link emulator at 10 % seeded loss each way, real UDP, and the signer
+//! provisioned through its inbox (as `spacenode provision` does) with a ground server and a
+//! 2-of-3 wallet built from the node's own exported key (the signer's test fixture).
+//!
+//! 1. A batch of 3 PSBTs is co-signed end to end; each output carries a valid signature by the
+//!    node's key (checked with rust-bitcoin and libsecp256k1); the same certificate sequence
+//!    sent again is refused with the signer's replay reason.
+//! 2. With no node, the tool says the node is unreachable (after its ping attempts).
+//! 3. The node is killed mid-upload and started again on the same state: the upload resumes
+//!    from the receiver's journal (fewer bytes re-sent than the file) and the batch is signed.
+//!
+//! Every wait is bounded; nothing asserts how fast anything happens.
+
+#[path = "../components/signer/tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use board_sim::flash::SimFlash;
+use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
+use signer::descriptor::ScriptType;
+use signer::keys::SealKey;
+use signer::node::Signer;
+use signer::wallet::Network;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(30);
+const SERVER: u32 = 7;
+const RULES: &str = "rule allow max-amount=5000000 max-fee=50000";
+
+static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_board() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+/// The signer's keys on the node's key flash, its provisioning in the inbox, and the ground's
+/// wallet, key file and PSBTs (`count` of them) in `dir`.
+struct World {
+    ground: support::Ground,
+    key_file: PathBuf,
+    psbts: Vec<PathBuf>,
+}
+
+fn provision(state: &Path, dir: &Path, count: u32) -> World {
+    std::fs::create_dir_all(state).expect("state dir");
+    let image = state.join("key-flash.flash");
+    let (ground, text) = {
+        let image = image.clone();
+        support::big_stack(move || {
+            let flash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("key flash");
+            let s = Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &SealKey::new(board_sim::drivers::SIM_SEAL_SECRET),
+                &mut support::TestRng(0x5eed_0001),
+            )
+            .expect("signer first boot")
+            .0;
+            let g = support::Ground::new(&s, SERVER, Network::Regtest, ScriptType::Wsh, 3, 11);
+            let text = support::provisioning(&[], 0, &[(&g, RULES)]);
+            (g, text)
+        })
+    };
+    let mut flash: SimFlash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("reopen");
+    signer_partition::inbox::write(&mut flash, &text).expect("inbox");
+    let key_file = dir.join("server.key");
+    std::fs::write(&key_file, support::hex(&ground.cert_key.to_bytes()) + "\n").expect("key file");
+    let psbts = (0..count)
+        .map(|i| {
+            let p = support::psbt(
+                &ground,
+                &support::Spend::simple(1_000_000 + u64::from(i), 400_000, 1_000, 20 + i),
+            );
+            let path = dir.join(format!("tx{i}.psbt"));
+            std::fs::write(&path, p).expect("psbt");
+            path
+        })
+        .collect();
+    World {
+        ground,
+        key_file,
+        psbts,
+    }
+}
+
+struct Board {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Board {
+    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr, kbps: u32) -> Board {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .arg("run")
+            .arg("--state")
+            .arg(state)
+            .args(["--radio-loss", "0.1", "--radio-seed", "7"])
+            .args(["--radio-latency-ms", "2", "--radio-kbps"])
+            .arg(kbps.to_string())
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn spacenode run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut b = Board {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        };
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.log.push(l),
+                Err(_) => panic!("no `{what}` in the node's log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+    }
+
+    /// SIGKILL: no chance to tidy anything (a power cut for the node's processes).
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drain();
+    }
+
+    fn terminate(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn sign_cmd(
+    uplink: SocketAddr,
+    ground: SocketAddr,
+    state: &Path,
+    key: &Path,
+    psbts: &[PathBuf],
+    out: &Path,
+    kbps: u32,
+) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
+    c.args(["ground", "sign", "--timeout-ms", "500", "--attempts", "8"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(ground.to_string())
+        .arg("--state")
+        .arg(state)
+        .args(["--server", &SERVER.to_string()])
+        .arg("--key")
+        .arg(key)
+        .arg("--out")
+        .arg(out)
+        .args(["--rate-kbps", &kbps.to_string()])
+        .args(psbts);
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The number after `label` in `s`.
+fn number_after(s: &str, label: &str) -> u64 {
+    let rest = s
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
+}
+
+fn check_signed(w: &World, out: &Path) {
+    for p in &w.psbts {
+        let name = format!(
+            "{}.signed.psbt",
+            p.file_stem().expect("stem").to_string_lossy()
+        );
+        let signed = std::fs::read(out.join(&name)).expect("co-signed PSBT written");
+        assert_eq!(support::verify_node_signatures(&w.ground, &signed), 1);
+    }
+}
+
+#[test]
+fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 3);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut node = Board::boot(&state, uplink, listen, 2000);
+
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("node reached") && t.contains("batch delivered"),
+        "{t}"
+    );
+    assert!(t.contains("co-signed in"), "{t}");
+    check_signed(&w, &out);
+    eprintln!("{t}");
+
+    // The identical batch again (same sequence, same PSBTs) is a resubmission: the signer
+    // answers with the same signatures.
+    std::fs::write(ground_state.join(format!("server-{SERVER}.seq")), "0\n").expect("seq");
+    std::fs::remove_dir_all(&out).expect("clear");
+    std::fs::create_dir_all(&out).expect("out");
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
+    assert!(o.status.success(), "{}", text(&o));
+    check_signed(&w, &out);
+
+    // The same certificate sequence on other contents: a replay, refused with the reason.
+    std::fs::write(ground_state.join(format!("server-{SERVER}.seq")), "0\n").expect("seq");
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts[..2],
+        &out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("replayed sequence number"), "{t}");
+
+    // A payment above the server's max-amount: refused by policy, and the tool says so.
+    let big = dir.path().join("big.psbt");
+    std::fs::write(
+        &big,
+        support::psbt(
+            &w.ground,
+            &support::Spend::simple(7_000_000, 6_000_000, 1_000, 40),
+        ),
+    )
+    .expect("psbt");
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &[big],
+        &out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("policy: amount over max-amount"), "{t}");
+    no_comms_restart(&mut node);
+}
+
+/// The watchdog never had to restart comms: its handler kept answering pings throughout.
+fn no_comms_restart(node: &mut Board) {
+    node.drain();
+    assert!(
+        !node
+            .log
+            .iter()
+            .any(|l| l.contains("requesting restart of comms")),
+        "{}",
+        node.log.join("\n")
+    );
+}
+
+#[test]
+fn an_unreachable_node_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = World {
+        ground: support::big_stack(|| {
+            let s = support::boot(support::new_flash().0);
+            support::Ground::new(&s, SERVER, Network::Regtest, ScriptType::Wsh, 3, 11)
+        }),
+        key_file: dir.path().join("k"),
+        psbts: Vec::new(),
+    };
+    std::fs::write(&w.key_file, support::hex(&w.ground.cert_key.to_bytes())).expect("key");
+    let p = dir.path().join("a.psbt");
+    std::fs::write(
+        &p,
+        support::psbt(&w.ground, &support::Spend::simple(1_000_000, 1000, 100, 1)),
+    )
+    .expect("psbt");
+    let w = World {
+        psbts: vec![p],
+        ..w
+    };
+    // Nothing listens at the node's address.
+    let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", "sign", "--timeout-ms", "100", "--attempts", "2"])
+        .arg("--node")
+        .arg(free_addr().to_string())
+        .arg("--listen")
+        .arg(free_addr().to_string())
+        .arg("--state")
+        .arg(dir.path().join("g"))
+        .args(["--server", &SERVER.to_string()])
+        .arg("--key")
+        .arg(&w.key_file)
+        .args(&w.psbts)
+        .output()
+        .expect("ground sign");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("node unreachable") && t.contains("2 attempts"),
+        "{t}"
+    );
+}
+
+#[test]
+fn an_upload_cut_by_a_node_reset_resumes() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 40);
+    let (uplink, listen) = (free_addr(), free_addr());
+    // A slow radio, so that the upload takes a while.
+    let kbps = 160;
+    let node = Board::boot(&state, uplink, listen, kbps);
+
+    let mut ground = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        kbps,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ground sign");
+    let stdout = ground.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no upload progress:\n{}", seen.join("\n")));
+        seen.push(line.clone());
+        if line.starts_with("upload") && number_after(&line, "upload") >= 30 {
+            break;
+        }
+    }
+    node.kill();
+    let mut node = Board::boot(&state, uplink, listen, kbps);
+    node.wait_for("CFDP: resuming a transfer");
+    let resumed = node
+        .log
+        .iter()
+        .find(|l| l.contains("CFDP: resuming a transfer"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(number_after(&resumed, "transfer,") > 0, "{resumed}");
+
+    let status = ground.wait().expect("ground sign");
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
+        seen.push(l);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = ground.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let all = format!("{}\n{err}", seen.join("\n"));
+    assert!(status.success(), "{all}");
+    check_signed(&w, &out);
+    let file = number_after(&all, "up ");
+    let resent = number_after(&all, "PDUs (");
+    assert!(resent < file, "re-sent {resent} of {file}:\n{all}");
+    eprintln!("{resumed}\n{all}");
+    no_comms_restart(&mut node);
+}
+
+#[test]
+fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 1);
+    // The largest count a certificate takes, signed with a key the signer does not know.
+    let psbts = vec![w.psbts[0].clone(); signer::cert::MAX_PSBTS];
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, support::hex(&support::p256_key(99).to_bytes())).expect("key");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut node = Board::boot(&state, uplink, listen, 2000);
+    let o = sign_cmd(uplink, listen, &ground_state, &wrong, &psbts, &out, 2000)
+        .output()
+        .expect("ground sign");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("does not match the server's key (wrong --key?)"),
+        "{t}"
+    );
+    let size = number_after(&t, "batch 0x700000001:");
+    assert!(size > 700 * 1024, "{t}");
+    eprintln!("{t}");
+    no_comms_restart(&mut node);
+}
+
+#[test]
+fn a_reset_between_delivery_and_result_still_gets_the_result() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 80);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let node = Board::boot(&state, uplink, listen, 2000);
+    let mut ground = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("ground sign");
+    let stdout = ground.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("never delivered:\n{}", seen.join("\n")));
+        seen.push(line.clone());
+        if line.starts_with("batch delivered") {
+            break;
+        }
+    }
+    // The signer is at work on 80 PSBTs: cut the power now. The restarted node finds the
+    // file it had not answered on its flash and takes it up again.
+    node.kill();
+    let mut node = Board::boot(&state, uplink, listen, 2000);
+    node.wait_for("received but not answered before the reset: intake again");
+    let status = ground.wait().expect("ground sign");
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
+        seen.push(l);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = ground.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let all = format!("{}\n{err}", seen.join("\n"));
+    eprintln!("{all}");
+    assert!(status.success(), "{all}");
+    check_signed(&w, &out);
+    no_comms_restart(&mut node);
+}
+
+#[test]
+fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 40);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let kbps = 64;
+    let node = Board::boot(&state, uplink, listen, kbps);
+    let mut cmd = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        kbps,
+    );
+    cmd.args(["--deadline-s", "4"]);
+    let mut ground = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ground sign");
+    let stdout = ground.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no output"));
+    assert!(first.contains("node reached"), "{first}");
+    node.kill();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = ground.wait().expect("ground sign");
+    let mut err = String::new();
+    if let Some(mut e) = ground.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    let all = format!("{first}\n{}\n{err}", rest.join("\n"));
+    assert_eq!(status.code(), Some(2), "{all}");
+    assert!(
+        err.contains("timed out") && err.contains("bytes confirmed by the node"),
+        "{all}"
+    );
+    eprintln!("{all}");
+}
