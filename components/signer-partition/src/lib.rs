@@ -40,8 +40,9 @@ pub mod component;
 pub mod inbox;
 pub mod outbox;
 pub mod reassembly;
+pub mod statics;
 
-pub use component::{SignerPd, rejection_of};
+pub use component::{PdSigner, SignerPd, rejection_of};
 
 /// Largest batch (certificate plus framed PSBTs) the partition accepts, in bytes.
 pub const MAX_BATCH: usize = 1 << 20;

@@ -1,11 +1,14 @@
 //! Building a registry from text (provisioning file or stored record) and applying one admin
-//! command body to a copy of it. Every refusal is a [`RegistryErrorKind`] with its line.
+//! command body to a copy of it, both in place: [`Registry::load_text`] parses into an existing
+//! registry and [`Registry::apply_into`] writes the changed copy into a caller's registry, so
+//! no registry is ever returned by value. Every refusal is a [`RegistryErrorKind`] with its line.
 
 use super::{MAX_ADMINS, MAX_DESCRIPTOR, Registry, Server};
 use crate::descriptor::Descriptor;
 use crate::keys::NodeKeys;
 use crate::policy::{Policy, PolicyError};
 use crate::provision::{Line, ServerLine, TextError, TextErrorKind, lines};
+use crate::wallet::AccountKey;
 use crate::wallet::{Wallet, WalletError};
 
 /// Why a registry text or an admin command body was refused.
@@ -80,16 +83,34 @@ fn at(line: u32) -> impl Fn(RegistryErrorKind) -> RegistryError {
     move |kind| RegistryError { line, kind }
 }
 
-fn make_server(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<Server, RegistryErrorKind> {
+/// The node's account key for the server's wallet. Its own frame: the parsed descriptor is off
+/// the stack before the wallet is built.
+fn account_key(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<AccountKey, RegistryErrorKind> {
     let wallet_err = |error| RegistryErrorKind::Wallet { id: s.id, error };
-    let descriptor = heapless::String::try_from(s.descriptor)
-        .map_err(|_| RegistryErrorKind::DescriptorTooLong)?;
-    let parsed = Descriptor::parse(s.descriptor).map_err(|e| wallet_err(WalletError::from(e)))?;
-    let account_key = keys
-        .account(s.network, parsed.script_type, s.account)
-        .map_err(wallet_err)?;
-    let wallet = Wallet::register(s.descriptor, s.network, &account_key).map_err(wallet_err)?;
-    Ok(Server {
+    let script_type = match Descriptor::parse(s.descriptor) {
+        Ok(d) => d.script_type,
+        Err(e) => return Err(wallet_err(WalletError::from(e))),
+    };
+    keys.account(s.network, script_type, s.account)
+        .map_err(wallet_err)
+}
+
+/// Builds the server of `s` straight into `slot` (one move of the finished server, no
+/// `Result<Server, _>` copies on the way).
+fn fill_slot(
+    slot: &mut Option<Server>,
+    s: &ServerLine<'_>,
+    keys: &NodeKeys,
+) -> Result<(), RegistryErrorKind> {
+    let Ok(descriptor) = heapless::String::try_from(s.descriptor) else {
+        return Err(RegistryErrorKind::DescriptorTooLong);
+    };
+    let account_key = account_key(s, keys)?;
+    let wallet = match Wallet::register(s.descriptor, s.network, &account_key) {
+        Ok(w) => w,
+        Err(error) => return Err(RegistryErrorKind::Wallet { id: s.id, error }),
+    };
+    *slot = Some(Server {
         id: s.id,
         cert_key: s.key,
         network: s.network,
@@ -100,34 +121,68 @@ fn make_server(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<Server, RegistryEr
         descriptor,
         wallet,
         account_key,
-    })
+    });
+    Ok(())
 }
 
 impl Registry {
-    fn add_server(&mut self, s: Server) -> Result<(), RegistryErrorKind> {
-        if self.server(s.id).is_some() {
-            return Err(RegistryErrorKind::DuplicateServer(s.id));
-        }
-        let same_account = |o: &Server| {
-            o.network.coin_type() == s.network.coin_type()
-                && o.wallet.script_type == s.wallet.script_type
-                && o.account == s.account
+    /// Adds the server of line `s` in the first free slot: refused if the registry is full,
+    /// the line does not make a wallet, the id exists, or another server has the same account.
+    fn add_server_line(
+        &mut self,
+        s: &ServerLine<'_>,
+        keys: &NodeKeys,
+    ) -> Result<(), RegistryErrorKind> {
+        let used = self.server_count();
+        let (before, free) = self.servers.split_at_mut(used);
+        let slot = free.first_mut().ok_or(RegistryErrorKind::TooManyServers)?;
+        fill_slot(slot, s, keys)?;
+        let Some(new) = slot.as_ref() else {
+            return Err(RegistryErrorKind::TooManyServers);
         };
-        if self.servers.iter().any(same_account) {
-            return Err(RegistryErrorKind::AccountInUse(s.id));
+        let same_account = |o: &Server| {
+            o.network.coin_type() == new.network.coin_type()
+                && o.wallet.script_type == new.wallet.script_type
+                && o.account == new.account
+        };
+        let others = before.iter().flatten();
+        let refusal = if others.clone().any(|o| o.id == new.id) {
+            Some(RegistryErrorKind::DuplicateServer(new.id))
+        } else if others.clone().any(same_account) {
+            Some(RegistryErrorKind::AccountInUse(new.id))
+        } else {
+            None
+        };
+        match refusal {
+            Some(kind) => {
+                *slot = None;
+                Err(kind)
+            }
+            None => Ok(()),
         }
-        self.servers
-            .push(s)
-            .map_err(|_| RegistryErrorKind::TooManyServers)
     }
 
     fn last_policy(&mut self) -> Option<&mut Policy> {
-        self.servers.last_mut().map(|s| &mut s.policy)
+        self.servers
+            .iter_mut()
+            .rev()
+            .find_map(Option::as_mut)
+            .map(|s| &mut s.policy)
     }
 
-    /// Parses a provisioning file or stored registry (header first; see [`crate::provision`]).
-    pub fn from_text(text: &str, keys: &NodeKeys) -> Result<Self, RegistryError> {
-        let mut reg = Registry::default();
+    /// Parses a provisioning file or stored registry (header first; see [`crate::provision`])
+    /// into this registry, in place. On a refusal the registry is left empty.
+    pub fn load_text(&mut self, text: &str, keys: &NodeKeys) -> Result<(), RegistryError> {
+        self.clear();
+        let out = self.parse_text(text, keys);
+        if out.is_err() {
+            self.clear();
+        }
+        out
+    }
+
+    fn parse_text(&mut self, text: &str, keys: &NodeKeys) -> Result<(), RegistryError> {
+        let reg = self;
         let mut seen_header = false;
         let mut threshold: Option<(u32, u8)> = None;
         for item in lines(text) {
@@ -158,10 +213,7 @@ impl Registry {
                         .map_err(|_| err(RegistryErrorKind::TooManyAdmins))?;
                 }
                 Line::AdminCounter(c) => reg.counter = c,
-                Line::Server(s) => {
-                    let server = make_server(&s, keys).map_err(&err)?;
-                    reg.add_server(server).map_err(&err)?;
-                }
+                Line::Server(s) => reg.add_server_line(&s, keys).map_err(&err)?,
                 Line::Rule(r) => {
                     let p = reg
                         .last_policy()
@@ -183,29 +235,30 @@ impl Registry {
             None => {}
         }
         debug_assert!(reg.admins.len() <= MAX_ADMINS && MAX_DESCRIPTOR > 0);
-        Ok(reg)
+        Ok(())
     }
 
-    /// Applies one admin command body (already authenticated) to a copy of this registry and
-    /// returns the copy with `counter` recorded. `self` is unchanged.
-    pub fn apply(
+    /// Applies one admin command body (already authenticated) to a copy of this registry made
+    /// in `next`, with `counter` recorded there. `self` is unchanged; on a refusal `next` holds
+    /// a partial copy that must not be used.
+    pub fn apply_into(
         &self,
+        next: &mut Registry,
         body: &str,
         counter: u64,
         keys: &NodeKeys,
-    ) -> Result<(Registry, Command), RegistryError> {
-        let mut next = self.clone();
+    ) -> Result<Command, RegistryError> {
+        next.copy_from(self);
         let mut command: Option<Command> = None;
         for item in lines(body) {
             let (line, item) = item?;
             let err = at(line);
             match (item, command) {
                 (Line::Server(s), None) => {
-                    let server = make_server(&s, keys).map_err(&err)?;
-                    if server.revoked {
+                    if s.revoked {
                         return Err(err(RegistryErrorKind::BadCommand));
                     }
-                    next.add_server(server).map_err(&err)?;
+                    next.add_server_line(&s, keys).map_err(&err)?;
                     command = Some(Command::Add(s.id));
                 }
                 (Line::Revoke(id), None) => {
@@ -227,13 +280,14 @@ impl Registry {
         }
         let command = command.ok_or(at(0)(RegistryErrorKind::BadCommand))?;
         next.counter = counter;
-        Ok((next, command))
+        Ok(command)
     }
 
     fn server_mut(&mut self, id: u32) -> Result<&mut Server, RegistryErrorKind> {
         let s = self
             .servers
             .iter_mut()
+            .flatten()
             .find(|s| s.id == id)
             .ok_or(RegistryErrorKind::UnknownServer(id))?;
         if s.revoked {
