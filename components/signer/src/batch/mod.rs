@@ -448,11 +448,22 @@ fn sign_psbt(
         Ok(p) => p,
         Err(_) => return Err(Fail::of(ErrorClass::Psbt, 1, at)),
     };
-    let analysis = match crate::signer::check(&psbt, server.wallet(), &server.signer_config()) {
+    sign_parsed(&psbt, server, out, at)
+}
+
+/// The checks and signatures of [`sign_psbt`], in a frame of their own (the parser's frame and
+/// this one are never on the stack together).
+fn sign_parsed(
+    psbt: &Psbt<'_>,
+    server: &crate::registry::Server,
+    out: &mut [u8],
+    at: Option<u16>,
+) -> Result<(usize, u16), Fail> {
+    let analysis = match crate::signer::check(psbt, server.wallet(), &server.signer_config()) {
         Ok(a) => a,
         Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
     };
-    let sigs = match crate::signer::sign(&psbt, &analysis, server.account_key()) {
+    let sigs = match crate::signer::sign(psbt, &analysis, server.account_key()) {
         Ok(sigs) => sigs,
         Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
     };

@@ -95,22 +95,40 @@ fn account_key(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<AccountKey, Regist
         .map_err(wallet_err)
 }
 
-/// Builds the server of `s` straight into `slot` (one move of the finished server, no
-/// `Result<Server, _>` copies on the way).
+/// Builds the server of `s` straight into `slot`: the server goes in with an unregistered
+/// wallet and an empty descriptor, which are then filled in place, so the 8 KB wallet is never
+/// copied. On a refusal the slot is emptied again.
 fn fill_slot(
     slot: &mut Option<Server>,
     s: &ServerLine<'_>,
     keys: &NodeKeys,
 ) -> Result<(), RegistryErrorKind> {
-    let Ok(descriptor) = heapless::String::try_from(s.descriptor) else {
+    if s.descriptor.len() > MAX_DESCRIPTOR {
         return Err(RegistryErrorKind::DescriptorTooLong);
-    };
+    }
     let account_key = account_key(s, keys)?;
-    let wallet = match Wallet::register(s.descriptor, s.network, &account_key) {
-        Ok(w) => w,
-        Err(error) => return Err(RegistryErrorKind::Wallet { id: s.id, error }),
+    let server = put_blank(slot, s, account_key);
+    let filled = match server.descriptor.push_str(s.descriptor) {
+        Err(_) => Err(RegistryErrorKind::DescriptorTooLong),
+        Ok(()) => server
+            .wallet
+            .register_in(s.descriptor, s.network, &server.account_key)
+            .map_err(|error| RegistryErrorKind::Wallet { id: s.id, error }),
     };
-    *slot = Some(Server {
+    if filled.is_err() {
+        *slot = None;
+    }
+    filled
+}
+
+/// Puts a server with an empty descriptor and an unregistered wallet in `slot`. Its own frame,
+/// so the temporaries of the struct literal are off the stack before the wallet is registered.
+fn put_blank<'a>(
+    slot: &'a mut Option<Server>,
+    s: &ServerLine<'_>,
+    account_key: AccountKey,
+) -> &'a mut Server {
+    slot.insert(Server {
         id: s.id,
         cert_key: s.key,
         network: s.network,
@@ -118,11 +136,10 @@ fn fill_slot(
         sighash: s.sighash,
         revoked: s.revoked,
         policy: Policy::empty(),
-        descriptor,
-        wallet,
+        descriptor: heapless::String::new(),
+        wallet: Wallet::empty(s.network),
         account_key,
-    });
-    Ok(())
+    })
 }
 
 impl Registry {
