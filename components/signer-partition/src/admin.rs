@@ -1,5 +1,5 @@
 //! Registry administration over the `admin-requests`/`admin-responses` channels: one
-//! [`AdminRequest`] in, one [`AdminResponse`] out.
+//! [`protocol::AdminRequest`] in, one [`protocol::AdminResponse`] out.
 //!
 //! | request | the signer does | outcome |
 //! | --- | --- | --- |

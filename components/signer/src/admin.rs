@@ -152,7 +152,7 @@ impl<'a> Envelope<'a> {
 }
 
 /// Checks an envelope against the registry and the node's identity (steps 1-7 of the module
-/// docs), returning it for [`Registry::apply`].
+/// docs), returning it for [`Registry::apply_into`].
 pub fn authenticate<'a>(
     bytes: &'a [u8],
     registry: &Registry,
