@@ -324,3 +324,61 @@ pub enum Command {
     /// Replaced the policy of server `id`.
     ChangePolicy(u32),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+
+    fn admin_line(b: u8) -> String {
+        let k = p256::SecretKey::from_slice(&[b; 32]).expect("key");
+        let mut line = String::from("admin ");
+        crate::hexfmt::write(&mut line, &crate::p256sig::compress(&k.public_key())).expect("hex");
+        line + "\n"
+    }
+
+    fn text(threshold: u8, admins: &[u8]) -> String {
+        let mut t = std::format!("spacenode-signer-registry 1\nadmin-threshold {threshold}\n");
+        for &a in admins {
+            t += &admin_line(a);
+        }
+        t
+    }
+
+    #[test]
+    fn load_text_replaces_in_place_and_a_refusal_leaves_it_empty() {
+        let keys = NodeKeys::from_seed(&[7; 32]).expect("keys");
+        let mut reg = std::boxed::Box::new(Registry::new());
+        reg.load_text(&text(2, &[1, 2, 3]), &keys).expect("valid");
+        assert_eq!((reg.threshold(), reg.admins().len()), (2, 3));
+        reg.load_text(&text(1, &[4]), &keys).expect("valid");
+        assert_eq!(
+            (reg.threshold(), reg.admins().len()),
+            (1, 1),
+            "replaced, not merged"
+        );
+        let err = reg
+            .load_text(&text(5, &[1, 2]), &keys)
+            .expect_err("threshold above admins");
+        assert_eq!(err.kind, RegistryErrorKind::BadThreshold);
+        assert_eq!((reg.threshold(), reg.admins().len()), (0, 0), "left empty");
+    }
+
+    #[test]
+    fn apply_into_leaves_the_source_alone_and_overwrites_the_target() {
+        let keys = NodeKeys::from_seed(&[7; 32]).expect("keys");
+        let mut live = std::boxed::Box::new(Registry::new());
+        let mut next = std::boxed::Box::new(Registry::new());
+        live.load_text(&text(2, &[1, 2, 3]), &keys).expect("valid");
+        next.load_text(&text(1, &[9]), &keys)
+            .expect("stale staging contents");
+        let err = live
+            .apply_into(&mut next, "revoke id=4", 1, &keys)
+            .expect_err("no server 4");
+        assert_eq!(err.kind, RegistryErrorKind::UnknownServer(4));
+        assert_eq!((live.admin_counter(), live.admins().len()), (0, 3));
+        // The staging copy was rebuilt from the live registry, whatever it held before.
+        assert_eq!(next.admins(), live.admins());
+        assert_eq!(next.threshold(), 2);
+    }
+}

@@ -6,6 +6,9 @@
 //! [`Registries::new`] is a `const fn`: a partition keeps its `Registries` in a `static`
 //! (initialised at load time, never on the stack) and lends it to [`crate::node::Signer`].
 //!
+//! Only the signer changes them (`live_mut`, `split` and `promote` are crate-private): a
+//! holder of a `Registries` can read the live registry and lend it, nothing else.
+//!
 //! Avoids: `unsafe`, copies of whole registries, and any state beyond the two slots and the
 //! index.
 
@@ -40,19 +43,19 @@ impl Registries {
     }
 
     /// The live registry, mutably (to load it at boot).
-    pub fn live_mut(&mut self) -> &mut Registry {
+    pub(crate) fn live_mut(&mut self) -> &mut Registry {
         let [a, b] = &mut self.slots;
         if self.live { b } else { a }
     }
 
     /// The live registry and the staging one (whose contents are whatever was left there).
-    pub fn split(&mut self) -> (&Registry, &mut Registry) {
+    pub(crate) fn split(&mut self) -> (&Registry, &mut Registry) {
         let [a, b] = &mut self.slots;
         if self.live { (b, a) } else { (a, b) }
     }
 
     /// The staging registry becomes the live one (and the old live one the staging one).
-    pub fn promote(&mut self) {
+    pub(crate) fn promote(&mut self) {
         self.live = !self.live;
     }
 }
