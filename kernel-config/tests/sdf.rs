@@ -139,8 +139,8 @@ fn the_checker_refuses_each_microkit_rule_broken() {
         "budget 30000 exceeds its period 20000",
     );
     refused(
-        broken("stack_size=\"0x400000\"", "stack_size=\"0x400800\""),
-        "stack size 0x400800",
+        broken("stack_size=\"0x40000\"", "stack_size=\"0x40800\""),
+        "stack size 0x40800",
     );
     refused(
         broken(

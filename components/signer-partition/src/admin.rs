@@ -1,5 +1,5 @@
 //! Registry administration over the `admin-requests`/`admin-responses` channels: one
-//! [`AdminRequest`] in, one [`AdminResponse`] out.
+//! [`protocol::AdminRequest`] in, one [`protocol::AdminResponse`] out.
 //!
 //! | request | the signer does | outcome |
 //! | --- | --- | --- |
@@ -16,11 +16,13 @@
 //!
 //! Avoids: any state of its own; the signer core authenticates everything.
 
+use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use protocol::admin::ArchivedAdminOp;
 use protocol::{ADMIN_COMMAND_MAX, AdminOutcome, BoundedBytes, XPUB_EXPORT_LEN};
 use signer::descriptor::ScriptType;
 use signer::node::{ExportError, Signer};
+use signer::registry::Registries;
 use signer::wallet::Network;
 
 const _: () = assert!(ADMIN_COMMAND_MAX == signer::admin::MAX_ENVELOPE);
@@ -58,7 +60,10 @@ fn script_type(t: u8) -> Option<ScriptType> {
 }
 
 /// Carries out one (validated, archived) admin operation on `signer`.
-pub fn handle<F: NorFlash>(signer: &mut Signer<F>, op: &ArchivedAdminOp) -> AdminOutcome {
+pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
+    signer: &mut Signer<F, M>,
+    op: &ArchivedAdminOp,
+) -> AdminOutcome {
     let export = |r: Result<signer::export::XpubExport, ExportError>| match r {
         Ok(x) => AdminOutcome::Export {
             export: BoundedBytes::new(x.as_bytes()).unwrap_or_default(),

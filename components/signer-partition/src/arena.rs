@@ -1,5 +1,5 @@
-//! The partition's two large buffers, in static memory (the component itself lives on the event
-//! loop's stack, which is far too small for a megabyte).
+//! The batch buffer, in static memory ([`crate::statics`]: the component itself lives on the
+//! event loop's stack, which is far too small for a megabyte), and the job that borrows it.
 //!
 //! [`BatchArena`] holds the batch being received and, once complete, the [`BatchJob`] that
 //! borrows it. The arena enforces the borrow rule the type system cannot see across handler
@@ -7,47 +7,15 @@
 //! `None` while one does), and the job is dropped before the buffer is written again
 //! ([`BatchArena::finish`]).
 //!
-//! Avoids: the heap. This module holds the crate's only `unsafe` code.
+//! Avoids: the heap. With [`crate::statics`], this module holds the crate's only `unsafe` code.
 
 use crate::MAX_BATCH;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use crate::statics::{self, AlreadyTaken};
+use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
-use signer::batch::{BatchJob, MAX_SIGNED_PSBT, Step};
+use signer::batch::{BatchJob, Step};
 use signer::node::Signer;
-
-struct Static<const N: usize> {
-    taken: AtomicBool,
-    bytes: UnsafeCell<[u8; N]>,
-}
-
-// SAFETY: the bytes are reachable only through `take`, which hands out one pointer at most once
-// per process (the atomic flag), so no two threads ever see them.
-unsafe impl<const N: usize> Sync for Static<N> {}
-
-impl<const N: usize> Static<N> {
-    const fn new() -> Self {
-        Self {
-            taken: AtomicBool::new(false),
-            bytes: UnsafeCell::new([0; N]),
-        }
-    }
-
-    fn take(&'static self) -> Option<*mut [u8; N]> {
-        (!self.taken.swap(true, Ordering::AcqRel)).then(|| self.bytes.get())
-    }
-}
-
-static BATCH: Static<MAX_BATCH> = Static::new();
-/// Four bytes of length prefix, then a signed PSBT.
-pub const OUT_LEN: usize = 4 + MAX_SIGNED_PSBT;
-static OUT: Static<OUT_LEN> = Static::new();
-
-/// The output buffer of signing steps (taken once per process).
-pub fn take_out() -> Option<&'static mut [u8; OUT_LEN]> {
-    // SAFETY: `take` returns the pointer once per process, so this is the only reference.
-    OUT.take().map(|p| unsafe { &mut *p })
-}
+use signer::registry::Registries;
 
 /// The batch buffer and the job that borrows it.
 pub struct BatchArena {
@@ -64,9 +32,13 @@ impl core::fmt::Debug for BatchArena {
 }
 
 impl BatchArena {
-    /// The arena (taken once per process; `None` the second time).
-    pub fn take() -> Option<Self> {
-        BATCH.take().map(|ptr| Self { ptr, job: None })
+    /// The arena (taken once per process; [`AlreadyTaken`] the second time).
+    pub fn take() -> Result<Self, AlreadyTaken> {
+        let buf = statics::take_batch()?;
+        Ok(Self {
+            ptr: core::ptr::from_mut(buf),
+            job: None,
+        })
     }
 
     /// The buffer, writable while no job exists.
@@ -81,7 +53,12 @@ impl BatchArena {
 
     /// Starts `signer`'s batch job on the first `len` bytes at mission time `mission_ms`.
     /// Returns false if a job already exists.
-    pub fn start<F: NorFlash>(&mut self, len: usize, signer: &Signer<F>, mission_ms: u64) -> bool {
+    pub fn start<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        len: usize,
+        signer: &Signer<F, M>,
+        mission_ms: u64,
+    ) -> bool {
         if self.job.is_some() {
             return false;
         }
@@ -100,7 +77,11 @@ impl BatchArena {
 
     /// One step of the job in progress (`None` if there is none). The job itself never leaves
     /// the arena, so no copy of it can outlive [`BatchArena::finish`].
-    pub fn step<F: NorFlash>(&mut self, signer: &mut Signer<F>, out: &mut [u8]) -> Option<Step> {
+    pub fn step<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        signer: &mut Signer<F, M>,
+        out: &mut [u8],
+    ) -> Option<Step> {
         self.job.as_mut().map(|job| job.step(signer, out))
     }
 

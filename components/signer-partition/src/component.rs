@@ -6,15 +6,16 @@
 //!
 //! Avoids: more than one step of signing work per handler call, and blocking on a full ring.
 
-use crate::arena::{self, BatchArena, OUT_LEN};
+use crate::arena::BatchArena;
 use crate::inbox;
 use crate::outbox::{Flush, Outbox};
 use crate::reassembly::{self, Assembly, Chunk, ChunkError, Stored};
+use crate::statics::{self, OUT_LEN};
 use hal::time::Instant;
 use ipc::{RecvError, SendError};
 use protocol::{
-    AdminRequest, AdminResponse, BoundedBytes, ChunkPosition, SignRejection, SignRequest,
-    SignResponse, SignStatus,
+    AdminRequest, AdminResponse, BoundedBytes, CHUNK_MAX, ChunkPosition, SignRejection,
+    SignRequest, SignResponse, SignStatus,
 };
 use runtime::{CapSet, Component, Context, Drivers, InitError, NotifySet, Rx, Tx};
 use signer::batch::Step;
@@ -22,6 +23,7 @@ use signer::batch::receipt::{ErrorClass, RECEIPT_LEN, Receipt};
 use signer::keys::SealKey;
 use signer::node::Signer;
 use signer::persist::SignerLayout;
+use signer::registry::Registries;
 use zeroize::Zeroize;
 
 /// Most request messages handled per handler call (the rest on the next tick).
@@ -64,9 +66,12 @@ struct Current {
     pending: Pending,
 }
 
+/// The signer core as the partition holds it: its registries in static memory.
+pub type PdSigner<B> = Signer<<B as Drivers>::Flash, &'static mut Registries>;
+
 /// The signer component, generic over the board's drivers.
 pub struct SignerPd<B: Drivers> {
-    signer: Signer<B::Flash>,
+    signer: PdSigner<B>,
     requests: Rx<SignRequest>,
     responses: Tx<SignResponse>,
     admin_requests: Rx<AdminRequest>,
@@ -76,6 +81,7 @@ pub struct SignerPd<B: Drivers> {
     admin_unsent: Option<AdminResponse>,
     arena: BatchArena,
     out: &'static mut [u8; OUT_LEN],
+    chunk: &'static mut [u8; CHUNK_MAX],
     assembly: Option<Assembly>,
     current: Option<Current>,
 }
@@ -123,7 +129,7 @@ fn after(now: Instant, us: u64) -> Instant {
 
 impl<B: Drivers> SignerPd<B> {
     /// The signer inside (for board-level inspection in tests).
-    pub fn signer(&self) -> &Signer<B::Flash> {
+    pub fn signer(&self) -> &PdSigner<B> {
         &self.signer
     }
 
@@ -286,7 +292,7 @@ impl<B: Drivers> SignerPd<B> {
             }
             Pending::Psbt(len) => {
                 let src = self.out.get(..len).unwrap_or(&[]);
-                match cur.outbox.flush(src, false, &mut send) {
+                match cur.outbox.flush(self.chunk, src, false, &mut send) {
                     Flush::Full => (true, false),
                     Flush::Drained => {
                         cur.pending = Pending::Step;
@@ -294,10 +300,12 @@ impl<B: Drivers> SignerPd<B> {
                     }
                 }
             }
-            Pending::Receipt(r) => match cur.outbox.flush(r.as_bytes(), true, &mut send) {
-                Flush::Full => (true, false),
-                Flush::Drained => (false, true),
-            },
+            Pending::Receipt(r) => {
+                match cur.outbox.flush(self.chunk, r.as_bytes(), true, &mut send) {
+                    Flush::Full => (true, false),
+                    Flush::Drained => (false, true),
+                }
+            }
             Pending::Rejected(r) => {
                 let msg = reply(
                     0,
@@ -364,19 +372,33 @@ impl<B: Drivers> Component for SignerPd<B> {
             log::error!("{e}");
             InitError::Component("rng unavailable")
         })?;
-        let mut text_buf = [0u8; inbox::MAX_TEXT];
-        let inbox_text = match inbox::read(&mut flash, &mut text_buf) {
+        let taken = |e: statics::AlreadyTaken| {
+            log::error!("{e}");
+            InitError::Component("static memory already taken")
+        };
+        let registries = statics::take_registries().map_err(taken)?;
+        let arena = BatchArena::take().map_err(taken)?;
+        let out = statics::take_out().map_err(taken)?;
+        let chunk = statics::take_chunk().map_err(taken)?;
+        let text_buf = statics::take_inbox_text().map_err(taken)?;
+        let inbox_text = match inbox::read(&mut flash, text_buf) {
             Ok(t) => t,
             Err(e) => {
                 log::error!("{e}; booting without it");
                 None
             }
         };
-        let (mut signer, origin) =
-            Signer::boot(flash, SignerLayout::contiguous(0), &seal, &mut rng).map_err(|e| {
-                log::error!("signer boot failed: {e}");
-                InitError::Component("signer boot failed (see the log)")
-            })?;
+        let (mut signer, origin) = Signer::boot_with(
+            flash,
+            registries,
+            SignerLayout::contiguous(0),
+            &seal,
+            &mut rng,
+        )
+        .map_err(|e| {
+            log::error!("signer boot failed: {e}");
+            InitError::Component("signer boot failed (see the log)")
+        })?;
         log::info!("keys {origin:?}; node id {:02x?}", signer.node_id());
         match (signer.is_provisioned(), inbox_text) {
             (true, _) => {}
@@ -388,13 +410,11 @@ impl<B: Drivers> Component for SignerPd<B> {
             (false, Some(text)) => match signer.provision(text) {
                 Ok(()) => log::info!(
                     "provisioned from the inbox: {} servers",
-                    signer.registry().servers().len()
+                    signer.registry().server_count()
                 ),
                 Err(e) => log::error!("provisioning inbox refused: {e}"),
             },
         }
-        let arena = BatchArena::take().ok_or(InitError::Component("batch buffer already taken"))?;
-        let out = arena::take_out().ok_or(InitError::Component("output buffer already taken"))?;
         Ok(SignerPd {
             signer,
             requests,
@@ -404,6 +424,7 @@ impl<B: Drivers> Component for SignerPd<B> {
             admin_unsent: None,
             arena,
             out,
+            chunk,
             assembly: None,
             current: None,
         })

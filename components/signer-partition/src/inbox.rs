@@ -7,7 +7,7 @@
 //! policies). Nothing in it is secret.
 //!
 //! **How a ground operator provisions** (in the clean room, before integration): write the
-//! provisioning file into the key flash image with [`write`] (on the sim board:
+//! provisioning file into the key flash image with [`write()`] (on the sim board:
 //! `spacenode provision --state STATE FILE` writes it into `STATE/key-flash.flash`). At its first
 //! boot the signer creates its seed, finds the inbox and provisions itself from it; the node's
 //! account xpubs can then be exported and the ground's wallets registered. Once provisioned,

@@ -7,7 +7,9 @@
 //!
 //! What it does, in order:
 //!
-//! 1. **Boot** ([`SignerPd`]'s `init`): takes the `key-flash` and `rng` devices, makes their
+//! 1. **Boot** ([`SignerPd`]'s `init`): takes its static memory ([`statics`]: the signer's
+//!    registries, the batch, output, chunk and inbox buffers, each once per process), takes the
+//!    `key-flash` and `rng` devices, makes their
 //!    drivers through the board's [`runtime::Drivers`], boots [`signer::node::Signer`] (first boot
 //!    creates the seed from the board RNG and seals it with the board's sealing secret), and, if
 //!    the signer is not provisioned yet, provisions it from the inbox on its own flash
@@ -29,8 +31,10 @@
 //! 5. **Administer** on `admin-requests`/`admin-responses` ([`admin`]): authenticated registry
 //!    commands and signed xpub exports, one per call, only between batches.
 //!
-//! Avoids: the heap, `std`, any OS call (the board's drivers do I/O), and secrets in anything
-//! it sends: only PSBTs, receipts and progress leave the partition.
+//! Avoids: the heap, `std`, any OS call (the board's drivers do I/O), secrets in anything
+//! it sends (only PSBTs, receipts and progress leave the partition), and anything large on the
+//! stack: the component itself is about 3 KB, and the whole first-boot path fits the declared
+//! 256 KiB `stack-size` unoptimised (`tests/stack.rs`).
 #![no_std]
 #![warn(missing_docs)]
 
@@ -40,8 +44,9 @@ pub mod component;
 pub mod inbox;
 pub mod outbox;
 pub mod reassembly;
+pub mod statics;
 
-pub use component::{SignerPd, rejection_of};
+pub use component::{PdSigner, SignerPd, rejection_of};
 
 /// Largest batch (certificate plus framed PSBTs) the partition accepts, in bytes.
 pub const MAX_BATCH: usize = 1 << 20;

@@ -7,7 +7,9 @@
 //! therefore recognisable. `index` and `offset` are exact on every chunk.
 //!
 //! The outbox never blocks: [`Outbox::flush`] sends what it can and reports [`Flush::Full`]
-//! when the ring is full; the caller retries on a later tick. One chunk is buffered.
+//! when the ring is full; the caller retries on a later tick. One chunk is buffered, in a
+//! buffer the caller lends to every [`Outbox::flush`] of the stream (the partition's is in
+//! static memory, [`crate::statics`], so the component on the stack stays small).
 //!
 //! Avoids: holding more than one chunk and the current signed PSBT.
 
@@ -18,7 +20,7 @@ use protocol::{BoundedBytes, CHUNK_MAX, ChunkPosition, SignResponse, SignStatus}
 pub struct Outbox {
     batch_id: u64,
     request_id: u32,
-    chunk: [u8; CHUNK_MAX],
+    /// Bytes of the lent chunk buffer in use.
     chunk_len: usize,
     index: u32,
     offset: u32,
@@ -41,7 +43,6 @@ impl Outbox {
         Self {
             batch_id,
             request_id,
-            chunk: [0; CHUNK_MAX],
             chunk_len: 0,
             index: 0,
             offset: 0,
@@ -64,7 +65,7 @@ impl Outbox {
         self.offset
     }
 
-    fn response(&self, last: bool) -> SignResponse {
+    fn response(&self, chunk: &[u8; CHUNK_MAX], last: bool) -> SignResponse {
         let len = self.chunk_len as u32;
         SignResponse {
             batch_id: self.batch_id,
@@ -76,17 +77,17 @@ impl Outbox {
                 total_len: if last { self.offset + len } else { 0 },
             },
             status: SignStatus::Signed,
-            data: BoundedBytes::new(self.chunk.get(..self.chunk_len).unwrap_or(&[]))
-                .unwrap_or_default(),
+            data: BoundedBytes::new(chunk.get(..self.chunk_len).unwrap_or(&[])).unwrap_or_default(),
         }
     }
 
-    /// Copies `source` (the same slice on every retry) into chunks and sends each full chunk
-    /// with `send` (which returns false when the ring is full). With `last`, the final partial
+    /// Copies `source` (the same slice on every retry) into chunks, buffered in `chunk` (the
+    /// same buffer for every call of one stream), and sends each full chunk with `send` (which returns false when the ring is full). With `last`, the final partial
     /// chunk is sent too, carrying the totals. Returns [`Flush::Drained`] when the source is
     /// consumed and every chunk due is sent; then the next call starts a new source.
     pub fn flush(
         &mut self,
+        chunk: &mut [u8; CHUNK_MAX],
         source: &[u8],
         last: bool,
         mut send: impl FnMut(&SignResponse) -> bool,
@@ -95,7 +96,7 @@ impl Outbox {
             if self.chunk_len == CHUNK_MAX {
                 let done = self.cursor >= source.len();
                 let is_last = last && done;
-                if !send(&self.response(is_last)) {
+                if !send(&self.response(chunk, is_last)) {
                     return Flush::Full;
                 }
                 self.offset += CHUNK_MAX as u32;
@@ -109,7 +110,7 @@ impl Outbox {
             let rest = source.get(self.cursor..).unwrap_or(&[]);
             if rest.is_empty() {
                 if last && self.chunk_len > 0 {
-                    if !send(&self.response(true)) {
+                    if !send(&self.response(chunk, true)) {
                         return Flush::Full;
                     }
                     self.offset += self.chunk_len as u32;
@@ -122,7 +123,7 @@ impl Outbox {
             let room = CHUNK_MAX - self.chunk_len;
             let n = room.min(rest.len());
             if let (Some(dst), Some(src)) = (
-                self.chunk.get_mut(self.chunk_len..self.chunk_len + n),
+                chunk.get_mut(self.chunk_len..self.chunk_len + n),
                 rest.get(..n),
             ) {
                 dst.copy_from_slice(src);
@@ -145,12 +146,13 @@ mod tests {
         let b: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
         let r = [9u8; 163];
         let mut ob = Outbox::new(5, 6);
+        let mut chunk = [0u8; CHUNK_MAX];
         let mut got: Vec<SignResponse> = Vec::new();
         let mut budget = 0usize; // ring room; refill between calls
         for (src, last) in [(&a[..], false), (&b[..], false), (&r[..], true)] {
             loop {
                 budget = 1;
-                let f = ob.flush(src, last, |m| {
+                let f = ob.flush(&mut chunk, src, last, |m| {
                     if budget == 0 {
                         return false;
                     }

@@ -11,51 +11,13 @@ mod support;
 mod world;
 
 use board_sim::flash::SimFlash;
-use inproc::{ADMIN_REQUESTS, Harness, SIGN_REQUESTS};
+use inproc::{ADMIN_REQUESTS, Got, Harness, SIGN_REQUESTS};
 use protocol::admin::ArchivedAdminOutcome;
-use protocol::{
-    AdminOp, AdminRequest, BoundedBytes, CHUNK_MAX, ChunkPosition, Ping, SignRequest,
-    XPUB_EXPORT_LEN,
-};
+use protocol::{AdminOp, AdminRequest, BoundedBytes, Ping};
 use signer::descriptor::ScriptType;
 use signer::export::XpubExport;
 use signer::wallet::Network;
 use support::*;
-
-/// What came back for one request.
-#[derive(Debug, PartialEq)]
-enum Got {
-    Applied(u64),
-    Refused(u8),
-    Export([u8; XPUB_EXPORT_LEN]),
-    ExportRefused(u8),
-}
-
-fn ask(h: &mut Harness, request_id: u32, op: AdminOp) -> Got {
-    h.admin_requests
-        .try_send(&AdminRequest { request_id, op })
-        .expect("room");
-    h.step_with(&[ADMIN_REQUESTS]);
-    // The answer goes out on the call after the one that handled it.
-    for _ in 0..4 {
-        let got = h.admin_responses.try_recv(|m| {
-            assert_eq!(m.request_id.to_native(), request_id);
-            match &m.outcome {
-                ArchivedAdminOutcome::Applied { counter } => Got::Applied(counter.to_native()),
-                ArchivedAdminOutcome::Refused { code } => Got::Refused(*code),
-                ArchivedAdminOutcome::Export { export } => {
-                    Got::Export(export.as_slice().try_into().expect("169 bytes"))
-                }
-                ArchivedAdminOutcome::ExportRefused { code } => Got::ExportRefused(*code),
-            }
-        });
-        if let Ok(g) = got {
-            return g;
-        }
-        h.step();
-    }
-    panic!("no admin response to request {request_id}");
-}
 
 #[test]
 fn exports_and_commands_over_the_admin_channels() {
@@ -73,8 +35,7 @@ fn exports_and_commands_over_the_admin_channels() {
         let mut h = Harness::start(flash);
 
         // Exports: signed by the identity key, for a server and by account.
-        let Got::Export(bytes) = ask(
-            &mut h,
+        let Got::Export(bytes) = h.ask(
             1,
             AdminOp::ExportServer {
                 server_id: world::SERVER,
@@ -83,8 +44,7 @@ fn exports_and_commands_over_the_admin_channels() {
             panic!("server export refused")
         };
         assert!(XpubExport::from_bytes(bytes).verify(&identity));
-        let Got::Export(mut bytes) = ask(
-            &mut h,
+        let Got::Export(mut bytes) = h.ask(
             2,
             AdminOp::ExportAccount {
                 network: 2,
@@ -101,12 +61,11 @@ fn exports_and_commands_over_the_admin_channels() {
             "tamper shows"
         );
         assert_eq!(
-            ask(&mut h, 3, AdminOp::ExportServer { server_id: 99 }),
+            h.ask(3, AdminOp::ExportServer { server_id: 99 }),
             Got::ExportRefused(signer_partition::admin::EXPORT_UNKNOWN_SERVER)
         );
         assert_eq!(
-            ask(
-                &mut h,
+            h.ask(
                 4,
                 AdminOp::ExportAccount {
                     network: 9,
@@ -129,11 +88,11 @@ fn exports_and_commands_over_the_admin_channels() {
         };
         let body = format!("{}\nrule allow max-amount=1000\n", g2.server_line());
         let two = [(0u8, &admins[0]), (2u8, &admins[2])];
-        assert_eq!(ask(&mut h, 5, cmd(1, &body, &two)), Got::Applied(1));
+        assert_eq!(h.ask(5, cmd(1, &body, &two)), Got::Applied(1));
         assert!(h.runner.component().signer().registry().server(8).is_some());
-        assert_eq!(ask(&mut h, 6, cmd(1, &body, &two)), Got::Refused(3));
+        assert_eq!(h.ask(6, cmd(1, &body, &two)), Got::Refused(3));
         assert_eq!(
-            ask(&mut h, 7, cmd(2, "revoke id=8", &[(1, &admins[1])])),
+            h.ask(7, cmd(2, "revoke id=8", &[(1, &admins[1])])),
             Got::Refused(7)
         );
         let AdminOp::Command { envelope } = cmd(2, "revoke id=8", &two) else {
@@ -144,29 +103,12 @@ fn exports_and_commands_over_the_admin_channels() {
         let forged = AdminOp::Command {
             envelope: BoundedBytes::new(&forged).expect("fits"),
         };
-        assert_eq!(ask(&mut h, 8, forged), Got::Refused(6));
+        assert_eq!(h.ask(8, forged), Got::Refused(6));
         assert!(h.runner.component().signer().registry().server(8).is_some());
 
         // While a batch is being signed, an admin request waits for it to finish.
         let (id, batch, _) = &w.batches[0];
-        let count = batch.len().div_ceil(CHUNK_MAX) as u32;
-        for i in 0..count {
-            let off = i as usize * CHUNK_MAX;
-            let end = (off + CHUNK_MAX).min(batch.len());
-            h.requests
-                .try_send(&SignRequest {
-                    batch_id: *id,
-                    request_id: 1,
-                    position: ChunkPosition {
-                        index: i,
-                        count,
-                        offset: off as u32,
-                        total_len: batch.len() as u32,
-                    },
-                    data: BoundedBytes::new(&batch[off..end]).expect("fits"),
-                })
-                .expect("room");
-        }
+        h.send_batch(*id, batch);
         h.admin_requests
             .try_send(&AdminRequest {
                 request_id: 9,

@@ -14,7 +14,7 @@ mod inproc;
 
 use board_sim::flash::SimFlash;
 use inproc::{Harness, SIGN_REQUESTS};
-use protocol::{BoundedBytes, CHUNK_MAX, ChunkPosition, Ping, SignRequest};
+use protocol::Ping;
 
 #[test]
 fn a_batch_is_signed_one_step_per_call_with_pings_answered_in_between() {
@@ -33,24 +33,7 @@ fn a_batch_is_signed_one_step_per_call_with_pings_answered_in_between() {
         );
 
         let (id, bytes, n) = &w.batches[0];
-        let count = bytes.len().div_ceil(CHUNK_MAX) as u32;
-        for i in 0..count {
-            let off = i as usize * CHUNK_MAX;
-            let end = (off + CHUNK_MAX).min(bytes.len());
-            h.requests
-                .try_send(&SignRequest {
-                    batch_id: *id,
-                    request_id: 1,
-                    position: ChunkPosition {
-                        index: i,
-                        count,
-                        offset: off as u32,
-                        total_len: bytes.len() as u32,
-                    },
-                    data: BoundedBytes::new(&bytes[off..end]).expect("fits"),
-                })
-                .expect("room");
-        }
+        h.send_batch(*id, bytes);
         // Deliver the requests: the notification is the request source this once.
         let (mut stream, mut done, mut iterations, mut pongs_mid_stream) =
             (Vec::new(), false, 0, 0);

@@ -97,7 +97,7 @@ fn provision(a: &[String]) -> R {
     let mut s = boot(Path::new(state))?;
     s.provision(&text)
         .map_err(|e| format!("provisioning refused: {e}"))?;
-    println!("provisioned: {} servers", s.registry().servers().len());
+    println!("provisioned: {} servers", s.registry().server_count());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -152,7 +152,7 @@ impl<'a> Envelope<'a> {
 }
 
 /// Checks an envelope against the registry and the node's identity (steps 1-7 of the module
-/// docs), returning it for [`Registry::apply`].
+/// docs), returning it for [`Registry::apply_into`].
 pub fn authenticate<'a>(
     bytes: &'a [u8],
     registry: &Registry,
@@ -192,17 +192,19 @@ pub fn authenticate<'a>(
     Ok(env)
 }
 
-/// Authenticates `bytes` and applies its body to a copy of `registry` (nothing is persisted
-/// here: the caller writes the returned registry before adopting it).
+/// Authenticates `bytes` and applies its body to a copy of `registry` made in `next` (nothing
+/// is persisted here: the caller writes `next` before adopting it). On an error `next` must
+/// not be used.
 pub fn process(
     bytes: &[u8],
     registry: &Registry,
+    next: &mut Registry,
     keys: &NodeKeys,
-) -> Result<(Registry, Command), AdminError> {
+) -> Result<Command, AdminError> {
     let identity = keys.identity().public_key();
     let env = authenticate(bytes, registry, &identity)?;
     registry
-        .apply(env.body, env.counter, keys)
+        .apply_into(next, env.body, env.counter, keys)
         .map_err(AdminError::Refused)
 }
 

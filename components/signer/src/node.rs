@@ -18,6 +18,14 @@
 //! refused (internal error) until reboot, so the in-memory state can never lag the flash.
 //!
 //! Secrets stay inside: nothing here returns a seed, a private key or an `Xpriv`.
+//!
+//! Memory: the registry is about 120 KB and the signer keeps two ([`Registries`]: the live one
+//! and a staging one that provisioning and admin commands fill and write to flash before it
+//! becomes live). The second type parameter says where they are: owned by the signer (the
+//! default, [`Signer::boot`]: host tools and tests) or lent to it ([`Signer::boot_with`] with
+//! `&'static mut Registries`: a partition keeps them in a `static`, so neither the registries
+//! nor anything the size of one is ever on its small stack). Every registry is built and
+//! changed in place; the rest of the signer is under 2 KB.
 
 use crate::admin::{self, AdminError};
 use crate::batch::BatchJob;
@@ -27,8 +35,9 @@ use crate::export::XpubExport;
 use crate::keys::{self, KeyError, KeyOrigin, NodeKeys, SealKey};
 use crate::ledger::{self, Ledger};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
-use crate::registry::{Command, Registry, RegistryError};
+use crate::registry::{Command, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
+use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use hal::rng::TryCryptoRng;
 use store::{RecordStatus, RecordStore};
@@ -84,19 +93,19 @@ pub enum ExportError {
     Wallet(#[from] WalletError),
 }
 
-/// The signer.
-pub struct Signer<F: NorFlash> {
+/// The signer, on flash `F`, with its registries in `M` (owned by default; see the module docs).
+pub struct Signer<F: NorFlash, M: BorrowMut<Registries> = Registries> {
     flash: F,
     registry_store: RecordStore,
     ledger_store: RecordStore,
     pub(crate) keys: NodeKeys,
-    pub(crate) registry: Registry,
+    registries: M,
     pub(crate) ledger: Ledger,
     pub(crate) ledger_fault: bool,
     provisioned: bool,
 }
 
-impl<F: NorFlash> core::fmt::Debug for Signer<F> {
+impl<F: NorFlash, M: BorrowMut<Registries>> core::fmt::Debug for Signer<F, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Signer")
             .field("identity", self.keys.identity())
@@ -123,10 +132,72 @@ fn read_ledger<F: NorFlash>(flash: &mut F, store: &mut RecordStore) -> Result<Le
     }
 }
 
+fn store_registry<F: NorFlash>(
+    flash: &mut F,
+    store: &mut RecordStore,
+    reg: &Registry,
+) -> Result<(), ProvisionError> {
+    let mut buf = [0u8; MAX_REGISTRY_TEXT];
+    let mut w = Writer::new(&mut buf);
+    reg.write_text(&mut w)
+        .map_err(|_| ProvisionError::TooLarge)?;
+    let n = w.len();
+    store
+        .write_mirrored(flash, buf.get(..n).unwrap_or(&[]))
+        .map_err(StorageError::from)?;
+    Ok(())
+}
+
+/// Loads the stored registry into `reg` (in place); false if there is none yet.
+fn load_registry<F: NorFlash>(
+    flash: &mut F,
+    store: &mut RecordStore,
+    keys: &NodeKeys,
+    reg: &mut Registry,
+) -> Result<bool, BootError> {
+    reg.clear();
+    match store.status() {
+        RecordStatus::Blank | RecordStatus::Interrupted => Ok(false),
+        RecordStatus::Lost => Err(BootError::RegistryLost),
+        RecordStatus::Present { .. } => {
+            let mut buf = [0u8; MAX_REGISTRY_TEXT];
+            let n = store
+                .read(flash, &mut buf)
+                .map_err(StorageError::from)?
+                .ok_or(BootError::RegistryLost)?;
+            let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).map_err(|_| {
+                BootError::RegistryCorrupt(RegistryError {
+                    line: 0,
+                    kind: crate::registry::RegistryErrorKind::BadCommand,
+                })
+            })?;
+            reg.load_text(text, keys)
+                .map_err(BootError::RegistryCorrupt)?;
+            Ok(true)
+        }
+    }
+}
+
 impl<F: NorFlash> Signer<F> {
-    /// Boots on `flash`: loads or creates the keys, loads the registry and the ledger.
+    /// Boots on `flash` with registries of its own: loads or creates the keys, loads the
+    /// registry and the ledger. The signer is then about 250 KB: for host tools and tests; a
+    /// partition uses [`Signer::boot_with`].
     pub fn boot<R: TryCryptoRng>(
+        flash: F,
+        layout: SignerLayout,
+        seal: &SealKey,
+        rng: &mut R,
+    ) -> Result<(Self, KeyOrigin), BootError> {
+        Signer::boot_with(flash, Registries::new(), layout, seal, rng)
+    }
+}
+
+impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
+    /// Boots on `flash` with the registries in `registries` (whatever they held is replaced):
+    /// loads or creates the keys, loads the registry (in place) and the ledger.
+    pub fn boot_with<R: TryCryptoRng>(
         mut flash: F,
+        mut registries: M,
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
@@ -135,30 +206,14 @@ impl<F: NorFlash> Signer<F> {
         let mut registry_store = persist::mount(&mut flash, layout.registry)?;
         let mut ledger_store = persist::mount(&mut flash, layout.ledger)?;
         let (keys, origin) = keys::load_or_create(&mut flash, &mut keys_store, seal, rng)?;
-        let (registry, provisioned) = match registry_store.status() {
-            RecordStatus::Blank | RecordStatus::Interrupted => (Registry::default(), false),
-            RecordStatus::Lost => return Err(BootError::RegistryLost),
-            RecordStatus::Present { .. } => {
-                let mut buf = [0u8; MAX_REGISTRY_TEXT];
-                let n = registry_store
-                    .read(&mut flash, &mut buf)
-                    .map_err(StorageError::from)?
-                    .ok_or(BootError::RegistryLost)?;
-                let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).map_err(|_| {
-                    BootError::RegistryCorrupt(RegistryError {
-                        line: 0,
-                        kind: crate::registry::RegistryErrorKind::BadCommand,
-                    })
-                })?;
-                let reg = Registry::from_text(text, &keys).map_err(BootError::RegistryCorrupt)?;
-                (reg, true)
-            }
-        };
+        let regs = registries.borrow_mut();
+        regs.split().1.clear();
+        let provisioned = load_registry(&mut flash, &mut registry_store, &keys, regs.live_mut())?;
         let ledger = read_ledger(&mut flash, &mut ledger_store)?;
         log::info!(
             "signer: keys {:?}, registry with {} servers, ledger with {} servers",
             origin,
-            registry.servers().len(),
+            regs.live().server_count(),
             ledger.servers().len()
         );
         Ok((
@@ -167,7 +222,7 @@ impl<F: NorFlash> Signer<F> {
                 registry_store,
                 ledger_store,
                 keys,
-                registry,
+                registries,
                 ledger,
                 ledger_fault: false,
                 provisioned,
@@ -191,9 +246,9 @@ impl<F: NorFlash> Signer<F> {
         admin::node_id(&self.identity_public_key())
     }
 
-    /// The registry.
+    /// The (live) registry.
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        self.registries.borrow().live()
     }
 
     /// The ledger.
@@ -206,50 +261,41 @@ impl<F: NorFlash> Signer<F> {
         self.provisioned
     }
 
-    fn write_registry(&mut self, reg: &Registry) -> Result<(), ProvisionError> {
-        let mut buf = [0u8; MAX_REGISTRY_TEXT];
-        let mut w = Writer::new(&mut buf);
-        reg.write_text(&mut w)
-            .map_err(|_| ProvisionError::TooLarge)?;
-        let n = w.len();
-        self.registry_store
-            .write_mirrored(&mut self.flash, buf.get(..n).unwrap_or(&[]))
-            .map_err(StorageError::from)?;
-        Ok(())
-    }
-
-    /// Loads the provisioning file (only while unprovisioned) and stores it.
+    /// Loads the provisioning file (only while unprovisioned) and stores it. The file is
+    /// parsed into the staging registry, which becomes live once it is on flash.
     pub fn provision(&mut self, text: &str) -> Result<(), ProvisionError> {
         if self.provisioned {
             return Err(ProvisionError::AlreadyProvisioned);
         }
-        let reg = Registry::from_text(text, &self.keys)?;
-        self.write_registry(&reg)?;
-        self.registry = reg;
+        let (_, staging) = self.registries.borrow_mut().split();
+        staging.load_text(text, &self.keys)?;
+        store_registry(&mut self.flash, &mut self.registry_store, staging)?;
+        self.registries.borrow_mut().promote();
         self.provisioned = true;
         Ok(())
     }
 
-    /// Authenticates and applies an admin command; the new registry is on flash before it is
-    /// used. See [`crate::admin`].
+    /// Authenticates and applies an admin command; the new registry is built in the staging
+    /// registry and is on flash before it becomes live. See [`crate::admin`].
     pub fn admin(&mut self, command: &[u8]) -> Result<Command, AdminError> {
         if !self.provisioned {
             return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
         }
-        let (next, cmd) = admin::process(command, &self.registry, &self.keys)?;
-        self.write_registry(&next).map_err(|e| match e {
+        let (live, next) = self.registries.borrow_mut().split();
+        let cmd = admin::process(command, live, next, &self.keys)?;
+        store_registry(&mut self.flash, &mut self.registry_store, next).map_err(|e| match e {
             ProvisionError::TooLarge => AdminError::TooLarge,
             _ => AdminError::Storage,
         })?;
         log::info!("admin: {cmd:?} (counter {})", next.admin_counter());
-        self.registry = next;
+        self.registries.borrow_mut().promote();
         Ok(cmd)
     }
 
     /// A registered server's account xpub, signed by the identity key.
     pub fn export_server_xpub(&self, server_id: u32) -> Result<XpubExport, ExportError> {
         let s = self
-            .registry
+            .registry()
             .server(server_id)
             .ok_or(ExportError::UnknownServer)?;
         Ok(XpubExport::make(

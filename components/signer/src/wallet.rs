@@ -200,14 +200,43 @@ pub struct Wallet {
 }
 
 impl Wallet {
+    /// An unregistered wallet: no cosigners (it matches no script). Only a step of in-place
+    /// registration ([`Wallet::register_in`]); never used to sign.
+    pub(crate) const fn empty(network: Network) -> Self {
+        Self {
+            network,
+            script_type: ScriptType::Wsh,
+            threshold: 0,
+            cosigners: heapless::Vec::new(),
+            own: 0,
+        }
+    }
+
     /// Parses and registers a descriptor, checking it contains `own`'s account key.
     pub fn register(
         descriptor: &str,
         network: Network,
         own: &AccountKey,
     ) -> Result<Self, WalletError> {
+        let mut w = Self::empty(network);
+        w.register_in(descriptor, network, own)?;
+        Ok(w)
+    }
+
+    /// [`Wallet::register`] into this wallet, in place (the registry builds servers in their
+    /// slots). On an error the wallet is left unregistered or partly filled and must not be used.
+    pub fn register_in(
+        &mut self,
+        descriptor: &str,
+        network: Network,
+        own: &AccountKey,
+    ) -> Result<(), WalletError> {
         let d = Descriptor::parse(descriptor)?;
-        let mut cosigners = heapless::Vec::new();
+        self.network = network;
+        self.script_type = d.script_type;
+        self.threshold = d.threshold;
+        self.own = 0;
+        self.cosigners.clear();
         for k in &d.keys {
             if k.xpub.network != network.key_network() {
                 return Err(WalletError::WrongNetwork);
@@ -220,13 +249,13 @@ impl Wallet {
                 branches,
             };
             // Capacity equals the descriptor's, so this cannot fail.
-            cosigners
-                .push(c)
-                .map_err(|_| WalletError::Descriptor(DescriptorError::BadKeyCount))?;
+            if self.cosigners.push(c).is_err() {
+                return Err(WalletError::Descriptor(DescriptorError::BadKeyCount));
+            }
         }
         let expected = own.xpub();
         let mut own_index = None;
-        for (i, c) in cosigners.iter().enumerate() {
+        for (i, c) in self.cosigners.iter().enumerate() {
             if c.fingerprint == own.master_fingerprint() && c.origin == *own.path() {
                 if c.xpub.public_key != expected.public_key
                     || c.xpub.chain_code != expected.chain_code
@@ -239,17 +268,12 @@ impl Wallet {
         // The account path encodes the script type: the same key under the other script type's
         // path does not count.
         let own = own_index.ok_or(WalletError::OwnKeyMissing)?;
-        let path_type = own_path_script_type(own_path(&cosigners, own));
+        let path_type = own_path_script_type(own_path(&self.cosigners, own));
         if path_type != Some(d.script_type) {
             return Err(WalletError::OwnKeyMissing);
         }
-        Ok(Self {
-            network,
-            script_type: d.script_type,
-            threshold: d.threshold,
-            cosigners,
-            own,
-        })
+        self.own = own;
+        Ok(())
     }
 
     /// The cosigners, in descriptor order.

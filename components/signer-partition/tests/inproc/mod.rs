@@ -10,8 +10,10 @@ use ipc::{
     CacheLine, ChannelSpec, InProcessNotify, Receiver, RecvCap, Region, SendCap, Sender,
     SenderTrust,
 };
+use protocol::admin::ArchivedAdminOutcome;
 use protocol::{
-    AdminRequest, AdminResponse, ComponentId, Message, Ping, Pong, SignRequest, SignResponse,
+    AdminOp, AdminRequest, AdminResponse, BoundedBytes, CHUNK_MAX, ChunkPosition, ComponentId,
+    Message, Ping, Pong, SignRequest, SignResponse, XPUB_EXPORT_LEN,
 };
 use runtime::drivers::{DriverError, Drivers};
 use runtime::event_loop::Runner;
@@ -171,4 +173,61 @@ impl Harness {
     pub fn step(&mut self) {
         self.runner.step(&mut self.backend).expect("step");
     }
+
+    /// Queues `batch` on `sign-requests` as consecutive chunks of at most [`CHUNK_MAX`] bytes
+    /// (request id 1). The ring must have room for all of them; nothing is stepped.
+    pub fn send_batch(&mut self, batch_id: u64, batch: &[u8]) {
+        let count = batch.len().div_ceil(CHUNK_MAX) as u32;
+        for (i, data) in batch.chunks(CHUNK_MAX).enumerate() {
+            self.requests
+                .try_send(&SignRequest {
+                    batch_id,
+                    request_id: 1,
+                    position: ChunkPosition {
+                        index: i as u32,
+                        count,
+                        offset: (i * CHUNK_MAX) as u32,
+                        total_len: batch.len() as u32,
+                    },
+                    data: BoundedBytes::new(data).expect("fits"),
+                })
+                .expect("room");
+        }
+    }
+
+    /// Sends one admin request and steps until its answer is out.
+    pub fn ask(&mut self, request_id: u32, op: AdminOp) -> Got {
+        self.admin_requests
+            .try_send(&AdminRequest { request_id, op })
+            .expect("room");
+        self.step_with(&[ADMIN_REQUESTS]);
+        // The answer goes out on the call after the one that handled it.
+        for _ in 0..4 {
+            let got = self.admin_responses.try_recv(|m| {
+                assert_eq!(m.request_id.to_native(), request_id);
+                match &m.outcome {
+                    ArchivedAdminOutcome::Applied { counter } => Got::Applied(counter.to_native()),
+                    ArchivedAdminOutcome::Refused { code } => Got::Refused(*code),
+                    ArchivedAdminOutcome::Export { export } => {
+                        Got::Export(export.as_slice().try_into().expect("169 bytes"))
+                    }
+                    ArchivedAdminOutcome::ExportRefused { code } => Got::ExportRefused(*code),
+                }
+            });
+            if let Ok(g) = got {
+                return g;
+            }
+            self.step();
+        }
+        panic!("no admin response to request {request_id}");
+    }
+}
+
+/// What came back for one admin request.
+#[derive(Debug, PartialEq)]
+pub enum Got {
+    Applied(u64),
+    Refused(u8),
+    Export([u8; XPUB_EXPORT_LEN]),
+    ExportRefused(u8),
 }

@@ -2,8 +2,10 @@
 //! partition or from flash. The first byte picks the decoder:
 //! - 0: the ledger record (`Ledger::decode`); whatever decodes re-encodes to the same bytes'
 //!   meaning (decode of the re-encoding is equal);
-//! - 1: provisioning text (`Registry::from_text`) against fixed node keys;
+//! - 1: provisioning text (`Registry::load_text`) against fixed node keys;
 //! - 2: an admin command envelope (`admin::process`) against a registry with 2-of-3 admins.
+//!
+//! The registries are boxed: the fuzzer's threads have small stacks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +13,7 @@ use signer::admin;
 use signer::keys::NodeKeys;
 use signer::ledger::{Ledger, MAX_LEN};
 use signer::registry::Registry;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 fn keys() -> &'static NodeKeys {
@@ -19,7 +22,7 @@ fn keys() -> &'static NodeKeys {
 }
 
 fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
+    static REG: OnceLock<Box<Registry>> = OnceLock::new();
     REG.get_or_init(|| {
         let mut text = String::from("spacenode-signer-registry 1\nadmin-threshold 2\n");
         for b in 1u8..=3 {
@@ -28,8 +31,14 @@ fn registry() -> &'static Registry {
             let hex: String = pk.iter().map(|x| format!("{x:02x}")).collect();
             text += &format!("admin {hex}\n");
         }
-        Registry::from_text(&text, keys()).expect("registry")
+        let mut reg = Box::new(Registry::new());
+        reg.load_text(&text, keys()).expect("registry");
+        reg
     })
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Box<Registry>> = RefCell::new(Box::new(Registry::new()));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -47,11 +56,15 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             if let Ok(text) = core::str::from_utf8(rest) {
-                let _ = Registry::from_text(text, keys());
+                SCRATCH.with_borrow_mut(|r| {
+                    let _ = r.load_text(text, keys());
+                });
             }
         }
         _ => {
-            let _ = admin::process(rest, registry(), keys());
+            SCRATCH.with_borrow_mut(|next| {
+                let _ = admin::process(rest, registry(), next, keys());
+            });
         }
     }
 });

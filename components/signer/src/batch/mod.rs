@@ -48,6 +48,8 @@ use crate::node::Signer;
 use crate::policy::velocity::Windows;
 use crate::policy::{Facts, evaluate};
 use crate::psbt::{MAX_INPUTS, Psbt};
+use crate::registry::Registries;
+use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use receipt::{ErrorClass, Outcome, Receipt};
 use sha3::{Digest as _, Sha3_256};
@@ -159,7 +161,11 @@ impl<'b> BatchJob<'b> {
     }
 
     /// Does one step. `out` receives the signed PSBT of a signing step (see [`MAX_SIGNED_PSBT`]).
-    pub fn step<F: NorFlash>(&mut self, signer: &mut Signer<F>, out: &mut [u8]) -> Step {
+    pub fn step<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        signer: &mut Signer<F, M>,
+        out: &mut [u8],
+    ) -> Step {
         let result = match self.phase {
             Phase::Done(r) => return Step::Done(r),
             Phase::Start => self.start(signer).map(|()| Step::Working),
@@ -191,7 +197,11 @@ impl<'b> BatchJob<'b> {
         }
     }
 
-    fn receipt<F: NorFlash>(&self, signer: &Signer<F>, fail: Option<Fail>) -> Receipt {
+    fn receipt<F: NorFlash, M: BorrowMut<Registries>>(
+        &self,
+        signer: &Signer<F, M>,
+        fail: Option<Fail>,
+    ) -> Receipt {
         let (class, code, psbt, rule, results) = match fail {
             Some(f) => (f.class, f.code, f.psbt, f.rule, sha3_256(&[])),
             None => (
@@ -225,7 +235,10 @@ impl<'b> BatchJob<'b> {
         Ok((c, part))
     }
 
-    fn start<F: NorFlash>(&mut self, s: &mut Signer<F>) -> Result<(), Fail> {
+    fn start<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        s: &mut Signer<F, M>,
+    ) -> Result<(), Fail> {
         let (cert, part) = self.parts()?;
         self.server_id = cert.server_id;
         self.sequence = cert.sequence;
@@ -248,7 +261,7 @@ impl<'b> BatchJob<'b> {
             framing::split_certificate(self.batch).ok_or(Fail::cert(CertError::Malformed, None))?;
         verify_header(
             cert_bytes,
-            |id| s.registry.server(id).map(|sv| sv.view(last)),
+            |id| s.registry().server(id).map(|sv| sv.view(last)),
             self.now_ms,
         )
         .map_err(|e| Fail::cert(e, None))?;
@@ -291,39 +304,60 @@ impl<'b> BatchJob<'b> {
         Ok((bytes, next))
     }
 
-    fn check_one<F: NorFlash>(&mut self, s: &mut Signer<F>) -> Result<(), Fail> {
+    fn check_one<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        s: &mut Signer<F, M>,
+    ) -> Result<(), Fail> {
         let at = Some(self.index);
         let (bytes, next) = self.next_psbt()?;
         let server = live_server(s, self.server_id, at)?;
-        let psbt = Psbt::parse(bytes).map_err(|_| Fail::of(ErrorClass::Psbt, 1, at))?;
-        let analysis = crate::signer::check(&psbt, server.wallet(), &server.signer_config())
-            .map_err(|r| Fail::of(ErrorClass::Wallet, r.code(), at))?;
-        if !self.resubmission {
-            let facts =
-                Facts::from_analysis(&analysis).ok_or(Fail::of(ErrorClass::Wallet, 17, at))?;
-            let now = self.now_ms;
-            let windows = &self.windows;
-            let d = evaluate(&server.policy, &facts, |p| windows.used(p, now));
-            log::info!(
-                "policy server {} seq {} psbt {}: {} by rule {:?} ({:?})",
-                self.server_id,
-                self.sequence,
-                self.index,
-                if d.allowed { "allowed" } else { "refused" },
-                d.rule,
-                d.reason
-            );
-            if !d.allowed {
-                return Err(Fail {
-                    class: ErrorClass::Policy,
-                    code: d.code(),
-                    psbt: at,
-                    rule: d.rule,
-                });
-            }
-            self.windows.add(&server.policy, now, facts.outflow);
-        }
+        self.check_psbt(bytes, server, at)?;
         self.advance(next, Phase::Commit);
+        Ok(())
+    }
+
+    /// Parses, checks and (unless a resubmission) applies the policy to one PSBT. Its own
+    /// frame, and `match` rather than `map_err(..)?`, so the parsed PSBT (18 KB) is on the
+    /// stack once, not once per `Result` it passes through at opt-level 0.
+    fn check_psbt(
+        &mut self,
+        bytes: &[u8],
+        server: &crate::registry::Server,
+        at: Option<u16>,
+    ) -> Result<(), Fail> {
+        let psbt = match Psbt::parse(bytes) {
+            Ok(p) => p,
+            Err(_) => return Err(Fail::of(ErrorClass::Psbt, 1, at)),
+        };
+        let analysis = match crate::signer::check(&psbt, server.wallet(), &server.signer_config()) {
+            Ok(a) => a,
+            Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+        };
+        if self.resubmission {
+            return Ok(());
+        }
+        let facts = Facts::from_analysis(&analysis).ok_or(Fail::of(ErrorClass::Wallet, 17, at))?;
+        let now = self.now_ms;
+        let windows = &self.windows;
+        let d = evaluate(&server.policy, &facts, |p| windows.used(p, now));
+        log::info!(
+            "policy server {} seq {} psbt {}: {} by rule {:?} ({:?})",
+            self.server_id,
+            self.sequence,
+            self.index,
+            if d.allowed { "allowed" } else { "refused" },
+            d.rule,
+            d.reason
+        );
+        if !d.allowed {
+            return Err(Fail {
+                class: ErrorClass::Policy,
+                code: d.code(),
+                psbt: at,
+                rule: d.rule,
+            });
+        }
+        self.windows.add(&server.policy, now, facts.outflow);
         Ok(())
     }
 
@@ -337,7 +371,10 @@ impl<'b> BatchJob<'b> {
         }
     }
 
-    fn commit<F: NorFlash>(&mut self, s: &mut Signer<F>) -> Result<(), Fail> {
+    fn commit<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        s: &mut Signer<F, M>,
+    ) -> Result<(), Fail> {
         let state = s.ledger.server(self.server_id);
         if self.resubmission {
             let still = state.is_some_and(|st| {
@@ -377,20 +414,16 @@ impl<'b> BatchJob<'b> {
         Ok(())
     }
 
-    fn sign_one<F: NorFlash>(&mut self, s: &mut Signer<F>, out: &mut [u8]) -> Result<Step, Fail> {
+    fn sign_one<F: NorFlash, M: BorrowMut<Registries>>(
+        &mut self,
+        s: &mut Signer<F, M>,
+        out: &mut [u8],
+    ) -> Result<Step, Fail> {
         let index = self.index;
         let at = Some(index);
         let (bytes, next) = self.next_psbt()?;
         let server = live_server(s, self.server_id, at)?;
-        let psbt = Psbt::parse(bytes).map_err(|_| Fail::of(ErrorClass::Psbt, 1, at))?;
-        let analysis = crate::signer::check(&psbt, server.wallet(), &server.signer_config())
-            .map_err(|r| Fail::of(ErrorClass::Wallet, r.code(), at))?;
-        let sigs = crate::signer::sign(&psbt, &analysis, server.account_key())
-            .map_err(|r| Fail::of(ErrorClass::Wallet, r.code(), at))?;
-        let len = psbt
-            .write(&sigs, out)
-            .map_err(|_| Fail::of(ErrorClass::OutputTooSmall, 1, at))?;
-        let signatures = u16::try_from(sigs.len()).unwrap_or(u16::MAX);
+        let (len, signatures) = sign_psbt(bytes, server, out, at)?;
         let written = out.get(..len).unwrap_or(&[]);
         self.results
             .update(receipt::entry(index, signatures, written));
@@ -403,14 +436,51 @@ impl<'b> BatchJob<'b> {
     }
 }
 
-fn live_server<F: NorFlash>(
-    s: &Signer<F>,
+/// Parses, re-checks and signs one PSBT into `out`: (length written, signatures added). Its own
+/// frame with `match`es, like [`BatchJob::check_psbt`], so the PSBT is on the stack once.
+fn sign_psbt(
+    bytes: &[u8],
+    server: &crate::registry::Server,
+    out: &mut [u8],
+    at: Option<u16>,
+) -> Result<(usize, u16), Fail> {
+    let psbt = match Psbt::parse(bytes) {
+        Ok(p) => p,
+        Err(_) => return Err(Fail::of(ErrorClass::Psbt, 1, at)),
+    };
+    sign_parsed(&psbt, server, out, at)
+}
+
+/// The checks and signatures of [`sign_psbt`], in a frame of their own (the parser's frame and
+/// this one are never on the stack together).
+fn sign_parsed(
+    psbt: &Psbt<'_>,
+    server: &crate::registry::Server,
+    out: &mut [u8],
+    at: Option<u16>,
+) -> Result<(usize, u16), Fail> {
+    let analysis = match crate::signer::check(psbt, server.wallet(), &server.signer_config()) {
+        Ok(a) => a,
+        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+    };
+    let sigs = match crate::signer::sign(psbt, &analysis, server.account_key()) {
+        Ok(sigs) => sigs,
+        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+    };
+    match psbt.write(&sigs, out) {
+        Ok(len) => Ok((len, u16::try_from(sigs.len()).unwrap_or(u16::MAX))),
+        Err(_) => Err(Fail::of(ErrorClass::OutputTooSmall, 1, at)),
+    }
+}
+
+fn live_server<F: NorFlash, M: BorrowMut<Registries>>(
+    s: &Signer<F, M>,
     id: u32,
     at: Option<u16>,
 ) -> Result<&crate::registry::Server, Fail> {
     // The registry may change between steps (an admin command): re-check every time.
     let server = s
-        .registry
+        .registry()
         .server(id)
         .ok_or(Fail::cert(CertError::UnknownServer, at))?;
     if server.revoked {

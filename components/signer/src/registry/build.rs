@@ -1,11 +1,14 @@
 //! Building a registry from text (provisioning file or stored record) and applying one admin
-//! command body to a copy of it. Every refusal is a [`RegistryErrorKind`] with its line.
+//! command body to a copy of it, both in place: [`Registry::load_text`] parses into an existing
+//! registry and [`Registry::apply_into`] writes the changed copy into a caller's registry, so
+//! no registry is ever returned by value. Every refusal is a [`RegistryErrorKind`] with its line.
 
 use super::{MAX_ADMINS, MAX_DESCRIPTOR, Registry, Server};
 use crate::descriptor::Descriptor;
 use crate::keys::NodeKeys;
 use crate::policy::{Policy, PolicyError};
 use crate::provision::{Line, ServerLine, TextError, TextErrorKind, lines};
+use crate::wallet::AccountKey;
 use crate::wallet::{Wallet, WalletError};
 
 /// Why a registry text or an admin command body was refused.
@@ -80,16 +83,52 @@ fn at(line: u32) -> impl Fn(RegistryErrorKind) -> RegistryError {
     move |kind| RegistryError { line, kind }
 }
 
-fn make_server(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<Server, RegistryErrorKind> {
+/// The node's account key for the server's wallet. Its own frame: the parsed descriptor is off
+/// the stack before the wallet is built.
+fn account_key(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<AccountKey, RegistryErrorKind> {
     let wallet_err = |error| RegistryErrorKind::Wallet { id: s.id, error };
-    let descriptor = heapless::String::try_from(s.descriptor)
-        .map_err(|_| RegistryErrorKind::DescriptorTooLong)?;
-    let parsed = Descriptor::parse(s.descriptor).map_err(|e| wallet_err(WalletError::from(e)))?;
-    let account_key = keys
-        .account(s.network, parsed.script_type, s.account)
-        .map_err(wallet_err)?;
-    let wallet = Wallet::register(s.descriptor, s.network, &account_key).map_err(wallet_err)?;
-    Ok(Server {
+    let script_type = match Descriptor::parse(s.descriptor) {
+        Ok(d) => d.script_type,
+        Err(e) => return Err(wallet_err(WalletError::from(e))),
+    };
+    keys.account(s.network, script_type, s.account)
+        .map_err(wallet_err)
+}
+
+/// Builds the server of `s` straight into `slot`: the server goes in with an unregistered
+/// wallet and an empty descriptor, which are then filled in place, so the 8 KB wallet is never
+/// copied. On a refusal the slot is emptied again.
+fn fill_slot(
+    slot: &mut Option<Server>,
+    s: &ServerLine<'_>,
+    keys: &NodeKeys,
+) -> Result<(), RegistryErrorKind> {
+    if s.descriptor.len() > MAX_DESCRIPTOR {
+        return Err(RegistryErrorKind::DescriptorTooLong);
+    }
+    let account_key = account_key(s, keys)?;
+    let server = put_blank(slot, s, account_key);
+    let filled = match server.descriptor.push_str(s.descriptor) {
+        Err(_) => Err(RegistryErrorKind::DescriptorTooLong),
+        Ok(()) => server
+            .wallet
+            .register_in(s.descriptor, s.network, &server.account_key)
+            .map_err(|error| RegistryErrorKind::Wallet { id: s.id, error }),
+    };
+    if filled.is_err() {
+        *slot = None;
+    }
+    filled
+}
+
+/// Puts a server with an empty descriptor and an unregistered wallet in `slot`. Its own frame,
+/// so the temporaries of the struct literal are off the stack before the wallet is registered.
+fn put_blank<'a>(
+    slot: &'a mut Option<Server>,
+    s: &ServerLine<'_>,
+    account_key: AccountKey,
+) -> &'a mut Server {
+    slot.insert(Server {
         id: s.id,
         cert_key: s.key,
         network: s.network,
@@ -97,37 +136,70 @@ fn make_server(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<Server, RegistryEr
         sighash: s.sighash,
         revoked: s.revoked,
         policy: Policy::empty(),
-        descriptor,
-        wallet,
+        descriptor: heapless::String::new(),
+        wallet: Wallet::empty(s.network),
         account_key,
     })
 }
 
 impl Registry {
-    fn add_server(&mut self, s: Server) -> Result<(), RegistryErrorKind> {
-        if self.server(s.id).is_some() {
-            return Err(RegistryErrorKind::DuplicateServer(s.id));
-        }
-        let same_account = |o: &Server| {
-            o.network.coin_type() == s.network.coin_type()
-                && o.wallet.script_type == s.wallet.script_type
-                && o.account == s.account
+    /// Adds the server of line `s` in the first free slot: refused if the registry is full,
+    /// the line does not make a wallet, the id exists, or another server has the same account.
+    fn add_server_line(
+        &mut self,
+        s: &ServerLine<'_>,
+        keys: &NodeKeys,
+    ) -> Result<(), RegistryErrorKind> {
+        let used = self.server_count();
+        let (before, free) = self.servers.split_at_mut(used);
+        let slot = free.first_mut().ok_or(RegistryErrorKind::TooManyServers)?;
+        fill_slot(slot, s, keys)?;
+        let Some(new) = slot.as_ref() else {
+            return Err(RegistryErrorKind::TooManyServers);
         };
-        if self.servers.iter().any(same_account) {
-            return Err(RegistryErrorKind::AccountInUse(s.id));
+        let same_account = |o: &Server| {
+            o.network.coin_type() == new.network.coin_type()
+                && o.wallet.script_type == new.wallet.script_type
+                && o.account == new.account
+        };
+        let others = before.iter().flatten();
+        let refusal = if others.clone().any(|o| o.id == new.id) {
+            Some(RegistryErrorKind::DuplicateServer(new.id))
+        } else if others.clone().any(same_account) {
+            Some(RegistryErrorKind::AccountInUse(new.id))
+        } else {
+            None
+        };
+        match refusal {
+            Some(kind) => {
+                *slot = None;
+                Err(kind)
+            }
+            None => Ok(()),
         }
-        self.servers
-            .push(s)
-            .map_err(|_| RegistryErrorKind::TooManyServers)
     }
 
     fn last_policy(&mut self) -> Option<&mut Policy> {
-        self.servers.last_mut().map(|s| &mut s.policy)
+        self.servers
+            .iter_mut()
+            .rev()
+            .find_map(Option::as_mut)
+            .map(|s| &mut s.policy)
     }
 
-    /// Parses a provisioning file or stored registry (header first; see [`crate::provision`]).
-    pub fn from_text(text: &str, keys: &NodeKeys) -> Result<Self, RegistryError> {
-        let mut reg = Registry::default();
+    /// Parses a provisioning file or stored registry (header first; see [`crate::provision`])
+    /// into this registry, in place. On a refusal the registry is left empty.
+    pub fn load_text(&mut self, text: &str, keys: &NodeKeys) -> Result<(), RegistryError> {
+        self.clear();
+        let out = self.parse_text(text, keys);
+        if out.is_err() {
+            self.clear();
+        }
+        out
+    }
+
+    fn parse_text(&mut self, text: &str, keys: &NodeKeys) -> Result<(), RegistryError> {
+        let reg = self;
         let mut seen_header = false;
         let mut threshold: Option<(u32, u8)> = None;
         for item in lines(text) {
@@ -158,10 +230,7 @@ impl Registry {
                         .map_err(|_| err(RegistryErrorKind::TooManyAdmins))?;
                 }
                 Line::AdminCounter(c) => reg.counter = c,
-                Line::Server(s) => {
-                    let server = make_server(&s, keys).map_err(&err)?;
-                    reg.add_server(server).map_err(&err)?;
-                }
+                Line::Server(s) => reg.add_server_line(&s, keys).map_err(&err)?,
                 Line::Rule(r) => {
                     let p = reg
                         .last_policy()
@@ -183,29 +252,30 @@ impl Registry {
             None => {}
         }
         debug_assert!(reg.admins.len() <= MAX_ADMINS && MAX_DESCRIPTOR > 0);
-        Ok(reg)
+        Ok(())
     }
 
-    /// Applies one admin command body (already authenticated) to a copy of this registry and
-    /// returns the copy with `counter` recorded. `self` is unchanged.
-    pub fn apply(
+    /// Applies one admin command body (already authenticated) to a copy of this registry made
+    /// in `next`, with `counter` recorded there. `self` is unchanged; on a refusal `next` holds
+    /// a partial copy that must not be used.
+    pub fn apply_into(
         &self,
+        next: &mut Registry,
         body: &str,
         counter: u64,
         keys: &NodeKeys,
-    ) -> Result<(Registry, Command), RegistryError> {
-        let mut next = self.clone();
+    ) -> Result<Command, RegistryError> {
+        next.copy_from(self);
         let mut command: Option<Command> = None;
         for item in lines(body) {
             let (line, item) = item?;
             let err = at(line);
             match (item, command) {
                 (Line::Server(s), None) => {
-                    let server = make_server(&s, keys).map_err(&err)?;
-                    if server.revoked {
+                    if s.revoked {
                         return Err(err(RegistryErrorKind::BadCommand));
                     }
-                    next.add_server(server).map_err(&err)?;
+                    next.add_server_line(&s, keys).map_err(&err)?;
                     command = Some(Command::Add(s.id));
                 }
                 (Line::Revoke(id), None) => {
@@ -227,13 +297,14 @@ impl Registry {
         }
         let command = command.ok_or(at(0)(RegistryErrorKind::BadCommand))?;
         next.counter = counter;
-        Ok((next, command))
+        Ok(command)
     }
 
     fn server_mut(&mut self, id: u32) -> Result<&mut Server, RegistryErrorKind> {
         let s = self
             .servers
             .iter_mut()
+            .flatten()
             .find(|s| s.id == id)
             .ok_or(RegistryErrorKind::UnknownServer(id))?;
         if s.revoked {
@@ -252,4 +323,62 @@ pub enum Command {
     Revoke(u32),
     /// Replaced the policy of server `id`.
     ChangePolicy(u32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+
+    fn admin_line(b: u8) -> String {
+        let k = p256::SecretKey::from_slice(&[b; 32]).expect("key");
+        let mut line = String::from("admin ");
+        crate::hexfmt::write(&mut line, &crate::p256sig::compress(&k.public_key())).expect("hex");
+        line + "\n"
+    }
+
+    fn text(threshold: u8, admins: &[u8]) -> String {
+        let mut t = std::format!("spacenode-signer-registry 1\nadmin-threshold {threshold}\n");
+        for &a in admins {
+            t += &admin_line(a);
+        }
+        t
+    }
+
+    #[test]
+    fn load_text_replaces_in_place_and_a_refusal_leaves_it_empty() {
+        let keys = NodeKeys::from_seed(&[7; 32]).expect("keys");
+        let mut reg = std::boxed::Box::new(Registry::new());
+        reg.load_text(&text(2, &[1, 2, 3]), &keys).expect("valid");
+        assert_eq!((reg.threshold(), reg.admins().len()), (2, 3));
+        reg.load_text(&text(1, &[4]), &keys).expect("valid");
+        assert_eq!(
+            (reg.threshold(), reg.admins().len()),
+            (1, 1),
+            "replaced, not merged"
+        );
+        let err = reg
+            .load_text(&text(5, &[1, 2]), &keys)
+            .expect_err("threshold above admins");
+        assert_eq!(err.kind, RegistryErrorKind::BadThreshold);
+        assert_eq!((reg.threshold(), reg.admins().len()), (0, 0), "left empty");
+    }
+
+    #[test]
+    fn apply_into_leaves_the_source_alone_and_overwrites_the_target() {
+        let keys = NodeKeys::from_seed(&[7; 32]).expect("keys");
+        let mut live = std::boxed::Box::new(Registry::new());
+        let mut next = std::boxed::Box::new(Registry::new());
+        live.load_text(&text(2, &[1, 2, 3]), &keys).expect("valid");
+        next.load_text(&text(1, &[9]), &keys)
+            .expect("stale staging contents");
+        let err = live
+            .apply_into(&mut next, "revoke id=4", 1, &keys)
+            .expect_err("no server 4");
+        assert_eq!(err.kind, RegistryErrorKind::UnknownServer(4));
+        assert_eq!((live.admin_counter(), live.admins().len()), (0, 3));
+        // The staging copy was rebuilt from the live registry, whatever it held before.
+        assert_eq!(next.admins(), live.admins());
+        assert_eq!(next.threshold(), 2);
+    }
 }

@@ -10,13 +10,21 @@
 //! ids are never reused, so their sequence numbers can never be replayed under a new key).
 //!
 //! Limits: [`MAX_SERVERS`] servers, [`MAX_ADMINS`] admin keys, descriptors of at most
-//! [`MAX_DESCRIPTOR`] bytes. Changes go through [`crate::admin`]. No allocation; a registry is
-//! large (one parsed wallet per server), so keep it in static or long-lived memory.
+//! [`MAX_DESCRIPTOR`] bytes. Changes go through [`crate::admin`].
+//!
+//! A registry is large (one parsed wallet per server, about 120 KB), so it is never built or
+//! returned by value: [`Registry::new`] is a `const fn` (a `static` needs no stack to hold one),
+//! [`Registry::load_text`] parses into an existing registry, [`Registry::copy_from`] copies one
+//! server at a time, and [`Registry::apply_into`] builds the result of an admin command in a
+//! second registry ([`Registries`] holds the live one and that staging one). There is no
+//! `Clone` or `Default`, so a by-value copy cannot creep back in. No allocation.
 
 mod build;
+mod slots;
 mod text;
 
 pub use build::{Command, RegistryError, RegistryErrorKind};
+pub use slots::Registries;
 
 use crate::cert::ServerView;
 use crate::policy::Policy;
@@ -88,15 +96,53 @@ impl Server {
 }
 
 /// The registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Registry {
     admins: heapless::Vec<[u8; 33], MAX_ADMINS>,
     threshold: u8,
     counter: u64,
-    servers: heapless::Vec<Server, MAX_SERVERS>,
+    /// Registered servers from index 0 up, then `None`s (servers are never removed). Slots,
+    /// not a `heapless::Vec`: a server (15 KB) goes into its slot with one move, where a
+    /// generic `push` at opt-level 0 costs several copies of it on the stack.
+    servers: [Option<Server>; MAX_SERVERS],
 }
 
 impl Registry {
+    /// An empty registry: no admin, no server (what an unprovisioned signer has).
+    #[expect(
+        clippy::new_without_default,
+        reason = "no `Default`: a registry is never meant to be made by value on the stack"
+    )]
+    pub const fn new() -> Self {
+        Self {
+            admins: heapless::Vec::new(),
+            threshold: 0,
+            counter: 0,
+            servers: [const { None }; MAX_SERVERS],
+        }
+    }
+
+    /// Empties the registry in place.
+    pub fn clear(&mut self) {
+        self.admins.clear();
+        self.threshold = 0;
+        self.counter = 0;
+        for slot in &mut self.servers {
+            *slot = None;
+        }
+    }
+
+    /// Makes this registry a copy of `other`, in place, one server at a time (never a whole
+    /// registry on the stack).
+    pub fn copy_from(&mut self, other: &Registry) {
+        self.admins.clone_from(&other.admins);
+        self.threshold = other.threshold;
+        self.counter = other.counter;
+        for (mine, theirs) in self.servers.iter_mut().zip(&other.servers) {
+            mine.clone_from(theirs);
+        }
+    }
+
     /// Admin keys, in admin-index order.
     pub fn admins(&self) -> &[[u8; 33]] {
         &self.admins
@@ -113,12 +159,17 @@ impl Registry {
     }
 
     /// All servers, in registration order.
-    pub fn servers(&self) -> &[Server] {
-        &self.servers
+    pub fn servers(&self) -> impl Iterator<Item = &Server> + '_ {
+        self.servers.iter().map_while(Option::as_ref)
+    }
+
+    /// How many servers (revoked ones included).
+    pub fn server_count(&self) -> usize {
+        self.servers().count()
     }
 
     /// The server with `id`.
     pub fn server(&self, id: u32) -> Option<&Server> {
-        self.servers.iter().find(|s| s.id == id)
+        self.servers().find(|s| s.id == id)
     }
 }

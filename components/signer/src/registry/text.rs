@@ -19,7 +19,7 @@ impl Registry {
             w.write_str("\n")?;
         }
         writeln!(w, "admin-counter {}", self.counter)?;
-        for s in &self.servers {
+        for s in self.servers() {
             write!(w, "server id={} key=", s.id)?;
             crate::hexfmt::write(w, &s.cert_key)?;
             write!(

@@ -515,10 +515,11 @@ pub fn verify_node_signatures(g: &Ground, signed: &[u8]) -> usize {
     checked
 }
 
-/// Runs `f` on a thread with a 64 MiB stack. The signer keeps its registry (about 120 KiB for
-/// eight servers) by value, and unoptimised test builds copy it several times per call, which
-/// the default 2 MiB test-thread stack does not hold. (A release build, and the component,
-/// keep one instance in static memory.)
+/// Runs `f` on a thread with a 64 MiB stack. A signer from `Signer::boot` owns its two
+/// registries (about 250 KB), so the test's own signers, moved by value between helpers in
+/// unoptimised builds, do not fit the default 2 MiB test-thread stack. (The component lends the
+/// signer registries in static memory; `signer-partition`'s `stack` test holds its path to the
+/// declared stack.)
 pub fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new()
         .stack_size(64 << 20)

@@ -1,0 +1,84 @@
+//! [`Registries`]: the live registry and a staging one, side by side, so that a change (an
+//! admin command, the provisioning file) is built and written to flash in the staging registry
+//! while the live one stays untouched, then becomes live by flipping an index, not by moving
+//! 120 KB.
+//!
+//! [`Registries::new`] is a `const fn`: a partition keeps its `Registries` in a `static`
+//! (initialised at load time, never on the stack) and lends it to [`crate::node::Signer`].
+//!
+//! Only the signer changes them (`live_mut`, `split` and `promote` are crate-private): a
+//! holder of a `Registries` can read the live registry and lend it, nothing else.
+//!
+//! Avoids: `unsafe`, copies of whole registries, and any state beyond the two slots and the
+//! index.
+
+use super::Registry;
+
+/// The live registry and a staging registry.
+#[derive(Debug)]
+pub struct Registries {
+    slots: [Registry; 2],
+    live: bool,
+}
+
+impl Default for Registries {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registries {
+    /// Two empty registries.
+    pub const fn new() -> Self {
+        Self {
+            slots: [Registry::new(), Registry::new()],
+            live: false,
+        }
+    }
+
+    /// The live registry.
+    pub fn live(&self) -> &Registry {
+        let [a, b] = &self.slots;
+        if self.live { b } else { a }
+    }
+
+    /// The live registry, mutably (to load it at boot).
+    pub(crate) fn live_mut(&mut self) -> &mut Registry {
+        let [a, b] = &mut self.slots;
+        if self.live { b } else { a }
+    }
+
+    /// The live registry and the staging one (whose contents are whatever was left there).
+    pub(crate) fn split(&mut self) -> (&Registry, &mut Registry) {
+        let [a, b] = &mut self.slots;
+        if self.live { (b, a) } else { (a, b) }
+    }
+
+    /// The staging registry becomes the live one (and the old live one the staging one).
+    pub(crate) fn promote(&mut self) {
+        self.live = !self.live;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promote_swaps_live_and_staging_without_copying() {
+        let mut r = Registries::new();
+        let (_, staging) = r.split();
+        let staging_addr: *const Registry = staging;
+        staging.counter = 9;
+        assert_eq!(r.live().admin_counter(), 0);
+        r.promote();
+        assert_eq!(r.live().admin_counter(), 9);
+        assert!(core::ptr::eq(r.live(), staging_addr));
+        let (_, staging) = r.split();
+        assert_eq!(staging.admin_counter(), 0);
+        r.promote();
+        assert_eq!(r.live().admin_counter(), 0);
+        r.live_mut().counter = 3;
+        assert_eq!(r.live().admin_counter(), 3);
+    }
+}
