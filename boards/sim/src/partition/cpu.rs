@@ -13,6 +13,12 @@
 //! component runs unthrottled under the normal scheduler and its log says so once, with the
 //! reason: the sim board stays usable unprivileged, and nobody mistakes it for enforced.
 //!
+//! The description's *priorities* are not applied on the sim board: Linux runs every
+//! `SCHED_DEADLINE` task before any normal one, so components preempt the monitor (priority 254
+//! in the description), which runs under the normal scheduler. A component that sends the
+//! monitor a burst (restart requests, say) can find the ring full before the monitor ran; it must
+//! keep what did not fit and send it later, as it must on any board.
+//!
 //! Avoids: `SCHED_FLAG_RESET_ON_FORK` (a deadline task cannot fork, which a component must not
 //! do anyway) and the overrun signal (`SCHED_FLAG_DL_OVERRUN` would kill a component for using
 //! its budget; throttling is the contract).

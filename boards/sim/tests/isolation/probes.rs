@@ -51,6 +51,9 @@ struct TestWatchdog {
     results_src: Source,
     pings: Vec<(Tx<Ping>, Rx<Pong>, &'static str, u32)>,
     next_request: u32,
+    /// Requests that found the ring full, sent again on the next timer tick (the monitor may
+    /// not have run yet: components under SCHED_DEADLINE preempt it).
+    pending: std::collections::VecDeque<(u32, RawRestart)>,
     _hw: Option<board_sim::watchdog::SimWatchdog>,
 }
 
@@ -63,8 +66,23 @@ impl TestWatchdog {
             component: ComponentId(component),
             cause,
         };
-        if let Err(e) = self.requests.try_send(&raw(&r)) {
-            log::error!("request {id} not sent: {e}");
+        self.pending.push_back((id, raw(&r)));
+        self.flush();
+    }
+
+    /// Sends the pending requests in order until the ring is full.
+    fn flush(&mut self) {
+        while let Some((id, r)) = self.pending.front() {
+            match self.requests.try_send(r) {
+                Ok(()) => {
+                    self.pending.pop_front();
+                }
+                Err(ipc::SendError::Full) => return,
+                Err(e) => {
+                    log::error!("request {id} not sent: {e}");
+                    self.pending.pop_front();
+                }
+            }
         }
     }
 }
@@ -104,6 +122,7 @@ impl Component for TestWatchdog {
             results_src,
             pings,
             next_request: 1,
+            pending: std::collections::VecDeque::new(),
             _hw: hw,
         };
         // Forged requests: bad bytes, unknown component, the root, itself, a held component.
@@ -146,6 +165,7 @@ impl Component for TestWatchdog {
             }
         }
         if set.contains(Source::TIMER) {
+            self.flush();
             let seq = cx.progress().loop_iterations;
             for (tx, rx, who, answered) in &mut self.pings {
                 while rx.try_recv(|p| p.sequence.to_native()).is_ok() {
