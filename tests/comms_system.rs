@@ -445,6 +445,24 @@ fn lost_attempts_are_retried_without_locking_the_ground_out() {
     assert!(retried >= 1, "no ping needed a retry: pick another seed");
 }
 
+/// Each run of the ground tool continues the telecommand sequence count: an identical command
+/// from a later run is a new command (it runs), not a retransmission of the earlier one (whose
+/// reports the node would only repeat).
+#[test]
+fn identical_commands_from_separate_runs_both_run() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let ground_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let _board = Board::boot_lossy(node_state.path(), uplink, listen, "0", "1");
+    for i in 0..2 {
+        let out = ground_cli("ping", uplink, listen, ground_state.path());
+        let t = text(&out);
+        assert!(out.status.success(), "ping {i}: {t}");
+        assert!(t.contains("17,2 pong from the node"), "ping {i}: {t}");
+    }
+}
+
 #[test]
 fn ground_reports_an_unreachable_node_and_bad_inputs() {
     let ground_state = tempfile::tempdir().expect("tempdir");

@@ -206,8 +206,16 @@ impl Session {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(state_err(&path, e)),
         };
-        let ground =
+        let mut ground =
             Ground::new(&provisioning, states, DEFAULT_APID).map_err(SessionError::Build)?;
+        // The sequence count continues from the uplink ARSN, which is persisted and grows by at
+        // least one per command: a command of this run never reuses a request ID of an earlier
+        // run (within 2^14 units), so the node never takes it for a retransmission.
+        let next = ground
+            .states()
+            .find(|s| s.spi == cfg.spi)
+            .map_or(0, |s| s.tx_reserved.wrapping_add(1));
+        ground.set_sequence_count((next & 0x3FFF) as u16);
         let sock = UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
             addr: cfg.listen,
             source,

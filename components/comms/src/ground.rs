@@ -78,6 +78,13 @@ impl Ground {
         })
     }
 
+    /// Continue the telecommand sequence count at `seq` (14 bits). A ground tool that starts
+    /// afresh each run must not restart at 0: the node would take an identical command from
+    /// the previous run as a retransmission and only repeat its reports.
+    pub fn set_sequence_count(&mut self, seq: u16) {
+        self.seq = seq & 0x3FFF;
+    }
+
     /// The association states to save (uplink ARSN used, epochs).
     pub fn states(&self) -> impl Iterator<Item = SaState> + '_ {
         self.engine.states()
