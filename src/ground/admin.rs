@@ -20,6 +20,7 @@
 //! Avoids: printing an export whose signature does not verify; panics on anything the node or a
 //! file sends.
 
+use super::session::Session;
 use super::{LinkArgs, print_reports, session_failure};
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
@@ -455,7 +456,6 @@ fn transfer_id(counter: u64) -> u64 {
 
 fn command(sig: Signing, body: &str) -> Result<(), Failure> {
     let identity = read_identity(&sig.identity)?;
-    let node = signer::admin::node_id(&identity);
     let keys = admin_keys(&sig)?;
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let state = sig
@@ -463,27 +463,58 @@ fn command(sig: Signing, body: &str) -> Result<(), Failure> {
         .state
         .clone()
         .unwrap_or_else(super::default_state_dir);
+    let mut s = sig.link.session()?;
+    let applied = apply(
+        &mut s,
+        &state,
+        &identity,
+        &signers,
+        body,
+        sig.counter,
+        &mut |l| println!("{l}"),
+    )?;
+    match applied {
+        Some(c) => println!("applied: the signer's registry is now at admin counter {c}"),
+        None => println!("applied (the counter report was lost on the downlink)"),
+    }
+    Ok(())
+}
+
+/// Builds the admin envelope for `body` (the counter one above the last this ground used for
+/// the node, or `counter`), signs it with `signers` (admin index, key), uplinks it in chunks
+/// through `s` and waits for the signer's answer. `Ok(Some(counter))` when applied and the
+/// counter report arrived, `Ok(None)` when applied but that report was lost; a refusal is an
+/// error with the signer's reason. `out` gets the verification lines.
+pub fn apply(
+    s: &mut Session,
+    state: &Path,
+    identity: &[u8; 33],
+    signers: &[(u8, &p256::SecretKey)],
+    body: &str,
+    counter: Option<u64>,
+    out: &mut dyn FnMut(String),
+) -> Result<Option<u64>, Failure> {
+    let node = signer::admin::node_id(identity);
     // Check the envelope builds before a counter is spent on it.
     let mut env = vec![0u8; signer::admin::MAX_ENVELOPE];
-    signer::admin::build(&mut env, &identity, 1, body, &signers).map_err(|e| {
+    signer::admin::build(&mut env, identity, 1, body, signers).map_err(|e| {
         Failure::Rejected(format!(
             "cannot build the admin command: {e} (body of 1 to {} bytes, 1 to 8 admin keys)\n",
             signer::admin::MAX_BODY
         ))
     })?;
-    let counter = next_counter(&state, &node, sig.counter)?;
-    let n = signer::admin::build(&mut env, &identity, counter, body, &signers)
+    let counter = next_counter(state, &node, counter)?;
+    let n = signer::admin::build(&mut env, identity, counter, body, signers)
         .map_err(|e| Failure::Rejected(format!("cannot build the admin command: {e}\n")))?;
     env.truncate(n);
-    println!(
+    out(format!(
         "admin command: counter {counter}, {} signature{}, {} bytes in {} chunk{}",
         signers.len(),
         if signers.len() == 1 { "" } else { "s" },
         env.len(),
         env.len().div_ceil(CHUNK_DATA),
         if env.len() > CHUNK_DATA { "s" } else { "" }
-    );
-    let mut s = sig.link.session()?;
+    ));
     // A fresh transfer ID per run: a deliberate resend of an envelope (same counter) is a new
     // command for the node, judged by the signer, not a retransmission of the last one.
     let chunks: Vec<_> = wire::chunks(transfer_id(counter), &env, CHUNK_DATA).collect();
@@ -494,7 +525,7 @@ fn command(sig: Signing, body: &str) -> Result<(), Failure> {
         function::encode_chunk(c, &mut app[2..])
             .ok_or_else(|| Failure::Usage("internal: chunk does not fit".into()))?;
         let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
-        print_reports(&ans);
+        out(super::verification_line(&ans));
         if let Some(f) = ans.failure() {
             return Err(refused(f, "admin command"));
         }
@@ -506,7 +537,7 @@ fn command(sig: Signing, body: &str) -> Result<(), Failure> {
             "the admin command did not complete\n".into(),
         ));
     }
-    let applied = ans
+    Ok(ans
         .other
         .iter()
         .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
@@ -514,12 +545,7 @@ fn command(sig: Signing, body: &str) -> Result<(), Failure> {
         .find_map(|(_, r)| match r {
             ResponseReport::Applied(c) => Some(c),
             ResponseReport::Export(_) => None,
-        });
-    match applied {
-        Some(c) => println!("applied: the signer's registry is now at admin counter {c}"),
-        None => println!("applied (the counter report was lost on the downlink)"),
-    }
-    Ok(())
+        }))
 }
 
 fn identity(a: IdentityArgs) -> Result<(), Failure> {

@@ -181,15 +181,20 @@ fn report_line(r: &Report) -> String {
     }
 }
 
-fn print_reports(a: &Answer) {
+/// One line with a command's verification reports, attempts and time.
+fn verification_line(a: &Answer) -> String {
     let lines: Vec<String> = a.reports.iter().map(report_line).collect();
-    println!(
+    format!(
         "verification: {} ({} attempt{}, {} ms)",
         lines.join(", "),
         a.attempts,
         if a.attempts == 1 { "" } else { "s" },
         a.elapsed.as_millis()
-    );
+    )
+}
+
+fn print_reports(a: &Answer) {
+    println!("{}", verification_line(a));
 }
 
 fn refused(a: &Answer) -> Result<(), Failure> {
@@ -370,34 +375,10 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         timeout: Duration::from_secs(args.deadline_s.max(1)),
         rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),
     };
-    let mut show = |p: &sign::Progress| match p {
-        sign::Progress::Reached { rtt } => {
-            println!("node reached (ping {} ms)", rtt.as_millis())
+    let mut show = |p: &sign::Progress| {
+        if let Some(line) = p.line() {
+            println!("{line}");
         }
-        sign::Progress::Built { batch_id, bytes } => {
-            println!("batch {batch_id:#x}: {bytes} bytes, uplink by CFDP")
-        }
-        sign::Progress::Upload(t) => println!(
-            "upload {:>3} %  {} / {} bytes confirmed, {} PDUs, {} bytes re-sent after {} NAKs",
-            t.acknowledged * 100 / t.total.max(1),
-            t.acknowledged,
-            t.total,
-            t.pdus,
-            t.retransmitted,
-            t.naks
-        ),
-        sign::Progress::Uploaded(t) => println!(
-            "batch delivered: {} bytes in {} PDUs, {} re-sent after {} NAKs; waiting for the signer",
-            t.total, t.pdus, t.retransmitted, t.naks
-        ),
-        sign::Progress::NodeRebooted => {
-            println!("the node rebooted; it resumes from what it kept")
-        }
-        sign::Progress::Silent(d) => println!("node silent for {} ms; pinging it", d.as_millis()),
-        sign::Progress::Download { received, size } if received == size => {
-            println!("result received: {size} bytes")
-        }
-        sign::Progress::Download { .. } => {}
     };
     let outcome = sign::sign(&mut session, &state, &job, &mut show).map_err(|e| match e {
         sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
@@ -416,18 +397,6 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         std::fs::write(path, p).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
         println!("co-signed PSBT -> {}", path.display());
     }
-    let (u, d) = (outcome.upload, outcome.download);
-    println!(
-        "batch {:#x} (certificate sequence {}) co-signed in {} ms: up {} bytes in {} PDUs ({} re-sent, {} NAKs), down {} bytes ({} NAKs sent)",
-        outcome.batch_id,
-        outcome.sequence,
-        outcome.elapsed.as_millis(),
-        u.bytes,
-        u.pdus,
-        u.retransmitted,
-        u.naks,
-        d.bytes,
-        d.naks
-    );
+    println!("{outcome}");
     Ok(())
 }

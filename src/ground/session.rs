@@ -86,6 +86,9 @@ pub enum SessionError {
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
+    /// The command completed but the report it asks for did not arrive.
+    #[error("the node completed the request but its {0} did not arrive; run it again")]
+    NoReport(&'static str),
 }
 
 /// One authenticated downlink unit.
@@ -439,6 +442,54 @@ impl Session {
                 Ok(None)
             }
         }
+    }
+
+    /// A command unit built exactly as [`Session::command`] builds its first attempt (its ARSN
+    /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
+    /// genuine unit (a replay) and with a damaged one (a forgery).
+    pub fn build_unit(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app_data: &[u8],
+    ) -> Result<(Vec<u8>, RequestId), SessionError> {
+        let mut unit = vec![0u8; MAX_UNIT_LEN];
+        let (len, request) = self
+            .ground
+            .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
+            .map_err(SessionError::Build)?;
+        unit.truncate(len);
+        self.save()?;
+        Ok((unit, request))
+    }
+
+    /// Sends `unit` as it is.
+    pub fn send_unit(&self, unit: &[u8]) -> Result<(), SessionError> {
+        self.sock.send_to(unit, self.cfg.node)?;
+        Ok(())
+    }
+
+    /// The node's security counters (housekeeping structure 3). The report travels in its own
+    /// unit after the command's: if it is lost while the completion arrives, the request (which
+    /// changes nothing on the node) is made again, up to the session's attempts.
+    pub fn security_counters(
+        &mut self,
+    ) -> Result<comms::sdls::engine::SecurityCounters, SessionError> {
+        for _ in 0..self.cfg.attempts.max(1) {
+            let a = self.command(ST_HOUSEKEEPING, 27, &[1, SID_SECURITY])?;
+            let mut tms = a.other;
+            tms.extend(self.collect(Duration::from_millis(50))?);
+            if let Some(c) = tms
+                .iter()
+                .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
+                .find_map(|t| decode_security(&t.source).map(|(c, _)| c))
+            {
+                return Ok(c);
+            }
+        }
+        Err(SessionError::NoReport(
+            "security housekeeping (3,25 structure 3)",
+        ))
     }
 
     /// Collect every TM that arrives within `wait` (tests: what a unit caused).

@@ -124,6 +124,56 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The operator's line for this step; `None` for steps not worth a line (partial downloads).
+    pub fn line(&self) -> Option<String> {
+        Some(match self {
+            Progress::Reached { rtt } => format!("node reached (ping {} ms)", rtt.as_millis()),
+            Progress::Built { batch_id, bytes } => {
+                format!("batch {batch_id:#x}: {bytes} bytes, uplink by CFDP")
+            }
+            Progress::Upload(t) => format!(
+                "upload {:>3} %  {} / {} bytes confirmed, {} PDUs, {} bytes re-sent after {} NAKs",
+                t.acknowledged * 100 / t.total.max(1),
+                t.acknowledged,
+                t.total,
+                t.pdus,
+                t.retransmitted,
+                t.naks
+            ),
+            Progress::Uploaded(t) => format!(
+                "batch delivered: {} bytes in {} PDUs, {} re-sent after {} NAKs; waiting for the signer",
+                t.total, t.pdus, t.retransmitted, t.naks
+            ),
+            Progress::NodeRebooted => "the node rebooted; it resumes from what it kept".into(),
+            Progress::Silent(d) => format!("node silent for {} ms; pinging it", d.as_millis()),
+            Progress::Download { received, size } if received == size => {
+                format!("result received: {size} bytes")
+            }
+            Progress::Download { .. } => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for SignOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (u, d) = (self.upload, self.download);
+        write!(
+            f,
+            "batch {:#x} (certificate sequence {}) co-signed in {} ms: up {} bytes in {} PDUs ({} re-sent, {} NAKs), down {} bytes ({} NAKs sent)",
+            self.batch_id,
+            self.sequence,
+            self.elapsed.as_millis(),
+            u.bytes,
+            u.pdus,
+            u.retransmitted,
+            u.naks,
+            d.bytes,
+            d.naks
+        )
+    }
+}
+
 /// Why a sign did not produce co-signed PSBTs (each says what to do).
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
