@@ -10,7 +10,6 @@ mod ground;
 mod pd;
 mod provision;
 mod run;
-mod story;
 mod wallet;
 
 use clap::{Parser, Subcommand};

@@ -125,6 +125,9 @@ impl Cosigner {
     }
 }
 
+/// Where a key comes from: its master key's fingerprint and its derivation path.
+type KeyOrigin = (Fingerprint, DerivationPath);
+
 /// The ground's 2-of-3 wallet.
 pub struct GroundWallet {
     secp: Secp256k1<All>,
@@ -213,7 +216,7 @@ impl GroundWallet {
         &self,
         branch: u32,
         index: u32,
-    ) -> Result<(ScriptBuf, Vec<(PublicKey, (Fingerprint, DerivationPath))>), WalletError> {
+    ) -> Result<(ScriptBuf, Vec<(PublicKey, KeyOrigin)>), WalletError> {
         let mut keys = Vec::with_capacity(3);
         for c in &self.cosigners {
             keys.push((

@@ -142,22 +142,35 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         out.contains("ok: kernel-config/spacenode.toml on board `flight`"),
         "{out}"
     );
-    // The node really boots; a frozen component is detected by the watchdog and restarted, and
-    // the others keep working.
-    assert!(out.contains("signer started as pid"), "{out}");
-    assert!(out.contains("freezing the signer"), "{out}");
-    assert!(out.contains("FAILED signer at"), "{out}");
-    assert!(out.contains("missed pings: 5"), "{out}");
-    assert!(out.contains("signer restarted as pid"), "{out}");
-    assert!(
-        out.contains("the others kept working, none restarted"),
-        "{out}"
-    );
+    // The whole story: the node boots, co-signs over the lossy radio what Bitcoin Core then
+    // accepts, refuses what policy, an attacker and a revoked server send, and survives a hung
+    // component while signing.
+    for needle in [
+        "signer started as pid",
+        "answered: ",
+        "accepts the spend: txid",
+        "policy: amount over max-amount (PSBT 0)",
+        "answers from the node: 0;",
+        "freezing the upgrade",
+        "FAILED upgrade at",
+        "missed pings: 10",
+        "upgrade restarted as pid",
+        "the others kept working, none restarted",
+        "the batch signed meanwhile was co-signed and verified by Bitcoin Core",
+        "not enough admin signatures",
+        "certificate: server revoked",
+        "9. Summary",
+    ] {
+        assert!(out.contains(needle), "no `{needle}` in:\n{out}");
+    }
+    assert_eq!(out.matches("accepts the spend: txid").count(), 2, "{out}");
     for (args, needle) in [
         (vec!["--help"], "config"),
         (vec!["config", "--help"], "sdf"),
         (vec!["config", "check", "--help"], "file:line:col"),
         (vec!["config", "graph", "--help"], "copy-in"),
+        (vec!["ground", "sign", "--help"], "CFDP"),
+        (vec!["ground", "admin", "--help"], "registry"),
         (
             vec!["config", "sdf", "--help"],
             "Microkit's rules are checked",

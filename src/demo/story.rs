@@ -30,8 +30,6 @@ pub struct Ground {
     pub admins: [p256::SecretKey; 3],
     /// The node's identity key (exports and receipts verify with it).
     pub identity: [u8; 33],
-    /// The provisioning text written to the node's inbox.
-    pub provisioning: String,
 }
 
 fn random_bytes() -> Result<[u8; 32], Failure> {
@@ -66,7 +64,10 @@ pub fn provision(state: &Path) -> Result<Ground, Failure> {
     let mut text = String::from("# spacenode demo: one ground server, 2-of-3 admins\n");
     text += "spacenode-signer-registry 1\nadmin-threshold 2\n";
     for a in &admins {
-        text += &format!("admin {}\n", hex(&signer::p256sig::compress(&a.public_key())));
+        text += &format!(
+            "admin {}\n",
+            hex(&signer::p256sig::compress(&a.public_key()))
+        );
     }
     let cert_pub = hex(&signer::p256sig::compress(&cert_key.public_key()));
     text += &wallet.server_line(SERVER_ID, &cert_pub);
@@ -83,7 +84,6 @@ pub fn provision(state: &Path) -> Result<Ground, Failure> {
         cert_key,
         admins,
         identity: node.identity,
-        provisioning: text,
     })
 }
 
@@ -92,7 +92,10 @@ impl Ground {
     /// by the ground's key: ready for the node's co-signature.
     pub fn payment(&self, amount: u64, pay: u64, salt: u32) -> Result<(Psbt, Utxo), Failure> {
         let w = |e: crate::wallet::WalletError| Failure::Usage(e.to_string());
-        let utxo = self.wallet.fund(Amount::from_sat(amount), salt, salt).map_err(w)?;
+        let utxo = self
+            .wallet
+            .fund(Amount::from_sat(amount), salt, salt)
+            .map_err(w)?;
         // An outside payee: a P2WPKH output of a key that is not the wallet's.
         let payee = bitcoin::secp256k1::SecretKey::from_slice(&random_bytes()?)
             .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -101,9 +104,27 @@ impl Ground {
         let to = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash());
         let mut psbt = self
             .wallet
-            .spend(&utxo, to, Amount::from_sat(pay), Amount::from_sat(1_000), salt)
+            .spend(
+                &utxo,
+                to,
+                Amount::from_sat(pay),
+                Amount::from_sat(1_000),
+                salt,
+            )
             .map_err(w)?;
         self.wallet.sign(&mut psbt).map_err(w)?;
         Ok((psbt, utxo))
     }
+}
+
+/// Prints what provisioning set up.
+pub fn show(g: &Ground) {
+    println!("   node identity key (P-256)  {}", hex(&g.identity));
+    println!("   2-of-3 wallet              {}", g.wallet.descriptor());
+    println!(
+        "   ground server {SERVER_ID}            certificate key {}, policy `{RULES}`",
+        hex(&signer::p256sig::compress(&g.cert_key.public_key()))
+    );
+    println!("   registry admins            2 of 3 keys must sign any later change");
+    println!("   (written into the node's provisioning inbox; the signer reads it at first boot)");
 }
