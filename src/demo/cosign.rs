@@ -29,18 +29,30 @@ pub struct Cosigned {
     pub transfer: String,
 }
 
-fn psbts(
+/// The ground's PSBTs for `payments` (signed by its own key), the batch job carrying them,
+/// and the outputs they spend.
+fn job(
     ground: &Ground,
     payments: &[Payment],
     salt: u32,
-) -> Result<(Vec<Psbt>, Vec<Utxo>), Failure> {
-    let mut out = (Vec::new(), Vec::new());
+    rate_bps: u64,
+) -> Result<(SignJob, Vec<Utxo>), Failure> {
+    let mut psbts = Vec::new();
+    let mut utxos = Vec::new();
     for (i, (deposit, pay)) in payments.iter().enumerate() {
         let (p, u) = ground.payment(*deposit, *pay, salt + i as u32)?;
-        out.0.push(p);
-        out.1.push(u);
+        psbts.push(p.serialize());
+        utxos.push(u);
     }
-    Ok(out)
+    let job = SignJob {
+        server: crate::demo::story::SERVER_ID,
+        key: ground.cert_key.clone(),
+        psbts,
+        expiry_ms: None,
+        timeout: sign::DEFAULT_TIMEOUT,
+        rate_bps: Some(rate_bps),
+    };
+    Ok((job, utxos))
 }
 
 /// Sends `payments` as one batch and verifies every co-signed spend with Bitcoin Core's
@@ -55,15 +67,7 @@ pub fn cosign(
     log: &mut dyn FnMut(String),
 ) -> Result<Cosigned, Failure> {
     let start = Instant::now();
-    let (unsigned, utxos) = psbts(ground, payments, salt)?;
-    let job = SignJob {
-        server: crate::demo::story::SERVER_ID,
-        key: ground.cert_key.clone(),
-        psbts: unsigned.iter().map(Psbt::serialize).collect(),
-        expiry_ms: None,
-        timeout: sign::DEFAULT_TIMEOUT,
-        rate_bps: Some(rate_bps),
-    };
+    let (job, utxos) = job(ground, payments, salt, rate_bps)?;
     let outcome = sign::sign(s, ground_state, &job, &mut |p| {
         if let Some(l) = p.line() {
             log(l)
@@ -105,7 +109,7 @@ pub fn cosign(
     })
 }
 
-/// Sends `payments`, which the node's policy must refuse; returns the ground's account of the
+/// Sends `payments`, which the node must refuse (policy, revoked server); returns the ground's account of the
 /// refusal (the signer's reason).
 pub fn refused(
     ground: &Ground,
@@ -115,15 +119,7 @@ pub fn refused(
     salt: u32,
     rate_bps: u64,
 ) -> Result<String, Failure> {
-    let (unsigned, _) = psbts(ground, payments, salt)?;
-    let job = SignJob {
-        server: crate::demo::story::SERVER_ID,
-        key: ground.cert_key.clone(),
-        psbts: unsigned.iter().map(Psbt::serialize).collect(),
-        expiry_ms: None,
-        timeout: sign::DEFAULT_TIMEOUT,
-        rate_bps: Some(rate_bps),
-    };
+    let (job, _) = job(ground, payments, salt, rate_bps)?;
     match sign::sign(s, ground_state, &job, &mut |_| {}) {
         Ok(_) => Err(Failure::Usage(
             "the node co-signed a payment its policy forbids".into(),
