@@ -12,110 +12,33 @@
 //!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
+mod common;
+
+use common::{BOUND, Board, free_addr, one_board, text};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::verification::Report;
 use comms::sdls::engine::HEADER_LEN;
 use comms::sdls::mac::MAC_LEN;
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BOUND: Duration = Duration::from_secs(20);
-
-/// One board at a time: the tests share two CPU cores with everything else in CI.
-static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_board() -> std::sync::MutexGuard<'static, ()> {
-    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn free_addr() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr")
-}
-
-struct Board {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Board {
-    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Board {
-        Board::boot_lossy(state, uplink, ground, "0.1", "7")
-    }
-
-    fn boot_lossy(
-        state: &Path,
-        uplink: SocketAddr,
-        ground: SocketAddr,
-        loss: &str,
-        seed: &str,
-    ) -> Board {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-            .arg("run")
-            .arg("--state")
-            .arg(state)
-            .args(["--radio-loss", loss, "--radio-seed", seed])
-            .args(["--radio-latency-ms", "2", "--radio-kbps", "2000"])
-            .arg("--radio-uplink")
-            .arg(uplink.to_string())
-            .arg("--ground")
-            .arg(ground.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn spacenode run");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut b = Board {
-            child,
-            lines: rx,
-            log: Vec::new(),
-        };
-        b.wait_for("[comms] INFO  SA 2:");
-        b
-    }
-
-    fn wait_for(&mut self, what: &str) {
-        let deadline = Instant::now() + BOUND;
-        while !self.log.iter().any(|l| l.contains(what)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.log.push(l),
-                Err(_) => panic!("no `{what}` in the boot log:\n{}", self.log.join("\n")),
-            }
-        }
-    }
-
-    fn stop(mut self) {
-        self.terminate();
-    }
-
-    fn terminate(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id())
-            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        self.terminate();
-    }
+/// The sim radio of these tests: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
+fn radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
+    [
+        "--radio-loss",
+        loss,
+        "--radio-seed",
+        seed,
+        "--radio-latency-ms",
+        "2",
+        "--radio-kbps",
+        "2000",
+    ]
 }
 
 fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
@@ -129,15 +52,6 @@ fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -
         .arg(state)
         .output()
         .expect("spacenode ground")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The number after `label ` in `s`.
@@ -318,7 +232,7 @@ fn ground_and_node_over_a_lossy_radio() {
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let board = Board::boot(node_state.path(), uplink, listen);
+    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
 
     // 1. Ping through the lossy link: acceptance, start and completion reports.
     let out = ground_cli("ping", uplink, listen, ground_state.path());
@@ -397,7 +311,7 @@ fn ground_and_node_over_a_lossy_radio() {
     board.stop();
 
     // 5. Reboot: the node restores its floor; the ground's next ARSN is below it at first.
-    let board = Board::boot(node_state.path(), uplink, listen);
+    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
     let out = ground_cli("ping", uplink, listen, ground_state.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -422,7 +336,7 @@ fn lost_attempts_are_retried_without_locking_the_ground_out() {
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let _board = Board::boot_lossy(node_state.path(), uplink, listen, "0.3", "11");
+    let _board = Board::boot(node_state.path(), uplink, listen, &radio("0.3", "11"));
     let mut retried = 0;
     for i in 0..6 {
         let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
@@ -454,7 +368,7 @@ fn identical_commands_from_separate_runs_both_run() {
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let _board = Board::boot_lossy(node_state.path(), uplink, listen, "0", "1");
+    let _board = Board::boot(node_state.path(), uplink, listen, &radio("0", "1"));
     for i in 0..2 {
         let out = ground_cli("ping", uplink, listen, ground_state.path());
         let t = text(&out);
@@ -518,7 +432,7 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     let _one = one_board();
     let node_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let mut board = Board::boot(node_state.path(), uplink, listen);
+    let mut board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
     board.wait_for("serial line, ground side at ");
     let pty = board
         .log
@@ -610,41 +524,45 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
         completed(&over_radio) > 0,
         "radio ping during a flood of {flooded} units: {over_radio:?}"
     );
-    // The counters, asked for on the standby link (the flood may have moved the downlink there:
-    // a primary with far more errors than accepted frames is degraded) and read on either.
-    let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
-    let (n, _) = g
-        .ground
-        .uplink(SIM_MONITOR_SPI, 3, 27, 0, &[1, 3], &mut unit)
-        .expect("hk request");
-    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(n)];
-    let k = comms::hdlc::encode(&unit[..n], &mut frame).expect("hdlc");
-    serial.write_all(&frame[..k]).expect("serial write");
+    // The counters, asked for on the standby link and read on the active one (the radio: a
+    // forged flood does not move the downlink), asked again while the report is lost on the
+    // lossy radio.
     let deadline = Instant::now() + BOUND;
     let mut bad_mac = None;
     let mut buf = vec![0u8; 65_536];
     while bad_mac.is_none() && Instant::now() < deadline {
-        let unit = match g
-            .serial
-            .as_ref()
-            .and_then(|s| s.recv_timeout(Duration::from_millis(20)).ok())
-        {
-            Some(u) => u,
-            None => {
-                g.sock
-                    .set_read_timeout(Some(Duration::from_millis(20)))
-                    .expect("timeout");
-                match g.sock.recv(&mut buf) {
-                    Ok(n) => buf[..n].to_vec(),
-                    Err(_) => continue,
+        let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+        let (n, _) = g
+            .ground
+            .uplink(SIM_MONITOR_SPI, 3, 27, 0, &[1, 3], &mut unit)
+            .expect("hk request");
+        let mut frame = vec![0u8; comms::hdlc::max_encoded_len(n)];
+        let k = comms::hdlc::encode(&unit[..n], &mut frame).expect("hdlc");
+        serial.write_all(&frame[..k]).expect("serial write");
+        let asked = Instant::now();
+        while bad_mac.is_none() && asked.elapsed() < Duration::from_millis(500) {
+            let unit = match g
+                .serial
+                .as_ref()
+                .and_then(|s| s.recv_timeout(Duration::from_millis(20)).ok())
+            {
+                Some(u) => u,
+                None => {
+                    g.sock
+                        .set_read_timeout(Some(Duration::from_millis(20)))
+                        .expect("timeout");
+                    match g.sock.recv(&mut buf) {
+                        Ok(n) => buf[..n].to_vec(),
+                        Err(_) => continue,
+                    }
                 }
+            };
+            if let Ok(d) = g.ground.downlink(&unit)
+                && d.tm.service == 3
+                && let Some((c, _)) = comms::pus::hk::decode_security(d.tm.source)
+            {
+                bad_mac = Some(c.bad_mac);
             }
-        };
-        if let Ok(d) = g.ground.downlink(&unit)
-            && d.tm.service == 3
-            && let Some((c, _)) = comms::pus::hk::decode_security(d.tm.source)
-        {
-            bad_mac = Some(c.bad_mac);
         }
     }
     let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
@@ -685,7 +603,7 @@ fn sign_chunks_are_routed_to_the_signer_and_its_answers_come_back() {
     let _one = one_board();
     let node_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let board = Board::boot(node_state.path(), uplink, listen);
+    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
     let mut g = TestGround::new(listen, uplink);
     g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
     let pong = g.run(17, 1, &[]);

@@ -19,85 +19,17 @@
 //!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-const BOUND: Duration = Duration::from_secs(20);
+use common::{Board, free_addr, text};
+use std::path::Path;
+use std::process::{Command, Output};
+
 /// A receipt's error for a revoked server: certificate class (1), `RevokedServer` (3).
 const REVOKED: (u8, u8) = (1, 3);
 
-fn free_addr() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr")
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-struct Board {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Board {
-    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Board {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-            .arg("run")
-            .arg("--state")
-            .arg(state)
-            .args(["--radio-latency-ms", "1", "--radio-kbps", "4000"])
-            .arg("--radio-uplink")
-            .arg(uplink.to_string())
-            .arg("--ground")
-            .arg(ground.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn spacenode run");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut b = Board {
-            child,
-            lines: rx,
-            log: Vec::new(),
-        };
-        b.wait_for("provisioned from the inbox: 1 servers");
-        b.wait_for("[comms] INFO  SA 2:");
-        b
-    }
-
-    fn wait_for(&mut self, what: &str) {
-        let deadline = Instant::now() + BOUND;
-        while !self.log.iter().any(|l| l.contains(what)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.log.push(l),
-                Err(_) => panic!("no `{what}` in the log:\n{}", self.log.join("\n")),
-            }
-        }
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id())
-            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let _ = self.child.wait();
-    }
 }
 
 fn spacenode(args: &[&str]) -> Output {
@@ -105,15 +37,6 @@ fn spacenode(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("spacenode")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The node's account key for a 2-of-3 `wsh(sortedmulti)` with two ground keys, as a
@@ -260,7 +183,13 @@ fn registry_administration_over_the_link() {
         "{}",
         text(&o)
     );
-    let mut board = Board::boot(&state, uplink, listen);
+    let mut board = Board::boot(
+        &state,
+        uplink,
+        listen,
+        &["--radio-latency-ms", "1", "--radio-kbps", "4000"],
+    );
+    board.wait_for("provisioned from the inbox: 1 servers");
     let link = |cmd: &[&str]| -> Output {
         let mut args = vec!["ground", "admin"];
         args.extend_from_slice(cmd);

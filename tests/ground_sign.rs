@@ -16,32 +16,40 @@
 #[allow(unused_imports)]
 mod support;
 
+mod common;
+
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
+use common::{BOUND, Board, free_addr, one_board, text};
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
 use signer::wallet::Network;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BOUND: Duration = Duration::from_secs(30);
 const SERVER: u32 = 7;
 const RULES: &str = "rule allow max-amount=5000000 max-fee=50000";
 
-static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_board() -> std::sync::MutexGuard<'static, ()> {
-    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn free_addr() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr")
+/// The sim radio of these tests: 10 % loss each way (seed 7), 2 ms latency, `kbps`.
+fn radio(kbps: u32) -> Vec<String> {
+    [
+        "--radio-loss",
+        "0.1",
+        "--radio-seed",
+        "7",
+        "--radio-latency-ms",
+        "2",
+        "--radio-kbps",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain([kbps.to_string()])
+    .collect()
 }
 
 /// The signer's keys on the node's key flash, its provisioning in the inbox, and the ground's
@@ -94,85 +102,6 @@ fn provision(state: &Path, dir: &Path, count: u32) -> World {
     }
 }
 
-struct Board {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Board {
-    fn boot(state: &Path, uplink: SocketAddr, ground: SocketAddr, kbps: u32) -> Board {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-            .arg("run")
-            .arg("--state")
-            .arg(state)
-            .args(["--radio-loss", "0.1", "--radio-seed", "7"])
-            .args(["--radio-latency-ms", "2", "--radio-kbps"])
-            .arg(kbps.to_string())
-            .arg("--radio-uplink")
-            .arg(uplink.to_string())
-            .arg("--ground")
-            .arg(ground.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn spacenode run");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut b = Board {
-            child,
-            lines: rx,
-            log: Vec::new(),
-        };
-        b.wait_for("[comms] INFO  SA 2:");
-        b
-    }
-
-    fn wait_for(&mut self, what: &str) {
-        let deadline = Instant::now() + BOUND;
-        while !self.log.iter().any(|l| l.contains(what)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.log.push(l),
-                Err(_) => panic!("no `{what}` in the node's log:\n{}", self.log.join("\n")),
-            }
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Ok(l) = self.lines.try_recv() {
-            self.log.push(l);
-        }
-    }
-
-    /// SIGKILL: no chance to tidy anything (a power cut for the node's processes).
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.drain();
-    }
-
-    fn terminate(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id())
-            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
 fn sign_cmd(
     uplink: SocketAddr,
     ground: SocketAddr,
@@ -198,15 +127,6 @@ fn sign_cmd(
         .args(["--rate-kbps", &kbps.to_string()])
         .args(psbts);
     c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The number after `label` in `s`.
@@ -245,7 +165,7 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     std::fs::create_dir_all(&out).expect("out");
     let w = provision(&state, dir.path(), 3);
     let (uplink, listen) = (free_addr(), free_addr());
-    let mut node = Board::boot(&state, uplink, listen, 2000);
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
 
     let o = sign_cmd(
         uplink,
@@ -403,7 +323,7 @@ fn an_upload_cut_by_a_node_reset_resumes() {
     let (uplink, listen) = (free_addr(), free_addr());
     // A slow radio, so that the upload takes a while.
     let kbps = 160;
-    let node = Board::boot(&state, uplink, listen, kbps);
+    let node = Board::boot(&state, uplink, listen, &radio(kbps));
 
     let mut ground = sign_cmd(
         uplink,
@@ -438,7 +358,7 @@ fn an_upload_cut_by_a_node_reset_resumes() {
         }
     }
     node.kill();
-    let mut node = Board::boot(&state, uplink, listen, kbps);
+    let mut node = Board::boot(&state, uplink, listen, &radio(kbps));
     node.wait_for("CFDP: resuming a transfer");
     let resumed = node
         .log
@@ -483,7 +403,7 @@ fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() 
     let wrong = dir.path().join("wrong.key");
     std::fs::write(&wrong, support::hex(&support::p256_key(99).to_bytes())).expect("key");
     let (uplink, listen) = (free_addr(), free_addr());
-    let mut node = Board::boot(&state, uplink, listen, 2000);
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
     let o = sign_cmd(uplink, listen, &ground_state, &wrong, &psbts, &out, 2000)
         .output()
         .expect("ground sign");
@@ -511,7 +431,7 @@ fn a_reset_between_delivery_and_result_still_gets_the_result() {
     std::fs::create_dir_all(&out).expect("out");
     let w = provision(&state, dir.path(), 80);
     let (uplink, listen) = (free_addr(), free_addr());
-    let node = Board::boot(&state, uplink, listen, 2000);
+    let node = Board::boot(&state, uplink, listen, &radio(2000));
     let mut ground = sign_cmd(
         uplink,
         listen,
@@ -547,7 +467,7 @@ fn a_reset_between_delivery_and_result_still_gets_the_result() {
     // The signer is at work on 80 PSBTs: cut the power now. The restarted node finds the
     // file it had not answered on its flash and takes it up again.
     node.kill();
-    let mut node = Board::boot(&state, uplink, listen, 2000);
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
     node.wait_for("received but not answered before the reset: intake again");
     let status = ground.wait().expect("ground sign");
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
@@ -578,7 +498,7 @@ fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
     let w = provision(&state, dir.path(), 40);
     let (uplink, listen) = (free_addr(), free_addr());
     let kbps = 64;
-    let node = Board::boot(&state, uplink, listen, kbps);
+    let node = Board::boot(&state, uplink, listen, &radio(kbps));
     let mut cmd = sign_cmd(
         uplink,
         listen,

@@ -1,0 +1,136 @@
+//! What the whole-system tests share: a real `spacenode run` (the release candidate binary, its
+//! own processes, real UDP on loopback) on a temporary state directory, its log read line by
+//! line with bounded waits, free loopback ports, and the text of a finished command.
+//!
+//! Each test binary compiles its own copy (`mod common;`), so not every item is used by each.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Longest wait for any one line of the node's log.
+pub const BOUND: Duration = Duration::from_secs(30);
+
+/// One board at a time per test binary: the tests share two CPU cores with everything else in
+/// CI.
+static ONE_BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the board lock for a test.
+pub fn one_board() -> std::sync::MutexGuard<'static, ()> {
+    ONE_BOARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A loopback UDP address nobody listens on right now.
+pub fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+/// Status, stdout and stderr of a finished command, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A running `spacenode run`. Dropping it stops it (SIGTERM, then waits).
+pub struct Board {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every log line read so far.
+    pub log: Vec<String>,
+}
+
+impl Board {
+    /// Boots the node on `state` with its radio at `uplink` and the ground at `ground`, the
+    /// radio emulator flags in `radio` (e.g. `["--radio-loss", "0.1"]`), and waits until comms
+    /// has restored its security state.
+    pub fn boot<S: AsRef<std::ffi::OsStr>>(
+        state: &Path,
+        uplink: SocketAddr,
+        ground: SocketAddr,
+        radio: &[S],
+    ) -> Board {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .arg("run")
+            .arg("--state")
+            .arg(state)
+            .args(radio)
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn spacenode run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut b = Board {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        };
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    /// Waits (at most [`BOUND`]) until a log line contains `what`; panics with the log if none
+    /// does.
+    pub fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.log.push(l),
+                Err(_) => panic!("no `{what}` in the node's log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+
+    /// Takes the lines that arrived so far.
+    pub fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+    }
+
+    /// SIGKILL: no chance to tidy anything (a power cut for the node's processes).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drain();
+    }
+
+    /// SIGTERM, and waits for the node to stop.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
