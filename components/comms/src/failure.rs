@@ -22,6 +22,7 @@
 //! | 0x0206 | `ChannelFull` | routing | channel index |
 //! | 0x0207 | `ChannelError` | routing | channel index |
 //! | 0x0208 | `Busy` | routing | 0 (too many commands awaiting completion) |
+//! | 0x0209 | `NoAnswer` | routing | seconds waited (the component never answered a forwarded command, e.g. it restarted; send it again) |
 //! | 0x0301 | `UnknownSpi` | security management | SPI named by the command |
 //! | 0x0302 | `EpochNotIncreasing` | security management | current key epoch |
 //! | 0x0303 | `FloorNotIncreasing` | security management | low 32 bits of the current floor |
@@ -116,6 +117,9 @@ pub enum FailureCode {
     ChannelError = 0x0207,
     /// Too many forwarded commands are awaiting their completion report.
     Busy = 0x0208,
+    /// The component never answered a forwarded command within
+    /// [`crate::node::PENDING_TIMEOUT_S`] (it may have restarted and lost it); send it again.
+    NoAnswer = 0x0209,
     /// Security management command names an SPI this node does not have.
     UnknownSpi = 0x0301,
     /// Key rotation to an epoch not above the current one.
@@ -211,7 +215,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 60] = {
+pub const ALL: [FailureCode; 61] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -228,6 +232,7 @@ pub const ALL: [FailureCode; 60] = {
         ChannelFull,
         ChannelError,
         Busy,
+        NoAnswer,
         UnknownSpi,
         EpochNotIncreasing,
         FloorNotIncreasing,

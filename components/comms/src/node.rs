@@ -54,6 +54,11 @@ pub const DEFAULT_APID: u16 = 0x0A0;
 
 /// Forwarded commands awaiting their completion at once.
 pub const MAX_PENDING: usize = 16;
+/// A forwarded command whose component has not answered for this long fails with
+/// [`FailureCode::NoAnswer`] and frees its slot: a component that restarted lost it, and the
+/// slots must not fill up for good (comms would then refuse every forwarded command as `Busy`).
+/// Well above the longest answer the signer gives (a whole batch checked between two chunks).
+pub const PENDING_TIMEOUT_S: u64 = 120;
 
 /// The time of an event: monotonic (for link timing) and mission time (for TM stamps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +148,8 @@ struct Ctx {
     request: RequestId,
     dest: u16,
     ack: Ack,
+    /// When the command arrived.
+    at: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +157,7 @@ struct Pending {
     key: CommandKey,
     ctx: Ctx,
     waiting: Waiting,
+    since: Instant,
 }
 
 /// Node configuration.
@@ -293,6 +301,7 @@ impl<P: StatePersist> Node<P> {
 
     /// Failover and periodic events; call regularly.
     pub fn tick(&mut self, now: Now, down: &mut impl Downlink) {
+        self.expire_pending(now, down);
         if let Some(sw) = self.links.tick(now.mono) {
             let id = |l: LinkId| match l {
                 LinkId::Primary => 0u8,
@@ -326,6 +335,29 @@ impl<P: StatePersist> Node<P> {
             self.send_event(&ev, now, down);
             self.refused_reported = refused;
             self.last_auth_event = Some(now.mono);
+        }
+    }
+
+    /// Fails the forwarded commands whose component has not answered for
+    /// [`PENDING_TIMEOUT_S`] (1,8 `NoAnswer`, recorded for duplicates) and frees their slots.
+    fn expire_pending(&mut self, now: Now, down: &mut impl Downlink) {
+        for i in 0..MAX_PENDING {
+            let Some(p) = self.pending.get(i).copied().flatten() else {
+                continue;
+            };
+            let waited_s = now.mono.as_micros().saturating_sub(p.since.as_micros()) / 1_000_000;
+            if waited_s < PENDING_TIMEOUT_S {
+                continue;
+            }
+            if let Some(s) = self.pending.get_mut(i) {
+                *s = None;
+            }
+            let f = Failure::with(
+                FailureCode::NoAnswer,
+                u32::try_from(waited_s).unwrap_or(u32::MAX),
+            );
+            self.report(&p.ctx, Report::CompletionFailure(f), now, down);
+            self.dedup.record(p.key, Progress::CompletionFailed(f));
         }
     }
 
@@ -456,6 +488,7 @@ impl<P: StatePersist> Node<P> {
                             request,
                             dest: 0,
                             ack: Ack::NONE,
+                            at: now.mono,
                         };
                         self.report(&ctx, Report::AcceptanceFailure(refusal.failure), now, down);
                     }
@@ -485,6 +518,7 @@ impl<P: StatePersist> Node<P> {
             request: tc.request_id,
             dest: tc.source_id,
             ack: tc.ack,
+            at: now.mono,
         };
         let refuse = |node: &mut Self, f: Failure, down: &mut _| {
             node.report(&ctx, Report::AcceptanceFailure(f), now, down);
@@ -583,6 +617,7 @@ impl<P: StatePersist> Node<P> {
                         key,
                         ctx: *ctx,
                         waiting,
+                        since: ctx.at,
                     });
                 }
                 Progress::Started

@@ -552,3 +552,91 @@ fn cfdp_packets_are_handed_to_the_caller_after_sdls_and_only_from_signing_associ
     let (o, _) = send(&mut n, &unit[..ulen], &mut Channels::default());
     assert!(matches!(o, UnitOutcome::Refused(_)), "{o:?}");
 }
+
+/// A component that never answers (it restarted and lost the command) must not hold comms'
+/// pending slots for good: after `PENDING_TIMEOUT_S` the command fails with `NoAnswer`, its
+/// slot is free again, and its retransmission gets the recorded failure.
+#[test]
+fn forwarded_commands_nobody_answers_fail_with_no_answer_and_free_their_slots() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 256];
+    let mut first = None;
+    for batch in 0..comms::node::MAX_PENDING as u64 {
+        let (len, rid) = g
+            .uplink(OPS, 8, 1, 1, &sign_chunk(100 + batch, 0, 2), &mut unit)
+            .unwrap();
+        let (o, _) = send(&mut n, &unit[..len], &mut ch);
+        assert!(matches!(o, UnitOutcome::Ran(_)));
+        first.get_or_insert((unit[..len].to_vec(), rid));
+    }
+    // Every slot taken: the next one is Busy.
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(999, 0, 2), &mut unit)
+        .unwrap();
+    let (_, sink) = send(&mut n, &unit[..len], &mut ch);
+    assert!(opened(&mut g, &sink).iter().any(|r| matches!(
+        r.2,
+        Some(Report::StartFailure(f)) if f.code == FailureCode::Busy
+    )));
+    // Just before the timeout nothing expires.
+    let at = |s: u64| Now {
+        mono: Instant::from_micros(now().mono.as_micros() + s * 1_000_000),
+        mission_us: now().mission_us,
+    };
+    let mut sink = Sink::default();
+    n.tick(at(comms::node::PENDING_TIMEOUT_S - 1), &mut sink);
+    assert!(
+        opened(&mut g, &sink)
+            .iter()
+            .all(|r| !matches!(r.2, Some(Report::CompletionFailure(_))))
+    );
+    // At the timeout every one fails with NoAnswer, its data the seconds waited.
+    let mut sink = Sink::default();
+    n.tick(at(comms::node::PENDING_TIMEOUT_S), &mut sink);
+    let failed: Vec<_> = opened(&mut g, &sink)
+        .into_iter()
+        .filter_map(|r| match r.2 {
+            Some(Report::CompletionFailure(f)) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), comms::node::MAX_PENDING);
+    assert!(failed.iter().all(
+        |f| f.code == FailureCode::NoAnswer && f.data == comms::node::PENDING_TIMEOUT_S as u32
+    ));
+    // The slots are free: a new command is forwarded.
+    let sent = ch.sent.len();
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(1000, 0, 2), &mut unit)
+        .unwrap();
+    let mut sink = Sink::default();
+    n.on_unit(
+        LinkId::Primary,
+        &unit[..len],
+        at(comms::node::PENDING_TIMEOUT_S),
+        &mut ch,
+        &mut sink,
+    );
+    assert_eq!(ch.sent.len(), sent + 1);
+    // The first command again (the ground retransmits it): its recorded failure comes back, it
+    // is not forwarded a second time.
+    let (first, _) = first.unwrap();
+    let packet = &first[comms::sdls::engine::HEADER_LEN..first.len() - comms::sdls::mac::MAC_LEN];
+    let n_wrapped = g.wrap(OPS, packet, &mut unit).unwrap();
+    let mut sink = Sink::default();
+    let o = n.on_unit(
+        LinkId::Primary,
+        &unit[..n_wrapped],
+        at(comms::node::PENDING_TIMEOUT_S),
+        &mut ch,
+        &mut sink,
+    );
+    assert!(matches!(o, UnitOutcome::Duplicate), "{o:?}");
+    assert_eq!(ch.sent.len(), sent + 1);
+    assert!(opened(&mut g, &sink).iter().any(|r| matches!(
+        r.2,
+        Some(Report::CompletionFailure(f)) if f.code == FailureCode::NoAnswer
+    )));
+}

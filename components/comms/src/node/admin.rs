@@ -123,6 +123,7 @@ impl<P: StatePersist> Node<P> {
                         key,
                         ctx: *ctx,
                         waiting: Waiting::Admin { token },
+                        since: ctx.at,
                     });
                 }
                 Progress::Started
