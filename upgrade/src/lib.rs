@@ -51,4 +51,6 @@ pub use key::{
 pub use limits::*;
 pub use manifest::{MANIFEST_TAG, Manifest, Version, chunk_count_for};
 pub use root::{ROOT_TAG, Role, Root};
-pub use verify::{Floor, Policy, Trust, Verified, verify};
+pub use verify::{
+    Floor, Policy, Trust, Verified, check_manifest, release_signatures, root_chain, tally, verify,
+};

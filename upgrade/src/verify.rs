@@ -67,21 +67,13 @@ pub struct Verified<'a> {
 }
 
 /// Verifies the header at the start of `bundle` (the image may follow; it is not read).
-/// Signatures are checked before any manifest field is acted on.
+/// Signatures are checked before any manifest field is acted on. It is the three steps
+/// [`root_chain`], [`release_signatures`] and [`check_manifest`] in order (tools that report
+/// each check call them one by one).
 pub fn verify<'a>(bundle: &'a [u8], policy: &Policy<'a>) -> Result<Verified<'a>, VerifyError> {
     let header = Header::parse(bundle)?;
     let root = root_chain(&header, policy.trust)?;
-    let manifest = Manifest::parse(header.manifest.body)?;
-    let tally = tally(&header.manifest, &root.release)?;
-    if tally.valid < root.release.threshold as usize {
-        let revoked = revoked_signer(&header.manifest, header.roots(), &root);
-        return Err(VerifyError::Threshold {
-            signers: Signers::Release {
-                root_version: root.version,
-            },
-            tally: Tally { revoked, ..tally },
-        });
-    }
+    let (manifest, _) = release_signatures(&header, &root)?;
     check_manifest(&manifest, policy)?;
     Ok(Verified {
         manifest,
@@ -90,8 +82,28 @@ pub fn verify<'a>(bundle: &'a [u8], policy: &Policy<'a>) -> Result<Verified<'a>,
     })
 }
 
-/// Walks the root chain from the trust and returns the newest root.
-fn root_chain<'a>(header: &Header<'a>, trust: Trust<'a>) -> Result<Root<'a>, VerifyError> {
+/// Step 2: the manifest is signed by the release threshold of `root` (the newest root of the
+/// chain); returns it with the signature count.
+pub fn release_signatures<'a>(
+    header: &Header<'a>,
+    root: &Root<'_>,
+) -> Result<(Manifest<'a>, Tally), VerifyError> {
+    let manifest = Manifest::parse(header.manifest.body)?;
+    let tally = tally(&header.manifest, &root.release)?;
+    if tally.valid < root.release.threshold as usize {
+        let revoked = revoked_signer(&header.manifest, header.roots(), root);
+        return Err(VerifyError::Threshold {
+            signers: Signers::Release {
+                root_version: root.version,
+            },
+            tally: Tally { revoked, ..tally },
+        });
+    }
+    Ok((manifest, tally))
+}
+
+/// Step 1: walks the header's root chain from the trust and returns the newest root.
+pub fn root_chain<'a>(header: &Header<'a>, trust: Trust<'a>) -> Result<Root<'a>, VerifyError> {
     let roots = header.roots();
     let (mut current, rest) = match trust {
         Trust::Anchor(hash) => {
@@ -164,7 +176,7 @@ fn require(block: &Signed<'_>, role: &Role<'_>, signers: Signers) -> Result<(), 
 /// Counts the distinct keys of `role` whose signature over `block` verifies. Signatures by keys
 /// the role does not list, and invalid ones, are counted apart and never fail the block on their
 /// own (TUF); a signature claiming another algorithm than its key's is an error.
-pub(crate) fn tally(block: &Signed<'_>, role: &Role<'_>) -> Result<Tally, VerifyError> {
+pub fn tally(block: &Signed<'_>, role: &Role<'_>) -> Result<Tally, VerifyError> {
     let mut seen = [KeyId([0; 32]); MAX_SIGNATURES];
     let mut t = Tally {
         valid: 0,
@@ -226,8 +238,9 @@ fn revoked_signer(
     None
 }
 
-/// The checks on manifest fields, after its signatures verified.
-fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyError> {
+/// Step 3: the manifest's fields against the node (board, hardware, version and counter floors
+/// and steps, slot size, expiry). Call only on a manifest whose signatures verified.
+pub fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyError> {
     if m.board != p.board {
         return Err(VerifyError::Board {
             expected: IdText::new(p.board),

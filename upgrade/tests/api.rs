@@ -152,7 +152,7 @@ fn a_rotated_root_chain_verifies_from_the_anchor_and_from_the_persisted_root() {
     let e = verify(&b, &policy(Trust::Anchor(&f.anchor))).unwrap_err();
     let text = e.to_string();
     assert!(
-        text.contains("signed by 0 of the 1 keys required"),
+        text.contains("signed by 0 of the 1 required keys"),
         "{text}"
     );
     assert!(
