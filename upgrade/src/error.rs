@@ -82,6 +82,8 @@ pub enum FormatError {
     ImageHashInconsistent,
     #[error("a board or hardware id of {0} bytes (the maximum is 32)")]
     IdTooLong(usize),
+    #[error("the header's reserved byte is not 0: the bundle is damaged or of a newer format")]
+    Reserved,
     #[error("the bundle carries no root metadata: it needs the root chain from version 1")]
     NoRoot,
 }
@@ -140,7 +142,7 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "signed by {} of the {} keys required",
+            "signed by {} of the {} required keys",
             self.valid, self.threshold
         )?;
         if let Some((id, v)) = self.revoked {

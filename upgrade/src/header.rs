@@ -140,7 +140,9 @@ impl<'a> Header<'a> {
             return Err(FormatError::UnsupportedFormat(format));
         }
         let root_count = r.u8("root count")? as usize;
-        r.u8("reserved")?;
+        if r.u8("reserved")? != 0 {
+            return Err(FormatError::Reserved);
+        }
         if root_count == 0 {
             return Err(FormatError::NoRoot);
         }
