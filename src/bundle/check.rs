@@ -174,7 +174,7 @@ fn print_chain(header: &Header<'_>, trust: &Trust<'_>) {
         match previous {
             None => println!("     root version 1: matches the anchor; {own} of its own root keys"),
             Some(p) => println!(
-                "     root version {}: {} of version {}'s root keys, {own} of its own",
+                "     root version {}: {} of version {}'s root keys; {own} of its own",
                 r.version,
                 count(s, &p.root),
                 p.version
@@ -186,7 +186,7 @@ fn print_chain(header: &Header<'_>, trust: &Trust<'_>) {
 
 fn count(s: &Signed<'_>, role: &Role<'_>) -> String {
     match upgrade::tally(s, role) {
-        Ok(t) => format!("{}/{} required", t.valid, t.threshold),
+        Ok(t) => format!("signed by {} of the {} required", t.valid, t.threshold),
         Err(e) => e.to_string(),
     }
 }
