@@ -17,7 +17,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// The software of a satellite space node: isolated components on capability-limited channels,
-/// co-signing transactions for ground servers, surviving faults, taking signed upgrades.
+/// co-signing transactions for ground servers, surviving faults. `bundle` makes and checks signed
+/// upgrade bundles; the node-side agent that installs them is not built yet.
 #[derive(Parser)]
 #[command(name = "spacenode", version, about, long_about = None)]
 struct Cli {
