@@ -410,3 +410,48 @@ fn the_builder_refuses_what_the_node_would_refuse() {
     };
     assert!(s.body(&image(0)).is_err());
 }
+
+#[test]
+fn a_manifest_whose_image_hash_is_not_the_hash_of_its_chunk_list() {
+    let f = fixture();
+    let mut body = f.manifest.body.clone();
+    let at = body.len() - 3 * 32 - 32; // the image hash, before the three chunk hashes
+    body[at] ^= 1;
+    let mut m = SignedDoc::new(body);
+    m.sign(&ed(10));
+    // The builder's assemble refuses it too; write the header around it by hand.
+    assert!(assemble(std::slice::from_ref(&f.root1), &m, &f.image).is_err());
+    let good_len = upgrade::header_len(&f.bundle).unwrap();
+    let mut b = f.bundle[..good_len].to_vec();
+    let manifest_at = good_len - f.manifest.encode().len();
+    b.truncate(manifest_at);
+    b.extend(m.encode());
+    b.extend_from_slice(&f.image);
+    assert_eq!(
+        check(&b, &f.anchor),
+        Err(VerifyError::Format(FormatError::ImageHashInconsistent))
+    );
+}
+
+#[test]
+fn a_small_order_ed25519_key_is_refused_in_a_root() {
+    let mut identity = vec![0u8; 32];
+    identity[0] = 1;
+    let weak = upgrade::builder::OwnedKey {
+        alg: Algorithm::Ed25519,
+        bytes: identity,
+    };
+    let spec = RootSpec {
+        version: 1,
+        root_threshold: 1,
+        root_keys: vec![weak],
+        release_threshold: 1,
+        release_keys: vec![ed(10).public()],
+    };
+    assert!(matches!(
+        spec.body(),
+        Err(upgrade::builder::BuildError::Format(FormatError::BadKey {
+            alg: Algorithm::Ed25519
+        }))
+    ));
+}

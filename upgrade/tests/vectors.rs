@@ -115,3 +115,25 @@ fn p256_wycheproof_ecdsa_secp256r1_sha256_der() {
     });
     assert!(n > 300, "{n}");
 }
+
+#[test]
+fn ed25519_is_strict_a_small_order_key_never_verifies() {
+    // The identity point as public key, R = identity and S = 0: the cofactored and the plain
+    // verification equations hold for every message; `verify_strict` refuses the weak key.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    assert!(!verify_signature(
+        Algorithm::Ed25519,
+        &identity,
+        b"any message",
+        &sig
+    ));
+    assert!(!verify_signature(
+        Algorithm::Ed25519,
+        &identity,
+        b"another one",
+        &sig
+    ));
+}
