@@ -135,8 +135,8 @@ fn run_until(state: &Path, extra: &[&str], until: &str) -> Run {
     if exited.is_none() {
         let pid = rustix::process::Pid::from_child(&child);
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        child.wait().expect("wait");
     }
+    child.wait().expect("wait");
     while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
         log.push(l);
     }
