@@ -6,6 +6,7 @@
 mod boot;
 mod config;
 mod demo;
+mod docs;
 mod failure;
 mod ground;
 mod pd;
@@ -45,6 +46,10 @@ enum Command {
     NodeKey(provision::NodeKeyArgs),
     /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
     Provision(provision::ProvisionArgs),
+    /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (`spacenode man | man -l -`), or write every page with --dir.
+    Man(docs::ManArgs),
     /// (internal) Run a verified image's power cycle; only the boot stage starts this.
     #[command(hide = true)]
     Image(boot::image::ImageArgs),
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Ground(c) => ground::run(c),
         Command::Provision(args) => provision::run(args),
         Command::NodeKey(args) => provision::node_key(args),
+        Command::Completions(args) => docs::completions::<Cli>(args),
+        Command::Man(args) => docs::man::<Cli>(args),
         Command::Image(args) => boot::image::run(args),
         Command::Pd { name } => return pd::run(&name),
     };
