@@ -44,7 +44,8 @@ enum Command {
     Ground(ground::GroundCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
     NodeKey(provision::NodeKeyArgs),
-    /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
+    /// Check a provisioning file against the node's keys and write it into the signer's key flash
+    /// (sim board), read at its first boot; `--check` only checks.
     Provision(provision::ProvisionArgs),
     /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
     Completions(docs::CompletionsArgs),

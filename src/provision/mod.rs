@@ -5,8 +5,10 @@
 //! its first boot, after creating its seed, and provisions itself; once provisioned it ignores
 //! the inbox (changes then take M-of-N admin commands).
 //!
-//! The text is parsed by the signer itself at boot (it needs the node's keys to check the
-//! wallets); this command only refuses a key flash that is already provisioned.
+//! Before writing, the file is checked by the signer's own code against the node's real keys
+//! ([`check`]): a file the signer would refuse at boot is refused here, with `FILE:line:col` and
+//! what to write instead, and nothing is written. `--check` only checks. The signer still parses
+//! the inbox itself at its first boot; the check means that parse cannot fail on the text.
 //!
 //! `spacenode node-key` (the step before): prints the node's BIP-48 account key for a network
 //! and account, as a descriptor key `[fingerprint/48h/COINh/ACCOUNTh/2h]xpub` (append
@@ -16,6 +18,8 @@
 //! board only: a flight node exports its keys signed by its identity key over the link.
 //!
 //! Avoids: touching the signer's records beyond its own first boot.
+
+pub mod check;
 
 use crate::failure::Failure;
 use board_sim::flash::SimFlash;
@@ -28,7 +32,11 @@ pub struct ProvisionArgs {
     /// Directory of the board's persistent state (as for `spacenode run`)
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// The provisioning file
+    /// Only check the file against the node's keys (nothing is written); exit 1 with every
+    /// location if the signer would refuse it
+    #[arg(long)]
+    check: bool,
+    /// The provisioning file (format: docs/provisioning.md)
     file: PathBuf,
 }
 
@@ -36,8 +44,23 @@ pub fn run(args: ProvisionArgs) -> Result<(), Failure> {
     let state = args.state.unwrap_or_else(crate::run::default_state_dir);
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", args.file.display())))?;
-    std::fs::create_dir_all(&state)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
+    let summary = check::check(&state, &args.file, &text)?;
+    let what = format!(
+        "{}: ok for this node: {} admin key(s), threshold {}; servers: {}",
+        args.file.display(),
+        summary.admins.0,
+        summary.admins.1,
+        if summary.servers.is_empty() {
+            "none".to_string()
+        } else {
+            summary.servers.join(", ")
+        }
+    );
+    if args.check {
+        println!("{what}");
+        return Ok(());
+    }
+    println!("{what}");
     let path = state.join("key-flash.flash");
     let mut flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
