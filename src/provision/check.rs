@@ -8,7 +8,6 @@
 //! Avoids: writing anything to the board's own key flash.
 
 use crate::failure::Failure;
-use board_sim::flash::SimFlash;
 use kernel_config::{Diagnostic, Source};
 use signer::node::ProvisionError;
 use signer::provision::TextErrorKind;
@@ -33,46 +32,30 @@ pub fn check(state: &Path, file: &Path, text: &str) -> Result<Summary, Failure> 
         .map_err(|e| Failure::Usage(format!("scratch copy of the key flash: {e}")))?;
     std::fs::copy(&key_flash, scratch.path())
         .map_err(|e| Failure::Usage(format!("copying {}: {e}", key_flash.display())))?;
-    let path = scratch.path().to_path_buf();
     let owned = text.to_string();
-    // The signer keeps its registries by value: unoptimised builds need a big stack.
-    let job = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || -> Result<Result<Summary, ProvisionError>, String> {
-            let flash: SimFlash =
-                SimFlash::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
-            let (mut s, origin) = signer::node::Signer::boot(
-                flash,
-                signer::persist::SignerLayout::contiguous(0),
-                &seal,
-                &mut board_sim::rng::OsRng,
-            )
-            .map_err(|e| format!("the signer cannot boot on this key flash: {e}"))?;
-            if origin == signer::keys::KeyOrigin::Created {
-                return Err(String::new());
+    let outcome = super::with_signer(scratch.path().to_path_buf(), move |s, origin| {
+        if origin == signer::keys::KeyOrigin::Created {
+            // The scratch copy had no seed: the board has no node key yet.
+            return Ok(None);
+        }
+        Ok(Some(s.provision(&owned).map(|()| {
+            let r = s.registry();
+            Summary {
+                admins: (r.admins().len(), r.threshold()),
+                servers: r
+                    .servers()
+                    .map(|v| {
+                        let mark = if v.revoked { " (revoked)" } else { "" };
+                        format!("{}{mark}", v.id)
+                    })
+                    .collect(),
             }
-            Ok(s.provision(&owned).map(|()| {
-                let r = s.registry();
-                Summary {
-                    admins: (r.admins().len(), r.threshold()),
-                    servers: r
-                        .servers()
-                        .map(|v| {
-                            let mark = if v.revoked { " (revoked)" } else { "" };
-                            format!("{}{mark}", v.id)
-                        })
-                        .collect(),
-                }
-            }))
-        })
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    match job.join() {
-        Err(_) => Err(Failure::Usage("internal failure checking the file".into())),
-        Ok(Err(e)) if e.is_empty() => Err(no_node_key(state)),
-        Ok(Err(e)) => Err(Failure::Usage(e)),
-        Ok(Ok(Ok(summary))) => Ok(summary),
-        Ok(Ok(Err(e))) => Err(Failure::Rejected(refusal(file, text, &e))),
+        })))
+    })?;
+    match outcome {
+        None => Err(no_node_key(state)),
+        Some(Ok(summary)) => Ok(summary),
+        Some(Err(e)) => Err(Failure::Rejected(refusal(file, text, &e))),
     }
 }
 
