@@ -13,6 +13,7 @@
 //! | hardware watchdog timer | [`watchdog::WatchdogTimer`] | this crate |
 //! | monotonic clock, mission time | [`time::MonotonicClock`], [`time::MissionClock`] | this crate |
 //! | boot control (A/B slots, trial boot) | [`boot::BootControl`] | this crate |
+//! | where the A/B images live on the slot flash | [`slots::SlotLayout`] | this crate |
 //! | datagram radio | [`radio::Radio`] | this crate |
 //!
 //! This crate holds traits and small value types only: no drivers, no allocation, no OS calls.
@@ -28,5 +29,6 @@ pub mod flash;
 pub mod radio;
 pub mod rng;
 pub mod serial;
+pub mod slots;
 pub mod time;
 pub mod watchdog;

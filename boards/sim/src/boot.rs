@@ -10,6 +10,7 @@
 //! The record format and power-cut guarantees are those of `store::boot` and `store::record`.
 
 use crate::flash::{SimFlash, SimFlashError};
+use hal::slots::SlotLayout;
 use std::fs::File;
 use std::path::Path;
 use store::boot::BootOpenError;
@@ -23,6 +24,15 @@ pub type SimBootControl = FlashBootControl<BootFlash>;
 pub const BOOT_FLASH_SIZE: usize = 2 * 4096;
 /// Where the boot record's two copies live on that image.
 pub const BOOT_LAYOUT: StoreLayout = StoreLayout::new(0, 4096, *b"BOOT");
+
+/// The sim board's slot flash (`STATE/slot-flash.flash`): two 128 MiB slots (room for a debug
+/// build of the `spacenode` executable, about 45 MB, with margin), each with a 64 KiB header
+/// area, then 16 KiB for the upgrade agent's records. See [`hal::slots`].
+pub const SIM_SLOT_LAYOUT: SlotLayout = SlotLayout {
+    slot_size: 128 << 20,
+    header_area: 64 << 10,
+    progress_len: 16 << 10,
+};
 
 /// Why boot control could not be opened.
 #[derive(Debug, thiserror::Error)]

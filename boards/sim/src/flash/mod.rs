@@ -118,9 +118,15 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
     fn format(file: File, capacity: usize) -> Result<Self, SimFlashError> {
         Self::check_geometry(capacity, capacity as u64)?;
         file.set_len(0)?;
-        let sector = vec![0xFFu8; E];
-        for s in 0..capacity / E {
-            file.write_all_at(&sector, (s * E) as u64)?;
+        // Erased in blocks of whole sectors (up to 1 MiB): a 256 MiB slot flash is formatted
+        // with 256 writes, not 65,536.
+        let block_len = (E * (1usize << 20).div_ceil(E)).min(capacity);
+        let block = vec![0xFFu8; block_len];
+        let mut at = 0;
+        while at < capacity {
+            let n = block_len.min(capacity - at);
+            file.write_all_at(&block[..n], at as u64)?;
+            at += n;
         }
         Ok(Self::with_file(file, capacity))
     }

@@ -3,7 +3,7 @@
 //!
 //! | device kind | stand-in | monitor keeps |
 //! | --- | --- | --- |
-//! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a sim NOR image of [`flash_capacity`] bytes ([`FLASH_IMAGE_SIZE`], [`COMMS_FLASH_IMAGE_SIZE`] for `comms-flash`; created erased on first use, an older smaller image grown, never truncated) | nothing |
+//! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a sim NOR image of [`flash_capacity`] bytes ([`FLASH_IMAGE_SIZE`], [`COMMS_FLASH_IMAGE_SIZE`] for `comms-flash`, [`crate::boot::SIM_SLOT_LAYOUT`] for `slot-flash`; created erased on first use, an older smaller image grown, never truncated) | nothing |
 //! | boot control (with `slot-flash`) | `STATE/boot.flash` (see [`crate::boot`]); the monitor runs `select_boot` on it first | nothing |
 //! | uart | a raw pty pair: the component gets the master | the slave open (its path is printed for ground tools) |
 //! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the node side of a [`LinkEmulator`] (seeded loss, latency, bandwidth; a perfect link by default) whose ground side is bound at [`RadioPath::uplink`] (written to `STATE/radio-uplink.addr`) and relays to [`RadioPath::ground`] | the link emulator (its relay threads stand for the space between node and ground) |
@@ -42,6 +42,7 @@ pub const COMMS_FLASH_IMAGE_SIZE: usize = 2 << 20;
 pub fn flash_capacity(name: &str) -> usize {
     match name {
         "comms-flash" => COMMS_FLASH_IMAGE_SIZE,
+        crate::grants::BOOT_CONTROL_DEVICE => crate::boot::SIM_SLOT_LAYOUT.flash_len() as usize,
         _ => FLASH_IMAGE_SIZE,
     }
 }
