@@ -11,6 +11,7 @@ pub mod model;
 pub mod policy;
 mod raw;
 pub mod sdf;
+pub mod sdf_rules;
 pub mod shipped;
 pub mod source;
 mod validate;
