@@ -5,6 +5,7 @@
 //! SDF. It is the single source of truth the sim board boots from and the verifier analyses.
 //! It does no I/O beyond what its callers hand it: files come in as [`Source`] values.
 
+pub mod board_limits;
 pub mod diag;
 pub mod graph;
 pub mod model;
