@@ -1,0 +1,22 @@
+//! The flight computer's (Xilinx Zynq UltraScale+ MPSoC) drivers behind the `hal` traits.
+//!
+//! Each driver talks to its peripheral only through [`regs::Regs`], so the same code runs on the
+//! hardware ([`regs::Mmio`], the device's mapped register page) and on the host against a register
+//! model of the peripheral (`board-models`), where the shared `hal` conformance suite
+//! (`board-conformance`) tests it. Register offsets and bits carry their source beside them.
+//!
+//! Done: Cadence UART ([`cadence_uart`]), Cadence system watchdog ([`cadence_wdt`]), triple-timer
+//! counter as the monotonic clock ([`ttc`]). Not done yet: GQSPI with the SPI-NOR part, the
+//! Cadence SPI and I2C controllers with their FRAM/NOR parts, and the PL TRNG (an IP core in the
+//! programmable logic whose register map is not public).
+//!
+//! `no_std`, no heap; no interrupts (every driver polls its status register).
+
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod cadence_uart;
+pub mod cadence_wdt;
+pub mod regs;
+pub mod slots;
+pub mod ttc;

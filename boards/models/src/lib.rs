@@ -1,0 +1,15 @@
+//! Register models of the boards' peripherals, for testing their drivers on the host.
+//!
+//! Each model implements `board_flight::regs::Regs` and behaves like the hardware as its sources
+//! describe it (cited in each module): FIFOs and status bits, write-one-to-clear, key-protected
+//! registers that ignore writes without the key, counters that count in virtual time. Virtual
+//! time ([`VirtualTime`]) advances only when a test says so, plus a small cost per register
+//! access, so a driver's polling loop makes progress exactly as on a bus.
+//! Avoids: real time, threads; sharing any code with the drivers beyond the register trait.
+
+pub mod cadence_uart;
+pub mod cadence_wdt;
+pub mod time;
+pub mod ttc;
+
+pub use time::VirtualTime;
