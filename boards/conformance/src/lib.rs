@@ -1,6 +1,6 @@
 //! The hal conformance suite: what every board's devices promise, checked the same way for the
 //! sim board's devices (`tests/sim.rs`) and for each driver on its register model
-//! (`tests/flight.rs`). A device is handed to a suite through a rig that owns it and its far
+//! (`tests/flight.rs`, `tests/devboard.rs`). A device is handed to a suite through a rig that owns it and its far
 //! side (the peer of a serial line, the reset line of a watchdog, the passage of time).
 //!
 //! Covered: serial ([`serial`]), watchdog ([`watchdog`]), monotonic clock ([`clock`]). Not yet:

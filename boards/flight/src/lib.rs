@@ -15,8 +15,10 @@
 #![no_std]
 #![warn(missing_docs)]
 
+/// Register access, shared with the dev board's drivers.
+pub use board_mmio as regs;
+
 pub mod cadence_uart;
 pub mod cadence_wdt;
-pub mod regs;
 pub mod slots;
 pub mod ttc;

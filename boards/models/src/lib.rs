@@ -1,6 +1,6 @@
 //! Register models of the boards' peripherals, for testing their drivers on the host.
 //!
-//! Each model implements `board_flight::regs::Regs` and behaves like the hardware as its sources
+//! Each model implements `board_mmio::Regs` (through the boards' `regs` re-export) and behaves like the hardware as its sources
 //! describe it (cited in each module): FIFOs and status bits, write-one-to-clear, key-protected
 //! registers that ignore writes without the key, counters that count in virtual time. Virtual
 //! time ([`VirtualTime`]) advances only when a test says so, plus a small cost per register
@@ -9,6 +9,8 @@
 
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod pm_wdt;
+pub mod system_timer;
 pub mod time;
 pub mod ttc;
 

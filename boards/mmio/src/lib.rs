@@ -2,6 +2,9 @@
 //! model in host tests. Drivers are generic over [`Regs`] and never touch memory directly.
 //! Avoids: any caching or read-modify-write here; each call is one bus access.
 
+#![no_std]
+#![warn(missing_docs)]
+
 /// A peripheral's register block.
 pub trait Regs {
     /// Reads the 32-bit register at `offset` bytes from the block's base.
