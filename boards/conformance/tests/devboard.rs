@@ -1,10 +1,12 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::{clock, watchdog};
+use board_conformance::{clock, serial, watchdog};
+use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::system_timer::SystemTimer;
 use board_models::VirtualTime;
+use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
 use board_models::system_timer::SystemTimerModel;
 use std::time::Duration;
@@ -96,4 +98,63 @@ fn the_devboard_slot_layout_is_the_devboard_files_storage() {
     );
     assert!(DEVBOARD_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
     assert_eq!(board.storage.bundles, "slot-flash");
+}
+
+/// The dev board's UART0 reference clock: 48 MHz (the firmware's `init_uart_clock` default).
+const UART_CLOCK_HZ: u32 = 48_000_000;
+
+struct Uart<'m> {
+    time: VirtualTime,
+    model: &'m Pl011Model,
+    dut: Pl011<&'m Pl011Model>,
+}
+
+impl<'m> serial::SerialRig for Uart<'m> {
+    type Dut = Pl011<&'m Pl011Model>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn peer_send(&mut self, bytes: &[u8]) {
+        self.model.peer_send(bytes);
+    }
+    fn peer_take(&mut self) -> Vec<u8> {
+        self.model.peer_take()
+    }
+    fn settle(&mut self) {
+        self.time.advance(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn the_pl011_on_its_model_conforms() {
+    let time = VirtualTime::new();
+    let model = Pl011Model::new(time.clone(), UART_CLOCK_HZ);
+    let dut = Pl011::new(&model, UART_CLOCK_HZ, 115_200).expect("pl011");
+    serial::run(&mut Uart {
+        time,
+        model: &model,
+        dut,
+    });
+}
+
+#[test]
+fn the_pl011_reports_lost_and_bad_bytes() {
+    use hal::serial::{Read, ReadReady};
+    let time = VirtualTime::new();
+    let model = Pl011Model::new(time.clone(), UART_CLOCK_HZ);
+    let mut dut = Pl011::new(&model, UART_CLOCK_HZ, 115_200).expect("pl011");
+    model.peer_send(&[1; 40]);
+    time.advance(Duration::from_millis(10));
+    let mut buf = [0u8; 64];
+    assert_eq!(dut.read(&mut buf).expect("the 32 kept"), 32);
+    model.peer_send(&[2]);
+    time.advance(Duration::from_millis(1));
+    assert_eq!(dut.read(&mut buf), Err(Pl011Error::Overrun));
+    model.inject_framing_error();
+    model.peer_send(&[3, 4]);
+    time.advance(Duration::from_millis(1));
+    assert_eq!(dut.read(&mut buf), Err(Pl011Error::Line));
+    assert!(dut.read_ready().expect("ready"));
+    assert_eq!(dut.read(&mut buf).expect("the good byte"), 1);
+    assert_eq!(buf[0], 4);
 }

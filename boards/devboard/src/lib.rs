@@ -2,8 +2,8 @@
 //! through [`regs::Regs`] so it runs on the hardware and on its register model
 //! (`board-models`), where the shared conformance suite (`board-conformance`) tests it.
 //!
-//! Done: the PM watchdog ([`pm_wdt`]) and the system timer as the monotonic clock
-//! ([`system_timer`]). Not done yet: PL011 and mini UART, RNG200, SPI0 with its NOR part,
+//! Done: the PL011 UART ([`pl011`]), the PM watchdog ([`pm_wdt`]) and the system timer as the
+//! monotonic clock ([`system_timer`]). Not done yet: the mini UART, RNG200, SPI0 with its NOR part,
 //! SDHOST/EMMC2 with their cards, BSC I2C with its FRAM.
 //!
 //! `no_std`, no heap; no interrupts.
@@ -14,6 +14,7 @@
 /// Register access, shared with the flight board's drivers.
 pub use board_mmio as regs;
 
+pub mod pl011;
 pub mod pm_wdt;
 pub mod slots;
 pub mod system_timer;
