@@ -3,10 +3,12 @@
 //! (`tests/flight.rs`, `tests/devboard.rs`). A device is handed to a suite through a rig that owns it and its far
 //! side (the peer of a serial line, the reset line of a watchdog, the passage of time).
 //!
-//! Covered: serial ([`serial`]), watchdog ([`watchdog`]), monotonic clock ([`clock`]). Not yet:
-//! flash (with power cut and torn write) and RNG, because no board driver for them exists yet.
+//! Covered: serial ([`serial`]), watchdog ([`watchdog`]), monotonic clock ([`clock`]), NOR flash
+//! with power cut and torn write and erase ([`flash`]). Not yet: RNG, because no board RNG driver
+//! exists yet.
 //! The suites panic with what broke: they are test code.
 
 pub mod clock;
+pub mod flash;
 pub mod serial;
 pub mod watchdog;

@@ -1,14 +1,18 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::{clock, serial, watchdog};
+use board_conformance::{clock, flash, serial, watchdog};
+use board_devboard::bcm2835_spi::Bcm2835Spi;
 use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::system_timer::SystemTimer;
 use board_models::VirtualTime;
+use board_models::bcm2835_spi::Bcm2835SpiModel;
 use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
+use board_models::spi_nor::SpiNorPart;
 use board_models::system_timer::SystemTimerModel;
+use board_spi_nor::{MT25QU128, SpiNor};
 use std::time::Duration;
 
 struct Wdt<'m> {
@@ -157,4 +161,49 @@ fn the_pl011_reports_lost_and_bad_bytes() {
     assert!(dut.read_ready().expect("ready"));
     assert_eq!(dut.read(&mut buf).expect("the good byte"), 1);
     assert_eq!(buf[0], 4);
+}
+
+struct Nor<'m> {
+    model: &'m Bcm2835SpiModel,
+    dut: SpiNor<Bcm2835Spi<&'m Bcm2835SpiModel>>,
+}
+
+impl<'m> flash::FlashRig for Nor<'m> {
+    type Dut = SpiNor<Bcm2835Spi<&'m Bcm2835SpiModel>>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn cut_power(&mut self, at_op: u64, landed: usize) {
+        self.model.part().cut_power(at_op, landed);
+    }
+    fn power_cycle(&mut self) {
+        self.model.part().power_cycle();
+    }
+}
+
+#[test]
+fn the_spi_nor_on_spi0_on_their_models_conforms() {
+    let time = VirtualTime::new();
+    let part = SpiNorPart::new(
+        time.clone(),
+        MT25QU128.jedec_id,
+        MT25QU128.capacity as usize,
+    );
+    let model = Bcm2835SpiModel::new(time, part);
+    let dut = SpiNor::new(Bcm2835Spi::new(&model, 32), MT25QU128).expect("the part answers");
+    flash::run(&mut Nor { model: &model, dut });
+}
+
+#[test]
+fn the_spi_nor_driver_refuses_a_part_it_does_not_expect() {
+    let time = VirtualTime::new();
+    let part = SpiNorPart::new(time.clone(), [0xEF, 0x40, 0x18], 1 << 20);
+    let model = Bcm2835SpiModel::new(time, part);
+    let e = SpiNor::new(Bcm2835Spi::new(&model, 32), MT25QU128).expect_err("wrong part");
+    assert_eq!(
+        e,
+        board_spi_nor::SpiNorError::WrongPart {
+            found: [0xEF, 0x40, 0x18]
+        }
+    );
 }

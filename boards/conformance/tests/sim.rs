@@ -1,8 +1,11 @@
 //! The conformance suite on the sim board's devices: the pty serial line, the watchdog timer (on
-//! the monitor's simulated instants), and the host-backed clock (real time: lower bounds only).
+//! the monitor's simulated instants), the host-backed clock (real time: lower bounds only), and
+//! the file-backed NOR flash with its power-cut injection.
 
-use board_conformance::{clock, serial, watchdog};
+use board_conformance::{clock, flash, serial, watchdog};
 use board_sim::clock::SimClock;
+use board_sim::flash::SimFlash;
+use board_sim::flash::fault::PowerCut;
 use board_sim::serial::PtySerial;
 use board_sim::watchdog::{SimWatchdog, WatchdogHw, WatchdogStatus};
 use hal::serial::{Read, ReadReady, Write};
@@ -122,5 +125,30 @@ impl clock::ClockRig for Host {
 fn the_sim_clock_conforms() {
     clock::run(&mut Host {
         dut: SimClock::power_on(),
+    });
+}
+
+struct Flash {
+    dut: SimFlash,
+}
+
+impl flash::FlashRig for Flash {
+    type Dut = SimFlash;
+    fn dut(&mut self) -> &mut SimFlash {
+        &mut self.dut
+    }
+    fn cut_power(&mut self, at_op: u64, landed: usize) {
+        let at_op = self.dut.ops() + at_op;
+        self.dut.cut_power(PowerCut { at_op, landed });
+    }
+    fn power_cycle(&mut self) {
+        self.dut.power_cycle();
+    }
+}
+
+#[test]
+fn the_sim_flash_conforms() {
+    flash::run(&mut Flash {
+        dut: SimFlash::anonymous(64 << 10).expect("flash"),
     });
 }

@@ -2,9 +2,10 @@
 //! through [`regs::Regs`] so it runs on the hardware and on its register model
 //! (`board-models`), where the shared conformance suite (`board-conformance`) tests it.
 //!
-//! Done: the PL011 UART ([`pl011`]), the PM watchdog ([`pm_wdt`]) and the system timer as the
-//! monotonic clock ([`system_timer`]). Not done yet: the mini UART, RNG200, SPI0 with its NOR part,
-//! SDHOST/EMMC2 with their cards, BSC I2C with its FRAM.
+//! Done: the PL011 UART ([`pl011`]), the PM watchdog ([`pm_wdt`]), the system timer as the
+//! monotonic clock ([`system_timer`]), and SPI0 ([`bcm2835_spi`]) under the shared SPI-NOR driver
+//! (`board-spi-nor`) for the key flash. Not done yet: the mini UART, RNG200, SDHOST and EMMC2
+//! with their cards, BSC I2C with its FRAM.
 //!
 //! `no_std`, no heap; no interrupts.
 
@@ -14,6 +15,7 @@
 /// Register access, shared with the flight board's drivers.
 pub use board_mmio as regs;
 
+pub mod bcm2835_spi;
 pub mod pl011;
 pub mod pm_wdt;
 pub mod slots;

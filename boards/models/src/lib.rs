@@ -7,10 +7,12 @@
 //! access, so a driver's polling loop makes progress exactly as on a bus.
 //! Avoids: real time, threads; sharing any code with the drivers beyond the register trait.
 
+pub mod bcm2835_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
 pub mod pl011;
 pub mod pm_wdt;
+pub mod spi_nor;
 pub mod system_timer;
 pub mod time;
 pub mod ttc;
