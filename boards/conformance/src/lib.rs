@@ -4,11 +4,11 @@
 //! side (the peer of a serial line, the reset line of a watchdog, the passage of time).
 //!
 //! Covered: serial ([`serial`]), watchdog ([`watchdog`]), monotonic clock ([`clock`]), NOR flash
-//! with power cut and torn write and erase ([`flash`]). Not yet: RNG, because no board RNG driver
-//! exists yet.
+//! with power cut and torn write and erase ([`flash`]), RNG ([`rng`]).
 //! The suites panic with what broke: they are test code.
 
 pub mod clock;
 pub mod flash;
+pub mod rng;
 pub mod serial;
 pub mod watchdog;

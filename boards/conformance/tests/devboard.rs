@@ -1,15 +1,17 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::{clock, flash, serial, watchdog};
+use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
 use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
+use board_devboard::rng200::Rng200;
 use board_devboard::system_timer::SystemTimer;
 use board_models::VirtualTime;
 use board_models::bcm2835_spi::Bcm2835SpiModel;
 use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
+use board_models::rng200::Rng200Model;
 use board_models::spi_nor::SpiNorPart;
 use board_models::system_timer::SystemTimerModel;
 use board_spi_nor::{MT25QU128, SpiNor};
@@ -206,4 +208,27 @@ fn the_spi_nor_driver_refuses_a_part_it_does_not_expect() {
             found: [0xEF, 0x40, 0x18]
         }
     );
+}
+
+struct Trng<'m> {
+    model: &'m Rng200Model,
+    dut: Rng200<&'m Rng200Model>,
+}
+
+impl<'m> rng::RngRig for Trng<'m> {
+    type Dut = Rng200<&'m Rng200Model>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn fail_health_test(&mut self) -> bool {
+        self.model.fail_health_test();
+        true
+    }
+}
+
+#[test]
+fn the_rng200_on_its_model_conforms() {
+    let model = Rng200Model::new(VirtualTime::new(), 0x5eed);
+    let dut = Rng200::new(&model);
+    rng::run(&mut Trng { model: &model, dut });
 }

@@ -2,7 +2,7 @@
 //! the monitor's simulated instants), the host-backed clock (real time: lower bounds only), and
 //! the file-backed NOR flash with its power-cut injection.
 
-use board_conformance::{clock, flash, serial, watchdog};
+use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_sim::clock::SimClock;
 use board_sim::flash::SimFlash;
 use board_sim::flash::fault::PowerCut;
@@ -150,5 +150,27 @@ impl flash::FlashRig for Flash {
 fn the_sim_flash_conforms() {
     flash::run(&mut Flash {
         dut: SimFlash::anonymous(64 << 10).expect("flash"),
+    });
+}
+
+struct HostRng {
+    dut: board_sim::rng::OsRng,
+}
+
+impl rng::RngRig for HostRng {
+    type Dut = board_sim::rng::OsRng;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    /// The host kernel's CSPRNG cannot be made to fail from here.
+    fn fail_health_test(&mut self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn the_sim_rng_conforms() {
+    rng::run(&mut HostRng {
+        dut: board_sim::rng::OsRng,
     });
 }

@@ -12,6 +12,7 @@ pub mod cadence_uart;
 pub mod cadence_wdt;
 pub mod pl011;
 pub mod pm_wdt;
+pub mod rng200;
 pub mod spi_nor;
 pub mod system_timer;
 pub mod time;
