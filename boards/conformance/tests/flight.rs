@@ -1,14 +1,18 @@
 //! The conformance suite on the flight board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::{clock, serial, watchdog};
+use board_conformance::{clock, flash, serial, watchdog};
+use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::CadenceUart;
 use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::ttc::{self, TtcClock};
 use board_models::VirtualTime;
+use board_models::cadence_spi::CadenceSpiModel;
 use board_models::cadence_uart::UartModel;
 use board_models::cadence_wdt::WdtModel;
+use board_models::spi_nor::SpiNorPart;
 use board_models::ttc::TtcModel;
+use board_spi_nor::{MT25QU128, SpiNor};
 use std::time::Duration;
 
 /// The flight board's reference clocks as the drivers are told them (100 MHz).
@@ -161,4 +165,35 @@ fn the_flight_slot_layout_is_the_flight_board_files_storage() {
     );
     assert!(FLIGHT_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
     assert_eq!(board.storage.bundles, "slot-flash");
+}
+
+struct Nor<'m> {
+    model: &'m CadenceSpiModel,
+    dut: SpiNor<CadenceSpi<&'m CadenceSpiModel>>,
+}
+
+impl<'m> flash::FlashRig for Nor<'m> {
+    type Dut = SpiNor<CadenceSpi<&'m CadenceSpiModel>>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn cut_power(&mut self, at_op: u64, landed: usize) {
+        self.model.part().cut_power(at_op, landed);
+    }
+    fn power_cycle(&mut self) {
+        self.model.part().power_cycle();
+    }
+}
+
+#[test]
+fn the_spi_nor_on_the_cadence_spi_on_their_models_conforms() {
+    let time = VirtualTime::new();
+    let part = SpiNorPart::new(
+        time.clone(),
+        MT25QU128.jedec_id,
+        MT25QU128.capacity as usize,
+    );
+    let model = CadenceSpiModel::new(time, part);
+    let dut = SpiNor::new(CadenceSpi::new(&model, 3), MT25QU128).expect("the part answers");
+    flash::run(&mut Nor { model: &model, dut });
 }
