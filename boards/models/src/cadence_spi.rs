@@ -2,9 +2,8 @@
 //! UG1085 "SPI Controller" and Linux `spi-cadence.c`: with CR.SSFORCE set, the SSCTRL field
 //! drives the slave-select lines directly (active low: field bit 0 low selects slave 0); once ER
 //! is set, a byte written to TXD is shifted out (automatic start) and the byte shifted in lands
-//! in the 128-byte RX FIFO; ISR.RXNEMTY shows the RX FIFO live (TXFULL never sets: bytes shift
-//! instantly), latched bits clear
-//! by writing one. The SPI clock is not modelled.
+//! in the 128-byte RX FIFO; ISR.RXNEMTY shows the RX FIFO live, latched bits clear by writing
+//! one. Bytes shift instantly (the SPI clock is not modelled), so TXFULL never sets.
 
 use crate::spi_nor::SpiNorPart;
 use crate::time::VirtualTime;
