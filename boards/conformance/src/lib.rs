@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod flash;
+pub mod on_model;
 pub mod rng;
 pub mod serial;
 pub mod watchdog;

@@ -1,6 +1,7 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
+use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
 use board_devboard::pl011::{Pl011, Pl011Error};
@@ -17,119 +18,8 @@ use board_models::system_timer::SystemTimerModel;
 use board_spi_nor::{MT25QU128, SpiNor};
 use std::time::Duration;
 
-struct Wdt<'m> {
-    time: VirtualTime,
-    model: &'m PmWdtModel,
-    dut: PmWatchdog<&'m PmWdtModel>,
-}
-
-impl<'m> watchdog::WatchdogRig for Wdt<'m> {
-    type Dut = PmWatchdog<&'m PmWdtModel>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn advance(&mut self, d: Duration) {
-        self.time.advance(d);
-    }
-    fn resets(&mut self) -> u32 {
-        self.model.resets()
-    }
-    /// One tick: 1/65536 s.
-    fn granularity(&self) -> Duration {
-        Duration::from_nanos(15_259)
-    }
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-}
-
-#[test]
-fn the_pm_watchdog_on_its_model_conforms() {
-    let time = VirtualTime::new();
-    let model = PmWdtModel::new(time.clone());
-    let dut = PmWatchdog::new(&model);
-    watchdog::run(&mut Wdt {
-        time,
-        model: &model,
-        dut,
-    });
-    assert_eq!(
-        model.ignored_writes(),
-        0,
-        "the driver wrote without the password"
-    );
-}
-
-struct Timer<'m> {
-    time: VirtualTime,
-    dut: SystemTimer<&'m SystemTimerModel>,
-}
-
-impl<'m> clock::ClockRig for Timer<'m> {
-    type Dut = SystemTimer<&'m SystemTimerModel>;
-    fn dut(&self) -> &Self::Dut {
-        &self.dut
-    }
-    fn advance(&mut self, d: Duration) {
-        self.time.advance(d);
-    }
-    fn resolution(&self) -> Duration {
-        Duration::from_micros(1)
-    }
-    fn exact(&self) -> bool {
-        true
-    }
-    fn long_run(&self) -> Option<(Duration, u32)> {
-        Some((Duration::from_secs(600), 10))
-    }
-}
-
-#[test]
-fn the_system_timer_on_its_model_conforms_across_the_32_bit_carry() {
-    let time = VirtualTime::new();
-    // 10 us before CLO wraps into CHI: the carry happens during the checks.
-    let model = SystemTimerModel::new(time.clone(), 0xFFFF_FFFF - 10);
-    let dut = SystemTimer::start(&model);
-    clock::run(&mut Timer { time, dut });
-}
-
-#[test]
-fn the_devboard_slot_layout_is_the_devboard_files_storage() {
-    use board_devboard::slots::DEVBOARD_SLOT_LAYOUT;
-    use kernel_config::{load_board, shipped};
-    let board = load_board(&shipped::board("devboard").expect("devboard")).expect("valid");
-    assert_eq!(
-        u64::from(DEVBOARD_SLOT_LAYOUT.slot_size),
-        board.storage.slot_size
-    );
-    assert!(DEVBOARD_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
-    assert_eq!(board.storage.bundles, "slot-flash");
-}
-
 /// The dev board's UART0 reference clock: 48 MHz (the firmware's `init_uart_clock` default).
 const UART_CLOCK_HZ: u32 = 48_000_000;
-
-struct Uart<'m> {
-    time: VirtualTime,
-    model: &'m Pl011Model,
-    dut: Pl011<&'m Pl011Model>,
-}
-
-impl<'m> serial::SerialRig for Uart<'m> {
-    type Dut = Pl011<&'m Pl011Model>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn peer_send(&mut self, bytes: &[u8]) {
-        self.model.peer_send(bytes);
-    }
-    fn peer_take(&mut self) -> Vec<u8> {
-        self.model.peer_take()
-    }
-    fn settle(&mut self) {
-        self.time.advance(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn the_pl011_on_its_model_conforms() {
@@ -165,22 +55,38 @@ fn the_pl011_reports_lost_and_bad_bytes() {
     assert_eq!(buf[0], 4);
 }
 
-struct Nor<'m> {
-    model: &'m Bcm2835SpiModel,
-    dut: SpiNor<Bcm2835Spi<&'m Bcm2835SpiModel>>,
+#[test]
+fn the_pm_watchdog_on_its_model_conforms() {
+    let time = VirtualTime::new();
+    let model = PmWdtModel::new(time.clone());
+    let dut = PmWatchdog::new(&model);
+    watchdog::run(&mut Wdt {
+        time,
+        model: &model,
+        dut,
+        // One tick: 1/65536 s.
+        granularity: Duration::from_nanos(15_259),
+        timeout: Duration::from_secs(1),
+    });
+    assert_eq!(
+        model.ignored_writes(),
+        0,
+        "the driver wrote without the password"
+    );
 }
 
-impl<'m> flash::FlashRig for Nor<'m> {
-    type Dut = SpiNor<Bcm2835Spi<&'m Bcm2835SpiModel>>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.model.part().cut_power(at_op, landed);
-    }
-    fn power_cycle(&mut self) {
-        self.model.part().power_cycle();
-    }
+#[test]
+fn the_system_timer_on_its_model_conforms_across_the_32_bit_carry() {
+    let time = VirtualTime::new();
+    // 10 us before CLO wraps into CHI: the carry happens during the checks.
+    let model = SystemTimerModel::new(time.clone(), 0xFFFF_FFFF - 10);
+    let dut = SystemTimer::start(&model);
+    clock::run(&mut Clock {
+        time,
+        dut,
+        resolution: Duration::from_micros(1),
+        long_run: (Duration::from_secs(600), 10),
+    });
 }
 
 #[test]
@@ -231,4 +137,17 @@ fn the_rng200_on_its_model_conforms() {
     let model = Rng200Model::new(VirtualTime::new(), 0x5eed);
     let dut = Rng200::new(&model);
     rng::run(&mut Trng { model: &model, dut });
+}
+
+#[test]
+fn the_devboard_slot_layout_is_the_devboard_files_storage() {
+    use board_devboard::slots::DEVBOARD_SLOT_LAYOUT;
+    use kernel_config::{load_board, shipped};
+    let board = load_board(&shipped::board("devboard").expect("devboard")).expect("valid");
+    assert_eq!(
+        u64::from(DEVBOARD_SLOT_LAYOUT.slot_size),
+        board.storage.slot_size
+    );
+    assert!(DEVBOARD_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
+    assert_eq!(board.storage.bundles, "slot-flash");
 }

@@ -1,9 +1,10 @@
 //! The conformance suite on the flight board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
+use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, serial, watchdog};
 use board_flight::cadence_spi::CadenceSpi;
-use board_flight::cadence_uart::CadenceUart;
+use board_flight::cadence_uart::{CadenceUart, UartError};
 use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::ttc::{self, TtcClock};
 use board_models::VirtualTime;
@@ -17,28 +18,6 @@ use std::time::Duration;
 
 /// The flight board's reference clocks as the drivers are told them (100 MHz).
 const CLOCK_HZ: u32 = 100_000_000;
-
-struct Uart<'m> {
-    time: VirtualTime,
-    model: &'m UartModel,
-    dut: CadenceUart<&'m UartModel>,
-}
-
-impl<'m> serial::SerialRig for Uart<'m> {
-    type Dut = CadenceUart<&'m UartModel>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn peer_send(&mut self, bytes: &[u8]) {
-        self.model.peer_send(bytes);
-    }
-    fn peer_take(&mut self) -> Vec<u8> {
-        self.model.peer_take()
-    }
-    fn settle(&mut self) {
-        self.time.advance(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn the_cadence_uart_on_its_model_conforms() {
@@ -60,15 +39,11 @@ fn the_cadence_uart_reports_a_lost_byte_and_a_bad_frame() {
     let mut dut = CadenceUart::new(&model, CLOCK_HZ, 115_200).expect("uart");
     model.peer_send(&[1; 80]);
     time.advance(Duration::from_millis(20));
-    let e = dut.read_ready().expect_err("overrun");
-    assert_eq!(e, board_flight::cadence_uart::UartError::Overrun);
+    assert_eq!(dut.read_ready(), Err(UartError::Overrun));
     let mut buf = [0u8; 100];
     assert_eq!(dut.read(&mut buf).expect("the 64 bytes kept"), 64);
     model.inject_framing_error();
-    assert_eq!(
-        dut.read_ready().expect_err("framing"),
-        board_flight::cadence_uart::UartError::Framing
-    );
+    assert_eq!(dut.read_ready(), Err(UartError::Framing));
     assert!(!dut.read_ready().expect("cleared"));
 }
 
@@ -77,33 +52,8 @@ fn the_cadence_uart_refuses_a_baud_rate_it_cannot_make() {
     let model = UartModel::new(VirtualTime::new(), 1_000);
     assert!(matches!(
         CadenceUart::new(&model, 1_000, 115_200),
-        Err(board_flight::cadence_uart::UartError::BaudRate { .. })
+        Err(UartError::BaudRate { .. })
     ));
-}
-
-struct Wdt<'m> {
-    time: VirtualTime,
-    model: &'m WdtModel,
-    dut: CadenceWdt<&'m WdtModel>,
-}
-
-impl<'m> watchdog::WatchdogRig for Wdt<'m> {
-    type Dut = CadenceWdt<&'m WdtModel>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn advance(&mut self, d: Duration) {
-        self.time.advance(d);
-    }
-    fn resets(&mut self) -> u32 {
-        self.model.resets()
-    }
-    fn granularity(&self) -> Duration {
-        Duration::from_nanos(0x1000 * PRESCALE * 1_000_000_000 / u64::from(CLOCK_HZ))
-    }
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(1)
-    }
 }
 
 #[test]
@@ -115,35 +65,11 @@ fn the_cadence_watchdog_on_its_model_conforms() {
         time,
         model: &model,
         dut,
+        // One counter-restart-value step: 4096 ticks of the /4096 prescaler.
+        granularity: Duration::from_nanos(0x1000 * PRESCALE * 1_000_000_000 / u64::from(CLOCK_HZ)),
+        timeout: Duration::from_secs(1),
     });
     assert_eq!(model.ignored_writes(), 0, "the driver wrote without a key");
-}
-
-struct Ttc<'m> {
-    time: VirtualTime,
-    dut: TtcClock<&'m TtcModel>,
-}
-
-impl<'m> clock::ClockRig for Ttc<'m> {
-    type Dut = TtcClock<&'m TtcModel>;
-    fn dut(&self) -> &Self::Dut {
-        &self.dut
-    }
-    fn advance(&mut self, d: Duration) {
-        self.time.advance(d);
-    }
-    /// One tick is 160 ns, but `hal::time::Instant` counts whole microseconds.
-    fn resolution(&self) -> Duration {
-        let tick = Duration::from_nanos(ttc::PRESCALE * 1_000_000_000 / u64::from(CLOCK_HZ) + 1);
-        tick.max(Duration::from_micros(1))
-    }
-    fn exact(&self) -> bool {
-        true
-    }
-    fn long_run(&self) -> Option<(Duration, u32)> {
-        // 2^32 ticks of 160 ns wrap after 687 s: run 2000 s in 100 s steps.
-        Some((Duration::from_secs(100), 20))
-    }
 }
 
 #[test]
@@ -151,38 +77,14 @@ fn the_ttc_clock_on_its_model_conforms() {
     let time = VirtualTime::new();
     let model = TtcModel::new(time.clone(), CLOCK_HZ);
     let dut = TtcClock::start(&model, CLOCK_HZ);
-    clock::run(&mut Ttc { time, dut });
-}
-
-#[test]
-fn the_flight_slot_layout_is_the_flight_board_files_storage() {
-    use board_flight::slots::FLIGHT_SLOT_LAYOUT;
-    use kernel_config::{load_board, shipped};
-    let board = load_board(&shipped::board("flight").expect("flight")).expect("valid");
-    assert_eq!(
-        u64::from(FLIGHT_SLOT_LAYOUT.slot_size),
-        board.storage.slot_size
-    );
-    assert!(FLIGHT_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
-    assert_eq!(board.storage.bundles, "slot-flash");
-}
-
-struct Nor<'m> {
-    model: &'m CadenceSpiModel,
-    dut: SpiNor<CadenceSpi<&'m CadenceSpiModel>>,
-}
-
-impl<'m> flash::FlashRig for Nor<'m> {
-    type Dut = SpiNor<CadenceSpi<&'m CadenceSpiModel>>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.model.part().cut_power(at_op, landed);
-    }
-    fn power_cycle(&mut self) {
-        self.model.part().power_cycle();
-    }
+    let tick = Duration::from_nanos(ttc::PRESCALE * 1_000_000_000 / u64::from(CLOCK_HZ) + 1);
+    clock::run(&mut Clock {
+        time,
+        dut,
+        resolution: tick.max(Duration::from_micros(1)),
+        // 2^32 ticks of 160 ns wrap after 687 s: run 2000 s in 100 s steps.
+        long_run: (Duration::from_secs(100), 20),
+    });
 }
 
 #[test]
@@ -196,4 +98,17 @@ fn the_spi_nor_on_the_cadence_spi_on_their_models_conforms() {
     let model = CadenceSpiModel::new(time, part);
     let dut = SpiNor::new(CadenceSpi::new(&model, 3), MT25QU128).expect("the part answers");
     flash::run(&mut Nor { model: &model, dut });
+}
+
+#[test]
+fn the_flight_slot_layout_is_the_flight_board_files_storage() {
+    use board_flight::slots::FLIGHT_SLOT_LAYOUT;
+    use kernel_config::{load_board, shipped};
+    let board = load_board(&shipped::board("flight").expect("flight")).expect("valid");
+    assert_eq!(
+        u64::from(FLIGHT_SLOT_LAYOUT.slot_size),
+        board.storage.slot_size
+    );
+    assert!(FLIGHT_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
+    assert_eq!(board.storage.bundles, "slot-flash");
 }

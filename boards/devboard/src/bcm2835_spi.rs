@@ -8,6 +8,7 @@
 //! Avoids: DMA, interrupts, LoSSI mode.
 
 use crate::regs::Regs;
+use board_mmio::spi::run_bytewise;
 use embedded_hal::spi::{self, ErrorKind, Operation, SpiDevice};
 
 /// Control and status (`BCM2835_SPI_CS`).
@@ -84,28 +85,7 @@ impl<R: Regs> Bcm2835Spi<R> {
     }
 
     fn run(&self, ops: &mut [Operation<'_, u8>]) -> Result<(), SpiError> {
-        for op in ops {
-            match op {
-                Operation::Write(w) => w.iter().try_for_each(|&b| self.byte(b).map(drop))?,
-                Operation::Read(r) => r.iter_mut().try_for_each(|b| {
-                    *b = self.byte(0)?;
-                    Ok(())
-                })?,
-                Operation::Transfer(r, w) => {
-                    for i in 0..r.len().max(w.len()) {
-                        let got = self.byte(w.get(i).copied().unwrap_or(0))?;
-                        if let Some(b) = r.get_mut(i) {
-                            *b = got;
-                        }
-                    }
-                }
-                Operation::TransferInPlace(buf) => buf.iter_mut().try_for_each(|b| {
-                    *b = self.byte(*b)?;
-                    Ok(())
-                })?,
-                Operation::DelayNs(_) => return Err(SpiError::DelayUnsupported),
-            }
-        }
+        run_bytewise(ops, |b| self.byte(b), SpiError::DelayUnsupported)?;
         self.wait(CS_DONE)
     }
 }

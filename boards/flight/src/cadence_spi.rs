@@ -9,6 +9,7 @@
 //! Avoids: interrupts, manual start, decoded slave selects.
 
 use crate::regs::Regs;
+use board_mmio::spi::run_bytewise;
 use embedded_hal::spi::{self, ErrorKind, Operation, SpiDevice};
 
 /// Configuration (`CDNS_SPI_CR`).
@@ -109,29 +110,7 @@ impl<R: Regs> CadenceSpi<R> {
     }
 
     fn run(&self, ops: &mut [Operation<'_, u8>]) -> Result<(), SpiError> {
-        for op in ops {
-            match op {
-                Operation::Write(w) => w.iter().try_for_each(|&b| self.byte(b).map(drop))?,
-                Operation::Read(r) => r.iter_mut().try_for_each(|b| {
-                    *b = self.byte(0)?;
-                    Ok(())
-                })?,
-                Operation::Transfer(r, w) => {
-                    for i in 0..r.len().max(w.len()) {
-                        let got = self.byte(w.get(i).copied().unwrap_or(0))?;
-                        if let Some(b) = r.get_mut(i) {
-                            *b = got;
-                        }
-                    }
-                }
-                Operation::TransferInPlace(buf) => buf.iter_mut().try_for_each(|b| {
-                    *b = self.byte(*b)?;
-                    Ok(())
-                })?,
-                Operation::DelayNs(_) => return Err(SpiError::DelayUnsupported),
-            }
-        }
-        Ok(())
+        run_bytewise(ops, |b| self.byte(b), SpiError::DelayUnsupported)
     }
 }
 

@@ -5,6 +5,8 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod spi;
+
 /// A peripheral's register block.
 pub trait Regs {
     /// Reads the 32-bit register at `offset` bytes from the block's base.

@@ -20,3 +20,65 @@ pub mod time;
 pub mod ttc;
 
 pub use time::VirtualTime;
+
+/// A UART model's far end of the line.
+pub trait Line {
+    /// The peer sends `bytes`; they arrive at line rate.
+    fn peer_send(&self, bytes: &[u8]);
+    /// What the UART has put on the line so far (taken).
+    fn peer_take(&self) -> Vec<u8>;
+}
+
+/// A watchdog model's reset line.
+pub trait ResetLine {
+    /// Board resets the watchdog has caused.
+    fn resets(&self) -> u32;
+}
+
+/// A SPI controller model with a flash part on it.
+pub trait FlashOnBus {
+    /// The part (to cut its power, power it back on, look at its medium).
+    fn part(&self) -> std::cell::RefMut<'_, spi_nor::SpiNorPart>;
+}
+
+impl Line for cadence_uart::UartModel {
+    fn peer_send(&self, bytes: &[u8]) {
+        self.peer_send(bytes)
+    }
+    fn peer_take(&self) -> Vec<u8> {
+        self.peer_take()
+    }
+}
+
+impl Line for pl011::Pl011Model {
+    fn peer_send(&self, bytes: &[u8]) {
+        self.peer_send(bytes)
+    }
+    fn peer_take(&self) -> Vec<u8> {
+        self.peer_take()
+    }
+}
+
+impl ResetLine for cadence_wdt::WdtModel {
+    fn resets(&self) -> u32 {
+        self.resets()
+    }
+}
+
+impl ResetLine for pm_wdt::PmWdtModel {
+    fn resets(&self) -> u32 {
+        self.resets()
+    }
+}
+
+impl FlashOnBus for cadence_spi::CadenceSpiModel {
+    fn part(&self) -> std::cell::RefMut<'_, spi_nor::SpiNorPart> {
+        self.part()
+    }
+}
+
+impl FlashOnBus for bcm2835_spi::Bcm2835SpiModel {
+    fn part(&self) -> std::cell::RefMut<'_, spi_nor::SpiNorPart> {
+        self.part()
+    }
+}
