@@ -8,13 +8,13 @@ use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::rng200::Rng200;
 use board_devboard::system_timer::SystemTimer;
-use board_models::VirtualTime;
 use board_models::bcm2835_spi::Bcm2835SpiModel;
 use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
 use board_models::rng200::Rng200Model;
 use board_models::spi_nor::SpiNorPart;
 use board_models::system_timer::SystemTimerModel;
+use board_models::{Line, VirtualTime};
 use board_spi_nor::{MT25QU128, SpiNor};
 use std::time::Duration;
 

@@ -7,12 +7,12 @@ use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::{CadenceUart, UartError};
 use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::ttc::{self, TtcClock};
-use board_models::VirtualTime;
 use board_models::cadence_spi::CadenceSpiModel;
 use board_models::cadence_uart::UartModel;
 use board_models::cadence_wdt::WdtModel;
 use board_models::spi_nor::SpiNorPart;
 use board_models::ttc::TtcModel;
+use board_models::{Line, VirtualTime};
 use board_spi_nor::{MT25QU128, SpiNor};
 use std::time::Duration;
 

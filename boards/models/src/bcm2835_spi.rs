@@ -43,9 +43,11 @@ impl Bcm2835SpiModel {
             part: RefCell::new(part),
         }
     }
+}
 
+impl crate::FlashOnBus for Bcm2835SpiModel {
     /// The flash part (to cut its power, power it back on, look at its medium).
-    pub fn part(&self) -> RefMut<'_, SpiNorPart> {
+    fn part(&self) -> RefMut<'_, SpiNorPart> {
         self.part.borrow_mut()
     }
 }

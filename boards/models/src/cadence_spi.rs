@@ -49,9 +49,11 @@ impl CadenceSpiModel {
             part: RefCell::new(part),
         }
     }
+}
 
+impl crate::FlashOnBus for CadenceSpiModel {
     /// The flash part (to cut its power, power it back on, look at its medium).
-    pub fn part(&self) -> RefMut<'_, SpiNorPart> {
+    fn part(&self) -> RefMut<'_, SpiNorPart> {
         self.part.borrow_mut()
     }
 }

@@ -61,17 +61,6 @@ impl UartModel {
         }
     }
 
-    /// The peer sends `bytes`; they arrive at line rate.
-    pub fn peer_send(&self, bytes: &[u8]) {
-        self.s.borrow_mut().line_in.extend(bytes);
-    }
-
-    /// What the UART has put on the line so far (taken).
-    pub fn peer_take(&self) -> Vec<u8> {
-        self.sync();
-        std::mem::take(&mut self.s.borrow_mut().line_out)
-    }
-
     /// The line rate the registers give, in bytes per second (8N1: ten bits a byte).
     pub fn byte_rate(&self) -> u64 {
         let s = self.s.borrow();
@@ -117,6 +106,19 @@ impl UartModel {
                 s.rx.push_back(b);
             }
         }
+    }
+}
+
+impl crate::Line for UartModel {
+    /// The peer sends `bytes`; they arrive at line rate.
+    fn peer_send(&self, bytes: &[u8]) {
+        self.s.borrow_mut().line_in.extend(bytes);
+    }
+
+    /// What the UART has put on the line so far (taken).
+    fn peer_take(&self) -> Vec<u8> {
+        self.sync();
+        std::mem::take(&mut self.s.borrow_mut().line_out)
     }
 }
 
@@ -176,6 +178,7 @@ impl Regs for UartModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Line;
     use std::time::Duration;
 
     fn enabled() -> (VirtualTime, UartModel) {

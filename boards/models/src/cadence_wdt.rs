@@ -47,12 +47,6 @@ impl WdtModel {
         }
     }
 
-    /// Board resets the watchdog has caused.
-    pub fn resets(&self) -> u32 {
-        self.sync();
-        self.s.borrow().resets
-    }
-
     /// Writes ignored for a missing or wrong key.
     pub fn ignored_writes(&self) -> u32 {
         self.s.borrow().ignored
@@ -101,6 +95,14 @@ impl WdtModel {
     }
 }
 
+impl crate::ResetLine for WdtModel {
+    /// Board resets the watchdog has caused.
+    fn resets(&self) -> u32 {
+        self.sync();
+        self.s.borrow().resets
+    }
+}
+
 impl Regs for WdtModel {
     fn read(&self, offset: usize) -> u32 {
         self.time.access();
@@ -136,6 +138,7 @@ impl Regs for WdtModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ResetLine;
     use std::time::Duration;
 
     const HZ: u32 = 100_000_000;

@@ -70,17 +70,6 @@ impl Pl011Model {
         }
     }
 
-    /// The peer sends `bytes`; they arrive at line rate.
-    pub fn peer_send(&self, bytes: &[u8]) {
-        self.s.borrow_mut().line_in.extend(bytes);
-    }
-
-    /// What the UART has put on the line so far (taken).
-    pub fn peer_take(&self) -> Vec<u8> {
-        self.sync();
-        std::mem::take(&mut self.s.borrow_mut().line_out)
-    }
-
     /// The next byte received arrives with a framing error.
     pub fn inject_framing_error(&self) {
         self.s.borrow_mut().bad_next = true;
@@ -139,6 +128,19 @@ impl Pl011Model {
     }
 }
 
+impl crate::Line for Pl011Model {
+    /// The peer sends `bytes`; they arrive at line rate.
+    fn peer_send(&self, bytes: &[u8]) {
+        self.s.borrow_mut().line_in.extend(bytes);
+    }
+
+    /// What the UART has put on the line so far (taken).
+    fn peer_take(&self) -> Vec<u8> {
+        self.sync();
+        std::mem::take(&mut self.s.borrow_mut().line_out)
+    }
+}
+
 impl Regs for Pl011Model {
     fn read(&self, offset: usize) -> u32 {
         self.time.access();
@@ -192,6 +194,7 @@ impl Regs for Pl011Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Line;
     use std::time::Duration;
 
     #[test]

@@ -43,12 +43,6 @@ impl PmWdtModel {
         }
     }
 
-    /// SoC resets the watchdog caused.
-    pub fn resets(&self) -> u32 {
-        self.sync();
-        self.s.borrow().resets
-    }
-
     /// Writes ignored for lacking the password.
     pub fn ignored_writes(&self) -> u32 {
         self.s.borrow().ignored
@@ -80,6 +74,14 @@ impl PmWdtModel {
                 ..State::default()
             };
         }
+    }
+}
+
+impl crate::ResetLine for PmWdtModel {
+    /// SoC resets the watchdog caused.
+    fn resets(&self) -> u32 {
+        self.sync();
+        self.s.borrow().resets
     }
 }
 
@@ -120,6 +122,7 @@ impl Regs for PmWdtModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ResetLine;
     use std::time::Duration;
 
     #[test]
