@@ -9,7 +9,8 @@ use hal::serial::Serial;
 use hal::time::MonotonicClock;
 use hal::watchdog::WatchdogTimer;
 
-/// A UART driver on its model; `settle` lets 1 ms of line time pass.
+/// A UART driver on its model; `settle` lets `poll` of line time pass, which must be shorter
+/// than the time the device's RX FIFO takes to fill.
 pub struct Uart<'m, M, D> {
     /// The model's time.
     pub time: VirtualTime,
@@ -17,6 +18,8 @@ pub struct Uart<'m, M, D> {
     pub model: &'m M,
     /// The driver.
     pub dut: D,
+    /// How often the partition polls the line.
+    pub poll: Duration,
 }
 
 impl<M: Line, D: Serial> serial::SerialRig for Uart<'_, M, D> {
@@ -31,7 +34,7 @@ impl<M: Line, D: Serial> serial::SerialRig for Uart<'_, M, D> {
         self.model.peer_take()
     }
     fn settle(&mut self) {
-        self.time.advance(Duration::from_millis(1));
+        self.time.advance(self.poll);
     }
 }
 

@@ -4,11 +4,13 @@
 use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
+use board_devboard::mini_uart::{MiniUart, MiniUartError};
 use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::rng200::Rng200;
 use board_devboard::system_timer::SystemTimer;
 use board_models::bcm2835_spi::Bcm2835SpiModel;
+use board_models::mini_uart::MiniUartModel;
 use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
 use board_models::rng200::Rng200Model;
@@ -30,6 +32,7 @@ fn the_pl011_on_its_model_conforms() {
         time,
         model: &model,
         dut,
+        poll: Duration::from_millis(1),
     });
 }
 
@@ -150,4 +153,35 @@ fn the_devboard_slot_layout_is_the_devboard_files_storage() {
     );
     assert!(DEVBOARD_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
     assert_eq!(board.storage.bundles, "slot-flash");
+}
+
+/// The dev board's VPU core clock, which drives the mini UART (500 MHz, `core_freq` on a Pi 4).
+const CORE_CLOCK_HZ: u32 = 500_000_000;
+
+#[test]
+fn the_mini_uart_on_its_model_conforms() {
+    let time = VirtualTime::new();
+    let model = MiniUartModel::new(time.clone(), CORE_CLOCK_HZ);
+    let dut = MiniUart::new(&model, CORE_CLOCK_HZ, 115_200).expect("mini uart");
+    serial::run(&mut Uart {
+        time,
+        model: &model,
+        dut,
+        // 8 bytes of FIFO fill in 0.69 ms at 115200 baud: poll faster than that.
+        poll: Duration::from_micros(500),
+    });
+}
+
+#[test]
+fn the_mini_uart_reports_an_overrun_even_when_a_write_read_lsr_first() {
+    use hal::serial::{Read, Write};
+    let time = VirtualTime::new();
+    let model = MiniUartModel::new(time.clone(), CORE_CLOCK_HZ);
+    let mut dut = MiniUart::new(&model, CORE_CLOCK_HZ, 115_200).expect("mini uart");
+    model.peer_send(&[5; 12]);
+    time.advance(Duration::from_millis(5));
+    dut.write(b"x").expect("write");
+    let mut buf = [0u8; 16];
+    assert_eq!(dut.read(&mut buf), Err(MiniUartError::Overrun));
+    assert_eq!(dut.read(&mut buf).expect("the 8 kept"), 8);
 }

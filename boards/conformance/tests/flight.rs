@@ -28,6 +28,7 @@ fn the_cadence_uart_on_its_model_conforms() {
         time,
         model: &model,
         dut,
+        poll: Duration::from_millis(1),
     });
 }
 

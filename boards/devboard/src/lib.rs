@@ -2,10 +2,10 @@
 //! through [`regs::Regs`] so it runs on the hardware and on its register model
 //! (`board-models`), where the shared conformance suite (`board-conformance`) tests it.
 //!
-//! Done: the PL011 UART ([`pl011`]), the PM watchdog ([`pm_wdt`]), the system timer as the
+//! Done: the PL011 UART ([`pl011`]), the mini UART ([`mini_uart`]), the PM watchdog ([`pm_wdt`]), the system timer as the
 //! monotonic clock ([`system_timer`]), the RNG200 ([`rng200`]), and SPI0 ([`bcm2835_spi`]) under
-//! the shared SPI-NOR driver (`board-spi-nor`) for the key flash. Not done yet: the mini UART,
-//! SDHOST and EMMC2 with their cards, BSC I2C with its FRAM.
+//! the shared SPI-NOR driver (`board-spi-nor`) for the key flash. Not done yet: SDHOST and EMMC2
+//! with their cards, BSC I2C with its FRAM.
 //!
 //! `no_std`, no heap; no interrupts.
 
@@ -16,6 +16,7 @@
 pub use board_mmio as regs;
 
 pub mod bcm2835_spi;
+pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;
 pub mod rng200;

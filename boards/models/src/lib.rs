@@ -11,6 +11,7 @@ pub mod bcm2835_spi;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;
 pub mod rng200;
