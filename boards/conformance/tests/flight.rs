@@ -3,10 +3,12 @@
 
 use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, serial, watchdog};
+use board_flight::cadence_i2c::{CadenceI2c, I2cFram};
 use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::{CadenceUart, UartError};
 use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::ttc::{self, TtcClock};
+use board_models::cadence_i2c::{CadenceI2cModel, FramPart};
 use board_models::cadence_spi::CadenceSpiModel;
 use board_models::cadence_uart::UartModel;
 use board_models::cadence_wdt::WdtModel;
@@ -112,4 +114,30 @@ fn the_flight_slot_layout_is_the_flight_board_files_storage() {
     );
     assert!(FLIGHT_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
     assert_eq!(board.storage.bundles, "slot-flash");
+}
+
+struct Fram<'m> {
+    model: &'m CadenceI2cModel,
+    dut: I2cFram<&'m CadenceI2cModel>,
+}
+
+impl<'m> flash::FlashRig for Fram<'m> {
+    type Dut = I2cFram<&'m CadenceI2cModel>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn cut_power(&mut self, at_op: u64, landed: usize) {
+        self.model.fram().cut_power(at_op, landed);
+    }
+    fn power_cycle(&mut self) {
+        self.model.fram().power_cycle();
+    }
+}
+
+#[test]
+fn the_i2c_fram_on_the_cadence_i2c_on_their_models_conforms() {
+    // An MB85RC256V (32 KiB) at 0x50, delivered holding arbitrary bytes (FRAM has no erased state).
+    let model = CadenceI2cModel::new(VirtualTime::new(), FramPart::new(0x50, 32 << 10, 0x5A));
+    let dut = I2cFram::new(CadenceI2c::new(&model, 2, 16), 0x50, 32 << 10);
+    flash::run(&mut Fram { model: &model, dut });
 }

@@ -7,9 +7,9 @@
 //!
 //! Done: Cadence UART ([`cadence_uart`]), Cadence system watchdog ([`cadence_wdt`]), triple-timer
 //! counter as the monotonic clock ([`ttc`]), and the Cadence SPI controller ([`cadence_spi`])
-//! under the shared SPI-NOR driver (`board-spi-nor`) for the key and comms flash. Not done yet:
-//! GQSPI for the slot flash, the Cadence I2C controller with its FRAM, and the PL TRNG (an IP
-//! core in the programmable logic whose register map is not public).
+//! under the shared SPI-NOR driver (`board-spi-nor`) for the key and comms flash, and the Cadence
+//! I2C controller with the health FRAM ([`cadence_i2c`]). Not done yet: GQSPI for the slot
+//! flash, and the PL TRNG (an IP core in the programmable logic whose register map is not public).
 //!
 //! `no_std`, no heap; no interrupts (every driver polls its status register).
 
@@ -19,6 +19,7 @@
 /// Register access, shared with the dev board's drivers.
 pub use board_mmio as regs;
 
+pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;

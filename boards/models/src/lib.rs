@@ -8,6 +8,7 @@
 //! Avoids: real time, threads; sharing any code with the drivers beyond the register trait.
 
 pub mod bcm2835_spi;
+pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
