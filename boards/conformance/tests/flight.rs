@@ -3,11 +3,12 @@
 
 use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, serial, watchdog};
-use board_flight::cadence_i2c::{CadenceI2c, I2cFram};
+use board_flight::cadence_i2c::CadenceI2c;
 use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::{CadenceUart, UartError};
 use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::ttc::{self, TtcClock};
+use board_i2c_fram::I2cFram;
 use board_models::cadence_i2c::{CadenceI2cModel, FramPart};
 use board_models::cadence_spi::CadenceSpiModel;
 use board_models::cadence_uart::UartModel;
@@ -118,11 +119,11 @@ fn the_flight_slot_layout_is_the_flight_board_files_storage() {
 
 struct Fram<'m> {
     model: &'m CadenceI2cModel,
-    dut: I2cFram<&'m CadenceI2cModel>,
+    dut: I2cFram<CadenceI2c<&'m CadenceI2cModel>>,
 }
 
 impl<'m> flash::FlashRig for Fram<'m> {
-    type Dut = I2cFram<&'m CadenceI2cModel>;
+    type Dut = I2cFram<CadenceI2c<&'m CadenceI2cModel>>;
     fn dut(&mut self) -> &mut Self::Dut {
         &mut self.dut
     }

@@ -1,19 +1,13 @@
-//! The ZynqMP I2C controller (Cadence I2C, `cdns,i2c-r1p14`) as a polled I2C master, and the
-//! flight board's I2C FRAM on it as `hal` NOR flash ([`I2cFram`]).
+//! The ZynqMP I2C controller (Cadence I2C, `cdns,i2c-r1p14`) as a polled `embedded-hal` I2C
+//! master (the health FRAM sits on it: `board-i2c-fram`).
 //!
 //! Sources: Linux `drivers/i2c/busses/i2c-cadence.c` (register offsets, CR/SR/ISR bits, HOLD to
 //! keep the bus for a repeated start, the address write starting a transfer, transfer size for
-//! reads, the 16-byte FIFO, NACK and arbitration-lost reporting); Fujitsu MB85RC256V datasheet
-//! (I2C FRAM, 32 KiB, two address bytes, writes take effect per byte with no busy time,
-//! sequential reads after a random-address write).
-//!
-//! The FRAM has no erase and can set bits, but the node's stores are written for NOR flash
-//! (`hal::flash`): [`I2cFram`] keeps NOR's contract — erase sets 0xFF, a write only clears bits
-//! (it reads the old bytes and writes `old & new`) — so the same store code runs on it.
-//! Avoids: interrupts, 10-bit addresses, transfers longer than one FIFO (chunked instead).
+//! reads, the 16-byte FIFO, NACK and arbitration-lost reporting).
+//! Avoids: interrupts, 10-bit addresses, operations longer than one FIFO (refused, not split).
 
 use crate::regs::Regs;
-use hal::flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use embedded_hal::i2c::{self, ErrorKind, I2c, NoAcknowledgeSource, Operation};
 
 /// Control (`CDNS_I2C_CR_OFFSET`).
 pub const CR: usize = 0x00;
@@ -54,20 +48,17 @@ pub const FIFO_DEPTH: usize = 16;
 /// Status polls before a stuck transfer is reported.
 pub const POLLS: u32 = 100_000;
 
-/// What went wrong on the bus or the part.
+/// What went wrong on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum I2cError {
-    /// Nobody acknowledged: the part is absent, unpowered, or lost power mid-write (the bytes of
-    /// that write are then undefined).
+    /// Nobody acknowledged: the part is absent, unpowered, or lost power mid-write.
     Nack,
     /// Another master took the bus.
     ArbitrationLost,
     /// The transfer never completed (controller not clocked, bus stuck low).
     Stuck,
-    /// Offset or length outside the part.
-    OutOfBounds,
-    /// Erase range not on sector boundaries.
-    NotAligned,
+    /// An operation longer than the 16-byte FIFO.
+    TooLong,
 }
 
 impl core::fmt::Display for I2cError {
@@ -76,18 +67,18 @@ impl core::fmt::Display for I2cError {
             I2cError::Nack => "the I2C part did not answer (absent, unpowered, or power lost)",
             I2cError::ArbitrationLost => "I2C arbitration lost to another master",
             I2cError::Stuck => "the I2C transfer never completed (bus stuck or not clocked)",
-            I2cError::OutOfBounds => "offset or length outside the I2C FRAM",
-            I2cError::NotAligned => "erase range not on sector boundaries",
+            I2cError::TooLong => "an I2C operation longer than the 16-byte FIFO",
         })
     }
 }
 
-impl NorFlashError for I2cError {
-    fn kind(&self) -> NorFlashErrorKind {
+impl i2c::Error for I2cError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            I2cError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
-            I2cError::NotAligned => NorFlashErrorKind::NotAligned,
-            _ => NorFlashErrorKind::Other,
+            I2cError::Nack => ErrorKind::NoAcknowledge(NoAcknowledgeSource::Unknown),
+            I2cError::ArbitrationLost => ErrorKind::ArbitrationLoss,
+            I2cError::Stuck => ErrorKind::Bus,
+            I2cError::TooLong => ErrorKind::Overrun,
         }
     }
 }
@@ -134,32 +125,39 @@ impl<R: Regs> CadenceI2c<R> {
     }
 
     /// Writes `bytes` (at most [`FIFO_DEPTH`]) to `addr`; `hold` keeps the bus for a repeated start.
-    pub fn write(&mut self, addr: u8, bytes: &[u8], hold: bool) -> Result<(), I2cError> {
+    fn write_one(&mut self, addr: u8, bytes: &[u8], hold: bool) -> Result<(), I2cError> {
+        if bytes.len() > FIFO_DEPTH {
+            return Err(I2cError::TooLong);
+        }
         let hold = if hold { CR_HOLD } else { 0 };
         self.regs.write(
             CR,
             self.div | CR_MS | CR_NEA | CR_ACK_EN | CR_CLR_FIFO | hold,
         );
         self.regs.write(ISR, IXR_ALL);
-        for &b in bytes.iter().take(FIFO_DEPTH) {
+        for &b in bytes {
             self.regs.write(DATA, u32::from(b));
         }
         self.regs.write(ADDR, u32::from(addr & 0x7F));
         self.wait_done()
     }
 
-    /// Reads `buf` (at most [`FIFO_DEPTH`]) from `addr`, then STOP.
-    pub fn read(&mut self, addr: u8, buf: &mut [u8]) -> Result<(), I2cError> {
-        let n = buf.len().min(FIFO_DEPTH);
+    /// Reads `buf` (at most [`FIFO_DEPTH`]) from `addr`; `hold` keeps the bus.
+    fn read_one(&mut self, addr: u8, buf: &mut [u8], hold: bool) -> Result<(), I2cError> {
+        if buf.len() > FIFO_DEPTH {
+            return Err(I2cError::TooLong);
+        }
+        let n = buf.len();
+        let hold = if hold { CR_HOLD } else { 0 };
         self.regs.write(
             CR,
-            self.div | CR_MS | CR_NEA | CR_ACK_EN | CR_CLR_FIFO | CR_RW,
+            self.div | CR_MS | CR_NEA | CR_ACK_EN | CR_CLR_FIFO | CR_RW | hold,
         );
         self.regs.write(ISR, IXR_ALL);
         self.regs.write(XFER_SIZE, n as u32);
         self.regs.write(ADDR, u32::from(addr & 0x7F));
         self.wait_done()?;
-        for b in buf.iter_mut().take(n) {
+        for b in buf.iter_mut() {
             if self.regs.read(SR) & SR_RXDV == 0 {
                 return Err(I2cError::Stuck);
             }
@@ -169,105 +167,21 @@ impl<R: Regs> CadenceI2c<R> {
     }
 }
 
-/// An I2C FRAM (two address bytes) at a bus address, with NOR flash's contract.
-#[derive(Debug)]
-pub struct I2cFram<R> {
-    bus: CadenceI2c<R>,
-    addr: u8,
-    capacity: u32,
-}
-
-/// Data bytes per write transfer: the FIFO less the two address bytes.
-const WRITE_CHUNK: usize = FIFO_DEPTH - 2;
-/// The emulated erase sector.
-pub const FRAM_SECTOR: usize = 256;
-
-impl<R: Regs> I2cFram<R> {
-    /// The FRAM answering at `addr` (the MB85RC256V's is 0x50 with A2..A0 low), `capacity` bytes.
-    pub fn new(bus: CadenceI2c<R>, addr: u8, capacity: u32) -> Self {
-        I2cFram {
-            bus,
-            addr,
-            capacity,
-        }
-    }
-
-    fn check(&self, offset: u32, len: usize) -> Result<(), I2cError> {
-        match (offset as usize).checked_add(len) {
-            Some(end) if end <= self.capacity as usize => Ok(()),
-            _ => Err(I2cError::OutOfBounds),
-        }
-    }
-
-    fn put(&mut self, offset: u32, bytes: &[u8]) -> Result<(), I2cError> {
-        for (i, chunk) in bytes.chunks(WRITE_CHUNK).enumerate() {
-            let at = (offset as usize + i * WRITE_CHUNK) as u16;
-            let mut frame = [0u8; FIFO_DEPTH];
-            frame[..2].copy_from_slice(&at.to_be_bytes());
-            frame[2..2 + chunk.len()].copy_from_slice(chunk);
-            self.bus
-                .write(self.addr, &frame[..2 + chunk.len()], false)?;
-        }
-        Ok(())
-    }
-}
-
-impl<R: Regs> ErrorType for I2cFram<R> {
+impl<R> i2c::ErrorType for CadenceI2c<R> {
     type Error = I2cError;
 }
 
-impl<R: Regs> ReadNorFlash for I2cFram<R> {
-    const READ_SIZE: usize = 1;
-
-    /// A random-address write (held for a repeated start), then sequential reads, per FIFO.
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), I2cError> {
-        self.check(offset, bytes.len())?;
-        for (i, chunk) in bytes.chunks_mut(FIFO_DEPTH).enumerate() {
-            let at = (offset as usize + i * FIFO_DEPTH) as u16;
-            self.bus.write(self.addr, &at.to_be_bytes(), true)?;
-            self.bus.read(self.addr, chunk)?;
-        }
-        Ok(())
-    }
-
-    fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
-}
-
-impl<R: Regs> NorFlash for I2cFram<R> {
-    const WRITE_SIZE: usize = 1;
-    const ERASE_SIZE: usize = FRAM_SECTOR;
-
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), I2cError> {
-        if from > to || to > self.capacity {
-            return Err(I2cError::OutOfBounds);
-        }
-        if !(from as usize).is_multiple_of(FRAM_SECTOR)
-            || !(to as usize).is_multiple_of(FRAM_SECTOR)
-        {
-            return Err(I2cError::NotAligned);
-        }
-        let ones = [0xFF; WRITE_CHUNK];
-        let mut at = from;
-        while at < to {
-            let n = ((to - at) as usize).min(WRITE_CHUNK);
-            self.put(at, &ones[..n])?;
-            at += n as u32;
-        }
-        Ok(())
-    }
-
-    /// NOR semantics: the stored bytes become `old & new`.
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), I2cError> {
-        self.check(offset, bytes.len())?;
-        let mut old = [0u8; WRITE_CHUNK];
-        for (i, chunk) in bytes.chunks(WRITE_CHUNK).enumerate() {
-            let at = offset + (i * WRITE_CHUNK) as u32;
-            let old = &mut old[..chunk.len()];
-            self.read(at, old)?;
-            old.iter_mut().zip(chunk).for_each(|(o, n)| *o &= n);
-            self.put(at, old)?;
+impl<R: Regs> I2c for CadenceI2c<R> {
+    /// One transfer per operation, each but the last holding the bus (repeated start), the last
+    /// ending with STOP; the bus is released after a failure.
+    fn transaction(&mut self, address: u8, ops: &mut [Operation<'_>]) -> Result<(), I2cError> {
+        let last = ops.len().saturating_sub(1);
+        for (i, op) in ops.iter_mut().enumerate() {
+            let hold = i < last;
+            match op {
+                Operation::Write(w) => self.write_one(address, w, hold)?,
+                Operation::Read(r) => self.read_one(address, r, hold)?,
+            }
         }
         Ok(())
     }

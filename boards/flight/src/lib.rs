@@ -8,7 +8,8 @@
 //! Done: Cadence UART ([`cadence_uart`]), Cadence system watchdog ([`cadence_wdt`]), triple-timer
 //! counter as the monotonic clock ([`ttc`]), and the Cadence SPI controller ([`cadence_spi`])
 //! under the shared SPI-NOR driver (`board-spi-nor`) for the key and comms flash, and the Cadence
-//! I2C controller with the health FRAM ([`cadence_i2c`]). Not done yet: GQSPI for the slot
+//! I2C controller ([`cadence_i2c`]) under the shared FRAM driver (`board-i2c-fram`) for the health
+//! flash. Not done yet: GQSPI for the slot
 //! flash, and the PL TRNG (an IP core in the programmable logic whose register map is not public).
 //!
 //! `no_std`, no heap; no interrupts (every driver polls its status register).
