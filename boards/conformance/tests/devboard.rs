@@ -4,12 +4,16 @@
 use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
 use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
+use board_devboard::bsc_i2c::BscI2c;
 use board_devboard::mini_uart::{MiniUart, MiniUartError};
 use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::rng200::Rng200;
 use board_devboard::system_timer::SystemTimer;
+use board_i2c_fram::I2cFram;
 use board_models::bcm2835_spi::Bcm2835SpiModel;
+use board_models::bsc_i2c::BscModel;
+use board_models::i2c_fram::FramPart;
 use board_models::mini_uart::MiniUartModel;
 use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
@@ -184,4 +188,30 @@ fn the_mini_uart_reports_an_overrun_even_when_a_write_read_lsr_first() {
     let mut buf = [0u8; 16];
     assert_eq!(dut.read(&mut buf), Err(MiniUartError::Overrun));
     assert_eq!(dut.read(&mut buf).expect("the 8 kept"), 8);
+}
+
+struct Fram<'m> {
+    model: &'m BscModel,
+    dut: I2cFram<BscI2c<&'m BscModel>>,
+}
+
+impl<'m> flash::FlashRig for Fram<'m> {
+    type Dut = I2cFram<BscI2c<&'m BscModel>>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    fn cut_power(&mut self, at_op: u64, landed: usize) {
+        self.model.fram().cut_power(at_op, landed);
+    }
+    fn power_cycle(&mut self) {
+        self.model.fram().power_cycle();
+    }
+}
+
+#[test]
+fn the_i2c_fram_on_bsc1_on_their_models_conforms() {
+    // An MB85RC256V (32 KiB) at 0x50, delivered holding arbitrary bytes (FRAM has no erased state).
+    let model = BscModel::new(VirtualTime::new(), FramPart::new(0x50, 32 << 10, 0x5A));
+    let dut = I2cFram::new(BscI2c::new(&model, 1500), 0x50, 32 << 10);
+    flash::run(&mut Fram { model: &model, dut });
 }

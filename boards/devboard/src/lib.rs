@@ -4,8 +4,9 @@
 //!
 //! Done: the PL011 UART ([`pl011`]), the mini UART ([`mini_uart`]), the PM watchdog ([`pm_wdt`]), the system timer as the
 //! monotonic clock ([`system_timer`]), the RNG200 ([`rng200`]), and SPI0 ([`bcm2835_spi`]) under
-//! the shared SPI-NOR driver (`board-spi-nor`) for the key flash. Not done yet: SDHOST and EMMC2
-//! with their cards, BSC I2C with its FRAM.
+//! the shared SPI-NOR driver (`board-spi-nor`) for the key flash, and BSC1 ([`bsc_i2c`]) under the
+//! shared FRAM driver (`board-i2c-fram`) for the health flash. Not done yet: SDHOST and EMMC2
+//! with their cards.
 //!
 //! `no_std`, no heap; no interrupts.
 
@@ -16,6 +17,7 @@
 pub use board_mmio as regs;
 
 pub mod bcm2835_spi;
+pub mod bsc_i2c;
 pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;

@@ -4,98 +4,13 @@
 //! latch and clear by writing one; an address nobody acknowledges gives NACK. Transfers complete
 //! instantly (SCL is not modelled), and STOP versus repeated start (CR.HOLD) is not modelled: the
 //! FRAM's address pointer carries over either way.
-//!
-//! The FRAM (Fujitsu MB85RC256V datasheet): the first two bytes of a write set the address, the
-//! rest are stored at once, the address incrementing and wrapping; a read continues from the
-//! address. Power cut, as for the other models: write transfers with data are numbered from 0
-//! since power-on; cutting number `at_op` with `landed = k` stores its first `k` data bytes,
-//! then the part no longer acknowledges until [`FramPart::power_cycle`].
 
+use crate::i2c_fram::FramPart;
 use crate::time::VirtualTime;
 use board_flight::cadence_i2c::*;
 use board_flight::regs::Regs;
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
-
-/// An I2C FRAM.
-#[derive(Debug)]
-pub struct FramPart {
-    addr: u8,
-    mem: Vec<u8>,
-    ptr: usize,
-    powered: bool,
-    ops: u64,
-    cut: Option<(u64, usize)>,
-}
-
-impl FramPart {
-    /// A FRAM of `capacity` bytes answering at `addr`, holding `fill`.
-    pub fn new(addr: u8, capacity: usize, fill: u8) -> Self {
-        FramPart {
-            addr,
-            mem: vec![fill; capacity],
-            ptr: 0,
-            powered: true,
-            ops: 0,
-            cut: None,
-        }
-    }
-
-    /// Cut power during write transfer `at_op` from now, storing `landed` of its data bytes.
-    pub fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.cut = Some((self.ops + at_op, landed));
-    }
-
-    /// Power back on; the memory keeps what was stored.
-    pub fn power_cycle(&mut self) {
-        self.powered = true;
-        self.ops = 0;
-        self.cut = None;
-    }
-
-    /// One write transfer; false if not acknowledged.
-    fn write(&mut self, bytes: &[u8]) -> bool {
-        if !self.powered {
-            return false;
-        }
-        if bytes.len() >= 2 {
-            self.ptr = (usize::from(bytes[0]) << 8 | usize::from(bytes[1])) % self.mem.len();
-        }
-        let data = bytes.get(2..).unwrap_or(&[]);
-        if data.is_empty() {
-            return true;
-        }
-        let op = self.ops;
-        self.ops += 1;
-        let n = match self.cut {
-            Some((at, landed)) if at == op => {
-                self.powered = false;
-                landed.min(data.len())
-            }
-            _ => data.len(),
-        };
-        for &b in &data[..n] {
-            self.mem[self.ptr] = b;
-            self.ptr = (self.ptr + 1) % self.mem.len();
-        }
-        n == data.len()
-    }
-
-    fn read(&mut self, n: usize) -> Option<Vec<u8>> {
-        if !self.powered {
-            return None;
-        }
-        Some(
-            (0..n)
-                .map(|_| {
-                    let b = self.mem[self.ptr];
-                    self.ptr = (self.ptr + 1) % self.mem.len();
-                    b
-                })
-                .collect(),
-        )
-    }
-}
 
 #[derive(Debug, Default)]
 struct State {
@@ -131,7 +46,7 @@ impl CadenceI2cModel {
 
     fn start(&self, s: &mut State, addr: u8) {
         let mut fram = self.fram.borrow_mut();
-        let present = addr == fram.addr;
+        let present = fram.answers(addr);
         let acked = if s.cr & CR_RW == 0 {
             let bytes = std::mem::take(&mut s.tx);
             present && fram.write(&bytes)
@@ -192,6 +107,7 @@ impl Regs for CadenceI2cModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i2c_fram::FramPart;
 
     #[test]
     fn an_absent_address_is_not_acknowledged_and_a_cut_stops_acking() {

@@ -8,10 +8,12 @@
 //! Avoids: real time, threads; sharing any code with the drivers beyond the register trait.
 
 pub mod bcm2835_spi;
+pub mod bsc_i2c;
 pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod i2c_fram;
 pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;
