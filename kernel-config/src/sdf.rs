@@ -85,7 +85,7 @@ fn generate(s: &System) -> String {
     );
     let _ = writeln!(
         x,
-        "     Checked against the Microkit tool's SDF rules as of seL4/microkit {}.",
+        "     Checked with a port of the Microkit tool's SDF checks (seL4/microkit {}).",
         sdf_rules::MICROKIT_COMMIT
     );
     let images: Vec<String> = s.components.iter().map(|c| c.program.clone()).collect();
