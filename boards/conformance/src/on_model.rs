@@ -2,7 +2,7 @@
 //! class, whatever the board.
 
 use crate::{clock, flash, serial, watchdog};
-use board_models::{FlashOnBus, Line, ResetLine, VirtualTime};
+use board_models::{Line, PartPower, ResetLine, VirtualTime};
 use core::time::Duration;
 use hal::flash::NorFlash;
 use hal::serial::Serial;
@@ -102,23 +102,23 @@ impl<D: MonotonicClock> clock::ClockRig for Clock<D> {
     }
 }
 
-/// A flash driver on a SPI controller model with its part.
-pub struct Nor<'m, M, D> {
+/// A flash driver on a controller model with its storage part (SPI NOR or I2C FRAM).
+pub struct Flash<'m, M, D> {
     /// The controller model.
     pub model: &'m M,
     /// The driver.
     pub dut: D,
 }
 
-impl<M: FlashOnBus, D: NorFlash> flash::FlashRig for Nor<'_, M, D> {
+impl<M: PartPower, D: NorFlash> flash::FlashRig for Flash<'_, M, D> {
     type Dut = D;
     fn dut(&mut self) -> &mut D {
         &mut self.dut
     }
     fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.model.part().cut_power(at_op, landed);
+        self.model.cut_power(at_op, landed);
     }
     fn power_cycle(&mut self) {
-        self.model.part().power_cycle();
+        self.model.power_cycle();
     }
 }

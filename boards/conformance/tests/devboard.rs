@@ -1,7 +1,7 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
+use board_conformance::on_model::{Clock, Flash, Uart, Wdt};
 use board_conformance::{clock, flash, rng, serial, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
 use board_devboard::bsc_i2c::BscI2c;
@@ -106,7 +106,7 @@ fn the_spi_nor_on_spi0_on_their_models_conforms() {
     );
     let model = Bcm2835SpiModel::new(time, part);
     let dut = SpiNor::new(Bcm2835Spi::new(&model, 32), MT25QU128).expect("the part answers");
-    flash::run(&mut Nor { model: &model, dut });
+    flash::run(&mut Flash { model: &model, dut });
 }
 
 #[test]
@@ -190,28 +190,10 @@ fn the_mini_uart_reports_an_overrun_even_when_a_write_read_lsr_first() {
     assert_eq!(dut.read(&mut buf).expect("the 8 kept"), 8);
 }
 
-struct Fram<'m> {
-    model: &'m BscModel,
-    dut: I2cFram<BscI2c<&'m BscModel>>,
-}
-
-impl<'m> flash::FlashRig for Fram<'m> {
-    type Dut = I2cFram<BscI2c<&'m BscModel>>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.model.fram().cut_power(at_op, landed);
-    }
-    fn power_cycle(&mut self) {
-        self.model.fram().power_cycle();
-    }
-}
-
 #[test]
 fn the_i2c_fram_on_bsc1_on_their_models_conforms() {
     // An MB85RC256V (32 KiB) at 0x50, delivered holding arbitrary bytes (FRAM has no erased state).
     let model = BscModel::new(VirtualTime::new(), FramPart::new(0x50, 32 << 10, 0x5A));
     let dut = I2cFram::new(BscI2c::new(&model, 1500), 0x50, 32 << 10);
-    flash::run(&mut Fram { model: &model, dut });
+    flash::run(&mut Flash { model: &model, dut });
 }

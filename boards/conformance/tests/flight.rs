@@ -1,7 +1,7 @@
 //! The conformance suite on the flight board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::on_model::{Clock, Nor, Uart, Wdt};
+use board_conformance::on_model::{Clock, Flash, Uart, Wdt};
 use board_conformance::{clock, flash, serial, watchdog};
 use board_flight::cadence_i2c::CadenceI2c;
 use board_flight::cadence_spi::CadenceSpi;
@@ -102,7 +102,7 @@ fn the_spi_nor_on_the_cadence_spi_on_their_models_conforms() {
     );
     let model = CadenceSpiModel::new(time, part);
     let dut = SpiNor::new(CadenceSpi::new(&model, 3), MT25QU128).expect("the part answers");
-    flash::run(&mut Nor { model: &model, dut });
+    flash::run(&mut Flash { model: &model, dut });
 }
 
 #[test]
@@ -118,28 +118,10 @@ fn the_flight_slot_layout_is_the_flight_board_files_storage() {
     assert_eq!(board.storage.bundles, "slot-flash");
 }
 
-struct Fram<'m> {
-    model: &'m CadenceI2cModel,
-    dut: I2cFram<CadenceI2c<&'m CadenceI2cModel>>,
-}
-
-impl<'m> flash::FlashRig for Fram<'m> {
-    type Dut = I2cFram<CadenceI2c<&'m CadenceI2cModel>>;
-    fn dut(&mut self) -> &mut Self::Dut {
-        &mut self.dut
-    }
-    fn cut_power(&mut self, at_op: u64, landed: usize) {
-        self.model.fram().cut_power(at_op, landed);
-    }
-    fn power_cycle(&mut self) {
-        self.model.fram().power_cycle();
-    }
-}
-
 #[test]
 fn the_i2c_fram_on_the_cadence_i2c_on_their_models_conforms() {
     // An MB85RC256V (32 KiB) at 0x50, delivered holding arbitrary bytes (FRAM has no erased state).
     let model = CadenceI2cModel::new(VirtualTime::new(), FramPart::new(0x50, 32 << 10, 0x5A));
     let dut = I2cFram::new(CadenceI2c::new(&model, 2, 16), 0x50, 32 << 10);
-    flash::run(&mut Fram { model: &model, dut });
+    flash::run(&mut Flash { model: &model, dut });
 }

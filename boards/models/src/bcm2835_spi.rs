@@ -9,7 +9,7 @@ use crate::spi_nor::SpiNorPart;
 use crate::time::VirtualTime;
 use board_devboard::bcm2835_spi::*;
 use board_devboard::regs::Regs;
-use std::cell::{RefCell, RefMut};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 /// RX FIFO depth (`BCM2835_SPI_FIFO_SIZE`).
@@ -45,10 +45,13 @@ impl Bcm2835SpiModel {
     }
 }
 
-impl crate::FlashOnBus for Bcm2835SpiModel {
-    /// The flash part (to cut its power, power it back on, look at its medium).
-    fn part(&self) -> RefMut<'_, SpiNorPart> {
-        self.part.borrow_mut()
+impl crate::PartPower for Bcm2835SpiModel {
+    fn cut_power(&self, at_op: u64, landed: usize) {
+        self.part.borrow_mut().cut_power(at_op, landed);
+    }
+
+    fn power_cycle(&self) {
+        self.part.borrow_mut().power_cycle();
     }
 }
 

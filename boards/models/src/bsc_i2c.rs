@@ -8,7 +8,7 @@ use crate::i2c_fram::FramPart;
 use crate::time::VirtualTime;
 use board_devboard::bsc_i2c::*;
 use board_devboard::regs::Regs;
-use std::cell::{RefCell, RefMut};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 #[derive(Debug, Default)]
@@ -38,11 +38,6 @@ impl BscModel {
         }
     }
 
-    /// The FRAM (to cut its power or power it back on).
-    pub fn fram(&self) -> RefMut<'_, FramPart> {
-        self.fram.borrow_mut()
-    }
-
     fn start(&self, st: &mut State) {
         let mut fram = self.fram.borrow_mut();
         let present = fram.answers(st.a as u8);
@@ -59,6 +54,16 @@ impl BscModel {
             }
         };
         st.s |= S_DONE | if acked { 0 } else { S_ERR };
+    }
+}
+
+impl crate::PartPower for BscModel {
+    fn cut_power(&self, at_op: u64, landed: usize) {
+        self.fram.borrow_mut().cut_power(at_op, landed);
+    }
+
+    fn power_cycle(&self) {
+        self.fram.borrow_mut().power_cycle();
     }
 }
 

@@ -9,7 +9,7 @@ use crate::i2c_fram::FramPart;
 use crate::time::VirtualTime;
 use board_flight::cadence_i2c::*;
 use board_flight::regs::Regs;
-use std::cell::{RefCell, RefMut};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 #[derive(Debug, Default)]
@@ -39,11 +39,6 @@ impl CadenceI2cModel {
         }
     }
 
-    /// The FRAM (to cut its power or power it back on).
-    pub fn fram(&self) -> RefMut<'_, FramPart> {
-        self.fram.borrow_mut()
-    }
-
     fn start(&self, s: &mut State, addr: u8) {
         let mut fram = self.fram.borrow_mut();
         let present = fram.answers(addr);
@@ -61,6 +56,16 @@ impl CadenceI2cModel {
             }
         };
         s.isr |= if acked { IXR_COMP } else { IXR_NACK };
+    }
+}
+
+impl crate::PartPower for CadenceI2cModel {
+    fn cut_power(&self, at_op: u64, landed: usize) {
+        self.fram.borrow_mut().cut_power(at_op, landed);
+    }
+
+    fn power_cycle(&self) {
+        self.fram.borrow_mut().power_cycle();
     }
 }
 
@@ -107,6 +112,7 @@ impl Regs for CadenceI2cModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PartPower;
     use crate::i2c_fram::FramPart;
 
     #[test]
@@ -116,7 +122,7 @@ mod tests {
         m.write(ADDR, 0x51);
         assert_eq!(m.read(ISR) & IXR_NACK, IXR_NACK);
         m.write(ISR, IXR_ALL);
-        m.fram().cut_power(0, 1);
+        m.cut_power(0, 1);
         for b in [0, 0x10, 7, 8] {
             m.write(DATA, b);
         }
@@ -126,7 +132,7 @@ mod tests {
             IXR_NACK,
             "power went after one byte"
         );
-        m.fram().power_cycle();
+        m.power_cycle();
         m.write(ISR, IXR_ALL);
         m.write(DATA, 0);
         m.write(DATA, 0x10);

@@ -9,7 +9,7 @@ use crate::spi_nor::SpiNorPart;
 use crate::time::VirtualTime;
 use board_flight::cadence_spi::*;
 use board_flight::regs::Regs;
-use std::cell::{RefCell, RefMut};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 /// RX FIFO depth (`CDNS_SPI_FIFO_DEPTH`).
@@ -51,10 +51,13 @@ impl CadenceSpiModel {
     }
 }
 
-impl crate::FlashOnBus for CadenceSpiModel {
-    /// The flash part (to cut its power, power it back on, look at its medium).
-    fn part(&self) -> RefMut<'_, SpiNorPart> {
-        self.part.borrow_mut()
+impl crate::PartPower for CadenceSpiModel {
+    fn cut_power(&self, at_op: u64, landed: usize) {
+        self.part.borrow_mut().cut_power(at_op, landed);
+    }
+
+    fn power_cycle(&self) {
+        self.part.borrow_mut().power_cycle();
     }
 }
 

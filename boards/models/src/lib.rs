@@ -39,8 +39,10 @@ pub trait ResetLine {
     fn resets(&self) -> u32;
 }
 
-/// A SPI controller model with a flash part on it.
-pub trait FlashOnBus {
-    /// The part (to cut its power, power it back on, look at its medium).
-    fn part(&self) -> std::cell::RefMut<'_, spi_nor::SpiNorPart>;
+/// A controller model with a storage part on its bus whose power a test can cut.
+pub trait PartPower {
+    /// Cut the part's power during its mutating operation `at_op` from now, `landed` bytes in.
+    fn cut_power(&self, at_op: u64, landed: usize);
+    /// Power the part back on.
+    fn power_cycle(&self);
 }
