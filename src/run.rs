@@ -171,7 +171,7 @@ pub(crate) fn print(event: MonitorEvent) {
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     if args.board != "sim" {
         return Err(Failure::Usage(format!(
-            "board `{}` cannot run on this machine: only `--board sim` runs here (devboard and flight are built as seL4 images; see `spacenode config sdf`)",
+            "board `{}` cannot run on this machine: only `--board sim` runs here (devboard and flight need seL4 Microkit images, which this project does not build yet; `spacenode config sdf` writes their system description)",
             args.board
         )));
     }

@@ -100,7 +100,7 @@ fn sdf_writes_a_checked_file() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains(
-        "5 protection domains, 21 channel rings, 9 device regions; Microkit rules checked"
+        "5 protection domains, 21 channel rings, 9 device regions; checked against the Microkit tool's SDF rules"
     ));
     let xml = std::fs::read_to_string(&out).expect("written");
     let golden = std::fs::read_to_string(
@@ -173,7 +173,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         (vec!["ground", "admin", "--help"], "registry"),
         (
             vec!["config", "sdf", "--help"],
-            "Microkit's rules are checked",
+            "The Microkit tool's SDF checks (ported",
         ),
     ] {
         let o = spacenode(&args);

@@ -5,12 +5,14 @@
 //! SDF. It is the single source of truth the sim board boots from and the verifier analyses.
 //! It does no I/O beyond what its callers hand it: files come in as [`Source`] values.
 
+pub mod board_limits;
 pub mod diag;
 pub mod graph;
 pub mod model;
 pub mod policy;
 mod raw;
 pub mod sdf;
+pub mod sdf_rules;
 pub mod shipped;
 pub mod source;
 mod validate;

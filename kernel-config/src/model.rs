@@ -110,6 +110,8 @@ pub struct Board {
     pub page_size: u64,
     pub memory: Vec<MemoryRange>,
     pub devices: Vec<Device>,
+    /// Where batches and bundles live, checked to hold the largest of each.
+    pub storage: crate::board_limits::Storage,
 }
 
 #[derive(Debug, Clone)]

@@ -160,6 +160,7 @@ pub struct RawBoard {
     pub memory: Vec<RawMemory>,
     #[serde(default)]
     pub device: Vec<RawDevice>,
+    pub storage: crate::board_limits::RawStorage,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //! reporting all problems at once, each with file:line:col and a fix. Policy rules are checked by
 //! `policy` once the structure is sound. This module does no I/O.
 
+use crate::board_limits;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::raw::*;
@@ -282,6 +283,14 @@ pub fn load_board(src: &Source) -> Result<Board, Diagnostics> {
         }
     }
     overlaps(&mut c, &ranges);
+    let names: Vec<&str> = raw
+        .device
+        .iter()
+        .map(|d| d.name.get_ref().as_str())
+        .collect();
+    let Some(storage) = board_limits::check(&mut c, &raw.storage, &names) else {
+        return Err(Diagnostics(c.diags));
+    };
     c.finish(Board {
         name,
         summary: raw.board.summary,
@@ -289,6 +298,7 @@ pub fn load_board(src: &Source) -> Result<Board, Diagnostics> {
         page_size,
         memory,
         devices,
+        storage,
     })
 }
 

@@ -1,0 +1,28 @@
+//! The flight computer's (Xilinx Zynq UltraScale+ MPSoC) drivers behind the `hal` traits.
+//!
+//! Each driver talks to its peripheral only through [`regs::Regs`], so the same code runs on the
+//! hardware ([`regs::Mmio`], the device's mapped register page) and on the host against a register
+//! model of the peripheral (`board-models`), where the shared `hal` conformance suite
+//! (`board-conformance`) tests it. Register offsets and bits carry their source beside them.
+//!
+//! Done: Cadence UART ([`cadence_uart`]), Cadence system watchdog ([`cadence_wdt`]), triple-timer
+//! counter as the monotonic clock ([`ttc`]), and the Cadence SPI controller ([`cadence_spi`])
+//! under the shared SPI-NOR driver (`board-spi-nor`) for the key and comms flash, and the Cadence
+//! I2C controller ([`cadence_i2c`]) under the shared FRAM driver (`board-i2c-fram`) for the health
+//! flash. Not done yet: GQSPI for the slot
+//! flash, and the PL TRNG (an IP core in the programmable logic whose register map is not public).
+//!
+//! `no_std`, no heap; no interrupts (every driver polls its status register).
+
+#![no_std]
+#![warn(missing_docs)]
+
+/// Register access, shared with the dev board's drivers.
+pub use board_mmio as regs;
+
+pub mod cadence_i2c;
+pub mod cadence_spi;
+pub mod cadence_uart;
+pub mod cadence_wdt;
+pub mod slots;
+pub mod ttc;
