@@ -46,7 +46,7 @@ int main(void)
     W(UntypedRetype); W(TCBConfigure); W(TCBWriteRegisters); W(TCBResume); W(TCBSuspend);
     W(TCBSetPriority); W(TCBBindNotification); W(CNodeMint); W(CNodeCopy); W(CNodeDelete);
     W(X86ASIDPoolAssign); W(X86PageMap); W(X86PageTableMap); W(X86PageDirectoryMap);
-    W(X86PDPTMap); W(X86IOPortIn8); W(X86IOPortOut8);
+    W(X86PDPTMap); W(X86PageUnmap); W(X86IOPortIn8); W(X86IOPortOut8);
     W(seL4_UntypedObject); W(seL4_TCBObject); W(seL4_EndpointObject);
     W(seL4_NotificationObject); W(seL4_CapTableObject); W(seL4_X86_4K);
     W(seL4_X86_PageTableObject); W(seL4_X86_PageDirectoryObject); W(seL4_X86_PDPTObject);
@@ -72,6 +72,7 @@ int main(void)
     OFF(seL4_UserContext, rip, "USER_CONTEXT_RIP");
     OFF(seL4_UserContext, rsp, "USER_CONTEXT_RSP");
     OFF(seL4_UserContext, rdi, "USER_CONTEXT_RDI");
+    OFF(seL4_UserContext, rsi, "USER_CONTEXT_RSI");
     OFF(seL4_IPCBuffer, tag, "IPC_BUFFER_TAG");
     OFF(seL4_IPCBuffer, msg, "IPC_BUFFER_MSG");
     OFF(seL4_IPCBuffer, caps_or_badges, "IPC_BUFFER_CAPS");

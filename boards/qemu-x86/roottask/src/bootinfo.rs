@@ -2,7 +2,7 @@
 //! kernel headers: the IPC buffer, the empty-slot range and the untyped list.
 //! Reads only; allocates nothing.
 
-use crate::sel4::*;
+use sel4::*;
 
 /// One untyped capability the kernel handed to the root task.
 #[derive(Clone, Copy)]

@@ -1,12 +1,11 @@
 //! The spacenode root task on seL4 5.0 (x86_64, QEMU pc99): the monitor.
 //!
-//! What it does today: logs the boot in the sim board's format, finds its untyped memory,
-//! creates a fault endpoint and a notification, and starts an isolation probe thread with its
-//! own CSpace holding only the two capabilities it is granted (its heartbeat notification and
-//! its fault endpoint). The probe signals its heartbeat, then uses a capability it was not
-//! granted (a capability fault) and on its next start touches memory it was not granted (a
-//! VM fault). Each fault reaches the monitor through the fault endpoint, is reported, and the
-//! monitor restarts the probe. What it does not do yet is in boards/qemu-x86/README.md.
+//! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
+//! MCS), retypes its objects from untyped memory ([`alloc`]), and starts the isolation probe
+//! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
+//! holding only its grants, whose violations each reach the monitor's fault endpoint, are
+//! reported, and lead to a restart. At the end it stops QEMU through `isa-debug-exit` with its
+//! verdict. What it does not do yet is in boards/qemu-x86/README.md.
 //!
 //! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
 #![no_std]
@@ -14,12 +13,12 @@
 // The seL4 names (`seL4_Fault_VMFault`, ...) are kept as the kernel spells them.
 #![allow(non_upper_case_globals)]
 
+mod alloc;
 mod bootinfo;
-mod console;
-mod mem;
 mod probe;
-mod sel4;
+mod vspace;
 
+use alloc::Alloc;
 use bootinfo::BootInfo;
 use core::panic::PanicInfo;
 use sel4::*;
@@ -64,7 +63,7 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
         "monitor",
         "seL4 5.0 has no MCS: priorities apply, CPU budgets/periods are NOT enforced"
     );
-    let code = match probe::run(&bi, &mut ipc) {
+    let code = match setup(&bi).and_then(|mut alloc| probe::run(&mut alloc, &mut ipc)) {
         Ok(()) => {
             log!("monitor", "all checks passed");
             EXIT_PASS
@@ -79,6 +78,26 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     loop {
         seL4_Wait(seL4_CapNull);
     }
+}
+
+/// Picks the largest non-device untyped region for the monitor's objects.
+fn setup(bi: &BootInfo) -> Result<Alloc, probe::ProbeError> {
+    let (first, end) = bi.untyped_range();
+    let untyped = (0..(end - first) as usize)
+        .map(|i| bi.untyped(i))
+        .filter(|u| !u.is_device)
+        .max_by_key(|u| u.size_bits)
+        .ok_or(probe::ProbeError::NoUntyped)?;
+    log!(
+        "monitor",
+        "{} untyped caps; using {:#x} (2^{} bytes at {:#x}); root CNode 2^{} slots",
+        end - first,
+        untyped.cap,
+        untyped.size_bits,
+        untyped.paddr,
+        bi.cnode_size_bits()
+    );
+    Ok(Alloc::new(untyped.cap, bi.empty()))
 }
 
 #[panic_handler]

@@ -1,158 +1,136 @@
-//! The isolation probe: a thread the monitor starts with its own CSpace holding exactly two
-//! granted capabilities, and which then breaks the rules on purpose. Each fault must arrive at
-//! the monitor's fault endpoint, be reported, and the probe be restarted; the monitor then
-//! checks the heartbeat of the restarted probe. It shares the monitor's VSpace (not yet its
-//! own): see boards/qemu-x86/README.md.
+//! The monitor's side of the isolation probe: builds the probe's CSpace (exactly its two grants)
+//! and VSpace (its own ELF, its stack, the ring shared read-only), starts it, and handles what it
+//! does: its heartbeat must arrive, and each violation (`sel4::probe_abi::Violation`) must reach
+//! the monitor's fault endpoint as the expected fault, be reported, and the probe be restarted.
+//!
+//! The restarts are decided by the monitor itself here: the watchdog partition does not run on
+//! seL4 yet (see boards/qemu-x86/README.md).
 
-use crate::bootinfo::BootInfo;
-use crate::log;
-use crate::sel4::*;
-use core::fmt;
+use crate::alloc::{Alloc, StepError, step};
+use crate::vspace::{self, LoadError, RO, RW, Scratch, VSpace};
+use sel4::probe_abi::*;
+use sel4::*;
 
-/// Slot numbers inside the probe's own CNode: these are its grants, nothing else.
-const PROBE_CNODE_BITS: Word = 4;
-const PROBE_SLOT_HEARTBEAT: CPtr = 1;
-const PROBE_SLOT_FAULT_EP: CPtr = 2;
-/// A slot the probe was not granted (empty in its CNode).
-const PROBE_SLOT_NOT_GRANTED: CPtr = 5;
+/// The probe's own ELF, built before the root task by build-roottask.
+static PROBE_ELF: &[u8] = include_bytes!(env!("SPACENODE_PROBE_ELF"));
+
 /// The badge on the probe's fault endpoint capability: identifies the probe's faults.
-const PROBE_FAULT_BADGE: Word = 0x50;
-const PROBE_PRIORITY: Word = 100;
-/// An address the probe was not granted (nothing is mapped there).
-const NOT_GRANTED_ADDR: Word = 0x10;
-const PROBE_STACK: usize = 16 * 1024;
-const RESTARTS: Word = 2;
+const FAULT_BADGE: Word = 0x50;
+const PRIORITY: Word = 100;
+/// Starts after the first: one of each violation, then the first again.
+const RESTARTS: Word = 3;
 
-#[repr(C, align(16))]
-struct Stack([u8; PROBE_STACK]);
-static mut PROBE_STACK_MEM: Stack = Stack([0; PROBE_STACK]);
+/// An address of the monitor's own (its stack), which the probe is told to write to.
+fn monitor_addr() -> Word {
+    let local = 0u64;
+    (&raw const local) as Word & !0xfff
+}
 
 /// What went wrong while setting up or checking the probe.
 pub enum ProbeError {
     NoUntyped,
-    Invocation(&'static str, Error),
-    UnexpectedFault { label: Word, badge: Word },
+    Step(StepError),
+    Load(LoadError),
     NoHeartbeat(Word),
+    UnexpectedFault {
+        label: Word,
+        badge: Word,
+        addr: Word,
+    },
 }
 
-impl fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl From<StepError> for ProbeError {
+    fn from(e: StepError) -> Self {
+        Self::Step(e)
+    }
+}
+
+impl core::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NoUntyped => write!(f, "no untyped memory of at least 64 KiB in the bootinfo"),
-            Self::Invocation(what, e) => write!(f, "{what} failed: {}", e.name()),
-            Self::UnexpectedFault { label, badge } => {
-                write!(
-                    f,
-                    "unexpected message label {label} with badge {badge:#x} on the fault endpoint"
-                )
-            }
+            Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
+            Self::Step(e) => write!(f, "{e}"),
+            Self::Load(e) => write!(f, "loading the probe: {e}"),
             Self::NoHeartbeat(bits) => {
                 write!(f, "heartbeat notification carried badge {bits:#x}, not 1")
             }
+            Self::UnexpectedFault { label, badge, addr } => write!(
+                f,
+                "unexpected fault label {label} (badge {badge:#x}, address {addr:#x}) on the fault endpoint"
+            ),
         }
     }
 }
 
-/// The probe's code: heartbeat, then the violation chosen by its start generation (rdi).
-extern "C" fn probe_entry(generation: Word) -> ! {
-    seL4_Signal(PROBE_SLOT_HEARTBEAT);
-    if generation.is_multiple_of(2) {
-        // A capability it was not granted: receiving on an empty slot is a capability fault.
-        seL4_Wait(PROBE_SLOT_NOT_GRANTED);
-    } else {
-        // Memory it was not granted: the kernel raises a VM fault.
-        // SAFETY: deliberately invalid; the kernel stops this thread before anything happens.
-        unsafe { (NOT_GRANTED_ADDR as *mut Word).write_volatile(generation) };
-    }
-    // Not reached when the kernel enforces the grants; if it is, the monitor waits in vain for
-    // a fault and the test's timeout fails the run.
-    loop {
-        core::hint::spin_loop();
-    }
-}
-
-fn step(what: &'static str, r: Result<(), Error>) -> Result<(), ProbeError> {
-    r.map_err(|e| ProbeError::Invocation(what, e))
-}
-
-/// Sets up the probe, lets it fault `RESTARTS + 1` times, restarting it after each.
-pub fn run(bi: &BootInfo, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
-    let (first, end) = bi.untyped_range();
-    let untyped = (0..(end - first) as usize)
-        .map(|i| bi.untyped(i))
-        .filter(|u| !u.is_device && u.size_bits >= 16)
-        .max_by_key(|u| u.size_bits)
-        .ok_or(ProbeError::NoUntyped)?;
-    log!(
-        "monitor",
-        "{} untyped caps; using {:#x} (2^{} bytes at {:#x}); root CNode 2^{} slots",
-        end - first,
-        untyped.cap,
-        untyped.size_bits,
-        untyped.paddr,
-        bi.cnode_size_bits()
-    );
-    let mut next = bi.empty().0;
-    let mut alloc = |ty: Word, bits: Word, what: &'static str| -> Result<CPtr, ProbeError> {
-        let slot = next;
-        next += 1;
-        step(what, ipc.untyped_retype(untyped.cap, ty, bits, slot))?;
-        Ok(slot)
-    };
-    let fault_ep = alloc(seL4_EndpointObject, 0, "retype fault endpoint")?;
-    let heartbeat = alloc(seL4_NotificationObject, 0, "retype notification")?;
-    let cnode = alloc(seL4_CapTableObject, PROBE_CNODE_BITS, "retype probe CNode")?;
-    let tcb = alloc(seL4_TCBObject, 0, "retype probe TCB")?;
-
+/// Sets up the probe and lets it fault `RESTARTS + 1` times, restarting it after each.
+pub fn run(alloc: &mut Alloc, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
+    let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, "retype fault endpoint")?;
+    let heartbeat = alloc.object(ipc, seL4_NotificationObject, 0, "retype notification")?;
+    let cnode = alloc.object(ipc, seL4_CapTableObject, CNODE_BITS, "retype probe CNode")?;
+    let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype probe TCB")?;
     let write = cap_rights(false, false, true);
     step(
         "mint heartbeat cap",
-        ipc.cnode_mint(
-            cnode,
-            PROBE_SLOT_HEARTBEAT,
-            PROBE_CNODE_BITS,
-            heartbeat,
-            write,
-            1,
-        ),
+        ipc.cnode_mint(cnode, SLOT_HEARTBEAT, CNODE_BITS, heartbeat, write, 1),
     )?;
+    let fault_rights = cap_rights(true, false, true);
     step(
         "mint fault endpoint cap",
         ipc.cnode_mint(
             cnode,
-            PROBE_SLOT_FAULT_EP,
-            PROBE_CNODE_BITS,
+            SLOT_FAULT_EP,
+            CNODE_BITS,
             fault_ep,
-            cap_rights(true, false, true),
-            PROBE_FAULT_BADGE,
+            fault_rights,
+            FAULT_BADGE,
         ),
     )?;
     log!(
         "monitor",
-        "probe cspace: slot {PROBE_SLOT_HEARTBEAT} = notification heartbeat (write, badge 1), slot {PROBE_SLOT_FAULT_EP} = endpoint fault (write+grant, badge {PROBE_FAULT_BADGE:#x}); {} other slots empty",
-        (1 << PROBE_CNODE_BITS) - 2
+        "probe cspace: slot {SLOT_HEARTBEAT} = notification heartbeat (write, badge 1), slot {SLOT_FAULT_EP} = endpoint fault (write+grant, badge {FAULT_BADGE:#x}); {} other slots empty",
+        (1 << CNODE_BITS) - 2
     );
+
+    let mut scratch = Scratch::new(alloc, ipc)?;
+    let vs = VSpace::new(alloc, ipc, VSPACE_BASE)?;
+    let (entry, pages) =
+        vspace::load_elf(&vs, alloc, ipc, &mut scratch, PROBE_ELF).map_err(ProbeError::Load)?;
+    for i in 0..STACK_PAGES {
+        vs.new_page(
+            alloc,
+            ipc,
+            &mut scratch,
+            STACK_TOP - (i + 1) * (1 << seL4_PageBits),
+            RW,
+        )?;
+    }
+    // The ring: a frame of the monitor's, shared read-only with the probe.
+    let ring = alloc.object(ipc, seL4_X86_4K, 0, "retype ring frame")?;
+    let ring_mem = scratch.map(alloc, ipc, ring)?;
+    vs.share_page(alloc, ipc, ring, RING_ADDR, RO)?;
+    // SAFETY: the ring frame is mapped read-write for the monitor at ring_mem.
+    unsafe { (ring_mem as *mut Word).write_volatile(RING_MAGIC) };
+    log!(
+        "monitor",
+        "probe vspace: own PML4; its ELF ({pages} pages at {VSPACE_BASE:#x}, entry {entry:#x}), {STACK_PAGES} stack pages, ring at {RING_ADDR:#x} read-only; nothing of the monitor mapped"
+    );
+
     step(
         "configure probe TCB",
         ipc.tcb_configure(
             tcb,
-            PROBE_SLOT_FAULT_EP,
-            PROBE_PRIORITY,
+            SLOT_FAULT_EP,
+            PRIORITY,
             cnode,
-            guard_data(seL4_WordBits - PROBE_CNODE_BITS),
-            seL4_CapInitThreadVSpace,
+            guard_data(seL4_WordBits - CNODE_BITS),
+            vs.pml4,
         ),
     )?;
-    let stack_top = (&raw mut PROBE_STACK_MEM) as Word + PROBE_STACK as Word - 8;
+    let target = monitor_addr();
     for generation in 0..=RESTARTS {
         step(
             "start probe",
-            ipc.tcb_start(
-                tcb,
-                (probe_entry as extern "C" fn(Word) -> !) as usize as Word,
-                stack_top,
-                generation,
-            ),
+            ipc.tcb_start(tcb, entry, STACK_TOP - 8, [generation, target]),
         )?;
         let bits = seL4_Wait(heartbeat);
         if bits != 1 {
@@ -160,12 +138,12 @@ pub fn run(bi: &BootInfo, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
         }
         log!(
             "monitor",
-            "probe heartbeat received (start {})",
+            "probe heartbeat received, ring read (start {})",
             generation + 1
         );
         let mut mrs = [0; 4];
         let (badge, info) = seL4_Recv(fault_ep, &mut mrs);
-        report_fault(badge, info, &mrs, generation)?;
+        report_fault(badge, info, &mrs, Violation::of(generation), target)?;
         step("suspend probe", ipc.tcb_suspend(tcb))?;
         if generation < RESTARTS {
             log!(
@@ -178,36 +156,45 @@ pub fn run(bi: &BootInfo, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// Reports the probe's fault and checks it is the violation start `generation` committed.
-fn report_fault(badge: Word, info: Word, mrs: &RegMrs, generation: Word) -> Result<(), ProbeError> {
+/// Reports the probe's fault and checks it is the one `want` must cause.
+fn report_fault(
+    badge: Word,
+    info: Word,
+    mrs: &RegMrs,
+    want: Violation,
+    monitor: Word,
+) -> Result<(), ProbeError> {
     let label = msg_label(info);
-    let (want_label, want_addr) = if generation.is_multiple_of(2) {
-        (seL4_Fault_CapFault, PROBE_SLOT_NOT_GRANTED)
-    } else {
-        (seL4_Fault_VMFault, NOT_GRANTED_ADDR)
-    };
     let addr_mr = if label == seL4_Fault_CapFault {
         seL4_CapFault_Addr
     } else {
         seL4_VMFault_Addr
     };
-    if badge != PROBE_FAULT_BADGE || label != want_label || mrs[addr_mr as usize] != want_addr {
-        return Err(ProbeError::UnexpectedFault { label, badge });
+    let addr = mrs[addr_mr as usize];
+    let (want_label, want_addr) = match want {
+        Violation::UngrantedCap => (seL4_Fault_CapFault, SLOT_NOT_GRANTED),
+        Violation::MonitorMemory => (seL4_Fault_VMFault, monitor),
+        Violation::ReadOnlyRing => (seL4_Fault_VMFault, RING_ADDR),
+    };
+    if badge != FAULT_BADGE || label != want_label || addr != want_addr {
+        return Err(ProbeError::UnexpectedFault { label, badge, addr });
     }
-    match label {
-        seL4_Fault_CapFault => log!(
+    match want {
+        Violation::UngrantedCap => log!(
             "monitor",
-            "fault: probe capability fault at ip {:#x} (cptr {:#x} not in its cspace)",
-            mrs[seL4_CapFault_IP as usize],
-            mrs[seL4_CapFault_Addr as usize]
+            "fault: probe capability fault at ip {:#x} (cptr {addr:#x} not in its cspace)",
+            mrs[seL4_CapFault_IP as usize]
         ),
-        seL4_Fault_VMFault => log!(
+        Violation::MonitorMemory => log!(
             "monitor",
-            "fault: probe VM fault at ip {:#x} touching {:#x} (not mapped for it)",
-            mrs[seL4_VMFault_IP as usize],
-            mrs[seL4_VMFault_Addr as usize]
+            "fault: probe VM fault at ip {:#x} writing {addr:#x} (the monitor's memory, not mapped for it)",
+            mrs[seL4_VMFault_IP as usize]
         ),
-        _ => return Err(ProbeError::UnexpectedFault { label, badge }),
+        Violation::ReadOnlyRing => log!(
+            "monitor",
+            "fault: probe VM fault at ip {:#x} writing {addr:#x} (its ring, mapped read-only)",
+            mrs[seL4_VMFault_IP as usize]
+        ),
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `seL4_DebugPutChar`, in the sim board's format: `[<component>] <message>`.
 //! No buffering and no allocation: `core::fmt` writes straight to the port.
 
-use crate::sel4::seL4_DebugPutChar;
+use crate::seL4_DebugPutChar;
 use core::fmt::{self, Write};
 
 /// A `core::fmt` sink on the kernel's debug serial port.

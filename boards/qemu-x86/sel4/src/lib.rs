@@ -6,7 +6,12 @@
 //! bitfield shift) comes from `sel4_names.rs`, printed by `boards/qemu-x86/kernel/names.c` from
 //! the kernel build's generated headers. None is counted by hand. This module is the only place
 //! that speaks to the kernel; it avoids any allocation and any libsel4 C code.
-#![allow(non_upper_case_globals, non_snake_case, dead_code)]
+#![no_std]
+#![allow(non_upper_case_globals, non_snake_case)]
+
+pub mod console;
+mod mem;
+pub mod probe_abi;
 
 use core::arch::asm;
 
@@ -250,16 +255,62 @@ impl IpcBuffer {
         )
     }
 
-    /// `seL4_TCB_WriteRegisters(tcb, resume, 0, ..)` setting rip, rsp and rdi (the first argument).
-    pub fn tcb_start(&mut self, tcb: CPtr, rip: Word, rsp: Word, rdi: Word) -> Result<(), Error> {
+    /// `seL4_TCB_WriteRegisters(tcb, resume, 0, ..)` setting rip, rsp, and rdi and rsi (the first
+    /// two arguments of an `extern "C"` entry point).
+    pub fn tcb_start(
+        &mut self,
+        tcb: CPtr,
+        rip: Word,
+        rsp: Word,
+        args: [Word; 2],
+    ) -> Result<(), Error> {
         const N: usize = USER_CONTEXT_SIZE / 8;
         let mut words = [0 as Word; 2 + N];
         words[0] = 1; // resume_target; arch_flags (bits 8..15) = 0
         words[1] = N as Word;
         words[2 + USER_CONTEXT_RIP / 8] = rip;
         words[2 + USER_CONTEXT_RSP / 8] = rsp;
-        words[2 + USER_CONTEXT_RDI / 8] = rdi;
+        words[2 + USER_CONTEXT_RDI / 8] = args[0];
+        words[2 + USER_CONTEXT_RSI / 8] = args[1];
         self.invoke(tcb, TCBWriteRegisters, &words, &[])
+    }
+
+    /// `seL4_X86_ASIDPool_Assign(pool, vroot)`.
+    pub fn asid_pool_assign(&mut self, pool: CPtr, vroot: CPtr) -> Result<(), Error> {
+        self.invoke(pool, X86ASIDPoolAssign, &[], &[vroot])
+    }
+
+    /// Maps a paging structure (`PDPT`, `PageDirectory` or `PageTable`, by `label`) into `vroot`
+    /// at `vaddr` with the default attributes.
+    pub fn map_table(
+        &mut self,
+        table: CPtr,
+        label: Word,
+        vroot: CPtr,
+        vaddr: Word,
+    ) -> Result<(), Error> {
+        self.invoke(
+            table,
+            label,
+            &[vaddr, seL4_X86_Default_VMAttributes],
+            &[vroot],
+        )
+    }
+
+    /// `seL4_X86_Page_Map(frame, vroot, vaddr, rights, default attributes)`.
+    pub fn map_page(
+        &mut self,
+        frame: CPtr,
+        vroot: CPtr,
+        vaddr: Word,
+        rights: Word,
+    ) -> Result<(), Error> {
+        self.invoke(
+            frame,
+            X86PageMap,
+            &[vaddr, rights, seL4_X86_Default_VMAttributes],
+            &[vroot],
+        )
     }
 
     /// `seL4_TCB_Suspend`.

@@ -1,0 +1,20 @@
+//! Links the probe as a static freestanding ELF at its own addresses (probe/link.ld).
+use std::{env, path::PathBuf};
+
+fn main() {
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    for arg in [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static",
+        "-no-pie",
+        "-Wl,--build-id=none",
+    ] {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    }
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,-T,{}",
+        dir.join("link.ld").display()
+    );
+    println!("cargo:rerun-if-changed=link.ld");
+}
