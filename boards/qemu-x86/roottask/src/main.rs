@@ -1,7 +1,9 @@
 //! The spacenode root task on seL4 5.0 (x86_64, QEMU pc99): the monitor.
 //!
 //! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
-//! MCS), retypes its objects from untyped memory ([`alloc`]), and starts the isolation probe
+//! MCS), retypes its objects from untyped memory ([`alloc`]), builds every component of the
+//! system description ([`system`]) as a CSpace of exactly its grants and a VSpace with its
+//! channels' rings ([`partitions`]; not started yet), and starts the isolation probe
 //! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
 //! holding only its grants, whose violations each reach the monitor's fault endpoint, are
 //! reported, and lead to a restart. At the end it stops QEMU through `isa-debug-exit` with its
@@ -15,7 +17,9 @@
 
 mod alloc;
 mod bootinfo;
+mod partitions;
 mod probe;
+mod system;
 mod vspace;
 
 use alloc::Alloc;
@@ -63,7 +67,7 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
         "monitor",
         "seL4 5.0 has no MCS: priorities apply, CPU budgets/periods are NOT enforced"
     );
-    let code = match setup(&bi).and_then(|mut alloc| probe::run(&mut alloc, &mut ipc)) {
+    let code = match setup(&bi).and_then(|mut alloc| build_and_probe(&mut alloc, &mut ipc)) {
         Ok(()) => {
             log!("monitor", "all checks passed");
             EXIT_PASS
@@ -78,6 +82,19 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     loop {
         seL4_Wait(seL4_CapNull);
     }
+}
+
+/// Builds every component of the description, then runs the isolation probe.
+fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer) -> Result<(), probe::ProbeError> {
+    let mut scratch = vspace::Scratch::new(alloc, ipc)?;
+    let fault_ep = alloc.object(
+        ipc,
+        seL4_EndpointObject,
+        0,
+        "retype components' fault endpoint",
+    )?;
+    partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
+    probe::run(alloc, ipc, &mut scratch)
 }
 
 /// Picks the largest non-device untyped region for the monitor's objects.

@@ -63,7 +63,11 @@ impl core::fmt::Display for ProbeError {
 }
 
 /// Sets up the probe and lets it fault `RESTARTS + 1` times, restarting it after each.
-pub fn run(alloc: &mut Alloc, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
+pub fn run(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut Scratch,
+) -> Result<(), ProbeError> {
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, "retype fault endpoint")?;
     let heartbeat = alloc.object(ipc, seL4_NotificationObject, 0, "retype notification")?;
     let cnode = alloc.object(ipc, seL4_CapTableObject, CNODE_BITS, "retype probe CNode")?;
@@ -91,15 +95,14 @@ pub fn run(alloc: &mut Alloc, ipc: &mut IpcBuffer) -> Result<(), ProbeError> {
         (1 << CNODE_BITS) - 2
     );
 
-    let mut scratch = Scratch::new(alloc, ipc)?;
     let vs = VSpace::new(alloc, ipc, VSPACE_BASE)?;
     let (entry, pages) =
-        vspace::load_elf(&vs, alloc, ipc, &mut scratch, PROBE_ELF).map_err(ProbeError::Load)?;
+        vspace::load_elf(&vs, alloc, ipc, scratch, PROBE_ELF).map_err(ProbeError::Load)?;
     for i in 0..STACK_PAGES {
         vs.new_page(
             alloc,
             ipc,
-            &mut scratch,
+            scratch,
             STACK_TOP - (i + 1) * (1 << seL4_PageBits),
             RW,
         )?;
