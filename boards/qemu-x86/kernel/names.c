@@ -82,6 +82,7 @@ int main(void)
     OFF(seL4_BootInfo, userImageFrames, "BOOTINFO_USER_IMAGE_FRAMES");
     OFF(seL4_BootInfo, userImagePaging, "BOOTINFO_USER_IMAGE_PAGING");
     OFF(seL4_BootInfo, initThreadCNodeSizeBits, "BOOTINFO_CNODE_SIZE_BITS");
+    OFF(seL4_BootInfo, archInfo, "BOOTINFO_ARCH_INFO");
     OFF(seL4_BootInfo, untyped, "BOOTINFO_UNTYPED");
     OFF(seL4_BootInfo, untypedList, "BOOTINFO_UNTYPED_LIST");
     SZ(seL4_UntypedDesc, "UNTYPED_DESC_SIZE");

@@ -48,6 +48,11 @@ impl BootInfo {
         self.byte(BOOTINFO_CNODE_SIZE_BITS)
     }
 
+    /// The TSC frequency in MHz the kernel measured (`archInfo` on x86).
+    pub fn tsc_mhz(&self) -> Word {
+        self.word(BOOTINFO_ARCH_INFO)
+    }
+
     /// The untyped caps: [start, end).
     pub fn untyped_range(&self) -> (CPtr, CPtr) {
         (self.word(BOOTINFO_UNTYPED), self.word(BOOTINFO_UNTYPED + 8))

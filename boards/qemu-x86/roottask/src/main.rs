@@ -19,7 +19,8 @@ mod alloc;
 mod bootinfo;
 mod partitions;
 mod probe;
-mod system;
+mod standin;
+mod start;
 mod vspace;
 
 use alloc::Alloc;
@@ -67,7 +68,9 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
         "monitor",
         "seL4 5.0 has no MCS: priorities apply, CPU budgets/periods are NOT enforced"
     );
-    let code = match setup(&bi).and_then(|mut alloc| build_and_probe(&mut alloc, &mut ipc)) {
+    let code = match setup(&bi)
+        .and_then(|mut alloc| build_and_probe(&mut alloc, &mut ipc, bi.tsc_mhz()))
+    {
         Ok(()) => {
             log!("monitor", "all checks passed");
             EXIT_PASS
@@ -84,27 +87,68 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     }
 }
 
-/// Builds every component of the description, then runs the isolation probe.
-fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer) -> Result<(), probe::ProbeError> {
+/// Builds every component of the description, starts the one that can run, pings it in the
+/// watchdog's place, then runs the isolation probe.
+fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
     let mut scratch = vspace::Scratch::new(alloc, ipc)?;
-    let fault_ep = alloc.object(
-        ipc,
-        seL4_EndpointObject,
-        0,
-        "retype components' fault endpoint",
-    )?;
-    partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    probe::run(alloc, ipc, &mut scratch)
+    let what = "retype components' fault endpoint";
+    let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
+    let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
+    let index = system::COMPONENTS
+        .iter()
+        .position(|c| c.name == STARTED)
+        .ok_or(Failed::NotDescribed(STARTED))?;
+    start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz).map_err(Failed::Start)?;
+    let mut pinger = standin::Pinger::new(alloc, ipc, &built).map_err(Failed::Ping)?;
+    pinger.round().map_err(Failed::Ping)?;
+    probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
+    log!(
+        "monitor",
+        "after the probe's faults, {STARTED} still answers:"
+    );
+    pinger.round().map_err(Failed::Ping)
+}
+
+/// The component the monitor starts: the one whose partition needs no drivers (see start.rs).
+const STARTED: &str = "upgrade";
+
+/// Which part of the monitor's work failed.
+enum Failed {
+    Step(alloc::StepError),
+    NoUntyped,
+    NotDescribed(&'static str),
+    Start(start::StartError),
+    Ping(standin::PingError),
+    Probe(probe::ProbeError),
+}
+
+impl From<alloc::StepError> for Failed {
+    fn from(e: alloc::StepError) -> Self {
+        Self::Step(e)
+    }
+}
+
+impl core::fmt::Display for Failed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Step(e) => write!(f, "{e}"),
+            Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
+            Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
+            Self::Start(e) => write!(f, "starting {STARTED}: {e}"),
+            Self::Ping(e) => write!(f, "pinging {STARTED}: {e}"),
+            Self::Probe(e) => write!(f, "isolation probe: {e}"),
+        }
+    }
 }
 
 /// Picks the largest non-device untyped region for the monitor's objects.
-fn setup(bi: &BootInfo) -> Result<Alloc, probe::ProbeError> {
+fn setup(bi: &BootInfo) -> Result<Alloc, Failed> {
     let (first, end) = bi.untyped_range();
     let untyped = (0..(end - first) as usize)
         .map(|i| bi.untyped(i))
         .filter(|u| !u.is_device)
         .max_by_key(|u| u.size_bits)
-        .ok_or(probe::ProbeError::NoUntyped)?;
+        .ok_or(Failed::NoUntyped)?;
     log!(
         "monitor",
         "{} untyped caps; using {:#x} (2^{} bytes at {:#x}); root CNode 2^{} slots",

@@ -1,42 +1,36 @@
 //! Builds every component of the system description as an seL4 protection domain: its own
 //! CSpace holding exactly the capabilities its grants name, and its own VSpace in which each of
 //! its channels' rings is mapped from frames shared by exactly the two ends of that channel.
+//! Where each grant lives is decided by the `system` crate, which the partitions read too.
 //!
-//! Capabilities per component (slot: what):
-//! 1: its own notification, receive only (every channel it receives wakes it with the channel's
-//!    badge bit); 2: the fault endpoint to the monitor, badged with its index; then, for each
-//!    channel it sends, the receiver's notification, signal only, badged with the channel's bit.
+//! Capabilities per component: its own notification, receive only (every channel it receives
+//! wakes it with the channel's badge bit); the fault endpoint to the monitor, badged with its
+//! index; then, for each channel it sends, the receiver's notification, signal only, badged
+//! with the channel's bit.
 //!
-//! Ring pages: the sender maps all read-write; the receiver maps the first page read-write
-//! (the `ipc` header, where it writes its consumer index) and the slot pages read-only.
+//! Rings: the monitor initialises each ring's header (`ipc::Region::init`) through a mapping of
+//! its own, which it removes again unless it is an end of the channel. The sender maps all pages
+//! read-write; the receiver maps the header page read-write (it writes its consumer index there)
+//! and the slot pages read-only.
 //!
 //! Each line it logs is printed after the kernel accepted the corresponding mint or map.
-//! The components' threads are not created: their partition code does not run on seL4 yet.
 //!
-//! Avoids: any capability not named by a grant; any frame mapped in more than the two ends (the
-//! monitor's own ends are mapped in its scratch window).
+//! Avoids: any capability not named by a grant; any ring frame left mapped in a third VSpace.
 
 use crate::alloc::{Alloc, StepError, step};
-use crate::system::{CHANNELS, COMPONENTS};
 use crate::vspace::{RO, RW, Scratch, VSpace};
 use sel4::*;
+use system::*;
 
-const CNODE_BITS: Word = 5;
-const SLOT_OWN_NOTIFICATION: Word = 1;
-const SLOT_FAULT_EP: Word = 2;
-/// Where rings start in each component's 2 MiB window (its image would sit below).
-const WINDOW_BASE: Word = 0x1000_0000;
-const RING_BASE: Word = WINDOW_BASE + 0x10_0000;
-const PAGE: Word = 1 << seL4_PageBits;
 const N: usize = COMPONENTS.len();
 
-/// The badge bit of `channel` at its receiver: its rank among the receiver's channels.
-fn badge_bit(channel: usize) -> Word {
-    let receiver = CHANNELS[channel].receiver;
-    1 << CHANNELS[..channel]
-        .iter()
-        .filter(|c| c.receiver == receiver)
-        .count()
+/// What the monitor keeps of the components it built.
+pub struct Built {
+    pub notification: [CPtr; N],
+    pub cnode: [CPtr; N],
+    pub vspace: [Option<VSpace>; N],
+    /// The monitor's own mapping of each ring it is an end of (null elsewhere).
+    pub ring: [*mut u8; CHANNELS.len()],
 }
 
 /// Builds all components' CSpaces and VSpaces; `fault_ep` is the monitor's fault endpoint.
@@ -45,9 +39,14 @@ pub fn build(
     ipc: &mut IpcBuffer,
     scratch: &mut Scratch,
     fault_ep: CPtr,
-) -> Result<(), StepError> {
-    let mut notification = [0 as CPtr; N];
-    for n in notification.iter_mut() {
+) -> Result<Built, StepError> {
+    let mut built = Built {
+        notification: [0; N],
+        cnode: [0; N],
+        vspace: [const { None }; N],
+        ring: [core::ptr::null_mut(); CHANNELS.len()],
+    };
+    for n in built.notification.iter_mut() {
         *n = alloc.object(
             ipc,
             seL4_NotificationObject,
@@ -55,27 +54,19 @@ pub fn build(
             "retype component notification",
         )?;
     }
-    let mut cnode = [0 as CPtr; N];
-    let mut vspace: [Option<VSpace>; N] = [const { None }; N];
-    let mut next_slot = [SLOT_FAULT_EP + 1; N];
     for (i, c) in COMPONENTS.iter().enumerate().filter(|(_, c)| !c.root) {
-        cnode[i] = alloc.object(
+        let cnode = alloc.object(
             ipc,
             seL4_CapTableObject,
             CNODE_BITS,
             "retype component CNode",
         )?;
+        built.cnode[i] = cnode;
         let read = cap_rights(false, true, false);
+        let own = built.notification[i];
         step(
             "mint own notification",
-            ipc.cnode_mint(
-                cnode[i],
-                SLOT_OWN_NOTIFICATION,
-                CNODE_BITS,
-                notification[i],
-                read,
-                0,
-            ),
+            ipc.cnode_mint(cnode, SLOT_OWN_NOTIFICATION, CNODE_BITS, own, read, 0),
         )?;
         log!(
             "monitor",
@@ -84,90 +75,112 @@ pub fn build(
             c.name
         );
         let badge = 0x100 + i as Word;
+        let fault = cap_rights(true, false, true);
         step(
             "mint fault endpoint",
-            ipc.cnode_mint(
-                cnode[i],
-                SLOT_FAULT_EP,
-                CNODE_BITS,
-                fault_ep,
-                cap_rights(true, false, true),
-                badge,
-            ),
+            ipc.cnode_mint(cnode, SLOT_FAULT_EP, CNODE_BITS, fault_ep, fault, badge),
         )?;
         log!(
             "monitor",
             "cspace {}: slot {SLOT_FAULT_EP} = endpoint fault (badge {badge:#x})",
             c.name
         );
-        vspace[i] = Some(VSpace::new(alloc, ipc, WINDOW_BASE)?);
+        built.vspace[i] = Some(VSpace::new(alloc, ipc, WINDOW_BASE)?);
     }
-    let mut ring_at = [RING_BASE; N];
-    for (ch_index, ch) in CHANNELS.iter().enumerate() {
-        let (s, r) = (ch.sender, ch.receiver);
-        if !COMPONENTS[s].root {
-            let slot = next_slot[s];
-            if slot >= 1 << CNODE_BITS {
-                return Err(StepError {
-                    what: "fit the grants in the CNode",
-                    error: Error(seL4_RangeError),
-                });
-            }
-            let write = cap_rights(false, false, true);
-            let bit = badge_bit(ch_index);
-            step(
-                "mint send notification",
-                ipc.cnode_mint(cnode[s], slot, CNODE_BITS, notification[r], write, bit),
-            )?;
-            next_slot[s] += 1;
-            log!(
-                "monitor",
-                "cspace {}: slot {slot} = notification {} (signal, badge {bit:#x}, channel {})",
-                COMPONENTS[s].name,
-                COMPONENTS[r].name,
-                ch.name
-            );
-        }
-        let pages = (ch.ring_bytes as Word).div_ceil(PAGE);
-        for p in 0..pages {
-            let frame = alloc.object(ipc, seL4_X86_4K, 0, "retype ring frame")?;
-            for (end, rights) in [(s, RW), (r, if p == 0 { RW } else { RO })] {
-                match &vspace[end] {
-                    Some(vs) => {
-                        vs.share_page(alloc, ipc, frame, ring_at[end] + p * PAGE, rights)?
-                    }
-                    None => {
-                        scratch.map(alloc, ipc, frame)?;
-                    }
-                }
-            }
-        }
-        for (end, role) in [(s, "sends"), (r, "receives")] {
-            if COMPONENTS[end].root {
-                continue;
-            }
-            let access = if role == "sends" {
-                "rw"
-            } else {
-                "header rw, slots ro"
-            };
-            log!(
-                "monitor",
-                "vspace {}: {role} {} via ring at {:#x} ({pages} pages, {access})",
-                COMPONENTS[end].name,
-                ch.name,
-                ring_at[end]
-            );
-            ring_at[end] += (pages + 1) * PAGE;
-        }
+    for ch in 0..CHANNELS.len() {
+        grant_channel(alloc, ipc, scratch, &mut built, ch)?;
     }
-    for (i, c) in COMPONENTS.iter().enumerate().filter(|(_, c)| !c.root) {
+    Ok(built)
+}
+
+fn grant_channel(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut Scratch,
+    built: &mut Built,
+    ch: usize,
+) -> Result<(), StepError> {
+    let desc = &CHANNELS[ch];
+    let (s, r) = (desc.sender, desc.receiver);
+    if !COMPONENTS[s].root {
+        let slot = send_slot(ch);
+        if slot >= 1 << CNODE_BITS {
+            return Err(StepError {
+                what: "fit the grants in the CNode",
+                error: Error(seL4_RangeError),
+            });
+        }
+        let write = cap_rights(false, false, true);
+        let bit = 1 << source_index(ch);
+        let target = built.notification[r];
+        step(
+            "mint send notification",
+            ipc.cnode_mint(built.cnode[s], slot, CNODE_BITS, target, write, bit),
+        )?;
         log!(
             "monitor",
-            "{}: cspace of {} capabilities, own vspace; priority {} (not started: its partition does not run on seL4 yet)",
-            c.name,
-            next_slot[i] - 1,
-            c.priority
+            "cspace {}: slot {slot} = notification {} (signal, badge {bit:#x}, channel {})",
+            COMPONENTS[s].name,
+            COMPONENTS[r].name,
+            desc.name
+        );
+    }
+    let pages = ring_pages(ch);
+    let monitor_is_end = COMPONENTS[s].root || COMPONENTS[r].root;
+    let mut mine = [0 as CPtr; 64];
+    let mut base = core::ptr::null_mut();
+    for p in 0..pages {
+        let frame = alloc.object(ipc, seL4_X86_4K, 0, "retype ring frame")?;
+        let (copy, ptr) = scratch.map(alloc, ipc, frame)?;
+        if p == 0 {
+            base = ptr;
+        }
+        *mine.get_mut(p as usize).ok_or(StepError {
+            what: "map a ring of at most 64 pages",
+            error: Error(seL4_RangeError),
+        })? = copy;
+        for (end, rights) in [(s, RW), (r, if p == 0 { RW } else { RO })] {
+            if let Some(vs) = &built.vspace[end] {
+                vs.share_page(alloc, ipc, frame, ring_vaddr(end, ch) + p * PAGE, rights)?;
+            }
+        }
+    }
+    let len = (pages * PAGE) as usize;
+    // SAFETY: base..base+len is the monitor's fresh, contiguous, read-write mapping of the ring;
+    // no component runs yet, so no endpoint exists; only the two ends map it besides this one.
+    if let Err(e) = unsafe { ipc::Region::init(base, len, desc.spec) } {
+        log!(
+            "monitor",
+            "ring {}: ipc refused the region: {e:?}",
+            desc.name
+        );
+        return Err(StepError {
+            what: "initialise a ring header",
+            error: Error(seL4_InvalidArgument),
+        });
+    }
+    if monitor_is_end || crate::standin::KEPT.contains(&desc.name) {
+        built.ring[ch] = base;
+    } else {
+        for copy in &mine[..pages as usize] {
+            step("unmap the monitor's ring mapping", ipc.unmap_page(*copy))?;
+        }
+    }
+    for (end, role) in [(s, "sends"), (r, "receives")] {
+        if COMPONENTS[end].root {
+            continue;
+        }
+        let access = if role == "sends" {
+            "rw"
+        } else {
+            "header rw, slots ro"
+        };
+        log!(
+            "monitor",
+            "vspace {}: {role} {} via ring at {:#x} ({pages} pages, {access})",
+            COMPONENTS[end].name,
+            desc.name,
+            ring_vaddr(end, ch)
         );
     }
     Ok(())

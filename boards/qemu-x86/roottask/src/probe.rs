@@ -28,7 +28,6 @@ fn monitor_addr() -> Word {
 
 /// What went wrong while setting up or checking the probe.
 pub enum ProbeError {
-    NoUntyped,
     Step(StepError),
     Load(LoadError),
     NoHeartbeat(Word),
@@ -48,7 +47,6 @@ impl From<StepError> for ProbeError {
 impl core::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
             Self::Step(e) => write!(f, "{e}"),
             Self::Load(e) => write!(f, "loading the probe: {e}"),
             Self::NoHeartbeat(bits) => {
@@ -109,7 +107,7 @@ pub fn run(
     }
     // The ring: a frame of the monitor's, shared read-only with the probe.
     let ring = alloc.object(ipc, seL4_X86_4K, 0, "retype ring frame")?;
-    let ring_mem = scratch.map(alloc, ipc, ring)?;
+    let (_, ring_mem) = scratch.map(alloc, ipc, ring)?;
     vs.share_page(alloc, ipc, ring, RING_ADDR, RO)?;
     // SAFETY: the ring frame is mapped read-write for the monitor at ring_mem.
     unsafe { (ring_mem as *mut Word).write_volatile(RING_MAGIC) };

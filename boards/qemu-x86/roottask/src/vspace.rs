@@ -57,13 +57,14 @@ impl Scratch {
         Ok(Self { next: SCRATCH_BASE })
     }
 
-    /// Maps a copy of `frame` read-write into the window; returns the monitor's pointer to it.
+    /// Maps a copy of `frame` read-write into the window; returns the copy (to unmap it later)
+    /// and the monitor's pointer to it. Successive calls map successive addresses.
     pub fn map(
         &mut self,
         alloc: &mut Alloc,
         ipc: &mut IpcBuffer,
         frame: CPtr,
-    ) -> Result<*mut u8, StepError> {
+    ) -> Result<(CPtr, *mut u8), StepError> {
         if self.next >= SCRATCH_END {
             return Err(StepError {
                 what: "map into the monitor's scratch window",
@@ -80,7 +81,7 @@ impl Scratch {
             ipc.map_page(copy, seL4_CapInitThreadVSpace, self.next, RW),
         )?;
         self.next += PAGE;
-        Ok((self.next - PAGE) as *mut u8)
+        Ok((copy, (self.next - PAGE) as *mut u8))
     }
 }
 
@@ -135,7 +136,7 @@ impl VSpace {
             });
         }
         let frame = alloc.object(ipc, seL4_X86_4K, 0, "retype frame")?;
-        let ptr = scratch.map(alloc, ipc, frame)?;
+        let (_, ptr) = scratch.map(alloc, ipc, frame)?;
         step(
             "map frame for the component",
             ipc.map_page(frame, self.pml4, vaddr, rights),

@@ -11,6 +11,7 @@
 
 pub mod console;
 mod mem;
+pub mod notify;
 pub mod probe_abi;
 
 use core::arch::asm;
@@ -128,6 +129,18 @@ pub fn seL4_Signal(dest: CPtr) {
 pub fn seL4_Wait(src: CPtr) -> Word {
     // SAFETY: a receive; the kernel writes no IPC buffer for a notification.
     unsafe { syscall(seL4_SysRecv, src, 0, &mut [0; 4]).0 }
+}
+
+/// `seL4_Poll`: a non-blocking `seL4_Wait`; returns the badge bits signalled (0: none).
+pub fn seL4_Poll(src: CPtr) -> Word {
+    // SAFETY: as `seL4_Wait`.
+    unsafe { syscall(seL4_SysNBRecv, src, 0, &mut [0; 4]).0 }
+}
+
+/// `seL4_Yield`: gives the rest of the time slice to threads of the same priority.
+pub fn seL4_Yield() {
+    // SAFETY: no operands.
+    unsafe { syscall(seL4_SysYield, 0, 0, &mut [0; 4]) };
 }
 
 /// `seL4_Recv` on an endpoint: returns (badge, message info); MR0..MR3 in `mrs`.
@@ -311,6 +324,11 @@ impl IpcBuffer {
             &[vaddr, rights, seL4_X86_Default_VMAttributes],
             &[vroot],
         )
+    }
+
+    /// `seL4_X86_Page_Unmap(frame)`.
+    pub fn unmap_page(&mut self, frame: CPtr) -> Result<(), Error> {
+        self.invoke(frame, X86PageUnmap, &[], &[])
     }
 
     /// `seL4_TCB_Suspend`.
