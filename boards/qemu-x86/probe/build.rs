@@ -1,20 +1,11 @@
-//! Links the probe as a static freestanding ELF at its own addresses (probe/link.ld).
+//! Links the probe at the start of its own VSpace window (`sel4::probe_abi`), with the board's
+//! linker script; the freestanding flags are in .cargo/config.toml.
 use std::{env, path::PathBuf};
 
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    for arg in [
-        "-nostartfiles",
-        "-nostdlib",
-        "-static",
-        "-no-pie",
-        "-Wl,--build-id=none",
-    ] {
-        println!("cargo:rustc-link-arg-bins={arg}");
-    }
-    println!(
-        "cargo:rustc-link-arg-bins=-Wl,-T,{}",
-        dir.join("link.ld").display()
-    );
-    println!("cargo:rerun-if-changed=link.ld");
+    let script = dir.join("../link.ld");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+    println!("cargo:rustc-link-arg-bins=-Wl,--defsym=IMAGE_BASE=0x10000000");
+    println!("cargo:rerun-if-changed={}", script.display());
 }
