@@ -99,7 +99,7 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
         .position(|c| c.name == STARTED)
         .ok_or(Failed::NotDescribed(STARTED))?;
     start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz).map_err(Failed::Start)?;
-    let mut pinger = standin::Pinger::new(alloc, ipc, &built).map_err(Failed::Ping)?;
+    let mut pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep).map_err(Failed::Ping)?;
     pinger.round().map_err(Failed::Ping)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(

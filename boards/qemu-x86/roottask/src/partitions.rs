@@ -74,7 +74,7 @@ pub fn build(
             c.name,
             c.name
         );
-        let badge = 0x100 + i as Word;
+        let badge = fault_badge(i);
         let fault = cap_rights(true, false, true);
         step(
             "mint fault endpoint",

@@ -30,7 +30,16 @@ pub enum PingError {
     Missing(&'static str),
     Endpoint,
     NoPong(u32),
-    WrongPong { sequence: u32, component: u8 },
+    /// A component faulted (the fault message's label, its badge, its first word).
+    Fault {
+        badge: Word,
+        label: Word,
+        ip: Word,
+    },
+    WrongPong {
+        sequence: u32,
+        component: u8,
+    },
 }
 
 impl From<StepError> for PingError {
@@ -46,6 +55,12 @@ impl core::fmt::Display for PingError {
             Self::Missing(name) => write!(f, "channel {name} is not in the description"),
             Self::Endpoint => write!(f, "the ping or pong ring did not attach"),
             Self::NoPong(seq) => write!(f, "no pong for ping {seq}"),
+            Self::Fault { badge, label, ip } => write!(
+                f,
+                "fault: component {} (badge {badge:#x}) stopped with a {} at {ip:#x}; not restarted (no restart path for partitions yet)",
+                faulting_component(*badge).map_or("?", |c| c.name),
+                fault_name(*label)
+            ),
             Self::WrongPong {
                 sequence,
                 component,
@@ -71,14 +86,21 @@ pub struct Pinger {
     tx: Sender<'static, Ping, Sel4Notify>,
     rx: Receiver<'static, Pong>,
     target: usize,
-    wait_on: CPtr,
+    /// The components' fault endpoint; the pong notification is bound to the monitor's TCB, so
+    /// one receive sees either the pong's signal or a component's fault.
+    fault_ep: CPtr,
     pong_bit: Word,
     sequence: u32,
 }
 
 impl Pinger {
     /// Takes the stand-in's ends of [`KEPT`] (once: each end exists once).
-    pub fn new(alloc: &mut Alloc, ipc: &mut IpcBuffer, built: &Built) -> Result<Self, PingError> {
+    pub fn new(
+        alloc: &mut Alloc,
+        ipc: &mut IpcBuffer,
+        built: &Built,
+        fault_ep: CPtr,
+    ) -> Result<Self, PingError> {
         let (ping_ch, pong_ch) = (channel(KEPT[0])?, channel(KEPT[1])?);
         let target = CHANNELS[ping_ch].receiver;
         let signal = alloc.slot()?;
@@ -103,6 +125,12 @@ impl Pinger {
             unsafe { Region::attach(built.ring[ch], len, CHANNELS[ch].spec) }
                 .map_err(|_| PingError::Endpoint)
         };
+        let pong_notification = built.notification[CHANNELS[pong_ch].receiver];
+        let what = "bind the pong notification to the monitor";
+        step(
+            what,
+            ipc.tcb_bind_notification(seL4_CapInitThreadTCB, pong_notification),
+        )?;
         let tx = Sender::new(attach(ping_ch)?.into_send_cap(), Sel4Notify(signal))
             .map_err(|_| PingError::Endpoint)?;
         let pong_region = attach(pong_ch)?;
@@ -120,7 +148,7 @@ impl Pinger {
             tx,
             rx,
             target,
-            wait_on: built.notification[CHANNELS[pong_ch].receiver],
+            fault_ep,
             pong_bit: 1 << source_index(pong_ch),
             sequence: 0,
         })
@@ -135,7 +163,16 @@ impl Pinger {
             let nonce = unsafe { _rdtsc() };
             let ping = Ping { nonce, sequence };
             self.tx.try_send(&ping).map_err(|_| PingError::Endpoint)?;
-            if seL4_Wait(self.wait_on) & self.pong_bit == 0 {
+            let mut mrs = [0; 4];
+            let (badge, info) = seL4_Recv(self.fault_ep, &mut mrs);
+            if msg_label(info) != seL4_Fault_NullFault {
+                return Err(PingError::Fault {
+                    badge,
+                    label: msg_label(info),
+                    ip: mrs[0],
+                });
+            }
+            if badge & self.pong_bit == 0 {
                 return Err(PingError::NoPong(sequence));
             }
             let got = self

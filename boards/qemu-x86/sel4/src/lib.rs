@@ -46,6 +46,17 @@ impl Error {
     }
 }
 
+/// The kernel's name of a fault message label (`seL4_Fault_*`).
+pub fn fault_name(label: Word) -> &'static str {
+    match label {
+        seL4_Fault_CapFault => "capability fault",
+        seL4_Fault_UnknownSyscall => "unknown syscall",
+        seL4_Fault_UserException => "user exception",
+        seL4_Fault_VMFault => "VM fault",
+        _ => "unknown fault",
+    }
+}
+
 /// `seL4_MessageInfo_new(label, 0, extra_caps, length)`.
 pub const fn msg_info(label: Word, extra_caps: Word, length: Word) -> Word {
     (label << MSGINFO_LABEL_SHIFT)
@@ -324,6 +335,11 @@ impl IpcBuffer {
             &[vaddr, rights, seL4_X86_Default_VMAttributes],
             &[vroot],
         )
+    }
+
+    /// `seL4_TCB_BindNotification(tcb, notification)`.
+    pub fn tcb_bind_notification(&mut self, tcb: CPtr, notification: CPtr) -> Result<(), Error> {
+        self.invoke(tcb, TCBBindNotification, &[], &[notification])
     }
 
     /// `seL4_X86_Page_Unmap(frame)`.

@@ -50,8 +50,18 @@ pub const STACK_PAGES: u64 = 8;
 pub const CNODE_BITS: u64 = 5;
 /// Slot of the component's own notification (receive only).
 pub const SLOT_OWN_NOTIFICATION: u64 = 1;
-/// Slot of its fault endpoint (badged with its index).
+/// Slot of its fault endpoint (badged with [`fault_badge`]).
 pub const SLOT_FAULT_EP: u64 = 2;
+
+/// The badge of `component`'s fault endpoint capability.
+pub const fn fault_badge(component: usize) -> u64 {
+    0x100 + component as u64
+}
+
+/// The component whose fault endpoint capability carries `badge`.
+pub fn faulting_component(badge: u64) -> Option<&'static ComponentDesc> {
+    COMPONENTS.get(badge.checked_sub(0x100)? as usize)
+}
 
 /// Pages of channel `ch`'s ring.
 pub const fn ring_pages(ch: usize) -> u64 {
