@@ -69,11 +69,6 @@ pub const fn msg_label(info: Word) -> Word {
     info >> MSGINFO_LABEL_SHIFT
 }
 
-/// `seL4_MessageInfo_get_length` (7 bits wide).
-pub const fn msg_length(info: Word) -> Word {
-    (info >> MSGINFO_LENGTH_SHIFT) & 0x7f
-}
-
 /// `seL4_PrioProps_new(mcp, prio)`.
 pub const fn prio_props(mcp: Word, prio: Word) -> Word {
     (mcp << PRIO_PROPS_MCP_SHIFT) | (prio << PRIO_PROPS_PRIO_SHIFT)
@@ -188,16 +183,6 @@ impl IpcBuffer {
             (self.0.add(offset) as *mut Word)
                 .add(index)
                 .write_volatile(value)
-        }
-    }
-
-    /// Reads message word `index` (`seL4_GetMR`) for index >= 4.
-    pub fn mr(&self, index: usize) -> Word {
-        // SAFETY: as `set_word`.
-        unsafe {
-            (self.0.add(IPC_BUFFER_MSG) as *const Word)
-                .add(index)
-                .read_volatile()
         }
     }
 
