@@ -38,9 +38,10 @@ pub struct RunArgs {
     /// [default: $XDG_STATE_HOME/spacenode/sim, else ~/.local/state/spacenode/sim]
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// Board to run on: `sim` (the node as host processes), or `qemu-x86` (the monitor on the
-    /// real seL4 5.0 kernel under QEMU: builds the kernel and root task from this checkout,
-    /// boots, runs the monitor's isolation checks and exits; the partitions do not run there yet)
+    /// Board to run on: `sim` (the node as host processes), or `qemu-x86` (the real seL4 5.0
+    /// kernel under QEMU: builds it and the monitor from this checkout, boots, runs the upgrade
+    /// partition and the monitor's isolation checks, and exits; watchdog, signer and comms do
+    /// not run there yet)
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
     /// On a fresh state directory: the signed bundle (from `spacenode bundle create`) to

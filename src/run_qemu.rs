@@ -1,7 +1,8 @@
-//! `spacenode run --board qemu-x86`: boots the node's monitor on the real seL4 5.0 kernel under
-//! QEMU, through `boards/qemu-x86/boot`, which first builds what is missing (the kernel from the
-//! `sel4-sys` crate's bundled source, the root task and its probe). The kernel's and the
-//! monitor's log, in the sim board's `[name] message` format, go to standard output.
+//! `spacenode run --board qemu-x86`: boots the node's monitor and the upgrade partition on the
+//! real seL4 5.0 kernel under QEMU, through `boards/qemu-x86/boot`, which first builds what is
+//! missing (the kernel from the `sel4-sys` crate's bundled source, the root task, the partition
+//! program and the isolation probe). The kernel's, the monitor's and the partition's log, in
+//! the sim board's `[name] message` format, go to standard output.
 //!
 //! The board is built from the source checkout this binary was compiled in (its path is fixed
 //! at compile time); an installed binary without that checkout says so and stops.
