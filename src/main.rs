@@ -13,6 +13,7 @@ mod ground;
 mod pd;
 mod provision;
 mod run;
+mod run_qemu;
 mod wallet;
 
 use clap::{Parser, Subcommand};

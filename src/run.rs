@@ -20,7 +20,9 @@
 //! A reset (reboot request, hardware watchdog) powers on
 //! again from the top. SIGINT and SIGTERM stop every component and exit 0.
 //!
-//! Avoids: running anything but the sim board here (the others are cross-built images).
+//! `--board qemu-x86` is handed to [`crate::run_qemu`].
+//!
+//! Avoids: running devboard or flight here (they are cross-built images).
 
 use crate::failure::Failure;
 use board_sim::monitor::{MonitorConfig, MonitorEvent};
@@ -36,7 +38,10 @@ pub struct RunArgs {
     /// [default: $XDG_STATE_HOME/spacenode/sim, else ~/.local/state/spacenode/sim]
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// Board to run on; only `sim` runs on a host machine
+    /// Board to run on: `sim` (the node as host processes), or `qemu-x86` (the real seL4 5.0
+    /// kernel under QEMU: builds it and the monitor from this checkout, boots, runs the upgrade
+    /// partition and the monitor's isolation checks, and exits; watchdog, signer and comms do
+    /// not run there yet)
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
     /// On a fresh state directory: the signed bundle (from `spacenode bundle create`) to
@@ -169,9 +174,17 @@ pub(crate) fn print(event: MonitorEvent) {
 }
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
+    if args.board == "qemu-x86" {
+        if args.state.is_some() || args.factory_bundle.is_some() {
+            return Err(Failure::Usage(
+                "--state and --factory-bundle apply to the sim board only: the qemu-x86 board keeps no state (its flash is not modelled)".into(),
+            ));
+        }
+        return crate::run_qemu::run();
+    }
     if args.board != "sim" {
         return Err(Failure::Usage(format!(
-            "board `{}` cannot run on this machine: only `--board sim` runs here (devboard and flight need seL4 Microkit images, which this project does not build yet; `spacenode config sdf` writes their system description)",
+            "board `{}` cannot run on this machine: only `--board sim` and `--board qemu-x86` run here (devboard and flight need seL4 Microkit images, which this project does not build yet; `spacenode config sdf` writes their system description)",
             args.board
         )));
     }

@@ -127,7 +127,17 @@ fn run_refuses_other_boards_and_pd_refuses_to_run_by_hand() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only `--board sim` runs here"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("only `--board sim` and `--board qemu-x86` run here")
+    );
+    // The qemu-x86 board keeps no state: a state directory is refused, not ignored.
+    let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["run", "--board", "qemu-x86", "--state", "/nonexistent"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apply to the sim board only"));
     let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
         .args(["pd", "signer"])
         .stdin(Stdio::null())

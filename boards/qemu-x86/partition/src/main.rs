@@ -1,0 +1,105 @@
+//! The partition program of the qemu-x86 board: one ELF the monitor loads into each component's
+//! VSpace and starts with (component index, TSC MHz). It finds its grants where the `system`
+//! crate lays them out, attaches each ring (`ipc::Region::attach` checks the header the monitor
+//! initialised against the description's geometry), builds the component's `runtime::CapSet`
+//! and runs the runtime's event loop on the seL4 backend ([`backend`]).
+//!
+//! Component logic: as on the sim board for a partition without application logic yet,
+//! `runtime::Idle`, whose event loop answers the watchdog's pings. The watchdog, signer and comms
+//! partitions need drivers (flash, RNG, hardware watchdog, links) this board does not have yet,
+//! so the monitor does not start them (boards/qemu-x86/README.md).
+//!
+//! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
+//! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.
+#![no_std]
+#![no_main]
+
+mod backend;
+mod logger;
+
+use backend::Sel4Wait;
+use ipc::{Region, SenderTrust};
+use protocol::ComponentId;
+use runtime::{CapSetBuilder, Source};
+use sel4::Word;
+use sel4::notify::Sel4Notify;
+use system::*;
+
+/// The send-side notifications, one per channel at most (static: the CapSet keeps references).
+static mut NOTIFY: [Sel4Notify; CHANNELS.len()] = [const { Sel4Notify(0) }; CHANNELS.len()];
+/// Copy-in buffers for the receive channels that need one.
+const SCRATCH_WORDS: usize = 4 * 1024;
+static mut SCRATCH: [u64; SCRATCH_WORDS] = [0; SCRATCH_WORDS];
+
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text._start")]
+extern "C" fn _start(component: Word, tsc_mhz: Word) -> ! {
+    let me = component as usize;
+    let name = COMPONENTS.get(me).map_or("?", |c| c.name);
+    logger::init(name);
+    match start(me, tsc_mhz) {
+        Ok(never) => match never {},
+        Err(e) => log::error!("cannot run: {e}"),
+    }
+    fault()
+}
+
+fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static str> {
+    let mut caps = CapSetBuilder::new(ComponentId(me as u8));
+    let (notify, scratch) = (&raw mut NOTIFY, &raw mut SCRATCH);
+    // SAFETY: this thread is the only one in this VSpace; the statics are used only here,
+    // once, before the event loop takes the references.
+    let (notify, scratch) = unsafe { (&mut *notify, &mut *scratch) };
+    let mut scratch: &'static mut [u64] = scratch;
+    let mut notify: &'static mut [Sel4Notify] = notify;
+    for (ch, desc) in CHANNELS
+        .iter()
+        .enumerate()
+        .filter(|(ch, _)| is_end(me, *ch))
+    {
+        let len = (ring_pages(ch) * PAGE) as usize;
+        // SAFETY: the monitor mapped the ring at ring_vaddr (len bytes, shared with the other
+        // end only) and initialised it before starting this component; it stays mapped.
+        let region = unsafe { Region::attach(ring_vaddr(me, ch) as *mut u8, len, desc.spec) }
+            .map_err(|_| "a ring's header does not match the description")?;
+        if desc.sender == me {
+            let (this, rest) = core::mem::take(&mut notify)
+                .split_first_mut()
+                .ok_or("too many channels")?;
+            *this = Sel4Notify(send_slot(ch));
+            notify = rest;
+            caps.sender(desc.name, region.into_send_cap(), this)
+                .map_err(|_| "cannot grant a send end")?;
+        } else {
+            let source = Source::new(source_index(ch)).ok_or("too many receive channels")?;
+            let (trust, buf) = if desc.copy_in {
+                let words = ipc::scratch_words(desc.spec.slot_size());
+                if words > scratch.len() {
+                    return Err("copy-in buffers exhausted");
+                }
+                let (buf, rest) = core::mem::take(&mut scratch).split_at_mut(words);
+                scratch = rest;
+                (SenderTrust::Untrusted, Some(buf))
+            } else {
+                (SenderTrust::Trusted, None)
+            };
+            caps.receiver(desc.name, region.into_recv_cap(trust), buf, source)
+                .map_err(|_| "cannot grant a receive end")?;
+        }
+    }
+    log::info!("running the event loop on seL4 (no application logic yet: runtime::Idle)");
+    runtime::run::<runtime::Idle>(caps.build(), Sel4Wait::new(tsc_mhz))
+        .map_err(|_| "the event loop stopped")
+}
+
+/// Stops this component with a fault the monitor receives.
+fn fault() -> ! {
+    // SAFETY: an undefined instruction: the kernel stops the thread with a user exception.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    log::error!("panic: {}", info.message());
+    fault()
+}

@@ -1,0 +1,171 @@
+//! The spacenode root task on seL4 5.0 (x86_64, QEMU pc99): the monitor.
+//!
+//! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
+//! MCS), retypes its objects from untyped memory ([`alloc`]), builds every component of the
+//! system description (`system` crate) as a CSpace of exactly its grants and a VSpace with its
+//! channels' rings ([`partitions`]), starts the upgrade partition ([`start`]) and pings it in
+//! the watchdog's place ([`standin`]), then runs the isolation probe ([`probe`]): a component
+//! loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace holding only its grants,
+//! whose violations each reach the monitor's fault endpoint, are reported, and lead to a
+//! restart; upgrade is pinged again after it. At the end it stops QEMU through
+//! `isa-debug-exit` with its verdict. What it does not do yet is in boards/qemu-x86/README.md.
+//!
+//! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
+#![no_std]
+#![no_main]
+// The seL4 names (`seL4_Fault_VMFault`, ...) are kept as the kernel spells them.
+#![allow(non_upper_case_globals)]
+
+mod alloc;
+mod bootinfo;
+mod partitions;
+mod probe;
+mod standin;
+mod start;
+mod vspace;
+
+use alloc::Alloc;
+use bootinfo::BootInfo;
+use core::panic::PanicInfo;
+use sel4::*;
+
+const STACK_SIZE: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+
+#[unsafe(no_mangle)]
+static mut MONITOR_STACK: Stack = Stack([0; STACK_SIZE]);
+
+core::arch::global_asm!(
+    ".section .text._start",
+    ".global _start",
+    "_start:",
+    "lea rsp, [rip + MONITOR_STACK + {size}]",
+    "xor rbp, rbp",
+    "call {main}",
+    "ud2",
+    size = const STACK_SIZE,
+    main = sym main,
+);
+
+/// QEMU's `isa-debug-exit` device (iobase 0xf4): writing v ends QEMU with status (v << 1) | 1.
+const DEBUG_EXIT_PORT: Word = 0xf4;
+/// The value the monitor writes when every check passed (QEMU exits with 33).
+const EXIT_PASS: Word = 0x10;
+/// The value written when a step failed (QEMU exits with 35).
+const EXIT_FAIL: Word = 0x11;
+
+extern "C" fn main(bootinfo: *const u8) -> ! {
+    // SAFETY: the kernel passes the bootinfo frame's address in rdi to the initial thread.
+    let bi = unsafe { BootInfo::new(bootinfo) };
+    // SAFETY: the IPC buffer the kernel mapped for this (the only monitor) thread.
+    let mut ipc = unsafe { IpcBuffer::new(bi.ipc_buffer()) };
+    log!(
+        "monitor",
+        "seL4 5.0.0 booted (x86_64, pc99, QEMU); root task = monitor"
+    );
+    log!(
+        "monitor",
+        "seL4 5.0 has no MCS: priorities apply, CPU budgets/periods are NOT enforced"
+    );
+    let code = match setup(&bi)
+        .and_then(|mut alloc| build_and_probe(&mut alloc, &mut ipc, bi.tsc_mhz()))
+    {
+        Ok(()) => {
+            log!("monitor", "all checks passed");
+            EXIT_PASS
+        }
+        Err(e) => {
+            log!("monitor", "FAILED: {e}");
+            EXIT_FAIL
+        }
+    };
+    let _ = ipc.invoke(seL4_CapIOPort, X86IOPortOut8, &[DEBUG_EXIT_PORT, code], &[]);
+    log!("monitor", "no isa-debug-exit device: halting");
+    loop {
+        seL4_Wait(seL4_CapNull);
+    }
+}
+
+/// Builds every component of the description, starts the one that can run, pings it in the
+/// watchdog's place, then runs the isolation probe.
+fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
+    let mut scratch = vspace::Scratch::new(alloc, ipc)?;
+    let what = "retype components' fault endpoint";
+    let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
+    let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
+    let index = system::COMPONENTS
+        .iter()
+        .position(|c| c.name == STARTED)
+        .ok_or(Failed::NotDescribed(STARTED))?;
+    start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz).map_err(Failed::Start)?;
+    let mut pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep).map_err(Failed::Ping)?;
+    pinger.round().map_err(Failed::Ping)?;
+    probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
+    log!(
+        "monitor",
+        "after the probe's faults, {STARTED} still answers:"
+    );
+    pinger.round().map_err(Failed::Ping)
+}
+
+/// The component the monitor starts: the one whose partition needs no drivers (see start.rs).
+const STARTED: &str = "upgrade";
+
+/// Which part of the monitor's work failed.
+enum Failed {
+    Step(alloc::StepError),
+    NoUntyped,
+    NotDescribed(&'static str),
+    Start(start::StartError),
+    Ping(standin::PingError),
+    Probe(probe::ProbeError),
+}
+
+impl From<alloc::StepError> for Failed {
+    fn from(e: alloc::StepError) -> Self {
+        Self::Step(e)
+    }
+}
+
+impl core::fmt::Display for Failed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Step(e) => write!(f, "{e}"),
+            Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
+            Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
+            Self::Start(e) => write!(f, "starting {STARTED}: {e}"),
+            Self::Ping(e) => write!(f, "pinging {STARTED}: {e}"),
+            Self::Probe(e) => write!(f, "isolation probe: {e}"),
+        }
+    }
+}
+
+/// Picks the largest non-device untyped region for the monitor's objects.
+fn setup(bi: &BootInfo) -> Result<Alloc, Failed> {
+    let (first, end) = bi.untyped_range();
+    let untyped = (0..(end - first) as usize)
+        .map(|i| bi.untyped(i))
+        .filter(|u| !u.is_device)
+        .max_by_key(|u| u.size_bits)
+        .ok_or(Failed::NoUntyped)?;
+    log!(
+        "monitor",
+        "{} untyped caps; using {:#x} (2^{} bytes at {:#x}); root CNode 2^{} slots",
+        end - first,
+        untyped.cap,
+        untyped.size_bits,
+        untyped.paddr,
+        bi.cnode_size_bits()
+    );
+    Ok(Alloc::new(untyped.cap, bi.empty()))
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    log!("monitor", "panic: {}", info.message());
+    loop {
+        core::hint::spin_loop();
+    }
+}

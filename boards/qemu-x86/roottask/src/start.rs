@@ -1,0 +1,75 @@
+//! Starts a component built by [`crate::partitions`]: loads the partition program's own ELF
+//! into its VSpace, maps its stack, and starts a thread with its CSpace, its VSpace, its
+//! description priority and the monitor's fault endpoint (its slot 2).
+//!
+//! Avoids: mapping anything but the program, the stack and the rings already granted.
+
+use crate::alloc::{Alloc, StepError, step};
+use crate::partitions::Built;
+use crate::vspace::{self, LoadError, RW, Scratch};
+use sel4::*;
+use system::*;
+
+/// The partition program, built before the root task by build-roottask.
+static PARTITION_ELF: &[u8] = include_bytes!(env!("SPACENODE_PARTITION_ELF"));
+
+/// Why a component could not be started.
+pub enum StartError {
+    Load(LoadError),
+    Step(StepError),
+}
+
+impl From<StepError> for StartError {
+    fn from(e: StepError) -> Self {
+        Self::Step(e)
+    }
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Load(e) => write!(f, "loading the partition program: {e}"),
+            Self::Step(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Starts component `index`; returns its TCB.
+pub fn start(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut Scratch,
+    built: &Built,
+    index: usize,
+    tsc_mhz: Word,
+) -> Result<CPtr, StartError> {
+    let c = &COMPONENTS[index];
+    let Some(vs) = &built.vspace[index] else {
+        return Err(StartError::Step(StepError {
+            what: "start the root task",
+            error: Error(seL4_IllegalOperation),
+        }));
+    };
+    let (entry, pages) =
+        vspace::load_elf(vs, alloc, ipc, scratch, PARTITION_ELF).map_err(StartError::Load)?;
+    for i in 0..STACK_PAGES {
+        vs.new_page(alloc, ipc, scratch, STACK_TOP - (i + 1) * PAGE, RW)?;
+    }
+    let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype component TCB")?;
+    let guard = guard_data(seL4_WordBits - CNODE_BITS);
+    let prio = c.priority as Word;
+    step(
+        "configure component TCB",
+        ipc.tcb_configure(tcb, SLOT_FAULT_EP, prio, built.cnode[index], guard, vs.pml4),
+    )?;
+    step(
+        "start component",
+        ipc.tcb_start(tcb, entry, STACK_TOP - 8, [index as Word, tsc_mhz]),
+    )?;
+    log!(
+        "monitor",
+        "started {}: partition program ({pages} pages at {WINDOW_BASE:#x}), priority {prio}",
+        c.name
+    );
+    Ok(tcb)
+}

@@ -1,0 +1,100 @@
+//! The system description as the qemu-x86 monitor and partitions use it: the components and
+//! channels of the shipped description (`kernel-config/spacenode.toml`), turned into static
+//! tables at build time by `build.rs` through `kernel_config::load`, and the one place that
+//! decides where each grant lives: capability slots, notification badges, ring addresses.
+//! The monitor lays a component out with these functions and the component finds its grants
+//! with the same functions, so the two cannot disagree.
+//!
+//! Avoids: any TOML, allocation or validation at run time; that all happened at build time.
+#![no_std]
+
+use ipc::ChannelSpec;
+
+/// One component: its name, seL4 priority, and whether it is the root task (the monitor).
+pub struct ComponentDesc {
+    pub name: &'static str,
+    pub priority: u8,
+    pub root: bool,
+}
+
+/// One channel: its ends (indices into [`COMPONENTS`]), its ring geometry, and whether the
+/// receiver copies slots in before validating them.
+pub struct ChannelDesc {
+    pub name: &'static str,
+    pub sender: usize,
+    pub receiver: usize,
+    pub spec: ChannelSpec,
+    pub copy_in: bool,
+}
+
+const fn spec(kind: &'static str, slots: u32, slot_size: u32) -> ChannelSpec {
+    match ChannelSpec::new(kind, slots, slot_size) {
+        Ok(s) => s,
+        Err(_) => panic!("a channel geometry kernel_config accepted is refused by ipc"),
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/system.rs"));
+
+/// Page size of the VSpace layout.
+pub const PAGE: u64 = 4096;
+/// Each component's 2 MiB window (one page table): its program from here.
+pub const WINDOW_BASE: u64 = 0x1000_0000;
+/// Its rings, one after another with a guard page between them.
+pub const RING_BASE: u64 = WINDOW_BASE + 0x10_0000;
+/// Its stack: `STACK_PAGES` pages ending here.
+pub const STACK_TOP: u64 = WINDOW_BASE + 0x1e_0000;
+pub const STACK_PAGES: u64 = 8;
+
+/// CSpace layout: 2^5 slots.
+pub const CNODE_BITS: u64 = 5;
+/// Slot of the component's own notification (receive only).
+pub const SLOT_OWN_NOTIFICATION: u64 = 1;
+/// Slot of its fault endpoint (badged with [`fault_badge`]).
+pub const SLOT_FAULT_EP: u64 = 2;
+
+/// The badge of `component`'s fault endpoint capability.
+pub const fn fault_badge(component: usize) -> u64 {
+    0x100 + component as u64
+}
+
+/// The component whose fault endpoint capability carries `badge`.
+pub fn faulting_component(badge: u64) -> Option<&'static ComponentDesc> {
+    COMPONENTS.get(badge.checked_sub(0x100)? as usize)
+}
+
+/// Pages of channel `ch`'s ring.
+pub const fn ring_pages(ch: usize) -> u64 {
+    (CHANNELS[ch].spec.region_size() as u64).div_ceil(PAGE)
+}
+
+/// Whether `component` is an end of channel `ch`.
+pub const fn is_end(component: usize, ch: usize) -> bool {
+    CHANNELS[ch].sender == component || CHANNELS[ch].receiver == component
+}
+
+/// Where channel `ch`'s ring is mapped in `component`'s VSpace (it must be an end).
+pub fn ring_vaddr(component: usize, ch: usize) -> u64 {
+    RING_BASE
+        + (0..ch)
+            .filter(|&c| is_end(component, c))
+            .map(|c| (ring_pages(c) + 1) * PAGE)
+            .sum::<u64>()
+}
+
+/// The notification badge bit (and `runtime::Source` index) of channel `ch` at its receiver:
+/// its rank among the receiver's channels.
+pub fn source_index(ch: usize) -> u8 {
+    let receiver = CHANNELS[ch].receiver;
+    CHANNELS[..ch]
+        .iter()
+        .filter(|c| c.receiver == receiver)
+        .count() as u8
+}
+
+/// The slot in the sender's CSpace of the signal capability for channel `ch`: after the two
+/// fixed slots, one per channel it sends, in channel order.
+pub fn send_slot(ch: usize) -> u64 {
+    let sender = CHANNELS[ch].sender;
+    SLOT_FAULT_EP + 1 + CHANNELS[..ch].iter().filter(|c| c.sender == sender).count() as u64
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Compares the capabilities the seL4 monitor says it gave each component (its boot log) with
+the grants of the system description, read here independently of the Rust code (tomllib).
+
+    scripts/sel4-grants.py kernel-config/spacenode.toml target/sel4/qemu-boot.log
+
+For every component but the root task: slot 1 its own notification (wait), slot 2 the fault
+endpoint, then exactly one signal capability per channel it sends (to that channel's receiver),
+and nothing else; a ring mapped for every channel it sends or receives, and no other ring.
+Exits non-zero with every difference listed."""
+import re
+import sys
+import tomllib
+
+desc = tomllib.load(open(sys.argv[1], "rb"))
+log = open(sys.argv[2], encoding="utf-8", errors="replace").read()
+root = {c["name"] for c in desc["component"] if c.get("root", False)}
+components = [c["name"] for c in desc["component"] if c["name"] not in root]
+problems = []
+
+def got(pattern):
+    return re.findall(pattern, log, re.MULTILINE)
+
+for name in components:
+    want_send = {(ch["name"], ch["to"]) for ch in desc["channel"] if ch["from"] == name}
+    want_recv = {ch["name"] for ch in desc["channel"] if ch["to"] == name}
+    send_caps = {(ch, to) for to, ch in got(
+        rf"^\[monitor\] cspace {re.escape(name)}: slot \d+ = notification (\S+) \(signal, badge 0x[0-9a-f]+, channel (\S+)\)$")}
+    all_slots = got(rf"^\[monitor\] cspace {re.escape(name)}: slot (\d+) = ")
+    own = got(rf"^\[monitor\] cspace {re.escape(name)}: slot 1 = notification {re.escape(name)} \(wait\)$")
+    fault = got(rf"^\[monitor\] cspace {re.escape(name)}: slot 2 = endpoint fault \(badge 0x[0-9a-f]+\)$")
+    sends = set(got(rf"^\[monitor\] vspace {re.escape(name)}: sends (\S+) via ring"))
+    recvs = set(got(rf"^\[monitor\] vspace {re.escape(name)}: receives (\S+) via ring"))
+    if send_caps != want_send:
+        problems.append(f"{name}: signal caps {sorted(send_caps)} != grants {sorted(want_send)}")
+    if len(own) != 1 or len(fault) != 1:
+        problems.append(f"{name}: own notification / fault endpoint lines: {len(own)} / {len(fault)}")
+    if len(all_slots) != 2 + len(want_send) or len(set(all_slots)) != len(all_slots):
+        problems.append(f"{name}: {len(all_slots)} cspace slots logged, expected {2 + len(want_send)} distinct")
+    if sends != {c for c, _ in want_send}:
+        problems.append(f"{name}: send rings {sorted(sends)} != {sorted(c for c, _ in want_send)}")
+    if recvs != want_recv:
+        problems.append(f"{name}: receive rings {sorted(recvs)} != {sorted(want_recv)}")
+    print(f"sel4-grants: {name}: {len(all_slots)} capabilities, {len(sends)} send and {len(recvs)} receive rings")
+
+if not components:
+    problems.append("the description has no components besides the root task")
+for p in problems:
+    print(f"sel4-grants: MISMATCH: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
