@@ -9,6 +9,7 @@
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
 //! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
+//! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
 //! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
@@ -36,7 +37,7 @@ use std::time::Duration;
 #[derive(Subcommand)]
 pub enum GroundCommand {
     /// Ping the node (PUS 17,1) and show its verification reports and the reply.
-    Ping(LinkArgs),
+    Ping(PingArgs),
     /// Show the node's health, link statistics and security counters (PUS 3,27).
     Status(LinkArgs),
     /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
@@ -48,6 +49,18 @@ pub enum GroundCommand {
     Admin(admin::AdminCommand),
     /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
     Sign(SignArgs),
+    /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
+    /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
+    Resync(LinkArgs),
+}
+
+#[derive(Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// Pings to send, one after the other; stops at the first that fails
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    count: u32,
 }
 
 #[derive(Args)]
@@ -209,22 +222,45 @@ fn refused(a: &Answer) -> Result<(), Failure> {
     }
 }
 
-fn ping(args: LinkArgs) -> Result<(), Failure> {
+fn ping(args: PingArgs) -> Result<(), Failure> {
+    let mut s = args.link.session()?;
+    let count = args.count.max(1);
+    let mut attempts = 0u64;
+    for i in 1..=count {
+        let a = s.command(ST_TEST, 1, &[]).map_err(|e| match count {
+            1 => session_failure(e),
+            _ => Failure::Usage(format!("ping {i} of {count}: {e}")),
+        })?;
+        attempts += u64::from(a.attempts);
+        print_reports(&a);
+        refused(&a)?;
+        let replies = a
+            .other
+            .iter()
+            .filter(|t| t.service == ST_TEST && t.subservice == 2)
+            .count();
+        if replies == 0 {
+            // Completion without the reply: the reply unit was lost on the way down.
+            println!("17,2 reply lost on the downlink (the command completed)");
+        } else {
+            println!("17,2 pong from the node");
+        }
+    }
+    if count > 1 {
+        println!("{count} of {count} pings completed in {attempts} attempts");
+    }
+    Ok(())
+}
+
+fn resync(args: LinkArgs) -> Result<(), Failure> {
     let mut s = args.session()?;
-    let a = s.command(ST_TEST, 1, &[]).map_err(session_failure)?;
+    let (arsn, a) = s.resync().map_err(session_failure)?;
     print_reports(&a);
     refused(&a)?;
-    let replies = a
-        .other
-        .iter()
-        .filter(|t| t.service == ST_TEST && t.subservice == 2)
-        .count();
-    if replies == 0 {
-        // Completion without the reply: the reply unit was lost on the way down.
-        println!("17,2 reply lost on the downlink (the command completed)");
-    } else {
-        println!("17,2 pong from the node");
-    }
+    println!(
+        "SA {}: the node's anti-replay window now continues after ARSN {arsn}",
+        args.spi
+    );
     Ok(())
 }
 
@@ -324,6 +360,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Result(a) => write_result(a),
         GroundCommand::Admin(c) => admin::run(c),
         GroundCommand::Sign(a) => sign_cmd(a),
+        GroundCommand::Resync(a) => resync(a),
     }
 }
 
