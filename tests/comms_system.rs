@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{BOUND, Board, free_addr, one_board, text};
+use common::{BOUND, Board, free_addr, one_board, text, write_secret};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::verification::Report;
@@ -399,9 +399,15 @@ fn ground_reports_an_unreachable_node_and_bad_inputs() {
     );
 
     let dir = ground_state.path();
-    std::fs::write(dir.join("bad.key"), "not a key\n").expect("write");
+    write_secret(&dir.join("bad.key"), "not a key\n");
     std::fs::write(dir.join("bad.psbt"), b"hello").expect("write");
-    std::fs::write(dir.join("good.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    write_secret(&dir.join("good.key"), &format!("{}\n", "11".repeat(32)));
+    std::fs::write(dir.join("open.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    std::fs::set_permissions(
+        dir.join("open.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
     let batch = |key: &str, psbt: &str| {
         Command::new(env!("CARGO_BIN_EXE_spacenode"))
             .args(["ground", "batch", "--server", "1", "--key"])
@@ -419,6 +425,45 @@ fn ground_reports_an_unreachable_node_and_bad_inputs() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("bad.key") && t.contains("64 hex characters"),
+        "{t}"
+    );
+    // A new key: mode 0600, its public key printed, an existing file never replaced.
+    let keygen = || {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground", "keygen", "--out"])
+            .arg(dir.join("new.key"))
+            .output()
+            .expect("keygen")
+    };
+    let out = keygen();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        public.len() == 66 && (public.starts_with("02") || public.starts_with("03")),
+        "{t}"
+    );
+    let meta = std::fs::metadata(dir.join("new.key")).expect("new key");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let out = keygen();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = batch("new.key", "bad.psbt");
+    assert!(
+        text(&out).contains("not a PSBT"),
+        "the new key reads: {}",
+        text(&out)
+    );
+    let out = batch("open.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "group or others may access it (mode 0644); run `chmod 600 {}`",
+            dir.join("open.key").display()
+        )),
         "{t}"
     );
     let out = batch("good.key", "bad.psbt");

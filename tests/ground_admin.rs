@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{Board, free_addr, text};
+use common::{Board, free_addr, text, write_secret};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -137,7 +137,7 @@ fn registry_administration_over_the_link() {
     let mut key_files = Vec::new();
     for (i, a) in admins.iter().enumerate() {
         let f = dir.path().join(format!("admin{i}.key"));
-        std::fs::write(&f, hex(&a.to_bytes())).unwrap();
+        write_secret(&f, &hex(&a.to_bytes()));
         key_files.push(s(&f));
     }
     let cert = p256::SecretKey::from_slice(&[9; 32]).unwrap();

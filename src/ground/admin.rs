@@ -161,7 +161,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -388,7 +388,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
             ),
             _ => (None, arg.as_str()),
         };
-        let key = super::batch::read_key(Path::new(file))
+        let key = super::keyfile::read(Path::new(file))
             .map_err(|e| Failure::Rejected(format!("{e}\n")))?;
         let public = signer::p256sig::compress(&key.public_key());
         let index = match (index, &registry) {

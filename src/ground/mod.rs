@@ -9,6 +9,7 @@
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
 //! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
+//! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
@@ -21,6 +22,7 @@
 
 pub mod admin;
 pub mod batch;
+pub mod keyfile;
 pub mod session;
 pub mod sign;
 pub mod status;
@@ -49,9 +51,19 @@ pub enum GroundCommand {
     Admin(admin::AdminCommand),
     /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
     Sign(SignArgs),
+    /// Make a new P-256 secret key file (mode 0600; never replaces a file) for `--key` or
+    /// `--admin-key`, and print its compressed public key for the registry
+    Keygen(KeygenArgs),
     /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
+}
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// The new key file
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -252,6 +264,21 @@ fn ping(args: PingArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn keygen(args: KeygenArgs) -> Result<(), Failure> {
+    let key = keyfile::generate()
+        .map_err(|e| Failure::Usage(format!("the system's random generator: {e}")))?;
+    keyfile::write_new(&args.out, &key).map_err(|e| Failure::Usage(e.to_string()))?;
+    println!(
+        "{}",
+        admin::hex(&signer::p256sig::compress(&key.public_key()))
+    );
+    eprintln!(
+        "new key {} (mode 0600); its public key above goes in the registry's `server ... key=` or `admin` line",
+        args.out.display()
+    );
+    Ok(())
+}
+
 fn resync(args: LinkArgs) -> Result<(), Failure> {
     let mut s = args.session()?;
     let (arsn, a) = s.resync().map_err(session_failure)?;
@@ -318,7 +345,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
 
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     let psbts = args
         .psbts
         .iter()
@@ -361,6 +388,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Admin(c) => admin::run(c),
         GroundCommand::Sign(a) => sign_cmd(a),
         GroundCommand::Resync(a) => resync(a),
+        GroundCommand::Keygen(a) => keygen(a),
     }
 }
 
@@ -394,7 +422,7 @@ fn sign_outputs(args: &SignArgs) -> Result<Vec<PathBuf>, Failure> {
 
 fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     let psbts = args
         .psbts
         .iter()

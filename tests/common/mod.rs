@@ -30,6 +30,20 @@ pub fn free_addr() -> SocketAddr {
     s.local_addr().expect("addr")
 }
 
+/// Write a secret key file as an operator keeps one: mode 0600 (the ground refuses others).
+pub fn write_secret(path: &Path, contents: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .expect("write key file");
+}
+
 /// Status, stdout and stderr of a finished command, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(
