@@ -10,6 +10,7 @@ pub mod graph;
 pub mod model;
 pub mod policy;
 mod raw;
+mod recover;
 pub mod sdf;
 pub mod shipped;
 pub mod source;
