@@ -14,7 +14,9 @@
 
 mod common;
 
-use common::{BOUND, Board, free_addr, one_board, text, write_secret};
+use common::{
+    BOUND, Board, free_addr, lossy_radio as radio, number_after, one_board, text, write_secret,
+};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::verification::Report;
@@ -27,20 +29,6 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The sim radio of these tests: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
-fn radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
-    [
-        "--radio-loss",
-        loss,
-        "--radio-seed",
-        seed,
-        "--radio-latency-ms",
-        "2",
-        "--radio-kbps",
-        "2000",
-    ]
-}
-
 fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spacenode"))
         .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
@@ -52,19 +40,6 @@ fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -
         .arg(state)
         .output()
         .expect("spacenode ground")
-}
-
-/// The number after `label ` in `s`.
-fn number_after(s: &str, label: &str) -> u64 {
-    let rest = s
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
 /// A second ground station on the monitoring association (its own ARSNs), speaking through

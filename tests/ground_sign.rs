@@ -20,7 +20,7 @@ mod common;
 
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
-use common::{BOUND, Board, free_addr, one_board, text, write_secret};
+use common::{BOUND, Board, free_addr, number_after, one_board, text, write_secret};
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
@@ -130,19 +130,6 @@ fn sign_cmd(
         .args(["--rate-kbps", &kbps.to_string()])
         .args(psbts);
     c
-}
-
-/// The number after `label` in `s`.
-fn number_after(s: &str, label: &str) -> u64 {
-    let rest = s
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
 fn check_signed(w: &World, out: &Path) {

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, lossy_radio as radio, number_after, one_board, text};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::sdls::sim_default::{SIM_OPS_SPI, sim_default};
@@ -28,22 +28,6 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// The sim radio: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
-fn radio(loss: &str, seed: &str) -> Vec<String> {
-    [
-        "--radio-loss",
-        loss,
-        "--radio-seed",
-        seed,
-        "--radio-latency-ms",
-        "2",
-        "--radio-kbps",
-        "2000",
-    ]
-    .map(String::from)
-    .to_vec()
-}
 
 /// `spacenode ground CMD` with the given link settings and extra arguments.
 fn ground(cmd: &str, node: SocketAddr, listen: SocketAddr, state: &Path, extra: &[&str]) -> Output {
@@ -58,19 +42,6 @@ fn ground(cmd: &str, node: SocketAddr, listen: SocketAddr, state: &Path, extra: 
         .args(extra)
         .output()
         .expect("spacenode ground")
-}
-
-/// The number after `label ` in `s`.
-fn number_after(s: &str, label: &str) -> u64 {
-    let rest = s
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
 /// A UDP relay between the ground and the node (the node's radio takes datagrams only from its

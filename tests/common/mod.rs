@@ -148,3 +148,30 @@ impl Drop for Board {
         self.terminate();
     }
 }
+
+/// The number after `label` in `s` (a figure in a command's output).
+pub fn number_after(s: &str, label: &str) -> u64 {
+    let rest = s
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
+}
+
+/// `spacenode run`'s radio flags: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
+pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
+    [
+        "--radio-loss",
+        loss,
+        "--radio-seed",
+        seed,
+        "--radio-latency-ms",
+        "2",
+        "--radio-kbps",
+        "2000",
+    ]
+}
