@@ -523,9 +523,11 @@ impl<P: StatePersist> Node<P> {
         self.on_command(spi, verified.permissions, &tc, now, fwd, down)
     }
 
-    /// Whether `unit` carries TC 130,3 naming the unit's own SPI and ARSN (looked at before
-    /// authentication only to pick [`SecurityEngine::process_resync`], which still verifies
-    /// the MAC first and refuses replays).
+    /// Whether `unit` carries TC 130,3 naming the unit's own SPI and ARSN, under an association
+    /// that may manage keys (the permission 130,3 needs: one without it does not get its
+    /// window moved either). Looked at before authentication only to pick
+    /// [`SecurityEngine::process_resync`], which still verifies the MAC first and refuses
+    /// replays.
     fn is_set_arsn(&self, unit: &[u8]) -> bool {
         let (Some(header), Some(data)) = (
             unit.get(..HEADER_LEN),
@@ -539,7 +541,12 @@ impl<P: StatePersist> Node<P> {
         tc.service == ST_SECURITY
             && tc.subservice == 3
             && function::decode_floor(tc.app_data).is_ok_and(|(spi, arsn)| {
-                header[..2] == spi.to_be_bytes() && header[2..] == arsn.to_be_bytes()
+                header[..2] == spi.to_be_bytes()
+                    && header[2..] == arsn.to_be_bytes()
+                    && self.engine.status(spi).is_some_and(|s| {
+                        s.permissions
+                            .contains(crate::sdls::Permissions::KEY_MANAGEMENT)
+                    })
             })
     }
 

@@ -575,6 +575,26 @@ fn set_arsn_resynchronises_a_ground_beyond_the_window() {
     let (len, _) = g.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
     let (o, _) = send(&mut n, &unit[..len], &mut ch);
     assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    // An association without key management does not get its window moved by 130,3.
+    let mut p = ground();
+    p.resume_above(PING_ONLY, 1_000);
+    let arsn = p.next_arsn(PING_ONLY).unwrap();
+    let mut app = [0u8; 10];
+    app[..2].copy_from_slice(&PING_ONLY.to_be_bytes());
+    app[2..].copy_from_slice(&arsn.to_be_bytes());
+    let (len, _) = p.uplink(PING_ONLY, 130, 3, 1, &app, &mut unit).unwrap();
+    let o = n.on_unit(
+        LinkId::Primary,
+        &unit[..len],
+        later,
+        &mut ch,
+        &mut Sink::default(),
+    );
+    assert!(
+        matches!(o, UnitOutcome::Refused(UplinkReject::OutsideWindow { .. })),
+        "{o:?}"
+    );
+    assert_eq!(n.security().status(PING_ONLY).unwrap().rx_last, 0);
     // The same resynchronisation unit again is a replay.
     let (o, _) = send(&mut n, &resync, &mut ch);
     assert!(
