@@ -382,6 +382,19 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
     )))
 }
 
+/// The keys of the `admin KEY` lines of a registry text, in admin-index order.
+fn admin_lines(text: &str) -> Vec<[u8; 33]> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some("admin"), Some(k)) => unhex::<33>(k),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// One `--admin-key` argument resolved to (index, key).
 fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
     let registry: Option<Vec<[u8; 33]>> = match &sig.registry {
@@ -389,17 +402,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Failure::Usage(format!("--registry {}: {e}", p.display())))?;
-            Some(
-                text.lines()
-                    .filter_map(|l| {
-                        let mut w = l.split_whitespace();
-                        match (w.next(), w.next()) {
-                            (Some("admin"), Some(k)) => unhex::<33>(k),
-                            _ => None,
-                        }
-                    })
-                    .collect(),
-            )
+            Some(admin_lines(&text))
         }
     };
     let mut out = Vec::new();
@@ -482,16 +485,7 @@ fn transfer_id(counter: u64) -> u64 {
 /// Each `--new-admin-key` with its signature index in a rotation (`NEW_SET` + its position
 /// among the `admin` lines of the new set).
 fn new_admin_keys(body: &str, a: &RotateArgs) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
-    let set: Vec<[u8; 33]> = body
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            match (w.next(), w.next()) {
-                (Some("admin"), Some(k)) => unhex::<33>(k),
-                _ => None,
-            }
-        })
-        .collect();
+    let set = admin_lines(body);
     a.new_admin_keys
         .iter()
         .map(|file| {

@@ -502,6 +502,14 @@ fn forged_units_get_no_answer_and_replays_only_a_rate_limited_event() {
     assert_eq!(n.links().status(LinkId::Primary, now().mono).duplicates, 2);
 }
 
+/// TC 130,3's application data: SPI and ARSN.
+fn set_arsn_app(spi: u16, arsn: u64) -> [u8; 10] {
+    let mut app = [0u8; 10];
+    app[..2].copy_from_slice(&spi.to_be_bytes());
+    app[2..].copy_from_slice(&arsn.to_be_bytes());
+    app
+}
+
 /// Event 0x0007's source data: SPI, refused ARSN, last accepted, window, verdict.
 fn sequence_event(source: &[u8]) -> (u16, u64, u64, u64, u8) {
     assert_eq!(source[..2], [0x00, 0x07]);
@@ -543,9 +551,7 @@ fn set_arsn_resynchronises_a_ground_beyond_the_window() {
         ..now()
     };
     let arsn = g.next_arsn(OPS).unwrap();
-    let mut wrong = [0u8; 10];
-    wrong[..2].copy_from_slice(&OPS.to_be_bytes());
-    wrong[2..].copy_from_slice(&(arsn + 1).to_be_bytes());
+    let wrong = set_arsn_app(OPS, arsn + 1);
     let (len, _) = g.uplink(OPS, 130, 3, 1, &wrong, &mut unit).unwrap();
     let o = n.on_unit(
         LinkId::Primary,
@@ -560,9 +566,7 @@ fn set_arsn_resynchronises_a_ground_beyond_the_window() {
     ));
 
     let arsn = g.next_arsn(OPS).unwrap();
-    let mut app = [0u8; 10];
-    app[..2].copy_from_slice(&OPS.to_be_bytes());
-    app[2..].copy_from_slice(&arsn.to_be_bytes());
+    let app = set_arsn_app(OPS, arsn);
     let (len, _) = g.uplink(OPS, 130, 3, 1, &app, &mut unit).unwrap();
     let resync = unit[..len].to_vec();
     let (o, sink) = send(&mut n, &resync, &mut ch);
@@ -578,10 +582,7 @@ fn set_arsn_resynchronises_a_ground_beyond_the_window() {
     // An association without key management does not get its window moved by 130,3.
     let mut p = ground();
     p.resume_above(PING_ONLY, 1_000);
-    let arsn = p.next_arsn(PING_ONLY).unwrap();
-    let mut app = [0u8; 10];
-    app[..2].copy_from_slice(&PING_ONLY.to_be_bytes());
-    app[2..].copy_from_slice(&arsn.to_be_bytes());
+    let app = set_arsn_app(PING_ONLY, p.next_arsn(PING_ONLY).unwrap());
     let (len, _) = p.uplink(PING_ONLY, 130, 3, 1, &app, &mut unit).unwrap();
     let o = n.on_unit(
         LinkId::Primary,
