@@ -23,6 +23,7 @@
 pub mod admin;
 pub mod batch;
 pub mod keyfile;
+pub mod refusal;
 pub mod session;
 pub mod sign;
 pub mod status;

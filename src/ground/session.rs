@@ -26,6 +26,7 @@
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
+use super::refusal::Refusal;
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::event::{EV_SECURITY_RESTORED, EV_SEQUENCE_REFUSED};
@@ -186,36 +187,6 @@ pub struct Session {
     pub refused_downlink: u32,
     /// The last event 0x0007 about this session's association, until the command loop looks.
     refusal: Option<Refusal>,
-}
-
-/// Event 0x0007 (the node refused one of our units for its ARSN).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Refusal {
-    arsn: u64,
-    node_last: u64,
-    window: u64,
-    beyond: bool,
-}
-
-impl Refusal {
-    /// Event source: id (2), SPI (2), ARSN (8), last accepted (8), window (8), verdict (1).
-    fn decode(source: &[u8]) -> Option<(u16, Refusal)> {
-        let b = source.get(2..29)?;
-        let u = |r: core::ops::Range<usize>| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(b.get(r)?);
-            Some(u64::from_be_bytes(x))
-        };
-        Some((
-            u16::from_be_bytes([b[0], b[1]]),
-            Refusal {
-                arsn: u(2..10)?,
-                node_last: u(10..18)?,
-                window: u(18..26)?,
-                beyond: b[26] != 0,
-            },
-        ))
-    }
 }
 
 fn state_err(path: &Path, what: impl std::fmt::Display) -> SessionError {
