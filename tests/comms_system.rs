@@ -14,7 +14,9 @@
 
 mod common;
 
-use common::{BOUND, Board, free_addr, one_board, text};
+use common::{
+    BOUND, Board, free_addr, lossy_radio as radio, number_after, one_board, text, write_secret,
+};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::verification::Report;
@@ -27,20 +29,6 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The sim radio of these tests: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
-fn radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
-    [
-        "--radio-loss",
-        loss,
-        "--radio-seed",
-        seed,
-        "--radio-latency-ms",
-        "2",
-        "--radio-kbps",
-        "2000",
-    ]
-}
-
 fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spacenode"))
         .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
@@ -52,19 +40,6 @@ fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -
         .arg(state)
         .output()
         .expect("spacenode ground")
-}
-
-/// The number after `label ` in `s`.
-fn number_after(s: &str, label: &str) -> u64 {
-    let rest = s
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
 /// A second ground station on the monitoring association (its own ARSNs), speaking through
@@ -399,9 +374,15 @@ fn ground_reports_an_unreachable_node_and_bad_inputs() {
     );
 
     let dir = ground_state.path();
-    std::fs::write(dir.join("bad.key"), "not a key\n").expect("write");
+    write_secret(&dir.join("bad.key"), "not a key\n");
     std::fs::write(dir.join("bad.psbt"), b"hello").expect("write");
-    std::fs::write(dir.join("good.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    write_secret(&dir.join("good.key"), &format!("{}\n", "11".repeat(32)));
+    std::fs::write(dir.join("open.key"), format!("{}\n", "11".repeat(32))).expect("write");
+    std::fs::set_permissions(
+        dir.join("open.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
     let batch = |key: &str, psbt: &str| {
         Command::new(env!("CARGO_BIN_EXE_spacenode"))
             .args(["ground", "batch", "--server", "1", "--key"])
@@ -419,6 +400,45 @@ fn ground_reports_an_unreachable_node_and_bad_inputs() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("bad.key") && t.contains("64 hex characters"),
+        "{t}"
+    );
+    // A new key: mode 0600, its public key printed, an existing file never replaced.
+    let keygen = || {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground", "keygen", "--out"])
+            .arg(dir.join("new.key"))
+            .output()
+            .expect("keygen")
+    };
+    let out = keygen();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        public.len() == 66 && (public.starts_with("02") || public.starts_with("03")),
+        "{t}"
+    );
+    let meta = std::fs::metadata(dir.join("new.key")).expect("new key");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let out = keygen();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = batch("new.key", "bad.psbt");
+    assert!(
+        text(&out).contains("not a PSBT"),
+        "the new key reads: {}",
+        text(&out)
+    );
+    let out = batch("open.key", "bad.psbt");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "group or others may access it (mode 0644); run `chmod 600 {}`",
+            dir.join("open.key").display()
+        )),
         "{t}"
     );
     let out = batch("good.key", "bad.psbt");

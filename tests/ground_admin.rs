@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{Board, free_addr, server_lines, text};
+use common::{Board, free_addr, server_lines, text, write_secret};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -106,7 +106,7 @@ fn registry_administration_over_the_link() {
     let mut key_files = Vec::new();
     for (i, a) in admins.iter().enumerate() {
         let f = dir.path().join(format!("admin{i}.key"));
-        std::fs::write(&f, hex(&a.to_bytes())).unwrap();
+        write_secret(&f, &hex(&a.to_bytes()));
         key_files.push(s(&f));
     }
     let cert = p256::SecretKey::from_slice(&[9; 32]).unwrap();
@@ -321,10 +321,76 @@ fn registry_administration_over_the_link() {
         text(&o)
     );
 
+    // 6. Rotating the admin set (2-of-3 -> 2-of-2 new keys) needs the new admins' signatures
+    // too; afterwards the old admins sign nothing, the new ones do (rotating back to a 1-of-2).
+    let new_keys: Vec<p256::SecretKey> = [21u8, 22]
+        .iter()
+        .map(|b| p256::SecretKey::from_slice(&[*b; 32]).unwrap())
+        .collect();
+    let mut new_files = Vec::new();
+    for (i, k) in new_keys.iter().enumerate() {
+        let f = dir.path().join(format!("new{i}.key"));
+        write_secret(&f, &hex(&k.to_bytes()));
+        new_files.push(s(&f));
+    }
+    let set_file = |name: &str, m: u8, keys: &[&p256::SecretKey]| {
+        let mut t = format!("admin-threshold {m}\n");
+        for k in keys {
+            t += &format!(
+                "admin {}\n",
+                hex(&signer::p256sig::compress(&k.public_key()))
+            );
+        }
+        let f = dir.path().join(name);
+        std::fs::write(&f, t).unwrap();
+        s(&f)
+    };
+    let new_set = set_file("new-set.txt", 2, &[&new_keys[0], &new_keys[1]]);
+    let rotate = |set: &str, current: &[&str], new: &[&str]| {
+        let mut args = vec!["rotate-admins", "--file", set, "--identity", &identity];
+        for c in current {
+            args.extend(["--admin-key", c]);
+        }
+        for n in new {
+            args.extend(["--new-admin-key", n]);
+        }
+        link(&args)
+    };
+    let o = rotate(&new_set, &[&two[0], &two[1]], &[&new_files[0]]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("AdminNotEnoughNewSignatures"),
+        "{}",
+        text(&o)
+    );
+    let o = rotate(
+        &new_set,
+        &[&two[0], &two[1]],
+        &[&new_files[0], &new_files[1]],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let back = set_file("back.txt", 1, &[&admins[0], &admins[1]]);
+    let o = rotate(&back, &[&two[0], &two[1]], &[&key_files[0]]);
+    assert!(
+        !o.status.success(),
+        "the old admins no longer sign: {}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("AdminBadSignature"),
+        "{}",
+        text(&o)
+    );
+    let now = [format!("0={}", new_files[0]), format!("1={}", new_files[1])];
+    let o = rotate(&back, &[&now[0], &now[1]], &[&key_files[0]]);
+    assert!(o.status.success(), "the new admins sign: {}", text(&o));
+
     // The revoke is on the node's flash: once the node is stopped, the signer booted from that
     // flash refuses the server's next batch as revoked, with a receipt signed by the identity.
     board.wait_for("admin: ChangePolicy(1) (counter 2)");
     board.wait_for("admin: Revoke(1) (counter 3)");
+    board.wait_for("admin: RotateAdmins { threshold: 2, admins: 2 }");
+    board.wait_for("admin: RotateAdmins { threshold: 1, admins: 2 }");
     drop(board);
     let after_image = dir.path().join("key-flash-after.flash");
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();

@@ -20,7 +20,7 @@ mod common;
 
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
-use common::{BOUND, Board, free_addr, one_board, text};
+use common::{BOUND, Board, free_addr, number_after, one_board, text, write_secret};
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
@@ -83,7 +83,10 @@ fn provision(state: &Path, dir: &Path, count: u32) -> World {
     let mut flash: SimFlash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("reopen");
     signer_partition::inbox::write(&mut flash, &text).expect("inbox");
     let key_file = dir.join("server.key");
-    std::fs::write(&key_file, support::hex(&ground.cert_key.to_bytes()) + "\n").expect("key file");
+    write_secret(
+        &key_file,
+        &(support::hex(&ground.cert_key.to_bytes()) + "\n"),
+    );
     let psbts = (0..count)
         .map(|i| {
             let p = support::psbt(
@@ -127,19 +130,6 @@ fn sign_cmd(
         .args(["--rate-kbps", &kbps.to_string()])
         .args(psbts);
     c
-}
-
-/// The number after `label` in `s`.
-fn number_after(s: &str, label: &str) -> u64 {
-    let rest = s
-        .split(label)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
 fn check_signed(w: &World, out: &Path) {
@@ -275,7 +265,7 @@ fn an_unreachable_node_is_reported() {
         key_file: dir.path().join("k"),
         psbts: Vec::new(),
     };
-    std::fs::write(&w.key_file, support::hex(&w.ground.cert_key.to_bytes())).expect("key");
+    write_secret(&w.key_file, &support::hex(&w.ground.cert_key.to_bytes()));
     let p = dir.path().join("a.psbt");
     std::fs::write(
         &p,
@@ -401,7 +391,7 @@ fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() 
     // The largest count a certificate takes, signed with a key the signer does not know.
     let psbts = vec![w.psbts[0].clone(); signer::cert::MAX_PSBTS];
     let wrong = dir.path().join("wrong.key");
-    std::fs::write(&wrong, support::hex(&support::p256_key(99).to_bytes())).expect("key");
+    write_secret(&wrong, &support::hex(&support::p256_key(99).to_bytes()));
     let (uplink, listen) = (free_addr(), free_addr());
     let mut node = Board::boot(&state, uplink, listen, &radio(2000));
     let o = sign_cmd(uplink, listen, &ground_state, &wrong, &psbts, &out, 2000)

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod model;
 pub mod policy;
 mod raw;
+mod recover;
 pub mod sdf;
 pub mod sdf_rules;
 pub mod shipped;

@@ -181,3 +181,23 @@ fn every_fixture_file_is_listed_and_every_report_points_into_its_file() {
         );
     }
 }
+
+/// A file with several unknown keys and values of the wrong type (and an unknown name): every one
+/// is reported in the same run, each at its own file:line:col (`fixtures/several/`). `BLESS=1`
+/// rewrites the expected report as for the single-rule fixtures.
+#[test]
+fn every_unknown_key_and_wrong_type_is_reported_in_one_run() {
+    let name = "several/parse-errors";
+    let Err(d) = load(&read(&format!("{name}.toml")), &read("base-board.toml")) else {
+        panic!("{name}: the loader accepted it");
+    };
+    assert_eq!(d.len(), 6, "{d}");
+    let got = d.to_string();
+    let path = dir().join(format!("{name}.expected"));
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &got).expect("write expected report");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).expect("expected report");
+    assert_eq!(got, want, "{name}: report changed (BLESS=1 to review)");
+}

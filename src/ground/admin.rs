@@ -46,8 +46,24 @@ pub enum AdminCommand {
     Revoke(RevokeArgs),
     /// Replace a ground server's policy rules.
     Policy(PolicyArgs),
+    /// Replace the admin set and its threshold, signed by the current threshold of current admins
+    /// and by the new threshold of new admins (as TUF rotates its root keys).
+    RotateAdmins(RotateArgs),
     /// Print the node's identity public key from its key flash (sim board only, node stopped).
     Identity(IdentityArgs),
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// The new set: an `admin-threshold M` line, then one `admin KEY` line per new admin
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// A new admin's P-256 secret key file; give it once per signing new admin (its index is its
+    /// `admin` line's position in --file)
+    #[arg(long = "new-admin-key", value_name = "FILE", required = true)]
+    new_admin_keys: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -137,9 +153,17 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
         AdminCommand::AddServer(a) => {
             let body = std::fs::read_to_string(&a.file)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", a.file.display())))?;
-            command(a.signing, body.trim())
+            command(a.signing, body.trim(), Vec::new())
         }
-        AdminCommand::Revoke(a) => command(a.signing, &format!("revoke id={}", a.server)),
+        AdminCommand::RotateAdmins(a) => {
+            let body = std::fs::read_to_string(&a.file)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", a.file.display())))?;
+            let new_set = new_admin_keys(&body, &a)?;
+            command(a.signing, body.trim(), new_set)
+        }
+        AdminCommand::Revoke(a) => {
+            command(a.signing, &format!("revoke id={}", a.server), Vec::new())
+        }
         AdminCommand::Policy(a) => {
             let rules: Vec<&str> = a
                 .rules
@@ -155,13 +179,14 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
             command(
                 a.signing,
                 &format!("policy id={}\n{}", a.server, rules.join("\n")),
+                Vec::new(),
             )
         }
         AdminCommand::Identity(a) => identity(a),
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -357,6 +382,19 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
     )))
 }
 
+/// The keys of the `admin KEY` lines of a registry text, in admin-index order.
+fn admin_lines(text: &str) -> Vec<[u8; 33]> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some("admin"), Some(k)) => unhex::<33>(k),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// One `--admin-key` argument resolved to (index, key).
 fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
     let registry: Option<Vec<[u8; 33]>> = match &sig.registry {
@@ -364,17 +402,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Failure::Usage(format!("--registry {}: {e}", p.display())))?;
-            Some(
-                text.lines()
-                    .filter_map(|l| {
-                        let mut w = l.split_whitespace();
-                        match (w.next(), w.next()) {
-                            (Some("admin"), Some(k)) => unhex::<33>(k),
-                            _ => None,
-                        }
-                    })
-                    .collect(),
-            )
+            Some(admin_lines(&text))
         }
     };
     let mut out = Vec::new();
@@ -388,7 +416,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
             ),
             _ => (None, arg.as_str()),
         };
-        let key = super::batch::read_key(Path::new(file))
+        let key = super::keyfile::read(Path::new(file))
             .map_err(|e| Failure::Rejected(format!("{e}\n")))?;
         let public = signer::p256sig::compress(&key.public_key());
         let index = match (index, &registry) {
@@ -454,9 +482,37 @@ fn transfer_id(counter: u64) -> u64 {
     counter.rotate_left(32) ^ nanos ^ u64::from(std::process::id())
 }
 
-fn command(sig: Signing, body: &str) -> Result<(), Failure> {
+/// Each `--new-admin-key` with its signature index in a rotation (`NEW_SET` + its position
+/// among the `admin` lines of the new set).
+fn new_admin_keys(body: &str, a: &RotateArgs) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+    let set = admin_lines(body);
+    a.new_admin_keys
+        .iter()
+        .map(|file| {
+            let key =
+                super::keyfile::read(file).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+            let public = signer::p256sig::compress(&key.public_key());
+            let j = set
+                .iter()
+                .position(|k| *k == public)
+                .and_then(|j| u8::try_from(j).ok())
+                .ok_or_else(|| {
+                    Failure::Rejected(format!(
+                        "--new-admin-key {}: its public key {} is not an `admin` line of {}\n",
+                        file.display(),
+                        hex(&public),
+                        a.file.display()
+                    ))
+                })?;
+            Ok((signer::admin::NEW_SET + j, key))
+        })
+        .collect()
+}
+
+fn command(sig: Signing, body: &str, new_set: Vec<(u8, p256::SecretKey)>) -> Result<(), Failure> {
     let identity = read_identity(&sig.identity)?;
-    let keys = admin_keys(&sig)?;
+    let mut keys = admin_keys(&sig)?;
+    keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let state = sig
         .link

@@ -2,9 +2,9 @@
 //! server's key, then the PSBTs), and write the co-signed PSBTs out of a result file. The file
 //! formats are [`comms_partition::intake`]'s (the batch is exactly the signer's batch format).
 //!
-//! - **Key file**: the ground server's P-256 certificate key, 64 hex characters (the secret
-//!   scalar, big-endian), surrounding whitespace ignored. Its compressed public key is what the
-//!   signer's registry lists for the server (`server id=N key=02...`).
+//! - **Key file**: the ground server's P-256 certificate key ([`super::keyfile`]: 64 hex
+//!   characters, mode 0600). Its compressed public key is what the signer's registry lists for
+//!   the server (`server id=N key=02...`).
 //! - **Sequence**: certificates of one server need strictly increasing sequence numbers; the
 //!   ground keeps the last one per server in `STATE_DIR/server-ID.seq` and uses the next.
 //!
@@ -17,14 +17,6 @@ use std::path::{Path, PathBuf};
 /// Why a batch or result could not be made or used.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    /// The key file is unusable.
-    #[error("key file {path}: {what}")]
-    BadKey {
-        /// File.
-        path: PathBuf,
-        /// Problem.
-        what: String,
-    },
     /// A PSBT file is unusable.
     #[error("PSBT {path}: {what}")]
     BadPsbt {
@@ -76,29 +68,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Read a server key file.
-pub fn read_key(path: &Path) -> Result<p256::SecretKey, BatchError> {
-    let bad = |what: &str| BatchError::BadKey {
-        path: path.to_path_buf(),
-        what: what.to_string(),
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
-    let hex = text.trim();
-    if hex.len() != 64 {
-        return Err(bad(&format!(
-            "expected 64 hex characters (a P-256 secret key), found {}",
-            hex.len()
-        )));
-    }
-    let mut bytes = [0u8; 32];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
-            .map_err(|_| bad("not hexadecimal"))?;
-    }
-    p256::SecretKey::from_slice(&bytes)
-        .map_err(|_| bad("not a valid P-256 secret key (zero or above the group order)"))
 }
 
 /// Read and check one PSBT file (binary BIP-174).
@@ -287,27 +256,5 @@ mod tests {
             e.contains("replayed batch") && e.contains("class 1, code 6"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn key_files_are_checked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("k");
-        std::fs::write(&p, "00".repeat(32)).expect("write");
-        assert!(
-            read_key(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("not a valid P-256")
-        );
-        std::fs::write(&p, "zz".repeat(32)).expect("write");
-        assert!(
-            read_key(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("not hexadecimal")
-        );
-        std::fs::write(&p, format!("  {}\n", "0a".repeat(32))).expect("write");
-        assert!(read_key(&p).is_ok());
     }
 }

@@ -9,6 +9,8 @@
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
 //! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
+//! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
+//! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
 //! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
@@ -20,6 +22,8 @@
 
 pub mod admin;
 pub mod batch;
+pub mod keyfile;
+pub mod refusal;
 pub mod session;
 pub mod sign;
 pub mod status;
@@ -36,7 +40,7 @@ use std::time::Duration;
 #[derive(Subcommand)]
 pub enum GroundCommand {
     /// Ping the node (PUS 17,1) and show its verification reports and the reply.
-    Ping(LinkArgs),
+    Ping(PingArgs),
     /// Show the node's health, link statistics and security counters (PUS 3,27).
     Status(LinkArgs),
     /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
@@ -48,6 +52,28 @@ pub enum GroundCommand {
     Admin(admin::AdminCommand),
     /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
     Sign(SignArgs),
+    /// Make a new P-256 secret key file (mode 0600; never replaces a file) for `--key` or
+    /// `--admin-key`, and print its compressed public key for the registry
+    Keygen(KeygenArgs),
+    /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
+    /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
+    Resync(LinkArgs),
+}
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// The new key file
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// Pings to send, one after the other; stops at the first that fails
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    count: u32,
 }
 
 #[derive(Args)]
@@ -209,22 +235,60 @@ fn refused(a: &Answer) -> Result<(), Failure> {
     }
 }
 
-fn ping(args: LinkArgs) -> Result<(), Failure> {
+fn ping(args: PingArgs) -> Result<(), Failure> {
+    let mut s = args.link.session()?;
+    let count = args.count.max(1);
+    let mut attempts = 0u64;
+    for i in 1..=count {
+        let a = s.command(ST_TEST, 1, &[]).map_err(|e| match count {
+            1 => session_failure(e),
+            _ => Failure::Usage(format!("ping {i} of {count}: {e}")),
+        })?;
+        attempts += u64::from(a.attempts);
+        print_reports(&a);
+        refused(&a)?;
+        let replies = a
+            .other
+            .iter()
+            .filter(|t| t.service == ST_TEST && t.subservice == 2)
+            .count();
+        if replies == 0 {
+            // Completion without the reply: the reply unit was lost on the way down.
+            println!("17,2 reply lost on the downlink (the command completed)");
+        } else {
+            println!("17,2 pong from the node");
+        }
+    }
+    if count > 1 {
+        println!("{count} of {count} pings completed in {attempts} attempts");
+    }
+    Ok(())
+}
+
+fn keygen(args: KeygenArgs) -> Result<(), Failure> {
+    let key = keyfile::generate()
+        .map_err(|e| Failure::Usage(format!("the system's random generator: {e}")))?;
+    keyfile::write_new(&args.out, &key).map_err(|e| Failure::Usage(e.to_string()))?;
+    println!(
+        "{}",
+        admin::hex(&signer::p256sig::compress(&key.public_key()))
+    );
+    eprintln!(
+        "new key {} (mode 0600); its public key above goes in the registry's `server ... key=` or `admin` line",
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn resync(args: LinkArgs) -> Result<(), Failure> {
     let mut s = args.session()?;
-    let a = s.command(ST_TEST, 1, &[]).map_err(session_failure)?;
+    let (arsn, a) = s.resync().map_err(session_failure)?;
     print_reports(&a);
     refused(&a)?;
-    let replies = a
-        .other
-        .iter()
-        .filter(|t| t.service == ST_TEST && t.subservice == 2)
-        .count();
-    if replies == 0 {
-        // Completion without the reply: the reply unit was lost on the way down.
-        println!("17,2 reply lost on the downlink (the command completed)");
-    } else {
-        println!("17,2 pong from the node");
-    }
+    println!(
+        "SA {}: the node's anti-replay window now continues after ARSN {arsn}",
+        args.spi
+    );
     Ok(())
 }
 
@@ -282,7 +346,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
 
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     let psbts = args
         .psbts
         .iter()
@@ -324,6 +388,8 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Result(a) => write_result(a),
         GroundCommand::Admin(c) => admin::run(c),
         GroundCommand::Sign(a) => sign_cmd(a),
+        GroundCommand::Resync(a) => resync(a),
+        GroundCommand::Keygen(a) => keygen(a),
     }
 }
 
@@ -357,7 +423,7 @@ fn sign_outputs(args: &SignArgs) -> Result<Vec<PathBuf>, Failure> {
 
 fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = batch::read_key(&args.key).map_err(rejected)?;
+    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     let psbts = args
         .psbts
         .iter()

@@ -6,40 +6,41 @@
 //!   (to a temporary file, then renamed) **before** each unit is sent, so an uplink ARSN is never
 //!   used twice, even if the tool is killed mid-command.
 //! - **Retries**: a command that gets no completion report within the timeout is sent again as
-//!   the *same* telecommand (same request ID) in a *new* SDLS unit: the node's duplicate check
-//!   runs it once and only repeats its reports. The **second** attempt's ARSN jumps one
-//!   reservation block ([`DEFAULT_RESERVE_BLOCK`]) ahead: after a node reboot the node only
-//!   accepts ARSNs above its persisted floor, which is at most one block above anything the
-//!   ground sent, and the node says nothing to a refused unit. Later attempts take the next
-//!   ARSN. The jump is made only when the association's window is wider than a block plus
-//!   [`RETRY_MARGIN`], so that it lands inside the window when the node did *not* reboot too (a
-//!   jump past the window would lock the ground out: the node refuses, silently, every later
-//!   unit). With a narrower window the ground only learns a reboot from the node's
-//!   security-restored event or housekeeping (next point).
+//!   the *same* telecommand (same request ID) in a *new* SDLS unit with the *next* ARSN: the
+//!   node's duplicate check runs it once and only repeats its reports. A retry never skips
+//!   sequence numbers, so a lossy link cannot carry the ground outside the node's anti-replay
+//!   window (only as many lost units in a row as the window is wide could, and then the node
+//!   says so, next point). It once jumped a whole reservation block on the second attempt, to
+//!   get above the node's persisted floor after a reboot: two such jumps without an accepted
+//!   unit between them left the window for good, and each accepted jump counted 256 lost units
+//!   on the node's link statistics (a false failover to the standby line).
+//! - **Refused sequence numbers**: the node answers an *authenticated* unit it refuses for its
+//!   ARSN with event 0x0007 (SPI, refused ARSN, last accepted, window, verdict). Below the
+//!   floor (after a node reboot, or a ground state restored from a backup) the ground moves
+//!   above the floor and sends the next attempt at once. Beyond the window, the command fails
+//!   with [`SessionError::SequenceRefused`] ("the node refuses our sequence numbers"), which
+//!   names `spacenode ground resync`: an authenticated SDLS "set ARSN" ([`Session::resync`]).
 //! - **Floors**: a security-restored event (boot) or housekeeping structure 3 seen on the way
 //!   moves the ground above the node's reported floor at once.
 //!
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
+use super::refusal::Refusal;
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
-use comms::pus::event::EV_SECURITY_RESTORED;
+use comms::pus::event::{EV_SECURITY_RESTORED, EV_SEQUENCE_REFUSED};
 use comms::pus::hk::{SID_SECURITY, decode_security};
 use comms::pus::tc::RequestId;
 use comms::pus::verification::Report;
-use comms::pus::{ST_EVENT, ST_HOUSEKEEPING};
+use comms::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY};
 use comms::sdls::engine::HEADER_LEN;
 use comms::sdls::mac::MAC_LEN;
 use comms::sdls::state::{self, MAX_STATE_LEN, SaState};
-use comms::sdls::{DEFAULT_RESERVE_BLOCK, MAX_UNIT_LEN, Provisioning};
+use comms::sdls::{MAX_UNIT_LEN, Provisioning};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Uplink units the node may have missed in a row (lost, or sent by a killed tool) for which the
-/// second attempt's jump still lands inside the window.
-const RETRY_MARGIN: u64 = 64;
 
 /// The ground's state file inside its state directory.
 pub const STATE_FILE: &str = "sdls-state.bin";
@@ -86,6 +87,20 @@ pub enum SessionError {
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
+    /// The node refuses our sequence numbers: they are beyond its anti-replay window.
+    #[error(
+        "the node refuses our sequence numbers: under SA {spi} it refused ARSN {sent}, its last accepted ARSN is {node_last} and it accepts at most {window} ahead; run `spacenode ground resync` with the same --state and --spi (an authenticated set-ARSN command that moves the node's window to ours)"
+    )]
+    SequenceRefused {
+        /// The association.
+        spi: u16,
+        /// The ARSN the node refused.
+        sent: u64,
+        /// The node's last accepted ARSN.
+        node_last: u64,
+        /// The node's window.
+        window: u64,
+    },
     /// The command completed but the report it asks for did not arrive.
     #[error("the node completed the request but its {0} did not arrive; run it again")]
     NoReport(&'static str),
@@ -170,9 +185,8 @@ pub struct Session {
     ground: Ground,
     /// Downlink units refused by the ground's security check.
     pub refused_downlink: u32,
-    /// Whether the second attempt jumps one reservation block (the association's window is
-    /// wide enough for the jump to land inside it when the node did not reboot).
-    jump_on_retry: bool,
+    /// The last event 0x0007 about this session's association, until the command loop looks.
+    refusal: Option<Refusal>,
 }
 
 fn state_err(path: &Path, what: impl std::fmt::Display) -> SessionError {
@@ -187,11 +201,7 @@ impl Session {
     pub fn open(cfg: SessionConfig) -> Result<Session, SessionError> {
         let provisioning = Provisioning::parse(&cfg.provisioning)
             .map_err(|e| SessionError::Provisioning(e.to_string()))?;
-        let Some(window) = provisioning
-            .associations()
-            .find(|s| s.spi == cfg.spi)
-            .map(|s| u64::from(s.window))
-        else {
+        if !provisioning.associations().any(|s| s.spi == cfg.spi) {
             return Err(SessionError::Provisioning(format!(
                 "no association with SPI {} in the provisioning file",
                 cfg.spi
@@ -228,7 +238,7 @@ impl Session {
             sock,
             ground,
             refused_downlink: 0,
-            jump_on_retry: window > DEFAULT_RESERVE_BLOCK + RETRY_MARGIN,
+            refusal: None,
         })
     }
 
@@ -286,6 +296,30 @@ impl Session {
                 f.copy_from_slice(&e[2..10]);
                 self.ground.resume_above(spi, u64::from_be_bytes(f));
             }
+        } else if tm.service == ST_EVENT
+            && tm.source.get(..2) == Some(&EV_SEQUENCE_REFUSED.to_be_bytes()[..])
+            && let Some((spi, r)) = Refusal::decode(&tm.source)
+        {
+            // Moving up is always safe (an ARSN is never reused); beyond the window only the
+            // operator's resynchronisation helps.
+            self.ground.resume_above(spi, r.node_last);
+            if spi == self.cfg.spi && r.arsn <= self.last_sent() {
+                self.refusal = Some(r);
+            }
+        }
+    }
+
+    /// The node refused a unit of ours beyond its window: the error that says so.
+    fn take_refusal(&mut self) -> Option<Refusal> {
+        self.refusal.take()
+    }
+
+    fn refused_error(&self, r: Refusal) -> SessionError {
+        SessionError::SequenceRefused {
+            spi: self.cfg.spi,
+            sent: r.arsn,
+            node_last: r.node_last,
+            window: r.window,
         }
     }
 
@@ -296,6 +330,17 @@ impl Session {
         service: u8,
         subservice: u8,
         app_data: &[u8],
+    ) -> Result<Answer, SessionError> {
+        self.run(service, subservice, app_data, self.cfg.attempts.max(1))
+    }
+
+    /// [`Session::command`] with `attempts` attempts.
+    fn run(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app_data: &[u8],
+        attempts: u32,
     ) -> Result<Answer, SessionError> {
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let (len, request) = self
@@ -308,6 +353,7 @@ impl Session {
             .unwrap_or(&[])
             .to_vec();
         self.save()?;
+        self.refusal = None;
         let start = Instant::now();
         let mut answer = Answer {
             reports: Vec::new(),
@@ -316,15 +362,11 @@ impl Session {
             elapsed: Duration::ZERO,
         };
         let mut buf = vec![0u8; 65_536];
-        for attempt in 1..=self.cfg.attempts.max(1) {
+        for attempt in 1..=attempts {
             answer.attempts = attempt;
             let n = if attempt == 1 {
                 len
             } else {
-                if attempt == 2 && self.jump_on_retry {
-                    let skip = self.last_sent().saturating_add(DEFAULT_RESERVE_BLOCK);
-                    self.ground.resume_above(self.cfg.spi, skip);
-                }
                 let n = self
                     .ground
                     .wrap(self.cfg.spi, &packet, &mut unit)
@@ -356,6 +398,14 @@ impl Session {
                 let Some(tm) = self.open_unit(buf.get(..got).unwrap_or(&[])) else {
                     continue;
                 };
+                if let Some(r) = self.take_refusal() {
+                    if r.beyond {
+                        self.save()?;
+                        return Err(self.refused_error(r));
+                    }
+                    // Below the node's floor: the ground now sends above it; try again now.
+                    break;
+                }
                 match tm.verification {
                     Some((rid, report)) if rid == request => {
                         let done = Answer::is_final(&report);
@@ -377,6 +427,33 @@ impl Session {
             attempts: answer.attempts,
             timeout_ms: self.cfg.timeout.as_millis() as u64,
         })
+    }
+
+    /// Resynchronise the association with the node (SDLS-EP's "set ARSN", TC 130,3): the TC
+    /// names the ARSN of the very unit that carries it, and the node accepts that unit even
+    /// beyond its window (still only with a valid MAC, and never a replayed number), moving the
+    /// window to the ground's. Each attempt is a new TC with its own unit's ARSN. Returns the
+    /// ARSN the node's window now starts after.
+    pub fn resync(&mut self) -> Result<(u64, Answer), SessionError> {
+        let mut last = None;
+        for _ in 0..self.cfg.attempts.max(1) {
+            let arsn = self.ground.next_arsn(self.cfg.spi).unwrap_or(1);
+            let mut app = [0u8; 10];
+            app[..2].copy_from_slice(&self.cfg.spi.to_be_bytes());
+            app[2..].copy_from_slice(&arsn.to_be_bytes());
+            match self.run(ST_SECURITY, 3, &app, 1) {
+                Ok(a) => return Ok((arsn, a)),
+                // A lost unit or report, or a refusal of an earlier unit of ours: once more,
+                // with the next (or the floor's next) number.
+                Err(
+                    e @ (SessionError::Unreachable { .. } | SessionError::SequenceRefused { .. }),
+                ) => {
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(SessionError::NoReport("set-ARSN completion (1,7)")))
     }
 
     /// Send one space packet that is not a PUS telecommand (a CFDP PDU) under the session's

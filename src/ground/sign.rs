@@ -267,7 +267,10 @@ pub fn explain(class: u8, code: u8, psbt: Option<u16>) -> String {
         1 => format!("certificate: {}", cert(code)),
         2 => "batch framing is malformed".into(),
         3 => format!("PSBT does not parse{at}"),
-        4 => format!("wallet refused the PSBT (signer refusal code {code}){at}"),
+        4 => match signer::signer::Refusal::reason(code) {
+            Some(why) => format!("wallet refused the PSBT: {why} (signer refusal code {code}){at}"),
+            None => format!("wallet refused the PSBT (signer refusal code {code}){at}"),
+        },
         5 => match code {
             1 => format!("policy: denied by a rule{at}"),
             2 => "policy: the server has no rules".into(),
@@ -634,6 +637,10 @@ mod tests {
         );
         assert!(explain(1, 5, None).contains("wrong --key"));
         assert!(explain(4, 12, Some(0)).contains("wallet refused"));
+        assert_eq!(
+            explain(4, 19, Some(1)),
+            "wallet refused the PSBT: two inputs spend the same outpoint: the transaction can never confirm (bad-txns-inputs-duplicate) (signer refusal code 19) (PSBT 1)"
+        );
         assert!(explain(9, 9, None).contains("class 9, code 9"));
         assert!(coarse(6).contains("busy"));
     }

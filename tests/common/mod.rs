@@ -30,6 +30,20 @@ pub fn free_addr() -> SocketAddr {
     s.local_addr().expect("addr")
 }
 
+/// Write a secret key file as an operator keeps one: mode 0600 (the ground refuses others).
+pub fn write_secret(path: &Path, contents: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .expect("write key file");
+}
+
 /// Status, stdout and stderr of a finished command, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(
@@ -165,4 +179,31 @@ pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
         cert_public.as_hex(),
         std::str::from_utf8(&sum).unwrap()
     )
+}
+
+/// The number after `label` in `s` (a figure in a command's output).
+pub fn number_after(s: &str, label: &str) -> u64 {
+    let rest = s
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{s}"));
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
+}
+
+/// `spacenode run`'s radio flags: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
+pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
+    [
+        "--radio-loss",
+        loss,
+        "--radio-seed",
+        seed,
+        "--radio-latency-ms",
+        "2",
+        "--radio-kbps",
+        "2000",
+    ]
 }

@@ -62,6 +62,7 @@
 //! | 0x1308 | `AdminRegistryRefused` | signer admin (code 8) | 8 |
 //! | 0x1309 | `AdminRegistryTooLarge` | signer admin (code 9) | 9 |
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
+//! | 0x130B | `AdminNotEnoughNewSignatures` | signer admin (code 11) | 11 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -198,6 +199,8 @@ pub enum FailureCode {
     AdminRegistryTooLarge = 0x1309,
     /// Signer admin code 10: flash failure; the old registry stays in force.
     AdminStorage = 0x130A,
+    /// Signer admin code 11: a rotation without its new threshold of new-set signatures.
+    AdminNotEnoughNewSignatures = 0x130B,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -215,7 +218,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 61] = {
+pub const ALL: [FailureCode; 62] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -272,6 +275,7 @@ pub const ALL: [FailureCode; 61] = {
         AdminRegistryRefused,
         AdminRegistryTooLarge,
         AdminStorage,
+        AdminNotEnoughNewSignatures,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -342,6 +346,7 @@ impl FailureCode {
             8 => AdminRegistryRefused,
             9 => AdminRegistryTooLarge,
             10 => AdminStorage,
+            11 => AdminNotEnoughNewSignatures,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -381,6 +386,9 @@ impl FailureCode {
             AdminRegistryTooLarge => "the new registry would not fit its flash record",
             AdminStorage => {
                 "flash failure while storing the registry; the old registry stays in force"
+            }
+            AdminNotEnoughNewSignatures => {
+                "an admin-set rotation needs its new threshold of signatures by the new admin set"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

@@ -100,6 +100,11 @@ impl Ground {
         self.engine.skip_tx_to(spi, floor);
     }
 
+    /// The ARSN the next uplink unit under `spi` will carry.
+    pub fn next_arsn(&self, spi: u16) -> Option<u64> {
+        self.engine.status(spi).map(|s| s.tx_next)
+    }
+
     /// Follow a key rotation the node confirmed.
     pub fn rotate(&mut self, spi: u16, epoch: u32) -> Result<(), GroundError> {
         self.engine

@@ -2,7 +2,13 @@
 //!
 //! For each unit from either link ([`Node::on_unit`]):
 //!
-//! 1. SDLS ProcessSecurity ([`crate::sdls`]): refused units are counted and get **no** answer.
+//! 1. SDLS ProcessSecurity ([`crate::sdls`]): refused units are counted and get **no** answer,
+//!    except that an *authenticated* unit refused for its sequence number (replayed, old, or
+//!    beyond the window) raises event 0x0007 under its association, rate-limited, so the
+//!    ground learns that the node refuses its sequence numbers instead of guessing. A unit
+//!    carrying TC 130,3 (set ARSN) for its own SPI and ARSN is processed with
+//!    [`SecurityEngine::process_resync`]: accepted beyond the window (the operator's
+//!    authenticated resynchronisation, `spacenode ground resync`).
 //! 2. PUS-C TC parsing ([`crate::pus::tc`]): a refusal gets 1,2 with its failure code (or, with no
 //!    readable request ID, event 0x0006).
 //! 3. Routing and authorisation ([`crate::router`]): a refusal gets 1,2.
@@ -42,9 +48,10 @@ use crate::pus::tc::{self, Ack, RequestId, Telecommand};
 use crate::pus::time::cds_stamp;
 use crate::pus::tm::TmWriter;
 use crate::pus::verification::{self, Report};
-use crate::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_TEST, ST_VERIFICATION};
+use crate::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY, ST_TEST, ST_VERIFICATION};
 use crate::router::{Forward, Local, Route, RouteTable};
-use crate::sdls::engine::{BootError, ManageError};
+use crate::sdls::engine::{BootError, HEADER_LEN, ManageError};
+use crate::sdls::mac::MAC_LEN;
 use crate::sdls::{
     MAX_DATA_LEN, MAX_UNIT_LEN, Provisioning, SecurityEngine, StatePersist, UplinkReject,
 };
@@ -197,6 +204,7 @@ pub struct Node<P: StatePersist> {
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
     last_auth_event: Option<Instant>,
+    last_sequence_event: Option<Instant>,
     admin: crate::admin::Assembly,
     admin_token: u32,
 }
@@ -229,6 +237,7 @@ impl<P: StatePersist> Node<P> {
             pending: [None; MAX_PENDING],
             refused_reported: 0,
             last_auth_event: None,
+            last_sequence_event: None,
             admin: crate::admin::Assembly::default(),
             admin_token: 0,
         })
@@ -453,11 +462,21 @@ impl<P: StatePersist> Node<P> {
         fwd: &mut impl Forwarder,
         down: &mut impl Downlink,
     ) -> UnitOutcome {
-        let verified = match self.engine.process(unit, &mut self.persist) {
+        let processed = if self.is_set_arsn(unit) {
+            self.engine.process_resync(unit, &mut self.persist)
+        } else {
+            self.engine.process(unit, &mut self.persist)
+        };
+        let verified = match processed {
             Ok(v) => v,
             Err(e) => {
                 let kind = match e {
-                    UplinkReject::Replay { .. } | UplinkReject::OutsideWindow { .. } => {
+                    UplinkReject::Replay { spi, arsn } => {
+                        self.sequence_refused(spi, arsn, false, now, down);
+                        RxError::Duplicate
+                    }
+                    UplinkReject::OutsideWindow { spi, arsn } => {
+                        self.sequence_refused(spi, arsn, true, now, down);
                         RxError::Duplicate
                     }
                     _ => RxError::Auth,
@@ -502,6 +521,61 @@ impl<P: StatePersist> Node<P> {
             }
         };
         self.on_command(spi, verified.permissions, &tc, now, fwd, down)
+    }
+
+    /// Whether `unit` carries TC 130,3 naming the unit's own SPI and ARSN, under an association
+    /// that may manage keys (the permission 130,3 needs: one without it does not get its
+    /// window moved either). Looked at before authentication only to pick
+    /// [`SecurityEngine::process_resync`], which still verifies the MAC first and refuses
+    /// replays.
+    fn is_set_arsn(&self, unit: &[u8]) -> bool {
+        let (Some(header), Some(data)) = (
+            unit.get(..HEADER_LEN),
+            unit.get(HEADER_LEN..unit.len().saturating_sub(MAC_LEN)),
+        ) else {
+            return false;
+        };
+        let Ok(tc) = tc::parse(data, self.cfg.apid) else {
+            return false;
+        };
+        tc.service == ST_SECURITY
+            && tc.subservice == 3
+            && function::decode_floor(tc.app_data).is_ok_and(|(spi, arsn)| {
+                header[..2] == spi.to_be_bytes()
+                    && header[2..] == arsn.to_be_bytes()
+                    && self.engine.status(spi).is_some_and(|s| {
+                        s.permissions
+                            .contains(crate::sdls::Permissions::KEY_MANAGEMENT)
+                    })
+            })
+    }
+
+    /// Event 0x0007 for an authenticated unit refused for its sequence number, under the SPI
+    /// it came on, at most once per [`event::SEQUENCE_EVENT_INTERVAL_MS`].
+    fn sequence_refused(
+        &mut self,
+        spi: u16,
+        arsn: u64,
+        beyond: bool,
+        now: Now,
+        down: &mut impl Downlink,
+    ) {
+        let due = self.last_sequence_event.is_none_or(|t| {
+            now.mono.as_micros().saturating_sub(t.as_micros()) / 1000
+                >= event::SEQUENCE_EVENT_INTERVAL_MS
+        });
+        let Some(sa) = self.engine.status(spi).filter(|_| due) else {
+            return;
+        };
+        self.last_sequence_event = Some(now.mono);
+        let mut aux = [0u8; 27];
+        aux[..2].copy_from_slice(&spi.to_be_bytes());
+        aux[2..10].copy_from_slice(&arsn.to_be_bytes());
+        aux[10..18].copy_from_slice(&sa.rx_last.to_be_bytes());
+        aux[18..26].copy_from_slice(&sa.rx_window.to_be_bytes());
+        aux[26] = u8::from(beyond);
+        let ev = Event::new(Severity::Low, event::EV_SEQUENCE_REFUSED, &aux);
+        self.emit(spi, 0, ST_EVENT, ev.severity as u8, ev.source(), now, down);
     }
 
     fn on_command(
@@ -639,6 +713,7 @@ impl<P: StatePersist> Node<P> {
             Hk(hk::Request),
             Rotate(u16, u32),
             Floor(u16, u64),
+            SetArsn(u16, u64),
         }
         let args = match local {
             Local::Ping if tc.app_data.is_empty() => Args::Ping,
@@ -656,6 +731,10 @@ impl<P: StatePersist> Node<P> {
             Local::RaiseFloor => {
                 let (s, f) = function::decode_floor(tc.app_data)?;
                 Args::Floor(s, f)
+            }
+            Local::SetArsn => {
+                let (s, a) = function::decode_floor(tc.app_data)?;
+                Args::SetArsn(s, a)
             }
         };
         self.report(ctx, Report::AcceptanceSuccess, now, down);
@@ -734,6 +813,20 @@ impl<P: StatePersist> Node<P> {
                     let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
                     self.send_event(&ev, now, down);
                 }),
+            // The unit that carried it already moved the window ([`Node::is_set_arsn`]); a
+            // 130,3 naming another association or a number the window has not reached is a
+            // mistake of the sender and changes nothing.
+            Args::SetArsn(spi, arsn) => match self.engine.status(spi) {
+                Some(sa) if spi == ctx.spi && sa.rx_last >= arsn => {
+                    let mut aux = [0u8; 10];
+                    aux[..2].copy_from_slice(&spi.to_be_bytes());
+                    aux[2..].copy_from_slice(&arsn.to_be_bytes());
+                    let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
+                    self.send_event(&ev, now, down);
+                    Ok(())
+                }
+                _ => Err(Failure::with(FailureCode::BadAppData, u32::from(spi))),
+            },
         };
         Ok(match result {
             Ok(()) => {

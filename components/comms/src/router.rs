@@ -36,6 +36,8 @@ pub enum Local {
     RotateKey,
     /// 130,2 raise anti-replay floor.
     RaiseFloor,
+    /// 130,3 set ARSN: resynchronise the carrying association.
+    SetArsn,
 }
 
 /// A function forwarded to a component.
@@ -83,7 +85,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 9] = [
+pub const CATALOGUE: [CommandDef; 10] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -161,6 +163,13 @@ pub const CATALOGUE: [CommandDef; 9] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::RaiseFloor),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 3,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::SetArsn),
     },
 ];
 

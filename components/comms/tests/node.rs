@@ -14,7 +14,7 @@ use comms::node::{
 use comms::pus::function::{self, Chunk, FN_SIGN_CHUNK};
 use comms::pus::verification::Report;
 use comms::router::{Forward, RouteTable};
-use comms::sdls::MemoryPersist;
+use comms::sdls::{MemoryPersist, UplinkReject};
 use hal::time::Instant;
 use protocol::{ChunkPosition, LinkId, SignRejection, SignResponse, SignStatus};
 
@@ -469,18 +469,26 @@ fn a_full_ring_is_a_start_failure() {
     );
 }
 
+/// Forged units get no answer at all; a replayed authentic unit gets no report and no reply,
+/// only event 0x0007 (which tells the ground why), at most once per interval.
 #[test]
-fn forged_and_replayed_units_get_no_answer_at_all() {
+fn forged_units_get_no_answer_and_replays_only_a_rate_limited_event() {
     let mut n = node();
     let mut g = ground();
     let mut ch = Channels::default();
     let mut unit = [0u8; 128];
     let (len, _) = g.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
     let good = unit[..len].to_vec();
-    send(&mut n, &good, &mut ch);
+    let (_, first) = send(&mut n, &good, &mut ch);
+    opened(&mut g, &first);
     let (o, sink) = send(&mut n, &good, &mut ch);
     assert!(matches!(o, UnitOutcome::Refused(_)));
-    assert!(sink.0.is_empty());
+    assert_eq!(opened(&mut g, &sink), vec![(5, 2, None)]);
+    let d = g.downlink(&sink.0[0]);
+    assert!(d.is_err(), "already opened once");
+    let (o, sink) = send(&mut n, &good, &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)));
+    assert!(sink.0.is_empty(), "within the interval: nothing");
     let mut forged = good.clone();
     forged[12] ^= 4;
     let (o, sink) = send(&mut n, &forged, &mut ch);
@@ -491,7 +499,109 @@ fn forged_and_replayed_units_get_no_answer_at_all() {
         n.links().status(LinkId::Primary, now().mono).auth_failures,
         1
     );
-    assert_eq!(n.links().status(LinkId::Primary, now().mono).duplicates, 1);
+    assert_eq!(n.links().status(LinkId::Primary, now().mono).duplicates, 2);
+}
+
+/// TC 130,3's application data: SPI and ARSN.
+fn set_arsn_app(spi: u16, arsn: u64) -> [u8; 10] {
+    let mut app = [0u8; 10];
+    app[..2].copy_from_slice(&spi.to_be_bytes());
+    app[2..].copy_from_slice(&arsn.to_be_bytes());
+    app
+}
+
+/// Event 0x0007's source data: SPI, refused ARSN, last accepted, window, verdict.
+fn sequence_event(source: &[u8]) -> (u16, u64, u64, u64, u8) {
+    assert_eq!(source[..2], [0x00, 0x07]);
+    let u = |r: std::ops::Range<usize>| u64::from_be_bytes(source[r].try_into().unwrap());
+    (
+        u16::from_be_bytes([source[2], source[3]]),
+        u(4..12),
+        u(12..20),
+        u(20..28),
+        source[28],
+    )
+}
+
+/// The operator's resynchronisation: a ground far beyond the window is refused (with event
+/// 0x0007 saying so) until it sends TC 130,3 naming its own unit's SPI and ARSN; that unit is
+/// accepted, the window moves there, and normal commands follow. A 130,3 that names another
+/// ARSN than its unit's is refused like any unit beyond the window.
+#[test]
+fn set_arsn_resynchronises_a_ground_beyond_the_window() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 128];
+    g.resume_above(OPS, 1_000);
+    let (len, _) = g.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
+    let (o, sink) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(
+        o,
+        UnitOutcome::Refused(UplinkReject::OutsideWindow { arsn: 1_001, .. })
+    ));
+    let ev = g.downlink(&sink.0[0]).unwrap();
+    assert_eq!(
+        sequence_event(ev.tm.source),
+        (OPS, 1_001, 0, u64::from(WINDOW), 1)
+    );
+
+    let later = Now {
+        mono: Instant::from_micros(9_000_000),
+        ..now()
+    };
+    let arsn = g.next_arsn(OPS).unwrap();
+    let wrong = set_arsn_app(OPS, arsn + 1);
+    let (len, _) = g.uplink(OPS, 130, 3, 1, &wrong, &mut unit).unwrap();
+    let o = n.on_unit(
+        LinkId::Primary,
+        &unit[..len],
+        later,
+        &mut ch,
+        &mut Sink::default(),
+    );
+    assert!(matches!(
+        o,
+        UnitOutcome::Refused(UplinkReject::OutsideWindow { .. })
+    ));
+
+    let arsn = g.next_arsn(OPS).unwrap();
+    let app = set_arsn_app(OPS, arsn);
+    let (len, _) = g.uplink(OPS, 130, 3, 1, &app, &mut unit).unwrap();
+    let resync = unit[..len].to_vec();
+    let (o, sink) = send(&mut n, &resync, &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    assert!(
+        opened(&mut g, &sink).contains(&(1, 7, Some(Report::CompletionSuccess))),
+        "set ARSN completes"
+    );
+    assert_eq!(n.security().status(OPS).unwrap().rx_last, arsn);
+    let (len, _) = g.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    // An association without key management does not get its window moved by 130,3.
+    let mut p = ground();
+    p.resume_above(PING_ONLY, 1_000);
+    let app = set_arsn_app(PING_ONLY, p.next_arsn(PING_ONLY).unwrap());
+    let (len, _) = p.uplink(PING_ONLY, 130, 3, 1, &app, &mut unit).unwrap();
+    let o = n.on_unit(
+        LinkId::Primary,
+        &unit[..len],
+        later,
+        &mut ch,
+        &mut Sink::default(),
+    );
+    assert!(
+        matches!(o, UnitOutcome::Refused(UplinkReject::OutsideWindow { .. })),
+        "{o:?}"
+    );
+    assert_eq!(n.security().status(PING_ONLY).unwrap().rx_last, 0);
+    // The same resynchronisation unit again is a replay.
+    let (o, _) = send(&mut n, &resync, &mut ch);
+    assert!(
+        matches!(o, UnitOutcome::Refused(UplinkReject::Replay { .. })),
+        "{o:?}"
+    );
 }
 
 #[test]

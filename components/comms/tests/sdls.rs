@@ -47,6 +47,43 @@ fn gap_inside_window_is_accepted_and_the_skipped_numbers_are_then_refused() {
     }
 }
 
+/// `process_resync` accepts an authenticated ARSN beyond the window (and moves the window and
+/// the persisted reservation there), but never a replayed one or a forged one.
+#[test]
+fn resync_accepts_beyond_the_window_but_never_a_replay_or_a_forgery() {
+    let (mut n, mut p) = node(4);
+    n.process(&uplink(OPS, 1, PKT), &mut p).unwrap();
+    let far = 1_000 + u64::from(WINDOW);
+    let mut forged = uplink(OPS, far, PKT);
+    forged[12] ^= 1;
+    assert_eq!(
+        n.process_resync(&forged, &mut p),
+        Err(UplinkReject::BadMac { spi: OPS })
+    );
+    assert_eq!(
+        n.process_resync(&uplink(OPS, 1, PKT), &mut p),
+        Err(UplinkReject::Replay { spi: OPS, arsn: 1 })
+    );
+    let unit = uplink(OPS, far, PKT);
+    let v = n.process_resync(&unit, &mut p).unwrap();
+    assert_eq!((v.arsn, v.verdict), (far, SeqVerdict::OutsideWindow));
+    let st = n.status(OPS).unwrap();
+    assert_eq!((st.rx_last, st.rx_reserved), (far, far + 4));
+    assert_eq!(
+        n.process(&uplink(OPS, far, PKT), &mut p),
+        Err(UplinkReject::Replay {
+            spi: OPS,
+            arsn: far
+        })
+    );
+    assert_eq!(
+        n.process(&uplink(OPS, far + 1, PKT), &mut p)
+            .unwrap()
+            .verdict,
+        SeqVerdict::Next
+    );
+}
+
 #[test]
 fn replay_of_the_same_unit_is_refused() {
     let (mut n, mut p) = node(4);

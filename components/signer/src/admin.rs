@@ -19,12 +19,24 @@
 //! Each signature is P-256 ECDSA over SHA3-256 of bytes `0 .. 23+L`. Total length is exactly
 //! `24 + L + 65·k`.
 //!
+//! # Rotating the admin set (as TUF rotates its root)
+//!
+//! A body of an `admin-threshold M` line followed by `admin KEY` lines replaces the admin set and
+//! its threshold whole. It needs the current threshold of signatures by the **current** set
+//! (indices `0..N`) **and** `M` signatures by the **new** set (index [`NEW_SET`]` + j` for the
+//! new set's key `j`), so a set can never be replaced by keys that cannot sign, nor by fewer of
+//! the current admins than any other command needs. The envelope counter orders rotations like
+//! every command (a replayed or older rotation is refused), and after a rotation only the new
+//! set signs. Old and new signatures share the envelope's [`MAX_ADMINS`] signature entries.
+//!
 //! # Checks, in order, each with its own [`AdminError`] and code
 //!
-//! malformed (1), wrong node (2), replayed counter (3), admin index out of range (4), same admin
-//! twice (5), a signature that does not verify (6; one bad signature refuses the command even if
-//! enough others verify), fewer than the threshold (7), then the body against the registry (8,
-//! with the [`crate::registry::RegistryErrorKind`]), too large (9), flash failure (10). Only when all pass is the new registry written (mirrored)
+//! malformed (1), wrong node (2), replayed counter (3), admin index out of range (4; a new-set
+//! index on anything but a valid rotation too), same admin twice (5), a signature that does not
+//! verify (6; one bad signature refuses the command even if enough others verify), fewer than the
+//! threshold (7), then the body against the registry (8, with the
+//! [`crate::registry::RegistryErrorKind`]), too large (9), flash failure (10), a rotation with
+//! fewer new-set signatures than its new threshold (11). Only when all pass is the new registry written (mirrored)
 //! and adopted, with its counter, so a replayed or reordered command is refused after any reboot.
 
 use crate::cert::key_id;
@@ -32,6 +44,8 @@ use crate::keys::NodeKeys;
 use crate::p256sig::{self, Digest};
 use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError};
 
+/// Signature index of the new admin set's key 0 in a rotation (key `j` is `NEW_SET + j`).
+pub const NEW_SET: u8 = 0x80;
 /// Magic bytes.
 pub const MAGIC: [u8; 4] = *b"SNAD";
 /// Version.
@@ -82,6 +96,14 @@ pub enum AdminError {
     /// The new registry could not be written; the old one stays in force.
     #[error("flash failure while storing the registry")]
     Storage,
+    /// A rotation without its new threshold of signatures by the new admin set.
+    #[error("{got} signatures by the new admin set, {needed} needed")]
+    NotEnoughNewSignatures {
+        /// New-set signatures given.
+        got: u8,
+        /// The new threshold.
+        needed: u8,
+    },
 }
 
 impl AdminError {
@@ -98,6 +120,7 @@ impl AdminError {
             AdminError::Refused(_) => 8,
             AdminError::TooLarge => 9,
             AdminError::Storage => 10,
+            AdminError::NotEnoughNewSignatures { .. } => 11,
         }
     }
 }
@@ -151,11 +174,23 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// Checks an envelope against the registry and the node's identity (steps 1-7 of the module
-/// docs), returning it for [`Registry::apply_into`].
+/// The new admin set of a rotation, for [`authenticate`]: the registry the body makes (whose
+/// admins the new-set indices name) and, when the rotation is valid, the new threshold it must
+/// reach (an invalid one is refused for its body after the signatures, as any command is).
+#[derive(Clone, Copy)]
+pub struct NewSet<'r> {
+    /// The registry with the new admins.
+    pub registry: &'r Registry,
+    /// Its threshold, when the rotation is valid.
+    pub needed: Option<u8>,
+}
+
+/// Checks an envelope's signatures against the current admin set, and, for a rotation, against
+/// the new set too (steps 1-7 and 11 of the module docs).
 pub fn authenticate<'a>(
     bytes: &'a [u8],
     registry: &Registry,
+    rotated: Option<NewSet<'_>>,
     identity: &[u8; 33],
 ) -> Result<Envelope<'a>, AdminError> {
     let env = Envelope::parse(bytes)?;
@@ -165,16 +200,20 @@ pub fn authenticate<'a>(
     if env.counter <= registry.admin_counter() {
         return Err(AdminError::Replayed);
     }
-    let admins = registry.admins();
-    let mut seen = [false; MAX_ADMINS];
-    let mut got = 0u8;
+    let mut seen = [[false; MAX_ADMINS]; 2];
+    let mut got = [0u8; 2];
     for entry in env.sigs.chunks_exact(SIG_ENTRY) {
         let idx = entry[0];
+        let (set, admins, at) = match (idx >= NEW_SET, rotated) {
+            (false, _) => (0, registry.admins(), idx),
+            (true, Some(next)) => (1, next.registry.admins(), idx - NEW_SET),
+            (true, None) => return Err(AdminError::UnknownAdmin(idx)),
+        };
         let key = admins
-            .get(usize::from(idx))
+            .get(usize::from(at))
             .ok_or(AdminError::UnknownAdmin(idx))?;
-        let slot = seen
-            .get_mut(usize::from(idx))
+        let slot = seen[set]
+            .get_mut(usize::from(at))
             .ok_or(AdminError::UnknownAdmin(idx))?;
         if *slot {
             return Err(AdminError::DuplicateSigner(idx));
@@ -183,18 +222,31 @@ pub fn authenticate<'a>(
         let sig: &[u8; 64] = entry[1..].try_into().map_err(|_| AdminError::Malformed)?;
         p256sig::verify(key, env.signed, sig, Digest::Sha3_256)
             .map_err(|_| AdminError::BadSignature(idx))?;
-        got += 1;
+        got[set] += 1;
     }
     let needed = registry.threshold();
-    if needed == 0 || got < needed {
-        return Err(AdminError::NotEnoughSignatures { got, needed });
+    if needed == 0 || got[0] < needed {
+        return Err(AdminError::NotEnoughSignatures {
+            got: got[0],
+            needed,
+        });
+    }
+    if let Some(needed) = rotated.and_then(|n| n.needed)
+        && got[1] < needed
+    {
+        return Err(AdminError::NotEnoughNewSignatures {
+            got: got[1],
+            needed,
+        });
     }
     Ok(env)
 }
 
 /// Authenticates `bytes` and applies its body to a copy of `registry` made in `next` (nothing
 /// is persisted here: the caller writes `next` before adopting it). On an error `next` must
-/// not be used.
+/// not be used. The body is applied (to the copy) before the signatures are checked, because a
+/// rotation's new-set signatures are checked against the set it makes; a body the registry
+/// refuses is reported only after the signatures passed, as for every other command.
 pub fn process(
     bytes: &[u8],
     registry: &Registry,
@@ -202,10 +254,23 @@ pub fn process(
     keys: &NodeKeys,
 ) -> Result<Command, AdminError> {
     let identity = keys.identity().public_key();
-    let env = authenticate(bytes, registry, &identity)?;
-    registry
-        .apply_into(next, env.body, env.counter, keys)
-        .map_err(AdminError::Refused)
+    let env = Envelope::parse(bytes)?;
+    let applied = registry.apply_into(next, env.body, env.counter, keys);
+    let is_rotation = env
+        .body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with("admin-threshold"));
+    let rotated = is_rotation.then_some(NewSet {
+        registry: next,
+        needed: match applied {
+            Ok(Command::RotateAdmins { threshold, .. }) => Some(threshold),
+            _ => None,
+        },
+    });
+    authenticate(bytes, registry, rotated, &identity)?;
+    applied.map_err(AdminError::Refused)
 }
 
 /// Builds a signed envelope into `out` (ground tooling and tests), returning its length.

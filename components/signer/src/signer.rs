@@ -17,6 +17,7 @@
 //! | `MissingDerivation` | no derivation claims any of the wallet's keys: the index cannot be known |
 //! | `SighashNotAllowed` | a sighash type other than ALL that the configuration does not allow |
 //! | `ChangeNotDerived` | an output carries derivations claiming the wallet but is not the wallet's script at a bounded index |
+//! | `DuplicateInput` | two inputs spend the same outpoint: the transaction can never confirm (Bitcoin Core's `CheckTransaction`, "bad-txns-inputs-duplicate"), and co-signing it would still use up velocity budget |
 //! | `AlreadyFinalized`, `UnsupportedScript`, `MissingWitnessScript`, `MissingRedeemScript`, `NoInputs`, `OutputsExceedInputs` | structural |
 //!
 //! The signer never signs under a wallet the PSBT proposes: scripts are derived from the
@@ -108,10 +109,48 @@ pub enum Refusal {
     /// Signing or sighash failure.
     #[error("signing failed at input {0}")]
     SigningFailed(usize),
+    /// Two inputs spend the same outpoint.
+    #[error(
+        "input {index} spends the same outpoint as input {first}: the transaction can never confirm (bad-txns-inputs-duplicate)"
+    )]
+    DuplicateInput {
+        /// The later input.
+        index: usize,
+        /// The earlier input spending the same outpoint.
+        first: usize,
+    },
 }
 
 impl Refusal {
-    /// The code sent back to the ground (1-18, in declaration order).
+    /// What refusal code `code` means, in words (for the ground, which gets only the code).
+    pub fn reason(code: u8) -> Option<&'static str> {
+        Some(match code {
+            1 => "the PSBT has no inputs",
+            2 => "an input lacks non_witness_utxo (its amount could be lied about)",
+            3 => "an input's non_witness_utxo does not hash to its prevout txid",
+            4 => "an input's non_witness_utxo has no output at the prevout index",
+            5 => "an input's witness_utxo contradicts its non_witness_utxo",
+            6 => "an input's witness script does not match its UTXO",
+            7 => "an input's redeem script does not match its UTXO",
+            8 => "an input lacks its witness script",
+            9 => "an input lacks its redeem script",
+            10 => "a BIP-32 derivation does not derive the wallet's keys",
+            11 => "an input has no derivation for the wallet's keys",
+            12 => "an input does not spend from the registered wallet",
+            13 => "a sighash type the configuration does not allow",
+            14 => "an output claims to be change but does not derive from the wallet",
+            15 => "an input is already finalized",
+            16 => "an input's script type is not signed here",
+            17 => "the outputs add up to more than the inputs",
+            18 => "signing failed",
+            19 => {
+                "two inputs spend the same outpoint: the transaction can never confirm (bad-txns-inputs-duplicate)"
+            }
+            _ => return None,
+        })
+    }
+
+    /// The code sent back to the ground (1-19, in declaration order).
     pub fn code(&self) -> u8 {
         match self {
             Refusal::NoInputs => 1,
@@ -132,6 +171,7 @@ impl Refusal {
             Refusal::UnsupportedScript(_) => 16,
             Refusal::OutputsExceedInputs => 17,
             Refusal::SigningFailed(_) => 18,
+            Refusal::DuplicateInput { .. } => 19,
         }
     }
 }
@@ -255,6 +295,18 @@ pub fn check<'a>(
 ) -> Result<Analysis<'a>, Refusal> {
     if psbt.inputs().is_empty() {
         return Err(Refusal::NoInputs);
+    }
+    // At most MAX_INPUTS² / 2 comparisons; no heap for a set.
+    for (index, inp) in psbt.inputs().iter().enumerate() {
+        if let Some(first) = psbt
+            .inputs()
+            .get(..index)
+            .unwrap_or(&[])
+            .iter()
+            .position(|earlier| earlier.prevout == inp.prevout)
+        {
+            return Err(Refusal::DuplicateInput { index, first });
+        }
     }
     let mut inputs = heapless::Vec::new();
     let mut total_in = 0u64;

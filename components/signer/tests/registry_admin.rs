@@ -257,6 +257,117 @@ fn admin_commands_change_the_registry_and_persist() {
     })
 }
 
+/// Rotating the admin set as TUF rotates its root: the new set and threshold take effect only
+/// with the current threshold of current admins **and** the new threshold of new admins; a
+/// replayed rotation is refused; afterwards (across a reboot) only the new set signs.
+#[test]
+fn the_admin_set_rotates_only_with_both_thresholds_and_then_only_the_new_set_signs() {
+    big_stack(|| {
+        let a = admins();
+        let n = [p256_key(11), p256_key(12)];
+        let new = |j: u8| signer::admin::NEW_SET + j;
+        let (flash, h) = new_flash();
+        let mut s = boot(flash);
+        let node = s.identity_public_key();
+        let g = Ground::new(&s, 1, Network::Regtest, ScriptType::Wsh, 0, 50);
+        s.provision(&provisioning(&a, 2, &[(&g, "rule allow")]))
+            .expect("provision");
+        let key = |k: &p256::SecretKey| hex(&signer::p256sig::compress(&k.public_key()));
+        let set = |m: u8| {
+            format!(
+                "admin-threshold {m}\nadmin {}\nadmin {}\n",
+                key(&n[0]),
+                key(&n[1])
+            )
+        };
+        let body = set(2);
+        let refusal = |s: &mut Signer<Flash>, c: &[u8]| match s.admin(c) {
+            Err(AdminError::Refused(e)) => Some(e.kind),
+            _ => None,
+        };
+        // Only the current set signed: the new set never showed it can sign.
+        assert_eq!(
+            s.admin(&cmd(&node, 1, &body, &[(0, &a[0]), (1, &a[1])])),
+            Err(AdminError::NotEnoughNewSignatures { got: 0, needed: 2 })
+        );
+        assert_eq!(
+            s.admin(&cmd(
+                &node,
+                1,
+                &body,
+                &[(0, &a[0]), (1, &a[1]), (new(0), &n[0])]
+            )),
+            Err(AdminError::NotEnoughNewSignatures { got: 1, needed: 2 })
+        );
+        // The whole new set but one current admin: below the current threshold.
+        assert_eq!(
+            s.admin(&cmd(
+                &node,
+                1,
+                &body,
+                &[(0, &a[0]), (new(0), &n[0]), (new(1), &n[1])]
+            )),
+            Err(AdminError::NotEnoughSignatures { got: 1, needed: 2 })
+        );
+        // A new-set signature on anything but a rotation names no admin.
+        assert_eq!(
+            s.admin(&cmd(
+                &node,
+                1,
+                "revoke id=1",
+                &[(0, &a[0]), (1, &a[1]), (new(0), &n[0])]
+            )),
+            Err(AdminError::UnknownAdmin(0x80))
+        );
+        // A threshold above the new set's size.
+        let all = [(0, &a[0]), (1, &a[1]), (new(0), &n[0]), (new(1), &n[1])];
+        assert_eq!(
+            refusal(&mut s, &cmd(&node, 1, &set(3), &all)),
+            Some(RegistryErrorKind::BadThreshold)
+        );
+        assert_eq!(s.registry().admins().len(), 3, "nothing changed so far");
+        // Both thresholds: rotated.
+        let rotation = cmd(
+            &node,
+            2,
+            &body,
+            &[(2, &a[2]), (0, &a[0]), (new(1), &n[1]), (new(0), &n[0])],
+        );
+        assert_eq!(
+            s.admin(&rotation),
+            Ok(Command::RotateAdmins {
+                threshold: 2,
+                admins: 2
+            })
+        );
+        assert_eq!(s.admin(&rotation), Err(AdminError::Replayed));
+        drop(s);
+        let mut s = reboot(&h);
+        assert_eq!(
+            (s.registry().threshold(), s.registry().admins().len()),
+            (2, 2)
+        );
+        // The old admins no longer sign anything.
+        assert_eq!(
+            s.admin(&cmd(&node, 3, "revoke id=1", &[(0, &a[0]), (1, &a[1])])),
+            Err(AdminError::BadSignature(0))
+        );
+        assert_eq!(
+            s.admin(&cmd(&node, 3, "revoke id=1", &[(0, &n[0]), (2, &a[2])])),
+            Err(AdminError::UnknownAdmin(2))
+        );
+        // The new ones do.
+        assert_eq!(
+            s.admin(&cmd(&node, 3, "revoke id=1", &[(1, &n[1]), (0, &n[0])])),
+            Ok(Command::Revoke(1))
+        );
+        assert_eq!(
+            AdminError::NotEnoughNewSignatures { got: 0, needed: 1 }.code(),
+            11
+        );
+    })
+}
+
 #[test]
 fn every_admin_refusal_has_its_error_and_code() {
     big_stack(|| {
@@ -346,9 +457,10 @@ fn every_admin_refusal_has_its_error_and_code() {
             RegistryErrorKind::BadCommand
         );
         assert_eq!(refused(&mut s, "rule allow"), RegistryErrorKind::BadCommand);
+        // A rotation to no admin at all.
         assert_eq!(
             refused(&mut s, "admin-threshold 1"),
-            RegistryErrorKind::BadCommand
+            RegistryErrorKind::BadThreshold
         );
         assert_eq!(refused(&mut s, "# nothing"), RegistryErrorKind::BadCommand);
         assert_eq!(

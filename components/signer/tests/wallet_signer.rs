@@ -173,6 +173,8 @@ struct Build<'a> {
     sighash_type: Option<u32>,
     output_derivations: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
     proprietary: bool,
+    /// How many times the input map is written (one per input of the transaction).
+    input_maps: usize,
 }
 
 impl<'a> Build<'a> {
@@ -201,6 +203,7 @@ impl<'a> Build<'a> {
             sighash_type: None,
             output_derivations: vec![Vec::new(), derivs(f.change)],
             proprietary: true,
+            input_maps: 1,
         }
     }
 
@@ -231,8 +234,10 @@ impl<'a> Build<'a> {
         if self.proprietary {
             i.pair(&[0xfc, 0x03, b'g', b's', b'v', 0x01], b"ground-server-note");
         }
-        out.extend(i.0);
-        out.push(0);
+        for _ in 0..self.input_maps {
+            out.extend(&i.0);
+            out.push(0);
+        }
         for derivs in &self.output_derivations {
             let mut o = Map::default();
             for (pk, v) in derivs {
@@ -249,7 +254,7 @@ fn run(bytes: &[u8], f: &Fixture) -> Result<Vec<u8>, Refusal> {
     let psbt = Psbt::parse(bytes).expect("PSBT parses");
     let analysis = check(&psbt, &f.wallet, &SignerConfig::default())?;
     let sigs = sign(&psbt, &analysis, &f.parties[0].account)?;
-    let mut out = vec![0u8; bytes.len() + 200];
+    let mut out = vec![0u8; bytes.len() + 200 * psbt.inputs().len()];
     let n = psbt.write(&sigs, &mut out).expect("write");
     out.truncate(n);
     Ok(out)
@@ -326,6 +331,27 @@ fn refuses_missing_non_witness_utxo() {
     let mut b = Build::new(&f);
     b.non_witness_utxo = None;
     assert_eq!(run(&b.bytes(), &f), Err(Refusal::MissingNonWitnessUtxo(0)));
+}
+
+/// Two inputs spending one outpoint: the transaction can never confirm (Bitcoin Core's
+/// `CheckTransaction`, "bad-txns-inputs-duplicate"), so it is refused rather than co-signed
+/// (co-signing it would still use up the server's velocity budget).
+#[test]
+fn refuses_a_transaction_spending_one_outpoint_twice() {
+    let mut f = fixture(ScriptType::Wsh);
+    let again = f.spend.input[0].clone();
+    f.spend.input.push(again);
+    let mut b = Build::new(&f);
+    b.input_maps = 2;
+    assert_eq!(
+        run(&b.bytes(), &f),
+        Err(Refusal::DuplicateInput { index: 1, first: 0 })
+    );
+    let why = Refusal::reason(Refusal::DuplicateInput { index: 1, first: 0 }.code());
+    assert!(
+        why.is_some_and(|w| w.contains("bad-txns-inputs-duplicate")),
+        "{why:?}"
+    );
 }
 
 #[test]

@@ -7,11 +7,13 @@
 //!    ([`crate::grants::GrantTable::for_component`]), so it knows which descriptor is which;
 //! 3. refuses to run unless its parent is the monitor that wrote the block ([`sandbox`]);
 //! 4. checks every granted descriptor is what the table says (a memfd of the right size for a
-//!    region, an eventfd for a notification), maps each region shared and closes its memfd,
+//!    region, an eventfd for a notification), maps each region shared (a receiver's slots
+//!    beyond the first page read-only, [`crate::region`]) and closes its memfd,
 //!    attaches the ring (`ipc::Region::attach` checks the header against the description);
 //! 5. closes every other descriptor, including 0, 1 and the boot block;
-//! 6. sets `PR_SET_NO_NEW_PRIVS` and the resource limits ([`sandbox`]), and the CPU budget
-//!    ([`cpu`]; enforced when the kernel lets it, logged either way);
+//! 6. sets the CPU budget ([`cpu`]; enforced when the kernel lets it, logged either way), its
+//!    own user and group and non-dumpable ([`identity`]; its own user when started as root,
+//!    logged either way), then `PR_SET_NO_NEW_PRIVS` and the resource limits ([`sandbox`]);
 //! 7. installs the seccomp filter ([`seccomp`]), after which only the allow-list works.
 //!
 //! Then [`Partition::run`] builds the component's capability set (channel endpoints by name,
@@ -19,10 +21,12 @@
 //! before component code runs is a typed [`PartitionError`]; the process then exits with status
 //! [`EXIT_START_FAILED`] and the monitor reports it.
 //!
-//! Avoids: opening anything by name after step 2, and running any component code before step 7.
+//! Avoids: opening anything by name after step 2 (but for its own granted ring memfds, reopened
+//! read-only through `/proc/self/fd` in step 4), and running any component code before step 7.
 
 pub mod bootblock;
 pub mod cpu;
+pub mod identity;
 pub mod logger;
 pub mod sandbox;
 pub mod seccomp;
@@ -170,7 +174,7 @@ impl Partition {
         let mut pending_region: Option<(usize, Region<'static>)> = None;
         for (fd, grant) in table.iter() {
             match grant {
-                Grant::Region { channel, .. } => {
+                Grant::Region { channel, end } => {
                     let ch = &system.channels[channel];
                     let spec = spec_of(ch)?;
                     let len = mapped_len(&spec);
@@ -185,8 +189,12 @@ impl Partition {
                             found,
                         });
                     }
+                    let raw = fd;
                     let fd = own(fd);
-                    let map = Mapping::map(&fd, len, &ch.name)?;
+                    let map = match end {
+                        End::Send => Mapping::map(&fd, len, &ch.name)?,
+                        End::Recv => Mapping::map_receiver(&fd, raw, len, &ch.name)?,
+                    };
                     drop(fd);
                     let ptr = map.leak();
                     // SAFETY: ptr..ptr+len is a shared mapping leaked for the life of the
@@ -339,6 +347,11 @@ impl Partition {
             log::info!("{line}");
         } else {
             log::warn!("{line}");
+        }
+        let identity = identity::apply(me.id)?;
+        match identity {
+            identity::Identity::Own { .. } => log::info!("{}", identity.describe()),
+            identity::Identity::Shared { .. } => log::warn!("{}", identity.describe()),
         }
         sandbox::restrict(&Limits {
             memory_size: me.memory_size,

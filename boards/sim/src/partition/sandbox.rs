@@ -23,8 +23,9 @@
 //! The budget and period of the description (CPU time) are not a resource limit: see
 //! [`super::cpu`].
 //!
-//! Avoids: anything that needs privilege (namespaces, chroot, setuid); the sim board must run
-//! unprivileged in CI.
+//! Avoids: anything that needs privilege (namespaces, chroot); the sim board must run
+//! unprivileged in CI. The one step that uses root when it has it, a user per component, is
+//! [`super::identity`]'s, and it says so when it cannot.
 
 use rustix::process::{Resource, Rlimit, getppid, setrlimit};
 use std::os::fd::RawFd;

@@ -23,7 +23,9 @@
 //! | `clock_gettime`, `clock_getres` | none | the monotonic clock when the vDSO is unavailable |
 //! | `mmap` | `MAP_ANONYMOUS` set and `PROT_EXEC` clear | the allocator; no file mappings, no new code |
 //! | `mprotect` | `PROT_EXEC` clear | the allocator; never making memory executable |
-//! | `munmap`, `mremap`, `madvise`, `brk` | none | the allocator, on the process's own memory |
+//! | `munmap`, `brk` | none | the allocator, on the process's own memory |
+//! | `madvise` | advice `MADV_DONTNEED` or `MADV_FREE`; any other advice fails with `EPERM` | the allocator returning pages; refused: `MADV_REMOVE` (it would punch a hole in a shared ring, under the other end's feet) and the rest, which no component needs |
+//! | `mremap` | fails with `EPERM`, always | growing a mapping of a ring would reach, with the mapping's write permission, the bytes this side maps read-only (the slots of a receiver, [`crate::region`]); glibc's `realloc` falls back to allocate-copy-free when `mremap` fails, so nothing needs it |
 //! | `rt_sigreturn` | none | returning from a signal handler installed before the filter (none of the memory-fault ones: `crate::partition::sandbox` resets those) |
 //! | `rt_sigprocmask`, `getpid`, `gettid` | none | `abort()` blocks signals and asks its own ids |
 //! | `tgkill` | to its own process id, signal `SIGABRT` | `abort()`, so a panic that aborts is reported as `SIGABRT`, not as a violation |
@@ -33,9 +35,15 @@
 //! pipes, eventfds or memfds, `dup`, `fcntl`, `ioctl`, `mmap` of a file, `execve`, `fork`/`clone`,
 //! `kill` of anyone, `ptrace`, `prctl`, `setrlimit`, `seccomp`, `sigaction` and the rest.
 //!
+//! The `EPERM` answers come from a second, smaller filter installed first ([`refusals`]: it
+//! matches only those calls); the kernel runs both and the stricter answer wins, so the
+//! allow-list's kill still applies to everything it does not allow.
+//!
 //! Avoids: `SECCOMP_RET_TRAP` (a handler inside the component could swallow the violation) and
-//! errno returns (a misbehaving component must stop, not carry on after a refusal). The cost is
-//! that the kernel does not tell the monitor *which* call it was: reports carry syscall 0.
+//! errno returns (a misbehaving component must stop, not carry on after a refusal), except for
+//! the two memory calls above, which the allocator makes on its own and survives refused. The
+//! cost is that the kernel does not tell the monitor *which* call it was: reports carry syscall
+//! 0.
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -191,6 +199,7 @@ pub fn rules(spec: &FilterSpec) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Secco
         libc::SYS_clock_gettime,
         libc::SYS_clock_getres,
         libc::SYS_munmap,
+        // Allowed here, answered `EPERM` (all of mremap, most of madvise) by `refusals`.
         libc::SYS_mremap,
         libc::SYS_madvise,
         libc::SYS_brk,
@@ -245,10 +254,42 @@ pub fn compile(spec: &FilterSpec) -> Result<BpfProgram, SeccompError> {
     filter.try_into().map_err(SeccompError::Build)
 }
 
-/// Compiles and installs the filter on the calling thread (the component process is single
-/// threaded). `PR_SET_NO_NEW_PRIVS` must be set first ([`super::sandbox`] does).
+/// The calls the allow-list lets through that fail with `EPERM` instead (module docs): every
+/// `mremap`, and `madvise` with any advice but `MADV_DONTNEED` and `MADV_FREE`.
+pub fn refusals() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
+    let ne = |value: libc::c_int| {
+        SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, value as u64)
+    };
+    let mut r = BTreeMap::new();
+    r.insert(libc::SYS_mremap, vec![]);
+    r.insert(
+        libc::SYS_madvise,
+        vec![SeccompRule::new(vec![
+            ne(libc::MADV_DONTNEED)?,
+            ne(libc::MADV_FREE)?,
+        ])?],
+    );
+    Ok(r)
+}
+
+/// Compiles the [`refusals`] filter (everything else allowed: the allow-list decides).
+pub fn compile_refusals() -> Result<BpfProgram, SeccompError> {
+    let filter = SeccompFilter::new(
+        refusals()?,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        target_arch()?,
+    )?;
+    filter.try_into().map_err(SeccompError::Build)
+}
+
+/// Compiles and installs both filters on the calling thread (the component process is single
+/// threaded): the refusals first (the allow-list forbids installing filters), then the
+/// allow-list. `PR_SET_NO_NEW_PRIVS` must be set first ([`super::sandbox`] does).
 pub fn install(spec: &FilterSpec) -> Result<(), SeccompError> {
+    let refuse = compile_refusals()?;
     let prog = compile(spec)?;
+    seccompiler::apply_filter(&refuse)?;
     seccompiler::apply_filter(&prog)?;
     Ok(())
 }

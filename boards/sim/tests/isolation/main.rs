@@ -239,10 +239,85 @@ fn descriptors_and_mappings_are_exactly_the_grants() {
     node.stop();
 }
 
+/// `(permissions, channel)` of every channel mapping of `pid`, e.g. `("r--s", "b-to-a")`.
+fn channel_mapping_modes(pid: u32) -> BTreeSet<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .expect("maps")
+        .lines()
+        .filter_map(|l| {
+            let perms = l.split_whitespace().nth(1)?.to_string();
+            let name = l.split("/memfd:spacenode-ch:").nth(1)?.split(' ').next()?;
+            Some((perms, name.to_string()))
+        })
+        .collect()
+}
+
+fn uid_of(pid: u32) -> u32 {
+    status_field(pid, "Uid:")
+        .split_whitespace()
+        .next()
+        .and_then(|u| u.parse().ok())
+        .expect("uid")
+}
+
+/// Nothing outside a component reads its memory: each runs as its own user (when the monitor is
+/// root) and is not dumpable, so a process running as a sibling component's user can neither
+/// open `/proc/PID/mem` of another component nor `ptrace` it (the `peek` mode of this
+/// executable tries both). A receiver maps its ring's slots beyond the first page read-only, and
+/// `mremap` and `madvise(MADV_REMOVE)` are refused with `EPERM` (the remapper probe).
+fn siblings_cannot_trace_or_read_each_others_memory() {
+    let sys = system(SYSTEM);
+    let mut node = Node::boot(SYSTEM);
+    node.log_line("alpha", "exchanged 100");
+    node.log_line("beta", "ready");
+    let (alpha, beta) = (node.pid("alpha", 0), node.pid("beta", 0));
+    let root = rustix::process::geteuid().is_root();
+    let (alpha_uid, beta_uid) = (uid_of(alpha), uid_of(beta));
+    if root {
+        for (name, uid) in [("alpha", alpha_uid), ("beta", beta_uid)] {
+            let id = sys.component(name).expect("component").id as u32;
+            assert_eq!(uid, board_sim::partition::identity::UID_BASE + id, "{name}");
+            node.log_line(
+                name,
+                &format!("runs as its own user and group {uid}, not dumpable"),
+            );
+        }
+    } else {
+        node.log_line("alpha", "own user NOT applied");
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .args(["peek", &alpha.to_string(), &beta_uid.to_string()])
+        .output()
+        .expect("peek");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && said.contains("mem: refused") && said.contains("ptrace: refused"),
+        "a process as beta's user (uid {beta_uid}) got into alpha (uid {alpha_uid}): {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // mremap and madvise(MADV_REMOVE) are answered EPERM (1), without a kill.
+    node.log_line(
+        "remapper",
+        "mremap errno 1, madvise(MADV_REMOVE) errno 1, madvise(MADV_DONTNEED) returned 0; still running",
+    );
+    let modes = channel_mapping_modes(alpha);
+    for m in [("rw-s", "b-to-a"), ("r--s", "b-to-a"), ("rw-s", "a-to-b")] {
+        assert!(
+            modes.contains(&(m.0.to_string(), m.1.to_string())),
+            "alpha maps {m:?}: {modes:?}"
+        );
+    }
+    assert!(
+        !modes.contains(&("r--s".to_string(), "a-to-b".to_string())),
+        "{modes:?}"
+    );
+    node.stop();
+}
+
 fn rule_breakers_are_killed_reported_and_the_others_keep_talking() {
     let sys = system(SYSTEM);
     let mut node = Node::boot(SYSTEM);
-    for name in ["opener", "socketeer", "scribbler"] {
+    for name in ["opener", "socketeer", "scribbler", "tracer", "peeker"] {
         let id = sys.component(name).expect("probe").id;
         let e = node.wait_for(
             &format!("fault of {name}"),
@@ -267,7 +342,7 @@ fn rule_breakers_are_killed_reported_and_the_others_keep_talking() {
             |e| matches!(e, MonitorEvent::Log { component, .. } if component == name),
         );
     }
-    // The exchange goes on after all three kills, without a single bad echo.
+    // The exchange goes on after all the kills, without a single bad echo.
     let before = node.log_line("alpha", "exchanged");
     let n_before: u32 = before
         .split_whitespace()
@@ -557,6 +632,10 @@ const TESTS: &[Test] = &[
         a_spinning_component_gets_its_cpu_budget_and_no_more,
     ),
     (
+        "siblings_cannot_trace_or_read_each_others_memory",
+        siblings_cannot_trace_or_read_each_others_memory,
+    ),
+    (
         "reboot_requests_power_cycle_the_board_and_forged_ones_are_refused",
         reboot_requests_power_cycle_the_board_and_forged_ones_are_refused,
     ),
@@ -566,6 +645,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("pd") {
         return probes::run(args.get(2).map(String::as_str).unwrap_or(""));
+    }
+    if args.get(1).map(String::as_str) == Some("peek") {
+        let arg = |i: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0);
+        return probes::peek(arg(2), arg(3));
     }
     let filters: Vec<&String> = args
         .iter()

@@ -305,10 +305,40 @@ impl Component for RuleBreaker {
     fn notified(&mut self, _: NotifySet, _: &mut Context) {}
 }
 
-fn break_rule(name: &str) -> ExitCode {
+fn break_rule(name: &str, other: u32) -> ExitCode {
     // SAFETY: plain system calls with valid arguments; they are meant to be refused.
     unsafe {
         match name {
+            "tracer" => {
+                log::info!("ptrace-attaching to process {other}");
+                libc::ptrace(libc::PTRACE_ATTACH, other as libc::pid_t, 0usize, 0usize);
+            }
+            "remapper" => {
+                let page = 4096;
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                let err = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+                let remap = libc::mremap(p, page, 2 * page, libc::MREMAP_MAYMOVE);
+                let remap = if remap == libc::MAP_FAILED { err() } else { 0 };
+                let remove = libc::madvise(p, page, libc::MADV_REMOVE);
+                let remove = if remove != 0 { err() } else { 0 };
+                let dontneed = libc::madvise(p, page, libc::MADV_DONTNEED);
+                log::info!(
+                    "mremap errno {remap}, madvise(MADV_REMOVE) errno {remove}, madvise(MADV_DONTNEED) returned {dontneed}; still running"
+                );
+                return ExitCode::SUCCESS;
+            }
+            "peeker" => {
+                log::info!("opening /proc/{other}/mem");
+                let path = std::ffi::CString::new(format!("/proc/{other}/mem")).unwrap_or_default();
+                libc::open(path.as_ptr(), libc::O_RDONLY);
+            }
             "opener" => {
                 log::info!("opening /etc/hostname");
                 libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY);
@@ -358,6 +388,9 @@ fn recurse(depth: u32) -> u64 {
 /// The `pd NAME` mode of the test executable.
 pub fn run(name: &str) -> ExitCode {
     logger::init(log::LevelFilter::Info);
+    // Another process for the tracer and the peeker to go after (their parent, the monitor),
+    // taken before the sandbox (afterwards even `getppid` is refused).
+    let other = std::os::unix::process::parent_id();
     let p = match Partition::enter(name) {
         Ok(p) => p,
         Err(e) => {
@@ -370,13 +403,54 @@ pub fn run(name: &str) -> ExitCode {
         "alpha" => p.run::<Alpha>(),
         "beta" => p.run::<Beta>(),
         "rebooter" => p.run::<Rebooter>(),
-        "opener" | "socketeer" | "scribbler" | "crasher" | "deep" | "spinner" => {
+        "opener" | "socketeer" | "scribbler" | "crasher" | "deep" | "spinner" | "tracer"
+        | "peeker" | "remapper" => {
             // Not dropped: closing its descriptors would itself be a refused call.
             std::mem::forget(p);
-            return break_rule(name);
+            return break_rule(name, other);
         }
         _ => p.run::<RuleBreaker>(),
     };
     log::error!("loop stopped: {err}");
     ExitCode::from(EXIT_LOOP_STOPPED as u8)
+}
+
+/// The `peek TARGET UID` mode: as user `UID` (switched to when running as root), try to open
+/// `/proc/TARGET/mem` and to `ptrace`-attach to TARGET; say what happened, and succeed only if
+/// both were refused.
+pub fn peek(target: u32, uid: u32) -> ExitCode {
+    // SAFETY: plain identity and ptrace system calls with valid arguments.
+    unsafe {
+        if libc::geteuid() == 0
+            && uid != 0
+            && (libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresgid(uid, uid, uid) != 0
+                || libc::setresuid(uid, uid, uid) != 0)
+        {
+            println!(
+                "cannot become uid {uid}: {}",
+                std::io::Error::last_os_error()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let mem = match std::fs::File::open(format!("/proc/{target}/mem")) {
+        Ok(_) => "mem: OPENED".to_string(),
+        Err(e) => format!("mem: refused ({e})"),
+    };
+    // SAFETY: as above; a successful attach is undone at once.
+    let trace = unsafe {
+        if libc::ptrace(libc::PTRACE_ATTACH, target as libc::pid_t, 0usize, 0usize) == 0 {
+            libc::ptrace(libc::PTRACE_DETACH, target as libc::pid_t, 0usize, 0usize);
+            "ptrace: ATTACHED".to_string()
+        } else {
+            format!("ptrace: refused ({})", std::io::Error::last_os_error())
+        }
+    };
+    println!("{mem}\n{trace}");
+    if mem.contains("refused") && trace.contains("refused") {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -9,6 +9,7 @@
 //! | 0x0004 | key rotated | informative (5,1) | SPI (2), new epoch (4) |
 //! | 0x0005 | anti-replay floor raised | informative (5,1) | SPI (2), floor (8) |
 //! | 0x0006 | unparseable telecommand (no request ID to report against) | low (5,2) | length (2) |
+//! | 0x0007 | authenticated uplink unit refused for its sequence number (at most one per [`SEQUENCE_EVENT_INTERVAL_MS`]) | low (5,2) | SPI (2), refused ARSN (8), last accepted ARSN (8), window (8), verdict (1: 0 replay or old, 1 beyond the window) |
 //!
 //! Avoids: heap; free text.
 
@@ -24,6 +25,15 @@ pub const EV_KEY_ROTATED: u16 = 0x0004;
 pub const EV_FLOOR_RAISED: u16 = 0x0005;
 /// Event 0x0006.
 pub const EV_UNPARSEABLE_TC: u16 = 0x0006;
+
+/// Event 0x0007: only a unit whose MAC verified can cause it (so only a key holder's unit, or
+/// a recording of one), and the node sends it at most once per
+/// [`SEQUENCE_EVENT_INTERVAL_MS`], so a replayed recording cannot make the node talk more
+/// than that. It tells the ground, in authenticated telemetry, why its commands go
+/// unanswered: it resumes above the floor (replay), or the operator resynchronises (beyond).
+pub const EV_SEQUENCE_REFUSED: u16 = 0x0007;
+/// Least time between two [`EV_SEQUENCE_REFUSED`] events.
+pub const SEQUENCE_EVENT_INTERVAL_MS: u64 = 200;
 
 /// Largest event source data.
 pub const MAX_EVENT_LEN: usize = 2 + 1 + 8 * 18;

@@ -9,7 +9,9 @@
 //! | upgrade chunk | 0x0002 | `upgrade-chunk` | bundle ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest, at most `CHUNK_MAX`) |
 //!
 //! TC 130,1 rotate key: SPI (2), new epoch (4). TC 130,2 raise anti-replay floor: SPI (2),
-//! floor (8).
+//! floor (8). TC 130,3 set ARSN (resynchronise the association that carries it, SDLS-EP's
+//! "set ARSN"): SPI (2), ARSN (8), which must be the SPI and ARSN of the unit carrying it; the
+//! same layout as 130,2, decoded by [`decode_floor`].
 //!
 //! Avoids: heap beyond the bounded protocol containers; panics on any input.
 
@@ -115,7 +117,7 @@ pub fn decode_rotate(app: &[u8]) -> Result<(u16, u32), Failure> {
     }
 }
 
-/// 130,2 arguments: SPI and floor.
+/// 130,2 arguments: SPI and floor (130,3: SPI and ARSN).
 pub fn decode_floor(app: &[u8]) -> Result<(u16, u64), Failure> {
     if app.len() != 10 {
         return Err(bad(app));

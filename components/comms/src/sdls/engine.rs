@@ -23,7 +23,9 @@
 //!    unknown), so every unit of a given length costs the same single HMAC, whatever it holds.
 //!    Unknown SPI → `UnknownSpi`; MAC mismatch → `BadMac`. Nothing else is looked at.
 //! 3. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
-//!    outside window → refused; next or gap inside window → accepted.
+//!    outside window → refused; next or gap inside window → accepted. The one exception is
+//!    [`SecurityEngine::process_resync`], for the operator's authenticated "set ARSN" command
+//!    (SDLS-EP's resynchronisation): an ARSN beyond the window is accepted and moves it.
 //! 4. If the ARSN is above the persisted reservation, the new reservation is committed to flash
 //!    first ([`super::state`]); if that fails the unit is refused (`PersistFailed`) and the
 //!    window does not move.
@@ -437,7 +439,29 @@ impl SecurityEngine {
         unit: &'a [u8],
         persist: &mut P,
     ) -> Result<Verified<'a>, UplinkReject> {
-        let r = self.process_inner(unit, persist);
+        self.process_counted(unit, persist, false)
+    }
+
+    /// ProcessSecurity for a resynchronisation unit (the node's "set ARSN" telecommand, which
+    /// the caller has recognised in the unit): exactly as [`SecurityEngine::process`], except
+    /// that an authenticated ARSN *beyond* the window is accepted too and becomes the last
+    /// accepted one. A replayed or old ARSN is still refused, so no unit is ever accepted
+    /// twice and the window only moves forward, to a number only a key holder can have sent.
+    pub fn process_resync<'a, P: StatePersist>(
+        &mut self,
+        unit: &'a [u8],
+        persist: &mut P,
+    ) -> Result<Verified<'a>, UplinkReject> {
+        self.process_counted(unit, persist, true)
+    }
+
+    fn process_counted<'a, P: StatePersist>(
+        &mut self,
+        unit: &'a [u8],
+        persist: &mut P,
+        resync: bool,
+    ) -> Result<Verified<'a>, UplinkReject> {
+        let r = self.process_inner(unit, persist, resync);
         let c = &mut self.counters;
         let counter = match r {
             Ok(_) => &mut c.accepted,
@@ -456,6 +480,7 @@ impl SecurityEngine {
         &mut self,
         unit: &'a [u8],
         persist: &mut P,
+        resync: bool,
     ) -> Result<Verified<'a>, UplinkReject> {
         let len = unit.len();
         if !(OVERHEAD + 1..=MAX_UNIT_LEN).contains(&len) {
@@ -486,8 +511,10 @@ impl SecurityEngine {
         let verdict = sa.rx.check(arsn);
         match verdict {
             SeqVerdict::Replay => return Err(UplinkReject::Replay { spi, arsn }),
-            SeqVerdict::OutsideWindow => return Err(UplinkReject::OutsideWindow { spi, arsn }),
-            SeqVerdict::Next | SeqVerdict::Gap { .. } => {}
+            SeqVerdict::OutsideWindow if !resync => {
+                return Err(UplinkReject::OutsideWindow { spi, arsn });
+            }
+            SeqVerdict::OutsideWindow | SeqVerdict::Next | SeqVerdict::Gap { .. } => {}
         }
         let permissions = sa.permissions;
         if role == Role::Node && arsn > sa.rx_reserved {
@@ -499,7 +526,9 @@ impl SecurityEngine {
             }
         }
         if let Some(sa) = self.find_mut(spi) {
-            sa.rx.commit(arsn);
+            // `raise_floor` is `commit` for an accepted number, and also moves the window to an
+            // authenticated resynchronisation ARSN beyond it.
+            sa.rx.raise_floor(arsn);
             if role == Role::Ground {
                 sa.rx_reserved = sa.rx.last();
             }

@@ -12,7 +12,9 @@
 //! | [`permissions`] | what each association may command |
 //! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
-//! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit.
+//! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit
+//! (the node's one exception, an authenticated unit refused for its sequence number, is
+//! [`crate::node`]'s rate-limited event 0x0007).
 
 pub mod engine;
 pub mod mac;

@@ -296,10 +296,36 @@ impl Registry {
                     let s = next.server_mut(id).map_err(&err)?;
                     s.policy.push(r).map_err(|e| err(e.into()))?;
                 }
+                // Rotation: the new admin set and threshold replace the old ones whole.
+                (Line::AdminThreshold(m), None) => {
+                    next.admins.clear();
+                    next.threshold = m;
+                    command = Some(Command::RotateAdmins {
+                        threshold: m,
+                        admins: 0,
+                    });
+                }
+                (Line::Admin(k), Some(Command::RotateAdmins { threshold, admins })) => {
+                    if next.admins.contains(&k) {
+                        return Err(err(RegistryErrorKind::DuplicateAdmin));
+                    }
+                    next.admins
+                        .push(k)
+                        .map_err(|_| err(RegistryErrorKind::TooManyAdmins))?;
+                    command = Some(Command::RotateAdmins {
+                        threshold,
+                        admins: admins.saturating_add(1),
+                    });
+                }
                 _ => return Err(err(RegistryErrorKind::BadCommand)),
             }
         }
         let command = command.ok_or(at(0)(RegistryErrorKind::BadCommand))?;
+        if let Command::RotateAdmins { threshold, admins } = command
+            && (threshold == 0 || threshold > admins)
+        {
+            return Err(at(1)(RegistryErrorKind::BadThreshold));
+        }
         next.counter = counter;
         Ok(command)
     }
@@ -327,6 +353,13 @@ pub enum Command {
     Revoke(u32),
     /// Replaced the policy of server `id`.
     ChangePolicy(u32),
+    /// Replaced the admin set (`admins` keys) and its threshold.
+    RotateAdmins {
+        /// The new threshold.
+        threshold: u8,
+        /// The new number of admin keys.
+        admins: u8,
+    },
 }
 
 #[cfg(test)]
