@@ -17,13 +17,14 @@ fn field(s: &[u8], at: usize, len: usize) -> Option<u64> {
     be(s.get(at..at + len)?)
 }
 
-const STATES: [&str; 6] = [
+const STATES: [&str; 7] = [
     "healthy",
     "late",
     "failed",
     "restarting",
     "stopped",
     "inactive (safe mode)",
+    "DEGRADED (runs, but reports a damaged store or a failed start: its log says why)",
 ];
 
 const FAULT_KINDS: [&str; 7] = [

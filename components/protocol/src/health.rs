@@ -33,6 +33,9 @@ pub enum HealthState {
     Stopped,
     /// Not started in this boot: the node runs in safe mode and this component is not part of it.
     Inactive,
+    /// Answers its pings but reports itself degraded (a damaged store, or a start that failed:
+    /// its log says why). Not restarted; not healthy.
+    Degraded,
 }
 
 /// The kind of a component's last fault: [`FaultCause`] without its details, plus the ways a

@@ -103,6 +103,7 @@ fn maximal_values_fit_documented_sizes() {
         nonce: u64::MAX,
         sequence: u32::MAX,
         component: ComponentId(u8::MAX),
+        degraded: true,
         progress: Progress {
             loop_iterations: u32::MAX,
             messages_in: u32::MAX,

@@ -142,6 +142,8 @@ struct Tracker {
     /// An on-time pong since the last start (always true for components not pinged).
     answered: bool,
     progress: Progress,
+    /// Its last on-time pong said it runs degraded.
+    degraded: bool,
     restarts: u32,
     backoff: Option<u32>,
     budget: Option<RestartBudget>,
@@ -210,6 +212,7 @@ impl Watchdog {
                     // before anyone could ping it.
                     fault_floor_ms: 0,
                     progress: Progress::default(),
+                    degraded: false,
                     restarts: 0,
                     backoff: None,
                     budget,
@@ -500,6 +503,7 @@ impl Watchdog {
         if let PongMatch::OnTime { .. } = matched {
             t.answered = true;
             t.progress = pong.progress;
+            t.degraded = pong.degraded;
         }
         let c = &mut self.counters;
         match matched {
@@ -575,6 +579,7 @@ impl Watchdog {
                 t.started_at = now;
                 t.fault_floor_ms = now.as_micros() / 1_000;
                 t.answered = t.liveness.is_none();
+                t.degraded = false;
                 t.liveness = t.cfg.health.map(|_| Liveness::new(now, period_us(&t.cfg)));
                 t.phase = Phase::Running;
                 Ok(RestartVerdict::Running)
@@ -879,6 +884,7 @@ fn state_of(t: &Tracker) -> HealthState {
         Phase::Inactive => HealthState::Inactive,
         Phase::Running => match (t.cfg.health, t.liveness) {
             (Some(h), Some(l)) if l.missed() >= h.warn_after => HealthState::Late,
+            _ if t.degraded => HealthState::Degraded,
             _ => HealthState::Healthy,
         },
         Phase::BackingOff { .. } | Phase::Down => HealthState::Failed,

@@ -527,6 +527,7 @@ fn malformed_inputs_are_refused_with_typed_errors() {
         nonce: 1,
         sequence: 0,
         component: SIGNER,
+        degraded: false,
         progress: Default::default(),
     };
     let mut sink = |_| {};

@@ -736,6 +736,7 @@ impl Monitor {
                         nonce,
                         sequence,
                         component: protocol::ComponentId(self.system.root().id as u8),
+                        degraded: false,
                         progress: self.own.progress,
                     };
                     if pong.try_send(&answer).is_ok() {

@@ -11,7 +11,7 @@
 //!   escalation on record: component id (1, 0xFF if none) and fault kind (1: 0 none, 1 exit,
 //!   2 signal, 3 seccomp, 4 missed pings, 5 wrong nonce, 6 restart failed), n (1), then per
 //!   component: id (1), state (1: 0 healthy,
-//!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode), missed pings (1), restarts (2), ms since last
+//!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode, 6 degraded: runs, answers pings, but reports a damaged store or a failed start), missed pings (1), restarts (2), ms since last
 //!   pong (4).
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
 //!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), units in
@@ -104,6 +104,7 @@ fn health_state(s: HealthState) -> u8 {
         HealthState::Restarting => 3,
         HealthState::Stopped => 4,
         HealthState::Inactive => 5,
+        HealthState::Degraded => 6,
     }
 }
 
