@@ -58,6 +58,18 @@ impl Board {
         ground: SocketAddr,
         radio: &[S],
     ) -> Board {
+        let mut b = Board::start(state, uplink, ground, radio);
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    /// Like [`Board::boot`] without waiting for comms (which may not come up normally).
+    pub fn start<S: AsRef<std::ffi::OsStr>>(
+        state: &Path,
+        uplink: SocketAddr,
+        ground: SocketAddr,
+        radio: &[S],
+    ) -> Board {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
             .arg("run")
             .arg("--state")
@@ -78,13 +90,11 @@ impl Board {
                 let _ = tx.send(line);
             }
         });
-        let mut b = Board {
+        Board {
             child,
             lines: rx,
             log: Vec::new(),
-        };
-        b.wait_for("[comms] INFO  SA 2:");
-        b
+        }
     }
 
     /// Waits (at most [`BOUND`]) until a log line contains `what`; panics with the log if none

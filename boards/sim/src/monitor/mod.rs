@@ -344,6 +344,11 @@ impl Monitor {
             .map_err(|d| MonitorError::Description(d.to_string()))?;
         let lock = lock_state(&config.state_dir)?;
         let boot_path = config.state_dir.join("boot.flash");
+        // A boot control image cut short is read as far as it goes (the rest erased): the
+        // bootloader then recovers the factory state if the record is gone, instead of
+        // refusing to boot the board.
+        devices::grow_image(&boot_path, crate::boot::BOOT_FLASH_SIZE)
+            .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
         let (boot, trial_was_running) = {
             let mut bc = crate::boot::open_for_bootloader(&boot_path)
                 .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
