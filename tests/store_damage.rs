@@ -8,6 +8,9 @@
 //!   reset: no crash loop;
 //! - the node is honest: the watchdog's health report lists every component as `ok`, or as
 //!   `DEGRADED` only if it owns the damaged store (and then its log says why, at ERROR);
+//! - lost state is never taken for new (issue 13 finding 2): comms' anti-replay state and the
+//!   signer's keys erased or deleted leave their owner DEGRADED, never running on floors at 0 or
+//!   a new seed;
 //! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
 //!   comms' own, whose anti-replay state it needs to accept anything;
 //! - the mode is never safe mode (a damaged store is not a reason to reset).
@@ -187,6 +190,13 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
                 "DEGRADED" if c == owner => degraded.push(c),
                 _ => why.push(format!("{c} is {s} in: {health}")),
             }
+        }
+        let must_degrade =
+            matches!(store, "comms-flash" | "key-flash") && matches!(kind, "erased" | "deleted");
+        if must_degrade && degraded.is_empty() {
+            why.push(format!(
+                "{owner} runs as if its {store} were new: lost state taken for never used"
+            ));
         }
         if !degraded.is_empty()
             && !log

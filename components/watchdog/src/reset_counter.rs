@@ -48,7 +48,9 @@
 //! - **A lost record** (both copies corrupt: radiation hit both) is taken as "at the cap" and
 //!   not cleanly powered off: this boot runs normally, but one more fault reset without a
 //!   healthy period boots safe mode. A record never written (blank, or its very first write
-//!   was cut) is a first boot.
+//!   was cut) is a first boot, unless the board knows from another record (boot control's boot
+//!   count) that the node has booted before ([`ResetCounter::booted_before`]): then it was
+//!   erased, and is lost.
 //!
 //! Every update is one [`RecordStore::write_mirrored`]: a power cut at any flash operation
 //! leaves the record as it was before the update or as it is after it, never anything else,
@@ -300,6 +302,14 @@ impl ResetCounter {
     /// What [`ResetCounter::open`] found.
     pub fn found(&self) -> Found {
         self.found
+    }
+
+    /// The board knows from another record that the node has booted before: a blank counter
+    /// was erased, not never used, and is taken as lost ("at the cap"), never as a first boot.
+    pub fn booted_before(&mut self) {
+        if self.found == Found::Nothing {
+            self.found = Found::Lost;
+        }
     }
 
     /// Whether [`ResetCounter::boot`] counted this boot as a reset (`None` before it ran):

@@ -263,3 +263,19 @@ fn a_cut_first_write_is_a_first_boot() {
     let boot = rc.boot(&mut flash, MAX_RESETS, false).unwrap();
     assert_eq!(boot, BootInfo::FIRST);
 }
+
+/// A blank counter on a node the board knows has booted before was erased: lost, at the cap,
+/// never a silent first boot (issue 13 finding 2).
+#[test]
+fn a_blank_counter_on_a_node_that_booted_before_is_lost_not_new() {
+    let mut flash = Flash::anonymous(CAP).unwrap();
+    let mut rc = ResetCounter::open(&mut flash, LAYOUT).unwrap();
+    rc.booted_before();
+    assert_eq!(rc.found(), Found::Lost);
+    let boot = rc.boot(&mut flash, MAX_RESETS, false).unwrap();
+    assert_eq!((boot.mode, boot.resets), (NodeMode::Normal, 3));
+    // On a node with a record, the call changes nothing.
+    let mut rc = reopen(&mut flash);
+    rc.booted_before();
+    assert_eq!(rc.found(), Found::Record);
+}

@@ -268,6 +268,8 @@ pub struct Monitor {
     /// Started in this power cycle's mode (safe mode leaves the others off).
     active: Vec<bool>,
     mode: protocol::NodeMode,
+    /// Boot control or the reset counter shows an earlier boot (told to every component).
+    booted_before: bool,
     devices: Devices,
     channels: Vec<ChannelRes>,
     _lock: File,
@@ -349,11 +351,13 @@ impl Monitor {
         // refusing to boot the board.
         devices::grow_image(&boot_path, crate::boot::BOOT_FLASH_SIZE)
             .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
-        let (boot, trial_was_running) = {
+        let (boot, trial_was_running, counted_boots) = {
             let mut bc = crate::boot::open_for_bootloader(&boot_path)
                 .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
-            // Read before this boot is selected: a reset during a trial is the upgrade's business.
+            // Read before this boot is selected: a reset during a trial is the upgrade's business,
+            // and a boot count above 0 means the node has run before.
             let trial_was_running = bc.state().trial_running();
+            let counted_boots = bc.state().boot_count > 0;
             let boot = match bc.select_boot() {
                 Ok(slot) => format!("booting slot {slot:?} ({:?})", bc.state().reason),
                 Err(e) => format!(
@@ -361,7 +365,7 @@ impl Monitor {
                     bc.state().confirmed
                 ),
             };
-            (boot, trial_was_running)
+            (boot, trial_was_running, counted_boots)
         };
         events(MonitorEvent::PowerOn { cycle, after, boot });
         let clock = SimClock::power_on();
@@ -383,7 +387,8 @@ impl Monitor {
                 });
             }
         }
-        let boot_mode = resets::count_boot(&system, &config.state_dir, trial_was_running);
+        let boot_mode =
+            resets::count_boot(&system, &config.state_dir, trial_was_running, counted_boots);
         let active: Vec<bool> = system
             .components
             .iter()
@@ -502,6 +507,7 @@ impl Monitor {
             faults: vec![0; n],
             active,
             mode: boot_mode.mode,
+            booted_before: counted_boots || boot_mode.booted_before,
             devices,
             channels,
             _lock: lock,
@@ -553,6 +559,7 @@ impl Monitor {
             epoch_ns: self.clock.epoch_ns(),
             seed,
             node_mode: self.mode,
+            booted_before: self.booted_before,
             description: self.config.description.clone(),
             board: self.config.board.clone(),
         };

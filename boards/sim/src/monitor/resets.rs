@@ -47,6 +47,9 @@ pub struct BootMode {
     pub resets: Option<u16>,
     /// The description's cap.
     pub max_resets: u32,
+    /// The counter shows an earlier boot (a record with boots in it, or one that existed and is
+    /// lost).
+    pub booted_before: bool,
     /// One line: where the counter is, whether this boot counted and why not, or why there is
     /// no counter or it failed.
     pub note: String,
@@ -73,14 +76,21 @@ pub fn counter_device(system: &System) -> Option<&kernel_config::model::Device> 
 
 /// Counts this boot on the counter in `state` (the flash image must exist: the monitor's device
 /// set-up creates it) and decides the mode. `trial_was_running`: boot control showed a trial
-/// running when this power-on began.
-pub fn count_boot(system: &System, state: &Path, trial_was_running: bool) -> BootMode {
+/// running when this power-on began; `booted_before`: boot control counted an earlier boot (a
+/// blank counter is then a lost one).
+pub fn count_boot(
+    system: &System,
+    state: &Path,
+    trial_was_running: bool,
+    booted_before: bool,
+) -> BootMode {
     let max_resets = system.max_resets;
     let Some(dev) = counter_device(system) else {
         return BootMode {
             mode: NodeMode::Normal,
             resets: None,
             max_resets,
+            booted_before: false,
             note: "no reset counter in this description (no flash owned by the hardware watchdog's owner)".into(),
         };
     };
@@ -90,16 +100,25 @@ pub fn count_boot(system: &System, state: &Path, trial_was_running: bool) -> Boo
         .and_then(|mut flash| {
             let mut counter =
                 ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_err(|e| e.to_string())?;
+            if booted_before {
+                counter.booted_before();
+            }
+            let before = match counter.found() {
+                watchdog::Found::Nothing => false,
+                watchdog::Found::Lost => true,
+                watchdog::Found::Record => counter.record().total_boots > 0,
+            };
             let info = counter
                 .boot(&mut flash, max_resets, trial_was_running)
                 .map_err(|e| e.to_string())?;
-            Ok((info, counter.counted() == Some(true)))
+            Ok((info, counter.counted() == Some(true), before))
         });
     match counted {
-        Ok((BootInfo { mode, resets, .. }, counts)) => BootMode {
+        Ok((BootInfo { mode, resets, .. }, counts, booted_before)) => BootMode {
             mode,
             resets: Some(resets),
             max_resets,
+            booted_before,
             note: format!(
                 "reset counter on {}; {}",
                 dev.name,
@@ -116,6 +135,8 @@ pub fn count_boot(system: &System, state: &Path, trial_was_running: bool) -> Boo
             mode: BootInfo::COUNTER_UNAVAILABLE.mode,
             resets: Some(BootInfo::COUNTER_UNAVAILABLE.resets),
             max_resets,
+            // Unknown: say "booted before", so no component takes a blank store for new.
+            booted_before: true,
             note: format!(
                 "reset counter on {} unusable ({e}); the cap cannot be enforced",
                 dev.name
@@ -181,14 +202,14 @@ mod tests {
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
         for resets in 0..=s.max_resets as u16 {
-            let b = count_boot(&s, state.path(), false);
+            let b = count_boot(&s, state.path(), false, false);
             assert_eq!(
                 (b.mode, b.resets),
                 (NodeMode::Normal, Some(resets)),
                 "{b:?}"
             );
         }
-        let b = count_boot(&s, state.path(), false);
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(s.max_resets as u16 + 1))
@@ -201,18 +222,18 @@ mod tests {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
-        assert_eq!(count_boot(&s, state.path(), false).resets, Some(0));
+        assert_eq!(count_boot(&s, state.path(), false, false).resets, Some(0));
         for _ in 0..=s.max_resets {
             let note = mark_clean_power_off(&s, state.path());
             assert!(note.contains("clean power-off marked"), "{note}");
-            let b = count_boot(&s, state.path(), false);
+            let b = count_boot(&s, state.path(), false, false);
             assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
             assert!(b.note.contains("ended cleanly"), "{}", b.note);
-            let b = count_boot(&s, state.path(), true);
+            let b = count_boot(&s, state.path(), true, false);
             assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
             assert!(b.note.contains("trial boot"), "{}", b.note);
         }
-        let b = count_boot(&s, state.path(), false);
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(b.resets, Some(1), "an unmarked reset counts: {b:?}");
         assert!(b.note.contains("counted as a reset"), "{}", b.note);
     }
@@ -222,7 +243,7 @@ mod tests {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         // No image at all: the counter cannot be used.
-        let b = count_boot(&s, state.path(), false);
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(u16::MAX)),
@@ -232,7 +253,10 @@ mod tests {
         // Both copies of a written record destroyed: taken as at the cap, so the next boot is
         // the one past it.
         let path = image(state.path());
-        assert_eq!(count_boot(&s, state.path(), false).mode, NodeMode::Normal);
+        assert_eq!(
+            count_boot(&s, state.path(), false, false).mode,
+            NodeMode::Normal
+        );
         let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
         let mut sector = [0u8; 4096];
         for base in [0u32, 4096] {
@@ -241,13 +265,16 @@ mod tests {
             f.write(base, &sector).expect("write");
         }
         drop(f);
-        let b = count_boot(&s, state.path(), false);
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Normal, Some(s.max_resets as u16)),
             "a lost record is taken as at the cap: {b:?}"
         );
-        assert_eq!(count_boot(&s, state.path(), false).mode, NodeMode::Safe);
+        assert_eq!(
+            count_boot(&s, state.path(), false, false).mode,
+            NodeMode::Safe
+        );
         // A description whose watchdog owns no flash has no counter.
         let text = kernel_config::shipped::description()
             .text
@@ -265,7 +292,7 @@ mod tests {
         )
         .expect("loads without the health flash");
         assert!(counter_device(&s2).is_none());
-        let b = count_boot(&s2, state.path(), false);
+        let b = count_boot(&s2, state.path(), false, false);
         assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
     }
 }
