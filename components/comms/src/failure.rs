@@ -63,6 +63,7 @@
 //! | 0x1308 | `AdminRegistryRefused` | signer admin (code 8) | 8 |
 //! | 0x1309 | `AdminRegistryTooLarge` | signer admin (code 9) | 9 |
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
+//! | 0x130B | `AdminCounterJump` | signer admin (code 11) | 11 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -202,6 +203,8 @@ pub enum FailureCode {
     AdminRegistryTooLarge = 0x1309,
     /// Signer admin code 10: flash failure; the old registry stays in force.
     AdminStorage = 0x130A,
+    /// Signer admin code 11: the counter jumps too far above the last accepted one.
+    AdminCounterJump = 0x130B,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -219,7 +222,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 62] = {
+pub const ALL: [FailureCode; 63] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -277,6 +280,7 @@ pub const ALL: [FailureCode; 62] = {
         AdminRegistryRefused,
         AdminRegistryTooLarge,
         AdminStorage,
+        AdminCounterJump,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -347,6 +351,7 @@ impl FailureCode {
             8 => AdminRegistryRefused,
             9 => AdminRegistryTooLarge,
             10 => AdminStorage,
+            11 => AdminCounterJump,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -386,6 +391,9 @@ impl FailureCode {
             AdminRegistryTooLarge => "the new registry would not fit its flash record",
             AdminStorage => {
                 "flash failure while storing the registry; the old registry stays in force"
+            }
+            AdminCounterJump => {
+                "the admin counter jumps more than 2^20 above the signer's (use the next counter)"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",
