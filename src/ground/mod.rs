@@ -31,7 +31,7 @@ use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
 use comms::pus::verification::Report;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
 use session::{Answer, Session, SessionConfig, SessionError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -394,6 +394,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(rejected)?;
     let outs = sign_outputs(&args)?;
+    check_writable(&outs)?;
     let state = args.link.state.clone().unwrap_or_else(default_state_dir);
     let mut session = args.link.session()?;
     let job = sign::SignJob {
@@ -422,10 +423,98 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
             outs.len()
         )));
     }
+    // The result is kept whatever happens to the destinations: co-signed PSBTs cannot be had
+    // again without another batch.
+    let kept = keep_result(&state, &outcome);
+    let mut failed = Vec::new();
     for (p, path) in outcome.signed.iter().zip(&outs) {
-        std::fs::write(path, p).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-        println!("co-signed PSBT -> {}", path.display());
+        match std::fs::write(path, p) {
+            Ok(()) => println!("co-signed PSBT -> {}", path.display()),
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
     }
     println!("{outcome}");
+    match (failed.is_empty(), kept) {
+        (true, _) => Ok(()),
+        (false, Ok(dir)) => Err(Failure::Usage(format!(
+            "could not write {}; the co-signed PSBTs are kept in {}",
+            failed.join(", "),
+            dir.display()
+        ))),
+        (false, Err(e)) => Err(Failure::Usage(format!(
+            "could not write {}, nor keep the result in the ground's state directory ({e})",
+            failed.join(", ")
+        ))),
+    }
+}
+
+/// Refuses, before anything is uplinked, destinations the co-signed PSBTs could not be written
+/// to: a missing directory, or a path that is a directory.
+fn check_writable(outs: &[PathBuf]) -> Result<(), Failure> {
+    for p in outs {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Failure::Usage(format!(
+                "--out {}: directory {} does not exist; create it first (nothing was sent)",
+                p.display(),
+                dir.display()
+            )));
+        }
+        if p.is_dir() {
+            return Err(Failure::Usage(format!(
+                "--out {}: is a directory; give a file name, or one directory for all PSBTs (nothing was sent)",
+                p.display()
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Writes every co-signed PSBT of `outcome` to `STATE/results/batch-ID/N.signed.psbt`.
+fn keep_result(state: &Path, outcome: &sign::SignOutcome) -> std::io::Result<PathBuf> {
+    let dir = state
+        .join("results")
+        .join(format!("batch-{:016x}", outcome.batch_id));
+    std::fs::create_dir_all(&dir)?;
+    for (i, p) in outcome.signed.iter().enumerate() {
+        std::fs::write(dir.join(format!("{i}.signed.psbt")), p)?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13 finding 6: `--out /missing/dir/` was found unwritable only after the node had
+    /// signed, and the result was lost. Destinations are checked before anything is sent, and a
+    /// received result is kept in the state directory.
+    #[test]
+    fn unwritable_destinations_are_refused_before_uplink_and_results_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("a.signed.psbt");
+        assert!(check_writable(std::slice::from_ref(&ok)).is_ok());
+        for bad in [
+            PathBuf::from("/missing/dir/"),
+            dir.path().join("missing").join("a.psbt"),
+            dir.path().to_path_buf(),
+        ] {
+            let e = check_writable(std::slice::from_ref(&bad)).unwrap_err();
+            assert!(format!("{e:?}").contains("nothing was sent"), "{e:?}");
+        }
+        let outcome = sign::SignOutcome {
+            signed: vec![b"one".to_vec(), b"two".to_vec()],
+            batch_id: 0xAB,
+            sequence: 1,
+            upload: Default::default(),
+            download: Default::default(),
+            elapsed: Duration::ZERO,
+        };
+        let kept = keep_result(dir.path(), &outcome).unwrap();
+        assert!(kept.ends_with("results/batch-00000000000000ab"));
+        assert_eq!(std::fs::read(kept.join("1.signed.psbt")).unwrap(), b"two");
+    }
 }
