@@ -380,12 +380,27 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
     let mut out = Vec::new();
     for arg in &sig.admin_keys {
         let (index, file) = match arg.split_once('=') {
-            Some((i, f)) if !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) => (
-                Some(i.parse::<u8>().map_err(|_| {
-                    Failure::Usage(format!("--admin-key {arg}: admin index above 255"))
-                })?),
-                f,
-            ),
+            // Anything number-like before `=` is an index attempt (`-1=FILE`, `+3=FILE`), never
+            // part of a file name.
+            Some((i, f))
+                if !i.is_empty()
+                    && i.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') =>
+            {
+                (
+                    Some(
+                        i.bytes()
+                            .all(|b| b.is_ascii_digit())
+                            .then(|| i.parse::<u8>().ok())
+                            .flatten()
+                            .ok_or_else(|| {
+                                Failure::Usage(format!(
+                                    "--admin-key {arg}: the admin index must be a number from 0 to 255"
+                                ))
+                            })?,
+                    ),
+                    f,
+                )
+            }
             _ => (None, arg.as_str()),
         };
         let key = super::batch::read_key(Path::new(file))

@@ -276,6 +276,14 @@ pub struct Monitor {
 }
 
 fn lock_state(dir: &std::path::Path) -> Result<File, MonitorError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(MonitorError::StateDir {
+            path: dir.to_path_buf(),
+            err: std::io::Error::other(
+                "exists and is not a directory; --state takes a directory (created if missing)",
+            ),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|err| MonitorError::StateDir {
         path: dir.to_path_buf(),
         err,
