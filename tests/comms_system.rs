@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{BOUND, Board, free_addr, one_board, text};
+use common::{BOUND, Board, free_addr, ground_cli, one_board, text};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::verification::Report;
@@ -22,8 +22,7 @@ use comms::sdls::engine::HEADER_LEN;
 use comms::sdls::mac::MAC_LEN;
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -39,19 +38,6 @@ fn radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
         "--radio-kbps",
         "2000",
     ]
-}
-
-fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spacenode"))
-        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
-        .arg("--node")
-        .arg(uplink.to_string())
-        .arg("--listen")
-        .arg(ground.to_string())
-        .arg("--state")
-        .arg(state)
-        .output()
-        .expect("spacenode ground")
 }
 
 /// The number after `label ` in `s`.

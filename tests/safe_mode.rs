@@ -11,23 +11,9 @@
 
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, ground_cli, one_board, text};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spacenode"))
-        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
-        .arg("--node")
-        .arg(uplink.to_string())
-        .arg("--listen")
-        .arg(ground.to_string())
-        .arg("--state")
-        .arg(state)
-        .output()
-        .expect("spacenode ground")
-}
 
 /// `ground status` once the watchdog has reported (structure 1 is refused until then).
 fn status(uplink: SocketAddr, ground: SocketAddr, state: &Path) -> String {

@@ -40,6 +40,21 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Runs `spacenode ground CMD` against the node at `uplink`/`ground` with the ground state in
+/// `state` (short timeouts, several attempts).
+pub fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(ground.to_string())
+        .arg("--state")
+        .arg(state)
+        .output()
+        .expect("spacenode ground")
+}
+
 /// A running `spacenode run`. Dropping it stops it (SIGTERM, then waits).
 pub struct Board {
     child: Child,

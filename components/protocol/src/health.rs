@@ -60,6 +60,22 @@ pub enum FaultKind {
     RestartFailed,
 }
 
+impl FaultKind {
+    /// The one-byte code on flash and in housekeeping: 0 none, 1 exit, 2 signal, 3 seccomp,
+    /// 4 missed pings, 5 wrong nonce, 6 restart failed.
+    pub const fn code(self) -> u8 {
+        match self {
+            FaultKind::None => 0,
+            FaultKind::Exit => 1,
+            FaultKind::Signal => 2,
+            FaultKind::SeccompViolation => 3,
+            FaultKind::MissedPings => 4,
+            FaultKind::WrongNonce => 5,
+            FaultKind::RestartFailed => 6,
+        }
+    }
+}
+
 impl From<FaultCause> for FaultKind {
     fn from(cause: FaultCause) -> Self {
         match cause {

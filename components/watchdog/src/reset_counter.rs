@@ -131,7 +131,7 @@ impl ResetRecord {
         if let Some(e) = self.last_escalation {
             b[1] = FLAG_ESCALATION;
             b[12] = e.component.0;
-            b[13] = fault_code(e.fault);
+            b[13] = e.fault.code();
         }
         if self.clean_power_off {
             b[1] |= FLAG_CLEAN_OFF;
@@ -184,18 +184,6 @@ impl ResetRecord {
             last_escalation,
             clean_power_off: flags & FLAG_CLEAN_OFF != 0,
         })
-    }
-}
-
-fn fault_code(k: FaultKind) -> u8 {
-    match k {
-        FaultKind::None => 0,
-        FaultKind::Exit => 1,
-        FaultKind::Signal => 2,
-        FaultKind::SeccompViolation => 3,
-        FaultKind::MissedPings => 4,
-        FaultKind::WrongNonce => 5,
-        FaultKind::RestartFailed => 6,
     }
 }
 

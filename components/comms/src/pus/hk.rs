@@ -30,7 +30,7 @@
 //!
 //! Avoids: heap; panics on any input to [`parse_request`].
 
-use protocol::{FaultKind, HealthReport, HealthState, LinkId, LinkState, LinkStatus, NodeMode};
+use protocol::{HealthReport, HealthState, LinkId, LinkState, LinkStatus, NodeMode};
 
 use crate::failure::{Failure, FailureCode};
 use crate::sdls::{SaStatus, SecurityCounters};
@@ -108,18 +108,6 @@ fn health_state(s: HealthState) -> u8 {
     }
 }
 
-fn fault_kind(k: FaultKind) -> u8 {
-    match k {
-        FaultKind::None => 0,
-        FaultKind::Exit => 1,
-        FaultKind::Signal => 2,
-        FaultKind::SeccompViolation => 3,
-        FaultKind::MissedPings => 4,
-        FaultKind::WrongNonce => 5,
-        FaultKind::RestartFailed => 6,
-    }
-}
-
 fn link_state(s: LinkState) -> u8 {
     match s {
         LinkState::Up => 0,
@@ -145,7 +133,7 @@ pub fn encode_health(h: &HealthReport, out: &mut [u8; MAX_REPORT_LEN]) -> usize 
     w.put(&h.resets.to_be_bytes());
     let (esc_component, esc_kind) = h
         .last_escalation
-        .map_or((0xFF, 0), |e| (e.component.0, fault_kind(e.fault)));
+        .map_or((0xFF, 0), |e| (e.component.0, e.fault.code()));
     w.put(&[
         match h.mode {
             NodeMode::Normal => 0,
