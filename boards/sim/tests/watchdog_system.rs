@@ -385,7 +385,11 @@ fn stops_and_trial_boots_do_not_count_toward_safe_mode_but_fault_resets_do() -> 
         expect_boot(
             &mut board,
             0,
-            if i == 0 { "counted" } else { "ended cleanly" },
+            if i == 0 {
+                "first boot"
+            } else {
+                "ended cleanly"
+            },
         )?;
         board.wait_log("watchdog", "every pinged component answered in time", BOUND)?;
         let events = board.stop()?;

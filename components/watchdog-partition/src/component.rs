@@ -441,6 +441,16 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
     fn log_all_answered(&mut self, now: Instant) {
         if !self.all_answered && self.core.healthy_since_boot(now).is_some() {
             self.all_answered = true;
+            // Every component opened (and wrote) its stores: from now on a blank store on this
+            // node is a lost one (see `watchdog::reset_counter`). Normal mode only: in safe
+            // mode some components did not run.
+            if self.core.boot().mode == NodeMode::Normal
+                && let Some(c) = self.io.counter.as_mut()
+                && c.mark_commissioned(&mut self.io.flash).is_err()
+            {
+                self.io.counters.flash_errors = self.io.counters.flash_errors.wrapping_add(1);
+                log::error!("could not record the node as commissioned on the reset counter");
+            }
             log::info!(
                 "every pinged component answered in time by {} ms {}",
                 now.as_micros() / 1000,

@@ -51,6 +51,11 @@
 //!   was cut) is a first boot, unless the board knows from another record (boot control's boot
 //!   count) that the node has booted before ([`ResetCounter::booted_before`]): then it was
 //!   erased, and is lost.
+//! - **Commissioned** (flags bit 2, [`ResetCounter::mark_commissioned`]): set by the watchdog the
+//!   first time every component answered in time in a normal boot, i.e. every component has
+//!   opened and written its stores. The board tells components "booted before" from it, so a
+//!   store they find blank afterwards is lost, not new; a node stopped during its very first
+//!   seconds is not yet commissioned and its blank stores are still new.
 //!
 //! Every update is one [`RecordStore::write_mirrored`]: a power cut at any flash operation
 //! leaves the record as it was before the update or as it is after it, never anything else,
@@ -63,7 +68,7 @@
 //! | offset | length | field | values |
 //! | --- | --- | --- | --- |
 //! | 0 | 1 | format version | `1` |
-//! | 1 | 1 | flags | bit 0: an escalation is on record; bit 1: the last power cycle ended cleanly (not counted at the next boot); other bits 0 |
+//! | 1 | 1 | flags | bit 0: an escalation is on record; bit 1: the last power cycle ended cleanly (not counted at the next boot); bit 2: commissioned (some boot reached "every component answered"); other bits 0 |
 //! | 2 | 2 | boots since healthy | `u16`, saturating |
 //! | 4 | 4 | total boots | `u32`, saturating |
 //! | 8 | 4 | escalations | `u32`, saturating |
@@ -97,6 +102,7 @@ pub const RESET_COUNTER_TAG: [u8; 4] = *b"RSTC";
 const VERSION: u8 = 1;
 const FLAG_ESCALATION: u8 = 1;
 const FLAG_CLEAN_OFF: u8 = 2;
+const FLAG_COMMISSIONED: u8 = 4;
 
 /// The reset counter's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,6 +119,9 @@ pub struct ResetRecord {
     /// The power cycle that wrote this ended cleanly (see the module docs): the next boot is
     /// not counted.
     pub clean_power_off: bool,
+    /// Some boot of this node reached "every component answered in time" (so every component
+    /// had opened, and written, its stores): from then on a blank store is a lost one.
+    pub commissioned: bool,
 }
 
 impl ResetRecord {
@@ -135,6 +144,9 @@ impl ResetRecord {
         }
         if self.clean_power_off {
             b[1] |= FLAG_CLEAN_OFF;
+        }
+        if self.commissioned {
+            b[1] |= FLAG_COMMISSIONED;
         }
         b
     }
@@ -161,7 +173,7 @@ impl ResetRecord {
             r1,
         ] = *b;
         if version != VERSION
-            || flags & !(FLAG_ESCALATION | FLAG_CLEAN_OFF) != 0
+            || flags & !(FLAG_ESCALATION | FLAG_CLEAN_OFF | FLAG_COMMISSIONED) != 0
             || r0 != 0
             || r1 != 0
         {
@@ -183,6 +195,7 @@ impl ResetRecord {
             escalations: u32::from_le_bytes([e0, e1, e2, e3]),
             last_escalation,
             clean_power_off: flags & FLAG_CLEAN_OFF != 0,
+            commissioned: flags & FLAG_COMMISSIONED != 0,
         })
     }
 }
@@ -347,6 +360,20 @@ impl ResetCounter {
         })
     }
 
+    /// Every component answered in time in this boot (normal mode): the node is commissioned,
+    /// and from now on a store found blank was lost, not never used. Written once per node.
+    pub fn mark_commissioned<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+    ) -> Result<(), ResetCounterError<F::Error>> {
+        if self.record.commissioned {
+            return Ok(());
+        }
+        let mut next = self.record;
+        next.commissioned = true;
+        self.persist(flash, next)
+    }
+
     /// The power cycle ends on purpose (operator stop, or a reboot requested for a reason other
     /// than an escalation): the next boot is not counted. Call with every component stopped,
     /// as the last write of the cycle. A lost or never-written record is left alone (the next
@@ -438,6 +465,7 @@ mod tests {
                 fault: FaultKind::WrongNonce,
             }),
             clean_power_off: false,
+            commissioned: false,
         };
         let b = r.encode();
         assert_eq!(
@@ -454,7 +482,16 @@ mod tests {
         };
         assert_eq!(clean.encode()[1], 3, "bit 1: clean power-off");
         assert_eq!(ResetRecord::decode(&clean.encode()), Some(clean));
-        for (i, v) in [(0usize, 2u8), (1, 4), (1, 0x81), (13, 7), (14, 1), (15, 1)] {
+        let commissioned = ResetRecord {
+            commissioned: true,
+            ..r
+        };
+        assert_eq!(commissioned.encode()[1], 5, "bit 2: commissioned");
+        assert_eq!(
+            ResetRecord::decode(&commissioned.encode()),
+            Some(commissioned)
+        );
+        for (i, v) in [(0usize, 2u8), (1, 8), (1, 0x81), (13, 7), (14, 1), (15, 1)] {
             let mut bad = b;
             bad[i] = v;
             assert_eq!(ResetRecord::decode(&bad), None, "byte {i} = {v}");

@@ -279,3 +279,23 @@ fn a_blank_counter_on_a_node_that_booted_before_is_lost_not_new() {
     rc.booted_before();
     assert_eq!(rc.found(), Found::Record);
 }
+
+/// The commissioned mark is written once and kept by every later update.
+#[test]
+fn the_commissioned_mark_is_kept_by_every_update() {
+    let mut flash = Flash::anonymous(CAP).unwrap();
+    let mut rc = ResetCounter::open(&mut flash, LAYOUT).unwrap();
+    rc.boot(&mut flash, MAX_RESETS, false).unwrap();
+    assert!(!rc.record().commissioned);
+    rc.mark_commissioned(&mut flash).unwrap();
+    let ops = flash.ops();
+    rc.mark_commissioned(&mut flash).unwrap();
+    assert_eq!(flash.ops(), ops, "written once");
+    rc.record_escalation(&mut flash, esc(2)).unwrap();
+    rc.mark_clean_power_off(&mut flash).unwrap();
+    let mut rc = reopen(&mut flash);
+    rc.boot(&mut flash, MAX_RESETS, false).unwrap();
+    rc.leave_safe_mode(&mut flash).unwrap();
+    let rc = reopen(&mut flash);
+    assert!(rc.record().commissioned);
+}

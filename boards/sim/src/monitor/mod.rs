@@ -268,7 +268,7 @@ pub struct Monitor {
     /// Started in this power cycle's mode (safe mode leaves the others off).
     active: Vec<bool>,
     mode: protocol::NodeMode,
-    /// Boot control or the reset counter shows an earlier boot (told to every component).
+    /// The reset counter shows the node commissioned, or is lost (told to every component).
     booted_before: bool,
     devices: Devices,
     channels: Vec<ChannelRes>,
@@ -515,7 +515,7 @@ impl Monitor {
             faults: vec![0; n],
             active,
             mode: boot_mode.mode,
-            booted_before: counted_boots || boot_mode.booted_before,
+            booted_before: boot_mode.booted_before,
             devices,
             channels,
             _lock: lock,

@@ -47,8 +47,8 @@ pub struct BootMode {
     pub resets: Option<u16>,
     /// The description's cap.
     pub max_resets: u32,
-    /// The counter shows an earlier boot (a record with boots in it, or one that existed and is
-    /// lost).
+    /// The counter shows the node commissioned (a boot reached every component answering), or
+    /// the record is lost: a blank component store is then a lost one.
     pub booted_before: bool,
     /// One line: where the counter is, whether this boot counted and why not, or why there is
     /// no counter or it failed.
@@ -103,31 +103,38 @@ pub fn count_boot(
             if booted_before {
                 counter.booted_before();
             }
+            let first = counter.found() == watchdog::Found::Nothing;
             let before = match counter.found() {
                 watchdog::Found::Nothing => false,
                 watchdog::Found::Lost => true,
-                watchdog::Found::Record => counter.record().total_boots > 0,
+                watchdog::Found::Record => counter.record().commissioned,
             };
             let info = counter
                 .boot(&mut flash, max_resets, trial_was_running)
                 .map_err(|e| e.to_string())?;
-            Ok((info, counter.counted() == Some(true), before))
+            Ok((info, counter.counted() == Some(true), before, first))
         });
     match counted {
-        Ok((BootInfo { mode, resets, .. }, counts, booted_before)) => BootMode {
+        Ok((BootInfo { mode, resets, .. }, counts, booted_before, first)) => BootMode {
             mode,
             resets: Some(resets),
             max_resets,
             booted_before,
             note: format!(
-                "reset counter on {}; {}",
+                "reset counter on {}; {}{}",
                 dev.name,
                 match (counts, trial_was_running) {
+                    _ if first => "first boot",
                     (true, _) =>
                         "this boot counted as a reset (the last power cycle did not end cleanly)",
                     (false, true) =>
                         "not counted: the last power cycle was a trial boot (boot control counts those)",
                     (false, false) => "not counted: the last power cycle ended cleanly",
+                },
+                if booted_before || first {
+                    ""
+                } else {
+                    " (node not commissioned yet: no boot has reached every component answering)"
                 }
             ),
         },

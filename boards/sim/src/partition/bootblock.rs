@@ -5,9 +5,10 @@
 //! the monitor's process id (checked against the child's parent), the power-on epoch of the
 //! board's clock, a fresh 32-byte random seed for this start of this component (drawn by the
 //! monitor with `getrandom`; the component seeds its nonce DRBG with it, see `runtime::caps`)
-//! the node's mode in this boot (normal or safe), and whether the node has booted before (so a
-//! blank store is a lost one, not a new one: the monitor knows it from boot control's boot count
-//! and the reset counter's total, two records on two devices). The child derives its grant table from the
+//! the node's mode in this boot (normal or safe), and whether the node has booted before, i.e.
+//! was commissioned (so a blank store is a lost one, not a new one: the reset counter's record
+//! on the watchdog's flash, marked the first time every component answered in a normal boot).
+//! The child derives its grant table from the
 //! description with the same function the monitor used
 //! ([`crate::grants::GrantTable::for_component`]), so the block carries no descriptor numbers
 //! and no authority. Only the seed is private: the memfd is held by the monitor until the child
