@@ -15,7 +15,8 @@
 mod common;
 
 use common::{
-    BOUND, Board, free_addr, lossy_radio as radio, number_after, one_board, text, write_secret,
+    BOUND, Board, free_addr, ground_cli, lossy_radio as radio, number_after, one_board, text,
+    write_secret,
 };
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
@@ -24,23 +25,9 @@ use comms::sdls::engine::HEADER_LEN;
 use comms::sdls::mac::MAC_LEN;
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spacenode"))
-        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
-        .arg("--node")
-        .arg(uplink.to_string())
-        .arg("--listen")
-        .arg(ground.to_string())
-        .arg("--state")
-        .arg(state)
-        .output()
-        .expect("spacenode ground")
-}
 
 /// A second ground station on the monitoring association (its own ARSNs), speaking through
 /// the comms crate directly so that it can forge, replay and retransmit units.

@@ -396,3 +396,56 @@ fn registry_administration_over_the_link() {
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();
     assert_eq!(batch_verdict(&after_image, &identity, &cert, 2), REVOKED);
 }
+
+/// Issue 13 finding 8: `--admin-key -1=FILE` was read as a file named `-1=FILE`, and `--state`
+/// naming a file said `File exists (os error 17)`. Both now say what is wrong, before any
+/// uplink.
+#[test]
+fn bad_admin_key_index_and_a_state_file_are_named_as_such() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("k");
+    std::fs::write(&key, "11".repeat(32)).expect("key");
+    let g = "036B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296";
+    let state = dir.path().join("gs");
+    for idx in ["-1", "+3", "256"] {
+        let o = spacenode(&[
+            "ground",
+            "admin",
+            "revoke",
+            "--server",
+            "1",
+            &format!("--admin-key={idx}={}", key.display()),
+            "--identity",
+            g,
+            "--state",
+            state.to_str().expect("utf-8"),
+        ]);
+        assert!(!o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("the admin index must be a number from 0 to 255"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = spacenode(&[
+        "ground",
+        "ping",
+        "--attempts",
+        "1",
+        "--state",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("exists and is not a directory"),
+        "{}",
+        text(&o)
+    );
+    let o = spacenode(&["run", "--state", key.to_str().expect("utf-8")]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("exists and is not a directory"),
+        "{}",
+        text(&o)
+    );
+}

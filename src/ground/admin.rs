@@ -408,12 +408,27 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
     let mut out = Vec::new();
     for arg in &sig.admin_keys {
         let (index, file) = match arg.split_once('=') {
-            Some((i, f)) if !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) => (
-                Some(i.parse::<u8>().map_err(|_| {
-                    Failure::Usage(format!("--admin-key {arg}: admin index above 255"))
-                })?),
-                f,
-            ),
+            // Anything number-like before `=` is an index attempt (`-1=FILE`, `+3=FILE`), never
+            // part of a file name.
+            Some((i, f))
+                if !i.is_empty()
+                    && i.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') =>
+            {
+                (
+                    Some(
+                        i.bytes()
+                            .all(|b| b.is_ascii_digit())
+                            .then(|| i.parse::<u8>().ok())
+                            .flatten()
+                            .ok_or_else(|| {
+                                Failure::Usage(format!(
+                                    "--admin-key {arg}: the admin index must be a number from 0 to 255"
+                                ))
+                            })?,
+                    ),
+                    f,
+                )
+            }
             _ => (None, arg.as_str()),
         };
         let key = super::keyfile::read(Path::new(file))
@@ -460,6 +475,12 @@ fn next_counter(state: &Path, node: &[u8; 8], given: Option<u64>) -> Result<u64,
         Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
     };
     let next = match given {
+        Some(c) if c.saturating_sub(last) > signer::admin::MAX_COUNTER_STEP => {
+            return Err(Failure::Usage(format!(
+                "--counter {c}: more than {} above the last counter this ground used ({last}); the signer refuses such a jump (it would use up the counter space); nothing was sent",
+                signer::admin::MAX_COUNTER_STEP
+            )));
+        }
         Some(c) => c,
         None => last.checked_add(1).ok_or_else(|| {
             Failure::Usage(format!("{}: the counter is exhausted", path.display()))
@@ -678,6 +699,21 @@ mod tests {
         // An explicit lower counter (a deliberate replay) does not move the record back.
         assert_eq!(next_counter(dir.path(), &node, Some(3)).unwrap(), 3);
         assert_eq!(next_counter(dir.path(), &node, None).unwrap(), 12);
+        // Issue 13 finding 5: --counter u64::MAX froze this ground's counter (and, applied,
+        // the node's registry). A jump the signer would refuse is refused here, before anything
+        // is recorded or sent.
+        for c in [u64::MAX, 12 + signer::admin::MAX_COUNTER_STEP + 1] {
+            assert!(next_counter(dir.path(), &node, Some(c)).is_err(), "{c}");
+        }
+        assert_eq!(
+            next_counter(
+                dir.path(),
+                &node,
+                Some(12 + signer::admin::MAX_COUNTER_STEP)
+            )
+            .unwrap(),
+            12 + signer::admin::MAX_COUNTER_STEP
+        );
         std::fs::write(counter_path(dir.path(), &node), "x").unwrap();
         assert!(next_counter(dir.path(), &node, None).is_err());
     }

@@ -4,7 +4,8 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3: health (from the watchdog), links, security counters |
+//! | `status` | PUS 3,27 for structures 1-3: health (from the watchdog: mode, resets, components), links, security counters |
+//! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
@@ -32,9 +33,9 @@ use crate::failure::Failure;
 use clap::{Args, Subcommand};
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
 use comms::pus::verification::Report;
-use comms::pus::{ST_HOUSEKEEPING, ST_TEST};
+use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
 use session::{Answer, Session, SessionConfig, SessionError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -43,6 +44,9 @@ pub enum GroundCommand {
     Ping(PingArgs),
     /// Show the node's health, link statistics and security counters (PUS 3,27).
     Status(LinkArgs),
+    /// Take the node out of safe mode (PUS 8,1 function 0x0010): the watchdog clears the reset
+    /// counter and the board reboots into a normal boot. Refused if the node is not in safe mode.
+    LeaveSafeMode(LinkArgs),
     /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
     Batch(BatchArgs),
     /// Write the co-signed PSBTs from a result file the node sent down.
@@ -344,6 +348,30 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
     if no_health { Ok(()) } else { refused(&a) }
 }
 
+fn leave_safe_mode(args: LinkArgs) -> Result<(), Failure> {
+    let mut s = args.session()?;
+    let a = s
+        .command(
+            ST_FUNCTION,
+            1,
+            &comms::pus::function::FN_LEAVE_SAFE_MODE.to_be_bytes(),
+        )
+        .map_err(session_failure)?;
+    print_reports(&a);
+    if a.failure()
+        .is_some_and(|f| f.code == comms::failure::FailureCode::NotInSafeMode)
+    {
+        return Err(Failure::Rejected(
+            "the node is not in safe mode (as its watchdog last reported): nothing was done; `spacenode ground status` shows the mode\n".into(),
+        ));
+    }
+    refused(&a)?;
+    println!(
+        "the watchdog leaves safe mode: it cleared the reset counter and stopped kicking; the board resets within about a second and boots normally (check with `spacenode ground status`)"
+    );
+    Ok(())
+}
+
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
     let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
@@ -384,6 +412,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
     match cmd {
         GroundCommand::Ping(a) => ping(a),
         GroundCommand::Status(a) => status(a),
+        GroundCommand::LeaveSafeMode(a) => leave_safe_mode(a),
         GroundCommand::Batch(a) => make_batch(a),
         GroundCommand::Result(a) => write_result(a),
         GroundCommand::Admin(c) => admin::run(c),
@@ -431,6 +460,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(rejected)?;
     let outs = sign_outputs(&args)?;
+    check_writable(&outs)?;
     let state = args.link.state.clone().unwrap_or_else(default_state_dir);
     let mut session = args.link.session()?;
     let job = sign::SignJob {
@@ -459,10 +489,98 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
             outs.len()
         )));
     }
+    // The result is kept whatever happens to the destinations: co-signed PSBTs cannot be had
+    // again without another batch.
+    let kept = keep_result(&state, &outcome);
+    let mut failed = Vec::new();
     for (p, path) in outcome.signed.iter().zip(&outs) {
-        std::fs::write(path, p).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-        println!("co-signed PSBT -> {}", path.display());
+        match std::fs::write(path, p) {
+            Ok(()) => println!("co-signed PSBT -> {}", path.display()),
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
     }
     println!("{outcome}");
+    match (failed.is_empty(), kept) {
+        (true, _) => Ok(()),
+        (false, Ok(dir)) => Err(Failure::Usage(format!(
+            "could not write {}; the co-signed PSBTs are kept in {}",
+            failed.join(", "),
+            dir.display()
+        ))),
+        (false, Err(e)) => Err(Failure::Usage(format!(
+            "could not write {}, nor keep the result in the ground's state directory ({e})",
+            failed.join(", ")
+        ))),
+    }
+}
+
+/// Refuses, before anything is uplinked, destinations the co-signed PSBTs could not be written
+/// to: a missing directory, or a path that is a directory.
+fn check_writable(outs: &[PathBuf]) -> Result<(), Failure> {
+    for p in outs {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Failure::Usage(format!(
+                "--out {}: directory {} does not exist; create it first (nothing was sent)",
+                p.display(),
+                dir.display()
+            )));
+        }
+        if p.is_dir() {
+            return Err(Failure::Usage(format!(
+                "--out {}: is a directory; give a file name, or one directory for all PSBTs (nothing was sent)",
+                p.display()
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Writes every co-signed PSBT of `outcome` to `STATE/results/batch-ID/N.signed.psbt`.
+fn keep_result(state: &Path, outcome: &sign::SignOutcome) -> std::io::Result<PathBuf> {
+    let dir = state
+        .join("results")
+        .join(format!("batch-{:016x}", outcome.batch_id));
+    std::fs::create_dir_all(&dir)?;
+    for (i, p) in outcome.signed.iter().enumerate() {
+        std::fs::write(dir.join(format!("{i}.signed.psbt")), p)?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13 finding 6: `--out /missing/dir/` was found unwritable only after the node had
+    /// signed, and the result was lost. Destinations are checked before anything is sent, and a
+    /// received result is kept in the state directory.
+    #[test]
+    fn unwritable_destinations_are_refused_before_uplink_and_results_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("a.signed.psbt");
+        assert!(check_writable(std::slice::from_ref(&ok)).is_ok());
+        for bad in [
+            PathBuf::from("/missing/dir/"),
+            dir.path().join("missing").join("a.psbt"),
+            dir.path().to_path_buf(),
+        ] {
+            let e = check_writable(std::slice::from_ref(&bad)).unwrap_err();
+            assert!(format!("{e:?}").contains("nothing was sent"), "{e:?}");
+        }
+        let outcome = sign::SignOutcome {
+            signed: vec![b"one".to_vec(), b"two".to_vec()],
+            batch_id: 0xAB,
+            sequence: 1,
+            upload: Default::default(),
+            download: Default::default(),
+            elapsed: Duration::ZERO,
+        };
+        let kept = keep_result(dir.path(), &outcome).unwrap();
+        assert!(kept.ends_with("results/batch-00000000000000ab"));
+        assert_eq!(std::fs::read(kept.join("1.signed.psbt")).unwrap(), b"two");
+    }
 }

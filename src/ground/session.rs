@@ -207,6 +207,12 @@ impl Session {
                 cfg.spi
             )));
         };
+        if cfg.state_dir.exists() && !cfg.state_dir.is_dir() {
+            return Err(state_err(
+                &cfg.state_dir,
+                "exists and is not a directory; --state takes a directory (created if missing)",
+            ));
+        }
         std::fs::create_dir_all(&cfg.state_dir).map_err(|e| state_err(&cfg.state_dir, e))?;
         let path = cfg.state_dir.join(STATE_FILE);
         let states = match std::fs::read(&path) {

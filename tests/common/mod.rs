@@ -54,6 +54,21 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Runs `spacenode ground CMD` against the node at `uplink`/`ground` with the ground state in
+/// `state` (short timeouts, several attempts).
+pub fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
+        .arg("--node")
+        .arg(uplink.to_string())
+        .arg("--listen")
+        .arg(ground.to_string())
+        .arg("--state")
+        .arg(state)
+        .output()
+        .expect("spacenode ground")
+}
+
 /// A running `spacenode run`. Dropping it stops it (SIGTERM, then waits).
 pub struct Board {
     child: Child,
@@ -67,6 +82,18 @@ impl Board {
     /// radio emulator flags in `radio` (e.g. `["--radio-loss", "0.1"]`), and waits until comms
     /// has restored its security state.
     pub fn boot<S: AsRef<std::ffi::OsStr>>(
+        state: &Path,
+        uplink: SocketAddr,
+        ground: SocketAddr,
+        radio: &[S],
+    ) -> Board {
+        let mut b = Board::start(state, uplink, ground, radio);
+        b.wait_for("[comms] INFO  SA 2:");
+        b
+    }
+
+    /// Like [`Board::boot`] without waiting for comms (which may not come up normally).
+    pub fn start<S: AsRef<std::ffi::OsStr>>(
         state: &Path,
         uplink: SocketAddr,
         ground: SocketAddr,
@@ -92,13 +119,11 @@ impl Board {
                 let _ = tx.send(line);
             }
         });
-        let mut b = Board {
+        Board {
             child,
             lines: rx,
             log: Vec::new(),
-        };
-        b.wait_for("[comms] INFO  SA 2:");
-        b
+        }
     }
 
     /// Waits (at most [`BOUND`]) until a log line contains `what`; panics with the log if none

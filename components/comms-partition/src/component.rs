@@ -41,7 +41,8 @@ use crate::links::{Links, SerialStep, TxStats};
 use crate::routes::{self, Outlets};
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
-use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN};
+use comms::sdls::state::Loaded;
+use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
 use hal::radio::Radio;
 use hal::serial::WriteReady;
 use hal::time::Instant;
@@ -425,10 +426,21 @@ where
                 "radio MTU larger than the unit buffer",
             ));
         }
-        let persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
+        let mut persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
             log::error!("SDLS state on comms-flash: {e:?}");
             InitError::Component("SDLS state flash unusable")
         })?;
+        // Never used, or lost? Comms writes its state at its first boot (the boot event's
+        // downlink reservation), so on a node that has booted before a blank record was erased
+        // or worn out. Starting with every floor at 0 would accept replayed commands.
+        if caps.booted_before() && matches!(persist.load(), Ok(Loaded::Fresh)) {
+            log::error!(
+                "SDLS anti-replay state on comms-flash is BLANK although the node has booted before: it was lost (erased or worn out), not never used; refusing to start with the floors at 0, which would accept replayed commands"
+            );
+            return Err(InitError::Component(
+                "SDLS anti-replay state lost (blank on a node that has run)",
+            ));
+        }
         let bufs = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         let (outlets, table) = routes::take(caps)?;
         log::info!("routes from the granted channels: {outlets:?}");

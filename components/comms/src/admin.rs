@@ -30,7 +30,7 @@
 //!
 //! The signer's `admin-response` completes the command: 1,7 when a command was applied or an
 //! export made, 1,8 with one failure code per signer refusal (`AdminMalformed` ...
-//! `AdminStorage`, 0x1301..=0x130A, and `ExportUnknownServer` ... `ExportBadArgument`,
+//! `AdminStorage`, `AdminNotEnoughNewSignatures`, `AdminCounterJump`, 0x1301..=0x130C, and `ExportUnknownServer` ... `ExportBadArgument`,
 //! 0x1311..=0x1313; the failure data is the signer's own code). Before the 1,7, the node
 //! sends **TM\[8,128\] "admin response report"** (mission-specific subtype of service 8) to the
 //! commanding ground, source data:

@@ -29,6 +29,7 @@
 //! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
+//! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
 //! | 0x1001 | `SignerBadCertificate` | signer | certificate code if known, else 0 |
 //! | 0x1002 | `SignerReplay` | signer | 0 |
 //! | 0x1003 | `SignerPolicyViolation` | signer | 0 |
@@ -63,6 +64,7 @@
 //! | 0x1309 | `AdminRegistryTooLarge` | signer admin (code 9) | 9 |
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
 //! | 0x130B | `AdminNotEnoughNewSignatures` | signer admin (code 11) | 11 |
+//! | 0x130C | `AdminCounterJump` | signer admin (code 12) | 12 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -133,6 +135,9 @@ pub enum FailureCode {
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
     NoData = 0x0402,
+    /// Leave safe mode: the watchdog's last health report says the node is not in safe mode
+    /// (or there is no report yet); nothing was done.
+    NotInSafeMode = 0x0501,
     /// Signer: the batch certificate does not verify (detail in the failure data if known).
     SignerBadCertificate = 0x1001,
     /// Signer: batch already signed.
@@ -201,6 +206,8 @@ pub enum FailureCode {
     AdminStorage = 0x130A,
     /// Signer admin code 11: a rotation without its new threshold of new-set signatures.
     AdminNotEnoughNewSignatures = 0x130B,
+    /// Signer admin code 12: the counter jumps too far above the last accepted one.
+    AdminCounterJump = 0x130C,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -218,7 +225,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 62] = {
+pub const ALL: [FailureCode; 64] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -242,6 +249,7 @@ pub const ALL: [FailureCode; 62] = {
         PersistFailed,
         UnknownStructure,
         NoData,
+        NotInSafeMode,
         SignerBadCertificate,
         SignerReplay,
         SignerPolicyViolation,
@@ -276,6 +284,7 @@ pub const ALL: [FailureCode; 62] = {
         AdminRegistryTooLarge,
         AdminStorage,
         AdminNotEnoughNewSignatures,
+        AdminCounterJump,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -347,6 +356,7 @@ impl FailureCode {
             9 => AdminRegistryTooLarge,
             10 => AdminStorage,
             11 => AdminNotEnoughNewSignatures,
+            12 => AdminCounterJump,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -389,6 +399,9 @@ impl FailureCode {
             }
             AdminNotEnoughNewSignatures => {
                 "an admin-set rotation needs its new threshold of signatures by the new admin set"
+            }
+            AdminCounterJump => {
+                "the admin counter jumps more than 2^20 above the signer's (use the next counter)"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

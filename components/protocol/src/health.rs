@@ -33,6 +33,9 @@ pub enum HealthState {
     Stopped,
     /// Not started in this boot: the node runs in safe mode and this component is not part of it.
     Inactive,
+    /// Answers its pings but reports itself degraded (a damaged store, or a start that failed:
+    /// its log says why). Not restarted; not healthy.
+    Degraded,
 }
 
 /// The kind of a component's last fault: [`FaultCause`] without its details, plus the ways a
@@ -55,6 +58,22 @@ pub enum FaultKind {
     WrongNonce,
     /// A restart was refused by the monitor, failed to start, or was never answered.
     RestartFailed,
+}
+
+impl FaultKind {
+    /// The one-byte code on flash and in housekeeping: 0 none, 1 exit, 2 signal, 3 seccomp,
+    /// 4 missed pings, 5 wrong nonce, 6 restart failed.
+    pub const fn code(self) -> u8 {
+        match self {
+            FaultKind::None => 0,
+            FaultKind::Exit => 1,
+            FaultKind::Signal => 2,
+            FaultKind::SeccompViolation => 3,
+            FaultKind::MissedPings => 4,
+            FaultKind::WrongNonce => 5,
+            FaultKind::RestartFailed => 6,
+        }
+    }
 }
 
 impl From<FaultCause> for FaultKind {
@@ -134,7 +153,8 @@ pub struct HealthReport {
     pub resets: u16,
     /// Normal or safe mode.
     pub mode: NodeMode,
-    /// The watchdog has stopped kicking the hardware watchdog: a board reset is imminent.
+    /// The watchdog has stopped kicking the hardware watchdog (an escalation, or leaving safe
+    /// mode): a board reset is imminent.
     pub escalated: bool,
     /// The last escalation recorded on flash: why the node reset (and, in safe mode, why it is
     /// in safe mode), or this boot's escalation once `escalated` is set. `None` if none was

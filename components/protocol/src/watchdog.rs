@@ -50,6 +50,10 @@ pub struct Pong {
     pub sequence: u32,
     /// The answering component (checked by the watchdog against the channel it arrived on).
     pub component: ComponentId,
+    /// The component runs but cannot do its job: its store is damaged or its start failed, and
+    /// its log says why. It answers pings so that it is not restarted in a loop (a restart
+    /// would find the same damage), and the health report shows it as degraded.
+    pub degraded: bool,
     /// The component's progress counters.
     pub progress: Progress,
 }

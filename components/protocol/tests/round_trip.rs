@@ -148,7 +148,7 @@ proptest! {
     #[test]
     fn ping_pong(nonce in any::<u64>(), sequence in any::<u32>(), c in component(), p in progress()) {
         assert_round_trip(Ping { nonce, sequence });
-        assert_round_trip(Pong { nonce, sequence, component: c, progress: p });
+        assert_round_trip(Pong { nonce, sequence, component: c, degraded: nonce % 2 == 0, progress: p });
     }
 
     #[test]

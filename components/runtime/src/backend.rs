@@ -34,6 +34,11 @@ pub trait WaitBackend {
     /// set when the deadline has passed. Spurious empty returns are allowed.
     fn wait(&mut self, deadline: Option<Instant>) -> Result<NotifySet, WaitError>;
 
+    /// Stop watching device descriptors (notifications only from now on). The degraded loop
+    /// calls it: with no driver left to read a device, a readable device would otherwise wake
+    /// the loop at once, forever. The default does nothing (backends without devices).
+    fn ignore_devices(&mut self) {}
+
     /// Time since board power-on.
     fn now(&self) -> Instant;
 }

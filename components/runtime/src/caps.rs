@@ -120,6 +120,7 @@ pub struct CapSet {
     names: heapless::Vec<&'static str, MAX_CAPS>,
     seed: Option<[u8; SEED_LEN]>,
     mode: NodeMode,
+    booted_before: bool,
 }
 
 /// Length of the per-start random seed ([`CapSet::take_seed`]).
@@ -140,6 +141,7 @@ impl CapSetBuilder {
                 names: heapless::Vec::new(),
                 seed: None,
                 mode: NodeMode::Normal,
+                booted_before: false,
             },
         }
     }
@@ -152,6 +154,12 @@ impl CapSetBuilder {
     /// Tells the component the node's mode in this boot (normal if never called).
     pub fn node_mode(&mut self, mode: NodeMode) {
         self.set.mode = mode;
+    }
+
+    /// Tells the component the node has booted before this power cycle (a first boot if never
+    /// called).
+    pub fn booted_before(&mut self, booted_before: bool) {
+        self.set.booted_before = booted_before;
     }
 
     fn push(&mut self, cap: Cap) -> Result<(), CapError> {
@@ -225,6 +233,13 @@ impl CapSet {
     /// The node's mode in this boot.
     pub fn node_mode(&self) -> NodeMode {
         self.mode
+    }
+
+    /// Whether the node has booted before this power cycle, as the board knows it from records
+    /// on other devices than the component's own: a store a component finds blank on such a
+    /// node was lost (erased, worn out), not never used, and must not be taken for new.
+    pub fn booted_before(&self) -> bool {
+        self.booted_before
     }
 
     fn slot(&mut self, name: &str) -> Result<(usize, &'static str), CapError> {

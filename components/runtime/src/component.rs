@@ -47,6 +47,7 @@ pub struct Context {
     now: Instant,
     wake_at: Option<Instant>,
     progress: Progress,
+    degraded: bool,
 }
 
 impl Context {
@@ -57,6 +58,7 @@ impl Context {
             now,
             wake_at: None,
             progress: Progress::default(),
+            degraded: false,
         }
     }
 
@@ -122,6 +124,18 @@ impl Context {
     /// The progress counters so far.
     pub fn progress(&self) -> Progress {
         self.progress
+    }
+
+    /// Report this component degraded (or no longer) in every pong from now on: it runs but
+    /// cannot do its whole job (a damaged store), and has logged why. The watchdog shows it as
+    /// degraded in the health report the ground reads, and does not restart it.
+    pub fn set_degraded(&mut self, degraded: bool) {
+        self.degraded = degraded;
+    }
+
+    /// Whether the component reports itself degraded.
+    pub fn degraded(&self) -> bool {
+        self.degraded
     }
 }
 

@@ -10,8 +10,13 @@
 //!     if set is not empty: component.notified(set)
 //! ```
 //!
-//! The loop ends only if waiting fails ([`RunError::Wait`]) or the component cannot start
-//! ([`RunError::Init`]); the board then ends the process and the monitor reports it.
+//! [`run`] ends only if waiting fails ([`RunError::Wait`]); the board then ends the process and
+//! the monitor reports it. A component whose `init` fails (a damaged store it cannot do without,
+//! a capability missing) does not end the process: the loop goes on **degraded**, answering
+//! pings with the degraded flag set and nothing else, after logging why. Ending the process
+//! would only have the watchdog restart it into the same failure, in a loop that ends with the
+//! component held or, for a critical one, with board resets; degraded, it stays visible (the
+//! health report shows it degraded) and the node stays up (issue 13 finding 1).
 //!
 //! Avoids: timers of its own (the deadline is passed to the backend) and calling the handler
 //! with an empty set.
@@ -107,13 +112,42 @@ impl<C: Component> Runner<C> {
     }
 }
 
-/// Runs component `C` on `caps` until waiting fails.
+/// Runs component `C` on `caps` until waiting fails; degraded if `C::init` fails (see the
+/// module docs).
 pub fn run<C: Component>(
-    caps: CapSet,
+    mut caps: CapSet,
     mut backend: impl WaitBackend,
 ) -> Result<core::convert::Infallible, RunError> {
-    let mut runner = Runner::<C>::start(caps, &backend)?;
-    loop {
-        runner.step(&mut backend)?;
+    let heartbeat = Heartbeat::take(&mut caps).map_err(RunError::Heartbeat)?;
+    let mut cx = Context::new(caps.component(), backend.now());
+    match C::init(&mut caps, &mut cx) {
+        Ok(component) => {
+            let mut runner = Runner {
+                component,
+                heartbeat,
+                cx,
+            };
+            loop {
+                runner.step(&mut backend)?;
+            }
+        }
+        Err(e) => {
+            log::error!(
+                "component init failed: {e}; running DEGRADED: answering pings only, reported degraded in every pong"
+            );
+            cx.set_degraded(true);
+            backend.ignore_devices();
+            let mut heartbeat = heartbeat;
+            loop {
+                let set = backend.wait(None).map_err(RunError::Wait)?;
+                cx.set_now(backend.now());
+                cx.count_iteration();
+                if let Some(hb) = &mut heartbeat
+                    && set.contains(hb.source())
+                {
+                    hb.answer(&mut cx);
+                }
+            }
+        }
     }
 }

@@ -66,6 +66,7 @@ impl Heartbeat {
                         nonce,
                         sequence,
                         component: cx.component(),
+                        degraded: cx.degraded(),
                         progress: cx.progress(),
                     };
                     match self.pongs.try_send(&pong) {

@@ -388,12 +388,13 @@ impl<B: Drivers> Component for SignerPd<B> {
                 None
             }
         };
-        let (mut signer, origin) = Signer::boot_with(
+        let (mut signer, origin) = Signer::boot_after(
             flash,
             registries,
             SignerLayout::contiguous(0),
             &seal,
             &mut rng,
+            caps.booted_before(),
         )
         .map_err(|e| {
             log::error!("signer boot failed: {e}");

@@ -10,7 +10,7 @@
 //! | 0 | 4 | magic `SNAD` |
 //! | 4 | 1 | version `1` |
 //! | 5 | 8 | node id: first 8 bytes of SHA3-256 of the node's identity public key (a command for one satellite is refused by every other) |
-//! | 13 | 8 | counter: must be above the registry's admin counter (stored with the registry) |
+//! | 13 | 8 | counter: above the registry's admin counter (stored with the registry), by at most [`MAX_COUNTER_STEP`] |
 //! | 21 | 2 | body length `L`, `1..=MAX_BODY` |
 //! | 23 | L | body, UTF-8 |
 //! | 23+L | 1 | `k`, number of signatures, `1..=MAX_ADMINS` |
@@ -31,12 +31,13 @@
 //!
 //! # Checks, in order, each with its own [`AdminError`] and code
 //!
-//! malformed (1), wrong node (2), replayed counter (3), admin index out of range (4; a new-set
-//! index on anything but a valid rotation too), same admin twice (5), a signature that does not
-//! verify (6; one bad signature refuses the command even if enough others verify), fewer than the
-//! threshold (7), then the body against the registry (8, with the
-//! [`crate::registry::RegistryErrorKind`]), too large (9), flash failure (10), a rotation with
-//! fewer new-set signatures than its new threshold (11). Only when all pass is the new registry written (mirrored)
+//! malformed (1), wrong node (2), replayed counter (3), counter jump above [`MAX_COUNTER_STEP`]
+//! (12), admin index out of range (4; a new-set index on anything but a valid rotation too), same
+//! admin twice (5), a signature that does not verify (6; one bad signature refuses the command
+//! even if enough others verify), fewer than the threshold (7), then the body against the
+//! registry (8, with the [`crate::registry::RegistryErrorKind`]), too large (9), flash failure
+//! (10), a rotation with fewer new-set signatures than its new threshold (11). Only when all pass
+//! is the new registry written (mirrored)
 //! and adopted, with its counter, so a replayed or reordered command is refused after any reboot.
 
 use crate::cert::key_id;
@@ -70,6 +71,11 @@ pub enum AdminError {
     /// The counter is not above the last accepted one.
     #[error("replayed or old admin counter")]
     Replayed,
+    /// The counter is more than [`MAX_COUNTER_STEP`] above the last accepted one: applying it
+    /// would let one command use up the counter space (at `u64::MAX` no command could ever
+    /// follow, issue 13 finding 5).
+    #[error("admin counter jumps more than {MAX_COUNTER_STEP} above the last accepted one")]
+    CounterJump,
     /// An admin index beyond the registry's admin list.
     #[error("unknown admin index {0}")]
     UnknownAdmin(u8),
@@ -121,9 +127,16 @@ impl AdminError {
             AdminError::TooLarge => 9,
             AdminError::Storage => 10,
             AdminError::NotEnoughNewSignatures { .. } => 11,
+            AdminError::CounterJump => 12,
         }
     }
 }
+
+/// Largest step an admin counter may take over the last accepted one. Grounds skip counters
+/// (a counter is spent before the command is sent, and commands get lost), so the next value
+/// exactly would be too strict; a bounded step keeps 2^64 / 2^20 = 2^44 commands available
+/// whatever the commands say.
+pub const MAX_COUNTER_STEP: u64 = 1 << 20;
 
 /// The node id of an identity public key.
 pub fn node_id(identity: &[u8; 33]) -> [u8; 8] {
@@ -199,6 +212,9 @@ pub fn authenticate<'a>(
     }
     if env.counter <= registry.admin_counter() {
         return Err(AdminError::Replayed);
+    }
+    if env.counter - registry.admin_counter() > MAX_COUNTER_STEP {
+        return Err(AdminError::CounterJump);
     }
     let mut seen = [[false; MAX_ADMINS]; 2];
     let mut got = [0u8; 2];

@@ -63,6 +63,12 @@ pub enum BootError {
     /// The ledger record is lost or does not decode.
     #[error("ledger record lost")]
     LedgerLost,
+    /// A record is blank where it cannot be new (see [`Signer::boot_after`]): it was erased or
+    /// worn out. Nothing is created in its place.
+    #[error(
+        "the {0} record is BLANK although {1}: it was lost (erased or worn out), not never used; nothing is created in its place"
+    )]
+    BlankAfterUse(&'static str, &'static str),
 }
 
 /// Why provisioning was refused.
@@ -197,15 +203,66 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
     /// Boots on `flash` with the registries in `registries` (whatever they held is replaced):
     /// loads or creates the keys, loads the registry (in place) and the ledger.
     pub fn boot_with<R: TryCryptoRng>(
+        flash: F,
+        registries: M,
+        layout: SignerLayout,
+        seal: &SealKey,
+        rng: &mut R,
+    ) -> Result<(Self, KeyOrigin), BootError> {
+        Self::boot_after(flash, registries, layout, seal, rng, false)
+    }
+
+    /// [`Signer::boot_with`] on a node that may have run before (`booted_before`, from the
+    /// board's records on other devices). "Never used" is told from "lost" so that lost state
+    /// is never silently replaced:
+    ///
+    /// - keys blank on a node that has booted before, or next to a registry or a ledger: lost
+    ///   (keys are created at the signer's first boot), no new seed is created;
+    /// - ledger blank next to a registry: lost (provisioning commits an empty ledger before the
+    ///   registry), so certificate sequence floors are not reset to zero;
+    /// - registry blank next to a ledger: lost (same reason).
+    ///
+    /// Each is [`BootError::BlankAfterUse`]: the signer does not start and its partition runs
+    /// degraded, visible in the health report, until the store is recovered.
+    pub fn boot_after<R: TryCryptoRng>(
         mut flash: F,
         mut registries: M,
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
+        booted_before: bool,
     ) -> Result<(Self, KeyOrigin), BootError> {
         let mut keys_store = persist::mount(&mut flash, layout.keys)?;
         let mut registry_store = persist::mount(&mut flash, layout.registry)?;
         let mut ledger_store = persist::mount(&mut flash, layout.ledger)?;
+        let blank =
+            |s: &RecordStore| matches!(s.status(), RecordStatus::Blank | RecordStatus::Interrupted);
+        let (keys_blank, reg_blank, ledger_blank) = (
+            blank(&keys_store),
+            blank(&registry_store),
+            blank(&ledger_store),
+        );
+        if keys_blank && booted_before {
+            return Err(BootError::BlankAfterUse(
+                "keys",
+                "the node has booted before",
+            ));
+        }
+        if keys_blank && !(reg_blank && ledger_blank) {
+            return Err(BootError::BlankAfterUse(
+                "keys",
+                "the registry or ledger exists",
+            ));
+        }
+        if ledger_blank && !reg_blank {
+            return Err(BootError::BlankAfterUse("ledger", "the registry exists"));
+        }
+        if reg_blank && !ledger_blank {
+            return Err(BootError::BlankAfterUse(
+                "registry",
+                "the ledger exists (provisioning writes both)",
+            ));
+        }
         let (keys, origin) = keys::load_or_create(&mut flash, &mut keys_store, seal, rng)?;
         let regs = registries.borrow_mut();
         regs.split().1.clear();
@@ -270,6 +327,19 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         }
         let (_, staging) = self.registries.borrow_mut().split();
         staging.load_text(text, &self.keys)?;
+        // The ledger first: a registry on flash then always has a ledger beside it, so a blank
+        // ledger next to a registry is a lost one (see `boot_after`).
+        if matches!(
+            self.ledger_store.status(),
+            RecordStatus::Blank | RecordStatus::Interrupted
+        ) {
+            let mut buf = [0u8; ledger::MAX_LEN];
+            let n = self.ledger.encode(&mut buf);
+            self.ledger_store
+                .write_mirrored(&mut self.flash, buf.get(..n).unwrap_or(&[]))
+                .map_err(StorageError::from)?;
+        }
+        let (_, staging) = self.registries.borrow_mut().split();
         store_registry(&mut self.flash, &mut self.registry_store, staging)?;
         self.registries.borrow_mut().promote();
         self.provisioned = true;

@@ -407,6 +407,16 @@ fn every_admin_refusal_has_its_error_and_code() {
             AdminError::Replayed,
             3,
         );
+        // Issue 13 finding 5: counter u64::MAX with enough signatures was applied, and no admin
+        // command could ever follow. A jump above MAX_COUNTER_STEP is refused.
+        for jump in [u64::MAX, signer::admin::MAX_COUNTER_STEP + 1] {
+            check(
+                &mut s,
+                &cmd(&node, jump, "revoke id=1", &two),
+                AdminError::CounterJump,
+                12,
+            );
+        }
         check(
             &mut s,
             &cmd(&node, 3, "revoke id=1", &[(0, &a[0]), (7, &a[1])]),

@@ -53,6 +53,7 @@ impl StatusLine<'_> {
             HealthState::Restarting => f.write_str(" restarting")?,
             HealthState::Stopped => f.write_str(" held")?,
             HealthState::Inactive => f.write_str(" off")?,
+            HealthState::Degraded => f.write_str(" DEGRADED")?,
         }
         if c.restarts > 0 {
             write!(f, " r{}", c.restarts)?;

@@ -49,8 +49,10 @@ pub fn flash_capacity(name: &str) -> usize {
 
 /// Grow an existing image at `path` that is smaller than `capacity` (made by an earlier build
 /// with a smaller part) to `capacity`, the new bytes erased (0xFF): what it holds stays where it
-/// was. A missing image is left to be created; a larger one is never truncated.
-fn grow_image(path: &Path, capacity: usize) -> std::io::Result<()> {
+/// was. A missing image is left to be created; a larger one is never truncated. The same
+/// restores the size of an image cut short by damage (the sim's stand-in for a part whose tail
+/// reads erased): what survived is then judged by the store that reads it.
+pub(crate) fn grow_image(path: &Path, capacity: usize) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom, Write};
     let mut file = match std::fs::OpenOptions::new()
         .read(true)

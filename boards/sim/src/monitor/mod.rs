@@ -19,11 +19,14 @@
 //!   the same capabilities; the answer goes back as a `restart-result`. Malformed requests and
 //!   refusals are counted and reported;
 //! - a `reboot-request` from its sender, or expiry of the hardware watchdog timer, ends the power
-//!   cycle: every component is stopped and [`run_board`] powers on again from the top;
+//!   cycle: every component is stopped and [`run_board`] powers on again from the top; a
+//!   reboot requested for any reason but a watchdog escalation is a clean power-off, marked on
+//!   the reset counter once every component is stopped ([`resets`]), as is a stop;
 //! - the watchdog's pings on its ping channel are answered like any component's;
 //! - every line a component writes to stderr is reported with the component's name ([`logs`]);
 //! - the stop descriptor (a signalfd for SIGINT/SIGTERM in `spacenode run`, an eventfd in tests)
-//!   stops every component (SIGKILL through its pidfd, then reaped) and returns.
+//!   stops every component (SIGKILL through its pidfd, then reaped), marks the clean power-off
+//!   and returns.
 //!
 //! Tests can start chosen components from another executable ([`MonitorConfig::launch_with`]);
 //! the `spacenode` command never does.
@@ -271,6 +274,8 @@ pub struct Monitor {
     /// Started in this power cycle's mode (safe mode leaves the others off).
     active: Vec<bool>,
     mode: protocol::NodeMode,
+    /// The reset counter shows the node commissioned, or is lost (told to every component).
+    booted_before: bool,
     devices: Devices,
     channels: Vec<ChannelRes>,
     _lock: Option<File>,
@@ -279,6 +284,14 @@ pub struct Monitor {
 /// Takes the state directory's lock (`DIR/lock`, an exclusive `flock`), creating the directory:
 /// one running node per state directory. Held until the returned file is dropped.
 pub fn lock_state(dir: &std::path::Path) -> Result<File, MonitorError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(MonitorError::StateDir {
+            path: dir.to_path_buf(),
+            err: std::io::Error::other(
+                "exists and is not a directory; --state takes a directory (created if missing)",
+            ),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|err| MonitorError::StateDir {
         path: dir.to_path_buf(),
         err,
@@ -352,18 +365,41 @@ impl Monitor {
             None => Some(lock_state(&config.state_dir)?),
         };
         let boot_path = config.state_dir.join("boot.flash");
-        let boot = if let Some(line) = &config.booted_by_stage {
-            line.clone()
+        // A boot control image cut short is read as far as it goes (the rest erased): the
+        // bootloader then recovers the factory state if the record is gone, instead of
+        // refusing to boot the board.
+        devices::grow_image(&boot_path, crate::boot::BOOT_FLASH_SIZE)
+            .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
+        let (boot, trial_was_running, counted_boots) = if let Some(line) = &config.booted_by_stage
+        {
+            // The boot stage selected this boot already (and counted it): a trial boot or a
+            // rollback means a trial was pending or running before this power-on (the upgrade's
+            // business), and more than this one boot means the node has run before.
+            let st = crate::boot::open_for_bootloader(&boot_path)
+                .ok()
+                .map(|bc| bc.state());
+            let trial = st.is_some_and(|s| {
+                matches!(
+                    s.reason,
+                    hal::boot::BootReason::Trial | hal::boot::BootReason::RolledBack
+                )
+            });
+            (line.clone(), trial, st.is_some_and(|s| s.boot_count > 1))
         } else {
             let mut bc = crate::boot::open_for_bootloader(&boot_path)
                 .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
-            match bc.select_boot() {
+            // Read before this boot is selected: a reset during a trial is the upgrade's business,
+            // and a boot count above 0 means the node has run before.
+            let trial_was_running = bc.state().trial_running();
+            let counted_boots = bc.state().boot_count > 0;
+            let boot = match bc.select_boot() {
                 Ok(slot) => format!("booting slot {slot:?} ({:?})", bc.state().reason),
                 Err(e) => format!(
                     "select_boot failed ({e}); booting the confirmed slot {:?}",
                     bc.state().confirmed
                 ),
-            }
+            };
+            (boot, trial_was_running, counted_boots)
         };
         events(MonitorEvent::PowerOn { cycle, after, boot });
         let clock = SimClock::power_on();
@@ -385,7 +421,8 @@ impl Monitor {
                 });
             }
         }
-        let boot_mode = resets::count_boot(&system, &config.state_dir);
+        let boot_mode =
+            resets::count_boot(&system, &config.state_dir, trial_was_running, counted_boots);
         let active: Vec<bool> = system
             .components
             .iter()
@@ -504,6 +541,7 @@ impl Monitor {
             faults: vec![0; n],
             active,
             mode: boot_mode.mode,
+            booted_before: boot_mode.booted_before,
             devices,
             channels,
             _lock: lock,
@@ -555,6 +593,7 @@ impl Monitor {
             epoch_ns: self.clock.epoch_ns(),
             seed,
             node_mode: self.mode,
+            booted_before: self.booted_before,
             description: self.config.description.clone(),
             board: self.config.board.clone(),
         };
@@ -743,6 +782,7 @@ impl Monitor {
                         nonce,
                         sequence,
                         component: protocol::ComponentId(self.system.root().id as u8),
+                        degraded: false,
                         progress: self.own.progress,
                     };
                     if pong.try_send(&answer).is_ok() {
@@ -915,6 +955,15 @@ impl Monitor {
         None
     }
 
+    /// With every component stopped: the power cycle ends on purpose, so the next boot is not
+    /// counted as a reset ([`resets::mark_clean_power_off`]).
+    fn mark_clean_power_off(&self, events: &mut dyn FnMut(MonitorEvent)) {
+        events(MonitorEvent::Log {
+            component: "monitor".into(),
+            line: resets::mark_clean_power_off(&self.system, &self.config.state_dir),
+        });
+    }
+
     /// Stops every component; returns how many were running.
     pub fn shutdown(&mut self, events: &mut dyn FnMut(MonitorEvent)) -> usize {
         let running: Vec<ComponentId> = (0..self.children.len())
@@ -977,6 +1026,7 @@ impl Monitor {
             }
             if stop_ready {
                 let n = self.shutdown(events);
+                self.mark_clean_power_off(events);
                 events(MonitorEvent::Stopped { components: n });
                 return Ok(PowerOff::Stopped);
             }
@@ -1009,6 +1059,9 @@ impl Monitor {
             if let Some(cause) = reset {
                 events(MonitorEvent::Reset(cause.clone()));
                 self.shutdown(events);
+                if cause.is_clean() {
+                    self.mark_clean_power_off(events);
+                }
                 return Ok(PowerOff::Reset(cause));
             }
         }

@@ -14,6 +14,12 @@
 //! opens the same record to report resets, record escalations and clear the count after a
 //! healthy period. A description with no such device has no counter: every boot is normal.
 //!
+//! What is counted follows the counter's rules: a boot after a clean power-off (the monitor
+//! calls [`mark_clean_power_off`] once every component is stopped, when `spacenode run` is
+//! stopped or a reboot is requested for a reason other than a watchdog escalation) or after a
+//! reset during a trial boot (boot control's `trial_running()` when this power-on began) is not
+//! counted. A hardware watchdog expiry, an escalation or a killed monitor always is.
+//!
 //! The decision ([`BootMode`]): past `[system] max-resets` the node boots in **safe mode** and
 //! the monitor starts only the components marked `safe-mode`; the others are never started in
 //! this power cycle and restart requests for them are refused. Every component learns the mode
@@ -41,7 +47,11 @@ pub struct BootMode {
     pub resets: Option<u16>,
     /// The description's cap.
     pub max_resets: u32,
-    /// One line: where the counter is, or why there is none or it failed.
+    /// The counter shows the node commissioned (a boot reached every component answering), or
+    /// the record is lost: a blank component store is then a lost one.
+    pub booted_before: bool,
+    /// One line: where the counter is, whether this boot counted and why not, or why there is
+    /// no counter or it failed.
     pub note: String,
 }
 
@@ -65,14 +75,22 @@ pub fn counter_device(system: &System) -> Option<&kernel_config::model::Device> 
 }
 
 /// Counts this boot on the counter in `state` (the flash image must exist: the monitor's device
-/// set-up creates it) and decides the mode.
-pub fn count_boot(system: &System, state: &Path) -> BootMode {
+/// set-up creates it) and decides the mode. `trial_was_running`: boot control showed a trial
+/// running when this power-on began; `booted_before`: boot control counted an earlier boot (a
+/// blank counter is then a lost one).
+pub fn count_boot(
+    system: &System,
+    state: &Path,
+    trial_was_running: bool,
+    booted_before: bool,
+) -> BootMode {
     let max_resets = system.max_resets;
     let Some(dev) = counter_device(system) else {
         return BootMode {
             mode: NodeMode::Normal,
             resets: None,
             max_resets,
+            booted_before: false,
             note: "no reset counter in this description (no flash owned by the hardware watchdog's owner)".into(),
         };
     };
@@ -82,26 +100,82 @@ pub fn count_boot(system: &System, state: &Path) -> BootMode {
         .and_then(|mut flash| {
             let mut counter =
                 ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_err(|e| e.to_string())?;
-            counter
-                .boot(&mut flash, max_resets)
-                .map_err(|e| e.to_string())
+            if booted_before {
+                counter.booted_before();
+            }
+            let first = counter.found() == watchdog::Found::Nothing;
+            let before = match counter.found() {
+                watchdog::Found::Nothing => false,
+                watchdog::Found::Lost => true,
+                watchdog::Found::Record => counter.record().commissioned,
+            };
+            let info = counter
+                .boot(&mut flash, max_resets, trial_was_running)
+                .map_err(|e| e.to_string())?;
+            Ok((info, counter.counted() == Some(true), before, first))
         });
     match counted {
-        Ok(BootInfo { mode, resets, .. }) => BootMode {
+        Ok((BootInfo { mode, resets, .. }, counts, booted_before, first)) => BootMode {
             mode,
             resets: Some(resets),
             max_resets,
-            note: format!("reset counter on {}", dev.name),
+            booted_before,
+            note: format!(
+                "reset counter on {}; {}{}",
+                dev.name,
+                match (counts, trial_was_running) {
+                    _ if first => "first boot",
+                    (true, _) =>
+                        "this boot counted as a reset (the last power cycle did not end cleanly)",
+                    (false, true) =>
+                        "not counted: the last power cycle was a trial boot (boot control counts those)",
+                    (false, false) => "not counted: the last power cycle ended cleanly",
+                },
+                if booted_before || first {
+                    ""
+                } else {
+                    " (node not commissioned yet: no boot has reached every component answering)"
+                }
+            ),
         },
         Err(e) => BootMode {
             mode: BootInfo::COUNTER_UNAVAILABLE.mode,
             resets: Some(BootInfo::COUNTER_UNAVAILABLE.resets),
             max_resets,
+            // Unknown: say "booted before", so no component takes a blank store for new.
+            booted_before: true,
             note: format!(
                 "reset counter on {} unusable ({e}); the cap cannot be enforced",
                 dev.name
             ),
         },
+    }
+}
+
+/// The power cycle ends on purpose: marks the counter in `state` so the next boot is not
+/// counted. Call with every component stopped. Returns a line for the log: what was done, or
+/// why nothing could be (then the next boot counts, the safe side).
+pub fn mark_clean_power_off(system: &System, state: &Path) -> String {
+    let Some(dev) = counter_device(system) else {
+        return "no reset counter in this description".into();
+    };
+    let path = state.join(format!("{}.flash", dev.name));
+    let marked = SimFlash::<4, 4096>::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|mut flash| {
+            ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT)
+                .and_then(|mut c| c.mark_clean_power_off(&mut flash))
+                .map_err(|e| e.to_string())
+        });
+    match marked {
+        Ok(()) => format!(
+            "clean power-off marked on {}: the next boot is not counted as a reset",
+            dev.name
+        ),
+        Err(e) => format!(
+            "could not mark a clean power-off on {} ({e}): the next boot counts as a reset",
+            dev.name
+        ),
     }
 }
 
@@ -135,14 +209,14 @@ mod tests {
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
         for resets in 0..=s.max_resets as u16 {
-            let b = count_boot(&s, state.path());
+            let b = count_boot(&s, state.path(), false, false);
             assert_eq!(
                 (b.mode, b.resets),
                 (NodeMode::Normal, Some(resets)),
                 "{b:?}"
             );
         }
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(s.max_resets as u16 + 1))
@@ -151,11 +225,32 @@ mod tests {
     }
 
     #[test]
+    fn clean_power_offs_and_trial_boots_are_not_counted() {
+        let s = shipped();
+        let state = tempfile::tempdir().expect("tempdir");
+        image(state.path());
+        assert_eq!(count_boot(&s, state.path(), false, false).resets, Some(0));
+        for _ in 0..=s.max_resets {
+            let note = mark_clean_power_off(&s, state.path());
+            assert!(note.contains("clean power-off marked"), "{note}");
+            let b = count_boot(&s, state.path(), false, false);
+            assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
+            assert!(b.note.contains("ended cleanly"), "{}", b.note);
+            let b = count_boot(&s, state.path(), true, false);
+            assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
+            assert!(b.note.contains("trial boot"), "{}", b.note);
+        }
+        let b = count_boot(&s, state.path(), false, false);
+        assert_eq!(b.resets, Some(1), "an unmarked reset counts: {b:?}");
+        assert!(b.note.contains("counted as a reset"), "{}", b.note);
+    }
+
+    #[test]
     fn an_unusable_counter_boots_safe_mode_and_no_counter_boots_normal() {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         // No image at all: the counter cannot be used.
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(u16::MAX)),
@@ -165,7 +260,10 @@ mod tests {
         // Both copies of a written record destroyed: taken as at the cap, so the next boot is
         // the one past it.
         let path = image(state.path());
-        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Normal);
+        assert_eq!(
+            count_boot(&s, state.path(), false, false).mode,
+            NodeMode::Normal
+        );
         let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
         let mut sector = [0u8; 4096];
         for base in [0u32, 4096] {
@@ -174,13 +272,16 @@ mod tests {
             f.write(base, &sector).expect("write");
         }
         drop(f);
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false, false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Normal, Some(s.max_resets as u16)),
             "a lost record is taken as at the cap: {b:?}"
         );
-        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Safe);
+        assert_eq!(
+            count_boot(&s, state.path(), false, false).mode,
+            NodeMode::Safe
+        );
         // A description whose watchdog owns no flash has no counter.
         let text = kernel_config::shipped::description()
             .text
@@ -198,7 +299,7 @@ mod tests {
         )
         .expect("loads without the health flash");
         assert!(counter_device(&s2).is_none());
-        let b = count_boot(&s2, state.path());
+        let b = count_boot(&s2, state.path(), false, false);
         assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
     }
 }

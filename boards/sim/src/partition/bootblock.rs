@@ -5,7 +5,10 @@
 //! the monitor's process id (checked against the child's parent), the power-on epoch of the
 //! board's clock, a fresh 32-byte random seed for this start of this component (drawn by the
 //! monitor with `getrandom`; the component seeds its nonce DRBG with it, see `runtime::caps`)
-//! and the node's mode in this boot (normal or safe). The child derives its grant table from the
+//! the node's mode in this boot (normal or safe), and whether the node has booted before, i.e.
+//! was commissioned (so a blank store is a lost one, not a new one: the reset counter's record
+//! on the watchdog's flash, marked the first time every component answered in a normal boot).
+//! The child derives its grant table from the
 //! description with the same function the monitor used
 //! ([`crate::grants::GrantTable::for_component`]), so the block carries no descriptor numbers
 //! and no authority. Only the seed is private: the memfd is held by the monitor until the child
@@ -17,12 +20,13 @@
 //!
 //! Format (all text UTF-8, numbers decimal):
 //! ```text
-//! SPACENODE-BOOT 2
+//! SPACENODE-BOOT 3
 //! component NAME
 //! monitor-pid PID
 //! epoch-ns N
 //! seed 64-HEX-DIGITS
 //! node-mode normal|safe
+//! history first-boot|booted-before
 //! description NAME_LEN TEXT_LEN
 //! <NAME_LEN bytes of name><TEXT_LEN bytes of text>
 //! board NAME_LEN TEXT_LEN
@@ -39,7 +43,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 
-const MAGIC: &str = "SPACENODE-BOOT 2";
+const MAGIC: &str = "SPACENODE-BOOT 3";
 
 /// What a component process learns at start.
 #[derive(Clone)]
@@ -54,6 +58,8 @@ pub struct BootBlock {
     pub seed: [u8; 32],
     /// The node's mode in this boot.
     pub node_mode: NodeMode,
+    /// The node has booted before this power cycle.
+    pub booted_before: bool,
     /// The system description the monitor booted.
     pub description: Source,
     /// The board file the monitor booted.
@@ -79,6 +85,7 @@ impl std::fmt::Debug for BootBlock {
             .field("epoch_ns", &self.epoch_ns)
             .field("seed", &"(redacted)")
             .field("node_mode", &self.node_mode)
+            .field("booted_before", &self.booted_before)
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +126,7 @@ impl BootBlock {
         let mut out = Vec::new();
         out.extend_from_slice(
             format!(
-                "{MAGIC}\ncomponent {}\nmonitor-pid {}\nepoch-ns {}\nseed {}\nnode-mode {}\n",
+                "{MAGIC}\ncomponent {}\nmonitor-pid {}\nepoch-ns {}\nseed {}\nnode-mode {}\nhistory {}\n",
                 self.component,
                 self.monitor_pid,
                 self.epoch_ns,
@@ -127,6 +134,11 @@ impl BootBlock {
                 match self.node_mode {
                     NodeMode::Normal => "normal",
                     NodeMode::Safe => "safe",
+                },
+                if self.booted_before {
+                    "booted-before"
+                } else {
+                    "first-boot"
                 }
             )
             .as_bytes(),
@@ -191,6 +203,15 @@ impl BootBlock {
             "safe" => NodeMode::Safe,
             _ => return Err(BootBlockError::Malformed("node-mode is not normal or safe")),
         };
+        let booted_before = match r.field("history")? {
+            "first-boot" => false,
+            "booted-before" => true,
+            _ => {
+                return Err(BootBlockError::Malformed(
+                    "history is not first-boot or booted-before",
+                ));
+            }
+        };
         let description = r.source("description")?;
         let board = r.source("board")?;
         if r.line()? != "end" || r.pos != bytes.len() {
@@ -202,6 +223,7 @@ impl BootBlock {
             epoch_ns,
             seed,
             node_mode,
+            booted_before,
             description,
             board,
         })
@@ -270,6 +292,7 @@ mod tests {
             epoch_ns: 123_456_789,
             seed: core::array::from_fn(|i| i as u8 * 7),
             node_mode: NodeMode::Safe,
+            booted_before: true,
             description: Source::new("a.toml", "x = 1\n\nend\n"),
             board: Source::new("b b.toml", "é"),
         }
@@ -286,6 +309,7 @@ mod tests {
         assert_eq!(back.description.name, "a.toml");
         assert_eq!(back.seed, block().seed);
         assert_eq!(back.node_mode, NodeMode::Safe);
+        assert!(back.booted_before);
         assert!(
             !format!("{back:?}").contains("0007"),
             "Debug does not show the seed"

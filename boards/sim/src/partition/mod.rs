@@ -157,6 +157,7 @@ impl Partition {
         let mut caps = CapSetBuilder::new(protocol::ComponentId(me.id as u8));
         caps.seed(block.seed);
         caps.node_mode(block.node_mode);
+        caps.booted_before(block.booted_before);
         let mut watched = Vec::new();
         let mut filter = FilterSpec {
             log_fd: LOG_FD,

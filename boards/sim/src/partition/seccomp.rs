@@ -17,6 +17,8 @@
 //! | `pread64`, `pwrite64`, `fsync`, `fdatasync`, `fstat`, `statx` | fd is one of its flash images | the file-backed NOR flash (size from `fstat`/`statx` at open) |
 //! | `sendto` | fd is its radio or watchdog socket **and** the destination address is NULL | sending on a socket the monitor already connected: no way to address anyone else |
 //! | `recvfrom` | fd is its radio or watchdog socket | receiving frames |
+//! | `close` | fd is one of its granted descriptors except the log (a notification, flash image, serial line or socket) | error paths drop the driver that owns a descriptor (a store that does not mount gives its flash back): closing a capability only gives it up, and a component must never be killed by its own error path (issue 13 finding 1) |
+//! | `fcntl` | fd is one of those **and** the command is `F_GETFD` | debug builds of `std` check a descriptor is still open before closing it |
 //! | `getsockname` | fd is its radio or watchdog socket | the radio driver checks its socket is on loopback |
 //! | `ioctl` | fd is a device socket or serial line **and** the request is `FIONBIO` | the drivers make their descriptor non-blocking (no other ioctl: no terminal or socket reconfiguration) |
 //! | `getrandom` | only if it owns the `rng` device | the rng device of the sim board is the kernel's CSPRNG |
@@ -28,11 +30,12 @@
 //! | `mremap` | fails with `EPERM`, always | growing a mapping of a ring would reach, with the mapping's write permission, the bytes this side maps read-only (the slots of a receiver, [`crate::region`]); glibc's `realloc` falls back to allocate-copy-free when `mremap` fails, so nothing needs it |
 //! | `rt_sigreturn` | none | returning from a signal handler installed before the filter (none of the memory-fault ones: `crate::partition::sandbox` resets those) |
 //! | `rt_sigprocmask`, `getpid`, `gettid` | none | `abort()` blocks signals and asks its own ids |
+//! | `sigaltstack` | none | `std` disables a thread's alternate signal stack when the thread ends (the component's thread, on its way to an orderly exit); no handler can be installed (`sigaction` is refused) |
 //! | `tgkill` | to its own process id, signal `SIGABRT` | `abort()`, so a panic that aborts is reported as `SIGABRT`, not as a violation |
 //! | `exit`, `exit_group` | none | ending the process |
 //!
 //! Everything else is refused with a kill: opening files (`open`, `openat`), creating sockets,
-//! pipes, eventfds or memfds, `dup`, `fcntl`, `ioctl`, `mmap` of a file, `execve`, `fork`/`clone`,
+//! pipes, eventfds or memfds, `dup`, any other `fcntl`, `ioctl`, `mmap` of a file, `execve`, `fork`/`clone`,
 //! `kill` of anyone, `ptrace`, `prctl`, `setrlimit`, `seccomp`, `sigaction` and the rest.
 //!
 //! The `EPERM` answers come from a second, smaller filter installed first ([`refusals`]: it
@@ -178,6 +181,18 @@ pub fn rules(spec: &FilterSpec) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Secco
         on_fds(&spec.sockets, &|| Ok(vec![arg_eq(4, 0)?]))?,
     );
     add(libc::SYS_recvfrom, on_fds(&spec.sockets, &none)?);
+    let granted: Vec<RawFd> = readable
+        .iter()
+        .chain(&spec.notify_signal)
+        .chain(&spec.flash)
+        .copied()
+        .collect();
+    add(libc::SYS_close, on_fds(&granted, &none)?);
+    // Debug builds of `std` check an `OwnedFd` is still open (F_GETFD) before closing it.
+    add(
+        libc::SYS_fcntl,
+        on_fds(&granted, &|| Ok(vec![arg_eq(1, libc::F_GETFD as u64)?]))?,
+    );
     add(libc::SYS_getsockname, on_fds(&spec.sockets, &none)?);
     let devices: Vec<RawFd> = spec.sockets.iter().chain(&spec.serial).copied().collect();
     add(
@@ -205,6 +220,7 @@ pub fn rules(spec: &FilterSpec) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Secco
         libc::SYS_brk,
         libc::SYS_rt_sigreturn,
         libc::SYS_rt_sigprocmask,
+        libc::SYS_sigaltstack,
         libc::SYS_getpid,
         libc::SYS_gettid,
         libc::SYS_exit,

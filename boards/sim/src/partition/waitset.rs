@@ -5,6 +5,9 @@
 //! System calls: `ppoll`, `read` on the receive eventfds, `clock_gettime` (vDSO). Exactly what
 //! the seccomp filter allows for them.
 //!
+//! A degraded component (its `init` failed) stops watching its devices
+//! ([`WaitBackend::ignore_devices`]): nothing reads them any more.
+//!
 //! Avoids: blocking forever when a deadline is set, and reading device data.
 
 use crate::clock::SimClock;
@@ -45,6 +48,11 @@ fn fd_of(w: &Watched) -> BorrowedFd<'_> {
 }
 
 impl WaitBackend for PollWait {
+    fn ignore_devices(&mut self) {
+        self.watched
+            .retain(|(w, _)| matches!(w, Watched::Notification(_)));
+    }
+
     fn wait(&mut self, deadline: Option<Instant>) -> Result<NotifySet, WaitError> {
         let timeout = deadline.map(|d| {
             let left = d.saturating_duration_since(self.clock.now());

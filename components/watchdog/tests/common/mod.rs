@@ -162,6 +162,7 @@ impl World {
                         nonce,
                         sequence: ping.sequence,
                         component,
+                        degraded: false,
                         progress: *p,
                     };
                     match self.behaviour[i] {
