@@ -40,7 +40,8 @@ pub struct ImageArgs {
 }
 
 pub fn run(args: ImageArgs) -> Result<(), Failure> {
-    // The boot stage passes exactly one inherited descriptor, above the standard three.
+    // The boot stage passes the report descriptor (and a copy of the state lock, which the image
+    // only holds), above the standard three.
     if args.report_fd < 3 || rustix::io::fcntl_getfd(unsafe_borrow(args.report_fd)).is_err() {
         return Err(Failure::Usage(
             "`spacenode image` is started by the boot stage only; use `spacenode run`".into(),

@@ -62,7 +62,7 @@ pub fn run(
     stop: BorrowedFd<'_>,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
-    let _lock =
+    let lock =
         board_sim::monitor::lock_state(&opts.state).map_err(|e| Failure::Usage(e.to_string()))?;
     let anchor = match otp::read(&opts.state).map_err(|e| Failure::Usage(e.to_string()))? {
         Some(a) => a,
@@ -75,7 +75,7 @@ pub fn run(
         let (image, line) = select_and_verify(&opts.state, &anchor, out)?;
         out(&format!("[boot] power-on #{cycle}: {line}; running it"));
         let started = Instant::now();
-        match run_image(opts, image, cycle, &line, after.as_ref(), stop)? {
+        match run_image(opts, &lock, image, cycle, &line, after.as_ref(), stop)? {
             Some(Ending::Stopped) => return Ok(()),
             Some(Ending::Reset(cause)) => after = Some(cause),
             None => {
@@ -193,8 +193,14 @@ fn boot_line(img: &slot::LoadedImage, slot: Slot, why: &str, floor: u64) -> Stri
 }
 
 /// Runs `image` for one power cycle and returns its report (`None`: it ended without one).
+///
+/// The image inherits the state directory's lock (the same open file, so the same `flock`): the
+/// board counts as powered until its last process holding it is gone. A boot stage killed outright
+/// takes its image down a moment later (`PR_SET_PDEATHSIG`), and until then no new boot stage can
+/// start on this state and find an old monitor or watchdog still writing to its flash.
 fn run_image(
     opts: &BootOptions,
+    lock: &std::fs::File,
     image: slot::LoadedImage,
     cycle: u32,
     line: &str,
@@ -219,9 +225,13 @@ fn run_image(
     if let Some(c) = after {
         cmd.arg("--after").arg(report::encode_cause(c));
     }
-    // The report pipe's write end is the one descriptor the image inherits on purpose.
-    rustix::io::fcntl_setfd(&report_tx, rustix::io::FdFlags::empty())
-        .map_err(|e| usage(format!("fcntl: {e}")))?;
+    // The report pipe's write end and a copy of the lock are the descriptors the image inherits.
+    let lock_copy =
+        rustix::io::fcntl_dupfd_cloexec(lock, 3).map_err(|e| usage(format!("dup: {e}")))?;
+    for fd in [&report_tx, &lock_copy] {
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
+            .map_err(|e| usage(format!("fcntl: {e}")))?;
+    }
     // SAFETY: runs in the forked child before exec and makes one async-signal-safe call. The
     // image (the monitor of this power cycle, and through it every component) dies with the
     // boot stage, as everything on a board stops when its power does.
@@ -242,6 +252,7 @@ fn run_image(
     }
     let spawned = cmd.spawn();
     drop(report_tx);
+    drop(lock_copy);
     let mut child = spawned.map_err(|e| usage(format!("running the verified image: {e}")))?;
     let pidfd = rustix::process::pidfd_open(
         rustix::process::Pid::from_child(&child),
