@@ -102,6 +102,7 @@ impl LinkDrivers for SimDrivers {
 
 impl BootDrivers for SimDrivers {
     type Boot = SimBootControl;
+    const SLOT_LAYOUT: hal::slots::SlotLayout = crate::boot::SIM_SLOT_LAYOUT;
 
     fn boot_control(device: &DeviceCap) -> Result<SimBootControl, DriverError> {
         expect_kind(device, "flash")?;

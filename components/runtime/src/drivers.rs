@@ -109,6 +109,8 @@ pub trait LinkDrivers {
 pub trait BootDrivers {
     /// The board's boot control.
     type Boot: BootControl;
+    /// Where the slots and the agent's progress region lie on the slot flash.
+    const SLOT_LAYOUT: hal::slots::SlotLayout;
 
     /// The boot control that comes with the granted slot `flash` device.
     fn boot_control(device: &DeviceCap) -> Result<Self::Boot, DriverError>;
