@@ -3,6 +3,7 @@
 //! what to do, with exit status 1 for a rejected input and 2 for a usage or I/O problem. It never
 //! panics on user input.
 
+mod bundle;
 mod config;
 mod demo;
 mod failure;
@@ -40,6 +41,11 @@ enum Command {
     /// The ground operator's side: ping the node, read its status, build batch files.
     #[command(subcommand)]
     Ground(ground::GroundCommand),
+    /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.
+    ///
+    /// The ground side only: the node's upgrade agent that would install a bundle is not built yet.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
     NodeKey(provision::NodeKeyArgs),
     /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Command::Config(c) => config::run(c),
         Command::Run(args) => run::run(args),
         Command::Ground(c) => ground::run(c),
+        Command::Bundle(c) => bundle::run(c),
         Command::Provision(args) => provision::run(args),
         Command::NodeKey(args) => provision::node_key(args),
         Command::Pd { name } => return pd::run(&name),
