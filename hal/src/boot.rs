@@ -15,7 +15,11 @@
 //!     booted ([`BootReason::RolledBack`]);
 //!   - otherwise the confirmed slot is booted ([`BootReason::Normal`]).
 //! - The new image, once it judges itself healthy (the watchdog's "healthy for T seconds"), calls
-//!   [`BootControl::confirm`]: its slot becomes the confirmed slot. If it never confirms (it
+//!   [`BootControl::confirm`] with its manifest's security counter: its slot becomes the
+//!   confirmed slot and the stored **security counter** rises to that value in the same persisted
+//!   step (never before the confirm: a counter raised earlier would block the rollback, MCUboot
+//!   PR #2282). The boot stage never runs an image whose security counter is below the stored
+//!   one. If it never confirms (it
 //!   hangs, crashes, or the hardware watchdog resets the board), each further power-on uses up an
 //!   attempt, and when they are gone the board rolls back by itself.
 //! - [`BootControl::cancel_trial`] drops a pending or running trial: the next power-on boots the
@@ -87,6 +91,9 @@ pub struct BootState {
     pub trial: Option<Trial>,
     /// Number of `select_boot` calls recorded since the state was created (wraps at `u32::MAX`).
     pub boot_count: u32,
+    /// The security counter of the last confirmed image: the boot stage refuses any image whose
+    /// signed security counter is lower. Raised only by [`BootControl::confirm`], never lowered.
+    pub security_counter: u64,
 }
 
 impl BootState {
@@ -97,6 +104,7 @@ impl BootState {
         reason: BootReason::Normal,
         trial: None,
         boot_count: 0,
+        security_counter: 0,
     };
 
     /// True when the running image is on trial and has not been confirmed or cancelled.
@@ -177,8 +185,10 @@ pub trait BootControl {
     /// Does nothing (and writes nothing) when no trial exists.
     fn cancel_trial(&mut self) -> Result<(), BootControlError<Self::Error>>;
 
-    /// Make the running trial image the confirmed one.
-    fn confirm(&mut self) -> Result<(), BootControlError<Self::Error>>;
+    /// Make the running trial image the confirmed one and raise the stored security counter to
+    /// `security_counter` (the confirmed image's signed counter) in the same persisted step. A
+    /// lower value leaves the counter as it is (it never goes down).
+    fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>>;
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use board_sim::boot::{
 };
 use board_sim::flash::{PowerCut, SimFlashError};
 use hal::boot::{BootControl, BootControlError, BootReason, BootState, Slot, Trial};
-use store::{FlashBootControl, StoreError};
+use store::boot::BOOT_RECORD_LEN;
+use store::{FlashBootControl, RecordStore, StoreError};
 
 type Bc<'a> = FlashBootControl<&'a mut BootFlash>;
 
@@ -15,7 +16,8 @@ enum Step {
     /// Power-on: open (as the bootloader) and select the slot.
     Boot,
     Request(Slot, u8),
-    Confirm,
+    /// Confirm the running trial with this security counter.
+    Confirm(u64),
     Cancel,
 }
 
@@ -30,7 +32,7 @@ fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
         (Step::Boot, Some((A, RolledBack))),
         (Step::Request(B, 3), None),
         (Step::Boot, Some((B, Trial))),
-        (Step::Confirm, None),
+        (Step::Confirm(7), None),
         (Step::Boot, Some((B, Normal))),
         (Step::Request(A, 1), None),
         (Step::Boot, Some((A, Trial))),
@@ -54,7 +56,7 @@ fn run_step<'a>(
     let r = match step {
         Step::Boot => bc.select_boot().map(Some),
         Step::Request(s, n) => bc.request_trial(s, n).map(|_| None),
-        Step::Confirm => bc.confirm().map(|_| None),
+        Step::Confirm(c) => bc.confirm(c).map(|_| None),
         Step::Cancel => bc.cancel_trial().map(|_| None),
     };
     *state = bc.state();
@@ -75,6 +77,32 @@ fn the_upgrade_scenario_boots_tries_rolls_back_and_confirms() {
     assert_eq!(state.confirmed, Slot::B);
     assert_eq!(state.trial, None);
     assert_eq!(state.boot_count, 8);
+    assert_eq!(state.security_counter, 7, "raised by the confirm");
+}
+
+#[test]
+fn the_security_counter_rises_only_with_a_confirm_and_never_falls() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut st = BootState::FACTORY;
+    run_step(&mut flash, Step::Request(Slot::B, 2), &mut st).expect("request");
+    run_step(&mut flash, Step::Boot, &mut st).expect("trial boot");
+    assert_eq!(st.security_counter, 0, "a trial does not raise it");
+    run_step(&mut flash, Step::Confirm(9), &mut st).expect("confirm");
+    assert_eq!((st.confirmed, st.security_counter), (Slot::B, 9));
+    run_step(&mut flash, Step::Boot, &mut st).expect("boot");
+    run_step(&mut flash, Step::Request(Slot::A, 1), &mut st).expect("request");
+    run_step(&mut flash, Step::Boot, &mut st).expect("trial boot");
+    run_step(&mut flash, Step::Confirm(3), &mut st).expect("confirm a lower counter");
+    assert_eq!(
+        (st.confirmed, st.security_counter),
+        (Slot::A, 9),
+        "never lowered"
+    );
+    assert!(matches!(
+        run_step(&mut flash, Step::Confirm(12), &mut st),
+        Err(BootControlError::NotInTrial)
+    ));
+    assert_eq!(st.security_counter, 9, "a refused confirm raises nothing");
 }
 
 #[test]
@@ -123,7 +151,7 @@ fn refusals_are_typed_and_change_nothing() {
         bc.request_trial(Slot::B, 17),
         Err(BootControlError::InvalidAttempts(17))
     ));
-    assert!(matches!(bc.confirm(), Err(BootControlError::NotInTrial)));
+    assert!(matches!(bc.confirm(1), Err(BootControlError::NotInTrial)));
     bc.cancel_trial().expect("cancel without trial is a no-op");
     assert!(matches!(bc.select_boot(), Ok(Slot::A)));
     assert!(matches!(
@@ -132,7 +160,7 @@ fn refusals_are_typed_and_change_nothing() {
     ));
     bc.request_trial(Slot::B, 1).expect("request");
     assert!(
-        matches!(bc.confirm(), Err(BootControlError::NotInTrial)),
+        matches!(bc.confirm(1), Err(BootControlError::NotInTrial)),
         "pending, not running"
     );
     let _ = bc.into_inner();
@@ -273,4 +301,32 @@ fn a_flip_in_one_copy_loses_nothing_and_a_lost_state_recovers_to_slot_a() {
         (st.confirmed, st.reason, st.trial),
         (Slot::A, BootReason::Recovered, None)
     );
+}
+
+#[test]
+fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    // Written by a build from before security counters: B confirmed and booted, 5 boots.
+    let v1 = [1u8, 1, 1, 0, 0xFF, 0, 0, 0, 5, 0, 0, 0];
+    let mut store = RecordStore::mount(&mut flash, BOOT_LAYOUT).expect("mount");
+    store.write_mirrored(&mut flash, &v1).expect("write v1");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open v1");
+    let want = BootState {
+        confirmed: Slot::B,
+        booted: Slot::B,
+        reason: BootReason::Normal,
+        trial: None,
+        boot_count: 5,
+        security_counter: 0,
+    };
+    assert_eq!(bc.state(), want);
+    bc.select_boot().expect("boot");
+    let _ = bc.into_inner();
+    let mut store = RecordStore::mount(&mut flash, BOOT_LAYOUT).expect("mount");
+    let mut buf = [0u8; BOOT_RECORD_LEN];
+    assert_eq!(
+        store.read(&mut flash, &mut buf).expect("read"),
+        Some(BOOT_RECORD_LEN)
+    );
+    assert_eq!(buf[0], 2, "rewritten as version 2");
 }

@@ -2,10 +2,11 @@
 //!
 //! Any board gets boot control by giving [`FlashBootControl`] a NOR flash (or a `&mut` to one)
 //! and a [`StoreLayout`] of two copies. Every state change is one [`RecordStore::write_mirrored`]
-//! of the 12-byte record below, so a power cut at any point leaves the state before or after
-//! the change (see [`crate::record`]), and a bit flip in either copy loses nothing.
+//! of the 20-byte record below, so a power cut at any point leaves the state before or after
+//! the change (see [`crate::record`]), and a bit flip in either copy loses nothing. The confirm
+//! and the rise of the security counter are one record write, so no power cut can separate them.
 //!
-//! Record payload, format version 1 (integers little-endian):
+//! Record payload, format version 2 (integers little-endian):
 //!
 //! | offset | length | field | values |
 //! | --- | --- | --- | --- |
@@ -17,6 +18,11 @@
 //! | 5 | 1 | trial attempts left | `0` when no trial |
 //! | 6 | 2 | reserved | `0` |
 //! | 8 | 4 | boot count | `u32` |
+//! | 12 | 8 | security counter | `u64`, of the last confirmed image |
+//!
+//! A version-1 record (the first 12 bytes above, version byte `1`, written before security
+//! counters existed) is read as security counter 0 and rewritten as version 2 by the next
+//! state change.
 //!
 //! A record that verifies but does not decode (unknown version, out-of-range values) is treated
 //! like a corrupt one: [`FlashBootControl::open`] refuses it, and
@@ -34,8 +40,10 @@ use hal::boot::{
 use hal::flash::NorFlash;
 
 /// Length of the boot record payload.
-pub const BOOT_RECORD_LEN: usize = 12;
-const VERSION: u8 = 1;
+pub const BOOT_RECORD_LEN: usize = 20;
+/// Length of a version-1 payload (no security counter).
+const V1_LEN: usize = 12;
+const VERSION: u8 = 2;
 const NO_TRIAL: u8 = 0xFF;
 
 /// Why boot control could not be opened.
@@ -144,6 +152,11 @@ fn read_state<F: NorFlash>(
     let mut buf = [0u8; BOOT_RECORD_LEN];
     match store.read(flash, &mut buf) {
         Ok(Some(BOOT_RECORD_LEN)) => Ok(decode(&buf)),
+        Ok(Some(V1_LEN)) if buf[0] == 1 => {
+            let mut v2 = buf;
+            v2[0] = VERSION;
+            Ok(decode(&v2))
+        }
         Ok(_) => Ok(None),
         // A longer record than ours is not a boot record of this version.
         Err(StoreError::BufferTooSmall { .. }) => Ok(None),
@@ -166,7 +179,7 @@ fn byte_slot(b: u8) -> Option<Slot> {
     }
 }
 
-/// Encode a boot state as the version-1 record.
+/// Encode a boot state as the version-2 record.
 pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
     let reason = match s.reason {
         BootReason::Normal => 0,
@@ -178,8 +191,8 @@ pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
         Some(t) => (slot_byte(t.slot), t.attempts_left),
         None => (NO_TRIAL, 0),
     };
-    let c = s.boot_count.to_le_bytes();
-    [
+    let mut out = [0u8; BOOT_RECORD_LEN];
+    out[..8].copy_from_slice(&[
         VERSION,
         slot_byte(s.confirmed),
         slot_byte(s.booted),
@@ -188,16 +201,31 @@ pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
         ta,
         0,
         0,
-        c[0],
-        c[1],
-        c[2],
-        c[3],
-    ]
+    ]);
+    out[8..12].copy_from_slice(&s.boot_count.to_le_bytes());
+    out[12..].copy_from_slice(&s.security_counter.to_le_bytes());
+    out
 }
 
-/// Decode a version-1 record; `None` for anything out of range.
+/// Decode a version-2 record; `None` for anything out of range.
 pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
-    let [ver, conf, booted, reason, ts, ta, r0, r1, c0, c1, c2, c3] = *b;
+    let [
+        ver,
+        conf,
+        booted,
+        reason,
+        ts,
+        ta,
+        r0,
+        r1,
+        c0,
+        c1,
+        c2,
+        c3,
+        ..,
+    ] = *b;
+    let mut counter = [0u8; 8];
+    counter.copy_from_slice(&b[12..]);
     if ver != VERSION || r0 != 0 || r1 != 0 {
         return None;
     }
@@ -229,6 +257,7 @@ pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
         reason,
         trial,
         boot_count: u32::from_le_bytes([c0, c1, c2, c3]),
+        security_counter: u64::from_le_bytes(counter),
     })
 }
 
@@ -305,13 +334,14 @@ impl<F: NorFlash> BootControl for FlashBootControl<F> {
         self.persist(s)
     }
 
-    fn confirm(&mut self) -> Result<(), BootControlError<Self::Error>> {
+    fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>> {
         if !self.state.trial_running() {
             return Err(BootControlError::NotInTrial);
         }
         let mut s = self.state;
         s.confirmed = s.booted;
         s.trial = None;
+        s.security_counter = s.security_counter.max(security_counter);
         self.persist(s)
     }
 }
@@ -331,9 +361,15 @@ mod tests {
                 attempts_left: 2,
             }),
             boot_count: 0x0102_0304,
+            security_counter: 0x0a0b_0c0d_0e0f_1011,
         };
         let b = encode(&s);
-        assert_eq!(b, [1, 0, 1, 1, 1, 2, 0, 0, 4, 3, 2, 1]);
+        assert_eq!(
+            b,
+            [
+                2, 0, 1, 1, 1, 2, 0, 0, 4, 3, 2, 1, 0x11, 0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a
+            ]
+        );
         assert_eq!(decode(&b), Some(s));
         assert_eq!(
             decode(&encode(&BootState::FACTORY)),
@@ -345,7 +381,7 @@ mod tests {
     fn out_of_range_records_are_refused() {
         let good = encode(&BootState::FACTORY);
         for (i, v) in [
-            (0, 2u8),
+            (0, 3u8),
             (1, 2),
             (2, 9),
             (3, 4),
