@@ -3,6 +3,7 @@
 //! what to do, with exit status 1 for a rejected input and 2 for a usage or I/O problem. It never
 //! panics on user input.
 
+mod boot;
 mod bundle;
 mod config;
 mod demo;
@@ -50,6 +51,9 @@ enum Command {
     NodeKey(provision::NodeKeyArgs),
     /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
     Provision(provision::ProvisionArgs),
+    /// (internal) Run a verified image's power cycle; only the boot stage starts this.
+    #[command(hide = true)]
+    Image(boot::image::ImageArgs),
     /// (internal) Run one component process; only the monitor starts this.
     #[command(hide = true)]
     Pd {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Bundle(c) => bundle::run(c),
         Command::Provision(args) => provision::run(args),
         Command::NodeKey(args) => provision::node_key(args),
+        Command::Image(args) => boot::image::run(args),
         Command::Pd { name } => return pd::run(&name),
     };
     match result {

@@ -23,7 +23,7 @@
 //! Avoids: running anything but the sim board here (the others are cross-built images).
 
 use crate::failure::Failure;
-use board_sim::monitor::{MonitorConfig, MonitorEvent, run_board};
+use board_sim::monitor::{MonitorConfig, MonitorEvent};
 use clap::Args;
 use kernel_config::shipped;
 use std::io::Write;
@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// Board to run on; only `sim` runs on a host machine
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
+    /// On a fresh state directory: the signed bundle (from `spacenode bundle create`) to
+    /// factory-provision into slot A; its root becomes the board's root of trust (OTP). Without
+    /// it a fresh board gets the running executable signed with the sim board's PUBLIC keys
+    #[arg(long, value_name = "FILE")]
+    factory_bundle: Option<PathBuf>,
     #[command(flatten)]
     radio: RadioArgs,
 }
@@ -67,6 +72,21 @@ pub struct RadioArgs {
 }
 
 impl RadioArgs {
+    /// The same settings as command-line arguments (handed to each image by the boot stage).
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        [
+            ("--radio-loss", self.radio_loss.to_string()),
+            ("--radio-latency-ms", self.radio_latency_ms.to_string()),
+            ("--radio-kbps", self.radio_kbps.to_string()),
+            ("--radio-seed", self.radio_seed.to_string()),
+            ("--radio-uplink", self.radio_uplink.to_string()),
+            ("--ground", self.ground.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [k.into(), v.into()])
+        .collect()
+    }
+
     /// Checks the values and applies them to `config`.
     pub fn apply(&self, config: &mut MonitorConfig) -> Result<(), Failure> {
         if !(0.0..1.0).contains(&self.radio_loss) {
@@ -115,7 +135,7 @@ pub fn default_state_dir() -> PathBuf {
 
 /// Blocks SIGINT and SIGTERM and returns a signalfd that becomes readable when one arrives.
 /// (Component processes start with an empty signal mask: `std::process::Command` resets it.)
-fn stop_signals() -> Result<OwnedFd, Failure> {
+pub(crate) fn stop_signals() -> Result<OwnedFd, Failure> {
     // SAFETY: plain libc calls on a local sigset; the returned descriptor is checked and owned.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -136,7 +156,7 @@ fn stop_signals() -> Result<OwnedFd, Failure> {
     }
 }
 
-fn print(event: MonitorEvent) {
+pub(crate) fn print(event: MonitorEvent) {
     let mut out = std::io::stdout().lock();
     let _ = match &event {
         MonitorEvent::Started { component, .. } if !crate::pd::has_logic(component) => writeln!(
@@ -155,23 +175,25 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             args.board
         )));
     }
+    let state = args.state.unwrap_or_else(default_state_dir);
+    // Checked here once, so that a bad value is reported before anything powers on.
     let board = shipped::board("sim")
         .ok_or_else(|| Failure::Usage("the sim board is missing from this build".into()))?;
-    let state = args.state.unwrap_or_else(default_state_dir);
-    let exe = std::env::current_exe().map_err(|e| {
-        Failure::Usage(format!(
-            "cannot find the spacenode executable to start components from: {e}"
-        ))
-    })?;
-    let mut config = MonitorConfig::new(shipped::description(), board, state.clone(), exe);
-    args.radio.apply(&mut config)?;
+    let mut probe = MonitorConfig::new(shipped::description(), board, state.clone(), "".into());
+    args.radio.apply(&mut probe)?;
     let stop = stop_signals()?;
     println!(
         "spacenode run: sim board, state in {} (Ctrl-C stops the node)",
         state.display()
     );
-    run_board(&config, std::os::fd::AsFd::as_fd(&stop), &mut print).map_err(|e| match e {
-        board_sim::monitor::MonitorError::Description(text) => Failure::Rejected(text),
-        other => Failure::Usage(other.to_string()),
+    let opts = crate::boot::BootOptions {
+        state,
+        factory_bundle: args.factory_bundle,
+        image_args: args.radio.to_args(),
+    };
+    crate::boot::run(&opts, std::os::fd::AsFd::as_fd(&stop), &mut |line| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     })
 }

@@ -261,7 +261,10 @@ pub fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyErro
             rule: v.rule,
         });
     }
-    if m.version.major > v.current.major.saturating_add(MAX_MAJOR_STEP) {
+    // The step bounds are an install-time rule (`Greater`): the boot stage (`AtLeast`) keeps no
+    // confirmed version, and the agent already bounded the counter's step when it installed the
+    // image, so at boot only the floors apply.
+    if v.rule == Rule::Greater && m.version.major > v.current.major.saturating_add(MAX_MAJOR_STEP) {
         return Err(VerifyError::VersionJump {
             found: m.version,
             current: v.current,
@@ -276,7 +279,7 @@ pub fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyErro
             rule: c.rule,
         });
     }
-    if m.security_counter > c.current.saturating_add(MAX_COUNTER_STEP) {
+    if c.rule == Rule::Greater && m.security_counter > c.current.saturating_add(MAX_COUNTER_STEP) {
         return Err(VerifyError::CounterJump {
             found: m.security_counter,
             current: c.current,

@@ -86,6 +86,11 @@ pub struct MonitorConfig {
     pub radio_uplink: SocketAddr,
     /// The radio channel's loss, latency and bandwidth (default: a perfect link).
     pub radio_link: crate::link::LinkConfig,
+    /// Set when a boot stage ran before this monitor (the `spacenode run` secure boot): it holds
+    /// the state directory's lock and already selected and verified the slot; the text is its
+    /// account of that, for the power-on line. `None`: the monitor locks the state and runs
+    /// `select_boot` itself (tests that boot the monitor directly).
+    pub booted_by_stage: Option<String>,
     launchers: Vec<(String, PathBuf)>,
 }
 
@@ -111,6 +116,7 @@ impl MonitorConfig {
                 mtu: crate::radio::RADIO_MTU,
                 ..crate::link::LinkConfig::default()
             },
+            booted_by_stage: None,
             launchers: Vec::new(),
         }
     }
@@ -267,10 +273,12 @@ pub struct Monitor {
     mode: protocol::NodeMode,
     devices: Devices,
     channels: Vec<ChannelRes>,
-    _lock: File,
+    _lock: Option<File>,
 }
 
-fn lock_state(dir: &std::path::Path) -> Result<File, MonitorError> {
+/// Takes the state directory's lock (`DIR/lock`, an exclusive `flock`), creating the directory:
+/// one running node per state directory. Held until the returned file is dropped.
+pub fn lock_state(dir: &std::path::Path) -> Result<File, MonitorError> {
     std::fs::create_dir_all(dir).map_err(|err| MonitorError::StateDir {
         path: dir.to_path_buf(),
         err,
@@ -339,9 +347,14 @@ impl Monitor {
     ) -> Result<Monitor, MonitorError> {
         let system = kernel_config::load(&config.description, &config.board)
             .map_err(|d| MonitorError::Description(d.to_string()))?;
-        let lock = lock_state(&config.state_dir)?;
+        let lock = match config.booted_by_stage {
+            Some(_) => None,
+            None => Some(lock_state(&config.state_dir)?),
+        };
         let boot_path = config.state_dir.join("boot.flash");
-        let boot = {
+        let boot = if let Some(line) = &config.booted_by_stage {
+            line.clone()
+        } else {
             let mut bc = crate::boot::open_for_bootloader(&boot_path)
                 .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
             match bc.select_boot() {

@@ -1,0 +1,180 @@
+//! Factory provisioning of a fresh sim board: the first image goes into slot A and the root of
+//! trust into OTP, once, before the first power-on.
+//!
+//! Two ways, chosen by `spacenode run`:
+//!
+//! - **`--factory-bundle FILE`**: an operator's bundle (made with `spacenode bundle create`). Its
+//!   header must verify against its own root version 1 (threshold signatures, board `sim`,
+//!   hardware `sim-1`, image hash); that root's hash is burnt into OTP, so from then on the node
+//!   boots only images released under the operator's root (and its sequential rotations).
+//! - **Default**: the running `spacenode` executable, signed at provisioning time as version
+//!   [`CARGO_PKG_VERSION`](env!) with the sim board's **public** factory keys
+//!   ([`SIM_FACTORY_ROOT_SEED`], [`SIM_FACTORY_RELEASE_SEED`]). Anyone can sign images for such a
+//!   node: it exists so that `spacenode run` works on a fresh machine, and the boot log says so.
+//!
+//! Avoids: writing anything when OTP is already burnt (the caller checks), and keeping any key:
+//! the sim keys are derived from public constants each time.
+
+use super::otp;
+use super::slot::{SIM_BOARD, SIM_HARDWARE};
+use board_sim::flash::SimFlash;
+use hal::boot::Slot;
+use hal::flash::NorFlash;
+use hal::slots::SlotLayout;
+use hex_conservative::DisplayHex;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
+use upgrade::{Algorithm, Floor, Policy, Rule, Trust, Version};
+
+/// Seed of the sim board's public factory root key (Ed25519). PUBLIC: sim board only.
+pub const SIM_FACTORY_ROOT_SEED: [u8; 32] = *b"spacenode sim factory root (PUB)";
+/// Seed of the sim board's public factory release key (Ed25519). PUBLIC: sim board only.
+pub const SIM_FACTORY_RELEASE_SEED: [u8; 32] = *b"spacenode sim factory release(P)";
+
+/// Where the first image comes from.
+#[derive(Debug)]
+pub enum Source<'a> {
+    /// The running executable, signed with the sim board's public factory keys.
+    SimKeys(&'a Path),
+    /// An operator's bundle file's bytes.
+    Bundle(&'a Path, Vec<u8>),
+}
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FactoryError {
+    /// The operator's bundle does not verify.
+    #[error("{0}: not a bundle this board can boot: {1}")]
+    Bundle(String, String),
+    /// Reading the executable or writing flash/OTP failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Writes the first image into slot A and burns OTP. Returns a line for the boot log.
+pub fn provision(
+    state: &Path,
+    flash: &mut SimFlash,
+    layout: &SlotLayout,
+    source: Source<'_>,
+) -> Result<String, FactoryError> {
+    let (bundle, what) = match source {
+        Source::SimKeys(exe) => {
+            let image = std::fs::read(exe)
+                .map_err(|e| FactoryError::Io(format!("{}: {e}", exe.display())))?;
+            (
+                sim_bundle(&image).map_err(|e| FactoryError::Io(e.to_string()))?,
+                format!(
+                    "the running executable ({}), signed with the sim board's PUBLIC factory keys: anyone can sign images this node boots; give --factory-bundle on a fresh state directory for a root of trust of your own",
+                    exe.display()
+                ),
+            )
+        }
+        Source::Bundle(path, bytes) => {
+            let shown = path.display().to_string();
+            (bytes, format!("{shown} (your root of trust)"))
+        }
+    };
+    let anchor =
+        check(&bundle, layout).map_err(|e| FactoryError::Bundle(what.clone(), e.to_string()))?;
+    let header_len = upgrade::header_len(&bundle).map_err(|e| FactoryError::Io(e.to_string()))?;
+    write_slot(
+        flash,
+        layout,
+        Slot::A,
+        &bundle[..header_len],
+        &bundle[header_len..],
+    )?;
+    otp::burn(state, &anchor).map_err(|e| FactoryError::Io(e.to_string()))?;
+    Ok(format!(
+        "factory provisioning: slot A <- {what}; OTP <- root of trust {}...",
+        anchor[..8].as_hex()
+    ))
+}
+
+/// A bundle of `image` as version `CARGO_PKG_VERSION`, security counter 0, signed by the sim
+/// board's public factory keys.
+pub fn sim_bundle(image: &[u8]) -> Result<Vec<u8>, upgrade::builder::BuildError> {
+    let root_key = SecretKey::from_seed(Algorithm::Ed25519, &SIM_FACTORY_ROOT_SEED)
+        .expect("an Ed25519 seed is any 32 bytes");
+    let release_key = SecretKey::from_seed(Algorithm::Ed25519, &SIM_FACTORY_RELEASE_SEED)
+        .expect("an Ed25519 seed is any 32 bytes");
+    let root = RootSpec {
+        version: 1,
+        root_threshold: 1,
+        root_keys: vec![root_key.public()],
+        release_threshold: 1,
+        release_keys: vec![release_key.public()],
+    };
+    let mut root_doc = SignedDoc::new(root.body()?);
+    root_doc.sign(&root_key);
+    let spec = ManifestSpec {
+        board: SIM_BOARD.to_vec(),
+        hardware: SIM_HARDWARE.to_vec(),
+        version: Version::parse(env!("CARGO_PKG_VERSION")).unwrap_or_default(),
+        security_counter: 0,
+        expires: u64::MAX,
+        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
+    };
+    let mut manifest = SignedDoc::new(spec.body(image)?);
+    manifest.sign(&release_key);
+    assemble(&[root_doc], &manifest, image)
+}
+
+/// Verifies a factory bundle against its own first root; returns that root's hash.
+fn check(bundle: &[u8], layout: &SlotLayout) -> Result<[u8; 32], Box<dyn std::error::Error>> {
+    let header = upgrade::Header::parse(bundle)?;
+    let anchor: [u8; 32] = Sha256::digest(header.roots()[0].body).into();
+    let policy = Policy {
+        trust: Trust::Anchor(&anchor),
+        board: SIM_BOARD,
+        hardware: SIM_HARDWARE,
+        version: Floor {
+            current: Version::new(0, 0, 0),
+            rule: Rule::AtLeast,
+        },
+        security_counter: Floor {
+            current: 0,
+            rule: Rule::AtLeast,
+        },
+        max_image_len: u64::from(layout.max_image_len()),
+        now: None,
+    };
+    let verified = upgrade::verify(bundle, &policy)?;
+    let image = &bundle[verified.header_len..];
+    let mut v = verified.manifest.image_verifier();
+    v.update(image)?;
+    v.finish()?;
+    if image.len() as u64 != verified.manifest.image_len {
+        return Err("bytes follow the image".into());
+    }
+    Ok(anchor)
+}
+
+/// Erases what `slot` needs and writes `header` into its header area and `image` after it.
+pub fn write_slot(
+    flash: &mut SimFlash,
+    layout: &SlotLayout,
+    slot: Slot,
+    header: &[u8],
+    image: &[u8],
+) -> Result<(), FactoryError> {
+    let io = |e: board_sim::flash::SimFlashError| FactoryError::Io(format!("slot flash: {e}"));
+    let sector = <SimFlash as NorFlash>::ERASE_SIZE as u32;
+    let start = layout.slot_offset(slot);
+    let used = (u64::from(layout.header_area) + image.len() as u64).div_ceil(u64::from(sector))
+        * u64::from(sector);
+    flash.erase(start, start + used as u32).map_err(io)?;
+    for (at, bytes) in [(start, header), (layout.image_offset(slot), image)] {
+        let mut off = 0usize;
+        while off < bytes.len() {
+            let n = (1usize << 20).min(bytes.len() - off);
+            let mut piece = bytes[off..off + n].to_vec();
+            piece.resize(n.next_multiple_of(<SimFlash as NorFlash>::WRITE_SIZE), 0xFF);
+            flash.write(at + off as u32, &piece).map_err(io)?;
+            off += n;
+        }
+    }
+    Ok(())
+}
