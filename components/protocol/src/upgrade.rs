@@ -77,6 +77,42 @@ pub enum UpgradeError {
     TrialNotConfirmed,
 }
 
+impl UpgradeError {
+    /// Every refusal, in the order of their one-byte codes (1-based: code `i + 1`).
+    pub const ALL: [UpgradeError; 17] = [
+        UpgradeError::BadSignature,
+        UpgradeError::BadHash,
+        UpgradeError::Malformed,
+        UpgradeError::Downgrade,
+        UpgradeError::TooLarge,
+        UpgradeError::Flash,
+        UpgradeError::WrongTarget,
+        UpgradeError::CounterRollback,
+        UpgradeError::StepTooLarge,
+        UpgradeError::Expired,
+        UpgradeError::Busy,
+        UpgradeError::OutOfOrder,
+        UpgradeError::Unsupported,
+        UpgradeError::ProgressLost,
+        UpgradeError::SlotDamaged,
+        UpgradeError::TrialUnhealthy,
+        UpgradeError::TrialNotConfirmed,
+    ];
+
+    /// The one-byte code (1..=17) used on flash and in housekeeping.
+    pub fn code(self) -> u8 {
+        Self::ALL
+            .iter()
+            .position(|e| *e == self)
+            .map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The refusal with code `c`.
+    pub fn from_code(c: u8) -> Option<UpgradeError> {
+        Self::ALL.get(usize::from(c).checked_sub(1)?).copied()
+    }
+}
+
 /// Where the upgrade agent is.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]

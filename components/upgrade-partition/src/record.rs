@@ -15,7 +15,7 @@
 //! | 51 | 4 | bytes received over the link |
 //! | 55 | 4 | image bytes copied on board |
 //! | 59 | 128 | bitmap of image chunks in place (bit `i % 8` of byte `i / 8`) |
-//! | 187 | 1 | last refusal: 0 none, else 1 + the `UpgradeError` code |
+//! | 187 | 1 | last refusal: 0 none, else `UpgradeError::code` |
 //! | 188 | 4 | last refusal's detail |
 //! | 192 | 2 | length of the newest verified root body (0: none) |
 //! | 194 | n | that root body |
@@ -76,27 +76,6 @@ impl Phase {
         })
     }
 }
-
-/// Every refusal code, in wire order (the record stores the index + 1).
-const ERRORS: [UpgradeError; 17] = [
-    UpgradeError::BadSignature,
-    UpgradeError::BadHash,
-    UpgradeError::Malformed,
-    UpgradeError::Downgrade,
-    UpgradeError::TooLarge,
-    UpgradeError::Flash,
-    UpgradeError::WrongTarget,
-    UpgradeError::CounterRollback,
-    UpgradeError::StepTooLarge,
-    UpgradeError::Expired,
-    UpgradeError::Busy,
-    UpgradeError::OutOfOrder,
-    UpgradeError::Unsupported,
-    UpgradeError::ProgressLost,
-    UpgradeError::SlotDamaged,
-    UpgradeError::TrialUnhealthy,
-    UpgradeError::TrialNotConfirmed,
-];
 
 /// The persisted progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,13 +175,7 @@ impl Progress {
         out[55..59].copy_from_slice(&self.bytes_copied.to_le_bytes());
         out[59..187].copy_from_slice(&self.done);
         let (code, detail) = match self.refusal {
-            Some(r) => (
-                ERRORS
-                    .iter()
-                    .position(|e| *e == r.reason)
-                    .map_or(0, |i| i as u8 + 1),
-                r.detail,
-            ),
+            Some(r) => (r.reason.code(), r.detail),
             None => (0, 0),
         };
         out[187] = code;
@@ -230,7 +203,7 @@ impl Progress {
         let refusal = match b[187] {
             0 => None,
             c => Some(Refusal {
-                reason: *ERRORS.get(c as usize - 1)?,
+                reason: UpgradeError::from_code(c)?,
                 detail: u32_at(188)?,
             }),
         };
