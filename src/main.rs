@@ -44,7 +44,7 @@ enum Command {
     Ground(ground::GroundCommand),
     /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.
     ///
-    /// The ground side only: the node's upgrade agent that would install a bundle is not built yet.
+    /// The node installs a bundle with `spacenode ground upgrade BUNDLE` (its upgrade agent).
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
