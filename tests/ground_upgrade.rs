@@ -79,8 +79,7 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     let otp = std::fs::read(state.join("otp.bin")).unwrap();
     let root1 = upgrade::Header::parse(&v2).unwrap().roots()[0].body;
     assert!(
-        otp.windows(32)
-            .any(|w| w == &Sha256::digest(root1)[..]),
+        otp.windows(32).any(|w| w == &Sha256::digest(root1)[..]),
         "the test's factory keys are the node's"
     );
     let v2_path = dir.path().join("v2.bundle");

@@ -187,6 +187,24 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
     }
 }
 
+/// A slot's content for the log.
+struct Shown(protocol::SlotVersion);
+
+impl core::fmt::Display for Shown {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let v = self.0;
+        if v.present {
+            write!(
+                f,
+                "version {}.{}.{} (security counter {})",
+                v.version[0], v.version[1], v.version[2], v.security_counter
+            )
+        } else {
+            f.write_str("no image header")
+        }
+    }
+}
+
 fn after(cx: &Context, us: u64) -> hal::time::Instant {
     hal::time::Instant::from_micros(cx.now().as_micros().saturating_add(us))
 }
@@ -227,11 +245,11 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
         };
         let s = pd.agent.status();
         log::info!(
-            "slot {:?} running (confirmed {:?}), slot A {:?}, slot B {:?}, state {:?}",
+            "slot {:?} running (confirmed {:?}); slot A: {}; slot B: {}; {:?}",
             s.active_slot,
             s.confirmed_slot,
-            s.slots[0],
-            s.slots[1],
+            Shown(s.slots[0]),
+            Shown(s.slots[1]),
             s.state
         );
         pd.send_status(s, cx);
