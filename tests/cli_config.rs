@@ -100,7 +100,7 @@ fn sdf_writes_a_checked_file() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains(
-        "5 protection domains, 21 channel rings, 9 device regions; Microkit rules checked"
+        "5 protection domains, 22 channel rings, 9 device regions; Microkit rules checked"
     ));
     let xml = std::fs::read_to_string(&out).expect("written");
     let golden = std::fs::read_to_string(

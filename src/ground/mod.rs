@@ -4,7 +4,8 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog), links, security counters, the upgrade agent (slots, versions, transfer, last refusal) |
+//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal) |
+//! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
@@ -32,7 +33,7 @@ use clap::{Args, Subcommand};
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
 use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::verification::Report;
-use comms::pus::{ST_HOUSEKEEPING, ST_TEST};
+use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
 use session::{Answer, Session, SessionConfig, SessionError};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub enum GroundCommand {
     Ping(LinkArgs),
     /// Show the node's health, link statistics and security counters (PUS 3,27).
     Status(LinkArgs),
+    /// Take the node out of safe mode (PUS 8,1 function 0x0010): the watchdog clears the reset
+    /// counter and the board reboots into a normal boot. Refused if the node is not in safe mode.
+    LeaveSafeMode(LinkArgs),
     /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
     Batch(BatchArgs),
     /// Write the co-signed PSBTs from a result file the node sent down.
@@ -308,6 +312,30 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
     if no_health { Ok(()) } else { refused(&a) }
 }
 
+fn leave_safe_mode(args: LinkArgs) -> Result<(), Failure> {
+    let mut s = args.session()?;
+    let a = s
+        .command(
+            ST_FUNCTION,
+            1,
+            &comms::pus::function::FN_LEAVE_SAFE_MODE.to_be_bytes(),
+        )
+        .map_err(session_failure)?;
+    print_reports(&a);
+    if a.failure()
+        .is_some_and(|f| f.code == comms::failure::FailureCode::NotInSafeMode)
+    {
+        return Err(Failure::Rejected(
+            "the node is not in safe mode (as its watchdog last reported): nothing was done; `spacenode ground status` shows the mode\n".into(),
+        ));
+    }
+    refused(&a)?;
+    println!(
+        "the watchdog leaves safe mode: it cleared the reset counter and stopped kicking; the board resets within about a second and boots normally (check with `spacenode ground status`)"
+    );
+    Ok(())
+}
+
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
     let key = batch::read_key(&args.key).map_err(rejected)?;
@@ -348,6 +376,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
     match cmd {
         GroundCommand::Ping(a) => ping(a),
         GroundCommand::Status(a) => status(a),
+        GroundCommand::LeaveSafeMode(a) => leave_safe_mode(a),
         GroundCommand::Batch(a) => make_batch(a),
         GroundCommand::Result(a) => write_result(a),
         GroundCommand::Admin(c) => admin::run(c),

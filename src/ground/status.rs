@@ -3,7 +3,7 @@
 //!
 //! Avoids: trusting lengths: a short or odd report prints as such instead of panicking.
 
-use comms::pus::hk::{SID_HEALTH, SID_LINKS, decode_security};
+use comms::pus::hk::{HEALTH_HEADER_LEN, SID_HEALTH, SID_LINKS, decode_security};
 use std::fmt::Write;
 
 fn be(b: &[u8]) -> Option<u64> {
@@ -26,23 +26,61 @@ const STATES: [&str; 6] = [
     "inactive (safe mode)",
 ];
 
+const FAULT_KINDS: [&str; 7] = [
+    "no fault",
+    "exit",
+    "signal",
+    "seccomp violation",
+    "missed pings",
+    "wrong nonce",
+    "restart failed",
+];
+
 /// Structure 1 (node health).
 pub fn health(s: &[u8]) -> Option<String> {
     if s.first() != Some(&SID_HEALTH) {
         return None;
     }
     let mut out = String::new();
-    let n = field(s, 15, 1)? as usize;
+    let head = 1 + HEALTH_HEADER_LEN;
+    let n = field(s, head - 1, 1)? as usize;
+    let safe = field(s, 15, 1)? == 1;
     writeln!(
         out,
-        "health: uptime {} ms, report {}, board resets {}, {n} components",
+        "health: mode {}, board resets {} (since the node was last healthy), uptime {} ms, report {}, {n} components",
+        if safe { "SAFE" } else { "normal" },
+        field(s, 13, 2)?,
         field(s, 1, 8)?,
         field(s, 9, 4)?,
-        field(s, 13, 2)?
     )
     .ok()?;
+    let last = match field(s, 17, 1)? {
+        0xFF => "none".to_string(),
+        c => format!(
+            "component {c}, {}",
+            FAULT_KINDS
+                .get(field(s, 18, 1)? as usize)
+                .copied()
+                .unwrap_or("unknown fault")
+        ),
+    };
+    writeln!(out, "  last escalation on record: {last}").ok()?;
+    if field(s, 16, 1)? == 1 {
+        writeln!(
+            out,
+            "  RESET IMMINENT: the watchdog stopped kicking the hardware watchdog (an escalation, or leaving safe mode)"
+        )
+        .ok()?;
+    }
+    if safe {
+        writeln!(
+            out,
+            "  SAFE MODE: too many fault resets without a healthy period; only the components marked safe-mode run (the others are inactive). Leave it with `spacenode ground leave-safe-mode`; it also ends by itself after an hour of health"
+        )
+        .ok()?;
+    }
     for i in 0..n {
-        let at = 16 + 9 * i;
+        let at = head + 9 * i;
         let state = field(s, at + 1, 1)? as usize;
         writeln!(
             out,
@@ -145,6 +183,55 @@ mod tests {
     use comms::pus::hk::{MAX_REPORT_LEN, encode_links, encode_security};
     use comms::sdls::SecurityCounters;
     use protocol::{LinkId, LinkState, LinkStatus};
+
+    #[test]
+    fn health_prints_the_mode_resets_and_last_escalation_the_node_encodes() {
+        use protocol::{
+            BoundedList, ComponentHealth, ComponentId, Escalation, FaultKind, HealthReport,
+            HealthState, NodeMode,
+        };
+        let components = BoundedList::new(&[ComponentHealth {
+            component: ComponentId(2),
+            state: HealthState::Inactive,
+            ..Default::default()
+        }])
+        .unwrap();
+        let mut report = HealthReport {
+            uptime_ms: 1234,
+            sequence: 5,
+            resets: 4,
+            mode: NodeMode::Safe,
+            last_escalation: Some(Escalation {
+                component: ComponentId(3),
+                fault: FaultKind::SeccompViolation,
+            }),
+            components,
+            ..Default::default()
+        };
+        let mut buf = [0u8; MAX_REPORT_LEN];
+        let n = comms::pus::hk::encode_health(&report, &mut buf);
+        let text = health(&buf[..n]).unwrap();
+        assert!(text.contains("mode SAFE, board resets 4"), "{text}");
+        assert!(
+            text.contains("last escalation on record: component 3, seccomp violation"),
+            "{text}"
+        );
+        assert!(text.contains("SAFE MODE: too many fault resets"), "{text}");
+        assert!(text.contains("spacenode ground leave-safe-mode"), "{text}");
+        assert!(text.contains("component 2: inactive (safe mode)"), "{text}");
+        report.mode = NodeMode::Normal;
+        report.last_escalation = None;
+        report.escalated = true;
+        let n = comms::pus::hk::encode_health(&report, &mut buf);
+        let text = health(&buf[..n]).unwrap();
+        assert!(text.contains("mode normal, board resets 4"), "{text}");
+        assert!(text.contains("last escalation on record: none"), "{text}");
+        assert!(text.contains("RESET IMMINENT"), "{text}");
+        assert!(!text.contains("SAFE MODE"), "{text}");
+        for cut in 0..n {
+            assert!(health(&buf[..cut]).is_none(), "cut at {cut}");
+        }
+    }
 
     #[test]
     fn links_and_security_print_what_the_node_encodes() {

@@ -335,13 +335,109 @@ fn a_frozen_watchdog_resets_the_board_and_resets_past_the_cap_boot_safe_mode() -
     Ok(())
 }
 
+fn note_of(e: &MonitorEvent) -> String {
+    match e {
+        MonitorEvent::Mode { note, .. } => note.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Waits for this power cycle's mode; checks it is normal with `resets` and a note saying
+/// `why`. Returns the boot control line of the power-on before it.
+fn expect_boot(board: &mut TestBoard, resets: u16, why: &str) -> Result<String, String> {
+    let (_, on) = board.wait_for("a power-on", BOUND, |e| {
+        matches!(e, MonitorEvent::PowerOn { .. })
+    })?;
+    let (_, e) = board.wait_for("the boot mode", BOUND, |e| mode_of(e).is_some())?;
+    let (mode, got, _) = mode_of(&e).ok_or("no mode")?;
+    check(
+        mode == NodeMode::Normal && got == Some(resets) && note_of(&e).contains(why),
+        || format!("expected a normal boot with {resets} resets ({why}): {e}"),
+    )?;
+    Ok(match on {
+        MonitorEvent::PowerOn { boot, .. } => boot,
+        _ => String::new(),
+    })
+}
+
+/// Freezes the watchdog and waits for the hardware watchdog reset.
+fn hardware_reset(board: &mut TestBoard) -> TestResult {
+    board.wait_log("watchdog", "every pinged component answered in time", BOUND)?;
+    board.signal("watchdog", Signal::STOP)?;
+    let (_, e) = board.wait_for("a hardware watchdog reset", BOUND, |e| {
+        matches!(e, MonitorEvent::Reset(_))
+    })?;
+    check(
+        matches!(e, MonitorEvent::Reset(ResetCause::HardwareWatchdog { .. })),
+        || format!("not a hardware watchdog reset: {e}"),
+    )
+}
+
+/// Issue 13 finding 3: every boot counted toward `max-resets`, so `max-resets + 1` ordinary
+/// stop/starts put the node in safe mode for good. A stop is a clean power-off now; a fault
+/// reset still counts; resets while boot control runs a trial are the upgrade's (boot control
+/// counts those and rolls back) and do not count.
+fn stops_and_trial_boots_do_not_count_toward_safe_mode_but_fault_resets_do() -> TestResult {
+    let s = system();
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    for i in 0..s.max_resets + 3 {
+        let mut board = boot(state.path())?;
+        expect_boot(
+            &mut board,
+            0,
+            if i == 0 { "counted" } else { "ended cleanly" },
+        )?;
+        board.wait_log("watchdog", "every pinged component answered in time", BOUND)?;
+        let events = board.stop()?;
+        check(
+            events.iter().any(|(_, e)| {
+                matches!(e, MonitorEvent::Log { line, .. } if line.contains("clean power-off marked"))
+            }),
+            || "the stop did not mark a clean power-off".into(),
+        )?;
+    }
+    let mut board = boot(state.path())?;
+    expect_boot(&mut board, 0, "ended cleanly")?;
+    // The upgrade agent asks for a trial of slot B with two attempts.
+    {
+        use hal::boot::BootControl;
+        let mut bc = board_sim::boot::open_for_bootloader(&state.path().join("boot.flash"))
+            .map_err(|e| e.to_string())?;
+        bc.request_trial(hal::boot::Slot::B, 2)
+            .map_err(|e| e.to_string())?;
+    }
+    // A fault reset before the trial runs counts.
+    hardware_reset(&mut board)?;
+    let line = expect_boot(&mut board, 1, "counted as a reset")?;
+    check(line.contains("(Trial)"), || {
+        format!("not a trial boot: {line}")
+    })?;
+    // The trial image hangs twice: boot control uses up its attempts and rolls back; neither
+    // reset counts toward safe mode.
+    hardware_reset(&mut board)?;
+    let line = expect_boot(&mut board, 1, "trial boot")?;
+    check(line.contains("(Trial)"), || {
+        format!("not a trial boot: {line}")
+    })?;
+    hardware_reset(&mut board)?;
+    let line = expect_boot(&mut board, 1, "trial boot")?;
+    check(line.contains("(RolledBack)"), || {
+        format!("not rolled back: {line}")
+    })?;
+    // Past the trial, fault resets count again.
+    hardware_reset(&mut board)?;
+    expect_boot(&mut board, 2, "counted as a reset")?;
+    board.stop()?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("pd") {
         return pd(args.get(2).map(String::as_str).unwrap_or(""));
     }
     type Test = (&'static str, fn() -> TestResult);
-    let tests: [Test; 3] = [
+    let tests: [Test; 4] = [
         (
             "a_frozen_component_is_detected_in_bound_restarted_and_nobody_else_notices",
             a_frozen_component_is_detected_in_bound_restarted_and_nobody_else_notices,
@@ -353,6 +449,10 @@ fn main() -> ExitCode {
         (
             "a_frozen_watchdog_resets_the_board_and_resets_past_the_cap_boot_safe_mode",
             a_frozen_watchdog_resets_the_board_and_resets_past_the_cap_boot_safe_mode,
+        ),
+        (
+            "stops_and_trial_boots_do_not_count_toward_safe_mode_but_fault_resets_do",
+            stops_and_trial_boots_do_not_count_toward_safe_mode_but_fault_resets_do,
         ),
     ];
     let filters: Vec<&String> = args

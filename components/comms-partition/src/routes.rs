@@ -3,7 +3,7 @@
 //! The monitor grants comms exactly the channels the system description gives it, so the
 //! table is derived at start from **what the capability set holds**, not from a copy of the
 //! description: for each message kind a forwarded command needs (`sign-request`,
-//! `upgrade-chunk`, `admin-request`), every granted send channel of that kind is taken
+//! `upgrade-chunk`, `admin-request`, `node-command`), every granted send channel of that kind is taken
 //! ([`runtime::CapSet::find_send_kind`]) and numbered, and [`comms::router::RouteTable::build`]
 //! makes the table of them (one → routes; none → `NoRoute`; several → `AmbiguousRoute`).
 //! A command can therefore only ever be forwarded on a channel the partition holds.
@@ -18,14 +18,14 @@
 use comms::node::{ForwardError, Forwarder, Outbound};
 use comms::router::{RouteTable, SendChannel};
 use ipc::SendError;
-use protocol::{ADMIN_COMMAND_MAX, AdminRequest, SignRequest, UpgradeChunk};
+use protocol::{ADMIN_COMMAND_MAX, AdminRequest, NodeCommand, SignRequest, UpgradeChunk};
 use runtime::{CapError, CapSet, Tx};
 use spin::{Mutex, MutexGuard};
 
 static ADMIN_STAGING: Mutex<[u8; ADMIN_COMMAND_MAX]> = Mutex::new([0; ADMIN_COMMAND_MAX]);
 
 /// Most forwarding channels held.
-pub const MAX_FORWARD: usize = 4;
+pub const MAX_FORWARD: usize = 5;
 
 /// One held forwarding channel.
 pub enum Outlet {
@@ -35,6 +35,8 @@ pub enum Outlet {
     Upgrade(Tx<UpgradeChunk>),
     /// An `admin-request` channel.
     Admin(Tx<AdminRequest>),
+    /// A `node-command` channel (to the watchdog).
+    Node(Tx<NodeCommand>),
 }
 
 impl Outlet {
@@ -43,6 +45,7 @@ impl Outlet {
             Outlet::Sign(_) => "sign-request",
             Outlet::Upgrade(_) => "upgrade-chunk",
             Outlet::Admin(_) => "admin-request",
+            Outlet::Node(_) => "node-command",
         }
     }
 }
@@ -63,8 +66,8 @@ impl core::fmt::Debug for Outlets {
     }
 }
 
-/// Take every granted `sign-request`, `upgrade-chunk` and `admin-request` send channel and
-/// build the table.
+/// Take every granted `sign-request`, `upgrade-chunk`, `admin-request` and `node-command` send
+/// channel and build the table.
 pub fn take(caps: &mut CapSet) -> Result<(Outlets, RouteTable), CapError> {
     let mut slots: [Option<Outlet>; MAX_FORWARD] = Default::default();
     let mut n = 0;
@@ -87,6 +90,13 @@ pub fn take(caps: &mut CapSet) -> Result<(Outlets, RouteTable), CapError> {
             break;
         };
         slots[n] = Some(Outlet::Admin(caps.sender::<AdminRequest>(name)?));
+        n += 1;
+    }
+    while n < MAX_FORWARD {
+        let Some(name) = caps.find_send_kind("node-command") else {
+            break;
+        };
+        slots[n] = Some(Outlet::Node(caps.sender::<NodeCommand>(name)?));
         n += 1;
     }
     // The staging buffer only if an admin channel is held (and once per process: a second
@@ -118,7 +128,7 @@ impl Outlets {
     pub fn sign(&mut self) -> Option<&mut Tx<SignRequest>> {
         self.slots.iter_mut().flatten().find_map(|o| match o {
             Outlet::Sign(tx) => Some(tx),
-            Outlet::Upgrade(_) | Outlet::Admin(_) => None,
+            Outlet::Upgrade(_) | Outlet::Admin(_) | Outlet::Node(_) => None,
         })
     }
 }
@@ -138,6 +148,7 @@ impl Forwarder for Outlets {
             (Some(Some(Outlet::Sign(tx))), Outbound::Sign(m)) => map(tx.try_send(m)),
             (Some(Some(Outlet::Upgrade(tx))), Outbound::Upgrade(m)) => map(tx.try_send(m)),
             (Some(Some(Outlet::Admin(tx))), Outbound::Admin(m)) => map(tx.try_send(m)),
+            (Some(Some(Outlet::Node(tx))), Outbound::Node(m)) => map(tx.try_send(m)),
             // The table only routes a kind to a channel of that kind; anything else is a bug
             // reported as a failed forward, not a crash.
             _ => Err(ForwardError::Failed),

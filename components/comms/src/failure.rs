@@ -29,6 +29,7 @@
 //! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
+//! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
 //! | 0x1001 | `SignerBadCertificate` | signer | certificate code if known, else 0 |
 //! | 0x1002 | `SignerReplay` | signer | 0 |
 //! | 0x1003 | `SignerPolicyViolation` | signer | 0 |
@@ -143,6 +144,9 @@ pub enum FailureCode {
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
     NoData = 0x0402,
+    /// Leave safe mode: the watchdog's last health report says the node is not in safe mode
+    /// (or there is no report yet); nothing was done.
+    NotInSafeMode = 0x0501,
     /// Signer: the batch certificate does not verify (detail in the failure data if known).
     SignerBadCertificate = 0x1001,
     /// Signer: batch already signed.
@@ -248,7 +252,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 72] = {
+pub const ALL: [FailureCode; 73] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -272,6 +276,7 @@ pub const ALL: [FailureCode; 72] = {
         PersistFailed,
         UnknownStructure,
         NoData,
+        NotInSafeMode,
         SignerBadCertificate,
         SignerReplay,
         SignerPolicyViolation,

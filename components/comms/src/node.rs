@@ -14,6 +14,9 @@
 //!    [`Forwarder`], report 1,3 (or 1,4 if the ring is full), and complete (1,7/1,8) when the
 //!    component answers ([`Node::on_sign_response`], [`Node::on_upgrade_status`]).
 //!
+//! "Leave safe mode" (8,1 function 0x0010) is handled in `node/control.rs`: refused unless
+//! the watchdog's last report says safe mode, then one `node-command` to the watchdog.
+//!
 //! Admin functions (chunked admin envelopes, xpub exports: [`crate::admin`]) are handled in
 //! `node/admin.rs`: reassembly in the staging buffer the [`Forwarder`] lends, one
 //! `admin-request` forwarded, completion and TM\[8,128\] on [`Node::on_admin_response`].
@@ -25,11 +28,12 @@
 //! Avoids: OS calls, blocking, heap; the caller owns the links, the channels and the clock.
 
 mod admin;
+mod control;
 
 use hal::time::Instant;
 use protocol::{
-    AdminRequest, HealthReport, LinkId, SignRequest, SignResponse, SignStatus, UpgradeChunk,
-    UpgradeState, UpgradeStatus,
+    AdminRequest, HealthReport, LinkId, NodeCommand, SignRequest, SignResponse, SignStatus,
+    UpgradeChunk, UpgradeState, UpgradeStatus,
 };
 
 use crate::dedup::{CommandKey, DedupCache, Progress};
@@ -79,6 +83,8 @@ pub enum Outbound<'a> {
     Upgrade(&'a UpgradeChunk),
     /// For the signer's registry administration.
     Admin(&'a AdminRequest),
+    /// For the watchdog.
+    Node(&'a NodeCommand),
 }
 
 /// Why a forward failed.
@@ -541,6 +547,13 @@ impl<P: StatePersist> Node<P> {
                 Ok(p) => p,
                 Err(f) => return refuse(self, f, down),
             },
+            Route::Channel {
+                channel,
+                forward: Forward::LeaveSafeMode,
+            } => match self.leave_safe_mode(&ctx, channel, tc, now, fwd, down) {
+                Ok(p) => p,
+                Err(f) => return refuse(self, f, down),
+            },
             Route::Channel { channel, forward } if admin::is_admin(forward) => {
                 match self.admin_command(key, &ctx, channel, forward, tc, now, fwd, down) {
                     Ok(p) => p,
@@ -600,8 +613,11 @@ impl<P: StatePersist> Node<P> {
                     },
                 )
             }),
-            // Handled by `admin_command`; never routed here.
-            Forward::AdminChunk | Forward::ExportServer | Forward::ExportAccount => {
+            // Handled by `admin_command` and `leave_safe_mode`; never routed here.
+            Forward::AdminChunk
+            | Forward::ExportServer
+            | Forward::ExportAccount
+            | Forward::LeaveSafeMode => {
                 Err(Failure::with(FailureCode::ChannelError, channel as u32))
             }
         };

@@ -20,7 +20,7 @@
 
 use crate::admin::{FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER};
 use crate::failure::{Failure, FailureCode};
-use crate::pus::function::{FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
+use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
 use crate::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::sdls::Permissions;
@@ -51,6 +51,8 @@ pub enum Forward {
     ExportServer,
     /// An account xpub export request (`admin-request`).
     ExportAccount,
+    /// Leave safe mode (`node-command` to the watchdog).
+    LeaveSafeMode,
 }
 
 /// Where a catalogue entry goes.
@@ -83,7 +85,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 9] = [
+pub const CATALOGUE: [CommandDef; 10] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -146,6 +148,16 @@ pub const CATALOGUE: [CommandDef; 9] = [
         target: Target::Component {
             forward: Forward::ExportAccount,
             kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_LEAVE_SAFE_MODE),
+        permission: Permissions::NODE_CONTROL,
+        target: Target::Component {
+            forward: Forward::LeaveSafeMode,
+            kind: "node-command",
         },
     },
     CommandDef {

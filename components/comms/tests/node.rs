@@ -77,6 +77,7 @@ impl Forwarder for Channels {
             Outbound::Sign(r) => self.sent.push((channel, r.batch_id, r.position.index)),
             Outbound::Upgrade(u) => self.sent.push((channel, u.bundle_id, u.position.index)),
             Outbound::Admin(a) => self.sent.push((channel, 0, a.request_id)),
+            Outbound::Node(c) => self.sent.push((channel, 0, c.request_id)),
         }
         Ok(())
     }
@@ -639,4 +640,90 @@ fn forwarded_commands_nobody_answers_fail_with_no_answer_and_free_their_slots() 
         r.2,
         Some(Report::CompletionFailure(f)) if f.code == FailureCode::NoAnswer
     )));
+}
+
+/// Issue 13 finding 3: no ground command could take the node out of safe mode. 8,1 function
+/// 0x0010 is refused unless the watchdog's last report says safe mode (nothing forwarded), needs
+/// the node-control permission, and in safe mode goes to the one `node-command` channel (the
+/// watchdog's) and completes at once.
+#[test]
+fn leave_safe_mode_is_checked_authorised_and_forwarded_to_the_watchdog() {
+    use comms::pus::function::FN_LEAVE_SAFE_MODE;
+    use protocol::{HealthReport, NodeMode};
+    let mut n = node();
+    let mut g = ground();
+    let app = FN_LEAVE_SAFE_MODE.to_be_bytes();
+    let mut unit = [0u8; 128];
+    let mut up = |g: &mut Ground, spi, app: &[u8]| {
+        let (len, _) = g.uplink(spi, 8, 1, 1, app, &mut unit).unwrap();
+        unit[..len].to_vec()
+    };
+    let refused = |o: UnitOutcome, code| matches!(o, UnitOutcome::Rejected(f) if f.code == code);
+    let mut ch = Channels::default();
+    // No report yet, then a normal-mode report: refused, nothing forwarded.
+    let u = up(&mut g, OPS, &app);
+    assert!(refused(
+        send(&mut n, &u, &mut ch).0,
+        FailureCode::NotInSafeMode
+    ));
+    n.on_health(HealthReport::default());
+    let u = up(&mut g, OPS, &app);
+    assert!(refused(
+        send(&mut n, &u, &mut ch).0,
+        FailureCode::NotInSafeMode
+    ));
+    assert!(ch.sent.is_empty());
+    n.on_health(HealthReport {
+        mode: NodeMode::Safe,
+        ..Default::default()
+    });
+    // An association without the permission, and stray arguments: refused.
+    let u = up(&mut g, PING_ONLY, &app);
+    assert!(refused(
+        send(&mut n, &u, &mut ch).0,
+        FailureCode::Unauthorised
+    ));
+    let u = up(&mut g, OPS, &[0x00, 0x10, 0x01]);
+    assert!(refused(
+        send(&mut n, &u, &mut ch).0,
+        FailureCode::BadAppData
+    ));
+    assert!(ch.sent.is_empty());
+    // In safe mode: forwarded on the node-command channel, 1,1 1,3 1,7.
+    let u = up(&mut g, OPS, &app);
+    let (o, sink) = send(&mut n, &u, &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    let sys = system();
+    let channel = sys
+        .channels
+        .iter()
+        .find(|c| c.message.name == "node-command")
+        .unwrap();
+    assert_eq!(sys.components[channel.receiver].name, "watchdog");
+    assert_eq!(ch.sent.len(), 1);
+    assert_eq!(ch.sent[0].0, channel.id);
+    assert_eq!(
+        opened(&mut g, &sink),
+        vec![
+            (1, 1, Some(Report::AcceptanceSuccess)),
+            (1, 3, Some(Report::StartSuccess)),
+            (1, 7, Some(Report::CompletionSuccess)),
+        ]
+    );
+    // A full ring: 1,4 ChannelFull, nothing lost silently.
+    let mut full = Channels {
+        full: true,
+        ..Default::default()
+    };
+    let u = up(&mut g, OPS, &app);
+    let (o, sink) = send(&mut n, &u, &mut full);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    let got = opened(&mut g, &sink);
+    assert_eq!(
+        got.last()
+            .and_then(|r| r.2)
+            .and_then(|r| r.failure())
+            .map(|f| f.code),
+        Some(FailureCode::ChannelFull)
+    );
 }

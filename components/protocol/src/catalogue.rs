@@ -34,7 +34,7 @@ pub const fn kind_of<M: Message>() -> MessageKind {
     }
 }
 
-static ALL: [MessageKind; 16] = [
+static ALL: [MessageKind; 17] = [
     kind_of::<crate::Ping>(),
     kind_of::<crate::Pong>(),
     kind_of::<crate::FaultNotice>(),
@@ -51,6 +51,7 @@ static ALL: [MessageKind; 16] = [
     kind_of::<crate::UpgradeChunk>(),
     kind_of::<crate::UpgradeStatus>(),
     kind_of::<crate::RebootRequest>(),
+    kind_of::<crate::NodeCommand>(),
 ];
 
 /// Every message kind, in a stable order.

@@ -134,7 +134,8 @@ pub struct HealthReport {
     pub resets: u16,
     /// Normal or safe mode.
     pub mode: NodeMode,
-    /// The watchdog has stopped kicking the hardware watchdog: a board reset is imminent.
+    /// The watchdog has stopped kicking the hardware watchdog (an escalation, or leaving safe
+    /// mode): a board reset is imminent.
     pub escalated: bool,
     /// The last escalation recorded on flash: why the node reset (and, in safe mode, why it is
     /// in safe mode), or this boot's escalation once `escalated` is set. `None` if none was

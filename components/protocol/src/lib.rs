@@ -44,8 +44,8 @@ pub use health::{
 };
 pub use ids::{ComponentId, FaultCause};
 pub use lifecycle::{
-    FaultNotice, RebootReason, RebootRequest, RestartOutcome, RestartRefusal, RestartRequest,
-    RestartResult,
+    FaultNotice, NodeCommand, NodeCommandKind, RebootReason, RebootRequest, RestartOutcome,
+    RestartRefusal, RestartRequest, RestartResult,
 };
 pub use link::{LinkId, LinkState, LinkStatus};
 pub use log::{LOG_TEXT_MAX, Level, LogRecord};
@@ -172,4 +172,10 @@ message!(
     "reboot-request",
     8,
     "upgrade or watchdog -> monitor: power-cycle the board, with the reason"
+);
+message!(
+    NodeCommand,
+    "node-command",
+    8,
+    "comms -> watchdog: an authenticated ground command for the health authority"
 );

@@ -1,5 +1,6 @@
 //! Lifecycle messages between the monitor, the watchdog and the upgrade agent: fault notices,
-//! restart requests and results, and reboot requests.
+//! restart requests and results, and reboot requests; and the ground's node commands, which
+//! comms forwards to the watchdog after authenticating them.
 //!
 //! The monitor decides nothing: it reports faults, and restarts or reboots only when asked on a
 //! channel whose capability the system description grants (watchdog for restarts; watchdog or
@@ -113,4 +114,25 @@ pub struct RebootRequest {
     pub requester: ComponentId,
     /// Why.
     pub reason: RebootReason,
+}
+
+/// What the ground asks of the node's health authority (the watchdog).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub enum NodeCommandKind {
+    /// Leave safe mode: clear the reset counter and reboot into a normal boot.
+    LeaveSafeMode,
+}
+
+/// `node-command`: comms → watchdog. An authenticated ground command for the watchdog (comms
+/// checked the security association's permission before forwarding it).
+///
+/// Maximum serialised size: 8 bytes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct NodeCommand {
+    /// The telecommand's request id (for the watchdog's log).
+    pub request_id: u32,
+    /// What to do.
+    pub command: NodeCommandKind,
 }

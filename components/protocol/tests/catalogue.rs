@@ -13,7 +13,7 @@ use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::Failure;
 use rkyv::{Archived, Deserialize, Portable, Serialize};
 
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 17] = [
     "ping",
     "pong",
     "fault-notice",
@@ -30,6 +30,7 @@ const NAMES: [&str; 16] = [
     "upgrade-chunk",
     "upgrade-status",
     "reboot-request",
+    "node-command",
 ];
 
 #[test]
@@ -236,6 +237,10 @@ fn maximal_values_fit_documented_sizes() {
         requester: ComponentId(255),
         reason: RebootReason::Commanded,
     });
+    check_kind(NodeCommand {
+        request_id: u32::MAX,
+        command: NodeCommandKind::LeaveSafeMode,
+    });
 }
 
 #[test]
@@ -247,6 +252,7 @@ fn control_messages_need_small_slots() {
         "restart-request",
         "restart-result",
         "reboot-request",
+        "node-command",
     ] {
         let kind = catalogue::lookup(name).unwrap();
         assert!(kind.max_size <= 64, "{name} needs {} bytes", kind.max_size);

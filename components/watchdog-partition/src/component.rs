@@ -21,7 +21,7 @@ use core::time::Duration;
 use hal::time::Instant;
 use hal::watchdog::WatchdogTimer;
 use ipc::RecvError;
-use protocol::{ComponentId, FaultCause, HealthReport, NodeMode};
+use protocol::{ComponentId, FaultCause, HealthReport, NodeCommandKind, NodeMode};
 use runtime::{CapSet, Component, Context, Drivers, InitError, NotifySet, WatchdogDrivers};
 use watchdog::reset_counter::HEALTH_FLASH_LAYOUT;
 use watchdog::{Action, BootInfo, Found, Kick, Phase, ResetCounter, Tuning, Watchdog};
@@ -178,6 +178,24 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
                     self.counters.flash_errors = self.counters.flash_errors.wrapping_add(1);
                     log::error!("could not clear the reset counter");
                 }
+            }
+            Action::LeaveSafeMode(reason) => {
+                let ok = self
+                    .counter
+                    .as_mut()
+                    .is_some_and(|c| c.leave_safe_mode(&mut self.flash).is_ok());
+                if ok {
+                    log::warn!(
+                        "LEAVING SAFE MODE ({reason:?}) at {} ms: reset counter cleared and clean power-off marked; no more kicks, the board resets into a normal boot",
+                        now.as_micros() / 1000
+                    );
+                } else {
+                    self.counters.flash_errors = self.counters.flash_errors.wrapping_add(1);
+                    log::error!(
+                        "leaving safe mode ({reason:?}): could not clear the reset counter; the reset that follows counts as a fault and the node boots in safe mode again"
+                    );
+                }
+                self.report_due = true;
             }
             Action::SendHealthReport => self.report_due = true,
         }
@@ -343,6 +361,39 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
         }
     }
 
+    fn drain_commands(&mut self, cx: &mut Context) {
+        let now = cx.now();
+        let Self { core, io, .. } = self;
+        for _ in 0..RECV_PER_CALL {
+            let Some((rx, _)) = io.links.commands.as_mut() else {
+                return;
+            };
+            match rx.try_recv(convert::command) {
+                Ok(Some(c)) => {
+                    cx.count_in(1);
+                    let NodeCommandKind::LeaveSafeMode = c.command;
+                    match core.on_leave_safe_mode(now, &mut |a| io.execute(a, now)) {
+                        Ok(()) => log::info!("ground command {}: leave safe mode", c.request_id),
+                        Err(e) => {
+                            io.counters.refused = io.counters.refused.wrapping_add(1);
+                            log::warn!("ground command {} refused: {e}", c.request_id);
+                        }
+                    }
+                }
+                Ok(None) | Err(RecvError::Malformed) => {
+                    cx.count_malformed(1);
+                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
+                }
+                Err(RecvError::Empty) => return,
+                Err(RecvError::PeerCorrupt(_)) => {
+                    cx.count_malformed(1);
+                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
+                    return;
+                }
+            }
+        }
+    }
+
     fn tick(&mut self, now: Instant) {
         let Self { core, io, rng, .. } = self;
         let kick = core.tick(now, rng, &mut |a| io.execute(a, now));
@@ -501,6 +552,7 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
     fn notified(&mut self, set: NotifySet, cx: &mut Context) {
         let now = cx.now();
         self.drain(cx);
+        self.drain_commands(cx);
         if set.contains(runtime::Source::TIMER) || cx.pending_wake().is_none() {
             self.tick(now);
             cx.wake_at(after(now, self.tick));
@@ -539,7 +591,7 @@ mod tests {
         };
         c.record_escalation(&mut f, e).expect("record");
         for _ in 0..=table::MAX_RESETS + 1 {
-            c.boot(&mut f, table::MAX_RESETS).expect("count");
+            c.boot(&mut f, table::MAX_RESETS, false).expect("count");
         }
         let (info, _) = boot_info(&mut f, NodeMode::Safe);
         assert_eq!(
@@ -557,7 +609,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut f = flash(dir.path());
         let mut c = ResetCounter::open(&mut f, HEALTH_FLASH_LAYOUT).expect("open");
-        c.boot(&mut f, table::MAX_RESETS).expect("count");
+        c.boot(&mut f, table::MAX_RESETS, false).expect("count");
         let (info, _) = boot_info(&mut f, NodeMode::Safe);
         assert_eq!(info, BootInfo::COUNTER_UNAVAILABLE);
         // Never counted at all, and the root task says safe mode: the same.

@@ -1,14 +1,14 @@
-//! The three inputs the watchdog reads, from their validated archived form (read in place in
+//! The inputs the watchdog reads, from their validated archived form (read in place in
 //! the ring, or in the private copy for copy-in channels) to the core's plain values.
 //!
-//! All three types are fixed-size structs and enums of integers, so rkyv deserialises them with
+//! All of them are fixed-size structs and enums of integers, so rkyv deserialises them with
 //! no allocator (`deserialize_using` with a unit deserializer); bytecheck has already validated
 //! every enum tag and field when the receiver hands out the archived value.
 //!
 //! Avoids: trusting anything beyond what bytecheck checked: the core checks the meaning (ids,
 //! request ids, nonces) and refuses what does not fit.
 
-use protocol::{FaultNotice, Pong, RestartResult};
+use protocol::{FaultNotice, NodeCommand, Pong, RestartResult};
 use rkyv::Archived;
 use rkyv::rancor::Failure;
 
@@ -25,4 +25,9 @@ pub fn fault(a: &Archived<FaultNotice>) -> Option<FaultNotice> {
 /// A restart result.
 pub fn result(a: &Archived<RestartResult>) -> Option<RestartResult> {
     rkyv::api::deserialize_using::<RestartResult, (), Failure>(a, &mut ()).ok()
+}
+
+/// A ground command forwarded by comms.
+pub fn command(a: &Archived<NodeCommand>) -> Option<NodeCommand> {
+    rkyv::api::deserialize_using::<NodeCommand, (), Failure>(a, &mut ()).ok()
 }

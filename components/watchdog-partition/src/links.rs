@@ -1,7 +1,9 @@
 //! The partition's channel endpoints, taken from its capability set by the names the build-time
 //! table gives ([`crate::table`]): per pinged component a ping sender and a pong receiver, the
-//! fault-notice and restart-result receivers, the restart-request sender, and every
-//! health-report sender.
+//! fault-notice and restart-result receivers, the restart-request sender, every
+//! health-report sender, and the ground's node-command receiver if one is granted (a
+//! description without it has no way for the ground to take the node out of safe mode; safe
+//! mode then only decays).
 //!
 //! [`Links::take`] refuses to start when the grants and the table disagree: a channel of the
 //! table not granted (or of another kind), or a ping or pong channel granted that the table
@@ -12,7 +14,9 @@
 //! come from the table, never from the order of grants).
 
 use crate::table::{COUNT, FAULTS, HEARTBEATS, REPORTS, RESTARTS, RESULTS};
-use protocol::{FaultNotice, HealthReport, Message, Ping, Pong, RestartRequest, RestartResult};
+use protocol::{
+    FaultNotice, HealthReport, Message, NodeCommand, Ping, Pong, RestartRequest, RestartResult,
+};
 use runtime::{CapSet, InitError, Rx, Source, Tx};
 
 /// Every endpoint of the watchdog partition.
@@ -29,6 +33,8 @@ pub struct Links {
     pub results: (Rx<RestartResult>, Source),
     /// Health reports (comms, the upgrade agent).
     pub reports: [Option<Tx<HealthReport>>; REPORTS.len()],
+    /// The ground's commands, forwarded by comms.
+    pub commands: Option<(Rx<NodeCommand>, Source)>,
 }
 
 impl Links {
@@ -59,7 +65,12 @@ impl Links {
         for (slot, name) in reports.iter_mut().zip(REPORTS) {
             *slot = Some(caps.sender::<HealthReport>(name)?);
         }
+        let commands = match caps.find_receive_kind(NodeCommand::NAME) {
+            Some(name) => Some(caps.receiver::<NodeCommand>(name)?),
+            None => None,
+        };
         Ok(Links {
+            commands,
             pings,
             pongs,
             faults,

@@ -52,11 +52,28 @@ pub enum Action {
     /// The node has been continuously healthy for `Tuning::clear_after_ms` in normal mode: clear
     /// the reset counter ([`crate::ResetCounter::mark_healthy`]). Emitted at most once per boot.
     ClearResetCounter,
+    /// Leave safe mode, for this reason. The wrapper clears the reset counter and marks a clean
+    /// power-off in one write ([`crate::ResetCounter::leave_safe_mode`]) and sends a health
+    /// report; from now on [`crate::Watchdog::tick`] answers [`Kick::Withhold`], the hardware
+    /// watchdog timer resets the board, and the next boot is normal and not counted. If the
+    /// write fails the reset counts as a fault and the node boots in safe mode again (the
+    /// ground sees it and can retry). Emitted at most once per boot.
+    LeaveSafeMode(LeaveReason),
     /// Build a report with [`crate::Watchdog::health_report`] and send it to every health-report
     /// channel (comms for the ground, the upgrade agent). Emitted when something reportable
     /// changed (at most once per `Tuning::report_min_interval_ms`) and at least every
     /// `Tuning::report_period_ms`.
     SendHealthReport,
+}
+
+/// Why the node leaves safe mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// The ground's authenticated command.
+    Commanded,
+    /// Safe mode decayed: every active component was healthy for
+    /// `Tuning::safe_mode_decay_ms`.
+    Decayed,
 }
 
 /// Whether to kick the hardware watchdog timer now.
@@ -76,6 +93,8 @@ pub enum Withhold {
     /// No nonce could be drawn for `fatal-after` consecutive pings of this critical component:
     /// the watchdog is blind and cannot vouch for it.
     NoNonces(ComponentId),
+    /// Leaving safe mode: the board resets into a normal boot.
+    LeavingSafeMode(LeaveReason),
 }
 
 /// How a pong was taken.
@@ -139,6 +158,8 @@ pub enum InputError {
         /// The request id in the result.
         request_id: u32,
     },
+    /// A command to leave safe mode while the node is not in safe mode.
+    NotInSafeMode,
 }
 
 impl core::fmt::Display for InputError {
@@ -160,6 +181,7 @@ impl core::fmt::Display for InputError {
                 "restart result {request_id} for component {} matches no request in flight",
                 component.0
             ),
+            InputError::NotInSafeMode => f.write_str("the node is not in safe mode"),
         }
     }
 }

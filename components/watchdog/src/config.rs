@@ -122,6 +122,10 @@ pub struct Tuning {
     /// Continuous health (every component answering, none late or failed) for this long, in
     /// normal mode, clears the reset counter (see [`crate::reset_counter`]), in ms.
     pub clear_after_ms: u32,
+    /// Continuous health for this long in safe mode leaves safe mode (see
+    /// [`crate::reset_counter`]), in ms: safe mode decays, so a node whose fault was transient
+    /// comes back without the ground.
+    pub safe_mode_decay_ms: u32,
 }
 
 impl Default for Tuning {
@@ -131,6 +135,7 @@ impl Default for Tuning {
             report_min_interval_ms: 1_000,
             report_period_ms: 1_000,
             clear_after_ms: 600_000,
+            safe_mode_decay_ms: 3_600_000,
         }
     }
 }
@@ -248,6 +253,7 @@ impl Config {
             || t.report_min_interval_ms == 0
             || t.report_period_ms == 0
             || t.clear_after_ms == 0
+            || t.safe_mode_decay_ms == 0
         {
             return Err(ConfigError::ZeroTuning);
         }

@@ -40,7 +40,9 @@ pub mod policy;
 pub mod reset_counter;
 pub mod status;
 
-pub use action::{Action, FaultVerdict, InputError, Kick, PongVerdict, RestartVerdict, Withhold};
+pub use action::{
+    Action, FaultVerdict, InputError, Kick, LeaveReason, PongVerdict, RestartVerdict, Withhold,
+};
 pub use boot::BootInfo;
 pub use config::{
     ComponentConfig, ComponentSet, Config, ConfigError, HealthConfig, Restart, RestartPolicy,

@@ -34,6 +34,11 @@
 //! escalation no more restarts are requested (the board is about to reset), but pings and
 //! reports go on so the ground sees the final state.
 //!
+//! In safe mode the watchdog leaves it ([`Action::LeaveSafeMode`], then no more kicks: the
+//! hardware watchdog resets the board into a normal boot) on the ground's command
+//! ([`Watchdog::on_leave_safe_mode`]) or once every active component has been healthy for
+//! `Tuning::safe_mode_decay_ms` (safe mode decays).
+//!
 //! Avoids: I/O of any kind, allocation, and panics on any input.
 
 use core::time::Duration;
@@ -47,7 +52,7 @@ use protocol::{
 };
 
 use crate::action::{
-    Action, FaultVerdict, InputError, Kick, PongVerdict, RestartVerdict, Withhold,
+    Action, FaultVerdict, InputError, Kick, LeaveReason, PongVerdict, RestartVerdict, Withhold,
 };
 use crate::boot::BootInfo;
 use crate::config::{ComponentConfig, Config, Restart};
@@ -158,6 +163,7 @@ pub struct Watchdog {
     ping_sequence: u32,
     next_request_id: u32,
     escalated: Option<Escalation>,
+    leaving: Option<LeaveReason>,
     failures_since_boot: u32,
     healthy_since: Option<Instant>,
     cleared: bool,
@@ -222,6 +228,7 @@ impl Watchdog {
             ping_sequence: 0,
             next_request_id: 0,
             escalated: None,
+            leaving: None,
             failures_since_boot: 0,
             healthy_since: None,
             cleared: false,
@@ -294,6 +301,35 @@ impl Watchdog {
         self.input(now, out, |w, now, out| w.take_result(result, now, out))
     }
 
+    /// The ground's authenticated command to leave safe mode arrived at `now`. Refused outside
+    /// safe mode; a repeat while already leaving changes nothing.
+    pub fn on_leave_safe_mode(
+        &mut self,
+        now: Instant,
+        out: &mut impl FnMut(Action),
+    ) -> Result<(), InputError> {
+        self.input(now, out, |w, _, out| {
+            if w.boot.mode != NodeMode::Safe {
+                return Err(InputError::NotInSafeMode);
+            }
+            w.leave_safe_mode(LeaveReason::Commanded, out);
+            Ok(())
+        })
+    }
+
+    /// Whether the watchdog is leaving safe mode (kicks withheld for a normal reboot), and why.
+    pub fn leaving_safe_mode(&self) -> Option<LeaveReason> {
+        self.leaving
+    }
+
+    fn leave_safe_mode(&mut self, reason: LeaveReason, out: &mut impl FnMut(Action)) {
+        if self.leaving.is_none() {
+            self.leaving = Some(reason);
+            self.resets = 0;
+            out(Action::LeaveSafeMode(reason));
+        }
+    }
+
     /// One input at `now`: advance the clock, let `take` act on it, count it if it was refused,
     /// then refresh the derived state. Every `on_*` entry point goes through here.
     fn input<T, O: FnMut(Action)>(
@@ -316,6 +352,9 @@ impl Watchdog {
     pub fn kick(&self) -> Kick {
         if let Some(e) = self.escalated {
             return Kick::Withhold(Withhold::Escalated(e));
+        }
+        if let Some(r) = self.leaving {
+            return Kick::Withhold(Withhold::LeavingSafeMode(r));
         }
         for (i, t) in self.trackers.iter().enumerate() {
             let Some(t) = t else { continue };
@@ -424,7 +463,7 @@ impl Watchdog {
             healthy_since_boot_ms: healthy_ms,
             resets: self.resets,
             mode: self.boot.mode,
-            escalated: self.escalated.is_some(),
+            escalated: self.escalated.is_some() || self.leaving.is_some(),
             last_escalation: self.escalated.or(self.boot.last_escalation),
             // n <= MAX_COMPONENTS, the list's capacity.
             components: BoundedList::new(entries.get(..n).unwrap_or(&[])).unwrap_or_default(),
@@ -779,6 +818,13 @@ impl Watchdog {
             self.resets = 0;
             out(Action::ClearResetCounter);
         }
+        if self.boot.mode == NodeMode::Safe
+            && self
+                .healthy_since
+                .is_some_and(|s| now.saturating_duration_since(s) >= ms(tuning.safe_mode_decay_ms))
+        {
+            self.leave_safe_mode(LeaveReason::Decayed, out);
+        }
         let signature = self.signature();
         let since_last = self.last_report.map(|t| now.saturating_duration_since(t));
         let changed = signature != self.reported;
@@ -801,7 +847,11 @@ impl Watchdog {
         for (slot, t) in s.iter_mut().zip(self.trackers.iter()) {
             *slot = t.as_ref().map(|t| (state_of(t), t.restarts, t.last_fault));
         }
-        (s, self.escalated.is_some(), self.resets)
+        (
+            s,
+            self.escalated.is_some() || self.leaving.is_some(),
+            self.resets,
+        )
     }
 
     fn advance(&mut self, now: Instant) -> Instant {

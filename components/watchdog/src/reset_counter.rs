@@ -1,42 +1,67 @@
-//! The board reset counter on flash: counts boots that did not reach a healthy period, decides
-//! safe mode at boot, and keeps the last escalation so the ground learns why the node reset.
+//! The board reset counter on flash: counts the boots that followed a fault reset without a
+//! healthy period in between, decides safe mode at boot, and keeps the last escalation so the
+//! ground learns why the node reset.
 //!
 //! ## Rules
 //!
 //! - **Counting** (at every boot, by whoever boots the components, before any of them starts
 //!   and before the first kick): [`ResetCounter::boot`] adds one to `boots_since_healthy` and
-//!   writes the record. Every reset is counted this way whatever caused it (an escalation, the
-//!   hardware watchdog expiring because the watchdog itself hung, a brown-out), because the
-//!   count is taken at the next boot, not by the software that was failing.
+//!   writes the record, unless the power cycle before this boot ended in one of the two ways
+//!   below. Every other reset is counted this way whatever caused it (an escalation, the
+//!   hardware watchdog expiring because the watchdog itself hung, a brown-out, the whole board
+//!   killed), because the count is taken at the next boot, not by the software that was failing.
+//! - **Clean power-off is not a fault.** Before a power cycle ends on purpose (the operator
+//!   stops the node: `spacenode run` on SIGINT/SIGTERM; a reboot requested for a reason other
+//!   than a watchdog escalation: the upgrade agent's trial boot or rollback, a commanded reboot
+//!   such as leaving safe mode), the board, with every component already stopped, calls
+//!   [`ResetCounter::mark_clean_power_off`]. The next boot sees the mark, does not count itself
+//!   and clears the mark in the same write. A cycle that ends any other way never writes the
+//!   mark, so a fault reset can never pass for a clean one. Four ordinary stop/starts in ten
+//!   minutes therefore leave the count where it was.
+//! - **Trial boots are the upgrade's business.** A reset while boot control shows a trial
+//!   running (`hal::boot::BootState::trial_running()` read at power-on, before the bootloader
+//!   selects this boot) is not counted: boot control itself counts those attempts on flash and
+//!   rolls back to the confirmed image when they are used up (at most
+//!   `hal::boot::MAX_TRIAL_ATTEMPTS` boots), so a broken trial image cannot loop forever, and
+//!   counting its resets here as well would push a healthy node into safe mode for an upgrade
+//!   that boot control is already undoing. The board passes that fact as `trial_was_running`.
 //! - **Resets** = `boots_since_healthy - 1` (the boots after the first). The node boots in
 //!   **safe mode** when resets exceed `max_resets`: with `max-resets = 3` the first boot and
-//!   three resets boot normally, the fourth reset without a healthy period in between boots in
-//!   safe mode.
+//!   three resets boot normally, the fourth fault reset without a healthy period in between
+//!   boots in safe mode.
 //! - **Clearing after a healthy period**: when the watchdog has seen every component healthy
 //!   for `Tuning::clear_after_ms` continuously in normal mode it asks for
 //!   [`ResetCounter::mark_healthy`], which sets `boots_since_healthy` to 1 (this boot, which
-//!   was healthy). The next reset is then reset number 1 again. A node in safe mode is never
-//!   cleared automatically (its problem was not solved by running less): only the ground's
-//!   [`ResetCounter::clear`] (sets 0; the next boot is then normal) takes it out.
+//!   was healthy). The next reset is then reset number 1 again. In safe mode that is refused:
+//!   running less did not show that the fault is gone.
+//! - **Leaving safe mode** is [`ResetCounter::leave_safe_mode`]: the count goes to 0 and the
+//!   clean power-off mark is set in one write, then the watchdog stops kicking and the
+//!   hardware watchdog resets the board, which boots normally without counting. The watchdog
+//!   does it on the ground's authenticated command, or by itself once the node has been
+//!   healthy in safe mode for `Tuning::safe_mode_decay_ms` (safe mode decays; if the fault is
+//!   still there the node is back in safe mode after `max_resets` more fault resets). This is
+//!   the only mark written while components run, by the counter's owner as its last act.
 //! - **Escalations** are recorded *before* the watchdog stops kicking
 //!   ([`ResetCounter::record_escalation`]): the total and the last one (component and fault
 //!   kind), reported after the reset in every health report. Recording an escalation does not
 //!   change the count (the next boot counts the reset), so nothing is counted twice.
-//! - **A lost record** (both copies corrupt: radiation hit both) is taken as "at the cap":
-//!   this boot runs normally, but one more reset without a healthy period boots safe mode.
-//!   A record never written (blank, or its very first write was cut) is a first boot.
+//! - **A lost record** (both copies corrupt: radiation hit both) is taken as "at the cap" and
+//!   not cleanly powered off: this boot runs normally, but one more fault reset without a
+//!   healthy period boots safe mode. A record never written (blank, or its very first write
+//!   was cut) is a first boot.
 //!
 //! Every update is one [`RecordStore::write_mirrored`]: a power cut at any flash operation
 //! leaves the record as it was before the update or as it is after it, never anything else,
 //! so a reset is never lost or invented by a cut (the sweep in `tests/reset_counter.rs` cuts
-//! every operation).
+//! every operation). A cut while writing the clean power-off mark leaves the record unmarked,
+//! so the reset counts: the safe side.
 //!
 //! ## Record payload, format version 1 (16 bytes, integers little-endian)
 //!
 //! | offset | length | field | values |
 //! | --- | --- | --- | --- |
 //! | 0 | 1 | format version | `1` |
-//! | 1 | 1 | flags | bit 0: an escalation is on record; other bits 0 |
+//! | 1 | 1 | flags | bit 0: an escalation is on record; bit 1: the last power cycle ended cleanly (not counted at the next boot); other bits 0 |
 //! | 2 | 2 | boots since healthy | `u16`, saturating |
 //! | 4 | 4 | total boots | `u32`, saturating |
 //! | 8 | 4 | escalations | `u32`, saturating |
@@ -45,7 +70,8 @@
 //! | 14 | 2 | reserved | `0` |
 //!
 //! A record that verifies but does not decode (other version, unknown bits or codes) is treated
-//! as lost. The store's layout tag is [`RESET_COUNTER_TAG`].
+//! as lost. (Bit 1 was added after the first release of format 1: software from before it
+//! takes a marked record as lost, which costs at most one count, never a missed one.) The store's layout tag is [`RESET_COUNTER_TAG`].
 //!
 //! Avoids: knowing where on flash the record lives (the board gives a [`StoreLayout`]) and
 //! holding the flash (every call borrows it, so the record can share a device).
@@ -68,6 +94,7 @@ pub const RESET_RECORD_LEN: usize = 16;
 pub const RESET_COUNTER_TAG: [u8; 4] = *b"RSTC";
 const VERSION: u8 = 1;
 const FLAG_ESCALATION: u8 = 1;
+const FLAG_CLEAN_OFF: u8 = 2;
 
 /// The reset counter's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,6 +108,9 @@ pub struct ResetRecord {
     pub escalations: u32,
     /// The last escalation.
     pub last_escalation: Option<Escalation>,
+    /// The power cycle that wrote this ended cleanly (see the module docs): the next boot is
+    /// not counted.
+    pub clean_power_off: bool,
 }
 
 impl ResetRecord {
@@ -100,6 +130,9 @@ impl ResetRecord {
             b[1] = FLAG_ESCALATION;
             b[12] = e.component.0;
             b[13] = fault_code(e.fault);
+        }
+        if self.clean_power_off {
+            b[1] |= FLAG_CLEAN_OFF;
         }
         b
     }
@@ -125,7 +158,11 @@ impl ResetRecord {
             r0,
             r1,
         ] = *b;
-        if version != VERSION || flags & !FLAG_ESCALATION != 0 || r0 != 0 || r1 != 0 {
+        if version != VERSION
+            || flags & !(FLAG_ESCALATION | FLAG_CLEAN_OFF) != 0
+            || r0 != 0
+            || r1 != 0
+        {
             return None;
         }
         let last_escalation = if flags & FLAG_ESCALATION != 0 {
@@ -143,6 +180,7 @@ impl ResetRecord {
             total_boots: u32::from_le_bytes([t0, t1, t2, t3]),
             escalations: u32::from_le_bytes([e0, e1, e2, e3]),
             last_escalation,
+            clean_power_off: flags & FLAG_CLEAN_OFF != 0,
         })
     }
 }
@@ -218,6 +256,7 @@ pub struct ResetCounter {
     record: ResetRecord,
     found: Found,
     mode: Option<NodeMode>,
+    counted: Option<bool>,
 }
 
 impl ResetCounter {
@@ -249,6 +288,7 @@ impl ResetCounter {
             record,
             found,
             mode: None,
+            counted: None,
         })
     }
 
@@ -262,7 +302,16 @@ impl ResetCounter {
         self.found
     }
 
+    /// Whether [`ResetCounter::boot`] counted this boot as a reset (`None` before it ran):
+    /// `false` after a clean power-off or a trial boot (see the module docs).
+    pub fn counted(&self) -> Option<bool> {
+        self.counted
+    }
+
     /// Count this boot and decide its mode. Call once per boot, before starting components.
+    /// `trial_was_running`: boot control showed a trial running when this power-on began
+    /// (before the bootloader selected this boot), so the reset that ended it is the upgrade's
+    /// business and is not counted.
     ///
     /// On an error nothing was counted; boot with [`BootInfo::COUNTER_UNAVAILABLE`] (safe mode),
     /// since the cap can no longer be enforced.
@@ -270,16 +319,22 @@ impl ResetCounter {
         &mut self,
         flash: &mut F,
         max_resets: u32,
+        trial_was_running: bool,
     ) -> Result<BootInfo, ResetCounterError<F::Error>> {
         let mut next = self.record;
         if self.found == Found::Lost {
             let at_cap = u16::try_from(max_resets).unwrap_or(u16::MAX);
             next.boots_since_healthy = next.boots_since_healthy.max(at_cap);
         }
-        next.boots_since_healthy = next.boots_since_healthy.saturating_add(1);
+        let counts = !(trial_was_running || self.found == Found::Record && next.clean_power_off);
+        if counts || next.boots_since_healthy == 0 {
+            next.boots_since_healthy = next.boots_since_healthy.saturating_add(1);
+        }
+        next.clean_power_off = false;
         next.total_boots = next.total_boots.saturating_add(1);
         self.persist(flash, next)?;
         self.found = Found::Record;
+        self.counted = Some(counts);
         let resets = next.resets();
         let mode = if u32::from(resets) > max_resets {
             NodeMode::Safe
@@ -292,6 +347,22 @@ impl ResetCounter {
             resets,
             last_escalation: next.last_escalation,
         })
+    }
+
+    /// The power cycle ends on purpose (operator stop, or a reboot requested for a reason other
+    /// than an escalation): the next boot is not counted. Call with every component stopped,
+    /// as the last write of the cycle. A lost or never-written record is left alone (the next
+    /// boot then counts, the safe side).
+    pub fn mark_clean_power_off<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+    ) -> Result<(), ResetCounterError<F::Error>> {
+        if self.found != Found::Record || self.record.clean_power_off {
+            return Ok(());
+        }
+        let mut next = self.record;
+        next.clean_power_off = true;
+        self.persist(flash, next)
     }
 
     /// Record an escalation. Call before the watchdog stops kicking the hardware watchdog.
@@ -323,10 +394,16 @@ impl ResetCounter {
         self.persist(flash, next)
     }
 
-    /// The ground's command: forget all resets (the next boot is normal). Totals are kept.
-    pub fn clear<F: NorFlash>(&mut self, flash: &mut F) -> Result<(), ResetCounterError<F::Error>> {
+    /// Leave safe mode (the ground's command, or safe mode decaying): forget all resets and mark
+    /// a clean power-off, in one write, so the reboot that follows (the watchdog stops kicking)
+    /// boots normally and is not counted. Totals are kept.
+    pub fn leave_safe_mode<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+    ) -> Result<(), ResetCounterError<F::Error>> {
         let mut next = self.record;
         next.boots_since_healthy = 0;
+        next.clean_power_off = true;
         self.persist(flash, next)
     }
 
@@ -362,6 +439,7 @@ mod tests {
                 component: ComponentId(3),
                 fault: FaultKind::WrongNonce,
             }),
+            clean_power_off: false,
         };
         let b = r.encode();
         assert_eq!(
@@ -372,7 +450,13 @@ mod tests {
         assert_eq!(ResetRecord::decode(&b), Some(r));
         let none = ResetRecord::default();
         assert_eq!(ResetRecord::decode(&none.encode()), Some(none));
-        for (i, v) in [(0usize, 2u8), (1, 2), (13, 7), (14, 1), (15, 1)] {
+        let clean = ResetRecord {
+            clean_power_off: true,
+            ..r
+        };
+        assert_eq!(clean.encode()[1], 3, "bit 1: clean power-off");
+        assert_eq!(ResetRecord::decode(&clean.encode()), Some(clean));
+        for (i, v) in [(0usize, 2u8), (1, 4), (1, 0x81), (13, 7), (14, 1), (15, 1)] {
             let mut bad = b;
             bad[i] = v;
             assert_eq!(ResetRecord::decode(&bad), None, "byte {i} = {v}");

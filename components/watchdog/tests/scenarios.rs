@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use protocol::{FaultCause, FaultKind, HealthState, NodeMode};
-use watchdog::{Action, BootInfo, Kick, Phase, StatusLine, Withhold};
+use watchdog::{Action, BootInfo, Kick, LeaveReason, Phase, StatusLine, Tuning, Withhold};
 
 fn is_restart_of(c: protocol::ComponentId) -> impl Fn(&Action) -> bool {
     move |a| matches!(a, Action::Restart(r) if r.component == c)
@@ -377,9 +377,12 @@ fn safe_mode_pings_only_safe_mode_components_and_tells_why() {
         (NodeMode::Safe, 4, Some(last))
     );
     assert!(r.healthy_since_boot_ms > 0);
-    // Safe mode is never cleared automatically, however long the node stays healthy.
+    // A healthy period does not clear the counter in safe mode; only leaving safe mode does
+    // (below, and in the tests that follow), after the much longer decay period.
     w.run_for(700_000);
     assert_eq!(w.count(|a| *a == Action::ClearResetCounter), 0);
+    assert_eq!(w.count(|a| matches!(a, Action::LeaveSafeMode(_))), 0);
+    assert!(w.withheld.is_empty());
     let line = StatusLine {
         report: &r,
         names: &["monitor", "watchdog", "comms", "signer", "upgrade"],
@@ -390,6 +393,95 @@ fn safe_mode_pings_only_safe_mode_components_and_tells_why() {
         "{line}"
     );
     assert!(line.contains("| signer off"), "{line}");
+}
+
+fn safe_boot() -> BootInfo {
+    BootInfo {
+        mode: NodeMode::Safe,
+        resets: 4,
+        last_escalation: None,
+    }
+}
+
+/// Issue 13 finding 3: safe mode never cleared and no ground command could leave it. The
+/// ground's command now leaves it: one action, then no more kicks (the hardware watchdog resets
+/// the board into a normal boot), and the report says a reset is imminent.
+#[test]
+fn the_ground_command_leaves_safe_mode_once_and_is_refused_in_normal_mode() {
+    let mut w = World::new(safe_boot());
+    w.run_for(5_000);
+    assert!(w.withheld.is_empty());
+    let now = ms(w.now_ms);
+    let mut got = Vec::new();
+    assert_eq!(w.wd.on_leave_safe_mode(now, &mut |a| got.push(a)), Ok(()));
+    assert!(
+        got.contains(&Action::LeaveSafeMode(LeaveReason::Commanded)),
+        "{got:?}"
+    );
+    assert_eq!(w.wd.leaving_safe_mode(), Some(LeaveReason::Commanded));
+    // A repeat (the ground retrying) changes nothing.
+    let mut again = Vec::new();
+    assert_eq!(w.wd.on_leave_safe_mode(now, &mut |a| again.push(a)), Ok(()));
+    assert!(!again.iter().any(|a| matches!(a, Action::LeaveSafeMode(_))));
+    w.run_for(1_000);
+    assert!(
+        w.withheld
+            .iter()
+            .all(|(_, k)| *k == Kick::Withhold(Withhold::LeavingSafeMode(LeaveReason::Commanded))),
+        "{:?}",
+        w.withheld
+    );
+    assert!(!w.withheld.is_empty());
+    let r = w.wd.health_report(ms(w.now_ms));
+    assert!(r.escalated, "a reset is imminent");
+    assert_eq!((r.mode, r.resets), (NodeMode::Safe, 0));
+
+    let mut normal = World::new(BootInfo::FIRST);
+    normal.run_for(1_000);
+    let before = normal.wd.counters().rejected;
+    assert_eq!(
+        normal
+            .wd
+            .on_leave_safe_mode(ms(normal.now_ms), &mut |_| panic!("no action")),
+        Err(watchdog::InputError::NotInSafeMode)
+    );
+    assert_eq!(normal.wd.counters().rejected, before + 1);
+    normal.run_for(1_000);
+    assert!(normal.withheld.is_empty());
+}
+
+/// Safe mode decays: continuous health for `safe_mode_decay_ms` leaves it; a fault restarts
+/// the wait.
+#[test]
+fn safe_mode_decays_after_a_healthy_period_and_a_fault_restarts_the_wait() {
+    let tuning = Tuning {
+        safe_mode_decay_ms: 60_000,
+        ..Tuning::default()
+    };
+    let mut w = World::with_config(common::shipped_config(tuning), safe_boot());
+    w.run_for(40_000);
+    w.crash(COMMS, FaultCause::Exit { code: 1 });
+    w.run_for(40_000);
+    assert_eq!(
+        w.count(|a| matches!(a, Action::LeaveSafeMode(_))),
+        0,
+        "the fault at 40 s restarted the wait"
+    );
+    assert!(w.withheld.is_empty());
+    w.run_for(30_000);
+    let left: Vec<u64> = w
+        .actions
+        .iter()
+        .filter(|(_, a)| *a == Action::LeaveSafeMode(LeaveReason::Decayed))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!((100_000..=110_000).contains(&left[0]), "{left:?}");
+    assert!(!w.withheld.is_empty());
+    // Decay never touches a normal boot.
+    let mut n = World::with_config(common::shipped_config(tuning), BootInfo::FIRST);
+    n.run_for(130_000);
+    assert_eq!(n.count(|a| matches!(a, Action::LeaveSafeMode(_))), 0);
 }
 
 #[test]

@@ -26,6 +26,20 @@ pub enum ResetCause {
     },
 }
 
+impl ResetCause {
+    /// Whether the cycle ends on purpose (a reboot requested for any reason but a watchdog
+    /// escalation), so the next boot is not counted as a reset. A hardware watchdog expiry never
+    /// is.
+    pub fn is_clean(&self) -> bool {
+        match self {
+            ResetCause::RebootRequest { reason, .. } => {
+                !matches!(reason, RebootReason::WatchdogEscalation)
+            }
+            ResetCause::HardwareWatchdog { .. } => false,
+        }
+    }
+}
+
 impl fmt::Display for ResetCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -19,11 +19,14 @@
 //!   the same capabilities; the answer goes back as a `restart-result`. Malformed requests and
 //!   refusals are counted and reported;
 //! - a `reboot-request` from its sender, or expiry of the hardware watchdog timer, ends the power
-//!   cycle: every component is stopped and [`run_board`] powers on again from the top;
+//!   cycle: every component is stopped and [`run_board`] powers on again from the top; a
+//!   reboot requested for any reason but a watchdog escalation is a clean power-off, marked on
+//!   the reset counter once every component is stopped ([`resets`]), as is a stop;
 //! - the watchdog's pings on its ping channel are answered like any component's;
 //! - every line a component writes to stderr is reported with the component's name ([`logs`]);
 //! - the stop descriptor (a signalfd for SIGINT/SIGTERM in `spacenode run`, an eventfd in tests)
-//!   stops every component (SIGKILL through its pidfd, then reaped) and returns.
+//!   stops every component (SIGKILL through its pidfd, then reaped), marks the clean power-off
+//!   and returns.
 //!
 //! Tests can start chosen components from another executable ([`MonitorConfig::launch_with`]);
 //! the `spacenode` command never does.
@@ -352,18 +355,29 @@ impl Monitor {
             None => Some(lock_state(&config.state_dir)?),
         };
         let boot_path = config.state_dir.join("boot.flash");
-        let boot = if let Some(line) = &config.booted_by_stage {
-            line.clone()
+        let (boot, trial_was_running) = if let Some(line) = &config.booted_by_stage {
+            // The boot stage selected this boot already: a trial boot or a rollback means a
+            // trial was pending or running before this power-on (the upgrade's business).
+            let trial = crate::boot::open_for_bootloader(&boot_path).is_ok_and(|bc| {
+                matches!(
+                    bc.state().reason,
+                    hal::boot::BootReason::Trial | hal::boot::BootReason::RolledBack
+                )
+            });
+            (line.clone(), trial)
         } else {
             let mut bc = crate::boot::open_for_bootloader(&boot_path)
                 .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
-            match bc.select_boot() {
+            // Read before this boot is selected: a reset during a trial is the upgrade's business.
+            let trial_was_running = bc.state().trial_running();
+            let boot = match bc.select_boot() {
                 Ok(slot) => format!("booting slot {slot:?} ({:?})", bc.state().reason),
                 Err(e) => format!(
                     "select_boot failed ({e}); booting the confirmed slot {:?}",
                     bc.state().confirmed
                 ),
-            }
+            };
+            (boot, trial_was_running)
         };
         events(MonitorEvent::PowerOn { cycle, after, boot });
         let clock = SimClock::power_on();
@@ -385,7 +399,7 @@ impl Monitor {
                 });
             }
         }
-        let boot_mode = resets::count_boot(&system, &config.state_dir);
+        let boot_mode = resets::count_boot(&system, &config.state_dir, trial_was_running);
         let active: Vec<bool> = system
             .components
             .iter()
@@ -915,6 +929,15 @@ impl Monitor {
         None
     }
 
+    /// With every component stopped: the power cycle ends on purpose, so the next boot is not
+    /// counted as a reset ([`resets::mark_clean_power_off`]).
+    fn mark_clean_power_off(&self, events: &mut dyn FnMut(MonitorEvent)) {
+        events(MonitorEvent::Log {
+            component: "monitor".into(),
+            line: resets::mark_clean_power_off(&self.system, &self.config.state_dir),
+        });
+    }
+
     /// Stops every component; returns how many were running.
     pub fn shutdown(&mut self, events: &mut dyn FnMut(MonitorEvent)) -> usize {
         let running: Vec<ComponentId> = (0..self.children.len())
@@ -977,6 +1000,7 @@ impl Monitor {
             }
             if stop_ready {
                 let n = self.shutdown(events);
+                self.mark_clean_power_off(events);
                 events(MonitorEvent::Stopped { components: n });
                 return Ok(PowerOff::Stopped);
             }
@@ -1009,6 +1033,9 @@ impl Monitor {
             if let Some(cause) = reset {
                 events(MonitorEvent::Reset(cause.clone()));
                 self.shutdown(events);
+                if cause.is_clean() {
+                    self.mark_clean_power_off(events);
+                }
                 return Ok(PowerOff::Reset(cause));
             }
         }

@@ -14,6 +14,12 @@
 //! opens the same record to report resets, record escalations and clear the count after a
 //! healthy period. A description with no such device has no counter: every boot is normal.
 //!
+//! What is counted follows the counter's rules: a boot after a clean power-off (the monitor
+//! calls [`mark_clean_power_off`] once every component is stopped, when `spacenode run` is
+//! stopped or a reboot is requested for a reason other than a watchdog escalation) or after a
+//! reset during a trial boot (boot control's `trial_running()` when this power-on began) is not
+//! counted. A hardware watchdog expiry, an escalation or a killed monitor always is.
+//!
 //! The decision ([`BootMode`]): past `[system] max-resets` the node boots in **safe mode** and
 //! the monitor starts only the components marked `safe-mode`; the others are never started in
 //! this power cycle and restart requests for them are refused. Every component learns the mode
@@ -41,7 +47,8 @@ pub struct BootMode {
     pub resets: Option<u16>,
     /// The description's cap.
     pub max_resets: u32,
-    /// One line: where the counter is, or why there is none or it failed.
+    /// One line: where the counter is, whether this boot counted and why not, or why there is
+    /// no counter or it failed.
     pub note: String,
 }
 
@@ -65,8 +72,9 @@ pub fn counter_device(system: &System) -> Option<&kernel_config::model::Device> 
 }
 
 /// Counts this boot on the counter in `state` (the flash image must exist: the monitor's device
-/// set-up creates it) and decides the mode.
-pub fn count_boot(system: &System, state: &Path) -> BootMode {
+/// set-up creates it) and decides the mode. `trial_was_running`: boot control showed a trial
+/// running when this power-on began.
+pub fn count_boot(system: &System, state: &Path, trial_was_running: bool) -> BootMode {
     let max_resets = system.max_resets;
     let Some(dev) = counter_device(system) else {
         return BootMode {
@@ -82,16 +90,27 @@ pub fn count_boot(system: &System, state: &Path) -> BootMode {
         .and_then(|mut flash| {
             let mut counter =
                 ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_err(|e| e.to_string())?;
-            counter
-                .boot(&mut flash, max_resets)
-                .map_err(|e| e.to_string())
+            let info = counter
+                .boot(&mut flash, max_resets, trial_was_running)
+                .map_err(|e| e.to_string())?;
+            Ok((info, counter.counted() == Some(true)))
         });
     match counted {
-        Ok(BootInfo { mode, resets, .. }) => BootMode {
+        Ok((BootInfo { mode, resets, .. }, counts)) => BootMode {
             mode,
             resets: Some(resets),
             max_resets,
-            note: format!("reset counter on {}", dev.name),
+            note: format!(
+                "reset counter on {}; {}",
+                dev.name,
+                match (counts, trial_was_running) {
+                    (true, _) =>
+                        "this boot counted as a reset (the last power cycle did not end cleanly)",
+                    (false, true) =>
+                        "not counted: the last power cycle was a trial boot (boot control counts those)",
+                    (false, false) => "not counted: the last power cycle ended cleanly",
+                }
+            ),
         },
         Err(e) => BootMode {
             mode: BootInfo::COUNTER_UNAVAILABLE.mode,
@@ -102,6 +121,33 @@ pub fn count_boot(system: &System, state: &Path) -> BootMode {
                 dev.name
             ),
         },
+    }
+}
+
+/// The power cycle ends on purpose: marks the counter in `state` so the next boot is not
+/// counted. Call with every component stopped. Returns a line for the log: what was done, or
+/// why nothing could be (then the next boot counts, the safe side).
+pub fn mark_clean_power_off(system: &System, state: &Path) -> String {
+    let Some(dev) = counter_device(system) else {
+        return "no reset counter in this description".into();
+    };
+    let path = state.join(format!("{}.flash", dev.name));
+    let marked = SimFlash::<4, 4096>::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|mut flash| {
+            ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT)
+                .and_then(|mut c| c.mark_clean_power_off(&mut flash))
+                .map_err(|e| e.to_string())
+        });
+    match marked {
+        Ok(()) => format!(
+            "clean power-off marked on {}: the next boot is not counted as a reset",
+            dev.name
+        ),
+        Err(e) => format!(
+            "could not mark a clean power-off on {} ({e}): the next boot counts as a reset",
+            dev.name
+        ),
     }
 }
 
@@ -135,14 +181,14 @@ mod tests {
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
         for resets in 0..=s.max_resets as u16 {
-            let b = count_boot(&s, state.path());
+            let b = count_boot(&s, state.path(), false);
             assert_eq!(
                 (b.mode, b.resets),
                 (NodeMode::Normal, Some(resets)),
                 "{b:?}"
             );
         }
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(s.max_resets as u16 + 1))
@@ -151,11 +197,32 @@ mod tests {
     }
 
     #[test]
+    fn clean_power_offs_and_trial_boots_are_not_counted() {
+        let s = shipped();
+        let state = tempfile::tempdir().expect("tempdir");
+        image(state.path());
+        assert_eq!(count_boot(&s, state.path(), false).resets, Some(0));
+        for _ in 0..=s.max_resets {
+            let note = mark_clean_power_off(&s, state.path());
+            assert!(note.contains("clean power-off marked"), "{note}");
+            let b = count_boot(&s, state.path(), false);
+            assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
+            assert!(b.note.contains("ended cleanly"), "{}", b.note);
+            let b = count_boot(&s, state.path(), true);
+            assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
+            assert!(b.note.contains("trial boot"), "{}", b.note);
+        }
+        let b = count_boot(&s, state.path(), false);
+        assert_eq!(b.resets, Some(1), "an unmarked reset counts: {b:?}");
+        assert!(b.note.contains("counted as a reset"), "{}", b.note);
+    }
+
+    #[test]
     fn an_unusable_counter_boots_safe_mode_and_no_counter_boots_normal() {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         // No image at all: the counter cannot be used.
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(u16::MAX)),
@@ -165,7 +232,7 @@ mod tests {
         // Both copies of a written record destroyed: taken as at the cap, so the next boot is
         // the one past it.
         let path = image(state.path());
-        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Normal);
+        assert_eq!(count_boot(&s, state.path(), false).mode, NodeMode::Normal);
         let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
         let mut sector = [0u8; 4096];
         for base in [0u32, 4096] {
@@ -174,13 +241,13 @@ mod tests {
             f.write(base, &sector).expect("write");
         }
         drop(f);
-        let b = count_boot(&s, state.path());
+        let b = count_boot(&s, state.path(), false);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Normal, Some(s.max_resets as u16)),
             "a lost record is taken as at the cap: {b:?}"
         );
-        assert_eq!(count_boot(&s, state.path()).mode, NodeMode::Safe);
+        assert_eq!(count_boot(&s, state.path(), false).mode, NodeMode::Safe);
         // A description whose watchdog owns no flash has no counter.
         let text = kernel_config::shipped::description()
             .text
@@ -198,7 +265,7 @@ mod tests {
         )
         .expect("loads without the health flash");
         assert!(counter_device(&s2).is_none());
-        let b = count_boot(&s2, state.path());
+        let b = count_boot(&s2, state.path(), false);
         assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
     }
 }

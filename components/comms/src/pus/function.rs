@@ -7,6 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | sign chunk | 0x0001 | `sign-request` | batch ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest, at most `CHUNK_MAX`) |
 //! | upgrade chunk | 0x0002 | `upgrade-chunk` | bundle ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest, at most `CHUNK_MAX`) |
+//! | leave safe mode | 0x0010 | `node-command` | none (refused with `NotInSafeMode` unless the watchdog's last report says safe mode) |
 //!
 //! TC 130,1 rotate key: SPI (2), new epoch (4). TC 130,2 raise anti-replay floor: SPI (2),
 //! floor (8).
@@ -21,6 +22,8 @@ use crate::failure::{Failure, FailureCode};
 pub const FN_SIGN_CHUNK: u16 = 0x0001;
 /// Function: one chunk of an upgrade bundle.
 pub const FN_UPGRADE_CHUNK: u16 = 0x0002;
+/// Function: leave safe mode (the watchdog clears the reset counter and the board reboots).
+pub const FN_LEAVE_SAFE_MODE: u16 = 0x0010;
 /// Length of the chunk header arguments (ID + position).
 pub const CHUNK_ARGS_LEN: usize = 8 + 16;
 

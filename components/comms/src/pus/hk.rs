@@ -7,7 +7,11 @@
 //! TM 3,25 source data: structure ID (1 byte), then the structure:
 //!
 //! - **1, node health** (the watchdog's last [`protocol::HealthReport`]): uptime ms (8), report
-//!   sequence (4), board resets (2), n (1), then per component: id (1), state (1: 0 healthy,
+//!   sequence (4), board resets (2, counted toward the safe-mode cap), mode (1: 0 normal, 1
+//!   safe), escalated (1: 1 once the watchdog stopped kicking, a board reset is imminent), last
+//!   escalation on record: component id (1, 0xFF if none) and fault kind (1: 0 none, 1 exit,
+//!   2 signal, 3 seccomp, 4 missed pings, 5 wrong nonce, 6 restart failed), n (1), then per
+//!   component: id (1), state (1: 0 healthy,
 //!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode), missed pings (1), restarts (2), ms since last
 //!   pong (4).
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
@@ -27,7 +31,7 @@
 //!
 //! Avoids: heap; panics on any input to [`parse_request`].
 
-use protocol::{HealthReport, HealthState, LinkId, LinkState, LinkStatus};
+use protocol::{FaultKind, HealthReport, HealthState, LinkId, LinkState, LinkStatus, NodeMode};
 
 use crate::failure::{Failure, FailureCode};
 use crate::sdls::{SaStatus, SecurityCounters};
@@ -41,7 +45,9 @@ pub const SID_SECURITY: u8 = 3;
 /// Structure 4: a component's telemetry (unsolicited only).
 pub const SID_TELEMETRY: u8 = 4;
 /// Largest 3,25 source data (structure 1 with 32 components).
-pub const MAX_REPORT_LEN: usize = 1 + 15 + 32 * 9;
+pub const MAX_REPORT_LEN: usize = 1 + HEALTH_HEADER_LEN + 32 * 9;
+/// Length of structure 1's fixed part after the structure ID.
+pub const HEALTH_HEADER_LEN: usize = 19;
 
 /// Structure IDs requested by a 3,27, in order (at most 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,6 +108,18 @@ fn health_state(s: HealthState) -> u8 {
     }
 }
 
+fn fault_kind(k: FaultKind) -> u8 {
+    match k {
+        FaultKind::None => 0,
+        FaultKind::Exit => 1,
+        FaultKind::Signal => 2,
+        FaultKind::SeccompViolation => 3,
+        FaultKind::MissedPings => 4,
+        FaultKind::WrongNonce => 5,
+        FaultKind::RestartFailed => 6,
+    }
+}
+
 fn link_state(s: LinkState) -> u8 {
     match s {
         LinkState::Up => 0,
@@ -125,6 +143,18 @@ pub fn encode_health(h: &HealthReport, out: &mut [u8; MAX_REPORT_LEN]) -> usize 
     w.put(&h.uptime_ms.to_be_bytes());
     w.put(&h.sequence.to_be_bytes());
     w.put(&h.resets.to_be_bytes());
+    let (esc_component, esc_kind) = h
+        .last_escalation
+        .map_or((0xFF, 0), |e| (e.component.0, fault_kind(e.fault)));
+    w.put(&[
+        match h.mode {
+            NodeMode::Normal => 0,
+            NodeMode::Safe => 1,
+        },
+        u8::from(h.escalated),
+        esc_component,
+        esc_kind,
+    ]);
     w.put(&[comps.len().min(32) as u8]);
     for c in comps.iter().take(32) {
         w.put(&[c.component.0, health_state(c.state), c.missed_pings]);

@@ -22,10 +22,12 @@ impl Permissions {
     pub const UPGRADE: Permissions = Permissions(1 << 3);
     /// The security management service (key rotation, anti-replay floor).
     pub const KEY_MANAGEMENT: Permissions = Permissions(1 << 4);
+    /// Service 8 functions that reach the watchdog (leave safe mode).
+    pub const NODE_CONTROL: Permissions = Permissions(1 << 5);
     /// No class.
     pub const NONE: Permissions = Permissions(0);
     /// Every defined class.
-    pub const ALL: Permissions = Permissions(0b1_1111);
+    pub const ALL: Permissions = Permissions(0b11_1111);
 
     /// From the wire bits; undefined bits are dropped.
     pub const fn from_bits(bits: u16) -> Self {

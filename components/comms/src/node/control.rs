@@ -1,0 +1,70 @@
+//! The node's side of the node-control functions: 8,1 function 0x0010 "leave safe mode",
+//! forwarded as one `node-command` to the watchdog.
+//!
+//! Comms refuses the command at acceptance (1,2 `NotInSafeMode`) unless the watchdog's last
+//! health report says the node is in safe mode, so a command sent to a node in normal mode
+//! changes nothing and says why. Otherwise it is forwarded and completed (1,7) as soon as the
+//! watchdog's ring took it: the watchdog acts on every such command in safe mode (clears the
+//! reset counter, marks a clean power-off, stops kicking), the board resets within the hardware
+//! watchdog timeout, and the ground sees the normal boot in the next housekeeping report. No
+//! answer comes back from the watchdog: the reset that follows ends comms too.
+//!
+//! Avoids: arguments (the function has none; any are refused), panics on any input.
+
+use protocol::{NodeCommand, NodeCommandKind, NodeMode};
+
+use super::{Ctx, Downlink, ForwardError, Forwarder, Node, Now, Outbound};
+use crate::dedup::Progress;
+use crate::failure::{Failure, FailureCode};
+use crate::pus::function;
+use crate::pus::tc::Telecommand;
+use crate::pus::verification::Report;
+use crate::sdls::StatePersist;
+
+impl<P: StatePersist> Node<P> {
+    /// Check and forward "leave safe mode" on `channel`. An `Err` is an acceptance refusal
+    /// (1,2); otherwise 1,1, 1,3 and 1,7 (or 1,4 if the ring is full) were sent.
+    pub(super) fn leave_safe_mode(
+        &mut self,
+        ctx: &Ctx,
+        channel: usize,
+        tc: &Telecommand<'_>,
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+    ) -> Result<Progress, Failure> {
+        let (_, args) = function::split(tc.app_data)?;
+        if !args.is_empty() {
+            return Err(Failure::with(
+                FailureCode::BadAppData,
+                tc.app_data.len() as u32,
+            ));
+        }
+        if self.health.as_ref().map(|h| h.mode) != Some(NodeMode::Safe) {
+            return Err(Failure::new(FailureCode::NotInSafeMode));
+        }
+        self.report(ctx, Report::AcceptanceSuccess, now, down);
+        let msg = NodeCommand {
+            request_id: u32::from(ctx.request.packet_id) << 16 | u32::from(ctx.request.psc),
+            command: NodeCommandKind::LeaveSafeMode,
+        };
+        let ch = channel as u32;
+        let progress = match fwd.forward(channel, Outbound::Node(&msg)) {
+            Ok(()) => {
+                self.report(ctx, Report::StartSuccess, now, down);
+                self.report(ctx, Report::CompletionSuccess, now, down);
+                Progress::Completed
+            }
+            Err(e) => {
+                let code = match e {
+                    ForwardError::Full => FailureCode::ChannelFull,
+                    ForwardError::Failed => FailureCode::ChannelError,
+                };
+                let f = Failure::with(code, ch);
+                self.report(ctx, Report::StartFailure(f), now, down);
+                Progress::StartFailed(f)
+            }
+        };
+        Ok(progress)
+    }
+}
