@@ -102,9 +102,9 @@ pub fn bundle_id(bundle: &[u8]) -> u64 {
 fn status_in(a: &Answer) -> Option<UpgradeStatus> {
     a.other
         .iter()
+        .rev()
         .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
-        .filter_map(|t| hk_upgrade::decode(&t.source))
-        .last()
+        .find_map(|t| hk_upgrade::decode(&t.source))
 }
 
 /// Asks the node for the agent's status.
@@ -233,9 +233,21 @@ impl Run<'_> {
             Some(s) => s,
             None => self.status("sending")?,
         };
+        // A retry that reached the node after the transfer ended (the agent moved on to the
+        // trial, or the node already rolled back) is refused as out of order: the status, not
+        // that refusal, says how the upgrade goes on.
+        let past = status.bundle_id == self.id
+            && matches!(
+                status.state,
+                UpgradeState::Written
+                    | UpgradeState::TrialBoot
+                    | UpgradeState::Confirmed
+                    | UpgradeState::RolledBack
+            );
         if let Some(f) = answer.failure()
             && f.code != FailureCode::UpgradeBadHash
             && f.code != FailureCode::NoAnswer
+            && !past
         {
             let why = status.last_refusal.map_or_else(
                 || format!("{:?} (code {:#06x})", f.code, f.code.code()),
@@ -279,7 +291,16 @@ pub fn upgrade(
     };
     let (mut uplinked, mut messages) = (0u64, 0u32);
     let ours = |s: &UpgradeStatus| s.bundle_id == id;
-    if !(ours(&s) && matches!(s.state, UpgradeState::Written | UpgradeState::TrialBoot)) {
+    // Already written, on trial or confirmed (a re-run): follow it. Rolled back: try again.
+    let follow_only = ours(&s)
+        && matches!(
+            s.state,
+            UpgradeState::Written | UpgradeState::TrialBoot | UpgradeState::Confirmed
+        );
+    if s.state == UpgradeState::RolledBack {
+        next = 0;
+    }
+    if !follow_only {
         if matches!(s.state, UpgradeState::Written | UpgradeState::TrialBoot) {
             return Err(UpgradeError::Refused(
                 "a trial of another bundle is under way on the node; wait for its outcome (spacenode ground status)".into(),
@@ -306,7 +327,14 @@ pub fn upgrade(
                 s = run.status("waiting for the on-board copy")?;
             }
             match s.state {
-                UpgradeState::Written | UpgradeState::TrialBoot if ours(&s) => break,
+                UpgradeState::Written
+                | UpgradeState::TrialBoot
+                | UpgradeState::Confirmed
+                | UpgradeState::RolledBack
+                    if ours(&s) =>
+                {
+                    break;
+                }
                 UpgradeState::Receiving | UpgradeState::Failed { .. } if ours(&s) => {
                     next = s.next_chunk.min(count - 1)
                 }
@@ -336,8 +364,6 @@ pub fn upgrade(
     }
     // The node reboots into the trial, soaks, and confirms or rolls back.
     loop {
-        std::thread::sleep(POLL);
-        s = run.status("following the trial boot")?;
         match s.state {
             UpgradeState::Confirmed if ours(&s) && s.confirmed_slot == s.active_slot => {
                 return Ok(Outcome {
@@ -359,5 +385,7 @@ pub fn upgrade(
             UpgradeState::TrialBoot => on(&Event::Trial { status: s }),
             _ => {}
         }
+        std::thread::sleep(POLL);
+        s = run.status("following the trial boot")?;
     }
 }

@@ -33,7 +33,7 @@ use upgrade::{MAX_CHUNK_LOG2, MAX_HEADER_LEN};
 /// The agent's tunables in this build.
 pub const CONFIG: Config = Config {
     soak_ms: 3_000,
-    trial_attempts: 3,
+    trial_attempts: 2,
     soak_deadline_ms: 60_000,
 };
 

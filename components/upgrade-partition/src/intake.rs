@@ -7,7 +7,9 @@
 //! from whichever message holds them; a message wholly before that point is a duplicate
 //! (ignored), one after it is early (ignored: the status tells the ground where to go on). A
 //! message whose geometry does not fit the transfer is refused as out of order. A bundle id
-//! other than the current one starts a new transfer, and must start at offset 0.
+//! other than the current one starts a new transfer, and must start at offset 0. A late message
+//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
+//! bundle from offset 0 after a rollback is a new attempt.
 //!
 //! Avoids: writing unverified bytes, and trusting any number in a message (offsets, lengths and
 //! totals are checked against the transfer and, once known, the manifest).
@@ -29,7 +31,11 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         match self.take_piece(piece) {
             Ok(()) => self.status(),
             Err(r) => {
-                self.p.refusal = Some(r);
+                // Refusals of one message (busy, out of order) do not replace the last refusal
+                // of a bundle or a trial, which the operator needs to see.
+                if !matches!(r.reason, UpgradeError::Busy | UpgradeError::OutOfOrder) {
+                    self.p.refusal = Some(r);
+                }
                 let mut s = self.status();
                 s.state = UpgradeState::Failed { reason: r.reason };
                 s
@@ -45,14 +51,24 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
     }
 
     fn take_piece(&mut self, piece: &Piece<'_>) -> Result<(), Refusal> {
-        let bs = self.boot.state();
-        if bs.trial.is_some() || matches!(self.mode, Mode::Trial | Mode::Rebooting) {
-            return Err(plain(UpgradeError::Busy));
-        }
         let out_of_order = Refusal {
             reason: UpgradeError::OutOfOrder,
             detail: piece.index,
         };
+        let over = matches!(
+            self.p.phase,
+            Phase::Staged | Phase::Confirmed | Phase::RolledBack
+        );
+        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id && piece.offset != 0
+        {
+            // A late copy of a message of a transfer that is over (a retry that crossed the
+            // reboot): nothing to do, the status says where the bundle is.
+            return Ok(());
+        }
+        let bs = self.boot.state();
+        if bs.trial.is_some() || matches!(self.mode, Mode::Trial | Mode::Rebooting) {
+            return Err(plain(UpgradeError::Busy));
+        }
         if !self.transferring() || piece.bundle_id != self.p.bundle_id {
             if piece.offset != 0 {
                 return Err(out_of_order);

@@ -321,3 +321,32 @@ fn a_chunk_damaged_on_flash_before_the_final_check_is_asked_for_again() {
         up.messages
     );
 }
+
+#[test]
+fn a_late_message_of_a_finished_transfer_is_ignored_not_refused() {
+    let board = v1_board(&image(20_000, 17));
+    let v2 = bundle(&image(20_000, 18), (2, 0, 0), 1);
+    let (mut a, _) = install(&board, 11, &v2);
+    let s = a.on_piece(&piece(11, &v2, 3));
+    assert_eq!(s.state, UpgradeState::Written, "{s:?}");
+    drop(a);
+    let mut a = board.boot();
+    let s = a.on_piece(&piece(11, &v2, 3));
+    assert_eq!(s.state, UpgradeState::TrialBoot, "{s:?}");
+    let other = bundle(&image(20_000, 19), (3, 0, 0), 1);
+    let s = a.on_piece(&piece(12, &other, 0));
+    assert_eq!(
+        s.state,
+        UpgradeState::Failed {
+            reason: UpgradeError::Busy
+        },
+        "another bundle on trial"
+    );
+    assert_eq!(
+        s.last_refusal, None,
+        "a busy message is not the bundle's refusal"
+    );
+    assert!(a.on_health(&HEALTHY));
+    let s = a.on_piece(&piece(11, &v2, 3));
+    assert_eq!(s.state, UpgradeState::Confirmed, "{s:?}");
+}
