@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use board_sim::boot::{BOOT_FLASH_SIZE, BOOT_LAYOUT, BootFlash, SimBootControl};
-use board_sim::flash::SimFlash;
+use board_sim::flash::{PowerCut, SimFlash};
 use hal::boot::{BootControl, BootState, Slot};
 use hal::flash::NorFlash;
 use hal::slots::SlotLayout;
@@ -119,12 +119,26 @@ impl Board {
 
     /// Starts the agent (without a power-on: a restart of the partition).
     pub fn agent(&self) -> TestAgent {
+        self.agent_with(None, None)
+    }
+
+    /// Starts the agent with power cuts armed on the slot flash and the boot record flash.
+    pub fn agent_with(&self, slot_cut: Option<PowerCut>, boot_cut: Option<PowerCut>) -> TestAgent {
+        let mut flash = self.slot_flash();
+        if let Some(c) = slot_cut {
+            flash.cut_power(c);
+        }
+        let mut bf = BootFlash::from_file(self.boot.try_clone().unwrap()).unwrap();
+        if let Some(c) = boot_cut {
+            bf.cut_power(c);
+        }
+        let boot = FlashBootControl::open(bf, BOOT_LAYOUT).unwrap();
         let bufs = Buffers {
             incoming: leak(upgrade::MAX_HEADER_LEN),
             running: leak(upgrade::MAX_HEADER_LEN),
             chunk: leak(1 << upgrade::MAX_CHUNK_LOG2),
         };
-        Agent::start(self.slot_flash(), self.boot_control(), LAYOUT, CONFIG, bufs)
+        Agent::start(flash, boot, LAYOUT, CONFIG, bufs)
             .unwrap_or_else(|e| panic!("agent start: {e:?}"))
     }
 
