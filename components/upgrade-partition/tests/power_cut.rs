@@ -37,7 +37,6 @@ fn stride() -> u64 {
 }
 
 struct Case {
-    old: Vec<u8>,
     v1: Vec<u8>,
     v2: Vec<u8>,
 }
@@ -50,7 +49,6 @@ fn case() -> Case {
     Case {
         v1: bundle(&old, (1, 0, 0), 1),
         v2: bundle(&new, (2, 0, 0), 2),
-        old,
     }
 }
 
