@@ -138,7 +138,7 @@ fn show_event(e: &Event) {
             println!("   [ground] bundle of {bytes} bytes, {count} messages if all were needed")
         }
         Event::Written { status } => println!(
-            "   [ground] the node copied {} bytes on board, verified the image in slot B and asked for a trial boot",
+            "   [ground] the node copied {} bytes on board, verified the image in its inactive slot and asked for a trial boot",
             status.bytes_copied
         ),
         _ => {}
