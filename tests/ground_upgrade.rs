@@ -140,3 +140,66 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     );
     board.stop();
 }
+
+/// The agent's error paths in its real partition: a progress record damaged in both copies and
+/// a garbage header in the inactive slot are reported at start, the agent keeps running (no
+/// restart, no crash loop), and `ground status` shows what it found.
+#[test]
+fn a_damaged_progress_record_and_slot_are_reported_by_the_running_agent() {
+    use hal::slots::SlotLayout;
+    use std::os::unix::fs::FileExt;
+    const LAYOUT: SlotLayout = SlotLayout {
+        slot_size: 128 << 20,
+        header_area: 64 << 10,
+        progress_len: 16 << 10,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (uplink, ground) = (free_addr(), free_addr());
+    let mut board = Board::boot(&state, uplink, ground, &[] as &[&str]);
+    board.wait_for("[upgrade] INFO  slot A running");
+    board.stop();
+
+    // Both copies of the progress record: a plausible header, then garbage (a record that was
+    // written and is lost); slot B's header area: the bundle magic, then garbage.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(state.join("slot-flash.flash"))
+        .unwrap();
+    let garbage: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+    for copy in [0, u64::from(LAYOUT.progress_len / 2)] {
+        f.write_all_at(&garbage, u64::from(LAYOUT.progress_offset()) + copy)
+            .unwrap();
+    }
+    let mut header = b"SNBUNDLE".to_vec();
+    header.extend_from_slice(&garbage);
+    f.write_all_at(&header, u64::from(LAYOUT.slot_size))
+        .unwrap();
+    drop(f);
+
+    let mut board = Board::boot(&state, uplink, ground, &[] as &[&str]);
+    board.wait_for("[upgrade] ERROR progress record lost");
+    board.wait_for("slot B: no image header");
+    let (u, g, gs) = (uplink.to_string(), ground.to_string(), s(&gstate));
+    let mut args = vec!["ground", "status"];
+    args.extend(link_args(&u, &g, &gs));
+    let o = spacenode(&args);
+    let st = text(&o);
+    assert!(
+        st.contains("last refusal: the node lost its progress record"),
+        "{st}"
+    );
+    assert!(st.contains("slot B nothing"), "{st}");
+    board.drain();
+    assert!(
+        !board
+            .log
+            .iter()
+            .any(|l| l.contains("FAULT upgrade") || l.contains("upgrade restarted")),
+        "the agent was not restarted:\n{}",
+        board.log.join("\n")
+    );
+    board.stop();
+}
