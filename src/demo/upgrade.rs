@@ -159,7 +159,8 @@ pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
             .map_err(usage)?
             .to_vec(),
         spi: comms::sdls::sim_default::SIM_OPS_SPI,
-        timeout: Duration::from_millis(800),
+        // A lost message costs one timeout: short, since the radio's round trip is about 50 ms.
+        timeout: Duration::from_millis(400),
         attempts: 8,
     })
     .map_err(usage)?;
