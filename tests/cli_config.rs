@@ -175,6 +175,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         (vec!["config", "check", "--help"], "file:line:col"),
         (vec!["config", "graph", "--help"], "copy-in"),
         (vec!["ground", "sign", "--help"], "CFDP"),
+        (vec!["ground", "upgrade", "--help"], "trial boot"),
         (vec!["ground", "admin", "--help"], "registry"),
         (
             vec!["config", "sdf", "--help"],
