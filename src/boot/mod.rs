@@ -31,7 +31,7 @@ use crate::failure::Failure;
 use board_sim::boot::{SIM_SLOT_LAYOUT, open_for_bootloader};
 use board_sim::flash::SimFlash;
 use board_sim::monitor::ResetCause;
-use hal::boot::{BootControl, BootState, Slot};
+use hal::boot::{BootControl, Slot};
 use report::Ending;
 use rustix::event::{PollFd, PollFlags};
 use std::ffi::OsString;
@@ -145,7 +145,13 @@ fn select_and_verify(
     let floor = st.security_counter;
     let first = match slot::load(&mut flash, &SIM_SLOT_LAYOUT, selected, anchor, floor) {
         Ok(img) => {
-            let line = boot_line(&img, selected, &st);
+            let why = match st.trial {
+                Some(t) if st.trial_running() => {
+                    format!("trial, {} attempt(s) left", t.attempts_left)
+                }
+                _ => format!("{:?}", st.reason),
+            };
+            let line = boot_line(&img, selected, &why, st.security_counter);
             return Ok((img, line));
         }
         Err(e) => e,
@@ -165,10 +171,8 @@ fn select_and_verify(
     };
     match slot::load(&mut flash, &SIM_SLOT_LAYOUT, other, anchor, floor) {
         Ok(img) => {
-            let line = format!(
-                "{} (fallback: slot {selected:?} did not verify)",
-                boot_line(&img, other, &st)
-            );
+            let why = format!("fallback: slot {selected:?} did not verify");
+            let line = boot_line(&img, other, &why, st.security_counter);
             Ok((img, line))
         }
         Err(second) => Err(Failure::Usage(format!(
@@ -177,18 +181,12 @@ fn select_and_verify(
     }
 }
 
-fn boot_line(img: &slot::LoadedImage, slot: Slot, st: &BootState) -> String {
-    let why = match st.trial {
-        Some(t) if st.trial_running() && t.slot == slot => {
-            format!("trial, {} attempt(s) left", t.attempts_left)
-        }
-        _ => format!("{:?}", st.reason),
-    };
+fn boot_line(img: &slot::LoadedImage, slot: Slot, why: &str, floor: u64) -> String {
     format!(
         "slot {slot:?} ({why}) verified: version {}, security counter {} (confirmed floor {}), {:.1} MB, root v{}",
         img.version,
         img.security_counter,
-        st.security_counter,
+        floor,
         img.len as f64 / 1e6,
         img.root_version
     )
@@ -224,6 +222,24 @@ fn run_image(
     // The report pipe's write end is the one descriptor the image inherits on purpose.
     rustix::io::fcntl_setfd(&report_tx, rustix::io::FdFlags::empty())
         .map_err(|e| usage(format!("fcntl: {e}")))?;
+    // SAFETY: runs in the forked child before exec and makes one async-signal-safe call. The
+    // image (the monitor of this power cycle, and through it every component) dies with the
+    // boot stage, as everything on a board stops when its power does.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let spawned = cmd.spawn();
     drop(report_tx);
     let mut child = spawned.map_err(|e| usage(format!("running the verified image: {e}")))?;
