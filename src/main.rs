@@ -7,6 +7,7 @@ mod boot;
 mod bundle;
 mod config;
 mod demo;
+mod docs;
 mod failure;
 mod ground;
 mod pd;
@@ -18,7 +19,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// The software of a satellite space node: isolated components on capability-limited channels,
-/// co-signing transactions for ground servers, surviving faults, taking signed upgrades.
+/// co-signing transactions for ground servers, surviving faults. `bundle` makes and checks signed
+/// upgrade bundles; `ground upgrade` installs one on the node (its upgrade agent).
 #[derive(Parser)]
 #[command(name = "spacenode", version, about, long_about = None)]
 struct Cli {
@@ -49,8 +51,13 @@ enum Command {
     Bundle(bundle::BundleCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.
     NodeKey(provision::NodeKeyArgs),
-    /// Write a provisioning file into the signer's key flash (sim board), read at its first boot.
+    /// Check a provisioning file against the node's keys and write it into the signer's key flash
+    /// (sim board), read at its first boot; `--check` only checks.
     Provision(provision::ProvisionArgs),
+    /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (`spacenode man | man -l -`), or write every page with --dir.
+    Man(docs::ManArgs),
     /// (internal) Run a verified image's power cycle; only the boot stage starts this.
     #[command(hide = true)]
     Image(boot::image::ImageArgs),
@@ -72,6 +79,8 @@ fn main() -> ExitCode {
         Command::Bundle(c) => bundle::run(c),
         Command::Provision(args) => provision::run(args),
         Command::NodeKey(args) => provision::node_key(args),
+        Command::Completions(args) => docs::completions::<Cli>(args),
+        Command::Man(args) => docs::man::<Cli>(args),
         Command::Image(args) => boot::image::run(args),
         Command::Pd { name } => return pd::run(&name),
     };

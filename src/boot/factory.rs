@@ -25,7 +25,7 @@ use hex_conservative::DisplayHex;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
-use upgrade::{Algorithm, Floor, Policy, Rule, Trust, Version};
+use upgrade::{Algorithm, Version};
 
 /// Seed of the sim board's public factory root key (Ed25519). PUBLIC: sim board only.
 pub const SIM_FACTORY_ROOT_SEED: [u8; 32] = *b"spacenode sim factory root (PUB)";
@@ -126,21 +126,7 @@ pub fn sim_bundle(image: &[u8]) -> Result<Vec<u8>, upgrade::builder::BuildError>
 fn check(bundle: &[u8], layout: &SlotLayout) -> Result<[u8; 32], Box<dyn std::error::Error>> {
     let header = upgrade::Header::parse(bundle)?;
     let anchor: [u8; 32] = Sha256::digest(header.roots()[0].body).into();
-    let policy = Policy {
-        trust: Trust::Anchor(&anchor),
-        board: SIM_BOARD,
-        hardware: SIM_HARDWARE,
-        version: Floor {
-            current: Version::new(0, 0, 0),
-            rule: Rule::AtLeast,
-        },
-        security_counter: Floor {
-            current: 0,
-            rule: Rule::AtLeast,
-        },
-        max_image_len: u64::from(layout.max_image_len()),
-        now: None,
-    };
+    let policy = super::slot::boot_policy(&anchor, 0, layout);
     let verified = upgrade::verify(bundle, &policy)?;
     let image = &bundle[verified.header_len..];
     let mut v = verified.manifest.image_verifier();

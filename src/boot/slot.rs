@@ -84,21 +84,7 @@ pub fn load(
     }
     let mut header = vec![0u8; header_len];
     read(flash, base, &mut header)?;
-    let policy = Policy {
-        trust: Trust::Anchor(anchor),
-        board: SIM_BOARD,
-        hardware: SIM_HARDWARE,
-        version: Floor {
-            current: Version::new(0, 0, 0),
-            rule: Rule::AtLeast,
-        },
-        security_counter: Floor {
-            current: u32::try_from(counter_floor).unwrap_or(u32::MAX),
-            rule: Rule::AtLeast,
-        },
-        max_image_len: u64::from(layout.max_image_len()),
-        now: None,
-    };
+    let policy = boot_policy(anchor, counter_floor, layout);
     let verified = upgrade::verify(&header, &policy)?;
     let m = verified.manifest;
     let memfd = copy_to_sealed_memfd(flash, layout.image_offset(slot), m.image_len, slot)?;
@@ -121,6 +107,31 @@ pub fn load(
         len: m.image_len,
         root_version: verified.root.version,
     })
+}
+
+/// What the boot stage checks a slot's header against: the OTP anchor, this board and hardware,
+/// a security counter at least `counter_floor`, an image that fits the slot. No version floor and
+/// no expiry: an installed image keeps booting (the agent checked both when it installed it).
+pub fn boot_policy<'a>(
+    anchor: &'a [u8; 32],
+    counter_floor: u64,
+    layout: &SlotLayout,
+) -> Policy<'a> {
+    Policy {
+        trust: Trust::Anchor(anchor),
+        board: SIM_BOARD,
+        hardware: SIM_HARDWARE,
+        version: Floor {
+            current: Version::new(0, 0, 0),
+            rule: Rule::AtLeast,
+        },
+        security_counter: Floor {
+            current: u32::try_from(counter_floor).unwrap_or(u32::MAX),
+            rule: Rule::AtLeast,
+        },
+        max_image_len: u64::from(layout.max_image_len()),
+        now: None,
+    }
 }
 
 fn read(flash: &mut SimFlash, offset: u32, buf: &mut [u8]) -> Result<(), SlotError> {

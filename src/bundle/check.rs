@@ -4,6 +4,7 @@
 use super::files::{self, rejected};
 use crate::failure::Failure;
 use clap::Args;
+use hex_conservative::{DisplayHex, FromHex};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -47,19 +48,12 @@ pub struct VerifyArgs {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.to_lower_hex_string()
 }
 
 fn parse_anchor(s: &str) -> Result<[u8; 32], Failure> {
-    let bad = || Failure::Usage(format!("--anchor {s:?} is not 64 hex digits"));
-    if s.len() != 64 || !s.is_ascii() {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    <[u8; 32]>::from_hex(s)
+        .map_err(|e| Failure::Usage(format!("--anchor {s:?} is not 64 hex digits: {e}")))
 }
 
 pub fn verify(a: &VerifyArgs) -> Result<(), Failure> {
@@ -174,7 +168,7 @@ fn print_chain(header: &Header<'_>, trust: &Trust<'_>) {
         match previous {
             None => println!("     root version 1: matches the anchor; {own} of its own root keys"),
             Some(p) => println!(
-                "     root version {}: {} of version {}'s root keys, {own} of its own",
+                "     root version {}: {} of version {}'s root keys; {own} of its own",
                 r.version,
                 count(s, &p.root),
                 p.version
@@ -186,7 +180,7 @@ fn print_chain(header: &Header<'_>, trust: &Trust<'_>) {
 
 fn count(s: &Signed<'_>, role: &Role<'_>) -> String {
     match upgrade::tally(s, role) {
-        Ok(t) => format!("{}/{} required", t.valid, t.threshold),
+        Ok(t) => format!("signed by {} of the {} required", t.valid, t.threshold),
         Err(e) => e.to_string(),
     }
 }

@@ -165,7 +165,7 @@ pub struct NewReleaseArgs {
     /// Image version, MAJOR.MINOR.PATCH
     #[arg(long)]
     version: String,
-    /// Security counter (raise it only for security fixes; nodes refuse a lower one)
+    /// Security counter (raise it only for security fixes; the verifier refuses one below the node's)
     #[arg(long)]
     security_counter: u32,
     /// The node monotonic counter value at which the manifest expires

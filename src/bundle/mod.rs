@@ -44,7 +44,7 @@ pub enum BundleCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Verify a bundle as a node would, printing every check.
+    /// Verify a bundle with the node-side checks of the `upgrade` crate, printing every check.
     Verify(check::VerifyArgs),
     /// Describe a key, root, manifest or bundle file.
     Inspect {

@@ -134,3 +134,35 @@ impl Drop for Board {
         self.terminate();
     }
 }
+
+/// The node's account key for a 2-of-3 `wsh(sortedmulti)` with two ground keys, as a
+/// `server` line with a rule.
+pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
+    use hex_conservative::DisplayHex;
+    use signer::bip32::{HARDENED, Xpriv};
+    use signer::descriptor::ScriptType;
+    use signer::wallet::{AccountKey, Network};
+    let mut keys = vec![format!("{node_key}/<0;1>/*")];
+    for seed in [0x41u8, 0x42] {
+        let master = Xpriv::new_master(&[seed; 32], Network::Regtest.key_network()).unwrap();
+        let acct = AccountKey::derive(&master, Network::Regtest, ScriptType::Wsh, 0).unwrap();
+        let path: String = acct
+            .path()
+            .as_slice()
+            .iter()
+            .map(|c| format!("/{}h", c & !HARDENED))
+            .collect();
+        keys.push(format!(
+            "[{}{path}]{}/<0;1>/*",
+            acct.master_fingerprint().as_hex(),
+            acct.xpub().encode().unwrap().as_str()
+        ));
+    }
+    let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
+    let sum = signer::descriptor::checksum(&body).unwrap();
+    format!(
+        "server id=1 key={} network=regtest account=0 descriptor={body}#{}\nrule allow max-amount=5000000 max-fee=50000\n",
+        cert_public.as_hex(),
+        std::str::from_utf8(&sum).unwrap()
+    )
+}

@@ -126,7 +126,9 @@ impl<'a> PublicKey<'a> {
 
     fn check_point(&self) -> Result<(), FormatError> {
         let ok = match self.alg {
-            Algorithm::Ed25519 => ed25519_key(self.bytes).is_some(),
+            // A small-order key would make `verify_strict` refuse every signature: refuse it here,
+            // where the operator learns it at once.
+            Algorithm::Ed25519 => ed25519_key(self.bytes).is_some_and(|k| !k.is_weak()),
             Algorithm::P256 => p256_key(self.bytes).is_some(),
         };
         if ok {

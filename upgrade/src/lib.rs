@@ -16,6 +16,10 @@
 //!   [`Trust::Root`]: a persisted verified root), board and hardware id, the version and
 //!   security-counter floors with an explicit [`Rule`] (`Greater` for the agent, `AtLeast` for the
 //!   boot stage), the slot size, and the node's monotonic counter for expiry (`None` skips it).
+//!   An install (version rule `Greater`) also bounds the version's major step and the security
+//!   counter's step ([`MAX_MAJOR_STEP`], [`MAX_COUNTER_STEP`]); the boot stage checks floors only.
+//!   `verify` is [`root_chain`], [`release_signatures`] and [`check_manifest`] in order (public
+//!   so a tool can report each check, as `spacenode bundle verify` does).
 //! - [`Manifest`]: version, security counter, image length, image hash, chunk size/count/hash;
 //!   [`Manifest::verify_chunk`]`(index, bytes)` and [`Manifest::image_verifier`] (streaming
 //!   [`ImageVerifier`]: `update` … `finish`) → [`ImageError`].

@@ -43,9 +43,11 @@ pub struct Policy<'a> {
     pub board: &'a [u8],
     /// This node's hardware id; must equal the manifest's.
     pub hardware: &'a [u8],
-    /// The version floor; the major step is bounded by [`MAX_MAJOR_STEP`].
+    /// The version floor. With [`Rule::Greater`] (an install) the major step is bounded by
+    /// [`MAX_MAJOR_STEP`] and the counter step by [`MAX_COUNTER_STEP`]; with [`Rule::AtLeast`]
+    /// (the boot stage) only the floors apply.
     pub version: Floor<Version>,
-    /// The security-counter floor; the step is bounded by [`MAX_COUNTER_STEP`].
+    /// The security-counter floor (its step is bounded when `version.rule` is an install's).
     pub security_counter: Floor<u32>,
     /// The largest image the node can hold (the slot size).
     pub max_image_len: u64,
@@ -261,10 +263,12 @@ pub fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyErro
             rule: v.rule,
         });
     }
-    // The step bounds are an install-time rule (`Greater`): the boot stage (`AtLeast`) keeps no
-    // confirmed version, and the agent already bounded the counter's step when it installed the
-    // image, so at boot only the floors apply.
-    if v.rule == Rule::Greater && m.version.major > v.current.major.saturating_add(MAX_MAJOR_STEP) {
+    // The step bounds are an install-time rule, and a check is an install when its version rule
+    // is `Greater` (the agent: only a newer version), whatever the counter's rule (a release may
+    // keep the counter). The boot stage (`AtLeast`) keeps no confirmed version, and the agent
+    // bounded both steps when it installed the image, so at boot only the floors apply.
+    let install = v.rule == Rule::Greater;
+    if install && m.version.major > v.current.major.saturating_add(MAX_MAJOR_STEP) {
         return Err(VerifyError::VersionJump {
             found: m.version,
             current: v.current,
@@ -279,7 +283,7 @@ pub fn check_manifest(m: &Manifest<'_>, p: &Policy<'_>) -> Result<(), VerifyErro
             rule: c.rule,
         });
     }
-    if c.rule == Rule::Greater && m.security_counter > c.current.saturating_add(MAX_COUNTER_STEP) {
+    if install && m.security_counter > c.current.saturating_add(MAX_COUNTER_STEP) {
         return Err(VerifyError::CounterJump {
             found: m.security_counter,
             current: c.current,

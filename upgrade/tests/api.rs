@@ -163,3 +163,21 @@ fn a_rotated_root_chain_verifies_from_the_anchor_and_from_the_persisted_root() {
         "{text}"
     );
 }
+
+#[test]
+fn the_step_bounds_are_an_install_rule_the_boot_stage_checks_floors_only() {
+    let f = fixture();
+    let far = spec(Version::new(20, 0, 0), 5 + upgrade::MAX_COUNTER_STEP + 1);
+    let b = f.bundle_for(&far);
+    let mut p = policy(Trust::Anchor(&f.anchor));
+    assert!(matches!(
+        verify(&b, &p),
+        Err(VerifyError::VersionJump { .. })
+    ));
+    p.version = upgrade::Floor {
+        current: Version::new(0, 0, 0),
+        rule: Rule::AtLeast,
+    };
+    p.now = None;
+    verify(&b, &p).unwrap();
+}

@@ -35,13 +35,11 @@ fn arbitrary_installation_a_whole_chain_from_another_root_of_trust() {
 #[test]
 fn rollback_a_lower_version_or_security_counter() {
     let f = fixture();
-    let old = manifest(&spec(Version::new(0, 9, 0), 6), &f.image, &[&ed(10)]);
-    let b = assemble(std::slice::from_ref(&f.root1), &old, &f.image).unwrap();
+    let b = f.bundle_for(&spec(Version::new(0, 9, 0), 6));
     assert!(
         matches!(check(&b, &f.anchor), Err(VerifyError::Version { found, .. }) if found == Version::new(0, 9, 0))
     );
-    let old = manifest(&spec(Version::new(1, 1, 0), 4), &f.image, &[&ed(10)]);
-    let b = assemble(std::slice::from_ref(&f.root1), &old, &f.image).unwrap();
+    let b = f.bundle_for(&spec(Version::new(1, 1, 0), 4));
     assert!(matches!(
         check(&b, &f.anchor),
         Err(VerifyError::Counter {
@@ -56,12 +54,7 @@ fn rollback_a_lower_version_or_security_counter() {
 fn a_version_or_counter_jump_beyond_the_bound_is_refused_by_node_and_builder() {
     let f = fixture();
     let big = spec(Version::new(1 + upgrade::MAX_MAJOR_STEP + 1, 0, 0), 6);
-    let b = assemble(
-        std::slice::from_ref(&f.root1),
-        &manifest(&big, &f.image, &[&ed(10)]),
-        &f.image,
-    )
-    .unwrap();
+    let b = f.bundle_for(&big);
     assert!(matches!(
         check(&b, &f.anchor),
         Err(VerifyError::VersionJump { .. })
@@ -71,21 +64,11 @@ fn a_version_or_counter_jump_beyond_the_bound_is_refused_by_node_and_builder() {
         Version::new(1 + upgrade::MAX_MAJOR_STEP, 0, 0),
         5 + upgrade::MAX_COUNTER_STEP,
     );
-    let b = assemble(
-        std::slice::from_ref(&f.root1),
-        &manifest(&at_bound, &f.image, &[&ed(10)]),
-        &f.image,
-    )
-    .unwrap();
+    let b = f.bundle_for(&at_bound);
     check(&b, &f.anchor).unwrap();
     at_bound.check_step(Version::new(1, 0, 0), 5).unwrap();
     let jump = spec(Version::new(1, 1, 0), 5 + upgrade::MAX_COUNTER_STEP + 1);
-    let b = assemble(
-        std::slice::from_ref(&f.root1),
-        &manifest(&jump, &f.image, &[&ed(10)]),
-        &f.image,
-    )
-    .unwrap();
+    let b = f.bundle_for(&jump);
     assert!(matches!(
         check(&b, &f.anchor),
         Err(VerifyError::CounterJump { .. })
@@ -98,24 +81,14 @@ fn wrong_board_or_hardware() {
     let f = fixture();
     let mut s = spec(Version::new(1, 1, 0), 6);
     s.board = b"flight".to_vec();
-    let b = assemble(
-        std::slice::from_ref(&f.root1),
-        &manifest(&s, &f.image, &[&ed(10)]),
-        &f.image,
-    )
-    .unwrap();
+    let b = f.bundle_for(&s);
     assert!(matches!(
         check(&b, &f.anchor),
         Err(VerifyError::Board { .. })
     ));
     let mut s = spec(Version::new(1, 1, 0), 6);
     s.hardware = b"rev-b".to_vec();
-    let b = assemble(
-        std::slice::from_ref(&f.root1),
-        &manifest(&s, &f.image, &[&ed(10)]),
-        &f.image,
-    )
-    .unwrap();
+    let b = f.bundle_for(&s);
     assert!(matches!(
         check(&b, &f.anchor),
         Err(VerifyError::Hardware { .. })
@@ -409,4 +382,49 @@ fn the_builder_refuses_what_the_node_would_refuse() {
         ..spec(Version::new(1, 1, 0), 6)
     };
     assert!(s.body(&image(0)).is_err());
+}
+
+#[test]
+fn a_manifest_whose_image_hash_is_not_the_hash_of_its_chunk_list() {
+    let f = fixture();
+    let mut body = f.manifest.body.clone();
+    let at = body.len() - 3 * 32 - 32; // the image hash, before the three chunk hashes
+    body[at] ^= 1;
+    let mut m = SignedDoc::new(body);
+    m.sign(&ed(10));
+    // The builder's assemble refuses it too; write the header around it by hand.
+    assert!(assemble(std::slice::from_ref(&f.root1), &m, &f.image).is_err());
+    let good_len = upgrade::header_len(&f.bundle).unwrap();
+    let mut b = f.bundle[..good_len].to_vec();
+    let manifest_at = good_len - f.manifest.encode().len();
+    b.truncate(manifest_at);
+    b.extend(m.encode());
+    b.extend_from_slice(&f.image);
+    assert_eq!(
+        check(&b, &f.anchor),
+        Err(VerifyError::Format(FormatError::ImageHashInconsistent))
+    );
+}
+
+#[test]
+fn a_small_order_ed25519_key_is_refused_in_a_root() {
+    let mut identity = vec![0u8; 32];
+    identity[0] = 1;
+    let weak = upgrade::builder::OwnedKey {
+        alg: Algorithm::Ed25519,
+        bytes: identity,
+    };
+    let spec = RootSpec {
+        version: 1,
+        root_threshold: 1,
+        root_keys: vec![weak],
+        release_threshold: 1,
+        release_keys: vec![ed(10).public()],
+    };
+    assert!(matches!(
+        spec.body(),
+        Err(upgrade::builder::BuildError::Format(FormatError::BadKey {
+            alg: Algorithm::Ed25519
+        }))
+    ));
 }

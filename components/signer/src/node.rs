@@ -168,6 +168,7 @@ fn load_registry<F: NorFlash>(
             let text = core::str::from_utf8(buf.get(..n).unwrap_or(&[])).map_err(|_| {
                 BootError::RegistryCorrupt(RegistryError {
                     line: 0,
+                    col: 0,
                     kind: crate::registry::RegistryErrorKind::BadCommand,
                 })
             })?;

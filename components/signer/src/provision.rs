@@ -31,7 +31,8 @@
 //! - Admin command bodies ([`crate::admin`]) use the same lines without the header: `server ...`
 //!   with its rules (add a server), `revoke id=N`, or `policy id=N` followed by the new rules.
 //!
-//! Every error carries the 1-based line number and a [`TextErrorKind`]; nothing panics.
+//! Every error carries the 1-based line and column of the token it is about (the column just past
+//! the line's end for a missing option) and a [`TextErrorKind`]; nothing panics.
 
 use crate::bip32::HARDENED;
 use crate::policy::{PolicyParseError, Rule};
@@ -83,14 +84,58 @@ pub enum TextErrorKind {
     Misplaced,
 }
 
-/// A text error with its line.
+/// A text error with its line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {kind}")]
+#[error("line {line}, column {col}: {kind}")]
 pub struct TextError {
     /// 1-based line number.
     pub line: u32,
+    /// 1-based column (in characters) of the token the error is about.
+    pub col: u32,
     /// What is wrong.
     pub kind: TextErrorKind,
+}
+
+/// The whitespace-separated tokens of one line, remembering the last one handed out so that an
+/// error can point at the token it is about.
+struct Tokens<'a> {
+    line: &'a str,
+    inner: core::str::SplitAsciiWhitespace<'a>,
+    last: Option<&'a str>,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(line: &'a str) -> Self {
+        Tokens {
+            line,
+            inner: line.split_ascii_whitespace(),
+            last: None,
+        }
+    }
+
+    /// 1-based column (in characters) where `kind` points: the last token taken, or just past the
+    /// line's end for a missing option.
+    fn column(&self, kind: TextErrorKind) -> u32 {
+        let at = match (kind, self.last) {
+            (TextErrorKind::MissingOption, _) | (_, None) => self.line.trim_end().len(),
+            // The token is a sub-slice of `line`: its offset is the distance between the starts.
+            (_, Some(t)) => (t.as_ptr() as usize).saturating_sub(self.line.as_ptr() as usize),
+        };
+        let chars = self.line.get(..at).map_or(0, |p| p.chars().count());
+        u32::try_from(chars + 1).unwrap_or(u32::MAX)
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let t = self.inner.next();
+        if t.is_some() {
+            self.last = t;
+        }
+        t
+    }
 }
 
 /// A `server` line.
@@ -269,11 +314,20 @@ fn server<'a>(t: impl Iterator<Item = &'a str>) -> Result<ServerLine<'a>, TextEr
 
 /// Parses one line; `Ok(None)` for blank and comment lines.
 pub fn parse_line(line: &str) -> Result<Option<Line<'_>>, TextErrorKind> {
-    let trimmed = line.trim();
+    parse_line_at(line).map_err(|(kind, _)| kind)
+}
+
+/// [`parse_line`], with the 1-based column of the token an error is about.
+pub fn parse_line_at(line: &str) -> Result<Option<Line<'_>>, (TextErrorKind, u32)> {
+    let mut t = Tokens::new(line);
+    parse_tokens(&mut t).map_err(|kind| (kind, t.column(kind)))
+}
+
+fn parse_tokens<'a>(t: &mut Tokens<'a>) -> Result<Option<Line<'a>>, TextErrorKind> {
+    let trimmed = t.line.trim();
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
     }
-    let mut t = trimmed.split_ascii_whitespace();
     let Some(word) = t.next() else {
         return Ok(None);
     };
@@ -283,28 +337,28 @@ pub fn parse_line(line: &str) -> Result<Option<Line<'_>>, TextErrorKind> {
             if v != FORMAT_VERSION {
                 return Err(TextErrorKind::BadHeader);
             }
-            only(t)?;
+            only(&mut *t)?;
             Line::Header
         }
         "admin-threshold" => {
             let m = number(t.next())?;
-            only(t)?;
+            only(&mut *t)?;
             Line::AdminThreshold(m)
         }
         "admin" => {
             let k = t.next().and_then(p256_key).ok_or(TextErrorKind::BadKey)?;
-            only(t)?;
+            only(&mut *t)?;
             Line::Admin(k)
         }
         "admin-counter" => {
             let c = number(t.next())?;
-            only(t)?;
+            only(&mut *t)?;
             Line::AdminCounter(c)
         }
-        "server" => Line::Server(server(t)?),
-        "rule" => Line::Rule(Rule::parse(t)?),
-        "revoke" => Line::Revoke(id_option(t)?),
-        "policy" => Line::Policy(id_option(t)?),
+        "server" => Line::Server(server(&mut *t)?),
+        "rule" => Line::Rule(Rule::parse(&mut *t)?),
+        "revoke" => Line::Revoke(id_option(&mut *t)?),
+        "policy" => Line::Policy(id_option(&mut *t)?),
         _ => return Err(TextErrorKind::UnknownItem),
     };
     Ok(Some(item))
@@ -314,10 +368,10 @@ pub fn parse_line(line: &str) -> Result<Option<Line<'_>>, TextErrorKind> {
 pub fn lines(text: &str) -> impl Iterator<Item = Result<(u32, Line<'_>), TextError>> {
     text.lines().enumerate().filter_map(|(i, l)| {
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        match parse_line(l) {
+        match parse_line_at(l) {
             Ok(Some(item)) => Some(Ok((line, item))),
             Ok(None) => None,
-            Err(kind) => Some(Err(TextError { line, kind })),
+            Err((kind, col)) => Some(Err(TextError { line, col, kind })),
         }
     })
 }
@@ -406,9 +460,28 @@ mod tests {
             errs,
             [TextError {
                 line: 4,
+                col: 17,
                 kind: TextErrorKind::BadNumber
             }]
         );
+    }
+
+    #[test]
+    fn errors_point_at_their_token() {
+        let col = |l: &str| parse_line_at(l).map(|_| ()).map_err(|(_, c)| c);
+        assert_eq!(col("  admin 02zz"), Err(9));
+        assert_eq!(col("admin-threshold 2 3"), Err(19));
+        assert_eq!(col("frobnicate now"), Err(1));
+        let bad_net = format!("server id=7 key={KEY} network=signet account=1 descriptor=d");
+        assert_eq!(
+            col(&bad_net),
+            Err(bad_net.find("network").map(|i| i as u32 + 1).unwrap())
+        );
+        // A missing option points just past the line's end.
+        assert_eq!(col("revoke  "), Err(7));
+        // Columns count characters, not bytes.
+        assert_eq!(col("admin-threshold é"), Err(17));
+        assert_eq!(col("rule allow max-amount=x"), Err(12));
     }
 
     #[test]

@@ -354,6 +354,7 @@ fn every_admin_refusal_has_its_error_and_code() {
         assert_eq!(
             AdminError::Refused(signer::registry::RegistryError {
                 line: 0,
+                col: 0,
                 kind: RegistryErrorKind::BadCommand
             })
             .code(),

@@ -118,3 +118,11 @@ pub fn fixture() -> Fixture {
         anchor,
     }
 }
+
+impl Fixture {
+    /// A bundle on root 1 with the manifest of `spec` for the fixture's image, signed by ed 10.
+    pub fn bundle_for(&self, spec: &ManifestSpec) -> Vec<u8> {
+        let m = manifest(spec, &self.image, &[&ed(10)]);
+        assemble(std::slice::from_ref(&self.root1), &m, &self.image).unwrap()
+    }
+}

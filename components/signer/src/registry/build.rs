@@ -60,12 +60,15 @@ pub enum RegistryErrorKind {
     BadCommand,
 }
 
-/// A refusal with its 1-based line (0 when not tied to a line).
+/// A refusal with its 1-based line (0 when not tied to a line) and, for a line that does not
+/// parse, the 1-based column of the token at fault (0 when the whole line is at fault).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {kind}")]
 pub struct RegistryError {
     /// Line.
     pub line: u32,
+    /// Column, or 0.
+    pub col: u32,
     /// Why.
     pub kind: RegistryErrorKind,
 }
@@ -74,13 +77,14 @@ impl From<TextError> for RegistryError {
     fn from(e: TextError) -> Self {
         Self {
             line: e.line,
+            col: e.col,
             kind: RegistryErrorKind::Text(e.kind),
         }
     }
 }
 
 fn at(line: u32) -> impl Fn(RegistryErrorKind) -> RegistryError {
-    move |kind| RegistryError { line, kind }
+    move |kind| RegistryError { line, col: 0, kind }
 }
 
 /// The node's account key for the server's wallet. Its own frame: the parsed descriptor is off

@@ -5,8 +5,10 @@
 //! its first boot, after creating its seed, and provisions itself; once provisioned it ignores
 //! the inbox (changes then take M-of-N admin commands).
 //!
-//! The text is parsed by the signer itself at boot (it needs the node's keys to check the
-//! wallets); this command only refuses a key flash that is already provisioned.
+//! Before writing, the file is checked by the signer's own code against the node's real keys
+//! ([`check`]): a file the signer would refuse at boot is refused here, with `FILE:line:col` and
+//! what to write instead, and nothing is written. `--check` only checks. The signer still parses
+//! the inbox itself at its first boot; the check means that parse cannot fail on the text.
 //!
 //! `spacenode node-key` (the step before): prints the node's BIP-48 account key for a network
 //! and account, as a descriptor key `[fingerprint/48h/COINh/ACCOUNTh/2h]xpub` (append
@@ -17,10 +19,13 @@
 //!
 //! Avoids: touching the signer's records beyond its own first boot.
 
+pub mod check;
+
 use crate::failure::Failure;
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
 use clap::Args;
+use hex_conservative::DisplayHex;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -28,7 +33,11 @@ pub struct ProvisionArgs {
     /// Directory of the board's persistent state (as for `spacenode run`)
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// The provisioning file
+    /// Only check the file against the node's keys (nothing is written); exit 1 with every
+    /// location if the signer would refuse it
+    #[arg(long)]
+    check: bool,
+    /// The provisioning file (format: docs/provisioning.md)
     file: PathBuf,
 }
 
@@ -36,8 +45,23 @@ pub fn run(args: ProvisionArgs) -> Result<(), Failure> {
     let state = args.state.unwrap_or_else(crate::run::default_state_dir);
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", args.file.display())))?;
-    std::fs::create_dir_all(&state)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
+    let summary = check::check(&state, &args.file, &text)?;
+    let what = format!(
+        "{}: ok for this node: {} admin key(s), threshold {}; servers: {}",
+        args.file.display(),
+        summary.admins.0,
+        summary.admins.1,
+        if summary.servers.is_empty() {
+            "none".to_string()
+        } else {
+            summary.servers.join(", ")
+        }
+    );
+    if args.check {
+        println!("{what}");
+        return Ok(());
+    }
+    println!("{what}");
     let path = state.join("key-flash.flash");
     let mut flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
@@ -100,8 +124,39 @@ pub struct NodeKey {
     pub identity: [u8; 33],
 }
 
-/// Boots the signer core on `STATE/key-flash.flash` (creating the seed on first use, with the
-/// host's `getrandom`, as the partition's first boot would) and exports the `wsh` account key.
+/// Boots the signer core on the key flash image at `path` (creating the seed on first use, with
+/// the host's `getrandom`, as the partition's first boot would) on a thread with room for its
+/// registries (kept by value: unoptimised builds need a big stack), and runs `f` on it.
+pub fn with_signer<T: Send + 'static>(
+    path: std::path::PathBuf,
+    f: impl FnOnce(&mut signer::node::Signer<SimFlash>, signer::keys::KeyOrigin) -> Result<T, String>
+    + Send
+    + 'static,
+) -> Result<T, Failure> {
+    let job = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || -> Result<T, String> {
+            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
+            let (mut s, origin) = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &seal,
+                &mut board_sim::rng::OsRng,
+            )
+            .map_err(|e| format!("signer boot: {e}"))?;
+            f(&mut s, origin)
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    match job.join() {
+        Ok(r) => r.map_err(Failure::Usage),
+        Err(_) => Err(Failure::Usage("internal failure".into())),
+    }
+}
+
+/// Boots the signer core on `STATE/key-flash.flash` (see [`with_signer`]) and exports the `wsh`
+/// account key.
 pub fn node_account_key(
     state: &std::path::Path,
     network: signer::wallet::Network,
@@ -109,42 +164,19 @@ pub fn node_account_key(
 ) -> Result<NodeKey, Failure> {
     std::fs::create_dir_all(state)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
-    let path = state.join("key-flash.flash");
-    // The signer keeps its registry by value: unoptimised builds need a big stack.
-    let job = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || -> Result<NodeKey, String> {
-            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
-            let (s, _) = signer::node::Signer::boot(
-                flash,
-                signer::persist::SignerLayout::contiguous(0),
-                &seal,
-                &mut board_sim::rng::OsRng,
-            )
-            .map_err(|e| format!("signer boot: {e}"))?;
-            let e = s
-                .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
-                .map_err(|e| e.to_string())?;
-            let xpub =
-                signer::base58::encode_check(e.xpub_bytes()).map_err(|e| format!("{e:?}"))?;
-            let fp: String = e.as_bytes()[23..27]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            Ok(NodeKey {
-                text: format!(
-                    "[{fp}/48h/{}h/{account}h/2h]{}",
-                    network.coin_type(),
-                    xpub.as_str()
-                ),
-                identity: s.identity_public_key(),
-            })
+    with_signer(state.join("key-flash.flash"), move |s, _| {
+        let e = s
+            .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
+            .map_err(|e| e.to_string())?;
+        let xpub = signer::base58::encode_check(e.xpub_bytes()).map_err(|e| format!("{e:?}"))?;
+        let fp = e.as_bytes()[23..27].as_hex();
+        Ok(NodeKey {
+            text: format!(
+                "[{fp}/48h/{}h/{account}h/2h]{}",
+                network.coin_type(),
+                xpub.as_str()
+            ),
+            identity: s.identity_public_key(),
         })
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    match job.join() {
-        Ok(r) => r.map_err(Failure::Usage),
-        Err(_) => Err(Failure::Usage("internal failure".into())),
-    }
+    })
 }
