@@ -72,9 +72,13 @@ fn run_boots_every_component_sandboxed_and_stops_on_sigterm() {
     );
     assert!(lines[0].contains("state in"));
     assert!(lines.iter().any(|l| l.contains("power-on #1")));
-    assert!(lines.iter().any(
-        |l| l.contains("reset counter on health-flash: 0 resets") && l.ends_with("normal boot")
-    ));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("reset counter on health-flash;")
+                && l.contains(": 0 resets since")
+                && l.ends_with("normal boot"))
+    );
     assert!(lines.iter().any(|l| l.contains("signer started")
         && l.contains("receive sign-requests (copy-in)")
         && l.contains("device key-flash")));
