@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use hal::boot::{BootReason, Slot};
+use hal::boot::{BootControl, BootReason, Slot};
 use protocol::{Refusal, UpgradeError, UpgradeState};
 use upgrade_partition::Health;
 use upgrade_partition::agent::Reboot;
@@ -349,4 +349,33 @@ fn a_late_message_of_a_finished_transfer_is_ignored_not_refused() {
     assert!(a.on_health(&HEALTHY));
     let s = a.on_piece(&piece(11, &v2, 3));
     assert_eq!(s.state, UpgradeState::Confirmed, "{s:?}");
+}
+
+#[test]
+fn after_a_boot_stage_fallback_the_confirmed_slot_is_the_running_one() {
+    let board = v1_board(&image(20_000, 23));
+    // A trial of slot B selected, then cancelled by the boot stage (slot B did not verify): boot
+    // control still says `booted: B`, but slot A runs.
+    board.boot_control().request_trial(Slot::B, 2).unwrap();
+    assert_eq!(board.power_on().booted, Slot::B);
+    board.boot_control().cancel_trial().unwrap();
+    assert_eq!(board.state().booted, Slot::B);
+    let mut a = board.agent();
+    let s = a.status();
+    assert_eq!(
+        (s.active_slot, s.confirmed_slot),
+        (protocol::Slot::A, protocol::Slot::A)
+    );
+    assert_eq!(
+        s.slots[0].version,
+        [1, 0, 0],
+        "the anchor is slot A's header"
+    );
+    let up = uplink(
+        &mut a,
+        13,
+        &bundle(&image(20_000, 24), (2, 0, 0), 1),
+        10_000,
+    );
+    assert_eq!(up.last.state, UpgradeState::Written, "{:?}", up.last);
 }
