@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 /// The software of a satellite space node: isolated components on capability-limited channels,
 /// co-signing transactions for ground servers, surviving faults. `bundle` makes and checks signed
-/// upgrade bundles; the node-side agent that installs them is not built yet.
+/// upgrade bundles; `ground upgrade` installs one on the node (its upgrade agent).
 #[derive(Parser)]
 #[command(name = "spacenode", version, about, long_about = None)]
 struct Cli {
@@ -47,7 +47,7 @@ enum Command {
     Ground(ground::GroundCommand),
     /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.
     ///
-    /// The ground side only: the node's upgrade agent that would install a bundle is not built yet.
+    /// The node installs a bundle with `spacenode ground upgrade BUNDLE` (its upgrade agent).
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
     /// Print the node's BIP-48 account key (sim board) for the ground's wallet descriptors.

@@ -5,7 +5,8 @@
 //! It sets up the partition (grants, sandbox, seccomp: `board_sim::partition`) and then runs the
 //! component's logic in the runtime's event loop: the `signer` runs
 //! [`signer_partition::SignerPd`], the `watchdog` runs [`watchdog_partition::WatchdogPd`] and
-//! `comms` runs [`comms_partition::CommsPd`], all on the sim board's drivers
+//! `comms` runs [`comms_partition::CommsPd`] and `upgrade` runs
+//! [`upgrade_partition::UpgradePd`], all on the sim board's drivers
 //! ([`board_sim::drivers::SimDrivers`]);
 //! every other partition still runs the event loop with [`runtime::Idle`], which answers the
 //! watchdog's pings and does nothing else. [`has_logic`] says which for the boot log.
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 /// Whether the component has application logic in this build.
 pub fn has_logic(component: &str) -> bool {
-    matches!(component, "signer" | "watchdog" | "comms")
+    matches!(component, "signer" | "watchdog" | "comms" | "upgrade")
 }
 
 pub fn run(name: &str) -> ExitCode {
@@ -40,6 +41,8 @@ pub fn run(name: &str) -> ExitCode {
         partition.run::<watchdog_partition::WatchdogPd<board_sim::drivers::SimDrivers>>()
     } else if name == "comms" {
         partition.run::<comms_partition::CommsPd<board_sim::drivers::SimDrivers>>()
+    } else if name == "upgrade" {
+        partition.run::<upgrade_partition::UpgradePd<board_sim::drivers::SimDrivers>>()
     } else {
         log::info!(
             "no application logic yet: running the event loop (answering pings if it is pinged)"

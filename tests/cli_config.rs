@@ -144,7 +144,8 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
     );
     // The whole story: the node boots, co-signs over the lossy radio what Bitcoin Core then
     // accepts, refuses what policy, an attacker and a revoked server send, and survives a hung
-    // component while signing.
+    // component while signing; a second node is upgraded, rolls a broken release back, and
+    // refuses a downgrade.
     for needle in [
         "signer started as pid",
         "answered: ",
@@ -159,7 +160,11 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         "the batch signed meanwhile was co-signed and verified by Bitcoin Core",
         "not enough admin signatures",
         "certificate: server revoked",
-        "9. Summary",
+        // The upgrade chapter: 2.0.0 confirmed, a broken 3.0.0 rolled back, a downgrade refused.
+        "confirmed: the node runs version 2.0.0 from slot B",
+        "the trial failed and the node rolled back to slot B",
+        "its version is not newer than the node's confirmed version",
+        "10. Summary",
     ] {
         assert!(out.contains(needle), "no `{needle}` in:\n{out}");
     }
@@ -170,6 +175,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         (vec!["config", "check", "--help"], "file:line:col"),
         (vec!["config", "graph", "--help"], "copy-in"),
         (vec!["ground", "sign", "--help"], "CFDP"),
+        (vec!["ground", "upgrade", "--help"], "trial boot"),
         (vec!["ground", "admin", "--help"], "registry"),
         (
             vec!["config", "sdf", "--help"],

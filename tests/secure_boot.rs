@@ -251,7 +251,7 @@ fn a_trial_image_is_verified_run_and_rolled_back_when_it_dies_at_once() {
                 &third,
                 "slot A (fallback: slot B did not verify) verified: version 1.0.0"
             )
-            && !has(&third, "version 3.0.0"),
+            && !has(&third, "verified: version 3.0.0"),
         "{}",
         third.log.join("\n")
     );

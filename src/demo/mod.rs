@@ -14,7 +14,10 @@
 //!    completes ([`fault`]);
 //! 8. a registry change over the link: one admin signature is refused, two of three revoke the
 //!    server, and its next batch is refused as revoked ([`admin`]);
-//! 9. a summary.
+//! 9. an on-orbit upgrade on a second node run under the secure boot stage: the same executable
+//!    as version 2.0.0 (copied on board, trial-booted, confirmed), a broken release that rolls
+//!    back by itself, a downgrade refused ([`upgrade`]);
+//! 10. a summary.
 //!
 //! Every step waits with a bound and fails the demo (exit 2) with what it did not see.
 
@@ -24,6 +27,7 @@ mod board;
 mod cosign;
 mod fault;
 pub mod story;
+mod upgrade;
 
 use crate::failure::Failure;
 use crate::ground::session::{Session, SessionConfig};
@@ -86,14 +90,19 @@ pub fn run() -> Result<(), Failure> {
         .board
         .stop()
         .map_err(|e| Failure::Usage(format!("the sim board failed: {e}")))?;
-    let summary = result?;
+    let mut summary = result?;
     if let Some((_, e)) = events
         .iter()
         .find(|(_, e)| matches!(e, MonitorEvent::Stopped { .. }))
     {
         println!("   {e}");
     }
-    title(9, "Summary");
+    title(
+        9,
+        "Upgrade a node over the same radio (a second node, run by its secure boot stage):",
+    );
+    summary.extend(upgrade::story(tmp.path())?);
+    title(10, "Summary");
     for line in summary {
         println!("   {line}");
     }

@@ -4,7 +4,7 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3: health (from the watchdog: mode, resets, components), links, security counters |
+//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal) |
 //! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
@@ -12,6 +12,7 @@
 //! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
+//! | `upgrade` | uplinks a signed bundle to the upgrade agent (only the chunks it needs), follows the trial boot, prints the outcome ([`upgrade`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
 //! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
@@ -28,10 +29,13 @@ pub mod refusal;
 pub mod session;
 pub mod sign;
 pub mod status;
+pub mod upgrade;
+pub mod upgrade_show;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
+use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::verification::Report;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
 use session::{Answer, Session, SessionConfig, SessionError};
@@ -62,6 +66,22 @@ pub enum GroundCommand {
     /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
+    /// Upgrade the node's software with a signed bundle: uplink the chunks the node needs,
+    /// follow the trial boot, print the outcome (confirmed, or rolled back and why). Run it
+    /// again to resume an interrupted upgrade.
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// Give up after this many seconds (run again to resume)
+    #[arg(long, value_name = "S", default_value_t = 600)]
+    deadline_s: u64,
+    /// The signed bundle (`spacenode bundle create`)
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
 }
 
 #[derive(Args)]
@@ -302,7 +322,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         .command(
             ST_HOUSEKEEPING,
             27,
-            &[3, SID_HEALTH, SID_LINKS, SID_SECURITY],
+            &[4, SID_HEALTH, SID_LINKS, SID_SECURITY, SID_UPGRADE],
         )
         .map_err(session_failure)?;
     // A few more milliseconds for reports that raced the completion report.
@@ -311,7 +331,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         s.collect(Duration::from_millis(50))
             .map_err(session_failure)?,
     );
-    let mut seen = [false; 3];
+    let mut seen = [false; 5];
     for t in tms
         .iter()
         .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
@@ -320,6 +340,9 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
             Some(&SID_HEALTH) => status::health(&t.source),
             Some(&SID_LINKS) => status::links(&t.source),
             Some(&SID_SECURITY) => status::security(&t.source),
+            Some(&SID_UPGRADE) => {
+                comms::pus::hk_upgrade::decode(&t.source).map(|u| status::upgrade(&u))
+            }
             _ => None,
         };
         if let Some(text) = text {
@@ -331,20 +354,25 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
             print!("{text}");
         }
     }
-    // Structure 1 is refused with NoData until the watchdog has reported: say so, not fail.
-    let no_health = a
+    // Structures 1 and 5 are refused with NoData until the watchdog or the upgrade agent has
+    // reported (the node answers only one failure: it names the first such structure).
+    let no_data = a
         .failure()
-        .is_some_and(|f| f.code == comms::failure::FailureCode::NoData);
-    for (i, name) in ["health", "links", "security"].iter().enumerate() {
+        .filter(|f| f.code == comms::failure::FailureCode::NoData)
+        .map(|f| f.data);
+    for (i, name) in [(0, "health"), (1, "links"), (2, "security"), (4, "upgrade")] {
         if seen[i] {
             continue;
         }
-        if i == 0 && no_health {
-            println!("health: no report from the watchdog yet");
-        } else {
-            println!("{name}: report lost on the downlink (run status again)");
+        match (i, no_data) {
+            (0, Some(d)) if d == u32::from(SID_HEALTH) => {
+                println!("health: no report from the watchdog yet")
+            }
+            (4, Some(_)) => println!("upgrade: no status from the upgrade agent yet"),
+            _ => println!("{name}: report lost on the downlink (run status again)"),
         }
     }
+    let no_health = no_data.is_some();
     if no_health { Ok(()) } else { refused(&a) }
 }
 
@@ -419,6 +447,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Sign(a) => sign_cmd(a),
         GroundCommand::Resync(a) => resync(a),
         GroundCommand::Keygen(a) => keygen(a),
+        GroundCommand::Upgrade(a) => upgrade_cmd(a),
     }
 }
 
@@ -536,6 +565,28 @@ fn check_writable(outs: &[PathBuf]) -> Result<(), Failure> {
             )));
         }
     }
+    Ok(())
+}
+
+fn upgrade_cmd(args: UpgradeArgs) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let bundle = std::fs::read(&args.bundle)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", args.bundle.display())))?;
+    let mut session = args.link.session()?;
+    let job = upgrade::UpgradeJob {
+        bundle,
+        deadline: Duration::from_secs(args.deadline_s.max(1)),
+    };
+    let mut show = upgrade_show::Display::new(std::io::stdout().is_terminal(), job.bundle.len());
+    let outcome = upgrade::upgrade(&mut session, &job, &mut |e| show.event(e));
+    show.finish();
+    let outcome = outcome.map_err(|e| match e {
+        upgrade::UpgradeError::Unreachable(_)
+        | upgrade::UpgradeError::Session(_)
+        | upgrade::UpgradeError::Timeout(..) => Failure::Usage(format!("{e}")),
+        e @ upgrade::UpgradeError::Refused(_) => Failure::Rejected(format!("{e}\n")),
+    })?;
+    println!("{}", upgrade_show::outcome_line(&outcome));
     Ok(())
 }
 

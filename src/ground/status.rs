@@ -178,6 +178,25 @@ pub fn security(s: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// Structure 5 (the upgrade agent), decoded.
+pub fn upgrade(s: &protocol::UpgradeStatus) -> String {
+    let mut out = format!("upgrade: {}\n", super::upgrade::describe(s));
+    if s.chunks_total > 0 {
+        let _ = writeln!(
+            out,
+            "  bundle {:#018x}: {} of {} chunks in place, {} bytes received, {} bytes copied on board",
+            s.bundle_id, s.chunks_done, s.chunks_total, s.bytes_received, s.bytes_copied
+        );
+    }
+    if s.attempts_left > 0 {
+        let _ = writeln!(out, "  trial attempts left: {}", s.attempts_left);
+    }
+    if let Some(r) = s.last_refusal {
+        let _ = writeln!(out, "  last refusal: {}", super::upgrade::explain(&r));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! | `watchdog` | [`SimWatchdog`] | the component end of the timer's socket pair (`crate::watchdog`) |
 //! | `radio` | [`UdpRadio`] with MTU [`RADIO_MTU`] | the UDP socket the monitor bound and connected to the ground |
 //! | `uart` | [`PtySerial`] | the pty master (the monitor keeps the slave for ground tools) |
+//! | boot control | [`SimBootControl`] | the boot record image in `DeviceCap::handles[1]` of the slot flash (`crate::boot::open_from_file`) |
 //!
 //! **Sealing secret.** The sim board has no OTP or eFuse: [`SimDrivers::seal_secret`] returns
 //! the public constant [`SIM_SEAL_SECRET`]. A record sealed with it detects every corruption
@@ -17,6 +18,7 @@
 //! Avoids: opening anything by name (the sandbox forbids it anyway) and a second owner of a
 //! descriptor: the capability set hands each device out once, so the driver owns it.
 
+use crate::boot::SimBootControl;
 use crate::flash::SimFlash;
 use crate::partition::device_fd;
 use crate::radio::{RADIO_MTU, UdpRadio};
@@ -24,7 +26,9 @@ use crate::rng::OsRng;
 use crate::serial::PtySerial;
 use crate::watchdog::SimWatchdog;
 use runtime::DeviceCap;
-use runtime::drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers, expect_kind};
+use runtime::drivers::{
+    BootDrivers, DriverError, Drivers, LinkDrivers, WatchdogDrivers, expect_kind,
+};
 use std::fs::File;
 use std::net::UdpSocket;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -93,5 +97,20 @@ impl LinkDrivers for SimDrivers {
 
     fn serial(device: DeviceCap) -> Result<PtySerial, DriverError> {
         Ok(PtySerial::from_fd(take_fd(&device, "uart")?))
+    }
+}
+
+impl BootDrivers for SimDrivers {
+    type Boot = SimBootControl;
+    const SLOT_LAYOUT: hal::slots::SlotLayout = crate::boot::SIM_SLOT_LAYOUT;
+
+    fn boot_control(device: &DeviceCap) -> Result<SimBootControl, DriverError> {
+        expect_kind(device, "flash")?;
+        let fd = device_fd(device.handles[1]).ok_or(DriverError::Unavailable(device.name))?;
+        // SAFETY: the partition granted this descriptor as the boot record of exactly this
+        // device, and only this call turns `handles[1]` into an owner; the capability was taken
+        // once from the set, so no second owner of it exists.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        crate::boot::open_from_file(file).map_err(|e| unavailable(device, e))
     }
 }

@@ -52,6 +52,17 @@
 //! | 0x1204 | `UpgradeDowngrade` | upgrade | 0 |
 //! | 0x1205 | `UpgradeTooLarge` | upgrade | 0 |
 //! | 0x1206 | `UpgradeFlash` | upgrade | 0 |
+//! | 0x1207 | `UpgradeWrongTarget` | upgrade | 0 |
+//! | 0x1208 | `UpgradeCounterRollback` | upgrade | 0 |
+//! | 0x1209 | `UpgradeStepTooLarge` | upgrade | 0 |
+//! | 0x120a | `UpgradeExpired` | upgrade | 0 |
+//! | 0x120b | `UpgradeBusy` | upgrade | 0 |
+//! | 0x120c | `UpgradeOutOfOrder` | upgrade | chunk index or component id |
+//! | 0x120d | `UpgradeUnsupported` | upgrade | 0 |
+//! | 0x120e | `UpgradeProgressLost` | upgrade | 0 |
+//! | 0x120f | `UpgradeSlotDamaged` | upgrade | 0 |
+//! | 0x1210 | `UpgradeTrialUnhealthy` | upgrade | chunk index or component id |
+//! | 0x1211 | `UpgradeTrialNotConfirmed` | upgrade | 0 |
 //! | 0x1300 | `AdminUnknownRefusal` | signer admin | the signer's code (not one listed below) |
 //! | 0x1301 | `AdminMalformed` | signer admin (code 1) | 1 |
 //! | 0x1302 | `AdminWrongNode` | signer admin (code 2) | 2 |
@@ -182,6 +193,28 @@ pub enum FailureCode {
     UpgradeTooLarge = 0x1205,
     /// Upgrade: flash failure.
     UpgradeFlash = 0x1206,
+    /// Upgrade: the bundle is for another board or hardware id.
+    UpgradeWrongTarget = 0x1207,
+    /// Upgrade: security counter below the node's.
+    UpgradeCounterRollback = 0x1208,
+    /// Upgrade: major version or security counter jumps too far.
+    UpgradeStepTooLarge = 0x1209,
+    /// Upgrade: the manifest expired.
+    UpgradeExpired = 0x120A,
+    /// Upgrade: a trial boot is pending or running.
+    UpgradeBusy = 0x120B,
+    /// Upgrade: chunk message does not continue the transfer.
+    UpgradeOutOfOrder = 0x120C,
+    /// Upgrade: chunk size below the slot flash's erase size.
+    UpgradeUnsupported = 0x120D,
+    /// Upgrade: the agent's progress record was lost; start again.
+    UpgradeProgressLost = 0x120E,
+    /// Upgrade: a slot no longer verifies on flash; start again.
+    UpgradeSlotDamaged = 0x120F,
+    /// Upgrade: the trial image was unhealthy and rolled back.
+    UpgradeTrialUnhealthy = 0x1210,
+    /// Upgrade: the trial image never confirmed and rolled back.
+    UpgradeTrialNotConfirmed = 0x1211,
     /// Signer admin: a refusal code this node does not know.
     AdminUnknownRefusal = 0x1300,
     /// Signer admin code 1: the envelope does not parse.
@@ -225,7 +258,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 64] = {
+pub const ALL: [FailureCode; 75] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -272,6 +305,17 @@ pub const ALL: [FailureCode; 64] = {
         UpgradeDowngrade,
         UpgradeTooLarge,
         UpgradeFlash,
+        UpgradeWrongTarget,
+        UpgradeCounterRollback,
+        UpgradeStepTooLarge,
+        UpgradeExpired,
+        UpgradeBusy,
+        UpgradeOutOfOrder,
+        UpgradeUnsupported,
+        UpgradeProgressLost,
+        UpgradeSlotDamaged,
+        UpgradeTrialUnhealthy,
+        UpgradeTrialNotConfirmed,
         AdminUnknownRefusal,
         AdminMalformed,
         AdminWrongNode,
@@ -424,6 +468,17 @@ impl FailureCode {
             UpgradeError::Downgrade => UpgradeDowngrade,
             UpgradeError::TooLarge => UpgradeTooLarge,
             UpgradeError::Flash => UpgradeFlash,
+            UpgradeError::WrongTarget => UpgradeWrongTarget,
+            UpgradeError::CounterRollback => UpgradeCounterRollback,
+            UpgradeError::StepTooLarge => UpgradeStepTooLarge,
+            UpgradeError::Expired => UpgradeExpired,
+            UpgradeError::Busy => UpgradeBusy,
+            UpgradeError::OutOfOrder => UpgradeOutOfOrder,
+            UpgradeError::Unsupported => UpgradeUnsupported,
+            UpgradeError::ProgressLost => UpgradeProgressLost,
+            UpgradeError::SlotDamaged => UpgradeSlotDamaged,
+            UpgradeError::TrialUnhealthy => UpgradeTrialUnhealthy,
+            UpgradeError::TrialNotConfirmed => UpgradeTrialNotConfirmed,
         }
     }
 }

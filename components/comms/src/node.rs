@@ -48,6 +48,7 @@ use crate::link::{FailoverConfig, LinkManager, RxError};
 use crate::pus::event::{self, Event, Severity};
 use crate::pus::function::{self, Chunk};
 use crate::pus::hk::{self, MAX_REPORT_LEN};
+use crate::pus::hk_upgrade;
 use crate::pus::tc::{self, Ack, RequestId, Telecommand};
 use crate::pus::time::cds_stamp;
 use crate::pus::tm::TmWriter;
@@ -207,6 +208,7 @@ pub struct Node<P: StatePersist> {
     tm: TmWriter,
     links: LinkManager,
     health: Option<HealthReport>,
+    upgrade: Option<UpgradeStatus>,
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
     last_auth_event: Option<Instant>,
@@ -240,6 +242,7 @@ impl<P: StatePersist> Node<P> {
             tm,
             links: LinkManager::new(cfg.failover),
             health: None,
+            upgrade: None,
             pending: [None; MAX_PENDING],
             refused_reported: 0,
             last_auth_event: None,
@@ -765,6 +768,17 @@ impl<P: StatePersist> Node<P> {
                 for &sid in req.ids() {
                     let mut buf = [0u8; MAX_REPORT_LEN];
                     let n = match sid {
+                        hk_upgrade::SID_UPGRADE => match &self.upgrade {
+                            Some(u) => {
+                                let b = hk_upgrade::encode(u);
+                                buf[..b.len()].copy_from_slice(&b);
+                                b.len()
+                            }
+                            None => {
+                                r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                                continue;
+                            }
+                        },
                         hk::SID_HEALTH => match &self.health {
                             Some(h) => hk::encode_health(h, &mut buf),
                             None => {
@@ -915,8 +929,21 @@ impl<P: StatePersist> Node<P> {
         }
     }
 
-    /// An `upgrade-status` arrived: complete the upgrade chunk commands it answers.
+    /// An `upgrade-status` arrived: send it down (housekeeping structure 5, under the telemetry
+    /// association, so the ground learns the next message the agent needs and the outcome of
+    /// a trial), keep it for 3,27 requests, and complete the upgrade chunk commands it answers.
     pub fn on_upgrade_status(&mut self, s: &UpgradeStatus, now: Now, down: &mut impl Downlink) {
+        self.upgrade = Some(*s);
+        let spi = self.engine.telemetry_spi();
+        self.emit(
+            spi,
+            0,
+            ST_HOUSEKEEPING,
+            25,
+            &hk_upgrade::encode(s),
+            now,
+            down,
+        );
         let bundle = s.bundle_id;
         if let UpgradeState::Failed { reason } = s.state {
             self.complete(

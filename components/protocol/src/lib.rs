@@ -51,7 +51,9 @@ pub use link::{LinkId, LinkState, LinkStatus};
 pub use log::{LOG_TEXT_MAX, Level, LogRecord};
 pub use signing::{SignRejection, SignRequest, SignResponse, SignStatus};
 pub use telemetry::{TELEMETRY_POINTS_MAX, Telemetry, TelemetryPoint};
-pub use upgrade::{Slot, UpgradeChunk, UpgradeError, UpgradeState, UpgradeStatus};
+pub use upgrade::{
+    Refusal, Slot, SlotVersion, UpgradeChunk, UpgradeError, UpgradeState, UpgradeStatus,
+};
 pub use watchdog::{Ping, Pong, Progress};
 
 /// A message type that may cross a partition boundary.
@@ -162,7 +164,7 @@ message!(
 message!(
     UpgradeStatus,
     "upgrade-status",
-    24,
+    80,
     "upgrade -> comms: transfer and boot state, next chunk needed"
 );
 message!(

@@ -35,22 +35,82 @@ pub enum Slot {
     B,
 }
 
-/// Why an upgrade failed.
+/// Why the upgrade agent refused a bundle, dropped a chunk or ended a trial. The agent's log
+/// line gives the full text (which key, which version); this is the code the ground sees.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub enum UpgradeError {
-    /// The bundle signature does not verify.
+    /// The root chain or a signature threshold does not verify against the node's trusted root.
     BadSignature,
-    /// The image hash does not match the signed manifest.
+    /// A chunk does not match its hash in the manifest (dropped; send it again).
     BadHash,
-    /// The bundle does not parse or targets another board.
+    /// The bundle header does not parse.
     Malformed,
-    /// The version is not newer than the running one (anti-rollback).
+    /// The version is not newer than the confirmed one (anti-rollback).
     Downgrade,
-    /// The bundle is larger than a slot.
+    /// The image is larger than a slot, or the header larger than the slot's header area.
     TooLarge,
-    /// Writing or erasing flash failed.
+    /// Writing, erasing or reading the slot flash failed.
     Flash,
+    /// The bundle is for another board or hardware id.
+    WrongTarget,
+    /// The security counter is below the node's (anti-rollback).
+    CounterRollback,
+    /// The version's major number or the security counter jumps further than allowed.
+    StepTooLarge,
+    /// The manifest expired (in the node's boot counter).
+    Expired,
+    /// A trial boot is pending or running: no new bundle until it is confirmed or rolled back.
+    Busy,
+    /// A chunk message that does not continue the transfer (wrong offset, size or total).
+    OutOfOrder,
+    /// The chunk size is below the slot flash's erase size: the agent cannot write one chunk
+    /// without erasing its neighbour.
+    Unsupported,
+    /// The agent's progress record was unreadable: the transfer starts again from the first byte.
+    ProgressLost,
+    /// A slot's header or image no longer verifies on flash (the transfer starts again).
+    SlotDamaged,
+    /// The trial image was unhealthy during its soak; the agent cancelled the trial.
+    TrialUnhealthy,
+    /// The trial image never confirmed (it crashed, hung, or used up its attempts).
+    TrialNotConfirmed,
+}
+
+impl UpgradeError {
+    /// Every refusal, in the order of their one-byte codes (1-based: code `i + 1`).
+    pub const ALL: [UpgradeError; 17] = [
+        UpgradeError::BadSignature,
+        UpgradeError::BadHash,
+        UpgradeError::Malformed,
+        UpgradeError::Downgrade,
+        UpgradeError::TooLarge,
+        UpgradeError::Flash,
+        UpgradeError::WrongTarget,
+        UpgradeError::CounterRollback,
+        UpgradeError::StepTooLarge,
+        UpgradeError::Expired,
+        UpgradeError::Busy,
+        UpgradeError::OutOfOrder,
+        UpgradeError::Unsupported,
+        UpgradeError::ProgressLost,
+        UpgradeError::SlotDamaged,
+        UpgradeError::TrialUnhealthy,
+        UpgradeError::TrialNotConfirmed,
+    ];
+
+    /// The one-byte code (1..=17) used on flash and in housekeeping.
+    pub fn code(self) -> u8 {
+        Self::ALL
+            .iter()
+            .position(|e| *e == self)
+            .map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The refusal with code `c`.
+    pub fn from_code(c: u8) -> Option<UpgradeError> {
+        Self::ALL.get(usize::from(c).checked_sub(1)?).copied()
+    }
 }
 
 /// Where the upgrade agent is.
@@ -60,42 +120,81 @@ pub enum UpgradeState {
     /// No transfer in progress.
     #[default]
     Idle,
+    /// The manifest was accepted; chunks equal to chunks of the running image are being copied
+    /// on board (the ground waits for `Receiving` to learn which chunks it must send).
+    Preparing,
     /// Chunks are arriving.
     Receiving,
-    /// All chunks arrived; verifying.
+    /// All chunks arrived; the whole image is read back and checked.
     Verifying,
-    /// Verified and written to the inactive slot; a reboot into a trial boot follows.
+    /// Verified and written to the inactive slot; a trial boot was requested and a reboot follows.
     Written,
-    /// Running the new image on trial.
+    /// Running the new image on trial (soaking).
     TrialBoot,
     /// The new image was confirmed healthy.
     Confirmed,
-    /// The trial failed; the previous image is active again.
+    /// The trial failed; the previous image is active again (`last_refusal` says why).
     RolledBack,
-    /// The transfer was abandoned.
+    /// A bundle or chunk was refused (this message only; `last_refusal` keeps it).
     Failed {
         /// Why.
         reason: UpgradeError,
     },
 }
 
+/// What a slot holds, as the agent read its header at start.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rkyv(derive(Debug))]
+pub struct SlotVersion {
+    /// A bundle header parses in the slot's header area (the image is checked by the boot stage).
+    pub present: bool,
+    /// Image version: major, minor, patch.
+    pub version: [u16; 3],
+    /// The manifest's security counter.
+    pub security_counter: u32,
+}
+
+/// A refusal with its detail (a chunk index, a component id; 0 when unused).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Refusal {
+    /// Why.
+    pub reason: UpgradeError,
+    /// Detail word.
+    pub detail: u32,
+}
+
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
 /// every state change.
 ///
-/// Maximum serialised size: 24 bytes.
+/// Maximum serialised size: 80 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct UpgradeStatus {
     /// The bundle concerned (0 if none).
     pub bundle_id: u64,
-    /// Index of the next chunk the agent needs (for resuming).
+    /// Index of the next transfer chunk (message) the agent needs, for resuming.
     pub next_chunk: u32,
-    /// Bytes received and stored so far.
+    /// Bundle bytes received over the link and stored so far (this bundle).
     pub bytes_received: u32,
+    /// Image bytes copied on board from the running slot instead of being uplinked.
+    pub bytes_copied: u32,
+    /// Image chunks (of the manifest's chunk size) in place in the inactive slot.
+    pub chunks_done: u32,
+    /// Image chunks of the bundle (0 before its manifest was accepted).
+    pub chunks_total: u32,
+    /// The node's security counter (the confirmed image's).
+    pub security_counter: u32,
     /// The agent's state.
     pub state: UpgradeState,
     /// The slot the board currently runs from.
     pub active_slot: Slot,
+    /// The confirmed (known-good) slot.
+    pub confirmed_slot: Slot,
     /// Trial boots left before automatic rollback.
     pub attempts_left: u8,
+    /// What slot A and slot B hold.
+    pub slots: [SlotVersion; 2],
+    /// The last refusal, kept across resets.
+    pub last_refusal: Option<Refusal>,
 }

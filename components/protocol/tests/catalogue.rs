@@ -213,11 +213,25 @@ fn maximal_values_fit_documented_sizes() {
         bundle_id: u64::MAX,
         next_chunk: u32::MAX,
         bytes_received: u32::MAX,
+        bytes_copied: u32::MAX,
+        chunks_done: u32::MAX,
+        chunks_total: u32::MAX,
+        security_counter: u32::MAX,
         state: UpgradeState::Failed {
-            reason: UpgradeError::Flash,
+            reason: UpgradeError::TrialNotConfirmed,
         },
         active_slot: Slot::B,
+        confirmed_slot: Slot::B,
         attempts_left: u8::MAX,
+        slots: [SlotVersion {
+            present: true,
+            version: [u16::MAX; 3],
+            security_counter: u32::MAX,
+        }; 2],
+        last_refusal: Some(Refusal {
+            reason: UpgradeError::TrialNotConfirmed,
+            detail: u32::MAX,
+        }),
     });
     check_kind(RebootRequest {
         request_id: u32::MAX,

@@ -92,9 +92,21 @@ fn upgrade_state() -> impl Strategy<Value = UpgradeState> {
         Just(UpgradeError::Downgrade),
         Just(UpgradeError::TooLarge),
         Just(UpgradeError::Flash),
+        Just(UpgradeError::WrongTarget),
+        Just(UpgradeError::CounterRollback),
+        Just(UpgradeError::StepTooLarge),
+        Just(UpgradeError::Expired),
+        Just(UpgradeError::Busy),
+        Just(UpgradeError::OutOfOrder),
+        Just(UpgradeError::Unsupported),
+        Just(UpgradeError::ProgressLost),
+        Just(UpgradeError::SlotDamaged),
+        Just(UpgradeError::TrialUnhealthy),
+        Just(UpgradeError::TrialNotConfirmed),
     ];
     prop_oneof![
         Just(UpgradeState::Idle),
+        Just(UpgradeState::Preparing),
         Just(UpgradeState::Receiving),
         Just(UpgradeState::Verifying),
         Just(UpgradeState::Written),
@@ -204,6 +216,12 @@ proptest! {
                next_chunk in any::<u32>(), bytes_received in any::<u32>(), b in any::<bool>(), attempts_left in any::<u8>()) {
         assert_round_trip(UpgradeChunk { bundle_id, position, data });
         let active_slot = if b { Slot::B } else { Slot::A };
-        assert_round_trip(UpgradeStatus { bundle_id, next_chunk, bytes_received, state, active_slot, attempts_left });
+        let slots = [SlotVersion { present: b, version: [attempts_left.into(), 1, 2], security_counter: next_chunk }, SlotVersion::default()];
+        let last_refusal = b.then_some(Refusal { reason: UpgradeError::TrialUnhealthy, detail: bytes_received });
+        assert_round_trip(UpgradeStatus {
+            bundle_id, next_chunk, bytes_received, bytes_copied: bytes_received, chunks_done: next_chunk,
+            chunks_total: next_chunk, security_counter: bytes_received, state, active_slot,
+            confirmed_slot: Slot::A, attempts_left, slots, last_refusal,
+        });
     }
 }

@@ -16,6 +16,7 @@
 //! | `watchdog` | [`WatchdogDrivers::watchdog`] | [`hal::watchdog::WatchdogTimer`] |
 //! | `radio` | [`LinkDrivers::radio`] | [`hal::radio::Radio`] |
 //! | `uart` | [`LinkDrivers::serial`] | [`hal::serial::Serial`] |
+//! | `flash` (the slot flash) | [`BootDrivers::boot_control`] | [`hal::boot::BootControl`], the board's boot record handed with that flash |
 //!
 //! The device families are separate traits so that a component (and a test's drivers) names
 //! only the ones it uses: the watchdog is generic over `B: Drivers + WatchdogDrivers`, the comms
@@ -28,6 +29,7 @@
 //! way around the capability set.
 
 use crate::caps::DeviceCap;
+use hal::boot::BootControl;
 use hal::flash::NorFlash;
 use hal::radio::Radio;
 use hal::rng::TryCryptoRng;
@@ -100,6 +102,18 @@ pub trait LinkDrivers {
 
     /// The driver for a granted `uart` device.
     fn serial(device: DeviceCap) -> Result<Self::Serial, DriverError>;
+}
+
+/// A board's boot control, handed to the owner of the slot flash (the upgrade agent) with that
+/// flash device. Take it before handing the device to [`Drivers::flash`].
+pub trait BootDrivers {
+    /// The board's boot control.
+    type Boot: BootControl;
+    /// Where the slots and the agent's progress region lie on the slot flash.
+    const SLOT_LAYOUT: hal::slots::SlotLayout;
+
+    /// The boot control that comes with the granted slot `flash` device.
+    fn boot_control(device: &DeviceCap) -> Result<Self::Boot, DriverError>;
 }
 
 /// Checks `device` is of kind `kind`.

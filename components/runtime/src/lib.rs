@@ -30,7 +30,7 @@ pub mod notify_set;
 pub use backend::{WaitBackend, WaitError};
 pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS, SEED_LEN};
 pub use component::{Component, Context, InitError};
-pub use drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers};
+pub use drivers::{BootDrivers, DriverError, Drivers, LinkDrivers, WatchdogDrivers};
 pub use event_loop::{RunError, run};
 pub use heartbeat::Heartbeat;
 pub use idle::Idle;

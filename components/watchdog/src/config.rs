@@ -133,7 +133,7 @@ impl Default for Tuning {
         Tuning {
             restart_timeout_ms: 5_000,
             report_min_interval_ms: 1_000,
-            report_period_ms: 10_000,
+            report_period_ms: 1_000,
             clear_after_ms: 600_000,
             safe_mode_decay_ms: 3_600_000,
         }

@@ -41,9 +41,9 @@ fn healthy_node_is_pinged_kicked_and_reported_without_alarms() {
     nonces.sort_unstable();
     nonces.dedup();
     assert_eq!(nonces.len(), n);
-    // Reports: one at boot (first tick, 10 ms), then one per report period (10 s) since nothing
-    // changed: 0.01 s, 10.01 s, ..., 50.01 s.
-    assert_eq!(w.count(|a| *a == Action::SendHealthReport), 6);
+    // Reports: one at boot (first tick, 10 ms), then one per report period (1 s) since nothing
+    // changed: 0.01 s, 1.01 s, ..., 59.01 s.
+    assert_eq!(w.count(|a| *a == Action::SendHealthReport), 60);
     let r = w.wd.health_report(ms(w.now_ms));
     assert!(
         r.components

@@ -370,8 +370,7 @@ impl Monitor {
         // refusing to boot the board.
         devices::grow_image(&boot_path, crate::boot::BOOT_FLASH_SIZE)
             .map_err(|e| MonitorError::BootControl(format!("{}: {e}", boot_path.display())))?;
-        let (boot, trial_was_running, counted_boots) = if let Some(line) = &config.booted_by_stage
-        {
+        let (boot, trial_was_running, counted_boots) = if let Some(line) = &config.booted_by_stage {
             // The boot stage selected this boot already (and counted it): a trial boot or a
             // rollback means a trial was pending or running before this power-on (the upgrade's
             // business), and more than this one boot means the node has run before.

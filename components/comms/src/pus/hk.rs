@@ -1,7 +1,8 @@
 //! Service 3 housekeeping: the one-shot report request (3,27) and the three report structures
 //! the node defines (3,25). All integers big-endian.
 //!
-//! TC 3,27 application data: N (1 byte, 1..=3), then N structure IDs (1 byte each).
+//! TC 3,27 application data: N (1 byte, 1..=4), then N structure IDs (1 byte each: 1, 2, 3, or
+//! 5, the upgrade agent's status in [`super::hk_upgrade`]).
 //!
 //! TM 3,25 source data: structure ID (1 byte), then the structure:
 //!
@@ -48,10 +49,10 @@ pub const MAX_REPORT_LEN: usize = 1 + HEALTH_HEADER_LEN + 32 * 9;
 /// Length of structure 1's fixed part after the structure ID.
 pub const HEALTH_HEADER_LEN: usize = 19;
 
-/// Structure IDs requested by a 3,27, in order (at most 3).
+/// Structure IDs requested by a 3,27, in order (at most 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Request {
-    ids: [u8; 3],
+    ids: [u8; 4],
     n: usize,
 }
 
@@ -66,15 +67,15 @@ impl Request {
 pub fn parse_request(app: &[u8]) -> Result<Request, Failure> {
     let bad = Failure::with(FailureCode::BadAppData, app.len() as u32);
     let (&n, ids) = app.split_first().ok_or(bad)?;
-    if n == 0 || n > 3 || ids.len() != usize::from(n) {
+    if n == 0 || n > 4 || ids.len() != usize::from(n) {
         return Err(bad);
     }
     let mut r = Request {
-        ids: [0; 3],
+        ids: [0; 4],
         n: ids.len(),
     };
     for (slot, &id) in r.ids.iter_mut().zip(ids) {
-        if !(SID_HEALTH..=SID_SECURITY).contains(&id) {
+        if !(SID_HEALTH..=SID_SECURITY).contains(&id) && id != super::hk_upgrade::SID_UPGRADE {
             return Err(Failure::with(FailureCode::UnknownStructure, u32::from(id)));
         }
         *slot = id;
@@ -304,10 +305,19 @@ mod tests {
     fn request_parsing() {
         assert_eq!(parse_request(&[2, 1, 3]).unwrap().ids(), &[1, 3]);
         assert_eq!(
-            parse_request(&[1, 9]),
-            Err(Failure::with(FailureCode::UnknownStructure, 9))
+            parse_request(&[4, 1, 2, 3, 5]).unwrap().ids(),
+            &[1, 2, 3, 5]
         );
-        for bad in [&[][..], &[0], &[4, 1, 1, 1, 1], &[2, 1]] {
+        for unknown in [4, 9] {
+            assert_eq!(
+                parse_request(&[1, unknown]),
+                Err(Failure::with(
+                    FailureCode::UnknownStructure,
+                    u32::from(unknown)
+                ))
+            );
+        }
+        for bad in [&[][..], &[0], &[5, 1, 1, 1, 1, 1], &[2, 1]] {
             assert_eq!(
                 parse_request(bad).unwrap_err().code,
                 FailureCode::BadAppData

@@ -20,6 +20,7 @@
 pub mod event;
 pub mod function;
 pub mod hk;
+pub mod hk_upgrade;
 pub mod tc;
 pub mod time;
 pub mod tm;

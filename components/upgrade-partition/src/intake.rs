@@ -1,0 +1,274 @@
+//! Transfer messages into the agent: the bundle's header first, collected in RAM and verified
+//! before any image byte is taken; then image chunks, each checked against its manifest hash in
+//! RAM before it is written to the inactive slot.
+//!
+//! The ground sends the bundle as messages of one fixed length (the first message sets it; the
+//! last may be shorter) at `offset = index * length`. The agent takes the bytes it needs next
+//! from whichever message holds them; a message wholly before that point is a duplicate
+//! (ignored), one after it is early (ignored: the status tells the ground where to go on). A
+//! message whose geometry does not fit the transfer is refused as out of order. A bundle id
+//! other than the current one starts a new transfer, and must start at offset 0. A late message
+//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
+//! bundle from offset 0 after a rollback is a new attempt.
+//!
+//! Avoids: writing unverified bytes, and trusting any number in a message (offsets, lengths and
+//! totals are checked against the transfer and, once known, the manifest).
+
+use crate::agent::{Agent, Mode, Piece, manifest_of};
+use crate::record::Phase;
+use crate::refusal::{self, plain};
+use crate::slot_io;
+use hal::boot::BootControl;
+use hal::flash::NorFlash;
+use protocol::{Refusal, UpgradeError, UpgradeState, UpgradeStatus};
+use sha2::{Digest, Sha256};
+use upgrade::{MAX_HEADER_LEN, PREFIX_LEN};
+
+impl<F: NorFlash, B: BootControl> Agent<F, B> {
+    /// Takes one transfer message; returns the status to send back (state `Failed` with the
+    /// reason if the message or its bundle was refused).
+    pub fn on_piece(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
+        match self.take_piece(piece) {
+            Ok(()) => self.status(),
+            Err(r) => {
+                // Refusals of one message (busy, out of order) do not replace the last refusal
+                // of a bundle or a trial, which the operator needs to see.
+                if !matches!(r.reason, UpgradeError::Busy | UpgradeError::OutOfOrder) {
+                    self.p.refusal = Some(r);
+                }
+                let mut s = self.status();
+                s.state = UpgradeState::Failed { reason: r.reason };
+                s
+            }
+        }
+    }
+
+    fn transferring(&self) -> bool {
+        matches!(
+            self.mode,
+            Mode::Header | Mode::Preparing { .. } | Mode::Receiving { .. } | Mode::Verifying { .. }
+        )
+    }
+
+    fn take_piece(&mut self, piece: &Piece<'_>) -> Result<(), Refusal> {
+        let out_of_order = Refusal {
+            reason: UpgradeError::OutOfOrder,
+            detail: piece.index,
+        };
+        let over = matches!(
+            self.p.phase,
+            Phase::Staged | Phase::Confirmed | Phase::RolledBack
+        );
+        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id && piece.offset != 0
+        {
+            // A late copy of a message of a transfer that is over (a retry that crossed the
+            // reboot): nothing to do, the status says where the bundle is.
+            return Ok(());
+        }
+        let bs = self.boot.state();
+        if bs.trial.is_some() || matches!(self.mode, Mode::Trial | Mode::Rebooting) {
+            return Err(plain(UpgradeError::Busy));
+        }
+        if !self.transferring() || piece.bundle_id != self.p.bundle_id {
+            if piece.offset != 0 {
+                return Err(out_of_order);
+            }
+            self.begin(piece);
+        }
+        let len = piece.data.len() as u64;
+        let (off, total) = (u64::from(piece.offset), u64::from(piece.total_len));
+        let p = u64::from(self.p.piece_len);
+        let fits = len > 0
+            && piece.total_len == self.total_len
+            && off + len <= total
+            && if p == 0 {
+                off == 0 && len == total
+            } else {
+                off == u64::from(piece.index) * p && (len == p || off + len == total)
+            };
+        if !fits {
+            return Err(out_of_order);
+        }
+        let end = off + len;
+        loop {
+            let need = self.need();
+            if need < off || need >= end {
+                return Ok(());
+            }
+            let rest = piece.data.get((need - off) as usize..).unwrap_or(&[]);
+            let n = match self.mode {
+                Mode::Header => self.take_header(rest)?,
+                Mode::Receiving { chunk } => self.take_chunk(chunk, rest)?,
+                _ => return Ok(()),
+            };
+            self.p.bytes_received = self.p.bytes_received.saturating_add(n as u32);
+            if n == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A new transfer (in RAM only until its header is accepted).
+    fn begin(&mut self, piece: &Piece<'_>) {
+        self.mode = Mode::Header;
+        self.incoming_fill = 0;
+        self.chunk_fill = 0;
+        self.total_len = piece.total_len;
+        self.p.bundle_id = piece.bundle_id;
+        self.p.piece_len = if piece.count > 1 {
+            piece.data.len() as u32
+        } else {
+            0
+        };
+        self.p.bytes_received = 0;
+        self.p.bytes_copied = 0;
+        self.p.header_len = 0;
+    }
+
+    fn take_header(&mut self, rest: &[u8]) -> Result<usize, Refusal> {
+        let fill = self.incoming_fill;
+        let want = if fill < PREFIX_LEN {
+            PREFIX_LEN
+        } else {
+            let len = upgrade::header_len(&self.bufs.incoming[..PREFIX_LEN]).map_err(|e| {
+                log::warn!("bundle {:#x} refused: {e}", self.p.bundle_id);
+                self.mode = Mode::Idle;
+                plain(UpgradeError::Malformed)
+            })?;
+            if len > (self.layout.header_area as usize).min(MAX_HEADER_LEN) {
+                self.mode = Mode::Idle;
+                return Err(plain(UpgradeError::TooLarge));
+            }
+            len
+        };
+        let n = (want - fill).min(rest.len());
+        self.bufs.incoming[fill..fill + n].copy_from_slice(&rest[..n]);
+        self.incoming_fill += n;
+        if self.incoming_fill == want && want > PREFIX_LEN {
+            self.accept_header()?;
+        }
+        Ok(n)
+    }
+
+    /// The whole header is in RAM: verify it, write it to the target's header area, record
+    /// the transfer, start the on-board copy pass.
+    fn accept_header(&mut self) -> Result<(), Refusal> {
+        let len = self.incoming_fill;
+        let id = self.p.bundle_id;
+        let checked = match self.policy() {
+            None => Err(plain(UpgradeError::SlotDamaged)),
+            Some(policy) => match upgrade::verify(&self.bufs.incoming[..len], &policy) {
+                Err(e) => {
+                    log::warn!("bundle {id:#x} refused: {e}");
+                    Err(plain(refusal::of_verify(&e)))
+                }
+                Ok(v) => {
+                    let m = v.manifest;
+                    if u64::from(self.total_len) != len as u64 + m.image_len {
+                        log::warn!(
+                            "bundle {id:#x} refused: the transfer is {} bytes, the bundle {}",
+                            self.total_len,
+                            len as u64 + m.image_len
+                        );
+                        Err(plain(UpgradeError::Malformed))
+                    } else if m.chunk_size() < F::ERASE_SIZE
+                        || m.chunk_size() > self.bufs.chunk.len()
+                    {
+                        log::warn!(
+                            "bundle {id:#x} refused: chunks of {} bytes, the slot flash erases {} bytes at once",
+                            m.chunk_size(),
+                            F::ERASE_SIZE
+                        );
+                        Err(plain(UpgradeError::Unsupported))
+                    } else {
+                        log::info!(
+                            "bundle {id:#x} accepted: version {}, security counter {}, {} chunks of {} bytes",
+                            m.version,
+                            m.security_counter,
+                            m.chunk_count(),
+                            m.chunk_size()
+                        );
+                        let mut root = [0u8; crate::record::MAX_ROOT];
+                        let n = v.root.body.len().min(root.len());
+                        root[..n].copy_from_slice(&v.root.body[..n]);
+                        Ok(root.get(..v.root.body.len()).map(|r| (r.len(), root)))
+                    }
+                }
+            },
+        };
+        let root = match checked {
+            Ok(r) => r,
+            Err(r) => {
+                self.abandon(r);
+                return Err(r);
+            }
+        };
+        let target = crate::agent::running(&self.boot.state()).other();
+        let addr = self.layout.slot_offset(target);
+        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.incoming[..len]) {
+            log::error!("writing slot {target:?}'s header failed: {e:?}");
+            self.flash_errors += 1;
+            let r = plain(UpgradeError::Flash);
+            self.abandon(r);
+            return Err(r);
+        }
+        self.p.phase = Phase::Receiving;
+        self.p.target_b = target == hal::boot::Slot::B;
+        self.p.header_len = len as u32;
+        self.p.header_hash = Sha256::digest(&self.bufs.incoming[..len]).into();
+        self.p.done = [0; crate::record::BITMAP_LEN];
+        self.p.refusal = None;
+        if let Some((n, body)) = root {
+            self.p.set_root(&body[..n]);
+        }
+        if !self.persist() {
+            let r = plain(UpgradeError::Flash);
+            self.abandon(r);
+            return Err(r);
+        }
+        self.mode = Mode::Preparing { cursor: 0 };
+        Ok(())
+    }
+
+    fn take_chunk(&mut self, chunk: u32, rest: &[u8]) -> Result<usize, Refusal> {
+        let Some(clen) =
+            manifest_of(&self.bufs.incoming[..self.incoming_fill]).and_then(|m| m.chunk_len(chunk))
+        else {
+            return Ok(0);
+        };
+        let fill = self.chunk_fill;
+        let n = (clen - fill).min(rest.len());
+        self.bufs.chunk[fill..fill + n].copy_from_slice(&rest[..n]);
+        self.chunk_fill += n;
+        if self.chunk_fill < clen {
+            return Ok(n);
+        }
+        self.chunk_fill = 0;
+        let verdict = manifest_of(&self.bufs.incoming[..self.incoming_fill])
+            .map(|m| m.verify_chunk(chunk, &self.bufs.chunk[..clen]));
+        if let Some(Err(e)) = verdict {
+            log::warn!("bundle {:#x}: chunk {chunk} dropped: {e}", self.p.bundle_id);
+            return Err(refusal::of_chunk(&e, chunk));
+        }
+        self.put_chunk(chunk, clen)?;
+        self.after_chunk(chunk);
+        Ok(n)
+    }
+
+    /// Writes the verified chunk in the chunk buffer to the target and records it.
+    pub(crate) fn put_chunk(&mut self, chunk: u32, clen: usize) -> Result<(), Refusal> {
+        let log2 =
+            manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
+        let addr = self.layout.image_offset(self.target()) + (chunk << log2);
+        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[..clen]) {
+            log::error!("writing chunk {chunk} failed: {e:?}");
+            self.flash_errors += 1;
+            return Err(Refusal {
+                reason: UpgradeError::Flash,
+                detail: chunk,
+            });
+        }
+        self.p.set_done(chunk, true);
+        Ok(())
+    }
+}

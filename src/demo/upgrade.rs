@@ -1,0 +1,224 @@
+//! The demo's upgrade chapter, on a second node that runs under the secure boot stage (a real
+//! `spacenode run` child process, factory-provisioned with this executable as version 0.1.0
+//! signed by the sim board's public factory keys), over the same 10 % loss radio:
+//!
+//! 1. this same executable stamped version 2.0.0: the agent copies every chunk on board, the
+//!    ground sends only the manifest; the boot stage trial-boots slot B, the agent confirms it
+//!    after its health soak;
+//! 2. a properly signed but broken release (version 3.0.0, the image is the host's `false`,
+//!    which exits at once): trial-booted, dies, the board uses up its attempts and rolls back to
+//!    version 2.0.0 by itself; the agent reports why;
+//! 3. a downgrade to 1.0.0: refused before any image byte.
+//!
+//! Avoids: anything but the operator's path (`crate::ground::upgrade`) for the upgrades.
+
+use crate::boot::factory::{SIM_FACTORY_RELEASE_SEED, SIM_FACTORY_ROOT_SEED};
+use crate::failure::Failure;
+use crate::ground::session::{Session, SessionConfig};
+use crate::ground::upgrade::{self as up, Event, UpgradeError, UpgradeJob};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
+use upgrade::{Algorithm, Version};
+
+/// The broken release's image: a real executable that exits at once.
+const BROKEN_IMAGE: &str = "/bin/false";
+
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::Usage(e.to_string())
+}
+
+/// `image` as `version` / `counter`, signed with the sim board's public factory keys.
+fn sim_release(image: &[u8], version: Version, counter: u32) -> Result<Vec<u8>, Failure> {
+    let key = |seed| SecretKey::from_seed(Algorithm::Ed25519, seed).ok_or_else(|| usage("key"));
+    let (root_key, release_key) = (
+        key(&SIM_FACTORY_ROOT_SEED)?,
+        key(&SIM_FACTORY_RELEASE_SEED)?,
+    );
+    let root = RootSpec {
+        version: 1,
+        root_threshold: 1,
+        root_keys: vec![root_key.public()],
+        release_threshold: 1,
+        release_keys: vec![release_key.public()],
+    };
+    let mut root_doc = SignedDoc::new(root.body().map_err(usage)?);
+    root_doc.sign(&root_key);
+    let spec = ManifestSpec {
+        board: crate::boot::slot::SIM_BOARD.to_vec(),
+        hardware: crate::boot::slot::SIM_HARDWARE.to_vec(),
+        version,
+        security_counter: counter,
+        expires: u64::MAX,
+        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
+    };
+    let mut manifest = SignedDoc::new(spec.body(image).map_err(usage)?);
+    manifest.sign(&release_key);
+    assemble(&[root_doc], &manifest, image).map_err(usage)
+}
+
+/// The node under its boot stage, its log lines as they come.
+struct Node {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Node {
+    fn start(state: &Path, uplink: SocketAddr, ground: SocketAddr) -> Result<Node, Failure> {
+        let exe = std::env::current_exe().map_err(usage)?;
+        let mut child = Command::new(exe)
+            .args(["run", "--radio-loss", "0.1", "--radio-latency-ms", "20"])
+            .arg("--state")
+            .arg(state)
+            .arg("--radio-uplink")
+            .arg(uplink.to_string())
+            .arg("--ground")
+            .arg(ground.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| usage(format!("cannot start `spacenode run`: {e}")))?;
+        let out = child.stdout.take().ok_or_else(|| usage("no stdout"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Ok(Node { child, lines })
+    }
+
+    /// Prints the boot stage's and the agent's lines that arrived so far.
+    fn show(&self) {
+        while let Ok(l) = self.lines.try_recv() {
+            let agent = l.starts_with("[upgrade] INFO  ") || l.starts_with("[upgrade] WARN  ");
+            if l.starts_with("[boot] power-on") || l.contains("RESET") || agent {
+                println!("   {l}");
+            }
+        }
+    }
+
+    fn wait(&self, what: &str) -> Result<(), Failure> {
+        let deadline = Instant::now() + super::board::STEP_BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(what) => return Ok(()),
+                Ok(_) => {}
+                Err(_) => return Err(usage(format!("the upgrade node did not show `{what}`"))),
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<SocketAddr, Failure> {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map_err(usage)
+}
+
+fn show_event(e: &Event) {
+    match e {
+        Event::Sending { count, bytes, .. } => {
+            println!("   [ground] bundle of {bytes} bytes, {count} messages if all were needed")
+        }
+        Event::Written { status } => println!(
+            "   [ground] the node copied {} bytes on board, verified the image in its inactive slot and asked for a trial boot",
+            status.bytes_copied
+        ),
+        _ => {}
+    }
+}
+
+/// Runs the chapter; returns its summary lines.
+pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
+    let started = Instant::now();
+    let (uplink, ground) = (free_port()?, free_port()?);
+    let node = Node::start(&dir.join("upgrade-node"), uplink, ground)?;
+    node.wait("[upgrade] INFO  slot A running")?;
+    let mut session = Session::open(SessionConfig {
+        node: uplink,
+        listen: ground,
+        state_dir: dir.join("upgrade-ground"),
+        provisioning: comms::sdls::sim_default::sim_default_bytes()
+            .map_err(usage)?
+            .to_vec(),
+        spi: comms::sdls::sim_default::SIM_OPS_SPI,
+        // A lost message costs one timeout: short, since the radio's round trip is about 50 ms.
+        timeout: Duration::from_millis(400),
+        attempts: 8,
+    })
+    .map_err(usage)?;
+    let exe = std::fs::read(std::env::current_exe().map_err(usage)?).map_err(usage)?;
+    let deadline = Duration::from_secs(60);
+    let mut summary = Vec::new();
+
+    println!("   version 2.0.0: this same executable, signed again (security counter 1):");
+    let job = UpgradeJob {
+        bundle: sim_release(&exe, Version::new(2, 0, 0), 1)?,
+        deadline,
+    };
+    let ok = up::upgrade(&mut session, &job, &mut |e| show_event(e)).map_err(usage)?;
+    node.show();
+    println!(
+        "   [ground] {}",
+        crate::ground::upgrade_show::outcome_line(&ok)
+    );
+    summary.push(format!(
+        "upgraded to 2.0.0 over 10 % loss: {} bytes uplinked, {} copied on board, confirmed after the soak",
+        ok.uplinked, ok.status.bytes_copied
+    ));
+
+    println!(
+        "   version 3.0.0, properly signed but broken (its image is {BROKEN_IMAGE}: exits at once):"
+    );
+    let broken = std::fs::read(BROKEN_IMAGE).map_err(|e| usage(format!("{BROKEN_IMAGE}: {e}")))?;
+    let job = UpgradeJob {
+        bundle: sim_release(&broken, Version::new(3, 0, 0), 1)?,
+        deadline,
+    };
+    match up::upgrade(&mut session, &job, &mut |e| show_event(e)) {
+        Err(UpgradeError::Refused(why)) => {
+            node.show();
+            println!("   [ground] {why}");
+            summary.push("a broken 3.0.0 was trial-booted, died, and the node rolled back to 2.0.0 by itself".into());
+        }
+        Ok(_) => return Err(usage("the broken release was confirmed")),
+        Err(e) => return Err(usage(e)),
+    }
+
+    println!("   version 1.0.0 (a downgrade):");
+    let job = UpgradeJob {
+        bundle: sim_release(&exe, Version::new(1, 0, 0), 1)?,
+        deadline,
+    };
+    match up::upgrade(&mut session, &job, &mut |_| {}) {
+        Err(UpgradeError::Refused(why)) => {
+            node.show();
+            println!("   [ground] {why}");
+            summary.push("a downgrade to 1.0.0 refused before any image byte".into());
+        }
+        Ok(_) => return Err(usage("the downgrade was installed")),
+        Err(e) => return Err(usage(e)),
+    }
+    summary.push(format!(
+        "upgrade chapter: {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(summary)
+}

@@ -1,0 +1,205 @@
+//! Whole-system test of an on-orbit upgrade, with real processes: a fresh node under
+//! `spacenode run` is factory-provisioned with this very executable in slot A (version 0.1.0,
+//! the sim board's public factory keys), and `spacenode ground upgrade` talks to it over the sim
+//! radio:
+//!
+//! 1. the same executable stamped version 2.0.0 (security counter 1): the agent copies every
+//!    chunk on board, only the header goes up; the boot stage trial-boots slot B (the new image
+//!    really runs: its own boot line says slot B), the agent confirms it after the health soak,
+//!    and the command prints "confirmed" with the version;
+//! 2. a downgrade (1.0.0) is refused before any image byte, with the agent's reason, exit 1;
+//! 3. `ground status` shows both slots' versions and the refusal.
+//!
+//! The bundles are signed with the sim board's public factory keys (the constants of
+//! `src/boot/factory.rs`); the test checks their root hashes to the node's OTP, so a change of
+//! those keys fails here first. Every wait is bounded; nothing asserts how fast anything is.
+
+mod common;
+
+use common::{Board, free_addr, text};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Command, Output};
+use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
+use upgrade::{Algorithm, Version};
+
+/// The sim board's PUBLIC factory seeds (`src/boot/factory.rs`).
+const ROOT_SEED: [u8; 32] = *b"spacenode sim factory root (PUB)";
+const RELEASE_SEED: [u8; 32] = *b"spacenode sim factory release(P)";
+
+fn spacenode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(args)
+        .output()
+        .expect("spacenode")
+}
+
+/// `image` as `version` / `counter`, signed with the sim factory keys.
+fn sim_release(image: &[u8], version: Version, counter: u32) -> Vec<u8> {
+    let root_key = SecretKey::from_seed(Algorithm::Ed25519, &ROOT_SEED).unwrap();
+    let release_key = SecretKey::from_seed(Algorithm::Ed25519, &RELEASE_SEED).unwrap();
+    let root = RootSpec {
+        version: 1,
+        root_threshold: 1,
+        root_keys: vec![root_key.public()],
+        release_threshold: 1,
+        release_keys: vec![release_key.public()],
+    };
+    let mut root_doc = SignedDoc::new(root.body().unwrap());
+    root_doc.sign(&root_key);
+    let spec = ManifestSpec {
+        board: b"sim".to_vec(),
+        hardware: b"sim-1".to_vec(),
+        version,
+        security_counter: counter,
+        expires: u64::MAX,
+        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
+    };
+    let mut manifest = SignedDoc::new(spec.body(image).unwrap());
+    manifest.sign(&release_key);
+    assemble(&[root_doc], &manifest, image).unwrap()
+}
+
+fn link_args<'a>(uplink: &'a str, ground: &'a str, gstate: &'a str) -> Vec<&'a str> {
+    vec!["--node", uplink, "--listen", ground, "--state", gstate]
+}
+
+#[test]
+fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (uplink, ground) = (free_addr(), free_addr());
+    let mut board = Board::boot(&state, uplink, ground, &["--radio-loss", "0.1"]);
+    board.wait_for("[upgrade] INFO  slot A running");
+
+    let exe = std::fs::read(env!("CARGO_BIN_EXE_spacenode")).unwrap();
+    let v2 = sim_release(&exe, Version::new(2, 0, 0), 1);
+    let otp = std::fs::read(state.join("otp.bin")).unwrap();
+    let root1 = upgrade::Header::parse(&v2).unwrap().roots()[0].body;
+    assert!(
+        otp.windows(32).any(|w| w == &Sha256::digest(root1)[..]),
+        "the test's factory keys are the node's"
+    );
+    let v2_path = dir.path().join("v2.bundle");
+    std::fs::write(&v2_path, &v2).unwrap();
+    let (u, g, gs) = (uplink.to_string(), ground.to_string(), s(&gstate));
+    let mut args = vec!["ground", "upgrade"];
+    args.extend(link_args(&u, &g, &gs));
+    let p = s(&v2_path);
+    args.push(&p);
+    let o = spacenode(&args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}\nnode log:\n{}", {
+        board.drain();
+        board.log.join("\n")
+    });
+    assert!(
+        out.contains("confirmed: the node runs version 2.0.0 from slot B"),
+        "{out}"
+    );
+    assert!(out.contains("copied on board"), "{out}");
+    println!("{out}");
+    board.wait_for("[boot] power-on #2: slot B (trial");
+    assert!(
+        board
+            .log
+            .iter()
+            .any(|l| l.contains("slot B (trial") && l.contains("verified: version 2.0.0")),
+        "the boot stage ran slot B's image"
+    );
+    board.wait_for("confirmed after its health soak");
+
+    // A downgrade is refused with the agent's reason.
+    let v1 = sim_release(&exe, Version::new(1, 0, 0), 1);
+    let v1_path = dir.path().join("v1.bundle");
+    std::fs::write(&v1_path, &v1).unwrap();
+    let mut args = vec!["ground", "upgrade"];
+    args.extend(link_args(&u, &g, &gs));
+    let p = s(&v1_path);
+    args.push(&p);
+    let o = spacenode(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("not newer than the node's confirmed version"),
+        "{}",
+        text(&o)
+    );
+
+    let mut args = vec!["ground", "status"];
+    args.extend(link_args(&u, &g, &gs));
+    let o = spacenode(&args);
+    let st = text(&o);
+    assert!(st.contains("upgrade: running slot B (confirmed B)"), "{st}");
+    assert!(st.contains("slot A 0.1.0"), "{st}");
+    assert!(st.contains("slot B 2.0.0 (security counter 1)"), "{st}");
+    assert!(
+        st.contains("last refusal: its version is not newer"),
+        "{st}"
+    );
+    board.stop();
+}
+
+/// The agent's error paths in its real partition: a progress record damaged in both copies and
+/// a garbage header in the inactive slot are reported at start, the agent keeps running (no
+/// restart, no crash loop), and `ground status` shows what it found.
+#[test]
+fn a_damaged_progress_record_and_slot_are_reported_by_the_running_agent() {
+    use hal::slots::SlotLayout;
+    use std::os::unix::fs::FileExt;
+    const LAYOUT: SlotLayout = SlotLayout {
+        slot_size: 128 << 20,
+        header_area: 64 << 10,
+        progress_len: 16 << 10,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (uplink, ground) = (free_addr(), free_addr());
+    let mut board = Board::boot(&state, uplink, ground, &[] as &[&str]);
+    board.wait_for("[upgrade] INFO  slot A running");
+    board.stop();
+
+    // Both copies of the progress record: a plausible header, then garbage (a record that was
+    // written and is lost); slot B's header area: the bundle magic, then garbage.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(state.join("slot-flash.flash"))
+        .unwrap();
+    let garbage: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+    for copy in [0, u64::from(LAYOUT.progress_len / 2)] {
+        f.write_all_at(&garbage, u64::from(LAYOUT.progress_offset()) + copy)
+            .unwrap();
+    }
+    let mut header = b"SNBUNDLE".to_vec();
+    header.extend_from_slice(&garbage);
+    f.write_all_at(&header, u64::from(LAYOUT.slot_size))
+        .unwrap();
+    drop(f);
+
+    let mut board = Board::boot(&state, uplink, ground, &[] as &[&str]);
+    board.wait_for("[upgrade] ERROR progress record lost");
+    board.wait_for("slot B: no image header");
+    let (u, g, gs) = (uplink.to_string(), ground.to_string(), s(&gstate));
+    let mut args = vec!["ground", "status"];
+    args.extend(link_args(&u, &g, &gs));
+    let o = spacenode(&args);
+    let st = text(&o);
+    assert!(
+        st.contains("last refusal: the node lost its progress record"),
+        "{st}"
+    );
+    assert!(st.contains("slot B nothing"), "{st}");
+    board.drain();
+    assert!(
+        !board
+            .log
+            .iter()
+            .any(|l| l.contains("FAULT upgrade") || l.contains("upgrade restarted")),
+        "the agent was not restarted:\n{}",
+        board.log.join("\n")
+    );
+    board.stop();
+}
