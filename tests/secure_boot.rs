@@ -316,3 +316,49 @@ fn an_image_below_the_confirmed_security_counter_never_runs() {
         after.stderr
     );
 }
+
+#[test]
+fn a_killed_board_leaves_no_process_behind() {
+    // SIGKILL of `spacenode run` is a power cut: the image dies by its parent-death signal and
+    // every component by its own, also after switching to its own user (which clears that signal
+    // unless the component sets it again).
+    let _b = one_board();
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut board = common::Board::boot(
+        state.path(),
+        "127.0.0.1:0".parse().expect("addr"),
+        common::free_addr(),
+        &[] as &[&str],
+    );
+    board.wait_for("[watchdog] INFO  watching");
+    let pids: Vec<u32> = board
+        .log
+        .iter()
+        .filter_map(|l| {
+            l.split(" started (pid ")
+                .nth(1)?
+                .split(')')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(pids.len(), 4, "{}", board.log.join("\n"));
+    board.kill();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+    };
+    while pids.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<&u32> = pids.iter().filter(|p| alive(p)).collect();
+    for pid in &left {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(**pid as i32).expect("pid"),
+            rustix::process::Signal::KILL,
+        );
+    }
+    assert!(left.is_empty(), "components outlived the board: {left:?}");
+}

@@ -9,6 +9,10 @@
 //!   the seccomp filter. Without root the process keeps the monitor's UID, and its log says so
 //!   once, as the CPU budget line does: every component then shares one user, and only the next
 //!   point keeps the others out.
+//! - **Still dies with the monitor**: a change of UID or GID clears `PR_SET_PDEATHSIG`
+//!   (prctl(2)), which the monitor set before exec so that no component outlives it. It is set
+//!   again right after the switch, and if the monitor died in between (the parent is no longer
+//!   the one that started us) the component refuses to start.
 //! - **Not dumpable** (`PR_SET_DUMPABLE` 0), always, last (a UID change resets the flag to the
 //!   system's `suid_dumpable`): the kernel then refuses `ptrace` and `/proc/PID/mem` (and
 //!   `/proc/PID/fd`, `maps`, `environ`) to every process without `CAP_SYS_PTRACE`, the same
@@ -65,6 +69,7 @@ pub fn apply(index: usize) -> Result<Identity, SandboxError> {
     // start-up of the component process.
     let identity = unsafe {
         let uid = libc::geteuid();
+        let monitor = libc::getppid();
         if uid == 0 {
             let own = UID_BASE.saturating_add(u32::try_from(index).unwrap_or(u32::MAX - UID_BASE));
             if libc::setgroups(0, std::ptr::null()) != 0 {
@@ -75,6 +80,24 @@ pub fn apply(index: usize) -> Result<Identity, SandboxError> {
             }
             if libc::setresuid(own, own, own) != 0 {
                 return Err(os("setresuid"));
+            }
+            // The switch cleared the parent-death signal: without it a killed monitor would
+            // leave this component running on its own.
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(os("PR_SET_PDEATHSIG"));
+            }
+            if libc::getppid() != monitor {
+                return Err(SandboxError::Os {
+                    what: "PR_SET_PDEATHSIG",
+                    err: std::io::Error::other("the monitor ended while this component started"),
+                });
             }
             Identity::Own { uid: own }
         } else {
