@@ -13,7 +13,10 @@
 //!   a new seed;
 //! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
 //!   comms' own, whose anti-replay state it needs to accept anything;
-//! - the mode is never safe mode (a damaged store is not a reason to reset).
+//! - the mode is never safe mode (a damaged store is not a reason to reset);
+//! - the slot flash holds the only signed image: when its damage destroys that image the secure
+//!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
+//!   one is grown back, erased, and boots.
 //!
 //! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: about a
 //! minute on two cores); the cases print as a table.
@@ -146,6 +149,30 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
             case as u64 + 1,
         );
         let (uplink, ground) = (free_addr(), free_addr());
+        if store == "slot-flash" && kind != "truncated" {
+            // The slot flash holds the only signed image: destroyed, nothing may run. The boot
+            // stage must stop with its reason, never run an unverified image, never loop.
+            let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+                .args(["run", "--radio-uplink", "127.0.0.1:0", "--ground"])
+                .arg(ground.to_string())
+                .arg("--state")
+                .arg(state.path())
+                .output()
+                .unwrap();
+            let out = text(&o);
+            let verdict = if o.status.code() == Some(2)
+                && !out.contains("[monitor]")
+                && (out.contains("no slot holds an image that verifies")
+                    || out.contains("so nothing runs"))
+            {
+                "boot stage refused, nothing ran"
+            } else {
+                failures.push(format!("{store} {kind}: {out}"));
+                "WRONG"
+            };
+            println!("{store:<13} {kind:<12} {verdict}");
+            continue;
+        }
         let mut b = Board::start(state.path(), uplink, ground, &none);
         b.wait_for("[watchdog] INFO  health #");
         let until = Instant::now() + SETTLE;

@@ -127,6 +127,10 @@ fn select_and_verify(
 ) -> Result<(slot::LoadedImage, String), Failure> {
     let usage = |e: String| Failure::Usage(e);
     let boot_path = state.join("boot.flash");
+    // Boot control cut short is read as far as it goes (the rest erased): a lost record then
+    // recovers the factory state instead of refusing to boot the board.
+    board_sim::monitor::devices::grow_image(&boot_path, board_sim::boot::BOOT_FLASH_SIZE)
+        .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
     let mut bc = open_for_bootloader(&boot_path)
         .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
     let selected = match bc.select_boot() {
@@ -140,8 +144,16 @@ fn select_and_verify(
     };
     let st = bc.state();
     let flash_path = state.join(SLOT_FLASH_FILE);
-    let mut flash =
-        SimFlash::open(&flash_path).map_err(|e| usage(format!("{}: {e}", flash_path.display())))?;
+    // An image cut short (a sim-only damage: flash does not shrink) is read as far as it goes,
+    // the rest erased, as the monitor does for boot control: verification then decides.
+    board_sim::monitor::devices::grow_image(&flash_path, SIM_SLOT_LAYOUT.flash_len() as usize)
+        .map_err(|e| usage(format!("{}: {e}", flash_path.display())))?;
+    let mut flash = SimFlash::open(&flash_path).map_err(|e| {
+        usage(format!(
+            "{}: {e}; the slot flash holds the only images this board may run, so nothing runs",
+            flash_path.display()
+        ))
+    })?;
     let floor = st.security_counter;
     let first = match slot::load(&mut flash, &SIM_SLOT_LAYOUT, selected, anchor, floor) {
         Ok(img) => {

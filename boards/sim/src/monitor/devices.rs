@@ -52,7 +52,7 @@ pub fn flash_capacity(name: &str) -> usize {
 /// was. A missing image is left to be created; a larger one is never truncated. The same
 /// restores the size of an image cut short by damage (the sim's stand-in for a part whose tail
 /// reads erased): what survived is then judged by the store that reads it.
-pub(crate) fn grow_image(path: &Path, capacity: usize) -> std::io::Result<()> {
+pub fn grow_image(path: &Path, capacity: usize) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom, Write};
     let mut file = match std::fs::OpenOptions::new()
         .read(true)
