@@ -62,8 +62,7 @@ pub fn run(
     stop: BorrowedFd<'_>,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
-    let lock =
-        board_sim::monitor::lock_state(&opts.state).map_err(|e| Failure::Usage(e.to_string()))?;
+    let lock = take_lock(&opts.state)?;
     let anchor = match otp::read(&opts.state).map_err(|e| Failure::Usage(e.to_string()))? {
         Some(a) => a,
         None => factory_provision(opts, out)?,
@@ -87,6 +86,22 @@ pub fn run(
                 // The hardware watchdog's timeout: no hot loop when an image dies at once.
                 std::thread::sleep(Duration::from_millis(300));
             }
+        }
+    }
+}
+
+/// The state directory's lock. A board that was just killed holds it until its image has gone
+/// down (a moment after its boot stage), so a lock still held is retried for a few seconds
+/// before the directory is reported in use by another node.
+fn take_lock(state: &Path) -> Result<std::fs::File, Failure> {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match board_sim::monitor::lock_state(state) {
+            Ok(f) => return Ok(f),
+            Err(board_sim::monitor::MonitorError::Locked(_)) if Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(Failure::Usage(e.to_string())),
         }
     }
 }
