@@ -89,7 +89,12 @@ impl Cp {
             req: [0; 64],
             req_len: 0,
             naks_sent: 0,
-            stats: CpStats { requests_sent: 0, stale_replies: 0, malformed: 0, illegal_events: 0 },
+            stats: CpStats {
+                requests_sent: 0,
+                stale_replies: 0,
+                malformed: 0,
+                illegal_events: 0,
+            },
         }
     }
 
@@ -109,10 +114,20 @@ impl Cp {
     }
 
     /// Fires the Restart timer if it is due; returns the layer actions (tlu/tld/tls/tlf).
-    pub fn poll<N: Negotiator>(&mut self, now: u64, cfg: &Config, neg: &mut N, send: &mut dyn FnMut(&[u8])) -> Actions {
+    pub fn poll<N: Negotiator>(
+        &mut self,
+        now: u64,
+        cfg: &Config,
+        neg: &mut N,
+        send: &mut dyn FnMut(&[u8]),
+    ) -> Actions {
         match self.deadline {
             Some(d) if now >= d => {
-                let ev = if self.restart_count > 0 { Event::ToPlus } else { Event::ToMinus };
+                let ev = if self.restart_count > 0 {
+                    Event::ToPlus
+                } else {
+                    Event::ToMinus
+                };
                 if ev == Event::ToPlus {
                     self.timeout_ms = self.timeout_ms.saturating_mul(2).min(cfg.restart_max_ms);
                 }
@@ -179,7 +194,13 @@ impl Cp {
     }
 
     /// Judges a Configure-Request: the event (RCR+ or RCR-) and the reply in `reply`.
-    fn judge<N: Negotiator>(&self, pkt: Packet<'_>, cfg: &Config, neg: &N, reply: &mut [u8]) -> (Event, usize) {
+    fn judge<N: Negotiator>(
+        &self,
+        pkt: Packet<'_>,
+        cfg: &Config,
+        neg: &N,
+        reply: &mut [u8],
+    ) -> (Event, usize) {
         let mut suggestion = [0u8; 8];
         let mut worst = code::CONFIGURE_ACK;
         for (kind, value) in options(pkt.data).flatten() {
@@ -199,16 +220,27 @@ impl Cp {
                 let v = neg.judge(kind, value, &mut suggestion);
                 match (worst, v) {
                     (code::CONFIGURE_REJECT, Verdict::Reject) => b.option(kind, value),
-                    (code::CONFIGURE_REJECT, Verdict::Nak(_)) if self.naks_sent >= cfg.max_failure => {
+                    (code::CONFIGURE_REJECT, Verdict::Nak(_))
+                        if self.naks_sent >= cfg.max_failure =>
+                    {
                         b.option(kind, value)
                     }
-                    (code::CONFIGURE_NAK, Verdict::Nak(n)) => b.option(kind, &suggestion[..n.min(8)]),
+                    (code::CONFIGURE_NAK, Verdict::Nak(n)) => {
+                        b.option(kind, &suggestion[..n.min(8)])
+                    }
                     _ => {}
                 }
             }
         }
         let len = b.finish().len();
-        (if worst == code::CONFIGURE_ACK { Event::RcrPlus } else { Event::RcrMinus }, len)
+        (
+            if worst == code::CONFIGURE_ACK {
+                Event::RcrPlus
+            } else {
+                Event::RcrMinus
+            },
+            len,
+        )
     }
 
     /// Runs one event: transition, then its actions. `pkt` is the packet that caused it, `reply`
@@ -243,10 +275,19 @@ impl Cp {
             // wishes, not from what an earlier peer refused.
             neg.reset();
             self.naks_sent = 0;
+            self.timeout_ms = cfg.restart_ms;
         }
         if acts.contains(Actions::IRC) {
-            self.restart_count = if acts.contains(Actions::STR) { cfg.max_terminate } else { cfg.max_configure };
-            self.timeout_ms = cfg.restart_ms;
+            // The counter restarts; the backed-off timeout does not (only a fresh negotiation
+            // or a Close resets it): a round trip that outgrew the timer will again.
+            self.restart_count = if acts.contains(Actions::STR) {
+                cfg.max_terminate
+            } else {
+                cfg.max_configure
+            };
+            if acts.contains(Actions::STR) || self.timeout_ms == 0 {
+                self.timeout_ms = cfg.restart_ms;
+            }
         }
         if acts.contains(Actions::ZRC) {
             self.restart_count = 0;
@@ -292,7 +333,10 @@ impl Cp {
             b.bytes(&p.whole[..p.whole.len().min(crate::MAX_INFO - 4)]);
             send(b.finish());
         }
-        if !matches!(next, State::Closing | State::Stopping | State::ReqSent | State::AckRcvd | State::AckSent) {
+        if !matches!(
+            next,
+            State::Closing | State::Stopping | State::ReqSent | State::AckRcvd | State::AckSent
+        ) {
             self.deadline = None;
         }
         acts

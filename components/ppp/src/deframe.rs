@@ -44,7 +44,11 @@ pub enum Step {
     /// Nothing yet.
     Pending,
     /// A good frame: its protocol and where its information field lies in [`Deframer::buffer`].
-    Frame { protocol: u16, start: usize, end: usize },
+    Frame {
+        protocol: u16,
+        start: usize,
+        end: usize,
+    },
     /// A frame was dropped.
     Dropped(RxError),
 }
@@ -76,7 +80,13 @@ impl Default for Deframer {
 impl Deframer {
     /// A machine hunting for the first flag.
     pub const fn new() -> Self {
-        Self { buf: [0; CAPACITY], len: 0, state: State::Hunt, overlong: false, frame_done: false }
+        Self {
+            buf: [0; CAPACITY],
+            len: 0,
+            state: State::Hunt,
+            overlong: false,
+            frame_done: false,
+        }
     }
 
     /// The bytes of the last completed frame (valid until the next [`Self::feed`]).
@@ -113,7 +123,9 @@ impl Deframer {
                 self.state = State::Data { escaped: true };
                 Step::Pending
             }
-            (State::Data { escaped: false }, c) if c < 0x20 && rx_accm & (1 << c) != 0 => Step::Pending,
+            (State::Data { escaped: false }, c) if c < 0x20 && rx_accm & (1 << c) != 0 => {
+                Step::Pending
+            }
             (State::Data { escaped }, c) => {
                 self.state = State::Data { escaped: false };
                 self.store(if escaped { c ^ XOR } else { c });
@@ -160,12 +172,16 @@ impl Deframer {
             }
             at = 2;
         }
-        let Some(&first) = body.get(at) else { return Step::Dropped(RxError::TooShort) };
+        let Some(&first) = body.get(at) else {
+            return Step::Dropped(RxError::TooShort);
+        };
         let protocol = if first & 1 == 1 {
             at += 1;
             u16::from(first)
         } else {
-            let Some(&second) = body.get(at + 1) else { return Step::Dropped(RxError::TooShort) };
+            let Some(&second) = body.get(at + 1) else {
+                return Step::Dropped(RxError::TooShort);
+            };
             if second & 1 == 0 {
                 return Step::Dropped(RxError::BadHeader);
             }
@@ -174,6 +190,10 @@ impl Deframer {
         };
         self.len = len;
         self.frame_done = true;
-        Step::Frame { protocol, start: at, end: len - 2 }
+        Step::Frame {
+            protocol,
+            start: at,
+            end: len - 2,
+        }
     }
 }

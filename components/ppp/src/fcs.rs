@@ -64,12 +64,21 @@ mod tests {
         for (b, entry) in table.iter_mut().enumerate() {
             let mut v = b as u16;
             for _ in 0..8 {
-                v = if v & 1 != 0 { (v >> 1) ^ 0x8408 } else { v >> 1 };
+                v = if v & 1 != 0 {
+                    (v >> 1) ^ 0x8408
+                } else {
+                    v >> 1
+                };
             }
             *entry = v;
         }
         // First entries as printed in RFC 1662 §C.2's fcstab.
-        assert_eq!(&table[..8], &[0x0000, 0x1189, 0x2312, 0x329b, 0x4624, 0x57ad, 0x6536, 0x74bf]);
+        assert_eq!(
+            &table[..8],
+            &[
+                0x0000, 0x1189, 0x2312, 0x329b, 0x4624, 0x57ad, 0x6536, 0x74bf
+            ]
+        );
         assert_eq!(table[255], 0x0f78);
         for &b in bytes {
             fcs = (fcs >> 8) ^ table[((fcs ^ b as u16) & 0xff) as usize];

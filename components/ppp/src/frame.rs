@@ -36,7 +36,11 @@ pub struct SendOptions {
 impl SendOptions {
     /// RFC 1662 defaults, in force until LCP is Opened: escape every control character, no
     /// compression.
-    pub const DEFAULT: Self = Self { accm: 0xFFFF_FFFF, acfc: false, pfc: false };
+    pub const DEFAULT: Self = Self {
+        accm: 0xFFFF_FFFF,
+        acfc: false,
+        pfc: false,
+    };
 }
 
 /// The frame does not fit in the transmit queue (the caller has not drained it).
@@ -59,7 +63,10 @@ impl Default for TxQueue {
 impl TxQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        Self { buf: [0; TX_CAPACITY], len: 0 }
+        Self {
+            buf: [0; TX_CAPACITY],
+            len: 0,
+        }
     }
 
     /// Bytes waiting.
@@ -83,8 +90,18 @@ impl TxQueue {
 
     /// Appends one frame carrying `protocol` and the concatenation of `parts` as its
     /// information field, framed per `opts`.
-    pub fn push(&mut self, opts: SendOptions, protocol: u16, parts: &[&[u8]]) -> Result<(), QueueFull> {
-        let mut w = Writer { q: self, at: 0, accm: opts.accm, fcs: Running::new() };
+    pub fn push(
+        &mut self,
+        opts: SendOptions,
+        protocol: u16,
+        parts: &[&[u8]],
+    ) -> Result<(), QueueFull> {
+        let mut w = Writer {
+            q: self,
+            at: 0,
+            accm: opts.accm,
+            fcs: Running::new(),
+        };
         w.at = w.q.len;
         w.raw(FLAG)?;
         if !opts.acfc {
@@ -171,7 +188,11 @@ mod tests {
 
     #[test]
     fn compression_and_accm_zero() {
-        let opts = SendOptions { accm: 0, acfc: true, pfc: true };
+        let opts = SendOptions {
+            accm: 0,
+            acfc: true,
+            pfc: true,
+        };
         let (out, n) = frame(opts, 0x0021, &[0x45, 0x7E, 0x01]);
         // flag, protocol 21, 45, 7D 5E, 01 (not escaped, ACCM 0), FCS(2, maybe escaped), flag
         assert_eq!(&out[..6], &[FLAG, 0x21, 0x45, 0x7D, 0x5E, 0x01]);
@@ -185,7 +206,10 @@ mod tests {
         q.push(SendOptions::DEFAULT, 0x0021, &[&big]).unwrap();
         q.push(SendOptions::DEFAULT, 0x0021, &[&big]).unwrap();
         let before = q.len();
-        assert_eq!(q.push(SendOptions::DEFAULT, 0x0021, &[&big]), Err(QueueFull));
+        assert_eq!(
+            q.push(SendOptions::DEFAULT, 0x0021, &[&big]),
+            Err(QueueFull)
+        );
         assert_eq!(q.len(), before);
     }
 }

@@ -211,7 +211,9 @@ pub fn transition(state: State, event: Event) -> Option<(Actions, State)> {
         (E::RxjPlus, S::AckRcvd) => (N, S::ReqSent),
         (E::RxjPlus, s) => (N, s),
         (E::RxjMinus, S::Closed | S::Closing) => (TLF, S::Closed),
-        (E::RxjMinus, S::Stopped | S::Stopping | S::ReqSent | S::AckRcvd | S::AckSent) => (TLF, S::Stopped),
+        (E::RxjMinus, S::Stopped | S::Stopping | S::ReqSent | S::AckRcvd | S::AckSent) => {
+            (TLF, S::Stopped)
+        }
         (E::RxjMinus, S::Opened) => (TLD | IRC | STR, S::Stopping),
         (E::RxjMinus, S::Initial | S::Starting) => return None,
 

@@ -25,7 +25,12 @@ pub struct Ipcp {
 impl Ipcp {
     /// IPCP for `cfg`.
     pub fn new(cfg: &Config) -> Self {
-        Self { local: cfg.local_ip, peer: cfg.peer_ip, want_address: true, peer_acked: None }
+        Self {
+            local: cfg.local_ip,
+            peer: cfg.peer_ip,
+            want_address: true,
+            peer_acked: None,
+        }
     }
 
     /// Our address.
@@ -60,9 +65,11 @@ impl Negotiator for Ipcp {
     }
 
     fn accepted(&mut self, data: &[u8]) {
-        self.peer_acked = options(data)
-            .flatten()
-            .find_map(|(kind, v)| (kind == IP_ADDRESS).then(|| <[u8; 4]>::try_from(v).ok()).flatten());
+        self.peer_acked = options(data).flatten().find_map(|(kind, v)| {
+            (kind == IP_ADDRESS)
+                .then(|| <[u8; 4]>::try_from(v).ok())
+                .flatten()
+        });
     }
 
     fn nak_sent(&mut self, _nakked: &[u8]) {}

@@ -46,7 +46,13 @@ pub struct PeerOptions {
 }
 
 impl PeerOptions {
-    const DEFAULT: Self = Self { mru: 1500, accm: 0xFFFF_FFFF, magic: 0, pfc: false, acfc: false };
+    const DEFAULT: Self = Self {
+        mru: 1500,
+        accm: 0xFFFF_FFFF,
+        magic: 0,
+        pfc: false,
+        acfc: false,
+    };
 }
 
 /// LCP's negotiation state.
@@ -87,7 +93,10 @@ impl Lcp {
             want_magic: false,
             want_compression: false,
             peer: PeerOptions::DEFAULT,
-            acked: Acked { accm: 0xFFFF_FFFF, magic: 0 },
+            acked: Acked {
+                accm: 0xFFFF_FFFF,
+                magic: 0,
+            },
             collisions: 0,
         };
         l.magic = l.next_magic();
@@ -134,7 +143,10 @@ impl Negotiator for Lcp {
         self.want_magic = true;
         self.want_compression = self.cfg.request_compression;
         self.peer = PeerOptions::DEFAULT;
-        self.acked = Acked { accm: 0xFFFF_FFFF, magic: 0 };
+        self.acked = Acked {
+            accm: 0xFFFF_FFFF,
+            magic: 0,
+        };
     }
 
     fn request(&self, b: &mut Builder<'_>) {
@@ -186,7 +198,9 @@ impl Negotiator for Lcp {
         let mut peer = PeerOptions::DEFAULT;
         for (kind, v) in options(data).flatten() {
             match (kind, v) {
-                (opt::MRU, &[a, b]) => peer.mru = u16::from_be_bytes([a, b]).min(crate::MAX_INFO as u16),
+                (opt::MRU, &[a, b]) => {
+                    peer.mru = u16::from_be_bytes([a, b]).min(crate::MAX_INFO as u16)
+                }
                 (opt::ACCM, &[a, b, c, d]) => peer.accm = u32::from_be_bytes([a, b, c, d]),
                 (opt::MAGIC, &[a, b, c, d]) => peer.magic = u32::from_be_bytes([a, b, c, d]),
                 (opt::PFC, []) => peer.pfc = true,
@@ -199,7 +213,11 @@ impl Negotiator for Lcp {
     }
 
     fn nak_sent(&mut self, nakked: &[u8]) {
-        if options(nakked).flatten().any(|(kind, _)| kind == opt::MAGIC) && self.want_magic {
+        if options(nakked)
+            .flatten()
+            .any(|(kind, _)| kind == opt::MAGIC)
+            && self.want_magic
+        {
             // Either the peer sent 0 or it sent our own number; in the latter case this may be
             // a looped-back line: pick a fresh number of our own and count.
             self.collisions = self.collisions.saturating_add(1);
@@ -211,13 +229,17 @@ impl Negotiator for Lcp {
         for (kind, v) in options(data).flatten() {
             match (kind, reject) {
                 (opt::MRU, true) => self.want_mru = false,
-                (opt::MRU, false) => {
-                    // We receive up to MAX_INFO whatever is agreed; a smaller suggestion is
-                    // dropped from the request (the peer then sends at most 1500).
-                    if v.len() == 2 && usize::from(u16::from_be_bytes([v[0], v[1]])) >= crate::MAX_INFO {
-                        self.want_mru = false;
+                (opt::MRU, false) => match *v {
+                    // A suggestion we can receive is adopted; otherwise the option is dropped
+                    // and the RFC default (1500, which we always receive) applies.
+                    [a, b]
+                        if (64..=crate::MAX_INFO)
+                            .contains(&usize::from(u16::from_be_bytes([a, b]))) =>
+                    {
+                        self.cfg.mru = u16::from_be_bytes([a, b]);
                     }
-                }
+                    _ => self.want_mru = false,
+                },
                 (opt::ACCM, true) => self.want_accm = false,
                 (opt::ACCM, false) => {
                     if let &[a, b, c, d] = v {
@@ -234,7 +256,11 @@ impl Negotiator for Lcp {
 
     fn acked(&mut self) {
         self.acked = Acked {
-            accm: if self.want_accm { self.cfg.accm } else { 0xFFFF_FFFF },
+            accm: if self.want_accm {
+                self.cfg.accm
+            } else {
+                0xFFFF_FFFF
+            },
             magic: self.magic(),
         };
     }

@@ -137,7 +137,10 @@ pub struct Ppp {
 fn lcp_framing(negotiated: SendOptions, code: u8) -> SendOptions {
     match code {
         1..=7 => SendOptions::DEFAULT,
-        _ => SendOptions { acfc: false, ..negotiated },
+        _ => SendOptions {
+            acfc: false,
+            ..negotiated
+        },
     }
 }
 
@@ -162,7 +165,12 @@ impl Ppp {
             ipcp: Ipcp::new(&cfg),
             send_opts: SendOptions::DEFAULT,
             rx_accm: 0xFFFF_FFFF,
-            echo: Echo { next_tick: 0, outstanding: 0, heard: false, id: 0 },
+            echo: Echo {
+                next_tick: 0,
+                outstanding: 0,
+                heard: false,
+                id: 0,
+            },
             stats: Stats::default(),
             last_down: None,
             looped: false,
@@ -226,8 +234,12 @@ impl Ppp {
 
     /// The earliest time [`Self::poll`] has something to do.
     pub fn next_deadline(&self) -> Option<u64> {
-        let echo = (self.lcp_cp.state() == State::Opened && self.cfg.echo_interval_ms > 0).then_some(self.echo.next_tick);
-        [self.lcp_cp.deadline(), self.ipcp_cp.deadline(), echo].into_iter().flatten().min()
+        let echo = (self.lcp_cp.state() == State::Opened && self.cfg.echo_interval_ms > 0)
+            .then_some(self.echo.next_tick);
+        [self.lcp_cp.deadline(), self.ipcp_cp.deadline(), echo]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Moves up to `out.len()` bytes for the serial line into `out`; returns how many.
@@ -257,7 +269,8 @@ impl Ppp {
         let acts = {
             let (tx, stats, opts) = (&mut self.tx, &mut self.stats, self.send_opts);
             let mut send = |p: &[u8]| push(tx, stats, lcp_framing(opts, p[0]), proto::LCP, p);
-            self.lcp_cp.poll(now_ms, &self.cfg, &mut self.lcp, &mut send)
+            self.lcp_cp
+                .poll(now_ms, &self.cfg, &mut self.lcp, &mut send)
         };
         self.lcp_layer(acts, now_ms);
         {
@@ -265,7 +278,8 @@ impl Ppp {
             let mut send = |p: &[u8]| push(tx, stats, opts, proto::IPCP, p);
             // IPCP's layer actions change only what `status()` reports (network_up follows
             // IPCP's state), so they need no handling here.
-            self.ipcp_cp.poll(now_ms, &self.cfg, &mut self.ipcp, &mut send);
+            self.ipcp_cp
+                .poll(now_ms, &self.cfg, &mut self.ipcp, &mut send);
         }
         self.echo_tick(now_ms);
     }
@@ -276,7 +290,11 @@ impl Ppp {
             match self.rx.feed(b, self.rx_accm) {
                 Step::Pending => {}
                 Step::Dropped(e) => self.count_rx_error(e),
-                Step::Frame { protocol, start, end } => {
+                Step::Frame {
+                    protocol,
+                    start,
+                    end,
+                } => {
                     self.stats.frames_in += 1;
                     self.echo.heard = true;
                     let mut info = [0u8; crate::MAX_INFO];
@@ -331,13 +349,19 @@ impl Ppp {
                     self.ipcp_event(Event::RxjMinus, now);
                 }
             }
-            code::ECHO_REQUEST | code::ECHO_REPLY | code::DISCARD_REQUEST if opened => self.lcp_rxr(pkt, now),
+            code::ECHO_REQUEST | code::ECHO_REPLY | code::DISCARD_REQUEST if opened => {
+                self.lcp_rxr(pkt, now)
+            }
             code::ECHO_REQUEST | code::ECHO_REPLY | code::DISCARD_REQUEST => {}
             code::CONFIGURE_REQUEST => {
                 if opened {
                     let magic = options(pkt.data)
                         .flatten()
-                        .find_map(|(k, v)| (k == opt::MAGIC).then(|| <[u8; 4]>::try_from(v).ok()).flatten())
+                        .find_map(|(k, v)| {
+                            (k == opt::MAGIC)
+                                .then(|| <[u8; 4]>::try_from(v).ok())
+                                .flatten()
+                        })
                         .map_or(0, u32::from_be_bytes);
                     if magic != self.lcp.peer.magic {
                         self.stats.peer_restarts += 1;
@@ -363,14 +387,18 @@ impl Ppp {
         let acts = {
             let (tx, stats, opts) = (&mut self.tx, &mut self.stats, self.send_opts);
             let mut send = |p: &[u8]| push(tx, stats, lcp_framing(opts, p[0]), proto::LCP, p);
-            self.lcp_cp.receive(pkt, now, &self.cfg, &mut self.lcp, &mut send)
+            self.lcp_cp
+                .receive(pkt, now, &self.cfg, &mut self.lcp, &mut send)
         };
         self.lcp_layer(acts, now);
     }
 
     /// Echo-Request, Echo-Reply, Discard-Request on an Opened link.
     fn lcp_rxr(&mut self, pkt: Packet<'_>, now: u64) {
-        let magic = pkt.data.get(..4).map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
+        let magic = pkt
+            .data
+            .get(..4)
+            .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
         let ours = self.lcp.acked.magic;
         let theirs = self.lcp.peer.magic;
         match (pkt.code, magic) {
@@ -415,7 +443,10 @@ impl Ppp {
     }
 
     fn echo_tick(&mut self, now: u64) {
-        if self.lcp_cp.state() != State::Opened || self.cfg.echo_interval_ms == 0 || now < self.echo.next_tick {
+        if self.lcp_cp.state() != State::Opened
+            || self.cfg.echo_interval_ms == 0
+            || now < self.echo.next_tick
+        {
             return;
         }
         self.echo.next_tick = now + u64::from(self.cfg.echo_interval_ms);
@@ -442,7 +473,8 @@ impl Ppp {
         let acts = {
             let (tx, stats, opts) = (&mut self.tx, &mut self.stats, self.send_opts);
             let mut send = |p: &[u8]| push(tx, stats, lcp_framing(opts, p[0]), proto::LCP, p);
-            self.lcp_cp.event(ev, now, &self.cfg, &mut self.lcp, &mut send, None, &[])
+            self.lcp_cp
+                .event(ev, now, &self.cfg, &mut self.lcp, &mut send, None, &[])
         };
         self.lcp_layer(acts, now);
     }
@@ -455,9 +487,18 @@ impl Ppp {
         }
         if acts.contains(Actions::TLU) {
             let peer = self.lcp.peer;
-            self.send_opts = SendOptions { accm: peer.accm, acfc: peer.acfc, pfc: peer.pfc };
+            self.send_opts = SendOptions {
+                accm: peer.accm,
+                acfc: peer.acfc,
+                pfc: peer.pfc,
+            };
             self.rx_accm = self.lcp.acked.accm;
-            self.echo = Echo { next_tick: now + u64::from(self.cfg.echo_interval_ms), outstanding: 0, heard: false, id: self.echo.id };
+            self.echo = Echo {
+                next_tick: now + u64::from(self.cfg.echo_interval_ms),
+                outstanding: 0,
+                heard: false,
+                id: self.echo.id,
+            };
             self.ipcp_event(Event::Up, now);
         }
     }
@@ -469,12 +510,14 @@ impl Ppp {
         };
         let (tx, stats, opts) = (&mut self.tx, &mut self.stats, self.send_opts);
         let mut send = |p: &[u8]| push(tx, stats, opts, <Ipcp as Negotiator>::PROTOCOL, p);
-        self.ipcp_cp.receive(pkt, now, &self.cfg, &mut self.ipcp, &mut send);
+        self.ipcp_cp
+            .receive(pkt, now, &self.cfg, &mut self.ipcp, &mut send);
     }
 
     fn ipcp_event(&mut self, ev: Event, now: u64) {
         let (tx, stats, opts) = (&mut self.tx, &mut self.stats, self.send_opts);
         let mut send = |p: &[u8]| push(tx, stats, opts, proto::IPCP, p);
-        self.ipcp_cp.event(ev, now, &self.cfg, &mut self.ipcp, &mut send, None, &[]);
+        self.ipcp_cp
+            .event(ev, now, &self.cfg, &mut self.ipcp, &mut send, None, &[]);
     }
 }

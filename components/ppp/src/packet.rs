@@ -60,12 +60,19 @@ pub struct Packet<'a> {
 impl<'a> Packet<'a> {
     /// Parses the header of `info` (a frame's information field).
     pub fn parse(info: &'a [u8]) -> Result<Self, PacketError> {
-        let [code, id, hi, lo, ..] = *info else { return Err(PacketError::BadLength) };
+        let [code, id, hi, lo, ..] = *info else {
+            return Err(PacketError::BadLength);
+        };
         let len = usize::from(u16::from_be_bytes([hi, lo]));
         if len < 4 || len > info.len() {
             return Err(PacketError::BadLength);
         }
-        Ok(Self { code, id, data: &info[4..len], whole: &info[..len] })
+        Ok(Self {
+            code,
+            id,
+            data: &info[4..len],
+            whole: &info[..len],
+        })
     }
 }
 
@@ -76,7 +83,9 @@ pub fn options(mut data: &[u8]) -> impl Iterator<Item = Result<(u8, &[u8]), Pack
             return None;
         }
         let (kind, len) = match *data {
-            [kind, len, ..] if usize::from(len) >= 2 && usize::from(len) <= data.len() => (kind, usize::from(len)),
+            [kind, len, ..] if usize::from(len) >= 2 && usize::from(len) <= data.len() => {
+                (kind, usize::from(len))
+            }
             _ => {
                 data = &[];
                 return Some(Err(PacketError::BadOption));
@@ -103,7 +112,11 @@ pub struct Builder<'b> {
 impl<'b> Builder<'b> {
     /// Starts a packet with `code` and `id` in `buf`.
     pub fn new(buf: &'b mut [u8], code: u8, id: u8) -> Self {
-        let mut b = Self { buf, len: 0, overflow: false };
+        let mut b = Self {
+            buf,
+            len: 0,
+            overflow: false,
+        };
         b.bytes(&[code, id, 0, 0]);
         b
     }

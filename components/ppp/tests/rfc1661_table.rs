@@ -120,7 +120,11 @@ fn cell(text: &str) -> Option<(Actions, usize)> {
         return None;
     }
     let (acts, state) = text.rsplit_once('/').unwrap_or(("", text));
-    let acts = acts.split(',').filter(|a| !a.is_empty()).map(action).fold(Actions::NONE, |a, b| a | b);
+    let acts = acts
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(action)
+        .fold(Actions::NONE, |a, b| a | b);
     let digits: String = state.chars().take_while(char::is_ascii_digit).collect();
     Some((acts, digits.parse().expect("state number")))
 }
@@ -128,7 +132,9 @@ fn cell(text: &str) -> Option<(Actions, usize)> {
 fn check(table: &str, first_state: usize) -> usize {
     let mut checked = 0;
     for line in table.lines() {
-        let Some((label, cells)) = line.split_once('|') else { continue };
+        let Some((label, cells)) = line.split_once('|') else {
+            continue;
+        };
         let label = label.trim();
         if label.is_empty() || label == "Events" || label.starts_with('-') {
             continue;
@@ -137,7 +143,11 @@ fn check(table: &str, first_state: usize) -> usize {
         for (i, text) in cells.split_whitespace().enumerate() {
             let state = STATES[first_state + i];
             let want = cell(text).map(|(a, s)| (a, STATES[s]));
-            assert_eq!(transition(state, ev), want, "{label} in {state:?}: the RFC says {text}");
+            assert_eq!(
+                transition(state, ev),
+                want,
+                "{label} in {state:?}: the RFC says {text}"
+            );
             checked += 1;
         }
     }
