@@ -33,6 +33,9 @@ pub trait Negotiator {
     fn request(&self, b: &mut Builder<'_>);
     /// Judges one option of the peer's Configure-Request (no side effects: called twice).
     fn judge(&self, kind: u8, value: &[u8], suggestion: &mut [u8; 8]) -> Verdict;
+    /// Options the peer must include but left out of `request`, appended to a Configure-Nak
+    /// to solicit them (RFC 1661 §5.3); returns whether any were.
+    fn solicit(&self, request: &[u8], b: &mut Builder<'_>) -> bool;
     /// We acknowledged the peer's request with these (well-formed) options.
     fn accepted(&mut self, options: &[u8]);
     /// We sent a Configure-Nak for these options of the peer's request.
@@ -212,6 +215,13 @@ impl Cp {
             };
             worst = worst.max(c);
         }
+        let can_nak = self.naks_sent < cfg.max_failure;
+        if worst == code::CONFIGURE_ACK && can_nak {
+            let mut probe = [0u8; 64];
+            if neg.solicit(pkt.data, &mut Builder::new(&mut probe, 0, 0)) {
+                worst = code::CONFIGURE_NAK;
+            }
+        }
         let mut b = Builder::new(reply, worst, pkt.id);
         if worst == code::CONFIGURE_ACK {
             b.bytes(pkt.data);
@@ -220,16 +230,15 @@ impl Cp {
                 let v = neg.judge(kind, value, &mut suggestion);
                 match (worst, v) {
                     (code::CONFIGURE_REJECT, Verdict::Reject) => b.option(kind, value),
-                    (code::CONFIGURE_REJECT, Verdict::Nak(_))
-                        if self.naks_sent >= cfg.max_failure =>
-                    {
-                        b.option(kind, value)
-                    }
+                    (code::CONFIGURE_REJECT, Verdict::Nak(_)) if !can_nak => b.option(kind, value),
                     (code::CONFIGURE_NAK, Verdict::Nak(n)) => {
                         b.option(kind, &suggestion[..n.min(8)])
                     }
                     _ => {}
                 }
+            }
+            if worst == code::CONFIGURE_NAK {
+                neg.solicit(pkt.data, &mut b);
             }
         }
         let len = b.finish().len();

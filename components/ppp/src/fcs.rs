@@ -10,8 +10,9 @@ use crc::{CRC_16_IBM_SDLC, Crc, Digest};
 
 const ALG: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_SDLC);
 
-/// RFC 1662 §C.2 "PPPGOODFCS16": the value [`residue`] yields over a frame's contents including
-/// its received FCS when the frame is intact (before the final complement: `!0xF0B8 = 0x0F47`).
+/// What [`fcs16`] gives over an intact frame's contents *including* its received FCS octets:
+/// RFC 1662 §C.2's "good FCS" register value 0xF0B8, complemented as the catalogued algorithm
+/// does at the end (!0xF0B8 = 0x0F47).
 pub const GOOD_RESIDUE: u16 = 0x0F47;
 
 /// The FCS-16 of `bytes`, to be appended least significant octet first.
@@ -45,11 +46,8 @@ impl Default for Running {
     }
 }
 
-/// The complemented running FCS over an entire received frame including its two FCS octets: an
-/// intact frame gives `!GOOD_RESIDUE` (0xF0B8 complemented back, see [`is_good`]).
+/// Whether a received frame (its contents followed by the two FCS octets) is intact.
 pub fn is_good(frame_with_fcs: &[u8]) -> bool {
-    // The catalogued algorithm complements at the end; RFC 1662's check is on the raw register
-    // (0xF0B8), i.e. the catalogued result is !0xF0B8 = GOOD_RESIDUE.
     fcs16(frame_with_fcs) == GOOD_RESIDUE
 }
 

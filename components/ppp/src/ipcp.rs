@@ -1,6 +1,8 @@
 //! IPCP (RFC 1332) as the address-assigning end: we propose our own IP-Address (option 3,
 //! RFC 1332 §3.3) and require the peer to use the one configured for it: a peer asking for any
-//! other address (0.0.0.0 included: "assign me one") is Nak'd with it. A Nak of our own address is
+//! other address (0.0.0.0 included: "assign me one") is Nak'd with it, and a peer not asking for
+//! one is sent a Nak carrying it (up to Max-Failure times; then its request is acknowledged and
+//! it has no address from us). A Nak of our own address is
 //! not followed (the node's address is not the peer's choice); we keep proposing it. Every other
 //! option (IP-Compression-Protocol, the RFC 1877 DNS options, ...) is rejected.
 //!
@@ -62,6 +64,18 @@ impl Negotiator for Ipcp {
             }
             _ => Verdict::Reject,
         }
+    }
+
+    fn solicit(&self, request: &[u8], b: &mut Builder<'_>) -> bool {
+        // A peer that does not ask for an address is told the one it must use.
+        if options(request)
+            .flatten()
+            .any(|(kind, _)| kind == IP_ADDRESS)
+        {
+            return false;
+        }
+        b.option(IP_ADDRESS, &self.peer);
+        true
     }
 
     fn accepted(&mut self, data: &[u8]) {

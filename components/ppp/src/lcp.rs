@@ -194,6 +194,11 @@ impl Negotiator for Lcp {
         }
     }
 
+    fn solicit(&self, _request: &[u8], _b: &mut Builder<'_>) -> bool {
+        // Every LCP option has a usable default: nothing to solicit.
+        false
+    }
+
     fn accepted(&mut self, data: &[u8]) {
         let mut peer = PeerOptions::DEFAULT;
         for (kind, v) in options(data).flatten() {
