@@ -153,3 +153,12 @@ fn idle_flags_are_not_errors() {
     wire.extend([0x7E; 3]);
     assert_eq!(decode(&wire, 0), vec![Ok((0x0021, vec![0x07]))]);
 }
+
+#[test]
+fn engine_size_is_bounded() {
+    // Fixed memory, no heap: the receive buffer (MRU + headers) and two worst-case transmit
+    // frames dominate.
+    let size = core::mem::size_of::<ppp::Ppp>();
+    eprintln!("size_of::<Ppp>() = {size}");
+    assert!(size < ppp::frame::TX_CAPACITY + ppp::MAX_INFO + 1024, "{size}");
+}
