@@ -351,7 +351,9 @@ impl Cp {
         acts
     }
 
-    fn fresh_id(&mut self) -> u8 {
+    /// A new Identifier from this protocol's sequence (for packets the automaton does not send
+    /// itself, such as LCP's Protocol-Reject).
+    pub fn fresh_id(&mut self) -> u8 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         id

@@ -324,7 +324,7 @@ impl Ppp {
             proto::IPCP | proto::IPV4 => self.stats.not_up += 1,
             other if lcp_open => {
                 let mut buf = [0u8; crate::MAX_INFO];
-                let id = self.echo.id.wrapping_add(0x80);
+                let id = self.lcp_cp.fresh_id();
                 let mut b = Builder::new(&mut buf, code::PROTOCOL_REJECT, id);
                 b.bytes(&other.to_be_bytes());
                 let room = usize::from(self.lcp.peer.mru).saturating_sub(6);

@@ -160,5 +160,8 @@ fn engine_size_is_bounded() {
     // frames dominate.
     let size = core::mem::size_of::<ppp::Ppp>();
     eprintln!("size_of::<Ppp>() = {size}");
-    assert!(size < ppp::frame::TX_CAPACITY + ppp::MAX_INFO + 1024, "{size}");
+    assert!(
+        size < ppp::frame::TX_CAPACITY + ppp::MAX_INFO + 1024,
+        "{size}"
+    );
 }
