@@ -18,9 +18,17 @@ struct Pair {
 
 impl Pair {
     fn new(seed_a: u32, seed_b: u32, latency: u64) -> Self {
-        let mut a = Ppp::new(config(seed_a)).unwrap();
         // The far end mirrors the addresses.
-        let mut b = Ppp::new(ppp::Config::new(GROUND_IP, NODE_IP, seed_b)).unwrap();
+        Self::with(
+            config(seed_a),
+            ppp::Config::new(GROUND_IP, NODE_IP, seed_b),
+            latency,
+        )
+    }
+
+    fn with(cfg_a: ppp::Config, cfg_b: ppp::Config, latency: u64) -> Self {
+        let mut a = Ppp::new(cfg_a).unwrap();
+        let mut b = Ppp::new(cfg_b).unwrap();
         for p in [&mut a, &mut b] {
             p.open(0);
             p.up(0);
@@ -36,12 +44,19 @@ impl Pair {
     }
 
     fn step(&mut self) {
+        self.step_with(&mut |_| {}, &mut |_| {});
+    }
+
+    /// One tick; `at_a`/`at_b` see every line octet arriving at A/B, and IPv4 goes nowhere.
+    fn step_with(&mut self, at_a: &mut dyn FnMut(&[u8]), at_b: &mut dyn FnMut(&[u8])) {
         self.a.poll(self.now);
         self.b.poll(self.now);
         self.ab.send(self.now, drain(&mut self.a));
         self.ba.send(self.now, drain(&mut self.b));
         let to_b = self.ab.recv(self.now);
         let to_a = self.ba.recv(self.now);
+        at_b(&to_b);
+        at_a(&to_a);
         self.b.receive(&to_b, self.now, &mut |_| {});
         self.a.receive(&to_a, self.now, &mut |_| {});
         self.now += self.tick;
@@ -144,4 +159,62 @@ fn configure_storm_with_both_sides_retransmitting_converges() {
     assert!(a_lcp.requests_sent <= 10 && b_lcp.requests_sent <= 10);
     p.run_until(120_000, |_| false);
     assert!(p.open(), "stays open");
+}
+
+#[test]
+fn negotiated_compression_mru_and_accm_shape_the_frames() {
+    // A asks for PFC/ACFC, a 296-octet MRU and XON/XOFF (0x11, 0x13) escaped.
+    let mut cfg_a = config(1);
+    cfg_a.request_compression = true;
+    cfg_a.mru = 296;
+    cfg_a.accm = (1 << 0x11) | (1 << 0x13);
+    let mut p = Pair::with(cfg_a, ppp::Config::new(GROUND_IP, NODE_IP, 2), 10);
+    assert!(p.run_until(5_000, Pair::open));
+    // B may not send A more than 296 octets.
+    assert_eq!(p.b.send_ip(&[0x45; 297]), Err(ppp::SendError::TooLong(297)));
+    // A datagram full of XON/XOFF and other control octets from B to A.
+    let d: Vec<u8> = [0x45, 0x11, 0x13, 0x01, 0x7E]
+        .into_iter()
+        .cycle()
+        .take(296)
+        .collect();
+    p.b.send_ip(&d).unwrap();
+    let mut wire = Vec::new();
+    p.step_with(&mut |bytes| wire.extend_from_slice(bytes), &mut |_| {});
+    p.step_with(&mut |bytes| wire.extend_from_slice(bytes), &mut |_| {});
+    let ip_frame = frames(&wire)
+        .into_iter()
+        .find(|f| f.len() > 290)
+        .expect("the datagram's frame");
+    // ACFC and PFC: no FF 03, one-octet protocol 0x21.
+    assert_eq!(ip_frame[0], 0x21, "{:02x?}", &ip_frame[..4]);
+    assert_eq!(&ip_frame[1..297], &d[..]);
+    let raw_ip = wire.split(|&b| b == 0x7E).find(|c| c.len() > 290).unwrap();
+    assert!(
+        !raw_ip.contains(&0x11) && !raw_ip.contains(&0x13),
+        "XON/XOFF escaped"
+    );
+    assert!(
+        raw_ip.contains(&0x01),
+        "0x01 is not in A's ACCM: sent as is"
+    );
+    // And A, which was not asked for compression, sends full headers.
+    p.a.send_ip(&d[..100]).unwrap();
+    let mut wire_b = Vec::new();
+    p.step_with(&mut |_| {}, &mut |bytes| wire_b.extend_from_slice(bytes));
+    p.step_with(&mut |_| {}, &mut |bytes| wire_b.extend_from_slice(bytes));
+    let f = frames(&wire_b)
+        .into_iter()
+        .find(|f| f.len() > 100)
+        .expect("A's frame");
+    assert_eq!(&f[..4], &[0xFF, 0x03, 0x00, 0x21]);
+}
+
+#[test]
+fn next_deadline_is_the_restart_timer_then_the_echo_interval() {
+    let mut p = Pair::new(1, 2, 10);
+    assert_eq!(p.a.next_deadline(), Some(3_000));
+    assert!(p.run_until(5_000, Pair::open));
+    let d = p.a.next_deadline().expect("echo timer runs when Opened");
+    assert!(d > p.now && d <= p.now + 10_000, "{d} at {}", p.now);
 }
