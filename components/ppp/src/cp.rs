@@ -38,8 +38,8 @@ pub trait Negotiator {
     fn solicit(&self, request: &[u8], b: &mut Builder<'_>) -> bool;
     /// We acknowledged the peer's request with these (well-formed) options.
     fn accepted(&mut self, options: &[u8]);
-    /// We sent a Configure-Nak for these options of the peer's request.
-    fn nak_sent(&mut self, nakked: &[u8]);
+    /// We answered the peer's Configure-Request (its options: `request`) with a Configure-Nak.
+    fn nak_sent(&mut self, request: &[u8]);
     /// The peer Nak'd (`reject` false) or Rejected our options.
     fn refused(&mut self, options: &[u8], reject: bool);
     /// Our request was acknowledged.
@@ -317,7 +317,9 @@ impl Cp {
         if acts.contains(Actions::SCN) {
             if reply.first() == Some(&code::CONFIGURE_NAK) {
                 self.naks_sent = self.naks_sent.saturating_add(1);
-                neg.nak_sent(reply.get(4..).unwrap_or(&[]));
+                if let Some(p) = pkt {
+                    neg.nak_sent(p.data);
+                }
             }
             send(reply);
         }

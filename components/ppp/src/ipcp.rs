@@ -86,7 +86,7 @@ impl Negotiator for Ipcp {
         });
     }
 
-    fn nak_sent(&mut self, _nakked: &[u8]) {}
+    fn nak_sent(&mut self, _request: &[u8]) {}
 
     fn refused(&mut self, data: &[u8], reject: bool) {
         if reject && options(data).flatten().any(|(kind, _)| kind == IP_ADDRESS) {

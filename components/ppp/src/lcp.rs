@@ -217,14 +217,16 @@ impl Negotiator for Lcp {
         self.collisions = 0;
     }
 
-    fn nak_sent(&mut self, nakked: &[u8]) {
-        if options(nakked)
+    fn nak_sent(&mut self, request: &[u8]) {
+        let theirs = options(request)
             .flatten()
-            .any(|(kind, _)| kind == opt::MAGIC)
-            && self.want_magic
-        {
-            // Either the peer sent 0 or it sent our own number; in the latter case this may be
-            // a looped-back line: pick a fresh number of our own and count.
+            .find_map(|(kind, v)| match (kind, v) {
+                (opt::MAGIC, &[a, b, c, d]) => Some(u32::from_be_bytes([a, b, c, d])),
+                _ => None,
+            });
+        if self.want_magic && theirs == Some(self.magic) {
+            // Our own number came back: maybe a looped-back line (or a peer that chose the
+            // same one). Pick a fresh number of our own and count (RFC 1661 §6.4).
             self.collisions = self.collisions.saturating_add(1);
             self.magic = self.next_magic();
         }

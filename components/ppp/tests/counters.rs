@@ -235,3 +235,33 @@ fn an_unknown_protocol_on_an_open_link_is_protocol_rejected_and_ip_before_ipcp_i
         .expect("Protocol-Reject");
     assert_eq!(&rej.1[4..], &[0x00, 0x57, 0x60, 1, 2, 3]);
 }
+
+#[test]
+fn a_zero_magic_number_is_nakked_but_is_not_a_loop() {
+    let mut p = started();
+    sent(&mut p);
+    for id in 0..8u8 {
+        p.receive(
+            &frame(0xC021, &[1, id, 0, 10, 5, 6, 0, 0, 0, 0]),
+            10,
+            &mut |_| {},
+        );
+        let reply = sent(&mut p)
+            .into_iter()
+            .find(|(_, i)| i[1] == id && i[0] != 1)
+            .unwrap()
+            .1;
+        if id < 5 {
+            assert_eq!(reply[0], 3, "Nak");
+            assert_ne!(
+                &reply[6..10],
+                &[0, 0, 0, 0],
+                "a non-zero number is suggested"
+            );
+        } else {
+            assert_eq!(reply[0], 4, "Reject after Max-Failure");
+        }
+    }
+    assert!(!p.status().looped);
+    assert_eq!(p.status().lcp, State::ReqSent);
+}
