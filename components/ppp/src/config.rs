@@ -8,8 +8,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Restart timer (RFC 1661 §4.6), milliseconds; doubled on each retransmission (the RFC
-    /// allows exponential back-off) up to `restart_max_ms`, so a round trip longer than the timer
-    /// still converges (ppp-project/ppp #434).
+    /// allows exponential back-off) up to `restart_max_ms`, and kept for the rest of that
+    /// negotiation, so a round trip longer than the timer still converges (ppp-project/ppp #434).
     pub restart_ms: u32,
     /// Ceiling of the backed-off Restart timer, milliseconds.
     pub restart_max_ms: u32,

@@ -4,9 +4,10 @@
 //! escaped (`7D`, octet XOR `20`) when it is `7E`, `7D`, or a control character (< `20`) flagged
 //! in the ACCM the peer asked for. The Address/Control field (`FF 03`) is omitted only when the
 //! peer negotiated Address-and-Control-Field-Compression, and a protocol number below `0x100`
-//! is sent in one octet only when it negotiated Protocol-Field-Compression. LCP packets always
-//! go with the full Address/Control field (RFC 1661 §6.6), and LCP Configure/Terminate/Code-Reject
-//! packets with every control character escaped (RFC 1662 §7.1), whatever was negotiated.
+//! is sent in one octet only when it negotiated Protocol-Field-Compression. Which options apply
+//! to a frame is the caller's choice: the engine (`link`) sends every LCP packet with the full
+//! Address/Control field (RFC 1661 §6.6), and LCP Configure/Terminate/Code-Reject packets with
+//! every control character escaped (RFC 1662 §7.1), whatever was negotiated.
 //!
 //! Avoids: heap; a frame half written into the queue (a frame that does not fit is refused
 //! whole, the queue is left as it was).
