@@ -192,6 +192,9 @@ pub fn default_state_dir() -> PathBuf {
         .join("ground")
 }
 
+/// What `ground status` prints first when the link runs on the sim board's public default keys.
+const SIM_DEFAULT_WARNING: &str = "WARN: the node answered under the sim board's PUBLIC default SDLS keys (no --provisioning given): anyone can forge its commands; provision your own with `spacenode provision-link --generate FILE` before the first boot";
+
 impl LinkArgs {
     fn session(&self) -> Result<Session, Failure> {
         let provisioning = match &self.provisioning {
@@ -331,6 +334,10 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         s.collect(Duration::from_millis(50))
             .map_err(session_failure)?,
     );
+    if args.provisioning.is_none() {
+        // The node's reports verified under the public default keys, so it runs with them.
+        println!("{SIM_DEFAULT_WARNING}");
+    }
     let mut seen = [false; 5];
     for t in tms
         .iter()

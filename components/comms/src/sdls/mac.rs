@@ -4,7 +4,7 @@
 //! association, CCSDS 355.0-B-2 §4.1.2).
 //!
 //! Session keys are never provisioned or transmitted: each association has a 256-bit master key
-//! (provisioned at build time) and derives one key per direction and key epoch with the NIST
+//! (provisioned sealed on comms' flash, [`super::sealed`]) and derives one key per direction and key epoch with the NIST
 //! SP 800-108r1 counter-mode KDF, PRF = HMAC-SHA3-256, one iteration:
 //!
 //! `K = PRF(master, 0x01 ‖ "spacenode-sdls" ‖ 0x00 ‖ direction ‖ SPI (2, BE) ‖ epoch (4, BE) ‖ 0x0100)`
