@@ -6,6 +6,8 @@
 //! - keys made with `provision-link --generate` and written with `provision-link` are sealed at
 //!   the first boot, the inbox is erased, no key byte is left in clear on the flash, only those
 //!   keys reach the node (the public default no longer does), and no WARN is printed;
+//! - `ground keys verify` (130,4 challenge/response) succeeds for each association with the
+//!   operator's file and reports a mismatch for a file holding another key for SA 2;
 //! - sealed keys damaged or erased on a node that has run leave comms DEGRADED with an ERROR
 //!   line, reachable under neither the operator's keys nor the public default: never a silent
 //!   new key (the whole sweep of damage kinds is `store_damage`'s `comms-keys` store).
@@ -47,6 +49,51 @@ fn ground(
         c.arg("--provisioning").arg(k);
     }
     c.output().expect("spacenode ground")
+}
+
+fn ground_keys_verify(
+    b: (std::net::SocketAddr, std::net::SocketAddr),
+    state: &Path,
+    keys: &Path,
+    target: &str,
+) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args([
+            "ground",
+            "keys",
+            "verify",
+            "--timeout-ms",
+            "400",
+            "--attempts",
+            "3",
+        ])
+        .args(["--target", target, "--node", &b.0.to_string()])
+        .args(["--listen", &b.1.to_string()])
+        .arg("--state")
+        .arg(state)
+        .arg("--provisioning")
+        .arg(keys)
+        .output()
+        .expect("spacenode ground keys verify")
+}
+
+/// The provisioning file `bytes` with association `spi`'s master key replaced.
+fn with_other_key(bytes: &[u8], spi: u16) -> Vec<u8> {
+    use comms::sdls::{Key, Provisioning};
+    let sas: Vec<_> = Provisioning::parse(bytes)
+        .unwrap()
+        .associations()
+        .map(|sa| {
+            let mut sa = sa.clone();
+            if sa.spi == spi {
+                sa.master = Key::from_bytes([0x5A; 32]);
+            }
+            sa
+        })
+        .collect();
+    let mut out = vec![0u8; Provisioning::encoded_len(sas.len())];
+    Provisioning::encode(&sas, &mut out).unwrap();
+    out
 }
 
 fn master_keys(file: &Path) -> Vec<[u8; 32]> {
@@ -123,6 +170,28 @@ fn provisioned_keys_are_sealed_and_only_they_reach_the_node() {
     let o = ground("status", addrs, &gs, Some(&file));
     assert!(o.status.success(), "{}", text(&o));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("WARN"));
+    // Key verification (130,4): the node answers with the MAC our copy of the key gives...
+    for target in ["1", "2"] {
+        let o = ground_keys_verify(addrs, &gs, &file, target);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(&format!(
+                "SA {target}: the node holds the same key as our provisioning file (epoch 0"
+            )),
+            "{}",
+            text(&o)
+        );
+    }
+    // ...and not the one a different key for SA 2 gives (SA 1, which carries it, unchanged).
+    let wrong = dir.path().join("wrong.keys");
+    std::fs::write(&wrong, with_other_key(&std::fs::read(&file).unwrap(), 2)).unwrap();
+    let o = ground_keys_verify(addrs, &gs, &wrong, "2");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("SA 2: the node's answer does not match our key at epoch 0"),
+        "{}",
+        text(&o)
+    );
     let o = ground("ping", addrs, &dir.path().join("ground-public"), None);
     assert!(
         !o.status.success(),

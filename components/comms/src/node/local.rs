@@ -1,5 +1,5 @@
 //! Commands comms runs itself: ping (17,1), housekeeping (3,27), and the security management
-//! functions (130,x: key rotation, floor raise, set ARSN).
+//! functions (130,x: key rotation, floor raise, set ARSN, key verification).
 //!
 //! Avoids: running anything before its arguments decoded (a refusal is 1,2).
 
@@ -13,10 +13,11 @@ use crate::pus::hk::{self, MAX_REPORT_LEN};
 use crate::pus::hk_upgrade;
 use crate::pus::tc::Telecommand;
 use crate::pus::verification::Report;
-use crate::pus::{ST_HOUSEKEEPING, ST_TEST};
+use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::router::Local;
 use crate::sdls::StatePersist;
 use crate::sdls::engine::ManageError;
+use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
 
 use super::{Ctx, Downlink, Node, Now};
 
@@ -36,6 +37,7 @@ impl<P: StatePersist> Node<P> {
             Rotate(u16, u32),
             Floor(u16, u64),
             SetArsn(u16, u64),
+            Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
         }
         let args = match local {
             Local::Ping if tc.app_data.is_empty() => Args::Ping,
@@ -57,6 +59,10 @@ impl<P: StatePersist> Node<P> {
             Local::SetArsn => {
                 let (s, a) = function::decode_floor(tc.app_data)?;
                 Args::SetArsn(s, a)
+            }
+            Local::VerifyKey => {
+                let (s, c) = function::decode_verify(tc.app_data)?;
+                Args::Verify(s, c)
             }
         };
         self.report(ctx, Report::AcceptanceSuccess, now, down);
@@ -160,6 +166,14 @@ impl<P: StatePersist> Node<P> {
                 }
                 _ => Err(Failure::with(FailureCode::BadAppData, u32::from(spi))),
             },
+            Args::Verify(spi, challenge) => self
+                .engine
+                .verify_answer(spi, &challenge)
+                .map_err(manage_failure)
+                .map(|(epoch, tag)| {
+                    let r = function::encode_verify_report(spi, epoch, &challenge, &tag);
+                    self.emit(ctx.spi, ctx.dest, ST_SECURITY, 5, &r, now, down);
+                }),
         };
         Ok(match result {
             Ok(()) => {
