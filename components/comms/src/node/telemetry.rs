@@ -118,10 +118,10 @@ impl<P: StatePersist> Node<P> {
         now: Now,
         down: &mut impl Downlink,
     ) {
-        // The two buffers live on the stack only while a TM is built: a partition keeps its
-        // node (and its copies in unoptimised builds) small this way.
+        // The buffers (this one, and the unit's in `send_packet`) live on the stack only while
+        // a TM is built: a partition keeps its node (and its copies in unoptimised builds) small
+        // this way.
         let mut tm_buf = [0u8; MAX_DATA_LEN];
-        let mut unit_buf = [0u8; MAX_UNIT_LEN];
         let stamp = cds_stamp(now.mission_us);
         let Ok(n) = self
             .tm
@@ -132,15 +132,7 @@ impl<P: StatePersist> Node<P> {
         let Some(packet) = tm_buf.get(..n) else {
             return;
         };
-        if let Ok(len) = self
-            .engine
-            .protect(spi, packet, &mut unit_buf, &mut self.persist)
-            && let Some(unit) = unit_buf.get(..len)
-        {
-            let link = self.links.active();
-            down.send(link, unit);
-            self.links.on_tx(link);
-        }
+        self.send_packet(spi, packet, down);
     }
 
     pub(super) fn report(&mut self, ctx: &Ctx, r: Report, now: Now, down: &mut impl Downlink) {
