@@ -4,7 +4,7 @@
 //!
 //! | name or kind | what |
 //! | --- | --- |
-//! | device `comms-flash` | SDLS state in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
+//! | device `comms-flash` | SDLS state, sealed keys and provisioning inbox in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
 //! | device `radio` | the primary link |
 //! | device `standby-link` | the standby serial link (HDLC) |
 //! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |

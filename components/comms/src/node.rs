@@ -65,8 +65,9 @@ pub const DEFAULT_APID: u16 = 0x0A0;
 /// Forwarded commands awaiting their completion at once.
 pub const MAX_PENDING: usize = 16;
 /// A forwarded command whose component has not answered for this long fails with
-/// [`FailureCode::NoAnswer`] and frees its slot: a component that restarted lost it, and the
-/// slots must not fill up for good (comms would then refuse every forwarded command as `Busy`).
+/// [`crate::failure::FailureCode::NoAnswer`] and frees its slot: a component that restarted lost
+/// it, and the slots must not fill up for good (comms would then refuse every forwarded command
+/// as `Busy`).
 /// Well above the longest answer the signer gives (a whole batch checked between two chunks).
 pub const PENDING_TIMEOUT_S: u64 = 120;
 
