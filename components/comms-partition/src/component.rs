@@ -406,7 +406,13 @@ where
         let flash_dev = caps.device("comms-flash")?;
         let mut secret =
             B::seal_secret(&flash_dev).map_err(fail("no sealing secret for comms-flash"))?;
-        let mut flash = B::flash(flash_dev).map_err(fail("comms flash unavailable"))?;
+        let mut flash = match B::flash(flash_dev) {
+            Ok(f) => f,
+            Err(e) => {
+                secret.zeroize();
+                return Err(fail("comms flash unavailable")(e));
+            }
+        };
         // Comms writes its SDLS state at its first boot: with it on flash (or the monitor's
         // word that the node has booted), blank keys were lost, never "not yet provisioned".
         let has_run = caps.booted_before() || keys::sdls_state_written(&mut flash);
