@@ -1,0 +1,20 @@
+//! spacenode's CCSDS space link protocol layers, as one self-contained `no_std` crate.
+//!
+//! - [`bch`] and [`cltu`]: the telecommand channel coding of CCSDS 231.0 (BCH(63,56) code
+//!   blocks with single-error correction, start and tail sequences, fill);
+//! - [`sync`] and [`randomizer`]: the telemetry channel coding of CCSDS 131.0 (attached sync
+//!   marker, a frame synchroniser that follows slips of the byte stream, the pseudo-randomiser);
+//! - [`fecf`]: the CRC-16 frame error control field of the TC and TM transfer frames;
+//!
+//! NOT WIRED IN YET: comms, the ground tools and the demo still speak the node's own unit format;
+//! moving them onto these layers (and SDLS, issue 19 point 3) is the next step of issue 19.
+//!
+//! Avoids: heap, panics on received bytes, a clock of its own.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod bch;
+pub mod cltu;
+pub mod fecf;
+pub mod randomizer;
+pub mod sync;
