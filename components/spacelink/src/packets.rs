@@ -9,6 +9,9 @@
 //! Avoids: heap (const-generic buffers), panics on received bytes, trusting a length field
 //! larger than the buffer.
 
+use arbitrary_int::{u11, u14};
+use spacepackets::SpHeader;
+
 use crate::tm::{FHP_IDLE, FHP_NO_PACKET_START, TmFrame};
 
 /// Bytes in a space packet's primary header.
@@ -42,12 +45,13 @@ pub enum PacketError {
 
 /// The total length a space packet header declares.
 pub fn declared_len(header: &[u8]) -> Option<usize> {
-    let h = header.get(..PACKET_HEADER_LEN)?;
-    Some(usize::from(u16::from_be_bytes([h[4], h[5]])) + SMALLEST_PACKET)
+    SpHeader::from_be_bytes(header)
+        .ok()
+        .map(|(h, _)| h.packet_len())
 }
 
-fn apid(header: &[u8]) -> u16 {
-    u16::from_be_bytes([header[0], header[1]]) & 0x07FF
+fn is_idle(header: &[u8]) -> bool {
+    SpHeader::from_be_bytes(header).is_ok_and(|(h, _)| h.apid().value() == IDLE_APID)
 }
 
 /// Lays packets into data fields of `field_len` bytes (at most `D`).
@@ -114,9 +118,16 @@ impl<const D: usize> Packer<D> {
             room + self.field_len
         };
         // `len` < 2 * 2048, so the length field fits 16 bits.
-        let len_field = (len - SMALLEST_PACKET) as u16;
-        let [l0, l1] = len_field.to_be_bytes();
-        self.put(&[0x07, 0xFF, 0xC0, 0x00, l0, l1], true, emit);
+        let idle = SpHeader::new_for_unseg_tm(
+            u11::new(IDLE_APID),
+            u14::new(0),
+            (len - SMALLEST_PACKET) as u16,
+        );
+        let mut header = [0u8; PACKET_HEADER_LEN];
+        // A 6-byte buffer always holds the 6-byte header.
+        if idle.write_to_slice(&mut header).is_ok() {
+            self.put(&header, true, emit);
+        }
         let fill = [IDLE_BYTE; 64];
         let mut left = len - PACKET_HEADER_LEN;
         while left > 0 {
@@ -288,7 +299,7 @@ impl<const N: usize> Extractor<N> {
         self.have += n;
         used += n;
         if self.have == self.need {
-            if apid(&self.buf) == IDLE_APID {
+            if is_idle(&self.buf[..PACKET_HEADER_LEN]) {
                 self.stats.idle_packets += 1;
             } else {
                 self.stats.packets += 1;
