@@ -206,6 +206,14 @@ def main():
         frame = tc_frame(ftype, scid, vcid, seq, seg, data, fecf)
         seg_field = "-" if seg is None else seg
         emit("tc", ftype, scid, vcid, seq, seg_field, int(fecf), data.hex(), frame.hex())
+    # A unit longer than one TC frame: segments of at most 1016 bytes (1024 - header 5 -
+    # segment header 1 - FECF 2), flags first 01 / continuing 00 / last 10, on MAP 4.
+    unit = bytes(rng.randrange(256) for _ in range(2500))
+    pieces = [unit[i:i + 1016] for i in range(0, len(unit), 1016)]
+    flags = [1] + [0] * (len(pieces) - 2) + [2]
+    frames = [tc_frame("AD", 0x1AB, 1, n, (f << 6) | 4, piece, True)
+              for n, (f, piece) in enumerate(zip(flags, pieces))]
+    emit("tc_unit", unit.hex(), ",".join(f.hex() for f in frames))
     for frame_len, ocf, fecf, sizes in ((64, True, True, (7, 20, 100, 50, 58, 3)),
                                         (223, False, True, (300, 10, 10, 10, 500)),
                                         (40, True, False, (28, 30))):

@@ -6,6 +6,7 @@
 //!   marker, a frame synchroniser that follows slips of the byte stream, the pseudo-randomiser);
 //! - [`fecf`]: the CRC-16 frame error control field of the TC and TM transfer frames;
 //! - [`tc`]: TC transfer frames (232.0) with the segment header and the control commands;
+//!   [`segment`] cuts units longer than a frame into segments and reassembles them;
 //! - [`tm`]: TM transfer frames (132.0) with master and virtual channel counters, the first
 //!   header pointer and the operational control field; [`packets`] puts space packets into
 //!   their data fields and takes them out, spanning frames and filling with idle packets;
@@ -25,6 +26,7 @@ pub mod farm;
 pub mod fecf;
 pub mod packets;
 pub mod randomizer;
+pub mod segment;
 pub mod sync;
 pub mod tc;
 pub mod tm;

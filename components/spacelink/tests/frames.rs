@@ -306,3 +306,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn segments_out_of_order_are_refused_not_joined() {
+    use spacelink::segment::{self, Reassembler, SegmentError};
+    let unit: Vec<u8> = (0..=255).collect();
+    let parts: Vec<_> = segment::segments(&unit, 100).collect();
+    let flags: Vec<SeqFlags> = parts.iter().map(|p| p.0).collect();
+    assert_eq!(
+        flags,
+        [SeqFlags::First, SeqFlags::Continuing, SeqFlags::Last]
+    );
+    assert_eq!(
+        segment::segments(b"abc", 100).collect::<Vec<_>>(),
+        [(SeqFlags::Unsegmented, &b"abc"[..])]
+    );
+    assert_eq!(segment::segments(b"abc", 0).count(), 0);
+
+    let mut re = Reassembler::<300>::new();
+    // The first segment lost: the rest are refused.
+    assert_eq!(
+        re.push(parts[1].0, parts[1].1),
+        Err(SegmentError::NoFirstSegment)
+    );
+    assert_eq!(
+        re.push(parts[2].0, parts[2].1),
+        Err(SegmentError::NoFirstSegment)
+    );
+    // A unit cut short by the next unit's first segment is dropped, the new one completes.
+    assert_eq!(re.push(parts[0].0, parts[0].1), Ok(None));
+    assert_eq!(re.push(parts[0].0, parts[0].1), Ok(None));
+    assert_eq!(re.push(parts[1].0, parts[1].1), Ok(None));
+    assert_eq!(re.push(parts[2].0, parts[2].1).unwrap(), Some(&unit[..]));
+    assert_eq!((re.stats().units, re.stats().interrupted), (1, 1));
+    // Too long for the buffer: dropped, and the reassembler is ready for the next unit.
+    let mut small = Reassembler::<150>::new();
+    assert_eq!(small.push(parts[0].0, parts[0].1), Ok(None));
+    assert_eq!(
+        small.push(parts[1].0, parts[1].1),
+        Err(SegmentError::TooLong { max: 150 })
+    );
+    assert_eq!(
+        small.push(SeqFlags::Unsegmented, b"next").unwrap(),
+        Some(&b"next"[..])
+    );
+}

@@ -8,6 +8,7 @@ use spacelink::cltu::{self, CltuDecoder, CltuEnd};
 use spacelink::farm::{Farm, FarmAction};
 use spacelink::packets::{Extractor, Packer};
 use spacelink::randomizer::SEQUENCE;
+use spacelink::segment::{self, Reassembler};
 use spacelink::sync::{self, FrameSync};
 use spacelink::tc::{self, FrameType, SegmentHeader, SeqFlags, TcHeader, TcLayout};
 use spacelink::tm::{self, TmFramer, TmLayout};
@@ -133,6 +134,44 @@ fn tc_frames_match_peer_both_ways() {
         );
         assert!(rest.is_empty());
     }
+}
+
+#[test]
+fn segmented_tc_unit_matches_peer_both_ways() {
+    let l = lines("tc_unit");
+    assert_eq!(l.len(), 1);
+    let unit = hex(l[0][1]);
+    let want: Vec<Vec<u8>> = l[0][2].split(',').map(hex).collect();
+    let layout = TcLayout {
+        segment_header: true,
+        fecf: true,
+    };
+    let max = tc::MAX_FRAME_LEN - tc::HEADER_LEN - 1 - 2;
+    let mut built = Vec::new();
+    for (n, (flags, piece)) in segment::segments(&unit, max).enumerate() {
+        let header = TcHeader {
+            frame_type: FrameType::Ad,
+            scid: 0x1AB,
+            vcid: 1,
+            seq: n as u8,
+        };
+        let seg = Some(SegmentHeader { flags, map_id: 4 });
+        let mut out = [0u8; 1024];
+        let len = tc::build(&header, layout, seg, piece, &mut out).unwrap();
+        built.push(out[..len].to_vec());
+    }
+    assert_eq!(built, want);
+    let mut re = Reassembler::<4096>::new();
+    let mut got = None;
+    for f in &want {
+        let (frame, _) = tc::parse(f, layout).unwrap();
+        let seg = frame.segment.unwrap();
+        assert_eq!(seg.map_id, 4);
+        if let Some(u) = re.push(seg.flags, frame.data).unwrap() {
+            got = Some(u.to_vec());
+        }
+    }
+    assert_eq!(got, Some(unit));
 }
 
 #[test]
