@@ -1,6 +1,6 @@
 //! Fuzz target: the space link's two receive paths, fed the same bytes.
 //! - Uplink: the CLTU decoder on the raw bytes; each CLTU's data parsed as TC frames (both
-//!   layouts) and every valid frame run through FARM-1.
+//!   layouts), every valid frame run through FARM-1 and its segments reassembled.
 //! - Downlink: the ASM frame synchroniser (derandomising) on the raw bytes, with a frame length
 //!   from the first byte; each frame parsed as a TM frame and its packets extracted.
 //! Properties: no panic, no hang; every packet handed up is as long as its header declares;
@@ -11,12 +11,14 @@ use libfuzzer_sys::fuzz_target;
 use spacelink::cltu::CltuDecoder;
 use spacelink::farm::{Farm, FarmState};
 use spacelink::packets::{declared_len, Extractor};
+use spacelink::segment::Reassembler;
 use spacelink::sync::FrameSync;
 use spacelink::{fecf, tc, tm};
 
 fn uplink(data: &[u8]) {
     let mut dec = CltuDecoder::<1024>::new();
     let mut farm = Farm::new(0, 10).expect("valid window");
+    let mut units = Reassembler::<2048>::new();
     for &b in data {
         let Some(cltu) = dec.push(b) else { continue };
         for layout in [
@@ -33,6 +35,11 @@ fn uplink(data: &[u8]) {
                 let clcw = farm.clcw();
                 assert_eq!(clcw.lockout, farm.state() == FarmState::Lockout);
                 assert_eq!(clcw.report_value, farm.vr());
+                if let Some(seg) = frame.segment
+                    && let Ok(Some(unit)) = units.push(seg.flags, frame.data)
+                {
+                    assert!(unit.len() <= 2048);
+                }
                 rest = next;
             }
         }
