@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use spacelink::cltu::CltuDecoder;
 use spacelink::farm::{Farm, FarmState};
-use spacelink::packets::{declared_len, Extractor};
+use spacelink::packets::{Extractor, declared_len};
 use spacelink::segment::Reassembler;
 use spacelink::sync::FrameSync;
 use spacelink::{fecf, tc, tm};
@@ -22,8 +22,14 @@ fn uplink(data: &[u8]) {
     for &b in data {
         let Some(cltu) = dec.push(b) else { continue };
         for layout in [
-            tc::TcLayout { segment_header: false, fecf: true },
-            tc::TcLayout { segment_header: true, fecf: false },
+            tc::TcLayout {
+                segment_header: false,
+                fecf: true,
+            },
+            tc::TcLayout {
+                segment_header: true,
+                fecf: false,
+            },
         ] {
             let mut rest = cltu.data;
             while let Ok((frame, next)) = tc::parse(rest, layout) {
@@ -47,19 +53,25 @@ fn uplink(data: &[u8]) {
 }
 
 fn downlink(data: &[u8]) {
-    let Some((&len_byte, stream)) = data.split_first() else { return };
+    let Some((&len_byte, stream)) = data.split_first() else {
+        return;
+    };
     let layout = tm::TmLayout {
         scid: 0x2C5,
         frame_len: 14 + usize::from(len_byte % 64),
         ocf: len_byte & 0x40 != 0,
         fecf: len_byte & 0x80 != 0,
     };
-    let Ok(mut sync) = FrameSync::<80>::new(layout.frame_len, true) else { return };
+    let Ok(mut sync) = FrameSync::<80>::new(layout.frame_len, true) else {
+        return;
+    };
     let mut ex = Extractor::<128>::new();
     for &b in stream {
         let Some(frame) = sync.push(b) else { continue };
         if let Ok(parsed) = tm::parse(frame, &layout) {
-            ex.push_frame(&parsed, &mut |p: &[u8]| assert_eq!(declared_len(p), Some(p.len())));
+            ex.push_frame(&parsed, &mut |p: &[u8]| {
+                assert_eq!(declared_len(p), Some(p.len()))
+            });
         }
     }
 }
