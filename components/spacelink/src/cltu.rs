@@ -4,7 +4,7 @@
 //!
 //! [`encode`] builds a CLTU into a caller's buffer. [`CltuDecoder`] takes the received byte
 //! stream one byte at a time, as a radio or UART delivers it: it searches for the start
-//! sequence, decodes blocks (correcting single-bit errors), and ends the CLTU at the first block
+//! sequence (byte-aligned, received without error), decodes blocks (correcting single-bit errors), and ends the CLTU at the first block
 //! that does not decode, as 231.0's decoding mode does: at the tail sequence (the normal end) or
 //! at a block with more errors than BCH corrects (the data decoded so far is still handed up,
 //! saying so; the transfer frame's CRC-16 decides whether it is usable).
@@ -68,8 +68,9 @@ pub enum CltuEnd {
     /// At a code block with more errors than BCH corrects, before any tail: the data may be
     /// incomplete.
     Uncorrectable,
-    /// The data would exceed the decoder's buffer: the CLTU was cut there (the rest of it is
-    /// searched for a new start sequence, which a well-formed CLTU never contains aligned).
+    /// The data would exceed the decoder's buffer: the CLTU was cut there. The rest of it is
+    /// searched for a start sequence like any other bytes; a false start found in it yields
+    /// data whose frame CRC fails above this layer.
     Overflow,
 }
 

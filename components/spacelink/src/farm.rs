@@ -3,8 +3,8 @@
 //! window (width W, positive and negative halves W/2), V(R), the FARM-B counter and the flags
 //! the CLCW reports ([`crate::clcw`]).
 //!
-//! The caller validates frames first ([`crate::tc::parse`], which checks version, length and
-//! CRC) and passes each valid frame of this virtual channel to [`Farm::frame`] together with
+//! The caller validates frames first ([`crate::tc::parse`] checks version, length and CRC; the
+//! spacecraft id is the caller's to compare with its own) and passes each valid frame of this virtual channel to [`Farm::frame`] together with
 //! whether its buffer can take the data (232.1's "FARM buffer available"); FARM says whether to
 //! accept (hand the data up) or discard it. Frames that fail validation are event E9: discard,
 //! no state change; [`Farm::invalid`] counts them.

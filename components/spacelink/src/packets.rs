@@ -230,6 +230,8 @@ impl<const N: usize> Extractor<N> {
         }
         self.expected_vc = Some(frame.vc_count.wrapping_add(1));
         if frame.fhp == FHP_IDLE {
+            // A packet under way cannot continue past an idle frame of its own channel.
+            self.lose_sync();
             return;
         }
         let data = frame.data;

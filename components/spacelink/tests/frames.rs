@@ -351,3 +351,26 @@ fn segments_out_of_order_are_refused_not_joined() {
         Some(&b"next"[..])
     );
 }
+
+#[test]
+fn an_idle_frame_inside_a_spanning_packet_cuts_it() {
+    let mut framer = TmFramer::new(TM).unwrap();
+    let mut packer = Packer::<64>::new(framer.data_len()).unwrap();
+    let mut fields = Vec::new();
+    let mut collect = |f: &[u8], fhp: u16| fields.push((f.to_vec(), fhp));
+    let sent = packet(9, 30, 0x99);
+    packer.add(&sent, &mut collect).unwrap();
+    packer.flush(&mut collect);
+    assert_eq!(fields.len(), 2);
+    let mut build = |field: &[u8], fhp: u16| {
+        let mut out = vec![0u8; TM.frame_len];
+        framer.build(1, field, fhp, CLCW, &mut out).unwrap();
+        out
+    };
+    let first = build(&fields[0].0, fields[0].1);
+    let idle = build(&[0x55; 20], FHP_IDLE);
+    let second = build(&fields[1].0, fields[1].1);
+    let (got, stats) = extract(&[first, idle, second]);
+    assert!(got.is_empty());
+    assert_eq!((stats.cut_packets, stats.lost_frames), (1, 0));
+}
