@@ -17,8 +17,9 @@ use crate::randomizer;
 
 /// The attached sync marker.
 pub const ASM: [u8; 4] = [0x1A, 0xCF, 0xFC, 0x1D];
-/// Bytes by which the next ASM may come early or late while locked.
-pub const MAX_SLIP: usize = 4;
+/// Bytes by which the next ASM may come early or late while locked (early by at most three:
+/// an ASM four bytes early would lie wholly inside the frame just taken).
+pub const MAX_SLIP: usize = 3;
 
 const ASM_WORD: u32 = u32::from_be_bytes(ASM);
 

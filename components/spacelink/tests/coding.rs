@@ -248,3 +248,47 @@ fn synchroniser_rejects_impossible_lengths() {
     assert!(FrameSync::<16>::new(0, false).is_err());
     assert!(FrameSync::<16>::new(17, false).is_err());
 }
+
+#[test]
+fn slips_up_to_the_allowance_are_followed_larger_ones_relock_at_the_next_asm() {
+    let frames: Vec<Vec<u8>> = (0..6).map(|i| frame_bytes(FRAME_LEN, 70 + i)).collect();
+    let per = 4 + FRAME_LEN;
+    for slip in 1..=sync::MAX_SLIP + 1 {
+        for dropped in [true, false] {
+            let mut stream = tm_stream(&frames);
+            let at = 2 * per + 4 + 7;
+            if dropped {
+                stream.drain(at..at + slip);
+            } else {
+                stream.splice(at..at, std::iter::repeat_n(0x3C, slip));
+            }
+            let mut s = FrameSync::<FRAME_LEN>::new(FRAME_LEN, true).unwrap();
+            let got = sync_all(&mut s, &stream);
+            let followed = slip <= sync::MAX_SLIP;
+            let case = format!("slip {slip}, dropped {dropped}");
+            // Frames before the slip and from frame 3 (followed) or 4 (re-searched) come out
+            // intact; only frame 2 is damaged.
+            assert_eq!(got[..2], frames[..2], "{case}");
+            assert_ne!(got[2], frames[2], "{case}");
+            let resumed = if followed { 3 } else { 4 };
+            assert_eq!(
+                got[got.len() - (6 - resumed)..],
+                frames[resumed..],
+                "{case}"
+            );
+            assert_eq!(s.stats().lock_losses, u32::from(!followed), "{case}");
+        }
+    }
+}
+
+#[test]
+fn asm_with_three_bit_errors_loses_lock() {
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| frame_bytes(FRAME_LEN, 90 + i)).collect();
+    let mut stream = tm_stream(&frames);
+    let per = 4 + FRAME_LEN;
+    stream[2 * per] ^= 0x07; // three bits in frame 2's ASM
+    let mut s = FrameSync::<FRAME_LEN>::new(FRAME_LEN, true).unwrap();
+    let got = sync_all(&mut s, &stream);
+    assert_eq!(got, [&frames[..2], &frames[3..]].concat());
+    assert_eq!((s.stats().lock_losses, s.stats().locks), (1, 2));
+}
