@@ -199,16 +199,18 @@ impl<const N: usize> CltuDecoder<N> {
         };
         self.state = State::Search;
         self.window = 0;
-        self.stats.corrected_bits += self.corrected;
+        self.stats.corrected_bits = self.stats.corrected_bits.saturating_add(self.corrected);
         if self.data_len == 0 {
-            self.stats.empty += 1;
+            self.stats.empty = self.stats.empty.saturating_add(1);
             return None;
         }
-        self.stats.cltus += 1;
+        self.stats.cltus = self.stats.cltus.saturating_add(1);
         match end {
             CltuEnd::Tail => {}
-            CltuEnd::Uncorrectable => self.stats.uncorrectable += 1,
-            CltuEnd::Overflow => self.stats.overflows += 1,
+            CltuEnd::Uncorrectable => {
+                self.stats.uncorrectable = self.stats.uncorrectable.saturating_add(1)
+            }
+            CltuEnd::Overflow => self.stats.overflows = self.stats.overflows.saturating_add(1),
         }
         Some(Cltu {
             data: &self.data[..self.data_len],

@@ -141,7 +141,7 @@ impl Farm {
 
     /// E9: a frame failed validation (CRC, length, header); discarded, no state change.
     pub fn invalid(&mut self) {
-        self.stats.invalid += 1;
+        self.stats.invalid = self.stats.invalid.saturating_add(1);
     }
 
     /// E10: the higher procedures have freed the buffer (Wait flag off; Wait returns to Open).
@@ -156,7 +156,7 @@ impl Farm {
     /// in-sequence type-AD frame could be taken now.
     pub fn frame(&mut self, frame: &TcFrame<'_>, buffer_available: bool) -> FarmAction {
         if frame.header.vcid != self.vcid {
-            self.stats.invalid += 1;
+            self.stats.invalid = self.stats.invalid.saturating_add(1);
             return FarmAction::Discard(DiscardReason::Invalid);
         }
         let action = match frame.header.frame_type {
@@ -169,9 +169,11 @@ impl Farm {
             FrameType::Bc => self.type_bc(frame.data),
         };
         match action {
-            FarmAction::Discard(DiscardReason::Invalid) => self.stats.invalid += 1,
-            FarmAction::Discard(_) => self.stats.discarded += 1,
-            _ => self.stats.accepted += 1,
+            FarmAction::Discard(DiscardReason::Invalid) => {
+                self.stats.invalid = self.stats.invalid.saturating_add(1)
+            }
+            FarmAction::Discard(_) => self.stats.discarded = self.stats.discarded.saturating_add(1),
+            _ => self.stats.accepted = self.stats.accepted.saturating_add(1),
         }
         action
     }

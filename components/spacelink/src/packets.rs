@@ -225,7 +225,10 @@ impl<const N: usize> Extractor<N> {
         if let Some(expected) = self.expected_vc
             && frame.vc_count != expected
         {
-            self.stats.lost_frames += u32::from(frame.vc_count.wrapping_sub(expected));
+            self.stats.lost_frames = self
+                .stats
+                .lost_frames
+                .saturating_add(u32::from(frame.vc_count.wrapping_sub(expected)));
             self.lose_sync();
         }
         self.expected_vc = Some(frame.vc_count.wrapping_add(1));
@@ -250,7 +253,7 @@ impl<const N: usize> Extractor<N> {
                 self.have == 0 && pos == fhp
             };
             if !consistent {
-                self.stats.pointer_mismatches += 1;
+                self.stats.pointer_mismatches = self.stats.pointer_mismatches.saturating_add(1);
                 self.lose_sync();
             }
         }
@@ -269,7 +272,7 @@ impl<const N: usize> Extractor<N> {
 
     fn lose_sync(&mut self) {
         if self.have > 0 {
-            self.stats.cut_packets += 1;
+            self.stats.cut_packets = self.stats.cut_packets.saturating_add(1);
         }
         self.have = 0;
         self.in_sync = false;
@@ -290,7 +293,7 @@ impl<const N: usize> Extractor<N> {
             }
             self.need = declared_len(&self.buf[..PACKET_HEADER_LEN]).unwrap_or(SMALLEST_PACKET);
             if self.need > N {
-                self.stats.oversized += 1;
+                self.stats.oversized = self.stats.oversized.saturating_add(1);
                 self.have = 0;
                 self.in_sync = false;
                 return bytes.len();
@@ -302,9 +305,9 @@ impl<const N: usize> Extractor<N> {
         used += n;
         if self.have == self.need {
             if is_idle(&self.buf[..PACKET_HEADER_LEN]) {
-                self.stats.idle_packets += 1;
+                self.stats.idle_packets = self.stats.idle_packets.saturating_add(1);
             } else {
-                self.stats.packets += 1;
+                self.stats.packets = self.stats.packets.saturating_add(1);
                 emit(&self.buf[..self.need]);
             }
             self.have = 0;

@@ -93,7 +93,7 @@ impl<const N: usize> Reassembler<N> {
     pub fn push(&mut self, flags: SeqFlags, data: &[u8]) -> Result<Option<&[u8]>, SegmentError> {
         let starts = matches!(flags, SeqFlags::First | SeqFlags::Unsegmented);
         if starts && self.active {
-            self.stats.interrupted += 1;
+            self.stats.interrupted = self.stats.interrupted.saturating_add(1);
             self.reset();
         }
         if !starts && !self.active {
@@ -108,7 +108,7 @@ impl<const N: usize> Reassembler<N> {
         if matches!(flags, SeqFlags::Last | SeqFlags::Unsegmented) {
             let len = self.len;
             self.reset();
-            self.stats.units += 1;
+            self.stats.units = self.stats.units.saturating_add(1);
             return Ok(Some(&self.buf[..len]));
         }
         self.active = true;

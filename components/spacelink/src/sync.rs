@@ -130,7 +130,7 @@ impl<const N: usize> FrameSync<N> {
         match self.state {
             State::Search => {
                 if self.window == ASM_WORD {
-                    self.stats.locks += 1;
+                    self.stats.locks = self.stats.locks.saturating_add(1);
                     self.start_frame();
                 }
                 None
@@ -140,14 +140,14 @@ impl<const N: usize> FrameSync<N> {
                 let errors = (self.window ^ ASM_WORD).count_ones();
                 if seen == ASM.len() && errors <= Self::ASM_TOLERANCE {
                     if errors > 0 {
-                        self.stats.asm_bit_errors += 1;
+                        self.stats.asm_bit_errors = self.stats.asm_bit_errors.saturating_add(1);
                     }
                     self.start_frame();
                 } else if errors == 0 {
-                    self.stats.slips += 1;
+                    self.stats.slips = self.stats.slips.saturating_add(1);
                     self.start_frame();
                 } else if seen >= ASM.len() + MAX_SLIP {
-                    self.stats.lock_losses += 1;
+                    self.stats.lock_losses = self.stats.lock_losses.saturating_add(1);
                     self.state = State::Search;
                 } else {
                     self.state = State::Expect(seen);
@@ -165,7 +165,7 @@ impl<const N: usize> FrameSync<N> {
                 if self.derandomise {
                     randomizer::apply(frame);
                 }
-                self.stats.frames += 1;
+                self.stats.frames = self.stats.frames.saturating_add(1);
                 Some(frame)
             }
         }
