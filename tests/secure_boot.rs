@@ -255,6 +255,16 @@ fn a_trial_image_is_verified_run_and_rolled_back_when_it_dies_at_once() {
         "{}",
         third.log.join("\n")
     );
+    // Boot control names the slot that ran (the agent's running slot), not the refused one.
+    let st = open_for_bootloader(&state.path().join("boot.flash"))
+        .expect("boot control")
+        .state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::A, Slot::A, hal::boot::BootReason::RolledBack, None),
+        "{}",
+        third.log.join("\n")
+    );
 }
 
 #[test]

@@ -24,6 +24,12 @@
 //!   attempt, and when they are gone the board rolls back by itself.
 //! - [`BootControl::cancel_trial`] drops a pending or running trial: the next power-on boots the
 //!   confirmed slot (an image that finds itself unhealthy rejects itself this way).
+//! - A bootloader that verifies images may refuse the slot `select_boot` chose and boot the other
+//!   one instead. It then calls [`BootControl::record_fallback`] before that image runs, so that
+//!   `booted` is always the slot whose image actually runs: a refused trial slot is rolled back
+//!   ([`BootReason::RolledBack`]); a refused confirmed slot makes the other slot, the only one
+//!   that verified, the confirmed one ([`BootReason::Fallback`]), so an upgrade overwrites the
+//!   damaged slot and never the image that runs.
 //!
 //! Failure modes every implementation documents and the `store` implementation guarantees:
 //! - **Power loss during any operation** leaves the state either exactly as before the call or
@@ -66,6 +72,9 @@ pub enum BootReason {
     RolledBack,
     /// The boot control state was unreadable and was reset to its factory state (slot A).
     Recovered,
+    /// The bootloader refused the confirmed slot (its image did not verify) and booted the other
+    /// slot, which is now the confirmed one ([`BootControl::record_fallback`]).
+    Fallback,
 }
 
 /// A pending or running trial.
@@ -129,6 +138,8 @@ pub enum BootControlError<E> {
     NotInTrial,
     /// `select_boot` called a second time in one power cycle.
     AlreadySelected,
+    /// `record_fallback` before `select_boot` in this power cycle.
+    NotSelected,
     /// The persistent storage failed; nothing changed.
     Storage(E),
 }
@@ -154,6 +165,9 @@ impl<E: core::fmt::Display> core::fmt::Display for BootControlError<E> {
             BootControlError::NotInTrial => f.write_str("the running image is not on trial"),
             BootControlError::AlreadySelected => {
                 f.write_str("the boot slot was already selected in this power cycle")
+            }
+            BootControlError::NotSelected => {
+                f.write_str("no boot slot was selected in this power cycle: call select_boot first")
             }
             BootControlError::Storage(e) => write!(f, "boot control storage failed: {e}"),
         }
@@ -184,6 +198,13 @@ pub trait BootControl {
     /// Drop a pending or running trial; the next power-on boots the confirmed slot.
     /// Does nothing (and writes nothing) when no trial exists.
     fn cancel_trial(&mut self) -> Result<(), BootControlError<Self::Error>>;
+
+    /// Bootloader step, after `select_boot` in the same power cycle, when the selected slot did not
+    /// verify and `slot` (the other one) boots instead: record `slot` as booted, drop any trial,
+    /// and make `slot` the confirmed slot, in one persisted step. Reason [`BootReason::RolledBack`]
+    /// when `slot` was already the confirmed one (a refused trial), else
+    /// [`BootReason::Fallback`]. Nothing is written when `slot` is already the booted one.
+    fn record_fallback(&mut self, slot: Slot) -> Result<(), BootControlError<Self::Error>>;
 
     /// Make the running trial image the confirmed one and raise the stored security counter to
     /// `security_counter` (the confirmed image's signed counter) in the same persisted step. A

@@ -9,9 +9,11 @@
 //! 2. the slot is verified ([`slot::load`]): header against the root hash in OTP ([`otp`]),
 //!    release threshold, board, hardware, security counter at least the confirmed one, then the
 //!    image's bytes in the sealed memory they will run from;
-//! 3. a slot that fails is never run: a trial is cancelled and the confirmed slot tried; a
-//!    confirmed slot that fails falls back to the other slot; if neither verifies the boot stage
-//!    stops with the reasons (no unsigned code ever runs);
+//! 3. a slot that fails is never run: a trial falls back to the confirmed slot; a confirmed slot
+//!    that fails falls back to the other slot; the slot that then boots is recorded in boot
+//!    control (`record_fallback`: booted, and confirmed, since it is the only one that verified)
+//!    before it runs; if neither verifies the boot stage stops with the reasons (no unsigned code
+//!    ever runs);
 //! 4. the verified image runs (`fexecve` of the sealed memfd) as `spacenode image`: the monitor of
 //!    this power cycle, which starts every component from the same image ([`image`]);
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
@@ -184,20 +186,15 @@ fn select_and_verify(
         Err(e) => e,
     };
     out(&format!("[boot] slot {selected:?} refused: {first}"));
+    // A refused trial falls back to the confirmed slot; a refused confirmed slot to the other.
     let other = if st.trial_running() {
-        match bc.cancel_trial() {
-            Ok(()) => out(&format!(
-                "[boot] trial of slot {selected:?} cancelled; the confirmed slot {:?} boots",
-                st.confirmed
-            )),
-            Err(e) => out(&format!("[boot] cancelling the trial failed: {e}")),
-        }
         st.confirmed
     } else {
         selected.other()
     };
     match slot::load(&mut flash, &SIM_SLOT_LAYOUT, other, anchor, floor) {
         Ok(img) => {
+            record_fallback(&mut bc, selected, other, out);
             let why = format!("fallback: slot {selected:?} did not verify");
             let line = boot_line(&img, other, &why, st.security_counter);
             Ok((img, line))
@@ -205,6 +202,30 @@ fn select_and_verify(
         Err(second) => Err(Failure::Usage(format!(
             "no slot holds an image that verifies against the root of trust in OTP, so nothing runs (no unsigned code ever runs): slot {selected:?}: {first}; slot {other:?}: {second}. Re-provision the board: a fresh --state directory, with --factory-bundle for your own root"
         ))),
+    }
+}
+
+/// Records in boot control that `slot` boots instead of the refused `selected` (before its image
+/// runs), so that the agent of that image reads the slot it runs from.
+fn record_fallback(
+    bc: &mut board_sim::boot::SimBootControl,
+    selected: Slot,
+    slot: Slot,
+    out: &mut dyn FnMut(&str),
+) {
+    let was_trial = bc.state().trial_running();
+    match bc.record_fallback(slot) {
+        Ok(()) if was_trial => out(&format!(
+            "[boot] trial of slot {selected:?} cancelled; the confirmed slot {slot:?} boots"
+        )),
+        Ok(()) => out(&format!(
+            "[boot] slot {slot:?}, the only one that verifies, is now the confirmed slot"
+        )),
+        // The image still boots (it verified); boot control keeps the refused slot as booted
+        // until the next power-on selects and refuses it again.
+        Err(e) => out(&format!(
+            "[boot] recording the fallback to slot {slot:?} in boot control failed: {e}"
+        )),
     }
 }
 

@@ -330,3 +330,81 @@ fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2(
     );
     assert_eq!(buf[0], 2, "rewritten as version 2");
 }
+
+#[test]
+fn a_refused_slot_is_recorded_as_the_fallback_before_its_image_runs() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
+    assert!(matches!(
+        bc.record_fallback(Slot::B),
+        Err(BootControlError::NotSelected)
+    ));
+    bc.request_trial(Slot::B, 2).expect("request");
+    let _ = bc.into_inner();
+    // The trial slot is selected and refused: the confirmed slot boots, the trial is dropped.
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+    assert_eq!(bc.select_boot().expect("select"), Slot::B);
+    bc.record_fallback(Slot::A).expect("fallback");
+    let after_trial = bc.state();
+    assert_eq!(
+        (
+            after_trial.booted,
+            after_trial.confirmed,
+            after_trial.reason
+        ),
+        (Slot::A, Slot::A, BootReason::RolledBack)
+    );
+    assert_eq!((after_trial.trial, after_trial.boot_count), (None, 1));
+    let _ = bc.into_inner();
+    let ops = flash.ops();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+    assert_eq!(bc.state(), after_trial, "persisted");
+    // The confirmed slot is selected and refused: the other one boots and becomes confirmed.
+    assert_eq!(bc.select_boot().expect("select"), Slot::A);
+    bc.record_fallback(Slot::B).expect("fallback");
+    let st = bc.state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::B, Slot::B, BootReason::Fallback, None)
+    );
+    let _ = bc.into_inner();
+    assert!(flash.ops() > ops);
+    // The fallback is one mirrored record write after the select: a power cut at any of its
+    // operations (whole or torn) leaves the state as selected (the next power-on selects,
+    // refuses and falls back again) or as fallen back, never anything else.
+    let power_on = |fallback: bool| {
+        let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+        let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+        bc.select_boot().expect("select");
+        if fallback {
+            bc.record_fallback(Slot::B).expect("fallback");
+        }
+        let st = bc.state();
+        let _ = bc.into_inner();
+        (st, flash.ops())
+    };
+    let ((selected, start), (fallen_back, end)) = (power_on(false), power_on(true));
+    assert!(end > start);
+    let mut saw = [0usize; 2];
+    for at in start..end {
+        for landed in [0usize, 8, 20, 64] {
+            let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+            flash.cut_power(PowerCut { at_op: at, landed });
+            let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+            bc.select_boot().expect("the select lands before the cut");
+            let _ = bc.record_fallback(Slot::B);
+            let _ = bc.into_inner();
+            assert!(!flash.powered(), "the cut at {at} fired");
+            flash.power_cycle();
+            let got = FlashBootControl::open(&mut flash, BOOT_LAYOUT)
+                .expect("readable after the cut")
+                .state();
+            assert!(
+                got == selected || got == fallen_back,
+                "cut at {at}/{landed}: {got:?}"
+            );
+            saw[usize::from(got == fallen_back)] += 1;
+        }
+    }
+    assert!(saw[0] > 0 && saw[1] > 0, "{saw:?}");
+}

@@ -13,7 +13,7 @@
 //! | 0 | 1 | format version | `1` |
 //! | 1 | 1 | confirmed slot | `0` = A, `1` = B |
 //! | 2 | 1 | booted slot | `0` = A, `1` = B |
-//! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered |
+//! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered, `4` fallback |
 //! | 4 | 1 | trial slot | `0xFF` = no trial, else `0` = A, `1` = B |
 //! | 5 | 1 | trial attempts left | `0` when no trial |
 //! | 6 | 2 | reserved | `0` |
@@ -29,7 +29,7 @@
 //! [`FlashBootControl::open_or_recover`] replaces it with the factory state.
 //!
 //! The state is cached in memory after open; this module does not re-read flash behind the
-//! caller's back, and it never writes flash except in the four state-changing calls.
+//! caller's back, and it never writes flash except in the five state-changing calls.
 
 use crate::error::StoreError;
 use crate::layout::StoreLayout;
@@ -186,6 +186,7 @@ pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
         BootReason::Trial => 1,
         BootReason::RolledBack => 2,
         BootReason::Recovered => 3,
+        BootReason::Fallback => 4,
     };
     let (ts, ta) = match s.trial {
         Some(t) => (slot_byte(t.slot), t.attempts_left),
@@ -234,6 +235,7 @@ pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
         1 => BootReason::Trial,
         2 => BootReason::RolledBack,
         3 => BootReason::Recovered,
+        4 => BootReason::Fallback,
         _ => return None,
     };
     let confirmed = byte_slot(conf)?;
@@ -334,6 +336,25 @@ impl<F: NorFlash> BootControl for FlashBootControl<F> {
         self.persist(s)
     }
 
+    fn record_fallback(&mut self, slot: Slot) -> Result<(), BootControlError<Self::Error>> {
+        if !self.selected {
+            return Err(BootControlError::NotSelected);
+        }
+        if slot == self.state.booted {
+            return Ok(());
+        }
+        let mut s = self.state;
+        s.reason = if slot == s.confirmed {
+            BootReason::RolledBack
+        } else {
+            BootReason::Fallback
+        };
+        s.booted = slot;
+        s.confirmed = slot;
+        s.trial = None;
+        self.persist(s)
+    }
+
     fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>> {
         if !self.state.trial_running() {
             return Err(BootControlError::NotInTrial);
@@ -384,7 +405,7 @@ mod tests {
             (0, 3u8),
             (1, 2),
             (2, 9),
-            (3, 4),
+            (3, 5),
             (4, 0),
             (5, 1),
             (6, 1),

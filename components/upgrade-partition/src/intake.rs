@@ -203,7 +203,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
                 return Err(r);
             }
         };
-        let target = crate::agent::running(&self.boot.state()).other();
+        let target = self.boot.state().booted.other();
         let addr = self.layout.slot_offset(target);
         if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.incoming[..len]) {
             log::error!("writing slot {target:?}'s header failed: {e:?}");

@@ -100,7 +100,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             return self.abandon(plain(UpgradeError::SlotDamaged));
         };
         let log2 = new.chunk_log2;
-        let running = crate::agent::running(&self.boot.state());
+        let running = self.boot.state().booted;
         let end = cursor.saturating_add(CHUNKS_PER_STEP).min(count);
         for c in cursor..end {
             if self.p.is_done(c) {

@@ -111,6 +111,23 @@ impl Board {
         bc.state()
     }
 
+    /// The boot stage's power-on when the selected slot does not verify: select, then record
+    /// the fallback to the slot it boots instead (the confirmed one after a refused trial, else
+    /// the other one).
+    pub fn power_on_refusing_selected(&self) -> BootState {
+        let f = BootFlash::from_file(self.boot.try_clone().unwrap()).unwrap();
+        let mut bc = FlashBootControl::open_or_recover(f, BOOT_LAYOUT).unwrap();
+        let selected = bc.select_boot().unwrap();
+        let st = bc.state();
+        let instead = if st.trial_running() {
+            st.confirmed
+        } else {
+            selected.other()
+        };
+        bc.record_fallback(instead).unwrap();
+        bc.state()
+    }
+
     /// Powers on and starts the agent.
     pub fn boot(&self) -> TestAgent {
         self.power_on();
