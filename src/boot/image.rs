@@ -32,6 +32,10 @@ pub struct ImageArgs {
     /// Why the previous power cycle ended (the boot stage's report line)
     #[arg(long)]
     after: Option<String>,
+    /// The boot stage counts this boot as a fault reset although the last power cycle ended
+    /// cleanly (past its cap on requested reboots): why
+    #[arg(long, value_name = "WHY")]
+    counts_as_reset: Option<String>,
     /// Where to report how this power cycle ended
     #[arg(long, value_name = "FD")]
     report_fd: i32,
@@ -59,6 +63,7 @@ pub fn run(args: ImageArgs) -> Result<(), Failure> {
     );
     args.radio.apply(&mut config)?;
     config.booted_by_stage = Some(args.boot);
+    config.counts_as_reset = args.counts_as_reset;
     let after = args.after.as_deref().and_then(report::decode_cause);
     let stop = crate::run::stop_signals()?;
     let usage = |e: board_sim::monitor::MonitorError| match e {

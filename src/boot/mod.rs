@@ -16,6 +16,10 @@
 //!    ever runs);
 //! 4. the verified image runs (`fexecve` of the sealed memfd) as `spacenode image`: the monitor of
 //!    this power cycle, which starts every component from the same image ([`image`]);
+//!    When the last power cycle ended with a clean reboot that software asked for, boot control
+//!    counts it first (`count_clean_reboot`; a confirm starts the count over); past
+//!    `hal::boot::MAX_CLEAN_REBOOTS` the image is told to count this boot as a fault reset
+//!    (`--counts-as-reset`), so requested reboots cannot loop forever unseen by the reset cap;
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
 //!    or a reset (the next power-on begins). An image that ends without a report (it crashed or
 //!    exited at once) is treated as hardware treats a dead image: the watchdog resets the board.
@@ -33,7 +37,7 @@ use crate::failure::Failure;
 use board_sim::boot::{SIM_SLOT_LAYOUT, open_for_bootloader};
 use board_sim::flash::SimFlash;
 use board_sim::monitor::ResetCause;
-use hal::boot::{BootControl, Slot};
+use hal::boot::{BootControl, MAX_CLEAN_REBOOTS, Slot};
 use report::Ending;
 use rustix::event::{PollFd, PollFlags};
 use std::ffi::OsString;
@@ -73,10 +77,19 @@ pub fn run(
     let mut cycle = 0u32;
     loop {
         cycle = cycle.saturating_add(1);
-        let (image, line) = select_and_verify(&opts.state, &anchor, out)?;
+        let requested = after
+            .as_ref()
+            .is_some_and(|c| c.is_clean() && matches!(c, ResetCause::RebootRequest { .. }));
+        let (image, line, fault) = select_and_verify(&opts.state, &anchor, requested, out)?;
         out(&format!("[boot] power-on #{cycle}: {line}; running it"));
         let started = Instant::now();
-        match run_image(opts, &lock, image, cycle, &line, after.as_ref(), stop)? {
+        let ran = Ran {
+            cycle,
+            line: &line,
+            after: after.as_ref(),
+            fault: fault.as_deref(),
+        };
+        match run_image(opts, &lock, image, &ran, stop)? {
             Some(Ending::Stopped) => return Ok(()),
             Some(Ending::Reset(cause)) => after = Some(cause),
             None => {
@@ -136,12 +149,15 @@ fn factory_provision(opts: &BootOptions, out: &mut dyn FnMut(&str)) -> Result<[u
         .ok_or_else(|| usage("OTP was not burnt by factory provisioning".into()))
 }
 
-/// Boot control's choice, verified; falls back as the module docs say.
+/// Boot control's choice, verified; falls back as the module docs say. `requested`: the last
+/// power cycle ended with a clean reboot that software asked for, which boot control counts
+/// first; past [`MAX_CLEAN_REBOOTS`] the third value says why this boot counts as a fault reset.
 fn select_and_verify(
     state: &Path,
     anchor: &[u8; 32],
+    requested: bool,
     out: &mut dyn FnMut(&str),
-) -> Result<(slot::LoadedImage, String), Failure> {
+) -> Result<(slot::LoadedImage, String, Option<String>), Failure> {
     let usage = |e: String| Failure::Usage(e);
     let boot_path = state.join("boot.flash");
     // Boot control cut short is read as far as it goes (the rest erased): a lost record then
@@ -150,6 +166,11 @@ fn select_and_verify(
         .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
     let mut bc = open_for_bootloader(&boot_path)
         .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
+    let fault = if requested {
+        count_clean_reboot(&mut bc, out)
+    } else {
+        None
+    };
     let selected = match bc.select_boot() {
         Ok(s) => s,
         Err(e) => {
@@ -181,7 +202,7 @@ fn select_and_verify(
                 _ => format!("{:?}", st.reason),
             };
             let line = boot_line(&img, selected, &why, st.security_counter);
-            return Ok((img, line));
+            return Ok((img, line, fault));
         }
         Err(e) => e,
     };
@@ -197,11 +218,36 @@ fn select_and_verify(
             record_fallback(&mut bc, selected, other, out);
             let why = format!("fallback: slot {selected:?} did not verify");
             let line = boot_line(&img, other, &why, st.security_counter);
-            Ok((img, line))
+            Ok((img, line, fault))
         }
         Err(second) => Err(Failure::Usage(format!(
             "no slot holds an image that verifies against the root of trust in OTP, so nothing runs (no unsigned code ever runs): slot {selected:?}: {first}; slot {other:?}: {second}. Re-provision the board: a fresh --state directory, with --factory-bundle for your own root"
         ))),
+    }
+}
+
+/// Counts a requested clean reboot in boot control; past the cap, why this boot is a fault reset.
+/// A count that cannot be written is a fault reset too (the cap could not be enforced).
+fn count_clean_reboot(
+    bc: &mut board_sim::boot::SimBootControl,
+    out: &mut dyn FnMut(&str),
+) -> Option<String> {
+    match bc.count_clean_reboot() {
+        Ok(n) if n > MAX_CLEAN_REBOOTS => {
+            let why = format!(
+                "{n} reboots requested without a confirm in between (cap {MAX_CLEAN_REBOOTS})"
+            );
+            out(&format!(
+                "[boot] {why}: this one counts as a fault reset, towards safe mode"
+            ));
+            Some(why)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            let why = format!("the requested reboot could not be counted in boot control ({e})");
+            out(&format!("[boot] {why}: it counts as a fault reset"));
+            Some(why)
+        }
     }
 }
 
@@ -240,6 +286,17 @@ fn boot_line(img: &slot::LoadedImage, slot: Slot, why: &str, floor: u64) -> Stri
     )
 }
 
+/// What the boot stage tells the image of one power cycle.
+struct Ran<'a> {
+    cycle: u32,
+    /// The boot stage's account of the slot it verified.
+    line: &'a str,
+    /// Why the previous power cycle ended.
+    after: Option<&'a ResetCause>,
+    /// Why this boot counts as a fault reset although the last cycle ended cleanly.
+    fault: Option<&'a str>,
+}
+
 /// Runs `image` for one power cycle and returns its report (`None`: it ended without one).
 ///
 /// The image inherits the state directory's lock (the same open file, so the same `flock`): the
@@ -250,9 +307,7 @@ fn run_image(
     opts: &BootOptions,
     lock: &std::fs::File,
     image: slot::LoadedImage,
-    cycle: u32,
-    line: &str,
-    after: Option<&ResetCause>,
+    ran: &Ran<'_>,
     stop: BorrowedFd<'_>,
 ) -> Result<Option<Ending>, Failure> {
     let usage = |e: String| Failure::Usage(e);
@@ -264,14 +319,17 @@ fn run_image(
         .arg("--state")
         .arg(&opts.state)
         .arg("--cycle")
-        .arg(cycle.to_string())
+        .arg(ran.cycle.to_string())
         .arg("--boot")
-        .arg(line)
+        .arg(ran.line)
         .arg("--report-fd")
         .arg(report_tx.as_raw_fd().to_string())
         .args(&opts.image_args);
-    if let Some(c) = after {
+    if let Some(c) = ran.after {
         cmd.arg("--after").arg(report::encode_cause(c));
+    }
+    if let Some(why) = ran.fault {
+        cmd.arg("--counts-as-reset").arg(why);
     }
     // The report pipe's write end and a copy of the lock are the descriptors the image inherits.
     let lock_copy =

@@ -19,6 +19,8 @@ enum Step {
     /// Confirm the running trial with this security counter.
     Confirm(u64),
     Cancel,
+    /// The bootloader counts a clean reboot the software asked for.
+    CleanReboot,
 }
 
 fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
@@ -27,16 +29,19 @@ fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
     vec![
         (Step::Boot, Some((A, Normal))),
         (Step::Request(B, 2), None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Trial))),
         (Step::Boot, Some((B, Trial))), // crashed without confirming
         (Step::Boot, Some((A, RolledBack))),
         (Step::Request(B, 3), None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Trial))),
         (Step::Confirm(7), None),
         (Step::Boot, Some((B, Normal))),
         (Step::Request(A, 1), None),
         (Step::Boot, Some((A, Trial))),
         (Step::Cancel, None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Normal))),
     ]
 }
@@ -58,6 +63,7 @@ fn run_step<'a>(
         Step::Request(s, n) => bc.request_trial(s, n).map(|_| None),
         Step::Confirm(c) => bc.confirm(c).map(|_| None),
         Step::Cancel => bc.cancel_trial().map(|_| None),
+        Step::CleanReboot => bc.count_clean_reboot().map(|_| None),
     };
     *state = bc.state();
     r
@@ -78,6 +84,36 @@ fn the_upgrade_scenario_boots_tries_rolls_back_and_confirms() {
     assert_eq!(state.trial, None);
     assert_eq!(state.boot_count, 8);
     assert_eq!(state.security_counter, 7, "raised by the confirm");
+    assert_eq!(
+        state.clean_reboots, 1,
+        "two counted, cleared by the confirm, one more"
+    );
+}
+
+#[test]
+fn clean_reboots_are_counted_until_a_confirm_and_saturate() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
+    for n in 1..=300u32 {
+        let got = bc.count_clean_reboot().expect("count");
+        assert_eq!(u32::from(got), n.min(255));
+    }
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    assert_eq!(bc.state().clean_reboots, 255, "persisted");
+    bc.request_trial(Slot::B, 1).expect("request");
+    bc.select_boot().expect("trial boot");
+    bc.cancel_trial().expect("a cancel is no confirm");
+    assert_eq!(bc.state().clean_reboots, 255);
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    bc.select_boot().expect("boot");
+    bc.request_trial(Slot::B, 1).expect("request");
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    bc.select_boot().expect("trial boot");
+    bc.confirm(0).expect("confirm");
+    assert_eq!(bc.state().clean_reboots, 0, "a confirm starts over");
 }
 
 #[test]
@@ -304,7 +340,7 @@ fn a_flip_in_one_copy_loses_nothing_and_a_lost_state_recovers_to_slot_a() {
 }
 
 #[test]
-fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2() {
+fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_3() {
     let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
     // Written by a build from before security counters: B confirmed and booted, 5 boots.
     let v1 = [1u8, 1, 1, 0, 0xFF, 0, 0, 0, 5, 0, 0, 0];
@@ -318,6 +354,7 @@ fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2(
         trial: None,
         boot_count: 5,
         security_counter: 0,
+        clean_reboots: 0,
     };
     assert_eq!(bc.state(), want);
     bc.select_boot().expect("boot");
@@ -328,7 +365,7 @@ fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2(
         store.read(&mut flash, &mut buf).expect("read"),
         Some(BOOT_RECORD_LEN)
     );
-    assert_eq!(buf[0], 2, "rewritten as version 2");
+    assert_eq!(buf[0], 3, "rewritten as version 3");
 }
 
 #[test]

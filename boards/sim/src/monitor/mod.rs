@@ -94,6 +94,9 @@ pub struct MonitorConfig {
     /// account of that, for the power-on line. `None`: the monitor locks the state and runs
     /// `select_boot` itself (tests that boot the monitor directly).
     pub booted_by_stage: Option<String>,
+    /// Set by a boot stage that counts this boot as a fault reset although the last power cycle
+    /// ended cleanly (past its cap on requested reboots, `hal::boot::MAX_CLEAN_REBOOTS`): why.
+    pub counts_as_reset: Option<String>,
     launchers: Vec<(String, PathBuf)>,
 }
 
@@ -120,6 +123,7 @@ impl MonitorConfig {
                 ..crate::link::LinkConfig::default()
             },
             booted_by_stage: None,
+            counts_as_reset: None,
             launchers: Vec::new(),
         }
     }
@@ -420,8 +424,13 @@ impl Monitor {
                 });
             }
         }
-        let boot_mode =
-            resets::count_boot(&system, &config.state_dir, trial_was_running, counted_boots);
+        let boot_mode = resets::count_boot(
+            &system,
+            &config.state_dir,
+            trial_was_running,
+            counted_boots,
+            config.counts_as_reset.as_deref(),
+        );
         let active: Vec<bool> = system
             .components
             .iter()
