@@ -23,6 +23,10 @@
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
 //!    or a reset (the next power-on begins). An image that ends without a report (it crashed or
 //!    exited at once) is treated as hardware treats a dead image: the watchdog resets the board.
+//!    The board's own hardware watchdog runs outside the image: the image's monitor kicks it
+//!    (a byte on `--kick-fd`) while its loop runs and its own watchdog model has not expired; an
+//!    image that shows no sign of life for [`BootOptions::board_watchdog`] (it hangs as a whole)
+//!    is killed with its components and the board resets.
 //!
 //! Avoids: running anything from the slot flash that was not verified in the memory it runs
 //! from, and holding boot control open while an image runs (the upgrade agent owns it then).
@@ -59,6 +63,9 @@ pub struct BootOptions {
     pub factory_bundle: Option<PathBuf>,
     /// Arguments passed through to every image (the radio's settings).
     pub image_args: Vec<OsString>,
+    /// The board's hardware watchdog timeout: an image that shows no sign of life (no kick on
+    /// its kick descriptor) for this long is reset, as a hung board is by its watchdog timer.
+    pub board_watchdog: Duration,
 }
 
 /// Runs the board until stopped: factory provisioning if fresh, then one verified image per
@@ -89,7 +96,7 @@ pub fn run(
             after: after.as_ref(),
             fault: fault.as_deref(),
         };
-        match run_image(opts, &lock, image, &ran, stop)? {
+        match run_image(opts, &lock, image, &ran, stop, out)? {
             Some(Ending::Stopped) => return Ok(()),
             Some(Ending::Reset(cause)) => after = Some(cause),
             None => {
@@ -309,9 +316,12 @@ fn run_image(
     image: slot::LoadedImage,
     ran: &Ran<'_>,
     stop: BorrowedFd<'_>,
+    out: &mut dyn FnMut(&str),
 ) -> Result<Option<Ending>, Failure> {
     let usage = |e: String| Failure::Usage(e);
     let (report_rx, report_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| usage(format!("pipe: {e}")))?;
+    let (kick_rx, kick_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| usage(format!("pipe: {e}")))?;
     let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", image.memfd.as_raw_fd()));
     cmd.arg0("spacenode")
@@ -324,6 +334,8 @@ fn run_image(
         .arg(ran.line)
         .arg("--report-fd")
         .arg(report_tx.as_raw_fd().to_string())
+        .arg("--kick-fd")
+        .arg(kick_tx.as_raw_fd().to_string())
         .args(&opts.image_args);
     if let Some(c) = ran.after {
         cmd.arg("--after").arg(report::encode_cause(c));
@@ -331,10 +343,11 @@ fn run_image(
     if let Some(why) = ran.fault {
         cmd.arg("--counts-as-reset").arg(why);
     }
-    // The report pipe's write end and a copy of the lock are the descriptors the image inherits.
+    // The report and kick pipes' write ends and a copy of the lock are the descriptors the
+    // image inherits.
     let lock_copy =
         rustix::io::fcntl_dupfd_cloexec(lock, 3).map_err(|e| usage(format!("dup: {e}")))?;
-    for fd in [&report_tx, &lock_copy] {
+    for fd in [&report_tx, &kick_tx, &lock_copy] {
         rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
             .map_err(|e| usage(format!("fcntl: {e}")))?;
     }
@@ -358,6 +371,7 @@ fn run_image(
     }
     let spawned = cmd.spawn();
     drop(report_tx);
+    drop(kick_tx);
     drop(lock_copy);
     let mut child = spawned.map_err(|e| usage(format!("running the verified image: {e}")))?;
     let pidfd = rustix::process::pidfd_open(
@@ -365,37 +379,84 @@ fn run_image(
         rustix::process::PidfdFlags::empty(),
     )
     .map_err(|e| usage(format!("pidfd_open: {e}")))?;
-    wait_or_stop(&mut child, &pidfd, stop)?;
+    let started = Instant::now();
+    if let Waited::Expired = wait_or_stop(&mut child, &pidfd, &kick_rx, opts.board_watchdog, stop)?
+    {
+        let at_ms = started.elapsed().as_millis() as u64;
+        out(&format!(
+            "[boot] the image showed no sign of life for {} ms: the board's hardware watchdog resets it",
+            opts.board_watchdog.as_millis()
+        ));
+        return Ok(Some(Ending::Reset(ResetCause::HardwareWatchdog { at_ms })));
+    }
     let mut text = String::new();
     let _ = std::fs::File::from(report_rx).read_to_string(&mut text);
     Ok(report::decode(&text))
 }
 
-/// Waits for the image to exit; on `stop`, asks it to stop (SIGTERM) and waits.
+/// How waiting for an image ended.
+enum Waited {
+    /// It exited (by itself, or stopped on request).
+    Exited,
+    /// It did not kick the board's watchdog in time and was killed.
+    Expired,
+}
+
+/// Waits for the image to exit; on `stop`, asks it to stop (SIGTERM) and waits. The image must
+/// kick (write to its kick pipe) at least every `timeout`; if it does not, it is killed
+/// (SIGKILL; its components die with it) and the wait ends [`Waited::Expired`].
 fn wait_or_stop(
     child: &mut std::process::Child,
     pidfd: &OwnedFd,
+    kicks: &OwnedFd,
+    timeout: Duration,
     stop: BorrowedFd<'_>,
-) -> Result<(), Failure> {
-    let mut fds = [
-        PollFd::new(pidfd, PollFlags::IN),
-        PollFd::from_borrowed_fd(stop, PollFlags::IN),
-    ];
+) -> Result<Waited, Failure> {
+    let os = |what: &str, e: std::io::Error| Failure::Usage(format!("{what}: {e}"));
+    let mut deadline = Instant::now() + timeout;
+    let mut stopping = false;
     loop {
-        match rustix::event::poll(&mut fds, None) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [
+            PollFd::new(pidfd, PollFlags::IN),
+            PollFd::from_borrowed_fd(stop, PollFlags::IN),
+            PollFd::new(kicks, PollFlags::IN),
+        ];
+        let wait = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        match rustix::event::poll(&mut fds, (!stopping).then_some(&wait)) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(Failure::Usage(format!("poll: {e}"))),
         }
-        if fds[1].revents().contains(PollFlags::IN) {
+        let [exited, stopped, kicked] = fds.map(|f| f.revents());
+        if stopped.contains(PollFlags::IN) && !stopping {
             let _ =
                 rustix::process::pidfd_send_signal(pidfd.as_fd(), rustix::process::Signal::TERM);
+            stopping = true;
         }
-        if fds[0].revents().contains(PollFlags::IN) || fds[1].revents().contains(PollFlags::IN) {
-            child
-                .wait()
-                .map_err(|e| Failure::Usage(format!("waiting for the image: {e}")))?;
-            return Ok(());
+        if exited.contains(PollFlags::IN) {
+            child.wait().map_err(|e| os("waiting for the image", e))?;
+            return Ok(Waited::Exited);
+        }
+        if !kicked.is_empty() {
+            // Drained whole; a closed write end (the image closing it) reads as 0 and
+            // leaves the timer running out.
+            let mut buf = [0u8; 256];
+            if matches!(rustix::io::read(kicks, &mut buf), Ok(n) if n > 0) {
+                deadline = Instant::now() + timeout;
+            } else {
+                // Closed: poll reports it at once from now on, so pace the loop instead.
+                std::thread::sleep(left.clamp(Duration::from_millis(1), Duration::from_millis(20)));
+            }
+        }
+        if !stopping && Instant::now() >= deadline {
+            let _ =
+                rustix::process::pidfd_send_signal(pidfd.as_fd(), rustix::process::Signal::KILL);
+            child.wait().map_err(|e| os("waiting for the image", e))?;
+            return Ok(Waited::Expired);
         }
     }
 }
