@@ -39,7 +39,7 @@ use crate::record::{CopyState, RecordStatus, RecordStore};
 use hal::boot::{
     BootControl, BootControlError, BootReason, BootState, MAX_TRIAL_ATTEMPTS, Slot, Trial,
 };
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 
 /// Length of the boot record payload.
 pub const BOOT_RECORD_LEN: usize = 20;
@@ -75,7 +75,10 @@ impl<F: NorFlash> FlashBootControl<F> {
     /// Open boot control. A layout where no record was ever committed (blank, or the first
     /// write was cut) gives the factory state (slot A confirmed) without writing anything; a lost
     /// state is [`BootOpenError::Corrupt`].
-    pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>> {
+    pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>>
+    where
+        F: ErasedValue,
+    {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let state = match read_state(&mut store, &mut flash)? {
             Some(s) => s,
@@ -97,7 +100,10 @@ impl<F: NorFlash> FlashBootControl<F> {
     pub fn open_or_recover(
         mut flash: F,
         layout: StoreLayout,
-    ) -> Result<Self, BootOpenError<F::Error>> {
+    ) -> Result<Self, BootOpenError<F::Error>>
+    where
+        F: ErasedValue,
+    {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let (state, recovered) = match read_state(&mut store, &mut flash)? {
             Some(s) => (s, false),

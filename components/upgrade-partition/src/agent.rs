@@ -28,7 +28,7 @@ use crate::record::{self, Phase, Progress};
 use crate::refusal::plain;
 use crate::slot_io;
 use hal::boot::{BootControl, Slot};
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::slots::SlotLayout;
 use protocol::{Refusal, SlotVersion, UpgradeError, UpgradeState, UpgradeStatus};
 use sha2::{Digest, Sha256};
@@ -121,7 +121,7 @@ pub enum Reboot {
 }
 
 /// The upgrade agent on flash `F` with boot control `B`.
-pub struct Agent<F: NorFlash, B: BootControl> {
+pub struct Agent<F: NorFlash + ErasedValue, B: BootControl> {
     pub(crate) flash: F,
     pub(crate) boot: B,
     pub(crate) layout: SlotLayout,
@@ -173,7 +173,7 @@ fn version_of(m: &Manifest<'_>) -> SlotVersion {
     }
 }
 
-impl<F: NorFlash, B: BootControl> Agent<F, B> {
+impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Mounts the progress record, reads both slots' headers, and reconciles (module docs).
     pub fn start(
         mut flash: F,

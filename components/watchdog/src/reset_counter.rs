@@ -87,7 +87,7 @@
 //! Avoids: knowing where on flash the record lives (the board gives a [`StoreLayout`]) and
 //! holding the flash (every call borrows it, so the record can share a device).
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::{ComponentId, Escalation, FaultKind, NodeMode};
 use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
 
@@ -269,7 +269,7 @@ pub struct ResetCounter {
 
 impl ResetCounter {
     /// Read the record (reads only, writes nothing).
-    pub fn open<F: NorFlash>(
+    pub fn open<F: NorFlash + ErasedValue>(
         flash: &mut F,
         layout: StoreLayout,
     ) -> Result<Self, ResetCounterError<F::Error>> {
