@@ -323,26 +323,7 @@ fn run_image(
         .map_err(|e| usage(format!("pipe: {e}")))?;
     let (kick_rx, kick_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| usage(format!("pipe: {e}")))?;
-    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", image.memfd.as_raw_fd()));
-    cmd.arg0("spacenode")
-        .arg("image")
-        .arg("--state")
-        .arg(&opts.state)
-        .arg("--cycle")
-        .arg(ran.cycle.to_string())
-        .arg("--boot")
-        .arg(ran.line)
-        .arg("--report-fd")
-        .arg(report_tx.as_raw_fd().to_string())
-        .arg("--kick-fd")
-        .arg(kick_tx.as_raw_fd().to_string())
-        .args(&opts.image_args);
-    if let Some(c) = ran.after {
-        cmd.arg("--after").arg(report::encode_cause(c));
-    }
-    if let Some(why) = ran.fault {
-        cmd.arg("--counts-as-reset").arg(why);
-    }
+    let mut cmd = image_command(opts, &image, ran, &report_tx, &kick_tx);
     // The report and kick pipes' write ends and a copy of the lock are the descriptors the
     // image inherits.
     let lock_copy =
@@ -392,6 +373,38 @@ fn run_image(
     let mut text = String::new();
     let _ = std::fs::File::from(report_rx).read_to_string(&mut text);
     Ok(report::decode(&text))
+}
+
+/// `spacenode image` from the sealed memfd, with this power cycle's arguments and the write ends
+/// of its report and kick pipes.
+fn image_command(
+    opts: &BootOptions,
+    image: &slot::LoadedImage,
+    ran: &Ran<'_>,
+    report_tx: &OwnedFd,
+    kick_tx: &OwnedFd,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", image.memfd.as_raw_fd()));
+    cmd.arg0("spacenode")
+        .arg("image")
+        .arg("--state")
+        .arg(&opts.state)
+        .arg("--cycle")
+        .arg(ran.cycle.to_string())
+        .arg("--boot")
+        .arg(ran.line)
+        .arg("--report-fd")
+        .arg(report_tx.as_raw_fd().to_string())
+        .arg("--kick-fd")
+        .arg(kick_tx.as_raw_fd().to_string())
+        .args(&opts.image_args);
+    if let Some(c) = ran.after {
+        cmd.arg("--after").arg(report::encode_cause(c));
+    }
+    if let Some(why) = ran.fault {
+        cmd.arg("--counts-as-reset").arg(why);
+    }
+    cmd
 }
 
 /// How waiting for an image ended.
