@@ -38,7 +38,7 @@ use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
 use crate::registry::{Command, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use core::borrow::BorrowMut;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::rng::TryCryptoRng;
 use store::{RecordStatus, RecordStore};
 
@@ -194,7 +194,10 @@ impl<F: NorFlash> Signer<F> {
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Signer::boot_with(flash, Registries::new(), layout, seal, rng)
     }
 }
@@ -208,7 +211,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Self::boot_after(flash, registries, layout, seal, rng, false)
     }
 
@@ -231,7 +237,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         seal: &SealKey,
         rng: &mut R,
         booted_before: bool,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         let mut keys_store = persist::mount(&mut flash, layout.keys)?;
         let mut registry_store = persist::mount(&mut flash, layout.registry)?;
         let mut ledger_store = persist::mount(&mut flash, layout.ledger)?;
