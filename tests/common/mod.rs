@@ -200,7 +200,7 @@ pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
     let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
     let sum = signer::descriptor::checksum(&body).unwrap();
     format!(
-        "server id=1 key={} network=regtest account=0 descriptor={body}#{}\nrule allow max-amount=5000000 max-fee=50000\n",
+        "server id=1 key={} network=regtest account=0 descriptor={body}#{} no-expiry\nrule allow max-amount=5000000 max-fee=50000\n",
         cert_public.as_hex(),
         std::str::from_utf8(&sum).unwrap()
     )

@@ -3,7 +3,7 @@
 //!
 //! | request | the signer does | outcome |
 //! | --- | --- | --- |
-//! | `Command { envelope }` | [`Signer::admin`]: M-of-N admin signatures, counter, node id, then the new registry on flash | `Applied { counter }` or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 10) |
+//! | `Command { envelope }` | [`Signer::admin_at`]: M-of-N admin signatures, counter, node id, then the new registry on flash, or, for a `time MS` body, the mission clock correlated (its record on flash) | `Applied { counter }` (the registry's admin counter, which a correlation leaves as it was) or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 14) |
 //! | `ExportServer { server_id }` | [`Signer::export_server_xpub`] | `Export { export }` or `ExportRefused { code }` |
 //! | `ExportAccount { network, script_type, account }` | [`Signer::export_account_xpub`] | `Export { export }` or `ExportRefused { code }` |
 //!
@@ -18,6 +18,7 @@
 
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
+use hal::time::Instant;
 use protocol::admin::ArchivedAdminOp;
 use protocol::{ADMIN_COMMAND_MAX, AdminOutcome, BoundedBytes, XPUB_EXPORT_LEN};
 use signer::descriptor::ScriptType;
@@ -59,10 +60,11 @@ fn script_type(t: u8) -> Option<ScriptType> {
     }
 }
 
-/// Carries out one (validated, archived) admin operation on `signer`.
+/// Carries out one (validated, archived) admin operation on `signer` at board instant `now`.
 pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
     signer: &mut Signer<F, M>,
     op: &ArchivedAdminOp,
+    now: Instant,
 ) -> AdminOutcome {
     let export = |r: Result<signer::export::XpubExport, ExportError>| match r {
         Ok(x) => AdminOutcome::Export {
@@ -73,7 +75,7 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
         },
     };
     match op {
-        ArchivedAdminOp::Command { envelope } => match signer.admin(envelope.as_slice()) {
+        ArchivedAdminOp::Command { envelope } => match signer.admin_at(envelope.as_slice(), now) {
             Ok(_) => AdminOutcome::Applied {
                 counter: signer.registry().admin_counter(),
             },
