@@ -542,12 +542,12 @@ fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
     eprintln!("{all}");
 }
 
-/// `spacenode ground ARGS` with the test's link flags.
+/// `spacenode ground ARGS` with the test's link flags (patient: the machine may be loaded).
 fn ground_cmd(uplink: SocketAddr, listen: SocketAddr, state: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
     c.arg("ground")
         .args(args)
-        .args(["--timeout-ms", "500", "--attempts", "8"])
+        .args(["--timeout-ms", "1000", "--attempts", "10"])
         .arg("--node")
         .arg(uplink.to_string())
         .arg("--listen")
@@ -621,6 +621,14 @@ fn certificates_expire_on_mission_time_which_survives_a_node_restart() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("the node has no mission time yet"), "{t}");
+    let status = || {
+        let o = ground_cmd(uplink, listen, &gs, &["status"])
+            .output()
+            .expect("status");
+        text(&o)
+    };
+    let t = status();
+    assert!(t.contains("mission time: NOT SET"), "{t}");
 
     // 2. Correlated from the ground's clock.
     let t0 = ground_ms();
@@ -676,13 +684,18 @@ fn certificates_expire_on_mission_time_which_survives_a_node_restart() {
     assert!(o.status.success(), "{}", text(&o));
     let o = sign(3, &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = ground_cmd(uplink, listen, &gs, &["status"])
-        .output()
-        .expect("status");
-    let t = text(&o);
+    let t = status();
     assert!(
         t.contains("accepted this ground's correlation to 20"),
         "{t}"
+    );
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("mission time: 20"))
+        .unwrap_or_else(|| panic!("no mission time in:\n{t}"));
+    assert!(
+        line.contains("s from the ground's clock); last correlation 20"),
+        "{line}"
     );
     no_comms_restart(&mut node);
 }

@@ -370,7 +370,7 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
             .filter_map(|t| wire::decode_response(&t.source))
             .find_map(|(_, r)| match r {
                 ResponseReport::Export(e) => Some(e),
-                ResponseReport::Applied(_) => None,
+                ResponseReport::Applied(_) | ResponseReport::Clock { .. } => None,
             });
         let Some(bytes) = export else {
             println!("export report lost on the downlink; asking again");
@@ -646,7 +646,7 @@ pub fn apply(
         .filter_map(|t| wire::decode_response(&t.source))
         .find_map(|(_, r)| match r {
             ResponseReport::Applied(c) => Some(c),
-            ResponseReport::Export(_) => None,
+            ResponseReport::Export(_) | ResponseReport::Clock { .. } => None,
         }))
 }
 

@@ -4,7 +4,7 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal) |
+//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
 //! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
@@ -378,10 +378,9 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         }
     }
     let state = args.state.clone().unwrap_or_else(default_state_dir);
-    print!(
-        "{}",
-        time::status_lines(&state, expiry::ground_now_ms().ok())
-    );
+    let now = expiry::ground_now_ms().ok();
+    print!("{}", time::node_clock_line(&mut s, now));
+    print!("{}", time::status_lines(&state, now));
     let no_health = no_data.is_some();
     if no_health { Ok(()) } else { refused(&a) }
 }

@@ -9,15 +9,19 @@
 //! after every reset of the node: a reset loses the time since the clock's last flash write
 //! (at most ten minutes) plus the reset's downtime.
 //!
-//! The ground keeps the last correlation the node accepted in `STATE/time-<node id>` (shown by
-//! `spacenode ground status`).
+//! `spacenode ground status` asks the signer for its clock (TC 8,1 function 0x0006, answered in
+//! TM\[8,128\], [`node_clock_line`]) and shows the last correlation each node accepted from this
+//! ground, which it keeps in `STATE/time-<node id>`.
 //!
 //! Avoids: sending a time this ground cannot read from its own clock.
 
 use super::admin::{self, Signing};
 use super::expiry::ground_now_ms;
+use super::session::Session;
 use crate::failure::Failure;
 use clap::Args;
+use comms::admin::{FN_CLOCK, ResponseReport, TM_ADMIN_RESPONSE};
+use comms::pus::ST_FUNCTION;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -54,6 +58,55 @@ pub fn recorded(state: &Path) -> Vec<(String, u64)> {
         .collect();
     out.sort();
     out
+}
+
+/// The node's mission clock, as its signer reports it (one line of `spacenode ground status`).
+pub fn node_clock_line(s: &mut Session, now_ms: Option<u64>) -> String {
+    let ans = match s.command(ST_FUNCTION, 1, &FN_CLOCK.to_be_bytes()) {
+        Ok(a) => a,
+        Err(e) => return format!("mission time: not read ({e})\n"),
+    };
+    if let Some(f) = ans.failure() {
+        return format!(
+            "mission time: the node did not report it ({:?}, code {:#06x})\n",
+            f.code,
+            f.code.code()
+        );
+    }
+    let clock = ans
+        .other
+        .iter()
+        .filter(|t| t.service == ST_FUNCTION && t.subservice == TM_ADMIN_RESPONSE)
+        .filter_map(|t| comms::admin::decode_response(&t.source))
+        .find_map(|(_, r)| match r {
+            ResponseReport::Clock {
+                mission_ms,
+                correlated_ms,
+                mark_ms,
+            } => Some((mission_ms, correlated_ms, mark_ms)),
+            _ => None,
+        });
+    clock_line(clock, now_ms)
+}
+
+/// The line for a clock report (`None`: lost on the downlink).
+fn clock_line(clock: Option<(u64, u64, u64)>, now_ms: Option<u64>) -> String {
+    match clock {
+        None => "mission time: the report was lost on the downlink (run status again)\n".into(),
+        Some((0, _, _)) => "mission time: NOT SET: the ground has never correlated this node; it refuses certificates that expire until `spacenode ground time`\n".into(),
+        Some((mission, correlated, mark)) => {
+            let offset = now_ms.map_or(String::new(), |n| {
+                let d = i128::from(mission) - i128::from(n);
+                format!(" ({:+}.{:03} s from the ground's clock)", d / 1000, (d % 1000).abs())
+            });
+            format!(
+                "mission time: {}{offset}; last correlation {}, flash mark {}\n",
+                utc(mission),
+                utc(correlated),
+                utc(mark)
+            )
+        }
+    }
 }
 
 /// The `time` lines of `spacenode ground status`: this ground's record of the last correlation
@@ -137,6 +190,19 @@ mod tests {
         assert!(
             lines.contains("node abababababababab accepted this ground's correlation to 2026-09-21T14:13:20.000Z (1790000000000 ms, 5 s ago)"),
             "{lines}"
+        );
+    }
+
+    #[test]
+    fn clock_lines_say_what_the_node_reported() {
+        assert!(clock_line(None, None).contains("lost on the downlink"));
+        assert!(clock_line(Some((0, 0, 5)), None).contains("NOT SET"));
+        assert_eq!(
+            clock_line(
+                Some((1_790_000_000_500, 1_790_000_000_000, 1_790_000_000_000)),
+                Some(1_790_000_001_750)
+            ),
+            "mission time: 2026-09-21T14:13:20.500Z (-1.250 s from the ground's clock); last correlation 2026-09-21T14:13:20.000Z, flash mark 2026-09-21T14:13:20.000Z\n"
         );
     }
 

@@ -6,6 +6,7 @@
 //! | `Command { envelope }` | [`Signer::admin_at`]: M-of-N admin signatures, counter, node id, then the new registry on flash, or, for a `time MS` body, the mission clock correlated (its record on flash) | `Applied { counter }` (the registry's admin counter, which a correlation leaves as it was) or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 14) |
 //! | `ExportServer { server_id }` | [`Signer::export_server_xpub`] | `Export { export }` or `ExportRefused { code }` |
 //! | `ExportAccount { network, script_type, account }` | [`Signer::export_account_xpub`] | `Export { export }` or `ExportRefused { code }` |
+//! | `Clock` | reads [`Signer::mission_clock`] and the ledger's mark | `Clock { mission_ms, correlated_ms, mark_ms }` (0: none) |
 //!
 //! Export refusal codes (this partition's): 1 unknown server, 2 derivation failed, 3 network or
 //! script type not one of the documented numbers.
@@ -97,5 +98,13 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
                 code: EXPORT_BAD_ARGUMENT,
             },
         },
+        ArchivedAdminOp::Clock => {
+            let clock = signer.mission_clock();
+            AdminOutcome::Clock {
+                mission_ms: clock.mission_ms(now).unwrap_or(0),
+                correlated_ms: clock.correlated_ms().unwrap_or(0),
+                mark_ms: signer.ledger().clock().mark_ms,
+            }
+        }
     }
 }
