@@ -110,7 +110,7 @@ fn clock_line(clock: Option<(u64, u64, u64)>, now_ms: Option<u64>) -> String {
 }
 
 /// The `time` lines of `spacenode ground status`: this ground's record of the last correlation
-/// each node accepted from it (the node's own clock is not in its telemetry).
+/// each node accepted from it.
 pub fn status_lines(state: &Path, now_ms: Option<u64>) -> String {
     let records = recorded(state);
     if records.is_empty() {
