@@ -544,17 +544,9 @@ fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
 
 /// `spacenode ground ARGS` with the test's link flags (patient: the machine may be loaded).
 fn ground_cmd(uplink: SocketAddr, listen: SocketAddr, state: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
-    c.arg("ground")
-        .args(args)
-        .args(["--timeout-ms", "1000", "--attempts", "10"])
-        .arg("--node")
-        .arg(uplink.to_string())
-        .arg("--listen")
-        .arg(listen.to_string())
-        .arg("--state")
-        .arg(state);
-    c
+    let mut all = args.to_vec();
+    all.extend(["--timeout-ms", "1000", "--attempts", "10"]);
+    common::ground_command(&all, uplink, listen, state)
 }
 
 fn ground_ms() -> u64 {

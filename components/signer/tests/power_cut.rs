@@ -9,6 +9,14 @@ use signer::descriptor::ScriptType;
 use signer::wallet::Network;
 use support::*;
 
+/// A signer booted on a copy of `image` whose power will be cut at flash operation `at_op`.
+fn boot_with_cut(image: &[u8], at_op: u64) -> (signer::node::Signer<Flash>, std::fs::File) {
+    let (mut flash, h) = flash_from(image);
+    flash.cut_power(PowerCut { at_op, landed: 3 });
+    let (s, _) = signer::node::Signer::boot(flash, LAYOUT, &seal(), &mut TestRng(1)).expect("boot");
+    (s, h)
+}
+
 #[test]
 fn power_cut_at_every_flash_operation_of_a_batch() {
     big_stack(|| {
@@ -143,10 +151,7 @@ fn power_cut_at_every_flash_operation_of_an_admin_command() {
         s.admin(&cmd).expect("admin");
         let ops = s.into_flash().ops();
         for at_op in 0..ops {
-            let (mut flash, h) = flash_from(&base_image);
-            flash.cut_power(PowerCut { at_op, landed: 3 });
-            let (mut s, _) =
-                signer::node::Signer::boot(flash, LAYOUT, &seal(), &mut TestRng(1)).expect("boot");
+            let (mut s, h) = boot_with_cut(&base_image, at_op);
             assert!(s.admin(&cmd).is_err(), "a cut command reports failure");
             drop(s);
             let mut s = reboot(&h);
@@ -183,10 +188,7 @@ fn power_cut_at_every_flash_operation_of_a_time_correlation() {
         s.admin_at(&cmd, at_ms(10)).expect("correlate");
         let ops = s.into_flash().ops();
         for at_op in 0..ops {
-            let (mut flash, h) = flash_from(&base_image);
-            flash.cut_power(PowerCut { at_op, landed: 3 });
-            let (mut s, _) =
-                signer::node::Signer::boot(flash, LAYOUT, &seal(), &mut TestRng(1)).expect("boot");
+            let (mut s, h) = boot_with_cut(&base_image, at_op);
             assert!(
                 s.admin_at(&cmd, at_ms(10)).is_err(),
                 "a cut correlation reports failure"
