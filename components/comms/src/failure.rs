@@ -459,7 +459,7 @@ impl FailureCode {
             }
             AdminRegistryTooLarge => "the new registry would not fit its flash record",
             AdminStorage => {
-                "flash failure while storing the registry; the old registry stays in force"
+                "flash failure while storing the registry (or the clock of a time correlation); the old one stays in force"
             }
             AdminNotEnoughNewSignatures => {
                 "an admin-set rotation needs its new threshold of signatures by the new admin set"

@@ -118,7 +118,7 @@ pub enum AdminError {
     #[error("registry would not fit its record")]
     TooLarge,
     /// The new registry could not be written; the old one stays in force.
-    #[error("flash failure while storing the registry")]
+    #[error("flash failure while storing the registry (or the clock of a time correlation)")]
     Storage,
     /// A time correlation refused by the mission clock (replayed, or backwards).
     #[error("{0}")]

@@ -437,8 +437,11 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         let Some(ground_ms) = admin::time_body(env.body) else {
             return self.admin(command);
         };
-        if !self.provisioned || self.ledger_fault {
+        if !self.provisioned {
             return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
+        }
+        if self.ledger_fault {
+            return Err(AdminError::Storage);
         }
         let identity = self.identity_public_key();
         admin::authenticate(command, self.registry(), None, &identity)?;
