@@ -46,6 +46,8 @@
 //! | 0x1107 | `CertExpired` | signer certificate (code 7) | 7 |
 //! | 0x1108 | `CertCountMismatch` | signer certificate (code 8) | 8 |
 //! | 0x1109 | `CertPsbtHashMismatch` | signer certificate (code 9) | 9 |
+//! | 0x110A | `CertNoExpiryRefused` | signer certificate (code 10) | 10 |
+//! | 0x110B | `CertNoMissionTime` | signer certificate (code 11) | 11 |
 //! | 0x1201 | `UpgradeBadSignature` | upgrade | 0 |
 //! | 0x1202 | `UpgradeBadHash` | upgrade | 0 |
 //! | 0x1203 | `UpgradeMalformed` | upgrade | 0 |
@@ -76,6 +78,8 @@
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
 //! | 0x130B | `AdminNotEnoughNewSignatures` | signer admin (code 11) | 11 |
 //! | 0x130C | `AdminCounterJump` | signer admin (code 12) | 12 |
+//! | 0x130D | `AdminTimeReplayed` | signer admin (code 13) | 13 |
+//! | 0x130E | `AdminTimeBackwards` | signer admin (code 14) | 14 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -89,7 +93,7 @@
 //! refusal code (`signer_partition::admin`). [`FailureCode::text`] gives each admin code's
 //! meaning for operators.
 //!
-//! The signer certificate codes 0x1101..=0x1109 are `0x1100 + CertError::code()` of the signer
+//! The signer certificate codes 0x1101..=0x110B are `0x1100 + CertError::code()` of the signer
 //! crate (`signer::cert`), in the same order. Units that fail SDLS verification (bad MAC, replayed
 //! or out-of-window sequence number, unknown SPI) get **no** report at all: answering forged
 //! traffic would hand an attacker an oracle and a downlink amplifier. They are counted instead
@@ -181,6 +185,10 @@ pub enum FailureCode {
     CertCountMismatch = 0x1108,
     /// Certificate code 9: a PSBT hash mismatch.
     CertPsbtHashMismatch = 0x1109,
+    /// Certificate code 10: no expiry, and the server's registry entry does not allow that.
+    CertNoExpiryRefused = 0x110A,
+    /// Certificate code 11: an expiry, and the node has no mission time yet.
+    CertNoMissionTime = 0x110B,
     /// Upgrade: bundle signature does not verify.
     UpgradeBadSignature = 0x1201,
     /// Upgrade: image hash mismatch.
@@ -241,6 +249,10 @@ pub enum FailureCode {
     AdminNotEnoughNewSignatures = 0x130B,
     /// Signer admin code 12: the counter jumps too far above the last accepted one.
     AdminCounterJump = 0x130C,
+    /// Signer admin code 13: a time correlation not above the last accepted one (a replay).
+    AdminTimeReplayed = 0x130D,
+    /// Signer admin code 14: a time correlation below the node's mission time.
+    AdminTimeBackwards = 0x130E,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -258,7 +270,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 75] = {
+pub const ALL: [FailureCode; 79] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -299,6 +311,8 @@ pub const ALL: [FailureCode; 75] = {
         CertExpired,
         CertCountMismatch,
         CertPsbtHashMismatch,
+        CertNoExpiryRefused,
+        CertNoMissionTime,
         UpgradeBadSignature,
         UpgradeBadHash,
         UpgradeMalformed,
@@ -329,6 +343,8 @@ pub const ALL: [FailureCode; 75] = {
         AdminStorage,
         AdminNotEnoughNewSignatures,
         AdminCounterJump,
+        AdminTimeReplayed,
+        AdminTimeBackwards,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -350,7 +366,7 @@ impl FailureCode {
         ALL.iter().copied().find(|f| f.code() == code)
     }
 
-    /// The failure code for the signer certificate error code `code` (1..=9, as
+    /// The failure code for the signer certificate error code `code` (1..=11, as
     /// `signer::cert::CertError::code` returns). `None` for any other value.
     pub const fn from_cert_code(code: u8) -> Option<FailureCode> {
         use FailureCode::*;
@@ -364,6 +380,8 @@ impl FailureCode {
             7 => CertExpired,
             8 => CertCountMismatch,
             9 => CertPsbtHashMismatch,
+            10 => CertNoExpiryRefused,
+            11 => CertNoMissionTime,
             _ => return None,
         })
     }
@@ -401,6 +419,8 @@ impl FailureCode {
             10 => AdminStorage,
             11 => AdminNotEnoughNewSignatures,
             12 => AdminCounterJump,
+            13 => AdminTimeReplayed,
+            14 => AdminTimeBackwards,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -439,13 +459,19 @@ impl FailureCode {
             }
             AdminRegistryTooLarge => "the new registry would not fit its flash record",
             AdminStorage => {
-                "flash failure while storing the registry; the old registry stays in force"
+                "flash failure while storing the registry (or the clock of a time correlation); the old one stays in force"
             }
             AdminNotEnoughNewSignatures => {
                 "an admin-set rotation needs its new threshold of signatures by the new admin set"
             }
             AdminCounterJump => {
                 "the admin counter jumps more than 2^20 above the signer's (use the next counter)"
+            }
+            AdminTimeReplayed => {
+                "the time correlation is not above the last one the signer accepted (a replay)"
+            }
+            AdminTimeBackwards => {
+                "the time correlation is below the node's mission time: its clock never runs backwards (is the ground's clock behind?)"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

@@ -18,7 +18,7 @@
 //! Avoids: heap (the table is a fixed array the size of the catalogue), names of components
 //! (only message kinds and channel indices).
 
-use crate::admin::{FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER};
+use crate::admin::{FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER};
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
@@ -55,6 +55,8 @@ pub enum Forward {
     ExportServer,
     /// An account xpub export request (`admin-request`).
     ExportAccount,
+    /// A request for the signer's mission clock (`admin-request`).
+    Clock,
     /// Leave safe mode (`node-command` to the watchdog).
     LeaveSafeMode,
 }
@@ -89,7 +91,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 12] = [
+pub const CATALOGUE: [CommandDef; 13] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -151,6 +153,16 @@ pub const CATALOGUE: [CommandDef; 12] = [
         permission: Permissions::SIGN,
         target: Target::Component {
             forward: Forward::ExportAccount,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_CLOCK),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::Clock,
             kind: "admin-request",
         },
     },
