@@ -24,6 +24,7 @@
 
 pub mod admin;
 pub mod batch;
+mod exchange;
 pub mod keyfile;
 pub mod refusal;
 pub mod session;
