@@ -8,6 +8,7 @@ mod bundle;
 mod config;
 mod demo;
 mod docs;
+mod escape;
 mod failure;
 mod ground;
 mod pd;

@@ -48,6 +48,7 @@ fn job(
         server: crate::demo::story::SERVER_ID,
         key: ground.cert_key.clone(),
         psbts,
+        names: Vec::new(),
         expiry_ms: None,
         timeout: sign::DEFAULT_TIMEOUT,
         rate_bps: Some(rate_bps),

@@ -25,6 +25,7 @@
 pub mod admin;
 pub mod batch;
 mod exchange;
+mod explain;
 pub mod keyfile;
 pub mod refusal;
 pub mod session;
@@ -497,6 +498,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         server: args.server,
         key,
         psbts,
+        names: args.psbts.iter().map(|p| p.display().to_string()).collect(),
         expiry_ms: args.expiry_ms,
         timeout: Duration::from_secs(args.deadline_s.max(1)),
         rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),

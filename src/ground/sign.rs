@@ -16,6 +16,7 @@
 //! Avoids: waiting without a deadline, blocking the node (one PDU at a time, paced by CFDP).
 
 use super::batch::{self, BatchError};
+use super::explain::{Why, coarse};
 use super::session::{Session, SessionError};
 use comms::cfdp::TxProgress;
 use comms::pus::ST_TEST;
@@ -41,6 +42,8 @@ pub struct SignJob {
     pub key: p256::SecretKey,
     /// The PSBTs (binary BIP-174), in batch order.
     pub psbts: Vec<Vec<u8>>,
+    /// Their names (file paths) for a refusal, in batch order (empty: by number).
+    pub names: Vec<String>,
     /// Certificate expiry, mission time in ms (`None`: never).
     pub expiry_ms: Option<u64>,
     /// Give up after this long ([`DEFAULT_TIMEOUT`]).
@@ -232,61 +235,6 @@ fn condition_hint(c: &str) -> String {
     }
 }
 
-/// The signer's exact reason from a receipt's class and code (`signer::batch::receipt`).
-pub fn explain(class: u8, code: u8, psbt: Option<u16>) -> String {
-    let at = psbt.map_or(String::new(), |i| format!(" (PSBT {i})"));
-    let cert = |c: u8| match c {
-        1 => "malformed certificate",
-        2 => "unknown server id",
-        3 => "server revoked",
-        4 => "certificate key id does not match the server's key (wrong --key?)",
-        5 => "bad certificate signature (wrong --key?)",
-        6 => "replayed sequence number (this certificate sequence was already used)",
-        7 => "certificate expired",
-        8 => "PSBT count differs from the certificate",
-        9 => "a PSBT does not match its certified hash",
-        _ => "certificate refused",
-    };
-    let miss = |m: u8| match m {
-        1 => "amount over max-amount",
-        2 => "velocity limit reached",
-        3 => "destination not allowed",
-        4 => "fee over max-fee",
-        5 => "fee rate over the limit",
-        _ => "no rule matched",
-    };
-    match class {
-        1 => format!("certificate: {}", cert(code)),
-        2 => "batch framing is malformed".into(),
-        3 => format!("PSBT does not parse{at}"),
-        4 => match signer::signer::Refusal::reason(code) {
-            Some(why) => format!("wallet refused the PSBT: {why} (signer refusal code {code}){at}"),
-            None => format!("wallet refused the PSBT (signer refusal code {code}){at}"),
-        },
-        5 => match code {
-            1 => format!("policy: denied by a rule{at}"),
-            2 => "policy: the server has no rules".into(),
-            c if c >= 0x10 => format!("policy: {}{at}", miss(c - 0x10)),
-            c => format!("policy refusal code {c}{at}"),
-        },
-        6 => "signer internal error (flash); send again".into(),
-        7 => format!("signed PSBT too large for the signer's output buffer{at}"),
-        _ => format!("refused (class {class}, code {code})"),
-    }
-}
-
-fn coarse(code: u8) -> &'static str {
-    match code {
-        1 => "bad certificate",
-        2 => "replayed batch",
-        3 => "signing policy violation",
-        4 => "not a batch file (malformed)",
-        5 => "bad chunking",
-        6 => "signer busy with another batch; try again",
-        _ => "internal error on the node",
-    }
-}
-
 pub(super) fn ping(session: &mut Session) -> Result<Duration, SessionError> {
     let t = Instant::now();
     session.command(ST_TEST, 1, &[])?;
@@ -331,15 +279,9 @@ pub fn sign(
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
-        let psbt = view
-            .receipt
-            .get(62..64)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]))
-            .filter(|&i| i != 0xFFFF);
-        let reason = if view.receipt.len() == intake::RECEIPT_LEN && class != 0 {
-            explain(class, code, psbt)
-        } else {
-            coarse(view.reason).to_string()
+        let reason = match Why::from_receipt(view.receipt) {
+            Some(why) if class != 0 => why.describe(&job.names),
+            _ => coarse(view.reason).to_string(),
         };
         return Err(SignError::Refused {
             batch: view.batch_id,
@@ -369,23 +311,6 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn receipt_codes_read_as_the_signers_reasons() {
-        assert!(explain(1, 6, None).contains("replayed sequence number"));
-        assert_eq!(
-            explain(5, 0x11, Some(2)),
-            "policy: amount over max-amount (PSBT 2)"
-        );
-        assert!(explain(1, 5, None).contains("wrong --key"));
-        assert!(explain(4, 12, Some(0)).contains("wallet refused"));
-        assert_eq!(
-            explain(4, 19, Some(1)),
-            "wallet refused the PSBT: two inputs spend the same outpoint: the transaction can never confirm (bad-txns-inputs-duplicate) (signer refusal code 19) (PSBT 1)"
-        );
-        assert!(explain(9, 9, None).contains("class 9, code 9"));
-        assert!(coarse(6).contains("busy"));
-    }
 
     #[test]
     fn errors_say_what_to_do() {

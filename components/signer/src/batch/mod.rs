@@ -51,7 +51,7 @@ use crate::psbt::{MAX_INPUTS, Psbt};
 use crate::registry::Registries;
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
-use receipt::{ErrorClass, Outcome, Receipt};
+use receipt::{Detail, ErrorClass, Outcome, Receipt};
 use sha3::{Digest as _, Sha3_256};
 
 pub use receipt::RECEIPT_LEN;
@@ -110,6 +110,7 @@ struct Fail {
     code: u8,
     psbt: Option<u16>,
     rule: Option<u8>,
+    detail: Detail,
 }
 
 impl Fail {
@@ -119,6 +120,7 @@ impl Fail {
             code: e.code(),
             psbt,
             rule: None,
+            detail: Detail::None,
         }
     }
     fn of(class: ErrorClass, code: u8, psbt: Option<u16>) -> Self {
@@ -127,6 +129,33 @@ impl Fail {
             code,
             psbt,
             rule: None,
+            detail: Detail::None,
+        }
+    }
+    fn wallet(r: &crate::signer::Refusal, psbt: Option<u16>) -> Self {
+        Self {
+            detail: r.subject().map_or(Detail::None, Detail::At),
+            ..Self::of(ErrorClass::Wallet, r.code(), psbt)
+        }
+    }
+    fn policy(d: &crate::policy::Decision, psbt: Option<u16>) -> Self {
+        use crate::policy::Reason;
+        let detail = match (d.reason, d.closest_allow) {
+            (Reason::DeniedByRule, Some((rule, m))) => Detail::ClosestAllow {
+                rule,
+                miss: m.code(),
+            },
+            (Reason::NoRuleMatched(m), _) => m.output().map_or(Detail::None, |o| {
+                Detail::At(crate::signer::Subject::Output(o))
+            }),
+            _ => Detail::None,
+        };
+        Self {
+            class: ErrorClass::Policy,
+            code: d.code(),
+            psbt,
+            rule: d.rule,
+            detail,
         }
     }
 }
@@ -202,13 +231,14 @@ impl<'b> BatchJob<'b> {
         signer: &Signer<F, M>,
         fail: Option<Fail>,
     ) -> Receipt {
-        let (class, code, psbt, rule, results) = match fail {
-            Some(f) => (f.class, f.code, f.psbt, f.rule, sha3_256(&[])),
+        let (class, code, psbt, rule, detail, results) = match fail {
+            Some(f) => (f.class, f.code, f.psbt, f.rule, f.detail, sha3_256(&[])),
             None => (
                 ErrorClass::None,
                 0,
                 None,
                 None,
+                Detail::None,
                 self.results.clone().finalize().into(),
             ),
         };
@@ -222,6 +252,7 @@ impl<'b> BatchJob<'b> {
                 code,
                 psbt,
                 rule,
+                detail,
                 results,
             },
             signer.keys.identity(),
@@ -331,7 +362,7 @@ impl<'b> BatchJob<'b> {
         };
         let analysis = match crate::signer::check(&psbt, server.wallet(), &server.signer_config()) {
             Ok(a) => a,
-            Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+            Err(r) => return Err(Fail::wallet(&r, at)),
         };
         if self.resubmission {
             return Ok(());
@@ -350,12 +381,7 @@ impl<'b> BatchJob<'b> {
             d.reason
         );
         if !d.allowed {
-            return Err(Fail {
-                class: ErrorClass::Policy,
-                code: d.code(),
-                psbt: at,
-                rule: d.rule,
-            });
+            return Err(Fail::policy(&d, at));
         }
         self.windows.add(&server.policy, now, facts.outflow);
         Ok(())
@@ -461,11 +487,11 @@ fn sign_parsed(
 ) -> Result<(usize, u16), Fail> {
     let analysis = match crate::signer::check(psbt, server.wallet(), &server.signer_config()) {
         Ok(a) => a,
-        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+        Err(r) => return Err(Fail::wallet(&r, at)),
     };
     let sigs = match crate::signer::sign(psbt, &analysis, server.account_key()) {
         Ok(sigs) => sigs,
-        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+        Err(r) => return Err(Fail::wallet(&r, at)),
     };
     match psbt.write(&sigs, out) {
         Ok(len) => Ok((len, u16::try_from(sigs.len()).unwrap_or(u16::MAX))),
