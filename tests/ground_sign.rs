@@ -33,7 +33,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const SERVER: u32 = 7;
-const RULES: &str = "rule allow max-amount=5000000 max-fee=50000";
+/// The documented pattern: allow within limits, deny the rest.
+const RULES: &str = "rule allow max-amount=5000000 max-fee=50000\nrule deny";
 
 /// The sim radio of these tests: 10 % loss each way (seed 7), 2 ms latency, `kbps`.
 fn radio(kbps: u32) -> Vec<String> {
@@ -229,7 +230,7 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         listen,
         &ground_state,
         &w.key_file,
-        &[big],
+        &[big.clone()],
         &out,
         2000,
     )
@@ -237,7 +238,15 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     .expect("ground sign");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("policy: amount over max-amount"), "{t}");
+    // The deny rule decided; the refusal names the limit of the allow rule above it, the
+    // PSBT's file and what to do.
+    assert!(
+        t.contains(&format!(
+            "policy: rule 1 (a deny rule) decided; the nearest allow rule, rule 0, failed: the outflow (payments plus fee) is over its max-amount; PSBT 0 ({}). What to do: keep the transaction within that limit",
+            big.display()
+        )),
+        "{t}"
+    );
     no_comms_restart(&mut node);
 }
 
