@@ -230,7 +230,7 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         listen,
         &ground_state,
         &w.key_file,
-        &[big.clone()],
+        std::slice::from_ref(&big),
         &out,
         2000,
     )
@@ -535,4 +535,100 @@ fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
         "{all}"
     );
     eprintln!("{all}");
+}
+
+/// Issue 15 points 5 and 6: a `[node.NAME]` profile in `$XDG_CONFIG_HOME/spacenode/ground.toml`
+/// gives the addresses, state, server and key; `ground batch --node NAME` builds a batch file
+/// offline and `ground sign --batch FILE` (profile from `SPACENODE_NODE`) sends it later. Both
+/// say which node they use; a flag overrides the profile; a bad file is reported at its place.
+#[test]
+fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, out, xdg) = (
+        dir.path().join("node"),
+        dir.path().join("out"),
+        dir.path().join("xdg"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::create_dir_all(xdg.join("spacenode")).expect("xdg");
+    let w = provision(&state, dir.path(), 2);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let toml = xdg.join("spacenode/ground.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[node.sat1]\nuplink = \"{uplink}\"\nlisten = \"{listen}\"\nstate = \"ground-sat1\"\nserver = {SERVER}\nkey = \"{}\"\n",
+            w.key_file.display()
+        ),
+    )
+    .expect("ground.toml");
+    let spacenode = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
+        c.env("XDG_CONFIG_HOME", &xdg)
+            .env_remove("SPACENODE_NODE")
+            .args(args);
+        c
+    };
+    // Built offline, before the node is even up.
+    let batch = dir.path().join("payday.snbc");
+    let o = spacenode(&["ground", "batch", "--node", "sat1", "--out"])
+        .arg(&batch)
+        .args(&w.psbts)
+        .output()
+        .expect("ground batch");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        xdg.join("spacenode/ground-sat1/server-7.seq").is_file(),
+        "the profile's state directory (relative to ground.toml) holds the sequence"
+    );
+
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+    let o = spacenode(&["ground", "sign", "--timeout-ms", "500", "--attempts", "8"])
+        .env("SPACENODE_NODE", "sat1")
+        .arg("--batch")
+        .arg(&batch)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("ground sign --batch");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "node `sat1` ({}): uplink {uplink}, downlink {listen}, state {}",
+            toml.display(),
+            xdg.join("spacenode/ground-sat1").display()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("batch 0x700000001"), "{t}");
+    for i in 0..2 {
+        let signed = std::fs::read(out.join(format!("payday-{i}.signed.psbt")))
+            .expect("co-signed PSBT named after the batch file");
+        assert_eq!(support::verify_node_signatures(&w.ground, &signed), 1);
+    }
+
+    // A flag overrides the profile: --listen elsewhere, and nothing answers there.
+    let o = spacenode(&["ground", "ping", "--node", "sat1", "--attempts", "1"])
+        .args(["--listen", &free_addr().to_string()])
+        .output()
+        .expect("ground ping");
+    assert!(!o.status.success(), "{}", text(&o));
+    // An unknown profile names the ones there are; a bad file says where.
+    let o = spacenode(&["ground", "status", "--node", "sat9"])
+        .output()
+        .expect("ground status");
+    assert!(text(&o).contains("no node profile `sat9`") && text(&o).contains("it has: sat1"));
+    std::fs::write(&toml, "[node.sat1]\nuplink = 47101\n").expect("bad toml");
+    let o = spacenode(&["ground", "status", "--node", "sat1"])
+        .output()
+        .expect("ground status");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{}:2:10", toml.display())),
+        "{}",
+        text(&o)
+    );
+    no_comms_restart(&mut node);
 }

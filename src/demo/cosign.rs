@@ -48,10 +48,12 @@ fn job(
         server: crate::demo::story::SERVER_ID,
         key: ground.cert_key.clone(),
         psbts,
-        names: Vec::new(),
         expiry_ms: None,
-        timeout: sign::DEFAULT_TIMEOUT,
-        rate_bps: Some(rate_bps),
+        uplink: sign::Uplink {
+            names: Vec::new(),
+            timeout: sign::DEFAULT_TIMEOUT,
+            rate_bps: Some(rate_bps),
+        },
     };
     Ok((job, utxos))
 }

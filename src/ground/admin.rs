@@ -535,12 +535,8 @@ fn command(sig: Signing, body: &str, new_set: Vec<(u8, p256::SecretKey)>) -> Res
     let mut keys = admin_keys(&sig)?;
     keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
-    let state = sig
-        .link
-        .state
-        .clone()
-        .unwrap_or_else(super::default_state_dir);
-    let mut s = sig.link.session()?;
+    let (link, mut s) = sig.link.open()?;
+    let state = link.state;
     let applied = apply(
         &mut s,
         &state,

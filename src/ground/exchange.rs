@@ -11,7 +11,7 @@
 
 use super::batch::BatchError;
 use super::session::{Incoming, Session};
-use super::sign::{GROUND_ENTITY, Progress, SILENCE, SignError, SignJob, TransferStats, ping};
+use super::sign::{GROUND_ENTITY, Progress, SILENCE, SignError, TransferStats, Uplink, ping};
 use comms::cfdp::ground::RamFlash;
 use comms::cfdp::packet::{self, CFDP_APID};
 use comms::cfdp::{
@@ -53,7 +53,7 @@ pub(super) fn transfer(
     state_dir: &Path,
     file: &[u8],
     batch_id: u64,
-    job: &SignJob,
+    job: &Uplink,
     start: Instant,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Vec<u8>, TransferStats, TransferStats), SignError> {
@@ -83,7 +83,7 @@ impl<'a> Exchange<'a> {
         session: &'a mut Session,
         file: &'a [u8],
         batch_id: u64,
-        job: &SignJob,
+        job: &Uplink,
         seq: u32,
         start: Instant,
     ) -> Result<Self, SignError> {

@@ -9,16 +9,19 @@
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
-//! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
+//! | `sign` | builds the batch (or takes one built by `batch`), uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //! | `upgrade` | uplinks a signed bundle to the upgrade agent (only the chunks it needs), follows the trial boot, prints the outcome ([`upgrade`]) |
 //!
-//! Every command that talks to the node takes `--node` (where uplink goes: the node's
-//! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
-//! 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers and
-//! certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with the
-//! node; default the sim board's public one) and `--spi`.
+//! Every command that talks to the node takes `--node NAME|ADDR`: a named profile of
+//! `$XDG_CONFIG_HOME/spacenode/ground.toml` ([`profile`]; also selected by `SPACENODE_NODE`)
+//! with the node's addresses, keys and the ground's state directory, or the address uplink goes
+//! to (the node's `--radio-uplink`, default 127.0.0.1:47101). `--listen` (its `--ground`,
+//! default 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers
+//! and certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with
+//! the node; default the sim board's public one) and `--spi` override the profile. Each prints
+//! the node it talks to (on stderr) before it starts.
 //!
 //! Avoids: panics on anything the node or a file sends; waits without a deadline.
 
@@ -27,6 +30,7 @@ pub mod batch;
 mod exchange;
 mod explain;
 pub mod keyfile;
+pub mod profile;
 pub mod refusal;
 pub mod session;
 pub mod sign;
@@ -60,7 +64,8 @@ pub enum GroundCommand {
     /// Administer the signer's registry: export xpubs, add/revoke servers, change policies.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
-    /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
+    /// Get PSBTs co-signed: build the batch (or take one built earlier with `ground batch`),
+    /// uplink it by CFDP, wait, write the co-signed PSBTs.
     Sign(SignArgs),
     /// Make a new P-256 secret key file (mode 0600; never replaces a file) for `--key` or
     /// `--admin-key`, and print its compressed public key for the registry
@@ -106,14 +111,19 @@ pub struct PingArgs {
 pub struct SignArgs {
     #[command(flatten)]
     link: LinkArgs,
-    /// The ground server's id in the signer's registry
+    /// The ground server's id in the signer's registry [default: the profile's `server`]
     #[arg(long, value_name = "ID")]
-    server: u32,
-    /// The server's P-256 certificate key (64 hex characters)
+    server: Option<u32>,
+    /// The server's P-256 certificate key (64 hex characters) [default: the profile's `key`]
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
-    /// Where to write the co-signed PSBTs: one directory (NAME.signed.psbt for each PSBT), or
-    /// one file per PSBT in batch order [default: next to each PSBT, NAME.signed.psbt]
+    key: Option<PathBuf>,
+    /// Send a batch file built earlier with `spacenode ground batch` (it is already certified:
+    /// no --server, --key or PSBTs)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["psbts", "server", "key", "expiry_ms"])]
+    batch: Option<PathBuf>,
+    /// Where to write the co-signed PSBTs: one directory (NAME.signed.psbt for each PSBT, or
+    /// BATCH-N.signed.psbt for a --batch), or one file per PSBT in batch order [default: next
+    /// to each PSBT, or to the batch file]
     #[arg(long = "out", value_name = "DIR|FILE")]
     outs: Vec<PathBuf>,
     /// Certificate expiry, mission time in ms [default: never]
@@ -126,27 +136,29 @@ pub struct SignArgs {
     #[arg(long, value_name = "S", default_value_t = sign::DEFAULT_TIMEOUT.as_secs())]
     deadline_s: u64,
     /// The PSBTs (binary BIP-174 files), in batch order
-    #[arg(required = true, value_name = "PSBT")]
+    #[arg(required_unless_present = "batch", value_name = "PSBT")]
     psbts: Vec<PathBuf>,
 }
 
 #[derive(Args, Clone)]
 pub struct LinkArgs {
-    /// Where uplink goes (the node's --radio-uplink)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47101")]
-    node: std::net::SocketAddr,
-    /// Where downlink arrives (the node's --ground)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
-    listen: std::net::SocketAddr,
-    /// The ground's state directory [default: $XDG_STATE_HOME/spacenode/ground, else ~/.local/state/spacenode/ground]
+    /// The node: a profile of ground.toml ($XDG_CONFIG_HOME/spacenode/ground.toml, also
+    /// selected by SPACENODE_NODE), or the address uplink goes to (the node's --radio-uplink)
+    /// [default: 127.0.0.1:47101]
+    #[arg(long, value_name = "NAME|ADDR")]
+    node: Option<String>,
+    /// Where downlink arrives (the node's --ground) [default: the profile's, else 127.0.0.1:47100]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// The ground's state directory [default: the profile's, else $XDG_STATE_HOME/spacenode/ground, else ~/.local/state/spacenode/ground]
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// SDLS provisioning file shared with the node [default: the sim board's public keys]
+    /// SDLS provisioning file shared with the node [default: the profile's, else the sim board's public keys]
     #[arg(long, value_name = "FILE")]
     provisioning: Option<PathBuf>,
-    /// Security association to command under
-    #[arg(long, value_name = "SPI", default_value_t = comms::sdls::sim_default::SIM_OPS_SPI)]
-    spi: u16,
+    /// Security association to command under [default: the profile's, else 1]
+    #[arg(long, value_name = "SPI")]
+    spi: Option<u16>,
     /// Wait per attempt, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     timeout_ms: u64,
@@ -155,26 +167,73 @@ pub struct LinkArgs {
     attempts: u32,
 }
 
+/// Where a command's link goes, after the flags, the profile and the defaults.
+pub struct Link {
+    /// The profile used.
+    pub selected: profile::Selected,
+    /// Uplink address.
+    pub uplink: std::net::SocketAddr,
+    /// Downlink address.
+    pub listen: std::net::SocketAddr,
+    /// Ground state directory.
+    pub state: PathBuf,
+    /// SDLS provisioning file (`None`: the sim board's).
+    pub provisioning: Option<PathBuf>,
+    /// Security association.
+    pub spi: u16,
+}
+
 #[derive(Args)]
 pub struct BatchArgs {
-    /// The ground server's id in the signer's registry
+    /// A profile of ground.toml for --server, --key and --state (see `ground sign --node`)
+    /// [default: SPACENODE_NODE, else none]
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// The ground server's id in the signer's registry [default: the profile's `server`]
     #[arg(long, value_name = "ID")]
-    server: u32,
-    /// The server's P-256 certificate key (64 hex characters)
+    server: Option<u32>,
+    /// The server's P-256 certificate key (64 hex characters) [default: the profile's `key`]
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// Where to write the batch file
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Certificate expiry, mission time in ms [default: never]
     #[arg(long, value_name = "MS", default_value_t = u64::MAX)]
     expiry_ms: u64,
-    /// The ground's state directory (certificate sequence numbers)
+    /// The ground's state directory (certificate sequence numbers) [default: the profile's,
+    /// else as for `ground sign`]
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// The PSBTs (binary BIP-174 files), in batch order
     #[arg(required = true, value_name = "PSBT")]
     psbts: Vec<PathBuf>,
+}
+
+/// `--server` and `--key` from the flags, else from the profile.
+fn server_and_key(
+    server: Option<u32>,
+    key: Option<&Path>,
+    selected: &profile::Selected,
+) -> Result<(u32, p256::SecretKey), Failure> {
+    let missing = |flag: &str, field: &str| {
+        Failure::Usage(match &selected.name {
+            Some(n) => format!(
+                "{flag}: not given, and node profile `{}` has no `{field}`",
+                crate::escape::escape(n)
+            ),
+            None => format!("{flag}: required (or a node profile with `{field}`: --node NAME)"),
+        })
+    };
+    let server = server
+        .or(selected.profile.server)
+        .ok_or_else(|| missing("--server", "server"))?;
+    let path = key
+        .map(Path::to_path_buf)
+        .or_else(|| selected.profile.key.clone())
+        .ok_or_else(|| missing("--key", "key"))?;
+    let key = keyfile::read(&path).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    Ok((server, key))
 }
 
 #[derive(Args)]
@@ -194,9 +253,62 @@ pub fn default_state_dir() -> PathBuf {
         .join("ground")
 }
 
+const DEFAULT_UPLINK: &str = "127.0.0.1:47101";
+const DEFAULT_LISTEN: &str = "127.0.0.1:47100";
+
 impl LinkArgs {
+    /// The link after the flags (first), the selected profile, and the defaults.
+    fn resolve(&self) -> Result<Link, Failure> {
+        let addr = self
+            .node
+            .as_deref()
+            .and_then(|n| n.parse::<std::net::SocketAddr>().ok());
+        let name = self.node.as_deref().filter(|_| addr.is_none());
+        let selected = profile::select(name)?;
+        let p = &selected.profile;
+        let default = |a: &str| {
+            a.parse()
+                .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        };
+        Ok(Link {
+            uplink: addr.or(p.uplink).unwrap_or_else(|| default(DEFAULT_UPLINK)),
+            listen: self
+                .listen
+                .or(p.listen)
+                .unwrap_or_else(|| default(DEFAULT_LISTEN)),
+            state: self
+                .state
+                .clone()
+                .or_else(|| p.state.clone())
+                .unwrap_or_else(default_state_dir),
+            provisioning: self.provisioning.clone().or_else(|| p.provisioning.clone()),
+            spi: self
+                .spi
+                .or(p.spi)
+                .unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
+            selected,
+        })
+    }
+
+    /// Resolves the link, says which node it is, and opens the session.
     fn session(&self) -> Result<Session, Failure> {
-        let provisioning = match &self.provisioning {
+        Ok(self.open()?.1)
+    }
+
+    /// [`Self::session`] and the resolved link.
+    fn open(&self) -> Result<(Link, Session), Failure> {
+        let link = self.resolve()?;
+        let session = self.connect(&link)?;
+        Ok((link, session))
+    }
+
+    /// Says which node `link` is, and opens the session to it.
+    fn connect(&self, link: &Link) -> Result<Session, Failure> {
+        eprintln!(
+            "{}",
+            link.selected.line(link.uplink, link.listen, &link.state)
+        );
+        let provisioning = match &link.provisioning {
             Some(p) => std::fs::read(p)
                 .map_err(|e| Failure::Usage(format!("provisioning file {}: {e}", p.display())))?,
             None => comms::sdls::sim_default::sim_default_bytes()
@@ -204,11 +316,11 @@ impl LinkArgs {
                 .to_vec(),
         };
         Session::open(SessionConfig {
-            node: self.node,
-            listen: self.listen,
-            state_dir: self.state.clone().unwrap_or_else(default_state_dir),
+            node: link.uplink,
+            listen: link.listen,
+            state_dir: link.state.clone(),
             provisioning,
-            spi: self.spi,
+            spi: link.spi,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             attempts: self.attempts.max(1),
         })
@@ -307,13 +419,13 @@ fn keygen(args: KeygenArgs) -> Result<(), Failure> {
 }
 
 fn resync(args: LinkArgs) -> Result<(), Failure> {
-    let mut s = args.session()?;
+    let (link, mut s) = args.open()?;
     let (arsn, a) = s.resync().map_err(session_failure)?;
     print_reports(&a);
     refused(&a)?;
     println!(
         "SA {}: the node's anti-replay window now continues after ARSN {arsn}",
-        args.spi
+        link.spi
     );
     Ok(())
 }
@@ -404,25 +516,27 @@ fn leave_safe_mode(args: LinkArgs) -> Result<(), Failure> {
 
 fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    let selected = profile::select(args.node.as_deref())?;
+    let (server, key) = server_and_key(args.server, args.key.as_deref(), &selected)?;
     let psbts = args
         .psbts
         .iter()
         .map(|p| batch::read_psbt(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(rejected)?;
-    let state = args.state.unwrap_or_else(default_state_dir);
-    let seq =
-        batch::next_sequence(&state, args.server).map_err(|e| Failure::Usage(e.to_string()))?;
-    let file =
-        batch::build_batch(&key, args.server, seq, args.expiry_ms, &psbts).map_err(rejected)?;
+    let state = args
+        .state
+        .or_else(|| selected.profile.state.clone())
+        .unwrap_or_else(default_state_dir);
+    let seq = batch::next_sequence(&state, server).map_err(|e| Failure::Usage(e.to_string()))?;
+    let file = batch::build_batch(&key, server, seq, args.expiry_ms, &psbts).map_err(rejected)?;
     std::fs::write(&args.out, &file)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.out.display())))?;
     let id = comms_partition::intake::batch_id_of(&file).unwrap_or(0);
     println!(
         "batch {id:#x}: {} PSBTs, server {}, certificate sequence {seq}, {} bytes -> {}",
         psbts.len(),
-        args.server,
+        server,
         file.len(),
         args.out.display()
     );
@@ -453,62 +567,110 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
     }
 }
 
-/// Where each co-signed PSBT goes (see [`SignArgs::outs`]).
-fn sign_outputs(args: &SignArgs) -> Result<Vec<PathBuf>, Failure> {
+/// Where each co-signed PSBT goes (see [`SignArgs::outs`]): `sources` name them (the PSBT
+/// files, or one name per PSBT of a batch file).
+fn sign_outputs(sources: &[PathBuf], outs: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     let signed_name = |p: &PathBuf| {
         let stem = p
             .file_stem()
             .map_or_else(|| "psbt".into(), |s| s.to_string_lossy().into_owned());
         format!("{stem}.signed.psbt")
     };
-    match args.outs.as_slice() {
-        [] => Ok(args
-            .psbts
+    match outs {
+        [] => Ok(sources
             .iter()
             .map(|p| p.with_file_name(signed_name(p)))
             .collect()),
-        [dir] if dir.is_dir() => Ok(args
-            .psbts
-            .iter()
-            .map(|p| dir.join(signed_name(p)))
-            .collect()),
-        outs if outs.len() == args.psbts.len() => Ok(outs.to_vec()),
+        [dir] if dir.is_dir() => Ok(sources.iter().map(|p| dir.join(signed_name(p))).collect()),
+        outs if outs.len() == sources.len() => Ok(outs.to_vec()),
         outs => Err(Failure::Usage(format!(
             "--out: give one directory or one file per PSBT ({} PSBTs, {} --out)",
-            args.psbts.len(),
+            sources.len(),
             outs.len()
         ))),
     }
 }
 
-fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
+/// What `ground sign` sends: a batch built here from PSBT files, or a batch file.
+enum ToSign {
+    Psbts(sign::SignJob),
+    Batch(Vec<u8>, sign::Uplink),
+}
+
+/// Reads what `args` names: the PSBTs (and the server and key, from the flags or the profile)
+/// or the batch file; returns it, to go up as `uplink` says, with a path naming each PSBT.
+fn to_sign(
+    args: &SignArgs,
+    selected: &profile::Selected,
+    uplink: sign::Uplink,
+) -> Result<(ToSign, Vec<PathBuf>), Failure> {
     let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if let Some(path) = &args.batch {
+        let file = std::fs::read(path)
+            .map_err(|e| Failure::Usage(format!("--batch {}: {e}", path.display())))?;
+        let count = signer::batch::framing::split_certificate(&file)
+            .and_then(|(c, _)| signer::cert::Certificate::parse(c).ok())
+            .map(|c| c.count())
+            .ok_or_else(|| {
+                Failure::Rejected(format!(
+                    "--batch {}: {}\n",
+                    path.display(),
+                    sign::SignError::NotABatch
+                ))
+            })?;
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "batch".into(), |s| s.to_string_lossy().into_owned());
+        let sources = (0..count)
+            .map(|i| path.with_file_name(format!("{stem}-{i}.psbt")))
+            .collect();
+        return Ok((ToSign::Batch(file, uplink), sources));
+    }
+    let (server, key) = server_and_key(args.server, args.key.as_deref(), selected)?;
     let psbts = args
         .psbts
         .iter()
         .map(|p| batch::read_psbt(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(rejected)?;
-    let outs = sign_outputs(&args)?;
-    check_writable(&outs)?;
-    let state = args.link.state.clone().unwrap_or_else(default_state_dir);
-    let mut session = args.link.session()?;
+    let uplink = sign::Uplink {
+        names: args.psbts.iter().map(|p| p.display().to_string()).collect(),
+        ..uplink
+    };
     let job = sign::SignJob {
-        server: args.server,
+        server,
         key,
         psbts,
-        names: args.psbts.iter().map(|p| p.display().to_string()).collect(),
         expiry_ms: args.expiry_ms,
+        uplink,
+    };
+    Ok((ToSign::Psbts(job), args.psbts.clone()))
+}
+
+fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
+    let link = args.link.resolve()?;
+    let uplink = sign::Uplink {
+        names: Vec::new(),
         timeout: Duration::from_secs(args.deadline_s.max(1)),
         rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),
     };
+    let (what, sources) = to_sign(&args, &link.selected, uplink)?;
+    let outs = sign_outputs(&sources, &args.outs)?;
+    check_writable(&outs)?;
+    let mut session = args.link.connect(&link)?;
+    let state = link.state;
     let mut show = |p: &sign::Progress| {
         if let Some(line) = p.line() {
             println!("{line}");
         }
     };
-    let outcome = sign::sign(&mut session, &state, &job, &mut show).map_err(|e| match e {
+    let outcome = match &what {
+        ToSign::Psbts(job) => sign::sign(&mut session, &state, job, &mut show),
+        ToSign::Batch(file, uplink) => {
+            sign::sign_batch(&mut session, &state, file, uplink, &mut show)
+        }
+    };
+    let outcome = outcome.map_err(|e| match e {
         sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
             Failure::Usage(format!("{e}"))
         }

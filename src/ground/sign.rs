@@ -42,10 +42,16 @@ pub struct SignJob {
     pub key: p256::SecretKey,
     /// The PSBTs (binary BIP-174), in batch order.
     pub psbts: Vec<Vec<u8>>,
-    /// Their names (file paths) for a refusal, in batch order (empty: by number).
-    pub names: Vec<String>,
     /// Certificate expiry, mission time in ms (`None`: never).
     pub expiry_ms: Option<u64>,
+    /// How to send it.
+    pub uplink: Uplink,
+}
+
+/// How a batch goes up, whether built by [`sign`] or earlier by `ground batch` ([`sign_batch`]).
+pub struct Uplink {
+    /// The PSBTs' names (file paths) for a refusal, in batch order (empty: by number).
+    pub names: Vec<String>,
     /// Give up after this long ([`DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
     /// Uplink pacing: the radio's rate in bit/s (`None`: bursts of 8 PDUs, for an unlimited
@@ -181,6 +187,11 @@ pub enum SignError {
     /// The batch could not be built.
     #[error("{0}")]
     Batch(BatchError),
+    /// A batch file given to [`sign_batch`] does not start with a batch certificate.
+    #[error(
+        "not a batch file (its certificate does not parse): build one with `spacenode ground batch`"
+    )]
+    NotABatch,
     /// The batch is larger than the node accepts.
     #[error(
         "the batch file is {size} bytes, above the node's limit of {max} bytes: split the PSBTs into several batches"
@@ -249,11 +260,7 @@ pub fn sign(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SignOutcome, SignError> {
     let start = Instant::now();
-    let rtt = ping(session).map_err(|e| match e {
-        e @ SessionError::Unreachable { .. } => SignError::Unreachable(e),
-        e => SignError::Session(e),
-    })?;
-    progress(&Progress::Reached { rtt });
+    reach(session, progress)?;
     let sequence = batch::next_sequence(state_dir, job.server).map_err(SignError::Batch)?;
     let file = batch::build_batch(
         &job.key,
@@ -263,24 +270,73 @@ pub fn sign(
         &job.psbts,
     )
     .map_err(SignError::Batch)?;
+    deliver(
+        session,
+        state_dir,
+        &file,
+        sequence,
+        &job.uplink,
+        start,
+        progress,
+    )
+}
+
+/// Co-sign a batch file built earlier (`spacenode ground batch`): its certificate already
+/// carries the server, the sequence and the PSBTs' hashes, so no key is needed here.
+pub fn sign_batch(
+    session: &mut Session,
+    state_dir: &Path,
+    file: &[u8],
+    uplink: &Uplink,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SignOutcome, SignError> {
+    let start = Instant::now();
+    let cert = signer::batch::framing::split_certificate(file)
+        .and_then(|(c, _)| signer::cert::Certificate::parse(c).ok())
+        .ok_or(SignError::NotABatch)?;
+    let sequence = cert.sequence;
+    reach(session, progress)?;
+    deliver(session, state_dir, file, sequence, uplink, start, progress)
+}
+
+/// Ping the node: nothing answering is [`SignError::Unreachable`].
+fn reach(session: &mut Session, progress: &mut dyn FnMut(&Progress)) -> Result<(), SignError> {
+    let rtt = ping(session).map_err(|e| match e {
+        e @ SessionError::Unreachable { .. } => SignError::Unreachable(e),
+        e => SignError::Session(e),
+    })?;
+    progress(&Progress::Reached { rtt });
+    Ok(())
+}
+
+/// Uplink `file`, wait for its result, and read it: the co-signed PSBTs or the refusal.
+fn deliver(
+    session: &mut Session,
+    state_dir: &Path,
+    file: &[u8],
+    sequence: u64,
+    uplink: &Uplink,
+    start: Instant,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SignOutcome, SignError> {
     if file.len() > MAX_BATCH_FILE as usize {
         return Err(SignError::TooLarge {
             size: file.len(),
             max: MAX_BATCH_FILE,
         });
     }
-    let batch_id = intake::batch_id_of(&file).unwrap_or(0);
+    let batch_id = intake::batch_id_of(file).unwrap_or(0);
     progress(&Progress::Built {
         batch_id,
         bytes: file.len(),
     });
     let (result, upload, download) =
-        super::exchange::transfer(session, state_dir, &file, batch_id, job, start, progress)?;
+        super::exchange::transfer(session, state_dir, file, batch_id, uplink, start, progress)?;
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
         let reason = match Why::from_receipt(view.receipt) {
-            Some(why) if class != 0 => why.describe(&job.names),
+            Some(why) if class != 0 => why.describe(&uplink.names),
             _ => coarse(view.reason).to_string(),
         };
         return Err(SignError::Refused {
