@@ -150,7 +150,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         "signer started as pid",
         "answered: ",
         "accepts the spend: txid",
-        "policy: amount over max-amount (PSBT 0)",
+        "policy: no rule matched; rule 0 (the last tried) failed: the outflow (payments plus fee) is over its max-amount; PSBT 0. What to do:",
         "answers from the node: 0;",
         "freezing the upgrade",
         "FAILED upgrade at",

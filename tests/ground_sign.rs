@@ -247,7 +247,28 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         )),
         "{t}"
     );
+
+    // Issue 15 point 7: nothing the operator reads, from the ground or in the node's log of
+    // all the above (boot, batches, a replay, a policy refusal), is Rust debug formatting.
+    let mut ground_out = String::from_utf8_lossy(&o.stdout).into_owned();
+    ground_out.push_str(&String::from_utf8_lossy(&o.stderr));
+    for cmd in ["ping", "status"] {
+        let o = common::ground_cli(cmd, uplink, listen, &ground_state);
+        assert!(o.status.success(), "{}", text(&o));
+        ground_out.push_str(&String::from_utf8_lossy(&o.stdout));
+        ground_out.push_str(&String::from_utf8_lossy(&o.stderr));
+    }
     no_comms_restart(&mut node);
+    common::assert_no_debug_formatting("spacenode ground", ground_out.lines());
+    common::assert_no_debug_formatting("the node's log", node.log.iter().map(String::as_str));
+    // One format for batch ids: hex, as the ground prints them (`batch 0x700000001`).
+    let decimal_id = |l: &&String| {
+        l.split("batch ")
+            .skip(1)
+            .any(|r| r.starts_with(|c: char| c.is_ascii_digit()) && !r.starts_with("0x"))
+    };
+    let decimal: Vec<&String> = node.log.iter().filter(decimal_id).collect();
+    assert!(decimal.is_empty(), "decimal batch ids: {decimal:#?}");
 }
 
 /// The watchdog never had to restart comms: its handler kept answering pings throughout.

@@ -34,7 +34,7 @@ pub enum BatchError {
         max: usize,
     },
     /// The certificate could not be built.
-    #[error("certificate: {0:?}")]
+    #[error("certificate: {0}")]
     Certificate(signer::cert::CertError),
     /// The result file does not parse.
     #[error("result file: {0}")]

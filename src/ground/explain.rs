@@ -100,7 +100,7 @@ impl Why {
             }
             2 => "policy: the server has no rules, so nothing is signed".into(),
             c if c >= 0x10 => format!(
-                "policy: no rule allowed it; the last rule tried, {rule}failed: {}",
+                "policy: no rule matched; {rule}(the last tried) failed: {}",
                 miss(c - 0x10)
             ),
             c => format!("policy: refusal code {c}, unknown to this ground"),

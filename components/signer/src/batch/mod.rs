@@ -49,6 +49,7 @@ use crate::policy::velocity::Windows;
 use crate::policy::{Facts, evaluate};
 use crate::psbt::{MAX_INPUTS, Psbt};
 use crate::registry::Registries;
+use crate::show::Maybe;
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use receipt::{Detail, ErrorClass, Outcome, Receipt};
@@ -211,13 +212,13 @@ impl<'b> BatchJob<'b> {
             Ok(step) => step,
             Err(fail) => {
                 log::warn!(
-                    "batch server {} seq {}: refused, class {:?} code {} psbt {:?} rule {:?}",
+                    "batch server {} seq {}: refused, class {} code {} psbt {} rule {}",
                     self.server_id,
                     self.sequence,
-                    fail.class,
+                    fail.class as u8,
                     fail.code,
-                    fail.psbt,
-                    fail.rule
+                    Maybe(fail.psbt),
+                    Maybe(fail.rule)
                 );
                 let r = self.receipt(signer, Some(fail));
                 self.phase = Phase::Done(r);
@@ -372,13 +373,13 @@ impl<'b> BatchJob<'b> {
         let windows = &self.windows;
         let d = evaluate(&server.policy, &facts, |p| windows.used(p, now));
         log::info!(
-            "policy server {} seq {} psbt {}: {} by rule {:?} ({:?})",
+            "policy server {} seq {} psbt {}: {} by rule {} (code {:#04x})",
             self.server_id,
             self.sequence,
             self.index,
             if d.allowed { "allowed" } else { "refused" },
-            d.rule,
-            d.reason
+            Maybe(d.rule),
+            d.code()
         );
         if !d.allowed {
             return Err(Fail::policy(&d, at));

@@ -362,6 +362,19 @@ pub enum Command {
     },
 }
 
+impl core::fmt::Display for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Command::Add(id) => write!(f, "server {id} added"),
+            Command::Revoke(id) => write!(f, "server {id} revoked"),
+            Command::ChangePolicy(id) => write!(f, "policy of server {id} replaced"),
+            Command::RotateAdmins { threshold, admins } => {
+                write!(f, "admin set replaced: {threshold} of {admins} keys")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
