@@ -49,7 +49,8 @@ pub enum AdminCommand {
     /// Replace the admin set and its threshold, signed by the current threshold of current admins
     /// and by the new threshold of new admins (as TUF rotates its root keys).
     RotateAdmins(RotateArgs),
-    /// Print the node's identity public key from its key flash (sim board only, node stopped).
+    /// Print the node's identity public key, read from the key flash file in --state (sim board
+    /// only; the node may be running or stopped).
     Identity(IdentityArgs),
 }
 

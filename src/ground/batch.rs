@@ -40,18 +40,12 @@ pub enum BatchError {
     #[error("result file: {0}")]
     Result(#[from] intake::IntakeError),
     /// The signer refused the batch.
-    #[error(
-        "the node refused batch {batch:#x}: {reason} (signer error class {class}, code {code})"
-    )]
+    #[error("the node refused batch {batch:#x}: {reason}")]
     Refused {
         /// Batch id.
         batch: u64,
-        /// Coarse reason.
-        reason: &'static str,
-        /// Exact class from the receipt.
-        class: u8,
-        /// Exact code from the receipt.
-        code: u8,
+        /// The signer's reason in words, from the receipt (`super::explain`).
+        reason: String,
     },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -128,28 +122,17 @@ pub fn build_batch(
     Ok(out)
 }
 
-fn reason_name(code: u8) -> &'static str {
-    match code {
-        1 => "bad certificate",
-        2 => "replayed batch (certificate sequence already used)",
-        3 => "signing policy violation",
-        4 => "malformed batch",
-        5 => "bad chunking",
-        6 => "signer busy",
-        _ => "internal signer error",
-    }
-}
-
 /// Check a result file and return the co-signed PSBTs, or the signer's refusal.
 pub fn signed_psbts(result: &[u8]) -> Result<Vec<Vec<u8>>, BatchError> {
     let v: ResultView<'_> = intake::parse_result(result)?;
     if !v.signed {
-        let (class, code) = v.error().unwrap_or((0, 0));
+        let reason = match super::explain::Why::from_receipt(v.receipt) {
+            Some(why) if why.class != 0 => why.to_string(),
+            _ => super::explain::coarse(v.reason).to_string(),
+        };
         return Err(BatchError::Refused {
             batch: v.batch_id,
-            reason: reason_name(v.reason),
-            class,
-            code,
+            reason,
         });
     }
     Ok(v.psbts().map(<[u8]>::to_vec).collect())

@@ -114,7 +114,8 @@ pub struct SignArgs {
     /// The ground server's id in the signer's registry [default: the profile's `server`]
     #[arg(long, value_name = "ID")]
     server: Option<u32>,
-    /// The server's P-256 certificate key (64 hex characters) [default: the profile's `key`]
+    /// The server's P-256 certificate key: a file holding 64 hex characters (`ground keygen`)
+    /// [default: the profile's `key`]
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Send a batch file built earlier with `spacenode ground batch` (it is already certified:
@@ -192,15 +193,16 @@ pub struct BatchArgs {
     /// The ground server's id in the signer's registry [default: the profile's `server`]
     #[arg(long, value_name = "ID")]
     server: Option<u32>,
-    /// The server's P-256 certificate key (64 hex characters) [default: the profile's `key`]
+    /// The server's P-256 certificate key: a file holding 64 hex characters (`ground keygen`)
+    /// [default: the profile's `key`]
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Where to write the batch file
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Certificate expiry, mission time in ms [default: never]
-    #[arg(long, value_name = "MS", default_value_t = u64::MAX)]
-    expiry_ms: u64,
+    #[arg(long, value_name = "MS")]
+    expiry_ms: Option<u64>,
     /// The ground's state directory (certificate sequence numbers) [default: the profile's,
     /// else as for `ground sign`]
     #[arg(long, value_name = "DIR")]
@@ -529,7 +531,14 @@ fn make_batch(args: BatchArgs) -> Result<(), Failure> {
         .or_else(|| selected.profile.state.clone())
         .unwrap_or_else(default_state_dir);
     let seq = batch::next_sequence(&state, server).map_err(|e| Failure::Usage(e.to_string()))?;
-    let file = batch::build_batch(&key, server, seq, args.expiry_ms, &psbts).map_err(rejected)?;
+    let file = batch::build_batch(
+        &key,
+        server,
+        seq,
+        args.expiry_ms.unwrap_or(u64::MAX),
+        &psbts,
+    )
+    .map_err(rejected)?;
     std::fs::write(&args.out, &file)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.out.display())))?;
     let id = comms_partition::intake::batch_id_of(&file).unwrap_or(0);
