@@ -653,3 +653,71 @@ fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
     );
     no_comms_restart(&mut node);
 }
+
+/// Issue 13 finding 8: a run that gave up after delivering its batch leaves its result on
+/// the way down; the next run's receiver gets it first. That result is named as another
+/// batch's, and only this batch's result is reported as received (the old tool printed a
+/// stale "result received" line in the middle of the later upload).
+#[test]
+fn an_abandoned_run_s_result_is_not_reported_as_the_next_batch_s() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 40);
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+    let mut first = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts[..5],
+        &out,
+        2000,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("ground sign");
+    let stdout = first.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    // The signer is at work on 5 PSBTs: the operator gives up (the ground is gone), and
+    // sends a large batch at 100 kbit/s, whose upload takes seconds: the first batch's
+    // result comes down meanwhile.
+    assert!(
+        lines.any(|l| l.starts_with("batch delivered")),
+        "the first batch was never delivered"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    let o = sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts[5..],
+        &out,
+        100,
+    )
+    .output()
+    .expect("ground sign");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    node.drain();
+    let t = format!("{t}\nnode:\n{}", node.log.join("\n"));
+    assert!(
+        t.contains("a result of batch 0x700000001 (an earlier run) came down; still waiting"),
+        "the first batch's result came down during the second run:\n{t}"
+    );
+    assert_eq!(t.matches("result received").count(), 1, "{t}");
+    assert!(
+        t.contains("batch 0x700000002 (certificate sequence 2) co-signed"),
+        "{t}"
+    );
+    no_comms_restart(&mut node);
+}

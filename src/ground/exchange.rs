@@ -42,7 +42,6 @@ struct Exchange<'a> {
     last_line: Instant,
     uploaded: Option<TransferStats>,
     down_start: Option<Instant>,
-    last_down: u64,
     down_pdus: u64,
 }
 
@@ -63,7 +62,7 @@ pub(super) fn transfer(
         x.send_pending(start, true)?;
         x.receive_one(progress)?;
         x.report_upload(progress)?;
-        if let Some(result) = x.take_result(start)? {
+        if let Some(result) = x.take_result(start, progress)? {
             return Ok(result);
         }
         x.ping_if_silent(progress);
@@ -131,7 +130,6 @@ impl<'a> Exchange<'a> {
             last_line: now,
             uploaded: None,
             down_start: None,
-            last_down: 0,
             down_pdus: 0,
         })
     }
@@ -209,7 +207,7 @@ impl<'a> Exchange<'a> {
     }
 
     /// Report the upload about every 10 % (and NAKs at most once a second) until the
-    /// node confirms the whole file; report partial downloads.
+    /// node confirms the whole file.
     fn report_upload(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<(), SignError> {
         let p = self.tx.progress();
         if self.uploaded.is_none() {
@@ -234,15 +232,6 @@ impl<'a> Exchange<'a> {
                 SendState::Active => {}
             }
         }
-        if let Some(rp) = self.rx.progress()
-            && rp.received != self.last_down
-        {
-            self.last_down = rp.received;
-            progress(&Progress::Download {
-                received: rp.received,
-                size: rp.size,
-            });
-        }
         Ok(())
     }
 
@@ -262,6 +251,7 @@ impl<'a> Exchange<'a> {
     fn take_result(
         &mut self,
         start: Instant,
+        progress: &mut dyn FnMut(&Progress),
     ) -> Result<Option<(Vec<u8>, TransferStats, TransferStats)>, SignError> {
         let Some(f) = self
             .rx
@@ -280,9 +270,15 @@ impl<'a> Exchange<'a> {
                 stage: format!("reading the result: {e}"),
                 elapsed: start.elapsed(),
             })?;
-        if intake::parse_result(&bytes).is_ok_and(|v| v.batch_id != self.batch_id) {
+        if let Ok(v) = intake::parse_result(&bytes)
+            && v.batch_id != self.batch_id
+        {
+            progress(&Progress::OtherResult {
+                batch_id: v.batch_id,
+            });
             return Ok(None);
         }
+        progress(&Progress::Received { size: f.size });
         self.linger(start);
         let upload = match self.uploaded {
             Some(u) => u,

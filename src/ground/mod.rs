@@ -668,11 +668,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     check_writable(&outs)?;
     let mut session = args.link.connect(&link)?;
     let state = link.state;
-    let mut show = |p: &sign::Progress| {
-        if let Some(line) = p.line() {
-            println!("{line}");
-        }
-    };
+    let mut show = |p: &sign::Progress| println!("{}", p.line());
     let outcome = match &what {
         ToSign::Psbts(job) => sign::sign(&mut session, &state, job, &mut show),
         ToSign::Batch(file, uplink) => {

@@ -116,19 +116,23 @@ pub enum Progress {
     /// The node announced a (re)boot: an upload resumes from what its journal kept, a
     /// delivered batch not yet answered is taken up again from its flash.
     NodeRebooted,
-    /// Result file progress.
-    Download {
-        /// Bytes held.
-        received: u64,
+    /// This batch's result file is whole.
+    Received {
         /// Its size.
         size: u64,
+    },
+    /// A whole result file of another (earlier) batch came down, e.g. of a run that gave up
+    /// before its result came; it is not this batch's, and the wait goes on.
+    OtherResult {
+        /// Its batch id.
+        batch_id: u64,
     },
 }
 
 impl Progress {
-    /// The operator's line for this step; `None` for steps not worth a line (partial downloads).
-    pub fn line(&self) -> Option<String> {
-        Some(match self {
+    /// The operator's line for this step.
+    pub fn line(&self) -> String {
+        match self {
             Progress::Reached { rtt } => format!("node reached (ping {} ms)", rtt.as_millis()),
             Progress::Built { batch_id, bytes } => {
                 format!("batch {batch_id:#x}: {bytes} bytes, uplink by CFDP")
@@ -148,11 +152,11 @@ impl Progress {
             ),
             Progress::NodeRebooted => "the node rebooted; it resumes from what it kept".into(),
             Progress::Silent(d) => format!("node silent for {} ms; pinging it", d.as_millis()),
-            Progress::Download { received, size } if received == size => {
-                format!("result received: {size} bytes")
-            }
-            Progress::Download { .. } => return None,
-        })
+            Progress::Received { size } => format!("result received: {size} bytes"),
+            Progress::OtherResult { batch_id } => format!(
+                "a result of batch {batch_id:#x} (an earlier run) came down; still waiting for this batch's"
+            ),
+        }
     }
 }
 
