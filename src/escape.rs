@@ -23,12 +23,22 @@ fn hidden(c: char) -> bool {
 
 /// `s` with every hidden character escaped.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(hidden) {
+    escape_if(s, hidden)
+}
+
+/// A message of several lines: like [`escape`], but its own line breaks and tabs (a
+/// diagnostic's layout) stay as they are.
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    escape_if(s, |c| c != '\n' && c != '\t' && hidden(c))
+}
+
+fn escape_if(s: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&escaped) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if hidden(c) {
+        if escaped(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -39,7 +49,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, escape_text};
 
     #[test]
     fn hidden_characters_are_shown_and_the_rest_left_alone() {
@@ -51,5 +61,9 @@ mod tests {
         );
         let plain = "Ünïcode \"quoted\" C:\\path";
         assert!(matches!(escape(plain), std::borrow::Cow::Borrowed(p) if p == plain));
+        assert_eq!(
+            escape_text("error: x\n  | \tname \u{202E}gnp.exe\r\n"),
+            "error: x\n  | \tname \\u{202e}gnp.exe\\r\n"
+        );
     }
 }
