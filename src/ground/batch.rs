@@ -72,7 +72,11 @@ pub fn read_psbt(path: &Path) -> Result<Vec<u8>, BatchError> {
     })?;
     signer::psbt::Psbt::parse(&raw).map_err(|e| BatchError::BadPsbt {
         path: path.to_path_buf(),
-        what: format!("{e} (give binary PSBT files; decode base64 ones with `base64 -d`)"),
+        what: if raw.starts_with(b"cHNidP") {
+            format!("{e}: this is base64 text; give the binary PSBT (`base64 -d FILE > FILE.psbt`)")
+        } else {
+            format!("{e}: export the PSBT again from the wallet that made it (binary BIP-174)")
+        },
     })?;
     Ok(raw)
 }
@@ -160,6 +164,25 @@ mod tests {
 
     fn key() -> p256::SecretKey {
         p256::SecretKey::from_slice(&[7u8; 32]).expect("key")
+    }
+
+    #[test]
+    fn an_unreadable_psbt_says_where_and_what_to_do_in_words() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = dir.path().join("pay.txt");
+        std::fs::write(&text, "cHNidP8BAHECAAAAAQ==").expect("write");
+        let e = read_psbt(&text).expect_err("base64").to_string();
+        assert!(
+            e.contains("this is base64 text") && e.contains("base64 -d"),
+            "{e}"
+        );
+        // Binary, but not a whole PSBT.
+        let bad = b"psbt\xff".to_vec();
+        let junk = dir.path().join("junk.psbt");
+        std::fs::write(&junk, &bad).expect("write");
+        let e = read_psbt(&junk).expect_err("junk").to_string();
+        assert!(e.contains("export the PSBT again"), "{e}");
+        assert!(!e.contains("Input(") && !e.contains("Some("), "{e}");
     }
 
     #[test]
