@@ -246,6 +246,7 @@ mod tests {
         let mut receipt = [0u8; intake::RECEIPT_LEN];
         receipt[60] = 1;
         receipt[61] = 6;
+        receipt[62..65].copy_from_slice(&[0xFF; 3]); // no failing PSBT, no rule
         let mut buf = vec![0u8; 4096];
         let mut b = ResultBuilder::new(6, &mut buf).expect("builder");
         let Ok(Built::Done(n)) = b.on_response(
@@ -259,7 +260,8 @@ mod tests {
         };
         let e = write_result(&buf[..n], &outs).unwrap_err().to_string();
         assert!(
-            e.contains("replayed batch") && e.contains("class 1, code 6"),
+            e.contains("the node refused batch 0x6: certificate: replayed sequence number")
+                && e.contains("What to do: "),
             "{e}"
         );
     }
