@@ -603,6 +603,18 @@ fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
         xdg.join("spacenode/ground-sat1/server-7.seq").is_file(),
         "the profile's state directory (relative to ground.toml) holds the sequence"
     );
+    // Issue 13 finding 8: a right-to-left override in a file name is printed escaped.
+    let o = spacenode(&["ground", "batch", "--node", "sat1", "--out"])
+        .arg(dir.path().join("pay\u{202E}fdp.snbc"))
+        .arg(&w.psbts[0])
+        .output()
+        .expect("ground batch");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("pay\\u{202e}fdp.snbc") && !t.contains('\u{202E}'),
+        "{t}"
+    );
 
     let mut node = Board::boot(&state, uplink, listen, &radio(2000));
     let o = spacenode(&["ground", "sign", "--timeout-ms", "500", "--attempts", "8"])

@@ -7,6 +7,7 @@
 //! result (it is kept in the state directory whatever happens to the destinations).
 
 use super::{LinkArgs, batch, default_state_dir, keyfile, profile, sign};
+use crate::escape::escape;
 use crate::failure::Failure;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -140,7 +141,7 @@ pub(super) fn make_batch(args: BatchArgs) -> Result<(), Failure> {
         psbts.len(),
         server,
         file.len(),
-        args.out.display()
+        escape(&args.out.display().to_string())
     );
     Ok(())
 }
@@ -272,7 +273,7 @@ pub(super) fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     let mut failed = Vec::new();
     for (p, path) in outcome.signed.iter().zip(&outs) {
         match std::fs::write(path, p) {
-            Ok(()) => println!("co-signed PSBT -> {}", path.display()),
+            Ok(()) => println!("co-signed PSBT -> {}", escape(&path.display().to_string())),
             Err(e) => failed.push(format!("{}: {e}", path.display())),
         }
     }
