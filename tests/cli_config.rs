@@ -61,6 +61,39 @@ fn check_rejects_a_broken_description_with_file_line_col() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Issue 13 finding 8: a control or bidi character in a description (here a right-to-left
+/// override and an ANSI escape in a component name) is shown escaped in the errors, never
+/// raw, while the diagnostic keeps its own layout.
+#[test]
+fn control_characters_from_a_description_are_printed_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rlo.toml");
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-config/spacenode.toml"),
+    )
+    .expect("shipped");
+    let bad = good.replacen(
+        "name = \"signer\"",
+        "name = \"sig\u{202E}ren\u{1b}[31m\"",
+        1,
+    );
+    assert_ne!(bad, good);
+    std::fs::write(&path, bad).expect("write");
+    let o = spacenode(&["config", "check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        !err.contains('\u{202E}') && !err.contains('\u{1b}'),
+        "raw control characters in:\n{err}"
+    );
+    assert!(err.contains("sig\\u{202e}ren\\u{1b}[31m"), "{err}");
+    assert!(err.contains("rlo.toml:"), "{err}");
+    assert!(
+        err.lines().count() > 2,
+        "the diagnostic keeps its lines:\n{err}"
+    );
+}
+
 #[test]
 fn description_errors_are_reported_once_not_once_per_board() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -150,7 +183,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         "signer started as pid",
         "answered: ",
         "accepts the spend: txid",
-        "policy: amount over max-amount (PSBT 0)",
+        "policy: no rule matched; rule 0 (the last tried) failed: the outflow (payments plus fee) is over its max-amount; PSBT 0. What to do:",
         "answers from the node: 0;",
         "freezing the upgrade",
         "FAILED upgrade at",

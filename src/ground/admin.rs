@@ -50,7 +50,8 @@ pub enum AdminCommand {
     /// Replace the admin set and its threshold, signed by the current threshold of current admins
     /// and by the new threshold of new admins (as TUF rotates its root keys).
     RotateAdmins(RotateArgs),
-    /// Print the node's identity public key from its key flash (sim board only, node stopped).
+    /// Print the node's identity public key, read from the key flash file in --state (sim board
+    /// only; the node may be running or stopped).
     Identity(IdentityArgs),
 }
 
@@ -565,12 +566,8 @@ pub(super) fn send(
     let mut keys = admin_keys(&sig)?;
     keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
-    let state = sig
-        .link
-        .state
-        .clone()
-        .unwrap_or_else(super::default_state_dir);
-    let mut s = sig.link.session()?;
+    let (link, mut s) = sig.link.open()?;
+    let state = link.state;
     apply(
         &mut s,
         &state,

@@ -146,7 +146,7 @@ message!(
 message!(
     LinkStatus,
     "link-status",
-    28,
+    32,
     "comms -> consumers: state and counters of one ground link"
 );
 message!(

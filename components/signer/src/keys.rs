@@ -227,6 +227,15 @@ pub enum KeyOrigin {
     Loaded,
 }
 
+impl core::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            KeyOrigin::Created => "created (new seed, sealed)",
+            KeyOrigin::Loaded => "loaded",
+        })
+    }
+}
+
 fn seal_keys(seal: &SealKey) -> ([u8; 32], [u8; 32]) {
     (
         hmac256(&seal.0, &[b"spacenode/seed/enc/v1"]),

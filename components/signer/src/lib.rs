@@ -77,6 +77,7 @@ pub mod provision;
 pub mod psbt;
 pub mod registry;
 pub mod script;
+pub mod show;
 pub mod sighash;
 pub mod signer;
 pub mod tx;

@@ -281,7 +281,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         let provisioned = load_registry(&mut flash, &mut registry_store, &keys, regs.live_mut())?;
         let ledger = read_ledger(&mut flash, &mut ledger_store)?;
         log::info!(
-            "signer: keys {:?}, registry with {} servers, ledger with {} servers",
+            "signer: keys {}, registry with {} servers, ledger with {} servers",
             origin,
             regs.live().server_count(),
             ledger.servers().len()
@@ -371,7 +371,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
             ProvisionError::TooLarge => AdminError::TooLarge,
             _ => AdminError::Storage,
         })?;
-        log::info!("admin: {cmd:?} (counter {})", next.admin_counter());
+        log::info!("admin: {cmd} (counter {})", next.admin_counter());
         self.registries.borrow_mut().promote();
         Ok(cmd)
     }
