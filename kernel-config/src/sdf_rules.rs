@@ -39,7 +39,7 @@ const PAGE_SIZES: [u64; 2] = [0x1000, 0x20_0000];
 const USER_VSPACE_TOP: u64 = 0x0000_00ff_ffff_ffff;
 
 /// `Config::pd_map_max_vaddr`: below the stack, a guard page and the IPC buffer at the top.
-fn pd_map_max_vaddr(stack_size: u64) -> u64 {
+pub(crate) fn pd_map_max_vaddr(stack_size: u64) -> u64 {
     let ipc_buffer = USER_VSPACE_TOP & !(PAGE_SIZES[0] - 1);
     ipc_buffer - PAGE_SIZES[0] - stack_size
 }
