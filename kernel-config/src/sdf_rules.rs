@@ -75,7 +75,10 @@ impl Ctx<'_> {
             )
         })
     }
-    /// `sdf_parse_number`: decimal or `0x` hex, underscores ignored.
+    /// `sdf_parse_number`: decimal or `0x` hex, underscores ignored. Deliberately the tool's own
+    /// `from_str_radix` rather than the project's hex codec (`hex-conservative`, which decodes
+    /// byte strings, not numbers): this port must accept and refuse exactly what the tool does,
+    /// `0x+f` included, and it only reads the SDF `sdf::export` wrote.
     fn number(&self, s: &str, n: Node) -> Result<u64, String> {
         let t: String = s.chars().filter(|&c| c != '_').collect();
         let parsed = match t.strip_prefix("0x") {
