@@ -52,6 +52,16 @@ fn one_component_past_the_limit_is_refused_where_it_is_declared() {
 }
 
 #[test]
+fn past_a_count_limit_nothing_else_is_reported() {
+    // A duplicate name and a bad priority as well: only the count is reported.
+    let text = with_components(MAX_COMPONENTS - 2)
+        .replace("name = \"c1\"", "name = \"c0\"")
+        .replacen("priority = 100", "priority = 999", 1);
+    let d = only_problem(check(text));
+    assert!(d.message.contains("is component 33 of 33"), "{d}");
+}
+
+#[test]
 fn thousands_of_components_get_one_message() {
     let d = only_problem(check(with_components(5_000)));
     assert!(d.message.contains("is component 33 of 5003"), "{d}");

@@ -16,11 +16,6 @@ use std::collections::HashMap;
 pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
     let raw: RawSystem = parse(src, "system description")?;
     let mut c = Checker::new(src);
-    let name = c.name(&raw.system.name, "system");
-    let page = board.page_size;
-
-    duplicates(&mut c, raw.component.iter().map(|x| &x.name), "component");
-    duplicates(&mut c, raw.channel.iter().map(|x| &x.name), "channel");
     let index: HashMap<&str, usize> = raw
         .component
         .iter()
@@ -28,9 +23,15 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         .rev()
         .map(|(i, x)| (x.name.get_ref().as_str(), i))
         .collect();
+    // First, and alone: a description past a count limit cannot run, whatever else is wrong.
     if !limits::counts(&mut c, &raw, &index) {
         return Err(c.into_diagnostics());
     }
+    let name = c.name(&raw.system.name, "system");
+    let page = board.page_size;
+
+    duplicates(&mut c, raw.component.iter().map(|x| &x.name), "component");
+    duplicates(&mut c, raw.channel.iter().map(|x| &x.name), "channel");
     limits::names(&mut c, &raw, &index);
     // Owned names: `component` claims devices on the board while looking them up.
     let device_index: HashMap<String, usize> = board
