@@ -29,7 +29,7 @@ use std::process::{Command, Output};
 const REVOKED: (u8, u8) = (1, 3);
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex_conservative::DisplayHex::to_lower_hex_string(b)
 }
 
 fn spacenode(args: &[&str]) -> Output {

@@ -32,6 +32,7 @@ use comms::failure::FailureCode;
 use comms::pus::ST_FUNCTION;
 use comms::pus::function;
 use comms::pus::verification::Report;
+use hex_conservative::{DisplayHex, FromHex};
 use std::path::{Path, PathBuf};
 
 /// Envelope bytes per chunk: one TC of at most ~1.9 KB, well inside the radio's 2,048-byte MTU.
@@ -204,19 +205,12 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
 }
 
 pub(super) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.to_lower_hex_string()
 }
 
+/// Exactly `N` bytes of hex; surrounding whitespace (a key file's newline) is ignored.
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let t = text.trim();
-    if t.len() != 2 * N || !t.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(t.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    <[u8; N]>::from_hex(text.trim()).ok()
 }
 
 /// The identity key from `FILE|HEX`, checked to be a P-256 point.
@@ -698,6 +692,26 @@ mod tests {
         bad[0] = 0x05;
         assert!(read_identity(&hex(&bad)).is_err());
         assert!(read_identity("/nonexistent/identity").is_err());
+    }
+
+    #[test]
+    fn malformed_hex_is_refused() {
+        let good = format!("02{}", "ab".repeat(32));
+        assert_eq!(unhex::<33>(&good).map(|k| k[0]), Some(2));
+        assert!(
+            unhex::<33>(&format!("{good}\n")).is_some(),
+            "a key file's newline"
+        );
+        for bad in [
+            format!("+2{}", "ab".repeat(32)), // "+2" was 0x02 to `from_str_radix`
+            format!("02{}a", "ab".repeat(32)), // odd length
+            format!("0g{}", "ab".repeat(32)), // not hex
+            format!("02 {}", "ab".repeat(32)), // whitespace inside
+            format!("é{}", "ab".repeat(32)),  // not ASCII
+        ] {
+            assert_eq!(unhex::<33>(&bad), None, "{bad:?}");
+            assert!(read_identity(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

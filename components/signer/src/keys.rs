@@ -131,9 +131,7 @@ impl ZeroizeOnDrop for IdentityKey {}
 impl core::fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "IdentityKey(")?;
-        for b in self.public_key() {
-            write!(f, "{b:02x}")?;
-        }
+        crate::hexfmt::write(f, &self.public_key())?;
         write!(f, ")")
     }
 }
