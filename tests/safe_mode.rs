@@ -62,7 +62,7 @@ fn stops_do_not_count_fault_resets_do_and_the_ground_leaves_safe_mode() {
     let o = ground_cli("leave-safe-mode", uplink, ground, gs.path());
     assert!(!o.status.success(), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("NotInSafeMode"), "{out}");
+    assert!(out.contains("code 0x0501"), "{out}");
     assert!(out.contains("the node is not in safe mode"), "{out}");
     b.kill();
 

@@ -28,7 +28,6 @@ use clap::{Args, Subcommand};
 use comms::admin::{
     self as wire, FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, ResponseReport,
 };
-use comms::failure::FailureCode;
 use comms::pus::ST_FUNCTION;
 use comms::pus::function;
 use comms::pus::verification::Report;
@@ -239,15 +238,9 @@ pub fn read_identity(arg: &str) -> Result<[u8; 33], Failure> {
     Ok(key)
 }
 
-fn refusal_text(code: FailureCode) -> String {
-    code.text()
-        .map_or_else(|| format!("{code:?}"), str::to_string)
-}
-
 fn refused(f: comms::failure::Failure, what: &str) -> Failure {
     Failure::Rejected(format!(
-        "the node refused the {what}: {} ({:?}, code {:#06x}, data {})\n",
-        refusal_text(f.code),
+        "the node refused the {what}: {} (code {:#06x}, data {})\n",
         f.code,
         f.code.code(),
         f.data

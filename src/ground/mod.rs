@@ -257,7 +257,7 @@ fn session_failure(e: SessionError) -> Failure {
 fn report_line(r: &Report) -> String {
     match r.failure() {
         Some(f) => format!(
-            "1,{} failure {:?} (code {:#06x}, data {})",
+            "1,{} failure: {} (code {:#06x}, data {})",
             r.subtype(),
             f.code,
             f.code.code(),
@@ -286,7 +286,7 @@ fn print_reports(a: &Answer) {
 fn refused(a: &Answer) -> Result<(), Failure> {
     match a.failure() {
         Some(f) => Err(Failure::Rejected(format!(
-            "the node refused the command: {:?} (code {:#06x}, data {})\n",
+            "the node refused the command: {} (code {:#06x}, data {})\n",
             f.code,
             f.code.code(),
             f.data

@@ -27,16 +27,6 @@ const STATES: [&str; 7] = [
     "DEGRADED (runs, but reports a damaged store or a failed start: its log says why)",
 ];
 
-const FAULT_KINDS: [&str; 7] = [
-    "no fault",
-    "exit",
-    "signal",
-    "seccomp violation",
-    "missed pings",
-    "wrong nonce",
-    "restart failed",
-];
-
 /// Structure 1 (node health).
 pub fn health(s: &[u8]) -> Option<String> {
     if s.first() != Some(&SID_HEALTH) {
@@ -59,10 +49,8 @@ pub fn health(s: &[u8]) -> Option<String> {
         0xFF => "none".to_string(),
         c => format!(
             "component {c}, {}",
-            FAULT_KINDS
-                .get(field(s, 18, 1)? as usize)
-                .copied()
-                .unwrap_or("unknown fault")
+            protocol::health::FaultKind::from_code(field(s, 18, 1)? as u8)
+                .map_or("unknown fault", protocol::health::FaultKind::text)
         ),
     };
     writeln!(out, "  last escalation on record: {last}").ok()?;

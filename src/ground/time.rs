@@ -68,7 +68,7 @@ pub fn node_clock_line(s: &mut Session, now_ms: Option<u64>) -> String {
     };
     if let Some(f) = ans.failure() {
         return format!(
-            "mission time: the node did not report it ({:?}, code {:#06x})\n",
+            "mission time: the node did not report it ({}, code {:#06x})\n",
             f.code,
             f.code.code()
         );

@@ -250,7 +250,7 @@ impl Run<'_> {
             && !past
         {
             let why = status.last_refusal.map_or_else(
-                || format!("{:?} (code {:#06x})", f.code, f.code.code()),
+                || format!("{} (code {:#06x})", f.code, f.code.code()),
                 |r| explain(&r),
             );
             return Err(UpgradeError::Refused(format!(

@@ -438,10 +438,10 @@ impl FailureCode {
         Failure::with(f, code as u32)
     }
 
-    /// What an admin or export code means, for operators (`None` for other codes).
-    pub const fn text(self) -> Option<&'static str> {
+    /// What the code means, in words, for operators (every code has its sentence).
+    pub const fn text(self) -> &'static str {
         use FailureCode::*;
-        Some(match self {
+        match self {
             AdminUnknownRefusal => "the signer refused the admin command (unknown code)",
             AdminMalformed => "the admin command envelope is malformed",
             AdminWrongNode => "the admin command names another node (wrong identity key?)",
@@ -480,8 +480,80 @@ impl FailureCode {
             AdminTooLarge => "the admin envelope is larger than 4,000 bytes",
             AdminOutOfOrder => "admin chunk out of order (start again from chunk 0)",
             AdminChunkMismatch => "admin chunk inconsistent with its transfer",
-            _ => return None,
-        })
+            MalformedPacket => {
+                "not a parseable CCSDS space packet with a PUS-C telecommand secondary header"
+            }
+            BadPacketCrc => "the packet error control field (CRC-16/CCITT-FALSE) does not match",
+            WrongApid => "the packet is addressed to another APID",
+            NotTelecommand => "the packet is telemetry or has no secondary header",
+            UnsupportedPusVersion => "the PUS version is not PUS-C (2)",
+            BadAppData => "the application data does not have the layout the (sub)service defines",
+            UnknownService => "no such service/subservice on this node",
+            UnknownFunction => "service 8 function id not in the catalogue",
+            Unauthorised => "the security association that carried the command may not use it",
+            NoRoute => "the function's message kind has no channel that comms sends on",
+            AmbiguousRoute => {
+                "the function's message kind has more than one channel that comms sends on"
+            }
+            ChannelFull => "the target channel's ring is full; retry later",
+            ChannelError => "the target channel failed (serialisation or capacity)",
+            Busy => "too many forwarded commands are awaiting their completion report",
+            NoAnswer => {
+                "the component never answered a forwarded command within its time limit (it may have restarted and lost it); send it again"
+            }
+            UnknownSpi => "security management command names an SPI this node does not have",
+            EpochNotIncreasing => "key rotation to an epoch not above the current one",
+            FloorNotIncreasing => "anti-replay floor not above the current one",
+            PersistFailed => {
+                "the security state could not be persisted; the command changed nothing"
+            }
+            UnknownStructure => "housekeeping structure id not defined",
+            NoData => "housekeeping structure has no data yet",
+            NotInSafeMode => {
+                "leave safe mode: the watchdog's last health report says the node is not in safe mode (or there is no report yet); nothing was done"
+            }
+            SignerBadCertificate => {
+                "signer: the batch certificate does not verify (detail in the failure data if known)"
+            }
+            SignerReplay => "signer: batch already signed",
+            SignerPolicyViolation => "signer: signing policy violated",
+            SignerMalformed => "signer: batch does not parse",
+            SignerBadChunking => "signer: chunks inconsistent",
+            SignerBusy => "signer: busy with another batch",
+            SignerInternal => "signer: internal error, may be retried",
+            CertMalformed => "certificate code 1: wrong length, magic, version or count field",
+            CertUnknownServer => "certificate code 2: unknown server",
+            CertRevokedServer => "certificate code 3: revoked server",
+            CertKeyIdMismatch => "certificate code 4: key id does not match the server's key",
+            CertBadSignature => "certificate code 5: bad signature",
+            CertReplayedSequence => "certificate code 6: replayed or old sequence number",
+            CertExpired => "certificate code 7: expired",
+            CertCountMismatch => "certificate code 8: PSBT count mismatch",
+            CertPsbtHashMismatch => "certificate code 9: a PSBT hash mismatch",
+            CertNoExpiryRefused => {
+                "certificate code 10: no expiry, and the server's registry entry does not allow that"
+            }
+            CertNoMissionTime => {
+                "certificate code 11: an expiry, and the node has no mission time yet"
+            }
+            UpgradeBadSignature => "upgrade: bundle signature does not verify",
+            UpgradeBadHash => "upgrade: image hash mismatch",
+            UpgradeMalformed => "upgrade: bundle does not parse",
+            UpgradeDowngrade => "upgrade: not newer than the running version",
+            UpgradeTooLarge => "upgrade: larger than a slot",
+            UpgradeFlash => "upgrade: flash failure",
+            UpgradeWrongTarget => "upgrade: the bundle is for another board or hardware id",
+            UpgradeCounterRollback => "upgrade: security counter below the node's",
+            UpgradeStepTooLarge => "upgrade: major version or security counter jumps too far",
+            UpgradeExpired => "upgrade: the manifest expired",
+            UpgradeBusy => "upgrade: a trial boot is pending or running",
+            UpgradeOutOfOrder => "upgrade: chunk message does not continue the transfer",
+            UpgradeUnsupported => "upgrade: chunk size below the slot flash's erase size",
+            UpgradeProgressLost => "upgrade: the agent's progress record was lost; start again",
+            UpgradeSlotDamaged => "upgrade: a slot no longer verifies on flash; start again",
+            UpgradeTrialUnhealthy => "upgrade: the trial image was unhealthy and rolled back",
+            UpgradeTrialNotConfirmed => "upgrade: the trial image never confirmed and rolled back",
+        }
     }
 
     /// The failure code for an upgrade agent error.
@@ -516,6 +588,13 @@ pub struct Failure {
     pub code: FailureCode,
     /// Code-specific detail (see the module table), 0 when unused.
     pub data: u32,
+}
+
+impl core::fmt::Display for FailureCode {
+    /// The code's sentence ([`FailureCode::text`]).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.text())
+    }
 }
 
 impl Failure {

@@ -61,6 +61,33 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind for a [`Self::code`] byte (`None` for an unknown one).
+    pub const fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => FaultKind::None,
+            1 => FaultKind::Exit,
+            2 => FaultKind::Signal,
+            3 => FaultKind::SeccompViolation,
+            4 => FaultKind::MissedPings,
+            5 => FaultKind::WrongNonce,
+            6 => FaultKind::RestartFailed,
+            _ => return None,
+        })
+    }
+
+    /// The kind in words, for logs and the ground.
+    pub const fn text(self) -> &'static str {
+        match self {
+            FaultKind::None => "no fault",
+            FaultKind::Exit => "exit",
+            FaultKind::Signal => "signal",
+            FaultKind::SeccompViolation => "seccomp violation",
+            FaultKind::MissedPings => "missed pings",
+            FaultKind::WrongNonce => "wrong nonce",
+            FaultKind::RestartFailed => "restart failed",
+        }
+    }
+
     /// The one-byte code on flash and in housekeeping: 0 none, 1 exit, 2 signal, 3 seccomp,
     /// 4 missed pings, 5 wrong nonce, 6 restart failed.
     pub const fn code(self) -> u8 {
@@ -162,4 +189,10 @@ pub struct HealthReport {
     pub last_escalation: Option<Escalation>,
     /// One entry per component, at most [`MAX_COMPONENTS`].
     pub components: BoundedList<ComponentHealth, MAX_COMPONENTS>,
+}
+
+impl core::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.text())
+    }
 }

@@ -136,3 +136,26 @@ pub struct NodeCommand {
     /// What to do.
     pub command: NodeCommandKind,
 }
+
+impl core::fmt::Display for RestartRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RestartRefusal::UnknownComponent => "no component has this id",
+            RestartRefusal::NotRestartable => "its restart policy is `never`",
+            RestartRefusal::BudgetExhausted => "its restart budget is used up",
+            RestartRefusal::NotAllowed => "it is the monitor or the requester itself",
+        })
+    }
+}
+
+impl core::fmt::Display for RestartOutcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RestartOutcome::Restarted { restarts } => {
+                write!(f, "restarted ({restarts} restarts since power-on)")
+            }
+            RestartOutcome::Refused { reason } => write!(f, "refused by the monitor: {reason}"),
+            RestartOutcome::Failed => f.write_str("the new process failed to start"),
+        }
+    }
+}

@@ -146,7 +146,7 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
             }
             Action::Held { component, fault } => {
                 log::error!(
-                    "{} held down after {fault:?}: no more restarts",
+                    "{} held down after {fault}: no more restarts",
                     table::name(component)
                 );
             }
@@ -158,7 +158,7 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
                     self.counters.flash_errors = self.counters.flash_errors.wrapping_add(1);
                 }
                 log::error!(
-                    "ESCALATING to a board reset: {} failed beyond its policy ({:?}); no more kicks",
+                    "ESCALATING to a board reset: {} failed beyond its policy ({}); no more kicks",
                     table::name(e.component),
                     e.fault
                 );
@@ -186,13 +186,13 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
                     .is_some_and(|c| c.leave_safe_mode(&mut self.flash).is_ok());
                 if ok {
                     log::warn!(
-                        "LEAVING SAFE MODE ({reason:?}) at {} ms: reset counter cleared and clean power-off marked; no more kicks, the board resets into a normal boot",
+                        "LEAVING SAFE MODE ({reason}) at {} ms: reset counter cleared and clean power-off marked; no more kicks, the board resets into a normal boot",
                         now.as_micros() / 1000
                     );
                 } else {
                     self.counters.flash_errors = self.counters.flash_errors.wrapping_add(1);
                     log::error!(
-                        "leaving safe mode ({reason:?}): could not clear the reset counter; the reset that follows counts as a fault and the node boots in safe mode again"
+                        "leaving safe mode ({reason}): could not clear the reset counter; the reset that follows counts as a fault and the node boots in safe mode again"
                     );
                 }
                 self.report_due = true;
@@ -340,7 +340,7 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                             )
                         }
                         Ok(watchdog::RestartVerdict::Failed) => log::warn!(
-                            "restart of {} failed: {:?}",
+                            "restart of {} failed: {}",
                             table::name(r.component),
                             r.outcome
                         ),

@@ -187,3 +187,12 @@ impl core::fmt::Display for InputError {
 }
 
 impl core::error::Error for InputError {}
+
+impl core::fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            LeaveReason::Commanded => "commanded by the ground",
+            LeaveReason::Decayed => "healthy for the decay period",
+        })
+    }
+}

@@ -186,7 +186,7 @@ impl ResetRecord {
         let last_escalation = if flags & FLAG_ESCALATION != 0 {
             Some(Escalation {
                 component: ComponentId(comp),
-                fault: fault_from_code(code)?,
+                fault: FaultKind::from_code(code)?,
             })
         } else if comp != 0 || code != 0 {
             return None;
@@ -202,19 +202,6 @@ impl ResetRecord {
             commissioned: flags & FLAG_COMMISSIONED != 0,
         })
     }
-}
-
-fn fault_from_code(c: u8) -> Option<FaultKind> {
-    Some(match c {
-        0 => FaultKind::None,
-        1 => FaultKind::Exit,
-        2 => FaultKind::Signal,
-        3 => FaultKind::SeccompViolation,
-        4 => FaultKind::MissedPings,
-        5 => FaultKind::WrongNonce,
-        6 => FaultKind::RestartFailed,
-        _ => return None,
-    })
 }
 
 /// What [`ResetCounter::open`] found on flash.
