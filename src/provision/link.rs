@@ -98,6 +98,7 @@ fn generate(path: &Path) -> Result<(), Failure> {
             window: SIM_WINDOW,
             telemetry: true,
             master: random_key()?,
+            state: comms::sdls::KeyState::Active,
         },
         ProvisionedSa {
             spi: SIM_MONITOR_SPI,
@@ -105,6 +106,7 @@ fn generate(path: &Path) -> Result<(), Failure> {
             window: SIM_WINDOW,
             telemetry: false,
             master: random_key()?,
+            state: comms::sdls::KeyState::Active,
         },
     ];
     let mut out = Zeroizing::new([0u8; Provisioning::encoded_len(2)]);

@@ -305,6 +305,7 @@ mod tests {
             window: 64,
             telemetry: true,
             master: Key::from_bytes([fill; KEY_LEN]),
+            state: comms::sdls::KeyState::Active,
         };
         let mut out = vec![0u8; Provisioning::encoded_len(1)];
         Provisioning::encode(&[sa], &mut out).unwrap();

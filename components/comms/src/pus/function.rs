@@ -124,6 +124,14 @@ pub fn decode_rotate(app: &[u8]) -> Result<(u16, u32), Failure> {
     }
 }
 
+/// 130,7 and 130,8 arguments: the SPI whose key to activate or deactivate.
+pub fn decode_key_spi(app: &[u8]) -> Result<u16, Failure> {
+    match app {
+        [s0, s1] => Ok(u16::from_be_bytes([*s0, *s1])),
+        _ => Err(bad(app)),
+    }
+}
+
 /// 130,2 arguments: SPI and floor (130,3: SPI and ARSN).
 pub fn decode_floor(app: &[u8]) -> Result<(u16, u64), Failure> {
     if app.len() != 10 {
