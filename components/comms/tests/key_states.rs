@@ -56,13 +56,7 @@ fn boot(file: &[u8]) -> Node<MemoryPersist> {
         auth_event_period_ms: 1000,
     };
     let p = Provisioning::parse(file).unwrap();
-    Node::boot(
-        cfg,
-        &p,
-        MemoryPersist::default(),
-        RouteTable::build([]),
-    )
-    .unwrap()
+    Node::boot(cfg, &p, MemoryPersist::default(), RouteTable::build([])).unwrap()
 }
 
 fn now() -> Now {
