@@ -179,28 +179,41 @@ fn activation_makes_a_pre_activation_key_usable_and_is_sealed_for_the_next_boot(
 fn deactivation_retires_a_key_for_good_and_never_the_key_in_use() {
     let mut l = Link::new(&file());
     assert!(completed(&l.ping(PING_ONLY)));
-    // The key that carries the command, and the telemetry key: refused, nothing written.
+    // The key that carries the command: refused, nothing written.
     let (_, o, _) = l.tc(OPS, 8, &OPS.to_be_bytes());
     assert_eq!(
         failed_with(&o),
         Some((FailureCode::KeyInUse, u32::from(OPS)))
     );
+    assert!(l.node.persist_mut().key_record().is_none());
     assert!(completed(&l.tc(OPS, 7, &SPARE.to_be_bytes()).1));
-    let (_, o, _) = l.tc(SPARE, 8, &OPS.to_be_bytes());
-    assert_eq!(
-        failed_with(&o),
-        Some((FailureCode::KeyInUse, u32::from(OPS)))
-    );
     let (_, o, _) = l.tc(SPARE, 8, &SPARE.to_be_bytes());
     assert_eq!(
         failed_with(&o),
         Some((FailureCode::KeyInUse, u32::from(SPARE)))
     );
+    // The telemetry key, from another key: telemetry moves to that key in the same write.
+    assert_eq!(l.node.security().telemetry_spi(), OPS);
+    let (_, o, _) = l.tc(SPARE, 8, &OPS.to_be_bytes());
+    assert!(completed(&o), "{o:?}");
+    assert_eq!(l.node.security().telemetry_spi(), SPARE);
+    let record = l.node.persist_mut().key_record().unwrap().to_vec();
+    let p = Provisioning::parse(&record).unwrap();
+    let tele: Vec<u16> = p
+        .associations()
+        .filter(|s| s.telemetry)
+        .map(|s| s.spi)
+        .collect();
+    assert_eq!(tele, vec![SPARE]);
+    assert!(matches!(
+        l.ping(OPS),
+        UnitOutcome::Refused(UplinkReject::KeyNotActive { spi: OPS, .. })
+    ));
     // Without key-management permission: refused at acceptance.
     let (_, o, _) = l.tc(PING_ONLY, 8, &PING_ONLY.to_be_bytes());
     assert!(matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::Unauthorised));
     // Another association's key: deactivated, and from then on nothing under it passes.
-    let (_, o, _) = l.tc(OPS, 8, &PING_ONLY.to_be_bytes());
+    let (_, o, _) = l.tc(SPARE, 8, &PING_ONLY.to_be_bytes());
     assert!(completed(&o), "{o:?}");
     assert_eq!(
         l.ping(PING_ONLY),
@@ -212,27 +225,30 @@ fn deactivation_retires_a_key_for_good_and_never_the_key_in_use() {
     let record = l.node.persist_mut().key_record().unwrap().to_vec();
     assert_eq!(state_in(&record, PING_ONLY), KeyState::Deactivated);
     // Forward only: never active again, never deactivated twice.
-    let (_, o, _) = l.tc(OPS, 7, &PING_ONLY.to_be_bytes());
+    let (_, o, _) = l.tc(SPARE, 7, &PING_ONLY.to_be_bytes());
     assert_eq!(
         failed_with(&o),
         Some((FailureCode::KeyStateRefused, 0x0200))
     );
-    let (_, o, _) = l.tc(OPS, 8, &PING_ONLY.to_be_bytes());
+    let (_, o, _) = l.tc(SPARE, 8, &PING_ONLY.to_be_bytes());
     assert_eq!(
         failed_with(&o),
         Some((FailureCode::KeyStateRefused, 0x0202))
     );
-    let (_, o, _) = l.tc(OPS, 7, &0x0999u16.to_be_bytes());
+    let (_, o, _) = l.tc(SPARE, 7, &0x0999u16.to_be_bytes());
     assert_eq!(failed_with(&o), Some((FailureCode::UnknownSpi, 0x0999)));
-    let (_, o, _) = l.tc(OPS, 7, &[1, 2, 3]);
+    let (_, o, _) = l.tc(SPARE, 7, &[1, 2, 3]);
     assert!(matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::BadAppData));
     // After a reboot on the sealed set it stays deactivated.
     let mut rebooted = Link::new(&record);
-    assert!(matches!(
-        rebooted.ping(PING_ONLY),
-        UnitOutcome::Refused(UplinkReject::KeyNotActive { .. })
-    ));
+    for retired in [PING_ONLY, OPS] {
+        assert!(matches!(
+            rebooted.ping(retired),
+            UnitOutcome::Refused(UplinkReject::KeyNotActive { .. })
+        ));
+    }
     assert!(completed(&rebooted.ping(SPARE)));
+    assert_eq!(rebooted.node.security().telemetry_spi(), SPARE);
 }
 
 #[test]

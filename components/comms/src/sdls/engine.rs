@@ -202,9 +202,9 @@ pub enum ManageError {
         /// The state asked for.
         wanted: KeyState,
     },
-    /// Deactivating a key in use: the one the command came under, or the telemetry
-    /// association's (the node would lose its link).
-    #[error("SPI {0:#06x}: its key is in use (it carried this command or carries telemetry)")]
+    /// Deactivating the key in use: the one the command came under (the node would answer
+    /// it under a key it no longer accepts).
+    #[error("SPI {0:#06x}: its key is in use (it carried this command)")]
     KeyInUse(u16),
     /// Could not persist; nothing changed.
     #[error("security state could not be persisted")]
@@ -724,8 +724,10 @@ impl SecurityEngine {
     /// Activate (pre-activation -> active) or deactivate (active -> deactivated) the key of
     /// association `spi`, as asked by a command that came under association `carrier`. The
     /// sealed key record is rewritten first ([`StatePersist::save_keys`]); only then does the
-    /// change take effect. Deactivating the carrier's key or the telemetry association's is
-    /// refused ([`ManageError::KeyInUse`]): the node would cut its own link.
+    /// change take effect. Deactivating the carrier's own key is refused
+    /// ([`ManageError::KeyInUse`]). Deactivating the telemetry association's key moves
+    /// unsolicited telemetry to the carrier (active: it just authenticated this command), in
+    /// the same sealed write, so the node never sends under a retired key.
     pub fn set_key_state<P: StatePersist>(
         &mut self,
         spi: u16,
@@ -742,9 +744,13 @@ impl SecurityEngine {
         if !allowed {
             return Err(ManageError::KeyState { current, wanted });
         }
-        if wanted == KeyState::Deactivated && (spi == carrier || sa.telemetry) {
+        if wanted == KeyState::Deactivated && spi == carrier {
             return Err(ManageError::KeyInUse(spi));
         }
+        if self.find(carrier).is_none() {
+            return Err(ManageError::UnknownSpi(carrier));
+        }
+        let move_telemetry = wanted == KeyState::Deactivated && sa.telemetry;
         // The whole key set as a provisioning file, with the new state: what gets sealed.
         let mut list: [ProvisionedSa; MAX_ASSOCIATIONS] = core::array::from_fn(|_| ProvisionedSa {
             spi: 0,
@@ -760,7 +766,11 @@ impl SecurityEngine {
                 spi: a.spi,
                 permissions: a.permissions,
                 window: a.window,
-                telemetry: a.telemetry,
+                telemetry: if move_telemetry {
+                    a.spi == carrier
+                } else {
+                    a.telemetry
+                },
                 master: a.master.clone(),
                 state: if a.spi == spi { wanted } else { a.key_state },
             };
@@ -776,8 +786,13 @@ impl SecurityEngine {
             });
         file.zeroize();
         saved?;
-        if let Some(sa) = self.find_mut(spi) {
-            sa.key_state = wanted;
+        for a in self.sas.iter_mut().flatten() {
+            if a.spi == spi {
+                a.key_state = wanted;
+            }
+            if move_telemetry {
+                a.telemetry = a.spi == carrier;
+            }
         }
         Ok(())
     }
