@@ -68,7 +68,8 @@ pub enum GroundCommand {
     /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
-    /// The node's SDLS keys: verify them by challenge/response (PUS 130,4).
+    /// The node's SDLS keys: verify them by challenge/response (PUS 130,4), activate or
+    /// deactivate one (PUS 130,7 / 130,8)
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Upgrade the node's software with a signed bundle: uplink the chunks the node needs,
