@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, text};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -43,15 +43,6 @@ fn ground(args: &[&str], spi: u16, b: (SocketAddr, SocketAddr), dir: &Path) -> O
         .arg(dir.join("link.keys"))
         .output()
         .expect("spacenode ground")
-}
-
-fn master_keys(file: &Path) -> Vec<[u8; 32]> {
-    let bytes = std::fs::read(file).unwrap();
-    comms::sdls::Provisioning::parse(&bytes)
-        .unwrap()
-        .associations()
-        .map(|sa| *sa.master.as_bytes())
-        .collect()
 }
 
 #[test]
@@ -114,9 +105,4 @@ fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
     let o = ground(&["ping"], 1, addrs, d);
     assert!(!o.status.success(), "SA 1 came back after a restart");
     b.stop();
-}
-
-fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
-    let flash = std::fs::read(image).unwrap();
-    keys.iter().any(|k| flash.windows(32).any(|w| w == k))
 }

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, text};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -94,20 +94,6 @@ fn with_other_key(bytes: &[u8], spi: u16) -> Vec<u8> {
     let mut out = vec![0u8; Provisioning::encoded_len(sas.len())];
     Provisioning::encode(&sas, &mut out).unwrap();
     out
-}
-
-fn master_keys(file: &Path) -> Vec<[u8; 32]> {
-    let bytes = std::fs::read(file).unwrap();
-    comms::sdls::Provisioning::parse(&bytes)
-        .unwrap()
-        .associations()
-        .map(|sa| *sa.master.as_bytes())
-        .collect()
-}
-
-fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
-    let flash = std::fs::read(image).unwrap();
-    keys.iter().any(|k| flash.windows(32).any(|w| w == k))
 }
 
 #[test]

@@ -232,3 +232,19 @@ pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
         "2000",
     ]
 }
+
+/// The master keys of the SDLS provisioning file at `file`.
+pub fn master_keys(file: &Path) -> Vec<[u8; 32]> {
+    let bytes = std::fs::read(file).unwrap();
+    comms::sdls::Provisioning::parse(&bytes)
+        .unwrap()
+        .associations()
+        .map(|sa| *sa.master.as_bytes())
+        .collect()
+}
+
+/// Whether any of `keys` lies in clear in the flash image at `image`.
+pub fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
+    let flash = std::fs::read(image).unwrap();
+    keys.iter().any(|k| flash.windows(32).any(|w| w == k))
+}
