@@ -12,7 +12,9 @@
 //! - `[--state DIR] FILE` checks the file and writes it into the provisioning inbox of comms'
 //!   flash image `STATE/comms-flash.flash` (`comms_partition::keys`). At its first boot comms
 //!   seals it under the board's sealing secret and erases the inbox. A board whose comms already
-//!   sealed keys is refused: its keys change over the air, not through the inbox.
+//!   sealed keys is refused: its keys change state over the air (`ground keys activate` /
+//!   `deactivate`), never through the inbox; new keys need a fresh board state (there is no
+//!   over-the-air rekeying).
 //!
 //! Without it, the sim board's comms seals the sim board's **public** default keys at its first
 //! boot and says so with a WARN line at every start.
@@ -72,8 +74,8 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
     if sealed {
         return Err(Failure::Rejected(format!(
             "{} already holds sealed SDLS keys: comms would erase the inbox unused; a node in \
-             service is rekeyed over the air, a board being set up again starts from a fresh \
-             --state directory\n",
+             service changes key states over the air (ground keys activate/deactivate), a \
+             board being set up again starts from a fresh --state directory\n",
             path.display()
         )));
     }

@@ -15,13 +15,16 @@
 //! | key record | inbox | result |
 //! | --- | --- | --- |
 //! | present, verifies | blank | boot with it |
-//! | present, verifies | holds a file | boot with the record; the inbox is erased, unused (a provisioned node is rekeyed over the air, never by the inbox) |
+//! | present, verifies | holds a file | boot with the record; the inbox is erased, unused (a provisioned node changes key states over the air, never keys by the inbox) |
 //! | present, does not verify | any | [`KeysError::Damaged`]: comms runs degraded |
 //! | lost (no copy verifies) | any | [`KeysError::Lost`]: comms runs degraded |
 //! | blank, on a node that has run (the monitor says it booted before, or comms' SDLS state record is written: [`sdls_state_written`]) | blank | [`KeysError::Lost`]: every first boot seals a record, so it was erased |
 //! | blank (or first write cut) | holds a valid file | seal it, erase the inbox, boot with it |
 //! | blank (or first write cut) | holds an invalid file | [`KeysError::InboxRefused`] |
 //! | blank (or first write cut), first boot | blank | with the `sim-default-keys` feature (the sim binary only): seal the sim board's **public** default and boot with it, origin [`KeyOrigin::SimDefault`]; otherwise [`KeysError::NotProvisioned`] |
+//!
+//! At run time the record is rewritten (next generation, mirrored) only when a key changes
+//! state (130,7 / 130,8), by [`comms::sdls::FlashPersist::save_keys`] under the same secret.
 //!
 //! So damaged or lost keys are never silently replaced (not by the public default either):
 //! comms stays down and says why, and only the operator's explicit new provisioning brings it
@@ -277,7 +280,7 @@ pub fn log_origin(keys: &LinkKeys) {
     }
     if keys.inbox_ignored {
         log::warn!(
-            "SDLS provisioning inbox erased unused: this node already has sealed keys (rekey over the air instead)"
+            "SDLS provisioning inbox erased unused: this node already has sealed keys (their states change over the air; new keys need a fresh provisioning)"
         );
     }
 }
