@@ -22,11 +22,14 @@
 //! 2. SPI lookup, then the MAC is computed **always** (under a fixed dummy key when the SPI is
 //!    unknown), so every unit of a given length costs the same single HMAC, whatever it holds.
 //!    Unknown SPI → `UnknownSpi`; MAC mismatch → `BadMac`. Nothing else is looked at.
-//! 3. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
+//! 3. Key state (node only, [`super::key_state`]): an authenticated unit under a key that is
+//!    not active (pre-activation or deactivated) → `KeyNotActive`; the window does not move.
+//!    The node never sends under such a key either ([`ProtectError::KeyNotActive`]).
+//! 4. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
 //!    outside window → refused; next or gap inside window → accepted. The one exception is
 //!    [`SecurityEngine::process_resync`], for the operator's authenticated "set ARSN" command
 //!    (SDLS-EP's resynchronisation): an ARSN beyond the window is accepted and moves it.
-//! 4. If the ARSN is above the persisted reservation, the new reservation is committed to flash
+//! 5. If the ARSN is above the persisted reservation, the new reservation is committed to flash
 //!    first ([`super::state`]); if that fails the unit is refused (`PersistFailed`) and the
 //!    window does not move.
 //!
