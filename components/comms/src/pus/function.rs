@@ -14,7 +14,9 @@
 //! "set ARSN"): SPI (2), ARSN (8), which must be the SPI and ARSN of the unit carrying it; the
 //! same layout as 130,2, decoded by [`decode_floor`]. TC 130,4 verify key (CCSDS 355.1 key
 //! verification): SPI (2), challenge (16); the node answers TM\[130,5\]: SPI (2), epoch (4),
-//! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]).
+//! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]). TC 130,7 activate
+//! key and TC 130,8 deactivate key (CCSDS 355.1 key states): SPI (2), decoded by
+//! [`decode_key_spi`] ([`crate::sdls::SecurityEngine::set_key_state`]).
 //!
 //! Avoids: heap beyond the bounded protocol containers; panics on any input.
 
