@@ -15,19 +15,10 @@
 
 mod common;
 
-use common::{Board, free_addr, holds_in_clear, master_keys, one_board, text};
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, spacenode, text};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn spacenode(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    c.output().expect("spacenode")
-}
 
 /// `spacenode ground ARGS` with the link options, the ground's state and our key file.
 fn ground(args: &[&str], spi: u16, b: (SocketAddr, SocketAddr), dir: &Path) -> Output {

@@ -14,21 +14,12 @@
 
 mod common;
 
-use common::{Board, free_addr, holds_in_clear, master_keys, one_board, text};
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, spacenode, text};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 const PUBLIC_WARN: &str = "[comms] WARN  SDLS keys: the sim board's PUBLIC default keys";
-
-fn spacenode(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    c.output().expect("spacenode")
-}
 
 /// `ground CMD` with `--provisioning FILE` if given.
 fn ground(

@@ -248,3 +248,13 @@ pub fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
     let flash = std::fs::read(image).unwrap();
     keys.iter().any(|k| flash.windows(32).any(|w| w == k))
 }
+
+/// `spacenode ARGS PATHS...`, run to completion.
+pub fn spacenode(args: &[&str], paths: &[&Path]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
+    c.args(args);
+    for p in paths {
+        c.arg(p);
+    }
+    c.output().expect("spacenode")
+}
