@@ -79,9 +79,8 @@ fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
     print_reports(&a);
     if let Some(f) = a.failure() {
         return Err(Failure::Rejected(format!(
-            "the node refused to {verb} the key of SA {target}: {} ({:?}, code {:#06x}, data {})\n",
+            "the node refused to {verb} the key of SA {target}: {} (code {:#06x}, data {})\n",
             refusal(f, target),
-            f.code,
             f.code.code(),
             f.data
         )));
@@ -114,7 +113,7 @@ fn refusal(f: comms::failure::Failure, target: u16) -> String {
         FailureCode::PersistFailed => {
             "the node could not write its key record on flash; nothing changed (retry)".to_string()
         }
-        other => format!("{other:?}"),
+        other => other.to_string(),
     }
 }
 

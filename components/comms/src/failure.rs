@@ -512,6 +512,12 @@ impl FailureCode {
             UnknownSpi => "security management command names an SPI this node does not have",
             EpochNotIncreasing => "key rotation to an epoch not above the current one",
             FloorNotIncreasing => "anti-replay floor not above the current one",
+            KeyStateRefused => {
+                "the key is not in a state that allows this: activate needs a key in pre-activation, deactivate an active one"
+            }
+            KeyInUse => {
+                "the command came under the key it deactivates: send it under another active key"
+            }
             PersistFailed => {
                 "the security state could not be persisted; the command changed nothing"
             }
