@@ -112,8 +112,8 @@ pub enum Progress {
     Uploaded(TxProgress),
     /// The node was silent for this long; pinging it again.
     Silent(Duration),
-    /// The node announced a (re)boot: an upload resumes from what its journal kept, a
-    /// delivered batch not yet answered is taken up again from its flash.
+    /// The node announced a (re)boot: an upload resumes from what its journal kept; a
+    /// delivered batch not yet answered is refused as abandoned, and [`sign`] sends it again.
     NodeRebooted,
     /// Result file progress.
     Download {
@@ -291,6 +291,12 @@ fn coarse(code: u8) -> &'static str {
         4 => "not a batch file (malformed)",
         5 => "bad chunking",
         6 => "signer busy with another batch; try again",
+        7 => {
+            "the signer cannot sign now (the node is in safe mode, or the signer is stopped, degraded or restarting); nothing was signed: see `spacenode ground status`, then send it again"
+        }
+        8 => {
+            "the node reset before answering and dropped the batch (it is never signed later on the node's own initiative); send it again"
+        }
         _ => "internal error on the node",
     }
 }
@@ -354,8 +360,15 @@ pub fn sign(
         batch_id,
         bytes: file.len(),
     });
-    let (result, upload, download) =
+    let (mut result, mut upload, mut download) =
         transfer(session, state_dir, &file, batch_id, job, start, progress)?;
+    // The node reset before answering and dropped the batch (it never signs it later on its
+    // own): ask once more with the identical batch, signed now or answered as a resubmission.
+    let abandoned = intake::reason_code(protocol::SignRejection::Abandoned);
+    if intake::parse_result(&result).is_ok_and(|v| !v.signed && v.reason == abandoned) {
+        (result, upload, download) =
+            transfer(session, state_dir, &file, batch_id, job, start, progress)?;
+    }
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
@@ -643,6 +656,9 @@ mod tests {
         );
         assert!(explain(9, 9, None).contains("class 9, code 9"));
         assert!(coarse(6).contains("busy"));
+        let code = |r| intake::reason_code(r);
+        assert!(coarse(code(protocol::SignRejection::SignerDown)).contains("safe mode"));
+        assert!(coarse(code(protocol::SignRejection::Abandoned)).contains("send it again"));
     }
 
     #[test]

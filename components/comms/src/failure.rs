@@ -37,6 +37,8 @@
 //! | 0x1005 | `SignerBadChunking` | signer | 0 |
 //! | 0x1006 | `SignerBusy` | signer | 0 |
 //! | 0x1007 | `SignerInternal` | signer | 0 |
+//! | 0x1008 | `SignerDown` | comms (the signer cannot sign at once: safe mode, stopped, degraded, failed or restarting) | 0 |
+//! | 0x1009 | `SignerAbandoned` | comms (received before a reset and not answered; send it again) | 0 |
 //! | 0x1101 | `CertMalformed` | signer certificate (code 1) | 1 |
 //! | 0x1102 | `CertUnknownServer` | signer certificate (code 2) | 2 |
 //! | 0x1103 | `CertRevokedServer` | signer certificate (code 3) | 3 |
@@ -163,6 +165,12 @@ pub enum FailureCode {
     SignerBusy = 0x1006,
     /// Signer: internal error, may be retried.
     SignerInternal = 0x1007,
+    /// Comms: the signer cannot sign at once (safe mode, stopped, degraded, failed or
+    /// restarting, by the watchdog's report); nothing was signed.
+    SignerDown = 0x1008,
+    /// Comms: the batch was received before a reset and not answered; it was dropped, not
+    /// signed later on the node's own initiative.
+    SignerAbandoned = 0x1009,
     /// Certificate code 1: wrong length, magic, version or count field.
     CertMalformed = 0x1101,
     /// Certificate code 2: unknown server.
@@ -258,7 +266,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 75] = {
+pub const ALL: [FailureCode; 77] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -290,6 +298,8 @@ pub const ALL: [FailureCode; 75] = {
         SignerBadChunking,
         SignerBusy,
         SignerInternal,
+        SignerDown,
+        SignerAbandoned,
         CertMalformed,
         CertUnknownServer,
         CertRevokedServer,
@@ -382,6 +392,8 @@ impl FailureCode {
             SignRejection::BadChunking => SignerBadChunking,
             SignRejection::Busy => SignerBusy,
             SignRejection::Internal => SignerInternal,
+            SignRejection::SignerDown => SignerDown,
+            SignRejection::Abandoned => SignerAbandoned,
         }
     }
 

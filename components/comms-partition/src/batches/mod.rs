@@ -16,10 +16,21 @@
 //! 4. **Downlink**: a [`Sender`] sends the result file to the entity that uploaded the batch.
 //!    The last sender is kept after it finished so a repeated Finished still gets its ACK.
 //!    Only when the ground confirmed the result (or the downlink gave up) is the file marked
-//!    taken in the journal ([`Receiver::take_received`]): a reset anywhere between the upload's
-//!    end and the result's delivery runs the intake again from the file on flash at the next
-//!    boot (the signer answers an identical batch as a resubmission), and the result goes down
-//!    under the telemetry association until the ground is heard again.
+//!    taken in the journal ([`Receiver::take_received`]).
+//!
+//! **The signer must be able to sign at once** ([`Batches::set_signer`], from
+//! [`crate::signer_watch`]): a file received while it is down (safe mode, stopped, degraded,
+//! failed, restarting) is refused at once ([`SignRejection::SignerDown`]), and so is an intake
+//! under way when the signer goes down or restarts (its chunks went with the old process).
+//!
+//! **A reset abandons the batch**: a file received before the reset but not answered is not fed
+//! to the signer again on the node's own initiative (the ground may long have given up, and a
+//! batch signed hours later is not what it asked for). It gets a refused result at once
+//! ([`SignRejection::Abandoned`]), sent down under the telemetry association until the ground
+//! is heard again; a ground still waiting sends the identical batch again, which the signer
+//! signs, or answers as a resubmission if it had committed it before the reset. A transfer
+//! still under way at the reset resumes from the journal, and its file, completed after the
+//! reset, is an ordinary intake: the ground is still sending it.
 //!
 //! PDUs from the ground are told apart by the direction bit of their header: towards the
 //! receiver (the ground's upload) or towards the sender (answers to the node's download).
@@ -129,6 +140,8 @@ struct Intake {
     ground: u64,
     /// When the intake last moved (a chunk sent, a response taken).
     last: Duration,
+    /// The signer's restart count when the intake started.
+    signer_restarts: u16,
     /// It moved since the last step.
     moved: bool,
 }
@@ -150,6 +163,8 @@ struct State {
     started: Option<(u64, u64)>,
     /// The result downlink ended: mark the file taken at the next step.
     release_due: bool,
+    /// The transfer (source, sequence) whose file was complete at open: abandoned by the reset.
+    abandoned: Option<(u64, u64)>,
     result_len: usize,
     tx_seq: u32,
     outbox: Outbox,
@@ -174,6 +189,8 @@ pub struct Batches {
     pkt_seq: u16,
     last_packet: Option<Duration>,
     counters: BatchCounters,
+    /// Why the signer cannot sign at once (`None`: it can), and its restart count.
+    signer: (Option<&'static str>, u16),
 }
 
 impl core::fmt::Debug for Batches {
@@ -198,6 +215,7 @@ impl Batches {
             ..ReceiverConfig::default()
         };
         let rx = Receiver::open(flash, cfg, cfdp_layout()).map_err(BatchesError::Cfdp)?;
+        let abandoned = rx.received().map(|f| (f.source_id, f.seq));
         *state = Some(State {
             rx,
             intake: None,
@@ -206,6 +224,7 @@ impl Batches {
             tx_ended: false,
             started: None,
             release_due: false,
+            abandoned,
             result_len: 0,
             tx_seq: 0,
             outbox: Outbox {
@@ -221,7 +240,14 @@ impl Batches {
             pkt_seq: 0,
             last_packet: None,
             counters: BatchCounters::default(),
+            signer: (None, 0),
         })
+    }
+
+    /// What the watchdog says of the signer: why it cannot sign at once (`None` if it can), and
+    /// its restart count. Taken at the next [`Batches::step`].
+    pub fn set_signer(&mut self, down: Option<&'static str>, restarts: u16) {
+        self.signer = (down, restarts);
     }
 
     /// Counters.
@@ -275,8 +301,16 @@ impl Batches {
     ) -> bool {
         self.poll_receiver(flash, now);
         self.take_file(flash, now);
+        let (down, restarts) = self.signer;
         if let Some(i) = self.state.as_mut().and_then(|s| s.intake.as_mut()) {
-            if core::mem::take(&mut i.moved) {
+            let why = down.or((restarts != i.signer_restarts).then_some("the signer restarted"));
+            if let Some(why) = why {
+                log::warn!(
+                    "batch {:#x}: refused at once, nothing signed: {why}",
+                    i.batch_id
+                );
+                self.refuse(SignRejection::SignerDown);
+            } else if core::mem::take(&mut i.moved) {
                 i.last = now;
             } else if now.saturating_sub(i.last) > INTAKE_TIMEOUT {
                 log::error!(

@@ -345,8 +345,27 @@ fn an_oversize_upload_is_refused_with_file_size_error() {
     assert!(ring.got.is_empty());
 }
 
+/// Exchanges until the ground holds a result file; returns it.
+fn result_of(rig: &mut Rig, ring: &mut Ring) -> Vec<u8> {
+    for _ in 0..2000 {
+        rig.exchange(ring);
+        if let Some(r) = rig.result() {
+            return r;
+        }
+    }
+    panic!("no result came down");
+}
+
+/// Drop the flow's RAM as a reset does; the flash stays.
+fn reset(rig: &mut Rig) {
+    let flash = core::mem::replace(&mut rig.flash, RamFlash::new(4096));
+    drop(core::mem::replace(&mut rig.node, dummy()));
+    rig.flash = flash;
+    rig.node = Batches::open(&mut rig.flash, 1).expect("reopen");
+}
+
 #[test]
-fn a_file_not_answered_before_a_reset_is_taken_up_again_and_only_until_answered() {
+fn a_file_not_answered_before_a_reset_is_refused_as_abandoned_and_never_fed_again() {
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let file = batch(2 * CHUNK_MAX);
     let id = 7u64 << 32 | 5;
@@ -358,45 +377,73 @@ fn a_file_not_answered_before_a_reset_is_taken_up_again_and_only_until_answered(
     while ring.got.len() < 2 {
         rig.exchange(&mut ring);
     }
-    // Reset: the flow's RAM is gone, the flash stays.
-    let flash = core::mem::replace(&mut rig.flash, RamFlash::new(4096));
-    drop(core::mem::replace(&mut rig.node, dummy()));
-    rig.flash = flash;
-    rig.node = Batches::open(&mut rig.flash, 1).expect("reopen");
+    reset(&mut rig);
     ring.got.clear();
-    while ring.got.len() < 2 {
-        rig.exchange(&mut ring);
-    }
-    assert_eq!(ring.got[0].position.index, 0, "the intake starts over");
-    let refusal = SignStatus::Rejected {
-        reason: SignRejection::Busy,
-    };
-    assert!(rig.node.on_response(&response(id, refusal, 0, false, &[])));
-    let mut got = false;
+    let v = result_of(&mut rig, &mut ring);
+    let v = parse_result(&v).expect("SNRF");
+    assert!(!v.signed);
+    assert_eq!(v.batch_id, id);
+    assert_eq!(v.reason, intake::reason_code(SignRejection::Abandoned));
+    assert!(
+        ring.got.is_empty(),
+        "nothing of it reaches the signer again"
+    );
     for _ in 0..2000 {
-        rig.exchange(&mut ring);
-        if rig.result().is_some() {
-            got = true;
-        }
-        if got && rig.node.counters().delivered == 1 {
+        if rig.node.counters().delivered == 1 {
             break;
         }
+        rig.exchange(&mut ring);
     }
-    assert!(got && rig.node.counters().delivered == 1);
+    assert_eq!(rig.node.counters().delivered, 1);
     for _ in 0..5 {
         rig.exchange(&mut ring);
     }
-    // Answered: another reset does not take it up again.
-    let flash = core::mem::replace(&mut rig.flash, RamFlash::new(4096));
-    drop(core::mem::replace(&mut rig.node, dummy()));
-    rig.flash = flash;
-    rig.node = Batches::open(&mut rig.flash, 1).expect("reopen");
-    ring.got.clear();
+    // Answered: another reset does not take it up again either.
+    reset(&mut rig);
     for _ in 0..50 {
         rig.exchange(&mut ring);
     }
     assert!(ring.got.is_empty());
     assert_eq!(rig.node.phase(), Phase::Idle);
+    assert_eq!(rig.node.counters().results, 0);
+}
+
+#[test]
+fn a_batch_is_refused_at_once_while_the_signer_is_down_and_when_it_restarts_mid_batch() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let down = intake::reason_code(SignRejection::SignerDown);
+    {
+        let mut rig = Rig::new(batch(2 * CHUNK_MAX));
+        rig.node.set_signer(Some("the node is in safe mode"), 0);
+        let mut ring = Ring {
+            free: 100,
+            got: Vec::new(),
+        };
+        let r = result_of(&mut rig, &mut ring);
+        let v = parse_result(&r).expect("SNRF");
+        assert!(!v.signed);
+        assert_eq!(v.reason, down);
+        assert!(ring.got.is_empty(), "no chunk for a signer that is down");
+    }
+    let mut rig = Rig::new(batch(3 * CHUNK_MAX));
+    rig.node.set_signer(None, 2);
+    let mut ring = Ring {
+        free: 1,
+        got: Vec::new(),
+    };
+    while ring.got.is_empty() {
+        rig.exchange(&mut ring);
+    }
+    for _ in 0..5 {
+        rig.exchange(&mut ring);
+    }
+    assert!(matches!(rig.node.phase(), Phase::Intake { next: 1, .. }));
+    // Healthy again after a restart: the chunk sent went with the old process.
+    rig.node.set_signer(None, 3);
+    let r = result_of(&mut rig, &mut ring);
+    let v = parse_result(&r).expect("SNRF");
+    assert_eq!(v.reason, down);
+    assert_eq!(ring.got.len(), 1);
 }
 
 #[test]
@@ -472,6 +519,7 @@ fn dummy() -> Batches {
         pkt_seq: 0,
         last_packet: None,
         counters: BatchCounters::default(),
+        signer: (None, 0),
     }
 }
 

@@ -135,6 +135,7 @@ impl Batches {
             "batch {batch_id:#x}: {size} bytes received by CFDP from entity {}",
             file.source_id
         );
+        let abandoned = s.abandoned.take() == Some((file.source_id, file.seq));
         s.intake = Some(Intake {
             batch_id,
             size,
@@ -144,9 +145,15 @@ impl Batches {
             ground: file.source_id,
             last: now,
             moved: false,
+            signer_restarts: self.signer.1,
         });
         if refused {
             self.refuse(SignRejection::Malformed);
+        } else if abandoned {
+            log::warn!(
+                "batch {batch_id:#x}: received before the reset and not answered: abandoned, not signed (the ground must send it again)"
+            );
+            self.refuse(SignRejection::Abandoned);
         }
     }
 
