@@ -626,8 +626,6 @@ pub fn apply(
 }
 
 fn identity(a: IdentityArgs) -> Result<(), Failure> {
-    use board_sim::flash::SimFlash;
-    use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
     let state = a.state.unwrap_or_else(crate::run::default_state_dir);
     let path = state.join("key-flash.flash");
     if !path.exists() {
@@ -636,31 +634,9 @@ fn identity(a: IdentityArgs) -> Result<(), Failure> {
             path.display()
         )));
     }
-    // The signer keeps its registry by value: unoptimised builds need a big stack.
-    let job = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || -> Result<[u8; 33], String> {
-            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
-            let (s, _) = signer::node::Signer::boot(
-                flash,
-                signer::persist::SignerLayout::contiguous(0),
-                &seal,
-                &mut board_sim::rng::OsRng,
-            )
-            .map_err(|e| format!("signer boot: {e}"))?;
-            Ok(s.identity_public_key())
-        })
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    match job.join() {
-        Ok(Ok(k)) => {
-            println!("{}", hex(&k));
-            Ok(())
-        }
-        Ok(Err(e)) => Err(Failure::Usage(e)),
-        Err(_) => Err(Failure::Usage("internal failure".into())),
-    }
+    let k = crate::provision::with_signer(&state, path, |s, _| Ok(s.identity_public_key()))?;
+    println!("{}", hex(&k));
+    Ok(())
 }
 
 #[cfg(test)]
