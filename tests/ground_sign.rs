@@ -5,7 +5,9 @@
 //!
 //! 1. A batch of 3 PSBTs is co-signed end to end; each output carries a valid signature by the
 //!    node's key (checked with rust-bitcoin and libsecp256k1); the same certificate sequence
-//!    sent again is refused with the signer's replay reason.
+//!    sent again is refused with the signer's replay reason, what happened and how to recover;
+//!    `--next-sequence` recovers a lost ground state, and is refused backwards or past the
+//!    node's step bound, which the node enforces itself too.
 //! 2. With no node, the tool says the node is unreachable (after its ping attempts).
 //! 3. The node is killed mid-upload and started again on the same state: the upload resumes
 //!    from the receiver's journal (fewer bytes re-sent than the file) and the batch is signed.
@@ -219,6 +221,12 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("replayed sequence number"), "{t}");
+    assert!(
+        t.contains("this ground's record of its last sequence"),
+        "{t}"
+    );
+    assert!(t.contains("--next-sequence N"), "{t}");
+    recover_the_certificate_sequence(&w, uplink, listen, &ground_state, &out);
 
     // A payment above the server's max-amount: refused by policy, and the tool says so.
     let big = dir.path().join("big.psbt");
@@ -245,6 +253,70 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("policy: amount over max-amount"), "{t}");
     no_comms_restart(&mut node);
+}
+
+/// Issue 15 point 4 and issue 13 finding 5 for certificate sequences, on the node of the first
+/// test (its last accepted sequence for the server is 1, the ground's record 1):
+/// `--next-sequence` going backwards or past the node's step bound is refused before anything
+/// is sent; a sequence far above the node's last (a hand-edited record) is refused by the node
+/// with its own reason; a ground whose state was lost is told how to recover and recovers with
+/// `--next-sequence`.
+fn recover_the_certificate_sequence(
+    w: &World,
+    uplink: SocketAddr,
+    listen: SocketAddr,
+    ground_state: &Path,
+    out: &Path,
+) {
+    let sign = |extra: &[String]| {
+        let o = sign_cmd(
+            uplink,
+            listen,
+            ground_state,
+            &w.key_file,
+            &w.psbts[..1],
+            out,
+            2000,
+        )
+        .args(extra)
+        .output()
+        .expect("ground sign");
+        (o.status.code(), text(&o))
+    };
+    let next = |n: u64| vec!["--next-sequence".to_string(), n.to_string()];
+    let step = signer::cert::MAX_SEQUENCE_STEP;
+    let (code, t) = sign(&next(1));
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("would go backwards"), "{t}");
+    assert!(!t.contains("node reached"), "nothing sent: {t}");
+    let (code, t) = sign(&next(2 + step));
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("the node refuses such a step"), "{t}");
+    assert!(!t.contains("node reached"), "nothing sent: {t}");
+    let record = ground_state.join(format!("server-{SERVER}.seq"));
+    assert_eq!(std::fs::read_to_string(&record).expect("record"), "1\n");
+
+    // A hand-edited record far ahead: the node refuses the step itself.
+    std::fs::write(&record, format!("{}\n", 1 + step)).expect("seq");
+    let (code, t) = sign(&[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("more than 2^20 above the node's last"), "{t}");
+
+    // A step within the bound is taken.
+    std::fs::write(&record, "1\n").expect("seq");
+    let (code, t) = sign(&next(5));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(certificate sequence 5)"), "{t}");
+
+    // The ground's state is lost: replayed, with the way out, which works.
+    std::fs::remove_file(&record).expect("lose the record");
+    let (code, t) = sign(&[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("replayed sequence number"), "{t}");
+    assert!(t.contains("to recover:"), "{t}");
+    let (code, t) = sign(&next(6));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(certificate sequence 6)"), "{t}");
 }
 
 /// The watchdog never had to restart comms: its handler kept answering pings throughout.

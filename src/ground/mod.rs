@@ -123,6 +123,11 @@ pub struct SignArgs {
     /// Give up after this many seconds
     #[arg(long, value_name = "S", default_value_t = sign::DEFAULT_TIMEOUT.as_secs())]
     deadline_s: u64,
+    /// Use N as the certificate sequence of this batch and go on from there: the way out when
+    /// the node refuses batches as replayed because this ground's record was lost or is behind.
+    /// Refused if it would go backwards or more than 2^20 past the last recorded sequence
+    #[arg(long, value_name = "N")]
+    next_sequence: Option<u64>,
     /// The PSBTs (binary BIP-174 files), in batch order
     #[arg(required = true, value_name = "PSBT")]
     psbts: Vec<PathBuf>,
@@ -491,6 +496,9 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     let outs = sign_outputs(&args)?;
     check_writable(&outs)?;
     let state = args.link.state.clone().unwrap_or_else(default_state_dir);
+    if let Some(n) = args.next_sequence {
+        batch::set_next_sequence(&state, args.server, n).map_err(rejected)?;
+    }
     let mut session = args.link.session()?;
     let job = sign::SignJob {
         server: args.server,
@@ -509,6 +517,12 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
             Failure::Usage(format!("{e}"))
         }
+        e @ sign::SignError::Refused {
+            class: 1, code: 6, ..
+        } => Failure::Rejected(format!(
+            "{e}\n{}\n",
+            batch::replay_hint(&state, args.server)
+        )),
         e => Failure::Rejected(format!("{e}\n")),
     })?;
     if outcome.signed.len() != outs.len() {

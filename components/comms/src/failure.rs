@@ -48,6 +48,7 @@
 //! | 0x1107 | `CertExpired` | signer certificate (code 7) | 7 |
 //! | 0x1108 | `CertCountMismatch` | signer certificate (code 8) | 8 |
 //! | 0x1109 | `CertPsbtHashMismatch` | signer certificate (code 9) | 9 |
+//! | 0x110A | `CertSequenceJump` | signer certificate (code 10) | 10 |
 //! | 0x1201 | `UpgradeBadSignature` | upgrade | 0 |
 //! | 0x1202 | `UpgradeBadHash` | upgrade | 0 |
 //! | 0x1203 | `UpgradeMalformed` | upgrade | 0 |
@@ -189,6 +190,8 @@ pub enum FailureCode {
     CertCountMismatch = 0x1108,
     /// Certificate code 9: a PSBT hash mismatch.
     CertPsbtHashMismatch = 0x1109,
+    /// Certificate code 10: sequence more than 2^20 above the server's last.
+    CertSequenceJump = 0x110A,
     /// Upgrade: bundle signature does not verify.
     UpgradeBadSignature = 0x1201,
     /// Upgrade: image hash mismatch.
@@ -266,7 +269,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 77] = {
+pub const ALL: [FailureCode; 78] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -309,6 +312,7 @@ pub const ALL: [FailureCode; 77] = {
         CertExpired,
         CertCountMismatch,
         CertPsbtHashMismatch,
+        CertSequenceJump,
         UpgradeBadSignature,
         UpgradeBadHash,
         UpgradeMalformed,
@@ -374,6 +378,7 @@ impl FailureCode {
             7 => CertExpired,
             8 => CertCountMismatch,
             9 => CertPsbtHashMismatch,
+            10 => CertSequenceJump,
             _ => return None,
         })
     }
