@@ -352,6 +352,7 @@ where
             watch.on_report(&h);
             node.on_health(h)
         });
+        node.set_signer_down(watch.down().is_some());
         more
     }
 
@@ -474,6 +475,7 @@ where
                 return Err(InitError::Component("comms boot failed (see the log)"));
             }
         };
+        node.set_signer_down(watch.down().is_some());
         let tm_spi = node.security().telemetry_spi();
         // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
         // by CFDP are then unavailable and the log says why.

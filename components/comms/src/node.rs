@@ -208,6 +208,7 @@ pub struct Node<P: StatePersist> {
     tm: TmWriter,
     links: LinkManager,
     health: Option<HealthReport>,
+    signer_down: bool,
     upgrade: Option<UpgradeStatus>,
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
@@ -242,6 +243,7 @@ impl<P: StatePersist> Node<P> {
             tm,
             links: LinkManager::new(cfg.failover),
             health: None,
+            signer_down: false,
             upgrade: None,
             pending: [None; MAX_PENDING],
             refused_reported: 0,
@@ -635,6 +637,9 @@ impl<P: StatePersist> Node<P> {
                 }
             }
             Route::Channel { channel, forward } => {
+                if forward == Forward::SignChunk && self.signer_down {
+                    return refuse(self, Failure::new(FailureCode::SignerDown), down);
+                }
                 let chunk = match function::split(tc.app_data)
                     .and_then(|(_, args)| function::decode_chunk(args))
                 {
