@@ -33,6 +33,8 @@ use comms::pus::function;
 use comms::pus::verification::Report;
 use std::path::{Path, PathBuf};
 
+mod recover;
+
 /// Envelope bytes per chunk: one TC of at most ~1.9 KB, well inside the radio's 2,048-byte MTU.
 pub const CHUNK_DATA: usize = 1800;
 
@@ -51,6 +53,9 @@ pub enum AdminCommand {
     RotateAdmins(RotateArgs),
     /// Print the node's identity public key from its key flash (sim board only, node stopped).
     Identity(IdentityArgs),
+    /// Recover a signer whose ledger was lost: read this boot's challenge, then send
+    /// `recover-ledger` with every server's new sequence floor, signed by the admin threshold.
+    Recover(recover::RecoverArgs),
 }
 
 #[derive(Args)]
@@ -183,6 +188,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
             )
         }
         AdminCommand::Identity(a) => identity(a),
+        AdminCommand::Recover(a) => recover::run(a),
     }
 }
 
@@ -354,7 +360,7 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
             .filter_map(|t| wire::decode_response(&t.source))
             .find_map(|(_, r)| match r {
                 ResponseReport::Export(e) => Some(e),
-                ResponseReport::Applied(_) => None,
+                ResponseReport::Applied(_) | ResponseReport::Challenge(_) => None,
             });
         let Some(bytes) = export else {
             println!("export report lost on the downlink; asking again");
@@ -621,7 +627,7 @@ pub fn apply(
         .filter_map(|t| wire::decode_response(&t.source))
         .find_map(|(_, r)| match r {
             ResponseReport::Applied(c) => Some(c),
-            ResponseReport::Export(_) => None,
+            ResponseReport::Export(_) | ResponseReport::Challenge(_) => None,
         }))
 }
 

@@ -79,6 +79,9 @@
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
 //! | 0x130B | `AdminNotEnoughNewSignatures` | signer admin (code 11) | 11 |
 //! | 0x130C | `AdminCounterJump` | signer admin (code 12) | 12 |
+//! | 0x130D | `AdminNotRecovering` | signer admin (code 13) | 13 |
+//! | 0x130E | `AdminLedgerLost` | signer admin (code 14) | 14 |
+//! | 0x130F | `AdminWrongChallenge` | signer admin (code 15) | 15 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -252,6 +255,12 @@ pub enum FailureCode {
     AdminNotEnoughNewSignatures = 0x130B,
     /// Signer admin code 12: the counter jumps too far above the last accepted one.
     AdminCounterJump = 0x130C,
+    /// Admin code 13: a ledger recovery for a signer whose ledger is not lost.
+    AdminNotRecovering = 0x130D,
+    /// Admin code 14: the ledger is lost; only a ledger recovery is accepted.
+    AdminLedgerLost = 0x130E,
+    /// Admin code 15: a ledger recovery answering another boot's challenge.
+    AdminWrongChallenge = 0x130F,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -269,7 +278,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 78] = {
+pub const ALL: [FailureCode; 81] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -343,6 +352,9 @@ pub const ALL: [FailureCode; 78] = {
         AdminStorage,
         AdminNotEnoughNewSignatures,
         AdminCounterJump,
+        AdminNotRecovering,
+        AdminLedgerLost,
+        AdminWrongChallenge,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -418,6 +430,9 @@ impl FailureCode {
             10 => AdminStorage,
             11 => AdminNotEnoughNewSignatures,
             12 => AdminCounterJump,
+            13 => AdminNotRecovering,
+            14 => AdminLedgerLost,
+            15 => AdminWrongChallenge,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -463,6 +478,13 @@ impl FailureCode {
             }
             AdminCounterJump => {
                 "the admin counter jumps more than 2^20 above the signer's (use the next counter)"
+            }
+            AdminNotRecovering => "recover-ledger refused: the signer's ledger is not lost",
+            AdminLedgerLost => {
+                "the signer's ledger is lost: only `ground admin recover` is accepted until it is recovered"
+            }
+            AdminWrongChallenge => {
+                "recover-ledger answers another boot's challenge (a replay, or the node rebooted): run `ground admin recover` again"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

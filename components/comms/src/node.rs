@@ -696,6 +696,7 @@ impl<P: StatePersist> Node<P> {
             Forward::AdminChunk
             | Forward::ExportServer
             | Forward::ExportAccount
+            | Forward::RecoveryChallenge
             | Forward::LeaveSafeMode => {
                 Err(Failure::with(FailureCode::ChannelError, channel as u32))
             }

@@ -45,7 +45,12 @@ pub enum AdminOp {
         /// BIP-48 account number.
         account: u32,
     },
+    /// This boot's ledger-recovery challenge (`signer::recovery`), to sign a `recover-ledger`.
+    RecoveryChallenge,
 }
+
+/// Length of a ledger-recovery challenge (`signer::recovery::CHALLENGE_LEN`).
+pub const RECOVERY_CHALLENGE_LEN: usize = 16;
 
 impl Default for AdminOp {
     fn default() -> Self {
@@ -88,6 +93,12 @@ pub enum AdminOutcome {
     ExportRefused {
         /// The signer's refusal code.
         code: u8,
+    },
+    /// The ledger is lost; a `recover-ledger` must answer this boot's challenge. Refused (code
+    /// 13, `NotRecovering`) instead when the ledger is in order.
+    Challenge {
+        /// The challenge.
+        challenge: [u8; RECOVERY_CHALLENGE_LEN],
     },
 }
 

@@ -242,6 +242,7 @@ impl<B: Drivers> SignerPd<B> {
             request_id: m.request_id.to_native(),
             outcome: crate::admin::handle(signer, &m.op),
         });
+        cx.set_degraded(self.signer.recovery_challenge().is_some());
         match got {
             Ok(answer) => {
                 cx.count_in(1);
@@ -351,7 +352,7 @@ impl<B: Drivers> SignerPd<B> {
 }
 
 impl<B: Drivers> Component for SignerPd<B> {
-    fn init(caps: &mut CapSet, _cx: &mut Context) -> Result<Self, InitError> {
+    fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
         let flash_dev = caps.device("key-flash")?;
         let rng_dev = caps.device("rng")?;
         let requests = caps.receiver::<SignRequest>("sign-requests")?.0;
@@ -388,7 +389,7 @@ impl<B: Drivers> Component for SignerPd<B> {
                 None
             }
         };
-        let (mut signer, origin) = Signer::boot_after(
+        let (mut signer, origin) = Signer::boot_recovering(
             flash,
             registries,
             SignerLayout::contiguous(0),
@@ -401,6 +402,12 @@ impl<B: Drivers> Component for SignerPd<B> {
             InitError::Component("signer boot failed (see the log)")
         })?;
         log::info!("keys {origin:?}; node id {:02x?}", signer.node_id());
+        if signer.recovery_challenge().is_some() {
+            log::error!(
+                "the ledger record is BLANK next to the registry: it was lost (erased or worn out); every batch is refused until the admins recover it (`spacenode ground admin recover`)"
+            );
+            cx.set_degraded(true);
+        }
         match (signer.is_provisioned(), inbox_text) {
             (true, _) => {}
             (false, None) => {

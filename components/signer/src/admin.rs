@@ -102,6 +102,15 @@ pub enum AdminError {
     /// The new registry could not be written; the old one stays in force.
     #[error("flash failure while storing the registry")]
     Storage,
+    /// A ledger recovery ([`crate::recovery`]) for a signer whose ledger is not lost.
+    #[error("recover-ledger refused: this signer's ledger is not lost")]
+    NotRecovering,
+    /// The ledger is lost: only `recover-ledger` is accepted until it is recovered.
+    #[error("the ledger is lost: only recover-ledger is accepted")]
+    LedgerLost,
+    /// A ledger recovery that answers another boot's challenge (a replay, or a stale one).
+    #[error("recover-ledger answers another boot's challenge (read the current one)")]
+    WrongChallenge,
     /// A rotation without its new threshold of signatures by the new admin set.
     #[error("{got} signatures by the new admin set, {needed} needed")]
     NotEnoughNewSignatures {
@@ -128,6 +137,9 @@ impl AdminError {
             AdminError::Storage => 10,
             AdminError::NotEnoughNewSignatures { .. } => 11,
             AdminError::CounterJump => 12,
+            AdminError::NotRecovering => 13,
+            AdminError::LedgerLost => 14,
+            AdminError::WrongChallenge => 15,
         }
     }
 }

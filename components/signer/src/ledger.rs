@@ -118,6 +118,12 @@ impl Ledger {
         Ok(next)
     }
 
+    /// This ledger with its clock advanced to `now_ms` (never back).
+    pub fn with_clock(mut self, now_ms: u64) -> Ledger {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        self
+    }
+
     /// Encodes into `out`, returning the length.
     pub fn encode(&self, out: &mut [u8; MAX_LEN]) -> usize {
         let mut n = 0usize;

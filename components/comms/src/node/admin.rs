@@ -22,7 +22,10 @@ use crate::sdls::StatePersist;
 pub(super) fn is_admin(forward: Forward) -> bool {
     matches!(
         forward,
-        Forward::AdminChunk | Forward::ExportServer | Forward::ExportAccount
+        Forward::AdminChunk
+            | Forward::ExportServer
+            | Forward::ExportAccount
+            | Forward::RecoveryChallenge
     )
 }
 
@@ -55,6 +58,7 @@ impl<P: StatePersist> Node<P> {
         let step = match forward {
             Forward::ExportServer => Step::Send(admin::decode_export_server(args)?),
             Forward::ExportAccount => Step::Send(admin::decode_export_account(args)?),
+            Forward::RecoveryChallenge => Step::Send(admin::decode_recovery_challenge(args)?),
             _ => {
                 let chunk = function::decode_chunk(args)?;
                 let staging = fwd.admin_staging().ok_or(Failure::with(
@@ -154,6 +158,9 @@ impl<P: StatePersist> Node<P> {
                     // A short export is the signer's bug; the ground could not verify it anyway.
                     Err(_) => Err(FailureCode::from_export_refusal(0)),
                 }
+            }
+            AdminOutcome::Challenge { challenge } => {
+                Ok(Some(ResponseReport::Challenge(*challenge)))
             }
             AdminOutcome::Refused { code } => Err(FailureCode::from_admin_refusal(*code)),
             AdminOutcome::ExportRefused { code } => Err(FailureCode::from_export_refusal(*code)),

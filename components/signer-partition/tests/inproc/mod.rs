@@ -212,6 +212,7 @@ impl Harness {
                         Got::Export(export.as_slice().try_into().expect("169 bytes"))
                     }
                     ArchivedAdminOutcome::ExportRefused { code } => Got::ExportRefused(*code),
+                    ArchivedAdminOutcome::Challenge { challenge } => Got::Challenge(*challenge),
                 }
             });
             if let Ok(g) = got {
@@ -230,4 +231,5 @@ pub enum Got {
     Refused(u8),
     Export([u8; XPUB_EXPORT_LEN]),
     ExportRefused(u8),
+    Challenge([u8; 16]),
 }
