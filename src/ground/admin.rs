@@ -340,51 +340,59 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
         }
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
     }
-    let attempts = a.link.attempts.max(1);
     let mut s = a.link.session()?;
-    // The export travels in its own TM: if that unit is lost while the 1,7 arrives, ask again
-    // (an export changes nothing on the node).
+    let bytes = match ask(&mut s, &app, a.link.attempts, "export")? {
+        ResponseReport::Export(e) => e,
+        _ => {
+            return Err(Failure::Rejected(
+                "the node answered the export with another kind of report\n".into(),
+            ));
+        }
+    };
+    let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if let Some(id) = a.server
+        && v.server != id
+    {
+        return Err(Failure::Rejected(format!(
+            "the node answered with the export of server {}, not {id}\n",
+            v.server
+        )));
+    }
+    println!(
+        "server {}: {} {} account {} (identity signature verified)",
+        v.server, v.network, v.script, v.account
+    );
+    println!("{}", v.key);
+    Ok(())
+}
+
+/// Sends the read-only admin function `app` (an export, the recovery challenge: `what`) and
+/// returns the signer's answer (TM\[8,128\]). The answer travels in its own TM: if that unit is
+/// lost while the 1,7 arrives, it asks again, up to `attempts` times (a read changes nothing on
+/// the node).
+fn ask(s: &mut Session, app: &[u8], attempts: u32, what: &str) -> Result<ResponseReport, Failure> {
+    let attempts = attempts.max(1);
     for _ in 0..attempts {
-        let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
+        let ans = s.command(ST_FUNCTION, 1, app).map_err(session_failure)?;
         print_reports(&ans);
         if let Some(f) = ans.failure() {
-            return Err(refused(f, "export"));
+            return Err(refused(f, what));
         }
         let mut tms = ans.other.clone();
         if let Ok(more) = s.collect(std::time::Duration::from_millis(20)) {
             tms.extend(more);
         }
-        let export = tms
+        let report = tms
             .iter()
             .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
-            .filter_map(|t| wire::decode_response(&t.source))
-            .find_map(|(_, r)| match r {
-                ResponseReport::Export(e) => Some(e),
-                ResponseReport::Applied(_) | ResponseReport::Challenge(_) => None,
-            });
-        let Some(bytes) = export else {
-            println!("export report lost on the downlink; asking again");
-            continue;
-        };
-        let v =
-            verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-        if let Some(id) = a.server
-            && v.server != id
-        {
-            return Err(Failure::Rejected(format!(
-                "the node answered with the export of server {}, not {id}\n",
-                v.server
-            )));
+            .find_map(|t| wire::decode_response(&t.source));
+        match report {
+            Some((_, r)) => return Ok(r),
+            None => println!("{what} report lost on the downlink; asking again"),
         }
-        println!(
-            "server {}: {} {} account {} (identity signature verified)",
-            v.server, v.network, v.script, v.account
-        );
-        println!("{}", v.key);
-        return Ok(());
     }
     Err(Failure::Rejected(format!(
-        "the export completed {attempts} times but its report never came down; try again\n"
+        "the {what} completed {attempts} times but its report never came down; try again\n"
     )))
 }
 

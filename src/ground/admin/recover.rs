@@ -12,13 +12,11 @@
 //! Avoids: choosing the floor for the operator (only the admins know the highest sequence their
 //! grounds used).
 
-use super::{Signing, apply, refused, wire};
+use super::{Signing, apply};
 use crate::failure::Failure;
 use crate::ground::session::Session;
-use crate::ground::{print_reports, session_failure};
 use clap::Args;
 use comms::admin::{FN_RECOVERY_CHALLENGE, ResponseReport};
-use comms::pus::ST_FUNCTION;
 use protocol::RECOVERY_CHALLENGE_LEN;
 
 #[derive(Args)]
@@ -34,35 +32,15 @@ pub struct RecoverArgs {
     clock_ms: u64,
 }
 
-/// Reads this boot's challenge; asks again if its report was lost on the downlink.
+/// Reads this boot's challenge (the node refuses when its ledger is in order).
 fn challenge(s: &mut Session, attempts: u32) -> Result<[u8; RECOVERY_CHALLENGE_LEN], Failure> {
     let app = FN_RECOVERY_CHALLENGE.to_be_bytes();
-    for _ in 0..attempts.max(1) {
-        let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
-        print_reports(&ans);
-        if let Some(f) = ans.failure() {
-            return Err(refused(f, "recovery challenge"));
-        }
-        let mut tms = ans.other.clone();
-        if let Ok(more) = s.collect(std::time::Duration::from_millis(20)) {
-            tms.extend(more);
-        }
-        let got = tms
-            .iter()
-            .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
-            .filter_map(|t| wire::decode_response(&t.source))
-            .find_map(|(_, r)| match r {
-                ResponseReport::Challenge(c) => Some(c),
-                ResponseReport::Applied(_) | ResponseReport::Export(_) => None,
-            });
-        match got {
-            Some(c) => return Ok(c),
-            None => println!("challenge report lost on the downlink; asking again"),
-        }
+    match super::ask(s, &app, attempts, "recovery challenge")? {
+        ResponseReport::Challenge(c) => Ok(c),
+        _ => Err(Failure::Rejected(
+            "the node answered the recovery challenge with another kind of report\n".into(),
+        )),
     }
-    Err(Failure::Rejected(format!(
-        "no challenge report after {attempts} attempts\n"
-    )))
 }
 
 pub fn run(a: RecoverArgs) -> Result<(), Failure> {
