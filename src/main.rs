@@ -55,6 +55,9 @@ enum Command {
     /// Check a provisioning file against the node's keys and write it into the signer's key flash
     /// (sim board), read at its first boot; `--check` only checks.
     Provision(provision::ProvisionArgs),
+    /// Write the SDLS link keys into comms' provisioning inbox (sim board; comms seals them at
+    /// its first boot), or make a new key file with --generate.
+    ProvisionLink(provision::link::ProvisionLinkArgs),
     /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
     Completions(docs::CompletionsArgs),
     /// Print the manual page (`spacenode man | man -l -`), or write every page with --dir.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Ground(c) => ground::run(c),
         Command::Bundle(c) => bundle::run(c),
         Command::Provision(args) => provision::run(args),
+        Command::ProvisionLink(args) => provision::link::run(args),
         Command::NodeKey(args) => provision::node_key(args),
         Command::Completions(args) => docs::completions::<Cli>(args),
         Command::Man(args) => docs::man::<Cli>(args),

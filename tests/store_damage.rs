@@ -10,9 +10,10 @@
 //!   `DEGRADED` only if it owns the damaged store (and then its log says why, at ERROR);
 //! - lost state is never taken for new (issue 13 finding 2): comms' anti-replay state and the
 //!   signer's keys erased or deleted leave their owner DEGRADED, never running on floors at 0 or
-//!   a new seed;
+//!   a new seed; comms' sealed SDLS keys (`comms-keys`, the key record alone) damaged in any way
+//!   leave comms DEGRADED, never on new (or public default) keys;
 //! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
-//!   comms' own, whose anti-replay state it needs to accept anything;
+//!   comms' own, whose anti-replay state and keys it needs to accept anything;
 //! - the mode is never safe mode (a damaged store is not a reason to reset);
 //! - the slot flash holds the only signed image: when its damage destroys that image the secure
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
@@ -29,8 +30,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Flash stores and the component that owns each (`boot` is the monitor's boot control).
-const STORES: [(&str, &str); 5] = [
+/// `comms-keys` is the sealed SDLS key record alone (bytes [`KEYS_REGION`] of `comms-flash`).
+const STORES: [(&str, &str); 6] = [
     ("comms-flash", "comms"),
+    ("comms-keys", "comms"),
     ("key-flash", "signer"),
     ("health-flash", "watchdog"),
     ("slot-flash", "upgrade"),
@@ -46,6 +49,9 @@ const KINDS: [&str; 6] = [
     "bit-flips",
 ];
 
+/// Where `comms-keys` lies in `comms-flash` (`comms_partition::flash_map::keys_layout`).
+const KEYS_REGION: std::ops::Range<usize> = 32 * 1024..48 * 1024;
+
 /// How long the node runs on the damaged store before the verdict.
 const SETTLE: Duration = Duration::from_millis(2500);
 
@@ -58,6 +64,26 @@ impl Xs {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+}
+
+/// Damage only the sealed key record of `comms-flash`.
+fn damage_keys(path: &Path, kind: &str, seed: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let region = &mut bytes[KEYS_REGION];
+    let mut rng = Xs(seed | 1);
+    match kind {
+        "zero-filled" => region.fill(0),
+        "erased" => region.fill(0xFF),
+        "random" => region.iter_mut().for_each(|b| *b = rng.next() as u8),
+        "bit-flips" => {
+            // One flip in the first 64 bytes of each copy (record header and sealed payload).
+            for copy in [0, 8 * 1024] {
+                region[copy + (rng.next() % 64) as usize] ^= 1 << (rng.next() % 8);
+            }
+        }
+        other => panic!("unknown damage {other}"),
+    }
+    std::fs::write(path, bytes).unwrap();
 }
 
 fn damage(path: &Path, kind: &str, seed: u64) {
@@ -138,16 +164,28 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
     let cases = STORES
         .iter()
         .flat_map(|&(store, owner)| KINDS.iter().map(move |&kind| (store, owner, kind)))
+        // A region is not truncated or deleted on its own: the whole file's cases cover those.
+        .filter(|&(store, _, kind)| {
+            store != "comms-keys" || !matches!(kind, "truncated" | "deleted")
+        })
         .take(limit);
     for (case, (store, owner, kind)) in cases.enumerate() {
         n += 1;
         let state = tempfile::tempdir().unwrap();
         copy_state(golden.path(), state.path());
-        damage(
-            &state.path().join(format!("{store}.flash")),
-            kind,
-            case as u64 + 1,
-        );
+        if store == "comms-keys" {
+            damage_keys(
+                &state.path().join("comms-flash.flash"),
+                kind,
+                case as u64 + 1,
+            );
+        } else {
+            damage(
+                &state.path().join(format!("{store}.flash")),
+                kind,
+                case as u64 + 1,
+            );
+        }
         let (uplink, ground) = (free_addr(), free_addr());
         if store == "slot-flash" && kind != "truncated" {
             // The slot flash holds the only signed image: destroyed, nothing may run. The boot
@@ -180,7 +218,7 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
             std::thread::sleep(Duration::from_millis(100));
             b.drain();
         }
-        let reachable = if store != "comms-flash" {
+        let reachable = if !store.starts_with("comms-") {
             let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
                 .args(["ground", "ping", "--timeout-ms", "500", "--attempts", "4"])
                 .arg("--node")
@@ -218,8 +256,11 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
                 _ => why.push(format!("{c} is {s} in: {health}")),
             }
         }
-        let must_degrade =
-            matches!(store, "comms-flash" | "key-flash") && matches!(kind, "erased" | "deleted");
+        // Sealed keys damaged in any way: no copy verifies, and comms must not run on new ones
+        // (the golden node's keys are the sim default, so running on "new" keys would look
+        // exactly like running normally).
+        let must_degrade = store == "comms-keys"
+            || matches!(store, "comms-flash" | "key-flash") && matches!(kind, "erased" | "deleted");
         if must_degrade && degraded.is_empty() {
             why.push(format!(
                 "{owner} runs as if its {store} were new: lost state taken for never used"

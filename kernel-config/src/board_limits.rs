@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 /// `comms_partition::flash_map::MAX_BATCH_FILE`: the largest batch file the node accepts.
 pub const MAX_BATCH_FILE: u64 = 1 << 20;
-/// `comms_partition::flash_map::COMMS_FLASH_MIN`: the SDLS state (64 KiB), the CFDP journal
+/// `comms_partition::flash_map::COMMS_FLASH_MIN`: the SDLS state, sealed keys and inbox (64 KiB), the CFDP journal
 /// (16 KiB) and one batch of [`MAX_BATCH_FILE`] bytes.
 pub const BATCH_STORE_MIN: u64 = 80 * 1024 + MAX_BATCH_FILE;
 /// `hal::slots::SlotLayout::header_area` on every board: `upgrade::limits::MAX_HEADER_LEN`.

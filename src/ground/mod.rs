@@ -12,6 +12,7 @@
 //! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
+//! | `keys verify` | SDLS key verification (PUS 130,4, CCSDS 355.1 challenge/response): does the node hold the same key as our provisioning file ([`keys`]) |
 //! | `upgrade` | uplinks a signed bundle to the upgrade agent (only the chunks it needs), follows the trial boot, prints the outcome ([`upgrade`]) |
 //!
 //! Every command that talks to the node takes `--node` (where uplink goes: the node's
@@ -25,6 +26,7 @@
 pub mod admin;
 pub mod batch;
 pub mod keyfile;
+pub mod keys;
 pub mod refusal;
 pub mod session;
 pub mod sign;
@@ -66,6 +68,9 @@ pub enum GroundCommand {
     /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
+    /// The node's SDLS keys: verify them by challenge/response (PUS 130,4).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Upgrade the node's software with a signed bundle: uplink the chunks the node needs,
     /// follow the trial boot, print the outcome (confirmed, or rolled back and why). Run it
     /// again to resume an interrupted upgrade.
@@ -196,6 +201,9 @@ pub fn default_state_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("spacenode-state"), PathBuf::from)
         .join("ground")
 }
+
+/// What `ground status` prints first when the link runs on the sim board's public default keys.
+const SIM_DEFAULT_WARNING: &str = "WARN: the node answered under the sim board's PUBLIC default SDLS keys (no --provisioning given): anyone can forge its commands; provision your own with `spacenode provision-link --generate FILE` before the first boot";
 
 impl LinkArgs {
     fn session(&self) -> Result<Session, Failure> {
@@ -336,6 +344,10 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         s.collect(Duration::from_millis(50))
             .map_err(session_failure)?,
     );
+    if args.provisioning.is_none() {
+        // The node's reports verified under the public default keys, so it runs with them.
+        println!("{SIM_DEFAULT_WARNING}");
+    }
     let mut seen = [false; 5];
     for t in tms
         .iter()
@@ -451,6 +463,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Admin(c) => admin::run(c),
         GroundCommand::Sign(a) => sign_cmd(a),
         GroundCommand::Resync(a) => resync(a),
+        GroundCommand::Keys(c) => keys::run(c),
         GroundCommand::Keygen(a) => keygen(a),
         GroundCommand::Upgrade(a) => upgrade_cmd(a),
     }

@@ -248,6 +248,11 @@ impl Session {
         })
     }
 
+    /// The ground's security engine (keys and epochs as the ground holds them).
+    pub fn security(&self) -> &comms::sdls::SecurityEngine {
+        self.ground.security()
+    }
+
     fn save(&self) -> Result<(), SessionError> {
         let states: Vec<SaState> = self.ground.states().collect();
         let mut buf = [0u8; MAX_STATE_LEN];

@@ -20,6 +20,7 @@
 //! Avoids: touching the signer's records beyond its own first boot.
 
 pub mod check;
+pub mod link;
 
 use crate::failure::Failure;
 use board_sim::flash::SimFlash;

@@ -4,7 +4,7 @@
 //!
 //! | name or kind | what |
 //! | --- | --- |
-//! | device `comms-flash` | SDLS state in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
+//! | device `comms-flash` | SDLS state, sealed keys and provisioning inbox in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
 //! | device `radio` | the primary link |
 //! | device `standby-link` | the standby serial link (HDLC) |
 //! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |
@@ -37,7 +37,7 @@
 use crate::batches::{Batches, PacketOut, SignOut};
 use crate::bufs::{self, Buffers};
 use crate::flash_map::sdls_layout;
-use crate::keys::{self, KeysOrigin};
+use crate::keys;
 use crate::links::{Links, SerialStep, TxStats};
 use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
@@ -52,6 +52,7 @@ use ipc::RecvError;
 use protocol::{AdminResponse, HealthReport, LinkId, SignResponse, Telemetry, UpgradeStatus};
 use rkyv::rancor::Failure;
 use runtime::{CapSet, Component, Context, Drivers, InitError, LinkDrivers, NotifySet, Rx};
+use zeroize::Zeroize;
 
 /// Radio frames handled per call at most.
 pub const RADIO_UNITS_PER_CALL: usize = 16;
@@ -409,18 +410,32 @@ where
     B::Serial: WriteReady,
 {
     fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
-        let (provisioning, origin) = keys::provisioning().map_err(|e| {
-            log::error!("{e}");
-            InitError::Component("no SDLS provisioning (see the log)")
-        })?;
-        match origin {
-            KeysOrigin::BuildTime => log::info!("SDLS keys: provisioned at build time"),
-            KeysOrigin::SimDefault => log::warn!(
-                "SDLS keys: the sim board's PUBLIC default (comms::sdls::sim_default); never fly this"
-            ),
-        }
-        let flash =
-            B::flash(caps.device("comms-flash")?).map_err(fail("comms flash unavailable"))?;
+        let flash_dev = caps.device("comms-flash")?;
+        let mut secret =
+            B::seal_secret(&flash_dev).map_err(fail("no sealing secret for comms-flash"))?;
+        let mut flash = match B::flash(flash_dev) {
+            Ok(f) => f,
+            Err(e) => {
+                secret.zeroize();
+                return Err(fail("comms flash unavailable")(e));
+            }
+        };
+        // Comms writes its SDLS state at its first boot: with it on flash (or the monitor's
+        // word that the node has booted), blank keys were lost, never "not yet provisioned".
+        let has_run = caps.booted_before() || keys::sdls_state_written(&mut flash);
+        let loaded = keys::load(&mut flash, &secret, has_run);
+        secret.zeroize();
+        let link_keys = match loaded {
+            Ok(k) => k,
+            Err(e) => {
+                log::error!("{e}");
+                return Err(InitError::Component(
+                    "no usable SDLS keys (see the log); comms accepts nothing",
+                ));
+            }
+        };
+        keys::log_origin(&link_keys);
+        let provisioning = link_keys.sealed.provisioning;
         let radio = B::radio(caps.device("radio")?).map_err(fail("radio unavailable"))?;
         let serial =
             B::serial(caps.device("standby-link")?).map_err(fail("standby link unavailable"))?;

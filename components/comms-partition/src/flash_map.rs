@@ -3,11 +3,15 @@
 //!
 //! | region | bytes | what |
 //! | --- | --- | --- |
-//! | [`SDLS_REGION`] | `0 .. 64 KiB` | the SDLS security state record ([`comms::sdls::state`]), two mirrored copies of 32 KiB each ([`sdls_layout`]) |
+//! | [`SDLS_REGION`] | `0 .. 32 KiB` | the SDLS security state record ([`comms::sdls::state`]), two mirrored copies of 16 KiB each ([`sdls_layout`]) |
+//! | | `32 .. 48 KiB` | the sealed SDLS keys ([`crate::keys`], [`comms::sdls::sealed`]), two mirrored copies of 8 KiB ([`keys_layout`]) |
+//! | | `48 .. 56 KiB` | the SDLS provisioning inbox, erased once comms sealed it, two copies of 4 KiB ([`inbox_layout`]) |
+//! | | `56 .. 64 KiB` | unused |
 //! | [`CFDP_REGION_START`] .. `+ 16 KiB` | `64 .. 80 KiB` | the CFDP transfer journal (resume after a reset; owned by `comms::cfdp`) |
 //! | `80 KiB .. + MAX_BATCH_FILE` | `80 KiB .. 1104 KiB` | the batch file being received ([`cfdp_layout`]) |
 //!
-//! Nothing in the SDLS region is ever written by anything but the security engine's store.
+//! Nothing in the SDLS region is ever written by anything but the security engine's store and
+//! [`crate::keys`] (and, before the first boot, the operator's inbox writer).
 //!
 //! # The batch size limit
 //!
@@ -22,7 +26,7 @@
 
 use store::StoreLayout;
 
-/// Bytes reserved for the SDLS state at the start of `comms-flash`.
+/// Bytes reserved for SDLS (state, sealed keys, inbox) at the start of `comms-flash`.
 pub const SDLS_REGION: u32 = 64 * 1024;
 /// Where the CFDP region starts.
 pub const CFDP_REGION_START: u32 = SDLS_REGION;
@@ -39,9 +43,19 @@ pub const fn cfdp_layout() -> comms::cfdp::CfdpLayout {
     comms::cfdp::CfdpLayout::comms(base + MAX_BATCH_FILE)
 }
 
-/// The SDLS state record: copies at 0 and 32 KiB, each 32 KiB, tag `SDLS`.
+/// The SDLS state record: copies at 0 and 16 KiB, each 16 KiB, tag `SDLS`.
 pub const fn sdls_layout() -> StoreLayout {
-    StoreLayout::new(0, SDLS_REGION / 2, comms::sdls::state::TAG)
+    StoreLayout::new(0, 16 * 1024, comms::sdls::state::TAG)
+}
+
+/// The sealed key record: copies at 32 and 40 KiB, each 8 KiB, tag `LKEY`.
+pub const fn keys_layout() -> StoreLayout {
+    StoreLayout::new(32 * 1024, 8 * 1024, comms::sdls::sealed::TAG)
+}
+
+/// The provisioning inbox: copies at 48 and 52 KiB, each 4 KiB, tag `LPRV`.
+pub const fn inbox_layout() -> StoreLayout {
+    StoreLayout::new(48 * 1024, 4 * 1024, *b"LPRV")
 }
 
 #[cfg(test)]
@@ -52,8 +66,11 @@ mod tests {
     fn sdls_layout_stays_inside_its_region() {
         let l = sdls_layout();
         assert_eq!(l.base(), 0);
-        assert_eq!(l.base() + 2 * l.copy_size(), SDLS_REGION);
-        assert!(CFDP_REGION_START >= l.base() + 2 * l.copy_size());
+        let k = keys_layout();
+        let i = inbox_layout();
+        assert_eq!(l.base() + 2 * l.copy_size(), k.base());
+        assert_eq!(k.base() + 2 * k.copy_size(), i.base());
+        assert!(i.base() + 2 * i.copy_size() <= SDLS_REGION);
         let c = cfdp_layout();
         assert_eq!(c.journal.base(), CFDP_REGION_START);
         assert!(c.data_base as u64 >= c.journal.base() as u64 + c.journal.span());

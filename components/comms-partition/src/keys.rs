@@ -1,87 +1,467 @@
-//! Where the partition's SDLS provisioning (associations and master keys) comes from.
+//! Comms' SDLS keys (associations and master keys): kept on comms' own flash, sealed under the
+//! board's sealing secret ([`comms::sdls::sealed`]), never compiled into the image.
 //!
-//! 1. **Build time**: `SPACENODE_COMMS_PROVISIONING=/path/to/file` when building names a
-//!    provisioning file (format: [`comms::sdls::provision`]); `comms`' build script embeds it
-//!    ([`comms::sdls::provision::BUILD_TIME`]). This is the only way for a flight image.
-//! 2. **Sim default**: without it, and only with this crate's `sim-default-keys` feature (which
-//!    only the sim binary `spacenode` enables), the sim board's public default
-//!    ([`comms::sdls::sim_default`]): fine for a developer's machine, worthless as security.
-//! 3. Otherwise the partition refuses to start ([`KeysError::NotProvisioned`]).
+//! Two records on `comms-flash` ([`crate::flash_map`]):
 //!
-//! The ground uses the same file (`spacenode ground --provisioning FILE`, default the sim
-//! default).
+//! - the **sealed keys** (tag `LKEY`, mirrored): what comms boots with;
+//! - the **inbox** (tag `LPRV`, mirrored): where the operator puts a provisioning file
+//!   ([`comms::sdls::provision`] format) before the first boot, in the clean room
+//!   (`spacenode provision-link --state STATE FILE` on the sim board, [`write_inbox`]). Comms
+//!   seals it into the key record at boot and then **erases** the inbox: the keys stay in clear
+//!   on flash only until that first boot.
 //!
-//! Avoids: keys in source code (the sim default's are derived from public labels on purpose).
+//! At boot ([`load`]):
+//!
+//! | key record | inbox | result |
+//! | --- | --- | --- |
+//! | present, verifies | blank | boot with it |
+//! | present, verifies | holds a file | boot with the record; the inbox is erased, unused (a provisioned node is rekeyed over the air, never by the inbox) |
+//! | present, does not verify | any | [`KeysError::Damaged`]: comms runs degraded |
+//! | lost (no copy verifies) | any | [`KeysError::Lost`]: comms runs degraded |
+//! | blank, on a node that has run (the monitor says it booted before, or comms' SDLS state record is written: [`sdls_state_written`]) | blank | [`KeysError::Lost`]: every first boot seals a record, so it was erased |
+//! | blank (or first write cut) | holds a valid file | seal it, erase the inbox, boot with it |
+//! | blank (or first write cut) | holds an invalid file | [`KeysError::InboxRefused`] |
+//! | blank (or first write cut), first boot | blank | with the `sim-default-keys` feature (the sim binary only): seal the sim board's **public** default and boot with it, origin [`KeyOrigin::SimDefault`]; otherwise [`KeysError::NotProvisioned`] |
+//!
+//! So damaged or lost keys are never silently replaced (not by the public default either):
+//! comms stays down and says why, and only the operator's explicit new provisioning brings it
+//! back.
+//!
+//! Avoids: heap, keeping any plaintext copy after use (buffers are zeroized), and any way for
+//! the link to reach the inbox.
 
-use comms::sdls::{ProvisionError, Provisioning};
+use comms::sdls::ProvisionError;
+use comms::sdls::sealed::{self, KeyOrigin, MAX_FILE_LEN, MAX_SEALED_LEN, SealError, Unsealed};
+use hal::flash::NorFlash;
+use store::{RecordStatus, RecordStore, StoreError};
+use zeroize::Zeroize;
 
-/// Where the provisioning came from (for the boot log).
+use crate::flash_map::{inbox_layout, keys_layout};
+
+/// How the keys were obtained at this boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeysOrigin {
-    /// Embedded at build time from `SPACENODE_COMMS_PROVISIONING`.
-    BuildTime,
-    /// The sim board's public default.
-    SimDefault,
+pub enum KeysHow {
+    /// Unsealed from the key record.
+    Loaded,
+    /// Sealed from the inbox at this boot (the inbox is now erased).
+    FromInbox,
+    /// The sim board's public default, sealed at this first boot.
+    SimDefaultFirstBoot,
 }
 
-/// Why there are no usable keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum KeysError {
-    /// Nothing embedded and no sim default in this build.
+/// The keys comms boots with.
+#[derive(Debug, Clone)]
+pub struct LinkKeys {
+    /// The associations, their keys, origin and generation.
+    pub sealed: Unsealed,
+    /// How they were obtained.
+    pub how: KeysHow,
+    /// An inbox found beside an existing key record was erased unused.
+    pub inbox_ignored: bool,
+}
+
+/// Why comms has no usable keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError<E: core::fmt::Debug> {
+    /// Flash trouble reading or writing the records.
+    #[error("comms-flash: {0:?}")]
+    Storage(StoreError<E>),
+    /// The key record exists but does not verify.
     #[error(
-        "no SDLS provisioning: build with SPACENODE_COMMS_PROVISIONING=FILE (or the sim-default-keys feature on the sim board)"
+        "the sealed SDLS keys on comms-flash are damaged ({0}); comms will not invent new ones: re-provision with `spacenode provision-link` (the ground needs the same file)"
+    )]
+    Damaged(SealError),
+    /// The key record was lost (both copies damaged, or erased on a node that has run).
+    #[error(
+        "the sealed SDLS keys on comms-flash are lost (erased or damaged on a node that has run); comms will not invent new ones: re-provision with `spacenode provision-link` (the ground needs the same file)"
+    )]
+    Lost,
+    /// The inbox holds a file comms refuses.
+    #[error("the SDLS provisioning inbox on comms-flash holds an invalid file: {0}")]
+    InboxRefused(ProvisionError),
+    /// Nothing sealed, nothing in the inbox, no sim default in this build.
+    #[error(
+        "no SDLS keys: comms-flash holds neither sealed keys nor a provisioning file in its inbox; provision one (`spacenode provision-link`)"
     )]
     NotProvisioned,
-    /// The embedded file does not parse.
-    #[error("the SDLS provisioning embedded at build time is invalid: {0}")]
-    Invalid(ProvisionError),
 }
 
-/// The provisioning this build boots with.
-pub fn provisioning() -> Result<(Provisioning, KeysOrigin), KeysError> {
-    if let Some(bytes) = comms::sdls::provision::BUILD_TIME {
-        return Provisioning::parse(bytes)
-            .map(|p| (p, KeysOrigin::BuildTime))
-            .map_err(KeysError::Invalid);
+impl<E: core::fmt::Debug> From<StoreError<E>> for KeysError<E> {
+    fn from(e: StoreError<E>) -> Self {
+        KeysError::Storage(e)
     }
-    sim_default()
+}
+
+/// Load (or at first boot, seal) comms' keys; see the module docs for every case.
+/// `seal` is the board's sealing secret for `flash`; `has_run` whether the node has run before
+/// (the runtime's word, or [`sdls_state_written`]).
+pub fn load<F: NorFlash>(
+    flash: &mut F,
+    seal: &[u8; 32],
+    has_run: bool,
+) -> Result<LinkKeys, KeysError<F::Error>> {
+    let mut store = RecordStore::mount(flash, keys_layout())?;
+    let mut inbox = RecordStore::mount(flash, inbox_layout())?;
+    let inbox_blank = inbox.status() == RecordStatus::Blank;
+    match store.status() {
+        RecordStatus::Present { .. } => {
+            let mut buf = [0u8; MAX_SEALED_LEN];
+            let read = store.read(flash, &mut buf);
+            let opened = match read {
+                Ok(Some(n)) => {
+                    sealed::unseal(seal, buf.get(..n).unwrap_or(&[])).map_err(KeysError::Damaged)
+                }
+                Ok(None) => Err(KeysError::Lost),
+                Err(StoreError::BufferTooSmall { .. }) => {
+                    Err(KeysError::Damaged(SealError::Malformed))
+                }
+                Err(e) => Err(KeysError::Storage(e)),
+            };
+            buf.zeroize();
+            let sealed = opened?;
+            if !inbox_blank {
+                erase_inbox(flash)?;
+            }
+            Ok(LinkKeys {
+                sealed,
+                how: KeysHow::Loaded,
+                inbox_ignored: !inbox_blank,
+            })
+        }
+        RecordStatus::Lost => Err(KeysError::Lost),
+        status @ (RecordStatus::Blank | RecordStatus::Interrupted) => {
+            let mut file = [0u8; MAX_FILE_LEN];
+            let got = read_inbox(flash, &mut inbox, &mut file);
+            let result = match got {
+                Ok(Some(n)) => seal_new(
+                    flash,
+                    &mut store,
+                    seal,
+                    KeyOrigin::Provisioned,
+                    file.get(..n).unwrap_or(&[]),
+                )
+                .and_then(|sealed| {
+                    erase_inbox(flash)?;
+                    Ok(LinkKeys {
+                        sealed,
+                        how: KeysHow::FromInbox,
+                        inbox_ignored: false,
+                    })
+                }),
+                Ok(None) if has_run && status == RecordStatus::Blank => Err(KeysError::Lost),
+                Ok(None) => sim_default(flash, &mut store, seal),
+                Err(e) => Err(e),
+            };
+            file.zeroize();
+            result
+        }
+    }
+}
+
+fn read_inbox<F: NorFlash>(
+    flash: &mut F,
+    inbox: &mut RecordStore,
+    file: &mut [u8; MAX_FILE_LEN],
+) -> Result<Option<usize>, KeysError<F::Error>> {
+    match inbox.status() {
+        RecordStatus::Blank | RecordStatus::Interrupted => Ok(None),
+        RecordStatus::Lost => Err(KeysError::InboxRefused(ProvisionError::BadCrc)),
+        RecordStatus::Present { .. } => match inbox.read(flash, file) {
+            Ok(Some(n)) => comms::sdls::Provisioning::parse(file.get(..n).unwrap_or(&[]))
+                .map(|_| Some(n))
+                .map_err(KeysError::InboxRefused),
+            Ok(None) => Err(KeysError::InboxRefused(ProvisionError::BadCrc)),
+            Err(StoreError::BufferTooSmall { .. }) => {
+                Err(KeysError::InboxRefused(ProvisionError::BadLength {
+                    len: MAX_FILE_LEN + 1,
+                    expected: MAX_FILE_LEN,
+                }))
+            }
+            Err(e) => Err(KeysError::Storage(e)),
+        },
+    }
+}
+
+fn seal_new<F: NorFlash>(
+    flash: &mut F,
+    store: &mut RecordStore,
+    seal: &[u8; 32],
+    origin: KeyOrigin,
+    file: &[u8],
+) -> Result<Unsealed, KeysError<F::Error>> {
+    let mut record = [0u8; MAX_SEALED_LEN];
+    let sealed = sealed::seal(seal, origin, 1, file, &mut record)
+        .map_err(|e| match e {
+            SealError::Invalid(p) => KeysError::InboxRefused(p),
+            other => KeysError::Damaged(other),
+        })
+        .and_then(|n| {
+            let r = record.get(..n).unwrap_or(&[]);
+            store.write_mirrored(flash, r)?;
+            sealed::unseal(seal, r).map_err(KeysError::Damaged)
+        });
+    record.zeroize();
+    sealed
 }
 
 #[cfg(feature = "sim-default-keys")]
-fn sim_default() -> Result<(Provisioning, KeysOrigin), KeysError> {
-    comms::sdls::sim_default::sim_default()
-        .map(|p| (p, KeysOrigin::SimDefault))
-        .map_err(KeysError::Invalid)
+fn sim_default<F: NorFlash>(
+    flash: &mut F,
+    store: &mut RecordStore,
+    seal: &[u8; 32],
+) -> Result<LinkKeys, KeysError<F::Error>> {
+    let file = comms::sdls::sim_default::sim_default_bytes().map_err(KeysError::InboxRefused)?;
+    let sealed = seal_new(flash, store, seal, KeyOrigin::SimDefault, &file)?;
+    Ok(LinkKeys {
+        sealed,
+        how: KeysHow::SimDefaultFirstBoot,
+        inbox_ignored: false,
+    })
 }
 
 #[cfg(not(feature = "sim-default-keys"))]
-fn sim_default() -> Result<(Provisioning, KeysOrigin), KeysError> {
+fn sim_default<F: NorFlash>(
+    _: &mut F,
+    _: &mut RecordStore,
+    _: &[u8; 32],
+) -> Result<LinkKeys, KeysError<F::Error>> {
     Err(KeysError::NotProvisioned)
+}
+
+/// Erase both copies of the inbox (it held keys in clear).
+fn erase_inbox<F: NorFlash>(flash: &mut F) -> Result<(), KeysError<F::Error>> {
+    let l = inbox_layout();
+    let end = l.base() + 2 * l.copy_size();
+    flash
+        .erase(l.base(), end)
+        .map_err(|e| KeysError::Storage(StoreError::Flash(e)))
+}
+
+/// Write a provisioning `file` into the inbox of `flash` (the operator's side, before the first
+/// boot). The file is checked first; nothing is written if comms would refuse it.
+pub fn write_inbox<F: NorFlash>(flash: &mut F, file: &[u8]) -> Result<(), KeysError<F::Error>> {
+    comms::sdls::Provisioning::parse(file).map_err(KeysError::InboxRefused)?;
+    let mut inbox = RecordStore::mount(flash, inbox_layout())?;
+    inbox.write_mirrored(flash, file)?;
+    Ok(())
+}
+
+/// Whether comms' SDLS state record was ever written on `flash` (comms writes it at its first
+/// boot): then the node has run, whatever else says. Unreadable flash counts as written (the
+/// safe answer: blank keys are then lost, not new).
+pub fn sdls_state_written<F: NorFlash>(flash: &mut F) -> bool {
+    RecordStore::mount(flash, crate::flash_map::sdls_layout())
+        .map_or(true, |s| s.status() != RecordStatus::Blank)
+}
+
+/// Whether `flash` already holds a key record (present, or damaged: anything but blank).
+pub fn has_key_record<F: NorFlash>(flash: &mut F) -> Result<bool, KeysError<F::Error>> {
+    let store = RecordStore::mount(flash, keys_layout())?;
+    Ok(store.status() != RecordStatus::Blank)
+}
+
+/// The boot log line saying which keys comms runs with: a WARN, loud, for the sim board's
+/// public default.
+pub fn log_origin(keys: &LinkKeys) {
+    let g = keys.sealed.generation;
+    match (keys.sealed.origin, keys.how) {
+        (KeyOrigin::SimDefault, _) => log::warn!(
+            "SDLS keys: the sim board's PUBLIC default keys (comms::sdls::sim_default; anyone can read them): this link is NOT secure; provision your own with `spacenode provision-link` on a fresh state"
+        ),
+        (KeyOrigin::Provisioned, KeysHow::FromInbox) => log::info!(
+            "SDLS keys: provisioned from the inbox, sealed on comms-flash (generation {g}); inbox erased"
+        ),
+        (KeyOrigin::Provisioned, _) => {
+            log::info!("SDLS keys: sealed on comms-flash (generation {g})")
+        }
+    }
+    if keys.inbox_ignored {
+        log::warn!(
+            "SDLS provisioning inbox erased unused: this node already has sealed keys (rekey over the air instead)"
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use board_sim::flash::{PowerCut, SimFlash};
+    use comms::sdls::mac::{KEY_LEN, Key};
+    use comms::sdls::{Permissions, ProvisionedSa, Provisioning};
+    use std::{vec, vec::Vec};
 
-    /// Without the sim feature, a build either embeds its keys or refuses to boot.
-    #[cfg(not(feature = "sim-default-keys"))]
-    #[test]
-    fn without_the_sim_feature_only_build_time_keys_boot() {
-        match comms::sdls::provision::BUILD_TIME {
-            None => assert_eq!(provisioning().unwrap_err(), KeysError::NotProvisioned),
-            Some(_) => assert_eq!(provisioning().map(|(_, o)| o), Ok(KeysOrigin::BuildTime)),
-        }
+    const SEAL: [u8; 32] = [0x5E; 32];
+
+    fn flash() -> SimFlash {
+        SimFlash::anonymous(crate::flash_map::COMMS_FLASH_MIN as usize).unwrap()
     }
 
-    /// With it, the sim default is used only when nothing was embedded.
+    /// An operator's file: one association whose key is `fill` repeated.
+    fn file(fill: u8) -> Vec<u8> {
+        let sa = ProvisionedSa {
+            spi: 9,
+            permissions: Permissions::ALL,
+            window: 64,
+            telemetry: true,
+            master: Key::from_bytes([fill; KEY_LEN]),
+        };
+        let mut out = vec![0u8; Provisioning::encoded_len(1)];
+        Provisioning::encode(&[sa], &mut out).unwrap();
+        out
+    }
+
+    fn whole(f: &SimFlash) -> Vec<u8> {
+        let mut b = vec![0u8; f.capacity()];
+        f.peek(0, &mut b).unwrap();
+        b
+    }
+
+    fn key_of(k: &LinkKeys) -> [u8; KEY_LEN] {
+        *k.sealed
+            .provisioning
+            .associations()
+            .next()
+            .unwrap()
+            .master
+            .as_bytes()
+    }
+
+    #[test]
+    fn the_inbox_is_sealed_at_first_boot_then_erased_and_the_keys_never_lie_in_clear() {
+        let mut f = flash();
+        write_inbox(&mut f, &file(0x42)).unwrap();
+        assert!(whole(&f).windows(KEY_LEN).any(|w| w == [0x42; KEY_LEN]));
+        let k = load(&mut f, &SEAL, false).unwrap();
+        assert_eq!(k.how, KeysHow::FromInbox);
+        assert_eq!(k.sealed.origin, KeyOrigin::Provisioned);
+        assert_eq!(k.sealed.generation, 1);
+        assert_eq!(key_of(&k), [0x42; KEY_LEN]);
+        assert!(!whole(&f).windows(KEY_LEN).any(|w| w == [0x42; KEY_LEN]));
+        let again = load(&mut f, &SEAL, true).unwrap();
+        assert_eq!(again.how, KeysHow::Loaded);
+        assert_eq!(key_of(&again), [0x42; KEY_LEN]);
+    }
+
+    #[test]
+    fn an_inbox_beside_sealed_keys_is_erased_unused() {
+        let mut f = flash();
+        write_inbox(&mut f, &file(1)).unwrap();
+        load(&mut f, &SEAL, false).unwrap();
+        write_inbox(&mut f, &file(2)).unwrap();
+        let k = load(&mut f, &SEAL, true).unwrap();
+        assert!(k.inbox_ignored);
+        assert_eq!(key_of(&k), [1; KEY_LEN]);
+        assert!(!whole(&f).windows(KEY_LEN).any(|w| w == [2; KEY_LEN]));
+        assert!(!load(&mut f, &SEAL, true).unwrap().inbox_ignored);
+    }
+
+    #[test]
+    fn lost_or_damaged_keys_are_reported_and_never_replaced() {
+        // Erased on a node that has run: lost, even with the sim default compiled in.
+        let mut f = flash();
+        write_inbox(&mut f, &file(3)).unwrap();
+        load(&mut f, &SEAL, false).unwrap();
+        let l = keys_layout();
+        f.erase(l.base(), l.base() + 2 * l.copy_size()).unwrap();
+        assert!(matches!(load(&mut f, &SEAL, true), Err(KeysError::Lost)));
+        assert!(!has_key_record(&mut f).unwrap());
+        // Another board's secret: the record does not verify.
+        let mut f = flash();
+        write_inbox(&mut f, &file(3)).unwrap();
+        load(&mut f, &SEAL, false).unwrap();
+        assert!(matches!(
+            load(&mut f, &[0; 32], true),
+            Err(KeysError::Damaged(SealError::BadTag))
+        ));
+        // One copy flipped: the mirror carries on; both flipped: lost. Nothing is written.
+        let before = whole(&f);
+        f.flip_bit(u64::from(l.base()) + 40, 0).unwrap();
+        assert_eq!(key_of(&load(&mut f, &SEAL, true).unwrap()), [3; KEY_LEN]);
+        f.flip_bit(u64::from(l.base() + l.copy_size()) + 40, 0)
+            .unwrap();
+        assert!(matches!(load(&mut f, &SEAL, true), Err(KeysError::Lost)));
+        let after = whole(&f);
+        let diff = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        assert_eq!(diff, 2, "only the two flipped bytes differ");
+    }
+
+    #[test]
+    fn an_invalid_inbox_is_refused_and_nothing_is_sealed() {
+        let mut f = flash();
+        let mut bad = file(4);
+        bad[4] = 9;
+        assert!(matches!(
+            write_inbox(&mut f, &bad),
+            Err(KeysError::InboxRefused(ProvisionError::BadVersion(9)))
+        ));
+        // Written behind the writer's back (bad CRC inside a good record).
+        let mut bad = file(4);
+        bad[10] ^= 1;
+        let mut inbox = RecordStore::mount(&mut f, inbox_layout()).unwrap();
+        inbox.write_mirrored(&mut f, &bad).unwrap();
+        assert!(matches!(
+            load(&mut f, &SEAL, false),
+            Err(KeysError::InboxRefused(ProvisionError::BadCrc))
+        ));
+        assert!(!has_key_record(&mut f).unwrap());
+    }
+
     #[cfg(feature = "sim-default-keys")]
     #[test]
-    fn the_sim_default_never_overrides_build_time_keys() {
-        let want = if comms::sdls::provision::BUILD_TIME.is_some() {
-            KeysOrigin::BuildTime
-        } else {
-            KeysOrigin::SimDefault
-        };
-        assert_eq!(provisioning().map(|(_, o)| o), Ok(want));
+    fn a_blank_first_boot_seals_the_public_default_which_later_boots_report() {
+        let mut f = flash();
+        let k = load(&mut f, &SEAL, false).unwrap();
+        assert_eq!(k.how, KeysHow::SimDefaultFirstBoot);
+        assert_eq!(k.sealed.origin, KeyOrigin::SimDefault);
+        let k = load(&mut f, &SEAL, true).unwrap();
+        assert_eq!(
+            (k.how, k.sealed.origin),
+            (KeysHow::Loaded, KeyOrigin::SimDefault)
+        );
+    }
+
+    #[cfg(not(feature = "sim-default-keys"))]
+    #[test]
+    fn a_blank_first_boot_without_the_sim_feature_is_not_provisioned() {
+        let mut f = flash();
+        assert!(matches!(
+            load(&mut f, &SEAL, false),
+            Err(KeysError::NotProvisioned)
+        ));
+        assert!(!has_key_record(&mut f).unwrap());
+    }
+
+    /// A power cut at every flash operation of the first boot's sealing (and at a few landed
+    /// lengths): the next boot always comes up with the operator's keys, and the inbox ends
+    /// erased.
+    #[test]
+    fn a_power_cut_anywhere_in_the_first_boot_still_yields_the_operators_keys() {
+        let mut cases = 0;
+        for at_op in 0..64u64 {
+            let mut finished = false;
+            for landed in [0usize, 7, 64, usize::MAX] {
+                let mut f = flash();
+                write_inbox(&mut f, &file(0x77)).unwrap();
+                f.power_cycle();
+                f.cut_power(PowerCut { at_op, landed });
+                let first = load(&mut f, &SEAL, false);
+                finished = f.powered();
+                f.power_cycle();
+                let k = load(&mut f, &SEAL, true)
+                    .unwrap_or_else(|e| panic!("cut at op {at_op} ({landed} landed): {e}"));
+                assert_eq!(key_of(&k), [0x77; KEY_LEN], "cut at op {at_op}");
+                assert!(!whole(&f).windows(KEY_LEN).any(|w| w == [0x77; KEY_LEN]));
+                if finished {
+                    first.unwrap();
+                }
+                cases += 1;
+            }
+            if finished {
+                assert!(at_op > 2, "the sealing takes several flash operations");
+                break;
+            }
+        }
+        assert!(cases > 8);
     }
 }

@@ -9,8 +9,8 @@
 //! | --- | --- |
 //! | [`bufs`] | the large buffers, in static memory taken once |
 //! | [`component`] | [`CommsPd`]: init from the capability set, the bounded, fair handler |
-//! | [`flash_map`] | the regions of `comms-flash` (SDLS state: first 64 KiB; CFDP: from 64 KiB) |
-//! | [`keys`] | where the SDLS provisioning comes from (build time, or the sim default) |
+//! | [`flash_map`] | the regions of `comms-flash` (SDLS state, sealed keys and inbox: first 64 KiB; CFDP: from 64 KiB) |
+//! | [`keys`] | the SDLS keys sealed on `comms-flash`, the provisioning inbox, the sim default |
 //! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], HDLC on the serial line |
 //! | [`routes`] | the routing table from the send capabilities the partition was granted |
 //! | [`batches`] | CFDP in the partition: batch files up, to the signer, result files down |

@@ -38,6 +38,8 @@ pub enum Local {
     RaiseFloor,
     /// 130,3 set ARSN: resynchronise the carrying association.
     SetArsn,
+    /// 130,4 verify key: challenge/response under an association's key.
+    VerifyKey,
 }
 
 /// A function forwarded to a component.
@@ -89,7 +91,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 12] = [
+pub const CATALOGUE: [CommandDef; 13] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -194,6 +196,13 @@ pub const CATALOGUE: [CommandDef; 12] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::SetArsn),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 4,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::VerifyKey),
     },
 ];
 

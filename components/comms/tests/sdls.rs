@@ -397,3 +397,29 @@ fn a_forged_flood_cannot_starve_valid_traffic() {
     assert_eq!(c.outside_window, 0);
     assert_eq!(n.status(OPS).unwrap().rx_last, 200);
 }
+
+#[test]
+fn key_verification_answers_only_match_the_same_key_at_the_same_epoch() {
+    let (mut n, mut p) = node(4);
+    let mut g = ground();
+    let challenge = [0x3C; 16];
+    let ours = g.verify_answer(OPS, &challenge).unwrap();
+    assert_eq!(n.verify_answer(OPS, &challenge).unwrap(), ours);
+    // Another challenge, another association: another answer.
+    assert_ne!(n.verify_answer(OPS, &[0x3D; 16]).unwrap(), ours);
+    assert_ne!(n.verify_answer(PING_ONLY, &challenge).unwrap().1, ours.1);
+    // Never the traffic MAC of the same bytes under the uplink key.
+    let unit = uplink(OPS, 1, &challenge);
+    assert_ne!(unit[unit.len() - 16..], ours.1);
+    // After a rotation the answer changes until the ground rotates too.
+    n.rotate_key(OPS, 1, &mut p).unwrap();
+    let rotated = n.verify_answer(OPS, &challenge).unwrap();
+    assert_eq!(rotated.0, 1);
+    assert_ne!(rotated.1, ours.1);
+    g.rotate_key(OPS, 1, &mut MemoryPersist::default()).unwrap();
+    assert_eq!(g.verify_answer(OPS, &challenge).unwrap(), rotated);
+    assert_eq!(
+        n.verify_answer(0x7777, &challenge),
+        Err(comms::sdls::ManageError::UnknownSpi(0x7777))
+    );
+}

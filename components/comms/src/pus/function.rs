@@ -12,13 +12,17 @@
 //! TC 130,1 rotate key: SPI (2), new epoch (4). TC 130,2 raise anti-replay floor: SPI (2),
 //! floor (8). TC 130,3 set ARSN (resynchronise the association that carries it, SDLS-EP's
 //! "set ARSN"): SPI (2), ARSN (8), which must be the SPI and ARSN of the unit carrying it; the
-//! same layout as 130,2, decoded by [`decode_floor`].
+//! same layout as 130,2, decoded by [`decode_floor`]. TC 130,4 verify key (CCSDS 355.1 key
+//! verification): SPI (2), challenge (16); the node answers TM\[130,5\]: SPI (2), epoch (4),
+//! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]).
 //!
 //! Avoids: heap beyond the bounded protocol containers; panics on any input.
 
 use protocol::{BoundedBytes, CHUNK_MAX, ChunkPosition, SignRequest, UpgradeChunk};
 
 use crate::failure::{Failure, FailureCode};
+use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
+use crate::sdls::mac::MAC_LEN;
 
 /// Function: one chunk of a batch to co-sign.
 pub const FN_SIGN_CHUNK: u16 = 0x0001;
@@ -130,6 +134,35 @@ pub fn decode_floor(app: &[u8]) -> Result<(u16, u64), Failure> {
     Ok((u16::from_be_bytes([app[0], app[1]]), u64::from_be_bytes(f)))
 }
 
+/// 130,4 arguments: SPI and challenge.
+pub fn decode_verify(app: &[u8]) -> Result<(u16, [u8; VERIFY_CHALLENGE_LEN]), Failure> {
+    match app {
+        [s0, s1, rest @ ..] => rest
+            .try_into()
+            .map(|c| (u16::from_be_bytes([*s0, *s1]), c))
+            .map_err(|_| bad(app)),
+        _ => Err(bad(app)),
+    }
+}
+
+/// TM\[130,5\] source data: SPI, epoch, challenge, MAC.
+pub fn encode_verify_report(
+    spi: u16,
+    epoch: u32,
+    challenge: &[u8; VERIFY_CHALLENGE_LEN],
+    tag: &[u8; MAC_LEN],
+) -> [u8; VERIFY_REPORT_LEN] {
+    let mut out = [0u8; VERIFY_REPORT_LEN];
+    out[..2].copy_from_slice(&spi.to_be_bytes());
+    out[2..6].copy_from_slice(&epoch.to_be_bytes());
+    out[6..22].copy_from_slice(challenge);
+    out[22..].copy_from_slice(tag);
+    out
+}
+
+/// Bytes of a TM\[130,5\] key verification report.
+pub const VERIFY_REPORT_LEN: usize = 2 + 4 + VERIFY_CHALLENGE_LEN + MAC_LEN;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +188,11 @@ mod tests {
         assert_eq!(sign_request(&c, 9).unwrap().request_id, 9);
         assert_eq!(upgrade_chunk(&c).unwrap().bundle_id, 42);
         assert_eq!(decode_rotate(&[0, 1, 0, 0, 0, 2]), Ok((1, 2)));
+        let mut v = [7u8; 18];
+        v[..2].copy_from_slice(&[0, 3]);
+        assert_eq!(decode_verify(&v), Ok((3, [7; 16])));
+        assert!(decode_verify(&v[..17]).is_err());
+        assert!(decode_verify(&[v.as_slice(), &[0]].concat()).is_err());
         assert!(decode_rotate(&[0, 1, 0]).is_err());
         assert_eq!(decode_floor(&[0, 1, 0, 0, 0, 0, 0, 0, 1, 0]), Ok((1, 256)));
         assert!(split(&[1]).is_err());

@@ -50,6 +50,8 @@ pub const OVERHEAD: usize = HEADER_LEN + MAC_LEN;
 pub const MAX_DATA_LEN: usize = 4352;
 /// Largest unit.
 pub const MAX_UNIT_LEN: usize = OVERHEAD + MAX_DATA_LEN;
+/// Bytes of a key-verification challenge ([`SecurityEngine::verify_answer`]).
+pub const VERIFY_CHALLENGE_LEN: usize = 16;
 /// Default reservation block: the state is written once per this many units per direction.
 pub const DEFAULT_RESERVE_BLOCK: u64 = 256;
 
@@ -647,6 +649,27 @@ impl SecurityEngine {
         sa.rx_reserved = reserve;
         sa.rx.raise_floor(floor);
         Ok(())
+    }
+
+    /// Key verification (CCSDS 355.1's challenge/response, here with a MAC instead of an
+    /// encrypted challenge: nothing is secret, and a MAC needs no IV, which comms could not
+    /// make unique without an RNG): the answer to `challenge` for association `spi` is
+    /// `epoch (4, BE) ‖ HMAC-SHA3-256(K_v, "SNKV" ‖ SPI (2) ‖ epoch (4) ‖ challenge)[..16]`,
+    /// `K_v` = [`mac::derive_verify_key`] of the association's master key at its epoch. Only a
+    /// holder of the same master key at the same epoch computes it; the ground runs this same
+    /// function on its engine and compares.
+    pub fn verify_answer(
+        &self,
+        spi: u16,
+        challenge: &[u8; VERIFY_CHALLENGE_LEN],
+    ) -> Result<(u32, [u8; MAC_LEN]), ManageError> {
+        let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        let key =
+            mac::derive_verify_key(&sa.master, spi, sa.epoch).map_err(|_| ManageError::Mac)?;
+        let epoch = sa.epoch.to_be_bytes();
+        let tag = mac::mac(&key, &[b"SNKV", &spi.to_be_bytes(), &epoch, challenge])
+            .map_err(|_| ManageError::Mac)?;
+        Ok((sa.epoch, tag))
     }
 
     /// Ground side: continue sending above `arsn` on `spi` (after the node reported its floor).

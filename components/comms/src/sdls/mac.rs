@@ -4,13 +4,15 @@
 //! association, CCSDS 355.0-B-2 §4.1.2).
 //!
 //! Session keys are never provisioned or transmitted: each association has a 256-bit master key
-//! (provisioned at build time) and derives one key per direction and key epoch with the NIST
+//! (provisioned sealed on comms' flash, [`super::sealed`]) and derives one key per direction and key epoch with the NIST
 //! SP 800-108r1 counter-mode KDF, PRF = HMAC-SHA3-256, one iteration:
 //!
 //! `K = PRF(master, 0x01 ‖ "spacenode-sdls" ‖ 0x00 ‖ direction ‖ SPI (2, BE) ‖ epoch (4, BE) ‖ 0x0100)`
 //!
 //! with direction `0x55` ('U', ground to node) or `0x44` ('D', node to ground). Rotating a key is
-//! moving to a higher epoch (an authenticated command carries only the epoch number).
+//! moving to a higher epoch (an authenticated command carries only the epoch number). The same
+//! KDF with `0x56` ('V') gives the key-verification key ([`derive_verify_key`], key verification
+//! 130,4 in `engine.rs`), used for nothing else.
 //!
 //! Verification compares in constant time (`digest::Mac::verify_truncated_left`, built on
 //! `subtle`). Keys are zeroized on drop and have no `Debug` output.
@@ -131,6 +133,16 @@ pub fn derive_session_key(
     spi: u16,
     epoch: u32,
 ) -> Result<Key, MacKeyError> {
+    derive(master, direction.label(), spi, epoch)
+}
+
+/// The key-verification key of association `spi` at epoch `epoch`: the same KDF with label
+/// `0x56` ('V'), so a verification answer is never a MAC any traffic key would give.
+pub fn derive_verify_key(master: &Key, spi: u16, epoch: u32) -> Result<Key, MacKeyError> {
+    derive(master, b'V', spi, epoch)
+}
+
+fn derive(master: &Key, label: u8, spi: u16, epoch: u32) -> Result<Key, MacKeyError> {
     let spi = spi.to_be_bytes();
     let epoch = epoch.to_be_bytes();
     let out = hmac_sha3_256(
@@ -138,7 +150,7 @@ pub fn derive_session_key(
         &[
             &[0x01],
             b"spacenode-sdls",
-            &[0x00, direction.label()],
+            &[0x00, label],
             &spi,
             &epoch,
             &[0x01, 0x00],

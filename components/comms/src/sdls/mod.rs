@@ -8,7 +8,8 @@
 //! | [`window`] | the anti-replay window check (next, gap, replay, outside window) |
 //! | [`mac`] | HMAC-SHA3-256 truncated to 128 bits, SP 800-108 session key derivation |
 //! | [`state`] | what is persisted, when, in which record format |
-//! | [`provision`] | the build-time provisioning file (associations and master keys) |
+//! | [`provision`] | the provisioning file format (associations and master keys) |
+//! | [`sealed`] | the keys at rest: the provisioning file sealed under the board's secret |
 //! | [`permissions`] | what each association may command |
 //! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod mac;
 pub mod permissions;
 pub mod provision;
+pub mod sealed;
 pub mod sim_default;
 pub mod state;
 pub mod window;

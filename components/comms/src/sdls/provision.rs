@@ -1,10 +1,10 @@
 //! The provisioning input: which security associations a node has, with their master keys.
 //!
-//! Keys are provisioned at build time, never written in code. The integrator generates a
-//! provisioning file (the ground keeps its own copy), and the image build embeds it: `build.rs`
-//! reads the file named by the environment variable `SPACENODE_COMMS_PROVISIONING` and exposes it
-//! as [`BUILD_TIME`]. Boards that load it at run time instead (the sim board reads it from the
-//! node's state directory) pass the bytes to [`Provisioning::parse`] the same way.
+//! Keys are never written in code nor compiled into an image. The operator generates a
+//! provisioning file (`spacenode provision-link --generate`; the ground keeps its own copy and
+//! uses it with `spacenode ground --provisioning FILE`) and writes it into comms' provisioning
+//! inbox before the first boot; comms seals it on its own flash ([`super::sealed`],
+//! `comms_partition::keys`).
 //!
 //! # Byte format (version 1), all integers big-endian
 //!
@@ -43,21 +43,6 @@ pub const ENTRY_LEN: usize = 40;
 const HEADER_LEN: usize = 6;
 const CRC_LEN: usize = 4;
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-
-/// The provisioning file embedded at build time, if `SPACENODE_COMMS_PROVISIONING` named one.
-pub const BUILD_TIME: Option<&[u8]> = {
-    #[cfg(comms_provisioned)]
-    {
-        Some(include_bytes!(concat!(
-            env!("OUT_DIR"),
-            "/provisioning.bin"
-        )))
-    }
-    #[cfg(not(comms_provisioned))]
-    {
-        None
-    }
-};
 
 /// Why a provisioning file was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

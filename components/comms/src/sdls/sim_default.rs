@@ -2,9 +2,9 @@
 //! (derived from fixed, documented labels), so a fresh clone can boot the sim node and talk to it
 //! without a key ceremony. It authenticates nothing against anyone who has read this file: it
 //! exists for the sim board, tests and the interop script only. A flight or dev board build
-//! never uses it (the `comms-partition` crate embeds it only with its `sim-default-keys`
-//! feature, which only the sim binary enables, and only when `SPACENODE_COMMS_PROVISIONING` is
-//! unset).
+//! never uses it (the `comms-partition` crate seals it only with its `sim-default-keys`
+//! feature, which only the sim binary enables, and only at the first boot of a board with no
+//! sealed keys and an empty provisioning inbox; comms then says so with a WARN at every start).
 //!
 //! | SPI | permissions | window | telemetry | master key |
 //! | --- | --- | --- | --- | --- |

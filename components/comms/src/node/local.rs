@@ -1,0 +1,202 @@
+//! Commands comms runs itself: ping (17,1), housekeeping (3,27), and the security management
+//! functions (130,x: key rotation, floor raise, set ARSN, key verification).
+//!
+//! Avoids: running anything before its arguments decoded (a refusal is 1,2).
+
+use protocol::LinkId;
+
+use crate::dedup::Progress;
+use crate::failure::{Failure, FailureCode};
+use crate::pus::event::{self, Event, Severity};
+use crate::pus::function;
+use crate::pus::hk::{self, MAX_REPORT_LEN};
+use crate::pus::hk_upgrade;
+use crate::pus::tc::Telecommand;
+use crate::pus::verification::Report;
+use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
+use crate::router::Local;
+use crate::sdls::StatePersist;
+use crate::sdls::engine::ManageError;
+use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
+
+use super::{Ctx, Downlink, Node, Now};
+
+impl<P: StatePersist> Node<P> {
+    pub(super) fn run_local(
+        &mut self,
+        local: Local,
+        tc: &Telecommand<'_>,
+        ctx: &Ctx,
+        now: Now,
+        down: &mut impl Downlink,
+    ) -> Result<Progress, Failure> {
+        // Decode arguments before acceptance.
+        enum Args {
+            Ping,
+            Hk(hk::Request),
+            Rotate(u16, u32),
+            Floor(u16, u64),
+            SetArsn(u16, u64),
+            Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
+        }
+        let args = match local {
+            Local::Ping if tc.app_data.is_empty() => Args::Ping,
+            Local::Ping => {
+                return Err(Failure::with(
+                    FailureCode::BadAppData,
+                    tc.app_data.len() as u32,
+                ));
+            }
+            Local::Housekeeping => Args::Hk(hk::parse_request(tc.app_data)?),
+            Local::RotateKey => {
+                let (s, e) = function::decode_rotate(tc.app_data)?;
+                Args::Rotate(s, e)
+            }
+            Local::RaiseFloor => {
+                let (s, f) = function::decode_floor(tc.app_data)?;
+                Args::Floor(s, f)
+            }
+            Local::SetArsn => {
+                let (s, a) = function::decode_floor(tc.app_data)?;
+                Args::SetArsn(s, a)
+            }
+            Local::VerifyKey => {
+                let (s, c) = function::decode_verify(tc.app_data)?;
+                Args::Verify(s, c)
+            }
+        };
+        self.report(ctx, Report::AcceptanceSuccess, now, down);
+        self.report(ctx, Report::StartSuccess, now, down);
+        let result: Result<(), Failure> = match args {
+            Args::Ping => {
+                self.emit(ctx.spi, ctx.dest, ST_TEST, 2, &[], now, down);
+                Ok(())
+            }
+            Args::Hk(req) => {
+                let mut r = Ok(());
+                for &sid in req.ids() {
+                    let mut buf = [0u8; MAX_REPORT_LEN];
+                    let n = match sid {
+                        hk_upgrade::SID_UPGRADE => match &self.upgrade {
+                            Some(u) => {
+                                let b = hk_upgrade::encode(u);
+                                buf[..b.len()].copy_from_slice(&b);
+                                b.len()
+                            }
+                            None => {
+                                r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                                continue;
+                            }
+                        },
+                        hk::SID_HEALTH => match &self.health {
+                            Some(h) => hk::encode_health(h, &mut buf),
+                            None => {
+                                r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                                continue;
+                            }
+                        },
+                        hk::SID_LINKS => {
+                            let l = [
+                                self.links.status(LinkId::Primary, now.mono),
+                                self.links.status(LinkId::Standby, now.mono),
+                            ];
+                            hk::encode_links(
+                                self.links.active(),
+                                self.links.failovers(),
+                                &l,
+                                [
+                                    self.links.gaps(LinkId::Primary),
+                                    self.links.gaps(LinkId::Standby),
+                                ],
+                                &mut buf,
+                            )
+                        }
+                        _ => hk::encode_security(
+                            &self.engine.counters(),
+                            self.engine.statuses(),
+                            &mut buf,
+                        ),
+                    };
+                    let src = buf;
+                    self.emit(
+                        ctx.spi,
+                        ctx.dest,
+                        ST_HOUSEKEEPING,
+                        25,
+                        src.get(..n).unwrap_or(&[]),
+                        now,
+                        down,
+                    );
+                }
+                r
+            }
+            Args::Rotate(spi, epoch) => self
+                .engine
+                .rotate_key(spi, epoch, &mut self.persist)
+                .map_err(manage_failure)
+                .map(|()| {
+                    let mut aux = [0u8; 6];
+                    aux[..2].copy_from_slice(&spi.to_be_bytes());
+                    aux[2..].copy_from_slice(&epoch.to_be_bytes());
+                    let ev = Event::new(Severity::Informative, event::EV_KEY_ROTATED, &aux);
+                    self.send_event(&ev, now, down);
+                }),
+            Args::Floor(spi, floor) => self
+                .engine
+                .raise_floor(spi, floor, &mut self.persist)
+                .map_err(manage_failure)
+                .map(|()| {
+                    let mut aux = [0u8; 10];
+                    aux[..2].copy_from_slice(&spi.to_be_bytes());
+                    aux[2..].copy_from_slice(&floor.to_be_bytes());
+                    let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
+                    self.send_event(&ev, now, down);
+                }),
+            // The unit that carried it already moved the window ([`Node::is_set_arsn`]); a
+            // 130,3 naming another association or a number the window has not reached is a
+            // mistake of the sender and changes nothing.
+            Args::SetArsn(spi, arsn) => match self.engine.status(spi) {
+                Some(sa) if spi == ctx.spi && sa.rx_last >= arsn => {
+                    let mut aux = [0u8; 10];
+                    aux[..2].copy_from_slice(&spi.to_be_bytes());
+                    aux[2..].copy_from_slice(&arsn.to_be_bytes());
+                    let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
+                    self.send_event(&ev, now, down);
+                    Ok(())
+                }
+                _ => Err(Failure::with(FailureCode::BadAppData, u32::from(spi))),
+            },
+            Args::Verify(spi, challenge) => self
+                .engine
+                .verify_answer(spi, &challenge)
+                .map_err(manage_failure)
+                .map(|(epoch, tag)| {
+                    let r = function::encode_verify_report(spi, epoch, &challenge, &tag);
+                    self.emit(ctx.spi, ctx.dest, ST_SECURITY, 5, &r, now, down);
+                }),
+        };
+        Ok(match result {
+            Ok(()) => {
+                self.report(ctx, Report::CompletionSuccess, now, down);
+                Progress::Completed
+            }
+            Err(f) => {
+                self.report(ctx, Report::CompletionFailure(f), now, down);
+                Progress::CompletionFailed(f)
+            }
+        })
+    }
+}
+
+fn manage_failure(e: ManageError) -> Failure {
+    match e {
+        ManageError::UnknownSpi(spi) => Failure::with(FailureCode::UnknownSpi, u32::from(spi)),
+        ManageError::EpochNotIncreasing { current } => {
+            Failure::with(FailureCode::EpochNotIncreasing, current)
+        }
+        ManageError::FloorNotIncreasing { current } => {
+            Failure::with(FailureCode::FloorNotIncreasing, current as u32)
+        }
+        ManageError::PersistFailed | ManageError::Mac => Failure::new(FailureCode::PersistFailed),
+    }
+}
