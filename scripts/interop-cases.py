@@ -118,7 +118,7 @@ def main():
     prov = os.path.join(WORK, "provisioning.txt")
     with open(prov, "w") as fh:
         fh.write("spacenode-signer-registry 1\n")
-        fh.write("server id=%d key=%s network=regtest account=0 descriptor=%s\n"
+        fh.write("server id=%d key=%s network=regtest account=0 descriptor=%s no-expiry\n"
                  % (SERVER, cert_pub, d_text))
         fh.write("rule allow max-amount=50000000 max-fee=100000\n")
     r = harness("provision", STATE, prov)

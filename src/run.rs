@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// it a fresh board gets the running executable signed with the sim board's PUBLIC keys
     #[arg(long, value_name = "FILE")]
     factory_bundle: Option<PathBuf>,
+    /// The sim board's hardware watchdog timeout in milliseconds (1000 to 600000): an image
+    /// whose monitor shows no sign of life for this long (it hangs) is reset by the board
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=600_000))]
+    board_watchdog_ms: u64,
     #[command(flatten)]
     radio: RadioArgs,
 }
@@ -203,6 +208,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         state,
         factory_bundle: args.factory_bundle,
         image_args: args.radio.to_args(),
+        board_watchdog: std::time::Duration::from_millis(args.board_watchdog_ms),
     };
     crate::boot::run(&opts, std::os::fd::AsFd::as_fd(&stop), &mut |line| {
         let mut out = std::io::stdout().lock();

@@ -68,7 +68,7 @@ fn batch_verdict(image: &Path, identity: &str, cert: &p256::SecretKey, seq: u64)
             batch.truncate(n);
             batch.extend_from_slice(&(psbt.len() as u32).to_be_bytes());
             batch.extend_from_slice(&psbt);
-            let mut job = s.begin_batch(&batch, 0);
+            let mut job = s.begin_batch(&batch, hal::time::Instant::ZERO);
             let mut out = vec![0u8; signer::batch::MAX_SIGNED_PSBT];
             for _ in 0..1_000_000 {
                 if let signer::batch::Step::Done(r) = job.step(&mut s, &mut out) {

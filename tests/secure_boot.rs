@@ -255,6 +255,16 @@ fn a_trial_image_is_verified_run_and_rolled_back_when_it_dies_at_once() {
         "{}",
         third.log.join("\n")
     );
+    // Boot control names the slot that ran (the agent's running slot), not the refused one.
+    let st = open_for_bootloader(&state.path().join("boot.flash"))
+        .expect("boot control")
+        .state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::A, Slot::A, hal::boot::BootReason::RolledBack, None),
+        "{}",
+        third.log.join("\n")
+    );
 }
 
 #[test]
@@ -361,4 +371,156 @@ fn a_killed_board_leaves_no_process_behind() {
         );
     }
     assert!(left.is_empty(), "components outlived the board: {left:?}");
+}
+
+/// The pid in the last "[monitor] NAME started|restarted (pid N)" line of `log`.
+fn last_pid(log: &[String], name: &str) -> Option<i32> {
+    log.iter().rev().find_map(|l| {
+        let rest = l
+            .strip_prefix(&format!("[monitor] {name} started (pid "))
+            .or_else(|| l.strip_prefix(&format!("[monitor] {name} restarted (pid ")))?;
+        rest.split(')').next()?.parse().ok()
+    })
+}
+
+/// A fresh board factory-provisioned with the test root's 1.0.0 (the running executable), run
+/// until comms is up once; its keys.
+fn provisioned(state: &Path) -> Keys {
+    let k = keys();
+    let factory = state.join("factory.bundle");
+    std::fs::write(&factory, bundle(&k, &exe(), Version::new(1, 0, 0), 0)).expect("write");
+    let f = factory.to_str().expect("utf-8 path");
+    run_until(state, &["--factory-bundle", f], "[comms] INFO  SA 2:");
+    k
+}
+
+#[test]
+fn a_trial_image_that_hangs_is_reset_by_the_board_watchdog_and_rolled_back() {
+    let _b = one_board();
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = provisioned(state.path());
+    // A properly signed release that hangs at once (never starts a monitor, never kicks).
+    let src = state.path().join("hang.c");
+    let hang = state.path().join("hang");
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n",
+    )
+    .expect("write");
+    let cc = Command::new("cc")
+        .arg(&src)
+        .arg("-o")
+        .arg(&hang)
+        .output()
+        .expect("cc (the C compiler Rust links with)");
+    assert!(cc.status.success(), "{}", common::text(&cc));
+    let image = std::fs::read(&hang).expect("hang");
+    write_slot(
+        state.path(),
+        Slot::B,
+        &bundle(&k, &image, Version::new(2, 0, 0), 1),
+    );
+    {
+        let mut bc = open_for_bootloader(&state.path().join("boot.flash")).expect("boot control");
+        bc.request_trial(Slot::B, 2).expect("trial");
+    }
+    let run = run_until(
+        state.path(),
+        &["--board-watchdog-ms", "3000"],
+        "[comms] INFO  SA 2:",
+    );
+    let log = run.log.join("\n");
+    let expired =
+        "the image showed no sign of life for 3000 ms: the board's hardware watchdog resets it";
+    assert_eq!(
+        run.log.iter().filter(|l| l.contains(expired)).count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        has(
+            &run,
+            "slot B (trial, 1 attempt(s) left) verified: version 2.0.0"
+        ) && has(
+            &run,
+            "slot B (trial, 0 attempt(s) left) verified: version 2.0.0"
+        ) && has(&run, "slot A (RolledBack) verified: version 1.0.0"),
+        "{log}"
+    );
+    let st = open_for_bootloader(&state.path().join("boot.flash"))
+        .expect("boot control")
+        .state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.trial),
+        (Slot::A, Slot::A, None)
+    );
+    assert_eq!(
+        st.clean_reboots, 0,
+        "watchdog resets are no requested reboots"
+    );
+}
+
+#[test]
+fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_count() {
+    let _b = one_board();
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = provisioned(state.path());
+    // The same executable as 2.0.0 on trial; boot control has already counted the cap of clean
+    // reboots without a confirm, so the agent's rollback reboot is one past it.
+    write_slot(
+        state.path(),
+        Slot::B,
+        &bundle(&k, &exe(), Version::new(2, 0, 0), 1),
+    );
+    {
+        let mut bc = open_for_bootloader(&state.path().join("boot.flash")).expect("boot control");
+        bc.request_trial(Slot::B, 2).expect("trial");
+        for _ in 0..hal::boot::MAX_CLEAN_REBOOTS {
+            bc.count_clean_reboot().expect("count");
+        }
+    }
+    let mut board = common::Board::start(
+        state.path(),
+        "127.0.0.1:0".parse().expect("addr"),
+        common::free_addr(),
+        &[] as &[&str],
+    );
+    board.wait_for("[upgrade] INFO  trial boot of slot B");
+    // The signer crashes during the soak (killed, as a fault would), again after each restart,
+    // until the agent judges the trial.
+    let judged = "trial image unhealthy (a component failed): cancelling the trial";
+    let deadline = Instant::now() + common::BOUND;
+    while !board.log.iter().any(|l| l.contains(judged)) {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never judged the trial:\n{}",
+            board.log.join("\n")
+        );
+        if let Some(pid) = last_pid(&board.log, "signer").and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        board.drain();
+    }
+    board.wait_for("this boot counted as a reset by the boot stage");
+    board.wait_for("[comms] INFO  SA 2:");
+    board.drain();
+    let log = board.log.join("\n");
+    board.stop();
+    let cap = hal::boot::MAX_CLEAN_REBOOTS;
+    assert!(
+        log.contains(&format!(
+            "[boot] {} reboots requested without a confirm in between (cap {cap}): this one counts as a fault reset",
+            cap + 1
+        )) && log.contains("slot A (Normal) verified: version 1.0.0")
+            && log.contains("1 resets since the node was last healthy"),
+        "{log}"
+    );
+    let st = open_for_bootloader(&state.path().join("boot.flash"))
+        .expect("boot control")
+        .state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.trial, st.clean_reboots),
+        (Slot::A, Slot::A, None, cap + 1)
+    );
 }

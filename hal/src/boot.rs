@@ -24,6 +24,16 @@
 //!   attempt, and when they are gone the board rolls back by itself.
 //! - [`BootControl::cancel_trial`] drops a pending or running trial: the next power-on boots the
 //!   confirmed slot (an image that finds itself unhealthy rejects itself this way).
+//! - Every clean reboot the running software asked for (a reboot request, not a watchdog reset) is
+//!   counted by the bootloader at the next power-on ([`BootControl::count_clean_reboot`]); a
+//!   confirm starts the count over. Past [`MAX_CLEAN_REBOOTS`] the bootloader treats each further
+//!   one as a fault reset, so requested reboots cannot loop forever unseen by the reset cap.
+//! - A bootloader that verifies images may refuse the slot `select_boot` chose and boot the other
+//!   one instead. It then calls [`BootControl::record_fallback`] before that image runs, so that
+//!   `booted` is always the slot whose image actually runs: a refused trial slot is rolled back
+//!   ([`BootReason::RolledBack`]); a refused confirmed slot makes the other slot, the only one
+//!   that verified, the confirmed one ([`BootReason::Fallback`]), so an upgrade overwrites the
+//!   damaged slot and never the image that runs.
 //!
 //! Failure modes every implementation documents and the `store` implementation guarantees:
 //! - **Power loss during any operation** leaves the state either exactly as before the call or
@@ -66,6 +76,9 @@ pub enum BootReason {
     RolledBack,
     /// The boot control state was unreadable and was reset to its factory state (slot A).
     Recovered,
+    /// The bootloader refused the confirmed slot (its image did not verify) and booted the other
+    /// slot, which is now the confirmed one ([`BootControl::record_fallback`]).
+    Fallback,
 }
 
 /// A pending or running trial.
@@ -94,6 +107,10 @@ pub struct BootState {
     /// The security counter of the last confirmed image: the boot stage refuses any image whose
     /// signed security counter is lower. Raised only by [`BootControl::confirm`], never lowered.
     pub security_counter: u64,
+    /// Clean reboots the running software asked for since the last confirm (saturating), counted
+    /// by the bootloader ([`BootControl::count_clean_reboot`]); past [`MAX_CLEAN_REBOOTS`] each
+    /// further one counts as a fault reset.
+    pub clean_reboots: u8,
 }
 
 impl BootState {
@@ -105,6 +122,7 @@ impl BootState {
         trial: None,
         boot_count: 0,
         security_counter: 0,
+        clean_reboots: 0,
     };
 
     /// True when the running image is on trial and has not been confirmed or cancelled.
@@ -115,6 +133,13 @@ impl BootState {
 
 /// Largest number of attempts [`BootControl::request_trial`] accepts.
 pub const MAX_TRIAL_ATTEMPTS: u8 = 16;
+
+/// Clean reboots the running software may ask for without a confirm in between. An upgrade
+/// needs one (into the trial) and a rejected one two (into the trial, back out); the cap allows
+/// a few failed upgrades in a row. Beyond it, the bootloader counts each further clean reboot
+/// as a fault reset (towards safe mode), so software that can request reboots (a compromised
+/// upgrade agent) cannot reboot the node forever without the reset cap seeing it.
+pub const MAX_CLEAN_REBOOTS: u8 = 4;
 
 /// Why a boot control operation was refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +154,8 @@ pub enum BootControlError<E> {
     NotInTrial,
     /// `select_boot` called a second time in one power cycle.
     AlreadySelected,
+    /// `record_fallback` before `select_boot` in this power cycle.
+    NotSelected,
     /// The persistent storage failed; nothing changed.
     Storage(E),
 }
@@ -154,6 +181,9 @@ impl<E: core::fmt::Display> core::fmt::Display for BootControlError<E> {
             BootControlError::NotInTrial => f.write_str("the running image is not on trial"),
             BootControlError::AlreadySelected => {
                 f.write_str("the boot slot was already selected in this power cycle")
+            }
+            BootControlError::NotSelected => {
+                f.write_str("no boot slot was selected in this power cycle: call select_boot first")
             }
             BootControlError::Storage(e) => write!(f, "boot control storage failed: {e}"),
         }
@@ -185,9 +215,22 @@ pub trait BootControl {
     /// Does nothing (and writes nothing) when no trial exists.
     fn cancel_trial(&mut self) -> Result<(), BootControlError<Self::Error>>;
 
+    /// Bootloader step, after `select_boot` in the same power cycle, when the selected slot did not
+    /// verify and `slot` (the other one) boots instead: record `slot` as booted, drop any trial,
+    /// and make `slot` the confirmed slot, in one persisted step. Reason [`BootReason::RolledBack`]
+    /// when `slot` was already the confirmed one (a refused trial), else
+    /// [`BootReason::Fallback`]. Nothing is written when `slot` is already the booted one.
+    fn record_fallback(&mut self, slot: Slot) -> Result<(), BootControlError<Self::Error>>;
+
+    /// Bootloader step, at a power-on after a clean reboot that the running software requested:
+    /// count it and return the number since the last confirm (saturating at `u8::MAX`). Above
+    /// [`MAX_CLEAN_REBOOTS`] the bootloader counts this boot as a fault reset.
+    fn count_clean_reboot(&mut self) -> Result<u8, BootControlError<Self::Error>>;
+
     /// Make the running trial image the confirmed one and raise the stored security counter to
     /// `security_counter` (the confirmed image's signed counter) in the same persisted step. A
-    /// lower value leaves the counter as it is (it never goes down).
+    /// lower value leaves the counter as it is (it never goes down). The count of clean reboots
+    /// starts over.
     fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>>;
 }
 

@@ -125,6 +125,11 @@ impl core::error::Error for MissionTimeError {}
 
 /// The board's mission-time source (real-time clock or ground time correlation).
 ///
+/// Implementations: the signer's mission clock, set only by admin-signed ground correlations and
+/// kept across resets on its flash (`signer::clock::Reading`, what certificate expiry uses); the
+/// sim board's host UTC clock (`board_sim::clock::SimClock`, unauthenticated, so no component
+/// relies on it).
+///
 /// Contract: returns the node's current estimate of UTC, or [`MissionTimeError::NotSet`]. Values
 /// can jump between calls when the ground corrects the clock: measure durations with
 /// [`MonotonicClock`] instead.

@@ -16,6 +16,7 @@ pub mod sdf;
 pub mod sdf_rules;
 pub mod shipped;
 pub mod source;
+mod trial;
 mod validate;
 
 pub use diag::{Diagnostic, Diagnostics};

@@ -44,6 +44,8 @@ pub struct Component {
     /// How the watchdog pings it; `None` for components nobody pings (the watchdog itself, which
     /// the hardware watchdog covers).
     pub health: Option<Health>,
+    /// How it judges a trial boot of a new image, if it is an upgrade agent (`trial = {...}`).
+    pub trial: Option<Trial>,
     /// Runs in safe mode, which the node enters when the reset cap is reached.
     pub safe_mode: bool,
     /// Program image name (Microkit `program_image`).
@@ -56,6 +58,25 @@ pub struct Health {
     pub ping_period_ms: u32,
     pub warn_after: u32,
     pub fatal_after: u32,
+}
+
+/// An upgrade agent's trial boot rules: the new image is confirmed once the watchdog has reported
+/// every component healthy for `soak_ms`; it is cancelled if that has not happened by
+/// `deadline_ms` of uptime; boot control boots it at most `attempts` times before rolling back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trial {
+    pub soak_ms: u32,
+    pub attempts: u8,
+    pub deadline_ms: u32,
+}
+
+impl Trial {
+    /// The rules when a description gives none: 3 s soak, 2 attempts, 60 s deadline.
+    pub const DEFAULT: Trial = Trial {
+        soak_ms: 3_000,
+        attempts: 2,
+        deadline_ms: 60_000,
+    };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

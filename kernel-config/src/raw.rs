@@ -50,6 +50,8 @@ pub struct RawComponent {
     pub devices: Vec<S<String>>,
     pub restart: Option<S<RawRestart>>,
     pub health: Option<S<RawHealth>>,
+    /// How an upgrade agent judges a trial boot of a new image.
+    pub trial: Option<S<RawTrial>>,
     /// Runs in safe mode (after the reset cap is reached).
     #[serde(default)]
     pub safe_mode: bool,
@@ -63,6 +65,15 @@ pub struct RawHealth {
     pub ping_period_ms: S<i64>,
     pub warn_after: S<i64>,
     pub fatal_after: S<i64>,
+}
+
+/// How an upgrade agent judges a trial boot: soak time, attempts, deadline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTrial {
+    pub soak_ms: S<i64>,
+    pub attempts: S<i64>,
+    pub deadline_ms: S<i64>,
 }
 
 /// Integrity level: a `high` component trusts nothing a `low` one sends without copying it first.

@@ -123,7 +123,14 @@ impl<'a> Checker<'a> {
     }
 
     /// A number within `lo..=hi`; `None` (with a diagnostic) when outside.
-    fn within(&mut self, v: &S<i64>, what: &str, lo: i64, hi: i64, unit: &str) -> Option<u64> {
+    pub(crate) fn within(
+        &mut self,
+        v: &S<i64>,
+        what: &str,
+        lo: i64,
+        hi: i64,
+        unit: &str,
+    ) -> Option<u64> {
         let x = *v.get_ref();
         if x < lo || x > hi {
             // Sizes read best in hex, as they are written in the description.
@@ -519,6 +526,10 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
             }
             Some(Health { ping_period_ms: period? as u32, warn_after: warn? as u32, fatal_after: fatal? as u32 })
         });
+        let trial = x
+            .trial
+            .as_ref()
+            .and_then(|t| crate::trial::check(&mut c, &n, t));
         if root && !x.safe_mode {
             c.err(
                 x.name.span(),
@@ -548,6 +559,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
             devices,
             restart,
             health,
+            trial,
             safe_mode: x.safe_mode,
             program,
         });

@@ -73,6 +73,8 @@ const FIXTURES: &[&str] = &[
     "stack-not-page",
     "stack-range",
     "toml-syntax",
+    "trial-deadline-before-soak",
+    "trial-range",
     "two-roots",
     "unknown-device",
     "unknown-field",

@@ -32,9 +32,16 @@ pub struct ImageArgs {
     /// Why the previous power cycle ended (the boot stage's report line)
     #[arg(long)]
     after: Option<String>,
+    /// The boot stage counts this boot as a fault reset although the last power cycle ended
+    /// cleanly (past its cap on requested reboots): why
+    #[arg(long, value_name = "WHY")]
+    counts_as_reset: Option<String>,
     /// Where to report how this power cycle ended
     #[arg(long, value_name = "FD")]
     report_fd: i32,
+    /// The board's hardware watchdog (kicked while this power cycle's monitor runs)
+    #[arg(long, value_name = "FD")]
+    kick_fd: i32,
     #[command(flatten)]
     radio: RadioArgs,
 }
@@ -42,13 +49,20 @@ pub struct ImageArgs {
 pub fn run(args: ImageArgs) -> Result<(), Failure> {
     // The boot stage passes the report descriptor (and a copy of the state lock, which the image
     // only holds), above the standard three.
-    if args.report_fd < 3 || rustix::io::fcntl_getfd(unsafe_borrow(args.report_fd)).is_err() {
+    let open = |fd: i32| fd >= 3 && rustix::io::fcntl_getfd(unsafe_borrow(fd)).is_ok();
+    if !open(args.report_fd) || !open(args.kick_fd) || args.kick_fd == args.report_fd {
         return Err(Failure::Usage(
             "`spacenode image` is started by the boot stage only; use `spacenode run`".into(),
         ));
     }
     // SAFETY: checked open above; the boot stage made it for this process alone.
     let mut report_to = unsafe { std::fs::File::from_raw_fd(args.report_fd) };
+    // SAFETY: as above; a distinct descriptor, made for this process alone.
+    let kick = unsafe { std::os::fd::OwnedFd::from_raw_fd(args.kick_fd) };
+    // Never inherited by a component, and a kick never blocks the monitor.
+    rustix::io::fcntl_setfd(&kick, rustix::io::FdFlags::CLOEXEC)
+        .and_then(|()| rustix::fs::fcntl_setfl(&kick, rustix::fs::OFlags::NONBLOCK))
+        .map_err(|e| Failure::Usage(format!("the board's kick descriptor: {e}")))?;
     let board = shipped::board("sim")
         .ok_or_else(|| Failure::Usage("the sim board is missing from this image".into()))?;
     let mut config = MonitorConfig::new(
@@ -59,6 +73,8 @@ pub fn run(args: ImageArgs) -> Result<(), Failure> {
     );
     args.radio.apply(&mut config)?;
     config.booted_by_stage = Some(args.boot);
+    config.counts_as_reset = args.counts_as_reset;
+    config.board_kick = Some(std::sync::Arc::new(kick));
     let after = args.after.as_deref().and_then(report::decode_cause);
     let stop = crate::run::stop_signals()?;
     let usage = |e: board_sim::monitor::MonitorError| match e {

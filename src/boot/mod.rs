@@ -9,14 +9,24 @@
 //! 2. the slot is verified ([`slot::load`]): header against the root hash in OTP ([`otp`]),
 //!    release threshold, board, hardware, security counter at least the confirmed one, then the
 //!    image's bytes in the sealed memory they will run from;
-//! 3. a slot that fails is never run: a trial is cancelled and the confirmed slot tried; a
-//!    confirmed slot that fails falls back to the other slot; if neither verifies the boot stage
-//!    stops with the reasons (no unsigned code ever runs);
+//! 3. a slot that fails is never run: a trial falls back to the confirmed slot; a confirmed slot
+//!    that fails falls back to the other slot; the slot that then boots is recorded in boot
+//!    control (`record_fallback`: booted, and confirmed, since it is the only one that verified)
+//!    before it runs; if neither verifies the boot stage stops with the reasons (no unsigned code
+//!    ever runs);
 //! 4. the verified image runs (`fexecve` of the sealed memfd) as `spacenode image`: the monitor of
 //!    this power cycle, which starts every component from the same image ([`image`]);
+//!    When the last power cycle ended with a clean reboot that software asked for, boot control
+//!    counts it first (`count_clean_reboot`; a confirm starts the count over); past
+//!    `hal::boot::MAX_CLEAN_REBOOTS` the image is told to count this boot as a fault reset
+//!    (`--counts-as-reset`), so requested reboots cannot loop forever unseen by the reset cap;
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
 //!    or a reset (the next power-on begins). An image that ends without a report (it crashed or
 //!    exited at once) is treated as hardware treats a dead image: the watchdog resets the board.
+//!    The board's own hardware watchdog runs outside the image: the image's monitor kicks it
+//!    (a byte on `--kick-fd`) while its loop runs and its own watchdog model has not expired; an
+//!    image that shows no sign of life for [`BootOptions::board_watchdog`] (it hangs as a whole)
+//!    is killed with its components and the board resets.
 //!
 //! Avoids: running anything from the slot flash that was not verified in the memory it runs
 //! from, and holding boot control open while an image runs (the upgrade agent owns it then).
@@ -31,7 +41,7 @@ use crate::failure::Failure;
 use board_sim::boot::{SIM_SLOT_LAYOUT, open_for_bootloader};
 use board_sim::flash::SimFlash;
 use board_sim::monitor::ResetCause;
-use hal::boot::{BootControl, Slot};
+use hal::boot::{BootControl, MAX_CLEAN_REBOOTS, Slot};
 use report::Ending;
 use rustix::event::{PollFd, PollFlags};
 use std::ffi::OsString;
@@ -53,6 +63,9 @@ pub struct BootOptions {
     pub factory_bundle: Option<PathBuf>,
     /// Arguments passed through to every image (the radio's settings).
     pub image_args: Vec<OsString>,
+    /// The board's hardware watchdog timeout: an image that shows no sign of life (no kick on
+    /// its kick descriptor) for this long is reset, as a hung board is by its watchdog timer.
+    pub board_watchdog: Duration,
 }
 
 /// Runs the board until stopped: factory provisioning if fresh, then one verified image per
@@ -71,10 +84,19 @@ pub fn run(
     let mut cycle = 0u32;
     loop {
         cycle = cycle.saturating_add(1);
-        let (image, line) = select_and_verify(&opts.state, &anchor, out)?;
+        let requested = after
+            .as_ref()
+            .is_some_and(|c| c.is_clean() && matches!(c, ResetCause::RebootRequest { .. }));
+        let (image, line, fault) = select_and_verify(&opts.state, &anchor, requested, out)?;
         out(&format!("[boot] power-on #{cycle}: {line}; running it"));
         let started = Instant::now();
-        match run_image(opts, &lock, image, cycle, &line, after.as_ref(), stop)? {
+        let ran = Ran {
+            cycle,
+            line: &line,
+            after: after.as_ref(),
+            fault: fault.as_deref(),
+        };
+        match run_image(opts, &lock, image, &ran, stop, out)? {
             Some(Ending::Stopped) => return Ok(()),
             Some(Ending::Reset(cause)) => after = Some(cause),
             None => {
@@ -134,12 +156,15 @@ fn factory_provision(opts: &BootOptions, out: &mut dyn FnMut(&str)) -> Result<[u
         .ok_or_else(|| usage("OTP was not burnt by factory provisioning".into()))
 }
 
-/// Boot control's choice, verified; falls back as the module docs say.
+/// Boot control's choice, verified; falls back as the module docs say. `requested`: the last
+/// power cycle ended with a clean reboot that software asked for, which boot control counts
+/// first; past [`MAX_CLEAN_REBOOTS`] the third value says why this boot counts as a fault reset.
 fn select_and_verify(
     state: &Path,
     anchor: &[u8; 32],
+    requested: bool,
     out: &mut dyn FnMut(&str),
-) -> Result<(slot::LoadedImage, String), Failure> {
+) -> Result<(slot::LoadedImage, String, Option<String>), Failure> {
     let usage = |e: String| Failure::Usage(e);
     let boot_path = state.join("boot.flash");
     // Boot control cut short is read as far as it goes (the rest erased): a lost record then
@@ -148,6 +173,11 @@ fn select_and_verify(
         .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
     let mut bc = open_for_bootloader(&boot_path)
         .map_err(|e| usage(format!("{}: {e}", boot_path.display())))?;
+    let fault = if requested {
+        count_clean_reboot(&mut bc, out)
+    } else {
+        None
+    };
     let selected = match bc.select_boot() {
         Ok(s) => s,
         Err(e) => {
@@ -179,32 +209,76 @@ fn select_and_verify(
                 _ => format!("{:?}", st.reason),
             };
             let line = boot_line(&img, selected, &why, st.security_counter);
-            return Ok((img, line));
+            return Ok((img, line, fault));
         }
         Err(e) => e,
     };
     out(&format!("[boot] slot {selected:?} refused: {first}"));
+    // A refused trial falls back to the confirmed slot; a refused confirmed slot to the other.
     let other = if st.trial_running() {
-        match bc.cancel_trial() {
-            Ok(()) => out(&format!(
-                "[boot] trial of slot {selected:?} cancelled; the confirmed slot {:?} boots",
-                st.confirmed
-            )),
-            Err(e) => out(&format!("[boot] cancelling the trial failed: {e}")),
-        }
         st.confirmed
     } else {
         selected.other()
     };
     match slot::load(&mut flash, &SIM_SLOT_LAYOUT, other, anchor, floor) {
         Ok(img) => {
+            record_fallback(&mut bc, selected, other, out);
             let why = format!("fallback: slot {selected:?} did not verify");
             let line = boot_line(&img, other, &why, st.security_counter);
-            Ok((img, line))
+            Ok((img, line, fault))
         }
         Err(second) => Err(Failure::Usage(format!(
             "no slot holds an image that verifies against the root of trust in OTP, so nothing runs (no unsigned code ever runs): slot {selected:?}: {first}; slot {other:?}: {second}. Re-provision the board: a fresh --state directory, with --factory-bundle for your own root"
         ))),
+    }
+}
+
+/// Counts a requested clean reboot in boot control; past the cap, why this boot is a fault reset.
+/// A count that cannot be written is a fault reset too (the cap could not be enforced).
+fn count_clean_reboot(
+    bc: &mut board_sim::boot::SimBootControl,
+    out: &mut dyn FnMut(&str),
+) -> Option<String> {
+    match bc.count_clean_reboot() {
+        Ok(n) if n > MAX_CLEAN_REBOOTS => {
+            let why = format!(
+                "{n} reboots requested without a confirm in between (cap {MAX_CLEAN_REBOOTS})"
+            );
+            out(&format!(
+                "[boot] {why}: this one counts as a fault reset, towards safe mode"
+            ));
+            Some(why)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            let why = format!("the requested reboot could not be counted in boot control ({e})");
+            out(&format!("[boot] {why}: it counts as a fault reset"));
+            Some(why)
+        }
+    }
+}
+
+/// Records in boot control that `slot` boots instead of the refused `selected` (before its image
+/// runs), so that the agent of that image reads the slot it runs from.
+fn record_fallback(
+    bc: &mut board_sim::boot::SimBootControl,
+    selected: Slot,
+    slot: Slot,
+    out: &mut dyn FnMut(&str),
+) {
+    let was_trial = bc.state().trial_running();
+    match bc.record_fallback(slot) {
+        Ok(()) if was_trial => out(&format!(
+            "[boot] trial of slot {selected:?} cancelled; the confirmed slot {slot:?} boots"
+        )),
+        Ok(()) => out(&format!(
+            "[boot] slot {slot:?}, the only one that verifies, is now the confirmed slot"
+        )),
+        // The image still boots (it verified); boot control keeps the refused slot as booted
+        // until the next power-on selects and refuses it again.
+        Err(e) => out(&format!(
+            "[boot] recording the fallback to slot {slot:?} in boot control failed: {e}"
+        )),
     }
 }
 
@@ -219,6 +293,17 @@ fn boot_line(img: &slot::LoadedImage, slot: Slot, why: &str, floor: u64) -> Stri
     )
 }
 
+/// What the boot stage tells the image of one power cycle.
+struct Ran<'a> {
+    cycle: u32,
+    /// The boot stage's account of the slot it verified.
+    line: &'a str,
+    /// Why the previous power cycle ended.
+    after: Option<&'a ResetCause>,
+    /// Why this boot counts as a fault reset although the last cycle ended cleanly.
+    fault: Option<&'a str>,
+}
+
 /// Runs `image` for one power cycle and returns its report (`None`: it ended without one).
 ///
 /// The image inherits the state directory's lock (the same open file, so the same `flock`): the
@@ -229,33 +314,21 @@ fn run_image(
     opts: &BootOptions,
     lock: &std::fs::File,
     image: slot::LoadedImage,
-    cycle: u32,
-    line: &str,
-    after: Option<&ResetCause>,
+    ran: &Ran<'_>,
     stop: BorrowedFd<'_>,
+    out: &mut dyn FnMut(&str),
 ) -> Result<Option<Ending>, Failure> {
     let usage = |e: String| Failure::Usage(e);
     let (report_rx, report_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| usage(format!("pipe: {e}")))?;
-    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", image.memfd.as_raw_fd()));
-    cmd.arg0("spacenode")
-        .arg("image")
-        .arg("--state")
-        .arg(&opts.state)
-        .arg("--cycle")
-        .arg(cycle.to_string())
-        .arg("--boot")
-        .arg(line)
-        .arg("--report-fd")
-        .arg(report_tx.as_raw_fd().to_string())
-        .args(&opts.image_args);
-    if let Some(c) = after {
-        cmd.arg("--after").arg(report::encode_cause(c));
-    }
-    // The report pipe's write end and a copy of the lock are the descriptors the image inherits.
+    let (kick_rx, kick_tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| usage(format!("pipe: {e}")))?;
+    let mut cmd = image_command(opts, &image, ran, &report_tx, &kick_tx);
+    // The report and kick pipes' write ends and a copy of the lock are the descriptors the
+    // image inherits.
     let lock_copy =
         rustix::io::fcntl_dupfd_cloexec(lock, 3).map_err(|e| usage(format!("dup: {e}")))?;
-    for fd in [&report_tx, &lock_copy] {
+    for fd in [&report_tx, &kick_tx, &lock_copy] {
         rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
             .map_err(|e| usage(format!("fcntl: {e}")))?;
     }
@@ -279,6 +352,7 @@ fn run_image(
     }
     let spawned = cmd.spawn();
     drop(report_tx);
+    drop(kick_tx);
     drop(lock_copy);
     let mut child = spawned.map_err(|e| usage(format!("running the verified image: {e}")))?;
     let pidfd = rustix::process::pidfd_open(
@@ -286,37 +360,116 @@ fn run_image(
         rustix::process::PidfdFlags::empty(),
     )
     .map_err(|e| usage(format!("pidfd_open: {e}")))?;
-    wait_or_stop(&mut child, &pidfd, stop)?;
+    let started = Instant::now();
+    if let Waited::Expired = wait_or_stop(&mut child, &pidfd, &kick_rx, opts.board_watchdog, stop)?
+    {
+        let at_ms = started.elapsed().as_millis() as u64;
+        out(&format!(
+            "[boot] the image showed no sign of life for {} ms: the board's hardware watchdog resets it",
+            opts.board_watchdog.as_millis()
+        ));
+        return Ok(Some(Ending::Reset(ResetCause::HardwareWatchdog { at_ms })));
+    }
     let mut text = String::new();
     let _ = std::fs::File::from(report_rx).read_to_string(&mut text);
     Ok(report::decode(&text))
 }
 
-/// Waits for the image to exit; on `stop`, asks it to stop (SIGTERM) and waits.
+/// `spacenode image` from the sealed memfd, with this power cycle's arguments and the write ends
+/// of its report and kick pipes.
+fn image_command(
+    opts: &BootOptions,
+    image: &slot::LoadedImage,
+    ran: &Ran<'_>,
+    report_tx: &OwnedFd,
+    kick_tx: &OwnedFd,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(format!("/proc/self/fd/{}", image.memfd.as_raw_fd()));
+    cmd.arg0("spacenode")
+        .arg("image")
+        .arg("--state")
+        .arg(&opts.state)
+        .arg("--cycle")
+        .arg(ran.cycle.to_string())
+        .arg("--boot")
+        .arg(ran.line)
+        .arg("--report-fd")
+        .arg(report_tx.as_raw_fd().to_string())
+        .arg("--kick-fd")
+        .arg(kick_tx.as_raw_fd().to_string())
+        .args(&opts.image_args);
+    if let Some(c) = ran.after {
+        cmd.arg("--after").arg(report::encode_cause(c));
+    }
+    if let Some(why) = ran.fault {
+        cmd.arg("--counts-as-reset").arg(why);
+    }
+    cmd
+}
+
+/// How waiting for an image ended.
+enum Waited {
+    /// It exited (by itself, or stopped on request).
+    Exited,
+    /// It did not kick the board's watchdog in time and was killed.
+    Expired,
+}
+
+/// Waits for the image to exit; on `stop`, asks it to stop (SIGTERM) and waits. The image must
+/// kick (write to its kick pipe) at least every `timeout`; if it does not, it is killed
+/// (SIGKILL; its components die with it) and the wait ends [`Waited::Expired`].
 fn wait_or_stop(
     child: &mut std::process::Child,
     pidfd: &OwnedFd,
+    kicks: &OwnedFd,
+    timeout: Duration,
     stop: BorrowedFd<'_>,
-) -> Result<(), Failure> {
-    let mut fds = [
-        PollFd::new(pidfd, PollFlags::IN),
-        PollFd::from_borrowed_fd(stop, PollFlags::IN),
-    ];
+) -> Result<Waited, Failure> {
+    let os = |what: &str, e: std::io::Error| Failure::Usage(format!("{what}: {e}"));
+    let mut deadline = Instant::now() + timeout;
+    let mut stopping = false;
     loop {
-        match rustix::event::poll(&mut fds, None) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [
+            PollFd::new(pidfd, PollFlags::IN),
+            PollFd::from_borrowed_fd(stop, PollFlags::IN),
+            PollFd::new(kicks, PollFlags::IN),
+        ];
+        let wait = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        match rustix::event::poll(&mut fds, (!stopping).then_some(&wait)) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(Failure::Usage(format!("poll: {e}"))),
         }
-        if fds[1].revents().contains(PollFlags::IN) {
+        let [exited, stopped, kicked] = fds.map(|f| f.revents());
+        if stopped.contains(PollFlags::IN) && !stopping {
             let _ =
                 rustix::process::pidfd_send_signal(pidfd.as_fd(), rustix::process::Signal::TERM);
+            stopping = true;
         }
-        if fds[0].revents().contains(PollFlags::IN) || fds[1].revents().contains(PollFlags::IN) {
-            child
-                .wait()
-                .map_err(|e| Failure::Usage(format!("waiting for the image: {e}")))?;
-            return Ok(());
+        if exited.contains(PollFlags::IN) {
+            child.wait().map_err(|e| os("waiting for the image", e))?;
+            return Ok(Waited::Exited);
+        }
+        if !kicked.is_empty() {
+            // Drained whole; a closed write end (the image closing it) reads as 0 and
+            // leaves the timer running out.
+            let mut buf = [0u8; 256];
+            if matches!(rustix::io::read(kicks, &mut buf), Ok(n) if n > 0) {
+                deadline = Instant::now() + timeout;
+            } else {
+                // Closed: poll reports it at once from now on, so pace the loop instead.
+                std::thread::sleep(left.clamp(Duration::from_millis(1), Duration::from_millis(20)));
+            }
+        }
+        if !stopping && Instant::now() >= deadline {
+            let _ =
+                rustix::process::pidfd_send_signal(pidfd.as_fd(), rustix::process::Signal::KILL);
+            child.wait().map_err(|e| os("waiting for the image", e))?;
+            return Ok(Waited::Expired);
         }
     }
 }

@@ -8,8 +8,8 @@
 //! | `reset hw-watchdog MS` | the hardware watchdog expired `MS` ms after power-on |
 //!
 //! No line (the image crashed, exited at once, or is not a `spacenode` at all) is, for the boot
-//! stage, what a hung or dead image is on hardware: nothing kicks the watchdog, so the board
-//! resets. The same line on the way back down is `--after` of the next power cycle's image.
+//! stage, what a dead image is on hardware: nothing kicks the watchdog, so the board resets. An
+//! image that hangs without exiting is reset by the board's watchdog timer in the boot stage. The same line on the way back down is `--after` of the next power cycle's image.
 //!
 //! Avoids: anything but the cause crossing between the two (the image gets no other state).
 

@@ -12,6 +12,30 @@ use crate::ground::admin;
 use crate::ground::session::Session;
 use std::path::Path;
 
+/// Sets the node's mission clock from the ground's UTC clock (`spacenode ground time`, signed
+/// by two of the three admins): without it the node refuses every certificate that expires.
+/// Returns the summary line.
+pub fn correlate(ground: &Ground, s: &mut Session, ground_state: &Path) -> Result<String, Failure> {
+    let now = crate::ground::expiry::ground_now_ms()?;
+    let [a0, a1, _] = &ground.admins;
+    let mut log = |l: String| println!("   {l}");
+    println!(
+        "   mission time: admins 0 and 1 correlate the node's clock to the ground's, {}",
+        crate::ground::time::utc(now)
+    );
+    admin::apply(
+        s,
+        ground_state,
+        &ground.identity,
+        &[(0, a0), (1, a1)],
+        &format!("time {now}"),
+        None,
+        &mut log,
+    )?;
+    println!("   -> applied: certificates now expire on mission time (one hour from signing)");
+    Ok("mission time correlated from the ground's clock (2 of 3 admins)".into())
+}
+
 /// Runs the step; returns its summary line.
 pub fn revoke(
     ground: &Ground,

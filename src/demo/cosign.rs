@@ -48,7 +48,10 @@ fn job(
         server: crate::demo::story::SERVER_ID,
         key: ground.cert_key.clone(),
         psbts,
-        expiry_ms: None,
+        expiry_ms: Some(
+            crate::ground::expiry::ground_now_ms()?
+                .saturating_add(crate::ground::expiry::DEFAULT_LIFETIME_S * 1000),
+        ),
         timeout: sign::DEFAULT_TIMEOUT,
         rate_bps: Some(rate_bps),
     };

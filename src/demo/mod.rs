@@ -6,7 +6,8 @@
 //!    2-of-3 wallet are registered, with 2-of-3 admin keys for later changes ([`story`]);
 //! 3. the node powers on, every component in its own sandboxed process, with its radio behind
 //!    the link emulator at 10 % loss each way ([`board`]);
-//! 4. a ping over that radio;
+//! 4. a ping over that radio, and the node's mission clock correlated to the ground's (two of
+//!    three admins sign it; certificates expire on that clock, one hour after signing) ([`admin`]);
 //! 5. two real payments co-signed by CFDP batch, finalised, and accepted by Bitcoin Core's script
 //!    interpreter; one over the policy's limit refused with the signer's reason ([`cosign`]);
 //! 6. a replayed and a forged telecommand refused and counted ([`attack`]);
@@ -165,7 +166,10 @@ fn story_on(
     .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut summary = Vec::new();
 
-    title(4, "Ping (PUS 17,1) over the lossy radio:");
+    title(
+        4,
+        "Ping (PUS 17,1) over the lossy radio, then the node's mission time from the ground's clock:",
+    );
     let a = session
         .command(ST_TEST, 1, &[])
         .map_err(|e| Failure::Usage(format!("ping: {e}")))?;
@@ -194,6 +198,8 @@ fn story_on(
         "ping answered in {} ms through 10 % loss",
         a.elapsed.as_millis()
     ));
+    summary.push(admin::correlate(ground, &mut session, ground_state)?);
+    node.show_new();
 
     title(
         5,

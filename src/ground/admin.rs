@@ -5,6 +5,7 @@
 //! | `export-xpub --server ID` (or `--account N`) | TC 8,1 function 0x0004 (0x0005) | TM\[8,128\] with the export signed by the node's identity key, verified here against `--identity` before anything is printed |
 //! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
 //! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
+//! | `spacenode ground time` ([`super::time`]) | an admin envelope with the body `time MS` (the ground's UTC clock), as above | 1,7, or 1,8 with the signer's refusal (a replayed or backwards correlation) |
 //!
 //! Admin commands are signed here with each `--admin-key` (a file holding the admin's P-256
 //! secret key as 64 hex characters, the format `spacenode ground batch --key` reads). The admin
@@ -113,6 +114,21 @@ pub struct Signing {
     /// The envelope counter [default: one above the last this ground used for the node]
     #[arg(long, value_name = "N")]
     counter: Option<u64>,
+}
+
+impl Signing {
+    /// `--identity` as given.
+    pub(super) fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The ground's state directory.
+    pub(super) fn state_dir(&self) -> PathBuf {
+        self.link
+            .state
+            .clone()
+            .unwrap_or_else(super::default_state_dir)
+    }
 }
 
 #[derive(Args)]
@@ -545,6 +561,20 @@ fn new_admin_keys(body: &str, a: &RotateArgs) -> Result<Vec<(u8, p256::SecretKey
 }
 
 fn command(sig: Signing, body: &str, new_set: Vec<(u8, p256::SecretKey)>) -> Result<(), Failure> {
+    match send(sig, body, new_set)? {
+        Some(c) => println!("applied: the signer's registry is now at admin counter {c}"),
+        None => println!("applied (the counter report was lost on the downlink)"),
+    }
+    Ok(())
+}
+
+/// Signs `body` with the `--admin-key`s (and `new_set`), sends it and waits for the signer's
+/// answer: see [`apply`].
+pub(super) fn send(
+    sig: Signing,
+    body: &str,
+    new_set: Vec<(u8, p256::SecretKey)>,
+) -> Result<Option<u64>, Failure> {
     let identity = read_identity(&sig.identity)?;
     let mut keys = admin_keys(&sig)?;
     keys.extend(new_set);
@@ -555,7 +585,7 @@ fn command(sig: Signing, body: &str, new_set: Vec<(u8, p256::SecretKey)>) -> Res
         .clone()
         .unwrap_or_else(super::default_state_dir);
     let mut s = sig.link.session()?;
-    let applied = apply(
+    apply(
         &mut s,
         &state,
         &identity,
@@ -563,12 +593,7 @@ fn command(sig: Signing, body: &str, new_set: Vec<(u8, p256::SecretKey)>) -> Res
         body,
         sig.counter,
         &mut |l| println!("{l}"),
-    )?;
-    match applied {
-        Some(c) => println!("applied: the signer's registry is now at admin counter {c}"),
-        None => println!("applied (the counter report was lost on the downlink)"),
-    }
-    Ok(())
+    )
 }
 
 /// Builds the admin envelope for `body` (the counter one above the last this ground used for
@@ -635,7 +660,9 @@ pub fn apply(
         .filter_map(|t| wire::decode_response(&t.source))
         .find_map(|(_, r)| match r {
             ResponseReport::Applied(c) => Some(c),
-            ResponseReport::Export(_) | ResponseReport::Challenge(_) => None,
+            ResponseReport::Export(_)
+            | ResponseReport::Challenge(_)
+            | ResponseReport::Clock { .. } => None,
         }))
 }
 

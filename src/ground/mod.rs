@@ -4,12 +4,13 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal) |
+//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
 //! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
-//! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]) |
+//! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]); certificates expire after `--lifetime-s` by default ([`expiry`]) |
+//! | `time` | a time correlation from the ground's UTC clock to the node's mission clock, signed by the admins ([`time`]) |
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //! | `keys verify` | SDLS key verification (PUS 130,4, CCSDS 355.1 challenge/response): does the node hold the same key as our provisioning file ([`keys`]) |
@@ -25,12 +26,14 @@
 
 pub mod admin;
 pub mod batch;
+pub mod expiry;
 pub mod keyfile;
 pub mod keys;
 pub mod refusal;
 pub mod session;
 pub mod sign;
 pub mod status;
+pub mod time;
 pub mod upgrade;
 pub mod upgrade_show;
 
@@ -71,6 +74,10 @@ pub enum GroundCommand {
     /// The node's SDLS keys: verify them by challenge/response (PUS 130,4).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Set the node's mission time from the ground's UTC clock: an admin-signed time
+    /// correlation (needed before certificates with an expiry are accepted; after a reset it
+    /// also removes the time the node could not count while it was off). Refused if it would move the node's clock backwards, or is a replay.
+    Time(time::TimeArgs),
     /// Upgrade the node's software with a signed bundle: uplink the chunks the node needs,
     /// follow the trial boot, print the outcome (confirmed, or rolled back and why). Run it
     /// again to resume an interrupted upgrade.
@@ -119,9 +126,8 @@ pub struct SignArgs {
     /// one file per PSBT in batch order [default: next to each PSBT, NAME.signed.psbt]
     #[arg(long = "out", value_name = "DIR|FILE")]
     outs: Vec<PathBuf>,
-    /// Certificate expiry, mission time in ms [default: never]
-    #[arg(long, value_name = "MS")]
-    expiry_ms: Option<u64>,
+    #[command(flatten)]
+    expiry: expiry::ExpiryArgs,
     /// Uplink rate in kbit/s (the radio's; 0: unpaced)
     #[arg(long, value_name = "KBPS", default_value_t = 1000)]
     rate_kbps: u64,
@@ -174,9 +180,8 @@ pub struct BatchArgs {
     /// Where to write the batch file
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Certificate expiry, mission time in ms [default: never]
-    #[arg(long, value_name = "MS", default_value_t = u64::MAX)]
-    expiry_ms: u64,
+    #[command(flatten)]
+    expiry: expiry::ExpiryArgs,
     /// The ground's state directory (certificate sequence numbers)
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
@@ -389,6 +394,10 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
             _ => println!("{name}: report lost on the downlink (run status again)"),
         }
     }
+    let state = args.state.clone().unwrap_or_else(default_state_dir);
+    let now = expiry::ground_now_ms().ok();
+    print!("{}", time::node_clock_line(&mut s, now));
+    print!("{}", time::status_lines(&state, now));
     let no_health = no_data.is_some();
     if no_health { Ok(()) } else { refused(&a) }
 }
@@ -429,8 +438,8 @@ fn make_batch(args: BatchArgs) -> Result<(), Failure> {
     let state = args.state.unwrap_or_else(default_state_dir);
     let seq =
         batch::next_sequence(&state, args.server).map_err(|e| Failure::Usage(e.to_string()))?;
-    let file =
-        batch::build_batch(&key, args.server, seq, args.expiry_ms, &psbts).map_err(rejected)?;
+    let file = batch::build_batch(&key, args.server, seq, args.expiry.expiry_ms()?, &psbts)
+        .map_err(rejected)?;
     std::fs::write(&args.out, &file)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.out.display())))?;
     let id = comms_partition::intake::batch_id_of(&file).unwrap_or(0);
@@ -466,6 +475,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
         GroundCommand::Keys(c) => keys::run(c),
         GroundCommand::Keygen(a) => keygen(a),
         GroundCommand::Upgrade(a) => upgrade_cmd(a),
+        GroundCommand::Time(a) => time::run(a),
     }
 }
 
@@ -517,7 +527,7 @@ fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         server: args.server,
         key,
         psbts,
-        expiry_ms: args.expiry_ms,
+        expiry_ms: Some(args.expiry.expiry_ms()?),
         timeout: Duration::from_secs(args.deadline_s.max(1)),
         rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),
     };

@@ -253,7 +253,11 @@ pub fn explain(class: u8, code: u8, psbt: Option<u16>) -> String {
         7 => "certificate expired",
         8 => "PSBT count differs from the certificate",
         9 => "a PSBT does not match its certified hash",
-        10 => "sequence number more than 2^20 above the node's last for this server",
+        10 => {
+            "the certificate never expires and the server's registry entry does not say `no-expiry` (give it a lifetime: --lifetime-s)"
+        }
+        11 => "the node has no mission time yet: correlate it first with `spacenode ground time`",
+        12 => "sequence number more than 2^20 above the node's last for this server",
         _ => "certificate refused",
     };
     let miss = |m: u8| match m {

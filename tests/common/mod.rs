@@ -57,16 +57,33 @@ pub fn text(o: &Output) -> String {
 /// Runs `spacenode ground CMD` against the node at `uplink`/`ground` with the ground state in
 /// `state` (short timeouts, several attempts).
 pub fn ground_cli(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spacenode"))
-        .args(["ground", cmd, "--timeout-ms", "500", "--attempts", "8"])
+    ground_command(
+        &[cmd, "--timeout-ms", "500", "--attempts", "8"],
+        uplink,
+        ground,
+        state,
+    )
+    .output()
+    .expect("spacenode ground")
+}
+
+/// `spacenode ground ARGS --node UPLINK --listen GROUND --state STATE`.
+pub fn ground_command(
+    args: &[&str],
+    uplink: SocketAddr,
+    ground: SocketAddr,
+    state: &Path,
+) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
+    c.arg("ground")
+        .args(args)
         .arg("--node")
         .arg(uplink.to_string())
         .arg("--listen")
         .arg(ground.to_string())
         .arg("--state")
-        .arg(state)
-        .output()
-        .expect("spacenode ground")
+        .arg(state);
+    c
 }
 
 /// A running `spacenode run`. Dropping it stops it (SIGTERM, then waits).
@@ -200,7 +217,7 @@ pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
     let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
     let sum = signer::descriptor::checksum(&body).unwrap();
     format!(
-        "server id=1 key={} network=regtest account=0 descriptor={body}#{}\nrule allow max-amount=5000000 max-fee=50000\n",
+        "server id=1 key={} network=regtest account=0 descriptor={body}#{} no-expiry\nrule allow max-amount=5000000 max-fee=50000\n",
         cert_public.as_hex(),
         std::str::from_utf8(&sum).unwrap()
     )

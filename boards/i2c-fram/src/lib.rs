@@ -14,7 +14,9 @@
 #![warn(missing_docs)]
 
 use embedded_hal::i2c::{self, I2c, Operation};
-use hal::flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use hal::flash::{
+    ErasedValue, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 
 /// Bytes per transfer: the 16-byte FIFO of both boards' controllers.
 pub const TRANSFER: usize = 16;
@@ -122,6 +124,11 @@ impl<B: I2c> ReadNorFlash for I2cFram<B> {
     fn capacity(&self) -> usize {
         self.capacity as usize
     }
+}
+
+/// Erase stores `0xFF` (the NOR contract this driver keeps).
+impl<B: I2c> ErasedValue for I2cFram<B> {
+    const ERASED: u8 = 0xFF;
 }
 
 impl<B: I2c> NorFlash for I2cFram<B> {

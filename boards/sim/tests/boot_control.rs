@@ -19,6 +19,8 @@ enum Step {
     /// Confirm the running trial with this security counter.
     Confirm(u64),
     Cancel,
+    /// The bootloader counts a clean reboot the software asked for.
+    CleanReboot,
 }
 
 fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
@@ -27,16 +29,19 @@ fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
     vec![
         (Step::Boot, Some((A, Normal))),
         (Step::Request(B, 2), None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Trial))),
         (Step::Boot, Some((B, Trial))), // crashed without confirming
         (Step::Boot, Some((A, RolledBack))),
         (Step::Request(B, 3), None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Trial))),
         (Step::Confirm(7), None),
         (Step::Boot, Some((B, Normal))),
         (Step::Request(A, 1), None),
         (Step::Boot, Some((A, Trial))),
         (Step::Cancel, None),
+        (Step::CleanReboot, None),
         (Step::Boot, Some((B, Normal))),
     ]
 }
@@ -58,6 +63,7 @@ fn run_step<'a>(
         Step::Request(s, n) => bc.request_trial(s, n).map(|_| None),
         Step::Confirm(c) => bc.confirm(c).map(|_| None),
         Step::Cancel => bc.cancel_trial().map(|_| None),
+        Step::CleanReboot => bc.count_clean_reboot().map(|_| None),
     };
     *state = bc.state();
     r
@@ -78,6 +84,36 @@ fn the_upgrade_scenario_boots_tries_rolls_back_and_confirms() {
     assert_eq!(state.trial, None);
     assert_eq!(state.boot_count, 8);
     assert_eq!(state.security_counter, 7, "raised by the confirm");
+    assert_eq!(
+        state.clean_reboots, 1,
+        "two counted, cleared by the confirm, one more"
+    );
+}
+
+#[test]
+fn clean_reboots_are_counted_until_a_confirm_and_saturate() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
+    for n in 1..=300u32 {
+        let got = bc.count_clean_reboot().expect("count");
+        assert_eq!(u32::from(got), n.min(255));
+    }
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    assert_eq!(bc.state().clean_reboots, 255, "persisted");
+    bc.request_trial(Slot::B, 1).expect("request");
+    bc.select_boot().expect("trial boot");
+    bc.cancel_trial().expect("a cancel is no confirm");
+    assert_eq!(bc.state().clean_reboots, 255);
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    bc.select_boot().expect("boot");
+    bc.request_trial(Slot::B, 1).expect("request");
+    let _ = bc.into_inner();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    bc.select_boot().expect("trial boot");
+    bc.confirm(0).expect("confirm");
+    assert_eq!(bc.state().clean_reboots, 0, "a confirm starts over");
 }
 
 #[test]
@@ -304,7 +340,7 @@ fn a_flip_in_one_copy_loses_nothing_and_a_lost_state_recovers_to_slot_a() {
 }
 
 #[test]
-fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2() {
+fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_3() {
     let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
     // Written by a build from before security counters: B confirmed and booted, 5 boots.
     let v1 = [1u8, 1, 1, 0, 0xFF, 0, 0, 0, 5, 0, 0, 0];
@@ -318,6 +354,7 @@ fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2(
         trial: None,
         boot_count: 5,
         security_counter: 0,
+        clean_reboots: 0,
     };
     assert_eq!(bc.state(), want);
     bc.select_boot().expect("boot");
@@ -328,5 +365,83 @@ fn a_version_1_record_reads_as_security_counter_0_and_is_rewritten_as_version_2(
         store.read(&mut flash, &mut buf).expect("read"),
         Some(BOOT_RECORD_LEN)
     );
-    assert_eq!(buf[0], 2, "rewritten as version 2");
+    assert_eq!(buf[0], 3, "rewritten as version 3");
+}
+
+#[test]
+fn a_refused_slot_is_recorded_as_the_fallback_before_its_image_runs() {
+    let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+    let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
+    assert!(matches!(
+        bc.record_fallback(Slot::B),
+        Err(BootControlError::NotSelected)
+    ));
+    bc.request_trial(Slot::B, 2).expect("request");
+    let _ = bc.into_inner();
+    // The trial slot is selected and refused: the confirmed slot boots, the trial is dropped.
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+    assert_eq!(bc.select_boot().expect("select"), Slot::B);
+    bc.record_fallback(Slot::A).expect("fallback");
+    let after_trial = bc.state();
+    assert_eq!(
+        (
+            after_trial.booted,
+            after_trial.confirmed,
+            after_trial.reason
+        ),
+        (Slot::A, Slot::A, BootReason::RolledBack)
+    );
+    assert_eq!((after_trial.trial, after_trial.boot_count), (None, 1));
+    let _ = bc.into_inner();
+    let ops = flash.ops();
+    let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+    assert_eq!(bc.state(), after_trial, "persisted");
+    // The confirmed slot is selected and refused: the other one boots and becomes confirmed.
+    assert_eq!(bc.select_boot().expect("select"), Slot::A);
+    bc.record_fallback(Slot::B).expect("fallback");
+    let st = bc.state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::B, Slot::B, BootReason::Fallback, None)
+    );
+    let _ = bc.into_inner();
+    assert!(flash.ops() > ops);
+    // The fallback is one mirrored record write after the select: a power cut at any of its
+    // operations (whole or torn) leaves the state as selected (the next power-on selects,
+    // refuses and falls back again) or as fallen back, never anything else.
+    let power_on = |fallback: bool| {
+        let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+        let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+        bc.select_boot().expect("select");
+        if fallback {
+            bc.record_fallback(Slot::B).expect("fallback");
+        }
+        let st = bc.state();
+        let _ = bc.into_inner();
+        (st, flash.ops())
+    };
+    let ((selected, start), (fallen_back, end)) = (power_on(false), power_on(true));
+    assert!(end > start);
+    let mut saw = [0usize; 2];
+    for at in start..end {
+        for landed in [0usize, 8, 20, 64] {
+            let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
+            flash.cut_power(PowerCut { at_op: at, landed });
+            let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("open");
+            bc.select_boot().expect("the select lands before the cut");
+            let _ = bc.record_fallback(Slot::B);
+            let _ = bc.into_inner();
+            assert!(!flash.powered(), "the cut at {at} fired");
+            flash.power_cycle();
+            let got = FlashBootControl::open(&mut flash, BOOT_LAYOUT)
+                .expect("readable after the cut")
+                .state();
+            assert!(
+                got == selected || got == fallen_back,
+                "cut at {at}/{landed}: {got:?}"
+            );
+            saw[usize::from(got == fallen_back)] += 1;
+        }
+    }
+    assert!(saw[0] > 0 && saw[1] > 0, "{saw:?}");
 }

@@ -1,7 +1,7 @@
 //! The sim flash against its documented contract: NOR rules, power cuts, bit flips.
 
 use board_sim::flash::{PowerCut, SimFlash, SimFlashError};
-use hal::flash::{NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use hal::flash::{ErasedValue, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
 
 type Flash = SimFlash<4, 256>;
 const CAP: usize = 4 * 256;
@@ -69,6 +69,47 @@ fn image(flash: &Flash) -> Vec<u8> {
     let mut v = vec![0u8; CAP];
     flash.peek(0, &mut v).expect("peek whole image");
     v
+}
+
+#[test]
+fn a_flash_that_erases_to_zero_only_sets_bits_until_erased() {
+    type Zero = SimFlash<4, 256, 0x00>;
+    assert_eq!((Flash::ERASED, Zero::ERASED), (0xFF, 0x00));
+    let mut f = Zero::anonymous(CAP).expect("flash");
+    let mut all = vec![0xAAu8; CAP];
+    f.peek(0, &mut all).expect("peek");
+    assert_eq!(all, vec![0x00; CAP], "a fresh device is erased to 0x00");
+    f.write(8, &[0x0F, 0xF0, 0x00, 0x01]).expect("write erased");
+    // Setting more bits is allowed.
+    f.write(8, &[0xFF, 0xF0, 0x10, 0x01]).expect("set bits");
+    // Clearing a bit back to 0 is refused, with the first offending address, and nothing lands.
+    match f.write(8, &[0xFF, 0x70, 0x10, 0x01]) {
+        Err(SimFlashError::WriteToUnerased {
+            addr: 9,
+            old: 0xF0,
+            new: 0x70,
+        }) => {}
+        other => panic!("expected WriteToUnerased at 9, got {other:?}"),
+    }
+    let mut b = [0u8; 4];
+    f.read(8, &mut b).expect("read");
+    assert_eq!(b, [0xFF, 0xF0, 0x10, 0x01]);
+    // An erase, whole or cut, brings bytes back to 0x00.
+    f.cut_power(PowerCut {
+        at_op: f.ops(),
+        landed: 10,
+    });
+    assert!(f.erase(0, 256).is_err());
+    f.power_cycle();
+    f.read(8, &mut b).expect("read");
+    assert_eq!(
+        b,
+        [0x00, 0x00, 0x10, 0x01],
+        "a cut erase clears its prefix only"
+    );
+    f.erase(0, 256).expect("erase");
+    f.read(8, &mut b).expect("read");
+    assert_eq!(b, [0; 4]);
 }
 
 #[test]

@@ -2,14 +2,16 @@
 //! updates, bit flips in either copy, and a bounded proptest of random updates and cuts.
 //!
 //! The expected outcome of each cut is the one the store documents (`store::record`): the old
-//! record until the last write of the new copy has fully landed, the new one from then on.
+//! record until the last write of the new copy has fully landed, the new one from then on. The
+//! power-cut sweeps run on a flash erased to `0xFF` and on one erased to `0x00`.
 
 use board_sim::flash::{PowerCut, SimFlash, SimFlashError};
 use proptest::prelude::*;
 use store::format::{HEADER_LEN, IO_CHUNK, TRAILER_LEN};
 use store::{CopyState, RecordStatus, RecordStore, StoreError, StoreLayout};
 
-type Flash = SimFlash<4, 4096>;
+/// 4-byte writes, 4 KiB sectors, erased to `X`.
+type Flash<const X: u8 = 0xFF> = SimFlash<4, 4096, X>;
 const CAP: usize = 6 * 4096;
 /// Copies of two sectors each, after one sector used by nobody (so addresses are not zero).
 const LAYOUT: StoreLayout = StoreLayout::new(4096, 8192, *b"TEST");
@@ -36,7 +38,7 @@ fn update_ops(n: usize, mirrored: bool) -> usize {
 }
 
 /// Both copies of the layout, byte for byte.
-fn copies(flash: &Flash) -> Vec<u8> {
+fn copies<const X: u8>(flash: &Flash<X>) -> Vec<u8> {
     let mut buf = vec![0u8; 2 * 8192];
     flash.peek(4096, &mut buf).expect("peek");
     buf
@@ -46,9 +48,9 @@ fn copies(flash: &Flash) -> Vec<u8> {
 /// byte for byte, what the completed update leaves there. That is the store's documented rule
 /// ("old until every byte of the new copy holds its value"). It is usually reached only when the
 /// last write lands in full, but earlier when the bytes still to come already read as erased
-/// `0xFF` (padding, or CRC bytes that happen to be `0xFF`). The reference is an uncut run.
-fn new_survives(payloads: &[Vec<u8>], mirrored: bool, cut: &Flash) -> bool {
-    let mut reference = Flash::anonymous(CAP).expect("flash");
+/// (padding, or CRC bytes that happen to be erased). The reference is an uncut run.
+fn new_survives<const X: u8>(payloads: &[Vec<u8>], mirrored: bool, cut: &Flash<X>) -> bool {
+    let mut reference = Flash::<X>::anonymous(CAP).expect("flash");
     let mut store = RecordStore::mount(&mut reference, LAYOUT).expect("mount");
     let (last, before) = payloads.split_last().expect("at least one update");
     for p in before {
@@ -64,9 +66,9 @@ fn new_survives(payloads: &[Vec<u8>], mirrored: bool, cut: &Flash) -> bool {
     })
 }
 
-fn update(
+fn update<const X: u8>(
     store: &mut RecordStore,
-    flash: &mut Flash,
+    flash: &mut Flash<X>,
     data: &[u8],
     mirrored: bool,
 ) -> Result<u64, StoreError<SimFlashError>> {
@@ -77,7 +79,7 @@ fn update(
     }
 }
 
-fn read(store: &mut RecordStore, flash: &mut Flash) -> Option<Vec<u8>> {
+fn read<const X: u8>(store: &mut RecordStore, flash: &mut Flash<X>) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; store.max_payload()];
     let n = store.read(flash, &mut buf).expect("read");
     n.map(|n| buf[..n].to_vec())
@@ -85,12 +87,12 @@ fn read(store: &mut RecordStore, flash: &mut Flash) -> Option<Vec<u8>> {
 
 /// Run `payloads` as successive updates with a cut at `cut`; return the record read after the
 /// reboot, the expected one, and whether the cut fired.
-fn cut_run(
+fn cut_run<const X: u8>(
     payloads: &[Vec<u8>],
     mirrored: bool,
     cut: PowerCut,
 ) -> (Option<Vec<u8>>, Option<Vec<u8>>, bool) {
-    let mut flash = Flash::anonymous(CAP).expect("flash");
+    let mut flash = Flash::<X>::anonymous(CAP).expect("flash");
     let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     flash.cut_power(cut);
     let mut expected = None;
@@ -141,13 +143,13 @@ fn sequence() -> Vec<Vec<u8>> {
     ]
 }
 
-fn sweep(mirrored: bool) -> usize {
+fn sweep<const X: u8>(mirrored: bool) -> usize {
     let seq = sequence();
     let total: usize = seq.iter().map(|p| update_ops(p.len(), mirrored)).sum();
     let mut cases = 0;
     for at in 0..total {
         for landed in [0usize, 1, 4, 128, 255, 256, 8192] {
-            let (got, expected, fired) = cut_run(
+            let (got, expected, fired) = cut_run::<X>(
                 &seq,
                 mirrored,
                 PowerCut {
@@ -158,7 +160,7 @@ fn sweep(mirrored: bool) -> usize {
             assert!(fired, "cut at {at} never fired");
             assert_eq!(
                 got, expected,
-                "cut at op {at} landing {landed} (mirrored: {mirrored})"
+                "cut at op {at} landing {landed} (mirrored: {mirrored}, erased {X:#04x})"
             );
             cases += 1;
         }
@@ -168,24 +170,23 @@ fn sweep(mirrored: bool) -> usize {
 
 #[test]
 fn power_cut_at_every_write_and_erase_reads_old_or_new_exactly_as_documented() {
-    let cases = sweep(false);
     // 7 updates, 1 erase + (1 + 1 + 2 + 4 + 1 + 1 + 32) writes, 7 landings each.
-    assert_eq!(cases, (7 + 42) * 7);
+    assert_eq!(sweep::<0xFF>(false), (7 + 42) * 7);
+    assert_eq!(sweep::<0x00>(false), (7 + 42) * 7);
 }
 
 #[test]
 fn mirrored_updates_survive_a_power_cut_at_every_write_and_erase() {
-    let cases = sweep(true);
-    assert_eq!(cases, 2 * (7 + 42) * 7);
+    assert_eq!(sweep::<0xFF>(true), 2 * (7 + 42) * 7);
+    assert_eq!(sweep::<0x00>(true), 2 * (7 + 42) * 7);
 }
 
-#[test]
-fn the_first_record_is_absent_or_complete_never_garbage() {
+fn first_record<const X: u8>() {
     // Before any record exists a cut can only leave "nothing" or the first record.
     let first = vec![payload(500, 9)];
     for at in 0..update_ops(500, false) as u64 {
         for landed in [0, 2, 100, 256] {
-            let (got, expected, _) = cut_run(&first, false, PowerCut { at_op: at, landed });
+            let (got, expected, _) = cut_run::<X>(&first, false, PowerCut { at_op: at, landed });
             assert_eq!(got, expected);
             assert!(got.is_none() || got == Some(first[0].clone()));
         }
@@ -193,8 +194,13 @@ fn the_first_record_is_absent_or_complete_never_garbage() {
 }
 
 #[test]
-fn a_cut_first_write_is_reported_as_interrupted_not_lost() {
-    let mut flash = Flash::anonymous(CAP).expect("flash");
+fn the_first_record_is_absent_or_complete_never_garbage() {
+    first_record::<0xFF>();
+    first_record::<0x00>();
+}
+
+fn interrupted<const X: u8>() {
+    let mut flash = Flash::<X>::anonymous(CAP).expect("flash");
     let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     assert_eq!(store.status(), RecordStatus::Blank);
     flash.cut_power(PowerCut {
@@ -209,6 +215,12 @@ fn a_cut_first_write_is_reported_as_interrupted_not_lost() {
 }
 
 #[test]
+fn a_cut_first_write_is_reported_as_interrupted_not_lost() {
+    interrupted::<0xFF>();
+    interrupted::<0x00>();
+}
+
+#[test]
 fn a_bit_flip_anywhere_in_the_newest_copy_falls_back_to_the_other_copy() {
     let old = payload(40, 1);
     let new = payload(40, 2);
@@ -216,7 +228,7 @@ fn a_bit_flip_anywhere_in_the_newest_copy_falls_back_to_the_other_copy() {
     let mut cases = 0;
     for offset in 0..record_bytes {
         for bit in [0u8, 3, 7] {
-            let mut flash = Flash::anonymous(CAP).expect("flash");
+            let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
             let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
             store.write(&mut flash, &old).expect("old");
             store.write(&mut flash, &new).expect("new"); // lands in copy B
@@ -252,7 +264,7 @@ fn a_bit_flip_anywhere_in_the_newest_copy_falls_back_to_the_other_copy() {
 
 #[test]
 fn a_bit_flip_in_the_older_copy_changes_nothing_and_flips_in_both_are_reported_as_lost() {
-    let mut flash = Flash::anonymous(CAP).expect("flash");
+    let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
     let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
     store.write(&mut flash, b"first").expect("1");
     store.write(&mut flash, b"second").expect("2");
@@ -274,7 +286,7 @@ fn a_bit_flip_in_the_older_copy_changes_nothing_and_flips_in_both_are_reported_a
 #[test]
 fn mirrored_records_lose_nothing_to_a_flip_in_either_copy() {
     for victim in [0u32, 1] {
-        let mut flash = Flash::anonymous(CAP).expect("flash");
+        let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
         let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
         store.write_mirrored(&mut flash, b"counter=1").expect("1");
         store.write_mirrored(&mut flash, b"counter=2").expect("2");
@@ -294,7 +306,7 @@ fn mirrored_records_lose_nothing_to_a_flip_in_either_copy() {
 
 #[test]
 fn bad_layouts_and_oversized_payloads_are_typed_errors() {
-    let mut flash = Flash::anonymous(CAP).expect("flash");
+    let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
     for bad in [
         StoreLayout::new(100, 4096, *b"TEST"),
         StoreLayout::new(0, 1000, *b"TEST"),
@@ -329,7 +341,7 @@ fn bad_layouts_and_oversized_payloads_are_typed_errors() {
 
 #[test]
 fn records_of_another_layout_are_foreign_not_read() {
-    let mut flash = Flash::anonymous(CAP).expect("flash");
+    let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
     let mut keys =
         RecordStore::mount(&mut flash, StoreLayout::new(4096, 8192, *b"KEYS")).expect("m");
     keys.write(&mut flash, b"secret").expect("write");
@@ -354,7 +366,7 @@ proptest! {
     ) {
         let total: usize = payloads.iter().map(|p| update_ops(p.len(), mirrored)).sum();
         let at = ((total as f64) * at_frac) as u64;
-        let (got, expected, fired) = cut_run(&payloads, mirrored, PowerCut { at_op: at, landed });
+        let (got, expected, fired) = cut_run::<0xFF>(&payloads, mirrored, PowerCut { at_op: at, landed });
         prop_assert!(fired);
         prop_assert_eq!(got, expected);
     }
@@ -368,7 +380,7 @@ fn a_cut_whose_missing_bytes_read_as_erased_leaves_the_new_record() {
     // 20 + 1 + 4 = 25 bytes, padded to 28 with 0xFF: landing 25 is the whole record.
     let one = vec![vec![7u8]];
     for (landed, new) in [(24, false), (25, true)] {
-        let (got, expected, fired) = cut_run(&one, false, PowerCut { at_op: 1, landed });
+        let (got, expected, fired) = cut_run::<0xFF>(&one, false, PowerCut { at_op: 1, landed });
         assert!(fired);
         assert_eq!(got, expected);
         assert_eq!(got.is_some(), new, "landed {landed}");
@@ -376,7 +388,7 @@ fn a_cut_whose_missing_bytes_read_as_erased_leaves_the_new_record() {
     // 20 + 236 + 4 = 260 bytes: a 256-byte write, then a 4-byte write holding only the CRC.
     // Find a payload whose CRC ends in 0xFF but not 0xFFFF.
     let crc_tail = |p: &[u8]| {
-        let mut flash = Flash::anonymous(CAP).expect("flash");
+        let mut flash = Flash::<0xFF>::anonymous(CAP).expect("flash");
         let mut store = RecordStore::mount(&mut flash, LAYOUT).expect("mount");
         store.write(&mut flash, p).expect("write");
         let mut tail = [0u8; 2];
@@ -393,7 +405,7 @@ fn a_cut_whose_missing_bytes_read_as_erased_leaves_the_new_record() {
         .expect("a CRC ending in 0xFF exists");
     let first = vec![p.clone()];
     for (landed, new) in [(2, false), (3, true), (4, true)] {
-        let (got, _, fired) = cut_run(&first, false, PowerCut { at_op: 2, landed });
+        let (got, _, fired) = cut_run::<0xFF>(&first, false, PowerCut { at_op: 2, landed });
         assert!(fired);
         assert_eq!(got, new.then(|| p.clone()), "landed {landed}");
     }

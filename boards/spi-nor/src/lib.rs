@@ -15,7 +15,9 @@
 #![warn(missing_docs)]
 
 use embedded_hal::spi::{Operation, SpiDevice};
-use hal::flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use hal::flash::{
+    ErasedValue, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 
 /// Write enable (`SPINOR_OP_WREN`).
 pub const OP_WREN: u8 = 0x06;
@@ -192,6 +194,11 @@ impl<D: SpiDevice> ReadNorFlash for SpiNor<D> {
     fn capacity(&self) -> usize {
         self.part.capacity as usize
     }
+}
+
+/// NOR flash erases to `0xFF`.
+impl<D: SpiDevice> ErasedValue for SpiNor<D> {
+    const ERASED: u8 = 0xFF;
 }
 
 impl<D: SpiDevice> NorFlash for SpiNor<D> {

@@ -32,7 +32,7 @@
 
 use comms::sdls::ProvisionError;
 use comms::sdls::sealed::{self, KeyOrigin, MAX_FILE_LEN, MAX_SEALED_LEN, SealError, Unsealed};
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use store::{RecordStatus, RecordStore, StoreError};
 use zeroize::Zeroize;
 
@@ -95,7 +95,7 @@ impl<E: core::fmt::Debug> From<StoreError<E>> for KeysError<E> {
 /// Load (or at first boot, seal) comms' keys; see the module docs for every case.
 /// `seal` is the board's sealing secret for `flash`; `has_run` whether the node has run before
 /// (the runtime's word, or [`sdls_state_written`]).
-pub fn load<F: NorFlash>(
+pub fn load<F: NorFlash + ErasedValue>(
     flash: &mut F,
     seal: &[u8; 32],
     has_run: bool,
@@ -158,7 +158,7 @@ pub fn load<F: NorFlash>(
     }
 }
 
-fn read_inbox<F: NorFlash>(
+fn read_inbox<F: NorFlash + ErasedValue>(
     flash: &mut F,
     inbox: &mut RecordStore,
     file: &mut [u8; MAX_FILE_LEN],
@@ -182,7 +182,7 @@ fn read_inbox<F: NorFlash>(
     }
 }
 
-fn seal_new<F: NorFlash>(
+fn seal_new<F: NorFlash + ErasedValue>(
     flash: &mut F,
     store: &mut RecordStore,
     seal: &[u8; 32],
@@ -205,7 +205,7 @@ fn seal_new<F: NorFlash>(
 }
 
 #[cfg(feature = "sim-default-keys")]
-fn sim_default<F: NorFlash>(
+fn sim_default<F: NorFlash + ErasedValue>(
     flash: &mut F,
     store: &mut RecordStore,
     seal: &[u8; 32],
@@ -220,7 +220,7 @@ fn sim_default<F: NorFlash>(
 }
 
 #[cfg(not(feature = "sim-default-keys"))]
-fn sim_default<F: NorFlash>(
+fn sim_default<F: NorFlash + ErasedValue>(
     _: &mut F,
     _: &mut RecordStore,
     _: &[u8; 32],
@@ -229,7 +229,7 @@ fn sim_default<F: NorFlash>(
 }
 
 /// Erase both copies of the inbox (it held keys in clear).
-fn erase_inbox<F: NorFlash>(flash: &mut F) -> Result<(), KeysError<F::Error>> {
+fn erase_inbox<F: NorFlash + ErasedValue>(flash: &mut F) -> Result<(), KeysError<F::Error>> {
     let l = inbox_layout();
     let end = l.base() + 2 * l.copy_size();
     flash
@@ -239,7 +239,10 @@ fn erase_inbox<F: NorFlash>(flash: &mut F) -> Result<(), KeysError<F::Error>> {
 
 /// Write a provisioning `file` into the inbox of `flash` (the operator's side, before the first
 /// boot). The file is checked first; nothing is written if comms would refuse it.
-pub fn write_inbox<F: NorFlash>(flash: &mut F, file: &[u8]) -> Result<(), KeysError<F::Error>> {
+pub fn write_inbox<F: NorFlash + ErasedValue>(
+    flash: &mut F,
+    file: &[u8],
+) -> Result<(), KeysError<F::Error>> {
     comms::sdls::Provisioning::parse(file).map_err(KeysError::InboxRefused)?;
     let mut inbox = RecordStore::mount(flash, inbox_layout())?;
     inbox.write_mirrored(flash, file)?;
@@ -249,13 +252,15 @@ pub fn write_inbox<F: NorFlash>(flash: &mut F, file: &[u8]) -> Result<(), KeysEr
 /// Whether comms' SDLS state record was ever written on `flash` (comms writes it at its first
 /// boot): then the node has run, whatever else says. Unreadable flash counts as written (the
 /// safe answer: blank keys are then lost, not new).
-pub fn sdls_state_written<F: NorFlash>(flash: &mut F) -> bool {
+pub fn sdls_state_written<F: NorFlash + ErasedValue>(flash: &mut F) -> bool {
     RecordStore::mount(flash, crate::flash_map::sdls_layout())
         .map_or(true, |s| s.status() != RecordStatus::Blank)
 }
 
 /// Whether `flash` already holds a key record (present, or damaged: anything but blank).
-pub fn has_key_record<F: NorFlash>(flash: &mut F) -> Result<bool, KeysError<F::Error>> {
+pub fn has_key_record<F: NorFlash + ErasedValue>(
+    flash: &mut F,
+) -> Result<bool, KeysError<F::Error>> {
     let store = RecordStore::mount(flash, keys_layout())?;
     Ok(store.status() != RecordStatus::Blank)
 }

@@ -1,5 +1,5 @@
 //! The signer's registry administration over the link: the service 8 functions that carry admin
-//! commands and xpub export requests, the reassembly of a chunked admin envelope, and the
+//! commands, xpub export requests and the mission-clock query, the reassembly of a chunked admin envelope, and the
 //! telemetry report that carries the signer's answer down.
 //!
 //! # Functions (TC 8,1, permission `SIGN`, forwarded as one `admin-request`)
@@ -9,6 +9,7 @@
 //! | admin envelope chunk | 0x0003 | transfer ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest) |
 //! | export a server's xpub | 0x0004 | server ID (4) |
 //! | export an account xpub | 0x0005 | network (1: 0 mainnet, 1 testnet, 2 regtest), script type (1: 0 `wsh`, 1 `sh(wsh)`), BIP-48 account (4) |
+//! | report the signer's mission clock | 0x0006 | none |
 //!
 //! # Chunking
 //!
@@ -30,7 +31,8 @@
 //!
 //! The signer's `admin-response` completes the command: 1,7 when a command was applied or an
 //! export made, 1,8 with one failure code per signer refusal (`AdminMalformed` ...
-//! `AdminStorage`, `AdminNotEnoughNewSignatures`, `AdminCounterJump`, 0x1301..=0x130C, and `ExportUnknownServer` ... `ExportBadArgument`,
+//! `AdminStorage`, `AdminNotEnoughNewSignatures`, `AdminCounterJump`, `AdminTimeReplayed`,
+//! `AdminTimeBackwards`, 0x1301..=0x130E, and `ExportUnknownServer` ... `ExportBadArgument`,
 //! 0x1311..=0x1313; the failure data is the signer's own code). Before the 1,7, the node
 //! sends **TM\[8,128\] "admin response report"** (mission-specific subtype of service 8) to the
 //! commanding ground, source data:
@@ -38,8 +40,8 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | request ID of the TC it answers (packet ID, sequence control: as in service 1 reports) |
-//! | 4 | 1 | kind: 1 applied, 2 export |
-//! | 5 | 8 or 169 | applied: the registry's admin counter now (8); export: the signed export (`signer::export` format, 169 bytes) |
+//! | 4 | 1 | kind: 1 applied, 2 export, 3 clock |
+//! | 5 | 8, 169 or 24 | applied: the registry's admin counter now (8); export: the signed export (`signer::export` format, 169 bytes); clock: the signer's mission time now, its last time correlation and its flash mark, 8 bytes each, ms since 1970 (0: none) |
 //!
 //! The export is signed by the satellite's identity key: neither comms nor the link can alter it
 //! undetected, and the ground verifies it before printing anything.
@@ -61,6 +63,8 @@ pub const FN_ADMIN_CHUNK: u16 = 0x0003;
 pub const FN_EXPORT_SERVER: u16 = 0x0004;
 /// Function: export an account xpub by network, script type and account.
 pub const FN_EXPORT_ACCOUNT: u16 = 0x0005;
+/// Function: report the signer's mission clock (no arguments).
+pub const FN_CLOCK: u16 = 0x0006;
 /// Function: read the signer's ledger-recovery challenge of this boot (no arguments).
 pub const FN_RECOVERY_CHALLENGE: u16 = 0x0007;
 /// TM subtype of service 8 carrying the signer's answer.
@@ -69,8 +73,10 @@ pub const TM_ADMIN_RESPONSE: u8 = 128;
 pub const KIND_APPLIED: u8 = 1;
 /// Kind byte of an export in TM\[8,128\].
 pub const KIND_EXPORT: u8 = 2;
+/// Kind byte of the signer's mission clock in TM\[8,128\].
+pub const KIND_CLOCK: u8 = 3;
 /// Kind byte of a ledger-recovery challenge in TM\[8,128\].
-pub const KIND_CHALLENGE: u8 = 3;
+pub const KIND_CHALLENGE: u8 = 4;
 /// Largest TM\[8,128\] source data.
 pub const MAX_RESPONSE_LEN: usize = 4 + 1 + XPUB_EXPORT_LEN;
 
@@ -159,6 +165,14 @@ impl Assembly {
     }
 }
 
+/// Arguments of 0x0006: none.
+pub fn decode_clock(args: &[u8]) -> Result<AdminOp, Failure> {
+    match args {
+        [] => Ok(AdminOp::Clock),
+        _ => Err(bad(args)),
+    }
+}
+
 fn bad(app: &[u8]) -> Failure {
     Failure::with(FailureCode::BadAppData, app.len() as u32)
 }
@@ -200,6 +214,16 @@ pub enum ResponseReport {
     Applied(u64),
     /// The signed export (verify it before use).
     Export([u8; XPUB_EXPORT_LEN]),
+    /// The signer's mission clock: mission time now, last correlation, flash mark (ms since
+    /// 1970; 0 for none).
+    Clock {
+        /// Mission time now (0: never correlated).
+        mission_ms: u64,
+        /// Last accepted correlation (0: none).
+        correlated_ms: u64,
+        /// High-water mark on flash.
+        mark_ms: u64,
+    },
     /// This boot's ledger-recovery challenge (the signer's ledger is lost).
     Challenge([u8; RECOVERY_CHALLENGE_LEN]),
 }
@@ -222,6 +246,17 @@ pub fn encode_response(
             out[5..].copy_from_slice(e);
             MAX_RESPONSE_LEN
         }
+        ResponseReport::Clock {
+            mission_ms,
+            correlated_ms,
+            mark_ms,
+        } => {
+            out[4] = KIND_CLOCK;
+            out[5..13].copy_from_slice(&mission_ms.to_be_bytes());
+            out[13..21].copy_from_slice(&correlated_ms.to_be_bytes());
+            out[21..29].copy_from_slice(&mark_ms.to_be_bytes());
+            29
+        }
         ResponseReport::Challenge(c) => {
             out[4] = KIND_CHALLENGE;
             out[5..5 + RECOVERY_CHALLENGE_LEN].copy_from_slice(c);
@@ -240,6 +275,21 @@ pub fn decode_response(source: &[u8]) -> Option<(RequestId, ResponseReport)> {
         }
         (Some(&KIND_EXPORT), Some(rest)) => {
             Some((rid, ResponseReport::Export(rest.try_into().ok()?)))
+        }
+        (Some(&KIND_CLOCK), Some(rest)) if rest.len() == 24 => {
+            let at = |i: usize| {
+                rest.get(i..i + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+            };
+            Some((
+                rid,
+                ResponseReport::Clock {
+                    mission_ms: at(0)?,
+                    correlated_ms: at(8)?,
+                    mark_ms: at(16)?,
+                },
+            ))
         }
         (Some(&KIND_CHALLENGE), Some(rest)) => {
             Some((rid, ResponseReport::Challenge(rest.try_into().ok()?)))

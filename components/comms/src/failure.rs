@@ -48,7 +48,9 @@
 //! | 0x1107 | `CertExpired` | signer certificate (code 7) | 7 |
 //! | 0x1108 | `CertCountMismatch` | signer certificate (code 8) | 8 |
 //! | 0x1109 | `CertPsbtHashMismatch` | signer certificate (code 9) | 9 |
-//! | 0x110A | `CertSequenceJump` | signer certificate (code 10) | 10 |
+//! | 0x110A | `CertNoExpiryRefused` | signer certificate (code 10) | 10 |
+//! | 0x110B | `CertNoMissionTime` | signer certificate (code 11) | 11 |
+//! | 0x110C | `CertSequenceJump` | signer certificate (code 12) | 12 |
 //! | 0x1201 | `UpgradeBadSignature` | upgrade | 0 |
 //! | 0x1202 | `UpgradeBadHash` | upgrade | 0 |
 //! | 0x1203 | `UpgradeMalformed` | upgrade | 0 |
@@ -79,9 +81,11 @@
 //! | 0x130A | `AdminStorage` | signer admin (code 10) | 10 |
 //! | 0x130B | `AdminNotEnoughNewSignatures` | signer admin (code 11) | 11 |
 //! | 0x130C | `AdminCounterJump` | signer admin (code 12) | 12 |
-//! | 0x130D | `AdminNotRecovering` | signer admin (code 13) | 13 |
-//! | 0x130E | `AdminLedgerLost` | signer admin (code 14) | 14 |
-//! | 0x130F | `AdminWrongChallenge` | signer admin (code 15) | 15 |
+//! | 0x130D | `AdminTimeReplayed` | signer admin (code 13) | 13 |
+//! | 0x130E | `AdminTimeBackwards` | signer admin (code 14) | 14 |
+//! | 0x1330 | `AdminNotRecovering` | signer admin (code 15) | 15 |
+//! | 0x1331 | `AdminLedgerLost` | signer admin (code 16) | 16 |
+//! | 0x1332 | `AdminWrongChallenge` | signer admin (code 17) | 17 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -95,7 +99,7 @@
 //! refusal code (`signer_partition::admin`). [`FailureCode::text`] gives each admin code's
 //! meaning for operators.
 //!
-//! The signer certificate codes 0x1101..=0x1109 are `0x1100 + CertError::code()` of the signer
+//! The signer certificate codes 0x1101..=0x110B are `0x1100 + CertError::code()` of the signer
 //! crate (`signer::cert`), in the same order. Units that fail SDLS verification (bad MAC, replayed
 //! or out-of-window sequence number, unknown SPI) get **no** report at all: answering forged
 //! traffic would hand an attacker an oracle and a downlink amplifier. They are counted instead
@@ -193,8 +197,12 @@ pub enum FailureCode {
     CertCountMismatch = 0x1108,
     /// Certificate code 9: a PSBT hash mismatch.
     CertPsbtHashMismatch = 0x1109,
-    /// Certificate code 10: sequence more than 2^20 above the server's last.
-    CertSequenceJump = 0x110A,
+    /// Certificate code 10: no expiry, and the server's registry entry does not allow that.
+    CertNoExpiryRefused = 0x110A,
+    /// Certificate code 11: an expiry, and the node has no mission time yet.
+    CertNoMissionTime = 0x110B,
+    /// Certificate code 12: sequence more than 2^20 above the server's last.
+    CertSequenceJump = 0x110C,
     /// Upgrade: bundle signature does not verify.
     UpgradeBadSignature = 0x1201,
     /// Upgrade: image hash mismatch.
@@ -255,12 +263,17 @@ pub enum FailureCode {
     AdminNotEnoughNewSignatures = 0x130B,
     /// Signer admin code 12: the counter jumps too far above the last accepted one.
     AdminCounterJump = 0x130C,
-    /// Admin code 13: a ledger recovery for a signer whose ledger is not lost.
-    AdminNotRecovering = 0x130D,
-    /// Admin code 14: the ledger is lost; only a ledger recovery is accepted.
-    AdminLedgerLost = 0x130E,
-    /// Admin code 15: a ledger recovery answering another boot's challenge.
-    AdminWrongChallenge = 0x130F,
+    /// Signer admin code 13: a time correlation not above the last accepted one (a replay).
+    AdminTimeReplayed = 0x130D,
+    /// Signer admin code 14: a time correlation below the node's mission time.
+    AdminTimeBackwards = 0x130E,
+    /// Signer admin code 15: a ledger recovery for a signer whose ledger is not lost (the
+    /// recovery codes have a block of their own: 0x1300 + 17 would be an export code).
+    AdminNotRecovering = 0x1330,
+    /// Signer admin code 16: the ledger is lost; only a ledger recovery is accepted.
+    AdminLedgerLost = 0x1331,
+    /// Signer admin code 17: a ledger recovery answering another boot's challenge.
+    AdminWrongChallenge = 0x1332,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -278,7 +291,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 81] = {
+pub const ALL: [FailureCode; 85] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -321,6 +334,8 @@ pub const ALL: [FailureCode; 81] = {
         CertExpired,
         CertCountMismatch,
         CertPsbtHashMismatch,
+        CertNoExpiryRefused,
+        CertNoMissionTime,
         CertSequenceJump,
         UpgradeBadSignature,
         UpgradeBadHash,
@@ -352,6 +367,8 @@ pub const ALL: [FailureCode; 81] = {
         AdminStorage,
         AdminNotEnoughNewSignatures,
         AdminCounterJump,
+        AdminTimeReplayed,
+        AdminTimeBackwards,
         AdminNotRecovering,
         AdminLedgerLost,
         AdminWrongChallenge,
@@ -376,7 +393,7 @@ impl FailureCode {
         ALL.iter().copied().find(|f| f.code() == code)
     }
 
-    /// The failure code for the signer certificate error code `code` (1..=9, as
+    /// The failure code for the signer certificate error code `code` (1..=11, as
     /// `signer::cert::CertError::code` returns). `None` for any other value.
     pub const fn from_cert_code(code: u8) -> Option<FailureCode> {
         use FailureCode::*;
@@ -390,7 +407,9 @@ impl FailureCode {
             7 => CertExpired,
             8 => CertCountMismatch,
             9 => CertPsbtHashMismatch,
-            10 => CertSequenceJump,
+            10 => CertNoExpiryRefused,
+            11 => CertNoMissionTime,
+            12 => CertSequenceJump,
             _ => return None,
         })
     }
@@ -430,9 +449,11 @@ impl FailureCode {
             10 => AdminStorage,
             11 => AdminNotEnoughNewSignatures,
             12 => AdminCounterJump,
-            13 => AdminNotRecovering,
-            14 => AdminLedgerLost,
-            15 => AdminWrongChallenge,
+            13 => AdminTimeReplayed,
+            14 => AdminTimeBackwards,
+            15 => AdminNotRecovering,
+            16 => AdminLedgerLost,
+            17 => AdminWrongChallenge,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -471,13 +492,19 @@ impl FailureCode {
             }
             AdminRegistryTooLarge => "the new registry would not fit its flash record",
             AdminStorage => {
-                "flash failure while storing the registry; the old registry stays in force"
+                "flash failure while storing the registry (or the clock of a time correlation); the old one stays in force"
             }
             AdminNotEnoughNewSignatures => {
                 "an admin-set rotation needs its new threshold of signatures by the new admin set"
             }
             AdminCounterJump => {
                 "the admin counter jumps more than 2^20 above the signer's (use the next counter)"
+            }
+            AdminTimeReplayed => {
+                "the time correlation is not above the last one the signer accepted (a replay)"
+            }
+            AdminTimeBackwards => {
+                "the time correlation is below the node's mission time: its clock never runs backwards (is the ground's clock behind?)"
             }
             AdminNotRecovering => "recover-ledger refused: the signer's ledger is not lost",
             AdminLedgerLost => {

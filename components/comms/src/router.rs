@@ -18,7 +18,9 @@
 //! Avoids: heap (the table is a fixed array the size of the catalogue), names of components
 //! (only message kinds and channel indices).
 
-use crate::admin::{FN_ADMIN_CHUNK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, FN_RECOVERY_CHALLENGE};
+use crate::admin::{
+    FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, FN_RECOVERY_CHALLENGE,
+};
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
@@ -55,6 +57,8 @@ pub enum Forward {
     ExportServer,
     /// An account xpub export request (`admin-request`).
     ExportAccount,
+    /// A request for the signer's mission clock (`admin-request`).
+    Clock,
     /// The signer's ledger-recovery challenge (`admin-request`).
     RecoveryChallenge,
     /// Leave safe mode (`node-command` to the watchdog).
@@ -91,7 +95,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 13] = [
+pub const CATALOGUE: [CommandDef; 14] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -153,6 +157,16 @@ pub const CATALOGUE: [CommandDef; 13] = [
         permission: Permissions::SIGN,
         target: Target::Component {
             forward: Forward::ExportAccount,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_CLOCK),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::Clock,
             kind: "admin-request",
         },
     },

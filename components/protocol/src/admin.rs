@@ -45,6 +45,8 @@ pub enum AdminOp {
         /// BIP-48 account number.
         account: u32,
     },
+    /// Report the signer's mission clock (`signer::clock`).
+    Clock,
     /// This boot's ledger-recovery challenge (`signer::recovery`), to sign a `recover-ledger`.
     RecoveryChallenge,
 }
@@ -93,6 +95,15 @@ pub enum AdminOutcome {
     ExportRefused {
         /// The signer's refusal code.
         code: u8,
+    },
+    /// The signer's mission clock (all ms since 1970-01-01 UTC).
+    Clock {
+        /// Mission time now; 0 when the ground has never correlated the node.
+        mission_ms: u64,
+        /// The last accepted time correlation; 0 for none.
+        correlated_ms: u64,
+        /// The high-water mark on flash (the clock resumes from it after a reset).
+        mark_ms: u64,
     },
     /// The ledger is lost; a `recover-ledger` must answer this boot's challenge. Refused (code
     /// 13, `NotRecovering`) instead when the ledger is in order.

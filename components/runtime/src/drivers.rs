@@ -30,7 +30,7 @@
 
 use crate::caps::DeviceCap;
 use hal::boot::BootControl;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::radio::Radio;
 use hal::rng::TryCryptoRng;
 use hal::serial::Serial;
@@ -65,8 +65,8 @@ impl core::error::Error for DriverError {}
 
 /// A board's drivers for the devices a component was granted.
 pub trait Drivers {
-    /// The board's NOR flash driver.
-    type Flash: NorFlash;
+    /// The board's NOR flash driver (it says its erased value).
+    type Flash: NorFlash + ErasedValue;
     /// The board's random number generator.
     type Rng: TryCryptoRng;
 

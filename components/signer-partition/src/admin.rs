@@ -3,9 +3,10 @@
 //!
 //! | request | the signer does | outcome |
 //! | --- | --- | --- |
-//! | `Command { envelope }` | [`Signer::admin`]: M-of-N admin signatures, counter, node id, then the new registry on flash | `Applied { counter }` or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 10) |
+//! | `Command { envelope }` | [`Signer::admin_at`]: M-of-N admin signatures, counter, node id, then the new registry on flash, or, for a `time MS` body, the mission clock correlated (its record on flash) | `Applied { counter }` (the registry's admin counter, which a correlation leaves as it was) or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 14) |
 //! | `ExportServer { server_id }` | [`Signer::export_server_xpub`] | `Export { export }` or `ExportRefused { code }` |
 //! | `ExportAccount { network, script_type, account }` | [`Signer::export_account_xpub`] | `Export { export }` or `ExportRefused { code }` |
+//! | `Clock` | reads [`Signer::mission_clock`] and the ledger's mark | `Clock { mission_ms, correlated_ms, mark_ms }` (0: none) |
 //!
 //! Export refusal codes (this partition's): 1 unknown server, 2 derivation failed, 3 network or
 //! script type not one of the documented numbers.
@@ -18,6 +19,7 @@
 
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
+use hal::time::Instant;
 use protocol::admin::ArchivedAdminOp;
 use protocol::{ADMIN_COMMAND_MAX, AdminOutcome, BoundedBytes, XPUB_EXPORT_LEN};
 use signer::descriptor::ScriptType;
@@ -59,10 +61,11 @@ fn script_type(t: u8) -> Option<ScriptType> {
     }
 }
 
-/// Carries out one (validated, archived) admin operation on `signer`.
+/// Carries out one (validated, archived) admin operation on `signer` at board instant `now`.
 pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
     signer: &mut Signer<F, M>,
     op: &ArchivedAdminOp,
+    now: Instant,
 ) -> AdminOutcome {
     let export = |r: Result<signer::export::XpubExport, ExportError>| match r {
         Ok(x) => AdminOutcome::Export {
@@ -78,7 +81,7 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
             // anything else).
             let r = match signer.recovery_challenge() {
                 Some(_) => signer.recover(envelope.as_slice()).map(drop),
-                None => signer.admin(envelope.as_slice()).map(drop),
+                None => signer.admin_at(envelope.as_slice(), now).map(drop),
             };
             match r {
                 Ok(()) => AdminOutcome::Applied {
@@ -109,5 +112,13 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
                 code: EXPORT_BAD_ARGUMENT,
             },
         },
+        ArchivedAdminOp::Clock => {
+            let clock = signer.mission_clock();
+            AdminOutcome::Clock {
+                mission_ms: clock.mission_ms(now).unwrap_or(0),
+                correlated_ms: clock.correlated_ms().unwrap_or(0),
+                mark_ms: signer.ledger().clock().mark_ms,
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use crate::MAX_BATCH;
 use crate::statics::{self, AlreadyTaken};
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
+use hal::time::Instant;
 use signer::batch::{BatchJob, Step};
 use signer::node::Signer;
 use signer::registry::Registries;
@@ -57,7 +58,7 @@ impl BatchArena {
         &mut self,
         len: usize,
         signer: &Signer<F, M>,
-        mission_ms: u64,
+        now: Instant,
     ) -> bool {
         if self.job.is_some() {
             return false;
@@ -66,7 +67,7 @@ impl BatchArena {
         // refuses while the job exists, the job never leaves the arena, and nothing else
         // reaches the pointer.
         let all: &'static [u8; MAX_BATCH] = unsafe { &*self.ptr };
-        self.job = Some(signer.begin_batch(all.get(..len).unwrap_or(&[]), mission_ms));
+        self.job = Some(signer.begin_batch(all.get(..len).unwrap_or(&[]), now));
         true
     }
 

@@ -20,6 +20,7 @@ use protocol::{
 use runtime::{CapSet, Component, Context, Drivers, InitError, NotifySet, Rx, Tx};
 use signer::batch::Step;
 use signer::batch::receipt::{ErrorClass, RECEIPT_LEN, Receipt};
+use signer::clock::PERSIST_INTERVAL_MS;
 use signer::keys::SealKey;
 use signer::node::Signer;
 use signer::persist::SignerLayout;
@@ -84,6 +85,8 @@ pub struct SignerPd<B: Drivers> {
     chunk: &'static mut [u8; CHUNK_MAX],
     assembly: Option<Assembly>,
     current: Option<Current>,
+    /// When the mission clock's high-water mark is next written to flash.
+    next_persist: Instant,
 }
 
 impl<B: Drivers> core::fmt::Debug for SignerPd<B> {
@@ -192,8 +195,7 @@ impl<B: Drivers> SignerPd<B> {
         let status = match outcome {
             Ok(Stored::More) => SignStatus::Accepted,
             Ok(Stored::Complete(len)) => {
-                let mission_ms = cx.now().as_micros() / 1000;
-                if self.arena.start(len, &self.signer, mission_ms) {
+                if self.arena.start(len, &self.signer, cx.now()) {
                     log::info!("batch {batch_id}: {len} bytes received, signing");
                     self.current = Some(Current {
                         outbox: Outbox::new(batch_id, request_id),
@@ -238,9 +240,10 @@ impl<B: Drivers> SignerPd<B> {
             return;
         }
         let signer = &mut self.signer;
+        let now = cx.now();
         let got = self.admin_requests.try_recv(|m| AdminResponse {
             request_id: m.request_id.to_native(),
-            outcome: crate::admin::handle(signer, &m.op),
+            outcome: crate::admin::handle(signer, &m.op, now),
         });
         cx.set_degraded(self.signer.recovery_challenge().is_some());
         match got {
@@ -259,6 +262,21 @@ impl<B: Drivers> SignerPd<B> {
                 cx.count_malformed(1);
                 log::error!("admin-requests: the sender corrupted the ring (index {i})");
             }
+        }
+    }
+
+    /// Writes the mission clock's high-water mark every [`PERSIST_INTERVAL_MS`] (also between
+    /// batches only, like admin work), and asks to be woken for the next one.
+    fn keep_clock(&mut self, cx: &mut Context) {
+        let now = cx.now();
+        if self.current.is_none() && now >= self.next_persist {
+            if let Err(e) = self.signer.persist_clock(now) {
+                log::error!("mission clock mark not written: {e}; a reset now loses more time");
+            }
+            self.next_persist = after(now, PERSIST_INTERVAL_MS * 1000);
+        }
+        if cx.pending_wake().is_none_or(|t| t > self.next_persist) {
+            cx.wake_at(self.next_persist);
         }
     }
 
@@ -402,6 +420,16 @@ impl<B: Drivers> Component for SignerPd<B> {
             InitError::Component("signer boot failed (see the log)")
         })?;
         log::info!("keys {origin:?}; node id {:02x?}", signer.node_id());
+        signer.resume_clock(cx.now());
+        match signer.mission_clock().mission_ms(cx.now()) {
+            Some(ms) => log::info!(
+                "mission time {ms} ms (resumed from the flash mark; last correlation {} ms)",
+                signer.mission_clock().correlated_ms().unwrap_or(0)
+            ),
+            None => log::warn!(
+                "no mission time: the ground has never correlated this node; certificates with an expiry are refused until it does"
+            ),
+        }
         if signer.recovery_challenge().is_some() {
             log::error!(
                 "the ledger record is BLANK next to the registry: it was lost (erased or worn out); every batch is refused until the admins recover it (`spacenode ground admin recover`)"
@@ -435,6 +463,7 @@ impl<B: Drivers> Component for SignerPd<B> {
             chunk,
             assembly: None,
             current: None,
+            next_persist: after(cx.now(), PERSIST_INTERVAL_MS * 1000),
         })
     }
 
@@ -442,5 +471,6 @@ impl<B: Drivers> Component for SignerPd<B> {
         self.drain_requests(cx);
         self.work(cx);
         self.serve_admin(cx);
+        self.keep_clock(cx);
     }
 }

@@ -16,7 +16,7 @@
 //! Avoids: any other way in (no channel carries a provisioning file), and trusting the text:
 //! it is parsed by the signer's registry parser like any input.
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use signer::persist::{SignerLayout, StorageError};
 use store::{RecordStatus, RecordStore, StoreLayout};
 
@@ -51,7 +51,7 @@ impl core::fmt::Display for InboxError {
 }
 
 /// Writes `text` into the inbox of `flash` (the operator's side).
-pub fn write<F: NorFlash>(flash: &mut F, text: &str) -> Result<(), StorageError> {
+pub fn write<F: NorFlash + ErasedValue>(flash: &mut F, text: &str) -> Result<(), StorageError> {
     if text.len() > MAX_TEXT {
         return Err(StorageError::TooLarge);
     }
@@ -63,7 +63,7 @@ pub fn write<F: NorFlash>(flash: &mut F, text: &str) -> Result<(), StorageError>
 }
 
 /// Reads the inbox of `flash` into `buf`: `Ok(None)` if it is blank.
-pub fn read<'b, F: NorFlash>(
+pub fn read<'b, F: NorFlash + ErasedValue>(
     flash: &mut F,
     buf: &'b mut [u8; MAX_TEXT],
 ) -> Result<Option<&'b str>, InboxError> {

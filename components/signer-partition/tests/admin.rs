@@ -158,5 +158,37 @@ fn exports_and_commands_over_the_admin_channels() {
             .server(8)
             .map(|s| s.revoked);
         assert_eq!(revoked, Some(true));
+
+        // Mission time: not set until the admins correlate it; a correlation is answered like
+        // any command (the admin counter stays), a replay is refused with its code, one signature
+        // of two is not enough, and the clock query reports what the signer holds.
+        let Got::Clock { mission_ms: 0, .. } = h.ask(10, AdminOp::Clock) else {
+            panic!("a clock before any correlation")
+        };
+        const T0: u64 = 1_790_000_000_000;
+        let time = |counter: u64, ms: u64| cmd(counter, &format!("time {ms}"), &two);
+        assert_eq!(h.ask(11, time(3, T0)), Got::Applied(2));
+        assert_eq!(h.ask(12, time(4, T0)), Got::Refused(13));
+        assert_eq!(h.ask(13, time(5, T0 - 1)), Got::Refused(13));
+        assert_eq!(
+            h.ask(
+                14,
+                cmd(6, &format!("time {}", T0 + 60_000), &[(1, &admins[1])])
+            ),
+            Got::Refused(7)
+        );
+        let Got::Clock {
+            mission_ms,
+            correlated_ms: T0,
+            mark_ms: T0,
+        } = h.ask(15, AdminOp::Clock)
+        else {
+            panic!("the clock after a correlation")
+        };
+        assert!(mission_ms >= T0, "{mission_ms}");
+        // Forward again (the harness's board clock advances a microsecond per step, so the
+        // node's mission time is still T0; backwards correlations are refused in the signer's
+        // `mission_time` test and the whole-system `ground_sign` test).
+        assert_eq!(h.ask(16, time(7, T0 + 1)), Got::Applied(2));
     })
 }

@@ -114,15 +114,22 @@ fn sign(a: &[String]) -> R {
         .collect::<Result<_, _>>()?;
     let refs: Vec<&[u8]> = psbts.iter().map(Vec::as_slice).collect();
     let mut batch = vec![0u8; 99 + 32 * psbts.len()];
-    let n = signer::cert::build(&mut batch, &key, server, seq, 1 << 40, &refs)
-        .map_err(|e| format!("certificate: {e:?}"))?;
+    let n = signer::cert::build(
+        &mut batch,
+        &key,
+        server,
+        seq,
+        signer::cert::NO_EXPIRY,
+        &refs,
+    )
+    .map_err(|e| format!("certificate: {e:?}"))?;
     batch.truncate(n);
     for p in &psbts {
         batch.extend_from_slice(&(p.len() as u32).to_be_bytes());
         batch.extend_from_slice(p);
     }
     let mut s = boot(Path::new(state))?;
-    let mut job = s.begin_batch(&batch, 1_000);
+    let mut job = s.begin_batch(&batch, hal::time::Instant::ZERO);
     let mut out = vec![0u8; signer::batch::MAX_SIGNED_PSBT];
     let mut signed = Vec::new();
     let receipt = loop {

@@ -29,6 +29,23 @@
 //! every command (a replayed or older rotation is refused), and after a rotation only the new
 //! set signs. Old and new signatures share the envelope's [`MAX_ADMINS`] signature entries.
 //!
+//! # Time correlation
+//!
+//! A body of exactly one line `time MS` (mission time in milliseconds since the Unix epoch, the
+//! ground's clock when it built the command) is a ground time correlation for the mission clock
+//! ([`crate::clock`]), applied by [`crate::node::Signer::admin_at`]: the same envelope and the same
+//! checks 1-7 (so a forged correlation cannot stop the clock or run it ahead), then the clock's
+//! own: a value not above the last correlation is a replay (13), one below the node's current
+//! mission time would run the clock backwards (14). It changes no registry and does not advance
+//! the admin counter (the clock itself orders correlations); the new clock record is on flash
+//! before it is used.
+//!
+//! Why an admin command and not PUS service 9 in comms: the clock only moves forward, so one
+//! forged correlation far in the future would expire every certificate for good. It must be
+//! checked by the signer's own root of trust (the admin keys), not only by the link's SDLS keys,
+//! which comms holds; it still travels as an SDLS-authenticated, anti-replayed TC like every
+//! admin command.
+//!
 //! # Checks, in order, each with its own [`AdminError`] and code
 //!
 //! malformed (1), wrong node (2), replayed counter (3), counter jump above [`MAX_COUNTER_STEP`]
@@ -41,6 +58,7 @@
 //! and adopted, with its counter, so a replayed or reordered command is refused after any reboot.
 
 use crate::cert::key_id;
+use crate::clock::CorrelationError;
 use crate::keys::NodeKeys;
 use crate::p256sig::{self, Digest};
 use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError};
@@ -100,8 +118,11 @@ pub enum AdminError {
     #[error("registry would not fit its record")]
     TooLarge,
     /// The new registry could not be written; the old one stays in force.
-    #[error("flash failure while storing the registry")]
+    #[error("flash failure while storing the registry (or the clock of a time correlation)")]
     Storage,
+    /// A time correlation refused by the mission clock (replayed, or backwards).
+    #[error("{0}")]
+    Time(#[from] CorrelationError),
     /// A ledger recovery ([`crate::recovery`]) for a signer whose ledger is not lost.
     #[error("recover-ledger refused: this signer's ledger is not lost")]
     NotRecovering,
@@ -137,9 +158,11 @@ impl AdminError {
             AdminError::Storage => 10,
             AdminError::NotEnoughNewSignatures { .. } => 11,
             AdminError::CounterJump => 12,
-            AdminError::NotRecovering => 13,
-            AdminError::LedgerLost => 14,
-            AdminError::WrongChallenge => 15,
+            AdminError::Time(CorrelationError::Replayed { .. }) => 13,
+            AdminError::Time(CorrelationError::Backwards { .. }) => 14,
+            AdminError::NotRecovering => 15,
+            AdminError::LedgerLost => 16,
+            AdminError::WrongChallenge => 17,
         }
     }
 }
@@ -149,6 +172,23 @@ impl AdminError {
 /// exactly would be too strict; a bounded step keeps 2^64 / 2^20 = 2^44 commands available
 /// whatever the commands say.
 pub const MAX_COUNTER_STEP: u64 = 1 << 20;
+
+/// The mission time (ms) of a time-correlation body (`time MS`, one line), or `None` for any
+/// other body (which then goes to the registry, and a malformed `time` line is refused there).
+pub fn time_body(body: &str) -> Option<u64> {
+    let mut lines = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let mut words = lines.next()?.split_ascii_whitespace();
+    let ms = match (words.next(), words.next(), words.next()) {
+        (Some("time"), Some(ms), None) if ms.bytes().all(|b| b.is_ascii_digit()) => {
+            ms.parse::<u64>().ok()?
+        }
+        _ => return None,
+    };
+    (lines.next().is_none() && ms != 0).then_some(ms)
+}
 
 /// The node id of an identity public key.
 pub fn node_id(identity: &[u8; 33]) -> [u8; 8] {

@@ -12,7 +12,7 @@
 //! | 5 | 4 | server id |
 //! | 9 | 8 | key id: first 8 bytes of SHA3-256 of the server's compressed SEC1 P-256 public key |
 //! | 17 | 8 | sequence number (strictly increasing per server) |
-//! | 25 | 8 | expiry, mission time in milliseconds (the certificate is valid while `now <= expiry`) |
+//! | 25 | 8 | expiry, mission time in milliseconds (the certificate is valid while `now <= expiry`); [`NO_EXPIRY`] (all ones) for none |
 //! | 33 | 2 | n, number of PSBTs, `1..=MAX_PSBTS` |
 //! | 35 | 32·n | SHA3-256 of each PSBT, in batch order |
 //! | 35+32·n | 64 | signature `r ‖ s`: P-256 ECDSA over SHA3-256 of bytes `0 .. 35+32·n` |
@@ -24,9 +24,14 @@
 //! [`verify`] checks, in this order, each failure with its own [`CertError`] and wire code
 //! ([`CertError::code`]): malformed (1), unknown server (2), revoked server (3), key/id mismatch
 //! (4), bad signature (5), replayed or old sequence (6), expired (7), count mismatch (8), PSBT
-//! hash mismatch (9), sequence more than [`MAX_SEQUENCE_STEP`] above the last accepted one (10,
+//! hash mismatch (9), sequence more than [`MAX_SEQUENCE_STEP`] above the last accepted one (12,
 //! checked right after 6). The signature is checked before anything the sender chose freely
 //! (sequence, expiry, batch contents) is trusted.
+//!
+//! The expiry check (7) is on mission time ([`crate::clock`]) and has two more refusals: a
+//! certificate without expiry from a server whose registry entry does not say `no-expiry` (10),
+//! and a certificate with an expiry while the node has no mission time yet, never having been
+//! correlated by the ground (11).
 
 use crate::hash::sha3_256;
 use crate::p256sig::{self, Digest};
@@ -42,6 +47,9 @@ pub const MAX_PSBTS: usize = 1024;
 pub const HEADER_LEN: usize = 35;
 /// Signature length.
 pub const SIG_LEN: usize = 64;
+/// The expiry field of a certificate that never expires (accepted only from a server whose
+/// registry entry allows it).
+pub const NO_EXPIRY: u64 = u64::MAX;
 /// Largest step a server's certificate sequence may take over its last accepted one (over 0
 /// for its first batch). Without a bound one certificate at `u64::MAX` would leave the server
 /// no sequence to use ever again (issue 13 finding 5, as for admin counters); grounds skip
@@ -79,6 +87,14 @@ pub enum CertError {
     /// PSBT `index` does not hash to the certified value.
     #[error("PSBT {0} hash mismatch")]
     PsbtHashMismatch(usize),
+    /// No expiry, and the server's registry entry does not allow that.
+    #[error("certificate without expiry, and the server's registry entry does not allow that")]
+    NoExpiryRefused,
+    /// An expiry, and the node has no mission time (never correlated by the ground).
+    #[error(
+        "the node has no mission time yet (no time correlation from the ground), so it cannot check the expiry"
+    )]
+    NoMissionTime,
     /// The sequence number is more than [`MAX_SEQUENCE_STEP`] above the last accepted one.
     #[error("sequence number jumps more than {MAX_SEQUENCE_STEP} above the last accepted one")]
     SequenceJump,
@@ -97,7 +113,9 @@ impl CertError {
             CertError::Expired => 7,
             CertError::CountMismatch => 8,
             CertError::PsbtHashMismatch(_) => 9,
-            CertError::SequenceJump => 10,
+            CertError::NoExpiryRefused => 10,
+            CertError::NoMissionTime => 11,
+            CertError::SequenceJump => 12,
         }
     }
 }
@@ -173,6 +191,8 @@ pub struct ServerView {
     pub revoked: bool,
     /// Last accepted sequence number, if any.
     pub last_sequence: Option<u64>,
+    /// The registry allows certificates without expiry ([`NO_EXPIRY`]) from this server.
+    pub no_expiry: bool,
 }
 
 /// The key id of a compressed P-256 public key.
@@ -185,11 +205,12 @@ pub fn key_id(public_key: &[u8; 33]) -> [u8; 8] {
 
 /// Checks 1-7 of [`verify`] (everything but the PSBTs themselves): structure, server, key id,
 /// signature, sequence, expiry. The batch state machine checks the count and each PSBT's hash
-/// as it walks the batch, one PSBT per step.
+/// as it walks the batch, one PSBT per step. `now` is mission time in ms, `None` when the node
+/// has none ([`crate::clock::MissionClock::mission_ms`]).
 pub fn verify_header<'a>(
     bytes: &'a [u8],
     lookup: impl FnOnce(u32) -> Option<ServerView>,
-    now: u64,
+    now: Option<u64>,
 ) -> Result<Certificate<'a>, CertError> {
     let cert = Certificate::parse(bytes)?;
     let server = lookup(cert.server_id).ok_or(CertError::UnknownServer)?;
@@ -215,10 +236,13 @@ pub fn verify_header<'a>(
     if cert.sequence - server.last_sequence.unwrap_or(0) > MAX_SEQUENCE_STEP {
         return Err(CertError::SequenceJump);
     }
-    if now > cert.expiry {
-        return Err(CertError::Expired);
+    match (cert.expiry, now) {
+        (NO_EXPIRY, _) if !server.no_expiry => Err(CertError::NoExpiryRefused),
+        (NO_EXPIRY, _) => Ok(cert),
+        (_, None) => Err(CertError::NoMissionTime),
+        (expiry, Some(now)) if now > expiry => Err(CertError::Expired),
+        _ => Ok(cert),
     }
-    Ok(cert)
 }
 
 /// Verifies a certificate against the server registry entry, the mission clock and the batch.
@@ -229,7 +253,7 @@ pub fn verify_header<'a>(
 pub fn verify<'a>(
     bytes: &'a [u8],
     lookup: impl FnOnce(u32) -> Option<ServerView>,
-    now: u64,
+    now: Option<u64>,
     psbts: &[&[u8]],
 ) -> Result<Certificate<'a>, CertError> {
     let cert = verify_header(bytes, lookup, now)?;
@@ -289,6 +313,7 @@ mod tests {
             public_key: p256sig::compress(&k.public_key()),
             revoked: false,
             last_sequence: Some(9),
+            no_expiry: false,
         }
     }
 
@@ -299,11 +324,17 @@ mod tests {
         let mut buf = [0u8; 256];
         let n = build(&mut buf, &k, 42, 10, 1_000, &psbts).expect("build");
         let bytes = &buf[..n];
-        let ok = verify(bytes, |id| (id == 42).then(|| view(&k)), 1_000, &psbts).expect("valid");
+        let ok = verify(
+            bytes,
+            |id| (id == 42).then(|| view(&k)),
+            Some(1_000),
+            &psbts,
+        )
+        .expect("valid");
         assert_eq!((ok.server_id, ok.sequence, ok.count()), (42, 10, 2));
 
         let check = |bytes: &[u8], v: Option<ServerView>, now: u64, p: &[&[u8]]| {
-            verify(bytes, |_| v, now, p).err()
+            verify(bytes, |_| v, Some(now), p).err()
         };
         assert_eq!(
             check(&bytes[..n - 1], Some(view(&k)), 0, &psbts),
@@ -345,6 +376,24 @@ mod tests {
             Some(CertError::Expired)
         );
         assert_eq!(
+            verify(bytes, |_| Some(view(&k)), None, &psbts).err(),
+            Some(CertError::NoMissionTime)
+        );
+        let n2 = build(&mut buf, &k, 42, 10, NO_EXPIRY, &psbts).expect("build");
+        let forever = &buf[..n2];
+        assert_eq!(
+            verify(forever, |_| Some(view(&k)), None, &psbts).err(),
+            Some(CertError::NoExpiryRefused)
+        );
+        let allowed = ServerView {
+            no_expiry: true,
+            ..view(&k)
+        };
+        assert!(verify(forever, |_| Some(allowed), None, &psbts).is_ok());
+        assert!(verify(forever, |_| Some(allowed), Some(u64::MAX - 1), &psbts).is_ok());
+        let n = build(&mut buf, &k, 42, 10, 1_000, &psbts).expect("build");
+        let bytes = &buf[..n];
+        assert_eq!(
             check(bytes, Some(view(&k)), 0, &psbts[..1]),
             Some(CertError::CountMismatch)
         );
@@ -362,10 +411,12 @@ mod tests {
             CertError::Expired,
             CertError::CountMismatch,
             CertError::PsbtHashMismatch(0),
+            CertError::NoExpiryRefused,
+            CertError::NoMissionTime,
             CertError::SequenceJump,
         ]
         .map(|e| e.code());
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     }
 
     #[test]
@@ -379,7 +430,7 @@ mod tests {
                 last_sequence: last,
                 ..view(&k)
             };
-            verify(&buf[..n], |_| Some(v), 0, &psbts).err()
+            verify(&buf[..n], |_| Some(v), Some(0), &psbts).err()
         };
         // u64::MAX would leave the server no sequence ever again: refused, first batch or not.
         assert_eq!(at(u64::MAX, None), Some(CertError::SequenceJump));

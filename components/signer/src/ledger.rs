@@ -2,39 +2,46 @@
 //!
 //! Per server that ever had a batch accepted: the last accepted sequence number, the digest of
 //! that batch's certificate ([`crate::cert::Certificate::digest`], so an exact resubmission can be
-//! recognised), and the velocity windows ([`crate::policy::velocity`]). Plus the mission-clock
-//! high-water mark: the signer's notion of "now" is never below the time of the last committed
-//! batch, which makes velocity windows monotonic even if mission time is set back.
+//! recognised), and the velocity windows ([`crate::policy::velocity`]). Plus the mission clock's
+//! record ([`crate::clock::ClockRecord`]): its high-water mark, the board instant it was read at
+//! and the last ground correlation, so the clock never runs backwards across resets.
 //!
 //! A batch's new state is encoded here and written with
 //! [`store::RecordStore::write_mirrored`] *before* any signature is released
 //! ([`crate::batch`]). A power cut leaves either the old or the new ledger, never a mix.
 //!
-//! # Record payload (version 1, integers big-endian)
+//! # Record payload (version 2, integers big-endian)
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `SNLG` |
-//! | 4 | 1 | version `1` |
+//! | 4 | 1 | version `2` |
 //! | 5 | 8 | mission-clock high-water mark, ms |
-//! | 13 | 1 | `n`, server entries, `0..=MAX_SERVERS` |
-//! | 14 | .. | `n` entries |
+//! | 13 | 8 | board instant of the mark, us since power-on |
+//! | 21 | 8 | last time correlation, mission ms (0: never) |
+//! | 29 | 1 | `n`, server entries, `0..=MAX_SERVERS` |
+//! | 30 | .. | `n` entries |
+//!
+//! Version 1 (written before mission time existed) is still read: it has only the mark (then
+//! board milliseconds, not mission time), read as an uncorrelated clock at that mark.
 //!
 //! Entry: server id (4), last sequence (8), flags (1; bit 0 = a sequence was accepted, other
 //! bits zero), last certificate digest (32), `w` windows (1, `0..=MAX_PERIODS`), then `w` ×
 //! (period s (4), window start ms (8), spent sats (8)). Anything else is corrupt. At most
 //! [`MAX_LEN`] bytes.
 
+use crate::clock::ClockRecord;
 use crate::policy::MAX_PERIODS;
 use crate::policy::velocity::{Window, Windows};
 use crate::registry::MAX_SERVERS;
 
 const MAGIC: [u8; 4] = *b"SNLG";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 const ENTRY_FIXED: usize = 4 + 8 + 1 + 32 + 1;
 const WINDOW_LEN: usize = 20;
 /// Largest encoded ledger.
-pub const MAX_LEN: usize = 14 + MAX_SERVERS * (ENTRY_FIXED + MAX_PERIODS * WINDOW_LEN);
+pub const MAX_LEN: usize = 30 + MAX_SERVERS * (ENTRY_FIXED + MAX_PERIODS * WINDOW_LEN);
 
 /// One server's committed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +59,7 @@ pub struct ServerState {
 /// The whole ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ledger {
-    clock_ms: u64,
+    clock: ClockRecord,
     servers: heapless::Vec<ServerState, MAX_SERVERS>,
 }
 
@@ -86,14 +93,23 @@ impl Ledger {
         Self::default()
     }
 
-    /// The monotonic "now": `max(mission_ms, high-water mark)`.
-    pub fn now(&self, mission_ms: u64) -> u64 {
-        mission_ms.max(self.clock_ms)
+    /// The monotonic "now": `max(monotone_ms, high-water mark)`.
+    pub fn now(&self, monotone_ms: u64) -> u64 {
+        monotone_ms.max(self.clock.mark_ms)
     }
 
-    /// The high-water mark.
-    pub fn clock_ms(&self) -> u64 {
-        self.clock_ms
+    /// The mission clock's stored record.
+    pub fn clock(&self) -> ClockRecord {
+        self.clock
+    }
+
+    /// A copy with the clock record `clock`, unless that would lower the high-water mark.
+    pub fn with_clock(&self, clock: ClockRecord) -> Ledger {
+        let mut next = self.clone();
+        if clock.mark_ms >= next.clock.mark_ms {
+            next.clock = clock;
+        }
+        next
     }
 
     /// A server's state.
@@ -106,22 +122,16 @@ impl Ledger {
         &self.servers
     }
 
-    /// A copy with `state` replacing (or added as) that server's entry and the clock advanced
-    /// to `now_ms`. Fails only if the ledger is full of other servers.
-    pub fn with(&self, state: ServerState, now_ms: u64) -> Result<Ledger, LedgerCorrupt> {
-        let mut next = self.clone();
-        next.clock_ms = next.clock_ms.max(now_ms);
+    /// A copy with `state` replacing (or added as) that server's entry and the clock record
+    /// advanced to `clock` ([`Ledger::with_clock`]). Fails only if the ledger is full of other
+    /// servers.
+    pub fn with(&self, state: ServerState, clock: ClockRecord) -> Result<Ledger, LedgerCorrupt> {
+        let mut next = self.with_clock(clock);
         match next.servers.iter_mut().find(|s| s.id == state.id) {
             Some(s) => *s = state,
             None => next.servers.push(state).map_err(|_| LedgerCorrupt)?,
         }
         Ok(next)
-    }
-
-    /// This ledger with its clock advanced to `now_ms` (never back).
-    pub fn with_clock(mut self, now_ms: u64) -> Ledger {
-        self.clock_ms = self.clock_ms.max(now_ms);
-        self
     }
 
     /// Encodes into `out`, returning the length.
@@ -135,7 +145,9 @@ impl Ledger {
         };
         put(&MAGIC);
         put(&[VERSION]);
-        put(&self.clock_ms.to_be_bytes());
+        put(&self.clock.mark_ms.to_be_bytes());
+        put(&self.clock.mark_at_us.to_be_bytes());
+        put(&self.clock.correlated_ms.to_be_bytes());
         put(&[self.servers.len() as u8]);
         for s in &self.servers {
             put(&s.id.to_be_bytes());
@@ -155,10 +167,21 @@ impl Ledger {
     /// Decodes a record payload.
     pub fn decode(bytes: &[u8]) -> Result<Self, LedgerCorrupt> {
         let mut r = Rd(bytes);
-        if r.take::<4>()? != MAGIC || r.u8()? != VERSION {
+        if r.take::<4>()? != MAGIC {
             return Err(LedgerCorrupt);
         }
-        let clock_ms = r.u64()?;
+        let clock = match r.u8()? {
+            VERSION => ClockRecord {
+                mark_ms: r.u64()?,
+                mark_at_us: r.u64()?,
+                correlated_ms: r.u64()?,
+            },
+            VERSION_1 => ClockRecord {
+                mark_ms: r.u64()?,
+                ..ClockRecord::default()
+            },
+            _ => return Err(LedgerCorrupt),
+        };
         let n = usize::from(r.u8()?);
         let mut servers = heapless::Vec::new();
         for _ in 0..n {
@@ -198,7 +221,7 @@ impl Ledger {
         if !r.0.is_empty() {
             return Err(LedgerCorrupt);
         }
-        Ok(Self { clock_ms, servers })
+        Ok(Self { clock, servers })
     }
 }
 
@@ -221,7 +244,11 @@ mod tests {
                     last_digest: [4; 32],
                     windows,
                 },
-                1_000,
+                ClockRecord {
+                    mark_ms: 1_000,
+                    mark_at_us: 77,
+                    correlated_ms: 900,
+                },
             )
             .expect("room");
         let mut buf = [0u8; MAX_LEN];
@@ -231,9 +258,28 @@ mod tests {
             assert_eq!(Ledger::decode(&buf[..cut]), Err(LedgerCorrupt));
         }
         let mut bad = buf;
-        bad[4 + 1 + 8 + 1 + 4 + 8] = 2; // flags
+        bad[4 + 1 + 24 + 1 + 4 + 8] = 2; // flags
         assert_eq!(Ledger::decode(&bad[..n]), Err(LedgerCorrupt));
         assert_eq!(l.now(10), 1_000);
         assert_eq!(l.now(2_000), 2_000);
+        assert_eq!(l.clock().correlated_ms, 900);
+        // The mark never goes down.
+        assert_eq!(l.with_clock(ClockRecord::default()).clock().mark_ms, 1_000);
+    }
+
+    #[test]
+    fn a_version_1_ledger_reads_as_an_uncorrelated_clock() {
+        let mut v1 = b"SNLG\x01".to_vec();
+        v1.extend_from_slice(&5_000u64.to_be_bytes());
+        v1.push(0);
+        let l = Ledger::decode(&v1).expect("version 1");
+        assert_eq!(
+            l.clock(),
+            ClockRecord {
+                mark_ms: 5_000,
+                mark_at_us: 0,
+                correlated_ms: 0
+            }
+        );
     }
 }

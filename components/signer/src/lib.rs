@@ -26,7 +26,9 @@
 //! let (mut signer, _) =
 //!     Signer::boot_with(flash, registries, SignerLayout::contiguous(base), &seal, &mut rng)?;
 //! signer.provision(text)?;                    // once, in the clean room
-//! let mut job = signer.begin_batch(&batch_bytes, mission_ms);
+//! signer.resume_clock(board_now);             // mission clock from the ledger's mark
+//! signer.admin_at(&time_envelope, board_now)?; // an authenticated ground time correlation
+//! let mut job = signer.begin_batch(&batch_bytes, board_now);
 //! loop {                                      // answer pings between steps
 //!     match job.step(&mut signer, &mut out) {
 //!         Step::Working => {}
@@ -58,6 +60,7 @@ pub mod base58;
 pub mod batch;
 pub mod bip32;
 pub mod cert;
+pub mod clock;
 pub mod descriptor;
 pub mod ecdsa;
 pub mod encode;

@@ -29,6 +29,7 @@
 
 use crate::admin::{self, AdminError};
 use crate::batch::BatchJob;
+use crate::clock::MissionClock;
 use crate::descriptor::ScriptType;
 use crate::encode::Writer;
 use crate::export::XpubExport;
@@ -39,8 +40,9 @@ use crate::recovery::{self, CHALLENGE_LEN};
 use crate::registry::{Command, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use core::borrow::BorrowMut;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::rng::TryCryptoRng;
+use hal::time::Instant;
 use store::{RecordStatus, RecordStore};
 
 /// Largest registry text.
@@ -109,6 +111,7 @@ pub struct Signer<F: NorFlash, M: BorrowMut<Registries> = Registries> {
     registries: M,
     pub(crate) ledger: Ledger,
     pub(crate) ledger_fault: bool,
+    pub(crate) clock: MissionClock,
     provisioned: bool,
     /// The ledger was lost: this boot's challenge for [`crate::recovery`].
     recovery: Option<[u8; CHALLENGE_LEN]>,
@@ -197,7 +200,10 @@ impl<F: NorFlash> Signer<F> {
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Signer::boot_with(flash, Registries::new(), layout, seal, rng)
     }
 }
@@ -211,7 +217,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Self::boot_after(flash, registries, layout, seal, rng, false)
     }
 
@@ -236,7 +245,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         seal: &SealKey,
         rng: &mut R,
         booted_before: bool,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Self::boot_inner(flash, registries, layout, seal, rng, booted_before, false)
     }
 
@@ -252,7 +264,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         seal: &SealKey,
         rng: &mut R,
         booted_before: bool,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         Self::boot_inner(flash, registries, layout, seal, rng, booted_before, true)
     }
 
@@ -264,7 +279,10 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         rng: &mut R,
         booted_before: bool,
         recover_ledger: bool,
-    ) -> Result<(Self, KeyOrigin), BootError> {
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
         let mut keys_store = persist::mount(&mut flash, layout.keys)?;
         let mut registry_store = persist::mount(&mut flash, layout.registry)?;
         let mut ledger_store = persist::mount(&mut flash, layout.ledger)?;
@@ -323,6 +341,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
                 ledger_store,
                 keys,
                 registries,
+                clock: MissionClock::resume(ledger.clock(), Instant::ZERO),
                 ledger,
                 ledger_fault: recovery.is_some(),
                 provisioned,
@@ -437,10 +456,9 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         self.ledger_fault = false;
         self.recovery = None;
         log::info!(
-            "ledger recovered: {} servers at sequence floor {}, clock {} ms",
+            "ledger recovered: {} servers at sequence floor {}; mission time comes back with the next time correlation",
             self.ledger.servers().len(),
-            r.floor,
-            r.clock_ms
+            r.floor
         );
         Ok(r.floor)
     }
@@ -477,9 +495,58 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
     }
 
     /// Starts a batch (`batch`: certificate then length-prefixed PSBTs, see
-    /// [`crate::batch::framing`]) at mission time `mission_ms`. Nothing happens until stepped.
-    pub fn begin_batch<'b>(&self, batch: &'b [u8], mission_ms: u64) -> BatchJob<'b> {
-        BatchJob::new(batch, mission_ms)
+    /// [`crate::batch::framing`]) at board instant `now` (its certificate's expiry is checked on
+    /// the mission clock at `now`). Nothing happens until stepped.
+    pub fn begin_batch<'b>(&self, batch: &'b [u8], now: Instant) -> BatchJob<'b> {
+        BatchJob::new(batch, now)
+    }
+
+    /// The mission clock ([`crate::clock`]).
+    pub fn mission_clock(&self) -> &MissionClock {
+        &self.clock
+    }
+
+    /// Resumes the mission clock from the ledger's record at board instant `now`. A partition
+    /// calls it once after boot with its first reading of the board clock (until then the clock
+    /// counts from power-on, a lower bound after a reset but ahead after a restart of the
+    /// component alone).
+    pub fn resume_clock(&mut self, now: Instant) {
+        self.clock = MissionClock::resume(self.ledger.clock(), now);
+    }
+
+    /// Writes the clock's high-water mark at `now` to flash (see
+    /// [`crate::clock::PERSIST_INTERVAL_MS`]). Nothing is written before provisioning: a ledger
+    /// then would make a blank registry look lost ([`Signer::boot_after`]).
+    pub fn persist_clock(&mut self, now: Instant) -> Result<(), StorageError> {
+        if !self.provisioned || self.ledger_fault {
+            return Ok(());
+        }
+        let next = self.ledger.with_clock(self.clock.record(now));
+        self.commit_ledger(next)
+    }
+
+    /// [`Signer::admin`], or, for a time-correlation body ([`crate::admin::time_body`]), the
+    /// same authentication and then the mission clock moved to the ground's time at `now`, its
+    /// record on flash first: `Ok(Command::Correlate(ms))`.
+    pub fn admin_at(&mut self, command: &[u8], now: Instant) -> Result<Command, AdminError> {
+        let env = admin::Envelope::parse(command)?;
+        let Some(ground_ms) = admin::time_body(env.body) else {
+            return self.admin(command);
+        };
+        if !self.provisioned {
+            return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
+        }
+        if self.ledger_fault {
+            return Err(AdminError::Storage);
+        }
+        let identity = self.identity_public_key();
+        admin::authenticate(command, self.registry(), None, &identity)?;
+        let next = self.clock.correlated(ground_ms, now)?;
+        self.commit_ledger(self.ledger.with_clock(next.record(now)))
+            .map_err(|_| AdminError::Storage)?;
+        self.clock = next;
+        log::info!("mission time correlated to {ground_ms} ms");
+        Ok(Command::Correlate(ground_ms))
     }
 
     pub(crate) fn commit_ledger(&mut self, next: Ledger) -> Result<(), StorageError> {

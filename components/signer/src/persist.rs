@@ -14,7 +14,7 @@
 //! beyond mounting; it avoids generic error types leaking into the signer's public errors by
 //! mapping every [`store::StoreError`] to a [`StorageError`] (the driver's detail is logged).
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use store::{RecordStore, StoreError, StoreLayout};
 
 /// Bytes per copy of the keys record.
@@ -89,6 +89,9 @@ impl<E: core::fmt::Debug> From<StoreError<E>> for StorageError {
 }
 
 /// Mounts one record store.
-pub fn mount<F: NorFlash>(flash: &mut F, layout: StoreLayout) -> Result<RecordStore, StorageError> {
+pub fn mount<F: NorFlash + ErasedValue>(
+    flash: &mut F,
+    layout: StoreLayout,
+) -> Result<RecordStore, StorageError> {
     Ok(RecordStore::mount(flash, layout)?)
 }

@@ -26,7 +26,9 @@
 //!   (a `wsh(sortedmulti(...))` or `sh(wsh(sortedmulti(...)))` descriptor that must contain the
 //!   node's account xpub for that network, script type and account), optional `sighash`
 //!   (comma-separated from `all`, `none`, `single`, `all-acp`, `none-acp`, `single-acp`; default
-//!   `all`), optional flag `revoked`. Each option at most once, in any order.
+//!   `all`), optional flag `no-expiry` (certificates without expiry are accepted from this
+//!   server; without it they are refused, [`crate::cert::CertError::NoExpiryRefused`]), optional
+//!   flag `revoked`. Each option at most once, in any order.
 //! - `rule` lines (see [`crate::policy`]) belong to the `server` (or `policy`) line above them.
 //! - Admin command bodies ([`crate::admin`]) use the same lines without the header: `server ...`
 //!   with its rules (add a server), `revoke id=N`, or `policy id=N` followed by the new rules.
@@ -155,6 +157,8 @@ pub struct ServerLine<'a> {
     pub sighash: AllowedSighash,
     /// Revoked flag.
     pub revoked: bool,
+    /// `no-expiry` flag.
+    pub no_expiry: bool,
 }
 
 /// One parsed line.
@@ -269,14 +273,20 @@ pub fn write_sighash(f: &mut impl core::fmt::Write, set: AllowedSighash) -> core
 }
 
 fn server<'a>(t: impl Iterator<Item = &'a str>) -> Result<ServerLine<'a>, TextErrorKind> {
-    let (mut id, mut key, mut net, mut account, mut descriptor, mut sighash, mut revoked) =
-        (None, None, None, None, None, None, false);
+    let (mut id, mut key, mut net, mut account, mut descriptor, mut sighash) =
+        (None, None, None, None, None, None);
+    let (mut revoked, mut no_expiry) = (false, false);
     for tok in t {
-        if tok == "revoked" {
-            if revoked {
+        let flag = match tok {
+            "revoked" => Some(&mut revoked),
+            "no-expiry" => Some(&mut no_expiry),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            if *flag {
                 return Err(TextErrorKind::BadOption);
             }
-            revoked = true;
+            *flag = true;
             continue;
         }
         let (name, value) = tok.split_once('=').ok_or(TextErrorKind::BadOption)?;
@@ -309,6 +319,7 @@ fn server<'a>(t: impl Iterator<Item = &'a str>) -> Result<ServerLine<'a>, TextEr
         descriptor: descriptor.ok_or(TextErrorKind::MissingOption)?,
         sighash: sighash.unwrap_or(AllowedSighash::ALL_ONLY),
         revoked,
+        no_expiry,
     })
 }
 

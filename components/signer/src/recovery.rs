@@ -9,13 +9,16 @@
 //! signatures of the registry's admin set) whose body is one line:
 //!
 //! ```text
-//! recover-ledger challenge=<32 hex digits> floor=<N> clock-ms=<T>
+//! recover-ledger challenge=<32 hex digits> floor=<N>
 //! ```
 //!
 //! - `challenge` must be this boot's: a recovery captured at an earlier boot never replays;
 //! - `floor`: every registered server's last certificate sequence becomes `N` (the admins take
 //!   it above anything their grounds ever used), so no batch at or below it signs again;
-//! - `clock-ms`: the ledger's mission-time high-water mark (expiry checks never run below it).
+//!
+//! The mission clock's record went with the ledger: the node has no mission time until the
+//! ground correlates it again (an admin time correlation, [`crate::clock`]), and refuses
+//! certificates with an expiry until then, as a node never correlated does.
 //!
 //! The new ledger is written (mirrored) before the signer signs again. The envelope's counter
 //! is checked like every admin command's but not consumed (the registry is not rewritten), so
@@ -45,8 +48,6 @@ pub struct RecoverLedger {
     pub challenge: [u8; CHALLENGE_LEN],
     /// New last sequence of every registered server.
     pub floor: u64,
-    /// New mission-time high-water mark.
-    pub clock_ms: u64,
 }
 
 /// Whether an admin body is a recovery command (its first non-comment line).
@@ -57,7 +58,7 @@ pub fn is_recovery(body: &str) -> bool {
         .is_some_and(|l| l.split_whitespace().next() == Some(RECOVER_LEDGER))
 }
 
-/// Parses `recover-ledger challenge=.. floor=.. clock-ms=..` (each field once, nothing else).
+/// Parses `recover-ledger challenge=.. floor=..` (each field once, nothing else).
 pub fn parse(body: &str) -> Result<RecoverLedger, AdminError> {
     let bad = AdminError::Malformed;
     let mut lines = body
@@ -72,7 +73,7 @@ pub fn parse(body: &str) -> Result<RecoverLedger, AdminError> {
     if words.next() != Some(RECOVER_LEDGER) {
         return Err(bad);
     }
-    let (mut challenge, mut floor, mut clock_ms) = (None, None, None);
+    let (mut challenge, mut floor) = (None, None);
     for w in words {
         let (k, v) = w.split_once('=').ok_or(bad)?;
         let slot_taken = match k {
@@ -81,7 +82,6 @@ pub fn parse(body: &str) -> Result<RecoverLedger, AdminError> {
                 challenge.replace(c).is_some()
             }
             "floor" => floor.replace(number(v)?).is_some(),
-            "clock-ms" => clock_ms.replace(number(v)?).is_some(),
             _ => return Err(bad),
         };
         if slot_taken {
@@ -91,7 +91,6 @@ pub fn parse(body: &str) -> Result<RecoverLedger, AdminError> {
     Ok(RecoverLedger {
         challenge: challenge.ok_or(bad)?,
         floor: floor.ok_or(bad)?,
-        clock_ms: clock_ms.ok_or(bad)?,
     })
 }
 
@@ -102,7 +101,7 @@ fn number(v: &str) -> Result<u64, AdminError> {
     v.parse().map_err(|_| AdminError::Malformed)
 }
 
-/// The ledger a recovery makes: every server in `servers` at `floor`, the clock at `clock_ms`.
+/// The ledger a recovery makes: every server in `servers` at `floor`, no clock record.
 pub fn ledger(r: &RecoverLedger, servers: impl Iterator<Item = u32>) -> Result<Ledger, AdminError> {
     let mut next = Ledger::new();
     for id in servers {
@@ -114,11 +113,11 @@ pub fn ledger(r: &RecoverLedger, servers: impl Iterator<Item = u32>) -> Result<L
                     last_digest: [0; 32],
                     windows: Default::default(),
                 },
-                r.clock_ms,
+                Default::default(),
             )
             .map_err(|_| AdminError::TooLarge)?;
     }
-    Ok(next.with_clock(r.clock_ms))
+    Ok(next)
 }
 
 /// Checks a recovery envelope: signatures, node and counter as every admin command
@@ -147,20 +146,17 @@ mod tests {
     #[test]
     fn bodies_parse_exactly() {
         let c = "00112233445566778899aabbccddeeff";
-        let r = parse(&format!(
-            "recover-ledger challenge={c} floor=40 clock-ms=7\n"
-        ))
-        .unwrap();
-        assert_eq!((r.floor, r.clock_ms, r.challenge[15]), (40, 7, 0xff));
+        let r = parse(&format!("recover-ledger challenge={c} floor=40\n")).unwrap();
+        assert_eq!((r.floor, r.challenge[15]), (40, 0xff));
         assert!(is_recovery("# why\nrecover-ledger floor=1"));
         assert!(!is_recovery("revoke id=1"));
         for bad in [
-            format!("recover-ledger challenge={c} floor=40"),
-            format!("recover-ledger challenge={c} floor=40 clock-ms=7 extra=1"),
-            format!("recover-ledger challenge={c} floor=40 floor=41 clock-ms=7"),
-            format!("recover-ledger challenge={c} floor=+40 clock-ms=7"),
-            "recover-ledger challenge=00 floor=40 clock-ms=7".to_string(),
-            format!("recover-ledger challenge={c} floor=40 clock-ms=7\nrevoke id=1"),
+            format!("recover-ledger challenge={c}"),
+            format!("recover-ledger challenge={c} floor=40 extra=1"),
+            format!("recover-ledger challenge={c} floor=40 floor=41"),
+            format!("recover-ledger challenge={c} floor=+40"),
+            "recover-ledger challenge=00 floor=40".to_string(),
+            format!("recover-ledger challenge={c} floor=40\nrevoke id=1"),
             "revoke id=1".to_string(),
         ] {
             assert_eq!(parse(&bad), Err(AdminError::Malformed), "{bad}");
@@ -172,10 +168,8 @@ mod tests {
         let r = RecoverLedger {
             challenge: [0; CHALLENGE_LEN],
             floor: 99,
-            clock_ms: 5,
         };
         let l = ledger(&r, [3u32, 9].into_iter()).unwrap();
-        assert_eq!(l.clock_ms(), 5);
         assert_eq!(l.server(9).and_then(|s| s.last_sequence), Some(99));
         assert_eq!(l.servers().len(), 2);
     }

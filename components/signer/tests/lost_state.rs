@@ -160,7 +160,7 @@ fn recovery() {
         b
     };
     let two = [(0u8, &admins[0]), (2u8, &admins[2])];
-    let body = |c: &[u8; 16]| format!("recover-ledger challenge={} floor=10 clock-ms=2000", hex(c));
+    let body = |c: &[u8; 16]| format!("recover-ledger challenge={} floor=10", hex(c));
     assert_eq!(
         s.recover(&cmd(1, &body(&[0; 16]), &two)),
         Err(AdminError::NotRecovering)

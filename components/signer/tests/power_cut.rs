@@ -1,12 +1,21 @@
-//! Power cut at every flash write and erase during a batch (and during admin commands): after
-//! the reboot the batch is either fully committed or not at all, a resubmission gives the same
-//! answer as an uncut run, and no sequence number is ever accepted for two different batches.
+//! Power cut at every flash write and erase during a batch (and during admin commands and time
+//! correlations): after the reboot the batch is either fully committed or not at all, a
+//! resubmission gives the same answer as an uncut run, and no sequence number is ever accepted
+//! for two different batches.
 mod support;
 
 use board_sim::flash::PowerCut;
 use signer::descriptor::ScriptType;
 use signer::wallet::Network;
 use support::*;
+
+/// A signer booted on a copy of `image` whose power will be cut at flash operation `at_op`.
+fn boot_with_cut(image: &[u8], at_op: u64) -> (signer::node::Signer<Flash>, std::fs::File) {
+    let (mut flash, h) = flash_from(image);
+    flash.cut_power(PowerCut { at_op, landed: 3 });
+    let (s, _) = signer::node::Signer::boot(flash, LAYOUT, &seal(), &mut TestRng(1)).expect("boot");
+    (s, h)
+}
 
 #[test]
 fn power_cut_at_every_flash_operation_of_a_batch() {
@@ -142,10 +151,7 @@ fn power_cut_at_every_flash_operation_of_an_admin_command() {
         s.admin(&cmd).expect("admin");
         let ops = s.into_flash().ops();
         for at_op in 0..ops {
-            let (mut flash, h) = flash_from(&base_image);
-            flash.cut_power(PowerCut { at_op, landed: 3 });
-            let (mut s, _) =
-                signer::node::Signer::boot(flash, LAYOUT, &seal(), &mut TestRng(1)).expect("boot");
+            let (mut s, h) = boot_with_cut(&base_image, at_op);
             assert!(s.admin(&cmd).is_err(), "a cut command reports failure");
             drop(s);
             let mut s = reboot(&h);
@@ -160,6 +166,50 @@ fn power_cut_at_every_flash_operation_of_an_admin_command() {
                 s.admin(&cmd).expect("re-send");
             }
             assert_eq!(s.admin(&cmd), Err(signer::admin::AdminError::Replayed));
+        }
+    })
+}
+
+#[test]
+fn power_cut_at_every_flash_operation_of_a_time_correlation() {
+    big_stack(|| {
+        const T0: u64 = 1_790_000_000_000;
+        let (flash, handle) = new_flash();
+        let mut s = boot(flash);
+        let g = Ground::new(&s, 5, Network::Regtest, ScriptType::Wsh, 1, 31);
+        s.provision(&provisioning(&[], 0, &[(&g, "rule allow")]))
+            .expect("provision");
+        let cmd = time_command(&s, 1, T0, &[(0, &clock_admin())]);
+        drop(s);
+        let base_image = image(&handle);
+
+        let (flash, _h) = flash_from(&base_image);
+        let mut s = boot(flash);
+        s.admin_at(&cmd, at_ms(10)).expect("correlate");
+        let ops = s.into_flash().ops();
+        for at_op in 0..ops {
+            let (mut s, h) = boot_with_cut(&base_image, at_op);
+            assert!(
+                s.admin_at(&cmd, at_ms(10)).is_err(),
+                "a cut correlation reports failure"
+            );
+            drop(s);
+            // After the cut the clock is either correlated or not, never damaged: the signer
+            // boots, and re-sending completes it exactly once.
+            let mut s = reboot(&h);
+            s.resume_clock(at_ms(1));
+            match s.mission_clock().correlated_ms() {
+                None => assert_eq!(s.mission_clock().mission_ms(at_ms(1)), None, "op {at_op}"),
+                Some(t) => assert_eq!(t, T0, "op {at_op}"),
+            }
+            if s.mission_clock().correlated_ms().is_none() {
+                s.admin_at(&cmd, at_ms(1)).expect("re-send");
+            }
+            assert_eq!(
+                s.admin_at(&cmd, at_ms(2)).map_err(|e| e.code()),
+                Err(13),
+                "op {at_op}"
+            );
         }
     })
 }

@@ -241,12 +241,26 @@ fn admin_commands_change_the_registry_and_persist() {
         );
         let r = run(&mut s, &b, 0);
         assert_eq!((r.receipt.class(), r.receipt.code()), (1, 3));
-        // Server 2's policy is now "deny": the decision names rule 0.
-        let b = batch(
+        // Server 2 was added without `no-expiry`: a certificate that never expires is refused
+        // (certificate code 10) before its policy is looked at.
+        let forever = batch(
             &g2.cert_key,
             2,
             1,
             u64::MAX,
+            &[psbt(&g2, &Spend::simple(10_000, 1_000, 100, 1))],
+        );
+        let r = run(&mut s, &forever, 0);
+        assert_eq!((r.receipt.class(), r.receipt.code()), (1, 10));
+        // With an expiry, on a correlated clock (2-of-3 admins), its policy is now "deny": the
+        // decision names rule 0.
+        let t = time_command(&s, 6, 1_000, &[(0, &a[0]), (2, &a[2])]);
+        assert_eq!(s.admin_at(&t, at_ms(0)), Ok(Command::Correlate(1_000)));
+        let b = batch(
+            &g2.cert_key,
+            2,
+            1,
+            5_000,
             &[psbt(&g2, &Spend::simple(10_000, 1_000, 100, 1))],
         );
         let r = run(&mut s, &b, 0);

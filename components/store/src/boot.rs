@@ -6,30 +6,32 @@
 //! the change (see [`crate::record`]), and a bit flip in either copy loses nothing. The confirm
 //! and the rise of the security counter are one record write, so no power cut can separate them.
 //!
-//! Record payload, format version 2 (integers little-endian):
+//! Record payload, format version 3 (integers little-endian):
 //!
 //! | offset | length | field | values |
 //! | --- | --- | --- | --- |
-//! | 0 | 1 | format version | `1` |
+//! | 0 | 1 | format version | `3` |
 //! | 1 | 1 | confirmed slot | `0` = A, `1` = B |
 //! | 2 | 1 | booted slot | `0` = A, `1` = B |
-//! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered |
+//! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered, `4` fallback |
 //! | 4 | 1 | trial slot | `0xFF` = no trial, else `0` = A, `1` = B |
 //! | 5 | 1 | trial attempts left | `0` when no trial |
-//! | 6 | 2 | reserved | `0` |
+//! | 6 | 1 | clean reboots since the last confirm | `u8` |
+//! | 7 | 1 | reserved | `0` |
 //! | 8 | 4 | boot count | `u32` |
 //! | 12 | 8 | security counter | `u64`, of the last confirmed image |
 //!
-//! A version-1 record (the first 12 bytes above, version byte `1`, written before security
-//! counters existed) is read as security counter 0 and rewritten as version 2 by the next
-//! state change.
+//! A version-2 record (byte 6 reserved as `0`, before clean reboots were counted) reads as 0
+//! clean reboots; a version-1 record (the first 12 bytes above, version byte `1`, written before
+//! security counters existed) as security counter 0. Either is rewritten as version 3 by the
+//! next state change.
 //!
 //! A record that verifies but does not decode (unknown version, out-of-range values) is treated
 //! like a corrupt one: [`FlashBootControl::open`] refuses it, and
 //! [`FlashBootControl::open_or_recover`] replaces it with the factory state.
 //!
 //! The state is cached in memory after open; this module does not re-read flash behind the
-//! caller's back, and it never writes flash except in the four state-changing calls.
+//! caller's back, and it never writes flash except in the six state-changing calls.
 
 use crate::error::StoreError;
 use crate::layout::StoreLayout;
@@ -37,13 +39,15 @@ use crate::record::{CopyState, RecordStatus, RecordStore};
 use hal::boot::{
     BootControl, BootControlError, BootReason, BootState, MAX_TRIAL_ATTEMPTS, Slot, Trial,
 };
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 
 /// Length of the boot record payload.
 pub const BOOT_RECORD_LEN: usize = 20;
 /// Length of a version-1 payload (no security counter).
 const V1_LEN: usize = 12;
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// Version 2: the same layout with byte 6 reserved (`0`).
+const V2: u8 = 2;
 const NO_TRIAL: u8 = 0xFF;
 
 /// Why boot control could not be opened.
@@ -71,7 +75,10 @@ impl<F: NorFlash> FlashBootControl<F> {
     /// Open boot control. A layout where no record was ever committed (blank, or the first
     /// write was cut) gives the factory state (slot A confirmed) without writing anything; a lost
     /// state is [`BootOpenError::Corrupt`].
-    pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>> {
+    pub fn open(mut flash: F, layout: StoreLayout) -> Result<Self, BootOpenError<F::Error>>
+    where
+        F: ErasedValue,
+    {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let state = match read_state(&mut store, &mut flash)? {
             Some(s) => s,
@@ -93,7 +100,10 @@ impl<F: NorFlash> FlashBootControl<F> {
     pub fn open_or_recover(
         mut flash: F,
         layout: StoreLayout,
-    ) -> Result<Self, BootOpenError<F::Error>> {
+    ) -> Result<Self, BootOpenError<F::Error>>
+    where
+        F: ErasedValue,
+    {
         let mut store = RecordStore::mount(&mut flash, layout)?;
         let (state, recovered) = match read_state(&mut store, &mut flash)? {
             Some(s) => (s, false),
@@ -154,7 +164,7 @@ fn read_state<F: NorFlash>(
         Ok(Some(BOOT_RECORD_LEN)) => Ok(decode(&buf)),
         Ok(Some(V1_LEN)) if buf[0] == 1 => {
             let mut v2 = buf;
-            v2[0] = VERSION;
+            v2[0] = V2;
             Ok(decode(&v2))
         }
         Ok(_) => Ok(None),
@@ -179,13 +189,14 @@ fn byte_slot(b: u8) -> Option<Slot> {
     }
 }
 
-/// Encode a boot state as the version-2 record.
+/// Encode a boot state as the version-3 record.
 pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
     let reason = match s.reason {
         BootReason::Normal => 0,
         BootReason::Trial => 1,
         BootReason::RolledBack => 2,
         BootReason::Recovered => 3,
+        BootReason::Fallback => 4,
     };
     let (ts, ta) = match s.trial {
         Some(t) => (slot_byte(t.slot), t.attempts_left),
@@ -199,7 +210,7 @@ pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
         reason,
         ts,
         ta,
-        0,
+        s.clean_reboots,
         0,
     ]);
     out[8..12].copy_from_slice(&s.boot_count.to_le_bytes());
@@ -207,7 +218,7 @@ pub fn encode(s: &BootState) -> [u8; BOOT_RECORD_LEN] {
     out
 }
 
-/// Decode a version-2 record; `None` for anything out of range.
+/// Decode a version-3 (or version-2) record; `None` for anything out of range.
 pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
     let [
         ver,
@@ -226,7 +237,8 @@ pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
     ] = *b;
     let mut counter = [0u8; 8];
     counter.copy_from_slice(&b[12..]);
-    if ver != VERSION || r0 != 0 || r1 != 0 {
+    let known = ver == VERSION || ver == V2 && r0 == 0;
+    if !known || r1 != 0 {
         return None;
     }
     let reason = match reason {
@@ -234,6 +246,7 @@ pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
         1 => BootReason::Trial,
         2 => BootReason::RolledBack,
         3 => BootReason::Recovered,
+        4 => BootReason::Fallback,
         _ => return None,
     };
     let confirmed = byte_slot(conf)?;
@@ -258,6 +271,7 @@ pub fn decode(b: &[u8; BOOT_RECORD_LEN]) -> Option<BootState> {
         trial,
         boot_count: u32::from_le_bytes([c0, c1, c2, c3]),
         security_counter: u64::from_le_bytes(counter),
+        clean_reboots: r0,
     })
 }
 
@@ -334,6 +348,32 @@ impl<F: NorFlash> BootControl for FlashBootControl<F> {
         self.persist(s)
     }
 
+    fn record_fallback(&mut self, slot: Slot) -> Result<(), BootControlError<Self::Error>> {
+        if !self.selected {
+            return Err(BootControlError::NotSelected);
+        }
+        if slot == self.state.booted {
+            return Ok(());
+        }
+        let mut s = self.state;
+        s.reason = if slot == s.confirmed {
+            BootReason::RolledBack
+        } else {
+            BootReason::Fallback
+        };
+        s.booted = slot;
+        s.confirmed = slot;
+        s.trial = None;
+        self.persist(s)
+    }
+
+    fn count_clean_reboot(&mut self) -> Result<u8, BootControlError<Self::Error>> {
+        let mut s = self.state;
+        s.clean_reboots = s.clean_reboots.saturating_add(1);
+        self.persist(s)?;
+        Ok(s.clean_reboots)
+    }
+
     fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>> {
         if !self.state.trial_running() {
             return Err(BootControlError::NotInTrial);
@@ -342,6 +382,7 @@ impl<F: NorFlash> BootControl for FlashBootControl<F> {
         s.confirmed = s.booted;
         s.trial = None;
         s.security_counter = s.security_counter.max(security_counter);
+        s.clean_reboots = 0;
         self.persist(s)
     }
 }
@@ -362,15 +403,27 @@ mod tests {
             }),
             boot_count: 0x0102_0304,
             security_counter: 0x0a0b_0c0d_0e0f_1011,
+            clean_reboots: 5,
         };
         let b = encode(&s);
         assert_eq!(
             b,
             [
-                2, 0, 1, 1, 1, 2, 0, 0, 4, 3, 2, 1, 0x11, 0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a
+                3, 0, 1, 1, 1, 2, 5, 0, 4, 3, 2, 1, 0x11, 0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a
             ]
         );
         assert_eq!(decode(&b), Some(s));
+        // The same record as version 2 (byte 6 reserved) reads as no clean reboots; a version-2
+        // record with byte 6 set is not one.
+        let mut v2 = b;
+        v2[0] = 2;
+        assert_eq!(decode(&v2), None);
+        v2[6] = 0;
+        let s2 = BootState {
+            clean_reboots: 0,
+            ..s
+        };
+        assert_eq!(decode(&v2), Some(s2));
         assert_eq!(
             decode(&encode(&BootState::FACTORY)),
             Some(BootState::FACTORY)
@@ -381,13 +434,13 @@ mod tests {
     fn out_of_range_records_are_refused() {
         let good = encode(&BootState::FACTORY);
         for (i, v) in [
-            (0, 3u8),
+            (0, 4u8),
+            (0, 1),
             (1, 2),
             (2, 9),
-            (3, 4),
+            (3, 5),
             (4, 0),
             (5, 1),
-            (6, 1),
             (7, 1),
         ] {
             let mut b = good;

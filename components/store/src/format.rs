@@ -11,10 +11,11 @@
 //! | 16 | 4 | payload length `n`, `u32` |
 //! | 20 | n | payload |
 //! | 20 + n | 4 | CRC-32C (Castagnoli, reflected, init and xorout `0xFFFFFFFF`, check value `0xE3069283`) of bytes `0 .. 20 + n` |
-//! | 24 + n | .. | `0xFF` up to the next multiple of the flash write size, then erased (`0xFF`) to the copy's end |
+//! | 24 + n | .. | the erased value up to the next multiple of the flash write size, then erased to the copy's end |
 //!
 //! A copy is classified as:
-//! - **blank**: the 20 header bytes are all `0xFF` (never written, or erased);
+//! - **blank**: the 20 header bytes are all the flash's erased value (`0xFF` on NOR, `0x00` on
+//!   parts that erase to zero: `hal::flash::ErasedValue`), never written, or erased;
 //! - **foreign**: a record that verifies (magic, length, CRC) but carries another layout's tag
 //!   (never read, may be overwritten);
 //! - **corrupt**: anything else that does not verify (bad magic, zero sequence number, length
@@ -23,8 +24,8 @@
 //!
 //! The CRC is last in the byte stream and the writer writes in address order, so a write that a
 //! power cut stops early leaves a valid copy only if every byte it did not land already holds
-//! its intended value: trailing bytes that are `0xFF` (padding, or CRC bytes that happen to be
-//! `0xFF`, as erased flash reads). The copy is then the complete new record, not a torn one.
+//! its intended value: trailing bytes that are the erased value (padding, or CRC bytes that happen
+//! to be it, as erased flash reads). The copy is then the complete new record, not a torn one.
 //! Otherwise only a 2^-32 CRC coincidence on undefined torn bytes could verify. The CRC guards against power cuts and radiation, not against an
 //! attacker with write access to flash.
 
@@ -57,7 +58,7 @@ pub struct Header {
 /// What the first 20 bytes of a copy say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderCheck {
-    /// All `0xFF`.
+    /// All the erased value.
     Blank,
     /// Not a record header (bad magic, zero sequence number, or length beyond `max_payload`).
     Corrupt,
@@ -78,9 +79,10 @@ pub fn encode_header(h: &Header) -> [u8; HEADER_LEN] {
     out
 }
 
-/// Classify the first 20 bytes of a copy whose layout holds at most `max_payload` bytes.
-pub fn check_header(bytes: &[u8; HEADER_LEN], max_payload: usize) -> HeaderCheck {
-    if bytes.iter().all(|&b| b == 0xFF) {
+/// Classify the first 20 bytes of a copy whose layout holds at most `max_payload` bytes, on a
+/// flash whose erased value is `erased`.
+pub fn check_header(bytes: &[u8; HEADER_LEN], max_payload: usize, erased: u8) -> HeaderCheck {
+    if bytes.iter().all(|&b| b == erased) {
         return HeaderCheck::Blank;
     }
     let (magic, rest) = bytes.split_at(4);
@@ -139,26 +141,38 @@ mod tests {
                 0x02, 0x01, 12, 0, 0, 0
             ]
         );
-        assert_eq!(check_header(&bytes, 100), HeaderCheck::Plausible(h));
-        assert_eq!(check_header(&bytes, 11), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&bytes, 100, 0xFF), HeaderCheck::Plausible(h));
+        assert_eq!(check_header(&bytes, 11, 0xFF), HeaderCheck::Corrupt);
     }
 
     #[test]
     fn blank_corrupt_and_zero_sequence() {
-        assert_eq!(check_header(&[0xFF; HEADER_LEN], 100), HeaderCheck::Blank);
+        assert_eq!(
+            check_header(&[0xFF; HEADER_LEN], 100, 0xFF),
+            HeaderCheck::Blank
+        );
+        assert_eq!(
+            check_header(&[0x00; HEADER_LEN], 100, 0x00),
+            HeaderCheck::Blank
+        );
+        assert_eq!(
+            check_header(&[0x00; HEADER_LEN], 100, 0xFF),
+            HeaderCheck::Corrupt,
+            "zeros are no blank on a flash that erases to 0xFF"
+        );
         let mut b = encode_header(&Header {
             tag: *b"BOOT",
             seq: 1,
             len: 0,
         });
         b[0] = 0x13;
-        assert_eq!(check_header(&b, 100), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&b, 100, 0xFF), HeaderCheck::Corrupt);
         let z = encode_header(&Header {
             tag: *b"BOOT",
             seq: 0,
             len: 0,
         });
-        assert_eq!(check_header(&z, 100), HeaderCheck::Corrupt);
+        assert_eq!(check_header(&z, 100, 0xFF), HeaderCheck::Corrupt);
     }
 
     #[test]
@@ -173,7 +187,7 @@ mod tests {
         for cut in 0..=HEADER_LEN {
             let mut b = [0xFF; HEADER_LEN];
             b[..cut].copy_from_slice(&real[..cut]);
-            let c = check_header(&b, 100);
+            let c = check_header(&b, 100, 0xFF);
             match cut {
                 0 => assert_eq!(c, HeaderCheck::Blank),
                 HEADER_LEN => assert!(matches!(c, HeaderCheck::Plausible(_))),
@@ -189,7 +203,7 @@ mod tests {
                 x ^= x << 17;
                 *byte = x as u8;
             }
-            if let HeaderCheck::Plausible(h) = check_header(&b, 100) {
+            if let HeaderCheck::Plausible(h) = check_header(&b, 100, 0xFF) {
                 assert!(h.len <= 100 && h.seq != 0);
             }
         }

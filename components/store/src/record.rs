@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | 1. choose target | none | old record (nothing changed) |
 //! | 2. erase the target's sectors | one `erase` of `copy_size` bytes | old record: the target is partly erased (undefined), the newest copy untouched |
-//! | 3. write header, payload, CRC in address order | `ceil((24 + n) / 256)` writes of at most 256 bytes | old record until every byte of the target holds its new value: normally when the last write has landed in full; earlier only if the bytes still to come already read as erased `0xFF` (padding, or CRC bytes that happen to be `0xFF`), and then the target *is* the complete new record |
+//! | 3. write header, payload, CRC in address order | `ceil((24 + n) / 256)` writes of at most 256 bytes | old record until every byte of the target holds its new value: normally when the last write has landed in full; earlier only if the bytes still to come already read as erased (`0xFF` on NOR: padding, or CRC bytes that happen to be erased), and then the target *is* the complete new record |
 //! | 4. read back and verify the target | reads only | **new** record (sequence `s + 1`, higher than the old one) |
 //!
 //! The newest valid copy is never erased or written by an update, so the old record stays
@@ -38,7 +38,7 @@ use crate::format::{
     record_crc, record_len,
 };
 use crate::layout::StoreLayout;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 
 /// One of the two copies of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +69,8 @@ impl CopyId {
 /// What one copy holds, as last seen by this store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CopyState {
-    /// Header all `0xFF`: never written (or erased, or an erase was cut just after it began).
+    /// Header all erased (`0xFF` on NOR): never written (or erased, or an erase was cut just
+    /// after it began).
     Blank,
     /// A record that verified.
     Valid {
@@ -112,11 +113,14 @@ pub enum RecordStatus {
 pub struct RecordStore {
     layout: StoreLayout,
     copies: [CopyState; 2],
+    /// The flash's erased value ([`ErasedValue::ERASED`]), learnt at mount.
+    erased: u8,
 }
 
 impl RecordStore {
     /// Validate `layout` against `flash` and classify both copies (reads only, writes nothing).
-    pub fn mount<F: NorFlash>(
+    /// Blank detection and padding use the flash's erased value.
+    pub fn mount<F: NorFlash + ErasedValue>(
         flash: &mut F,
         layout: StoreLayout,
     ) -> Result<Self, StoreError<F::Error>> {
@@ -124,6 +128,7 @@ impl RecordStore {
         let mut store = RecordStore {
             layout,
             copies: [CopyState::Blank; 2],
+            erased: F::ERASED,
         };
         for id in [CopyId::A, CopyId::B] {
             let state = store.scan(flash, id, None)?;
@@ -293,7 +298,8 @@ impl RecordStore {
         });
         let crc = record_crc(&header, payload).to_le_bytes();
         let mut w = ChunkWriter::<F> {
-            buf: [0xFF; IO_CHUNK],
+            buf: [self.erased; IO_CHUNK],
+            erased: self.erased,
             fill: 0,
             addr: base,
             flash,
@@ -328,7 +334,7 @@ impl RecordStore {
         read_at(flash, base, 0, &mut buf[..first])?;
         let mut head = [0u8; HEADER_LEN];
         head.copy_from_slice(&buf[..HEADER_LEN]);
-        let header = match check_header(&head, self.max_payload()) {
+        let header = match check_header(&head, self.max_payload(), self.erased) {
             HeaderCheck::Blank => return Ok(CopyState::Blank),
             HeaderCheck::Corrupt => return Ok(CopyState::Corrupt),
             HeaderCheck::Plausible(h) => h,
@@ -411,9 +417,10 @@ fn read_at<F: NorFlash>(
 }
 
 /// Streams bytes to flash in address order through one chunk buffer, padding the last write
-/// with 0xFF up to the write size.
+/// with the erased value up to the write size.
 struct ChunkWriter<'a, F> {
     buf: [u8; IO_CHUNK],
+    erased: u8,
     fill: usize,
     addr: u32,
     flash: &'a mut F,
@@ -443,7 +450,7 @@ impl<F: NorFlash> ChunkWriter<'_, F> {
         }
         let n = self.fill.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
         if let Some(pad) = self.buf.get_mut(self.fill..n) {
-            pad.fill(0xFF);
+            pad.fill(self.erased);
         }
         let chunk = self.buf.get(..n).unwrap_or(&[]);
         self.flash
@@ -451,7 +458,7 @@ impl<F: NorFlash> ChunkWriter<'_, F> {
             .map_err(StoreError::Flash)?;
         self.addr = self.addr.wrapping_add(n as u32);
         self.fill = 0;
-        self.buf.fill(0xFF);
+        self.buf.fill(self.erased);
         Ok(())
     }
 

@@ -28,7 +28,7 @@ use crate::record::{self, Phase, Progress};
 use crate::refusal::plain;
 use crate::slot_io;
 use hal::boot::{BootControl, Slot};
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::slots::SlotLayout;
 use protocol::{Refusal, SlotVersion, UpgradeError, UpgradeState, UpgradeStatus};
 use sha2::{Digest, Sha256};
@@ -121,7 +121,7 @@ pub enum Reboot {
 }
 
 /// The upgrade agent on flash `F` with boot control `B`.
-pub struct Agent<F: NorFlash, B: BootControl> {
+pub struct Agent<F: NorFlash + ErasedValue, B: BootControl> {
     pub(crate) flash: F,
     pub(crate) boot: B,
     pub(crate) layout: SlotLayout,
@@ -153,18 +153,6 @@ pub(crate) const fn wire(s: Slot) -> protocol::Slot {
     }
 }
 
-/// The slot whose image runs now. A slot that is not confirmed only ever runs on trial, so
-/// unless a trial is running it is the confirmed slot, whatever `booted` says (a boot stage that
-/// refused the selected slot and fell back to the confirmed one leaves `booted` at the refused
-/// slot).
-pub(crate) fn running(bs: &hal::boot::BootState) -> Slot {
-    if bs.trial_running() {
-        bs.booted
-    } else {
-        bs.confirmed
-    }
-}
-
 /// The manifest of the header at the start of `buf`, if it parses.
 pub(crate) fn manifest_of(buf: &[u8]) -> Option<Manifest<'_>> {
     let h = Header::parse(buf).ok()?;
@@ -185,7 +173,7 @@ fn version_of(m: &Manifest<'_>) -> SlotVersion {
     }
 }
 
-impl<F: NorFlash, B: BootControl> Agent<F, B> {
+impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Mounts the progress record, reads both slots' headers, and reconciles (module docs).
     pub fn start(
         mut flash: F,
@@ -253,7 +241,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
 
     /// Reads the running slot's header (the trust anchor) and the other slot's version.
     fn load_slots(&mut self) {
-        let booted = running(&self.boot.state());
+        let booted = self.boot.state().booted;
         let len = self.read_header(booted, true);
         self.running_len = len.unwrap_or(0);
         match manifest_of(&self.bufs.running[..self.running_len]) {
@@ -324,7 +312,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             Phase::Staged => {
                 log::warn!(
                     "the trial of slot {target:?} ended without a confirm: running slot {:?} again",
-                    running(&bs)
+                    bs.booted
                 );
                 self.p.phase = Phase::RolledBack;
                 self.p.refusal = Some(plain(UpgradeError::TrialNotConfirmed));
@@ -337,7 +325,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
 
     /// Picks a transfer up after a reset (module docs).
     fn resume(&mut self, target: Slot) {
-        let ok = target == running(&self.boot.state()).other()
+        let ok = target == self.boot.state().booted.other()
             && self.read_header(target, false) == Some(self.p.header_len as usize)
             && Sha256::digest(&self.bufs.incoming[..self.p.header_len as usize])[..]
                 == self.p.header_hash[..];
@@ -496,7 +484,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
                 bs.security_counter,
             ),
             state,
-            active_slot: wire(running(&bs)),
+            active_slot: wire(bs.booted),
             confirmed_slot: wire(bs.confirmed),
             attempts_left: bs.trial.map_or(0, |t| t.attempts_left),
             slots: self.slots,

@@ -12,8 +12,8 @@
 //! each a `spin::Mutex` taken once per process and leaked for its lifetime: no `unsafe`, no heap,
 //! and a second instance in one process fails to start instead of aliasing the first.
 //!
-//! The soak time, trial attempts and soak deadline are [`CONFIG`] (the system description has no
-//! field for them yet).
+//! The soak time, trial attempts and soak deadline are [`CONFIG`], generated at build time from
+//! the `upgrade` component's `trial` table in the shipped system description (`build.rs`).
 //!
 //! Avoids: blocking (every send is `try_send`; a status that does not fit is replaced by the
 //! next one, a reboot request is retried at the next tick).
@@ -30,12 +30,7 @@ use runtime::{Component, Context, InitError, NotifySet, Rx, Source, Tx};
 use spin::Mutex;
 use upgrade::{MAX_CHUNK_LOG2, MAX_HEADER_LEN};
 
-/// The agent's tunables in this build.
-pub const CONFIG: Config = Config {
-    soak_ms: 3_000,
-    trial_attempts: 2,
-    soak_deadline_ms: 60_000,
-};
+include!(concat!(env!("OUT_DIR"), "/trial.rs"));
 
 /// Period of background work (copy pass, read-back) and of retried sends.
 pub const STEP_US: u64 = 2_000;

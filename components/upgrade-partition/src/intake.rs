@@ -19,12 +19,12 @@ use crate::record::Phase;
 use crate::refusal::{self, plain};
 use crate::slot_io;
 use hal::boot::BootControl;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::{Refusal, UpgradeError, UpgradeState, UpgradeStatus};
 use sha2::{Digest, Sha256};
 use upgrade::{MAX_HEADER_LEN, PREFIX_LEN};
 
-impl<F: NorFlash, B: BootControl> Agent<F, B> {
+impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Takes one transfer message; returns the status to send back (state `Failed` with the
     /// reason if the message or its bundle was refused).
     pub fn on_piece(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
@@ -203,7 +203,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
                 return Err(r);
             }
         };
-        let target = crate::agent::running(&self.boot.state()).other();
+        let target = self.boot.state().booted.other();
         let addr = self.layout.slot_offset(target);
         if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.incoming[..len]) {
             log::error!("writing slot {target:?}'s header failed: {e:?}");

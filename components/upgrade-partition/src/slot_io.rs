@@ -7,7 +7,7 @@
 //!
 //! Avoids: buffering (the caller's buffer is written as is) and any write outside the region.
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 
 /// Largest write size this module pads to.
 const MAX_WRITE: usize = 256;
@@ -40,8 +40,9 @@ pub fn round_up(len: usize, unit: usize) -> usize {
     len.div_ceil(unit.max(1)) * unit.max(1)
 }
 
-/// Erases the sectors covering `addr .. addr + data.len()` and writes `data` there.
-pub fn replace<F: NorFlash>(
+/// Erases the sectors covering `addr .. addr + data.len()` and writes `data` there, the last
+/// write padded with the erased value.
+pub fn replace<F: NorFlash + ErasedValue>(
     flash: &mut F,
     addr: u32,
     data: &[u8],
@@ -59,7 +60,7 @@ pub fn replace<F: NorFlash>(
         flash.write(addr, body).map_err(IoError::Flash)?;
     }
     if !tail.is_empty() {
-        let mut pad = [0xFFu8; MAX_WRITE];
+        let mut pad = [F::ERASED; MAX_WRITE];
         pad[..tail.len()].copy_from_slice(tail);
         flash
             .write(addr + whole as u32, &pad[..w])

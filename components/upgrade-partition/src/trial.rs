@@ -13,10 +13,10 @@
 use crate::agent::{Agent, Health, Mode, Reboot};
 use crate::record::Phase;
 use hal::boot::BootControl;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::{Refusal, UpgradeError};
 
-impl<F: NorFlash, B: BootControl> Agent<F, B> {
+impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Takes a watchdog health report; acts only on a trial boot. True if the state changed.
     pub fn on_health(&mut self, h: &Health) -> bool {
         if self.mode != Mode::Trial {

@@ -21,14 +21,14 @@ use crate::record::Phase;
 use crate::refusal::plain;
 use crate::slot_io;
 use hal::boot::BootControl;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::{Refusal, UpgradeError};
 use sha2::{Digest, Sha256};
 
 /// Chunks copied or checked per [`Agent::poll`] call.
 pub const CHUNKS_PER_STEP: u32 = 8;
 
-impl<F: NorFlash, B: BootControl> Agent<F, B> {
+impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Does a bounded step of background work; true while more is pending.
     pub fn poll(&mut self) -> bool {
         match self.mode {
@@ -100,7 +100,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             return self.abandon(plain(UpgradeError::SlotDamaged));
         };
         let log2 = new.chunk_log2;
-        let running = crate::agent::running(&self.boot.state());
+        let running = self.boot.state().booted;
         let end = cursor.saturating_add(CHUNKS_PER_STEP).min(count);
         for c in cursor..end {
             if self.p.is_done(c) {

@@ -352,14 +352,16 @@ fn a_late_message_of_a_finished_transfer_is_ignored_not_refused() {
 }
 
 #[test]
-fn after_a_boot_stage_fallback_the_confirmed_slot_is_the_running_one() {
+fn after_a_refused_trial_boot_control_names_the_confirmed_slot_as_running() {
     let board = v1_board(&image(20_000, 23));
-    // A trial of slot B selected, then cancelled by the boot stage (slot B did not verify): boot
-    // control still says `booted: B`, but slot A runs.
+    // A trial of slot B selected, refused by the boot stage (slot B did not verify), which
+    // records its fallback to slot A before slot A's image runs.
     board.boot_control().request_trial(Slot::B, 2).unwrap();
-    assert_eq!(board.power_on().booted, Slot::B);
-    board.boot_control().cancel_trial().unwrap();
-    assert_eq!(board.state().booted, Slot::B);
+    let st = board.power_on_refusing_selected();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::A, Slot::A, BootReason::RolledBack, None)
+    );
     let mut a = board.agent();
     let s = a.status();
     assert_eq!(
@@ -378,4 +380,43 @@ fn after_a_boot_stage_fallback_the_confirmed_slot_is_the_running_one() {
         10_000,
     );
     assert_eq!(up.last.state, UpgradeState::Written, "{:?}", up.last);
+}
+
+#[test]
+fn after_a_refused_confirmed_slot_the_other_one_runs_and_the_upgrade_goes_over_the_damaged_one() {
+    let board = v1_board(&image(20_000, 25));
+    // Slot B holds an older signed image; slot A (confirmed) is refused at power-on.
+    write_slot(
+        &mut board.slot_flash(),
+        Slot::B,
+        &bundle(&image(20_000, 26), (0, 9, 0), 1),
+    );
+    let st = board.power_on_refusing_selected();
+    assert_eq!(
+        (st.booted, st.confirmed, st.reason, st.trial),
+        (Slot::B, Slot::B, BootReason::Fallback, None)
+    );
+    let mut a = board.agent();
+    let s = a.status();
+    assert_eq!(
+        (s.active_slot, s.confirmed_slot, s.slots[1].version),
+        (protocol::Slot::B, protocol::Slot::B, [0, 9, 0])
+    );
+    // The next release is written into slot A (the damaged one), never over the running image.
+    let up = uplink(
+        &mut a,
+        14,
+        &bundle(&image(20_000, 27), (1, 1, 0), 1),
+        10_000,
+    );
+    assert_eq!(up.last.state, UpgradeState::Written, "{:?}", up.last);
+    assert_eq!(a.take_reboot(), Some(Reboot::Trial));
+    let st = board.state();
+    assert_eq!(
+        st.trial.map(|t| t.slot),
+        Some(Slot::A),
+        "the trial is of slot A"
+    );
+    drop(a);
+    assert_eq!(board.power_on().booted, Slot::A);
 }

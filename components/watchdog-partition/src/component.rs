@@ -214,7 +214,7 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
 }
 
 /// What [`WatchdogPd`] reads from the reset counter at start.
-fn boot_info<F: hal::flash::NorFlash>(
+fn boot_info<F: hal::flash::NorFlash + hal::flash::ErasedValue>(
     flash: &mut F,
     mode: NodeMode,
 ) -> (BootInfo, Option<ResetCounter>) {

@@ -18,6 +18,10 @@
 //!   and clears the mark in the same write. A cycle that ends any other way never writes the
 //!   mark, so a fault reset can never pass for a clean one. Four ordinary stop/starts in ten
 //!   minutes therefore leave the count where it was.
+//! - **Requested reboots are capped by the bootloader.** Boot control counts the clean reboots
+//!   software asked for since the last confirm; past `hal::boot::MAX_CLEAN_REBOOTS` the boot
+//!   stage calls [`ResetCounter::count_this_boot`], and that boot counts whatever the mark or a
+//!   trial say, so a reboot-requesting partition cannot reboot the node forever unseen.
 //! - **Trial boots are the upgrade's business.** A reset while boot control shows a trial
 //!   running (`hal::boot::BootState::trial_running()` read at power-on, before the bootloader
 //!   selects this boot) is not counted: boot control itself counts those attempts on flash and
@@ -83,7 +87,7 @@
 //! Avoids: knowing where on flash the record lives (the board gives a [`StoreLayout`]) and
 //! holding the flash (every call borrows it, so the record can share a device).
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::{ComponentId, Escalation, FaultKind, NodeMode};
 use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
 
@@ -260,11 +264,12 @@ pub struct ResetCounter {
     found: Found,
     mode: Option<NodeMode>,
     counted: Option<bool>,
+    force_count: bool,
 }
 
 impl ResetCounter {
     /// Read the record (reads only, writes nothing).
-    pub fn open<F: NorFlash>(
+    pub fn open<F: NorFlash + ErasedValue>(
         flash: &mut F,
         layout: StoreLayout,
     ) -> Result<Self, ResetCounterError<F::Error>> {
@@ -292,6 +297,7 @@ impl ResetCounter {
             found,
             mode: None,
             counted: None,
+            force_count: false,
         })
     }
 
@@ -337,7 +343,8 @@ impl ResetCounter {
             let at_cap = u16::try_from(max_resets).unwrap_or(u16::MAX);
             next.boots_since_healthy = next.boots_since_healthy.max(at_cap);
         }
-        let counts = !(trial_was_running || self.found == Found::Record && next.clean_power_off);
+        let counts = self.force_count
+            || !(trial_was_running || self.found == Found::Record && next.clean_power_off);
         if counts || next.boots_since_healthy == 0 {
             next.boots_since_healthy = next.boots_since_healthy.saturating_add(1);
         }
@@ -388,6 +395,14 @@ impl ResetCounter {
         let mut next = self.record;
         next.clean_power_off = true;
         self.persist(flash, next)
+    }
+
+    /// The bootloader counts this boot as a reset although the last power cycle ended cleanly (or
+    /// during a trial): software asked for more clean reboots than the bootloader's cap
+    /// (`hal::boot::MAX_CLEAN_REBOOTS`) without a confirm in between. Call before
+    /// [`ResetCounter::boot`], which then counts this boot whatever the mark and the trial say.
+    pub fn count_this_boot(&mut self) {
+        self.force_count = true;
     }
 
     /// Record an escalation. Call before the watchdog stops kicking the hardware watchdog.

@@ -3,7 +3,7 @@
 //!
 //! 1. reads the signer's challenge of this boot (8,1 function 0x0007; the node answers
 //!    `AdminNotRecovering` when its ledger is in order, and nothing is sent then);
-//! 2. sends `recover-ledger challenge=.. floor=.. clock-ms=..` as an admin envelope signed by
+//! 2. sends `recover-ledger challenge=.. floor=..` as an admin envelope signed by
 //!    the given admin keys ([`super::apply`]: counter, chunks, the signer's answer).
 //!
 //! A recovery answers one boot's challenge only: a captured one is refused at any later boot
@@ -27,9 +27,6 @@ pub struct RecoverArgs {
     /// its grounds ever used (each ground's STATE/server-ID.seq), so no old batch signs again
     #[arg(long, value_name = "N")]
     floor: u64,
-    /// The ledger's new mission-time high-water mark, in ms
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    clock_ms: u64,
 }
 
 /// Reads this boot's challenge (the node refuses when its ledger is in order).
@@ -60,10 +57,9 @@ pub fn run(a: RecoverArgs) -> Result<(), Failure> {
         super::hex(&c)
     );
     let body = format!(
-        "recover-ledger challenge={} floor={} clock-ms={}",
+        "recover-ledger challenge={} floor={}",
         super::hex(&c),
-        a.floor,
-        a.clock_ms
+        a.floor
     );
     apply(
         &mut s,
@@ -75,7 +71,7 @@ pub fn run(a: RecoverArgs) -> Result<(), Failure> {
         &mut |l| println!("{l}"),
     )?;
     println!(
-        "ledger recovered: every registered server at certificate sequence {}; the signer signs again (batches need a sequence above it)",
+        "ledger recovered: every registered server at certificate sequence {}; the signer signs again (batches need a sequence above it; certificates with an expiry once the node's mission time is correlated again)",
         a.floor
     );
     Ok(())

@@ -8,7 +8,7 @@
 //!   `offset .. offset + min(k, len)` are programmed with the first `min(k, len)` bytes of the
 //!   data; the rest of the range keeps its previous contents;
 //! - an **erase** of `from .. to`, cut with `landed = k`: bytes `from .. from + min(k, to - from)`
-//!   become `0xFF`; the rest of the range keeps its previous contents; every sector that got at
+//!   become the erased value; the rest of the range keeps its previous contents; every sector that got at
 //!   least one byte erased counts one erase;
 //! - `landed >= len` means the operation completed and power went right after it.
 //!

@@ -1,12 +1,14 @@
 //! NOR flash emulated in a file, with power-cut and bit-flip injection.
 //!
-//! Byte `i` of the backing file is byte `i` of the flash; an erased device is all `0xFF`. The
-//! emulator enforces what real NOR flash does and what the `embedded-storage` contract promises:
+//! Byte `i` of the backing file is byte `i` of the flash; an erased device is all `ERASED`
+//! (`0xFF` by default, as NOR flash; `0x00` models parts that erase to zero). The emulator
+//! enforces what real flash does and what the `hal::flash` contract promises:
 //!
 //! - **erase** works on whole sectors of `ERASE_SIZE` bytes (aligned start and end) and sets them to
-//!   `0xFF`; each sector's erase count is kept (since open, for wear statistics);
-//! - **write** offsets and lengths are multiples of `WRITE_SIZE`, and a write may only clear bits:
-//!   writing a byte with a 1 where the flash holds a 0 is refused with
+//!   `ERASED`; each sector's erase count is kept (since open, for wear statistics);
+//! - **write** offsets and lengths are multiples of `WRITE_SIZE`, and a write may only move bits
+//!   away from their erased value (clear them when `ERASED` is `0xFF`, set them when it is
+//!   `0x00`): a write that would move one back is refused with
 //!   [`SimFlashError::WriteToUnerased`] and nothing is written;
 //! - **read** has a granularity of 1 byte.
 //!
@@ -25,7 +27,7 @@ pub mod fault;
 pub use error::SimFlashError;
 pub use fault::PowerCut;
 
-use hal::flash::{ErrorType, MultiwriteNorFlash, NorFlash, ReadNorFlash};
+use hal::flash::{ErasedValue, ErrorType, MultiwriteNorFlash, NorFlash, ReadNorFlash};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -35,11 +37,13 @@ pub const DEFAULT_WRITE_SIZE: usize = 4;
 /// Default sector (erase) size of the sim flash, in bytes.
 pub const DEFAULT_ERASE_SIZE: usize = 4096;
 
-/// A file-backed NOR flash of `WRITE_SIZE`-byte write granularity and `ERASE_SIZE`-byte sectors.
+/// A file-backed flash of `WRITE_SIZE`-byte write granularity, `ERASE_SIZE`-byte sectors and
+/// erased value `ERASED`.
 #[derive(Debug)]
 pub struct SimFlash<
     const WRITE_SIZE: usize = DEFAULT_WRITE_SIZE,
     const ERASE_SIZE: usize = DEFAULT_ERASE_SIZE,
+    const ERASED: u8 = 0xFF,
 > {
     file: File,
     capacity: usize,
@@ -49,7 +53,7 @@ pub struct SimFlash<
     powered: bool,
 }
 
-impl<const W: usize, const E: usize> SimFlash<W, E> {
+impl<const W: usize, const E: usize, const X: u8> SimFlash<W, E, X> {
     /// Create (or truncate) an image at `path` of `capacity` bytes, all erased.
     pub fn create(path: &Path, capacity: usize) -> Result<Self, SimFlashError> {
         let file = File::options()
@@ -121,7 +125,7 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         // Erased in blocks of whole sectors (up to 1 MiB): a 256 MiB slot flash is formatted
         // with 256 writes, not 65,536.
         let block_len = (E * (1usize << 20).div_ceil(E)).min(capacity);
-        let block = vec![0xFFu8; block_len];
+        let block = vec![X; block_len];
         let mut at = 0;
         while at < capacity {
             let n = block_len.min(capacity - at);
@@ -261,12 +265,12 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         self.check_range(offset, data.len() as u64, W)?;
         let mut old = vec![0u8; data.len()];
         self.file.read_exact_at(&mut old, offset)?;
-        if let Some((i, (&o, &n))) = first_unerased(&old, data).and_then(|from| {
+        if let Some((i, (&o, &n))) = first_unerased(&old, data, X).and_then(|from| {
             old.iter()
                 .zip(data)
                 .enumerate()
                 .skip(from)
-                .find(|(_, (o, n))| !**o & **n != 0)
+                .find(|(_, (o, n))| (**o ^ X) & !(**n ^ X) != 0)
         }) {
             return Err(SimFlashError::WriteToUnerased {
                 addr: offset + i as u64,
@@ -300,7 +304,7 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         self.check_range(from, len, E)?;
         let cut = self.next_op();
         let k = cut.map_or(len, |landed| (landed as u64).min(len));
-        let ff = vec![0xFFu8; E];
+        let ff = vec![X; E];
         let mut at = from;
         while at < from + k {
             let n = (from + k - at).min(E as u64);
@@ -318,25 +322,26 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
     }
 }
 
-/// The first 8-byte word of `old` where `new` would set a bit (byte index of the word's start),
-/// compared a word at a time: megabyte writes stay cheap in unoptimised builds.
-fn first_unerased(old: &[u8], new: &[u8]) -> Option<usize> {
+/// The first 8-byte word of `old` where `new` would move a bit back to its erased value
+/// (`erased`), as a byte index of the word's start, compared a word at a time: megabyte writes
+/// stay cheap in unoptimised builds. A bit is programmed when it differs from the erased value.
+fn first_unerased(old: &[u8], new: &[u8], erased: u8) -> Option<usize> {
     let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
+        let mut w = [erased; 8];
         w[..b.len()].copy_from_slice(b);
-        u64::from_ne_bytes(w)
+        u64::from_ne_bytes(w) ^ u64::from_ne_bytes([erased; 8])
     };
     old.chunks(8)
         .zip(new.chunks(8))
-        .position(|(o, n)| !word(o) & word(n) != 0)
+        .position(|(o, n)| word(o) & !word(n) != 0)
         .map(|i| i * 8)
 }
 
-impl<const W: usize, const E: usize> ErrorType for SimFlash<W, E> {
+impl<const W: usize, const E: usize, const X: u8> ErrorType for SimFlash<W, E, X> {
     type Error = SimFlashError;
 }
 
-impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
+impl<const W: usize, const E: usize, const X: u8> ReadNorFlash for SimFlash<W, E, X> {
     const READ_SIZE: usize = 1;
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimFlashError> {
@@ -352,7 +357,11 @@ impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
     }
 }
 
-impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
+impl<const W: usize, const E: usize, const X: u8> ErasedValue for SimFlash<W, E, X> {
+    const ERASED: u8 = X;
+}
+
+impl<const W: usize, const E: usize, const X: u8> NorFlash for SimFlash<W, E, X> {
     const WRITE_SIZE: usize = W;
     const ERASE_SIZE: usize = E;
 
@@ -365,5 +374,5 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
     }
 }
 
-/// Rewriting a word is allowed as long as it only clears bits (checked on every write).
-impl<const W: usize, const E: usize> MultiwriteNorFlash for SimFlash<W, E> {}
+/// Rewriting a word is allowed as long as it only programs bits (checked on every write).
+impl<const W: usize, const E: usize, const X: u8> MultiwriteNorFlash for SimFlash<W, E, X> {}

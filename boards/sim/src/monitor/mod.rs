@@ -94,6 +94,13 @@ pub struct MonitorConfig {
     /// account of that, for the power-on line. `None`: the monitor locks the state and runs
     /// `select_boot` itself (tests that boot the monitor directly).
     pub booted_by_stage: Option<String>,
+    /// Set by a boot stage that counts this boot as a fault reset although the last power cycle
+    /// ended cleanly (past its cap on requested reboots, `hal::boot::MAX_CLEAN_REBOOTS`): why.
+    pub counts_as_reset: Option<String>,
+    /// The board's hardware watchdog outside the image (a pipe the boot stage reads): the monitor
+    /// writes a byte to it while its own loop runs and the image's hardware watchdog timer has
+    /// not expired, so an image that hangs as a whole stops kicking it and the board resets.
+    pub board_kick: Option<std::sync::Arc<OwnedFd>>,
     launchers: Vec<(String, PathBuf)>,
 }
 
@@ -120,6 +127,8 @@ impl MonitorConfig {
                 ..crate::link::LinkConfig::default()
             },
             booted_by_stage: None,
+            counts_as_reset: None,
+            board_kick: None,
             launchers: Vec::new(),
         }
     }
@@ -279,6 +288,8 @@ pub struct Monitor {
     devices: Devices,
     channels: Vec<ChannelRes>,
     _lock: Option<File>,
+    /// When the board's watchdog was last kicked ([`MonitorConfig::board_kick`]).
+    last_kick: Option<std::time::Instant>,
 }
 
 /// Takes the state directory's lock (`DIR/lock`, an exclusive `flock`), creating the directory:
@@ -420,8 +431,13 @@ impl Monitor {
                 });
             }
         }
-        let boot_mode =
-            resets::count_boot(&system, &config.state_dir, trial_was_running, counted_boots);
+        let boot_mode = resets::count_boot(
+            &system,
+            &config.state_dir,
+            trial_was_running,
+            counted_boots,
+            config.counts_as_reset.as_deref(),
+        );
         let active: Vec<bool> = system
             .components
             .iter()
@@ -545,13 +561,33 @@ impl Monitor {
             channels,
             _lock: lock,
             system,
+            last_kick: None,
         };
+        m.kick_board();
         for c in 0..n {
             if !m.system.components[c].root && m.active[c] {
                 m.start(c, events)?;
+                m.kick_board();
             }
         }
         Ok(m)
+    }
+
+    /// Kicks the board's hardware watchdog ([`MonitorConfig::board_kick`]), at most every 100 ms.
+    /// A full pipe (the boot stage behind) is no error: it has seen life recently enough.
+    fn kick_board(&mut self) {
+        let Some(fd) = &self.config.board_kick else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if self
+            .last_kick
+            .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(100))
+        {
+            return;
+        }
+        let _ = rustix::io::write(fd.as_fd(), &[1]);
+        self.last_kick = Some(now);
     }
 
     /// The description this power cycle booted.
@@ -1055,6 +1091,9 @@ impl Monitor {
                     }
                 }
             };
+            if reset.is_none() {
+                self.kick_board();
+            }
             if let Some(cause) = reset {
                 events(MonitorEvent::Reset(cause.clone()));
                 self.shutdown(events);

@@ -77,12 +77,14 @@ pub fn counter_device(system: &System) -> Option<&kernel_config::model::Device> 
 /// Counts this boot on the counter in `state` (the flash image must exist: the monitor's device
 /// set-up creates it) and decides the mode. `trial_was_running`: boot control showed a trial
 /// running when this power-on began; `booted_before`: boot control counted an earlier boot (a
-/// blank counter is then a lost one).
+/// blank counter is then a lost one); `fault`: the boot stage counts this boot as a reset
+/// whatever the clean mark says (its cap on requested reboots), and why.
 pub fn count_boot(
     system: &System,
     state: &Path,
     trial_was_running: bool,
     booted_before: bool,
+    fault: Option<&str>,
 ) -> BootMode {
     let max_resets = system.max_resets;
     let Some(dev) = counter_device(system) else {
@@ -102,6 +104,9 @@ pub fn count_boot(
                 ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_err(|e| e.to_string())?;
             if booted_before {
                 counter.booted_before();
+            }
+            if fault.is_some() {
+                counter.count_this_boot();
             }
             let first = counter.found() == watchdog::Found::Nothing;
             let before = match counter.found() {
@@ -124,12 +129,14 @@ pub fn count_boot(
                 "reset counter on {}; {}{}",
                 dev.name,
                 match (counts, trial_was_running) {
-                    _ if first => "first boot",
+                    _ if first => "first boot".to_string(),
+                    (true, _) if let Some(why) = fault =>
+                        format!("this boot counted as a reset by the boot stage: {why}"),
                     (true, _) =>
-                        "this boot counted as a reset (the last power cycle did not end cleanly)",
+                        "this boot counted as a reset (the last power cycle did not end cleanly)".to_string(),
                     (false, true) =>
-                        "not counted: the last power cycle was a trial boot (boot control counts those)",
-                    (false, false) => "not counted: the last power cycle ended cleanly",
+                        "not counted: the last power cycle was a trial boot (boot control counts those)".to_string(),
+                    (false, false) => "not counted: the last power cycle ended cleanly".to_string(),
                 },
                 if booted_before || first {
                     ""
@@ -241,14 +248,14 @@ mod tests {
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
         for resets in 0..=s.max_resets as u16 {
-            let b = count_boot(&s, state.path(), false, false);
+            let b = count_boot(&s, state.path(), false, false, None);
             assert_eq!(
                 (b.mode, b.resets),
                 (NodeMode::Normal, Some(resets)),
                 "{b:?}"
             );
         }
-        let b = count_boot(&s, state.path(), false, false);
+        let b = count_boot(&s, state.path(), false, false, None);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(s.max_resets as u16 + 1))
@@ -261,20 +268,46 @@ mod tests {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         image(state.path());
-        assert_eq!(count_boot(&s, state.path(), false, false).resets, Some(0));
+        assert_eq!(
+            count_boot(&s, state.path(), false, false, None).resets,
+            Some(0)
+        );
         for _ in 0..=s.max_resets {
             let note = mark_clean_power_off(&s, state.path());
             assert!(note.contains("clean power-off marked"), "{note}");
-            let b = count_boot(&s, state.path(), false, false);
+            let b = count_boot(&s, state.path(), false, false, None);
             assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
             assert!(b.note.contains("ended cleanly"), "{}", b.note);
-            let b = count_boot(&s, state.path(), true, false);
+            let b = count_boot(&s, state.path(), true, false, None);
             assert_eq!((b.mode, b.resets), (NodeMode::Normal, Some(0)), "{b:?}");
             assert!(b.note.contains("trial boot"), "{}", b.note);
         }
-        let b = count_boot(&s, state.path(), false, false);
+        let b = count_boot(&s, state.path(), false, false, None);
         assert_eq!(b.resets, Some(1), "an unmarked reset counts: {b:?}");
         assert!(b.note.contains("counted as a reset"), "{}", b.note);
+    }
+
+    #[test]
+    fn a_boot_the_boot_stage_counts_is_counted_despite_the_clean_mark_and_the_trial() {
+        let s = shipped();
+        let state = tempfile::tempdir().expect("tempdir");
+        image(state.path());
+        assert_eq!(
+            count_boot(&s, state.path(), false, false, None).resets,
+            Some(0)
+        );
+        for (n, trial) in [(1u16, false), (2, true)] {
+            let note = mark_clean_power_off(&s, state.path());
+            assert!(note.contains("clean power-off marked"), "{note}");
+            let b = count_boot(&s, state.path(), trial, false, Some("5 requested reboots"));
+            assert_eq!(b.resets, Some(n), "{b:?}");
+            assert!(
+                b.note
+                    .contains("counted as a reset by the boot stage: 5 requested reboots"),
+                "{}",
+                b.note
+            );
+        }
     }
 
     #[test]
@@ -282,7 +315,7 @@ mod tests {
         let s = shipped();
         let state = tempfile::tempdir().expect("tempdir");
         // No image at all: the counter cannot be used.
-        let b = count_boot(&s, state.path(), false, false);
+        let b = count_boot(&s, state.path(), false, false, None);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Safe, Some(u16::MAX)),
@@ -293,7 +326,7 @@ mod tests {
         // the one past it.
         let path = image(state.path());
         assert_eq!(
-            count_boot(&s, state.path(), false, false).mode,
+            count_boot(&s, state.path(), false, false, None).mode,
             NodeMode::Normal
         );
         let mut f = SimFlash::<4, 4096>::open(&path).expect("open");
@@ -304,14 +337,14 @@ mod tests {
             f.write(base, &sector).expect("write");
         }
         drop(f);
-        let b = count_boot(&s, state.path(), false, false);
+        let b = count_boot(&s, state.path(), false, false, None);
         assert_eq!(
             (b.mode, b.resets),
             (NodeMode::Normal, Some(s.max_resets as u16)),
             "a lost record is taken as at the cap: {b:?}"
         );
         assert_eq!(
-            count_boot(&s, state.path(), false, false).mode,
+            count_boot(&s, state.path(), false, false, None).mode,
             NodeMode::Safe
         );
         // A description whose watchdog owns no flash has no counter.
@@ -331,7 +364,7 @@ mod tests {
         )
         .expect("loads without the health flash");
         assert!(counter_device(&s2).is_none());
-        let b = count_boot(&s2, state.path(), false, false);
+        let b = count_boot(&s2, state.path(), false, false, None);
         assert_eq!((b.mode, b.resets), (NodeMode::Normal, None));
     }
 }

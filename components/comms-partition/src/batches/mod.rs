@@ -53,7 +53,7 @@ use crate::flash_map::{MAX_BATCH_FILE, cfdp_layout};
 use comms::cfdp::packet::MAX_PDU;
 use comms::cfdp::{CfdpError, Receiver, ReceiverConfig, SendState, Sender};
 use core::time::Duration;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use protocol::SignRejection;
 use spin::{Mutex, MutexGuard};
 
@@ -206,7 +206,10 @@ impl Batches {
     /// Open the receiver on `flash` (resuming a transfer the journal holds, or the intake of a
     /// file received but not answered). Packets go down under the association of the last CFDP
     /// uplink, `default_spi` before one is heard.
-    pub fn open<F: NorFlash>(flash: &mut F, default_spi: u16) -> Result<Self, BatchesError> {
+    pub fn open<F: NorFlash + ErasedValue>(
+        flash: &mut F,
+        default_spi: u16,
+    ) -> Result<Self, BatchesError> {
         let mut state = STATE.try_lock().ok_or(BatchesError::Taken)?;
         let result = RESULT.try_lock().ok_or(BatchesError::Taken)?;
         let cfg = ReceiverConfig {

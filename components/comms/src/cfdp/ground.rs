@@ -11,7 +11,9 @@ use super::layout::CfdpLayout;
 use super::packet::{self, CFDP_APID, MAX_PDU};
 use super::receiver::{Receiver, ReceiverConfig};
 use super::sender::{SendState, Sender, SenderConfig, TxProgress};
-use hal::flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use hal::flash::{
+    ErasedValue, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 use spacepackets::cfdp::ConditionCode;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -245,6 +247,11 @@ impl ReadNorFlash for RamFlash {
     fn capacity(&self) -> usize {
         self.mem.len()
     }
+}
+
+/// Erases to `0xFF`, as the NOR flash it stands in for.
+impl ErasedValue for RamFlash {
+    const ERASED: u8 = 0xFF;
 }
 
 impl NorFlash for RamFlash {

@@ -28,7 +28,7 @@ use super::packet::MAX_PDU;
 use super::pdu::{self, Parsed, Pdu};
 use super::ranges::RangeSet;
 use core::time::Duration;
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use spacepackets::cfdp::pdu::{CommonPduConfig, FileDirectiveType};
 use spacepackets::cfdp::{ChecksumType, ConditionCode, LargeFileFlag, TransmissionMode};
 use store::RecordStore;
@@ -158,7 +158,7 @@ pub struct Receiver {
 
 impl Receiver {
     /// Mount the journal and reload an interrupted or completed transfer, if any.
-    pub fn open<F: NorFlash>(
+    pub fn open<F: NorFlash + ErasedValue>(
         flash: &mut F,
         cfg: ReceiverConfig,
         layout: CfdpLayout,

@@ -25,6 +25,7 @@ pub(super) fn is_admin(forward: Forward) -> bool {
         Forward::AdminChunk
             | Forward::ExportServer
             | Forward::ExportAccount
+            | Forward::Clock
             | Forward::RecoveryChallenge
     )
 }
@@ -58,6 +59,7 @@ impl<P: StatePersist> Node<P> {
         let step = match forward {
             Forward::ExportServer => Step::Send(admin::decode_export_server(args)?),
             Forward::ExportAccount => Step::Send(admin::decode_export_account(args)?),
+            Forward::Clock => Step::Send(admin::decode_clock(args)?),
             Forward::RecoveryChallenge => Step::Send(admin::decode_recovery_challenge(args)?),
             _ => {
                 let chunk = function::decode_chunk(args)?;
@@ -164,6 +166,15 @@ impl<P: StatePersist> Node<P> {
             }
             AdminOutcome::Refused { code } => Err(FailureCode::from_admin_refusal(*code)),
             AdminOutcome::ExportRefused { code } => Err(FailureCode::from_export_refusal(*code)),
+            AdminOutcome::Clock {
+                mission_ms,
+                correlated_ms,
+                mark_ms,
+            } => Ok(Some(ResponseReport::Clock {
+                mission_ms: *mission_ms,
+                correlated_ms: *correlated_ms,
+                mark_ms: *mark_ms,
+            })),
         };
         let progress = match result {
             Ok(report) => {

@@ -33,7 +33,7 @@
 //! Avoids: heap; authentication of the record (the flash belongs to comms' partition alone; an
 //! attacker able to write it could also replace the code).
 
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
 
 use super::provision::MAX_ASSOCIATIONS;
@@ -182,7 +182,10 @@ pub struct FlashPersist<F> {
 
 impl<F: NorFlash> FlashPersist<F> {
     /// Mount the record at `layout` (its tag should be [`TAG`]) on `flash`.
-    pub fn mount(mut flash: F, layout: StoreLayout) -> Result<Self, StoreError<F::Error>> {
+    pub fn mount(mut flash: F, layout: StoreLayout) -> Result<Self, StoreError<F::Error>>
+    where
+        F: ErasedValue,
+    {
         let store = RecordStore::mount(&mut flash, layout)?;
         Ok(FlashPersist { flash, store })
     }

@@ -212,6 +212,15 @@ impl Harness {
                         Got::Export(export.as_slice().try_into().expect("169 bytes"))
                     }
                     ArchivedAdminOutcome::ExportRefused { code } => Got::ExportRefused(*code),
+                    ArchivedAdminOutcome::Clock {
+                        mission_ms,
+                        correlated_ms,
+                        mark_ms,
+                    } => Got::Clock {
+                        mission_ms: mission_ms.to_native(),
+                        correlated_ms: correlated_ms.to_native(),
+                        mark_ms: mark_ms.to_native(),
+                    },
                     ArchivedAdminOutcome::Challenge { challenge } => Got::Challenge(*challenge),
                 }
             });
@@ -231,5 +240,10 @@ pub enum Got {
     Refused(u8),
     Export([u8; XPUB_EXPORT_LEN]),
     ExportRefused(u8),
+    Clock {
+        mission_ms: u64,
+        correlated_ms: u64,
+        mark_ms: u64,
+    },
     Challenge([u8; 16]),
 }

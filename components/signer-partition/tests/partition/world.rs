@@ -11,8 +11,10 @@ use signer::wallet::Network;
 pub const RNG_SEED: u64 = 0x5eed_0f5a_7e11_1e00;
 pub const SERVER: u32 = 7;
 pub const RULES: &str = "rule allow max-amount=5000000 max-fee=50000";
-/// Far in the future of any mission clock.
-pub const EXPIRY: u64 = 1 << 40;
+/// Certificates that never expire (the fixture's registry allows it): these tests are about
+/// the partition's channels; mission time is tested in `signer/tests/mission_time.rs` and, in
+/// the real partitions, in the root package's `ground_sign` test.
+pub const EXPIRY: u64 = signer::cert::NO_EXPIRY;
 
 pub struct World {
     pub ground: Ground,

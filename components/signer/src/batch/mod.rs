@@ -51,6 +51,7 @@ use crate::psbt::{MAX_INPUTS, Psbt};
 use crate::registry::Registries;
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
+use hal::time::Instant;
 use receipt::{ErrorClass, Outcome, Receipt};
 use sha3::{Digest as _, Sha3_256};
 
@@ -91,7 +92,7 @@ enum Phase {
 #[derive(Debug, Clone)]
 pub struct BatchJob<'b> {
     batch: &'b [u8],
-    mission_ms: u64,
+    now: Instant,
     now_ms: u64,
     phase: Phase,
     server_id: u32,
@@ -132,10 +133,10 @@ impl Fail {
 }
 
 impl<'b> BatchJob<'b> {
-    pub(crate) fn new(batch: &'b [u8], mission_ms: u64) -> Self {
+    pub(crate) fn new(batch: &'b [u8], now: Instant) -> Self {
         Self {
             batch,
-            mission_ms,
+            now,
             now_ms: 0,
             phase: Phase::Start,
             server_id: 0,
@@ -256,13 +257,13 @@ impl<'b> BatchJob<'b> {
         } else {
             state.and_then(|st| st.last_sequence)
         };
-        self.now_ms = s.ledger.now(self.mission_ms);
+        self.now_ms = s.ledger.now(s.clock.monotone_ms(self.now));
         let (cert_bytes, _) =
             framing::split_certificate(self.batch).ok_or(Fail::cert(CertError::Malformed, None))?;
         verify_header(
             cert_bytes,
             |id| s.registry().server(id).map(|sv| sv.view(last)),
-            self.now_ms,
+            s.clock.mission_ms(self.now),
         )
         .map_err(|e| Fail::cert(e, None))?;
         let n = framing::count(part).map_err(|_| Fail::of(ErrorClass::Framing, 1, None))?;
@@ -399,7 +400,7 @@ impl<'b> BatchJob<'b> {
                         last_digest: self.digest,
                         windows: self.windows.clone(),
                     },
-                    self.now_ms,
+                    s.clock.record(self.now),
                 )
                 .map_err(|_| Fail::of(ErrorClass::Internal, 2, None))?;
             s.commit_ledger(next)

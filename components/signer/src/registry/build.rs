@@ -139,6 +139,7 @@ fn put_blank<'a>(
         account: s.account,
         sighash: s.sighash,
         revoked: s.revoked,
+        no_expiry: s.no_expiry,
         policy: Policy::empty(),
         descriptor: heapless::String::new(),
         wallet: Wallet::empty(s.network),
@@ -353,6 +354,9 @@ pub enum Command {
     Revoke(u32),
     /// Replaced the policy of server `id`.
     ChangePolicy(u32),
+    /// Correlated the mission clock to this mission time (ms); no registry change
+    /// ([`crate::admin`]'s time correlation).
+    Correlate(u64),
     /// Replaced the admin set (`admins` keys) and its threshold.
     RotateAdmins {
         /// The new threshold.

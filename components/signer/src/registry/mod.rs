@@ -54,6 +54,9 @@ pub struct Server {
     pub sighash: AllowedSighash,
     /// Revoked servers are refused (certificate error 3).
     pub revoked: bool,
+    /// Certificates without expiry are accepted from this server (the `no-expiry` flag);
+    /// otherwise they are refused (certificate error 10).
+    pub no_expiry: bool,
     /// The policy.
     pub policy: Policy,
     descriptor: heapless::String<MAX_DESCRIPTOR>,
@@ -91,6 +94,7 @@ impl Server {
             public_key: self.cert_key,
             revoked: self.revoked,
             last_sequence,
+            no_expiry: self.no_expiry,
         }
     }
 }

@@ -30,6 +30,9 @@ impl Registry {
                 s.descriptor
             )?;
             write_sighash(w, s.sighash)?;
+            if s.no_expiry {
+                w.write_str(" no-expiry")?;
+            }
             if s.revoked {
                 w.write_str(" revoked")?;
             }

@@ -10,6 +10,7 @@ use bitcoin::secp256k1::{Message, PublicKey as SecpPk, Secp256k1, ecdsa::Signatu
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
 use board_sim::flash::SimFlash;
+use hal::time::Instant;
 use signer::batch::Step;
 use signer::batch::receipt::Receipt;
 use signer::bip32::{HARDENED, Xpriv, Xpub};
@@ -249,12 +250,62 @@ impl Ground {
     }
 }
 
-/// A provisioning file: admins, threshold, servers each followed by its rule lines.
+/// The admin key a provisioning without admins gets (1-of-1), to correlate the mission clock.
+pub fn clock_admin() -> p256::SecretKey {
+    p256_key(0xC1)
+}
+
+/// Board instant `ms` milliseconds after power-on.
+pub fn at_ms(ms: u64) -> Instant {
+    Instant::from_micros(ms * 1000)
+}
+
+/// A signed time-correlation admin command (`time MS`).
+pub fn time_command(
+    s: &Signer<Flash>,
+    counter: u64,
+    mission_ms: u64,
+    signers: &[(u8, &p256::SecretKey)],
+) -> Vec<u8> {
+    let mut env = vec![0u8; signer::admin::MAX_ENVELOPE];
+    let n = signer::admin::build(
+        &mut env,
+        &s.identity_public_key(),
+        counter,
+        &format!("time {mission_ms}"),
+        signers,
+    )
+    .expect("envelope");
+    env.truncate(n);
+    env
+}
+
+/// Correlates the mission clock of a node provisioned without admins ([`clock_admin`]) to
+/// `mission_ms` at board instant `now`.
+pub fn correlate(
+    s: &mut Signer<Flash>,
+    mission_ms: u64,
+    now: Instant,
+) -> Result<signer::registry::Command, signer::admin::AdminError> {
+    let counter = s.registry().admin_counter() + 1;
+    let cmd = time_command(s, counter, mission_ms, &[(0, &clock_admin())]);
+    s.admin_at(&cmd, now)
+}
+
+/// A provisioning file: admins, threshold, servers each followed by its rule lines. Without
+/// admins, [`clock_admin`] is the only one (1-of-1). Servers may send certificates without
+/// expiry (`no-expiry`).
 pub fn provisioning(
     admins: &[p256::SecretKey],
     threshold: u8,
     servers: &[(&Ground, &str)],
 ) -> String {
+    let clock = [clock_admin()];
+    let (admins, threshold) = if admins.is_empty() {
+        (&clock[..], 1)
+    } else {
+        (admins, threshold)
+    };
     let mut t = String::from("# test provisioning\nspacenode-signer-registry 1\n");
     if !admins.is_empty() {
         t += &format!("admin-threshold {threshold}\n");
@@ -264,7 +315,7 @@ pub fn provisioning(
     }
     for (g, rules) in servers {
         t += &g.server_line();
-        t += "\n";
+        t += " no-expiry\n";
         for r in rules.lines().filter(|l| !l.trim().is_empty()) {
             t += r.trim();
             t += "\n";
@@ -452,9 +503,17 @@ pub struct Run {
     pub steps: usize,
 }
 
-/// Steps a batch to the end.
+/// Steps a batch to the end at board time `now_ms`. A certificate with an expiry on a node
+/// never correlated first correlates its clock so that mission time is board time (1 ms at
+/// board time 1 ms; needs [`clock_admin`]).
 pub fn run(s: &mut Signer<Flash>, batch: &[u8], now_ms: u64) -> Run {
-    let mut job = s.begin_batch(batch, now_ms);
+    let expiry = batch
+        .get(25..33)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8")));
+    if s.mission_clock().correlated_ms().is_none() && expiry != Some(signer::cert::NO_EXPIRY) {
+        correlate(s, 1, at_ms(1)).expect("correlate with the clock admin");
+    }
+    let mut job = s.begin_batch(batch, at_ms(now_ms));
     let mut out = vec![0u8; signer::batch::MAX_SIGNED_PSBT];
     let mut signed = Vec::new();
     let mut steps = 0;

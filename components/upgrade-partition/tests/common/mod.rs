@@ -1,13 +1,14 @@
 //! A sim board for the agent's tests: the slot flash and the boot record on memfd-backed sim
 //! flash (so power cycles re-open them), a factory image in slot A, bundles signed by test keys
-//! with the `upgrade` crate's builder, and a ground that follows the agent's `next_chunk`.
+//! with the `upgrade` crate's builder, and a ground that follows the agent's `next_chunk`. The
+//! slot flash's geometry and erased value are the board's type parameter ([`SlotFlash`]).
 
 #![allow(dead_code)]
 
 use board_sim::boot::{BOOT_FLASH_SIZE, BOOT_LAYOUT, BootFlash, SimBootControl};
 use board_sim::flash::{PowerCut, SimFlash};
 use hal::boot::{BootControl, BootState, Slot};
-use hal::flash::NorFlash;
+use hal::flash::{ErasedValue, NorFlash};
 use hal::slots::SlotLayout;
 use protocol::{UpgradeState, UpgradeStatus};
 use std::fs::File;
@@ -32,7 +33,35 @@ pub const CONFIG: Config = Config {
     soak_deadline_ms: 10_000,
 };
 
-pub type TestAgent = Agent<SimFlash, SimBootControl>;
+pub type TestAgent<F = SimFlash> = Agent<F, SimBootControl>;
+
+/// A sim slot flash of any geometry and erased value: what the board needs of it beyond the
+/// `hal::flash` traits (the sim's own methods, which are inherent).
+pub trait SlotFlash: NorFlash + ErasedValue + Sized {
+    fn anonymous(capacity: usize) -> Self;
+    fn from_file(file: File) -> Self;
+    fn file(&self) -> File;
+    fn cut_power(&mut self, cut: PowerCut);
+    fn peek(&self, addr: u64, buf: &mut [u8]);
+}
+
+impl<const W: usize, const E: usize, const X: u8> SlotFlash for SimFlash<W, E, X> {
+    fn anonymous(capacity: usize) -> Self {
+        SimFlash::anonymous(capacity).unwrap()
+    }
+    fn from_file(file: File) -> Self {
+        SimFlash::from_file(file).unwrap()
+    }
+    fn file(&self) -> File {
+        self.try_clone_file().unwrap()
+    }
+    fn cut_power(&mut self, cut: PowerCut) {
+        SimFlash::cut_power(self, cut)
+    }
+    fn peek(&self, addr: u64, buf: &mut [u8]) {
+        SimFlash::peek(self, addr, buf).unwrap()
+    }
+}
 
 pub fn key(seed: u8) -> SecretKey {
     SecretKey::from_seed(Algorithm::Ed25519, &[seed; 32]).unwrap()
@@ -74,29 +103,31 @@ pub fn image(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-pub struct Board {
+pub struct Board<F = SimFlash> {
     pub slot: File,
     pub boot: File,
+    pub geometry: std::marker::PhantomData<F>,
 }
 
 fn leak(n: usize) -> &'static mut [u8] {
     Box::leak(vec![0u8; n].into_boxed_slice())
 }
 
-impl Board {
+impl<F: SlotFlash> Board<F> {
     /// A fresh board with `factory` (a bundle) in slot A.
-    pub fn new(factory: &[u8]) -> Board {
-        let mut flash = SimFlash::anonymous(LAYOUT.flash_len() as usize).unwrap();
+    pub fn new(factory: &[u8]) -> Self {
+        let mut flash = F::anonymous(LAYOUT.flash_len() as usize);
         write_slot(&mut flash, Slot::A, factory);
         let boot = BootFlash::anonymous(BOOT_FLASH_SIZE).unwrap();
         Board {
-            slot: flash.try_clone_file().unwrap(),
+            slot: flash.file(),
             boot: boot.try_clone_file().unwrap(),
+            geometry: std::marker::PhantomData,
         }
     }
 
-    pub fn slot_flash(&self) -> SimFlash {
-        SimFlash::from_file(self.slot.try_clone().unwrap()).unwrap()
+    pub fn slot_flash(&self) -> F {
+        F::from_file(self.slot.try_clone().unwrap())
     }
 
     pub fn boot_control(&self) -> SimBootControl {
@@ -111,19 +142,40 @@ impl Board {
         bc.state()
     }
 
+    /// The boot stage's power-on when the selected slot does not verify: select, then record
+    /// the fallback to the slot it boots instead (the confirmed one after a refused trial, else
+    /// the other one).
+    pub fn power_on_refusing_selected(&self) -> BootState {
+        let f = BootFlash::from_file(self.boot.try_clone().unwrap()).unwrap();
+        let mut bc = FlashBootControl::open_or_recover(f, BOOT_LAYOUT).unwrap();
+        let selected = bc.select_boot().unwrap();
+        let st = bc.state();
+        let instead = if st.trial_running() {
+            st.confirmed
+        } else {
+            selected.other()
+        };
+        bc.record_fallback(instead).unwrap();
+        bc.state()
+    }
+
     /// Powers on and starts the agent.
-    pub fn boot(&self) -> TestAgent {
+    pub fn boot(&self) -> TestAgent<F> {
         self.power_on();
         self.agent()
     }
 
     /// Starts the agent (without a power-on: a restart of the partition).
-    pub fn agent(&self) -> TestAgent {
+    pub fn agent(&self) -> TestAgent<F> {
         self.agent_with(None, None)
     }
 
     /// Starts the agent with power cuts armed on the slot flash and the boot record flash.
-    pub fn agent_with(&self, slot_cut: Option<PowerCut>, boot_cut: Option<PowerCut>) -> TestAgent {
+    pub fn agent_with(
+        &self,
+        slot_cut: Option<PowerCut>,
+        boot_cut: Option<PowerCut>,
+    ) -> TestAgent<F> {
         let mut flash = self.slot_flash();
         if let Some(c) = slot_cut {
             flash.cut_power(c);
@@ -148,7 +200,7 @@ impl Board {
 }
 
 /// Writes a whole bundle into `slot` (factory provisioning).
-pub fn write_slot(flash: &mut SimFlash, slot: Slot, bundle: &[u8]) {
+pub fn write_slot<F: SlotFlash>(flash: &mut F, slot: Slot, bundle: &[u8]) {
     let h = upgrade::header_len(bundle).unwrap();
     let start = LAYOUT.slot_offset(slot);
     flash.erase(start, start + LAYOUT.slot_size).unwrap();
@@ -157,7 +209,7 @@ pub fn write_slot(flash: &mut SimFlash, slot: Slot, bundle: &[u8]) {
         (LAYOUT.image_offset(slot), &bundle[h..]),
     ] {
         let mut v = bytes.to_vec();
-        v.resize(v.len().next_multiple_of(4), 0xFF);
+        v.resize(v.len().next_multiple_of(F::WRITE_SIZE), F::ERASED);
         flash.write(at, &v).unwrap();
     }
 }
@@ -177,7 +229,7 @@ pub fn piece(id: u64, bundle: &[u8], index: u32) -> Piece<'_> {
 }
 
 /// Runs the agent's background work to the end.
-pub fn settle(a: &mut TestAgent) {
+pub fn settle<F: SlotFlash>(a: &mut TestAgent<F>) {
     for _ in 0..10_000 {
         if !a.poll() {
             return;
@@ -196,7 +248,7 @@ pub struct Uplink {
 
 /// The ground: sends the message the agent asks for until it stops receiving, or `limit`
 /// messages were sent.
-pub fn uplink(a: &mut TestAgent, id: u64, bundle: &[u8], limit: u32) -> Uplink {
+pub fn uplink<F: SlotFlash>(a: &mut TestAgent<F>, id: u64, bundle: &[u8], limit: u32) -> Uplink {
     let mut up = Uplink::default();
     let count = bundle.len().div_ceil(PIECE) as u32;
     let mut next = a.status().next_chunk;
