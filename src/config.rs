@@ -55,14 +55,21 @@ pub struct Target {
     board_file: Option<PathBuf>,
 }
 
+/// A file that could not be read gets the hint to give the right path; one too large already
+/// says what to do.
+fn read_hint(e: String, what: &str) -> String {
+    if e.starts_with("cannot read") {
+        format!("{e}; give the path of {what}")
+    } else {
+        e
+    }
+}
+
 impl Target {
     fn description(&self) -> Result<Source, Failure> {
         match &self.file {
-            Some(p) => Source::read(p).map_err(|e| {
-                Failure::Usage(format!(
-                    "{e}; give the path of a system description TOML file"
-                ))
-            }),
+            Some(p) => Source::read(p)
+                .map_err(|e| Failure::Usage(read_hint(e, "a system description TOML file"))),
             None => Ok(shipped::description()),
         }
     }
@@ -72,7 +79,7 @@ impl Target {
         if let Some(p) = &self.board_file {
             return Source::read(p)
                 .map(|s| vec![s])
-                .map_err(|e| Failure::Usage(format!("{e}; give the path of a board TOML file")));
+                .map_err(|e| Failure::Usage(read_hint(e, "a board TOML file")));
         }
         match &self.board {
             Some(name) => shipped::board(name)

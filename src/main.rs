@@ -8,6 +8,7 @@ mod bundle;
 mod config;
 mod demo;
 mod docs;
+mod escape;
 mod failure;
 mod ground;
 mod pd;
@@ -42,7 +43,8 @@ enum Command {
     /// component's log lines prefixed with its name, faults, restarts and resets. Ctrl-C or
     /// SIGTERM stops every component and exits.
     Run(run::RunArgs),
-    /// The ground operator's side: ping the node, read its status, build batch files.
+    /// The ground operator's side: ping the node, read its status, co-sign PSBTs, administer
+    /// the signer's registry, upgrade the node (named node profiles in ground.toml).
     #[command(subcommand)]
     Ground(ground::GroundCommand),
     /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.

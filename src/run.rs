@@ -211,8 +211,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         board_watchdog: std::time::Duration::from_millis(args.board_watchdog_ms),
     };
     crate::boot::run(&opts, std::os::fd::AsFd::as_fd(&stop), &mut |line| {
+        // A component's line may quote outside text (a provisioning file, a description).
+        let line = line.to_string();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", crate::escape::escape(&line));
         let _ = out.flush();
     })
 }

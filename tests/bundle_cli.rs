@@ -135,7 +135,7 @@ fn keys_roots_rotation_release_create_verify_and_refusals() {
     assert_eq!(inspect["manifest"]["chunk_count"], 5);
     let secret = ok(d, "inspect root-a");
     let bytes = std::fs::read(d.join("root-a")).unwrap();
-    let hex: String = bytes[9..].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex_conservative::DisplayHex::to_lower_hex_string(&bytes[9..]);
     assert!(
         !secret.contains(&hex),
         "inspect must never print secret bytes"

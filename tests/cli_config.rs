@@ -28,6 +28,61 @@ fn check_accepts_the_shipped_description_on_every_board() {
     }
 }
 
+/// Issue 13 finding 7: `config check` said ok to 10,005 components, which neither the watchdog
+/// (32) nor Microkit (63 PDs) can run. Each limit is now checked at load, with its place.
+#[test]
+fn check_refuses_what_the_node_cannot_hold_at_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-config/spacenode.toml"),
+    )
+    .expect("shipped");
+    let first = shipped
+        .find("[[component]]\nname = \"watchdog\"")
+        .expect("the watchdog component");
+    let end = shipped[first..].find("\n[[").expect("the next table") + first + 1;
+    let component = &shipped[first..end];
+    let mut many = shipped.clone();
+    for i in 0..40 {
+        many.push('\n');
+        many.push_str(&component.replace("name = \"watchdog\"", &format!("name = \"copy{i}\"")));
+    }
+    let path = dir.path().join("many.toml");
+    std::fs::write(&path, &many).expect("write");
+    let o = spacenode(&["config", "check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let shipped_count = shipped.matches("[[component]]").count();
+    let line = many
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == format!("name = \"copy{}\"", 32 - shipped_count))
+        .map(|(i, _)| i + 1)
+        .next()
+        .expect("the 33rd component");
+    assert!(err.contains(&format!("many.toml:{line}:8")), "{err}");
+    assert!(err.contains("is component 33 of"), "{err}");
+    assert_eq!(
+        err.matches("error:").count(),
+        1,
+        "one message, once:\n{err}"
+    );
+
+    let big = dir.path().join("big.toml");
+    let mut text_big = shipped.clone();
+    text_big.push('#');
+    text_big.push_str(&"x".repeat(2 << 20));
+    std::fs::write(&big, text_big).expect("write");
+    let o = spacenode(&["config", "check", big.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("is larger than 1048576 bytes (1 MiB)"),
+        "{err}"
+    );
+    assert!(!err.contains("give the path"), "{err}");
+}
+
 #[test]
 fn check_rejects_a_broken_description_with_file_line_col() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -59,6 +114,39 @@ fn check_rejects_a_broken_description_with_file_line_col() {
     );
     assert!(err.contains("help: use a value from 0 to 254"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Issue 13 finding 8: a control or bidi character in a description (here a right-to-left
+/// override and an ANSI escape in a component name) is shown escaped in the errors, never
+/// raw, while the diagnostic keeps its own layout.
+#[test]
+fn control_characters_from_a_description_are_printed_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rlo.toml");
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-config/spacenode.toml"),
+    )
+    .expect("shipped");
+    let bad = good.replacen(
+        "name = \"signer\"",
+        "name = \"sig\u{202E}ren\u{1b}[31m\"",
+        1,
+    );
+    assert_ne!(bad, good);
+    std::fs::write(&path, bad).expect("write");
+    let o = spacenode(&["config", "check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        !err.contains('\u{202E}') && !err.contains('\u{1b}'),
+        "raw control characters in:\n{err}"
+    );
+    assert!(err.contains("sig\\u{202e}ren\\u{1b}[31m"), "{err}");
+    assert!(err.contains("rlo.toml:"), "{err}");
+    assert!(
+        err.lines().count() > 2,
+        "the diagnostic keeps its lines:\n{err}"
+    );
 }
 
 #[test]
@@ -150,7 +238,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         "signer started as pid",
         "answered: ",
         "accepts the spend: txid",
-        "policy: amount over max-amount (PSBT 0)",
+        "policy: no rule matched; rule 0 (the last tried) failed: the outflow (payments plus fee) is over its max-amount; PSBT 0. What to do:",
         "answers from the node: 0;",
         "freezing the upgrade",
         "FAILED upgrade at",

@@ -29,7 +29,7 @@ use std::process::{Command, Output};
 const REVOKED: (u8, u8) = (1, 3);
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex_conservative::DisplayHex::to_lower_hex_string(b)
 }
 
 fn spacenode(args: &[&str]) -> Output {
@@ -422,10 +422,10 @@ fn registry_administration_over_the_link() {
 
     // The revoke is on the node's flash: once the node is stopped, the signer booted from that
     // flash refuses the server's next batch as revoked, with a receipt signed by the identity.
-    board.wait_for("admin: ChangePolicy(1) (counter 2)");
-    board.wait_for("admin: Revoke(1) (counter 3)");
-    board.wait_for("admin: RotateAdmins { threshold: 2, admins: 2 }");
-    board.wait_for("admin: RotateAdmins { threshold: 1, admins: 2 }");
+    board.wait_for("admin: policy of server 1 replaced (counter 2)");
+    board.wait_for("admin: server 1 revoked (counter 3)");
+    board.wait_for("admin: admin set replaced: 2 of 2 keys");
+    board.wait_for("admin: admin set replaced: 1 of 2 keys");
     drop(board);
     let after_image = dir.path().join("key-flash-after.flash");
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();

@@ -5,6 +5,9 @@ use crate::source::Source;
 use std::fmt;
 use std::ops::Range;
 
+/// Longest source line quoted under a diagnostic, in bytes.
+pub const MAX_SNIPPET: usize = 512;
+
 /// One problem in a description or board file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -19,17 +22,22 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic at a byte span of a source file.
+    /// A diagnostic at a byte span of a source file. A line longer than [`MAX_SNIPPET`] bytes is
+    /// not quoted (the position still says where): it is no line anyone wrote by hand.
     pub fn at(src: &Source, span: Range<usize>, message: impl Into<String>) -> Self {
         let span = src.first_line_span(&span);
         let (line, col) = src.line_col(span.start);
-        let width = src.text[span.clone()].chars().count().max(1);
+        let text = src.line_text(line);
+        let snippet = (text.len() <= MAX_SNIPPET).then(|| {
+            let width = src.text[span.clone()].chars().count().max(1);
+            (text.to_string(), col, width)
+        });
         Self {
             file: src.name.clone(),
             line,
             col,
             message: message.into(),
-            snippet: Some((src.line_text(line).to_string(), col, width)),
+            snippet,
             notes: Vec::new(),
             help: None,
         }

@@ -22,7 +22,7 @@ mod validate;
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::System;
 pub use source::Source;
-pub use validate::load_board;
+pub use validate::{MAX_NAME, limits, load_board};
 
 /// Loads a system description against a board file: both parsed, validated and policy-checked.
 pub fn load(description: &Source, board: &Source) -> Result<System, Diagnostics> {

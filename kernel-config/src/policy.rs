@@ -148,7 +148,11 @@ pub fn find_path(s: &System, from: Node, to: Node, guards: &[Node]) -> Option<Ve
         .map(Node::Component)
         .chain((0..s.board.devices.len()).map(Node::Device))
         .collect();
-    let idx = |n: Node| nodes.iter().position(|x| *x == n).unwrap_or(0);
+    // Components first, then devices: a node's index is computed, not searched for.
+    let idx = |n: Node| match n {
+        Node::Component(k) => k,
+        Node::Device(d) => s.components.len() + d,
+    };
     let mut prev: Vec<Option<(usize, Option<usize>)>> = vec![None; nodes.len()];
     let mut seen = vec![false; nodes.len()];
     let mut q = VecDeque::from([from]);

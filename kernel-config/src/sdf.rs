@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The PD name Microkit gets for a component: its own name, except Microkit's reserved one.
-const RESERVED_PD_RENAME: &str = "node-monitor";
-const RING_VADDR: u64 = 0x2000_0000;
-const DEVICE_VADDR: u64 = 0x3000_0000;
+pub(crate) const RESERVED_PD_RENAME: &str = "node-monitor";
+pub(crate) const RING_VADDR: u64 = 0x2000_0000;
+pub(crate) const DEVICE_VADDR: u64 = 0x3000_0000;
 
 fn symbol(prefix: &str, name: &str) -> String {
     format!("{prefix}_{}", name.replace('-', "_"))

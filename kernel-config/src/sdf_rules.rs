@@ -39,7 +39,7 @@ const PAGE_SIZES: [u64; 2] = [0x1000, 0x20_0000];
 const USER_VSPACE_TOP: u64 = 0x0000_00ff_ffff_ffff;
 
 /// `Config::pd_map_max_vaddr`: below the stack, a guard page and the IPC buffer at the top.
-fn pd_map_max_vaddr(stack_size: u64) -> u64 {
+pub(crate) fn pd_map_max_vaddr(stack_size: u64) -> u64 {
     let ipc_buffer = USER_VSPACE_TOP & !(PAGE_SIZES[0] - 1);
     ipc_buffer - PAGE_SIZES[0] - stack_size
 }
@@ -75,7 +75,10 @@ impl Ctx<'_> {
             )
         })
     }
-    /// `sdf_parse_number`: decimal or `0x` hex, underscores ignored.
+    /// `sdf_parse_number`: decimal or `0x` hex, underscores ignored. Deliberately the tool's own
+    /// `from_str_radix` rather than the project's hex codec (`hex-conservative`, which decodes
+    /// byte strings, not numbers): this port must accept and refuse exactly what the tool does,
+    /// `0x+f` included, and it only reads the SDF `sdf::export` wrote.
     fn number(&self, s: &str, n: Node) -> Result<u64, String> {
         let t: String = s.chars().filter(|&c| c != '_').collect();
         let parsed = match t.strip_prefix("0x") {

@@ -1,6 +1,7 @@
 //! A description file held in memory with its display name, and the byte-offset to line:column
 //! mapping every diagnostic uses. It reads nothing by itself beyond the one file it is asked for.
 
+use crate::validate::limits::MAX_FILE_BYTES;
 use std::ops::Range;
 use std::path::Path;
 
@@ -19,11 +20,23 @@ impl Source {
         }
     }
 
-    /// Reads a file; the error says which file could not be read and why.
+    /// Reads a file of at most [`MAX_FILE_BYTES`] (reading no more than one byte past it); the
+    /// error says which file could not be read and why.
     pub fn read(path: &Path) -> Result<Self, String> {
-        std::fs::read_to_string(path)
-            .map(|text| Self::new(path.display().to_string(), text))
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        use std::io::Read;
+        let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let mut text = String::new();
+        file.take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_string(&mut text)
+            .map_err(cannot)?;
+        if text.len() > MAX_FILE_BYTES {
+            return Err(format!(
+                "`{}` is larger than {MAX_FILE_BYTES} bytes (1 MiB), the most a description or board file may be; remove what the node cannot run",
+                path.display()
+            ));
+        }
+        Ok(Self::new(path.display().to_string(), text))
     }
 
     /// 1-based line and column (in characters) of a byte offset, clamped to the text.

@@ -303,3 +303,21 @@ fn print_text(v: &Value, depth: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_anchors_are_refused() {
+        assert_eq!(parse_anchor(&"ab".repeat(32)).ok(), Some([0xab; 32]));
+        for bad in [
+            format!("+b{}", "ab".repeat(31)),
+            format!("{}a", "ab".repeat(31)),
+            format!("0g{}", "ab".repeat(31)),
+            format!(" {}b", "ab".repeat(31)),
+        ] {
+            assert!(parse_anchor(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -52,8 +52,11 @@ fn job(
             crate::ground::expiry::ground_now_ms()?
                 .saturating_add(crate::ground::expiry::DEFAULT_LIFETIME_S * 1000),
         ),
-        timeout: sign::DEFAULT_TIMEOUT,
-        rate_bps: Some(rate_bps),
+        uplink: sign::Uplink {
+            names: Vec::new(),
+            timeout: sign::DEFAULT_TIMEOUT,
+            rate_bps: Some(rate_bps),
+        },
     };
     Ok((job, utxos))
 }
@@ -71,12 +74,8 @@ pub fn cosign(
 ) -> Result<Cosigned, Failure> {
     let start = Instant::now();
     let (job, utxos) = job(ground, payments, salt, rate_bps)?;
-    let outcome = sign::sign(s, ground_state, &job, &mut |p| {
-        if let Some(l) = p.line() {
-            log(l)
-        }
-    })
-    .map_err(|e| Failure::Usage(format!("co-signing failed: {e}")))?;
+    let outcome = sign::sign(s, ground_state, &job, &mut |p| log(p.line()))
+        .map_err(|e| Failure::Usage(format!("co-signing failed: {e}")))?;
     let mut txids = Vec::new();
     for (i, (bytes, utxo)) in outcome.signed.iter().zip(&utxos).enumerate() {
         let psbt = Psbt::deserialize(bytes)

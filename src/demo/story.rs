@@ -50,7 +50,7 @@ fn p256_key() -> Result<p256::SecretKey, Failure> {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex_conservative::DisplayHex::to_lower_hex_string(b)
 }
 
 /// Reads the node's account key from its key flash in `state`, builds the wallet and the

@@ -32,6 +32,7 @@ use comms::failure::FailureCode;
 use comms::pus::ST_FUNCTION;
 use comms::pus::function;
 use comms::pus::verification::Report;
+use hex_conservative::{DisplayHex, FromHex};
 use std::path::{Path, PathBuf};
 
 mod recover;
@@ -52,7 +53,8 @@ pub enum AdminCommand {
     /// Replace the admin set and its threshold, signed by the current threshold of current admins
     /// and by the new threshold of new admins (as TUF rotates its root keys).
     RotateAdmins(RotateArgs),
-    /// Print the node's identity public key from its key flash (sim board only, node stopped).
+    /// Print the node's identity public key, read from the key flash file in --state (sim board
+    /// only; the node may be running or stopped).
     Identity(IdentityArgs),
     /// Recover a signer whose ledger was lost: read this boot's challenge, then send
     /// `recover-ledger` with every server's new sequence floor, signed by the admin threshold.
@@ -209,19 +211,12 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
 }
 
 pub(super) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.to_lower_hex_string()
 }
 
+/// Exactly `N` bytes of hex; surrounding whitespace (a key file's newline) is ignored.
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let t = text.trim();
-    if t.len() != 2 * N || !t.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(t.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    <[u8; N]>::from_hex(text.trim()).ok()
 }
 
 /// The identity key from `FILE|HEX`, checked to be a P-256 point.
@@ -579,12 +574,8 @@ pub(super) fn send(
     let mut keys = admin_keys(&sig)?;
     keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
-    let state = sig
-        .link
-        .state
-        .clone()
-        .unwrap_or_else(super::default_state_dir);
-    let mut s = sig.link.session()?;
+    let (link, mut s) = sig.link.open()?;
+    let state = link.state;
     apply(
         &mut s,
         &state,
@@ -693,6 +684,26 @@ mod tests {
         bad[0] = 0x05;
         assert!(read_identity(&hex(&bad)).is_err());
         assert!(read_identity("/nonexistent/identity").is_err());
+    }
+
+    #[test]
+    fn malformed_hex_is_refused() {
+        let good = format!("02{}", "ab".repeat(32));
+        assert_eq!(unhex::<33>(&good).map(|k| k[0]), Some(2));
+        assert!(
+            unhex::<33>(&format!("{good}\n")).is_some(),
+            "a key file's newline"
+        );
+        for bad in [
+            format!("+2{}", "ab".repeat(32)), // "+2" was 0x02 to `from_str_radix`
+            format!("02{}a", "ab".repeat(32)), // odd length
+            format!("0g{}", "ab".repeat(32)), // not hex
+            format!("02 {}", "ab".repeat(32)), // whitespace inside
+            format!("é{}", "ab".repeat(32)),  // not ASCII
+        ] {
+            assert_eq!(unhex::<33>(&bad), None, "{bad:?}");
+            assert!(read_identity(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -34,24 +34,18 @@ pub enum BatchError {
         max: usize,
     },
     /// The certificate could not be built.
-    #[error("certificate: {0:?}")]
+    #[error("certificate: {0}")]
     Certificate(signer::cert::CertError),
     /// The result file does not parse.
     #[error("result file: {0}")]
     Result(#[from] intake::IntakeError),
     /// The signer refused the batch.
-    #[error(
-        "the node refused batch {batch:#x}: {reason} (signer error class {class}, code {code})"
-    )]
+    #[error("the node refused batch {batch:#x}: {reason}")]
     Refused {
         /// Batch id.
         batch: u64,
-        /// Coarse reason.
-        reason: &'static str,
-        /// Exact class from the receipt.
-        class: u8,
-        /// Exact code from the receipt.
-        code: u8,
+        /// The signer's reason in words, from the receipt (`super::explain`).
+        reason: String,
     },
     /// `--next-sequence` not above the sequence this ground last used for the server.
     #[error(
@@ -106,7 +100,11 @@ pub fn read_psbt(path: &Path) -> Result<Vec<u8>, BatchError> {
     })?;
     signer::psbt::Psbt::parse(&raw).map_err(|e| BatchError::BadPsbt {
         path: path.to_path_buf(),
-        what: format!("{e} (give binary PSBT files; decode base64 ones with `base64 -d`)"),
+        what: if raw.starts_with(b"cHNidP") {
+            format!("{e}: this is base64 text; give the binary PSBT (`base64 -d FILE > FILE.psbt`)")
+        } else {
+            format!("{e}: export the PSBT again from the wallet that made it (binary BIP-174)")
+        },
     })?;
     Ok(raw)
 }
@@ -206,28 +204,17 @@ pub fn build_batch(
     Ok(out)
 }
 
-fn reason_name(code: u8) -> &'static str {
-    match code {
-        1 => "bad certificate",
-        2 => "replayed batch (certificate sequence already used)",
-        3 => "signing policy violation",
-        4 => "malformed batch",
-        5 => "bad chunking",
-        6 => "signer busy",
-        _ => "internal signer error",
-    }
-}
-
 /// Check a result file and return the co-signed PSBTs, or the signer's refusal.
 pub fn signed_psbts(result: &[u8]) -> Result<Vec<Vec<u8>>, BatchError> {
     let v: ResultView<'_> = intake::parse_result(result)?;
     if !v.signed {
-        let (class, code) = v.error().unwrap_or((0, 0));
+        let reason = match super::explain::Why::from_receipt(v.receipt) {
+            Some(why) if why.class != 0 => why.to_string(),
+            _ => super::explain::coarse(v.reason).to_string(),
+        };
         return Err(BatchError::Refused {
             batch: v.batch_id,
-            reason: reason_name(v.reason),
-            class,
-            code,
+            reason,
         });
     }
     Ok(v.psbts().map(<[u8]>::to_vec).collect())
@@ -286,6 +273,25 @@ mod tests {
         assert_eq!(next_sequence(dir.path(), 7).expect("next"), 40 + max);
         assert_eq!(next_sequence(dir.path(), 8).expect("other server"), 1);
         assert!(replay_hint(dir.path(), 7).contains("--next-sequence N"));
+    }
+
+    #[test]
+    fn an_unreadable_psbt_says_where_and_what_to_do_in_words() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = dir.path().join("pay.txt");
+        std::fs::write(&text, "cHNidP8BAHECAAAAAQ==").expect("write");
+        let e = read_psbt(&text).expect_err("base64").to_string();
+        assert!(
+            e.contains("this is base64 text") && e.contains("base64 -d"),
+            "{e}"
+        );
+        // Binary, but not a whole PSBT.
+        let bad = b"psbt\xff".to_vec();
+        let junk = dir.path().join("junk.psbt");
+        std::fs::write(&junk, &bad).expect("write");
+        let e = read_psbt(&junk).expect_err("junk").to_string();
+        assert!(e.contains("export the PSBT again"), "{e}");
+        assert!(!e.contains("Input(") && !e.contains("Some("), "{e}");
     }
 
     #[test]
@@ -349,6 +355,7 @@ mod tests {
         let mut receipt = [0u8; intake::RECEIPT_LEN];
         receipt[60] = 1;
         receipt[61] = 6;
+        receipt[62..65].copy_from_slice(&[0xFF; 3]); // no failing PSBT, no rule
         let mut buf = vec![0u8; 4096];
         let mut b = ResultBuilder::new(6, &mut buf).expect("builder");
         let Ok(Built::Done(n)) = b.on_response(
@@ -362,7 +369,8 @@ mod tests {
         };
         let e = write_result(&buf[..n], &outs).unwrap_err().to_string();
         assert!(
-            e.contains("replayed batch") && e.contains("class 1, code 6"),
+            e.contains("the node refused batch 0x6: certificate: replayed sequence number")
+                && e.contains("What to do: "),
             "{e}"
         );
     }

@@ -12,6 +12,7 @@
 //!
 //! Avoids: key material in error messages, and any copy of it that is not wiped.
 
+use hex_conservative::{DisplayHex, HexToBytesIter};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -87,10 +88,11 @@ pub fn read(path: &Path) -> Result<p256::SecretKey, KeyFileError> {
             hex.len()
         )));
     }
+    // Decoded straight into the buffer that is wiped: no copy of the key on the way.
     let mut bytes = Zeroizing::new([0u8; 32]);
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
-            .map_err(|_| bad("not hexadecimal"))?;
+    let digits = HexToBytesIter::new(hex).map_err(|_| bad("not hexadecimal"))?;
+    for (b, d) in bytes.iter_mut().zip(digits) {
+        *b = d.map_err(|_| bad("not hexadecimal"))?;
     }
     p256::SecretKey::from_slice(bytes.as_slice())
         .map_err(|_| bad("not a valid P-256 secret key (zero or above the group order)"))
@@ -109,12 +111,9 @@ pub fn write_new(path: &Path, key: &p256::SecretKey) -> Result<(), KeyFileError>
         .open(path)
         .map_err(io)?;
     let bytes = Zeroizing::new(key.to_bytes());
-    // Digit by digit into one buffer of its final size: no intermediate strings to wipe.
+    // Into one buffer of its final size (never reallocated): no intermediate strings to wipe.
     let mut text = Zeroizing::new(String::with_capacity(65));
-    for b in bytes.iter() {
-        text.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        text.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
+    bytes[..].append_hex_to_string(hex_conservative::Case::Lower, &mut text);
     text.push('\n');
     file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)
@@ -174,6 +173,16 @@ mod tests {
         };
         assert!(err(&"00".repeat(32)).contains("not a valid P-256"));
         assert!(err(&"zz".repeat(32)).contains("not hexadecimal"));
+        // A sign ("+a" was 0x0a to `from_str_radix`), whitespace inside, a non-ASCII character.
+        for bad in [
+            format!("+a{}", "0a".repeat(31)),
+            format!("0a 0{}", "a0".repeat(30)),
+            format!("é{}", "0a".repeat(31)),
+        ] {
+            assert!(err(&bad).contains("not hexadecimal"), "{bad:?}");
+        }
+        // Odd length.
+        assert!(err(&format!("{}0", "0a".repeat(31))).contains("expected 64 hex characters"));
         assert!(err("abc").contains("expected 64 hex characters"));
         assert!(err(&" ".repeat(300)).contains("longer than a key file"));
         assert!(

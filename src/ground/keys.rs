@@ -38,11 +38,11 @@ pub fn run(c: KeysCommand) -> Result<(), Failure> {
 }
 
 fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let target = args.target.unwrap_or(args.link.spi);
+    let (link, mut s) = args.link.open()?;
+    let target = args.target.unwrap_or(link.spi);
     let mut challenge = [0u8; 16];
     getrandom::fill(&mut challenge)
         .map_err(|e| Failure::Usage(format!("the operating system's RNG failed: {e}")))?;
-    let mut s = args.link.session()?;
     let mut app = [0u8; 18];
     app[..2].copy_from_slice(&target.to_be_bytes());
     app[2..].copy_from_slice(&challenge);

@@ -9,26 +9,33 @@
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
 //! | `admin` | the signer's registry: verified xpub exports, M-of-N signed add/revoke/policy ([`admin`]) |
-//! | `sign` | builds the batch, uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]); certificates expire after `--lifetime-s` by default ([`expiry`]) |
+//! | `sign` | builds the batch (or takes one built by `batch`), uplinks it by CFDP, waits for the result, writes the co-signed PSBTs ([`sign`]); certificates expire after `--lifetime-s` by default ([`expiry`]) |
 //! | `time` | a time correlation from the ground's UTC clock to the node's mission clock, signed by the admins ([`time`]) |
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //! | `keys verify` | SDLS key verification (PUS 130,4, CCSDS 355.1 challenge/response): does the node hold the same key as our provisioning file ([`keys`]) |
 //! | `upgrade` | uplinks a signed bundle to the upgrade agent (only the chunks it needs), follows the trial boot, prints the outcome ([`upgrade`]) |
 //!
-//! Every command that talks to the node takes `--node` (where uplink goes: the node's
-//! `--radio-uplink`, default 127.0.0.1:47101), `--listen` (its `--ground`, default
-//! 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers and
-//! certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with the
-//! node; default the sim board's public one) and `--spi`.
+//! Every command that talks to the node takes `--node NAME|ADDR`: a named profile of
+//! `$XDG_CONFIG_HOME/spacenode/ground.toml` ([`profile`]; also selected by `SPACENODE_NODE`)
+//! with the node's addresses, keys and the ground's state directory, or the address uplink goes
+//! to (the node's `--radio-uplink`, default 127.0.0.1:47101). `--listen` (its `--ground`,
+//! default 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers
+//! and certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with
+//! the node; default the sim board's public one) and `--spi` override the profile. Each prints
+//! the node it talks to (on stderr) before it starts.
 //!
 //! Avoids: panics on anything the node or a file sends; waits without a deadline.
 
 pub mod admin;
 pub mod batch;
+mod cosign;
+mod exchange;
 pub mod expiry;
+mod explain;
 pub mod keyfile;
 pub mod keys;
+pub mod profile;
 pub mod refusal;
 pub mod session;
 pub mod sign;
@@ -44,7 +51,7 @@ use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::verification::Report;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
 use session::{Answer, Session, SessionConfig, SessionError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -57,14 +64,15 @@ pub enum GroundCommand {
     /// counter and the board reboots into a normal boot. Refused if the node is not in safe mode.
     LeaveSafeMode(LinkArgs),
     /// Build a batch file: the batch certificate signed with the server's key, then the PSBTs.
-    Batch(BatchArgs),
+    Batch(cosign::BatchArgs),
     /// Write the co-signed PSBTs from a result file the node sent down.
-    Result(ResultArgs),
+    Result(cosign::ResultArgs),
     /// Administer the signer's registry: export xpubs, add/revoke servers, change policies.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
-    /// Get PSBTs co-signed: build the batch, uplink it by CFDP, wait, write the co-signed PSBTs.
-    Sign(SignArgs),
+    /// Get PSBTs co-signed: build the batch (or take one built earlier with `ground batch`),
+    /// uplink it by CFDP, wait, write the co-signed PSBTs.
+    Sign(cosign::SignArgs),
     /// Make a new P-256 secret key file (mode 0600; never replaces a file) for `--key` or
     /// `--admin-key`, and print its compressed public key for the registry
     Keygen(KeygenArgs),
@@ -76,7 +84,8 @@ pub enum GroundCommand {
     Keys(keys::KeysCommand),
     /// Set the node's mission time from the ground's UTC clock: an admin-signed time
     /// correlation (needed before certificates with an expiry are accepted; after a reset it
-    /// also removes the time the node could not count while it was off). Refused if it would move the node's clock backwards, or is a replay.
+    /// also removes the time the node could not count while it was off). Refused if it would
+    /// move the node's clock backwards, or is a replay.
     Time(time::TimeArgs),
     /// Upgrade the node's software with a signed bundle: uplink the chunks the node needs,
     /// follow the trial boot, print the outcome (confirmed, or rolled back and why). Run it
@@ -112,55 +121,25 @@ pub struct PingArgs {
     count: u32,
 }
 
-#[derive(Args)]
-pub struct SignArgs {
-    #[command(flatten)]
-    link: LinkArgs,
-    /// The ground server's id in the signer's registry
-    #[arg(long, value_name = "ID")]
-    server: u32,
-    /// The server's P-256 certificate key (64 hex characters)
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
-    /// Where to write the co-signed PSBTs: one directory (NAME.signed.psbt for each PSBT), or
-    /// one file per PSBT in batch order [default: next to each PSBT, NAME.signed.psbt]
-    #[arg(long = "out", value_name = "DIR|FILE")]
-    outs: Vec<PathBuf>,
-    #[command(flatten)]
-    expiry: expiry::ExpiryArgs,
-    /// Uplink rate in kbit/s (the radio's; 0: unpaced)
-    #[arg(long, value_name = "KBPS", default_value_t = 1000)]
-    rate_kbps: u64,
-    /// Give up after this many seconds
-    #[arg(long, value_name = "S", default_value_t = sign::DEFAULT_TIMEOUT.as_secs())]
-    deadline_s: u64,
-    /// Use N as the certificate sequence of this batch and go on from there: the way out when
-    /// the node refuses batches as replayed because this ground's record was lost or is behind.
-    /// Refused if it would go backwards or more than 2^20 past the last recorded sequence
-    #[arg(long, value_name = "N")]
-    next_sequence: Option<u64>,
-    /// The PSBTs (binary BIP-174 files), in batch order
-    #[arg(required = true, value_name = "PSBT")]
-    psbts: Vec<PathBuf>,
-}
-
 #[derive(Args, Clone)]
 pub struct LinkArgs {
-    /// Where uplink goes (the node's --radio-uplink)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47101")]
-    node: std::net::SocketAddr,
-    /// Where downlink arrives (the node's --ground)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
-    listen: std::net::SocketAddr,
-    /// The ground's state directory [default: $XDG_STATE_HOME/spacenode/ground, else ~/.local/state/spacenode/ground]
+    /// The node: a profile of ground.toml ($XDG_CONFIG_HOME/spacenode/ground.toml, also
+    /// selected by SPACENODE_NODE), or the address uplink goes to (the node's --radio-uplink)
+    /// [default: 127.0.0.1:47101]
+    #[arg(long, value_name = "NAME|ADDR")]
+    node: Option<String>,
+    /// Where downlink arrives (the node's --ground) [default: the profile's, else 127.0.0.1:47100]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// The ground's state directory [default: the profile's, else $XDG_STATE_HOME/spacenode/ground, else ~/.local/state/spacenode/ground]
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// SDLS provisioning file shared with the node [default: the sim board's public keys]
+    /// SDLS provisioning file shared with the node [default: the profile's, else the sim board's public keys]
     #[arg(long, value_name = "FILE")]
     provisioning: Option<PathBuf>,
-    /// Security association to command under
-    #[arg(long, value_name = "SPI", default_value_t = comms::sdls::sim_default::SIM_OPS_SPI)]
-    spi: u16,
+    /// Security association to command under [default: the profile's, else 1]
+    #[arg(long, value_name = "SPI")]
+    spi: Option<u16>,
     /// Wait per attempt, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     timeout_ms: u64,
@@ -169,34 +148,20 @@ pub struct LinkArgs {
     attempts: u32,
 }
 
-#[derive(Args)]
-pub struct BatchArgs {
-    /// The ground server's id in the signer's registry
-    #[arg(long, value_name = "ID")]
-    server: u32,
-    /// The server's P-256 certificate key (64 hex characters)
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
-    /// Where to write the batch file
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
-    #[command(flatten)]
-    expiry: expiry::ExpiryArgs,
-    /// The ground's state directory (certificate sequence numbers)
-    #[arg(long, value_name = "DIR")]
-    state: Option<PathBuf>,
-    /// The PSBTs (binary BIP-174 files), in batch order
-    #[arg(required = true, value_name = "PSBT")]
-    psbts: Vec<PathBuf>,
-}
-
-#[derive(Args)]
-pub struct ResultArgs {
-    /// The result file
-    result: PathBuf,
-    /// Where to write the co-signed PSBTs, one per PSBT of the batch, in batch order
-    #[arg(long = "out", required = true, value_name = "FILE")]
-    outs: Vec<PathBuf>,
+/// Where a command's link goes, after the flags, the profile and the defaults.
+pub struct Link {
+    /// The profile used.
+    pub selected: profile::Selected,
+    /// Uplink address.
+    pub uplink: std::net::SocketAddr,
+    /// Downlink address.
+    pub listen: std::net::SocketAddr,
+    /// Ground state directory.
+    pub state: PathBuf,
+    /// SDLS provisioning file (`None`: the sim board's).
+    pub provisioning: Option<PathBuf>,
+    /// Security association.
+    pub spi: u16,
 }
 
 /// `$XDG_STATE_HOME/spacenode/ground`, else `$HOME/.local/state/spacenode/ground`.
@@ -210,9 +175,62 @@ pub fn default_state_dir() -> PathBuf {
 /// What `ground status` prints first when the link runs on the sim board's public default keys.
 const SIM_DEFAULT_WARNING: &str = "WARN: the node answered under the sim board's PUBLIC default SDLS keys (no --provisioning given): anyone can forge its commands; provision your own with `spacenode provision-link --generate FILE` before the first boot";
 
+const DEFAULT_UPLINK: &str = "127.0.0.1:47101";
+const DEFAULT_LISTEN: &str = "127.0.0.1:47100";
+
 impl LinkArgs {
+    /// The link after the flags (first), the selected profile, and the defaults.
+    fn resolve(&self) -> Result<Link, Failure> {
+        let addr = self
+            .node
+            .as_deref()
+            .and_then(|n| n.parse::<std::net::SocketAddr>().ok());
+        let name = self.node.as_deref().filter(|_| addr.is_none());
+        let selected = profile::select(name)?;
+        let p = &selected.profile;
+        let default = |a: &str| {
+            a.parse()
+                .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        };
+        Ok(Link {
+            uplink: addr.or(p.uplink).unwrap_or_else(|| default(DEFAULT_UPLINK)),
+            listen: self
+                .listen
+                .or(p.listen)
+                .unwrap_or_else(|| default(DEFAULT_LISTEN)),
+            state: self
+                .state
+                .clone()
+                .or_else(|| p.state.clone())
+                .unwrap_or_else(default_state_dir),
+            provisioning: self.provisioning.clone().or_else(|| p.provisioning.clone()),
+            spi: self
+                .spi
+                .or(p.spi)
+                .unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
+            selected,
+        })
+    }
+
+    /// Resolves the link, says which node it is, and opens the session.
     fn session(&self) -> Result<Session, Failure> {
-        let provisioning = match &self.provisioning {
+        Ok(self.open()?.1)
+    }
+
+    /// [`Self::session`] and the resolved link.
+    fn open(&self) -> Result<(Link, Session), Failure> {
+        let link = self.resolve()?;
+        let session = self.connect(&link)?;
+        Ok((link, session))
+    }
+
+    /// Says which node `link` is, and opens the session to it.
+    fn connect(&self, link: &Link) -> Result<Session, Failure> {
+        eprintln!(
+            "{}",
+            link.selected.line(link.uplink, link.listen, &link.state)
+        );
+        let provisioning = match &link.provisioning {
             Some(p) => std::fs::read(p)
                 .map_err(|e| Failure::Usage(format!("provisioning file {}: {e}", p.display())))?,
             None => comms::sdls::sim_default::sim_default_bytes()
@@ -220,11 +238,11 @@ impl LinkArgs {
                 .to_vec(),
         };
         Session::open(SessionConfig {
-            node: self.node,
-            listen: self.listen,
-            state_dir: self.state.clone().unwrap_or_else(default_state_dir),
+            node: link.uplink,
+            listen: link.listen,
+            state_dir: link.state.clone(),
             provisioning,
-            spi: self.spi,
+            spi: link.spi,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             attempts: self.attempts.max(1),
         })
@@ -323,19 +341,19 @@ fn keygen(args: KeygenArgs) -> Result<(), Failure> {
 }
 
 fn resync(args: LinkArgs) -> Result<(), Failure> {
-    let mut s = args.session()?;
+    let (link, mut s) = args.open()?;
     let (arsn, a) = s.resync().map_err(session_failure)?;
     print_reports(&a);
     refused(&a)?;
     println!(
         "SA {}: the node's anti-replay window now continues after ARSN {arsn}",
-        args.spi
+        link.spi
     );
     Ok(())
 }
 
 fn status(args: LinkArgs) -> Result<(), Failure> {
-    let mut s = args.session()?;
+    let (link, mut s) = args.open()?;
     let a = s
         .command(
             ST_HOUSEKEEPING,
@@ -349,7 +367,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         s.collect(Duration::from_millis(50))
             .map_err(session_failure)?,
     );
-    if args.provisioning.is_none() {
+    if link.provisioning.is_none() {
         // The node's reports verified under the public default keys, so it runs with them.
         println!("{SIM_DEFAULT_WARNING}");
     }
@@ -394,10 +412,9 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
             _ => println!("{name}: report lost on the downlink (run status again)"),
         }
     }
-    let state = args.state.clone().unwrap_or_else(default_state_dir);
     let now = expiry::ground_now_ms().ok();
     print!("{}", time::node_clock_line(&mut s, now));
-    print!("{}", time::status_lines(&state, now));
+    print!("{}", time::status_lines(&link.state, now));
     let no_health = no_data.is_some();
     if no_health { Ok(()) } else { refused(&a) }
 }
@@ -426,183 +443,21 @@ fn leave_safe_mode(args: LinkArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn make_batch(args: BatchArgs) -> Result<(), Failure> {
-    let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-    let psbts = args
-        .psbts
-        .iter()
-        .map(|p| batch::read_psbt(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(rejected)?;
-    let state = args.state.unwrap_or_else(default_state_dir);
-    let seq =
-        batch::next_sequence(&state, args.server).map_err(|e| Failure::Usage(e.to_string()))?;
-    let file = batch::build_batch(&key, args.server, seq, args.expiry.expiry_ms()?, &psbts)
-        .map_err(rejected)?;
-    std::fs::write(&args.out, &file)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", args.out.display())))?;
-    let id = comms_partition::intake::batch_id_of(&file).unwrap_or(0);
-    println!(
-        "batch {id:#x}: {} PSBTs, server {}, certificate sequence {seq}, {} bytes -> {}",
-        psbts.len(),
-        args.server,
-        file.len(),
-        args.out.display()
-    );
-    Ok(())
-}
-
-fn write_result(args: ResultArgs) -> Result<(), Failure> {
-    let bytes = std::fs::read(&args.result)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", args.result.display())))?;
-    let n =
-        batch::write_result(&bytes, &args.outs).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-    println!("{n} co-signed PSBTs written");
-    Ok(())
-}
-
 pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
     match cmd {
         GroundCommand::Ping(a) => ping(a),
         GroundCommand::Status(a) => status(a),
         GroundCommand::LeaveSafeMode(a) => leave_safe_mode(a),
-        GroundCommand::Batch(a) => make_batch(a),
-        GroundCommand::Result(a) => write_result(a),
+        GroundCommand::Batch(a) => cosign::make_batch(a),
+        GroundCommand::Result(a) => cosign::write_result(a),
         GroundCommand::Admin(c) => admin::run(c),
-        GroundCommand::Sign(a) => sign_cmd(a),
+        GroundCommand::Sign(a) => cosign::sign_cmd(a),
         GroundCommand::Resync(a) => resync(a),
-        GroundCommand::Keys(c) => keys::run(c),
         GroundCommand::Keygen(a) => keygen(a),
+        GroundCommand::Keys(c) => keys::run(c),
         GroundCommand::Upgrade(a) => upgrade_cmd(a),
         GroundCommand::Time(a) => time::run(a),
     }
-}
-
-/// Where each co-signed PSBT goes (see [`SignArgs::outs`]).
-fn sign_outputs(args: &SignArgs) -> Result<Vec<PathBuf>, Failure> {
-    let signed_name = |p: &PathBuf| {
-        let stem = p
-            .file_stem()
-            .map_or_else(|| "psbt".into(), |s| s.to_string_lossy().into_owned());
-        format!("{stem}.signed.psbt")
-    };
-    match args.outs.as_slice() {
-        [] => Ok(args
-            .psbts
-            .iter()
-            .map(|p| p.with_file_name(signed_name(p)))
-            .collect()),
-        [dir] if dir.is_dir() => Ok(args
-            .psbts
-            .iter()
-            .map(|p| dir.join(signed_name(p)))
-            .collect()),
-        outs if outs.len() == args.psbts.len() => Ok(outs.to_vec()),
-        outs => Err(Failure::Usage(format!(
-            "--out: give one directory or one file per PSBT ({} PSBTs, {} --out)",
-            args.psbts.len(),
-            outs.len()
-        ))),
-    }
-}
-
-fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
-    let rejected = |e: batch::BatchError| Failure::Rejected(format!("{e}\n"));
-    let key = keyfile::read(&args.key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-    let psbts = args
-        .psbts
-        .iter()
-        .map(|p| batch::read_psbt(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(rejected)?;
-    let outs = sign_outputs(&args)?;
-    check_writable(&outs)?;
-    let state = args.link.state.clone().unwrap_or_else(default_state_dir);
-    if let Some(n) = args.next_sequence {
-        batch::set_next_sequence(&state, args.server, n).map_err(rejected)?;
-    }
-    let mut session = args.link.session()?;
-    let job = sign::SignJob {
-        server: args.server,
-        key,
-        psbts,
-        expiry_ms: Some(args.expiry.expiry_ms()?),
-        timeout: Duration::from_secs(args.deadline_s.max(1)),
-        rate_bps: (args.rate_kbps > 0).then(|| args.rate_kbps.saturating_mul(1000)),
-    };
-    let mut show = |p: &sign::Progress| {
-        if let Some(line) = p.line() {
-            println!("{line}");
-        }
-    };
-    let outcome = sign::sign(&mut session, &state, &job, &mut show).map_err(|e| match e {
-        sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
-            Failure::Usage(format!("{e}"))
-        }
-        e @ sign::SignError::Refused {
-            class: 1, code: 6, ..
-        } => Failure::Rejected(format!(
-            "{e}\n{}\n",
-            batch::replay_hint(&state, args.server)
-        )),
-        e => Failure::Rejected(format!("{e}\n")),
-    })?;
-    if outcome.signed.len() != outs.len() {
-        return Err(Failure::Rejected(format!(
-            "the result holds {} PSBTs for a batch of {}\n",
-            outcome.signed.len(),
-            outs.len()
-        )));
-    }
-    // The result is kept whatever happens to the destinations: co-signed PSBTs cannot be had
-    // again without another batch.
-    let kept = keep_result(&state, &outcome);
-    let mut failed = Vec::new();
-    for (p, path) in outcome.signed.iter().zip(&outs) {
-        match std::fs::write(path, p) {
-            Ok(()) => println!("co-signed PSBT -> {}", path.display()),
-            Err(e) => failed.push(format!("{}: {e}", path.display())),
-        }
-    }
-    println!("{outcome}");
-    match (failed.is_empty(), kept) {
-        (true, _) => Ok(()),
-        (false, Ok(dir)) => Err(Failure::Usage(format!(
-            "could not write {}; the co-signed PSBTs are kept in {}",
-            failed.join(", "),
-            dir.display()
-        ))),
-        (false, Err(e)) => Err(Failure::Usage(format!(
-            "could not write {}, nor keep the result in the ground's state directory ({e})",
-            failed.join(", ")
-        ))),
-    }
-}
-
-/// Refuses, before anything is uplinked, destinations the co-signed PSBTs could not be written
-/// to: a missing directory, or a path that is a directory.
-fn check_writable(outs: &[PathBuf]) -> Result<(), Failure> {
-    for p in outs {
-        let dir = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(Failure::Usage(format!(
-                "--out {}: directory {} does not exist; create it first (nothing was sent)",
-                p.display(),
-                dir.display()
-            )));
-        }
-        if p.is_dir() {
-            return Err(Failure::Usage(format!(
-                "--out {}: is a directory; give a file name, or one directory for all PSBTs (nothing was sent)",
-                p.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn upgrade_cmd(args: UpgradeArgs) -> Result<(), Failure> {
@@ -625,50 +480,4 @@ fn upgrade_cmd(args: UpgradeArgs) -> Result<(), Failure> {
     })?;
     println!("{}", upgrade_show::outcome_line(&outcome));
     Ok(())
-}
-
-/// Writes every co-signed PSBT of `outcome` to `STATE/results/batch-ID/N.signed.psbt`.
-fn keep_result(state: &Path, outcome: &sign::SignOutcome) -> std::io::Result<PathBuf> {
-    let dir = state
-        .join("results")
-        .join(format!("batch-{:016x}", outcome.batch_id));
-    std::fs::create_dir_all(&dir)?;
-    for (i, p) in outcome.signed.iter().enumerate() {
-        std::fs::write(dir.join(format!("{i}.signed.psbt")), p)?;
-    }
-    Ok(dir)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 13 finding 6: `--out /missing/dir/` was found unwritable only after the node had
-    /// signed, and the result was lost. Destinations are checked before anything is sent, and a
-    /// received result is kept in the state directory.
-    #[test]
-    fn unwritable_destinations_are_refused_before_uplink_and_results_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = dir.path().join("a.signed.psbt");
-        assert!(check_writable(std::slice::from_ref(&ok)).is_ok());
-        for bad in [
-            PathBuf::from("/missing/dir/"),
-            dir.path().join("missing").join("a.psbt"),
-            dir.path().to_path_buf(),
-        ] {
-            let e = check_writable(std::slice::from_ref(&bad)).unwrap_err();
-            assert!(format!("{e:?}").contains("nothing was sent"), "{e:?}");
-        }
-        let outcome = sign::SignOutcome {
-            signed: vec![b"one".to_vec(), b"two".to_vec()],
-            batch_id: 0xAB,
-            sequence: 1,
-            upload: Default::default(),
-            download: Default::default(),
-            elapsed: Duration::ZERO,
-        };
-        let kept = keep_result(dir.path(), &outcome).unwrap();
-        assert!(kept.ends_with("results/batch-00000000000000ab"));
-        assert_eq!(std::fs::read(kept.join("1.signed.psbt")).unwrap(), b"two");
-    }
 }

@@ -126,15 +126,17 @@ pub fn links(s: &[u8]) -> Option<String> {
         let at = 6 + comms::pus::hk::LINK_BLOCK_LEN * i;
         let age = field(s, at + 23, 4)?;
         let (bad_mac, replayed) = (field(s, at + 15, 4)?, field(s, at + 19, 4)?);
+        let unauthenticated = field(s, at + 31, 4)?;
         writeln!(
             out,
-            "  {}: {}, units in {}, out {}, refused {} (failed authentication {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
+            "  {}: {}, units in {}, out {}, refused {} (failed authentication {}, malformed or unknown SPI {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
             name(field(s, at, 1)?),
             state(field(s, at + 1, 1)?),
             field(s, at + 3, 4)?,
             field(s, at + 7, 4)?,
-            bad_mac + replayed,
+            bad_mac + unauthenticated + replayed,
             bad_mac,
+            unauthenticated,
             replayed,
             field(s, at + 11, 4)?,
             field(s, at + 27, 4)?,
@@ -263,6 +265,7 @@ mod tests {
             frames_tx: 2,
             crc_errors: 3,
             auth_failures: 4,
+            unauthenticated: 8,
             duplicates: 5,
             last_rx_age_ms: u32::MAX,
         };
@@ -279,7 +282,10 @@ mod tests {
             text.contains("active primary (radio), failovers 7"),
             "{text}"
         );
-        assert!(text.contains("units in 12, out 2, refused 9"), "{text}");
+        assert!(
+            text.contains("units in 12, out 2, refused 17 (failed authentication 4, malformed or unknown SPI 8, replayed or outside the window 5)"),
+            "{text}"
+        );
         assert!(
             text.contains("framing errors 3, uplink sequence gaps 9"),
             "{text}"

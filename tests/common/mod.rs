@@ -259,3 +259,58 @@ pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
         "2000",
     ]
 }
+
+/// The Rust debug formatting an operator must never read (issue 15 point 7), if `line` has
+/// some: `Some(..)`, `Ok(..)`, `Err(..)`, a byte or number array (`[f8, 65, ...]`), or a
+/// struct (`Name { field: ...`).
+pub fn debug_formatting(line: &str) -> Option<&'static str> {
+    for (needle, what) in [
+        ("Some(", "Some(..)"),
+        ("Ok(", "Ok(..)"),
+        ("Err(", "Err(..)"),
+    ] {
+        if line.contains(needle) {
+            return Some(what);
+        }
+    }
+    let b = line.as_bytes();
+    for (i, _) in line.match_indices('[') {
+        // `[` then a number, `, `, another number.
+        let rest = &b[i + 1..];
+        let n = rest.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        if (1..=3).contains(&n)
+            && rest.get(n..n + 2) == Some(b", ")
+            && rest.get(n + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            return Some("[a, b, ...] array");
+        }
+    }
+    for (i, _) in line.match_indices(" { ") {
+        let rest = &line[i + 3..];
+        let ident = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_lowercase() || *c == b'_')
+            .count();
+        let before = line[..i]
+            .bytes()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+        if ident > 0 && before && rest[ident..].starts_with(": ") {
+            return Some("Struct { field: .. }");
+        }
+    }
+    None
+}
+
+/// Panics naming every line of `lines` (from `source`) with debug formatting.
+pub fn assert_no_debug_formatting<'a>(source: &str, lines: impl IntoIterator<Item = &'a str>) {
+    let bad: Vec<String> = lines
+        .into_iter()
+        .filter_map(|l| debug_formatting(l).map(|w| format!("  {w}: {l}")))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{source}: Rust debug formatting in what an operator reads:\n{}",
+        bad.join("\n")
+    );
+}

@@ -12,6 +12,7 @@
 use crate::error::FormatError;
 use crate::wire::Reader;
 use core::fmt;
+use hex_conservative::DisplayHex;
 use sha2::{Digest, Sha256};
 
 /// The domain separation string at the start of every signed message (format 1).
@@ -75,9 +76,7 @@ pub struct KeyId(pub [u8; 32]);
 impl fmt::Display for KeyId {
     /// The first 8 bytes in hex: enough for an operator to tell keys apart.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
+        write!(f, "{:x}", self.0[..8].as_hex())?;
         Ok(())
     }
 }

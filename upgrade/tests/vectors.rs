@@ -32,11 +32,7 @@ const RFC8032_SEEDS: [(usize, &str); 4] = [
 ];
 
 fn unhex(s: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
-    }
-    out
+    hex_conservative::FromHex::from_hex(s).expect("64 hex digits in the vector")
 }
 
 #[test]

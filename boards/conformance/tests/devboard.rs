@@ -1,8 +1,10 @@
 //! The conformance suite on the dev board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::on_model::{Clock, Flash, Uart, Wdt};
-use board_conformance::{clock, flash, rng, serial, watchdog};
+mod common;
+
+use board_conformance::on_model::{Clock, Flash, Wdt};
+use board_conformance::{clock, flash, rng, watchdog};
 use board_devboard::bcm2835_spi::Bcm2835Spi;
 use board_devboard::bsc_i2c::BscI2c;
 use board_devboard::mini_uart::{MiniUart, MiniUartError};
@@ -32,12 +34,7 @@ fn the_pl011_on_its_model_conforms() {
     let time = VirtualTime::new();
     let model = Pl011Model::new(time.clone(), UART_CLOCK_HZ);
     let dut = Pl011::new(&model, UART_CLOCK_HZ, 115_200).expect("pl011");
-    serial::run(&mut Uart {
-        time,
-        model: &model,
-        dut,
-        poll: Duration::from_millis(1),
-    });
+    common::serial_conforms(time, &model, dut, Duration::from_millis(1));
 }
 
 #[test]
@@ -99,12 +96,7 @@ fn the_system_timer_on_its_model_conforms_across_the_32_bit_carry() {
 #[test]
 fn the_spi_nor_on_spi0_on_their_models_conforms() {
     let time = VirtualTime::new();
-    let part = SpiNorPart::new(
-        time.clone(),
-        MT25QU128.jedec_id,
-        MT25QU128.capacity as usize,
-    );
-    let model = Bcm2835SpiModel::new(time, part);
+    let model = Bcm2835SpiModel::new(time.clone(), common::mt25qu128(&time));
     let dut = SpiNor::new(Bcm2835Spi::new(&model, 32), MT25QU128).expect("the part answers");
     flash::run(&mut Flash { model: &model, dut });
 }
@@ -148,15 +140,10 @@ fn the_rng200_on_its_model_conforms() {
 
 #[test]
 fn the_devboard_slot_layout_is_the_devboard_files_storage() {
-    use board_devboard::slots::DEVBOARD_SLOT_LAYOUT;
-    use kernel_config::{load_board, shipped};
-    let board = load_board(&shipped::board("devboard").expect("devboard")).expect("valid");
-    assert_eq!(
-        u64::from(DEVBOARD_SLOT_LAYOUT.slot_size),
-        board.storage.slot_size
+    common::slot_layout_is_the_board_files(
+        "devboard",
+        &board_devboard::slots::DEVBOARD_SLOT_LAYOUT,
     );
-    assert!(DEVBOARD_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
-    assert_eq!(board.storage.bundles, "slot-flash");
 }
 
 /// The dev board's VPU core clock, which drives the mini UART (500 MHz, `core_freq` on a Pi 4).
@@ -167,13 +154,8 @@ fn the_mini_uart_on_its_model_conforms() {
     let time = VirtualTime::new();
     let model = MiniUartModel::new(time.clone(), CORE_CLOCK_HZ);
     let dut = MiniUart::new(&model, CORE_CLOCK_HZ, 115_200).expect("mini uart");
-    serial::run(&mut Uart {
-        time,
-        model: &model,
-        dut,
-        // 8 bytes of FIFO fill in 0.69 ms at 115200 baud: poll faster than that.
-        poll: Duration::from_micros(500),
-    });
+    // 8 bytes of FIFO fill in 0.69 ms at 115200 baud: poll faster than that.
+    common::serial_conforms(time, &model, dut, Duration::from_micros(500));
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! The conformance suite on the flight board's drivers, each on the register model of its
 //! peripheral, in virtual time.
 
-use board_conformance::on_model::{Clock, Flash, Uart, Wdt};
-use board_conformance::{clock, flash, serial, watchdog};
+mod common;
+
+use board_conformance::on_model::{Clock, Flash, Wdt};
+use board_conformance::{clock, flash, watchdog};
 use board_flight::cadence_i2c::CadenceI2c;
 use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::{CadenceUart, UartError};
@@ -14,7 +16,6 @@ use board_models::cadence_spi::CadenceSpiModel;
 use board_models::cadence_uart::UartModel;
 use board_models::cadence_wdt::WdtModel;
 use board_models::i2c_fram::FramPart;
-use board_models::spi_nor::SpiNorPart;
 use board_models::ttc::TtcModel;
 use board_models::{Line, VirtualTime};
 use board_spi_nor::{MT25QU128, SpiNor};
@@ -28,12 +29,7 @@ fn the_cadence_uart_on_its_model_conforms() {
     let time = VirtualTime::new();
     let model = UartModel::new(time.clone(), CLOCK_HZ);
     let dut = CadenceUart::new(&model, CLOCK_HZ, 115_200).expect("uart");
-    serial::run(&mut Uart {
-        time,
-        model: &model,
-        dut,
-        poll: Duration::from_millis(1),
-    });
+    common::serial_conforms(time, &model, dut, Duration::from_millis(1));
 }
 
 #[test]
@@ -95,27 +91,14 @@ fn the_ttc_clock_on_its_model_conforms() {
 #[test]
 fn the_spi_nor_on_the_cadence_spi_on_their_models_conforms() {
     let time = VirtualTime::new();
-    let part = SpiNorPart::new(
-        time.clone(),
-        MT25QU128.jedec_id,
-        MT25QU128.capacity as usize,
-    );
-    let model = CadenceSpiModel::new(time, part);
+    let model = CadenceSpiModel::new(time.clone(), common::mt25qu128(&time));
     let dut = SpiNor::new(CadenceSpi::new(&model, 3), MT25QU128).expect("the part answers");
     flash::run(&mut Flash { model: &model, dut });
 }
 
 #[test]
 fn the_flight_slot_layout_is_the_flight_board_files_storage() {
-    use board_flight::slots::FLIGHT_SLOT_LAYOUT;
-    use kernel_config::{load_board, shipped};
-    let board = load_board(&shipped::board("flight").expect("flight")).expect("valid");
-    assert_eq!(
-        u64::from(FLIGHT_SLOT_LAYOUT.slot_size),
-        board.storage.slot_size
-    );
-    assert!(FLIGHT_SLOT_LAYOUT.flash_len() <= board.storage.bundle_capacity);
-    assert_eq!(board.storage.bundles, "slot-flash");
+    common::slot_layout_is_the_board_files("flight", &board_flight::slots::FLIGHT_SLOT_LAYOUT);
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! bit times per byte (8N1); a byte arriving at a full RX FIFO is lost and sets ISR.OVERRUN.
 //! The far end of the line is the test: [`UartModel::peer_send`] and [`UartModel::peer_take`].
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::VirtualTime;
+use crate::uart_line::Wire;
 use board_flight::cadence_uart::*;
 use board_flight::regs::Regs;
 use std::cell::RefCell;
@@ -21,13 +22,8 @@ struct State {
     isr: u32,
     cd: u32,
     bdiv: u32,
-    tx: VecDeque<u8>,
     rx: VecDeque<u8>,
-    line_out: Vec<u8>,
-    line_in: VecDeque<u8>,
-    tx_rem: u128,
-    rx_rem: u128,
-    last_ns: u64,
+    wire: Wire,
 }
 
 impl State {
@@ -55,7 +51,7 @@ impl UartModel {
                 cr: CR_RX_DIS | CR_TX_DIS,
                 cd: 0x28B,
                 bdiv: 0xF,
-                last_ns,
+                wire: Wire::new(last_ns),
                 ..State::default()
             }),
         }
@@ -77,48 +73,32 @@ impl UartModel {
         let now = self.time.now_ns();
         let rate = self.byte_rate();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        let mut rem = s.tx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.tx_rem = rem;
-        if s.enabled(CR_TX_EN, CR_TX_DIS) {
-            while n > 0
-                && let Some(b) = s.tx.pop_front()
-            {
-                s.line_out.push(b);
-                n -= 1;
+        let transmit = s.enabled(CR_TX_EN, CR_TX_DIS);
+        let receive = s.enabled(CR_RX_EN, CR_RX_DIS);
+        let State { wire, rx, isr, .. } = &mut *s;
+        wire.step(now, true, rate, transmit, |b| {
+            if !receive {
+                return;
             }
-        }
-        let mut rem = s.rx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.rx_rem = rem;
-        while n > 0
-            && let Some(b) = s.line_in.pop_front()
-        {
-            n -= 1;
-            if !s.enabled(CR_RX_EN, CR_RX_DIS) {
-                continue;
-            }
-            if s.rx.len() == FIFO_DEPTH {
-                s.isr |= ISR_OVERRUN;
+            if rx.len() == FIFO_DEPTH {
+                *isr |= ISR_OVERRUN;
             } else {
-                s.rx.push_back(b);
+                rx.push_back(b);
             }
-        }
+        });
     }
 }
 
 impl crate::Line for UartModel {
     /// The peer sends `bytes`; they arrive at line rate.
     fn peer_send(&self, bytes: &[u8]) {
-        self.s.borrow_mut().line_in.extend(bytes);
+        self.s.borrow_mut().wire.peer_send(bytes);
     }
 
     /// What the UART has put on the line so far (taken).
     fn peer_take(&self) -> Vec<u8> {
         self.sync();
-        std::mem::take(&mut self.s.borrow_mut().line_out)
+        self.s.borrow_mut().wire.take_sent()
     }
 }
 
@@ -138,10 +118,10 @@ impl Regs for UartModel {
                 if s.rx.is_empty() {
                     sr |= SR_RXEMPTY;
                 }
-                if s.tx.is_empty() {
+                if s.wire.tx.is_empty() {
                     sr |= SR_TXEMPTY;
                 }
-                if s.tx.len() == FIFO_DEPTH {
+                if s.wire.tx.len() == FIFO_DEPTH {
                     sr |= SR_TXFULL;
                 }
                 sr
@@ -161,7 +141,7 @@ impl Regs for UartModel {
                     s.rx.clear();
                 }
                 if value & CR_TXRST != 0 {
-                    s.tx.clear();
+                    s.wire.tx.clear();
                 }
                 s.cr = value & !(CR_RXRST | CR_TXRST);
             }
@@ -169,7 +149,7 @@ impl Regs for UartModel {
             ISR => s.isr &= !value,
             BAUDGEN => s.cd = value & 0xFFFF,
             BAUDDIV => s.bdiv = value & 0xFF,
-            FIFO if s.tx.len() < FIFO_DEPTH => s.tx.push_back(value as u8),
+            FIFO if s.wire.tx.len() < FIFO_DEPTH => s.wire.tx.push_back(value as u8),
             _ => {}
         }
     }

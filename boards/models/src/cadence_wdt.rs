@@ -5,7 +5,7 @@
 //! `CCR.CRV << 12 | 0xFFF`. At zero SR bit 0 is set and, with ZMR.RSTEN, the board resets: the
 //! model counts the reset and returns to its power-on state (watchdog disabled).
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::{Ticker, VirtualTime};
 use board_flight::cadence_wdt::*;
 use board_flight::regs::Regs;
 use std::cell::RefCell;
@@ -16,8 +16,7 @@ struct State {
     ccr: u32,
     sr: u32,
     counter: u64,
-    rem: u128,
-    last_ns: u64,
+    clock: Ticker,
     resets: u32,
     ignored: u32,
 }
@@ -41,7 +40,7 @@ impl WdtModel {
             clock_hz,
             s: RefCell::new(State {
                 ccr: 0x3FFC,
-                last_ns,
+                clock: Ticker::new(last_ns),
                 ..State::default()
             }),
         }
@@ -62,15 +61,14 @@ impl WdtModel {
     pub fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        if s.zmr & ZMR_WDEN == 0 {
+        let running = s.zmr & ZMR_WDEN != 0;
+        let prescale = PRESCALES[(s.ccr & 3) as usize];
+        let n = s
+            .clock
+            .ticks(now, running, u64::from(self.clock_hz), prescale);
+        if !running {
             return;
         }
-        let prescale = PRESCALES[(s.ccr & 3) as usize];
-        let mut rem = s.rem;
-        let n = ticks(elapsed, u64::from(self.clock_hz), prescale, &mut rem);
-        s.rem = rem;
         if n < s.counter {
             s.counter -= n;
             return;
@@ -82,7 +80,7 @@ impl WdtModel {
             let ignored = s.ignored;
             *s = State {
                 ccr: 0x3FFC,
-                last_ns: now,
+                clock: Ticker::new(now),
                 resets,
                 ignored,
                 ..State::default()

@@ -22,6 +22,7 @@ pub mod spi_nor;
 pub mod system_timer;
 pub mod time;
 pub mod ttc;
+mod uart_line;
 
 pub use time::VirtualTime;
 

@@ -4,7 +4,8 @@
 //! a byte; a byte arriving at a full RX FIFO is lost and sets LSR.OE, which reading LSR clears;
 //! writing IIR bits 1 and 2 clears the FIFOs. The line's far end is the test.
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::VirtualTime;
+use crate::uart_line::Wire;
 use board_devboard::mini_uart::*;
 use board_devboard::regs::Regs;
 use std::cell::RefCell;
@@ -20,13 +21,8 @@ struct State {
     lcr: u32,
     baud: u32,
     oe: bool,
-    tx: VecDeque<u8>,
     rx: VecDeque<u8>,
-    line_out: Vec<u8>,
-    line_in: VecDeque<u8>,
-    tx_rem: u128,
-    rx_rem: u128,
-    last_ns: u64,
+    wire: Wire,
 }
 
 /// The AUX block's mini UART and the line to its peer.
@@ -46,7 +42,7 @@ impl MiniUartModel {
             clock_hz,
             s: RefCell::new(State {
                 cntl: CNTL_RX_TX,
-                last_ns,
+                wire: Wire::new(last_ns),
                 ..State::default()
             }),
         }
@@ -55,50 +51,31 @@ impl MiniUartModel {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        if s.enables & ENABLE_MINI_UART == 0 {
-            return;
-        }
+        let running = s.enables & ENABLE_MINI_UART != 0;
         let rate = u64::from(self.clock_hz) / (8 * (u64::from(s.baud) + 1)) / 10;
-        let mut rem = s.tx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.tx_rem = rem;
-        if s.cntl & 0x2 != 0 {
-            while n > 0
-                && let Some(b) = s.tx.pop_front()
-            {
-                s.line_out.push(b);
-                n -= 1;
+        let (transmit, receive) = (s.cntl & 0x2 != 0, s.cntl & 0x1 != 0);
+        let State { wire, rx, oe, .. } = &mut *s;
+        wire.step(now, running, rate, transmit, |b| {
+            if !receive {
+                return;
             }
-        }
-        let mut rem = s.rx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.rx_rem = rem;
-        while n > 0
-            && let Some(b) = s.line_in.pop_front()
-        {
-            n -= 1;
-            if s.cntl & 0x1 == 0 {
-                continue;
-            }
-            if s.rx.len() == FIFO_DEPTH {
-                s.oe = true;
+            if rx.len() == FIFO_DEPTH {
+                *oe = true;
             } else {
-                s.rx.push_back(b);
+                rx.push_back(b);
             }
-        }
+        });
     }
 }
 
 impl crate::Line for MiniUartModel {
     fn peer_send(&self, bytes: &[u8]) {
-        self.s.borrow_mut().line_in.extend(bytes);
+        self.s.borrow_mut().wire.peer_send(bytes);
     }
 
     fn peer_take(&self) -> Vec<u8> {
         self.sync();
-        std::mem::take(&mut self.s.borrow_mut().line_out)
+        self.s.borrow_mut().wire.take_sent()
     }
 }
 
@@ -126,10 +103,10 @@ impl Regs for MiniUartModel {
                 if std::mem::take(&mut s.oe) {
                     lsr |= LSR_OE;
                 }
-                if s.tx.len() < FIFO_DEPTH {
+                if s.wire.tx.len() < FIFO_DEPTH {
                     lsr |= LSR_THRE;
                 }
-                if s.tx.is_empty() {
+                if s.wire.tx.is_empty() {
                     lsr |= LSR_TEMT;
                 }
                 lsr
@@ -150,13 +127,13 @@ impl Regs for MiniUartModel {
             return;
         }
         match offset {
-            MU_IO if s.tx.len() < FIFO_DEPTH => s.tx.push_back(value as u8),
+            MU_IO if s.wire.tx.len() < FIFO_DEPTH => s.wire.tx.push_back(value as u8),
             MU_IIR => {
                 if value & 0x2 != 0 {
                     s.rx.clear();
                 }
                 if value & 0x4 != 0 {
-                    s.tx.clear();
+                    s.wire.tx.clear();
                 }
             }
             MU_LCR => s.lcr = value & 0xFF,

@@ -5,7 +5,8 @@
 //! only while CR.UARTEN and TXE/RXE are set; a byte arriving at a full RX FIFO is lost and the
 //! next byte stored carries DR.OE. The line's far end is the test.
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::VirtualTime;
+use crate::uart_line::Wire;
 use board_devboard::pl011::*;
 use board_devboard::regs::Regs;
 use std::cell::RefCell;
@@ -23,15 +24,10 @@ struct State {
     /// The divisors in effect (latched by an LCR_H write).
     latched: (u32, u32),
     rsr: u32,
-    tx: VecDeque<u8>,
     rx: VecDeque<u32>,
-    line_out: Vec<u8>,
-    line_in: VecDeque<u8>,
     lost: bool,
     bad_next: bool,
-    tx_rem: u128,
-    rx_rem: u128,
-    last_ns: u64,
+    wire: Wire,
 }
 
 impl State {
@@ -64,7 +60,7 @@ impl Pl011Model {
             clock_hz,
             s: RefCell::new(State {
                 cr: CR_TXE | CR_RXE,
-                last_ns,
+                wire: Wire::new(last_ns),
                 ..State::default()
             }),
         }
@@ -87,57 +83,47 @@ impl Pl011Model {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
         let rate = Self::byte_rate(&s, self.clock_hz);
-        let mut rem = s.tx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.tx_rem = rem;
-        if s.on(CR_TXE) {
-            while n > 0
-                && let Some(b) = s.tx.pop_front()
-            {
-                s.line_out.push(b);
-                n -= 1;
+        let (transmit, receive, depth) = (s.on(CR_TXE), s.on(CR_RXE), s.depth());
+        let State {
+            wire,
+            rx,
+            lost,
+            bad_next,
+            rsr,
+            ..
+        } = &mut *s;
+        wire.step(now, true, rate, transmit, |b| {
+            if !receive {
+                return;
             }
-        }
-        let mut rem = s.rx_rem;
-        let mut n = ticks(elapsed, rate, 1, &mut rem);
-        s.rx_rem = rem;
-        while n > 0
-            && let Some(b) = s.line_in.pop_front()
-        {
-            n -= 1;
-            if !s.on(CR_RXE) {
-                continue;
-            }
-            if s.rx.len() >= s.depth() {
-                s.lost = true;
-                continue;
+            if rx.len() >= depth {
+                *lost = true;
+                return;
             }
             let mut word = u32::from(b);
-            if std::mem::take(&mut s.lost) {
+            if std::mem::take(lost) {
                 word |= DR_OE;
             }
-            if std::mem::take(&mut s.bad_next) {
+            if std::mem::take(bad_next) {
                 word |= DR_FE;
             }
-            s.rsr |= (word >> 8) & 0xF;
-            s.rx.push_back(word);
-        }
+            *rsr |= (word >> 8) & 0xF;
+            rx.push_back(word);
+        });
     }
 }
 
 impl crate::Line for Pl011Model {
     /// The peer sends `bytes`; they arrive at line rate.
     fn peer_send(&self, bytes: &[u8]) {
-        self.s.borrow_mut().line_in.extend(bytes);
+        self.s.borrow_mut().wire.peer_send(bytes);
     }
 
     /// What the UART has put on the line so far (taken).
     fn peer_take(&self) -> Vec<u8> {
         self.sync();
-        std::mem::take(&mut self.s.borrow_mut().line_out)
+        self.s.borrow_mut().wire.take_sent()
     }
 }
 
@@ -154,12 +140,12 @@ impl Regs for Pl011Model {
                 if s.rx.is_empty() {
                     fr |= FR_RXFE;
                 }
-                if s.tx.is_empty() {
+                if s.wire.tx.is_empty() {
                     fr |= FR_TXFE;
                 } else {
                     fr |= FR_BUSY;
                 }
-                if s.tx.len() >= s.depth() {
+                if s.wire.tx.len() >= s.depth() {
                     fr |= FR_TXFF;
                 }
                 fr
@@ -177,7 +163,7 @@ impl Regs for Pl011Model {
         self.sync();
         let mut s = self.s.borrow_mut();
         match offset {
-            DR if s.tx.len() < s.depth() => s.tx.push_back(value as u8),
+            DR if s.wire.tx.len() < s.depth() => s.wire.tx.push_back(value as u8),
             RSR_ECR => s.rsr = 0,
             IBRD => s.ibrd = value & 0xFFFF,
             FBRD => s.fbrd = value & 0x3F,

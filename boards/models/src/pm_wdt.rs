@@ -4,7 +4,7 @@
 //! loaded; at zero, if PM_RSTC.WRCFG selects a full reset, the SoC resets: the model counts it,
 //! sets PM_RSTS.HADWRF and returns to its power-on state (counter stopped).
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::{Ticker, VirtualTime};
 use board_devboard::pm_wdt::*;
 use board_devboard::regs::Regs;
 use std::cell::RefCell;
@@ -17,8 +17,7 @@ struct State {
     rstc: u32,
     rsts: u32,
     wdog: u32,
-    rem: u128,
-    last_ns: u64,
+    clock: Ticker,
     resets: u32,
     ignored: u32,
 }
@@ -37,7 +36,7 @@ impl PmWdtModel {
         PmWdtModel {
             time,
             s: RefCell::new(State {
-                last_ns,
+                clock: Ticker::new(last_ns),
                 ..State::default()
             }),
         }
@@ -51,14 +50,11 @@ impl PmWdtModel {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        if s.wdog == 0 {
+        let running = s.wdog != 0;
+        let n = s.clock.ticks(now, running, TICKS_PER_SEC, 1);
+        if !running {
             return;
         }
-        let mut rem = s.rem;
-        let n = ticks(elapsed, TICKS_PER_SEC, 1, &mut rem);
-        s.rem = rem;
         if n < u64::from(s.wdog) {
             s.wdog -= n as u32;
             return;
@@ -68,7 +64,7 @@ impl PmWdtModel {
             let (resets, ignored) = (s.resets + 1, s.ignored);
             *s = State {
                 rsts: PM_RSTS_HADWRF,
-                last_ns: now,
+                clock: Ticker::new(now),
                 resets,
                 ignored,
                 ..State::default()
@@ -112,7 +108,7 @@ impl Regs for PmWdtModel {
             PM_RSTS => s.rsts = value,
             PM_WDOG => {
                 s.wdog = value & PM_WDOG_TIME_SET;
-                s.rem = 0;
+                s.clock.restart_fraction();
             }
             _ => {}
         }

@@ -5,7 +5,7 @@
 //! block's interface, not for its entropy. [`Rng200Model::fail_health_test`] latches NIST_FAIL
 //! as the block does when its health test trips.
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::{Ticker, VirtualTime};
 use board_devboard::regs::Regs;
 use board_devboard::rng200::*;
 use std::cell::RefCell;
@@ -21,8 +21,7 @@ struct State {
     resets: [u32; 2],
     fifo: VecDeque<u32>,
     seed: u64,
-    rem: u128,
-    last_ns: u64,
+    clock: Ticker,
 }
 
 /// The RNG200 block.
@@ -40,7 +39,7 @@ impl Rng200Model {
             time,
             s: RefCell::new(State {
                 seed: seed | 1,
-                last_ns,
+                clock: Ticker::new(last_ns),
                 ..State::default()
             }),
         }
@@ -54,14 +53,8 @@ impl Rng200Model {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        if s.ctrl & CTRL_RBGEN_MASK == 0 {
-            return;
-        }
-        let mut rem = s.rem;
-        let n = ticks(elapsed, 1_000_000, 1, &mut rem);
-        s.rem = rem;
+        let running = s.ctrl & CTRL_RBGEN_MASK != 0;
+        let n = s.clock.ticks(now, running, 1_000_000, 1);
         for _ in 0..n.min(FIFO_WORDS as u64) {
             if s.fifo.len() == FIFO_WORDS {
                 break;

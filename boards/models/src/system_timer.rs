@@ -2,7 +2,7 @@
 //! and Linux `bcm2835_timer.c`: a 64-bit counter at 1 MHz read as CLO (0x04) and CHI (0x08);
 //! reading one half does not latch the other.
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::{Ticker, VirtualTime};
 use board_devboard::regs::Regs;
 use board_devboard::system_timer::{CHI, CLO, HZ};
 use std::cell::RefCell;
@@ -10,8 +10,7 @@ use std::cell::RefCell;
 #[derive(Debug, Default)]
 struct State {
     counter: u64,
-    rem: u128,
-    last_ns: u64,
+    clock: Ticker,
 }
 
 /// The free-running system timer.
@@ -29,8 +28,7 @@ impl SystemTimerModel {
             time,
             s: RefCell::new(State {
                 counter,
-                rem: 0,
-                last_ns,
+                clock: Ticker::new(last_ns),
             }),
         }
     }
@@ -38,11 +36,7 @@ impl SystemTimerModel {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        let mut rem = s.rem;
-        s.counter += ticks(elapsed, HZ, 1, &mut rem);
-        s.rem = rem;
+        s.counter += s.clock.ticks(now, true, HZ, 1);
     }
 }
 

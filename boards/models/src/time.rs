@@ -30,11 +30,39 @@ impl VirtualTime {
     }
 }
 
-/// Whole ticks of a `hz / divide` clock in `elapsed_ns`, carrying the remainder in `rem`
-/// (units of `hz`-nanoseconds) so no time is lost between updates.
-pub fn ticks(elapsed_ns: u64, hz: u64, divide: u64, rem: &mut u128) -> u64 {
-    let unit = u128::from(divide) * 1_000_000_000;
-    let total = u128::from(elapsed_ns) * u128::from(hz) + *rem;
-    *rem = total % unit;
-    (total / unit) as u64
+/// Virtual time as one model counts it: when it last looked, and the part of a tick not yet
+/// counted (units of `hz`-nanoseconds), so that no time is lost between updates.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ticker {
+    last_ns: u64,
+    rem: u128,
+}
+
+impl Ticker {
+    /// Counting from `now_ns`.
+    pub fn new(now_ns: u64) -> Self {
+        Ticker {
+            last_ns: now_ns,
+            rem: 0,
+        }
+    }
+
+    /// Whole ticks of a `hz / divide` clock since the last call. While `running` is false the
+    /// time passes uncounted (a stopped counter), and the part of a tick already counted stays.
+    pub fn ticks(&mut self, now_ns: u64, running: bool, hz: u64, divide: u64) -> u64 {
+        let elapsed = now_ns - self.last_ns;
+        self.last_ns = now_ns;
+        if !running {
+            return 0;
+        }
+        let unit = u128::from(divide) * 1_000_000_000;
+        let total = u128::from(elapsed) * u128::from(hz) + self.rem;
+        self.rem = total % unit;
+        (total / unit) as u64
+    }
+
+    /// Drops the part of a tick counted so far (the counter was reloaded or reset).
+    pub fn restart_fraction(&mut self) {
+        self.rem = 0;
+    }
 }

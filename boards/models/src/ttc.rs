@@ -3,7 +3,7 @@
 //! divided by `2^(PS_VAL + 1)` when CLK_CNTRL.PS_EN is set; CNT_CNTRL.DIS stops it; RST zeroes it
 //! and clears itself; in overflow mode it wraps from 0xFFFF_FFFF to zero.
 
-use crate::time::{VirtualTime, ticks};
+use crate::time::{Ticker, VirtualTime};
 use board_flight::regs::Regs;
 use board_flight::ttc::*;
 use std::cell::RefCell;
@@ -13,8 +13,7 @@ struct State {
     clk: u32,
     cnt: u32,
     counter: u32,
-    rem: u128,
-    last_ns: u64,
+    clock: Ticker,
 }
 
 /// Counter 1 of a TTC block.
@@ -34,7 +33,7 @@ impl TtcModel {
             clock_hz,
             s: RefCell::new(State {
                 cnt: 0x21,
-                last_ns,
+                clock: Ticker::new(last_ns),
                 ..State::default()
             }),
         }
@@ -43,19 +42,15 @@ impl TtcModel {
     fn sync(&self) {
         let now = self.time.now_ns();
         let mut s = self.s.borrow_mut();
-        let elapsed = now - s.last_ns;
-        s.last_ns = now;
-        if s.cnt & CNT_DIS != 0 {
-            return;
-        }
+        let running = s.cnt & CNT_DIS == 0;
         let divide = if s.clk & CLK_PS_EN != 0 {
             1u64 << (((s.clk & CLK_PSV_MASK) >> 1) + 1)
         } else {
             1
         };
-        let mut rem = s.rem;
-        let n = ticks(elapsed, u64::from(self.clock_hz), divide, &mut rem);
-        s.rem = rem;
+        let n = s
+            .clock
+            .ticks(now, running, u64::from(self.clock_hz), divide);
         s.counter = s.counter.wrapping_add(n as u32);
     }
 }
@@ -82,7 +77,7 @@ impl Regs for TtcModel {
             CNT_CNTRL => {
                 if value & CNT_RST != 0 {
                     s.counter = 0;
-                    s.rem = 0;
+                    s.clock.restart_fraction();
                 }
                 s.cnt = value & !CNT_RST & 0x7F;
             }

@@ -449,7 +449,7 @@ where
             ));
         }
         let mut persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
-            log::error!("SDLS state on comms-flash: {e:?}");
+            log::error!("SDLS state on comms-flash: {e}");
             InitError::Component("SDLS state flash unusable")
         })?;
         // Never used, or lost? Comms writes its state at its first boot (the boot event's

@@ -89,8 +89,10 @@ pub struct Switch {
 pub enum RxError {
     /// Framing or checksum.
     Crc,
-    /// Security layer refused it (bad MAC, unknown SPI, malformed unit).
+    /// Security layer refused it: the MAC does not verify.
     Auth,
+    /// Not authenticable: a malformed unit, or an SPI with no association.
+    Unauthenticated,
     /// Authenticated but a replay / outside the window.
     Duplicate,
 }
@@ -101,6 +103,7 @@ struct Stats {
     frames_tx: u32,
     crc_errors: u32,
     auth_failures: u32,
+    unauthenticated: u32,
     duplicates: u32,
     gaps: u32,
     last_rx: Option<Instant>,
@@ -183,6 +186,7 @@ impl LinkManager {
         let c = match e {
             RxError::Crc => &mut s.crc_errors,
             RxError::Auth => &mut s.auth_failures,
+            RxError::Unauthenticated => &mut s.unauthenticated,
             RxError::Duplicate => &mut s.duplicates,
         };
         *c = c.wrapping_add(1);
@@ -275,6 +279,7 @@ impl LinkManager {
             frames_tx: s.frames_tx,
             crc_errors: s.crc_errors,
             auth_failures: s.auth_failures,
+            unauthenticated: s.unauthenticated,
             duplicates: s.duplicates,
             last_rx_age_ms: s.last_rx.map_or(u32::MAX, |t| {
                 u32::try_from(ms(t, now)).unwrap_or(u32::MAX - 1)

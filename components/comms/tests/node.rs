@@ -501,6 +501,18 @@ fn forged_units_get_no_answer_and_replays_only_a_rate_limited_event() {
         1
     );
     assert_eq!(n.links().status(LinkId::Primary, now().mono).duplicates, 2);
+    // Issue 13 finding 8: a malformed unit and one under an SPI the node has no association
+    // for are counted apart from failed authentication, on the link as in the security layer.
+    let (o, _) = send(&mut n, &good[..5], &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)));
+    let mut other_spi = good.clone();
+    other_spi[..2].copy_from_slice(&0x7777u16.to_be_bytes());
+    let (o, _) = send(&mut n, &other_spi, &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)));
+    let st = n.links().status(LinkId::Primary, now().mono);
+    assert_eq!((st.auth_failures, st.unauthenticated), (1, 2));
+    let c = n.security().counters();
+    assert_eq!((c.bad_mac, c.malformed, c.unknown_spi), (1, 1, 1));
 }
 
 /// TC 130,3's application data: SPI and ARSN.

@@ -147,7 +147,7 @@ message!(
 message!(
     LinkStatus,
     "link-status",
-    28,
+    32,
     "comms -> consumers: state and counters of one ground link"
 );
 message!(

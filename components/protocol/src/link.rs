@@ -30,7 +30,7 @@ pub enum LinkState {
 
 /// `link-status`: comms → watchdog/telemetry consumers. The state of one link.
 ///
-/// Maximum serialised size: 28 bytes.
+/// Maximum serialised size: 32 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct LinkStatus {
@@ -40,8 +40,11 @@ pub struct LinkStatus {
     pub frames_tx: u32,
     /// Frames dropped for a bad checksum or framing.
     pub crc_errors: u32,
-    /// Frames dropped for failed authentication.
+    /// Frames dropped for failed authentication (a MAC that does not verify).
     pub auth_failures: u32,
+    /// Frames dropped before authentication could be tried: malformed units, or units under
+    /// an SPI the node has no association for.
+    pub unauthenticated: u32,
     /// Frames dropped as duplicates (anti-replay window).
     pub duplicates: u32,
     /// Milliseconds since the last accepted frame (`u32::MAX` if none).

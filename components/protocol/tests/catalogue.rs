@@ -188,6 +188,7 @@ fn maximal_values_fit_documented_sizes() {
         frames_tx: u32::MAX,
         crc_errors: u32::MAX,
         auth_failures: u32::MAX,
+        unauthenticated: u32::MAX,
         duplicates: u32::MAX,
         last_rx_age_ms: u32::MAX,
         link: LinkId::Standby,

@@ -203,12 +203,12 @@ proptest! {
     }
 
     #[test]
-    fn link_and_telemetry(counters in any::<[u32; 6]>(), link in prop_oneof![Just(LinkId::Primary), Just(LinkId::Standby)],
+    fn link_and_telemetry(counters in any::<[u32; 7]>(), link in prop_oneof![Just(LinkId::Primary), Just(LinkId::Standby)],
                           state in prop_oneof![Just(LinkState::Up), Just(LinkState::Degraded), Just(LinkState::Down)],
                           active in any::<bool>(), at_ms in any::<u64>(), c in component(),
                           points in vec((any::<i64>(), any::<u16>()), 0..=TELEMETRY_POINTS_MAX)) {
-        let [frames_rx, frames_tx, crc_errors, auth_failures, duplicates, last_rx_age_ms] = counters;
-        assert_round_trip(LinkStatus { frames_rx, frames_tx, crc_errors, auth_failures, duplicates, last_rx_age_ms, link, state, active });
+        let [frames_rx, frames_tx, crc_errors, auth_failures, unauthenticated, duplicates, last_rx_age_ms] = counters;
+        assert_round_trip(LinkStatus { frames_rx, frames_tx, crc_errors, auth_failures, unauthenticated, duplicates, last_rx_age_ms, link, state, active });
         let points: Vec<TelemetryPoint> = points.into_iter().map(|(value, id)| TelemetryPoint { value, id }).collect();
         assert_round_trip(Telemetry { at_ms, sequence: frames_rx, component: c, points: BoundedList::new(&points).unwrap() });
     }

@@ -104,7 +104,7 @@ fn send_or_full(tx: &mut Tx<SignResponse>, msg: &SignResponse) -> bool {
         Ok(()) | Err(SendError::Notify(_)) => true,
         Err(SendError::Full) => false,
         Err(e) => {
-            log::error!("sign-responses: {e:?}; response dropped");
+            log::error!("sign-responses: {e}; response dropped");
             true
         }
     }
@@ -196,7 +196,7 @@ impl<B: Drivers> SignerPd<B> {
             Ok(Stored::More) => SignStatus::Accepted,
             Ok(Stored::Complete(len)) => {
                 if self.arena.start(len, &self.signer, cx.now()) {
-                    log::info!("batch {batch_id}: {len} bytes received, signing");
+                    log::info!("batch {batch_id:#x}: {len} bytes received, signing");
                     self.current = Some(Current {
                         outbox: Outbox::new(batch_id, request_id),
                         pending: Pending::Step,
@@ -209,7 +209,10 @@ impl<B: Drivers> SignerPd<B> {
                 reason: SignRejection::Busy,
             },
             Err(ChunkError::BadChunking) => {
-                log::warn!("batch {batch_id}: bad chunking at chunk {}", position.index);
+                log::warn!(
+                    "batch {batch_id:#x}: bad chunking at chunk {}",
+                    position.index
+                );
                 SignStatus::Rejected {
                     reason: SignRejection::BadChunking,
                 }
@@ -219,7 +222,7 @@ impl<B: Drivers> SignerPd<B> {
         if send_or_full(&mut self.responses, &msg) {
             cx.count_out(1);
         } else {
-            log::warn!("batch {batch_id}: sign-responses full, acknowledgement dropped");
+            log::warn!("batch {batch_id:#x}: sign-responses full, acknowledgement dropped");
         }
     }
 
@@ -233,7 +236,7 @@ impl<B: Drivers> SignerPd<B> {
                     cx.wake_at(after(cx.now(), RETRY_US));
                     return;
                 }
-                Err(e) => log::error!("admin-responses: {e:?}; answer dropped"),
+                Err(e) => log::error!("admin-responses: {e}; answer dropped"),
             }
         }
         if self.current.is_some() {
@@ -355,7 +358,7 @@ impl<B: Drivers> SignerPd<B> {
         cx.count_out(sent);
         if finished {
             log::info!(
-                "batch {}: answered ({} signed bytes)",
+                "batch {:#x}: answered ({} signed bytes)",
                 cur.outbox.batch_id(),
                 cur.outbox.sent()
             );
@@ -419,7 +422,10 @@ impl<B: Drivers> Component for SignerPd<B> {
             log::error!("signer boot failed: {e}");
             InitError::Component("signer boot failed (see the log)")
         })?;
-        log::info!("keys {origin:?}; node id {:02x?}", signer.node_id());
+        log::info!(
+            "keys {origin}; node id {}",
+            signer::show::Hex(&signer.node_id())
+        );
         signer.resume_clock(cx.now());
         match signer.mission_clock().mission_ms(cx.now()) {
             Some(ms) => log::info!(

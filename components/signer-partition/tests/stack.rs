@@ -44,8 +44,9 @@ fn probe() -> Option<usize> {
     let v = std::env::var("SIGNER_STACK_PROBE").ok()?;
     let v = v.trim();
     let n = match v.strip_prefix("0x") {
-        Some(hex) => usize::from_str_radix(&hex.replace('_', ""), 16),
-        None => v.replace('_', "").parse(),
+        Some(hex) => board_sim::partition::sandbox::hex_u64(&hex.replace('_', ""))
+            .and_then(|n| usize::try_from(n).ok()),
+        None => v.replace('_', "").parse().ok(),
     };
     Some(n.expect("SIGNER_STACK_PROBE: a byte count"))
 }

@@ -21,6 +21,7 @@ use board_sim::drivers::SIM_SEAL_SECRET;
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
 use board_sim::rng::OsRng;
+use hex_conservative::{DisplayHex, FromHex};
 use signer::batch::Step;
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
@@ -48,17 +49,11 @@ fn boot(state: &Path) -> Result<Signer<SimFlash>, String> {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, String> {
-    if !s.len().is_multiple_of(2) {
-        return Err("odd hex".into());
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| e.to_string()))
-        .collect()
+    Vec::from_hex(s).map_err(|e| e.to_string())
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.to_lower_hex_string()
 }
 
 fn cert_key(h: &str) -> Result<p256::SecretKey, String> {

@@ -133,19 +133,7 @@ pub fn checksum(body: &str) -> Result<[u8; 8], DescriptorError> {
 }
 
 fn parse_fingerprint(hex: &str) -> Result<Fingerprint, DescriptorError> {
-    if hex.len() != 8 {
-        return Err(DescriptorError::BadOrigin);
-    }
-    let mut fp = [0u8; 4];
-    for (i, b) in fp.iter_mut().enumerate() {
-        *b = u8::from_str_radix(
-            hex.get(2 * i..2 * i + 2)
-                .ok_or(DescriptorError::BadOrigin)?,
-            16,
-        )
-        .map_err(|_| DescriptorError::BadOrigin)?;
-    }
-    Ok(fp)
+    crate::hexfmt::decode_array::<4>(hex).ok_or(DescriptorError::BadOrigin)
 }
 
 fn parse_key(text: &str) -> Result<DescriptorKey, DescriptorError> {
@@ -242,6 +230,28 @@ impl Descriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_origin_fingerprints_are_strict_hex() {
+        assert_eq!(parse_fingerprint("d34DB33f"), Ok([0xd3, 0x4d, 0xb3, 0x3f]));
+        // "+f" read as 0x0f by `from_str_radix`; odd length; non-hex; whitespace; too short/long.
+        for bad in [
+            "+fd34db3",
+            "d34db3+f",
+            "d34db33",
+            "d34db33g",
+            " d34db33",
+            "d34 db33",
+            "",
+            "d34db33f00",
+        ] {
+            assert_eq!(
+                parse_fingerprint(bad),
+                Err(DescriptorError::BadOrigin),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn bip380_checksum_examples() {

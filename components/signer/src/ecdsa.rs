@@ -119,9 +119,7 @@ pub struct DerSignature {
 impl core::fmt::Debug for DerSignature {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "DerSignature(")?;
-        for b in self.as_bytes() {
-            write!(f, "{b:02x}")?;
-        }
+        crate::hexfmt::write(f, self.as_bytes())?;
         write!(f, ")")
     }
 }

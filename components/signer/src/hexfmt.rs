@@ -1,43 +1,28 @@
-//! Lowercase hex for the text formats (provisioning file, admin command bodies): decoding into
-//! fixed-capacity buffers and writing through `core::fmt`. No allocation, no panics.
+//! Hex for the text formats (provisioning file, admin command bodies) through the project's one
+//! hex codec, `hex-conservative` (its no_std API: no allocation): decoding into fixed-capacity
+//! buffers, writing lowercase through `core::fmt`. It only adapts the crate to `heapless`
+//! buffers and `Option`; it decodes and encodes nothing by hand. No panics.
 
-/// Decodes hex text (either case) into at most `N` bytes; `None` on odd length, a non-hex
-/// character, or more than `N` bytes.
+use hex_conservative::{DisplayHex, FromHex, HexToBytesIter};
+
+/// Decodes hex text (either case) into at most `N` bytes; `None` on odd length, any character
+/// that is not a hex digit (a sign, whitespace), or more than `N` bytes.
 pub fn decode<const N: usize>(text: &str) -> Option<heapless::Vec<u8, N>> {
-    let b = text.as_bytes();
-    if !b.len().is_multiple_of(2) {
-        return None;
-    }
     let mut out = heapless::Vec::new();
-    for pair in b.chunks_exact(2) {
-        let hi = nibble(*pair.first()?)?;
-        let lo = nibble(*pair.get(1)?)?;
-        out.push(hi << 4 | lo).ok()?;
+    for b in HexToBytesIter::new(text).ok()? {
+        out.push(b.ok()?).ok()?;
     }
     Some(out)
 }
 
 /// Decodes exactly `N` bytes of hex.
 pub fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let v = decode::<N>(text)?;
-    v.as_slice().try_into().ok()
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    <[u8; N]>::from_hex(text).ok()
 }
 
 /// Writes `bytes` as lowercase hex.
 pub fn write(f: &mut impl core::fmt::Write, bytes: &[u8]) -> core::fmt::Result {
-    for b in bytes {
-        write!(f, "{b:02x}")?;
-    }
-    Ok(())
+    write!(f, "{:x}", bytes.as_hex())
 }
 
 #[cfg(test)]
@@ -51,10 +36,20 @@ mod tests {
         let mut s: heapless::String<8> = heapless::String::new();
         write(&mut s, &v).expect("fits");
         assert_eq!(s.as_str(), "00ffa1");
-        assert!(decode::<4>("abc").is_none());
-        assert!(decode::<4>("zz").is_none());
         assert!(decode::<2>("000000").is_none());
         assert!(decode_array::<2>("00").is_none());
         assert_eq!(decode_array::<1>("7f"), Some([0x7f]));
+    }
+
+    #[test]
+    fn malformed_hex_is_refused() {
+        // A sign (which `from_str_radix` accepts: "+f" read as 0x0f), odd length, a non-hex
+        // character, whitespace inside or around, and a non-ASCII character.
+        for bad in [
+            "+f", "+f00", "abc", "zz", "0g", " 00", "00 ", "0 0", "\t0", "é0",
+        ] {
+            assert!(decode::<4>(bad).is_none(), "{bad:?}");
+            assert!(decode_array::<1>(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -131,9 +131,7 @@ impl ZeroizeOnDrop for IdentityKey {}
 impl core::fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "IdentityKey(")?;
-        for b in self.public_key() {
-            write!(f, "{b:02x}")?;
-        }
+        crate::hexfmt::write(f, &self.public_key())?;
         write!(f, ")")
     }
 }
@@ -225,6 +223,15 @@ pub enum KeyOrigin {
     Created,
     /// The sealed seed was loaded and verified.
     Loaded,
+}
+
+impl core::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            KeyOrigin::Created => "created (new seed, sealed)",
+            KeyOrigin::Loaded => "loaded",
+        })
+    }
 }
 
 fn seal_keys(seal: &SealKey) -> ([u8; 32], [u8; 32]) {

@@ -78,6 +78,7 @@ pub mod psbt;
 pub mod recovery;
 pub mod registry;
 pub mod script;
+pub mod show;
 pub mod sighash;
 pub mod signer;
 pub mod tx;

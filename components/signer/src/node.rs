@@ -329,7 +329,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
             None
         };
         log::info!(
-            "signer: keys {:?}, registry with {} servers, ledger with {} servers",
+            "signer: keys {}, registry with {} servers, ledger with {} servers",
             origin,
             regs.live().server_count(),
             ledger.servers().len()
@@ -426,7 +426,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
             ProvisionError::TooLarge => AdminError::TooLarge,
             _ => AdminError::Storage,
         })?;
-        log::info!("admin: {cmd:?} (counter {})", next.admin_counter());
+        log::info!("admin: {cmd} (counter {})", next.admin_counter());
         self.registries.borrow_mut().promote();
         Ok(cmd)
     }

@@ -76,7 +76,7 @@ pub enum StorageError {
 
 impl<E: core::fmt::Debug> From<StoreError<E>> for StorageError {
     fn from(e: StoreError<E>) -> Self {
-        log::warn!("signer storage: {e:?}");
+        log::warn!("signer storage: {e}");
         match e {
             StoreError::Flash(_) => StorageError::Flash,
             StoreError::Layout(_) => StorageError::Layout,

@@ -121,6 +121,15 @@ pub enum Refusal {
     },
 }
 
+/// The part of a PSBT a refusal or a policy miss is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// Input number (from 0).
+    Input(u16),
+    /// Output number (from 0).
+    Output(u16),
+}
+
 impl Refusal {
     /// What refusal code `code` means, in words (for the ground, which gets only the code).
     pub fn reason(code: u8) -> Option<&'static str> {
@@ -148,6 +157,32 @@ impl Refusal {
             }
             _ => return None,
         })
+    }
+
+    /// The input or output the refusal is about (`None` for a refusal of the whole PSBT).
+    pub fn subject(&self) -> Option<Subject> {
+        let at = |i: &usize| u16::try_from(*i).unwrap_or(u16::MAX);
+        match self {
+            Refusal::NoInputs | Refusal::OutputsExceedInputs => None,
+            Refusal::ChangeNotDerived(i) => Some(Subject::Output(at(i))),
+            Refusal::SighashNotAllowed { index, .. } | Refusal::DuplicateInput { index, .. } => {
+                Some(Subject::Input(at(index)))
+            }
+            Refusal::MissingNonWitnessUtxo(i)
+            | Refusal::NonWitnessUtxoTxidMismatch(i)
+            | Refusal::NonWitnessUtxoMissingOutput(i)
+            | Refusal::WitnessUtxoMismatch(i)
+            | Refusal::WitnessScriptMismatch(i)
+            | Refusal::RedeemScriptMismatch(i)
+            | Refusal::MissingWitnessScript(i)
+            | Refusal::MissingRedeemScript(i)
+            | Refusal::DerivationMismatch(i)
+            | Refusal::MissingDerivation(i)
+            | Refusal::ForeignInput(i)
+            | Refusal::AlreadyFinalized(i)
+            | Refusal::UnsupportedScript(i)
+            | Refusal::SigningFailed(i) => Some(Subject::Input(at(i))),
+        }
     }
 
     /// The code sent back to the ground (1-19, in declaration order).

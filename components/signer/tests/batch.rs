@@ -3,7 +3,7 @@
 //! receipt, and a 1,000-PSBT batch processed one PSBT per step.
 mod support;
 
-use signer::batch::receipt::ErrorClass;
+use signer::batch::receipt::{Detail, ErrorClass};
 use signer::descriptor::ScriptType;
 use signer::wallet::Network;
 use support::*;
@@ -128,6 +128,30 @@ fn all_or_nothing_a_refused_psbt_refuses_the_batch_and_consumes_nothing() {
         // The sequence number was not consumed.
         let b = batch(&g.cert_key, 7, 10, 10_000, &[ok1, ok2]);
         assert!(run(&mut s, &b, 1_000).receipt.is_signed());
+    })
+}
+
+#[test]
+fn a_deny_rule_refusal_names_the_nearest_allow_rule_and_its_failed_condition() {
+    big_stack(|| {
+        let (flash, _h) = new_flash();
+        let mut s = boot(flash);
+        let g = Ground::new(&s, 7, Network::Regtest, ScriptType::Wsh, 3, 11);
+        let rules = "rule allow max-fee=500\nrule allow max-amount=2000000\nrule deny";
+        s.provision(&provisioning(&[], 0, &[(&g, rules)]))
+            .expect("provision");
+        let over = psbt(&g, &Spend::simple(5_000_000, 2_500_000, 1_000, 3));
+        let r = run(&mut s, &batch(&g.cert_key, 7, 1, 10_000, &[over]), 1_000);
+        assert_eq!(
+            (r.receipt.class(), r.receipt.code(), r.receipt.rule()),
+            (ErrorClass::Policy as u8, 1, Some(2)),
+            "the deny rule decided"
+        );
+        assert_eq!(
+            r.receipt.detail(),
+            Detail::ClosestAllow { rule: 1, miss: 1 },
+            "rule 1 (the nearest allow) failed on max-amount"
+        );
     })
 }
 

@@ -62,7 +62,8 @@ fn no_rules_signs_nothing() {
         Decision {
             allowed: false,
             rule: None,
-            reason: Reason::NoRules
+            reason: Reason::NoRules,
+            closest_allow: None,
         }
     );
     assert_eq!(d.code(), 2);
@@ -179,7 +180,7 @@ fn first_match_wins_and_the_last_miss_is_reported() {
             .expect("push");
     }
     let d = decide(&p, &facts(&o, 5, 5, 100), 0);
-    assert_eq!((d.allowed, d.rule), (false, Some(0)));
+    assert_eq!((d.allowed, d.rule, d.closest_allow), (false, Some(0), None));
     let d = decide(&p, &facts(&o, 1_040, 40, 100), 0);
     assert_eq!((d.allowed, d.rule), (true, Some(1)));
     let d = decide(&p, &facts(&o, 1_100, 100, 100), 0);
@@ -188,6 +189,17 @@ fn first_match_wins_and_the_last_miss_is_reported() {
     assert_eq!(
         (d.allowed, d.rule, d.reason),
         (false, Some(3), Reason::DeniedByRule)
+    );
+    // The deny decided; the nearest allow rule above it (rule 2) says which limit was hit.
+    assert_eq!(
+        d.closest_allow,
+        Some((
+            2,
+            Miss::Amount {
+                limit: 5_000,
+                outflow: 9_100
+            }
+        ))
     );
 }
 

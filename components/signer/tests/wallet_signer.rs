@@ -10,6 +10,7 @@ use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{
     Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness, absolute, transaction,
 };
+use hex_conservative::DisplayHex;
 use signer::bip32::{HARDENED, KeyNetwork, Xpriv};
 use signer::descriptor::{ScriptType, checksum};
 use signer::psbt::Psbt;
@@ -31,12 +32,7 @@ fn descriptor(parties: &[&Party], st: ScriptType) -> String {
     let keys: Vec<String> = parties
         .iter()
         .map(|p| {
-            let fp: String = p
-                .master
-                .fingerprint()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let fp = p.master.fingerprint().to_lower_hex_string();
             let path: String = p
                 .account
                 .path()

@@ -37,6 +37,7 @@
 //! Avoids: environment variables and command-line arguments (which `/proc` shows to anyone and
 //! which a re-executed program could inherit by accident) and any serialisation dependency.
 
+use hex_conservative::{DisplayHex, FromHex};
 use kernel_config::Source;
 use protocol::NodeMode;
 use std::fs::File;
@@ -91,24 +92,11 @@ impl std::fmt::Debug for BootBlock {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.to_lower_hex_string()
 }
 
 fn unhex32(text: &str) -> Option<[u8; 32]> {
-    let t = text.as_bytes();
-    if t.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
-        let s = std::str::from_utf8(pair).ok()?;
-        // from_str_radix accepts a leading '+'; only hex digits are allowed here.
-        if !pair.iter().all(u8::is_ascii_hexdigit) {
-            return None;
-        }
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+    <[u8; 32]>::from_hex(text).ok()
 }
 
 fn sealed_memfd() -> std::io::Result<File> {
@@ -324,6 +312,9 @@ mod tests {
             "ab".repeat(33),
             format!("+b{}", "ab".repeat(31)),
             "zz".repeat(32),
+            format!("{}a", "ab".repeat(31)),
+            format!(" a{}", "ab".repeat(31)),
+            format!("a{} ", "ab".repeat(31)),
         ] {
             assert_eq!(unhex32(&bad), None, "{bad}");
         }

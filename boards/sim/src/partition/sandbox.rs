@@ -27,6 +27,7 @@
 //! unprivileged in CI. The one step that uses root when it has it, a user per component, is
 //! [`super::identity`]'s, and it says so when it cannot.
 
+use hex_conservative::FromHex;
 use rustix::process::{Resource, Rlimit, getppid, setrlimit};
 use std::os::fd::RawFd;
 
@@ -129,11 +130,24 @@ fn status_kib(field: &str) -> Option<u64> {
 fn stack_mapping_bytes() -> Option<u64> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let line = maps.lines().find(|l| l.ends_with("[stack]"))?;
-    let range = line.split_whitespace().next()?;
-    let (a, b) = range.split_once('-')?;
-    let a = u64::from_str_radix(a, 16).ok()?;
-    let b = u64::from_str_radix(b, 16).ok()?;
+    let (a, b) = maps_range(line)?;
     b.checked_sub(a)
+}
+
+/// The `start-end` addresses that begin a `/proc/self/maps` line.
+pub fn maps_range(line: &str) -> Option<(u64, u64)> {
+    let (a, b) = line.split_whitespace().next()?.split_once('-')?;
+    Some((hex_u64(a)?, hex_u64(b)?))
+}
+
+/// A number written as 1 to 16 hex digits, nothing else (no sign, no `0x`, no spaces), decoded
+/// by the project's hex codec: left-padded to 8 bytes, big-endian.
+pub fn hex_u64(text: &str) -> Option<u64> {
+    let pad = 16usize
+        .checked_sub(text.len())
+        .filter(|_| !text.is_empty())?;
+    let full = format!("{}{text}", "0".repeat(pad));
+    <[u8; 8]>::from_hex(&full).ok().map(u64::from_be_bytes)
 }
 
 fn limit(resource: Resource, what: &'static str, value: u64) -> Result<(), SandboxError> {
@@ -176,4 +190,25 @@ pub fn restrict(limits: &Limits) -> Result<(), SandboxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_addresses_are_strict_hex() {
+        assert_eq!(hex_u64("7ffd1a2b3000"), Some(0x7ffd_1a2b_3000));
+        assert_eq!(hex_u64("ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(hex_u64("F"), Some(15));
+        // A sign ("+f" is 15 to `from_str_radix`), `0x`, spaces, non-hex, empty, too long.
+        for bad in ["+f", "-1", "0xf", " f", "f ", "g", "", "1ffffffffffffffff"] {
+            assert_eq!(hex_u64(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            maps_range("7ffd1000-7ffd3000 rw-p 00000000 00:00 0 [stack]"),
+            Some((0x7ffd_1000, 0x7ffd_3000))
+        );
+        assert_eq!(maps_range("+ffd1000-7ffd3000 rw-p"), None);
+    }
 }

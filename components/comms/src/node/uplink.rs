@@ -53,6 +53,9 @@ impl<P: StatePersist> Node<P> {
                         self.sequence_refused(spi, arsn, true, now, down);
                         RxError::Duplicate
                     }
+                    UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
+                        RxError::Unauthenticated
+                    }
                     _ => RxError::Auth,
                 };
                 self.links.on_rx_error(link, kind, now.mono);

@@ -17,9 +17,10 @@
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
 //!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), units in
 //!   (4, authenticated and accepted), units out (4), CRC/framing errors (4), refused by the
-//!   security layer: bad MAC, unknown SPI or malformed (4), refused as replayed or outside the
-//!   window (4), ms since last accepted unit (4, 0xFFFFFFFF if none), uplink sequence gaps (4:
-//!   ARSNs skipped by accepted units, the node's own count of uplink units lost on that link).
+//!   security layer for a bad MAC (4), refused as replayed or outside the window (4), ms since
+//!   last accepted unit (4, 0xFFFFFFFF if none), uplink sequence gaps (4: ARSNs skipped by
+//!   accepted units, the node's own count of uplink units lost on that link), refused before
+//!   authentication: malformed or under an unknown SPI (4).
 //!   The state is judged from authenticated units only (`crate::link`).
 //! - **3, security**: accepted (4), bad MAC (4), replayed (4), outside window (4), unknown SPI
 //!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
@@ -170,7 +171,7 @@ pub fn encode_telemetry(t: &protocol::Telemetry, out: &mut [u8; MAX_REPORT_LEN])
 }
 
 /// Length of one link's block in structure 2.
-pub const LINK_BLOCK_LEN: usize = 3 + 7 * 4;
+pub const LINK_BLOCK_LEN: usize = 3 + 8 * 4;
 
 /// Structure 2 into `out`, returning the length. `gaps` are the uplink sequence gaps of the
 /// primary and the standby link.
@@ -194,6 +195,7 @@ pub fn encode_links(
             l.duplicates,
             l.last_rx_age_ms,
             gaps,
+            l.unauthenticated,
         ] {
             w.put(&v.to_be_bytes());
         }

@@ -164,10 +164,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        hex_conservative::FromHex::from_hex(s).expect("hex in the vector")
     }
 
     // Vectors computed with CPython's independent `hmac` + `hashlib.sha3_256`:

@@ -225,12 +225,7 @@ fn channel_regions() -> Vec<(String, Vec<u8>)> {
     let mem = std::fs::File::open("/proc/self/mem").expect("mem");
     let mut out = Vec::new();
     for l in maps.lines().filter(|l| l.contains("/memfd:spacenode-ch:")) {
-        let range = l.split(' ').next().expect("range");
-        let (a, b) = range.split_once('-').expect("dash");
-        let (a, b) = (
-            u64::from_str_radix(a, 16).expect("hex"),
-            u64::from_str_radix(b, 16).expect("hex"),
-        );
+        let (a, b) = board_sim::partition::sandbox::maps_range(l).expect("a maps range");
         let mut buf = vec![0u8; (b - a) as usize];
         mem.read_exact_at(&mut buf, a).expect("read region");
         let name = l

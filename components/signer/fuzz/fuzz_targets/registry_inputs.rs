@@ -28,7 +28,7 @@ fn registry() -> &'static Registry {
         for b in 1u8..=3 {
             let k = p256::SecretKey::from_slice(&[b; 32]).expect("key");
             let pk = signer::p256sig::compress(&k.public_key());
-            let hex: String = pk.iter().map(|x| format!("{x:02x}")).collect();
+            let hex = hex_conservative::DisplayHex::to_lower_hex_string(&pk[..]);
             text += &format!("admin {hex}\n");
         }
         let mut reg = Box::new(Registry::new());

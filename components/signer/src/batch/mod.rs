@@ -49,10 +49,11 @@ use crate::policy::velocity::Windows;
 use crate::policy::{Facts, evaluate};
 use crate::psbt::{MAX_INPUTS, Psbt};
 use crate::registry::Registries;
+use crate::show::Maybe;
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use hal::time::Instant;
-use receipt::{ErrorClass, Outcome, Receipt};
+use receipt::{Detail, ErrorClass, Outcome, Receipt};
 use sha3::{Digest as _, Sha3_256};
 
 pub use receipt::RECEIPT_LEN;
@@ -111,6 +112,7 @@ struct Fail {
     code: u8,
     psbt: Option<u16>,
     rule: Option<u8>,
+    detail: Detail,
 }
 
 impl Fail {
@@ -120,6 +122,7 @@ impl Fail {
             code: e.code(),
             psbt,
             rule: None,
+            detail: Detail::None,
         }
     }
     fn of(class: ErrorClass, code: u8, psbt: Option<u16>) -> Self {
@@ -128,6 +131,33 @@ impl Fail {
             code,
             psbt,
             rule: None,
+            detail: Detail::None,
+        }
+    }
+    fn wallet(r: &crate::signer::Refusal, psbt: Option<u16>) -> Self {
+        Self {
+            detail: r.subject().map_or(Detail::None, Detail::At),
+            ..Self::of(ErrorClass::Wallet, r.code(), psbt)
+        }
+    }
+    fn policy(d: &crate::policy::Decision, psbt: Option<u16>) -> Self {
+        use crate::policy::Reason;
+        let detail = match (d.reason, d.closest_allow) {
+            (Reason::DeniedByRule, Some((rule, m))) => Detail::ClosestAllow {
+                rule,
+                miss: m.code(),
+            },
+            (Reason::NoRuleMatched(m), _) => m.output().map_or(Detail::None, |o| {
+                Detail::At(crate::signer::Subject::Output(o))
+            }),
+            _ => Detail::None,
+        };
+        Self {
+            class: ErrorClass::Policy,
+            code: d.code(),
+            psbt,
+            rule: d.rule,
+            detail,
         }
     }
 }
@@ -183,13 +213,13 @@ impl<'b> BatchJob<'b> {
             Ok(step) => step,
             Err(fail) => {
                 log::warn!(
-                    "batch server {} seq {}: refused, class {:?} code {} psbt {:?} rule {:?}",
+                    "batch server {} seq {}: refused, class {} code {} psbt {} rule {}",
                     self.server_id,
                     self.sequence,
-                    fail.class,
+                    fail.class as u8,
                     fail.code,
-                    fail.psbt,
-                    fail.rule
+                    Maybe(fail.psbt),
+                    Maybe(fail.rule)
                 );
                 let r = self.receipt(signer, Some(fail));
                 self.phase = Phase::Done(r);
@@ -203,13 +233,14 @@ impl<'b> BatchJob<'b> {
         signer: &Signer<F, M>,
         fail: Option<Fail>,
     ) -> Receipt {
-        let (class, code, psbt, rule, results) = match fail {
-            Some(f) => (f.class, f.code, f.psbt, f.rule, sha3_256(&[])),
+        let (class, code, psbt, rule, detail, results) = match fail {
+            Some(f) => (f.class, f.code, f.psbt, f.rule, f.detail, sha3_256(&[])),
             None => (
                 ErrorClass::None,
                 0,
                 None,
                 None,
+                Detail::None,
                 self.results.clone().finalize().into(),
             ),
         };
@@ -223,6 +254,7 @@ impl<'b> BatchJob<'b> {
                 code,
                 psbt,
                 rule,
+                detail,
                 results,
             },
             signer.keys.identity(),
@@ -332,7 +364,7 @@ impl<'b> BatchJob<'b> {
         };
         let analysis = match crate::signer::check(&psbt, server.wallet(), &server.signer_config()) {
             Ok(a) => a,
-            Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+            Err(r) => return Err(Fail::wallet(&r, at)),
         };
         if self.resubmission {
             return Ok(());
@@ -342,21 +374,16 @@ impl<'b> BatchJob<'b> {
         let windows = &self.windows;
         let d = evaluate(&server.policy, &facts, |p| windows.used(p, now));
         log::info!(
-            "policy server {} seq {} psbt {}: {} by rule {:?} ({:?})",
+            "policy server {} seq {} psbt {}: {} by rule {} (code {:#04x})",
             self.server_id,
             self.sequence,
             self.index,
             if d.allowed { "allowed" } else { "refused" },
-            d.rule,
-            d.reason
+            Maybe(d.rule),
+            d.code()
         );
         if !d.allowed {
-            return Err(Fail {
-                class: ErrorClass::Policy,
-                code: d.code(),
-                psbt: at,
-                rule: d.rule,
-            });
+            return Err(Fail::policy(&d, at));
         }
         self.windows.add(&server.policy, now, facts.outflow);
         Ok(())
@@ -462,11 +489,11 @@ fn sign_parsed(
 ) -> Result<(usize, u16), Fail> {
     let analysis = match crate::signer::check(psbt, server.wallet(), &server.signer_config()) {
         Ok(a) => a,
-        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+        Err(r) => return Err(Fail::wallet(&r, at)),
     };
     let sigs = match crate::signer::sign(psbt, &analysis, server.account_key()) {
         Ok(sigs) => sigs,
-        Err(r) => return Err(Fail::of(ErrorClass::Wallet, r.code(), at)),
+        Err(r) => return Err(Fail::wallet(&r, at)),
     };
     match psbt.write(&sigs, out) {
         Ok(len) => Ok((len, u16::try_from(sigs.len()).unwrap_or(u16::MAX))),

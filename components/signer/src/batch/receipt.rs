@@ -17,12 +17,18 @@
 //! | 62 | 2 | index of the PSBT that failed (`0xFFFF`: none) |
 //! | 64 | 1 | deciding policy rule (`0xFF`: none) |
 //! | 65 | 32 | results digest: SHA3-256 of the concatenated per-PSBT result entries of a signed batch (SHA3-256 of nothing for a rejection) |
-//! | 97 | 2 | reserved, zero |
+//! | 97 | 2 | detail ([`Detail`]): what a refusal is about, zero for nothing (and in a signed receipt) |
 //! | 99 | 64 | identity signature `r ‖ s`: P-256 ECDSA over SHA3-256 of bytes `0 .. 99` |
 //!
 //! Result entry (one per PSBT, in batch order, 36 bytes): PSBT index (2), signatures added (2),
 //! SHA3-256 of the signed PSBT as returned (32). The ground recomputes the digest from the
 //! PSBTs it received.
+//!
+//! The detail bytes: for a wallet refusal or a policy miss on a destination, the input or
+//! output, as a big-endian `u16`: `1 + i` for input `i`, `0x8000 | (1 + i)` for output `i`; for
+//! a policy refusal by a `deny` rule (code 1), byte 97 is `1 +` the nearest `allow` rule above
+//! it and byte 98 that rule's failed condition ([`crate::policy::Miss::code`]). Zero (as in a
+//! receipt of a node built before this field) means no detail.
 //!
 //! A signed batch's receipt is identical on every resubmission (deterministic signatures, and
 //! nothing in it depends on when it was produced), so a resubmission's answer is byte for byte
@@ -30,6 +36,7 @@
 
 use crate::admin::node_id;
 use crate::keys::IdentityKey;
+use crate::signer::Subject;
 
 /// Receipt length.
 pub const RECEIPT_LEN: usize = 163;
@@ -59,6 +66,55 @@ pub enum ErrorClass {
     OutputTooSmall = 7,
 }
 
+/// What a refusal is about (receipt offset 97; see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing more.
+    None,
+    /// An input or an output of the failing PSBT.
+    At(Subject),
+    /// A `deny` rule decided: the nearest `allow` rule above it and its failed condition.
+    ClosestAllow {
+        /// That rule's index.
+        rule: u8,
+        /// Its failed condition ([`crate::policy::Miss::code`]).
+        miss: u8,
+    },
+}
+
+const OUTPUT_BIT: u16 = 0x8000;
+
+impl Detail {
+    /// The two receipt bytes.
+    pub fn encode(self) -> [u8; 2] {
+        let one_based = |i: u16| i.saturating_add(1).min(OUTPUT_BIT - 1);
+        match self {
+            Detail::None => [0, 0],
+            Detail::At(Subject::Input(i)) => one_based(i).to_be_bytes(),
+            Detail::At(Subject::Output(i)) => (OUTPUT_BIT | one_based(i)).to_be_bytes(),
+            Detail::ClosestAllow { rule, miss } => [rule.saturating_add(1), miss],
+        }
+    }
+
+    /// Reads the two bytes of a receipt of error `class` and `code` (policy code 1 is a `deny`
+    /// rule's refusal).
+    pub fn decode(class: u8, code: u8, b: [u8; 2]) -> Self {
+        if class == ErrorClass::Policy as u8 && code == 1 {
+            return match b {
+                [0, _] => Detail::None,
+                [r, miss] => Detail::ClosestAllow { rule: r - 1, miss },
+            };
+        }
+        let v = u16::from_be_bytes(b);
+        let i = (v & !OUTPUT_BIT).wrapping_sub(1);
+        match v {
+            0 | OUTPUT_BIT => Detail::None,
+            v if v & OUTPUT_BIT != 0 => Detail::At(Subject::Output(i)),
+            _ => Detail::At(Subject::Input(i)),
+        }
+    }
+}
+
 /// What the receipt says, before signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -78,6 +134,8 @@ pub struct Outcome {
     pub psbt: Option<u16>,
     /// Deciding rule.
     pub rule: Option<u8>,
+    /// What the refusal is about.
+    pub detail: Detail,
     /// Results digest.
     pub results: [u8; 32],
 }
@@ -113,6 +171,7 @@ impl Receipt {
         r[62..64].copy_from_slice(&o.psbt.unwrap_or(0xFFFF).to_be_bytes());
         r[64] = o.rule.unwrap_or(0xFF);
         r[65..97].copy_from_slice(&o.results);
+        r[97..99].copy_from_slice(&o.detail.encode());
         // An identity signature cannot fail for a valid key and a 32-byte digest; if the curve
         // library ever did fail, the receipt carries a zero signature, which never verifies.
         let sig = identity.sign(&r[..SIGNED_LEN]).unwrap_or([0u8; 64]);
@@ -151,6 +210,11 @@ impl Receipt {
         (self.0[64] != 0xFF).then_some(self.0[64])
     }
 
+    /// What the refusal is about.
+    pub fn detail(&self) -> Detail {
+        Detail::decode(self.0[60], self.0[61], [self.0[97], self.0[98]])
+    }
+
     /// The results digest.
     pub fn results_digest(&self) -> [u8; 32] {
         let mut d = [0u8; 32];
@@ -179,4 +243,33 @@ pub fn entry(index: u16, sigs: u16, signed_psbt: &[u8]) -> [u8; ENTRY_LEN] {
     e[2..4].copy_from_slice(&sigs.to_be_bytes());
     e[4..].copy_from_slice(&crate::hash::sha3_256(signed_psbt));
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_round_trip_and_zero_is_none() {
+        let wallet = ErrorClass::Wallet as u8;
+        for d in [
+            Detail::At(Subject::Input(0)),
+            Detail::At(Subject::Input(0x7FFD)),
+            Detail::At(Subject::Output(0)),
+            Detail::At(Subject::Output(41)),
+            Detail::None,
+        ] {
+            assert_eq!(Detail::decode(wallet, 12, d.encode()), d);
+        }
+        let deny = Detail::ClosestAllow { rule: 0, miss: 4 };
+        assert_eq!(
+            Detail::decode(ErrorClass::Policy as u8, 1, deny.encode()),
+            deny
+        );
+        assert_eq!(
+            Detail::decode(ErrorClass::Policy as u8, 1, [0, 0]),
+            Detail::None
+        );
+        assert_eq!(Detail::decode(wallet, 12, [0, 0]), Detail::None);
+    }
 }

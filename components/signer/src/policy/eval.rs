@@ -80,6 +80,7 @@ fn first_miss(rule: &Rule, f: &Facts<'_, '_>, used: &impl Fn(u32) -> u64) -> Opt
 /// in the current window of that period (earlier batches plus this batch's earlier PSBTs).
 pub fn evaluate(policy: &Policy, facts: &Facts<'_, '_>, used: impl Fn(u32) -> u64) -> Decision {
     let mut last = None;
+    let mut closest_allow = None;
     for (i, rule) in policy.rules().iter().enumerate() {
         let index = u8::try_from(i).ok();
         match first_miss(rule, facts, &used) {
@@ -93,9 +94,15 @@ pub fn evaluate(policy: &Policy, facts: &Facts<'_, '_>, used: impl Fn(u32) -> u6
                     } else {
                         Reason::DeniedByRule
                     },
+                    closest_allow: if allowed { None } else { closest_allow },
                 };
             }
-            Some(m) => last = Some((index, m)),
+            Some(m) => {
+                if rule.action == Action::Allow {
+                    closest_allow = index.map(|r| (r, m));
+                }
+                last = Some((index, m));
+            }
         }
     }
     match last {
@@ -103,11 +110,13 @@ pub fn evaluate(policy: &Policy, facts: &Facts<'_, '_>, used: impl Fn(u32) -> u6
             allowed: false,
             rule: None,
             reason: Reason::NoRules,
+            closest_allow: None,
         },
         Some((rule, m)) => Decision {
             allowed: false,
             rule,
             reason: Reason::NoRuleMatched(m),
+            closest_allow: None,
         },
     }
 }

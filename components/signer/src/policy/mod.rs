@@ -33,7 +33,10 @@
 //! # Decisions
 //!
 //! [`evaluate`] returns a [`Decision`]: allowed or not, the index of the deciding rule, and the
-//! reason ([`Reason`]). It never panics and never allocates; the caller logs it.
+//! reason ([`Reason`]). When a `deny` rule decides (the usual last line, `rule deny`), the
+//! decision also names the nearest `allow` rule above it and the condition that rule failed,
+//! so the refusal can say which limit was hit rather than only "denied by a rule". It never
+//! panics and never allocates; the caller logs it.
 
 mod eval;
 mod text;
@@ -206,6 +209,14 @@ pub enum Miss {
 }
 
 impl Miss {
+    /// The output this miss is about (a destination not in the `to=` list).
+    pub fn output(&self) -> Option<u16> {
+        match self {
+            Miss::Destination { output } => Some(*output),
+            _ => None,
+        }
+    }
+
     /// Wire code of the condition kind (1 amount, 2 velocity, 3 destination, 4 fee, 5 fee rate).
     pub fn code(&self) -> u8 {
         match self {
@@ -240,6 +251,10 @@ pub struct Decision {
     pub rule: Option<u8>,
     /// Why.
     pub reason: Reason,
+    /// When a `deny` rule decided: the nearest `allow` rule above it and the condition it
+    /// failed (what kept the transaction from being allowed). `None` otherwise, or when no
+    /// `allow` rule comes before the deciding `deny`.
+    pub closest_allow: Option<(u8, Miss)>,
 }
 
 impl Decision {

@@ -113,6 +113,16 @@ pub enum MapKind {
     Output(usize),
 }
 
+impl core::fmt::Display for MapKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MapKind::Global => f.write_str("the global map"),
+            MapKind::Input(i) => write!(f, "input {i}"),
+            MapKind::Output(i) => write!(f, "output {i}"),
+        }
+    }
+}
+
 /// Why a PSBT was refused by the parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PsbtError {
@@ -123,10 +133,10 @@ pub enum PsbtError {
     #[error("malformed PSBT encoding: {0}")]
     Decode(DecodeError),
     /// A key appears twice in one map.
-    #[error("duplicate key in {0:?}")]
+    #[error("duplicate key in {0}")]
     DuplicateKey(MapKind),
     /// A known key type has key data of the wrong length or shape.
-    #[error("invalid key of type {key_type:#x} in {map:?}")]
+    #[error("invalid key of type {key_type:#x} in {map}")]
     InvalidKey {
         /// Where.
         map: MapKind,
@@ -134,7 +144,7 @@ pub enum PsbtError {
         key_type: u64,
     },
     /// A known key type has a value that does not parse.
-    #[error("invalid value of type {key_type:#x} in {map:?}")]
+    #[error("invalid value of type {key_type:#x} in {map}")]
     InvalidValue {
         /// Where.
         map: MapKind,
@@ -151,7 +161,7 @@ pub enum PsbtError {
     #[error("unsigned transaction has a scriptSig or witness")]
     UnsignedTxNotEmpty,
     /// A field defined only for the other PSBT version is present.
-    #[error("field {key_type:#x} not allowed in this PSBT version ({map:?})")]
+    #[error("field {key_type:#x} not allowed in this PSBT version ({map})")]
     FieldNotAllowed {
         /// Where.
         map: MapKind,
@@ -159,7 +169,7 @@ pub enum PsbtError {
         key_type: u64,
     },
     /// A field the version requires is missing.
-    #[error("required field {key_type:#x} missing ({map:?})")]
+    #[error("required field {key_type:#x} missing ({map})")]
     MissingField {
         /// Where.
         map: MapKind,

@@ -366,6 +366,20 @@ pub enum Command {
     },
 }
 
+impl core::fmt::Display for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Command::Add(id) => write!(f, "server {id} added"),
+            Command::Revoke(id) => write!(f, "server {id} revoked"),
+            Command::ChangePolicy(id) => write!(f, "policy of server {id} replaced"),
+            Command::Correlate(ms) => write!(f, "mission clock correlated to {ms} ms"),
+            Command::RotateAdmins { threshold, admins } => {
+                write!(f, "admin set replaced: {threshold} of {admins} keys")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

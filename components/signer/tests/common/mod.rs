@@ -1,6 +1,7 @@
 //! Helpers shared by the vector tests: locating the copied vector files and decoding hex.
 #![allow(dead_code)]
 
+use hex_conservative::{DisplayHex, FromHex};
 use std::path::PathBuf;
 
 /// Path of a file under `verification/vectors/bips`, relative to this crate.
@@ -19,16 +20,12 @@ pub fn read_vector(name: &str) -> String {
 /// Decodes hex (panics on malformed test data).
 pub fn hex(s: &str) -> Vec<u8> {
     let s = s.trim();
-    assert!(s.len().is_multiple_of(2), "odd hex length: {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
+    Vec::from_hex(s).unwrap_or_else(|e| panic!("bad hex in test data ({e}): {s}"))
 }
 
 /// Encodes bytes as lowercase hex.
 pub fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.to_lower_hex_string()
 }
 
 /// The first whitespace-separated token after `marker` on `line` that is hex.

@@ -95,7 +95,7 @@ pub fn p256_pub(k: &p256::SecretKey) -> [u8; 33] {
 }
 
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex_conservative::DisplayHex::to_lower_hex_string(b)
 }
 
 /// One cosigner as the ground sees it.
