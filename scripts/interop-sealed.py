@@ -12,7 +12,12 @@ Steps, against the real `spacenode` binary:
 3. read both copies of the key record from comms-flash.flash and open each with AESGCMSIV under
    HMAC-SHA3-256(sim sealing secret, "spacenode/sdls-keys/seal/v1"): the plaintext must be the
    key file byte for byte; a flipped ciphertext bit or a changed header byte must fail the tag;
-4. the inbox must be erased and no master key may lie in clear anywhere on the flash.
+4. the inbox must be erased and no master key may lie in clear anywhere on the flash;
+5. run the board again, activate the spare association 3 (`--generate --spare`, key in
+   pre-activation) with `spacenode ground keys activate --target 3`, stop it: both copies must
+   now open as generation 2 to the key file with only association 3's key-state bits (flags
+   bits 1..=2, provision.rs) changed from 1 (pre-activation) to 0 (active) and a CRC-32C
+   (computed here) that matches.
 
 Usage: interop-sealed.py SPACENODE_BINARY WORKDIR
 """
@@ -71,6 +76,42 @@ def open_sealed(payload, key):
     return origin, generation, plain
 
 
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def run_node(binary, state, log_path, until, ground=None):
+    """Run the board until its log holds `until`, then run `ground` (a list of arguments to
+    `spacenode ground`, with the link options added), then stop it. Returns the ground's
+    completed process, or None."""
+    uplink, down = free_port(), free_port()
+    done = None
+    with open(log_path, "w") as log:
+        node = subprocess.Popen(
+            [binary, "run", "--state", state, "--radio-uplink", f"127.0.0.1:{uplink}",
+             "--ground", f"127.0.0.1:{down}"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline and until not in open(log_path).read():
+            time.sleep(0.1)
+        if ground is not None and until in open(log_path).read():
+            done = subprocess.run(
+                [binary, "ground", *ground, "--node", f"127.0.0.1:{uplink}",
+                 "--listen", f"127.0.0.1:{down}"], capture_output=True, text=True)
+        node.send_signal(signal.SIGTERM)
+        node.wait(timeout=30)
+    if until not in open(log_path).read():
+        print(open(log_path).read())
+        fail(f"the node never logged {until!r}")
+    return done
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -79,27 +120,15 @@ def main():
     for f in (keyfile,):
         if os.path.exists(f):
             os.remove(f)
-    subprocess.run([binary, "provision-link", "--generate", keyfile], check=True,
+    subprocess.run([binary, "provision-link", "--generate", "--spare", keyfile], check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([binary, "provision-link", "--state", state, keyfile], check=True,
                    stdout=subprocess.DEVNULL)
     file_bytes = open(keyfile, "rb").read()
 
     log_path = os.path.join(work, "node.log")
-    with open(log_path, "w") as log:
-        node = subprocess.Popen(
-            [binary, "run", "--state", state, "--radio-uplink", f"127.0.0.1:{free_port()}",
-             "--ground", f"127.0.0.1:{free_port()}"],
-            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        sealed_line = "SDLS keys: provisioned from the inbox, sealed on comms-flash"
-        while time.time() < deadline and sealed_line not in open(log_path).read():
-            time.sleep(0.1)
-        node.send_signal(signal.SIGTERM)
-        node.wait(timeout=30)
-    if sealed_line not in open(log_path).read():
-        print(open(log_path).read())
-        fail("comms did not seal the provisioned keys")
+    run_node(binary, state, log_path,
+             "SDLS keys: provisioned from the inbox, sealed on comms-flash")
 
     flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
     key = hmac.new(SIM_SEAL_SECRET, LABEL, hashlib.sha3_256).digest()
@@ -131,9 +160,36 @@ def main():
         master = file_bytes[6 + 40 * i + 8:6 + 40 * i + 40]
         if master in flash:
             fail(f"master key of association {i} lies in clear on comms-flash")
+
+    # Step 5: a key state change reseals the record as the next generation.
+    ground = ["keys", "activate", "--target", "3", "--spi", "1", "--provisioning", keyfile,
+              "--state", os.path.join(work, "ground"), "--timeout-ms", "1000"]
+    done = run_node(binary, state, os.path.join(work, "node2.log"), "[comms] INFO  SA 3:",
+                    ground)
+    if done is None or done.returncode != 0:
+        fail(f"ground keys activate failed: {done and (done.stdout + done.stderr)}")
+    flags_at = 6 + 40 * 2 + 6  # association 3's flags byte
+    if count != 3 or (file_bytes[flags_at] >> 1) & 3 != 1:
+        fail("the generated file has no spare association 3 in pre-activation")
+    expected = bytearray(file_bytes)
+    expected[flags_at] &= ~0b110 & 0xFF
+    expected[-4:] = crc32c(bytes(expected[:-4])).to_bytes(4, "big")
+    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
+    for base in KEYS_COPIES:
+        origin, generation, plain = open_sealed(store_payload(flash, base), key)
+        if (origin, generation) != (1, 2):
+            fail(f"after activation, copy at {base:#x}: origin {origin}, generation "
+                 f"{generation}, expected 1, 2")
+        if plain != bytes(expected):
+            fail(f"after activation, copy at {base:#x}: the sealed file is not the key file "
+                 f"with association 3 active")
+    for i in range(count):
+        if file_bytes[6 + 40 * i + 8:6 + 40 * i + 40] in flash:
+            fail(f"master key of association {i} lies in clear after the reseal")
     print(f"interop-sealed: ok: both copies of the sealed key record open with AES-GCM-SIV "
           f"(cryptography) to the {len(file_bytes)}-byte key file; tampering and another "
-          f"board's secret are refused; inbox erased; no key in clear")
+          f"board's secret are refused; inbox erased; no key in clear; after `ground keys "
+          f"activate` both open as generation 2 with only association 3's key state changed")
 
 
 if __name__ == "__main__":

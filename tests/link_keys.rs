@@ -14,21 +14,12 @@
 
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, spacenode, text};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 const PUBLIC_WARN: &str = "[comms] WARN  SDLS keys: the sim board's PUBLIC default keys";
-
-fn spacenode(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    c.output().expect("spacenode")
-}
 
 /// `ground CMD` with `--provisioning FILE` if given.
 fn ground(
@@ -94,20 +85,6 @@ fn with_other_key(bytes: &[u8], spi: u16) -> Vec<u8> {
     let mut out = vec![0u8; Provisioning::encoded_len(sas.len())];
     Provisioning::encode(&sas, &mut out).unwrap();
     out
-}
-
-fn master_keys(file: &Path) -> Vec<[u8; 32]> {
-    let bytes = std::fs::read(file).unwrap();
-    comms::sdls::Provisioning::parse(&bytes)
-        .unwrap()
-        .associations()
-        .map(|sa| *sa.master.as_bytes())
-        .collect()
-}
-
-fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
-    let flash = std::fs::read(image).unwrap();
-    keys.iter().any(|k| flash.windows(32).any(|w| w == k))
 }
 
 #[test]

@@ -7,19 +7,46 @@
 //! copy of the keys and compares. A match proves the node holds the same
 //! master key at the same epoch as the ground's provisioning file, without either sending a key.
 //!
+//! `keys activate --target SPI` / `keys deactivate --target SPI` (TC 130,7 / 130,8, key-management
+//! permission, sent under `--spi`): the association's master key goes from pre-activation to
+//! active, or from active to deactivated, for good (CCSDS 355.1's key states,
+//! `comms::sdls::KeyState`). The node reseals its key record on flash before the change takes
+//! effect and refuses: activating a key not in pre-activation, deactivating one not active, and
+//! deactivating the key the command came under. Deactivating the telemetry association's key
+//! moves unsolicited telemetry to `--spi`. The ground's provisioning file is not changed (the
+//! ground may send under any key in it; the node is what refuses).
+//!
 //! Avoids: trusting an answer to another challenge (the echoed challenge must be ours).
 
 use super::{LinkArgs, print_reports, refused, session_failure};
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
+use comms::failure::FailureCode;
 use comms::pus::ST_SECURITY;
 use comms::pus::function::VERIFY_REPORT_LEN;
+use comms::sdls::KeyState;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Verify that the node holds the same key as our provisioning file for an association
     /// (challenge/response, PUS 130,4); exit 1 if it does not.
     Verify(VerifyArgs),
+    /// Activate an association's key that is in pre-activation (PUS 130,7): from then on the
+    /// node accepts units under it
+    Activate(StateArgs),
+    /// Deactivate an association's active key for good (PUS 130,8): from then on the node
+    /// refuses units under it. Not the key this command goes under (--spi); if it carries
+    /// telemetry, telemetry moves to --spi
+    Deactivate(StateArgs),
+}
+
+#[derive(Args)]
+pub struct StateArgs {
+    #[command(flatten)]
+    link: LinkArgs,
+    /// The association whose key changes state
+    #[arg(long, value_name = "SPI")]
+    target: u16,
 }
 
 #[derive(Args)]
@@ -34,6 +61,60 @@ pub struct VerifyArgs {
 pub fn run(c: KeysCommand) -> Result<(), Failure> {
     match c {
         KeysCommand::Verify(a) => verify(a),
+        KeysCommand::Activate(a) => set_state(a, KeyState::Active),
+        KeysCommand::Deactivate(a) => set_state(a, KeyState::Deactivated),
+    }
+}
+
+fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
+    let target = args.target;
+    let (subtype, verb) = match wanted {
+        KeyState::Active => (7, "activate"),
+        _ => (8, "deactivate"),
+    };
+    let mut s = args.link.session()?;
+    let a = s
+        .command(ST_SECURITY, subtype, &target.to_be_bytes())
+        .map_err(session_failure)?;
+    print_reports(&a);
+    if let Some(f) = a.failure() {
+        return Err(Failure::Rejected(format!(
+            "the node refused to {verb} the key of SA {target}: {} ({:?}, code {:#06x}, data {})\n",
+            refusal(f, target),
+            f.code,
+            f.code.code(),
+            f.data
+        )));
+    }
+    println!(
+        "SA {target}: key {}; the node sealed the change on its flash before it took effect",
+        wanted.name()
+    );
+    Ok(())
+}
+
+/// What a key-state refusal means, for the operator.
+fn refusal(f: comms::failure::Failure, target: u16) -> String {
+    let state = |code: u32| KeyState::from_code((code & 3) as u8).map_or("unknown", |s| s.name());
+    match f.code {
+        FailureCode::KeyStateRefused => format!(
+            "its key is {} and cannot become {} (pre-activation -> active -> deactivated, \
+             never back)",
+            state(f.data >> 8),
+            state(f.data)
+        ),
+        FailureCode::KeyInUse => format!(
+            "SA {target} is the association this command came under; send it under another \
+             active association with key management (--spi)"
+        ),
+        FailureCode::UnknownSpi => format!("the node has no SA {target}"),
+        FailureCode::Unauthorised => {
+            "the association it went under (--spi) lacks key-management permission".to_string()
+        }
+        FailureCode::PersistFailed => {
+            "the node could not write its key record on flash; nothing changed (retry)".to_string()
+        }
+        other => format!("{other:?}"),
     }
 }
 

@@ -79,7 +79,8 @@ pub enum GroundCommand {
     /// Resynchronise the SDLS anti-replay sequence numbers of --spi when the node refuses ours:
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
-    /// The node's SDLS keys: verify them by challenge/response (PUS 130,4).
+    /// The node's SDLS keys: verify them by challenge/response (PUS 130,4), activate or
+    /// deactivate one (PUS 130,7 / 130,8)
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Set the node's mission time from the ground's UTC clock: an admin-signed time

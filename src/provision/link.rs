@@ -4,12 +4,17 @@
 //! - `--generate FILE` makes a new provisioning file ([`comms::sdls::provision`] format) with
 //!   fresh random master keys from the operating system: association 1 (every permission,
 //!   unsolicited telemetry) and association 2 (ping and housekeeping only), both with a window of
-//!   512. Written with mode 0600, never over an existing file. The ground uses it with
-//!   `spacenode ground --provisioning FILE`.
+//!   512. With `--spare`, also association 3 (every permission) whose key is in
+//!   **pre-activation**: the node refuses it until `spacenode ground keys activate --target 3`,
+//!   so a compromised association 1 can be replaced over the air (activate 3 under 1, then
+//!   deactivate 1 under 3). Written with mode 0600, never over an existing file. The ground uses
+//!   it with `spacenode ground --provisioning FILE`.
 //! - `[--state DIR] FILE` checks the file and writes it into the provisioning inbox of comms'
 //!   flash image `STATE/comms-flash.flash` (`comms_partition::keys`). At its first boot comms
 //!   seals it under the board's sealing secret and erases the inbox. A board whose comms already
-//!   sealed keys is refused: its keys change over the air, not through the inbox.
+//!   sealed keys is refused: its keys change state over the air (`ground keys activate` /
+//!   `deactivate`), never through the inbox; new keys need a fresh board state (there is no
+//!   over-the-air rekeying).
 //!
 //! Without it, the sim board's comms seals the sim board's **public** default keys at its first
 //! boot and says so with a WARN line at every start.
@@ -36,13 +41,17 @@ pub struct ProvisionLinkArgs {
     /// Make a new provisioning file with fresh random keys at FILE (mode 0600) instead
     #[arg(long)]
     generate: bool,
+    /// With --generate: add SPI 3 (every permission), its key in pre-activation, for
+    /// `spacenode ground keys activate --target 3` when SPI 1 must be replaced
+    #[arg(long, requires = "generate")]
+    spare: bool,
     /// The SDLS provisioning file (binary, format: comms::sdls::provision)
     file: PathBuf,
 }
 
 pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
     if args.generate {
-        return generate(&args.file);
+        return generate(&args.file, args.spare);
     }
     let bytes = Zeroizing::new(
         std::fs::read(&args.file)
@@ -65,8 +74,8 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
     if sealed {
         return Err(Failure::Rejected(format!(
             "{} already holds sealed SDLS keys: comms would erase the inbox unused; a node in \
-             service is rekeyed over the air, a board being set up again starts from a fresh \
-             --state directory\n",
+             service changes key states over the air (ground keys activate/deactivate), a \
+             board being set up again starts from a fresh --state directory\n",
             path.display()
         )));
     }
@@ -90,14 +99,18 @@ fn random_key() -> Result<Key, Failure> {
     Ok(Key::from_bytes(*k))
 }
 
-fn generate(path: &Path) -> Result<(), Failure> {
-    let sas = [
+/// SPI of the spare association `--spare` adds.
+pub const SPARE_SPI: u16 = 3;
+
+fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
+    let mut sas = vec![
         ProvisionedSa {
             spi: SIM_OPS_SPI,
             permissions: Permissions::ALL,
             window: SIM_WINDOW,
             telemetry: true,
             master: random_key()?,
+            state: comms::sdls::KeyState::Active,
         },
         ProvisionedSa {
             spi: SIM_MONITOR_SPI,
@@ -105,10 +118,21 @@ fn generate(path: &Path) -> Result<(), Failure> {
             window: SIM_WINDOW,
             telemetry: false,
             master: random_key()?,
+            state: comms::sdls::KeyState::Active,
         },
     ];
-    let mut out = Zeroizing::new([0u8; Provisioning::encoded_len(2)]);
-    Provisioning::encode(&sas, out.as_mut_slice())
+    if spare {
+        sas.push(ProvisionedSa {
+            spi: SPARE_SPI,
+            permissions: Permissions::ALL,
+            window: SIM_WINDOW,
+            telemetry: false,
+            master: random_key()?,
+            state: comms::sdls::KeyState::PreActive,
+        });
+    }
+    let mut out = Zeroizing::new([0u8; Provisioning::encoded_len(3)]);
+    let n = Provisioning::encode(&sas, out.as_mut_slice())
         .map_err(|e| Failure::Usage(format!("encoding the provisioning file: {e}")))?;
     let io = |e: std::io::Error| Failure::Usage(format!("{}: {e}", path.display()));
     let mut file = std::fs::OpenOptions::new()
@@ -117,14 +141,19 @@ fn generate(path: &Path) -> Result<(), Failure> {
         .mode(0o600)
         .open(path)
         .map_err(io)?;
-    file.write_all(out.as_slice()).map_err(io)?;
+    file.write_all(out.get(..n).unwrap_or(&[])).map_err(io)?;
     file.sync_all().map_err(io)?;
     println!(
         "wrote a new SDLS provisioning file {} (mode 0600): SPI {SIM_OPS_SPI} (all permissions, \
-         telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping), fresh random keys; give it \
+         telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, fresh random keys; give it \
          to the node with `spacenode provision-link --state DIR {}` and to the ground with \
          `--provisioning {}`",
         path.display(),
+        if spare {
+            format!(" and SPI {SPARE_SPI} (all permissions, key in pre-activation)")
+        } else {
+            String::new()
+        },
         path.display(),
         path.display()
     );

@@ -314,3 +314,29 @@ pub fn assert_no_debug_formatting<'a>(source: &str, lines: impl IntoIterator<Ite
         bad.join("\n")
     );
 }
+
+/// The master keys of the SDLS provisioning file at `file`.
+pub fn master_keys(file: &Path) -> Vec<[u8; 32]> {
+    let bytes = std::fs::read(file).unwrap();
+    comms::sdls::Provisioning::parse(&bytes)
+        .unwrap()
+        .associations()
+        .map(|sa| *sa.master.as_bytes())
+        .collect()
+}
+
+/// Whether any of `keys` lies in clear in the flash image at `image`.
+pub fn holds_in_clear(image: &Path, keys: &[[u8; 32]]) -> bool {
+    let flash = std::fs::read(image).unwrap();
+    keys.iter().any(|k| flash.windows(32).any(|w| w == k))
+}
+
+/// `spacenode ARGS PATHS...`, run to completion.
+pub fn spacenode(args: &[&str], paths: &[&Path]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
+    c.args(args);
+    for p in paths {
+        c.arg(p);
+    }
+    c.output().expect("spacenode")
+}

@@ -36,7 +36,7 @@
 
 use crate::batches::{Batches, PacketOut, SignOut};
 use crate::bufs::{self, Buffers};
-use crate::flash_map::sdls_layout;
+use crate::flash_map::{keys_layout, sdls_layout};
 use crate::keys;
 use crate::links::{Links, SerialStep, TxStats};
 use crate::routes::{self, Outlets};
@@ -52,7 +52,6 @@ use ipc::RecvError;
 use protocol::{AdminResponse, HealthReport, LinkId, SignResponse, Telemetry, UpgradeStatus};
 use rkyv::rancor::Failure;
 use runtime::{CapSet, Component, Context, Drivers, InitError, LinkDrivers, NotifySet, Rx};
-use zeroize::Zeroize;
 
 /// Radio frames handled per call at most.
 pub const RADIO_UNITS_PER_CALL: usize = 16;
@@ -411,20 +410,16 @@ where
 {
     fn init(caps: &mut CapSet, cx: &mut Context) -> Result<Self, InitError> {
         let flash_dev = caps.device("comms-flash")?;
-        let mut secret =
-            B::seal_secret(&flash_dev).map_err(fail("no sealing secret for comms-flash"))?;
-        let mut flash = match B::flash(flash_dev) {
-            Ok(f) => f,
-            Err(e) => {
-                secret.zeroize();
-                return Err(fail("comms flash unavailable")(e));
-            }
-        };
+        // Kept until the SDLS backend holds it (it reseals the key record when a key changes
+        // state); zeroized on drop, on every path.
+        let secret = zeroize::Zeroizing::new(
+            B::seal_secret(&flash_dev).map_err(fail("no sealing secret for comms-flash"))?,
+        );
+        let mut flash = B::flash(flash_dev).map_err(fail("comms flash unavailable"))?;
         // Comms writes its SDLS state at its first boot: with it on flash (or the monitor's
         // word that the node has booted), blank keys were lost, never "not yet provisioned".
         let has_run = caps.booted_before() || keys::sdls_state_written(&mut flash);
         let loaded = keys::load(&mut flash, &secret, has_run);
-        secret.zeroize();
         let link_keys = match loaded {
             Ok(k) => k,
             Err(e) => {
@@ -435,6 +430,7 @@ where
             }
         };
         keys::log_origin(&link_keys);
+        let (origin, generation) = (link_keys.sealed.origin, link_keys.sealed.generation);
         let provisioning = link_keys.sealed.provisioning;
         let radio = B::radio(caps.device("radio")?).map_err(fail("radio unavailable"))?;
         let serial =
@@ -448,10 +444,13 @@ where
                 "radio MTU larger than the unit buffer",
             ));
         }
-        let mut persist = FlashPersist::mount(flash, sdls_layout()).map_err(|e| {
-            log::error!("SDLS state on comms-flash: {e}");
-            InitError::Component("SDLS state flash unusable")
-        })?;
+        let mut persist = FlashPersist::mount(flash, sdls_layout())
+            .and_then(|p| p.with_sealed_keys(keys_layout(), &secret, origin, generation))
+            .map_err(|e| {
+                log::error!("SDLS state on comms-flash: {e}");
+                InitError::Component("SDLS state flash unusable")
+            })?;
+        drop(secret);
         // Never used, or lost? Comms writes its state at its first boot (the boot event's
         // downlink reservation), so on a node that has booted before a blank record was erased
         // or worn out. Starting with every floor at 0 would accept replayed commands.

@@ -15,13 +15,16 @@
 //! | key record | inbox | result |
 //! | --- | --- | --- |
 //! | present, verifies | blank | boot with it |
-//! | present, verifies | holds a file | boot with the record; the inbox is erased, unused (a provisioned node is rekeyed over the air, never by the inbox) |
+//! | present, verifies | holds a file | boot with the record; the inbox is erased, unused (a provisioned node changes key states over the air, never keys by the inbox) |
 //! | present, does not verify | any | [`KeysError::Damaged`]: comms runs degraded |
 //! | lost (no copy verifies) | any | [`KeysError::Lost`]: comms runs degraded |
 //! | blank, on a node that has run (the monitor says it booted before, or comms' SDLS state record is written: [`sdls_state_written`]) | blank | [`KeysError::Lost`]: every first boot seals a record, so it was erased |
 //! | blank (or first write cut) | holds a valid file | seal it, erase the inbox, boot with it |
 //! | blank (or first write cut) | holds an invalid file | [`KeysError::InboxRefused`] |
 //! | blank (or first write cut), first boot | blank | with the `sim-default-keys` feature (the sim binary only): seal the sim board's **public** default and boot with it, origin [`KeyOrigin::SimDefault`]; otherwise [`KeysError::NotProvisioned`] |
+//!
+//! At run time the record is rewritten (next generation, mirrored) only when a key changes
+//! state (130,7 / 130,8), by [`comms::sdls::FlashPersist::save_keys`] under the same secret.
 //!
 //! So damaged or lost keys are never silently replaced (not by the public default either):
 //! comms stays down and says why, and only the operator's explicit new provisioning brings it
@@ -282,7 +285,7 @@ pub fn log_origin(keys: &LinkKeys) {
     }
     if keys.inbox_ignored {
         log::warn!(
-            "SDLS provisioning inbox erased unused: this node already has sealed keys (rekey over the air instead)"
+            "SDLS provisioning inbox erased unused: this node already has sealed keys (their states change over the air; new keys need a fresh provisioning)"
         );
     }
 }
@@ -310,6 +313,7 @@ mod tests {
             window: 64,
             telemetry: true,
             master: Key::from_bytes([fill; KEY_LEN]),
+            state: comms::sdls::KeyState::Active,
         };
         let mut out = vec![0u8; Provisioning::encoded_len(1)];
         Provisioning::encode(&[sa], &mut out).unwrap();
@@ -468,5 +472,110 @@ mod tests {
             }
         }
         assert!(cases > 8);
+    }
+
+    /// A power cut at every flash operation of a key state change at run time (activation
+    /// of a pre-activation key, resealed by [`comms::sdls::FlashPersist`]), at several landed
+    /// lengths: the next boot always has the same keys, sealed and verifying, with the key
+    /// either still in pre-activation or active (active whenever the change reported `Ok`),
+    /// and the node can still change a key's state after it.
+    #[test]
+    fn a_power_cut_anywhere_in_a_key_state_change_leaves_usable_keys() {
+        use comms::sdls::{FlashPersist, KeyState, SecurityEngine};
+        let two = {
+            let sa = |spi, telemetry, state| ProvisionedSa {
+                spi,
+                permissions: Permissions::ALL,
+                window: 64,
+                telemetry,
+                master: Key::from_bytes([spi as u8; KEY_LEN]),
+                state,
+            };
+            let mut out = vec![0u8; Provisioning::encoded_len(2)];
+            Provisioning::encode(
+                &[
+                    sa(9, true, KeyState::Active),
+                    sa(10, false, KeyState::PreActive),
+                ],
+                &mut out,
+            )
+            .unwrap();
+            out
+        };
+        let mount = |f: SimFlash, k: &LinkKeys| {
+            FlashPersist::mount(f, crate::flash_map::sdls_layout())
+                .and_then(|p| {
+                    p.with_sealed_keys(keys_layout(), &SEAL, k.sealed.origin, k.sealed.generation)
+                })
+                .unwrap()
+        };
+        let state_of = |k: &LinkKeys, spi| {
+            k.sealed
+                .provisioning
+                .associations()
+                .find(|s| s.spi == spi)
+                .map(|s| (s.state, *s.master.as_bytes()))
+                .unwrap()
+        };
+        let (mut cases, mut landed_new, mut kept_old) = (0, 0, 0);
+        for at_op in 0..64u64 {
+            let mut finished = false;
+            for landed in [0usize, 7, 64, usize::MAX] {
+                let mut f = flash();
+                write_inbox(&mut f, &two).unwrap();
+                let k = load(&mut f, &SEAL, false).unwrap();
+                let mut persist = mount(f, &k);
+                let mut engine =
+                    SecurityEngine::boot(&k.sealed.provisioning, &mut persist, 16).unwrap();
+                // Count operations from here (the counter runs from power-on).
+                persist.flash_mut().power_cycle();
+                persist.flash_mut().cut_power(PowerCut { at_op, landed });
+                let r = engine.set_key_state(10, KeyState::Active, 9, &mut persist);
+                finished = persist.flash_mut().powered();
+                let mut f = persist.into_flash();
+                f.power_cycle();
+                let k2 = load(&mut f, &SEAL, true)
+                    .unwrap_or_else(|e| panic!("cut at op {at_op} ({landed} landed): {e}"));
+                let (state, key) = state_of(&k2, 10);
+                assert_eq!(key, [10; KEY_LEN], "cut at op {at_op}");
+                assert_eq!(state_of(&k2, 9), (KeyState::Active, [9; KEY_LEN]));
+                match state {
+                    KeyState::Active => landed_new += 1,
+                    KeyState::PreActive => {
+                        assert!(r.is_err(), "op {at_op}: reported Ok but not on flash");
+                        kept_old += 1;
+                    }
+                    KeyState::Deactivated => panic!("op {at_op}: never asked for"),
+                }
+                // Still usable: the next change is sealed and read back.
+                let next = if state == KeyState::Active {
+                    KeyState::Deactivated
+                } else {
+                    KeyState::Active
+                };
+                let mut persist = mount(f, &k2);
+                let mut engine =
+                    SecurityEngine::boot(&k2.sealed.provisioning, &mut persist, 16).unwrap();
+                engine.set_key_state(10, next, 9, &mut persist).unwrap();
+                let mut f = persist.into_flash();
+                f.power_cycle();
+                assert_eq!(state_of(&load(&mut f, &SEAL, true).unwrap(), 10).0, next);
+                if finished {
+                    r.unwrap_or_else(|e| panic!("op {at_op}: {e}"));
+                }
+                cases += 1;
+            }
+            if finished {
+                assert!(
+                    at_op > 1,
+                    "the reseal takes several flash operations: {at_op}"
+                );
+                break;
+            }
+        }
+        assert!(
+            cases > 8 && landed_new > 0 && kept_old > 0,
+            "{cases} {landed_new} {kept_old}"
+        );
     }
 }

@@ -27,6 +27,8 @@
 //! | 0x0302 | `EpochNotIncreasing` | security management | current key epoch |
 //! | 0x0303 | `FloorNotIncreasing` | security management | low 32 bits of the current floor |
 //! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
+//! | 0x0305 | `KeyStateRefused` | security management | the key's state now << 8 \| the state asked for (codes of `sdls::KeyState`: 0 active, 1 pre-activation, 2 deactivated) |
+//! | 0x0306 | `KeyInUse` | security management | SPI whose key is in use (it carried the command) |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -152,6 +154,10 @@ pub enum FailureCode {
     FloorNotIncreasing = 0x0303,
     /// The security state could not be persisted; the command changed nothing.
     PersistFailed = 0x0304,
+    /// Activate a key not in pre-activation, or deactivate one not active.
+    KeyStateRefused = 0x0305,
+    /// Deactivate the key the command came under.
+    KeyInUse = 0x0306,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -291,7 +297,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 85] = {
+pub const ALL: [FailureCode; 87] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -313,6 +319,8 @@ pub const ALL: [FailureCode; 85] = {
         EpochNotIncreasing,
         FloorNotIncreasing,
         PersistFailed,
+        KeyStateRefused,
+        KeyInUse,
         UnknownStructure,
         NoData,
         NotInSafeMode,

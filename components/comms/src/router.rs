@@ -42,6 +42,10 @@ pub enum Local {
     SetArsn,
     /// 130,4 verify key: challenge/response under an association's key.
     VerifyKey,
+    /// 130,7 activate key: pre-activation -> active.
+    ActivateKey,
+    /// 130,8 deactivate key: active -> deactivated.
+    DeactivateKey,
 }
 
 /// A function forwarded to a component.
@@ -95,7 +99,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 14] = [
+pub const CATALOGUE: [CommandDef; 16] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -217,6 +221,20 @@ pub const CATALOGUE: [CommandDef; 14] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::VerifyKey),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 7,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::ActivateKey),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 8,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::DeactivateKey),
     },
 ];
 

@@ -45,6 +45,7 @@ fn provisioning() -> Provisioning {
         window: 16,
         telemetry: true,
         master: Key::from_bytes([7; 32]),
+        state: comms::sdls::KeyState::Active,
     };
     let mut buf = [0u8; 64];
     let n = Provisioning::encode(&[sa], &mut buf).expect("provisioning encodes");

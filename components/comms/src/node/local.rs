@@ -1,5 +1,6 @@
 //! Commands comms runs itself: ping (17,1), housekeeping (3,27), and the security management
-//! functions (130,x: key rotation, floor raise, set ARSN, key verification).
+//! functions (130,x: key rotation, floor raise, set ARSN, key verification, key activation and
+//! deactivation).
 //!
 //! Avoids: running anything before its arguments decoded (a refusal is 1,2).
 
@@ -15,9 +16,9 @@ use crate::pus::tc::Telecommand;
 use crate::pus::verification::Report;
 use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::router::Local;
-use crate::sdls::StatePersist;
 use crate::sdls::engine::ManageError;
 use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
+use crate::sdls::{KeyState, StatePersist};
 
 use super::{Ctx, Downlink, Node, Now};
 
@@ -38,6 +39,7 @@ impl<P: StatePersist> Node<P> {
             Floor(u16, u64),
             SetArsn(u16, u64),
             Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
+            KeyState(u16, KeyState),
         }
         let args = match local {
             Local::Ping if tc.app_data.is_empty() => Args::Ping,
@@ -64,6 +66,13 @@ impl<P: StatePersist> Node<P> {
                 let (s, c) = function::decode_verify(tc.app_data)?;
                 Args::Verify(s, c)
             }
+            Local::ActivateKey => {
+                Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Active)
+            }
+            Local::DeactivateKey => Args::KeyState(
+                function::decode_key_spi(tc.app_data)?,
+                KeyState::Deactivated,
+            ),
         };
         self.report(ctx, Report::AcceptanceSuccess, now, down);
         self.report(ctx, Report::StartSuccess, now, down);
@@ -166,6 +175,17 @@ impl<P: StatePersist> Node<P> {
                 }
                 _ => Err(Failure::with(FailureCode::BadAppData, u32::from(spi))),
             },
+            Args::KeyState(spi, wanted) => self
+                .engine
+                .set_key_state(spi, wanted, ctx.spi, &mut self.persist)
+                .map_err(manage_failure)
+                .map(|()| {
+                    let mut aux = [0u8; 3];
+                    aux[..2].copy_from_slice(&spi.to_be_bytes());
+                    aux[2] = wanted.code();
+                    let ev = Event::new(Severity::Informative, event::EV_KEY_STATE, &aux);
+                    self.send_event(&ev, now, down);
+                }),
             Args::Verify(spi, challenge) => self
                 .engine
                 .verify_answer(spi, &challenge)
@@ -197,6 +217,11 @@ fn manage_failure(e: ManageError) -> Failure {
         ManageError::FloorNotIncreasing { current } => {
             Failure::with(FailureCode::FloorNotIncreasing, current as u32)
         }
+        ManageError::KeyState { current, wanted } => Failure::with(
+            FailureCode::KeyStateRefused,
+            u32::from(current.code()) << 8 | u32::from(wanted.code()),
+        ),
+        ManageError::KeyInUse(spi) => Failure::with(FailureCode::KeyInUse, u32::from(spi)),
         ManageError::PersistFailed | ManageError::Mac => Failure::new(FailureCode::PersistFailed),
     }
 }

@@ -14,7 +14,9 @@
 //! "set ARSN"): SPI (2), ARSN (8), which must be the SPI and ARSN of the unit carrying it; the
 //! same layout as 130,2, decoded by [`decode_floor`]. TC 130,4 verify key (CCSDS 355.1 key
 //! verification): SPI (2), challenge (16); the node answers TM\[130,5\]: SPI (2), epoch (4),
-//! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]).
+//! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]). TC 130,7 activate
+//! key and TC 130,8 deactivate key (CCSDS 355.1 key states): SPI (2), decoded by
+//! [`decode_key_spi`] ([`crate::sdls::SecurityEngine::set_key_state`]).
 //!
 //! Avoids: heap beyond the bounded protocol containers; panics on any input.
 
@@ -120,6 +122,14 @@ pub fn decode_rotate(app: &[u8]) -> Result<(u16, u32), Failure> {
             u16::from_be_bytes([*s0, *s1]),
             u32::from_be_bytes([*e0, *e1, *e2, *e3]),
         )),
+        _ => Err(bad(app)),
+    }
+}
+
+/// 130,7 and 130,8 arguments: the SPI whose key to activate or deactivate.
+pub fn decode_key_spi(app: &[u8]) -> Result<u16, Failure> {
+    match app {
+        [s0, s1] => Ok(u16::from_be_bytes([*s0, *s1])),
         _ => Err(bad(app)),
     }
 }

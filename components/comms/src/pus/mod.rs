@@ -9,7 +9,7 @@
 //! | 5 event reporting | TM 5,1 .. 5,4 | [`event`] |
 //! | 8 function management | TC 8,1 perform function (sign chunk, upgrade chunk) | [`function`] |
 //! | 17 test | TC 17,1, TM 17,2 | here |
-//! | 130 security management (mission-specific) | TC 130,1 rotate key, 130,2 raise anti-replay floor, 130,3 set ARSN (resynchronise) | [`function`] |
+//! | 130 security management (mission-specific) | TC 130,1 rotate key, 130,2 raise anti-replay floor, 130,3 set ARSN (resynchronise), 130,4 verify key (TM 130,5), 130,7 activate key, 130,8 deactivate key | [`function`] |
 //!
 //! Packets always carry the PUS packet error control field (CRC-16/CCITT-FALSE). TM secondary
 //! headers carry a 7-byte CDS timestamp (P-field 0x40, 16-bit day since 1958-01-01, 32-bit

@@ -22,11 +22,14 @@
 //! 2. SPI lookup, then the MAC is computed **always** (under a fixed dummy key when the SPI is
 //!    unknown), so every unit of a given length costs the same single HMAC, whatever it holds.
 //!    Unknown SPI → `UnknownSpi`; MAC mismatch → `BadMac`. Nothing else is looked at.
-//! 3. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
+//! 3. Key state (node only, [`super::key_state`]): an authenticated unit under a key that is
+//!    not active (pre-activation or deactivated) → `KeyNotActive`; the window does not move.
+//!    The node never sends under such a key either ([`ProtectError::KeyNotActive`]).
+//! 4. Only an authenticated unit reaches the anti-replay check ([`super::window`]): replay or
 //!    outside window → refused; next or gap inside window → accepted. The one exception is
 //!    [`SecurityEngine::process_resync`], for the operator's authenticated "set ARSN" command
 //!    (SDLS-EP's resynchronisation): an ARSN beyond the window is accepted and moves it.
-//! 4. If the ARSN is above the persisted reservation, the new reservation is committed to flash
+//! 5. If the ARSN is above the persisted reservation, the new reservation is committed to flash
 //!    first ([`super::state`]); if that fails the unit is refused (`PersistFailed`) and the
 //!    window does not move.
 //!
@@ -36,11 +39,14 @@
 //!
 //! Avoids: heap, panics on any input, and any report to the sender of a refused unit.
 
+use super::key_state::KeyState;
 use super::mac::{self, Direction, Key, MAC_LEN, MacKeyError};
 use super::permissions::Permissions;
-use super::provision::{MAX_ASSOCIATIONS, Provisioning};
-use super::state::{self, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
+use super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
+use super::sealed::MAX_FILE_LEN;
+use super::state::{self, KeySaveError, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
 use super::window::{ReplayWindow, SeqVerdict};
+use zeroize::Zeroize;
 
 /// Security header length: SPI + ARSN.
 pub const HEADER_LEN: usize = 10;
@@ -105,6 +111,15 @@ pub enum UplinkReject {
         /// The SPI claimed.
         spi: u16,
     },
+    /// Authenticated, but the association's key is not active (pre-activation or
+    /// deactivated, [`KeyState`]): nothing under it is accepted.
+    #[error("SPI {spi:#06x}: its key is {} (only an active key is accepted)", state.name())]
+    KeyNotActive {
+        /// The SPI.
+        spi: u16,
+        /// Its key's state.
+        state: KeyState,
+    },
     /// Authenticated, but the ARSN is not above the last accepted one.
     #[error("replayed ARSN {arsn} under SPI {spi:#06x}")]
     Replay {
@@ -149,6 +164,9 @@ pub enum ProtectError {
         /// Needed.
         needed: usize,
     },
+    /// The association's key is not active: the node sends nothing under it.
+    #[error("SPI {0:#06x}: its key is not active")]
+    KeyNotActive(u16),
     /// The reservation could not be persisted; nothing was sent.
     #[error("anti-replay state could not be persisted")]
     PersistFailed,
@@ -178,6 +196,19 @@ pub enum ManageError {
         /// Current last accepted ARSN.
         current: u64,
     },
+    /// Activate or deactivate from a state the standard does not allow it from (activate:
+    /// pre-activation only; deactivate: active only).
+    #[error("the key is {} and cannot go to {}", current.name(), wanted.name())]
+    KeyState {
+        /// The key's state now.
+        current: KeyState,
+        /// The state asked for.
+        wanted: KeyState,
+    },
+    /// Deactivating the key in use: the one the command came under (the node would answer
+    /// it under a key it no longer accepts).
+    #[error("SPI {0:#06x}: its key is in use (it carried this command)")]
+    KeyInUse(u16),
     /// Could not persist; nothing changed.
     #[error("security state could not be persisted")]
     PersistFailed,
@@ -245,6 +276,8 @@ struct Association {
     permissions: Permissions,
     telemetry: bool,
     master: Key,
+    key_state: KeyState,
+    window: u16,
     epoch: u32,
     up: Key,
     down: Key,
@@ -359,6 +392,8 @@ impl SecurityEngine {
                 permissions: p.permissions,
                 telemetry: p.telemetry,
                 master: p.master.clone(),
+                key_state: p.state,
+                window: p.window,
                 epoch: st.epoch,
                 up,
                 down,
@@ -468,7 +503,10 @@ impl SecurityEngine {
         let counter = match r {
             Ok(_) => &mut c.accepted,
             Err(UplinkReject::Malformed { .. }) => &mut c.malformed,
-            Err(UplinkReject::UnknownSpi(_)) => &mut c.unknown_spi,
+            // A key not active is as unusable as no key.
+            Err(UplinkReject::UnknownSpi(_)) | Err(UplinkReject::KeyNotActive { .. }) => {
+                &mut c.unknown_spi
+            }
             Err(UplinkReject::BadMac { .. }) | Err(UplinkReject::Mac) => &mut c.bad_mac,
             Err(UplinkReject::Replay { .. }) => &mut c.replayed,
             Err(UplinkReject::OutsideWindow { .. }) => &mut c.outside_window,
@@ -509,6 +547,12 @@ impl SecurityEngine {
         };
         if !authentic {
             return Err(UplinkReject::BadMac { spi });
+        }
+        if role == Role::Node && sa.key_state != KeyState::Active {
+            return Err(UplinkReject::KeyNotActive {
+                spi,
+                state: sa.key_state,
+            });
         }
         let verdict = sa.rx.check(arsn);
         match verdict {
@@ -566,6 +610,9 @@ impl SecurityEngine {
         let role = self.role;
         let block = self.block;
         let sa = self.find(spi).ok_or(ProtectError::UnknownSpi(spi))?;
+        if role == Role::Node && sa.key_state != KeyState::Active {
+            return Err(ProtectError::KeyNotActive(spi));
+        }
         let t = sa.tx_next;
         if t == u64::MAX {
             return Err(ProtectError::Exhausted);
@@ -672,6 +719,87 @@ impl SecurityEngine {
         Ok((sa.epoch, tag))
     }
 
+    /// The state of association `spi`'s key.
+    pub fn key_state(&self, spi: u16) -> Option<KeyState> {
+        self.find(spi).map(|s| s.key_state)
+    }
+
+    /// Activate (pre-activation -> active) or deactivate (active -> deactivated) the key of
+    /// association `spi`, as asked by a command that came under association `carrier`. The
+    /// sealed key record is rewritten first ([`StatePersist::save_keys`]); only then does the
+    /// change take effect. Deactivating the carrier's own key is refused
+    /// ([`ManageError::KeyInUse`]). Deactivating the telemetry association's key moves
+    /// unsolicited telemetry to the carrier (active: it just authenticated this command), in
+    /// the same sealed write, so the node never sends under a retired key.
+    pub fn set_key_state<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        wanted: KeyState,
+        carrier: u16,
+        persist: &mut P,
+    ) -> Result<(), ManageError> {
+        let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        let current = sa.key_state;
+        let allowed = matches!(
+            (current, wanted),
+            (KeyState::PreActive, KeyState::Active) | (KeyState::Active, KeyState::Deactivated)
+        );
+        if !allowed {
+            return Err(ManageError::KeyState { current, wanted });
+        }
+        if wanted == KeyState::Deactivated && spi == carrier {
+            return Err(ManageError::KeyInUse(spi));
+        }
+        if self.find(carrier).is_none() {
+            return Err(ManageError::UnknownSpi(carrier));
+        }
+        let move_telemetry = wanted == KeyState::Deactivated && sa.telemetry;
+        // The whole key set as a provisioning file, with the new state: what gets sealed.
+        let mut list: [ProvisionedSa; MAX_ASSOCIATIONS] = core::array::from_fn(|_| ProvisionedSa {
+            spi: 0,
+            permissions: Permissions::NONE,
+            window: 0,
+            telemetry: false,
+            master: Key::from_bytes([0; mac::KEY_LEN]),
+            state: KeyState::Active,
+        });
+        let mut n = 0;
+        for (slot, a) in list.iter_mut().zip(self.sas.iter().flatten()) {
+            *slot = ProvisionedSa {
+                spi: a.spi,
+                permissions: a.permissions,
+                window: a.window,
+                telemetry: if move_telemetry {
+                    a.spi == carrier
+                } else {
+                    a.telemetry
+                },
+                master: a.master.clone(),
+                state: if a.spi == spi { wanted } else { a.key_state },
+            };
+            n += 1;
+        }
+        let mut file = [0u8; MAX_FILE_LEN];
+        let saved = Provisioning::encode(list.get(..n).unwrap_or(&[]), &mut file)
+            .map_err(|_| ManageError::PersistFailed)
+            .and_then(|len| {
+                persist
+                    .save_keys(file.get(..len).unwrap_or(&[]))
+                    .map_err(|_| ManageError::PersistFailed)
+            });
+        file.zeroize();
+        saved?;
+        for a in self.sas.iter_mut().flatten() {
+            if a.spi == spi {
+                a.key_state = wanted;
+            }
+            if move_telemetry {
+                a.telemetry = a.spi == carrier;
+            }
+        }
+        Ok(())
+    }
+
     /// Ground side: continue sending above `arsn` on `spi` (after the node reported its floor).
     pub fn skip_tx_to(&mut self, spi: u16, arsn: u64) {
         if let Some(sa) = self.find_mut(spi)
@@ -698,6 +826,14 @@ pub struct MemoryPersist {
     pub fail_next: u32,
     /// Saves committed.
     pub saves: u32,
+    keys: Option<([u8; MAX_FILE_LEN], usize)>,
+}
+
+impl MemoryPersist {
+    /// The key set last committed by [`StatePersist::save_keys`] (a provisioning file).
+    pub fn key_record(&self) -> Option<&[u8]> {
+        self.keys.as_ref().and_then(|(b, n)| b.get(..*n))
+    }
 }
 
 /// The in-memory backend was told to fail.
@@ -716,6 +852,19 @@ impl StatePersist for MemoryPersist {
         let n = payload.len().min(MAX_STATE_LEN);
         buf[..n].copy_from_slice(&payload[..n]);
         self.record = Some((buf, n));
+        self.saves += 1;
+        Ok(())
+    }
+
+    fn save_keys(&mut self, file: &[u8]) -> Result<(), KeySaveError<InjectedFailure>> {
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Err(KeySaveError::Backend(InjectedFailure));
+        }
+        let mut buf = [0u8; MAX_FILE_LEN];
+        let n = file.len().min(MAX_FILE_LEN);
+        buf[..n].copy_from_slice(&file[..n]);
+        self.keys = Some((buf, n));
         self.saves += 1;
         Ok(())
     }

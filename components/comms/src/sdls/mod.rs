@@ -8,6 +8,7 @@
 //! | [`window`] | the anti-replay window check (next, gap, replay, outside window) |
 //! | [`mac`] | HMAC-SHA3-256 truncated to 128 bits, SP 800-108 session key derivation |
 //! | [`state`] | what is persisted, when, in which record format |
+//! | [`key_state`] | a master key's state (pre-activation, active, deactivated) |
 //! | [`provision`] | the provisioning file format (associations and master keys) |
 //! | [`sealed`] | the keys at rest: the provisioning file sealed under the board's secret |
 //! | [`permissions`] | what each association may command |
@@ -18,6 +19,7 @@
 //! [`crate::node`]'s rate-limited event 0x0007).
 
 pub mod engine;
+pub mod key_state;
 pub mod mac;
 pub mod permissions;
 pub mod provision;
@@ -30,8 +32,9 @@ pub use engine::{
     DEFAULT_RESERVE_BLOCK, MAX_DATA_LEN, MAX_UNIT_LEN, ManageError, MemoryPersist, OVERHEAD,
     ProtectError, Role, SaStatus, SecurityCounters, SecurityEngine, UplinkReject, Verified,
 };
+pub use key_state::KeyState;
 pub use mac::{Direction, Key};
 pub use permissions::Permissions;
 pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
-pub use state::{FlashPersist, LoadError, Loaded, SaState, StatePersist};
+pub use state::{FlashPersist, KeySaveError, LoadError, Loaded, SaState, StatePersist};
 pub use window::{ReplayWindow, SeqVerdict};

@@ -23,12 +23,13 @@
 //! | 0 | 2 | SPI, `1..=0xFFFE` (0 and 0xFFFF are reserved), unique |
 //! | 2 | 2 | permissions bit set ([`Permissions`]); undefined bits must be 0 |
 //! | 4 | 2 | uplink anti-replay window width W, `1..=65535` |
-//! | 6 | 1 | flags: bit 0 = the association unsolicited telemetry (events, housekeeping) is sent under; exactly one entry has it; other bits 0 |
+//! | 6 | 1 | flags: bit 0 = the association unsolicited telemetry (events, housekeeping) is sent under; exactly one entry has it; bits 1..=2 = the key's state ([`KeyState`]: 0 active, 1 pre-activation, 2 deactivated; 3 is refused); other bits 0. The telemetry association's key must be active |
 //! | 7 | 1 | reserved, 0 |
 //! | 8 | 32 | master key, not all zero |
 //!
 //! Avoids: heap (parsing borrows nothing and copies keys into a fixed array).
 
+use super::key_state::KeyState;
 use super::mac::{KEY_LEN, Key};
 use super::permissions::Permissions;
 
@@ -101,6 +102,12 @@ pub enum ProvisionError {
         /// Entry index.
         index: usize,
     },
+    /// The telemetry association's key is not active (the node could send no report).
+    #[error("association {index}: the telemetry association's key must be active")]
+    TelemetryKeyInactive {
+        /// Entry index.
+        index: usize,
+    },
     /// Not exactly one telemetry association.
     #[error("exactly one association must carry the telemetry flag, found {0}")]
     TelemetryFlag(usize),
@@ -119,6 +126,8 @@ pub struct ProvisionedSa {
     pub telemetry: bool,
     /// Master key.
     pub master: Key,
+    /// The master key's state.
+    pub state: KeyState,
 }
 
 /// A parsed provisioning file.
@@ -173,8 +182,14 @@ impl Provisioning {
             if window == 0 {
                 return Err(ProvisionError::ZeroWindow { index });
             }
-            if Permissions::from_bits(perms).bits() != perms || flags & !1 != 0 || entry[7] != 0 {
+            let state = KeyState::from_code((flags >> 1) & 3);
+            let Some(state) = state.filter(|_| {
+                Permissions::from_bits(perms).bits() == perms && flags & !7 == 0 && entry[7] == 0
+            }) else {
                 return Err(ProvisionError::UndefinedBits { index });
+            };
+            if flags & 1 == 1 && state != KeyState::Active {
+                return Err(ProvisionError::TelemetryKeyInactive { index });
             }
             let mut key = [0u8; KEY_LEN];
             key.copy_from_slice(&entry[8..8 + KEY_LEN]);
@@ -191,6 +206,7 @@ impl Provisioning {
                     window,
                     telemetry: flags & 1 == 1,
                     master,
+                    state,
                 });
             }
         }
@@ -230,7 +246,7 @@ impl Provisioning {
             entry[0..2].copy_from_slice(&sa.spi.to_be_bytes());
             entry[2..4].copy_from_slice(&sa.permissions.bits().to_be_bytes());
             entry[4..6].copy_from_slice(&sa.window.to_be_bytes());
-            entry[6] = u8::from(sa.telemetry);
+            entry[6] = u8::from(sa.telemetry) | sa.state.code() << 1;
             entry[7] = 0;
             entry[8..8 + KEY_LEN].copy_from_slice(sa.master.as_bytes());
         }
@@ -257,6 +273,7 @@ mod tests {
             window: 64,
             telemetry,
             master: Key::from_bytes([spi as u8 | 1; KEY_LEN]),
+            state: KeyState::Active,
         }
     }
 
@@ -269,9 +286,13 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let sas = [sa(1, true), sa(2, false)];
+        let mut pre = sa(3, false);
+        pre.state = KeyState::PreActive;
+        let mut off = sa(4, false);
+        off.state = KeyState::Deactivated;
+        let sas = [sa(1, true), sa(2, false), pre, off];
         let bytes = encoded(&sas);
-        assert_eq!(bytes.len(), Provisioning::encoded_len(2));
+        assert_eq!(bytes.len(), Provisioning::encoded_len(4));
         let p = Provisioning::parse(&bytes).unwrap();
         assert_eq!(p.associations().cloned().collect::<Vec<_>>(), sas.to_vec());
     }
@@ -325,6 +346,20 @@ mod tests {
         assert_eq!(
             case(&|b| b[13] = 1, true),
             ProvisionError::UndefinedBits { index: 0 }
+        );
+        // Key state 3 is undefined; bit 3 of the flags too.
+        assert_eq!(
+            case(&|b| b[52] = 6, true),
+            ProvisionError::UndefinedBits { index: 1 }
+        );
+        assert_eq!(
+            case(&|b| b[52] = 8, true),
+            ProvisionError::UndefinedBits { index: 1 }
+        );
+        // The telemetry association's key must be active.
+        assert_eq!(
+            case(&|b| b[12] = 1 | 2, true),
+            ProvisionError::TelemetryKeyInactive { index: 0 }
         );
         assert_eq!(
             case(&|b| b[14..46].fill(0), true),

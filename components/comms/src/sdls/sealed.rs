@@ -56,7 +56,8 @@ pub const MAX_SEALED_LEN: usize = HEADER_LEN + MAX_FILE_LEN + TAG_LEN;
 /// Where the sealed keys came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOrigin {
-    /// The operator's provisioning file (through the inbox, or over the air).
+    /// The operator's provisioning file (through the inbox; key states may since have
+    /// changed over the air).
     Provisioned,
     /// The sim board's public default ([`super::sim_default`]): worthless as security.
     SimDefault,

@@ -17,6 +17,7 @@
 
 use sha3::{Digest, Sha3_256};
 
+use super::key_state::KeyState;
 use super::mac::{KEY_LEN, Key};
 use super::permissions::Permissions;
 use super::provision::{ProvisionError, ProvisionedSa, Provisioning};
@@ -64,6 +65,7 @@ fn associations() -> [ProvisionedSa; 2] {
             window: SIM_WINDOW,
             telemetry: true,
             master: sim_master_key(SIM_OPS_SPI),
+            state: KeyState::Active,
         },
         ProvisionedSa {
             spi: SIM_MONITOR_SPI,
@@ -71,6 +73,7 @@ fn associations() -> [ProvisionedSa; 2] {
             window: SIM_WINDOW,
             telemetry: false,
             master: sim_master_key(SIM_MONITOR_SPI),
+            state: KeyState::Active,
         },
     ]
 }

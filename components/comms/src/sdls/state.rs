@@ -36,7 +36,10 @@
 use hal::flash::{ErasedValue, NorFlash};
 use store::{RecordStatus, RecordStore, StoreError, StoreLayout};
 
+use zeroize::Zeroize;
+
 use super::provision::MAX_ASSOCIATIONS;
+use super::sealed::{self, KeyOrigin, MAX_SEALED_LEN, SealError};
 
 /// Record format version.
 pub const STATE_VERSION: u8 = 1;
@@ -156,6 +159,45 @@ pub trait StatePersist {
     fn save(&mut self, payload: &[u8]) -> Result<(), Self::Error>;
     /// Read the newest committed record at boot.
     fn load(&mut self) -> Result<Loaded, LoadError<Self::Error>>;
+    /// Commit `file` (a [`super::provision`] file: the node's whole key set with the keys'
+    /// new states) as the new sealed key record. `Ok` means a reboot will read it.
+    fn save_keys(&mut self, file: &[u8]) -> Result<(), KeySaveError<Self::Error>>;
+}
+
+/// Why the sealed key record could not be rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeySaveError<E: core::fmt::Debug> {
+    /// This backend was mounted without the key record ([`FlashPersist::with_sealed_keys`]).
+    #[error("the sealed key record is not mounted")]
+    NotMounted,
+    /// The file could not be sealed.
+    #[error("sealing the key record: {0}")]
+    Seal(SealError),
+    /// The backend failed (the new record may or may not have landed; both are usable).
+    #[error("key record backend failed: {0:?}")]
+    Backend(E),
+}
+
+/// The sealed key record as [`FlashPersist`] rewrites it at run time.
+struct SealedKeys {
+    store: RecordStore,
+    seal: [u8; 32],
+    origin: KeyOrigin,
+    generation: u32,
+}
+
+impl Drop for SealedKeys {
+    fn drop(&mut self) {
+        self.seal.zeroize();
+    }
+}
+
+impl core::fmt::Debug for SealedKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SealedKeys")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the state could not be loaded at boot.
@@ -178,6 +220,7 @@ pub enum LoadError<E: core::fmt::Debug> {
 pub struct FlashPersist<F> {
     flash: F,
     store: RecordStore,
+    keys: Option<SealedKeys>,
 }
 
 impl<F: NorFlash> FlashPersist<F> {
@@ -187,7 +230,34 @@ impl<F: NorFlash> FlashPersist<F> {
         F: ErasedValue,
     {
         let store = RecordStore::mount(&mut flash, layout)?;
-        Ok(FlashPersist { flash, store })
+        Ok(FlashPersist {
+            flash,
+            store,
+            keys: None,
+        })
+    }
+
+    /// Also mount the sealed key record at `layout` (tag [`super::sealed::TAG`]), last
+    /// written as `generation` with `origin`, so key state changes can be sealed under `seal`
+    /// (the board's sealing secret for this flash; kept, and zeroized on drop).
+    pub fn with_sealed_keys(
+        mut self,
+        layout: StoreLayout,
+        seal: &[u8; 32],
+        origin: KeyOrigin,
+        generation: u32,
+    ) -> Result<Self, StoreError<F::Error>>
+    where
+        F: ErasedValue,
+    {
+        let store = RecordStore::mount(&mut self.flash, layout)?;
+        self.keys = Some(SealedKeys {
+            store,
+            seal: *seal,
+            origin,
+            generation,
+        });
+        Ok(self)
     }
 
     /// The flash device back (tests use it to power-cycle the sim flash).
@@ -215,6 +285,40 @@ where
             Err(_) if self.committed(payload) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Seal `file` as the next generation and write it mirrored. A power cut (or an error)
+    /// at any flash operation leaves the previous record or the new one readable
+    /// ([`RecordStore::write_mirrored`]); both hold the same keys, only one state differs. The
+    /// generation advances even on error, so a retry never reuses the nonce of a record that
+    /// may have landed (GCM-SIV would survive it, but there is no need).
+    fn save_keys(&mut self, file: &[u8]) -> Result<(), KeySaveError<Self::Error>> {
+        let keys = self.keys.as_mut().ok_or(KeySaveError::NotMounted)?;
+        let generation = sealed::next_generation(keys.generation).map_err(KeySaveError::Seal)?;
+        let mut record = [0u8; MAX_SEALED_LEN];
+        let written = sealed::seal(&keys.seal, keys.origin, generation, file, &mut record)
+            .map_err(KeySaveError::Seal)
+            .map(|n| {
+                keys.generation = generation;
+                let r = record.get(..n).unwrap_or(&[]);
+                match keys.store.write_mirrored(&mut self.flash, r) {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let mut back = [0u8; MAX_SEALED_LEN];
+                        let same = matches!(keys.store.read(&mut self.flash, &mut back),
+                            Ok(Some(m)) if back.get(..m) == Some(r));
+                        back.zeroize();
+                        // The first copy committed; only the mirror failed: committed.
+                        if same {
+                            Ok(())
+                        } else {
+                            Err(KeySaveError::Backend(e))
+                        }
+                    }
+                }
+            });
+        record.zeroize();
+        written?
     }
 
     fn load(&mut self) -> Result<Loaded, LoadError<Self::Error>> {

@@ -18,6 +18,7 @@ pub fn provisioning() -> Provisioning {
             window: WINDOW,
             telemetry: true,
             master: Key::from_bytes([0x11; 32]),
+            state: comms::sdls::KeyState::Active,
         },
         ProvisionedSa {
             spi: PING_ONLY,
@@ -25,6 +26,7 @@ pub fn provisioning() -> Provisioning {
             window: WINDOW,
             telemetry: false,
             master: Key::from_bytes([0x22; 32]),
+            state: comms::sdls::KeyState::Active,
         },
     ];
     let mut buf = [0u8; 128];

@@ -1,0 +1,99 @@
+//! Issue 14 point 4: SDLS key states (CCSDS 355.1 pre-activation, active, deactivated) over
+//! the air, against the real `spacenode run` (real partitions, real seccomp, comms' real flash
+//! image):
+//! - `provision-link --generate --spare` adds SA 3 in pre-activation: the node refuses it;
+//! - `ground keys activate --target 3` (under SA 1) makes it usable; activating it again is
+//!   refused with the reason;
+//! - `ground keys deactivate --target 3` under SA 3 itself is refused (the key in use);
+//!   `--target 1` under SA 3 retires SA 1 for good and telemetry moves to SA 3;
+//! - after a restart the sealed record (now generation 3, no key in clear on the flash) still
+//!   says so: SA 1 refused, SA 3 works.
+//!
+//! The engine-level cases (replay, a failed write, every refusal code) are
+//! `comms/tests/key_states.rs`; a power cut at every flash write of a reseal is
+//! `comms_partition::keys`'s sweep.
+
+mod common;
+
+use common::{Board, free_addr, holds_in_clear, master_keys, one_board, spacenode, text};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `spacenode ground ARGS` with the link options, the ground's state and our key file.
+fn ground(args: &[&str], spi: u16, b: (SocketAddr, SocketAddr), dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .arg("ground")
+        .args(args)
+        .args(["--timeout-ms", "400", "--attempts", "3"])
+        .args(["--spi", &spi.to_string()])
+        .args(["--node", &b.0.to_string(), "--listen", &b.1.to_string()])
+        .arg("--state")
+        .arg(dir.join("ground"))
+        .arg("--provisioning")
+        .arg(dir.join("link.keys"))
+        .output()
+        .expect("spacenode ground")
+}
+
+#[test]
+fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("node");
+    let file = d.join("link.keys");
+    let o = spacenode(&["provision-link", "--generate", "--spare"], &[&file]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SPI 3 (all permissions, key in pre-activation)"));
+    let o = spacenode(&["provision-link", "--state"], &[&state, &file]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let none: [&str; 0] = [];
+    let addrs = (free_addr(), free_addr());
+    let b = Board::boot(&state, addrs.0, addrs.1, &none);
+    let o = ground(&["ping"], 3, addrs, d);
+    assert!(!o.status.success(), "a pre-activation key reached the node");
+    let o = ground(&["keys", "activate", "--target", "3"], 1, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SA 3: key active"), "{}", text(&o));
+    let o = ground(&["ping"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ground(&["keys", "activate", "--target", "3"], 1, addrs, d);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("its key is active and cannot become active"),
+        "{}",
+        text(&o)
+    );
+    let o = ground(&["keys", "deactivate", "--target", "3"], 3, addrs, d);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("SA 3 is the association this command came under"),
+        "{}",
+        text(&o)
+    );
+    let o = ground(&["keys", "deactivate", "--target", "1"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SA 1: key deactivated"), "{}", text(&o));
+    let o = ground(&["ping"], 1, addrs, d);
+    assert!(!o.status.success(), "a deactivated key reached the node");
+    // Housekeeping (and so telemetry) under the key now in service.
+    let o = ground(&["status"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    b.stop();
+    assert!(
+        !holds_in_clear(&state.join("comms-flash.flash"), &master_keys(&file)),
+        "a master key lies in clear on comms-flash after the reseals"
+    );
+
+    let addrs = (free_addr(), free_addr());
+    let mut b = Board::boot(&state, addrs.0, addrs.1, &none);
+    b.wait_for("[comms] INFO  SDLS keys: sealed on comms-flash (generation 3)");
+    let o = ground(&["ping"], 3, addrs, d);
+    b.drain();
+    assert!(o.status.success(), "{}\n{}", text(&o), b.log.join("\n"));
+    let o = ground(&["ping"], 1, addrs, d);
+    assert!(!o.status.success(), "SA 1 came back after a restart");
+    b.stop();
+}
