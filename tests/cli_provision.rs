@@ -139,3 +139,45 @@ fn the_documented_example_parses_with_the_signers_parser() {
     assert!(items >= 8, "the example has {items} items");
     assert!(example.starts_with("spacenode-signer-registry 1"));
 }
+
+/// The host tools that open the key flash with the node off (`node-key`, `ground admin
+/// identity`) follow the partition's lost-state rule: on a node that has booted before, an
+/// erased key flash is refused and left as it is, never given a new seed (issue 13 finding 2;
+/// before, `node-key` created a new seed, the node's identity and wallet key silently replaced).
+#[test]
+fn an_erased_key_flash_of_a_used_node_is_refused_by_the_host_tools_never_reseeded() {
+    use common::{Board, free_addr, one_board};
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("node");
+    // A new node: the tools create its keys, as its first boot would.
+    let first = spacenode(&["node-key", "--state", &s(&state)]);
+    assert!(first.status.success(), "{}", text(&first));
+    let none: [&str; 0] = [];
+    let mut b = Board::boot(&state, free_addr(), free_addr(), &none);
+    b.wait_for("every pinged component answered in time");
+    b.stop();
+    let again = spacenode(&["node-key", "--state", &s(&state)]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(again.stdout, first.stdout, "the same node key");
+
+    let key_flash = state.join("key-flash.flash");
+    let erased = vec![0xFFu8; std::fs::metadata(&key_flash).expect("key flash").len() as usize];
+    std::fs::write(&key_flash, &erased).expect("erase");
+    for args in [
+        vec!["node-key", "--state", &s(&state)],
+        vec!["ground", "admin", "identity", "--state", &s(&state)],
+    ] {
+        let o = spacenode(&args);
+        let t = text(&o);
+        assert!(!o.status.success(), "{args:?}: {t}");
+        assert!(
+            t.contains("keys record is BLANK although the node has booted before"),
+            "{args:?}: {t}"
+        );
+        assert!(
+            std::fs::read(&key_flash).expect("key flash") == erased,
+            "{args:?} wrote to the erased key flash"
+        );
+    }
+}

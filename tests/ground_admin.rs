@@ -22,7 +22,7 @@
 mod common;
 
 use common::{Board, free_addr, server_lines, text, write_secret};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A receipt's error for a revoked server: certificate class (1), `RevokedServer` (3).
@@ -83,13 +83,22 @@ fn batch_verdict(image: &Path, identity: &str, cert: &p256::SecretKey, seq: u64)
         .expect("signer thread")
 }
 
-#[test]
-fn registry_administration_over_the_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("node");
-    let ground_state = dir.path().join("ground");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
+/// A node on `dir/node` provisioned (through the inbox, as `spacenode provision` does) with
+/// three admin keys (2 needed, their key files in `dir`) and one ground server (certificate key
+/// `[9; 32]`), before its first run.
+struct Provisioned {
+    state: PathBuf,
+    node_key: String,
+    identity: String,
+    admins: Vec<p256::SecretKey>,
+    key_files: Vec<String>,
+    prov_file: PathBuf,
+    cert: p256::SecretKey,
+}
 
+fn provisioned(dir: &Path) -> Provisioned {
+    let state = dir.join("node");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
     // The node's key and identity, before provisioning (first boot of the signer's seed).
     let o = spacenode(&["node-key", "--state", &s(&state)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -105,7 +114,7 @@ fn registry_administration_over_the_link() {
         .collect();
     let mut key_files = Vec::new();
     for (i, a) in admins.iter().enumerate() {
-        let f = dir.path().join(format!("admin{i}.key"));
+        let f = dir.join(format!("admin{i}.key"));
         write_secret(&f, &hex(&a.to_bytes()));
         key_files.push(s(&f));
     }
@@ -119,10 +128,36 @@ fn registry_administration_over_the_link() {
         );
     }
     prov += &server_lines(&node_key, &cert_public);
-    let prov_file = dir.path().join("provisioning.txt");
+    let prov_file = dir.join("provisioning.txt");
     std::fs::write(&prov_file, &prov).unwrap();
     let o = spacenode(&["provision", "--state", &s(&state), &s(&prov_file)]);
     assert!(o.status.success(), "{}", text(&o));
+
+    Provisioned {
+        state,
+        node_key,
+        identity,
+        admins,
+        key_files,
+        prov_file,
+        cert,
+    }
+}
+
+#[test]
+fn registry_administration_over_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let ground_state = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let Provisioned {
+        state,
+        node_key,
+        identity,
+        admins,
+        key_files,
+        prov_file,
+        cert,
+    } = provisioned(dir.path());
 
     let (uplink, listen) = (free_addr(), free_addr());
     // Before the node runs: unreachable, said plainly.
@@ -395,6 +430,94 @@ fn registry_administration_over_the_link() {
     let after_image = dir.path().join("key-flash-after.flash");
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();
     assert_eq!(batch_verdict(&after_image, &identity, &cert, 2), REVOKED);
+}
+
+/// Issue 14 point 2 over the link: the ledger record of a provisioned node is erased while it
+/// is off. The signer then runs degraded and refuses every batch; `ground admin recover` reads
+/// this boot's challenge and sends `recover-ledger`: under-signed it is refused with the
+/// signer's code, with the threshold it sets every server's sequence floor, after which a batch
+/// at the floor is refused as replayed and one above it passes the certificate. Once recovered,
+/// a second recovery is refused (the node is not in lost state). A replayed recovery (another
+/// boot's challenge) is refused in `signer --test lost_state`.
+#[test]
+fn a_lost_ledger_is_recovered_by_the_admins_over_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let ground_state = dir.path().join("ground");
+    let p = provisioned(dir.path());
+    let (uplink, listen) = (free_addr(), free_addr());
+    let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    board.stop();
+
+    // Erase the ledger record (both copies), as a worn-out sector would leave it.
+    let ledger = signer::persist::SignerLayout::contiguous(0).ledger;
+    let key_flash = p.state.join("key-flash.flash");
+    let mut image = std::fs::read(&key_flash).unwrap();
+    let (base, len) = (ledger.base() as usize, 2 * ledger.copy_size() as usize);
+    image[base..base + len].fill(0xFF);
+    std::fs::write(&key_flash, &image).unwrap();
+
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("[signer] ERROR the ledger record is BLANK next to the registry");
+    let recover = |keys: &[&str]| -> Output {
+        let (u, l, g) = (
+            uplink.to_string(),
+            listen.to_string(),
+            ground_state.to_str().unwrap().to_string(),
+        );
+        let mut args = vec![
+            "ground",
+            "admin",
+            "recover",
+            "--floor",
+            "100",
+            "--identity",
+            &p.identity,
+        ];
+        for k in keys {
+            args.extend_from_slice(&["--admin-key", k]);
+        }
+        args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
+        args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
+        spacenode(&args)
+    };
+    let k0 = format!("0={}", p.key_files[0]);
+    let k2 = format!("2={}", p.key_files[2]);
+    let o = recover(&[&k0]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("the signer's ledger is lost; challenge of this boot"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("AdminNotEnoughSignatures"),
+        "{}",
+        text(&o)
+    );
+    let o = recover(&[&k0, &k2]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("ledger recovered: every registered server at certificate sequence 100"),
+        "{}",
+        text(&o)
+    );
+    board.wait_for("[signer] INFO  ledger recovered: 1 servers at sequence floor 100");
+    let o = recover(&[&k0, &k2]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("AdminNotRecovering"), "{}", text(&o));
+    board.stop();
+
+    // The floors are on the node's flash: at the floor a replay, above it past the certificate.
+    let after = dir.path().join("key-flash-recovered.flash");
+    std::fs::copy(&key_flash, &after).unwrap();
+    assert_eq!(batch_verdict(&after, &p.identity, &p.cert, 100), (1, 6));
+    let above = batch_verdict(&after, &p.identity, &p.cert, 101);
+    assert_ne!(
+        above.0, 1,
+        "a sequence above the floor passes the certificate: {above:?}"
+    );
 }
 
 /// Issue 13 finding 8: `--admin-key -1=FILE` was read as a file named `-1=FILE`, and `--state`

@@ -5,7 +5,9 @@
 //!
 //! 1. A batch of 3 PSBTs is co-signed end to end; each output carries a valid signature by the
 //!    node's key (checked with rust-bitcoin and libsecp256k1); the same certificate sequence
-//!    sent again is refused with the signer's replay reason.
+//!    sent again is refused with the signer's replay reason, what happened and how to recover;
+//!    `--next-sequence` recovers a lost ground state, and is refused backwards or past the
+//!    node's step bound, which the node enforces itself too.
 //! 2. With no node, the tool says the node is unreachable (after its ping attempts).
 //! 3. The node is killed mid-upload and started again on the same state: the upload resumes
 //!    from the receiver's journal (fewer bytes re-sent than the file) and the batch is signed.
@@ -13,6 +15,12 @@
 //!    certificate that expires; `ground time` correlates it; a replayed or backwards
 //!    correlation is refused; expiry is checked on mission time, which resumes from flash after
 //!    the node is stopped and started again.
+//! 5. The node is killed after the upload, before its answer (issue 13 finding 4): restarted,
+//!    it refuses the unanswered batch as abandoned instead of signing it on its own; a ground
+//!    still waiting sends it again and gets it co-signed; with the ground gone, two more boots
+//!    never feed it to the signer.
+//! 6. In safe mode (the signer off) a batch is refused at once, in words, with exit 1 (a
+//!    refusal), not a timeout.
 //!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
@@ -24,7 +32,7 @@ mod common;
 
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
-use common::{BOUND, Board, free_addr, number_after, one_board, text, write_secret};
+use common::{BOUND, Board, free_addr, max_resets, number_after, one_board, text, write_secret};
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
@@ -228,6 +236,12 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("replayed sequence number"), "{t}");
+    assert!(
+        t.contains("this ground's record of its last sequence"),
+        "{t}"
+    );
+    assert!(t.contains("--next-sequence N"), "{t}");
+    recover_the_certificate_sequence(&w, uplink, listen, &ground_state, &out);
 
     // A payment above the server's max-amount: refused by policy, and the tool says so.
     let big = dir.path().join("big.psbt");
@@ -283,6 +297,73 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     };
     let decimal: Vec<&String> = node.log.iter().filter(decimal_id).collect();
     assert!(decimal.is_empty(), "decimal batch ids: {decimal:#?}");
+}
+
+/// Issue 15 point 4 and issue 13 finding 5 for certificate sequences, on the node of the first
+/// test (its last accepted sequence for the server is 1, the ground's record 1):
+/// `--next-sequence` going backwards or past the node's step bound is refused before anything
+/// is sent; a sequence far above the node's last (a hand-edited record) is refused by the node
+/// with its own reason; a ground whose state was lost is told how to recover and recovers with
+/// `--next-sequence`.
+fn recover_the_certificate_sequence(
+    w: &World,
+    uplink: SocketAddr,
+    listen: SocketAddr,
+    ground_state: &Path,
+    out: &Path,
+) {
+    let sign = |extra: &[String]| {
+        let o = sign_cmd(
+            uplink,
+            listen,
+            ground_state,
+            &w.key_file,
+            &w.psbts[..1],
+            out,
+            2000,
+        )
+        .args(extra)
+        .output()
+        .expect("ground sign");
+        (o.status.code(), text(&o))
+    };
+    let next = |n: u64| vec!["--next-sequence".to_string(), n.to_string()];
+    let step = signer::cert::MAX_SEQUENCE_STEP;
+    let (code, t) = sign(&next(1));
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("would go backwards"), "{t}");
+    assert!(!t.contains("node reached"), "nothing sent: {t}");
+    let (code, t) = sign(&next(2 + step));
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("the node refuses such a step"), "{t}");
+    assert!(!t.contains("node reached"), "nothing sent: {t}");
+    let record = ground_state.join(format!("server-{SERVER}.seq"));
+    assert_eq!(std::fs::read_to_string(&record).expect("record"), "1\n");
+
+    // A hand-edited record far ahead: the node refuses the step itself.
+    std::fs::write(&record, format!("{}\n", 1 + step)).expect("seq");
+    let (code, t) = sign(&[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(
+        t.contains("more than 2^20 above the last one accepted"),
+        "{t}"
+    );
+
+    // A step within the bound is taken.
+    std::fs::write(&record, "1\n").expect("seq");
+    let (code, t) = sign(&next(5));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(certificate sequence 5)"), "{t}");
+
+    // The ground's state is lost: replayed, with the way out, which works.
+    std::fs::remove_file(&record).expect("lose the record");
+    let (code, t) = sign(&[]);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("replayed sequence number"), "{t}");
+    assert!(t.contains("to recover:"), "{t}");
+    let (code, t) = sign(&next(6));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(certificate sequence 6)"), "{t}");
 }
 
 /// The watchdog never had to restart comms: its handler kept answering pings throughout.
@@ -453,8 +534,70 @@ fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() 
     no_comms_restart(&mut node);
 }
 
+/// A `ground sign` of `w`'s PSBTs running in the background, and its stdout lines.
+struct Running {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(c: &mut Command) -> Running {
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ground sign");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) for a line starting with `what`.
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + BOUND;
+        while !self.seen.iter().any(|l| l.starts_with(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{what}`:\n{}", self.seen.join("\n")));
+            self.seen.push(line);
+        }
+    }
+
+    /// Its exit status and everything it printed.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("ground sign");
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(1)) {
+            self.seen.push(l);
+        }
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, format!("{}\n{err}", self.seen.join("\n")))
+    }
+}
+
+/// The node's log lines after the last line containing `mark`.
+fn log_after<'a>(node: &'a Board, mark: &str) -> &'a [String] {
+    let at = node.log.iter().rposition(|l| l.contains(mark)).unwrap_or(0);
+    &node.log[at..]
+}
+
 #[test]
-fn a_reset_between_delivery_and_result_still_gets_the_result() {
+fn a_batch_abandoned_by_a_reset_is_refused_and_signed_only_when_the_ground_sends_it_again() {
     let _one = one_board();
     let dir = tempfile::tempdir().expect("tempdir");
     let (state, ground_state, out) = (
@@ -466,7 +609,89 @@ fn a_reset_between_delivery_and_result_still_gets_the_result() {
     let w = provision(&state, dir.path(), 80);
     let (uplink, listen) = (free_addr(), free_addr());
     let node = Board::boot(&state, uplink, listen, &radio(2000));
-    let mut ground = sign_cmd(
+    let mut ground = Running::start(&mut sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    ));
+    ground.wait_for("batch delivered");
+    // The signer is at work on 80 PSBTs: cut the power now, with the ground still waiting.
+    // The restarted node refuses the file it had not answered as abandoned (it does not feed
+    // it to the signer on its own); the ground, still there, sends the identical batch again.
+    node.kill();
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+    node.wait_for("not answered before the reset: it is refused as abandoned");
+    let (status, all) = ground.finish();
+    eprintln!("{all}");
+    assert!(status.success(), "{all}");
+    check_signed(&w, &out);
+    no_comms_restart(&mut node);
+    node.stop();
+
+    // Again, but the ground gives up before the node comes back: nothing signs it later.
+    std::fs::remove_dir_all(&out).expect("clear");
+    std::fs::create_dir_all(&out).expect("out");
+    let node = Board::boot(&state, uplink, listen, &radio(2000));
+    let mut ground = Running::start(&mut sign_cmd(
+        uplink,
+        listen,
+        &ground_state,
+        &w.key_file,
+        &w.psbts,
+        &out,
+        2000,
+    ));
+    ground.wait_for("batch delivered");
+    let _ = ground.child.kill();
+    node.kill();
+    let _ = ground.finish();
+    for _ in 0..2 {
+        let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+        node.wait_for("[signer] INFO  keys");
+        std::thread::sleep(Duration::from_secs(3));
+        node.drain();
+        let after = log_after(&node, "[comms] INFO  SA 2:");
+        assert!(
+            !after.iter().any(|l| l.contains("bytes received, signing")),
+            "the abandoned batch went to the signer:\n{}",
+            node.log.join("\n")
+        );
+        node.stop();
+    }
+    assert!(
+        std::fs::read_dir(&out).expect("out").next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_batch_for_a_node_in_safe_mode_is_refused_at_once_in_words() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), 1);
+    let (uplink, listen) = (free_addr(), free_addr());
+    // A power cut after a first boot, then `max-resets` more: the next boot is safe mode.
+    let mut b = Board::boot(&state, uplink, listen, &radio(2000));
+    b.wait_for("every pinged component answered in time");
+    b.kill();
+    for _ in 0..max_resets() {
+        let mut b = Board::boot(&state, uplink, listen, &radio(2000));
+        b.wait_for("counted as a reset");
+        b.kill();
+    }
+    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+    node.wait_for("SAFE MODE: only safe-mode components start");
+    let o = sign_cmd(
         uplink,
         listen,
         &ground_state,
@@ -475,48 +700,18 @@ fn a_reset_between_delivery_and_result_still_gets_the_result() {
         &out,
         2000,
     )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
+    .output()
     .expect("ground sign");
-    let stdout = ground.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + BOUND;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("never delivered:\n{}", seen.join("\n")));
-        seen.push(line.clone());
-        if line.starts_with("batch delivered") {
-            break;
-        }
-    }
-    // The signer is at work on 80 PSBTs: cut the power now. The restarted node finds the
-    // file it had not answered on its flash and takes it up again.
-    node.kill();
-    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
-    node.wait_for("received but not answered before the reset: intake again");
-    let status = ground.wait().expect("ground sign");
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(1)) {
-        seen.push(l);
-    }
-    let mut err = String::new();
-    if let Some(mut e) = ground.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut err);
-    }
-    let all = format!("{}\n{err}", seen.join("\n"));
-    eprintln!("{all}");
-    assert!(status.success(), "{all}");
-    check_signed(&w, &out);
-    no_comms_restart(&mut node);
+    let t = text(&o);
+    eprintln!("{t}");
+    assert_eq!(o.status.code(), Some(1), "a refusal, not a timeout: {t}");
+    assert!(
+        t.contains("the signer cannot sign now (the node is in safe mode"),
+        "{t}"
+    );
+    assert!(t.contains("nothing was signed"), "{t}");
+    assert!(!t.contains("timed out"), "{t}");
+    node.wait_for("refused at once, nothing signed: the node is in safe mode");
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Board, free_addr, ground_cli, one_board, text};
+use common::{Board, free_addr, ground_cli, max_resets, one_board, text};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -26,16 +26,6 @@ fn status(uplink: SocketAddr, ground: SocketAddr, state: &Path) -> String {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     panic!("no health report from the node");
-}
-
-/// The `max-resets` of the shipped description.
-fn max_resets() -> u32 {
-    kernel_config::load(
-        &kernel_config::shipped::description(),
-        &kernel_config::shipped::board("sim").expect("sim"),
-    )
-    .expect("shipped description")
-    .max_resets
 }
 
 #[test]

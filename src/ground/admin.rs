@@ -34,6 +34,8 @@ use comms::pus::verification::Report;
 use hex_conservative::{DisplayHex, FromHex};
 use std::path::{Path, PathBuf};
 
+mod recover;
+
 /// Envelope bytes per chunk: one TC of at most ~1.9 KB, well inside the radio's 2,048-byte MTU.
 pub const CHUNK_DATA: usize = 1800;
 
@@ -53,6 +55,9 @@ pub enum AdminCommand {
     /// Print the node's identity public key, read from the key flash file in --state (sim board
     /// only; the node may be running or stopped).
     Identity(IdentityArgs),
+    /// Recover a signer whose ledger was lost: read this boot's challenge, then send
+    /// `recover-ledger` with every server's new sequence floor, signed by the admin threshold.
+    Recover(recover::RecoverArgs),
 }
 
 #[derive(Args)]
@@ -200,6 +205,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
             )
         }
         AdminCommand::Identity(a) => identity(a),
+        AdminCommand::Recover(a) => recover::run(a),
     }
 }
 
@@ -338,51 +344,59 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
         }
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
     }
-    let attempts = a.link.attempts.max(1);
     let mut s = a.link.session()?;
-    // The export travels in its own TM: if that unit is lost while the 1,7 arrives, ask again
-    // (an export changes nothing on the node).
+    let bytes = match ask(&mut s, &app, a.link.attempts, "export")? {
+        ResponseReport::Export(e) => e,
+        _ => {
+            return Err(Failure::Rejected(
+                "the node answered the export with another kind of report\n".into(),
+            ));
+        }
+    };
+    let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if let Some(id) = a.server
+        && v.server != id
+    {
+        return Err(Failure::Rejected(format!(
+            "the node answered with the export of server {}, not {id}\n",
+            v.server
+        )));
+    }
+    println!(
+        "server {}: {} {} account {} (identity signature verified)",
+        v.server, v.network, v.script, v.account
+    );
+    println!("{}", v.key);
+    Ok(())
+}
+
+/// Sends the read-only admin function `app` (an export, the recovery challenge: `what`) and
+/// returns the signer's answer (TM\[8,128\]). The answer travels in its own TM: if that unit is
+/// lost while the 1,7 arrives, it asks again, up to `attempts` times (a read changes nothing on
+/// the node).
+fn ask(s: &mut Session, app: &[u8], attempts: u32, what: &str) -> Result<ResponseReport, Failure> {
+    let attempts = attempts.max(1);
     for _ in 0..attempts {
-        let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
+        let ans = s.command(ST_FUNCTION, 1, app).map_err(session_failure)?;
         print_reports(&ans);
         if let Some(f) = ans.failure() {
-            return Err(refused(f, "export"));
+            return Err(refused(f, what));
         }
         let mut tms = ans.other.clone();
         if let Ok(more) = s.collect(std::time::Duration::from_millis(20)) {
             tms.extend(more);
         }
-        let export = tms
+        let report = tms
             .iter()
             .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
-            .filter_map(|t| wire::decode_response(&t.source))
-            .find_map(|(_, r)| match r {
-                ResponseReport::Export(e) => Some(e),
-                ResponseReport::Applied(_) | ResponseReport::Clock { .. } => None,
-            });
-        let Some(bytes) = export else {
-            println!("export report lost on the downlink; asking again");
-            continue;
-        };
-        let v =
-            verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-        if let Some(id) = a.server
-            && v.server != id
-        {
-            return Err(Failure::Rejected(format!(
-                "the node answered with the export of server {}, not {id}\n",
-                v.server
-            )));
+            .find_map(|t| wire::decode_response(&t.source));
+        match report {
+            Some((_, r)) => return Ok(r),
+            None => println!("{what} report lost on the downlink; asking again"),
         }
-        println!(
-            "server {}: {} {} account {} (identity signature verified)",
-            v.server, v.network, v.script, v.account
-        );
-        println!("{}", v.key);
-        return Ok(());
     }
     Err(Failure::Rejected(format!(
-        "the export completed {attempts} times but its report never came down; try again\n"
+        "the {what} completed {attempts} times but its report never came down; try again\n"
     )))
 }
 
@@ -630,13 +644,13 @@ pub fn apply(
         .filter_map(|t| wire::decode_response(&t.source))
         .find_map(|(_, r)| match r {
             ResponseReport::Applied(c) => Some(c),
-            ResponseReport::Export(_) | ResponseReport::Clock { .. } => None,
+            ResponseReport::Export(_)
+            | ResponseReport::Challenge(_)
+            | ResponseReport::Clock { .. } => None,
         }))
 }
 
 fn identity(a: IdentityArgs) -> Result<(), Failure> {
-    use board_sim::flash::SimFlash;
-    use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
     let state = a.state.unwrap_or_else(crate::run::default_state_dir);
     let path = state.join("key-flash.flash");
     if !path.exists() {
@@ -645,31 +659,9 @@ fn identity(a: IdentityArgs) -> Result<(), Failure> {
             path.display()
         )));
     }
-    // The signer keeps its registry by value: unoptimised builds need a big stack.
-    let job = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || -> Result<[u8; 33], String> {
-            let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
-            let (s, _) = signer::node::Signer::boot(
-                flash,
-                signer::persist::SignerLayout::contiguous(0),
-                &seal,
-                &mut board_sim::rng::OsRng,
-            )
-            .map_err(|e| format!("signer boot: {e}"))?;
-            Ok(s.identity_public_key())
-        })
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    match job.join() {
-        Ok(Ok(k)) => {
-            println!("{}", hex(&k));
-            Ok(())
-        }
-        Ok(Err(e)) => Err(Failure::Usage(e)),
-        Err(_) => Err(Failure::Usage("internal failure".into())),
-    }
+    let k = crate::provision::with_signer(&state, path, |s, _| Ok(s.identity_public_key()))?;
+    println!("{}", hex(&k));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -47,6 +47,34 @@ pub enum BatchError {
         /// The signer's reason in words, from the receipt (`super::explain`).
         reason: String,
     },
+    /// `--next-sequence` not above the sequence this ground last used for the server.
+    #[error(
+        "--next-sequence {next} would go backwards: this ground already used sequence {last} for server {server} ({path}); a sequence is never used twice"
+    )]
+    SequenceBackwards {
+        /// Server.
+        server: u32,
+        /// Asked.
+        next: u64,
+        /// Last recorded.
+        last: u64,
+        /// The record.
+        path: PathBuf,
+    },
+    /// `--next-sequence` more than the node's step bound above the last recorded sequence.
+    #[error(
+        "--next-sequence {next} is more than {max} above the last sequence recorded for server {server} ({last}): the node refuses such a step (it would use up the sequence space); give a value closer to the last sequence the node accepted"
+    )]
+    SequenceJump {
+        /// Server.
+        server: u32,
+        /// Asked.
+        next: u64,
+        /// Last recorded (0 without a record).
+        last: u64,
+        /// [`signer::cert::MAX_SEQUENCE_STEP`].
+        max: u64,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -83,6 +111,15 @@ pub fn read_psbt(path: &Path) -> Result<Vec<u8>, BatchError> {
 
 /// The next certificate sequence number for `server`, recorded in `state_dir`.
 pub fn next_sequence(state_dir: &Path, server: u32) -> Result<u64, BatchError> {
+    let (path, last) = last_sequence(state_dir, server)?;
+    let next = last.saturating_add(1);
+    std::fs::write(&path, format!("{next}\n")).map_err(io(&path))?;
+    Ok(next)
+}
+
+/// The last certificate sequence this ground used for `server` (0 if none), and its record
+/// `STATE/server-ID.seq`.
+pub fn last_sequence(state_dir: &Path, server: u32) -> Result<(PathBuf, u64), BatchError> {
     std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
     let path = state_dir.join(format!("server-{server}.seq"));
     let last = match std::fs::read_to_string(&path) {
@@ -93,9 +130,50 @@ pub fn next_sequence(state_dir: &Path, server: u32) -> Result<u64, BatchError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(io(&path)(e)),
     };
-    let next = last.saturating_add(1);
-    std::fs::write(&path, format!("{next}\n")).map_err(io(&path))?;
-    Ok(next)
+    Ok((path, last))
+}
+
+/// Makes `next` the next certificate sequence of `server` (`--next-sequence`: the way out when
+/// the node refuses a batch as replayed because this ground's record is behind the node's).
+/// Refused if it would go backwards (not above the last recorded: a sequence is never used
+/// twice) or step more than [`signer::cert::MAX_SEQUENCE_STEP`] above it (the node's bound;
+/// counted from 0 without a record), so the ground never makes a sequence the node refuses.
+pub fn set_next_sequence(state_dir: &Path, server: u32, next: u64) -> Result<(), BatchError> {
+    let (path, last) = last_sequence(state_dir, server)?;
+    let recorded = path.exists();
+    if next <= last && (recorded || next == 0) {
+        return Err(BatchError::SequenceBackwards {
+            server,
+            next,
+            last,
+            path,
+        });
+    }
+    let max = signer::cert::MAX_SEQUENCE_STEP;
+    if next.saturating_sub(last) > max {
+        return Err(BatchError::SequenceJump {
+            server,
+            next,
+            last,
+            max,
+        });
+    }
+    let before = next.saturating_sub(1);
+    std::fs::write(&path, format!("{before}\n")).map_err(io(&path))
+}
+
+/// What to tell the operator when the node refuses a batch of `server` as replayed: what
+/// happened and how to recover (`--next-sequence`).
+pub fn replay_hint(state_dir: &Path, server: u32) -> String {
+    let (path, last) = match last_sequence(state_dir, server) {
+        Ok(r) => r,
+        Err(e) => return format!("(this ground's sequence record: {e})"),
+    };
+    format!(
+        "what happened: the node has already accepted this certificate sequence or a higher one from server {server}, so this ground's record of its last sequence ({}: {last}) is behind the node's: the ground's state directory was lost or replaced, or another ground signs as server {server}.\nto recover: find the last sequence the node accepted (the other ground's record, or the batch ids of earlier results: server << 32 | sequence) and run again with `--next-sequence N` above it; the node refuses a step of more than {} past its last sequence",
+        path.display(),
+        signer::cert::MAX_SEQUENCE_STEP
+    )
 }
 
 /// Build a batch file: certificate (server `server`, `sequence`, `expiry_ms` mission time)
@@ -164,6 +242,37 @@ mod tests {
 
     fn key() -> p256::SecretKey {
         p256::SecretKey::from_slice(&[7u8; 32]).expect("key")
+    }
+
+    #[test]
+    fn next_sequence_never_goes_backwards_nor_past_the_nodes_step() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let max = signer::cert::MAX_SEQUENCE_STEP;
+        // No record: from 0.
+        assert!(matches!(
+            set_next_sequence(dir.path(), 7, max + 1),
+            Err(BatchError::SequenceJump { last: 0, .. })
+        ));
+        assert!(matches!(
+            set_next_sequence(dir.path(), 7, 0),
+            Err(BatchError::SequenceBackwards { .. })
+        ));
+        set_next_sequence(dir.path(), 7, 40).expect("a lost record recovers");
+        assert_eq!(next_sequence(dir.path(), 7).expect("next"), 40);
+        for back in [40, 39, 1] {
+            assert!(matches!(
+                set_next_sequence(dir.path(), 7, back),
+                Err(BatchError::SequenceBackwards { last: 40, .. })
+            ));
+        }
+        assert!(matches!(
+            set_next_sequence(dir.path(), 7, u64::MAX),
+            Err(BatchError::SequenceJump { last: 40, .. })
+        ));
+        set_next_sequence(dir.path(), 7, 40 + max).expect("at the bound");
+        assert_eq!(next_sequence(dir.path(), 7).expect("next"), 40 + max);
+        assert_eq!(next_sequence(dir.path(), 8).expect("other server"), 1);
+        assert!(replay_hint(dir.path(), 7).contains("--next-sequence N"));
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct SignArgs {
     /// Give up after this many seconds
     #[arg(long, value_name = "S", default_value_t = sign::DEFAULT_TIMEOUT.as_secs())]
     deadline_s: u64,
+    /// Use N as the certificate sequence of this batch and go on from there: the way out when
+    /// the node refuses batches as replayed because this ground's record was lost or is behind.
+    /// Refused if it would go backwards or more than 2^20 past the last recorded sequence
+    #[arg(long, value_name = "N", conflicts_with = "batch")]
+    next_sequence: Option<u64>,
     /// The PSBTs (binary BIP-174 files), in batch order
     #[arg(required_unless_present = "batch", value_name = "PSBT")]
     psbts: Vec<PathBuf>,
@@ -237,6 +242,10 @@ pub(super) fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
     let (what, sources) = to_sign(&args, &link.selected, uplink)?;
     let outs = sign_outputs(&sources, &args.outs)?;
     check_writable(&outs)?;
+    if let (Some(n), ToSign::Psbts(job)) = (args.next_sequence, &what) {
+        batch::set_next_sequence(&link.state, job.server, n)
+            .map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    }
     let mut session = args.link.connect(&link)?;
     let state = link.state;
     let mut show = |p: &sign::Progress| println!("{}", p.line());
@@ -250,6 +259,14 @@ pub(super) fn sign_cmd(args: SignArgs) -> Result<(), Failure> {
         sign::SignError::Unreachable(_) | sign::SignError::Timeout { .. } => {
             Failure::Usage(format!("{e}"))
         }
+        e @ sign::SignError::Refused {
+            class: 1, code: 6, ..
+        } => match &what {
+            ToSign::Psbts(job) => {
+                Failure::Rejected(format!("{e}\n{}\n", batch::replay_hint(&state, job.server)))
+            }
+            ToSign::Batch(..) => Failure::Rejected(format!("{e}\n")),
+        },
         e => Failure::Rejected(format!("{e}\n")),
     })?;
     if outcome.signed.len() != outs.len() {

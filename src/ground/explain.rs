@@ -239,6 +239,12 @@ pub fn coarse(code: u8) -> &'static str {
         4 => "not a batch file (malformed)",
         5 => "bad chunking",
         6 => "signer busy with another batch; try again",
+        7 => {
+            "the signer cannot sign now (the node is in safe mode, or the signer is stopped, degraded or restarting); nothing was signed: see `spacenode ground status`, then send it again"
+        }
+        8 => {
+            "the node reset before answering and dropped the batch (it is never signed later on the node's own initiative); send it again"
+        }
         _ => "internal error on the node",
     }
 }
@@ -336,5 +342,8 @@ mod tests {
         );
         assert_eq!(Why::from_receipt(&r[1..]), None);
         assert!(coarse(6).contains("busy"));
+        let code = comms_partition::intake::reason_code;
+        assert!(coarse(code(protocol::SignRejection::SignerDown)).contains("safe mode"));
+        assert!(coarse(code(protocol::SignRejection::Abandoned)).contains("send it again"));
     }
 }

@@ -113,8 +113,8 @@ pub enum Progress {
     Uploaded(TxProgress),
     /// The node was silent for this long; pinging it again.
     Silent(Duration),
-    /// The node announced a (re)boot: an upload resumes from what its journal kept, a
-    /// delivered batch not yet answered is taken up again from its flash.
+    /// The node announced a (re)boot: an upload resumes from what its journal kept; a
+    /// delivered batch not yet answered is refused as abandoned, and [`sign`] sends it again.
     NodeRebooted,
     /// This batch's result file is whole.
     Received {
@@ -334,8 +334,15 @@ fn deliver(
         batch_id,
         bytes: file.len(),
     });
-    let (result, upload, download) =
+    let (mut result, mut upload, mut download) =
         super::exchange::transfer(session, state_dir, file, batch_id, uplink, start, progress)?;
+    // The node reset before answering and dropped the batch (it never signs it later on its
+    // own): ask once more with the identical batch, signed now or answered as a resubmission.
+    let abandoned = intake::reason_code(protocol::SignRejection::Abandoned);
+    if intake::parse_result(&result).is_ok_and(|v| !v.signed && v.reason == abandoned) {
+        (result, upload, download) =
+            super::exchange::transfer(session, state_dir, file, batch_id, uplink, start, progress)?;
+    }
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));

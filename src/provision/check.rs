@@ -33,7 +33,7 @@ pub fn check(state: &Path, file: &Path, text: &str) -> Result<Summary, Failure> 
     std::fs::copy(&key_flash, scratch.path())
         .map_err(|e| Failure::Usage(format!("copying {}: {e}", key_flash.display())))?;
     let owned = text.to_string();
-    let outcome = super::with_signer(scratch.path().to_path_buf(), move |s, origin| {
+    let outcome = super::with_signer(state, scratch.path().to_path_buf(), move |s, origin| {
         if origin == signer::keys::KeyOrigin::Created {
             // The scratch copy had no seed: the board has no node key yet.
             return Ok(None);

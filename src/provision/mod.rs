@@ -128,25 +128,40 @@ pub struct NodeKey {
 /// Boots the signer core on the key flash image at `path` (creating the seed on first use, with
 /// the host's `getrandom`, as the partition's first boot would) on a thread with room for its
 /// registries (kept by value: unoptimised builds need a big stack), and runs `f` on it.
+///
+/// The same lost-state rule as the partition ([`signer::node::Signer::boot_after`]), with the
+/// node's history read from the other stores of `state` (the reset counter and boot control,
+/// [`board_sim::monitor::resets::has_booted_before`]): a key flash found erased on a node that
+/// has booted before is refused, never given a new seed.
 pub fn with_signer<T: Send + 'static>(
+    state: &std::path::Path,
     path: std::path::PathBuf,
     f: impl FnOnce(&mut signer::node::Signer<SimFlash>, signer::keys::KeyOrigin) -> Result<T, String>
     + Send
     + 'static,
 ) -> Result<T, Failure> {
+    let system = kernel_config::load(
+        &kernel_config::shipped::description(),
+        &kernel_config::shipped::board("sim")
+            .ok_or_else(|| Failure::Usage("no sim board".into()))?,
+    )
+    .map_err(|e| Failure::Usage(format!("the shipped description: {e}")))?;
+    let booted_before = board_sim::monitor::resets::has_booted_before(&system, state);
     let job = std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || -> Result<T, String> {
             let flash: SimFlash = SimFlash::open_or_create(&path, FLASH_IMAGE_SIZE)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             let seal = signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET);
-            let (mut s, origin) = signer::node::Signer::boot(
+            let (mut s, origin) = signer::node::Signer::boot_after(
                 flash,
+                signer::registry::Registries::new(),
                 signer::persist::SignerLayout::contiguous(0),
                 &seal,
                 &mut board_sim::rng::OsRng,
+                booted_before,
             )
-            .map_err(|e| format!("signer boot: {e}"))?;
+            .map_err(|e| format!("signer boot on {}: {e}", path.display()))?;
             f(&mut s, origin)
         })
         .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -165,7 +180,7 @@ pub fn node_account_key(
 ) -> Result<NodeKey, Failure> {
     std::fs::create_dir_all(state)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", state.display())))?;
-    with_signer(state.join("key-flash.flash"), move |s, _| {
+    with_signer(state, state.join("key-flash.flash"), move |s, _| {
         let e = s
             .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
             .map_err(|e| e.to_string())?;

@@ -236,6 +236,16 @@ pub fn number_after(s: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number after `{label}` in:\n{s}"))
 }
 
+/// The `max-resets` of the shipped description.
+pub fn max_resets() -> u32 {
+    kernel_config::load(
+        &kernel_config::shipped::description(),
+        &kernel_config::shipped::board("sim").expect("sim"),
+    )
+    .expect("shipped description")
+    .max_resets
+}
+
 /// `spacenode run`'s radio flags: `loss` each way with `seed`, 2 ms latency, 2 Mbit/s.
 pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
     [

@@ -23,7 +23,8 @@
 //!    reports are kept for housekeeping structure 1, component telemetry goes down at once
 //!    (structure 4).
 //!    Sign responses of a batch that came by CFDP go to [`crate::batches`] instead.
-//! 3. **Batches** ([`crate::batches`]): CFDP timers, at most
+//! 3. **Batches** ([`crate::batches`]): told whether the signer can sign at once
+//!    ([`crate::signer_watch`], from the boot mode and the health reports), CFDP timers, at most
 //!    [`crate::batches::CHUNKS_PER_CALL`] chunks to the signer, CFDP PDUs down. While a transfer
 //!    is under way the handler runs again every [`BATCH_POLL_US`].
 //! 4. **Tick** every [`TICK_US`]: failover and the rate-limited authentication-failure event.
@@ -39,6 +40,7 @@ use crate::flash_map::{keys_layout, sdls_layout};
 use crate::keys;
 use crate::links::{Links, SerialStep, TxStats};
 use crate::routes::{self, Outlets};
+use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
 use comms::sdls::state::Loaded;
@@ -93,6 +95,7 @@ where
     telemetry_rx: Option<Rx<Telemetry>>,
     health_rx: Option<Rx<HealthReport>>,
     batches: Option<Batches>,
+    watch: SignerWatch,
     tx: TxStats,
     stats: PdStats,
     next_tick: Instant,
@@ -344,9 +347,12 @@ where
         more |= drain(&mut self.telemetry_rx, "telemetry", cx, |t| {
             node.on_telemetry(&t, now, &mut links)
         });
+        let watch = &mut self.watch;
         more |= drain(&mut self.health_rx, "health-reports", cx, |h| {
+            watch.on_report(&h);
             node.on_health(h)
         });
+        node.set_signer_down(watch.down().is_some());
         more
     }
 
@@ -356,6 +362,7 @@ where
             return false;
         };
         let t = since_boot(now);
+        b.set_signer(self.watch.down(), self.watch.restarts());
         let more = {
             let flash = self.node.persist_mut().flash_mut();
             let mut ring = self.outlets.sign().map(SignRing);
@@ -456,6 +463,10 @@ where
             ));
         }
         let bufs = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let signer = caps
+            .find_send_kind("sign-request")
+            .and_then(|name| caps.peer(name));
+        let watch = SignerWatch::new(signer, caps.node_mode());
         let (outlets, table) = routes::take(caps)?;
         log::info!("routes from the granted channels: {outlets:?}");
         let sign_rx = optional_rx(caps, "sign-response")?;
@@ -478,6 +489,7 @@ where
                 return Err(InitError::Component("comms boot failed (see the log)"));
             }
         };
+        node.set_signer_down(watch.down().is_some());
         let tm_spi = node.security().telemetry_spi();
         // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
         // by CFDP are then unavailable and the log says why.
@@ -493,8 +505,8 @@ where
                     );
                 }
                 if let Some(f) = b.receiver().and_then(|r| r.received()) {
-                    log::info!(
-                        "CFDP: a batch file of {} bytes was received but not answered before the reset: intake again",
+                    log::warn!(
+                        "CFDP: a batch file of {} bytes was received but not answered before the reset: it is refused as abandoned, not signed",
                         f.size
                     );
                 }
@@ -528,6 +540,7 @@ where
             telemetry_rx,
             health_rx,
             batches,
+            watch,
             tx: TxStats::default(),
             stats: PdStats::default(),
             next_tick: after(cx.now(), TICK_US),

@@ -168,7 +168,9 @@ pub fn reason_code(r: SignRejection) -> u8 {
         SignRejection::Malformed => 4,
         SignRejection::BadChunking => 5,
         SignRejection::Busy => 6,
-        _ => 255,
+        SignRejection::SignerDown => 7,
+        SignRejection::Abandoned => 8,
+        SignRejection::Internal => 255,
     }
 }
 

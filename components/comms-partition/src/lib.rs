@@ -15,6 +15,7 @@
 //! | [`routes`] | the routing table from the send capabilities the partition was granted |
 //! | [`batches`] | CFDP in the partition: batch files up, to the signer, result files down |
 //! | [`intake`] | batch intake: one received batch file to sign requests, responses to one result file |
+//! | [`signer_watch`] | whether the signer can sign at once (boot mode, the watchdog's reports) |
 //!
 //! Avoids: the heap, `std`, OS calls (the board's drivers do I/O), and unbounded work in one
 //! handler call.
@@ -30,5 +31,6 @@ pub mod intake;
 pub mod keys;
 pub mod links;
 pub mod routes;
+pub mod signer_watch;
 
 pub use component::CommsPd;

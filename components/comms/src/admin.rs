@@ -49,7 +49,9 @@
 //! Avoids: heap, panics on any input, and any buffer of its own (the staging buffer is lent by the
 //! caller, so the node stays small on the partition's stack).
 
-use protocol::{ADMIN_COMMAND_MAX, AdminOp, ChunkPosition, XPUB_EXPORT_LEN};
+use protocol::{
+    ADMIN_COMMAND_MAX, AdminOp, ChunkPosition, RECOVERY_CHALLENGE_LEN, XPUB_EXPORT_LEN,
+};
 
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::Chunk;
@@ -63,6 +65,8 @@ pub const FN_EXPORT_SERVER: u16 = 0x0004;
 pub const FN_EXPORT_ACCOUNT: u16 = 0x0005;
 /// Function: report the signer's mission clock (no arguments).
 pub const FN_CLOCK: u16 = 0x0006;
+/// Function: read the signer's ledger-recovery challenge of this boot (no arguments).
+pub const FN_RECOVERY_CHALLENGE: u16 = 0x0007;
 /// TM subtype of service 8 carrying the signer's answer.
 pub const TM_ADMIN_RESPONSE: u8 = 128;
 /// Kind byte of an applied command in TM\[8,128\].
@@ -71,6 +75,8 @@ pub const KIND_APPLIED: u8 = 1;
 pub const KIND_EXPORT: u8 = 2;
 /// Kind byte of the signer's mission clock in TM\[8,128\].
 pub const KIND_CLOCK: u8 = 3;
+/// Kind byte of a ledger-recovery challenge in TM\[8,128\].
+pub const KIND_CHALLENGE: u8 = 4;
 /// Largest TM\[8,128\] source data.
 pub const MAX_RESPONSE_LEN: usize = 4 + 1 + XPUB_EXPORT_LEN;
 
@@ -193,6 +199,14 @@ pub fn decode_export_account(args: &[u8]) -> Result<AdminOp, Failure> {
     }
 }
 
+/// Arguments of 0x0007: none.
+pub fn decode_recovery_challenge(args: &[u8]) -> Result<AdminOp, Failure> {
+    match args {
+        [] => Ok(AdminOp::RecoveryChallenge),
+        _ => Err(bad(args)),
+    }
+}
+
 /// A decoded TM\[8,128\] (ground side).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseReport {
@@ -210,6 +224,8 @@ pub enum ResponseReport {
         /// High-water mark on flash.
         mark_ms: u64,
     },
+    /// This boot's ledger-recovery challenge (the signer's ledger is lost).
+    Challenge([u8; RECOVERY_CHALLENGE_LEN]),
 }
 
 /// Encode TM\[8,128\] source data into `out`, returning the length.
@@ -241,6 +257,11 @@ pub fn encode_response(
             out[21..29].copy_from_slice(&mark_ms.to_be_bytes());
             29
         }
+        ResponseReport::Challenge(c) => {
+            out[4] = KIND_CHALLENGE;
+            out[5..5 + RECOVERY_CHALLENGE_LEN].copy_from_slice(c);
+            5 + RECOVERY_CHALLENGE_LEN
+        }
     }
 }
 
@@ -269,6 +290,9 @@ pub fn decode_response(source: &[u8]) -> Option<(RequestId, ResponseReport)> {
                     mark_ms: at(16)?,
                 },
             ))
+        }
+        (Some(&KIND_CHALLENGE), Some(rest)) => {
+            Some((rid, ResponseReport::Challenge(rest.try_into().ok()?)))
         }
         _ => None,
     }

@@ -39,6 +39,8 @@
 //! | 0x1005 | `SignerBadChunking` | signer | 0 |
 //! | 0x1006 | `SignerBusy` | signer | 0 |
 //! | 0x1007 | `SignerInternal` | signer | 0 |
+//! | 0x1008 | `SignerDown` | comms (the signer cannot sign at once: safe mode, stopped, degraded, failed or restarting) | 0 |
+//! | 0x1009 | `SignerAbandoned` | comms (received before a reset and not answered; send it again) | 0 |
 //! | 0x1101 | `CertMalformed` | signer certificate (code 1) | 1 |
 //! | 0x1102 | `CertUnknownServer` | signer certificate (code 2) | 2 |
 //! | 0x1103 | `CertRevokedServer` | signer certificate (code 3) | 3 |
@@ -50,6 +52,7 @@
 //! | 0x1109 | `CertPsbtHashMismatch` | signer certificate (code 9) | 9 |
 //! | 0x110A | `CertNoExpiryRefused` | signer certificate (code 10) | 10 |
 //! | 0x110B | `CertNoMissionTime` | signer certificate (code 11) | 11 |
+//! | 0x110C | `CertSequenceJump` | signer certificate (code 12) | 12 |
 //! | 0x1201 | `UpgradeBadSignature` | upgrade | 0 |
 //! | 0x1202 | `UpgradeBadHash` | upgrade | 0 |
 //! | 0x1203 | `UpgradeMalformed` | upgrade | 0 |
@@ -82,6 +85,9 @@
 //! | 0x130C | `AdminCounterJump` | signer admin (code 12) | 12 |
 //! | 0x130D | `AdminTimeReplayed` | signer admin (code 13) | 13 |
 //! | 0x130E | `AdminTimeBackwards` | signer admin (code 14) | 14 |
+//! | 0x1330 | `AdminNotRecovering` | signer admin (code 15) | 15 |
+//! | 0x1331 | `AdminLedgerLost` | signer admin (code 16) | 16 |
+//! | 0x1332 | `AdminWrongChallenge` | signer admin (code 17) | 17 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -173,6 +179,12 @@ pub enum FailureCode {
     SignerBusy = 0x1006,
     /// Signer: internal error, may be retried.
     SignerInternal = 0x1007,
+    /// Comms: the signer cannot sign at once (safe mode, stopped, degraded, failed or
+    /// restarting, by the watchdog's report); nothing was signed.
+    SignerDown = 0x1008,
+    /// Comms: the batch was received before a reset and not answered; it was dropped, not
+    /// signed later on the node's own initiative.
+    SignerAbandoned = 0x1009,
     /// Certificate code 1: wrong length, magic, version or count field.
     CertMalformed = 0x1101,
     /// Certificate code 2: unknown server.
@@ -195,6 +207,8 @@ pub enum FailureCode {
     CertNoExpiryRefused = 0x110A,
     /// Certificate code 11: an expiry, and the node has no mission time yet.
     CertNoMissionTime = 0x110B,
+    /// Certificate code 12: sequence more than 2^20 above the server's last.
+    CertSequenceJump = 0x110C,
     /// Upgrade: bundle signature does not verify.
     UpgradeBadSignature = 0x1201,
     /// Upgrade: image hash mismatch.
@@ -259,6 +273,13 @@ pub enum FailureCode {
     AdminTimeReplayed = 0x130D,
     /// Signer admin code 14: a time correlation below the node's mission time.
     AdminTimeBackwards = 0x130E,
+    /// Signer admin code 15: a ledger recovery for a signer whose ledger is not lost (the
+    /// recovery codes have a block of their own: 0x1300 + 17 would be an export code).
+    AdminNotRecovering = 0x1330,
+    /// Signer admin code 16: the ledger is lost; only a ledger recovery is accepted.
+    AdminLedgerLost = 0x1331,
+    /// Signer admin code 17: a ledger recovery answering another boot's challenge.
+    AdminWrongChallenge = 0x1332,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -276,7 +297,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 81] = {
+pub const ALL: [FailureCode; 87] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -310,6 +331,8 @@ pub const ALL: [FailureCode; 81] = {
         SignerBadChunking,
         SignerBusy,
         SignerInternal,
+        SignerDown,
+        SignerAbandoned,
         CertMalformed,
         CertUnknownServer,
         CertRevokedServer,
@@ -321,6 +344,7 @@ pub const ALL: [FailureCode; 81] = {
         CertPsbtHashMismatch,
         CertNoExpiryRefused,
         CertNoMissionTime,
+        CertSequenceJump,
         UpgradeBadSignature,
         UpgradeBadHash,
         UpgradeMalformed,
@@ -353,6 +377,9 @@ pub const ALL: [FailureCode; 81] = {
         AdminCounterJump,
         AdminTimeReplayed,
         AdminTimeBackwards,
+        AdminNotRecovering,
+        AdminLedgerLost,
+        AdminWrongChallenge,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -390,6 +417,7 @@ impl FailureCode {
             9 => CertPsbtHashMismatch,
             10 => CertNoExpiryRefused,
             11 => CertNoMissionTime,
+            12 => CertSequenceJump,
             _ => return None,
         })
     }
@@ -408,6 +436,8 @@ impl FailureCode {
             SignRejection::BadChunking => SignerBadChunking,
             SignRejection::Busy => SignerBusy,
             SignRejection::Internal => SignerInternal,
+            SignRejection::SignerDown => SignerDown,
+            SignRejection::Abandoned => SignerAbandoned,
         }
     }
 
@@ -429,6 +459,9 @@ impl FailureCode {
             12 => AdminCounterJump,
             13 => AdminTimeReplayed,
             14 => AdminTimeBackwards,
+            15 => AdminNotRecovering,
+            16 => AdminLedgerLost,
+            17 => AdminWrongChallenge,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -480,6 +513,13 @@ impl FailureCode {
             }
             AdminTimeBackwards => {
                 "the time correlation is below the node's mission time: its clock never runs backwards (is the ground's clock behind?)"
+            }
+            AdminNotRecovering => "recover-ledger refused: the signer's ledger is not lost",
+            AdminLedgerLost => {
+                "the signer's ledger is lost: only `ground admin recover` is accepted until it is recovered"
+            }
+            AdminWrongChallenge => {
+                "recover-ledger answers another boot's challenge (a replay, or the node rebooted): run `ground admin recover` again"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

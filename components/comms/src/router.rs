@@ -18,7 +18,9 @@
 //! Avoids: heap (the table is a fixed array the size of the catalogue), names of components
 //! (only message kinds and channel indices).
 
-use crate::admin::{FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER};
+use crate::admin::{
+    FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, FN_RECOVERY_CHALLENGE,
+};
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
@@ -61,6 +63,8 @@ pub enum Forward {
     ExportAccount,
     /// A request for the signer's mission clock (`admin-request`).
     Clock,
+    /// The signer's ledger-recovery challenge (`admin-request`).
+    RecoveryChallenge,
     /// Leave safe mode (`node-command` to the watchdog).
     LeaveSafeMode,
 }
@@ -95,7 +99,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 15] = [
+pub const CATALOGUE: [CommandDef; 16] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -167,6 +171,16 @@ pub const CATALOGUE: [CommandDef; 15] = [
         permission: Permissions::SIGN,
         target: Target::Component {
             forward: Forward::Clock,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_RECOVERY_CHALLENGE),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::RecoveryChallenge,
             kind: "admin-request",
         },
     },

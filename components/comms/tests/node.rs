@@ -849,3 +849,31 @@ fn leave_safe_mode_is_checked_authorised_and_forwarded_to_the_watchdog() {
         Some(FailureCode::ChannelFull)
     );
 }
+
+/// Issue 13 finding 4 on the PUS path: while the signer cannot sign at once (safe mode, or the
+/// watchdog reports it down), a sign chunk is refused at acceptance with `SignerDown` and
+/// nothing is forwarded; once it is back, chunks go to the signer again.
+#[test]
+fn a_sign_chunk_for_a_signer_that_is_down_is_refused_at_once() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 256];
+    n.set_signer_down(true);
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(90, 0, 1), &mut unit)
+        .unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(
+        matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::SignerDown),
+        "{o:?}"
+    );
+    assert!(ch.sent.is_empty(), "nothing forwarded");
+    n.set_signer_down(false);
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &sign_chunk(91, 0, 1), &mut unit)
+        .unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    assert_eq!(ch.sent.len(), 1);
+}

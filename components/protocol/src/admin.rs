@@ -47,7 +47,12 @@ pub enum AdminOp {
     },
     /// Report the signer's mission clock (`signer::clock`).
     Clock,
+    /// This boot's ledger-recovery challenge (`signer::recovery`), to sign a `recover-ledger`.
+    RecoveryChallenge,
 }
+
+/// Length of a ledger-recovery challenge (`signer::recovery::CHALLENGE_LEN`).
+pub const RECOVERY_CHALLENGE_LEN: usize = 16;
 
 impl Default for AdminOp {
     fn default() -> Self {
@@ -99,6 +104,12 @@ pub enum AdminOutcome {
         correlated_ms: u64,
         /// The high-water mark on flash (the clock resumes from it after a reset).
         mark_ms: u64,
+    },
+    /// The ledger is lost; a `recover-ledger` must answer this boot's challenge. Refused (code
+    /// 13, `NotRecovering`) instead when the ledger is in order.
+    Challenge {
+        /// The challenge.
+        challenge: [u8; RECOVERY_CHALLENGE_LEN],
     },
 }
 

@@ -35,7 +35,8 @@ pub mod upgrade;
 pub mod watchdog;
 
 pub use admin::{
-    ADMIN_COMMAND_MAX, AdminOp, AdminOutcome, AdminRequest, AdminResponse, XPUB_EXPORT_LEN,
+    ADMIN_COMMAND_MAX, AdminOp, AdminOutcome, AdminRequest, AdminResponse, RECOVERY_CHALLENGE_LEN,
+    XPUB_EXPORT_LEN,
 };
 pub use bounded::{BoundedBytes, BoundedList, BoundedStr, CapacityError, InvalidBounded};
 pub use chunk::{CHUNK_MAX, ChunkPosition};

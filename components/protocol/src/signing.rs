@@ -45,6 +45,13 @@ pub enum SignRejection {
     Busy,
     /// An internal error (flash, RNG); the batch may be retried.
     Internal,
+    /// Comms refused it: the signer cannot sign at once (the node is in safe mode, or the
+    /// watchdog reports the signer stopped, degraded, failed or restarting). Nothing was signed.
+    SignerDown,
+    /// Comms refused it: the batch was received before a reset and not answered; it is not
+    /// taken up again on the node's own initiative (the ground sends it again if it still wants
+    /// it: an identical batch is answered as a resubmission).
+    Abandoned,
 }
 
 /// State of the batch as reported in one response.

@@ -76,6 +76,8 @@ fn sign_status() -> impl Strategy<Value = SignStatus> {
         Just(SignRejection::BadChunking),
         Just(SignRejection::Busy),
         Just(SignRejection::Internal),
+        Just(SignRejection::SignerDown),
+        Just(SignRejection::Abandoned),
     ];
     prop_oneof![
         Just(SignStatus::Accepted),

@@ -121,6 +121,7 @@ pub struct CapSet {
     seed: Option<[u8; SEED_LEN]>,
     mode: NodeMode,
     booted_before: bool,
+    peers: heapless::Vec<(&'static str, ComponentId), MAX_CAPS>,
 }
 
 /// Length of the per-start random seed ([`CapSet::take_seed`]).
@@ -142,6 +143,7 @@ impl CapSetBuilder {
                 seed: None,
                 mode: NodeMode::Normal,
                 booted_before: false,
+                peers: heapless::Vec::new(),
             },
         }
     }
@@ -160,6 +162,15 @@ impl CapSetBuilder {
     /// called).
     pub fn booted_before(&mut self, booted_before: bool) {
         self.set.booted_before = booted_before;
+    }
+
+    /// Tells the component which component is at the other end of channel `channel` (its id in
+    /// the description, as the watchdog's health reports name it).
+    pub fn peer(&mut self, channel: &'static str, id: ComponentId) -> Result<(), CapError> {
+        self.set
+            .peers
+            .push((channel, id))
+            .map_err(|_| CapError::TableFull)
     }
 
     fn push(&mut self, cap: Cap) -> Result<(), CapError> {
@@ -240,6 +251,14 @@ impl CapSet {
     /// node was lost (erased, worn out), not never used, and must not be taken for new.
     pub fn booted_before(&self) -> bool {
         self.booted_before
+    }
+
+    /// The component at the other end of channel `channel`, if the board said
+    /// ([`CapSetBuilder::peer`]); taken or not.
+    pub fn peer(&self, channel: &str) -> Option<ComponentId> {
+        self.peers
+            .iter()
+            .find_map(|&(n, id)| (n == channel).then_some(id))
     }
 
     fn slot(&mut self, name: &str) -> Result<(usize, &'static str), CapError> {

@@ -76,14 +76,28 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
         },
     };
     match op {
-        ArchivedAdminOp::Command { envelope } => match signer.admin_at(envelope.as_slice(), now) {
-            Ok(_) => AdminOutcome::Applied {
-                counter: signer.registry().admin_counter(),
-            },
-            Err(e) => {
-                log::warn!("admin command refused: {e}");
-                AdminOutcome::Refused { code: e.code() }
+        ArchivedAdminOp::Command { envelope } => {
+            // While the ledger is lost only a recovery is taken (`Signer::admin` says so to
+            // anything else).
+            let r = match signer.recovery_challenge() {
+                Some(_) => signer.recover(envelope.as_slice()).map(drop),
+                None => signer.admin_at(envelope.as_slice(), now).map(drop),
+            };
+            match r {
+                Ok(()) => AdminOutcome::Applied {
+                    counter: signer.registry().admin_counter(),
+                },
+                Err(e) => {
+                    log::warn!("admin command refused: {e}");
+                    AdminOutcome::Refused { code: e.code() }
+                }
             }
+        }
+        ArchivedAdminOp::RecoveryChallenge => match signer.recovery_challenge() {
+            Some(challenge) => AdminOutcome::Challenge { challenge },
+            None => AdminOutcome::Refused {
+                code: signer::admin::AdminError::NotRecovering.code(),
+            },
         },
         ArchivedAdminOp::ExportServer { server_id } => {
             export(signer.export_server_xpub(server_id.to_native()))

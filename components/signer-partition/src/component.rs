@@ -248,6 +248,7 @@ impl<B: Drivers> SignerPd<B> {
             request_id: m.request_id.to_native(),
             outcome: crate::admin::handle(signer, &m.op, now),
         });
+        cx.set_degraded(self.signer.recovery_challenge().is_some());
         match got {
             Ok(answer) => {
                 cx.count_in(1);
@@ -409,7 +410,7 @@ impl<B: Drivers> Component for SignerPd<B> {
                 None
             }
         };
-        let (mut signer, origin) = Signer::boot_after(
+        let (mut signer, origin) = Signer::boot_recovering(
             flash,
             registries,
             SignerLayout::contiguous(0),
@@ -434,6 +435,12 @@ impl<B: Drivers> Component for SignerPd<B> {
             None => log::warn!(
                 "no mission time: the ground has never correlated this node; certificates with an expiry are refused until it does"
             ),
+        }
+        if signer.recovery_challenge().is_some() {
+            log::error!(
+                "the ledger record is BLANK next to the registry: it was lost (erased or worn out); every batch is refused until the admins recover it (`spacenode ground admin recover`)"
+            );
+            cx.set_degraded(true);
         }
         match (signer.is_provisioned(), inbox_text) {
             (true, _) => {}

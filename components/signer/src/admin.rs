@@ -123,6 +123,15 @@ pub enum AdminError {
     /// A time correlation refused by the mission clock (replayed, or backwards).
     #[error("{0}")]
     Time(#[from] CorrelationError),
+    /// A ledger recovery ([`crate::recovery`]) for a signer whose ledger is not lost.
+    #[error("recover-ledger refused: this signer's ledger is not lost")]
+    NotRecovering,
+    /// The ledger is lost: only `recover-ledger` is accepted until it is recovered.
+    #[error("the ledger is lost: only recover-ledger is accepted")]
+    LedgerLost,
+    /// A ledger recovery that answers another boot's challenge (a replay, or a stale one).
+    #[error("recover-ledger answers another boot's challenge (read the current one)")]
+    WrongChallenge,
     /// A rotation without its new threshold of signatures by the new admin set.
     #[error("{got} signatures by the new admin set, {needed} needed")]
     NotEnoughNewSignatures {
@@ -151,6 +160,9 @@ impl AdminError {
             AdminError::CounterJump => 12,
             AdminError::Time(CorrelationError::Replayed { .. }) => 13,
             AdminError::Time(CorrelationError::Backwards { .. }) => 14,
+            AdminError::NotRecovering => 15,
+            AdminError::LedgerLost => 16,
+            AdminError::WrongChallenge => 17,
         }
     }
 }

@@ -24,7 +24,8 @@
 //! [`verify`] checks, in this order, each failure with its own [`CertError`] and wire code
 //! ([`CertError::code`]): malformed (1), unknown server (2), revoked server (3), key/id mismatch
 //! (4), bad signature (5), replayed or old sequence (6), expired (7), count mismatch (8), PSBT
-//! hash mismatch (9). The signature is checked before anything the sender chose freely
+//! hash mismatch (9), sequence more than [`MAX_SEQUENCE_STEP`] above the last accepted one (12,
+//! checked right after 6). The signature is checked before anything the sender chose freely
 //! (sequence, expiry, batch contents) is trusted.
 //!
 //! The expiry check (7) is on mission time ([`crate::clock`]) and has two more refusals: a
@@ -49,6 +50,12 @@ pub const SIG_LEN: usize = 64;
 /// The expiry field of a certificate that never expires (accepted only from a server whose
 /// registry entry allows it).
 pub const NO_EXPIRY: u64 = u64::MAX;
+/// Largest step a server's certificate sequence may take over its last accepted one (over 0
+/// for its first batch). Without a bound one certificate at `u64::MAX` would leave the server
+/// no sequence to use ever again (issue 13 finding 5, as for admin counters); grounds skip
+/// sequences (a batch that never reached the node), so the next value exactly would be too
+/// strict. 2^20 keeps 2^44 batches available whatever the certificates say.
+pub const MAX_SEQUENCE_STEP: u64 = 1 << 20;
 
 /// Why a certificate was rejected; each has its own wire code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +95,9 @@ pub enum CertError {
         "the node has no mission time yet (no time correlation from the ground), so it cannot check the expiry"
     )]
     NoMissionTime,
+    /// The sequence number is more than [`MAX_SEQUENCE_STEP`] above the last accepted one.
+    #[error("sequence number jumps more than {MAX_SEQUENCE_STEP} above the last accepted one")]
+    SequenceJump,
 }
 
 impl CertError {
@@ -105,6 +115,7 @@ impl CertError {
             CertError::PsbtHashMismatch(_) => 9,
             CertError::NoExpiryRefused => 10,
             CertError::NoMissionTime => 11,
+            CertError::SequenceJump => 12,
         }
     }
 }
@@ -221,6 +232,9 @@ pub fn verify_header<'a>(
         .is_some_and(|last| cert.sequence <= last)
     {
         return Err(CertError::ReplayedSequence);
+    }
+    if cert.sequence - server.last_sequence.unwrap_or(0) > MAX_SEQUENCE_STEP {
+        return Err(CertError::SequenceJump);
     }
     match (cert.expiry, now) {
         (NO_EXPIRY, _) if !server.no_expiry => Err(CertError::NoExpiryRefused),
@@ -399,9 +413,39 @@ mod tests {
             CertError::PsbtHashMismatch(0),
             CertError::NoExpiryRefused,
             CertError::NoMissionTime,
+            CertError::SequenceJump,
         ]
         .map(|e| e.code());
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    }
+
+    #[test]
+    fn a_sequence_may_step_at_most_max_sequence_step_above_the_last() {
+        let k = key(5);
+        let psbts: [&[u8]; 1] = [b"p"];
+        let at = |sequence: u64, last: Option<u64>| {
+            let mut buf = [0u8; 256];
+            let n = build(&mut buf, &k, 42, sequence, 1_000, &psbts).expect("build");
+            let v = ServerView {
+                last_sequence: last,
+                ..view(&k)
+            };
+            verify(&buf[..n], |_| Some(v), Some(0), &psbts).err()
+        };
+        // u64::MAX would leave the server no sequence ever again: refused, first batch or not.
+        assert_eq!(at(u64::MAX, None), Some(CertError::SequenceJump));
+        assert_eq!(at(u64::MAX, Some(7)), Some(CertError::SequenceJump));
+        assert_eq!(
+            at(7 + MAX_SEQUENCE_STEP + 1, Some(7)),
+            Some(CertError::SequenceJump)
+        );
+        assert_eq!(
+            at(MAX_SEQUENCE_STEP + 1, None),
+            Some(CertError::SequenceJump)
+        );
+        assert_eq!(at(7 + MAX_SEQUENCE_STEP, Some(7)), None);
+        assert_eq!(at(MAX_SEQUENCE_STEP, None), None);
+        assert_eq!(at(7, Some(7)), Some(CertError::ReplayedSequence));
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub mod persist;
 pub mod policy;
 pub mod provision;
 pub mod psbt;
+pub mod recovery;
 pub mod registry;
 pub mod script;
 pub mod show;

@@ -36,6 +36,7 @@ use crate::export::XpubExport;
 use crate::keys::{self, KeyError, KeyOrigin, NodeKeys, SealKey};
 use crate::ledger::{self, Ledger};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
+use crate::recovery::{self, CHALLENGE_LEN};
 use crate::registry::{Command, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use core::borrow::BorrowMut;
@@ -112,6 +113,8 @@ pub struct Signer<F: NorFlash, M: BorrowMut<Registries> = Registries> {
     pub(crate) ledger_fault: bool,
     pub(crate) clock: MissionClock,
     provisioned: bool,
+    /// The ledger was lost: this boot's challenge for [`crate::recovery`].
+    recovery: Option<[u8; CHALLENGE_LEN]>,
 }
 
 impl<F: NorFlash, M: BorrowMut<Registries>> core::fmt::Debug for Signer<F, M> {
@@ -232,14 +235,50 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
     /// - registry blank next to a ledger: lost (same reason).
     ///
     /// Each is [`BootError::BlankAfterUse`]: the signer does not start and its partition runs
-    /// degraded, visible in the health report, until the store is recovered.
+    /// degraded, visible in the health report. A lost ledger can be recovered by the admins
+    /// ([`Signer::boot_recovering`]); lost keys or a lost registry cannot (see
+    /// [`crate::recovery`]).
     pub fn boot_after<R: TryCryptoRng>(
+        flash: F,
+        registries: M,
+        layout: SignerLayout,
+        seal: &SealKey,
+        rng: &mut R,
+        booted_before: bool,
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
+        Self::boot_inner(flash, registries, layout, seal, rng, booted_before, false)
+    }
+
+    /// [`Signer::boot_after`], but a ledger lost next to its registry does not stop the boot:
+    /// the signer starts with an empty ledger it does not trust, refuses every batch and every
+    /// admin command but `recover-ledger`, and draws this boot's challenge
+    /// ([`Signer::recovery_challenge`], [`crate::recovery`]). Nothing is written until the
+    /// recovery is applied. Lost keys or a lost registry are refused as by `boot_after`.
+    pub fn boot_recovering<R: TryCryptoRng>(
+        flash: F,
+        registries: M,
+        layout: SignerLayout,
+        seal: &SealKey,
+        rng: &mut R,
+        booted_before: bool,
+    ) -> Result<(Self, KeyOrigin), BootError>
+    where
+        F: ErasedValue,
+    {
+        Self::boot_inner(flash, registries, layout, seal, rng, booted_before, true)
+    }
+
+    fn boot_inner<R: TryCryptoRng>(
         mut flash: F,
         mut registries: M,
         layout: SignerLayout,
         seal: &SealKey,
         rng: &mut R,
         booted_before: bool,
+        recover_ledger: bool,
     ) -> Result<(Self, KeyOrigin), BootError>
     where
         F: ErasedValue,
@@ -266,7 +305,8 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
                 "the registry or ledger exists",
             ));
         }
-        if ledger_blank && !reg_blank {
+        let ledger_lost = ledger_blank && !reg_blank;
+        if ledger_lost && !recover_ledger {
             return Err(BootError::BlankAfterUse("ledger", "the registry exists"));
         }
         if reg_blank && !ledger_blank {
@@ -280,6 +320,14 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         regs.split().1.clear();
         let provisioned = load_registry(&mut flash, &mut registry_store, &keys, regs.live_mut())?;
         let ledger = read_ledger(&mut flash, &mut ledger_store)?;
+        let recovery = if ledger_lost {
+            let mut c = [0u8; CHALLENGE_LEN];
+            rng.try_fill_bytes(&mut c)
+                .map_err(|_| BootError::Keys(KeyError::Rng))?;
+            Some(c)
+        } else {
+            None
+        };
         log::info!(
             "signer: keys {}, registry with {} servers, ledger with {} servers",
             origin,
@@ -295,8 +343,9 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
                 registries,
                 clock: MissionClock::resume(ledger.clock(), Instant::ZERO),
                 ledger,
-                ledger_fault: false,
+                ledger_fault: recovery.is_some(),
                 provisioned,
+                recovery,
             },
             origin,
         ))
@@ -365,6 +414,12 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         if !self.provisioned {
             return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
         }
+        if self.recovery.is_some() {
+            return Err(AdminError::LedgerLost);
+        }
+        if admin::Envelope::parse(command).is_ok_and(|e| recovery::is_recovery(e.body)) {
+            return Err(AdminError::NotRecovering);
+        }
         let (live, next) = self.registries.borrow_mut().split();
         let cmd = admin::process(command, live, next, &self.keys)?;
         store_registry(&mut self.flash, &mut self.registry_store, next).map_err(|e| match e {
@@ -374,6 +429,38 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         log::info!("admin: {cmd} (counter {})", next.admin_counter());
         self.registries.borrow_mut().promote();
         Ok(cmd)
+    }
+
+    /// This boot's recovery challenge while the ledger is lost ([`Signer::boot_recovering`]);
+    /// `None` when the ledger is in order.
+    pub fn recovery_challenge(&self) -> Option<[u8; CHALLENGE_LEN]> {
+        self.recovery
+    }
+
+    /// Applies an authenticated `recover-ledger` ([`crate::recovery`]): checked like every
+    /// admin command (node, counter, M-of-N of the registry's admins) and against this boot's
+    /// challenge, then the new ledger is written before it is used. Returns the floor set.
+    pub fn recover(&mut self, command: &[u8]) -> Result<u64, AdminError> {
+        let Some(challenge) = self.recovery else {
+            return Err(AdminError::NotRecovering);
+        };
+        let identity = self.identity_public_key();
+        let r = recovery::check(command, self.registry(), &identity, &challenge)?;
+        let next = recovery::ledger(&r, self.registry().servers().map(|s| s.id))?;
+        let mut buf = [0u8; ledger::MAX_LEN];
+        let n = next.encode(&mut buf);
+        self.ledger_store
+            .write_mirrored(&mut self.flash, buf.get(..n).unwrap_or(&[]))
+            .map_err(|_| AdminError::Storage)?;
+        self.ledger = next;
+        self.ledger_fault = false;
+        self.recovery = None;
+        log::info!(
+            "ledger recovered: {} servers at sequence floor {}; mission time comes back with the next time correlation",
+            self.ledger.servers().len(),
+            r.floor
+        );
+        Ok(r.floor)
     }
 
     /// A registered server's account xpub, signed by the identity key.

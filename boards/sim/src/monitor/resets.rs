@@ -159,6 +159,38 @@ pub fn count_boot(
     }
 }
 
+/// Whether the node on `state` has booted before, read without counting a boot or writing
+/// anything: for host tools that open a component's store while the node is off (`spacenode
+/// node-key`, the ground's identity helper), so they apply the same "never used or lost" rule
+/// as the components. True if the reset counter shows the node commissioned or is lost
+/// (present but unreadable), or if boot control (`boot.flash`) counted a boot; false only if
+/// neither store shows any use.
+pub fn has_booted_before(system: &System, state: &Path) -> bool {
+    let counter = counter_device(system).is_some_and(|dev| {
+        let path = state.join(format!("{}.flash", dev.name));
+        path.exists()
+            && SimFlash::<4, 4096>::open(&path).map_or(true, |mut flash| {
+                ResetCounter::open(&mut flash, HEALTH_FLASH_LAYOUT).map_or(true, |c| {
+                    match c.found() {
+                        watchdog::Found::Nothing => false,
+                        watchdog::Found::Lost => true,
+                        watchdog::Found::Record => c.record().commissioned,
+                    }
+                })
+            })
+    });
+    let boot_path = state.join("boot.flash");
+    let booted = boot_path.exists()
+        && std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&boot_path)
+            .ok()
+            .and_then(|f| crate::boot::open_from_file(f).ok())
+            .is_none_or(|bc| hal::boot::BootControl::state(&bc).boot_count > 0);
+    counter || booted
+}
+
 /// The power cycle ends on purpose: marks the counter in `state` so the next boot is not
 /// counted. Call with every component stopped. Returns a line for the log: what was done, or
 /// why nothing could be (then the next boot counts, the safe side).

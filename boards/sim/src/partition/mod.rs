@@ -238,6 +238,8 @@ impl Partition {
                                 Box::leak(Box::new(EventFd::from_fd(own(fd))));
                             caps.sender(name, region.into_send_cap(), notify)
                                 .map_err(PartitionError::Caps)?;
+                            caps.peer(name, protocol::ComponentId(ch.receiver as u8))
+                                .map_err(PartitionError::Caps)?;
                         }
                         End::Recv => {
                             filter.notify_wait.push(fd);
@@ -257,6 +259,8 @@ impl Partition {
                                 SenderTrust::Trusted => None,
                             };
                             caps.receiver(name, region.into_recv_cap(trust), scratch, src)
+                                .map_err(PartitionError::Caps)?;
+                            caps.peer(name, protocol::ComponentId(ch.sender as u8))
                                 .map_err(PartitionError::Caps)?;
                             watched.push((Watched::Notification(own(fd)), src));
                         }

@@ -22,7 +22,11 @@ use crate::sdls::StatePersist;
 pub(super) fn is_admin(forward: Forward) -> bool {
     matches!(
         forward,
-        Forward::AdminChunk | Forward::ExportServer | Forward::ExportAccount | Forward::Clock
+        Forward::AdminChunk
+            | Forward::ExportServer
+            | Forward::ExportAccount
+            | Forward::Clock
+            | Forward::RecoveryChallenge
     )
 }
 
@@ -56,6 +60,7 @@ impl<P: StatePersist> Node<P> {
             Forward::ExportServer => Step::Send(admin::decode_export_server(args)?),
             Forward::ExportAccount => Step::Send(admin::decode_export_account(args)?),
             Forward::Clock => Step::Send(admin::decode_clock(args)?),
+            Forward::RecoveryChallenge => Step::Send(admin::decode_recovery_challenge(args)?),
             _ => {
                 let chunk = function::decode_chunk(args)?;
                 let staging = fwd.admin_staging().ok_or(Failure::with(
@@ -155,6 +160,9 @@ impl<P: StatePersist> Node<P> {
                     // A short export is the signer's bug; the ground could not verify it anyway.
                     Err(_) => Err(FailureCode::from_export_refusal(0)),
                 }
+            }
+            AdminOutcome::Challenge { challenge } => {
+                Ok(Some(ResponseReport::Challenge(*challenge)))
             }
             AdminOutcome::Refused { code } => Err(FailureCode::from_admin_refusal(*code)),
             AdminOutcome::ExportRefused { code } => Err(FailureCode::from_export_refusal(*code)),

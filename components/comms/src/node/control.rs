@@ -9,6 +9,9 @@
 //! watchdog timeout, and the ground sees the normal boot in the next housekeeping report. No
 //! answer comes back from the watchdog: the reset that follows ends comms too.
 //!
+//! Also the signer's availability for sign chunks ([`Node::set_signer_down`]): a chunk for a
+//! signer that cannot sign at once is refused at acceptance instead of waiting for `NoAnswer`.
+//!
 //! Avoids: arguments (the function has none; any are refused), panics on any input.
 
 use protocol::{NodeCommand, NodeCommandKind, NodeMode};
@@ -22,6 +25,14 @@ use crate::pus::verification::Report;
 use crate::sdls::StatePersist;
 
 impl<P: StatePersist> Node<P> {
+    /// Whether the signer can sign at once, as the partition knows it (the boot mode and the
+    /// watchdog's reports, `comms_partition::signer_watch`): while it cannot, a sign chunk is
+    /// refused at acceptance (1,2 `SignerDown`) instead of being forwarded to a signer that
+    /// will not answer.
+    pub fn set_signer_down(&mut self, down: bool) {
+        self.signer_down = down;
+    }
+
     /// Check and forward "leave safe mode" on `channel`. An `Err` is an acceptance refusal
     /// (1,2); otherwise 1,1, 1,3 and 1,7 (or 1,4 if the ring is full) were sent.
     pub(super) fn leave_safe_mode(

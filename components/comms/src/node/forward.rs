@@ -79,6 +79,7 @@ impl<P: StatePersist> Node<P> {
             | Forward::ExportServer
             | Forward::ExportAccount
             | Forward::Clock
+            | Forward::RecoveryChallenge
             | Forward::LeaveSafeMode => {
                 Err(Failure::with(FailureCode::ChannelError, channel as u32))
             }

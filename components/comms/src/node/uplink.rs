@@ -203,6 +203,9 @@ impl<P: StatePersist> Node<P> {
                 }
             }
             Route::Channel { channel, forward } => {
+                if forward == Forward::SignChunk && self.signer_down {
+                    return refuse(self, Failure::new(FailureCode::SignerDown), down);
+                }
                 let chunk = match function::split(tc.app_data)
                     .and_then(|(_, args)| function::decode_chunk(args))
                 {

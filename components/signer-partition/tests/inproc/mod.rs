@@ -221,6 +221,7 @@ impl Harness {
                         correlated_ms: correlated_ms.to_native(),
                         mark_ms: mark_ms.to_native(),
                     },
+                    ArchivedAdminOutcome::Challenge { challenge } => Got::Challenge(*challenge),
                 }
             });
             if let Ok(g) = got {
@@ -244,4 +245,5 @@ pub enum Got {
         correlated_ms: u64,
         mark_ms: u64,
     },
+    Challenge([u8; 16]),
 }
