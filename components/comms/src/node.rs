@@ -47,7 +47,7 @@ mod telemetry;
 mod uplink;
 
 use hal::time::Instant;
-use protocol::{HealthReport, UpgradeStatus};
+use protocol::{HealthReport, LinkId, UpgradeStatus};
 
 use crate::dedup::{CommandKey, DedupCache};
 use crate::link::{FailoverConfig, LinkManager};
@@ -86,6 +86,8 @@ struct Ctx {
     ack: Ack,
     /// When the command arrived.
     at: Instant,
+    /// The link it arrived on: its reports go out there, even when they come later.
+    link: LinkId,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +140,9 @@ pub struct Node<P: StatePersist> {
     last_sequence_event: Option<Instant>,
     admin: crate::admin::Assembly,
     admin_token: u32,
+    /// While a unit from the ground is handled, or a command's report is sent: the link that
+    /// unit came in on, where every reply goes (else: the active link).
+    reply_link: Option<LinkId>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -173,6 +178,7 @@ impl<P: StatePersist> Node<P> {
             last_sequence_event: None,
             admin: crate::admin::Assembly::default(),
             admin_token: 0,
+            reply_link: None,
         })
     }
 

@@ -60,6 +60,8 @@ fn a_forged_flood_never_fails_over_but_a_silent_primary_does() {
     let mut n = node();
     let mut g = Ground::new(&provisioning(), None, APID).unwrap();
     let mut sink = Sink::default();
+    // What the node answers to the pings on the standby line.
+    let mut standby_answers = Sink::default();
     let old = ping(&mut g);
     n.on_unit(LinkId::Primary, &old, at(0), &mut Null, &mut sink);
     // 30 s: one real unit per 500 ms on each link, 40 forged and 10 replayed units per 100 ms
@@ -69,7 +71,7 @@ fn a_forged_flood_never_fails_over_but_a_silent_primary_does() {
             let u = ping(&mut g);
             n.on_unit(LinkId::Primary, &u, at(t), &mut Null, &mut sink);
             let u = ping(&mut g);
-            n.on_unit(LinkId::Standby, &u, at(t), &mut Null, &mut sink);
+            n.on_unit(LinkId::Standby, &u, at(t), &mut Null, &mut standby_answers);
         }
         for i in 0..40u8 {
             let mut forged = ping(&mut Ground::new(&provisioning(), None, APID).unwrap());
@@ -93,8 +95,11 @@ fn a_forged_flood_never_fails_over_but_a_silent_primary_does() {
     assert!(st.auth_failures >= 299 * 40, "{st:?}");
     assert!(st.duplicates >= 299 * 10, "{st:?}");
     assert!(n.security().counters().bad_mac >= 299 * 40);
-    // Every downlink so far went out on the primary.
+    // Every downlink so far went out on the primary, except the answers to the standby's
+    // pings: those went back on the standby line, where they were asked.
     assert!(sink.0.iter().all(|(l, _)| *l == LinkId::Primary));
+    assert!(!standby_answers.0.is_empty());
+    assert!(standby_answers.0.iter().all(|(l, _)| *l == LinkId::Standby));
 
     // The primary's real traffic stops (the flood goes on): after the silence period the
     // downlink moves to the standby.
@@ -120,6 +125,20 @@ fn a_forged_flood_never_fails_over_but_a_silent_primary_does() {
         "failed over at {t} ms"
     );
     assert_eq!(n.links().failovers(), 1);
+
+    // The downlink is on the standby now. A ground back on the radio whose unit is refused for
+    // its sequence number (as after a reboot raised the floor) hears why on the radio, where
+    // it asked: the event that tells it the floor goes back on the primary.
+    let mut answer = Sink::default();
+    n.on_unit(LinkId::Primary, &old, at(45_000), &mut Null, &mut answer);
+    assert_eq!(n.links().active(), LinkId::Standby);
+    let events: Vec<LinkId> = answer
+        .0
+        .iter()
+        .filter(|(_, u)| g.downlink(u).is_ok_and(|d| d.tm.service == 5))
+        .map(|(l, _)| *l)
+        .collect();
+    assert_eq!(events, vec![LinkId::Primary], "{:?}", answer.0.len());
 }
 
 #[test]

@@ -148,6 +148,7 @@ impl<P: StatePersist> Node<P> {
         }
         let mut src = [0u8; verification::MAX_SOURCE_LEN];
         let n = verification::encode(ctx.request, &r, &mut src);
+        let outer = self.reply_link.replace(ctx.link);
         self.emit(
             ctx.spi,
             ctx.dest,
@@ -157,6 +158,7 @@ impl<P: StatePersist> Node<P> {
             now,
             down,
         );
+        self.reply_link = outer;
     }
 
     pub(super) fn replay(&mut self, ctx: &Ctx, p: Progress, now: Now, down: &mut impl Downlink) {
@@ -176,7 +178,7 @@ impl<P: StatePersist> Node<P> {
     }
 
     /// Send one space packet that is not a PUS TM (a CFDP PDU the caller wrapped) under
-    /// association `spi` on the active link. Dropped if it cannot be protected (counted by the
+    /// association `spi` on the link of the unit being answered, else the active link. Dropped if it cannot be protected (counted by the
     /// security engine when persistence fails).
     pub fn send_packet(&mut self, spi: u16, packet: &[u8], down: &mut impl Downlink) {
         let mut unit_buf = [0u8; MAX_UNIT_LEN];
@@ -185,7 +187,7 @@ impl<P: StatePersist> Node<P> {
             .protect(spi, packet, &mut unit_buf, &mut self.persist)
             && let Some(unit) = unit_buf.get(..len)
         {
-            let link = self.links.active();
+            let link = self.reply_link.unwrap_or_else(|| self.links.active());
             down.send(link, unit);
             self.links.on_tx(link);
         }

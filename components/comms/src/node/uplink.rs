@@ -27,8 +27,25 @@ impl<P: StatePersist> Node<P> {
         self.links.on_rx_error(link, RxError::Crc, now.mono);
     }
 
-    /// Handle one unit received on `link`.
+    /// Handle one unit received on `link`. Whatever the node answers to it (verification
+    /// reports, the sequence-refused event, failures) goes out on that same link, whichever link
+    /// is active: a ground on the standby line gets its answers there, and a ground back on the
+    /// radio after a reboot learns the new floor on the radio.
     pub fn on_unit(
+        &mut self,
+        link: LinkId,
+        unit: &[u8],
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+    ) -> UnitOutcome {
+        let outer = self.reply_link.replace(link);
+        let outcome = self.handle_unit(link, unit, now, fwd, down);
+        self.reply_link = outer;
+        outcome
+    }
+
+    fn handle_unit(
         &mut self,
         link: LinkId,
         unit: &[u8],
@@ -85,6 +102,7 @@ impl<P: StatePersist> Node<P> {
                             dest: 0,
                             ack: Ack::NONE,
                             at: now.mono,
+                            link,
                         };
                         self.report(&ctx, Report::AcceptanceFailure(refusal.failure), now, down);
                     }
@@ -170,6 +188,7 @@ impl<P: StatePersist> Node<P> {
             dest: tc.source_id,
             ack: tc.ack,
             at: now.mono,
+            link: self.reply_link.unwrap_or_else(|| self.links.active()),
         };
         let refuse = |node: &mut Self, f: Failure, down: &mut _| {
             node.report(&ctx, Report::AcceptanceFailure(f), now, down);
