@@ -575,6 +575,12 @@ impl FailureCode {
             SignerBadChunking => "signer: chunks inconsistent",
             SignerBusy => "signer: busy with another batch",
             SignerInternal => "signer: internal error, may be retried",
+            SignerDown => {
+                "the signer cannot sign now (safe mode, or it is stopped, degraded, failed or restarting); nothing was signed: see `spacenode ground status`"
+            }
+            SignerAbandoned => {
+                "the batch arrived before a reset and was never answered; it was dropped, not signed: send it again"
+            }
             CertMalformed => "certificate code 1: wrong length, magic, version or count field",
             CertUnknownServer => "certificate code 2: unknown server",
             CertRevokedServer => "certificate code 3: revoked server",
@@ -586,6 +592,9 @@ impl FailureCode {
             CertPsbtHashMismatch => "certificate code 9: a PSBT hash mismatch",
             CertNoExpiryRefused => {
                 "certificate code 10: no expiry, and the server's registry entry does not allow that"
+            }
+            CertSequenceJump => {
+                "certificate code 12: the sequence is more than 2^20 above the server's last one"
             }
             CertNoMissionTime => {
                 "certificate code 11: an expiry, and the node has no mission time yet"
