@@ -165,7 +165,7 @@ fn a_fresh_board_runs_only_its_factory_image_and_a_corrupted_one_never() {
             &first,
             "factory provisioning: slot A <- the running executable"
         ) && has(&first, "PUBLIC factory keys")
-            && has(&first, "slot A (Normal) verified: version 0.1.0"),
+            && has(&first, "slot A (normal) verified: version 0.1.0"),
         "{}",
         first.log.join("\n")
     );
@@ -229,7 +229,7 @@ fn a_trial_image_is_verified_run_and_rolled_back_when_it_dies_at_once() {
             &second,
             "slot B (trial, 0 attempt(s) left) verified: version 2.0.0"
         ) && has(&second, "the image ended after")
-            && has(&second, "slot A (RolledBack) verified: version 1.0.0"),
+            && has(&second, "slot A (rolled back) verified: version 1.0.0"),
         "{log}"
     );
     // A bundle under another root is never run, even on trial: the trial is cancelled.
@@ -444,7 +444,7 @@ fn a_trial_image_that_hangs_is_reset_by_the_board_watchdog_and_rolled_back() {
         ) && has(
             &run,
             "slot B (trial, 0 attempt(s) left) verified: version 2.0.0"
-        ) && has(&run, "slot A (RolledBack) verified: version 1.0.0"),
+        ) && has(&run, "slot A (rolled back) verified: version 1.0.0"),
         "{log}"
     );
     let st = open_for_bootloader(&state.path().join("boot.flash"))
@@ -512,7 +512,7 @@ fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_
         log.contains(&format!(
             "[boot] {} reboots requested without a confirm in between (cap {cap}): this one counts as a fault reset",
             cap + 1
-        )) && log.contains("slot A (Normal) verified: version 1.0.0")
+        )) && log.contains("slot A (normal) verified: version 1.0.0")
             && log.contains("1 resets since the node was last healthy"),
         "{log}"
     );

@@ -234,6 +234,27 @@ pub trait BootControl {
     fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>>;
 }
 
+impl core::fmt::Display for Slot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Slot::A => "A",
+            Slot::B => "B",
+        })
+    }
+}
+
+impl core::fmt::Display for BootReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            BootReason::Normal => "normal",
+            BootReason::Trial => "trial",
+            BootReason::RolledBack => "rolled back",
+            BootReason::Recovered => "boot control recovered to its factory state",
+            BootReason::Fallback => "fallback: the confirmed slot did not verify",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,14 +206,14 @@ fn select_and_verify(
                 Some(t) if st.trial_running() => {
                     format!("trial, {} attempt(s) left", t.attempts_left)
                 }
-                _ => format!("{:?}", st.reason),
+                _ => st.reason.to_string(),
             };
             let line = boot_line(&img, selected, &why, st.security_counter);
             return Ok((img, line, fault));
         }
         Err(e) => e,
     };
-    out(&format!("[boot] slot {selected:?} refused: {first}"));
+    out(&format!("[boot] slot {selected} refused: {first}"));
     // A refused trial falls back to the confirmed slot; a refused confirmed slot to the other.
     let other = if st.trial_running() {
         st.confirmed
@@ -223,12 +223,12 @@ fn select_and_verify(
     match slot::load(&mut flash, &SIM_SLOT_LAYOUT, other, anchor, floor) {
         Ok(img) => {
             record_fallback(&mut bc, selected, other, out);
-            let why = format!("fallback: slot {selected:?} did not verify");
+            let why = format!("fallback: slot {selected} did not verify");
             let line = boot_line(&img, other, &why, st.security_counter);
             Ok((img, line, fault))
         }
         Err(second) => Err(Failure::Usage(format!(
-            "no slot holds an image that verifies against the root of trust in OTP, so nothing runs (no unsigned code ever runs): slot {selected:?}: {first}; slot {other:?}: {second}. Re-provision the board: a fresh --state directory, with --factory-bundle for your own root"
+            "no slot holds an image that verifies against the root of trust in OTP, so nothing runs (no unsigned code ever runs): slot {selected}: {first}; slot {other}: {second}. Re-provision the board: a fresh --state directory, with --factory-bundle for your own root"
         ))),
     }
 }
@@ -269,22 +269,22 @@ fn record_fallback(
     let was_trial = bc.state().trial_running();
     match bc.record_fallback(slot) {
         Ok(()) if was_trial => out(&format!(
-            "[boot] trial of slot {selected:?} cancelled; the confirmed slot {slot:?} boots"
+            "[boot] trial of slot {selected} cancelled; the confirmed slot {slot} boots"
         )),
         Ok(()) => out(&format!(
-            "[boot] slot {slot:?}, the only one that verifies, is now the confirmed slot"
+            "[boot] slot {slot}, the only one that verifies, is now the confirmed slot"
         )),
         // The image still boots (it verified); boot control keeps the refused slot as booted
         // until the next power-on selects and refuses it again.
         Err(e) => out(&format!(
-            "[boot] recording the fallback to slot {slot:?} in boot control failed: {e}"
+            "[boot] recording the fallback to slot {slot} in boot control failed: {e}"
         )),
     }
 }
 
 fn boot_line(img: &slot::LoadedImage, slot: Slot, why: &str, floor: u64) -> String {
     format!(
-        "slot {slot:?} ({why}) verified: version {}, security counter {} (confirmed floor {}), {:.1} MB, root v{}",
+        "slot {slot} ({why}) verified: version {}, security counter {} (confirmed floor {}), {:.1} MB, root v{}",
         img.version,
         img.security_counter,
         floor,

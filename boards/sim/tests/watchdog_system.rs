@@ -413,19 +413,19 @@ fn stops_and_trial_boots_do_not_count_toward_safe_mode_but_fault_resets_do() -> 
     // A fault reset before the trial runs counts.
     hardware_reset(&mut board)?;
     let line = expect_boot(&mut board, 1, "counted as a reset")?;
-    check(line.contains("(Trial)"), || {
+    check(line.contains("(trial)"), || {
         format!("not a trial boot: {line}")
     })?;
     // The trial image hangs twice: boot control uses up its attempts and rolls back; neither
     // reset counts toward safe mode.
     hardware_reset(&mut board)?;
     let line = expect_boot(&mut board, 1, "trial boot")?;
-    check(line.contains("(Trial)"), || {
+    check(line.contains("(trial)"), || {
         format!("not a trial boot: {line}")
     })?;
     hardware_reset(&mut board)?;
     let line = expect_boot(&mut board, 1, "trial boot")?;
-    check(line.contains("(RolledBack)"), || {
+    check(line.contains("(rolled back)"), || {
         format!("not rolled back: {line}")
     })?;
     // Past the trial, fault resets count again.

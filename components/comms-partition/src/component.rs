@@ -107,7 +107,7 @@ where
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CommsPd")
-            .field("outlets", &self.outlets)
+            .field("outlets", &format_args!("{}", self.outlets))
             .field("tx", &self.tx)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
@@ -468,7 +468,7 @@ where
             .and_then(|name| caps.peer(name));
         let watch = SignerWatch::new(signer, caps.node_mode());
         let (outlets, table) = routes::take(caps)?;
-        log::info!("routes from the granted channels: {outlets:?}");
+        log::info!("routes from the granted channels: {outlets}");
         let sign_rx = optional_rx(caps, "sign-response")?;
         let upgrade_rx = optional_rx(caps, "upgrade-status")?;
         let admin_rx = optional_rx(caps, "admin-response")?;

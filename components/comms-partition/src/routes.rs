@@ -58,11 +58,17 @@ pub struct Outlets {
     pub failed: u32,
 }
 
-impl core::fmt::Debug for Outlets {
+impl core::fmt::Display for Outlets {
+    /// The channel kinds held, comma-separated (`none` when there are none).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list()
-            .entries(self.slots.iter().flatten().map(Outlet::kind))
-            .finish()
+        let mut kinds = self.slots.iter().flatten().map(Outlet::kind);
+        match kinds.next() {
+            None => f.write_str("none"),
+            Some(first) => {
+                f.write_str(first)?;
+                kinds.try_for_each(|k| write!(f, ", {k}"))
+            }
+        }
     }
 }
 

@@ -159,3 +159,14 @@ impl core::fmt::Display for RestartOutcome {
         }
     }
 }
+
+impl core::fmt::Display for RebootReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RebootReason::TrialBoot => "trial boot of a new image",
+            RebootReason::Rollback => "rollback of a failed trial",
+            RebootReason::WatchdogEscalation => "watchdog escalation",
+            RebootReason::Commanded => "commanded by the ground",
+        })
+    }
+}

@@ -198,3 +198,29 @@ pub struct UpgradeStatus {
     /// The last refusal, kept across resets.
     pub last_refusal: Option<Refusal>,
 }
+
+impl core::fmt::Display for Slot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Slot::A => "A",
+            Slot::B => "B",
+        })
+    }
+}
+
+impl core::fmt::Display for UpgradeState {
+    /// The state in words (a refusal by its code: the ground explains codes in words).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UpgradeState::Idle => f.write_str("idle"),
+            UpgradeState::Preparing => f.write_str("preparing (copying matching chunks on board)"),
+            UpgradeState::Receiving => f.write_str("receiving chunks"),
+            UpgradeState::Verifying => f.write_str("verifying the written image"),
+            UpgradeState::Written => f.write_str("written, trial boot requested"),
+            UpgradeState::TrialBoot => f.write_str("trial boot (soaking)"),
+            UpgradeState::Confirmed => f.write_str("confirmed"),
+            UpgradeState::RolledBack => f.write_str("rolled back"),
+            UpgradeState::Failed { reason } => write!(f, "refused (code {})", reason.code()),
+        }
+    }
+}

@@ -49,7 +49,7 @@ impl fmt::Display for ResetCause {
                 request_id,
             } => write!(
                 f,
-                "reboot requested by {requester} ({reason:?}, request {request_id})"
+                "reboot requested by {requester} ({reason}, request {request_id})"
             ),
             ResetCause::HardwareWatchdog { at_ms } => write!(
                 f,
@@ -246,7 +246,7 @@ impl fmt::Display for MonitorEvent {
                 request_id,
             } => write!(
                 f,
-                "[monitor] restart request {request_id} for component id {target} refused: {reason:?}"
+                "[monitor] restart request {request_id} for component id {target} refused: {reason}"
             ),
             MonitorEvent::Rejected {
                 channel,

@@ -403,9 +403,9 @@ impl Monitor {
             let trial_was_running = bc.state().trial_running();
             let counted_boots = bc.state().boot_count > 0;
             let boot = match bc.select_boot() {
-                Ok(slot) => format!("booting slot {slot:?} ({:?})", bc.state().reason),
+                Ok(slot) => format!("booting slot {slot} ({})", bc.state().reason),
                 Err(e) => format!(
-                    "select_boot failed ({e}); booting the confirmed slot {:?}",
+                    "select_boot failed ({e}); booting the confirmed slot {}",
                     bc.state().confirmed
                 ),
             };
