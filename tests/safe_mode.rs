@@ -76,7 +76,7 @@ fn stops_do_not_count_fault_resets_do_and_the_ground_leaves_safe_mode() {
     let o = ground_cli("leave-safe-mode", uplink, ground, gs.path());
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1,7 ok"), "{}", text(&o));
-    b.wait_for("LEAVING SAFE MODE (Commanded)");
+    b.wait_for("LEAVING SAFE MODE (commanded by the ground)");
     b.wait_for("hardware watchdog expired");
     b.wait_for("not counted: the last power cycle ended cleanly");
     let s = status(uplink, ground, gs.path());

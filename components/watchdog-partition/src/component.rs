@@ -524,12 +524,17 @@ impl<B: Drivers + WatchdogDrivers> Component for WatchdogPd<B> {
                 boot.resets,
                 table::MAX_RESETS
             ),
-            NodeMode::Safe => log::warn!(
-                "SAFE MODE: {} resets since last healthy (cap {}), last escalation {:?}; only safe-mode components run",
-                boot.resets,
-                table::MAX_RESETS,
-                boot.last_escalation
-            ),
+            NodeMode::Safe => {
+                let (component, fault) = boot.last_escalation.map_or(("none on record", ""), |e| {
+                    (table::name(e.component), e.fault.text())
+                });
+                log::warn!(
+                    "SAFE MODE: {} resets since last healthy (cap {}), last escalation {component}{}{fault}; only safe-mode components run",
+                    boot.resets,
+                    table::MAX_RESETS,
+                    if fault.is_empty() { "" } else { ", " },
+                )
+            }
         }
         let mut phases = [Phase::Inactive; COUNT];
         for (slot, i) in phases.iter_mut().zip(0u8..) {
