@@ -167,7 +167,7 @@ pub struct Refusal {
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
 /// every state change.
 ///
-/// Maximum serialised size: 80 bytes.
+/// Maximum serialised size: 88 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct UpgradeStatus {
@@ -175,6 +175,10 @@ pub struct UpgradeStatus {
     pub bundle_id: u64,
     /// Index of the next transfer chunk (message) the agent needs, for resuming.
     pub next_chunk: u32,
+    /// The messages after `next_chunk` the agent does not need sent (held in its receive
+    /// window, or wholly inside image chunks already in place): bit `k` is message
+    /// `next_chunk + 1 + k`. A windowed ground sends only the messages whose bit is clear.
+    pub held_ahead: u64,
     /// Bundle bytes received over the link and stored so far (this bundle).
     pub bytes_received: u32,
     /// Image bytes copied on board from the running slot instead of being uplinked.

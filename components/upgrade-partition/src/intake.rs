@@ -3,10 +3,12 @@
 //! RAM before it is written to the inactive slot.
 //!
 //! The ground sends the bundle as messages of one fixed length (the first message sets it; the
-//! last may be shorter) at `offset = index * length`. The agent takes the bytes it needs next
-//! from whichever message holds them; a message wholly before that point is a duplicate
-//! (ignored), one after it is early (ignored: the status tells the ground where to go on). A
-//! message whose geometry does not fit the transfer is refused as out of order. A bundle id
+//! last may be shorter) at `offset = index * length`. The header is taken in order: the agent
+//! takes the bytes it needs next from whichever message holds them; a message wholly before
+//! that point is a duplicate (ignored), one after it is early (ignored: the status tells the
+//! ground where to go on). Image messages go through the receive window ([`crate::window`]),
+//! which keeps messages that arrive ahead, in any order. A message whose geometry does not fit
+//! the transfer is refused as out of order. A bundle id
 //! other than the current one starts a new transfer, and must start at offset 0. A late message
 //! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
 //! bundle from offset 0 after a rollback is a new attempt.
@@ -89,6 +91,14 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         if !fits {
             return Err(out_of_order);
         }
+        if let Mode::Receiving { .. } = self.mode {
+            let kept = self.take_windowed(piece)?;
+            self.p.bytes_received = self
+                .p
+                .bytes_received
+                .saturating_add(u32::try_from(kept).unwrap_or(u32::MAX));
+            return Ok(());
+        }
         let end = off + len;
         loop {
             let need = self.need();
@@ -98,7 +108,6 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             let rest = piece.data.get((need - off) as usize..).unwrap_or(&[]);
             let n = match self.mode {
                 Mode::Header => self.take_header(rest)?,
-                Mode::Receiving { chunk } => self.take_chunk(chunk, rest)?,
                 _ => return Ok(()),
             };
             self.p.bytes_received = self.p.bytes_received.saturating_add(n as u32);
@@ -112,7 +121,6 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
     fn begin(&mut self, piece: &Piece<'_>) {
         self.mode = Mode::Header;
         self.incoming_fill = 0;
-        self.chunk_fill = 0;
         self.total_len = piece.total_len;
         self.p.bundle_id = piece.bundle_id;
         self.p.piece_len = if piece.count > 1 {
@@ -123,6 +131,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         self.p.bytes_received = 0;
         self.p.bytes_copied = 0;
         self.p.header_len = 0;
+        self.clear_window();
     }
 
     fn take_header(&mut self, rest: &[u8]) -> Result<usize, Refusal> {
@@ -230,37 +239,12 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         Ok(())
     }
 
-    fn take_chunk(&mut self, chunk: u32, rest: &[u8]) -> Result<usize, Refusal> {
-        let Some(clen) =
-            manifest_of(&self.bufs.incoming[..self.incoming_fill]).and_then(|m| m.chunk_len(chunk))
-        else {
-            return Ok(0);
-        };
-        let fill = self.chunk_fill;
-        let n = (clen - fill).min(rest.len());
-        self.bufs.chunk[fill..fill + n].copy_from_slice(&rest[..n]);
-        self.chunk_fill += n;
-        if self.chunk_fill < clen {
-            return Ok(n);
-        }
-        self.chunk_fill = 0;
-        let verdict = manifest_of(&self.bufs.incoming[..self.incoming_fill])
-            .map(|m| m.verify_chunk(chunk, &self.bufs.chunk[..clen]));
-        if let Some(Err(e)) = verdict {
-            log::warn!("bundle {:#x}: chunk {chunk} dropped: {e}", self.p.bundle_id);
-            return Err(refusal::of_chunk(&e, chunk));
-        }
-        self.put_chunk(chunk, clen)?;
-        self.after_chunk(chunk);
-        Ok(n)
-    }
-
-    /// Writes the verified chunk in the chunk buffer to the target and records it.
-    pub(crate) fn put_chunk(&mut self, chunk: u32, clen: usize) -> Result<(), Refusal> {
+    /// Writes the verified chunk at `at` in the chunk buffer to the target and records it.
+    pub(crate) fn put_chunk(&mut self, chunk: u32, at: usize, clen: usize) -> Result<(), Refusal> {
         let log2 =
             manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
         let addr = self.layout.image_offset(self.target()) + (chunk << log2);
-        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[..clen]) {
+        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[at..at + clen]) {
             log::error!("writing chunk {chunk} failed: {e:?}");
             self.flash_errors += 1;
             return Err(Refusal {
