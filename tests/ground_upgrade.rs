@@ -3,10 +3,12 @@
 //! the sim board's public factory keys), and `spacenode ground upgrade` talks to it over the sim
 //! radio:
 //!
-//! 1. the same executable stamped version 2.0.0 (security counter 1): the agent copies every
-//!    chunk on board, only the header goes up; the boot stage trial-boots slot B (the new image
-//!    really runs: its own boot line says slot B), the agent confirms it after the health soak,
-//!    and the command prints "confirmed" with the version;
+//! 1. the same executable with 256 KiB appended, stamped version 2.0.0 (security counter 1):
+//!    the agent copies every chunk it already has on board, and only the header and the changed
+//!    chunks go up, through the windowed uplink over the 10 % loss radio (the bytes uplinked
+//!    are at least what the node needed and less than twice it); the boot stage trial-boots
+//!    slot B (the new image really runs: its own boot line says slot B), the agent confirms it
+//!    after the health soak, and the command prints "confirmed" with the version;
 //! 2. a downgrade (1.0.0) is refused before any image byte, with the agent's reason, exit 1;
 //! 3. `ground status` shows both slots' versions and the refusal.
 //!
@@ -60,6 +62,23 @@ fn sim_release(image: &[u8], version: Version, counter: u32) -> Vec<u8> {
     assemble(&[root_doc], &manifest, image).unwrap()
 }
 
+/// Bytes appended to the executable to make version 2.
+const TAIL: usize = 256 << 10;
+
+/// The number just before `what` in `text` (digits and separators).
+fn number_before(text: &str, what: &str) -> u64 {
+    let at = text
+        .find(what)
+        .unwrap_or_else(|| panic!("no {what:?} in:\n{text}"));
+    let digits: String = text[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().unwrap()
+}
+
 fn link_args<'a>(uplink: &'a str, ground: &'a str, gstate: &'a str) -> Vec<&'a str> {
     vec!["--node", uplink, "--listen", ground, "--state", gstate]
 }
@@ -75,7 +94,11 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     board.wait_for("[upgrade] INFO  slot A running");
 
     let exe = std::fs::read(env!("CARGO_BIN_EXE_spacenode")).unwrap();
-    let v2 = sim_release(&exe, Version::new(2, 0, 0), 1);
+    // Version 2 is this executable with 256 KiB of new bytes after it (an ELF runs with bytes
+    // appended): its last chunk and four new ones must go up, through the windowed uplink.
+    let mut image = exe.clone();
+    image.extend((0..TAIL as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let v2 = sim_release(&image, Version::new(2, 0, 0), 1);
     let otp = std::fs::read(state.join("otp.bin")).unwrap();
     let root1 = upgrade::Header::parse(&v2).unwrap().roots()[0].body;
     assert!(
@@ -101,6 +124,17 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     );
     assert!(out.contains("copied on board"), "{out}");
     println!("{out}");
+    // The chunks the node did not have: the tail, plus the executable's last partial chunk.
+    let chunk = 1usize << upgrade::DEFAULT_CHUNK_LOG2;
+    let header = upgrade::header_len(&v2).unwrap();
+    let needed = header + (image.len() - exe.len() / chunk * chunk);
+    let uplinked = number_before(&out, " bytes uplinked");
+    let copied = number_before(&out, " bytes copied on board");
+    assert_eq!(copied as usize, exe.len() / chunk * chunk, "{out}");
+    assert!(
+        uplinked as usize >= needed && (uplinked as usize) < needed * 2,
+        "{uplinked} bytes uplinked for {needed} the node needed over the 10 % radio:\n{out}"
+    );
     board.wait_for("[boot] power-on #2: slot B (trial");
     assert!(
         board

@@ -31,6 +31,7 @@ pub mod sign;
 pub mod status;
 pub mod upgrade;
 pub mod upgrade_show;
+pub mod uplink;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};

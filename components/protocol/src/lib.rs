@@ -164,7 +164,7 @@ message!(
 message!(
     UpgradeStatus,
     "upgrade-status",
-    88,
+    92,
     "upgrade -> comms: transfer and boot state, next chunk needed"
 );
 message!(

@@ -164,10 +164,15 @@ pub struct Refusal {
     pub detail: u32,
 }
 
+impl UpgradeStatus {
+    /// [`UpgradeStatus::answers`] of a status that answers no message.
+    pub const UNSOLICITED: u32 = u32::MAX;
+}
+
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
 /// every state change.
 ///
-/// Maximum serialised size: 88 bytes.
+/// Maximum serialised size: 92 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct UpgradeStatus {
@@ -175,6 +180,10 @@ pub struct UpgradeStatus {
     pub bundle_id: u64,
     /// Index of the next transfer chunk (message) the agent needs, for resuming.
     pub next_chunk: u32,
+    /// The transfer message (index) this status answers: the agent sends one status per
+    /// message it takes, so comms completes that message's command on it, whether the agent
+    /// kept the message or dropped it. [`UpgradeStatus::UNSOLICITED`] for any other status.
+    pub answers: u32,
     /// The messages after `next_chunk` the agent does not need sent (held in its receive
     /// window, or wholly inside image chunks already in place): bit `k` is message
     /// `next_chunk + 1 + k`. A windowed ground sends only the messages whose bit is clear.

@@ -488,6 +488,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         UpgradeStatus {
             bundle_id: self.p.bundle_id,
             next_chunk,
+            answers: UpgradeStatus::UNSOLICITED,
             held_ahead,
             bytes_received: self.p.bytes_received,
             bytes_copied: self.p.bytes_copied,

@@ -27,9 +27,15 @@ use sha2::{Digest, Sha256};
 use upgrade::{MAX_HEADER_LEN, PREFIX_LEN};
 
 impl<F: NorFlash, B: BootControl> Agent<F, B> {
-    /// Takes one transfer message; returns the status to send back (state `Failed` with the
-    /// reason if the message or its bundle was refused).
+    /// Takes one transfer message; returns the status to send back, which answers it (state
+    /// `Failed` with the reason if the message or its bundle was refused).
     pub fn on_piece(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
+        let mut s = self.answer(piece);
+        s.answers = piece.index;
+        s
+    }
+
+    fn answer(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
         match self.take_piece(piece) {
             Ok(()) => self.status(),
             Err(r) => {

@@ -83,6 +83,7 @@ fn windowed(a: &mut TestAgent, id: u64, b: &[u8], loss_pct: u64, seed: u64) -> R
             run.delivered += 1;
             got.insert(p);
             let r = a.on_piece(&piece(id, b, p));
+            assert_eq!(r.answers, p, "the status answers the message taken");
             if let UpgradeState::Failed { reason } = r.state {
                 assert!(
                     matches!(reason, UpgradeError::OutOfOrder),

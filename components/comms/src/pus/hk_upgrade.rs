@@ -132,6 +132,7 @@ pub fn decode(b: &[u8]) -> Option<UpgradeStatus> {
     Some(UpgradeStatus {
         bundle_id: u64::from_be_bytes(b[1..9].try_into().ok()?),
         next_chunk: w(9),
+        answers: UpgradeStatus::UNSOLICITED,
         held_ahead: u64::from_be_bytes(b[66..74].try_into().ok()?),
         bytes_received: w(13),
         bytes_copied: w(17),
@@ -156,6 +157,7 @@ mod tests {
         let s = UpgradeStatus {
             bundle_id: 0x0102_0304_0506_0708,
             next_chunk: 7,
+            answers: UpgradeStatus::UNSOLICITED,
             held_ahead: 0x8000_0000_0000_0005,
             bytes_received: 1 << 20,
             bytes_copied: 3,
