@@ -25,6 +25,7 @@ pub mod factory;
 pub mod image;
 pub mod otp;
 pub mod report;
+pub mod sim_release;
 pub mod slot;
 
 use crate::failure::Failure;
