@@ -482,6 +482,7 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         let piece = u64::from(self.p.piece_len.max(1));
         let (next_chunk, held_ahead) = match self.mode {
             Mode::Receiving { chunk } => self.window_report(chunk),
+            Mode::Header => Some(self.header_report()),
             _ => None,
         }
         .unwrap_or((u32::try_from(self.need() / piece).unwrap_or(u32::MAX), 0));

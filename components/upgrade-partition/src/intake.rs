@@ -3,12 +3,10 @@
 //! RAM before it is written to the inactive slot.
 //!
 //! The ground sends the bundle as messages of one fixed length (the first message sets it; the
-//! last may be shorter) at `offset = index * length`. The header is taken in order: the agent
-//! takes the bytes it needs next from whichever message holds them; a message wholly before
-//! that point is a duplicate (ignored), one after it is early (ignored: the status tells the
-//! ground where to go on). Image messages go through the receive window ([`crate::window`]),
-//! which keeps messages that arrive ahead, in any order. A message whose geometry does not fit
-//! the transfer is refused as out of order. A bundle id
+//! last may be shorter) at `offset = index * length`. Messages are kept in any order: header
+//! messages at their place in the header buffer until every one up to the header's end is in,
+//! image messages in the receive window ([`crate::window`]); duplicates are ignored. A message
+//! whose geometry does not fit the transfer is refused as out of order. A bundle id
 //! other than the current one starts a new transfer, and must start at offset 0. A late message
 //! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
 //! bundle from offset 0 after a rollback is a new attempt.
@@ -105,22 +103,10 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
                 .saturating_add(u32::try_from(kept).unwrap_or(u32::MAX));
             return Ok(());
         }
-        let end = off + len;
-        loop {
-            let need = self.need();
-            if need < off || need >= end {
-                return Ok(());
-            }
-            let rest = piece.data.get((need - off) as usize..).unwrap_or(&[]);
-            let n = match self.mode {
-                Mode::Header => self.take_header(rest)?,
-                _ => return Ok(()),
-            };
-            self.p.bytes_received = self.p.bytes_received.saturating_add(n as u32);
-            if n == 0 {
-                return Ok(());
-            }
+        if let Mode::Header = self.mode {
+            return self.take_header(piece);
         }
+        Ok(())
     }
 
     /// A new transfer (in RAM only until its header is accepted).
@@ -140,29 +126,55 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         self.clear_window();
     }
 
-    fn take_header(&mut self, rest: &[u8]) -> Result<usize, Refusal> {
-        let fill = self.incoming_fill;
-        let want = if fill < PREFIX_LEN {
-            PREFIX_LEN
-        } else {
-            let len = upgrade::header_len(&self.bufs.incoming[..PREFIX_LEN]).map_err(|e| {
-                log::warn!("bundle {:#x} refused: {e}", self.p.bundle_id);
-                self.mode = Mode::Idle;
-                plain(UpgradeError::Malformed)
-            })?;
-            if len > (self.layout.header_area as usize).min(MAX_HEADER_LEN) {
-                self.mode = Mode::Idle;
-                return Err(plain(UpgradeError::TooLarge));
-            }
-            len
+    /// Takes a message while the header is collected: its bytes go to their place in the
+    /// header buffer, in any order (bits of the receive window's ring, [`crate::window`]); once
+    /// every message up to the header's end is in, the header is checked.
+    fn take_header(&mut self, piece: &Piece<'_>) -> Result<(), Refusal> {
+        let cap = self.bufs.incoming.len();
+        let off = piece.offset as usize;
+        let p = u64::from(piece.index);
+        if off >= cap || p >= crate::window::WINDOW_BITS || self.held(p) {
+            // Past any header, too far ahead, or kept already.
+            return Ok(());
+        }
+        let end = (off + piece.data.len()).min(cap);
+        self.bufs.incoming[off..end].copy_from_slice(&piece.data[..end - off]);
+        self.set_held(p, true);
+        let step = match self.p.piece_len {
+            0 => self.total_len as usize,
+            n => n as usize,
         };
-        let n = (want - fill).min(rest.len());
-        self.bufs.incoming[fill..fill + n].copy_from_slice(&rest[..n]);
-        self.incoming_fill += n;
-        if self.incoming_fill == want && want > PREFIX_LEN {
+        // The header is in up to the first message not kept.
+        loop {
+            let q = self.incoming_fill / step.max(1);
+            if q as u64 >= crate::window::WINDOW_BITS || !self.held(q as u64) {
+                break;
+            }
+            let to = ((q + 1) * step).min(self.total_len as usize).min(cap);
+            if to <= self.incoming_fill {
+                break;
+            }
+            self.incoming_fill = to;
+        }
+        if self.incoming_fill < PREFIX_LEN {
+            return Ok(());
+        }
+        let len = upgrade::header_len(&self.bufs.incoming[..PREFIX_LEN]).map_err(|e| {
+            log::warn!("bundle {:#x} refused: {e}", self.p.bundle_id);
+            self.mode = Mode::Idle;
+            plain(UpgradeError::Malformed)
+        })?;
+        if len > (self.layout.header_area as usize).min(MAX_HEADER_LEN) {
+            self.mode = Mode::Idle;
+            return Err(plain(UpgradeError::TooLarge));
+        }
+        if self.incoming_fill >= len {
+            self.incoming_fill = len;
+            self.clear_window();
+            self.p.bytes_received = self.p.bytes_received.saturating_add(len as u32);
             self.accept_header()?;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// The whole header is in RAM: verify it, write it to the target's header area, record

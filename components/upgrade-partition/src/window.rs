@@ -8,6 +8,10 @@
 //! (`Mode::Receiving { chunk: c0 }`). A message is kept only if all of its image bytes fall
 //! before the window's end; its bytes that belong to chunks already in place are skipped.
 //!
+//! The same bit ring keeps the messages of the bundle header while it is collected (their bytes
+//! go to their place in the header buffer, see [`crate::intake`]); it is emptied when the header
+//! is complete.
+//!
 //! **What was kept.** One bit per message, in a ring of [`WINDOW_BITS`] bits indexed by message
 //! index modulo the ring: only messages in `[base, base + WINDOW_BITS)` are kept (`base` the
 //! message holding chunk `c0`'s first byte), and the bits of messages that fall behind `base`
@@ -109,12 +113,12 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
         })
     }
 
-    fn held(&self, p: u64) -> bool {
+    pub(crate) fn held(&self, p: u64) -> bool {
         let b = p % WINDOW_BITS;
         self.held[(b / 64) as usize] & (1 << (b % 64)) != 0
     }
 
-    fn set_held(&mut self, p: u64, on: bool) {
+    pub(crate) fn set_held(&mut self, p: u64, on: bool) {
         let b = p % WINDOW_BITS;
         let w = &mut self.held[(b / 64) as usize];
         if on {
@@ -169,6 +173,23 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             }
         }
         Some((u32::try_from(next).unwrap_or(u32::MAX), ahead))
+    }
+
+    /// `next_chunk` and `held_ahead` of the status while the header is collected.
+    pub(crate) fn header_report(&self) -> (u32, u64) {
+        let step = match self.p.piece_len {
+            0 => u64::from(self.total_len).max(1),
+            n => u64::from(n),
+        };
+        let next = self.incoming_fill as u64 / step;
+        let mut ahead = 0u64;
+        for k in 0..64u64 {
+            let p = next + 1 + k;
+            if p < WINDOW_BITS && self.held(p) {
+                ahead |= 1 << k;
+            }
+        }
+        (u32::try_from(next).unwrap_or(u32::MAX), ahead)
     }
 
     /// Takes an image message while receiving (its geometry already checked): keeps its bytes
