@@ -300,6 +300,7 @@ fn a_killed_ground_upgrade_resumes_where_the_node_is_without_resending_its_chunk
     let missing = (total - had) * chunk;
     // Slack: the window's horizon beyond the last chunk, and 5 % of spurious resends.
     let slack = 65 * PIECE_BYTES + missing / 20;
+    println!("{out}");
     println!(
         "{had} of {total} chunks in place after the kill ({copied} copied on board); the second run uplinked {uplinked} bytes for {missing} missing"
     );

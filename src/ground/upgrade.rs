@@ -73,6 +73,9 @@ pub struct Outcome {
     pub messages: u32,
     /// Messages sent more than once (the node reported them missing after a timeout).
     pub resent: u32,
+    /// Time from the first transfer message to the image written on the node (zero if this
+    /// run only followed a transfer that was already over).
+    pub uplink: Duration,
     /// Time taken.
     pub elapsed: Duration,
 }
@@ -278,6 +281,7 @@ pub fn upgrade(
         0
     };
     let mut window = uplink::Window::new(bundle, id, PIECE);
+    let mut uplink_time = Duration::ZERO;
     let ours = |s: &UpgradeStatus| s.bundle_id == id;
     // Already written, on trial or confirmed (a re-run): follow it. Rolled back: try again.
     let follow_only = ours(&s)
@@ -302,6 +306,7 @@ pub fn upgrade(
         });
         let mut heard = Instant::now();
         let mut started = false;
+        let sending = Instant::now();
         loop {
             run.left("sending")?;
             match step(&s, id, started) {
@@ -341,6 +346,7 @@ pub fn upgrade(
                 }
             }
         }
+        uplink_time = sending.elapsed();
         on(&Event::Written { status: s });
     }
     // The node reboots into the trial, soaks, and confirms or rolls back.
@@ -352,6 +358,7 @@ pub fn upgrade(
                     uplinked: window.uplinked,
                     messages: window.messages,
                     resent: window.resent,
+                    uplink: uplink_time,
                     elapsed: start.elapsed(),
                 });
             }
