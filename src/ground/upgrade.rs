@@ -203,7 +203,8 @@ impl Run<'_> {
 enum Step {
     /// Send what the node needs (from message 0 for a status of another bundle).
     Send,
-    /// The node works on board (copy pass, final check): ask for its status until it is done.
+    /// The node works on board (copy pass, final check), or its status is not about this
+    /// transfer: ask for its status until it is.
     Wait,
     /// The image is written (or further): follow the trial.
     Done,
@@ -211,9 +212,17 @@ enum Step {
     Refused(String),
 }
 
+/// Whether `s` says the node lost the transfer and starts over from byte 0.
+fn restart(s: &UpgradeStatus) -> bool {
+    use protocol::UpgradeError as E;
+    s.state == UpgradeState::Idle
+        && s.last_refusal
+            .is_some_and(|r| matches!(r.reason, E::ProgressLost | E::SlotDamaged))
+}
+
 /// `started`: messages of this run were sent, so a refusal in `s` answers one of them (the
-/// first status may be a refusal of an earlier command).
-fn step(s: &UpgradeStatus, id: u64, started: bool) -> Step {
+/// first status may be a refusal of an earlier command). `seen`: the node reported this bundle.
+fn step(s: &UpgradeStatus, id: u64, started: bool, seen: bool) -> Step {
     use protocol::UpgradeError as E;
     let ours = s.bundle_id == id;
     let why = |s: &UpgradeStatus| {
@@ -240,15 +249,11 @@ fn step(s: &UpgradeStatus, id: u64, started: bool) -> Step {
                 .map_or_else(|| explain(&Refusal { reason, detail: 0 }), |r| explain(&r)),
         ),
         // The node lost its record or found the slot damaged: it asks from byte 0 again.
-        UpgradeState::Idle
-            if ours
-                && started
-                && !s
-                    .last_refusal
-                    .is_some_and(|r| matches!(r.reason, E::ProgressLost | E::SlotDamaged)) =>
-        {
-            Step::Refused(why(s))
-        }
+        UpgradeState::Idle if started && !restart(s) && ours => Step::Refused(why(s)),
+        // Once sending, a status of another bundle is stale (or the node is not itself yet):
+        // message 0 goes again only when the node says it starts over, never on a stale status
+        // (a late message 0 would start a finished or rolled-back bundle again).
+        _ if seen && !ours && !restart(s) => Step::Wait,
         _ => Step::Send,
     }
 }
@@ -306,10 +311,12 @@ pub fn upgrade(
         });
         let mut heard = Instant::now();
         let mut started = false;
+        let mut seen = false;
         let sending = Instant::now();
         loop {
             run.left("sending")?;
-            match step(&s, id, started) {
+            seen |= s.bundle_id == id;
+            match step(&s, id, started, seen) {
                 Step::Send => {
                     started = true;
                     match window
@@ -330,10 +337,12 @@ pub fn upgrade(
                     }
                 }
                 Step::Wait => {
-                    on(&Event::Preparing {
-                        done: s.chunks_done,
-                        total: s.chunks_total,
-                    });
+                    if s.bundle_id == id {
+                        on(&Event::Preparing {
+                            done: s.chunks_done,
+                            total: s.chunks_total,
+                        });
+                    }
                     std::thread::sleep(POLL);
                     s = run.status("waiting for the on-board copy")?;
                     heard = Instant::now();
