@@ -164,7 +164,7 @@ message!(
 message!(
     UpgradeStatus,
     "upgrade-status",
-    92,
+    88,
     "upgrade -> comms: transfer and boot state, next chunk needed"
 );
 message!(

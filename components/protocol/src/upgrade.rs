@@ -172,7 +172,7 @@ impl UpgradeStatus {
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
 /// every state change.
 ///
-/// Maximum serialised size: 92 bytes.
+/// Maximum serialised size: 88 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct UpgradeStatus {
