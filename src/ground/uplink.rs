@@ -118,17 +118,11 @@ impl<'b> Window<'b> {
             return;
         }
         let now = Instant::now();
-        let taken = |p: u32| {
-            p < s.next_chunk
-                || p.checked_sub(s.next_chunk)
-                    .and_then(|d| d.checked_sub(1))
-                    .is_some_and(|k| k < 64 && s.held_ahead & (1 << k) != 0)
-        };
         let lo = s.next_chunk.saturating_sub(IN_FLIGHT as u32 * 4);
         let hi = s.next_chunk.saturating_add(65).min(self.count);
         for p in lo..hi {
             let i = p as usize;
-            if !taken(p) {
+            if !s.has(p) {
                 continue;
             }
             if let Some(t) = self.sent_at[i].take()

@@ -977,16 +977,8 @@ impl<P: StatePersist> Node<P> {
                 down,
             );
         } else {
-            let (next, ahead) = (s.next_chunk, s.held_ahead);
-            let taken = move |index: u32| {
-                index < next
-                    || index
-                        .checked_sub(next)
-                        .and_then(|d| d.checked_sub(1))
-                        .is_some_and(|k| k < 64 && ahead & (1 << k) != 0)
-            };
             self.complete(
-                |w| matches!(w, Waiting::Upgrade { bundle: b, index } if *b == bundle && taken(*index)),
+                |w| matches!(w, Waiting::Upgrade { bundle: b, index } if *b == bundle && s.has(*index)),
                 Ok(()),
                 now,
                 down,

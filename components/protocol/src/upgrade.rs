@@ -167,6 +167,16 @@ pub struct Refusal {
 impl UpgradeStatus {
     /// [`UpgradeStatus::answers`] of a status that answers no message.
     pub const UNSOLICITED: u32 = u32::MAX;
+
+    /// Whether the agent needs transfer message `index` no more: it is before `next_chunk`, or
+    /// marked in `held_ahead`.
+    pub fn has(&self, index: u32) -> bool {
+        index < self.next_chunk
+            || index
+                .checked_sub(self.next_chunk)
+                .and_then(|d| d.checked_sub(1))
+                .is_some_and(|k| k < 64 && self.held_ahead & (1 << k) != 0)
+    }
 }
 
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
@@ -210,4 +220,28 @@ pub struct UpgradeStatus {
     pub slots: [SlotVersion; 2],
     /// The last refusal, kept across resets.
     pub last_refusal: Option<Refusal>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_is_before_next_or_held_ahead() {
+        let s = UpgradeStatus {
+            next_chunk: 10,
+            held_ahead: 0b101 | 1 << 63,
+            ..UpgradeStatus::default()
+        };
+        let has: [u32; 5] = [0, 9, 11, 13, 74];
+        let lacks: [u32; 5] = [10, 12, 14, 73, 75];
+        assert!(has.iter().all(|&i| s.has(i)));
+        assert!(!lacks.iter().any(|&i| s.has(i)));
+        let end = UpgradeStatus {
+            next_chunk: u32::MAX,
+            held_ahead: u64::MAX,
+            ..UpgradeStatus::default()
+        };
+        assert!(!end.has(u32::MAX));
+    }
 }
