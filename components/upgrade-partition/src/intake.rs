@@ -8,8 +8,9 @@
 //! image messages in the receive window ([`crate::window`]); duplicates are ignored. A message
 //! whose geometry does not fit the transfer is refused as out of order. A bundle id
 //! other than the current one starts a new transfer, and must start at offset 0. A late message
-//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
-//! bundle from offset 0 after a rollback is a new attempt.
+//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored, its first
+//! message too: a bundle that was rolled back is not installed again (a new attempt is a new
+//! bundle).
 //!
 //! Avoids: writing unverified bytes, and trusting any number in a message (offsets, lengths and
 //! totals are checked against the transfer and, once known, the manifest).
@@ -65,10 +66,12 @@ impl<F: NorFlash, B: BootControl> Agent<F, B> {
             self.p.phase,
             Phase::Staged | Phase::Confirmed | Phase::RolledBack
         );
-        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id && piece.offset != 0
-        {
+        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id {
             // A late copy of a message of a transfer that is over (a retry that crossed the
-            // reboot): nothing to do, the status says where the bundle is.
+            // reboot), its first message included: nothing to do, the status says where the
+            // bundle is. A bundle that was rolled back is not installed again from a late
+            // message 0 (the windowed ground has several in flight): a new attempt is a new
+            // bundle.
             return Ok(());
         }
         let bs = self.boot.state();
