@@ -3,15 +3,17 @@
 //! the sim board's public factory keys), and `spacenode ground upgrade` talks to it over the sim
 //! radio:
 //!
-//! 1. the same executable stamped version 2.0.0 (security counter 1): the agent copies every
-//!    chunk on board, only the header goes up; the boot stage trial-boots slot B (the new image
-//!    really runs: its own boot line says slot B), the agent confirms it after the health soak,
-//!    and the command prints "confirmed" with the version;
+//! 1. the same executable with 256 KiB appended, stamped version 2.0.0 (security counter 1):
+//!    the agent copies every chunk it already has on board, and only the header and the changed
+//!    chunks go up, through the windowed uplink over the 10 % loss radio (the bytes uplinked
+//!    are at least what the node needed and less than twice it); the boot stage trial-boots
+//!    slot B (the new image really runs: its own boot line says slot B), the agent confirms it
+//!    after the health soak, and the command prints "confirmed" with the version;
 //! 2. a downgrade (1.0.0) is refused before any image byte, with the agent's reason, exit 1;
 //! 3. `ground status` shows both slots' versions and the refusal.
 //!
-//! The bundles are signed with the sim board's public factory keys (the constants of
-//! `src/boot/factory.rs`); the test checks their root hashes to the node's OTP, so a change of
+//! The bundles are signed with the sim board's public factory keys (`src/boot/sim_release.rs`,
+//! compiled into this test); the test checks their root hashes to the node's OTP, so a change of
 //! those keys fails here first. Every wait is bounded; nothing asserts how fast anything is.
 
 mod common;
@@ -20,12 +22,10 @@ use common::{Board, free_addr, text};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::{Command, Output};
-use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
-use upgrade::{Algorithm, Version};
+use upgrade::Version;
 
-/// The sim board's PUBLIC factory seeds (`src/boot/factory.rs`).
-const ROOT_SEED: [u8; 32] = *b"spacenode sim factory root (PUB)";
-const RELEASE_SEED: [u8; 32] = *b"spacenode sim factory release(P)";
+#[path = "../src/boot/sim_release.rs"]
+mod sim;
 
 fn spacenode(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spacenode"))
@@ -36,28 +36,24 @@ fn spacenode(args: &[&str]) -> Output {
 
 /// `image` as `version` / `counter`, signed with the sim factory keys.
 fn sim_release(image: &[u8], version: Version, counter: u32) -> Vec<u8> {
-    let root_key = SecretKey::from_seed(Algorithm::Ed25519, &ROOT_SEED).unwrap();
-    let release_key = SecretKey::from_seed(Algorithm::Ed25519, &RELEASE_SEED).unwrap();
-    let root = RootSpec {
-        version: 1,
-        root_threshold: 1,
-        root_keys: vec![root_key.public()],
-        release_threshold: 1,
-        release_keys: vec![release_key.public()],
-    };
-    let mut root_doc = SignedDoc::new(root.body().unwrap());
-    root_doc.sign(&root_key);
-    let spec = ManifestSpec {
-        board: b"sim".to_vec(),
-        hardware: b"sim-1".to_vec(),
-        version,
-        security_counter: counter,
-        expires: u64::MAX,
-        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
-    };
-    let mut manifest = SignedDoc::new(spec.body(image).unwrap());
-    manifest.sign(&release_key);
-    assemble(&[root_doc], &manifest, image).unwrap()
+    sim::sim_release(image, version, counter).unwrap()
+}
+
+/// Bytes appended to the executable to make version 2.
+const TAIL: usize = 256 << 10;
+
+/// The number just before `what` in `text` (digits and separators).
+fn number_before(text: &str, what: &str) -> u64 {
+    let at = text
+        .find(what)
+        .unwrap_or_else(|| panic!("no {what:?} in:\n{text}"));
+    let digits: String = text[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().unwrap()
 }
 
 fn link_args<'a>(uplink: &'a str, ground: &'a str, gstate: &'a str) -> Vec<&'a str> {
@@ -75,7 +71,11 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     board.wait_for("[upgrade] INFO  slot A running");
 
     let exe = std::fs::read(env!("CARGO_BIN_EXE_spacenode")).unwrap();
-    let v2 = sim_release(&exe, Version::new(2, 0, 0), 1);
+    // Version 2 is this executable with 256 KiB of new bytes after it (an ELF runs with bytes
+    // appended): its last chunk and four new ones must go up, through the windowed uplink.
+    let mut image = exe.clone();
+    image.extend((0..TAIL as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let v2 = sim_release(&image, Version::new(2, 0, 0), 1);
     let otp = std::fs::read(state.join("otp.bin")).unwrap();
     let root1 = upgrade::Header::parse(&v2).unwrap().roots()[0].body;
     assert!(
@@ -101,6 +101,17 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     );
     assert!(out.contains("copied on board"), "{out}");
     println!("{out}");
+    // The chunks the node did not have: the tail, plus the executable's last partial chunk.
+    let chunk = 1usize << upgrade::DEFAULT_CHUNK_LOG2;
+    let header = upgrade::header_len(&v2).unwrap();
+    let needed = header + (image.len() - exe.len() / chunk * chunk);
+    let uplinked = number_before(&out, " bytes uplinked");
+    let copied = number_before(&out, " bytes copied on board");
+    assert_eq!(copied as usize, exe.len() / chunk * chunk, "{out}");
+    assert!(
+        uplinked as usize >= needed && (uplinked as usize) < needed * 2,
+        "{uplinked} bytes uplinked for {needed} the node needed over the 10 % radio:\n{out}"
+    );
     board.wait_for("[boot] power-on #2: slot B (trial");
     assert!(
         board
@@ -203,3 +214,106 @@ fn a_damaged_progress_record_and_slot_are_reported_by_the_running_agent() {
     );
     board.stop();
 }
+
+/// The chunks-in-place count in `ground status`'s upgrade lines.
+fn chunks_in_place(status: &str) -> (u64, u64) {
+    let line = status
+        .lines()
+        .find(|l| l.contains(" chunks in place"))
+        .unwrap_or_else(|| panic!("no transfer in:\n{status}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "of").expect("N of M");
+    (
+        words[at - 1].parse().unwrap(),
+        words[at + 1].parse().unwrap(),
+    )
+}
+
+/// `spacenode ground upgrade` killed with SIGKILL in the middle of the uplink, then run again:
+/// it resumes where the node is (the chunks the node already has are not sent again, measured
+/// with the agent's counters against the bytes the second run uplinked), and the upgrade is
+/// confirmed.
+#[test]
+fn a_killed_ground_upgrade_resumes_where_the_node_is_without_resending_its_chunks() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    const LONG_TAIL: usize = 2 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (uplink, ground) = (free_addr(), free_addr());
+    // A 2 Mbit/s radio, so the 2 MiB of new chunks take seconds to go up.
+    let mut board = Board::boot(&state, uplink, ground, &["--radio-kbps", "2000"]);
+    board.wait_for("[upgrade] INFO  slot A running");
+    let exe = std::fs::read(env!("CARGO_BIN_EXE_spacenode")).unwrap();
+    let mut image = exe.clone();
+    image.extend((0..LONG_TAIL as u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8));
+    let v2 = sim_release(&image, Version::new(2, 0, 0), 1);
+    let path = dir.path().join("v2.bundle");
+    std::fs::write(&path, &v2).unwrap();
+    let (u, g, gs, p) = (uplink.to_string(), ground.to_string(), s(&gstate), s(&path));
+    let mut args = vec!["ground", "upgrade"];
+    args.extend(link_args(&u, &g, &gs));
+    args.push(&p);
+
+    // First run: killed a while after the node starts asking for chunks.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in out.lines().map_while(Result::ok) {
+        let go = line.contains("uplinking the");
+        seen.push(line);
+        if go {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("uplinking the")), "{seen:?}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut st_args = vec!["ground", "status"];
+    st_args.extend(link_args(&u, &g, &gs));
+    let st = text(&spacenode(&st_args));
+    let (had, total) = chunks_in_place(&st);
+    assert!(had < total, "killed before the end: {st}");
+    let chunk = 1u64 << upgrade::DEFAULT_CHUNK_LOG2;
+    let copied = exe.len() as u64 / chunk;
+    assert!(had > copied, "some uplinked chunks were in place: {st}");
+
+    // Second run: resumes, sends only what the node still lacks, and confirms.
+    let o = spacenode(&args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("resuming at message"), "{out}");
+    assert!(
+        out.contains("confirmed: the node runs version 2.0.0"),
+        "{out}"
+    );
+    let uplinked = number_before(&out, " bytes uplinked");
+    let missing = (total - had) * chunk;
+    // Slack: the window's horizon beyond the last chunk, and 5 % of spurious resends.
+    let slack = 65 * PIECE_BYTES + missing / 20;
+    println!("{out}");
+    println!(
+        "{had} of {total} chunks in place after the kill ({copied} copied on board); the second run uplinked {uplinked} bytes for {missing} missing"
+    );
+    assert!(
+        (had - copied) * chunk > slack,
+        "the first run got far enough for the check below to tell a resend of its chunks: {st}"
+    );
+    assert!(
+        uplinked <= missing + slack,
+        "{uplinked} bytes uplinked again for {missing} bytes of missing chunks:\n{out}"
+    );
+    board.stop();
+}
+
+/// Bundle bytes per transfer message (`spacenode ground upgrade`'s).
+const PIECE_BYTES: u64 = 1_800;

@@ -9,14 +9,13 @@
 //!   boots only images released under the operator's root (and its sequential rotations).
 //! - **Default**: the running `spacenode` executable, signed at provisioning time as version
 //!   [`CARGO_PKG_VERSION`](env!) with the sim board's **public** factory keys
-//!   ([`SIM_FACTORY_ROOT_SEED`], [`SIM_FACTORY_RELEASE_SEED`]). Anyone can sign images for such a
+//!   ([`super::sim_release`]). Anyone can sign images for such a
 //!   node: it exists so that `spacenode run` works on a fresh machine, and the boot log says so.
 //!
 //! Avoids: writing anything when OTP is already burnt (the caller checks), and keeping any key:
 //! the sim keys are derived from public constants each time.
 
 use super::otp;
-use super::slot::{SIM_BOARD, SIM_HARDWARE};
 use board_sim::flash::SimFlash;
 use hal::boot::Slot;
 use hal::flash::NorFlash;
@@ -24,13 +23,9 @@ use hal::slots::SlotLayout;
 use hex_conservative::DisplayHex;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
-use upgrade::{Algorithm, Version};
+use upgrade::Version;
 
-/// Seed of the sim board's public factory root key (Ed25519). PUBLIC: sim board only.
-pub const SIM_FACTORY_ROOT_SEED: [u8; 32] = *b"spacenode sim factory root (PUB)";
-/// Seed of the sim board's public factory release key (Ed25519). PUBLIC: sim board only.
-pub const SIM_FACTORY_RELEASE_SEED: [u8; 32] = *b"spacenode sim factory release(P)";
+pub use super::sim_release::sim_release;
 
 /// Where the first image comes from.
 #[derive(Debug)]
@@ -96,30 +91,8 @@ pub fn provision(
 /// A bundle of `image` as version `CARGO_PKG_VERSION`, security counter 0, signed by the sim
 /// board's public factory keys.
 pub fn sim_bundle(image: &[u8]) -> Result<Vec<u8>, upgrade::builder::BuildError> {
-    let root_key = SecretKey::from_seed(Algorithm::Ed25519, &SIM_FACTORY_ROOT_SEED)
-        .expect("an Ed25519 seed is any 32 bytes");
-    let release_key = SecretKey::from_seed(Algorithm::Ed25519, &SIM_FACTORY_RELEASE_SEED)
-        .expect("an Ed25519 seed is any 32 bytes");
-    let root = RootSpec {
-        version: 1,
-        root_threshold: 1,
-        root_keys: vec![root_key.public()],
-        release_threshold: 1,
-        release_keys: vec![release_key.public()],
-    };
-    let mut root_doc = SignedDoc::new(root.body()?);
-    root_doc.sign(&root_key);
-    let spec = ManifestSpec {
-        board: SIM_BOARD.to_vec(),
-        hardware: SIM_HARDWARE.to_vec(),
-        version: Version::parse(env!("CARGO_PKG_VERSION")).unwrap_or_default(),
-        security_counter: 0,
-        expires: u64::MAX,
-        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
-    };
-    let mut manifest = SignedDoc::new(spec.body(image)?);
-    manifest.sign(&release_key);
-    assemble(&[root_doc], &manifest, image)
+    let version = Version::parse(env!("CARGO_PKG_VERSION")).unwrap_or_default();
+    sim_release(image, version, 0)
 }
 
 /// Verifies a factory bundle against its own first root; returns that root's hash.

@@ -35,6 +35,7 @@ pub mod factory;
 pub mod image;
 pub mod otp;
 pub mod report;
+pub mod sim_release;
 pub mod slot;
 
 use crate::failure::Failure;

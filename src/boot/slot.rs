@@ -17,10 +17,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use upgrade::{Floor, Policy, Rule, Trust, Version};
 
-/// The sim board's id in manifests.
-pub const SIM_BOARD: &[u8] = b"sim";
-/// The sim board's hardware id in manifests (the board model and revision).
-pub const SIM_HARDWARE: &[u8] = b"sim-1";
+pub use super::sim_release::{SIM_BOARD, SIM_HARDWARE};
 
 /// A verified image, sealed in memory, ready to run.
 #[derive(Debug)]

@@ -12,7 +12,6 @@
 //!
 //! Avoids: anything but the operator's path (`crate::ground::upgrade`) for the upgrades.
 
-use crate::boot::factory::{SIM_FACTORY_RELEASE_SEED, SIM_FACTORY_ROOT_SEED};
 use crate::failure::Failure;
 use crate::ground::session::{Session, SessionConfig};
 use crate::ground::upgrade::{self as up, Event, UpgradeError, UpgradeJob};
@@ -22,8 +21,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use upgrade::builder::{ManifestSpec, RootSpec, SecretKey, SignedDoc, assemble};
-use upgrade::{Algorithm, Version};
+use upgrade::Version;
 
 /// The broken release's image: a real executable that exits at once.
 const BROKEN_IMAGE: &str = "/bin/false";
@@ -34,31 +32,7 @@ fn usage(e: impl std::fmt::Display) -> Failure {
 
 /// `image` as `version` / `counter`, signed with the sim board's public factory keys.
 fn sim_release(image: &[u8], version: Version, counter: u32) -> Result<Vec<u8>, Failure> {
-    let key = |seed| SecretKey::from_seed(Algorithm::Ed25519, seed).ok_or_else(|| usage("key"));
-    let (root_key, release_key) = (
-        key(&SIM_FACTORY_ROOT_SEED)?,
-        key(&SIM_FACTORY_RELEASE_SEED)?,
-    );
-    let root = RootSpec {
-        version: 1,
-        root_threshold: 1,
-        root_keys: vec![root_key.public()],
-        release_threshold: 1,
-        release_keys: vec![release_key.public()],
-    };
-    let mut root_doc = SignedDoc::new(root.body().map_err(usage)?);
-    root_doc.sign(&root_key);
-    let spec = ManifestSpec {
-        board: crate::boot::slot::SIM_BOARD.to_vec(),
-        hardware: crate::boot::slot::SIM_HARDWARE.to_vec(),
-        version,
-        security_counter: counter,
-        expires: u64::MAX,
-        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
-    };
-    let mut manifest = SignedDoc::new(spec.body(image).map_err(usage)?);
-    manifest.sign(&release_key);
-    assemble(&[root_doc], &manifest, image).map_err(usage)
+    crate::boot::factory::sim_release(image, version, counter).map_err(usage)
 }
 
 /// The node under its boot stage, its log lines as they come.

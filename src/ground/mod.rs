@@ -43,6 +43,7 @@ pub mod status;
 pub mod time;
 pub mod upgrade;
 pub mod upgrade_show;
+pub mod uplink;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};

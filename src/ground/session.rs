@@ -580,20 +580,17 @@ impl Session {
         ))
     }
 
-    /// Collect every TM that arrives within `wait` (tests: what a unit caused).
-    pub fn collect(&mut self, wait: Duration) -> Result<Vec<Tm>, SessionError> {
-        let mut out = Vec::new();
+    /// Wait up to `wait` for one authenticated TM (floors noted); `None` if none arrived.
+    pub fn recv_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
         let mut buf = vec![0u8; 65_536];
         let deadline = Instant::now() + wait;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            self.sock.set_read_timeout(Some(left))?;
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_micros(100))))?;
             match self.sock.recv_from(&mut buf) {
                 Ok((k, _)) => {
                     if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
-                        out.push(tm);
+                        return Ok(Some(tm));
                     }
                 }
                 Err(e)
@@ -606,6 +603,22 @@ impl Session {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Collect every TM that arrives within `wait` (tests: what a unit caused).
+    pub fn collect(&mut self, wait: Duration) -> Result<Vec<Tm>, SessionError> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            match self.recv_tm(left)? {
+                Some(tm) => out.push(tm),
+                None => break,
             }
         }
         Ok(out)

@@ -6,24 +6,24 @@
 //! 2. asks for the agent's status (PUS 3,27, housekeeping structure 5): the same bundle (its id
 //!    is the first 8 bytes of its SHA-256) already under way resumes where the node is, even
 //!    after this process was killed or the node reset; a trial already running is followed;
-//! 3. sends the bundle in messages of [`PIECE`] bytes (TC 8,1 function 0x0002), each the one the
-//!    agent asked for last (`next_chunk` of the structure 5 the node sends with every answer): the
-//!    manifest first, then, after the agent copied on board every chunk the running image already
-//!    has (state `Preparing`), only the chunks it still needs;
+//! 3. sends the bundle in messages of [`PIECE`] bytes (TC 8,1 function 0x0002) through the
+//!    windowed sender ([`super::uplink`]): several messages in flight, each sent again only while
+//!    the node's status (structure 5, sent down after every message) still reports it missing.
+//!    The manifest goes first; after the agent copied on board every chunk the running image
+//!    already has (state `Preparing`, the ground waits), only the chunks it still needs;
 //! 4. after the trial request (state `Written`) the node reboots; the ground asks for the status
 //!    until the new image is confirmed, or the node rolled back and says why.
 //!
-//! A refusal of the node (1,8 with an upgrade failure code, or the status's last refusal) ends
-//! the upgrade with the agent's reason; a damaged chunk (`UpgradeBadHash`) is sent again.
+//! A refusal of the bundle in the node's status ends the upgrade with the agent's reason; a
+//! chunk that failed its hash is simply reported missing again and resent.
 //!
 //! Avoids: waiting without a deadline ([`UpgradeJob::deadline`] bounds the whole run).
 
-use super::session::{Answer, Session, SessionError};
-use comms::failure::FailureCode;
-use comms::pus::function::{self, Chunk, FN_UPGRADE_CHUNK};
-use comms::pus::hk_upgrade::{self, SID_UPGRADE};
-use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
-use protocol::{ChunkPosition, Refusal, Slot, UpgradeState, UpgradeStatus};
+use super::session::{Session, SessionError};
+use super::uplink;
+use comms::pus::hk_upgrade::SID_UPGRADE;
+use comms::pus::{ST_HOUSEKEEPING, ST_TEST};
+use protocol::{Refusal, Slot, UpgradeState, UpgradeStatus};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,11 @@ pub struct Outcome {
     pub uplinked: u64,
     /// Messages sent.
     pub messages: u32,
+    /// Messages sent more than once (the node reported them missing after a timeout).
+    pub resent: u32,
+    /// Time from the first transfer message to the image written on the node (zero if this
+    /// run only followed a transfer that was already over).
+    pub uplink: Duration,
     /// Time taken.
     pub elapsed: Duration,
 }
@@ -98,19 +103,10 @@ pub fn bundle_id(bundle: &[u8]) -> u64 {
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
-/// The latest structure 5 among `tms`.
-fn status_in(a: &Answer) -> Option<UpgradeStatus> {
-    a.other
-        .iter()
-        .rev()
-        .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
-        .find_map(|t| hk_upgrade::decode(&t.source))
-}
-
 /// Asks the node for the agent's status.
 pub fn query(session: &mut Session) -> Result<Option<UpgradeStatus>, SessionError> {
     let a = session.command(ST_HOUSEKEEPING, 27, &[1, SID_UPGRADE])?;
-    Ok(status_in(&a))
+    Ok(a.other.iter().rev().find_map(uplink::status_of))
 }
 
 /// The operator's text for a refusal.
@@ -180,7 +176,6 @@ struct Run<'a> {
     session: &'a mut Session,
     start: Instant,
     deadline: Duration,
-    id: u64,
 }
 
 impl Run<'_> {
@@ -202,62 +197,64 @@ impl Run<'_> {
             }
         }
     }
+}
 
-    /// Sends message `index`; the agent's status after it.
-    fn send(&mut self, bundle: &[u8], index: u32) -> Result<UpgradeStatus, UpgradeError> {
-        let count = bundle.len().div_ceil(PIECE) as u32;
-        let off = index as usize * PIECE;
-        let data = bundle
-            .get(off..(off + PIECE).min(bundle.len()))
-            .unwrap_or(&[]);
-        let chunk = Chunk {
-            id: self.id,
-            position: ChunkPosition {
-                index,
-                count,
-                offset: off as u32,
-                total_len: bundle.len() as u32,
-            },
-            data,
-        };
-        let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + data.len()];
-        app[..2].copy_from_slice(&FN_UPGRADE_CHUNK.to_be_bytes());
-        function::encode_chunk(&chunk, &mut app[2..]);
-        let answer = match self.session.command(ST_FUNCTION, 1, &app) {
-            Ok(a) => a,
-            // The node may be busy copying on board or resetting: its status says where to go on.
-            Err(SessionError::Unreachable { .. }) => return self.status("sending"),
-            Err(e) => return Err(UpgradeError::Session(e)),
-        };
-        let status = match status_in(&answer) {
-            Some(s) => s,
-            None => self.status("sending")?,
-        };
-        // A retry that reached the node after the transfer ended (the agent moved on to the
-        // trial, or the node already rolled back) is refused as out of order: the status, not
-        // that refusal, says how the upgrade goes on.
-        let past = status.bundle_id == self.id
-            && matches!(
-                status.state,
-                UpgradeState::Written
-                    | UpgradeState::TrialBoot
-                    | UpgradeState::Confirmed
-                    | UpgradeState::RolledBack
-            );
-        if let Some(f) = answer.failure()
-            && f.code != FailureCode::UpgradeBadHash
-            && f.code != FailureCode::NoAnswer
-            && !past
+/// What the sender does on status `s`.
+enum Step {
+    /// Send what the node needs (from message 0 for a status of another bundle).
+    Send,
+    /// The node works on board (copy pass, final check), or its status is not about this
+    /// transfer: ask for its status until it is.
+    Wait,
+    /// The image is written (or further): follow the trial.
+    Done,
+    /// The node refused the bundle: why.
+    Refused(String),
+}
+
+/// Whether `s` says the node lost the transfer and starts over from byte 0.
+fn restart(s: &UpgradeStatus) -> bool {
+    use protocol::UpgradeError as E;
+    s.state == UpgradeState::Idle
+        && s.last_refusal
+            .is_some_and(|r| matches!(r.reason, E::ProgressLost | E::SlotDamaged))
+}
+
+/// `started`: messages of this run were sent, so a refusal in `s` answers one of them (the
+/// first status may be a refusal of an earlier command). `seen`: the node reported this bundle.
+fn step(s: &UpgradeStatus, id: u64, started: bool, seen: bool) -> Step {
+    use protocol::UpgradeError as E;
+    let ours = s.bundle_id == id;
+    let why = |s: &UpgradeStatus| {
+        s.last_refusal
+            .map_or_else(|| s.state.to_string(), |r| explain(&r))
+    };
+    match s.state {
+        UpgradeState::Preparing | UpgradeState::Verifying if ours => Step::Wait,
+        UpgradeState::Written
+        | UpgradeState::TrialBoot
+        | UpgradeState::Confirmed
+        | UpgradeState::RolledBack
+            if ours =>
         {
-            let why = status.last_refusal.map_or_else(
-                || format!("{} (code {:#06x})", f.code, f.code.code()),
-                |r| explain(&r),
-            );
-            return Err(UpgradeError::Refused(format!(
-                "the node refused the bundle: {why}"
-            )));
+            Step::Done
         }
-        Ok(status)
+        // A damaged message or one that did not fit: the status says what to send.
+        UpgradeState::Failed {
+            reason: E::BadHash | E::OutOfOrder,
+        } => Step::Send,
+        UpgradeState::Failed { reason } if started && (ours || reason == E::Busy) => Step::Refused(
+            s.last_refusal
+                .filter(|_| ours)
+                .map_or_else(|| explain(&Refusal { reason, detail: 0 }), |r| explain(&r)),
+        ),
+        // The node lost its record or found the slot damaged: it asks from byte 0 again.
+        UpgradeState::Idle if started && !restart(s) && ours => Step::Refused(why(s)),
+        // Once sending, a status of another bundle is stale (or the node is not itself yet):
+        // message 0 goes again only when the node says it starts over, never on a stale status
+        // (a late message 0 would start a finished or rolled-back bundle again).
+        _ if seen && !ours && !restart(s) => Step::Wait,
+        _ => Step::Send,
     }
 }
 
@@ -281,7 +278,6 @@ pub fn upgrade(
         session,
         start,
         deadline: job.deadline,
-        id,
     };
     let mut s = run.status("asking for the agent's status")?;
     let mut next = if s.bundle_id == id {
@@ -289,7 +285,8 @@ pub fn upgrade(
     } else {
         0
     };
-    let (mut uplinked, mut messages) = (0u64, 0u32);
+    let mut window = uplink::Window::new(bundle, id, PIECE);
+    let mut uplink_time = Duration::ZERO;
     let ours = |s: &UpgradeStatus| s.bundle_id == id;
     // Already written, on trial or confirmed (a re-run): follow it. Rolled back: try again.
     let follow_only = ours(&s)
@@ -312,54 +309,53 @@ pub fn upgrade(
             count,
             bytes: bundle.len(),
         });
+        let mut heard = Instant::now();
+        let mut started = false;
+        let mut seen = false;
+        let sending = Instant::now();
         loop {
             run.left("sending")?;
-            s = run.send(bundle, next)?;
-            messages += 1;
-            uplinked += (bundle.len() - next as usize * PIECE).min(PIECE) as u64;
-            on(&Event::Sent { status: s });
-            while ours(&s) && matches!(s.state, UpgradeState::Preparing | UpgradeState::Verifying) {
-                on(&Event::Preparing {
-                    done: s.chunks_done,
-                    total: s.chunks_total,
-                });
-                std::thread::sleep(POLL);
-                s = run.status("waiting for the on-board copy")?;
-            }
-            match s.state {
-                UpgradeState::Written
-                | UpgradeState::TrialBoot
-                | UpgradeState::Confirmed
-                | UpgradeState::RolledBack
-                    if ours(&s) =>
-                {
-                    break;
+            seen |= s.bundle_id == id;
+            match step(&s, id, started, seen) {
+                Step::Send => {
+                    started = true;
+                    match window
+                        .pump(run.session, &s)
+                        .map_err(UpgradeError::Session)?
+                    {
+                        Some(n) => {
+                            s = n;
+                            heard = Instant::now();
+                            on(&Event::Sent { status: s });
+                        }
+                        // Silent: the node may be resetting; its status says where to go on.
+                        None if heard.elapsed() >= uplink::SILENCE => {
+                            s = run.status("sending")?;
+                            heard = Instant::now();
+                        }
+                        None => {}
+                    }
                 }
-                UpgradeState::Receiving | UpgradeState::Failed { .. } if ours(&s) => {
-                    next = s.next_chunk.min(count - 1)
+                Step::Wait => {
+                    if s.bundle_id == id {
+                        on(&Event::Preparing {
+                            done: s.chunks_done,
+                            total: s.chunks_total,
+                        });
+                    }
+                    std::thread::sleep(POLL);
+                    s = run.status("waiting for the on-board copy")?;
+                    heard = Instant::now();
                 }
-                // The node lost its record or found the slot damaged: start again from byte 0.
-                UpgradeState::Idle
-                    if s.last_refusal.is_some_and(|r| {
-                        matches!(
-                            r.reason,
-                            protocol::UpgradeError::ProgressLost
-                                | protocol::UpgradeError::SlotDamaged
-                        )
-                    }) =>
-                {
-                    next = 0
-                }
-                _ => {
-                    let why = s
-                        .last_refusal
-                        .map_or_else(|| format!("{:?}", s.state), |r| explain(&r));
+                Step::Done => break,
+                Step::Refused(why) => {
                     return Err(UpgradeError::Refused(format!(
-                        "the node stopped the transfer: {why}"
+                        "the node refused the bundle: {why}"
                     )));
                 }
             }
         }
+        uplink_time = sending.elapsed();
         on(&Event::Written { status: s });
     }
     // The node reboots into the trial, soaks, and confirms or rolls back.
@@ -368,8 +364,10 @@ pub fn upgrade(
             UpgradeState::Confirmed if ours(&s) && s.confirmed_slot == s.active_slot => {
                 return Ok(Outcome {
                     status: s,
-                    uplinked,
-                    messages,
+                    uplinked: window.uplinked,
+                    messages: window.messages,
+                    resent: window.resent,
+                    uplink: uplink_time,
                     elapsed: start.elapsed(),
                 });
             }

@@ -117,7 +117,7 @@ pub fn outcome_line(o: &Outcome) -> String {
     let s = &o.status;
     let v = s.slots[usize::from(s.active_slot == protocol::Slot::B)];
     format!(
-        "confirmed: the node runs version {}.{}.{} from slot {:?} (security counter {}); {} bytes uplinked in {} messages, {} bytes copied on board, {:.1?}",
+        "confirmed: the node runs version {}.{}.{} from slot {:?} (security counter {}); {} bytes uplinked in {} messages ({} sent again) in {:.1?}, {} bytes copied on board, {:.1?} in all",
         v.version[0],
         v.version[1],
         v.version[2],
@@ -125,6 +125,8 @@ pub fn outcome_line(o: &Outcome) -> String {
         s.security_counter,
         o.uplinked,
         o.messages,
+        o.resent,
+        o.uplink,
         s.bytes_copied,
         o.elapsed
     )

@@ -165,7 +165,7 @@ message!(
 message!(
     UpgradeStatus,
     "upgrade-status",
-    80,
+    88,
     "upgrade -> comms: transfer and boot state, next chunk needed"
 );
 message!(

@@ -164,10 +164,25 @@ pub struct Refusal {
     pub detail: u32,
 }
 
+impl UpgradeStatus {
+    /// [`UpgradeStatus::answers`] of a status that answers no message.
+    pub const UNSOLICITED: u32 = u32::MAX;
+
+    /// Whether the agent needs transfer message `index` no more: it is before `next_chunk`, or
+    /// marked in `held_ahead`.
+    pub fn has(&self, index: u32) -> bool {
+        index < self.next_chunk
+            || index
+                .checked_sub(self.next_chunk)
+                .and_then(|d| d.checked_sub(1))
+                .is_some_and(|k| k < 64 && self.held_ahead & (1 << k) != 0)
+    }
+}
+
 /// `upgrade-status`: upgrade agent → comms. Transfer and boot state, sent after each chunk and on
 /// every state change.
 ///
-/// Maximum serialised size: 80 bytes.
+/// Maximum serialised size: 88 bytes.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[rkyv(derive(Debug))]
 pub struct UpgradeStatus {
@@ -175,6 +190,14 @@ pub struct UpgradeStatus {
     pub bundle_id: u64,
     /// Index of the next transfer chunk (message) the agent needs, for resuming.
     pub next_chunk: u32,
+    /// The transfer message (index) this status answers: the agent sends one status per
+    /// message it takes, so comms completes that message's command on it, whether the agent
+    /// kept the message or dropped it. [`UpgradeStatus::UNSOLICITED`] for any other status.
+    pub answers: u32,
+    /// The messages after `next_chunk` the agent does not need sent (held in its receive
+    /// window, or wholly inside image chunks already in place): bit `k` is message
+    /// `next_chunk + 1 + k`. A windowed ground sends only the messages whose bit is clear.
+    pub held_ahead: u64,
     /// Bundle bytes received over the link and stored so far (this bundle).
     pub bytes_received: u32,
     /// Image bytes copied on board from the running slot instead of being uplinked.
@@ -222,5 +245,29 @@ impl core::fmt::Display for UpgradeState {
             UpgradeState::RolledBack => f.write_str("rolled back"),
             UpgradeState::Failed { reason } => write!(f, "refused (code {})", reason.code()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_is_before_next_or_held_ahead() {
+        let s = UpgradeStatus {
+            next_chunk: 10,
+            held_ahead: 0b101 | 1 << 63,
+            ..UpgradeStatus::default()
+        };
+        let has: [u32; 5] = [0, 9, 11, 13, 74];
+        let lacks: [u32; 5] = [10, 12, 14, 73, 75];
+        assert!(has.iter().all(|&i| s.has(i)));
+        assert!(!lacks.iter().any(|&i| s.has(i)));
+        let end = UpgradeStatus {
+            next_chunk: u32::MAX,
+            held_ahead: u64::MAX,
+            ..UpgradeStatus::default()
+        };
+        assert!(!end.has(u32::MAX));
     }
 }

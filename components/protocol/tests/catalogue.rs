@@ -213,6 +213,8 @@ fn maximal_values_fit_documented_sizes() {
     check_kind(UpgradeStatus {
         bundle_id: u64::MAX,
         next_chunk: u32::MAX,
+        answers: u32::MAX,
+        held_ahead: u64::MAX,
         bytes_received: u32::MAX,
         bytes_copied: u32::MAX,
         chunks_done: u32::MAX,

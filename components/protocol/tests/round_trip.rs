@@ -221,7 +221,7 @@ proptest! {
         let slots = [SlotVersion { present: b, version: [attempts_left.into(), 1, 2], security_counter: next_chunk }, SlotVersion::default()];
         let last_refusal = b.then_some(Refusal { reason: UpgradeError::TrialUnhealthy, detail: bytes_received });
         assert_round_trip(UpgradeStatus {
-            bundle_id, next_chunk, bytes_received, bytes_copied: bytes_received, chunks_done: next_chunk,
+            bundle_id, next_chunk, answers: next_chunk ^ 1, held_ahead: bundle_id ^ 0x5A5A, bytes_received, bytes_copied: bytes_received, chunks_done: next_chunk,
             chunks_total: next_chunk, security_counter: bytes_received, state, active_slot,
             confirmed_slot: Slot::A, attempts_left, slots, last_refusal,
         });

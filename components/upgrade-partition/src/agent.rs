@@ -131,12 +131,13 @@ pub struct Agent<F: NorFlash + ErasedValue, B: BootControl> {
     pub(crate) bufs: Buffers,
     pub(crate) running_len: usize,
     pub(crate) incoming_fill: usize,
-    pub(crate) chunk_fill: usize,
     pub(crate) total_len: u32,
     pub(crate) mode: Mode,
     pub(crate) slots: [SlotVersion; 2],
     pub(crate) reboot: Option<Reboot>,
     pub(crate) flash_errors: u32,
+    /// Messages kept in the receive window ([`crate::window`]).
+    pub(crate) held: [u64; crate::window::WINDOW_WORDS],
 }
 
 pub(crate) const fn idx(s: Slot) -> usize {
@@ -201,12 +202,12 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             bufs,
             running_len: 0,
             incoming_fill: 0,
-            chunk_fill: 0,
             total_len: 0,
             mode: Mode::Idle,
             slots: [SlotVersion::default(); 2],
             reboot: None,
             flash_errors: 0,
+            held: [0; crate::window::WINDOW_WORDS],
         };
         agent.load_record();
         agent.load_slots();
@@ -364,7 +365,6 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         self.p.refusal = Some(r);
         self.mode = Mode::Idle;
         self.incoming_fill = 0;
-        self.chunk_fill = 0;
         self.persist();
     }
 
@@ -426,7 +426,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             Mode::Receiving { chunk } => {
                 let log2 = manifest_of(&self.bufs.incoming[..self.incoming_fill])
                     .map_or(0, |m| m.chunk_log2);
-                h + (u64::from(chunk) << log2) + self.chunk_fill as u64
+                h + (u64::from(chunk) << log2)
             }
             Mode::Idle => 0,
             _ => u64::from(self.total_len),
@@ -468,9 +468,17 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             },
         };
         let piece = u64::from(self.p.piece_len.max(1));
+        let (next_chunk, held_ahead) = match self.mode {
+            Mode::Receiving { chunk } => self.window_report(chunk),
+            Mode::Header => Some(self.header_report()),
+            _ => None,
+        }
+        .unwrap_or((u32::try_from(self.need() / piece).unwrap_or(u32::MAX), 0));
         UpgradeStatus {
             bundle_id: self.p.bundle_id,
-            next_chunk: u32::try_from(self.need() / piece).unwrap_or(u32::MAX),
+            next_chunk,
+            answers: UpgradeStatus::UNSOLICITED,
+            held_ahead,
             bytes_received: self.p.bytes_received,
             bytes_copied: self.p.bytes_copied,
             chunks_done: if total > 0 {

@@ -15,8 +15,9 @@
 //! The soak time, trial attempts and soak deadline are [`CONFIG`], generated at build time from
 //! the `upgrade` component's `trial` table in the shipped system description (`build.rs`).
 //!
-//! Avoids: blocking (every send is `try_send`; a status that does not fit is replaced by the
-//! next one, a reboot request is retried at the next tick).
+//! Avoids: blocking (every send is `try_send`; the answer to a transfer message that does not
+//! fit is sent at the next step before any other message is taken, any other status that does
+//! not fit is replaced by the next one, a reboot request is retried at the next tick).
 
 use crate::agent::{Agent, Buffers, Config, Health, Piece, Reboot, StartError};
 use hal::flash::ReadNorFlash;
@@ -60,6 +61,10 @@ pub struct UpgradePd<B: Drivers + BootDrivers> {
     reboots: Tx<RebootRequest>,
     pending_reboot: Option<Reboot>,
     last_sent: Option<UpgradeStatus>,
+    /// The answer to the last message taken, not sent yet (the status ring was full).
+    unanswered: Option<UpgradeStatus>,
+    /// Messages may be waiting in `upgrade-chunks` (the last call stopped early).
+    backlog: bool,
     requests: u32,
 }
 
@@ -95,15 +100,29 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
     }
 
     fn send_if_changed(&mut self, cx: &mut Context) {
+        if self.unanswered.is_some() {
+            // The answer goes first; it carries the newer state then.
+            return;
+        }
         let s = self.agent.status();
         if self.last_sent != Some(s) {
             self.send_status(s, cx);
         }
     }
 
-    fn take_chunks(&mut self, cx: &mut Context) {
+    /// Takes transfer messages, one answer (status) each. An answer that does not fit the
+    /// status ring is kept and sent first at the next step, and no further message is taken
+    /// until it went: comms completes each message's command on its answer, so answers are
+    /// never dropped (a dropped one would hold a comms pending slot until its timeout).
+    /// Returns true if messages may be left for the next step.
+    fn take_chunks(&mut self, cx: &mut Context) -> bool {
         // At most a ring's worth per call, so pings are answered in between.
         for _ in 0..16 {
+            if let Some(s) = self.unanswered.take()
+                && !self.send_answer(s, cx)
+            {
+                return true;
+            }
             let agent = &mut self.agent;
             let got = self.chunks.try_recv(|m| {
                 agent.on_piece(&Piece {
@@ -118,9 +137,11 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
             match got {
                 Ok(s) => {
                     cx.count_in(1);
-                    self.send_status(s, cx);
+                    if !self.send_answer(s, cx) {
+                        return true;
+                    }
                 }
-                Err(RecvError::Empty) => return,
+                Err(RecvError::Empty) => return false,
                 Err(RecvError::Malformed) => {
                     cx.count_malformed(1);
                     log::warn!("upgrade-chunks: malformed message dropped");
@@ -128,8 +149,24 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
                 Err(RecvError::PeerCorrupt(i)) => {
                     cx.count_malformed(1);
                     log::error!("upgrade-chunks: the sender corrupted the ring (index {i})");
-                    return;
+                    return false;
                 }
+            }
+        }
+        true
+    }
+
+    /// Sends the answer to a message; false (kept for the next step) if the ring is full.
+    fn send_answer(&mut self, s: UpgradeStatus, cx: &mut Context) -> bool {
+        match self.status.try_send(&s) {
+            Ok(()) => {
+                cx.count_out(1);
+                self.last_sent = Some(s);
+                true
+            }
+            Err(_) => {
+                self.unanswered = Some(s);
+                false
             }
         }
     }
@@ -236,6 +273,8 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
             reboots,
             pending_reboot: None,
             last_sent: None,
+            unanswered: None,
+            backlog: false,
             requests: 0,
         };
         let s = pd.agent.status();
@@ -254,8 +293,8 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
     }
 
     fn notified(&mut self, set: NotifySet, cx: &mut Context) {
-        if set.contains(self.chunks_src) {
-            self.take_chunks(cx);
+        if set.contains(self.chunks_src) || self.backlog {
+            self.backlog = self.take_chunks(cx);
         }
         if set.contains(self.health_src) {
             self.take_health(cx);
@@ -265,7 +304,7 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
             self.send_if_changed(cx);
         }
         self.send_reboot(cx);
-        let pending = self.pending_reboot.is_some();
+        let pending = self.pending_reboot.is_some() || self.backlog;
         cx.wake_at(after(cx, if busy || pending { STEP_US } else { TICK_US }));
     }
 }

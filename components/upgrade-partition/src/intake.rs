@@ -3,13 +3,14 @@
 //! RAM before it is written to the inactive slot.
 //!
 //! The ground sends the bundle as messages of one fixed length (the first message sets it; the
-//! last may be shorter) at `offset = index * length`. The agent takes the bytes it needs next
-//! from whichever message holds them; a message wholly before that point is a duplicate
-//! (ignored), one after it is early (ignored: the status tells the ground where to go on). A
-//! message whose geometry does not fit the transfer is refused as out of order. A bundle id
+//! last may be shorter) at `offset = index * length`. Messages are kept in any order: header
+//! messages at their place in the header buffer until every one up to the header's end is in,
+//! image messages in the receive window ([`crate::window`]); duplicates are ignored. A message
+//! whose geometry does not fit the transfer is refused as out of order. A bundle id
 //! other than the current one starts a new transfer, and must start at offset 0. A late message
-//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored; the same
-//! bundle from offset 0 after a rollback is a new attempt.
+//! of a bundle whose transfer is over (staged, confirmed or rolled back) is ignored, its first
+//! message too: a bundle that was rolled back is not installed again (a new attempt is a new
+//! bundle).
 //!
 //! Avoids: writing unverified bytes, and trusting any number in a message (offsets, lengths and
 //! totals are checked against the transfer and, once known, the manifest).
@@ -25,9 +26,15 @@ use sha2::{Digest, Sha256};
 use upgrade::{MAX_HEADER_LEN, PREFIX_LEN};
 
 impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
-    /// Takes one transfer message; returns the status to send back (state `Failed` with the
-    /// reason if the message or its bundle was refused).
+    /// Takes one transfer message; returns the status to send back, which answers it (state
+    /// `Failed` with the reason if the message or its bundle was refused).
     pub fn on_piece(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
+        let mut s = self.answer(piece);
+        s.answers = piece.index;
+        s
+    }
+
+    fn answer(&mut self, piece: &Piece<'_>) -> UpgradeStatus {
         match self.take_piece(piece) {
             Ok(()) => self.status(),
             Err(r) => {
@@ -59,10 +66,12 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             self.p.phase,
             Phase::Staged | Phase::Confirmed | Phase::RolledBack
         );
-        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id && piece.offset != 0
-        {
+        if !self.transferring() && over && piece.bundle_id == self.p.bundle_id {
             // A late copy of a message of a transfer that is over (a retry that crossed the
-            // reboot): nothing to do, the status says where the bundle is.
+            // reboot), its first message included: nothing to do, the status says where the
+            // bundle is. A bundle that was rolled back is not installed again from a late
+            // message 0 (the windowed ground has several in flight): a new attempt is a new
+            // bundle.
             return Ok(());
         }
         let bs = self.boot.state();
@@ -89,30 +98,24 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         if !fits {
             return Err(out_of_order);
         }
-        let end = off + len;
-        loop {
-            let need = self.need();
-            if need < off || need >= end {
-                return Ok(());
-            }
-            let rest = piece.data.get((need - off) as usize..).unwrap_or(&[]);
-            let n = match self.mode {
-                Mode::Header => self.take_header(rest)?,
-                Mode::Receiving { chunk } => self.take_chunk(chunk, rest)?,
-                _ => return Ok(()),
-            };
-            self.p.bytes_received = self.p.bytes_received.saturating_add(n as u32);
-            if n == 0 {
-                return Ok(());
-            }
+        if let Mode::Receiving { .. } = self.mode {
+            let kept = self.take_windowed(piece)?;
+            self.p.bytes_received = self
+                .p
+                .bytes_received
+                .saturating_add(u32::try_from(kept).unwrap_or(u32::MAX));
+            return Ok(());
         }
+        if let Mode::Header = self.mode {
+            return self.take_header(piece);
+        }
+        Ok(())
     }
 
     /// A new transfer (in RAM only until its header is accepted).
     fn begin(&mut self, piece: &Piece<'_>) {
         self.mode = Mode::Header;
         self.incoming_fill = 0;
-        self.chunk_fill = 0;
         self.total_len = piece.total_len;
         self.p.bundle_id = piece.bundle_id;
         self.p.piece_len = if piece.count > 1 {
@@ -123,31 +126,58 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         self.p.bytes_received = 0;
         self.p.bytes_copied = 0;
         self.p.header_len = 0;
+        self.clear_window();
     }
 
-    fn take_header(&mut self, rest: &[u8]) -> Result<usize, Refusal> {
-        let fill = self.incoming_fill;
-        let want = if fill < PREFIX_LEN {
-            PREFIX_LEN
-        } else {
-            let len = upgrade::header_len(&self.bufs.incoming[..PREFIX_LEN]).map_err(|e| {
-                log::warn!("bundle {:#x} refused: {e}", self.p.bundle_id);
-                self.mode = Mode::Idle;
-                plain(UpgradeError::Malformed)
-            })?;
-            if len > (self.layout.header_area as usize).min(MAX_HEADER_LEN) {
-                self.mode = Mode::Idle;
-                return Err(plain(UpgradeError::TooLarge));
-            }
-            len
+    /// Takes a message while the header is collected: its bytes go to their place in the
+    /// header buffer, in any order (bits of the receive window's ring, [`crate::window`]); once
+    /// every message up to the header's end is in, the header is checked.
+    fn take_header(&mut self, piece: &Piece<'_>) -> Result<(), Refusal> {
+        let cap = self.bufs.incoming.len();
+        let off = piece.offset as usize;
+        let p = u64::from(piece.index);
+        if off >= cap || p >= crate::window::WINDOW_BITS || self.held(p) {
+            // Past any header, too far ahead, or kept already.
+            return Ok(());
+        }
+        let end = (off + piece.data.len()).min(cap);
+        self.bufs.incoming[off..end].copy_from_slice(&piece.data[..end - off]);
+        self.set_held(p, true);
+        let step = match self.p.piece_len {
+            0 => self.total_len as usize,
+            n => n as usize,
         };
-        let n = (want - fill).min(rest.len());
-        self.bufs.incoming[fill..fill + n].copy_from_slice(&rest[..n]);
-        self.incoming_fill += n;
-        if self.incoming_fill == want && want > PREFIX_LEN {
+        // The header is in up to the first message not kept.
+        loop {
+            let q = self.incoming_fill / step.max(1);
+            if q as u64 >= crate::window::WINDOW_BITS || !self.held(q as u64) {
+                break;
+            }
+            let to = ((q + 1) * step).min(self.total_len as usize).min(cap);
+            if to <= self.incoming_fill {
+                break;
+            }
+            self.incoming_fill = to;
+        }
+        if self.incoming_fill < PREFIX_LEN {
+            return Ok(());
+        }
+        let len = upgrade::header_len(&self.bufs.incoming[..PREFIX_LEN]).map_err(|e| {
+            log::warn!("bundle {:#x} refused: {e}", self.p.bundle_id);
+            self.mode = Mode::Idle;
+            plain(UpgradeError::Malformed)
+        })?;
+        if len > (self.layout.header_area as usize).min(MAX_HEADER_LEN) {
+            self.mode = Mode::Idle;
+            return Err(plain(UpgradeError::TooLarge));
+        }
+        if self.incoming_fill >= len {
+            self.incoming_fill = len;
+            self.clear_window();
+            self.p.bytes_received = self.p.bytes_received.saturating_add(len as u32);
             self.accept_header()?;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// The whole header is in RAM: verify it, write it to the target's header area, record
@@ -230,37 +260,12 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         Ok(())
     }
 
-    fn take_chunk(&mut self, chunk: u32, rest: &[u8]) -> Result<usize, Refusal> {
-        let Some(clen) =
-            manifest_of(&self.bufs.incoming[..self.incoming_fill]).and_then(|m| m.chunk_len(chunk))
-        else {
-            return Ok(0);
-        };
-        let fill = self.chunk_fill;
-        let n = (clen - fill).min(rest.len());
-        self.bufs.chunk[fill..fill + n].copy_from_slice(&rest[..n]);
-        self.chunk_fill += n;
-        if self.chunk_fill < clen {
-            return Ok(n);
-        }
-        self.chunk_fill = 0;
-        let verdict = manifest_of(&self.bufs.incoming[..self.incoming_fill])
-            .map(|m| m.verify_chunk(chunk, &self.bufs.chunk[..clen]));
-        if let Some(Err(e)) = verdict {
-            log::warn!("bundle {:#x}: chunk {chunk} dropped: {e}", self.p.bundle_id);
-            return Err(refusal::of_chunk(&e, chunk));
-        }
-        self.put_chunk(chunk, clen)?;
-        self.after_chunk(chunk);
-        Ok(n)
-    }
-
-    /// Writes the verified chunk in the chunk buffer to the target and records it.
-    pub(crate) fn put_chunk(&mut self, chunk: u32, clen: usize) -> Result<(), Refusal> {
+    /// Writes the verified chunk at `at` in the chunk buffer to the target and records it.
+    pub(crate) fn put_chunk(&mut self, chunk: u32, at: usize, clen: usize) -> Result<(), Refusal> {
         let log2 =
             manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
         let addr = self.layout.image_offset(self.target()) + (chunk << log2);
-        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[..clen]) {
+        if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[at..at + clen]) {
             log::error!("writing chunk {chunk} failed: {e:?}");
             self.flash_errors += 1;
             return Err(Refusal {

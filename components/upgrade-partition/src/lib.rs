@@ -17,9 +17,10 @@
 //! - [`record`]: the crash-safe progress record in the slot flash's progress region (`store`'s
 //!   two-copy record): phase, bundle, target slot, which image chunks are in place, the newest
 //!   verified root, the last refusal.
-//! - [`intake`]: transfer messages in order; the bundle header is collected in RAM and verified
-//!   ([`upgrade::verify`]) before any image byte is accepted; each image chunk is checked against
-//!   its manifest hash before it is written.
+//! - [`intake`]: transfer messages; the bundle header is collected in RAM, in order, and
+//!   verified ([`upgrade::verify`]) before any image byte is accepted.
+//! - [`window`]: image messages in any order, kept in the static chunk buffer until the chunks
+//!   they complete are checked against their manifest hashes and written.
 //! - [`work`]: background steps, one chunk per call: the on-board copy of chunks equal to a chunk
 //!   of the running image (adaptive transfer), the final read-back of the whole image, the trial
 //!   request.
@@ -49,6 +50,7 @@ pub mod record;
 pub mod refusal;
 pub mod slot_io;
 pub mod trial;
+pub mod window;
 pub mod work;
 
 pub use agent::{Agent, Buffers, Config, Health, Piece, StartError};

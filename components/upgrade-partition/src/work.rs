@@ -57,7 +57,6 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             Some(c) => Mode::Receiving { chunk: c },
             None => Mode::Verifying { cursor: 0 },
         };
-        self.chunk_fill = 0;
         if !self.persist() {
             // The chunk is on flash but not recorded: it is simply taken again after a reset.
             log::warn!("chunk {after} is written but not recorded");
@@ -123,7 +122,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
                 );
                 continue;
             }
-            if self.put_chunk(c, clen).is_ok() {
+            if self.put_chunk(c, 0, clen).is_ok() {
                 self.p.bytes_copied = self.p.bytes_copied.saturating_add(clen as u32);
             }
         }
@@ -138,6 +137,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
                 self.p.bytes_copied,
                 count - done
             );
+            self.clear_window();
             self.after_chunk(0);
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Avoids: slots that fill up for good ([`PENDING_TIMEOUT_S`]).
 
-use protocol::{SignResponse, SignStatus, UpgradeState, UpgradeStatus};
+use protocol::{SignResponse, SignStatus, UpgradeError, UpgradeState, UpgradeStatus};
 
 use crate::dedup::{CommandKey, Progress};
 use crate::failure::{Failure, FailureCode};
@@ -168,7 +168,10 @@ impl<P: StatePersist> Node<P> {
 
     /// An `upgrade-status` arrived: send it down (housekeeping structure 5, under the telemetry
     /// association, so the ground learns the next message the agent needs and the outcome of
-    /// a trial), keep it for 3,27 requests, and complete the upgrade chunk commands it answers.
+    /// a trial), keep it for 3,27 requests, and complete the upgrade chunk commands it answers:
+    /// the message named in `answers` (kept or dropped by the agent, so a window of messages
+    /// never fills comms' pending slots), and every message it took (before `next_chunk`, or
+    /// held ahead of it), whose own answer may have been lost.
     pub fn on_upgrade_status(&mut self, s: &UpgradeStatus, now: Now, down: &mut impl Downlink) {
         self.upgrade = Some(*s);
         let spi = self.engine.telemetry_spi();
@@ -182,7 +185,28 @@ impl<P: StatePersist> Node<P> {
             down,
         );
         let bundle = s.bundle_id;
-        if let UpgradeState::Failed { reason } = s.state {
+        // The message this status answers: failed with the refusal, or completed.
+        if s.answers != UpgradeStatus::UNSOLICITED {
+            let index = s.answers;
+            let result = match s.state {
+                UpgradeState::Failed { reason } => {
+                    Err(Failure::new(FailureCode::from_upgrade_error(reason)))
+                }
+                _ => Ok(()),
+            };
+            self.complete(
+                |w| matches!(w, Waiting::Upgrade { bundle: b, index: i } if *b == bundle && *i == index),
+                result,
+                now,
+                down,
+            );
+        }
+        // A refusal of the bundle fails every message of it still waiting; otherwise the ones
+        // the agent took (before the next it needs, or held ahead of it) are complete, in case
+        // their own answers were lost.
+        if let UpgradeState::Failed { reason } = s.state
+            && !matches!(reason, UpgradeError::BadHash | UpgradeError::OutOfOrder)
+        {
             self.complete(
                 |w| matches!(w, Waiting::Upgrade { bundle: b, .. } if *b == bundle),
                 Err(Failure::new(FailureCode::from_upgrade_error(reason))),
@@ -190,9 +214,8 @@ impl<P: StatePersist> Node<P> {
                 down,
             );
         } else {
-            let next = s.next_chunk;
             self.complete(
-                |w| matches!(w, Waiting::Upgrade { bundle: b, index } if *b == bundle && *index < next),
+                |w| matches!(w, Waiting::Upgrade { bundle: b, index } if *b == bundle && s.has(*index)),
                 Ok(()),
                 now,
                 down,

@@ -7,8 +7,8 @@
 //! 4 written, 5 trial boot, 6 confirmed, 7 rolled back, 8 failed), the failed state's refusal
 //! code (1, `UpgradeError::code`, else 0), active slot (1: 0 A, 1 B), confirmed slot (1),
 //! trial attempts left (1), then for slot A and slot B: present (1), major, minor, patch (2
-//! each), security counter (4); then the last refusal: present (1), code (1), detail (4).
-//! 66 bytes.
+//! each), security counter (4); then the last refusal: present (1), code (1), detail (4); then
+//! the messages held ahead of the next one (8, `UpgradeStatus::held_ahead`). 74 bytes.
 //!
 //! Avoids: heap; panics on any input to [`decode`].
 
@@ -17,7 +17,7 @@ use protocol::{Refusal, Slot, SlotVersion, UpgradeError, UpgradeState, UpgradeSt
 /// Structure 5: the upgrade agent's status.
 pub const SID_UPGRADE: u8 = 5;
 /// Length of structure 5.
-pub const LEN: usize = 66;
+pub const LEN: usize = 74;
 
 fn state_code(s: UpgradeState) -> (u8, u8) {
     match s {
@@ -102,6 +102,7 @@ pub fn encode(s: &UpgradeStatus) -> [u8; LEN] {
         o[61] = r.reason.code();
         o[62..66].copy_from_slice(&r.detail.to_be_bytes());
     }
+    o[66..74].copy_from_slice(&s.held_ahead.to_be_bytes());
     o
 }
 
@@ -131,6 +132,8 @@ pub fn decode(b: &[u8]) -> Option<UpgradeStatus> {
     Some(UpgradeStatus {
         bundle_id: u64::from_be_bytes(b[1..9].try_into().ok()?),
         next_chunk: w(9),
+        answers: UpgradeStatus::UNSOLICITED,
+        held_ahead: u64::from_be_bytes(b[66..74].try_into().ok()?),
         bytes_received: w(13),
         bytes_copied: w(17),
         chunks_done: w(21),
@@ -154,6 +157,8 @@ mod tests {
         let s = UpgradeStatus {
             bundle_id: 0x0102_0304_0506_0708,
             next_chunk: 7,
+            answers: UpgradeStatus::UNSOLICITED,
+            held_ahead: 0x8000_0000_0000_0005,
             bytes_received: 1 << 20,
             bytes_copied: 3,
             chunks_done: 9,

@@ -1,0 +1,224 @@
+//! The ground's windowed uplink of a bundle: up to [`IN_FLIGHT`] transfer messages on the link
+//! at once, each sent again only when the node's status still reports it missing a
+//! retransmission timeout after it was last sent.
+//!
+//! The node's status (housekeeping structure 5, sent down after every message the agent takes)
+//! names the first message it needs (`next_chunk`) and, in `held_ahead`, which of the 64
+//! following ones it need not get (kept in its receive window, or inside chunks it already has:
+//! the adaptive transfer's copies). The ground sends only messages in that horizon whose bit is
+//! clear. While the agent still collects the bundle header (which it takes in order, before it
+//! knows the chunks) the ground sends nothing past the header's last message, so the image is
+//! not sent before the node says which of it it needs.
+//!
+//! The timeout follows the measured round trip (time from a message's only send to the first
+//! status that reports it taken) as TCP's does (RFC 6298: smoothed round trip plus four mean
+//! deviations), within [`RTO_MIN`]..[`RTO_MAX`].
+//! The caller asks for the status when the node has been silent for [`SILENCE`] (it may be
+//! resetting).
+//!
+//! Avoids: resending what the node holds, and waiting without a deadline (the caller's).
+
+use super::session::{Session, SessionError};
+use comms::pus::function::{self, Chunk, FN_UPGRADE_CHUNK};
+use comms::pus::hk_upgrade;
+use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING};
+use protocol::{ChunkPosition, UpgradeStatus};
+use std::time::{Duration, Instant};
+
+/// Messages on the link at once: below comms' 16 forwarded commands pending and the agent's
+/// 16-message ring, so a burst is not refused as busy.
+pub const IN_FLIGHT: usize = 12;
+/// Shortest retransmission timeout.
+pub const RTO_MIN: Duration = Duration::from_millis(200);
+/// Longest retransmission timeout.
+pub const RTO_MAX: Duration = Duration::from_secs(3);
+/// Silence after which the ground asks for the status.
+pub const SILENCE: Duration = Duration::from_secs(2);
+
+/// The sender's state for one bundle.
+pub struct Window<'b> {
+    bundle: &'b [u8],
+    id: u64,
+    piece: usize,
+    count: u32,
+    /// Messages holding header bytes (the last may hold image bytes too).
+    header_msgs: u32,
+    sent_at: Vec<Option<Instant>>,
+    sends: Vec<u8>,
+    /// Smoothed round trip and its mean deviation (RFC 6298).
+    srtt: Option<(Duration, Duration)>,
+    /// Bundle bytes sent (retransmissions included).
+    pub uplinked: u64,
+    /// Messages sent.
+    pub messages: u32,
+    /// Messages sent again.
+    pub resent: u32,
+}
+
+/// The latest structure 5 in a TM, if it is one.
+pub fn status_of(tm: &super::session::Tm) -> Option<UpgradeStatus> {
+    (tm.service == ST_HOUSEKEEPING && tm.subservice == 25)
+        .then(|| hk_upgrade::decode(&tm.source))
+        .flatten()
+}
+
+impl<'b> Window<'b> {
+    /// A window over `bundle` (id `id`) in messages of `piece` bytes.
+    pub fn new(bundle: &'b [u8], id: u64, piece: usize) -> Window<'b> {
+        let count = bundle.len().div_ceil(piece) as u32;
+        let header = upgrade::header_len(bundle).unwrap_or(bundle.len());
+        Window {
+            bundle,
+            id,
+            piece,
+            count,
+            header_msgs: header.div_ceil(piece).max(1) as u32,
+            sent_at: vec![None; count as usize],
+            sends: vec![0; count as usize],
+            srtt: None,
+            uplinked: 0,
+            messages: 0,
+            resent: 0,
+        }
+    }
+
+    fn rto(&self) -> Duration {
+        self.srtt
+            .map_or(Duration::from_secs(1), |(r, v)| r + v * 4)
+            .clamp(RTO_MIN, RTO_MAX)
+    }
+
+    /// The messages `s` says the node still needs, in order (only message 0 for a status of
+    /// another bundle).
+    fn needed(&self, s: &UpgradeStatus) -> Vec<u32> {
+        if s.bundle_id != self.id {
+            return vec![0];
+        }
+        let limit = if s.chunks_total == 0 {
+            self.header_msgs
+        } else {
+            self.count
+        };
+        let mut v = Vec::with_capacity(65);
+        if s.next_chunk < limit {
+            v.push(s.next_chunk);
+        }
+        for k in 0..64u32 {
+            let p = s.next_chunk.saturating_add(1 + k);
+            if p < limit && s.held_ahead & (1 << k) == 0 {
+                v.push(p);
+            }
+        }
+        v
+    }
+
+    /// Notes what status `s` says was taken: a round-trip sample from each message sent once.
+    fn note(&mut self, s: &UpgradeStatus) {
+        if s.bundle_id != self.id {
+            return;
+        }
+        let now = Instant::now();
+        let lo = s.next_chunk.saturating_sub(IN_FLIGHT as u32 * 4);
+        let hi = s.next_chunk.saturating_add(65).min(self.count);
+        for p in lo..hi {
+            let i = p as usize;
+            if !s.has(p) {
+                continue;
+            }
+            if let Some(t) = self.sent_at[i].take()
+                && self.sends[i] == 1
+            {
+                let sample = now - t;
+                self.srtt = Some(match self.srtt {
+                    None => (sample, sample / 2),
+                    Some((r, v)) => {
+                        let dev = sample.abs_diff(r);
+                        ((r * 7 + sample) / 8, (v * 3 + dev) / 4)
+                    }
+                });
+            }
+        }
+    }
+
+    fn send(&mut self, session: &mut Session, index: u32) -> Result<(), SessionError> {
+        let off = index as usize * self.piece;
+        let data = self
+            .bundle
+            .get(off..(off + self.piece).min(self.bundle.len()))
+            .unwrap_or(&[]);
+        let chunk = Chunk {
+            id: self.id,
+            position: ChunkPosition {
+                index,
+                count: self.count,
+                offset: off as u32,
+                total_len: self.bundle.len() as u32,
+            },
+            data,
+        };
+        let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + data.len()];
+        app[..2].copy_from_slice(&FN_UPGRADE_CHUNK.to_be_bytes());
+        function::encode_chunk(&chunk, &mut app[2..]);
+        let (unit, _) = session.build_unit(ST_FUNCTION, 1, &app)?;
+        session.send_unit(&unit)?;
+        let i = index as usize;
+        if self.sends[i] > 0 {
+            self.resent += 1;
+        }
+        self.sends[i] = self.sends[i].saturating_add(1);
+        self.sent_at[i] = Some(Instant::now());
+        self.uplinked += data.len() as u64;
+        self.messages += 1;
+        Ok(())
+    }
+
+    /// Sends what `s` says is needed and may go now, then waits up to one timeout for the
+    /// node's next status. Returns the newest status heard, if any.
+    pub fn pump(
+        &mut self,
+        session: &mut Session,
+        s: &UpgradeStatus,
+    ) -> Result<Option<UpgradeStatus>, SessionError> {
+        let now = Instant::now();
+        let rto = self.rto();
+        let in_flight = self
+            .sent_at
+            .iter()
+            .filter(|t| t.is_some_and(|t| now - t < rto))
+            .count();
+        let mut budget = IN_FLIGHT.saturating_sub(in_flight);
+        for p in self.needed(s) {
+            if budget == 0 {
+                break;
+            }
+            let due = self.sent_at[p as usize].is_none_or(|t| now - t >= rto);
+            if due {
+                self.send(session, p)?;
+                budget -= 1;
+            }
+        }
+        // Wait up to one timeout for the node's next status, then drain what else arrived.
+        let start = Instant::now();
+        let mut newest = None;
+        while start.elapsed() < SILENCE {
+            let wait = if newest.is_some() {
+                Duration::from_micros(200)
+            } else {
+                rto.saturating_sub(start.elapsed())
+            };
+            if wait.is_zero() {
+                break;
+            }
+            match session.recv_tm(wait)? {
+                Some(tm) => {
+                    if let Some(st) = status_of(&tm) {
+                        self.note(&st);
+                        newest = Some(st);
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok(newest)
+    }
+}
