@@ -195,7 +195,7 @@ impl<E: core::fmt::Debug + core::fmt::Display> core::error::Error for BootContro
 /// Persistent A/B boot control. See the module docs for the model and failure modes.
 pub trait BootControl {
     /// Storage error.
-    type Error: core::fmt::Debug;
+    type Error: core::fmt::Debug + core::fmt::Display;
 
     /// The state as last persisted (cheap: no storage access).
     fn state(&self) -> BootState;

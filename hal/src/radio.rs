@@ -61,7 +61,7 @@ impl<E: core::fmt::Debug + core::fmt::Display> core::error::Error for RadioError
 /// A non-blocking datagram radio.
 pub trait Radio {
     /// Device-specific error.
-    type Error: core::fmt::Debug;
+    type Error: core::fmt::Debug + core::fmt::Display;
 
     /// Maximum frame length in bytes (payload as the component sees it).
     fn mtu(&self) -> usize;

@@ -36,7 +36,7 @@ fn random_bytes() -> Result<[u8; 32], Failure> {
     let mut b = [0u8; 32];
     board_sim::rng::OsRng
         .try_fill_bytes(&mut b)
-        .map_err(|e| Failure::Usage(format!("getrandom failed: {e:?}")))?;
+        .map_err(|e| Failure::Usage(format!("getrandom failed: {e}")))?;
     Ok(b)
 }
 

@@ -306,7 +306,7 @@ pub fn verify_export(bytes: &[u8; 169], identity: &[u8; 33]) -> Result<ExportVie
     };
     let account = be4(19);
     let xpub = signer::base58::encode_check(e.xpub_bytes())
-        .map_err(|e| format!("the export's xpub does not encode: {e:?}"))?;
+        .map_err(|e| format!("the export's xpub does not encode: {e}"))?;
     Ok(ExportView {
         server: be4(13),
         network,

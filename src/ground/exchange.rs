@@ -228,7 +228,11 @@ impl<'a> Exchange<'a> {
                     progress(&Progress::Uploaded(p));
                     self.uploaded = Some(self.upload_stats(p));
                 }
-                SendState::Failed(c) => return Err(SignError::UploadFailed(format!("{c:?}"))),
+                SendState::Failed(c) => {
+                    return Err(SignError::UploadFailed(
+                        comms::cfdp::condition_text(c).to_string(),
+                    ));
+                }
                 SendState::Active => {}
             }
         }

@@ -163,7 +163,7 @@ fn version(s: &UpgradeStatus, slot: Slot) -> String {
 /// One line for the agent's status.
 pub fn describe(s: &UpgradeStatus) -> String {
     format!(
-        "running slot {:?} (confirmed {:?}): slot A {}, slot B {}; agent {:?}",
+        "running slot {} (confirmed {}): slot A {}, slot B {}; agent {}",
         s.active_slot,
         s.confirmed_slot,
         version(s, Slot::A),
@@ -376,7 +376,7 @@ pub fn upgrade(
                     .last_refusal
                     .map_or_else(|| "no reason recorded".into(), |r| explain(&r));
                 return Err(UpgradeError::Refused(format!(
-                    "the trial failed and the node rolled back to slot {:?}: {why}",
+                    "the trial failed and the node rolled back to slot {}: {why}",
                     s.confirmed_slot
                 )));
             }

@@ -117,7 +117,7 @@ pub fn outcome_line(o: &Outcome) -> String {
     let s = &o.status;
     let v = s.slots[usize::from(s.active_slot == protocol::Slot::B)];
     format!(
-        "confirmed: the node runs version {}.{}.{} from slot {:?} (security counter {}); {} bytes uplinked in {} messages ({} sent again) in {:.1?}, {} bytes copied on board, {:.1?} in all",
+        "confirmed: the node runs version {}.{}.{} from slot {} (security counter {}); {} bytes uplinked in {} messages ({} sent again) in {:.1} s, {} bytes copied on board, {:.1} s in all",
         v.version[0],
         v.version[1],
         v.version[2],
@@ -126,8 +126,8 @@ pub fn outcome_line(o: &Outcome) -> String {
         o.uplinked,
         o.messages,
         o.resent,
-        o.uplink,
+        o.uplink.as_secs_f64(),
         s.bytes_copied,
-        o.elapsed
+        o.elapsed.as_secs_f64()
     )
 }

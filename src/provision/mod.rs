@@ -68,7 +68,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
     let layout = signer::persist::SignerLayout::contiguous(0);
     let registry = store::RecordStore::mount(&mut flash, layout.registry)
-        .map_err(|e| Failure::Usage(format!("{}: {e:?}", path.display())))?;
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
     if !matches!(
         registry.status(),
         store::RecordStatus::Blank | store::RecordStatus::Interrupted
@@ -184,7 +184,7 @@ pub fn node_account_key(
         let e = s
             .export_account_xpub(network, signer::descriptor::ScriptType::Wsh, account)
             .map_err(|e| e.to_string())?;
-        let xpub = signer::base58::encode_check(e.xpub_bytes()).map_err(|e| format!("{e:?}"))?;
+        let xpub = signer::base58::encode_check(e.xpub_bytes()).map_err(|e| e.to_string())?;
         let fp = e.as_bytes()[23..27].as_hex();
         Ok(NodeKey {
             text: format!(

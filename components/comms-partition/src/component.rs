@@ -238,7 +238,7 @@ where
                 self.stats.radio_errors += 1;
                 if self.stats.radio_errors.is_power_of_two() {
                     log::warn!(
-                        "radio receive failed ({} so far): {e:?}",
+                        "radio receive failed ({} so far): {e}",
                         self.stats.radio_errors
                     );
                 }

@@ -107,6 +107,17 @@ pub enum RecordStatus {
     Lost,
 }
 
+impl core::fmt::Display for RecordStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RecordStatus::Blank => f.write_str("both copies blank"),
+            RecordStatus::Present { seq, len } => write!(f, "record {seq} of {len} bytes"),
+            RecordStatus::Interrupted => f.write_str("its first write was cut"),
+            RecordStatus::Lost => f.write_str("no valid copy: the record is lost"),
+        }
+    }
+}
+
 /// One crash-safe record. Holds no flash: every operation takes the flash as an argument, so
 /// several stores can share one device. Always pass the device the store was mounted on.
 #[derive(Debug, Clone)]

@@ -231,8 +231,8 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
                 }
                 log::error!("progress record does not decode: starting idle");
             }
-            Ok(None) => log::error!("progress record lost ({status:?}): starting idle"),
-            Err(e) => log::error!("progress record unreadable ({e:?}): starting idle"),
+            Ok(None) => log::error!("progress record lost ({status}): starting idle"),
+            Err(e) => log::error!("progress record unreadable ({e}): starting idle"),
         }
         self.p = Progress::EMPTY;
         self.p.refusal = Some(plain(UpgradeError::ProgressLost));
@@ -248,7 +248,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         match manifest_of(&self.bufs.running[..self.running_len]) {
             Some(m) if self.running_len > 0 => self.slots[idx(booted)] = version_of(&m),
             _ => log::error!(
-                "the running slot {booted:?} has no readable bundle header: every bundle will be refused"
+                "the running slot {booted} has no readable bundle header: every bundle will be refused"
             ),
         }
         let other = booted.other();
@@ -271,7 +271,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         let n = area - area % F::READ_SIZE.max(1);
         let dst = buf.get_mut(..n)?;
         if let Err(e) = slot_io::read(&mut self.flash, self.layout.slot_offset(slot), dst) {
-            log::error!("reading slot {slot:?}'s header failed: {e:?}");
+            log::error!("reading slot {slot}'s header failed: {e}");
             self.flash_errors += 1;
             return None;
         }
@@ -285,7 +285,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         if bs.trial_running() {
             self.mode = Mode::Trial;
             log::info!(
-                "trial boot of slot {:?}: confirming after {} ms healthy",
+                "trial boot of slot {}: confirming after {} ms healthy",
                 bs.booted,
                 self.cfg.soak_ms
             );
@@ -312,7 +312,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             }
             Phase::Staged => {
                 log::warn!(
-                    "the trial of slot {target:?} ended without a confirm: running slot {:?} again",
+                    "the trial of slot {target} ended without a confirm: running slot {} again",
                     bs.booted
                 );
                 self.p.phase = Phase::RolledBack;
@@ -331,7 +331,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             && Sha256::digest(&self.bufs.incoming[..self.p.header_len as usize])[..]
                 == self.p.header_hash[..];
         if !ok {
-            log::error!("the transfer's header is no longer in slot {target:?}: starting idle");
+            log::error!("the transfer's header is no longer in slot {target}: starting idle");
             return self.abandon(plain(UpgradeError::SlotDamaged));
         }
         self.incoming_fill = self.p.header_len as usize;
@@ -346,7 +346,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
                 self.total_len = u32::try_from(len + u64::from(self.p.header_len)).unwrap_or(0);
                 self.mode = Mode::Preparing { cursor: 0 };
                 log::info!(
-                    "resuming bundle {:#x}: {} chunks already in slot {target:?}",
+                    "resuming bundle {:#x}: {} chunks already in slot {target}",
                     self.p.bundle_id,
                     self.p.done_count(record::BITMAP_LEN as u32 * 8)
                 );
@@ -375,7 +375,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         match self.store.write(&mut self.flash, &buf[..n]) {
             Ok(_) => true,
             Err(e) => {
-                log::error!("writing the progress record failed: {e:?}");
+                log::error!("writing the progress record failed: {e}");
                 self.flash_errors += 1;
                 false
             }

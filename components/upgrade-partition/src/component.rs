@@ -95,7 +95,7 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
                 cx.count_out(1);
                 self.last_sent = Some(s);
             }
-            Err(e) => log::warn!("upgrade-status not sent ({e:?}); the next one replaces it"),
+            Err(e) => log::warn!("upgrade-status not sent ({e}); the next one replaces it"),
         }
     }
 
@@ -209,10 +209,10 @@ impl<B: Drivers + BootDrivers> UpgradePd<B> {
             Ok(()) => {
                 cx.count_out(1);
                 self.pending_reboot = None;
-                log::info!("reboot requested ({:?})", req.reason);
+                log::info!("reboot requested ({})", req.reason);
             }
             Err(e) => {
-                log::warn!("reboot request not sent ({e:?}); retrying");
+                log::warn!("reboot request not sent ({e}); retrying");
                 self.pending_reboot = Some(why);
             }
         }
@@ -279,7 +279,7 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
         };
         let s = pd.agent.status();
         log::info!(
-            "slot {:?} running (confirmed {:?}); slot A: {}; slot B: {}; {:?}",
+            "slot {} running (confirmed {}); slot A: {}; slot B: {}; {}",
             s.active_slot,
             s.confirmed_slot,
             Shown(s.slots[0]),

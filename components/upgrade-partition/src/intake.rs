@@ -236,7 +236,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         let target = self.boot.state().booted.other();
         let addr = self.layout.slot_offset(target);
         if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.incoming[..len]) {
-            log::error!("writing slot {target:?}'s header failed: {e:?}");
+            log::error!("writing slot {target}'s header failed: {e}");
             self.flash_errors += 1;
             let r = plain(UpgradeError::Flash);
             self.abandon(r);
@@ -266,7 +266,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
         let addr = self.layout.image_offset(self.target()) + (chunk << log2);
         if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[at..at + clen]) {
-            log::error!("writing chunk {chunk} failed: {e:?}");
+            log::error!("writing chunk {chunk} failed: {e}");
             self.flash_errors += 1;
             return Err(Refusal {
                 reason: UpgradeError::Flash,

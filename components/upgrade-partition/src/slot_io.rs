@@ -21,6 +21,17 @@ pub enum IoError<E> {
     Geometry,
 }
 
+impl<E: hal::flash::NorFlashError> core::fmt::Display for IoError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IoError::Flash(e) => write!(f, "flash driver: {}", e.kind()),
+            IoError::Geometry => f.write_str(
+                "region not sector aligned, or the flash's write size is above 256 bytes",
+            ),
+        }
+    }
+}
+
 /// Reads `buf.len()` bytes at `addr` (rounded up to the read size, so `buf` may need to be
 /// up to `READ_SIZE - 1` bytes longer than the data; the caller passes such a buffer).
 pub fn read<F: NorFlash>(

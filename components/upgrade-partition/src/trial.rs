@@ -62,12 +62,12 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         if let Err(e) = self.boot.confirm(u64::from(counter)) {
             // Stays on trial: the next report tries again; if it never lands, the attempts
             // run out and boot control rolls back.
-            log::error!("confirming slot {slot:?} failed: {e:?}");
+            log::error!("confirming slot {slot} failed: {e}");
             self.flash_errors += 1;
             return false;
         }
         log::info!(
-            "trial image in slot {slot:?} confirmed after its health soak; security counter {counter}"
+            "trial image in slot {slot} confirmed after its health soak; security counter {counter}"
         );
         self.p.phase = Phase::Confirmed;
         self.p.refusal = None;
@@ -83,7 +83,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         self.persist();
         if let Err(e) = self.boot.cancel_trial() {
             // The reboot still happens: the attempt it uses brings the rollback closer.
-            log::error!("cancelling the trial failed: {e:?}");
+            log::error!("cancelling the trial failed: {e}");
             self.flash_errors += 1;
         }
         self.mode = Mode::Rebooting;

@@ -86,7 +86,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         match slot_io::read(&mut self.flash, addr, dst) {
             Ok(()) => true,
             Err(e) => {
-                log::error!("reading chunk {c} of slot {slot:?} failed: {e:?}");
+                log::error!("reading chunk {c} of slot {slot} failed: {e}");
                 self.flash_errors += 1;
                 false
             }
@@ -156,7 +156,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
                 && manifest_of(&self.bufs.incoming[..self.incoming_fill])
                     .is_some_and(|m| m.verify_chunk(c, &self.bufs.chunk[..clen]).is_ok());
             if !ok {
-                log::error!("chunk {c} no longer verifies in slot {target:?}: asking for it again");
+                log::error!("chunk {c} no longer verifies in slot {target}: asking for it again");
                 self.p.set_done(c, false);
                 self.p.refusal = Some(Refusal {
                     reason: UpgradeError::SlotDamaged,
@@ -179,11 +179,11 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         let header_ok = self.read_header(target, false) == Some(len)
             && Sha256::digest(&self.bufs.incoming[..len])[..] == self.p.header_hash[..];
         if !header_ok {
-            log::error!("slot {target:?}'s header changed on flash: the transfer starts again");
+            log::error!("slot {target}'s header changed on flash: the transfer starts again");
             return self.abandon(plain(UpgradeError::SlotDamaged));
         }
         if let Err(e) = self.boot.request_trial(target, self.cfg.trial_attempts) {
-            log::error!("requesting the trial boot failed: {e:?}");
+            log::error!("requesting the trial boot failed: {e}");
             self.flash_errors += 1;
             return self.abandon(plain(UpgradeError::Flash));
         }
@@ -198,7 +198,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         self.p.phase = Phase::Staged;
         self.persist();
         log::info!(
-            "bundle {:#x} verified in slot {target:?}: trial boot requested ({} attempts); rebooting",
+            "bundle {:#x} verified in slot {target}: trial boot requested ({} attempts); rebooting",
             self.p.bundle_id,
             self.cfg.trial_attempts
         );

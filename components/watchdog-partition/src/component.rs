@@ -24,7 +24,7 @@ use ipc::RecvError;
 use protocol::{ComponentId, FaultCause, HealthReport, NodeCommandKind, NodeMode};
 use runtime::{CapSet, Component, Context, Drivers, InitError, NotifySet, WatchdogDrivers};
 use watchdog::reset_counter::HEALTH_FLASH_LAYOUT;
-use watchdog::{Action, BootInfo, Found, Kick, Phase, ResetCounter, Tuning, Watchdog};
+use watchdog::{Action, BootInfo, Found, Kick, Phase, ResetCounter, Tuning, Watchdog, Withhold};
 
 /// The hardware watchdog timeout: how long the board survives without a kick. Well above the
 /// tick (10 ms in the shipped description) so that a loaded host does not reset the board
@@ -406,7 +406,20 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
             Kick::Withhold(why) => {
                 if !self.withholding {
                     self.withholding = true;
-                    log::error!("not kicking the hardware watchdog any more: {why:?}");
+                    match why {
+                        Withhold::Escalated(e) => log::error!(
+                            "not kicking the hardware watchdog any more: {} escalated ({})",
+                            table::name(e.component),
+                            e.fault
+                        ),
+                        Withhold::NoNonces(c) => log::error!(
+                            "not kicking the hardware watchdog any more: no nonce could be drawn for {}, the watchdog cannot vouch for it",
+                            table::name(c)
+                        ),
+                        Withhold::LeavingSafeMode(r) => log::error!(
+                            "not kicking the hardware watchdog any more: leaving safe mode ({r})"
+                        ),
+                    }
                 }
             }
         }

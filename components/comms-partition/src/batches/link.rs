@@ -155,7 +155,11 @@ impl Batches {
                 log::info!("batch {:#x}: result delivered", s.tx_batch);
             }
             SendState::Failed(c) => {
-                log::warn!("batch {:#x}: result downlink failed: {c:?}", s.tx_batch);
+                log::warn!(
+                    "batch {:#x}: result downlink failed: {}",
+                    s.tx_batch,
+                    comms::cfdp::condition_text(c)
+                );
             }
         }
         s.tx_ended = true;

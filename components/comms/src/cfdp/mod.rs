@@ -43,3 +43,23 @@ pub use sender::{SendState, Sender, SenderConfig, TxProgress};
 
 #[cfg(test)]
 mod tests;
+
+/// A CFDP condition code in words (CCSDS 727.0 table 5-5), for logs and the ground.
+pub fn condition_text(c: spacepackets::cfdp::ConditionCode) -> &'static str {
+    use spacepackets::cfdp::ConditionCode as C;
+    match c {
+        C::NoError => "no error",
+        C::PositiveAckLimitReached => "positive ACK limit reached (the peer never acknowledged)",
+        C::KeepAliveLimitReached => "keep-alive limit reached",
+        C::InvalidTransmissionMode => "invalid transmission mode",
+        C::FilestoreRejection => "filestore rejection",
+        C::FileChecksumFailure => "file checksum failure",
+        C::FileSizeError => "file size error",
+        C::NakLimitReached => "NAK limit reached (too many retransmission requests)",
+        C::InactivityDetected => "inactivity detected (the peer went silent)",
+        C::CheckLimitReached => "check limit reached",
+        C::UnsupportedChecksumType => "unsupported checksum type",
+        C::SuspendRequestReceived => "suspend request received",
+        C::CancelRequestReceived => "cancel request received",
+    }
+}
