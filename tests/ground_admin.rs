@@ -233,7 +233,7 @@ fn registry_administration_over_the_link() {
     let o = link(&["export-xpub", "--server", "7", "--identity", &identity]);
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("ExportUnknownServer"),
+        String::from_utf8_lossy(&o.stderr).contains("code 0x1311"),
         "{}",
         text(&o)
     );
@@ -259,7 +259,7 @@ fn registry_administration_over_the_link() {
     ]);
     assert!(!o.status.success(), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("AdminNotEnoughSignatures"), "{}", text(&o));
+    assert!(err.contains("code 0x1307"), "{}", text(&o));
     assert!(err.contains("not enough admin signatures"), "{}", text(&o));
 
     // 3. Two of three: a new policy applies (the counter goes on from the refused one: 2),
@@ -322,7 +322,7 @@ fn registry_administration_over_the_link() {
     ]);
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("AdminReplayed"),
+        String::from_utf8_lossy(&o.stderr).contains("code 0x1303"),
         "{}",
         text(&o)
     );
@@ -351,7 +351,7 @@ fn registry_administration_over_the_link() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("in 2 chunks"), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("AdminRegistryRefused"),
+        String::from_utf8_lossy(&o.stderr).contains("code 0x1308"),
         "{}",
         text(&o)
     );
@@ -394,7 +394,7 @@ fn registry_administration_over_the_link() {
     let o = rotate(&new_set, &[&two[0], &two[1]], &[&new_files[0]]);
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("AdminNotEnoughNewSignatures"),
+        String::from_utf8_lossy(&o.stderr).contains("code 0x130b"),
         "{}",
         text(&o)
     );
@@ -412,7 +412,7 @@ fn registry_administration_over_the_link() {
         text(&o)
     );
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("AdminBadSignature"),
+        String::from_utf8_lossy(&o.stderr).contains("code 0x1306"),
         "{}",
         text(&o)
     );
@@ -492,7 +492,7 @@ fn a_lost_ledger_is_recovered_by_the_admins_over_the_link() {
         text(&o)
     );
     assert!(
-        text(&o).contains("AdminNotEnoughSignatures"),
+        text(&o).contains("code 0x1307"),
         "{}",
         text(&o)
     );
@@ -506,7 +506,7 @@ fn a_lost_ledger_is_recovered_by_the_admins_over_the_link() {
     board.wait_for("[signer] INFO  ledger recovered: 1 servers at sequence floor 100");
     let o = recover(&[&k0, &k2]);
     assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("AdminNotRecovering"), "{}", text(&o));
+    assert!(text(&o).contains("code 0x1330"), "{}", text(&o));
     board.stop();
 
     // The floors are on the node's flash: at the floor a replay, above it past the certificate.
