@@ -491,11 +491,7 @@ fn a_lost_ledger_is_recovered_by_the_admins_over_the_link() {
         "{}",
         text(&o)
     );
-    assert!(
-        text(&o).contains("code 0x1307"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
     let o = recover(&[&k0, &k2]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
