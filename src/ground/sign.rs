@@ -209,9 +209,12 @@ pub enum SignError {
     /// The node's CFDP entity refused or abandoned the upload.
     #[error("the node refused the batch upload: CFDP condition {0}{hint}", hint = condition_hint(.0))]
     UploadFailed(String),
-    /// The signer refused the batch.
-    #[error("the signer refused batch {batch:#x}: {reason}")]
+    /// The node refused the batch: the signer by its receipt, or comms before the signer saw it
+    /// (signer down, batch abandoned by a reset).
+    #[error("{by} refused batch {batch:#x}: {reason}")]
     Refused {
+        /// Who refused it: "the signer" or "the node".
+        by: &'static str,
         /// Batch id.
         batch: u64,
         /// The exact reason.
@@ -350,7 +353,15 @@ fn deliver(
             Some(why) if class != 0 => why.describe(&uplink.names),
             _ => coarse(view.reason).to_string(),
         };
+        // Comms answers these itself, with no signer receipt.
+        let by_comms = [
+            protocol::SignRejection::SignerDown,
+            protocol::SignRejection::Abandoned,
+        ]
+        .map(intake::reason_code)
+        .contains(&view.reason);
         return Err(SignError::Refused {
+            by: if by_comms { "the node" } else { "the signer" },
             batch: view.batch_id,
             reason,
             class,
