@@ -15,6 +15,7 @@ mod pd;
 mod provision;
 mod run;
 mod run_qemu;
+mod verify;
 mod wallet;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,13 @@ enum Command {
     /// Write the SDLS link keys into comms' provisioning inbox (sim board; comms seals them at
     /// its first boot), or make a new key file with --generate.
     ProvisionLink(provision::link::ProvisionLinkArgs),
+    /// For security reviewers: run everything that establishes the node's requirements
+    /// (verification/requirements.toml) and write one report (HTML, JSON, a summary here).
+    ///
+    /// Runs in the repository checkout: the workspace's tests, the fuzz targets, the spin
+    /// checks, the campaign and interop scripts, and the description's analysis on every
+    /// board. Exits 1 unless every requirement is met.
+    Verify(verify::VerifyArgs),
     /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
     Completions(docs::CompletionsArgs),
     /// Print the manual page (`spacenode man | man -l -`), or write every page with --dir.
@@ -86,6 +94,7 @@ fn main() -> ExitCode {
         Command::Provision(args) => provision::run(args),
         Command::ProvisionLink(args) => provision::link::run(args),
         Command::NodeKey(args) => provision::node_key(args),
+        Command::Verify(args) => verify::run(args),
         Command::Completions(args) => docs::completions::<Cli>(args),
         Command::Man(args) => docs::man::<Cli>(args),
         Command::Image(args) => boot::image::run(args),
