@@ -89,7 +89,7 @@ pub(crate) fn check(c: &mut Checker, s: &RawStorage, devices: &[&str]) -> Option
         c.err(
             s.batch_capacity.span(),
             format!(
-                "`{}` cannot hold the largest batch: its part has {batch_capacity} bytes, comms needs {BATCH_STORE_MIN} (64 KiB SDLS state, 16 KiB CFDP journal, a {MAX_BATCH_FILE}-byte batch)",
+                "`{}` cannot hold the largest batch: its part has {batch_capacity} bytes, comms needs {BATCH_STORE_MIN} (64 KiB for the SDLS state and keys, 16 KiB CFDP journal, a {MAX_BATCH_FILE}-byte batch)",
                 storage.batches
             ),
             "put batches on a part of at least that size (name it in `batches`), or lower MAX_BATCH_FILE for every board",
