@@ -36,6 +36,7 @@ pub mod farm;
 pub mod fecf;
 pub mod packets;
 pub mod randomizer;
+pub mod sdls;
 pub mod segment;
 pub mod sync;
 pub mod tc;
