@@ -11,9 +11,10 @@ Secured frame layout (both ends configure it per security association):
       | data | MAC (16) | FECF (2)
   TM: primary header (6) | SPI (2) | IV or ARSN | data | MAC (16) | OCF (4) | FECF (2)
   GCM IV = the association's 4-byte fixed field | the 8-byte sequence number.
-  Authenticated: the primary header ANDed with the association's mask (TC: all but N(S);
-  TM: all but the master channel frame count), the segment header, the security header, and
-  (HMAC) the data; GCM encrypts the data and authenticates the rest as AAD.
+  Authenticated: the primary header ANDed with the association's mask (a managed parameter:
+  these cases leave out the TC frame sequence number N(S), to exercise a partial mask, and
+  the TM master channel frame count), the segment header, the security header, and (HMAC)
+  the data; GCM encrypts the data and authenticates the rest as AAD.
   Receiving: SPI known, association for this spacecraft and virtual channel, IV fixed field,
   MAC, then the anti-replay window (accept last < seq <= last + W), in that order.
 

@@ -34,6 +34,7 @@ pub mod clcw;
 pub mod cltu;
 pub mod farm;
 pub mod fecf;
+pub mod fop;
 pub mod packets;
 pub mod randomizer;
 pub mod sdls;

@@ -120,10 +120,35 @@ fn tc_round_trip_both_suites_with_the_layout_355_gives() {
     }
 }
 
+/// A pair under a TC mask that leaves N(S) out (a managed parameter; the default covers it).
+fn pair_without_ns(spi: u16, suite: Suite) -> (SecurityAssociation, SecurityAssociation) {
+    let c = SaConfig {
+        tc_mask: [0xFF, 0xFF, 0xFF, 0xFF, 0x00],
+        ..config(spi, suite, TC_VC, 0x42)
+    };
+    (
+        SecurityAssociation::new(c).unwrap(),
+        SecurityAssociation::new(c).unwrap(),
+    )
+}
+
 #[test]
-fn the_mask_covers_the_tc_header_but_not_the_frame_sequence_number() {
+fn the_default_tc_mask_covers_the_frame_sequence_number() {
     for suite in [Suite::Aes256Gcm, Suite::HmacSha256] {
         let (mut tx, rx) = pair(7, suite, TC_VC);
+        let mut renumbered = tc(&mut tx, 4, b"data");
+        renumbered[4] = 200;
+        assert_eq!(
+            process(&mut [rx], &with_fecf(renumbered)).map(|r| r.1),
+            Err(SdlsError::BadMac(7))
+        );
+    }
+}
+
+#[test]
+fn a_mask_leaving_out_the_frame_sequence_number_covers_the_rest() {
+    for suite in [Suite::Aes256Gcm, Suite::HmacSha256] {
+        let (mut tx, rx) = pair_without_ns(7, suite);
         let mut rx = [rx];
         let frame = tc(&mut tx, 4, b"data");
         // N(S) is outside the mask: FOP-1 may set it after ApplySecurity.
@@ -156,7 +181,7 @@ fn the_mask_covers_the_tc_header_but_not_the_frame_sequence_number() {
         // A receiver whose mask also covers N(S) computes another MAC: the mask is in it.
         let mut strict = rx.clone();
         strict[0] = SecurityAssociation::new(SaConfig {
-            tc_mask: [0xFF; 5],
+            tc_mask: DEFAULT_TC_MASK,
             ..*rx[0].config()
         })
         .unwrap();

@@ -16,10 +16,14 @@ use super::SdlsError;
 use super::suite::{KEY_LEN, Suite};
 use super::window::Window;
 
-/// The default authentication mask of a TC frame's 5-byte primary header: every field but the
-/// frame sequence number N(S), which FOP-1 sets after security has been applied (232.0's
-/// sending end runs ApplySecurity in the virtual channel generation function, before FOP-1).
-pub const DEFAULT_TC_MASK: [u8; 5] = [0xFF, 0xFF, 0xFF, 0xFF, 0x00];
+/// The default authentication mask of a TC frame's 5-byte primary header: every field,
+/// including the frame sequence number N(S). A mask leaving N(S) out would let FOP-1 number a
+/// frame secured once; but a frame retransmitted with its old sequence number is refused as a
+/// replay whenever a later frame was accepted in the meantime (a lost frame followed by one
+/// that arrived), so a COP-1 link must secure every (re)transmission afresh, after N(S) is
+/// known ([`crate::fop`] hands out data, not secured frames, for that reason), and then nothing
+/// speaks for leaving N(S) unauthenticated.
+pub const DEFAULT_TC_MASK: [u8; 5] = [0xFF; 5];
 /// The default authentication mask of a TM frame's 6-byte primary header: every field but the
 /// master channel frame count, which the master channel multiplexing sets after the virtual
 /// channel has applied security.
