@@ -21,7 +21,8 @@ use spacelink::fop::{Directive, Fop, Output, TimeoutType};
 const VC: u8 = 0;
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    (s.len() % 2 == 0)
+    s.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..s.len())
                 .step_by(2)
