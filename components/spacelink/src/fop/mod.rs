@@ -11,7 +11,9 @@
 //!
 //! No lower layer inside either: the caller pulls what to send with [`Fop::next_output`]
 //! whenever the radio can take a frame (that is the lower layer's Accept, E41/E43/E45; a
-//! failure to send is [`Fop::lower_layer_failed`], E42/E44/E46). Type-AD output is the FDU
+//! failure to send is [`Fop::lower_layer_failed`], E42/E44/E46; E26/E28, "BC_Out not ready",
+//! cannot arise, since a directive goes down only when the lower layer asks, while a type-BD
+//! frame not yet taken makes the next BD request E22). Type-AD output is the FDU
 //! (frame data) and its N(S), not a built frame: the caller builds, and secures afresh, every
 //! (re)transmission, so SDLS gives each one a new sequence number (a retransmission under
 //! its old number would be refused as a replay once a later frame had been accepted).
@@ -119,8 +121,8 @@ pub enum FopReject {
     /// E19 in S4-S6: the AD service is not running.
     #[error("FOP-1: the AD service is not running; initiate it first")]
     NotRunning,
-    /// E22/E26/E28: the previous type-BD or BC frame has not gone out yet.
-    #[error("FOP-1: the previous frame of this kind has not been sent yet; try again")]
+    /// E22: the previous type-BD frame has not gone out yet.
+    #[error("FOP-1: the previous type-BD frame has not been sent yet; try again")]
     OutNotReady,
     /// A directive only valid in S6 (Initial).
     #[error("FOP-1: this directive needs the AD service terminated (state S6) first")]
@@ -403,22 +405,18 @@ impl<const K: usize, const L: usize> Fop<K, L> {
         Ok(())
     }
 
-    /// Initiate AD service with Unlock (E25/E26): S6 to S5, the Unlock directive goes out.
+    /// Initiate AD service with Unlock (E25): S6 to S5, the Unlock directive goes out.
     pub fn initiate_with_unlock(&mut self) -> Result<(), FopReject> {
         self.initiate_with_bc(25, Directive::Unlock)
     }
 
-    /// Initiate AD service with Set V(R) (E27/E28): S6 to S5, V(S) = NN(R) = `vr`, the
+    /// Initiate AD service with Set V(R) (E27): S6 to S5, V(S) = NN(R) = `vr`, the
     /// Set V(R) directive goes out.
     pub fn initiate_with_set_vr(&mut self, vr: u8) -> Result<(), FopReject> {
         self.initiate_with_bc(27, Directive::SetVr(vr))
     }
 
     fn initiate_with_bc(&mut self, event: u8, directive: Directive) -> Result<(), FopReject> {
-        if self.bc.is_some() {
-            self.event = event + 1;
-            return Err(FopReject::OutNotReady);
-        }
         self.event = event;
         self.require_initial()?;
         self.initialise();

@@ -197,19 +197,33 @@ struct Opened {
     data_len: usize,
 }
 
-/// ProcessSecurity on a body (`frame[prefix..prefix + body_len]` = security header, data,
-/// MAC) of a frame of spacecraft `scid`, channel `vcid`. Decrypts in place on success.
-#[allow(clippy::too_many_arguments)]
-fn open(
-    sas: &mut [SecurityAssociation],
-    frame: &mut [u8],
-    primary_len: usize,
+/// Where a received frame's parts are: `frame[..prefix]` is the primary header
+/// (`primary_len` bytes) and any segment header, `frame[prefix..prefix + body_len]` the security
+/// header, data and MAC.
+#[derive(Clone, Copy)]
+struct Layout {
     tm_frame: bool,
+    primary_len: usize,
     prefix: usize,
     body_len: usize,
     scid: u16,
     vcid: u8,
+}
+
+/// ProcessSecurity on the body of a frame laid out as `at` says. Decrypts in place on success.
+fn open(
+    sas: &mut [SecurityAssociation],
+    frame: &mut [u8],
+    at: &Layout,
 ) -> Result<Opened, SdlsError> {
+    let Layout {
+        tm_frame,
+        primary_len,
+        prefix,
+        body_len,
+        scid,
+        vcid,
+    } = *at;
     let body = &frame[prefix..prefix + body_len];
     let Some(spi) = body.get(..SPI_LEN) else {
         return Err(SdlsError::TooShort {
@@ -288,16 +302,15 @@ pub fn process_tc<'a>(
     let len = bytes.len() - rest.len();
     let (header, segment, body_len) = (frame.header, frame.segment, frame.data.len());
     let prefix = tc::HEADER_LEN + usize::from(segment.is_some());
-    let opened = open(
-        sas,
-        &mut bytes[..len],
-        tc::HEADER_LEN,
-        false,
+    let at = Layout {
+        tm_frame: false,
+        primary_len: tc::HEADER_LEN,
         prefix,
         body_len,
-        header.scid,
-        header.vcid,
-    )?;
+        scid: header.scid,
+        vcid: header.vcid,
+    };
+    let opened = open(sas, &mut bytes[..len], &at)?;
     let start = prefix + header_len_of(body_len, opened.data_len);
     let frame = TcFrame {
         header,
@@ -331,16 +344,15 @@ pub fn process_tm<'a>(
         parsed.ocf,
         parsed.data.len(),
     );
-    let opened = open(
-        sas,
-        bytes,
-        tm::HEADER_LEN,
-        true,
-        tm::HEADER_LEN,
-        field,
-        layout.scid,
+    let at = Layout {
+        tm_frame: true,
+        primary_len: tm::HEADER_LEN,
+        prefix: tm::HEADER_LEN,
+        body_len: field,
+        scid: layout.scid,
         vcid,
-    )?;
+    };
+    let opened = open(sas, bytes, &at)?;
     if usize::from(fhp) >= opened.data_len && fhp != tm::FHP_NO_PACKET_START && fhp != tm::FHP_IDLE
     {
         return Err(SdlsError::Tm(tm::TmError::Pointer(fhp)));
