@@ -10,20 +10,26 @@
 //! - [`tm`]: TM transfer frames (132.0) with master and virtual channel counters, the first
 //!   header pointer and the operational control field; [`packets`] puts space packets into
 //!   their data fields and takes them out, spanning frames and filling with idle packets;
-//! - [`clcw`]: the Communications Link Control Word, and [`farm`]: COP-1 FARM-1 producing it.
+//! - [`clcw`]: the Communications Link Control Word, and [`farm`]: COP-1 FARM-1 producing it;
+//!   [`fop`]: COP-1 FOP-1, the ground's side, consuming it;
+//! - [`sdls`]: SDLS (355.0) security header and trailer inside TC and TM frames, AES-256-GCM and
+//!   HMAC-SHA-256 per security association, the authentication mask, the anti-replay window.
 //!
 //! NOT WIRED IN YET: comms, the ground tools and the demo still speak the node's own unit format
 //! (SPI, sequence number, one space packet, HMAC-SHA3 tag over UDP or HDLC). Moving them onto
-//! these layers, FOP-1 in the ground tools, and SDLS inside the frames (issue 19 points 2-3 and
-//! 5) are the next steps of issue 19; nothing in the node uses this crate yet.
+//! these layers (FOP-1 into the ground tools, SDLS associations from the provisioning with
+//! their counters reserved on flash) is the next step of issue 19; nothing in the node uses
+//! this crate yet.
 //!
 //! Not here: the optional TC randomiser of 231.0, the other codes of 131.0 (convolutional,
 //! Reed-Solomon, turbo, LDPC), a sync search at bit (not byte) offsets, TM secondary headers.
 //!
 //! Checked against an independent Python peer written from the standards' text and the PyPI
-//! package `ccsds-cop` (FARM-1), see `tests/peer.rs` and `scripts/interop-link.py`, and against
-//! 231.0/232.1's own rules (every single-bit error corrected, every double one detected, the
-//! FARM-1 state table event by event).
+//! package `ccsds-cop` (FARM-1), see `tests/peer.rs` and `scripts/interop-link.py`; SDLS against
+//! a peer from 355.0 with PyPI `cryptography` (`tests/sdls_peer.rs`, `scripts/interop-sdls.py`),
+//! NIST's GCM and RFC 4231's HMAC vectors; and against 231.0/232.1's own rules (every
+//! single-bit error corrected, every double one detected, the FARM-1 and FOP-1 state tables
+//! event by event).
 //!
 //! Avoids: heap, panics on received bytes, a clock of its own.
 #![no_std]
@@ -34,8 +40,10 @@ pub mod clcw;
 pub mod cltu;
 pub mod farm;
 pub mod fecf;
+pub mod fop;
 pub mod packets;
 pub mod randomizer;
+pub mod sdls;
 pub mod segment;
 pub mod sync;
 pub mod tc;

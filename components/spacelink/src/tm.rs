@@ -185,6 +185,11 @@ impl TmFramer {
         })
     }
 
+    /// The channel's layout.
+    pub fn layout(&self) -> &TmLayout {
+        &self.layout
+    }
+
     /// The data field length of every frame.
     pub fn data_len(&self) -> usize {
         self.data_len
