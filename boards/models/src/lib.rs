@@ -13,6 +13,7 @@ pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod gqspi;
 pub mod i2c_fram;
 pub mod mini_uart;
 pub mod pl011;
