@@ -18,6 +18,7 @@ pub use board_mmio as regs;
 
 pub mod bcm2835_spi;
 pub mod bsc_i2c;
+pub mod emmc2;
 pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;
