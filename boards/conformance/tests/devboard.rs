@@ -12,6 +12,7 @@ use board_devboard::mini_uart::{MiniUart, MiniUartError};
 use board_devboard::pl011::{Pl011, Pl011Error};
 use board_devboard::pm_wdt::PmWatchdog;
 use board_devboard::rng200::Rng200;
+use board_devboard::sdhost::Sdhost;
 use board_devboard::system_timer::SystemTimer;
 use board_i2c_fram::I2cFram;
 use board_models::bcm2835_spi::Bcm2835SpiModel;
@@ -23,6 +24,7 @@ use board_models::pl011::Pl011Model;
 use board_models::pm_wdt::PmWdtModel;
 use board_models::rng200::Rng200Model;
 use board_models::sd_card::SdCardModel;
+use board_models::sdhost::SdhostModel;
 use board_models::spi_nor::SpiNorPart;
 use board_models::system_timer::SystemTimerModel;
 use board_models::{Line, VirtualTime};
@@ -199,7 +201,8 @@ const SLOT_REGION: (u64, u64) = (2 << 20, 512 << 10);
 fn an_sd_card_on_the_emmc2_on_their_models_conforms() {
     let time = VirtualTime::new();
     let model = Emmc2Model::new(time.clone(), SdCardModel::new(time, CARD_BLOCKS));
-    let card = SdCard::new(Emmc2::new(&model, EMMC2_HZ).expect("emmc2"));
+    let mut card = SdCard::new(Emmc2::new(&model, EMMC2_HZ).expect("emmc2"));
+    assert_eq!(card.init().expect("the card").blocks, CARD_BLOCKS);
     let dut = SdFlash::new(card, SLOT_REGION.0, SLOT_REGION.1);
     assert_eq!(dut.capacity(), 256 << 20);
     flash::run(&mut Flash { model: &model, dut });
@@ -223,4 +226,32 @@ fn an_unpowered_sd_card_on_the_emmc2_is_reported_then_found_once_powered() {
     model.power_cycle();
     card.read_block(5, &mut block).expect("re-initialised");
     assert_eq!(block, [0; 512], "no byte of the cut write landed");
+}
+
+/// The VPU core clock SDHOST divides (250 MHz, the Pi 4 firmware's `core_freq` default).
+const CORE_HZ: u32 = 250_000_000;
+/// The comms store's region on the microSD: 64 MiB (the board file's `batch-capacity`) from
+/// block 2048 (after a partition table's first MiB).
+const COMMS_REGION: (u64, u64) = (2048, 128 << 10);
+
+#[test]
+fn an_sd_card_on_the_sdhost_on_their_models_conforms() {
+    let time = VirtualTime::new();
+    let model = SdhostModel::new(time.clone(), SdCardModel::new(time, CARD_BLOCKS));
+    let mut card = SdCard::new(Sdhost::new(&model, CORE_HZ));
+    assert_eq!(card.init().expect("the card").blocks, CARD_BLOCKS);
+    let dut = SdFlash::new(card, COMMS_REGION.0, COMMS_REGION.1);
+    assert_eq!(dut.capacity(), 64 << 20);
+    flash::run(&mut Flash { model: &model, dut });
+}
+
+#[test]
+fn an_sd_card_region_past_the_card_is_refused() {
+    let time = VirtualTime::new();
+    let model = SdhostModel::new(time.clone(), SdCardModel::new(time, 1 << 20));
+    let card = SdCard::new(Sdhost::new(&model, CORE_HZ));
+    // A 512 MiB card cannot hold a region ending at 1 GiB + 64 MiB.
+    let mut dut = SdFlash::new(card, 2 << 20, 128 << 10);
+    let mut buf = [0u8; 4];
+    assert_eq!(dut.read(0, &mut buf), Err(SdError::OutOfBounds));
 }

@@ -14,7 +14,8 @@
 //!   128 words are read); a write block is taken from 128 buffer writes, sent to the card, and
 //!   TRANSFER COMPLETE waits until the card stops holding DAT0 busy; a block the card does not
 //!   send or take latches a data timeout; a busy (R1b) command completes its transfer when the
-//!   card is not busy.
+//!   card is not busy; a data or busy command issued while DATA_INHIBIT is set is a driver bug
+//!   the model stops on.
 //!
 //! Not modelled: DMA, interrupts to the CPU, the divider's effect on time (commands and blocks
 //! move instantly), multi-block transfers (the model panics on a block count other than 1).
@@ -107,12 +108,17 @@ impl Emmc2Model {
         if s.inhibit & CMD_INHIBIT != 0 {
             return;
         }
+        let data = command & CMD_DATA != 0;
+        let rtype = command & CMD_RESP_MASK;
+        assert!(
+            !(data || rtype == CMD_RESP_SHORT_BUSY) || s.inhibit & DATA_INHIBIT == 0,
+            "EMMC2 model: a data or busy command issued while DATA_INHIBIT is set (SDHCI 3.00 \
+             forbids it)"
+        );
         s.inhibit |= CMD_INHIBIT;
         if !s.card_reachable() {
             return;
         }
-        let data = command & CMD_DATA != 0;
-        let rtype = command & CMD_RESP_MASK;
         if data {
             assert_eq!(
                 s.blk >> 16,
@@ -300,5 +306,75 @@ impl Regs for Emmc2Model {
             _ => {}
         }
         self.settle(&mut s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use board_sd_card::{CMD0, CMD8, CMD13, IF_COND};
+
+    fn model() -> Emmc2Model {
+        let t = VirtualTime::new();
+        Emmc2Model::new(t.clone(), SdCardModel::new(t, 1 << 20))
+    }
+
+    fn short(m: &Emmc2Model, index: u8, arg: u32) {
+        m.write(ARGUMENT, arg);
+        let c = u32::from(index) << 8 | CMD_RESP_SHORT | CMD_CRC | CMD_INDEX;
+        m.write(TRANSFER_COMMAND, c << 16);
+    }
+
+    fn cmd8(m: &Emmc2Model) {
+        short(m, CMD8, IF_COND);
+    }
+
+    #[test]
+    fn without_the_card_clock_a_command_never_completes() {
+        let m = model();
+        m.write(HOST_POWER, (POWER_330 | POWER_ON) << 8);
+        m.write(INT_ENABLE, INT_NORMAL_MASK | INT_ERROR_MASK);
+        cmd8(&m);
+        assert_ne!(m.read(PRESENT_STATE) & CMD_INHIBIT, 0);
+        assert_eq!(m.read(INT_STATUS), 0);
+        m.write(CLOCK_TIMEOUT_RESET, RESET_CMD << 24);
+        assert_eq!(
+            m.read(PRESENT_STATE) & CMD_INHIBIT,
+            0,
+            "reset clears the line"
+        );
+        assert_eq!(
+            m.read(CLOCK_TIMEOUT_RESET) >> 24,
+            0,
+            "reset bits clear themselves"
+        );
+    }
+
+    #[test]
+    fn status_latches_only_when_enabled_and_clears_by_writing_one() {
+        let m = model();
+        m.write(HOST_POWER, (POWER_330 | POWER_ON) << 8);
+        m.write(CLOCK_TIMEOUT_RESET, CLOCK_INT_EN | CLOCK_CARD_EN);
+        assert_ne!(m.read(CLOCK_TIMEOUT_RESET) & CLOCK_INT_STABLE, 0);
+        cmd8(&m);
+        assert_eq!(m.read(INT_STATUS), 0, "not enabled: not latched");
+        assert_eq!(m.read(RESPONSE), IF_COND, "but the command ran");
+        m.write(INT_ENABLE, INT_NORMAL_MASK | INT_ERROR_MASK);
+        short(&m, CMD13, 0);
+        assert_eq!(
+            m.read(INT_STATUS),
+            INT_TIMEOUT | INT_ERROR,
+            "CMD13 in idle: no answer"
+        );
+        assert_ne!(m.read(PRESENT_STATE) & CMD_INHIBIT, 0, "held until reset");
+        m.write(INT_STATUS, INT_TIMEOUT);
+        assert_eq!(m.read(INT_STATUS), 0);
+        m.write(
+            CLOCK_TIMEOUT_RESET,
+            (CLOCK_INT_EN | CLOCK_CARD_EN) | RESET_CMD << 24,
+        );
+        m.write(TRANSFER_COMMAND, (u32::from(CMD0) << 8) << 16);
+        cmd8(&m);
+        assert_eq!(m.read(INT_STATUS), INT_RESPONSE);
     }
 }

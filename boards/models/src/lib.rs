@@ -21,6 +21,7 @@ pub mod pl011;
 pub mod pm_wdt;
 pub mod rng200;
 pub mod sd_card;
+pub mod sdhost;
 pub mod spi_nor;
 pub mod system_timer;
 pub mod time;

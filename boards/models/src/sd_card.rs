@@ -381,4 +381,20 @@ mod tests {
         };
         assert_eq!(csd_blocks(&csd), Ok(1 << 20));
     }
+
+    #[test]
+    fn a_multi_block_write_runs_until_cmd12() {
+        let t = VirtualTime::new();
+        let mut c = SdCardModel::new(t.clone(), 1 << 20);
+        to_tran(&mut c);
+        short(c.command(CMD25, 10));
+        assert!(c.write_block(&[1; BLOCK]));
+        assert!(c.write_block(&[2; BLOCK]));
+        assert_eq!(c.state(), State::Rcv);
+        short(c.command(CMD12, 0));
+        assert!(c.busy());
+        t.advance(T_PROG);
+        assert_eq!(c.state(), State::Tran);
+        assert_eq!((c.peek(10)[0], c.peek(11)[0], c.peek(12)[0]), (1, 2, 0));
+    }
 }
