@@ -4,7 +4,7 @@
 mod common;
 
 use board_conformance::on_model::{Clock, Flash, Wdt};
-use board_conformance::{clock, flash, watchdog};
+use board_conformance::{clock, flash, rng, watchdog};
 use board_flight::cadence_i2c::CadenceI2c;
 use board_flight::cadence_spi::CadenceSpi;
 use board_flight::cadence_uart::{CadenceUart, UartError};
@@ -12,6 +12,7 @@ use board_flight::cadence_wdt::{CadenceWdt, PRESCALE};
 use board_flight::gqspi::{self, Gqspi, GqspiError};
 use board_flight::regs::Regs;
 use board_flight::slots::{FLIGHT_SLOT_LAYOUT, SLOT_STORE_BASE};
+use board_flight::tpm_rng::{RC_FAILURE, TPM_I2C_ADDR, TpmError, TpmRng};
 use board_flight::ttc::{self, TtcClock};
 use board_i2c_fram::I2cFram;
 use board_models::cadence_i2c::CadenceI2cModel;
@@ -21,6 +22,7 @@ use board_models::cadence_wdt::WdtModel;
 use board_models::gqspi::GqspiModel;
 use board_models::i2c_fram::FramPart;
 use board_models::spi_nor::SpiNorPart;
+use board_models::tpm::TpmPart;
 use board_models::ttc::TtcModel;
 use board_models::{Line, VirtualTime};
 use board_spi_nor::{MT25QU128, MT25QU512, SpiNor, SpiNorError};
@@ -181,4 +183,57 @@ fn a_disabled_gqspi_is_reported_not_waited_on() {
     dut.read(0, &mut buf)
         .expect("enabled again: the controller recovers");
     assert_eq!(buf, [0xFF; 8]);
+}
+
+type TpmModel = CadenceI2cModel<TpmPart>;
+
+/// The TPM on I2C0, on their models.
+struct Tpm<'m> {
+    dut: TpmRng<CadenceI2c<&'m TpmModel>>,
+}
+
+impl<'m> rng::RngRig for Tpm<'m> {
+    type Dut = TpmRng<CadenceI2c<&'m TpmModel>>;
+    fn dut(&mut self) -> &mut Self::Dut {
+        &mut self.dut
+    }
+    /// A TPM whose self test failed stays in failure mode until it is reset, so the suite's
+    /// "fails, then recovers" does not apply; `a_tpm_in_failure_mode_gives_errors_never_bytes`
+    /// checks the failure.
+    fn fail_health_test(&mut self) -> bool {
+        false
+    }
+}
+
+fn tpm_model() -> TpmModel {
+    CadenceI2cModel::new(VirtualTime::new(), TpmPart::new(TPM_I2C_ADDR, 0x7e57))
+}
+
+#[test]
+fn the_tpm_rng_on_the_cadence_i2c_on_their_models_conforms() {
+    let model = tpm_model();
+    let dut = TpmRng::new(CadenceI2c::new(&model, 2, 16), TPM_I2C_ADDR).expect("the TPM");
+    rng::run(&mut Tpm { dut });
+}
+
+#[test]
+fn a_tpm_in_failure_mode_gives_errors_never_bytes() {
+    use hal::rng::TryRng;
+    let model = tpm_model();
+    let mut dut = TpmRng::new(CadenceI2c::new(&model, 2, 16), TPM_I2C_ADDR).expect("the TPM");
+    model.part().enter_failure_mode();
+    let mut buf = [0u8; 40];
+    for _ in 0..2 {
+        assert_eq!(dut.try_fill_bytes(&mut buf), Err(TpmError::Rc(RC_FAILURE)));
+    }
+    assert_eq!(buf, [0; 40], "no byte handed out");
+}
+
+#[test]
+fn a_tpm_already_started_by_the_firmware_is_taken_and_an_absent_one_is_reported() {
+    let model = tpm_model();
+    TpmRng::new(CadenceI2c::new(&model, 2, 16), TPM_I2C_ADDR).expect("starts it");
+    TpmRng::new(CadenceI2c::new(&model, 2, 16), TPM_I2C_ADDR).expect("already started");
+    let absent = TpmRng::new(CadenceI2c::new(&model, 2, 16), TPM_I2C_ADDR + 1);
+    assert!(matches!(absent, Err(TpmError::Bus(_))));
 }
