@@ -124,7 +124,7 @@ fn slot_flash(time: &VirtualTime) -> GqspiModel {
         MT25QU512.jedec_id,
         MT25QU512.capacity as usize,
     );
-    GqspiModel::new(time.clone(), part)
+    GqspiModel::new(time.clone(), QSPI_REF_HZ, part)
 }
 
 /// The QSPI reference clock of a ZCU102-class board (UG1085: IOPLL-derived, 300 MHz here), and

@@ -18,7 +18,8 @@
 //!   entry are dropped;
 //! - ISR: FIFO levels are live; POLL_TIME_EXPIRE is the only bit cleared by writing one.
 //!
-//! Bytes shift instantly (the SPI clock is not modelled). Entries in dual or quad mode, striped
+//! Time: each SPI clock cycle (8 per byte, `imm` per idle entry) lets reference clock /
+//! (2 << BAUD_RATE_DIV) pass in virtual time. Entries in dual or quad mode, striped
 //! or polling are not modelled: the model panics with what the driver asked, so a driver using
 //! them cannot pass by accident.
 
@@ -63,16 +64,19 @@ struct State {
 #[derive(Debug)]
 pub struct GqspiModel {
     time: VirtualTime,
+    ref_hz: u64,
     s: RefCell<State>,
     part: RefCell<SpiNorPart>,
     lost: Cell<u32>,
 }
 
 impl GqspiModel {
-    /// The controller at reset (disabled, all interrupts masked), wired to `part`.
-    pub fn new(time: VirtualTime, part: SpiNorPart) -> Self {
+    /// The controller at reset (disabled, all interrupts masked), clocked at `ref_hz`, wired to
+    /// `part`.
+    pub fn new(time: VirtualTime, ref_hz: u32, part: SpiNorPart) -> Self {
         GqspiModel {
             time,
+            ref_hz: u64::from(ref_hz),
             s: RefCell::new(State {
                 imask: IDR_ALL,
                 ..State::default()
@@ -90,6 +94,13 @@ impl GqspiModel {
     /// Whether the lower chip select is asserted now.
     pub fn selected(&self) -> bool {
         self.s.borrow().cs_low
+    }
+
+    /// Lets `cycles` SPI clock cycles pass.
+    fn clock(&self, s: &State, cycles: u64) {
+        let div = u64::from((s.cfg & CFG_BAUD_RATE_DIV) >> 3);
+        let ns = cycles * (2 << div) * 1_000_000_000 / self.ref_hz;
+        self.time.advance(std::time::Duration::from_nanos(ns));
     }
 
     fn push(&self, fifo: &mut VecDeque<u32>, depth: usize, value: u32) {
@@ -146,7 +157,10 @@ impl GqspiModel {
         }
         s.cs_low = low;
         let left = match (data, entry & GF_EXP != 0) {
-            (false, _) => 0,
+            (false, _) => {
+                self.clock(s, imm as u64);
+                0
+            }
             (true, true) => 1usize << imm.min(28),
             (true, false) => imm,
         };
@@ -192,6 +206,7 @@ impl GqspiModel {
             if rx {
                 s.rx_word.push(miso);
             }
+            self.clock(s, 8);
             run.left -= 1;
         }
         if rx && !s.rx_word.is_empty() {
@@ -321,7 +336,7 @@ mod tests {
 
     fn model_at(t: VirtualTime) -> GqspiModel {
         let part = SpiNorPart::new(t.clone(), [0x20, 0xBB, 0x20], 64 << 20);
-        let m = GqspiModel::new(t, part);
+        let m = GqspiModel::new(t, 300_000_000, part);
         m.write(SEL, SEL_GQSPI);
         m.write(CONFIG, CFG_START_MODE_MANUAL);
         m.write(EN, EN_ENABLE);
