@@ -39,11 +39,6 @@ impl<H: SdHost> SdFlash<H> {
         }
     }
 
-    /// The card underneath.
-    pub fn card(&mut self) -> &mut SdCard<H> {
-        &mut self.card
-    }
-
     fn len(&self) -> usize {
         (self.blocks as usize) * BLOCK
     }

@@ -96,8 +96,6 @@ pub const R1_APP_CMD: u32 = 1 << 5;
 pub const R1_STATE_SHIFT: u32 = 9;
 /// R1 state: transfer (`R1_STATE_TRAN`).
 pub const STATE_TRAN: u32 = 4;
-/// R1 state: programming (`R1_STATE_PRG`).
-pub const STATE_PRG: u32 = 7;
 /// R1 bits that fail a command (`CMD_ERRORS` of Linux `block.c`).
 pub const R1_ERRORS: u32 = R1_OUT_OF_RANGE
     | R1_ADDRESS_ERROR
@@ -282,11 +280,6 @@ impl<H: SdHost> SdCard<H> {
     /// A card on `host`, initialised on first use.
     pub fn new(host: H) -> Self {
         SdCard { host, card: None }
-    }
-
-    /// The host controller.
-    pub fn host(&mut self) -> &mut H {
-        &mut self.host
     }
 
     fn cmd(&mut self, index: u8, arg: u32, resp: Resp) -> Result<[u32; 4]> {
