@@ -3,7 +3,9 @@
 //! DMA) mode, manual start, polled.
 //!
 //! Every bus action is a generic-FIFO entry: chip select asserted with setup cycles, a transmit
-//! or receive entry of up to 255 bytes, chip select released with hold cycles. The driver writes
+//! entry of up to 64 bytes or a receive entry of up to 128 (an entry can count 255; these sizes
+//! keep every entry's data within the 64-word TX and RX FIFOs), chip select released with hold
+//! cycles. The driver writes
 //! the entry (and, for transmit, the data words into the TX FIFO, little endian), sets the
 //! manual-start bit, and polls the interrupt status: RX FIFO not empty for received words,
 //! generic FIFO empty and TX FIFO empty for the end of the entry. Every poll is bounded: a
@@ -15,8 +17,8 @@
 //! entries and the wait for GENFIFOEMPTY and TXEMPTY, `zynqmp_qspi_fillgenfifo` for data entries
 //! and the dummy entry after a receive in I/O mode, `zynqmp_qspi_filltxfifo` /
 //! `zynqmp_qspi_readrxfifo` for the little-endian word packing and the partial last word);
-//! Xilinx UG1085 "Quad-SPI Controller" (generic FIFO, manual start, SPI clock = reference clock /
-//! (2 << BAUD_RATE_DIV)).
+//! the SPI clock = reference clock / (2 << BAUD_RATE_DIV) of `zynqmp_qspi_init_hw`; FIFO depths
+//! from QEMU's ZynqMP GQSPI model (`hw/ssi/xilinx_spips.c`).
 //! Avoids: DMA, dual and quad modes, striping across two parts, the poll-status entries,
 //! interrupts, the linear (LQSPI) window; full-duplex transfers (the NOR commands never need
 //! them) are refused. The SPI clock is kept at or below 40 MHz, where Linux changes no delay

@@ -1,10 +1,11 @@
 //! Model of the ZynqMP generic quad-SPI controller (GQSPI) with a SPI-NOR part on the lower bus
-//! and lower chip select, from Xilinx UG1085 "Quad-SPI Controller" and Linux
-//! `spi-zynqmp-gqspi.c` (constants shared with the driver, `board_flight::gqspi`):
+//! and lower chip select, from Linux `spi-zynqmp-gqspi.c` (constants shared with the driver,
+//! `board_flight::gqspi`) and QEMU's model of it (`hw/ssi/xilinx_spips.c`):
 //!
 //! - nothing runs unless SEL selects the generic controller and EN is set;
-//! - the generic FIFO holds 32 entries, the TX and RX FIFOs 64 words each (UG1085); a write to a
-//!   full FIFO is lost (counted, see [`GqspiModel::lost_writes`]);
+//! - the generic FIFO holds 32 entries, the TX and RX FIFOs 64 words each (QEMU's ZynqMP GQSPI
+//!   model, `hw/ssi/xilinx_spips.c`: `fifo32_create(&s->fifo_g, 32)`, `TXFF_A_Q`/`RXFF_A_Q`
+//!   64 * 4 bytes); a write to a full FIFO is lost (counted, see [`GqspiModel::lost_writes`]);
 //! - with CONFIG's manual start mode, queued entries wait for a write of the START_GEN_FIFO bit
 //!   (which reads back 0), then run until the generic FIFO is empty; in auto mode they run as
 //!   soon as they are queued;
@@ -30,9 +31,9 @@ use board_flight::regs::Regs;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-/// Generic FIFO depth in entries (UG1085 "Generic FIFO").
+/// Generic FIFO depth in entries (QEMU `xilinx_spips.c`, `fifo_g`).
 pub const GEN_FIFO_DEPTH: usize = 32;
-/// TX and RX FIFO depth in 32-bit words (UG1085).
+/// TX and RX FIFO depth in 32-bit words (QEMU `xilinx_spips.c`, `TXFF_A_Q`/`RXFF_A_Q`).
 pub const DATA_FIFO_DEPTH: usize = 64;
 
 /// The entry being run and how far it got.
