@@ -21,9 +21,10 @@
 //! from QEMU's ZynqMP GQSPI model (`hw/ssi/xilinx_spips.c`).
 //! Avoids: DMA, dual and quad modes, striping across two parts, the poll-status entries,
 //! interrupts, the linear (LQSPI) window; full-duplex transfers (the NOR commands never need
-//! them) are refused. The SPI clock is kept at or below 40 MHz, where Linux changes no delay
-//! register of this block (it only asks the PMU firmware for the IOU tap-delay bypass, which
-//! the board's boot firmware owns and this driver does not touch).
+//! them) are refused. The SPI clock is kept at or below 40 MHz, where Linux's
+//! `zynqmp_qspi_set_tapdelay` writes 0 to both delay-adjust registers (as this driver does) and
+//! otherwise only asks the PMU firmware for the IOU tap-delay bypass, which the board's boot
+//! firmware owns and this driver does not touch.
 
 use crate::regs::Regs;
 use embedded_hal::spi::{self, ErrorKind, Operation, SpiDevice};
@@ -157,7 +158,7 @@ pub const TX_THRESHOLD_VAL: u32 = 32;
 pub const RX_THRESHOLD_VAL: u32 = 32;
 /// Generic FIFO threshold written at start-up (`GQSPI_GEN_FIFO_THRESHOLD_RESET_VAL`).
 pub const GF_THRESHOLD_VAL: u32 = 0x10;
-/// Highest SPI clock this driver runs (see the module text: no delay tuning needed below it).
+/// Highest SPI clock this driver runs (see the module text: no delay tuning below it).
 pub const MAX_SPI_HZ: u32 = 40_000_000;
 /// Status polls before a stuck controller is reported.
 pub const POLLS: u32 = 100_000;
