@@ -188,8 +188,9 @@ fn the_i2c_fram_on_bsc1_on_their_models_conforms() {
     flash::run(&mut Flash { model: &model, dut });
 }
 
-/// The EMMC2 reference clock as the firmware sets it on a Pi 4 (`BCM2711_CLOCK_EMMC2`, 100 MHz,
-/// the value Linux's `sdhci-iproc.c` falls back to when the capabilities give no base clock).
+/// The EMMC2 base clock: a test value. The board firmware sets the real one and the driver takes
+/// it as a parameter (100 MHz is the maximum clock the Pi 4's EMMC2 was discussed with on
+/// linux-arm-kernel, in the `SDHCI_QUIRK_CAP_CLOCK_BASE_BROKEN` thread for bcm2711).
 const EMMC2_HZ: u32 = 100_000_000;
 /// An 8 GiB SDHC card, in blocks.
 const CARD_BLOCKS: u64 = 16 << 20;
@@ -228,7 +229,8 @@ fn an_unpowered_sd_card_on_the_emmc2_is_reported_then_found_once_powered() {
     assert_eq!(block, [0; 512], "no byte of the cut write landed");
 }
 
-/// The VPU core clock SDHOST divides (250 MHz, the Pi 4 firmware's `core_freq` default).
+/// The VPU core clock SDHOST divides: a test value, the one `bcm2835_set_clock`'s comment works
+/// through. The firmware sets the real one (the driver takes it as a parameter).
 const CORE_HZ: u32 = 250_000_000;
 /// The comms store's region on the microSD: 64 MiB (the board file's `batch-capacity`) from
 /// block 2048 (after a partition table's first MiB).

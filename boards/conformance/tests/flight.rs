@@ -127,8 +127,8 @@ fn slot_flash(time: &VirtualTime) -> GqspiModel {
     GqspiModel::new(time.clone(), QSPI_REF_HZ, part)
 }
 
-/// The QSPI reference clock of a ZCU102-class board (UG1085: IOPLL-derived, 300 MHz here), and
-/// the SPI clock asked of the driver.
+/// The QSPI reference clock: a test value (the board's PLL setup decides the real one; the driver
+/// takes it as a parameter), and the SPI clock asked of the driver.
 const QSPI_REF_HZ: u32 = 300_000_000;
 const QSPI_HZ: u32 = 40_000_000;
 

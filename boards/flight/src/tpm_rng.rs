@@ -69,7 +69,7 @@ pub const HEADER: usize = 10;
 pub const RANDOM_CHUNK: usize = 32;
 /// Bytes per I2C transfer (the Cadence controller's 16-byte FIFO).
 pub const TRANSFER: usize = 16;
-/// NACKs retried per transfer (`TPM_RETRY` of `tpm_tis_core.h`).
+/// NACKs retried per transfer (`TPM_RETRY` of Linux `drivers/char/tpm/tpm.h`).
 pub const NACK_RETRIES: u32 = 50;
 /// Status polls before the TPM is reported unresponsive.
 pub const POLLS: u32 = 10_000;
