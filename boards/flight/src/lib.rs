@@ -9,8 +9,9 @@
 //! counter as the monotonic clock ([`ttc`]), and the Cadence SPI controller ([`cadence_spi`])
 //! under the shared SPI-NOR driver (`board-spi-nor`) for the key and comms flash, and the Cadence
 //! I2C controller ([`cadence_i2c`]) under the shared FRAM driver (`board-i2c-fram`) for the health
-//! flash. Not done yet: GQSPI for the slot
-//! flash, and the PL TRNG (an IP core in the programmable logic whose register map is not public).
+//! flash, and the generic quad-SPI controller ([`gqspi`]) under the same SPI-NOR driver for the
+//! 64 MiB slot flash, and the entropy source, a TPM 2.0 on I2C0 ([`tpm_rng`], TPM2_GetRandom
+//! through the Cadence I2C driver: the ZynqMP has no TRNG of its own).
 //!
 //! `no_std`, no heap; no interrupts (every driver polls its status register).
 
@@ -24,5 +25,7 @@ pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod gqspi;
 pub mod slots;
+pub mod tpm_rng;
 pub mod ttc;

@@ -4,6 +4,7 @@
 //! 16-byte FIFO; S.DONE is then set, with S.ERR if nobody acknowledged; DONE, ERR and CLKT clear
 //! by writing one; C.CLEAR empties the FIFO. Transfers complete instantly (SCL not modelled).
 
+use crate::I2cPart;
 use crate::i2c_fram::FramPart;
 use crate::time::VirtualTime;
 use board_devboard::bsc_i2c::*;

@@ -1,10 +1,11 @@
-//! Model of the ZynqMP Cadence I2C controller with an I2C FRAM on the bus, from Xilinx UG1085
+//! Model of the ZynqMP Cadence I2C controller with a part on the bus (the FRAM, or the TPM), from Xilinx UG1085
 //! "I2C Controller" and Linux `i2c-cadence.c`: writing ADDR starts a transfer: a write sends the
 //! FIFO's bytes, a read (CR.RW) fetches XFER_SIZE bytes into the 16-byte FIFO; ISR.COMP and NACK
 //! latch and clear by writing one; an address nobody acknowledges gives NACK. Transfers complete
 //! instantly (SCL is not modelled), and STOP versus repeated start (CR.HOLD) is not modelled: the
 //! FRAM's address pointer carries over either way.
 
+use crate::I2cPart;
 use crate::i2c_fram::FramPart;
 use crate::time::VirtualTime;
 use board_flight::cadence_i2c::*;
@@ -21,22 +22,27 @@ struct State {
     rx: VecDeque<u8>,
 }
 
-/// The I2C controller and its FRAM.
+/// The I2C controller and the part on its bus.
 #[derive(Debug)]
-pub struct CadenceI2cModel {
+pub struct CadenceI2cModel<P = FramPart> {
     time: VirtualTime,
     s: RefCell<State>,
-    fram: RefCell<FramPart>,
+    fram: RefCell<P>,
 }
 
-impl CadenceI2cModel {
+impl<P: I2cPart> CadenceI2cModel<P> {
     /// The controller at reset, with `fram` on its bus.
-    pub fn new(time: VirtualTime, fram: FramPart) -> Self {
+    pub fn new(time: VirtualTime, fram: P) -> Self {
         CadenceI2cModel {
             time,
             s: RefCell::new(State::default()),
             fram: RefCell::new(fram),
         }
+    }
+
+    /// The part on the bus.
+    pub fn part(&self) -> std::cell::RefMut<'_, P> {
+        self.fram.borrow_mut()
     }
 
     fn start(&self, s: &mut State, addr: u8) {
@@ -69,7 +75,7 @@ impl crate::PartPower for CadenceI2cModel {
     }
 }
 
-impl Regs for CadenceI2cModel {
+impl<P: I2cPart> Regs for CadenceI2cModel<P> {
     fn read(&self, offset: usize) -> u32 {
         self.time.access();
         let mut s = self.s.borrow_mut();

@@ -39,14 +39,14 @@ impl FramPart {
         self.ops = 0;
         self.cut = None;
     }
+}
 
-    /// Whether the part answers at bus address `addr`.
-    pub fn answers(&self, addr: u8) -> bool {
+impl crate::I2cPart for FramPart {
+    fn answers(&self, addr: u8) -> bool {
         addr == self.addr
     }
 
-    /// One write transfer; false if not acknowledged.
-    pub fn write(&mut self, bytes: &[u8]) -> bool {
+    fn write(&mut self, bytes: &[u8]) -> bool {
         if !self.powered {
             return false;
         }
@@ -73,8 +73,7 @@ impl FramPart {
         n == data.len()
     }
 
-    /// A read transfer of `n` bytes; `None` if not acknowledged.
-    pub fn read(&mut self, n: usize) -> Option<Vec<u8>> {
+    fn read(&mut self, n: usize) -> Option<Vec<u8>> {
         if !self.powered {
             return None;
         }

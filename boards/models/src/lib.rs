@@ -13,14 +13,19 @@ pub mod cadence_i2c;
 pub mod cadence_spi;
 pub mod cadence_uart;
 pub mod cadence_wdt;
+pub mod emmc2;
+pub mod gqspi;
 pub mod i2c_fram;
 pub mod mini_uart;
 pub mod pl011;
 pub mod pm_wdt;
 pub mod rng200;
+pub mod sd_card;
+pub mod sdhost;
 pub mod spi_nor;
 pub mod system_timer;
 pub mod time;
+pub mod tpm;
 pub mod ttc;
 mod uart_line;
 
@@ -46,4 +51,14 @@ pub trait PartPower {
     fn cut_power(&self, at_op: u64, landed: usize);
     /// Power the part back on.
     fn power_cycle(&self);
+}
+
+/// A part on an I2C bus, as a controller model sees it.
+pub trait I2cPart {
+    /// Whether the part answers at bus address `addr`.
+    fn answers(&self, addr: u8) -> bool;
+    /// One write transfer; false if not acknowledged.
+    fn write(&mut self, bytes: &[u8]) -> bool;
+    /// A read transfer of `n` bytes; `None` if not acknowledged.
+    fn read(&mut self, n: usize) -> Option<Vec<u8>>;
 }

@@ -1,5 +1,7 @@
 //! Model of a JEDEC SPI-NOR part (the Micron MT25Q command subset `board-spi-nor` uses), from the
-//! MT25Q datasheet: commands are shifted in while chip select is low and program/erase execute
+//! MT25Q datasheet: the 3-byte-address READ/PP/4 KiB erase (0x03/0x02/0x20), which address only
+//! the first 16 MiB, and on parts above 16 MiB the 4-byte-address READ/PP/erase commands
+//! (0x13/0x12/0x21) as well; commands are shifted in while chip select is low and program/erase execute
 //! when it goes high; PP and SE need the write enable latch (cleared when they start); while
 //! busy only RDSR answers; a page program wraps inside its 256-byte page and can only clear bits
 //! (AND with the old contents); a 4 KiB erase sets 0xFF. Busy for tPP 0.12 ms / tSSE 50 ms
@@ -12,7 +14,8 @@
 
 use crate::time::VirtualTime;
 use board_spi_nor::{
-    OP_PP, OP_RDID, OP_RDSR, OP_READ, OP_SE_4K, OP_WREN, PAGE, SECTOR, SR_WEL, SR_WIP,
+    MAX_3B, OP_PP, OP_PP_4B, OP_RDID, OP_RDSR, OP_READ, OP_READ_4B, OP_SE_4K, OP_SE_4K_4B, OP_WREN,
+    PAGE, SECTOR, SR_WEL, SR_WIP,
 };
 use std::time::Duration;
 
@@ -86,36 +89,54 @@ impl SpiNorPart {
     pub fn shift(&mut self, mosi: u8) -> u8 {
         self.cmd.push(mosi);
         let i = self.cmd.len() - 1;
-        if !self.powered || i == 0 {
+        if !self.powered || i == 0 || self.unknown() {
             return 0xFF;
         }
         match self.cmd[0] {
             OP_RDSR => (u8::from(self.busy()) * SR_WIP) | (u8::from(self.wel) * SR_WEL),
             _ if self.busy() => 0xFF,
             OP_RDID if i <= 3 => self.id[i - 1],
-            OP_READ if i >= 4 => {
-                let a = self.addr() + (i - 4);
+            OP_READ | OP_READ_4B if i > self.addr_len() => {
+                let a = self.addr() + (i - 1 - self.addr_len());
                 self.mem[a % self.mem.len()]
             }
             _ => 0xFF,
         }
     }
 
+    fn four_byte(&self) -> bool {
+        matches!(self.cmd[0], OP_READ_4B | OP_PP_4B | OP_SE_4K_4B)
+    }
+
+    /// A part up to 16 MiB does not have the 4-byte commands: they do nothing.
+    fn unknown(&self) -> bool {
+        self.four_byte() && self.mem.len() <= MAX_3B as usize
+    }
+
+    /// Address bytes of the command shifted in.
+    fn addr_len(&self) -> usize {
+        if self.four_byte() { 4 } else { 3 }
+    }
+
+    /// The command's address (zero-filled while it is still being shifted in).
     fn addr(&self) -> usize {
-        usize::from(self.cmd[1]) << 16 | usize::from(self.cmd[2]) << 8 | usize::from(self.cmd[3])
+        (1..=self.addr_len()).fold(0, |a, k| {
+            a << 8 | usize::from(self.cmd.get(k).copied().unwrap_or(0))
+        })
     }
 
     /// Chip select high: a program or erase shifted in starts now.
     pub fn deselect(&mut self) {
-        if !self.powered || self.cmd.is_empty() || self.busy() {
+        if !self.powered || self.cmd.is_empty() || self.busy() || self.unknown() {
             return;
         }
         match self.cmd[0] {
             OP_WREN if self.cmd.len() == 1 => self.wel = true,
             OP_WRDI if self.cmd.len() == 1 => self.wel = false,
-            OP_PP if self.wel && self.cmd.len() > 4 => {
+            OP_PP | OP_PP_4B if self.wel && self.cmd.len() > 1 + self.addr_len() => {
                 self.wel = false;
-                let (addr, data) = (self.addr() % self.mem.len(), self.cmd[4..].to_vec());
+                let data = self.cmd[1 + self.addr_len()..].to_vec();
+                let addr = self.addr() % self.mem.len();
                 let data = &data[data.len().saturating_sub(PAGE)..];
                 let page = addr - addr % PAGE;
                 let n = self.landing(data.len());
@@ -124,7 +145,7 @@ impl SpiNorPart {
                 }
                 self.busy_until = self.time.now_ns() + T_PP.as_nanos() as u64;
             }
-            OP_SE_4K if self.wel && self.cmd.len() == 4 => {
+            OP_SE_4K | OP_SE_4K_4B if self.wel && self.cmd.len() == 1 + self.addr_len() => {
                 self.wel = false;
                 let base = self.addr() % self.mem.len();
                 let base = base - base % SECTOR;

@@ -8,8 +8,12 @@
 //! program wraps inside its page, 4 KiB subsector erase, tPP 1.8 ms and tSSE 400 ms maximum).
 //! Every program and erase: write enable, check WEL, the command, then poll WIP with a bound.
 //! A part that never clears WIP (unpowered, or gone) is reported, never waited on forever.
+//! Parts above 16 MiB take the dedicated 4-byte-address commands (`SPINOR_OP_READ_4B` 0x13,
+//! `SPINOR_OP_PP_4B` 0x12, `SPINOR_OP_BE_4K_4B` 0x21, Linux `include/linux/mtd/spi-nor.h`; Linux
+//! gives the MT25QU512A `SPI_NOR_4B_OPCODES` in `drivers/mtd/spi-nor/micron-st.c`), never the
+//! stateful 4-byte address mode, so a part reset mid-way cannot leave the driver out of step.
 //!
-//! Avoids: quad and dual I/O, 4-byte addressing (parts up to 16 MiB), block protection.
+//! Avoids: quad and dual I/O, block protection.
 
 #![no_std]
 #![warn(missing_docs)]
@@ -31,6 +35,14 @@ pub const OP_PP: u8 = 0x02;
 pub const OP_SE_4K: u8 = 0x20;
 /// Read the JEDEC identification (`SPINOR_OP_RDID`).
 pub const OP_RDID: u8 = 0x9F;
+/// Read data, 4-byte address (`SPINOR_OP_READ_4B`).
+pub const OP_READ_4B: u8 = 0x13;
+/// Page program, 4-byte address (`SPINOR_OP_PP_4B`).
+pub const OP_PP_4B: u8 = 0x12;
+/// Erase a 4 KiB sector, 4-byte address (`SPINOR_OP_BE_4K_4B`).
+pub const OP_SE_4K_4B: u8 = 0x21;
+/// The largest part a 3-byte address reaches.
+pub const MAX_3B: u32 = 16 << 20;
 /// Status: write in progress (`SR_WIP`).
 pub const SR_WIP: u8 = 0x01;
 /// Status: write enable latch (`SR_WEL`).
@@ -58,6 +70,16 @@ pub struct Part {
 pub const MT25QU128: Part = Part {
     jedec_id: [0x20, 0xBB, 0x18],
     capacity: 16 << 20,
+    program_polls: 1_800,
+    erase_polls: 400_000,
+};
+
+/// Micron MT25QU512ABB: 64 MiB, 1.8 V, the QSPI boot flash of the ZCU102 (UG1182 "Quad-SPI
+/// Flash Memory"); Linux `micron-st.c` "mt25qu512a" `INFO6(0x20bb20, ...)`, 4-byte opcodes. Same
+/// datasheet maxima as the MT25QU128.
+pub const MT25QU512: Part = Part {
+    jedec_id: [0x20, 0xBB, 0x20],
+    capacity: 64 << 20,
     program_polls: 1_800,
     erase_polls: 400_000,
 };
@@ -123,9 +145,31 @@ pub struct SpiNor<D> {
 type Result<T, D> =
     core::result::Result<T, SpiNorError<<D as embedded_hal::spi::ErrorType>::Error>>;
 
-fn addr(cmd: u8, offset: u32) -> [u8; 4] {
-    let a = offset.to_be_bytes();
-    [cmd, a[1], a[2], a[3]]
+/// A command and its address: 3 address bytes on parts up to 16 MiB, else the 4-byte command.
+struct Cmd {
+    bytes: [u8; 5],
+    len: usize,
+}
+
+impl Cmd {
+    fn new(part: &Part, cmd3: u8, cmd4: u8, offset: u32) -> Cmd {
+        let a = offset.to_be_bytes();
+        if part.capacity > MAX_3B {
+            Cmd {
+                bytes: [cmd4, a[0], a[1], a[2], a[3]],
+                len: 5,
+            }
+        } else {
+            Cmd {
+                bytes: [cmd3, a[1], a[2], a[3], 0],
+                len: 4,
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 impl<D: SpiDevice> SpiNor<D> {
@@ -185,7 +229,7 @@ impl<D: SpiDevice> ReadNorFlash for SpiNor<D> {
         self.wait_ready(self.part.erase_polls)?;
         self.dev
             .transaction(&mut [
-                Operation::Write(&addr(OP_READ, offset)),
+                Operation::Write(Cmd::new(&self.part, OP_READ, OP_READ_4B, offset).as_slice()),
                 Operation::Read(bytes),
             ])
             .map_err(SpiNorError::Spi)
@@ -214,9 +258,8 @@ impl<D: SpiDevice> NorFlash for SpiNor<D> {
         }
         for sector in (from..to).step_by(SECTOR) {
             self.write_enable()?;
-            self.dev
-                .write(&addr(OP_SE_4K, sector))
-                .map_err(SpiNorError::Spi)?;
+            let cmd = Cmd::new(&self.part, OP_SE_4K, OP_SE_4K_4B, sector);
+            self.dev.write(cmd.as_slice()).map_err(SpiNorError::Spi)?;
             self.wait_ready(self.part.erase_polls)?;
         }
         Ok(())
@@ -232,7 +275,7 @@ impl<D: SpiDevice> NorFlash for SpiNor<D> {
             self.write_enable()?;
             self.dev
                 .transaction(&mut [
-                    Operation::Write(&addr(OP_PP, at as u32)),
+                    Operation::Write(Cmd::new(&self.part, OP_PP, OP_PP_4B, at as u32).as_slice()),
                     Operation::Write(&bytes[done..done + n]),
                 ])
                 .map_err(SpiNorError::Spi)?;
