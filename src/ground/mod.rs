@@ -37,6 +37,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod profile;
 pub mod refusal;
+pub mod serial_link;
 pub mod session;
 pub mod sign;
 pub mod status;
@@ -44,6 +45,7 @@ pub mod time;
 pub mod upgrade;
 pub mod upgrade_show;
 pub mod uplink;
+pub mod wire;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
@@ -148,6 +150,10 @@ pub struct LinkArgs {
     /// Attempts before giving up (a retry is the same command, run at most once by the node)
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
+    /// The link: `radio`, or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim
+    /// board PATH is what `spacenode run` prints as "serial line, ground side at") [default: radio]
+    #[arg(long, value_name = "radio|serial:PATH[,BAUD]", default_value = "radio")]
+    link: serial_link::LinkChoice,
 }
 
 /// Where a command's link goes, after the flags, the profile and the defaults.
@@ -247,6 +253,7 @@ impl LinkArgs {
             spi: link.spi,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             attempts: self.attempts.max(1),
+            link: self.link.clone(),
         })
         .map_err(session_failure)
     }

@@ -32,6 +32,11 @@ pub struct Config {
     /// pppd's `lcp-echo-failure`: the link is declared down after this many Echo-Requests in a
     /// row went unanswered (and nothing else valid arrived).
     pub echo_failure: u8,
+    /// pppd's `silent`: when the line comes up, and again after the link was declared down for
+    /// echo silence, send nothing and wait (in Stopped) for the peer's Configure-Request, which
+    /// is then answered at once. For a server the peer calls: an active server that has backed
+    /// its Restart timer off would make a peer that turns up late wait for that timer.
+    pub passive: bool,
     /// Ask the peer for Protocol-Field-Compression and Address-and-Control-Field-Compression.
     pub request_compression: bool,
     /// Our IPv4 address, proposed in IPCP.
@@ -54,6 +59,7 @@ impl Config {
             magic_seed,
             echo_interval_ms: 10_000,
             echo_failure: 3,
+            passive: false,
             request_compression: false,
             local_ip,
             peer_ip,

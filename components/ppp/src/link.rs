@@ -192,9 +192,14 @@ impl Ppp {
         self.lcp_event(Event::Close, now_ms);
     }
 
-    /// The serial line is usable (lower layer Up).
+    /// The serial line is usable (lower layer Up). A passive link ([`Config::passive`]) then
+    /// waits in Stopped for the peer.
     pub fn up(&mut self, now_ms: u64) {
-        self.lcp_event(Event::Up, now_ms);
+        if self.cfg.passive && self.lcp_cp.state() == State::Starting {
+            self.lcp_cp.up_passive();
+        } else {
+            self.lcp_event(Event::Up, now_ms);
+        }
     }
 
     /// The serial line is gone (lower layer Down).
@@ -439,7 +444,13 @@ impl Ppp {
     fn restart_lcp(&mut self, why: DownReason, now: u64) {
         self.last_down = Some(why);
         self.lcp_event(Event::Down, now);
-        self.lcp_event(Event::Up, now);
+        // A peer that went silent is waited for, if passive; a peer that restarted or
+        // renegotiated is there, so negotiate with it at once.
+        if why == DownReason::EchoTimeout {
+            self.up(now);
+        } else {
+            self.lcp_event(Event::Up, now);
+        }
     }
 
     fn echo_tick(&mut self, now: u64) {
