@@ -234,10 +234,18 @@ impl LinkArgs {
 
     /// Says which node `link` is, and opens the session to it.
     fn connect(&self, link: &Link) -> Result<Session, Failure> {
-        eprintln!(
-            "{}",
-            link.selected.line(link.uplink, link.listen, &link.state)
-        );
+        let via = match &self.link {
+            serial_link::LinkChoice::Radio => {
+                format!("uplink {}, downlink {}", link.uplink, link.listen)
+            }
+            serial_link::LinkChoice::Serial { path, baud } => {
+                format!(
+                    "standby serial line {} at {baud} baud (PPP)",
+                    path.display()
+                )
+            }
+        };
+        eprintln!("{}", link.selected.line(&via, &link.state));
         let provisioning = match &link.provisioning {
             Some(p) => std::fs::read(p)
                 .map_err(|e| Failure::Usage(format!("provisioning file {}: {e}", p.display())))?,

@@ -20,8 +20,9 @@
 //!   above the floor and sends the next attempt at once. Beyond the window, the command fails
 //!   with [`SessionError::SequenceRefused`] ("the node refuses our sequence numbers"), which
 //!   names `spacenode ground resync`: an authenticated SDLS "set ARSN" ([`Session::resync`]).
-//! - **Floors**: a security-restored event (boot) or housekeeping structure 3 seen on the way
-//!   moves the ground above the node's reported floor at once.
+//! - **Floors**: a security-restored event (boot) moves the ground above the node's reported
+//!   floor at once, and housekeeping structure 3 above the last ARSN the node accepted (never
+//!   further: every number skipped counts as a lost unit on the node's link statistics).
 //!
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
@@ -310,9 +311,15 @@ impl Session {
 
     fn note_floors(&mut self, tm: &Tm) {
         if tm.service == ST_HOUSEKEEPING && tm.source.first() == Some(&SID_SECURITY) {
+            // Above the last ARSN the node accepted, not above its persisted reservation: a
+            // running node accepts anything above the former, and after a reboot its window
+            // starts at the reservation, so the two are the same then. Jumping to the
+            // reservation while the node runs skipped up to a whole block (256) per `status`,
+            // which the node counted as lost units on that link: honest traffic made the
+            // radio look degraded and kept the downlink off it.
             if let Some((_, lines)) = decode_security(&tm.source) {
                 for l in lines.iter().flatten() {
-                    self.ground.resume_above(l.spi, l.rx_reserved);
+                    self.ground.resume_above(l.spi, l.rx_last);
                 }
             }
         } else if tm.service == ST_EVENT

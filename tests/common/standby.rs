@@ -82,3 +82,55 @@ impl PppGround {
         self.tx.send(unit.to_vec()).expect("PPP thread alive");
     }
 }
+
+/// A cuttable radio: a UDP relay between the ground tools and the node's radio. The ground
+/// sends to [`RadioRelay::uplink`] and listens where it always does; the node's `--ground` is
+/// [`RadioRelay::downlink`]. While cut, every datagram in both directions is dropped (the
+/// radio is dead), and restoring it passes them again.
+pub struct RadioRelay {
+    /// Where the ground sends its uplink (give it as `--node`).
+    pub uplink: std::net::SocketAddr,
+    /// Where the node sends its downlink (give it as the node's `--ground`).
+    pub downlink: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RadioRelay {
+    /// Relays to the node's `--radio-uplink` `node` and to the ground's `--listen` `ground`.
+    pub fn start(node: std::net::SocketAddr, ground: std::net::SocketAddr) -> RadioRelay {
+        use std::net::UdpSocket;
+        use std::sync::atomic::Ordering;
+        let up = UdpSocket::bind("127.0.0.1:0").expect("relay uplink socket");
+        let down = UdpSocket::bind("127.0.0.1:0").expect("relay downlink socket");
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let relay = RadioRelay {
+            uplink: up.local_addr().expect("addr"),
+            downlink: down.local_addr().expect("addr"),
+            cut: cut.clone(),
+        };
+        for (from, to, sender) in [
+            (
+                up.try_clone().expect("clone"),
+                node,
+                down.try_clone().expect("clone"),
+            ),
+            (down, ground, up),
+        ] {
+            let cut = cut.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65_536];
+                while let Ok((n, _)) = from.recv_from(&mut buf) {
+                    if !cut.load(Ordering::Relaxed) {
+                        let _ = sender.send_to(&buf[..n], to);
+                    }
+                }
+            });
+        }
+        relay
+    }
+
+    /// Cuts (`true`) or restores (`false`) the radio.
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::Relaxed);
+    }
+}
