@@ -437,6 +437,7 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
 
     let mut g = TestGround::new(listen, uplink);
     g.connect_serial(&pty);
+    board.wait_for("standby link: PPP up (IPCP opened)");
     // First contact on the radio makes it the active downlink (at boot nothing was heard on
     // either link and the node sits on the standby).
     let (unit, _, rid) = g.ping_unit();

@@ -90,6 +90,8 @@ where
     serial: B::Serial,
     unit: spin::MutexGuard<'static, [u8; MAX_UNIT_LEN]>,
     line: &'static mut StandbyLine,
+    /// The PPP session was up at the last tick (for [`Self::note_ppp`]).
+    ppp_up: bool,
     outlets: Outlets,
     sign_rx: Option<Rx<SignResponse>>,
     upgrade_rx: Option<Rx<UpgradeStatus>>,
@@ -391,6 +393,23 @@ where
         more
     }
 
+    /// Logs the standby link's PPP session coming up or going down (with why), once each.
+    fn note_ppp(&mut self) {
+        let up = self.line.is_up();
+        if up == self.ppp_up {
+            return;
+        }
+        self.ppp_up = up;
+        if up {
+            log::info!("standby link: PPP up (IPCP opened), the ground can use the serial line");
+        } else {
+            match self.line.ppp().last_down() {
+                Some(why) => log::warn!("standby link: PPP down: {why}"),
+                None => log::warn!("standby link: PPP down"),
+            }
+        }
+    }
+
     /// The batch flow (CFDP counters and progress; `None` if CFDP could not start).
     pub fn batch_flow(&self) -> Option<&Batches> {
         self.batches.as_ref()
@@ -558,6 +577,7 @@ where
             serial,
             unit,
             line,
+            ppp_up: false,
             outlets,
             sign_rx,
             upgrade_rx,
@@ -589,6 +609,7 @@ where
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             self.line.poll(&mut self.serial, ms(now));
+            self.note_ppp();
             let mut links = Links {
                 radio: &mut self.radio,
                 serial: &mut self.serial,

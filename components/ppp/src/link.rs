@@ -44,6 +44,20 @@ pub enum DownReason {
     Local,
 }
 
+impl core::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DownReason::EchoTimeout => {
+                "no valid frame from the peer for the echo interval times the echo failures"
+            }
+            DownReason::PeerRestarted => "the peer restarted (a new Magic-Number)",
+            DownReason::PeerRenegotiated => "the peer terminated or renegotiated the link",
+            DownReason::Looped => "the line is looped back (our own Magic-Number came back)",
+            DownReason::Local => "closed or taken down on this side",
+        })
+    }
+}
+
 /// Counters (monotonic, for telemetry).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

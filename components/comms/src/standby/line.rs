@@ -186,8 +186,8 @@ impl StandbyLine {
             let mut got = false;
             self.ppp
                 .receive(&[b], now_ms, &mut |d| match udp::unwrap(ep, d) {
-                    Ok(u) if u.len() <= unit.len() => {
-                        unit.get_mut(..u.len()).map(|dst| dst.copy_from_slice(u));
+                    Ok(u) if let Some(dst) = unit.get_mut(..u.len()) => {
+                        dst.copy_from_slice(u);
                         *unit_len = u.len();
                         stats.units_in = stats.units_in.wrapping_add(1);
                         got = true;
