@@ -115,11 +115,6 @@ impl StandbyLine {
         &self.ppp
     }
 
-    /// The engine, mutably (to close it before leaving).
-    pub fn ppp_mut(&mut self) -> &mut Ppp {
-        &mut self.ppp
-    }
-
     /// Counters of this layer.
     pub fn stats(&self) -> LineStats {
         self.stats
