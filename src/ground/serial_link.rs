@@ -85,7 +85,7 @@ pub enum SerialLinkError {
     },
     /// PPP did not reach IPCP Opened in time.
     #[error(
-        "PPP on {path} did not come up within {secs} s (LCP {lcp:?}, IPCP {ipcp:?}): is `spacenode run` up and this its standby line?"
+        "PPP on {path} did not come up within {secs} s (LCP {lcp}; IPCP {ipcp}): is `spacenode run` up, and is this its standby line?"
     )]
     NoPpp {
         /// Device.
