@@ -551,6 +551,24 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     }
     let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
     assert!(bad_mac >= 100, "flood of {flooded}: bad MAC {bad_mac}");
+
+    // A unit of the radio's full 2,048 bytes crosses the standby link too (both PPP ends
+    // negotiated an MRU above the default 1,500): a 17,1 with application data the node
+    // refuses, in words, on the link it came in on.
+    let overhead = comms::sdls::engine::OVERHEAD + 16;
+    let (unit, rid) = g.command_unit(17, 1, &vec![0x55; 2048 - overhead]);
+    assert!(unit.len() > 2000 && unit.len() <= 2048, "{}", unit.len());
+    let mut big = Seen::default();
+    let deadline = Instant::now() + BOUND;
+    while big.reports.is_empty() && Instant::now() < deadline {
+        g.send_serial(&unit);
+        g.collect(rid, Duration::from_millis(500), &mut big);
+    }
+    assert!(
+        !big.reports.is_empty(),
+        "no answer to a {}-byte unit on the standby link",
+        unit.len()
+    );
     board.stop();
 }
 

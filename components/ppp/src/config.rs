@@ -20,7 +20,7 @@ pub struct Config {
     /// Max-Failure: Configure-Naks sent before the options still disagreed on are rejected.
     pub max_failure: u8,
     /// Maximum-Receive-Unit we ask for (64..=[`crate::MAX_INFO`]); not requested when it is
-    /// the default 1500.
+    /// the default 1500 ([`crate::DEFAULT_MRU`]).
     pub mru: u16,
     /// The receive ACCM we ask for: control characters the peer must escape to us.
     pub accm: u32,
@@ -99,8 +99,8 @@ pub enum ConfigError {
     /// A Max-* counter is 0.
     #[error("PPP config: max_terminate, max_configure and max_failure must be at least 1")]
     Counter,
-    /// MRU outside 64..=1500.
-    #[error("PPP config: mru {0} outside 64..=1500")]
+    /// MRU outside 64..=[`crate::MAX_INFO`].
+    #[error("PPP config: mru {0} outside 64..=2100")]
     Mru(u16),
     /// `magic_seed` is 0 (a zero Magic-Number means "none", RFC 1661 §6.4).
     #[error("PPP config: magic_seed must be non-zero (seed it from the board RNG)")]

@@ -16,8 +16,8 @@
 //! [`ECHO_FAILURE`]); they are constants of this module, not yet read from the system
 //! description.
 //!
-//! Avoids: the heap, IP fragmentation (a unit whose datagram exceeds the PPP MRU is refused
-//! with [`udp::WrapError::TooLong`], not cut), and trusting anything here for link health: only
+//! Avoids: the heap, IP fragmentation (a unit whose datagram exceeds the negotiated PPP MRU is
+//! refused whole, not cut), and trusting anything here for link health: only
 //! units the SDLS layer authenticates count (as on the radio).
 
 pub mod line;
@@ -40,7 +40,10 @@ pub const ECHO_INTERVAL_MS: u32 = 2_000;
 pub const ECHO_FAILURE: u8 = 3;
 /// IPv4 header (no options) plus UDP header.
 pub const IP_UDP_HEADER: usize = 28;
-/// The largest SDLS unit one datagram carries within the PPP MRU of [`ppp::MAX_INFO`] octets.
+/// The largest SDLS unit one datagram carries: within the MRU of [`ppp::MAX_INFO`] (2,100)
+/// octets both ends ask for, so a 2,048-byte unit (the radio's MTU) fits. Against a peer that
+/// refuses the larger MRU (such as `ppproto`) the RFC default of 1,500 applies and a unit over
+/// 1,472 bytes is refused ([`ppp::SendError::TooLong`]).
 pub const MAX_STANDBY_UNIT: usize = ppp::MAX_INFO - IP_UDP_HEADER;
 
 /// Who talks to whom on the standby link.
@@ -76,13 +79,14 @@ impl Endpoints {
         server: false,
     };
 
-    /// The PPP engine's settings for this side: RFC defaults, the echo liveness above, these
-    /// addresses, passive on the server, and `magic_seed` (from the board's RNG; 0 is replaced by 1, as a Magic-Number
+    /// The PPP engine's settings for this side: RFC defaults, the echo liveness above, an MRU
+    /// of [`ppp::MAX_INFO`], these addresses, passive on the server, and `magic_seed` (from the board's RNG; 0 is replaced by 1, as a Magic-Number
     /// of 0 means "none").
     pub fn ppp_config(&self, magic_seed: u32) -> ppp::Config {
         let mut c = ppp::Config::new(self.local_ip, self.peer_ip, magic_seed.max(1));
         c.echo_interval_ms = ECHO_INTERVAL_MS;
         c.echo_failure = ECHO_FAILURE;
+        c.mru = ppp::MAX_INFO as u16;
         c.passive = self.server;
         c
     }

@@ -145,7 +145,7 @@ mod tests {
         let big = [0u8; super::super::MAX_STANDBY_UNIT + 1];
         assert!(matches!(
             wrap(&Endpoints::GROUND, &big, &mut buf),
-            Err(WrapError::TooLong { max: 1472, .. })
+            Err(WrapError::TooLong { max: 2072, .. })
         ));
     }
 }
