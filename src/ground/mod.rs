@@ -22,8 +22,9 @@
 //! to (the node's `--radio-uplink`, default 127.0.0.1:47101). `--listen` (its `--ground`,
 //! default 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers
 //! and certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with
-//! the node; default the sim board's public one) and `--spi` override the profile. Each prints
-//! the node it talks to (on stderr) before it starts.
+//! the node; default the sim board's public one) and `--spi` override the profile.
+//! `--link serial:PATH[,BAUD]` talks over the standby serial line instead of the radio (PPP,
+//! [`serial_link`]). Each prints the node and the link it talks to (on stderr) before it starts.
 //!
 //! Avoids: panics on anything the node or a file sends; waits without a deadline.
 

@@ -1,5 +1,7 @@
-//! One ground station's conversation with the node over the sim radio: SDLS-secured telecommands
-//! up, telemetry down, with the ground's security state kept in its own state directory.
+//! One ground station's conversation with the node over the sim radio or the standby serial line
+//! ([`super::wire`]): SDLS-secured telecommands up, telemetry down, with the ground's security
+//! state kept in its own state directory (one for both links: they share the node's anti-replay
+//! window).
 //!
 //! - **State**: `STATE_DIR/sdls-state.bin` holds the ground's association states (the record
 //!   payload of `comms::sdls::state`: key epochs and the last uplink ARSN used). It is written
