@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::standby::{PppGround, pty_path};
 use common::{
     BOUND, Board, free_addr, ground_cli, lossy_radio as radio, number_after, one_board, text,
     write_secret,
@@ -26,7 +27,6 @@ use comms::sdls::mac::MAC_LEN;
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A second ground station on the monitoring association (its own ARSNs), speaking through
@@ -36,8 +36,8 @@ struct TestGround {
     ground: Ground,
     sock: UdpSocket,
     node: SocketAddr,
-    /// Units received on the standby link (HDLC-decoded by a reader thread), if listened to.
-    serial: Option<mpsc::Receiver<Vec<u8>>>,
+    /// The standby link (PPP), if connected.
+    serial: Option<PppGround>,
 }
 
 /// What a unit caused: (verification reports for the request, 17,2 replies, other TMs).
@@ -120,28 +120,14 @@ impl TestGround {
         self.sock.send_to(unit, self.node).expect("send");
     }
 
-    /// Listen to the standby link's ground end too (downlink goes out on the active link).
-    fn listen_serial(&mut self, pty: std::fs::File) {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut pty = pty;
-            let mut dec = comms::hdlc::Decoder::<8192>::default();
-            let mut buf = [0u8; 512];
-            while let Ok(n) = pty.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                for &b in &buf[..n] {
-                    if let comms::hdlc::Feed::Frame(_) = dec.feed(b)
-                        && tx.send(dec.frame().to_vec()).is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-        self.serial = Some(rx);
+    /// Talk on the standby link too, through PPP (downlink goes out on the active link, and
+    /// answers on the link a command came in on).
+    fn connect_serial(&mut self, pty: &std::path::Path) {
+        self.serial = Some(PppGround::connect(pty));
+    }
+
+    fn send_serial(&self, unit: &[u8]) {
+        self.serial.as_ref().expect("PPP connected").send(unit);
     }
 
     /// Everything that arrives within `wait` (either link), sorted by what it is for `rid`.
@@ -153,7 +139,7 @@ impl TestGround {
             if left.is_zero() {
                 return;
             }
-            let unit = match self.serial.as_ref().and_then(|s| s.try_recv().ok()) {
+            let unit = match self.serial.as_ref().and_then(|s| s.rx.try_recv().ok()) {
                 Some(u) => u,
                 None => {
                     let step = if self.serial.is_some() {
@@ -447,21 +433,11 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     radio[7] = "20000";
     let mut board = Board::boot(node_state.path(), uplink, listen, &radio);
     board.wait_for("serial line, ground side at ");
-    let pty = board
-        .log
-        .iter()
-        .find_map(|l| l.split("serial line, ground side at ").nth(1))
-        .and_then(|rest| rest.split([',', ' ']).next())
-        .map(std::path::PathBuf::from)
-        .expect("pty path in the boot log");
-    let mut serial = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&pty)
-        .expect("open the standby link's ground end");
+    let pty = pty_path(&board.log);
 
     let mut g = TestGround::new(listen, uplink);
-    g.listen_serial(serial.try_clone().expect("clone pty"));
+    g.connect_serial(&pty);
+    board.wait_for("standby link: PPP up (IPCP opened)");
     // First contact on the radio makes it the active downlink (at boot nothing was heard on
     // either link and the node sits on the standby).
     let (unit, _, rid) = g.ping_unit();
@@ -501,13 +477,10 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     };
     std::thread::sleep(Duration::from_millis(300));
 
-    // A ping on the standby link, HDLC-framed, during the flood: answered (on the radio, the
-    // active link).
+    // A ping on the standby link (PPP) during the flood: answered, on the standby link (the
+    // link it came in on).
     let (unit, _, rid) = g.ping_unit();
-    let mut frame = vec![0u8; comms::hdlc::max_encoded_len(unit.len())];
-    let n = comms::hdlc::encode(&unit, &mut frame).expect("hdlc");
-    use std::io::Write;
-    serial.write_all(&frame[..n]).expect("serial write");
+    g.send_serial(&unit);
     let mut over_serial = Seen::default();
     let deadline = Instant::now() + BOUND;
     while completed(&over_serial) == 0 && Instant::now() < deadline {
@@ -549,15 +522,13 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
             .ground
             .uplink(SIM_MONITOR_SPI, 3, 27, 0, &[1, 3], &mut unit)
             .expect("hk request");
-        let mut frame = vec![0u8; comms::hdlc::max_encoded_len(n)];
-        let k = comms::hdlc::encode(&unit[..n], &mut frame).expect("hdlc");
-        serial.write_all(&frame[..k]).expect("serial write");
+        g.send_serial(&unit[..n]);
         let asked = Instant::now();
         while bad_mac.is_none() && asked.elapsed() < Duration::from_millis(500) {
             let unit = match g
                 .serial
                 .as_ref()
-                .and_then(|s| s.recv_timeout(Duration::from_millis(20)).ok())
+                .and_then(|s| s.rx.recv_timeout(Duration::from_millis(20)).ok())
             {
                 Some(u) => u,
                 None => {
@@ -580,6 +551,24 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     }
     let bad_mac = bad_mac.expect("housekeeping structure 3 after the flood");
     assert!(bad_mac >= 100, "flood of {flooded}: bad MAC {bad_mac}");
+
+    // A unit of the radio's full 2,048 bytes crosses the standby link too (both PPP ends
+    // negotiated an MRU above the default 1,500): a 17,1 with application data the node
+    // refuses, in words, on the link it came in on.
+    let overhead = comms::sdls::engine::OVERHEAD + 16;
+    let (unit, rid) = g.command_unit(17, 1, &vec![0x55; 2048 - overhead]);
+    assert!(unit.len() > 2000 && unit.len() <= 2048, "{}", unit.len());
+    let mut big = Seen::default();
+    let deadline = Instant::now() + BOUND;
+    while big.reports.is_empty() && Instant::now() < deadline {
+        g.send_serial(&unit);
+        g.collect(rid, Duration::from_millis(500), &mut big);
+    }
+    assert!(
+        !big.reports.is_empty(),
+        "no answer to a {}-byte unit on the standby link",
+        unit.len()
+    );
     board.stop();
 }
 

@@ -1,7 +1,7 @@
 //! Serial line: the `embedded-io` byte-stream traits, gathered into one bound.
 //!
 //! A serial line is an unframed, unreliable byte stream (framing, FCS and retransmission are the
-//! comms component's job, e.g. HDLC). The contract, from `embedded-io`:
+//! comms component's job: PPP on the standby link). The contract, from `embedded-io`:
 //! - [`embedded_io::Read::read`] blocks until at least one byte is available; an event-driven
 //!   component first asks [`embedded_io::ReadReady::read_ready`], which never blocks;
 //! - [`embedded_io::Write::write`] may accept fewer bytes than offered; `write_all` loops;

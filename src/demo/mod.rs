@@ -162,6 +162,7 @@ fn story_on(
         spi: comms::sdls::sim_default::SIM_OPS_SPI,
         timeout: Duration::from_millis(800),
         attempts: 8,
+        link: crate::ground::serial_link::LinkChoice::Radio,
     })
     .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut summary = Vec::new();

@@ -136,6 +136,7 @@ pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
         // A lost message costs one timeout: short, since the radio's round trip is about 50 ms.
         timeout: Duration::from_millis(400),
         attempts: 8,
+        link: crate::ground::serial_link::LinkChoice::Radio,
     })
     .map_err(usage)?;
     let exe = std::fs::read(std::env::current_exe().map_err(usage)?).map_err(usage)?;

@@ -22,8 +22,9 @@
 //! to (the node's `--radio-uplink`, default 127.0.0.1:47101). `--listen` (its `--ground`,
 //! default 127.0.0.1:47100), `--state` (the ground's own state directory: SDLS sequence numbers
 //! and certificate sequence numbers), `--provisioning` (the SDLS provisioning file shared with
-//! the node; default the sim board's public one) and `--spi` override the profile. Each prints
-//! the node it talks to (on stderr) before it starts.
+//! the node; default the sim board's public one) and `--spi` override the profile.
+//! `--link serial:PATH[,BAUD]` talks over the standby serial line instead of the radio (PPP,
+//! [`serial_link`]). Each prints the node and the link it talks to (on stderr) before it starts.
 //!
 //! Avoids: panics on anything the node or a file sends; waits without a deadline.
 
@@ -37,6 +38,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod profile;
 pub mod refusal;
+pub mod serial_link;
 pub mod session;
 pub mod sign;
 pub mod status;
@@ -44,6 +46,7 @@ pub mod time;
 pub mod upgrade;
 pub mod upgrade_show;
 pub mod uplink;
+pub mod wire;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
@@ -148,6 +151,10 @@ pub struct LinkArgs {
     /// Attempts before giving up (a retry is the same command, run at most once by the node)
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
+    /// The link: `radio`, or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim
+    /// board PATH is what `spacenode run` prints as "serial line, ground side at") [default: radio]
+    #[arg(long, value_name = "radio|serial:PATH[,BAUD]", default_value = "radio")]
+    link: serial_link::LinkChoice,
 }
 
 /// Where a command's link goes, after the flags, the profile and the defaults.
@@ -228,10 +235,18 @@ impl LinkArgs {
 
     /// Says which node `link` is, and opens the session to it.
     fn connect(&self, link: &Link) -> Result<Session, Failure> {
-        eprintln!(
-            "{}",
-            link.selected.line(link.uplink, link.listen, &link.state)
-        );
+        let via = match &self.link {
+            serial_link::LinkChoice::Radio => {
+                format!("uplink {}, downlink {}", link.uplink, link.listen)
+            }
+            serial_link::LinkChoice::Serial { path, baud } => {
+                format!(
+                    "standby serial line {} at {baud} baud (PPP)",
+                    path.display()
+                )
+            }
+        };
+        eprintln!("{}", link.selected.line(&via, &link.state));
         let provisioning = match &link.provisioning {
             Some(p) => std::fs::read(p)
                 .map_err(|e| Failure::Usage(format!("provisioning file {}: {e}", p.display())))?,
@@ -247,6 +262,7 @@ impl LinkArgs {
             spi: link.spi,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             attempts: self.attempts.max(1),
+            link: self.link.clone(),
         })
         .map_err(session_failure)
     }

@@ -141,15 +141,12 @@ fn parse(name: &str, text: &str) -> Result<File, Failure> {
 
 impl Selected {
     /// The line every command that talks to a node prints first.
-    pub fn line(&self, uplink: SocketAddr, listen: SocketAddr, state: &Path) -> String {
+    pub fn line(&self, via: &str, state: &Path) -> String {
         let who = match &self.name {
             Some(n) => format!("node `{}` ({})", crate::escape::escape(n), path().display()),
             None => "node (no profile: flags and defaults)".to_string(),
         };
-        format!(
-            "{who}: uplink {uplink}, downlink {listen}, state {}",
-            state.display()
-        )
+        format!("{who}: {via}, state {}", state.display())
     }
 }
 

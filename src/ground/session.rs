@@ -1,5 +1,7 @@
-//! One ground station's conversation with the node over the sim radio: SDLS-secured telecommands
-//! up, telemetry down, with the ground's security state kept in its own state directory.
+//! One ground station's conversation with the node over the sim radio or the standby serial line
+//! ([`super::wire`]): SDLS-secured telecommands up, telemetry down, with the ground's security
+//! state kept in its own state directory (one for both links: they share the node's anti-replay
+//! window).
 //!
 //! - **State**: `STATE_DIR/sdls-state.bin` holds the ground's association states (the record
 //!   payload of `comms::sdls::state`: key epochs and the last uplink ARSN used). It is written
@@ -20,13 +22,16 @@
 //!   above the floor and sends the next attempt at once. Beyond the window, the command fails
 //!   with [`SessionError::SequenceRefused`] ("the node refuses our sequence numbers"), which
 //!   names `spacenode ground resync`: an authenticated SDLS "set ARSN" ([`Session::resync`]).
-//! - **Floors**: a security-restored event (boot) or housekeeping structure 3 seen on the way
-//!   moves the ground above the node's reported floor at once.
+//! - **Floors**: a security-restored event (boot) moves the ground above the node's reported
+//!   floor at once, and housekeeping structure 3 above the last ARSN the node accepted (never
+//!   further: every number skipped counts as a lost unit on the node's link statistics).
 //!
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
 use super::refusal::Refusal;
+use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
+use super::wire::Wire;
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::event::{EV_SECURITY_RESTORED, EV_SEQUENCE_REFUSED};
@@ -42,6 +47,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Time allowed for PPP to come up on the standby line (LCP and IPCP: a few round trips, plus
+/// the node's 3 s Restart timer once if a frame is lost).
+const PPP_SETUP: Duration = Duration::from_secs(10);
+
 /// The ground's state file inside its state directory.
 pub const STATE_FILE: &str = "sdls-state.bin";
 
@@ -49,14 +58,12 @@ pub const STATE_FILE: &str = "sdls-state.bin";
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// No completion report arrived.
-    #[error(
-        "no answer from the node at {node} after {attempts} attempts of {timeout_ms} ms (listening on {listen}); is `spacenode run` up, and are --node/--listen its --radio-uplink/--ground?"
-    )]
+    #[error("no answer from the node {via} after {attempts} attempts of {timeout_ms} ms; {hint}")]
     Unreachable {
-        /// Where the units went.
-        node: SocketAddr,
-        /// Where the answers were expected.
-        listen: SocketAddr,
+        /// The link the units went on.
+        via: String,
+        /// What to check.
+        hint: &'static str,
         /// Attempts made.
         attempts: u32,
         /// Timeout per attempt.
@@ -70,9 +77,12 @@ pub enum SessionError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Socket I/O failed.
-    #[error("radio socket: {0}")]
+    /// Socket or serial line I/O failed.
+    #[error("link I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The standby serial link could not be set up.
+    #[error(transparent)]
+    Serial(#[from] SerialLinkError),
     /// The ground state could not be read or written.
     #[error("ground state {path}: {what}")]
     State {
@@ -176,12 +186,14 @@ pub struct SessionConfig {
     pub timeout: Duration,
     /// Attempts per command.
     pub attempts: u32,
+    /// The radio (`node`/`listen`) or the standby serial line.
+    pub link: LinkChoice,
 }
 
 /// A ground session.
 pub struct Session {
     cfg: SessionConfig,
-    sock: UdpSocket,
+    wire: Wire,
     ground: Ground,
     /// Downlink units refused by the ground's security check.
     pub refused_downlink: u32,
@@ -235,13 +247,23 @@ impl Session {
             .find(|s| s.spi == cfg.spi)
             .map_or(0, |s| s.tx_reserved.wrapping_add(1));
         ground.set_sequence_count((next & 0x3FFF) as u16);
-        let sock = UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+        let wire = match &cfg.link {
+            LinkChoice::Radio => Wire::Radio {
+                sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
+                    addr: cfg.listen,
+                    source,
+                })?,
+                node: cfg.node,
+            },
+            LinkChoice::Serial { path, baud } => Wire::Serial(SerialLink::connect(
+                path.clone(),
+                *baud,
+                PPP_SETUP.max(cfg.timeout),
+            )?),
+        };
         Ok(Session {
             cfg,
-            sock,
+            wire,
             ground,
             refused_downlink: 0,
             refusal: None,
@@ -291,9 +313,15 @@ impl Session {
 
     fn note_floors(&mut self, tm: &Tm) {
         if tm.service == ST_HOUSEKEEPING && tm.source.first() == Some(&SID_SECURITY) {
+            // Above the last ARSN the node accepted, not above its persisted reservation: a
+            // running node accepts anything above the former, and after a reboot its window
+            // starts at the reservation, so the two are the same then. Jumping to the
+            // reservation while the node runs skipped up to a whole block (256) per `status`,
+            // which the node counted as lost units on that link: honest traffic made the
+            // radio look degraded and kept the downlink off it.
             if let Some((_, lines)) = decode_security(&tm.source) {
                 for l in lines.iter().flatten() {
-                    self.ground.resume_above(l.spi, l.rx_reserved);
+                    self.ground.resume_above(l.spi, l.rx_last);
                 }
             }
         } else if tm.service == ST_EVENT
@@ -385,26 +413,14 @@ impl Session {
                 self.save()?;
                 n
             };
-            self.sock
-                .send_to(unit.get(..n).unwrap_or(&[]), self.cfg.node)?;
+            self.wire.send(unit.get(..n).unwrap_or(&[]))?;
             let deadline = Instant::now() + self.cfg.timeout;
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
                 if left.is_zero() {
                     break;
                 }
-                self.sock.set_read_timeout(Some(left))?;
-                let got = match self.sock.recv_from(&mut buf) {
-                    Ok((k, _)) => k,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        break;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
-                    Err(e) => return Err(e.into()),
+                let Some(got) = self.wire.recv(&mut buf, left)? else {
+                    break;
                 };
                 let Some(tm) = self.open_unit(buf.get(..got).unwrap_or(&[])) else {
                     continue;
@@ -432,9 +448,19 @@ impl Session {
             }
         }
         self.save()?;
+        let (via, hint) = match &self.cfg.link {
+            LinkChoice::Radio => (
+                format!("at {} (listening on {})", self.cfg.node, self.cfg.listen),
+                "is `spacenode run` up, and are --node/--listen its --radio-uplink/--ground?",
+            ),
+            LinkChoice::Serial { path, .. } => (
+                format!("over PPP on {}", path.display()),
+                "PPP is up but the node does not answer: is its comms running (see its log)?",
+            ),
+        };
         Err(SessionError::Unreachable {
-            node: self.cfg.node,
-            listen: self.cfg.listen,
+            via,
+            hint,
             attempts: answer.attempts,
             timeout_ms: self.cfg.timeout.as_millis() as u64,
         })
@@ -476,15 +502,9 @@ impl Session {
             .wrap(self.cfg.spi, packet, &mut unit)
             .map_err(SessionError::Build)?;
         self.save()?;
-        match self
-            .sock
-            .send_to(unit.get(..n).unwrap_or(&[]), self.cfg.node)
-        {
-            Ok(_) => Ok(()),
-            // A full socket buffer is a lost unit; the protocol above recovers it.
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // A full socket buffer is a lost unit (the wire says Ok); the protocol above recovers it.
+        self.wire.send(unit.get(..n).unwrap_or(&[]))?;
+        Ok(())
     }
 
     /// Wait up to `wait` for one authenticated downlink unit: a space packet with `apid` is
@@ -496,21 +516,8 @@ impl Session {
         wait: Duration,
     ) -> Result<Option<Incoming>, SessionError> {
         let mut buf = vec![0u8; 65_536];
-        self.sock
-            .set_read_timeout(Some(wait.max(Duration::from_micros(100))))?;
-        let k = match self.sock.recv_from(&mut buf) {
-            Ok((k, _)) => k,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
+        let Some(k) = self.wire.recv(&mut buf, wait)? else {
+            return Ok(None);
         };
         let unit = buf.get(..k).unwrap_or(&[]);
         let is_apid = |p: &[u8]| match p {
@@ -552,8 +559,8 @@ impl Session {
     }
 
     /// Sends `unit` as it is.
-    pub fn send_unit(&self, unit: &[u8]) -> Result<(), SessionError> {
-        self.sock.send_to(unit, self.cfg.node)?;
+    pub fn send_unit(&mut self, unit: &[u8]) -> Result<(), SessionError> {
+        self.wire.send(unit)?;
         Ok(())
     }
 
@@ -585,24 +592,13 @@ impl Session {
         let mut buf = vec![0u8; 65_536];
         let deadline = Instant::now() + wait;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            self.sock
-                .set_read_timeout(Some(left.max(Duration::from_micros(100))))?;
-            match self.sock.recv_from(&mut buf) {
-                Ok((k, _)) => {
+            match self.wire.recv(&mut buf, left)? {
+                Some(k) => {
                     if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
                         return Ok(Some(tm));
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => return Err(e.into()),
+                None => break,
             }
         }
         Ok(None)

@@ -30,6 +30,7 @@ mod support;
 
 #[path = "../common/mod.rs"]
 mod common;
+mod failover;
 mod large;
 mod mission_time;
 mod profile;

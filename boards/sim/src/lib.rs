@@ -15,5 +15,6 @@ pub mod radio;
 pub mod region;
 pub mod rng;
 pub mod serial;
+pub mod serial_line;
 pub mod testing;
 pub mod watchdog;

@@ -36,7 +36,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn salt(self) -> u64 {
+    pub(crate) fn salt(self) -> u64 {
         match self {
             Direction::Downlink => 0xD0D0_D0D0_D0D0_D0D0,
             Direction::Uplink => 0x0F0F_0F0F_0F0F_0F0F,
@@ -45,7 +45,7 @@ impl Direction {
 }
 
 /// SplitMix64's output function: a bijective 64-bit mixer with good avalanche.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

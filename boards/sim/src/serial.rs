@@ -5,7 +5,7 @@
 //! keeps or hands out the other for the ground side: a ground tool can open the printed path
 //! like any serial port (pyserial, `picocom`, `pppd`). The slave is put in raw mode
 //! (`cfmakeraw`): 8-bit clean, no echo, no CR/LF translation, no line buffering, no signal or
-//! flow-control characters, so HDLC frames pass byte for byte.
+//! flow-control characters, so PPP frames pass byte for byte.
 //!
 //! [`PtySerial`] implements the `embedded-io` traits that make up `hal::serial::Serial`:
 //! `read` blocks until at least one byte is there, `read_ready`/`write_ready` never block (a
@@ -13,8 +13,8 @@
 //! reports `EIO` on a pty whose peer is gone) instead of returning 0 forever. Keep the slave open
 //! (the monitor does) while the master is in use, or the master reads `EIO`.
 //!
-//! It does not emulate baud rate or line noise: the radio link does impairments; the standby
-//! serial link is the clean fallback.
+//! It does not emulate baud rate or line noise ([`crate::serial_line`] does, but the monitor does
+//! not use it yet): the standby serial link is a clean line.
 
 use hal::serial::{ErrorType, Read, ReadReady, Write, WriteReady};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};

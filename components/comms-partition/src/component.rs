@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | device `comms-flash` | SDLS state, sealed keys and provisioning inbox in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
 //! | device `radio` | the primary link |
-//! | device `standby-link` | the standby serial link (HDLC) |
+//! | device `standby-link` | the standby serial link (PPP server, [`comms::standby`]) |
 //! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |
 //! | receive channels of kind `sign-response`, `upgrade-status`, `admin-response`, `telemetry`, `health-report` | what goes down (each optional) |
 //!
@@ -38,13 +38,14 @@ use crate::batches::{Batches, PacketOut, SignOut};
 use crate::bufs::{self, Buffers};
 use crate::flash_map::{keys_layout, sdls_layout};
 use crate::keys;
-use crate::links::{Links, SerialStep, TxStats};
+use crate::links::{Links, TxStats};
 use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
 use comms::sdls::state::Loaded;
 use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
+use comms::standby::{Endpoints, StandbyLine, Step};
 use hal::radio::Radio;
 use hal::serial::WriteReady;
 use hal::time::Instant;
@@ -55,7 +56,7 @@ use runtime::{CapSet, Component, Context, Drivers, InitError, LinkDrivers, Notif
 
 /// Radio frames handled per call at most.
 pub const RADIO_UNITS_PER_CALL: usize = 16;
-/// Serial (HDLC) frames handled per call at most.
+/// Standby-link units handled per call at most.
 pub const SERIAL_FRAMES_PER_CALL: usize = 16;
 /// Messages taken from each receive channel per call at most.
 pub const CHANNEL_MSGS_PER_CALL: usize = 16;
@@ -69,7 +70,7 @@ pub const BATCH_POLL_US: u64 = 5_000;
 pub struct PdStats {
     /// Units taken from the radio.
     pub radio_units: u64,
-    /// Frames taken from the serial line.
+    /// Units taken from the serial line (PPP).
     pub serial_frames: u64,
     /// Units refused by the security layer (either link).
     pub refused: u64,
@@ -87,7 +88,10 @@ where
     node: Node<FlashPersist<B::Flash>>,
     radio: B::Radio,
     serial: B::Serial,
-    bufs: Buffers,
+    unit: spin::MutexGuard<'static, [u8; MAX_UNIT_LEN]>,
+    line: &'static mut StandbyLine,
+    /// The PPP session was up at the last tick (for [`Self::note_ppp`]).
+    ppp_up: bool,
     outlets: Outlets,
     sign_rx: Option<Rx<SignResponse>>,
     upgrade_rx: Option<Rx<UpgradeStatus>>,
@@ -123,6 +127,10 @@ fn now_of(cx: &Context) -> Now {
         mono: cx.now(),
         mission_us: None,
     }
+}
+
+fn ms(now: Now) -> u64 {
+    now.mono.as_micros() / 1000
 }
 
 fn since_boot(now: Now) -> core::time::Duration {
@@ -231,7 +239,7 @@ where
 
     /// One radio unit; `None` when the radio is idle.
     fn radio_once(&mut self, now: Now) -> Option<UnitOutcome> {
-        let n = match self.radio.try_recv(&mut *self.bufs.unit) {
+        let n = match self.radio.try_recv(&mut *self.unit) {
             Ok(Some(n)) => n,
             Ok(None) => return None,
             Err(e) => {
@@ -249,10 +257,10 @@ where
         let mut links = Links {
             radio: &mut self.radio,
             serial: &mut self.serial,
-            frame: &mut self.bufs.frame,
+            line: &mut *self.line,
             stats: &mut self.tx,
         };
-        let unit = self.bufs.unit.get(..n).unwrap_or(&[]);
+        let unit = self.unit.get(..n).unwrap_or(&[]);
         let o = self
             .node
             .on_unit(LinkId::Primary, unit, now, &mut self.outlets, &mut links);
@@ -260,32 +268,35 @@ where
         Some(o)
     }
 
-    /// One serial frame (or dropped frame); `None` when the line is idle.
+    /// One standby-link unit; `None` when the line has no complete unit now. Frames the PPP
+    /// engine drops for a bad FCS count against the standby link as on the radio.
     fn serial_once(&mut self, now: Now) -> Option<UnitOutcome> {
-        let step = self.bufs.serial_rx.step(&mut self.serial);
+        let fcs_before = self.line.ppp().stats().fcs_errors;
+        let step = self.line.step(&mut self.serial, ms(now));
+        let fcs_errors = self.line.ppp().stats().fcs_errors.wrapping_sub(fcs_before);
+        for _ in 0..fcs_errors {
+            self.node.on_framing_error(LinkId::Standby, now);
+        }
+        if step != Step::Unit {
+            return None;
+        }
+        self.stats.serial_frames += 1;
+        // Into the unit buffer, so that replies can go out on the same line while it is read.
+        let n = self.line.unit().len();
+        let dst = self.unit.get_mut(..n)?;
+        dst.copy_from_slice(self.line.unit());
         let mut links = Links {
             radio: &mut self.radio,
             serial: &mut self.serial,
-            frame: &mut self.bufs.frame,
+            line: &mut *self.line,
             stats: &mut self.tx,
         };
-        match step {
-            SerialStep::Frame => {
-                self.stats.serial_frames += 1;
-                let unit = self.bufs.serial_rx.frame();
-                let o =
-                    self.node
-                        .on_unit(LinkId::Standby, unit, now, &mut self.outlets, &mut links);
-                cfdp_in(&mut self.node, &mut self.batches, o, unit, now);
-                Some(o)
-            }
-            SerialStep::Dropped => {
-                self.node.on_framing_error(LinkId::Standby, now);
-                // A dropped frame is work done; keep going.
-                Some(UnitOutcome::Duplicate)
-            }
-            SerialStep::Idle | SerialStep::Failed => None,
-        }
+        let unit = self.unit.get(..n).unwrap_or(&[]);
+        let o = self
+            .node
+            .on_unit(LinkId::Standby, unit, now, &mut self.outlets, &mut links);
+        cfdp_in(&mut self.node, &mut self.batches, o, unit, now);
+        Some(o)
     }
 
     /// Step 1 of the module docs. Returns whether a budget ran out.
@@ -329,7 +340,7 @@ where
         let mut links = Links {
             radio: &mut self.radio,
             serial: &mut self.serial,
-            frame: &mut self.bufs.frame,
+            line: &mut *self.line,
             stats: &mut self.tx,
         };
         let batches = &mut self.batches;
@@ -371,7 +382,7 @@ where
         let mut links = Links {
             radio: &mut self.radio,
             serial: &mut self.serial,
-            frame: &mut self.bufs.frame,
+            line: &mut *self.line,
             stats: &mut self.tx,
         };
         let mut out = NodeOut {
@@ -380,6 +391,23 @@ where
         };
         b.send_due(t, &mut out);
         more
+    }
+
+    /// Logs the standby link's PPP session coming up or going down (with why), once each.
+    fn note_ppp(&mut self) {
+        let up = self.line.is_up();
+        if up == self.ppp_up {
+            return;
+        }
+        self.ppp_up = up;
+        if up {
+            log::info!("standby link: PPP up (IPCP opened), the ground can use the serial line");
+        } else {
+            match self.line.ppp().last_down() {
+                Some(why) => log::warn!("standby link: PPP down: {why}"),
+                None => log::warn!("standby link: PPP down"),
+            }
+        }
     }
 
     /// The batch flow (CFDP counters and progress; `None` if CFDP could not start).
@@ -462,7 +490,22 @@ where
                 "SDLS anti-replay state lost (blank on a node that has run)",
             ));
         }
-        let bufs = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let Buffers { unit, line: slot } =
+            bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
+        // differs from one start to the next, which is what loop and restart detection need.
+        let seed = (cx.now().as_micros() as u32) ^ 0x5A5A_0001;
+        let line = match StandbyLine::new(
+            Endpoints::NODE,
+            Endpoints::NODE.ppp_config(seed),
+            ms(now_of(cx)),
+        ) {
+            Ok(l) => slot.insert(l),
+            Err(e) => {
+                log::error!("standby link: {e}");
+                return Err(InitError::Component("standby link settings invalid"));
+            }
+        };
         let signer = caps
             .find_send_kind("sign-request")
             .and_then(|name| caps.peer(name));
@@ -532,7 +575,9 @@ where
             node,
             radio,
             serial,
-            bufs,
+            unit,
+            line,
+            ppp_up: false,
             outlets,
             sign_rx,
             upgrade_rx,
@@ -549,7 +594,7 @@ where
         let mut links = Links {
             radio: &mut pd.radio,
             serial: &mut pd.serial,
-            frame: &mut pd.bufs.frame,
+            line: &mut *pd.line,
             stats: &mut pd.tx,
         };
         pd.node.announce_boot(now, &mut links);
@@ -563,10 +608,12 @@ where
         more |= self.channels(now, cx);
         more |= self.batches(now);
         if now.mono >= self.next_tick {
+            self.line.poll(&mut self.serial, ms(now));
+            self.note_ppp();
             let mut links = Links {
                 radio: &mut self.radio,
                 serial: &mut self.serial,
-                frame: &mut self.bufs.frame,
+                line: &mut *self.line,
                 stats: &mut self.tx,
             };
             self.node.tick(now, &mut links);

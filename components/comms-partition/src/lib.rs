@@ -2,7 +2,7 @@
 //!
 //! The `comms` component as it runs in its own partition: a [`runtime::Component`]
 //! ([`CommsPd`]) around the `no_std` comms logic (crate `comms`: SDLS, PUS, routing, dedup,
-//! HDLC, failover, [`comms::node::Node`]). It is a separate crate so the comms logic stays free
+//! PPP, failover, [`comms::node::Node`]). It is a separate crate so the comms logic stays free
 //! of the runtime, the channels and rkyv, and is shared as is with the ground tool.
 //!
 //! | module | what |
@@ -11,7 +11,7 @@
 //! | [`component`] | [`CommsPd`]: init from the capability set, the bounded, fair handler |
 //! | [`flash_map`] | the regions of `comms-flash` (SDLS state, sealed keys and inbox: first 64 KiB; CFDP: from 64 KiB) |
 //! | [`keys`] | the SDLS keys sealed on `comms-flash`, the provisioning inbox, the sim default |
-//! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], HDLC on the serial line |
+//! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], PPP (`comms::standby`) on the serial line |
 //! | [`routes`] | the routing table from the send capabilities the partition was granted |
 //! | [`batches`] | CFDP in the partition: batch files up, to the signer, result files down |
 //! | [`intake`] | batch intake: one received batch file to sign requests, responses to one result file |

@@ -8,7 +8,7 @@
 //! never reuses an uplink ARSN; after a node reboot it continues above the node's reported floor
 //! ([`Ground::resume_above`], from housekeeping structure 3 or the boot event).
 //!
-//! Avoids: I/O; the caller sends and receives the bytes (UDP, or HDLC on a serial line).
+//! Avoids: I/O; the caller sends and receives the bytes (UDP on the radio, or `standby::StandbyLine` on a serial line).
 
 use crate::pus::ST_VERIFICATION;
 use crate::pus::tc::RequestId;

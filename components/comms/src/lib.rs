@@ -9,7 +9,7 @@
 //! - [`failure`]: the failure codes of every refusal.
 //! - [`router`]: the command catalogue and the routing table derived from the system description.
 //! - [`dedup`]: a retransmitted command runs once and gets its reports again.
-//! - [`hdlc`]: HDLC-like framing (0x7E flags, byte stuffing, CRC-16/X.25) for the standby link.
+//! - [`standby`]: the standby serial link: SDLS units in UDP over IPv4 over PPP.
 //! - [`link`]: link statistics and primary/standby failover with hysteresis.
 //! - [`node`]: the node side tying them together.
 //! - [`ground`]: the ground side, reusing the same framing, security and packet code.
@@ -28,7 +28,6 @@ pub mod cfdp;
 pub mod dedup;
 pub mod failure;
 pub mod ground;
-pub mod hdlc;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod link;
@@ -36,3 +35,4 @@ pub mod node;
 pub mod pus;
 pub mod router;
 pub mod sdls;
+pub mod standby;

@@ -20,7 +20,7 @@ pub struct Config {
     /// Max-Failure: Configure-Naks sent before the options still disagreed on are rejected.
     pub max_failure: u8,
     /// Maximum-Receive-Unit we ask for (64..=[`crate::MAX_INFO`]); not requested when it is
-    /// the default 1500.
+    /// the default 1500 ([`crate::DEFAULT_MRU`]).
     pub mru: u16,
     /// The receive ACCM we ask for: control characters the peer must escape to us.
     pub accm: u32,
@@ -32,6 +32,11 @@ pub struct Config {
     /// pppd's `lcp-echo-failure`: the link is declared down after this many Echo-Requests in a
     /// row went unanswered (and nothing else valid arrived).
     pub echo_failure: u8,
+    /// pppd's `silent`: when the line comes up, and again after the link was declared down for
+    /// echo silence, send nothing and wait (in Stopped) for the peer's Configure-Request, which
+    /// is then answered at once. For a server the peer calls: an active server that has backed
+    /// its Restart timer off would make a peer that turns up late wait for that timer.
+    pub passive: bool,
     /// Ask the peer for Protocol-Field-Compression and Address-and-Control-Field-Compression.
     pub request_compression: bool,
     /// Our IPv4 address, proposed in IPCP.
@@ -54,6 +59,7 @@ impl Config {
             magic_seed,
             echo_interval_ms: 10_000,
             echo_failure: 3,
+            passive: false,
             request_compression: false,
             local_ip,
             peer_ip,
@@ -93,8 +99,8 @@ pub enum ConfigError {
     /// A Max-* counter is 0.
     #[error("PPP config: max_terminate, max_configure and max_failure must be at least 1")]
     Counter,
-    /// MRU outside 64..=1500.
-    #[error("PPP config: mru {0} outside 64..=1500")]
+    /// MRU outside 64..=[`crate::MAX_INFO`].
+    #[error("PPP config: mru {0} outside 64..=2100")]
     Mru(u16),
     /// `magic_seed` is 0 (a zero Magic-Number means "none", RFC 1661 §6.4).
     #[error("PPP config: magic_seed must be non-zero (seed it from the board RNG)")]

@@ -111,6 +111,16 @@ impl Cp {
         self.stats
     }
 
+    /// Starting → Stopped with no timer and nothing sent: the Up event of a passive (pppd
+    /// `silent`) link, which waits for the peer's Configure-Request. Other states are left alone.
+    pub fn up_passive(&mut self) {
+        if self.state == State::Starting {
+            self.state = State::Stopped;
+            self.deadline = None;
+            self.restart_count = 0;
+        }
+    }
+
     /// When the Restart timer fires, if it runs.
     pub fn deadline(&self) -> Option<u64> {
         self.deadline

@@ -34,6 +34,24 @@ pub enum State {
     Opened,
 }
 
+impl core::fmt::Display for State {
+    /// The RFC's name of the state, and what it means here.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            State::Initial => "Initial (line down, not opened)",
+            State::Starting => "Starting (opened, line down)",
+            State::Closed => "Closed (line up, not opened)",
+            State::Stopped => "Stopped (waiting for the peer)",
+            State::Closing => "Closing (terminating after a Close)",
+            State::Stopping => "Stopping (terminating)",
+            State::ReqSent => "Req-Sent (our Configure-Request sent, no answer)",
+            State::AckRcvd => "Ack-Rcvd (our request acknowledged, the peer's not yet)",
+            State::AckSent => "Ack-Sent (the peer's request acknowledged, ours not yet)",
+            State::Opened => "Opened",
+        })
+    }
+}
+
 /// The events (RFC 1661 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {

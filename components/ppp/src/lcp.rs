@@ -138,7 +138,7 @@ impl Negotiator for Lcp {
     const PROTOCOL: u16 = crate::proto::LCP;
 
     fn reset(&mut self) {
-        self.want_mru = usize::from(self.cfg.mru) != crate::MAX_INFO;
+        self.want_mru = usize::from(self.cfg.mru) != crate::DEFAULT_MRU;
         self.want_accm = self.cfg.accm != 0xFFFF_FFFF;
         self.want_magic = true;
         self.want_compression = self.cfg.request_compression;

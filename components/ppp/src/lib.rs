@@ -32,10 +32,15 @@ pub mod packet;
 pub use config::{Config, ConfigError};
 pub use link::{DownReason, Ppp, SendError, Stats, Status};
 
-/// Largest Information field (protocol payload) the engine receives or sends: RFC 1661's
-/// default MRU. A peer that rejects our MRU option may send this much, so the receive buffer is
-/// always this large.
-pub const MAX_INFO: usize = 1500;
+/// RFC 1661's default Maximum-Receive-Unit: what both ends may send unless an MRU option was
+/// negotiated (a [`Config::mru`] of this value is not requested at all).
+pub const DEFAULT_MRU: usize = 1500;
+
+/// Largest Information field (protocol payload) the engine receives or sends, and the largest
+/// MRU it asks for or grants: above [`DEFAULT_MRU`] so that two ends which both ask for it can
+/// carry datagrams of a 2,048-byte unit plus IPv4 and UDP headers. The receive buffer is always
+/// this large, whatever was negotiated (receiving is liberal).
+pub const MAX_INFO: usize = 2100;
 
 /// PPP protocol numbers used here (RFC 1700 / IANA "PPP DLL Protocol Numbers").
 pub mod proto {

@@ -44,6 +44,20 @@ pub enum DownReason {
     Local,
 }
 
+impl core::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DownReason::EchoTimeout => {
+                "no valid frame from the peer for the echo interval times the echo failures"
+            }
+            DownReason::PeerRestarted => "the peer restarted (a new Magic-Number)",
+            DownReason::PeerRenegotiated => "the peer terminated or renegotiated the link",
+            DownReason::Looped => "the line is looped back (our own Magic-Number came back)",
+            DownReason::Local => "closed or taken down on this side",
+        })
+    }
+}
+
 /// Counters (monotonic, for telemetry).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -192,9 +206,14 @@ impl Ppp {
         self.lcp_event(Event::Close, now_ms);
     }
 
-    /// The serial line is usable (lower layer Up).
+    /// The serial line is usable (lower layer Up). A passive link ([`Config::passive`]) then
+    /// waits in Stopped for the peer.
     pub fn up(&mut self, now_ms: u64) {
-        self.lcp_event(Event::Up, now_ms);
+        if self.cfg.passive && self.lcp_cp.state() == State::Starting {
+            self.lcp_cp.up_passive();
+        } else {
+            self.lcp_event(Event::Up, now_ms);
+        }
     }
 
     /// The serial line is gone (lower layer Down).
@@ -439,7 +458,13 @@ impl Ppp {
     fn restart_lcp(&mut self, why: DownReason, now: u64) {
         self.last_down = Some(why);
         self.lcp_event(Event::Down, now);
-        self.lcp_event(Event::Up, now);
+        // A peer that went silent is waited for, if passive; a peer that restarted or
+        // renegotiated is there, so negotiate with it at once.
+        if why == DownReason::EchoTimeout {
+            self.up(now);
+        } else {
+            self.lcp_event(Event::Up, now);
+        }
     }
 
     fn echo_tick(&mut self, now: u64) {

@@ -218,3 +218,76 @@ fn next_deadline_is_the_restart_timer_then_the_echo_interval() {
     let d = p.a.next_deadline().expect("echo timer runs when Opened");
     assert!(d > p.now && d <= p.now + 10_000, "{d} at {}", p.now);
 }
+
+/// A passive server (pppd `silent`) sends nothing until the client speaks, then opens within a
+/// few round trips however late the client comes; after an echo timeout it is passive again.
+#[test]
+fn a_passive_server_waits_silently_and_answers_a_late_client_at_once() {
+    let mut server = config(1);
+    server.passive = true;
+    server.echo_interval_ms = 1_000;
+    server.echo_failure = 2;
+    let mut a = Ppp::new(server).unwrap();
+    a.open(0);
+    a.up(0);
+    assert_eq!(a.status().lcp, State::Stopped);
+    // 100 s alone: not one octet, no timer.
+    a.poll(100_000);
+    assert_eq!(a.pending_tx(), 0);
+    assert_eq!(a.next_deadline(), None);
+    // The client turns up at 100 s (10 ms each way): open in well under a Restart timer.
+    let mut b = Ppp::new(ppp::Config::new(GROUND_IP, NODE_IP, 2)).unwrap();
+    b.open(100_000);
+    b.up(100_000);
+    let mut p = Pair {
+        now: 100_000,
+        tick: 10,
+        a,
+        b,
+        ab: Pipe::new(10),
+        ba: Pipe::new(10),
+    };
+    assert!(p.run_until(500, Pair::open), "{:?}", p.a.status());
+    // The client goes silent: echo timeout, then the server waits silently again.
+    let mut quiet = Ppp::new(ppp::Config::new(GROUND_IP, NODE_IP, 3)).unwrap();
+    std::mem::swap(&mut p.b, &mut quiet);
+    assert!(p.run_until(10_000, |p| p.a.last_down() == Some(DownReason::EchoTimeout)));
+    assert_eq!(p.a.status().lcp, State::Stopped);
+    assert_eq!(p.a.next_deadline(), None);
+}
+
+/// Two ends that both ask for an MRU of `MAX_INFO` carry datagrams of that size both ways; an
+/// end that asked for nothing keeps the other to the RFC default of 1500.
+#[test]
+fn an_mru_above_the_default_is_negotiated_and_used_both_ways() {
+    let big = ppp::MAX_INFO as u16;
+    let mut cfg_a = config(1);
+    cfg_a.mru = big;
+    let mut cfg_b = ppp::Config::new(GROUND_IP, NODE_IP, 2);
+    cfg_b.mru = big;
+    let mut p = Pair::with(cfg_a, cfg_b, 10);
+    assert!(p.run_until(5_000, Pair::open));
+    let d: Vec<u8> = (0..ppp::MAX_INFO).map(|i| i as u8).collect();
+    p.a.send_ip(&d).unwrap();
+    p.b.send_ip(&d).unwrap();
+    let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        p.step_with(&mut |b| at_a.extend_from_slice(b), &mut |b| {
+            at_b.extend_from_slice(b)
+        });
+    }
+    for wire in [&at_a, &at_b] {
+        let f = frames(wire)
+            .into_iter()
+            .find(|f| f.len() > ppp::DEFAULT_MRU)
+            .expect("the large datagram's frame");
+        // FF 03 00 21, the datagram, the FCS.
+        assert!(f.len() == 4 + d.len() + 2 && f[4..4 + d.len()] == d[..]);
+    }
+    // B asks for nothing: A may not send it more than 1500.
+    let mut p = Pair::with(cfg_a, ppp::Config::new(GROUND_IP, NODE_IP, 3), 10);
+    assert!(p.run_until(5_000, Pair::open));
+    assert_eq!(p.a.send_ip(&d[..1501]), Err(ppp::SendError::TooLong(1501)));
+    p.a.send_ip(&d[..1500]).unwrap();
+    assert!(p.b.send_ip(&d[..1501]).is_ok(), "A receives MAX_INFO");
+}

@@ -11,7 +11,7 @@ pub enum LinkId {
     /// The primary datagram link.
     #[default]
     Primary,
-    /// The standby serial link (HDLC framing).
+    /// The standby serial link (PPP: SDLS units in UDP over IPv4).
     Standby,
 }
 

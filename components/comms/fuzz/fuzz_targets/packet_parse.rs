@@ -1,10 +1,11 @@
 //! Fuzz target: every parser that reads ground or node bytes after authentication — PUS-C TC
 //! and TM parsing, verification report decoding, housekeeping and function argument decoding,
-//! routing — and the HDLC decoder on raw line bytes. None may panic; a TC that parses must
+//! routing — and the standby link's IPv4/UDP unwrapping of a datagram PPP delivered (the PPP
+//! receive path itself is fuzzed in `components/ppp/fuzz`). None may panic; a TC that parses must
 //! re-encode to the same bytes.
 #![no_main]
 
-use comms::hdlc::{Decoder, Feed};
+use comms::standby::{Endpoints, udp};
 use comms::pus::tc::{self, TcSpec};
 use comms::pus::{function, hk, tm, verification};
 use comms::router::{RouteTable, SendChannel};
@@ -53,10 +54,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = function::decode_rotate(data);
     let _ = function::decode_floor(data);
-    let mut d = Decoder::<512>::default();
-    for &b in data {
-        if let Feed::Frame(n) = d.feed(b) {
-            assert_eq!(d.frame().len(), n);
+    for ep in [Endpoints::NODE, Endpoints::GROUND] {
+        if let Ok(unit) = udp::unwrap(&ep, data) {
+            assert!(unit.len() + comms::standby::IP_UDP_HEADER <= data.len());
         }
     }
 });

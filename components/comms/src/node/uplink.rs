@@ -22,7 +22,7 @@ use crate::sdls::{StatePersist, UplinkReject};
 use super::{Ctx, Downlink, Forwarder, Node, Now, UnitOutcome, admin};
 
 impl<P: StatePersist> Node<P> {
-    /// Note a frame dropped by the standby link's HDLC decoder (bad FCS or framing).
+    /// Note a frame dropped on the standby link's PPP framing (bad FCS).
     pub fn on_framing_error(&mut self, link: LinkId, now: Now) {
         self.links.on_rx_error(link, RxError::Crc, now.mono);
     }

@@ -11,8 +11,8 @@
 //!
 //! Authentication-only service (no encryption, no IV, no pad length: the telecommands and
 //! telemetry of this node are not confidential; keys never travel). The unit stands in for the
-//! transfer frame's security header + data field + trailer; the datagram radio and the HDLC
-//! framing of the standby link replace the frame's primary header, so no header bits are
+//! transfer frame's security header + data field + trailer; the datagram radio and the UDP
+//! datagram over PPP of the standby link replace the frame's primary header, so no header bits are
 //! authenticated beyond the security header (the SDLS authentication mask is empty).
 //!
 //! # Receiving end (ProcessSecurity, §4.2.3), in this order
