@@ -14,22 +14,22 @@
 //! `scripts/bench-server` with `wrk`. Not run by CI.
 
 #[path = "../components/signer/tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 #[path = "../src/escape.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod escape;
 
 #[path = "../src/ground/batch.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod batch;
 #[path = "../src/ground/explain.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod explain;
 
 #[path = "../src/server/store.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod store;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

@@ -43,8 +43,8 @@ pub struct State {
 
 #[derive(Args)]
 pub struct ServerArgs {
-    /// The server's configuration file (keys: `spacenode server --help` and the README's
-    /// "Ground server operators" section)
+    /// The server's configuration file (its keys: above, and the README's "Ground server
+    /// operators" section)
     #[arg(
         long,
         value_name = "FILE",
