@@ -171,7 +171,7 @@ fn user(
     let wallet = w["wallet_id"].as_str().unwrap_or_default().to_string();
     println!(
         "   ann: POST /v1/wallets (the 2-of-3 with the node's key) -> {wallet}, {}",
-        w["status"]
+        w["status"].as_str().unwrap_or("?")
     );
     let (psbt, utxo) = ground.payment(1_200_000, 800_000, 50)?;
     let r = expect(
@@ -188,7 +188,8 @@ fn user(
     let id = r["request_id"].as_str().unwrap_or_default().to_string();
     println!(
         "   ann: POST /v1/requests (0.008 BTC, signed with her key) -> {id}, {} until {}",
-        r["status"], r["expires_at"]
+        r["status"].as_str().unwrap_or("?"),
+        r["expires_at"].as_str().unwrap_or("?")
     );
     let now = crate::server::store::now().max(0) as u64;
     let code = totp::code(secret, now);
@@ -205,7 +206,7 @@ fn user(
     )?;
     println!(
         "   ann: POST /v1/requests/{id}/confirm {{\"code\": \"{code}\"}} (her authenticator app) -> {}",
-        c["status"]
+        c["status"].as_str().unwrap_or("?")
     );
     let done = wait_for(
         api,
@@ -217,7 +218,7 @@ fn user(
     if done["status"] != "cosigned" {
         return Err(Failure::Usage(format!(
             "the node refused the demo payment: {}",
-            done["reason"]
+            done["reason"].as_str().unwrap_or("no reason given")
         )));
     }
     let signed = B64
