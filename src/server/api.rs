@@ -1,5 +1,6 @@
-//! The HTTP JSON API of `spacenode server` (axum): the routes of `docs/server-api.md`'s
-//! contract, each authenticated by a per-user bearer token and rate-limited per token, with
+//! The HTTP JSON API of `spacenode server` (axum): the routes wallet clients use (the OpenAPI
+//! document [`OPENAPI`] describes them; the README's "Wallet users" walks through them), each
+//! authenticated by a per-user bearer token and rate-limited per user, with
 //! errors as `{"error": CODE, "message": SENTENCE}`.
 //!
 //! Avoids: leaking another user's wallets or requests (every lookup is by id *and* user: a

@@ -4,8 +4,9 @@
 //! from a consistent state: a batch is written (with its whole file) before it goes up, and its
 //! requests move to their outcome in the same transaction that closes it.
 //!
-//! Avoids: secrets in clear (user tokens are kept as SHA-256 hashes) and status strings spelt
-//! two ways (they are [`Status`]).
+//! Avoids: bearer tokens in clear (only their SHA-256 hashes are kept; the TOTP secrets must be
+//! readable to check codes, so the database file is created readable by its owner only) and
+//! status strings spelt two ways (they are [`Status`]).
 
 use bitcoin::base64::{Engine, engine::general_purpose::STANDARD as B64};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -23,6 +24,9 @@ pub enum StoreError {
         "database: {0} (check the file named by `database` in server.toml: its directory must be writable and the disk not full)"
     )]
     Sql(#[from] rusqlite::Error),
+    /// The database file's permissions could not be set.
+    #[error("cannot make {0} readable by its owner only: {1}")]
+    Permissions(String, std::io::Error),
     /// The random source failed.
     #[error("the operating system's random source failed: {0}")]
     Random(String),
@@ -142,6 +146,10 @@ impl Store {
     /// Opens (creating) the database at `path` and applies the migrations it lacks.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Connection::open(path)?;
+        // Owner only: the file holds the users' TOTP secrets (SQLite gives its -wal and -shm
+        // files the database file's permissions).
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| StoreError::Permissions(path.display().to_string(), e))?;
         // WAL: readers never block the writer; NORMAL: a commit survives the process being
         // killed at any point (a power cut may lose the last commits, see the README).
         db.pragma_update(None, "journal_mode", "WAL")?;
@@ -597,6 +605,9 @@ mod tests {
         let (token, _) = Store::open(&p).unwrap().add_user("ann").unwrap();
         let s = Store::open(&p).unwrap();
         assert_eq!(s.user_by_token(&token).unwrap().unwrap().name, "ann");
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
         assert!(s.user_by_token("nope").unwrap().is_none());
     }
 }
