@@ -453,7 +453,14 @@ fn requests_are_confirmed_batched_cosigned_and_survive_a_server_kill() {
     );
     assert_eq!(server.status(&late)["status"], "cancelled");
     let huge = json!({"wallet_id": wallet, "psbt": "A".repeat(300 * 1024)});
-    assert_eq!(server.call("POST", "/v1/requests", Some(&huge)).0, 413);
+    let (code, v) = server.call("POST", "/v1/requests", Some(&huge));
+    assert_eq!((code, v["error"].as_str()), (413, Some("too-large")), "{v}");
+    let (code, v) = server.call("PUT", "/v1/wallets", None);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (405, Some("method-not-allowed")),
+        "{v}"
+    );
     // Too late to cancel a co-signed one.
     assert_eq!(
         server

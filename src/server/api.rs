@@ -69,8 +69,41 @@ pub fn router(state: Arc<State>) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(
+            move |r: Response| async move { json_error(r, limit) },
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// An error axum answered itself (a body over the limit, a method a route lacks) in this API's
+/// shape, so a client reads every error the same way.
+fn json_error(r: Response, limit: usize) -> Response {
+    let status = r.status();
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            format!(
+                "the body is larger than this server's limit of {limit} bytes: send a smaller PSBT"
+            ),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "this endpoint does not take that method: see /v1/openapi.json".to_string(),
+        ),
+        _ => (
+            "http",
+            format!("the request was refused ({status}): see /v1/openapi.json"),
+        ),
+    };
+    (status, Json(json!({"error": code, "message": message}))).into_response()
 }
 
 /// The OpenAPI 3.1 document of this API.
