@@ -5,22 +5,25 @@ wallet whose second cosigner is a real spacenode node, and the final transaction
     interop-electrum.py SPACENODE LAUNCHER WORKDIR
 
 1. Keys: the node's account key from `spacenode node-key` (a fresh sim node); the user's BIP-39
-   seed and an offline backup key made with embit (an independent BIP-32 implementation).
-2. `electrum-satellite satellite_create` makes the Electrum wallet (keys converted to p2wsh) and
-   prints its descriptor; its BIP-380 checksum must equal embit's.
-3. The node is provisioned with a `server` line whose descriptor is the Electrum wallet's, then
-   runs (`spacenode run`, real partitions under seccomp).
+   seed and an offline backup key made with embit (an independent BIP-32 implementation), whose
+   private key is thrown away: only the user's key and the node's can sign.
+2. The wallet's descriptor as embit writes it goes into the node's registry (a `server` line,
+   provisioned before the first boot); the node runs (`spacenode run`, real partitions under
+   seccomp).
+3. `electrum-satellite satellite_create` makes the Electrum wallet from the seed, the backup key
+   and the node's key (all converted to p2wsh); its descriptor must equal embit's, checksum
+   included.
 4. An Electrum daemon (testnet, offline) loads the wallet; `addtransaction` gives it a UTXO (a
    funding transaction built with embit paying the wallet's first address); `payto --unsigned`
    makes the payment PSBT; `signtransaction` signs with the user's key.
 5. The satellite's signature: `spacenode ground sign` uplinks the PSBT Electrum exported to the
    node, which co-signs it under its policy. (Direct path: the ground server's API is not in this
-   branch yet; see the plug-in's `satellite_submit`/`satellite_confirm`/`satellite_wait`.)
+   branch yet; the plug-in's `satellite_submit`/`satellite_confirm`/`satellite_wait` are.)
 6. `satellite_merge` (the plug-in: combine, `add_info_from_wallet`, finalise) gives the final
-   transaction; python-bitcointx's VerifyScript (libbitcoinconsensus's rules, its own
-   implementation) accepts its input against the funding output, with P2SH and WITNESS rules.
-7. A payment over the node's policy is refused by the node, and the plug-in's merge of a PSBT of
-   another transaction is refused with its message.
+   transaction; python-bitcointx's VerifyScript (its own script interpreter) accepts its input
+   against the funding output, with the P2SH and WITNESS rules.
+7. A payment over the node's policy is refused by the node with its reason, and merging the
+   co-signature of another transaction is refused in words.
 
 Prints one PASS/FAIL line per check; exits non-zero on any failure.
 """
@@ -77,11 +80,17 @@ class Electrum:
         return p.stdout.strip() if check else p
 
 
-def backup_key():
-    root = bip32.HDKey.from_seed(bip39.mnemonic_to_seed(bip39.mnemonic_from_bytes(os.urandom(16))),
-                                 version=NETWORKS['test']['xprv'])
+def account_key(mnemonic):
+    """`[fp/48h/1h/0h/2h]tpub` of a BIP-39 mnemonic, with embit (not Electrum's code)."""
+    root = bip32.HDKey.from_seed(bip39.mnemonic_to_seed(mnemonic), version=NETWORKS['test']['xprv'])
     acct = root.derive("m/48h/1h/0h/2h").to_public()
     return f"[{root.my_fingerprint.hex()}/48h/1h/0h/2h]{acct.to_base58(NETWORKS['test']['xpub'])}"
+
+
+def expected_descriptor(node_key, user_key, backup_key):
+    """The wallet's descriptor as embit writes it (node key first, as the plug-in orders it)."""
+    body = 'wsh(sortedmulti(2,' + ','.join(k + '/<0;1>/*' for k in (node_key, user_key, backup_key)) + '))'
+    return add_checksum(body)
 
 
 def funding_tx(address, amount):
@@ -113,16 +122,29 @@ def start_node(spacenode, state, log_path):
     return node, up, down
 
 
-def ground_sign(spacenode, work, up, down, name, psbt_b64):
-    src = os.path.join(work, f'{name}.psbt')
-    out = os.path.join(work, f'{name}.signed.psbt')
-    with open(src, 'wb') as f:
-        f.write(base64.b64decode(psbt_b64))
-    p = run([spacenode, 'ground', 'sign', '--node', f'127.0.0.1:{up}', '--listen', f'127.0.0.1:{down}',
-             '--state', os.path.join(work, 'ground'), '--server', '7', '--key', os.path.join(work, 'server.key'),
-             '--no-expiry', '--out', out, src], check=False)
-    signed = base64.b64encode(open(out, 'rb').read()).decode() if p.returncode == 0 else None
-    return p, signed
+class Direct:
+    """The satellite's signature straight from the node: `spacenode ground sign` on the PSBT
+    Electrum exported (what a ground operator does by hand)."""
+
+    def __init__(self, spacenode, work, up, down):
+        self.spacenode, self.work, self.up, self.down = spacenode, work, up, down
+
+    def create_args(self, node_key):
+        return ['--node_key', node_key]
+
+    def cosign(self, el, wallet, name, psbt_b64):
+        """-> (co-signed PSBT or None, the words of the outcome)."""
+        src = os.path.join(self.work, f'{name}.psbt')
+        out = os.path.join(self.work, f'{name}.signed.psbt')
+        with open(src, 'wb') as f:
+            f.write(base64.b64decode(psbt_b64))
+        p = run([self.spacenode, 'ground', 'sign', '--node', f'127.0.0.1:{self.up}',
+                 '--listen', f'127.0.0.1:{self.down}', '--state', os.path.join(self.work, 'ground'),
+                 '--server', '7', '--key', os.path.join(self.work, 'server.key'), '--no-expiry',
+                 '--out', out, src], check=False)
+        if p.returncode != 0:
+            return None, (p.stdout + p.stderr).strip()
+        return base64.b64encode(open(out, 'rb').read()).decode(), p.stdout.strip().splitlines()[-1]
 
 
 def verify(final_hex, funding):
@@ -141,16 +163,12 @@ def main():
     el = Electrum(launcher, os.path.join(work, 'electrum'))
     wallet = os.path.join(work, 'electrum', 'satellite-wallet')
 
+    # The keys, and the wallet's descriptor as embit writes it: the node's registry gets it in
+    # the clean room (a node in service gets it by `ground admin add-server`).
     node_key = run([spacenode, 'node-key', '--state', state, '--network', 'testnet', '--account', '0']).stdout.strip()
     seed = bip39.mnemonic_from_bytes(os.urandom(16))
-    created = json.loads(el('--offline', 'satellite_create', seed, backup_key(), '--node_key', node_key, '-w', wallet))
-    descriptor = created['descriptor']
-    result('satellite_create makes the 2-of-3 wallet with the node key',
-           descriptor.startswith(f'wsh(sortedmulti(2,{node_key}/<0;1>/*,'), descriptor[:70] + '...')
-    body = descriptor.split('#')[0]
-    result('the descriptor checksum is BIP-380 (embit agrees)', add_checksum(body) == descriptor)
-
-    # The node co-signs only wallets in its registry: this server's wallet is Electrum's.
+    backup = account_key(bip39.mnemonic_from_bytes(os.urandom(16)))
+    descriptor = expected_descriptor(node_key, account_key(seed), backup)
     server_pub = run([spacenode, 'ground', 'keygen', '--out', os.path.join(work, 'server.key')]).stdout.split()[-1]
     prov = os.path.join(work, 'prov.txt')
     with open(prov, 'w') as f:
@@ -160,9 +178,14 @@ def main():
     run([spacenode, 'provision', '--state', state, prov])
     node, up, down = start_node(spacenode, state, os.path.join(work, 'node.log'))
     try:
+        cosigner = Direct(spacenode, work, up, down)
+        created = json.loads(el('--offline', 'satellite_create', seed, backup, *cosigner.create_args(node_key),
+                                '-w', wallet))
+        result("satellite_create makes the wallet embit describes (keys, origins, BIP-380 checksum)",
+               created['descriptor'] == descriptor, created['descriptor'][:60] + '...')
         el('--offline', 'daemon', '-d')
         try:
-            spend(el, wallet, spacenode, work, up, down)
+            spend(el, wallet, cosigner)
         finally:
             el('stop', check=False)
     finally:
@@ -173,7 +196,7 @@ def main():
     print("interop-electrum: all checks passed")
 
 
-def spend(el, wallet, spacenode, work, up, down):
+def spend(el, wallet, cosigner):
     el('load_wallet', '-w', wallet)
     address = el('getunusedaddress', '-w', wallet)
     funding = funding_tx(address, 200_000)
@@ -186,9 +209,9 @@ def spend(el, wallet, spacenode, work, up, down):
     result("Electrum signs with the user's key only (not complete)", not all(c in '0123456789abcdef' for c in partial))
 
     t0 = time.monotonic()
-    p, cosigned = ground_sign(spacenode, work, up, down, 'pay', partial)
+    cosigned, words = cosigner.cosign(el, wallet, 'pay', partial)
     result('the node co-signs the PSBT Electrum exported', cosigned is not None,
-           f'{time.monotonic() - t0:.1f} s' if cosigned else p.stdout + p.stderr)
+           f'{time.monotonic() - t0:.1f} s; {words[:120]}')
     if cosigned is None:
         return
     final = el('satellite_merge', partial, cosigned, '-w', wallet)
@@ -205,9 +228,9 @@ def spend(el, wallet, spacenode, work, up, down):
     # Over the policy's max-amount (1,000,000 sat): the node refuses, with its reason.
     el('addtransaction', funding_tx(el('getunusedaddress', '-w', wallet), 3_000_000).serialize().hex(), '-w', wallet)
     big = el('payto', foreign_address(), '0.02', '--fee', '0.00002', '-w', wallet)
-    p, refused = ground_sign(spacenode, work, up, down, 'big', big)
+    refused, words = cosigner.cosign(el, wallet, 'big', big)
     result("a payment over the node's policy is refused with the signer's reason",
-           refused is None and 'max-amount' in p.stdout + p.stderr, (p.stdout + p.stderr).strip().splitlines()[-1][:160])
+           refused is None and 'max-amount' in words, words.splitlines()[-1][:160])
 
     p = el('satellite_merge', big, cosigned, '-w', wallet, check=False)
     result('merging the co-signature of another transaction is refused in words',

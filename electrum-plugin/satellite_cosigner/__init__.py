@@ -21,4 +21,4 @@ description = _(
     "with the satellite's key from a ground server, and gets the satellite's signature on a "
     "transaction through that server after you confirm it with a one-time code."
 )
-available_for = ['qt', 'cmdline']
+available_for = ['qt']  # the commands need no plug-in instance: the launcher registers them
