@@ -2,7 +2,7 @@
 """Electrum (Debian's 4.3.4, unmodified, through the plug-in's launcher) spends from a 2-of-3
 wallet whose second cosigner is a real spacenode node, and the final transaction verifies.
 
-    interop-electrum.py SPACENODE LAUNCHER WORKDIR
+    interop-electrum.py SPACENODE LAUNCHER WORKDIR direct|server
 
 1. Keys: the node's account key from `spacenode node-key` (a fresh sim node); the user's BIP-39
    seed and an offline backup key made with embit (an independent BIP-32 implementation), whose
@@ -34,6 +34,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+
+import pyotp
 
 from bitcointx.core import CTransaction
 from bitcointx.core.script import CScript
@@ -57,6 +61,12 @@ def run(cmd, check=True, **kw):
     if check and p.returncode != 0:
         raise SystemExit(f"interop-electrum: `{' '.join(cmd[:3])} ...` failed ({p.returncode}):\n{p.stdout}{p.stderr}")
     return p
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def free_udp_ports(n):
@@ -147,6 +157,63 @@ class Direct:
         return base64.b64encode(open(out, 'rb').read()).decode(), p.stdout.strip().splitlines()[-1]
 
 
+class Server:
+    """The satellite's signature through a running `spacenode server`: the plug-in's commands
+    submit the PSBT, confirm it with the TOTP code (computed with pyotp from the otpauth URI
+    `server add-user` printed, as the user's authenticator app would) and wait for the outcome."""
+
+    def __init__(self, spacenode, work, up, down, state, descriptor):
+        self.work = work
+        port = free_tcp_port()
+        self.url = f'http://127.0.0.1:{port}'
+        identity = run([spacenode, 'ground', 'admin', 'identity', '--state', state]).stdout.strip()
+        config = os.path.join(work, 'server.toml')
+        with open(config, 'w') as f:
+            f.write(f'listen = "127.0.0.1:{port}"\ndatabase = "server.db"\nidentity = "{identity}"\n'
+                    f'registered = ["{descriptor}"]\n\n'
+                    f'[node]\nuplink = "127.0.0.1:{up}"\nlisten = "127.0.0.1:{down}"\n'
+                    f'state = "ground"\nserver = 7\nkey = "server.key"\n\n'
+                    '[batch]\nwindows = []\npoll_ms = 200\nlifetime_s = 0\n')
+        added = run([spacenode, 'server', '--config', config, 'add-user', 'alice']).stdout
+        fields = dict(line.split(':', 1) for line in added.splitlines() if ':' in line)
+        self.token = fields['token'].strip()
+        self.totp = pyotp.parse_uri(fields['totp'].strip())
+        self.log = open(os.path.join(work, 'server.log'), 'w')
+        self.proc = subprocess.Popen([spacenode, 'server', '--config', config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:  # up, and the node's key fetched from the node
+            if self.proc.poll() is not None:
+                raise SystemExit(f"interop-electrum: the server exited:\n{open(self.log.name).read()}")
+            try:
+                req = urllib.request.Request(self.url + '/v1/node', headers={'Authorization': f'Bearer {self.token}'})
+                with urllib.request.urlopen(req, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"interop-electrum: the server never had the node's key:\n{open(self.log.name).read()}")
+            time.sleep(0.3)
+
+    def create_args(self, node_key):
+        return ['--satellite_server', self.url, '--satellite_token', self.token]
+
+    def cosign(self, el, wallet, name, psbt_b64):
+        req = json.loads(el('satellite_submit', psbt_b64, '-w', wallet))
+        if req.get('status') != 'awaiting-confirmation':
+            return None, f'submitted: {req}'
+        el('satellite_confirm', req['request_id'], self.totp.now(), '-w', wallet)
+        st = json.loads(el('satellite_wait', req['request_id'], '--wait_s', '60', '-w', wallet))
+        if st.get('status') == 'cosigned':
+            return st['psbt'], f"request {req['request_id']} cosigned"
+        return None, f"request {req['request_id']} {st.get('status')}: {st.get('reason', '')}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 def verify(final_hex, funding):
     tx = CTransaction.deserialize(bytes.fromhex(final_hex))
     prev = funding.vout[0]
@@ -157,7 +224,7 @@ def verify(final_hex, funding):
 
 
 def main():
-    spacenode, launcher, work = sys.argv[1:4]
+    spacenode, launcher, work, mode = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
     state = os.path.join(work, 'node')
     el = Electrum(launcher, os.path.join(work, 'electrum'))
@@ -177,18 +244,25 @@ def main():
                 'rule allow max-amount=1000000 max-fee=20000\nrule deny\n')
     run([spacenode, 'provision', '--state', state, prov])
     node, up, down = start_node(spacenode, state, os.path.join(work, 'node.log'))
+    cosigner = None
     try:
-        cosigner = Direct(spacenode, work, up, down)
+        cosigner = (Direct(spacenode, work, up, down) if mode == 'direct'
+                    else Server(spacenode, work, up, down, state, descriptor))
         created = json.loads(el('--offline', 'satellite_create', seed, backup, *cosigner.create_args(node_key),
                                 '-w', wallet))
         result("satellite_create makes the wallet embit describes (keys, origins, BIP-380 checksum)",
                created['descriptor'] == descriptor, created['descriptor'][:60] + '...')
+        if mode == 'server':
+            result('the server registered the wallet (its descriptor is in the node\'s registry)',
+                   created.get('status') == 'registered', str(created.get('status')))
         el('--offline', 'daemon', '-d')
         try:
             spend(el, wallet, cosigner)
         finally:
             el('stop', check=False)
     finally:
+        if isinstance(cosigner, Server):
+            cosigner.stop()
         node.terminate()
         node.wait(10)
     if FAILED:
