@@ -15,6 +15,7 @@ mod pd;
 mod provision;
 mod run;
 mod run_qemu;
+mod server;
 mod wallet;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,10 @@ enum Command {
     /// the signer's registry, upgrade the node (named node profiles in ground.toml).
     #[command(subcommand)]
     Ground(ground::GroundCommand),
+    /// The ground server wallet users reach over HTTP: takes their PSBTs, has each confirmed
+    /// by a TOTP code, sends them up to the node in certified batches, hands back the
+    /// co-signed PSBTs. Listens on loopback; put a TLS reverse proxy in front (README).
+    Server(server::ServerArgs),
     /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.
     ///
     /// The node installs a bundle with `spacenode ground upgrade BUNDLE` (its upgrade agent).
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
         Command::Config(c) => config::run(c),
         Command::Run(args) => run::run(args),
         Command::Ground(c) => ground::run(c),
+        Command::Server(args) => server::run(args),
         Command::Bundle(c) => bundle::run(c),
         Command::Provision(args) => provision::run(args),
         Command::ProvisionLink(args) => provision::link::run(args),

@@ -345,14 +345,7 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
     }
     let mut s = a.link.session()?;
-    let bytes = match ask(&mut s, &app, a.link.attempts, "export")? {
-        ResponseReport::Export(e) => e,
-        _ => {
-            return Err(Failure::Rejected(
-                "the node answered the export with another kind of report\n".into(),
-            ));
-        }
-    };
+    let bytes = fetch_export(&mut s, &app, a.link.attempts)?;
     let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     if let Some(id) = a.server
         && v.server != id
@@ -368,6 +361,37 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
     );
     println!("{}", v.key);
     Ok(())
+}
+
+/// The export the read-only function `app` (an `FN_EXPORT_*` request) answers, not yet verified.
+fn fetch_export(s: &mut Session, app: &[u8], attempts: u32) -> Result<[u8; 169], Failure> {
+    match ask(s, app, attempts, "export")? {
+        ResponseReport::Export(e) => Ok(e),
+        _ => Err(Failure::Rejected(
+            "the node answered the export with another kind of report\n".into(),
+        )),
+    }
+}
+
+/// The node's export of server `id`'s wallet key, verified against the node's `identity` and
+/// checked to be that server's (what `spacenode server` hands its wallet users).
+pub fn server_export(
+    s: &mut Session,
+    id: u32,
+    identity: &[u8; 33],
+    attempts: u32,
+) -> Result<([u8; 169], ExportView), Failure> {
+    let mut app = FN_EXPORT_SERVER.to_be_bytes().to_vec();
+    app.extend_from_slice(&id.to_be_bytes());
+    let bytes = fetch_export(s, &app, attempts)?;
+    let v = verify_export(&bytes, identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if v.server != id {
+        return Err(Failure::Rejected(format!(
+            "the node answered with the export of server {}, not {id}\n",
+            v.server
+        )));
+    }
+    Ok((bytes, v))
 }
 
 /// Sends the read-only admin function `app` (an export, the recovery challenge: `what`) and

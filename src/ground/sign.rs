@@ -220,6 +220,8 @@ pub enum SignError {
         class: u8,
         /// Receipt error code.
         code: u8,
+        /// The PSBT the receipt names, by its place in the batch (none: the whole batch).
+        psbt: Option<u16>,
     },
     /// The result file is unusable.
     #[error("result file: {0}")]
@@ -346,15 +348,17 @@ fn deliver(
     let view = intake::parse_result(&result).map_err(|e| SignError::Result(e.into()))?;
     if !view.signed {
         let (class, code) = view.error().unwrap_or((0, 0));
-        let reason = match Why::from_receipt(view.receipt) {
-            Some(why) if class != 0 => why.describe(&uplink.names),
-            _ => coarse(view.reason).to_string(),
+        let why = Why::from_receipt(view.receipt).filter(|_| class != 0);
+        let reason = match why {
+            Some(why) => why.describe(&uplink.names),
+            None => coarse(view.reason).to_string(),
         };
         return Err(SignError::Refused {
             batch: view.batch_id,
             reason,
             class,
             code,
+            psbt: why.and_then(|w| w.psbt),
         });
     }
     if view.batch_id != batch_id {

@@ -1,0 +1,422 @@
+//! The HTTP JSON API of `spacenode server` (axum): the routes of `docs/server-api.md`'s
+//! contract, each authenticated by a per-user bearer token and rate-limited per token, with
+//! errors as `{"error": CODE, "message": SENTENCE}`.
+//!
+//! Avoids: leaking another user's wallets or requests (every lookup is by id *and* user: a
+//! request of someone else is "not found"), and panics on any body (bodies are parsed by hand
+//! so a bad one gets this API's error shape).
+
+use super::store::{self, Status, Store, User};
+use super::{State, totp};
+use axum::extract::{Path, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bitcoin::base64::{Engine, engine::general_purpose::STANDARD as B64};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Wrong codes after which a request is cancelled.
+pub const MAX_WRONG_CODES: i64 = 5;
+
+/// An API error: status, code, sentence.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        tracing::info!(status = self.0.as_u16(), error = self.1, message = %self.2, "refused");
+        (self.0, Json(json!({"error": self.1, "message": self.2}))).into_response()
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            "the server could not read or write its database; try again later and tell its operator".into(),
+        )
+    }
+}
+
+type Reply = Result<Response, ApiError>;
+
+/// The router over `state`.
+pub fn router(state: Arc<State>) -> Router {
+    let limit = state.cfg.body_limit;
+    Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/node", get(node))
+        .route("/v1/wallets", post(add_wallet))
+        .route("/v1/wallets/{id}", get(wallet))
+        .route("/v1/requests", post(add_request))
+        .route("/v1/requests/{id}", get(request).delete(cancel))
+        .route("/v1/requests/{id}/confirm", post(confirm))
+        .fallback(|| async {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such endpoint: the API is described at /v1/openapi.json".into(),
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+fn db(state: &State) -> std::sync::MutexGuard<'_, Store> {
+    state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The caller, from its bearer token, within its rate.
+fn caller(state: &State, headers: &HeaderMap) -> Result<User, ApiError> {
+    let unauthorized = |m: &str| ApiError(StatusCode::UNAUTHORIZED, "unauthorized", m.into());
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("no `Authorization: Bearer TOKEN` header: use the token the operator gave you (`spacenode server add-user`)"))?;
+    let user = db(state).user_by_token(token.trim())?.ok_or_else(|| {
+        unauthorized("unknown token: check it, or ask the operator for a new one")
+    })?;
+    if !state.limiter.allow(&user.name) {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!(
+                "more than {} calls in a minute from this user: wait a minute and try again",
+                state.cfg.rate_per_minute
+            ),
+        ));
+    }
+    Ok(user)
+}
+
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "bad-body",
+            format!("the body is not the JSON this call takes ({e}); see /v1/openapi.json"),
+        )
+    })
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no {what} with that id for this user: check the id"),
+    )
+}
+
+async fn node(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Reply {
+    caller(&state, &headers)?;
+    let info = state
+        .node
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let Some(n) = info else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-unknown",
+            "the server has not yet had the node's signed key export (the node was not reachable): try again in a minute".into(),
+        ));
+    };
+    Ok(Json(json!({
+        "network": n.network,
+        "node_key": n.node_key,
+        "identity": n.export_hex,
+        "identity_verified": true,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalletIn {
+    descriptor: String,
+}
+
+fn wallet_json(w: &store::Wallet) -> Value {
+    json!({"wallet_id": w.id, "status": w.status, "descriptor": w.descriptor})
+}
+
+async fn add_wallet(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let w: WalletIn = body(&bytes)?;
+    let node_key = state
+        .node
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .map(|n| n.node_key.clone());
+    let Some(node_key) = node_key else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-unknown",
+            "the server does not know the node's key yet (the node was not reachable): try again in a minute".into(),
+        ));
+    };
+    let d = w.descriptor.trim();
+    let shape = (d.starts_with("wsh(sortedmulti(") || d.starts_with("sh(wsh(sortedmulti("))
+        && d.rsplit_once('#').is_some_and(|(_, c)| c.len() == 8);
+    if !shape || !d.contains(&format!("{node_key}/<0;1>/*")) {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-descriptor",
+            format!(
+                "the descriptor must be wsh(sortedmulti(...)) or sh(wsh(sortedmulti(...))) with its #checksum and contain the node's key followed by /<0;1>/*: {node_key}/<0;1>/* (GET /v1/node)"
+            ),
+        ));
+    }
+    let status = if state.cfg.registered.iter().any(|r| r.trim() == d) {
+        "registered"
+    } else {
+        "pending-registration"
+    };
+    let wallet = db(&state).add_wallet(&user.name, d, status)?;
+    tracing::info!(user = %user.name, wallet = %wallet.id, status, "wallet");
+    Ok((StatusCode::CREATED, Json(wallet_json(&wallet))).into_response())
+}
+
+async fn wallet(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let w = db(&state)
+        .wallet(&user.name, &id)?
+        .ok_or_else(|| not_found("wallet"))?;
+    Ok(Json(wallet_json(&w)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestIn {
+    wallet_id: String,
+    psbt: String,
+}
+
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+async fn add_request(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let r: RequestIn = body(&bytes)?;
+    let psbt = B64
+        .decode(r.psbt.trim())
+        .ok()
+        .filter(|b| bitcoin::psbt::Psbt::deserialize(b).is_ok())
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-psbt",
+                "`psbt` is not a base64 BIP-174 PSBT: export the transaction as a PSBT and send it base64".into(),
+            )
+        })?;
+    let store = db(&state);
+    let w = store
+        .wallet(&user.name, &r.wallet_id)?
+        .ok_or_else(|| not_found("wallet"))?;
+    if w.status != "registered" {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "wallet-not-registered",
+            "this wallet is not in the node's registry yet, so the node would refuse it: ask the operator to have the registry admins add it".into(),
+        ));
+    }
+    let req = store.add_request(&user.name, &w.id, &psbt, state.cfg.request_ttl_s as i64)?;
+    drop(store);
+    tracing::info!(user = %user.name, request = %req.id, bytes = psbt.len(), "request");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "request_id": req.id,
+            "status": req.status,
+            "confirm_by": req.confirm_by,
+            "expires_at": rfc3339(req.expires_at),
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmIn {
+    code: String,
+}
+
+async fn confirm(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let c: ConfirmIn = body(&bytes)?;
+    let mut store = db(&state);
+    let r = store
+        .request(&user.name, &id)?
+        .ok_or_else(|| not_found("request"))?;
+    if r.status != Status::Awaiting.as_str() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "not-awaiting-confirmation",
+            format!("this request is {}, not awaiting confirmation", r.status),
+        ));
+    }
+    let Some(step) = totp::check(&user.totp_secret, &c.code, store::now().max(0) as u64) else {
+        let wrong = store.wrong_code(&id)?;
+        if wrong >= MAX_WRONG_CODES {
+            store.transition(&id, Status::Awaiting, Status::Cancelled)?;
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "cancelled",
+                format!("{wrong} wrong codes: the request is cancelled; submit it again"),
+            ));
+        }
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "wrong-code",
+            format!(
+                "wrong or expired code ({wrong} of {MAX_WRONG_CODES}): give the current 6-digit code of your authenticator app, and check its clock"
+            ),
+        ));
+    };
+    if !store.confirm(&user.name, &id, step as i64)? {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "code-used",
+            "this code was used already (each code confirms once): wait for the next code".into(),
+        ));
+    }
+    drop(store);
+    tracing::info!(user = %user.name, request = %id, "confirmed");
+    Ok(Json(json!({"status": Status::Queued.as_str()})).into_response())
+}
+
+async fn request(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let r = db(&state)
+        .request(&user.name, &id)?
+        .ok_or_else(|| not_found("request"))?;
+    let mut v = json!({"request_id": r.id, "status": r.status});
+    if let Some(reason) = r.reason {
+        v["reason"] = reason.into();
+    }
+    if let Some(p) = r.signed_psbt {
+        v["psbt"] = p.into();
+    }
+    Ok(Json(v).into_response())
+}
+
+async fn cancel(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let user = caller(&state, &headers)?;
+    let store = db(&state);
+    let r = store
+        .request(&user.name, &id)?
+        .ok_or_else(|| not_found("request"))?;
+    let done = [Status::Awaiting, Status::Queued].into_iter().any(|from| {
+        store
+            .transition(&id, from, Status::Cancelled)
+            .unwrap_or(false)
+    });
+    if !done {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "too-late",
+            format!(
+                "this request is {}: only a request not yet uplinked can be cancelled",
+                r.status
+            ),
+        ));
+    }
+    tracing::info!(user = %user.name, request = %id, "cancelled");
+    Ok(Json(json!({"status": Status::Cancelled.as_str()})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_111_111_111), "2005-03-18T01:58:31Z");
+        assert_eq!(rfc3339(2_000_000_000), "2033-05-18T03:33:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn the_openapi_document_names_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for p in [
+            "/v1/health",
+            "/v1/openapi.json",
+            "/v1/node",
+            "/v1/wallets",
+            "/v1/wallets/{id}",
+            "/v1/requests",
+            "/v1/requests/{id}",
+            "/v1/requests/{id}/confirm",
+        ] {
+            assert!(doc["paths"][p].is_object(), "{p}");
+        }
+    }
+}

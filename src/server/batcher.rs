@@ -1,0 +1,239 @@
+//! The uplink side of `spacenode server`: one thread that owns the node session and, each pass,
+//! (1) fetches and verifies the node's key export until it has it, (2) expires unconfirmed
+//! requests, (3) sends again a batch that went up before a restart and has no outcome, else
+//! (4) inside a contact window (or at once), takes the queued requests as one batch, records
+//! it whole in the database, and uplinks it through [`crate::ground::sign::sign_batch`] (the
+//! library `ground sign` uses).
+//!
+//! Outcomes: co-signed, each request gets its PSBT; refused naming one PSBT, that request is
+//! refused with the signer's reason in words and the others are queued again; refused for the
+//! whole batch (certificate, server revoked), every request of it is refused with the reason;
+//! the node unreachable or the transfer failing, the batch stays recorded and the same file
+//! goes up again next pass (an exact resubmission: the signer answers it byte for byte).
+//!
+//! Avoids: a second batch in flight (only the server's last batch can be resubmitted), and
+//! losing requests to a crash (the batch file is on disk before anything is sent).
+
+use super::State;
+use super::config::Window;
+use super::store::{Store, StoreError};
+use crate::ground::batch;
+use crate::ground::session::{Session, SessionConfig};
+use crate::ground::sign::{self, SignError, Uplink};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Room kept in the batch file for the certificate and framing.
+const OVERHEAD: usize = 8 * 1024;
+
+/// What the node's export says, as `GET /v1/node` hands it out.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// `testnet`, ...
+    pub network: String,
+    /// `[fp/48h/1h/Nh/2h]tpub...`.
+    pub node_key: String,
+    /// The signed export, hex.
+    pub export_hex: String,
+}
+
+struct Uplinker {
+    state: Arc<State>,
+    store: Store,
+    key: p256::SecretKey,
+    identity: [u8; 33],
+    windows: Vec<Window>,
+}
+
+/// The ground station's link for one pass: the lock on the ground state directory (several
+/// servers of one ground station take turns on its radio) and the session under it.
+struct Link {
+    session: Session,
+    _lock: std::fs::File,
+}
+
+/// Runs the batcher until `state.stop` is set.
+pub fn run(state: Arc<State>, store: Store, key: p256::SecretKey, identity: [u8; 33]) {
+    let windows = state.cfg.windows();
+    let mut u = Uplinker {
+        state,
+        store,
+        key,
+        identity,
+        windows,
+    };
+    let poll = Duration::from_millis(u.state.cfg.batch.poll_ms.max(10));
+    while !u.state.stop.load(Ordering::Relaxed) {
+        if let Err(e) = u.pass() {
+            tracing::warn!(error = %e, "batch pass");
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// A pass's failure (the next pass tries again).
+#[derive(Debug, thiserror::Error)]
+enum PassError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Link(String),
+}
+
+impl Uplinker {
+    /// The link, or `None` while another server of this ground station holds it.
+    fn link(&self) -> Result<Option<Link>, PassError> {
+        let n = &self.state.cfg.node;
+        let dir = self.state_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| PassError::Link(format!("ground state {}: {e}", dir.display())))?;
+        let path = dir.join("link.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| PassError::Link(format!("{}: {e}", path.display())))?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(PassError::Link(format!("{}: {e}", path.display()))),
+        }
+        let provisioning = match &n.provisioning {
+            Some(p) => std::fs::read(p)
+                .map_err(|e| PassError::Link(format!("provisioning file {}: {e}", p.display())))?,
+            None => comms::sdls::sim_default::sim_default_bytes()
+                .map_err(|e| PassError::Link(e.to_string()))?
+                .to_vec(),
+        };
+        let cfg = SessionConfig {
+            node: n.uplink.unwrap_or(([127, 0, 0, 1], 47101).into()),
+            listen: n.listen.unwrap_or(([127, 0, 0, 1], 47100).into()),
+            state_dir: dir,
+            provisioning,
+            spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
+            timeout: Duration::from_millis(500),
+            attempts: 8,
+        };
+        let session = Session::open(cfg).map_err(|e| PassError::Link(e.to_string()))?;
+        Ok(Some(Link {
+            session,
+            _lock: lock,
+        }))
+    }
+
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.state
+            .cfg
+            .node
+            .state
+            .clone()
+            .unwrap_or_else(crate::ground::default_state_dir)
+    }
+
+    fn pass(&mut self) -> Result<(), PassError> {
+        self.store.expire_due()?;
+        let need_node = self.state.node.read().map(|n| n.is_none()).unwrap_or(true);
+        let in_flight = self.store.in_flight()?;
+        let minute = (super::store::now().max(0) as u64 / 60 % 1440) as u32;
+        let open = self.windows.is_empty() || self.windows.iter().any(|w| w.contains(minute));
+        let batch_due = open && self.store.has_queued()?;
+        if !need_node && in_flight.is_none() && !batch_due {
+            return Ok(());
+        }
+        let Some(mut link) = self.link()? else {
+            tracing::debug!("the link is in use by another server; next pass");
+            return Ok(());
+        };
+        if need_node {
+            self.fetch_node(&mut link.session)?;
+        }
+        if let Some((sequence, file)) = in_flight {
+            tracing::info!(sequence, "sending again the batch that had no outcome");
+            return self.deliver(&mut link.session, sequence, &file);
+        }
+        if !batch_due {
+            return Ok(());
+        }
+        let max = signer_partition::MAX_BATCH - OVERHEAD;
+        match self.take(max)? {
+            Some((sequence, file)) => self.deliver(&mut link.session, sequence, &file),
+            None => Ok(()),
+        }
+    }
+
+    fn fetch_node(&mut self, s: &mut Session) -> Result<(), PassError> {
+        let (id, identity) = (self.state.cfg.server_id(), self.identity);
+        let (bytes, view) = crate::ground::admin::server_export(s, id, &identity, 8)
+            .map_err(|f| PassError::Link(format!("node key export: {f:?}")))?;
+        tracing::info!(key = %view.key, network = view.network, "node key export verified");
+        let info = NodeInfo {
+            network: view.network.to_string(),
+            node_key: view.key,
+            export_hex: hex_conservative::DisplayHex::to_lower_hex_string(&bytes[..]),
+        };
+        if let Ok(mut n) = self.state.node.write() {
+            *n = Some(info);
+        }
+        Ok(())
+    }
+
+    /// Takes the queued requests as one batch, recorded before it goes up.
+    fn take(&mut self, max_bytes: usize) -> Result<Option<(i64, Vec<u8>)>, PassError> {
+        let cfg = &self.state.cfg;
+        let (server, lifetime) = (cfg.server_id(), cfg.batch.lifetime_s);
+        let expiry = if lifetime == 0 {
+            signer::cert::NO_EXPIRY
+        } else {
+            crate::ground::expiry::ground_now_ms()
+                .map_err(|f| PassError::Link(format!("{f:?}")))?
+                .saturating_add(lifetime.saturating_mul(1000))
+        };
+        let state_dir = self.state_dir();
+        let key = self.key.clone();
+        let built = self
+            .store
+            .take_batch(max_bytes, signer::cert::MAX_PSBTS, |psbts| {
+                let sequence =
+                    batch::next_sequence(&state_dir, server).map_err(|e| e.to_string())?;
+                let file = batch::build_batch(&key, server, sequence, expiry, psbts)
+                    .map_err(|e| e.to_string())?;
+                Ok((sequence as i64, file))
+            })?;
+        match built {
+            Ok(b) => Ok(b),
+            Err(e) => Err(PassError::Link(format!("building the batch: {e}"))),
+        }
+    }
+
+    fn deliver(&mut self, s: &mut Session, sequence: i64, file: &[u8]) -> Result<(), PassError> {
+        let names = self.store.batch_requests(sequence)?;
+        let uplink = Uplink {
+            names,
+            timeout: sign::DEFAULT_TIMEOUT,
+            rate_bps: None,
+        };
+        let state_dir = self.state_dir();
+        let mut show = |p: &sign::Progress| tracing::info!(sequence, "{}", p.line());
+        match sign::sign_batch(s, &state_dir, file, &uplink, &mut show) {
+            Ok(o) if o.signed.len() == uplink.names.len() => {
+                tracing::info!(sequence, psbts = o.signed.len(), "{o}");
+                self.store.batch_cosigned(sequence, &o.signed)?;
+                Ok(())
+            }
+            Ok(o) => Err(PassError::Link(format!(
+                "the result of batch {sequence} holds {} PSBTs for {} requests; sending it again",
+                o.signed.len(),
+                uplink.names.len()
+            ))),
+            Err(SignError::Refused { reason, psbt, .. }) => {
+                tracing::warn!(sequence, ?psbt, %reason, "batch refused");
+                self.store.batch_refused(sequence, psbt, &reason)?;
+                Ok(())
+            }
+            // The link failed: the batch stays recorded and goes up again next pass.
+            Err(e) => Err(PassError::Link(format!("batch {sequence}: {e}"))),
+        }
+    }
+}

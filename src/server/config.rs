@@ -1,0 +1,264 @@
+//! `server.toml`: the one file that configures a `spacenode server` (its identity, where it
+//! listens, its database, the node's link, batching and limits).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"            # HTTP API (loopback; TLS by a reverse proxy)
+//! database = "server.db"               # SQLite file, created with its schema on first start
+//! identity = "03ab...66 hex"           # the node's identity key (from its clean-room export)
+//! # The wallet descriptors the node's registry holds for this server (its `server` line's):
+//! registered = ["wsh(sortedmulti(2,...))#checksum"]
+//! request_ttl_s = 900                  # an unconfirmed request expires after this
+//! rate_per_minute = 600                # API calls per user token per minute
+//! body_limit = 262144                  # largest request body, bytes
+//!
+//! [node]                               # the node's link: the keys of a ground.toml [node.NAME]
+//! uplink = "127.0.0.1:47101"
+//! listen = "127.0.0.1:47100"
+//! state = "ground-state"
+//! server = 7                           # this server's id in the signer's registry (required)
+//! key = "server7.key"                  # its P-256 certificate key (required)
+//!
+//! [batch]
+//! windows = []                         # UTC "HH:MM-HH:MM" contact windows; empty: at once
+//! poll_ms = 500                        # how often the queue is looked at
+//! lifetime_s = 3600                    # certificate lifetime (0: never expires, needs no-expiry)
+//! ```
+//!
+//! Relative paths are relative to the file's directory.
+//!
+//! Avoids: a bad file reported without its place (errors are `FILE:line:col`, as
+//! `config check` does) and defaults that would make the server reachable off the machine.
+
+use crate::failure::Failure;
+use crate::ground::profile::Profile;
+use kernel_config::{Diagnostic, source::Source};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the HTTP API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// SQLite database file.
+    pub database: PathBuf,
+    /// The node's identity public key, hex.
+    pub identity: String,
+    /// Descriptors the node's registry holds for this server.
+    #[serde(default)]
+    pub registered: Vec<String>,
+    /// Seconds an unconfirmed request lives.
+    #[serde(default = "default_ttl")]
+    pub request_ttl_s: u64,
+    /// API calls per user token per minute.
+    #[serde(default = "default_rate")]
+    pub rate_per_minute: u32,
+    /// Largest request body in bytes.
+    #[serde(default = "default_body")]
+    pub body_limit: usize,
+    /// The node's link.
+    pub node: Profile,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+}
+
+/// When and how batches go up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Contact windows, UTC `HH:MM-HH:MM` (empty: a batch goes up as soon as requests wait).
+    #[serde(default)]
+    pub windows: Vec<String>,
+    /// Queue polling period.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// Certificate lifetime in seconds (0: no expiry).
+    #[serde(default = "default_lifetime")]
+    pub lifetime_s: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            windows: Vec::new(),
+            poll_ms: default_poll(),
+            lifetime_s: default_lifetime(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_ttl() -> u64 {
+    900
+}
+fn default_rate() -> u32 {
+    600
+}
+fn default_body() -> usize {
+    256 * 1024
+}
+fn default_poll() -> u64 {
+    500
+}
+fn default_lifetime() -> u64 {
+    crate::ground::expiry::DEFAULT_LIFETIME_S
+}
+
+/// A contact window: minutes of the UTC day, `start..end` (wrapping past midnight if end < start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First minute.
+    pub start: u32,
+    /// Minute after the last.
+    pub end: u32,
+}
+
+impl Window {
+    /// Parses `HH:MM-HH:MM`.
+    pub fn parse(text: &str) -> Option<Window> {
+        let minute = |t: &str| {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h < 24 && m < 60).then_some(h * 60 + m)
+        };
+        let (a, b) = text.split_once('-')?;
+        let (start, end) = (minute(a)?, minute(b)?);
+        (start != end).then_some(Window { start, end })
+    }
+
+    /// Whether minute-of-day `m` is inside.
+    pub fn contains(&self, m: u32) -> bool {
+        if self.start < self.end {
+            (self.start..self.end).contains(&m)
+        } else {
+            m >= self.start || m < self.end
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<ServerConfig, Failure> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::Usage(format!(
+                "server configuration {}: {e} (see `spacenode server --help` for its keys)",
+                path.display()
+            ))
+        })?;
+        let name = path.display().to_string();
+        let mut cfg: ServerConfig = toml::from_str(&text).map_err(|e| {
+            let src = Source::new(&name, &text);
+            let d = Diagnostic::at(
+                &src,
+                e.span().unwrap_or(0..0),
+                e.message().trim().to_string(),
+            )
+            .help("see `spacenode server --help` for the keys of server.toml");
+            Failure::Rejected(d.to_string())
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rel = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        rel(&mut cfg.database);
+        for p in [
+            &mut cfg.node.state,
+            &mut cfg.node.provisioning,
+            &mut cfg.node.key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            rel(p);
+        }
+        let problem = |what: String| Failure::Usage(format!("{name}: {what}"));
+        if cfg.node.server.is_none() || cfg.node.key.is_none() {
+            return Err(problem(
+                "[node] needs `server` (this server's id in the signer's registry) and `key` (its certificate key file)".into(),
+            ));
+        }
+        if let Some(bad) = cfg
+            .batch
+            .windows
+            .iter()
+            .find(|w| Window::parse(w).is_none())
+        {
+            return Err(problem(format!(
+                "[batch] window `{}` is not UTC `HH:MM-HH:MM` with two different times",
+                crate::escape::escape(bad)
+            )));
+        }
+        if cfg.rate_per_minute == 0 || cfg.body_limit < 1024 || cfg.request_ttl_s == 0 {
+            return Err(problem(
+                "rate_per_minute and request_ttl_s must be above 0 and body_limit at least 1024 bytes".into(),
+            ));
+        }
+        crate::ground::admin::read_identity(&cfg.identity)?;
+        Ok(cfg)
+    }
+
+    /// The contact windows.
+    pub fn windows(&self) -> Vec<Window> {
+        self.batch
+            .windows
+            .iter()
+            .filter_map(|w| Window::parse(w))
+            .collect()
+    }
+
+    /// This server's id.
+    pub fn server_id(&self) -> u32 {
+        self.node.server.unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_parse_and_wrap_past_midnight() {
+        let w = Window::parse("23:50-00:10").unwrap();
+        assert!(w.contains(23 * 60 + 55) && w.contains(5) && !w.contains(12 * 60));
+        let w = Window::parse("10:00-10:15").unwrap();
+        assert!(w.contains(600) && !w.contains(615) && !w.contains(599));
+        for bad in [
+            "",
+            "10:00",
+            "24:00-01:00",
+            "10:60-11:00",
+            "10:00-10:00",
+            "a-b",
+        ] {
+            assert_eq!(Window::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_file_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        std::fs::write(&p, "database = \"x.db\"\nidentity = 3\n").unwrap();
+        let Err(Failure::Rejected(text)) = ServerConfig::load(&p) else {
+            panic!("accepted a bad file")
+        };
+        assert!(text.contains("server.toml:2:"), "{text}");
+        std::fs::write(
+            &p,
+            "database = \"x.db\"\nidentity = \"03\"\n[node]\nserver = 7\n",
+        )
+        .unwrap();
+        let Err(Failure::Usage(text)) = ServerConfig::load(&p) else {
+            panic!("accepted a node without a key")
+        };
+        assert!(text.contains("`key`"), "{text}");
+    }
+}

@@ -1,0 +1,148 @@
+//! `spacenode server`: the long-running ground server wallet users reach over HTTP.
+//!
+//! One server identity (its id in the signer's registry and its P-256 certificate key), the
+//! node's link, and a SQLite database, all named by one `server.toml` ([`config`]). Wallet
+//! clients (the Electrum plug-in) call the JSON API ([`api`]; its OpenAPI document is served at
+//! `/v1/openapi.json`): they get the node's account key (verified against the node's signed
+//! export), register a wallet, submit a PSBT, confirm it with a TOTP code ([`totp`]), and fetch
+//! the co-signed PSBT. Confirmed requests go up as one certified batch per pass ([`batcher`])
+//! through the same library as `spacenode ground sign`. Everything is stored first ([`store`]),
+//! so a server killed at any point restarts with nothing lost.
+//!
+//! Avoids: listening off the machine by default (TLS belongs to a reverse proxy in front, see
+//! the README), secrets in the database (tokens are hashed), and a second writer of the
+//! certificate sequence (one batcher thread per server).
+
+pub mod api;
+pub mod batcher;
+pub mod config;
+pub mod limit;
+pub mod store;
+pub mod totp;
+
+use crate::failure::Failure;
+use clap::{Args, Subcommand};
+use config::ServerConfig;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The server's shared state.
+pub struct State {
+    /// The configuration.
+    pub cfg: ServerConfig,
+    /// The API's database connection.
+    pub store: Mutex<store::Store>,
+    /// The node's verified key export, once the batcher has it.
+    pub node: RwLock<Option<batcher::NodeInfo>>,
+    /// Per-user rate limit.
+    pub limiter: limit::Limiter,
+    /// Set to stop the batcher.
+    pub stop: AtomicBool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerArgs {
+    /// The server's configuration file (keys: `spacenode server --help` and the README's
+    /// "Ground server operators" section)
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        default_value = "server.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<ServerCommand>,
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Add a wallet user: prints their bearer token and their TOTP secret as an
+    /// otpauth://totp/ URI (shown once; the database keeps only the token's hash)
+    AddUser {
+        /// The user's name (unique)
+        name: String,
+    },
+}
+
+/// `spacenode server ...`.
+pub fn run(args: ServerArgs) -> Result<(), Failure> {
+    let cfg = ServerConfig::load(&args.config)?;
+    let usage = |e: store::StoreError| Failure::Usage(e.to_string());
+    match args.command {
+        Some(ServerCommand::AddUser { name }) => {
+            if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                return Err(Failure::Usage(
+                    "a user name is 1 to 64 characters, without control characters".into(),
+                ));
+            }
+            let (token, secret) = store::Store::open(&cfg.database)
+                .and_then(|s| s.add_user(&name))
+                .map_err(usage)?;
+            println!("user:  {name}");
+            println!("token: {token}");
+            println!("totp:  {}", totp::uri(&name, &secret));
+            Ok(())
+        }
+        None => serve(cfg),
+    }
+}
+
+fn serve(cfg: ServerConfig) -> Result<(), Failure> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPACENODE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let usage = |e: store::StoreError| Failure::Usage(e.to_string());
+    let key_path = cfg.node.key.clone().unwrap_or_default();
+    let key =
+        crate::ground::keyfile::read(&key_path).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    let identity = crate::ground::admin::read_identity(&cfg.identity)?;
+    let api_store = store::Store::open(&cfg.database).map_err(usage)?;
+    let batch_store = store::Store::open(&cfg.database).map_err(usage)?;
+    let listen = cfg.listen;
+    let state = Arc::new(State {
+        limiter: limit::Limiter::new(cfg.rate_per_minute),
+        cfg,
+        store: Mutex::new(api_store),
+        node: RwLock::new(None),
+        stop: AtomicBool::new(false),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("starting the runtime: {e}")))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .map_err(|e| Failure::Usage(format!("listen {listen}: {e}")))?;
+    let b = Arc::clone(&state);
+    let batcher = std::thread::Builder::new()
+        .name("batcher".into())
+        .spawn(move || batcher::run(b, batch_store, key, identity))
+        .map_err(|e| Failure::Usage(format!("starting the batcher: {e}")))?;
+    tracing::info!(%listen, server = state.cfg.server_id(), "serving the API");
+    let app = api::router(Arc::clone(&state));
+    let served = runtime.block_on(async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
+            })
+            .await
+    });
+    state.stop.store(true, Ordering::Relaxed);
+    let _ = batcher.join();
+    tracing::info!("stopped");
+    served.map_err(|e| Failure::Usage(format!("serving: {e}")))
+}
