@@ -42,7 +42,6 @@ pub struct State {
 }
 
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
     /// The server's configuration file (keys: `spacenode server --help` and the README's
     /// "Ground server operators" section)
@@ -91,13 +90,14 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
 }
 
 fn serve(cfg: ServerConfig) -> Result<(), Failure> {
+    let level = std::env::var("SPACENODE_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SPACENODE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(level)
         .init();
     let usage = |e: store::StoreError| Failure::Usage(e.to_string());
     let key_path = cfg.node.key.clone().unwrap_or_default();
