@@ -2,7 +2,7 @@
 """Electrum (Debian's 4.3.4, unmodified, through the plug-in's launcher) spends from a 2-of-3
 wallet whose second cosigner is a real spacenode node, and the final transaction verifies.
 
-    interop-electrum.py SPACENODE LAUNCHER WORKDIR direct|server
+    interop-electrum.py SPACENODE LAUNCHER WORKDIR server|direct
 
 1. Keys: the node's account key from `spacenode node-key` (a fresh sim node); the user's BIP-39
    seed and an offline backup key made with embit (an independent BIP-32 implementation), whose
@@ -10,20 +10,27 @@ wallet whose second cosigner is a real spacenode node, and the final transaction
 2. The wallet's descriptor as embit writes it goes into the node's registry (a `server` line,
    provisioned before the first boot); the node runs (`spacenode run`, real partitions under
    seccomp).
-3. `electrum-satellite satellite_create` makes the Electrum wallet from the seed, the backup key
-   and the node's key (all converted to p2wsh); its descriptor must equal embit's, checksum
-   included.
-4. An Electrum daemon (testnet, offline) loads the wallet; `addtransaction` gives it a UTXO (a
+3. server: a `spacenode server` for that registry entry (its `registered` list holds the
+   descriptor), a user added with `server add-user`; the server fetches the node's signed key
+   export over the link.
+4. `electrum-satellite satellite_create` makes the Electrum wallet from the seed, the backup key
+   and the node's key (server: fetched with `GET /v1/node`, and the wallet registered with
+   `POST /v1/wallets`; direct: `--node_key`); its descriptor must equal embit's, checksum
+   included, and the server must call it `registered`.
+5. An Electrum daemon (testnet, offline) loads the wallet; `addtransaction` gives it a UTXO (a
    funding transaction built with embit paying the wallet's first address); `payto --unsigned`
    makes the payment PSBT; `signtransaction` signs with the user's key.
-5. The satellite's signature: `spacenode ground sign` uplinks the PSBT Electrum exported to the
-   node, which co-signs it under its policy. (Direct path: the ground server's API is not in this
-   branch yet; the plug-in's `satellite_submit`/`satellite_confirm`/`satellite_wait` are.)
-6. `satellite_merge` (the plug-in: combine, `add_info_from_wallet`, finalise) gives the final
-   transaction; python-bitcointx's VerifyScript (its own script interpreter) accepts its input
-   against the funding output, with the P2SH and WITNESS rules.
-7. A payment over the node's policy is refused by the node with its reason, and merging the
+6. The satellite's signature. server: the plug-in's `satellite_submit`, `satellite_confirm` with
+   the TOTP code pyotp computes from the user's otpauth URI, `satellite_wait`. direct:
+   `spacenode ground sign` uplinks the PSBT Electrum exported.
+7. `satellite_merge` (combine, `add_info_from_wallet`, finalise) gives the final transaction;
+   python-bitcointx's VerifyScript (its own script interpreter) accepts every input against the
+   funding output it spends, with the P2SH and WITNESS rules.
+8. A payment over the node's policy is refused with the signer's reason, and merging the
    co-signature of another transaction is refused in words.
+9. server: the daemon stopped, Electrum's Qt window (offscreen) opens the wallet and a new
+   user-signed payment; scripts/interop-electrum-qt.py clicks the plug-in's button, types the
+   code, and the dialog's transaction must come back complete and verify (screenshots kept).
 
 Prints one PASS/FAIL line per check; exits non-zero on any failure.
 """
@@ -83,6 +90,7 @@ class Electrum:
     """Electrum through the plug-in's launcher, testnet, its own data directory."""
 
     def __init__(self, launcher, datadir):
+        self.datadir = datadir
         self.base = [launcher, '--testnet', '-D', datadir]
 
     def __call__(self, *args, check=True):
@@ -178,6 +186,7 @@ class Server:
         fields = dict(line.split(':', 1) for line in added.splitlines() if ':' in line)
         self.token = fields['token'].strip()
         self.totp = pyotp.parse_uri(fields['totp'].strip())
+        self.last_step = None
         self.log = open(os.path.join(work, 'server.log'), 'w')
         self.proc = subprocess.Popen([spacenode, 'server', '--config', config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -203,24 +212,45 @@ class Server:
         req = json.loads(el('satellite_submit', psbt_b64, '-w', wallet))
         if req.get('status') != 'awaiting-confirmation':
             return None, f'submitted: {req}'
-        el('satellite_confirm', req['request_id'], self.totp.now(), '-w', wallet)
+        el('satellite_confirm', req['request_id'], self.fresh_code(), '-w', wallet)
         st = json.loads(el('satellite_wait', req['request_id'], '--wait_s', '60', '-w', wallet))
         if st.get('status') == 'cosigned':
             return st['psbt'], f"request {req['request_id']} cosigned"
         return None, f"request {req['request_id']} {st.get('status')}: {st.get('reason', '')}"
+
+    def fresh_code(self):
+        """The code of the current 30-second step, waiting for the next step if this user's last
+        confirmation used this one (the server takes each code once, RFC 6238 section 5.2)."""
+        step = int(time.time()) // 30
+        if self.last_step is not None and step <= self.last_step:
+            time.sleep((self.last_step + 1) * 30 - time.time() + 0.2)
+            step = int(time.time()) // 30
+        self.last_step = step
+        return self.totp.at(step * 30)
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
 
 
-def verify(final_hex, funding):
+def verify(final_hex, fundings):
+    """VerifyScript on every input, against the funding transaction it spends."""
     tx = CTransaction.deserialize(bytes.fromhex(final_hex))
-    prev = funding.vout[0]
-    VerifyScript(tx.vin[0].scriptSig, CScript(prev.script_pubkey.data), tx, 0,
-                 flags={SCRIPT_VERIFY_P2SH, SCRIPT_VERIFY_WITNESS},
-                 amount=prev.value, witness=tx.wit.vtxinwit[0].scriptWitness)
+    by_txid = {f.txid(): f for f in fundings}
+    for i, txin in enumerate(tx.vin):
+        prev = by_txid[txin.prevout.hash[::-1]].vout[txin.prevout.n]
+        VerifyScript(txin.scriptSig, CScript(prev.script_pubkey.data), tx, i,
+                     flags={SCRIPT_VERIFY_P2SH, SCRIPT_VERIFY_WITNESS},
+                     amount=prev.value, witness=tx.wit.vtxinwit[i].scriptWitness)
     return tx
+
+
+def check_final(name, final, fundings):
+    try:
+        tx = verify(final, fundings)
+        result(name, True, f'{len(final) // 2} bytes, txid {tx.GetTxid()[::-1].hex()}')
+    except Exception as e:
+        result(name, False, repr(e))
 
 
 def main():
@@ -257,9 +287,11 @@ def main():
                    created.get('status') == 'registered', str(created.get('status')))
         el('--offline', 'daemon', '-d')
         try:
-            spend(el, wallet, cosigner)
+            fundings, qt_psbt = spend(el, wallet, cosigner)
         finally:
             el('stop', check=False)
+        if mode == 'server' and qt_psbt is not None:
+            qt_spend(el, launcher, wallet, cosigner, qt_psbt, fundings, os.path.join(work, 'qt'))
     finally:
         if isinstance(cosigner, Server):
             cosigner.stop()
@@ -271,10 +303,12 @@ def main():
 
 
 def spend(el, wallet, cosigner):
+    """The command-line spend; returns the funding transactions and a user-signed PSBT for the
+    Qt window (or None when the spend failed)."""
     el('load_wallet', '-w', wallet)
     address = el('getunusedaddress', '-w', wallet)
-    funding = funding_tx(address, 200_000)
-    el('addtransaction', funding.serialize().hex(), '-w', wallet)
+    fundings = [funding_tx(address, 200_000)]
+    el('addtransaction', fundings[0].serialize().hex(), '-w', wallet)
     balance = json.loads(el('getbalance', '-w', wallet))
     result('addtransaction gives the offline wallet its UTXO', balance.get('unconfirmed') == '0.002', str(balance))
 
@@ -287,20 +321,16 @@ def spend(el, wallet, cosigner):
     result('the node co-signs the PSBT Electrum exported', cosigned is not None,
            f'{time.monotonic() - t0:.1f} s; {words[:120]}')
     if cosigned is None:
-        return
+        return fundings, None
     final = el('satellite_merge', partial, cosigned, '-w', wallet)
     complete = all(c in '0123456789abcdef' for c in final)
     result("satellite_merge finalises with the node's signature", complete, final[:60])
     if complete:
-        try:
-            tx = verify(final, funding)
-            result('the final transaction verifies (VerifyScript, P2SH+WITNESS)', True,
-                   f'{len(final) // 2} bytes, txid {tx.GetTxid()[::-1].hex()}')
-        except Exception as e:
-            result('the final transaction verifies (VerifyScript, P2SH+WITNESS)', False, repr(e))
+        check_final('the final transaction verifies (VerifyScript, P2SH+WITNESS)', final, fundings)
 
     # Over the policy's max-amount (1,000,000 sat): the node refuses, with its reason.
-    el('addtransaction', funding_tx(el('getunusedaddress', '-w', wallet), 3_000_000).serialize().hex(), '-w', wallet)
+    fundings.append(funding_tx(el('getunusedaddress', '-w', wallet), 3_000_000))
+    el('addtransaction', fundings[1].serialize().hex(), '-w', wallet)
     big = el('payto', foreign_address(), '0.02', '--fee', '0.00002', '-w', wallet)
     refused, words = cosigner.cosign(el, wallet, 'big', big)
     result("a payment over the node's policy is refused with the signer's reason",
@@ -309,6 +339,33 @@ def spend(el, wallet, cosigner):
     p = el('satellite_merge', big, cosigned, '-w', wallet, check=False)
     result('merging the co-signature of another transaction is refused in words',
            p.returncode != 0 and 'not the same transaction' in p.stdout + p.stderr, (p.stdout + p.stderr).strip()[:160])
+    return fundings, el('payto', foreign_address(), '0.0005', '--fee', '0.00002', '-w', wallet)
+
+
+def qt_spend(el, launcher, wallet, server, psbt, fundings, out):
+    """Electrum's Qt window (offscreen), the daemon stopped: the plug-in's button gets the
+    satellite's signature through the server (scripts/interop-electrum-qt.py clicks it)."""
+    for key, value in (('dont_show_testnet_warning', 'true'), ('check_updates', 'false'),
+                       ('use_satellite_cosigner', 'true')):
+        el('--offline', 'setconfig', key, value)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, 'psbt.txt'), 'w') as f:
+        f.write(psbt)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = run(['/usr/bin/python3', os.path.join(here, 'interop-electrum-qt.py'), launcher, el.datadir, wallet,
+             os.path.join(out, 'psbt.txt'), server.fresh_code(), out], check=False,
+            env={**os.environ, 'QT_QPA_PLATFORM': 'offscreen'}, timeout=180)
+    try:
+        got = json.load(open(os.path.join(out, 'result.json')))
+    except (OSError, ValueError):
+        result('the Qt window ran the button', False, (p.stdout + p.stderr)[-400:])
+        return
+    result('Qt: the transaction dialog shows "Ask the satellite to co-sign"', got['button_visible'],
+           ', '.join(os.path.basename(x) for x in got['screenshots']))
+    result('Qt: the button gets the co-signature and the dialog\'s transaction completes',
+           got['final'] is not None, ' | '.join(got['messages'])[:200])
+    if got['final']:
+        check_final('Qt: the final transaction verifies (VerifyScript, P2SH+WITNESS)', got['final'], fundings)
 
 
 if __name__ == '__main__':
