@@ -11,6 +11,7 @@ launcher before Electrum's `main()`) adds these:
 - `satellite_submit TX` submits a PSBT for the satellite's signature (`POST /v1/requests`);
 - `satellite_confirm REQUEST_ID CODE` confirms it with the one-time code;
 - `satellite_wait REQUEST_ID [--wait_s S]` waits for its outcome (the co-signed PSBT);
+- `satellite_cancel REQUEST_ID` cancels a request not yet uplinked;
 - `satellite_merge TX COSIGNED` merges the satellite's signature and finalises.
 
 Blocking HTTP calls run on a worker thread, never on Electrum's event loop. Avoids: any new
@@ -22,11 +23,11 @@ from functools import partial
 
 from electrum import commands as ec
 from electrum.bip32 import convert_bip32_path_to_list_of_uint32
+from electrum.simple_config import SimpleConfig
 
-from .api import ServerClient, ServerError
+from .api import ServerClient
 from .wallet import (DB_KEY, SatelliteWalletError, create_wallet, merge_cosigned,
                      parse_origin_key, psbt_for_satellite, wallet_descriptor)
-from electrum.simple_config import SimpleConfig
 
 OPTIONS = {
     'satellite_server': (None, "The ground server's address, e.g. https://ground.example:8443"),
@@ -43,6 +44,7 @@ PARAMS = {
 
 
 async def _blocking(fn, *args):
+    """Runs a blocking call (HTTP, wallet file) on a worker thread, off Electrum's event loop."""
     return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
 
 
@@ -64,6 +66,13 @@ def _account(node_key: str) -> int:
     return ints[2] & 0x7FFFFFFF
 
 
+def _register(client, token, node_key, descriptor) -> dict:
+    """Registers the descriptor with the server; returns what the wallet file keeps."""
+    reg = client.register_wallet(descriptor)
+    return {'server': client.url, 'token': token, 'node_key': node_key,
+            'wallet_id': reg['wallet_id'], 'status': reg.get('status')}
+
+
 @ec.command('')
 async def satellite_create(self, seed, backup_key, satellite_server=None, satellite_token=None,
                            node_key=None, password=None, wallet_path=None):
@@ -75,23 +84,26 @@ async def satellite_create(self, seed, backup_key, satellite_server=None, satell
         raise SatelliteWalletError("give either --satellite_server (and --satellite_token) or --node_key")
     config = self.config if self.config is not None else SimpleConfig()
     path = wallet_path or config.get_wallet_path()
-    server_info, node, client = None, None, None
+    register = None
     if satellite_server is not None:
         client = ServerClient(satellite_server, satellite_token)
-        node = await _blocking(client.node)
-        node_key = node['node_key']
-        server_info = {'server': satellite_server, 'token': satellite_token, 'node_key': node_key}
-    wallet = create_wallet(path, config, seed=seed, node_key=node_key, backup_key=backup_key,
-                           account=_account(node_key), password=password, server=server_info)
-    descriptor = wallet_descriptor(wallet, node_key)
-    out = {'wallet_path': path, 'descriptor': descriptor, 'node_key': node_key}
-    if client is not None:
-        reg = await _blocking(client.register_wallet, descriptor)
-        server_info['wallet_id'] = reg['wallet_id']
-        wallet.db.put(DB_KEY, server_info)
-        wallet.save_db()
-        out.update(wallet_id=reg['wallet_id'], status=reg.get('status'))
+        node_key = (await _blocking(client.node))['node_key']
+        register = partial(_register, client, satellite_token, node_key)
+    wallet = await _blocking(partial(create_wallet, path, config, seed=seed, node_key=node_key,
+                                     backup_key=backup_key, account=_account(node_key),
+                                     password=password, register=register))
+    info = wallet.db.get(DB_KEY) or {}
+    out = {'wallet_path': path, 'descriptor': wallet_descriptor(wallet, node_key), 'node_key': node_key}
+    if info:
+        out.update(wallet_id=info['wallet_id'], status=info['status'])
     return out
+
+
+@ec.command('w')
+async def satellite_cancel(self, request_id, wallet=None):
+    """Cancel a request the ground server has not uplinked yet."""
+    client, _ = _client(wallet)
+    return await _blocking(client.cancel, request_id)
 
 
 @ec.command('w')
@@ -134,10 +146,8 @@ async def satellite_merge(self, tx, cosigned, wallet=None):
 def register() -> None:
     """Adds the commands to Electrum's command tables (in memory) before Electrum starts."""
     for fn in (satellite_create, satellite_descriptor, satellite_submit, satellite_confirm,
-               satellite_wait, satellite_merge):
+               satellite_wait, satellite_cancel, satellite_merge):
         setattr(ec.Commands, fn.__name__, fn)
     ec.command_options.update(OPTIONS)
     ec.param_descriptions.update(PARAMS)
 
-
-__all__ = ['register', 'ServerError']

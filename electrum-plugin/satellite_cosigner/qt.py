@@ -5,7 +5,8 @@ Modelled on Electrum's own `cosigner_pool` plug-in (its `transaction_dialog` and
 (one created by `satellite_create` with a ground server) that the user has signed and that still
 needs a signature. Clicking it:
 1. submits the PSBT to the ground server (`POST /v1/requests`);
-2. asks for the 6-digit code of the user's authenticator app and confirms (`.../confirm`);
+2. asks for the 6-digit code of the user's authenticator app and confirms (`.../confirm`), or,
+   when the server confirms by e-mail, tells the user to open the mailed link;
 3. waits for the satellite's answer (the request goes up in the next contact window);
 4. merges the co-signed PSBT into the dialog's transaction, which Electrum then shows complete
    (ready to broadcast), or shows the refusal in the signer's words.
@@ -20,7 +21,7 @@ from electrum.i18n import _
 from electrum.plugin import BasePlugin, hook
 from electrum.gui.qt.util import WaitingDialog
 
-from .api import ServerClient, ServerError
+from .api import ServerClient
 from .wallet import DB_KEY, SatelliteWalletError, merge_cosigned, psbt_for_satellite
 
 # How long the dialog waits for the satellite's answer before telling the user to look again
@@ -68,6 +69,14 @@ class Plugin(BasePlugin):
             d.show_error(_("The satellite co-signer") + ":\n" + str(exc_info[1]))
 
         def submitted(request):
+            if request.get('confirm_by') == 'email':
+                d.show_message(_("The ground server mailed you a confirmation link for request {}: "
+                                 "open it, then press OK to wait for the satellite.").format(request['request_id']))
+                WaitingDialog(d, _("Waiting for the satellite (the request goes up at the next contact "
+                                   "window)..."),
+                              partial(client.wait, request['request_id'], WAIT_S),
+                              partial(self.answered, d, request['request_id']), failed)
+                return
             code, ok = QInputDialog.getText(
                 d, _("Confirm the payment"),
                 _("The ground server holds request {} until you confirm it.\n"
@@ -108,6 +117,3 @@ class Plugin(BasePlugin):
         else:
             d.show_message(_("Request {} is {}; no answer yet. Look again later: "
                              "satellite_wait {}").format(request_id, state, request_id))
-
-
-__all__ = ['Plugin', 'ServerError']

@@ -18,7 +18,7 @@ user's own private key (in Electrum's wallet file, encrypted with the wallet's p
 """
 
 import re
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from electrum import keystore
 from electrum.bip32 import BIP32Node, convert_bip32_path_to_list_of_uint32
@@ -150,12 +150,15 @@ def wallet_descriptor(wallet, node_key: Optional[str] = None) -> str:
 
 
 def create_wallet(path: str, config, *, seed: str, node_key: str, backup_key: str,
-                  account: int, password: Optional[str] = None, server: Optional[dict] = None):
+                  account: int, password: Optional[str] = None,
+                  register: Optional[Callable[[str], dict]] = None):
     """Creates the 2-of-3 wallet file at `path` and returns the loaded wallet.
 
     `seed` is the user's BIP-39 mnemonic (its key at `m/48h/COINh/ACCOUNTh/2h` signs for the
-    user); `node_key` and `backup_key` are `[fp/path]tpub` texts. `server`, when given, is kept in
-    the wallet file under `DB_KEY`."""
+    user); `node_key` and `backup_key` are `[fp/path]tpub` texts. `register`, when given, is
+    called with the descriptor before anything is written: what it returns is kept in the wallet
+    file under `DB_KEY`, and if it raises no file is written (so a failed registration can simply
+    be run again)."""
     storage = WalletStorage(path)
     if storage.file_exists():
         raise SatelliteWalletError(f"{path} exists already: choose a new wallet file")
@@ -181,9 +184,9 @@ def create_wallet(path: str, config, *, seed: str, node_key: str, backup_key: st
     db.put('wallet_type', '2of3')
     for i, ks in enumerate((user, node, backup), start=1):
         db.put(f'x{i}/', ks.dump())
-    if server is not None:
-        db.put(DB_KEY, server)
     wallet = Wallet(db, storage, config=config)
+    if register is not None:
+        db.put(DB_KEY, register(wallet_descriptor(wallet, node_key)))
     wallet.update_password(old_pw=None, new_pw=password, encrypt_storage=bool(password))
     wallet.synchronize()
     wallet.save_db()
