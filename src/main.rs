@@ -51,6 +51,18 @@ enum Command {
     /// The ground server wallet users reach over HTTP: takes their PSBTs, has each confirmed
     /// by a TOTP code, sends them up to the node in certified batches, hands back the
     /// co-signed PSBTs. Listens on loopback; put a TLS reverse proxy in front (README).
+    ///
+    /// server.toml keys: listen (default 127.0.0.1:8080), database (SQLite file), identity
+    /// (the node's identity key, hex), registered (the wallet descriptors the node's registry
+    /// holds for this server), request_ttl_s (900), rate_per_minute (600), body_limit (262144);
+    /// [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key
+    /// (server and key required); [batch] windows (UTC "HH:MM-HH:MM"; none: at once), poll_ms
+    /// (500), lifetime_s (3600; 0: never expires). Relative paths are relative to the file.
+    ///
+    /// TLS: the server speaks plain HTTP; keep `listen` on loopback and terminate TLS in a
+    /// reverse proxy in front of it (nginx `proxy_pass http://127.0.0.1:8080;`, Caddy
+    /// `reverse_proxy 127.0.0.1:8080`). Bearer tokens must never cross a network in clear.
+    /// Logs: JSON lines on stderr, level from SPACENODE_LOG (error, warn, info, debug).
     Server(server::ServerArgs),
     /// Signed upgrade bundles: keys, root metadata, release manifests, create, verify, inspect.
     ///

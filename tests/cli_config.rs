@@ -252,7 +252,10 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         "confirmed: the node runs version 2.0.0 from slot B",
         "the trial failed and the node rolled back to slot B",
         "its version is not newer than the node's confirmed version",
-        "10. Summary",
+        // The wallet user's chapter: through the ground server's HTTP API, confirmed by TOTP.
+        "(her authenticator app) -> queued",
+        "got a payment co-signed through the ground server",
+        "11. Summary",
     ] {
         assert!(out.contains(needle), "no `{needle}` in:\n{out}");
     }
@@ -265,6 +268,7 @@ fn demo_runs_and_every_subcommand_has_useful_help() {
         (vec!["ground", "sign", "--help"], "CFDP"),
         (vec!["ground", "upgrade", "--help"], "trial boot"),
         (vec!["ground", "admin", "--help"], "registry"),
+        (vec!["server", "--help"], "TLS reverse proxy"),
         (
             vec!["config", "sdf", "--help"],
             "The Microkit tool's SDF checks (ported",

@@ -78,24 +78,7 @@ pub fn cosign(
         .map_err(|e| Failure::Usage(format!("co-signing failed: {e}")))?;
     let mut txids = Vec::new();
     for (i, (bytes, utxo)) in outcome.signed.iter().zip(&utxos).enumerate() {
-        let psbt = Psbt::deserialize(bytes)
-            .map_err(|e| Failure::Usage(format!("the node's PSBT {i} does not parse: {e}")))?;
-        let sigs = psbt
-            .inputs
-            .iter()
-            .map(|x| x.partial_sigs.len())
-            .min()
-            .unwrap_or(0);
-        let tx = ground
-            .wallet
-            .finalize(&psbt)
-            .map_err(|e| Failure::Usage(format!("PSBT {i}: {e} ({sigs} signature(s) on it)")))?;
-        GroundWallet::verify(&tx, std::slice::from_ref(&utxo.txout)).map_err(|e| {
-            Failure::Usage(format!(
-                "Bitcoin Core's interpreter refused co-signed spend {i}: {e}"
-            ))
-        })?;
-        txids.push(tx.compute_txid().to_string());
+        txids.push(verify_cosigned(ground, bytes, utxo, i)?);
     }
     if txids.len() != payments.len() {
         return Err(Failure::Usage(format!(
@@ -109,6 +92,34 @@ pub fn cosign(
         elapsed: start.elapsed(),
         transfer: outcome.to_string(),
     })
+}
+
+/// Finalises co-signed PSBT `i` (`bytes`, spending `utxo`) and runs it through Bitcoin Core's
+/// script interpreter; returns its txid.
+pub fn verify_cosigned(
+    ground: &Ground,
+    bytes: &[u8],
+    utxo: &Utxo,
+    i: usize,
+) -> Result<String, Failure> {
+    let psbt = Psbt::deserialize(bytes)
+        .map_err(|e| Failure::Usage(format!("the node's PSBT {i} does not parse: {e}")))?;
+    let sigs = psbt
+        .inputs
+        .iter()
+        .map(|x| x.partial_sigs.len())
+        .min()
+        .unwrap_or(0);
+    let tx = ground
+        .wallet
+        .finalize(&psbt)
+        .map_err(|e| Failure::Usage(format!("PSBT {i}: {e} ({sigs} signature(s) on it)")))?;
+    GroundWallet::verify(&tx, std::slice::from_ref(&utxo.txout)).map_err(|e| {
+        Failure::Usage(format!(
+            "Bitcoin Core's interpreter refused co-signed spend {i}: {e}"
+        ))
+    })?;
+    Ok(tx.compute_txid().to_string())
 }
 
 /// Sends `payments`, which the node must refuse (policy, revoked server); returns the ground's account of the

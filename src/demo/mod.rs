@@ -29,6 +29,7 @@ mod cosign;
 mod fault;
 pub mod story;
 mod upgrade;
+mod wallet;
 
 use crate::failure::Failure;
 use crate::ground::session::{Session, SessionConfig};
@@ -99,11 +100,11 @@ pub fn run() -> Result<(), Failure> {
         println!("   {e}");
     }
     title(
-        9,
+        10,
         "Upgrade a node over the same radio (a second node, run by its secure boot stage):",
     );
     summary.extend(upgrade::story(tmp.path())?);
-    title(10, "Summary");
+    title(11, "Summary");
     for line in summary {
         println!("   {line}");
     }
@@ -141,7 +142,29 @@ fn check_description() -> Result<kernel_config::System, Failure> {
     sim.ok_or_else(|| Failure::Usage("the sim board is missing from this build".into()))
 }
 
-/// Steps 4 to 8 on the running node; returns the summary lines.
+/// The ground's session with the demo node (the sim board's public default SDLS keys).
+fn open_session(node: &board::Node, ground_state: &std::path::Path) -> Result<Session, Failure> {
+    let provisioning = comms::sdls::sim_default::sim_default_bytes()
+        .map_err(|e| Failure::Usage(format!("sim default provisioning: {e}")))?
+        .to_vec();
+    Session::open(SessionConfig {
+        node: node.uplink,
+        listen: node.ground,
+        state_dir: ground_state.to_path_buf(),
+        provisioning,
+        spi: comms::sdls::sim_default::SIM_OPS_SPI,
+        timeout: Duration::from_millis(800),
+        attempts: 8,
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// The wallet chapter's directory (its server's database and key), beside the ground state.
+fn wallet_dir(ground_state: &std::path::Path) -> std::path::PathBuf {
+    ground_state.with_file_name("server")
+}
+
+/// Steps 4 to 9 on the running node; returns the summary lines.
 fn story_on(
     node: &mut board::Node,
     sim: &kernel_config::System,
@@ -151,19 +174,7 @@ fn story_on(
     node.wait("comms restoring its security state", |e| {
         matches!(e, MonitorEvent::Log { component, line } if component == "comms" && line.contains("SA 2:"))
     })?;
-    let provisioning = comms::sdls::sim_default::sim_default_bytes()
-        .map_err(|e| Failure::Usage(format!("sim default provisioning: {e}")))?
-        .to_vec();
-    let mut session = Session::open(SessionConfig {
-        node: node.uplink,
-        listen: node.ground,
-        state_dir: ground_state.to_path_buf(),
-        provisioning,
-        spi: comms::sdls::sim_default::SIM_OPS_SPI,
-        timeout: Duration::from_millis(800),
-        attempts: 8,
-    })
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut session = open_session(node, ground_state)?;
     let mut summary = Vec::new();
 
     title(
@@ -293,8 +304,23 @@ fn story_on(
         frozen.back.as_millis()
     ));
 
+    // The ground server below holds the link while it serves: the session goes, and comes back
+    // (from the ground state's sequence numbers) for the registry chapter.
+    drop(session);
     title(
         8,
+        "A wallet user, through the ground server (`spacenode server`):",
+    );
+    summary.push(wallet::story(
+        ground,
+        node,
+        ground_state,
+        &wallet_dir(ground_state),
+    )?);
+    let mut session = open_session(node, ground_state)?;
+
+    title(
+        9,
         "Change the registry over the link: revoke ground server 1 (admin commands need 2 of the 3 admin keys):",
     );
     summary.push(admin::revoke(

@@ -22,7 +22,7 @@
 //! file sends.
 
 use super::session::Session;
-use super::{LinkArgs, print_reports, session_failure};
+use super::{LinkArgs, session_failure};
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
 use comms::admin::{
@@ -345,7 +345,7 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
     }
     let mut s = a.link.session()?;
-    let bytes = fetch_export(&mut s, &app, a.link.attempts)?;
+    let bytes = fetch_export(&mut s, &app, a.link.attempts, &mut |l| println!("{l}"))?;
     let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     if let Some(id) = a.server
         && v.server != id
@@ -364,8 +364,13 @@ fn export(a: ExportArgs) -> Result<(), Failure> {
 }
 
 /// The export the read-only function `app` (an `FN_EXPORT_*` request) answers, not yet verified.
-fn fetch_export(s: &mut Session, app: &[u8], attempts: u32) -> Result<[u8; 169], Failure> {
-    match ask(s, app, attempts, "export")? {
+fn fetch_export(
+    s: &mut Session,
+    app: &[u8],
+    attempts: u32,
+    log: &mut dyn FnMut(&str),
+) -> Result<[u8; 169], Failure> {
+    match ask_logged(s, app, attempts, "export", log)? {
         ResponseReport::Export(e) => Ok(e),
         _ => Err(Failure::Rejected(
             "the node answered the export with another kind of report\n".into(),
@@ -374,16 +379,18 @@ fn fetch_export(s: &mut Session, app: &[u8], attempts: u32) -> Result<[u8; 169],
 }
 
 /// The node's export of server `id`'s wallet key, verified against the node's `identity` and
-/// checked to be that server's (what `spacenode server` hands its wallet users).
+/// checked to be that server's (what `spacenode server` hands its wallet users); the exchange's
+/// lines go to `log`.
 pub fn server_export(
     s: &mut Session,
     id: u32,
     identity: &[u8; 33],
     attempts: u32,
+    log: &mut dyn FnMut(&str),
 ) -> Result<([u8; 169], ExportView), Failure> {
     let mut app = FN_EXPORT_SERVER.to_be_bytes().to_vec();
     app.extend_from_slice(&id.to_be_bytes());
-    let bytes = fetch_export(s, &app, attempts)?;
+    let bytes = fetch_export(s, &app, attempts, log)?;
     let v = verify_export(&bytes, identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     if v.server != id {
         return Err(Failure::Rejected(format!(
@@ -399,10 +406,21 @@ pub fn server_export(
 /// lost while the 1,7 arrives, it asks again, up to `attempts` times (a read changes nothing on
 /// the node).
 fn ask(s: &mut Session, app: &[u8], attempts: u32, what: &str) -> Result<ResponseReport, Failure> {
+    ask_logged(s, app, attempts, what, &mut |l| println!("{l}"))
+}
+
+/// [`ask`], its lines (verification reports, a lost report) to `log`.
+fn ask_logged(
+    s: &mut Session,
+    app: &[u8],
+    attempts: u32,
+    what: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<ResponseReport, Failure> {
     let attempts = attempts.max(1);
     for _ in 0..attempts {
         let ans = s.command(ST_FUNCTION, 1, app).map_err(session_failure)?;
-        print_reports(&ans);
+        log(&super::verification_line(&ans));
         if let Some(f) = ans.failure() {
             return Err(refused(f, what));
         }
@@ -416,7 +434,7 @@ fn ask(s: &mut Session, app: &[u8], attempts: u32, what: &str) -> Result<Respons
             .find_map(|t| wire::decode_response(&t.source));
         match report {
             Some((_, r)) => return Ok(r),
-            None => println!("{what} report lost on the downlink; asking again"),
+            None => log(&format!("{what} report lost on the downlink; asking again")),
         }
     }
     Err(Failure::Rejected(format!(

@@ -6,8 +6,10 @@
 //! library `ground sign` uses).
 //!
 //! Outcomes: co-signed, each request gets its PSBT; refused naming one PSBT, that request is
-//! refused with the signer's reason in words and the others are queued again; refused for the
-//! whole batch (certificate, server revoked), every request of it is refused with the reason;
+//! refused with the signer's reason in words and the others are queued again; refused because
+//! the certificate expired (a batch sent again after a long stop), its requests are queued
+//! again; refused for the whole batch otherwise (server revoked, ...), every request of it is
+//! refused with the reason;
 //! the node unreachable or the transfer failing, the batch stays recorded and the same file
 //! goes up again next pass (an exact resubmission: the signer answers it byte for byte).
 //!
@@ -165,8 +167,10 @@ impl Uplinker {
 
     fn fetch_node(&mut self, s: &mut Session) -> Result<(), PassError> {
         let (id, identity) = (self.state.cfg.server_id(), self.identity);
-        let (bytes, view) = crate::ground::admin::server_export(s, id, &identity, 8)
-            .map_err(|f| PassError::Link(format!("node key export: {f:?}")))?;
+        let (bytes, view) = crate::ground::admin::server_export(s, id, &identity, 8, &mut |l| {
+            tracing::info!("{l}")
+        })
+        .map_err(|f| PassError::Link(format!("node key export: {f:?}")))?;
         tracing::info!(key = %view.key, network = view.network, "node key export verified");
         let info = NodeInfo {
             network: view.network.to_string(),
@@ -227,6 +231,18 @@ impl Uplinker {
                 o.signed.len(),
                 uplink.names.len()
             ))),
+            // The certificate expired (a batch sent again after a long stop): nothing wrong
+            // with the requests; they go up again in a new batch.
+            Err(SignError::Refused {
+                class: 1, code: 7, ..
+            }) => {
+                tracing::warn!(
+                    sequence,
+                    "batch certificate expired before the node took it; its requests go into a new batch"
+                );
+                self.store.batch_requeued(sequence)?;
+                Ok(())
+            }
             Err(SignError::Refused { reason, psbt, .. }) => {
                 tracing::warn!(sequence, ?psbt, %reason, "batch refused");
                 self.store.batch_refused(sequence, psbt, &reason)?;

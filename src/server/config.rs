@@ -147,7 +147,7 @@ impl ServerConfig {
     pub fn load(path: &Path) -> Result<ServerConfig, Failure> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::Usage(format!(
-                "server configuration {}: {e} (see `spacenode server --help` for its keys)",
+                "server configuration {}: {e} (`spacenode server --help` lists its keys)",
                 path.display()
             ))
         })?;
@@ -159,7 +159,7 @@ impl ServerConfig {
                 e.span().unwrap_or(0..0),
                 e.message().trim().to_string(),
             )
-            .help("see `spacenode server --help` for the keys of server.toml");
+            .help("`spacenode server --help` lists the keys of server.toml");
             Failure::Rejected(d.to_string())
         })?;
         let base = path.parent().unwrap_or(Path::new("."));

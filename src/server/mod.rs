@@ -43,8 +43,8 @@ pub struct State {
 
 #[derive(Args)]
 pub struct ServerArgs {
-    /// The server's configuration file (keys: `spacenode server --help` and the README's
-    /// "Ground server operators" section)
+    /// The server's configuration file (its keys: above, and the README's "Ground server
+    /// operators" section)
     #[arg(
         long,
         value_name = "FILE",
@@ -99,50 +99,94 @@ fn serve(cfg: ServerConfig) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .init();
-    let usage = |e: store::StoreError| Failure::Usage(e.to_string());
-    let key_path = cfg.node.key.clone().unwrap_or_default();
-    let key =
-        crate::ground::keyfile::read(&key_path).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
-    let identity = crate::ground::admin::read_identity(&cfg.identity)?;
-    let api_store = store::Store::open(&cfg.database).map_err(usage)?;
-    let batch_store = store::Store::open(&cfg.database).map_err(usage)?;
-    let listen = cfg.listen;
-    let state = Arc::new(State {
-        limiter: limit::Limiter::new(cfg.rate_per_minute),
-        cfg,
-        store: Mutex::new(api_store),
-        node: RwLock::new(None),
-        stop: AtomicBool::new(false),
+    let running = Running::start(cfg)?;
+    tracing::info!(listen = %running.addr, server = running.state.cfg.server_id(), "serving the API");
+    running.runtime.block_on(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+        }
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("starting the runtime: {e}")))?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(listen))
-        .map_err(|e| Failure::Usage(format!("listen {listen}: {e}")))?;
-    let b = Arc::clone(&state);
-    let batcher = std::thread::Builder::new()
-        .name("batcher".into())
-        .spawn(move || batcher::run(b, batch_store, key, identity))
-        .map_err(|e| Failure::Usage(format!("starting the batcher: {e}")))?;
-    tracing::info!(%listen, server = state.cfg.server_id(), "serving the API");
-    let app = api::router(Arc::clone(&state));
-    let served = runtime.block_on(async {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-            })
-            .await
-    });
-    state.stop.store(true, Ordering::Relaxed);
-    let _ = batcher.join();
-    tracing::info!("stopped");
-    served.map_err(|e| Failure::Usage(format!("serving: {e}")))
+    running.stop()
+}
+
+/// A started server: the API on its runtime and the batcher thread.
+pub struct Running {
+    /// Where the API listens.
+    pub addr: std::net::SocketAddr,
+    state: Arc<State>,
+    runtime: tokio::runtime::Runtime,
+    api: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    batcher: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Opens the database, binds `cfg.listen`, starts the batcher and serves the API.
+    pub fn start(cfg: ServerConfig) -> Result<Running, Failure> {
+        let usage = |e: store::StoreError| Failure::Usage(e.to_string());
+        let key_path = cfg.node.key.clone().unwrap_or_default();
+        let key = crate::ground::keyfile::read(&key_path)
+            .map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+        let identity = crate::ground::admin::read_identity(&cfg.identity)?;
+        let api_store = store::Store::open(&cfg.database).map_err(usage)?;
+        let batch_store = store::Store::open(&cfg.database).map_err(usage)?;
+        let listen = cfg.listen;
+        let state = Arc::new(State {
+            limiter: limit::Limiter::new(cfg.rate_per_minute),
+            cfg,
+            store: Mutex::new(api_store),
+            node: RwLock::new(None),
+            stop: AtomicBool::new(false),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Usage(format!("starting the runtime: {e}")))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .map_err(|e| Failure::Usage(format!("listen {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Failure::Usage(format!("listen {listen}: {e}")))?;
+        let b = Arc::clone(&state);
+        let batcher = std::thread::Builder::new()
+            .name("batcher".into())
+            .spawn(move || batcher::run(b, batch_store, key, identity))
+            .map_err(|e| Failure::Usage(format!("starting the batcher: {e}")))?;
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = api::router(Arc::clone(&state));
+        let api = runtime.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Running {
+            addr,
+            state,
+            runtime,
+            api,
+            shutdown,
+            batcher,
+        })
+    }
+
+    /// Stops serving (requests in progress finish), then the batcher (after its pass).
+    pub fn stop(self) -> Result<(), Failure> {
+        let _ = self.shutdown.send(());
+        let served = self.runtime.block_on(self.api);
+        self.state.stop.store(true, Ordering::Relaxed);
+        let _ = self.batcher.join();
+        tracing::info!("stopped");
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Failure::Usage(format!("serving: {e}"))),
+            Err(e) => Err(Failure::Usage(format!("serving: {e}"))),
+        }
+    }
 }

@@ -390,6 +390,19 @@ impl Store {
         Ok(Ok(Some((sequence, file))))
     }
 
+    /// Batch `sequence` was refused for a reason of its own (its certificate expired while
+    /// the server was down): its requests are queued again for a new batch.
+    pub fn batch_requeued(&mut self, sequence: i64) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "UPDATE requests SET status = ?1, batch_sequence = NULL, batch_position = NULL WHERE batch_sequence = ?2 AND status = ?3",
+            params![Status::Queued.as_str(), sequence, Status::Uplinked.as_str()],
+        )?;
+        close(&tx, sequence, "expired")?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Whether any request is queued.
     pub fn has_queued(&self) -> Result<bool, StoreError> {
         Ok(self
@@ -549,6 +562,14 @@ mod tests {
             s.request("bob", &ids[0]).unwrap().is_none(),
             "another user's request"
         );
+        // A batch whose certificate expired: its requests go into the next batch.
+        let r = s.add_request("ann", &w.id, &[9], 60).unwrap();
+        assert!(s.confirm("ann", &r.id, 20).unwrap());
+        let taken = s.take_batch(1 << 20, 1024, |_| Ok((3, b"f3".to_vec())));
+        assert!(taken.unwrap().unwrap().is_some());
+        s.batch_requeued(3).unwrap();
+        assert_eq!(s.request("ann", &r.id).unwrap().unwrap().status, "queued");
+        assert_eq!(s.in_flight().unwrap(), None);
     }
 
     #[test]
