@@ -282,6 +282,8 @@ def main():
                                 '-w', wallet))
         result("satellite_create makes the wallet embit describes (keys, origins, BIP-380 checksum)",
                created['descriptor'] == descriptor, created['descriptor'][:60] + '...')
+        result('satellite_descriptor writes it again, the node key first',
+               el('--offline', 'satellite_descriptor', '-w', wallet) == descriptor)
         if mode == 'server':
             result('the server registered the wallet (its descriptor is in the node\'s registry)',
                    created.get('status') == 'registered', str(created.get('status')))

@@ -92,9 +92,9 @@ async def satellite_create(self, seed, backup_key, satellite_server=None, satell
     wallet = await _blocking(partial(create_wallet, path, config, seed=seed, node_key=node_key,
                                      backup_key=backup_key, account=_account(node_key),
                                      password=password, register=register))
-    info = wallet.db.get(DB_KEY) or {}
+    info = wallet.db.get(DB_KEY)
     out = {'wallet_path': path, 'descriptor': wallet_descriptor(wallet, node_key), 'node_key': node_key}
-    if info:
+    if 'wallet_id' in info:
         out.update(wallet_id=info['wallet_id'], status=info['status'])
     return out
 

@@ -156,9 +156,9 @@ def create_wallet(path: str, config, *, seed: str, node_key: str, backup_key: st
 
     `seed` is the user's BIP-39 mnemonic (its key at `m/48h/COINh/ACCOUNTh/2h` signs for the
     user); `node_key` and `backup_key` are `[fp/path]tpub` texts. `register`, when given, is
-    called with the descriptor before anything is written: what it returns is kept in the wallet
-    file under `DB_KEY`, and if it raises no file is written (so a failed registration can simply
-    be run again)."""
+    called with the descriptor before anything is written: what it returns (with `node_key`) is
+    kept in the wallet file under `DB_KEY`, and if it raises no file is written (so a failed
+    registration can simply be run again). Without it only the node's key is kept there."""
     storage = WalletStorage(path)
     if storage.file_exists():
         raise SatelliteWalletError(f"{path} exists already: choose a new wallet file")
@@ -185,8 +185,9 @@ def create_wallet(path: str, config, *, seed: str, node_key: str, backup_key: st
     for i, ks in enumerate((user, node, backup), start=1):
         db.put(f'x{i}/', ks.dump())
     wallet = Wallet(db, storage, config=config)
-    if register is not None:
-        db.put(DB_KEY, register(wallet_descriptor(wallet, node_key)))
+    # The node's key is kept to write the descriptor with it first, as the registry has it.
+    db.put(DB_KEY, {'node_key': node_key} if register is None
+           else register(wallet_descriptor(wallet, node_key)))
     wallet.update_password(old_pw=None, new_pw=password, encrypt_storage=bool(password))
     wallet.synchronize()
     wallet.save_db()
