@@ -443,7 +443,18 @@ fn requests_are_confirmed_batched_cosigned_and_survive_a_server_kill() {
         "{}",
         server.log_text()
     );
-    // Too late to cancel; another user's view of the request: not found.
+    // A request not yet confirmed can be cancelled; a body above the limit is refused.
+    let late = server.submit(&wallet, &psbts[0]);
+    let (code, v) = server.call("DELETE", &format!("/v1/requests/{late}"), None);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("cancelled")),
+        "{v}"
+    );
+    assert_eq!(server.status(&late)["status"], "cancelled");
+    let huge = json!({"wallet_id": wallet, "psbt": "A".repeat(300 * 1024)});
+    assert_eq!(server.call("POST", "/v1/requests", Some(&huge)).0, 413);
+    // Too late to cancel a co-signed one.
     assert_eq!(
         server
             .call("DELETE", &format!("/v1/requests/{}", ids[0]), None)

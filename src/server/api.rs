@@ -222,27 +222,6 @@ struct RequestIn {
     psbt: String,
 }
 
-fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 async fn add_request(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
@@ -281,7 +260,7 @@ async fn add_request(
             "request_id": req.id,
             "status": req.status,
             "confirm_by": req.confirm_by,
-            "expires_at": rfc3339(req.expires_at),
+            "expires_at": crate::ground::time::utc(req.expires_at.max(0) as u64 * 1000),
         })),
     )
         .into_response())
@@ -371,11 +350,10 @@ async fn cancel(
     let r = store
         .request(&user.name, &id)?
         .ok_or_else(|| not_found("request"))?;
-    let done = [Status::Awaiting, Status::Queued].into_iter().any(|from| {
-        store
-            .transition(&id, from, Status::Cancelled)
-            .unwrap_or(false)
-    });
+    let mut done = false;
+    for from in [Status::Awaiting, Status::Queued] {
+        done = done || store.transition(&id, from, Status::Cancelled)?;
+    }
     if !done {
         return Err(ApiError(
             StatusCode::CONFLICT,
@@ -393,14 +371,6 @@ async fn cancel(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_111_111_111), "2005-03-18T01:58:31Z");
-        assert_eq!(rfc3339(2_000_000_000), "2033-05-18T03:33:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn the_openapi_document_names_every_route() {

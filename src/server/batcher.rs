@@ -83,6 +83,15 @@ enum PassError {
     Link(String),
 }
 
+/// A command-line failure's sentence (for the log).
+fn words(f: crate::failure::Failure) -> String {
+    match f {
+        crate::failure::Failure::Rejected(t) | crate::failure::Failure::Usage(t) => {
+            t.trim_end().to_string()
+        }
+    }
+}
+
 impl Uplinker {
     /// The link, or `None` while another server of this ground station holds it.
     fn link(&self) -> Result<Option<Link>, PassError> {
@@ -148,8 +157,9 @@ impl Uplinker {
             tracing::debug!("the link is in use by another server; next pass");
             return Ok(());
         };
-        if need_node {
-            self.fetch_node(&mut link.session)?;
+        // Without the node's key no wallet can register, but confirmed requests still go up.
+        if need_node && let Err(e) = self.fetch_node(&mut link.session) {
+            tracing::warn!(error = %e, "the node's key export");
         }
         if let Some((sequence, file)) = in_flight {
             tracing::info!(sequence, "sending again the batch that had no outcome");
@@ -170,7 +180,7 @@ impl Uplinker {
         let (bytes, view) = crate::ground::admin::server_export(s, id, &identity, 8, &mut |l| {
             tracing::info!("{l}")
         })
-        .map_err(|f| PassError::Link(format!("node key export: {f:?}")))?;
+        .map_err(|f| PassError::Link(format!("node key export: {}", words(f))))?;
         tracing::info!(key = %view.key, network = view.network, "node key export verified");
         let info = NodeInfo {
             network: view.network.to_string(),
@@ -191,7 +201,7 @@ impl Uplinker {
             signer::cert::NO_EXPIRY
         } else {
             crate::ground::expiry::ground_now_ms()
-                .map_err(|f| PassError::Link(format!("{f:?}")))?
+                .map_err(|f| PassError::Link(words(f)))?
                 .saturating_add(lifetime.saturating_mul(1000))
         };
         let state_dir = self.state_dir();
@@ -244,7 +254,7 @@ impl Uplinker {
                 Ok(())
             }
             Err(SignError::Refused { reason, psbt, .. }) => {
-                tracing::warn!(sequence, ?psbt, %reason, "batch refused");
+                tracing::warn!(sequence, %reason, "batch refused");
                 self.store.batch_refused(sequence, psbt, &reason)?;
                 Ok(())
             }
