@@ -343,6 +343,10 @@ pub struct SecurityEngine {
     counters: SecurityCounters,
     block: u64,
     role: Role,
+    /// Started by [`SecurityEngine::boot_lost`] and not yet restored: nothing is persisted (a
+    /// record written now would carry floors of 0 and pass for the real state at the next
+    /// boot).
+    lost: bool,
 }
 
 /// Which end an engine is: the node receives uplink and sends downlink; the ground the reverse.
@@ -379,14 +383,16 @@ impl SecurityEngine {
     /// with floors at 0, for [`SecurityEngine::authenticate_only`] until
     /// [`SecurityEngine::restore`] sets the state the admins signed. Writes nothing.
     pub fn boot_lost(provisioning: &Provisioning, block: u64) -> Result<Self, MacKeyError> {
-        Self::start::<core::convert::Infallible>(
+        let mut e = Self::start::<core::convert::Infallible>(
             provisioning,
             Loaded::Fresh,
             block.max(1),
             Role::Node,
             None,
         )
-        .map_err(|_| MacKeyError)
+        .map_err(|_| MacKeyError)?;
+        e.lost = true;
+        Ok(e)
     }
 
     /// Set every association's epoch, uplink floor and downlink reservation from `state`
@@ -425,6 +431,7 @@ impl SecurityEngine {
             sa.tx_reserved = st.tx_reserved;
             sa.tx_next = st.tx_reserved.saturating_add(1);
         }
+        self.lost = false;
         Ok(())
     }
 
@@ -486,6 +493,7 @@ impl SecurityEngine {
             counters: SecurityCounters::default(),
             block,
             role,
+            lost: false,
         })
     }
 
@@ -717,7 +725,8 @@ impl SecurityEngine {
         if t == u64::MAX {
             return Err(ProtectError::Exhausted);
         }
-        if role == Role::Node && t > sa.tx_reserved {
+        // While lost, downlink ARSNs are counted in memory only (see `lost`).
+        if role == Role::Node && t > sa.tx_reserved && !self.lost {
             let reserve = t.saturating_add(block);
             if self
                 .save_with(persist, spi, |s| s.tx_reserved = reserve)
