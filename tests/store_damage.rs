@@ -13,7 +13,11 @@
 //!   a new seed; comms' sealed SDLS keys (`comms-keys`, the key record alone) damaged in any way
 //!   leave comms DEGRADED, never on new (or public default) keys;
 //! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
-//!   comms' own, whose anti-replay state and keys it needs to accept anything;
+//!   comms' own: with its anti-replay state lost comms runs in recovery-only mode and takes only
+//!   `ground admin recover-link` (M-of-N admin signatures checked by the signer; recovered end to
+//!   end in [`an_erased_sdls_state_is_recovered_by_the_admins_over_the_link`]); with its sealed
+//!   keys lost it can authenticate nothing, and only re-provisioning (or, later, rekeying under a
+//!   surviving key) makes it reachable again;
 //! - the mode is never safe mode (a damaged store is not a reason to reset);
 //! - the slot flash holds the only signed image: when its damage destroys that image the secure
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
@@ -306,4 +310,124 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Issue 13 / issue 14 point 2 for comms: both copies of comms' SDLS anti-replay state record
+/// of a provisioned node erased while it was off. Comms boots in recovery-only mode, DEGRADED,
+/// and says why; an ordinary command is not taken; `ground admin recover-link` signed by one
+/// admin of the 2-of-3 is refused with the signer's code, signed by two it restores the state
+/// above the ground's records, after which the ground commands the node again, a unit at an
+/// uplink ARSN the ground used before the loss is refused (a ground on the old record gets no
+/// answer, then learns the floor from the node's sequence event and gets through above it), and
+/// the new record is on flash (the next boot is a normal one).
+#[test]
+fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::provisioned::provisioned(dir.path());
+    let ground_state = dir.path().join("ground");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
+    let cli = |args: &[&str], state: &Path, attempts: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground"])
+            .args(args)
+            .args([
+                "--node",
+                &uplink.to_string(),
+                "--listen",
+                &listen.to_string(),
+            ])
+            .arg("--state")
+            .arg(state)
+            .args(["--timeout-ms", "1500", "--attempts", attempts])
+            .output()
+            .unwrap()
+    };
+    let ping = |state: &Path, attempts: &str| cli(&["ping"], state, attempts);
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    for _ in 0..3 {
+        let o = ping(&ground_state, "3");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    board.stop();
+    // The ground's record as it was: its next unit carries an ARSN the node accepted before.
+    let old_ground = dir.path().join("ground-before");
+    std::fs::create_dir_all(&old_ground).unwrap();
+    copy_state(&ground_state, &old_ground);
+
+    // Both copies of the SDLS state record erased, keys intact.
+    let flash = p.state.join("comms-flash.flash");
+    let mut image = std::fs::read(&flash).unwrap();
+    image[..KEYS_REGION.start].fill(0xFF);
+    std::fs::write(&flash, &image).unwrap();
+
+    let mut board = Board::start(&p.state, uplink, listen, &radio);
+    board.wait_for("[comms] ERROR SDLS anti-replay state LOST on a node that has run");
+    board.wait_for("comms DEGRADED");
+    let o = ping(&ground_state, "1");
+    assert!(
+        !o.status.success(),
+        "a ping in recovery-only mode: {}",
+        text(&o)
+    );
+    let recover = |keys: &[&str]| {
+        let mut args = vec!["admin", "recover-link", "--identity", &p.identity];
+        for k in keys {
+            args.extend_from_slice(&["--admin-key", k]);
+        }
+        cli(&args, &ground_state, "3")
+    };
+    let k0 = format!("0={}", p.key_files[0]);
+    let k2 = format!("2={}", p.key_files[2]);
+    let o = recover(&[&k0]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("comms' SDLS state is lost; link-recovery challenge"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
+    let o = recover(&[&k0, &k2]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("link recovered: SA 1: uplink floor"),
+        "{}",
+        text(&o)
+    );
+    board.wait_for("[comms] INFO  SDLS state recovered (recover-link, verified by the signer)");
+    let o = ping(&ground_state, "3");
+    assert!(o.status.success(), "after the recovery: {}", text(&o));
+    // A unit at an ARSN used before the loss is refused (below the new floor); the node's
+    // sequence event tells that ground where the floor is, and its next attempt goes above it.
+    let o = ping(&old_ground, "1");
+    assert!(
+        !o.status.success(),
+        "an old ARSN after the recovery: {}",
+        text(&o)
+    );
+    let o = ping(&old_ground, "3");
+    assert!(
+        o.status.success(),
+        "above the floor the event gave: {}",
+        text(&o)
+    );
+    board.stop();
+
+    // The new record is on flash: a normal boot, commands taken.
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    let o = ping(&ground_state, "3");
+    assert!(o.status.success(), "after a reboot: {}", text(&o));
+    board.drain();
+    assert!(
+        !board
+            .log
+            .iter()
+            .any(|l| l.contains("SDLS anti-replay state LOST")),
+        "{}",
+        board.log.join("\n")
+    );
+    board.stop();
 }

@@ -542,7 +542,8 @@ where
                 None
             }
         };
-        for s in node.security().statuses() {
+        // In recovery-only mode the floors are unknown (the ERROR line above says so).
+        for s in node.security().statuses().filter(|_| !node.recovering()) {
             log::info!(
                 "SA {}: uplink floor {}, next downlink {}",
                 s.spi,
@@ -579,6 +580,8 @@ where
         } else {
             pd.node.announce_boot(now, &mut links);
         }
+        // Recovery-only mode is reported as DEGRADED until the recovery lands.
+        cx.set_degraded(pd.node.recovering());
         cx.wake_at(pd.next_tick);
         Ok(pd)
     }
@@ -587,6 +590,7 @@ where
         let now = now_of(cx);
         let mut more = self.links(now, cx);
         more |= self.channels(now, cx);
+        cx.set_degraded(self.node.recovering());
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             let mut links = Links {

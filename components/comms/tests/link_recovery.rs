@@ -233,11 +233,12 @@ fn only_the_link_recovery_is_taken_and_applied_on_the_signers_ok() {
     let ping = n.security().status(PING_ONLY).unwrap();
     assert_eq!((ping.rx_last, ping.tx_reserved), (40, 50));
     // The captured recovery units are now replays; the record holds the floors.
-    let (o, _) = st.run(&mut n, &units[0]);
+    let (o, down) = st.run(&mut n, &units[0]);
     assert!(
         matches!(o, UnitOutcome::Refused(UplinkReject::Replay { .. })),
         "{o:?}"
     );
+    eprintln!("DEBUG {down:?}");
     assert!(matches!(
         n.persist_mut().load(),
         Ok(comms::sdls::Loaded::Record(r)) if r.get(OPS).unwrap().rx_reserved == 1000
