@@ -238,7 +238,6 @@ fn only_the_link_recovery_is_taken_and_applied_on_the_signers_ok() {
         matches!(o, UnitOutcome::Refused(UplinkReject::Replay { .. })),
         "{o:?}"
     );
-    eprintln!("DEBUG {down:?}");
     assert!(matches!(
         n.persist_mut().load(),
         Ok(comms::sdls::Loaded::Record(r)) if r.get(OPS).unwrap().rx_reserved == 1000
