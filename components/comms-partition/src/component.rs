@@ -364,6 +364,7 @@ where
             node.on_health(h)
         });
         node.set_signer_down(watch.down().is_some());
+        node.set_signer_running(watch.running());
         more
     }
 
@@ -512,6 +513,7 @@ where
             }
         };
         node.set_signer_down(watch.down().is_some());
+        node.set_signer_running(watch.running());
         let tm_spi = node.security().telemetry_spi();
         // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
         // by CFDP are then unavailable and the log says why.

@@ -33,6 +33,7 @@
 //! | 0x0308 | `LinkNotRecovering` | security management | 0 (comms' SDLS state is in order) |
 //! | 0x0309 | `LinkRecoveryWrongChallenge` | security management | 0 (the `recover-link` answers another challenge) |
 //! | 0x030A | `LinkRecoveryBadBody` | security management | SPI it does not name, or 0 (not a well-formed `recover-link`) |
+//! | 0x030B | `LinkRecoverySignerDown` | security management | 0 (the signer, which verifies a link recovery, is not running: safe mode, stopped, failed or restarting) |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -171,6 +172,8 @@ pub enum FailureCode {
     /// An envelope sent in recovery-only mode that is not a well-formed `recover-link` naming
     /// every association.
     LinkRecoveryBadBody = 0x030A,
+    /// The signer, which verifies a link recovery, is not running.
+    LinkRecoverySignerDown = 0x030B,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -310,7 +313,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 91] = {
+pub const ALL: [FailureCode; 92] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -338,6 +341,7 @@ pub const ALL: [FailureCode; 91] = {
         LinkNotRecovering,
         LinkRecoveryWrongChallenge,
         LinkRecoveryBadBody,
+        LinkRecoverySignerDown,
         UnknownStructure,
         NoData,
         NotInSafeMode,
@@ -583,6 +587,9 @@ impl FailureCode {
             }
             LinkRecoveryWrongChallenge => {
                 "recover-link answers another challenge (a replay, or one already used): run `ground admin recover-link` again"
+            }
+            LinkRecoverySignerDown => {
+                "the signer, which checks a link recovery, is not running (safe mode, or stopped, failed or restarting): see `spacenode ground status`, run recover-link again when it runs"
             }
             LinkRecoveryBadBody => {
                 "recover-link refused: the envelope is not a well-formed recover-link naming every association of the node"

@@ -188,6 +188,13 @@ fn only_the_link_recovery_is_taken_and_applied_on_the_signers_ok() {
     let (o, down) = st.run(&mut n, &ping);
     assert!(matches!(o, UnitOutcome::Rejected(_)), "{o:?}");
     assert_eq!(failure(&down), Some(FailureCode::LinkRecoveryOnly));
+    // While the signer does not run, the recovery is refused at once, in words.
+    n.set_signer_running(false);
+    let read = st.unit(8, 1, &FN_LINK_RECOVERY_CHALLENGE.to_be_bytes());
+    let (_, down) = st.run(&mut n, &read);
+    assert_eq!(failure(&down), Some(FailureCode::LinkRecoverySignerDown));
+    assert!(st.ch.sent.is_empty());
+    n.set_signer_running(true);
     // The challenge goes to the signer and comes down.
     let read = st.unit(8, 1, &FN_LINK_RECOVERY_CHALLENGE.to_be_bytes());
     let (o, _) = st.run(&mut n, &read);

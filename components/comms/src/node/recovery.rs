@@ -65,6 +65,8 @@ pub(super) struct Recovery {
     sent: Option<(u32, RecoverLink)>,
     /// Parsed from the envelope being forwarded, before its token is known.
     expected: Option<RecoverLink>,
+    /// The signer, which reads out the challenge and verifies, does not run.
+    signer_absent: bool,
 }
 
 impl Recovery {
@@ -124,7 +126,17 @@ impl<P: StatePersist> Node<P> {
         self.emit(spi, 0, ST_EVENT, ev.severity as u8, ev.source(), now, down);
     }
 
-    /// In recovery-only mode, whether `tc` is one of the two functions taken.
+    /// Whether the signer runs (a degraded signer does: it still verifies). While it does not,
+    /// the link recovery is refused at once (`LinkRecoverySignerDown`) instead of waiting for
+    /// an answer that cannot come.
+    pub fn set_signer_running(&mut self, running: bool) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.signer_absent = !running;
+        }
+    }
+
+    /// In recovery-only mode, whether `tc` is one of the two functions taken (and the signer
+    /// runs to answer it).
     pub(super) fn recovery_admits(&self, tc: &Telecommand<'_>) -> Result<(), Failure> {
         if self.recovery.is_none() {
             return Ok(());
@@ -136,7 +148,10 @@ impl<P: StatePersist> Node<P> {
         let admitted = tc.service == ST_FUNCTION
             && tc.subservice == 1
             && (asked == FN_LINK_RECOVERY_CHALLENGE || asked == crate::admin::FN_ADMIN_CHUNK);
-        if admitted {
+        let absent = self.recovery.as_ref().is_some_and(|r| r.signer_absent);
+        if admitted && absent {
+            Err(Failure::new(FailureCode::LinkRecoverySignerDown))
+        } else if admitted {
             Ok(())
         } else {
             Err(Failure::with(
