@@ -245,6 +245,11 @@ fn only_the_link_recovery_is_taken_and_applied_on_the_signers_ok() {
         matches!(o, UnitOutcome::Refused(UplinkReject::Replay { .. })),
         "{o:?}"
     );
+    // ... and the node tells the ground where its floor is (event 0x0007, 5,2).
+    assert_eq!(
+        down.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(),
+        [(5, 2)]
+    );
     assert!(matches!(
         n.persist_mut().load(),
         Ok(comms::sdls::Loaded::Record(r)) if r.get(OPS).unwrap().rx_reserved == 1000
@@ -318,4 +323,18 @@ fn a_refused_or_unwritable_recovery_changes_nothing() {
         let (_, down) = st.run(&mut n, &ping);
         assert_eq!(failure(&down), Some(FailureCode::LinkRecoveryOnly));
     }
+}
+
+#[test]
+fn one_recovery_at_a_time_awaits_the_signers_verdict() {
+    let mut n = lost_node();
+    let mut st = Station::new();
+    send(&mut st, &mut n, &recover_body());
+    let other = format!("recover-link challenge={CHALLENGE} sa={OPS}:0:7:7 sa={PING_ONLY}:0:7:7");
+    let down = send(&mut st, &mut n, &other);
+    assert_eq!(failure(&down), Some(FailureCode::Busy));
+    assert_eq!(st.ch.sent.len(), 1, "the second one is not forwarded");
+    st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    assert!(!n.recovering());
+    assert_eq!(n.security().status(OPS).unwrap().rx_reserved, 1000);
 }

@@ -80,12 +80,11 @@ impl<P: StatePersist> Node<P> {
                             .map_err(|_| Failure::with(FailureCode::AdminTooLarge, n as u32))?;
                         // While the SDLS state is lost, only a `recover-link` goes on, to be
                         // verified (`node/recovery.rs`).
-                        match self.recovery.as_mut() {
-                            Some(r) => {
-                                r.expect(bytes, &self.engine)?;
-                                Step::Send(AdminOp::VerifyLinkRecovery { envelope })
-                            }
-                            None => Step::Send(AdminOp::Command { envelope }),
+                        if self.recovering() {
+                            self.expect_recovery(bytes)?;
+                            Step::Send(AdminOp::VerifyLinkRecovery { envelope })
+                        } else {
+                            Step::Send(AdminOp::Command { envelope })
                         }
                     }
                 }

@@ -71,11 +71,7 @@ pub(super) struct Recovery {
 
 impl Recovery {
     /// The complete envelope must be a `recover-link` naming every association of `engine`.
-    pub(super) fn expect(
-        &mut self,
-        envelope: &[u8],
-        engine: &SecurityEngine,
-    ) -> Result<(), Failure> {
+    fn expect(&mut self, envelope: &[u8], engine: &SecurityEngine) -> Result<(), Failure> {
         let bad = |spi: u16| Failure::with(FailureCode::LinkRecoveryBadBody, u32::from(spi));
         let r = envelope_body(envelope)
             .and_then(|b| link_recovery::parse(b).ok())
@@ -126,6 +122,26 @@ impl<P: StatePersist> Node<P> {
         self.emit(spi, 0, ST_EVENT, ev.severity as u8, ev.source(), now, down);
     }
 
+    /// A complete envelope in recovery-only mode: it must be a `recover-link` naming every
+    /// association, and no other one may be awaiting the signer's verdict (one at a time: the
+    /// verdict applies the floors of the envelope it answers; an answer that never comes frees
+    /// the slot when its command times out, [`super::PENDING_TIMEOUT_S`]).
+    pub(super) fn expect_recovery(&mut self, envelope: &[u8]) -> Result<(), Failure> {
+        let Some(r) = self.recovery.as_mut() else {
+            return Err(Failure::new(FailureCode::LinkNotRecovering));
+        };
+        let waiting = r.sent.is_some_and(|(token, _)| {
+            self.pending
+                .iter()
+                .flatten()
+                .any(|p| p.waiting == super::Waiting::Admin { token })
+        });
+        if waiting {
+            return Err(Failure::new(FailureCode::Busy));
+        }
+        r.expect(envelope, &self.engine)
+    }
+
     /// Whether the signer runs (a degraded signer does: it still verifies). While it does not,
     /// the link recovery is refused at once (`LinkRecoverySignerDown`) instead of waiting for
     /// an answer that cannot come.
@@ -169,7 +185,8 @@ impl<P: StatePersist> Node<P> {
             .as_mut()
             .and_then(|x| x.sent.take_if(|(t, _)| *t == token))
         else {
-            // Verified, but not what this boot sent (cannot happen through comms): nothing.
+            // Verified, but not the recovery this boot sent last (one at a time:
+            // `expect_recovery`; cannot happen through comms): nothing changes.
             return Err(Failure::new(FailureCode::LinkNotRecovering));
         };
         let state = |spi: u16| {
