@@ -26,9 +26,13 @@
 //! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: about a
 //! minute on two cores); the cases print as a table.
 
+#[path = "../components/signer/tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, one_board, text, write_secret};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -312,19 +316,107 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
     );
 }
 
+/// A node on `dir/node` provisioned with three admin keys (2 needed) and one ground server
+/// (`SERVER`, batches without expiry allowed); the admins' and the server's key files and two
+/// PSBTs of that server in `dir`.
+struct World {
+    state: std::path::PathBuf,
+    identity: String,
+    admin_files: Vec<String>,
+    ground: support::Ground,
+    cert_file: std::path::PathBuf,
+    psbts: Vec<std::path::PathBuf>,
+}
+
+const SERVER: u32 = 7;
+
+fn provisioned(dir: &Path) -> World {
+    let state = dir.join("node");
+    std::fs::create_dir_all(&state).unwrap();
+    let image = state.join("key-flash.flash");
+    let admins: Vec<p256::SecretKey> = (1..=3u8)
+        .map(|b| p256::SecretKey::from_slice(&[b; 32]).unwrap())
+        .collect();
+    let (ground, text, identity) = {
+        let (image, admins) = (image.clone(), admins.clone());
+        support::big_stack(move || {
+            let flash = board_sim::flash::SimFlash::open_or_create(
+                &image,
+                board_sim::monitor::devices::FLASH_IMAGE_SIZE,
+            )
+            .unwrap();
+            let s = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET),
+                &mut support::TestRng(0x5eed_0013),
+            )
+            .unwrap()
+            .0;
+            let g = support::Ground::new(
+                &s,
+                SERVER,
+                signer::wallet::Network::Regtest,
+                signer::descriptor::ScriptType::Wsh,
+                3,
+                11,
+            );
+            let rules = "rule allow max-amount=5000000 max-fee=50000\nrule deny";
+            let text = support::provisioning(&admins, 2, &[(&g, rules)]);
+            (g, text, support::hex(&s.identity_public_key()))
+        })
+    };
+    let mut flash: board_sim::flash::SimFlash = board_sim::flash::SimFlash::open_or_create(
+        &image,
+        board_sim::monitor::devices::FLASH_IMAGE_SIZE,
+    )
+    .unwrap();
+    signer_partition::inbox::write(&mut flash, &text).unwrap();
+    let admin_files = admins
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let f = dir.join(format!("admin{i}.key"));
+            write_secret(&f, &support::hex(&a.to_bytes()));
+            format!("{i}={}", f.display())
+        })
+        .collect();
+    let cert_file = dir.join("server.key");
+    write_secret(
+        &cert_file,
+        &(support::hex(&ground.cert_key.to_bytes()) + "\n"),
+    );
+    let psbts = (0..2u32)
+        .map(|i| {
+            let spend = support::Spend::simple(1_000_000 + u64::from(i), 400_000, 1_000, 20 + i);
+            let path = dir.join(format!("tx{i}.psbt"));
+            std::fs::write(&path, support::psbt(&ground, &spend)).unwrap();
+            path
+        })
+        .collect();
+    World {
+        state,
+        identity,
+        admin_files,
+        ground,
+        cert_file,
+        psbts,
+    }
+}
+
 /// Issue 13 / issue 14 point 2 for comms: both copies of comms' SDLS anti-replay state record
 /// of a provisioned node erased while it was off. Comms boots in recovery-only mode, DEGRADED,
 /// and says why; an ordinary command is not taken; `ground admin recover-link` signed by one
 /// admin of the 2-of-3 is refused with the signer's code, signed by two it restores the state
 /// above the ground's records, after which the ground commands the node again, a unit at an
 /// uplink ARSN the ground used before the loss is refused (a ground on the old record gets no
-/// answer, then learns the floor from the node's sequence event and gets through above it), and
-/// the new record is on flash (the next boot is a normal one).
+/// answer, then learns the floor from the node's sequence event and gets through above it), a
+/// batch is co-signed, and the new record is on flash (the next boot is a normal one).
 #[test]
 fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     let _one = one_board();
     let dir = tempfile::tempdir().unwrap();
-    let p = common::provisioned::provisioned(dir.path());
+    let p = provisioned(dir.path());
     let ground_state = dir.path().join("ground");
     let (uplink, listen) = (free_addr(), free_addr());
     let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
@@ -379,9 +471,8 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
         }
         cli(&args, &ground_state, "3")
     };
-    let k0 = format!("0={}", p.key_files[0]);
-    let k2 = format!("2={}", p.key_files[2]);
-    let o = recover(&[&k0]);
+    let (k0, k2) = (&p.admin_files[0], &p.admin_files[2]);
+    let o = recover(&[k0]);
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("comms' SDLS state is lost; link-recovery challenge"),
@@ -389,7 +480,7 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
         text(&o)
     );
     assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
-    let o = recover(&[&k0, &k2]);
+    let o = recover(&[k0, k2]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("link recovered: SA 1: uplink floor"),
@@ -399,6 +490,24 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     board.wait_for("[comms] INFO  SDLS state recovered (recover-link, verified by the signer)");
     let o = ping(&ground_state, "3");
     assert!(o.status.success(), "after the recovery: {}", text(&o));
+    // A batch signs again.
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
+    let key = p.cert_file.to_str().unwrap();
+    sign.push(key);
+    sign.extend(["--out", out.to_str().unwrap()]);
+    sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
+    let o = cli(&sign, &ground_state, "8");
+    assert!(
+        o.status.success(),
+        "a batch after the recovery: {}",
+        text(&o)
+    );
+    for i in 0..2 {
+        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
+        assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
+    }
     // A unit at an ARSN used before the loss is refused (below the new floor); the node's
     // sequence event tells that ground where the floor is, and its next attempt goes above it.
     let o = ping(&old_ground, "1");

@@ -5,8 +5,6 @@
 //! Each test binary compiles its own copy (`mod common;`), so not every item is used by each.
 #![allow(dead_code)]
 
-pub mod provisioned;
-
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
