@@ -411,7 +411,8 @@ fn provisioned(dir: &Path) -> World {
 /// above the ground's records, after which the ground commands the node again, a unit at an
 /// uplink ARSN the ground used before the loss is refused (a ground on the old record gets no
 /// answer, then learns the floor from the node's sequence event and gets through above it), a
-/// batch is co-signed, and the new record is on flash (the next boot is a normal one).
+/// batch is co-signed, and the new record is on flash (the next boot is a normal one, where
+/// `recover-link` gets no answer and says why).
 #[test]
 fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     let _one = one_board();
@@ -529,6 +530,10 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     board.wait_for("every pinged component answered in time");
     let o = ping(&ground_state, "3");
     assert!(o.status.success(), "after a reboot: {}", text(&o));
+    // Nothing to recover now: the tool says why it gets no answer.
+    let o = recover(&[k0, k2]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("nothing to recover"), "{}", text(&o));
     board.drain();
     assert!(
         !board

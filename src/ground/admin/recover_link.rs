@@ -144,6 +144,13 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
                         .into(),
                 ));
             }
+            // A node whose SDLS state is in order refuses this tool's epoch-0, floor-0 units
+            // (silently, or with a sequence event): say so next to the session's own words.
+            Err(Failure::Usage(e)) => {
+                return Err(Failure::Usage(format!(
+                    "{e}\n(recover-link talks at key epoch 0 and floor 0, which only a comms in recovery-only mode takes: if `spacenode ground status` answers, comms' SDLS state is in order and there is nothing to recover)"
+                )));
+            }
             Err(e) => return Err(e),
         };
         println!(
