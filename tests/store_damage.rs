@@ -13,7 +13,11 @@
 //!   a new seed; comms' sealed SDLS keys (`comms-keys`, the key record alone) damaged in any way
 //!   leave comms DEGRADED, never on new (or public default) keys;
 //! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
-//!   comms' own, whose anti-replay state and keys it needs to accept anything;
+//!   comms' own: with its anti-replay state lost comms runs in recovery-only mode and takes only
+//!   `ground admin recover-link` (M-of-N admin signatures checked by the signer; recovered end to
+//!   end in [`an_erased_sdls_state_is_recovered_by_the_admins_over_the_link`]); with its sealed
+//!   keys lost it can authenticate nothing, and only re-provisioning (or, later, rekeying under a
+//!   surviving key) makes it reachable again;
 //! - the mode is never safe mode (a damaged store is not a reason to reset);
 //! - the slot flash holds the only signed image: when its damage destroys that image the secure
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
@@ -22,9 +26,13 @@
 //! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: about a
 //! minute on two cores); the cases print as a table.
 
+#[path = "../components/signer/tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
 mod common;
 
-use common::{Board, free_addr, one_board, text};
+use common::{Board, free_addr, one_board, text, write_secret};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -306,4 +314,234 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// A node on `dir/node` provisioned with three admin keys (2 needed) and one ground server
+/// (`SERVER`, batches without expiry allowed); the admins' and the server's key files and two
+/// PSBTs of that server in `dir`.
+struct World {
+    state: std::path::PathBuf,
+    identity: String,
+    admin_files: Vec<String>,
+    ground: support::Ground,
+    cert_file: std::path::PathBuf,
+    psbts: Vec<std::path::PathBuf>,
+}
+
+const SERVER: u32 = 7;
+
+fn provisioned(dir: &Path) -> World {
+    let state = dir.join("node");
+    std::fs::create_dir_all(&state).unwrap();
+    let image = state.join("key-flash.flash");
+    let admins: Vec<p256::SecretKey> = (1..=3u8)
+        .map(|b| p256::SecretKey::from_slice(&[b; 32]).unwrap())
+        .collect();
+    let (ground, text, identity) = {
+        let (image, admins) = (image.clone(), admins.clone());
+        support::big_stack(move || {
+            let flash = board_sim::flash::SimFlash::open_or_create(
+                &image,
+                board_sim::monitor::devices::FLASH_IMAGE_SIZE,
+            )
+            .unwrap();
+            let s = signer::node::Signer::boot(
+                flash,
+                signer::persist::SignerLayout::contiguous(0),
+                &signer::keys::SealKey::new(board_sim::drivers::SIM_SEAL_SECRET),
+                &mut support::TestRng(0x5eed_0013),
+            )
+            .unwrap()
+            .0;
+            let g = support::Ground::new(
+                &s,
+                SERVER,
+                signer::wallet::Network::Regtest,
+                signer::descriptor::ScriptType::Wsh,
+                3,
+                11,
+            );
+            let rules = "rule allow max-amount=5000000 max-fee=50000\nrule deny";
+            let text = support::provisioning(&admins, 2, &[(&g, rules)]);
+            (g, text, support::hex(&s.identity_public_key()))
+        })
+    };
+    let mut flash: board_sim::flash::SimFlash = board_sim::flash::SimFlash::open_or_create(
+        &image,
+        board_sim::monitor::devices::FLASH_IMAGE_SIZE,
+    )
+    .unwrap();
+    signer_partition::inbox::write(&mut flash, &text).unwrap();
+    let admin_files = admins
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let f = dir.join(format!("admin{i}.key"));
+            write_secret(&f, &support::hex(&a.to_bytes()));
+            format!("{i}={}", f.display())
+        })
+        .collect();
+    let cert_file = dir.join("server.key");
+    write_secret(
+        &cert_file,
+        &(support::hex(&ground.cert_key.to_bytes()) + "\n"),
+    );
+    let psbts = (0..2u32)
+        .map(|i| {
+            let spend = support::Spend::simple(1_000_000 + u64::from(i), 400_000, 1_000, 20 + i);
+            let path = dir.join(format!("tx{i}.psbt"));
+            std::fs::write(&path, support::psbt(&ground, &spend)).unwrap();
+            path
+        })
+        .collect();
+    World {
+        state,
+        identity,
+        admin_files,
+        ground,
+        cert_file,
+        psbts,
+    }
+}
+
+/// Issue 13 / issue 14 point 2 for comms: both copies of comms' SDLS anti-replay state record
+/// of a provisioned node erased while it was off. Comms boots in recovery-only mode, DEGRADED,
+/// and says why; an ordinary command is not taken; `ground admin recover-link` signed by one
+/// admin of the 2-of-3 is refused with the signer's code, signed by two it restores the state
+/// above the ground's records, after which the ground commands the node again, a unit at an
+/// uplink ARSN the ground used before the loss is refused (a ground on the old record gets no
+/// answer, then learns the floor from the node's sequence event and gets through above it), a
+/// batch is co-signed, and the new record is on flash (the next boot is a normal one, where
+/// `recover-link` gets no answer and says why).
+#[test]
+fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provisioned(dir.path());
+    let ground_state = dir.path().join("ground");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
+    let cli = |args: &[&str], state: &Path, attempts: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground"])
+            .args(args)
+            .args([
+                "--node",
+                &uplink.to_string(),
+                "--listen",
+                &listen.to_string(),
+            ])
+            .arg("--state")
+            .arg(state)
+            .args(["--timeout-ms", "1500", "--attempts", attempts])
+            .output()
+            .unwrap()
+    };
+    let ping = |state: &Path, attempts: &str| cli(&["ping"], state, attempts);
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    for _ in 0..3 {
+        let o = ping(&ground_state, "3");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    board.stop();
+    // The ground's record as it was: its next unit carries an ARSN the node accepted before.
+    let old_ground = dir.path().join("ground-before");
+    std::fs::create_dir_all(&old_ground).unwrap();
+    copy_state(&ground_state, &old_ground);
+
+    // Both copies of the SDLS state record erased, keys intact.
+    let flash = p.state.join("comms-flash.flash");
+    let mut image = std::fs::read(&flash).unwrap();
+    image[..KEYS_REGION.start].fill(0xFF);
+    std::fs::write(&flash, &image).unwrap();
+
+    let mut board = Board::start(&p.state, uplink, listen, &radio);
+    board.wait_for("[comms] ERROR SDLS anti-replay state LOST on a node that has run");
+    board.wait_for("comms DEGRADED");
+    let o = ping(&ground_state, "1");
+    assert!(
+        !o.status.success(),
+        "a ping in recovery-only mode: {}",
+        text(&o)
+    );
+    let recover = |keys: &[&str]| {
+        let mut args = vec!["admin", "recover-link", "--identity", &p.identity];
+        for k in keys {
+            args.extend_from_slice(&["--admin-key", k]);
+        }
+        cli(&args, &ground_state, "3")
+    };
+    let (k0, k2) = (&p.admin_files[0], &p.admin_files[2]);
+    let o = recover(&[k0]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("comms' SDLS state is lost; link-recovery challenge"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
+    let o = recover(&[k0, k2]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("link recovered: SA 1: uplink floor"),
+        "{}",
+        text(&o)
+    );
+    board.wait_for("[comms] INFO  SDLS state recovered (recover-link, verified by the signer)");
+    let o = ping(&ground_state, "3");
+    assert!(o.status.success(), "after the recovery: {}", text(&o));
+    // A batch signs again.
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
+    let key = p.cert_file.to_str().unwrap();
+    sign.push(key);
+    sign.extend(["--out", out.to_str().unwrap()]);
+    sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
+    let o = cli(&sign, &ground_state, "8");
+    assert!(
+        o.status.success(),
+        "a batch after the recovery: {}",
+        text(&o)
+    );
+    for i in 0..2 {
+        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
+        assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
+    }
+    // A unit at an ARSN used before the loss is refused (below the new floor); the node's
+    // sequence event tells that ground where the floor is, and its next attempt goes above it.
+    let o = ping(&old_ground, "1");
+    assert!(
+        !o.status.success(),
+        "an old ARSN after the recovery: {}",
+        text(&o)
+    );
+    let o = ping(&old_ground, "3");
+    assert!(
+        o.status.success(),
+        "above the floor the event gave: {}",
+        text(&o)
+    );
+    board.stop();
+
+    // The new record is on flash: a normal boot, commands taken.
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    let o = ping(&ground_state, "3");
+    assert!(o.status.success(), "after a reboot: {}", text(&o));
+    // Nothing to recover now: the tool says why it gets no answer.
+    let o = recover(&[k0, k2]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("nothing to recover"), "{}", text(&o));
+    board.drain();
+    assert!(
+        !board
+            .log
+            .iter()
+            .any(|l| l.contains("SDLS anti-replay state LOST")),
+        "{}",
+        board.log.join("\n")
+    );
+    board.stop();
 }

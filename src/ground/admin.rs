@@ -5,6 +5,8 @@
 //! | `export-xpub --server ID` (or `--account N`) | TC 8,1 function 0x0004 (0x0005) | TM\[8,128\] with the export signed by the node's identity key, verified here against `--identity` before anything is printed |
 //! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
 //! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
+//! | `recover --floor N` (`admin/recover.rs`) | reads the ledger-recovery challenge (0x0007), then a `recover-ledger` envelope as above | 1,7, or 1,8 with the signer's refusal |
+//! | `recover-link` (`admin/recover_link.rs`) | reads the link-recovery challenge (0x0008), then a `recover-link` envelope as above, through a ground end at epoch 0 and floor 0 | 1,7 once comms wrote its new SDLS state, or 1,8 with the refusal |
 //! | `spacenode ground time` ([`super::time`]) | an admin envelope with the body `time MS` (the ground's UTC clock), as above | 1,7, or 1,8 with the signer's refusal (a replayed or backwards correlation) |
 //!
 //! Admin commands are signed here with each `--admin-key` (a file holding the admin's P-256
@@ -35,6 +37,7 @@ use hex_conservative::{DisplayHex, FromHex};
 use std::path::{Path, PathBuf};
 
 mod recover;
+mod recover_link;
 
 /// Envelope bytes per chunk: one TC of at most ~1.9 KB, well inside the radio's 2,048-byte MTU.
 pub const CHUNK_DATA: usize = 1800;
@@ -58,6 +61,10 @@ pub enum AdminCommand {
     /// Recover a signer whose ledger was lost: read this boot's challenge, then send
     /// `recover-ledger` with every server's new sequence floor, signed by the admin threshold.
     Recover(recover::RecoverArgs),
+    /// Recover comms whose SDLS anti-replay state was lost: read the link-recovery challenge,
+    /// then send `recover-link` with new floors above this ground's records, signed by the
+    /// admin threshold and verified by the signer.
+    RecoverLink(recover_link::RecoverLinkArgs),
 }
 
 #[derive(Args)]
@@ -206,6 +213,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
         }
         AdminCommand::Identity(a) => identity(a),
         AdminCommand::Recover(a) => recover::run(a),
+        AdminCommand::RecoverLink(a) => recover_link::run(a),
     }
 }
 

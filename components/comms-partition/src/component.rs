@@ -43,7 +43,7 @@ use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
-use comms::sdls::state::Loaded;
+use comms::sdls::state::{LoadError, Loaded};
 use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
 use comms::standby::{Endpoints, StandbyLine, Step};
 use hal::radio::Radio;
@@ -352,9 +352,20 @@ where
         more |= drain(&mut self.upgrade_rx, "upgrade-status", cx, |s| {
             node.on_upgrade_status(&s, now, &mut links)
         });
+        let recovering = node.recovering();
         more |= drain(&mut self.admin_rx, "admin-responses", cx, |r| {
             node.on_admin_response(&r, now, &mut links)
         });
+        if recovering && !node.recovering() {
+            for s in node.security().statuses() {
+                log::info!(
+                    "SDLS state recovered (recover-link, verified by the signer): SA {}: uplink floor {}, next downlink {}",
+                    s.spi,
+                    s.rx_reserved,
+                    s.tx_next
+                );
+            }
+        }
         more |= drain(&mut self.telemetry_rx, "telemetry", cx, |t| {
             node.on_telemetry(&t, now, &mut links)
         });
@@ -364,6 +375,7 @@ where
             node.on_health(h)
         });
         node.set_signer_down(watch.down().is_some());
+        node.set_signer_running(watch.running());
         more
     }
 
@@ -481,14 +493,20 @@ where
         drop(secret);
         // Never used, or lost? Comms writes its state at its first boot (the boot event's
         // downlink reservation), so on a node that has booted before a blank record was erased
-        // or worn out. Starting with every floor at 0 would accept replayed commands.
-        if caps.booted_before() && matches!(persist.load(), Ok(Loaded::Fresh)) {
+        // or worn out. Starting with every floor at 0 would accept replayed commands: comms
+        // starts in recovery-only mode instead (`comms::node` recovery).
+        let lost = match persist.load() {
+            Ok(Loaded::Fresh) => caps.booted_before(),
+            Ok(Loaded::Record(_)) | Err(LoadError::Backend(_)) => false,
+            Err(e @ (LoadError::Lost | LoadError::Decode(_))) => {
+                log::error!("SDLS anti-replay state on comms-flash: {e}");
+                true
+            }
+        };
+        if lost {
             log::error!(
-                "SDLS anti-replay state on comms-flash is BLANK although the node has booted before: it was lost (erased or worn out), not never used; refusing to start with the floors at 0, which would accept replayed commands"
+                "SDLS anti-replay state LOST on a node that has run (the floors are unknown): recovery-only mode, every command but the link recovery is refused until `spacenode ground admin recover-link` restores it"
             );
-            return Err(InitError::Component(
-                "SDLS anti-replay state lost (blank on a node that has run)",
-            ));
         }
         let Buffers { unit, line: slot } =
             bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
@@ -525,7 +543,12 @@ where
         };
         // A `match`, not `map_err(..)?`: unoptimised builds copy the ~14 KiB node once per
         // combinator, and the partition's stack is small.
-        let mut node = match Node::boot(cfg, &provisioning, persist, table) {
+        let booted = if lost {
+            Node::boot_lost(cfg, &provisioning, persist, table)
+        } else {
+            Node::boot(cfg, &provisioning, persist, table)
+        };
+        let mut node = match booted {
             Ok(n) => n,
             Err(e) => {
                 log::error!("comms boot failed: {e}");
@@ -533,6 +556,7 @@ where
             }
         };
         node.set_signer_down(watch.down().is_some());
+        node.set_signer_running(watch.running());
         let tm_spi = node.security().telemetry_spi();
         // CFDP needs the batch area; without it comms still runs (PUS, forwarding), batches
         // by CFDP are then unavailable and the log says why.
@@ -563,7 +587,8 @@ where
                 None
             }
         };
-        for s in node.security().statuses() {
+        // In recovery-only mode the floors are unknown (the ERROR line above says so).
+        for s in node.security().statuses().filter(|_| !node.recovering()) {
             log::info!(
                 "SA {}: uplink floor {}, next downlink {}",
                 s.spi,
@@ -597,7 +622,13 @@ where
             line: &mut *pd.line,
             stats: &mut pd.tx,
         };
-        pd.node.announce_boot(now, &mut links);
+        if pd.node.recovering() {
+            pd.node.announce_lost(now, &mut links);
+        } else {
+            pd.node.announce_boot(now, &mut links);
+        }
+        // Recovery-only mode is reported as DEGRADED until the recovery lands.
+        cx.set_degraded(pd.node.recovering());
         cx.wake_at(pd.next_tick);
         Ok(pd)
     }
@@ -606,6 +637,7 @@ where
         let now = now_of(cx);
         let mut more = self.links(now, cx);
         more |= self.channels(now, cx);
+        cx.set_degraded(self.node.recovering());
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             self.line.poll(&mut self.serial, ms(now));

@@ -65,6 +65,14 @@ impl SignerWatch {
         }
     }
 
+    /// Whether the signer runs and answers admin requests: not [`SignerWatch::down`] for any
+    /// reason but being degraded (a degraded signer still verifies admin envelopes, e.g. a link
+    /// recovery while its own ledger is lost).
+    pub fn running(&self) -> bool {
+        self.mode != NodeMode::Safe
+            && (self.down().is_none() || self.state == Some(HealthState::Degraded))
+    }
+
     /// The signer's restarts since power-on, as last reported.
     pub fn restarts(&self) -> u16 {
         self.restarts
@@ -101,24 +109,27 @@ mod tests {
         assert!(w.down().is_some(), "the boot mode decides before a report");
         let mut w = SignerWatch::new(Some(ComponentId(3)), NodeMode::Normal);
         assert_eq!(w.down(), None);
-        for (state, down) in [
-            (HealthState::Healthy, false),
-            (HealthState::Late, false),
-            (HealthState::Failed, true),
-            (HealthState::Restarting, true),
-            (HealthState::Stopped, true),
-            (HealthState::Inactive, true),
-            (HealthState::Degraded, true),
+        // Degraded is down for batches but still running (it verifies a link recovery).
+        for (state, down, running) in [
+            (HealthState::Healthy, false, true),
+            (HealthState::Late, false, true),
+            (HealthState::Failed, true, false),
+            (HealthState::Restarting, true, false),
+            (HealthState::Stopped, true, false),
+            (HealthState::Inactive, true, false),
+            (HealthState::Degraded, true, true),
         ] {
             w.on_report(&report(
                 NodeMode::Normal,
                 &[(2, HealthState::Stopped, 0), (3, state, 1)],
             ));
             assert_eq!(w.down().is_some(), down, "{state:?}");
+            assert_eq!(w.running(), running, "{state:?}");
         }
         assert_eq!(w.restarts(), 1);
-        w.on_report(&report(NodeMode::Safe, &[(3, HealthState::Healthy, 1)]));
+        w.on_report(&report(NodeMode::Safe, &[(3, HealthState::Degraded, 1)]));
         assert!(w.down().is_some());
+        assert!(!w.running());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! | export a server's xpub | 0x0004 | server ID (4) |
 //! | export an account xpub | 0x0005 | network (1: 0 mainnet, 1 testnet, 2 regtest), script type (1: 0 `wsh`, 1 `sh(wsh)`), BIP-48 account (4) |
 //! | report the signer's mission clock | 0x0006 | none |
+//! | read the signer's ledger-recovery challenge | 0x0007 | none |
+//! | read the link-recovery challenge (comms' SDLS state lost, `node/recovery.rs`) | 0x0008 | none |
 //!
 //! # Chunking
 //!
@@ -67,6 +69,8 @@ pub const FN_EXPORT_ACCOUNT: u16 = 0x0005;
 pub const FN_CLOCK: u16 = 0x0006;
 /// Function: read the signer's ledger-recovery challenge of this boot (no arguments).
 pub const FN_RECOVERY_CHALLENGE: u16 = 0x0007;
+/// Read the signer's link-recovery challenge (`protocol::link_recovery`).
+pub const FN_LINK_RECOVERY_CHALLENGE: u16 = 0x0008;
 /// TM subtype of service 8 carrying the signer's answer.
 pub const TM_ADMIN_RESPONSE: u8 = 128;
 /// Kind byte of an applied command in TM\[8,128\].
@@ -203,6 +207,15 @@ pub fn decode_export_account(args: &[u8]) -> Result<AdminOp, Failure> {
 pub fn decode_recovery_challenge(args: &[u8]) -> Result<AdminOp, Failure> {
     match args {
         [] => Ok(AdminOp::RecoveryChallenge),
+        _ => Err(bad(args)),
+    }
+}
+
+/// Arguments of 0x0008: none. Taken only while comms' SDLS state is lost (`recovering`).
+pub fn decode_link_recovery_challenge(args: &[u8], recovering: bool) -> Result<AdminOp, Failure> {
+    match args {
+        [] if recovering => Ok(AdminOp::LinkRecoveryChallenge),
+        [] => Err(Failure::new(FailureCode::LinkNotRecovering)),
         _ => Err(bad(args)),
     }
 }

@@ -29,6 +29,11 @@
 //! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
 //! | 0x0305 | `KeyStateRefused` | security management | the key's state now << 8 \| the state asked for (codes of `sdls::KeyState`: 0 active, 1 pre-activation, 2 deactivated) |
 //! | 0x0306 | `KeyInUse` | security management | SPI whose key is in use (it carried the command) |
+//! | 0x0307 | `LinkRecoveryOnly` | security management (comms' SDLS anti-replay state was lost: only the link-recovery challenge and a `recover-link` are taken) | function id asked for, or service << 8 \| subservice |
+//! | 0x0308 | `LinkNotRecovering` | security management | 0 (comms' SDLS state is in order) |
+//! | 0x0309 | `LinkRecoveryWrongChallenge` | security management | 0 (the `recover-link` answers another challenge) |
+//! | 0x030A | `LinkRecoveryBadBody` | security management | SPI it does not name, or 0 (not a well-formed `recover-link`) |
+//! | 0x030B | `LinkRecoverySignerDown` | security management | 0 (the signer, which verifies a link recovery, is not running: safe mode, stopped, failed or restarting) |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -158,6 +163,17 @@ pub enum FailureCode {
     KeyStateRefused = 0x0305,
     /// Deactivate the key the command came under.
     KeyInUse = 0x0306,
+    /// Comms' SDLS anti-replay state was lost: only the link-recovery functions are taken.
+    LinkRecoveryOnly = 0x0307,
+    /// A link-recovery function for a comms whose SDLS state is in order.
+    LinkNotRecovering = 0x0308,
+    /// A `recover-link` answering another challenge (replayed, or read before another recovery).
+    LinkRecoveryWrongChallenge = 0x0309,
+    /// An envelope sent in recovery-only mode that is not a well-formed `recover-link` naming
+    /// every association.
+    LinkRecoveryBadBody = 0x030A,
+    /// The signer, which verifies a link recovery, is not running.
+    LinkRecoverySignerDown = 0x030B,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -297,7 +313,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 87] = {
+pub const ALL: [FailureCode; 92] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -321,6 +337,11 @@ pub const ALL: [FailureCode; 87] = {
         PersistFailed,
         KeyStateRefused,
         KeyInUse,
+        LinkRecoveryOnly,
+        LinkNotRecovering,
+        LinkRecoveryWrongChallenge,
+        LinkRecoveryBadBody,
+        LinkRecoverySignerDown,
         UnknownStructure,
         NoData,
         NotInSafeMode,
@@ -557,6 +578,21 @@ impl FailureCode {
             }
             KeyInUse => {
                 "the command came under the key it deactivates: send it under another active key"
+            }
+            LinkRecoveryOnly => {
+                "comms lost its SDLS anti-replay state and takes only the link recovery: run `spacenode ground admin recover-link`"
+            }
+            LinkNotRecovering => {
+                "recover-link refused: comms' SDLS anti-replay state is in order, nothing to recover"
+            }
+            LinkRecoveryWrongChallenge => {
+                "recover-link answers another challenge (a replay, or one already used): run `ground admin recover-link` again"
+            }
+            LinkRecoverySignerDown => {
+                "the signer, which checks a link recovery, is not running (safe mode, or stopped, failed or restarting): see `spacenode ground status`, run recover-link again when it runs"
+            }
+            LinkRecoveryBadBody => {
+                "recover-link refused: the envelope is not a well-formed recover-link naming every association of the node"
             }
             PersistFailed => {
                 "the security state could not be persisted; the command changed nothing"

@@ -20,6 +20,9 @@
 //!    [`Forwarder`], report 1,3 (or 1,4 if the ring is full), and complete (1,7/1,8) when the
 //!    component answers ([`Node::on_sign_response`], [`Node::on_upgrade_status`]).
 //!
+//! Recovery-only mode (`node/recovery.rs`, [`Node::boot_lost`]): with the SDLS anti-replay
+//! state lost, units are authenticated without a floor and only the link recovery is taken.
+//!
 //! "Leave safe mode" (8,1 function 0x0010) is handled in `node/control.rs`: refused unless
 //! the watchdog's last report says safe mode, then one `node-command` to the watchdog.
 //!
@@ -43,6 +46,7 @@ mod control;
 mod forward;
 mod interface;
 mod local;
+mod recovery;
 mod telemetry;
 mod uplink;
 
@@ -143,6 +147,8 @@ pub struct Node<P: StatePersist> {
     /// While a unit from the ground is handled, or a command's report is sent: the link that
     /// unit came in on, where every reply goes (else: the active link).
     reply_link: Option<LinkId>,
+    /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
+    recovery: Option<recovery::Recovery>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -158,9 +164,18 @@ impl<P: StatePersist> Node<P> {
         mut persist: P,
         routes: RouteTable,
     ) -> Result<Self, NodeError<P::Error>> {
-        let tm = TmWriter::new(cfg.apid).map_err(|_| NodeError::BadApid(cfg.apid))?;
         let engine = SecurityEngine::boot(provisioning, &mut persist, cfg.reserve_block)
             .map_err(NodeError::Security)?;
+        Self::assemble(cfg, engine, persist, routes)
+    }
+
+    fn assemble(
+        cfg: NodeConfig,
+        engine: SecurityEngine,
+        persist: P,
+        routes: RouteTable,
+    ) -> Result<Self, NodeError<P::Error>> {
+        let tm = TmWriter::new(cfg.apid).map_err(|_| NodeError::BadApid(cfg.apid))?;
         Ok(Node {
             cfg,
             engine,
@@ -179,6 +194,7 @@ impl<P: StatePersist> Node<P> {
             admin: crate::admin::Assembly::default(),
             admin_token: 0,
             reply_link: None,
+            recovery: None,
         })
     }
 

@@ -19,7 +19,8 @@
 //! (only message kinds and channel indices).
 
 use crate::admin::{
-    FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, FN_RECOVERY_CHALLENGE,
+    FN_ADMIN_CHUNK, FN_CLOCK, FN_EXPORT_ACCOUNT, FN_EXPORT_SERVER, FN_LINK_RECOVERY_CHALLENGE,
+    FN_RECOVERY_CHALLENGE,
 };
 use crate::failure::{Failure, FailureCode};
 use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
@@ -65,6 +66,8 @@ pub enum Forward {
     Clock,
     /// The signer's ledger-recovery challenge (`admin-request`).
     RecoveryChallenge,
+    /// The signer's link-recovery challenge, for comms' own lost SDLS state (`admin-request`).
+    LinkRecoveryChallenge,
     /// Leave safe mode (`node-command` to the watchdog).
     LeaveSafeMode,
 }
@@ -99,7 +102,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 16] = [
+pub const CATALOGUE: [CommandDef; 17] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -181,6 +184,16 @@ pub const CATALOGUE: [CommandDef; 16] = [
         permission: Permissions::SIGN,
         target: Target::Component {
             forward: Forward::RecoveryChallenge,
+            kind: "admin-request",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_LINK_RECOVERY_CHALLENGE),
+        permission: Permissions::SIGN,
+        target: Target::Component {
+            forward: Forward::LinkRecoveryChallenge,
             kind: "admin-request",
         },
     },

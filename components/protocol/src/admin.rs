@@ -49,6 +49,17 @@ pub enum AdminOp {
     Clock,
     /// This boot's ledger-recovery challenge (`signer::recovery`), to sign a `recover-ledger`.
     RecoveryChallenge,
+    /// The signer's current link-recovery challenge (`signer::link_recovery`), to sign a
+    /// `recover-link` ([`crate::link_recovery`]) for a comms whose SDLS state was lost.
+    LinkRecoveryChallenge,
+    /// Verify, and change nothing: an admin envelope whose body is a `recover-link`, checked
+    /// like every admin command (node, counter, M-of-N signatures) and against the current
+    /// link-recovery challenge, which it then uses up. Comms applies the floors on
+    /// [`AdminOutcome::LinkRecoveryVerified`] only.
+    VerifyLinkRecovery {
+        /// The envelope, as the admins signed it.
+        envelope: BoundedBytes<ADMIN_COMMAND_MAX>,
+    },
 }
 
 /// Length of a ledger-recovery challenge (`signer::recovery::CHALLENGE_LEN`).
@@ -111,6 +122,9 @@ pub enum AdminOutcome {
         /// The challenge.
         challenge: [u8; RECOVERY_CHALLENGE_LEN],
     },
+    /// The `recover-link` envelope of a [`AdminOp::VerifyLinkRecovery`] is authentic and
+    /// answers the current challenge (now used up); nothing changed on the signer.
+    LinkRecoveryVerified,
 }
 
 impl Default for AdminOutcome {

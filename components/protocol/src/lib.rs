@@ -28,6 +28,7 @@ pub mod health;
 pub mod ids;
 pub mod lifecycle;
 pub mod link;
+pub mod link_recovery;
 pub mod log;
 pub mod signing;
 pub mod telemetry;

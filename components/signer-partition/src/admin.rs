@@ -6,6 +6,8 @@
 //! | `Command { envelope }` | [`Signer::admin_at`]: M-of-N admin signatures, counter, node id, then the new registry on flash, or, for a `time MS` body, the mission clock correlated (its record on flash) | `Applied { counter }` (the registry's admin counter, which a correlation leaves as it was) or `Refused { code }` (`signer::admin::AdminError::code`, 1 to 14) |
 //! | `ExportServer { server_id }` | [`Signer::export_server_xpub`] | `Export { export }` or `ExportRefused { code }` |
 //! | `ExportAccount { network, script_type, account }` | [`Signer::export_account_xpub`] | `Export { export }` or `ExportRefused { code }` |
+//! | `LinkRecoveryChallenge` | [`Signer::link_recovery_challenge`] | `Challenge { challenge }` |
+//! | `VerifyLinkRecovery { envelope }` | [`crate::link_recovery`]: checks a `recover-link` envelope and its challenge, changes nothing | `LinkRecoveryVerified` or `Refused { code }` |
 //! | `Clock` | reads [`Signer::mission_clock`] and the ledger's mark | `Clock { mission_ms, correlated_ms, mark_ms }` (0: none) |
 //!
 //! Export refusal codes (this partition's): 1 unknown server, 2 derivation failed, 3 network or
@@ -99,6 +101,12 @@ pub fn handle<F: NorFlash, M: BorrowMut<Registries>>(
                 code: signer::admin::AdminError::NotRecovering.code(),
             },
         },
+        ArchivedAdminOp::LinkRecoveryChallenge => AdminOutcome::Challenge {
+            challenge: signer.link_recovery_challenge(),
+        },
+        ArchivedAdminOp::VerifyLinkRecovery { envelope } => {
+            crate::link_recovery::verify(signer, envelope.as_slice())
+        }
         ArchivedAdminOp::ExportServer { server_id } => {
             export(signer.export_server_xpub(server_id.to_native()))
         }

@@ -42,6 +42,7 @@ pub mod admin;
 pub mod arena;
 pub mod component;
 pub mod inbox;
+pub mod link_recovery;
 pub mod outbox;
 pub mod reassembly;
 pub mod statics;

@@ -69,6 +69,7 @@ pub mod hash;
 mod hexfmt;
 pub mod keys;
 pub mod ledger;
+pub mod link_challenge;
 pub mod node;
 pub mod p256sig;
 pub mod persist;

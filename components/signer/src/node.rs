@@ -35,6 +35,7 @@ use crate::encode::Writer;
 use crate::export::XpubExport;
 use crate::keys::{self, KeyError, KeyOrigin, NodeKeys, SealKey};
 use crate::ledger::{self, Ledger};
+use crate::link_challenge::{LINK_CHALLENGE_LEN, LinkChallenge};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
 use crate::recovery::{self, CHALLENGE_LEN};
 use crate::registry::{Command, Registries, Registry, RegistryError};
@@ -44,6 +45,7 @@ use hal::flash::{ErasedValue, NorFlash};
 use hal::rng::TryCryptoRng;
 use hal::time::Instant;
 use store::{RecordStatus, RecordStore};
+use zeroize::Zeroize;
 
 /// Largest registry text.
 pub const MAX_REGISTRY_TEXT: usize = REGISTRY_COPY as usize - 24;
@@ -115,6 +117,8 @@ pub struct Signer<F: NorFlash, M: BorrowMut<Registries> = Registries> {
     provisioned: bool,
     /// The ledger was lost: this boot's challenge for [`crate::recovery`].
     recovery: Option<[u8; CHALLENGE_LEN]>,
+    /// The challenge of the next comms link recovery ([`crate::link_challenge`]).
+    link_challenge: LinkChallenge,
 }
 
 impl<F: NorFlash, M: BorrowMut<Registries>> core::fmt::Debug for Signer<F, M> {
@@ -328,6 +332,11 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         } else {
             None
         };
+        let mut seed = [0u8; 32];
+        rng.try_fill_bytes(&mut seed)
+            .map_err(|_| BootError::Keys(KeyError::Rng))?;
+        let link_challenge = LinkChallenge::new(seed);
+        seed.zeroize();
         log::info!(
             "signer: keys {}, registry with {} servers, ledger with {} servers",
             origin,
@@ -346,6 +355,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
                 ledger_fault: recovery.is_some(),
                 provisioned,
                 recovery,
+                link_challenge,
             },
             origin,
         ))
@@ -435,6 +445,28 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
     /// `None` when the ledger is in order.
     pub fn recovery_challenge(&self) -> Option<[u8; CHALLENGE_LEN]> {
         self.recovery
+    }
+
+    /// The challenge a comms link recovery must answer now ([`crate::link_challenge`]).
+    pub fn link_recovery_challenge(&self) -> [u8; LINK_CHALLENGE_LEN] {
+        self.link_challenge.current()
+    }
+
+    /// Checks an admin envelope as every admin command is checked (node, counter above the
+    /// registry's, M-of-N signatures of the registry's admins) and returns its body, changing
+    /// nothing: for the verify-only `recover-link` (the caller checks the body and the
+    /// challenge, then calls [`Signer::link_recovery_used`]).
+    pub fn authenticate_admin<'a>(&self, command: &'a [u8]) -> Result<&'a str, AdminError> {
+        if !self.provisioned {
+            return Err(AdminError::NotEnoughSignatures { got: 0, needed: 0 });
+        }
+        let identity = self.identity_public_key();
+        Ok(admin::authenticate(command, self.registry(), None, &identity)?.body)
+    }
+
+    /// A `recover-link` answered the current link challenge: the next one differs.
+    pub fn link_recovery_used(&mut self) {
+        self.link_challenge.used();
     }
 
     /// Applies an authenticated `recover-ledger` ([`crate::recovery`]): checked like every

@@ -27,6 +27,7 @@ pub(super) fn is_admin(forward: Forward) -> bool {
             | Forward::ExportAccount
             | Forward::Clock
             | Forward::RecoveryChallenge
+            | Forward::LinkRecoveryChallenge
     )
 }
 
@@ -61,6 +62,10 @@ impl<P: StatePersist> Node<P> {
             Forward::ExportAccount => Step::Send(admin::decode_export_account(args)?),
             Forward::Clock => Step::Send(admin::decode_clock(args)?),
             Forward::RecoveryChallenge => Step::Send(admin::decode_recovery_challenge(args)?),
+            Forward::LinkRecoveryChallenge => Step::Send(admin::decode_link_recovery_challenge(
+                args,
+                self.recovery.is_some(),
+            )?),
             _ => {
                 let chunk = function::decode_chunk(args)?;
                 let staging = fwd.admin_staging().ok_or(Failure::with(
@@ -73,7 +78,14 @@ impl<P: StatePersist> Node<P> {
                         let bytes = staging.get(..n).unwrap_or(&[]);
                         let envelope = BoundedBytes::new(bytes)
                             .map_err(|_| Failure::with(FailureCode::AdminTooLarge, n as u32))?;
-                        Step::Send(AdminOp::Command { envelope })
+                        // While the SDLS state is lost, only a `recover-link` goes on, to be
+                        // verified (`node/recovery.rs`).
+                        if self.recovering() {
+                            self.expect_recovery(bytes)?;
+                            Step::Send(AdminOp::VerifyLinkRecovery { envelope })
+                        } else {
+                            Step::Send(AdminOp::Command { envelope })
+                        }
                     }
                 }
             }
@@ -86,7 +98,11 @@ impl<P: StatePersist> Node<P> {
                 Ok(Progress::Completed)
             }
             Step::Send(op) => {
+                let verify = matches!(op, AdminOp::VerifyLinkRecovery { .. });
                 let p = self.admin_forward(key, ctx, channel, op, fwd);
+                if let Some(r) = self.recovery.as_mut().filter(|_| verify) {
+                    r.sent(matches!(p, Progress::Started).then_some(self.admin_token));
+                }
                 match p {
                     Progress::StartFailed(f) => {
                         self.report(ctx, Report::StartFailure(f), now, down)
@@ -164,7 +180,10 @@ impl<P: StatePersist> Node<P> {
             AdminOutcome::Challenge { challenge } => {
                 Ok(Some(ResponseReport::Challenge(*challenge)))
             }
-            AdminOutcome::Refused { code } => Err(FailureCode::from_admin_refusal(*code)),
+            AdminOutcome::LinkRecoveryVerified => self.link_recovered(token).map(|()| None),
+            AdminOutcome::Refused { code } => Err(self
+                .link_refused(token, *code)
+                .unwrap_or(FailureCode::from_admin_refusal(*code))),
             AdminOutcome::ExportRefused { code } => Err(FailureCode::from_export_refusal(*code)),
             AdminOutcome::Clock {
                 mission_ms,

@@ -80,6 +80,7 @@ impl<P: StatePersist> Node<P> {
             | Forward::ExportAccount
             | Forward::Clock
             | Forward::RecoveryChallenge
+            | Forward::LinkRecoveryChallenge
             | Forward::LeaveSafeMode => {
                 Err(Failure::with(FailureCode::ChannelError, channel as u32))
             }

@@ -53,7 +53,9 @@ impl<P: StatePersist> Node<P> {
         fwd: &mut impl Forwarder,
         down: &mut impl Downlink,
     ) -> UnitOutcome {
-        let processed = if self.is_set_arsn(unit) {
+        let processed = if self.recovery.is_some() {
+            self.engine.authenticate_only(unit, &mut self.persist)
+        } else if self.is_set_arsn(unit) {
             self.engine.process_resync(unit, &mut self.persist)
         } else {
             self.engine.process(unit, &mut self.persist)
@@ -89,6 +91,9 @@ impl<P: StatePersist> Node<P> {
         self.tick(now, down);
         let spi = verified.spi;
         if let Some(outcome) = cfdp_outcome(unit, spi, verified.permissions, verified.data) {
+            if self.recovery.is_some() {
+                return UnitOutcome::Rejected(Failure::new(FailureCode::LinkRecoveryOnly));
+            }
             return outcome;
         }
         let tc = match tc::parse(verified.data, self.cfg.apid) {
@@ -194,6 +199,9 @@ impl<P: StatePersist> Node<P> {
             node.report(&ctx, Report::AcceptanceFailure(f), now, down);
             UnitOutcome::Rejected(f)
         };
+        if let Err(f) = self.recovery_admits(tc) {
+            return refuse(self, f, down);
+        }
         let route = match self.routes.route(tc, permissions) {
             Ok(r) => r,
             Err(f) => return refuse(self, f, down),

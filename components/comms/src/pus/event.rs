@@ -11,6 +11,7 @@
 //! | 0x0006 | unparseable telecommand (no request ID to report against) | low (5,2) | length (2) |
 //! | 0x0007 | authenticated uplink unit refused for its sequence number (at most one per [`SEQUENCE_EVENT_INTERVAL_MS`]) | low (5,2) | SPI (2), refused ARSN (8), last accepted ARSN (8), window (8), verdict (1: 0 replay or old, 1 beyond the window) |
 //! | 0x0008 | key state changed (130,7 / 130,8), after the sealed key record was rewritten | informative (5,1) | SPI (2), new state (1: 0 active, 2 deactivated) |
+//! | 0x0009 | comms' SDLS anti-replay state was lost: recovery-only mode (`node/recovery.rs`) until `spacenode ground admin recover-link` | high (5,4) | none |
 //!
 //! Avoids: heap; free text.
 
@@ -35,6 +36,8 @@ pub const EV_UNPARSEABLE_TC: u16 = 0x0006;
 pub const EV_SEQUENCE_REFUSED: u16 = 0x0007;
 /// Event 0x0008.
 pub const EV_KEY_STATE: u16 = 0x0008;
+/// Event 0x0009.
+pub const EV_LINK_STATE_LOST: u16 = 0x0009;
 /// Least time between two [`EV_SEQUENCE_REFUSED`] events.
 pub const SEQUENCE_EVENT_INTERVAL_MS: u64 = 200;
 

@@ -311,6 +311,31 @@ impl Association {
     }
 }
 
+/// How [`SecurityEngine::process_inner`] treats the anti-replay floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Floor {
+    /// Replayed and out-of-window ARSNs are refused.
+    Checked,
+    /// Replayed ARSNs are refused; one beyond the window is taken (set ARSN).
+    Resync,
+    /// The floor was lost: no anti-replay check, nothing moves or is persisted.
+    Unknown,
+}
+
+/// Why [`SecurityEngine::restore`] changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The new state does not name this provisioned association.
+    #[error("the recovery does not name SA {0}")]
+    Missing(u16),
+    /// Key derivation failed for the new epoch.
+    #[error("MAC failure")]
+    Mac,
+    /// The new record could not be committed; the engine is unchanged.
+    #[error("security state could not be persisted")]
+    PersistFailed,
+}
+
 /// The node's (or the ground's) security associations and counters.
 #[derive(Debug, Clone)]
 pub struct SecurityEngine {
@@ -318,6 +343,10 @@ pub struct SecurityEngine {
     counters: SecurityCounters,
     block: u64,
     role: Role,
+    /// Started by [`SecurityEngine::boot_lost`] and not yet restored: nothing is persisted (a
+    /// record written now would carry floors of 0 and pass for the real state at the next
+    /// boot).
+    lost: bool,
 }
 
 /// Which end an engine is: the node receives uplink and sends downlink; the ground the reverse.
@@ -348,6 +377,62 @@ impl SecurityEngine {
     ) -> Result<Self, BootError<P::Error>> {
         let loaded = persist.load().map_err(BootError::Load)?;
         Self::start(provisioning, loaded, block.max(1), Role::Node, None)
+    }
+
+    /// Start the node's engine when its persisted state was lost: every association at epoch 0
+    /// with floors at 0, for [`SecurityEngine::authenticate_only`] until
+    /// [`SecurityEngine::restore`] sets the state the admins signed. Writes nothing.
+    pub fn boot_lost(provisioning: &Provisioning, block: u64) -> Result<Self, MacKeyError> {
+        let mut e = Self::start::<core::convert::Infallible>(
+            provisioning,
+            Loaded::Fresh,
+            block.max(1),
+            Role::Node,
+            None,
+        )
+        .map_err(|_| MacKeyError)?;
+        e.lost = true;
+        Ok(e)
+    }
+
+    /// Set every association's epoch, uplink floor and downlink reservation from `state`
+    /// (`None` for an SPI it does not name refuses the whole change), committing the record
+    /// (mirrored, [`super::state`]) **before** anything changes in memory. On success the last
+    /// accepted uplink ARSN is the floor, and the next downlink ARSN one above the reservation.
+    pub fn restore<P: StatePersist>(
+        &mut self,
+        state: impl Fn(u16) -> Option<SaState>,
+        persist: &mut P,
+    ) -> Result<(), RestoreError> {
+        let mut states = [SaState::default(); MAX_ASSOCIATIONS];
+        let mut n = 0;
+        for (slot, sa) in states.iter_mut().zip(self.sas.iter().flatten()) {
+            *slot = state(sa.spi).ok_or(RestoreError::Missing(sa.spi))?;
+            slot.spi = sa.spi;
+            n += 1;
+        }
+        let mut keys: [Option<(Key, Key)>; MAX_ASSOCIATIONS] = Default::default();
+        for ((k, st), sa) in keys.iter_mut().zip(&states).zip(self.sas.iter().flatten()) {
+            *k = Some(derive_pair(&sa.master, sa.spi, st.epoch).map_err(|_| RestoreError::Mac)?);
+        }
+        let mut buf = [0u8; MAX_STATE_LEN];
+        let len = state::encode(states.get(..n).unwrap_or(&[]), &mut buf);
+        persist
+            .save(buf.get(..len).unwrap_or(&[]))
+            .map_err(|_| RestoreError::PersistFailed)?;
+        for ((sa, st), k) in self.sas.iter_mut().flatten().zip(&states).zip(keys) {
+            if let Some((up, down)) = k {
+                sa.up = up;
+                sa.down = down;
+            }
+            sa.epoch = st.epoch;
+            sa.rx = ReplayWindow::new(st.rx_reserved, sa.rx.width());
+            sa.rx_reserved = st.rx_reserved;
+            sa.tx_reserved = st.tx_reserved;
+            sa.tx_next = st.tx_reserved.saturating_add(1);
+        }
+        self.lost = false;
+        Ok(())
     }
 
     /// Start a ground-side engine from the same provisioning. The ground receives downlink, so
@@ -408,6 +493,7 @@ impl SecurityEngine {
             counters: SecurityCounters::default(),
             block,
             role,
+            lost: false,
         })
     }
 
@@ -476,7 +562,20 @@ impl SecurityEngine {
         unit: &'a [u8],
         persist: &mut P,
     ) -> Result<Verified<'a>, UplinkReject> {
-        self.process_counted(unit, persist, false)
+        self.process_counted(unit, persist, Floor::Checked)
+    }
+
+    /// ProcessSecurity of a node whose anti-replay state was lost (comms' recovery-only mode,
+    /// `node/recovery.rs`): structure, SPI, MAC and key state are checked as by
+    /// [`SecurityEngine::process`], but there is **no** anti-replay check (the floors are
+    /// unknown), the window does not move and nothing is persisted. The caller must take only
+    /// what is harmless when replayed.
+    pub fn authenticate_only<'a, P: StatePersist>(
+        &mut self,
+        unit: &'a [u8],
+        persist: &mut P,
+    ) -> Result<Verified<'a>, UplinkReject> {
+        self.process_counted(unit, persist, Floor::Unknown)
     }
 
     /// ProcessSecurity for a resynchronisation unit (the node's "set ARSN" telecommand, which
@@ -489,16 +588,16 @@ impl SecurityEngine {
         unit: &'a [u8],
         persist: &mut P,
     ) -> Result<Verified<'a>, UplinkReject> {
-        self.process_counted(unit, persist, true)
+        self.process_counted(unit, persist, Floor::Resync)
     }
 
     fn process_counted<'a, P: StatePersist>(
         &mut self,
         unit: &'a [u8],
         persist: &mut P,
-        resync: bool,
+        floor: Floor,
     ) -> Result<Verified<'a>, UplinkReject> {
-        let r = self.process_inner(unit, persist, resync);
+        let r = self.process_inner(unit, persist, floor);
         let c = &mut self.counters;
         let counter = match r {
             Ok(_) => &mut c.accepted,
@@ -520,7 +619,7 @@ impl SecurityEngine {
         &mut self,
         unit: &'a [u8],
         persist: &mut P,
-        resync: bool,
+        floor: Floor,
     ) -> Result<Verified<'a>, UplinkReject> {
         let len = unit.len();
         if !(OVERHEAD + 1..=MAX_UNIT_LEN).contains(&len) {
@@ -554,10 +653,19 @@ impl SecurityEngine {
                 state: sa.key_state,
             });
         }
+        if floor == Floor::Unknown {
+            return Ok(Verified {
+                spi,
+                arsn,
+                verdict: SeqVerdict::Next,
+                permissions: sa.permissions,
+                data,
+            });
+        }
         let verdict = sa.rx.check(arsn);
         match verdict {
             SeqVerdict::Replay => return Err(UplinkReject::Replay { spi, arsn }),
-            SeqVerdict::OutsideWindow if !resync => {
+            SeqVerdict::OutsideWindow if floor != Floor::Resync => {
                 return Err(UplinkReject::OutsideWindow { spi, arsn });
             }
             SeqVerdict::OutsideWindow | SeqVerdict::Next | SeqVerdict::Gap { .. } => {}
@@ -617,7 +725,8 @@ impl SecurityEngine {
         if t == u64::MAX {
             return Err(ProtectError::Exhausted);
         }
-        if role == Role::Node && t > sa.tx_reserved {
+        // While lost, downlink ARSNs are counted in memory only (see `lost`).
+        if role == Role::Node && t > sa.tx_reserved && !self.lost {
             let reserve = t.saturating_add(block);
             if self
                 .save_with(persist, spi, |s| s.tx_reserved = reserve)

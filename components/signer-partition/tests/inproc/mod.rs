@@ -222,6 +222,7 @@ impl Harness {
                         mark_ms: mark_ms.to_native(),
                     },
                     ArchivedAdminOutcome::Challenge { challenge } => Got::Challenge(*challenge),
+                    ArchivedAdminOutcome::LinkRecoveryVerified => Got::LinkVerified,
                 }
             });
             if let Ok(g) = got {
@@ -246,4 +247,5 @@ pub enum Got {
         mark_ms: u64,
     },
     Challenge([u8; 16]),
+    LinkVerified,
 }

@@ -1,0 +1,239 @@
+//! Comms' recovery-only mode: the SDLS anti-replay state record was lost (erased, worn out,
+//! both copies damaged) while the keys survived.
+//!
+//! The floors are unknown, so any captured unit could be replayed; refusing everything would
+//! leave the node unreachable until re-provisioned. Instead ([`Node::boot_lost`]) every unit is
+//! authenticated by its MAC as usual ([`SecurityEngine::authenticate_only`]: SPI, MAC, key
+//! state; every association at key epoch 0), with **no** anti-replay floor, and only two
+//! functions are taken, both harmless when replayed:
+//!
+//! 1. 8,1 function 0x0008, read the link-recovery challenge: forwarded to the signer, which
+//!    has the random source comms lacks (`signer::link_challenge`: a new seed at every signer
+//!    boot, and a new challenge after every recovery it verified); the answer goes down as
+//!    TM\[8,128\] kind 4, like the ledger's challenge.
+//! 2. admin envelope chunks (8,1 function 0x0003) whose complete envelope is a `recover-link`
+//!    (`protocol::link_recovery`) naming every association: the envelope goes to the signer as
+//!    `VerifyLinkRecovery`, a verify-only admin operation (M-of-N admin signatures, node,
+//!    counter, and the current challenge, which it then uses up; the registry does not
+//!    change). Only on its `LinkRecoveryVerified` does comms commit the new record (mirrored,
+//!    crash-safe, [`SecurityEngine::restore`]) and then run normally: the completion report
+//!    already goes out under the new downlink reservation.
+//!
+//! Everything else gets 1,2 `LinkRecoveryOnly` (a CFDP packet: refused unanswered, it has no
+//! request ID), and the boot event 0x0009 tells the ground why. A replayed challenge read only
+//! returns the current challenge; a replayed `recover-link` answers a used challenge
+//! (`LinkRecoveryWrongChallenge`); a replayed chunk only refills the staging buffer.
+//!
+//! In this mode downlink ARSNs restart at 1 under epoch 0: the ground's normal window refuses
+//! them, so `spacenode ground admin recover-link` reads them with a ground engine of its own at
+//! epoch 0 and floor 0 (its refusals and the challenge are then not replay-protected, which is
+//! harmless: a stale challenge only gets the recovery refused).
+//!
+//! Avoids: accepting any other command without a floor; writing anything before the signer's
+//! verdict; a challenge comms would have to make up without a random source.
+
+use protocol::link_recovery::{self, RecoverLink};
+
+use super::{Node, NodeConfig, NodeError};
+use crate::admin::FN_LINK_RECOVERY_CHALLENGE;
+use crate::failure::{Failure, FailureCode};
+use crate::pus::event::{self, Event, Severity};
+use crate::pus::tc::Telecommand;
+use crate::pus::{ST_EVENT, ST_FUNCTION, function};
+use crate::router::RouteTable;
+use crate::sdls::engine::BootError;
+use crate::sdls::{Provisioning, SaState, SecurityEngine, StatePersist};
+
+use super::{Downlink, Now};
+
+/// Where the admin envelope's body is (`signer::admin`'s layout: magic 4, version 1, node 8,
+/// counter 8, body length 2 big-endian, body). The signer checks the rest.
+const BODY_LEN_AT: usize = 21;
+const BODY_AT: usize = 23;
+
+/// The body of an admin envelope, if the envelope is long enough and the body UTF-8.
+fn envelope_body(envelope: &[u8]) -> Option<&str> {
+    let len = envelope.get(BODY_LEN_AT..BODY_AT)?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    core::str::from_utf8(envelope.get(BODY_AT..BODY_AT.checked_add(len)?)?).ok()
+}
+
+/// The recovery under way.
+#[derive(Debug, Default)]
+pub(super) struct Recovery {
+    /// The `recover-link` sent to the signer and the token of its `admin-request`.
+    sent: Option<(u32, RecoverLink)>,
+    /// Parsed from the envelope being forwarded, before its token is known.
+    expected: Option<RecoverLink>,
+    /// The signer, which reads out the challenge and verifies, does not run.
+    signer_absent: bool,
+}
+
+impl Recovery {
+    /// The complete envelope must be a `recover-link` naming every association of `engine`.
+    fn expect(&mut self, envelope: &[u8], engine: &SecurityEngine) -> Result<(), Failure> {
+        let bad = |spi: u16| Failure::with(FailureCode::LinkRecoveryBadBody, u32::from(spi));
+        let r = envelope_body(envelope)
+            .and_then(|b| link_recovery::parse(b).ok())
+            .ok_or(bad(0))?;
+        if let Some(s) = engine.statuses().find(|s| r.get(s.spi).is_none()) {
+            return Err(bad(s.spi));
+        }
+        if r.floors().iter().any(|f| engine.status(f.spi).is_none()) {
+            return Err(bad(0));
+        }
+        self.expected = Some(r);
+        Ok(())
+    }
+
+    /// The envelope went out as request `token` (`None`: it could not be forwarded).
+    pub(super) fn sent(&mut self, token: Option<u32>) {
+        let r = self.expected.take();
+        self.sent = token.zip(r);
+    }
+}
+
+impl<P: StatePersist> Node<P> {
+    /// Start in recovery-only mode (module docs): the SDLS state record of a node that has run
+    /// was lost. Writes nothing.
+    pub fn boot_lost(
+        cfg: NodeConfig,
+        provisioning: &Provisioning,
+        persist: P,
+        routes: RouteTable,
+    ) -> Result<Self, NodeError<P::Error>> {
+        let engine = SecurityEngine::boot_lost(provisioning, cfg.reserve_block)
+            .map_err(|_| NodeError::Security(BootError::Mac))?;
+        let mut node = Self::assemble(cfg, engine, persist, routes)?;
+        node.recovery = Some(Recovery::default());
+        Ok(node)
+    }
+
+    /// Whether comms runs in recovery-only mode (its SDLS state is lost, not yet recovered).
+    pub fn recovering(&self) -> bool {
+        self.recovery.is_some()
+    }
+
+    /// Event 0x0009 at boot in recovery-only mode: the SDLS state was lost, only the link
+    /// recovery is taken.
+    pub fn announce_lost(&mut self, now: Now, down: &mut impl Downlink) {
+        let ev = Event::new(Severity::High, event::EV_LINK_STATE_LOST, &[]);
+        let spi = self.engine.telemetry_spi();
+        self.emit(spi, 0, ST_EVENT, ev.severity as u8, ev.source(), now, down);
+    }
+
+    /// A complete envelope in recovery-only mode: it must be a `recover-link` naming every
+    /// association, and no other one may be awaiting the signer's verdict (one at a time: the
+    /// verdict applies the floors of the envelope it answers; an answer that never comes frees
+    /// the slot when its command times out, [`super::PENDING_TIMEOUT_S`]).
+    pub(super) fn expect_recovery(&mut self, envelope: &[u8]) -> Result<(), Failure> {
+        let Some(r) = self.recovery.as_mut() else {
+            return Err(Failure::new(FailureCode::LinkNotRecovering));
+        };
+        let waiting = r.sent.is_some_and(|(token, _)| {
+            self.pending
+                .iter()
+                .flatten()
+                .any(|p| p.waiting == super::Waiting::Admin { token })
+        });
+        if waiting {
+            return Err(Failure::new(FailureCode::Busy));
+        }
+        r.expect(envelope, &self.engine)
+    }
+
+    /// Whether the signer runs (a degraded signer does: it still verifies). While it does not,
+    /// the link recovery is refused at once (`LinkRecoverySignerDown`) instead of waiting for
+    /// an answer that cannot come.
+    pub fn set_signer_running(&mut self, running: bool) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.signer_absent = !running;
+        }
+    }
+
+    /// In recovery-only mode, whether `tc` is one of the two functions taken (and the signer
+    /// runs to answer it).
+    pub(super) fn recovery_admits(&self, tc: &Telecommand<'_>) -> Result<(), Failure> {
+        if self.recovery.is_none() {
+            return Ok(());
+        }
+        let asked = match function::split(tc.app_data) {
+            Ok((f, _)) if tc.service == ST_FUNCTION && tc.subservice == 1 => f,
+            _ => u16::from(tc.service) << 8 | u16::from(tc.subservice),
+        };
+        let admitted = tc.service == ST_FUNCTION
+            && tc.subservice == 1
+            && (asked == FN_LINK_RECOVERY_CHALLENGE || asked == crate::admin::FN_ADMIN_CHUNK);
+        let absent = self.recovery.as_ref().is_some_and(|r| r.signer_absent);
+        if admitted && absent {
+            Err(Failure::new(FailureCode::LinkRecoverySignerDown))
+        } else if admitted {
+            Ok(())
+        } else {
+            Err(Failure::with(
+                FailureCode::LinkRecoveryOnly,
+                u32::from(asked),
+            ))
+        }
+    }
+
+    /// The signer verified the `recover-link` sent as `token`: commit the new state, then
+    /// leave recovery-only mode.
+    pub(super) fn link_recovered(&mut self, token: u32) -> Result<(), Failure> {
+        let Some((_, r)) = self
+            .recovery
+            .as_mut()
+            .and_then(|x| x.sent.take_if(|(t, _)| *t == token))
+        else {
+            // Verified, but not the recovery this boot sent last (one at a time:
+            // `expect_recovery`; cannot happen through comms): nothing changes.
+            return Err(Failure::new(FailureCode::LinkNotRecovering));
+        };
+        let state = |spi: u16| {
+            r.get(spi).map(|f| SaState {
+                spi,
+                epoch: f.epoch,
+                rx_reserved: f.uplink_floor,
+                tx_reserved: f.downlink_reserved,
+            })
+        };
+        match self.engine.restore(state, &mut self.persist) {
+            Ok(()) => {
+                self.recovery = None;
+                Ok(())
+            }
+            // Verified but not committed: still recovering; the ground reads a new challenge.
+            Err(_) => Err(Failure::new(FailureCode::PersistFailed)),
+        }
+    }
+
+    /// The signer refused the `recover-link` sent as `token`: its code in comms' words
+    /// (`None`: not a link recovery, the admin code as it is).
+    pub(super) fn link_refused(&mut self, token: u32, code: u8) -> Option<Failure> {
+        let r = self.recovery.as_mut()?;
+        r.sent.take_if(|(t, _)| *t == token)?;
+        let f = FailureCode::from_admin_refusal(code);
+        Some(if f.code == FailureCode::AdminWrongChallenge {
+            Failure::new(FailureCode::LinkRecoveryWrongChallenge)
+        } else {
+            f
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_read_where_the_signer_puts_it() {
+        let body = b"recover-link x";
+        let mut env = [0u8; 23 + 14 + 1];
+        env[..4].copy_from_slice(b"SNAD");
+        env[21..23].copy_from_slice(&(body.len() as u16).to_be_bytes());
+        env[23..37].copy_from_slice(body);
+        assert_eq!(envelope_body(&env), Some("recover-link x"));
+        assert_eq!(envelope_body(&env[..30]), None);
+        assert_eq!(envelope_body(&[0; 10]), None);
+    }
+}
