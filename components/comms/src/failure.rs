@@ -29,6 +29,12 @@
 //! | 0x0304 | `PersistFailed` | security management | 0 (flash write failed; nothing changed) |
 //! | 0x0305 | `KeyStateRefused` | security management | the key's state now << 8 \| the state asked for (codes of `sdls::KeyState`: 0 active, 1 pre-activation, 2 deactivated) |
 //! | 0x0306 | `KeyInUse` | security management | SPI whose key is in use (it carried the command) |
+//! | 0x0310 | `OtarKeyActive` | security management (130,6) | SPI whose key is active |
+//! | 0x0311 | `OtarNoKek` | security management (130,6) | 0 |
+//! | 0x0312 | `OtarWrongMkid` | security management (130,6) | the MKID of the node's key-encryption key |
+//! | 0x0313 | `OtarBadWrap` | security management (130,6) | 0 |
+//! | 0x0314 | `OtarKidNotNew` | security management (130,6) | the last key id the node installed |
+//! | 0x0315 | `OtarBadEntry` | security management (130,6) | index of the entry |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -158,6 +164,18 @@ pub enum FailureCode {
     KeyStateRefused = 0x0305,
     /// Deactivate the key the command came under.
     KeyInUse = 0x0306,
+    /// OTAR into an association whose key is active.
+    OtarKeyActive = 0x0310,
+    /// The node has no key-encryption key (provisioned with a version 1 file).
+    OtarNoKek = 0x0311,
+    /// The OTAR names another key-encryption key.
+    OtarWrongMkid = 0x0312,
+    /// The wrapped keys do not verify under the key-encryption key.
+    OtarBadWrap = 0x0313,
+    /// A key id is not above the last one installed.
+    OtarKidNotNew = 0x0314,
+    /// An entry names a reserved SPI or one twice, or carries an all-zero key.
+    OtarBadEntry = 0x0315,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -297,7 +315,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 87] = {
+pub const ALL: [FailureCode; 93] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -321,6 +339,12 @@ pub const ALL: [FailureCode; 87] = {
         PersistFailed,
         KeyStateRefused,
         KeyInUse,
+        OtarKeyActive,
+        OtarNoKek,
+        OtarWrongMkid,
+        OtarBadWrap,
+        OtarKidNotNew,
+        OtarBadEntry,
         UnknownStructure,
         NoData,
         NotInSafeMode,
@@ -557,6 +581,24 @@ impl FailureCode {
             }
             KeyInUse => {
                 "the command came under the key it deactivates: send it under another active key"
+            }
+            OtarKeyActive => {
+                "an OTAR into an association whose key is active: deactivate that key first (under another association), then send the new key"
+            }
+            OtarNoKek => {
+                "this node was provisioned without a key-encryption key (a version 1 provisioning file), so it cannot take keys over the air"
+            }
+            OtarWrongMkid => {
+                "the OTAR names a key-encryption key (MKID) the node does not hold; the failure data is the node's MKID"
+            }
+            OtarBadWrap => {
+                "the wrapped keys do not verify under the node's key-encryption key (another KEK, or a damaged command); nothing changed"
+            }
+            OtarKidNotNew => {
+                "a key id in the OTAR is not above the last key id the node installed (the failure data): an old OTAR is never taken again; wrap the key under a higher key id"
+            }
+            OtarBadEntry => {
+                "an OTAR entry names a reserved SPI or an SPI twice, or carries an all-zero key"
             }
             PersistFailed => {
                 "the security state could not be persisted; the command changed nothing"

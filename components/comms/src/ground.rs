@@ -112,6 +112,16 @@ impl Ground {
             .map_err(|_| GroundError::Keys)
     }
 
+    /// Follow an OTAR (TC 130,6 application data `pdu`) the node completed: install the same
+    /// keys into our engine, with the node's checks. Returns the new key set as a provisioning
+    /// file (with the KEK's new last KID), for the ground to keep in place of its own.
+    pub fn install_keys(&mut self, pdu: &[u8]) -> Result<&[u8], GroundError> {
+        self.engine
+            .install_keys(pdu, &mut self.scratch)
+            .map_err(|_| GroundError::Keys)?;
+        self.scratch.key_record().ok_or(GroundError::Keys)
+    }
+
     /// Build a TC and wrap it for `spi` into `out`; returns (unit length, the TC's request ID).
     pub fn uplink(
         &mut self,

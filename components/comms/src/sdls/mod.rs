@@ -9,6 +9,7 @@
 //! | [`mac`] | HMAC-SHA3-256 truncated to 128 bits, SP 800-108 session key derivation |
 //! | [`state`] | what is persisted, when, in which record format |
 //! | [`key_state`] | a master key's state (pre-activation, active, deactivated) |
+//! | [`otar`] | over-the-air rekeying: the key-encryption key and TC 130,6's wrapped keys |
 //! | [`provision`] | the provisioning file format (associations and master keys) |
 //! | [`sealed`] | the keys at rest: the provisioning file sealed under the board's secret |
 //! | [`permissions`] | what each association may command |
@@ -21,6 +22,7 @@
 pub mod engine;
 pub mod key_state;
 pub mod mac;
+pub mod otar;
 pub mod permissions;
 pub mod provision;
 pub mod sealed;
@@ -34,6 +36,7 @@ pub use engine::{
 };
 pub use key_state::KeyState;
 pub use mac::{Direction, Key};
+pub use otar::{Kek, OtarError, OtarKey};
 pub use permissions::Permissions;
 pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
 pub use state::{FlashPersist, KeySaveError, LoadError, Loaded, SaState, StatePersist};
