@@ -16,6 +16,8 @@
 //! moves unsolicited telemetry to `--spi`. The ground's provisioning file is not changed (the
 //! ground may send under any key in it; the node is what refuses).
 //!
+//! `keys rekey` (OTAR, 130,6) and `keys rotate` (epoch, 130,1) are in `super::rekey`.
+//!
 //! Avoids: trusting an answer to another challenge (the echoed challenge must be ours).
 
 use super::{LinkArgs, print_reports, refused, session_failure};
@@ -38,6 +40,13 @@ pub enum KeysCommand {
     /// refuses units under it. Not the key this command goes under (--spi); if it carries
     /// telemetry, telemetry moves to --spi
     Deactivate(StateArgs),
+    /// Over-the-air rekeying (PUS 130,6): a fresh key for --target, wrapped under the
+    /// key-encryption key of --provisioning, then activated; with --retire, that key is
+    /// deactivated under the new one. The file is replaced only once the node holds the key
+    Rekey(super::rekey::RekeyArgs),
+    /// Rotate an association's key epoch (PUS 130,1): new session keys from the same master
+    /// key, on the node and in the ground's state
+    Rotate(super::rekey::RotateArgs),
 }
 
 #[derive(Args)]
@@ -63,6 +72,8 @@ pub fn run(c: KeysCommand) -> Result<(), Failure> {
         KeysCommand::Verify(a) => verify(a),
         KeysCommand::Activate(a) => set_state(a, KeyState::Active),
         KeysCommand::Deactivate(a) => set_state(a, KeyState::Deactivated),
+        KeysCommand::Rekey(a) => super::rekey::rekey(a),
+        KeysCommand::Rotate(a) => super::rekey::rotate(a),
     }
 }
 
@@ -93,7 +104,7 @@ fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
 }
 
 /// What a key-state refusal means, for the operator.
-fn refusal(f: comms::failure::Failure, target: u16) -> String {
+pub(super) fn refusal(f: comms::failure::Failure, target: u16) -> String {
     let state = |code: u32| KeyState::from_code((code & 3) as u8).map_or("unknown", |s| s.name());
     match f.code {
         FailureCode::KeyStateRefused => format!(

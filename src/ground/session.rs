@@ -253,6 +253,32 @@ impl Session {
         self.ground.security()
     }
 
+    /// Follow an OTAR (TC 130,6 application data `pdu`): our engine takes the same keys, with
+    /// the node's checks. Returns the new key set, a provisioning file, to keep.
+    pub fn install_keys(
+        &mut self,
+        pdu: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SessionError> {
+        self.ground
+            .install_keys(pdu)
+            .map(|f| zeroize::Zeroizing::new(f.to_vec()))
+            .map_err(SessionError::Build)
+    }
+
+    /// Follow a key rotation of `spi` to `epoch` the node completed (saved with the state).
+    pub fn rotate(&mut self, spi: u16, epoch: u32) -> Result<(), SessionError> {
+        self.ground
+            .rotate(spi, epoch)
+            .map_err(SessionError::Build)?;
+        self.save()
+    }
+
+    /// Send the next commands under association `spi` (in our provisioning file). The
+    /// request sequence count runs on, so no request ID of this session repeats.
+    pub fn use_spi(&mut self, spi: u16) {
+        self.cfg.spi = spi;
+    }
+
     fn save(&self) -> Result<(), SessionError> {
         let states: Vec<SaState> = self.ground.states().collect();
         let mut buf = [0u8; MAX_STATE_LEN];
