@@ -31,15 +31,18 @@
 //! Avoids: losing a key the node may still hold (the old file stays until the node confirms),
 //! and leaving key bytes in memory (`Zeroizing`).
 
-use super::keys::refusal;
+use super::keys::{change_state, refusal};
+use super::session::{Session, SessionError};
 use super::{LinkArgs, print_reports, session_failure};
 use crate::failure::Failure;
 use crate::provision::link::write_new_file;
 use clap::Args;
 use comms::failure::FailureCode;
+use comms::ground::GroundError;
 use comms::pus::ST_SECURITY;
+use comms::sdls::ManageError;
 use comms::sdls::otar::{self, IV_LEN, OtarKey};
-use comms::sdls::{Key, Provisioning};
+use comms::sdls::{Key, KeyState, Provisioning};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -136,9 +139,15 @@ pub fn rekey(args: RekeyArgs) -> Result<(), Failure> {
     let (pdu, kid) = wrap_new_key(&p, &file, target)?;
     let mut s = args.link.connect(&link)?;
     // The key set we hold once the node confirms: on disk before anything is sent.
-    let after = s
-        .install_keys(&pdu)
-        .map_err(|e| Failure::Usage(format!("SA {target} is not in {}: {e}", file.display())))?;
+    let after = s.keys_after(&pdu).map_err(|e| match e {
+        SessionError::Build(GroundError::Manage(ManageError::KeyActive(_))) => {
+            Failure::Rejected(format!("{}\n", key_active(target, &file)))
+        }
+        e => Failure::Usage(format!(
+            "{} cannot take this new key of SA {target}: {e}",
+            file.display()
+        )),
+    })?;
     write_new_file(&next, &after)?;
     let a = match s.command(ST_SECURITY, 6, &pdu) {
         Ok(a) => a,
@@ -167,51 +176,42 @@ pub fn rekey(args: RekeyArgs) -> Result<(), Failure> {
     }
     std::fs::rename(&next, &file)
         .map_err(|e| Failure::Usage(format!("{} -> {}: {e}", next.display(), file.display())))?;
+    s.install_keys(&pdu).map_err(session_failure)?;
     println!(
         "SA {target}: the node holds a new master key (key id {kid}, in pre-activation); {} \
          now holds it",
         file.display()
     );
-    walk(&mut s, &file, link.spi, target, args.retire)
+    walk(&mut s, &file, target, args.retire)
 }
 
-/// Activate the new key under `carrier`, then retire `retire` under the new key.
-fn walk(
-    s: &mut super::session::Session,
-    file: &Path,
-    carrier: u16,
-    target: u16,
-    retire: Option<u16>,
-) -> Result<(), Failure> {
-    let step = |s: &mut super::session::Session, sst: u8, spi: u16, verb: &str| {
-        let a = s
-            .command(ST_SECURITY, sst, &spi.to_be_bytes())
-            .map_err(session_failure)?;
-        print_reports(&a);
-        match a.failure() {
-            Some(f) => Err(Failure::Rejected(format!(
-                "the new key of SA {target} is installed and {} holds it, but the node refused \
-                 to {verb} the key of SA {spi}: {} (code {:#06x}, data {}); run `spacenode \
-                 ground keys {verb} --target {spi}` when that is fixed\n",
-                file.display(),
-                refusal(f, spi),
-                f.code.code(),
-                f.data
-            ))),
-            None => Ok(()),
-        }
+/// Activate the new key under the session's association, then retire `retire` under the new
+/// key; `file` follows each step.
+fn walk(s: &mut Session, file: &Path, target: u16, retire: Option<u16>) -> Result<(), Failure> {
+    let installed = |e: Failure| match e {
+        Failure::Rejected(m) => Failure::Rejected(format!(
+            "the new key of SA {target} is installed and {} holds it, but {m}",
+            file.display()
+        )),
+        other => other,
     };
-    step(s, 7, target, "activate")?;
-    println!("SA {target}: key active (activated under SA {carrier})");
+    change_state(s, Some(file), target, KeyState::Active).map_err(installed)?;
     if let Some(old) = retire {
         s.use_spi(target);
-        step(s, 8, old, "deactivate")?;
-        println!(
-            "SA {old}: key deactivated (under SA {target}, the new key); command under \
-             --spi {target} from now on"
-        );
+        change_state(s, Some(file), old, KeyState::Deactivated).map_err(installed)?;
+        println!("command under --spi {target} from now on (SA {old} is retired)");
     }
     Ok(())
+}
+
+/// Refused before sending: our file (which follows the node's states) says the key is active.
+fn key_active(target: u16, file: &Path) -> String {
+    format!(
+        "the key of SA {target} is active ({} follows the node's key states); the node takes a \
+         new key only into one in pre-activation or deactivated: deactivate it first under \
+         another association (`spacenode ground keys deactivate --target {target} --spi OTHER`)",
+        file.display()
+    )
 }
 
 fn otar_refusal(f: comms::failure::Failure, target: u16) -> String {

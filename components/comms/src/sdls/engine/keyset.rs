@@ -14,7 +14,7 @@ use super::super::permissions::Permissions;
 use super::super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
 use super::super::sealed::MAX_FILE_LEN;
 use super::super::state::StatePersist;
-use super::{Association, ManageError, Role, SecurityEngine, derive_pair};
+use super::{Association, ManageError, SecurityEngine, derive_pair};
 
 impl SecurityEngine {
     /// Commit the key set with every association mapped through `f` and the KEK `kek`,
@@ -125,9 +125,7 @@ impl SecurityEngine {
             .zip(derived.iter_mut())
         {
             let sa = self.find(k.spi).ok_or(ManageError::UnknownSpi(k.spi))?;
-            // The ground follows an OTAR the node completed; its own copy of the states may be
-            // older than the node's (the node is what refuses).
-            if self.role == Role::Node && sa.key_state == KeyState::Active {
+            if sa.key_state == KeyState::Active {
                 return Err(ManageError::KeyActive(k.spi));
             }
             let (up, down) = derive_pair(&k.key, k.spi, sa.epoch).map_err(|_| ManageError::Mac)?;
