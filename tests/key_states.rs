@@ -167,6 +167,16 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     assert!(o.status.success(), "{}", text(&o));
     let o = ground(&["ping"], 1, addrs, d);
     assert!(!o.status.success(), "the retired SA 1 reached the node");
+    // Housekeeping says each key's state, and where telemetry goes now.
+    let o = ground(&["status"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    for line in [
+        "SA 1: key deactivated, key epoch 0",
+        "SA 2: key active, key epoch 0",
+        "SA 3: key active (telemetry), key epoch 0",
+    ] {
+        assert!(text(&o).contains(line), "{line}:\n{}", text(&o));
+    }
     // Into the active key in use: refused in words (by the ground, whose file follows the
     // node's states; the node's own refusal is comms' test), the file unchanged, nothing left
     // behind.

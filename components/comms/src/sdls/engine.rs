@@ -278,6 +278,10 @@ pub struct SaStatus {
     pub tx_reserved: u64,
     /// Permissions.
     pub permissions: Permissions,
+    /// The master key's state.
+    pub key_state: KeyState,
+    /// Unsolicited telemetry goes out under this association.
+    pub telemetry: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +321,8 @@ impl Association {
             tx_next: self.tx_next,
             tx_reserved: self.tx_reserved,
             permissions: self.permissions,
+            key_state: self.key_state,
+            telemetry: self.telemetry,
         }
     }
 }
