@@ -10,7 +10,8 @@
 //! | 10+n | 16 | MAC over bytes `0 .. 10+n` ([`super::mac`]) | security trailer, MAC (§4.1.2) |
 //!
 //! Authentication-only service (no encryption, no IV, no pad length: the telecommands and
-//! telemetry of this node are not confidential; keys never travel). The unit stands in for the
+//! telemetry of this node are not confidential; keys travel only wrapped under the
+//! key-encryption key, inside a TC 130,6, [`super::otar`]). The unit stands in for the
 //! transfer frame's security header + data field + trailer; the datagram radio and the HDLC
 //! framing of the standby link replace the frame's primary header, so no header bits are
 //! authenticated beyond the security header (the SDLS authentication mask is empty).

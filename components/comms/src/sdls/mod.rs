@@ -15,7 +15,8 @@
 //! | [`permissions`] | what each association may command |
 //! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
-//! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit
+//! Avoids: encrypting traffic (authentication-only service; the only ciphers are the seal of
+//! the keys at rest and OTAR's key wrap), heap, and any answer to a refused unit
 //! (the node's one exception, an authenticated unit refused for its sequence number, is
 //! [`crate::node`]'s rate-limited event 0x0007).
 
