@@ -18,7 +18,7 @@ use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::router::Local;
 use crate::sdls::engine::ManageError;
 use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
-use crate::sdls::{KeyState, OtarError, StatePersist};
+use crate::sdls::{KeyState, OtarError, StatePersist, otar};
 
 use super::{Ctx, Downlink, Node, Now};
 
@@ -67,8 +67,14 @@ impl<P: StatePersist> Node<P> {
                 let (s, c) = function::decode_verify(tc.app_data)?;
                 Args::Verify(s, c)
             }
-            // The wrapped keys are checked by the engine (length first, before any crypto).
-            Local::InstallKeys => Args::Install,
+            // The length here; the wrapped keys are checked by the engine.
+            Local::InstallKeys if otar::valid_len(tc.app_data.len()) => Args::Install,
+            Local::InstallKeys => {
+                return Err(Failure::with(
+                    FailureCode::BadAppData,
+                    tc.app_data.len() as u32,
+                ));
+            }
             Local::ActivateKey => {
                 Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Active)
             }

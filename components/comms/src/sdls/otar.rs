@@ -58,6 +58,14 @@ pub const fn pdu_len(n: usize) -> usize {
     HEAD_LEN + ENTRY_LEN * n + TAG_LEN
 }
 
+/// Whether `len` is the length of a TC 130,6 (`14 + 36·n + 16`, `n = 1..=8`).
+pub const fn valid_len(len: usize) -> bool {
+    match len.checked_sub(HEAD_LEN + TAG_LEN) {
+        Some(body) => body > 0 && body % ENTRY_LEN == 0 && body / ENTRY_LEN <= MAX_ASSOCIATIONS,
+        None => false,
+    }
+}
+
 /// The key-encryption key and the last key id installed under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kek {
@@ -196,11 +204,10 @@ pub fn wrap(
 /// key, no SPI twice). Which associations may take the keys is the engine's check.
 pub fn unwrap(kek: Option<&Kek>, pdu: &[u8]) -> Result<Unwrapped, OtarError> {
     let kek = kek.ok_or(OtarError::NoKek)?;
-    let body_len = pdu
-        .len()
-        .checked_sub(HEAD_LEN + TAG_LEN)
-        .filter(|b| *b > 0 && b % ENTRY_LEN == 0 && b / ENTRY_LEN <= MAX_ASSOCIATIONS)
-        .ok_or(OtarError::BadLength(pdu.len()))?;
+    if !valid_len(pdu.len()) {
+        return Err(OtarError::BadLength(pdu.len()));
+    }
+    let body_len = pdu.len() - HEAD_LEN - TAG_LEN;
     let mkid = u16::from_be_bytes([pdu[0], pdu[1]]);
     if mkid != kek.mkid {
         return Err(OtarError::WrongMkid {
@@ -288,6 +295,21 @@ mod tests {
         let got = unwrap(Some(&kek(199)), &pdu).unwrap();
         assert_eq!(got.keys().cloned().collect::<Vec<_>>(), keys.to_vec());
         assert_eq!(got.last_kid(), 201);
+    }
+
+    proptest::proptest! {
+        /// Any bytes are refused in words or opened, never a panic; a valid OTAR with any one
+        /// bit changed is refused.
+        #[test]
+        fn any_input_is_refused_or_opened(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            bit in 0usize..(pdu_len(1) * 8),
+        ) {
+            let _ = unwrap(Some(&kek(0)), &data);
+            let mut pdu = wrapped(&kek(0), &[key(3, 200, 0x33)]);
+            pdu[bit / 8] ^= 1 << (bit % 8);
+            proptest::prop_assert!(unwrap(Some(&kek(0)), &pdu).is_err());
+        }
     }
 
     #[test]
