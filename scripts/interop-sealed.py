@@ -125,6 +125,20 @@ def run_node(binary, state, log_path, until, *grounds):
 ENTRIES = 6 + 36  # version 2: header, then the KEK block
 
 
+def expect_record(state, seal_key, generation, plaintext, what):
+    """Both copies of the key record on the board at `state` must open, under `seal_key`, as
+    generation `generation` to `plaintext`. Returns the flash image."""
+    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
+    for base in KEYS_COPIES:
+        origin, got, plain = open_sealed(store_payload(flash, base), seal_key)
+        if (origin, got) != (1, generation):
+            fail(f"{what}, copy at {base:#x}: origin {origin}, generation {got}, expected 1, "
+                 f"{generation}")
+        if plain != plaintext:
+            fail(f"{what}, copy at {base:#x}: the sealed file is not the expected one")
+    return flash
+
+
 def kek_of(file_bytes):
     """(MKID, last KID, KEK) of a version 2 provisioning file."""
     return (int.from_bytes(file_bytes[6:8], "big"), int.from_bytes(file_bytes[8:10], "big"),
@@ -212,16 +226,9 @@ def after_otar(binary, work, state, keyfile, seal_key):
     after = open(keyfile, "rb").read()
     if master_of_spi(after, 2) == master_of_spi(before, 2) or kek_of(after)[1] != 1:
         fail("the ground's key file has no new key for association 2, or not key id 1")
-    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
-    for base in KEYS_COPIES:
-        origin, generation, plain = open_sealed(store_payload(flash, base), seal_key)
-        if (origin, generation) != (1, 5):
-            fail(f"after the OTAR, copy at {base:#x}: origin {origin}, generation {generation}, "
-                 f"expected 1, 5")
-        if plain != after:
-            fail(f"after the OTAR, copy at {base:#x}: the sealed file is not the ground's")
-        if plain[-4:] != crc32c(plain[:-4]).to_bytes(4, "big"):
-            fail("the resealed file's CRC-32C does not match")
+    if after[-4:] != crc32c(after[:-4]).to_bytes(4, "big"):
+        fail("the ground's new key file's CRC-32C does not match")
+    flash = expect_record(state, seal_key, 5, after, "after the OTAR (the ground's key file)")
     if master_of_spi(after, 2) in flash:
         fail("the new key lies in clear on comms-flash")
 
@@ -290,15 +297,8 @@ def main():
     expected = bytearray(file_bytes)
     expected[flags_at] &= ~0b110 & 0xFF
     expected[-4:] = crc32c(bytes(expected[:-4])).to_bytes(4, "big")
-    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
-    for base in KEYS_COPIES:
-        origin, generation, plain = open_sealed(store_payload(flash, base), key)
-        if (origin, generation) != (1, 2):
-            fail(f"after activation, copy at {base:#x}: origin {origin}, generation "
-                 f"{generation}, expected 1, 2")
-        if plain != bytes(expected):
-            fail(f"after activation, copy at {base:#x}: the sealed file is not the key file "
-                 f"with association 3 active")
+    flash = expect_record(state, key, 2, bytes(expected),
+                          "after activation (the key file with association 3 active)")
     for i in range(count):
         if master_of(file_bytes, i) in flash:
             fail(f"master key of association {i} lies in clear after the reseal")
