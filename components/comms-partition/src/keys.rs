@@ -285,9 +285,19 @@ pub fn log_origin(keys: &LinkKeys) {
             log::info!("SDLS keys: sealed on comms-flash (generation {g})")
         }
     }
+    match keys.sealed.provisioning.kek() {
+        Some(k) => log::info!(
+            "SDLS key-encryption key (MKID {}): new keys can come over the air (TC 130,6), above key id {}",
+            k.mkid,
+            k.last_kid
+        ),
+        None => log::info!(
+            "SDLS keys without a key-encryption key (version 1 provisioning): this node cannot take new keys over the air"
+        ),
+    }
     if keys.inbox_ignored {
         log::warn!(
-            "SDLS provisioning inbox erased unused: this node already has sealed keys (their states change over the air; new keys need a fresh provisioning)"
+            "SDLS provisioning inbox erased unused: this node already has sealed keys (new keys and key states change over the air, `spacenode ground keys`)"
         );
     }
 }
