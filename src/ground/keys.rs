@@ -47,11 +47,13 @@ pub enum KeysCommand {
     /// telemetry, telemetry moves to --spi
     Deactivate(StateArgs),
     /// Over-the-air rekeying (PUS 130,6): a fresh key for --target, wrapped under the
-    /// key-encryption key of --provisioning, then activated; with --retire, that key is
-    /// deactivated under the new one. The file is replaced only once the node holds the key
+    /// key-encryption key of --provisioning, then activated; with --retire OLD, OLD's key is
+    /// then deactivated under the new key. The file is replaced only once the node holds the
+    /// new key
     Rekey(super::rekey::RekeyArgs),
     /// Rotate an association's key epoch (PUS 130,1): new session keys from the same master
-    /// key, on the node and in the ground's state
+    /// key, on the node and in the ground's state. Sent under another association than
+    /// --target
     Rotate(super::rekey::RotateArgs),
 }
 

@@ -85,7 +85,8 @@ pub enum GroundCommand {
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
     /// The node's SDLS keys: verify them by challenge/response (PUS 130,4), activate or
-    /// deactivate one (PUS 130,7 / 130,8)
+    /// deactivate one (PUS 130,7 / 130,8), send a fresh one over the air (PUS 130,6), rotate
+    /// an epoch (PUS 130,1)
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Set the node's mission time from the ground's UTC clock: an admin-signed time
