@@ -75,8 +75,8 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
     if sealed {
         return Err(Failure::Rejected(format!(
             "{} already holds sealed SDLS keys: comms would erase the inbox unused; a node in \
-             service changes key states over the air (ground keys activate/deactivate), a \
-             board being set up again starts from a fresh --state directory\n",
+             service gets new keys and changes key states over the air (ground keys rekey, \
+             activate, deactivate), a board being set up again starts from a fresh --state directory\n",
             path.display()
         )));
     }
