@@ -105,6 +105,26 @@ fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
     b.stop();
 }
 
+/// The provisioning file `bytes` with association `spi`'s key marked deactivated.
+fn with_state(bytes: &[u8], spi: u16) -> Vec<u8> {
+    use comms::sdls::{KeyState, ProvisionedSa, Provisioning};
+    let p = Provisioning::parse(bytes).unwrap();
+    let sas: Vec<ProvisionedSa> = p
+        .associations()
+        .cloned()
+        .map(|mut s| {
+            if s.spi == spi {
+                s.state = KeyState::Deactivated;
+            }
+            s
+        })
+        .collect();
+    let mut out = vec![0u8; Provisioning::encoded_len_kek(sas.len())];
+    let n = Provisioning::encode_file(&sas, p.kek(), &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
 fn sa_key(file: &Path, spi: u16) -> [u8; 32] {
     let p = comms::sdls::Provisioning::parse(&std::fs::read(file).unwrap()).unwrap();
     *p.associations()
@@ -195,6 +215,34 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), in_use);
     assert!(!next.exists());
+    // The node's own refusal, in the real partition: a stale ground file that says SA 2's
+    // key is deactivated. The node refuses (0x0310), the tool says so and keeps no FILE.next.
+    let stale = d.join("stale.keys");
+    std::fs::write(&stale, with_state(&std::fs::read(&file).unwrap(), 2)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["ground", "keys", "rekey", "--target", "2", "--spi", "3"])
+        .args(["--timeout-ms", "400", "--attempts", "3"])
+        .args([
+            "--node",
+            &addrs.0.to_string(),
+            "--listen",
+            &addrs.1.to_string(),
+        ])
+        .arg("--state")
+        .arg(d.join("ground"))
+        .arg("--provisioning")
+        .arg(&stale)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "the node refused the new key of SA 2: the key of SA 2 is active on the node"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("stale.keys.next").exists());
     // The retired SA 1 gets a fresh key in turn (key id 2), under SA 3, and works again.
     let o = ground(&["keys", "rekey", "--target", "1"], 3, addrs, d);
     assert!(o.status.success(), "{}", text(&o));
