@@ -17,7 +17,15 @@ Steps, against the real `spacenode` binary:
    pre-activation) with `spacenode ground keys activate --target 3`, stop it: both copies must
    now open as generation 2 to the key file with only association 3's key-state bits (flags
    bits 1..=2, provision.rs) changed from 1 (pre-activation) to 0 (active) and a CRC-32C
-   (computed here) that matches.
+   (computed here) that matches, and the ground's key file now equal to it (the ground follows);
+6. OTAR (TC 130,6, components/comms/src/sdls/otar.rs): `spacenode ground keys rekey` of a fresh
+   key file, sent to a UDP socket of this script instead of a node. The captured unit's PUS TC
+   (130,6) is unwrapped with `cryptography`'s AESGCM under the file's key-encryption key
+   (provision.rs version 2): it must carry SPI 3, key id 1 and the key the tool kept in
+   `FILE.next` (its answer never came, so FILE itself must be unchanged);
+7. on the real board: deactivate association 2, rekey it (OTAR, then activate): both copies of
+   the record must open as generation 5 to exactly the ground's key file, which must hold a new
+   key for association 2 and the KEK's last key id 1.
 
 Usage: interop-sealed.py SPACENODE_BINARY WORKDIR
 """
@@ -32,7 +40,7 @@ import sys
 import time
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 
 # boards/sim/src/drivers.rs: the sim board's public sealing secret.
 SIM_SEAL_SECRET = b"spacenode sim board seal (PUBLIC"
@@ -86,10 +94,10 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def run_node(binary, state, log_path, until, ground=None):
-    """Run the board until its log holds `until`, then run `ground` (a list of arguments to
-    `spacenode ground`, with the link options added), then stop it. Returns the ground's
-    completed process, or None."""
+def run_node(binary, state, log_path, until, *grounds):
+    """Run the board until its log holds `until`, then run each of `grounds` (lists of
+    arguments to `spacenode ground`, with the link options added) while they succeed, then stop
+    it. Returns the last ground command's completed process, or None."""
     uplink, down = free_port(), free_port()
     done = None
     with open(log_path, "w") as log:
@@ -100,7 +108,9 @@ def run_node(binary, state, log_path, until, ground=None):
         deadline = time.time() + 60
         while time.time() < deadline and until not in open(log_path).read():
             time.sleep(0.1)
-        if ground is not None and until in open(log_path).read():
+        for ground in grounds:
+            if until not in open(log_path).read() or (done and done.returncode != 0):
+                break
             done = subprocess.run(
                 [binary, "ground", *ground, "--node", f"127.0.0.1:{uplink}",
                  "--listen", f"127.0.0.1:{down}"], capture_output=True, text=True)
@@ -110,6 +120,117 @@ def run_node(binary, state, log_path, until, ground=None):
         print(open(log_path).read())
         fail(f"the node never logged {until!r}")
     return done
+
+
+ENTRIES = 6 + 36  # version 2: header, then the KEK block
+
+
+def expect_record(state, seal_key, generation, plaintext, what):
+    """Both copies of the key record on the board at `state` must open, under `seal_key`, as
+    generation `generation` to `plaintext`. Returns the flash image."""
+    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
+    for base in KEYS_COPIES:
+        origin, got, plain = open_sealed(store_payload(flash, base), seal_key)
+        if (origin, got) != (1, generation):
+            fail(f"{what}, copy at {base:#x}: origin {origin}, generation {got}, expected 1, "
+                 f"{generation}")
+        if plain != plaintext:
+            fail(f"{what}, copy at {base:#x}: the sealed file is not the expected one")
+    return flash
+
+
+def kek_of(file_bytes):
+    """(MKID, last KID, KEK) of a version 2 provisioning file."""
+    return (int.from_bytes(file_bytes[6:8], "big"), int.from_bytes(file_bytes[8:10], "big"),
+            file_bytes[10:42])
+
+
+def master_of(file_bytes, i):
+    return file_bytes[ENTRIES + 40 * i + 8:ENTRIES + 40 * i + 40]
+
+
+def master_of_spi(file_bytes, spi):
+    for i in range(file_bytes[5]):
+        if int.from_bytes(file_bytes[ENTRIES + 40 * i:ENTRIES + 40 * i + 2], "big") == spi:
+            return master_of(file_bytes, i)
+    fail(f"no association {spi} in the key file")
+
+
+def otar_capture(binary, work):
+    """Step 6: capture `ground keys rekey`'s unit on a socket and unwrap it. Returns its
+    application data's length."""
+    keyfile = os.path.join(work, "capture.keys")
+    for f in (keyfile, keyfile + ".next"):
+        if os.path.exists(f):
+            os.remove(f)
+    subprocess.run([binary, "provision-link", "--generate", "--spare", keyfile], check=True,
+                   stdout=subprocess.DEVNULL)
+    before = open(keyfile, "rb").read()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(10)
+    ground = subprocess.Popen(
+        [binary, "ground", "keys", "rekey", "--target", "3", "--spi", "1", "--provisioning",
+         keyfile, "--state", os.path.join(work, "capture-ground"), "--node",
+         f"127.0.0.1:{sock.getsockname()[1]}", "--listen", f"127.0.0.1:{free_port()}",
+         "--attempts", "1", "--timeout-ms", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    unit, _ = sock.recvfrom(65536)
+    out, _ = ground.communicate(timeout=30)
+    if ground.returncode != 1 or "may or may not hold the new key of SA 3" not in out:
+        fail(f"rekey without an answer: exit {ground.returncode}: {out}")
+    if open(keyfile, "rb").read() != before:
+        fail("the ground replaced its key file although the node never answered")
+    kept = open(keyfile + ".next", "rb").read()
+    # engine.rs: SPI (2) | ARSN (8) | space packet | MAC (16). The packet: primary header (6),
+    # PUS-C TC secondary header (5: version and flags, service, subservice, source id), data,
+    # CRC (2).
+    packet = unit[10:-16]
+    if int.from_bytes(unit[:2], "big") != 1 or packet[7] != 130 or packet[8] != 6:
+        fail(f"the captured unit is not a TC 130,6 under SPI 1: {unit[:20].hex()}")
+    app = packet[11:-2]
+    mkid, last_kid, kek = kek_of(before)
+    if int.from_bytes(app[:2], "big") != mkid:
+        fail(f"the OTAR names MKID {int.from_bytes(app[:2], 'big')}, the file's KEK is {mkid}")
+    iv, wrapped = app[2:14], app[14:]
+    plain = AESGCM(kek).decrypt(iv, wrapped, app[:2])
+    if len(plain) != 36:
+        fail(f"the OTAR carries {len(plain)} bytes of keys, expected one 36-byte entry")
+    spi, kid, new = int.from_bytes(plain[:2], "big"), int.from_bytes(plain[2:4], "big"), plain[4:]
+    if (spi, kid) != (3, last_kid + 1):
+        fail(f"the OTAR installs SPI {spi} key id {kid}, expected SPI 3 key id {last_kid + 1}")
+    if new != master_of_spi(kept, 3) or new == master_of_spi(before, 3):
+        fail("the unwrapped key is not the new key the ground kept in FILE.next")
+    if kek_of(kept)[1] != kid:
+        fail("FILE.next does not record the new last key id")
+    bad = bytearray(app)
+    bad[20] ^= 1
+    try:
+        AESGCM(kek).decrypt(bytes(bad[2:14]), bytes(bad[14:]), bytes(bad[:2]))
+        fail("a changed wrapped byte still verified")
+    except InvalidTag:
+        pass
+    return len(app)
+
+
+def after_otar(binary, work, state, keyfile, seal_key):
+    """Step 7: deactivate association 2, rekey it on the real board; open the record."""
+    before = open(keyfile, "rb").read()
+    link = ["--provisioning", keyfile, "--state", os.path.join(work, "ground"),
+            "--timeout-ms", "1000"]
+    done = run_node(binary, state, os.path.join(work, "node3.log"), "[comms] INFO  SA 3:",
+                    ["keys", "deactivate", "--target", "2", "--spi", "1", *link],
+                    ["keys", "rekey", "--target", "2", "--spi", "1", *link])
+    if done is None or done.returncode != 0:
+        fail(f"ground keys deactivate + rekey failed: {done and (done.stdout + done.stderr)}")
+    after = open(keyfile, "rb").read()
+    if master_of_spi(after, 2) == master_of_spi(before, 2) or kek_of(after)[1] != 1:
+        fail("the ground's key file has no new key for association 2, or not key id 1")
+    if after[-4:] != crc32c(after[:-4]).to_bytes(4, "big"):
+        fail("the ground's new key file's CRC-32C does not match")
+    flash = expect_record(state, seal_key, 5, after, "after the OTAR (the ground's key file)")
+    if master_of_spi(after, 2) in flash:
+        fail("the new key lies in clear on comms-flash")
 
 
 def main():
@@ -154,12 +275,14 @@ def main():
             pass
     if flash[INBOX[0]:INBOX[1]] != b"\xff" * (INBOX[1] - INBOX[0]):
         fail("the provisioning inbox was not erased after sealing")
-    # provision.rs: 6-byte header, then 40-byte entries with the key at offset 8.
+    # provision.rs: 6-byte header, the 36-byte KEK block (version 2), then 40-byte entries
+    # with the key at offset 8.
     count = file_bytes[5]
-    for i in range(count):
-        master = file_bytes[6 + 40 * i + 8:6 + 40 * i + 40]
-        if master in flash:
-            fail(f"master key of association {i} lies in clear on comms-flash")
+    if file_bytes[4] != 2:
+        fail(f"provision-link --generate wrote version {file_bytes[4]}, expected 2 (with a KEK)")
+    for secret in [kek_of(file_bytes)[2]] + [master_of(file_bytes, i) for i in range(count)]:
+        if secret in flash:
+            fail("a master key or the key-encryption key lies in clear on comms-flash")
 
     # Step 5: a key state change reseals the record as the next generation.
     ground = ["keys", "activate", "--target", "3", "--spi", "1", "--provisioning", keyfile,
@@ -168,28 +291,29 @@ def main():
                     ground)
     if done is None or done.returncode != 0:
         fail(f"ground keys activate failed: {done and (done.stdout + done.stderr)}")
-    flags_at = 6 + 40 * 2 + 6  # association 3's flags byte
+    flags_at = ENTRIES + 40 * 2 + 6  # association 3's flags byte
     if count != 3 or (file_bytes[flags_at] >> 1) & 3 != 1:
         fail("the generated file has no spare association 3 in pre-activation")
     expected = bytearray(file_bytes)
     expected[flags_at] &= ~0b110 & 0xFF
     expected[-4:] = crc32c(bytes(expected[:-4])).to_bytes(4, "big")
-    flash = open(os.path.join(state, "comms-flash.flash"), "rb").read()
-    for base in KEYS_COPIES:
-        origin, generation, plain = open_sealed(store_payload(flash, base), key)
-        if (origin, generation) != (1, 2):
-            fail(f"after activation, copy at {base:#x}: origin {origin}, generation "
-                 f"{generation}, expected 1, 2")
-        if plain != bytes(expected):
-            fail(f"after activation, copy at {base:#x}: the sealed file is not the key file "
-                 f"with association 3 active")
+    flash = expect_record(state, key, 2, bytes(expected),
+                          "after activation (the key file with association 3 active)")
     for i in range(count):
-        if file_bytes[6 + 40 * i + 8:6 + 40 * i + 40] in flash:
+        if master_of(file_bytes, i) in flash:
             fail(f"master key of association {i} lies in clear after the reseal")
+    if open(keyfile, "rb").read() != bytes(expected):
+        fail("the ground's key file did not follow the activation")
+
+    captured = otar_capture(binary, work)
+    after_otar(binary, work, state, keyfile, key)
     print(f"interop-sealed: ok: both copies of the sealed key record open with AES-GCM-SIV "
           f"(cryptography) to the {len(file_bytes)}-byte key file; tampering and another "
           f"board's secret are refused; inbox erased; no key in clear; after `ground keys "
-          f"activate` both open as generation 2 with only association 3's key state changed")
+          f"activate` both open as generation 2 with only association 3's key state changed; "
+          f"the OTAR the ground sent ({captured} bytes) unwraps with AES-GCM (cryptography) to "
+          f"SPI 3, key id 1 and the key it kept in FILE.next; after a real deactivate + rekey "
+          f"the record opens as generation 5 to the ground's key file with the new key")
 
 
 if __name__ == "__main__":

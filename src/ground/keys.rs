@@ -13,18 +13,26 @@
 //! `comms::sdls::KeyState`). The node reseals its key record on flash before the change takes
 //! effect and refuses: activating a key not in pre-activation, deactivating one not active, and
 //! deactivating the key the command came under. Deactivating the telemetry association's key
-//! moves unsolicited telemetry to `--spi`. The ground's provisioning file is not changed (the
-//! ground may send under any key in it; the node is what refuses).
+//! moves unsolicited telemetry to `--spi`. Once the node completed it, the ground's
+//! provisioning file is replaced (written beside it, then renamed) by the same key set with the
+//! node's new states, so it keeps mirroring the node's sealed record (the ground still sends
+//! under any key in it; the node is what refuses). If the file's states already differed from
+//! the node's, it is left as it is, with a WARN line.
+//!
+//! `keys rekey` (OTAR, 130,6) and `keys rotate` (epoch, 130,1) are in `super::rekey`.
 //!
 //! Avoids: trusting an answer to another challenge (the echoed challenge must be ours).
 
+use super::session::Session;
 use super::{LinkArgs, print_reports, refused, session_failure};
 use crate::failure::Failure;
+use crate::provision::link::write_new_file;
 use clap::{Args, Subcommand};
 use comms::failure::FailureCode;
 use comms::pus::ST_SECURITY;
 use comms::pus::function::VERIFY_REPORT_LEN;
 use comms::sdls::KeyState;
+use std::path::Path;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -38,6 +46,15 @@ pub enum KeysCommand {
     /// refuses units under it. Not the key this command goes under (--spi); if it carries
     /// telemetry, telemetry moves to --spi
     Deactivate(StateArgs),
+    /// Over-the-air rekeying (PUS 130,6): a fresh key for --target, wrapped under the
+    /// key-encryption key of --provisioning, then activated; with --retire OLD, OLD's key is
+    /// then deactivated under the new key. The file is replaced only once the node holds the
+    /// new key
+    Rekey(super::rekey::RekeyArgs),
+    /// Rotate an association's key epoch (PUS 130,1): new session keys from the same master
+    /// key, on the node and in the ground's state. Sent under another association than
+    /// --target
+    Rotate(super::rekey::RotateArgs),
 }
 
 #[derive(Args)]
@@ -63,16 +80,30 @@ pub fn run(c: KeysCommand) -> Result<(), Failure> {
         KeysCommand::Verify(a) => verify(a),
         KeysCommand::Activate(a) => set_state(a, KeyState::Active),
         KeysCommand::Deactivate(a) => set_state(a, KeyState::Deactivated),
+        KeysCommand::Rekey(a) => super::rekey::rekey(a),
+        KeysCommand::Rotate(a) => super::rekey::rotate(a),
     }
 }
 
 fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
-    let target = args.target;
+    let (link, mut s) = args.link.open()?;
+    change_state(&mut s, link.provisioning.as_deref(), args.target, wanted)
+}
+
+/// Send 130,7 (`wanted` active) or 130,8 for `target` under the session's association; once
+/// the node completed it, our engine follows (with the node's rules) and `file`, if any, is
+/// replaced by the new key set, so it keeps the node's states and telemetry association.
+pub(super) fn change_state(
+    s: &mut Session,
+    file: Option<&Path>,
+    target: u16,
+    wanted: KeyState,
+) -> Result<(), Failure> {
     let (subtype, verb) = match wanted {
         KeyState::Active => (7, "activate"),
         _ => (8, "deactivate"),
     };
-    let mut s = args.link.session()?;
+    let carrier = s.spi();
     let a = s
         .command(ST_SECURITY, subtype, &target.to_be_bytes())
         .map_err(session_failure)?;
@@ -86,14 +117,43 @@ fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
         )));
     }
     println!(
-        "SA {target}: key {}; the node sealed the change on its flash before it took effect",
+        "SA {target}: key {} (under SA {carrier}); the node sealed the change on its flash \
+         before it took effect",
         wanted.name()
     );
-    Ok(())
+    let Some(file) = file else { return Ok(()) };
+    match s.follow_key_state(target, wanted, carrier) {
+        Ok(keys) => replace_file(file, &keys),
+        Err(e) => {
+            eprintln!(
+                "WARN  {} is unchanged: its copy of the key states differs from the node's \
+                 ({e}); the ground still sends under any key in it (the node is what refuses)",
+                file.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Replace `file` by `bytes` (mode 0600): written to `FILE.tmp`, flushed, then renamed over
+/// it, so `file` is always either whole old or whole new.
+pub(super) fn replace_file(file: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Failure::Usage(format!("{}: {e}", tmp.display())));
+        }
+        _ => {}
+    }
+    write_new_file(&tmp, bytes)?;
+    std::fs::rename(&tmp, file)
+        .map_err(|e| Failure::Usage(format!("{} -> {}: {e}", tmp.display(), file.display())))
 }
 
 /// What a key-state refusal means, for the operator.
-fn refusal(f: comms::failure::Failure, target: u16) -> String {
+pub(super) fn refusal(f: comms::failure::Failure, target: u16) -> String {
     let state = |code: u32| KeyState::from_code((code & 3) as u8).map_or("unknown", |s| s.name());
     match f.code {
         FailureCode::KeyStateRefused => format!(

@@ -14,6 +14,9 @@
 //! | `keygen` | a new P-256 secret key file, mode 0600 ([`keyfile`]); prints its public key |
 //! | `resync` | SDLS "set ARSN" (PUS 130,3): moves the node's anti-replay window to the ground's sequence numbers ([`session`]) |
 //! | `keys verify` | SDLS key verification (PUS 130,4, CCSDS 355.1 challenge/response): does the node hold the same key as our provisioning file ([`keys`]) |
+//! | `keys activate`, `keys deactivate` | an association's key state (PUS 130,7 / 130,8) ([`keys`]) |
+//! | `keys rekey` | over-the-air rekeying (PUS 130,6): a new key wrapped under the key-encryption key, then activated, the old one optionally retired; the provisioning file is replaced only once the node holds the new key ([`rekey`]) |
+//! | `keys rotate` | a new key epoch for an association (PUS 130,1) ([`rekey`]) |
 //! | `upgrade` | uplinks a signed bundle to the upgrade agent (only the chunks it needs), follows the trial boot, prints the outcome ([`upgrade`]) |
 //!
 //! Every command that talks to the node takes `--node NAME|ADDR`: a named profile of
@@ -38,6 +41,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod profile;
 pub mod refusal;
+mod rekey;
 pub mod serial_link;
 pub mod session;
 pub mod sign;
@@ -84,7 +88,8 @@ pub enum GroundCommand {
     /// an authenticated "set ARSN" (PUS 130,3) that moves the node's window to the ground's.
     Resync(LinkArgs),
     /// The node's SDLS keys: verify them by challenge/response (PUS 130,4), activate or
-    /// deactivate one (PUS 130,7 / 130,8)
+    /// deactivate one (PUS 130,7 / 130,8), send a fresh one over the air (PUS 130,6), rotate
+    /// an epoch (PUS 130,1)
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Set the node's mission time from the ground's UTC clock: an admin-signed time

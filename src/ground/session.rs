@@ -275,6 +275,57 @@ impl Session {
         self.ground.security()
     }
 
+    /// The key set (a provisioning file) our engine would hold after the OTAR `pdu` (TC 130,6
+    /// application data), with the node's checks; our engine is not changed.
+    pub fn keys_after(&self, pdu: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, SessionError> {
+        let mut probe = self.ground.clone();
+        probe
+            .install_keys(pdu)
+            .map(|f| zeroize::Zeroizing::new(f.to_vec()))
+            .map_err(SessionError::Build)
+    }
+
+    /// Follow an OTAR the node completed: our engine takes the same keys.
+    pub fn install_keys(&mut self, pdu: &[u8]) -> Result<(), SessionError> {
+        self.ground
+            .install_keys(pdu)
+            .map(|_| ())
+            .map_err(SessionError::Build)
+    }
+
+    /// Follow a key state change the node completed ([`Ground::follow_key_state`]); returns
+    /// the new key set (a provisioning file).
+    pub fn follow_key_state(
+        &mut self,
+        spi: u16,
+        wanted: comms::sdls::KeyState,
+        carrier: u16,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SessionError> {
+        self.ground
+            .follow_key_state(spi, wanted, carrier)
+            .map(|f| zeroize::Zeroizing::new(f.to_vec()))
+            .map_err(SessionError::Build)
+    }
+
+    /// Follow a key rotation of `spi` to `epoch` the node completed (saved with the state).
+    pub fn rotate(&mut self, spi: u16, epoch: u32) -> Result<(), SessionError> {
+        self.ground
+            .rotate(spi, epoch)
+            .map_err(SessionError::Build)?;
+        self.save()
+    }
+
+    /// The association commands go under.
+    pub fn spi(&self) -> u16 {
+        self.cfg.spi
+    }
+
+    /// Send the next commands under association `spi` (in our provisioning file). The
+    /// request sequence count runs on, so no request ID of this session repeats.
+    pub fn use_spi(&mut self, spi: u16) {
+        self.cfg.spi = spi;
+    }
+
     fn save(&self) -> Result<(), SessionError> {
         let states: Vec<SaState> = self.ground.states().collect();
         let mut buf = [0u8; MAX_STATE_LEN];

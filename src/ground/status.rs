@@ -160,8 +160,17 @@ pub fn security(s: &[u8]) -> Option<String> {
     for l in lines.iter().flatten() {
         writeln!(
             out,
-            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}",
-            l.spi, l.epoch, l.rx_last, l.rx_reserved, l.tx_next
+            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}; key {}{}",
+            l.spi,
+            l.epoch,
+            l.rx_last,
+            l.rx_reserved,
+            l.tx_next,
+            match l.key_state {
+                comms::sdls::KeyState::PreActive => "in pre-activation",
+                other => other.name(),
+            },
+            if l.telemetry { ", telemetry" } else { "" }
         )
         .ok()?;
     }

@@ -1,8 +1,9 @@
 //! `spacenode provision-link`: the SDLS link keys of a sim board, provisioned like the signer's
 //! registry (see `docs/provisioning.md`, "Link keys").
 //!
-//! - `--generate FILE` makes a new provisioning file ([`comms::sdls::provision`] format) with
-//!   fresh random master keys from the operating system: association 1 (every permission,
+//! - `--generate FILE` makes a new provisioning file ([`comms::sdls::provision`] format,
+//!   version 2) with fresh random keys from the operating system: a key-encryption key (MKID 1,
+//!   only for over-the-air rekeying, `spacenode ground keys rekey`) and association 1 (every permission,
 //!   unsolicited telemetry) and association 2 (ping and housekeeping only), both with a window of
 //!   512. With `--spare`, also association 3 (every permission) whose key is in
 //!   **pre-activation**: the node refuses it until `spacenode ground keys activate --target 3`,
@@ -12,9 +13,9 @@
 //! - `[--state DIR] FILE` checks the file and writes it into the provisioning inbox of comms'
 //!   flash image `STATE/comms-flash.flash` (`comms_partition::keys`). At its first boot comms
 //!   seals it under the board's sealing secret and erases the inbox. A board whose comms already
-//!   sealed keys is refused: its keys change state over the air (`ground keys activate` /
-//!   `deactivate`), never through the inbox; new keys need a fresh board state (there is no
-//!   over-the-air rekeying).
+//!   sealed keys is refused: its keys change over the air (`ground keys rekey`, `activate`,
+//!   `deactivate`), never through the inbox. A version 1 file (no key-encryption key) is still
+//!   accepted, but such a node can never take a key over the air.
 //!
 //! Without it, the sim board's comms seals the sim board's **public** default keys at its first
 //! boot and says so with a WARN line at every start.
@@ -27,7 +28,7 @@ use board_sim::monitor::devices::COMMS_FLASH_IMAGE_SIZE;
 use clap::Args;
 use comms::sdls::mac::{KEY_LEN, Key};
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, SIM_OPS_SPI, SIM_WINDOW};
-use comms::sdls::{Permissions, ProvisionedSa, Provisioning};
+use comms::sdls::{Kek, Permissions, ProvisionedSa, Provisioning};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -74,8 +75,8 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
     if sealed {
         return Err(Failure::Rejected(format!(
             "{} already holds sealed SDLS keys: comms would erase the inbox unused; a node in \
-             service changes key states over the air (ground keys activate/deactivate), a \
-             board being set up again starts from a fresh --state directory\n",
+             service gets new keys and changes key states over the air (ground keys rekey, \
+             activate, deactivate), a board being set up again starts from a fresh --state directory\n",
             path.display()
         )));
     }
@@ -101,6 +102,22 @@ fn random_key() -> Result<Key, Failure> {
 
 /// SPI of the spare association `--spare` adds.
 pub const SPARE_SPI: u16 = 3;
+/// MKID of the key-encryption key `--generate` makes.
+pub const KEK_MKID: u16 = 1;
+
+/// Write `bytes` to a new file at `path` with mode 0600 (never over an existing file) and
+/// flush it to disk.
+pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::Usage(format!("{}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
 
 fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
     let mut sas = vec![
@@ -131,21 +148,19 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
             state: comms::sdls::KeyState::PreActive,
         });
     }
-    let mut out = Zeroizing::new([0u8; Provisioning::encoded_len(3)]);
-    let n = Provisioning::encode(&sas, out.as_mut_slice())
+    let kek = Kek {
+        mkid: KEK_MKID,
+        last_kid: 0,
+        key: random_key()?,
+    };
+    let mut out = Zeroizing::new([0u8; Provisioning::encoded_len_kek(3)]);
+    let n = Provisioning::encode_file(&sas, Some(&kek), out.as_mut_slice())
         .map_err(|e| Failure::Usage(format!("encoding the provisioning file: {e}")))?;
-    let io = |e: std::io::Error| Failure::Usage(format!("{}: {e}", path.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(out.get(..n).unwrap_or(&[])).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    write_new_file(path, out.get(..n).unwrap_or(&[]))?;
     println!(
         "wrote a new SDLS provisioning file {} (mode 0600): SPI {SIM_OPS_SPI} (all permissions, \
-         telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, fresh random keys; give it \
+         telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, a key-encryption key \
+         (MKID {KEK_MKID}, for over-the-air rekeying only), fresh random keys; give it \
          to the node with `spacenode provision-link --state DIR {}` and to the ground with \
          `--provisioning {}`",
         path.display(),

@@ -317,13 +317,14 @@ pub fn assert_no_debug_formatting<'a>(source: &str, lines: impl IntoIterator<Ite
     );
 }
 
-/// The master keys of the SDLS provisioning file at `file`.
+/// The master keys (and the key-encryption key, if any) of the SDLS provisioning file at
+/// `file`.
 pub fn master_keys(file: &Path) -> Vec<[u8; 32]> {
     let bytes = std::fs::read(file).unwrap();
-    comms::sdls::Provisioning::parse(&bytes)
-        .unwrap()
-        .associations()
+    let p = comms::sdls::Provisioning::parse(&bytes).unwrap();
+    p.associations()
         .map(|sa| *sa.master.as_bytes())
+        .chain(p.kek().map(|k| *k.key.as_bytes()))
         .collect()
 }
 

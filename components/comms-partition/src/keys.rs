@@ -24,7 +24,9 @@
 //! | blank (or first write cut), first boot | blank | with the `sim-default-keys` feature (the sim binary only): seal the sim board's **public** default and boot with it, origin [`KeyOrigin::SimDefault`]; otherwise [`KeysError::NotProvisioned`] |
 //!
 //! At run time the record is rewritten (next generation, mirrored) only when a key changes
-//! state (130,7 / 130,8), by [`comms::sdls::FlashPersist::save_keys`] under the same secret.
+//! state (130,7 / 130,8) or a new key arrives over the air (130,6, OTAR, under the
+//! key-encryption key of a version 2 provisioning file), by
+//! [`comms::sdls::FlashPersist::save_keys`] under the same secret.
 //!
 //! So damaged or lost keys are never silently replaced (not by the public default either):
 //! comms stays down and says why, and only the operator's explicit new provisioning brings it
@@ -283,9 +285,19 @@ pub fn log_origin(keys: &LinkKeys) {
             log::info!("SDLS keys: sealed on comms-flash (generation {g})")
         }
     }
+    match keys.sealed.provisioning.kek() {
+        Some(k) => log::info!(
+            "SDLS key-encryption key (MKID {}): new keys can come over the air (TC 130,6), above key id {}",
+            k.mkid,
+            k.last_kid
+        ),
+        None => log::info!(
+            "SDLS keys without a key-encryption key (version 1 provisioning): this node cannot take new keys over the air"
+        ),
+    }
     if keys.inbox_ignored {
         log::warn!(
-            "SDLS provisioning inbox erased unused: this node already has sealed keys (their states change over the air; new keys need a fresh provisioning)"
+            "SDLS provisioning inbox erased unused: this node already has sealed keys (new keys and key states change over the air, `spacenode ground keys`)"
         );
     }
 }
@@ -474,34 +486,57 @@ mod tests {
         assert!(cases > 8);
     }
 
-    /// A power cut at every flash operation of a key state change at run time (activation
-    /// of a pre-activation key, resealed by [`comms::sdls::FlashPersist`]), at several landed
-    /// lengths: the next boot always has the same keys, sealed and verifying, with the key
-    /// either still in pre-activation or active (active whenever the change reported `Ok`),
-    /// and the node can still change a key's state after it.
-    #[test]
-    fn a_power_cut_anywhere_in_a_key_state_change_leaves_usable_keys() {
-        use comms::sdls::{FlashPersist, KeyState, SecurityEngine};
-        let two = {
-            let sa = |spi, telemetry, state| ProvisionedSa {
-                spi,
-                permissions: Permissions::ALL,
-                window: 64,
-                telemetry,
-                master: Key::from_bytes([spi as u8; KEY_LEN]),
-                state,
-            };
-            let mut out = vec![0u8; Provisioning::encoded_len(2)];
-            Provisioning::encode(
-                &[
-                    sa(9, true, KeyState::Active),
-                    sa(10, false, KeyState::PreActive),
-                ],
-                &mut out,
-            )
-            .unwrap();
-            out
+    /// Two associations: 9 (active, telemetry) and 10 (pre-activation), keys `[spi; 32]`,
+    /// with a KEK (MKID 1) when `kek` is set.
+    fn two(with_kek: bool) -> Vec<u8> {
+        use comms::sdls::{Kek, KeyState};
+        let sa = |spi, telemetry, state| ProvisionedSa {
+            spi,
+            permissions: Permissions::ALL,
+            window: 64,
+            telemetry,
+            master: Key::from_bytes([spi as u8; KEY_LEN]),
+            state,
         };
+        let kek = Kek {
+            mkid: 1,
+            last_kid: 0,
+            key: Key::from_bytes([0x4B; KEY_LEN]),
+        };
+        let mut out = vec![0u8; Provisioning::encoded_len_kek(2)];
+        let n = Provisioning::encode_file(
+            &[
+                sa(9, true, KeyState::Active),
+                sa(10, false, KeyState::PreActive),
+            ],
+            with_kek.then_some(&kek),
+            &mut out,
+        )
+        .unwrap();
+        out.truncate(n);
+        out
+    }
+
+    type Persist = comms::sdls::FlashPersist<SimFlash>;
+    type Change<'a> = &'a dyn Fn(
+        &mut comms::sdls::SecurityEngine,
+        &mut Persist,
+    ) -> Result<(), comms::sdls::ManageError>;
+    type Check<'a> = &'a dyn Fn(&LinkKeys) -> bool;
+
+    /// Cut power at every flash operation of `change` on a node provisioned with `file`, with
+    /// 0, 7, 64 and all bytes of the cut write landed. After each cut the next boot must
+    /// unseal keys that `outcome` reads as the new set (`Some(true)`) or the old one
+    /// (`Some(false)`, allowed only if `change` did not report `Ok`), and `next` (given which
+    /// one) must still work on that node and be read back by the boot after. Returns (cases,
+    /// new, old).
+    fn power_cut_sweep<'a>(
+        file: &[u8],
+        change: Change<'_>,
+        outcome: &dyn Fn(&LinkKeys) -> Option<bool>,
+        next: &dyn Fn(bool) -> (Change<'a>, Check<'a>),
+    ) -> (usize, usize, usize) {
+        use comms::sdls::{FlashPersist, SecurityEngine};
         let mount = |f: SimFlash, k: &LinkKeys| {
             FlashPersist::mount(f, crate::flash_map::sdls_layout())
                 .and_then(|p| {
@@ -509,20 +544,12 @@ mod tests {
                 })
                 .unwrap()
         };
-        let state_of = |k: &LinkKeys, spi| {
-            k.sealed
-                .provisioning
-                .associations()
-                .find(|s| s.spi == spi)
-                .map(|s| (s.state, *s.master.as_bytes()))
-                .unwrap()
-        };
         let (mut cases, mut landed_new, mut kept_old) = (0, 0, 0);
         for at_op in 0..64u64 {
             let mut finished = false;
             for landed in [0usize, 7, 64, usize::MAX] {
                 let mut f = flash();
-                write_inbox(&mut f, &two).unwrap();
+                write_inbox(&mut f, file).unwrap();
                 let k = load(&mut f, &SEAL, false).unwrap();
                 let mut persist = mount(f, &k);
                 let mut engine =
@@ -530,36 +557,29 @@ mod tests {
                 // Count operations from here (the counter runs from power-on).
                 persist.flash_mut().power_cycle();
                 persist.flash_mut().cut_power(PowerCut { at_op, landed });
-                let r = engine.set_key_state(10, KeyState::Active, 9, &mut persist);
+                let r = change(&mut engine, &mut persist);
                 finished = persist.flash_mut().powered();
                 let mut f = persist.into_flash();
                 f.power_cycle();
                 let k2 = load(&mut f, &SEAL, true)
                     .unwrap_or_else(|e| panic!("cut at op {at_op} ({landed} landed): {e}"));
-                let (state, key) = state_of(&k2, 10);
-                assert_eq!(key, [10; KEY_LEN], "cut at op {at_op}");
-                assert_eq!(state_of(&k2, 9), (KeyState::Active, [9; KEY_LEN]));
-                match state {
-                    KeyState::Active => landed_new += 1,
-                    KeyState::PreActive => {
-                        assert!(r.is_err(), "op {at_op}: reported Ok but not on flash");
-                        kept_old += 1;
-                    }
-                    KeyState::Deactivated => panic!("op {at_op}: never asked for"),
+                let new = outcome(&k2)
+                    .unwrap_or_else(|| panic!("op {at_op}: neither the old nor the new keys"));
+                if new {
+                    landed_new += 1;
+                } else {
+                    assert!(r.is_err(), "op {at_op}: reported Ok but not on flash");
+                    kept_old += 1;
                 }
                 // Still usable: the next change is sealed and read back.
-                let next = if state == KeyState::Active {
-                    KeyState::Deactivated
-                } else {
-                    KeyState::Active
-                };
+                let (then, check) = next(new);
                 let mut persist = mount(f, &k2);
                 let mut engine =
                     SecurityEngine::boot(&k2.sealed.provisioning, &mut persist, 16).unwrap();
-                engine.set_key_state(10, next, 9, &mut persist).unwrap();
+                then(&mut engine, &mut persist).unwrap();
                 let mut f = persist.into_flash();
                 f.power_cycle();
-                assert_eq!(state_of(&load(&mut f, &SEAL, true).unwrap(), 10).0, next);
+                assert!(check(&load(&mut f, &SEAL, true).unwrap()), "op {at_op}");
                 if finished {
                     r.unwrap_or_else(|e| panic!("op {at_op}: {e}"));
                 }
@@ -573,6 +593,100 @@ mod tests {
                 break;
             }
         }
+        std::eprintln!(
+            "{cases} cases: {landed_new} ended with the new keys, {kept_old} with the old"
+        );
+        (cases, landed_new, kept_old)
+    }
+
+    fn sa_of(k: &LinkKeys, spi: u16) -> (comms::sdls::KeyState, [u8; KEY_LEN]) {
+        k.sealed
+            .provisioning
+            .associations()
+            .find(|s| s.spi == spi)
+            .map(|s| (s.state, *s.master.as_bytes()))
+            .unwrap()
+    }
+
+    /// A power cut at every flash operation of a key state change at run time (activation
+    /// of a pre-activation key, resealed by [`comms::sdls::FlashPersist`]), at several landed
+    /// lengths: the next boot always has the same keys, sealed and verifying, with the key
+    /// either still in pre-activation or active (active whenever the change reported `Ok`),
+    /// and the node can still change a key's state after it.
+    #[test]
+    fn a_power_cut_anywhere_in_a_key_state_change_leaves_usable_keys() {
+        use comms::sdls::KeyState::{Active, Deactivated, PreActive};
+        let activate: Change<'_> = &|e, p| e.set_key_state(10, Active, 9, p);
+        let deactivate: Change<'_> = &|e, p| e.set_key_state(10, Deactivated, 9, p);
+        let (cases, landed_new, kept_old) = power_cut_sweep(
+            &two(false),
+            activate,
+            &|k| {
+                assert_eq!(sa_of(k, 9), (Active, [9; KEY_LEN]));
+                match sa_of(k, 10) {
+                    (Active, [10, ..]) => Some(true),
+                    (PreActive, [10, ..]) => Some(false),
+                    _ => None,
+                }
+            },
+            &|new| {
+                if new {
+                    (deactivate, &|k| sa_of(k, 10).0 == Deactivated)
+                } else {
+                    (activate, &|k| sa_of(k, 10).0 == Active)
+                }
+            },
+        );
+        assert!(
+            cases > 8 && landed_new > 0 && kept_old > 0,
+            "{cases} {landed_new} {kept_old}"
+        );
+    }
+
+    /// The same sweep over an OTAR (TC 130,6) of a new key into association 10: the next
+    /// boot has either the old key or the new one (in pre-activation, with the KEK's last KID
+    /// moved), never a mix, and never the old one after an `Ok`; then the node still takes
+    /// the next OTAR (if the cut one landed its KID is used up, so the next one needs a
+    /// higher KID) and the boot after unseals that key.
+    #[test]
+    fn a_power_cut_anywhere_in_an_otar_leaves_the_old_or_the_new_key() {
+        use comms::sdls::KeyState::{Active, PreActive};
+        use comms::sdls::otar::{self, Kek, OtarKey};
+        let wrapped = |kid: u16, fill: u8| {
+            let kek = Kek {
+                mkid: 1,
+                last_kid: 0,
+                key: Key::from_bytes([0x4B; KEY_LEN]),
+            };
+            let key = OtarKey {
+                spi: 10,
+                kid,
+                key: Key::from_bytes([fill; KEY_LEN]),
+            };
+            let mut out = vec![0u8; otar::MAX_PDU_LEN];
+            let n = otar::wrap(&kek, &[3; otar::IV_LEN], &[key], &mut out).unwrap();
+            out.truncate(n);
+            out
+        };
+        let (first, second) = (wrapped(200, 0x77), wrapped(201, 0x78));
+        let install: Change<'_> = &|e, p| e.install_keys(&first, p).map(|_| ());
+        let install_next: Change<'_> = &|e, p| e.install_keys(&second, p).map(|_| ());
+        let last_kid = |k: &LinkKeys| k.sealed.provisioning.kek().unwrap().last_kid;
+        let next_landed: Check<'_> =
+            &|k| sa_of(k, 10) == (PreActive, [0x78; KEY_LEN]) && last_kid(k) == 201;
+        let (cases, landed_new, kept_old) = power_cut_sweep(
+            &two(true),
+            install,
+            &|k| {
+                assert_eq!(sa_of(k, 9), (Active, [9; KEY_LEN]));
+                match (sa_of(k, 10), last_kid(k)) {
+                    ((PreActive, [0x77, ..]), 200) => Some(true),
+                    ((PreActive, [10, ..]), 0) => Some(false),
+                    _ => None,
+                }
+            },
+            &|_| (install_next, next_landed),
+        );
         assert!(
             cases > 8 && landed_new > 0 && kept_old > 0,
             "{cases} {landed_new} {kept_old}"

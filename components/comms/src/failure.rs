@@ -34,6 +34,12 @@
 //! | 0x0309 | `LinkRecoveryWrongChallenge` | security management | 0 (the `recover-link` answers another challenge) |
 //! | 0x030A | `LinkRecoveryBadBody` | security management | SPI it does not name, or 0 (not a well-formed `recover-link`) |
 //! | 0x030B | `LinkRecoverySignerDown` | security management | 0 (the signer, which verifies a link recovery, is not running: safe mode, stopped, failed or restarting) |
+//! | 0x0310 | `OtarKeyActive` | security management (130,6) | SPI whose key is active |
+//! | 0x0311 | `OtarNoKek` | security management (130,6) | 0 |
+//! | 0x0312 | `OtarWrongMkid` | security management (130,6) | the MKID of the node's key-encryption key |
+//! | 0x0313 | `OtarBadWrap` | security management (130,6) | 0 |
+//! | 0x0314 | `OtarKidNotNew` | security management (130,6) | the last key id the node installed |
+//! | 0x0315 | `OtarBadEntry` | security management (130,6) | index of the entry |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -174,6 +180,18 @@ pub enum FailureCode {
     LinkRecoveryBadBody = 0x030A,
     /// The signer, which verifies a link recovery, is not running.
     LinkRecoverySignerDown = 0x030B,
+    /// OTAR into an association whose key is active.
+    OtarKeyActive = 0x0310,
+    /// The node has no key-encryption key (provisioned with a version 1 file).
+    OtarNoKek = 0x0311,
+    /// The OTAR names another key-encryption key.
+    OtarWrongMkid = 0x0312,
+    /// The wrapped keys do not verify under the key-encryption key.
+    OtarBadWrap = 0x0313,
+    /// A key id is not above the last one installed.
+    OtarKidNotNew = 0x0314,
+    /// An entry names a reserved SPI or one twice, or carries an all-zero key.
+    OtarBadEntry = 0x0315,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -313,7 +331,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 92] = {
+pub const ALL: [FailureCode; 98] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -342,6 +360,12 @@ pub const ALL: [FailureCode; 92] = {
         LinkRecoveryWrongChallenge,
         LinkRecoveryBadBody,
         LinkRecoverySignerDown,
+        OtarKeyActive,
+        OtarNoKek,
+        OtarWrongMkid,
+        OtarBadWrap,
+        OtarKidNotNew,
+        OtarBadEntry,
         UnknownStructure,
         NoData,
         NotInSafeMode,
@@ -593,6 +617,24 @@ impl FailureCode {
             }
             LinkRecoveryBadBody => {
                 "recover-link refused: the envelope is not a well-formed recover-link naming every association of the node"
+            }
+            OtarKeyActive => {
+                "an OTAR into an association whose key is active: deactivate that key first (under another association), then send the new key"
+            }
+            OtarNoKek => {
+                "this node was provisioned without a key-encryption key (a version 1 provisioning file), so it cannot take keys over the air"
+            }
+            OtarWrongMkid => {
+                "the OTAR names a key-encryption key (MKID) the node does not hold; the failure data is the node's MKID"
+            }
+            OtarBadWrap => {
+                "the wrapped keys do not verify under the node's key-encryption key (another KEK, or a damaged command); nothing changed"
+            }
+            OtarKidNotNew => {
+                "a key id in the OTAR is not above the last key id the node installed (the failure data): an old OTAR is never taken again; wrap the key under a higher key id"
+            }
+            OtarBadEntry => {
+                "an OTAR entry names a reserved SPI or an SPI twice, or carries an all-zero key"
             }
             PersistFailed => {
                 "the security state could not be persisted; the command changed nothing"

@@ -37,6 +37,9 @@ pub enum GroundError {
     /// The provisioning keys could not be used.
     #[error("keys unusable")]
     Keys,
+    /// A key change the node made could not be followed.
+    #[error("{0}")]
+    Manage(#[from] crate::sdls::ManageError),
 }
 
 /// One ground station's end of the link.
@@ -110,6 +113,28 @@ impl Ground {
         self.engine
             .rotate_key(spi, epoch, &mut self.scratch)
             .map_err(|_| GroundError::Keys)
+    }
+
+    /// Follow an OTAR (TC 130,6 application data `pdu`) the node completed: install the same
+    /// keys into our engine, with the node's checks. Returns the new key set as a provisioning
+    /// file (with the KEK's new last KID), for the ground to keep in place of its own.
+    pub fn install_keys(&mut self, pdu: &[u8]) -> Result<&[u8], GroundError> {
+        self.engine.install_keys(pdu, &mut self.scratch)?;
+        self.scratch.key_record().ok_or(GroundError::Keys)
+    }
+
+    /// Follow a key state change (130,7 / 130,8 of `spi` to `wanted`, sent under `carrier`)
+    /// the node completed, with the node's rules (telemetry moves as on the node). Returns the
+    /// new key set as a provisioning file.
+    pub fn follow_key_state(
+        &mut self,
+        spi: u16,
+        wanted: crate::sdls::KeyState,
+        carrier: u16,
+    ) -> Result<&[u8], GroundError> {
+        self.engine
+            .set_key_state(spi, wanted, carrier, &mut self.scratch)?;
+        self.scratch.key_record().ok_or(GroundError::Keys)
     }
 
     /// Build a TC and wrap it for `spi` into `out`; returns (unit length, the TC's request ID).

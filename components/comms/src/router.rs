@@ -43,6 +43,8 @@ pub enum Local {
     SetArsn,
     /// 130,4 verify key: challenge/response under an association's key.
     VerifyKey,
+    /// 130,6 OTAR: new master keys wrapped under the key-encryption key.
+    InstallKeys,
     /// 130,7 activate key: pre-activation -> active.
     ActivateKey,
     /// 130,8 deactivate key: active -> deactivated.
@@ -102,7 +104,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 17] = [
+pub const CATALOGUE: [CommandDef; 18] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -234,6 +236,13 @@ pub const CATALOGUE: [CommandDef; 17] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::VerifyKey),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 6,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::InstallKeys),
     },
     CommandDef {
         service: ST_SECURITY,

@@ -1,6 +1,7 @@
 //! Key states (CCSDS 355.1: pre-activation, active, deactivated) through the node: activate
 //! (130,7) and deactivate (130,8) as authenticated telecommands, what each state lets through,
-//! the key-in-use rule, replay, and the sealed key set the node asks its backend to commit.
+//! the key-in-use rule, replay, and the sealed key set the node asks its backend to commit; and
+//! OTAR (130,6): new keys wrapped under the KEK, installed in pre-activation, each refusal.
 
 use comms::dedup::Progress;
 use comms::failure::FailureCode;
@@ -11,9 +12,10 @@ use comms::node::{
 };
 use comms::pus::event::EV_KEY_STATE;
 use comms::router::RouteTable;
+use comms::sdls::otar;
 use comms::sdls::{
-    Key, KeyState, ManageError, MemoryPersist, Permissions, ProvisionedSa, Provisioning,
-    SecurityEngine, UplinkReject,
+    Kek, Key, KeyState, ManageError, MemoryPersist, OtarKey, Permissions, ProvisionedSa,
+    Provisioning, SecurityEngine, UplinkReject,
 };
 use hal::time::Instant;
 use protocol::LinkId;
@@ -298,4 +300,199 @@ fn a_key_record_that_cannot_be_written_changes_no_state() {
     e.set_key_state(SPARE, KeyState::Active, OPS, &mut persist)
         .unwrap();
     assert_eq!(e.key_state(SPARE), Some(KeyState::Active));
+}
+
+// OTAR (TC 130,6): new master keys wrapped under the key-encryption key.
+
+const MKID: u16 = 1;
+
+fn kek(last_kid: u16) -> Kek {
+    Kek {
+        mkid: MKID,
+        last_kid,
+        key: Key::from_bytes([0x4B; 32]),
+    }
+}
+
+/// `file()` in provisioning version 2: the same associations and a KEK.
+fn file_with_kek() -> Vec<u8> {
+    let p = Provisioning::parse(&file()).unwrap();
+    let sas: Vec<ProvisionedSa> = p.associations().cloned().collect();
+    let mut buf = vec![0u8; Provisioning::encoded_len_kek(sas.len())];
+    Provisioning::encode_file(&sas, Some(&kek(0)), &mut buf).unwrap();
+    buf
+}
+
+fn otar(k: &Kek, keys: &[(u16, u16, u8)]) -> Vec<u8> {
+    let keys: Vec<OtarKey> = keys
+        .iter()
+        .map(|&(spi, kid, b)| OtarKey {
+            spi,
+            kid,
+            key: Key::from_bytes([b; 32]),
+        })
+        .collect();
+    let mut out = vec![0u8; otar::MAX_PDU_LEN];
+    let n = otar::wrap(k, &[0x11; otar::IV_LEN], &keys, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn otar_installs_a_new_key_in_pre_activation_that_works_once_activated_and_after_a_reboot() {
+    let mut l = Link::new(&file_with_kek());
+    let pdu = otar(&kek(0), &[(SPARE, 200, 0x77)]);
+    let (_, o, events) = l.tc(OPS, 6, &pdu);
+    assert!(completed(&o), "{o:?}");
+    let ev: Vec<u8> = [&EV_KEY_STATE.to_be_bytes()[..], &SPARE.to_be_bytes(), &[1]].concat();
+    assert!(events.iter().any(|e| e.starts_with(&ev)), "{events:?}");
+    let record = l.node.persist_mut().key_record().unwrap().to_vec();
+    let sealed = Provisioning::parse(&record).unwrap();
+    assert_eq!(sealed.kek().unwrap().last_kid, 200);
+    let spare = sealed.associations().find(|s| s.spi == SPARE).unwrap();
+    assert_eq!(spare.master, Key::from_bytes([0x77; 32]));
+    assert_eq!(spare.state, KeyState::PreActive);
+    // Our ground still holds the old spare key: refused on the MAC, before anything else.
+    assert!(matches!(
+        l.ping(SPARE),
+        UnitOutcome::Refused(UplinkReject::BadMac { spi: SPARE })
+    ));
+    // The ground follows the OTAR with the same checks, and gets the same key set.
+    let ours = l.ground.install_keys(&pdu).unwrap().to_vec();
+    assert_eq!(
+        Provisioning::parse(&ours)
+            .unwrap()
+            .associations()
+            .find(|s| s.spi == SPARE)
+            .unwrap()
+            .master,
+        Key::from_bytes([0x77; 32])
+    );
+    // Pre-activation: nothing passes under the new key until it is activated.
+    assert!(matches!(
+        l.ping(SPARE),
+        UnitOutcome::Refused(UplinkReject::KeyNotActive { .. })
+    ));
+    assert!(completed(&l.tc(OPS, 7, &SPARE.to_be_bytes()).1));
+    assert!(completed(&l.ping(SPARE)));
+    // What the node sealed boots the next node with the new key.
+    let record = l.node.persist_mut().key_record().unwrap().to_vec();
+    let mut rebooted = Link::new(&record);
+    assert!(completed(&rebooted.ping(SPARE)));
+    assert_eq!(
+        rebooted.node.security().key_state(SPARE),
+        Some(KeyState::Active)
+    );
+}
+
+#[test]
+fn otar_refusals_change_nothing() {
+    let mut l = Link::new(&file_with_kek());
+    let refused = |l: &mut Link, app: &[u8]| {
+        let (_, o, _) = l.tc(OPS, 6, app);
+        assert!(l.node.persist_mut().key_record().is_none(), "{o:?}");
+        failed_with(&o)
+    };
+    // Into an active association (OPS carries the command: the key in use).
+    for active in [OPS, PING_ONLY] {
+        assert_eq!(
+            refused(&mut l, &otar(&kek(0), &[(active, 200, 0x77)])),
+            Some((FailureCode::OtarKeyActive, u32::from(active)))
+        );
+    }
+    // Wrapped under another KEK; another MKID; damaged; too short.
+    let mut wrong = kek(0);
+    wrong.key = Key::from_bytes([0x4C; 32]);
+    let pdu = otar(&wrong, &[(SPARE, 200, 0x77)]);
+    assert_eq!(refused(&mut l, &pdu), Some((FailureCode::OtarBadWrap, 0)));
+    wrong.mkid = 9;
+    let pdu = otar(&wrong, &[(SPARE, 200, 0x77)]);
+    assert_eq!(
+        refused(&mut l, &pdu),
+        Some((FailureCode::OtarWrongMkid, u32::from(MKID)))
+    );
+    let mut pdu = otar(&kek(0), &[(SPARE, 200, 0x77)]);
+    pdu[20] ^= 1;
+    assert_eq!(refused(&mut l, &pdu), Some((FailureCode::OtarBadWrap, 0)));
+    // A length no OTAR has: refused at acceptance (1,2), like any malformed argument.
+    let (_, o, _) = l.tc(OPS, 6, &pdu[..40]);
+    assert!(
+        matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::BadAppData && f.data == 40),
+        "{o:?}"
+    );
+    // KID 0 is never new; an unknown association.
+    assert_eq!(
+        refused(&mut l, &otar(&kek(0), &[(SPARE, 0, 0x77)])),
+        Some((FailureCode::OtarKidNotNew, 0))
+    );
+    assert_eq!(
+        refused(&mut l, &otar(&kek(0), &[(0x0999, 200, 0x77)])),
+        Some((FailureCode::UnknownSpi, 0x0999))
+    );
+    // A node provisioned without a KEK (version 1) cannot take keys over the air.
+    let mut v1 = Link::new(&file());
+    assert_eq!(
+        refused(&mut v1, &otar(&kek(0), &[(SPARE, 200, 0x77)])),
+        Some((FailureCode::OtarNoKek, 0))
+    );
+}
+
+#[test]
+fn a_replayed_otar_is_refused_and_an_old_otar_never_puts_back_a_replaced_key() {
+    let mut l = Link::new(&file_with_kek());
+    let first = otar(&kek(0), &[(SPARE, 200, 0x77)]);
+    let (unit, o, _) = l.tc(OPS, 6, &first);
+    assert!(completed(&o), "{o:?}");
+    let record = l.node.persist_mut().key_record().unwrap().to_vec();
+    // The same unit again: refused by its ARSN before anything runs.
+    let (o, _) = l.deliver(&unit);
+    assert!(
+        matches!(
+            o,
+            UnitOutcome::Refused(UplinkReject::Replay { spi: OPS, .. })
+        ),
+        "{o:?}"
+    );
+    // A second key, then the first OTAR again in a fresh unit (as someone holding OPS's
+    // key could send it): its KID is no longer new.
+    let (_, o, _) = l.tc(OPS, 6, &otar(&kek(200), &[(SPARE, 201, 0x78)]));
+    assert!(completed(&o), "{o:?}");
+    let (_, o, _) = l.tc(OPS, 6, &first);
+    assert_eq!(failed_with(&o), Some((FailureCode::OtarKidNotNew, 201)));
+    let sealed = l.node.persist_mut().key_record().unwrap().to_vec();
+    assert_ne!(sealed, record);
+    let spare = Provisioning::parse(&sealed)
+        .unwrap()
+        .associations()
+        .find(|s| s.spi == SPARE)
+        .cloned()
+        .unwrap();
+    assert_eq!(spare.master, Key::from_bytes([0x78; 32]));
+    assert_eq!(
+        Provisioning::parse(&sealed)
+            .unwrap()
+            .kek()
+            .unwrap()
+            .last_kid,
+        201
+    );
+}
+
+#[test]
+fn an_otar_whose_record_cannot_be_written_changes_no_key() {
+    let p = Provisioning::parse(&file_with_kek()).unwrap();
+    let mut persist = MemoryPersist::default();
+    let mut e = SecurityEngine::boot(&p, &mut persist, 16).unwrap();
+    let pdu = otar(&kek(0), &[(SPARE, 200, 0x77)]);
+    let before = e.verify_answer(SPARE, &[0; 16]).unwrap();
+    persist.fail_next = 1;
+    assert_eq!(
+        e.install_keys(&pdu, &mut persist),
+        Err(ManageError::PersistFailed)
+    );
+    assert_eq!(e.verify_answer(SPARE, &[0; 16]).unwrap(), before);
+    assert!(persist.key_record().is_none());
+    // Nothing moved: the same OTAR (same KID) is still new, and goes in now.
+    e.install_keys(&pdu, &mut persist).unwrap();
+    assert_ne!(e.verify_answer(SPARE, &[0; 16]).unwrap(), before);
 }

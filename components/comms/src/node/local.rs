@@ -1,6 +1,6 @@
 //! Commands comms runs itself: ping (17,1), housekeeping (3,27), and the security management
-//! functions (130,x: key rotation, floor raise, set ARSN, key verification, key activation and
-//! deactivation).
+//! functions (130,x: key rotation, floor raise, set ARSN, key verification, OTAR, key
+//! activation and deactivation).
 //!
 //! Avoids: running anything before its arguments decoded (a refusal is 1,2).
 
@@ -18,7 +18,7 @@ use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::router::Local;
 use crate::sdls::engine::ManageError;
 use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
-use crate::sdls::{KeyState, StatePersist};
+use crate::sdls::{KeyState, OtarError, StatePersist, otar};
 
 use super::{Ctx, Downlink, Node, Now};
 
@@ -40,6 +40,7 @@ impl<P: StatePersist> Node<P> {
             SetArsn(u16, u64),
             Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
             KeyState(u16, KeyState),
+            Install,
         }
         let args = match local {
             Local::Ping if tc.app_data.is_empty() => Args::Ping,
@@ -65,6 +66,14 @@ impl<P: StatePersist> Node<P> {
             Local::VerifyKey => {
                 let (s, c) = function::decode_verify(tc.app_data)?;
                 Args::Verify(s, c)
+            }
+            // The length here; the wrapped keys are checked by the engine.
+            Local::InstallKeys if otar::valid_len(tc.app_data.len()) => Args::Install,
+            Local::InstallKeys => {
+                return Err(Failure::with(
+                    FailureCode::BadAppData,
+                    tc.app_data.len() as u32,
+                ));
             }
             Local::ActivateKey => {
                 Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Active)
@@ -186,6 +195,19 @@ impl<P: StatePersist> Node<P> {
                     let ev = Event::new(Severity::Informative, event::EV_KEY_STATE, &aux);
                     self.send_event(&ev, now, down);
                 }),
+            Args::Install => self
+                .engine
+                .install_keys(tc.app_data, &mut self.persist)
+                .map_err(manage_failure)
+                .map(|installed| {
+                    for (spi, _kid) in installed.into_iter().flatten() {
+                        let mut aux = [0u8; 3];
+                        aux[..2].copy_from_slice(&spi.to_be_bytes());
+                        aux[2] = KeyState::PreActive.code();
+                        let ev = Event::new(Severity::Informative, event::EV_KEY_STATE, &aux);
+                        self.send_event(&ev, now, down);
+                    }
+                }),
             Args::Verify(spi, challenge) => self
                 .engine
                 .verify_answer(spi, &challenge)
@@ -222,6 +244,23 @@ fn manage_failure(e: ManageError) -> Failure {
             u32::from(current.code()) << 8 | u32::from(wanted.code()),
         ),
         ManageError::KeyInUse(spi) => Failure::with(FailureCode::KeyInUse, u32::from(spi)),
+        ManageError::KeyActive(spi) => Failure::with(FailureCode::OtarKeyActive, u32::from(spi)),
+        ManageError::Otar(e) => otar_failure(e),
         ManageError::PersistFailed | ManageError::Mac => Failure::new(FailureCode::PersistFailed),
+    }
+}
+
+fn otar_failure(e: OtarError) -> Failure {
+    match e {
+        OtarError::NoKek => Failure::new(FailureCode::OtarNoKek),
+        OtarError::BadLength(len) => Failure::with(FailureCode::BadAppData, len as u32),
+        OtarError::WrongMkid { ours, .. } => {
+            Failure::with(FailureCode::OtarWrongMkid, u32::from(ours))
+        }
+        OtarError::BadTag => Failure::new(FailureCode::OtarBadWrap),
+        OtarError::KidNotNew { last, .. } => {
+            Failure::with(FailureCode::OtarKidNotNew, u32::from(last))
+        }
+        OtarError::BadEntry(i) => Failure::with(FailureCode::OtarBadEntry, i as u32),
     }
 }

@@ -10,7 +10,7 @@
 //! | 0x0005 | anti-replay floor raised | informative (5,1) | SPI (2), floor (8) |
 //! | 0x0006 | unparseable telecommand (no request ID to report against) | low (5,2) | length (2) |
 //! | 0x0007 | authenticated uplink unit refused for its sequence number (at most one per [`SEQUENCE_EVENT_INTERVAL_MS`]) | low (5,2) | SPI (2), refused ARSN (8), last accepted ARSN (8), window (8), verdict (1: 0 replay or old, 1 beyond the window) |
-//! | 0x0008 | key state changed (130,7 / 130,8), after the sealed key record was rewritten | informative (5,1) | SPI (2), new state (1: 0 active, 2 deactivated) |
+//! | 0x0008 | key state changed (130,7 / 130,8), or a new key installed (130,6), after the sealed key record was rewritten | informative (5,1) | SPI (2), new state (1: 0 active, 1 pre-activation: a new key from an OTAR, 2 deactivated) |
 //! | 0x0009 | comms' SDLS anti-replay state was lost: recovery-only mode (`node/recovery.rs`) until `spacenode ground admin recover-link` | high (5,4) | none |
 //!
 //! Avoids: heap; free text.

@@ -16,7 +16,9 @@
 //! verification): SPI (2), challenge (16); the node answers TM\[130,5\]: SPI (2), epoch (4),
 //! challenge (16), MAC (16) ([`crate::sdls::SecurityEngine::verify_answer`]). TC 130,7 activate
 //! key and TC 130,8 deactivate key (CCSDS 355.1 key states): SPI (2), decoded by
-//! [`decode_key_spi`] ([`crate::sdls::SecurityEngine::set_key_state`]).
+//! [`decode_key_spi`] ([`crate::sdls::SecurityEngine::set_key_state`]). TC 130,6 OTAR: MKID (2),
+//! IV (12), wrapped keys, tag (16), laid out and checked in [`crate::sdls::otar`]
+//! ([`crate::sdls::SecurityEngine::install_keys`]).
 //!
 //! Avoids: heap beyond the bounded protocol containers; panics on any input.
 

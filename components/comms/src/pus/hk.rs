@@ -25,7 +25,9 @@
 //! - **3, security**: accepted (4), bad MAC (4), replayed (4), outside window (4), unknown SPI
 //!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
 //!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
-//!   downlink ARSN (8). After a reboot the ground continues above the reservation.
+//!   downlink ARSN (8), key state (1: 0 active, 1 pre-activation, 2 deactivated;
+//!   `crate::sdls::KeyState`), flags (1: bit 0 set on the association unsolicited telemetry
+//!   goes out under). After a reboot the ground continues above the reservation.
 //! - **4, component telemetry** (sent unsolicited when a component reports, never requested
 //!   by 3,27): component id (1), its telemetry sequence (4), its clock ms (8), n (1, at most
 //!   16), then per point: point id (2), value (8, signed).
@@ -35,7 +37,7 @@
 use protocol::{HealthReport, HealthState, LinkId, LinkState, LinkStatus, NodeMode};
 
 use crate::failure::{Failure, FailureCode};
-use crate::sdls::{SaStatus, SecurityCounters};
+use crate::sdls::{KeyState, SaStatus, SecurityCounters};
 
 /// Structure 1: node health.
 pub const SID_HEALTH: u8 = 1;
@@ -232,6 +234,7 @@ pub fn encode_security(
         w.put(&s.rx_last.to_be_bytes());
         w.put(&s.rx_reserved.to_be_bytes());
         w.put(&s.tx_next.to_be_bytes());
+        w.put(&[s.key_state.code(), u8::from(s.telemetry)]);
         n += 1;
     }
     if let Some(b) = w.out.get_mut(count_at) {
@@ -253,7 +256,14 @@ pub struct SecurityLine {
     pub rx_reserved: u64,
     /// Next downlink ARSN.
     pub tx_next: u64,
+    /// The master key's state.
+    pub key_state: KeyState,
+    /// Unsolicited telemetry goes out under this association.
+    pub telemetry: bool,
 }
+
+/// Bytes of one association line of structure 3.
+const SECURITY_LINE_LEN: usize = 32;
 
 /// Decode structure 3 (ground): the counters and the association lines.
 pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<SecurityLine>; 8])> {
@@ -281,19 +291,25 @@ pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<Secur
         sent: be4(29)?,
     };
     let n = usize::from(*source.get(33)?);
-    if n > 8 || source.len() != 34 + 30 * n {
+    if n > 8 || source.len() != 34 + SECURITY_LINE_LEN * n {
         return None;
     }
     let mut lines = [None; 8];
     for (i, slot) in lines.iter_mut().enumerate().take(n) {
-        let at = 34 + 30 * i;
+        let at = 34 + SECURITY_LINE_LEN * i;
         let spi = source.get(at..at + 2)?;
+        let flags = *source.get(at + 31)?;
+        if flags & !1 != 0 {
+            return None;
+        }
         *slot = Some(SecurityLine {
             spi: u16::from_be_bytes([spi[0], spi[1]]),
             epoch: be4(at + 2)?,
             rx_last: be8(at + 6)?,
             rx_reserved: be8(at + 14)?,
             tx_next: be8(at + 22)?,
+            key_state: KeyState::from_code(*source.get(at + 30)?)?,
+            telemetry: flags == 1,
         });
     }
     Some((c, lines))
@@ -302,6 +318,48 @@ pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<Secur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_lines_carry_each_key_state_and_the_telemetry_association() {
+        use crate::sdls::Permissions;
+        let sa = |spi: u16, key_state, telemetry| SaStatus {
+            spi,
+            epoch: 7,
+            rx_last: 10,
+            rx_window: 64,
+            rx_reserved: 16,
+            tx_next: 3,
+            tx_reserved: 16,
+            permissions: Permissions::ALL,
+            key_state,
+            telemetry,
+        };
+        let sas = [
+            sa(1, KeyState::Deactivated, false),
+            sa(2, KeyState::Active, false),
+            sa(3, KeyState::PreActive, false),
+            sa(4, KeyState::Active, true),
+        ];
+        let mut buf = [0u8; MAX_REPORT_LEN];
+        let n = encode_security(&SecurityCounters::default(), sas.iter().copied(), &mut buf);
+        let (_, lines) = decode_security(&buf[..n]).unwrap();
+        let got: Vec<_> = lines
+            .iter()
+            .flatten()
+            .map(|l| (l.spi, l.key_state, l.telemetry, l.epoch, l.tx_next))
+            .collect();
+        let want: Vec<_> = sas
+            .iter()
+            .map(|s| (s.spi, s.key_state, s.telemetry, 7, 3))
+            .collect();
+        assert_eq!(got, want);
+        // A state code or flag bit the format does not define is refused.
+        for (at, v) in [(34 + 30, 3), (34 + 31, 2)] {
+            let mut bad = buf;
+            bad[at] = v;
+            assert_eq!(decode_security(&bad[..n]), None);
+        }
+    }
 
     #[test]
     fn request_parsing() {

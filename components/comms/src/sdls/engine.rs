@@ -10,7 +10,8 @@
 //! | 10+n | 16 | MAC over bytes `0 .. 10+n` ([`super::mac`]) | security trailer, MAC (§4.1.2) |
 //!
 //! Authentication-only service (no encryption, no IV, no pad length: the telecommands and
-//! telemetry of this node are not confidential; keys never travel). The unit stands in for the
+//! telemetry of this node are not confidential; keys travel only wrapped under the
+//! key-encryption key, inside a TC 130,6, [`super::otar`]). The unit stands in for the
 //! transfer frame's security header + data field + trailer; the datagram radio and the UDP
 //! datagram over PPP of the standby link replace the frame's primary header, so no header bits are
 //! authenticated beyond the security header (the SDLS authentication mask is empty).
@@ -41,12 +42,14 @@
 
 use super::key_state::KeyState;
 use super::mac::{self, Direction, Key, MAC_LEN, MacKeyError};
+use super::otar::{Kek, OtarError};
 use super::permissions::Permissions;
-use super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
+use super::provision::{MAX_ASSOCIATIONS, Provisioning};
 use super::sealed::MAX_FILE_LEN;
 use super::state::{self, KeySaveError, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
 use super::window::{ReplayWindow, SeqVerdict};
-use zeroize::Zeroize;
+
+mod keyset;
 
 /// Security header length: SPI + ARSN.
 pub const HEADER_LEN: usize = 10;
@@ -209,6 +212,14 @@ pub enum ManageError {
     /// it under a key it no longer accepts).
     #[error("SPI {0:#06x}: its key is in use (it carried this command)")]
     KeyInUse(u16),
+    /// OTAR into an association whose key is active (deactivate it first, under another key).
+    #[error(
+        "SPI {0:#06x}: its key is active; only a key in pre-activation or deactivated can be replaced"
+    )]
+    KeyActive(u16),
+    /// The OTAR itself was refused ([`super::otar::unwrap`]).
+    #[error("OTAR refused: {0}")]
+    Otar(OtarError),
     /// Could not persist; nothing changed.
     #[error("security state could not be persisted")]
     PersistFailed,
@@ -268,6 +279,10 @@ pub struct SaStatus {
     pub tx_reserved: u64,
     /// Permissions.
     pub permissions: Permissions,
+    /// The master key's state.
+    pub key_state: KeyState,
+    /// Unsolicited telemetry goes out under this association.
+    pub telemetry: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +322,8 @@ impl Association {
             tx_next: self.tx_next,
             tx_reserved: self.tx_reserved,
             permissions: self.permissions,
+            key_state: self.key_state,
+            telemetry: self.telemetry,
         }
     }
 }
@@ -340,6 +357,7 @@ pub enum RestoreError {
 #[derive(Debug, Clone)]
 pub struct SecurityEngine {
     sas: [Option<Association>; MAX_ASSOCIATIONS],
+    kek: Option<Kek>,
     counters: SecurityCounters,
     block: u64,
     role: Role,
@@ -490,6 +508,7 @@ impl SecurityEngine {
         }
         Ok(SecurityEngine {
             sas,
+            kek: provisioning.kek().cloned(),
             counters: SecurityCounters::default(),
             block,
             role,
@@ -831,82 +850,6 @@ impl SecurityEngine {
     /// The state of association `spi`'s key.
     pub fn key_state(&self, spi: u16) -> Option<KeyState> {
         self.find(spi).map(|s| s.key_state)
-    }
-
-    /// Activate (pre-activation -> active) or deactivate (active -> deactivated) the key of
-    /// association `spi`, as asked by a command that came under association `carrier`. The
-    /// sealed key record is rewritten first ([`StatePersist::save_keys`]); only then does the
-    /// change take effect. Deactivating the carrier's own key is refused
-    /// ([`ManageError::KeyInUse`]). Deactivating the telemetry association's key moves
-    /// unsolicited telemetry to the carrier (active: it just authenticated this command), in
-    /// the same sealed write, so the node never sends under a retired key.
-    pub fn set_key_state<P: StatePersist>(
-        &mut self,
-        spi: u16,
-        wanted: KeyState,
-        carrier: u16,
-        persist: &mut P,
-    ) -> Result<(), ManageError> {
-        let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
-        let current = sa.key_state;
-        let allowed = matches!(
-            (current, wanted),
-            (KeyState::PreActive, KeyState::Active) | (KeyState::Active, KeyState::Deactivated)
-        );
-        if !allowed {
-            return Err(ManageError::KeyState { current, wanted });
-        }
-        if wanted == KeyState::Deactivated && spi == carrier {
-            return Err(ManageError::KeyInUse(spi));
-        }
-        if self.find(carrier).is_none() {
-            return Err(ManageError::UnknownSpi(carrier));
-        }
-        let move_telemetry = wanted == KeyState::Deactivated && sa.telemetry;
-        // The whole key set as a provisioning file, with the new state: what gets sealed.
-        let mut list: [ProvisionedSa; MAX_ASSOCIATIONS] = core::array::from_fn(|_| ProvisionedSa {
-            spi: 0,
-            permissions: Permissions::NONE,
-            window: 0,
-            telemetry: false,
-            master: Key::from_bytes([0; mac::KEY_LEN]),
-            state: KeyState::Active,
-        });
-        let mut n = 0;
-        for (slot, a) in list.iter_mut().zip(self.sas.iter().flatten()) {
-            *slot = ProvisionedSa {
-                spi: a.spi,
-                permissions: a.permissions,
-                window: a.window,
-                telemetry: if move_telemetry {
-                    a.spi == carrier
-                } else {
-                    a.telemetry
-                },
-                master: a.master.clone(),
-                state: if a.spi == spi { wanted } else { a.key_state },
-            };
-            n += 1;
-        }
-        let mut file = [0u8; MAX_FILE_LEN];
-        let saved = Provisioning::encode(list.get(..n).unwrap_or(&[]), &mut file)
-            .map_err(|_| ManageError::PersistFailed)
-            .and_then(|len| {
-                persist
-                    .save_keys(file.get(..len).unwrap_or(&[]))
-                    .map_err(|_| ManageError::PersistFailed)
-            });
-        file.zeroize();
-        saved?;
-        for a in self.sas.iter_mut().flatten() {
-            if a.spi == spi {
-                a.key_state = wanted;
-            }
-            if move_telemetry {
-                a.telemetry = a.spi == carrier;
-            }
-        }
-        Ok(())
     }
 
     /// Ground side: continue sending above `arsn` on `spi` (after the node reported its floor).

@@ -2,11 +2,12 @@
 //! key management) names them: pre-activation, active, deactivated. It is kept in the sealed
 //! key record ([`super::sealed`], bits 1..=2 of each association's flags byte in the
 //! [`super::provision`] format) and changed only by authenticated telecommands (130,7
-//! activate, 130,8 deactivate), each rewritten on flash before it takes effect.
+//! activate, 130,8 deactivate; 130,6 OTAR puts a new key in pre-activation), each rewritten on
+//! flash before it takes effect.
 //!
 //! The transitions are the standard's and only go forward: pre-activation -> active ->
-//! deactivated. A deactivated key never becomes active again (a new key would have to be
-//! provisioned). 355.1's "destroyed" and "corrupted" states are not kept: this node has no
+//! deactivated. A deactivated key never becomes active again; a new key sent over the air
+//! ([`super::otar`]) replaces it, in pre-activation. 355.1's "destroyed" and "corrupted" states are not kept: this node has no
 //! key destruction command, and a key record that does not verify stops comms as a whole
 //! (`comms_partition::keys`), it is never marked and kept.
 //!

@@ -9,18 +9,21 @@
 //! | [`mac`] | HMAC-SHA3-256 truncated to 128 bits, SP 800-108 session key derivation |
 //! | [`state`] | what is persisted, when, in which record format |
 //! | [`key_state`] | a master key's state (pre-activation, active, deactivated) |
+//! | [`otar`] | over-the-air rekeying: the key-encryption key and TC 130,6's wrapped keys |
 //! | [`provision`] | the provisioning file format (associations and master keys) |
 //! | [`sealed`] | the keys at rest: the provisioning file sealed under the board's secret |
 //! | [`permissions`] | what each association may command |
 //! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
-//! Avoids: encryption (authentication-only service), heap, and any answer to a refused unit
+//! Avoids: encrypting traffic (authentication-only service; the only ciphers are the seal of
+//! the keys at rest and OTAR's key wrap), heap, and any answer to a refused unit
 //! (the node's one exception, an authenticated unit refused for its sequence number, is
 //! [`crate::node`]'s rate-limited event 0x0007).
 
 pub mod engine;
 pub mod key_state;
 pub mod mac;
+pub mod otar;
 pub mod permissions;
 pub mod provision;
 pub mod sealed;
@@ -34,6 +37,7 @@ pub use engine::{
 };
 pub use key_state::KeyState;
 pub use mac::{Direction, Key};
+pub use otar::{Kek, OtarError, OtarKey};
 pub use permissions::Permissions;
 pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
 pub use state::{FlashPersist, KeySaveError, LoadError, Loaded, SaState, StatePersist};

@@ -6,15 +6,25 @@
 //! inbox before the first boot; comms seals it on its own flash ([`super::sealed`],
 //! `comms_partition::keys`).
 //!
-//! # Byte format (version 1), all integers big-endian
+//! # Byte format (version 1 or 2), all integers big-endian
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `SNSA` |
-//! | 4 | 1 | version, `1` |
+//! | 4 | 1 | version, `1` or `2` |
 //! | 5 | 1 | n, number of associations, `1..=MAX_ASSOCIATIONS` |
-//! | 6 | 40·n | n association entries, below |
-//! | 6+40·n | 4 | CRC-32C (Castagnoli) of bytes `0 .. 6+40·n` |
+//! | 6 | h | version 2 only (h = 36, 0 in version 1): the key-encryption key, below |
+//! | 6+h | 40·n | n association entries, below |
+//! | 6+h+40·n | 4 | CRC-32C (Castagnoli) of every byte before it |
+//!
+//! Key-encryption key (version 2, 36 bytes; [`super::otar`]): it only unwraps keys sent over
+//! the air (TC 130,6), it never protects traffic.
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 2 | MKID, the KEK's key id, `1..=127` (CCSDS 355.1 / CryptoLib: ids below 128 are master keys) |
+//! | 2 | 2 | last KID: the highest key id an OTAR installed, `0` before the first; an OTAR's key ids must be above it |
+//! | 4 | 32 | the KEK, not all zero |
 //!
 //! Association entry (40 bytes):
 //!
@@ -31,17 +41,22 @@
 
 use super::key_state::KeyState;
 use super::mac::{KEY_LEN, Key};
+use super::otar::Kek;
 use super::permissions::Permissions;
 
 /// Most associations one node holds.
 pub const MAX_ASSOCIATIONS: usize = 8;
 /// Magic bytes.
 pub const MAGIC: [u8; 4] = *b"SNSA";
-/// Format version.
+/// Format version without a key-encryption key (still read and written).
 pub const VERSION: u8 = 1;
+/// Format version with a key-encryption key ([`Kek`]).
+pub const VERSION_KEK: u8 = 2;
 /// Bytes per association entry.
 pub const ENTRY_LEN: usize = 40;
 const HEADER_LEN: usize = 6;
+/// Bytes of the version 2 key-encryption key block.
+pub const KEK_BLOCK_LEN: usize = 4 + KEY_LEN;
 const CRC_LEN: usize = 4;
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
@@ -60,8 +75,11 @@ pub enum ProvisionError {
     #[error("provisioning magic is not SNSA")]
     BadMagic,
     /// Unknown version.
-    #[error("provisioning version {0} is not supported (expected 1)")]
+    #[error("provisioning version {0} is not supported (expected 1 or 2)")]
     BadVersion(u8),
+    /// The key-encryption key block is wrong (MKID not `1..=127` or key all zero).
+    #[error("the key-encryption key needs an MKID in 1..=127 and a key that is not all zero")]
+    BadKek,
     /// n is 0 or above [`MAX_ASSOCIATIONS`].
     #[error("provisioning names {0} associations, expected 1..=8")]
     BadCount(u8),
@@ -134,6 +152,7 @@ pub struct ProvisionedSa {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     sas: [Option<ProvisionedSa>; MAX_ASSOCIATIONS],
+    kek: Option<Kek>,
 }
 
 impl Provisioning {
@@ -146,14 +165,17 @@ impl Provisioning {
         if head[..4] != MAGIC {
             return Err(ProvisionError::BadMagic);
         }
-        if head[4] != VERSION {
-            return Err(ProvisionError::BadVersion(head[4]));
-        }
+        let kek_len = match head[4] {
+            VERSION => 0,
+            VERSION_KEK => KEK_BLOCK_LEN,
+            v => return Err(ProvisionError::BadVersion(v)),
+        };
         let n = head[5];
         if n == 0 || n as usize > MAX_ASSOCIATIONS {
             return Err(ProvisionError::BadCount(n));
         }
-        let body_len = HEADER_LEN + ENTRY_LEN * n as usize;
+        let entries_at = HEADER_LEN + kek_len;
+        let body_len = entries_at + ENTRY_LEN * n as usize;
         let expected = body_len + CRC_LEN;
         if bytes.len() != expected {
             return Err(ProvisionError::BadLength {
@@ -166,9 +188,13 @@ impl Provisioning {
         if CRC32C.checksum(body) != stored {
             return Err(ProvisionError::BadCrc);
         }
+        let kek = match body.get(HEADER_LEN..entries_at) {
+            Some(block) if !block.is_empty() => Some(Kek::parse(block)?),
+            _ => None,
+        };
         let mut sas: [Option<ProvisionedSa>; MAX_ASSOCIATIONS] = Default::default();
         let mut telemetry = 0;
-        for (index, entry) in body[HEADER_LEN..].chunks_exact(ENTRY_LEN).enumerate() {
+        for (index, entry) in body[entries_at..].chunks_exact(ENTRY_LEN).enumerate() {
             let spi = u16::from_be_bytes([entry[0], entry[1]]);
             let perms = u16::from_be_bytes([entry[2], entry[3]]);
             let window = u16::from_be_bytes([entry[4], entry[5]]);
@@ -213,7 +239,7 @@ impl Provisioning {
         if telemetry != 1 {
             return Err(ProvisionError::TelemetryFlag(telemetry));
         }
-        Ok(Provisioning { sas })
+        Ok(Provisioning { sas, kek })
     }
 
     /// The associations, in file order.
@@ -221,14 +247,31 @@ impl Provisioning {
         self.sas.iter().flatten()
     }
 
-    /// Encode `sas` in the file format into `out`, returning the length. Used by provisioning
-    /// tools and tests; the result always parses (or this returns the error `parse` would).
+    /// The key-encryption key (version 2 files), if any.
+    pub fn kek(&self) -> Option<&Kek> {
+        self.kek.as_ref()
+    }
+
+    /// Encode `sas` in the version 1 format (no key-encryption key) into `out`, returning the
+    /// length. Used by provisioning tools and tests; the result always parses (or this returns
+    /// the error `parse` would).
     pub fn encode(sas: &[ProvisionedSa], out: &mut [u8]) -> Result<usize, ProvisionError> {
+        Self::encode_file(sas, None, out)
+    }
+
+    /// Encode `sas` and, if given, the key-encryption key `kek` (then in version 2) into
+    /// `out`, returning the length; the result always parses.
+    pub fn encode_file(
+        sas: &[ProvisionedSa],
+        kek: Option<&Kek>,
+        out: &mut [u8],
+    ) -> Result<usize, ProvisionError> {
         let n = sas.len();
         if n == 0 || n > MAX_ASSOCIATIONS {
             return Err(ProvisionError::BadCount(n.min(255) as u8));
         }
-        let body_len = HEADER_LEN + ENTRY_LEN * n;
+        let entries_at = HEADER_LEN + kek.map_or(0, |_| KEK_BLOCK_LEN);
+        let body_len = entries_at + ENTRY_LEN * n;
         let total = body_len + CRC_LEN;
         if out.len() < total {
             return Err(ProvisionError::BadLength {
@@ -237,11 +280,14 @@ impl Provisioning {
             });
         }
         out[..4].copy_from_slice(&MAGIC);
-        out[4] = VERSION;
+        out[4] = if kek.is_some() { VERSION_KEK } else { VERSION };
         out[5] = n as u8;
+        if let Some(k) = kek {
+            k.encode(&mut out[HEADER_LEN..entries_at]);
+        }
         for (sa, entry) in sas
             .iter()
-            .zip(out[HEADER_LEN..body_len].chunks_exact_mut(ENTRY_LEN))
+            .zip(out[entries_at..body_len].chunks_exact_mut(ENTRY_LEN))
         {
             entry[0..2].copy_from_slice(&sa.spi.to_be_bytes());
             entry[2..4].copy_from_slice(&sa.permissions.bits().to_be_bytes());
@@ -256,9 +302,14 @@ impl Provisioning {
         Ok(total)
     }
 
-    /// Bytes a file with `n` associations takes.
+    /// Bytes a version 1 file with `n` associations takes.
     pub const fn encoded_len(n: usize) -> usize {
         HEADER_LEN + ENTRY_LEN * n + CRC_LEN
+    }
+
+    /// Bytes a version 2 file (with a key-encryption key) with `n` associations takes.
+    pub const fn encoded_len_kek(n: usize) -> usize {
+        Self::encoded_len(n) + KEK_BLOCK_LEN
     }
 }
 
@@ -297,6 +348,37 @@ mod tests {
         assert_eq!(p.associations().cloned().collect::<Vec<_>>(), sas.to_vec());
     }
 
+    #[test]
+    fn version_2_carries_the_kek_and_version_1_still_reads() {
+        let sas = [sa(1, true), sa(2, false)];
+        let kek = Kek {
+            mkid: 5,
+            last_kid: 130,
+            key: Key::from_bytes([0x4B; KEY_LEN]),
+        };
+        let mut buf = vec![0u8; 512];
+        let n = Provisioning::encode_file(&sas, Some(&kek), &mut buf).unwrap();
+        assert_eq!(n, Provisioning::encoded_len_kek(2));
+        assert_eq!(buf[4], VERSION_KEK);
+        let p = Provisioning::parse(&buf[..n]).unwrap();
+        assert_eq!(p.kek(), Some(&kek));
+        assert_eq!(p.associations().cloned().collect::<Vec<_>>(), sas.to_vec());
+        let v1 = encoded(&sas);
+        assert_eq!(v1[4], VERSION);
+        assert_eq!(Provisioning::parse(&v1).unwrap().kek(), None);
+        // MKID 0, MKID 128 and an all-zero KEK are refused.
+        for (at, bytes) in [(6, [0u8, 0]), (6, [0, 128])] {
+            let mut b = buf[..n].to_vec();
+            b[at..at + 2].copy_from_slice(&bytes);
+            refix_crc(&mut b);
+            assert_eq!(Provisioning::parse(&b), Err(ProvisionError::BadKek));
+        }
+        let mut b = buf[..n].to_vec();
+        b[10..42].fill(0);
+        refix_crc(&mut b);
+        assert_eq!(Provisioning::parse(&b), Err(ProvisionError::BadKek));
+    }
+
     fn refix_crc(bytes: &mut [u8]) {
         let body = bytes.len() - 4;
         let crc = CRC32C.checksum(&bytes[..body]);
@@ -319,7 +401,7 @@ mod tests {
             ProvisionError::BadLength { .. }
         ));
         assert_eq!(case(&|b| b[0] = b'X', false), ProvisionError::BadMagic);
-        assert_eq!(case(&|b| b[4] = 2, false), ProvisionError::BadVersion(2));
+        assert_eq!(case(&|b| b[4] = 3, false), ProvisionError::BadVersion(3));
         assert_eq!(case(&|b| b[5] = 0, false), ProvisionError::BadCount(0));
         assert_eq!(case(&|b| b[5] = 9, false), ProvisionError::BadCount(9));
         assert!(matches!(
