@@ -17,7 +17,8 @@
 //! 4. the verified image runs (`fexecve` of the sealed memfd) as `spacenode image`: the monitor of
 //!    this power cycle, which starts every component from the same image ([`image`]);
 //!    When the last power cycle ended with a clean reboot that software asked for, boot control
-//!    counts it first (`count_clean_reboot`; a confirm starts the count over); past
+//!    counts it first (`count_clean_reboot`; a confirm that raises the security counter starts
+//!    the count over); past
 //!    `hal::boot::MAX_CLEAN_REBOOTS` the image is told to count this boot as a fault reset
 //!    (`--counts-as-reset`), so requested reboots cannot loop forever unseen by the reset cap;
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
@@ -243,7 +244,7 @@ fn count_clean_reboot(
     match bc.count_clean_reboot() {
         Ok(n) if n > MAX_CLEAN_REBOOTS => {
             let why = format!(
-                "{n} reboots requested without a confirm in between (cap {MAX_CLEAN_REBOOTS})"
+                "{n} reboots requested without a confirm raising the security counter in between (cap {MAX_CLEAN_REBOOTS})"
             );
             out(&format!(
                 "[boot] {why}: this one counts as a fault reset, towards safe mode"
