@@ -68,6 +68,7 @@ pub fn run() -> Result<(), Failure> {
     let tmp = tempfile::tempdir()
         .map_err(|e| Failure::Usage(format!("cannot create a temporary state directory: {e}")))?;
     let node_state = tmp.path().join("node");
+    let upgrade_node = upgrade::prepare(tmp.path());
     let ground_state = tmp.path().join("ground");
     title(
         2,
@@ -102,7 +103,7 @@ pub fn run() -> Result<(), Failure> {
         9,
         "Upgrade a node over the same radio (a second node, run by its secure boot stage):",
     );
-    summary.extend(upgrade::story(tmp.path())?);
+    summary.extend(upgrade::story(tmp.path(), upgrade_node)?);
     title(10, "Summary");
     for line in summary {
         println!("   {line}");
