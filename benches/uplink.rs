@@ -16,7 +16,9 @@
 //!     cargo bench --bench uplink -- --warm-up-time 1 --measurement-time 3
 //!
 //! Every iteration starts a fresh node (seconds of set-up outside the measured time), so a run
-//! takes several minutes. Not run by CI.
+//! takes several minutes. Not run by CI. Each sample's uplink time is printed (`loss_P sample:`)
+//! so the slowest one can be compared with the goal, not only criterion's mean; the node's log
+//! of a sample slower than [`SLOW`] is kept in `target/uplink-bench/` to find why.
 
 use board_sim::link::{LinkConfig, LinkEmulator};
 use comms::ground::Ground;
@@ -43,6 +45,8 @@ const KBPS: u64 = 2_000;
 const LATENCY_MS: u64 = 10;
 /// Bound on any one wait.
 const BOUND: Duration = Duration::from_secs(300);
+/// A sample this slow keeps its node's log.
+const SLOW: Duration = Duration::from_secs(60);
 
 fn free_addr() -> SocketAddr {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -121,7 +125,20 @@ fn one(exe: &str, bundle: &std::path::Path, loss_pct: u32, seed: u64) -> Duratio
         let _ = c.kill();
         let _ = c.wait();
     }
-    t1 - t0
+    let took = t1 - t0;
+    eprintln!(
+        "loss_{loss_pct} sample: {:.2} s (seed {seed})",
+        took.as_secs_f64()
+    );
+    if took > SLOW {
+        let log: Vec<String> = node_lines.try_iter().collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/uplink-bench");
+        let path = dir.join(format!("slow-loss{loss_pct}-seed{seed}.log"));
+        let kept =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, log.join("\n")));
+        eprintln!("  slow sample: node log {} ({kept:?})", path.display());
+    }
+    took
 }
 
 /// The size of one transfer message's SDLS unit, as the ground builds it.

@@ -460,31 +460,37 @@ fn a_trial_image_that_hangs_is_reset_by_the_board_watchdog_and_rolled_back() {
     );
 }
 
-#[test]
-fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_count() {
-    let _b = one_board();
-    let state = tempfile::tempdir().expect("tempdir");
-    let k = provisioned(state.path());
-    // The same executable as 2.0.0 on trial; boot control has already counted the cap of clean
-    // reboots without a confirm, so the agent's rollback reboot is one past it.
+/// A provisioned board (1.0.0, security counter 0, in slot A) with the running executable as
+/// 2.0.0 at security `counter` on trial in slot B, and boot control having counted the cap of
+/// requested reboots already; started.
+fn trial_at_the_reboot_cap(state: &Path, counter: u32) -> common::Board {
+    let k = provisioned(state);
     write_slot(
-        state.path(),
+        state,
         Slot::B,
-        &bundle(&k, &exe(), Version::new(2, 0, 0), 1),
+        &bundle(&k, &exe(), Version::new(2, 0, 0), counter),
     );
     {
-        let mut bc = open_for_bootloader(&state.path().join("boot.flash")).expect("boot control");
+        let mut bc = open_for_bootloader(&state.join("boot.flash")).expect("boot control");
         bc.request_trial(Slot::B, 2).expect("trial");
         for _ in 0..hal::boot::MAX_CLEAN_REBOOTS {
             bc.count_clean_reboot().expect("count");
         }
     }
-    let mut board = common::Board::start(
-        state.path(),
+    common::Board::start(
+        state,
         "127.0.0.1:0".parse().expect("addr"),
         common::free_addr(),
         &[] as &[&str],
-    );
+    )
+}
+
+#[test]
+fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_count() {
+    let _b = one_board();
+    let state = tempfile::tempdir().expect("tempdir");
+    // The agent's rollback reboot is one past the cap.
+    let mut board = trial_at_the_reboot_cap(state.path(), 1);
     board.wait_for("[upgrade] INFO  trial boot of slot B");
     // The signer crashes during the soak (killed, as a fault would), again after each restart,
     // until the agent judges the trial.
@@ -510,7 +516,7 @@ fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_
     let cap = hal::boot::MAX_CLEAN_REBOOTS;
     assert!(
         log.contains(&format!(
-            "[boot] {} reboots requested without a confirm in between (cap {cap}): this one counts as a fault reset",
+            "[boot] {} reboots requested without a confirm raising the security counter in between (cap {cap}): this one counts as a fault reset",
             cap + 1
         )) && log.contains("slot A (normal) verified: version 1.0.0")
             && log.contains("1 resets since the node was last healthy"),
@@ -522,5 +528,28 @@ fn a_trial_image_that_fails_its_health_soak_rolls_back_and_reboots_past_the_cap_
     assert_eq!(
         (st.booted, st.confirmed, st.trial, st.clean_reboots),
         (Slot::A, Slot::A, None, cap + 1)
+    );
+}
+
+#[test]
+fn a_confirm_that_keeps_the_security_counter_keeps_the_count_of_requested_reboots() {
+    let _b = one_board();
+    let state = tempfile::tempdir().expect("tempdir");
+    // What a compromised agent would repeat, trial -> confirm -> trial between two signed
+    // images: here the trial image is at the confirmed security counter (0).
+    let mut board = trial_at_the_reboot_cap(state.path(), 0);
+    let cap = hal::boot::MAX_CLEAN_REBOOTS;
+    board.wait_for("trial image in slot B confirmed after its health soak; security counter 0");
+    board.stop();
+    let st = open_for_bootloader(&state.path().join("boot.flash"))
+        .expect("boot control")
+        .state();
+    assert_eq!(
+        (st.booted, st.confirmed, st.trial, st.security_counter),
+        (Slot::B, Slot::B, None, 0)
+    );
+    assert_eq!(
+        st.clean_reboots, cap,
+        "a confirm that does not raise the security counter does not start the count over, so the next requested reboot counts as a fault reset"
     );
 }

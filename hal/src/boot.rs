@@ -26,8 +26,11 @@
 //!   confirmed slot (an image that finds itself unhealthy rejects itself this way).
 //! - Every clean reboot the running software asked for (a reboot request, not a watchdog reset) is
 //!   counted by the bootloader at the next power-on ([`BootControl::count_clean_reboot`]); a
-//!   confirm starts the count over. Past [`MAX_CLEAN_REBOOTS`] the bootloader treats each further
-//!   one as a fault reset, so requested reboots cannot loop forever unseen by the reset cap.
+//!   confirm that raises the security counter starts the count over (a confirm at the same
+//!   counter does not: software that can confirm would otherwise loop trial -> confirm -> trial
+//!   between two signed images without ever reaching the cap). Past [`MAX_CLEAN_REBOOTS`] the
+//!   bootloader treats each further one as a fault reset, so requested reboots cannot loop
+//!   forever unseen by the reset cap.
 //! - A bootloader that verifies images may refuse the slot `select_boot` chose and boot the other
 //!   one instead. It then calls [`BootControl::record_fallback`] before that image runs, so that
 //!   `booted` is always the slot whose image actually runs: a refused trial slot is rolled back
@@ -107,7 +110,8 @@ pub struct BootState {
     /// The security counter of the last confirmed image: the boot stage refuses any image whose
     /// signed security counter is lower. Raised only by [`BootControl::confirm`], never lowered.
     pub security_counter: u64,
-    /// Clean reboots the running software asked for since the last confirm (saturating), counted
+    /// Clean reboots the running software asked for since the last confirm that raised the
+    /// security counter (saturating), counted
     /// by the bootloader ([`BootControl::count_clean_reboot`]); past [`MAX_CLEAN_REBOOTS`] each
     /// further one counts as a fault reset.
     pub clean_reboots: u8,
@@ -134,9 +138,10 @@ impl BootState {
 /// Largest number of attempts [`BootControl::request_trial`] accepts.
 pub const MAX_TRIAL_ATTEMPTS: u8 = 16;
 
-/// Clean reboots the running software may ask for without a confirm in between. An upgrade
-/// needs one (into the trial) and a rejected one two (into the trial, back out); the cap allows
-/// a few failed upgrades in a row. Beyond it, the bootloader counts each further clean reboot
+/// Clean reboots the running software may ask for without a confirm that raises the security
+/// counter in between. An upgrade needs one (into the trial) and a rejected one two (into the
+/// trial, back out); the cap allows a few failed upgrades, or upgrades that keep the security
+/// counter, in a row (further ones count as fault resets, which a healthy node clears). Beyond it, the bootloader counts each further clean reboot
 /// as a fault reset (towards safe mode), so software that can request reboots (a compromised
 /// upgrade agent) cannot reboot the node forever without the reset cap seeing it.
 pub const MAX_CLEAN_REBOOTS: u8 = 4;
@@ -223,14 +228,16 @@ pub trait BootControl {
     fn record_fallback(&mut self, slot: Slot) -> Result<(), BootControlError<Self::Error>>;
 
     /// Bootloader step, at a power-on after a clean reboot that the running software requested:
-    /// count it and return the number since the last confirm (saturating at `u8::MAX`). Above
+    /// count it and return the number since the last confirm that raised the security counter
+    /// (saturating at `u8::MAX`). Above
     /// [`MAX_CLEAN_REBOOTS`] the bootloader counts this boot as a fault reset.
     fn count_clean_reboot(&mut self) -> Result<u8, BootControlError<Self::Error>>;
 
     /// Make the running trial image the confirmed one and raise the stored security counter to
     /// `security_counter` (the confirmed image's signed counter) in the same persisted step. A
     /// lower value leaves the counter as it is (it never goes down). The count of clean reboots
-    /// starts over.
+    /// starts over only when the counter rises (a confirm at the same counter could be repeated
+    /// between two signed images by software that may confirm, and never reach the cap).
     fn confirm(&mut self, security_counter: u64) -> Result<(), BootControlError<Self::Error>>;
 }
 

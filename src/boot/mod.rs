@@ -17,7 +17,8 @@
 //! 4. the verified image runs (`fexecve` of the sealed memfd) as `spacenode image`: the monitor of
 //!    this power cycle, which starts every component from the same image ([`image`]);
 //!    When the last power cycle ended with a clean reboot that software asked for, boot control
-//!    counts it first (`count_clean_reboot`; a confirm starts the count over); past
+//!    counts it first (`count_clean_reboot`; a confirm that raises the security counter starts
+//!    the count over); past
 //!    `hal::boot::MAX_CLEAN_REBOOTS` the image is told to count this boot as a fault reset
 //!    (`--counts-as-reset`), so requested reboots cannot loop forever unseen by the reset cap;
 //! 5. when the image's power cycle ends it reports why ([`report`]): stopped (the boot stage exits)
@@ -76,11 +77,7 @@ pub fn run(
     stop: BorrowedFd<'_>,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
-    let lock = take_lock(&opts.state)?;
-    let anchor = match otp::read(&opts.state).map_err(|e| Failure::Usage(e.to_string()))? {
-        Some(a) => a,
-        None => factory_provision(opts, out)?,
-    };
+    let (lock, anchor) = provisioned(&opts.state, opts.factory_bundle.as_deref(), out)?;
     let mut after: Option<ResetCause> = None;
     let mut cycle = 0u32;
     loop {
@@ -113,6 +110,22 @@ pub fn run(
     }
 }
 
+/// Takes the state directory's lock and, on a fresh board, does the factory provisioning; the
+/// lock and the root of trust in OTP. What `run` does first; the demo calls it ahead of time so
+/// that its second node's provisioning does not wait in front of the chapter that uses it.
+pub fn provisioned(
+    state: &Path,
+    factory_bundle: Option<&Path>,
+    out: &mut dyn FnMut(&str),
+) -> Result<(std::fs::File, [u8; 32]), Failure> {
+    let lock = take_lock(state)?;
+    let anchor = match otp::read(state).map_err(|e| Failure::Usage(e.to_string()))? {
+        Some(a) => a,
+        None => factory_provision(state, factory_bundle, out)?,
+    };
+    Ok((lock, anchor))
+}
+
 /// The state directory's lock. A board that was just killed holds it until its image has gone
 /// down (a moment after its boot stage), so a lock still held is retried for a few seconds
 /// before the directory is reported in use by another node.
@@ -129,30 +142,33 @@ fn take_lock(state: &Path) -> Result<std::fs::File, Failure> {
     }
 }
 
-fn factory_provision(opts: &BootOptions, out: &mut dyn FnMut(&str)) -> Result<[u8; 32], Failure> {
+fn factory_provision(
+    state: &Path,
+    factory_bundle: Option<&Path>,
+    out: &mut dyn FnMut(&str),
+) -> Result<[u8; 32], Failure> {
     let usage = |e: String| Failure::Usage(e);
-    let path = opts.state.join(SLOT_FLASH_FILE);
+    let path = state.join(SLOT_FLASH_FILE);
     // A fresh board (or one from before secure boot): its slot flash is formatted anew.
     let mut flash = SimFlash::create(&path, SIM_SLOT_LAYOUT.flash_len() as usize)
         .map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let exe = std::env::current_exe()
         .map_err(|e| usage(format!("cannot find the running executable: {e}")))?;
     let bundle;
-    let source = match &opts.factory_bundle {
+    let source = match factory_bundle {
         Some(p) => {
             bundle = std::fs::read(p).map_err(|e| usage(format!("{}: {e}", p.display())))?;
             factory::Source::Bundle(p, bundle)
         }
         None => factory::Source::SimKeys(&exe),
     };
-    let line = factory::provision(&opts.state, &mut flash, &SIM_SLOT_LAYOUT, source).map_err(
-        |e| match e {
+    let line =
+        factory::provision(state, &mut flash, &SIM_SLOT_LAYOUT, source).map_err(|e| match e {
             factory::FactoryError::Bundle(..) => Failure::Rejected(format!("error: {e}\n")),
             factory::FactoryError::Io(_) => usage(e.to_string()),
-        },
-    )?;
+        })?;
     out(&format!("[boot] {line}"));
-    otp::read(&opts.state)
+    otp::read(state)
         .map_err(|e| usage(e.to_string()))?
         .ok_or_else(|| usage("OTP was not burnt by factory provisioning".into()))
 }
@@ -243,7 +259,7 @@ fn count_clean_reboot(
     match bc.count_clean_reboot() {
         Ok(n) if n > MAX_CLEAN_REBOOTS => {
             let why = format!(
-                "{n} reboots requested without a confirm in between (cap {MAX_CLEAN_REBOOTS})"
+                "{n} reboots requested without a confirm raising the security counter in between (cap {MAX_CLEAN_REBOOTS})"
             );
             out(&format!(
                 "[boot] {why}: this one counts as a fault reset, towards safe mode"

@@ -69,6 +69,7 @@ pub fn run() -> Result<(), Failure> {
     let tmp = tempfile::tempdir()
         .map_err(|e| Failure::Usage(format!("cannot create a temporary state directory: {e}")))?;
     let node_state = tmp.path().join("node");
+    let upgrade_node = upgrade::prepare(tmp.path());
     let ground_state = tmp.path().join("ground");
     title(
         2,
@@ -103,7 +104,7 @@ pub fn run() -> Result<(), Failure> {
         10,
         "Upgrade a node over the same radio (a second node, run by its secure boot stage):",
     );
-    summary.extend(upgrade::story(tmp.path())?);
+    summary.extend(upgrade::story(tmp.path(), upgrade_node)?);
     title(11, "Summary");
     for line in summary {
         println!("   {line}");

@@ -10,6 +10,12 @@
 //!    version 2.0.0 by itself; the agent reports why;
 //! 3. a downgrade to 1.0.0: refused before any image byte.
 //!
+//! The node's factory provisioning (signing this 50 MB executable and writing it into slot A,
+//! burning OTP: the boot stage's own code, `crate::boot::provisioned`) and the three releases'
+//! hashing and signing start when the demo begins ([`prepare`]), in a thread, while the other
+//! chapters run, instead of in front of this one. The node itself is powered on in this
+//! chapter (two boards at once would compete for the kernel's `SCHED_DEADLINE` bandwidth).
+//!
 //! Avoids: anything but the operator's path (`crate::ground::upgrade`) for the upgrades.
 
 use crate::failure::Failure;
@@ -119,9 +125,47 @@ fn show_event(e: &Event) {
     }
 }
 
+/// The chapter's releases: 2.0.0 (this executable), the broken 3.0.0, the 1.0.0 downgrade.
+struct Releases {
+    v2: Vec<u8>,
+    broken: Vec<u8>,
+    downgrade: Vec<u8>,
+}
+
+fn releases() -> Result<Releases, Failure> {
+    let exe = std::fs::read(std::env::current_exe().map_err(usage)?).map_err(usage)?;
+    let broken = std::fs::read(BROKEN_IMAGE).map_err(|e| usage(format!("{BROKEN_IMAGE}: {e}")))?;
+    Ok(Releases {
+        v2: sim_release(&exe, Version::new(2, 0, 0), 1)?,
+        broken: sim_release(&broken, Version::new(3, 0, 0), 1)?,
+        downgrade: sim_release(&exe, Version::new(1, 0, 0), 1)?,
+    })
+}
+
+/// The chapter's node's factory provisioning and its releases, being made.
+pub struct Prepared(std::thread::JoinHandle<Result<Releases, Failure>>);
+
+/// Factory-provisions the chapter's node and builds its releases in a thread, while the demo's
+/// other chapters run.
+pub fn prepare(dir: &Path) -> Prepared {
+    let state = dir.join("upgrade-node");
+    Prepared(std::thread::spawn(move || {
+        // Its boot-log line is the boot stage's; the chapter shows the power-on line instead.
+        let (_lock, _) = crate::boot::provisioned(&state, None, &mut |_| {})?;
+        releases()
+    }))
+}
+
 /// Runs the chapter; returns its summary lines.
-pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
+pub fn story(dir: &Path, prepared: Prepared) -> Result<Vec<String>, Failure> {
     let started = Instant::now();
+    let rel = prepared
+        .0
+        .join()
+        .map_err(|_| usage("provisioning the node or building the releases failed"))??;
+    println!(
+        "   (its factory provisioning and the three signed releases were made while the chapters above ran)"
+    );
     let (uplink, ground) = (free_port()?, free_port()?);
     let node = Node::start(&dir.join("upgrade-node"), uplink, ground)?;
     node.wait("[upgrade] INFO  slot A running")?;
@@ -139,13 +183,12 @@ pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
         link: crate::ground::serial_link::LinkChoice::Radio,
     })
     .map_err(usage)?;
-    let exe = std::fs::read(std::env::current_exe().map_err(usage)?).map_err(usage)?;
     let deadline = Duration::from_secs(60);
     let mut summary = Vec::new();
 
     println!("   version 2.0.0: this same executable, signed again (security counter 1):");
     let job = UpgradeJob {
-        bundle: sim_release(&exe, Version::new(2, 0, 0), 1)?,
+        bundle: rel.v2,
         deadline,
     };
     let ok = up::upgrade(&mut session, &job, &mut |e| show_event(e)).map_err(usage)?;
@@ -162,9 +205,8 @@ pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
     println!(
         "   version 3.0.0, properly signed but broken (its image is {BROKEN_IMAGE}: exits at once):"
     );
-    let broken = std::fs::read(BROKEN_IMAGE).map_err(|e| usage(format!("{BROKEN_IMAGE}: {e}")))?;
     let job = UpgradeJob {
-        bundle: sim_release(&broken, Version::new(3, 0, 0), 1)?,
+        bundle: rel.broken,
         deadline,
     };
     match up::upgrade(&mut session, &job, &mut |e| show_event(e)) {
@@ -179,7 +221,7 @@ pub fn story(dir: &Path) -> Result<Vec<String>, Failure> {
 
     println!("   version 1.0.0 (a downgrade):");
     let job = UpgradeJob {
-        bundle: sim_release(&exe, Version::new(1, 0, 0), 1)?,
+        bundle: rel.downgrade,
         deadline,
     };
     match up::upgrade(&mut session, &job, &mut |_| {}) {

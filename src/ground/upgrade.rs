@@ -2,7 +2,10 @@
 //!
 //! [`upgrade`] (also what the demo calls, with its open [`Session`]):
 //!
-//! 1. pings the node (PUS 17,1): nothing answering is [`UpgradeError::Unreachable`] at once;
+//! 1. pings the node (PUS 17,1), again and again for up to [`REACH`] (within the deadline): on
+//!    a lossy link a ping and its reports are lost often enough that one session's attempts
+//!    (4 by default) fail now and then (about 1 in 15 at 30 % loss each way); nothing answering
+//!    for that long is [`UpgradeError::Unreachable`];
 //! 2. asks for the agent's status (PUS 3,27, housekeeping structure 5): the same bundle (its id
 //!    is the first 8 bytes of its SHA-256) already under way resumes where the node is, even
 //!    after this process was killed or the node reset; a trial already running is followed;
@@ -31,6 +34,8 @@ use std::time::{Duration, Instant};
 pub const PIECE: usize = super::admin::CHUNK_DATA;
 /// Pause between status requests while the node works on board or reboots.
 const POLL: Duration = Duration::from_millis(200);
+/// How long the first ping is tried again before the node counts as unreachable.
+pub const REACH: Duration = Duration::from_secs(30);
 
 /// What to upgrade to.
 pub struct UpgradeJob {
@@ -179,6 +184,23 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Pings the node until it answers, for up to [`REACH`] within the deadline; the round
+    /// trip of the ping that was answered.
+    fn reach(&mut self) -> Result<Duration, UpgradeError> {
+        let until = REACH.min(self.deadline);
+        loop {
+            let t = Instant::now();
+            match self.session.command(ST_TEST, 1, &[]) {
+                Ok(_) => return Ok(t.elapsed()),
+                Err(e @ SessionError::Unreachable { .. }) if self.start.elapsed() >= until => {
+                    return Err(UpgradeError::Unreachable(e));
+                }
+                Err(SessionError::Unreachable { .. }) => {}
+                Err(e) => return Err(UpgradeError::Session(e)),
+            }
+        }
+    }
+
     fn left(&self, stage: &str) -> Result<(), UpgradeError> {
         if self.start.elapsed() > self.deadline {
             return Err(UpgradeError::Timeout(self.deadline, stage.into()));
@@ -265,20 +287,16 @@ pub fn upgrade(
     on: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, UpgradeError> {
     let start = Instant::now();
-    let t = Instant::now();
-    session.command(ST_TEST, 1, &[]).map_err(|e| match e {
-        e @ SessionError::Unreachable { .. } => UpgradeError::Unreachable(e),
-        e => UpgradeError::Session(e),
-    })?;
-    on(&Event::Reached { rtt: t.elapsed() });
-    let bundle = &job.bundle;
-    let id = bundle_id(bundle);
-    let count = bundle.len().div_ceil(PIECE) as u32;
     let mut run = Run {
         session,
         start,
         deadline: job.deadline,
     };
+    let rtt = run.reach()?;
+    on(&Event::Reached { rtt });
+    let bundle = &job.bundle;
+    let id = bundle_id(bundle);
+    let count = bundle.len().div_ceil(PIECE) as u32;
     let mut s = run.status("asking for the agent's status")?;
     let mut next = if s.bundle_id == id {
         s.next_chunk.min(count.saturating_sub(1))

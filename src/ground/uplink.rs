@@ -12,7 +12,10 @@
 //!
 //! The timeout follows the measured round trip (time from a message's only send to the first
 //! status that reports it taken) as TCP's does (RFC 6298: smoothed round trip plus four mean
-//! deviations), within [`RTO_MIN`]..[`RTO_MAX`].
+//! deviations), within [`RTO_MIN`]..[`RTO_MAX`]. A message sent once that the node still
+//! needs while it has taken [`DUP_THRESHOLD`] messages sent after it is resent at once, without
+//! waiting for the timeout (TCP's loss detection from selective acknowledgements, RFC 6675:
+//! the link does not reorder, and the agent takes messages in the order they arrive).
 //! The caller asks for the status when the node has been silent for [`SILENCE`] (it may be
 //! resetting).
 //!
@@ -34,6 +37,8 @@ pub const RTO_MIN: Duration = Duration::from_millis(200);
 pub const RTO_MAX: Duration = Duration::from_secs(3);
 /// Silence after which the ground asks for the status.
 pub const SILENCE: Duration = Duration::from_secs(2);
+/// Messages sent later and taken by the node that mark a message still needed as lost.
+pub const DUP_THRESHOLD: usize = 3;
 
 /// The sender's state for one bundle.
 pub struct Window<'b> {
@@ -44,6 +49,8 @@ pub struct Window<'b> {
     /// Messages holding header bytes (the last may hold image bytes too).
     header_msgs: u32,
     sent_at: Vec<Option<Instant>>,
+    /// When each message was last sent (kept once it is taken, unlike `sent_at`).
+    last_send: Vec<Option<Instant>>,
     sends: Vec<u8>,
     /// Smoothed round trip and its mean deviation (RFC 6298).
     srtt: Option<(Duration, Duration)>,
@@ -74,6 +81,7 @@ impl<'b> Window<'b> {
             count,
             header_msgs: header.div_ceil(piece).max(1) as u32,
             sent_at: vec![None; count as usize],
+            last_send: vec![None; count as usize],
             sends: vec![0; count as usize],
             srtt: None,
             uplinked: 0,
@@ -110,6 +118,20 @@ impl<'b> Window<'b> {
             }
         }
         v
+    }
+
+    /// Whether message `p`, sent once and still needed, is lost: status `s` shows
+    /// [`DUP_THRESHOLD`] messages sent after it taken (in the 64 it reports on after
+    /// `next_chunk`).
+    fn lost(&self, s: &UpgradeStatus, p: u32) -> bool {
+        let Some(t) = self.last_send[p as usize].filter(|_| self.sends[p as usize] == 1) else {
+            return false;
+        };
+        let hi = s.next_chunk.saturating_add(65).min(self.count);
+        (p + 1..hi)
+            .filter(|&q| s.has(q) && self.last_send[q as usize].is_some_and(|u| u > t))
+            .nth(DUP_THRESHOLD - 1)
+            .is_some()
     }
 
     /// Notes what status `s` says was taken: a round-trip sample from each message sent once.
@@ -167,6 +189,7 @@ impl<'b> Window<'b> {
         }
         self.sends[i] = self.sends[i].saturating_add(1);
         self.sent_at[i] = Some(Instant::now());
+        self.last_send[i] = self.sent_at[i];
         self.uplinked += data.len() as u64;
         self.messages += 1;
         Ok(())
@@ -191,7 +214,8 @@ impl<'b> Window<'b> {
             if budget == 0 {
                 break;
             }
-            let due = self.sent_at[p as usize].is_none_or(|t| now - t >= rto);
+            let due = self.sent_at[p as usize].is_none_or(|t| now - t >= rto)
+                || (s.bundle_id == self.id && self.lost(s, p));
             if due {
                 self.send(session, p)?;
                 budget -= 1;
@@ -220,5 +244,55 @@ impl<'b> Window<'b> {
             }
         }
         Ok(newest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window over 100 messages where messages `0..sent` were each sent once, in order.
+    fn sent_in_order(sent: u32) -> Window<'static> {
+        static BUNDLE: [u8; 100] = [0; 100];
+        let mut w = Window::new(&BUNDLE, 7, 1);
+        let t0 = Instant::now();
+        for p in 0..sent {
+            let at = t0 + Duration::from_millis(u64::from(p));
+            w.last_send[p as usize] = Some(at);
+            w.sent_at[p as usize] = Some(at);
+            w.sends[p as usize] = 1;
+        }
+        w
+    }
+
+    fn status(next_chunk: u32, held_ahead: u64) -> UpgradeStatus {
+        UpgradeStatus {
+            bundle_id: 7,
+            next_chunk,
+            held_ahead,
+            chunks_total: 1,
+            ..UpgradeStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_message_is_lost_once_three_sent_after_it_were_taken() {
+        let w = sent_in_order(10);
+        // Message 5 needed; 6 and 7 taken (bits 0 and 1 after next_chunk 5): not yet.
+        assert!(!w.lost(&status(5, 0b11), 5));
+        // 6, 7 and 8 taken: lost.
+        assert!(w.lost(&status(5, 0b111), 5));
+        // Taken messages sent before it do not count: message 8 needed, 9 the only one after.
+        assert!(!w.lost(&status(8, 0b1), 8));
+    }
+
+    #[test]
+    fn a_message_resent_once_waits_for_its_timeout_again() {
+        let mut w = sent_in_order(10);
+        w.sends[5] = 2;
+        assert!(!w.lost(&status(5, 0b1111), 5));
+        // Never sent: not lost, just due.
+        let w = sent_in_order(0);
+        assert!(!w.lost(&status(5, 0b1111), 5));
     }
 }

@@ -43,6 +43,12 @@ fn scenario() -> Vec<(Step, Option<(Slot, BootReason)>)> {
         (Step::Cancel, None),
         (Step::CleanReboot, None),
         (Step::Boot, Some((B, Normal))),
+        // A confirm at the same security counter keeps the count of requested reboots.
+        (Step::Request(A, 1), None),
+        (Step::CleanReboot, None),
+        (Step::Boot, Some((A, Trial))),
+        (Step::Confirm(7), None),
+        (Step::Boot, Some((A, Normal))),
     ]
 }
 
@@ -80,18 +86,18 @@ fn the_upgrade_scenario_boots_tries_rolls_back_and_confirms() {
             assert_eq!((state.booted, state.reason), (slot, reason), "step {i}");
         }
     }
-    assert_eq!(state.confirmed, Slot::B);
+    assert_eq!(state.confirmed, Slot::A);
     assert_eq!(state.trial, None);
-    assert_eq!(state.boot_count, 8);
-    assert_eq!(state.security_counter, 7, "raised by the confirm");
+    assert_eq!(state.boot_count, 10);
+    assert_eq!(state.security_counter, 7, "raised by the first confirm");
     assert_eq!(
-        state.clean_reboots, 1,
-        "two counted, cleared by the confirm, one more"
+        state.clean_reboots, 2,
+        "two counted, cleared by the confirm that raised the counter, two more kept by the one that did not"
     );
 }
 
 #[test]
-fn clean_reboots_are_counted_until_a_confirm_and_saturate() {
+fn clean_reboots_are_counted_until_a_confirm_raises_the_counter_and_saturate() {
     let mut flash = BootFlash::anonymous(BOOT_FLASH_SIZE).expect("flash");
     let mut bc = FlashBootControl::open(&mut flash, BOOT_LAYOUT).expect("open");
     for n in 1..=300u32 {
@@ -110,10 +116,35 @@ fn clean_reboots_are_counted_until_a_confirm_and_saturate() {
     bc.select_boot().expect("boot");
     bc.request_trial(Slot::B, 1).expect("request");
     let _ = bc.into_inner();
+    // Trial -> confirm -> trial between the two slots at the same security counter (what a
+    // compromised agent could repeat): the count is kept.
+    for slot in [Slot::B, Slot::A, Slot::B] {
+        let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+        bc.select_boot().expect("trial boot");
+        assert_eq!(bc.state().booted, slot);
+        bc.confirm(0).expect("confirm");
+        assert_eq!(
+            bc.state().clean_reboots,
+            255,
+            "a confirm at the same counter does not start over"
+        );
+        bc.request_trial(slot.other(), 1).expect("request");
+        let _ = bc.into_inner();
+    }
     let mut bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
     bc.select_boot().expect("trial boot");
-    bc.confirm(0).expect("confirm");
-    assert_eq!(bc.state().clean_reboots, 0, "a confirm starts over");
+    bc.confirm(1).expect("confirm");
+    assert_eq!(
+        bc.state().clean_reboots,
+        0,
+        "a confirm that raises the counter starts over"
+    );
+    let _ = bc.into_inner();
+    let bc = FlashBootControl::open_or_recover(&mut flash, BOOT_LAYOUT).expect("reopen");
+    assert_eq!(
+        (bc.state().clean_reboots, bc.state().security_counter),
+        (0, 1)
+    );
 }
 
 #[test]

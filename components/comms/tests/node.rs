@@ -11,12 +11,14 @@ use comms::link::FailoverConfig;
 use comms::node::{
     Downlink, ForwardError, Forwarder, Node, NodeConfig, Now, Outbound, UnitOutcome,
 };
-use comms::pus::function::{self, Chunk, FN_SIGN_CHUNK};
+use comms::pus::function::{self, Chunk, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK};
 use comms::pus::verification::Report;
 use comms::router::{Forward, RouteTable};
 use comms::sdls::{MemoryPersist, UplinkReject};
 use hal::time::Instant;
-use protocol::{ChunkPosition, LinkId, SignRejection, SignResponse, SignStatus};
+use protocol::{
+    ChunkPosition, LinkId, SignRejection, SignResponse, SignStatus, UpgradeState, UpgradeStatus,
+};
 
 const APID: u16 = 0x0A0;
 
@@ -177,6 +179,11 @@ fn packet_bytes_follow_the_pus_c_layout() {
 }
 
 fn sign_chunk(batch: u64, index: u32, count: u32) -> Vec<u8> {
+    chunk_app(FN_SIGN_CHUNK, batch, index, count)
+}
+
+/// The app data of a chunk TC (8,1) of `function`.
+fn chunk_app(function: u16, batch: u64, index: u32, count: u32) -> Vec<u8> {
     let data = [0xAB; 32];
     let c = Chunk {
         id: batch,
@@ -189,7 +196,7 @@ fn sign_chunk(batch: u64, index: u32, count: u32) -> Vec<u8> {
         data: &data,
     };
     let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + 32];
-    app[..2].copy_from_slice(&FN_SIGN_CHUNK.to_be_bytes());
+    app[..2].copy_from_slice(&function.to_be_bytes());
     function::encode_chunk(&c, &mut app[2..]).unwrap();
     app
 }
@@ -876,4 +883,103 @@ fn a_sign_chunk_for_a_signer_that_is_down_is_refused_at_once() {
     let (o, _) = send(&mut n, &unit[..len], &mut ch);
     assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
     assert_eq!(ch.sent.len(), 1);
+}
+
+/// An upgrade agent that restarts loses the messages it was given: its first status
+/// (`UpgradeStatus::STARTED`) fails them at once (1,8 `NoAnswer`) and frees their slots, so
+/// the next message is forwarded instead of refused as busy until `PENDING_TIMEOUT_S` (the
+/// uplink benchmark's stall). Other components' commands keep waiting.
+#[test]
+fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 256];
+    let mut uplink =
+        |g: &mut Ground, app: &[u8], ch: &mut Channels, n: &mut Node<MemoryPersist>| {
+            let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
+            let (_, sink) = send(n, &unit[..len], ch);
+            opened(g, &sink)
+        };
+    uplink(&mut g, &sign_chunk(7, 0, 2), &mut ch, &mut n);
+    for i in 1..comms::node::MAX_PENDING as u32 {
+        uplink(
+            &mut g,
+            &chunk_app(FN_UPGRADE_CHUNK, 9, i, 100),
+            &mut ch,
+            &mut n,
+        );
+    }
+    assert_eq!(ch.sent.len(), comms::node::MAX_PENDING);
+    let busy = uplink(
+        &mut g,
+        &chunk_app(FN_UPGRADE_CHUNK, 9, 50, 100),
+        &mut ch,
+        &mut n,
+    );
+    assert!(busy.iter().any(|r| matches!(
+        r.2,
+        Some(Report::StartFailure(f)) if f.code == FailureCode::Busy
+    )));
+    // An unsolicited status (not a new instance) frees nothing it does not name.
+    let status = UpgradeStatus {
+        bundle_id: 9,
+        next_chunk: 1,
+        answers: UpgradeStatus::UNSOLICITED,
+        state: UpgradeState::Idle,
+        ..UpgradeStatus::default()
+    };
+    let mut sink = Sink::default();
+    n.on_upgrade_status(&status, now(), &mut sink);
+    assert!(
+        opened(&mut g, &sink)
+            .iter()
+            .all(|r| !matches!(r.2, Some(Report::CompletionFailure(_))))
+    );
+    // The agent restarted: every upgrade message still waiting fails with NoAnswer.
+    let mut sink = Sink::default();
+    n.on_upgrade_status(
+        &UpgradeStatus {
+            answers: UpgradeStatus::STARTED,
+            ..status
+        },
+        now(),
+        &mut sink,
+    );
+    let failed: Vec<_> = opened(&mut g, &sink)
+        .into_iter()
+        .filter_map(|r| match r.2 {
+            Some(Report::CompletionFailure(f)) => Some(f.code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![FailureCode::NoAnswer; comms::node::MAX_PENDING - 1]
+    );
+    // Their slots are free: the next upgrade message is forwarded; the sign chunk still waits.
+    let sent = ch.sent.len();
+    let again = uplink(
+        &mut g,
+        &chunk_app(FN_UPGRADE_CHUNK, 9, 51, 100),
+        &mut ch,
+        &mut n,
+    );
+    assert_eq!(ch.sent.len(), sent + 1, "{again:?}");
+    let mut sink = Sink::default();
+    n.on_sign_response(
+        &SignResponse {
+            batch_id: 7,
+            status: SignStatus::Accepted,
+            ..SignResponse::default()
+        },
+        now(),
+        &mut sink,
+    );
+    assert!(
+        opened(&mut g, &sink)
+            .iter()
+            .any(|r| matches!(r.2, Some(Report::CompletionSuccess))),
+        "the sign chunk's command was still pending"
+    );
 }

@@ -167,6 +167,10 @@ pub struct Refusal {
 impl UpgradeStatus {
     /// [`UpgradeStatus::answers`] of a status that answers no message.
     pub const UNSOLICITED: u32 = u32::MAX;
+    /// [`UpgradeStatus::answers`] of the first status of a freshly started agent (at power-on
+    /// or after a restart): it answers no message given to an earlier instance, so comms fails
+    /// those commands at once instead of holding their pending slots until its timeout.
+    pub const STARTED: u32 = u32::MAX - 1;
 
     /// Whether the agent needs transfer message `index` no more: it is before `next_chunk`, or
     /// marked in `held_ahead`.
@@ -192,7 +196,8 @@ pub struct UpgradeStatus {
     pub next_chunk: u32,
     /// The transfer message (index) this status answers: the agent sends one status per
     /// message it takes, so comms completes that message's command on it, whether the agent
-    /// kept the message or dropped it. [`UpgradeStatus::UNSOLICITED`] for any other status.
+    /// kept the message or dropped it. [`UpgradeStatus::STARTED`] for the first status of a
+    /// new agent instance, [`UpgradeStatus::UNSOLICITED`] for any other status.
     pub answers: u32,
     /// The messages after `next_chunk` the agent does not need sent (held in its receive
     /// window, or wholly inside image chunks already in place): bit `k` is message

@@ -16,7 +16,7 @@
 //! | 3 | 1 | boot reason | `0` normal, `1` trial, `2` rolled back, `3` recovered, `4` fallback |
 //! | 4 | 1 | trial slot | `0xFF` = no trial, else `0` = A, `1` = B |
 //! | 5 | 1 | trial attempts left | `0` when no trial |
-//! | 6 | 1 | clean reboots since the last confirm | `u8` |
+//! | 6 | 1 | clean reboots since the last confirm that raised the security counter | `u8` |
 //! | 7 | 1 | reserved | `0` |
 //! | 8 | 4 | boot count | `u32` |
 //! | 12 | 8 | security counter | `u64`, of the last confirmed image |
@@ -381,8 +381,13 @@ impl<F: NorFlash> BootControl for FlashBootControl<F> {
         let mut s = self.state;
         s.confirmed = s.booted;
         s.trial = None;
+        // Only a confirm that raises the counter starts the reboot count over: a confirm at
+        // the same counter (the other slot's image, confirmed again and again) would let the
+        // agent alternate trial -> confirm -> trial without ever reaching the cap.
+        if security_counter > s.security_counter {
+            s.clean_reboots = 0;
+        }
         s.security_counter = s.security_counter.max(security_counter);
-        s.clean_reboots = 0;
         self.persist(s)
     }
 }

@@ -15,9 +15,14 @@
 //! The soak time, trial attempts and soak deadline are [`CONFIG`], generated at build time from
 //! the `upgrade` component's `trial` table in the shipped system description (`build.rs`).
 //!
-//! Avoids: blocking (every send is `try_send`; the answer to a transfer message that does not
-//! fit is sent at the next step before any other message is taken, any other status that does
-//! not fit is replaced by the next one, a reboot request is retried at the next tick).
+//! The first status of each instance (at power-on and after a restart) carries
+//! [`UpgradeStatus::STARTED`]: comms then fails the messages an earlier instance was given and
+//! never answered, at once, instead of holding its pending slots for them until its timeout.
+//!
+//! Avoids: blocking (every send is `try_send`; the answer to a transfer message, and the first
+//! status, that does not fit is sent at the next step before any other message is taken, any
+//! other status that does not fit is replaced by the next one, a reboot request is retried at
+//! the next tick).
 
 use crate::agent::{Agent, Buffers, Config, Health, Piece, Reboot, StartError};
 use hal::flash::ReadNorFlash;
@@ -286,7 +291,17 @@ impl<B: Drivers + BootDrivers> Component for UpgradePd<B> {
             Shown(s.slots[1]),
             s.state
         );
-        pd.send_status(s, cx);
+        // The first status says this is a new instance: comms fails the messages an earlier
+        // one was given and never answered, instead of holding its slots for them. It is sent
+        // before any message is taken, as an answer is (kept for the next step if the ring is
+        // full of the earlier instance's statuses).
+        let first = UpgradeStatus {
+            answers: UpgradeStatus::STARTED,
+            ..s
+        };
+        if !pd.send_answer(first, cx) {
+            pd.backlog = true;
+        }
         pd.send_reboot(cx);
         cx.wake_at(after(cx, STEP_US));
         Ok(pd)

@@ -19,8 +19,8 @@
 //!   mark, so a fault reset can never pass for a clean one. Four ordinary stop/starts in ten
 //!   minutes therefore leave the count where it was.
 //! - **Requested reboots are capped by the bootloader.** Boot control counts the clean reboots
-//!   software asked for since the last confirm; past `hal::boot::MAX_CLEAN_REBOOTS` the boot
-//!   stage calls [`ResetCounter::count_this_boot`], and that boot counts whatever the mark or a
+//!   software asked for since the last confirm that raised the security counter; past
+//!   `hal::boot::MAX_CLEAN_REBOOTS` the boot stage calls [`ResetCounter::count_this_boot`], and that boot counts whatever the mark or a
 //!   trial say, so a reboot-requesting partition cannot reboot the node forever unseen.
 //! - **Trial boots are the upgrade's business.** A reset while boot control shows a trial
 //!   running (`hal::boot::BootState::trial_running()` read at power-on, before the bootloader
@@ -386,7 +386,7 @@ impl ResetCounter {
 
     /// The bootloader counts this boot as a reset although the last power cycle ended cleanly (or
     /// during a trial): software asked for more clean reboots than the bootloader's cap
-    /// (`hal::boot::MAX_CLEAN_REBOOTS`) without a confirm in between. Call before
+    /// (`hal::boot::MAX_CLEAN_REBOOTS`) without a confirm raising the security counter in between. Call before
     /// [`ResetCounter::boot`], which then counts this boot whatever the mark and the trial say.
     pub fn count_this_boot(&mut self) {
         self.force_count = true;

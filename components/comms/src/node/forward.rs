@@ -23,12 +23,23 @@ impl<P: StatePersist> Node<P> {
     /// Fails the forwarded commands whose component has not answered for
     /// [`PENDING_TIMEOUT_S`] (1,8 `NoAnswer`, recorded for duplicates) and frees their slots.
     pub(super) fn expire_pending(&mut self, now: Now, down: &mut impl Downlink) {
+        self.fail_unanswered(|_, waited_s| waited_s >= PENDING_TIMEOUT_S, now, down);
+    }
+
+    /// Fails the forwarded commands `unanswered(waiting, seconds waited)` picks with 1,8
+    /// `NoAnswer` (its data the seconds waited, recorded for duplicates) and frees their slots.
+    fn fail_unanswered(
+        &mut self,
+        unanswered: impl Fn(&Waiting, u64) -> bool,
+        now: Now,
+        down: &mut impl Downlink,
+    ) {
         for i in 0..MAX_PENDING {
             let Some(p) = self.pending.get(i).copied().flatten() else {
                 continue;
             };
             let waited_s = now.mono.as_micros().saturating_sub(p.since.as_micros()) / 1_000_000;
-            if waited_s < PENDING_TIMEOUT_S {
+            if !unanswered(&p.waiting, waited_s) {
                 continue;
             }
             if let Some(s) = self.pending.get_mut(i) {
@@ -172,7 +183,11 @@ impl<P: StatePersist> Node<P> {
     /// a trial), keep it for 3,27 requests, and complete the upgrade chunk commands it answers:
     /// the message named in `answers` (kept or dropped by the agent, so a window of messages
     /// never fills comms' pending slots), and every message it took (before `next_chunk`, or
-    /// held ahead of it), whose own answer may have been lost.
+    /// held ahead of it), whose own answer may have been lost. The first status of a freshly
+    /// started agent ([`UpgradeStatus::STARTED`]) fails every upgrade message still waiting
+    /// with `NoAnswer`: the earlier instance that was given them will never answer, and they
+    /// would otherwise hold the pending slots for [`PENDING_TIMEOUT_S`], refusing every new
+    /// message (of any component) as busy meanwhile.
     pub fn on_upgrade_status(&mut self, s: &UpgradeStatus, now: Now, down: &mut impl Downlink) {
         self.upgrade = Some(*s);
         let spi = self.engine.telemetry_spi();
@@ -186,8 +201,11 @@ impl<P: StatePersist> Node<P> {
             down,
         );
         let bundle = s.bundle_id;
+        if s.answers == UpgradeStatus::STARTED {
+            self.fail_unanswered(|w, _| matches!(w, Waiting::Upgrade { .. }), now, down);
+        }
         // The message this status answers: failed with the refusal, or completed.
-        if s.answers != UpgradeStatus::UNSOLICITED {
+        if s.answers != UpgradeStatus::UNSOLICITED && s.answers != UpgradeStatus::STARTED {
             let index = s.answers;
             let result = match s.state {
                 UpgradeState::Failed { reason } => {
