@@ -16,8 +16,8 @@
 //!   comms' own: with its anti-replay state lost comms runs in recovery-only mode and takes only
 //!   `ground admin recover-link` (M-of-N admin signatures checked by the signer; recovered end to
 //!   end in [`an_erased_sdls_state_is_recovered_by_the_admins_over_the_link`]); with its sealed
-//!   keys lost it can authenticate nothing, and only re-provisioning (or, later, rekeying under a
-//!   surviving key) makes it reachable again;
+//!   keys lost it can authenticate nothing, and only re-provisioning makes it reachable again
+//!   (the key-encryption key that over-the-air rekeying needs is in the same record);
 //! - the mode is never safe mode (a damaged store is not a reason to reset);
 //! - the slot flash holds the only signed image: when its damage destroys that image the secure
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
