@@ -28,14 +28,13 @@ fn active_link(t: &str) -> &str {
 fn with_the_radio_cut_a_batch_is_co_signed_over_ppp_and_the_node_fails_back_when_it_returns() {
     use common::standby::{RadioRelay, pty_path};
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 2);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(2);
     let (node_radio, listen) = (free_addr(), free_addr());
     let relay = RadioRelay::start(node_radio, listen);
     let no_args: [&str; 0] = [];

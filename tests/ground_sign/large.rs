@@ -5,14 +5,13 @@ use super::*;
 #[test]
 fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 1);
+    let Setup {
+        dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(1);
     // The largest count a certificate takes, signed with a key the signer does not know.
     let psbts = vec![w.psbts[0].clone(); signer::cert::MAX_PSBTS];
     let wrong = dir.path().join("wrong.key");

@@ -118,14 +118,13 @@ fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
 #[test]
 fn an_abandoned_run_s_result_is_not_reported_as_the_next_batch_s() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 40);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(40);
     let (uplink, listen) = (free_addr(), free_addr());
     let mut node = Board::boot(&state, uplink, listen, &radio(2000));
     let mut first = sign_cmd(

@@ -6,14 +6,13 @@ use super::*;
 #[test]
 fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 3);
+    let Setup {
+        dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(3);
     let (uplink, listen) = (free_addr(), free_addr());
     let mut node = Board::boot(&state, uplink, listen, &radio(2000));
 

@@ -51,14 +51,13 @@ fn an_unreachable_node_is_reported() {
 #[test]
 fn an_upload_cut_by_a_node_reset_resumes() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 40);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(40);
     let (uplink, listen) = (free_addr(), free_addr());
     // A slow radio, so that the upload takes a while.
     let kbps = 160;
@@ -129,14 +128,13 @@ fn an_upload_cut_by_a_node_reset_resumes() {
 #[test]
 fn a_batch_abandoned_by_a_reset_is_refused_and_signed_only_when_the_ground_sends_it_again() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 80);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(80);
     let (uplink, listen) = (free_addr(), free_addr());
     let node = Board::boot(&state, uplink, listen, &radio(2000));
     let mut ground = Running::start(&mut sign_cmd(
@@ -201,14 +199,13 @@ fn a_batch_abandoned_by_a_reset_is_refused_and_signed_only_when_the_ground_sends
 #[test]
 fn a_batch_for_a_node_in_safe_mode_is_refused_at_once_in_words() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 1);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(1);
     let (uplink, listen) = (free_addr(), free_addr());
     // A power cut after a first boot, then `max-resets` more: the next boot is safe mode.
     let mut b = Board::boot(&state, uplink, listen, &radio(2000));
@@ -251,14 +248,13 @@ fn a_batch_for_a_node_in_safe_mode_is_refused_at_once_in_words() {
 #[test]
 fn a_node_gone_for_good_mid_upload_is_a_timeout_that_says_how_far_it_got() {
     let _one = one_board();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (state, ground_state, out) = (
-        dir.path().join("node"),
-        dir.path().join("ground"),
-        dir.path().join("out"),
-    );
-    std::fs::create_dir_all(&out).expect("out");
-    let w = provision(&state, dir.path(), 40);
+    let Setup {
+        dir: _dir,
+        state,
+        ground_state,
+        out,
+        w,
+    } = setup(40);
     let (uplink, listen) = (free_addr(), free_addr());
     let kbps = 64;
     let node = Board::boot(&state, uplink, listen, &radio(kbps));

@@ -73,6 +73,34 @@ pub(crate) fn provision(state: &Path, dir: &Path, count: u32) -> World {
     }
 }
 
+/// A test's directories (the node's state, the ground's state, the output) and its
+/// provisioned world with `count` PSBTs ([`provision`]).
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) state: PathBuf,
+    pub(crate) ground_state: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) w: World,
+}
+
+pub(crate) fn setup(count: u32) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, ground_state, out) = (
+        dir.path().join("node"),
+        dir.path().join("ground"),
+        dir.path().join("out"),
+    );
+    std::fs::create_dir_all(&out).expect("out");
+    let w = provision(&state, dir.path(), count);
+    Setup {
+        dir,
+        state,
+        ground_state,
+        out,
+        w,
+    }
+}
+
 /// `ground sign` with certificates that never expire (the registry allows it): these tests
 /// are about the link; mission time has its own test below.
 pub(crate) fn sign_cmd(
