@@ -327,7 +327,7 @@ impl Session {
     }
 
     fn save(&self) -> Result<(), SessionError> {
-        let states: Vec<SaState> = self.ground.states().collect();
+        let states = persisted_states(&self.ground);
         let mut buf = [0u8; MAX_STATE_LEN];
         let n = state::encode(&states, &mut buf);
         let path = self.cfg.state_dir.join(STATE_FILE);
@@ -669,5 +669,45 @@ impl Session {
             }
         }
         Ok(out)
+    }
+}
+
+/// What the ground keeps of its associations: the engine's states, with each uplink reservation
+/// raised to just below the next ARSN. A floor learned from the node (`resume_above`, from an
+/// event or housekeeping) moves the next ARSN past the reservation; without this the next run
+/// would start below the node's floor again, be refused, and say the node does not answer.
+fn persisted_states(ground: &Ground) -> Vec<SaState> {
+    ground
+        .states()
+        .map(|mut s| {
+            if let Some(next) = ground.next_arsn(s.spi) {
+                s.tx_reserved = s.tx_reserved.max(next.saturating_sub(1));
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod persist_tests {
+    use super::*;
+
+    #[test]
+    fn a_floor_learned_from_the_node_is_kept_for_the_next_run() {
+        let bytes = comms::sdls::sim_default::sim_default_bytes().expect("sim keys");
+        let provisioning = Provisioning::parse(&bytes).expect("sim provisioning");
+        let mut ground = Ground::new(&provisioning, None, DEFAULT_APID).expect("ground");
+        let spi = comms::sdls::sim_default::SIM_OPS_SPI;
+        let kept = |states: &[SaState]| states.iter().find(|s| s.spi == spi).unwrap().tx_reserved;
+        assert!(kept(&persisted_states(&ground)) < 5_000);
+        ground.resume_above(spi, 5_000);
+        let after = persisted_states(&ground);
+        assert_eq!(kept(&after), 5_000);
+        // The next run, from the kept state as the file holds it, sends above the floor.
+        let mut buf = [0u8; MAX_STATE_LEN];
+        let n = state::encode(&after, &mut buf);
+        let entries = state::decode(&buf[..n]).expect("state");
+        let next = Ground::new(&provisioning, Some(entries), DEFAULT_APID).expect("ground");
+        assert_eq!(next.next_arsn(spi), Some(5_001));
     }
 }
