@@ -22,18 +22,27 @@ mod support;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+/// `provision` (the node's signer and the ground's wallet, key and PSBTs), shared with the
+/// whole-system tests.
+#[path = "../tests/ground_sign/setup.rs"]
+#[allow(dead_code)]
+mod setup;
+
 use board_sim::flash::SimFlash;
 use board_sim::monitor::devices::FLASH_IMAGE_SIZE;
 use board_sim::serial_line::{LineConfig, SerialLine};
 use common::{BOUND, Board, free_addr, write_secret};
 use criterion::{Criterion, criterion_group, criterion_main};
+use setup::provision;
 use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
 use signer::wallet::Network;
 use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BAUD: u32 = 115_200;
@@ -41,49 +50,6 @@ const SERVER: u32 = 7;
 const RULES: &str = "rule allow max-amount=5000000 max-fee=50000\nrule deny";
 /// PSBTs in one batch.
 const BATCH: u32 = 8;
-
-/// The signer's keys and provisioning on the node's key flash; the ground's key file and the
-/// batch's PSBTs in `dir` (the same world as `tests/ground_sign/setup.rs`).
-fn provision(state: &Path, dir: &Path) -> (PathBuf, Vec<PathBuf>) {
-    std::fs::create_dir_all(state).expect("state dir");
-    let image = state.join("key-flash.flash");
-    let (ground, text) = {
-        let image = image.clone();
-        support::big_stack(move || {
-            let flash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("key flash");
-            let s = Signer::boot(
-                flash,
-                signer::persist::SignerLayout::contiguous(0),
-                &SealKey::new(board_sim::drivers::SIM_SEAL_SECRET),
-                &mut support::TestRng(0x5eed_0001),
-            )
-            .expect("signer first boot")
-            .0;
-            let g = support::Ground::new(&s, SERVER, Network::Regtest, ScriptType::Wsh, 3, 11);
-            let text = support::provisioning(&[], 0, &[(&g, RULES)]);
-            (g, text)
-        })
-    };
-    let mut flash: SimFlash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("reopen");
-    signer_partition::inbox::write(&mut flash, &text).expect("inbox");
-    let key_file = dir.join("server.key");
-    write_secret(
-        &key_file,
-        &(support::hex(&ground.cert_key.to_bytes()) + "\n"),
-    );
-    let psbts = (0..BATCH)
-        .map(|i| {
-            let p = support::psbt(
-                &ground,
-                &support::Spend::simple(1_000_000 + u64::from(i), 400_000, 1_000, 20 + i),
-            );
-            let path = dir.join(format!("tx{i}.psbt"));
-            std::fs::write(&path, p).expect("psbt");
-            path
-        })
-        .collect();
-    (key_file, psbts)
-}
 
 /// One `ground sign` over the serial line: (batch bytes, upload time).
 fn sign_once(
@@ -182,7 +148,8 @@ fn bench(c: &mut Criterion) {
         dir.path().join("out"),
     );
     std::fs::create_dir_all(&out).expect("out");
-    let (key, psbts) = provision(&state, dir.path());
+    let world = provision(&state, dir.path(), BATCH);
+    let (key, psbts) = (world.key_file, world.psbts);
     let line = [
         "--serial-baud",
         "115200",
