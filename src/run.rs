@@ -97,13 +97,23 @@ pub struct SerialArgs {
     serial_baud: Option<u32>,
     /// Probability that each data bit on the serial line is flipped, 0 to <1, resolution 1e-9
     /// (e.g. 1e-5); seeded: the same seed damages the same bytes
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value_t = 0.0,
+        requires = "serial_baud"
+    )]
     serial_ber: f64,
     /// Probability that a byte on the serial line is lost, 0 to <1, resolution 1e-6 (seeded)
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value_t = 0.0,
+        requires = "serial_baud"
+    )]
     serial_drop: f64,
     /// Seed of the serial line's bit errors and byte drops
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "serial_baud")]
     serial_seed: u64,
 }
 
@@ -124,12 +134,8 @@ impl SerialArgs {
     fn line(&self) -> Result<Option<LineConfig>, Failure> {
         let ber = rate("--serial-ber", self.serial_ber, 1e9, "1e-5")?;
         let drop = rate("--serial-drop", self.serial_drop, 1e6, "1e-4")?;
+        // Without --serial-baud clap refuses the other --serial-* options.
         let Some(baud) = self.serial_baud else {
-            if ber != 0 || drop != 0 {
-                return Err(Failure::Usage(
-                    "--serial-ber and --serial-drop need --serial-baud: the line model (rate and noise) runs only with a baud rate, e.g. --serial-baud 115200".into(),
-                ));
-            }
             return Ok(None);
         };
         Ok(Some(LineConfig {

@@ -117,7 +117,11 @@ fn bad_serial_line_values_are_refused_before_power_on() {
     for (args, says) in [
         (
             &["--serial-ber", "1e-5"][..],
-            "--serial-ber and --serial-drop need --serial-baud",
+            "required arguments were not provided:\n  --serial-baud <BAUD>",
+        ),
+        (
+            &["--serial-seed", "4"][..],
+            "required arguments were not provided:\n  --serial-baud <BAUD>",
         ),
         (
             &["--serial-baud", "9600", "--serial-ber", "1.5"][..],
