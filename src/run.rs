@@ -7,7 +7,9 @@
 //! past the reset cap), then every component's log line prefixed with its name, every fault,
 //! restart and reset. The radio goes through a seeded link emulator (`--radio-loss`,
 //! `--radio-latency-ms`, `--radio-kbps`, `--radio-seed`); the ground sends to `--radio-uplink`
-//! (default 127.0.0.1:47101) and listens on `--ground` (default 127.0.0.1:47100).
+//! (default 127.0.0.1:47101) and listens on `--ground` (default 127.0.0.1:47100). The standby
+//! serial line is a plain pty pair unless `--serial-baud` puts the sim line model on it (a baud
+//! rate, with seeded `--serial-ber` bit errors and `--serial-drop` byte losses, `--serial-seed`).
 //!
 //! The watchdog logs one compact health status line per change (state, restarts, last fault per
 //! component, mode and resets; round trips and uptime alone never trigger one), so a healthy node
@@ -26,6 +28,7 @@
 
 use crate::failure::Failure;
 use board_sim::monitor::{MonitorConfig, MonitorEvent};
+use board_sim::serial_line::LineConfig;
 use clap::Args;
 use kernel_config::shipped;
 use std::io::Write;
@@ -79,6 +82,87 @@ pub struct RadioArgs {
     /// Where the ground listens for downlink (uplink is taken only from this address)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
     ground: std::net::SocketAddr,
+    #[command(flatten)]
+    serial: SerialArgs,
+}
+
+/// The sim standby serial line (between comms' UART and the pty the ground opens).
+#[derive(Args, Debug, Clone)]
+pub struct SerialArgs {
+    /// Put a modelled line on the standby serial link: BAUD bits per second, 8N1 (10 bit times
+    /// a byte), in each direction. Without it the link is a plain pty pair, as fast as the ptys
+    /// go and without errors, and the other --serial-* options are refused
+    #[arg(long, value_name = "BAUD",
+          value_parser = clap::value_parser!(u32).range(50..=4_000_000))]
+    serial_baud: Option<u32>,
+    /// Probability that each data bit on the serial line is flipped, 0 to <1, resolution 1e-9
+    /// (e.g. 1e-5); seeded: the same seed damages the same bytes
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value_t = 0.0,
+        requires = "serial_baud"
+    )]
+    serial_ber: f64,
+    /// Probability that a byte on the serial line is lost, 0 to <1, resolution 1e-6 (seeded)
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value_t = 0.0,
+        requires = "serial_baud"
+    )]
+    serial_drop: f64,
+    /// Seed of the serial line's bit errors and byte drops
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "serial_baud")]
+    serial_seed: u64,
+}
+
+impl SerialArgs {
+    fn to_args(&self) -> Vec<(&'static str, String)> {
+        let Some(baud) = self.serial_baud else {
+            return Vec::new();
+        };
+        vec![
+            ("--serial-baud", baud.to_string()),
+            ("--serial-ber", self.serial_ber.to_string()),
+            ("--serial-drop", self.serial_drop.to_string()),
+            ("--serial-seed", self.serial_seed.to_string()),
+        ]
+    }
+
+    /// The line these options ask for (`None`: no --serial-baud, a plain pty pair).
+    fn line(&self) -> Result<Option<LineConfig>, Failure> {
+        let ber = rate("--serial-ber", self.serial_ber, 1e9, "1e-5")?;
+        let drop = rate("--serial-drop", self.serial_drop, 1e6, "1e-4")?;
+        // Without --serial-baud clap refuses the other --serial-* options.
+        let Some(baud) = self.serial_baud else {
+            return Ok(None);
+        };
+        Ok(Some(LineConfig {
+            baud: Some(baud),
+            bit_error_ppb: ber,
+            drop_ppm: drop,
+            seed: self.serial_seed,
+        }))
+    }
+}
+
+/// `value` (a probability in [0, 1)) in units of `1/per`; refuses what is out of range or
+/// nonzero but below the resolution (it would silently be a clean line).
+fn rate(flag: &str, value: f64, per: f64, example: &str) -> Result<u32, Failure> {
+    if !(0.0..1.0).contains(&value) {
+        return Err(Failure::Usage(format!(
+            "{flag} {value} is not a probability in [0, 1): give e.g. {example}"
+        )));
+    }
+    let units = (value * per).round();
+    if value > 0.0 && units < 1.0 {
+        return Err(Failure::Usage(format!(
+            "{flag} {value} is below the model's resolution of {:e}: give 0 or at least that",
+            1.0 / per
+        )));
+    }
+    Ok(units as u32)
 }
 
 impl RadioArgs {
@@ -93,6 +177,7 @@ impl RadioArgs {
             ("--ground", self.ground.to_string()),
         ]
         .into_iter()
+        .chain(self.serial.to_args())
         .flat_map(|(k, v)| [k.into(), v.into()])
         .collect()
     }
@@ -122,6 +207,7 @@ impl RadioArgs {
         config.radio_link.latency = std::time::Duration::from_millis(self.radio_latency_ms);
         config.radio_link.bandwidth_bps =
             (self.radio_kbps > 0).then(|| self.radio_kbps.saturating_mul(1000));
+        config.serial_line = self.serial.line()?;
         Ok(())
     }
 }

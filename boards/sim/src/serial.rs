@@ -13,8 +13,8 @@
 //! reports `EIO` on a pty whose peer is gone) instead of returning 0 forever. Keep the slave open
 //! (the monitor does) while the master is in use, or the master reads `EIO`.
 //!
-//! It does not emulate baud rate or line noise ([`crate::serial_line`] does, but the monitor does
-//! not use it yet): the standby serial link is a clean line.
+//! It does not emulate baud rate or line noise: [`crate::serial_line`] does, and the monitor
+//! puts it between two of these when `spacenode run --serial-baud` is given.
 
 use hal::serial::{ErrorType, Read, ReadReady, Write, WriteReady};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};

@@ -13,9 +13,10 @@
 //!    the previous one has finished; the relay writes it on when that time has come. A byte
 //!    dropped by the noise still took its time on the line.
 //!
-//! **Not wired in yet**: the monitor still gives comms a plain [`PtySerial::pair`], and neither
-//! `spacenode run` nor the description sets a line; the line is tested on its own
-//! (`tests/serial_line.rs`).
+//! The monitor puts this line on the uart when [`crate::monitor::MonitorConfig::serial_line`]
+//! is set (`spacenode run --serial-baud`, with `--serial-ber`, `--serial-drop`,
+//! `--serial-seed`); without it comms gets a plain [`PtySerial::pair`]. The model is tested on
+//! its own in `tests/serial_line.rs`.
 //!
 //! Avoids: blocking without a bound (the relays poll with a timeout and stop when the line is
 //! dropped), and any decision about *which* bytes are damaged that depends on timing.
@@ -52,6 +53,28 @@ impl LineConfig {
             drop_ppm: 0,
             seed: 1,
         }
+    }
+}
+
+impl std::fmt::Display for LineConfig {
+    /// The settings as the boot log prints them, e.g. `115200 baud 8N1, bit error rate 1e-5,
+    /// byte drop rate 0, seed 1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.baud {
+            Some(b) => write!(f, "{b} baud 8N1")?,
+            None => write!(f, "unpaced")?,
+        }
+        let rate = |units: u32, per: f64| match units {
+            0 => "0".to_string(),
+            u => format!("{:e}", f64::from(u) / per),
+        };
+        write!(
+            f,
+            ", bit error rate {}, byte drop rate {}, seed {}",
+            rate(self.bit_error_ppb, 1e9),
+            rate(self.drop_ppm, 1e6),
+            self.seed
+        )
     }
 }
 
@@ -109,6 +132,7 @@ pub struct LineCounters {
 }
 
 /// A running line; dropping it stops the relays (both ends then see the other end go away).
+#[derive(Debug)]
 pub struct SerialLine {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,

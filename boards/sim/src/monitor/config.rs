@@ -25,6 +25,9 @@ pub struct MonitorConfig {
     pub radio_uplink: SocketAddr,
     /// The radio channel's loss, latency and bandwidth (default: a perfect link).
     pub radio_link: crate::link::LinkConfig,
+    /// The standby serial line's baud rate and noise; `None` (the default): a plain pty pair,
+    /// as fast as the ptys go and without errors.
+    pub serial_line: Option<crate::serial_line::LineConfig>,
     /// Set when a boot stage ran before this monitor (the `spacenode run` secure boot): it holds
     /// the state directory's lock and already selected and verified the slot; the text is its
     /// account of that, for the power-on line. `None`: the monitor locks the state and runs
@@ -62,6 +65,7 @@ impl MonitorConfig {
                 mtu: crate::radio::RADIO_MTU,
                 ..crate::link::LinkConfig::default()
             },
+            serial_line: None,
             booted_by_stage: None,
             counts_as_reset: None,
             board_kick: None,

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | flash, qspi, spi, sdhci | `STATE/NAME.flash`, a sim NOR image of [`flash_capacity`] bytes ([`FLASH_IMAGE_SIZE`], [`COMMS_FLASH_IMAGE_SIZE`] for `comms-flash`, [`crate::boot::SIM_SLOT_LAYOUT`] for `slot-flash`; created erased on first use, an older smaller image grown, never truncated) | nothing |
 //! | boot control (with `slot-flash`) | `STATE/boot.flash` (see [`crate::boot`]); the monitor runs `select_boot` on it first | nothing |
-//! | uart | a raw pty pair: the component gets the master | the slave open (its path is printed for ground tools) |
+//! | uart | a raw pty pair: the component gets the master; with a [`LineConfig`] (`spacenode run --serial-baud`), a [`SerialLine`] between the component's pty and the ground's (baud rate, seeded bit errors and byte drops) | the slave open (its path is printed for ground tools), or the line and its relay threads |
 //! | radio | a UDP socket bound to `127.0.0.1:0` and connected to the node side of a [`LinkEmulator`] (seeded loss, latency, bandwidth; a perfect link by default) whose ground side is bound at [`RadioPath::uplink`] (written to `STATE/radio-uplink.addr`) and relays to [`RadioPath::ground`] | the link emulator (its relay threads stand for the space between node and ground) |
 //! | watchdog | the component end of the timer's socket pair ([`crate::watchdog`]) | the timer hardware, serviced in its loop |
 //! | rng | none (the `getrandom` system call, allowed only to the owner) | nothing |
@@ -13,11 +13,13 @@
 //!
 //! Devices owned by the root task or by no one get no stand-in.
 //!
-//! Avoids: any device state in the monitor beyond the watchdog timer and the pty slave.
+//! Avoids: any device state in the monitor beyond the watchdog timer, the pty slave and the
+//! serial line's relays.
 
 use crate::grants::{DevicePart, device_parts};
 use crate::link::{LinkConfig, LinkEmulator};
 use crate::serial::PtySerial;
+use crate::serial_line::{LineConfig, SerialLine};
 use crate::watchdog::{self, WatchdogHw};
 use kernel_config::System;
 use std::fs::File;
@@ -118,6 +120,7 @@ pub struct Devices {
     /// The hardware watchdog timer, if the board has one with an owner.
     pub hw_watchdog: Option<WatchdogHw>,
     serial_slaves: Vec<PtySerial>,
+    serial_lines: Vec<SerialLine>,
     /// The radio channel, while powered.
     pub radio_link: Option<LinkEmulator>,
 }
@@ -135,11 +138,13 @@ fn open_rw(path: &Path) -> std::io::Result<File> {
 
 impl Devices {
     /// Sets up every owned device of `system` under `state` (the boot control image must already
-    /// exist: the monitor runs `select_boot` before this). `radio` is the radio's channel.
+    /// exist: the monitor runs `select_boot` before this). `radio` is the radio's channel;
+    /// `serial` the standby line's model (`None`: a plain pty pair, as fast as the ptys go).
     pub fn power_on(
         system: &System,
         state: &Path,
         radio: &RadioPath,
+        serial: Option<LineConfig>,
     ) -> Result<Devices, DeviceError> {
         let mut out = Devices::default();
         for dev in &system.board.devices {
@@ -172,10 +177,25 @@ impl Devices {
                                 .into()
                         }
                         DevicePart::Serial => {
-                            let (master, slave, path) = PtySerial::pair()
-                                .map_err(|e| err(&dev.name, format!("pty: {e}")))?;
-                            notes.push(format!("serial line, ground side at {}", path.display()));
-                            out.serial_slaves.push(slave);
+                            let pty = |e: std::io::Error| err(&dev.name, format!("pty: {e}"));
+                            let (master, path) = match serial {
+                                None => {
+                                    let (master, slave, path) = PtySerial::pair().map_err(pty)?;
+                                    out.serial_slaves.push(slave);
+                                    (master, path)
+                                }
+                                Some(cfg) => {
+                                    let (master, path, line) =
+                                        SerialLine::pair(cfg).map_err(pty)?;
+                                    out.serial_lines.push(line);
+                                    (master, path)
+                                }
+                            };
+                            notes.push(format!(
+                                "serial line, ground side at {}{}",
+                                path.display(),
+                                serial.map_or(String::new(), |c| format!(" ({c})"))
+                            ));
                             master.into_fd()
                         }
                         DevicePart::Radio => {

@@ -28,7 +28,7 @@ impl Monitor {
             uplink: config.radio_uplink,
             link: config.radio_link,
         };
-        let devices = Devices::power_on(&system, &config.state_dir, &radio)?;
+        let devices = Devices::power_on(&system, &config.state_dir, &radio, config.serial_line)?;
         report_devices(&system, &devices, events);
         let boot_mode = resets::count_boot(
             &system,
