@@ -137,3 +137,20 @@ pub fn write_slot(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::sim_release::chunk_log2_for;
+
+    #[test]
+    fn an_image_past_64_mib_is_released_in_larger_chunks_and_verifies_as_the_boot_stage_does() {
+        assert_eq!(chunk_log2_for(64 << 20), upgrade::DEFAULT_CHUNK_LOG2);
+        assert_eq!(chunk_log2_for((64 << 20) + 1), 17);
+        assert_eq!(chunk_log2_for(1 << 30), upgrade::MAX_CHUNK_LOG2);
+        // A debug executable grown past 64 MiB (it was 68,336,592 bytes in a fresh clone).
+        let image = vec![0x5a; (64 << 20) + 4096];
+        let bundle = sim_bundle(&image).expect("released");
+        check(&bundle, &board_sim::boot::SIM_SLOT_LAYOUT).expect("the boot stage's checks pass");
+    }
+}
