@@ -320,4 +320,42 @@ mod tests {
         };
         assert!(text.contains("`key`"), "{text}");
     }
+
+    #[test]
+    fn smtp_goes_only_to_a_loopback_relay_from_a_real_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        let file = |host: &str, from: &str, url: &str| {
+            format!(
+                "database = \"x.db\"\nidentity = \"03\"\npublic_url = \"{url}\"\n[smtp]\nhost = \"{host}\"\nfrom = \"{from}\"\n[node]\nserver = 7\nkey = \"k\"\n"
+            )
+        };
+        for (host, from, url, want) in [
+            (
+                "smtp.example.org",
+                "a@b.org",
+                "https://x",
+                "not on this machine",
+            ),
+            ("10.0.0.1", "a@b.org", "https://x", "not on this machine"),
+            ("127.0.0.1", "nobody", "https://x", "not an e-mail address"),
+            ("::1", "a@b.org", "ftp://x", "not an http"),
+        ] {
+            std::fs::write(&p, file(host, from, url)).unwrap();
+            let Err(Failure::Usage(text)) = ServerConfig::load(&p) else {
+                panic!("accepted {host} {from} {url}")
+            };
+            assert!(text.contains(want), "{text}");
+        }
+        // A good [smtp] passes these checks and fails only on the (made-up) identity key.
+        std::fs::write(
+            &p,
+            file("localhost", "spacenode <g@example.org>", "https://x/"),
+        )
+        .unwrap();
+        let Err(e) = ServerConfig::load(&p) else {
+            panic!("accepted identity 03")
+        };
+        assert!(!format!("{e:?}").contains("smtp"), "{e:?}");
+    }
 }

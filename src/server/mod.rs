@@ -60,8 +60,8 @@ pub struct ServerArgs {
 
 #[derive(Subcommand)]
 enum ServerCommand {
-    /// Add a wallet user: prints their bearer token and their TOTP secret as an
-    /// otpauth://totp/ URI (shown once; the database keeps only the token's hash)
+    /// Add a wallet user: prints their bearer token and (unless --email) their TOTP secret as
+    /// an otpauth://totp/ URI (shown once; the database keeps only the token's hash)
     AddUser {
         /// The user's name (unique)
         name: String,
