@@ -351,7 +351,7 @@ async fn confirm_link(Shared(state): Shared<Arc<State>>, Path(token): Path<Strin
             StatusCode::CONFLICT,
             "link-used",
             format!(
-                "this link was used already (each link confirms once): request {id} is {status}"
+                "this link confirms no more: request {id} is {status} (a link confirms once, while its request awaits confirmation)"
             ),
         )),
     }
