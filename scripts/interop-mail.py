@@ -160,6 +160,9 @@ def main():
         status, req = call('POST', url + '/v1/requests', token, {'wallet_id': w['wallet_id'], 'psbt': a_psbt()})
         result('a submission of an e-mail user answers confirm_by "email"',
                status == 201 and req.get('confirm_by') == 'email' and 'mail_error' not in req, json.dumps(req))
+        status, by_code = call('POST', f"{url}/v1/requests/{req.get('request_id')}/confirm", token, {'code': '123456'})
+        result('a TOTP code cannot confirm it (409 confirm-by-email)',
+               status == 409 and by_code.get('error') == 'confirm-by-email', by_code.get('message', ''))
         deadline = time.monotonic() + 10
         while not sink.mails and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -375,6 +375,14 @@ async fn confirm(
     let r = store
         .request(&user.name, &id)?
         .ok_or_else(|| not_found("request"))?;
+    if r.confirm_by == "email" {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "confirm-by-email",
+            "this request is confirmed by the link mailed to you, not by a code: open the link"
+                .into(),
+        ));
+    }
     if r.status != Status::Awaiting.as_str() {
         return Err(ApiError(
             StatusCode::CONFLICT,
