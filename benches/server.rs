@@ -71,12 +71,14 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.db");
     let mut store = Store::open(&path).expect("store");
-    store.add_user("bench").expect("user");
+    store.add_user("bench", None).expect("user");
     let w = store
         .add_wallet("bench", "wsh(bench)", "registered")
         .expect("wallet");
     for p in &psbts {
-        let r = store.add_request("bench", &w.id, p, 3600).expect("request");
+        let (r, _) = store
+            .add_request("bench", &w.id, p, 3600, false)
+            .expect("request");
         store
             .transition(&r.id, Status::Awaiting, Status::Queued)
             .expect("queued");

@@ -50,13 +50,15 @@ enum Command {
     #[command(subcommand)]
     Ground(ground::GroundCommand),
     /// The ground server wallet users reach over HTTP: takes their PSBTs, has each confirmed
-    /// by a TOTP code, sends them up to the node in certified batches, hands back the
+    /// by a TOTP code or a mailed link, sends them up to the node in certified batches, hands back the
     /// co-signed PSBTs. Listens on loopback; put a TLS reverse proxy in front (README).
     ///
     /// server.toml keys: listen (default 127.0.0.1:8080), database (SQLite file), identity
     /// (the node's identity key, hex), registered (the wallet descriptors the node's registry
-    /// holds for this server), request_ttl_s (900), rate_per_minute (600), body_limit (262144);
-    /// [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key
+    /// holds for this server), request_ttl_s (900), rate_per_minute (600), body_limit (262144),
+    /// public_url (base of the mailed confirmation links); [smtp] host, port (25), from: needed
+    /// for users added with --email; plain SMTP (no STARTTLS, no login) to a relay on a
+    /// loopback address only, which carries the mail on; [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key
     /// (server and key required); [batch] windows (UTC "HH:MM-HH:MM"; none: at once), poll_ms
     /// (500), lifetime_s (3600; 0: never expires). Relative paths are relative to the file.
     ///

@@ -110,6 +110,8 @@ pub fn story(
         database: dir.join("server.db"),
         identity: hex_conservative::DisplayHex::to_lower_hex_string(&ground.identity[..]),
         registered: vec![descriptor.clone()],
+        public_url: None,
+        smtp: None,
         request_ttl_s: 300,
         rate_per_minute: 600,
         body_limit: 256 * 1024,
@@ -127,7 +129,7 @@ pub fn story(
         },
     };
     let (token, secret) = Store::open(&cfg.database)
-        .and_then(|s| s.add_user("ann"))
+        .and_then(|s| s.add_user("ann", None))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     println!(
         "   operator: `spacenode server add-user ann` -> a bearer token and {}",

@@ -3,12 +3,15 @@
 //! authenticated by a per-user bearer token and rate-limited per user, with
 //! errors as `{"error": CODE, "message": SENTENCE}`.
 //!
+//! A user with an e-mail address confirms by the mailed link, `GET /v1/confirm/{token}`: the
+//! one route without a bearer token (the link's 256-bit one-time token is the credential).
+//!
 //! Avoids: leaking another user's wallets or requests (every lookup is by id *and* user: a
 //! request of someone else is "not found"), and panics on any body (bodies are parsed by hand
 //! so a bad one gets this API's error shape).
 
 use super::store::{self, Status, Store, User};
-use super::{State, totp};
+use super::{State, mail, totp};
 use axum::extract::{Path, State as Shared};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +64,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/requests", post(add_request))
         .route("/v1/requests/{id}", get(request).delete(cancel))
         .route("/v1/requests/{id}/confirm", post(confirm))
+        .route("/v1/confirm/{token}", get(confirm_link))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -274,30 +278,83 @@ async fn add_request(
                 "`psbt` is not a base64 BIP-174 PSBT: export the transaction as a PSBT and send it base64".into(),
             )
         })?;
-    let store = db(&state);
-    let w = store
-        .wallet(&user.name, &r.wallet_id)?
-        .ok_or_else(|| not_found("wallet"))?;
-    if w.status != "registered" {
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            "wallet-not-registered",
-            "this wallet is not in the node's registry yet, so the node would refuse it: ask the operator to have the registry admins add it".into(),
-        ));
+    let (req, link) = {
+        let store = db(&state);
+        let w = store
+            .wallet(&user.name, &r.wallet_id)?
+            .ok_or_else(|| not_found("wallet"))?;
+        if w.status != "registered" {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "wallet-not-registered",
+                "this wallet is not in the node's registry yet, so the node would refuse it: ask the operator to have the registry admins add it".into(),
+            ));
+        }
+        let ttl = state.cfg.request_ttl_s as i64;
+        store.add_request(&user.name, &w.id, &psbt, ttl, user.email.is_some())?
+    };
+    tracing::info!(user = %user.name, request = %req.id, bytes = psbt.len(), confirm_by = %req.confirm_by, "request");
+    let expires_at = crate::ground::time::utc(req.expires_at.max(0) as u64 * 1000);
+    let mut answer = json!({
+        "request_id": req.id,
+        "status": req.status,
+        "confirm_by": req.confirm_by,
+        "expires_at": expires_at,
+    });
+    if let (Some(token), Some(to)) = (link, user.email.clone()) {
+        let (s, id, at) = (Arc::clone(&state), req.id.clone(), expires_at.clone());
+        let sent = tokio::task::spawn_blocking(move || {
+            let (smtp, url) = (s.cfg.smtp.as_ref(), s.cfg.public_url.as_deref());
+            mail::send_link(smtp, url, &to, &id, &token, &at).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the mail task failed: {e}")));
+        match sent {
+            Ok(()) => {
+                tracing::info!(user = %user.name, request = %req.id, "confirmation e-mail sent")
+            }
+            Err(why) => {
+                let why = format!("{why}; the request stays unconfirmed (submit it again later)");
+                tracing::error!(user = %user.name, request = %req.id, error = %why, "confirmation e-mail not sent");
+                db(&state).mail_failed(&req.id, &why)?;
+                answer["mail_error"] = why.into();
+            }
+        }
     }
-    let req = store.add_request(&user.name, &w.id, &psbt, state.cfg.request_ttl_s as i64)?;
-    drop(store);
-    tracing::info!(user = %user.name, request = %req.id, bytes = psbt.len(), "request");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "request_id": req.id,
-            "status": req.status,
-            "confirm_by": req.confirm_by,
-            "expires_at": crate::ground::time::utc(req.expires_at.max(0) as u64 * 1000),
-        })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `GET /v1/confirm/{token}`: the e-mailed link.
+async fn confirm_link(Shared(state): Shared<Arc<State>>, Path(token): Path<String>) -> Reply {
+    let outcome = db(&state).confirm_by_link(token.trim())?;
+    match outcome {
+        store::LinkOutcome::Confirmed(id) => {
+            tracing::info!(request = %id, "confirmed by e-mailed link");
+            Ok(Json(json!({
+                "request_id": id,
+                "status": Status::Queued.as_str(),
+                "message": "confirmed: the request is queued for the next uplink to the satellite",
+            }))
+            .into_response())
+        }
+        store::LinkOutcome::Unknown => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "unknown-link",
+            "this confirmation link is not known: copy the whole link from the e-mail".into(),
+        )),
+        store::LinkOutcome::Expired(id) => Err(ApiError(
+            StatusCode::GONE,
+            "expired",
+            format!("request {id} expired before this link was opened: submit it again"),
+        )),
+        store::LinkOutcome::Used(id, status) => Err(ApiError(
+            StatusCode::CONFLICT,
+            "link-used",
+            format!(
+                "this link confirms no more: request {id} is {status} (a link confirms once, while its request awaits confirmation)"
+            ),
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -318,6 +375,14 @@ async fn confirm(
     let r = store
         .request(&user.name, &id)?
         .ok_or_else(|| not_found("request"))?;
+    if r.confirm_by == "email" {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "confirm-by-email",
+            "this request is confirmed by the link mailed to you, not by a code: open the link"
+                .into(),
+        ));
+    }
     if r.status != Status::Awaiting.as_str() {
         return Err(ApiError(
             StatusCode::CONFLICT,
@@ -419,6 +484,7 @@ mod tests {
             "/v1/requests",
             "/v1/requests/{id}",
             "/v1/requests/{id}/confirm",
+            "/v1/confirm/{token}",
         ] {
             assert!(doc["paths"][p].is_object(), "{p}");
         }

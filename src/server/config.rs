@@ -10,6 +10,12 @@
 //! request_ttl_s = 900                  # an unconfirmed request expires after this
 //! rate_per_minute = 600                # API calls per user token per minute
 //! body_limit = 262144                  # largest request body, bytes
+//! public_url = "https://ground.example.org"  # base of the e-mailed confirmation links
+//!
+//! [smtp]                               # only for users added with --email
+//! host = "127.0.0.1"                   # an SMTP relay on this machine (plain SMTP, no TLS)
+//! port = 25
+//! from = "spacenode <ground@example.org>"
 //!
 //! [node]                               # the node's link: the keys of a ground.toml [node.NAME]
 //! uplink = "127.0.0.1:47101"
@@ -59,11 +65,35 @@ pub struct ServerConfig {
     /// Largest request body in bytes.
     #[serde(default = "default_body")]
     pub body_limit: usize,
+    /// The base URL wallet users reach this server at (the e-mailed links start with it).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Where confirmation e-mails are handed over.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
     /// The node's link.
     pub node: Profile,
     /// Batching.
     #[serde(default)]
     pub batch: BatchConfig,
+}
+
+/// The SMTP relay the confirmation e-mails go through: plain SMTP (no STARTTLS, no login) to
+/// a relay on this machine only, which carries the mail on (with TLS) from there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The relay's address: a loopback address or `localhost`.
+    pub host: String,
+    /// Its port.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender, `Name <address>` or `address`.
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    25
 }
 
 /// When and how batches go up.
@@ -201,6 +231,35 @@ impl ServerConfig {
                 "rate_per_minute and request_ttl_s must be above 0 and body_limit at least 1024 bytes".into(),
             ));
         }
+        if let Some(u) = &mut cfg.public_url {
+            if !(u.starts_with("https://") || u.starts_with("http://"))
+                || u.contains(char::is_whitespace)
+            {
+                return Err(problem(format!(
+                    "public_url `{}` is not an http:// or https:// URL",
+                    crate::escape::escape(u)
+                )));
+            }
+            *u = u.trim_end_matches('/').to_string();
+        }
+        if let Some(m) = &cfg.smtp {
+            let loopback = m.host == "localhost"
+                || m.host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback());
+            if !loopback {
+                return Err(problem(format!(
+                    "[smtp] host `{}` is not on this machine: this server speaks plain SMTP without TLS, so it hands mail only to a relay on a loopback address (127.0.0.1, ::1 or localhost) that carries it on",
+                    crate::escape::escape(&m.host)
+                )));
+            }
+            if m.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(problem(format!(
+                    "[smtp] from `{}` is not an e-mail address (`Name <user@host>` or `user@host`)",
+                    crate::escape::escape(&m.from)
+                )));
+            }
+        }
         crate::ground::admin::read_identity(&cfg.identity)?;
         Ok(cfg)
     }
@@ -260,5 +319,43 @@ mod tests {
             panic!("accepted a node without a key")
         };
         assert!(text.contains("`key`"), "{text}");
+    }
+
+    #[test]
+    fn smtp_goes_only_to_a_loopback_relay_from_a_real_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        let file = |host: &str, from: &str, url: &str| {
+            format!(
+                "database = \"x.db\"\nidentity = \"03\"\npublic_url = \"{url}\"\n[smtp]\nhost = \"{host}\"\nfrom = \"{from}\"\n[node]\nserver = 7\nkey = \"k\"\n"
+            )
+        };
+        for (host, from, url, want) in [
+            (
+                "smtp.example.org",
+                "a@b.org",
+                "https://x",
+                "not on this machine",
+            ),
+            ("10.0.0.1", "a@b.org", "https://x", "not on this machine"),
+            ("127.0.0.1", "nobody", "https://x", "not an e-mail address"),
+            ("::1", "a@b.org", "ftp://x", "not an http"),
+        ] {
+            std::fs::write(&p, file(host, from, url)).unwrap();
+            let Err(Failure::Usage(text)) = ServerConfig::load(&p) else {
+                panic!("accepted {host} {from} {url}")
+            };
+            assert!(text.contains(want), "{text}");
+        }
+        // A good [smtp] passes these checks and fails only on the (made-up) identity key.
+        std::fs::write(
+            &p,
+            file("localhost", "spacenode <g@example.org>", "https://x/"),
+        )
+        .unwrap();
+        let Err(e) = ServerConfig::load(&p) else {
+            panic!("accepted identity 03")
+        };
+        assert!(!format!("{e:?}").contains("smtp"), "{e:?}");
     }
 }

@@ -5,7 +5,8 @@
 //! clients (the Electrum plug-in) call the JSON API ([`api`]; its OpenAPI document is served at
 //! `/v1/openapi.json`): they get the node's account key (verified against the node's signed
 //! export), register a wallet, submit a PSBT, confirm it with a TOTP code ([`totp`]), and fetch
-//! the co-signed PSBT. Confirmed requests go up as one certified batch per pass ([`batcher`])
+//! the co-signed PSBT. A user added with `--email` confirms instead by a one-time link mailed
+//! for each request ([`mail`]). Confirmed requests go up as one certified batch per pass ([`batcher`])
 //! through the same library as `spacenode ground sign`. Everything is stored first ([`store`]),
 //! so a server killed at any point restarts with nothing lost.
 //!
@@ -17,6 +18,7 @@ pub mod api;
 pub mod batcher;
 pub mod config;
 pub mod limit;
+pub mod mail;
 pub mod store;
 pub mod totp;
 
@@ -58,11 +60,17 @@ pub struct ServerArgs {
 
 #[derive(Subcommand)]
 enum ServerCommand {
-    /// Add a wallet user: prints their bearer token and their TOTP secret as an
-    /// otpauth://totp/ URI (shown once; the database keeps only the token's hash)
+    /// Add a wallet user: prints their bearer token and (unless --email) their TOTP secret as
+    /// an otpauth://totp/ URI (shown once; the database keeps only the token's hash)
     AddUser {
         /// The user's name (unique)
         name: String,
+        /// Confirm this user's requests by a one-time link e-mailed to ADDRESS instead of a
+        /// TOTP code. Needs `public_url` and an [smtp] table in server.toml: the mail goes by
+        /// plain SMTP (no STARTTLS, no login) to a relay on this machine (loopback only),
+        /// which carries it on
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
     },
 }
 
@@ -71,18 +79,35 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
     let cfg = ServerConfig::load(&args.config)?;
     let usage = |e: store::StoreError| Failure::Usage(e.to_string());
     match args.command {
-        Some(ServerCommand::AddUser { name }) => {
+        Some(ServerCommand::AddUser { name, email }) => {
             if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
                 return Err(Failure::Usage(
                     "a user name is 1 to 64 characters, without control characters".into(),
                 ));
             }
+            if let Some(e) = &email {
+                if e.parse::<lettre::Address>().is_err() {
+                    return Err(Failure::Usage(format!(
+                        "--email `{}` is not an e-mail address (user@host)",
+                        crate::escape::escape(e)
+                    )));
+                }
+                if cfg.smtp.is_none() || cfg.public_url.is_none() {
+                    return Err(Failure::Usage(format!(
+                        "{}: a user who confirms by e-mail needs `public_url` and an [smtp] table (host, port, from) in this file",
+                        args.config.display()
+                    )));
+                }
+            }
             let (token, secret) = store::Store::open(&cfg.database)
-                .and_then(|s| s.add_user(&name))
+                .and_then(|s| s.add_user(&name, email.as_deref()))
                 .map_err(usage)?;
             println!("user:  {name}");
             println!("token: {token}");
-            println!("totp:  {}", totp::uri(&name, &secret));
+            match &email {
+                Some(e) => println!("confirm: by the link e-mailed to {e} for each request"),
+                None => println!("totp:  {}", totp::uri(&name, &secret)),
+            }
             Ok(())
         }
         None => serve(cfg),

@@ -14,7 +14,10 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The migrations, in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_email.sql"),
+];
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,8 @@ pub struct User {
     pub name: String,
     /// TOTP secret (raw bytes).
     pub totp_secret: Vec<u8>,
+    /// The address confirmation links go to (`None`: the user confirms by TOTP).
+    pub email: Option<String>,
 }
 
 /// A wallet row.
@@ -101,7 +106,7 @@ pub struct Request {
     pub id: String,
     /// Status word.
     pub status: String,
-    /// `totp`.
+    /// `totp` or `email`.
     pub confirm_by: String,
     /// Unix seconds.
     pub expires_at: i64,
@@ -109,6 +114,20 @@ pub struct Request {
     pub reason: Option<String>,
     /// Co-signed PSBT, base64.
     pub signed_psbt: Option<String>,
+}
+
+/// What following a confirmation link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// Request (id) confirmed and queued now.
+    Confirmed(String),
+    /// No request has that token.
+    Unknown,
+    /// Request (id) expired before its link was followed.
+    Expired(String),
+    /// Request (id) is past confirmation already (its status given): the link was used, or
+    /// the request was cancelled.
+    Used(String, String),
 }
 
 /// The database.
@@ -133,6 +152,13 @@ pub fn random(n: usize) -> Result<Vec<u8>, StoreError> {
 /// The hash a token is stored and looked up under.
 pub fn token_hash(token: &str) -> String {
     hex_conservative::DisplayHex::to_lower_hex_string(&Sha256::digest(token.as_bytes())[..])
+}
+
+/// A new secret of 256 random bits, as 64 hex digits (bearer tokens, confirmation links).
+fn new_token() -> Result<String, StoreError> {
+    Ok(hex_conservative::DisplayHex::to_lower_hex_string(
+        &random(32)?[..],
+    ))
 }
 
 fn new_id(prefix: &str) -> Result<String, StoreError> {
@@ -177,13 +203,18 @@ impl Store {
         Ok(())
     }
 
-    /// Adds user `name`; returns its bearer token and its TOTP secret (raw bytes).
-    pub fn add_user(&self, name: &str) -> Result<(String, Vec<u8>), StoreError> {
-        let token = hex_conservative::DisplayHex::to_lower_hex_string(&random(32)?[..]);
+    /// Adds user `name` (who confirms by links mailed to `email` when given, else by TOTP);
+    /// returns its bearer token and its TOTP secret (raw bytes).
+    pub fn add_user(
+        &self,
+        name: &str,
+        email: Option<&str>,
+    ) -> Result<(String, Vec<u8>), StoreError> {
+        let token = new_token()?;
         let secret = random(20)?;
         let r = self.db.execute(
-            "INSERT INTO users (name, token_hash, totp_secret, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, token_hash(&token), B64.encode(&secret), now()],
+            "INSERT INTO users (name, token_hash, totp_secret, created_at, email) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, token_hash(&token), B64.encode(&secret), now(), email],
         );
         match r {
             Err(rusqlite::Error::SqliteFailure(e, _))
@@ -199,14 +230,19 @@ impl Store {
     pub fn user_by_token(&self, token: &str) -> Result<Option<User>, StoreError> {
         let row = self
             .db
-            .prepare_cached("SELECT name, totp_secret FROM users WHERE token_hash = ?1")?
+            .prepare_cached("SELECT name, totp_secret, email FROM users WHERE token_hash = ?1")?
             .query_row(params![token_hash(token)], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
             })
             .optional()?;
-        Ok(row.map(|(name, s)| User {
+        Ok(row.map(|(name, s, email)| User {
             name,
             totp_secret: B64.decode(s).unwrap_or_default(),
+            email,
         }))
     }
 
@@ -246,28 +282,91 @@ impl Store {
             .optional()?)
     }
 
-    /// Records a request awaiting confirmation; returns it.
+    /// Records a request awaiting confirmation; returns it, and with `by_email` the one-time
+    /// token of its confirmation link (only the token's hash is stored).
     pub fn add_request(
         &self,
         user: &str,
         wallet: &str,
         psbt: &[u8],
         ttl_s: i64,
-    ) -> Result<Request, StoreError> {
+        by_email: bool,
+    ) -> Result<(Request, Option<String>), StoreError> {
         let id = new_id("r")?;
         let t = now();
+        let link = by_email.then(new_token).transpose()?;
+        let confirm_by = if by_email { "email" } else { "totp" };
         self.db
             .prepare_cached(
-                "INSERT INTO requests (id, user_name, wallet_id, psbt, status, confirm_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, 'totp', ?6, ?7)",
+                "INSERT INTO requests (id, user_name, wallet_id, psbt, status, confirm_by, created_at, expires_at, confirm_token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![id, user, wallet, B64.encode(psbt), Status::Awaiting.as_str(), t, t + ttl_s])?;
-        Ok(Request {
+            .execute(params![
+                id,
+                user,
+                wallet,
+                B64.encode(psbt),
+                Status::Awaiting.as_str(),
+                confirm_by,
+                t,
+                t + ttl_s,
+                link.as_deref().map(token_hash)
+            ])?;
+        let request = Request {
             id,
             status: Status::Awaiting.as_str().into(),
-            confirm_by: "totp".into(),
+            confirm_by: confirm_by.into(),
             expires_at: t + ttl_s,
             reason: None,
             signed_psbt: None,
+        };
+        Ok((request, link))
+    }
+
+    /// Notes on request `id` why its confirmation e-mail was not sent (shown as its reason).
+    pub fn mail_failed(&self, id: &str, why: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE requests SET reason = ?1 WHERE id = ?2",
+            params![why, id],
+        )?;
+        Ok(())
+    }
+
+    /// Confirms the request whose e-mailed link carries `token`: once, while it awaits
+    /// confirmation and before it expires.
+    pub fn confirm_by_link(&self, token: &str) -> Result<LinkOutcome, StoreError> {
+        let hash = token_hash(token);
+        let t = now();
+        let moved = self
+            .db
+            .prepare_cached(
+                "UPDATE requests SET status = ?1, queued_at = ?2, reason = NULL WHERE confirm_token_hash = ?3 AND status = ?4 AND expires_at > ?2",
+            )?
+            .execute(params![Status::Queued.as_str(), t, hash, Status::Awaiting.as_str()])?;
+        let row = self
+            .db
+            .prepare_cached(
+                "SELECT id, status, expires_at FROM requests WHERE confirm_token_hash = ?1",
+            )?
+            .query_row(params![hash], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .optional()?;
+        Ok(match row {
+            None => LinkOutcome::Unknown,
+            Some((id, _, _)) if moved == 1 => LinkOutcome::Confirmed(id),
+            Some((id, status, expires)) if status == Status::Awaiting.as_str() && expires <= t => {
+                self.db.execute(
+                    "UPDATE requests SET status = ?1 WHERE id = ?2 AND status = ?3",
+                    params![Status::Expired.as_str(), id, Status::Awaiting.as_str()],
+                )?;
+                LinkOutcome::Expired(id)
+            }
+            Some((id, status, _)) if status == Status::Expired.as_str() => LinkOutcome::Expired(id),
+            Some((id, status, _)) => LinkOutcome::Used(id, status),
         })
     }
 
@@ -523,12 +622,15 @@ mod tests {
     #[test]
     fn a_refusal_naming_one_psbt_queues_the_others_again() {
         let (_d, mut s) = store();
-        s.add_user("ann").unwrap();
-        assert!(matches!(s.add_user("ann"), Err(StoreError::UserExists(_))));
+        s.add_user("ann", None).unwrap();
+        assert!(matches!(
+            s.add_user("ann", None),
+            Err(StoreError::UserExists(_))
+        ));
         let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
         let ids: Vec<String> = (0..3)
             .map(|i| {
-                let r = s.add_request("ann", &w.id, &[i], 60).unwrap();
+                let (r, _) = s.add_request("ann", &w.id, &[i], 60, false).unwrap();
                 assert!(s.confirm("ann", &r.id, 10 + i64::from(i)).unwrap());
                 r.id
             })
@@ -571,7 +673,7 @@ mod tests {
             "another user's request"
         );
         // A batch whose certificate expired: its requests go into the next batch.
-        let r = s.add_request("ann", &w.id, &[9], 60).unwrap();
+        let (r, _) = s.add_request("ann", &w.id, &[9], 60, false).unwrap();
         assert!(s.confirm("ann", &r.id, 20).unwrap());
         let taken = s.take_batch(1 << 20, 1024, |_| Ok((3, b"f3".to_vec())));
         assert!(taken.unwrap().unwrap().is_some());
@@ -583,26 +685,73 @@ mod tests {
     #[test]
     fn a_totp_step_is_used_once_and_unconfirmed_requests_expire() {
         let (_d, mut s) = store();
-        s.add_user("ann").unwrap();
+        s.add_user("ann", None).unwrap();
         let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
-        let a = s.add_request("ann", &w.id, &[1], 60).unwrap();
-        let b = s.add_request("ann", &w.id, &[2], 60).unwrap();
+        let (a, _) = s.add_request("ann", &w.id, &[1], 60, false).unwrap();
+        let (b, _) = s.add_request("ann", &w.id, &[2], 60, false).unwrap();
         assert!(s.confirm("ann", &a.id, 100).unwrap());
         assert!(!s.confirm("ann", &b.id, 100).unwrap(), "a replayed step");
         assert_eq!(
             s.request("ann", &b.id).unwrap().unwrap().status,
             "awaiting-confirmation"
         );
-        let c = s.add_request("ann", &w.id, &[3], 0).unwrap();
+        let (c, _) = s.add_request("ann", &w.id, &[3], 0, false).unwrap();
         assert_eq!(s.request("ann", &c.id).unwrap().unwrap().status, "expired");
         assert!(!s.confirm("ann", &c.id, 101).unwrap());
+    }
+
+    #[test]
+    fn a_confirmation_link_works_once_and_only_while_its_request_waits() {
+        let (_d, s) = store();
+        s.add_user("eve", Some("eve@example.org")).unwrap();
+        let w = s.add_wallet("eve", "wsh(x)", "registered").unwrap();
+        let (a, token) = s.add_request("eve", &w.id, &[1], 60, true).unwrap();
+        let token = token.unwrap();
+        assert_eq!((a.confirm_by.as_str(), token.len()), ("email", 64));
+        // Only the hash is stored.
+        let stored: String =
+            s.db.query_row(
+                "SELECT confirm_token_hash FROM requests WHERE id = ?1",
+                params![a.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, token_hash(&token));
+        assert_ne!(stored, token);
+        s.mail_failed(&a.id, "no relay").unwrap();
+        assert_eq!(
+            s.confirm_by_link(&token).unwrap(),
+            LinkOutcome::Confirmed(a.id.clone())
+        );
+        let r = s.request("eve", &a.id).unwrap().unwrap();
+        assert_eq!((r.status.as_str(), r.reason), ("queued", None));
+        assert_eq!(
+            s.confirm_by_link(&token).unwrap(),
+            LinkOutcome::Used(a.id.clone(), "queued".into())
+        );
+        assert_eq!(s.confirm_by_link("00").unwrap(), LinkOutcome::Unknown);
+        // Two requests never share a token.
+        let (_, t2) = s.add_request("eve", &w.id, &[2], 60, true).unwrap();
+        assert_ne!(t2.unwrap(), token);
+        // Expired before the link was followed.
+        let (c, t3) = s.add_request("eve", &w.id, &[3], 0, true).unwrap();
+        assert_eq!(
+            s.confirm_by_link(&t3.unwrap()).unwrap(),
+            LinkOutcome::Expired(c.id.clone())
+        );
+        assert_eq!(s.request("eve", &c.id).unwrap().unwrap().status, "expired");
+        // A TOTP user's request has no link.
+        let (d, t4) = s.add_request("eve", &w.id, &[4], 60, false).unwrap();
+        assert_eq!((d.confirm_by.as_str(), t4), ("totp", None));
+        let u = s.user_by_token("nope").unwrap();
+        assert!(u.is_none());
     }
 
     #[test]
     fn a_second_open_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
-        let (token, _) = Store::open(&p).unwrap().add_user("ann").unwrap();
+        let (token, _) = Store::open(&p).unwrap().add_user("ann", None).unwrap();
         let s = Store::open(&p).unwrap();
         assert_eq!(s.user_by_token(&token).unwrap().unwrap().name, "ann");
         let mode =
