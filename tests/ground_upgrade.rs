@@ -102,7 +102,7 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     assert!(out.contains("copied on board"), "{out}");
     println!("{out}");
     // The chunks the node did not have: the tail, plus the executable's last partial chunk.
-    let chunk = 1usize << upgrade::DEFAULT_CHUNK_LOG2;
+    let chunk = 1usize << sim::SIM_CHUNK_LOG2;
     let header = upgrade::header_len(&v2).unwrap();
     let needed = header + (image.len() - exe.len() / chunk * chunk);
     let uplinked = number_before(&out, " bytes uplinked");
@@ -290,7 +290,7 @@ fn a_killed_ground_upgrade_resumes_where_the_node_is_without_resending_its_chunk
     let st = text(&spacenode(&st_args));
     let (had, total) = chunks_in_place(&st);
     assert!(had < total, "killed before the end: {st}");
-    let chunk = 1u64 << upgrade::DEFAULT_CHUNK_LOG2;
+    let chunk = 1u64 << sim::SIM_CHUNK_LOG2;
     let copied = exe.len() as u64 / chunk;
     assert!(had > copied, "some uplinked chunks were in place: {st}");
 

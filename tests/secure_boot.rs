@@ -5,6 +5,10 @@
 //! operator's keys and bundles come from the `upgrade` crate's builder. Waits are bounded.
 
 mod common;
+// The sim board's chunk size rule (the bundles here are signed with keys of their own).
+#[path = "../src/boot/sim_release.rs"]
+#[allow(dead_code)]
+mod sim;
 
 use board_sim::boot::BootFlash as SimFlash;
 use board_sim::boot::{SIM_SLOT_LAYOUT, open_for_bootloader};
@@ -47,7 +51,7 @@ fn bundle(k: &Keys, image: &[u8], version: Version, counter: u32) -> Vec<u8> {
         version,
         security_counter: counter,
         expires: u64::MAX,
-        chunk_log2: upgrade::DEFAULT_CHUNK_LOG2,
+        chunk_log2: sim::SIM_CHUNK_LOG2,
     };
     let mut m = SignedDoc::new(spec.body(image).expect("manifest"));
     m.sign(&k.release);

@@ -18,9 +18,9 @@ pub const SIM_BOARD: &[u8] = b"sim";
 /// The sim board's hardware id in manifests (the board model and revision).
 pub const SIM_HARDWARE: &[u8] = b"sim-1";
 
-/// `image` as `version` with security `counter`, for board `sim` / hardware `sim-1`, in the
-/// chunks [`chunk_log2_for`] picks (64 KiB up to a 64 MiB image), never expiring, under root
-/// version 1: both signed by the sim factory keys.
+/// `image` as `version` with security `counter`, for board `sim` / hardware `sim-1`, in
+/// [`SIM_CHUNK_LOG2`] chunks, never expiring, under root version 1: both signed by the sim
+/// factory keys.
 pub fn sim_release(image: &[u8], version: Version, counter: u32) -> Result<Vec<u8>, BuildError> {
     let key = |seed: &[u8; 32]| {
         SecretKey::from_seed(Algorithm::Ed25519, seed).expect("an Ed25519 seed is any 32 bytes")
@@ -41,24 +41,19 @@ pub fn sim_release(image: &[u8], version: Version, counter: u32) -> Result<Vec<u
         version,
         security_counter: counter,
         expires: u64::MAX,
-        chunk_log2: chunk_log2_for(image.len()),
+        chunk_log2: SIM_CHUNK_LOG2,
     };
     let mut manifest = SignedDoc::new(spec.body(image)?);
     manifest.sign(&release_key);
     assemble(&[root_doc], &manifest, image)
 }
 
-/// The chunk size (log2) for an image of `len` bytes: the default 64 KiB while the image fits in
-/// the format's [`upgrade::MAX_CHUNKS`] chunks of it, else the smallest larger power of two that
-/// fits, up to [`upgrade::MAX_CHUNK_LOG2`]. The sim board's image is the debug `spacenode`
+/// The sim board's chunk size (log2): 128 KiB, so that any image that fits a 128 MiB slot fits
+/// the format's [`upgrade::MAX_CHUNKS`] chunks. The sim board's image is the debug `spacenode`
 /// executable, whose size moves with its dependencies and with the checkout's path (debug info):
-/// a fixed 64 KiB made every image past 64 MiB unbootable, though the slots hold 128 MiB. The
-/// agent and the boot stage take any chunk size the format allows. Releases of the same image
-/// get the same chunks, so adaptive transfer still finds them.
-pub fn chunk_log2_for(len: usize) -> u8 {
-    let mut log2 = upgrade::DEFAULT_CHUNK_LOG2;
-    while log2 < upgrade::MAX_CHUNK_LOG2 && len as u64 > (upgrade::MAX_CHUNKS as u64) << log2 {
-        log2 += 1;
-    }
-    log2
-}
+/// the default 64 KiB capped it at 64 MiB, and a fresh clone passed that. One size for every
+/// sim release, never chosen per image, so the adaptive transfer always finds the running
+/// image's chunks (it matches chunks of the same size). The agent and the boot stage take any
+/// chunk size the format allows.
+pub const SIM_CHUNK_LOG2: u8 = 17;
+const _: () = assert!((upgrade::MAX_CHUNKS as u64) << SIM_CHUNK_LOG2 >= 128 << 20);
