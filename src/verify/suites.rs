@@ -52,7 +52,6 @@ pub struct Evidence {
     pub test_binaries: usize,
     pub test_seconds: f64,
     pub fuzz: BTreeMap<(String, String), FuzzResult>,
-    pub fuzz_seconds_each: u64,
     /// Spin check name -> (passed, states stored).
     pub models: BTreeMap<String, (bool, String)>,
     pub scripts: BTreeMap<String, ScriptResult>,
@@ -71,23 +70,11 @@ impl Default for Evidence {
             test_binaries: 0,
             test_seconds: 0.0,
             fuzz: BTreeMap::new(),
-            fuzz_seconds_each: 0,
             models: BTreeMap::new(),
             scripts: BTreeMap::new(),
             description: Err("not checked".into()),
             not_run: Vec::new(),
             skipped: Vec::new(),
-        }
-    }
-}
-
-impl Default for ScriptResult {
-    fn default() -> Self {
-        ScriptResult {
-            passed: false,
-            pass_lines: 0,
-            seconds: 0.0,
-            log: PathBuf::new(),
         }
     }
 }
@@ -266,7 +253,6 @@ fn test_line(t: &str) -> Option<(String, Option<Option<bool>>)> {
 pub fn run_fuzz(root: &Path, logs: &Path, seconds: u64, ev: &mut Evidence) -> std::io::Result<()> {
     let mut cmd = Command::new(root.join("scripts/fuzz"));
     cmd.current_dir(root).arg(seconds.to_string());
-    ev.fuzz_seconds_each = seconds;
     let mut current: Option<((String, String), Instant)> = None;
     let fuzz = &mut ev.fuzz;
     let ok = run_logged(cmd, &logs.join("fuzz.log"), |l| {
