@@ -32,57 +32,7 @@ impl<P: StatePersist> Node<P> {
         down: &mut impl Downlink,
     ) -> Result<Progress, Failure> {
         // Decode arguments before acceptance.
-        enum Args {
-            Ping,
-            Hk(hk::Request),
-            Rotate(u16, u32),
-            Floor(u16, u64),
-            SetArsn(u16, u64),
-            Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
-            KeyState(u16, KeyState),
-            Install,
-        }
-        let args = match local {
-            Local::Ping if tc.app_data.is_empty() => Args::Ping,
-            Local::Ping => {
-                return Err(Failure::with(
-                    FailureCode::BadAppData,
-                    tc.app_data.len() as u32,
-                ));
-            }
-            Local::Housekeeping => Args::Hk(hk::parse_request(tc.app_data)?),
-            Local::RotateKey => {
-                let (s, e) = function::decode_rotate(tc.app_data)?;
-                Args::Rotate(s, e)
-            }
-            Local::RaiseFloor => {
-                let (s, f) = function::decode_floor(tc.app_data)?;
-                Args::Floor(s, f)
-            }
-            Local::SetArsn => {
-                let (s, a) = function::decode_floor(tc.app_data)?;
-                Args::SetArsn(s, a)
-            }
-            Local::VerifyKey => {
-                let (s, c) = function::decode_verify(tc.app_data)?;
-                Args::Verify(s, c)
-            }
-            // The length here; the wrapped keys are checked by the engine.
-            Local::InstallKeys if otar::valid_len(tc.app_data.len()) => Args::Install,
-            Local::InstallKeys => {
-                return Err(Failure::with(
-                    FailureCode::BadAppData,
-                    tc.app_data.len() as u32,
-                ));
-            }
-            Local::ActivateKey => {
-                Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Active)
-            }
-            Local::DeactivateKey => Args::KeyState(
-                function::decode_key_spi(tc.app_data)?,
-                KeyState::Deactivated,
-            ),
-        };
+        let args = decode_args(local, tc)?;
         self.report(ctx, Report::AcceptanceSuccess, now, down);
         self.report(ctx, Report::StartSuccess, now, down);
         let result: Result<(), Failure> = match args {
@@ -90,96 +40,27 @@ impl<P: StatePersist> Node<P> {
                 self.emit(ctx.spi, ctx.dest, ST_TEST, 2, &[], now, down);
                 Ok(())
             }
-            Args::Hk(req) => {
-                let mut r = Ok(());
-                for &sid in req.ids() {
-                    let mut buf = [0u8; MAX_REPORT_LEN];
-                    let n = match sid {
-                        hk_upgrade::SID_UPGRADE => match &self.upgrade {
-                            Some(u) => {
-                                let b = hk_upgrade::encode(u);
-                                buf[..b.len()].copy_from_slice(&b);
-                                b.len()
-                            }
-                            None => {
-                                r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
-                                continue;
-                            }
-                        },
-                        hk::SID_HEALTH => match &self.health {
-                            Some(h) => hk::encode_health(h, &mut buf),
-                            None => {
-                                r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
-                                continue;
-                            }
-                        },
-                        hk::SID_LINKS => {
-                            let l = [
-                                self.links.status(LinkId::Primary, now.mono),
-                                self.links.status(LinkId::Standby, now.mono),
-                            ];
-                            hk::encode_links(
-                                self.links.active(),
-                                self.links.failovers(),
-                                &l,
-                                [
-                                    self.links.gaps(LinkId::Primary),
-                                    self.links.gaps(LinkId::Standby),
-                                ],
-                                &mut buf,
-                            )
-                        }
-                        _ => hk::encode_security(
-                            &self.engine.counters(),
-                            self.engine.statuses(),
-                            &mut buf,
-                        ),
-                    };
-                    let src = buf;
-                    self.emit(
-                        ctx.spi,
-                        ctx.dest,
-                        ST_HOUSEKEEPING,
-                        25,
-                        src.get(..n).unwrap_or(&[]),
-                        now,
-                        down,
-                    );
-                }
-                r
-            }
+            Args::Hk(req) => self.housekeeping(&req, ctx, now, down),
             Args::Rotate(spi, epoch) => self
                 .engine
                 .rotate_key(spi, epoch, &mut self.persist)
                 .map_err(manage_failure)
                 .map(|()| {
-                    let mut aux = [0u8; 6];
-                    aux[..2].copy_from_slice(&spi.to_be_bytes());
-                    aux[2..].copy_from_slice(&epoch.to_be_bytes());
-                    let ev = Event::new(Severity::Informative, event::EV_KEY_ROTATED, &aux);
-                    self.send_event(&ev, now, down);
+                    self.spi_event(event::EV_KEY_ROTATED, spi, &epoch.to_be_bytes(), now, down)
                 }),
             Args::Floor(spi, floor) => self
                 .engine
                 .raise_floor(spi, floor, &mut self.persist)
                 .map_err(manage_failure)
                 .map(|()| {
-                    let mut aux = [0u8; 10];
-                    aux[..2].copy_from_slice(&spi.to_be_bytes());
-                    aux[2..].copy_from_slice(&floor.to_be_bytes());
-                    let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
-                    self.send_event(&ev, now, down);
+                    self.spi_event(event::EV_FLOOR_RAISED, spi, &floor.to_be_bytes(), now, down)
                 }),
             // The unit that carried it already moved the window ([`Node::is_set_arsn`]); a
             // 130,3 naming another association or a number the window has not reached is a
             // mistake of the sender and changes nothing.
             Args::SetArsn(spi, arsn) => match self.engine.status(spi) {
                 Some(sa) if spi == ctx.spi && sa.rx_last >= arsn => {
-                    let mut aux = [0u8; 10];
-                    aux[..2].copy_from_slice(&spi.to_be_bytes());
-                    aux[2..].copy_from_slice(&arsn.to_be_bytes());
-                    let ev = Event::new(Severity::Informative, event::EV_FLOOR_RAISED, &aux);
-                    self.send_event(&ev, now, down);
+                    self.spi_event(event::EV_FLOOR_RAISED, spi, &arsn.to_be_bytes(), now, down);
                     Ok(())
                 }
                 _ => Err(Failure::with(FailureCode::BadAppData, u32::from(spi))),
@@ -188,24 +69,15 @@ impl<P: StatePersist> Node<P> {
                 .engine
                 .set_key_state(spi, wanted, ctx.spi, &mut self.persist)
                 .map_err(manage_failure)
-                .map(|()| {
-                    let mut aux = [0u8; 3];
-                    aux[..2].copy_from_slice(&spi.to_be_bytes());
-                    aux[2] = wanted.code();
-                    let ev = Event::new(Severity::Informative, event::EV_KEY_STATE, &aux);
-                    self.send_event(&ev, now, down);
-                }),
+                .map(|()| self.spi_event(event::EV_KEY_STATE, spi, &[wanted.code()], now, down)),
             Args::Install => self
                 .engine
                 .install_keys(tc.app_data, &mut self.persist)
                 .map_err(manage_failure)
                 .map(|installed| {
                     for (spi, _kid) in installed.into_iter().flatten() {
-                        let mut aux = [0u8; 3];
-                        aux[..2].copy_from_slice(&spi.to_be_bytes());
-                        aux[2] = KeyState::PreActive.code();
-                        let ev = Event::new(Severity::Informative, event::EV_KEY_STATE, &aux);
-                        self.send_event(&ev, now, down);
+                        let state = [KeyState::PreActive.code()];
+                        self.spi_event(event::EV_KEY_STATE, spi, &state, now, down);
                     }
                 }),
             Args::Verify(spi, challenge) => self
@@ -228,6 +100,135 @@ impl<P: StatePersist> Node<P> {
             }
         })
     }
+
+    /// An informative event about association `spi`: its SPI, then `tail` (at most 8 bytes).
+    fn spi_event(&mut self, id: u16, spi: u16, tail: &[u8], now: Now, down: &mut impl Downlink) {
+        let mut aux = [0u8; 10];
+        aux[..2].copy_from_slice(&spi.to_be_bytes());
+        let n = tail.len().min(8);
+        aux[2..2 + n].copy_from_slice(&tail[..n]);
+        let ev = Event::new(Severity::Informative, id, &aux[..2 + n]);
+        self.send_event(&ev, now, down);
+    }
+
+    /// The housekeeping structures asked for, one report each (a structure with no data yet
+    /// fails the command with `NoData`, the others still go down).
+    fn housekeeping(
+        &mut self,
+        req: &hk::Request,
+        ctx: &Ctx,
+        now: Now,
+        down: &mut impl Downlink,
+    ) -> Result<(), Failure> {
+        let mut r = Ok(());
+        for &sid in req.ids() {
+            let mut buf = [0u8; MAX_REPORT_LEN];
+            let n = match sid {
+                hk_upgrade::SID_UPGRADE => match &self.upgrade {
+                    Some(u) => {
+                        let b = hk_upgrade::encode(u);
+                        buf[..b.len()].copy_from_slice(&b);
+                        b.len()
+                    }
+                    None => {
+                        r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                        continue;
+                    }
+                },
+                hk::SID_HEALTH => match &self.health {
+                    Some(h) => hk::encode_health(h, &mut buf),
+                    None => {
+                        r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                        continue;
+                    }
+                },
+                hk::SID_LINKS => {
+                    let l = [
+                        self.links.status(LinkId::Primary, now.mono),
+                        self.links.status(LinkId::Standby, now.mono),
+                    ];
+                    hk::encode_links(
+                        self.links.active(),
+                        self.links.failovers(),
+                        &l,
+                        [
+                            self.links.gaps(LinkId::Primary),
+                            self.links.gaps(LinkId::Standby),
+                        ],
+                        &mut buf,
+                    )
+                }
+                _ => hk::encode_security(&self.engine.counters(), self.engine.statuses(), &mut buf),
+            };
+            let src = buf;
+            self.emit(
+                ctx.spi,
+                ctx.dest,
+                ST_HOUSEKEEPING,
+                25,
+                src.get(..n).unwrap_or(&[]),
+                now,
+                down,
+            );
+        }
+        r
+    }
+}
+
+/// A local command's arguments, decoded before acceptance.
+enum Args {
+    Ping,
+    Hk(hk::Request),
+    Rotate(u16, u32),
+    Floor(u16, u64),
+    SetArsn(u16, u64),
+    Verify(u16, [u8; VERIFY_CHALLENGE_LEN]),
+    KeyState(u16, KeyState),
+    Install,
+}
+
+fn decode_args(local: Local, tc: &Telecommand<'_>) -> Result<Args, Failure> {
+    Ok(match local {
+        Local::Ping if tc.app_data.is_empty() => Args::Ping,
+        Local::Ping => {
+            return Err(Failure::with(
+                FailureCode::BadAppData,
+                tc.app_data.len() as u32,
+            ));
+        }
+        Local::Housekeeping => Args::Hk(hk::parse_request(tc.app_data)?),
+        Local::RotateKey => {
+            let (s, e) = function::decode_rotate(tc.app_data)?;
+            Args::Rotate(s, e)
+        }
+        Local::RaiseFloor => {
+            let (s, f) = function::decode_floor(tc.app_data)?;
+            Args::Floor(s, f)
+        }
+        Local::SetArsn => {
+            let (s, a) = function::decode_floor(tc.app_data)?;
+            Args::SetArsn(s, a)
+        }
+        Local::VerifyKey => {
+            let (s, c) = function::decode_verify(tc.app_data)?;
+            Args::Verify(s, c)
+        }
+        // The length here; the wrapped keys are checked by the engine.
+        Local::InstallKeys if otar::valid_len(tc.app_data.len()) => Args::Install,
+        Local::InstallKeys => {
+            return Err(Failure::with(
+                FailureCode::BadAppData,
+                tc.app_data.len() as u32,
+            ));
+        }
+        Local::ActivateKey => {
+            Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Active)
+        }
+        Local::DeactivateKey => Args::KeyState(
+            function::decode_key_spi(tc.app_data)?,
+            KeyState::Deactivated,
+        ),
+    })
 }
 
 fn manage_failure(e: ManageError) -> Failure {
