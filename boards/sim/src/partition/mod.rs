@@ -9,7 +9,8 @@
 //! 4. checks every granted descriptor is what the table says (a memfd of the right size for a
 //!    region, an eventfd for a notification), maps each region shared (a receiver's slots
 //!    beyond the first page read-only, [`crate::region`]) and closes its memfd,
-//!    attaches the ring (`ipc::Region::attach` checks the header against the description);
+//!    attaches the ring (`ipc::Region::attach` checks the header against the description)
+//!    ([`assemble`]);
 //! 5. closes every other descriptor, including 0, 1 and the boot block;
 //! 6. sets the CPU budget ([`cpu`]; enforced when the kernel lets it, logged either way), its
 //!    own user and group and non-dumpable ([`identity`]; its own user when started as root,
@@ -24,6 +25,7 @@
 //! Avoids: opening anything by name after step 2 (but for its own granted ring memfds, reopened
 //! read-only through `/proc/self/fd` in step 4), and running any component code before step 7.
 
+mod assemble;
 pub mod bootblock;
 pub mod cpu;
 pub mod identity;
@@ -33,17 +35,16 @@ pub mod seccomp;
 pub mod waitset;
 
 use crate::clock::SimClock;
-use crate::grants::{BOOT_FD, DevicePart, End, Grant, GrantTable, LOG_FD, receiver_copies_in};
-use crate::region::{Mapping, mapped_len, spec_of};
+use crate::grants::{BOOT_FD, LOG_FD};
+use assemble::Assembly;
 use bootblock::{BootBlock, BootBlockError};
-use ipc::{EventFd, Notify, Region, SenderTrust};
 use kernel_config::System;
 use kernel_config::model::ComponentId;
-use runtime::{CapSetBuilder, Component, DeviceCap, RunError, Source};
+use runtime::{CapSetBuilder, Component, RunError};
 use sandbox::{Limits, SandboxError};
-use seccomp::{FilterSpec, SeccompError};
+use seccomp::SeccompError;
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use waitset::{PollWait, Watched};
+use waitset::PollWait;
 
 /// Exit status of a component process that could not start (boot block, grants, sandbox).
 pub const EXIT_START_FAILED: i32 = 70;
@@ -129,6 +130,33 @@ fn leak_str(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
+/// Step 6: the CPU budget, the component's own identity, then the resource limits.
+fn lock_down(
+    me: &kernel_config::model::Component,
+    keep: &[RawFd],
+    max_file: u64,
+) -> Result<(), PartitionError> {
+    let budget = cpu::apply(me.budget_us, me.period_us);
+    let line = budget.describe(me.budget_us, me.period_us);
+    if budget == cpu::CpuBudget::Enforced {
+        log::info!("{line}");
+    } else {
+        log::warn!("{line}");
+    }
+    let identity = identity::apply(me.id)?;
+    match identity {
+        identity::Identity::Own { .. } => log::info!("{}", identity.describe()),
+        identity::Identity::Shared { .. } => log::warn!("{}", identity.describe()),
+    }
+    sandbox::restrict(&Limits {
+        memory_size: me.memory_size,
+        stack_size: me.stack_size,
+        max_file_size: max_file,
+        highest_fd: keep.iter().copied().max().unwrap_or(LOG_FD),
+    })?;
+    Ok(())
+}
+
 impl Partition {
     /// Steps 1 to 7 of the module docs, for the component `name`.
     pub fn enter(name: &str) -> Result<Partition, PartitionError> {
@@ -152,224 +180,20 @@ impl Partition {
                 block: "a description without it".into(),
             })?;
         sandbox::check_parent(block.monitor_pid)?;
-        let clock = SimClock::with_epoch(block.epoch_ns);
-        let table = GrantTable::for_component(system, me.id);
         let mut caps = CapSetBuilder::new(protocol::ComponentId(me.id as u8));
         caps.seed(block.seed);
         caps.node_mode(block.node_mode);
         caps.booted_before(block.booted_before);
-        let mut watched = Vec::new();
-        let mut filter = FilterSpec {
-            log_fd: LOG_FD,
-            getrandom: table.owns_rng(),
-            pid: std::process::id() as i32,
-            ..FilterSpec::default()
-        };
-        let mut next_source = 0u8;
-        let mut source = || {
-            let s = Source::new(next_source).ok_or(PartitionError::TooManySources);
-            next_source = next_source.saturating_add(1);
-            s
-        };
-        let mut max_file = 0u64;
-        let mut pending_region: Option<(usize, Region<'static>)> = None;
-        for (fd, grant) in table.iter() {
-            match grant {
-                Grant::Region { channel, end } => {
-                    let ch = &system.channels[channel];
-                    let spec = spec_of(ch)?;
-                    let len = mapped_len(&spec);
-                    let found = link(fd);
-                    let size = rustix::fs::fstat(borrow(fd)).map(|s| s.st_size as usize);
-                    if !found.starts_with(&format!("/memfd:spacenode-ch:{} ", ch.name))
-                        || size != Ok(len)
-                    {
-                        return Err(PartitionError::BadGrant {
-                            fd,
-                            expected: format!("the {len}-byte ring of channel `{}`", ch.name),
-                            found,
-                        });
-                    }
-                    let raw = fd;
-                    let fd = own(fd);
-                    let map = match end {
-                        End::Send => Mapping::map(&fd, len, &ch.name)?,
-                        End::Recv => Mapping::map_receiver(&fd, raw, len, &ch.name)?,
-                    };
-                    drop(fd);
-                    let ptr = map.leak();
-                    // SAFETY: ptr..ptr+len is a shared mapping leaked for the life of the
-                    // process ('static); the region is shared only with the channel's other end
-                    // (the monitor maps it too but mints no capability for it unless it is an
-                    // end); exactly one capability is minted from it below.
-                    let region = unsafe { Region::attach(ptr, len, spec) }.map_err(|err| {
-                        crate::region::RegionSetupError::Ring {
-                            channel: ch.name.clone(),
-                            err,
-                        }
-                    })?;
-                    pending_region = Some((channel, region));
-                }
-                Grant::Notify { channel, end } => {
-                    let ch = &system.channels[channel];
-                    let found = link(fd);
-                    if found != "anon_inode:[eventfd]" {
-                        return Err(PartitionError::BadGrant {
-                            fd,
-                            expected: format!("the notification of channel `{}`", ch.name),
-                            found,
-                        });
-                    }
-                    let region = match pending_region.take() {
-                        Some((c, r)) if c == channel => r,
-                        _ => {
-                            return Err(PartitionError::BadGrant {
-                                fd,
-                                expected: format!("preceded by the ring of `{}`", ch.name),
-                                found: "no ring before it".into(),
-                            });
-                        }
-                    };
-                    let name = leak_str(&ch.name);
-                    match end {
-                        End::Send => {
-                            filter.notify_signal.push(fd);
-                            let notify: &'static dyn Notify =
-                                Box::leak(Box::new(EventFd::from_fd(own(fd))));
-                            caps.sender(name, region.into_send_cap(), notify)
-                                .map_err(PartitionError::Caps)?;
-                            caps.peer(name, protocol::ComponentId(ch.receiver as u8))
-                                .map_err(PartitionError::Caps)?;
-                        }
-                        End::Recv => {
-                            filter.notify_wait.push(fd);
-                            let src = source()?;
-                            let trust = if receiver_copies_in(system, channel) {
-                                SenderTrust::Untrusted
-                            } else {
-                                SenderTrust::Trusted
-                            };
-                            let scratch = match trust {
-                                SenderTrust::Untrusted => Some(
-                                    &mut Box::leak(
-                                        vec![0u64; ipc::scratch_words(ch.slot_size)]
-                                            .into_boxed_slice(),
-                                    )[..],
-                                ),
-                                SenderTrust::Trusted => None,
-                            };
-                            caps.receiver(name, region.into_recv_cap(trust), scratch, src)
-                                .map_err(PartitionError::Caps)?;
-                            caps.peer(name, protocol::ComponentId(ch.sender as u8))
-                                .map_err(PartitionError::Caps)?;
-                            watched.push((Watched::Notification(own(fd)), src));
-                        }
-                    }
-                }
-                Grant::Device { device, part } => {
-                    let dev = &system.board.devices[device];
-                    let found = link(fd);
-                    let ok = match part {
-                        DevicePart::FlashImage | DevicePart::BootControl => found.starts_with('/'),
-                        DevicePart::Serial => found == "/dev/ptmx",
-                        DevicePart::Radio | DevicePart::WatchdogTimer => {
-                            found.starts_with("socket:")
-                        }
-                    };
-                    if !ok {
-                        return Err(PartitionError::BadGrant {
-                            fd,
-                            expected: format!("device `{}` ({part:?})", dev.name),
-                            found,
-                        });
-                    }
-                    let mut src = None;
-                    match part {
-                        DevicePart::FlashImage | DevicePart::BootControl => {
-                            filter.flash.push(fd);
-                            if let Ok(st) = rustix::fs::fstat(borrow(fd)) {
-                                max_file = max_file.max(st.st_size as u64);
-                            }
-                        }
-                        DevicePart::Serial => {
-                            filter.serial.push(fd);
-                            src = Some(source()?);
-                        }
-                        DevicePart::Radio => {
-                            filter.sockets.push(fd);
-                            src = Some(source()?);
-                        }
-                        DevicePart::WatchdogTimer => filter.sockets.push(fd),
-                    }
-                    if let Some(s) = src {
-                        watched.push((Watched::Device(borrow(fd)), s));
-                    }
-                    if part == DevicePart::BootControl {
-                        continue;
-                    }
-                    let boot = if dev.name == crate::grants::BOOT_CONTROL_DEVICE {
-                        table
-                            .fd_of(Grant::Device {
-                                device,
-                                part: DevicePart::BootControl,
-                            })
-                            .unwrap_or(-1)
-                    } else {
-                        -1
-                    };
-                    caps.device(DeviceCap {
-                        name: leak_str(&dev.name),
-                        kind: dev.kind.as_str(),
-                        handles: [fd, boot],
-                        source: src,
-                    })
-                    .map_err(PartitionError::Caps)?;
-                }
-            }
-        }
-        // rng: no descriptor; the filter allows getrandom to its owner.
-        for dev in system
-            .board
-            .devices
-            .iter()
-            .filter(|d| d.owner == Some(me.id))
-        {
-            if dev.kind == kernel_config::model::DeviceKind::Rng {
-                caps.device(DeviceCap {
-                    name: leak_str(&dev.name),
-                    kind: dev.kind.as_str(),
-                    handles: [-1, -1],
-                    source: None,
-                })
-                .map_err(PartitionError::Caps)?;
-            }
-        }
-        let keep = table.kept_fds();
+        let granted = Assembly::new(system, me.id, caps).take_grants()?;
+        let keep = granted.table.kept_fds();
         sandbox::close_all_but(&keep)?;
-        let budget = cpu::apply(me.budget_us, me.period_us);
-        let line = budget.describe(me.budget_us, me.period_us);
-        if budget == cpu::CpuBudget::Enforced {
-            log::info!("{line}");
-        } else {
-            log::warn!("{line}");
-        }
-        let identity = identity::apply(me.id)?;
-        match identity {
-            identity::Identity::Own { .. } => log::info!("{}", identity.describe()),
-            identity::Identity::Shared { .. } => log::warn!("{}", identity.describe()),
-        }
-        sandbox::restrict(&Limits {
-            memory_size: me.memory_size,
-            stack_size: me.stack_size,
-            max_file_size: max_file,
-            highest_fd: keep.iter().copied().max().unwrap_or(LOG_FD),
-        })?;
-        seccomp::install(&filter)?;
+        lock_down(me, &keep, granted.max_file)?;
+        seccomp::install(&granted.filter)?;
         Ok(Partition {
             system,
             component: me.id,
-            caps,
-            wait: PollWait::new(watched, clock),
+            caps: granted.caps,
+            wait: PollWait::new(granted.watched, SimClock::with_epoch(block.epoch_ns)),
         })
     }
 
