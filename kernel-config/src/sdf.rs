@@ -48,30 +48,73 @@ pub fn export(s: &System) -> Result<String, String> {
     Ok(xml)
 }
 
-fn generate(s: &System) -> String {
-    let page = s.board.page_size;
-    let mut next_id: HashMap<ComponentId, u64> = HashMap::new();
-    let mut take_id = |c: ComponentId| {
-        let e = next_id.entry(c).or_insert(0);
-        let id = *e;
-        *e += 1;
-        id
-    };
-    // Channel ends: (channel, sender id, receiver id), in declaration order.
-    let ends: Vec<(&Channel, u64, u64)> = s
-        .channels
-        .iter()
-        .map(|ch| (ch, take_id(ch.sender), take_id(ch.receiver)))
-        .collect();
-    let irq_ids: HashMap<usize, u64> = s
-        .components
-        .iter()
-        .flat_map(|c| c.devices.iter().map(move |&d| (c.id, d)))
-        .filter(|(_, d)| s.board.devices[*d].irq.is_some())
-        .map(|(c, d)| (d, take_id(c)))
-        .collect();
+/// Microkit channel-end ids, given per protection domain in declaration order: first the
+/// channels, then the interrupts.
+struct EndIds<'a> {
+    /// Channel ends: (channel, sender id, receiver id), in declaration order.
+    ends: Vec<(&'a Channel, u64, u64)>,
+    /// Device index -> the id of its interrupt in its owner.
+    irq_ids: HashMap<usize, u64>,
+}
 
+impl<'a> EndIds<'a> {
+    fn of(s: &'a System) -> Self {
+        let mut next_id: HashMap<ComponentId, u64> = HashMap::new();
+        let mut take_id = |c: ComponentId| {
+            let e = next_id.entry(c).or_insert(0);
+            let id = *e;
+            *e += 1;
+            id
+        };
+        let ends = s
+            .channels
+            .iter()
+            .map(|ch| (ch, take_id(ch.sender), take_id(ch.receiver)))
+            .collect();
+        let irq_ids = s
+            .components
+            .iter()
+            .flat_map(|c| c.devices.iter().map(move |&d| (c.id, d)))
+            .filter(|(_, d)| s.board.devices[*d].irq.is_some())
+            .map(|(c, d)| (d, take_id(c)))
+            .collect();
+        EndIds { ends, irq_ids }
+    }
+}
+
+fn generate(s: &System) -> String {
+    let ids = EndIds::of(s);
     let mut x = String::new();
+    write_header(&mut x, s);
+    let _ = writeln!(x, "<system>");
+    write_regions(&mut x, s);
+    let root = s.root();
+    write_pd(&mut x, s, &ids, root, "    ", None);
+    for (i, c) in s.components.iter().filter(|c| !c.root).enumerate() {
+        write_pd(&mut x, s, &ids, c, "        ", Some(i));
+        let _ = writeln!(x, "        </protection_domain>");
+    }
+    let _ = writeln!(x, "    </protection_domain>");
+    for (ch, a, b) in &ids.ends {
+        let _ = writeln!(x, "    <channel>");
+        let _ = writeln!(
+            x,
+            "        <end pd=\"{}\" id=\"{a}\" />",
+            pd_name(&s.components[ch.sender])
+        );
+        let _ = writeln!(
+            x,
+            "        <end pd=\"{}\" id=\"{b}\" />",
+            pd_name(&s.components[ch.receiver])
+        );
+        let _ = writeln!(x, "    </channel>");
+    }
+    let _ = writeln!(x, "</system>");
+    x
+}
+
+/// The XML declaration and the comment saying where the file comes from and what it lacks.
+fn write_header(x: &mut String, s: &System) {
     let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
         x,
@@ -94,7 +137,11 @@ fn generate(s: &System) -> String {
         "     NOT BUILT YET: the program images named here ({}) do not exist; no build step of\n     this project produces seL4 Microkit partition images yet, so `microkit` refuses this file\n     with `unable to find program image` until they are built. -->",
         images.join(", ")
     );
-    let _ = writeln!(x, "<system>");
+}
+
+/// One memory region per channel ring and per owned device.
+fn write_regions(x: &mut String, s: &System) {
+    let page = s.board.page_size;
     for ch in &s.channels {
         let _ = writeln!(
             x,
@@ -132,81 +179,68 @@ fn generate(s: &System) -> String {
             d.name, d.size, d.base
         );
     }
+}
 
-    let pd = |x: &mut String, c: &Component, indent: &str, child_id: Option<usize>| {
-        let id_attr = child_id.map(|i| format!(" id=\"{i}\"")).unwrap_or_default();
+/// One protection domain: its program, ring and device mappings, and interrupts.
+fn write_pd(
+    x: &mut String,
+    s: &System,
+    ids: &EndIds<'_>,
+    c: &Component,
+    indent: &str,
+    child_id: Option<usize>,
+) {
+    let page = s.board.page_size;
+    let id_attr = child_id.map(|i| format!(" id=\"{i}\"")).unwrap_or_default();
+    let _ = writeln!(
+        x,
+        "{indent}<protection_domain name=\"{}\"{id_attr} priority=\"{}\" budget=\"{}\" period=\"{}\" stack_size=\"{:#x}\">",
+        pd_name(c),
+        c.priority,
+        c.budget_us,
+        c.period_us,
+        c.stack_size
+    );
+    let _ = writeln!(x, "{indent}    <program_image path=\"{}\" />", c.program);
+    let mut vaddr = RING_VADDR;
+    for (ch, _, _) in ids
+        .ends
+        .iter()
+        .filter(|(ch, _, _)| ch.sender == c.id || ch.receiver == c.id)
+    {
+        let size = round_up(ch.ring_bytes(), page);
         let _ = writeln!(
             x,
-            "{indent}<protection_domain name=\"{}\"{id_attr} priority=\"{}\" budget=\"{}\" period=\"{}\" stack_size=\"{:#x}\">",
-            pd_name(c),
-            c.priority,
-            c.budget_us,
-            c.period_us,
-            c.stack_size
+            "{indent}    <map mr=\"ring-{}\" vaddr=\"{vaddr:#x}\" perms=\"rw\" cached=\"true\" setvar_vaddr=\"{}\" />",
+            ch.name,
+            symbol("ring", &ch.name)
         );
-        let _ = writeln!(x, "{indent}    <program_image path=\"{}\" />", c.program);
-        let mut vaddr = RING_VADDR;
-        for (ch, _, _) in ends
-            .iter()
-            .filter(|(ch, _, _)| ch.sender == c.id || ch.receiver == c.id)
-        {
-            let size = round_up(ch.ring_bytes(), page);
+        vaddr += size + page; // a guard page between regions
+    }
+    let mut vaddr = DEVICE_VADDR;
+    for &d in &c.devices {
+        let dev = &s.board.devices[d];
+        let _ = writeln!(
+            x,
+            "{indent}    <map mr=\"dev-{}\" vaddr=\"{vaddr:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"{}\" />",
+            dev.name,
+            symbol("dev", &dev.name)
+        );
+        vaddr += dev.size + page;
+    }
+    for &d in &c.devices {
+        let dev = &s.board.devices[d];
+        if let (Some(irq), Some(id)) = (dev.irq, ids.irq_ids.get(&d)) {
+            let trigger = match dev.trigger {
+                Trigger::Level => "level",
+                Trigger::Edge => "edge",
+            };
             let _ = writeln!(
                 x,
-                "{indent}    <map mr=\"ring-{}\" vaddr=\"{vaddr:#x}\" perms=\"rw\" cached=\"true\" setvar_vaddr=\"{}\" />",
-                ch.name,
-                symbol("ring", &ch.name)
+                "{indent}    <irq irq=\"{irq}\" id=\"{id}\" trigger=\"{trigger}\" />"
             );
-            vaddr += size + page; // a guard page between regions
         }
-        let mut vaddr = DEVICE_VADDR;
-        for &d in &c.devices {
-            let dev = &s.board.devices[d];
-            let _ = writeln!(
-                x,
-                "{indent}    <map mr=\"dev-{}\" vaddr=\"{vaddr:#x}\" perms=\"rw\" cached=\"false\" setvar_vaddr=\"{}\" />",
-                dev.name,
-                symbol("dev", &dev.name)
-            );
-            vaddr += dev.size + page;
-        }
-        for &d in &c.devices {
-            let dev = &s.board.devices[d];
-            if let (Some(irq), Some(id)) = (dev.irq, irq_ids.get(&d)) {
-                let trigger = match dev.trigger {
-                    Trigger::Level => "level",
-                    Trigger::Edge => "edge",
-                };
-                let _ = writeln!(
-                    x,
-                    "{indent}    <irq irq=\"{irq}\" id=\"{id}\" trigger=\"{trigger}\" />"
-                );
-            }
-        }
-    };
-    let root = s.root();
-    pd(&mut x, root, "    ", None);
-    for (i, c) in s.components.iter().filter(|c| !c.root).enumerate() {
-        pd(&mut x, c, "        ", Some(i));
-        let _ = writeln!(x, "        </protection_domain>");
     }
-    let _ = writeln!(x, "    </protection_domain>");
-    for (ch, a, b) in &ends {
-        let _ = writeln!(x, "    <channel>");
-        let _ = writeln!(
-            x,
-            "        <end pd=\"{}\" id=\"{a}\" />",
-            pd_name(&s.components[ch.sender])
-        );
-        let _ = writeln!(
-            x,
-            "        <end pd=\"{}\" id=\"{b}\" />",
-            pd_name(&s.components[ch.receiver])
-        );
-        let _ = writeln!(x, "    </channel>");
-    }
-    let _ = writeln!(x, "</system>");
-    x
 }
 
 fn xml_comment(s: &str) -> String {
