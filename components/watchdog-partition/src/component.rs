@@ -96,6 +96,34 @@ fn after(now: Instant, d: Duration) -> Instant {
     now.saturating_add(d)
 }
 
+/// Takes up to [`RECV_PER_CALL`] messages from one ring (`recv`), handing each to `on`; a
+/// malformed message is counted and dropped, and a corrupt ring or an empty one ends the drain.
+fn drain_ring<B: Drivers + WatchdogDrivers, T>(
+    cx: &mut Context,
+    io: &mut Io<B>,
+    mut recv: impl FnMut(&mut Io<B>) -> Result<Option<T>, RecvError>,
+    mut on: impl FnMut(&mut Io<B>, T),
+) {
+    for _ in 0..RECV_PER_CALL {
+        match recv(io) {
+            Ok(Some(m)) => {
+                cx.count_in(1);
+                on(io, m);
+            }
+            Ok(None) | Err(RecvError::Malformed) => {
+                cx.count_malformed(1);
+                io.counters.malformed = io.counters.malformed.wrapping_add(1);
+            }
+            Err(RecvError::Empty) => return,
+            Err(RecvError::PeerCorrupt(_)) => {
+                cx.count_malformed(1);
+                io.counters.malformed = io.counters.malformed.wrapping_add(1);
+                return;
+            }
+        }
+    }
+}
+
 fn cause_text(c: &FaultCause) -> (&'static str, u64) {
     match *c {
         FaultCause::Exit { code } => ("exited with code", code as u64),
@@ -262,136 +290,92 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
         } = self;
         for i in 0..COUNT {
             let id = ComponentId(i as u8);
-            for _ in 0..RECV_PER_CALL {
-                let Some(Some((rx, _))) = io.links.pongs.get_mut(i) else {
-                    break;
-                };
-                match rx.try_recv(convert::pong) {
-                    Ok(Some(p)) => {
-                        cx.count_in(1);
-                        match core.on_pong(id, &p, now, &mut |a| io.execute(a, now)) {
-                            Ok(watchdog::PongVerdict::OnTime { round_trip_us }) => {
-                                if let Some(w) = awaiting_first.get_mut(i)
-                                    && core::mem::take(w)
-                                {
-                                    log::info!(
-                                        "{} answered its first ping since its restart at {} ms (round trip {round_trip_us} us)",
-                                        table::name(id),
-                                        now.as_micros() / 1000
-                                    );
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(_) => io.counters.refused = io.counters.refused.wrapping_add(1),
-                        }
-                    }
-                    Ok(None) | Err(RecvError::Malformed) => {
-                        cx.count_malformed(1);
-                        io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                    }
-                    Err(RecvError::Empty) => break,
-                    Err(RecvError::PeerCorrupt(_)) => {
-                        cx.count_malformed(1);
-                        io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                        break;
-                    }
-                }
-            }
-        }
-        for _ in 0..RECV_PER_CALL {
-            match io.links.faults.0.try_recv(convert::fault) {
-                Ok(Some(n)) => {
-                    cx.count_in(1);
-                    let (what, v) = cause_text(&n.cause);
-                    log::warn!(
-                        "fault notice: {} {what} {v} (occurrence {})",
-                        table::name(n.component),
-                        n.occurrence
-                    );
-                    if core.on_fault(&n, now, &mut |a| io.execute(a, now)).is_err() {
-                        io.counters.refused = io.counters.refused.wrapping_add(1);
-                    }
-                }
-                Ok(None) | Err(RecvError::Malformed) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                }
-                Err(RecvError::Empty) => break,
-                Err(RecvError::PeerCorrupt(_)) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                    break;
-                }
-            }
-        }
-        for _ in 0..RECV_PER_CALL {
-            match io.links.results.0.try_recv(convert::result) {
-                Ok(Some(r)) => {
-                    cx.count_in(1);
-                    match core.on_restart_result(&r, now, &mut |a| io.execute(a, now)) {
-                        Ok(watchdog::RestartVerdict::Running) => {
-                            if let Some(w) = awaiting_first.get_mut(usize::from(r.component.0)) {
-                                *w = true;
-                            }
+            drain_ring(
+                cx,
+                io,
+                |io| match io.links.pongs.get_mut(i) {
+                    Some(Some((rx, _))) => rx.try_recv(convert::pong),
+                    _ => Err(RecvError::Empty),
+                },
+                |io, p| match core.on_pong(id, &p, now, &mut |a| io.execute(a, now)) {
+                    Ok(watchdog::PongVerdict::OnTime { round_trip_us }) => {
+                        if let Some(w) = awaiting_first.get_mut(i)
+                            && core::mem::take(w)
+                        {
                             log::info!(
-                                "{} restarted (request {}); pinging it again",
-                                table::name(r.component),
-                                r.request_id
-                            )
+                                "{} answered its first ping since its restart at {} ms (round trip {round_trip_us} us)",
+                                table::name(id),
+                                now.as_micros() / 1000
+                            );
                         }
-                        Ok(watchdog::RestartVerdict::Failed) => log::warn!(
-                            "restart of {} failed: {}",
-                            table::name(r.component),
-                            r.outcome
-                        ),
-                        Err(_) => io.counters.refused = io.counters.refused.wrapping_add(1),
                     }
-                }
-                Ok(None) | Err(RecvError::Malformed) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                }
-                Err(RecvError::Empty) => break,
-                Err(RecvError::PeerCorrupt(_)) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                    break;
-                }
-            }
+                    Ok(_) => {}
+                    Err(_) => io.counters.refused = io.counters.refused.wrapping_add(1),
+                },
+            );
         }
+        drain_ring(
+            cx,
+            io,
+            |io| io.links.faults.0.try_recv(convert::fault),
+            |io, n| {
+                let (what, v) = cause_text(&n.cause);
+                log::warn!(
+                    "fault notice: {} {what} {v} (occurrence {})",
+                    table::name(n.component),
+                    n.occurrence
+                );
+                if core.on_fault(&n, now, &mut |a| io.execute(a, now)).is_err() {
+                    io.counters.refused = io.counters.refused.wrapping_add(1);
+                }
+            },
+        );
+        drain_ring(
+            cx,
+            io,
+            |io| io.links.results.0.try_recv(convert::result),
+            |io, r| match core.on_restart_result(&r, now, &mut |a| io.execute(a, now)) {
+                Ok(watchdog::RestartVerdict::Running) => {
+                    if let Some(w) = awaiting_first.get_mut(usize::from(r.component.0)) {
+                        *w = true;
+                    }
+                    log::info!(
+                        "{} restarted (request {}); pinging it again",
+                        table::name(r.component),
+                        r.request_id
+                    )
+                }
+                Ok(watchdog::RestartVerdict::Failed) => log::warn!(
+                    "restart of {} failed: {}",
+                    table::name(r.component),
+                    r.outcome
+                ),
+                Err(_) => io.counters.refused = io.counters.refused.wrapping_add(1),
+            },
+        );
     }
 
     fn drain_commands(&mut self, cx: &mut Context) {
         let now = cx.now();
         let Self { core, io, .. } = self;
-        for _ in 0..RECV_PER_CALL {
-            let Some((rx, _)) = io.links.commands.as_mut() else {
-                return;
-            };
-            match rx.try_recv(convert::command) {
-                Ok(Some(c)) => {
-                    cx.count_in(1);
-                    let NodeCommandKind::LeaveSafeMode = c.command;
-                    match core.on_leave_safe_mode(now, &mut |a| io.execute(a, now)) {
-                        Ok(()) => log::info!("ground command {}: leave safe mode", c.request_id),
-                        Err(e) => {
-                            io.counters.refused = io.counters.refused.wrapping_add(1);
-                            log::warn!("ground command {} refused: {e}", c.request_id);
-                        }
+        drain_ring(
+            cx,
+            io,
+            |io| match io.links.commands.as_mut() {
+                Some((rx, _)) => rx.try_recv(convert::command),
+                None => Err(RecvError::Empty),
+            },
+            |io, c| {
+                let NodeCommandKind::LeaveSafeMode = c.command;
+                match core.on_leave_safe_mode(now, &mut |a| io.execute(a, now)) {
+                    Ok(()) => log::info!("ground command {}: leave safe mode", c.request_id),
+                    Err(e) => {
+                        io.counters.refused = io.counters.refused.wrapping_add(1);
+                        log::warn!("ground command {} refused: {e}", c.request_id);
                     }
                 }
-                Ok(None) | Err(RecvError::Malformed) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                }
-                Err(RecvError::Empty) => return,
-                Err(RecvError::PeerCorrupt(_)) => {
-                    cx.count_malformed(1);
-                    io.counters.malformed = io.counters.malformed.wrapping_add(1);
-                    return;
-                }
-            }
-        }
+            },
+        );
     }
 
     fn tick(&mut self, now: Instant) {
