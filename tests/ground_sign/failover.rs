@@ -28,26 +28,21 @@ fn active_link(t: &str) -> &str {
 fn with_the_radio_cut_a_batch_is_co_signed_over_ppp_and_the_node_fails_back_when_it_returns() {
     use common::standby::{RadioRelay, pty_path};
     let _one = one_board();
-    let Setup {
-        dir: _dir,
-        state,
-        ground_state,
-        out,
-        w,
-    } = setup(2);
-    let (node_radio, listen) = (free_addr(), free_addr());
-    let relay = RadioRelay::start(node_radio, listen);
+    let s = setup(2);
+    let (w, ground_state, listen) = (&s.w, &s.ground_state, s.listen);
+    // The node's radio sits behind a relay that can cut it.
+    let relay = RadioRelay::start(s.uplink, listen);
     let no_args: [&str; 0] = [];
-    let mut node = Board::boot(&state, node_radio, relay.downlink, &no_args);
+    let mut node = Board::boot(&s.state, s.uplink, relay.downlink, &no_args);
     node.wait_for("serial line, ground side at ");
     let pty = pty_path(&node.log);
     let radio = |args: &[&str]| {
-        ground_cmd(relay.uplink, listen, &ground_state, args)
+        ground_cmd(relay.uplink, listen, ground_state, args)
             .output()
             .expect("ground on the radio")
     };
     let serial = |args: &[&str]| {
-        serial_cmd(&pty, &ground_state, args)
+        serial_cmd(&pty, ground_state, args)
             .output()
             .expect("ground on the serial line")
     };
@@ -58,18 +53,18 @@ fn with_the_radio_cut_a_batch_is_co_signed_over_ppp_and_the_node_fails_back_when
 
     // Radio cut: the radio is dead both ways...
     relay.set_cut(true);
-    let o = ground_cmd(relay.uplink, listen, &ground_state, &["ping"])
+    let o = ground_cmd(relay.uplink, listen, ground_state, &["ping"])
         .args(["--attempts", "1"])
         .output()
         .expect("ground ping");
     assert!(!o.status.success(), "{}", text(&o));
     // ...and the batch is co-signed over PPP on the standby line.
-    let o = serial_cmd(&pty, &ground_state, &["sign", "--no-expiry"])
+    let o = serial_cmd(&pty, ground_state, &["sign", "--no-expiry"])
         .args(["--server", &SERVER.to_string()])
         .arg("--key")
         .arg(&w.key_file)
         .arg("--out")
-        .arg(&out)
+        .arg(&s.out)
         .args(&w.psbts)
         .output()
         .expect("ground sign over the serial line");
@@ -80,7 +75,7 @@ fn with_the_radio_cut_a_batch_is_co_signed_over_ppp_and_the_node_fails_back_when
         "{t}"
     );
     assert!(t.contains("co-signed in"), "{t}");
-    check_signed(&w, &out);
+    check_signed(w, &s.out);
 
     // The node fails over to the standby link once the radio has been silent long enough
     // (10 s): asked on the serial line, answered on it.

@@ -5,22 +5,23 @@ use super::*;
 #[test]
 fn a_large_batch_crosses_while_comms_keeps_answering_and_a_wrong_key_is_named() {
     let _one = one_board();
-    let Setup {
-        dir,
-        state,
-        ground_state,
-        out,
-        w,
-    } = setup(1);
+    let s = setup(1);
     // The largest count a certificate takes, signed with a key the signer does not know.
-    let psbts = vec![w.psbts[0].clone(); signer::cert::MAX_PSBTS];
-    let wrong = dir.path().join("wrong.key");
+    let psbts = vec![s.w.psbts[0].clone(); signer::cert::MAX_PSBTS];
+    let wrong = s.dir.path().join("wrong.key");
     write_secret(&wrong, &support::hex(&support::p256_key(99).to_bytes()));
-    let (uplink, listen) = (free_addr(), free_addr());
-    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
-    let o = sign_cmd(uplink, listen, &ground_state, &wrong, &psbts, &out, 2000)
-        .output()
-        .expect("ground sign");
+    let mut node = s.boot(2000);
+    let o = sign_cmd(
+        s.uplink,
+        s.listen,
+        &s.ground_state,
+        &wrong,
+        &psbts,
+        &s.out,
+        2000,
+    )
+    .output()
+    .expect("ground sign");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(

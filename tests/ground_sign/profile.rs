@@ -118,50 +118,16 @@ fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
 #[test]
 fn an_abandoned_run_s_result_is_not_reported_as_the_next_batch_s() {
     let _one = one_board();
-    let Setup {
-        dir: _dir,
-        state,
-        ground_state,
-        out,
-        w,
-    } = setup(40);
-    let (uplink, listen) = (free_addr(), free_addr());
-    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
-    let mut first = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        &w.psbts[..5],
-        &out,
-        2000,
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("ground sign");
-    let stdout = first.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let s = setup(40);
+    let mut node = s.boot(2000);
+    let mut first = Running::start(&mut s.sign(&s.w.psbts[..5], 2000));
     // The signer is at work on 5 PSBTs: the operator gives up (the ground is gone), and
     // sends a large batch at 100 kbit/s, whose upload takes seconds: the first batch's
     // result comes down meanwhile.
-    assert!(
-        lines.any(|l| l.starts_with("batch delivered")),
-        "the first batch was never delivered"
-    );
-    let _ = first.kill();
-    let _ = first.wait();
-    let o = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        &w.psbts[5..],
-        &out,
-        100,
-    )
-    .output()
-    .expect("ground sign");
+    first.wait_for("batch delivered");
+    let _ = first.child.kill();
+    let _ = first.finish();
+    let o = s.sign(&s.w.psbts[5..], 100).output().expect("ground sign");
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     node.drain();

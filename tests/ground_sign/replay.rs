@@ -6,27 +6,11 @@ use super::*;
 #[test]
 fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let _one = one_board();
-    let Setup {
-        dir,
-        state,
-        ground_state,
-        out,
-        w,
-    } = setup(3);
-    let (uplink, listen) = (free_addr(), free_addr());
-    let mut node = Board::boot(&state, uplink, listen, &radio(2000));
+    let s = setup(3);
+    let (w, ground_state) = (&s.w, &s.ground_state);
+    let mut node = s.boot(2000);
 
-    let o = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        &w.psbts,
-        &out,
-        2000,
-    )
-    .output()
-    .expect("ground sign");
+    let o = s.sign(&w.psbts, 2000).output().expect("ground sign");
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
@@ -34,41 +18,20 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         "{t}"
     );
     assert!(t.contains("co-signed in"), "{t}");
-    check_signed(&w, &out);
+    check_signed(w, &s.out);
     eprintln!("{t}");
 
     // The identical batch again (same sequence, same PSBTs) is a resubmission: the signer
     // answers with the same signatures.
     std::fs::write(ground_state.join(format!("server-{SERVER}.seq")), "0\n").expect("seq");
-    std::fs::remove_dir_all(&out).expect("clear");
-    std::fs::create_dir_all(&out).expect("out");
-    let o = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        &w.psbts,
-        &out,
-        2000,
-    )
-    .output()
-    .expect("ground sign");
+    s.clear_out();
+    let o = s.sign(&w.psbts, 2000).output().expect("ground sign");
     assert!(o.status.success(), "{}", text(&o));
-    check_signed(&w, &out);
+    check_signed(w, &s.out);
 
     // The same certificate sequence on other contents: a replay, refused with the reason.
     std::fs::write(ground_state.join(format!("server-{SERVER}.seq")), "0\n").expect("seq");
-    let o = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        &w.psbts[..2],
-        &out,
-        2000,
-    )
-    .output()
-    .expect("ground sign");
+    let o = s.sign(&w.psbts[..2], 2000).output().expect("ground sign");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("replayed sequence number"), "{t}");
@@ -77,10 +40,10 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         "{t}"
     );
     assert!(t.contains("--next-sequence N"), "{t}");
-    recover_the_certificate_sequence(&w, uplink, listen, &ground_state, &out);
+    recover_the_certificate_sequence(&s);
 
     // A payment above the server's max-amount: refused by policy, and the tool says so.
-    let big = dir.path().join("big.psbt");
+    let big = s.dir.path().join("big.psbt");
     std::fs::write(
         &big,
         support::psbt(
@@ -89,17 +52,10 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
         ),
     )
     .expect("psbt");
-    let o = sign_cmd(
-        uplink,
-        listen,
-        &ground_state,
-        &w.key_file,
-        std::slice::from_ref(&big),
-        &out,
-        2000,
-    )
-    .output()
-    .expect("ground sign");
+    let o = s
+        .sign(std::slice::from_ref(&big), 2000)
+        .output()
+        .expect("ground sign");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     // The deny rule decided; the refusal names the limit of the allow rule above it, the
@@ -117,7 +73,7 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
     let mut ground_out = String::from_utf8_lossy(&o.stdout).into_owned();
     ground_out.push_str(&String::from_utf8_lossy(&o.stderr));
     for cmd in ["ping", "status"] {
-        let o = common::ground_cli(cmd, uplink, listen, &ground_state);
+        let o = common::ground_cli(cmd, s.uplink, s.listen, ground_state);
         assert!(o.status.success(), "{}", text(&o));
         ground_out.push_str(&String::from_utf8_lossy(&o.stdout));
         ground_out.push_str(&String::from_utf8_lossy(&o.stderr));
@@ -141,26 +97,13 @@ fn a_batch_is_co_signed_over_a_lossy_link_and_its_replay_refused() {
 /// is sent; a sequence far above the node's last (a hand-edited record) is refused by the node
 /// with its own reason; a ground whose state was lost is told how to recover and recovers with
 /// `--next-sequence`.
-fn recover_the_certificate_sequence(
-    w: &World,
-    uplink: SocketAddr,
-    listen: SocketAddr,
-    ground_state: &Path,
-    out: &Path,
-) {
+fn recover_the_certificate_sequence(s: &Setup) {
     let sign = |extra: &[String]| {
-        let o = sign_cmd(
-            uplink,
-            listen,
-            ground_state,
-            &w.key_file,
-            &w.psbts[..1],
-            out,
-            2000,
-        )
-        .args(extra)
-        .output()
-        .expect("ground sign");
+        let o = s
+            .sign(&s.w.psbts[..1], 2000)
+            .args(extra)
+            .output()
+            .expect("ground sign");
         (o.status.code(), text(&o))
     };
     let next = |n: u64| vec!["--next-sequence".to_string(), n.to_string()];
@@ -173,7 +116,7 @@ fn recover_the_certificate_sequence(
     assert_eq!(code, Some(1), "{t}");
     assert!(t.contains("the node refuses such a step"), "{t}");
     assert!(!t.contains("node reached"), "nothing sent: {t}");
-    let record = ground_state.join(format!("server-{SERVER}.seq"));
+    let record = s.ground_state.join(format!("server-{SERVER}.seq"));
     assert_eq!(std::fs::read_to_string(&record).expect("record"), "1\n");
 
     // A hand-edited record far ahead: the node refuses the step itself.

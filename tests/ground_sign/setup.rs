@@ -73,14 +73,18 @@ pub(crate) fn provision(state: &Path, dir: &Path, count: u32) -> World {
     }
 }
 
-/// A test's directories (the node's state, the ground's state, the output) and its
-/// provisioned world with `count` PSBTs ([`provision`]).
+/// A test's directories (the node's state, the ground's state, the output), its
+/// provisioned world with `count` PSBTs ([`provision`]) and the radio's two addresses.
 pub(crate) struct Setup {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) state: PathBuf,
     pub(crate) ground_state: PathBuf,
     pub(crate) out: PathBuf,
     pub(crate) w: World,
+    /// Where the node's radio listens.
+    pub(crate) uplink: SocketAddr,
+    /// Where the ground listens for the downlink.
+    pub(crate) listen: SocketAddr,
 }
 
 pub(crate) fn setup(count: u32) -> Setup {
@@ -98,6 +102,34 @@ pub(crate) fn setup(count: u32) -> Setup {
         ground_state,
         out,
         w,
+        uplink: free_addr(),
+        listen: free_addr(),
+    }
+}
+
+impl Setup {
+    /// Boots the node on the tests' [`radio`] at `kbps`.
+    pub(crate) fn boot(&self, kbps: u32) -> Board {
+        Board::boot(&self.state, self.uplink, self.listen, &radio(kbps))
+    }
+
+    /// `ground sign` of `psbts` at `kbps` ([`sign_cmd`]) into this test's output directory.
+    pub(crate) fn sign(&self, psbts: &[PathBuf], kbps: u32) -> Command {
+        sign_cmd(
+            self.uplink,
+            self.listen,
+            &self.ground_state,
+            &self.w.key_file,
+            psbts,
+            &self.out,
+            kbps,
+        )
+    }
+
+    /// Empties the output directory, for a second run of the same batch.
+    pub(crate) fn clear_out(&self) {
+        std::fs::remove_dir_all(&self.out).expect("clear");
+        std::fs::create_dir_all(&self.out).expect("out");
     }
 }
 
@@ -192,8 +224,16 @@ impl Running {
 
     /// Waits (bounded) for a line starting with `what`.
     pub(crate) fn wait_for(&mut self, what: &str) {
+        self.wait_until(what, |l| l.starts_with(what));
+    }
+
+    /// Waits (bounded) for a line that `ok` accepts; `what` names it in the panic.
+    pub(crate) fn wait_until(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + BOUND;
-        while !self.seen.iter().any(|l| l.starts_with(what)) {
+        loop {
+            if let Some(l) = self.seen.iter().find(|l| ok(l)) {
+                return l.clone();
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
                 .lines
