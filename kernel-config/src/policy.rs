@@ -6,7 +6,7 @@
 
 use crate::diag::Diagnostic;
 use crate::model::*;
-use crate::raw::{RawPolicy, RawSystem, S};
+use crate::raw::{RawDeviceOwner, RawNoPath, RawOnlySender, RawPolicy, RawSystem, S};
 use crate::validate::Checker;
 use protocol::catalogue;
 use std::collections::VecDeque;
@@ -24,10 +24,46 @@ pub(crate) fn resolve(
     components: &[Component],
     board: &Board,
 ) -> Policy {
-    let comp = |c: &mut Checker, n: &S<String>, role: &str| -> Option<ComponentId> {
-        let r = components.iter().position(|k| k.name == *n.get_ref());
+    let mut r = Resolver {
+        c,
+        components,
+        board,
+    };
+    let mut p = Policy {
+        integrity: raw.integrity,
+        ..Policy::default()
+    };
+    p.device_owner = raw
+        .device_owner
+        .iter()
+        .filter_map(|x| r.device_owner(x.get_ref()))
+        .collect();
+    p.no_path = raw
+        .no_path
+        .iter()
+        .filter_map(|x| r.no_path(x.get_ref()))
+        .collect();
+    p.only_sender = raw
+        .only_sender
+        .iter()
+        .filter_map(|x| r.only_sender(x.get_ref()))
+        .collect();
+    p
+}
+
+/// Resolves the names of the raw rules against the components and the board, reporting each
+/// unknown name with its place.
+struct Resolver<'a, 'c, 's> {
+    c: &'c mut Checker<'s>,
+    components: &'a [Component],
+    board: &'a Board,
+}
+
+impl Resolver<'_, '_, '_> {
+    fn comp(&mut self, n: &S<String>, role: &str) -> Option<ComponentId> {
+        let r = self.components.iter().position(|k| k.name == *n.get_ref());
         if r.is_none() {
-            c.err(
+            self.c.err(
                 n.span(),
                 format!(
                     "policy {role} `{}` is not a declared component",
@@ -37,86 +73,86 @@ pub(crate) fn resolve(
             );
         }
         r
-    };
-    let node = |c: &mut Checker, n: &S<String>, role: &str| -> Option<Node> {
-        if let Some(i) = components.iter().position(|k| k.name == *n.get_ref()) {
+    }
+
+    fn node(&mut self, n: &S<String>, role: &str) -> Option<Node> {
+        if let Some(i) = self.components.iter().position(|k| k.name == *n.get_ref()) {
             return Some(Node::Component(i));
         }
-        if let Some(i) = board.devices.iter().position(|d| d.name == *n.get_ref()) {
+        if let Some(i) = self
+            .board
+            .devices
+            .iter()
+            .position(|d| d.name == *n.get_ref())
+        {
             return Some(Node::Device(i));
         }
-        c.err(
+        self.c.err(
             n.span(),
             format!(
                 "policy {role} `{}` is neither a component nor a device of board `{}`",
                 n.get_ref(),
-                board.name
+                self.board.name
             ),
             "name a declared component or a device from the board file",
         );
         None
-    };
-    let mut p = Policy {
-        integrity: raw.integrity,
-        ..Policy::default()
-    };
-    for r in &raw.device_owner {
-        let r = r.get_ref();
-        let device = board
+    }
+
+    fn device_owner(&mut self, r: &RawDeviceOwner) -> Option<DeviceOwnerRule> {
+        let device = self
+            .board
             .devices
             .iter()
             .position(|d| d.name == *r.device.get_ref());
         if device.is_none() {
-            c.err(
+            self.c.err(
                 r.device.span(),
                 format!(
                     "policy device-owner names device `{}`, which board `{}` does not have",
                     r.device.get_ref(),
-                    board.name
+                    self.board.name
                 ),
                 "name a device from the board file",
             );
         }
-        let owner = comp(c, &r.owner, "device-owner owner");
-        if let (Some(device), Some(owner)) = (device, owner) {
-            p.device_owner.push(DeviceOwnerRule {
-                device,
-                owner,
-                why: r.why.clone(),
-            });
-        }
+        let owner = self.comp(&r.owner, "device-owner owner");
+        Some(DeviceOwnerRule {
+            device: device?,
+            owner: owner?,
+            why: r.why.clone(),
+        })
     }
-    for r in &raw.no_path {
-        let r = r.get_ref();
-        let from = node(c, &r.from, "no-path source");
-        let to = node(c, &r.to, "no-path target");
+
+    fn no_path(&mut self, r: &RawNoPath) -> Option<NoPathRule> {
+        let from = self.node(&r.from, "no-path source");
+        let to = self.node(&r.to, "no-path target");
         let except: Vec<Option<Node>> = r
             .except_through
             .iter()
-            .map(|e| node(c, e, "no-path guard"))
+            .map(|e| self.node(e, "no-path guard"))
             .collect();
-        if let (Some(from), Some(to)) = (from, to) {
-            if from == to {
-                c.err(
-                    r.to.span(),
-                    "policy no-path goes from a node to itself",
-                    "name two different components or devices",
-                );
-            } else if except.iter().all(Option::is_some) {
-                p.no_path.push(NoPathRule {
-                    from,
-                    to,
-                    except_through: except.into_iter().flatten().collect(),
-                    why: r.why.clone(),
-                });
-            }
+        let (from, to) = (from?, to?);
+        if from == to {
+            self.c.err(
+                r.to.span(),
+                "policy no-path goes from a node to itself",
+                "name two different components or devices",
+            );
+            return None;
         }
+        Some(NoPathRule {
+            from,
+            to,
+            except_through: except.into_iter().collect::<Option<Vec<Node>>>()?,
+            why: r.why.clone(),
+        })
     }
-    for r in &raw.only_sender {
-        let r = r.get_ref();
+
+    fn only_sender(&mut self, r: &RawOnlySender) -> Option<OnlySenderRule> {
         let message = catalogue::lookup(r.message.get_ref());
         if message.is_none() {
-            c.err(
+            self.c.err(
                 r.message.span(),
                 format!(
                     "policy only-sender names unknown message type `{}`",
@@ -125,16 +161,13 @@ pub(crate) fn resolve(
                 "use a message type from the protocol crate",
             );
         }
-        let sender = comp(c, &r.sender, "only-sender sender");
-        if let (Some(message), Some(sender)) = (message, sender) {
-            p.only_sender.push(OnlySenderRule {
-                message,
-                sender,
-                why: r.why.clone(),
-            });
-        }
+        let sender = self.comp(&r.sender, "only-sender sender");
+        Some(OnlySenderRule {
+            message: message?,
+            sender: sender?,
+            why: r.why.clone(),
+        })
     }
-    p
 }
 
 /// One step of a path: the node reached and the channel that led there (`None` for device
