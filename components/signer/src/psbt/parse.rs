@@ -232,87 +232,19 @@ fn check_input<'a>(
         required_time_locktime: None,
         required_height_locktime: None,
     };
-    let (mut txid, mut vout) = (None, None);
-    let mut sequence = None;
+    let mut v2 = V2Prevout::default();
     for p in map.pairs() {
-        let key_type = p.key_type;
-        let bad_value = PsbtError::InvalidValue { map: m, key_type };
         if version == Version::V0
-            && (input::PREVIOUS_TXID..=input::REQUIRED_HEIGHT_LOCKTIME).contains(&key_type)
+            && (input::PREVIOUS_TXID..=input::REQUIRED_HEIGHT_LOCKTIME).contains(&p.key_type)
         {
-            return Err(PsbtError::FieldNotAllowed { map: m, key_type });
+            return Err(PsbtError::FieldNotAllowed {
+                map: m,
+                key_type: p.key_type,
+            });
         }
-        match key_type {
-            input::NON_WITNESS_UTXO => {
-                no_key_data(&p, m)?;
-                inp.non_witness_utxo = Some(Tx::parse(p.value, true).map_err(|_| bad_value)?);
-            }
-            input::WITNESS_UTXO => {
-                no_key_data(&p, m)?;
-                inp.witness_utxo = Some(parse_txout(p.value).map_err(|_| bad_value)?);
-            }
-            input::PARTIAL_SIG => {
-                valid_pubkey_key(&p, m)?;
-                if p.value.is_empty() {
-                    return Err(bad_value);
-                }
-            }
-            input::SIGHASH_TYPE => {
-                no_key_data(&p, m)?;
-                inp.sighash_type = Some(u32_value(&p, m)?);
-            }
-            input::REDEEM_SCRIPT => {
-                no_key_data(&p, m)?;
-                inp.redeem_script = Some(p.value);
-            }
-            input::WITNESS_SCRIPT => {
-                no_key_data(&p, m)?;
-                inp.witness_script = Some(p.value);
-            }
-            input::BIP32_DERIVATION => {
-                valid_pubkey_key(&p, m)?;
-                valid_keypath_value(&p, m)?;
-            }
-            input::FINAL_SCRIPTSIG => {
-                no_key_data(&p, m)?;
-                inp.finalized = true;
-            }
-            input::FINAL_SCRIPTWITNESS => {
-                no_key_data(&p, m)?;
-                valid_witness_stack(p.value).map_err(|_| bad_value)?;
-                inp.finalized = true;
-            }
-            input::PREVIOUS_TXID => {
-                no_key_data(&p, m)?;
-                txid = Some(<[u8; 32]>::try_from(p.value).map_err(|_| bad_value)?);
-            }
-            input::OUTPUT_INDEX => {
-                no_key_data(&p, m)?;
-                vout = Some(u32_value(&p, m)?);
-            }
-            input::SEQUENCE => {
-                no_key_data(&p, m)?;
-                sequence = Some(u32_value(&p, m)?);
-            }
-            input::REQUIRED_TIME_LOCKTIME => {
-                no_key_data(&p, m)?;
-                let t = u32_value(&p, m)?;
-                if t < 500_000_000 {
-                    return Err(bad_value);
-                }
-                inp.required_time_locktime = Some(t);
-            }
-            input::REQUIRED_HEIGHT_LOCKTIME => {
-                no_key_data(&p, m)?;
-                let h = u32_value(&p, m)?;
-                if h == 0 || h >= 500_000_000 {
-                    return Err(bad_value);
-                }
-                inp.required_height_locktime = Some(h);
-            }
-            _ => {}
-        }
+        input_pair(&mut inp, &mut v2, &p, m)?;
     }
+    let (txid, vout, sequence) = (v2.txid, v2.vout, v2.sequence);
     match (version, tx_in) {
         (Version::V0, Some((prevout, seq))) => {
             inp.prevout = prevout;
@@ -332,6 +264,96 @@ fn check_input<'a>(
         }
     }
     Ok(inp)
+}
+
+/// The PSBT v2 fields of an input that name its outpoint and sequence (BIP 370).
+#[derive(Default)]
+struct V2Prevout {
+    txid: Option<[u8; 32]>,
+    vout: Option<u32>,
+    sequence: Option<u32>,
+}
+
+/// Checks one key-value pair of input map `m` and records what the signer uses.
+fn input_pair<'a>(
+    inp: &mut Input<'a>,
+    v2: &mut V2Prevout,
+    p: &Pair<'a>,
+    m: MapKind,
+) -> Result<(), PsbtError> {
+    let key_type = p.key_type;
+    let bad_value = PsbtError::InvalidValue { map: m, key_type };
+    match key_type {
+        input::NON_WITNESS_UTXO => {
+            no_key_data(p, m)?;
+            inp.non_witness_utxo = Some(Tx::parse(p.value, true).map_err(|_| bad_value)?);
+        }
+        input::WITNESS_UTXO => {
+            no_key_data(p, m)?;
+            inp.witness_utxo = Some(parse_txout(p.value).map_err(|_| bad_value)?);
+        }
+        input::PARTIAL_SIG => {
+            valid_pubkey_key(p, m)?;
+            if p.value.is_empty() {
+                return Err(bad_value);
+            }
+        }
+        input::SIGHASH_TYPE => {
+            no_key_data(p, m)?;
+            inp.sighash_type = Some(u32_value(p, m)?);
+        }
+        input::REDEEM_SCRIPT => {
+            no_key_data(p, m)?;
+            inp.redeem_script = Some(p.value);
+        }
+        input::WITNESS_SCRIPT => {
+            no_key_data(p, m)?;
+            inp.witness_script = Some(p.value);
+        }
+        input::BIP32_DERIVATION => {
+            valid_pubkey_key(p, m)?;
+            valid_keypath_value(p, m)?;
+        }
+        input::FINAL_SCRIPTSIG => {
+            no_key_data(p, m)?;
+            inp.finalized = true;
+        }
+        input::FINAL_SCRIPTWITNESS => {
+            no_key_data(p, m)?;
+            valid_witness_stack(p.value).map_err(|_| bad_value)?;
+            inp.finalized = true;
+        }
+        input::PREVIOUS_TXID => {
+            no_key_data(p, m)?;
+            v2.txid = Some(<[u8; 32]>::try_from(p.value).map_err(|_| bad_value)?);
+        }
+        input::OUTPUT_INDEX => {
+            no_key_data(p, m)?;
+            v2.vout = Some(u32_value(p, m)?);
+        }
+        input::SEQUENCE => {
+            no_key_data(p, m)?;
+            v2.sequence = Some(u32_value(p, m)?);
+        }
+        input::REQUIRED_TIME_LOCKTIME => {
+            no_key_data(p, m)?;
+            let t = u32_value(p, m)?;
+            if t < 500_000_000 {
+                return Err(bad_value);
+            }
+            inp.required_time_locktime = Some(t);
+        }
+        input::REQUIRED_HEIGHT_LOCKTIME => {
+            no_key_data(p, m)?;
+            let h = u32_value(p, m)?;
+            if h == 0 || h >= 500_000_000 {
+                return Err(bad_value);
+            }
+            inp.required_height_locktime = Some(h);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn check_output<'a>(
