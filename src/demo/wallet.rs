@@ -107,7 +107,7 @@ pub fn story(
     let descriptor = ground.wallet.descriptor();
     let cfg = ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database: dir.join("server.db"),
+        database: crate::server::store::Database::Sqlite(dir.join("server.db")),
         identity: hex_conservative::DisplayHex::to_lower_hex_string(&ground.identity[..]),
         registered: vec![descriptor.clone()],
         public_url: None,
@@ -129,7 +129,7 @@ pub fn story(
         },
     };
     let (token, secret) = Store::open(&cfg.database)
-        .and_then(|s| s.add_user("ann", None))
+        .and_then(|mut s| s.add_user("ann", None))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     println!(
         "   operator: `spacenode server add-user ann` -> a bearer token and {}",

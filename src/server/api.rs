@@ -279,7 +279,7 @@ async fn add_request(
             )
         })?;
     let (req, link) = {
-        let store = db(&state);
+        let mut store = db(&state);
         let w = store
             .wallet(&user.name, &r.wallet_id)?
             .ok_or_else(|| not_found("wallet"))?;
@@ -445,7 +445,7 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Reply {
     let user = caller(&state, &headers)?;
-    let store = db(&state);
+    let mut store = db(&state);
     let r = store
         .request(&user.name, &id)?
         .ok_or_else(|| not_found("request"))?;

@@ -3,7 +3,9 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8080"            # HTTP API (loopback; TLS by a reverse proxy)
-//! database = "server.db"               # SQLite file, created with its schema on first start
+//! database = "sqlite:server.db"        # SQLite file (or a bare path), created with its schema
+//! # database = "postgresql://spacenode@%2Frun%2Fpostgresql/spacenode"  # or PostgreSQL (no TLS:
+//! #   a Unix socket or a private link), for several instances of this server on one database
 //! identity = "03ab...66 hex"           # the node's identity key (from its clean-room export)
 //! # The wallet descriptors the node's registry holds for this server (its `server` line's):
 //! registered = ["wsh(sortedmulti(2,...))#checksum"]
@@ -35,6 +37,7 @@
 //! Avoids: a bad file reported without its place (errors are `FILE:line:col`, as
 //! `config check` does) and defaults that would make the server reachable off the machine.
 
+use super::store::Database;
 use crate::failure::Failure;
 use crate::ground::profile::Profile;
 use kernel_config::{Diagnostic, source::Source};
@@ -49,8 +52,9 @@ pub struct ServerConfig {
     /// Where the HTTP API listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// SQLite database file.
-    pub database: PathBuf,
+    /// Where the server stores: a SQLite file or a PostgreSQL database.
+    #[serde(deserialize_with = "database")]
+    pub database: Database,
     /// The node's identity public key, hex.
     pub identity: String,
     /// Descriptors the node's registry holds for this server.
@@ -119,6 +123,10 @@ impl Default for BatchConfig {
             lifetime_s: default_lifetime(),
         }
     }
+}
+
+fn database<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Database, D::Error> {
+    Ok(Database::parse(&String::deserialize(d)?))
 }
 
 fn default_listen() -> SocketAddr {
@@ -198,7 +206,9 @@ impl ServerConfig {
                 *p = base.join(&*p);
             }
         };
-        rel(&mut cfg.database);
+        if let Database::Sqlite(p) = &mut cfg.database {
+            rel(p);
+        }
         for p in [
             &mut cfg.node.state,
             &mut cfg.node.provisioning,
