@@ -112,6 +112,7 @@ pub fn story(
         registered: vec![descriptor.clone()],
         public_url: None,
         smtp: None,
+        broadcast: None,
         request_ttl_s: 300,
         rate_per_minute: 600,
         body_limit: 256 * 1024,
@@ -226,7 +227,7 @@ fn user(
     let signed = B64
         .decode(done["psbt"].as_str().unwrap_or_default())
         .map_err(|e| Failure::Usage(format!("the co-signed PSBT is not base64: {e}")))?;
-    let txid = super::cosign::verify_cosigned(ground, &signed, &utxo, 0)?;
+    let txid = super::cosign::verify_cosigned(&signed, &utxo, 0)?;
     println!(
         "   ann: GET /v1/requests/{id} -> cosigned; finalised, Bitcoin Core's script interpreter accepts it: txid {txid}"
     );

@@ -436,6 +436,10 @@ async fn request(
     if let Some(p) = r.signed_psbt {
         v["psbt"] = p.into();
     }
+    if let Some(b) = r.broadcast {
+        v["broadcast"] =
+            json!({"status": b.status, "txid": b.txid, "error": b.error, "attempts": b.attempts});
+    }
     Ok(Json(v).into_response())
 }
 

@@ -151,6 +151,10 @@ impl Uplinker {
 
     fn pass(&mut self) -> Result<(), PassError> {
         self.store.expire_due()?;
+        let state = Arc::clone(&self.state);
+        if let Some(b) = &state.cfg.broadcast {
+            self.broadcast(b)?;
+        }
         let need_node = self.state.node.read().map(|n| n.is_none()).unwrap_or(true);
         if !need_node && self.store.in_flight()?.is_none() && !self.batch_due()? {
             return Ok(());
@@ -168,6 +172,19 @@ impl Uplinker {
         let unlocked = self.store.unlock_link(id);
         done?;
         Ok(unlocked?)
+    }
+
+    /// Hands off the co-signed requests due to Bitcoin Core, under the database's lock on this
+    /// server (so instances sharing a database do not send one transaction twice).
+    fn broadcast(&mut self, cfg: &super::broadcast::BroadcastConfig) -> Result<(), PassError> {
+        let id = self.state.cfg.server_id();
+        if !self.store.try_lock_link(id)? {
+            return Ok(());
+        }
+        let done = super::broadcast::pass(cfg, &mut self.store);
+        self.store.unlock_link(id)?;
+        done?;
+        Ok(())
     }
 
     /// Whether a batch should be taken now: requests are queued and a window is open.

@@ -26,6 +26,12 @@
 //! server = 7                           # this server's id in the signer's registry (required)
 //! key = "server7.key"                  # its P-256 certificate key (required)
 //!
+//! [broadcast]                          # optional: finalised transactions to Bitcoin Core
+//! url = "http://127.0.0.1:18332"       # its JSON-RPC (plain HTTP: loopback or a private link)
+//! cookie = "/var/lib/bitcoind/testnet3/.cookie"   # or user = "..." and password = "..."
+//! retry_s = 60                         # a failed attempt is tried again after this
+//! max_attempts = 30                    # then the hand-off is given up (`failed`)
+//!
 //! [batch]
 //! windows = []                         # UTC "HH:MM-HH:MM" contact windows; empty: at once
 //! poll_ms = 500                        # how often the queue is looked at
@@ -80,6 +86,9 @@ pub struct ServerConfig {
     /// Batching.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// The hand-off of finalised transactions to Bitcoin Core (none: not broadcast).
+    #[serde(default)]
+    pub broadcast: Option<super::broadcast::BroadcastConfig>,
 }
 
 /// The SMTP relay the confirmation e-mails go through: plain SMTP (no STARTTLS, no login) to
@@ -251,6 +260,9 @@ impl ServerConfig {
                 )));
             }
             *u = u.trim_end_matches('/').to_string();
+        }
+        if let Some(b) = &mut cfg.broadcast {
+            b.check(base).map_err(problem)?;
         }
         if let Some(m) = &cfg.smtp {
             let loopback = m.host == "localhost"

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod batcher;
+pub mod broadcast;
 pub mod config;
 pub mod limit;
 pub mod mail;

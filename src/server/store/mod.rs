@@ -12,12 +12,14 @@
 //! are [`Status`]).
 
 mod batches;
+mod broadcasts;
 pub mod db;
 mod requests;
 mod users;
 mod wallets;
 
 use bitcoin::base64::engine::general_purpose::STANDARD as B64;
+pub use broadcasts::BroadcastStatus;
 use db::{Db, P};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_email.sql"),
+    include_str!("../../../migrations/0003_broadcast.sql"),
 ];
 
 /// Why storage failed.
@@ -132,6 +135,21 @@ pub struct Request {
     pub reason: Option<String>,
     /// Co-signed PSBT, base64.
     pub signed_psbt: Option<String>,
+    /// Its hand-off to Bitcoin Core, once the server has looked at it.
+    pub broadcast: Option<Broadcast>,
+}
+
+/// A request's hand-off to Bitcoin Core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Broadcast {
+    /// `pending`, `sent`, `not-final` or `failed` ([`BroadcastStatus`]).
+    pub status: String,
+    /// The transaction's id, once finalised.
+    pub txid: Option<String>,
+    /// Why the last attempt failed, in words.
+    pub error: Option<String>,
+    /// Attempts so far.
+    pub attempts: i64,
 }
 
 /// What following a confirmation link did.

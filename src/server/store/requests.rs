@@ -7,7 +7,8 @@
 
 use super::db::P;
 use super::{
-    B64, LinkOutcome, Request, Status, Store, StoreError, new_id, new_token, now, token_hash,
+    B64, Broadcast, LinkOutcome, Request, Status, Store, StoreError, new_id, new_token, now,
+    token_hash,
 };
 use bitcoin::base64::Engine;
 
@@ -48,6 +49,7 @@ impl Store {
             expires_at: t + ttl_s,
             reason: None,
             signed_psbt: None,
+            broadcast: None,
         };
         Ok((request, link))
     }
@@ -114,7 +116,7 @@ impl Store {
             ],
         )?;
         let rows = self.db.query(
-            "SELECT id, status, confirm_by, expires_at, reason, signed_psbt FROM requests WHERE id = $1 AND user_name = $2",
+            "SELECT id, status, confirm_by, expires_at, reason, signed_psbt, broadcast_status, broadcast_txid, broadcast_error, broadcast_attempts FROM requests WHERE id = $1 AND user_name = $2",
             &[P::T(id), P::T(user)],
         )?;
         rows.first()
@@ -126,6 +128,17 @@ impl Store {
                     expires_at: r.int(3)?,
                     reason: r.opt_text(4)?,
                     signed_psbt: r.opt_text(5)?,
+                    broadcast: r
+                        .opt_text(6)?
+                        .map(|status| -> Result<_, StoreError> {
+                            Ok(Broadcast {
+                                status,
+                                txid: r.opt_text(7)?,
+                                error: r.opt_text(8)?,
+                                attempts: r.int(9)?,
+                            })
+                        })
+                        .transpose()?,
                 })
             })
             .transpose()
