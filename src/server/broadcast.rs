@@ -367,11 +367,16 @@ mod tests {
         }
     }
 
-    /// A store with one request per PSBT given, in batch 1 (to be co-signed by the test); their
-    /// ids in batch order.
-    fn cosigned(psbts: &[Vec<u8>]) -> (tempfile::TempDir, Store, Vec<String>) {
+    /// A store (`postgres`: on the test PostgreSQL, see scripts/interop-postgres; else a
+    /// SQLite file) with one request per PSBT given, in batch 1 (to be co-signed by the test);
+    /// their ids in batch order.
+    fn cosigned(psbts: &[Vec<u8>], postgres: bool) -> (tempfile::TempDir, Store, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&Database::Sqlite(dir.path().join("s.db"))).unwrap();
+        let mut s = if postgres {
+            crate::server::store::tests::pg_store().1
+        } else {
+            Store::open(&Database::Sqlite(dir.path().join("s.db"))).unwrap()
+        };
         s.add_user("ann", None).unwrap();
         let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
         for p in psbts {
@@ -400,9 +405,19 @@ mod tests {
 
     #[test]
     fn a_refused_broadcast_is_kept_and_retried_and_already_in_chain_counts_as_sent() {
+        refused_kept_retried(false);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/interop-postgres runs it"]
+    fn on_postgres_a_refused_broadcast_is_kept_and_retried() {
+        refused_kept_retried(true);
+    }
+
+    fn refused_kept_retried(postgres: bool) {
         let (bytes, tx) = psbt(true, 1);
         let txid = tx.compute_txid().to_string();
-        let (_d, mut s, ids) = cosigned(std::slice::from_ref(&bytes));
+        let (_d, mut s, ids) = cosigned(std::slice::from_ref(&bytes), postgres);
         s.batch_cosigned(1, std::slice::from_ref(&bytes)).unwrap();
         let (url, seen) = replay(vec![MIN_RELAY_FEE, ALREADY_IN_CHAIN_LEGACY], txid.clone());
         let cfg = config(&url);
@@ -440,7 +455,7 @@ mod tests {
     fn cookie_auth_success_give_up_and_what_is_never_sent() {
         let (good, tx) = psbt(true, 2);
         let (one_sig, _) = psbt(false, 3);
-        let (_d, mut s, ids) = cosigned(&[good.clone(), one_sig.clone()]);
+        let (_d, mut s, ids) = cosigned(&[good.clone(), one_sig.clone()], false);
         // The batch order decides which id holds which PSBT.
         let signed: Vec<Vec<u8>> = ids
             .iter()
@@ -477,7 +492,7 @@ mod tests {
         // A wrong password, inputs already spent, then nobody listening: given up after
         // max_attempts, each reason kept.
         let (bytes, tx) = psbt(true, 4);
-        let (_d2, mut s, ids) = cosigned(std::slice::from_ref(&bytes));
+        let (_d2, mut s, ids) = cosigned(std::slice::from_ref(&bytes), false);
         s.batch_cosigned(1, std::slice::from_ref(&bytes)).unwrap();
         let (url, _) = replay(
             vec![UNAUTHORIZED, MISSING_INPUTS_LEGACY],

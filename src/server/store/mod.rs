@@ -375,7 +375,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A store on a new database of the PostgreSQL whose socket directory
