@@ -324,6 +324,37 @@ mod tests {
     }
 
     #[test]
+    fn the_database_is_a_sqlite_path_or_a_postgres_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        let load = |db: &str| {
+            std::fs::write(
+                &p,
+                format!(
+                    "database = \"{db}\"\nidentity = \"{}\"\n[node]\nserver = 7\nkey = \"k\"\n",
+                    "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                ),
+            )
+            .unwrap();
+            ServerConfig::load(&p).map(|c| c.database)
+        };
+        assert_eq!(
+            load("sqlite:s.db").unwrap(),
+            Database::Sqlite(dir.path().join("s.db"))
+        );
+        assert_eq!(
+            load("x.db").unwrap(),
+            Database::Sqlite(dir.path().join("x.db"))
+        );
+        let url = "postgresql://spacenode:pw@%2Frun%2Fpostgresql/ground";
+        let db = load(url).unwrap();
+        assert_eq!(db, Database::Postgres(url.into()));
+        // Said without its password.
+        let shown = db.to_string();
+        assert!(shown.contains("ground") && !shown.contains("pw"), "{shown}");
+    }
+
+    #[test]
     fn a_bad_file_says_where() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("server.toml");
