@@ -23,8 +23,8 @@ mod common;
 mod server_harness;
 
 use common::{Board, free_addr, one_board, text, write_secret};
-use serde_json::{Value, json};
-use server_harness::{Server, WAIT, identity, provision, signed_psbt};
+use serde_json::json;
+use server_harness::{Server, WAIT, check_outcomes_after_a_kill, identity, provision, signed_psbt};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -109,27 +109,7 @@ fn requests_are_confirmed_batched_cosigned_and_survive_a_server_kill() {
     assert!(before.contains("batch"), "{before}");
     server.start();
 
-    let outcomes: Vec<Value> = ids.iter().map(|id| server.outcome(id)).collect();
-    for i in [0, 2] {
-        assert_eq!(outcomes[i]["status"], "cosigned", "{}", outcomes[i]);
-        assert_eq!(
-            support::verify_node_signatures(&g, &signed_psbt(&outcomes[i])),
-            1
-        );
-    }
-    assert_eq!(outcomes[1]["status"], "refused", "{}", outcomes[1]);
-    let reason = outcomes[1]["reason"].as_str().expect("reason");
-    assert!(
-        reason.contains("max-amount") && reason.contains(&ids[1]),
-        "{reason}"
-    );
-    assert!(
-        server
-            .log_text()
-            .contains("sending again the batch that had no outcome"),
-        "{}",
-        server.log_text()
-    );
+    check_outcomes_after_a_kill(&server, &g, &ids);
     // A request not yet confirmed can be cancelled; a body above the limit is refused.
     let late = server.submit(&wallet, &psbts[0]);
     let (code, v) = server.call("DELETE", &format!("/v1/requests/{late}"), None);

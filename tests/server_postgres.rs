@@ -20,7 +20,7 @@ mod common;
 mod server_harness;
 
 use common::{Board, free_addr, one_board};
-use server_harness::{Server, WAIT, identity, provision, signed_psbt};
+use server_harness::{Server, WAIT, check_outcomes_after_a_kill, identity, provision};
 use std::time::{Duration, Instant};
 
 /// A new database on the test PostgreSQL; its `postgresql://` URL and a client to read it.
@@ -137,24 +137,7 @@ fn two_instances_on_one_postgres_send_each_request_once_and_survive_a_kill() {
     assert!(!uplinking(survivor), "both instances sent batch 1");
     killed.kill();
 
-    let outcomes: Vec<_> = ids.iter().map(|id| survivor.outcome(id)).collect();
-    for i in [0, 2] {
-        assert_eq!(outcomes[i]["status"], "cosigned", "{}", outcomes[i]);
-        assert_eq!(
-            support::verify_node_signatures(&g, &signed_psbt(&outcomes[i])),
-            1
-        );
-    }
-    assert_eq!(outcomes[1]["status"], "refused", "{}", outcomes[1]);
-    let reason = outcomes[1]["reason"].as_str().expect("reason");
-    assert!(reason.contains("max-amount"), "{reason}");
-    assert!(
-        survivor
-            .log_text()
-            .contains("sending again the batch that had no outcome"),
-        "{}",
-        survivor.log_text()
-    );
+    check_outcomes_after_a_kill(survivor, &g, &ids);
     // In the database: batch 1 (refused naming the over-limit PSBT), batch 2 (the two
     // others, co-signed), and each request in exactly one.
     let batches: Vec<(i64, String)> = pg

@@ -331,3 +331,31 @@ pub fn signed_psbt(v: &Value) -> Vec<u8> {
         .decode(v["psbt"].as_str().expect("psbt"))
         .expect("base64")
 }
+
+/// Waits for the outcomes of three requests whose PSBT 1 is above the signer's max-amount and
+/// whose PSBTs 0 and 2 are within it, after a kill mid-batch: 0 and 2 co-signed, each with a
+/// valid signature by the node's key; 1 refused in the signer's words, naming it; and `server`
+/// sent the batch left without an outcome again.
+pub fn check_outcomes_after_a_kill(server: &Server, g: &support::Ground, ids: &[String]) {
+    let outcomes: Vec<Value> = ids.iter().map(|id| server.outcome(id)).collect();
+    for i in [0, 2] {
+        assert_eq!(outcomes[i]["status"], "cosigned", "{}", outcomes[i]);
+        assert_eq!(
+            support::verify_node_signatures(g, &signed_psbt(&outcomes[i])),
+            1
+        );
+    }
+    assert_eq!(outcomes[1]["status"], "refused", "{}", outcomes[1]);
+    let reason = outcomes[1]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("max-amount") && reason.contains(&ids[1]),
+        "{reason}"
+    );
+    assert!(
+        server
+            .log_text()
+            .contains("sending again the batch that had no outcome"),
+        "{}",
+        server.log_text()
+    );
+}
