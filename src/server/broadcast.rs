@@ -191,9 +191,12 @@ fn spent_outputs(psbt: &Psbt) -> Result<Vec<TxOut>, String> {
         .collect()
 }
 
-/// One pass: hands off the co-signed requests due; returns how many were sent.
+/// One pass: hands off the co-signed requests due (at most [`PER_PASS`]; after the first
+/// attempt Bitcoin Core does not answer, the rest wait for the next pass); returns how many
+/// were sent.
 pub fn pass(cfg: &BroadcastConfig, store: &mut Store) -> Result<usize, StoreError> {
     let mut sent = 0;
+    let mut unreachable = false;
     for (id, psbt, attempts) in store.due_broadcasts(PER_PASS)? {
         let attempts = attempts + 1;
         let (status, txid, error) = match finalise(&psbt) {
@@ -202,12 +205,15 @@ pub fn pass(cfg: &BroadcastConfig, store: &mut Store) -> Result<usize, StoreErro
                 let txid = tx.compute_txid().to_string();
                 match send(cfg, &tx) {
                     Ok(()) => (BroadcastStatus::Sent, Some(txid), None),
-                    Err(e) if attempts >= i64::from(cfg.max_attempts) => (
-                        BroadcastStatus::Failed,
-                        Some(txid),
-                        Some(format!("{e}; given up after {attempts} attempts")),
-                    ),
-                    Err(e) => (BroadcastStatus::Pending, Some(txid), Some(e.to_string())),
+                    Err(e) => {
+                        unreachable = matches!(e, SendError::Transport { .. });
+                        if attempts >= i64::from(cfg.max_attempts) {
+                            let why = format!("{e}; given up after {attempts} attempts");
+                            (BroadcastStatus::Failed, Some(txid), Some(why))
+                        } else {
+                            (BroadcastStatus::Pending, Some(txid), Some(e.to_string()))
+                        }
+                    }
                 }
             }
         };
@@ -232,6 +238,11 @@ pub fn pass(cfg: &BroadcastConfig, store: &mut Store) -> Result<usize, StoreErro
             attempts,
         };
         store.broadcast_tried(&id, status, &b, next)?;
+        if unreachable {
+            // No answer from Bitcoin Core: the others wait for the next pass rather than each
+            // waiting out the client's timeout while batches wait behind them.
+            break;
+        }
     }
     Ok(sent)
 }
@@ -515,6 +526,33 @@ mod tests {
         assert!(b.error.unwrap().contains("given up after 3 attempts"));
         assert!(r.signed_psbt.is_some());
         assert!(s.due_broadcasts(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn with_bitcoin_core_unreachable_one_attempt_per_pass() {
+        let (a, _) = psbt(true, 5);
+        let (b, _) = psbt(true, 6);
+        let (_d, mut s, ids) = cosigned(&[a.clone(), b.clone()], false);
+        s.batch_cosigned(1, &[a, b]).unwrap();
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = config(&format!("http://127.0.0.1:{port}"));
+        assert_eq!(pass(&cfg, &mut s).unwrap(), 0);
+        let tried: Vec<Broadcast> = ids
+            .iter()
+            .filter_map(|id| view(&mut s, id).broadcast)
+            .collect();
+        assert_eq!(tried.len(), 1, "the second waits for the next pass");
+        assert_eq!(
+            (tried[0].status.as_str(), tried[0].attempts),
+            ("pending", 1)
+        );
+        let e = tried[0].error.as_deref().unwrap();
+        assert!(e.contains("Bitcoin Core's RPC at"), "{e}");
     }
 
     #[test]
