@@ -28,7 +28,7 @@ mod batch;
 #[allow(dead_code, unused_imports)]
 mod explain;
 
-#[path = "../src/server/store.rs"]
+#[path = "../src/server/store/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod store;
 
@@ -37,7 +37,7 @@ use signer::descriptor::ScriptType;
 use signer::keys::SealKey;
 use signer::node::Signer;
 use signer::wallet::Network;
-use store::{Status, Store};
+use store::{Database, Status, Store};
 
 const N: usize = 1000;
 
@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
     let bytes: usize = psbts.iter().map(Vec::len).sum();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.db");
-    let mut store = Store::open(&path).expect("store");
+    let mut store = Store::open(&Database::Sqlite(path.clone())).expect("store");
     store.add_user("bench", None).expect("user");
     let w = store
         .add_wallet("bench", "wsh(bench)", "registered")
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
             |()| {
                 sequence += 1;
                 let taken = store
-                    .take_batch(signer_partition::MAX_BATCH - 8192, signer::cert::MAX_PSBTS, |p| {
+                    .take_batch(signer_partition::MAX_BATCH - 8192, signer::cert::MAX_PSBTS, |p, _| {
                         assert_eq!(p.len(), N);
                         batch::build_batch(&key, 7, sequence as u64, u64::MAX, p)
                             .map(|f| (sequence, f))

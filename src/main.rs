@@ -53,14 +53,18 @@ enum Command {
     /// by a TOTP code or a mailed link, sends them up to the node in certified batches, hands back the
     /// co-signed PSBTs. Listens on loopback; put a TLS reverse proxy in front (README).
     ///
-    /// server.toml keys: listen (default 127.0.0.1:8080), database (SQLite file), identity
+    /// server.toml keys: listen (default 127.0.0.1:8080), database ("sqlite:PATH" or a path: a
+    /// SQLite file; "postgres://...": PostgreSQL, no TLS, for several instances), identity
     /// (the node's identity key, hex), registered (the wallet descriptors the node's registry
     /// holds for this server), request_ttl_s (900), rate_per_minute (600), body_limit (262144),
     /// public_url (base of the mailed confirmation links); [smtp] host, port (25), from: needed
     /// for users added with --email; plain SMTP (no STARTTLS, no login) to a relay on a
     /// loopback address only, which carries the mail on; [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key
     /// (server and key required); [batch] windows (UTC "HH:MM-HH:MM"; none: at once), poll_ms
-    /// (500), lifetime_s (3600; 0: never expires). Relative paths are relative to the file.
+    /// (500), lifetime_s (3600; 0: never expires); [broadcast] (optional: co-signed
+    /// transactions with two signatures per input to Bitcoin Core's sendrawtransaction) url
+    /// (http://), cookie or user and password, retry_s (60), max_attempts (30). Relative paths
+    /// are relative to the file.
     ///
     /// TLS: the server speaks plain HTTP; keep `listen` on loopback and terminate TLS in a
     /// reverse proxy in front of it (nginx `proxy_pass http://127.0.0.1:8080;`, Caddy

@@ -362,8 +362,9 @@ impl GroundWallet {
         Ok(signed)
     }
 
-    /// Builds the final transaction from a PSBT carrying two signatures per input.
-    pub fn finalize(&self, psbt: &Psbt) -> Result<Transaction, WalletError> {
+    /// Builds the final transaction from a PSBT carrying two signatures per input (of any
+    /// 2-of-N `wsh(sortedmulti)` wallet: the keys are not this wallet's own).
+    pub fn finalize(psbt: &Psbt) -> Result<Transaction, WalletError> {
         let mut tx = psbt.unsigned_tx.clone();
         for (i, input) in psbt.inputs.iter().enumerate() {
             let ws = input
@@ -478,9 +479,12 @@ mod tests {
             .expect("psbt");
         assert_eq!(w.sign(&mut psbt).expect("sign"), 1);
         // One signature: no final transaction.
-        assert!(matches!(w.finalize(&psbt), Err(WalletError::Psbt(_))));
+        assert!(matches!(
+            GroundWallet::finalize(&psbt),
+            Err(WalletError::Psbt(_))
+        ));
         node_sign(&w, &mut psbt, &node);
-        let tx = w.finalize(&psbt).expect("final");
+        let tx = GroundWallet::finalize(&psbt).expect("final");
         GroundWallet::verify(&tx, std::slice::from_ref(&utxo.txout)).expect("consensus");
         // Tampering with the amount after signing breaks a signature: Core refuses it.
         let mut bad = tx.clone();

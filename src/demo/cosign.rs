@@ -78,7 +78,7 @@ pub fn cosign(
         .map_err(|e| Failure::Usage(format!("co-signing failed: {e}")))?;
     let mut txids = Vec::new();
     for (i, (bytes, utxo)) in outcome.signed.iter().zip(&utxos).enumerate() {
-        txids.push(verify_cosigned(ground, bytes, utxo, i)?);
+        txids.push(verify_cosigned(bytes, utxo, i)?);
     }
     if txids.len() != payments.len() {
         return Err(Failure::Usage(format!(
@@ -96,12 +96,7 @@ pub fn cosign(
 
 /// Finalises co-signed PSBT `i` (`bytes`, spending `utxo`) and runs it through Bitcoin Core's
 /// script interpreter; returns its txid.
-pub fn verify_cosigned(
-    ground: &Ground,
-    bytes: &[u8],
-    utxo: &Utxo,
-    i: usize,
-) -> Result<String, Failure> {
+pub fn verify_cosigned(bytes: &[u8], utxo: &Utxo, i: usize) -> Result<String, Failure> {
     let psbt = Psbt::deserialize(bytes)
         .map_err(|e| Failure::Usage(format!("the node's PSBT {i} does not parse: {e}")))?;
     let sigs = psbt
@@ -110,9 +105,7 @@ pub fn verify_cosigned(
         .map(|x| x.partial_sigs.len())
         .min()
         .unwrap_or(0);
-    let tx = ground
-        .wallet
-        .finalize(&psbt)
+    let tx = GroundWallet::finalize(&psbt)
         .map_err(|e| Failure::Usage(format!("PSBT {i}: {e} ({sigs} signature(s) on it)")))?;
     GroundWallet::verify(&tx, std::slice::from_ref(&utxo.txout)).map_err(|e| {
         Failure::Usage(format!(

@@ -107,11 +107,12 @@ pub fn story(
     let descriptor = ground.wallet.descriptor();
     let cfg = ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database: dir.join("server.db"),
+        database: crate::server::store::Database::Sqlite(dir.join("server.db")),
         identity: hex_conservative::DisplayHex::to_lower_hex_string(&ground.identity[..]),
         registered: vec![descriptor.clone()],
         public_url: None,
         smtp: None,
+        broadcast: None,
         request_ttl_s: 300,
         rate_per_minute: 600,
         body_limit: 256 * 1024,
@@ -129,7 +130,7 @@ pub fn story(
         },
     };
     let (token, secret) = Store::open(&cfg.database)
-        .and_then(|s| s.add_user("ann", None))
+        .and_then(|mut s| s.add_user("ann", None))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     println!(
         "   operator: `spacenode server add-user ann` -> a bearer token and {}",
@@ -226,7 +227,7 @@ fn user(
     let signed = B64
         .decode(done["psbt"].as_str().unwrap_or_default())
         .map_err(|e| Failure::Usage(format!("the co-signed PSBT is not base64: {e}")))?;
-    let txid = super::cosign::verify_cosigned(ground, &signed, &utxo, 0)?;
+    let txid = super::cosign::verify_cosigned(&signed, &utxo, 0)?;
     println!(
         "   ann: GET /v1/requests/{id} -> cosigned; finalised, Bitcoin Core's script interpreter accepts it: txid {txid}"
     );

@@ -279,7 +279,7 @@ async fn add_request(
             )
         })?;
     let (req, link) = {
-        let store = db(&state);
+        let mut store = db(&state);
         let w = store
             .wallet(&user.name, &r.wallet_id)?
             .ok_or_else(|| not_found("wallet"))?;
@@ -436,6 +436,10 @@ async fn request(
     if let Some(p) = r.signed_psbt {
         v["psbt"] = p.into();
     }
+    if let Some(b) = r.broadcast {
+        v["broadcast"] =
+            json!({"status": b.status, "txid": b.txid, "error": b.error, "attempts": b.attempts});
+    }
     Ok(Json(v).into_response())
 }
 
@@ -445,7 +449,7 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Reply {
     let user = caller(&state, &headers)?;
-    let store = db(&state);
+    let mut store = db(&state);
     let r = store
         .request(&user.name, &id)?
         .ok_or_else(|| not_found("request"))?;

@@ -13,8 +13,13 @@
 //! the node unreachable or the transfer failing, the batch stays recorded and the same file
 //! goes up again next pass (an exact resubmission: the signer answers it byte for byte).
 //!
+//! Several instances of one server (one PostgreSQL database, one ground station): a pass
+//! works only while holding both the ground state directory's lock and the database's lock on
+//! this server's link ([`Store::try_lock_link`]), and reads what is in flight again under
+//! them, so a batch goes up from one instance at a time and a closed batch is not sent again.
+//!
 //! Avoids: a second batch in flight (only the server's last batch can be resubmitted), and
-//! losing requests to a crash (the batch file is on disk before anything is sent).
+//! losing requests to a crash (the batch file is in the database before anything is sent).
 
 use super::State;
 use super::config::Window;
@@ -146,27 +151,61 @@ impl Uplinker {
 
     fn pass(&mut self) -> Result<(), PassError> {
         self.store.expire_due()?;
+        let state = Arc::clone(&self.state);
+        if let Some(b) = &state.cfg.broadcast {
+            self.broadcast(b)?;
+        }
         let need_node = self.state.node.read().map(|n| n.is_none()).unwrap_or(true);
-        let in_flight = self.store.in_flight()?;
-        let minute = (super::store::now().max(0) as u64 / 60 % 1440) as u32;
-        let open = self.windows.is_empty() || self.windows.iter().any(|w| w.contains(minute));
-        let batch_due = open && self.store.has_queued()?;
-        if !need_node && in_flight.is_none() && !batch_due {
+        if !need_node && self.store.in_flight()?.is_none() && !self.batch_due()? {
             return Ok(());
         }
         let Some(mut link) = self.link()? else {
             tracing::debug!("the link is in use by another server; next pass");
             return Ok(());
         };
+        let id = self.state.cfg.server_id();
+        if !self.store.try_lock_link(id)? {
+            tracing::debug!("another instance of this server holds its node link; next pass");
+            return Ok(());
+        }
+        let done = self.pass_locked(&mut link, need_node);
+        let unlocked = self.store.unlock_link(id);
+        done?;
+        Ok(unlocked?)
+    }
+
+    /// Hands off the co-signed requests due to Bitcoin Core, under the database's lock on this
+    /// server (so instances sharing a database do not send one transaction twice).
+    fn broadcast(&mut self, cfg: &super::broadcast::BroadcastConfig) -> Result<(), PassError> {
+        let id = self.state.cfg.server_id();
+        if !self.store.try_lock_link(id)? {
+            return Ok(());
+        }
+        let done = super::broadcast::pass(cfg, &mut self.store);
+        self.store.unlock_link(id)?;
+        done?;
+        Ok(())
+    }
+
+    /// Whether a batch should be taken now: requests are queued and a window is open.
+    fn batch_due(&mut self) -> Result<bool, PassError> {
+        let minute = (super::store::now().max(0) as u64 / 60 % 1440) as u32;
+        let open = self.windows.is_empty() || self.windows.iter().any(|w| w.contains(minute));
+        Ok(open && self.store.has_queued()?)
+    }
+
+    /// The pass's work, holding the link. What is in flight is read again under the lock:
+    /// another instance may have closed it (or taken the queue) while this one waited.
+    fn pass_locked(&mut self, link: &mut Link, need_node: bool) -> Result<(), PassError> {
         // Without the node's key no wallet can register, but confirmed requests still go up.
         if need_node && let Err(e) = self.fetch_node(&mut link.session) {
             tracing::warn!(error = %e, "the node's key export");
         }
-        if let Some((sequence, file)) = in_flight {
+        if let Some((sequence, file)) = self.store.in_flight()? {
             tracing::info!(sequence, "sending again the batch that had no outcome");
             return self.deliver(&mut link.session, sequence, &file);
         }
-        if !batch_due {
+        if !self.batch_due()? {
             return Ok(());
         }
         let max = signer_partition::MAX_BATCH - OVERHEAD;
@@ -207,15 +246,23 @@ impl Uplinker {
         };
         let state_dir = self.state_dir();
         let key = self.key.clone();
-        let built = self
-            .store
-            .take_batch(max_bytes, signer::cert::MAX_PSBTS, |psbts| {
-                let sequence =
-                    batch::next_sequence(&state_dir, server).map_err(|e| e.to_string())?;
-                let file = batch::build_batch(&key, server, sequence, expiry, psbts)
-                    .map_err(|e| e.to_string())?;
-                Ok((sequence as i64, file))
-            })?;
+        let built =
+            self.store
+                .take_batch(max_bytes, signer::cert::MAX_PSBTS, |psbts, db_last| {
+                    // Above both this ground's record and every batch in the database (another
+                    // instance of this server may have used sequences this ground never saw).
+                    let (_, ground_last) =
+                        batch::last_sequence(&state_dir, server).map_err(|e| e.to_string())?;
+                    if db_last.max(0) as u64 > ground_last {
+                        batch::set_next_sequence(&state_dir, server, db_last as u64 + 1)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    let sequence =
+                        batch::next_sequence(&state_dir, server).map_err(|e| e.to_string())?;
+                    let file = batch::build_batch(&key, server, sequence, expiry, psbts)
+                        .map_err(|e| e.to_string())?;
+                    Ok((sequence as i64, file))
+                })?;
         match built {
             Ok(b) => Ok(b),
             Err(e) => Err(PassError::Link(format!("building the batch: {e}"))),

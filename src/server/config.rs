@@ -3,7 +3,9 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8080"            # HTTP API (loopback; TLS by a reverse proxy)
-//! database = "server.db"               # SQLite file, created with its schema on first start
+//! database = "sqlite:server.db"        # SQLite file (or a bare path), created with its schema
+//! # database = "postgresql://spacenode@%2Frun%2Fpostgresql/spacenode"  # or PostgreSQL (no TLS:
+//! #   a Unix socket or a private link), for several instances of this server on one database
 //! identity = "03ab...66 hex"           # the node's identity key (from its clean-room export)
 //! # The wallet descriptors the node's registry holds for this server (its `server` line's):
 //! registered = ["wsh(sortedmulti(2,...))#checksum"]
@@ -24,6 +26,12 @@
 //! server = 7                           # this server's id in the signer's registry (required)
 //! key = "server7.key"                  # its P-256 certificate key (required)
 //!
+//! [broadcast]                          # optional: finalised transactions to Bitcoin Core
+//! url = "http://127.0.0.1:18332"       # its JSON-RPC (plain HTTP: loopback or a private link)
+//! cookie = "/var/lib/bitcoind/testnet3/.cookie"   # or user = "..." and password = "..."
+//! retry_s = 60                         # a failed attempt is tried again after this
+//! max_attempts = 30                    # then the hand-off is given up (`failed`)
+//!
 //! [batch]
 //! windows = []                         # UTC "HH:MM-HH:MM" contact windows; empty: at once
 //! poll_ms = 500                        # how often the queue is looked at
@@ -35,6 +43,7 @@
 //! Avoids: a bad file reported without its place (errors are `FILE:line:col`, as
 //! `config check` does) and defaults that would make the server reachable off the machine.
 
+use super::store::Database;
 use crate::failure::Failure;
 use crate::ground::profile::Profile;
 use kernel_config::{Diagnostic, source::Source};
@@ -49,8 +58,9 @@ pub struct ServerConfig {
     /// Where the HTTP API listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// SQLite database file.
-    pub database: PathBuf,
+    /// Where the server stores: a SQLite file or a PostgreSQL database.
+    #[serde(deserialize_with = "database")]
+    pub database: Database,
     /// The node's identity public key, hex.
     pub identity: String,
     /// Descriptors the node's registry holds for this server.
@@ -76,6 +86,9 @@ pub struct ServerConfig {
     /// Batching.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// The hand-off of finalised transactions to Bitcoin Core (none: not broadcast).
+    #[serde(default)]
+    pub broadcast: Option<super::broadcast::BroadcastConfig>,
 }
 
 /// The SMTP relay the confirmation e-mails go through: plain SMTP (no STARTTLS, no login) to
@@ -119,6 +132,10 @@ impl Default for BatchConfig {
             lifetime_s: default_lifetime(),
         }
     }
+}
+
+fn database<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Database, D::Error> {
+    Ok(Database::parse(&String::deserialize(d)?))
 }
 
 fn default_listen() -> SocketAddr {
@@ -198,7 +215,9 @@ impl ServerConfig {
                 *p = base.join(&*p);
             }
         };
-        rel(&mut cfg.database);
+        if let Database::Sqlite(p) = &mut cfg.database {
+            rel(p);
+        }
         for p in [
             &mut cfg.node.state,
             &mut cfg.node.provisioning,
@@ -241,6 +260,9 @@ impl ServerConfig {
                 )));
             }
             *u = u.trim_end_matches('/').to_string();
+        }
+        if let Some(b) = &mut cfg.broadcast {
+            b.check(base).map_err(problem)?;
         }
         if let Some(m) = &cfg.smtp {
             let loopback = m.host == "localhost"
@@ -299,6 +321,37 @@ mod tests {
         ] {
             assert_eq!(Window::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_database_is_a_sqlite_path_or_a_postgres_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        let load = |db: &str| {
+            std::fs::write(
+                &p,
+                format!(
+                    "database = \"{db}\"\nidentity = \"{}\"\n[node]\nserver = 7\nkey = \"k\"\n",
+                    "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                ),
+            )
+            .unwrap();
+            ServerConfig::load(&p).map(|c| c.database)
+        };
+        assert_eq!(
+            load("sqlite:s.db").unwrap(),
+            Database::Sqlite(dir.path().join("s.db"))
+        );
+        assert_eq!(
+            load("x.db").unwrap(),
+            Database::Sqlite(dir.path().join("x.db"))
+        );
+        let url = "postgresql://spacenode:pw@%2Frun%2Fpostgresql/ground";
+        let db = load(url).unwrap();
+        assert_eq!(db, Database::Postgres(url.into()));
+        // Said without its password.
+        let shown = db.to_string();
+        assert!(shown.contains("ground") && !shown.contains("pw"), "{shown}");
     }
 
     #[test]

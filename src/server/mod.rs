@@ -1,7 +1,7 @@
 //! `spacenode server`: the long-running ground server wallet users reach over HTTP.
 //!
 //! One server identity (its id in the signer's registry and its P-256 certificate key), the
-//! node's link, and a SQLite database, all named by one `server.toml` ([`config`]). Wallet
+//! node's link, and a SQLite or PostgreSQL database, all named by one `server.toml` ([`config`]). Wallet
 //! clients (the Electrum plug-in) call the JSON API ([`api`]; its OpenAPI document is served at
 //! `/v1/openapi.json`): they get the node's account key (verified against the node's signed
 //! export), register a wallet, submit a PSBT, confirm it with a TOTP code ([`totp`]), and fetch
@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod batcher;
+pub mod broadcast;
 pub mod config;
 pub mod limit;
 pub mod mail;
@@ -100,7 +101,7 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
                 }
             }
             let (token, secret) = store::Store::open(&cfg.database)
-                .and_then(|s| s.add_user(&name, email.as_deref()))
+                .and_then(|mut s| s.add_user(&name, email.as_deref()))
                 .map_err(usage)?;
             println!("user:  {name}");
             println!("token: {token}");
