@@ -149,6 +149,8 @@ pub struct Node<P: StatePersist> {
     reply_link: Option<LinkId>,
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
+    /// The recent event reports, for TC\[5,128\] (`pus::event_log`).
+    events: crate::pus::event_log::EventLog,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -195,6 +197,7 @@ impl<P: StatePersist> Node<P> {
             admin_token: 0,
             reply_link: None,
             recovery: None,
+            events: crate::pus::event_log::EventLog::new(),
         })
     }
 

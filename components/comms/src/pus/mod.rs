@@ -18,6 +18,7 @@
 //! Avoids: heap; every builder writes into a caller's buffer.
 
 pub mod event;
+pub mod event_log;
 pub mod function;
 pub mod hk;
 pub mod hk_upgrade;
