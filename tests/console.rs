@@ -156,7 +156,15 @@ fn the_console_over_the_serial_line_with_ppp_survives_losing_its_link() {
         &dir.path().join("ground"),
     );
     common_session(&mut s);
-    run(&mut s, "links", &["links: active", "standby (serial): "]);
+    run(
+        &mut s,
+        "links",
+        &[
+            "links: active",
+            "standby (serial): ",
+            "standby PPP: LCP Opened, IPCP Opened; frames in ",
+        ],
+    );
     node.wait_for("standby link: PPP up (IPCP opened)");
     // The node reboots under the console: the pty it talked on is gone.
     s.send_line("reboot").expect("send");

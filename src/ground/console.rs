@@ -9,8 +9,8 @@
 //!
 //! | command | telecommand |
 //! | --- | --- |
-//! | `status` | 3,27 for structures 1, 2, 3 and 5, then the signer's clock (as `ground status`) |
-//! | `health`, `links`, `counters`, `upgrade` | 3,27 for structure 1, 2, 3 or 5 alone |
+//! | `status` | 3,27 for structures 1, 2, 6, 3 and 5, then the signer's clock (as `ground status`) |
+//! | `health`, `links`, `counters`, `upgrade` | 3,27 for structure 1, 2 and 6 (the standby line's PPP session), 3, or 5 |
 //! | `signer` | 8,1 function 0x0006: the signer answers with its mission clock |
 //! | `events` | 5,128: the node's recent events (`comms::pus::event_log`) |
 //! | `ping` | 17,1 |
@@ -28,6 +28,7 @@ use comms::pus::event::{self as ev, Severity};
 use comms::pus::event_log::{self, TC_REPORT_LOG, TM_LOG_ENTRY};
 use comms::pus::function::FN_REBOOT;
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
+use comms::pus::hk_ppp::SID_PPP;
 use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::{ST_EVENT, ST_FUNCTION, ST_TEST};
 use rustyline::DefaultEditor;
@@ -82,7 +83,7 @@ const HELP: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {
     Status,
-    Housekeeping(u8),
+    Housekeeping(&'static [u8]),
     Signer,
     Events,
     Ping,
@@ -99,10 +100,10 @@ fn parse(line: &str) -> Result<Command, String> {
     };
     let cmd = match word {
         "status" => Command::Status,
-        "health" => Command::Housekeeping(SID_HEALTH),
-        "links" => Command::Housekeeping(SID_LINKS),
-        "counters" => Command::Housekeeping(SID_SECURITY),
-        "upgrade" => Command::Housekeeping(SID_UPGRADE),
+        "health" => Command::Housekeeping(&[SID_HEALTH]),
+        "links" => Command::Housekeeping(&[SID_LINKS, SID_PPP]),
+        "counters" => Command::Housekeeping(&[SID_SECURITY]),
+        "upgrade" => Command::Housekeeping(&[SID_UPGRADE]),
         "signer" => Command::Signer,
         "events" => Command::Events,
         "ping" => Command::Ping,
@@ -164,12 +165,12 @@ pub fn run(args: ConsoleArgs) -> Result<(), Failure> {
                 Ok(())
             }
             Command::Status => {
-                let sids = [SID_HEALTH, SID_LINKS, SID_SECURITY, SID_UPGRADE];
+                let sids = [SID_HEALTH, SID_LINKS, SID_PPP, SID_SECURITY, SID_UPGRADE];
                 let r = print_housekeeping(&mut s, &sids, link.provisioning.is_none());
                 print_clock(&mut s, &link);
                 r
             }
-            Command::Housekeeping(sid) => print_housekeeping(&mut s, &[sid], false),
+            Command::Housekeeping(sids) => print_housekeeping(&mut s, sids, false),
             Command::Signer => signer(&mut s),
             Command::Events => events(&mut s),
             Command::Ping => ping(&mut s),
@@ -295,7 +296,10 @@ mod tests {
     fn lines_parse_to_commands_or_say_what_is_wrong() {
         assert_eq!(parse("status"), Ok(Command::Status));
         assert_eq!(parse("  events "), Ok(Command::Events));
-        assert_eq!(parse("counters"), Ok(Command::Housekeeping(SID_SECURITY)));
+        assert_eq!(
+            parse("counters"),
+            Ok(Command::Housekeeping(&[SID_SECURITY]))
+        );
         assert_eq!(parse("exit"), Ok(Command::Quit));
         let e = parse("reboto").unwrap_err();
         assert!(

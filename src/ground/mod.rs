@@ -4,7 +4,7 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
+//! | `status` | PUS 3,27 for structures 1-3, 5 and 6: health (from the watchdog: mode, resets, components), links, the standby line's PPP session (LCP/IPCP states, frame, FCS, abort and echo counters), security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
 //! | `console` | the operations console: an interactive session whose every command is an authenticated telecommand over this same session code ([`console`]) |
 //! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
@@ -57,6 +57,7 @@ pub mod wire;
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
+use comms::pus::hk_ppp::SID_PPP;
 use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::verification::Report;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
@@ -385,7 +386,7 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
     let (link, mut s) = args.open()?;
     let r = print_housekeeping(
         &mut s,
-        &[SID_HEALTH, SID_LINKS, SID_SECURITY, SID_UPGRADE],
+        &[SID_HEALTH, SID_LINKS, SID_PPP, SID_SECURITY, SID_UPGRADE],
         link.provisioning.is_none(),
     );
     print_clock(&mut s, &link);
@@ -431,6 +432,7 @@ fn print_housekeeping(s: &mut Session, sids: &[u8], sim_default: bool) -> Result
             SID_LINKS => status::links(&t.source),
             SID_SECURITY => status::security(&t.source),
             SID_UPGRADE => comms::pus::hk_upgrade::decode(&t.source).map(|u| status::upgrade(&u)),
+            SID_PPP => comms::pus::hk_ppp::decode(&t.source).map(|p| status::ppp(&p)),
             _ => None,
         };
         if let Some(text) = text
@@ -452,12 +454,16 @@ fn print_housekeeping(s: &mut Session, sids: &[u8], sim_default: bool) -> Result
                 println!("health: no report from the watchdog yet")
             }
             (SID_UPGRADE, Some(_)) => println!("upgrade: no status from the upgrade agent yet"),
+            (SID_PPP, Some(d)) if d == u32::from(SID_PPP) => {
+                println!("standby PPP: no session data (the node runs no standby line)")
+            }
             _ => println!(
                 "{}: report lost on the downlink (run status again)",
                 match sid {
                     SID_HEALTH => "health",
                     SID_LINKS => "links",
                     SID_SECURITY => "security",
+                    SID_PPP => "standby PPP",
                     _ => "upgrade",
                 }
             ),

@@ -43,6 +43,7 @@ use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
+use comms::pus::hk_ppp::PppTelemetry;
 use comms::sdls::state::{LoadError, Loaded};
 use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
 use comms::standby::{Endpoints, StandbyLine, Step};
@@ -277,6 +278,8 @@ where
         for _ in 0..fcs_errors {
             self.node.on_framing_error(LinkId::Standby, now);
         }
+        // Before the unit runs, so a housekeeping request in it sees this step's counters.
+        self.node.set_standby_ppp(PppTelemetry::of(&self.line));
         if step != Step::Unit {
             return None;
         }
@@ -641,6 +644,7 @@ where
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             self.line.poll(&mut self.serial, ms(now));
+            self.node.set_standby_ppp(PppTelemetry::of(&self.line));
             self.note_ppp();
             let mut links = Links {
                 radio: &mut self.radio,

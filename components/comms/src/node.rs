@@ -149,6 +149,8 @@ pub struct Node<P: StatePersist> {
     reply_link: Option<LinkId>,
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
+    /// The standby line's PPP session, as the partition last copied it (`pus::hk_ppp`).
+    standby_ppp: Option<crate::pus::hk_ppp::PppTelemetry>,
     /// The recent event reports, for TC\[5,128\] (`pus::event_log`).
     events: crate::pus::event_log::EventLog,
 }
@@ -198,6 +200,7 @@ impl<P: StatePersist> Node<P> {
             reply_link: None,
             recovery: None,
             events: crate::pus::event_log::EventLog::new(),
+            standby_ppp: None,
         })
     }
 

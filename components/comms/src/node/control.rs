@@ -15,7 +15,8 @@
 //! watchdog timeout, and the ground sees the normal boot in the next housekeeping report. No
 //! answer comes back from the watchdog: the reset that follows ends comms too.
 //!
-//! Also the signer's availability for sign chunks ([`Node::set_signer_down`]): a chunk for a
+//! Also the standby line's PPP counters for housekeeping ([`Node::set_standby_ppp`]), and the
+//! signer's availability for sign chunks ([`Node::set_signer_down`]): a chunk for a
 //! signer that cannot sign at once is refused at acceptance instead of waiting for `NoAnswer`.
 //!
 //! Avoids: arguments (the function has none; any are refused), panics on any input.
@@ -38,6 +39,12 @@ impl<P: StatePersist> Node<P> {
     /// will not answer.
     pub fn set_signer_down(&mut self, down: bool) {
         self.signer_down = down;
+    }
+
+    /// The standby line's PPP session as of now, for housekeeping structure 6 (the partition
+    /// calls it after every step of the line).
+    pub fn set_standby_ppp(&mut self, t: crate::pus::hk_ppp::PppTelemetry) {
+        self.standby_ppp = Some(t);
     }
 
     /// Check and forward a node command ("leave safe mode" or "reboot") on `channel`. An `Err`

@@ -12,6 +12,7 @@ use crate::pus::event::{self, Event, Severity};
 use crate::pus::event_log::{EVENT_LOG_LEN, TM_LOG_ENTRY};
 use crate::pus::function;
 use crate::pus::hk::{self, MAX_REPORT_LEN};
+use crate::pus::hk_ppp;
 use crate::pus::hk_upgrade;
 use crate::pus::tc::Telecommand;
 use crate::pus::verification::Report;
@@ -139,6 +140,17 @@ impl<P: StatePersist> Node<P> {
                 hk_upgrade::SID_UPGRADE => match &self.upgrade {
                     Some(u) => {
                         let b = hk_upgrade::encode(u);
+                        buf[..b.len()].copy_from_slice(&b);
+                        b.len()
+                    }
+                    None => {
+                        r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                        continue;
+                    }
+                },
+                hk_ppp::SID_PPP => match &self.standby_ppp {
+                    Some(t) => {
+                        let b = hk_ppp::encode(t);
                         buf[..b.len()].copy_from_slice(&b);
                         b.len()
                     }

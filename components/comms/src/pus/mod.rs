@@ -21,6 +21,7 @@ pub mod event;
 pub mod event_log;
 pub mod function;
 pub mod hk;
+pub mod hk_ppp;
 pub mod hk_upgrade;
 pub mod tc;
 pub mod time;
