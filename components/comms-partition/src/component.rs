@@ -279,7 +279,7 @@ where
             self.node.on_framing_error(LinkId::Standby, now);
         }
         // Before the unit runs, so a housekeeping request in it sees this step's counters.
-        self.node.set_standby_ppp(PppTelemetry::of(&self.line));
+        self.node.set_standby_ppp(PppTelemetry::of(self.line));
         if step != Step::Unit {
             return None;
         }
@@ -516,9 +516,10 @@ where
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
         // differs from one start to the next, which is what loop and restart detection need.
         let seed = (cx.now().as_micros() as u32) ^ 0x5A5A_0001;
+        let ep = Endpoints::node(&crate::standby_settings::STANDBY);
         let line = match StandbyLine::new(
-            Endpoints::NODE,
-            Endpoints::NODE.ppp_config(seed),
+            ep,
+            ep.ppp_config(seed, &crate::standby_settings::STANDBY),
             ms(now_of(cx)),
         ) {
             Ok(l) => slot.insert(l),
@@ -644,7 +645,7 @@ where
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             self.line.poll(&mut self.serial, ms(now));
-            self.node.set_standby_ppp(PppTelemetry::of(&self.line));
+            self.node.set_standby_ppp(PppTelemetry::of(self.line));
             self.note_ppp();
             let mut links = Links {
                 radio: &mut self.radio,
