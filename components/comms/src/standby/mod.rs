@@ -14,7 +14,8 @@
 //! and the ground the addresses of its [`Settings`] in IPCP. The settings (addresses, pppd-style
 //! echo liveness, RFC 1661's Restart timer and counters) come from the system description's
 //! `[standby-link]` table (the comms partition's build-time table); [`Settings::DEFAULT`] is what
-//! a description without it gets, and what the ground speaks.
+//! a description without it gets, and what the ground proposes first: the ground's client takes
+//! the addresses the node assigns in IPCP, whatever the node's description says.
 //!
 //! Avoids: the heap, IP fragmentation (a unit whose datagram exceeds the negotiated PPP MRU is
 //! refused whole, not cut), and trusting anything here for link health: only
@@ -118,7 +119,8 @@ impl Endpoints {
 
     /// The PPP engine's settings for this side: the echo liveness and RFC 1661 timer and
     /// counters of `s` (the Restart timer backs off to at most 8 times its value), an MRU of
-    /// [`ppp::MAX_INFO`], these addresses, passive on the server, and `magic_seed` (0 is
+    /// [`ppp::MAX_INFO`], these addresses (the client accepts the ones the server assigns instead),
+    /// passive on the server, and `magic_seed` (0 is
     /// replaced by 1, as a Magic-Number of 0 means "none").
     pub fn ppp_config(&self, magic_seed: u32, s: &Settings) -> ppp::Config {
         let mut c = ppp::Config::new(self.local_ip, self.peer_ip, magic_seed.max(1));
@@ -131,6 +133,9 @@ impl Endpoints {
         c.max_failure = s.max_failure;
         c.mru = ppp::MAX_INFO as u16;
         c.passive = self.server;
+        // The client takes the addresses the node's description assigns (pppd's
+        // ipcp-accept-local/-remote); the node insists on its own.
+        c.accept_addresses = !self.server;
         c
     }
 }
