@@ -12,7 +12,6 @@ use common::{Board, free_addr, one_board};
 use expectrl::{ControlCode, Eof, Expect, Session};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const PROMPT: &str = "spacenode> ";
@@ -24,17 +23,10 @@ fn console(
     ground: SocketAddr,
     state: &Path,
 ) -> expectrl::session::OsSession {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spacenode"));
-    c.arg("ground")
-        .arg("console")
-        .args(link)
-        .args(["--timeout-ms", "1000", "--attempts", "6"])
-        .arg("--node")
-        .arg(uplink.to_string())
-        .arg("--listen")
-        .arg(ground.to_string())
-        .arg("--state")
-        .arg(state);
+    let mut args = vec!["console"];
+    args.extend_from_slice(link);
+    args.extend(["--timeout-ms", "1000", "--attempts", "6"]);
+    let c = common::ground_command(&args, uplink, ground, state);
     let mut s = Session::spawn(c).expect("spawn the console on a pty");
     s.set_expect_timeout(Some(Duration::from_secs(40)));
     s
