@@ -511,8 +511,11 @@ where
                 "SDLS anti-replay state LOST on a node that has run (the floors are unknown): recovery-only mode, every command but the link recovery is refused until `spacenode ground admin recover-link` restores it"
             );
         }
-        let Buffers { unit, line: slot } =
-            bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let Buffers {
+            unit,
+            line: slot,
+            events,
+        } = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
         // differs from one start to the next, which is what loop and restart detection need.
         let seed = (cx.now().as_micros() as u32) ^ 0x5A5A_0001;
@@ -559,6 +562,7 @@ where
                 return Err(InitError::Component("comms boot failed (see the log)"));
             }
         };
+        node.attach_event_log(events);
         node.set_signer_down(watch.down().is_some());
         node.set_signer_running(watch.running());
         let tm_spi = node.security().telemetry_spi();

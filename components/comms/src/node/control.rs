@@ -41,6 +41,12 @@ impl<P: StatePersist> Node<P> {
         self.signer_down = down;
     }
 
+    /// Lend the node the buffer it keeps its recent events in (TC\[5,128\]) for the rest of the
+    /// process; without one the event log command is refused with `NoEventLog`.
+    pub fn attach_event_log(&mut self, log: &'static mut crate::pus::event_log::EventLog) {
+        self.events = Some(log);
+    }
+
     /// The standby line's PPP session as of now, for housekeeping structure 6 (the partition
     /// calls it after every step of the line).
     pub fn set_standby_ppp(&mut self, t: crate::pus::hk_ppp::PppTelemetry) {

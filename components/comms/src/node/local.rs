@@ -43,10 +43,12 @@ impl<P: StatePersist> Node<P> {
                 Ok(())
             }
             Args::Hk(req) => self.housekeeping(&req, ctx, now, down),
+            Args::EventLog if self.events.is_none() => Err(Failure::new(FailureCode::NoEventLog)),
             Args::EventLog => {
-                // Oldest first; the ring starts with the oldest, so a gap means no more.
+                // Oldest first (slots not yet filled are skipped).
                 for i in 0..EVENT_LOG_LEN {
-                    let Some((buf, n)) = self.events.entry(i, now.mono) else {
+                    let Some((buf, n)) = self.events.as_deref().and_then(|l| l.entry(i, now.mono))
+                    else {
                         continue;
                     };
                     let src = buf.get(..n).unwrap_or(&[]);
