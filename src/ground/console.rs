@@ -259,13 +259,29 @@ fn events(s: &mut Session) -> Result<(), Failure> {
 /// One kept event in words.
 fn event_line(e: &event_log::Entry<'_>) -> String {
     let what = ev::name(e.id).unwrap_or("unknown event");
-    let aux = if e.aux.is_empty() {
-        String::new()
-    } else {
-        format!(", data {}", super::admin::hex(e.aux))
+    let link = |b: u8| {
+        if b == 0 {
+            "primary (radio)"
+        } else {
+            "standby (serial)"
+        }
+    };
+    let aux = match (e.id, e.aux) {
+        (ev::EV_LINK_FAILOVER, [from, to, why]) => format!(
+            ": from {} to {}, {}",
+            link(*from),
+            link(*to),
+            match why {
+                0 => "the active link fell silent",
+                1 => "too many errors",
+                _ => "the primary link recovered",
+            }
+        ),
+        (_, []) => String::new(),
+        (_, data) => format!(", data {}", super::admin::hex(data)),
     };
     format!(
-        "  #{:<4} {:>8.1} s ago  {:<6} {what} (event {:#06x}{aux})",
+        "  #{:<4} {:>8.1} s ago  {:<6} {what} (event {:#06x}){aux}",
         e.seq,
         f64::from(e.age_ms) / 1000.0,
         match e.severity {
@@ -291,6 +307,32 @@ fn reboot(s: &mut Session) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_read_in_words() {
+        let e = event_log::Entry {
+            seq: 3,
+            age_ms: 1500,
+            severity: Severity::Low,
+            id: ev::EV_LINK_FAILOVER,
+            aux: &[0, 1, 0],
+        };
+        let line = event_line(&e);
+        assert!(
+            line.contains("#3 ") && line.contains("1.5 s ago") && line.contains("low"),
+            "{line}"
+        );
+        assert!(
+            line.contains("link failover (event 0x0002): from primary (radio) to standby (serial), the active link fell silent"),
+            "{line}"
+        );
+        let e = event_log::Entry {
+            id: 0x7777,
+            aux: &[0xAB],
+            ..e
+        };
+        assert!(event_line(&e).contains("unknown event (event 0x7777), data ab"));
+    }
 
     #[test]
     fn lines_parse_to_commands_or_say_what_is_wrong() {

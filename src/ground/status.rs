@@ -57,7 +57,7 @@ pub fn health(s: &[u8]) -> Option<String> {
     if field(s, 16, 1)? == 1 {
         writeln!(
             out,
-            "  RESET IMMINENT: the watchdog stopped kicking the hardware watchdog (an escalation, or leaving safe mode)"
+            "  RESET IMMINENT: the watchdog stopped kicking the hardware watchdog (an escalation, leaving safe mode, or a reboot the ground commanded)"
         )
         .ok()?;
     }
