@@ -9,7 +9,7 @@ use toml::Spanned;
 pub type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawSystem {
     pub system: RawHeader,
     #[serde(default)]
@@ -18,6 +18,22 @@ pub struct RawSystem {
     pub channel: Vec<RawChannel>,
     #[serde(default)]
     pub policy: RawPolicy,
+    /// The standby serial link's PPP settings (optional; defaults in `validate::standby`).
+    pub standby_link: Option<S<RawStandbyLink>>,
+}
+
+/// `[standby-link]`: the standby serial line's PPP session as the node runs it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawStandbyLink {
+    pub node_address: Option<S<String>>,
+    pub ground_address: Option<S<String>>,
+    pub echo_interval_ms: Option<S<i64>>,
+    pub echo_failure: Option<S<i64>>,
+    pub restart_ms: Option<S<i64>>,
+    pub max_configure: Option<S<i64>>,
+    pub max_terminate: Option<S<i64>>,
+    pub max_failure: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

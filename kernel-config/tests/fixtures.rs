@@ -70,6 +70,9 @@ const FIXTURES: &[&str] = &[
     "slot-size-too-small",
     "slots-not-power-of-two",
     "slots-range",
+    "standby-address",
+    "standby-range",
+    "standby-same-address",
     "stack-not-page",
     "stack-range",
     "toml-syntax",
@@ -123,6 +126,44 @@ fn the_base_fixtures_are_valid() {
         load(&read("base-system.toml"), &read("base-board.toml")).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(s.components.len(), 3);
     assert_eq!(s.channels.len(), 2);
+    // No `[standby-link]`: the defaults (RFC 1661's timers and counters, pppd-style echo).
+    assert_eq!(s.standby, kernel_config::model::StandbyLink::default());
+    let d = s.standby;
+    assert_eq!(
+        (
+            d.restart_ms,
+            d.max_configure,
+            d.max_terminate,
+            d.max_failure
+        ),
+        (3_000, 10, 2, 5)
+    );
+    assert_eq!((d.echo_interval_ms, d.echo_failure), (2_000, 3));
+}
+
+#[test]
+fn standby_link_settings_are_read_from_the_description() {
+    let mut text = std::fs::read_to_string(dir().join("base-system.toml")).unwrap();
+    text.push_str(
+        "\n[standby-link]\nnode-address = \"192.168.50.1\"\nground-address = \"192.168.50.2\"\necho-interval-ms = 500\necho-failure = 6\nrestart-ms = 1000\nmax-configure = 4\nmax-terminate = 3\nmax-failure = 7\n",
+    );
+    let s = load(&Source::new("standby.toml", text), &read("base-board.toml"))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let got = s.standby;
+    assert_eq!(
+        (got.node_address, got.ground_address),
+        ([192, 168, 50, 1], [192, 168, 50, 2])
+    );
+    assert_eq!((got.echo_interval_ms, got.echo_failure), (500, 6));
+    assert_eq!(
+        (
+            got.restart_ms,
+            got.max_configure,
+            got.max_terminate,
+            got.max_failure
+        ),
+        (1_000, 4, 3, 7)
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! | command | what |
 //! | --- | --- |
 //! | `ping` | PUS 17,1; prints the 17,2 reply, the verification reports and the round trip |
-//! | `status` | PUS 3,27 for structures 1-3 and 5: health (from the watchdog: mode, resets, components), links, security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
+//! | `status` | PUS 3,27 for structures 1-3, 5 and 6: health (from the watchdog: mode, resets, components), links, the standby line's PPP session (LCP/IPCP states, frame, FCS, abort and echo counters), security counters, the upgrade agent (slots, versions, transfer, last refusal); then the signer's mission clock (8,1 function 0x0006) and the last correlation each node accepted from this ground |
+//! | `console` | the operations console: an interactive session whose every command is an authenticated telecommand over this same session code ([`console`]) |
 //! | `leave-safe-mode` | PUS 8,1 function 0x0010: the watchdog clears the reset counter and the board reboots normally |
 //! | `batch` | builds a batch file (certificate signed with the server's key, then the PSBTs) |
 //! | `result` | writes the co-signed PSBTs of a result file (or says why the node refused) |
@@ -33,6 +34,7 @@
 
 pub mod admin;
 pub mod batch;
+pub mod console;
 mod cosign;
 mod exchange;
 pub mod expiry;
@@ -55,6 +57,7 @@ pub mod wire;
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
 use comms::pus::hk::{SID_HEALTH, SID_LINKS, SID_SECURITY};
+use comms::pus::hk_ppp::SID_PPP;
 use comms::pus::hk_upgrade::SID_UPGRADE;
 use comms::pus::verification::Report;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_TEST};
@@ -68,6 +71,10 @@ pub enum GroundCommand {
     Ping(PingArgs),
     /// Show the node's health, link statistics and security counters (PUS 3,27).
     Status(LinkArgs),
+    /// The operations console: an interactive session (line editing, history) with commands
+    /// for health, links, counters, signer and upgrade status, the event log, reboot (with a
+    /// confirmation) and help; each an authenticated telecommand like the commands here.
+    Console(console::ConsoleArgs),
     /// Take the node out of safe mode (PUS 8,1 function 0x0010): the watchdog clears the reset
     /// counter and the board reboots into a normal boot. Refused if the node is not in safe mode.
     LeaveSafeMode(LinkArgs),
@@ -377,12 +384,30 @@ fn resync(args: LinkArgs) -> Result<(), Failure> {
 
 fn status(args: LinkArgs) -> Result<(), Failure> {
     let (link, mut s) = args.open()?;
+    let r = print_housekeeping(
+        &mut s,
+        &[SID_HEALTH, SID_LINKS, SID_PPP, SID_SECURITY, SID_UPGRADE],
+        link.provisioning.is_none(),
+    );
+    print_clock(&mut s, &link);
+    r
+}
+
+/// The signer's mission clock, and the last correlation each node accepted from this ground.
+fn print_clock(s: &mut Session, link: &Link) {
+    let now = expiry::ground_now_ms().ok();
+    print!("{}", time::node_clock_line(s, now));
+    print!("{}", time::status_lines(&link.state, now));
+}
+
+/// Asks for the housekeeping structures `sids` (PUS 3,27) and prints each in words (first the
+/// public-keys warning if `sim_default`). A structure with no data yet says so and is not an
+/// error; any other refusal is.
+fn print_housekeeping(s: &mut Session, sids: &[u8], sim_default: bool) -> Result<(), Failure> {
+    let mut app = vec![sids.len() as u8];
+    app.extend_from_slice(sids);
     let a = s
-        .command(
-            ST_HOUSEKEEPING,
-            27,
-            &[4, SID_HEALTH, SID_LINKS, SID_SECURITY, SID_UPGRADE],
-        )
+        .command(ST_HOUSEKEEPING, 27, &app)
         .map_err(session_failure)?;
     // A few more milliseconds for reports that raced the completion report.
     let mut tms = a.other.clone();
@@ -390,30 +415,30 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         s.collect(Duration::from_millis(50))
             .map_err(session_failure)?,
     );
-    if link.provisioning.is_none() {
+    if sim_default {
         // The node's reports verified under the public default keys, so it runs with them.
         println!("{SIM_DEFAULT_WARNING}");
     }
-    let mut seen = [false; 5];
+    let mut seen = Vec::new();
     for t in tms
         .iter()
         .filter(|t| t.service == ST_HOUSEKEEPING && t.subservice == 25)
     {
-        let text = match t.source.first() {
-            Some(&SID_HEALTH) => status::health(&t.source),
-            Some(&SID_LINKS) => status::links(&t.source),
-            Some(&SID_SECURITY) => status::security(&t.source),
-            Some(&SID_UPGRADE) => {
-                comms::pus::hk_upgrade::decode(&t.source).map(|u| status::upgrade(&u))
-            }
+        let Some(&sid) = t.source.first().filter(|s| sids.contains(s)) else {
+            continue;
+        };
+        let text = match sid {
+            SID_HEALTH => status::health(&t.source),
+            SID_LINKS => status::links(&t.source),
+            SID_SECURITY => status::security(&t.source),
+            SID_UPGRADE => comms::pus::hk_upgrade::decode(&t.source).map(|u| status::upgrade(&u)),
+            SID_PPP => comms::pus::hk_ppp::decode(&t.source).map(|p| status::ppp(&p)),
             _ => None,
         };
-        if let Some(text) = text {
-            if let Some(i) = t.source.first().map(|b| usize::from(*b).wrapping_sub(1))
-                && let Some(s) = seen.get_mut(i)
-            {
-                *s = true;
-            }
+        if let Some(text) = text
+            && !seen.contains(&sid)
+        {
+            seen.push(sid);
             print!("{text}");
         }
     }
@@ -423,23 +448,32 @@ fn status(args: LinkArgs) -> Result<(), Failure> {
         .failure()
         .filter(|f| f.code == comms::failure::FailureCode::NoData)
         .map(|f| f.data);
-    for (i, name) in [(0, "health"), (1, "links"), (2, "security"), (4, "upgrade")] {
-        if seen[i] {
-            continue;
-        }
-        match (i, no_data) {
-            (0, Some(d)) if d == u32::from(SID_HEALTH) => {
+    for &sid in sids.iter().filter(|s| !seen.contains(s)) {
+        match (sid, no_data) {
+            (SID_HEALTH, Some(d)) if d == u32::from(SID_HEALTH) => {
                 println!("health: no report from the watchdog yet")
             }
-            (4, Some(_)) => println!("upgrade: no status from the upgrade agent yet"),
-            _ => println!("{name}: report lost on the downlink (run status again)"),
+            (SID_UPGRADE, Some(_)) => println!("upgrade: no status from the upgrade agent yet"),
+            (SID_PPP, Some(d)) if d == u32::from(SID_PPP) => {
+                println!("standby PPP: no session data (the node runs no standby line)")
+            }
+            _ => println!(
+                "{}: report lost on the downlink (run status again)",
+                match sid {
+                    SID_HEALTH => "health",
+                    SID_LINKS => "links",
+                    SID_SECURITY => "security",
+                    SID_PPP => "standby PPP",
+                    _ => "upgrade",
+                }
+            ),
         }
     }
-    let now = expiry::ground_now_ms().ok();
-    print!("{}", time::node_clock_line(&mut s, now));
-    print!("{}", time::status_lines(&link.state, now));
-    let no_health = no_data.is_some();
-    if no_health { Ok(()) } else { refused(&a) }
+    if no_data.is_some() {
+        Ok(())
+    } else {
+        refused(&a)
+    }
 }
 
 fn leave_safe_mode(args: LinkArgs) -> Result<(), Failure> {
@@ -470,6 +504,7 @@ pub fn run(cmd: GroundCommand) -> Result<(), Failure> {
     match cmd {
         GroundCommand::Ping(a) => ping(a),
         GroundCommand::Status(a) => status(a),
+        GroundCommand::Console(a) => console::run(a),
         GroundCommand::LeaveSafeMode(a) => leave_safe_mode(a),
         GroundCommand::Batch(a) => cosign::make_batch(a),
         GroundCommand::Result(a) => cosign::write_result(a),

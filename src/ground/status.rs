@@ -57,7 +57,7 @@ pub fn health(s: &[u8]) -> Option<String> {
     if field(s, 16, 1)? == 1 {
         writeln!(
             out,
-            "  RESET IMMINENT: the watchdog stopped kicking the hardware watchdog (an escalation, or leaving safe mode)"
+            "  RESET IMMINENT: the watchdog stopped kicking the hardware watchdog (an escalation, leaving safe mode, or a reboot the ground commanded)"
         )
         .ok()?;
     }
@@ -177,6 +177,28 @@ pub fn security(s: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// Structure 6 (the standby line's PPP session), decoded.
+pub fn ppp(t: &comms::pus::hk_ppp::PppTelemetry) -> String {
+    use comms::pus::hk_ppp::STATE_NAMES;
+    let name = |c: u8| STATE_NAMES.get(usize::from(c)).copied().unwrap_or("?");
+    format!(
+        "standby PPP: LCP {}, IPCP {}; frames in {}, out {}; FCS errors {}, aborted {}, bad frames {}; echoes sent {}, missed {}, links down for echo silence {}; peer restarts {}; frames dropped for a full queue {}, line errors {}\n",
+        name(t.lcp),
+        name(t.ipcp),
+        t.frames_in,
+        t.frames_out,
+        t.fcs_errors,
+        t.aborted,
+        t.bad_frames,
+        t.echoes_sent,
+        t.echoes_missed,
+        t.echo_failures,
+        t.peer_restarts,
+        t.tx_overflow,
+        t.line_errors
+    )
+}
+
 /// Structure 5 (the upgrade agent), decoded.
 pub fn upgrade(s: &protocol::UpgradeStatus) -> String {
     let mut out = format!("upgrade: {}\n", super::upgrade::describe(s));
@@ -250,6 +272,27 @@ mod tests {
         for cut in 0..n {
             assert!(health(&buf[..cut]).is_none(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn ppp_prints_the_states_and_counters_the_node_encodes() {
+        use comms::pus::hk_ppp::{PppTelemetry, decode, encode};
+        let t = PppTelemetry {
+            lcp: 9,
+            ipcp: 6,
+            frames_in: 11,
+            frames_out: 12,
+            fcs_errors: 3,
+            echoes_missed: 2,
+            ..Default::default()
+        };
+        let text = ppp(&decode(&encode(&t)).unwrap());
+        assert!(text.contains("LCP Opened, IPCP Req-Sent"), "{text}");
+        assert!(
+            text.contains("frames in 11, out 12; FCS errors 3"),
+            "{text}"
+        );
+        assert!(text.contains("missed 2"), "{text}");
     }
 
     #[test]

@@ -43,6 +43,7 @@ use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
+use comms::pus::hk_ppp::PppTelemetry;
 use comms::sdls::state::{LoadError, Loaded};
 use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
 use comms::standby::{Endpoints, StandbyLine, Step};
@@ -277,6 +278,8 @@ where
         for _ in 0..fcs_errors {
             self.node.on_framing_error(LinkId::Standby, now);
         }
+        // Before the unit runs, so a housekeeping request in it sees this step's counters.
+        self.node.set_standby_ppp(PppTelemetry::of(self.line));
         if step != Step::Unit {
             return None;
         }
@@ -508,14 +511,18 @@ where
                 "SDLS anti-replay state LOST on a node that has run (the floors are unknown): recovery-only mode, every command but the link recovery is refused until `spacenode ground admin recover-link` restores it"
             );
         }
-        let Buffers { unit, line: slot } =
-            bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let Buffers {
+            unit,
+            line: slot,
+            events,
+        } = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
         // differs from one start to the next, which is what loop and restart detection need.
         let seed = (cx.now().as_micros() as u32) ^ 0x5A5A_0001;
+        let ep = Endpoints::node(&crate::standby_settings::STANDBY);
         let line = match StandbyLine::new(
-            Endpoints::NODE,
-            Endpoints::NODE.ppp_config(seed),
+            ep,
+            ep.ppp_config(seed, &crate::standby_settings::STANDBY),
             ms(now_of(cx)),
         ) {
             Ok(l) => slot.insert(l),
@@ -555,6 +562,7 @@ where
                 return Err(InitError::Component("comms boot failed (see the log)"));
             }
         };
+        node.attach_event_log(events);
         node.set_signer_down(watch.down().is_some());
         node.set_signer_running(watch.running());
         let tm_spi = node.security().telemetry_spi();
@@ -641,6 +649,7 @@ where
         more |= self.batches(now);
         if now.mono >= self.next_tick {
             self.line.poll(&mut self.serial, ms(now));
+            self.node.set_standby_ppp(PppTelemetry::of(self.line));
             self.note_ppp();
             let mut links = Links {
                 radio: &mut self.radio,

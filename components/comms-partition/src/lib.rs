@@ -32,5 +32,6 @@ pub mod keys;
 pub mod links;
 pub mod routes;
 pub mod signer_watch;
+pub mod standby_settings;
 
 pub use component::CommsPd;

@@ -43,6 +43,7 @@
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
+//! | 0x0601 | `NoEventLog` | event log (5,128) | 0 (this comms was given no event log buffer) |
 //! | 0x1001 | `SignerBadCertificate` | signer | certificate code if known, else 0 |
 //! | 0x1002 | `SignerReplay` | signer | 0 |
 //! | 0x1003 | `SignerPolicyViolation` | signer | 0 |
@@ -199,6 +200,8 @@ pub enum FailureCode {
     /// Leave safe mode: the watchdog's last health report says the node is not in safe mode
     /// (or there is no report yet); nothing was done.
     NotInSafeMode = 0x0501,
+    /// Event log: this comms was given no event log buffer.
+    NoEventLog = 0x0601,
     /// Signer: the batch certificate does not verify (detail in the failure data if known).
     SignerBadCertificate = 0x1001,
     /// Signer: batch already signed.
@@ -331,7 +334,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 98] = {
+pub const ALL: [FailureCode; 99] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -369,6 +372,7 @@ pub const ALL: [FailureCode; 98] = {
         UnknownStructure,
         NoData,
         NotInSafeMode,
+        NoEventLog,
         SignerBadCertificate,
         SignerReplay,
         SignerPolicyViolation,
@@ -641,6 +645,9 @@ impl FailureCode {
             }
             UnknownStructure => "housekeeping structure id not defined",
             NoData => "housekeeping structure has no data yet",
+            NoEventLog => {
+                "event log: this comms keeps none (its partition gave it no buffer for one), so there is nothing to report"
+            }
             NotInSafeMode => {
                 "leave safe mode: the watchdog's last health report says the node is not in safe mode (or there is no report yet); nothing was done"
             }

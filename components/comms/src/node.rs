@@ -149,6 +149,12 @@ pub struct Node<P: StatePersist> {
     reply_link: Option<LinkId>,
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
+    /// The standby line's PPP session, as the partition last copied it (`pus::hk_ppp`).
+    standby_ppp: Option<crate::pus::hk_ppp::PppTelemetry>,
+    /// The recent event reports, for TC\[5,128\] (`pus::event_log`): a buffer the partition
+    /// lends for the life of the process ([`Node::attach_event_log`]), kept off the partition's
+    /// small stack where the node lives.
+    events: Option<&'static mut crate::pus::event_log::EventLog>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -195,6 +201,8 @@ impl<P: StatePersist> Node<P> {
             admin_token: 0,
             reply_link: None,
             recovery: None,
+            events: None,
+            standby_ppp: None,
         })
     }
 

@@ -23,9 +23,10 @@ use crate::admin::{
     FN_RECOVERY_CHALLENGE,
 };
 use crate::failure::{Failure, FailureCode};
-use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
+use crate::pus::event_log::TC_REPORT_LOG;
+use crate::pus::function::{FN_LEAVE_SAFE_MODE, FN_REBOOT, FN_SIGN_CHUNK, FN_UPGRADE_CHUNK, split};
 use crate::pus::tc::Telecommand;
-use crate::pus::{ST_FUNCTION, ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
+use crate::pus::{ST_EVENT, ST_FUNCTION, ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::sdls::Permissions;
 
 /// A command comms handles itself.
@@ -35,6 +36,8 @@ pub enum Local {
     Ping,
     /// 3,27 one-shot housekeeping report.
     Housekeeping,
+    /// 5,128 report the event log (`pus::event_log`).
+    EventLog,
     /// 130,1 rotate key.
     RotateKey,
     /// 130,2 raise anti-replay floor.
@@ -72,6 +75,8 @@ pub enum Forward {
     LinkRecoveryChallenge,
     /// Leave safe mode (`node-command` to the watchdog).
     LeaveSafeMode,
+    /// Reboot the board (`node-command` to the watchdog).
+    Reboot,
 }
 
 /// Where a catalogue entry goes.
@@ -104,7 +109,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 18] = [
+pub const CATALOGUE: [CommandDef; 20] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -118,6 +123,13 @@ pub const CATALOGUE: [CommandDef; 18] = [
         function: None,
         permission: Permissions::HOUSEKEEPING,
         target: Target::Local(Local::Housekeeping),
+    },
+    CommandDef {
+        service: ST_EVENT,
+        subservice: TC_REPORT_LOG,
+        function: None,
+        permission: Permissions::HOUSEKEEPING,
+        target: Target::Local(Local::EventLog),
     },
     CommandDef {
         service: ST_FUNCTION,
@@ -206,6 +218,16 @@ pub const CATALOGUE: [CommandDef; 18] = [
         permission: Permissions::NODE_CONTROL,
         target: Target::Component {
             forward: Forward::LeaveSafeMode,
+            kind: "node-command",
+        },
+    },
+    CommandDef {
+        service: ST_FUNCTION,
+        subservice: 1,
+        function: Some(FN_REBOOT),
+        permission: Permissions::NODE_CONTROL,
+        target: Target::Component {
+            forward: Forward::Reboot,
             kind: "node-command",
         },
     },

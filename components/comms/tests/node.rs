@@ -983,3 +983,80 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
         "the sign chunk's command was still pending"
     );
 }
+
+/// Issue 16's console commands on the node: the event log (5,128) answers one 5,129 per kept
+/// event once the partition lent it a buffer (refused with `NoEventLog` before), and a reboot
+/// (8,1 0x0011) is forwarded to the watchdog in normal mode too.
+#[test]
+fn the_event_log_reports_kept_events_and_a_reboot_goes_to_the_watchdog() {
+    use comms::pus::event_log::{self, EventLog, TC_REPORT_LOG, TM_LOG_ENTRY};
+    use comms::pus::function::FN_REBOOT;
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    let mut unit = [0u8; 128];
+    let (len, _) = g.uplink(OPS, 5, TC_REPORT_LOG, 1, &[], &mut unit).unwrap();
+    let (_, sink) = send(&mut n, &unit[..len], &mut ch);
+    let last = opened(&mut g, &sink).last().and_then(|r| r.2);
+    assert_eq!(
+        last.and_then(|r| r.failure()).map(|f| f.code),
+        Some(FailureCode::NoEventLog)
+    );
+
+    n.attach_event_log(Box::leak(Box::new(EventLog::new())));
+    // Events: an authenticated unit beyond the window gets event 0x0007 (and is counted in
+    // the authentication-failure event 0x0003).
+    let mut far = ground();
+    far.resume_above(OPS, 1_000);
+    let (len, _) = far.uplink(OPS, 17, 1, 1, &[], &mut unit).unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Refused(_)), "{o:?}");
+    let (len, _) = g.uplink(OPS, 5, TC_REPORT_LOG, 1, &[], &mut unit).unwrap();
+    let (_, sink) = send(&mut n, &unit[..len], &mut ch);
+    let mut entries = Vec::new();
+    let mut reports = Vec::new();
+    for u in &sink.0 {
+        let d = g.downlink(u).unwrap();
+        if (d.tm.service, d.tm.subservice) == (5, TM_LOG_ENTRY) {
+            let e = event_log::decode(d.tm.source).unwrap();
+            entries.push((e.seq, e.id));
+        }
+        if let Some((_, r)) = d.verification {
+            reports.push(r);
+        }
+    }
+    // The refused unit's two events, oldest first, numbered from comms' start.
+    use comms::pus::event::{EV_AUTH_FAILURES, EV_SEQUENCE_REFUSED};
+    assert_eq!(
+        entries,
+        vec![(0, EV_SEQUENCE_REFUSED), (1, EV_AUTH_FAILURES)]
+    );
+    assert_eq!(reports.last(), Some(&Report::CompletionSuccess));
+
+    // Reboot in normal mode (no safe-mode check): forwarded on the node-command channel.
+    n.on_health(protocol::HealthReport::default());
+    let (len, _) = g
+        .uplink(OPS, 8, 1, 1, &FN_REBOOT.to_be_bytes(), &mut unit)
+        .unwrap();
+    let (o, sink) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    let sys = system();
+    let channel = sys
+        .channels
+        .iter()
+        .find(|c| c.message.name == "node-command")
+        .unwrap();
+    assert_eq!(
+        ch.sent.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![channel.id]
+    );
+    assert_eq!(
+        opened(&mut g, &sink).last().and_then(|r| r.2),
+        Some(Report::CompletionSuccess)
+    );
+    let (len, _) = g
+        .uplink(PING_ONLY, 8, 1, 1, &FN_REBOOT.to_be_bytes(), &mut unit)
+        .unwrap();
+    let (o, _) = send(&mut n, &unit[..len], &mut ch);
+    assert!(matches!(o, UnitOutcome::Rejected(f) if f.code == FailureCode::Unauthorised));
+}

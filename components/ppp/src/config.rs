@@ -1,6 +1,6 @@
 //! Every tunable of the engine, with RFC 1661's defaults (Restart timer 3 s, Max-Terminate 2,
-//! Max-Configure 10, Max-Failure 5) and pppd's echo settings, validated before use. Later the
-//! system description fills this in; nothing here reads a file.
+//! Max-Configure 10, Max-Failure 5) and pppd's echo settings, validated before use. The node's
+//! comms fills it in from the system description's `[standby-link]`; nothing here reads a file.
 //!
 //! Avoids: randomness of its own (the caller supplies `magic_seed` from the board's RNG).
 
@@ -43,6 +43,11 @@ pub struct Config {
     pub local_ip: [u8; 4],
     /// The address the peer must use; a peer asking for another one is Nak'd with this one.
     pub peer_ip: [u8; 4],
+    /// pppd's `ipcp-accept-local` and `ipcp-accept-remote`, for a client: take the address the
+    /// peer Naks ours with, and acknowledge any (nonzero) address the peer proposes for itself,
+    /// instead of insisting on `local_ip` and `peer_ip` (which are then only the first proposal
+    /// and the expectation). The negotiated addresses are in [`crate::Status`].
+    pub accept_addresses: bool,
 }
 
 impl Config {
@@ -63,6 +68,7 @@ impl Config {
             request_compression: false,
             local_ip,
             peer_ip,
+            accept_addresses: false,
         }
     }
 

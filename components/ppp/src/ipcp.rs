@@ -6,6 +6,10 @@
 //! not followed (the node's address is not the peer's choice); we keep proposing it. Every other
 //! option (IP-Compression-Protocol, the RFC 1877 DNS options, ...) is rejected.
 //!
+//! With `Config::accept_addresses` (a client: pppd's `ipcp-accept-local`/`ipcp-accept-remote`)
+//! it instead takes the address the peer Naks ours with, and acknowledges any nonzero address
+//! the peer proposes for itself.
+//!
 //! Avoids: heap; address pools (one peer on a serial line).
 
 use crate::config::Config;
@@ -18,6 +22,8 @@ pub const IP_ADDRESS: u8 = 3;
 /// IPCP's negotiation state.
 pub struct Ipcp {
     local: [u8; 4],
+    configured: [u8; 4],
+    accept: bool,
     peer: [u8; 4],
     want_address: bool,
     /// The peer's address once acknowledged.
@@ -29,6 +35,8 @@ impl Ipcp {
     pub fn new(cfg: &Config) -> Self {
         Self {
             local: cfg.local_ip,
+            configured: cfg.local_ip,
+            accept: cfg.accept_addresses,
             peer: cfg.peer_ip,
             want_address: true,
             peer_acked: None,
@@ -46,6 +54,7 @@ impl Negotiator for Ipcp {
 
     fn reset(&mut self) {
         self.want_address = true;
+        self.local = self.configured;
         self.peer_acked = None;
     }
 
@@ -58,6 +67,7 @@ impl Negotiator for Ipcp {
     fn judge(&self, kind: u8, value: &[u8], suggestion: &mut [u8; 8]) -> Verdict {
         match (kind, value.len()) {
             (IP_ADDRESS, 4) if value == self.peer => Verdict::Ack,
+            (IP_ADDRESS, 4) if self.accept && value != [0; 4] => Verdict::Ack,
             (IP_ADDRESS, 4) => {
                 suggestion[..4].copy_from_slice(&self.peer);
                 Verdict::Nak(4)
@@ -91,6 +101,17 @@ impl Negotiator for Ipcp {
     fn refused(&mut self, data: &[u8], reject: bool) {
         if reject && options(data).flatten().any(|(kind, _)| kind == IP_ADDRESS) {
             self.want_address = false;
+        }
+        if !reject && self.accept {
+            // pppd's ipcp-accept-local: the address the peer assigns us.
+            let offered = options(data).flatten().find_map(|(kind, v)| {
+                (kind == IP_ADDRESS)
+                    .then(|| <[u8; 4]>::try_from(v).ok())
+                    .flatten()
+            });
+            if let Some(a) = offered.filter(|a| *a != [0; 4]) {
+                self.local = a;
+            }
         }
     }
 

@@ -63,6 +63,8 @@ impl core::fmt::Display for DownReason {
 pub struct Stats {
     /// Good frames received.
     pub frames_in: u32,
+    /// Frames queued for the line.
+    pub frames_out: u32,
     /// Frames dropped for a bad FCS.
     pub fcs_errors: u32,
     /// Frames dropped as longer than the MRU.
@@ -79,6 +81,9 @@ pub struct Stats {
     pub protocol_rejects: u32,
     /// Echo-Requests sent.
     pub echoes_sent: u32,
+    /// Echo intervals that ended with an Echo-Request outstanding and nothing heard from the
+    /// peer (a missed echo; `echo_failure` of them in a row take the link down).
+    pub echoes_missed: u32,
     /// Times the link was declared down for echo silence.
     pub echo_failures: u32,
     /// Peer restarts detected (new Magic-Number).
@@ -159,8 +164,9 @@ fn lcp_framing(negotiated: SendOptions, code: u8) -> SendOptions {
 }
 
 fn push(tx: &mut TxQueue, stats: &mut Stats, opts: SendOptions, protocol: u16, pkt: &[u8]) {
-    if tx.push(opts, protocol, &[pkt]).is_err() {
-        stats.tx_overflow += 1;
+    match tx.push(opts, protocol, &[pkt]) {
+        Ok(()) => stats.frames_out = stats.frames_out.wrapping_add(1),
+        Err(_) => stats.tx_overflow += 1,
     }
 }
 
@@ -280,6 +286,7 @@ impl Ppp {
             return Err(SendError::TooLong(datagram.len()));
         }
         self.tx.push(self.send_opts, proto::IPV4, &[datagram])?;
+        self.stats.frames_out = self.stats.frames_out.wrapping_add(1);
         Ok(())
     }
 
@@ -478,6 +485,9 @@ impl Ppp {
         if core::mem::take(&mut self.echo.heard) {
             self.echo.outstanding = 0;
             return;
+        }
+        if self.echo.outstanding > 0 {
+            self.stats.echoes_missed = self.stats.echoes_missed.wrapping_add(1);
         }
         if self.echo.outstanding >= self.cfg.echo_failure {
             self.stats.echo_failures += 1;

@@ -291,3 +291,24 @@ fn an_mru_above_the_default_is_negotiated_and_used_both_ways() {
     p.a.send_ip(&d[..1500]).unwrap();
     assert!(p.b.send_ip(&d[..1501]).is_ok(), "A receives MAX_INFO");
 }
+
+/// A client with `accept_addresses` (pppd's ipcp-accept-local/-remote) takes the addresses a
+/// server configured with others assigns; without it the client keeps its own (and, once the
+/// Naks run out, the two ends disagree on the addresses).
+#[test]
+fn a_client_that_accepts_addresses_takes_the_ones_the_server_assigns() {
+    let (node, ground) = ([192, 168, 7, 1], [192, 168, 7, 2]);
+    let mut server = ppp::Config::new(node, ground, 1);
+    server.passive = true;
+    let mut client = ppp::Config::new(GROUND_IP, NODE_IP, 2);
+    client.accept_addresses = true;
+    let mut p = Pair::with(server, client, 10);
+    assert!(p.run_until(10_000, Pair::open));
+    let (a, b) = (p.a.status(), p.b.status());
+    assert_eq!((a.local_ip, a.peer_ip), (node, Some(ground)));
+    assert_eq!((b.local_ip, b.peer_ip), (ground, Some(node)));
+    client.accept_addresses = false;
+    let mut p = Pair::with(server, client, 10);
+    p.run_until(10_000, Pair::open);
+    assert_eq!(p.b.status().local_ip, GROUND_IP);
+}

@@ -122,6 +122,10 @@ pub struct RebootRequest {
 pub enum NodeCommandKind {
     /// Leave safe mode: clear the reset counter and reboot into a normal boot.
     LeaveSafeMode,
+    /// Reboot the board through the normal boot path: the reset counter marks a clean
+    /// power-off (the reboot is not a fault and never counts towards safe mode), then the
+    /// watchdog stops kicking and the hardware watchdog resets the board.
+    Reboot,
 }
 
 /// `node-command`: comms → watchdog. An authenticated ground command for the watchdog (comms

@@ -225,6 +225,25 @@ impl<B: Drivers + WatchdogDrivers> Io<B> {
                 }
                 self.report_due = true;
             }
+            Action::Reboot => {
+                let ok = self
+                    .counter
+                    .as_mut()
+                    .is_some_and(|c| c.mark_clean_power_off(&mut self.flash).is_ok());
+                if ok {
+                    log::warn!(
+                        "REBOOT commanded by the ground at {} ms: clean power-off marked (the reset counter stays at {}); no more kicks, the board resets through the normal boot path",
+                        now.as_micros() / 1000,
+                        self.counter.as_ref().map_or(0, |c| c.record().resets())
+                    );
+                } else {
+                    self.counters.flash_errors = self.counters.flash_errors.wrapping_add(1);
+                    log::error!(
+                        "reboot commanded by the ground: could not mark a clean power-off; the reset that follows counts as a fault"
+                    );
+                }
+                self.report_due = true;
+            }
             Action::SendHealthReport => self.report_due = true,
         }
     }
@@ -366,9 +385,17 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                 None => Err(RecvError::Empty),
             },
             |io, c| {
-                let NodeCommandKind::LeaveSafeMode = c.command;
-                match core.on_leave_safe_mode(now, &mut |a| io.execute(a, now)) {
-                    Ok(()) => log::info!("ground command {}: leave safe mode", c.request_id),
+                let (what, r) = match c.command {
+                    NodeCommandKind::LeaveSafeMode => (
+                        "leave safe mode",
+                        core.on_leave_safe_mode(now, &mut |a| io.execute(a, now)),
+                    ),
+                    NodeCommandKind::Reboot => {
+                        ("reboot", core.on_reboot(now, &mut |a| io.execute(a, now)))
+                    }
+                };
+                match r {
+                    Ok(()) => log::info!("ground command {}: {what}", c.request_id),
                     Err(e) => {
                         io.counters.refused = io.counters.refused.wrapping_add(1);
                         log::warn!("ground command {} refused: {e}", c.request_id);
@@ -402,6 +429,9 @@ impl<B: Drivers + WatchdogDrivers> WatchdogPd<B> {
                         ),
                         Withhold::LeavingSafeMode(r) => log::error!(
                             "not kicking the hardware watchdog any more: leaving safe mode ({r})"
+                        ),
+                        Withhold::Rebooting => log::warn!(
+                            "not kicking the hardware watchdog any more: the ground commanded a reboot"
                         ),
                     }
                 }

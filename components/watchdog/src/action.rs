@@ -59,6 +59,14 @@ pub enum Action {
     /// write fails the reset counts as a fault and the node boots in safe mode again (the
     /// ground sees it and can retry). Emitted at most once per boot.
     LeaveSafeMode(LeaveReason),
+    /// The ground commanded a reboot. The wrapper marks a clean power-off
+    /// ([`crate::ResetCounter::mark_clean_power_off`]: the count stays where it is, so repeated
+    /// reboots never push the node into safe mode, nor out of it) and sends a health report;
+    /// from now on [`crate::Watchdog::tick`] answers [`Kick::Withhold`] and the hardware watchdog
+    /// timer resets the board through the normal boot path (the boot is counted in the total).
+    /// If the write fails the reset counts as a fault (the safe side). Emitted at most once per
+    /// boot.
+    Reboot,
     /// Build a report with [`crate::Watchdog::health_report`] and send it to every health-report
     /// channel (comms for the ground, the upgrade agent). Emitted when something reportable
     /// changed (at most once per `Tuning::report_min_interval_ms`) and at least every
@@ -95,6 +103,8 @@ pub enum Withhold {
     NoNonces(ComponentId),
     /// Leaving safe mode: the board resets into a normal boot.
     LeavingSafeMode(LeaveReason),
+    /// The ground commanded a reboot: the board resets.
+    Rebooting,
 }
 
 /// How a pong was taken.

@@ -166,6 +166,8 @@ pub struct Watchdog {
     next_request_id: u32,
     escalated: Option<Escalation>,
     leaving: Option<LeaveReason>,
+    /// The ground commanded a reboot ([`Action::Reboot`]): kicks withheld.
+    rebooting: bool,
     failures_since_boot: u32,
     healthy_since: Option<Instant>,
     cleared: bool,
@@ -232,6 +234,7 @@ impl Watchdog {
             next_request_id: 0,
             escalated: None,
             leaving: None,
+            rebooting: false,
             failures_since_boot: 0,
             healthy_since: None,
             cleared: false,
@@ -320,6 +323,23 @@ impl Watchdog {
         })
     }
 
+    /// The ground's authenticated command to reboot the board arrived at `now`: once per boot
+    /// [`Action::Reboot`], then no more kicks. A repeat, or one while the board already resets
+    /// (an escalation, leaving safe mode), changes nothing.
+    pub fn on_reboot(
+        &mut self,
+        now: Instant,
+        out: &mut impl FnMut(Action),
+    ) -> Result<(), InputError> {
+        self.input(now, out, |w, _, out| {
+            if !w.rebooting && w.leaving.is_none() && w.escalated.is_none() {
+                w.rebooting = true;
+                out(Action::Reboot);
+            }
+            Ok(())
+        })
+    }
+
     /// Whether the watchdog is leaving safe mode (kicks withheld for a normal reboot), and why.
     pub fn leaving_safe_mode(&self) -> Option<LeaveReason> {
         self.leaving
@@ -358,6 +378,9 @@ impl Watchdog {
         }
         if let Some(r) = self.leaving {
             return Kick::Withhold(Withhold::LeavingSafeMode(r));
+        }
+        if self.rebooting {
+            return Kick::Withhold(Withhold::Rebooting);
         }
         for (i, t) in self.trackers.iter().enumerate() {
             let Some(t) = t else { continue };
@@ -466,7 +489,7 @@ impl Watchdog {
             healthy_since_boot_ms: healthy_ms,
             resets: self.resets,
             mode: self.boot.mode,
-            escalated: self.escalated.is_some() || self.leaving.is_some(),
+            escalated: self.escalated.is_some() || self.leaving.is_some() || self.rebooting,
             last_escalation: self.escalated.or(self.boot.last_escalation),
             // n <= MAX_COMPONENTS, the list's capacity.
             components: BoundedList::new(entries.get(..n).unwrap_or(&[])).unwrap_or_default(),
@@ -854,7 +877,7 @@ impl Watchdog {
         }
         (
             s,
-            self.escalated.is_some() || self.leaving.is_some(),
+            self.escalated.is_some() || self.leaving.is_some() || self.rebooting,
             self.resets,
         )
     }

@@ -584,3 +584,39 @@ fn malformed_inputs_are_refused_with_typed_errors() {
         0
     );
 }
+
+/// Issue 16: the ground's reboot command. One action per boot (a retry changes nothing), then
+/// no more kicks, and the report says a reset is imminent; in safe mode it keeps the count (a
+/// reboot neither leaves safe mode nor counts towards it: the wrapper marks a clean power-off,
+/// which `reset_counter.rs` shows is never counted however often it repeats).
+#[test]
+fn the_ground_reboot_withholds_kicks_once_and_keeps_the_reset_count() {
+    for boot in [BootInfo::FIRST, safe_boot()] {
+        let mut w = World::new(boot);
+        w.run_for(2_000);
+        assert!(w.withheld.is_empty());
+        let now = ms(w.now_ms);
+        let mut got = Vec::new();
+        assert_eq!(w.wd.on_reboot(now, &mut |a| got.push(a)), Ok(()));
+        assert_eq!(
+            got.iter().filter(|a| **a == Action::Reboot).count(),
+            1,
+            "{got:?}"
+        );
+        let mut again = Vec::new();
+        assert_eq!(w.wd.on_reboot(now, &mut |a| again.push(a)), Ok(()));
+        assert!(!again.contains(&Action::Reboot), "{again:?}");
+        w.run_for(1_000);
+        assert!(!w.withheld.is_empty());
+        assert!(
+            w.withheld
+                .iter()
+                .all(|(_, k)| *k == Kick::Withhold(Withhold::Rebooting)),
+            "{:?}",
+            w.withheld
+        );
+        let r = w.wd.health_report(ms(w.now_ms));
+        assert!(r.escalated, "a reset is imminent");
+        assert_eq!((r.mode, r.resets), (boot.mode, boot.resets));
+    }
+}

@@ -3,7 +3,7 @@
 //! `policy` once the structure is sound. One file per concept: [`parse`] (TOML to raw shapes,
 //! bounded input), [`checker`] (the diagnostic collector and its shared checks), [`board`],
 //! [`limits`] (the counts the code that consumes a description can hold), [`component`],
-//! [`channel`] and [`system`] (the whole-description rules). This module does no I/O, and every
+//! [`channel`], [`standby`] (the standby link's PPP settings) and [`system`] (the whole-description rules). This module does no I/O, and every
 //! check is linear in the size of the description.
 
 mod board;
@@ -12,6 +12,7 @@ pub(crate) mod checker;
 mod component;
 pub mod limits;
 mod parse;
+mod standby;
 mod system;
 
 pub use board::load_board;

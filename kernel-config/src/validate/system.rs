@@ -173,6 +173,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
             .unwrap_or(DEFAULT_MAX_RESETS),
         None => DEFAULT_MAX_RESETS,
     } as u32;
+    let standby = super::standby::standby(&mut c, raw.standby_link.as_ref());
     let policy = crate::policy::resolve(&mut c, &raw.policy, &components, &board);
     let system = System {
         name,
@@ -183,6 +184,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         components,
         channels,
         policy,
+        standby,
     };
     if c.diags.is_empty() {
         crate::policy::check(&mut c, &raw, &system);

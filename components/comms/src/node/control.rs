@@ -1,7 +1,13 @@
-//! The node's side of the node-control functions: 8,1 function 0x0010 "leave safe mode",
-//! forwarded as one `node-command` to the watchdog.
+//! The node's side of the node-control functions: 8,1 function 0x0010 "leave safe mode" and
+//! 0x0011 "reboot", each forwarded as one `node-command` to the watchdog.
 //!
-//! Comms refuses the command at acceptance (1,2 `NotInSafeMode`) unless the watchdog's last
+//! **Reboot**: forwarded in any mode and completed (1,7) as soon as the watchdog's ring took
+//! it; the watchdog marks a clean power-off (the reset counter keeps its count, so repeated
+//! reboots never push the node into safe mode) and stops kicking, and the hardware watchdog
+//! resets the board, which boots through the normal boot path. Nothing answers after the 1,7:
+//! the ground sees the node back by its security-restored event and its housekeeping.
+//!
+//! **Leave safe mode**: comms refuses the command at acceptance (1,2 `NotInSafeMode`) unless the watchdog's last
 //! health report says the node is in safe mode, so a command sent to a node in normal mode
 //! changes nothing and says why. Otherwise it is forwarded and completed (1,7) as soon as the
 //! watchdog's ring took it: the watchdog acts on every such command in safe mode (clears the
@@ -9,7 +15,8 @@
 //! watchdog timeout, and the ground sees the normal boot in the next housekeeping report. No
 //! answer comes back from the watchdog: the reset that follows ends comms too.
 //!
-//! Also the signer's availability for sign chunks ([`Node::set_signer_down`]): a chunk for a
+//! Also the standby line's PPP counters for housekeeping ([`Node::set_standby_ppp`]), and the
+//! signer's availability for sign chunks ([`Node::set_signer_down`]): a chunk for a
 //! signer that cannot sign at once is refused at acceptance instead of waiting for `NoAnswer`.
 //!
 //! Avoids: arguments (the function has none; any are refused), panics on any input.
@@ -22,6 +29,7 @@ use crate::failure::{Failure, FailureCode};
 use crate::pus::function;
 use crate::pus::tc::Telecommand;
 use crate::pus::verification::Report;
+use crate::router::Forward;
 use crate::sdls::StatePersist;
 
 impl<P: StatePersist> Node<P> {
@@ -33,12 +41,27 @@ impl<P: StatePersist> Node<P> {
         self.signer_down = down;
     }
 
-    /// Check and forward "leave safe mode" on `channel`. An `Err` is an acceptance refusal
-    /// (1,2); otherwise 1,1, 1,3 and 1,7 (or 1,4 if the ring is full) were sent.
-    pub(super) fn leave_safe_mode(
+    /// Lend the node the buffer it keeps its recent events in (TC\[5,128\]) for the rest of the
+    /// process; without one the event log command is refused with `NoEventLog`.
+    pub fn attach_event_log(&mut self, log: &'static mut crate::pus::event_log::EventLog) {
+        self.events = Some(log);
+    }
+
+    /// The standby line's PPP session as of now, for housekeeping structure 6 (the partition
+    /// calls it after every step of the line).
+    pub fn set_standby_ppp(&mut self, t: crate::pus::hk_ppp::PppTelemetry) {
+        self.standby_ppp = Some(t);
+    }
+
+    /// Check and forward a node command ("leave safe mode" or "reboot") on `channel`. An `Err`
+    /// is an acceptance refusal (1,2); otherwise 1,1, 1,3 and 1,7 (or 1,4 if the ring is full)
+    /// were sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn node_command(
         &mut self,
         ctx: &Ctx,
         channel: usize,
+        forward: Forward,
         tc: &Telecommand<'_>,
         now: Now,
         fwd: &mut impl Forwarder,
@@ -51,13 +74,17 @@ impl<P: StatePersist> Node<P> {
                 tc.app_data.len() as u32,
             ));
         }
-        if self.health.as_ref().map(|h| h.mode) != Some(NodeMode::Safe) {
-            return Err(Failure::new(FailureCode::NotInSafeMode));
-        }
+        let command = match forward {
+            Forward::Reboot => NodeCommandKind::Reboot,
+            _ if self.health.as_ref().map(|h| h.mode) != Some(NodeMode::Safe) => {
+                return Err(Failure::new(FailureCode::NotInSafeMode));
+            }
+            _ => NodeCommandKind::LeaveSafeMode,
+        };
         self.report(ctx, Report::AcceptanceSuccess, now, down);
         let msg = NodeCommand {
             request_id: u32::from(ctx.request.packet_id) << 16 | u32::from(ctx.request.psc),
-            command: NodeCommandKind::LeaveSafeMode,
+            command,
         };
         let ch = channel as u32;
         let progress = match fwd.forward(channel, Outbound::Node(&msg)) {

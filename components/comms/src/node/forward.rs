@@ -85,16 +85,15 @@ impl<P: StatePersist> Node<P> {
                     },
                 )
             }),
-            // Handled by `admin_command` and `leave_safe_mode`; never routed here.
+            // Handled by `admin_command` and `node_command`; never routed here.
             Forward::AdminChunk
             | Forward::ExportServer
             | Forward::ExportAccount
             | Forward::Clock
             | Forward::RecoveryChallenge
             | Forward::LinkRecoveryChallenge
-            | Forward::LeaveSafeMode => {
-                Err(Failure::with(FailureCode::ChannelError, channel as u32))
-            }
+            | Forward::LeaveSafeMode
+            | Forward::Reboot => Err(Failure::with(FailureCode::ChannelError, channel as u32)),
         };
         let ch = channel as u32;
         match sent {

@@ -1,4 +1,4 @@
-//! Commands comms runs itself: ping (17,1), housekeeping (3,27), and the security management
+//! Commands comms runs itself: ping (17,1), housekeeping (3,27), the event log (5,128), and the security management
 //! functions (130,x: key rotation, floor raise, set ARSN, key verification, OTAR, key
 //! activation and deactivation).
 //!
@@ -9,12 +9,14 @@ use protocol::LinkId;
 use crate::dedup::Progress;
 use crate::failure::{Failure, FailureCode};
 use crate::pus::event::{self, Event, Severity};
+use crate::pus::event_log::{EVENT_LOG_LEN, TM_LOG_ENTRY};
 use crate::pus::function;
 use crate::pus::hk::{self, MAX_REPORT_LEN};
+use crate::pus::hk_ppp;
 use crate::pus::hk_upgrade;
 use crate::pus::tc::Telecommand;
 use crate::pus::verification::Report;
-use crate::pus::{ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
+use crate::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY, ST_TEST};
 use crate::router::Local;
 use crate::sdls::engine::ManageError;
 use crate::sdls::engine::VERIFY_CHALLENGE_LEN;
@@ -41,6 +43,19 @@ impl<P: StatePersist> Node<P> {
                 Ok(())
             }
             Args::Hk(req) => self.housekeeping(&req, ctx, now, down),
+            Args::EventLog if self.events.is_none() => Err(Failure::new(FailureCode::NoEventLog)),
+            Args::EventLog => {
+                // Oldest first (slots not yet filled are skipped).
+                for i in 0..EVENT_LOG_LEN {
+                    let Some((buf, n)) = self.events.as_deref().and_then(|l| l.entry(i, now.mono))
+                    else {
+                        continue;
+                    };
+                    let src = buf.get(..n).unwrap_or(&[]);
+                    self.emit(ctx.spi, ctx.dest, ST_EVENT, TM_LOG_ENTRY, src, now, down);
+                }
+                Ok(())
+            }
             Args::Rotate(spi, epoch) => self
                 .engine
                 .rotate_key(spi, epoch, &mut self.persist)
@@ -135,6 +150,17 @@ impl<P: StatePersist> Node<P> {
                         continue;
                     }
                 },
+                hk_ppp::SID_PPP => match &self.standby_ppp {
+                    Some(t) => {
+                        let b = hk_ppp::encode(t);
+                        buf[..b.len()].copy_from_slice(&b);
+                        b.len()
+                    }
+                    None => {
+                        r = Err(Failure::with(FailureCode::NoData, u32::from(sid)));
+                        continue;
+                    }
+                },
                 hk::SID_HEALTH => match &self.health {
                     Some(h) => hk::encode_health(h, &mut buf),
                     None => {
@@ -179,6 +205,7 @@ impl<P: StatePersist> Node<P> {
 enum Args {
     Ping,
     Hk(hk::Request),
+    EventLog,
     Rotate(u16, u32),
     Floor(u16, u64),
     SetArsn(u16, u64),
@@ -197,6 +224,13 @@ fn decode_args(local: Local, tc: &Telecommand<'_>) -> Result<Args, Failure> {
             ));
         }
         Local::Housekeeping => Args::Hk(hk::parse_request(tc.app_data)?),
+        Local::EventLog if tc.app_data.is_empty() => Args::EventLog,
+        Local::EventLog => {
+            return Err(Failure::with(
+                FailureCode::BadAppData,
+                tc.app_data.len() as u32,
+            ));
+        }
         Local::RotateKey => {
             let (s, e) = function::decode_rotate(tc.app_data)?;
             Args::Rotate(s, e)

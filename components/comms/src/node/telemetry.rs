@@ -121,6 +121,12 @@ impl<P: StatePersist> Node<P> {
         // The buffers (this one, and the unit's in `send_packet`) live on the stack only while
         // a TM is built: a partition keeps its node (and its copies in unoptimised builds) small
         // this way.
+        if service == ST_EVENT
+            && let Some(log) = self.events.as_deref_mut()
+        {
+            // Every event report goes through here: keep it for the event log (5,128).
+            log.record(subservice, source, now.mono);
+        }
         let mut tm_buf = [0u8; MAX_DATA_LEN];
         let stamp = cds_stamp(now.mission_us);
         let Ok(n) = self

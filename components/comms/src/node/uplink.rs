@@ -218,8 +218,8 @@ impl<P: StatePersist> Node<P> {
             },
             Route::Channel {
                 channel,
-                forward: Forward::LeaveSafeMode,
-            } => match self.leave_safe_mode(&ctx, channel, tc, now, fwd, down) {
+                forward: forward @ (Forward::LeaveSafeMode | Forward::Reboot),
+            } => match self.node_command(&ctx, channel, forward, tc, now, fwd, down) {
                 Ok(p) => p,
                 Err(f) => return refuse(self, f, down),
             },

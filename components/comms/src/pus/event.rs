@@ -57,6 +57,45 @@ pub enum Severity {
     High = 4,
 }
 
+impl Severity {
+    /// The severity of a 5,`subtype` report (1 to 4), if it is one.
+    pub const fn from_subtype(subtype: u8) -> Option<Self> {
+        match subtype {
+            1 => Some(Severity::Informative),
+            2 => Some(Severity::Low),
+            3 => Some(Severity::Medium),
+            4 => Some(Severity::High),
+            _ => None,
+        }
+    }
+
+    /// The severity in words.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Severity::Informative => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "HIGH",
+        }
+    }
+}
+
+/// What event `id` means, in words (the table above); `None` for an ID this node does not send.
+pub const fn name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        EV_SECURITY_RESTORED => "security state restored at boot",
+        EV_LINK_FAILOVER => "link failover",
+        EV_AUTH_FAILURES => "authentication failures on the uplink",
+        EV_KEY_ROTATED => "key rotated",
+        EV_FLOOR_RAISED => "anti-replay floor raised",
+        EV_UNPARSEABLE_TC => "unparseable telecommand",
+        EV_SEQUENCE_REFUSED => "authenticated unit refused for its sequence number",
+        EV_KEY_STATE => "key state changed",
+        EV_LINK_STATE_LOST => "SDLS anti-replay state lost: recovery-only mode",
+        _ => return None,
+    })
+}
+
 /// An event ready to be sent: subtype and source data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event {

@@ -8,6 +8,7 @@
 //! | sign chunk | 0x0001 | `sign-request` | batch ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest, at most `CHUNK_MAX`) |
 //! | upgrade chunk | 0x0002 | `upgrade-chunk` | bundle ID (8), chunk index (4), chunk count (4), offset (4), total length (4), data (rest, at most `CHUNK_MAX`) |
 //! | leave safe mode | 0x0010 | `node-command` | none (refused with `NotInSafeMode` unless the watchdog's last report says safe mode) |
+//! | reboot | 0x0011 | `node-command` | none (the watchdog marks a clean power-off and stops kicking; the board resets through the normal boot path) |
 //!
 //! TC 130,1 rotate key: SPI (2), new epoch (4). TC 130,2 raise anti-replay floor: SPI (2),
 //! floor (8). TC 130,3 set ARSN (resynchronise the association that carries it, SDLS-EP's
@@ -34,6 +35,8 @@ pub const FN_SIGN_CHUNK: u16 = 0x0001;
 pub const FN_UPGRADE_CHUNK: u16 = 0x0002;
 /// Function: leave safe mode (the watchdog clears the reset counter and the board reboots).
 pub const FN_LEAVE_SAFE_MODE: u16 = 0x0010;
+/// Function: reboot the board (the watchdog marks a clean power-off and stops kicking).
+pub const FN_REBOOT: u16 = 0x0011;
 /// Length of the chunk header arguments (ID + position).
 pub const CHUNK_ARGS_LEN: usize = 8 + 16;
 

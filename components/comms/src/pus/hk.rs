@@ -1,8 +1,9 @@
 //! Service 3 housekeeping: the one-shot report request (3,27) and the three report structures
 //! the node defines (3,25). All integers big-endian.
 //!
-//! TC 3,27 application data: N (1 byte, 1..=4), then N structure IDs (1 byte each: 1, 2, 3, or
-//! 5, the upgrade agent's status in [`super::hk_upgrade`]).
+//! TC 3,27 application data: N (1 byte, 1..=5), then N structure IDs (1 byte each: 1, 2, 3,
+//! 5, the upgrade agent's status in [`super::hk_upgrade`], or 6, the standby line's PPP session
+//! in [`super::hk_ppp`]).
 //!
 //! TM 3,25 source data: structure ID (1 byte), then the structure:
 //!
@@ -55,7 +56,7 @@ pub const HEALTH_HEADER_LEN: usize = 19;
 /// Structure IDs requested by a 3,27, in order (at most 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Request {
-    ids: [u8; 4],
+    ids: [u8; MAX_REQUESTED],
     n: usize,
 }
 
@@ -66,19 +67,25 @@ impl Request {
     }
 }
 
+/// Most structures one 3,27 asks for (every requestable one: 1, 2, 3, 5, 6).
+pub const MAX_REQUESTED: usize = 5;
+
 /// Parse 3,27 application data. Unknown structures are refused before anything is reported.
 pub fn parse_request(app: &[u8]) -> Result<Request, Failure> {
     let bad = Failure::with(FailureCode::BadAppData, app.len() as u32);
     let (&n, ids) = app.split_first().ok_or(bad)?;
-    if n == 0 || n > 4 || ids.len() != usize::from(n) {
+    if n == 0 || usize::from(n) > MAX_REQUESTED || ids.len() != usize::from(n) {
         return Err(bad);
     }
     let mut r = Request {
-        ids: [0; 4],
+        ids: [0; MAX_REQUESTED],
         n: ids.len(),
     };
     for (slot, &id) in r.ids.iter_mut().zip(ids) {
-        if !(SID_HEALTH..=SID_SECURITY).contains(&id) && id != super::hk_upgrade::SID_UPGRADE {
+        if !(SID_HEALTH..=SID_SECURITY).contains(&id)
+            && id != super::hk_upgrade::SID_UPGRADE
+            && id != super::hk_ppp::SID_PPP
+        {
             return Err(Failure::with(FailureCode::UnknownStructure, u32::from(id)));
         }
         *slot = id;
@@ -377,7 +384,8 @@ mod tests {
                 ))
             );
         }
-        for bad in [&[][..], &[0], &[5, 1, 1, 1, 1, 1], &[2, 1]] {
+        assert!(parse_request(&[5, 1, 2, 3, 5, 6]).is_ok());
+        for bad in [&[][..], &[0], &[6, 1, 1, 1, 1, 1, 1], &[2, 1]] {
             assert_eq!(
                 parse_request(bad).unwrap_err().code,
                 FailureCode::BadAppData

@@ -18,8 +18,10 @@
 //! Avoids: heap; every builder writes into a caller's buffer.
 
 pub mod event;
+pub mod event_log;
 pub mod function;
 pub mod hk;
+pub mod hk_ppp;
 pub mod hk_upgrade;
 pub mod tc;
 pub mod time;

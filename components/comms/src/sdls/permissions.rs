@@ -22,7 +22,7 @@ impl Permissions {
     pub const UPGRADE: Permissions = Permissions(1 << 3);
     /// The security management service (key rotation, anti-replay floor).
     pub const KEY_MANAGEMENT: Permissions = Permissions(1 << 4);
-    /// Service 8 functions that reach the watchdog (leave safe mode).
+    /// Service 8 functions that reach the watchdog (leave safe mode, reboot).
     pub const NODE_CONTROL: Permissions = Permissions(1 << 5);
     /// No class.
     pub const NONE: Permissions = Permissions(0);

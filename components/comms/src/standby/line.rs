@@ -120,6 +120,20 @@ impl StandbyLine {
         self.stats
     }
 
+    /// The addresses units travel between: IPCP's negotiated ones once it is open (a client
+    /// that accepts addresses takes the node's), else the configured ones.
+    pub fn endpoints(&self) -> Endpoints {
+        let s = self.ppp.status();
+        if !s.network_up {
+            return self.ep;
+        }
+        Endpoints {
+            local_ip: s.local_ip,
+            peer_ip: s.peer_ip.unwrap_or(self.ep.peer_ip),
+            ..self.ep
+        }
+    }
+
     /// IPv4 may flow (IPCP Opened).
     pub fn is_up(&self) -> bool {
         self.ppp.status().network_up
@@ -172,12 +186,9 @@ impl StandbyLine {
                 break;
             };
             self.pos += 1;
-            let (ep, unit, unit_len, stats) = (
-                &self.ep,
-                &mut self.unit,
-                &mut self.unit_len,
-                &mut self.stats,
-            );
+            let ep = self.endpoints();
+            let (ep, unit, unit_len, stats) =
+                (&ep, &mut self.unit, &mut self.unit_len, &mut self.stats);
             let mut got = false;
             self.ppp
                 .receive(&[b], now_ms, &mut |d| match udp::unwrap(ep, d) {
@@ -204,7 +215,7 @@ impl StandbyLine {
         serial: &mut S,
         unit: &[u8],
     ) -> Result<(), StandbyError> {
-        let r = udp::wrap(&self.ep, unit, &mut self.datagram)
+        let r = udp::wrap(&self.endpoints(), unit, &mut self.datagram)
             .map_err(StandbyError::from)
             .and_then(|n| {
                 let d = self.datagram.get(..n).unwrap_or(&[]);

@@ -10,11 +10,12 @@
 //!   [`Endpoints::NODE`] and [`Endpoints::GROUND`].
 //!
 //! The node is the PPP server: passive (pppd's `silent`: it waits for the ground's
-//! Configure-Request and answers it at once, however long the line was idle), it assigns itself [`NODE_IP`] and the ground [`GROUND_IP`] in
-//! IPCP. The settings are RFC 1661's defaults (Restart timer 3 s, Max-Configure 10,
-//! Max-Terminate 2, Max-Failure 5) and pppd-style echo liveness ([`ECHO_INTERVAL_MS`] ×
-//! [`ECHO_FAILURE`]); they are constants of this module, not yet read from the system
-//! description.
+//! Configure-Request and answers it at once, however long the line was idle), it assigns itself
+//! and the ground the addresses of its [`Settings`] in IPCP. The settings (addresses, pppd-style
+//! echo liveness, RFC 1661's Restart timer and counters) come from the system description's
+//! `[standby-link]` table (the comms partition's build-time table); [`Settings::DEFAULT`] is what
+//! a description without it gets, and what the ground proposes first: the ground's client takes
+//! the addresses the node assigns in IPCP, whatever the node's description says.
 //!
 //! Avoids: the heap, IP fragmentation (a unit whose datagram exceeds the negotiated PPP MRU is
 //! refused whole, not cut), and trusting anything here for link health: only
@@ -25,19 +26,46 @@ pub mod udp;
 
 pub use line::{LineStats, StandbyLine, Step};
 
-/// The node's address on the standby link.
-pub const NODE_IP: [u8; 4] = [10, 16, 0, 1];
-/// The address the node gives the ground in IPCP.
-pub const GROUND_IP: [u8; 4] = [10, 16, 0, 2];
+/// The standby link's PPP settings (the description's `[standby-link]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The node's address on the standby link.
+    pub node_ip: [u8; 4],
+    /// The address the node gives the ground in IPCP.
+    pub ground_ip: [u8; 4],
+    /// Echo-Request after this long without a valid frame from the peer (pppd's
+    /// `lcp-echo-interval`).
+    pub echo_interval_ms: u32,
+    /// The link is declared down after this many unanswered echoes (pppd's `lcp-echo-failure`).
+    pub echo_failure: u8,
+    /// RFC 1661's Restart timer (doubled on each unanswered Configure-Request, up to 8 times).
+    pub restart_ms: u32,
+    /// RFC 1661's Max-Configure.
+    pub max_configure: u8,
+    /// RFC 1661's Max-Terminate.
+    pub max_terminate: u8,
+    /// RFC 1661's Max-Failure.
+    pub max_failure: u8,
+}
+
+impl Settings {
+    /// The defaults: 10.16.0.1 and 10.16.0.2, an echo every 2 s and down after 3 unanswered,
+    /// and RFC 1661's 3 s, 10, 2, 5.
+    pub const DEFAULT: Settings = Settings {
+        node_ip: [10, 16, 0, 1],
+        ground_ip: [10, 16, 0, 2],
+        echo_interval_ms: 2_000,
+        echo_failure: 3,
+        restart_ms: 3_000,
+        max_configure: 10,
+        max_terminate: 2,
+        max_failure: 5,
+    };
+}
 /// The node's UDP port for SDLS units.
 pub const NODE_PORT: u16 = 10_016;
 /// The ground's UDP port for SDLS units.
 pub const GROUND_PORT: u16 = 10_017;
-/// Echo-Request after this long without a valid frame from the peer (pppd's
-/// `lcp-echo-interval`).
-pub const ECHO_INTERVAL_MS: u32 = 2_000;
-/// The link is declared down after this many unanswered echoes (pppd's `lcp-echo-failure`).
-pub const ECHO_FAILURE: u8 = 3;
 /// IPv4 header (no options) plus UDP header.
 pub const IP_UDP_HEADER: usize = 28;
 /// The largest SDLS unit one datagram carries: within the MRU of [`ppp::MAX_INFO`] (2,100)
@@ -62,32 +90,88 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// The node's side (PPP server).
-    pub const NODE: Endpoints = Endpoints {
-        local_ip: NODE_IP,
-        peer_ip: GROUND_IP,
-        local_port: NODE_PORT,
-        peer_port: GROUND_PORT,
-        server: true,
-    };
-    /// The ground's side (PPP client).
-    pub const GROUND: Endpoints = Endpoints {
-        local_ip: GROUND_IP,
-        peer_ip: NODE_IP,
-        local_port: GROUND_PORT,
-        peer_port: NODE_PORT,
-        server: false,
-    };
+    /// The node's side (PPP server) with the default addresses.
+    pub const NODE: Endpoints = Endpoints::node(&Settings::DEFAULT);
+    /// The ground's side (PPP client) with the default addresses.
+    pub const GROUND: Endpoints = Endpoints::ground(&Settings::DEFAULT);
 
-    /// The PPP engine's settings for this side: RFC defaults, the echo liveness above, an MRU
-    /// of [`ppp::MAX_INFO`], these addresses, passive on the server, and `magic_seed` (from the board's RNG; 0 is replaced by 1, as a Magic-Number
-    /// of 0 means "none").
-    pub fn ppp_config(&self, magic_seed: u32) -> ppp::Config {
+    /// The node's side (PPP server) with the addresses of `s`.
+    pub const fn node(s: &Settings) -> Endpoints {
+        Endpoints {
+            local_ip: s.node_ip,
+            peer_ip: s.ground_ip,
+            local_port: NODE_PORT,
+            peer_port: GROUND_PORT,
+            server: true,
+        }
+    }
+
+    /// The ground's side (PPP client) with the addresses of `s`.
+    pub const fn ground(s: &Settings) -> Endpoints {
+        Endpoints {
+            local_ip: s.ground_ip,
+            peer_ip: s.node_ip,
+            local_port: GROUND_PORT,
+            peer_port: NODE_PORT,
+            server: false,
+        }
+    }
+
+    /// The PPP engine's settings for this side: the echo liveness and RFC 1661 timer and
+    /// counters of `s` (the Restart timer backs off to at most 8 times its value), an MRU of
+    /// [`ppp::MAX_INFO`], these addresses (the client accepts the ones the server assigns instead),
+    /// passive on the server, and `magic_seed` (0 is
+    /// replaced by 1, as a Magic-Number of 0 means "none").
+    pub fn ppp_config(&self, magic_seed: u32, s: &Settings) -> ppp::Config {
         let mut c = ppp::Config::new(self.local_ip, self.peer_ip, magic_seed.max(1));
-        c.echo_interval_ms = ECHO_INTERVAL_MS;
-        c.echo_failure = ECHO_FAILURE;
+        c.echo_interval_ms = s.echo_interval_ms;
+        c.echo_failure = s.echo_failure;
+        c.restart_ms = s.restart_ms;
+        c.restart_max_ms = s.restart_ms.saturating_mul(8);
+        c.max_configure = s.max_configure;
+        c.max_terminate = s.max_terminate;
+        c.max_failure = s.max_failure;
         c.mru = ppp::MAX_INFO as u16;
         c.passive = self.server;
+        // The client takes the addresses the node's description assigns (pppd's
+        // ipcp-accept-local/-remote); the node insists on its own.
+        c.accept_addresses = !self.server;
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_rfc_and_pppd_values_and_the_engine_takes_them() {
+        let c = Endpoints::NODE.ppp_config(7, &Settings::DEFAULT);
+        assert_eq!(
+            (
+                c.restart_ms,
+                c.restart_max_ms,
+                c.max_configure,
+                c.max_terminate,
+                c.max_failure
+            ),
+            (3_000, 24_000, 10, 2, 5)
+        );
+        assert_eq!((c.echo_interval_ms, c.echo_failure), (2_000, 3));
+        assert_eq!((c.local_ip, c.peer_ip), ([10, 16, 0, 1], [10, 16, 0, 2]));
+        assert!(c.validate().is_ok());
+        let s = Settings {
+            node_ip: [192, 168, 7, 1],
+            restart_ms: 500,
+            max_failure: 1,
+            ..Settings::DEFAULT
+        };
+        let c = Endpoints::ground(&s).ppp_config(0, &s);
+        assert_eq!((c.local_ip, c.peer_ip), ([10, 16, 0, 2], [192, 168, 7, 1]));
+        assert_eq!(
+            (c.restart_ms, c.restart_max_ms, c.max_failure),
+            (500, 4_000, 1)
+        );
+        assert!(c.validate().is_ok());
     }
 }
