@@ -24,8 +24,8 @@ fn system_tables() -> String {
     for c in &system.components {
         writeln!(
             out,
-            "    ComponentDesc {{ name: {:?}, priority: {}, root: {} }},",
-            c.name, c.priority, c.root
+            "    ComponentDesc {{ name: {:?}, priority: {}, root: {}, stack_size: {:#x} }},",
+            c.name, c.priority, c.root, c.stack_size
         )
         .unwrap();
     }
@@ -47,6 +47,34 @@ fn system_tables() -> String {
             ch.spec.slot_count(),
             ch.spec.slot_size(),
             copy_in(&system, ch)
+        )
+        .unwrap();
+    }
+    writeln!(out, "];").unwrap();
+    let devices: Vec<_> = system
+        .board
+        .devices
+        .iter()
+        .filter_map(|d| Some((d, d.owner?)))
+        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng"))
+        .collect();
+    writeln!(
+        out,
+        "pub static DEVICES: [DeviceDesc; {}] = [",
+        devices.len()
+    )
+    .unwrap();
+    for (d, owner) in devices {
+        let owner = system
+            .components
+            .iter()
+            .position(|c| c.id == owner)
+            .expect("kernel_config checked every owner is a component");
+        writeln!(
+            out,
+            "    DeviceDesc {{ name: {:?}, kind: {:?}, owner: {owner} }},",
+            d.name,
+            d.kind.as_str()
         )
         .unwrap();
     }

@@ -4,10 +4,12 @@
 //! initialised against the description's geometry), builds the component's `runtime::CapSet`
 //! and runs the runtime's event loop on the seL4 backend ([`backend`]).
 //!
-//! Component logic: as on the sim board for a partition without application logic yet,
-//! `runtime::Idle`, whose event loop answers the watchdog's pings. The watchdog, signer and comms
-//! partitions need drivers (flash, RNG, hardware watchdog, links) this board does not have yet,
-//! so the monitor does not start them (boards/qemu-x86/README.md).
+//! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board: the
+//! signer runs `signer_partition::SignerPd` on this board's drivers ([`drivers`]: RAM-backed,
+//! volatile flash; an rng seeded by the monitor, not secret); upgrade runs `runtime::Idle`, as
+//! on the sim board, whose event loop answers the watchdog's pings. The watchdog and comms
+//! partitions need drivers this board does not have yet (hardware watchdog, links), so the
+//! monitor does not start them (boards/qemu-x86/README.md).
 //!
 //! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
 //! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.
@@ -15,12 +17,14 @@
 #![no_main]
 
 mod backend;
+mod drivers;
+mod flash;
 mod logger;
 
 use backend::Sel4Wait;
 use ipc::{Region, SenderTrust};
 use protocol::ComponentId;
-use runtime::{CapSetBuilder, Source};
+use runtime::{CapSetBuilder, DeviceCap, Source};
 use sel4::Word;
 use sel4::notify::Sel4Notify;
 use system::*;
@@ -87,9 +91,30 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
                 .map_err(|_| "cannot grant a receive end")?;
         }
     }
-    log::info!("running the event loop on seL4 (no application logic yet: runtime::Idle)");
-    runtime::run::<runtime::Idle>(caps.build(), Sel4Wait::new(tsc_mhz))
-        .map_err(|_| "the event loop stopped")
+    for (d, dev) in DEVICES.iter().enumerate().filter(|(_, d)| d.owner == me) {
+        caps.device(DeviceCap {
+            name: dev.name,
+            kind: dev.kind,
+            handles: [d as i32, -1],
+            source: None,
+        })
+        .map_err(|_| "cannot grant a device")?;
+    }
+    let (caps, wait) = (caps.build(), Sel4Wait::new(tsc_mhz));
+    let stopped = match COMPONENTS[me].name {
+        "signer" => {
+            log::info!("running the signer's partition code on seL4 (SignerPd)");
+            runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
+        }
+        _ => {
+            log::info!("running the event loop on seL4 (no application logic yet: runtime::Idle)");
+            runtime::run::<runtime::Idle>(caps, wait)
+        }
+    };
+    stopped.map_err(|e| {
+        log::error!("{e}");
+        "the event loop stopped"
+    })
 }
 
 /// Stops this component with a fault the monitor receives.

@@ -3,7 +3,7 @@
 //! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
 //! MCS), retypes its objects from untyped memory ([`alloc`]), builds every component of the
 //! system description (`system` crate) as a CSpace of exactly its grants and a VSpace with its
-//! channels' rings ([`partitions`]), starts the upgrade partition ([`start`]) and pings it in
+//! channels' rings ([`partitions`]), starts the upgrade and signer partitions ([`start`]) and pings them in
 //! the watchdog's place ([`standin`]), then runs the isolation probe ([`probe`]): a component
 //! loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace holding only its grants,
 //! whose violations each reach the monitor's fault endpoint, are reported, and lead to a
@@ -20,6 +20,7 @@ mod alloc;
 mod bootinfo;
 mod partitions;
 mod probe;
+mod seed;
 mod standin;
 mod start;
 mod vspace;
@@ -88,38 +89,51 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     }
 }
 
-/// Builds every component of the description, starts the one that can run, pings it in the
+/// Builds every component of the description, starts the ones that can run, pings them in the
 /// watchdog's place, then runs the isolation probe.
 fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
-    let mut scratch = vspace::Scratch::new(alloc, ipc)?;
+    let mut scratch = vspace::Scratch::new();
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    let index = system::COMPONENTS
-        .iter()
-        .position(|c| c.name == STARTED)
-        .ok_or(Failed::NotDescribed(STARTED))?;
-    start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz).map_err(Failed::Start)?;
-    let mut pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep).map_err(Failed::Ping)?;
-    pinger.round().map_err(Failed::Ping)?;
+    standin::bind_pongs(ipc, &built).map_err(|e| Failed::Ping("the pongs", e))?;
+    let mut pingers = [None, None];
+    for (which, (name, _, _)) in standin::PINGED.iter().enumerate() {
+        let index = system::COMPONENTS
+            .iter()
+            .position(|c| c.name == *name)
+            .ok_or(Failed::NotDescribed(name))?;
+        start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz)
+            .map_err(|e| Failed::Start(name, e))?;
+        let pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep, which)
+            .map_err(|e| Failed::Ping(name, e))?;
+        pingers[which] = Some(pinger);
+    }
+    let round = |pingers: &mut [Option<standin::Pinger>; 2]| {
+        pingers
+            .iter_mut()
+            .zip(standin::PINGED)
+            .try_for_each(|(p, (name, _, _))| match p {
+                Some(p) => p.round().map_err(|e| Failed::Ping(name, e)),
+                None => Err(Failed::NotDescribed(name)),
+            })
+    };
+    round(&mut pingers)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "after the probe's faults, {STARTED} still answers:"
+        "after the probe's faults, upgrade and signer still answer:"
     );
-    pinger.round().map_err(Failed::Ping)
+    round(&mut pingers)
 }
-
-/// The component the monitor starts: the one whose partition needs no drivers (see start.rs).
-const STARTED: &str = "upgrade";
 
 /// Which part of the monitor's work failed.
 enum Failed {
     Step(alloc::StepError),
     NoUntyped,
     NotDescribed(&'static str),
-    Start(start::StartError),
-    Ping(standin::PingError),
+    Start(&'static str, start::StartError),
+    Ping(&'static str, standin::PingError),
     Probe(probe::ProbeError),
 }
 
@@ -135,8 +149,8 @@ impl core::fmt::Display for Failed {
             Self::Step(e) => write!(f, "{e}"),
             Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
             Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
-            Self::Start(e) => write!(f, "starting {STARTED}: {e}"),
-            Self::Ping(e) => write!(f, "pinging {STARTED}: {e}"),
+            Self::Start(name, e) => write!(f, "starting {name}: {e}"),
+            Self::Ping(name, e) => write!(f, "pinging {name}: {e}"),
             Self::Probe(e) => write!(f, "isolation probe: {e}"),
         }
     }

@@ -85,7 +85,7 @@ pub fn build(
             "cspace {}: slot {SLOT_FAULT_EP} = endpoint fault (badge {badge:#x})",
             c.name
         );
-        built.vspace[i] = Some(VSpace::new(alloc, ipc, WINDOW_BASE)?);
+        built.vspace[i] = Some(VSpace::new(alloc, ipc)?);
     }
     for ch in 0..CHANNELS.len() {
         grant_channel(alloc, ipc, scratch, &mut built, ch)?;

@@ -93,14 +93,14 @@ pub fn run(
         (1 << CNODE_BITS) - 2
     );
 
-    let vs = VSpace::new(alloc, ipc, VSPACE_BASE)?;
+    let vs = VSpace::new(alloc, ipc)?;
     let (entry, pages) =
         vspace::load_elf(&vs, alloc, ipc, scratch, PROBE_ELF).map_err(ProbeError::Load)?;
     for i in 0..STACK_PAGES {
         vs.new_page(
             alloc,
             ipc,
-            scratch,
+            None,
             STACK_TOP - (i + 1) * (1 << seL4_PageBits),
             RW,
         )?;

@@ -1,10 +1,11 @@
-//! The monitor standing in for the watchdog, which does not run on seL4 yet: it pings a started
+//! The monitor standing in for the watchdog, which does not run on seL4 yet: it pings each started
 //! component over the watchdog's own ping channel and checks the pong on the watchdog's pong
 //! channel, with the real `ipc` endpoints, exactly as the watchdog would (nonce and sequence
 //! echoed, the right component id). The log says "standing in for the watchdog" on every line.
 //!
-//! To do so the monitor keeps its mapping of those two rings ([`KEPT`]), so they are shared by
-//! three address spaces instead of two until the watchdog partition runs here.
+//! To do so the monitor keeps its mapping of those rings ([`KEPT`]), so they are shared by
+//! three address spaces instead of two until the watchdog partition runs here. Every pong
+//! channel signals the watchdog's notification, which [`bind_pongs`] binds to the monitor once.
 //!
 //! Avoids: any other channel; any message but ping and pong.
 
@@ -17,12 +18,37 @@ use sel4::notify::Sel4Notify;
 use sel4::*;
 use system::*;
 
-/// The rings whose monitor mapping is kept for the stand-in.
-pub const KEPT: [&str; 2] = ["upgrade-ping", "upgrade-pong"];
+/// The rings whose monitor mapping is kept for the stand-in: the ping and pong channels of
+/// each component it pings ([`PINGED`]).
+pub const KEPT: [&str; 4] = ["upgrade-ping", "upgrade-pong", "signer-ping", "signer-pong"];
+/// The components the stand-in pings, with their ping and pong channels.
+pub const PINGED: [(&str, &str, &str); 2] =
+    [("upgrade", KEPT[0], KEPT[1]), ("signer", KEPT[2], KEPT[3])];
 /// Pings per round.
 const PINGS: u32 = 3;
 
 static mut PONG_SCRATCH: [u64; 64] = [0; 64];
+/// Whether a copy-in pong channel took [`PONG_SCRATCH`] already.
+static SCRATCH_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Binds the notification every pong channel signals (the watchdog's) to the monitor's TCB, so
+/// that one receive on the fault endpoint sees either a pong's signal or a component's fault.
+pub fn bind_pongs(ipc: &mut IpcBuffer, built: &Built) -> Result<(), PingError> {
+    let mut receiver = None;
+    for (_, _, pong) in PINGED {
+        let r = CHANNELS[channel(pong)?].receiver;
+        if receiver.replace(r).is_some_and(|x| x != r) {
+            return Err(PingError::Missing("one receiver of every pong channel"));
+        }
+    }
+    let notification = built.notification[receiver.ok_or(PingError::Missing("a pong channel"))?];
+    let what = "bind the pong notification to the monitor";
+    step(
+        what,
+        ipc.tcb_bind_notification(seL4_CapInitThreadTCB, notification),
+    )?;
+    Ok(())
+}
 
 /// Why the stand-in's check failed.
 pub enum PingError {
@@ -94,14 +120,16 @@ pub struct Pinger {
 }
 
 impl Pinger {
-    /// Takes the stand-in's ends of [`KEPT`] (once: each end exists once).
+    /// Takes the stand-in's ends of `PINGED[which]`'s channels (once: each end exists once).
     pub fn new(
         alloc: &mut Alloc,
         ipc: &mut IpcBuffer,
         built: &Built,
         fault_ep: CPtr,
+        which: usize,
     ) -> Result<Self, PingError> {
-        let (ping_ch, pong_ch) = (channel(KEPT[0])?, channel(KEPT[1])?);
+        let (_, ping, pong) = PINGED[which];
+        let (ping_ch, pong_ch) = (channel(ping)?, channel(pong)?);
         let target = CHANNELS[ping_ch].receiver;
         let signal = alloc.slot()?;
         let bit = 1 << source_index(ping_ch);
@@ -125,19 +153,16 @@ impl Pinger {
             unsafe { Region::attach(built.ring[ch], len, CHANNELS[ch].spec) }
                 .map_err(|_| PingError::Endpoint)
         };
-        let pong_notification = built.notification[CHANNELS[pong_ch].receiver];
-        let what = "bind the pong notification to the monitor";
-        step(
-            what,
-            ipc.tcb_bind_notification(seL4_CapInitThreadTCB, pong_notification),
-        )?;
         let tx = Sender::new(attach(ping_ch)?.into_send_cap(), Sel4Notify(signal))
             .map_err(|_| PingError::Endpoint)?;
         let pong_region = attach(pong_ch)?;
         let rx = if CHANNELS[pong_ch].copy_in {
+            if SCRATCH_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
+                return Err(PingError::Missing("a second copy-in buffer for pongs"));
+            }
             let buf = &raw mut PONG_SCRATCH;
-            // SAFETY: the monitor's only thread; Pinger::new runs once, so this is the only
-            // reference to the buffer ever made.
+            // SAFETY: the monitor's only thread; SCRATCH_TAKEN lets this run once, so this is
+            // the only reference to the buffer ever made.
             let buf: &'static mut [u64] = unsafe { &mut *buf };
             Receiver::copy_in(pong_region.into_recv_cap(SenderTrust::Untrusted), buf)
         } else {

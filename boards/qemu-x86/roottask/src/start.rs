@@ -52,8 +52,12 @@ pub fn start(
     };
     let (entry, pages) =
         vspace::load_elf(vs, alloc, ipc, scratch, PARTITION_ELF).map_err(StartError::Load)?;
-    for i in 0..STACK_PAGES {
-        vs.new_page(alloc, ipc, scratch, STACK_TOP - (i + 1) * PAGE, RW)?;
+    let stack_pages = c.stack_size.div_ceil(PAGE);
+    for i in 0..stack_pages {
+        vs.new_page(alloc, ipc, None, STACK_TOP - (i + 1) * PAGE, RW)?;
+    }
+    for d in (0..DEVICES.len()).filter(|&d| DEVICES[d].owner == index) {
+        map_device(alloc, ipc, scratch, vs, d)?;
     }
     let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype component TCB")?;
     let guard = guard_data(seL4_WordBits - CNODE_BITS);
@@ -68,8 +72,46 @@ pub fn start(
     )?;
     log!(
         "monitor",
-        "started {}: partition program ({pages} pages at {WINDOW_BASE:#x}), priority {prio}",
+        "started {}: partition program ({pages} pages at {WINDOW_BASE:#x}), {stack_pages} stack pages, priority {prio}",
         c.name
     );
     Ok(tcb)
+}
+
+/// Maps device `d`'s RAM into its owner's VSpace: a flash as zeroed frames (erased: this
+/// board's flash reads 0x00 when erased), the rng as one read-only page holding the seed.
+fn map_device(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut Scratch,
+    vs: &vspace::VSpace,
+    d: usize,
+) -> Result<(), StepError> {
+    let dev = &DEVICES[d];
+    let (base, bytes) = (device_vaddr(d), device_bytes(dev));
+    if dev.kind == "rng" {
+        let (_, seed) = vs.new_page(alloc, ipc, Some(scratch), base, vspace::RO)?;
+        // SAFETY: a fresh frame mapped read-write for the monitor; RNG_SEED_BYTES < PAGE.
+        let seed = unsafe { core::slice::from_raw_parts_mut(seed, RNG_SEED_BYTES) };
+        crate::seed::draw(seed);
+        log!(
+            "monitor",
+            "device {} of {}: seed page at {base:#x} (read-only); {}",
+            dev.name,
+            COMPONENTS[dev.owner].name,
+            crate::seed::WARNING
+        );
+        return Ok(());
+    }
+    for p in 0..bytes / PAGE {
+        vs.new_page(alloc, ipc, None, base + p * PAGE, RW)?;
+    }
+    log!(
+        "monitor",
+        "device {} of {}: {} KiB of RAM at {base:#x}, erased; VOLATILE: its contents are lost at every boot",
+        dev.name,
+        COMPONENTS[dev.owner].name,
+        bytes >> 10
+    );
+    Ok(())
 }

@@ -1,0 +1,64 @@
+//! The qemu-x86 board's driver glue ([`runtime::Drivers`]): the drivers a partition makes from
+//! the device capabilities it took. A device capability's `handles[0]` is the device's index in
+//! `system::DEVICES`; the monitor mapped that device's RAM at `system::device_vaddr`.
+//!
+//! | device kind | driver | made from |
+//! | --- | --- | --- |
+//! | `flash` | [`RamFlash`] (volatile) | the RAM the monitor mapped for it |
+//! | `rng` | `chacha20::ChaCha20Rng` | the 32-byte seed on the page the monitor mapped read-only |
+//!
+//! **The rng is not a real RNG here**: its seed comes from the TSC at boot (the monitor's
+//! `seed.rs`; QEMU's Nehalem has no RDRAND), which is not secret. **Sealing secret**: as on the
+//! sim board, a public constant ([`QEMU_SEAL_SECRET`]); it detects corruption, protects nothing.
+//!
+//! Avoids: mapping or naming memory itself; a device is made only from a granted capability.
+
+use crate::flash::RamFlash;
+use chacha20::ChaCha20Rng;
+use chacha20::rand_core::SeedableRng;
+use runtime::DeviceCap;
+use runtime::drivers::{DriverError, Drivers, expect_kind};
+use system::{DEVICES, RNG_SEED_BYTES, device_bytes, device_vaddr};
+
+/// This board's sealing secret (public; see the module docs).
+pub const QEMU_SEAL_SECRET: [u8; 32] = *b"spacenode qemu-x86 seal (PUBLIC)";
+
+/// The qemu-x86 board's drivers.
+pub struct Sel4Drivers;
+
+/// The index in `system::DEVICES` of a granted device of kind `kind`.
+fn device(device: &DeviceCap, kind: &str) -> Result<usize, DriverError> {
+    expect_kind(device, kind)?;
+    usize::try_from(device.handles[0])
+        .ok()
+        .filter(|&d| DEVICES.get(d).is_some_and(|x| x.name == device.name))
+        .ok_or(DriverError::Unavailable(device.name))
+}
+
+impl Drivers for Sel4Drivers {
+    type Flash = RamFlash;
+    type Rng = ChaCha20Rng;
+
+    fn flash(cap: DeviceCap) -> Result<RamFlash, DriverError> {
+        let d = device(&cap, "flash")?;
+        // SAFETY: the monitor mapped device_bytes of RAM read-write at device_vaddr into this
+        // partition only; the capability set hands the device out once, so this is its owner.
+        Ok(unsafe { RamFlash::new(device_vaddr(d), device_bytes(&DEVICES[d]) as usize) })
+    }
+
+    fn rng(cap: DeviceCap) -> Result<ChaCha20Rng, DriverError> {
+        let d = device(&cap, "rng")?;
+        let mut seed = [0u8; RNG_SEED_BYTES];
+        // SAFETY: the monitor mapped the seed page read-only at device_vaddr for this partition;
+        // it holds RNG_SEED_BYTES bytes.
+        seed.copy_from_slice(unsafe {
+            core::slice::from_raw_parts(device_vaddr(d) as *const u8, RNG_SEED_BYTES)
+        });
+        Ok(ChaCha20Rng::from_seed(seed))
+    }
+
+    fn seal_secret(cap: &DeviceCap) -> Result<[u8; 32], DriverError> {
+        device(cap, "flash")?;
+        Ok(QEMU_SEAL_SECRET)
+    }
+}
