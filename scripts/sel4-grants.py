@@ -7,7 +7,7 @@ the grants of the system description, read here independently of the Rust code (
 For every component but the root task: slot 1 its own notification (wait), slot 2 the fault
 endpoint, then exactly one signal capability per channel it sends (to that channel's receiver),
 and nothing else; a ring mapped for every channel it sends or receives, and no other ring.
-Devices: every device the monitor maps (the board file's flash and rng kinds; the board uses
+Devices: every device the monitor maps (the board file's flash, rng and watchdog kinds; the board uses
 the sim board file, kernel-config/boards/sim.toml) is mapped into a component that lists it in
 its `devices`, once, and every started component gets each such device it lists.
 Exits non-zero with every difference listed."""
@@ -47,7 +47,7 @@ for name in components:
     print(f"sel4-grants: {name}: {len(all_slots)} capabilities, {len(sends)} send and {len(recvs)} receive rings")
 
 board = tomllib.load(open(sys.argv[1].rsplit("/", 1)[0] + "/boards/sim.toml", "rb"))
-mapped_kinds = {d["name"] for d in board["device"] if d["kind"] in ("flash", "rng")}
+mapped_kinds = {d["name"] for d in board["device"] if d["kind"] in ("flash", "rng", "watchdog")}
 device_lines = got(r"^\[monitor\] device (\S+) of (\S+): ")
 for name in components:
     wanted = {d for c in desc["component"] if c["name"] == name for d in c.get("devices", [])}

@@ -56,7 +56,7 @@ fn system_tables() -> String {
         .devices
         .iter()
         .filter_map(|d| Some((d, d.owner?)))
-        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng"))
+        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng" | "watchdog"))
         .collect();
     writeln!(
         out,

@@ -6,6 +6,7 @@
 //! | --- | --- | --- |
 //! | `flash` | [`RamFlash`] (volatile) | the RAM the monitor mapped for it |
 //! | `rng` | `chacha20::ChaCha20Rng` | the 32-byte seed on the page the monitor mapped read-only |
+//! | `watchdog` | [`MonitorWatchdog`] (emulated by the monitor) | the page the monitor mapped read-write and checks every tick |
 //!
 //! **The rng is not a real RNG here**: its seed comes from the TSC at boot (the monitor's
 //! `seed.rs`; QEMU's Nehalem has no RDRAND), which is not secret. **Sealing secret**: as on the
@@ -16,8 +17,10 @@
 use crate::flash::RamFlash;
 use chacha20::ChaCha20Rng;
 use chacha20::rand_core::SeedableRng;
+use core::time::Duration;
+use hal::watchdog::{WatchdogError, WatchdogTimer};
 use runtime::DeviceCap;
-use runtime::drivers::{DriverError, Drivers, expect_kind};
+use runtime::drivers::{DriverError, Drivers, WatchdogDrivers, expect_kind};
 use system::{DEVICES, RNG_SEED_BYTES, device_bytes, device_vaddr};
 
 /// This board's sealing secret (public; see the module docs).
@@ -60,5 +63,71 @@ impl Drivers for Sel4Drivers {
     fn seal_secret(cap: &DeviceCap) -> Result<[u8; 32], DriverError> {
         device(cap, "flash")?;
         Ok(QEMU_SEAL_SECRET)
+    }
+}
+
+/// The hardware watchdog of this board, emulated by the monitor: a page of two words the
+/// monitor checks at every timer tick (timeout in µs, 0 until started; kick count). A start
+/// or kick bumps the count; if the count stays the same for longer than the timeout, the
+/// monitor ends the run as a board reset. QEMU's `ib700` only times out in 2 s steps, which
+/// does not fit the watchdog's 1 s.
+pub struct MonitorWatchdog {
+    page: *mut u64,
+    started: bool,
+}
+
+/// Timeouts the monitor can check: above its 10 ms tick, at most a minute.
+const WATCHDOG_RANGE: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(60));
+
+impl MonitorWatchdog {
+    fn bump(&mut self) {
+        // SAFETY: the page the monitor mapped read-write for this partition (see `watchdog`);
+        // word 1 is the kick count, which only this partition writes.
+        unsafe {
+            let kicks = self.page.add(1);
+            kicks.write_volatile(kicks.read_volatile().wrapping_add(1));
+        }
+    }
+}
+
+impl WatchdogTimer for MonitorWatchdog {
+    fn timeout_range(&self) -> (Duration, Duration) {
+        WATCHDOG_RANGE
+    }
+
+    fn start(&mut self, timeout: Duration) -> Result<(), WatchdogError> {
+        let (min, max) = WATCHDOG_RANGE;
+        if timeout < min || timeout > max {
+            return Err(WatchdogError::TimeoutOutOfRange {
+                requested: timeout,
+                min,
+                max,
+            });
+        }
+        // SAFETY: as in `bump`; word 0 is the timeout, which only this partition writes.
+        unsafe { self.page.write_volatile(timeout.as_micros() as u64) };
+        self.started = true;
+        self.bump();
+        Ok(())
+    }
+
+    fn kick(&mut self) -> Result<(), WatchdogError> {
+        if !self.started {
+            return Err(WatchdogError::NotStarted);
+        }
+        self.bump();
+        Ok(())
+    }
+}
+
+impl WatchdogDrivers for Sel4Drivers {
+    type Watchdog = MonitorWatchdog;
+
+    fn watchdog(cap: DeviceCap) -> Result<MonitorWatchdog, DriverError> {
+        let d = device(&cap, "watchdog")?;
+        Ok(MonitorWatchdog {
+            page: device_vaddr(d) as *mut u64,
+            started: false,
+        })
     }
 }

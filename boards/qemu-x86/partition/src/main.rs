@@ -100,8 +100,19 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
         })
         .map_err(|_| "cannot grant a device")?;
     }
+    const _: () = assert!(START_SEED_BYTES == runtime::SEED_LEN);
+    let mut seed = [0u8; START_SEED_BYTES];
+    // SAFETY: the monitor mapped this start's seed page read-only at START_SEED_VADDR.
+    seed.copy_from_slice(unsafe {
+        core::slice::from_raw_parts(START_SEED_VADDR as *const u8, START_SEED_BYTES)
+    });
+    caps.seed(seed);
     let (caps, wait) = (caps.build(), Sel4Wait::new(tsc_mhz));
     let stopped = match COMPONENTS[me].name {
+        "watchdog" => {
+            log::info!("running the watchdog's partition code on seL4 (WatchdogPd)");
+            runtime::run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
+        }
         "signer" => {
             log::info!("running the signer's partition code on seL4 (SignerPd)");
             runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)

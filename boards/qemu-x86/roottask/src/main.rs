@@ -18,11 +18,12 @@
 
 mod alloc;
 mod bootinfo;
+mod events;
 mod partitions;
 mod probe;
 mod seed;
-mod standin;
 mod start;
+mod timer;
 mod vspace;
 
 use alloc::Alloc;
@@ -96,35 +97,37 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    standin::bind_pongs(ipc, &built).map_err(|e| Failed::Ping("the pongs", e))?;
-    let mut pingers = [None, None];
-    for (which, (name, _, _)) in standin::PINGED.iter().enumerate() {
-        let index = system::COMPONENTS
-            .iter()
-            .position(|c| c.name == *name)
-            .ok_or(Failed::NotDescribed(name))?;
-        start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz)
-            .map_err(|e| Failed::Start(name, e))?;
-        let pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep, which)
-            .map_err(|e| Failed::Ping(name, e))?;
-        pingers[which] = Some(pinger);
+    let mut started = [(0, None); STARTED.len()];
+    for (slot, name) in started.iter_mut().zip(STARTED).take(2) {
+        *slot = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, name)?;
     }
-    let round = |pingers: &mut [Option<standin::Pinger>; 2]| {
-        pingers
-            .iter_mut()
-            .zip(standin::PINGED)
-            .try_for_each(|(p, (name, _, _))| match p {
-                Some(p) => p.round().map_err(|e| Failed::Ping(name, e)),
-                None => Err(Failed::NotDescribed(name)),
-            })
-    };
-    round(&mut pingers)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "after the probe's faults, upgrade and signer still answer:"
+        "the probe's faults handled; starting the watchdog, which pings upgrade, signer, comms and the monitor"
     );
-    round(&mut pingers)
+    started[2] = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, STARTED[2])?;
+    events::run(alloc, ipc, &built, fault_ep, &started).map_err(Failed::Loop)
+}
+
+/// The components the monitor starts, in order (the watchdog after the probe).
+const STARTED: [&str; 3] = ["upgrade", "signer", "watchdog"];
+
+fn start_named(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut vspace::Scratch,
+    built: &partitions::Built,
+    tsc_mhz: Word,
+    name: &'static str,
+) -> Result<(usize, Option<*const u64>), Failed> {
+    let index = system::COMPONENTS
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or(Failed::NotDescribed(name))?;
+    let s = start::start(alloc, ipc, scratch, built, index, tsc_mhz)
+        .map_err(|e| Failed::Start(name, e))?;
+    Ok((index, s.watchdog))
 }
 
 /// Which part of the monitor's work failed.
@@ -133,7 +136,7 @@ enum Failed {
     NoUntyped,
     NotDescribed(&'static str),
     Start(&'static str, start::StartError),
-    Ping(&'static str, standin::PingError),
+    Loop(events::LoopError),
     Probe(probe::ProbeError),
 }
 
@@ -150,7 +153,7 @@ impl core::fmt::Display for Failed {
             Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
             Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
             Self::Start(name, e) => write!(f, "starting {name}: {e}"),
-            Self::Ping(name, e) => write!(f, "pinging {name}: {e}"),
+            Self::Loop(e) => write!(f, "with the watchdog running: {e}"),
             Self::Probe(e) => write!(f, "isolation probe: {e}"),
         }
     }

@@ -159,7 +159,7 @@ fn grant_channel(
             error: Error(seL4_InvalidArgument),
         });
     }
-    if monitor_is_end || crate::standin::KEPT.contains(&desc.name) {
+    if monitor_is_end {
         built.ring[ch] = base;
     } else {
         for copy in &mine[..pages as usize] {

@@ -1,15 +1,16 @@
-//! The signer's rng seed on this board. QEMU's emulated Nehalem (TCG) has no RDRAND and the
+//! The seeds of this board (the signer's rng, every start's `runtime` seed). QEMU's emulated Nehalem (TCG) has no RDRAND and the
 //! board has no entropy device, so the seed is drawn from the time stamp counter at boot,
 //! spread over 32 bytes with splitmix64. It differs from boot to boot but is **not secret**
 //! (anyone who knows roughly when the node booted can guess it) and this is **not a real
-//! RNG**: keys made from it protect nothing. The monitor says so on the boot log, every boot.
+//! RNG**: keys or nonces made from it protect nothing. The monitor says so on the boot log,
+//! every boot. It fills the signer's rng seed and every start's seed (`runtime` seed).
 //!
 //! Avoids: presenting this as entropy anywhere (the log line is [`WARNING`]).
 
 use core::arch::x86_64::_rdtsc;
 
 /// What the boot log says about the seed.
-pub const WARNING: &str = "its seed is drawn from the TSC at boot: NOT SECRET and NOT A REAL RNG (QEMU TCG has no RDRAND); keys made on this board protect nothing";
+pub const WARNING: &str = "its seed is drawn from the TSC: NOT SECRET and NOT A REAL RNG (QEMU TCG has no RDRAND); nothing made from it (keys, nonces) is secret";
 
 /// Fills `out` from the TSC (see the module docs).
 pub fn draw(out: &mut [u8]) {

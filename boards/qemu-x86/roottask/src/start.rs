@@ -34,7 +34,14 @@ impl core::fmt::Display for StartError {
     }
 }
 
-/// Starts component `index`; returns its TCB.
+/// What the monitor keeps of a started component.
+pub struct Started {
+    /// The monitor's mapping of its hardware watchdog page, if it owns one (words: timeout in
+    /// µs, 0 until started; kick count).
+    pub watchdog: Option<*const u64>,
+}
+
+/// Starts component `index`.
 pub fn start(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -42,7 +49,7 @@ pub fn start(
     built: &Built,
     index: usize,
     tsc_mhz: Word,
-) -> Result<CPtr, StartError> {
+) -> Result<Started, StartError> {
     let c = &COMPONENTS[index];
     let Some(vs) = &built.vspace[index] else {
         return Err(StartError::Step(StepError {
@@ -56,9 +63,15 @@ pub fn start(
     for i in 0..stack_pages {
         vs.new_page(alloc, ipc, None, STACK_TOP - (i + 1) * PAGE, RW)?;
     }
+    let mut watchdog = None;
     for d in (0..DEVICES.len()).filter(|&d| DEVICES[d].owner == index) {
-        map_device(alloc, ipc, scratch, vs, d)?;
+        if let Some(page) = map_device(alloc, ipc, scratch, vs, d)? {
+            watchdog = Some(page);
+        }
     }
+    let (_, seed) = vs.new_page(alloc, ipc, Some(scratch), START_SEED_VADDR, vspace::RO)?;
+    // SAFETY: a fresh frame mapped read-write for the monitor; START_SEED_BYTES < PAGE.
+    crate::seed::draw(unsafe { core::slice::from_raw_parts_mut(seed, START_SEED_BYTES) });
     let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype component TCB")?;
     let guard = guard_data(seL4_WordBits - CNODE_BITS);
     let prio = c.priority as Word;
@@ -72,23 +85,40 @@ pub fn start(
     )?;
     log!(
         "monitor",
+        "{}: start seed at {START_SEED_VADDR:#x} (read-only); {}",
+        c.name,
+        crate::seed::WARNING
+    );
+    log!(
+        "monitor",
         "started {}: partition program ({pages} pages at {WINDOW_BASE:#x}), {stack_pages} stack pages, priority {prio}",
         c.name
     );
-    Ok(tcb)
+    Ok(Started { watchdog })
 }
 
 /// Maps device `d`'s RAM into its owner's VSpace: a flash as zeroed frames (erased: this
-/// board's flash reads 0x00 when erased), the rng as one read-only page holding the seed.
+/// board's flash reads 0x00 when erased), the rng as one read-only page holding the seed, the
+/// hardware watchdog as one read-write page the monitor keeps mapped (returned) and checks.
 fn map_device(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
     scratch: &mut Scratch,
     vs: &vspace::VSpace,
     d: usize,
-) -> Result<(), StepError> {
+) -> Result<Option<*const u64>, StepError> {
     let dev = &DEVICES[d];
     let (base, bytes) = (device_vaddr(d), device_bytes(dev));
+    if dev.kind == "watchdog" {
+        let (_, page) = vs.new_page(alloc, ipc, Some(scratch), base, RW)?;
+        log!(
+            "monitor",
+            "device {} of {}: a page at {base:#x} the monitor checks every tick: EMULATED by the monitor (QEMU's ib700 times out in 2 s steps); its expiry ends the run as a board reset",
+            dev.name,
+            COMPONENTS[dev.owner].name
+        );
+        return Ok(Some(page as *const u64));
+    }
     if dev.kind == "rng" {
         let (_, seed) = vs.new_page(alloc, ipc, Some(scratch), base, vspace::RO)?;
         // SAFETY: a fresh frame mapped read-write for the monitor; RNG_SEED_BYTES < PAGE.
@@ -101,7 +131,7 @@ fn map_device(
             COMPONENTS[dev.owner].name,
             crate::seed::WARNING
         );
-        return Ok(());
+        return Ok(None);
     }
     for p in 0..bytes / PAGE {
         vs.new_page(alloc, ipc, None, base + p * PAGE, RW)?;
@@ -113,5 +143,5 @@ fn map_device(
         COMPONENTS[dev.owner].name,
         bytes >> 10
     );
-    Ok(())
+    Ok(None)
 }

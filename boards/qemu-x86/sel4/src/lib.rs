@@ -332,6 +332,34 @@ impl IpcBuffer {
         self.invoke(frame, X86PageUnmap, &[], &[])
     }
 
+    /// `seL4_IRQControl_GetIOAPIC`: an IRQ handler capability, in the monitor's CNode at
+    /// `dest`, for IOAPIC `ioapic`'s `pin` (edge-triggered, active high), delivered as the
+    /// kernel's user IRQ number `irq`.
+    pub fn irq_issue_ioapic(
+        &mut self,
+        dest: CPtr,
+        ioapic: Word,
+        pin: Word,
+        irq: Word,
+    ) -> Result<(), Error> {
+        self.invoke(
+            seL4_CapIRQControl,
+            X86IRQIssueIRQHandlerIOAPIC,
+            &[dest, seL4_WordBits, ioapic, pin, 0, 0, irq],
+            &[seL4_CapInitThreadCNode],
+        )
+    }
+
+    /// `seL4_IRQHandler_SetNotification`.
+    pub fn irq_set_notification(&mut self, handler: CPtr, notification: CPtr) -> Result<(), Error> {
+        self.invoke(handler, IRQSetIRQHandler, &[], &[notification])
+    }
+
+    /// `seL4_IRQHandler_Ack`.
+    pub fn irq_ack(&mut self, handler: CPtr) -> Result<(), Error> {
+        self.invoke(handler, IRQAckIRQ, &[], &[])
+    }
+
     /// `seL4_TCB_Suspend`.
     pub fn tcb_suspend(&mut self, tcb: CPtr) -> Result<(), Error> {
         self.invoke(tcb, TCBSuspend, &[], &[])

@@ -19,8 +19,8 @@ pub struct ComponentDesc {
     pub stack_size: u64,
 }
 
-/// A RAM-backed device the monitor maps into its owner (flash and rng kinds of the board file;
-/// the other kinds are not modelled on this board yet).
+/// A RAM-backed device the monitor maps into its owner (flash, rng and watchdog kinds of the
+/// board file; the other kinds are not modelled on this board yet).
 pub struct DeviceDesc {
     pub name: &'static str,
     pub kind: &'static str,
@@ -66,13 +66,21 @@ pub const fn device_bytes(d: &DeviceDesc) -> u64 {
     match (d.kind.as_bytes(), d.name.as_bytes()) {
         (b"flash", b"comms-flash") => 2 << 20,
         (b"flash", _) => 1 << 20,
-        // The rng: one page holding the seed the monitor drew (see the README).
+        // The rng: one page holding the seed the monitor drew (see the README). The watchdog:
+        // one page of two words (timeout in µs, kick count) the monitor checks every tick.
         _ => PAGE,
     }
 }
 
 /// Bytes of seed at the start of the rng's page.
 pub const RNG_SEED_BYTES: usize = 32;
+/// A read-only page whose first [`START_SEED_BYTES`] bytes are this start's random seed
+/// (`runtime::CapSetBuilder::seed`), fresh at every start.
+pub const START_SEED_VADDR: u64 = DEVICE_BASE - 2 * PAGE;
+/// Bytes of the start seed (`runtime::SEED_LEN`; the partition checks they agree).
+pub const START_SEED_BYTES: usize = 32;
+/// The notification badge bit of the monitor's timer tick (`runtime::Source::TIMER`'s bit).
+pub const TICK_BIT: u64 = 1 << 63;
 
 /// Where device `d` is mapped in its owner's VSpace.
 pub fn device_vaddr(d: usize) -> u64 {

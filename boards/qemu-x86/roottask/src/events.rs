@@ -1,0 +1,281 @@
+//! The monitor's event loop once the watchdog runs: one `seL4_Recv` on the components' fault
+//! endpoint, with the monitor's own notification bound to its TCB, sees every event:
+//!
+//! - the timer tick: acknowledged, forwarded to every started component (their deadline waits
+//!   block on it), and used to check the hardware watchdog the monitor emulates;
+//! - a ping from the watchdog (`monitor-ping`): answered on `monitor-pong` with the nonce and
+//!   sequence echoed and the loop's progress;
+//! - a restart request (`restart-requests`): executed when the monitor can, answered on
+//!   `restart-results` (today it cannot restart a description component: every answer is
+//!   `Failed`, logged with the reason);
+//! - a reboot request (`reboot-requests`): logged (this board cannot reboot itself);
+//! - a fault of a started component: logged; the run fails (no started component should fault).
+//!
+//! It runs for [`RUN_TICKS`] ticks, then gives its verdict.
+//!
+//! Avoids: blocking on anything but the one receive; any channel the description does not give
+//! the monitor.
+
+use crate::alloc::{Alloc, StepError, step};
+use crate::partitions::Built;
+use crate::timer::Timer;
+use ipc::{Receiver, Region, Sender, SenderTrust};
+use protocol::{
+    ComponentId, Ping, Pong, Progress, RebootRequest, RestartOutcome, RestartRequest, RestartResult,
+};
+use sel4::notify::Sel4Notify;
+use sel4::*;
+use system::*;
+
+/// How long the loop runs: 2 s of ticks.
+pub const RUN_TICKS: u64 = 2 * crate::timer::HZ;
+/// Fewest pings from the watchdog, and kicks of its hardware watchdog, a passing run sees.
+const MIN_PINGS: u32 = 5;
+const MIN_KICKS: u64 = 5;
+
+static mut SCRATCH: [u64; 3 * 16] = [0; 3 * 16];
+
+/// Why the loop failed.
+pub enum LoopError {
+    Step(StepError),
+    Missing(&'static str),
+    Endpoint(&'static str),
+    Fault { badge: Word, label: Word, ip: Word },
+    WatchdogExpired { timeout_us: u64 },
+    TooFew { pings: u32, kicks: u64 },
+}
+
+impl From<StepError> for LoopError {
+    fn from(e: StepError) -> Self {
+        Self::Step(e)
+    }
+}
+
+impl core::fmt::Display for LoopError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Step(e) => write!(f, "{e}"),
+            Self::Missing(name) => write!(f, "channel {name} is not in the description"),
+            Self::Endpoint(name) => write!(f, "the monitor's end of {name} did not attach"),
+            Self::Fault { badge, label, ip } => write!(
+                f,
+                "component {} (badge {badge:#x}) stopped with a {} at {ip:#x}",
+                faulting_component(*badge).map_or("?", |c| c.name),
+                fault_name(*label)
+            ),
+            Self::WatchdogExpired { timeout_us } => write!(
+                f,
+                "the hardware watchdog (emulated) was not kicked for {} ms: on hardware the board resets now",
+                timeout_us / 1000
+            ),
+            Self::TooFew { pings, kicks } => write!(
+                f,
+                "in {RUN_TICKS} ticks the watchdog pinged the monitor {pings} times (at least {MIN_PINGS} expected) and kicked its hardware watchdog {kicks} times (at least {MIN_KICKS})"
+            ),
+        }
+    }
+}
+
+fn channel(name: &'static str) -> Result<usize, LoopError> {
+    CHANNELS
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or(LoopError::Missing(name))
+}
+
+fn region(built: &Built, ch: usize) -> Result<Region<'static>, LoopError> {
+    let len = (ring_pages(ch) * PAGE) as usize;
+    // SAFETY: the monitor's own mapping of a ring it is an end of, initialised by
+    // partitions::build and kept mapped.
+    unsafe { Region::attach(built.ring[ch], len, CHANNELS[ch].spec) }
+        .map_err(|_| LoopError::Endpoint(CHANNELS[ch].name))
+}
+
+/// A badged signal capability to `target`'s notification, in the monitor's CNode.
+fn signal_cap(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    target: CPtr,
+    badge: Word,
+) -> Result<CPtr, StepError> {
+    let slot = alloc.slot()?;
+    let write = cap_rights(false, false, true);
+    let what = "mint a signal capability for the monitor";
+    step(
+        what,
+        ipc.cnode_mint(
+            seL4_CapInitThreadCNode,
+            slot,
+            seL4_WordBits,
+            target,
+            write,
+            badge,
+        ),
+    )?;
+    Ok(slot)
+}
+
+/// The monitor's send end of channel `name`.
+fn sender<M: ipc::Wire>(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    built: &Built,
+    name: &'static str,
+) -> Result<Sender<'static, M, Sel4Notify>, LoopError> {
+    let ch = channel(name)?;
+    let to = built.notification[CHANNELS[ch].receiver];
+    let signal = signal_cap(alloc, ipc, to, 1 << source_index(ch))?;
+    Sender::new(region(built, ch)?.into_send_cap(), Sel4Notify(signal))
+        .map_err(|_| LoopError::Endpoint(name))
+}
+
+/// The monitor's receive end of channel `name`, copying in through `scratch` when needed.
+fn receiver<M: ipc::Wire>(
+    built: &Built,
+    name: &'static str,
+    scratch: &mut &'static mut [u64],
+) -> Result<(Receiver<'static, M>, Word), LoopError> {
+    let ch = channel(name)?;
+    let region = region(built, ch)?;
+    let rx = if CHANNELS[ch].copy_in {
+        let words = ipc::scratch_words(CHANNELS[ch].spec.slot_size());
+        if words > scratch.len() {
+            return Err(LoopError::Endpoint(name));
+        }
+        let (buf, rest) = core::mem::take(scratch).split_at_mut(words);
+        *scratch = rest;
+        Receiver::copy_in(region.into_recv_cap(SenderTrust::Untrusted), buf)
+    } else {
+        Receiver::zero_copy(region.into_recv_cap(SenderTrust::Trusted))
+    };
+    Ok((
+        rx.map_err(|_| LoopError::Endpoint(name))?,
+        1 << source_index(ch),
+    ))
+}
+
+/// Runs the loop (see the module docs). `started`: the started components' indices and, for
+/// the watchdog, the monitor's mapping of its hardware watchdog page.
+pub fn run(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    built: &Built,
+    fault_ep: CPtr,
+    started: &[(usize, Option<*const u64>)],
+) -> Result<(), LoopError> {
+    let me = COMPONENTS
+        .iter()
+        .position(|c| c.root)
+        .ok_or(LoopError::Missing("the root task"))?;
+    let own = built.notification[me];
+    let what = "bind the monitor's notification";
+    step(what, ipc.tcb_bind_notification(seL4_CapInitThreadTCB, own))?;
+    let timer = Timer::start(alloc, ipc, own)?;
+    let mut ticks = [0 as CPtr; COMPONENTS.len()];
+    for (i, _) in started {
+        ticks[*i] = signal_cap(alloc, ipc, built.notification[*i], TICK_BIT)?;
+    }
+    let scratch = &raw mut SCRATCH;
+    // SAFETY: the monitor's only thread; `run` is called once, so this is the only reference.
+    let mut scratch: &'static mut [u64] = unsafe { &mut *scratch };
+    let mut pong_tx = sender::<Pong>(alloc, ipc, built, "monitor-pong")?;
+    let mut result_tx = sender::<RestartResult>(alloc, ipc, built, "restart-results")?;
+    let (mut ping_rx, ping_bit) = receiver::<Ping>(built, "monitor-ping", &mut scratch)?;
+    let (mut restart_rx, restart_bit) =
+        receiver::<RestartRequest>(built, "restart-requests", &mut scratch)?;
+    let (mut reboot_rx, reboot_bit) =
+        receiver::<RebootRequest>(built, "reboot-requests", &mut scratch)?;
+    let hw = started.iter().find_map(|(_, w)| *w);
+    let (mut pings, mut iterations, mut kicks, mut last_kicks, mut since_kick) =
+        (0u32, 0u32, 0u64, 0u64, 0u64);
+    let mut tick = 0;
+    while tick < RUN_TICKS {
+        let mut mrs = [0; 4];
+        let (badge, info) = seL4_Recv(fault_ep, &mut mrs);
+        iterations = iterations.wrapping_add(1);
+        if msg_label(info) != seL4_Fault_NullFault {
+            return Err(LoopError::Fault {
+                badge,
+                label: msg_label(info),
+                ip: mrs[0],
+            });
+        }
+        if badge & TICK_BIT != 0 {
+            tick += 1;
+            timer.ack(ipc)?;
+            for (i, _) in started {
+                seL4_Signal(ticks[*i]);
+            }
+            if let Some(page) = hw {
+                // SAFETY: the monitor's mapping of the watchdog's page (words: timeout µs, kicks).
+                let (timeout_us, now) =
+                    unsafe { (page.read_volatile(), page.add(1).read_volatile()) };
+                if now != last_kicks {
+                    kicks += now.wrapping_sub(last_kicks);
+                    last_kicks = now;
+                    since_kick = 0;
+                } else if timeout_us != 0 {
+                    since_kick += 1_000_000 / crate::timer::HZ;
+                    if since_kick > timeout_us {
+                        return Err(LoopError::WatchdogExpired { timeout_us });
+                    }
+                }
+            }
+        }
+        if badge & ping_bit != 0 {
+            while let Ok((nonce, sequence)) =
+                ping_rx.try_recv(|p| (p.nonce.to_native(), p.sequence.to_native()))
+            {
+                pings += 1;
+                let pong = Pong {
+                    nonce,
+                    sequence,
+                    component: ComponentId(me as u8),
+                    degraded: false,
+                    progress: Progress {
+                        loop_iterations: iterations,
+                        ..Progress::default()
+                    },
+                };
+                pong_tx
+                    .try_send(&pong)
+                    .map_err(|_| LoopError::Endpoint("monitor-pong"))?;
+            }
+        }
+        if badge & restart_bit != 0 {
+            while let Ok((request_id, component)) =
+                restart_rx.try_recv(|r| (r.request_id.to_native(), r.component.0))
+            {
+                let name = COMPONENTS.get(component as usize).map_or("?", |c| c.name);
+                log!(
+                    "monitor",
+                    "the watchdog asks to restart {name} (request {request_id}): not done, the monitor cannot restart it on this board; answered Failed"
+                );
+                let result = RestartResult {
+                    request_id,
+                    component: ComponentId(component),
+                    outcome: RestartOutcome::Failed,
+                };
+                result_tx
+                    .try_send(&result)
+                    .map_err(|_| LoopError::Endpoint("restart-results"))?;
+            }
+        }
+        if badge & reboot_bit != 0 {
+            while reboot_rx.try_recv(|_| ()).is_ok() {
+                log!(
+                    "monitor",
+                    "a reboot request from upgrade: this board cannot reboot itself; ignored"
+                );
+            }
+        }
+    }
+    log!(
+        "monitor",
+        "the watchdog ran for {RUN_TICKS} ticks: it pinged the monitor {pings} times (all answered) and kicked its hardware watchdog {kicks} times"
+    );
+    if pings < MIN_PINGS || kicks < MIN_KICKS {
+        return Err(LoopError::TooFew { pings, kicks });
+    }
+    Ok(())
+}
