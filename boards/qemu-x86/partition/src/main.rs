@@ -107,6 +107,27 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
         core::slice::from_raw_parts(START_SEED_VADDR as *const u8, START_SEED_BYTES)
     });
     caps.seed(seed);
+    // SAFETY: the start page holds words at these offsets (system crate), mapped read-only.
+    let (start_number, inject_fault) = unsafe {
+        (
+            (START_SEED_VADDR as *const u8)
+                .add(START_NUMBER_OFFSET)
+                .cast::<u64>()
+                .read_volatile(),
+            (START_SEED_VADDR as *const u8)
+                .add(START_INJECT_FAULT_OFFSET)
+                .cast::<u64>()
+                .read_volatile(),
+        )
+    };
+    if inject_fault != 0 {
+        log::info!(
+            "start {start_number}: the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted"
+        );
+        // A blocking receive on an empty slot: the kernel stops the thread with a capability
+        // fault (a signal, non-blocking, would only return an error).
+        sel4::seL4_Wait(SLOT_NOT_GRANTED);
+    }
     let (caps, wait) = (caps.build(), Sel4Wait::new(tsc_mhz));
     let stopped = match COMPONENTS[me].name {
         "watchdog" => {
@@ -118,7 +139,9 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
             runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
         }
         _ => {
-            log::info!("running the event loop on seL4 (no application logic yet: runtime::Idle)");
+            log::info!(
+                "start {start_number}: running the event loop on seL4 (no application logic yet: runtime::Idle)"
+            );
             runtime::run::<runtime::Idle>(caps, wait)
         }
     };

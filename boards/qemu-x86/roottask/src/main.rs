@@ -97,21 +97,27 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    let mut started = [(0, None); STARTED.len()];
-    for (slot, name) in started.iter_mut().zip(STARTED).take(2) {
-        *slot = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, name)?;
-    }
+    let signer = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "signer", false)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "the probe's faults handled; starting the watchdog, which pings upgrade, signer, comms and the monitor"
+        "the probe's faults handled; starting the watchdog, then upgrade, asked to fault at once"
     );
-    started[2] = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, STARTED[2])?;
-    events::run(alloc, ipc, &built, fault_ep, &started).map_err(Failed::Loop)
+    let watchdog = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "watchdog", false)?;
+    let upgrade = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "upgrade", true)?;
+    let asked_of = Some(upgrade.index);
+    let mut started = [signer, watchdog, upgrade];
+    events::run(
+        alloc,
+        ipc,
+        &built,
+        fault_ep,
+        &mut started,
+        asked_of,
+        tsc_mhz,
+    )
+    .map_err(Failed::Loop)
 }
-
-/// The components the monitor starts, in order (the watchdog after the probe).
-const STARTED: [&str; 3] = ["upgrade", "signer", "watchdog"];
 
 fn start_named(
     alloc: &mut Alloc,
@@ -120,14 +126,14 @@ fn start_named(
     built: &partitions::Built,
     tsc_mhz: Word,
     name: &'static str,
-) -> Result<(usize, Option<*const u64>), Failed> {
+    inject_fault: bool,
+) -> Result<start::Started, Failed> {
     let index = system::COMPONENTS
         .iter()
         .position(|c| c.name == name)
         .ok_or(Failed::NotDescribed(name))?;
-    let s = start::start(alloc, ipc, scratch, built, index, tsc_mhz)
-        .map_err(|e| Failed::Start(name, e))?;
-    Ok((index, s.watchdog))
+    start::start(alloc, ipc, scratch, built, index, tsc_mhz, inject_fault)
+        .map_err(|e| Failed::Start(name, e))
 }
 
 /// Which part of the monitor's work failed.

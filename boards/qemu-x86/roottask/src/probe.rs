@@ -94,7 +94,7 @@ pub fn run(
     );
 
     let vs = VSpace::new(alloc, ipc)?;
-    let (entry, pages) =
+    let vspace::Loaded { entry, pages, .. } =
         vspace::load_elf(&vs, alloc, ipc, scratch, PROBE_ELF).map_err(ProbeError::Load)?;
     for i in 0..STACK_PAGES {
         vs.new_page(

@@ -34,14 +34,23 @@ impl core::fmt::Display for StartError {
     }
 }
 
-/// What the monitor keeps of a started component.
+/// What the monitor keeps of a started component, to check it and to restart it.
 pub struct Started {
+    pub index: usize,
     /// The monitor's mapping of its hardware watchdog page, if it owns one (words: timeout in
     /// µs, 0 until started; kick count).
     pub watchdog: Option<*const u64>,
+    tcb: CPtr,
+    image: vspace::Loaded,
+    /// The monitor's mapping of its start page (seed, start number, fault request).
+    start_page: *mut u8,
+    tsc_mhz: Word,
+    /// Starts so far, the first included.
+    pub starts: u16,
 }
 
-/// Starts component `index`.
+/// Starts component `index`; `inject_fault` asks it to fault at once (see
+/// `system::START_INJECT_FAULT_OFFSET`).
 pub fn start(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -49,6 +58,7 @@ pub fn start(
     built: &Built,
     index: usize,
     tsc_mhz: Word,
+    inject_fault: bool,
 ) -> Result<Started, StartError> {
     let c = &COMPONENTS[index];
     let Some(vs) = &built.vspace[index] else {
@@ -57,7 +67,7 @@ pub fn start(
             error: Error(seL4_IllegalOperation),
         }));
     };
-    let (entry, pages) =
+    let image =
         vspace::load_elf(vs, alloc, ipc, scratch, PARTITION_ELF).map_err(StartError::Load)?;
     let stack_pages = c.stack_size.div_ceil(PAGE);
     for i in 0..stack_pages {
@@ -69,9 +79,7 @@ pub fn start(
             watchdog = Some(page);
         }
     }
-    let (_, seed) = vs.new_page(alloc, ipc, Some(scratch), START_SEED_VADDR, vspace::RO)?;
-    // SAFETY: a fresh frame mapped read-write for the monitor; START_SEED_BYTES < PAGE.
-    crate::seed::draw(unsafe { core::slice::from_raw_parts_mut(seed, START_SEED_BYTES) });
+    let (_, start_page) = vs.new_page(alloc, ipc, Some(scratch), START_SEED_VADDR, vspace::RO)?;
     let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype component TCB")?;
     let guard = guard_data(seL4_WordBits - CNODE_BITS);
     let prio = c.priority as Word;
@@ -79,22 +87,70 @@ pub fn start(
         "configure component TCB",
         ipc.tcb_configure(tcb, SLOT_FAULT_EP, prio, built.cnode[index], guard, vs.pml4),
     )?;
-    step(
-        "start component",
-        ipc.tcb_start(tcb, entry, STACK_TOP - 8, [index as Word, tsc_mhz]),
-    )?;
     log!(
         "monitor",
         "{}: start seed at {START_SEED_VADDR:#x} (read-only); {}",
         c.name,
         crate::seed::WARNING
     );
+    let mut started = Started {
+        index,
+        watchdog,
+        tcb,
+        image,
+        start_page,
+        tsc_mhz,
+        starts: 0,
+    };
+    started.go(ipc, inject_fault)?;
     log!(
         "monitor",
-        "started {}: partition program ({pages} pages at {WINDOW_BASE:#x}), {stack_pages} stack pages, priority {prio}",
-        c.name
+        "started {}: partition program ({} pages at {WINDOW_BASE:#x}), {stack_pages} stack pages, priority {prio}{}",
+        c.name,
+        started.image.pages,
+        if inject_fault {
+            "; asked to fault at once (the board's check of the fault path)"
+        } else {
+            ""
+        }
     );
-    Ok(Started { watchdog })
+    Ok(started)
+}
+
+impl Started {
+    /// Fills the start page (a fresh seed, the start number, the fault request) and starts the
+    /// thread at the program's entry with an empty stack.
+    fn go(&mut self, ipc: &mut IpcBuffer, inject_fault: bool) -> Result<(), StepError> {
+        self.starts += 1;
+        // SAFETY: the monitor's read-write mapping of the start page (a whole page); the
+        // component maps it read-only and its thread is not running.
+        unsafe {
+            crate::seed::draw(core::slice::from_raw_parts_mut(
+                self.start_page,
+                START_SEED_BYTES,
+            ));
+            let words = self.start_page.add(START_NUMBER_OFFSET) as *mut u64;
+            words.write_volatile(u64::from(self.starts));
+            let fault = self.start_page.add(START_INJECT_FAULT_OFFSET) as *mut u64;
+            fault.write_volatile(u64::from(inject_fault));
+        }
+        let args = [self.index as Word, self.tsc_mhz];
+        let entry = self.image.entry;
+        step(
+            "start component",
+            ipc.tcb_start(self.tcb, entry, STACK_TOP - 8, args),
+        )
+    }
+
+    /// Restarts the component: stops its thread, restores its data and bss from the program
+    /// image, and starts it again with a fresh start page. Its rings, devices (its flash keeps
+    /// what it wrote) and capabilities stay as they are.
+    pub fn restart(&mut self, ipc: &mut IpcBuffer) -> Result<(), StartError> {
+        step("stop component", ipc.tcb_suspend(self.tcb))?;
+        vspace::reload_writable(PARTITION_ELF, &self.image).map_err(StartError::Load)?;
+        self.go(ipc, false)?;
+        Ok(())
+    }
 }
 
 /// Maps device `d`'s RAM into its owner's VSpace: a flash as zeroed frames (erased: this

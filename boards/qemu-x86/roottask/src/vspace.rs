@@ -185,45 +185,100 @@ impl core::fmt::Display for LoadError {
     }
 }
 
+/// Calls `f(page vaddr, writable, bytes of the file in that page at their offset)` for every
+/// page of every PT_LOAD segment of `image`, in order.
+fn for_each_page(
+    image: &[u8],
+    mut f: impl FnMut(Word, bool, Option<(usize, &[u8])>) -> Result<(), LoadError>,
+) -> Result<Word, LoadError> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(image).map_err(LoadError::Elf)?;
+    let segments = file.segments().ok_or(LoadError::NoSegments)?;
+    for ph in segments.iter().filter(|p| p.p_type == PT_LOAD) {
+        let start = ph.p_vaddr & !(PAGE - 1);
+        let end = (ph.p_vaddr + ph.p_memsz).div_ceil(PAGE) * PAGE;
+        let mut page = start;
+        while page < end {
+            // The file bytes of this segment that fall in this page.
+            let lo = page.max(ph.p_vaddr);
+            let hi = (page + PAGE).min(ph.p_vaddr + ph.p_filesz);
+            let bytes = if lo < hi {
+                let off = (ph.p_offset + (lo - ph.p_vaddr)) as usize;
+                let src = image
+                    .get(off..off + (hi - lo) as usize)
+                    .ok_or(LoadError::Truncated)?;
+                Some(((lo - page) as usize, src))
+            } else {
+                None
+            };
+            f(page, ph.p_flags & PF_W != 0, bytes)?;
+            page += PAGE;
+        }
+    }
+    Ok(file.ehdr.e_entry)
+}
+
+/// Fills the monitor's mapping `dst` of one page: `bytes` at their offset, zeroes elsewhere.
+///
+/// # Safety
+/// `dst` must be the monitor's read-write mapping of a whole page.
+unsafe fn fill(dst: *mut u8, bytes: Option<(usize, &[u8])>) {
+    // SAFETY: the caller's promise; offset + len lies in the page (for_each_page clips it).
+    unsafe {
+        core::ptr::write_bytes(dst, 0, PAGE as usize);
+        if let Some((at, src)) = bytes {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(at), src.len());
+        }
+    }
+}
+
+/// A loaded image: its entry point, its pages, and the monitor's mapping of its first page
+/// (the monitor maps the pages one after another, in load order).
+pub struct Loaded {
+    pub entry: Word,
+    pub pages: usize,
+    first: *mut u8,
+}
+
 /// Loads `image` (a static ELF) into `vs`: each PT_LOAD page gets its own frame, read-write
-/// only where the segment is writable. Returns the entry point and the page count.
+/// only where the segment is writable.
 pub fn load_elf(
     vs: &VSpace,
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
     scratch: &mut Scratch,
     image: &[u8],
-) -> Result<(Word, usize), LoadError> {
-    let file = ElfBytes::<LittleEndian>::minimal_parse(image).map_err(LoadError::Elf)?;
-    let segments = file.segments().ok_or(LoadError::NoSegments)?;
-    let mut pages = 0;
-    for ph in segments.iter().filter(|p| p.p_type == PT_LOAD) {
-        let rights = if ph.p_flags & PF_W != 0 { RW } else { RO };
-        let start = ph.p_vaddr & !(PAGE - 1);
-        let end = (ph.p_vaddr + ph.p_memsz).div_ceil(PAGE) * PAGE;
-        let mut page = start;
-        while page < end {
-            let (_, dst) = vs.new_page(alloc, ipc, Some(&mut *scratch), page, rights)?;
-            // The file bytes of this segment that fall in this page.
-            let lo = page.max(ph.p_vaddr);
-            let hi = (page + PAGE).min(ph.p_vaddr + ph.p_filesz);
-            if lo < hi {
-                let off = (ph.p_offset + (lo - ph.p_vaddr)) as usize;
-                let src = image
-                    .get(off..off + (hi - lo) as usize)
-                    .ok_or(LoadError::Truncated)?;
-                // SAFETY: dst is a fresh 4 KiB frame mapped for the monitor; lo..hi lies in it.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        src.as_ptr(),
-                        dst.add((lo - page) as usize),
-                        src.len(),
-                    )
-                };
-            }
-            pages += 1;
-            page += PAGE;
+) -> Result<Loaded, LoadError> {
+    let (mut pages, mut first) = (0, core::ptr::null_mut());
+    let entry = for_each_page(image, |page, writable, bytes| {
+        let rights = if writable { RW } else { RO };
+        let (_, dst) = vs.new_page(alloc, ipc, Some(&mut *scratch), page, rights)?;
+        if pages == 0 {
+            first = dst;
         }
-    }
-    Ok((file.ehdr.e_entry, pages))
+        // SAFETY: dst is a fresh 4 KiB frame mapped for the monitor.
+        unsafe { fill(dst, bytes) };
+        pages += 1;
+        Ok(())
+    })?;
+    Ok(Loaded {
+        entry,
+        pages,
+        first,
+    })
+}
+
+/// Restores the writable pages of a loaded `image` (data and bss) to their initial contents,
+/// for a restart; the read-only pages cannot have changed.
+pub fn reload_writable(image: &[u8], loaded: &Loaded) -> Result<(), LoadError> {
+    let mut k = 0;
+    for_each_page(image, |_, writable, bytes| {
+        if writable {
+            // SAFETY: page k of the image, mapped for the monitor by load_elf at first + k pages
+            // (consecutive scratch pages, in this same order), and still mapped.
+            unsafe { fill(loaded.first.add(k * PAGE as usize), bytes) };
+        }
+        k += 1;
+        Ok(())
+    })
+    .map(|_| ())
 }

@@ -79,6 +79,13 @@ pub const RNG_SEED_BYTES: usize = 32;
 pub const START_SEED_VADDR: u64 = DEVICE_BASE - 2 * PAGE;
 /// Bytes of the start seed (`runtime::SEED_LEN`; the partition checks they agree).
 pub const START_SEED_BYTES: usize = 32;
+/// After the seed on the start page: the start's number (1 for the first start), a word.
+pub const START_NUMBER_OFFSET: usize = 32;
+/// Then a word: non-zero when the monitor asks the partition to fault at once (the board's
+/// self-check of the fault path: a capability it was not granted, [`SLOT_NOT_GRANTED`]).
+pub const START_INJECT_FAULT_OFFSET: usize = 40;
+/// A CSpace slot no component is ever granted (the last one).
+pub const SLOT_NOT_GRANTED: u64 = (1 << CNODE_BITS) - 1;
 /// The notification badge bit of the monitor's timer tick (`runtime::Source::TIMER`'s bit).
 pub const TICK_BIT: u64 = 1 << 63;
 
