@@ -4,8 +4,8 @@
 //! refuse to build it (duplicate lang item `panic_impl`); this was checked with a crate that
 //! uses `std`. `build-roottask --check` builds it; it is never run, and does nothing if it is.
 //!
-//! What it does not prove: that the partitions run on seL4. The signer does (the partition
-//! program runs it); the watchdog and comms need drivers this board does not have yet (see
+//! What it does not prove: that the partitions run on seL4. The signer and the watchdog do
+//! (the partition program runs them); comms needs links this board does not have yet (see
 //! boards/qemu-x86/README.md).
 #![no_std]
 #![no_main]

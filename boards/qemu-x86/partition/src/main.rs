@@ -2,14 +2,17 @@
 //! VSpace and starts with (component index, TSC MHz). It finds its grants where the `system`
 //! crate lays them out, attaches each ring (`ipc::Region::attach` checks the header the monitor
 //! initialised against the description's geometry), builds the component's `runtime::CapSet`
-//! and runs the runtime's event loop on the seL4 backend ([`backend`]).
+//! (channels, devices, and the seed of its start page) and runs the runtime's event loop on
+//! the seL4 backend ([`backend`]). When the start page asks for it (the monitor's check of the
+//! fault path), it first uses a capability it was not granted, and faults.
 //!
-//! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board: the
-//! signer runs `signer_partition::SignerPd` on this board's drivers ([`drivers`]: RAM-backed,
-//! volatile flash; an rng seeded by the monitor, not secret); upgrade runs `runtime::Idle`, as
-//! on the sim board, whose event loop answers the watchdog's pings. The watchdog and comms
-//! partitions need drivers this board does not have yet (hardware watchdog, links), so the
-//! monitor does not start them (boards/qemu-x86/README.md).
+//! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board, on
+//! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
+//! monitor, not secret; a hardware watchdog the monitor emulates): the signer runs
+//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
+//! `runtime::Idle` (as on the sim board), whose event loop answers the watchdog's pings. Comms
+//! needs its links, which this board does not have yet, so the monitor does not start it
+//! (boards/qemu-x86/README.md).
 //!
 //! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
 //! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.

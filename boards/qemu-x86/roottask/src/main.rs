@@ -3,12 +3,14 @@
 //! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
 //! MCS), retypes its objects from untyped memory ([`alloc`]), builds every component of the
 //! system description (`system` crate) as a CSpace of exactly its grants and a VSpace with its
-//! channels' rings ([`partitions`]), starts the upgrade and signer partitions ([`start`]) and pings them in
-//! the watchdog's place ([`standin`]), then runs the isolation probe ([`probe`]): a component
-//! loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace holding only its grants,
-//! whose violations each reach the monitor's fault endpoint, are reported, and lead to a
-//! restart; upgrade is pinged again after it. At the end it stops QEMU through
-//! `isa-debug-exit` with its verdict. What it does not do yet is in boards/qemu-x86/README.md.
+//! channels' rings ([`partitions`]), starts the signer ([`start`]), runs the isolation probe
+//! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
+//! holding only its grants, whose violations each reach the monitor's fault endpoint, are
+//! reported, and lead to a restart. Then it starts the watchdog and upgrade (asked to fault at
+//! its first start), its timer ([`timer`]), and runs its event loop ([`events`]) for 3 s:
+//! answering the watchdog's pings, reporting faults to it and executing its restart requests.
+//! At the end it stops QEMU through `isa-debug-exit` with its verdict. What it does not do yet
+//! is in boards/qemu-x86/README.md.
 //!
 //! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
 #![no_std]

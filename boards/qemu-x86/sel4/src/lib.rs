@@ -143,12 +143,6 @@ pub fn seL4_Poll(src: CPtr) -> Word {
     unsafe { syscall(seL4_SysNBRecv, src, 0, &mut [0; 4]).0 }
 }
 
-/// `seL4_Yield`: gives the rest of the time slice to threads of the same priority.
-pub fn seL4_Yield() {
-    // SAFETY: no operands.
-    unsafe { syscall(seL4_SysYield, 0, 0, &mut [0; 4]) };
-}
-
 /// `seL4_Recv` on an endpoint: returns (badge, message info); MR0..MR3 in `mrs`.
 pub fn seL4_Recv(src: CPtr, mrs: &mut RegMrs) -> (Word, Word) {
     // SAFETY: a receive; further message words land in this thread's IPC buffer.
