@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use std::{env, fs, path::PathBuf};
 
 /// The board file whose validation the description is loaded against. qemu-x86 has no board
-/// file of its own yet (its devices are not modelled), so the sim board's is used; the monitor
-/// uses only components and channels from it.
+/// file of its own yet, so the sim board's is used: the monitor takes components, channels and
+/// the owners and kinds of the flash, rng and watchdog devices from it (what this board makes
+/// of each kind is in boards/qemu-x86/README.md).
 const BOARD: &str = "sim";
 
 fn system_tables() -> String {
