@@ -114,30 +114,6 @@ fn region(built: &Built, ch: usize) -> Result<Region<'static>, LoopError> {
         .map_err(|_| LoopError::Endpoint(CHANNELS[ch].name))
 }
 
-/// A badged signal capability to `target`'s notification, in the monitor's CNode.
-fn signal_cap(
-    alloc: &mut Alloc,
-    ipc: &mut IpcBuffer,
-    target: CPtr,
-    badge: Word,
-) -> Result<CPtr, StepError> {
-    let slot = alloc.slot()?;
-    let write = cap_rights(false, false, true);
-    let what = "mint a signal capability for the monitor";
-    step(
-        what,
-        ipc.cnode_mint(
-            seL4_CapInitThreadCNode,
-            slot,
-            seL4_WordBits,
-            target,
-            write,
-            badge,
-        ),
-    )?;
-    Ok(slot)
-}
-
 /// The monitor's send end of channel `name`.
 fn sender<M: ipc::Wire>(
     alloc: &mut Alloc,
@@ -147,7 +123,7 @@ fn sender<M: ipc::Wire>(
 ) -> Result<Sender<'static, M, Sel4Notify>, LoopError> {
     let ch = channel(name)?;
     let to = built.notification[CHANNELS[ch].receiver];
-    let signal = signal_cap(alloc, ipc, to, 1 << source_index(ch))?;
+    let signal = alloc.signal_cap(ipc, to, 1 << source_index(ch))?;
     Sender::new(region(built, ch)?.into_send_cap(), Sel4Notify(signal))
         .map_err(|_| LoopError::Endpoint(name))
 }
@@ -201,7 +177,7 @@ pub fn run(
     let timer = Timer::start(alloc, ipc, own)?;
     let mut ticks = [0 as CPtr; COMPONENTS.len()];
     for s in started.iter() {
-        ticks[s.index] = signal_cap(alloc, ipc, built.notification[s.index], TICK_BIT)?;
+        ticks[s.index] = alloc.signal_cap(ipc, built.notification[s.index], TICK_BIT)?;
     }
     let scratch = &raw mut SCRATCH;
     // SAFETY: the monitor's only thread; `run` is called once, so this is the only reference.

@@ -38,20 +38,7 @@ impl Timer {
             "issue the PIT's IRQ handler",
             ipc.irq_issue_ioapic(handler, IOAPIC, PIN, 0),
         )?;
-        let badged = alloc.slot()?;
-        let write = cap_rights(false, false, true);
-        let what = "mint the tick's notification";
-        step(
-            what,
-            ipc.cnode_mint(
-                seL4_CapInitThreadCNode,
-                badged,
-                seL4_WordBits,
-                notification,
-                write,
-                system::TICK_BIT,
-            ),
-        )?;
+        let badged = alloc.signal_cap(ipc, notification, system::TICK_BIT)?;
         step(
             "route the PIT's IRQ",
             ipc.irq_set_notification(handler, badged),
