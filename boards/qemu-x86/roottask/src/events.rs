@@ -28,7 +28,7 @@ use crate::partitions::Built;
 use crate::start::{StartError, Started};
 use crate::timer::Timer;
 use core::arch::x86_64::_rdtsc;
-use ipc::{Receiver, Region, Sender, SenderTrust};
+use ipc::{Receiver, RecvError, Region, Sender, SenderTrust};
 use protocol::{
     ComponentId, FaultCause, FaultNotice, Ping, Pong, Progress, RebootRequest, RestartOutcome,
     RestartRequest, RestartResult,
@@ -268,9 +268,9 @@ pub fn run(
             }
         }
         if badge & ping_bit != 0 {
-            while let Ok((nonce, sequence)) =
+            while let Some((nonce, sequence)) = next("monitor-ping", || {
                 ping_rx.try_recv(|p| (p.nonce.to_native(), p.sequence.to_native()))
-            {
+            }) {
                 pings += 1;
                 let pong = Pong {
                     nonce,
@@ -288,9 +288,9 @@ pub fn run(
             }
         }
         if badge & restart_bit != 0 {
-            while let Ok((request_id, component)) =
+            while let Some((request_id, component)) = next("restart-requests", || {
                 restart_rx.try_recv(|r| (r.request_id.to_native(), r.component.0))
-            {
+            }) {
                 let name = COMPONENTS.get(component as usize).map_or("?", |c| c.name);
                 let outcome = match started.iter_mut().find(|s| s.index == component as usize) {
                     Some(s) => {
@@ -324,7 +324,7 @@ pub fn run(
             }
         }
         if badge & reboot_bit != 0 {
-            while reboot_rx.try_recv(|_| ()).is_ok() {
+            while next("reboot-requests", || reboot_rx.try_recv(|_| ())).is_some() {
                 log!(
                     "monitor",
                     "a reboot request from upgrade: this board cannot reboot itself; ignored"
@@ -349,6 +349,26 @@ pub fn run(
         return Err(LoopError::NotRestarted(COMPONENTS[i].name));
     }
     Ok(())
+}
+
+/// The next message `recv` (a `try_recv` on channel `name`) gives; `None` when the ring is
+/// empty. A malformed message is logged and skipped (the ring dropped it); a corrupt ring is
+/// logged and read no further until its next signal.
+fn next<R>(name: &str, mut recv: impl FnMut() -> Result<R, RecvError>) -> Option<R> {
+    loop {
+        match recv() {
+            Ok(r) => return Some(r),
+            Err(RecvError::Empty) => return None,
+            Err(RecvError::Malformed) => log!("monitor", "{name}: a malformed message, dropped"),
+            Err(RecvError::PeerCorrupt(at)) => {
+                log!(
+                    "monitor",
+                    "{name}: the sender corrupted the ring (producer index {at})"
+                );
+                return None;
+            }
+        }
+    }
 }
 
 /// The signal a process on the sim board would have died of for seL4 fault `label` (see the
