@@ -51,11 +51,23 @@ pub enum LoopError {
     Step(StepError),
     Missing(&'static str),
     Endpoint(&'static str),
-    Fault { badge: Word, label: Word, ip: Word },
+    Fault {
+        badge: Word,
+        label: Word,
+        ip: Word,
+    },
     Restart(&'static str, StartError),
-    WatchdogExpired { timeout_us: u64 },
-    TooFew { pings: u32, kicks: u64 },
-    Unexpected { faults: u32 },
+    WatchdogExpired {
+        timeout_us: u64,
+    },
+    TooFew {
+        pings: u32,
+        kicks: u64,
+        dropped: u32,
+    },
+    Unexpected {
+        faults: u32,
+    },
     NotRestarted(&'static str),
 }
 
@@ -90,9 +102,13 @@ impl core::fmt::Display for LoopError {
                 "the hardware watchdog (emulated) was not kicked for {} ms: on hardware the board resets now",
                 timeout_us / 1000
             ),
-            Self::TooFew { pings, kicks } => write!(
+            Self::TooFew {
+                pings,
+                kicks,
+                dropped,
+            } => write!(
                 f,
-                "in {} s the watchdog pinged the monitor {pings} times (at least {MIN_PINGS} expected) and kicked its hardware watchdog {kicks} times (at least {MIN_KICKS})",
+                "in {} s the watchdog pinged the monitor {pings} times (at least {MIN_PINGS} expected), kicked its hardware watchdog {kicks} times (at least {MIN_KICKS}), and {dropped} of the monitor's messages found their ring full (none expected)",
                 RUN_US / 1_000_000
             ),
         }
@@ -153,6 +169,66 @@ fn receiver<M: ipc::Wire>(
     ))
 }
 
+/// The monitor's ends of its channels (the description gives it these six).
+struct Ends {
+    pong_tx: Sender<'static, Pong, Sel4Notify>,
+    result_tx: Sender<'static, RestartResult, Sel4Notify>,
+    fault_tx: Sender<'static, FaultNotice, Sel4Notify>,
+    ping_rx: Receiver<'static, Ping>,
+    restart_rx: Receiver<'static, RestartRequest>,
+    reboot_rx: Receiver<'static, RebootRequest>,
+    ping_bit: Word,
+    restart_bit: Word,
+    reboot_bit: Word,
+}
+
+impl Ends {
+    fn take(alloc: &mut Alloc, ipc: &mut IpcBuffer, built: &Built) -> Result<Self, LoopError> {
+        let scratch = &raw mut SCRATCH;
+        // SAFETY: the monitor's only thread; `run` (and so this) runs once, so this is the only
+        // reference to the buffer ever made.
+        let mut scratch: &'static mut [u64] = unsafe { &mut *scratch };
+        let (ping_rx, ping_bit) = receiver(built, "monitor-ping", &mut scratch)?;
+        let (restart_rx, restart_bit) = receiver(built, "restart-requests", &mut scratch)?;
+        let (reboot_rx, reboot_bit) = receiver(built, "reboot-requests", &mut scratch)?;
+        Ok(Self {
+            pong_tx: sender(alloc, ipc, built, "monitor-pong")?,
+            result_tx: sender(alloc, ipc, built, "restart-results")?,
+            fault_tx: sender(alloc, ipc, built, "fault-notices")?,
+            ping_rx,
+            restart_rx,
+            reboot_rx,
+            ping_bit,
+            restart_bit,
+            reboot_bit,
+        })
+    }
+}
+
+/// The loop's state: what it drives and what it has seen.
+struct Loop<'a> {
+    ends: Ends,
+    started: &'a mut [Started],
+    timer: Timer,
+    /// The signal capability carrying the tick to each started component.
+    ticks: [CPtr; COMPONENTS.len()],
+    /// The root task's index (the monitor's component id).
+    me: usize,
+    tsc_mhz: Word,
+    /// The component asked to fault at its first start, until its fault arrives.
+    inject: Option<usize>,
+    pings: u32,
+    iterations: u32,
+    kicks: u64,
+    last_kicks: u64,
+    kicked_at: u64,
+    unexpected: u32,
+    /// Messages the monitor could not send (a full ring), logged each.
+    dropped: u32,
+    occurrences: [u32; COMPONENTS.len()],
+    restarted: [bool; COMPONENTS.len()],
+}
+
 /// Runs the loop (see the module docs). `started`: the started components; `asked_of`: the
 /// one the monitor asked to fault at its first start, if any.
 pub fn run(
@@ -164,9 +240,6 @@ pub fn run(
     asked_of: Option<usize>,
     tsc_mhz: Word,
 ) -> Result<(), LoopError> {
-    let mut inject = asked_of;
-    let (mut unexpected, mut occurrences) = (0u32, [0u32; COMPONENTS.len()]);
-    let mut restarted = [false; COMPONENTS.len()];
     let me = COMPONENTS
         .iter()
         .position(|c| c.root)
@@ -179,152 +252,46 @@ pub fn run(
     for s in started.iter() {
         ticks[s.index] = alloc.signal_cap(ipc, built.notification[s.index], TICK_BIT)?;
     }
-    let scratch = &raw mut SCRATCH;
-    // SAFETY: the monitor's only thread; `run` is called once, so this is the only reference.
-    let mut scratch: &'static mut [u64] = unsafe { &mut *scratch };
-    let mut pong_tx = sender::<Pong>(alloc, ipc, built, "monitor-pong")?;
-    let mut result_tx = sender::<RestartResult>(alloc, ipc, built, "restart-results")?;
-    let mut fault_tx = sender::<FaultNotice>(alloc, ipc, built, "fault-notices")?;
-    let (mut ping_rx, ping_bit) = receiver::<Ping>(built, "monitor-ping", &mut scratch)?;
-    let (mut restart_rx, restart_bit) =
-        receiver::<RestartRequest>(built, "restart-requests", &mut scratch)?;
-    let (mut reboot_rx, reboot_bit) =
-        receiver::<RebootRequest>(built, "reboot-requests", &mut scratch)?;
-    let hw = started.iter().find_map(|s| s.watchdog);
-    // The TSC, in µs: the clock the partitions' backends use too.
-    // SAFETY: rdtsc has no preconditions.
-    let now_us = || unsafe { _rdtsc() } / tsc_mhz.max(1);
-    let (mut pings, mut iterations, mut kicks, mut last_kicks) = (0u32, 0u32, 0u64, 0u64);
-    let (start_us, mut kicked_at) = (now_us(), now_us());
-    while now_us() - start_us < RUN_US {
+    let mut l = Loop {
+        ends: Ends::take(alloc, ipc, built)?,
+        started,
+        timer,
+        ticks,
+        me,
+        tsc_mhz,
+        inject: asked_of,
+        pings: 0,
+        iterations: 0,
+        kicks: 0,
+        last_kicks: 0,
+        kicked_at: 0,
+        unexpected: 0,
+        dropped: 0,
+        occurrences: [0; COMPONENTS.len()],
+        restarted: [false; COMPONENTS.len()],
+    };
+    let start_us = l.now_us();
+    l.kicked_at = start_us;
+    while l.now_us() - start_us < RUN_US {
         let mut mrs = [0; 4];
         let (badge, info) = seL4_Recv(fault_ep, &mut mrs);
-        iterations = iterations.wrapping_add(1);
+        l.iterations = l.iterations.wrapping_add(1);
         let label = msg_label(info);
         if label != seL4_Fault_NullFault {
-            let Some(s) = faulting_component(badge).and_then(|c| {
-                started
-                    .iter()
-                    .position(|s| COMPONENTS[s.index].name == c.name)
-            }) else {
-                return Err(LoopError::Fault {
-                    badge,
-                    label,
-                    ip: mrs[0],
-                });
-            };
-            let index = started[s].index;
-            let asked = inject.take() == Some(index)
-                && label == seL4_Fault_CapFault
-                && mrs[seL4_CapFault_Addr as usize] == SLOT_NOT_GRANTED;
-            if !asked {
-                unexpected += 1;
-            }
-            occurrences[index] += 1;
-            let notice = FaultNotice {
-                // SAFETY: rdtsc has no preconditions.
-                at_ms: unsafe { _rdtsc() } / tsc_mhz.max(1) / 1000,
-                occurrence: occurrences[index],
-                component: ComponentId(index as u8),
-                cause: FaultCause::Signal {
-                    signal: signal_of(label),
-                },
-            };
-            log!(
-                "monitor",
-                "fault: {} stopped with a {} at ip {:#x}{}; reported to the watchdog (fault {} of {})",
-                COMPONENTS[index].name,
-                fault_name(label),
-                mrs[0],
-                if asked {
-                    " (the fault the monitor asked for)"
-                } else {
-                    ""
-                },
-                occurrences[index],
-                COMPONENTS[index].name
-            );
-            fault_tx
-                .try_send(&notice)
-                .map_err(|_| LoopError::Endpoint("fault-notices"))?;
+            l.on_fault(badge, label, &mrs)?;
             continue;
         }
         if badge & TICK_BIT != 0 {
-            timer.ack(ipc)?;
-            for s in started.iter() {
-                seL4_Signal(ticks[s.index]);
-            }
-            if let Some(page) = hw {
-                // SAFETY: the monitor's mapping of the watchdog's page (words: timeout µs, kicks).
-                let (timeout_us, now) =
-                    unsafe { (page.read_volatile(), page.add(1).read_volatile()) };
-                if now != last_kicks {
-                    kicks += now.wrapping_sub(last_kicks);
-                    last_kicks = now;
-                    kicked_at = now_us();
-                } else if timeout_us != 0 && now_us() - kicked_at > timeout_us {
-                    return Err(LoopError::WatchdogExpired { timeout_us });
-                }
-            }
+            l.on_tick(ipc)?;
         }
-        if badge & ping_bit != 0 {
-            while let Some((nonce, sequence)) = next("monitor-ping", || {
-                ping_rx.try_recv(|p| (p.nonce.to_native(), p.sequence.to_native()))
-            }) {
-                pings += 1;
-                let pong = Pong {
-                    nonce,
-                    sequence,
-                    component: ComponentId(me as u8),
-                    degraded: false,
-                    progress: Progress {
-                        loop_iterations: iterations,
-                        ..Progress::default()
-                    },
-                };
-                pong_tx
-                    .try_send(&pong)
-                    .map_err(|_| LoopError::Endpoint("monitor-pong"))?;
-            }
+        if badge & l.ends.ping_bit != 0 {
+            l.on_pings();
         }
-        if badge & restart_bit != 0 {
-            while let Some((request_id, component)) = next("restart-requests", || {
-                restart_rx.try_recv(|r| (r.request_id.to_native(), r.component.0))
-            }) {
-                let name = COMPONENTS.get(component as usize).map_or("?", |c| c.name);
-                let outcome = match started.iter_mut().find(|s| s.index == component as usize) {
-                    Some(s) => {
-                        s.restart(ipc).map_err(|e| LoopError::Restart(name, e))?;
-                        restarted[s.index] = true;
-                        log!(
-                            "monitor",
-                            "the watchdog asks to restart {name} (request {request_id}): restarted (start {})",
-                            s.starts
-                        );
-                        RestartOutcome::Restarted {
-                            restarts: s.starts - 1,
-                        }
-                    }
-                    None => {
-                        log!(
-                            "monitor",
-                            "the watchdog asks to restart {name} (request {request_id}): not done, {name} is not started on this board; answered Failed"
-                        );
-                        RestartOutcome::Failed
-                    }
-                };
-                let result = RestartResult {
-                    request_id,
-                    component: ComponentId(component),
-                    outcome,
-                };
-                result_tx
-                    .try_send(&result)
-                    .map_err(|_| LoopError::Endpoint("restart-results"))?;
-            }
+        if badge & l.ends.restart_bit != 0 {
+            l.on_restarts(ipc)?;
         }
-        if badge & reboot_bit != 0 {
-            while next("reboot-requests", || reboot_rx.try_recv(|_| ())).is_some() {
+        if badge & l.ends.reboot_bit != 0 {
+            while next("reboot-requests", || l.ends.reboot_rx.try_recv(|_| ())).is_some() {
                 log!(
                     "monitor",
                     "a reboot request from upgrade: this board cannot reboot itself; ignored"
@@ -332,23 +299,190 @@ pub fn run(
             }
         }
     }
-    log!(
-        "monitor",
-        "the watchdog ran for {} s: it pinged the monitor {pings} times (all answered) and kicked its hardware watchdog {kicks} times",
-        RUN_US / 1_000_000
-    );
-    if pings < MIN_PINGS || kicks < MIN_KICKS {
-        return Err(LoopError::TooFew { pings, kicks });
+    l.verdict(asked_of)
+}
+
+impl Loop<'_> {
+    /// The TSC in µs: the clock the partitions' backends use too.
+    fn now_us(&self) -> u64 {
+        // SAFETY: rdtsc has no preconditions.
+        let tsc = unsafe { _rdtsc() };
+        tsc / self.tsc_mhz.max(1)
     }
-    if unexpected > 0 {
-        return Err(LoopError::Unexpected { faults: unexpected });
+
+    /// Logs a message the monitor could not send (its ring is full: the receiver is not
+    /// reading); the loop goes on.
+    fn sent(&mut self, channel: &str, result: Result<(), ipc::SendError>) {
+        if result.is_err() {
+            self.dropped += 1;
+            log!("monitor", "{channel}: not sent (the ring is full)");
+        }
     }
-    if let Some(i) = asked_of
-        && (inject.is_some() || !restarted[i])
-    {
-        return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+
+    /// A started component faulted: reported to the watchdog (see the module docs).
+    fn on_fault(&mut self, badge: Word, label: Word, mrs: &RegMrs) -> Result<(), LoopError> {
+        let ip = mrs[0];
+        let Some(index) = faulting_component(badge)
+            .and_then(|c| {
+                self.started
+                    .iter()
+                    .find(|s| COMPONENTS[s.index].name == c.name)
+            })
+            .map(|s| s.index)
+        else {
+            return Err(LoopError::Fault { badge, label, ip });
+        };
+        let asked = self.inject == Some(index)
+            && label == seL4_Fault_CapFault
+            && mrs[seL4_CapFault_Addr as usize] == SLOT_NOT_GRANTED;
+        if asked {
+            self.inject = None;
+        } else {
+            self.unexpected += 1;
+        }
+        self.occurrences[index] += 1;
+        let notice = FaultNotice {
+            at_ms: self.now_us() / 1000,
+            occurrence: self.occurrences[index],
+            component: ComponentId(index as u8),
+            cause: FaultCause::Signal {
+                signal: signal_of(label),
+            },
+        };
+        let name = COMPONENTS[index].name;
+        log!(
+            "monitor",
+            "fault: {name} stopped with a {} at ip {ip:#x}{}; reported to the watchdog (fault {} of {name})",
+            fault_name(label),
+            if asked {
+                " (the fault the monitor asked for)"
+            } else {
+                ""
+            },
+            self.occurrences[index]
+        );
+        let sent = self.ends.fault_tx.try_send(&notice);
+        self.sent("fault-notices", sent);
+        Ok(())
     }
-    Ok(())
+
+    /// A tick: acknowledged, forwarded, and the emulated hardware watchdog checked.
+    fn on_tick(&mut self, ipc: &mut IpcBuffer) -> Result<(), LoopError> {
+        self.timer.ack(ipc)?;
+        for s in self.started.iter() {
+            seL4_Signal(self.ticks[s.index]);
+        }
+        let Some(page) = self.started.iter().find_map(|s| s.watchdog) else {
+            return Ok(());
+        };
+        // SAFETY: the monitor's mapping of the watchdog's page (words: timeout µs, kicks).
+        let (timeout_us, kicks) = unsafe { (page.read_volatile(), page.add(1).read_volatile()) };
+        if kicks != self.last_kicks {
+            self.kicks += kicks.wrapping_sub(self.last_kicks);
+            self.last_kicks = kicks;
+            self.kicked_at = self.now_us();
+        } else if timeout_us != 0 && self.now_us() - self.kicked_at > timeout_us {
+            return Err(LoopError::WatchdogExpired { timeout_us });
+        }
+        Ok(())
+    }
+
+    /// The watchdog's pings: each answered with its nonce and sequence and the loop's progress.
+    fn on_pings(&mut self) {
+        while let Some((nonce, sequence)) = next("monitor-ping", || {
+            self.ends
+                .ping_rx
+                .try_recv(|p| (p.nonce.to_native(), p.sequence.to_native()))
+        }) {
+            self.pings += 1;
+            let pong = Pong {
+                nonce,
+                sequence,
+                component: ComponentId(self.me as u8),
+                degraded: false,
+                progress: Progress {
+                    loop_iterations: self.iterations,
+                    ..Progress::default()
+                },
+            };
+            let sent = self.ends.pong_tx.try_send(&pong);
+            self.sent("monitor-pong", sent);
+        }
+    }
+
+    /// The watchdog's restart requests: executed for a started component, answered.
+    fn on_restarts(&mut self, ipc: &mut IpcBuffer) -> Result<(), LoopError> {
+        while let Some((request_id, component)) = next("restart-requests", || {
+            self.ends
+                .restart_rx
+                .try_recv(|r| (r.request_id.to_native(), r.component.0))
+        }) {
+            let name = COMPONENTS.get(component as usize).map_or("?", |c| c.name);
+            let target = self
+                .started
+                .iter_mut()
+                .find(|s| s.index == component as usize);
+            let outcome = match target {
+                Some(s) => {
+                    s.restart(ipc).map_err(|e| LoopError::Restart(name, e))?;
+                    self.restarted[s.index] = true;
+                    log!(
+                        "monitor",
+                        "the watchdog asks to restart {name} (request {request_id}): restarted (start {})",
+                        s.starts
+                    );
+                    RestartOutcome::Restarted {
+                        restarts: s.starts - 1,
+                    }
+                }
+                None => {
+                    log!(
+                        "monitor",
+                        "the watchdog asks to restart {name} (request {request_id}): not done, {name} is not started on this board; answered Failed"
+                    );
+                    RestartOutcome::Failed
+                }
+            };
+            let result = RestartResult {
+                request_id,
+                component: ComponentId(component),
+                outcome,
+            };
+            let sent = self.ends.result_tx.try_send(&result);
+            self.sent("restart-results", sent);
+        }
+        Ok(())
+    }
+
+    /// The run's verdict (see the module docs).
+    fn verdict(&self, asked_of: Option<usize>) -> Result<(), LoopError> {
+        log!(
+            "monitor",
+            "the watchdog ran for {} s: it pinged the monitor {} times and kicked its hardware watchdog {} times; {} of the monitor's messages not sent (ring full)",
+            RUN_US / 1_000_000,
+            self.pings,
+            self.kicks,
+            self.dropped
+        );
+        if self.pings < MIN_PINGS || self.kicks < MIN_KICKS || self.dropped > 0 {
+            return Err(LoopError::TooFew {
+                pings: self.pings,
+                kicks: self.kicks,
+                dropped: self.dropped,
+            });
+        }
+        if self.unexpected > 0 {
+            return Err(LoopError::Unexpected {
+                faults: self.unexpected,
+            });
+        }
+        if let Some(i) = asked_of
+            && (self.inject.is_some() || !self.restarted[i])
+        {
+            return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+        }
+        Ok(())
+    }
 }
 
 /// The next message `recv` (a `try_recv` on channel `name`) gives; `None` when the ring is
