@@ -103,36 +103,33 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
         })
         .map_err(|_| "cannot grant a device")?;
     }
-    const _: () = assert!(START_SEED_BYTES == runtime::SEED_LEN);
-    let mut seed = [0u8; START_SEED_BYTES];
-    // SAFETY: the monitor mapped this start's seed page read-only at START_SEED_VADDR.
-    seed.copy_from_slice(unsafe {
-        core::slice::from_raw_parts(START_SEED_VADDR as *const u8, START_SEED_BYTES)
-    });
-    caps.seed(seed);
-    // SAFETY: the start page holds words at these offsets (system crate), mapped read-only.
-    let (start_number, inject_fault) = unsafe {
-        (
-            (START_SEED_VADDR as *const u8)
-                .add(START_NUMBER_OFFSET)
-                .cast::<u64>()
-                .read_volatile(),
-            (START_SEED_VADDR as *const u8)
-                .add(START_INJECT_FAULT_OFFSET)
-                .cast::<u64>()
-                .read_volatile(),
-        )
-    };
-    if inject_fault != 0 {
+    let page = StartPage::read();
+    caps.seed(page.seed);
+    if page.inject_fault {
         log::info!(
-            "start {start_number}: the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted"
+            "start {}: the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted",
+            page.number
         );
         // A blocking receive on an empty slot: the kernel stops the thread with a capability
         // fault (a signal, non-blocking, would only return an error).
         sel4::seL4_Wait(SLOT_NOT_GRANTED);
     }
-    let (caps, wait) = (caps.build(), Sel4Wait::new(tsc_mhz));
-    let stopped = match COMPONENTS[me].name {
+    run_component(
+        COMPONENTS[me].name,
+        page.number,
+        caps.build(),
+        Sel4Wait::new(tsc_mhz),
+    )
+}
+
+/// Runs `name`'s partition code in the runtime's event loop (see the module docs).
+fn run_component(
+    name: &str,
+    start: u64,
+    caps: runtime::CapSet,
+    wait: Sel4Wait,
+) -> Result<core::convert::Infallible, &'static str> {
+    let stopped = match name {
         "watchdog" => {
             log::info!("running the watchdog's partition code on seL4 (WatchdogPd)");
             runtime::run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
@@ -141,17 +138,47 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
             log::info!("running the signer's partition code on seL4 (SignerPd)");
             runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
         }
-        _ => {
+        "upgrade" => {
             log::info!(
-                "start {start_number}: running the event loop on seL4 (no application logic yet: runtime::Idle)"
+                "start {start}: running the event loop on seL4 (no application logic yet: runtime::Idle)"
             );
             runtime::run::<runtime::Idle>(caps, wait)
         }
+        _ => return Err("this board has no partition code for this component"),
     };
     stopped.map_err(|e| {
         log::error!("{e}");
         "the event loop stopped"
     })
+}
+
+/// What the monitor wrote on this start's page (`system::START_SEED_VADDR`).
+struct StartPage {
+    seed: [u8; START_SEED_BYTES],
+    number: u64,
+    inject_fault: bool,
+}
+
+impl StartPage {
+    fn read() -> Self {
+        const _: () = assert!(START_SEED_BYTES == runtime::SEED_LEN);
+        let base = START_SEED_VADDR as *const u8;
+        let mut seed = [0u8; START_SEED_BYTES];
+        // SAFETY: the monitor mapped this start's page read-only at START_SEED_VADDR: the seed,
+        // then a word at each of the two offsets (system crate), all inside the page.
+        unsafe {
+            seed.copy_from_slice(core::slice::from_raw_parts(base, START_SEED_BYTES));
+            Self {
+                seed,
+                number: base.add(START_NUMBER_OFFSET).cast::<u64>().read_volatile(),
+                inject_fault: base
+                    .add(START_INJECT_FAULT_OFFSET)
+                    .cast::<u64>()
+                    .read_volatile()
+                    != 0,
+            }
+        }
+    }
 }
 
 /// Stops this component with a fault the monitor receives.
