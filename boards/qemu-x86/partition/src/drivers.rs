@@ -8,8 +8,9 @@
 //! | `rng` | `chacha20::ChaCha20Rng` | the 32-byte seed on the page the monitor mapped read-only |
 //! | `watchdog` | [`MonitorWatchdog`] (emulated by the monitor) | the page the monitor mapped read-write and checks every tick |
 //!
-//! **The rng is not a real RNG here**: its seed comes from the TSC at boot (the monitor's
-//! `seed.rs`; QEMU's Nehalem has no RDRAND), which is not secret. **Sealing secret**: as on the
+//! **The rng's seed comes from the host**: the monitor takes it from the host's RNG through
+//! QEMU's fw_cfg (its `seed.rs`; QEMU's Nehalem has no RDRAND), so whoever can read the host's
+//! seed file while QEMU runs knows it. **Sealing secret**: as on the
 //! sim board, a public constant ([`QEMU_SEAL_SECRET`]); it detects corruption, protects nothing.
 //!
 //! Avoids: mapping or naming memory itself; a device is made only from a granted capability.

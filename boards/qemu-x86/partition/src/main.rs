@@ -8,7 +8,7 @@
 //!
 //! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board, on
 //! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
-//! monitor, not secret; a hardware watchdog the monitor emulates): the signer runs
+//! monitor from the host's RNG; a hardware watchdog the monitor emulates): the signer runs
 //! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
 //! `runtime::Idle` (as on the sim board), whose event loop answers the watchdog's pings. Comms
 //! needs its links, which this board does not have yet, so the monitor does not start it

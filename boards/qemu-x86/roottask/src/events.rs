@@ -25,7 +25,8 @@
 
 use crate::alloc::{Alloc, StepError, step};
 use crate::partitions::Built;
-use crate::start::{StartError, Started};
+use crate::seed::Seeds;
+use crate::start::{Env, StartError, Started};
 use crate::timer::Timer;
 use core::arch::x86_64::_rdtsc;
 use ipc::{Receiver, RecvError, Region, Sender, SenderTrust};
@@ -208,6 +209,7 @@ impl Ends {
 /// The loop's state: what it drives and what it has seen.
 struct Loop<'a> {
     ends: Ends,
+    seeds: &'a mut Seeds,
     started: &'a mut [Started],
     timer: Timer,
     /// The signal capability carrying the tick to each started component.
@@ -234,12 +236,13 @@ struct Loop<'a> {
 pub fn run(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
-    built: &Built,
+    env: &Env,
+    seeds: &mut Seeds,
     fault_ep: CPtr,
     started: &mut [Started],
     asked_of: Option<usize>,
-    tsc_mhz: Word,
 ) -> Result<(), LoopError> {
+    let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let me = COMPONENTS
         .iter()
         .position(|c| c.root)
@@ -254,6 +257,7 @@ pub fn run(
     }
     let mut l = Loop {
         ends: Ends::take(alloc, ipc, built)?,
+        seeds,
         started,
         timer,
         ticks,
@@ -424,7 +428,8 @@ impl Loop<'_> {
                 .find(|s| s.index == component as usize);
             let outcome = match target {
                 Some(s) => {
-                    s.restart(ipc).map_err(|e| LoopError::Restart(name, e))?;
+                    s.restart(ipc, self.seeds)
+                        .map_err(|e| LoopError::Restart(name, e))?;
                     self.restarted[s.index] = true;
                     log!(
                         "monitor",

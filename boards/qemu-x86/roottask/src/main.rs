@@ -99,34 +99,36 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    let signer = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "signer", false)?;
+    let mut seeds = seed::Seeds::read(ipc, seL4_CapIOPort).map_err(Failed::Seed)?;
+    log!(
+        "monitor",
+        "seed pool: {} bytes read from QEMU's fw_cfg (opt/spacenode/seed)",
+        seed::POOL
+    );
+    let env = start::Env {
+        built: &built,
+        tsc_mhz,
+    };
+    let seeds = &mut seeds;
+    let signer = start_named(alloc, ipc, &mut scratch, seeds, &env, "signer", false)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
         "the probe's faults handled; starting the watchdog, then upgrade, asked to fault at once"
     );
-    let watchdog = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "watchdog", false)?;
-    let upgrade = start_named(alloc, ipc, &mut scratch, &built, tsc_mhz, "upgrade", true)?;
+    let watchdog = start_named(alloc, ipc, &mut scratch, seeds, &env, "watchdog", false)?;
+    let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", true)?;
     let asked_of = Some(upgrade.index);
     let mut started = [signer, watchdog, upgrade];
-    events::run(
-        alloc,
-        ipc,
-        &built,
-        fault_ep,
-        &mut started,
-        asked_of,
-        tsc_mhz,
-    )
-    .map_err(Failed::Loop)
+    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, asked_of).map_err(Failed::Loop)
 }
 
 fn start_named(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
     scratch: &mut vspace::Scratch,
-    built: &partitions::Built,
-    tsc_mhz: Word,
+    seeds: &mut seed::Seeds,
+    env: &start::Env,
     name: &'static str,
     inject_fault: bool,
 ) -> Result<start::Started, Failed> {
@@ -134,7 +136,7 @@ fn start_named(
         .iter()
         .position(|c| c.name == name)
         .ok_or(Failed::NotDescribed(name))?;
-    start::start(alloc, ipc, scratch, built, index, tsc_mhz, inject_fault)
+    start::start(alloc, ipc, scratch, seeds, env, index, inject_fault)
         .map_err(|e| Failed::Start(name, e))
 }
 
@@ -145,6 +147,7 @@ enum Failed {
     NotDescribed(&'static str),
     Start(&'static str, start::StartError),
     Loop(events::LoopError),
+    Seed(seed::SeedError),
     Probe(probe::ProbeError),
 }
 
@@ -162,6 +165,7 @@ impl core::fmt::Display for Failed {
             Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
             Self::Start(name, e) => write!(f, "starting {name}: {e}"),
             Self::Loop(e) => write!(f, "with the watchdog running: {e}"),
+            Self::Seed(e) => write!(f, "no seeds: {e}"),
             Self::Probe(e) => write!(f, "isolation probe: {e}"),
         }
     }

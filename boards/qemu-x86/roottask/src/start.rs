@@ -6,6 +6,7 @@
 
 use crate::alloc::{Alloc, StepError, step};
 use crate::partitions::Built;
+use crate::seed::{SeedError, Seeds};
 use crate::vspace::{self, LoadError, RW, Scratch};
 use sel4::*;
 use system::*;
@@ -17,6 +18,7 @@ static PARTITION_ELF: &[u8] = include_bytes!(env!("SPACENODE_PARTITION_ELF"));
 pub enum StartError {
     Load(LoadError),
     Step(StepError),
+    Seed(SeedError),
 }
 
 impl From<StepError> for StartError {
@@ -30,6 +32,7 @@ impl core::fmt::Display for StartError {
         match self {
             Self::Load(e) => write!(f, "loading the partition program: {e}"),
             Self::Step(e) => write!(f, "{e}"),
+            Self::Seed(e) => write!(f, "its seed: {e}"),
         }
     }
 }
@@ -49,17 +52,25 @@ pub struct Started {
     pub starts: u16,
 }
 
+/// What every start needs besides the allocator: the components built, and the TSC frequency
+/// the partitions' clocks scale by.
+pub struct Env<'a> {
+    pub built: &'a Built,
+    pub tsc_mhz: Word,
+}
+
 /// Starts component `index`; `inject_fault` asks it to fault at once (see
 /// `system::START_INJECT_FAULT_OFFSET`).
 pub fn start(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
     scratch: &mut Scratch,
-    built: &Built,
+    seeds: &mut Seeds,
+    env: &Env,
     index: usize,
-    tsc_mhz: Word,
     inject_fault: bool,
 ) -> Result<Started, StartError> {
+    let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let c = &COMPONENTS[index];
     let Some(vs) = &built.vspace[index] else {
         return Err(StartError::Step(StepError {
@@ -75,7 +86,7 @@ pub fn start(
     }
     let mut watchdog = None;
     for d in (0..DEVICES.len()).filter(|&d| DEVICES[d].owner == index) {
-        if let Some(page) = map_device(alloc, ipc, scratch, vs, d)? {
+        if let Some(page) = map_device(alloc, ipc, scratch, seeds, vs, d)? {
             watchdog = Some(page);
         }
     }
@@ -91,7 +102,7 @@ pub fn start(
         "monitor",
         "{}: start seed at {START_SEED_VADDR:#x} (read-only); {}",
         c.name,
-        crate::seed::WARNING
+        crate::seed::ORIGIN
     );
     let mut started = Started {
         index,
@@ -102,7 +113,7 @@ pub fn start(
         tsc_mhz,
         starts: 0,
     };
-    started.go(ipc, inject_fault)?;
+    started.go(ipc, seeds, inject_fault)?;
     log!(
         "monitor",
         "started {}: partition program ({} pages at {WINDOW_BASE:#x}), {stack_pages} stack pages, priority {prio}{}",
@@ -120,15 +131,18 @@ pub fn start(
 impl Started {
     /// Fills the start page (a fresh seed, the start number, the fault request) and starts the
     /// thread at the program's entry with an empty stack.
-    fn go(&mut self, ipc: &mut IpcBuffer, inject_fault: bool) -> Result<(), StepError> {
+    fn go(
+        &mut self,
+        ipc: &mut IpcBuffer,
+        seeds: &mut Seeds,
+        inject_fault: bool,
+    ) -> Result<(), StartError> {
         self.starts += 1;
         // SAFETY: the monitor's read-write mapping of the start page (a whole page); the
         // component maps it read-only and its thread is not running.
         unsafe {
-            crate::seed::draw(core::slice::from_raw_parts_mut(
-                self.start_page,
-                START_SEED_BYTES,
-            ));
+            let seed = core::slice::from_raw_parts_mut(self.start_page, START_SEED_BYTES);
+            seeds.draw(seed).map_err(StartError::Seed)?;
             let words = self.start_page.add(START_NUMBER_OFFSET) as *mut u64;
             words.write_volatile(u64::from(self.starts));
             let fault = self.start_page.add(START_INJECT_FAULT_OFFSET) as *mut u64;
@@ -139,17 +153,17 @@ impl Started {
         step(
             "start component",
             ipc.tcb_start(self.tcb, entry, STACK_TOP - 8, args),
-        )
+        )?;
+        Ok(())
     }
 
     /// Restarts the component: stops its thread, restores its data and bss from the program
     /// image, and starts it again with a fresh start page. Its rings, devices (its flash keeps
     /// what it wrote) and capabilities stay as they are.
-    pub fn restart(&mut self, ipc: &mut IpcBuffer) -> Result<(), StartError> {
+    pub fn restart(&mut self, ipc: &mut IpcBuffer, seeds: &mut Seeds) -> Result<(), StartError> {
         step("stop component", ipc.tcb_suspend(self.tcb))?;
         vspace::reload_writable(PARTITION_ELF, &self.image).map_err(StartError::Load)?;
-        self.go(ipc, false)?;
-        Ok(())
+        self.go(ipc, seeds, false)
     }
 }
 
@@ -160,9 +174,10 @@ fn map_device(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
     scratch: &mut Scratch,
+    seeds: &mut Seeds,
     vs: &vspace::VSpace,
     d: usize,
-) -> Result<Option<*const u64>, StepError> {
+) -> Result<Option<*const u64>, StartError> {
     let dev = &DEVICES[d];
     let (base, bytes) = (device_vaddr(d), device_bytes(dev));
     if dev.kind == "watchdog" {
@@ -179,13 +194,13 @@ fn map_device(
         let (_, seed) = vs.new_page(alloc, ipc, Some(scratch), base, vspace::RO)?;
         // SAFETY: a fresh frame mapped read-write for the monitor; RNG_SEED_BYTES < PAGE.
         let seed = unsafe { core::slice::from_raw_parts_mut(seed, RNG_SEED_BYTES) };
-        crate::seed::draw(seed);
+        seeds.draw(seed).map_err(StartError::Seed)?;
         log!(
             "monitor",
             "device {} of {}: seed page at {base:#x} (read-only); {}",
             dev.name,
             COMPONENTS[dev.owner].name,
-            crate::seed::WARNING
+            crate::seed::ORIGIN
         );
         return Ok(None);
     }

@@ -188,6 +188,17 @@ impl IpcBuffer {
         words: &[Word],
         caps: &[CPtr],
     ) -> Result<(), Error> {
+        self.invoke_reply(cap, label, words, caps).map(|_| ())
+    }
+
+    /// `invoke`, returning the reply's first message registers.
+    pub fn invoke_reply(
+        &mut self,
+        cap: CPtr,
+        label: Word,
+        words: &[Word],
+        caps: &[CPtr],
+    ) -> Result<RegMrs, Error> {
         let mut mrs: RegMrs = [0; 4];
         for (i, w) in words.iter().enumerate() {
             if i < 4 {
@@ -201,9 +212,19 @@ impl IpcBuffer {
         }
         let info = msg_info(label, caps.len() as Word, words.len() as Word);
         match msg_label(seL4_Call(cap, info, &mut mrs)) {
-            seL4_NoError => Ok(()),
+            seL4_NoError => Ok(mrs),
             e => Err(Error(e)),
         }
+    }
+
+    /// `seL4_X86_IOPort_In8(port)` on the I/O port capability `cap`.
+    pub fn io_in8(&mut self, cap: CPtr, port: Word) -> Result<u8, Error> {
+        Ok(self.invoke_reply(cap, X86IOPortIn8, &[port], &[])?[0] as u8)
+    }
+
+    /// `seL4_X86_IOPort_Out16(port, value)` on the I/O port capability `cap`.
+    pub fn io_out16(&mut self, cap: CPtr, port: Word, value: u16) -> Result<(), Error> {
+        self.invoke(cap, X86IOPortOut16, &[port, Word::from(value)], &[])
     }
 
     /// `seL4_Untyped_Retype(untyped, ty, size_bits, root CNode, 0, 0, slot, 1)`.
