@@ -7,6 +7,9 @@ the grants of the system description, read here independently of the Rust code (
 For every component but the root task: slot 1 its own notification (wait), slot 2 the fault
 endpoint, then exactly one signal capability per channel it sends (to that channel's receiver),
 and nothing else; a ring mapped for every channel it sends or receives, and no other ring.
+Devices: every device the monitor maps (the board file's flash, rng and watchdog kinds; the board uses
+the sim board file, kernel-config/boards/sim.toml) is mapped into a component that lists it in
+its `devices`, once, and every started component gets each such device it lists.
 Exits non-zero with every difference listed."""
 import re
 import sys
@@ -42,6 +45,19 @@ for name in components:
     if recvs != want_recv:
         problems.append(f"{name}: receive rings {sorted(recvs)} != {sorted(want_recv)}")
     print(f"sel4-grants: {name}: {len(all_slots)} capabilities, {len(sends)} send and {len(recvs)} receive rings")
+
+board = tomllib.load(open(sys.argv[1].rsplit("/", 1)[0] + "/boards/sim.toml", "rb"))
+mapped_kinds = {d["name"] for d in board["device"] if d["kind"] in ("flash", "rng", "watchdog")}
+device_lines = got(r"^\[monitor\] device (\S+) of (\S+): ")
+for name in components:
+    wanted = {d for c in desc["component"] if c["name"] == name for d in c.get("devices", [])}
+    mapped = [d for d, owner in device_lines if owner == name]
+    if len(mapped) != len(set(mapped)) or not set(mapped) <= wanted:
+        problems.append(f"{name}: devices mapped {sorted(mapped)}, description lists {sorted(wanted)}")
+    if got(rf"^\[monitor\] started {re.escape(name)}: ") and set(mapped) != wanted & mapped_kinds:
+        problems.append(f"{name}: started with devices {sorted(mapped)}, expected {sorted(wanted & mapped_kinds)}")
+    if mapped:
+        print(f"sel4-grants: {name}: devices {', '.join(sorted(mapped))}")
 
 if not components:
     problems.append("the description has no components besides the root task")

@@ -42,9 +42,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// Board to run on: `sim` (the node as host processes), or `qemu-x86` (the real seL4 5.0
-    /// kernel under QEMU: builds it and the monitor from this checkout, boots, runs the upgrade
-    /// partition and the monitor's isolation checks, and exits; watchdog, signer and comms do
-    /// not run there yet)
+    /// kernel under QEMU: builds it and the monitor from this checkout, boots, runs the
+    /// watchdog, signer and upgrade partitions and the monitor's checks for a few seconds, and
+    /// exits; comms does not run there yet, and its flash is volatile RAM)
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
     /// On a fresh state directory: the signed bundle (from `spacenode bundle create`) to
@@ -268,7 +268,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     if args.board == "qemu-x86" {
         if args.state.is_some() || args.factory_bundle.is_some() {
             return Err(Failure::Usage(
-                "--state and --factory-bundle apply to the sim board only: the qemu-x86 board keeps no state (its flash is not modelled)".into(),
+                "--state and --factory-bundle apply to the sim board only: the qemu-x86 board keeps no state (its flash is RAM, lost at every boot)".into(),
             ));
         }
         return crate::run_qemu::run();

@@ -1,5 +1,5 @@
-//! `spacenode run --board qemu-x86`: boots the node's monitor and the upgrade partition on the
-//! real seL4 5.0 kernel under QEMU, through `boards/qemu-x86/boot`, which first builds what is
+//! `spacenode run --board qemu-x86`: boots the node's monitor and its watchdog, signer and
+//! upgrade partitions on the real seL4 5.0 kernel under QEMU, through `boards/qemu-x86/boot`, which first builds what is
 //! missing (the kernel from the `sel4-sys` crate's bundled source, the root task, the partition
 //! program and the isolation probe). The kernel's, the monitor's and the partition's log, in
 //! the sim board's `[name] message` format, go to standard output.

@@ -46,7 +46,8 @@ int main(void)
     W(UntypedRetype); W(TCBConfigure); W(TCBWriteRegisters); W(TCBResume); W(TCBSuspend);
     W(TCBSetPriority); W(TCBBindNotification); W(CNodeMint); W(CNodeCopy); W(CNodeDelete);
     W(X86ASIDPoolAssign); W(X86PageMap); W(X86PageTableMap); W(X86PageDirectoryMap);
-    W(X86PDPTMap); W(X86PageUnmap); W(X86IOPortIn8); W(X86IOPortOut8);
+    W(X86PDPTMap); W(X86PageUnmap); W(X86IOPortIn8); W(X86IOPortOut8); W(X86IOPortOut16);
+    W(X86IRQIssueIRQHandlerIOAPIC); W(IRQAckIRQ); W(IRQSetIRQHandler);
     W(seL4_UntypedObject); W(seL4_TCBObject); W(seL4_EndpointObject);
     W(seL4_NotificationObject); W(seL4_CapTableObject); W(seL4_X86_4K);
     W(seL4_X86_PageTableObject); W(seL4_X86_PageDirectoryObject); W(seL4_X86_PDPTObject);

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use std::{env, fs, path::PathBuf};
 
 /// The board file whose validation the description is loaded against. qemu-x86 has no board
-/// file of its own yet (its devices are not modelled), so the sim board's is used; the monitor
-/// uses only components and channels from it.
+/// file of its own yet, so the sim board's is used: the monitor takes components, channels and
+/// the owners and kinds of the flash, rng and watchdog devices from it (what this board makes
+/// of each kind is in boards/qemu-x86/README.md).
 const BOARD: &str = "sim";
 
 fn system_tables() -> String {
@@ -24,8 +25,8 @@ fn system_tables() -> String {
     for c in &system.components {
         writeln!(
             out,
-            "    ComponentDesc {{ name: {:?}, priority: {}, root: {} }},",
-            c.name, c.priority, c.root
+            "    ComponentDesc {{ name: {:?}, priority: {}, root: {}, stack_size: {:#x} }},",
+            c.name, c.priority, c.root, c.stack_size
         )
         .unwrap();
     }
@@ -47,6 +48,34 @@ fn system_tables() -> String {
             ch.spec.slot_count(),
             ch.spec.slot_size(),
             copy_in(&system, ch)
+        )
+        .unwrap();
+    }
+    writeln!(out, "];").unwrap();
+    let devices: Vec<_> = system
+        .board
+        .devices
+        .iter()
+        .filter_map(|d| Some((d, d.owner?)))
+        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng" | "watchdog"))
+        .collect();
+    writeln!(
+        out,
+        "pub static DEVICES: [DeviceDesc; {}] = [",
+        devices.len()
+    )
+    .unwrap();
+    for (d, owner) in devices {
+        let owner = system
+            .components
+            .iter()
+            .position(|c| c.id == owner)
+            .expect("kernel_config checked every owner is a component");
+        writeln!(
+            out,
+            "    DeviceDesc {{ name: {:?}, kind: {:?}, owner: {owner} }},",
+            d.name,
+            d.kind.as_str()
         )
         .unwrap();
     }

@@ -4,8 +4,9 @@
 //! refuse to build it (duplicate lang item `panic_impl`); this was checked with a crate that
 //! uses `std`. `build-roottask --check` builds it; it is never run, and does nothing if it is.
 //!
-//! What it does not prove: that the partitions run on seL4 (they need drivers this board does
-//! not have yet; see boards/qemu-x86/README.md).
+//! What it does not prove: that the partitions run on seL4. The signer and the watchdog do
+//! (the partition program runs them); comms needs links this board does not have yet (see
+//! boards/qemu-x86/README.md).
 #![no_std]
 #![no_main]
 

@@ -3,16 +3,19 @@
 //! (laid out by the `system` crate); time is the TSC, scaled by the frequency the kernel
 //! measured at boot (bootinfo `archInfo`, passed by the monitor).
 //!
-//! seL4 5.0 without MCS has no timeout on a wait, and no timer is granted to components yet, so
-//! a wait with a deadline polls the notification and yields until the deadline: correct, but it
-//! spends CPU while it waits. A wait without a deadline blocks in the kernel.
+//! seL4 5.0 without MCS has no timeout on a wait. The monitor owns the timer and signals every
+//! started component's notification with [`system::TICK_BIT`] (the bit of `Source::TIMER`) at
+//! each tick (100 Hz), so a wait blocks in the kernel and, on each tick, returns `TIMER` once
+//! its deadline has passed: deadlines are met up to one tick late. A tick before the deadline
+//! (or with no deadline) is not an event and is dropped here; a deadline already due polls
+//! instead of blocking.
 //!
 //! Avoids: any capability besides the component's own notification; any heap.
 
 use core::arch::x86_64::_rdtsc;
 use hal::time::Instant;
 use runtime::{NotifySet, Source, WaitBackend, WaitError};
-use sel4::{seL4_Poll, seL4_Wait, seL4_Yield};
+use sel4::{seL4_Poll, seL4_Wait};
 use system::SLOT_OWN_NOTIFICATION;
 
 /// The wait backend of one component.
@@ -31,18 +34,22 @@ impl Sel4Wait {
 
 impl WaitBackend for Sel4Wait {
     fn wait(&mut self, deadline: Option<Instant>) -> Result<NotifySet, WaitError> {
-        let Some(deadline) = deadline else {
-            return Ok(NotifySet::from_bits(seL4_Wait(SLOT_OWN_NOTIFICATION)));
-        };
         loop {
-            let mut set = NotifySet::from_bits(seL4_Poll(SLOT_OWN_NOTIFICATION));
-            if self.now() >= deadline {
+            // A deadline already due: take what is pending without blocking.
+            let due = deadline.is_some_and(|d| self.now() >= d);
+            let bits = if due {
+                seL4_Poll(SLOT_OWN_NOTIFICATION)
+            } else {
+                seL4_Wait(SLOT_OWN_NOTIFICATION)
+            };
+            let mut set = NotifySet::from_bits(bits);
+            set.remove(Source::TIMER);
+            if deadline.is_some_and(|d| self.now() >= d) {
                 set.insert(Source::TIMER);
             }
             if !set.is_empty() {
                 return Ok(set);
             }
-            seL4_Yield();
         }
     }
 

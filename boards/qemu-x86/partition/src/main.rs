@@ -2,12 +2,17 @@
 //! VSpace and starts with (component index, TSC MHz). It finds its grants where the `system`
 //! crate lays them out, attaches each ring (`ipc::Region::attach` checks the header the monitor
 //! initialised against the description's geometry), builds the component's `runtime::CapSet`
-//! and runs the runtime's event loop on the seL4 backend ([`backend`]).
+//! (channels, devices, and the seed of its start page) and runs the runtime's event loop on
+//! the seL4 backend ([`backend`]). When the start page asks for it (the monitor's check of the
+//! fault path), it first uses a capability it was not granted, and faults.
 //!
-//! Component logic: as on the sim board for a partition without application logic yet,
-//! `runtime::Idle`, whose event loop answers the watchdog's pings. The watchdog, signer and comms
-//! partitions need drivers (flash, RNG, hardware watchdog, links) this board does not have yet,
-//! so the monitor does not start them (boards/qemu-x86/README.md).
+//! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board, on
+//! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
+//! monitor from the host's RNG; a hardware watchdog the monitor emulates): the signer runs
+//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
+//! `runtime::Idle` (as on the sim board), whose event loop answers the watchdog's pings. Comms
+//! needs its links, which this board does not have yet, so the monitor does not start it
+//! (boards/qemu-x86/README.md).
 //!
 //! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
 //! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.
@@ -15,12 +20,14 @@
 #![no_main]
 
 mod backend;
+mod drivers;
+mod flash;
 mod logger;
 
 use backend::Sel4Wait;
 use ipc::{Region, SenderTrust};
 use protocol::ComponentId;
-use runtime::{CapSetBuilder, Source};
+use runtime::{CapSetBuilder, DeviceCap, Source};
 use sel4::Word;
 use sel4::notify::Sel4Notify;
 use system::*;
@@ -87,9 +94,91 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
                 .map_err(|_| "cannot grant a receive end")?;
         }
     }
-    log::info!("running the event loop on seL4 (no application logic yet: runtime::Idle)");
-    runtime::run::<runtime::Idle>(caps.build(), Sel4Wait::new(tsc_mhz))
-        .map_err(|_| "the event loop stopped")
+    for (d, dev) in DEVICES.iter().enumerate().filter(|(_, d)| d.owner == me) {
+        caps.device(DeviceCap {
+            name: dev.name,
+            kind: dev.kind,
+            handles: [d as i32, -1],
+            source: None,
+        })
+        .map_err(|_| "cannot grant a device")?;
+    }
+    let page = StartPage::read();
+    caps.seed(page.seed);
+    if page.inject_fault {
+        log::info!(
+            "start {}: the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted",
+            page.number
+        );
+        // A blocking receive on an empty slot: the kernel stops the thread with a capability
+        // fault (a signal, non-blocking, would only return an error).
+        sel4::seL4_Wait(SLOT_NOT_GRANTED);
+    }
+    run_component(
+        COMPONENTS[me].name,
+        page.number,
+        caps.build(),
+        Sel4Wait::new(tsc_mhz),
+    )
+}
+
+/// Runs `name`'s partition code in the runtime's event loop (see the module docs).
+fn run_component(
+    name: &str,
+    start: u64,
+    caps: runtime::CapSet,
+    wait: Sel4Wait,
+) -> Result<core::convert::Infallible, &'static str> {
+    let stopped = match name {
+        "watchdog" => {
+            log::info!("running the watchdog's partition code on seL4 (WatchdogPd)");
+            runtime::run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
+        }
+        "signer" => {
+            log::info!("running the signer's partition code on seL4 (SignerPd)");
+            runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
+        }
+        "upgrade" => {
+            log::info!(
+                "start {start}: running the event loop on seL4 (no application logic yet: runtime::Idle)"
+            );
+            runtime::run::<runtime::Idle>(caps, wait)
+        }
+        _ => return Err("this board has no partition code for this component"),
+    };
+    stopped.map_err(|e| {
+        log::error!("{e}");
+        "the event loop stopped"
+    })
+}
+
+/// What the monitor wrote on this start's page (`system::START_SEED_VADDR`).
+struct StartPage {
+    seed: [u8; START_SEED_BYTES],
+    number: u64,
+    inject_fault: bool,
+}
+
+impl StartPage {
+    fn read() -> Self {
+        const _: () = assert!(START_SEED_BYTES == runtime::SEED_LEN);
+        let base = START_SEED_VADDR as *const u8;
+        let mut seed = [0u8; START_SEED_BYTES];
+        // SAFETY: the monitor mapped this start's page read-only at START_SEED_VADDR: the seed,
+        // then a word at each of the two offsets (system crate), all inside the page.
+        unsafe {
+            seed.copy_from_slice(core::slice::from_raw_parts(base, START_SEED_BYTES));
+            Self {
+                seed,
+                number: base.add(START_NUMBER_OFFSET).cast::<u64>().read_volatile(),
+                inject_fault: base
+                    .add(START_INJECT_FAULT_OFFSET)
+                    .cast::<u64>()
+                    .read_volatile()
+                    != 0,
+            }
+        }
+    }
 }
 
 /// Stops this component with a fault the monitor receives.

@@ -1,5 +1,6 @@
 //! The monitor's object allocator: retypes kernel objects out of one untyped region into the
-//! next free slots of its root CNode. Never frees (objects live as long as the node).
+//! next free slots of its root CNode, and mints the monitor's own badged signal capabilities.
+//! Never frees (objects live as long as the node).
 //!
 //! Avoids: a heap; any bookkeeping beyond the next free slot.
 
@@ -61,6 +62,30 @@ impl Alloc {
     ) -> Result<CPtr, StepError> {
         let slot = self.slot()?;
         step(what, ipc.untyped_retype(self.untyped, ty, bits, slot))?;
+        Ok(slot)
+    }
+
+    /// A signal-only copy of notification `target`, badged `badge`, in the next free slot.
+    pub fn signal_cap(
+        &mut self,
+        ipc: &mut IpcBuffer,
+        target: CPtr,
+        badge: Word,
+    ) -> Result<CPtr, StepError> {
+        let slot = self.slot()?;
+        let write = cap_rights(false, false, true);
+        let what = "mint a signal capability for the monitor";
+        step(
+            what,
+            ipc.cnode_mint(
+                seL4_CapInitThreadCNode,
+                slot,
+                seL4_WordBits,
+                target,
+                write,
+                badge,
+            ),
+        )?;
         Ok(slot)
     }
 }

@@ -3,12 +3,14 @@
 //! What it does today: logs the boot in the sim board's format (saying that seL4 5.0 has no
 //! MCS), retypes its objects from untyped memory ([`alloc`]), builds every component of the
 //! system description (`system` crate) as a CSpace of exactly its grants and a VSpace with its
-//! channels' rings ([`partitions`]), starts the upgrade partition ([`start`]) and pings it in
-//! the watchdog's place ([`standin`]), then runs the isolation probe ([`probe`]): a component
-//! loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace holding only its grants,
-//! whose violations each reach the monitor's fault endpoint, are reported, and lead to a
-//! restart; upgrade is pinged again after it. At the end it stops QEMU through
-//! `isa-debug-exit` with its verdict. What it does not do yet is in boards/qemu-x86/README.md.
+//! channels' rings ([`partitions`]), starts the signer ([`start`]), runs the isolation probe
+//! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
+//! holding only its grants, whose violations each reach the monitor's fault endpoint, are
+//! reported, and lead to a restart. Then it starts the watchdog and upgrade (asked to fault at
+//! its first start), its timer ([`timer`]), and runs its event loop ([`events`]) for 3 s:
+//! answering the watchdog's pings, reporting faults to it and executing its restart requests.
+//! At the end it stops QEMU through `isa-debug-exit` with its verdict. What it does not do yet
+//! is in boards/qemu-x86/README.md.
 //!
 //! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
 #![no_std]
@@ -18,10 +20,12 @@
 
 mod alloc;
 mod bootinfo;
+mod events;
 mod partitions;
 mod probe;
-mod standin;
+mod seed;
 mod start;
+mod timer;
 mod vspace;
 
 use alloc::Alloc;
@@ -88,38 +92,62 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     }
 }
 
-/// Builds every component of the description, starts the one that can run, pings it in the
+/// Builds every component of the description, starts the ones that can run, pings them in the
 /// watchdog's place, then runs the isolation probe.
 fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
-    let mut scratch = vspace::Scratch::new(alloc, ipc)?;
+    let mut scratch = vspace::Scratch::new();
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    let index = system::COMPONENTS
-        .iter()
-        .position(|c| c.name == STARTED)
-        .ok_or(Failed::NotDescribed(STARTED))?;
-    start::start(alloc, ipc, &mut scratch, &built, index, tsc_mhz).map_err(Failed::Start)?;
-    let mut pinger = standin::Pinger::new(alloc, ipc, &built, fault_ep).map_err(Failed::Ping)?;
-    pinger.round().map_err(Failed::Ping)?;
+    let mut seeds = seed::Seeds::read(ipc, seL4_CapIOPort).map_err(Failed::Seed)?;
+    log!(
+        "monitor",
+        "seed pool: {} bytes read from QEMU's fw_cfg (opt/spacenode/seed)",
+        seed::POOL
+    );
+    let env = start::Env {
+        built: &built,
+        tsc_mhz,
+    };
+    let seeds = &mut seeds;
+    let signer = start_named(alloc, ipc, &mut scratch, seeds, &env, "signer", false)?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "after the probe's faults, {STARTED} still answers:"
+        "the probe's faults handled; starting the watchdog, then upgrade, asked to fault at once"
     );
-    pinger.round().map_err(Failed::Ping)
+    let watchdog = start_named(alloc, ipc, &mut scratch, seeds, &env, "watchdog", false)?;
+    let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", true)?;
+    let asked_of = Some(upgrade.index);
+    let mut started = [signer, watchdog, upgrade];
+    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, asked_of).map_err(Failed::Loop)
 }
 
-/// The component the monitor starts: the one whose partition needs no drivers (see start.rs).
-const STARTED: &str = "upgrade";
+fn start_named(
+    alloc: &mut Alloc,
+    ipc: &mut IpcBuffer,
+    scratch: &mut vspace::Scratch,
+    seeds: &mut seed::Seeds,
+    env: &start::Env,
+    name: &'static str,
+    inject_fault: bool,
+) -> Result<start::Started, Failed> {
+    let index = system::COMPONENTS
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or(Failed::NotDescribed(name))?;
+    start::start(alloc, ipc, scratch, seeds, env, index, inject_fault)
+        .map_err(|e| Failed::Start(name, e))
+}
 
 /// Which part of the monitor's work failed.
 enum Failed {
     Step(alloc::StepError),
     NoUntyped,
     NotDescribed(&'static str),
-    Start(start::StartError),
-    Ping(standin::PingError),
+    Start(&'static str, start::StartError),
+    Loop(events::LoopError),
+    Seed(seed::SeedError),
     Probe(probe::ProbeError),
 }
 
@@ -135,8 +163,9 @@ impl core::fmt::Display for Failed {
             Self::Step(e) => write!(f, "{e}"),
             Self::NoUntyped => write!(f, "the bootinfo lists no untyped memory"),
             Self::NotDescribed(name) => write!(f, "component {name} is not in the description"),
-            Self::Start(e) => write!(f, "starting {STARTED}: {e}"),
-            Self::Ping(e) => write!(f, "pinging {STARTED}: {e}"),
+            Self::Start(name, e) => write!(f, "starting {name}: {e}"),
+            Self::Loop(e) => write!(f, "with the watchdog running: {e}"),
+            Self::Seed(e) => write!(f, "no seeds: {e}"),
             Self::Probe(e) => write!(f, "isolation probe: {e}"),
         }
     }

@@ -85,7 +85,7 @@ pub fn build(
             "cspace {}: slot {SLOT_FAULT_EP} = endpoint fault (badge {badge:#x})",
             c.name
         );
-        built.vspace[i] = Some(VSpace::new(alloc, ipc, WINDOW_BASE)?);
+        built.vspace[i] = Some(VSpace::new(alloc, ipc)?);
     }
     for ch in 0..CHANNELS.len() {
         grant_channel(alloc, ipc, scratch, &mut built, ch)?;
@@ -159,7 +159,7 @@ fn grant_channel(
             error: Error(seL4_InvalidArgument),
         });
     }
-    if monitor_is_end || crate::standin::KEPT.contains(&desc.name) {
+    if monitor_is_end {
         built.ring[ch] = base;
     } else {
         for copy in &mine[..pages as usize] {

@@ -3,8 +3,9 @@
 //! does: its heartbeat must arrive, and each violation (`sel4::probe_abi::Violation`) must reach
 //! the monitor's fault endpoint as the expected fault, be reported, and the probe be restarted.
 //!
-//! The restarts are decided by the monitor itself here: the watchdog partition does not run on
-//! seL4 yet (see boards/qemu-x86/README.md).
+//! The probe's restarts are decided by the monitor itself: the probe is not a component of the
+//! system description, so the watchdog does not know it (faults of the description's
+//! components go to the watchdog, which requests their restarts: `events`).
 
 use crate::alloc::{Alloc, StepError, step};
 use crate::vspace::{self, LoadError, RO, RW, Scratch, VSpace};
@@ -93,14 +94,14 @@ pub fn run(
         (1 << CNODE_BITS) - 2
     );
 
-    let vs = VSpace::new(alloc, ipc, VSPACE_BASE)?;
-    let (entry, pages) =
+    let vs = VSpace::new(alloc, ipc)?;
+    let vspace::Loaded { entry, pages, .. } =
         vspace::load_elf(&vs, alloc, ipc, scratch, PROBE_ELF).map_err(ProbeError::Load)?;
     for i in 0..STACK_PAGES {
         vs.new_page(
             alloc,
             ipc,
-            scratch,
+            None,
             STACK_TOP - (i + 1) * (1 << seL4_PageBits),
             RW,
         )?;

@@ -143,12 +143,6 @@ pub fn seL4_Poll(src: CPtr) -> Word {
     unsafe { syscall(seL4_SysNBRecv, src, 0, &mut [0; 4]).0 }
 }
 
-/// `seL4_Yield`: gives the rest of the time slice to threads of the same priority.
-pub fn seL4_Yield() {
-    // SAFETY: no operands.
-    unsafe { syscall(seL4_SysYield, 0, 0, &mut [0; 4]) };
-}
-
 /// `seL4_Recv` on an endpoint: returns (badge, message info); MR0..MR3 in `mrs`.
 pub fn seL4_Recv(src: CPtr, mrs: &mut RegMrs) -> (Word, Word) {
     // SAFETY: a receive; further message words land in this thread's IPC buffer.
@@ -194,6 +188,17 @@ impl IpcBuffer {
         words: &[Word],
         caps: &[CPtr],
     ) -> Result<(), Error> {
+        self.invoke_reply(cap, label, words, caps).map(|_| ())
+    }
+
+    /// `invoke`, returning the reply's first message registers.
+    pub fn invoke_reply(
+        &mut self,
+        cap: CPtr,
+        label: Word,
+        words: &[Word],
+        caps: &[CPtr],
+    ) -> Result<RegMrs, Error> {
         let mut mrs: RegMrs = [0; 4];
         for (i, w) in words.iter().enumerate() {
             if i < 4 {
@@ -207,9 +212,19 @@ impl IpcBuffer {
         }
         let info = msg_info(label, caps.len() as Word, words.len() as Word);
         match msg_label(seL4_Call(cap, info, &mut mrs)) {
-            seL4_NoError => Ok(()),
+            seL4_NoError => Ok(mrs),
             e => Err(Error(e)),
         }
+    }
+
+    /// `seL4_X86_IOPort_In8(port)` on the I/O port capability `cap`.
+    pub fn io_in8(&mut self, cap: CPtr, port: Word) -> Result<u8, Error> {
+        Ok(self.invoke_reply(cap, X86IOPortIn8, &[port], &[])?[0] as u8)
+    }
+
+    /// `seL4_X86_IOPort_Out16(port, value)` on the I/O port capability `cap`.
+    pub fn io_out16(&mut self, cap: CPtr, port: Word, value: u16) -> Result<(), Error> {
+        self.invoke(cap, X86IOPortOut16, &[port, Word::from(value)], &[])
     }
 
     /// `seL4_Untyped_Retype(untyped, ty, size_bits, root CNode, 0, 0, slot, 1)`.
@@ -330,6 +345,34 @@ impl IpcBuffer {
     /// `seL4_X86_Page_Unmap(frame)`.
     pub fn unmap_page(&mut self, frame: CPtr) -> Result<(), Error> {
         self.invoke(frame, X86PageUnmap, &[], &[])
+    }
+
+    /// `seL4_IRQControl_GetIOAPIC`: an IRQ handler capability, in the monitor's CNode at
+    /// `dest`, for IOAPIC `ioapic`'s `pin` (edge-triggered, active high), delivered as the
+    /// kernel's user IRQ number `irq`.
+    pub fn irq_issue_ioapic(
+        &mut self,
+        dest: CPtr,
+        ioapic: Word,
+        pin: Word,
+        irq: Word,
+    ) -> Result<(), Error> {
+        self.invoke(
+            seL4_CapIRQControl,
+            X86IRQIssueIRQHandlerIOAPIC,
+            &[dest, seL4_WordBits, ioapic, pin, 0, 0, irq],
+            &[seL4_CapInitThreadCNode],
+        )
+    }
+
+    /// `seL4_IRQHandler_SetNotification`.
+    pub fn irq_set_notification(&mut self, handler: CPtr, notification: CPtr) -> Result<(), Error> {
+        self.invoke(handler, IRQSetIRQHandler, &[], &[notification])
+    }
+
+    /// `seL4_IRQHandler_Ack`.
+    pub fn irq_ack(&mut self, handler: CPtr) -> Result<(), Error> {
+        self.invoke(handler, IRQAckIRQ, &[], &[])
     }
 
     /// `seL4_TCB_Suspend`.

@@ -15,6 +15,17 @@ pub struct ComponentDesc {
     pub name: &'static str,
     pub priority: u8,
     pub root: bool,
+    /// Its stack, in bytes (the description's `stack-size`).
+    pub stack_size: u64,
+}
+
+/// A RAM-backed device the monitor maps into its owner (flash, rng and watchdog kinds of the
+/// board file; the other kinds are not modelled on this board yet).
+pub struct DeviceDesc {
+    pub name: &'static str,
+    pub kind: &'static str,
+    /// Index into [`COMPONENTS`].
+    pub owner: usize,
 }
 
 /// One channel: its ends (indices into [`COMPONENTS`]), its ring geometry, and whether the
@@ -38,13 +49,56 @@ include!(concat!(env!("OUT_DIR"), "/system.rs"));
 
 /// Page size of the VSpace layout.
 pub const PAGE: u64 = 4096;
-/// Each component's 2 MiB window (one page table): its program from here.
+/// Where the partition program is linked and loaded (its text, data and bss, up to 256 MiB).
 pub const WINDOW_BASE: u64 = 0x1000_0000;
 /// Its rings, one after another with a guard page between them.
-pub const RING_BASE: u64 = WINDOW_BASE + 0x10_0000;
-/// Its stack: `STACK_PAGES` pages ending here.
-pub const STACK_TOP: u64 = WINDOW_BASE + 0x1e_0000;
-pub const STACK_PAGES: u64 = 8;
+pub const RING_BASE: u64 = 0x2000_0000;
+/// Its devices' RAM, one after another with a guard page between them.
+pub const DEVICE_BASE: u64 = 0x3000_0000;
+/// Its stack (the description's `stack-size`) ends here; the page above is unmapped.
+pub const STACK_TOP: u64 = 0x4000_0000;
+
+/// Capacity of a RAM-backed flash: the description's device `size` is the controller's MMIO
+/// window, not the part's capacity. The same capacities as the sim board's flash images
+/// (`board_sim::monitor::devices::flash_capacity`): 2 MiB for `comms-flash` (its SDLS state,
+/// CFDP journal and a whole batch file), 1 MiB for the others.
+pub const fn device_bytes(d: &DeviceDesc) -> u64 {
+    match (d.kind.as_bytes(), d.name.as_bytes()) {
+        (b"flash", b"comms-flash") => 2 << 20,
+        (b"flash", _) => 1 << 20,
+        // The rng: one page holding the seed the monitor drew (see the README). The watchdog:
+        // one page of two words (timeout in µs, kick count) the monitor checks every tick.
+        _ => PAGE,
+    }
+}
+
+/// Bytes of seed at the start of the rng's page.
+pub const RNG_SEED_BYTES: usize = 32;
+/// A read-only page whose first [`START_SEED_BYTES`] bytes are this start's random seed
+/// (`runtime::CapSetBuilder::seed`), fresh at every start.
+pub const START_SEED_VADDR: u64 = DEVICE_BASE - 2 * PAGE;
+/// Bytes of the start seed (`runtime::SEED_LEN`; the partition checks they agree).
+pub const START_SEED_BYTES: usize = 32;
+/// After the seed on the start page: the start's number (1 for the first start), a word.
+pub const START_NUMBER_OFFSET: usize = 32;
+/// Then a word: non-zero when the monitor asks the partition to fault at once (the board's
+/// self-check of the fault path: a capability it was not granted, [`SLOT_NOT_GRANTED`]).
+pub const START_INJECT_FAULT_OFFSET: usize = 40;
+/// A CSpace slot no component is ever granted (the last one).
+pub const SLOT_NOT_GRANTED: u64 = (1 << CNODE_BITS) - 1;
+/// The notification badge bit of the monitor's timer tick (`runtime::Source::TIMER`'s bit).
+pub const TICK_BIT: u64 = 1 << 63;
+
+/// Where device `d` is mapped in its owner's VSpace.
+pub fn device_vaddr(d: usize) -> u64 {
+    let owner = DEVICES[d].owner;
+    DEVICE_BASE
+        + DEVICES[..d]
+            .iter()
+            .filter(|x| x.owner == owner)
+            .map(|x| device_bytes(x) + PAGE)
+            .sum::<u64>()
+}
 
 /// CSpace layout: 2^5 slots.
 pub const CNODE_BITS: u64 = 5;
