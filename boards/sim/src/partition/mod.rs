@@ -270,7 +270,9 @@ impl Partition {
                     let dev = &system.board.devices[device];
                     let found = link(fd);
                     let ok = match part {
-                        DevicePart::FlashImage | DevicePart::BootControl => found.starts_with('/'),
+                        DevicePart::FlashImage
+                        | DevicePart::BootControl
+                        | DevicePart::LinkRecoveryKey => found.starts_with('/'),
                         DevicePart::Serial => found == "/dev/ptmx",
                         DevicePart::Radio | DevicePart::WatchdogTimer => {
                             found.starts_with("socket:")
@@ -285,7 +287,9 @@ impl Partition {
                     }
                     let mut src = None;
                     match part {
-                        DevicePart::FlashImage | DevicePart::BootControl => {
+                        DevicePart::FlashImage
+                        | DevicePart::BootControl
+                        | DevicePart::LinkRecoveryKey => {
                             filter.flash.push(fd);
                             if let Ok(st) = rustix::fs::fstat(borrow(fd)) {
                                 max_file = max_file.max(st.st_size as u64);
@@ -304,16 +308,15 @@ impl Partition {
                     if let Some(s) = src {
                         watched.push((Watched::Device(borrow(fd)), s));
                     }
-                    if part == DevicePart::BootControl {
+                    if matches!(part, DevicePart::BootControl | DevicePart::LinkRecoveryKey) {
                         continue;
                     }
+                    // The second handle: boot control, or the link recovery key.
+                    let second = |part| table.fd_of(Grant::Device { device, part }).unwrap_or(-1);
                     let boot = if dev.name == crate::grants::BOOT_CONTROL_DEVICE {
-                        table
-                            .fd_of(Grant::Device {
-                                device,
-                                part: DevicePart::BootControl,
-                            })
-                            .unwrap_or(-1)
+                        second(DevicePart::BootControl)
+                    } else if dev.name == crate::link_otp::LINK_RECOVERY_DEVICE {
+                        second(DevicePart::LinkRecoveryKey)
                     } else {
                         -1
                     };

@@ -14,9 +14,31 @@ use super::super::permissions::Permissions;
 use super::super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
 use super::super::sealed::MAX_FILE_LEN;
 use super::super::state::StatePersist;
-use super::{Association, ManageError, SecurityEngine, derive_pair};
+use super::{Association, ManageError, RestoreError, SaState, SecurityEngine, derive_pair};
 
 impl SecurityEngine {
+    /// Key recovery (`super::super::key_recovery`): replace the whole key set by the
+    /// provisioning `file` the ground sent, with each association's state from `state`. The
+    /// anti-replay record is committed first, then the sealed key record, then the engine
+    /// switches; on any failure the engine is unchanged. A power cut between the two writes
+    /// leaves the keys lost and the new floors on flash: comms recovers again, never below them.
+    pub fn replace_keys<P: StatePersist>(
+        &mut self,
+        file: &[u8],
+        state: impl Fn(u16) -> Option<SaState>,
+        persist: &mut P,
+        block: u64,
+    ) -> Result<(), RestoreError> {
+        let provisioning = Provisioning::parse(file).map_err(|_| RestoreError::Mac)?;
+        let mut fresh = Self::boot_lost(&provisioning, block).map_err(|_| RestoreError::Mac)?;
+        fresh.restore(state, persist)?;
+        persist
+            .save_keys(file)
+            .map_err(|_| RestoreError::PersistFailed)?;
+        *self = fresh;
+        Ok(())
+    }
+
     /// Commit the key set with every association mapped through `f` and the KEK `kek`,
     /// without touching memory.
     fn save_key_set<P: StatePersist>(
