@@ -545,3 +545,154 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     );
     board.stop();
 }
+
+/// Runs `spacenode ARGS`.
+fn spacenode(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `spacenode provision-link --generate FILE` (with FILE.recovery beside it).
+fn generate_link_keys(file: &Path) {
+    let o = spacenode(&["provision-link".as_ref(), "--generate".as_ref(), file.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn lost_sdls_keys_are_replaced_over_the_link_with_the_recovery_key_and_the_admins() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provisioned(dir.path());
+    let ground_state = dir.path().join("ground");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
+    // The link provisioned with its own keys and a recovery key burnt into the board.
+    let first = dir.path().join("link0.bin");
+    generate_link_keys(&first);
+    let o = spacenode(&[
+        "provision-link".as_ref(),
+        "--state".as_ref(),
+        p.state.as_os_str(),
+        first.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("burnt the link recovery key"), "{}", text(&o));
+    let recovery_key = dir.path().join("link0.bin.recovery");
+    let cli = |args: &[&str], keys: &Path, attempts: &str| {
+        Command::new(env!("CARGO_BIN_EXE_spacenode"))
+            .args(["ground"])
+            .args(args)
+            .args([
+                "--node",
+                &uplink.to_string(),
+                "--listen",
+                &listen.to_string(),
+            ])
+            .arg("--provisioning")
+            .arg(keys)
+            .arg("--state")
+            .arg(&ground_state)
+            .args(["--timeout-ms", "1500", "--attempts", attempts])
+            .output()
+            .unwrap()
+    };
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    for _ in 0..3 {
+        let o = cli(&["ping"], &first, "3");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    board.stop();
+    let flash = p.state.join("comms-flash.flash");
+    let mut keys = first.clone();
+    for (i, kind) in ["erased", "zero-filled", "truncated", "random", "bit-flips"]
+        .into_iter()
+        .enumerate()
+    {
+        if kind == "truncated" {
+            // Cut inside the first copy of the key record: both copies are gone (the board
+            // grows the image back erased).
+            let f = std::fs::OpenOptions::new().write(true).open(&flash).unwrap();
+            f.set_len((KEYS_REGION.start + 100) as u64).unwrap();
+        } else {
+            damage_keys(&flash, kind, 0x4b45_5952 + i as u64);
+        }
+        let next = dir.path().join(format!("link{}.bin", i + 1));
+        generate_link_keys(&next);
+        let mut board = Board::start(&p.state, uplink, listen, &radio);
+        board.wait_for("[comms] ERROR SDLS keys LOST: key recovery mode");
+        board.wait_for("comms DEGRADED");
+        let o = cli(&["ping"], &keys, "1");
+        assert!(!o.status.success(), "{kind}: a ping on lost keys: {}", text(&o));
+        let recover = |admins: &[&str], rk: &Path| {
+            let mut args = vec!["admin", "recover-link", "--identity", &p.identity];
+            for k in admins {
+                args.extend_from_slice(&["--admin-key", k]);
+            }
+            let (new, rk) = (next.to_str().unwrap(), rk.to_str().unwrap());
+            args.extend_from_slice(&["--new-keys", new, "--recovery-key", rk]);
+            cli(&args, &keys, "3")
+        };
+        let (k0, k2) = (&p.admin_files[0], &p.admin_files[2]);
+        if i == 0 {
+            // A wrong recovery key: nothing it sends authenticates; the tool says why.
+            let wrong = dir.path().join("wrong.recovery");
+            std::fs::write(&wrong, [0x42u8; 32]).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let o = recover(&[k0, k2], &wrong);
+            assert!(!o.status.success(), "{}", text(&o));
+            assert!(
+                text(&o).contains("is not the key burnt into this board"),
+                "{}",
+                text(&o)
+            );
+            // One admin is not enough, even with the right recovery key.
+            let o = recover(&[k0], &recovery_key);
+            assert!(!o.status.success(), "{}", text(&o));
+            assert!(text(&o).contains("comms' SDLS keys are lost"), "{}", text(&o));
+            assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
+        }
+        let o = recover(&[k0, k2], &recovery_key);
+        assert!(o.status.success(), "{kind}: {}", text(&o));
+        assert!(text(&o).contains("keys recovered"), "{}", text(&o));
+        board.wait_for("[comms] INFO  SDLS keys recovered");
+        // The old keys are gone; the new ones work.
+        let o = cli(&["ping"], &keys, "1");
+        assert!(!o.status.success(), "{kind}: the lost keys: {}", text(&o));
+        keys = next;
+        let o = cli(&["ping"], &keys, "3");
+        assert!(o.status.success(), "{kind}: after the recovery: {}", text(&o));
+        if i == 0 {
+            // A batch is co-signed under the new keys.
+            let out = dir.path().join("out");
+            std::fs::create_dir_all(&out).unwrap();
+            let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
+            sign.push(p.cert_file.to_str().unwrap());
+            sign.extend(["--out", out.to_str().unwrap()]);
+            sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
+            let o = cli(&sign, &keys, "8");
+            assert!(o.status.success(), "a batch after the recovery: {}", text(&o));
+            for t in 0..2 {
+                let signed = std::fs::read(out.join(format!("tx{t}.signed.psbt"))).unwrap();
+                assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
+            }
+        }
+        board.stop();
+    }
+    // The last keys are sealed: a normal boot, no key recovery, commands taken; the recovery
+    // key is refused now (comms no longer listens on it).
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    let o = cli(&["ping"], &keys, "3");
+    assert!(o.status.success(), "after a reboot: {}", text(&o));
+    board.drain();
+    assert!(
+        !board.log.iter().any(|l| l.contains("SDLS keys LOST")),
+        "{}",
+        board.log.join("\n")
+    );
+    board.stop();
+}

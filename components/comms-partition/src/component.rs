@@ -354,9 +354,15 @@ where
             node.on_upgrade_status(&s, now, &mut links)
         });
         let recovering = node.recovering();
+        let keys_lost = node.recovering_keys();
         more |= drain(&mut self.admin_rx, "admin-responses", cx, |r| {
             node.on_admin_response(&r, now, &mut links)
         });
+        if keys_lost && !node.recovering() {
+            log::info!(
+                "SDLS keys recovered (new keys wrapped under the link recovery key, verified by the signer): sealed on comms-flash, the recovery association is gone"
+            );
+        }
         if recovering && !node.recovering() {
             for s in node.security().statuses() {
                 log::info!(

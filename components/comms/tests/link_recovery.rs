@@ -437,7 +437,10 @@ fn lost_keys_are_replaced_only_by_keys_wrapped_under_the_recovery_key_and_the_ch
     assert!(n.persist_mut().key_record().is_none());
     // Verified: floors, then the new keys, committed; the node runs on them.
     send(&mut st, &mut n, &key_recovery_body(&rk, challenge, &file));
-    st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    // The completion report still goes out under the recovery association (the ground that
+    // sent the recovery reads it), then the node runs on the new keys.
+    assert!(down.iter().any(|d| d.0 == 1 && d.1 == 7), "{down:?}");
     assert!(!n.recovering());
     assert_eq!(n.persist_mut().key_record(), Some(file.as_slice()));
     assert_eq!(n.security().telemetry_spi(), OPS);

@@ -77,6 +77,9 @@ pub(super) struct KeyMode {
     key: [u8; 32],
     file: [u8; MAX_RECOVERED_FILE],
     len: usize,
+    /// The new keys and floors are on flash; the node switches to them once it has answered
+    /// under the recovery association ([`Node::finish_key_recovery`]).
+    committed: bool,
 }
 
 impl core::fmt::Debug for KeyMode {
@@ -206,6 +209,7 @@ impl<P: StatePersist> Node<P> {
                 key: *recovery_key,
                 file: [0; MAX_RECOVERED_FILE],
                 len: 0,
+                committed: false,
             });
         }
         Ok(node)
@@ -306,22 +310,46 @@ impl<P: StatePersist> Node<P> {
             })
         };
         let block = self.cfg.reserve_block;
-        let keys = self.recovery.as_ref().and_then(|x| x.keys.as_ref());
-        let done = match keys {
-            Some(k) => {
-                let file = k.file.get(..k.len).unwrap_or(&[]);
-                self.engine
-                    .replace_keys(file, state, &mut self.persist, block)
-            }
-            None => self.engine.restore(state, &mut self.persist),
-        };
-        match done {
+        if let Some(k) = self.recovery.as_mut().and_then(|x| x.keys.as_mut()) {
+            let file = k.file.get(..k.len).unwrap_or(&[]);
+            return match SecurityEngine::commit_keys(file, state, &mut self.persist, block) {
+                Ok(()) => {
+                    k.committed = true;
+                    Ok(())
+                }
+                Err(_) => Err(Failure::new(FailureCode::PersistFailed)),
+            };
+        }
+        match self.engine.restore(state, &mut self.persist) {
             Ok(()) => {
                 self.recovery = None;
                 Ok(())
             }
             // Verified but not committed: still recovering; the ground reads a new challenge.
             Err(_) => Err(Failure::new(FailureCode::PersistFailed)),
+        }
+    }
+
+    /// After the key recovery's completion report went out under the recovery association:
+    /// run on the committed keys, booted from the records as a restart would. If that boot
+    /// fails the node stays on the recovery association (the next restart boots the records).
+    pub(super) fn finish_key_recovery(&mut self) {
+        let Some(k) = self
+            .recovery
+            .as_ref()
+            .and_then(|x| x.keys.as_ref())
+            .filter(|k| k.committed)
+        else {
+            return;
+        };
+        let Ok(provisioning) = Provisioning::parse(k.file.get(..k.len).unwrap_or(&[])) else {
+            return;
+        };
+        if let Ok(engine) =
+            SecurityEngine::boot(&provisioning, &mut self.persist, self.cfg.reserve_block)
+        {
+            self.engine = engine;
+            self.recovery = None;
         }
     }
 

@@ -76,6 +76,19 @@ pub enum KeyRecoveryError {
 /// (every permission, telemetry, key active; the node's recovery mode admits only the two
 /// recovery functions whatever the permissions say).
 pub fn recovery_provisioning(key: &[u8; KEY_LEN]) -> Result<Provisioning, ProvisionError> {
+    let mut file = [0u8; RECOVERY_FILE_LEN];
+    let parsed =
+        recovery_file(key, &mut file).and_then(|n| Provisioning::parse(file.get(..n).unwrap_or(&[])));
+    file.zeroize();
+    parsed
+}
+
+/// Length of [`recovery_file`]'s output.
+pub const RECOVERY_FILE_LEN: usize = Provisioning::encoded_len(1);
+
+/// The recovery association as a provisioning file (the ground's scratch end reads it): its
+/// length in `out`.
+pub fn recovery_file(key: &[u8; KEY_LEN], out: &mut [u8]) -> Result<usize, ProvisionError> {
     let sa = ProvisionedSa {
         spi: RECOVERY_SPI,
         permissions: Permissions::ALL,
@@ -84,11 +97,7 @@ pub fn recovery_provisioning(key: &[u8; KEY_LEN]) -> Result<Provisioning, Provis
         master: Key::from_bytes(*key),
         state: KeyState::Active,
     };
-    let mut file = [0u8; Provisioning::encoded_len(1)];
-    let parsed = Provisioning::encode(core::slice::from_ref(&sa), &mut file)
-        .and_then(|n| Provisioning::parse(file.get(..n).unwrap_or(&[])));
-    file.zeroize();
-    parsed
+    Provisioning::encode(core::slice::from_ref(&sa), out)
 }
 
 fn aad(challenge: &[u8; CHALLENGE_LEN]) -> [u8; LABEL.len() + CHALLENGE_LEN] {

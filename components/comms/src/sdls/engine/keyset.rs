@@ -17,13 +17,13 @@ use super::super::state::StatePersist;
 use super::{Association, ManageError, RestoreError, SaState, SecurityEngine, derive_pair};
 
 impl SecurityEngine {
-    /// Key recovery (`super::super::key_recovery`): replace the whole key set by the
-    /// provisioning `file` the ground sent, with each association's state from `state`. The
-    /// anti-replay record is committed first, then the sealed key record, then the engine
-    /// switches; on any failure the engine is unchanged. A power cut between the two writes
-    /// leaves the keys lost and the new floors on flash: comms recovers again, never below them.
-    pub fn replace_keys<P: StatePersist>(
-        &mut self,
+    /// Key recovery (`super::super::key_recovery`): commit the provisioning `file` the ground
+    /// sent as the new key set, with each association's state from `state`: the anti-replay
+    /// record first, then the sealed key record. The running engine does not change (the
+    /// caller answers under it, then boots the new one from the records,
+    /// [`SecurityEngine::boot`]). A power cut between the two writes leaves the keys lost and
+    /// the new floors on flash: comms recovers again, never below them.
+    pub fn commit_keys<P: StatePersist>(
         file: &[u8],
         state: impl Fn(u16) -> Option<SaState>,
         persist: &mut P,
@@ -34,9 +34,7 @@ impl SecurityEngine {
         fresh.restore(state, persist)?;
         persist
             .save_keys(file)
-            .map_err(|_| RestoreError::PersistFailed)?;
-        *self = fresh;
-        Ok(())
+            .map_err(|_| RestoreError::PersistFailed)
     }
 
     /// Commit the key set with every association mapped through `f` and the KEK `kek`,
