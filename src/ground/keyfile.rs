@@ -80,10 +80,11 @@ pub fn read_raw32(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
         path: path.to_path_buf(),
         source,
     };
-    file.read_exact(key.as_mut_slice()).map_err(|_| KeyFileError::Bad {
-        path: path.to_path_buf(),
-        what: "shorter than a link recovery key (32 bytes)".into(),
-    })?;
+    file.read_exact(key.as_mut_slice())
+        .map_err(|_| KeyFileError::Bad {
+            path: path.to_path_buf(),
+            what: "shorter than a link recovery key (32 bytes)".into(),
+        })?;
     if file.read(&mut extra).map_err(io)? != 0 {
         return Err(KeyFileError::Bad {
             path: path.to_path_buf(),

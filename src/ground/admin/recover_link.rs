@@ -37,10 +37,10 @@ use crate::failure::Failure;
 use crate::ground::session::STATE_FILE;
 use clap::Args;
 use comms::admin::{FN_LINK_RECOVERY_CHALLENGE, ResponseReport};
-use comms::sdls::SaState;
-use comms::sdls::state::{self, MAX_STATE_LEN};
 use comms::sdls::Provisioning;
+use comms::sdls::SaState;
 use comms::sdls::key_recovery::{self, MAX_WRAPPED_LEN, RECOVERY_FILE_LEN, RECOVERY_SPI};
+use comms::sdls::state::{self, MAX_STATE_LEN};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -96,8 +96,8 @@ impl NewKeys {
                 new.display()
             )));
         }
-        let key_bytes = crate::ground::keyfile::read_raw32(key)
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let key_bytes =
+            crate::ground::keyfile::read_raw32(key).map_err(|e| Failure::Usage(e.to_string()))?;
         Ok(NewKeys {
             path: new.to_path_buf(),
             file,
@@ -255,7 +255,11 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
         };
         println!(
             "comms' SDLS {} lost; link-recovery challenge {}",
-            if new_keys.is_some() { "keys are" } else { "state is" },
+            if new_keys.is_some() {
+                "keys are"
+            } else {
+                "state is"
+            },
             super::hex(&c)
         );
         let new = floors(&spis, &own, &a)?;

@@ -77,8 +77,8 @@ pub enum KeyRecoveryError {
 /// recovery functions whatever the permissions say).
 pub fn recovery_provisioning(key: &[u8; KEY_LEN]) -> Result<Provisioning, ProvisionError> {
     let mut file = [0u8; RECOVERY_FILE_LEN];
-    let parsed =
-        recovery_file(key, &mut file).and_then(|n| Provisioning::parse(file.get(..n).unwrap_or(&[])));
+    let parsed = recovery_file(key, &mut file)
+        .and_then(|n| Provisioning::parse(file.get(..n).unwrap_or(&[])));
     file.zeroize();
     parsed
 }
