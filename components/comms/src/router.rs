@@ -49,6 +49,8 @@ pub enum Local {
     ActivateKey,
     /// 130,8 deactivate key: active -> deactivated.
     DeactivateKey,
+    /// 130,9 destroy key: deactivated -> destroyed (its bytes erased).
+    DestroyKey,
 }
 
 /// A function forwarded to a component.
@@ -104,7 +106,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 18] = [
+pub const CATALOGUE: [CommandDef; 19] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -257,6 +259,13 @@ pub const CATALOGUE: [CommandDef; 18] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::DeactivateKey),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 9,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::DestroyKey),
     },
 ];
 

@@ -228,6 +228,9 @@ fn decode_args(local: Local, tc: &Telecommand<'_>) -> Result<Args, Failure> {
             function::decode_key_spi(tc.app_data)?,
             KeyState::Deactivated,
         ),
+        Local::DestroyKey => {
+            Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Destroyed)
+        }
     })
 }
 

@@ -832,13 +832,20 @@ impl SecurityEngine {
     /// `epoch (4, BE) ‖ HMAC-SHA3-256(K_v, "SNKV" ‖ SPI (2) ‖ epoch (4) ‖ challenge)[..16]`,
     /// `K_v` = [`mac::derive_verify_key`] of the association's master key at its epoch. Only a
     /// holder of the same master key at the same epoch computes it; the ground runs this same
-    /// function on its engine and compares.
+    /// function on its engine and compares. A destroyed key is refused (`KeyState`).
     pub fn verify_answer(
         &self,
         spi: u16,
         challenge: &[u8; VERIFY_CHALLENGE_LEN],
     ) -> Result<(u32, [u8; MAC_LEN]), ManageError> {
         let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        // A destroyed key is gone (all zero): nothing to verify.
+        if sa.key_state == KeyState::Destroyed {
+            return Err(ManageError::KeyState {
+                current: KeyState::Destroyed,
+                wanted: KeyState::Active,
+            });
+        }
         let key =
             mac::derive_verify_key(&sa.master, spi, sa.epoch).map_err(|_| ManageError::Mac)?;
         let epoch = sa.epoch.to_be_bytes();

@@ -88,7 +88,9 @@ impl SecurityEngine {
         let current = sa.key_state;
         let allowed = matches!(
             (current, wanted),
-            (KeyState::PreActive, KeyState::Active) | (KeyState::Active, KeyState::Deactivated)
+            (KeyState::PreActive, KeyState::Active)
+                | (KeyState::Active, KeyState::Deactivated)
+                | (KeyState::Deactivated, KeyState::Destroyed)
         );
         if !allowed {
             return Err(ManageError::KeyState { current, wanted });
@@ -109,12 +111,22 @@ impl SecurityEngine {
             } else {
                 a.telemetry
             },
-            master: a.master.clone(),
+            master: if a.spi == spi && wanted == KeyState::Destroyed {
+                Key::from_bytes([0; mac::KEY_LEN])
+            } else {
+                a.master.clone()
+            },
             state: if a.spi == spi { wanted } else { a.key_state },
         })?;
         for a in self.sas.iter_mut().flatten() {
             if a.spi == spi {
                 a.key_state = wanted;
+                if wanted == KeyState::Destroyed {
+                    // Key zeroizes what it held when replaced.
+                    a.master = Key::from_bytes([0; mac::KEY_LEN]);
+                    a.up = Key::from_bytes([0; mac::KEY_LEN]);
+                    a.down = Key::from_bytes([0; mac::KEY_LEN]);
+                }
             }
             if move_telemetry {
                 a.telemetry = a.spi == carrier;
