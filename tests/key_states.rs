@@ -278,6 +278,21 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     let o = ground(&["keys", "verify", "--target", "1"], 1, addrs, d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("(epoch 1;"), "{}", text(&o));
+    // SA 3 under SA 3 itself: the node answers under the old epoch, then both ends are at the
+    // new one (commands and telemetry under SA 3 go on).
+    let o = ground(
+        &["keys", "rotate", "--target", "3", "--epoch", "2"],
+        3,
+        addrs,
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SA 3: key epoch 2"), "{}", text(&o));
+    let o = ground(&["keys", "verify", "--target", "3"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(epoch 2;"), "{}", text(&o));
+    let o = ground(&["status"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
     b.stop();
     let flash = state.join("comms-flash.flash");
     for keys in [&provisioned, &master_keys(&file)] {

@@ -253,6 +253,22 @@ fn deactivation_retires_a_key_for_good_and_never_the_key_in_use() {
     assert_eq!(rebooted.node.security().telemetry_spi(), SPARE);
 }
 
+/// 130,1 of the association the command came under: its reports go out under the old epoch
+/// (the ground that sent it reads them: `deliver` opens every downlink), then both ends run on
+/// the new one.
+#[test]
+fn the_carrier_rotates_itself_and_answers_under_the_old_epoch() {
+    let mut l = Link::new(&file());
+    let mut app = OPS.to_be_bytes().to_vec();
+    app.extend_from_slice(&1u32.to_be_bytes());
+    let (_, o, events) = l.tc(OPS, 1, &app);
+    assert!(completed(&o), "{o:?}");
+    assert_eq!(events.len(), 1, "the rotation event");
+    assert_eq!(l.node.security().status(OPS).unwrap().epoch, 1);
+    l.ground.rotate(OPS, 1).unwrap();
+    assert!(completed(&l.ping(OPS)), "both ends at epoch 1");
+}
+
 /// CCSDS 355.1's "destroyed": only a deactivated key is destroyed (130,9); its bytes are erased
 /// in the resealed record and in memory, it verifies nothing, it stays destroyed across a
 /// reboot, and only an OTAR (a new key) brings the association back.
