@@ -592,23 +592,7 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     let o = ping(&ground_state, "3");
     assert!(o.status.success(), "after the recovery: {}", text(&o));
     // A batch signs again.
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
-    let key = p.cert_file.to_str().unwrap();
-    sign.push(key);
-    sign.extend(["--out", out.to_str().unwrap()]);
-    sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
-    let o = cli(&sign, &ground_state, "8");
-    assert!(
-        o.status.success(),
-        "a batch after the recovery: {}",
-        text(&o)
-    );
-    for i in 0..2 {
-        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
-        assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
-    }
+    co_signs(&p, dir.path(), &|sign| cli(sign, &ground_state, "8"));
     // A unit at an ARSN used before the loss is refused (below the new floor); the node's
     // sequence event tells that ground where the floor is, and its next attempt goes above it.
     let o = ping(&old_ground, "1");
@@ -644,6 +628,27 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
         board.log.join("\n")
     );
     board.stop();
+}
+
+/// `ground sign` of `world`'s two PSBTs (through `run`, which adds the link): the node co-signs
+/// both, and its signatures verify.
+fn co_signs(world: &World, dir: &Path, run: &dyn Fn(&[&str]) -> std::process::Output) {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
+    sign.push(world.cert_file.to_str().unwrap());
+    sign.extend(["--out", out.to_str().unwrap()]);
+    sign.extend(world.psbts.iter().map(|p| p.to_str().unwrap()));
+    let o = run(&sign);
+    assert!(
+        o.status.success(),
+        "a batch after the recovery: {}",
+        text(&o)
+    );
+    for i in 0..2 {
+        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
+        assert_eq!(support::verify_node_signatures(&world.ground, &signed), 1);
+    }
 }
 
 /// Runs `spacenode ARGS`.
@@ -763,22 +768,7 @@ fn lost_sdls_keys_are_replaced_over_the_link_with_the_recovery_key_and_the_admin
         );
         if i == 0 {
             // A batch is co-signed under the new keys.
-            let out = dir.path().join("out");
-            std::fs::create_dir_all(&out).unwrap();
-            let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
-            sign.push(p.cert_file.to_str().unwrap());
-            sign.extend(["--out", out.to_str().unwrap()]);
-            sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
-            let o = cli(&sign, &keys, "8");
-            assert!(
-                o.status.success(),
-                "a batch after the recovery: {}",
-                text(&o)
-            );
-            for t in 0..2 {
-                let signed = std::fs::read(out.join(format!("tx{t}.signed.psbt"))).unwrap();
-                assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
-            }
+            co_signs(&p, dir.path(), &|sign| cli(sign, &keys, "8"));
         }
         board.stop();
     }

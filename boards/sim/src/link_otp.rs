@@ -62,27 +62,28 @@ pub fn parse(bytes: &[u8]) -> Result<Option<[u8; 32]>, LinkOtpError> {
 /// Burns `key` into `state`'s stand-in. Refused if it was burnt before.
 pub fn burn(state: &Path, key: &[u8; 32]) -> Result<(), LinkOtpError> {
     let path = state.join(LINK_OTP_FILE);
-    let io = |err: std::io::Error| LinkOtpError::Io {
-        path: path.clone(),
-        err,
-    };
-    let mut f = match std::fs::File::options()
+    burn_once(&path, MAGIC, key).map_err(|err| match err.kind() {
+        std::io::ErrorKind::AlreadyExists => LinkOtpError::AlreadyBurnt(path.clone()),
+        _ => LinkOtpError::Io {
+            path: path.clone(),
+            err,
+        },
+    })
+}
+
+/// A sim board write-once stand-in (this key, and the root of trust's OTP in the `spacenode`
+/// boot stage): creates `path` with `O_EXCL` holding `magic ‖ value`, flushed, left read-only
+/// (0444). `ErrorKind::AlreadyExists` if it was burnt before.
+pub fn burn_once(path: &Path, magic: &[u8; 8], value: &[u8; 32]) -> std::io::Result<()> {
+    let mut f = std::fs::File::options()
         .write(true)
         .create_new(true)
         .mode(0o444)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(LinkOtpError::AlreadyBurnt(path));
-        }
-        Err(e) => return Err(io(e)),
-    };
-    f.write_all(MAGIC).map_err(io)?;
-    f.write_all(key).map_err(io)?;
-    f.sync_all().map_err(io)?;
+        .open(path)?;
+    f.write_all(magic)?;
+    f.write_all(value)?;
+    f.sync_all()?;
     f.set_permissions(std::fs::Permissions::from_mode(0o444))
-        .map_err(io)
 }
 
 #[cfg(test)]
