@@ -208,16 +208,16 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
         "wrote a new SDLS provisioning file {} (mode 0600): SPI {SIM_OPS_SPI} (all permissions, \
          telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, a key-encryption key \
          (MKID {KEK_MKID}, for over-the-air rekeying only), fresh random keys; and the link \
-         recovery key {} (mode 0600, for `spacenode ground keys recover` when comms' sealed keys \
+         recovery key {} (mode 0600, for `spacenode ground admin recover-link --new-keys` when comms' sealed keys \
          are lost); give both to the node with `spacenode provision-link --state DIR {}` \
          and the first to the ground with `--provisioning {}`",
         path.display(),
-        recovery.display(),
         if spare {
             format!(" and SPI {SPARE_SPI} (all permissions, key in pre-activation)")
         } else {
             String::new()
         },
+        recovery.display(),
         path.display(),
         path.display()
     );

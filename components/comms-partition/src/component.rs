@@ -490,7 +490,7 @@ where
             {
                 log::error!("{e}");
                 log::error!(
-                    "SDLS keys LOST: key recovery mode on the recovery association (SPI {:#06x}, the board's link recovery key); every command but the key recovery is refused until `spacenode ground keys recover` installs new keys",
+                    "SDLS keys LOST: key recovery mode on the recovery association (SPI {:#06x}, the board's link recovery key); every command but the key recovery is refused until `spacenode ground admin recover-link --new-keys NEW --recovery-key FILE.recovery` installs new keys",
                     comms::sdls::key_recovery::RECOVERY_SPI
                 );
                 (true, KeyOrigin::Provisioned, 0, None)

@@ -37,7 +37,8 @@
 //! and bound to the challenge. Comms opens it before forwarding (a wrong key or challenge is
 //! refused at once, `KeyRecoveryBadKeys`), checks the `sa=` entries name exactly the new file's
 //! associations, and on the signer's verdict commits the floors, then the sealed keys, then
-//! runs on the new keys ([`SecurityEngine::replace_keys`]).
+//! answers under the recovery association and then runs on the new keys
+//! ([`SecurityEngine::commit_keys`], [`Node::finish_key_recovery`]).
 //!
 //! Avoids: accepting any other command without a floor; writing anything before the signer's
 //! verdict; a challenge comms would have to make up without a random source.
