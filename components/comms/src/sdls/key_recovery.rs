@@ -226,6 +226,28 @@ mod tests {
         assert_eq!(refused(&k, &c, &w[..27]), KeyRecoveryError::BadLength(27));
     }
 
+    /// The layout and associated data against PyPI `cryptography` 50.0.2 (`AESGCM`), made with:
+    /// `AESGCM(bytes(range(32))).encrypt(bytes(0xA0 + i for i in range(12)), PT,
+    /// b"spacenode link key recovery" + bytes(0x10 + i for i in range(16)))`, IV prepended.
+    #[test]
+    fn the_wrap_matches_an_independent_aes_gcm() {
+        const PT: &[u8] = b"spacenode key recovery vector plaintext";
+        const PYTHON: &str = "a0a1a2a3a4a5a6a7a8a9aaab95681d4e20a56ddb0745ecb67e5ab2bb13c32f75e0ce621af96d52e90d8b056db31f298bca5a27f0695e5b6a4e5afcb75eec747e07e145";
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let iv: [u8; 12] = core::array::from_fn(|i| 0xA0 + i as u8);
+        let challenge: [u8; 16] = core::array::from_fn(|i| 0x10 + i as u8);
+        let mut w = [0u8; MAX_WRAPPED_LEN];
+        let n = wrap(&key, &challenge, &iv, PT, &mut w).unwrap();
+        let hex: std::string::String = w[..n].iter().map(|b| std::format!("{b:02x}")).collect();
+        assert_eq!(hex, PYTHON);
+        // Python's tag verifies here (the plaintext is then refused as no provisioning file).
+        let mut out = [0u8; MAX_RECOVERED_FILE];
+        assert!(matches!(
+            unwrap(&key, &challenge, &w[..n], &mut out),
+            Err(KeyRecoveryError::Invalid(_))
+        ));
+    }
+
     #[test]
     fn garbage_inside_a_good_tag_and_the_recovery_spi_are_refused() {
         let (k, c, iv) = ([1u8; 32], [2u8; 16], [3u8; 12]);
