@@ -468,23 +468,26 @@ fn a_key_recovery_that_cannot_be_written_leaves_the_keys_lost() {
     let rk = [0x5a; 32];
     let challenge = <[u8; 16]>::try_from(hex_bytes(CHALLENGE).as_slice()).unwrap();
     // The first write (the floors) fails: nothing changes, the recovery can be sent again.
-    {
-        let fail = 1;
-        let (cfg, routes) = config();
-        let mut n = Node::boot_lost_keys(cfg, &rk, MemoryPersist::default(), routes).unwrap();
-        let mut st = Station::on(&recovery_provisioning(&rk).unwrap(), RECOVERY_SPI);
-        send(
-            &mut st,
-            &mut n,
-            &key_recovery_body(&rk, challenge, &new_keys_file()),
-        );
-        n.persist_mut().fail_next = fail;
-        let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
-        assert_eq!(failure(&down), Some(FailureCode::PersistFailed), "{fail}");
-        assert!(n.recovering_keys(), "{fail}");
-        assert!(n.persist_mut().key_record().is_none(), "{fail}");
-        assert_eq!(n.security().telemetry_spi(), RECOVERY_SPI, "{fail}");
-    }
+    let (cfg, routes) = config();
+    let mut n = Node::boot_lost_keys(cfg, &rk, MemoryPersist::default(), routes).unwrap();
+    let mut st = Station::on(&recovery_provisioning(&rk).unwrap(), RECOVERY_SPI);
+    let body = key_recovery_body(&rk, challenge, &new_keys_file());
+    send(&mut st, &mut n, &body);
+    n.persist_mut().fail_next = 1;
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    assert_eq!(failure(&down), Some(FailureCode::PersistFailed));
+    assert!(n.recovering_keys());
+    assert!(n.persist_mut().key_record().is_none());
+    assert_eq!(n.security().telemetry_spi(), RECOVERY_SPI);
+    // Sent again (the signer verified a fresh challenge): it lands.
+    send(&mut st, &mut n, &body);
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    assert!(down.iter().any(|d| d.0 == 1 && d.1 == 7), "{down:?}");
+    assert!(!n.recovering());
+    assert_eq!(
+        n.persist_mut().key_record(),
+        Some(new_keys_file().as_slice())
+    );
 }
 
 fn hex_bytes(s: &str) -> Vec<u8> {
