@@ -19,7 +19,8 @@
 //!   `deactivate`), never through the inbox. A version 1 file (no key-encryption key) is still
 //!   accepted, but such a node can never take a key over the air. If `FILE.recovery` exists it
 //!   is burnt once into the sim board's write-once stand-in `STATE/link-recovery.otp`
-//!   (`board_sim::link_otp`; a second burn is refused).
+//!   (`board_sim::link_otp`; burning another key later is refused, the same key again is a
+//!   no-op).
 //!
 //! Without it, the sim board's comms seals the sim board's **public** default keys at its first
 //! boot and says so with a WARN line at every start.
@@ -124,11 +125,17 @@ fn burn_recovery_key(file: &Path, state: &Path) -> Result<Option<String>, Failur
         ))
     })?;
     let key = Zeroizing::new(key);
-    board_sim::link_otp::burn(state, &key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    let new =
+        board_sim::link_otp::burn(state, &key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
     Ok(Some(format!(
-        "{} into {}",
+        "{} into {}{}",
         path.display(),
-        state.join(board_sim::link_otp::LINK_OTP_FILE).display()
+        state.join(board_sim::link_otp::LINK_OTP_FILE).display(),
+        if new {
+            ""
+        } else {
+            " (it already held this key)"
+        }
     )))
 }
 

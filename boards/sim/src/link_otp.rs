@@ -3,8 +3,8 @@
 //! `spacenode provision-link`, apart from `comms-flash`, so that a lost or damaged sealed key
 //! record on that flash can still be replaced over the link.
 //!
-//! Format (40 bytes): the magic `SNLRK\0v1`, then the 32-byte key. Burnt with `O_EXCL` (a second
-//! burn is refused) and left read-only (0444). The monitor grants it to the owner of
+//! Format (40 bytes): the magic `SNLRK\0v1`, then the 32-byte key. Burnt with `O_EXCL` (another key
+//! later is refused; the same key again changes nothing) and left read-only (0444). The monitor grants it to the owner of
 //! [`LINK_RECOVERY_DEVICE`] read-only, right after that flash's image ([`crate::grants`]); a board
 //! with nothing burnt grants `/dev/null`, which reads as "no key".
 //!
@@ -31,8 +31,10 @@ pub enum LinkOtpError {
         "the link recovery key's OTP stand-in ({LINK_OTP_FILE}) is damaged (not 40 bytes starting with SNLRK\\0v1): lost link keys can then only be re-provisioned"
     )]
     Damaged,
-    /// A second burn.
-    #[error("{0}: the link recovery key is already burnt; it is written once, at provisioning")]
+    /// A second burn of another key.
+    #[error(
+        "{0}: another link recovery key is already burnt; it is written once, at provisioning (a board set up again starts from a fresh state directory)"
+    )]
     AlreadyBurnt(PathBuf),
     /// The file system failed.
     #[error("{path}: {err}")]
@@ -59,16 +61,27 @@ pub fn parse(bytes: &[u8]) -> Result<Option<[u8; 32]>, LinkOtpError> {
     }
 }
 
-/// Burns `key` into `state`'s stand-in. Refused if it was burnt before.
-pub fn burn(state: &Path, key: &[u8; 32]) -> Result<(), LinkOtpError> {
+/// Burns `key` into `state`'s stand-in: `Ok(true)` when burnt now, `Ok(false)` when exactly
+/// this key was burnt before (programming the same bits again changes nothing, as on real OTP;
+/// a provisioning interrupted after the burn can be run again). Another key burnt before is
+/// refused.
+pub fn burn(state: &Path, key: &[u8; 32]) -> Result<bool, LinkOtpError> {
     let path = state.join(LINK_OTP_FILE);
-    burn_once(&path, MAGIC, key).map_err(|err| match err.kind() {
-        std::io::ErrorKind::AlreadyExists => LinkOtpError::AlreadyBurnt(path.clone()),
-        _ => LinkOtpError::Io {
-            path: path.clone(),
-            err,
-        },
-    })
+    let io = |err| LinkOtpError::Io {
+        path: path.clone(),
+        err,
+    };
+    match burn_once(&path, MAGIC, key) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let held = std::fs::read(&path).map_err(io)?;
+            match parse(&held) {
+                Ok(Some(k)) if k == *key => Ok(false),
+                _ => Err(LinkOtpError::AlreadyBurnt(path.clone())),
+            }
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// A sim board write-once stand-in (this key, and the root of trust's OTP in the `spacenode`
@@ -93,9 +106,10 @@ mod tests {
     #[test]
     fn burnt_once_read_back_and_damage_is_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
-        burn(dir.path(), &[7; 32]).expect("burn");
+        assert!(burn(dir.path(), &[7; 32]).expect("burn"));
         let bytes = std::fs::read(dir.path().join(LINK_OTP_FILE)).expect("read");
         assert_eq!(parse(&bytes).expect("parse"), Some([7; 32]));
+        assert!(!burn(dir.path(), &[7; 32]).expect("the same key again"));
         assert!(matches!(
             burn(dir.path(), &[8; 32]),
             Err(LinkOtpError::AlreadyBurnt(_))
