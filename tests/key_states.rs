@@ -85,9 +85,23 @@ fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
     assert!(text(&o).contains("SA 1: key deactivated"), "{}", text(&o));
     let o = ground(&["ping"], 1, addrs, d);
     assert!(!o.status.success(), "a deactivated key reached the node");
-    // Housekeeping (and so telemetry) under the key now in service.
+    // Destroyed (CCSDS 355.1): its bytes erased on the node and in the ground's file.
+    let o = ground(&["keys", "destroy", "--target", "1"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SA 1: key destroyed"), "{}", text(&o));
+    let kept = std::fs::read(d.join("link.keys")).unwrap();
+    let p = comms::sdls::Provisioning::parse(&kept).unwrap();
+    let sa1 = p.associations().find(|s| s.spi == 1).unwrap();
+    assert_eq!(sa1.state, comms::sdls::KeyState::Destroyed);
+    assert!(sa1.master.is_zero(), "the ground's copy is erased too");
+    let o = ground(&["keys", "destroy", "--target", "1"], 3, addrs, d);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("its key is destroyed"), "{}", text(&o));
+    // Housekeeping (and so telemetry) under the key now in service; the states as the node
+    // holds them.
     let o = ground(&["status"], 3, addrs, d);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("key destroyed"), "{}", text(&o));
     b.stop();
     assert!(
         !holds_in_clear(&state.join("comms-flash.flash"), &master_keys(&file)),
@@ -96,7 +110,7 @@ fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
 
     let addrs = (free_addr(), free_addr());
     let mut b = Board::boot(&state, addrs.0, addrs.1, &none);
-    b.wait_for("[comms] INFO  SDLS keys: sealed on comms-flash (generation 3)");
+    b.wait_for("[comms] INFO  SDLS keys: sealed on comms-flash (generation 4)");
     let o = ground(&["ping"], 3, addrs, d);
     b.drain();
     assert!(o.status.success(), "{}\n{}", text(&o), b.log.join("\n"));
@@ -264,6 +278,21 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     let o = ground(&["keys", "verify", "--target", "1"], 1, addrs, d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("(epoch 1;"), "{}", text(&o));
+    // SA 3 under SA 3 itself: the node answers under the old epoch, then both ends are at the
+    // new one (commands and telemetry under SA 3 go on).
+    let o = ground(
+        &["keys", "rotate", "--target", "3", "--epoch", "2"],
+        3,
+        addrs,
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SA 3: key epoch 2"), "{}", text(&o));
+    let o = ground(&["keys", "verify", "--target", "3"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(epoch 2;"), "{}", text(&o));
+    let o = ground(&["status"], 3, addrs, d);
+    assert!(o.status.success(), "{}", text(&o));
     b.stop();
     let flash = state.join("comms-flash.flash");
     for keys in [&provisioned, &master_keys(&file)] {

@@ -12,12 +12,16 @@
 //!   signer's keys erased or deleted leave their owner DEGRADED, never running on floors at 0 or
 //!   a new seed; comms' sealed SDLS keys (`comms-keys`, the key record alone) damaged in any way
 //!   leave comms DEGRADED, never on new (or public default) keys;
-//! - the node is reachable from the ground (`ground ping` answered) unless the damaged store is
-//!   comms' own: with its anti-replay state lost comms runs in recovery-only mode and takes only
-//!   `ground admin recover-link` (M-of-N admin signatures checked by the signer; recovered end to
-//!   end in [`an_erased_sdls_state_is_recovered_by_the_admins_over_the_link`]); with its sealed
-//!   keys lost it can authenticate nothing, and only re-provisioning makes it reachable again
-//!   (the key-encryption key that over-the-air rekeying needs is in the same record);
+//! - the node is reachable from the ground (`ground ping` answered) after every case, with no
+//!   exception: when the damaged store is comms' own, after the recovery its log asks for, over
+//!   the link. With its anti-replay state lost comms runs in recovery-only mode and takes only
+//!   `ground admin recover-link` (M-of-N admin signatures checked by the signer; end to end in
+//!   [`an_erased_sdls_state_is_recovered_by_the_admins_over_the_link`]); with its sealed keys
+//!   lost it runs on the recovery association (the link recovery key burnt into the board's
+//!   write-once memory at provisioning, apart from comms' flash) and takes only
+//!   `recover-link --new-keys`, which installs fresh keys (end to end in
+//!   [`lost_sdls_keys_are_replaced_over_the_link_with_the_recovery_key_and_the_admins`]). The
+//!   golden node is provisioned as in service: admins, its own link keys, the recovery key;
 //! - the mode is never safe mode (a damaged store is not a reason to reset);
 //! - the slot flash holds the only signed image: when its damage destroys that image the secure
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
@@ -139,6 +143,84 @@ fn copy_state(from: &Path, to: &Path) {
     }
 }
 
+/// `spacenode ground ARGS` to the node at `(uplink, listen)` with ground state `state` and
+/// link keys `keys`.
+fn ground_cmd(
+    args: &[&str],
+    (uplink, listen): (std::net::SocketAddr, std::net::SocketAddr),
+    state: &Path,
+    keys: &Path,
+    attempts: &str,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .arg("ground")
+        .args(args)
+        .args([
+            "--node",
+            &uplink.to_string(),
+            "--listen",
+            &listen.to_string(),
+        ])
+        .arg("--provisioning")
+        .arg(keys)
+        .arg("--state")
+        .arg(state)
+        .args(["--timeout-ms", "1500", "--attempts", attempts])
+        .output()
+        .unwrap()
+}
+
+/// `spacenode provision-link --generate FILE`, then FILE (and its recovery key) into `state`.
+fn provision_link(state: &Path, file: &Path) {
+    generate_link_keys(file);
+    let o = spacenode(&[
+        "provision-link".as_ref(),
+        "--state".as_ref(),
+        state.as_os_str(),
+        file.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("burnt the link recovery key"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Whether the ground reaches a damaged node of `world` (case state directory `dir`): first the
+/// recovery its log asks for (`Some((keys lost, recovery key))`: `ground admin recover-link`
+/// signed by two admins, with new keys if the keys were lost), then a ping.
+fn reach(
+    world: &World,
+    addrs: (std::net::SocketAddr, std::net::SocketAddr),
+    dir: &Path,
+    link_file: &Path,
+    recovery: Option<(bool, &Path)>,
+) -> Result<(), String> {
+    let ground = dir.join("ground");
+    let mut keys = link_file.to_path_buf();
+    if let Some((keys_lost, recovery_key)) = recovery {
+        let (k0, k2) = (&world.admin_files[0], &world.admin_files[2]);
+        let mut args = vec!["admin", "recover-link", "--identity", &world.identity];
+        args.extend(["--admin-key", k0, "--admin-key", k2]);
+        let new = dir.join("new-link.bin");
+        let (new_s, rk) = (new.to_str().unwrap(), recovery_key.to_str().unwrap());
+        if keys_lost {
+            generate_link_keys(&new);
+            args.extend(["--new-keys", new_s, "--recovery-key", rk]);
+        }
+        let o = ground_cmd(&args, addrs, &ground, &keys, "3");
+        if !o.status.success() {
+            return Err(format!("the recovery failed:\n{}", text(&o)));
+        }
+        if keys_lost {
+            keys = new;
+        }
+    }
+    let o = ground_cmd(&["ping"], addrs, &ground, &keys, "4");
+    o.status.success().then_some(()).ok_or_else(|| text(&o))
+}
+
 /// The component names and states of the last watchdog health line: `comms ok 245us` ->
 /// ("comms", "ok").
 fn states(line: &str) -> Vec<(String, String)> {
@@ -160,11 +242,25 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(usize::MAX);
     let none: [&str; 0] = [];
-    // One node that ran once: every store written as in service.
+    // One node that ran once: every store written as in service. Provisioned as in service
+    // too: admins (for the recoveries), its own link keys and the link recovery key.
     let golden = tempfile::tempdir().unwrap();
+    let world = provisioned(golden.path());
+    let link_file = golden.path().join("link.bin");
+    provision_link(&world.state, &link_file);
+    let recovery_key = golden.path().join("link.bin.recovery");
     {
-        let mut b = Board::boot(golden.path(), free_addr(), free_addr(), &none);
+        let (uplink, listen) = (free_addr(), free_addr());
+        let mut b = Board::boot(&world.state, uplink, listen, &none);
         b.wait_for("every pinged component answered in time");
+        let o = ground_cmd(
+            &["ping"],
+            (uplink, listen),
+            &golden.path().join("ground"),
+            &link_file,
+            "3",
+        );
+        assert!(o.status.success(), "{}", text(&o));
         b.stop();
     }
     let mut failures = Vec::new();
@@ -180,7 +276,7 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
     for (case, (store, owner, kind)) in cases.enumerate() {
         n += 1;
         let state = tempfile::tempdir().unwrap();
-        copy_state(golden.path(), state.path());
+        copy_state(&world.state, state.path());
         if store == "comms-keys" {
             damage_keys(
                 &state.path().join("comms-flash.flash"),
@@ -226,21 +322,30 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
             std::thread::sleep(Duration::from_millis(100));
             b.drain();
         }
-        let reachable = if !store.starts_with("comms-") {
-            let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-                .args(["ground", "ping", "--timeout-ms", "500", "--attempts", "4"])
-                .arg("--node")
-                .arg(uplink.to_string())
-                .arg("--listen")
-                .arg(ground.to_string())
-                .arg("--state")
-                .arg(state.path().join("ground"))
-                .output()
-                .unwrap();
-            Some(o.status.success().then_some(()).ok_or_else(|| text(&o)))
+        // The node as the damage left it (before any recovery).
+        b.drain();
+        let health = b
+            .log
+            .iter()
+            .rev()
+            .find(|l| l.contains("[watchdog] INFO  health #"))
+            .cloned()
+            .unwrap_or_default();
+        let lost = |what: &str| b.log.iter().any(|l| l.contains(what));
+        let recovery = if lost("[comms] ERROR SDLS keys LOST") {
+            Some("keys recovered")
+        } else if lost("[comms] ERROR SDLS anti-replay state LOST") {
+            Some("state recovered")
         } else {
             None
         };
+        let reachable = reach(
+            &world,
+            (uplink, ground),
+            state.path(),
+            &link_file,
+            recovery.map(|r| (r == "keys recovered", recovery_key.as_path())),
+        );
         b.drain();
         let log = b.log.clone();
         b.stop();
@@ -250,12 +355,6 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
                 why.push(format!("`{bad}`: {l}"));
             }
         }
-        let health = log
-            .iter()
-            .rev()
-            .find(|l| l.contains("[watchdog] INFO  health #"))
-            .cloned()
-            .unwrap_or_default();
         let mut degraded = Vec::new();
         for (c, s) in states(&health) {
             match s.as_str() {
@@ -283,20 +382,21 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
                 "{owner} is degraded without an ERROR line saying why"
             ));
         }
-        if let Some(Err(e)) = &reachable {
-            why.push(format!("ground ping failed:\n{e}"));
+        if let Err(e) = &reachable {
+            why.push(format!("ground not served:\n{e}"));
         }
         println!(
-            "{store:<13} {kind:<12} {}{}",
+            "{store:<13} {kind:<12} {}{}{}",
             if degraded.is_empty() {
                 "all ok".to_string()
             } else {
                 format!("{owner} DEGRADED")
             },
-            match reachable {
-                Some(Ok(())) => ", ping answered",
-                Some(Err(_)) => ", ping NOT answered",
-                None => "",
+            recovery.map_or(String::new(), |r| format!(", {r}")),
+            if reachable.is_ok() {
+                ", ping answered"
+            } else {
+                ", ping NOT answered"
             }
         );
         if !why.is_empty() {
@@ -492,23 +592,7 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
     let o = ping(&ground_state, "3");
     assert!(o.status.success(), "after the recovery: {}", text(&o));
     // A batch signs again.
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
-    let key = p.cert_file.to_str().unwrap();
-    sign.push(key);
-    sign.extend(["--out", out.to_str().unwrap()]);
-    sign.extend(p.psbts.iter().map(|p| p.to_str().unwrap()));
-    let o = cli(&sign, &ground_state, "8");
-    assert!(
-        o.status.success(),
-        "a batch after the recovery: {}",
-        text(&o)
-    );
-    for i in 0..2 {
-        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
-        assert_eq!(support::verify_node_signatures(&p.ground, &signed), 1);
-    }
+    co_signs(&p, dir.path(), &|sign| cli(sign, &ground_state, "8"));
     // A unit at an ARSN used before the loss is refused (below the new floor); the node's
     // sequence event tells that ground where the floor is, and its next attempt goes above it.
     let o = ping(&old_ground, "1");
@@ -540,6 +624,163 @@ fn an_erased_sdls_state_is_recovered_by_the_admins_over_the_link() {
             .log
             .iter()
             .any(|l| l.contains("SDLS anti-replay state LOST")),
+        "{}",
+        board.log.join("\n")
+    );
+    board.stop();
+}
+
+/// `ground sign` of `world`'s two PSBTs (through `run`, which adds the link): the node co-signs
+/// both, and its signatures verify.
+fn co_signs(world: &World, dir: &Path, run: &dyn Fn(&[&str]) -> std::process::Output) {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut sign = vec!["sign", "--no-expiry", "--server", "7", "--key"];
+    sign.push(world.cert_file.to_str().unwrap());
+    sign.extend(["--out", out.to_str().unwrap()]);
+    sign.extend(world.psbts.iter().map(|p| p.to_str().unwrap()));
+    let o = run(&sign);
+    assert!(
+        o.status.success(),
+        "a batch after the recovery: {}",
+        text(&o)
+    );
+    for i in 0..2 {
+        let signed = std::fs::read(out.join(format!("tx{i}.signed.psbt"))).unwrap();
+        assert_eq!(support::verify_node_signatures(&world.ground, &signed), 1);
+    }
+}
+
+/// Runs `spacenode ARGS`.
+fn spacenode(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `spacenode provision-link --generate FILE` (with FILE.recovery beside it).
+fn generate_link_keys(file: &Path) {
+    let o = spacenode(&[
+        "provision-link".as_ref(),
+        "--generate".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn lost_sdls_keys_are_replaced_over_the_link_with_the_recovery_key_and_the_admins() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provisioned(dir.path());
+    let ground_state = dir.path().join("ground");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let radio = ["--radio-latency-ms", "1", "--radio-kbps", "4000"];
+    // The link provisioned with its own keys and a recovery key burnt into the board.
+    let first = dir.path().join("link0.bin");
+    provision_link(&p.state, &first);
+    let recovery_key = dir.path().join("link0.bin.recovery");
+    let cli = |args: &[&str], keys: &Path, attempts: &str| {
+        ground_cmd(args, (uplink, listen), &ground_state, keys, attempts)
+    };
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    for _ in 0..3 {
+        let o = cli(&["ping"], &first, "3");
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    board.stop();
+    let flash = p.state.join("comms-flash.flash");
+    let mut keys = first.clone();
+    for (i, kind) in ["erased", "zero-filled", "truncated", "random", "bit-flips"]
+        .into_iter()
+        .enumerate()
+    {
+        if kind == "truncated" {
+            // Cut inside the first copy of the key record: both copies are gone (the board
+            // grows the image back erased).
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&flash)
+                .unwrap();
+            f.set_len((KEYS_REGION.start + 100) as u64).unwrap();
+        } else {
+            damage_keys(&flash, kind, 0x4b45_5952 + i as u64);
+        }
+        let next = dir.path().join(format!("link{}.bin", i + 1));
+        generate_link_keys(&next);
+        let mut board = Board::start(&p.state, uplink, listen, &radio);
+        board.wait_for("[comms] ERROR SDLS keys LOST: key recovery mode");
+        board.wait_for("comms DEGRADED");
+        let o = cli(&["ping"], &keys, "1");
+        assert!(
+            !o.status.success(),
+            "{kind}: a ping on lost keys: {}",
+            text(&o)
+        );
+        let recover = |admins: &[&str], rk: &Path| {
+            let mut args = vec!["admin", "recover-link", "--identity", &p.identity];
+            for k in admins {
+                args.extend_from_slice(&["--admin-key", k]);
+            }
+            let (new, rk) = (next.to_str().unwrap(), rk.to_str().unwrap());
+            args.extend_from_slice(&["--new-keys", new, "--recovery-key", rk]);
+            cli(&args, &keys, "3")
+        };
+        let (k0, k2) = (&p.admin_files[0], &p.admin_files[2]);
+        if i == 0 {
+            // A wrong recovery key: nothing it sends authenticates; the tool says why.
+            let wrong = dir.path().join("wrong.recovery");
+            std::fs::write(&wrong, [0x42u8; 32]).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let o = recover(&[k0, k2], &wrong);
+            assert!(!o.status.success(), "{}", text(&o));
+            assert!(
+                text(&o).contains("is not the key burnt into this board"),
+                "{}",
+                text(&o)
+            );
+            // One admin is not enough, even with the right recovery key.
+            let o = recover(&[k0], &recovery_key);
+            assert!(!o.status.success(), "{}", text(&o));
+            assert!(
+                text(&o).contains("comms' SDLS keys are lost"),
+                "{}",
+                text(&o)
+            );
+            assert!(text(&o).contains("code 0x1307"), "{}", text(&o));
+        }
+        let o = recover(&[k0, k2], &recovery_key);
+        assert!(o.status.success(), "{kind}: {}", text(&o));
+        assert!(text(&o).contains("keys recovered"), "{}", text(&o));
+        board.wait_for("[comms] INFO  SDLS keys recovered");
+        // The old keys are gone; the new ones work.
+        let o = cli(&["ping"], &keys, "1");
+        assert!(!o.status.success(), "{kind}: the lost keys: {}", text(&o));
+        keys = next;
+        let o = cli(&["ping"], &keys, "3");
+        assert!(
+            o.status.success(),
+            "{kind}: after the recovery: {}",
+            text(&o)
+        );
+        if i == 0 {
+            // A batch is co-signed under the new keys.
+            co_signs(&p, dir.path(), &|sign| cli(sign, &keys, "8"));
+        }
+        board.stop();
+    }
+    // The last keys are sealed: a normal boot, no key recovery, commands taken; the recovery
+    // key is refused now (comms no longer listens on it).
+    let mut board = Board::boot(&p.state, uplink, listen, &radio);
+    board.wait_for("every pinged component answered in time");
+    let o = cli(&["ping"], &keys, "3");
+    assert!(o.status.success(), "after a reboot: {}", text(&o));
+    board.drain();
+    assert!(
+        !board.log.iter().any(|l| l.contains("SDLS keys LOST")),
         "{}",
         board.log.join("\n")
     );

@@ -10,8 +10,6 @@
 //! Avoids: pretending to be secret. On the sim board anyone who can write the state directory can
 //! replace this file; on flight hardware the anchor is in eFuse and the boot ROM reads it.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The file's name in the state directory.
@@ -61,32 +59,19 @@ pub fn read(state: &Path) -> Result<Option<[u8; 32]>, OtpError> {
 /// Burns `anchor` into `state`'s OTP. Refused if it was burnt before.
 pub fn burn(state: &Path, anchor: &[u8; 32]) -> Result<(), OtpError> {
     let path = state.join(OTP_FILE);
-    let io = |err: std::io::Error| OtpError::Io {
-        path: path.clone(),
-        err,
-    };
-    let mut f = match std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o444)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(OtpError::AlreadyBurnt(path));
-        }
-        Err(e) => return Err(io(e)),
-    };
-    f.write_all(MAGIC).map_err(io)?;
-    f.write_all(anchor).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o444))
-        .map_err(io)
+    board_sim::link_otp::burn_once(&path, MAGIC, anchor).map_err(|err| match err.kind() {
+        std::io::ErrorKind::AlreadyExists => OtpError::AlreadyBurnt(path.clone()),
+        _ => OtpError::Io {
+            path: path.clone(),
+            err,
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn burnt_once_read_back_and_damage_is_reported() {

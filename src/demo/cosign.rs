@@ -48,10 +48,7 @@ fn job(
         server: crate::demo::story::SERVER_ID,
         key: ground.cert_key.clone(),
         psbts,
-        expiry_ms: Some(
-            crate::ground::expiry::ground_now_ms()?
-                .saturating_add(crate::ground::expiry::DEFAULT_LIFETIME_S * 1000),
-        ),
+        expiry: crate::ground::expiry::Expiry::from_now(crate::ground::expiry::DEFAULT_LIFETIME_S)?,
         uplink: sign::Uplink {
             names: Vec::new(),
             timeout: sign::DEFAULT_TIMEOUT,

@@ -226,7 +226,7 @@ fn to_sign(
         server,
         key,
         psbts,
-        expiry_ms: Some(args.expiry.expiry_ms()?),
+        expiry: args.expiry.expiry()?,
         uplink,
     };
     Ok((ToSign::Psbts(job), args.psbts.clone()))

@@ -14,6 +14,42 @@ use clap::Args;
 /// contact windows, short enough that a certificate lost on the ground is soon worthless.
 pub const DEFAULT_LIFETIME_S: u64 = 3600;
 
+/// A certificate's expiry, as the node takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Valid while the node's mission time (ms since 1970-01-01 UTC) is at or before this; a
+    /// node whose clock was never correlated (`spacenode ground time`) refuses it. At most
+    /// `signer::cert::NO_EXPIRY - 1` (one more would mean no expiry).
+    At(u64),
+    /// No expiry (`signer::cert::NO_EXPIRY`): the node accepts it only from a server whose
+    /// registry entry says `no-expiry`, and refuses it from any other.
+    OnlyIfRegistryAllows,
+}
+
+impl Expiry {
+    /// The certificate's expiry field.
+    pub fn field(self) -> u64 {
+        match self {
+            Expiry::At(ms) => ms.min(signer::cert::NO_EXPIRY - 1),
+            Expiry::OnlyIfRegistryAllows => signer::cert::NO_EXPIRY,
+        }
+    }
+
+    /// `lifetime_s` seconds from the ground's UTC clock now.
+    pub fn from_now(lifetime_s: u64) -> Result<Expiry, Failure> {
+        let lifetime = lifetime_s
+            .checked_mul(1000)
+            .filter(|&l| l > 0)
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--lifetime-s {lifetime_s}: give 1 to {} seconds (or --no-expiry)",
+                    u64::MAX / 1000
+                ))
+            })?;
+        Ok(Expiry::At(ground_now_ms()?.saturating_add(lifetime)))
+    }
+}
+
 #[derive(Args, Clone, Copy, Debug)]
 pub struct ExpiryArgs {
     /// Certificate lifetime in seconds from the ground's UTC clock now; the node refuses the
@@ -30,10 +66,10 @@ pub struct ExpiryArgs {
 }
 
 impl ExpiryArgs {
-    /// The certificate's expiry field (mission ms, or `signer::cert::NO_EXPIRY`).
-    pub fn expiry_ms(&self) -> Result<u64, Failure> {
+    /// The certificate's expiry.
+    pub fn expiry(&self) -> Result<Expiry, Failure> {
         if self.no_expiry {
-            return Ok(signer::cert::NO_EXPIRY);
+            return Ok(Expiry::OnlyIfRegistryAllows);
         }
         if let Some(ms) = self.expiry_ms {
             if ms == signer::cert::NO_EXPIRY {
@@ -41,22 +77,14 @@ impl ExpiryArgs {
                     "--expiry-ms {ms} means no expiry: say --no-expiry"
                 )));
             }
-            return Ok(ms);
+            return Ok(Expiry::At(ms));
         }
-        let lifetime = self
-            .lifetime_s
-            .checked_mul(1000)
-            .filter(|&l| l > 0)
-            .ok_or_else(|| {
-                Failure::Usage(format!(
-                    "--lifetime-s {}: give 1 to {} seconds (or --no-expiry)",
-                    self.lifetime_s,
-                    u64::MAX / 1000
-                ))
-            })?;
-        Ok(ground_now_ms()?
-            .saturating_add(lifetime)
-            .min(signer::cert::NO_EXPIRY - 1))
+        Expiry::from_now(self.lifetime_s)
+    }
+
+    /// The certificate's expiry field (mission ms, or `signer::cert::NO_EXPIRY`).
+    pub fn expiry_ms(&self) -> Result<u64, Failure> {
+        self.expiry().map(Expiry::field)
     }
 }
 
@@ -100,5 +128,18 @@ mod tests {
         assert!(expiry(&["--expiry-ms", "18446744073709551615"]).is_err());
         assert!(expiry(&["--no-expiry", "--lifetime-s", "5"]).is_err());
         assert!(expiry(&["--no-expiry", "--expiry-ms", "5"]).is_err());
+    }
+
+    #[test]
+    fn an_expiry_never_means_no_expiry_unless_it_says_so() {
+        let max = signer::cert::NO_EXPIRY;
+        assert_eq!(Expiry::At(max).field(), max - 1);
+        assert_eq!(Expiry::At(1234).field(), 1234);
+        assert_eq!(Expiry::OnlyIfRegistryAllows.field(), max);
+        assert!(Expiry::from_now(0).is_err());
+        assert!(matches!(
+            Expiry::from_now(u64::MAX / 1000),
+            Ok(Expiry::At(_))
+        ));
     }
 }

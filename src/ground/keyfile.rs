@@ -53,6 +53,47 @@ pub enum KeyFileError {
     },
 }
 
+/// Open a secret file, refusing it if group or others may access it.
+fn open_private(path: &Path) -> Result<File, KeyFileError> {
+    let io = |source| KeyFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(file)
+}
+
+/// Read a raw 32-byte secret (the link recovery key, `FILE.recovery` of
+/// `spacenode provision-link --generate FILE`), with the same mode check.
+pub fn read_raw32(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+    let mut file = open_private(path)?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    let mut extra = [0u8; 1];
+    let io = |source| KeyFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    file.read_exact(key.as_mut_slice())
+        .map_err(|_| KeyFileError::Bad {
+            path: path.to_path_buf(),
+            what: "shorter than a link recovery key (32 bytes)".into(),
+        })?;
+    if file.read(&mut extra).map_err(io)? != 0 {
+        return Err(KeyFileError::Bad {
+            path: path.to_path_buf(),
+            what: "longer than a link recovery key (32 bytes)".into(),
+        });
+    }
+    Ok(key)
+}
+
 /// Read a P-256 secret key file (see the module documentation).
 pub fn read(path: &Path) -> Result<p256::SecretKey, KeyFileError> {
     let io = |source| KeyFileError::Io {
@@ -63,14 +104,7 @@ pub fn read(path: &Path) -> Result<p256::SecretKey, KeyFileError> {
         path: path.to_path_buf(),
         what: what.to_string(),
     };
-    let file = File::open(path).map_err(io)?;
-    let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Exposed {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
+    let file = open_private(path)?;
     let mut text = Zeroizing::new(String::with_capacity(2 * MAX_FILE_LEN as usize));
     file.take(MAX_FILE_LEN + 1)
         .read_to_string(&mut text)

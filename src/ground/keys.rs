@@ -19,6 +19,10 @@
 //! under any key in it; the node is what refuses). If the file's states already differed from
 //! the node's, it is left as it is, with a WARN line.
 //!
+//! `keys destroy --target SPI` (TC 130,9): a deactivated key becomes destroyed: the node erases
+//! its bytes in the resealed record (CCSDS 355.1's "destroyed"); the ground's file follows the
+//! same way (the key all zero, state destroyed). Only an OTAR (`keys rekey`) puts a new key there.
+//!
 //! `keys rekey` (OTAR, 130,6) and `keys rotate` (epoch, 130,1) are in `super::rekey`.
 //!
 //! Avoids: trusting an answer to another challenge (the echoed challenge must be ours).
@@ -46,6 +50,9 @@ pub enum KeysCommand {
     /// refuses units under it. Not the key this command goes under (--spi); if it carries
     /// telemetry, telemetry moves to --spi
     Deactivate(StateArgs),
+    /// Destroy an association's deactivated key (PUS 130,9): the node erases its bytes in its
+    /// sealed record; only `keys rekey` puts a new key there
+    Destroy(StateArgs),
     /// Over-the-air rekeying (PUS 130,6): a fresh key for --target, wrapped under the
     /// key-encryption key of --provisioning, then activated; with --retire OLD, OLD's key is
     /// then deactivated under the new key. The file is replaced only once the node holds the
@@ -80,6 +87,7 @@ pub fn run(c: KeysCommand) -> Result<(), Failure> {
         KeysCommand::Verify(a) => verify(a),
         KeysCommand::Activate(a) => set_state(a, KeyState::Active),
         KeysCommand::Deactivate(a) => set_state(a, KeyState::Deactivated),
+        KeysCommand::Destroy(a) => set_state(a, KeyState::Destroyed),
         KeysCommand::Rekey(a) => super::rekey::rekey(a),
         KeysCommand::Rotate(a) => super::rekey::rotate(a),
     }
@@ -90,7 +98,7 @@ fn set_state(args: StateArgs, wanted: KeyState) -> Result<(), Failure> {
     change_state(&mut s, link.provisioning.as_deref(), args.target, wanted)
 }
 
-/// Send 130,7 (`wanted` active) or 130,8 for `target` under the session's association; once
+/// Send 130,7 (`wanted` active), 130,8 (deactivated) or 130,9 (destroyed) for `target` under the session's association; once
 /// the node completed it, our engine follows (with the node's rules) and `file`, if any, is
 /// replaced by the new key set, so it keeps the node's states and telemetry association.
 pub(super) fn change_state(
@@ -101,6 +109,7 @@ pub(super) fn change_state(
 ) -> Result<(), Failure> {
     let (subtype, verb) = match wanted {
         KeyState::Active => (7, "activate"),
+        KeyState::Destroyed => (9, "destroy"),
         _ => (8, "deactivate"),
     };
     let carrier = s.spi();
@@ -157,8 +166,8 @@ pub(super) fn refusal(f: comms::failure::Failure, target: u16) -> String {
     let state = |code: u32| KeyState::from_code((code & 3) as u8).map_or("unknown", |s| s.name());
     match f.code {
         FailureCode::KeyStateRefused => format!(
-            "its key is {} and cannot become {} (pre-activation -> active -> deactivated, \
-             never back)",
+            "its key is {} and cannot become {} (pre-activation -> active -> deactivated -> \
+             destroyed, never back)",
             state(f.data >> 8),
             state(f.data)
         ),

@@ -23,10 +23,10 @@
 //!
 //! `keys rotate --target SPI --epoch E` (TC 130,1): the association's session keys move to
 //! epoch `E` (derived again from the same master key, `comms::sdls::mac`); the ground's engine
-//! follows when the node completes, and keeps the epoch in its state directory. It must go under
-//! another association than `--target` (the node answers under the association that carried
-//! the command; a ground that does not yet know the new epoch could not read that answer). If
-//! the node already is at `E` (an earlier rotation whose answer was lost), the ground follows.
+//! follows when the node completes, and keeps the epoch in its state directory. `--target` may
+//! be `--spi` itself: the node answers that command under the old epoch
+//! (`comms::sdls::SecurityEngine::rotate_carrier`), then both ends run on `E`. If the node
+//! already is at `E` (an earlier rotation whose answer was lost), the ground follows.
 //!
 //! Avoids: losing a key the node may still hold (the old file stays until the node confirms),
 //! and leaving key bytes in memory (`Zeroizing`).
@@ -63,7 +63,8 @@ pub struct RekeyArgs {
 pub struct RotateArgs {
     #[command(flatten)]
     link: LinkArgs,
-    /// The association whose session keys rotate (not --spi)
+    /// The association whose session keys rotate (--spi itself too: the node then answers under
+    /// the old epoch, and both ends move to the new one)
     #[arg(long, value_name = "SPI")]
     target: u16,
     /// The new key epoch, above the current one
@@ -232,16 +233,20 @@ fn otar_refusal(f: comms::failure::Failure, target: u16) -> String {
 pub fn rotate(args: RotateArgs) -> Result<(), Failure> {
     let (target, epoch) = (args.target, args.epoch);
     let (link, mut s) = args.link.open()?;
-    if target == link.spi {
-        return Err(Failure::Usage(format!(
-            "send the rotation of SA {target} under another association with key management \
-             (--spi): the node answers under the association that carried it"
-        )));
-    }
     let mut app = [0u8; 6];
     app[..2].copy_from_slice(&target.to_be_bytes());
     app[2..].copy_from_slice(&epoch.to_be_bytes());
-    let a = s.command(ST_SECURITY, 1, &app).map_err(session_failure)?;
+    // Rotating the association the command goes under: the node answers under the old epoch
+    // (`SecurityEngine::rotate_carrier`), then expects the new one. If that answer is lost, our
+    // old-epoch units no longer authenticate: say how to find out and follow.
+    let a = s.command(ST_SECURITY, 1, &app).map_err(|e| match session_failure(e) {
+        Failure::Usage(m) if target == link.spi => Failure::Usage(format!(
+            "{m}\n(if the node did rotate SA {target} and only its answer was lost, SA {target} \
+             now needs epoch {epoch}: `spacenode ground keys rotate --target {target} --epoch \
+             {epoch} --spi OTHER` under another association follows it)"
+        )),
+        f => f,
+    })?;
     print_reports(&a);
     match a.failure() {
         None => {}

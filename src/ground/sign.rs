@@ -42,8 +42,8 @@ pub struct SignJob {
     pub key: p256::SecretKey,
     /// The PSBTs (binary BIP-174), in batch order.
     pub psbts: Vec<Vec<u8>>,
-    /// Certificate expiry, mission time in ms (`None`: never).
-    pub expiry_ms: Option<u64>,
+    /// Certificate expiry, as the node takes it.
+    pub expiry: crate::ground::expiry::Expiry,
     /// How to send it.
     pub uplink: Uplink,
 }
@@ -275,7 +275,7 @@ pub fn sign(
         &job.key,
         job.server,
         sequence,
-        job.expiry_ms.unwrap_or(u64::MAX),
+        job.expiry.field(),
         &job.psbts,
     )
     .map_err(SignError::Batch)?;

@@ -9,13 +9,18 @@
 //!   **pre-activation**: the node refuses it until `spacenode ground keys activate --target 3`,
 //!   so a compromised association 1 can be replaced over the air (activate 3 under 1, then
 //!   deactivate 1 under 3). Written with mode 0600, never over an existing file. The ground uses
-//!   it with `spacenode ground --provisioning FILE`.
+//!   it with `spacenode ground --provisioning FILE`. Beside it, `FILE.recovery` (0600): the
+//!   32-byte **link recovery key**, kept on the ground and burnt into the board's write-once
+//!   memory, apart from comms' flash (`runtime::drivers::Drivers::link_recovery_key`).
 //! - `[--state DIR] FILE` checks the file and writes it into the provisioning inbox of comms'
 //!   flash image `STATE/comms-flash.flash` (`comms_partition::keys`). At its first boot comms
 //!   seals it under the board's sealing secret and erases the inbox. A board whose comms already
 //!   sealed keys is refused: its keys change over the air (`ground keys rekey`, `activate`,
 //!   `deactivate`), never through the inbox. A version 1 file (no key-encryption key) is still
-//!   accepted, but such a node can never take a key over the air.
+//!   accepted, but such a node can never take a key over the air. If `FILE.recovery` exists it
+//!   is burnt once into the sim board's write-once stand-in `STATE/link-recovery.otp`
+//!   (`board_sim::link_otp`; burning another key later is refused, the same key again is a
+//!   no-op).
 //!
 //! Without it, the sim board's comms seals the sim board's **public** default keys at its first
 //! boot and says so with a WARN line at every start.
@@ -80,8 +85,12 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
             path.display()
         )));
     }
+    let recovery = burn_recovery_key(&args.file, &state)?;
     comms_partition::keys::write_inbox(&mut flash, &bytes)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    if let Some(otp) = recovery {
+        println!("burnt the link recovery key {otp}");
+    }
     let spis: Vec<String> = parsed.associations().map(|sa| sa.spi.to_string()).collect();
     println!(
         "wrote the SDLS provisioning ({} association(s): SPI {}) into the inbox of {}; comms \
@@ -91,6 +100,43 @@ pub fn run(args: ProvisionLinkArgs) -> Result<(), Failure> {
         path.display()
     );
     Ok(())
+}
+
+/// `FILE.recovery` beside a provisioning file: its link recovery key.
+pub fn recovery_key_path(file: &Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".recovery");
+    PathBuf::from(p)
+}
+
+/// Burns `FILE.recovery`, if it exists, into `state`'s write-once stand-in; says where.
+fn burn_recovery_key(file: &Path, state: &Path) -> Result<Option<String>, Failure> {
+    let path = recovery_key_path(file);
+    let key = match std::fs::read(&path) {
+        Ok(k) => Zeroizing::new(k),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
+    };
+    let key: [u8; KEY_LEN] = key.as_slice().try_into().map_err(|_| {
+        Failure::Rejected(format!(
+            "{}: a link recovery key is exactly {KEY_LEN} bytes (this file has {})\n",
+            path.display(),
+            key.len()
+        ))
+    })?;
+    let key = Zeroizing::new(key);
+    let new =
+        board_sim::link_otp::burn(state, &key).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    Ok(Some(format!(
+        "{} into {}{}",
+        path.display(),
+        state.join(board_sim::link_otp::LINK_OTP_FILE).display(),
+        if new {
+            ""
+        } else {
+            " (it already held this key)"
+        }
+    )))
 }
 
 fn random_key() -> Result<Key, Failure> {
@@ -156,19 +202,29 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
     let mut out = Zeroizing::new([0u8; Provisioning::encoded_len_kek(3)]);
     let n = Provisioning::encode_file(&sas, Some(&kek), out.as_mut_slice())
         .map_err(|e| Failure::Usage(format!("encoding the provisioning file: {e}")))?;
+    let recovery = recovery_key_path(path);
+    if recovery.exists() {
+        return Err(Failure::Usage(format!(
+            "{} exists: a new provisioning file never reuses (or replaces) a recovery key",
+            recovery.display()
+        )));
+    }
     write_new_file(path, out.get(..n).unwrap_or(&[]))?;
+    write_new_file(&recovery, random_key()?.as_bytes())?;
     println!(
         "wrote a new SDLS provisioning file {} (mode 0600): SPI {SIM_OPS_SPI} (all permissions, \
          telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, a key-encryption key \
-         (MKID {KEK_MKID}, for over-the-air rekeying only), fresh random keys; give it \
-         to the node with `spacenode provision-link --state DIR {}` and to the ground with \
-         `--provisioning {}`",
+         (MKID {KEK_MKID}, for over-the-air rekeying only), fresh random keys; and the link \
+         recovery key {} (mode 0600, for `spacenode ground admin recover-link --new-keys` when comms' sealed keys \
+         are lost); give both to the node with `spacenode provision-link --state DIR {}` \
+         and the first to the ground with `--provisioning {}`",
         path.display(),
         if spare {
             format!(" and SPI {SPARE_SPI} (all permissions, key in pre-activation)")
         } else {
             String::new()
         },
+        recovery.display(),
         path.display(),
         path.display()
     );

@@ -15,6 +15,9 @@
 //! (power cut, bit flip, stray write) but nothing about it is secret from anyone who can read the
 //! host's files. Flight boards must return a secret only the flash's owner can read.
 //!
+//! **Link recovery key.** [`SimDrivers::link_recovery_key`] reads the write-once stand-in
+//! granted with `comms-flash` ([`crate::link_otp`]): as public as the sealing secret.
+//!
 //! Avoids: opening anything by name (the sandbox forbids it anyway) and a second owner of a
 //! descriptor: the capability set hands each device out once, so the driver owns it.
 
@@ -60,6 +63,23 @@ impl Drivers for SimDrivers {
     fn seal_secret(device: &DeviceCap) -> Result<[u8; 32], DriverError> {
         expect_kind(device, "flash")?;
         Ok(SIM_SEAL_SECRET)
+    }
+
+    fn link_recovery_key(device: &DeviceCap) -> Result<Option<[u8; 32]>, DriverError> {
+        expect_kind(device, "flash")?;
+        if device.name != crate::link_otp::LINK_RECOVERY_DEVICE {
+            return Ok(None);
+        }
+        let fd = device_fd(device.handles[1]).ok_or(DriverError::Unavailable(device.name))?;
+        // SAFETY: the partition granted this descriptor as the link recovery key of exactly
+        // this device; it is only borrowed here (read with pread, never closed: the sandbox
+        // forbids `close`), and the capability keeps it open for the process's life.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let mut buf = [0u8; crate::link_otp::LINK_OTP_LEN + 1];
+        let n = rustix::io::pread(fd, &mut buf, 0).map_err(|e| unavailable(device, e))?;
+        let key = crate::link_otp::parse(buf.get(..n).unwrap_or(&[]));
+        zeroize::Zeroize::zeroize(&mut buf);
+        key.map_err(|e| unavailable(device, e))
     }
 }
 

@@ -30,6 +30,9 @@
 //!    seccomp filter allows only to the rng's owner; the clock is the vDSO). The owner of the
 //!    device named [`BOOT_CONTROL_DEVICE`] also gets the boot control flash image, right after
 //!    the device's own descriptor: the sim board keeps boot control beside the image slots.
+//!    The owner of [`crate::link_otp::LINK_RECOVERY_DEVICE`] also gets the link recovery key's
+//!    write-once stand-in, read-only, right after that flash's image (`/dev/null` when none was
+//!    burnt).
 //!
 //! Avoids: passing descriptor numbers in messages, environment variables or anything else a
 //! component could reinterpret; numbers are positional and derived from the description only.
@@ -63,6 +66,9 @@ pub enum DevicePart {
     FlashImage,
     /// The boot control flash image (granted with [`BOOT_CONTROL_DEVICE`]).
     BootControl,
+    /// The link recovery key's write-once stand-in, read-only (granted with
+    /// [`crate::link_otp::LINK_RECOVERY_DEVICE`]).
+    LinkRecoveryKey,
     /// The pty master of a serial line.
     Serial,
     /// A connected UDP socket on loopback.
@@ -121,6 +127,9 @@ pub fn device_parts(kind: DeviceKind, name: &str) -> Vec<DevicePart> {
     };
     if name == BOOT_CONTROL_DEVICE {
         parts.push(DevicePart::BootControl);
+    }
+    if name == crate::link_otp::LINK_RECOVERY_DEVICE {
+        parts.push(DevicePart::LinkRecoveryKey);
     }
     parts
 }

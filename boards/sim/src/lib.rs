@@ -9,6 +9,7 @@ pub mod drivers;
 pub mod flash;
 pub mod grants;
 pub mod link;
+pub mod link_otp;
 pub mod monitor;
 pub mod partition;
 pub mod radio;

@@ -44,6 +44,7 @@ use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
 use comms::node::{DEFAULT_APID, Node, NodeConfig, Now, UnitOutcome};
 use comms::pus::hk_ppp::PppTelemetry;
+use comms::sdls::sealed::KeyOrigin;
 use comms::sdls::state::{LoadError, Loaded};
 use comms::sdls::{DEFAULT_RESERVE_BLOCK, FlashPersist, MAX_UNIT_LEN, StatePersist};
 use comms::standby::{Endpoints, StandbyLine, Step};
@@ -356,9 +357,15 @@ where
             node.on_upgrade_status(&s, now, &mut links)
         });
         let recovering = node.recovering();
+        let keys_lost = node.recovering_keys();
         more |= drain(&mut self.admin_rx, "admin-responses", cx, |r| {
             node.on_admin_response(&r, now, &mut links)
         });
+        if keys_lost && !node.recovering() {
+            log::info!(
+                "SDLS keys recovered (new keys wrapped under the link recovery key, verified by the signer): sealed on comms-flash, the recovery association is gone"
+            );
+        }
         if recovering && !node.recovering() {
             for s in node.security().statuses() {
                 log::info!(
@@ -458,13 +465,39 @@ where
         let secret = zeroize::Zeroizing::new(
             B::seal_secret(&flash_dev).map_err(fail("no sealing secret for comms-flash"))?,
         );
+        // The board's write-once link recovery key (apart from this flash): used only if the
+        // sealed keys below are lost (`comms::sdls::key_recovery`).
+        let recovery_key = zeroize::Zeroizing::new(
+            B::link_recovery_key(&flash_dev).unwrap_or_else(|e| {
+                log::error!("link recovery key unreadable ({e}): lost link keys can then only be re-provisioned");
+                None
+            }),
+        );
         let mut flash = B::flash(flash_dev).map_err(fail("comms flash unavailable"))?;
         // Comms writes its SDLS state at its first boot: with it on flash (or the monitor's
         // word that the node has booted), blank keys were lost, never "not yet provisioned".
         let has_run = caps.booted_before() || keys::sdls_state_written(&mut flash);
         let loaded = keys::load(&mut flash, &secret, has_run);
-        let link_keys = match loaded {
-            Ok(k) => k,
+        let (keys_lost, origin, generation, provisioning) = match loaded {
+            Ok(k) => {
+                keys::log_origin(&k);
+                (
+                    false,
+                    k.sealed.origin,
+                    k.sealed.generation,
+                    Some(k.sealed.provisioning),
+                )
+            }
+            Err(e @ (keys::KeysError::Lost | keys::KeysError::Damaged(_)))
+                if recovery_key.is_some() =>
+            {
+                log::error!("{e}");
+                log::error!(
+                    "SDLS keys LOST: key recovery mode on the recovery association (SPI {:#06x}, the board's link recovery key); every command but the key recovery is refused until `spacenode ground admin recover-link --new-keys NEW --recovery-key FILE.recovery` installs new keys",
+                    comms::sdls::key_recovery::RECOVERY_SPI
+                );
+                (true, KeyOrigin::Provisioned, 0, None)
+            }
             Err(e) => {
                 log::error!("{e}");
                 return Err(InitError::Component(
@@ -472,9 +505,6 @@ where
                 ));
             }
         };
-        keys::log_origin(&link_keys);
-        let (origin, generation) = (link_keys.sealed.origin, link_keys.sealed.generation);
-        let provisioning = link_keys.sealed.provisioning;
         let radio = B::radio(caps.device("radio")?).map_err(fail("radio unavailable"))?;
         let serial =
             B::serial(caps.device("standby-link")?).map_err(fail("standby link unavailable"))?;
@@ -498,15 +528,16 @@ where
         // downlink reservation), so on a node that has booted before a blank record was erased
         // or worn out. Starting with every floor at 0 would accept replayed commands: comms
         // starts in recovery-only mode instead (`comms::node` recovery).
-        let lost = match persist.load() {
-            Ok(Loaded::Fresh) => caps.booted_before(),
-            Ok(Loaded::Record(_)) | Err(LoadError::Backend(_)) => false,
-            Err(e @ (LoadError::Lost | LoadError::Decode(_))) => {
-                log::error!("SDLS anti-replay state on comms-flash: {e}");
-                true
-            }
-        };
-        if lost {
+        let lost = keys_lost
+            || match persist.load() {
+                Ok(Loaded::Fresh) => caps.booted_before(),
+                Ok(Loaded::Record(_)) | Err(LoadError::Backend(_)) => false,
+                Err(e @ (LoadError::Lost | LoadError::Decode(_))) => {
+                    log::error!("SDLS anti-replay state on comms-flash: {e}");
+                    true
+                }
+            };
+        if lost && !keys_lost {
             log::error!(
                 "SDLS anti-replay state LOST on a node that has run (the floors are unknown): recovery-only mode, every command but the link recovery is refused until `spacenode ground admin recover-link` restores it"
             );
@@ -550,11 +581,17 @@ where
         };
         // A `match`, not `map_err(..)?`: unoptimised builds copy the ~14 KiB node once per
         // combinator, and the partition's stack is small.
-        let booted = if lost {
-            Node::boot_lost(cfg, &provisioning, persist, table)
-        } else {
-            Node::boot(cfg, &provisioning, persist, table)
+        let booted = match (&provisioning, recovery_key.as_ref()) {
+            (Some(p), _) if lost => Node::boot_lost(cfg, p, persist, table),
+            (Some(p), _) => Node::boot(cfg, p, persist, table),
+            (None, Some(key)) => Node::boot_lost_keys(cfg, key, persist, table),
+            (None, None) => {
+                return Err(InitError::Component(
+                    "no usable SDLS keys (see the log); comms accepts nothing",
+                ));
+            }
         };
+        drop(recovery_key);
         let mut node = match booted {
             Ok(n) => n,
             Err(e) => {

@@ -19,6 +19,7 @@
 //! | present, does not verify | any | [`KeysError::Damaged`]: comms runs degraded |
 //! | lost (no copy verifies) | any | [`KeysError::Lost`]: comms runs degraded |
 //! | blank, on a node that has run (the monitor says it booted before, or comms' SDLS state record is written: [`sdls_state_written`]) | blank | [`KeysError::Lost`]: every first boot seals a record, so it was erased |
+//! | first write cut, on a flash where comms' SDLS state record is written | blank | [`KeysError::Lost`]: the state is written only after the keys were sealed, so the record was damaged (e.g. truncated), not cut at its first seal |
 //! | blank (or first write cut) | holds a valid file | seal it, erase the inbox, boot with it |
 //! | blank (or first write cut) | holds an invalid file | [`KeysError::InboxRefused`] |
 //! | blank (or first write cut), first boot | blank | with the `sim-default-keys` feature (the sim binary only): seal the sim board's **public** default and boot with it, origin [`KeyOrigin::SimDefault`]; otherwise [`KeysError::NotProvisioned`] |
@@ -154,6 +155,11 @@ pub fn load<F: NorFlash + ErasedValue>(
                     })
                 }),
                 Ok(None) if has_run && status == RecordStatus::Blank => Err(KeysError::Lost),
+                // A record cut after comms' SDLS state was written (comms writes that only
+                // after its keys are sealed) is a damaged record, not a first seal cut short.
+                Ok(None) if status == RecordStatus::Interrupted && sdls_state_written(flash) => {
+                    Err(KeysError::Lost)
+                }
                 Ok(None) => sim_default(flash, &mut store, seal),
                 Err(e) => Err(e),
             };
@@ -405,6 +411,37 @@ mod tests {
         let after = whole(&f);
         let diff = before.iter().zip(&after).filter(|(a, b)| a != b).count();
         assert_eq!(diff, 2, "only the two flipped bytes differ");
+    }
+
+    /// A key record cut short (its first copy's header left, the rest erased, as a truncated
+    /// image grown back) on a flash whose SDLS state is written: lost, never the sim default.
+    #[test]
+    fn a_key_record_cut_after_the_state_was_written_is_lost() {
+        let mut f = flash();
+        write_inbox(&mut f, &file(5)).unwrap();
+        load(&mut f, &SEAL, false).unwrap();
+        let mut state = RecordStore::mount(&mut f, crate::flash_map::sdls_layout()).unwrap();
+        state.write_mirrored(&mut f, b"state").unwrap();
+        let l = keys_layout();
+        let mut image = whole(&f);
+        let from = l.base() as usize + 100;
+        image[from..l.base() as usize + 2 * l.copy_size() as usize].fill(0xFF);
+        let mut cut = flash();
+        let e = cut.capacity() as u32;
+        cut.erase(0, e).unwrap();
+        cut.write(0, &image).unwrap();
+        assert_eq!(
+            RecordStore::mount(&mut cut, l).unwrap().status(),
+            RecordStatus::Interrupted
+        );
+        // Whatever the monitor says about earlier boots.
+        for has_run in [false, true] {
+            assert!(matches!(
+                load(&mut cut, &SEAL, has_run),
+                Err(KeysError::Lost)
+            ));
+        }
+        assert!(!whole(&cut).windows(KEY_LEN).any(|w| w == [5; KEY_LEN]));
     }
 
     #[test]

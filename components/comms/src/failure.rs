@@ -40,6 +40,7 @@
 //! | 0x0313 | `OtarBadWrap` | security management (130,6) | 0 |
 //! | 0x0314 | `OtarKidNotNew` | security management (130,6) | the last key id the node installed |
 //! | 0x0315 | `OtarBadEntry` | security management (130,6) | index of the entry |
+//! | 0x0316 | `KeyRecoveryBadKeys` | security management (key recovery) | 0 |
 //! | 0x0401 | `UnknownStructure` | housekeeping | structure id |
 //! | 0x0402 | `NoData` | housekeeping | structure id (nothing received yet) |
 //! | 0x0501 | `NotInSafeMode` | node control | 0 (the watchdog's last report says normal mode, or none arrived yet) |
@@ -193,6 +194,9 @@ pub enum FailureCode {
     OtarKidNotNew = 0x0314,
     /// An entry names a reserved SPI or one twice, or carries an all-zero key.
     OtarBadEntry = 0x0315,
+    /// A key recovery's wrapped keys do not open under the link recovery key and the current
+    /// challenge, or are not a provisioning file comms accepts.
+    KeyRecoveryBadKeys = 0x0316,
     /// Housekeeping structure id not defined.
     UnknownStructure = 0x0401,
     /// Housekeeping structure has no data yet.
@@ -334,7 +338,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 99] = {
+pub const ALL: [FailureCode; 100] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -369,6 +373,7 @@ pub const ALL: [FailureCode; 99] = {
         OtarBadWrap,
         OtarKidNotNew,
         OtarBadEntry,
+        KeyRecoveryBadKeys,
         UnknownStructure,
         NoData,
         NotInSafeMode,
@@ -639,6 +644,9 @@ impl FailureCode {
             }
             OtarBadEntry => {
                 "an OTAR entry names a reserved SPI or an SPI twice, or carries an all-zero key"
+            }
+            KeyRecoveryBadKeys => {
+                "the key recovery's new keys do not open under this node's link recovery key and the current challenge, or are not a provisioning file comms accepts: check the recovery key file (FILE.recovery from provisioning) and read a new challenge"
             }
             PersistFailed => {
                 "the security state could not be persisted; the command changed nothing"

@@ -52,6 +52,8 @@ pub enum Local {
     ActivateKey,
     /// 130,8 deactivate key: active -> deactivated.
     DeactivateKey,
+    /// 130,9 destroy key: deactivated -> destroyed (its bytes erased).
+    DestroyKey,
 }
 
 /// A function forwarded to a component.
@@ -109,7 +111,7 @@ pub struct CommandDef {
 }
 
 /// Every telecommand the node accepts.
-pub const CATALOGUE: [CommandDef; 20] = [
+pub const CATALOGUE: [CommandDef; 21] = [
     CommandDef {
         service: ST_TEST,
         subservice: 1,
@@ -279,6 +281,13 @@ pub const CATALOGUE: [CommandDef; 20] = [
         function: None,
         permission: Permissions::KEY_MANAGEMENT,
         target: Target::Local(Local::DeactivateKey),
+    },
+    CommandDef {
+        service: ST_SECURITY,
+        subservice: 9,
+        function: None,
+        permission: Permissions::KEY_MANAGEMENT,
+        target: Target::Local(Local::DestroyKey),
     },
 ];
 

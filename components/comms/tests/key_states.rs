@@ -253,6 +253,81 @@ fn deactivation_retires_a_key_for_good_and_never_the_key_in_use() {
     assert_eq!(rebooted.node.security().telemetry_spi(), SPARE);
 }
 
+/// 130,1 of the association the command came under: its reports go out under the old epoch
+/// (the ground that sent it reads them: `deliver` opens every downlink), then both ends run on
+/// the new one.
+#[test]
+fn the_carrier_rotates_itself_and_answers_under_the_old_epoch() {
+    let mut l = Link::new(&file());
+    let mut app = OPS.to_be_bytes().to_vec();
+    app.extend_from_slice(&1u32.to_be_bytes());
+    let (_, o, events) = l.tc(OPS, 1, &app);
+    assert!(completed(&o), "{o:?}");
+    assert_eq!(events.len(), 1, "the rotation event");
+    assert_eq!(l.node.security().status(OPS).unwrap().epoch, 1);
+    l.ground.rotate(OPS, 1).unwrap();
+    assert!(completed(&l.ping(OPS)), "both ends at epoch 1");
+}
+
+/// CCSDS 355.1's "destroyed": only a deactivated key is destroyed (130,9); its bytes are erased
+/// in the resealed record and in memory, it verifies nothing, it stays destroyed across a
+/// reboot, and only an OTAR (a new key) brings the association back.
+#[test]
+fn a_deactivated_key_is_destroyed_and_its_bytes_erased() {
+    let mut l = Link::new(&file());
+    let (_, o, _) = l.tc(OPS, 9, &PING_ONLY.to_be_bytes());
+    assert_eq!(
+        failed_with(&o),
+        Some((FailureCode::KeyStateRefused, 0x0003)),
+        "an active key is deactivated first"
+    );
+    assert!(l.node.persist_mut().key_record().is_none());
+    assert!(completed(&l.tc(OPS, 8, &PING_ONLY.to_be_bytes()).1));
+    let (_, o, _) = l.tc(OPS, 9, &PING_ONLY.to_be_bytes());
+    assert!(completed(&o), "{o:?}");
+    let record = l.node.persist_mut().key_record().unwrap().to_vec();
+    assert_eq!(state_in(&record, PING_ONLY), KeyState::Destroyed);
+    let p = Provisioning::parse(&record).unwrap();
+    let destroyed = p.associations().find(|s| s.spi == PING_ONLY).unwrap();
+    assert_eq!(destroyed.master, Key::from_bytes([0; 32]), "erased");
+    assert!(
+        !record.windows(32).any(|w| w == [PING_ONLY as u8; 32]),
+        "the old key's bytes are gone from the record"
+    );
+    assert_eq!(
+        l.node.security().key_state(PING_ONLY),
+        Some(KeyState::Destroyed)
+    );
+    // Never twice, never back, nothing to verify.
+    let (_, o, _) = l.tc(OPS, 9, &PING_ONLY.to_be_bytes());
+    assert_eq!(
+        failed_with(&o),
+        Some((FailureCode::KeyStateRefused, 0x0303))
+    );
+    let (_, o, _) = l.tc(OPS, 7, &PING_ONLY.to_be_bytes());
+    assert_eq!(
+        failed_with(&o),
+        Some((FailureCode::KeyStateRefused, 0x0300))
+    );
+    let mut verify = PING_ONLY.to_be_bytes().to_vec();
+    verify.extend_from_slice(&[7; 16]);
+    let (_, o, _) = l.tc(OPS, 4, &verify);
+    assert_eq!(
+        failed_with(&o),
+        Some((FailureCode::KeyStateRefused, 0x0300))
+    );
+    // After a reboot on the sealed set it stays destroyed and refuses every unit.
+    let mut rebooted = Link::new(&record);
+    assert_eq!(
+        rebooted.ping(PING_ONLY),
+        UnitOutcome::Refused(UplinkReject::KeyNotActive {
+            spi: PING_ONLY,
+            state: KeyState::Destroyed
+        })
+    );
+    assert!(completed(&rebooted.ping(OPS)));
+}
+
 #[test]
 fn a_replayed_activation_or_deactivation_is_refused_and_changes_nothing() {
     let mut l = Link::new(&file());

@@ -2,7 +2,9 @@
 //! node and a ground end: only the link challenge and a `recover-link` envelope are taken, the
 //! floors are committed only on the signer's verdict, a refused or under-signed recovery changes
 //! nothing, a failed write leaves the node recovering, and after the recovery the units below
-//! the new floor (a captured recovery among them) are refused as replays.
+//! the new floor (a captured recovery among them) are refused as replays. With the sealed keys
+//! lost too, the same mode runs on the recovery association and installs the new keys the
+//! `recover-link` carries wrapped under the link recovery key (`sdls::key_recovery`).
 
 mod common;
 
@@ -25,7 +27,7 @@ const APID: u16 = 0x0A0;
 const ADMIN_CHANNEL: usize = 3;
 const CHALLENGE: &str = "000102030405060708090a0b0c0d0e0f";
 
-fn lost_node() -> Node<MemoryPersist> {
+fn config() -> (NodeConfig, RouteTable) {
     let cfg = NodeConfig {
         apid: APID,
         reserve_block: 16,
@@ -36,7 +38,11 @@ fn lost_node() -> Node<MemoryPersist> {
         index: ADMIN_CHANNEL,
         kind: "admin-request",
     }];
-    let routes = RouteTable::build(sends.iter().copied());
+    (cfg, RouteTable::build(sends.iter().copied()))
+}
+
+fn lost_node() -> Node<MemoryPersist> {
+    let (cfg, routes) = config();
     Node::boot_lost(cfg, &provisioning(), MemoryPersist::default(), routes).unwrap()
 }
 
@@ -80,16 +86,22 @@ type Down = (u8, u8, Option<Failure>, Option<ResponseReport>);
 struct Station {
     g: Ground,
     ch: Channels,
+    spi: u16,
 }
 
 impl Station {
     fn new() -> Self {
+        Self::on(&provisioning(), OPS)
+    }
+
+    fn on(p: &comms::sdls::Provisioning, spi: u16) -> Self {
         Station {
-            g: Ground::new(&provisioning(), None, APID).unwrap(),
+            g: Ground::new(p, None, APID).unwrap(),
             ch: Channels {
                 staging: vec![0; ADMIN_COMMAND_MAX],
                 sent: Vec::new(),
             },
+            spi,
         }
     }
 
@@ -97,7 +109,7 @@ impl Station {
         let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
         let (n, _) = self
             .g
-            .uplink(OPS, service, subservice, 0x0F, app, &mut unit)
+            .uplink(self.spi, service, subservice, 0x0F, app, &mut unit)
             .unwrap();
         unit.truncate(n);
         unit
@@ -337,4 +349,150 @@ fn one_recovery_at_a_time_awaits_the_signers_verdict() {
     st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
     assert!(!n.recovering());
     assert_eq!(n.security().status(OPS).unwrap().rx_reserved, 1000);
+}
+
+/// The provisioning file the ground sends in a key recovery: two associations with keys
+/// unlike the lost ones.
+fn new_keys_file() -> Vec<u8> {
+    use comms::sdls::{Key, KeyState, Permissions, ProvisionedSa, Provisioning};
+    let sa = |spi, telemetry, b| ProvisionedSa {
+        spi,
+        permissions: Permissions::ALL,
+        window: WINDOW,
+        telemetry,
+        master: Key::from_bytes([b; 32]),
+        state: KeyState::Active,
+    };
+    let mut buf = [0u8; 256];
+    let n =
+        Provisioning::encode(&[sa(OPS, true, 0x77), sa(PING_ONLY, false, 0x78)], &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+fn key_recovery_body(key: &[u8; 32], challenge: [u8; 16], file: &[u8]) -> String {
+    use comms::sdls::key_recovery::{MAX_WRAPPED_LEN, wrap};
+    let mut w = [0u8; MAX_WRAPPED_LEN];
+    let n = wrap(key, &challenge, &[9; 12], file, &mut w).unwrap();
+    let hex: String = w[..n].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{} keys={hex}", recover_body())
+}
+
+#[test]
+fn lost_keys_are_replaced_only_by_keys_wrapped_under_the_recovery_key_and_the_challenge() {
+    use comms::sdls::Provisioning;
+    use comms::sdls::key_recovery::{RECOVERY_SPI, recovery_provisioning};
+    let rk = [0x5a; 32];
+    let (cfg, routes) = config();
+    let mut n = Node::boot_lost_keys(cfg, &rk, MemoryPersist::default(), routes).unwrap();
+    assert!(n.recovering() && n.recovering_keys());
+    assert_eq!(n.security().telemetry_spi(), RECOVERY_SPI);
+    // A ground with the lost keys authenticates nothing: not even the challenge runs.
+    let mut old = Station::new();
+    let read = old.unit(8, 1, &FN_LINK_RECOVERY_CHALLENGE.to_be_bytes());
+    let (o, _) = old.run(&mut n, &read);
+    assert!(matches!(o, UnitOutcome::Refused(_)), "{o:?}");
+    // Under the recovery key: a ping is refused in words, the challenge is read.
+    let mut st = Station::on(&recovery_provisioning(&rk).unwrap(), RECOVERY_SPI);
+    let ping = st.unit(17, 1, &[]);
+    let (_, down) = st.run(&mut n, &ping);
+    assert_eq!(failure(&down), Some(FailureCode::LinkRecoveryOnly));
+    let challenge = <[u8; 16]>::try_from(hex_bytes(CHALLENGE).as_slice()).unwrap();
+    let file = new_keys_file();
+    // Without keys, with keys under another recovery key or for another challenge, or with the
+    // sa= entries not matching the new file: refused before the signer sees it.
+    let before = st.ch.sent.len();
+    let down = send(&mut st, &mut n, &recover_body());
+    assert_eq!(failure(&down), Some(FailureCode::KeyRecoveryBadKeys));
+    let down = send(
+        &mut st,
+        &mut n,
+        &key_recovery_body(&[0x5b; 32], challenge, &file),
+    );
+    assert_eq!(failure(&down), Some(FailureCode::KeyRecoveryBadKeys));
+    let down = send(&mut st, &mut n, &key_recovery_body(&rk, [0; 16], &file));
+    assert_eq!(failure(&down), Some(FailureCode::KeyRecoveryBadKeys));
+    let down = send(
+        &mut st,
+        &mut n,
+        &key_recovery_body(&rk, challenge, b"garbage"),
+    );
+    assert_eq!(failure(&down), Some(FailureCode::KeyRecoveryBadKeys));
+    assert_eq!(st.ch.sent.len(), before, "nothing forwarded");
+    // The right one goes to the signer; nothing is written before the verdict.
+    let down = send(&mut st, &mut n, &key_recovery_body(&rk, challenge, &file));
+    assert_eq!(failure(&down), None, "{down:?}");
+    assert!(matches!(
+        st.ch.sent.last().unwrap().op,
+        AdminOp::VerifyLinkRecovery { .. }
+    ));
+    assert_eq!(n.persist_mut().saves, 0);
+    assert!(n.persist_mut().key_record().is_none());
+    // A refusal (a captured recovery: the signer's challenge moved on) changes nothing.
+    let down = st.respond(&mut n, AdminOutcome::Refused { code: 17 });
+    assert_eq!(
+        failure(&down),
+        Some(FailureCode::LinkRecoveryWrongChallenge)
+    );
+    assert!(n.recovering_keys());
+    assert!(n.persist_mut().key_record().is_none());
+    // Verified: floors, then the new keys, committed; the node runs on them.
+    send(&mut st, &mut n, &key_recovery_body(&rk, challenge, &file));
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    // The completion report still goes out under the recovery association (the ground that
+    // sent the recovery reads it), then the node runs on the new keys.
+    assert!(down.iter().any(|d| d.0 == 1 && d.1 == 7), "{down:?}");
+    assert!(!n.recovering());
+    assert_eq!(n.persist_mut().key_record(), Some(file.as_slice()));
+    assert_eq!(n.security().telemetry_spi(), OPS);
+    assert!(n.security().status(RECOVERY_SPI).is_none());
+    assert_eq!(n.security().status(OPS).unwrap().rx_reserved, 1000);
+    // A ground holding the new file, above the floor, is served.
+    let new = Provisioning::parse(&file).unwrap();
+    let mut g = Station::on(&new, OPS);
+    let mut unit = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+    for _ in 0..1001 {
+        g.g.uplink(OPS, 17, 1, 0, &[], &mut unit).unwrap();
+    }
+    let ping = g.unit(17, 1, &[]);
+    let (o, _) = g.run(&mut n, &ping);
+    assert!(matches!(o, UnitOutcome::Ran(_)), "{o:?}");
+    // The recovery key no longer authenticates anything.
+    let read = st.unit(8, 1, &FN_LINK_RECOVERY_CHALLENGE.to_be_bytes());
+    let (o, _) = st.run(&mut n, &read);
+    assert!(matches!(o, UnitOutcome::Refused(_)), "{o:?}");
+}
+
+#[test]
+fn a_key_recovery_that_cannot_be_written_leaves_the_keys_lost() {
+    use comms::sdls::key_recovery::{RECOVERY_SPI, recovery_provisioning};
+    let rk = [0x5a; 32];
+    let challenge = <[u8; 16]>::try_from(hex_bytes(CHALLENGE).as_slice()).unwrap();
+    // The first write (the floors) fails: nothing changes, the recovery can be sent again.
+    let (cfg, routes) = config();
+    let mut n = Node::boot_lost_keys(cfg, &rk, MemoryPersist::default(), routes).unwrap();
+    let mut st = Station::on(&recovery_provisioning(&rk).unwrap(), RECOVERY_SPI);
+    let body = key_recovery_body(&rk, challenge, &new_keys_file());
+    send(&mut st, &mut n, &body);
+    n.persist_mut().fail_next = 1;
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    assert_eq!(failure(&down), Some(FailureCode::PersistFailed));
+    assert!(n.recovering_keys());
+    assert!(n.persist_mut().key_record().is_none());
+    assert_eq!(n.security().telemetry_spi(), RECOVERY_SPI);
+    // Sent again (the signer verified a fresh challenge): it lands.
+    send(&mut st, &mut n, &body);
+    let down = st.respond(&mut n, AdminOutcome::LinkRecoveryVerified);
+    assert!(down.iter().any(|d| d.0 == 1 && d.1 == 7), "{down:?}");
+    assert!(!n.recovering());
+    assert_eq!(
+        n.persist_mut().key_record(),
+        Some(new_keys_file().as_slice())
+    );
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }

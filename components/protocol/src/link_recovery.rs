@@ -2,8 +2,14 @@
 //! partition whose state record was lost, as the admins sign it.
 //!
 //! ```text
-//! recover-link challenge=<32 hex digits> sa=<SPI>:<epoch>:<uplink floor>:<downlink reservation> ...
+//! recover-link challenge=<32 hex digits> sa=<SPI>:<epoch>:<uplink floor>:<downlink reservation> ... [keys=<hex>]
 //! ```
+//!
+//! `keys=` (optional, once) makes it a **key recovery**: comms' sealed SDLS keys were lost, and
+//! the field carries a whole new provisioning file wrapped under the board's link recovery key
+//! and bound to the challenge (`comms::sdls::key_recovery`); the `sa=` entries then name every
+//! association of that new file. Without it, the body restores the anti-replay state of the
+//! keys comms still holds.
 //!
 //! One `sa=` per security association (each SPI once, at most [`MAX_LINK_SAS`]), all numbers
 //! decimal. The uplink floor becomes the association's last accepted uplink ARSN (the ground
@@ -25,6 +31,8 @@ pub const RECOVER_LINK: &str = "recover-link";
 pub const MAX_LINK_SAS: usize = 8;
 /// Length of the challenge.
 pub const LINK_CHALLENGE_LEN: usize = 16;
+/// Most bytes the `keys=` field carries (in hex, twice as many digits).
+pub const MAX_WRAPPED_KEYS: usize = 1024;
 
 /// One association's new state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +54,8 @@ pub struct RecoverLink {
     pub challenge: [u8; LINK_CHALLENGE_LEN],
     floors: [LinkFloor; MAX_LINK_SAS],
     n: usize,
+    /// The body carries wrapped keys (`keys=`): a key recovery ([`wrapped_keys`] reads them).
+    pub keys: bool,
 }
 
 impl RecoverLink {
@@ -121,8 +131,18 @@ pub fn parse(body: &str) -> Result<RecoverLink, LinkBodyError> {
     let mut challenge = None;
     let mut floors = [LinkFloor::default(); MAX_LINK_SAS];
     let mut n = 0;
+    let mut keys = false;
     for w in words {
         match w.split_once('=').ok_or(bad)? {
+            ("keys", v) => {
+                let ok = !v.is_empty()
+                    && v.len() % 2 == 0
+                    && v.len() <= 2 * MAX_WRAPPED_KEYS
+                    && v.bytes().all(|b| b.is_ascii_hexdigit());
+                if !ok || core::mem::replace(&mut keys, true) {
+                    return Err(bad);
+                }
+            }
             ("challenge", v) => {
                 let c = <[u8; LINK_CHALLENGE_LEN]>::from_hex(v).map_err(|_| bad)?;
                 if challenge.replace(c).is_some() {
@@ -147,7 +167,24 @@ pub fn parse(body: &str) -> Result<RecoverLink, LinkBodyError> {
         challenge: challenge.ok_or(bad)?,
         floors,
         n,
+        keys,
     })
+}
+
+/// The wrapped keys of a key recovery body (one [`parse`] accepted with `keys` set), decoded
+/// into `out`: their length, or `None` if the body has none or they do not fit.
+pub fn wrapped_keys(body: &str, out: &mut [u8]) -> Option<usize> {
+    let line = first_line(body)?;
+    let hex = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("keys="))?;
+    let n = hex.len() / 2;
+    let dst = out.get_mut(..n)?;
+    let bytes = hex_conservative::HexToBytesIter::new(hex).ok()?;
+    for (d, b) in dst.iter_mut().zip(bytes) {
+        *d = b.ok()?;
+    }
+    Some(n)
 }
 
 #[cfg(test)]
@@ -172,6 +209,31 @@ mod tests {
         );
         assert!(is_recover_link(body));
         assert!(!is_recover_link("recover-ledger floor=1"));
+        assert!(!r.keys);
+    }
+
+    #[test]
+    fn a_key_recovery_carries_its_wrapped_keys() {
+        let body = "recover-link challenge=00112233445566778899aabbccddeeff sa=1:0:1:1 keys=0a0B0c";
+        assert!(parse(body).unwrap().keys);
+        let mut out = [0u8; 4];
+        assert_eq!(wrapped_keys(body, &mut out), Some(3));
+        assert_eq!(out[..3], [0x0a, 0x0b, 0x0c]);
+        assert_eq!(wrapped_keys(body, &mut [0u8; 2]), None, "does not fit");
+        const C: &str = "recover-link challenge=00112233445566778899aabbccddeeff sa=1:0:1:1 ";
+        let mut buf = [b'0'; 100 + 2 * MAX_WRAPPED_KEYS];
+        buf[..C.len()].copy_from_slice(C.as_bytes());
+        let long = C.len() + 5 + 2 * MAX_WRAPPED_KEYS + 2;
+        buf[C.len()..C.len() + 5].copy_from_slice(b"keys=");
+        let too_long = core::str::from_utf8(&buf[..long]).unwrap();
+        assert_eq!(parse(too_long), Err(LinkBodyError::Malformed));
+        let just_fits = core::str::from_utf8(&buf[..long - 2]).unwrap();
+        assert!(parse(just_fits).unwrap().keys);
+        for bad in ["keys=", "keys=abc", "keys=zz", "keys=+a", "keys=00 keys=00"] {
+            buf[C.len()..C.len() + bad.len()].copy_from_slice(bad.as_bytes());
+            let body = core::str::from_utf8(&buf[..C.len() + bad.len()]).unwrap();
+            assert_eq!(parse(body), Err(LinkBodyError::Malformed), "{bad}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `flash` | [`Drivers::flash`] | [`hal::flash::NorFlash`] |
 //! | `rng` | [`Drivers::rng`] | [`hal::rng::TryCryptoRng`] |
 //! | `flash` | [`Drivers::seal_secret`] | the board's 32-byte sealing secret bound to that flash |
+//! | `flash` | [`Drivers::link_recovery_key`] | the board's write-once link recovery key handed with that flash, if one was burnt |
 //! | `watchdog` | [`WatchdogDrivers::watchdog`] | [`hal::watchdog::WatchdogTimer`] |
 //! | `radio` | [`LinkDrivers::radio`] | [`hal::radio::Radio`] |
 //! | `uart` | [`LinkDrivers::serial`] | [`hal::serial::Serial`] |
@@ -24,6 +25,12 @@
 //!
 //! The sealing secret stands for storage only the owner of a flash can read (OTP, eFuse, a PUF,
 //! a secure element on a flight board). Boards say in their docs what theirs really protects.
+//!
+//! The **link recovery key** is a 32-byte key burnt once, at link provisioning, into write-once
+//! memory *apart* from the flash it comes with (an OTP row or eFuse bank on a flight board; on
+//! the sim board `STATE/link-recovery.otp`). Comms uses it only while the sealed SDLS keys on
+//! its flash are lost, to take fresh keys from the ground (`comms-partition` key recovery): it
+//! survives whatever happens to that flash.
 //!
 //! Avoids: OS handles in the trait (the board interprets [`DeviceCap::handles`]), and any
 //! way around the capability set.
@@ -79,6 +86,15 @@ pub trait Drivers {
     /// The board's sealing secret for a granted `flash` device (see the module docs). The
     /// caller must zeroize it once it has wrapped it.
     fn seal_secret(device: &DeviceCap) -> Result<[u8; 32], DriverError>;
+
+    /// The link recovery key burnt for a granted `flash` device (module docs): `Ok(None)` when
+    /// none was burnt, or the board has no write-once memory for one (the default: such a board
+    /// cannot recover lost link keys over the link, only by re-provisioning). The caller must
+    /// zeroize it after use.
+    fn link_recovery_key(device: &DeviceCap) -> Result<Option<[u8; 32]>, DriverError> {
+        expect_kind(device, "flash")?;
+        Ok(None)
+    }
 }
 
 /// A board's driver for a granted hardware watchdog timer.

@@ -18,6 +18,15 @@
 //! 5. on success moves this ground's own record above the floors, so the next command is
 //!    accepted at once.
 //!
+//! **Key recovery** (`--new-keys NEW --recovery-key FILE.recovery`): when comms' sealed SDLS
+//! keys are lost it runs on the recovery association alone (SPI 0xFFFE, the link recovery key
+//! burnt into the board at provisioning, `comms::sdls::key_recovery`). The scratch end then
+//! talks under that key, the floors are for the associations of NEW (a provisioning file made
+//! with `spacenode provision-link --generate`), and the body carries NEW wrapped under the
+//! recovery key and the challenge (`keys=`). On success comms runs on NEW, sealed on its flash,
+//! and this ground must use `--provisioning NEW` from then on. The recovery key stays the one
+//! burnt into the board (NEW's own `.recovery` file is not used).
+//!
 //! A captured recovery answers a used challenge and is refused (`LinkRecoveryWrongChallenge`);
 //! an under-signed one as any admin command is (`AdminNotEnoughSignatures`).
 //!
@@ -28,9 +37,12 @@ use crate::failure::Failure;
 use crate::ground::session::STATE_FILE;
 use clap::Args;
 use comms::admin::{FN_LINK_RECOVERY_CHALLENGE, ResponseReport};
+use comms::sdls::Provisioning;
 use comms::sdls::SaState;
+use comms::sdls::key_recovery::{self, MAX_WRAPPED_LEN, RECOVERY_FILE_LEN, RECOVERY_SPI};
 use comms::sdls::state::{self, MAX_STATE_LEN};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 /// The ground's own scratch directory under its state directory.
 const SCRATCH: &str = "recover-link";
@@ -46,6 +58,77 @@ pub struct RecoverLinkArgs {
     /// ground station used)
     #[arg(long, value_name = "N", default_value_t = 0)]
     uplink_floor: u64,
+    /// Key recovery (comms' sealed keys are lost): install this new provisioning file (from
+    /// `provision-link --generate`), wrapped under --recovery-key
+    #[arg(long, value_name = "NEW", requires = "recovery_key")]
+    new_keys: Option<PathBuf>,
+    /// With --new-keys: the link recovery key burnt into the board at provisioning
+    /// (`FILE.recovery` beside the first provisioning file)
+    #[arg(long, value_name = "FILE", requires = "new_keys")]
+    recovery_key: Option<PathBuf>,
+}
+
+/// What a key recovery sends: the new file and the recovery key.
+struct NewKeys {
+    path: PathBuf,
+    file: Zeroizing<Vec<u8>>,
+    spis: Vec<u16>,
+    key: Zeroizing<[u8; 32]>,
+    key_path: PathBuf,
+}
+
+impl NewKeys {
+    fn read(new: &Path, key: &Path) -> Result<Self, Failure> {
+        let file = Zeroizing::new(
+            std::fs::read(new)
+                .map_err(|e| Failure::Usage(format!("--new-keys {}: {e}", new.display())))?,
+        );
+        let p = Provisioning::parse(&file).map_err(|e| {
+            Failure::Rejected(format!(
+                "--new-keys {}: not an SDLS provisioning file comms accepts: {e}\n",
+                new.display()
+            ))
+        })?;
+        let spis: Vec<u16> = p.associations().map(|sa| sa.spi).collect();
+        if spis.contains(&RECOVERY_SPI) {
+            return Err(Failure::Rejected(format!(
+                "--new-keys {}: SPI {RECOVERY_SPI:#06x} is kept for the recovery association\n",
+                new.display()
+            )));
+        }
+        let key_bytes =
+            crate::ground::keyfile::read_raw32(key).map_err(|e| Failure::Usage(e.to_string()))?;
+        Ok(NewKeys {
+            path: new.to_path_buf(),
+            file,
+            spis,
+            key: key_bytes,
+            key_path: key.to_path_buf(),
+        })
+    }
+
+    /// The scratch end's provisioning: the recovery association, in `scratch`.
+    fn scratch_provisioning(&self, scratch: &Path) -> Result<PathBuf, Failure> {
+        let mut buf = Zeroizing::new([0u8; RECOVERY_FILE_LEN]);
+        let n = key_recovery::recovery_file(&self.key, buf.as_mut_slice())
+            .map_err(|e| Failure::Usage(format!("the recovery association: {e}")))?;
+        std::fs::create_dir_all(scratch)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", scratch.display())))?;
+        let path = scratch.join("recovery-association.bin");
+        crate::provision::link::write_new_file(&path, buf.get(..n).unwrap_or(&[]))?;
+        Ok(path)
+    }
+
+    /// ` keys=<hex>`: the new file wrapped for `challenge` under a fresh IV.
+    fn field(&self, challenge: &[u8; 16]) -> Result<String, Failure> {
+        let mut iv = [0u8; key_recovery::IV_LEN];
+        getrandom::fill(&mut iv)
+            .map_err(|e| Failure::Usage(format!("the operating system's RNG failed: {e}")))?;
+        let mut out = [0u8; MAX_WRAPPED_LEN];
+        let n = key_recovery::wrap(&self.key, challenge, &iv, &self.file, &mut out)
+            .map_err(|e| Failure::Rejected(format!("--new-keys {}: {e}\n", self.path.display())))?;
+        Ok(format!(" keys={}", super::hex(out.get(..n).unwrap_or(&[]))))
+    }
 }
 
 /// This ground's saved association states (none on first use).
@@ -102,6 +185,10 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
     let identity = super::read_identity(a.signing.identity())?;
     let keys = super::admin_keys(&a.signing)?;
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
+    let new_keys = match (&a.new_keys, &a.recovery_key) {
+        (Some(n), Some(k)) => Some(NewKeys::read(n, k)?),
+        _ => None,
+    };
     let mut link = a.signing.link.resolve()?;
     let state = link.state.clone();
     let own = own_states(&state)?;
@@ -115,11 +202,18 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
         .map_or(0, |d| d.as_micros() as u64 & 0x3FFF_FFFF);
     link.state = scratch.clone();
     let result = (|| {
-        let spis: Vec<u16> = {
+        if let Some(k) = &new_keys {
+            link.provisioning = Some(k.scratch_provisioning(&scratch)?);
+            link.spi = RECOVERY_SPI;
+        }
+        let session_spis: Vec<u16> = {
             let s = a.signing.link.connect(&link)?;
             s.security().statuses().map(|x| x.spi).collect()
         };
-        let blank: Vec<SaState> = spis
+        let spis = new_keys
+            .as_ref()
+            .map_or_else(|| session_spis.clone(), |k| k.spis.clone());
+        let blank: Vec<SaState> = session_spis
             .iter()
             .map(|&spi| SaState {
                 spi,
@@ -147,19 +241,34 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
             // A node whose SDLS state is in order refuses this tool's epoch-0, floor-0 units
             // (silently, or with a sequence event): say so next to the session's own words.
             Err(Failure::Usage(e)) => {
-                return Err(Failure::Usage(format!(
-                    "{e}\n(recover-link talks at key epoch 0 and floor 0, which only a comms in recovery-only mode takes: if `spacenode ground status` answers, comms' SDLS state is in order and there is nothing to recover)"
-                )));
+                return Err(Failure::Usage(match &new_keys {
+                    Some(k) => format!(
+                        "{e}\n(a key recovery talks under the link recovery key {} on SPI {RECOVERY_SPI:#06x}, which only a comms whose sealed keys are lost takes: either that file is not the key burnt into this board, or comms' keys are not lost and `spacenode ground status` answers)",
+                        k.key_path.display()
+                    ),
+                    None => format!(
+                        "{e}\n(recover-link talks at key epoch 0 and floor 0, which only a comms in recovery-only mode takes: if `spacenode ground status` answers, comms' SDLS state is in order and there is nothing to recover)"
+                    ),
+                }));
             }
             Err(e) => return Err(e),
         };
         println!(
-            "comms' SDLS state is lost; link-recovery challenge {}",
+            "comms' SDLS {} lost; link-recovery challenge {}",
+            if new_keys.is_some() {
+                "keys are"
+            } else {
+                "state is"
+            },
             super::hex(&c)
         );
         let new = floors(&spis, &own, &a)?;
+        let keys = match &new_keys {
+            Some(k) => k.field(&c)?,
+            None => String::new(),
+        };
         let body = format!(
-            "recover-link challenge={}{}",
+            "recover-link challenge={}{}{keys}",
             super::hex(&c),
             new.iter()
                 .map(|f| format!(
@@ -204,6 +313,14 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
             f.spi,
             f.rx_reserved,
             f.tx_reserved.saturating_add(1)
+        );
+    }
+    if let Some(k) = &new_keys {
+        println!(
+            "keys recovered: comms runs on the keys of {} (sealed on its flash); use `--provisioning {}` from now on (the link recovery key stays {})",
+            k.path.display(),
+            k.path.display(),
+            k.key_path.display()
         );
     }
     Ok(())

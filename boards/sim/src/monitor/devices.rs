@@ -176,6 +176,19 @@ impl Devices {
                                 .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?
                                 .into()
                         }
+                        DevicePart::LinkRecoveryKey => {
+                            let path = state.join(crate::link_otp::LINK_OTP_FILE);
+                            let path = if path.exists() {
+                                notes.push(format!("link recovery key {}", path.display()));
+                                path
+                            } else {
+                                notes.push("no link recovery key burnt".into());
+                                std::path::PathBuf::from("/dev/null")
+                            };
+                            File::open(&path)
+                                .map_err(|e| err(&dev.name, format!("{}: {e}", path.display())))?
+                                .into()
+                        }
                         DevicePart::Serial => {
                             let pty = |e: std::io::Error| err(&dev.name, format!("pty: {e}"));
                             let (master, path) = match serial {

@@ -195,13 +195,13 @@ pub fn describe_grants(system: &System, c: ComponentId) -> Vec<String> {
                     End::Recv => format!("receive {}", ch.name),
                 });
             }
-            Grant::Device { device, part } => {
-                if part != crate::grants::DevicePart::BootControl {
-                    out.push(format!("device {}", system.board.devices[device].name));
-                } else {
-                    out.push("boot control".into());
+            Grant::Device { device, part } => match part {
+                crate::grants::DevicePart::BootControl => out.push("boot control".into()),
+                crate::grants::DevicePart::LinkRecoveryKey => {
+                    out.push("link recovery key".into());
                 }
-            }
+                _ => out.push(format!("device {}", system.board.devices[device].name)),
+            },
             Grant::Region { .. } => {}
         }
     }

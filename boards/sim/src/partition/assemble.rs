@@ -171,12 +171,15 @@ impl Assembly {
     }
 
     /// A device descriptor: checked by kind, allowed in the filter, waited on where it
-    /// delivers input, and minted (boot control rides on the flash device's capability).
+    /// delivers input, and minted (boot control and the link recovery key ride on their
+    /// flash device's capability as its second handle).
     fn device(&mut self, fd: RawFd, device: usize, part: DevicePart) -> Result<(), PartitionError> {
         let dev = &self.system.board.devices[device];
         let found = link(fd);
         let ok = match part {
-            DevicePart::FlashImage | DevicePart::BootControl => found.starts_with('/'),
+            DevicePart::FlashImage | DevicePart::BootControl | DevicePart::LinkRecoveryKey => {
+                found.starts_with('/')
+            }
             DevicePart::Serial => found == "/dev/ptmx",
             DevicePart::Radio | DevicePart::WatchdogTimer => found.starts_with("socket:"),
         };
@@ -189,7 +192,7 @@ impl Assembly {
         }
         let mut src = None;
         match part {
-            DevicePart::FlashImage | DevicePart::BootControl => {
+            DevicePart::FlashImage | DevicePart::BootControl | DevicePart::LinkRecoveryKey => {
                 self.filter.flash.push(fd);
                 if let Ok(st) = rustix::fs::fstat(borrow(fd)) {
                     self.max_file = self.max_file.max(st.st_size as u64);
@@ -208,16 +211,19 @@ impl Assembly {
         if let Some(s) = src {
             self.watched.push((Watched::Device(borrow(fd)), s));
         }
-        if part == DevicePart::BootControl {
+        if matches!(part, DevicePart::BootControl | DevicePart::LinkRecoveryKey) {
             return Ok(());
         }
-        let boot = if dev.name == crate::grants::BOOT_CONTROL_DEVICE {
+        // The second handle: boot control, or the link recovery key.
+        let second = |part| {
             self.table
-                .fd_of(Grant::Device {
-                    device,
-                    part: DevicePart::BootControl,
-                })
+                .fd_of(Grant::Device { device, part })
                 .unwrap_or(-1)
+        };
+        let boot = if dev.name == crate::grants::BOOT_CONTROL_DEVICE {
+            second(DevicePart::BootControl)
+        } else if dev.name == crate::link_otp::LINK_RECOVERY_DEVICE {
+            second(DevicePart::LinkRecoveryKey)
         } else {
             -1
         };

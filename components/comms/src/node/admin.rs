@@ -219,6 +219,7 @@ impl<P: StatePersist> Node<P> {
             }
         };
         self.dedup.record(p.key, progress);
+        self.finish_key_recovery();
     }
 
     /// The admin envelope transfer under way, if any (its transfer ID).

@@ -56,6 +56,14 @@ impl<P: StatePersist> Node<P> {
                 }
                 Ok(())
             }
+            // Rotating the carrier: its downlink moves after the reports below.
+            Args::Rotate(spi, epoch) if spi == ctx.spi => self
+                .engine
+                .rotate_carrier(spi, epoch, &mut self.persist)
+                .map_err(manage_failure)
+                .map(|()| {
+                    self.spi_event(event::EV_KEY_ROTATED, spi, &epoch.to_be_bytes(), now, down)
+                }),
             Args::Rotate(spi, epoch) => self
                 .engine
                 .rotate_key(spi, epoch, &mut self.persist)
@@ -107,6 +115,9 @@ impl<P: StatePersist> Node<P> {
         Ok(match result {
             Ok(()) => {
                 self.report(ctx, Report::CompletionSuccess, now, down);
+                if let Args::Rotate(spi, _) = args {
+                    self.engine.settle_downlink(spi);
+                }
                 Progress::Completed
             }
             Err(f) => {
@@ -262,6 +273,9 @@ fn decode_args(local: Local, tc: &Telecommand<'_>) -> Result<Args, Failure> {
             function::decode_key_spi(tc.app_data)?,
             KeyState::Deactivated,
         ),
+        Local::DestroyKey => {
+            Args::KeyState(function::decode_key_spi(tc.app_data)?, KeyState::Destroyed)
+        }
     })
 }
 

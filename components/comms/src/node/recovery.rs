@@ -29,6 +29,17 @@
 //! epoch 0 and floor 0 (its refusals and the challenge are then not replay-protected, which is
 //! harmless: a stale challenge only gets the recovery refused).
 //!
+//! # Key recovery
+//!
+//! When the sealed **keys** are lost too ([`Node::boot_lost_keys`]), the same mode runs on the
+//! recovery association alone (`sdls::key_recovery`: the board's write-once link recovery key),
+//! and the `recover-link` must carry `keys=`: a new provisioning file wrapped under that key
+//! and bound to the challenge. Comms opens it before forwarding (a wrong key or challenge is
+//! refused at once, `KeyRecoveryBadKeys`), checks the `sa=` entries name exactly the new file's
+//! associations, and on the signer's verdict commits the floors, then the sealed keys, then
+//! answers under the recovery association and then runs on the new keys
+//! ([`SecurityEngine::commit_keys`], [`Node::finish_key_recovery`]).
+//!
 //! Avoids: accepting any other command without a floor; writing anything before the signer's
 //! verdict; a challenge comms would have to make up without a random source.
 
@@ -42,7 +53,11 @@ use crate::pus::tc::Telecommand;
 use crate::pus::{ST_EVENT, ST_FUNCTION, function};
 use crate::router::RouteTable;
 use crate::sdls::engine::BootError;
+use crate::sdls::key_recovery::{self, MAX_RECOVERED_FILE, MAX_WRAPPED_LEN};
 use crate::sdls::{Provisioning, SaState, SecurityEngine, StatePersist};
+use zeroize::Zeroize;
+
+const _: () = assert!(MAX_WRAPPED_LEN <= link_recovery::MAX_WRAPPED_KEYS);
 
 use super::{Downlink, Now};
 
@@ -58,6 +73,64 @@ fn envelope_body(envelope: &[u8]) -> Option<&str> {
     core::str::from_utf8(envelope.get(BODY_AT..BODY_AT.checked_add(len)?)?).ok()
 }
 
+/// Key recovery: the link recovery key, and the new key file of the envelope last forwarded.
+pub(super) struct KeyMode {
+    key: [u8; 32],
+    file: [u8; MAX_RECOVERED_FILE],
+    len: usize,
+    /// The new keys and floors are on flash; the node switches to them once it has answered
+    /// under the recovery association ([`Node::finish_key_recovery`]).
+    committed: bool,
+}
+
+impl core::fmt::Debug for KeyMode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("KeyMode { .. }")
+    }
+}
+
+impl Drop for KeyMode {
+    fn drop(&mut self) {
+        self.key.zeroize();
+        self.file.zeroize();
+    }
+}
+
+impl KeyMode {
+    /// Open the wrapped keys of `body` for `challenge`; every association of the new file must
+    /// be named by `r`, and `r` must name nothing else.
+    fn open(&mut self, body: &str, r: &RecoverLink) -> Result<(), Failure> {
+        let mut wrapped = [0u8; MAX_WRAPPED_LEN];
+        let opened = link_recovery::wrapped_keys(body, &mut wrapped)
+            .ok_or(Failure::new(FailureCode::KeyRecoveryBadKeys))
+            .and_then(|n| {
+                key_recovery::unwrap(
+                    &self.key,
+                    &r.challenge,
+                    wrapped.get(..n).unwrap_or(&[]),
+                    &mut self.file,
+                )
+                .map_err(|_| Failure::new(FailureCode::KeyRecoveryBadKeys))
+            });
+        wrapped.zeroize();
+        self.len = 0;
+        let (len, new) = opened?;
+        let bad = |spi: u16| Failure::with(FailureCode::LinkRecoveryBadBody, u32::from(spi));
+        if let Some(sa) = new.associations().find(|sa| r.get(sa.spi).is_none()) {
+            return Err(bad(sa.spi));
+        }
+        if let Some(f) = r
+            .floors()
+            .iter()
+            .find(|f| new.associations().all(|sa| sa.spi != f.spi))
+        {
+            return Err(bad(f.spi));
+        }
+        self.len = len;
+        Ok(())
+    }
+}
+
 /// The recovery under way.
 #[derive(Debug, Default)]
 pub(super) struct Recovery {
@@ -67,15 +140,26 @@ pub(super) struct Recovery {
     expected: Option<RecoverLink>,
     /// The signer, which reads out the challenge and verifies, does not run.
     signer_absent: bool,
+    /// The sealed keys are lost too: a key recovery.
+    keys: Option<KeyMode>,
 }
 
 impl Recovery {
     /// The complete envelope must be a `recover-link` naming every association of `engine`.
     fn expect(&mut self, envelope: &[u8], engine: &SecurityEngine) -> Result<(), Failure> {
         let bad = |spi: u16| Failure::with(FailureCode::LinkRecoveryBadBody, u32::from(spi));
-        let r = envelope_body(envelope)
-            .and_then(|b| link_recovery::parse(b).ok())
-            .ok_or(bad(0))?;
+        let body = envelope_body(envelope).ok_or(bad(0))?;
+        let r = link_recovery::parse(body).map_err(|_| bad(0))?;
+        match self.keys.as_mut() {
+            Some(k) if r.keys => {
+                k.open(body, &r)?;
+                self.expected = Some(r);
+                return Ok(());
+            }
+            Some(_) => return Err(Failure::new(FailureCode::KeyRecoveryBadKeys)),
+            None if r.keys => return Err(bad(0)),
+            None => {}
+        }
         if let Some(s) = engine.statuses().find(|s| r.get(s.spi).is_none()) {
             return Err(bad(s.spi));
         }
@@ -107,6 +191,35 @@ impl<P: StatePersist> Node<P> {
         let mut node = Self::assemble(cfg, engine, persist, routes)?;
         node.recovery = Some(Recovery::default());
         Ok(node)
+    }
+
+    /// Start in recovery-only mode on the recovery association (module docs, key recovery):
+    /// the sealed keys of a node were lost, and `recovery_key` is the board's link recovery
+    /// key. Writes nothing.
+    pub fn boot_lost_keys(
+        cfg: NodeConfig,
+        recovery_key: &[u8; 32],
+        persist: P,
+        routes: RouteTable,
+    ) -> Result<Self, NodeError<P::Error>> {
+        let provisioning = key_recovery::recovery_provisioning(recovery_key)
+            .map_err(|_| NodeError::Security(BootError::Mac))?;
+        let mut node = Self::boot_lost(cfg, &provisioning, persist, routes)?;
+        if let Some(r) = node.recovery.as_mut() {
+            r.keys = Some(KeyMode {
+                key: *recovery_key,
+                file: [0; MAX_RECOVERED_FILE],
+                len: 0,
+                committed: false,
+            });
+        }
+        Ok(node)
+    }
+
+    /// Whether comms runs on the recovery association: its sealed keys are lost, not yet
+    /// replaced.
+    pub fn recovering_keys(&self) -> bool {
+        self.recovery.as_ref().is_some_and(|r| r.keys.is_some())
     }
 
     /// Whether comms runs in recovery-only mode (its SDLS state is lost, not yet recovered).
@@ -197,6 +310,17 @@ impl<P: StatePersist> Node<P> {
                 tx_reserved: f.downlink_reserved,
             })
         };
+        let block = self.cfg.reserve_block;
+        if let Some(k) = self.recovery.as_mut().and_then(|x| x.keys.as_mut()) {
+            let file = k.file.get(..k.len).unwrap_or(&[]);
+            return match SecurityEngine::commit_keys(file, state, &mut self.persist, block) {
+                Ok(()) => {
+                    k.committed = true;
+                    Ok(())
+                }
+                Err(_) => Err(Failure::new(FailureCode::PersistFailed)),
+            };
+        }
         match self.engine.restore(state, &mut self.persist) {
             Ok(()) => {
                 self.recovery = None;
@@ -204,6 +328,29 @@ impl<P: StatePersist> Node<P> {
             }
             // Verified but not committed: still recovering; the ground reads a new challenge.
             Err(_) => Err(Failure::new(FailureCode::PersistFailed)),
+        }
+    }
+
+    /// After the key recovery's completion report went out under the recovery association:
+    /// run on the committed keys, booted from the records as a restart would. If that boot
+    /// fails the node stays on the recovery association (the next restart boots the records).
+    pub(super) fn finish_key_recovery(&mut self) {
+        let Some(k) = self
+            .recovery
+            .as_ref()
+            .and_then(|x| x.keys.as_ref())
+            .filter(|k| k.committed)
+        else {
+            return;
+        };
+        let Ok(provisioning) = Provisioning::parse(k.file.get(..k.len).unwrap_or(&[])) else {
+            return;
+        };
+        if let Ok(engine) =
+            SecurityEngine::boot(&provisioning, &mut self.persist, self.cfg.reserve_block)
+        {
+            self.engine = engine;
+            self.recovery = None;
         }
     }
 

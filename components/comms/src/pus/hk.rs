@@ -26,7 +26,7 @@
 //! - **3, security**: accepted (4), bad MAC (4), replayed (4), outside window (4), unknown SPI
 //!   (4), malformed (4), persist failures (4), sent (4), n (1), then per association: SPI (2),
 //!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
-//!   downlink ARSN (8), key state (1: 0 active, 1 pre-activation, 2 deactivated;
+//!   downlink ARSN (8), key state (1: 0 active, 1 pre-activation, 2 deactivated, 3 destroyed;
 //!   `crate::sdls::KeyState`), flags (1: bit 0 set on the association unsolicited telemetry
 //!   goes out under). After a reboot the ground continues above the reservation.
 //! - **4, component telemetry** (sent unsolicited when a component reports, never requested
@@ -343,6 +343,7 @@ mod tests {
         };
         let sas = [
             sa(1, KeyState::Deactivated, false),
+            sa(5, KeyState::Destroyed, false),
             sa(2, KeyState::Active, false),
             sa(3, KeyState::PreActive, false),
             sa(4, KeyState::Active, true),
@@ -361,7 +362,7 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         // A state code or flag bit the format does not define is refused.
-        for (at, v) in [(34 + 30, 3), (34 + 31, 2)] {
+        for (at, v) in [(34 + 30, 4), (34 + 31, 2)] {
             let mut bad = buf;
             bad[at] = v;
             assert_eq!(decode_security(&bad[..n]), None);

@@ -802,6 +802,33 @@ impl SecurityEngine {
         Ok(())
     }
 
+    /// [`Self::rotate_key`] of the association the command came under: the rotation is
+    /// committed and the uplink key moves at once, but the downlink key stays the old epoch's
+    /// until [`Self::settle_downlink`], so the command's own reports (its 1,7, the event) go out
+    /// under the keys the ground that sent it still holds.
+    pub fn rotate_carrier<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        epoch: u32,
+        persist: &mut P,
+    ) -> Result<(), ManageError> {
+        let old_down = self.find(spi).map(|sa| sa.down.clone());
+        self.rotate_key(spi, epoch, persist)?;
+        if let (Some(sa), Some(old)) = (self.find_mut(spi), old_down) {
+            sa.down = old;
+        }
+        Ok(())
+    }
+
+    /// After [`Self::rotate_carrier`]'s reports: the downlink key of `spi` follows its epoch.
+    pub fn settle_downlink(&mut self, spi: u16) {
+        if let Some(sa) = self.find_mut(spi)
+            && let Ok((_, down)) = derive_pair(&sa.master, spi, sa.epoch)
+        {
+            sa.down = down;
+        }
+    }
+
     /// Raise the uplink anti-replay floor of `spi` to `floor`: every ARSN up to it is refused
     /// from now on (recovery after the ground lost its counter, or retiring captured units).
     pub fn raise_floor<P: StatePersist>(
@@ -832,13 +859,20 @@ impl SecurityEngine {
     /// `epoch (4, BE) ‖ HMAC-SHA3-256(K_v, "SNKV" ‖ SPI (2) ‖ epoch (4) ‖ challenge)[..16]`,
     /// `K_v` = [`mac::derive_verify_key`] of the association's master key at its epoch. Only a
     /// holder of the same master key at the same epoch computes it; the ground runs this same
-    /// function on its engine and compares.
+    /// function on its engine and compares. A destroyed key is refused (`KeyState`).
     pub fn verify_answer(
         &self,
         spi: u16,
         challenge: &[u8; VERIFY_CHALLENGE_LEN],
     ) -> Result<(u32, [u8; MAC_LEN]), ManageError> {
         let sa = self.find(spi).ok_or(ManageError::UnknownSpi(spi))?;
+        // A destroyed key is gone (all zero): nothing to verify.
+        if sa.key_state == KeyState::Destroyed {
+            return Err(ManageError::KeyState {
+                current: KeyState::Destroyed,
+                wanted: KeyState::Active,
+            });
+        }
         let key =
             mac::derive_verify_key(&sa.master, spi, sa.epoch).map_err(|_| ManageError::Mac)?;
         let epoch = sa.epoch.to_be_bytes();

@@ -21,6 +21,7 @@
 //! [`crate::node`]'s rate-limited event 0x0007).
 
 pub mod engine;
+pub mod key_recovery;
 pub mod key_state;
 pub mod mac;
 pub mod otar;

@@ -114,8 +114,10 @@ pub enum ProvisionError {
         /// Entry index.
         index: usize,
     },
-    /// Master key all zero.
-    #[error("association {index}: master key is all zero (unset)")]
+    /// Master key all zero though not destroyed, or a destroyed key not erased.
+    #[error(
+        "association {index}: master key is all zero (unset) though not destroyed, or destroyed but not erased"
+    )]
     ZeroKey {
         /// Entry index.
         index: usize,
@@ -221,7 +223,8 @@ impl Provisioning {
             key.copy_from_slice(&entry[8..8 + KEY_LEN]);
             let master = Key::from_bytes(key);
             zeroize::Zeroize::zeroize(&mut key);
-            if master.is_zero() {
+            // A destroyed key is erased (all zero); every other key is set.
+            if master.is_zero() != (state == KeyState::Destroyed) {
                 return Err(ProvisionError::ZeroKey { index });
             }
             telemetry += usize::from(flags & 1);
@@ -429,10 +432,10 @@ mod tests {
             case(&|b| b[13] = 1, true),
             ProvisionError::UndefinedBits { index: 0 }
         );
-        // Key state 3 is undefined; bit 3 of the flags too.
+        // Key state 3 (destroyed) with a key that was not erased; bit 3 of the flags is undefined.
         assert_eq!(
             case(&|b| b[52] = 6, true),
-            ProvisionError::UndefinedBits { index: 1 }
+            ProvisionError::ZeroKey { index: 1 }
         );
         assert_eq!(
             case(&|b| b[52] = 8, true),

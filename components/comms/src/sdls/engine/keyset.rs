@@ -14,9 +14,29 @@ use super::super::permissions::Permissions;
 use super::super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
 use super::super::sealed::MAX_FILE_LEN;
 use super::super::state::StatePersist;
-use super::{Association, ManageError, SecurityEngine, derive_pair};
+use super::{Association, ManageError, RestoreError, SaState, SecurityEngine, derive_pair};
 
 impl SecurityEngine {
+    /// Key recovery (`super::super::key_recovery`): commit the provisioning `file` the ground
+    /// sent as the new key set, with each association's state from `state`: the anti-replay
+    /// record first, then the sealed key record. The running engine does not change (the
+    /// caller answers under it, then boots the new one from the records,
+    /// [`SecurityEngine::boot`]). A power cut between the two writes leaves the keys lost and
+    /// the new floors on flash: comms recovers again, never below them.
+    pub fn commit_keys<P: StatePersist>(
+        file: &[u8],
+        state: impl Fn(u16) -> Option<SaState>,
+        persist: &mut P,
+        block: u64,
+    ) -> Result<(), RestoreError> {
+        let provisioning = Provisioning::parse(file).map_err(|_| RestoreError::Mac)?;
+        let mut fresh = Self::boot_lost(&provisioning, block).map_err(|_| RestoreError::Mac)?;
+        fresh.restore(state, persist)?;
+        persist
+            .save_keys(file)
+            .map_err(|_| RestoreError::PersistFailed)
+    }
+
     /// Commit the key set with every association mapped through `f` and the KEK `kek`,
     /// without touching memory.
     fn save_key_set<P: StatePersist>(
@@ -68,7 +88,9 @@ impl SecurityEngine {
         let current = sa.key_state;
         let allowed = matches!(
             (current, wanted),
-            (KeyState::PreActive, KeyState::Active) | (KeyState::Active, KeyState::Deactivated)
+            (KeyState::PreActive, KeyState::Active)
+                | (KeyState::Active, KeyState::Deactivated)
+                | (KeyState::Deactivated, KeyState::Destroyed)
         );
         if !allowed {
             return Err(ManageError::KeyState { current, wanted });
@@ -89,12 +111,22 @@ impl SecurityEngine {
             } else {
                 a.telemetry
             },
-            master: a.master.clone(),
+            master: if a.spi == spi && wanted == KeyState::Destroyed {
+                Key::from_bytes([0; mac::KEY_LEN])
+            } else {
+                a.master.clone()
+            },
             state: if a.spi == spi { wanted } else { a.key_state },
         })?;
         for a in self.sas.iter_mut().flatten() {
             if a.spi == spi {
                 a.key_state = wanted;
+                if wanted == KeyState::Destroyed {
+                    // Key zeroizes what it held when replaced.
+                    a.master = Key::from_bytes([0; mac::KEY_LEN]);
+                    a.up = Key::from_bytes([0; mac::KEY_LEN]);
+                    a.down = Key::from_bytes([0; mac::KEY_LEN]);
+                }
             }
             if move_telemetry {
                 a.telemetry = a.spi == carrier;
