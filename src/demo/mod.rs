@@ -13,13 +13,15 @@
 //! 6. a replayed and a forged telecommand refused and counted ([`attack`]);
 //! 7. a component frozen while a second batch signs: the watchdog restarts it, the batch
 //!    completes ([`fault`]);
-//! 8. a registry change over the link: one admin signature is refused, two of three revoke the
+//! 8. a wallet user through the ground server: registers, submits a payment, confirms it by
+//!    TOTP and gets it co-signed ([`wallet`]);
+//! 9. a registry change over the link: one admin signature is refused, two of three revoke the
 //!    server, and its next batch is refused as revoked ([`admin`]);
-//! 9. an on-orbit upgrade on a second node run under the secure boot stage: the same executable
-//!    as version 2.0.0 (copied on board, trial-booted, confirmed), a broken release that rolls
-//!    back by itself, a downgrade refused ([`upgrade`]); the second node runs beside the first
-//!    from its power-on on, and its chapter is printed after the first node's;
-//! 10. a summary.
+//! 10. an on-orbit upgrade on a second node run under the secure boot stage: the same executable
+//!     as version 2.0.0 (copied on board, trial-booted, confirmed), a broken release that rolls
+//!     back by itself, a downgrade refused ([`upgrade`]); the second node runs beside the first
+//!     from its power-on on, and its chapter is printed after the first node's;
+//! 11. a summary.
 //!
 //! Every step waits with a bound and fails the demo (exit 2) with what it did not see.
 

@@ -106,6 +106,30 @@ fn send(n: &mut Node<MemoryPersist>, unit: &[u8], ch: &mut Channels) -> (UnitOut
     (o, sink)
 }
 
+/// Sends function-service command `app` (8,1); what came down for it.
+fn uplink(
+    g: &mut Ground,
+    app: &[u8],
+    ch: &mut Channels,
+    n: &mut Node<MemoryPersist>,
+) -> Vec<(u8, u8, Option<Report>)> {
+    let mut unit = [0u8; 256];
+    let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
+    let (_, sink) = send(n, &unit[..len], ch);
+    opened(g, &sink)
+}
+
+/// The completion failures' codes in what came down.
+fn completion_failures(g: &mut Ground, sink: &Sink) -> Vec<FailureCode> {
+    opened(g, sink)
+        .into_iter()
+        .filter_map(|r| match r.2 {
+            Some(Report::CompletionFailure(f)) => Some(f.code),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn ping_gets_acceptance_start_reply_and_completion() {
     let mut n = node();
@@ -894,13 +918,6 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
     let mut n = node();
     let mut g = ground();
     let mut ch = Channels::default();
-    let mut unit = [0u8; 256];
-    let mut uplink =
-        |g: &mut Ground, app: &[u8], ch: &mut Channels, n: &mut Node<MemoryPersist>| {
-            let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
-            let (_, sink) = send(n, &unit[..len], ch);
-            opened(g, &sink)
-        };
     uplink(&mut g, &sign_chunk(7, 0, 2), &mut ch, &mut n);
     for i in 1..comms::node::MAX_PENDING as u32 {
         uplink(
@@ -946,15 +963,8 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
         now(),
         &mut sink,
     );
-    let failed: Vec<_> = opened(&mut g, &sink)
-        .into_iter()
-        .filter_map(|r| match r.2 {
-            Some(Report::CompletionFailure(f)) => Some(f.code),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        failed,
+        completion_failures(&mut g, &sink),
         vec![FailureCode::NoAnswer; comms::node::MAX_PENDING - 1]
     );
     // Their slots are free: the next upgrade message is forwarded; the sign chunk still waits.
@@ -993,13 +1003,6 @@ fn a_restarted_signer_frees_the_slots_of_the_sign_chunks_it_lost() {
     let mut n = node();
     let mut g = ground();
     let mut ch = Channels::default();
-    let mut unit = [0u8; 256];
-    let mut uplink =
-        |g: &mut Ground, app: &[u8], ch: &mut Channels, n: &mut Node<MemoryPersist>| {
-            let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
-            let (_, sink) = send(n, &unit[..len], ch);
-            opened(g, &sink)
-        };
     uplink(
         &mut g,
         &chunk_app(FN_UPGRADE_CHUNK, 9, 0, 100),
@@ -1010,30 +1013,21 @@ fn a_restarted_signer_frees_the_slots_of_the_sign_chunks_it_lost() {
         uplink(&mut g, &sign_chunk(batch, 0, 2), &mut ch, &mut n);
     }
     assert_eq!(ch.sent.len(), comms::node::MAX_PENDING);
-    let failures = |g: &mut Ground, sink: &Sink| -> Vec<FailureCode> {
-        opened(g, sink)
-            .into_iter()
-            .filter_map(|r| match r.2 {
-                Some(Report::CompletionFailure(f)) => Some(f.code),
-                _ => None,
-            })
-            .collect()
-    };
     // No restart since power-on: nothing fails.
     let mut sink = Sink::default();
     n.on_signer_restarts(0, now(), &mut sink);
-    assert_eq!(failures(&mut g, &sink), vec![]);
+    assert_eq!(completion_failures(&mut g, &sink), vec![]);
     // One restart: every sign command still waiting fails with NoAnswer.
     let mut sink = Sink::default();
     n.on_signer_restarts(1, now(), &mut sink);
     assert_eq!(
-        failures(&mut g, &sink),
+        completion_failures(&mut g, &sink),
         vec![FailureCode::NoAnswer; comms::node::MAX_PENDING - 1]
     );
     // The same count again frees nothing more; the slots are free for the next chunk.
     let mut sink = Sink::default();
     n.on_signer_restarts(1, now(), &mut sink);
-    assert_eq!(failures(&mut g, &sink), vec![]);
+    assert_eq!(completion_failures(&mut g, &sink), vec![]);
     let sent = ch.sent.len();
     uplink(&mut g, &sign_chunk(40, 0, 2), &mut ch, &mut n);
     assert_eq!(ch.sent.len(), sent + 1);
