@@ -8,7 +8,9 @@
 //!    each time, its effect (the 17,2 reply) at most once;
 //! 4. `spacenode ground status` shows the bad-MAC and bad-sequence counters;
 //! 5. after a node reboot (same state directory) the ground resumes above the node's persisted
-//!    anti-replay floor and is answered.
+//!    anti-replay floor and is answered;
+//! 6. a sign chunk lost with a signer the watchdog restarted fails at once (1,8 `NoAnswer`)
+//!    instead of holding a pending slot for comms' 120 s timeout.
 //!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
