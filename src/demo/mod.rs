@@ -95,12 +95,11 @@ pub fn run() -> Result<(), Failure> {
     // first board took its CPU budgets); it is shown in its place, chapter 10.
     let upgrading = upgrade::start(tmp.path(), upgrade_node);
     let result = story_on(&mut node, &sim, &ground, &ground_state);
-    let events = node
-        .board
-        .stop()
-        .map_err(|e| Failure::Usage(format!("the sim board failed: {e}")))?;
-    // Joined before any error is returned: its node is stopped when the chapter ends.
+    let stopped = node.board.stop();
+    // Joined before any error is returned: its node is stopped when its chapter ends, and none
+    // is left running behind the demo.
     let upgraded = upgrading.finish();
+    let events = stopped.map_err(|e| Failure::Usage(format!("the sim board failed: {e}")))?;
     let mut summary = result?;
     if let Some((_, e)) = events
         .iter()
@@ -113,7 +112,7 @@ pub fn run() -> Result<(), Failure> {
         "Upgrade a node over the same radio (a second node, run by its secure boot stage):",
     );
     println!(
-        "   (this node ran beside the first one while chapters 4 to 9 ran; its factory provisioning and the three signed releases were made from the demo's start; its lines in the order they happened:)"
+        "   (this node ran beside the first one while chapters 4 to 9 ran; its factory provisioning and the three signed releases were made from the demo's start)"
     );
     let upgraded = upgraded?;
     for l in &upgraded.lines {

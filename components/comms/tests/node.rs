@@ -119,6 +119,13 @@ fn uplink(
     opened(g, &sink)
 }
 
+/// Whether a completion success came down.
+fn completed(g: &mut Ground, sink: &Sink) -> bool {
+    opened(g, sink)
+        .iter()
+        .any(|r| matches!(r.2, Some(Report::CompletionSuccess)))
+}
+
 /// The completion failures' codes in what came down.
 fn completion_failures(g: &mut Ground, sink: &Sink) -> Vec<FailureCode> {
     opened(g, sink)
@@ -987,9 +994,7 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
         &mut sink,
     );
     assert!(
-        opened(&mut g, &sink)
-            .iter()
-            .any(|r| matches!(r.2, Some(Report::CompletionSuccess))),
+        completed(&mut g, &sink),
         "the sign chunk's command was still pending"
     );
 }
@@ -1045,9 +1050,7 @@ fn a_restarted_signer_frees_the_slots_of_the_sign_chunks_it_lost() {
         &mut sink,
     );
     assert!(
-        opened(&mut g, &sink)
-            .iter()
-            .any(|r| matches!(r.2, Some(Report::CompletionSuccess))),
+        completed(&mut g, &sink),
         "the upgrade command was still pending"
     );
 }
