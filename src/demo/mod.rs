@@ -118,7 +118,7 @@ pub fn run() -> Result<(), Failure> {
     for l in &upgraded.lines {
         println!("   {l}");
     }
-    summary.extend(upgraded.summary);
+    summary.extend(upgraded.summary?);
     title(11, "Summary");
     for line in summary {
         println!("   {line}");

@@ -161,23 +161,24 @@ pub fn prepare(dir: &Path) -> Prepared {
     }))
 }
 
-/// What the chapter printed and its summary lines.
+/// What the chapter shows: its lines (as far as it got) and its summary lines, or why it
+/// failed.
 pub struct Chapter {
-    /// Its lines, in the order they happened.
+    /// Its lines: each upgrade's ground lines, then the node's lines that arrived meanwhile.
     pub lines: Vec<String>,
-    /// Its summary lines.
-    pub summary: Vec<String>,
+    /// Its summary lines, or why it failed.
+    pub summary: Result<Vec<String>, Failure>,
 }
 
 /// The chapter, running on its own node while the first node's chapters run.
-pub struct Running(std::thread::JoinHandle<Result<Chapter, Failure>>);
+pub struct Running(std::thread::JoinHandle<Chapter>);
 
 impl Running {
-    /// Waits for the chapter to end.
+    /// Waits for the chapter to end (an `Err` only if its thread panicked).
     pub fn finish(self) -> Result<Chapter, Failure> {
         self.0
             .join()
-            .map_err(|_| usage("the upgrade chapter's thread failed"))?
+            .map_err(|_| usage("the upgrade chapter's thread failed"))
     }
 }
 
@@ -187,8 +188,8 @@ pub fn start(dir: &Path, prepared: Prepared) -> Running {
     let dir = dir.to_path_buf();
     Running(std::thread::spawn(move || {
         let mut lines = Vec::new();
-        let summary = story(&dir, prepared, &mut lines)?;
-        Ok(Chapter { lines, summary })
+        let summary = story(&dir, prepared, &mut lines);
+        Chapter { lines, summary }
     }))
 }
 
