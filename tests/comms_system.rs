@@ -8,7 +8,9 @@
 //!    each time, its effect (the 17,2 reply) at most once;
 //! 4. `spacenode ground status` shows the bad-MAC and bad-sequence counters;
 //! 5. after a node reboot (same state directory) the ground resumes above the node's persisted
-//!    anti-replay floor and is answered.
+//!    anti-replay floor and is answered;
+//! 6. a sign chunk lost with a signer the watchdog restarted fails at once (1,8 `NoAnswer`)
+//!    instead of holding a pending slot for comms' 120 s timeout.
 //!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
@@ -641,6 +643,64 @@ fn sign_chunks_are_routed_to_the_signer_and_its_answers_come_back() {
     assert!(
         matches!(failure_code(&unknown), Some(0x0202 | 0x0203)),
         "{unknown:?}"
+    );
+    board.stop();
+}
+
+/// A sign chunk given to a signer that then restarts is lost with it (the board empties the
+/// restarted signer's ring): comms fails the command at once (1,8 `NoAnswer`, its data the
+/// seconds waited) when the watchdog's report shows the restart, instead of holding one of its
+/// 16 pending slots until `PENDING_TIMEOUT_S` (120 s). The signer is frozen (SIGSTOP, as a hung
+/// handler) so that the chunk is certainly in its ring, not taken, when the watchdog restarts
+/// it. The restarted signer then answers the next chunk.
+#[test]
+fn a_sign_chunk_lost_with_a_restarted_signer_fails_at_once() {
+    let _one = one_board();
+    let node_state = tempfile::tempdir().expect("tempdir");
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut board = Board::boot(node_state.path(), uplink, listen, &radio("0", "1"));
+    let mut g = TestGround::new(listen, uplink);
+    g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
+    let pong = g.run(17, 1, &[]);
+    assert_eq!(completed(&pong), 1, "{pong:?}");
+    board.wait_for("[monitor] signer started (pid ");
+    let pid = board
+        .log
+        .iter()
+        .find_map(|l| l.split("[monitor] signer started (pid ").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+        .expect("the signer's pid in the monitor's log");
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).expect("SIGSTOP the signer");
+
+    let lost = g.run(8, 1, &sign_chunk(0x61, 0, 2, &[4u8; 100]));
+    board.wait_for("[monitor] signer restarted (pid ");
+    let failure = lost.reports.iter().find_map(|r| r.failure());
+    assert_eq!(
+        failure.map(|f| f.code),
+        Some(comms::failure::FailureCode::NoAnswer),
+        "{lost:?}"
+    );
+    let waited = failure.map_or(u32::MAX, |f| f.data);
+    assert!(
+        u64::from(waited) < comms::node::PENDING_TIMEOUT_S,
+        "failed only by the pending timeout ({waited} s): {lost:?}"
+    );
+
+    // Refused as "signer down" until the watchdog reports it healthy again, then answered.
+    let mut answered = None;
+    for batch in 0x62..0x80 {
+        let ok = g.run(8, 1, &sign_chunk(batch, 0, 2, &[5u8; 100]));
+        if completed(&ok) == 1 {
+            answered = Some(ok);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        answered.is_some(),
+        "the restarted signer never answered a chunk"
     );
     board.stop();
 }

@@ -34,12 +34,17 @@ fn session_err(e: SessionError) -> Failure {
     Failure::Usage(e.to_string())
 }
 
-/// Everything for `rid` (verification reports) plus 17,2 replies arriving within `wait`.
-fn answers(s: &mut Session, rid: RequestId, wait: Duration) -> Result<Vec<Tm>, Failure> {
+/// Everything for `rids` (verification reports) plus 17,2 replies arriving within `wait`.
+fn answers(s: &mut Session, rids: &[RequestId], wait: Duration) -> Result<Vec<Tm>, Failure> {
     Ok(s.collect(wait)
         .map_err(session_err)?
         .into_iter()
-        .filter(|t| t.verification.as_ref().is_some_and(|(r, _)| *r == rid) || t.service == ST_TEST)
+        .filter(|t| {
+            t.verification
+                .as_ref()
+                .is_some_and(|(r, _)| rids.contains(r))
+                || t.service == ST_TEST
+        })
         .collect())
 }
 
@@ -51,13 +56,13 @@ fn genuine(s: &mut Session) -> Result<(Vec<u8>, RequestId), Failure> {
         let deadline = Instant::now() + Duration::from_secs(1);
         let mut done = false;
         while Instant::now() < deadline && !done {
-            done = answers(s, rid, Duration::from_millis(100))?.iter().any(
+            done = answers(s, &[rid], Duration::from_millis(100))?.iter().any(
                 |t| matches!(t.verification, Some((r, Report::CompletionSuccess)) if r == rid),
             );
         }
         if done {
             // Let stragglers (a late 17,2) arrive before anything is replayed.
-            answers(s, rid, Duration::from_millis(200))?;
+            answers(s, &[rid], Duration::from_millis(200))?;
             return Ok((unit, rid));
         }
     }
@@ -74,11 +79,9 @@ pub fn attack(s: &mut Session) -> Result<Attack, Failure> {
         "   a genuine ping (PUS 17,1, {} bytes on the air) was answered; the attacker recorded it",
         recorded.len()
     );
-    let mut answered = 0;
     for _ in 0..COPIES {
         s.send_unit(&recorded).map_err(session_err)?;
     }
-    answered += answers(s, rid, Duration::from_millis(500))?.len();
     let (mut forged, frid) = s.build_unit(ST_TEST, 1, &[]).map_err(session_err)?;
     // The PUS-C service type is the second byte of the TC's secondary header, after the SDLS
     // security header and the 6-byte space packet header: 17 (test) becomes 19.
@@ -89,7 +92,9 @@ pub fn attack(s: &mut Session) -> Result<Attack, Failure> {
     for _ in 0..COPIES {
         s.send_unit(&forged).map_err(session_err)?;
     }
-    answered += answers(s, frid, Duration::from_millis(500))?.len();
+    // One listening window for both: an answer to either would come within a round trip
+    // (about 50 ms on this radio), well inside it.
+    let answered = answers(s, &[rid, frid], Duration::from_millis(500))?.len();
     let after = s.security_counters().map_err(session_err)?;
     let out = Attack {
         answered,

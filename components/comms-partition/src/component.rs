@@ -386,6 +386,7 @@ where
         });
         node.set_signer_down(watch.down().is_some());
         node.set_signer_running(watch.running());
+        node.on_signer_restarts(watch.restarts(), now, &mut links);
         more
     }
 

@@ -82,6 +82,22 @@ enum Waiting {
     Admin { token: u32 },
 }
 
+/// The component a forwarded command waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Signer,
+    Upgrade,
+}
+
+impl Waiting {
+    const fn peer(&self) -> Peer {
+        match self {
+            Waiting::Sign { .. } | Waiting::Admin { .. } => Peer::Signer,
+            Waiting::Upgrade { .. } => Peer::Upgrade,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Ctx {
     spi: u16,
@@ -137,6 +153,8 @@ pub struct Node<P: StatePersist> {
     links: LinkManager,
     health: Option<HealthReport>,
     signer_down: bool,
+    /// The signer's restarts since power-on, as last reported ([`Node::on_signer_restarts`]).
+    signer_restarts: u16,
     upgrade: Option<UpgradeStatus>,
     pending: [Option<Pending>; MAX_PENDING],
     refused_reported: u32,
@@ -192,6 +210,7 @@ impl<P: StatePersist> Node<P> {
             links: LinkManager::new(cfg.failover),
             health: None,
             signer_down: false,
+            signer_restarts: 0,
             upgrade: None,
             pending: [None; MAX_PENDING],
             refused_reported: 0,

@@ -106,6 +106,37 @@ fn send(n: &mut Node<MemoryPersist>, unit: &[u8], ch: &mut Channels) -> (UnitOut
     (o, sink)
 }
 
+/// Sends function-service command `app` (8,1); what came down for it.
+fn uplink(
+    g: &mut Ground,
+    app: &[u8],
+    ch: &mut Channels,
+    n: &mut Node<MemoryPersist>,
+) -> Vec<(u8, u8, Option<Report>)> {
+    let mut unit = [0u8; 256];
+    let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
+    let (_, sink) = send(n, &unit[..len], ch);
+    opened(g, &sink)
+}
+
+/// Whether a completion success came down.
+fn completed(g: &mut Ground, sink: &Sink) -> bool {
+    opened(g, sink)
+        .iter()
+        .any(|r| matches!(r.2, Some(Report::CompletionSuccess)))
+}
+
+/// The completion failures' codes in what came down.
+fn completion_failures(g: &mut Ground, sink: &Sink) -> Vec<FailureCode> {
+    opened(g, sink)
+        .into_iter()
+        .filter_map(|r| match r.2 {
+            Some(Report::CompletionFailure(f)) => Some(f.code),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn ping_gets_acceptance_start_reply_and_completion() {
     let mut n = node();
@@ -885,6 +916,62 @@ fn a_sign_chunk_for_a_signer_that_is_down_is_refused_at_once() {
     assert_eq!(ch.sent.len(), 1);
 }
 
+/// The signer's restart count rising in the watchdog's report fails the sign commands its
+/// earlier instance was given (1,8 `NoAnswer`) and frees their slots, as the upgrade agent's
+/// `STARTED` does for its messages; an unchanged count frees nothing, and an upgrade command
+/// keeps waiting for its own answer.
+#[test]
+fn a_restarted_signer_frees_the_slots_of_the_sign_chunks_it_lost() {
+    let mut n = node();
+    let mut g = ground();
+    let mut ch = Channels::default();
+    uplink(
+        &mut g,
+        &chunk_app(FN_UPGRADE_CHUNK, 9, 0, 100),
+        &mut ch,
+        &mut n,
+    );
+    for batch in 1..comms::node::MAX_PENDING as u64 {
+        uplink(&mut g, &sign_chunk(batch, 0, 2), &mut ch, &mut n);
+    }
+    assert_eq!(ch.sent.len(), comms::node::MAX_PENDING);
+    // No restart since power-on: nothing fails.
+    let mut sink = Sink::default();
+    n.on_signer_restarts(0, now(), &mut sink);
+    assert_eq!(completion_failures(&mut g, &sink), vec![]);
+    // One restart: every sign command still waiting fails with NoAnswer.
+    let mut sink = Sink::default();
+    n.on_signer_restarts(1, now(), &mut sink);
+    assert_eq!(
+        completion_failures(&mut g, &sink),
+        vec![FailureCode::NoAnswer; comms::node::MAX_PENDING - 1]
+    );
+    // The same count again frees nothing more; the slots are free for the next chunk.
+    let mut sink = Sink::default();
+    n.on_signer_restarts(1, now(), &mut sink);
+    assert_eq!(completion_failures(&mut g, &sink), vec![]);
+    let sent = ch.sent.len();
+    uplink(&mut g, &sign_chunk(40, 0, 2), &mut ch, &mut n);
+    assert_eq!(ch.sent.len(), sent + 1);
+    // The upgrade command still completes on its own answer.
+    let mut sink = Sink::default();
+    n.on_upgrade_status(
+        &UpgradeStatus {
+            bundle_id: 9,
+            next_chunk: 1,
+            answers: 0,
+            state: UpgradeState::Receiving,
+            ..UpgradeStatus::default()
+        },
+        now(),
+        &mut sink,
+    );
+    assert!(
+        completed(&mut g, &sink),
+        "the upgrade command was still pending"
+    );
+}
+
 /// An upgrade agent that restarts loses the messages it was given: its first status
 /// (`UpgradeStatus::STARTED`) fails them at once (1,8 `NoAnswer`) and frees their slots, so
 /// the next message is forwarded instead of refused as busy until `PENDING_TIMEOUT_S` (the
@@ -894,13 +981,6 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
     let mut n = node();
     let mut g = ground();
     let mut ch = Channels::default();
-    let mut unit = [0u8; 256];
-    let mut uplink =
-        |g: &mut Ground, app: &[u8], ch: &mut Channels, n: &mut Node<MemoryPersist>| {
-            let (len, _) = g.uplink(OPS, 8, 1, 1, app, &mut unit).unwrap();
-            let (_, sink) = send(n, &unit[..len], ch);
-            opened(g, &sink)
-        };
     uplink(&mut g, &sign_chunk(7, 0, 2), &mut ch, &mut n);
     for i in 1..comms::node::MAX_PENDING as u32 {
         uplink(
@@ -946,15 +1026,8 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
         now(),
         &mut sink,
     );
-    let failed: Vec<_> = opened(&mut g, &sink)
-        .into_iter()
-        .filter_map(|r| match r.2 {
-            Some(Report::CompletionFailure(f)) => Some(f.code),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        failed,
+        completion_failures(&mut g, &sink),
         vec![FailureCode::NoAnswer; comms::node::MAX_PENDING - 1]
     );
     // Their slots are free: the next upgrade message is forwarded; the sign chunk still waits.
@@ -977,9 +1050,7 @@ fn a_restarted_upgrade_agent_frees_the_slots_of_the_messages_it_lost() {
         &mut sink,
     );
     assert!(
-        opened(&mut g, &sink)
-            .iter()
-            .any(|r| matches!(r.2, Some(Report::CompletionSuccess))),
+        completed(&mut g, &sink),
         "the sign chunk's command was still pending"
     );
 }

@@ -15,7 +15,7 @@
 //! Avoids: writing unverified bytes, and trusting any number in a message (offsets, lengths and
 //! totals are checked against the transfer and, once known, the manifest).
 
-use crate::agent::{Agent, Mode, Piece, manifest_of};
+use crate::agent::{Agent, Mode, Piece};
 use crate::record::Phase;
 use crate::refusal::{self, plain};
 use crate::slot_io;
@@ -260,10 +260,15 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         Ok(())
     }
 
-    /// Writes the verified chunk at `at` in the chunk buffer to the target and records it.
-    pub(crate) fn put_chunk(&mut self, chunk: u32, at: usize, clen: usize) -> Result<(), Refusal> {
-        let log2 =
-            manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
+    /// Writes the verified chunk at `at` in the chunk buffer to the target (chunks of
+    /// `2^log2` bytes) and records it.
+    pub(crate) fn put_chunk(
+        &mut self,
+        chunk: u32,
+        log2: u8,
+        at: usize,
+        clen: usize,
+    ) -> Result<(), Refusal> {
         let addr = self.layout.image_offset(self.target()) + (chunk << log2);
         if let Err(e) = slot_io::replace(&mut self.flash, addr, &self.bufs.chunk[at..at + clen]) {
             log::error!("writing chunk {chunk} failed: {e}");

@@ -253,7 +253,7 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
             }
             return Err(refusal::of_chunk(&e, c));
         }
-        self.put_chunk(c, slot, clen)?;
+        self.put_chunk(c, g.log2, slot, clen)?;
         let Mode::Receiving { chunk: c0 } = self.mode else {
             return Ok(());
         };

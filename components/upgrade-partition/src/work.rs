@@ -28,6 +28,30 @@ use sha2::{Digest, Sha256};
 /// Chunks copied or checked per [`Agent::poll`] call.
 pub const CHUNKS_PER_STEP: u32 = 8;
 
+/// One chunk of a step ([`Agent::plan`]).
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    c: u32,
+    len: usize,
+    hash: [u8; 32],
+    /// The running image's chunk with the same bytes, if any (copy pass only).
+    from: Option<u32>,
+}
+
+/// A step's chunks, and what of the manifest the step needs besides.
+struct Plan {
+    log2: u8,
+    count: u32,
+    chunks: [Option<Planned>; CHUNKS_PER_STEP as usize],
+}
+
+impl Plan {
+    /// The cursor after a step that began at `cursor`.
+    fn end(&self, cursor: u32) -> u32 {
+        cursor.saturating_add(CHUNKS_PER_STEP).min(self.count)
+    }
+}
+
 impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     /// Does a bounded step of background work; true while more is pending.
     pub fn poll(&mut self) -> bool {
@@ -63,17 +87,40 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         }
     }
 
-    /// The running image's chunk with the same size and hash as new chunk `c`, if any.
-    fn matching_running_chunk(&self, c: u32) -> Option<u32> {
+    /// What a step needs of the manifests for chunks `cursor..` (at most [`CHUNKS_PER_STEP`]),
+    /// with one parse of each manifest per step: a parse re-hashes the whole chunk-hash table
+    /// (the manifest's own consistency check), which for a large image cost more hashing per
+    /// chunk than the chunk itself when it was parsed again for every use. `copy`: find the
+    /// running image's chunk with the same size and hash (any index) for each.
+    fn plan(&self, cursor: u32, copy: bool) -> Option<Plan> {
         let new = manifest_of(&self.bufs.incoming[..self.incoming_fill])?;
-        let old = manifest_of(&self.bufs.running[..self.running_len])?;
-        if old.chunk_log2 != new.chunk_log2 {
-            return None;
+        let old = copy
+            .then(|| manifest_of(&self.bufs.running[..self.running_len]))
+            .flatten();
+        let count = new.chunk_count();
+        let mut plan = Plan {
+            log2: new.chunk_log2,
+            count,
+            chunks: [None; CHUNKS_PER_STEP as usize],
+        };
+        let end = cursor.saturating_add(CHUNKS_PER_STEP).min(count);
+        for (slot, c) in plan.chunks.iter_mut().zip(cursor..end) {
+            let (Some(hash), Some(len)) = (new.chunk_hash(c), new.chunk_len(c)) else {
+                continue;
+            };
+            let from = match old.filter(|o| o.chunk_log2 == new.chunk_log2) {
+                Some(o) => (0..o.chunk_count())
+                    .find(|&j| o.chunk_hash(j) == Some(hash) && o.chunk_len(j) == Some(len)),
+                None => None,
+            };
+            *slot = Some(Planned {
+                c,
+                len,
+                hash: *hash,
+                from,
+            });
         }
-        let want = new.chunk_hash(c)?;
-        let len = new.chunk_len(c)?;
-        (0..old.chunk_count())
-            .find(|&j| old.chunk_hash(j) == Some(want) && old.chunk_len(j) == Some(len))
+        Some(plan)
     }
 
     /// Reads image chunk `c` of `slot`'s image, `clen` bytes, into the chunk buffer.
@@ -93,39 +140,38 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
         }
     }
 
+    /// Whether the chunk buffer holds planned chunk `p` (its manifest hash).
+    fn holds(&self, p: &Planned) -> bool {
+        self.bufs
+            .chunk
+            .get(..p.len)
+            .is_some_and(|b| Sha256::digest(b)[..] == p.hash[..])
+    }
+
     fn prepare_step(&mut self, cursor: u32) {
-        let count = self.chunk_count();
-        let Some(new) = manifest_of(&self.bufs.incoming[..self.incoming_fill]) else {
+        let Some(plan) = self.plan(cursor, true) else {
             return self.abandon(plain(UpgradeError::SlotDamaged));
         };
-        let log2 = new.chunk_log2;
         let running = self.boot.state().booted;
-        let end = cursor.saturating_add(CHUNKS_PER_STEP).min(count);
-        for c in cursor..end {
-            if self.p.is_done(c) {
-                continue;
-            }
-            let Some(j) = self.matching_running_chunk(c) else {
+        for p in plan.chunks.iter().flatten() {
+            let Some(j) = p.from.filter(|_| !self.p.is_done(p.c)) else {
                 continue;
             };
-            let clen = manifest_of(&self.bufs.incoming[..self.incoming_fill])
-                .and_then(|m| m.chunk_len(c))
-                .unwrap_or(0);
-            if !self.read_chunk(running, j, log2, clen) {
+            if !self.read_chunk(running, j, plan.log2, p.len) {
                 continue;
             }
-            let ok = manifest_of(&self.bufs.incoming[..self.incoming_fill])
-                .is_some_and(|m| m.verify_chunk(c, &self.bufs.chunk[..clen]).is_ok());
-            if !ok {
+            if !self.holds(p) {
                 log::warn!(
-                    "running slot's chunk {j} does not match its manifest: chunk {c} will be uplinked"
+                    "running slot's chunk {j} does not match its manifest: chunk {} will be uplinked",
+                    p.c
                 );
                 continue;
             }
-            if self.put_chunk(c, 0, clen).is_ok() {
-                self.p.bytes_copied = self.p.bytes_copied.saturating_add(clen as u32);
+            if self.put_chunk(p.c, plan.log2, 0, p.len).is_ok() {
+                self.p.bytes_copied = self.p.bytes_copied.saturating_add(p.len as u32);
             }
         }
+        let (end, count) = (plan.end(cursor), plan.count);
         if end < count {
             self.mode = Mode::Preparing { cursor: end };
             self.persist();
@@ -143,29 +189,26 @@ impl<F: NorFlash + ErasedValue, B: BootControl> Agent<F, B> {
     }
 
     fn verify_step(&mut self, cursor: u32) {
-        let count = self.chunk_count();
-        let log2 =
-            manifest_of(&self.bufs.incoming[..self.incoming_fill]).map_or(0, |m| m.chunk_log2);
+        let Some(plan) = self.plan(cursor, false) else {
+            return self.abandon(plain(UpgradeError::SlotDamaged));
+        };
         let target = self.target();
-        let end = cursor.saturating_add(CHUNKS_PER_STEP).min(count);
-        for c in cursor..end {
-            let clen = manifest_of(&self.bufs.incoming[..self.incoming_fill])
-                .and_then(|m| m.chunk_len(c))
-                .unwrap_or(0);
-            let ok = self.read_chunk(target, c, log2, clen)
-                && manifest_of(&self.bufs.incoming[..self.incoming_fill])
-                    .is_some_and(|m| m.verify_chunk(c, &self.bufs.chunk[..clen]).is_ok());
-            if !ok {
-                log::error!("chunk {c} no longer verifies in slot {target}: asking for it again");
-                self.p.set_done(c, false);
+        for p in plan.chunks.iter().flatten() {
+            if !(self.read_chunk(target, p.c, plan.log2, p.len) && self.holds(p)) {
+                log::error!(
+                    "chunk {} no longer verifies in slot {target}: asking for it again",
+                    p.c
+                );
+                self.p.set_done(p.c, false);
                 self.p.refusal = Some(Refusal {
                     reason: UpgradeError::SlotDamaged,
-                    detail: c,
+                    detail: p.c,
                 });
-                return self.after_chunk(c);
+                return self.after_chunk(p.c);
             }
         }
-        if end < count {
+        let end = plan.end(cursor);
+        if end < plan.count {
             self.mode = Mode::Verifying { cursor: end };
         } else {
             self.stage();

@@ -16,7 +16,7 @@ use crate::sdls::StatePersist;
 
 use super::{
     Ctx, Downlink, ForwardError, Forwarder, MAX_PENDING, Node, Now, Outbound, PENDING_TIMEOUT_S,
-    Pending, Waiting, sign_token,
+    Peer, Pending, Waiting, sign_token,
 };
 
 impl<P: StatePersist> Node<P> {
@@ -24,6 +24,32 @@ impl<P: StatePersist> Node<P> {
     /// [`PENDING_TIMEOUT_S`] (1,8 `NoAnswer`, recorded for duplicates) and frees their slots.
     pub(super) fn expire_pending(&mut self, now: Now, down: &mut impl Downlink) {
         self.fail_unanswered(|_, waited_s| waited_s >= PENDING_TIMEOUT_S, now, down);
+    }
+
+    /// `peer` started afresh (it was restarted): the commands forwarded to its earlier
+    /// instance will never be answered (the board empties a restarted component's rings, and
+    /// what it had taken died with it). They fail at once with 1,8 `NoAnswer` and free their
+    /// slots, instead of holding them for [`PENDING_TIMEOUT_S`] and refusing every new command
+    /// (to any component) as busy meanwhile. One way for both peers; what tells comms differs:
+    /// the upgrade agent's first status ([`UpgradeStatus::STARTED`]), the signer's restart
+    /// count in the watchdog's report ([`Node::on_signer_restarts`]).
+    ///
+    /// A command forwarded after the restart but before comms learns of it fails too, although
+    /// the new instance may still answer it (that answer then finds no slot and is dropped): to
+    /// the ground it is a command whose answer was lost.
+    fn lost_answers(&mut self, peer: Peer, now: Now, down: &mut impl Downlink) {
+        self.fail_unanswered(|w, _| w.peer() == peer, now, down);
+    }
+
+    /// The signer's restart count since power-on, from the watchdog's latest health report
+    /// (the count the CFDP batch intake watches too). When it moved, the sign and admin
+    /// requests the earlier signer was given are lost: they fail at once with 1,8 `NoAnswer`
+    /// and free comms' pending slots (as the upgrade agent's [`UpgradeStatus::STARTED`] does for
+    /// its messages).
+    pub fn on_signer_restarts(&mut self, restarts: u16, now: Now, down: &mut impl Downlink) {
+        if core::mem::replace(&mut self.signer_restarts, restarts) != restarts {
+            self.lost_answers(Peer::Signer, now, down);
+        }
     }
 
     /// Fails the forwarded commands `unanswered(waiting, seconds waited)` picks with 1,8
@@ -201,7 +227,7 @@ impl<P: StatePersist> Node<P> {
         );
         let bundle = s.bundle_id;
         if s.answers == UpgradeStatus::STARTED {
-            self.fail_unanswered(|w, _| matches!(w, Waiting::Upgrade { .. }), now, down);
+            self.lost_answers(Peer::Upgrade, now, down);
         }
         // The message this status answers: failed with the refusal, or completed.
         if s.answers != UpgradeStatus::UNSOLICITED && s.answers != UpgradeStatus::STARTED {
