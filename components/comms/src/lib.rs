@@ -33,6 +33,7 @@ pub mod host;
 pub mod link;
 pub mod node;
 pub mod pus;
+pub mod radio_ccsds;
 pub mod router;
 pub mod sdls;
 pub mod standby;

@@ -39,9 +39,11 @@
 //! The node is split by concept: `interface` (what the caller provides and gets back),
 //! `uplink` (one unit in: security, parsing, routing), `local` (commands comms runs itself),
 //! `forward` (commands forwarded to a component and their completion), `telemetry` (every TM
-//! out, periodic events), `admin` and `control` (above).
+//! out, periodic events), `admin` and `control` (above), `ccsds` (the radio as a CCSDS space
+//! link, [`crate::radio_ccsds`]).
 
 mod admin;
+mod ccsds;
 mod control;
 mod forward;
 mod interface;
@@ -61,6 +63,7 @@ use crate::router::RouteTable;
 use crate::sdls::engine::BootError;
 use crate::sdls::{Provisioning, SecurityEngine, StatePersist};
 
+pub use ccsds::FrameSeen;
 pub use interface::{Downlink, ForwardError, Forwarder, Now, Outbound, UnitOutcome};
 
 /// The node's APID on the sim board and in the ground tool's default (PUS-C, 11 bits).
@@ -149,6 +152,8 @@ pub struct Node<P: StatePersist> {
     reply_link: Option<LinkId>,
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
+    /// The radio on the CCSDS space link (`node/ccsds.rs`); `None`: the radio carries units.
+    ccsds: Option<crate::radio_ccsds::CcsdsRadio>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -195,6 +200,7 @@ impl<P: StatePersist> Node<P> {
             admin_token: 0,
             reply_link: None,
             recovery: None,
+            ccsds: None,
         })
     }
 

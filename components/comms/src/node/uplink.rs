@@ -81,6 +81,21 @@ impl<P: StatePersist> Node<P> {
                 return UnitOutcome::Refused(e);
             }
         };
+        self.deliver(link, unit, verified, now, fwd, down)
+    }
+
+    /// Everything after security for one authenticated packet (`verified.data`, inside
+    /// `unit`: a unit, or a TC frame's buffer on the CCSDS radio): link health, CFDP hand-off,
+    /// PUS parsing and the command.
+    pub(super) fn deliver(
+        &mut self,
+        link: LinkId,
+        unit: &[u8],
+        verified: crate::sdls::Verified<'_>,
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+    ) -> UnitOutcome {
         self.links.on_rx_ok(link, now.mono);
         if let crate::sdls::window::SeqVerdict::Gap { skipped } = verified.verdict {
             self.links.on_gap(link, skipped, now.mono);
@@ -275,8 +290,8 @@ fn cfdp_outcome(
             u32::from(spi),
         )));
     }
-    // A verified unit is SDLS header ‖ packet ‖ MAC: the packet starts after the header.
-    let start = crate::sdls::engine::HEADER_LEN;
+    // The packet lies inside `unit` (after a unit's SDLS header, or a TC frame's headers).
+    let start = (data.as_ptr() as usize).checked_sub(unit.as_ptr() as usize)?;
     let same = unit
         .get(start..start + data.len())
         .is_some_and(|p| core::ptr::eq(p, data));

@@ -1,0 +1,247 @@
+//! The ground's end of the CCSDS radio: telecommand packets go up in TC frames under FOP-1
+//! (type-AD, retransmitted as the CLCW and the timer ask; type-BC Set V(R) to start, Unlock
+//! for recovery), each (re)transmission SDLS-applied afresh under the ground's association
+//! and wrapped in a CLTU; TM frames come down through the frame synchroniser, SDLS
+//! ProcessSecurity (the ground's window), the CLCW to FOP-1, and the packet extractor.
+//!
+//! The security state is the [`crate::ground::Ground`]'s engine, so a ground tool keeps one
+//! uplink counter per association whether it sends units or frames.
+//!
+//! Avoids: heap, I/O (the caller moves the bytes and runs the timer: [`GroundRadio::timer`],
+//! [`GroundRadio::timer_expired`]).
+
+use spacelink::clcw::Clcw;
+use spacelink::fop::{Directive, Fop, FopReject, Output, TimeoutType};
+use spacelink::packets::Extractor;
+use spacelink::sdls::{self, SdlsError};
+use spacelink::sync::FrameSync;
+use spacelink::tc::{FrameType, SegmentHeader, SeqFlags, TcHeader};
+use spacelink::{cltu, tm};
+
+use super::{CcsdsConfig, CcsdsConfigError, MAX_TC_FRAME, MAX_TM_FRAME, TC_LAYOUT};
+use crate::ground::Ground;
+use crate::sdls::{MAX_DATA_LEN, ProtectError, UplinkReject};
+
+/// Frames FOP-1 keeps unacknowledged at most (its window K, below FARM-1's W/2).
+pub const FOP_WINDOW: u8 = 7;
+/// Transmissions of one frame before FOP-1 gives up (then an alert; the operator re-runs).
+pub const TRANSMISSION_LIMIT: u8 = 10;
+/// Largest telecommand packet one TC frame carries: 1024 bytes less the primary and segment
+/// headers, the FECF and the largest security header and trailer (GCM).
+pub const MAX_TC_PACKET: usize = MAX_TC_FRAME - 5 - 1 - 2 - 30;
+/// Bytes of the largest CLTU the ground writes.
+pub const MAX_CLTU: usize = cltu::encoded_len(MAX_TC_FRAME);
+
+/// Why the ground's end refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GroundRadioError {
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(#[from] CcsdsConfigError),
+    /// FOP-1 refused (not active, window full, packet too long, ...).
+    #[error("COP-1 (FOP-1) refused: {0}")]
+    Fop(#[from] FopReject),
+    /// The frame could not be secured.
+    #[error("security: {0}")]
+    Protect(#[from] ProtectError),
+    /// The frame could not be built.
+    #[error("TC frame: {0}")]
+    Frame(#[from] SdlsError),
+}
+
+/// Counters of the ground's end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroundRadioStats {
+    /// TC frames sent (every transmission).
+    pub tc_frames: u32,
+    /// TM frames accepted.
+    pub tm_frames: u32,
+    /// TM frames refused by SDLS (or not for this ground's channel).
+    pub tm_refused: u32,
+}
+
+/// One ground station's end of the CCSDS radio.
+pub struct GroundRadio {
+    cfg: CcsdsConfig,
+    spi: u16,
+    fop: Fop<{ FOP_WINDOW as usize }, MAX_TC_PACKET>,
+    sync: FrameSync<MAX_TM_FRAME>,
+    extractor: Extractor<MAX_DATA_LEN>,
+    stats: GroundRadioStats,
+}
+
+impl core::fmt::Debug for GroundRadio {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GroundRadio")
+            .field("cfg", &self.cfg)
+            .field("spi", &self.spi)
+            .field("fop", &self.fop.state())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroundRadio {
+    /// The ground's end for `cfg`, sending under association `spi`. FOP-1 starts the AD
+    /// service at once with Set V(R) 0 (the first thing sent), as a one-shot ground tool must:
+    /// it does not know where the node's FARM-1 stands.
+    pub fn new(cfg: CcsdsConfig, spi: u16) -> Result<Self, GroundRadioError> {
+        super::CcsdsRadio::check(&cfg)?;
+        let mut fop = Fop::new(
+            cfg.tc_vcid,
+            FOP_WINDOW,
+            TRANSMISSION_LIMIT,
+            TimeoutType::Alert,
+        )?;
+        fop.initiate_with_set_vr(0)?;
+        let sync = FrameSync::new(cfg.tm_frame_len, true)
+            .map_err(|_| CcsdsConfigError::TmFrame(cfg.tm_frame_len))?;
+        Ok(Self {
+            cfg,
+            spi,
+            fop,
+            sync,
+            extractor: Extractor::new(),
+            stats: GroundRadioStats::default(),
+        })
+    }
+
+    /// Queue one telecommand packet (type-AD). FOP-1 takes it only while the AD service runs
+    /// (after a CLCW confirmed the Set V(R) or Unlock: [`FopReject::NotRunning`] before) and
+    /// its wait queue is free ([`FopReject::WaitQueueFull`]): on either, move the link on
+    /// ([`GroundRadio::next_cltu`], [`GroundRadio::on_bytes`], the timer) and offer it again.
+    pub fn submit(&mut self, packet: &[u8]) -> Result<(), GroundRadioError> {
+        Ok(self.fop.transfer_ad(packet)?)
+    }
+
+    /// FOP-1 (state, outstanding frames, alert).
+    pub fn fop(&self) -> &Fop<{ FOP_WINDOW as usize }, MAX_TC_PACKET> {
+        &self.fop
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> GroundRadioStats {
+        self.stats
+    }
+
+    /// Recover from a FARM-1 lockout: FOP-1 sends Unlock (type-BC) and resumes.
+    pub fn unlock(&mut self) -> Result<(), GroundRadioError> {
+        self.fop.terminate();
+        Ok(self.fop.initiate_with_unlock()?)
+    }
+
+    /// The running timer's epoch (the caller waits the round trip, then calls
+    /// [`GroundRadio::timer_expired`] with it unless a CLCW moved things on).
+    pub fn timer(&self) -> Option<u32> {
+        self.fop.timer()
+    }
+
+    /// The timer of `epoch` ran out: FOP-1 retransmits (or alerts at its limit).
+    pub fn timer_expired(&mut self, epoch: u32) {
+        self.fop.timer_expired(epoch);
+    }
+
+    /// The next CLTU to send, if FOP-1 has a frame to (re)transmit: built, secured afresh
+    /// under the ground's association (a new sequence number each time), BCH-coded.
+    pub fn next_cltu(
+        &mut self,
+        ground: &mut Ground,
+        out: &mut [u8; MAX_CLTU],
+    ) -> Result<Option<usize>, GroundRadioError> {
+        let Some(output) = self.fop.next_output() else {
+            return Ok(None);
+        };
+        let seg = Some(SegmentHeader {
+            flags: SeqFlags::Unsegmented,
+            map_id: 0,
+        });
+        let (frame_type, seq, segment, data): (_, _, _, &[u8]) = match output {
+            Output::Ad { ns, data } => (FrameType::Ad, ns, seg, data),
+            Output::Bd(data) => (FrameType::Bd, 0, seg, data),
+            Output::Bc(Directive::Unlock) => (FrameType::Bc, 0, None, &spacelink::tc::UNLOCK),
+            Output::Bc(Directive::SetVr(_)) => (FrameType::Bc, 0, None, &[]),
+        };
+        let set_vr;
+        let data = match output {
+            Output::Bc(Directive::SetVr(vr)) => {
+                set_vr = [
+                    spacelink::tc::SET_VR_PREFIX[0],
+                    spacelink::tc::SET_VR_PREFIX[1],
+                    vr,
+                ];
+                &set_vr[..]
+            }
+            _ => data,
+        };
+        let header = TcHeader {
+            frame_type,
+            scid: self.cfg.scid,
+            vcid: self.cfg.tc_vcid,
+            seq,
+        };
+        let (engine, persist) = ground.engine_mut();
+        let mut sa = engine.frame_tx_sa(self.spi, self.cfg.tc_channel(), persist)?;
+        let mut frame = [0u8; MAX_TC_FRAME];
+        let n = sdls::apply_tc(&mut sa, &header, TC_LAYOUT, segment, data, &mut frame)?;
+        let len = cltu::encode(frame.get(..n).unwrap_or(&[]), out)
+            .map_err(|_| SdlsError::Build("CLTU buffer too small"))?;
+        self.stats.tc_frames = self.stats.tc_frames.wrapping_add(1);
+        Ok(Some(len))
+    }
+
+    /// Bytes received from the radio: every TM frame found is authenticated under the ground's
+    /// engine (its downlink window), its CLCW goes to FOP-1, and `packet(spi, seq, packet)` is
+    /// called for every space packet completed (idle packets dropped).
+    pub fn on_bytes(
+        &mut self,
+        ground: &mut Ground,
+        bytes: &[u8],
+        packet: &mut impl FnMut(u16, u64, &[u8]),
+    ) {
+        for &b in bytes {
+            let mut frame = [0u8; MAX_TM_FRAME];
+            let n = match self.sync.push(b) {
+                Some(f) => {
+                    let n = f.len().min(MAX_TM_FRAME);
+                    frame[..n].copy_from_slice(&f[..n]);
+                    n
+                }
+                None => continue,
+            };
+            if self.on_frame(ground, &mut frame[..n], packet).is_err() {
+                self.stats.tm_refused = self.stats.tm_refused.wrapping_add(1);
+            }
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        ground: &mut Ground,
+        frame: &mut [u8],
+        packet: &mut impl FnMut(u16, u64, &[u8]),
+    ) -> Result<(), UplinkReject> {
+        let len = frame.len();
+        let spi = match frame.get(tm::HEADER_LEN..tm::HEADER_LEN + 2) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => return Err(UplinkReject::Malformed { len }),
+        };
+        let (engine, persist) = ground.engine_mut();
+        let mut sa = engine
+            .frame_rx_sa(spi, self.cfg.tm_channel())
+            .ok_or(UplinkReject::UnknownSpi(spi))?
+            .map_err(|_| UplinkReject::Malformed { len })?;
+        let layout = self.cfg.tm_layout();
+        let secured = sdls::process_tm(core::slice::from_mut(&mut sa), frame, &layout)
+            .map_err(|e| crate::sdls::engine::frame_reject(&e, len))?;
+        engine.accept_frame(spi, secured.seq, persist)?;
+        self.stats.tm_frames = self.stats.tm_frames.wrapping_add(1);
+        if let Some(clcw) = secured.frame.ocf.and_then(|w| Clcw::from_bytes(w).ok()) {
+            // A CLCW of another channel or an inconsistent one is FOP-1's alert to raise.
+            let _ = self.fop.clcw(&clcw);
+        }
+        let seq = secured.seq;
+        self.extractor
+            .push_frame(&secured.frame, &mut |p| packet(spi, seq, p));
+        Ok(())
+    }
+}
