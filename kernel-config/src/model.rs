@@ -20,6 +20,8 @@ pub struct System {
     pub components: Vec<Component>,
     pub channels: Vec<Channel>,
     pub policy: Policy,
+    /// What the radio speaks (the `[link]` section; comms' units when absent).
+    pub radio_link: runtime::RadioLink,
 }
 
 #[derive(Debug, Clone)]

@@ -174,6 +174,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         None => DEFAULT_MAX_RESETS,
     } as u32;
     let policy = crate::policy::resolve(&mut c, &raw.policy, &components, &board);
+    let radio_link = super::link::link(&mut c, raw.link.as_ref());
     let system = System {
         name,
         summary: raw.system.summary.clone(),
@@ -183,6 +184,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         components,
         channels,
         policy,
+        radio_link,
     };
     if c.diags.is_empty() {
         crate::policy::check(&mut c, &raw, &system);

@@ -158,6 +158,7 @@ impl Partition {
         caps.seed(block.seed);
         caps.node_mode(block.node_mode);
         caps.booted_before(block.booted_before);
+        caps.radio_link(system.radio_link);
         let mut watched = Vec::new();
         let mut filter = FilterSpec {
             log_fd: LOG_FD,

@@ -119,6 +119,15 @@ impl<P: StatePersist> Node<P> {
         let Some(cfg) = self.ccsds.as_ref().map(|r| r.cfg) else {
             return false;
         };
+        if self.recovery.is_some() {
+            // The floors are lost: a frame cannot be judged against a window (and the lent
+            // association would refuse every real sequence number). Units on the standby link
+            // carry the recovery.
+            if let Some(radio) = self.ccsds.as_mut() {
+                radio.stats.recovery_refused = radio.stats.recovery_refused.wrapping_add(1);
+            }
+            return false;
+        }
         // The SPI follows the primary header and, except in a type-BC frame, the segment
         // header; the frame parsed, so these bytes exist.
         let bc = frame.first().is_some_and(|b| b & 0x10 != 0);

@@ -26,14 +26,15 @@
 //! Not (yet) here: segmentation of packets longer than one TC frame (such a frame is counted
 //! and discarded by the packet layer: see [`TcRefusal::Segmented`]), several packets in one
 //! TC frame, the per-association choice of suite (one suite for the link, from the caller),
-//! the set-ARSN resynchronisation over frames, the recovery-only mode over frames.
+//! the set-ARSN resynchronisation over frames, the recovery-only mode over frames (TC frames
+//! are refused and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
 //!
 //! Avoids: heap, a second window or counter, panics on any received byte.
 
 use spacelink::cltu::CltuDecoder;
 use spacelink::farm::Farm;
 use spacelink::packets::Packer;
-use spacelink::sdls::Suite;
+pub use spacelink::sdls::Suite;
 use spacelink::tc::TcLayout;
 use spacelink::tm::{TmFramer, TmLayout};
 
@@ -48,8 +49,8 @@ pub use ground::{
 
 /// Largest TC frame (232.0).
 pub const MAX_TC_FRAME: usize = spacelink::tc::MAX_FRAME_LEN;
-/// Largest decoded CLTU the node takes: four frames of the largest size.
-pub const MAX_CLTU_DATA: usize = 4 * MAX_TC_FRAME;
+/// Largest decoded CLTU the node takes: two frames of the largest size.
+pub const MAX_CLTU_DATA: usize = 2 * MAX_TC_FRAME;
 /// Largest TM frame.
 pub const MAX_TM_FRAME: usize = spacelink::tm::MAX_FRAME_LEN;
 /// The TC frame layout on the radio: segment header and FECF.
@@ -140,6 +141,9 @@ pub struct CcsdsStats {
     pub tm_frames: u32,
     /// TM frames that could not be secured (counter not reserved, key not active).
     pub tm_dropped: u32,
+    /// TC frames refused unread because the node is in recovery-only mode (its anti-replay
+    /// floors are lost; the recovery runs over units on the standby link).
+    pub recovery_refused: u32,
 }
 
 /// The node's state of the CCSDS radio.
