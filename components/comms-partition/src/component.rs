@@ -592,12 +592,15 @@ where
             Ok(None) => {}
             Ok(Some(r)) => {
                 let c = *r.config();
+                let suite = match c.suite {
+                    comms::radio_ccsds::Suite::Aes256Gcm => "AES-256-GCM",
+                    comms::radio_ccsds::Suite::HmacSha256 => "HMAC-SHA-256",
+                };
                 log::info!(
-                    "radio: CCSDS space link, spacecraft {:#05x}, TC VC {}, TM VC {}, {:?}, {}-byte TM frames",
+                    "radio: CCSDS space link, spacecraft {:#05x}, TC VC {}, TM VC {}, SDLS {suite}, {}-byte TM frames",
                     c.scid,
                     c.tc_vcid,
                     c.tm_vcid,
-                    c.suite,
                     c.tm_frame_len
                 );
                 if node.recovering() {

@@ -33,6 +33,7 @@
 
 use spacelink::cltu::CltuDecoder;
 use spacelink::farm::Farm;
+pub use spacelink::fop::{Alert, FopReject};
 use spacelink::packets::Packer;
 pub use spacelink::sdls::Suite;
 use spacelink::tc::TcLayout;
