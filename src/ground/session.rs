@@ -331,6 +331,19 @@ impl Session {
         self.save()
     }
 
+    /// The longest space packet one uplink transmission carries, and the bytes the link adds
+    /// around it: a unit's SDLS header and MAC, or on the CCSDS radio a TC frame's headers,
+    /// SDLS fields and FECF (one packet per frame).
+    pub fn packet_limits(&self) -> (usize, usize) {
+        match self.frames {
+            Some(_) => (
+                comms::radio_ccsds::MAX_TC_PACKET,
+                comms::radio_ccsds::MAX_TC_FRAME - comms::radio_ccsds::MAX_TC_PACKET,
+            ),
+            None => (comms::sdls::MAX_DATA_LEN, comms::sdls::engine::OVERHEAD),
+        }
+    }
+
     /// The association commands go under.
     pub fn spi(&self) -> u16 {
         self.cfg.spi
