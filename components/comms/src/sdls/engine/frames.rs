@@ -107,7 +107,7 @@ impl SecurityEngine {
 
     /// A frame `spacelink` authenticated under `spi` with sequence number `seq`: the key must
     /// be active (node), then the shared window check and reservation
-    /// ([`SecurityEngine::accept_seq`]). Counted as a unit would be.
+    /// (as for a unit's ARSN). Counted as a unit would be.
     pub fn accept_frame<P: StatePersist>(
         &mut self,
         spi: u16,
