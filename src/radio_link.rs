@@ -43,7 +43,9 @@ impl std::str::FromStr for RadioChoice {
         let (scid, suite) = rest.split_once(',').unwrap_or((rest, "aes-256-gcm"));
         let scid: u16 = scid
             .parse()
-            .map_err(|_| format!("spacecraft id {scid:?} is not a number from 0 to 1023"))?;
+            .ok()
+            .filter(|n| *n <= 0x3FF)
+            .ok_or_else(|| format!("spacecraft id {scid:?} is not a number from 0 to 1023"))?;
         if !matches!(suite, "aes-256-gcm" | "hmac-sha-256") {
             return Err(format!(
                 "SDLS suite {suite:?}: use `aes-256-gcm` or `hmac-sha-256`"
@@ -114,7 +116,7 @@ mod tests {
             "ccsds:5000"
                 .parse::<RadioChoice>()
                 .unwrap_err()
-                .contains("out of range")
+                .contains("spacecraft id \"5000\" is not a number from 0 to 1023")
         );
         assert!(
             "ccsds:5,des"
