@@ -218,24 +218,10 @@ impl<P: StatePersist> Node<P> {
         self.frame_refused_counted(e, now, down);
     }
 
-    /// A refused frame: the link's error counters, the rate-limited sequence event for an
-    /// authenticated frame refused for its number, the radio's counter. No answer otherwise.
+    /// A refused frame: as a refused unit ([`Node::security_refused`]), and the radio's
+    /// counter.
     fn frame_refused_counted(&mut self, e: UplinkReject, now: Now, down: &mut impl Downlink) {
-        let kind = match e {
-            UplinkReject::Replay { spi, arsn } => {
-                self.sequence_refused(spi, arsn, false, now, down);
-                RxError::Duplicate
-            }
-            UplinkReject::OutsideWindow { spi, arsn } => {
-                self.sequence_refused(spi, arsn, true, now, down);
-                RxError::Duplicate
-            }
-            UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
-                RxError::Unauthenticated
-            }
-            _ => RxError::Auth,
-        };
-        self.links.on_rx_error(LinkId::Primary, kind, now.mono);
+        self.security_refused(LinkId::Primary, e, now, down);
         if let Some(radio) = self.ccsds.as_mut() {
             radio.stats.sdls_refused = radio.stats.sdls_refused.wrapping_add(1);
         }

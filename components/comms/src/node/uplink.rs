@@ -63,25 +63,38 @@ impl<P: StatePersist> Node<P> {
         let verified = match processed {
             Ok(v) => v,
             Err(e) => {
-                let kind = match e {
-                    UplinkReject::Replay { spi, arsn } => {
-                        self.sequence_refused(spi, arsn, false, now, down);
-                        RxError::Duplicate
-                    }
-                    UplinkReject::OutsideWindow { spi, arsn } => {
-                        self.sequence_refused(spi, arsn, true, now, down);
-                        RxError::Duplicate
-                    }
-                    UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
-                        RxError::Unauthenticated
-                    }
-                    _ => RxError::Auth,
-                };
-                self.links.on_rx_error(link, kind, now.mono);
+                self.security_refused(link, e, now, down);
                 return UnitOutcome::Refused(e);
             }
         };
         self.deliver(link, unit, verified, now, fwd, down)
+    }
+
+    /// A unit or frame the security layer refused on `link`: counted against the link (never
+    /// moving its state), and, for an authenticated one refused for its sequence number, the
+    /// rate-limited event 0x0007. No other answer.
+    pub(super) fn security_refused(
+        &mut self,
+        link: LinkId,
+        e: UplinkReject,
+        now: Now,
+        down: &mut impl Downlink,
+    ) {
+        let kind = match e {
+            UplinkReject::Replay { spi, arsn } => {
+                self.sequence_refused(spi, arsn, false, now, down);
+                RxError::Duplicate
+            }
+            UplinkReject::OutsideWindow { spi, arsn } => {
+                self.sequence_refused(spi, arsn, true, now, down);
+                RxError::Duplicate
+            }
+            UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
+                RxError::Unauthenticated
+            }
+            _ => RxError::Auth,
+        };
+        self.links.on_rx_error(link, kind, now.mono);
     }
 
     /// Everything after security for one authenticated packet (`verified.data`, inside
