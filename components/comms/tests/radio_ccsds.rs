@@ -383,21 +383,76 @@ fn units_on_the_standby_link_share_the_window_with_frames() {
     let mut l = Link::new(Suite::Aes256Gcm, 0, 9);
     let ping = l.telecommand(17, 1, &[]);
     l.deliver(&ping);
-    // The ground's engine took sequence numbers 1 (Set V(R)) and 2 (ping) under OPS.
-    let mut unit = [0u8; 128];
-    let (n, _) = l.ground.uplink(OPS, 17, 1, 0x42, &[], &mut unit).unwrap();
-    let mut air = Air::default();
+    // The ground's engine took sequence numbers 1 (Set V(R)) and 2 (ping) under OPS, and the
+    // frames moved the association's one window.
+    assert_eq!(l.node.security().status(OPS).unwrap().rx_last, 2);
     let now = l.now();
-    let o = l
-        .node
-        .on_unit(LinkId::Standby, &unit[..n], now, &mut NoChannels, &mut air);
-    assert!(matches!(o, comms::node::UnitOutcome::Ran(_)), "{o:?}");
-    assert!(air.0.iter().all(|(link, _)| *link == LinkId::Standby));
-    assert_eq!(l.node.security().status(OPS).unwrap().rx_last, 3);
-    // The ping frame (ARSN 2) again, now below the floor the standby unit raised: a replay.
+    let mut air = Air::default();
+    // A unit carrying sequence number 2 on the standby link: a replay of the frame's number.
     let replay = uplink(OPS, 2, &ping);
     let o = l
         .node
         .on_unit(LinkId::Standby, &replay, now, &mut NoChannels, &mut air);
-    assert!(matches!(o, comms::node::UnitOutcome::Refused(_)));
+    assert!(
+        matches!(
+            o,
+            comms::node::UnitOutcome::Refused(comms::sdls::UplinkReject::Replay { arsn: 2, .. })
+        ),
+        "{o:?}"
+    );
+    // The ground's next number goes through on the standby link as a unit, answered there.
+    let mut unit = [0u8; 128];
+    let (n, _) = l.ground.uplink(OPS, 17, 1, 0x42, &[], &mut unit).unwrap();
+    air.0.clear();
+    let o = l
+        .node
+        .on_unit(LinkId::Standby, &unit[..n], now, &mut NoChannels, &mut air);
+    assert!(matches!(o, comms::node::UnitOutcome::Ran(_)), "{o:?}");
+    assert!(!air.0.is_empty() && air.0.iter().all(|(link, _)| *link == LinkId::Standby));
+    assert_eq!(l.node.security().status(OPS).unwrap().rx_last, 3);
+}
+
+/// The frames' sequence numbers are reserved on flash before they count, in both directions
+/// (the engine's shared path, whose failed-write refusal the unit tests cover): a node booted
+/// again from the same state refuses a frame it never saw but whose number is below the
+/// reservation, and its downlink numbers continue above every number it sent.
+#[test]
+fn frame_sequence_numbers_survive_a_reboot() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 13);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let before = l.node.security().status(OPS).unwrap();
+    assert_eq!(before.rx_last, 2);
+    assert!(before.rx_reserved >= before.rx_last);
+    assert!(before.tx_next > 1 && before.tx_reserved >= before.tx_next - 1);
+
+    // A genuine frame (number 3) the node has not seen yet.
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+
+    // Reboot from the same persisted state.
+    let state = l.node.persist_mut().clone();
+    let nc = NodeConfig {
+        apid: APID,
+        reserve_block: 16,
+        failover: FailoverConfig::default(),
+        auth_event_period_ms: 1000,
+    };
+    l.node = Node::boot(nc, &provisioning(), state, routes()).unwrap();
+    l.node
+        .use_ccsds_radio(CcsdsRadio::new(cfg(Suite::Aes256Gcm)).unwrap());
+    let after = l.node.security().status(OPS).unwrap();
+    assert!(after.rx_last >= before.rx_reserved, "floor kept: {after:?}");
+    assert!(
+        after.tx_next > before.tx_next,
+        "downlink continues above: {after:?}"
+    );
+    // Number 3 is below the floor now: refused as a replay (the node may have taken it before
+    // the reset), answered only by the rate-limited event that tells the ground the floor.
+    let replayed = l.node.security().counters().replayed;
+    let air = l.raw_up(&buf[..n]);
+    assert_eq!(l.node.security().counters().replayed, replayed + 1);
+    assert!(air.0.len() <= 1);
 }
