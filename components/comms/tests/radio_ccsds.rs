@@ -456,3 +456,65 @@ fn frame_sequence_numbers_survive_a_reboot() {
     assert_eq!(l.node.security().counters().replayed, replayed + 1);
     assert!(air.0.len() <= 1);
 }
+
+/// A type-AD frame far outside FARM-1's window (from another association on the same virtual
+/// channel) locks FARM-1 out; the ground's FOP-1 sees the Lockout flag in the next CLCW,
+/// unlocks (Unlock, then Set V(R)) and its telecommand gets through.
+#[test]
+fn the_ground_recovers_from_a_farm_lockout_with_unlock() {
+    use spacelink::tc::{FrameType, SegmentHeader, SeqFlags, TcHeader};
+    let mut l = Link::new(Suite::HmacSha256, 0, 17);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 1);
+
+    // The intruder frame: authentic under the ping-only association, N(S) = V(R) + 100.
+    let mut other = comms::sdls::SecurityEngine::ground(&provisioning(), None, u64::MAX).unwrap();
+    let c = cfg(Suite::HmacSha256);
+    let mut sa = other
+        .frame_tx_sa(PING_ONLY, c.tc_channel(), &mut MemoryPersist::default())
+        .unwrap();
+    let header = TcHeader {
+        frame_type: FrameType::Ad,
+        scid: c.scid,
+        vcid: c.tc_vcid,
+        seq: 101,
+    };
+    let seg = Some(SegmentHeader {
+        flags: SeqFlags::Unsegmented,
+        map_id: 0,
+    });
+    let mut frame = [0u8; 1024];
+    let n = spacelink::sdls::apply_tc(
+        &mut sa,
+        &header,
+        comms::radio_ccsds::TC_LAYOUT,
+        seg,
+        &ping,
+        &mut frame,
+    )
+    .unwrap();
+    let mut cltu = [0u8; MAX_CLTU];
+    let k = spacelink::cltu::encode(&frame[..n], &mut cltu).unwrap();
+    l.raw_up(&cltu[..k]);
+    assert_eq!(
+        l.node.ccsds_radio().unwrap().farm().state(),
+        spacelink::farm::FarmState::Lockout
+    );
+
+    // The operator's next ping: FOP-1 learns of the lockout, unlocks, and the ping runs.
+    l.got.clear();
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    if !l.got.iter().any(|g| (g.0, g.1) == (17, 2)) {
+        // The frame FOP-1 held when the alert came was dropped with it: offer it again, as
+        // the ground session does.
+        l.deliver(&ping);
+    }
+    assert_eq!(l.radio.stats().unlocks, 1);
+    assert_eq!(
+        l.node.ccsds_radio().unwrap().farm().state(),
+        spacelink::farm::FarmState::Open
+    );
+    assert_eq!(l.got.iter().filter(|g| (g.0, g.1) == (17, 2)).count(), 1);
+}

@@ -4,6 +4,11 @@
 //! and wrapped in a CLTU; TM frames come down through the frame synchroniser, SDLS
 //! ProcessSecurity (the ground's window), the CLCW to FOP-1, and the packet extractor.
 //!
+//! A FARM-1 lockout (FOP-1's LOCKOUT alert, from a CLCW) is recovered at once: Unlock, then
+//! Set V(R) to FOP-1's V(S) in the next CLTU, so both ends continue in step; the frames FOP-1
+//! held are dropped with the alert, and the caller sends its telecommand again (the node's
+//! duplicate check runs it at most once). Counted in [`GroundRadioStats::unlocks`].
+//!
 //! The security state is the [`crate::ground::Ground`]'s engine, so a ground tool keeps one
 //! uplink counter per association whether it sends units or frames.
 //!
@@ -11,7 +16,7 @@
 //! [`GroundRadio::timer_expired`]).
 
 use spacelink::clcw::Clcw;
-use spacelink::fop::{Directive, Fop, FopReject, Output, TimeoutType};
+use spacelink::fop::{Alert, Directive, Fop, FopReject, Output, TimeoutType};
 use spacelink::packets::Extractor;
 use spacelink::sdls::{self, SdlsError};
 use spacelink::sync::FrameSync;
@@ -58,6 +63,8 @@ pub struct GroundRadioStats {
     pub tm_frames: u32,
     /// TM frames refused by SDLS (or not for this ground's channel).
     pub tm_refused: u32,
+    /// FARM-1 lockouts recovered (Unlock, then Set V(R)).
+    pub unlocks: u32,
 }
 
 /// One ground station's end of the CCSDS radio.
@@ -68,6 +75,8 @@ pub struct GroundRadio {
     sync: FrameSync<MAX_TM_FRAME>,
     extractor: Extractor<MAX_DATA_LEN>,
     stats: GroundRadioStats,
+    /// An Unlock is on its way: Set V(R) follows it.
+    set_vr_after_unlock: bool,
 }
 
 impl core::fmt::Debug for GroundRadio {
@@ -103,6 +112,7 @@ impl GroundRadio {
             sync,
             extractor: Extractor::new(),
             stats: GroundRadioStats::default(),
+            set_vr_after_unlock: false,
         })
     }
 
@@ -124,10 +134,14 @@ impl GroundRadio {
         self.stats
     }
 
-    /// Recover from a FARM-1 lockout: FOP-1 sends Unlock (type-BC) and resumes.
+    /// Recover from a FARM-1 lockout: FOP-1 sends Unlock (type-BC), then Set V(R) to its V(S)
+    /// (Unlock leaves FARM-1's V(R) where it was, which need not be FOP-1's V(S)).
     pub fn unlock(&mut self) -> Result<(), GroundRadioError> {
         self.fop.terminate();
-        Ok(self.fop.initiate_with_unlock()?)
+        self.fop.initiate_with_unlock()?;
+        self.set_vr_after_unlock = true;
+        self.stats.unlocks = self.stats.unlocks.wrapping_add(1);
+        Ok(())
     }
 
     /// The running timer's epoch (the caller waits the round trip, then calls
@@ -151,6 +165,7 @@ impl GroundRadio {
         let Some(output) = self.fop.next_output() else {
             return Ok(None);
         };
+        let unlock = matches!(output, Output::Bc(Directive::Unlock));
         let seg = Some(SegmentHeader {
             flags: SeqFlags::Unsegmented,
             map_id: 0,
@@ -186,6 +201,12 @@ impl GroundRadio {
         let len = cltu::encode(frame.get(..n).unwrap_or(&[]), out)
             .map_err(|_| SdlsError::Build("CLTU buffer too small"))?;
         self.stats.tc_frames = self.stats.tc_frames.wrapping_add(1);
+        if unlock && self.set_vr_after_unlock {
+            self.set_vr_after_unlock = false;
+            let vs = self.fop.vs();
+            self.fop.terminate();
+            self.fop.initiate_with_set_vr(vs)?;
+        }
         Ok(Some(len))
     }
 
@@ -238,6 +259,10 @@ impl GroundRadio {
         if let Some(clcw) = secured.frame.ocf.and_then(|w| Clcw::from_bytes(w).ok()) {
             // A CLCW of another channel or an inconsistent one is FOP-1's alert to raise.
             let _ = self.fop.clcw(&clcw);
+            if self.fop.alert() == Some(Alert::Lockout) {
+                // Cannot fail: the alert left FOP-1 in its initial state.
+                let _ = self.unlock();
+            }
         }
         let seq = secured.seq;
         self.extractor
