@@ -2,17 +2,20 @@
 //! stack, which the description keeps small (128 KiB for comms), and debug builds copy the
 //! component several times while it is built. Each buffer is a `spin::Mutex` taken once per
 //! process with `try_lock`, and its guard is kept by the component for the rest of the process
-//! (the standby line's is leaked into a `&'static mut`, as it is filled in at init): no `unsafe`,
+//! (the standby line's and the CCSDS radio's are leaked into a `&'static mut`, as they are
+//! filled in at init): no `unsafe`,
 //! and a second instance gets `None` instead of aliasing the first.
 //!
 //! Avoids: the heap, `unsafe`.
 
+use comms::radio_ccsds::CcsdsRadio;
 use comms::sdls::MAX_UNIT_LEN;
 use comms::standby::StandbyLine;
 use spin::{Mutex, MutexGuard};
 
 static UNIT: Mutex<[u8; MAX_UNIT_LEN]> = Mutex::new([0; MAX_UNIT_LEN]);
 static LINE: Mutex<Option<StandbyLine>> = Mutex::new(None);
+static CCSDS: Mutex<Option<CcsdsRadio>> = Mutex::new(None);
 
 /// The buffers one comms instance holds.
 pub struct Buffers {
@@ -20,6 +23,9 @@ pub struct Buffers {
     pub unit: MutexGuard<'static, [u8; MAX_UNIT_LEN]>,
     /// Where the standby line (PPP engine and its buffers) goes.
     pub line: &'static mut Option<StandbyLine>,
+    /// Where the radio's CCSDS link state (CLTU decoder, FARM-1, TM framer) goes, when the
+    /// description puts the radio on it.
+    pub ccsds: &'static mut Option<CcsdsRadio>,
 }
 
 /// Take the buffers (`None` if this process already took them).
@@ -27,5 +33,6 @@ pub fn take() -> Option<Buffers> {
     Some(Buffers {
         unit: UNIT.try_lock()?,
         line: MutexGuard::leak(LINE.try_lock()?),
+        ccsds: MutexGuard::leak(CCSDS.try_lock()?),
     })
 }

@@ -541,8 +541,11 @@ where
                 "SDLS anti-replay state LOST on a node that has run (the floors are unknown): recovery-only mode, every command but the link recovery is refused until `spacenode ground admin recover-link` restores it"
             );
         }
-        let Buffers { unit, line: slot } =
-            bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
+        let Buffers {
+            unit,
+            line: slot,
+            ccsds: ccsds_slot,
+        } = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
         // differs from one start to the next, which is what loop and restart detection need.
         let seed = (cx.now().as_micros() as u32) ^ 0x5A5A_0001;
@@ -608,7 +611,7 @@ where
                         "radio: TC frames are refused in recovery-only mode; recover the link with units on the standby link"
                     );
                 }
-                node.use_ccsds_radio(r);
+                node.use_ccsds_radio(ccsds_slot.insert(r));
             }
             Err(e) => {
                 log::error!("radio: {e}");

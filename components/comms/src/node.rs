@@ -153,7 +153,9 @@ pub struct Node<P: StatePersist> {
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
     /// The radio on the CCSDS space link (`node/ccsds.rs`); `None`: the radio carries units.
-    ccsds: Option<crate::radio_ccsds::CcsdsRadio>,
+    /// Held by reference: the caller keeps the state (a few KiB) in static memory, not in the
+    /// node a partition moves around on its stack.
+    ccsds: Option<&'static mut crate::radio_ccsds::CcsdsRadio>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.

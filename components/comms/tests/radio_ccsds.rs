@@ -52,7 +52,7 @@ fn node(suite: Suite) -> Node<MemoryPersist> {
         auth_event_period_ms: 1000,
     };
     let mut n = Node::boot(nc, &provisioning(), MemoryPersist::default(), routes()).unwrap();
-    n.use_ccsds_radio(CcsdsRadio::new(cfg(suite)).unwrap());
+    n.use_ccsds_radio(Box::leak(Box::new(CcsdsRadio::new(cfg(suite)).unwrap())));
     n
 }
 
@@ -441,8 +441,9 @@ fn frame_sequence_numbers_survive_a_reboot() {
         auth_event_period_ms: 1000,
     };
     l.node = Node::boot(nc, &provisioning(), state, routes()).unwrap();
-    l.node
-        .use_ccsds_radio(CcsdsRadio::new(cfg(Suite::Aes256Gcm)).unwrap());
+    l.node.use_ccsds_radio(Box::leak(Box::new(
+        CcsdsRadio::new(cfg(Suite::Aes256Gcm)).unwrap(),
+    )));
     let after = l.node.security().status(OPS).unwrap();
     assert!(after.rx_last >= before.rx_reserved, "floor kept: {after:?}");
     assert!(

@@ -30,13 +30,14 @@ pub type FrameSeen<'a> = (UnitOutcome, &'a [u8]);
 impl<P: StatePersist> Node<P> {
     /// Put the radio (the primary link) on the CCSDS space link: from now on its received
     /// bytes go to [`Node::on_radio_bytes`] and every packet sent on it goes down in TM frames.
-    pub fn use_ccsds_radio(&mut self, radio: CcsdsRadio) {
+    /// The state stays where the caller put it (static memory in a partition).
+    pub fn use_ccsds_radio(&mut self, radio: &'static mut CcsdsRadio) {
         self.ccsds = Some(radio);
     }
 
     /// The CCSDS radio's state, if the radio speaks it.
     pub fn ccsds_radio(&self) -> Option<&CcsdsRadio> {
-        self.ccsds.as_ref()
+        self.ccsds.as_deref()
     }
 
     /// Bytes received from the radio (any split: the CLTU decoder keeps its place between
