@@ -195,7 +195,7 @@ impl Link {
     }
 
     fn telecommand(&mut self, service: u8, subservice: u8, app: &[u8]) -> Vec<u8> {
-        let mut p = [0u8; 256];
+        let mut p = [0u8; comms::sdls::MAX_DATA_LEN];
         let (n, _) = self
             .ground
             .telecommand(service, subservice, 0x42, app, &mut p)
@@ -522,4 +522,37 @@ fn the_ground_recovers_from_a_farm_lockout_with_unlock() {
         spacelink::farm::FarmState::Open
     );
     assert_eq!(l.got.iter().filter(|g| (g.0, g.1) == (17, 2)).count(), 1);
+}
+
+/// A telecommand longer than one TC frame goes up in segments (first, continuing, last) and is
+/// joined on the node, also over a lossy channel; the node's 1,2 names the length of the
+/// application data it received whole.
+#[test]
+fn a_long_telecommand_goes_up_in_segments() {
+    for (loss, seed) in [(0, 19), (25, 23)] {
+        let mut l = Link::new(Suite::Aes256Gcm, loss, seed);
+        // Housekeeping with 2,500 bytes of structure ids: refused for its length, which the
+        // refusal reports.
+        let tc = l.telecommand(3, 27, &[7u8; 2500]);
+        assert!(tc.len() > comms::radio_ccsds::MAX_TC_PACKET * 2);
+        let refusal = |l: &Link| {
+            l.got.iter().find_map(|g| match g.2 {
+                Some(Report::AcceptanceFailure(f)) => Some(f),
+                _ => None,
+            })
+        };
+        // A lost report is recovered as the ground session does: the same TC again.
+        for _ in 0..4 {
+            l.deliver(&tc);
+            if refusal(&l).is_some() {
+                break;
+            }
+        }
+        let f = refusal(&l).expect("the node refused the joined telecommand");
+        assert_eq!(f.data, 2500, "{f:?}");
+        let radio = l.node.ccsds_radio().unwrap();
+        assert_eq!(radio.stats().bad_data, 0);
+        // Three segments per delivery, in order (Set V(R) is not counted by V(R)).
+        assert_eq!(radio.farm().vr() % 3, 0);
+    }
 }

@@ -19,7 +19,7 @@ use spacelink::tm::FHP_IDLE;
 use crate::link::RxError;
 use crate::radio_ccsds::{CcsdsRadio, MAX_CLTU_DATA, MAX_TM_FRAME, TC_LAYOUT, TcRefusal};
 use crate::sdls::engine::frame_reject;
-use crate::sdls::{StatePersist, UplinkReject, Verified};
+use crate::sdls::{MAX_DATA_LEN, StatePersist, UplinkReject, Verified};
 
 use super::{Downlink, Forwarder, Node, Now, UnitOutcome};
 
@@ -178,22 +178,36 @@ impl<P: StatePersist> Node<P> {
         };
         let action = radio.farm.frame(&secured.frame, true);
         let data = secured.frame.data;
-        let packet = match action {
-            FarmAction::AcceptData => match one_packet(&secured.frame) {
-                Ok(()) => Some(((data.as_ptr() as usize).wrapping_sub(base), data.len())),
-                Err(_) => {
-                    radio.stats.bad_data = radio.stats.bad_data.wrapping_add(1);
-                    None
-                }
+        // A whole packet stays in the frame buffer; a packet joined from segments is copied
+        // out of the reassembler here, so that the node is free to handle it.
+        let mut joined = [0u8; MAX_DATA_LEN];
+        let up = match action {
+            FarmAction::AcceptData => match secured.frame.segment.map(|s| s.flags) {
+                None | Some(SeqFlags::Unsegmented) => match one_packet(&secured.frame) {
+                    Ok(()) => Up::Frame((data.as_ptr() as usize).wrapping_sub(base), data.len()),
+                    Err(_) => {
+                        radio.stats.bad_data = radio.stats.bad_data.wrapping_add(1);
+                        Up::Nothing
+                    }
+                },
+                Some(flags) => match radio.join(spi, flags, data, &mut joined) {
+                    Some(n) => Up::Joined(n),
+                    None => Up::Nothing,
+                },
             },
-            FarmAction::AcceptControl => None,
+            FarmAction::AcceptControl => Up::Nothing,
             FarmAction::Discard(_) => {
                 radio.stats.farm_discarded = radio.stats.farm_discarded.wrapping_add(1);
-                None
+                Up::Nothing
             }
         };
         let frame: &[u8] = frame;
-        match packet.and_then(|(start, n)| frame.get(start..start + n)) {
+        let (unit, packet) = match up {
+            Up::Frame(start, n) => (frame, frame.get(start..start + n)),
+            Up::Joined(n) => (&joined[..], joined.get(..n)),
+            Up::Nothing => (frame, None),
+        };
+        match packet {
             Some(data) => {
                 let verified = Verified {
                     spi,
@@ -203,9 +217,9 @@ impl<P: StatePersist> Node<P> {
                     data,
                 };
                 let outer = self.reply_link.replace(LinkId::Primary);
-                let o = self.deliver(LinkId::Primary, frame, verified, now, fwd, down);
+                let o = self.deliver(LinkId::Primary, unit, verified, now, fwd, down);
                 self.reply_link = outer;
-                seen((o, frame));
+                seen((o, unit));
             }
             // Authenticated traffic keeps the link up, whatever FARM-1 made of it.
             None => self.links.on_rx_ok(LinkId::Primary, now.mono),
@@ -311,14 +325,18 @@ fn send_tm_frame(
     }
 }
 
-/// Whether a TC frame's data is one whole space packet (the only layout wired in so far).
+/// What an accepted TC frame hands up.
+enum Up {
+    /// The packet at (offset, length) in the frame buffer.
+    Frame(usize, usize),
+    /// A packet of this length joined from segments.
+    Joined(usize),
+    /// Nothing (a control command, a segment of a packet under way, a discarded frame).
+    Nothing,
+}
+
+/// Whether an unsegmented TC frame's data is one whole space packet.
 fn one_packet(frame: &tc::TcFrame<'_>) -> Result<(), TcRefusal> {
-    if frame
-        .segment
-        .is_some_and(|s| s.flags != SeqFlags::Unsegmented)
-    {
-        return Err(TcRefusal::Segmented);
-    }
     match declared_len(frame.data) {
         Some(n) if n == frame.data.len() => Ok(()),
         _ => Err(TcRefusal::NotOnePacket),

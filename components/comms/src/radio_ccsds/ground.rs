@@ -31,9 +31,12 @@ use crate::sdls::{MAX_DATA_LEN, ProtectError, UplinkReject};
 pub const FOP_WINDOW: u8 = 7;
 /// Transmissions of one frame before FOP-1 gives up (then an alert; the operator re-runs).
 pub const TRANSMISSION_LIMIT: u8 = 10;
-/// Largest telecommand packet one TC frame carries: 1024 bytes less the primary and segment
-/// headers, the FECF and the largest security header and trailer (GCM).
+/// Largest telecommand packet (or segment of one) one TC frame carries: 1024 bytes less the
+/// primary and segment headers, the FECF and the largest security header and trailer (GCM).
+/// Longer packets (up to [`MAX_DATA_LEN`]) go up in segments.
 pub const MAX_TC_PACKET: usize = MAX_TC_FRAME - 5 - 1 - 2 - 30;
+/// What FOP-1 stores per frame: the segment's sequence flags (one byte), then the segment.
+const FOP_DATA: usize = MAX_TC_PACKET + 1;
 /// Bytes of the largest CLTU the ground writes.
 pub const MAX_CLTU: usize = cltu::encoded_len(MAX_TC_FRAME);
 
@@ -71,12 +74,16 @@ pub struct GroundRadioStats {
 pub struct GroundRadio {
     cfg: CcsdsConfig,
     spi: u16,
-    fop: Fop<{ FOP_WINDOW as usize }, MAX_TC_PACKET>,
+    fop: Fop<{ FOP_WINDOW as usize }, FOP_DATA>,
     sync: FrameSync<MAX_TM_FRAME>,
     extractor: Extractor<MAX_DATA_LEN>,
     stats: GroundRadioStats,
     /// An Unlock is on its way: Set V(R) follows it.
     set_vr_after_unlock: bool,
+    /// A packet longer than one frame, and how much of it FOP-1 has taken as segments.
+    long: [u8; MAX_DATA_LEN],
+    long_len: usize,
+    long_at: usize,
 }
 
 impl core::fmt::Debug for GroundRadio {
@@ -113,19 +120,70 @@ impl GroundRadio {
             extractor: Extractor::new(),
             stats: GroundRadioStats::default(),
             set_vr_after_unlock: false,
+            long: [0; MAX_DATA_LEN],
+            long_len: 0,
+            long_at: 0,
         })
     }
 
-    /// Queue one telecommand packet (type-AD). FOP-1 takes it only while the AD service runs
-    /// (after a CLCW confirmed the Set V(R) or Unlock: [`FopReject::NotRunning`] before) and
-    /// its wait queue is free ([`FopReject::WaitQueueFull`]): on either, move the link on
+    /// Queue one telecommand packet (type-AD); one longer than [`MAX_TC_PACKET`] goes as
+    /// segments (first, continuing, last), each handed to FOP-1 as its window allows. FOP-1
+    /// takes it only while the AD service runs (after a CLCW confirmed the Set V(R) or Unlock:
+    /// [`FopReject::NotRunning`] before) and its wait queue is free, and no longer packet is
+    /// still being fed ([`FopReject::WaitQueueFull`]): on either, move the link on
     /// ([`GroundRadio::next_cltu`], [`GroundRadio::on_bytes`], the timer) and offer it again.
     pub fn submit(&mut self, packet: &[u8]) -> Result<(), GroundRadioError> {
-        Ok(self.fop.transfer_ad(packet)?)
+        if packet.is_empty() || packet.len() > MAX_DATA_LEN {
+            return Err(FopReject::Length(packet.len()).into());
+        }
+        if self.long_at < self.long_len {
+            return Err(FopReject::WaitQueueFull.into());
+        }
+        if packet.len() <= MAX_TC_PACKET {
+            return Ok(self.transfer(SeqFlags::Unsegmented, packet)?);
+        }
+        self.transfer(SeqFlags::First, &packet[..MAX_TC_PACKET])?;
+        self.long[..packet.len()].copy_from_slice(packet);
+        (self.long_len, self.long_at) = (packet.len(), MAX_TC_PACKET);
+        Ok(())
+    }
+
+    /// Hands FOP-1 one frame's data: the sequence flags, then the segment.
+    fn transfer(&mut self, flags: SeqFlags, segment: &[u8]) -> Result<(), FopReject> {
+        let mut data = [0u8; FOP_DATA];
+        data[0] = match flags {
+            SeqFlags::Continuing => 0,
+            SeqFlags::First => 1,
+            SeqFlags::Last => 2,
+            SeqFlags::Unsegmented => 3,
+        };
+        data[1..=segment.len()].copy_from_slice(segment);
+        self.fop.transfer_ad(&data[..=segment.len()])
+    }
+
+    /// The next segment of the long packet under way to FOP-1, if its wait queue is free; the
+    /// packet is dropped when FOP-1 gave up (its alert): the caller offers it again.
+    fn feed(&mut self) {
+        if self.fop.alert().is_some() {
+            (self.long_len, self.long_at) = (0, 0);
+        }
+        if self.long_at >= self.long_len {
+            return;
+        }
+        let end = (self.long_at + MAX_TC_PACKET).min(self.long_len);
+        let flags = if end == self.long_len {
+            SeqFlags::Last
+        } else {
+            SeqFlags::Continuing
+        };
+        let segment = self.long;
+        if self.transfer(flags, &segment[self.long_at..end]).is_ok() {
+            self.long_at = end;
+        }
     }
 
     /// FOP-1 (state, outstanding frames, alert).
-    pub fn fop(&self) -> &Fop<{ FOP_WINDOW as usize }, MAX_TC_PACKET> {
+    pub fn fop(&self) -> &Fop<{ FOP_WINDOW as usize }, FOP_DATA> {
         &self.fop
     }
 
@@ -140,6 +198,8 @@ impl GroundRadio {
         self.fop.terminate();
         self.fop.initiate_with_unlock()?;
         self.set_vr_after_unlock = true;
+        // FOP-1 dropped its frames: a long packet under way starts again when offered again.
+        (self.long_len, self.long_at) = (0, 0);
         self.stats.unlocks = self.stats.unlocks.wrapping_add(1);
         Ok(())
     }
@@ -162,17 +222,23 @@ impl GroundRadio {
         ground: &mut Ground,
         out: &mut [u8; MAX_CLTU],
     ) -> Result<Option<usize>, GroundRadioError> {
+        self.feed();
         let Some(output) = self.fop.next_output() else {
             return Ok(None);
         };
         let unlock = matches!(output, Output::Bc(Directive::Unlock));
-        let seg = Some(SegmentHeader {
-            flags: SeqFlags::Unsegmented,
-            map_id: 0,
-        });
+        let seg = |data: &[u8]| {
+            let flags = match data.first() {
+                Some(0) => SeqFlags::Continuing,
+                Some(1) => SeqFlags::First,
+                Some(2) => SeqFlags::Last,
+                _ => SeqFlags::Unsegmented,
+            };
+            Some(SegmentHeader { flags, map_id: 0 })
+        };
         let (frame_type, seq, segment, data): (_, _, _, &[u8]) = match output {
-            Output::Ad { ns, data } => (FrameType::Ad, ns, seg, data),
-            Output::Bd(data) => (FrameType::Bd, 0, seg, data),
+            Output::Ad { ns, data } => (FrameType::Ad, ns, seg(data), data.get(1..).unwrap_or(&[])),
+            Output::Bd(data) => (FrameType::Bd, 0, seg(data), data.get(1..).unwrap_or(&[])),
             Output::Bc(Directive::Unlock) => (FrameType::Bc, 0, None, &spacelink::tc::UNLOCK),
             Output::Bc(Directive::SetVr(_)) => (FrameType::Bc, 0, None, &[]),
         };

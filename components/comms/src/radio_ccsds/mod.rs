@@ -12,8 +12,10 @@
 //!    flash reservation as the standby link's units).
 //! 3. FARM-1 (232.1) on virtual channel [`CcsdsConfig::tc_vcid`]: type-AD in sequence, type-BD,
 //!    Unlock and Set V(R).
-//! 4. The frame's data field is **one space packet** (segment flags "unsegmented"), handed to
-//!    the same packet handling as a unit's (PUS, routing, dedup, CFDP hand-off).
+//! 4. The frame's data field is **one space packet** (segment flags "unsegmented"), or a
+//!    segment of one (first, continuing, last, joined on MAP 0; every segment under the first
+//!    one's association), handed to the same packet handling as a unit's (PUS, routing, dedup,
+//!    CFDP hand-off).
 //!
 //! Downlink: every space packet the node sends on the radio is laid into TM transfer frames
 //! (132.0, fixed length [`CcsdsConfig::tm_frame_len`], packets spanning frames, idle fill) on
@@ -23,9 +25,7 @@
 //! burst that caused no telemetry still gets one idle frame, so the ground's FOP-1 sees the
 //! CLCW at once.
 //!
-//! Not (yet) here: segmentation of packets longer than one TC frame (such a frame is counted
-//! and discarded by the packet layer: see [`TcRefusal::Segmented`]), several packets in one
-//! TC frame, the per-association choice of suite (one suite for the link, from the caller),
+//! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the per-association choice of suite (one suite for the link, from the caller),
 //! the set-ARSN resynchronisation over frames, the recovery-only mode over frames (TC frames
 //! are refused and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
 //!
@@ -34,11 +34,14 @@
 use spacelink::cltu::CltuDecoder;
 use spacelink::farm::Farm;
 pub use spacelink::fop::{Alert, FopReject};
-use spacelink::packets::Packer;
+use spacelink::packets::{Packer, declared_len};
 pub use spacelink::sdls::Suite;
+use spacelink::segment::Reassembler;
+use spacelink::tc::SeqFlags;
 use spacelink::tc::TcLayout;
 use spacelink::tm::{TmFramer, TmLayout};
 
+use crate::sdls::MAX_DATA_LEN;
 use crate::sdls::engine::FrameChannel;
 
 mod ground;
@@ -123,10 +126,11 @@ pub enum CcsdsConfigError {
 /// Why a received TC frame's data was not handed up (besides SDLS and FARM-1 refusals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcRefusal {
-    /// The frame is a segment of a longer packet: segmentation is not wired in yet.
-    Segmented,
-    /// The data field is not exactly one space packet.
+    /// The data field (or the packet joined from segments) is not exactly one space packet.
     NotOnePacket,
+    /// A segment that does not continue the packet under way (its first segment lost, or
+    /// under another association): the packet under way is dropped.
+    Segment,
 }
 
 /// Counters of the CCSDS radio (besides the security engine's and FARM-1's own).
@@ -136,7 +140,7 @@ pub struct CcsdsStats {
     pub sdls_refused: u32,
     /// TC frames FARM-1 discarded.
     pub farm_discarded: u32,
-    /// TC frames whose data was not one unsegmented packet ([`TcRefusal`]).
+    /// TC frames whose data was not handed up ([`TcRefusal`]).
     pub bad_data: u32,
     /// TM frames sent.
     pub tm_frames: u32,
@@ -154,6 +158,10 @@ pub struct CcsdsRadio {
     pub(crate) farm: Farm,
     pub(crate) framer: TmFramer,
     pub(crate) packer: Packer<MAX_TM_FRAME>,
+    /// Joins segmented telecommands (one MAP), and the association their first segment came
+    /// under (every segment of a packet must come under it).
+    pub(crate) segments: Reassembler<MAX_DATA_LEN>,
+    pub(crate) segments_spi: Option<u16>,
     pub(crate) stats: CcsdsStats,
 }
 
@@ -210,8 +218,54 @@ impl CcsdsRadio {
             farm,
             framer,
             packer,
+            segments: Reassembler::new(),
+            segments_spi: None,
             stats: CcsdsStats::default(),
         })
+    }
+
+    /// One segment of a telecommand under `spi`; the joined packet's length in `out` when this
+    /// segment completed it (and it is one whole space packet).
+    pub(crate) fn join(
+        &mut self,
+        spi: u16,
+        flags: SeqFlags,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let refused = match flags {
+            SeqFlags::First | SeqFlags::Unsegmented => {
+                self.segments_spi = Some(spi);
+                None
+            }
+            _ if self.segments_spi != Some(spi) => Some(TcRefusal::Segment),
+            _ => None,
+        };
+        let joined = match refused {
+            Some(r) => Err(r),
+            None => match self.segments.push(flags, data) {
+                Ok(None) => return None,
+                Ok(Some(p)) if declared_len(p) == Some(p.len()) => Ok(p),
+                Ok(Some(_)) => Err(TcRefusal::NotOnePacket),
+                Err(_) => Err(TcRefusal::Segment),
+            },
+        };
+        match joined.map(|p| {
+            (
+                p.len(),
+                out.get_mut(..p.len()).map(|o| o.copy_from_slice(p)),
+            )
+        }) {
+            Ok((n, Some(()))) => Some(n),
+            Ok((_, None)) | Err(_) => {
+                if refused.is_some() {
+                    self.segments = Reassembler::new();
+                    self.segments_spi = None;
+                }
+                self.stats.bad_data = self.stats.bad_data.wrapping_add(1);
+                None
+            }
+        }
     }
 
     /// The configuration.
