@@ -97,6 +97,9 @@ pub enum SessionError {
     /// The provisioning is unusable.
     #[error("provisioning: {0}")]
     Provisioning(String),
+    /// The command is not available on the link chosen.
+    #[error("{0}")]
+    NotOnThisLink(&'static str),
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
@@ -696,12 +699,20 @@ impl Session {
     /// A command unit built exactly as [`Session::command`] builds its first attempt (its ARSN
     /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
     /// genuine unit (a replay) and with a damaged one (a forgery).
+    /// Units are what the standby line and the units radio carry: on the CCSDS radio this is
+    /// refused (the windowed upgrade uplink and the demo's forgeries are not moved onto frames
+    /// yet), rather than sending units the node would never read.
     pub fn build_unit(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
     ) -> Result<(Vec<u8>, RequestId), SessionError> {
+        if self.frames.is_some() {
+            return Err(SessionError::NotOnThisLink(
+                "this command sends raw units (the windowed upgrade uplink), which the CCSDS radio does not carry yet: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
+            ));
+        }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let (len, request) = self
             .ground

@@ -5,7 +5,8 @@
 //! On the CCSDS radio a received datagram is a piece of the uplink byte stream (the CLTU
 //! decoder keeps its place across datagrams) and the CFDP packets it completes are handed to
 //! the batches after the node is done with the datagram, at most [`CFDP_PER_DATAGRAM`] per
-//! datagram (the rest counted as dropped: the ground's CFDP retransmits them).
+//! datagram (the rest, and any longer than one TC frame's packet, counted as dropped: the
+//! ground's CFDP cuts its PDUs to one frame and retransmits what is lost).
 //!
 //! Avoids: the heap; any change to the unit path.
 
