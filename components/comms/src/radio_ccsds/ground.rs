@@ -2,7 +2,9 @@
 //! (type-AD, retransmitted as the CLCW and the timer ask; type-BC Set V(R) to start, Unlock
 //! for recovery), each (re)transmission SDLS-applied afresh under the ground's association
 //! and wrapped in a CLTU; TM frames come down through the frame synchroniser, SDLS
-//! ProcessSecurity (the ground's window), the CLCW to FOP-1, and the packet extractor.
+//! ProcessSecurity (the ground's window), the CLCW to FOP-1, and the packet extractor. A
+//! packet longer than one frame's [`MAX_TC_PACKET`] goes as segments (first, continuing,
+//! last), fed to FOP-1 one by one as its window allows.
 //!
 //! A FARM-1 lockout (FOP-1's LOCKOUT alert, from a CLCW) is recovered at once: Unlock, then
 //! Set V(R) to FOP-1's V(S) in the next CLTU, so both ends continue in step; the frames FOP-1

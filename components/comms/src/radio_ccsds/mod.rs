@@ -1,6 +1,7 @@
-//! The radio as a CCSDS space link (issue 19): the state the node keeps for it, and how one
-//! secured TC frame and one secured TM frame are laid out on it. [`crate::node`]'s
-//! `node/ccsds.rs` runs the bytes through it.
+//! The radio as a CCSDS space link (issue 19): its managed parameters ([`CcsdsConfig`]), the
+//! state the node keeps for it ([`CcsdsRadio`]), and the ground's end ([`GroundRadio`]).
+//! [`crate::node`]'s `node/ccsds.rs` runs the node's bytes through it; the field-by-field
+//! layout of a secured TC and TM frame is in `components/spacelink/README.md`.
 //!
 //! Uplink, bytes from the radio driver:
 //!
@@ -25,9 +26,10 @@
 //! burst that caused no telemetry still gets one idle frame, so the ground's FOP-1 sees the
 //! CLCW at once.
 //!
-//! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the per-association choice of suite (one suite for the link, from the caller),
-//! the set-ARSN resynchronisation over frames, the recovery-only mode over frames (TC frames
-//! are refused and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
+//! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the
+//! per-association choice of suite (one suite for the link, from the caller), the set-ARSN
+//! resynchronisation over frames, the recovery-only mode over frames (TC frames are refused
+//! and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
 //!
 //! Avoids: heap, a second window or counter, panics on any received byte.
 
