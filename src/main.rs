@@ -13,6 +13,7 @@ mod failure;
 mod ground;
 mod pd;
 mod provision;
+mod radio_link;
 mod run;
 mod run_qemu;
 mod server;

@@ -82,6 +82,11 @@ pub struct RadioArgs {
     /// Where the ground listens for downlink (uplink is taken only from this address)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
     ground: std::net::SocketAddr,
+    /// What the radio speaks: `units` (comms' secured units, one per datagram) or
+    /// `ccsds:SCID[,SUITE]` (CCSDS TC frames in CLTUs up, TM frames behind the ASM down, SDLS
+    /// with SUITE aes-256-gcm or hmac-sha-256, COP-1); the ground needs the same `--link`
+    #[arg(long, value_name = "units|ccsds:SCID[,SUITE]", default_value = "units")]
+    radio_link: crate::radio_link::RadioChoice,
     #[command(flatten)]
     serial: SerialArgs,
 }
@@ -175,6 +180,7 @@ impl RadioArgs {
             ("--radio-seed", self.radio_seed.to_string()),
             ("--radio-uplink", self.radio_uplink.to_string()),
             ("--ground", self.ground.to_string()),
+            ("--radio-link", self.radio_link.to_string()),
         ]
         .into_iter()
         .chain(self.serial.to_args())
@@ -200,6 +206,7 @@ impl RadioArgs {
                 )));
             }
         }
+        config.description = self.radio_link.description();
         config.ground = self.ground;
         config.radio_uplink = self.radio_uplink;
         config.radio_link.seed = self.radio_seed;

@@ -22,6 +22,8 @@ pub struct System {
     pub policy: Policy,
     /// The standby serial link's PPP settings (`[standby-link]`, else the defaults).
     pub standby: StandbyLink,
+    /// What the radio speaks (the `[link]` section; comms' units when absent).
+    pub radio_link: runtime::RadioLink,
 }
 
 /// `[standby-link]`: the addresses IPCP assigns, LCP echo liveness, and RFC 1661's Restart timer

@@ -20,6 +20,9 @@ pub struct RawSystem {
     pub policy: RawPolicy,
     /// The standby serial link's PPP settings (optional; defaults in `validate::standby`).
     pub standby_link: Option<S<RawStandbyLink>>,
+    /// What the radio speaks (absent: comms' units).
+    #[serde(default)]
+    pub link: Option<RawLink>,
 }
 
 /// `[standby-link]`: the standby serial line's PPP session as the node runs it.
@@ -269,4 +272,35 @@ pub struct RawDevice {
     pub source: String,
     #[serde(default)]
     pub summary: String,
+}
+
+/// What the radio (the primary ground link) speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRadio {
+    /// comms' own secured units.
+    Units,
+    /// The CCSDS space link.
+    Ccsds,
+}
+
+/// The SDLS suite of the CCSDS radio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RawSuite {
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+    #[serde(rename = "hmac-sha-256")]
+    HmacSha256,
+}
+
+/// The `[link]` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLink {
+    pub radio: S<RawRadio>,
+    pub spacecraft_id: Option<S<i64>>,
+    pub tc_virtual_channel: Option<S<i64>>,
+    pub tm_virtual_channel: Option<S<i64>>,
+    pub suite: Option<S<RawSuite>>,
+    pub tm_frame_length: Option<S<i64>>,
 }

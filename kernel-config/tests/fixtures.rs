@@ -39,6 +39,11 @@ const FIXTURES: &[&str] = &[
     "health-warn-after-fatal",
     "health-without-ping",
     "hold-with-limits",
+    "link-ccsds-without-scid",
+    "link-frame-length-range",
+    "link-key-for-units",
+    "link-scid-range",
+    "link-unknown-radio",
     "max-resets-range",
     "memory-not-page",
     "min-run-range",
@@ -163,6 +168,44 @@ fn standby_link_settings_are_read_from_the_description() {
             got.max_failure
         ),
         (1_000, 4, 3, 7)
+    );
+}
+
+/// `[link]`: absent means units; `radio = "ccsds"` takes the spacecraft id and defaults the
+/// rest (virtual channels 0, AES-256-GCM, 1,115-byte TM frames).
+#[test]
+fn the_link_section_selects_what_the_radio_speaks() {
+    use runtime::{CcsdsLink, LinkSuite, RadioLink};
+    let base = std::fs::read_to_string(dir().join("base-system.toml")).unwrap();
+    let with = |extra: &str| {
+        let text = format!("{base}\n{extra}");
+        load(&Source::new("link.toml", text), &read("base-board.toml"))
+            .unwrap_or_else(|d| panic!("{d}"))
+            .radio_link
+    };
+    assert_eq!(with(""), RadioLink::Units);
+    assert_eq!(with("[link]\nradio = \"units\"\n"), RadioLink::Units);
+    assert_eq!(
+        with("[link]\nradio = \"ccsds\"\nspacecraft-id = 0x1A5\n"),
+        RadioLink::Ccsds(CcsdsLink {
+            spacecraft_id: 0x1A5,
+            tc_virtual_channel: 0,
+            tm_virtual_channel: 0,
+            suite: LinkSuite::Aes256Gcm,
+            tm_frame_length: 1115,
+        })
+    );
+    assert_eq!(
+        with(
+            "[link]\nradio = \"ccsds\"\nspacecraft-id = 3\ntc-virtual-channel = 63\ntm-virtual-channel = 7\nsuite = \"hmac-sha-256\"\ntm-frame-length = 2044\n"
+        ),
+        RadioLink::Ccsds(CcsdsLink {
+            spacecraft_id: 3,
+            tc_virtual_channel: 63,
+            tm_virtual_channel: 7,
+            suite: LinkSuite::HmacSha256,
+            tm_frame_length: 2044,
+        })
     );
 }
 

@@ -86,14 +86,17 @@ impl<'a> Exchange<'a> {
         seq: u32,
         start: Instant,
     ) -> Result<Self, SignError> {
+        // A PDU (the segment, at most 64 bytes of CFDP header) in one space packet (6 bytes of
+        // header) must fit one uplink transmission: a unit, or a TC frame on the CCSDS radio.
+        let (max_packet, link_overhead) = session.packet_limits();
         let cfg = SenderConfig {
             local_id: GROUND_ENTITY,
             remote_id: NODE_ENTITY,
             id_width: ENTITY_ID_WIDTH,
-            segment_len: 1024,
+            segment_len: 1024.min(max_packet - 64 - 6),
             rate_bps: job.rate_bps,
-            // Space packet header, SDLS header and MAC around each PDU.
-            frame_overhead: 6 + comms::sdls::engine::OVERHEAD,
+            // Space packet header, and the link's own bytes around each PDU.
+            frame_overhead: 6 + link_overhead,
             ..SenderConfig::default()
         };
         let tx = Sender::new(cfg, seq, b"batch.snbc", file).map_err(|e| SignError::Timeout {

@@ -39,6 +39,7 @@ mod cosign;
 mod exchange;
 pub mod expiry;
 mod explain;
+pub mod frame_link;
 pub mod keyfile;
 pub mod keys;
 pub mod profile;
@@ -163,9 +164,15 @@ pub struct LinkArgs {
     /// Attempts before giving up (a retry is the same command, run at most once by the node)
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
-    /// The link: `radio`, or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim
-    /// board PATH is what `spacenode run` prints as "serial line, ground side at") [default: radio]
-    #[arg(long, value_name = "radio|serial:PATH[,BAUD]", default_value = "radio")]
+    /// The link: `radio` (units), `ccsds:SCID[,SUITE]` (the radio as a CCSDS space link, for a
+    /// node run with the same `--radio-link`; ping, status and other commands, not yet CFDP
+    /// transfers), or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim board PATH
+    /// is what `spacenode run` prints as "serial line, ground side at") [default: radio]
+    #[arg(
+        long,
+        value_name = "radio|ccsds:SCID[,SUITE]|serial:PATH[,BAUD]",
+        default_value = "radio"
+    )]
     link: serial_link::LinkChoice,
 }
 
@@ -250,6 +257,12 @@ impl LinkArgs {
         let via = match &self.link {
             serial_link::LinkChoice::Radio => {
                 format!("uplink {}, downlink {}", link.uplink, link.listen)
+            }
+            serial_link::LinkChoice::Ccsds(c) => {
+                format!(
+                    "uplink {}, downlink {}, CCSDS space link ({c})",
+                    link.uplink, link.listen
+                )
             }
             serial_link::LinkChoice::Serial { path, baud } => {
                 format!(

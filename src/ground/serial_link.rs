@@ -29,6 +29,8 @@ pub const DEFAULT_BAUD: u32 = 115_200;
 pub enum LinkChoice {
     /// The radio (UDP to the node's `--radio-uplink`).
     Radio,
+    /// The radio speaking the CCSDS space link (the node runs with the same `--radio-link`).
+    Ccsds(crate::radio_link::RadioChoice),
     /// The standby serial line at `path`, `baud` bits per second.
     Serial {
         /// Device path.
@@ -45,9 +47,12 @@ impl std::str::FromStr for LinkChoice {
         if s == "radio" {
             return Ok(LinkChoice::Radio);
         }
+        if s.starts_with("ccsds:") {
+            return s.parse().map(LinkChoice::Ccsds);
+        }
         let Some(rest) = s.strip_prefix("serial:") else {
             return Err(format!(
-                "unknown link {s:?}: use `radio` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
+                "unknown link {s:?}: use `radio`, `ccsds:SCID[,SUITE]` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
             ));
         };
         let (path, baud) = match rest.rsplit_once(',') {

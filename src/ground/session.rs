@@ -29,6 +29,7 @@
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
+use super::frame_link::FrameLink;
 use super::refusal::Refusal;
 use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
 use super::wire::Wire;
@@ -46,6 +47,8 @@ use comms::sdls::{MAX_UNIT_LEN, Provisioning};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod frames;
 
 /// Time allowed for PPP to come up on the standby line (LCP and IPCP: a few round trips, plus
 /// the node's 3 s Restart timer once if a frame is lost).
@@ -94,6 +97,9 @@ pub enum SessionError {
     /// The provisioning is unusable.
     #[error("provisioning: {0}")]
     Provisioning(String),
+    /// The command is not available on the link chosen.
+    #[error("{0}")]
+    NotOnThisLink(&'static str),
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
@@ -199,6 +205,9 @@ pub struct Session {
     pub refused_downlink: u32,
     /// The last event 0x0007 about this session's association, until the command loop looks.
     refusal: Option<Refusal>,
+    /// The radio as a CCSDS space link (`--link ccsds:`): packets go through FOP-1 in TC
+    /// frames instead of units.
+    frames: Option<FrameLink>,
 }
 
 fn state_err(path: &Path, what: impl std::fmt::Display) -> SessionError {
@@ -247,8 +256,19 @@ impl Session {
             .find(|s| s.spi == cfg.spi)
             .map_or(0, |s| s.tx_reserved.wrapping_add(1));
         ground.set_sequence_count((next & 0x3FFF) as u16);
+        let frames = match &cfg.link {
+            LinkChoice::Ccsds(c) => {
+                let ccsds = c.ccsds().ok_or_else(|| {
+                    SessionError::Provisioning("--link ccsds: without CCSDS parameters".into())
+                })?;
+                Some(FrameLink::new(ccsds, cfg.spi).map_err(|e| {
+                    SessionError::Provisioning(format!("the CCSDS radio link: {e}"))
+                })?)
+            }
+            _ => None,
+        };
         let wire = match &cfg.link {
-            LinkChoice::Radio => Wire::Radio {
+            LinkChoice::Radio | LinkChoice::Ccsds(_) => Wire::Radio {
                 sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
                     addr: cfg.listen,
                     source,
@@ -267,6 +287,7 @@ impl Session {
             ground,
             refused_downlink: 0,
             refusal: None,
+            frames,
         })
     }
 
@@ -315,6 +336,19 @@ impl Session {
         self.save()
     }
 
+    /// The longest space packet one uplink transmission carries, and the bytes the link adds
+    /// around it: a unit's SDLS header and MAC, or on the CCSDS radio a TC frame's headers,
+    /// SDLS fields and FECF (one packet per frame).
+    pub fn packet_limits(&self) -> (usize, usize) {
+        match self.frames {
+            Some(_) => (
+                comms::radio_ccsds::MAX_TC_PACKET,
+                comms::radio_ccsds::MAX_TC_FRAME - comms::radio_ccsds::MAX_TC_PACKET,
+            ),
+            None => (comms::sdls::MAX_DATA_LEN, comms::sdls::engine::OVERHEAD),
+        }
+    }
+
     /// The association commands go under.
     pub fn spi(&self) -> u16 {
         self.cfg.spi
@@ -327,13 +361,7 @@ impl Session {
     }
 
     fn save(&self) -> Result<(), SessionError> {
-        let states = persisted_states(&self.ground);
-        let mut buf = [0u8; MAX_STATE_LEN];
-        let n = state::encode(&states, &mut buf);
-        let path = self.cfg.state_dir.join(STATE_FILE);
-        let tmp = self.cfg.state_dir.join(format!("{STATE_FILE}.tmp"));
-        std::fs::write(&tmp, &buf[..n]).map_err(|e| state_err(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
+        save_states(&self.ground, &self.cfg.state_dir)
     }
 
     fn last_sent(&self) -> u64 {
@@ -352,6 +380,11 @@ impl Session {
                 return None;
             }
         };
+        self.open_tm(d)
+    }
+
+    /// Own one authenticated TM; note floors it reports.
+    fn open_tm(&mut self, d: comms::ground::Downlinked<'_>) -> Option<Tm> {
         let tm = Tm {
             service: d.tm.service,
             subservice: d.tm.subservice,
@@ -360,6 +393,28 @@ impl Session {
         };
         self.note_floors(&tm);
         Some(tm)
+    }
+
+    /// Waits up to `wait` for one authenticated TM from whichever link the session speaks.
+    fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
+        if self.frames.is_none() {
+            let mut buf = vec![0u8; 65_536];
+            return Ok(match self.wire.recv(&mut buf, wait)? {
+                Some(k) => self.open_unit(buf.get(..k).unwrap_or(&[])),
+                None => None,
+            });
+        }
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Some((spi, seq, packet)) = self.frame_packet(left)? else {
+                return Ok(None);
+            };
+            // A packet that is not PUS telemetry (CFDP) is not for a command's wait.
+            if let Ok(d) = Ground::open(spi, seq, &packet) {
+                return Ok(self.open_tm(d));
+            }
+        }
+        Ok(None)
     }
 
     fn note_floors(&mut self, tm: &Tm) {
@@ -432,6 +487,9 @@ impl Session {
         app_data: &[u8],
         attempts: u32,
     ) -> Result<Answer, SessionError> {
+        if self.frames.is_some() {
+            return self.run_frames(service, subservice, app_data, attempts);
+        }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let (len, request) = self
             .ground
@@ -476,45 +534,75 @@ impl Session {
                 let Some(tm) = self.open_unit(buf.get(..got).unwrap_or(&[])) else {
                     continue;
                 };
-                if let Some(r) = self.take_refusal() {
-                    if r.beyond {
-                        self.save()?;
-                        return Err(self.refused_error(r));
-                    }
-                    // Below the node's floor: the ground now sends above it; try again now.
-                    break;
-                }
-                match tm.verification {
-                    Some((rid, report)) if rid == request => {
-                        let done = Answer::is_final(&report);
-                        answer.reports.push(report);
-                        if done {
-                            answer.elapsed = start.elapsed();
-                            self.save()?;
-                            return Ok(answer);
-                        }
-                    }
-                    _ => answer.other.push(tm),
+                match self.absorb(tm, request, &mut answer, start)? {
+                    Step::Done => return Ok(answer),
+                    Step::Again => break,
+                    Step::Wait => {}
                 }
             }
         }
         self.save()?;
+        Err(self.unreachable(answer.attempts))
+    }
+
+    /// One TM while a command waits: its report (the answer is complete at a final one), or
+    /// something else it caused; a refusal of our sequence number ends the wait.
+    fn absorb(
+        &mut self,
+        tm: Tm,
+        request: RequestId,
+        answer: &mut Answer,
+        start: Instant,
+    ) -> Result<Step, SessionError> {
+        if let Some(r) = self.take_refusal() {
+            if r.beyond {
+                self.save()?;
+                return Err(self.refused_error(r));
+            }
+            // Below the node's floor: the ground now sends above it; try again now.
+            return Ok(Step::Again);
+        }
+        match tm.verification {
+            Some((rid, report)) if rid == request => {
+                let done = Answer::is_final(&report);
+                answer.reports.push(report);
+                if done {
+                    answer.elapsed = start.elapsed();
+                    self.save()?;
+                    return Ok(Step::Done);
+                }
+            }
+            _ => answer.other.push(tm),
+        }
+        Ok(Step::Wait)
+    }
+
+    /// The error for a command that got no final report.
+    fn unreachable(&self, attempts: u32) -> SessionError {
+        let alert = self.frames.as_ref().and_then(FrameLink::alert);
         let (via, hint) = match &self.cfg.link {
             LinkChoice::Radio => (
                 format!("at {} (listening on {})", self.cfg.node, self.cfg.listen),
                 "is `spacenode run` up, and are --node/--listen its --radio-uplink/--ground?",
+            ),
+            LinkChoice::Ccsds(c) => (
+                match alert {
+                    Some(a) => format!("at {} over the CCSDS radio ({c}; {a})", self.cfg.node),
+                    None => format!("at {} over the CCSDS radio ({c})", self.cfg.node),
+                },
+                "does the node run with the same `--radio-link`, and are --node/--listen its --radio-uplink/--ground?",
             ),
             LinkChoice::Serial { path, .. } => (
                 format!("over PPP on {}", path.display()),
                 "PPP is up but the node does not answer: is its comms running (see its log)?",
             ),
         };
-        Err(SessionError::Unreachable {
+        SessionError::Unreachable {
             via,
             hint,
-            attempts: answer.attempts,
+            attempts,
             timeout_ms: self.cfg.timeout.as_millis() as u64,
-        })
+        }
     }
 
     /// Resynchronise the association with the node (SDLS-EP's "set ARSN", TC 130,3): the TC
@@ -547,6 +635,12 @@ impl Session {
     /// Send one space packet that is not a PUS telecommand (a CFDP PDU) under the session's
     /// association, its ARSN saved first as for commands.
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
+        if self.frames.is_some() {
+            // FOP-1 retransmits a lost frame itself; a packet it cannot take in time is lost
+            // as a unit would be, and CFDP above recovers it.
+            self.submit_frame(packet, Instant::now() + self.cfg.timeout)?;
+            return Ok(());
+        }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let n = self
             .ground
@@ -566,15 +660,27 @@ impl Session {
         apid: u16,
         wait: Duration,
     ) -> Result<Option<Incoming>, SessionError> {
+        let is_apid = |p: &[u8]| match p {
+            [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
+            _ => false,
+        };
+        if self.frames.is_some() {
+            let Some((spi, seq, packet)) = self.frame_packet(wait)? else {
+                return Ok(None);
+            };
+            if is_apid(&packet) {
+                return Ok(Some(Incoming::Packet(packet)));
+            }
+            return Ok(Ground::open(spi, seq, &packet)
+                .ok()
+                .and_then(|d| self.open_tm(d))
+                .map(Incoming::Tm));
+        }
         let mut buf = vec![0u8; 65_536];
         let Some(k) = self.wire.recv(&mut buf, wait)? else {
             return Ok(None);
         };
         let unit = buf.get(..k).unwrap_or(&[]);
-        let is_apid = |p: &[u8]| match p {
-            [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
-            _ => false,
-        };
         let mut probe = self.ground.clone();
         match probe.downlink_packet(unit) {
             Ok((_, packet)) if is_apid(packet) => {
@@ -593,12 +699,20 @@ impl Session {
     /// A command unit built exactly as [`Session::command`] builds its first attempt (its ARSN
     /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
     /// genuine unit (a replay) and with a damaged one (a forgery).
+    /// Units are what the standby line and the units radio carry: on the CCSDS radio this is
+    /// refused (the windowed upgrade uplink and the demo's forgeries are not moved onto frames
+    /// yet), rather than sending units the node would never read.
     pub fn build_unit(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
     ) -> Result<(Vec<u8>, RequestId), SessionError> {
+        if self.frames.is_some() {
+            return Err(SessionError::NotOnThisLink(
+                "this command sends raw units (the windowed upgrade uplink), which the CCSDS radio does not carry yet: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
+            ));
+        }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let (len, request) = self
             .ground
@@ -640,16 +754,16 @@ impl Session {
 
     /// Wait up to `wait` for one authenticated TM (floors noted); `None` if none arrived.
     pub fn recv_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        let mut buf = vec![0u8; 65_536];
         let deadline = Instant::now() + wait;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.wire.recv(&mut buf, left)? {
-                Some(k) => {
-                    if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
-                        return Ok(Some(tm));
-                    }
-                }
-                None => break,
+            if left.is_zero() {
+                break;
+            }
+            if let Some(tm) = self.next_tm(left)? {
+                return Ok(Some(tm));
+            }
+            if self.frames.is_some() {
+                break;
             }
         }
         Ok(None)
@@ -670,6 +784,32 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// What a TM did to a command's wait.
+enum Step {
+    /// The final report arrived.
+    Done,
+    /// Our unit was refused below the node's floor: send the next attempt now.
+    Again,
+    /// Keep waiting.
+    Wait,
+}
+
+/// A failure of the CCSDS radio's ground end (FOP-1, SDLS, the socket, the state file).
+fn frame_error(e: String) -> SessionError {
+    SessionError::Io(std::io::Error::other(format!("CCSDS radio: {e}")))
+}
+
+/// Writes the ground's association states into `dir` (to a temporary file, then renamed).
+fn save_states(ground: &Ground, dir: &Path) -> Result<(), SessionError> {
+    let states = persisted_states(ground);
+    let mut buf = [0u8; MAX_STATE_LEN];
+    let n = state::encode(&states, &mut buf);
+    let path = dir.join(STATE_FILE);
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    std::fs::write(&tmp, &buf[..n]).map_err(|e| state_err(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
 }
 
 /// What the ground keeps of its associations: the engine's states, with each uplink reservation

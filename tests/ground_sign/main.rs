@@ -28,6 +28,7 @@
 #[allow(unused_imports)]
 mod support;
 
+mod ccsds;
 #[path = "../common/mod.rs"]
 mod common;
 mod failover;

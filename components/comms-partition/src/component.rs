@@ -39,6 +39,7 @@ use crate::bufs::{self, Buffers};
 use crate::flash_map::{keys_layout, sdls_layout};
 use crate::keys;
 use crate::links::{Links, TxStats};
+use crate::radio_mode::{self, CfdpHeld};
 use crate::routes::{self, Outlets};
 use crate::signer_watch::SignerWatch;
 use comms::link::FailoverConfig;
@@ -74,8 +75,11 @@ pub struct PdStats {
     pub radio_units: u64,
     /// Units taken from the serial line (PPP).
     pub serial_frames: u64,
-    /// Units refused by the security layer (either link).
+    /// Units (or TC frames on the CCSDS radio) refused by the security layer (either link).
     pub refused: u64,
+    /// CFDP packets from the CCSDS radio beyond [`crate::radio_mode::CFDP_PER_DATAGRAM`] in one
+    /// datagram, dropped (the ground's CFDP retransmits them).
+    pub cfdp_dropped: u64,
     /// Radio receive errors.
     pub radio_errors: u64,
     /// Calls that stopped on a budget and asked to be called again at once.
@@ -239,11 +243,12 @@ where
         }
     }
 
-    /// One radio unit; `None` when the radio is idle.
-    fn radio_once(&mut self, now: Now) -> Option<UnitOutcome> {
+    /// One radio datagram (a unit, or on the CCSDS radio a piece of the CLTU stream); `false`
+    /// when the radio is idle.
+    fn radio_once(&mut self, now: Now) -> bool {
         let n = match self.radio.try_recv(&mut *self.unit) {
             Ok(Some(n)) => n,
-            Ok(None) => return None,
+            Ok(None) => return false,
             Err(e) => {
                 self.stats.radio_errors += 1;
                 if self.stats.radio_errors.is_power_of_two() {
@@ -252,7 +257,7 @@ where
                         self.stats.radio_errors
                     );
                 }
-                return None;
+                return false;
             }
         };
         self.stats.radio_units += 1;
@@ -263,11 +268,41 @@ where
             stats: &mut self.tx,
         };
         let unit = self.unit.get(..n).unwrap_or(&[]);
+        if self.node.ccsds_radio().is_some() {
+            // Part of the CLTU stream: the node runs every frame it completes; CFDP after.
+            let refused_before = self
+                .node
+                .ccsds_radio()
+                .map_or(0, |r| r.stats().sdls_refused);
+            let mut held = CfdpHeld::new();
+            let (outlets, node) = (&mut self.outlets, &mut self.node);
+            node.on_radio_bytes(unit, now, outlets, &mut links, &mut |(o, buf)| {
+                held.keep(o, buf)
+            });
+            for (spi, packet) in held.packets() {
+                if let Some(b) = self.batches.as_mut() {
+                    b.on_packet(
+                        self.node.persist_mut().flash_mut(),
+                        spi,
+                        packet,
+                        since_boot(now),
+                    );
+                }
+            }
+            self.stats.cfdp_dropped += u64::from(held.dropped);
+            let refused = self
+                .node
+                .ccsds_radio()
+                .map_or(0, |r| r.stats().sdls_refused);
+            self.stats.refused += u64::from(refused.wrapping_sub(refused_before));
+            return true;
+        }
         let o = self
             .node
             .on_unit(LinkId::Primary, unit, now, &mut self.outlets, &mut links);
         cfdp_in(&mut self.node, &mut self.batches, o, unit, now);
-        Some(o)
+        self.note(o);
+        true
     }
 
     /// One standby-link unit; `None` when the line has no complete unit now. Frames the PPP
@@ -312,13 +347,11 @@ where
                 if radio_left == 0 {
                     return true;
                 }
-                match self.radio_once(now) {
-                    Some(o) => {
-                        radio_left -= 1;
-                        cx.count_in(1);
-                        self.note(o);
-                    }
-                    None => radio_idle = true,
+                if self.radio_once(now) {
+                    radio_left -= 1;
+                    cx.count_in(1);
+                } else {
+                    radio_idle = true;
                 }
             }
             if !serial_idle {
@@ -547,6 +580,7 @@ where
             unit,
             line: slot,
             events,
+            ccsds: ccsds_slot,
         } = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
         // differs from one start to the next, which is what loop and restart detection need.
@@ -601,6 +635,35 @@ where
             }
         };
         node.attach_event_log(events);
+        match radio_mode::radio_for(caps.radio_link()) {
+            Ok(None) => {}
+            Ok(Some(r)) => {
+                let c = *r.config();
+                let suite = match c.suite {
+                    comms::radio_ccsds::Suite::Aes256Gcm => "AES-256-GCM",
+                    comms::radio_ccsds::Suite::HmacSha256 => "HMAC-SHA-256",
+                };
+                log::info!(
+                    "radio: CCSDS space link, spacecraft {:#05x}, TC VC {}, TM VC {}, SDLS {suite}, {}-byte TM frames",
+                    c.scid,
+                    c.tc_vcid,
+                    c.tm_vcid,
+                    c.tm_frame_len
+                );
+                if node.recovering() {
+                    log::warn!(
+                        "radio: TC frames are refused in recovery-only mode; recover the link with units on the standby link"
+                    );
+                }
+                node.use_ccsds_radio(ccsds_slot.insert(r));
+            }
+            Err(e) => {
+                log::error!("radio: {e}");
+                return Err(InitError::Component(
+                    "the [link] section is unusable (see the log)",
+                ));
+            }
+        }
         node.set_signer_down(watch.down().is_some());
         node.set_signer_running(watch.running());
         let tm_spi = node.security().telemetry_spi();

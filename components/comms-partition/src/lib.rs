@@ -12,6 +12,7 @@
 //! | [`flash_map`] | the regions of `comms-flash` (SDLS state, sealed keys and inbox: first 64 KiB; CFDP: from 64 KiB) |
 //! | [`keys`] | the SDLS keys sealed on `comms-flash`, the provisioning inbox, the sim default |
 //! | [`links`] | the two ground links as the node's [`comms::node::Downlink`], PPP (`comms::standby`) on the serial line |
+//! | [`radio_mode`] | what the radio speaks (`[link]`): units, or the CCSDS space link |
 //! | [`routes`] | the routing table from the send capabilities the partition was granted |
 //! | [`batches`] | CFDP in the partition: batch files up, to the signer, result files down |
 //! | [`intake`] | batch intake: one received batch file to sign requests, responses to one result file |
@@ -30,6 +31,7 @@ pub mod flash_map;
 pub mod intake;
 pub mod keys;
 pub mod links;
+pub mod radio_mode;
 pub mod routes;
 pub mod signer_watch;
 pub mod standby_settings;

@@ -148,6 +148,23 @@ impl Ground {
         out: &mut [u8],
     ) -> Result<(usize, RequestId), GroundError> {
         let mut packet = [0u8; MAX_DATA_LEN];
+        let (n, rid) = self.telecommand(service, subservice, source_id, app_data, &mut packet)?;
+        let packet = packet.get(..n).unwrap_or(&[]);
+        let len = self.wrap(spi, packet, out)?;
+        Ok((len, rid))
+    }
+
+    /// Build a TC space packet into `out`, unsecured (for a transfer frame that SDLS secures,
+    /// [`crate::radio_ccsds::GroundRadio`]); returns (packet length, request ID). Advances the
+    /// TC sequence count.
+    pub fn telecommand(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        source_id: u16,
+        app_data: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, RequestId), GroundError> {
         let n = tc::build(
             &TcSpec {
                 apid: self.apid,
@@ -158,13 +175,14 @@ impl Ground {
                 ack: Ack::ALL,
                 app_data,
             },
-            &mut packet,
+            out,
         )?;
-        let packet = packet.get(..n).unwrap_or(&[]);
-        let rid = RequestId::from_packet(packet).unwrap_or_default();
-        let len = self.wrap(spi, packet, out)?;
+        let rid = out
+            .get(..n)
+            .and_then(RequestId::from_packet)
+            .unwrap_or_default();
         self.seq = (self.seq + 1) & 0x3FFF;
-        Ok((len, rid))
+        Ok((n, rid))
     }
 
     /// Wrap an already built packet (a retransmission reuses the same packet bytes).
@@ -182,17 +200,29 @@ impl Ground {
     /// Verify and open a downlink unit.
     pub fn downlink<'a>(&mut self, unit: &'a [u8]) -> Result<Downlinked<'a>, GroundError> {
         let v = self.engine.process(unit, &mut self.scratch)?;
-        let tm = tm::parse(v.data)?;
+        Self::open(v.spi, v.arsn, v.data)
+    }
+
+    /// Open an authenticated telemetry packet that came under `spi` with sequence number
+    /// `arsn` (a unit's, or a TM transfer frame's, [`crate::radio_ccsds::GroundRadio`]).
+    pub fn open(spi: u16, arsn: u64, packet: &[u8]) -> Result<Downlinked<'_>, GroundError> {
+        let tm = tm::parse(packet)?;
         let verification = if tm.service == ST_VERIFICATION {
             verification::decode(tm.subservice, tm.source).ok()
         } else {
             None
         };
         Ok(Downlinked {
-            spi: v.spi,
-            arsn: v.arsn,
+            spi,
+            arsn,
             tm,
             verification,
         })
+    }
+
+    /// The security engine and its scratch persistence, for the CCSDS radio's frames
+    /// ([`crate::radio_ccsds::GroundRadio`]).
+    pub(crate) fn engine_mut(&mut self) -> (&mut SecurityEngine, &mut MemoryPersist) {
+        (&mut self.engine, &mut self.scratch)
     }
 }

@@ -10,6 +10,9 @@
 //! - [`router`]: the command catalogue and the routing table derived from the system description.
 //! - [`dedup`]: a retransmitted command runs once and gets its reports again.
 //! - [`standby`]: the standby serial link: SDLS units in UDP over IPv4 over PPP.
+//! - [`radio_ccsds`]: the radio as a CCSDS space link (CLTU/TC frames/FARM-1 up, TM frames with
+//!   the CLCW down, SDLS in the frames under the engine's associations; FOP-1 on the ground),
+//!   when the system description's `[link]` section asks for it.
 //! - [`link`]: link statistics and primary/standby failover with hysteresis.
 //! - [`node`]: the node side tying them together.
 //! - [`ground`]: the ground side, reusing the same framing, security and packet code.
@@ -33,6 +36,7 @@ pub mod host;
 pub mod link;
 pub mod node;
 pub mod pus;
+pub mod radio_ccsds;
 pub mod router;
 pub mod sdls;
 pub mod standby;

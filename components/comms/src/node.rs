@@ -39,9 +39,11 @@
 //! The node is split by concept: `interface` (what the caller provides and gets back),
 //! `uplink` (one unit in: security, parsing, routing), `local` (commands comms runs itself),
 //! `forward` (commands forwarded to a component and their completion), `telemetry` (every TM
-//! out, periodic events), `admin` and `control` (above).
+//! out, periodic events), `admin` and `control` (above), `ccsds` (the radio as a CCSDS space
+//! link, [`crate::radio_ccsds`]).
 
 mod admin;
+mod ccsds;
 mod control;
 mod forward;
 mod interface;
@@ -61,6 +63,7 @@ use crate::router::RouteTable;
 use crate::sdls::engine::BootError;
 use crate::sdls::{Provisioning, SecurityEngine, StatePersist};
 
+pub use ccsds::FrameSeen;
 pub use interface::{Downlink, ForwardError, Forwarder, Now, Outbound, UnitOutcome};
 
 /// The node's APID on the sim board and in the ground tool's default (PUS-C, 11 bits).
@@ -173,6 +176,10 @@ pub struct Node<P: StatePersist> {
     /// lends for the life of the process ([`Node::attach_event_log`]), kept off the partition's
     /// small stack where the node lives.
     events: Option<&'static mut crate::pus::event_log::EventLog>,
+    /// The radio on the CCSDS space link (`node/ccsds.rs`); `None`: the radio carries units.
+    /// Held by reference: the caller keeps the state (a few KiB) in static memory, not in the
+    /// node a partition moves around on its stack.
+    ccsds: Option<&'static mut crate::radio_ccsds::CcsdsRadio>,
 }
 
 /// The routing token comms puts in every `sign-request` of batch `batch`.
@@ -222,6 +229,7 @@ impl<P: StatePersist> Node<P> {
             recovery: None,
             events: None,
             standby_ppp: None,
+            ccsds: None,
         })
     }
 

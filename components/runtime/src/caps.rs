@@ -22,7 +22,9 @@
 //!   `setvar`-style patched variable), so in both cases it exists before any component code runs
 //!   and no other partition sees it;
 //! - the **node mode** ([`CapSet::node_mode`]): normal, or safe mode (the reset cap was passed
-//!   and only the `safe-mode` components were started).
+//!   and only the `safe-mode` components were started);
+//! - what the **radio speaks** ([`CapSet::radio_link`]), from the description's `[link]`
+//!   section (comms' units unless the board says otherwise).
 //!
 //! Avoids: the heap (a fixed table of [`MAX_CAPS`] entries), global state, and any way to make
 //! a capability from a name, a number or an address.
@@ -121,6 +123,7 @@ pub struct CapSet {
     seed: Option<[u8; SEED_LEN]>,
     mode: NodeMode,
     booted_before: bool,
+    radio_link: crate::RadioLink,
     peers: heapless::Vec<(&'static str, ComponentId), MAX_CAPS>,
 }
 
@@ -143,6 +146,7 @@ impl CapSetBuilder {
                 seed: None,
                 mode: NodeMode::Normal,
                 booted_before: false,
+                radio_link: crate::RadioLink::Units,
                 peers: heapless::Vec::new(),
             },
         }
@@ -162,6 +166,11 @@ impl CapSetBuilder {
     /// called).
     pub fn booted_before(&mut self, booted_before: bool) {
         self.set.booted_before = booted_before;
+    }
+
+    /// Tells the component what the radio speaks (comms' units if never called).
+    pub fn radio_link(&mut self, link: crate::RadioLink) {
+        self.set.radio_link = link;
     }
 
     /// Tells the component which component is at the other end of channel `channel` (its id in
@@ -251,6 +260,11 @@ impl CapSet {
     /// node was lost (erased, worn out), not never used, and must not be taken for new.
     pub fn booted_before(&self) -> bool {
         self.booted_before
+    }
+
+    /// What the radio speaks, from the description's `[link]` section.
+    pub fn radio_link(&self) -> crate::RadioLink {
+        self.radio_link
     }
 
     /// The component at the other end of channel `channel`, if the board said

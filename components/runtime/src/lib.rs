@@ -26,6 +26,7 @@ pub mod event_loop;
 pub mod heartbeat;
 pub mod idle;
 pub mod notify_set;
+pub mod radio_link;
 
 pub use backend::{WaitBackend, WaitError};
 pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS, SEED_LEN};
@@ -35,6 +36,7 @@ pub use event_loop::{RunError, run};
 pub use heartbeat::Heartbeat;
 pub use idle::Idle;
 pub use notify_set::{NotifySet, Source};
+pub use radio_link::{CcsdsLink, LinkSuite, RadioLink};
 
 /// A sending endpoint as components hold it: signals the receiver through the board's
 /// notification object.

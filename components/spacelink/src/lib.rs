@@ -15,11 +15,9 @@
 //! - [`sdls`]: SDLS (355.0) security header and trailer inside TC and TM frames, AES-256-GCM and
 //!   HMAC-SHA-256 per security association, the authentication mask, the anti-replay window.
 //!
-//! NOT WIRED IN YET: comms, the ground tools and the demo still speak the node's own unit format
-//! (SPI, sequence number, one space packet, HMAC-SHA3 tag over UDP or HDLC). Moving them onto
-//! these layers (FOP-1 into the ground tools, SDLS associations from the provisioning with
-//! their counters reserved on flash) is the next step of issue 19; nothing in the node uses
-//! this crate yet.
+//! Used by `comms::radio_ccsds` (the node's and the ground's ends of the radio as a CCSDS
+//! space link, chosen by the system description's `[link]` section); the default radio, the
+//! demo and the benchmarks still speak comms' own unit format.
 //!
 //! Not here: the optional TC randomiser of 231.0, the other codes of 131.0 (convolutional,
 //! Reed-Solomon, turbo, LDPC), a sync search at bit (not byte) offsets, TM secondary headers.

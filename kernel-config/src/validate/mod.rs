@@ -2,8 +2,9 @@
 //! reporting all problems at once, each with file:line:col and a fix. Policy rules are checked by
 //! `policy` once the structure is sound. One file per concept: [`parse`] (TOML to raw shapes,
 //! bounded input), [`checker`] (the diagnostic collector and its shared checks), [`board`],
-//! [`limits`] (the counts the code that consumes a description can hold), [`component`],
-//! [`channel`], [`standby`] (the standby link's PPP settings) and [`system`] (the whole-description rules). This module does no I/O, and every
+//! [`limits`] (the counts the code that consumes a description can hold), [`link`] (what the
+//! radio speaks), [`component`], [`channel`], [`standby`] (the standby link's PPP settings) and
+//! [`system`] (the whole-description rules). This module does no I/O, and every
 //! check is linear in the size of the description.
 
 mod board;
@@ -11,6 +12,7 @@ mod channel;
 pub(crate) mod checker;
 mod component;
 pub mod limits;
+mod link;
 mod parse;
 mod standby;
 mod system;

@@ -175,6 +175,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
     } as u32;
     let standby = super::standby::standby(&mut c, raw.standby_link.as_ref());
     let policy = crate::policy::resolve(&mut c, &raw.policy, &components, &board);
+    let radio_link = super::link::link(&mut c, raw.link.as_ref());
     let system = System {
         name,
         summary: raw.system.summary.clone(),
@@ -185,6 +186,7 @@ pub fn load_system(src: &Source, board: Board) -> Result<System, Diagnostics> {
         channels,
         policy,
         standby,
+        radio_link,
     };
     if c.diags.is_empty() {
         crate::policy::check(&mut c, &raw, &system);

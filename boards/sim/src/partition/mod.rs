@@ -184,6 +184,7 @@ impl Partition {
         caps.seed(block.seed);
         caps.node_mode(block.node_mode);
         caps.booted_before(block.booted_before);
+        caps.radio_link(system.radio_link);
         let granted = Assembly::new(system, me.id, caps).take_grants()?;
         let keep = granted.table.kept_fds();
         sandbox::close_all_but(&keep)?;

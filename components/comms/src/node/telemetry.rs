@@ -187,13 +187,18 @@ impl<P: StatePersist> Node<P> {
     /// association `spi` on the link of the unit being answered, else the active link. Dropped if it cannot be protected (counted by the
     /// security engine when persistence fails).
     pub fn send_packet(&mut self, spi: u16, packet: &[u8], down: &mut impl Downlink) {
+        let link = self.reply_link.unwrap_or_else(|| self.links.active());
+        if link == LinkId::Primary && self.ccsds.is_some() {
+            self.send_frames(spi, packet, down);
+            self.links.on_tx(link);
+            return;
+        }
         let mut unit_buf = [0u8; MAX_UNIT_LEN];
         if let Ok(len) = self
             .engine
             .protect(spi, packet, &mut unit_buf, &mut self.persist)
             && let Some(unit) = unit_buf.get(..len)
         {
-            let link = self.reply_link.unwrap_or_else(|| self.links.active());
             down.send(link, unit);
             self.links.on_tx(link);
         }

@@ -63,24 +63,52 @@ impl<P: StatePersist> Node<P> {
         let verified = match processed {
             Ok(v) => v,
             Err(e) => {
-                let kind = match e {
-                    UplinkReject::Replay { spi, arsn } => {
-                        self.sequence_refused(spi, arsn, false, now, down);
-                        RxError::Duplicate
-                    }
-                    UplinkReject::OutsideWindow { spi, arsn } => {
-                        self.sequence_refused(spi, arsn, true, now, down);
-                        RxError::Duplicate
-                    }
-                    UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
-                        RxError::Unauthenticated
-                    }
-                    _ => RxError::Auth,
-                };
-                self.links.on_rx_error(link, kind, now.mono);
+                self.security_refused(link, e, now, down);
                 return UnitOutcome::Refused(e);
             }
         };
+        self.deliver(link, unit, verified, now, fwd, down)
+    }
+
+    /// A unit or frame the security layer refused on `link`: counted against the link (never
+    /// moving its state), and, for an authenticated one refused for its sequence number, the
+    /// rate-limited event 0x0007. No other answer.
+    pub(super) fn security_refused(
+        &mut self,
+        link: LinkId,
+        e: UplinkReject,
+        now: Now,
+        down: &mut impl Downlink,
+    ) {
+        let kind = match e {
+            UplinkReject::Replay { spi, arsn } => {
+                self.sequence_refused(spi, arsn, false, now, down);
+                RxError::Duplicate
+            }
+            UplinkReject::OutsideWindow { spi, arsn } => {
+                self.sequence_refused(spi, arsn, true, now, down);
+                RxError::Duplicate
+            }
+            UplinkReject::Malformed { .. } | UplinkReject::UnknownSpi(_) => {
+                RxError::Unauthenticated
+            }
+            _ => RxError::Auth,
+        };
+        self.links.on_rx_error(link, kind, now.mono);
+    }
+
+    /// Everything after security for one authenticated packet (`verified.data`, inside
+    /// `unit`: a unit, or a TC frame's buffer on the CCSDS radio): link health, CFDP hand-off,
+    /// PUS parsing and the command.
+    pub(super) fn deliver(
+        &mut self,
+        link: LinkId,
+        unit: &[u8],
+        verified: crate::sdls::Verified<'_>,
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+    ) -> UnitOutcome {
         self.links.on_rx_ok(link, now.mono);
         if let crate::sdls::window::SeqVerdict::Gap { skipped } = verified.verdict {
             self.links.on_gap(link, skipped, now.mono);
@@ -275,8 +303,8 @@ fn cfdp_outcome(
             u32::from(spi),
         )));
     }
-    // A verified unit is SDLS header ‖ packet ‖ MAC: the packet starts after the header.
-    let start = crate::sdls::engine::HEADER_LEN;
+    // The packet lies inside `unit` (after a unit's SDLS header, or a TC frame's headers).
+    let start = (data.as_ptr() as usize).checked_sub(unit.as_ptr() as usize)?;
     let same = unit
         .get(start..start + data.len())
         .is_some_and(|p| core::ptr::eq(p, data));

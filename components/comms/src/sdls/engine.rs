@@ -49,7 +49,10 @@ use super::sealed::MAX_FILE_LEN;
 use super::state::{self, KeySaveError, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
 use super::window::{ReplayWindow, SeqVerdict};
 
+mod frames;
 mod keyset;
+
+pub use frames::{FrameChannel, frame_reject};
 
 /// Security header length: SPI + ARSN.
 pub const HEADER_LEN: usize = 10;
@@ -179,6 +182,9 @@ pub enum ProtectError {
     /// MAC failure.
     #[error("MAC failure")]
     Mac,
+    /// The association cannot secure a transfer frame on this channel ([`crate::radio_ccsds`]).
+    #[error("{0}")]
+    Frame(spacelink::sdls::SdlsError),
 }
 
 /// Why a security management command was refused.
@@ -617,21 +623,26 @@ impl SecurityEngine {
         floor: Floor,
     ) -> Result<Verified<'a>, UplinkReject> {
         let r = self.process_inner(unit, persist, floor);
+        self.count(r.as_ref().err());
+        r
+    }
+
+    /// Counts one received unit or frame: accepted (`None`) or under its refusal.
+    fn count(&mut self, refused: Option<&UplinkReject>) {
         let c = &mut self.counters;
-        let counter = match r {
-            Ok(_) => &mut c.accepted,
-            Err(UplinkReject::Malformed { .. }) => &mut c.malformed,
+        let counter = match refused {
+            None => &mut c.accepted,
+            Some(UplinkReject::Malformed { .. }) => &mut c.malformed,
             // A key not active is as unusable as no key.
-            Err(UplinkReject::UnknownSpi(_)) | Err(UplinkReject::KeyNotActive { .. }) => {
+            Some(UplinkReject::UnknownSpi(_)) | Some(UplinkReject::KeyNotActive { .. }) => {
                 &mut c.unknown_spi
             }
-            Err(UplinkReject::BadMac { .. }) | Err(UplinkReject::Mac) => &mut c.bad_mac,
-            Err(UplinkReject::Replay { .. }) => &mut c.replayed,
-            Err(UplinkReject::OutsideWindow { .. }) => &mut c.outside_window,
-            Err(UplinkReject::PersistFailed { .. }) => &mut c.persist_failures,
+            Some(UplinkReject::BadMac { .. }) | Some(UplinkReject::Mac) => &mut c.bad_mac,
+            Some(UplinkReject::Replay { .. }) => &mut c.replayed,
+            Some(UplinkReject::OutsideWindow { .. }) => &mut c.outside_window,
+            Some(UplinkReject::PersistFailed { .. }) => &mut c.persist_failures,
         };
         *counter = counter.wrapping_add(1);
-        r
     }
 
     fn process_inner<'a, P: StatePersist>(
@@ -681,6 +692,29 @@ impl SecurityEngine {
                 data,
             });
         }
+        let (verdict, permissions) = self.accept_seq(spi, arsn, persist, floor)?;
+        Ok(Verified {
+            spi,
+            arsn,
+            verdict,
+            permissions,
+            data,
+        })
+    }
+
+    /// Steps 4 and 5 of ProcessSecurity for an authenticated ARSN of association `spi`: the
+    /// window check, the reservation on flash, and the window moved. Shared by units and by
+    /// TC transfer frames ([`crate::radio_ccsds`]), so both links and both formats move one
+    /// window per association.
+    fn accept_seq<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        arsn: u64,
+        persist: &mut P,
+        floor: Floor,
+    ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
+        let role = self.role;
+        let sa = self.find(spi).ok_or(UplinkReject::UnknownSpi(spi))?;
         let verdict = sa.rx.check(arsn);
         match verdict {
             SeqVerdict::Replay => return Err(UplinkReject::Replay { spi, arsn }),
@@ -706,13 +740,7 @@ impl SecurityEngine {
                 sa.rx_reserved = sa.rx.last();
             }
         }
-        Ok(Verified {
-            spi,
-            arsn,
-            verdict,
-            permissions,
-            data,
-        })
+        Ok((verdict, permissions))
     }
 
     /// ApplySecurity: wrap `data` (one space packet) for association `spi` into `out`,
@@ -734,6 +762,29 @@ impl SecurityEngine {
                 needed,
             });
         }
+        let t = self.take_tx(spi, persist)?;
+        let role = self.role;
+        let sa = self.find_mut(spi).ok_or(ProtectError::UnknownSpi(spi))?;
+        let key = match role {
+            Role::Node => &sa.down,
+            Role::Ground => &sa.up,
+        };
+        let (head, rest) = out.split_at_mut(HEADER_LEN);
+        head[0..2].copy_from_slice(&spi.to_be_bytes());
+        head[2..10].copy_from_slice(&t.to_be_bytes());
+        let (payload, trailer) = rest.split_at_mut(data.len());
+        payload.copy_from_slice(data);
+        let tag = mac::mac(key, &[head, payload]).map_err(|_| ProtectError::Mac)?;
+        trailer[..MAC_LEN].copy_from_slice(&tag);
+        self.counters.sent = self.counters.sent.wrapping_add(1);
+        Ok(needed)
+    }
+
+    /// Takes the next downlink (node) or uplink (ground) ARSN of association `spi`, after
+    /// committing a new reservation to flash when it passes the persisted one (node). Shared
+    /// by units and TM/TC transfer frames ([`crate::radio_ccsds`]): one counter per
+    /// association, whatever carries it.
+    fn take_tx<P: StatePersist>(&mut self, spi: u16, persist: &mut P) -> Result<u64, ProtectError> {
         let role = self.role;
         let block = self.block;
         let sa = self.find(spi).ok_or(ProtectError::UnknownSpi(spi))?;
@@ -759,23 +810,11 @@ impl SecurityEngine {
             }
         }
         let sa = self.find_mut(spi).ok_or(ProtectError::UnknownSpi(spi))?;
-        let key = match role {
-            Role::Node => &sa.down,
-            Role::Ground => &sa.up,
-        };
-        let (head, rest) = out.split_at_mut(HEADER_LEN);
-        head[0..2].copy_from_slice(&spi.to_be_bytes());
-        head[2..10].copy_from_slice(&t.to_be_bytes());
-        let (payload, trailer) = rest.split_at_mut(data.len());
-        payload.copy_from_slice(data);
-        let tag = mac::mac(key, &[head, payload]).map_err(|_| ProtectError::Mac)?;
-        trailer[..MAC_LEN].copy_from_slice(&tag);
         sa.tx_next = t + 1;
         if role == Role::Ground {
             sa.tx_reserved = t;
         }
-        self.counters.sent = self.counters.sent.wrapping_add(1);
-        Ok(needed)
+        Ok(t)
     }
 
     /// Rotate association `spi` to key epoch `epoch` (must rise). Persisted before it takes

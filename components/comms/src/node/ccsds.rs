@@ -1,0 +1,344 @@
+//! The node on the CCSDS radio ([`crate::radio_ccsds`]): CLTUs in, TC frames through SDLS
+//! (the engine's lent associations) and FARM-1, each packet into the same handling as a unit's
+//! ([`Node::deliver`]); packets out as SDLS-secured TM frames with the CLCW, behind the ASM and
+//! randomised.
+//!
+//! Refusals are answered as a unit's are: nothing for a frame SDLS refuses (counted, and an
+//! authenticated frame refused for its sequence number raises the rate-limited event 0x0007),
+//! nothing from FARM-1 but the CLCW, which every TM frame carries.
+//!
+//! Avoids: heap; a buffer per received byte (one CLTU buffer per call).
+
+use protocol::LinkId;
+use spacelink::farm::FarmAction;
+use spacelink::packets::declared_len;
+use spacelink::sdls::{self, SecurityAssociation};
+use spacelink::tc::{self, SeqFlags};
+use spacelink::tm::FHP_IDLE;
+
+use crate::link::RxError;
+use crate::radio_ccsds::{CcsdsRadio, MAX_CLTU_DATA, MAX_TM_FRAME, TC_LAYOUT, TcRefusal};
+use crate::sdls::engine::frame_reject;
+use crate::sdls::{MAX_DATA_LEN, StatePersist, UplinkReject, Verified};
+
+use super::{Downlink, Forwarder, Node, Now, UnitOutcome};
+
+/// What became of one TC frame whose data was handed up: the outcome, and the frame buffer a
+/// [`UnitOutcome::Cfdp`]'s offsets refer to.
+pub type FrameSeen<'a> = (UnitOutcome, &'a [u8]);
+
+impl<P: StatePersist> Node<P> {
+    /// Put the radio (the primary link) on the CCSDS space link: from now on its received
+    /// bytes go to [`Node::on_radio_bytes`] and every packet sent on it goes down in TM frames.
+    /// The state stays where the caller put it (static memory in a partition).
+    pub fn use_ccsds_radio(&mut self, radio: &'static mut CcsdsRadio) {
+        self.ccsds = Some(radio);
+    }
+
+    /// The CCSDS radio's state, if the radio speaks it.
+    pub fn ccsds_radio(&self) -> Option<&CcsdsRadio> {
+        self.ccsds.as_deref()
+    }
+
+    /// Bytes received from the radio (any split: the CLTU decoder keeps its place between
+    /// calls). `seen` is called for each TC frame whose packet was handed up. Does nothing if
+    /// the radio is not on the CCSDS link.
+    pub fn on_radio_bytes(
+        &mut self,
+        bytes: &[u8],
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+        seen: &mut impl FnMut(FrameSeen<'_>),
+    ) {
+        let mut buf = [0u8; MAX_CLTU_DATA];
+        let mut frames = 0u32;
+        let mut tm_before = None;
+        for &b in bytes {
+            let Some(radio) = self.ccsds.as_mut() else {
+                return;
+            };
+            tm_before.get_or_insert(radio.stats.tm_frames);
+            let Some(cltu) = radio.cltu.push(b) else {
+                continue;
+            };
+            let n = cltu.data.len().min(MAX_CLTU_DATA);
+            buf[..n].copy_from_slice(&cltu.data[..n]);
+            frames += self.on_cltu(&mut buf[..n], now, fwd, down, seen);
+        }
+        let Some(radio) = self.ccsds.as_ref() else {
+            return;
+        };
+        if frames > 0 && tm_before == Some(radio.stats.tm_frames) {
+            self.send_idle_frame(down);
+        }
+    }
+
+    /// The TC frames of one CLTU's data (then fill); returns how many were authenticated.
+    fn on_cltu(
+        &mut self,
+        data: &mut [u8],
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+        seen: &mut impl FnMut(FrameSeen<'_>),
+    ) -> u32 {
+        let mut at = 0;
+        let (mut frames, mut authentic) = (0, 0);
+        while let Some(rest) = data.get_mut(at..) {
+            let len = match tc::parse(rest, TC_LAYOUT) {
+                Ok((_, after)) => rest.len() - after.len(),
+                Err(_) => {
+                    // The first frame unreadable: a damaged CLTU; after frames: the fill.
+                    if frames == 0 {
+                        self.links
+                            .on_rx_error(LinkId::Primary, RxError::Crc, now.mono);
+                    }
+                    break;
+                }
+            };
+            let Some(frame) = rest.get_mut(..len) else {
+                break;
+            };
+            authentic += u32::from(self.on_tc_frame(frame, now, fwd, down, seen));
+            frames += 1;
+            at += len;
+        }
+        authentic
+    }
+
+    /// One parsed TC frame: SDLS, the shared window, FARM-1, then the packet. Returns
+    /// whether it was authentic (so the node may answer with the CLCW).
+    fn on_tc_frame(
+        &mut self,
+        frame: &mut [u8],
+        now: Now,
+        fwd: &mut impl Forwarder,
+        down: &mut impl Downlink,
+        seen: &mut impl FnMut(FrameSeen<'_>),
+    ) -> bool {
+        let Some(cfg) = self.ccsds.as_ref().map(|r| r.cfg) else {
+            return false;
+        };
+        if self.recovery.is_some() {
+            // The floors are lost: a frame cannot be judged against a window (and the lent
+            // association would refuse every real sequence number). Units on the standby link
+            // carry the recovery.
+            if let Some(radio) = self.ccsds.as_mut() {
+                radio.stats.recovery_refused = radio.stats.recovery_refused.wrapping_add(1);
+            }
+            return false;
+        }
+        // The SPI follows the primary header and, except in a type-BC frame, the segment
+        // header; the frame parsed, so these bytes exist.
+        let bc = frame.first().is_some_and(|b| b & 0x10 != 0);
+        let off = tc::HEADER_LEN + usize::from(!bc);
+        let spi = match frame.get(off..off + 2) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => {
+                self.frame_refused(UplinkReject::Malformed { len: frame.len() }, now, down);
+                return false;
+            }
+        };
+        let mut sa: SecurityAssociation = match self.engine.frame_rx_sa(spi, cfg.tc_channel()) {
+            Some(Ok(sa)) => sa,
+            Some(Err(_)) => {
+                self.frame_refused(UplinkReject::Malformed { len: frame.len() }, now, down);
+                return false;
+            }
+            None => {
+                self.frame_refused(UplinkReject::UnknownSpi(spi), now, down);
+                return false;
+            }
+        };
+        let len = frame.len();
+        let base = frame.as_ptr() as usize;
+        let (secured, _) = match sdls::process_tc(core::slice::from_mut(&mut sa), frame, TC_LAYOUT)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.frame_refused(frame_reject(&e, len), now, down);
+                return false;
+            }
+        };
+        let (verdict, permissions) =
+            match self
+                .engine
+                .accept_frame(spi, secured.seq, &mut self.persist)
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    self.frame_refused_counted(e, now, down);
+                    return false;
+                }
+            };
+        let seq = secured.seq;
+        let Some(radio) = self.ccsds.as_mut() else {
+            return true;
+        };
+        let action = radio.farm.frame(&secured.frame, true);
+        let data = secured.frame.data;
+        // A whole packet stays in the frame buffer; a packet joined from segments is copied
+        // out of the reassembler here, so that the node is free to handle it.
+        let mut joined = [0u8; MAX_DATA_LEN];
+        let up = match action {
+            FarmAction::AcceptData => match secured.frame.segment.map(|s| s.flags) {
+                None | Some(SeqFlags::Unsegmented) => match one_packet(&secured.frame) {
+                    Ok(()) => Up::Frame((data.as_ptr() as usize).wrapping_sub(base), data.len()),
+                    Err(_) => {
+                        radio.stats.bad_data = radio.stats.bad_data.wrapping_add(1);
+                        Up::Nothing
+                    }
+                },
+                Some(flags) => match radio.join(spi, flags, data, &mut joined) {
+                    Some(n) => Up::Joined(n),
+                    None => Up::Nothing,
+                },
+            },
+            FarmAction::AcceptControl => Up::Nothing,
+            FarmAction::Discard(_) => {
+                radio.stats.farm_discarded = radio.stats.farm_discarded.wrapping_add(1);
+                Up::Nothing
+            }
+        };
+        let frame: &[u8] = frame;
+        let (unit, packet) = match up {
+            Up::Frame(start, n) => (frame, frame.get(start..start + n)),
+            Up::Joined(n) => (&joined[..], joined.get(..n)),
+            Up::Nothing => (frame, None),
+        };
+        match packet {
+            Some(data) => {
+                let verified = Verified {
+                    spi,
+                    arsn: seq,
+                    verdict,
+                    permissions,
+                    data,
+                };
+                let outer = self.reply_link.replace(LinkId::Primary);
+                let o = self.deliver(LinkId::Primary, unit, verified, now, fwd, down);
+                self.reply_link = outer;
+                seen((o, unit));
+            }
+            // Authenticated traffic keeps the link up, whatever FARM-1 made of it.
+            None => self.links.on_rx_ok(LinkId::Primary, now.mono),
+        }
+        true
+    }
+
+    /// A frame refused before the engine counted it: count it, then as below.
+    fn frame_refused(&mut self, e: UplinkReject, now: Now, down: &mut impl Downlink) {
+        self.engine.refuse_frame(e);
+        self.frame_refused_counted(e, now, down);
+    }
+
+    /// A refused frame: as a refused unit ([`Node::security_refused`]), and the radio's
+    /// counter.
+    fn frame_refused_counted(&mut self, e: UplinkReject, now: Now, down: &mut impl Downlink) {
+        self.security_refused(LinkId::Primary, e, now, down);
+        if let Some(radio) = self.ccsds.as_mut() {
+            radio.stats.sdls_refused = radio.stats.sdls_refused.wrapping_add(1);
+        }
+    }
+
+    /// Send `packet` under association `spi` in TM frames on the radio (packed, flushed at
+    /// once with idle fill so that nothing waits for a later packet).
+    pub(super) fn send_frames(&mut self, spi: u16, packet: &[u8], down: &mut impl Downlink) {
+        let Some(radio) = self.ccsds.as_mut() else {
+            return;
+        };
+        let clcw = radio.farm.clcw().to_bytes();
+        let (engine, persist) = (&mut self.engine, &mut self.persist);
+        let (packer, framer, stats, cfg) = (
+            &mut radio.packer,
+            &mut radio.framer,
+            &mut radio.stats,
+            radio.cfg,
+        );
+        let mut emit = |field: &[u8], fhp: u16| {
+            let sa = engine.frame_tx_sa(spi, cfg.tm_channel(), persist);
+            send_tm_frame(sa.ok(), framer, stats, field, fhp, clcw, down);
+        };
+        if packer.add(packet, &mut emit).is_err() {
+            // A packet the node built itself is always whole; counted, never sent cut.
+            stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
+            return;
+        }
+        packer.flush(&mut emit);
+    }
+
+    /// One TM frame of idle data (under the telemetry association) to bring the CLCW down.
+    fn send_idle_frame(&mut self, down: &mut impl Downlink) {
+        let spi = self.engine.telemetry_spi();
+        let Some(radio) = self.ccsds.as_mut() else {
+            return;
+        };
+        let clcw = radio.farm.clcw().to_bytes();
+        let cfg = radio.cfg;
+        let idle = [spacelink::packets::IDLE_BYTE; MAX_TM_FRAME];
+        let field_len = radio
+            .framer
+            .data_len()
+            .saturating_sub(sdls::overhead(cfg.suite));
+        let field = idle.get(..field_len).unwrap_or(&[]);
+        let sa = self
+            .engine
+            .frame_tx_sa(spi, cfg.tm_channel(), &mut self.persist);
+        send_tm_frame(
+            sa.ok(),
+            &mut radio.framer,
+            &mut radio.stats,
+            field,
+            FHP_IDLE,
+            clcw,
+            down,
+        );
+    }
+}
+
+/// Secures one TM data field under `sa` (`None`: no sequence number could be taken), frames it
+/// behind the ASM, randomised, and sends it on the radio; counted either way.
+fn send_tm_frame(
+    sa: Option<SecurityAssociation>,
+    framer: &mut spacelink::tm::TmFramer,
+    stats: &mut crate::radio_ccsds::CcsdsStats,
+    field: &[u8],
+    fhp: u16,
+    clcw: [u8; 4],
+    down: &mut impl Downlink,
+) {
+    let mut frame = [0u8; MAX_TM_FRAME];
+    let mut out = [0u8; MAX_TM_FRAME + spacelink::sync::ASM.len()];
+    let frame_len = framer.layout().frame_len;
+    let sent = sa.zip(frame.get_mut(..frame_len)).and_then(|(mut sa, f)| {
+        let vcid = sa.config().vcid;
+        sdls::apply_tm(&mut sa, framer, vcid, field, fhp, Some(clcw), f).ok()?;
+        spacelink::sync::frame_into(f, true, &mut out).ok()
+    });
+    match sent.and_then(|n| out.get(..n)) {
+        Some(bytes) => {
+            down.send(LinkId::Primary, bytes);
+            stats.tm_frames = stats.tm_frames.wrapping_add(1);
+        }
+        None => stats.tm_dropped = stats.tm_dropped.wrapping_add(1),
+    }
+}
+
+/// What an accepted TC frame hands up.
+enum Up {
+    /// The packet at (offset, length) in the frame buffer.
+    Frame(usize, usize),
+    /// A packet of this length joined from segments.
+    Joined(usize),
+    /// Nothing (a control command, a segment of a packet under way, a discarded frame).
+    Nothing,
+}
+
+/// Whether an unsegmented TC frame's data is one whole space packet.
+fn one_packet(frame: &tc::TcFrame<'_>) -> Result<(), TcRefusal> {
+    match declared_len(frame.data) {
+        Some(n) if n == frame.data.len() => Ok(()),
+        _ => Err(TcRefusal::NotOnePacket),
+    }
+}

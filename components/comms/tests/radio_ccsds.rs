@@ -1,0 +1,558 @@
+//! The node on the CCSDS radio, end to end through the ground's end of it: telecommand packets
+//! go up in SDLS-secured TC frames under FOP-1, in CLTUs; the node's answers come down in
+//! SDLS-secured TM frames behind the ASM, randomised, with FARM-1's CLCW. Both suites, a clean
+//! and a lossy channel (FOP-1 retransmits), and frames the node must refuse.
+
+mod common;
+
+use common::*;
+use comms::ground::Ground;
+use comms::link::FailoverConfig;
+use comms::node::{Downlink, ForwardError, Forwarder, Node, NodeConfig, Now, Outbound};
+use comms::pus::verification::Report;
+use comms::radio_ccsds::{CcsdsConfig, CcsdsRadio, GroundRadio, GroundRadioError, MAX_CLTU};
+use comms::router::RouteTable;
+use comms::sdls::MemoryPersist;
+use hal::time::Instant;
+use protocol::LinkId;
+use spacelink::fop::FopReject;
+use spacelink::sdls::Suite;
+
+const APID: u16 = 0x0A0;
+
+fn cfg(suite: Suite) -> CcsdsConfig {
+    CcsdsConfig {
+        scid: 0x1A5,
+        tc_vcid: 0,
+        tm_vcid: 0,
+        suite,
+        tm_frame_len: 256,
+    }
+}
+
+fn routes() -> RouteTable {
+    let board = kernel_config::shipped::board("sim").unwrap();
+    let sys = kernel_config::load(&kernel_config::shipped::description(), &board).unwrap();
+    let comms = sys.component("comms").unwrap().id;
+    let sends: Vec<_> = sys
+        .sends(comms)
+        .map(|c| comms::router::SendChannel {
+            index: c.id,
+            kind: c.message.name,
+        })
+        .collect();
+    RouteTable::build(sends.iter().copied())
+}
+
+fn node(suite: Suite) -> Node<MemoryPersist> {
+    let nc = NodeConfig {
+        apid: APID,
+        reserve_block: 16,
+        failover: FailoverConfig::default(),
+        auth_event_period_ms: 1000,
+    };
+    let mut n = Node::boot(nc, &provisioning(), MemoryPersist::default(), routes()).unwrap();
+    n.use_ccsds_radio(Box::leak(Box::new(CcsdsRadio::new(cfg(suite)).unwrap())));
+    n
+}
+
+#[derive(Default)]
+struct Air(Vec<(LinkId, Vec<u8>)>);
+impl Downlink for Air {
+    fn send(&mut self, link: LinkId, unit: &[u8]) {
+        self.0.push((link, unit.to_vec()));
+    }
+}
+
+#[derive(Default)]
+struct NoChannels;
+impl Forwarder for NoChannels {
+    fn forward(&mut self, _: usize, _: Outbound<'_>) -> Result<(), ForwardError> {
+        Err(ForwardError::Failed)
+    }
+}
+
+/// xorshift64*: the channel's losses, from a fixed seed.
+struct Rng(u64);
+impl Rng {
+    fn chance(&mut self, percent: u64) -> bool {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % 100 < percent
+    }
+}
+
+/// (service, subservice, report) of a downlinked PUS TM.
+type Seen = (u8, u8, Option<Report>);
+
+struct Link {
+    node: Node<MemoryPersist>,
+    ground: Ground,
+    radio: GroundRadio,
+    rng: Rng,
+    loss: u64,
+    t: u64,
+    got: Vec<Seen>,
+    cltus_sent: u32,
+}
+
+impl Link {
+    fn new(suite: Suite, loss: u64, seed: u64) -> Self {
+        Link {
+            node: node(suite),
+            ground: Ground::new(&provisioning(), None, APID).unwrap(),
+            radio: GroundRadio::new(cfg(suite), OPS).unwrap(),
+            rng: Rng(seed),
+            loss,
+            t: 1_000_000,
+            got: Vec::new(),
+            cltus_sent: 0,
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            mono: Instant::from_micros(self.t),
+            mission_us: Some(1_700_000_000_000_000),
+        }
+    }
+
+    /// Send `bytes` up as they are (no FOP-1: a forger's frame).
+    fn raw_up(&mut self, bytes: &[u8]) -> Air {
+        let mut air = Air::default();
+        let now = self.now();
+        self.node
+            .on_radio_bytes(bytes, now, &mut NoChannels, &mut air, &mut |_| {});
+        air
+    }
+
+    /// One round: everything FOP-1 has goes up (each CLTU maybe lost), the node's frames come
+    /// down (each maybe lost) into the ground. Returns whether anything was sent up.
+    fn round(&mut self) -> bool {
+        let mut sent = false;
+        let mut cltu = [0u8; MAX_CLTU];
+        while let Some(n) = self.radio.next_cltu(&mut self.ground, &mut cltu).unwrap() {
+            sent = true;
+            self.cltus_sent += 1;
+            if self.rng.chance(self.loss) {
+                continue;
+            }
+            let air = self.raw_up(&cltu[..n]);
+            for (link, frame) in air.0 {
+                assert_eq!(link, LinkId::Primary, "answers go down on the radio");
+                if self.rng.chance(self.loss) {
+                    continue;
+                }
+                let got = &mut self.got;
+                self.radio
+                    .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
+                        let d = Ground::open(spi, seq, p).unwrap();
+                        got.push((d.tm.service, d.tm.subservice, d.verification.map(|v| v.1)));
+                    });
+            }
+        }
+        self.t += 100_000;
+        sent
+    }
+
+    /// Offer `packet` to FOP-1 until it takes it, and run rounds (the timer expiring after 3
+    /// quiet rounds) until FOP-1 has nothing outstanding.
+    fn deliver(&mut self, packet: &[u8]) {
+        let mut queued = false;
+        let mut quiet = 0;
+        for _ in 0..400 {
+            if !queued {
+                match self.radio.submit(packet) {
+                    Ok(()) => queued = true,
+                    Err(GroundRadioError::Fop(
+                        FopReject::NotRunning | FopReject::WaitQueueFull,
+                    )) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            if self.round() {
+                quiet = 0;
+            } else {
+                quiet += 1;
+            }
+            if queued && self.radio.fop().outstanding() == 0 && !self.radio.fop().waiting() {
+                return;
+            }
+            if quiet >= 3
+                && let Some(epoch) = self.radio.timer()
+            {
+                self.radio.timer_expired(epoch);
+                quiet = 0;
+            }
+        }
+        panic!(
+            "FOP-1 never saw {:?} acknowledged: state {:?}, alert {:?}",
+            packet,
+            self.radio.fop().state(),
+            self.radio.fop().alert()
+        );
+    }
+
+    fn telecommand(&mut self, service: u8, subservice: u8, app: &[u8]) -> Vec<u8> {
+        let mut p = [0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, _) = self
+            .ground
+            .telecommand(service, subservice, 0x42, app, &mut p)
+            .unwrap();
+        p[..n].to_vec()
+    }
+}
+
+const PING_REPORTS: [Seen; 4] = [
+    (1, 1, Some(Report::AcceptanceSuccess)),
+    (1, 3, Some(Report::StartSuccess)),
+    (17, 2, None),
+    (1, 7, Some(Report::CompletionSuccess)),
+];
+
+#[test]
+fn ping_and_housekeeping_over_frames_under_both_suites() {
+    for suite in [Suite::Aes256Gcm, Suite::HmacSha256] {
+        let mut l = Link::new(suite, 0, 1);
+        let ping = l.telecommand(17, 1, &[]);
+        l.deliver(&ping);
+        assert_eq!(l.got, PING_REPORTS, "{suite:?}");
+        l.got.clear();
+        // Structures 2 (links) and 3 (security): the status a ground operator reads.
+        let hk = l.telecommand(3, 27, &[2, 2, 3]);
+        l.deliver(&hk);
+        let services: Vec<_> = l.got.iter().map(|g| (g.0, g.1)).collect();
+        assert_eq!(
+            services,
+            [(1, 1), (1, 3), (3, 25), (3, 25), (1, 7)],
+            "{suite:?}"
+        );
+        let radio = l.node.ccsds_radio().unwrap();
+        // Set V(R) + two type-AD frames; nothing refused, nothing lost.
+        assert_eq!(radio.farm().vr(), 2);
+        assert_eq!(radio.stats().sdls_refused, 0);
+        assert_eq!(l.node.security().counters().accepted, 3);
+        assert_eq!(l.radio.stats().tm_refused, 0);
+        assert_eq!(l.cltus_sent, 3, "no retransmission on a clean channel");
+    }
+}
+
+#[test]
+fn a_lossy_channel_is_repaired_by_fop_retransmissions() {
+    for (seed, suite) in [(7, Suite::Aes256Gcm), (11, Suite::HmacSha256)] {
+        let mut l = Link::new(suite, 25, seed);
+        for i in 0..12 {
+            let ping = l.telecommand(17, 1, &[]);
+            l.deliver(&ping);
+            // Every ping ran exactly once on the node, whatever was lost.
+            let pongs = l.got.iter().filter(|g| (g.0, g.1) == (17, 2)).count();
+            assert!(pongs <= i + 1, "a ping ran twice");
+        }
+        let vr = l.node.ccsds_radio().unwrap().farm().vr();
+        assert_eq!(
+            vr, 12,
+            "FARM-1 took the 12 type-AD frames in order, once each"
+        );
+        assert!(
+            l.cltus_sent > 13,
+            "at 25 % loss some frames had to be sent again ({} CLTUs)",
+            l.cltus_sent
+        );
+        eprintln!(
+            "{suite:?} at 25 % loss: 12 pings (13 frames with Set V(R)) took {} CLTUs",
+            l.cltus_sent
+        );
+        // Retransmissions are secured afresh: none was refused as a replay.
+        assert_eq!(l.node.security().counters().replayed, 0);
+    }
+}
+
+#[test]
+fn forged_and_replayed_frames_are_refused_counted_and_unanswered() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 3);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).unwrap();
+    let mut cltus = Vec::new();
+    let mut buf = [0u8; MAX_CLTU];
+    while let Some(n) = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap() {
+        cltus.push(buf[..n].to_vec());
+    }
+    assert_eq!(cltus.len(), 1, "the second ping");
+    assert!(
+        !l.raw_up(&cltus[0]).0.is_empty(),
+        "an authentic frame is answered"
+    );
+    let ping_cltu = cltus[0].clone();
+    // The same CLTU again: authentic, but its sequence number was taken.
+    let before = l.node.security().counters();
+    let air = l.raw_up(&ping_cltu);
+    assert_eq!(l.node.security().counters().replayed, before.replayed + 1);
+    // Its only answer is the rate-limited "sequence number refused" event (5,x, 0x0007).
+    assert_eq!(air.0.len(), 1);
+    l.got.clear();
+    let got = &mut l.got;
+    l.radio
+        .on_bytes(&mut l.ground, &air.0[0].1, &mut |spi, seq, p| {
+            let d = Ground::open(spi, seq, p).unwrap();
+            assert_eq!(&d.tm.source[..2], &[0x00, 0x07]);
+            got.push((d.tm.service, d.tm.subservice, None));
+        });
+    assert_eq!(l.got.len(), 1);
+    assert_eq!(l.got[0].0, 5);
+    assert_eq!(
+        l.node.ccsds_radio().unwrap().farm().vr(),
+        2,
+        "FARM-1 never saw it"
+    );
+
+    // A ground with other keys: a well-formed frame whose MAC does not verify.
+    let mut forger = Ground::new(&other_keys(), None, APID).unwrap();
+    let mut fr = GroundRadio::new(cfg(Suite::Aes256Gcm), OPS).unwrap();
+    let n = fr.next_cltu(&mut forger, &mut buf).unwrap().unwrap();
+    let air = l.raw_up(&buf[..n]);
+    assert!(air.0.is_empty(), "a forged frame gets no answer");
+    let c = l.node.security().counters();
+    assert_eq!(c.bad_mac, before.bad_mac + 1);
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().sdls_refused, 2);
+    assert_eq!(
+        l.node
+            .links()
+            .status(LinkId::Primary, l.now().mono)
+            .auth_failures,
+        1
+    );
+    // FARM-1 did not move for either.
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 2);
+
+    // Noise and a CLTU with two bit errors in one block are not frames; counted as framing.
+    let mut damaged = ping_cltu.clone();
+    damaged[4] ^= 0x81;
+    assert!(l.raw_up(&damaged).0.is_empty());
+    assert!(
+        l.raw_up(&[0xEB, 0x90, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+            .0
+            .is_empty()
+    );
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().sdls_refused, 2);
+}
+
+/// The same associations under other master keys.
+fn other_keys() -> comms::sdls::Provisioning {
+    use comms::sdls::{Key, Permissions, ProvisionedSa, Provisioning};
+    let sas = [ProvisionedSa {
+        spi: OPS,
+        permissions: Permissions::ALL,
+        window: WINDOW,
+        telemetry: true,
+        master: Key::from_bytes([0x99; 32]),
+        state: comms::sdls::KeyState::Active,
+    }];
+    let mut buf = [0u8; 64];
+    let n = Provisioning::encode(&sas, &mut buf).unwrap();
+    Provisioning::parse(&buf[..n]).unwrap()
+}
+
+#[test]
+fn a_bit_error_in_every_code_block_is_corrected() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 5);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+    // One flipped bit in each 8-byte code block after the 2-byte start sequence (the tail
+    // left alone).
+    let mut c = buf[..n].to_vec();
+    let blocks = (n - 2 - 8) / 8;
+    for (i, block) in c[2..n - 8].chunks_mut(8).enumerate() {
+        block[i % 8] ^= 1 << (i % 7);
+    }
+    assert!(
+        !l.raw_up(&c).0.is_empty(),
+        "the corrected frame is answered"
+    );
+    let radio = l.node.ccsds_radio().unwrap();
+    assert_eq!(radio.farm().vr(), 2);
+    assert!(radio.cltu_stats().corrected_bits >= blocks as u32);
+}
+
+/// The radio off the CCSDS link leaves units alone: the standby link's units still work on a
+/// node whose radio speaks frames, under the same window.
+#[test]
+fn units_on_the_standby_link_share_the_window_with_frames() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 9);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    // The ground's engine took sequence numbers 1 (Set V(R)) and 2 (ping) under OPS, and the
+    // frames moved the association's one window.
+    assert_eq!(l.node.security().status(OPS).unwrap().rx_last, 2);
+    let now = l.now();
+    let mut air = Air::default();
+    // A unit carrying sequence number 2 on the standby link: a replay of the frame's number.
+    let replay = uplink(OPS, 2, &ping);
+    let o = l
+        .node
+        .on_unit(LinkId::Standby, &replay, now, &mut NoChannels, &mut air);
+    assert!(
+        matches!(
+            o,
+            comms::node::UnitOutcome::Refused(comms::sdls::UplinkReject::Replay { arsn: 2, .. })
+        ),
+        "{o:?}"
+    );
+    // The ground's next number goes through on the standby link as a unit, answered there.
+    let mut unit = [0u8; 128];
+    let (n, _) = l.ground.uplink(OPS, 17, 1, 0x42, &[], &mut unit).unwrap();
+    air.0.clear();
+    let o = l
+        .node
+        .on_unit(LinkId::Standby, &unit[..n], now, &mut NoChannels, &mut air);
+    assert!(matches!(o, comms::node::UnitOutcome::Ran(_)), "{o:?}");
+    assert!(!air.0.is_empty() && air.0.iter().all(|(link, _)| *link == LinkId::Standby));
+    assert_eq!(l.node.security().status(OPS).unwrap().rx_last, 3);
+}
+
+/// The frames' sequence numbers are reserved on flash before they count, in both directions
+/// (the engine's shared path, whose failed-write refusal the unit tests cover): a node booted
+/// again from the same state refuses a frame it never saw but whose number is below the
+/// reservation, and its downlink numbers continue above every number it sent.
+#[test]
+fn frame_sequence_numbers_survive_a_reboot() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 13);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let before = l.node.security().status(OPS).unwrap();
+    assert_eq!(before.rx_last, 2);
+    assert!(before.rx_reserved >= before.rx_last);
+    assert!(before.tx_next > 1 && before.tx_reserved >= before.tx_next - 1);
+
+    // A genuine frame (number 3) the node has not seen yet.
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+
+    // Reboot from the same persisted state.
+    let state = l.node.persist_mut().clone();
+    let nc = NodeConfig {
+        apid: APID,
+        reserve_block: 16,
+        failover: FailoverConfig::default(),
+        auth_event_period_ms: 1000,
+    };
+    l.node = Node::boot(nc, &provisioning(), state, routes()).unwrap();
+    l.node.use_ccsds_radio(Box::leak(Box::new(
+        CcsdsRadio::new(cfg(Suite::Aes256Gcm)).unwrap(),
+    )));
+    let after = l.node.security().status(OPS).unwrap();
+    assert!(after.rx_last >= before.rx_reserved, "floor kept: {after:?}");
+    assert!(
+        after.tx_next > before.tx_next,
+        "downlink continues above: {after:?}"
+    );
+    // Number 3 is below the floor now: refused as a replay (the node may have taken it before
+    // the reset), answered only by the rate-limited event that tells the ground the floor.
+    let replayed = l.node.security().counters().replayed;
+    let air = l.raw_up(&buf[..n]);
+    assert_eq!(l.node.security().counters().replayed, replayed + 1);
+    assert!(air.0.len() <= 1);
+}
+
+/// A type-AD frame far outside FARM-1's window (from another association on the same virtual
+/// channel) locks FARM-1 out; the ground's FOP-1 sees the Lockout flag in the next CLCW,
+/// unlocks (Unlock, then Set V(R)) and its telecommand gets through.
+#[test]
+fn the_ground_recovers_from_a_farm_lockout_with_unlock() {
+    use spacelink::tc::{FrameType, SegmentHeader, SeqFlags, TcHeader};
+    let mut l = Link::new(Suite::HmacSha256, 0, 17);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 1);
+
+    // The intruder frame: authentic under the ping-only association, N(S) = V(R) + 100.
+    let mut other = comms::sdls::SecurityEngine::ground(&provisioning(), None, u64::MAX).unwrap();
+    let c = cfg(Suite::HmacSha256);
+    let mut sa = other
+        .frame_tx_sa(PING_ONLY, c.tc_channel(), &mut MemoryPersist::default())
+        .unwrap();
+    let header = TcHeader {
+        frame_type: FrameType::Ad,
+        scid: c.scid,
+        vcid: c.tc_vcid,
+        seq: 101,
+    };
+    let seg = Some(SegmentHeader {
+        flags: SeqFlags::Unsegmented,
+        map_id: 0,
+    });
+    let mut frame = [0u8; 1024];
+    let n = spacelink::sdls::apply_tc(
+        &mut sa,
+        &header,
+        comms::radio_ccsds::TC_LAYOUT,
+        seg,
+        &ping,
+        &mut frame,
+    )
+    .unwrap();
+    let mut cltu = [0u8; MAX_CLTU];
+    let k = spacelink::cltu::encode(&frame[..n], &mut cltu).unwrap();
+    l.raw_up(&cltu[..k]);
+    assert_eq!(
+        l.node.ccsds_radio().unwrap().farm().state(),
+        spacelink::farm::FarmState::Lockout
+    );
+
+    // The operator's next ping: FOP-1 learns of the lockout, unlocks, and the ping runs.
+    l.got.clear();
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    if !l.got.iter().any(|g| (g.0, g.1) == (17, 2)) {
+        // The frame FOP-1 held when the alert came was dropped with it: offer it again, as
+        // the ground session does.
+        l.deliver(&ping);
+    }
+    assert_eq!(l.radio.stats().unlocks, 1);
+    assert_eq!(
+        l.node.ccsds_radio().unwrap().farm().state(),
+        spacelink::farm::FarmState::Open
+    );
+    assert_eq!(l.got.iter().filter(|g| (g.0, g.1) == (17, 2)).count(), 1);
+}
+
+/// A telecommand longer than one TC frame goes up in segments (first, continuing, last) and is
+/// joined on the node, also over a lossy channel; the node's 1,2 names the length of the
+/// application data it received whole.
+#[test]
+fn a_long_telecommand_goes_up_in_segments() {
+    for (loss, seed) in [(0, 19), (25, 23)] {
+        let mut l = Link::new(Suite::Aes256Gcm, loss, seed);
+        // Housekeeping with 2,500 bytes of structure ids: refused for its length, which the
+        // refusal reports.
+        let tc = l.telecommand(3, 27, &[7u8; 2500]);
+        assert!(tc.len() > comms::radio_ccsds::MAX_TC_PACKET * 2);
+        let refusal = |l: &Link| {
+            l.got.iter().find_map(|g| match g.2 {
+                Some(Report::AcceptanceFailure(f)) => Some(f),
+                _ => None,
+            })
+        };
+        // A lost report is recovered as the ground session does: the same TC again.
+        for _ in 0..4 {
+            l.deliver(&tc);
+            if refusal(&l).is_some() {
+                break;
+            }
+        }
+        let f = refusal(&l).expect("the node refused the joined telecommand");
+        assert_eq!(f.data, 2500, "{f:?}");
+        let radio = l.node.ccsds_radio().unwrap();
+        assert_eq!(radio.stats().bad_data, 0);
+        // Three segments per delivery, in order (Set V(R) is not counted by V(R)).
+        assert_eq!(radio.farm().vr() % 3, 0);
+    }
+}

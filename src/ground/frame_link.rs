@@ -1,0 +1,154 @@
+//! A ground session's end of the CCSDS radio (`--link ccsds:SCID[,SUITE]`): the session's
+//! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]), every CLTU it
+//! (re)transmits goes out as one UDP datagram after the ground's state was saved (each CLTU's
+//! TC frame takes a new SDLS sequence number), and the TM frames that come back are turned
+//! into packets for the session.
+//!
+//! FOP-1's timer runs on the wall clock: with nothing heard for [`T1`] while frames are
+//! outstanding, it expires and FOP-1 retransmits (up to its transmission limit, then an
+//! alert, which [`FrameLink::alert`] reports).
+//!
+//! Avoids: blocking without a deadline; sending a frame whose sequence number was not saved.
+
+use super::wire::Wire;
+use comms::ground::Ground;
+use comms::radio_ccsds::{Alert, CcsdsConfig, FopReject, GroundRadio, GroundRadioError, MAX_CLTU};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// FOP-1's retransmission timer (the sim radio's round trip is milliseconds; a lossy or slow
+/// link waits this long before a frame is sent again).
+pub const T1: Duration = Duration::from_millis(300);
+
+/// One authenticated downlink packet: (SPI, sequence number, packet).
+pub type Packet = (u16, u64, Vec<u8>);
+
+/// The ground's end of the CCSDS radio.
+pub struct FrameLink {
+    radio: GroundRadio,
+    pending: VecDeque<Packet>,
+    /// When the timer was last (re)armed.
+    armed: Option<(u32, Instant)>,
+}
+
+impl FrameLink {
+    /// The ground's end for `cfg`, commanding under `spi`.
+    pub fn new(cfg: CcsdsConfig, spi: u16) -> Result<Self, GroundRadioError> {
+        Ok(Self {
+            radio: GroundRadio::new(cfg, spi)?,
+            pending: VecDeque::new(),
+            armed: None,
+        })
+    }
+
+    /// FOP-1's alert, if it gave up (transmission limit, or a CLCW it cannot follow).
+    pub fn alert(&self) -> Option<Alert> {
+        self.radio.fop().alert()
+    }
+
+    /// TM frames the ground's SDLS refused.
+    pub fn refused(&self) -> u32 {
+        self.radio.stats().tm_refused
+    }
+
+    /// Sends every CLTU FOP-1 has now; `save` runs before each (the sequence number it took).
+    pub fn flush(
+        &mut self,
+        wire: &mut Wire,
+        ground: &mut Ground,
+        save: &mut dyn FnMut(&Ground) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut cltu = [0u8; MAX_CLTU];
+        while let Some(n) = self
+            .radio
+            .next_cltu(ground, &mut cltu)
+            .map_err(|e| e.to_string())?
+        {
+            save(ground)?;
+            wire.send(&cltu[..n]).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Offers `packet` to FOP-1 until it takes it (the AD service starts with Set V(R) and
+    /// needs the node's CLCW first), moving the link on meanwhile; gives up at `deadline`.
+    pub fn submit(
+        &mut self,
+        packet: &[u8],
+        wire: &mut Wire,
+        ground: &mut Ground,
+        save: &mut dyn FnMut(&Ground) -> Result<(), String>,
+        deadline: Instant,
+    ) -> Result<bool, String> {
+        loop {
+            match self.radio.submit(packet) {
+                Ok(()) => {
+                    self.flush(wire, ground, save)?;
+                    return Ok(true);
+                }
+                Err(GroundRadioError::Fop(FopReject::NotRunning | FopReject::WaitQueueFull)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            if self.alert().is_some() {
+                return Ok(false);
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(false);
+            };
+            self.pump(wire, ground, save, left.min(T1))?;
+        }
+    }
+
+    /// Waits up to `wait` for one authenticated downlink packet, driving FOP-1 meanwhile.
+    pub fn recv(
+        &mut self,
+        wire: &mut Wire,
+        ground: &mut Ground,
+        save: &mut dyn FnMut(&Ground) -> Result<(), String>,
+        wait: Duration,
+    ) -> Result<Option<Packet>, String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(p) = self.pending.pop_front() {
+                return Ok(Some(p));
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(None);
+            };
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.pump(wire, ground, save, left.min(T1))?;
+        }
+    }
+
+    /// One datagram (or `wait` of silence): its frames into packets and CLCWs, then whatever
+    /// FOP-1 now sends (retransmissions, queued frames); the timer expired if due.
+    fn pump(
+        &mut self,
+        wire: &mut Wire,
+        ground: &mut Ground,
+        save: &mut dyn FnMut(&Ground) -> Result<(), String>,
+        wait: Duration,
+    ) -> Result<(), String> {
+        let mut buf = vec![0u8; 65_536];
+        if let Some(k) = wire.recv(&mut buf, wait).map_err(|e| e.to_string())? {
+            let pending = &mut self.pending;
+            self.radio
+                .on_bytes(ground, buf.get(..k).unwrap_or(&[]), &mut |spi, seq, p| {
+                    pending.push_back((spi, seq, p.to_vec()));
+                });
+        }
+        match (self.radio.timer(), self.armed) {
+            (None, _) => self.armed = None,
+            (Some(epoch), Some((armed, at))) if armed == epoch => {
+                if at.elapsed() >= T1 {
+                    self.radio.timer_expired(epoch);
+                    self.armed = None;
+                }
+            }
+            (Some(epoch), _) => self.armed = Some((epoch, Instant::now())),
+        }
+        self.flush(wire, ground, save)
+    }
+}
