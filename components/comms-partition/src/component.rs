@@ -580,6 +580,7 @@ where
             unit,
             line: slot,
             events,
+            ppp: ppp_slot,
             ccsds: ccsds_slot,
         } = bufs::take().ok_or(InitError::Component("comms buffers already taken"))?;
         // The Magic-Number seed: comms holds no RNG device, and the boot time in microseconds
@@ -635,6 +636,7 @@ where
             }
         };
         node.attach_event_log(events);
+        node.attach_standby_ppp(ppp_slot);
         match radio_mode::radio_for(caps.radio_link()) {
             Ok(None) => {}
             Ok(Some(r)) => {

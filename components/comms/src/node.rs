@@ -170,8 +170,9 @@ pub struct Node<P: StatePersist> {
     reply_link: Option<LinkId>,
     /// Recovery-only mode: the SDLS state was lost (`node/recovery.rs`).
     recovery: Option<recovery::Recovery>,
-    /// The standby line's PPP session, as the partition last copied it (`pus::hk_ppp`).
-    standby_ppp: Option<crate::pus::hk_ppp::PppTelemetry>,
+    /// The standby line's PPP session, as the partition last copied it (`pus::hk_ppp`), in a
+    /// buffer the partition lends ([`Node::attach_standby_ppp`]), off its small stack.
+    standby_ppp: Option<&'static mut crate::pus::hk_ppp::PppTelemetry>,
     /// The recent event reports, for TC\[5,128\] (`pus::event_log`): a buffer the partition
     /// lends for the life of the process ([`Node::attach_event_log`]), kept off the partition's
     /// small stack where the node lives.

@@ -47,10 +47,19 @@ impl<P: StatePersist> Node<P> {
         self.events = Some(log);
     }
 
-    /// The standby line's PPP session as of now, for housekeeping structure 6 (the partition
-    /// calls it after every step of the line).
-    pub fn set_standby_ppp(&mut self, t: crate::pus::hk_ppp::PppTelemetry) {
+    /// Lend the node the buffer it keeps the standby line's PPP session in, for housekeeping
+    /// structure 6, for the rest of the process; without one (no standby line) that structure
+    /// is refused with `NoData`.
+    pub fn attach_standby_ppp(&mut self, t: &'static mut crate::pus::hk_ppp::PppTelemetry) {
         self.standby_ppp = Some(t);
+    }
+
+    /// The standby line's PPP session as of now (the partition calls it after every step of
+    /// the line); kept only when a buffer was lent ([`Node::attach_standby_ppp`]).
+    pub fn set_standby_ppp(&mut self, t: crate::pus::hk_ppp::PppTelemetry) {
+        if let Some(slot) = self.standby_ppp.as_deref_mut() {
+            *slot = t;
+        }
     }
 
     /// Check and forward a node command ("leave safe mode" or "reboot") on `channel`. An `Err`

@@ -161,7 +161,7 @@ impl<P: StatePersist> Node<P> {
                         continue;
                     }
                 },
-                hk_ppp::SID_PPP => match &self.standby_ppp {
+                hk_ppp::SID_PPP => match self.standby_ppp.as_deref() {
                     Some(t) => {
                         let b = hk_ppp::encode(t);
                         buf[..b.len()].copy_from_slice(&b);

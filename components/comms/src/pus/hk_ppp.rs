@@ -58,6 +58,23 @@ pub struct PppTelemetry {
 }
 
 impl PppTelemetry {
+    /// Both protocols Initial, every counter 0 (a line that has not run yet).
+    pub const ZERO: Self = PppTelemetry {
+        lcp: 0,
+        ipcp: 0,
+        frames_in: 0,
+        frames_out: 0,
+        fcs_errors: 0,
+        aborted: 0,
+        bad_frames: 0,
+        echoes_sent: 0,
+        echoes_missed: 0,
+        echo_failures: 0,
+        peer_restarts: 0,
+        tx_overflow: 0,
+        line_errors: 0,
+    };
+
     /// The session of a standby line.
     pub fn of(line: &crate::standby::StandbyLine) -> Self {
         let p = line.ppp();
