@@ -2,7 +2,10 @@
 //! server.toml): each pass, co-signed requests whose PSBT carries two signatures per input are
 //! finalised, checked input by input with Bitcoin Core's script interpreter
 //! (libbitcoinconsensus), and sent with its JSON-RPC `sendrawtransaction`, through the
-//! `bitcoincore-rpc` crate (cookie file or user and password). What each attempt gave is stored
+//! `jsonrpc` crate's plain HTTP client (cookie file or user and password). Not through
+//! `bitcoincore-rpc`: that crate always turns on `bitcoin/rand-std`, which makes every
+//! secp256k1 context in the sim image draw from the OS RNG, a system call only the signer's
+//! partition may make. What each attempt gave is stored
 //! on the request and shown by the API (`broadcast`); a failed attempt is tried again after
 //! `retry_s`, up to `max_attempts`. The co-signed PSBT stays as it is whatever happens.
 //!
@@ -19,7 +22,6 @@ use crate::wallet::GroundWallet;
 use bitcoin::base64::{Engine, engine::general_purpose::STANDARD as B64};
 use bitcoin::psbt::Psbt;
 use bitcoin::{Transaction, TxOut};
-use bitcoincore_rpc::RpcApi;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -116,16 +118,22 @@ pub fn send(cfg: &BroadcastConfig, tx: &Transaction) -> Result<(), SendError> {
         url: cfg.url.clone(),
         why,
     };
-    let auth = match (&cfg.cookie, &cfg.user, &cfg.password) {
-        (Some(c), _, _) => bitcoincore_rpc::Auth::CookieFile(c.clone()),
-        (None, Some(u), Some(p)) => bitcoincore_rpc::Auth::UserPass(u.clone(), p.clone()),
-        _ => bitcoincore_rpc::Auth::None,
+    let (user, pass) = match (&cfg.cookie, &cfg.user, &cfg.password) {
+        (Some(c), _, _) => cookie_user_pass(c).map_err(|why| {
+            transport(format!(
+                "cannot read the cookie file {}: {why}",
+                crate::escape::escape(&c.display().to_string())
+            ))
+        })?,
+        (None, Some(u), Some(p)) => (Some(u.clone()), Some(p.clone())),
+        _ => (None, None),
     };
-    let client = bitcoincore_rpc::Client::new(&cfg.url, auth)
+    let client = jsonrpc::Client::simple_http(&cfg.url, user, pass)
         .map_err(|e| transport(format!("cannot set up the client: {e}")))?;
-    match client.send_raw_transaction(tx) {
-        Ok(_) => Ok(()),
-        Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) => {
+    let hex = bitcoin::consensus::encode::serialize_hex(tx);
+    match client.call::<String>("sendrawtransaction", Some(&jsonrpc::arg([hex]))) {
+        Ok(_txid) => Ok(()),
+        Err(jsonrpc::Error::Rpc(e)) => {
             if e.code == ALREADY_IN_CHAIN {
                 Ok(())
             } else {
@@ -135,15 +143,21 @@ pub fn send(cfg: &BroadcastConfig, tx: &Transaction) -> Result<(), SendError> {
                 })
             }
         }
-        Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Transport(e)))
-            if e.to_string().contains("401") =>
-        {
-            Err(transport(
-                "401 unauthorized: check `cookie` (or `user` and `password`)".into(),
-            ))
-        }
+        Err(jsonrpc::Error::Transport(e)) if e.to_string().contains("401") => Err(transport(
+            "401 unauthorized: check `cookie` (or `user` and `password`)".into(),
+        )),
         Err(e) => Err(transport(e.to_string())),
     }
+}
+
+/// The user and password in Bitcoin Core's cookie file (`__cookie__:PASSWORD` on its first line).
+fn cookie_user_pass(path: &std::path::Path) -> Result<(Option<String>, Option<String>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let line = text.lines().next().unwrap_or("");
+    let (user, pass) = line
+        .split_once(':')
+        .ok_or("no `user:password` on its first line")?;
+    Ok((Some(user.to_string()), Some(pass.to_string())))
 }
 
 /// What a co-signed PSBT becomes: its final transaction, checked by Bitcoin Core's script
@@ -296,7 +310,7 @@ mod tests {
     /// request's id, echoed as Bitcoin Core does).
     type Answer = (u16, &'static str);
 
-    /// Bitcoin Core 28 and later answer a JSON-RPC 2.0 request (what `bitcoincore-rpc` sends)
+    /// Bitcoin Core 28 and later answer a JSON-RPC 2.0 request (what the `jsonrpc` client sends)
     /// with HTTP 200 and either `result` or `error` (its release notes for PR 27101);
     /// earlier versions with HTTP 500 and both fields, one null. A bad password gets a 401
     /// with no body. The error codes and messages are Bitcoin Core's (src/rpc/protocol.h,
