@@ -10,7 +10,8 @@
 //! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
 //! monitor from the host's RNG; a hardware watchdog the monitor emulates): the signer runs
 //! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
-//! `runtime::Idle` (as on the sim board), whose event loop answers the watchdog's pings. Comms
+//! `runtime::Idle` (the sim board runs the real upgrade agent; this board has no boot control or
+//! image slots for it), whose event loop answers the watchdog's pings. Comms
 //! needs its links, which this board does not have yet, so the monitor does not start it
 //! (boards/qemu-x86/README.md).
 //!
