@@ -3,7 +3,7 @@
 //! | command | what goes up | what comes back |
 //! | --- | --- | --- |
 //! | `export-xpub --server ID` (or `--account N`) | TC 8,1 function 0x0004 (0x0005) | TM\[8,128\] with the export signed by the node's identity key, verified here against `--identity` before anything is printed |
-//! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
+//! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT`, `add-wallet --server ID --account N --descriptor D` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
 //! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
 //! | `recover --floor N` (`admin/recover.rs`) | reads the ledger-recovery challenge (0x0007), then a `recover-ledger` envelope as above | 1,7, or 1,8 with the signer's refusal |
 //! | `recover-link` (`admin/recover_link.rs`) | reads the link-recovery challenge (0x0008), then a `recover-link` envelope as above, through a ground end at epoch 0 and floor 0 | 1,7 once comms wrote its new SDLS state, or 1,8 with the refusal |
@@ -52,6 +52,10 @@ pub enum AdminCommand {
     Revoke(RevokeArgs),
     /// Replace a ground server's policy rules.
     Policy(PolicyArgs),
+    /// Add a wallet to a ground server (one more wallet user of that server): its descriptor must
+    /// hold the node's key for --account (`export-xpub --account N`), an account no other wallet
+    /// uses.
+    AddWallet(AddWalletArgs),
     /// Replace the admin set and its threshold, signed by the current threshold of current admins
     /// and by the new threshold of new admins (as TUF rotates its root keys).
     RotateAdmins(RotateArgs),
@@ -170,6 +174,41 @@ pub struct PolicyArgs {
 }
 
 #[derive(Args)]
+pub struct AddWalletArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// The server the wallet is added to
+    #[arg(long, value_name = "ID")]
+    server: u32,
+    /// The node's BIP-48 account in the wallet (below 2^31; unused by any other wallet)
+    #[arg(long, value_name = "N")]
+    account: u32,
+    /// The wallet's descriptor: wsh(sortedmulti(...)) or sh(wsh(sortedmulti(...))) with its
+    /// checksum, holding the node's key for --account on the server's network
+    #[arg(long, value_name = "TEXT")]
+    descriptor: String,
+}
+
+impl AddWalletArgs {
+    /// The admin command body: one `wallet` line.
+    fn body(&self) -> Result<String, Failure> {
+        wallet_body(self.server, self.account, &self.descriptor).map_err(Failure::Usage)
+    }
+}
+
+/// The admin command body adding a wallet (`wallet server=ID account=N descriptor=D`), checked
+/// for what the line grammar would refuse (the node checks the rest).
+pub fn wallet_body(server: u32, account: u32, descriptor: &str) -> Result<String, String> {
+    let descriptor = descriptor.trim();
+    if descriptor.is_empty() || descriptor.contains(char::is_whitespace) {
+        return Err("the descriptor must be one word with no spaces".into());
+    }
+    let body = format!("wallet server={server} account={account} descriptor={descriptor}");
+    signer::provision::parse_line(&body).map_err(|e| format!("{body}: {e}"))?;
+    Ok(body)
+}
+
+#[derive(Args)]
 pub struct IdentityArgs {
     /// Directory of the board's persistent state (as for `spacenode run`)
     #[arg(long, value_name = "DIR")]
@@ -210,6 +249,10 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
                 &format!("policy id={}\n{}", a.server, rules.join("\n")),
                 Vec::new(),
             )
+        }
+        AdminCommand::AddWallet(a) => {
+            let body = a.body()?;
+            command(a.signing, &body, Vec::new())
         }
         AdminCommand::Identity(a) => identity(a),
         AdminCommand::Recover(a) => recover::run(a),

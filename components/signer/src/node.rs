@@ -38,7 +38,7 @@ use crate::ledger::{self, Ledger};
 use crate::link_challenge::{LINK_CHALLENGE_LEN, LinkChallenge};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
 use crate::recovery::{self, CHALLENGE_LEN};
-use crate::registry::{Command, Registries, Registry, RegistryError};
+use crate::registry::{Command, ParsedWallet, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use core::borrow::BorrowMut;
 use hal::flash::{ErasedValue, NorFlash};
@@ -381,6 +381,12 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         self.registries.borrow().live()
     }
 
+    /// The live registry, the parsed-wallet slot and the keys, for a batch step.
+    pub(crate) fn batch_parts(&mut self) -> (&Registry, &mut ParsedWallet, &NodeKeys) {
+        let (registry, parsed) = self.registries.borrow_mut().live_and_parsed();
+        (registry, parsed, &self.keys)
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -505,7 +511,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
             &self.keys,
             server_id,
             s.network,
-            s.wallet().script_type,
+            s.script_type,
             s.account,
         )?)
     }
