@@ -197,7 +197,7 @@ fn load_registry<F: NorFlash>(
 
 impl<F: NorFlash> Signer<F> {
     /// Boots on `flash` with registries of its own: loads or creates the keys, loads the
-    /// registry and the ledger. The signer is then about 250 KB: for host tools and tests; a
+    /// registry and the ledger. The signer is then about 290 KB: for host tools and tests; a
     /// partition uses [`Signer::boot_with`].
     pub fn boot<R: TryCryptoRng>(
         flash: F,

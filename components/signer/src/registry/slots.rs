@@ -1,7 +1,7 @@
 //! [`Registries`]: the live registry and a staging one, side by side, so that a change (an
 //! admin command, the provisioning file) is built and written to flash in the staging registry
 //! while the live one stays untouched, then becomes live by flipping an index, not by moving
-//! 130 KB; and the one [`ParsedWallet`] slot batches parse wallets into, emptied whenever the
+//! 139 KB; and the one [`ParsedWallet`] slot batches parse wallets into, emptied whenever the
 //! live registry changes.
 //!
 //! [`Registries::new`] is a `const fn`: a partition keeps its `Registries` in a `static`
@@ -75,6 +75,20 @@ impl Registries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The partition keeps its `Registries` in static memory: the wallet table must not make it
+    /// grow past the bound its statics were sized for (measured: see the module docs of
+    /// `registry`).
+    #[test]
+    fn the_registries_stay_within_their_static_memory_bound() {
+        let size = core::mem::size_of::<Registries>();
+        std::println!(
+            "Registries {size} bytes, Registry {}, ParsedWallet {}",
+            core::mem::size_of::<Registry>(),
+            core::mem::size_of::<ParsedWallet>()
+        );
+        assert!(size <= 300 * 1024, "{size} bytes");
+    }
 
     #[test]
     fn promote_swaps_live_and_staging_without_copying() {
