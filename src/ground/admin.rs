@@ -373,28 +373,15 @@ pub fn verify_export(bytes: &[u8; 169], identity: &[u8; 33]) -> Result<ExportVie
 
 fn export(a: ExportArgs) -> Result<(), Failure> {
     let identity = read_identity(&a.identity)?;
-    let mut app = Vec::with_capacity(8);
-    match (a.server, a.account) {
+    let app = match (a.server, a.account) {
         (Some(id), _) => {
-            app.extend_from_slice(&FN_EXPORT_SERVER.to_be_bytes());
+            let mut app = FN_EXPORT_SERVER.to_be_bytes().to_vec();
             app.extend_from_slice(&id.to_be_bytes());
+            app
         }
-        (None, Some(account)) => {
-            let script = match a.script.as_str() {
-                "wsh" => 0u8,
-                "sh-wsh" => 1,
-                other => {
-                    return Err(Failure::Usage(format!(
-                        "unknown script type `{other}` (wsh or sh-wsh)"
-                    )));
-                }
-            };
-            app.extend_from_slice(&FN_EXPORT_ACCOUNT.to_be_bytes());
-            app.extend_from_slice(&[network_code(&a.network)?, script]);
-            app.extend_from_slice(&account.to_be_bytes());
-        }
+        (None, Some(account)) => account_app(&a.network, &a.script, account)?,
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
-    }
+    };
     let mut s = a.link.session()?;
     let bytes = fetch_export(&mut s, &app, a.link.attempts, &mut |l| println!("{l}"))?;
     let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
@@ -447,6 +434,47 @@ pub fn server_export(
         return Err(Failure::Rejected(format!(
             "the node answered with the export of server {}, not {id}\n",
             v.server
+        )));
+    }
+    Ok((bytes, v))
+}
+
+/// The export request of BIP-48 `account` on `network` with script type `script` (`wsh` or
+/// `sh-wsh`).
+fn account_app(network: &str, script: &str, account: u32) -> Result<Vec<u8>, Failure> {
+    let script = match script {
+        "wsh" => 0u8,
+        "sh-wsh" => 1,
+        other => {
+            return Err(Failure::Usage(format!(
+                "unknown script type `{other}` (wsh or sh-wsh)"
+            )));
+        }
+    };
+    let mut app = FN_EXPORT_ACCOUNT.to_be_bytes().to_vec();
+    app.extend_from_slice(&[network_code(network)?, script]);
+    app.extend_from_slice(&account.to_be_bytes());
+    Ok(app)
+}
+
+/// The node's export of BIP-48 `account` (`network` and `script` as [`ExportView`] names them),
+/// verified against the node's `identity` and checked to be that account's: what `spacenode
+/// server` hands a wallet user with an account of their own. The exchange's lines go to `log`.
+pub fn account_export(
+    s: &mut Session,
+    network: &str,
+    script: &str,
+    account: u32,
+    identity: &[u8; 33],
+    log: &mut dyn FnMut(&str),
+) -> Result<([u8; 169], ExportView), Failure> {
+    let app = account_app(network, script, account)?;
+    let bytes = fetch_export(s, &app, 8, log)?;
+    let v = verify_export(&bytes, identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if (v.network, v.script, v.account) != (network, script, account) {
+        return Err(Failure::Rejected(format!(
+            "the node answered with the export of {} {} account {}, not {network} {script} account {account}\n",
+            v.network, v.script, v.account
         )));
     }
     Ok((bytes, v))
@@ -506,9 +534,18 @@ fn admin_lines(text: &str) -> Vec<[u8; 33]> {
         .collect()
 }
 
-/// One `--admin-key` argument resolved to (index, key).
+/// The `--admin-key` arguments of `sig` resolved to (index, key).
 fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
-    let registry: Option<Vec<[u8; 33]>> = match &sig.registry {
+    resolve_admin_keys(&sig.admin_keys, sig.registry.as_deref())
+}
+
+/// `--admin-key [INDEX=]FILE` arguments resolved to (index, key): the index given, or the
+/// key's position among the `admin` lines of the provisioning file `registry`.
+pub fn resolve_admin_keys(
+    args: &[String],
+    registry: Option<&Path>,
+) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+    let registry: Option<Vec<[u8; 33]>> = match registry {
         None => None,
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -517,7 +554,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
         }
     };
     let mut out = Vec::new();
-    for arg in &sig.admin_keys {
+    for arg in args {
         let (index, file) = match arg.split_once('=') {
             // Anything number-like before `=` is an index attempt (`-1=FILE`, `+3=FILE`), never
             // part of a file name.

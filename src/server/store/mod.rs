@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_email.sql"),
     include_str!("../../../migrations/0003_broadcast.sql"),
+    include_str!("../../../migrations/0004_wallet_accounts.sql"),
 ];
 
 /// Why storage failed.
@@ -57,6 +58,11 @@ pub enum StoreError {
     /// A user name that exists already.
     #[error("a user named `{0}` exists already: pick another name")]
     UserExists(String),
+    /// A user's own account another user has.
+    #[error(
+        "account {0} is the own wallet account of user `{1}` already: give each user their own account"
+    )]
+    AccountTaken(u32, String),
     /// The database was written by a newer server.
     #[error(
         "the database has schema version {0}, newer than this server's {1}: run the newer server"
@@ -107,6 +113,8 @@ pub struct User {
     pub totp_secret: Vec<u8>,
     /// The address confirmation links go to (`None`: the user confirms by TOTP).
     pub email: Option<String>,
+    /// The node's BIP-48 account of this user's own wallet (`None`: the server's own wallet).
+    pub account: Option<u32>,
 }
 
 /// A wallet row.
@@ -118,6 +126,10 @@ pub struct Wallet {
     pub descriptor: String,
     /// `registered` or `pending-registration`.
     pub status: String,
+    /// The node's account the descriptor was checked against (`None`: stored before accounts).
+    pub account: Option<u32>,
+    /// The user it belongs to.
+    pub user: String,
 }
 
 /// A request row.
@@ -403,8 +415,8 @@ pub(crate) mod tests {
     /// without their link lock): every request goes into exactly one batch, and a batch that
     /// loses the race for its sequence is rolled back whole, its requests still queued.
     fn two_takers_never_take_one_request_twice(db: &Database, mut a: Store) {
-        a.add_user("ann", None).unwrap();
-        let w = a.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        a.add_user("ann", None, None).unwrap();
+        let w = a.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let mut ids: Vec<String> = (0..60u8)
             .map(|i| {
                 let (r, _) = a.add_request("ann", &w.id, &[i; 40], 60, false).unwrap();
@@ -490,12 +502,12 @@ pub(crate) mod tests {
     }
 
     fn refusal_naming_one_psbt(mut s: Store) {
-        s.add_user("ann", None).unwrap();
+        s.add_user("ann", None, None).unwrap();
         assert!(matches!(
-            s.add_user("ann", None),
+            s.add_user("ann", None, None),
             Err(StoreError::UserExists(_))
         ));
-        let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        let w = s.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let ids: Vec<String> = (0..3)
             .map(|i| {
                 let (r, _) = s.add_request("ann", &w.id, &[i], 60, false).unwrap();
@@ -563,8 +575,8 @@ pub(crate) mod tests {
     }
 
     fn totp_step_once(mut s: Store) {
-        s.add_user("ann", None).unwrap();
-        let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        s.add_user("ann", None, None).unwrap();
+        let w = s.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let (a, _) = s.add_request("ann", &w.id, &[1], 60, false).unwrap();
         let (b, _) = s.add_request("ann", &w.id, &[2], 60, false).unwrap();
         assert!(s.confirm("ann", &a.id, 100).unwrap());
@@ -591,8 +603,8 @@ pub(crate) mod tests {
     }
 
     fn link_once(mut s: Store) {
-        s.add_user("eve", Some("eve@example.org")).unwrap();
-        let w = s.add_wallet("eve", "wsh(x)", "registered").unwrap();
+        s.add_user("eve", Some("eve@example.org"), None).unwrap();
+        let w = s.add_wallet("eve", "wsh(x)", "registered", None).unwrap();
         let (a, token) = s.add_request("eve", &w.id, &[1], 60, true).unwrap();
         let token = token.unwrap();
         assert_eq!((a.confirm_by.as_str(), token.len()), ("email", 64));
@@ -641,7 +653,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
         let db = Database::Sqlite(p.clone());
-        let (token, _) = Store::open(&db).unwrap().add_user("ann", None).unwrap();
+        let (token, _) = Store::open(&db)
+            .unwrap()
+            .add_user("ann", None, None)
+            .unwrap();
         let mut s = Store::open(&db).unwrap();
         assert_eq!(s.user_by_token(&token).unwrap().unwrap().name, "ann");
         let mode =
