@@ -810,6 +810,18 @@ mod tests {
     }
 
     #[test]
+    fn a_wallet_body_is_one_wallet_line_and_refuses_what_the_grammar_would() {
+        assert_eq!(
+            wallet_body(7, 5, " wsh(sortedmulti(2,x))#abcdefgh\n").unwrap(),
+            "wallet server=7 account=5 descriptor=wsh(sortedmulti(2,x))#abcdefgh"
+        );
+        assert!(wallet_body(7, 5, "").is_err());
+        assert!(wallet_body(7, 5, "wsh(a) revoked").is_err());
+        // The account must be below 2^31 (a hardened index).
+        assert!(wallet_body(7, 1 << 31, "wsh(a)").is_err());
+    }
+
+    #[test]
     fn malformed_hex_is_refused() {
         let good = format!("02{}", "ab".repeat(32));
         assert_eq!(unhex::<33>(&good).map(|k| k[0]), Some(2));

@@ -490,6 +490,71 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn users_own_accounts_their_node_keys_and_pending_wallets() {
+        let (_d, s) = store();
+        own_accounts(s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/interop-postgres runs it"]
+    fn on_postgres_users_own_accounts_their_node_keys_and_pending_wallets() {
+        own_accounts(pg_store().1);
+    }
+
+    fn own_accounts(mut s: Store) {
+        s.add_user("ann", None, None).unwrap();
+        s.add_user("carol", None, Some(5)).unwrap();
+        s.add_user("dave", None, Some(6)).unwrap();
+        // Two users without an account are fine; one account is one user's.
+        s.add_user("erin", None, None).unwrap();
+        assert!(matches!(
+            s.add_user("frank", None, Some(5)),
+            Err(StoreError::AccountTaken(5, ref who)) if who == "carol"
+        ));
+        assert_eq!(s.accounts_without_key().unwrap(), [5, 6]);
+        s.add_node_key(5, "[aabbccdd/48h/1h/5h/2h]tpubX", "00ff")
+            .unwrap();
+        // A second store of the same key (another instance) changes nothing.
+        s.add_node_key(5, "[aabbccdd/48h/1h/5h/2h]tpubY", "11")
+            .unwrap();
+        assert_eq!(s.accounts_without_key().unwrap(), [6]);
+        assert_eq!(
+            s.node_key(5).unwrap(),
+            Some(("[aabbccdd/48h/1h/5h/2h]tpubX".into(), "00ff".into()))
+        );
+        assert_eq!(s.node_key(6).unwrap(), None);
+        let w = s
+            .add_wallet("carol", "wsh(c)", "pending-registration", Some(5))
+            .unwrap();
+        s.add_wallet("ann", "wsh(a)", "registered", Some(3))
+            .unwrap();
+        let pending = s.pending_wallets().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (
+                pending[0].id.as_str(),
+                pending[0].user.as_str(),
+                pending[0].account
+            ),
+            (w.id.as_str(), "carol", Some(5))
+        );
+        // Only its user sees it; the operator's lookup by id alone does.
+        assert!(s.wallet("dave", &w.id).unwrap().is_none());
+        assert_eq!(
+            s.wallet_by_id(&w.id).unwrap().map(|w| w.user),
+            Some("carol".into())
+        );
+        s.wallet_registered(&w.id).unwrap();
+        assert!(s.pending_wallets().unwrap().is_empty());
+        assert_eq!(
+            s.wallet("carol", &w.id).unwrap().unwrap().status,
+            "registered"
+        );
+        let user = s.user_by_token("nope").unwrap();
+        assert!(user.is_none());
+    }
+
+    #[test]
     fn a_refusal_naming_one_psbt_queues_the_others_again() {
         let (_d, s) = store();
         refusal_naming_one_psbt(s);
