@@ -298,23 +298,15 @@ impl Wallet {
     }
 }
 
-/// Checks a descriptor the way [`Wallet::register`] does (syntax, checksum, every key on
-/// `network`, the node's key `own` at its BIP-48 path) without deriving the cosigners' branch
-/// keys: what the registry keeps is the text, checked once here and parsed again on use.
-/// Returns the descriptor's script type.
-pub fn verify_descriptor(
-    descriptor: &str,
+/// Every key of `d` is on `network`, and the node's key `own` is in it at its BIP-48 path for
+/// the descriptor's script type: its index among the keys. What [`Wallet::register`] checks
+/// before it derives anything; the registry checks a wallet's descriptor with it when the
+/// wallet enters, and keeps only the text.
+pub fn own_key_index(
+    d: &Descriptor,
     network: Network,
     own: &AccountKey,
-) -> Result<ScriptType, WalletError> {
-    let d = Descriptor::parse(descriptor)?;
-    own_key_index(&d, network, own)?;
-    Ok(d.script_type)
-}
-
-/// Every key of `d` is on `network`, and the node's key `own` is in it at its BIP-48 path for
-/// the descriptor's script type: its index among the keys.
-fn own_key_index(d: &Descriptor, network: Network, own: &AccountKey) -> Result<usize, WalletError> {
+) -> Result<usize, WalletError> {
     if d.keys
         .iter()
         .any(|k| k.xpub.network != network.key_network())

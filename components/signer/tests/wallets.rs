@@ -245,3 +245,55 @@ fn the_wallet_table_is_bounded_and_the_next_wallet_is_refused_with_its_code() {
         assert_eq!(s.registry().wallet_entries().count(), MAX_WALLETS);
     })
 }
+
+#[test]
+fn a_provisioning_file_holds_wallet_lines_after_the_servers_and_writes_them_back() {
+    big_stack(|| {
+        let (flash, h) = new_flash();
+        let mut s = boot(flash);
+        let g1 = Ground::new(&s, 1, Network::Regtest, ScriptType::Wsh, 0, 50);
+        let ann = user(&s, &g1, 5, 60);
+        let base = provisioning(&admins(), 2, &[(&g1, "rule allow")]);
+        // A wallet line above a rule line (or a server line) is misplaced; above its own
+        // server line, the server is unknown.
+        let early = base.replace("rule allow", &format!("{}\nrule allow", wallet_line(&ann)));
+        let unknown = base.replace(
+            &g1.server_line(),
+            &format!("{}\n{}", wallet_line(&ann), g1.server_line()),
+        );
+        assert!(matches!(
+            s.provision(&unknown),
+            Err(signer::node::ProvisionError::Registry(e))
+                if e.kind == RegistryErrorKind::UnknownServer(1)
+        ));
+        let misplaced = s.provision(&early).expect_err("wallet line first");
+        assert!(
+            matches!(
+                misplaced,
+                signer::node::ProvisionError::Registry(e)
+                    if e.kind == RegistryErrorKind::Text(signer::provision::TextErrorKind::Misplaced)
+            ),
+            "{misplaced:?}"
+        );
+        s.provision(&format!("{base}{}\n", wallet_line(&ann)))
+            .expect("provision with a wallet line");
+        let mut text = String::new();
+        s.registry().write_text(&mut text).expect("text");
+        assert!(
+            text.ends_with(&format!("{}\n", wallet_line(&ann))),
+            "{text}"
+        );
+        drop(s);
+        let mut s = reboot(&h);
+        let b = batch(
+            &g1.cert_key,
+            1,
+            1,
+            u64::MAX,
+            &[psbt(&ann, &Spend::simple(20_000, 1_000, 100, 1))],
+        );
+        let r = run(&mut s, &b, 0);
+        assert_eq!(r.receipt.class(), 0);
+        assert_eq!(verify_node_signatures(&ann, &r.signed[0]), 1);
+    })
+}

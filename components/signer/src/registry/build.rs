@@ -102,8 +102,13 @@ fn at(line: u32) -> impl Fn(RegistryErrorKind) -> RegistryError {
 }
 
 /// Puts server `s` (its first wallet's script type checked) in `slot` with an empty descriptor,
-/// then copies the descriptor in place: the server (7 KB) is never copied whole.
-fn fill_slot(slot: &mut Option<Server>, s: &ServerLine<'_>, script_type: ScriptType) {
+/// then copies the descriptor in place: the server (7 KB) is never copied whole. A descriptor
+/// longer than the slot's text empties the slot again.
+fn fill_slot(
+    slot: &mut Option<Server>,
+    s: &ServerLine<'_>,
+    script_type: ScriptType,
+) -> Result<(), RegistryErrorKind> {
     let server = slot.insert(Server {
         id: s.id,
         cert_key: s.key,
@@ -116,8 +121,11 @@ fn fill_slot(slot: &mut Option<Server>, s: &ServerLine<'_>, script_type: ScriptT
         policy: Policy::empty(),
         descriptor: heapless::String::new(),
     });
-    // The caller checked the length against the same bound.
-    let _ = server.descriptor.push_str(s.descriptor);
+    if server.descriptor.push_str(s.descriptor).is_err() {
+        *slot = None;
+        return Err(RegistryErrorKind::DescriptorTooLong);
+    }
+    Ok(())
 }
 
 impl Registry {
@@ -151,8 +159,7 @@ impl Registry {
             .servers
             .get_mut(used)
             .ok_or(RegistryErrorKind::TooManyServers)?;
-        fill_slot(slot, s, script_type);
-        Ok(())
+        fill_slot(slot, s, script_type)
     }
 
     fn last_policy(&mut self) -> Option<&mut Policy> {

@@ -5,7 +5,7 @@
 //! Built from the text format of [`crate::provision`] (the provisioning file at first boot, the
 //! stored record afterwards) and written back in canonical form ([`Registry::write_text`]). Every
 //! wallet's descriptor is checked when it enters the registry
-//! ([`crate::wallet::verify_descriptor`]) against the node's own BIP-48 account key for the
+//! ([`crate::wallet::own_key_index`]) against the node's own BIP-48 account key for the
 //! server's network, the descriptor's script type and the wallet's account number, so a
 //! descriptor without the node's key is refused; no two wallets (of any servers) share an
 //! account key. Revoked servers stay in the registry (their ids are never reused, so their

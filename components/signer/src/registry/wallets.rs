@@ -5,7 +5,7 @@
 //!
 //! A wallet enters the registry only if its descriptor holds the node's own key for the
 //! server's network, the descriptor's script type and the wallet's account
-//! ([`crate::wallet::verify_descriptor`]), and no other wallet of any server uses the same
+//! ([`crate::wallet::own_key_index`]), and no other wallet of any server uses the same
 //! account key (coin type, script type, account): two wallets never share the node's key path,
 //! so a signature made for one wallet's script can never be one for another's.
 //!
@@ -16,7 +16,7 @@ use super::{MAX_DESCRIPTOR, Registry};
 use crate::descriptor::{Descriptor, ScriptType};
 use crate::keys::NodeKeys;
 use crate::provision::WalletLine;
-use crate::wallet::{Network, WalletError, verify_descriptor};
+use crate::wallet::{Network, WalletError, own_key_index};
 
 /// One further wallet of a server.
 #[derive(Debug, Clone)]
@@ -61,9 +61,10 @@ pub(super) fn checked_script_type(
     account: u32,
     keys: &NodeKeys,
 ) -> Result<ScriptType, WalletError> {
-    let script_type = Descriptor::parse(descriptor)?.script_type;
-    let own = keys.account(network, script_type, account)?;
-    verify_descriptor(descriptor, network, &own)
+    let d = Descriptor::parse(descriptor)?;
+    let own = keys.account(network, d.script_type, account)?;
+    own_key_index(&d, network, &own)?;
+    Ok(d.script_type)
 }
 
 impl Registry {
