@@ -26,6 +26,7 @@
 mod common;
 
 use common::{Board, free_addr, server_lines, text, wallet_descriptor, write_secret};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -148,6 +149,26 @@ fn provisioned(dir: &Path) -> Provisioned {
     }
 }
 
+/// `spacenode ground admin CMD` over the node's link at `uplink`/`listen`, ground state in
+/// `ground_state`.
+fn link_command(
+    uplink: SocketAddr,
+    listen: SocketAddr,
+    ground_state: &Path,
+    cmd: &[&str],
+) -> Output {
+    let mut args = vec!["ground", "admin"];
+    args.extend_from_slice(cmd);
+    let (u, l, g) = (
+        uplink.to_string(),
+        listen.to_string(),
+        ground_state.to_str().unwrap().to_string(),
+    );
+    args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
+    args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
+    spacenode(&args)
+}
+
 #[test]
 fn registry_administration_over_the_link() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,14 +219,7 @@ fn registry_administration_over_the_link() {
         &["--radio-latency-ms", "1", "--radio-kbps", "4000"],
     );
     board.wait_for("provisioned from the inbox: 1 servers");
-    let link = |cmd: &[&str]| -> Output {
-        let mut args = vec!["ground", "admin"];
-        args.extend_from_slice(cmd);
-        let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
-        args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
-        args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
-        spacenode(&args)
-    };
+    let link = |cmd: &[&str]| link_command(uplink, listen, &ground_state, cmd);
 
     // 1. Export, verified against the identity.
     let o = link(&["export-xpub", "--server", "1", "--identity", &identity]);
@@ -440,19 +454,11 @@ fn registry_administration_over_the_link() {
 fn a_wallet_is_added_over_the_link_and_its_account_only_once() {
     let dir = tempfile::tempdir().unwrap();
     let ground_state = dir.path().join("ground");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
     let p = provisioned(dir.path());
     let (uplink, listen) = (free_addr(), free_addr());
     let mut board = Board::boot(&p.state, uplink, listen, &["--radio-latency-ms", "1"]);
     board.wait_for("provisioned from the inbox: 1 servers");
-    let link = |cmd: &[&str]| -> Output {
-        let mut args = vec!["ground", "admin"];
-        args.extend_from_slice(cmd);
-        let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
-        args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
-        args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
-        spacenode(&args)
-    };
+    let link = |cmd: &[&str]| link_command(uplink, listen, &ground_state, cmd);
     let o = link(&["export-xpub", "--account", "5", "--identity", &p.identity]);
     assert!(o.status.success(), "{}", text(&o));
     let key = String::from_utf8_lossy(&o.stdout)

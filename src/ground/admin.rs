@@ -117,6 +117,13 @@ pub struct Signing {
     /// The node's identity public key (the command names this node): 66 hex characters, or a file
     #[arg(long, value_name = "FILE|HEX")]
     identity: String,
+    #[command(flatten)]
+    pub(super) admins: AdminKeys,
+}
+
+/// The admin keys that sign an admin command (also `spacenode server add-wallet`'s).
+#[derive(Args)]
+pub struct AdminKeys {
     /// An admin's P-256 secret key file (64 hex); give it once per signing admin, as INDEX=FILE or FILE with --registry
     #[arg(long = "admin-key", value_name = "[INDEX=]FILE", required = true)]
     admin_keys: Vec<String>,
@@ -125,7 +132,7 @@ pub struct Signing {
     registry: Option<PathBuf>,
     /// The envelope counter [default: one above the last this ground used for the node]
     #[arg(long, value_name = "N")]
-    counter: Option<u64>,
+    pub counter: Option<u64>,
 }
 
 impl Signing {
@@ -534,14 +541,15 @@ fn admin_lines(text: &str) -> Vec<[u8; 33]> {
         .collect()
 }
 
-/// The `--admin-key` arguments of `sig` resolved to (index, key).
-fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
-    resolve_admin_keys(&sig.admin_keys, sig.registry.as_deref())
+impl AdminKeys {
+    /// The `--admin-key` arguments resolved to (index, key): the index given, or the key's
+    /// position among the `admin` lines of the `--registry` provisioning file.
+    pub fn resolve(&self) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+        resolve_admin_keys(&self.admin_keys, self.registry.as_deref())
+    }
 }
 
-/// `--admin-key [INDEX=]FILE` arguments resolved to (index, key): the index given, or the
-/// key's position among the `admin` lines of the provisioning file `registry`.
-pub fn resolve_admin_keys(
+fn resolve_admin_keys(
     args: &[String],
     registry: Option<&Path>,
 ) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
@@ -694,7 +702,7 @@ pub(super) fn send(
     new_set: Vec<(u8, p256::SecretKey)>,
 ) -> Result<Option<u64>, Failure> {
     let identity = read_identity(&sig.identity)?;
-    let mut keys = admin_keys(&sig)?;
+    let mut keys = sig.admins.resolve()?;
     keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let (link, mut s) = sig.link.open()?;
@@ -705,7 +713,7 @@ pub(super) fn send(
         &identity,
         &signers,
         body,
-        sig.counter,
+        sig.admins.counter,
         &mut |l| println!("{l}"),
     )
 }

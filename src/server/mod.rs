@@ -89,16 +89,8 @@ enum ServerCommand {
     AddWallet {
         /// The wallet's id (`w-...`, from `spacenode server wallets`)
         wallet: String,
-        /// An admin's P-256 secret key file (64 hex); give it once per signing admin, as
-        /// INDEX=FILE or FILE with --registry
-        #[arg(long = "admin-key", value_name = "[INDEX=]FILE", required = true)]
-        admin_keys: Vec<String>,
-        /// The provisioning file: its `admin` lines give each key's admin index
-        #[arg(long, value_name = "FILE")]
-        registry: Option<PathBuf>,
-        /// The envelope counter [default: one above the last this ground used for the node]
-        #[arg(long, value_name = "N")]
-        counter: Option<u64>,
+        #[command(flatten)]
+        admins: crate::ground::admin::AdminKeys,
     },
 }
 
@@ -108,12 +100,9 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
     let usage = |e: store::StoreError| Failure::Usage(e.to_string());
     match args.command {
         Some(ServerCommand::Wallets) => wallet_admin::list(&cfg),
-        Some(ServerCommand::AddWallet {
-            wallet,
-            admin_keys,
-            registry,
-            counter,
-        }) => wallet_admin::add(&cfg, &wallet, &admin_keys, registry.as_deref(), counter),
+        Some(ServerCommand::AddWallet { wallet, admins }) => {
+            wallet_admin::add(&cfg, &wallet, &admins)
+        }
         Some(ServerCommand::AddUser {
             name,
             email,

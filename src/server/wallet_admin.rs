@@ -19,7 +19,7 @@ use super::batcher::open_link;
 use super::config::ServerConfig;
 use super::store::{Store, StoreError};
 use crate::failure::Failure;
-use std::path::Path;
+use crate::ground::admin::AdminKeys;
 use std::time::Duration;
 
 /// `spacenode server wallets`: the wallets awaiting `add-wallet`.
@@ -44,13 +44,7 @@ fn usage(e: StoreError) -> Failure {
 }
 
 /// `spacenode server add-wallet WALLET_ID`: the signed admin command for wallet `id`.
-pub fn add(
-    cfg: &ServerConfig,
-    id: &str,
-    admin_keys: &[String],
-    registry: Option<&Path>,
-    counter: Option<u64>,
-) -> Result<(), Failure> {
+pub fn add(cfg: &ServerConfig, id: &str, admins: &AdminKeys) -> Result<(), Failure> {
     let mut store = Store::open(&cfg.database).map_err(usage)?;
     let w = store.wallet_by_id(id).map_err(usage)?.ok_or_else(|| {
         Failure::Usage(format!(
@@ -69,7 +63,7 @@ pub fn add(
     })?;
     let body = crate::ground::admin::wallet_body(cfg.server_id(), account, &w.descriptor)
         .map_err(Failure::Usage)?;
-    let keys = crate::ground::admin::resolve_admin_keys(admin_keys, registry)?;
+    let keys = admins.resolve()?;
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let identity = crate::ground::admin::read_identity(&cfg.identity)?;
     let state_dir = cfg
@@ -90,7 +84,7 @@ pub fn add(
         &identity,
         &signers,
         &body,
-        counter,
+        admins.counter,
         &mut |l| println!("{l}"),
     );
     store.unlock_link(server).map_err(usage)?;
