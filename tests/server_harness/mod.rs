@@ -54,32 +54,17 @@ pub fn provision_with_users(
             )
             .expect("signer first boot")
             .0;
+            let ground = |id: u32, account: u32, seed: u8| {
+                support::Ground::new(&s, id, Network::Regtest, ScriptType::Wsh, account, seed)
+            };
             let grounds: Vec<support::Ground> = ids
                 .iter()
-                .map(|&(id, account)| {
-                    support::Ground::new(
-                        &s,
-                        id,
-                        Network::Regtest,
-                        ScriptType::Wsh,
-                        account,
-                        11 + id as u8,
-                    )
-                })
+                .map(|&(id, account)| ground(id, account, 11 + id as u8))
                 .collect();
             let wallets: Vec<support::Ground> = users
                 .iter()
                 .enumerate()
-                .map(|(i, &(id, account))| {
-                    support::Ground::new(
-                        &s,
-                        id,
-                        Network::Regtest,
-                        ScriptType::Wsh,
-                        account,
-                        111 + i as u8,
-                    )
-                })
+                .map(|(i, &(id, account))| ground(id, account, 111 + i as u8))
                 .collect();
             let pairs: Vec<(&support::Ground, &str)> = grounds.iter().map(|g| (g, RULES)).collect();
             let text = support::provisioning(&[], 0, &pairs);
