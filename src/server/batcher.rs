@@ -68,9 +68,8 @@ pub struct Link {
 }
 
 /// The ground station's link for the node of `cfg`: its lock on the ground state directory
-/// (`wait`: until the holder lets go; else `None` at once while another holds it), then the
-/// session under it.
-pub fn open_link(cfg: &super::config::ServerConfig, wait: bool) -> Result<Option<Link>, String> {
+/// (`None` at once while another process holds it), then the session under it.
+pub fn open_link(cfg: &super::config::ServerConfig) -> Result<Option<Link>, String> {
     let n = &cfg.node;
     let dir = n
         .state
@@ -84,12 +83,7 @@ pub fn open_link(cfg: &super::config::ServerConfig, wait: bool) -> Result<Option
         .write(true)
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let how = if wait {
-        rustix::fs::FlockOperation::LockExclusive
-    } else {
-        rustix::fs::FlockOperation::NonBlockingLockExclusive
-    };
-    match rustix::fs::flock(&lock, how) {
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
@@ -159,7 +153,7 @@ fn words(f: crate::failure::Failure) -> String {
 impl Uplinker {
     /// The link, or `None` while another server of this ground station holds it.
     fn link(&self) -> Result<Option<Link>, PassError> {
-        open_link(&self.state.cfg, false).map_err(PassError::Link)
+        open_link(&self.state.cfg).map_err(PassError::Link)
     }
 
     fn state_dir(&self) -> std::path::PathBuf {

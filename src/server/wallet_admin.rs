@@ -11,16 +11,19 @@
 //! wallet stays `pending-registration` (and its requests are refused with 409) until an
 //! operator holding the admin keys signs it in.
 //!
-//! Avoids: sending while the batcher holds the link (it waits for the ground station's link
-//! lock and, on PostgreSQL, this server's advisory lock), and marking a wallet registered that
-//! the node did not accept.
+//! Avoids: sending while the batcher holds the link (it waits, at most [`LINK_WAIT`], for the
+//! ground station's link lock and, on PostgreSQL, this server's advisory lock), and marking a
+//! wallet registered that the node did not accept.
 
 use super::batcher::open_link;
 use super::config::ServerConfig;
 use super::store::{Store, StoreError};
 use crate::failure::Failure;
 use crate::ground::admin::AdminKeys;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long `add-wallet` waits for the batcher to let go of the node's link.
+const LINK_WAIT: Duration = Duration::from_secs(120);
 
 /// `spacenode server wallets`: the wallets awaiting `add-wallet`.
 pub fn list(cfg: &ServerConfig) -> Result<(), Failure> {
@@ -71,11 +74,26 @@ pub fn add(cfg: &ServerConfig, id: &str, admins: &AdminKeys) -> Result<(), Failu
         .state
         .clone()
         .unwrap_or_else(crate::ground::default_state_dir);
-    let mut link = open_link(cfg, true)
-        .map_err(|e| Failure::Usage(format!("the node's link: {e}")))?
-        .ok_or_else(|| Failure::Usage("the node's link is held by another process".into()))?;
+    // The batcher holds the link for a pass at a time: wait for its turn, boundedly.
+    let deadline = Instant::now() + LINK_WAIT;
     let server = cfg.server_id();
+    let busy = || {
+        Failure::Usage(format!(
+            "the node's link stayed busy for {} s (a batch going up, or another instance of this server): try again",
+            LINK_WAIT.as_secs()
+        ))
+    };
+    let mut link = loop {
+        match open_link(cfg).map_err(|e| Failure::Usage(format!("the node's link: {e}")))? {
+            Some(l) => break l,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            None => return Err(busy()),
+        }
+    };
     while !store.try_lock_link(server).map_err(usage)? {
+        if Instant::now() >= deadline {
+            return Err(busy());
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     let sent = crate::ground::admin::apply(
