@@ -90,6 +90,23 @@ fn each_psbt_is_signed_under_its_own_wallet_of_the_server_and_wallets_survive_a_
         for (signed, g) in r.signed.iter().zip([&ann, &g1, &bob, &ann]) {
             assert_eq!(verify_node_signatures(g, signed), 1);
         }
+        // A PSBT without a derivation of the node's key (only the user's and the backup's):
+        // matched by the keys it names, here bob's, the server's third wallet.
+        let mut bob_keys_only = user(&s, &g1, 6, 61);
+        bob_keys_only.cosigners.remove(bob_keys_only.node_index);
+        let r = run(
+            &mut s,
+            &batch(
+                &g1.cert_key,
+                1,
+                2,
+                u64::MAX,
+                &[psbt(&bob_keys_only, &Spend::simple(20_000, 1_000, 100, 5))],
+            ),
+            0,
+        );
+        assert_eq!(r.receipt.class(), 0, "signed: {:?}", r.receipt);
+        assert_eq!(verify_node_signatures(&bob, &r.signed[0]), 1);
         drop(s);
         // The wallets are in the stored registry: after a reboot they still sign.
         let mut s = reboot(&h);
@@ -98,7 +115,7 @@ fn each_psbt_is_signed_under_its_own_wallet_of_the_server_and_wallets_survive_a_
         let b = batch(
             &g1.cert_key,
             1,
-            2,
+            3,
             u64::MAX,
             &[psbt(&bob, &Spend::simple(30_000, 2_000, 100, 9))],
         );
