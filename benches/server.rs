@@ -71,9 +71,9 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.db");
     let mut store = Store::open(&Database::Sqlite(path.clone())).expect("store");
-    store.add_user("bench", None).expect("user");
+    store.add_user("bench", None, None).expect("user");
     let w = store
-        .add_wallet("bench", "wsh(bench)", "registered")
+        .add_wallet("bench", "wsh(bench)", "registered", None)
         .expect("wallet");
     for p in &psbts {
         let (r, _) = store

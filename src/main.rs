@@ -57,7 +57,8 @@ enum Command {
     /// server.toml keys: listen (default 127.0.0.1:8080), database ("sqlite:PATH" or a path: a
     /// SQLite file; "postgres://...": PostgreSQL, no TLS, for several instances), identity
     /// (the node's identity key, hex), registered (the wallet descriptors the node's registry
-    /// holds for this server), request_ttl_s (900), rate_per_minute (600), body_limit (262144),
+    /// holds for this server already: they register at once; a user added with --account gets
+    /// a wallet of their own, registered on the node by `add-wallet`), request_ttl_s (900), rate_per_minute (600), body_limit (262144),
     /// public_url (base of the mailed confirmation links); [smtp] host, port (25), from: needed
     /// for users added with --email; plain SMTP (no STARTTLS, no login) to a relay on a
     /// loopback address only, which carries the mail on; [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key

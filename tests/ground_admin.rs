@@ -17,11 +17,16 @@
 //! 5. an add-server too large for one radio unit travels in chunks and is refused by the
 //!    registry for what it says (not for its size or chunking).
 //!
+//! And `add-wallet` (issue 20): a wallet on the node's account 5, its key from `export-xpub
+//! --account 5`, is added to server 1 with 2 of 3 admin signatures; the same account again is
+//! refused with the signer's code and words (0x1334).
+//!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
 mod common;
 
-use common::{Board, free_addr, server_lines, text, write_secret};
+use common::{Board, free_addr, server_lines, text, wallet_descriptor, write_secret};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -144,6 +149,26 @@ fn provisioned(dir: &Path) -> Provisioned {
     }
 }
 
+/// `spacenode ground admin CMD` over the node's link at `uplink`/`listen`, ground state in
+/// `ground_state`.
+fn link_command(
+    uplink: SocketAddr,
+    listen: SocketAddr,
+    ground_state: &Path,
+    cmd: &[&str],
+) -> Output {
+    let mut args = vec!["ground", "admin"];
+    args.extend_from_slice(cmd);
+    let (u, l, g) = (
+        uplink.to_string(),
+        listen.to_string(),
+        ground_state.to_str().unwrap().to_string(),
+    );
+    args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
+    args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
+    spacenode(&args)
+}
+
 #[test]
 fn registry_administration_over_the_link() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,14 +219,7 @@ fn registry_administration_over_the_link() {
         &["--radio-latency-ms", "1", "--radio-kbps", "4000"],
     );
     board.wait_for("provisioned from the inbox: 1 servers");
-    let link = |cmd: &[&str]| -> Output {
-        let mut args = vec!["ground", "admin"];
-        args.extend_from_slice(cmd);
-        let (u, l, g) = (uplink.to_string(), listen.to_string(), s(&ground_state));
-        args.extend_from_slice(&["--node", &u, "--listen", &l, "--state", &g]);
-        args.extend_from_slice(&["--timeout-ms", "2000", "--attempts", "3"]);
-        spacenode(&args)
-    };
+    let link = |cmd: &[&str]| link_command(uplink, listen, &ground_state, cmd);
 
     // 1. Export, verified against the identity.
     let o = link(&["export-xpub", "--server", "1", "--identity", &identity]);
@@ -430,6 +448,58 @@ fn registry_administration_over_the_link() {
     let after_image = dir.path().join("key-flash-after.flash");
     std::fs::copy(state.join("key-flash.flash"), &after_image).unwrap();
     assert_eq!(batch_verdict(&after_image, &identity, &cert, 2), REVOKED);
+}
+
+#[test]
+fn a_wallet_is_added_over_the_link_and_its_account_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ground_state = dir.path().join("ground");
+    let p = provisioned(dir.path());
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut board = Board::boot(&p.state, uplink, listen, &["--radio-latency-ms", "1"]);
+    board.wait_for("provisioned from the inbox: 1 servers");
+    let link = |cmd: &[&str]| link_command(uplink, listen, &ground_state, cmd);
+    let o = link(&["export-xpub", "--account", "5", "--identity", &p.identity]);
+    assert!(o.status.success(), "{}", text(&o));
+    let key = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with('[') && l.contains("/48h/1h/5h/2h]"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no account 5 key: {}", text(&o)));
+    let descriptor = wallet_descriptor(&key, [0x43, 0x44]);
+    let two = [
+        format!("0={}", p.key_files[0]),
+        format!("2={}", p.key_files[2]),
+    ];
+    let add = || {
+        link(&[
+            "add-wallet",
+            "--server",
+            "1",
+            "--account",
+            "5",
+            "--descriptor",
+            &descriptor,
+            "--identity",
+            &p.identity,
+            "--admin-key",
+            &two[0],
+            "--admin-key",
+            &two[1],
+        ])
+    };
+    let o = add();
+    assert!(o.status.success(), "{}", text(&o));
+    board.wait_for("admin: wallet on account 5 added to server 1");
+    let o = add();
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("code 0x1334"), "{}", text(&o));
+    assert!(
+        err.contains("another wallet already uses this node account"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Issue 14 point 2 over the link: the ledger record of a provisioned node is erased while it

@@ -130,7 +130,7 @@ pub fn story(
         },
     };
     let (token, secret) = Store::open(&cfg.database)
-        .and_then(|mut s| s.add_user("ann", None))
+        .and_then(|mut s| s.add_user("ann", None, None))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     println!(
         "   operator: `spacenode server add-user ann` -> a bearer token and {}",

@@ -3,7 +3,7 @@
 //! | command | what goes up | what comes back |
 //! | --- | --- | --- |
 //! | `export-xpub --server ID` (or `--account N`) | TC 8,1 function 0x0004 (0x0005) | TM\[8,128\] with the export signed by the node's identity key, verified here against `--identity` before anything is printed |
-//! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
+//! | `add-server --file F`, `revoke --server ID`, `policy --server ID --rules TEXT`, `add-wallet --server ID --account N --descriptor D` | an admin envelope (`signer::admin`: node id, counter, body, M signatures) in TC 8,1 function 0x0003 chunks | 1,7 and TM\[8,128\] with the registry's admin counter, or 1,8 with the signer's refusal |
 //! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
 //! | `recover --floor N` (`admin/recover.rs`) | reads the ledger-recovery challenge (0x0007), then a `recover-ledger` envelope as above | 1,7, or 1,8 with the signer's refusal |
 //! | `recover-link` (`admin/recover_link.rs`) | reads the link-recovery challenge (0x0008), then a `recover-link` envelope as above, through a ground end at epoch 0 and floor 0 | 1,7 once comms wrote its new SDLS state, or 1,8 with the refusal |
@@ -52,6 +52,10 @@ pub enum AdminCommand {
     Revoke(RevokeArgs),
     /// Replace a ground server's policy rules.
     Policy(PolicyArgs),
+    /// Add a wallet to a ground server (one more wallet user of that server): its descriptor must
+    /// hold the node's key for --account (`export-xpub --account N`), an account no other wallet
+    /// uses.
+    AddWallet(AddWalletArgs),
     /// Replace the admin set and its threshold, signed by the current threshold of current admins
     /// and by the new threshold of new admins (as TUF rotates its root keys).
     RotateAdmins(RotateArgs),
@@ -113,6 +117,13 @@ pub struct Signing {
     /// The node's identity public key (the command names this node): 66 hex characters, or a file
     #[arg(long, value_name = "FILE|HEX")]
     identity: String,
+    #[command(flatten)]
+    pub(super) admins: AdminKeys,
+}
+
+/// The admin keys that sign an admin command (also `spacenode server add-wallet`'s).
+#[derive(Args)]
+pub struct AdminKeys {
     /// An admin's P-256 secret key file (64 hex); give it once per signing admin, as INDEX=FILE or FILE with --registry
     #[arg(long = "admin-key", value_name = "[INDEX=]FILE", required = true)]
     admin_keys: Vec<String>,
@@ -121,7 +132,7 @@ pub struct Signing {
     registry: Option<PathBuf>,
     /// The envelope counter [default: one above the last this ground used for the node]
     #[arg(long, value_name = "N")]
-    counter: Option<u64>,
+    pub counter: Option<u64>,
 }
 
 impl Signing {
@@ -170,6 +181,41 @@ pub struct PolicyArgs {
 }
 
 #[derive(Args)]
+pub struct AddWalletArgs {
+    #[command(flatten)]
+    signing: Signing,
+    /// The server the wallet is added to
+    #[arg(long, value_name = "ID")]
+    server: u32,
+    /// The node's BIP-48 account in the wallet (below 2^31; unused by any other wallet)
+    #[arg(long, value_name = "N")]
+    account: u32,
+    /// The wallet's descriptor: wsh(sortedmulti(...)) or sh(wsh(sortedmulti(...))) with its
+    /// checksum, holding the node's key for --account on the server's network
+    #[arg(long, value_name = "TEXT")]
+    descriptor: String,
+}
+
+impl AddWalletArgs {
+    /// The admin command body: one `wallet` line.
+    fn body(&self) -> Result<String, Failure> {
+        wallet_body(self.server, self.account, &self.descriptor).map_err(Failure::Usage)
+    }
+}
+
+/// The admin command body adding a wallet (`wallet server=ID account=N descriptor=D`), checked
+/// for what the line grammar would refuse (the node checks the rest).
+pub fn wallet_body(server: u32, account: u32, descriptor: &str) -> Result<String, String> {
+    let descriptor = descriptor.trim();
+    if descriptor.is_empty() || descriptor.contains(char::is_whitespace) {
+        return Err("the descriptor must be one word with no spaces".into());
+    }
+    let body = format!("wallet server={server} account={account} descriptor={descriptor}");
+    signer::provision::parse_line(&body).map_err(|e| format!("{body}: {e}"))?;
+    Ok(body)
+}
+
+#[derive(Args)]
 pub struct IdentityArgs {
     /// Directory of the board's persistent state (as for `spacenode run`)
     #[arg(long, value_name = "DIR")]
@@ -210,6 +256,10 @@ pub fn run(cmd: AdminCommand) -> Result<(), Failure> {
                 &format!("policy id={}\n{}", a.server, rules.join("\n")),
                 Vec::new(),
             )
+        }
+        AdminCommand::AddWallet(a) => {
+            let body = a.body()?;
+            command(a.signing, &body, Vec::new())
         }
         AdminCommand::Identity(a) => identity(a),
         AdminCommand::Recover(a) => recover::run(a),
@@ -330,28 +380,15 @@ pub fn verify_export(bytes: &[u8; 169], identity: &[u8; 33]) -> Result<ExportVie
 
 fn export(a: ExportArgs) -> Result<(), Failure> {
     let identity = read_identity(&a.identity)?;
-    let mut app = Vec::with_capacity(8);
-    match (a.server, a.account) {
+    let app = match (a.server, a.account) {
         (Some(id), _) => {
-            app.extend_from_slice(&FN_EXPORT_SERVER.to_be_bytes());
+            let mut app = FN_EXPORT_SERVER.to_be_bytes().to_vec();
             app.extend_from_slice(&id.to_be_bytes());
+            app
         }
-        (None, Some(account)) => {
-            let script = match a.script.as_str() {
-                "wsh" => 0u8,
-                "sh-wsh" => 1,
-                other => {
-                    return Err(Failure::Usage(format!(
-                        "unknown script type `{other}` (wsh or sh-wsh)"
-                    )));
-                }
-            };
-            app.extend_from_slice(&FN_EXPORT_ACCOUNT.to_be_bytes());
-            app.extend_from_slice(&[network_code(&a.network)?, script]);
-            app.extend_from_slice(&account.to_be_bytes());
-        }
+        (None, Some(account)) => account_app(&a.network, &a.script, account)?,
         (None, None) => return Err(Failure::Usage("give --server ID or --account N".into())),
-    }
+    };
     let mut s = a.link.session()?;
     let bytes = fetch_export(&mut s, &app, a.link.attempts, &mut |l| println!("{l}"))?;
     let v = verify_export(&bytes, &identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
@@ -404,6 +441,47 @@ pub fn server_export(
         return Err(Failure::Rejected(format!(
             "the node answered with the export of server {}, not {id}\n",
             v.server
+        )));
+    }
+    Ok((bytes, v))
+}
+
+/// The export request of BIP-48 `account` on `network` with script type `script` (`wsh` or
+/// `sh-wsh`).
+fn account_app(network: &str, script: &str, account: u32) -> Result<Vec<u8>, Failure> {
+    let script = match script {
+        "wsh" => 0u8,
+        "sh-wsh" => 1,
+        other => {
+            return Err(Failure::Usage(format!(
+                "unknown script type `{other}` (wsh or sh-wsh)"
+            )));
+        }
+    };
+    let mut app = FN_EXPORT_ACCOUNT.to_be_bytes().to_vec();
+    app.extend_from_slice(&[network_code(network)?, script]);
+    app.extend_from_slice(&account.to_be_bytes());
+    Ok(app)
+}
+
+/// The node's export of BIP-48 `account` (`network` and `script` as [`ExportView`] names them),
+/// verified against the node's `identity` and checked to be that account's: what `spacenode
+/// server` hands a wallet user with an account of their own. The exchange's lines go to `log`.
+pub fn account_export(
+    s: &mut Session,
+    network: &str,
+    script: &str,
+    account: u32,
+    identity: &[u8; 33],
+    log: &mut dyn FnMut(&str),
+) -> Result<([u8; 169], ExportView), Failure> {
+    let app = account_app(network, script, account)?;
+    let bytes = fetch_export(s, &app, 8, log)?;
+    let v = verify_export(&bytes, identity).map_err(|e| Failure::Rejected(format!("{e}\n")))?;
+    if (v.network, v.script, v.account) != (network, script, account) {
+        return Err(Failure::Rejected(format!(
+            "the node answered with the export of {} {} account {}, not {network} {script} account {account}\n",
+            v.network, v.script, v.account
         )));
     }
     Ok((bytes, v))
@@ -463,9 +541,19 @@ fn admin_lines(text: &str) -> Vec<[u8; 33]> {
         .collect()
 }
 
-/// One `--admin-key` argument resolved to (index, key).
-fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
-    let registry: Option<Vec<[u8; 33]>> = match &sig.registry {
+impl AdminKeys {
+    /// The `--admin-key` arguments resolved to (index, key): the index given, or the key's
+    /// position among the `admin` lines of the `--registry` provisioning file.
+    pub fn resolve(&self) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+        resolve_admin_keys(&self.admin_keys, self.registry.as_deref())
+    }
+}
+
+fn resolve_admin_keys(
+    args: &[String],
+    registry: Option<&Path>,
+) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
+    let registry: Option<Vec<[u8; 33]>> = match registry {
         None => None,
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -474,7 +562,7 @@ fn admin_keys(sig: &Signing) -> Result<Vec<(u8, p256::SecretKey)>, Failure> {
         }
     };
     let mut out = Vec::new();
-    for arg in &sig.admin_keys {
+    for arg in args {
         let (index, file) = match arg.split_once('=') {
             // Anything number-like before `=` is an index attempt (`-1=FILE`, `+3=FILE`), never
             // part of a file name.
@@ -614,7 +702,7 @@ pub(super) fn send(
     new_set: Vec<(u8, p256::SecretKey)>,
 ) -> Result<Option<u64>, Failure> {
     let identity = read_identity(&sig.identity)?;
-    let mut keys = admin_keys(&sig)?;
+    let mut keys = sig.admins.resolve()?;
     keys.extend(new_set);
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let (link, mut s) = sig.link.open()?;
@@ -625,7 +713,7 @@ pub(super) fn send(
         &identity,
         &signers,
         body,
-        sig.counter,
+        sig.admins.counter,
         &mut |l| println!("{l}"),
     )
 }
@@ -727,6 +815,18 @@ mod tests {
         bad[0] = 0x05;
         assert!(read_identity(&hex(&bad)).is_err());
         assert!(read_identity("/nonexistent/identity").is_err());
+    }
+
+    #[test]
+    fn a_wallet_body_is_one_wallet_line_and_refuses_what_the_grammar_would() {
+        assert_eq!(
+            wallet_body(7, 5, " wsh(sortedmulti(2,x))#abcdefgh\n").unwrap(),
+            "wallet server=7 account=5 descriptor=wsh(sortedmulti(2,x))#abcdefgh"
+        );
+        assert!(wallet_body(7, 5, "").is_err());
+        assert!(wallet_body(7, 5, "wsh(a) revoked").is_err());
+        // The account must be below 2^31 (a hardened index).
+        assert!(wallet_body(7, 1 << 31, "wsh(a)").is_err());
     }
 
     #[test]

@@ -132,14 +132,14 @@ fn help(kind: &RegistryErrorKind) -> &'static str {
             "a server line takes id=, key=, network=, account=, descriptor=, sighash= once each, and the word revoked"
         }
         K::Text(T::MissingOption) => {
-            "a server line needs id=, key=, network=, account= and descriptor="
+            "a server line needs id=, key=, network=, account= and descriptor=; a wallet line server=, account= and descriptor="
         }
         K::Text(T::ExtraTokens) => "remove what follows the item",
         K::Text(T::Rule(_)) => {
             "write `rule allow` or `rule deny` followed by conditions: max-amount=SATS velocity=SATS/SECONDS to=HEX,HEX max-fee=SATS max-feerate=SAT_PER_VB (see docs/provisioning.md)"
         }
         K::Text(T::Misplaced) => {
-            "the header comes first and once; admin-threshold once; each rule line goes under the server it belongs to"
+            "the header comes first and once; admin-threshold once; each rule line goes under the server it belongs to; wallet lines come after every server line"
         }
         K::DuplicateAdmin => "list each admin key once",
         K::TooManyAdmins | K::TooManyServers | K::DescriptorTooLong | K::Policy(_) => {
@@ -147,8 +147,11 @@ fn help(kind: &RegistryErrorKind) -> &'static str {
         }
         K::BadThreshold => "write admin-threshold M with M between 1 and the number of admin lines",
         K::DuplicateServer(_) => "give each server its own id",
-        K::AccountInUse(_) => {
-            "give each server its own BIP-48 account (account=N) and its key from `spacenode node-key --account N`"
+        K::AccountInUse(_) | K::WalletAccountInUse { .. } => {
+            "give each wallet (a server line's and each wallet line's) its own BIP-48 account (account=N) and its key from `spacenode node-key --account N`"
+        }
+        K::TooManyWallets => {
+            "the signer holds at most 32 wallet lines besides the server lines: see docs/provisioning.md"
         }
         K::Wallet { .. } => {
             "the descriptor must be wsh(sortedmulti(...)) or sh(wsh(sortedmulti(...))) with its checksum, on the server's network, and contain the node's key exactly as `spacenode node-key --network NET --account N` prints it"

@@ -166,22 +166,61 @@ fn not_found(what: &str) -> ApiError {
     )
 }
 
-async fn node(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Reply {
-    caller(&state, &headers)?;
-    let info = state
+/// What `GET /v1/node` hands a user: the node's key for their wallet, from a verified export.
+struct NodeKey {
+    network: String,
+    account: u32,
+    node_key: String,
+    export_hex: String,
+}
+
+/// The node's key for `user`'s wallet: the export of the user's own account when they have
+/// one, else the server's own (its registry line's) account.
+fn node_key_for(state: &State, user: &User) -> Result<NodeKey, ApiError> {
+    let server = state
         .node
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let Some(n) = info else {
-        return Err(ApiError(
+    let unknown = |what: String| {
+        ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "node-unknown",
-            "the server has not yet had the node's signed key export (the node was not reachable): try again in a minute".into(),
-        ));
+            format!(
+                "the server has not yet had the node's signed export of {what} (the node was not reachable): try again in a minute"
+            ),
+        )
     };
+    let Some(n) = server else {
+        return Err(unknown("its key".into()));
+    };
+    match user.account {
+        None => Ok(NodeKey {
+            network: n.network,
+            account: n.account,
+            node_key: n.node_key,
+            export_hex: n.export_hex,
+        }),
+        Some(account) => {
+            let (node_key, export_hex) = db(state)
+                .node_key(account)?
+                .ok_or_else(|| unknown(format!("your account ({account})")))?;
+            Ok(NodeKey {
+                network: n.network,
+                account,
+                node_key,
+                export_hex,
+            })
+        }
+    }
+}
+
+async fn node(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Reply {
+    let user = caller(&state, &headers)?;
+    let n = node_key_for(&state, &user)?;
     Ok(Json(json!({
         "network": n.network,
+        "account": n.account,
         "node_key": n.node_key,
         "identity": n.export_hex,
         "identity_verified": true,
@@ -196,7 +235,7 @@ struct WalletIn {
 }
 
 fn wallet_json(w: &store::Wallet) -> Value {
-    json!({"wallet_id": w.id, "status": w.status, "descriptor": w.descriptor})
+    json!({"wallet_id": w.id, "status": w.status, "descriptor": w.descriptor, "account": w.account})
 }
 
 async fn add_wallet(
@@ -206,19 +245,9 @@ async fn add_wallet(
 ) -> Reply {
     let user = caller(&state, &headers)?;
     let w: WalletIn = body(&bytes)?;
-    let node_key = state
-        .node
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .as_ref()
-        .map(|n| n.node_key.clone());
-    let Some(node_key) = node_key else {
-        return Err(ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "node-unknown",
-            "the server does not know the node's key yet (the node was not reachable): try again in a minute".into(),
-        ));
-    };
+    let NodeKey {
+        node_key, account, ..
+    } = node_key_for(&state, &user)?;
     let d = w.descriptor.trim();
     let shape = (d.starts_with("wsh(sortedmulti(") || d.starts_with("sh(wsh(sortedmulti("))
         && d.rsplit_once('#').is_some_and(|(_, c)| c.len() == 8);
@@ -236,8 +265,8 @@ async fn add_wallet(
     } else {
         "pending-registration"
     };
-    let wallet = db(&state).add_wallet(&user.name, d, status)?;
-    tracing::info!(user = %user.name, wallet = %wallet.id, status, "wallet");
+    let wallet = db(&state).add_wallet(&user.name, d, status, Some(account))?;
+    tracing::info!(user = %user.name, wallet = %wallet.id, account, status, "wallet");
     Ok((StatusCode::CREATED, Json(wallet_json(&wallet))).into_response())
 }
 
@@ -287,7 +316,7 @@ async fn add_request(
             return Err(ApiError(
                 StatusCode::CONFLICT,
                 "wallet-not-registered",
-                "this wallet is not in the node's registry yet, so the node would refuse it: ask the operator to have the registry admins add it".into(),
+                "this wallet is not in the node's registry yet, so the node would refuse it: ask the operator to add it (`spacenode server add-wallet`, signed by the registry admins)".into(),
             ));
         }
         let ttl = state.cfg.request_ttl_s as i64;

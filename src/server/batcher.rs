@@ -1,5 +1,6 @@
 //! The uplink side of `spacenode server`: one thread that owns the node session and, each pass,
-//! (1) fetches and verifies the node's key export until it has it, (2) expires unconfirmed
+//! (1) fetches and verifies the node's key export until it has it, and the export of each
+//! user's own account the database has no key for yet (stored once verified), (2) expires unconfirmed
 //! requests, (3) sends again a batch that went up before a restart and has no outcome, else
 //! (4) inside a contact window (or at once), takes the queued requests as one batch, records
 //! it whole in the database, and uplinks it through [`crate::ground::sign::sign_batch`] (the
@@ -43,6 +44,11 @@ pub struct NodeInfo {
     pub node_key: String,
     /// The signed export, hex.
     pub export_hex: String,
+    /// `wsh` or `sh-wsh`: the script type of the server's own wallet (users' own wallets get
+    /// their account keys for the same one).
+    pub script: String,
+    /// The node's BIP-48 account in the server's own wallet.
+    pub account: u32,
 }
 
 struct Uplinker {
@@ -55,9 +61,56 @@ struct Uplinker {
 
 /// The ground station's link for one pass: the lock on the ground state directory (several
 /// servers of one ground station take turns on its radio) and the session under it.
-struct Link {
-    session: Session,
+pub struct Link {
+    /// The session with the node.
+    pub session: Session,
     _lock: std::fs::File,
+}
+
+/// The ground station's link for the node of `cfg`: its lock on the ground state directory
+/// (`None` at once while another process holds it), then the session under it.
+pub fn open_link(cfg: &super::config::ServerConfig) -> Result<Option<Link>, String> {
+    let n = &cfg.node;
+    let dir = n
+        .state
+        .clone()
+        .unwrap_or_else(crate::ground::default_state_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("ground state {}: {e}", dir.display()))?;
+    let path = dir.join("link.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let provisioning = match &n.provisioning {
+        Some(p) => {
+            std::fs::read(p).map_err(|e| format!("provisioning file {}: {e}", p.display()))?
+        }
+        None => comms::sdls::sim_default::sim_default_bytes()
+            .map_err(|e| e.to_string())?
+            .to_vec(),
+    };
+    let session_cfg = SessionConfig {
+        node: n.uplink.unwrap_or(([127, 0, 0, 1], 47101).into()),
+        listen: n.listen.unwrap_or(([127, 0, 0, 1], 47100).into()),
+        state_dir: dir,
+        provisioning,
+        spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
+        timeout: Duration::from_millis(500),
+        attempts: 8,
+        link: crate::ground::serial_link::LinkChoice::Radio,
+    };
+    let session = Session::open(session_cfg).map_err(|e| e.to_string())?;
+    Ok(Some(Link {
+        session,
+        _lock: lock,
+    }))
 }
 
 /// Runs the batcher until `state.stop` is set.
@@ -100,44 +153,7 @@ fn words(f: crate::failure::Failure) -> String {
 impl Uplinker {
     /// The link, or `None` while another server of this ground station holds it.
     fn link(&self) -> Result<Option<Link>, PassError> {
-        let n = &self.state.cfg.node;
-        let dir = self.state_dir();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| PassError::Link(format!("ground state {}: {e}", dir.display())))?;
-        let path = dir.join("link.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| PassError::Link(format!("{}: {e}", path.display())))?;
-        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-            Err(e) => return Err(PassError::Link(format!("{}: {e}", path.display()))),
-        }
-        let provisioning = match &n.provisioning {
-            Some(p) => std::fs::read(p)
-                .map_err(|e| PassError::Link(format!("provisioning file {}: {e}", p.display())))?,
-            None => comms::sdls::sim_default::sim_default_bytes()
-                .map_err(|e| PassError::Link(e.to_string()))?
-                .to_vec(),
-        };
-        let cfg = SessionConfig {
-            node: n.uplink.unwrap_or(([127, 0, 0, 1], 47101).into()),
-            listen: n.listen.unwrap_or(([127, 0, 0, 1], 47100).into()),
-            state_dir: dir,
-            provisioning,
-            spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
-            timeout: Duration::from_millis(500),
-            attempts: 8,
-            link: crate::ground::serial_link::LinkChoice::Radio,
-        };
-        let session = Session::open(cfg).map_err(|e| PassError::Link(e.to_string()))?;
-        Ok(Some(Link {
-            session,
-            _lock: lock,
-        }))
+        open_link(&self.state.cfg).map_err(PassError::Link)
     }
 
     fn state_dir(&self) -> std::path::PathBuf {
@@ -155,7 +171,8 @@ impl Uplinker {
         if let Some(b) = &state.cfg.broadcast {
             self.broadcast(b)?;
         }
-        let need_node = self.state.node.read().map(|n| n.is_none()).unwrap_or(true);
+        let need_node = self.state.node.read().map(|n| n.is_none()).unwrap_or(true)
+            || !self.store.accounts_without_key()?.is_empty();
         if !need_node && self.store.in_flight()?.is_none() && !self.batch_due()? {
             return Ok(());
         }
@@ -226,7 +243,23 @@ impl Uplinker {
             network: view.network.to_string(),
             node_key: view.key,
             export_hex: hex_conservative::DisplayHex::to_lower_hex_string(&bytes[..]),
+            script: view.script.to_string(),
+            account: view.account,
         };
+        for account in self.store.accounts_without_key()? {
+            let (bytes, user) = crate::ground::admin::account_export(
+                s,
+                &info.network,
+                &info.script,
+                account,
+                &identity,
+                &mut |l| tracing::info!("{l}"),
+            )
+            .map_err(|f| PassError::Link(format!("account {account} key export: {}", words(f))))?;
+            let hex = hex_conservative::DisplayHex::to_lower_hex_string(&bytes[..]);
+            self.store.add_node_key(account, &user.key, &hex)?;
+            tracing::info!(account, key = %user.key, "a user's account key export verified");
+        }
         if let Ok(mut n) = self.state.node.write() {
             *n = Some(info);
         }

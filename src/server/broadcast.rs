@@ -402,8 +402,8 @@ mod tests {
         } else {
             Store::open(&Database::Sqlite(dir.path().join("s.db"))).unwrap()
         };
-        s.add_user("ann", None).unwrap();
-        let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        s.add_user("ann", None, None).unwrap();
+        let w = s.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         for p in psbts {
             let (r, _) = s.add_request("ann", &w.id, p, 60, false).unwrap();
             assert!(

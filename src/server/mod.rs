@@ -22,6 +22,7 @@ pub mod limit;
 pub mod mail;
 pub mod store;
 pub mod totp;
+pub mod wallet_admin;
 
 use crate::failure::Failure;
 use clap::{Args, Subcommand};
@@ -72,6 +73,24 @@ enum ServerCommand {
         /// which carries it on
         #[arg(long, value_name = "ADDRESS")]
         email: Option<String>,
+        /// The node's BIP-48 account of this user's own wallet (below 2^31, unused by any other
+        /// wallet of the node). `GET /v1/node` then hands the user the node's key for it, and
+        /// the user's wallet is added to the node's registry by `add-wallet`. Without it the
+        /// user shares the server's own wallet (its registry line's, listed in `registered`)
+        #[arg(long, value_name = "N")]
+        account: Option<u32>,
+    },
+    /// List the wallets users registered that await `add-wallet` (id, user, account,
+    /// descriptor)
+    Wallets,
+    /// Add a user's wallet to the node's registry: sends the admin command `wallet server=ID
+    /// account=N descriptor=D`, signed with the registry admins' keys given here, over this
+    /// server's link, and marks the wallet registered once the node applied it
+    AddWallet {
+        /// The wallet's id (`w-...`, from `spacenode server wallets`)
+        wallet: String,
+        #[command(flatten)]
+        admins: crate::ground::admin::AdminKeys,
     },
 }
 
@@ -80,7 +99,20 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
     let cfg = ServerConfig::load(&args.config)?;
     let usage = |e: store::StoreError| Failure::Usage(e.to_string());
     match args.command {
-        Some(ServerCommand::AddUser { name, email }) => {
+        Some(ServerCommand::Wallets) => wallet_admin::list(&cfg),
+        Some(ServerCommand::AddWallet { wallet, admins }) => {
+            wallet_admin::add(&cfg, &wallet, &admins)
+        }
+        Some(ServerCommand::AddUser {
+            name,
+            email,
+            account,
+        }) => {
+            if account.is_some_and(|a| a >= signer::bip32::HARDENED) {
+                return Err(Failure::Usage(
+                    "--account is a BIP-48 account number below 2147483648".into(),
+                ));
+            }
             if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
                 return Err(Failure::Usage(
                     "a user name is 1 to 64 characters, without control characters".into(),
@@ -101,10 +133,15 @@ pub fn run(args: ServerArgs) -> Result<(), Failure> {
                 }
             }
             let (token, secret) = store::Store::open(&cfg.database)
-                .and_then(|mut s| s.add_user(&name, email.as_deref()))
+                .and_then(|mut s| s.add_user(&name, email.as_deref(), account))
                 .map_err(usage)?;
             println!("user:  {name}");
             println!("token: {token}");
+            if let Some(a) = account {
+                println!(
+                    "account: {a} (the node's key for it comes with GET /v1/node once the server has fetched it)"
+                );
+            }
             match &email {
                 Some(e) => println!("confirm: by the link e-mailed to {e} for each request"),
                 None => println!("totp:  {}", totp::uri(&name, &secret)),

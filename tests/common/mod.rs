@@ -197,11 +197,22 @@ impl Drop for Board {
 /// `server` line with a rule.
 pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
     use hex_conservative::DisplayHex;
+    format!(
+        "server id=1 key={} network=regtest account=0 descriptor={} no-expiry\nrule allow max-amount=5000000 max-fee=50000\n",
+        cert_public.as_hex(),
+        wallet_descriptor(node_key, [0x41, 0x42])
+    )
+}
+
+/// A regtest 2-of-3 `wsh(sortedmulti)` descriptor with its checksum: `node_key` (as `node-key`
+/// or `export-xpub` print it) and two ground keys made from `seeds`.
+pub fn wallet_descriptor(node_key: &str, seeds: [u8; 2]) -> String {
+    use hex_conservative::DisplayHex;
     use signer::bip32::{HARDENED, Xpriv};
     use signer::descriptor::ScriptType;
     use signer::wallet::{AccountKey, Network};
     let mut keys = vec![format!("{node_key}/<0;1>/*")];
-    for seed in [0x41u8, 0x42] {
+    for seed in seeds {
         let master = Xpriv::new_master(&[seed; 32], Network::Regtest.key_network()).unwrap();
         let acct = AccountKey::derive(&master, Network::Regtest, ScriptType::Wsh, 0).unwrap();
         let path: String = acct
@@ -218,11 +229,7 @@ pub fn server_lines(node_key: &str, cert_public: &[u8; 33]) -> String {
     }
     let body = format!("wsh(sortedmulti(2,{}))", keys.join(","));
     let sum = signer::descriptor::checksum(&body).unwrap();
-    format!(
-        "server id=1 key={} network=regtest account=0 descriptor={body}#{} no-expiry\nrule allow max-amount=5000000 max-fee=50000\n",
-        cert_public.as_hex(),
-        std::str::from_utf8(&sum).unwrap()
-    )
+    format!("{body}#{}", std::str::from_utf8(&sum).unwrap())
 }
 
 /// The number after `label` in `s` (a figure in a command's output).

@@ -28,10 +28,21 @@ pub const WAIT: Duration = Duration::from_secs(90);
 
 /// The signer's keys on the node's flash and its provisioning (one ground per id) in the inbox.
 pub fn provision(state: &Path, ids: &[(u32, u32)]) -> Vec<support::Ground> {
+    provision_with_users(state, ids, &[]).0
+}
+
+/// [`provision`], and the wallets of users of those servers, (server id, account) each, built
+/// with the node's keys but not provisioned (they are added later by `add-wallet`).
+pub fn provision_with_users(
+    state: &Path,
+    ids: &[(u32, u32)],
+    users: &[(u32, u32)],
+) -> (Vec<support::Ground>, Vec<support::Ground>) {
     std::fs::create_dir_all(state).expect("state dir");
     let image = state.join("key-flash.flash");
     let ids = ids.to_vec();
-    let (grounds, text) = {
+    let users = users.to_vec();
+    let (grounds, wallets, text) = {
         let image = image.clone();
         support::big_stack(move || {
             let flash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("key flash");
@@ -43,27 +54,26 @@ pub fn provision(state: &Path, ids: &[(u32, u32)]) -> Vec<support::Ground> {
             )
             .expect("signer first boot")
             .0;
+            let ground = |id: u32, account: u32, seed: u8| {
+                support::Ground::new(&s, id, Network::Regtest, ScriptType::Wsh, account, seed)
+            };
             let grounds: Vec<support::Ground> = ids
                 .iter()
-                .map(|&(id, account)| {
-                    support::Ground::new(
-                        &s,
-                        id,
-                        Network::Regtest,
-                        ScriptType::Wsh,
-                        account,
-                        11 + id as u8,
-                    )
-                })
+                .map(|&(id, account)| ground(id, account, 11 + id as u8))
+                .collect();
+            let wallets: Vec<support::Ground> = users
+                .iter()
+                .enumerate()
+                .map(|(i, &(id, account))| ground(id, account, 111 + i as u8))
                 .collect();
             let pairs: Vec<(&support::Ground, &str)> = grounds.iter().map(|g| (g, RULES)).collect();
             let text = support::provisioning(&[], 0, &pairs);
-            (grounds, text)
+            (grounds, wallets, text)
         })
     };
     let mut flash: SimFlash = SimFlash::open_or_create(&image, FLASH_IMAGE_SIZE).expect("reopen");
     signer_partition::inbox::write(&mut flash, &text).expect("inbox");
-    grounds
+    (grounds, wallets)
 }
 
 pub fn spacenode(args: &[&str]) -> std::process::Output {
@@ -89,6 +99,28 @@ pub fn free_tcp() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("tcp port")
+}
+
+/// The bearer token and TOTP secret `add-user` printed.
+fn credentials(out: &str) -> (String, Vec<u8>) {
+    let field = |label: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {label} in {out}"))
+    };
+    let token = field("token:");
+    let uri = field("totp:");
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .expect("secret in the URI");
+    let secret = totp_rs::Secret::try_from_base32(b32)
+        .expect("base32")
+        .as_bytes()
+        .to_vec();
+    (token, secret)
 }
 
 /// One configured server: its directory, API address and user.
@@ -136,28 +168,37 @@ impl Server {
         ]);
         assert!(o.status.success(), "{}", text(&o));
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
-        let field = |label: &str| {
-            out.lines()
-                .find_map(|l| l.strip_prefix(label))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| panic!("no {label} in {out}"))
-        };
-        let token = field("token:");
-        let uri = field("totp:");
-        let b32 = uri
-            .split("secret=")
-            .nth(1)
-            .and_then(|r| r.split('&').next())
-            .expect("secret in the URI");
-        let secret = totp_rs::Secret::try_from_base32(b32)
-            .expect("base32")
-            .as_bytes()
-            .to_vec();
+        let (token, secret) = credentials(&out);
         Server {
             config,
             api,
             child: None,
             log: Arc::default(),
+            token,
+            secret,
+        }
+    }
+
+    /// Adds user `name` with their own wallet on the node's `account`; the same server seen
+    /// as that user (its calls carry their token; it does not own the process).
+    pub fn user(&self, name: &str, account: u32) -> Server {
+        let o = spacenode(&[
+            "server",
+            "--config",
+            &self.config.display().to_string(),
+            "add-user",
+            name,
+            "--account",
+            &account.to_string(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (token, secret) = credentials(&out);
+        Server {
+            config: self.config.clone(),
+            api: self.api,
+            child: None,
+            log: Arc::clone(&self.log),
             token,
             secret,
         }

@@ -101,6 +101,8 @@
 //! | 0x1330 | `AdminNotRecovering` | signer admin (code 15) | 15 |
 //! | 0x1331 | `AdminLedgerLost` | signer admin (code 16) | 16 |
 //! | 0x1332 | `AdminWrongChallenge` | signer admin (code 17) | 17 |
+//! | 0x1333 | `AdminWalletTableFull` | signer admin (code 18) | 18 |
+//! | 0x1334 | `AdminWalletAccountInUse` | signer admin (code 19) | 19 |
 //! | 0x1311 | `ExportUnknownServer` | signer export (code 1) | 1 |
 //! | 0x1312 | `ExportDerivation` | signer export (code 2) | 2 |
 //! | 0x1313 | `ExportBadArgument` | signer export (code 3) | 3 |
@@ -321,6 +323,10 @@ pub enum FailureCode {
     AdminLedgerLost = 0x1331,
     /// Signer admin code 17: a ledger recovery answering another boot's challenge.
     AdminWrongChallenge = 0x1332,
+    /// Signer admin code 18: the registry's wallet table is full.
+    AdminWalletTableFull = 0x1333,
+    /// Signer admin code 19: another wallet already uses the account the new wallet names.
+    AdminWalletAccountInUse = 0x1334,
     /// Export code 1: no such server.
     ExportUnknownServer = 0x1311,
     /// Export code 2: key derivation failed.
@@ -338,7 +344,7 @@ pub enum FailureCode {
 }
 
 /// Every failure code, in table order (for tests and ground databases).
-pub const ALL: [FailureCode; 100] = {
+pub const ALL: [FailureCode; 102] = {
     use FailureCode::*;
     [
         MalformedPacket,
@@ -434,6 +440,8 @@ pub const ALL: [FailureCode; 100] = {
         AdminNotRecovering,
         AdminLedgerLost,
         AdminWrongChallenge,
+        AdminWalletTableFull,
+        AdminWalletAccountInUse,
         ExportUnknownServer,
         ExportDerivation,
         ExportBadArgument,
@@ -516,6 +524,8 @@ impl FailureCode {
             15 => AdminNotRecovering,
             16 => AdminLedgerLost,
             17 => AdminWrongChallenge,
+            18 => AdminWalletTableFull,
+            19 => AdminWalletAccountInUse,
             _ => AdminUnknownRefusal,
         };
         Failure::with(f, code as u32)
@@ -574,6 +584,12 @@ impl FailureCode {
             }
             AdminWrongChallenge => {
                 "recover-ledger answers another boot's challenge (a replay, or the node rebooted): run `ground admin recover` again"
+            }
+            AdminWalletTableFull => {
+                "the signer's wallet table is full (32 wallets besides each server's first): no more wallets can be added"
+            }
+            AdminWalletAccountInUse => {
+                "another wallet already uses this node account: give the new wallet an unused account (`add-wallet --account N`) and the node's key for it"
             }
             ExportUnknownServer => "no such server in the signer's registry",
             ExportDerivation => "the signer could not derive the account key",

@@ -2,7 +2,7 @@
 //! buffer ([`crate::arena`]), the output buffer of signing steps, the chunk buffer of the
 //! response stream ([`crate::outbox`]), the buffer the provisioning
 //! inbox is read into ([`crate::inbox`]), and the signer's registries
-//! (`signer::registry::Registries`, about 250 KB). The component lives on the event loop's
+//! (`signer::registry::Registries`, about 290 KB). The component lives on the event loop's
 //! stack, which is small (the description's `stack-size`): nothing the size of these may ever
 //! be on it, so none of them is ever built on the stack either. Their initial values are
 //! constants (zeroed bytes, `Registries::new()` is a `const fn`), placed by the loader.

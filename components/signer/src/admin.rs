@@ -52,7 +52,8 @@
 //! (12), admin index out of range (4; a new-set index on anything but a valid rotation too), same
 //! admin twice (5), a signature that does not verify (6; one bad signature refuses the command
 //! even if enough others verify), fewer than the threshold (7), then the body against the
-//! registry (8, with the [`crate::registry::RegistryErrorKind`]), too large (9), flash failure
+//! registry (8, with the [`crate::registry::RegistryErrorKind`]; 18 for a wallet added to a full
+//! wallet table, 19 for a wallet on an account another wallet uses), too large (9), flash failure
 //! (10), a rotation with fewer new-set signatures than its new threshold (11). Only when all pass
 //! is the new registry written (mirrored)
 //! and adopted, with its counter, so a replayed or reordered command is refused after any reboot.
@@ -61,7 +62,7 @@ use crate::cert::key_id;
 use crate::clock::CorrelationError;
 use crate::keys::NodeKeys;
 use crate::p256sig::{self, Digest};
-use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError};
+use crate::registry::{Command, MAX_ADMINS, Registry, RegistryError, RegistryErrorKind};
 
 /// Signature index of the new admin set's key 0 in a rotation (key `j` is `NEW_SET + j`).
 pub const NEW_SET: u8 = 0x80;
@@ -153,7 +154,11 @@ impl AdminError {
             AdminError::DuplicateSigner(_) => 5,
             AdminError::BadSignature(_) => 6,
             AdminError::NotEnoughSignatures { .. } => 7,
-            AdminError::Refused(_) => 8,
+            AdminError::Refused(e) => match e.kind {
+                RegistryErrorKind::TooManyWallets => 18,
+                RegistryErrorKind::WalletAccountInUse { .. } => 19,
+                _ => 8,
+            },
             AdminError::TooLarge => 9,
             AdminError::Storage => 10,
             AdminError::NotEnoughNewSignatures { .. } => 11,

@@ -38,7 +38,7 @@ use crate::ledger::{self, Ledger};
 use crate::link_challenge::{LINK_CHALLENGE_LEN, LinkChallenge};
 use crate::persist::{self, REGISTRY_COPY, SignerLayout, StorageError};
 use crate::recovery::{self, CHALLENGE_LEN};
-use crate::registry::{Command, Registries, Registry, RegistryError};
+use crate::registry::{Command, ParsedWallet, Registries, Registry, RegistryError};
 use crate::wallet::{Network, WalletError};
 use core::borrow::BorrowMut;
 use hal::flash::{ErasedValue, NorFlash};
@@ -197,7 +197,7 @@ fn load_registry<F: NorFlash>(
 
 impl<F: NorFlash> Signer<F> {
     /// Boots on `flash` with registries of its own: loads or creates the keys, loads the
-    /// registry and the ledger. The signer is then about 250 KB: for host tools and tests; a
+    /// registry and the ledger. The signer is then about 290 KB: for host tools and tests; a
     /// partition uses [`Signer::boot_with`].
     pub fn boot<R: TryCryptoRng>(
         flash: F,
@@ -381,6 +381,12 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
         self.registries.borrow().live()
     }
 
+    /// The live registry, the parsed-wallet slot and the keys, for a batch step.
+    pub(crate) fn batch_parts(&mut self) -> (&Registry, &mut ParsedWallet, &NodeKeys) {
+        let (registry, parsed) = self.registries.borrow_mut().live_and_parsed();
+        (registry, parsed, &self.keys)
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -505,7 +511,7 @@ impl<F: NorFlash, M: BorrowMut<Registries>> Signer<F, M> {
             &self.keys,
             server_id,
             s.network,
-            s.wallet().script_type,
+            s.script_type,
             s.account,
         )?)
     }

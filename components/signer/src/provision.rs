@@ -17,6 +17,7 @@
 //! rule allow max-amount=1000000 velocity=5000000/86400 max-fee=20000
 //! rule deny
 //! server id=2 key=... network=mainnet account=1 descriptor=sh(wsh(sortedmulti(...))) revoked
+//! wallet server=1 account=5 descriptor=wsh(sortedmulti(2,[...]tpub.../<0;1>/*,...))#checksum
 //! ```
 //!
 //! - The first item of a provisioning file or stored registry is the header
@@ -30,8 +31,14 @@
 //!   server; without it they are refused, [`crate::cert::CertError::NoExpiryRefused`]), optional
 //!   flag `revoked`. Each option at most once, in any order.
 //! - `rule` lines (see [`crate::policy`]) belong to the `server` (or `policy`) line above them.
+//! - `wallet`: one more wallet of a server (a server serves several wallet users, each with a
+//!   wallet of their own): `server` (the id of a `server` line above it), `account` (the node's
+//!   BIP-48 account for this wallet, below 2^31), `descriptor` (as a server's, on the server's
+//!   network, holding the node's key for that account). The `server` line's own descriptor is
+//!   the server's first wallet. `wallet` lines come after every `server` line and its rules.
 //! - Admin command bodies ([`crate::admin`]) use the same lines without the header: `server ...`
-//!   with its rules (add a server), `revoke id=N`, or `policy id=N` followed by the new rules.
+//!   with its rules (add a server), `revoke id=N`, `policy id=N` followed by the new rules, or
+//!   one `wallet ...` line (add a wallet to a server).
 //!
 //! Every error carries the 1-based line and column of the token it is about (the column just past
 //! the line's end for a missing option) and a [`TextErrorKind`]; nothing panics.
@@ -51,7 +58,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum TextErrorKind {
     /// Unknown first word.
     #[error(
-        "unknown item (expected admin, admin-threshold, admin-counter, server, rule, revoke, policy)"
+        "unknown item (expected admin, admin-threshold, admin-counter, server, rule, wallet, revoke, policy)"
     )]
     UnknownItem,
     /// Missing or wrong header, or header version other than 1.
@@ -73,7 +80,9 @@ pub enum TextErrorKind {
     #[error("unknown or repeated option")]
     BadOption,
     /// A required option is missing.
-    #[error("missing option (server needs id, key, network, account, descriptor)")]
+    #[error(
+        "missing option (server needs id, key, network, account, descriptor; wallet needs server, account, descriptor)"
+    )]
     MissingOption,
     /// Extra tokens after a complete item.
     #[error("unexpected extra tokens")]
@@ -161,6 +170,17 @@ pub struct ServerLine<'a> {
     pub no_expiry: bool,
 }
 
+/// A `wallet` line: one more wallet of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalletLine<'a> {
+    /// The server it belongs to.
+    pub server: u32,
+    /// BIP-48 account number of the node's key in this wallet.
+    pub account: u32,
+    /// Descriptor text.
+    pub descriptor: &'a str,
+}
+
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // parsed one line at a time, never stored in bulk
@@ -177,6 +197,8 @@ pub enum Line<'a> {
     Server(ServerLine<'a>),
     /// `rule ...`.
     Rule(Rule),
+    /// `wallet ...`.
+    Wallet(WalletLine<'a>),
     /// `revoke id=N`.
     Revoke(u32),
     /// `policy id=N`.
@@ -272,6 +294,35 @@ pub fn write_sighash(f: &mut impl core::fmt::Write, set: AllowedSighash) -> core
     Ok(())
 }
 
+fn account_number(value: &str) -> Result<u32, TextErrorKind> {
+    let a: u32 = number(Some(value))?;
+    if a >= HARDENED {
+        return Err(TextErrorKind::BadNumber);
+    }
+    Ok(a)
+}
+
+fn wallet<'a>(t: impl Iterator<Item = &'a str>) -> Result<WalletLine<'a>, TextErrorKind> {
+    let (mut server, mut account, mut descriptor) = (None, None, None);
+    for tok in t {
+        let (name, value) = tok.split_once('=').ok_or(TextErrorKind::BadOption)?;
+        let fresh = match name {
+            "server" => server.replace(number::<u32>(Some(value))?).is_none(),
+            "account" => account.replace(account_number(value)?).is_none(),
+            "descriptor" => descriptor.replace(value).is_none(),
+            _ => false,
+        };
+        if !fresh {
+            return Err(TextErrorKind::BadOption);
+        }
+    }
+    Ok(WalletLine {
+        server: server.ok_or(TextErrorKind::MissingOption)?,
+        account: account.ok_or(TextErrorKind::MissingOption)?,
+        descriptor: descriptor.ok_or(TextErrorKind::MissingOption)?,
+    })
+}
+
 fn server<'a>(t: impl Iterator<Item = &'a str>) -> Result<ServerLine<'a>, TextErrorKind> {
     let (mut id, mut key, mut net, mut account, mut descriptor, mut sighash) =
         (None, None, None, None, None, None);
@@ -296,13 +347,7 @@ fn server<'a>(t: impl Iterator<Item = &'a str>) -> Result<ServerLine<'a>, TextEr
                 .replace(p256_key(value).ok_or(TextErrorKind::BadKey)?)
                 .is_none(),
             "network" => net.replace(network(value)?).is_none(),
-            "account" => {
-                let a: u32 = number(Some(value))?;
-                if a >= HARDENED {
-                    return Err(TextErrorKind::BadNumber);
-                }
-                account.replace(a).is_none()
-            }
+            "account" => account.replace(account_number(value)?).is_none(),
             "descriptor" => descriptor.replace(value).is_none(),
             "sighash" => sighash.replace(sighash_list(value)?).is_none(),
             _ => false,
@@ -368,6 +413,7 @@ fn parse_tokens<'a>(t: &mut Tokens<'a>) -> Result<Option<Line<'a>>, TextErrorKin
         }
         "server" => Line::Server(server(&mut *t)?),
         "rule" => Line::Rule(Rule::parse(&mut *t)?),
+        "wallet" => Line::Wallet(wallet(&mut *t)?),
         "revoke" => Line::Revoke(id_option(&mut *t)?),
         "policy" => Line::Policy(id_option(&mut *t)?),
         _ => return Err(TextErrorKind::UnknownItem),
@@ -461,6 +507,39 @@ mod tests {
             panic!("server line")
         };
         assert!(!sl.sighash.allows(0x01) && sl.sighash.allows(0x03));
+        assert_eq!(
+            parse_line("wallet server=7 account=4 descriptor=wsh(x)"),
+            Ok(Some(Line::Wallet(WalletLine {
+                server: 7,
+                account: 4,
+                descriptor: "wsh(x)"
+            })))
+        );
+        for (bad, kind) in [
+            ("wallet server=7 account=4", TextErrorKind::MissingOption),
+            (
+                "wallet account=4 descriptor=d",
+                TextErrorKind::MissingOption,
+            ),
+            (
+                "wallet server=7 server=8 account=4 descriptor=d",
+                TextErrorKind::BadOption,
+            ),
+            (
+                "wallet server=7 account=2147483648 descriptor=d",
+                TextErrorKind::BadNumber,
+            ),
+            (
+                "wallet server=7 account=1 descriptor=d revoked",
+                TextErrorKind::BadOption,
+            ),
+            (
+                "wallet server=x account=1 descriptor=d",
+                TextErrorKind::BadNumber,
+            ),
+        ] {
+            assert_eq!(parse_line(bad), Err(kind), "{bad}");
+        }
     }
 
     #[test]

@@ -223,8 +223,9 @@ impl Wallet {
         Ok(w)
     }
 
-    /// [`Wallet::register`] into this wallet, in place (the registry builds servers in their
-    /// slots). On an error the wallet is left unregistered or partly filled and must not be used.
+    /// [`Wallet::register`] into this wallet, in place (the registry's parsed wallet is built in
+    /// static memory). On an error the wallet is left unregistered or partly filled and must not
+    /// be used.
     pub fn register_in(
         &mut self,
         descriptor: &str,
@@ -232,15 +233,13 @@ impl Wallet {
         own: &AccountKey,
     ) -> Result<(), WalletError> {
         let d = Descriptor::parse(descriptor)?;
+        let own_index = own_key_index(&d, network, own)?;
         self.network = network;
         self.script_type = d.script_type;
         self.threshold = d.threshold;
         self.own = 0;
         self.cosigners.clear();
         for k in &d.keys {
-            if k.xpub.network != network.key_network() {
-                return Err(WalletError::WrongNetwork);
-            }
             let branches = [k.xpub.derive_child(0)?, k.xpub.derive_child(1)?];
             let c = Cosigner {
                 fingerprint: k.fingerprint,
@@ -253,26 +252,7 @@ impl Wallet {
                 return Err(WalletError::Descriptor(DescriptorError::BadKeyCount));
             }
         }
-        let expected = own.xpub();
-        let mut own_index = None;
-        for (i, c) in self.cosigners.iter().enumerate() {
-            if c.fingerprint == own.master_fingerprint() && c.origin == *own.path() {
-                if c.xpub.public_key != expected.public_key
-                    || c.xpub.chain_code != expected.chain_code
-                {
-                    return Err(WalletError::OwnKeyMismatch);
-                }
-                own_index = Some(i);
-            }
-        }
-        // The account path encodes the script type: the same key under the other script type's
-        // path does not count.
-        let own = own_index.ok_or(WalletError::OwnKeyMissing)?;
-        let path_type = own_path_script_type(own_path(&self.cosigners, own));
-        if path_type != Some(d.script_type) {
-            return Err(WalletError::OwnKeyMissing);
-        }
-        self.own = own;
+        self.own = own_index;
         Ok(())
     }
 
@@ -318,11 +298,40 @@ impl Wallet {
     }
 }
 
-fn own_path(cosigners: &[Cosigner], own: usize) -> &[u32] {
-    cosigners
-        .get(own)
-        .map(|c| c.origin.as_slice())
-        .unwrap_or(&[])
+/// Every key of `d` is on `network`, and the node's key `own` is in it at its BIP-48 path for
+/// the descriptor's script type: its index among the keys. What [`Wallet::register`] checks
+/// before it derives anything; the registry checks a wallet's descriptor with it when the
+/// wallet enters, and keeps only the text.
+pub fn own_key_index(
+    d: &Descriptor,
+    network: Network,
+    own: &AccountKey,
+) -> Result<usize, WalletError> {
+    if d.keys
+        .iter()
+        .any(|k| k.xpub.network != network.key_network())
+    {
+        return Err(WalletError::WrongNetwork);
+    }
+    let expected = own.xpub();
+    let mut own_index = None;
+    for (i, k) in d.keys.iter().enumerate() {
+        if k.fingerprint == own.master_fingerprint() && k.origin == *own.path() {
+            if k.xpub.public_key != expected.public_key || k.xpub.chain_code != expected.chain_code
+            {
+                return Err(WalletError::OwnKeyMismatch);
+            }
+            own_index = Some(i);
+        }
+    }
+    // The account path encodes the script type: the same key under the other script type's
+    // path does not count.
+    let own = own_index.ok_or(WalletError::OwnKeyMissing)?;
+    let path = d.keys.get(own).map_or(&[][..], |k| k.origin.as_slice());
+    if own_path_script_type(path) != Some(d.script_type) {
+        return Err(WalletError::OwnKeyMissing);
+    }
+    Ok(own)
 }
 
 fn own_path_script_type(path: &[u32]) -> Option<ScriptType> {

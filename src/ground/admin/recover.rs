@@ -42,7 +42,7 @@ fn challenge(s: &mut Session, attempts: u32) -> Result<[u8; RECOVERY_CHALLENGE_L
 
 pub fn run(a: RecoverArgs) -> Result<(), Failure> {
     let identity = super::read_identity(&a.signing.identity)?;
-    let keys = super::admin_keys(&a.signing)?;
+    let keys = a.signing.admins.resolve()?;
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let state = a
         .signing
@@ -67,7 +67,7 @@ pub fn run(a: RecoverArgs) -> Result<(), Failure> {
         &identity,
         &signers,
         &body,
-        a.signing.counter,
+        a.signing.admins.counter,
         &mut |l| println!("{l}"),
     )?;
     println!(

@@ -183,7 +183,7 @@ fn floors(spis: &[u16], own: &[SaState], a: &RecoverLinkArgs) -> Result<Vec<SaSt
 
 pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
     let identity = super::read_identity(a.signing.identity())?;
-    let keys = super::admin_keys(&a.signing)?;
+    let keys = a.signing.admins.resolve()?;
     let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
     let new_keys = match (&a.new_keys, &a.recovery_key) {
         (Some(n), Some(k)) => Some(NewKeys::read(n, k)?),
@@ -283,7 +283,7 @@ pub fn run(a: RecoverLinkArgs) -> Result<(), Failure> {
             &identity,
             &signers,
             &body,
-            a.signing.counter,
+            a.signing.admins.counter,
             &mut |l| println!("{l}"),
         )?;
         Ok(new)

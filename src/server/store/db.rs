@@ -109,6 +109,15 @@ impl Row {
         }
     }
 
+    /// Column `i` as an integer or NULL.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            Value::Text(_) => Err(StoreError::Shape(format!("column {i}: integer expected"))),
+        }
+    }
+
     /// Column `i` as an integer.
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         match self.get(i)? {

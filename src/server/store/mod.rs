@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_email.sql"),
     include_str!("../../../migrations/0003_broadcast.sql"),
+    include_str!("../../../migrations/0004_wallet_accounts.sql"),
 ];
 
 /// Why storage failed.
@@ -57,6 +58,11 @@ pub enum StoreError {
     /// A user name that exists already.
     #[error("a user named `{0}` exists already: pick another name")]
     UserExists(String),
+    /// A user's own account another user has.
+    #[error(
+        "account {0} is the own wallet account of user `{1}` already: give each user their own account"
+    )]
+    AccountTaken(u32, String),
     /// The database was written by a newer server.
     #[error(
         "the database has schema version {0}, newer than this server's {1}: run the newer server"
@@ -107,6 +113,8 @@ pub struct User {
     pub totp_secret: Vec<u8>,
     /// The address confirmation links go to (`None`: the user confirms by TOTP).
     pub email: Option<String>,
+    /// The node's BIP-48 account of this user's own wallet (`None`: the server's own wallet).
+    pub account: Option<u32>,
 }
 
 /// A wallet row.
@@ -118,6 +126,10 @@ pub struct Wallet {
     pub descriptor: String,
     /// `registered` or `pending-registration`.
     pub status: String,
+    /// The node's account the descriptor was checked against (`None`: stored before accounts).
+    pub account: Option<u32>,
+    /// The user it belongs to.
+    pub user: String,
 }
 
 /// A request row.
@@ -403,8 +415,8 @@ pub(crate) mod tests {
     /// without their link lock): every request goes into exactly one batch, and a batch that
     /// loses the race for its sequence is rolled back whole, its requests still queued.
     fn two_takers_never_take_one_request_twice(db: &Database, mut a: Store) {
-        a.add_user("ann", None).unwrap();
-        let w = a.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        a.add_user("ann", None, None).unwrap();
+        let w = a.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let mut ids: Vec<String> = (0..60u8)
             .map(|i| {
                 let (r, _) = a.add_request("ann", &w.id, &[i; 40], 60, false).unwrap();
@@ -478,6 +490,71 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn users_own_accounts_their_node_keys_and_pending_wallets() {
+        let (_d, s) = store();
+        own_accounts(s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/interop-postgres runs it"]
+    fn on_postgres_users_own_accounts_their_node_keys_and_pending_wallets() {
+        own_accounts(pg_store().1);
+    }
+
+    fn own_accounts(mut s: Store) {
+        s.add_user("ann", None, None).unwrap();
+        s.add_user("carol", None, Some(5)).unwrap();
+        s.add_user("dave", None, Some(6)).unwrap();
+        // Two users without an account are fine; one account is one user's.
+        s.add_user("erin", None, None).unwrap();
+        assert!(matches!(
+            s.add_user("frank", None, Some(5)),
+            Err(StoreError::AccountTaken(5, ref who)) if who == "carol"
+        ));
+        assert_eq!(s.accounts_without_key().unwrap(), [5, 6]);
+        s.add_node_key(5, "[aabbccdd/48h/1h/5h/2h]tpubX", "00ff")
+            .unwrap();
+        // A second store of the same key (another instance) changes nothing.
+        s.add_node_key(5, "[aabbccdd/48h/1h/5h/2h]tpubY", "11")
+            .unwrap();
+        assert_eq!(s.accounts_without_key().unwrap(), [6]);
+        assert_eq!(
+            s.node_key(5).unwrap(),
+            Some(("[aabbccdd/48h/1h/5h/2h]tpubX".into(), "00ff".into()))
+        );
+        assert_eq!(s.node_key(6).unwrap(), None);
+        let w = s
+            .add_wallet("carol", "wsh(c)", "pending-registration", Some(5))
+            .unwrap();
+        s.add_wallet("ann", "wsh(a)", "registered", Some(3))
+            .unwrap();
+        let pending = s.pending_wallets().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (
+                pending[0].id.as_str(),
+                pending[0].user.as_str(),
+                pending[0].account
+            ),
+            (w.id.as_str(), "carol", Some(5))
+        );
+        // Only its user sees it; the operator's lookup by id alone does.
+        assert!(s.wallet("dave", &w.id).unwrap().is_none());
+        assert_eq!(
+            s.wallet_by_id(&w.id).unwrap().map(|w| w.user),
+            Some("carol".into())
+        );
+        s.wallet_registered(&w.id).unwrap();
+        assert!(s.pending_wallets().unwrap().is_empty());
+        assert_eq!(
+            s.wallet("carol", &w.id).unwrap().unwrap().status,
+            "registered"
+        );
+        let user = s.user_by_token("nope").unwrap();
+        assert!(user.is_none());
+    }
+
+    #[test]
     fn a_refusal_naming_one_psbt_queues_the_others_again() {
         let (_d, s) = store();
         refusal_naming_one_psbt(s);
@@ -490,12 +567,12 @@ pub(crate) mod tests {
     }
 
     fn refusal_naming_one_psbt(mut s: Store) {
-        s.add_user("ann", None).unwrap();
+        s.add_user("ann", None, None).unwrap();
         assert!(matches!(
-            s.add_user("ann", None),
+            s.add_user("ann", None, None),
             Err(StoreError::UserExists(_))
         ));
-        let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        let w = s.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let ids: Vec<String> = (0..3)
             .map(|i| {
                 let (r, _) = s.add_request("ann", &w.id, &[i], 60, false).unwrap();
@@ -563,8 +640,8 @@ pub(crate) mod tests {
     }
 
     fn totp_step_once(mut s: Store) {
-        s.add_user("ann", None).unwrap();
-        let w = s.add_wallet("ann", "wsh(x)", "registered").unwrap();
+        s.add_user("ann", None, None).unwrap();
+        let w = s.add_wallet("ann", "wsh(x)", "registered", None).unwrap();
         let (a, _) = s.add_request("ann", &w.id, &[1], 60, false).unwrap();
         let (b, _) = s.add_request("ann", &w.id, &[2], 60, false).unwrap();
         assert!(s.confirm("ann", &a.id, 100).unwrap());
@@ -591,8 +668,8 @@ pub(crate) mod tests {
     }
 
     fn link_once(mut s: Store) {
-        s.add_user("eve", Some("eve@example.org")).unwrap();
-        let w = s.add_wallet("eve", "wsh(x)", "registered").unwrap();
+        s.add_user("eve", Some("eve@example.org"), None).unwrap();
+        let w = s.add_wallet("eve", "wsh(x)", "registered", None).unwrap();
         let (a, token) = s.add_request("eve", &w.id, &[1], 60, true).unwrap();
         let token = token.unwrap();
         assert_eq!((a.confirm_by.as_str(), token.len()), ("email", 64));
@@ -641,7 +718,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
         let db = Database::Sqlite(p.clone());
-        let (token, _) = Store::open(&db).unwrap().add_user("ann", None).unwrap();
+        let (token, _) = Store::open(&db)
+            .unwrap()
+            .add_user("ann", None, None)
+            .unwrap();
         let mut s = Store::open(&db).unwrap();
         assert_eq!(s.user_by_token(&token).unwrap().unwrap().name, "ann");
         let mode =

@@ -4,7 +4,8 @@
 //! # Semantics
 //!
 //! - **All or nothing.** Pass 1 (*check*) verifies the certificate, then for each PSBT in turn
-//!   its certified hash, the PSBT itself, the wallet checks ([`crate::signer::check`]) and the
+//!   its certified hash, the PSBT itself, the wallet checks ([`crate::signer::check`] under the
+//!   submitting server's wallet the PSBT spends from, [`crate::registry::parsed`]) and the
 //!   policy ([`crate::policy::evaluate`]), accumulating velocity on a scratch copy of the
 //!   server's windows. The first failure ends the batch with a signed rejection receipt; nothing
 //!   is recorded and no signature is made.
@@ -43,13 +44,16 @@ pub mod receipt;
 
 use crate::cert::{CertError, Certificate, verify_header};
 use crate::hash::sha3_256;
+use crate::keys::NodeKeys;
 use crate::ledger::ServerState;
 use crate::node::Signer;
 use crate::policy::velocity::Windows;
 use crate::policy::{Facts, evaluate};
 use crate::psbt::{MAX_INPUTS, Psbt};
-use crate::registry::Registries;
+use crate::registry::parsed::check_for_server;
+use crate::registry::{ParsedWallet, Registries, Registry, Server};
 use crate::show::Maybe;
+use crate::signer::{Analysis, Refusal};
 use core::borrow::BorrowMut;
 use hal::flash::NorFlash;
 use hal::time::Instant;
@@ -343,8 +347,18 @@ impl<'b> BatchJob<'b> {
     ) -> Result<(), Fail> {
         let at = Some(self.index);
         let (bytes, next) = self.next_psbt()?;
-        let server = live_server(s, self.server_id, at)?;
-        self.check_psbt(bytes, server, at)?;
+        let (registry, parsed, keys) = s.batch_parts();
+        let server = live_server(registry, self.server_id, at)?;
+        self.check_psbt(
+            bytes,
+            Wallets {
+                registry,
+                server,
+                parsed,
+                keys,
+            },
+            at,
+        )?;
         self.advance(next, Phase::Commit);
         Ok(())
     }
@@ -355,14 +369,15 @@ impl<'b> BatchJob<'b> {
     fn check_psbt(
         &mut self,
         bytes: &[u8],
-        server: &crate::registry::Server,
+        mut w: Wallets<'_>,
         at: Option<u16>,
     ) -> Result<(), Fail> {
         let psbt = match Psbt::parse(bytes) {
             Ok(p) => p,
             Err(_) => return Err(Fail::of(ErrorClass::Psbt, 1, at)),
         };
-        let analysis = match crate::signer::check(&psbt, server.wallet(), &server.signer_config()) {
+        let server = w.server;
+        let analysis = match w.check(&psbt) {
             Ok(a) => a,
             Err(r) => return Err(Fail::wallet(&r, at)),
         };
@@ -450,8 +465,15 @@ impl<'b> BatchJob<'b> {
         let index = self.index;
         let at = Some(index);
         let (bytes, next) = self.next_psbt()?;
-        let server = live_server(s, self.server_id, at)?;
-        let (len, signatures) = sign_psbt(bytes, server, out, at)?;
+        let (registry, parsed, keys) = s.batch_parts();
+        let server = live_server(registry, self.server_id, at)?;
+        let wallets = Wallets {
+            registry,
+            server,
+            parsed,
+            keys,
+        };
+        let (len, signatures) = sign_psbt(bytes, wallets, out, at)?;
         let written = out.get(..len).unwrap_or(&[]);
         self.results
             .update(receipt::entry(index, signatures, written));
@@ -468,7 +490,7 @@ impl<'b> BatchJob<'b> {
 /// frame with `match`es, like [`BatchJob::check_psbt`], so the PSBT is on the stack once.
 fn sign_psbt(
     bytes: &[u8],
-    server: &crate::registry::Server,
+    w: Wallets<'_>,
     out: &mut [u8],
     at: Option<u16>,
 ) -> Result<(usize, u16), Fail> {
@@ -476,22 +498,25 @@ fn sign_psbt(
         Ok(p) => p,
         Err(_) => return Err(Fail::of(ErrorClass::Psbt, 1, at)),
     };
-    sign_parsed(&psbt, server, out, at)
+    sign_parsed(&psbt, w, out, at)
 }
 
 /// The checks and signatures of [`sign_psbt`], in a frame of their own (the parser's frame and
 /// this one are never on the stack together).
 fn sign_parsed(
     psbt: &Psbt<'_>,
-    server: &crate::registry::Server,
+    mut w: Wallets<'_>,
     out: &mut [u8],
     at: Option<u16>,
 ) -> Result<(usize, u16), Fail> {
-    let analysis = match crate::signer::check(psbt, server.wallet(), &server.signer_config()) {
+    let analysis = match w.check(psbt) {
         Ok(a) => a,
         Err(r) => return Err(Fail::wallet(&r, at)),
     };
-    let sigs = match crate::signer::sign(psbt, &analysis, server.account_key()) {
+    let Some(account) = w.parsed.account_key() else {
+        return Err(Fail::of(ErrorClass::Internal, 1, at));
+    };
+    let sigs = match crate::signer::sign(psbt, &analysis, account) {
         Ok(sigs) => sigs,
         Err(r) => return Err(Fail::wallet(&r, at)),
     };
@@ -501,14 +526,25 @@ fn sign_parsed(
     }
 }
 
-fn live_server<F: NorFlash, M: BorrowMut<Registries>>(
-    s: &Signer<F, M>,
-    id: u32,
-    at: Option<u16>,
-) -> Result<&crate::registry::Server, Fail> {
+/// What checking one PSBT of a server needs: the live registry, the server, the parsed-wallet
+/// slot and the node's keys.
+struct Wallets<'s> {
+    registry: &'s Registry,
+    server: &'s Server,
+    parsed: &'s mut ParsedWallet,
+    keys: &'s NodeKeys,
+}
+
+impl Wallets<'_> {
+    /// [`check_for_server`]: the PSBT checked under the server's wallet it spends from.
+    fn check<'a>(&mut self, psbt: &Psbt<'a>) -> Result<Analysis<'a>, Refusal> {
+        check_for_server(self.registry, self.server, self.parsed, self.keys, psbt)
+    }
+}
+
+fn live_server(registry: &Registry, id: u32, at: Option<u16>) -> Result<&Server, Fail> {
     // The registry may change between steps (an admin command): re-check every time.
-    let server = s
-        .registry()
+    let server = registry
         .server(id)
         .ok_or(Fail::cert(CertError::UnknownServer, at))?;
     if server.revoked {

@@ -3,13 +3,13 @@
 //! registry and [`Registry::apply_into`] writes the changed copy into a caller's registry, so
 //! no registry is ever returned by value. Every refusal is a [`RegistryErrorKind`] with its line.
 
-use super::{MAX_ADMINS, MAX_DESCRIPTOR, Registry, Server};
-use crate::descriptor::Descriptor;
+use super::wallets::checked_script_type;
+use super::{MAX_ADMINS, MAX_DESCRIPTOR, MAX_SERVERS, Registry, Server};
+use crate::descriptor::ScriptType;
 use crate::keys::NodeKeys;
 use crate::policy::{Policy, PolicyError};
 use crate::provision::{Line, ServerLine, TextError, TextErrorKind, lines};
-use crate::wallet::AccountKey;
-use crate::wallet::{Wallet, WalletError};
+use crate::wallet::WalletError;
 
 /// Why a registry text or an admin command body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -33,8 +33,22 @@ pub enum RegistryErrorKind {
     #[error("registry full")]
     TooManyServers,
     /// Two servers on the same node account key (network, script type, account).
-    #[error("server {0}: another server already uses this account")]
+    #[error("server {0}: another wallet already uses this account")]
     AccountInUse(u32),
+    /// A wallet on a node account key (network, script type, account) another wallet uses.
+    #[error("server {server}: account {account} is already used by another wallet")]
+    WalletAccountInUse {
+        /// The server the wallet was for.
+        server: u32,
+        /// The account.
+        account: u32,
+    },
+    /// More than [`super::MAX_WALLETS`] wallets besides the servers' first ones.
+    #[error(
+        "the wallet table is full ({} wallets besides each server's first)",
+        super::MAX_WALLETS
+    )]
+    TooManyWallets,
     /// The descriptor was refused (syntax, checksum, network, or it lacks the node's key).
     #[error("server {id}: wallet: {error}")]
     Wallet {
@@ -56,7 +70,7 @@ pub enum RegistryErrorKind {
     #[error("server {0} is revoked")]
     Revoked(u32),
     /// An admin command body that is not exactly one command.
-    #[error("admin command body must be one server, revoke or policy command")]
+    #[error("admin command body must be one server, revoke, policy or wallet command")]
     BadCommand,
 }
 
@@ -87,101 +101,65 @@ fn at(line: u32) -> impl Fn(RegistryErrorKind) -> RegistryError {
     move |kind| RegistryError { line, col: 0, kind }
 }
 
-/// The node's account key for the server's wallet. Its own frame: the parsed descriptor is off
-/// the stack before the wallet is built.
-fn account_key(s: &ServerLine<'_>, keys: &NodeKeys) -> Result<AccountKey, RegistryErrorKind> {
-    let wallet_err = |error| RegistryErrorKind::Wallet { id: s.id, error };
-    let script_type = match Descriptor::parse(s.descriptor) {
-        Ok(d) => d.script_type,
-        Err(e) => return Err(wallet_err(WalletError::from(e))),
-    };
-    keys.account(s.network, script_type, s.account)
-        .map_err(wallet_err)
-}
-
-/// Builds the server of `s` straight into `slot`: the server goes in with an unregistered
-/// wallet and an empty descriptor, which are then filled in place, so the 8 KB wallet is never
-/// copied. On a refusal the slot is emptied again.
+/// Puts server `s` (its first wallet's script type checked) in `slot` with an empty descriptor,
+/// then copies the descriptor in place: the server (7 KB) is never copied whole. A descriptor
+/// longer than the slot's text empties the slot again.
 fn fill_slot(
     slot: &mut Option<Server>,
     s: &ServerLine<'_>,
-    keys: &NodeKeys,
+    script_type: ScriptType,
 ) -> Result<(), RegistryErrorKind> {
-    if s.descriptor.len() > MAX_DESCRIPTOR {
-        return Err(RegistryErrorKind::DescriptorTooLong);
-    }
-    let account_key = account_key(s, keys)?;
-    let server = put_blank(slot, s, account_key);
-    let filled = match server.descriptor.push_str(s.descriptor) {
-        Err(_) => Err(RegistryErrorKind::DescriptorTooLong),
-        Ok(()) => server
-            .wallet
-            .register_in(s.descriptor, s.network, &server.account_key)
-            .map_err(|error| RegistryErrorKind::Wallet { id: s.id, error }),
-    };
-    if filled.is_err() {
-        *slot = None;
-    }
-    filled
-}
-
-/// Puts a server with an empty descriptor and an unregistered wallet in `slot`. Its own frame,
-/// so the temporaries of the struct literal are off the stack before the wallet is registered.
-fn put_blank<'a>(
-    slot: &'a mut Option<Server>,
-    s: &ServerLine<'_>,
-    account_key: AccountKey,
-) -> &'a mut Server {
-    slot.insert(Server {
+    let server = slot.insert(Server {
         id: s.id,
         cert_key: s.key,
         network: s.network,
         account: s.account,
+        script_type,
         sighash: s.sighash,
         revoked: s.revoked,
         no_expiry: s.no_expiry,
         policy: Policy::empty(),
         descriptor: heapless::String::new(),
-        wallet: Wallet::empty(s.network),
-        account_key,
-    })
+    });
+    if server.descriptor.push_str(s.descriptor).is_err() {
+        *slot = None;
+        return Err(RegistryErrorKind::DescriptorTooLong);
+    }
+    Ok(())
 }
 
 impl Registry {
     /// Adds the server of line `s` in the first free slot: refused if the registry is full,
-    /// the line does not make a wallet, the id exists, or another server has the same account.
+    /// the descriptor is too long or refused, the id exists, or another wallet (of any server)
+    /// has the same account key.
     fn add_server_line(
         &mut self,
         s: &ServerLine<'_>,
         keys: &NodeKeys,
     ) -> Result<(), RegistryErrorKind> {
         let used = self.server_count();
-        let (before, free) = self.servers.split_at_mut(used);
-        let slot = free.first_mut().ok_or(RegistryErrorKind::TooManyServers)?;
-        fill_slot(slot, s, keys)?;
-        let Some(new) = slot.as_ref() else {
+        if used >= MAX_SERVERS {
             return Err(RegistryErrorKind::TooManyServers);
-        };
-        let same_account = |o: &Server| {
-            o.network.coin_type() == new.network.coin_type()
-                && o.wallet.script_type == new.wallet.script_type
-                && o.account == new.account
-        };
-        let others = before.iter().flatten();
-        let refusal = if others.clone().any(|o| o.id == new.id) {
-            Some(RegistryErrorKind::DuplicateServer(new.id))
-        } else if others.clone().any(same_account) {
-            Some(RegistryErrorKind::AccountInUse(new.id))
-        } else {
-            None
-        };
-        match refusal {
-            Some(kind) => {
-                *slot = None;
-                Err(kind)
-            }
-            None => Ok(()),
         }
+        if s.descriptor.len() > MAX_DESCRIPTOR {
+            return Err(RegistryErrorKind::DescriptorTooLong);
+        }
+        let script_type = checked_script_type(s.descriptor, s.network, s.account, keys)
+            .map_err(|error| RegistryErrorKind::Wallet { id: s.id, error })?;
+        if self.server(s.id).is_some() {
+            return Err(RegistryErrorKind::DuplicateServer(s.id));
+        }
+        if self
+            .account_user(s.network, script_type, s.account)
+            .is_some()
+        {
+            return Err(RegistryErrorKind::AccountInUse(s.id));
+        }
+        let slot = self
+            .servers
+            .get_mut(used)
+            .ok_or(RegistryErrorKind::TooManyServers)?;
+        fill_slot(slot, s, script_type)
     }
 
     fn last_policy(&mut self) -> Option<&mut Policy> {
@@ -207,6 +185,7 @@ impl Registry {
         let reg = self;
         let mut seen_header = false;
         let mut threshold: Option<(u32, u8)> = None;
+        let mut seen_wallet = false;
         for item in lines(text) {
             let (line, item) = item?;
             let err = at(line);
@@ -235,7 +214,15 @@ impl Registry {
                         .map_err(|_| err(RegistryErrorKind::TooManyAdmins))?;
                 }
                 Line::AdminCounter(c) => reg.counter = c,
+                // `wallet` lines come after every server and its rules.
+                Line::Server(_) | Line::Rule(_) if seen_wallet => {
+                    return Err(err(RegistryErrorKind::Text(TextErrorKind::Misplaced)));
+                }
                 Line::Server(s) => reg.add_server_line(&s, keys).map_err(&err)?,
+                Line::Wallet(w) => {
+                    seen_wallet = true;
+                    reg.add_wallet_line(&w, keys).map_err(&err)?;
+                }
                 Line::Rule(r) => {
                     let p = reg
                         .last_policy()
@@ -282,6 +269,14 @@ impl Registry {
                     }
                     next.add_server_line(&s, keys).map_err(&err)?;
                     command = Some(Command::Add(s.id));
+                }
+                (Line::Wallet(w), None) => {
+                    next.server_mut(w.server).map_err(&err)?;
+                    next.add_wallet_line(&w, keys).map_err(&err)?;
+                    command = Some(Command::AddWallet {
+                        server: w.server,
+                        account: w.account,
+                    });
                 }
                 (Line::Revoke(id), None) => {
                     let s = next.server_mut(id).map_err(&err)?;
@@ -354,6 +349,13 @@ pub enum Command {
     Revoke(u32),
     /// Replaced the policy of server `id`.
     ChangePolicy(u32),
+    /// Added a wallet to `server`, on the node's BIP-48 `account`.
+    AddWallet {
+        /// The server.
+        server: u32,
+        /// The account.
+        account: u32,
+    },
     /// Correlated the mission clock to this mission time (ms); no registry change
     /// ([`crate::admin`]'s time correlation).
     Correlate(u64),
@@ -372,6 +374,9 @@ impl core::fmt::Display for Command {
             Command::Add(id) => write!(f, "server {id} added"),
             Command::Revoke(id) => write!(f, "server {id} revoked"),
             Command::ChangePolicy(id) => write!(f, "policy of server {id} replaced"),
+            Command::AddWallet { server, account } => {
+                write!(f, "wallet on account {account} added to server {server}")
+            }
             Command::Correlate(ms) => write!(f, "mission clock correlated to {ms} ms"),
             Command::RotateAdmins { threshold, admins } => {
                 write!(f, "admin set replaced: {threshold} of {admins} keys")

@@ -1,6 +1,6 @@
 //! Writing a registry in the canonical text of [`crate::provision`]: header, threshold, admins,
-//! counter, then each server line followed by its rules. Parsing the output gives the same
-//! registry.
+//! counter, then each server line followed by its rules, then the servers' further wallets
+//! (`wallet` lines) in the order they were added. Parsing the output gives the same registry.
 
 use super::Registry;
 use crate::provision::{FORMAT_VERSION, HEADER, network_name, write_sighash};
@@ -40,6 +40,15 @@ impl Registry {
             for r in s.policy.rules() {
                 writeln!(w, "{r}")?;
             }
+        }
+        for e in self.wallet_entries() {
+            writeln!(
+                w,
+                "wallet server={} account={} descriptor={}",
+                e.server,
+                e.account,
+                e.descriptor()
+            )?;
         }
         Ok(())
     }

@@ -575,7 +575,7 @@ pub fn verify_node_signatures(g: &Ground, signed: &[u8]) -> usize {
 }
 
 /// Runs `f` on a thread with a 64 MiB stack. A signer from `Signer::boot` owns its two
-/// registries (about 250 KB), so the test's own signers, moved by value between helpers in
+/// registries (about 290 KB), so the test's own signers, moved by value between helpers in
 /// unoptimised builds, do not fit the default 2 MiB test-thread stack. (The component lends the
 /// signer registries in static memory; `signer-partition`'s `stack` test holds its path to the
 /// declared stack.)
