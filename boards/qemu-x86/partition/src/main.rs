@@ -9,11 +9,10 @@
 //! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board, on
 //! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
 //! monitor from the host's RNG; a hardware watchdog the monitor emulates): the signer runs
-//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
-//! `runtime::Idle` (the sim board runs the real upgrade agent; this board has no boot control or
-//! image slots for it), whose event loop answers the watchdog's pings. Comms
-//! needs its links, which this board does not have yet, so the monitor does not start it
-//! (boards/qemu-x86/README.md).
+//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, comms
+//! `comms_partition::CommsPd` (its standby link on COM2, [`uart`]; this board has no radio),
+//! upgrade `runtime::Idle` (the sim board runs the real upgrade agent; this board has no boot
+//! control or image slots for it), whose event loop answers the watchdog's pings.
 //!
 //! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
 //! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.
@@ -22,8 +21,8 @@
 
 mod backend;
 mod drivers;
-mod flash;
 mod logger;
+mod uart;
 
 use backend::Sel4Wait;
 use ipc::{Region, SenderTrust};
@@ -96,11 +95,17 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
         }
     }
     for (d, dev) in DEVICES.iter().enumerate().filter(|(_, d)| d.owner == me) {
+        // A serial port wakes its owner with its interrupt's badge bit.
+        let source = if is_uart(dev) {
+            Some(Source::new(uart_source(d)).ok_or("too many notification sources")?)
+        } else {
+            None
+        };
         caps.device(DeviceCap {
             name: dev.name,
             kind: dev.kind,
             handles: [d as i32, -1],
-            source: None,
+            source,
         })
         .map_err(|_| "cannot grant a device")?;
     }
@@ -134,6 +139,12 @@ fn run_component(
         "watchdog" => {
             log::info!("running the watchdog's partition code on seL4 (WatchdogPd)");
             runtime::run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
+        }
+        "comms" => {
+            log::info!(
+                "running the comms partition code on seL4 (CommsPd): the standby link on COM2, no radio"
+            );
+            runtime::run::<comms_partition::CommsPd<drivers::Sel4Drivers>>(caps, wait)
         }
         "signer" => {
             log::info!("running the signer's partition code on seL4 (SignerPd)");

@@ -13,12 +13,15 @@
 //!   (SIGABRT);
 //! - a restart request (`restart-requests`): executed for a started component
 //!   ([`Started::restart`]) and answered `Restarted` on `restart-results`; a component that
-//!   was never started here (comms) is answered `Failed`, logged with the reason;
+//!   was never started here is answered `Failed`, logged with the reason;
 //! - a reboot request (`reboot-requests`): logged (this board cannot reboot itself).
 //!
-//! It runs for [`RUN_US`], then gives its verdict: the watchdog pinged the monitor
-//! and kicked its hardware watchdog often enough, every fault was the one the monitor asked
-//! for, and every started component the watchdog asked to restart was restarted.
+//! After [`RUN_US`] it gives its verdict: the watchdog pinged the monitor and kicked its
+//! hardware watchdog often enough, every fault was the one the monitor asked for, and every
+//! started component the watchdog asked to restart was restarted. Then it goes on serving
+//! (the ground can reach comms on the standby link meanwhile) until Ctrl-C stops QEMU, or
+//! for the seconds the host gives in fw_cfg `opt/spacenode/serve-s` ([`Serve`]), after which
+//! it ends the run with a second verdict on the whole run (no fault it did not ask for).
 //!
 //! Avoids: blocking on anything but the one receive; any channel the description does not give
 //! the monitor.
@@ -44,6 +47,39 @@ pub const RUN_US: u64 = 3_000_000;
 /// Fewest pings from the watchdog, and kicks of its hardware watchdog, a passing run sees.
 const MIN_PINGS: u32 = 5;
 const MIN_KICKS: u64 = 5;
+
+/// How long the monitor serves after its checks (see the module docs).
+pub struct Serve(Option<u64>);
+
+impl Serve {
+    /// Reads fw_cfg `opt/spacenode/serve-s` (decimal seconds); without it, serves until QEMU
+    /// is stopped. A file that is not a number is reported and ends the run after the checks.
+    pub fn read(fw: &mut crate::fw_cfg::FwCfg) -> Self {
+        let mut text = [0u8; 8];
+        let Ok(len) = fw.read_file("opt/spacenode/serve-s", &mut text) else {
+            log!(
+                "monitor",
+                "after its checks the monitor keeps serving until QEMU is stopped (Ctrl-C)"
+            );
+            return Self(None);
+        };
+        let secs = core::str::from_utf8(&text[..len])
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        if secs.is_none() {
+            log!(
+                "monitor",
+                "fw_cfg opt/spacenode/serve-s is not a number of seconds: the run ends after the checks"
+            );
+        }
+        let secs = secs.unwrap_or(0);
+        log!(
+            "monitor",
+            "after its checks the monitor serves for {secs} s more, then ends the run"
+        );
+        Self(Some(secs.saturating_mul(1_000_000)))
+    }
+}
 
 static mut SCRATCH: [u64; 3 * 16] = [0; 3 * 16];
 
@@ -241,6 +277,7 @@ pub fn run(
     fault_ep: CPtr,
     started: &mut [Started],
     asked_of: Option<usize>,
+    serve: Serve,
 ) -> Result<(), LoopError> {
     let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let me = COMPONENTS
@@ -276,7 +313,17 @@ pub fn run(
     };
     let start_us = l.now_us();
     l.kicked_at = start_us;
-    while l.now_us() - start_us < RUN_US {
+    let mut checked = false;
+    loop {
+        let t = l.now_us() - start_us;
+        if !checked && t >= RUN_US {
+            l.verdict(asked_of)?;
+            log!("monitor", "all checks passed");
+            checked = true;
+        }
+        if checked && serve.0.is_some_and(|s| t >= RUN_US + s) {
+            break;
+        }
         let mut mrs = [0; 4];
         let (badge, info) = seL4_Recv(fault_ep, &mut mrs);
         l.iterations = l.iterations.wrapping_add(1);
@@ -303,7 +350,12 @@ pub fn run(
             }
         }
     }
-    l.verdict(asked_of)
+    if l.unexpected > 0 {
+        return Err(LoopError::Unexpected {
+            faults: l.unexpected,
+        });
+    }
+    Ok(())
 }
 
 impl Loop<'_> {
