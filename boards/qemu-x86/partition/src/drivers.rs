@@ -22,8 +22,8 @@ use chacha20::ChaCha20Rng;
 use chacha20::rand_core::SeedableRng;
 use core::time::Duration;
 use hal::watchdog::{WatchdogError, WatchdogTimer};
-use runtime::DeviceCap;
 use ram_flash::RamFlash;
+use runtime::DeviceCap;
 use runtime::drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers, expect_kind};
 use system::{DEVICES, RNG_SEED_BYTES, UART, device_bytes, device_vaddr, uart_slots};
 
@@ -151,7 +151,10 @@ impl hal::radio::Radio for NoRadio {
         match *self {}
     }
 
-    fn try_recv(&mut self, _: &mut [u8]) -> Result<Option<usize>, hal::radio::RadioError<Self::Error>> {
+    fn try_recv(
+        &mut self,
+        _: &mut [u8],
+    ) -> Result<Option<usize>, hal::radio::RadioError<Self::Error>> {
         match *self {}
     }
 }
@@ -161,7 +164,10 @@ impl LinkDrivers for Sel4Drivers {
     type Serial = Uart16550;
 
     fn radio(cap: DeviceCap) -> Result<NoRadio, DriverError> {
-        log::error!("this board has no radio device ({} was asked for)", cap.name);
+        log::error!(
+            "this board has no radio device ({} was asked for)",
+            cap.name
+        );
         Err(DriverError::Unavailable(cap.name))
     }
 

@@ -3,12 +3,13 @@
 //! link uses, on the two capabilities the monitor granted the owner (`system::uart_slots`): an
 //! I/O port capability for the port's eight registers only, and its IRQ handler.
 //!
-//! - **Receive is interrupt-driven** (IRQ 3): the receive-data interrupt (IER bit 0, FIFO
-//!   trigger at one byte) reaches the owner's notification with the device's badge bit
-//!   (`system::uart_source`), which wakes the component's event loop. [`ReadReady`] says
-//!   whether a byte is waiting (LSR bit 0); when none is, it acknowledges the interrupt and
-//!   looks once more, so a byte that arrived in between is never left behind an edge the
-//!   IOAPIC did not deliver.
+//! - **Receive is interrupt-driven** (IRQ 3): the receive-data interrupt (IER bit 0: 14
+//!   bytes in the FIFO, or the 16550's receive timeout of four characters' time) reaches the
+//!   owner's notification with the device's badge bit (`system::uart_source`), which wakes the
+//!   component's event loop. [`ReadReady`] says whether a byte is waiting (LSR bit 0); a
+//!   read takes what the FIFO holds. Whenever the FIFO is found empty the driver acknowledges
+//!   the interrupt (the kernel keeps it masked from delivery to acknowledgement) and looks
+//!   once more, so a byte that arrived in between is read now, not left behind.
 //! - **Transmit is polled**: [`WriteReady`] reads LSR bit 5 (transmit FIFO empty), and a
 //!   write then puts up to 16 bytes into the FIFO. What does not fit waits in comms' PPP
 //!   engine for its next flush (it never blocks).
@@ -35,8 +36,9 @@ const LSR: Word = 5;
 const LCR_DLAB: u8 = 0x80;
 /// LCR: 8 data bits, no parity, 1 stop bit.
 const LCR_8N1: u8 = 0x03;
-/// FCR: FIFOs on, both cleared, receive trigger at 1 byte.
-const FCR_ON_CLEAR: u8 = 0x07;
+/// FCR: FIFOs on, both cleared, receive interrupt at 14 bytes (or after four characters'
+/// time without one, the 16550's receive timeout).
+const FCR_ON_CLEAR: u8 = 0xc7;
 /// MCR: DTR, RTS, OUT2.
 const MCR_DTR_RTS_OUT2: u8 = 0x0b;
 /// IER: receive data available.
@@ -156,19 +158,25 @@ impl ReadReady for Uart16550 {
 }
 
 impl Read for Uart16550 {
-    /// Blocks (spinning on the line status) until at least one byte is there, as
-    /// `embedded_io::Read` asks; comms calls it only after [`ReadReady`] said a byte waits.
+    /// Takes what the receive FIFO holds, up to `buf.len()`; once it is empty, acknowledges the
+    /// interrupt and looks once more (see the module docs). Blocks (spinning on the line
+    /// status) until at least one byte is there, as `embedded_io::Read` asks; comms calls it
+    /// only after [`ReadReady`] said a byte waits.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
         let mut n = 0;
-        for b in buf.iter_mut() {
-            while n == 0 && self.status()? & LSR_DR == 0 {
+        let mut acked = false;
+        while n < buf.len() {
+            if self.status()? & LSR_DR != 0 {
+                buf[n] = self.inp(RBR_THR)?;
+                n += 1;
+            } else if n == 0 {
                 core::hint::spin_loop();
-            }
-            if n > 0 && self.status()? & LSR_DR == 0 {
+            } else if !acked {
+                self.ack()?;
+                acked = true;
+            } else {
                 break;
             }
-            *b = self.inp(RBR_THR)?;
-            n += 1;
         }
         Ok(n)
     }

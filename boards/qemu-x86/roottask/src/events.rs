@@ -267,8 +267,15 @@ struct Loop<'a> {
     restarted: [bool; COMPONENTS.len()],
 }
 
-/// Runs the loop (see the module docs). `started`: the started components; `asked_of`: the
-/// one the monitor asked to fault at its first start, if any.
+/// What the run checks and how long it lasts.
+pub struct Plan {
+    /// The started component the monitor asked to fault at its first start, if any.
+    pub asked_of: Option<usize>,
+    /// How long it serves after its checks.
+    pub serve: Serve,
+}
+
+/// Runs the loop (see the module docs). `started`: the started components.
 pub fn run(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -276,9 +283,9 @@ pub fn run(
     seeds: &mut Seeds,
     fault_ep: CPtr,
     started: &mut [Started],
-    asked_of: Option<usize>,
-    serve: Serve,
+    plan: Plan,
 ) -> Result<(), LoopError> {
+    let Plan { asked_of, serve } = plan;
     let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let me = COMPONENTS
         .iter()

@@ -71,7 +71,9 @@ impl LinkKeys {
     /// Reads the provisioning file from fw_cfg.
     pub fn read(fw: &mut FwCfg) -> Result<Self, LinkKeysError> {
         let mut file = [0u8; MAX_FILE_LEN];
-        let len = fw.read_file(FILE, &mut file).map_err(LinkKeysError::FwCfg)?;
+        let len = fw
+            .read_file(FILE, &mut file)
+            .map_err(LinkKeysError::FwCfg)?;
         Ok(Self { file, len })
     }
 
@@ -105,7 +107,10 @@ impl LinkKeys {
             .map_err(LinkKeysError::Inbox);
         self.file.fill(0);
         for copy in copies {
-            step("unmap the monitor's comms-flash mapping", ipc.unmap_page(copy))?;
+            step(
+                "unmap the monitor's comms-flash mapping",
+                ipc.unmap_page(copy),
+            )?;
         }
         written.map(|()| self.len)
     }

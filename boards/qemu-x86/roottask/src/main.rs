@@ -140,10 +140,12 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
         link_keys: None,
     };
     let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", faulty)?;
-    let asked_of = Some(upgrade.index);
+    let plan = events::Plan {
+        asked_of: Some(upgrade.index),
+        serve,
+    };
     let mut started = [signer, comms, watchdog, upgrade];
-    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, asked_of, serve)
-        .map_err(Failed::Loop)
+    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, plan).map_err(Failed::Loop)
 }
 
 fn start_named(
@@ -159,8 +161,7 @@ fn start_named(
         .iter()
         .position(|c| c.name == name)
         .ok_or(Failed::NotDescribed(name))?;
-    start::start(alloc, ipc, scratch, seeds, env, index, extras)
-        .map_err(|e| Failed::Start(name, e))
+    start::start(alloc, ipc, scratch, seeds, env, index, extras).map_err(|e| Failed::Start(name, e))
 }
 
 /// Which part of the monitor's work failed.

@@ -254,10 +254,10 @@ fn map_device(
             .map_err(StartError::LinkKeys)?;
         log!(
             "monitor",
-            "device {} of {}: link keys ({len} bytes, {}) written into its provisioning inbox; comms seals them at its start",
-            dev.name,
+            "link keys for {} ({len} bytes, {}) written into the provisioning inbox of its {}; comms seals them at its start",
             COMPONENTS[dev.owner].name,
-            crate::link_keys::ORIGIN
+            crate::link_keys::ORIGIN,
+            dev.name,
         );
     }
     Ok(None)

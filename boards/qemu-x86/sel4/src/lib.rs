@@ -199,7 +199,8 @@ pub mod regs {
 /// The data word of `CNode_Mint` that narrows an I/O port capability to ports
 /// `first..=last` (seL4 5.0's way; later kernels have `X86IOPortControl_Issue`).
 pub const fn io_port_range(first: u16, last: u16) -> Word {
-    ((first as Word) << IO_PORT_CAPDATA_FIRST_SHIFT) | ((last as Word) << IO_PORT_CAPDATA_LAST_SHIFT)
+    ((first as Word) << IO_PORT_CAPDATA_FIRST_SHIFT)
+        | ((last as Word) << IO_PORT_CAPDATA_LAST_SHIFT)
 }
 
 /// The calling thread's IPC buffer, where message words beyond MR3 and extra caps go.
