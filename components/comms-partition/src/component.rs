@@ -555,7 +555,11 @@ where
         };
         let serial =
             B::serial(caps.device("standby-link")?).map_err(fail("standby link unavailable"))?;
-        if let Some(mtu) = radio.as_ref().map(|r| r.mtu()).filter(|&m| m > MAX_UNIT_LEN) {
+        if let Some(mtu) = radio
+            .as_ref()
+            .map(|r| r.mtu())
+            .filter(|&m| m > MAX_UNIT_LEN)
+        {
             log::error!("radio MTU {mtu} is above the largest unit {MAX_UNIT_LEN}");
             return Err(InitError::Component(
                 "radio MTU larger than the unit buffer",
