@@ -6,11 +6,12 @@
 //! channels' rings ([`partitions`]), starts the signer ([`start`]), runs the isolation probe
 //! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
 //! holding only its grants, whose violations each reach the monitor's fault endpoint, are
-//! reported, and lead to a restart. Then it starts the watchdog and upgrade (asked to fault at
-//! its first start), its timer ([`timer`]), and runs its event loop ([`events`]) for 3 s:
-//! answering the watchdog's pings, reporting faults to it and executing its restart requests.
-//! At the end it stops QEMU through `isa-debug-exit` with its verdict. What it does not do yet
-//! is in boards/qemu-x86/README.md.
+//! reported, and lead to a restart. Then it starts comms (its standby line on COM2,
+//! [`uart`]; its link keys from the host, [`link_keys`]), the watchdog and upgrade (asked to
+//! fault at its first start), its timer ([`timer`]), and runs its event loop ([`events`]):
+//! answering the watchdog's pings, reporting faults to it and executing its restart requests,
+//! with a verdict after 3 s, then serving on. When the run ends it stops QEMU through
+//! `isa-debug-exit` with its verdict. What it does not do yet is in boards/qemu-x86/README.md.
 //!
 //! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
 #![no_std]
@@ -95,8 +96,8 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     }
 }
 
-/// Builds every component of the description, starts the ones that can run, pings them in the
-/// watchdog's place, then runs the isolation probe.
+/// Builds every component of the description, runs the isolation probe, starts the components
+/// and runs the event loop.
 fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
     let mut scratch = vspace::Scratch::new();
     let what = "retype components' fault endpoint";

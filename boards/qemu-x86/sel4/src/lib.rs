@@ -1,5 +1,5 @@
 //! The thin seL4 interface: the kernel's own names (`seL4_Signal`, `seL4_Wait`, `seL4_Call`,
-//! `seL4_ReplyRecv`, `seL4_DebugPutChar` and the few invocations the monitor uses), on x86_64's
+//! `seL4_ReplyRecv`, `seL4_DebugPutChar` and the few invocations the monitor and the partitions use), on x86_64's
 //! `syscall` convention as libsel4 5.0's `syscalls_syscall.h` defines it.
 //!
 //! Every number (syscall, invocation label, object type, error, bootinfo and IPC-buffer offset,
