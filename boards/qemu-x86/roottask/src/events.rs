@@ -254,7 +254,8 @@ struct Loop<'a> {
     me: usize,
     tsc_mhz: Word,
     /// The component asked to fault at its first start, until its fault arrives.
-    inject: Option<usize>,
+    /// The components still expected to fault as asked (bit = component index).
+    inject: u64,
     pings: u32,
     iterations: u32,
     kicks: u64,
@@ -269,8 +270,9 @@ struct Loop<'a> {
 
 /// What the run checks and how long it lasts.
 pub struct Plan {
-    /// The started component the monitor asked to fault at its first start, if any.
-    pub asked_of: Option<usize>,
+    /// The started components the monitor asked to fault at their first start (bit =
+    /// component index).
+    pub asked_of: u64,
     /// How long it serves after its checks.
     pub serve: Serve,
 }
@@ -395,11 +397,11 @@ impl Loop<'_> {
         else {
             return Err(LoopError::Fault { badge, label, ip });
         };
-        let asked = self.inject == Some(index)
+        let asked = self.inject & (1 << index) != 0
             && label == seL4_Fault_CapFault
             && mrs[seL4_CapFault_Addr as usize] == SLOT_NOT_GRANTED;
         if asked {
-            self.inject = None;
+            self.inject &= !(1 << index);
         } else {
             self.unexpected += 1;
         }
@@ -519,7 +521,7 @@ impl Loop<'_> {
     }
 
     /// The run's verdict (see the module docs).
-    fn verdict(&self, asked_of: Option<usize>) -> Result<(), LoopError> {
+    fn verdict(&self, asked_of: u64) -> Result<(), LoopError> {
         log!(
             "monitor",
             "the watchdog ran for {} s: it pinged the monitor {} times and kicked its hardware watchdog {} times; {} of the monitor's messages not sent (ring full)",
@@ -540,10 +542,11 @@ impl Loop<'_> {
                 faults: self.unexpected,
             });
         }
-        if let Some(i) = asked_of
-            && (self.inject.is_some() || !self.restarted[i])
-        {
-            return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+        let asked = (0..COMPONENTS.len()).filter(|i| asked_of & (1 << i) != 0);
+        for i in asked {
+            if self.inject & (1 << i) != 0 || !self.restarted[i] {
+                return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+            }
         }
         Ok(())
     }

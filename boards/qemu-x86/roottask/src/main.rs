@@ -128,10 +128,12 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "the probe's faults handled; starting comms, the watchdog, then upgrade, asked to fault at once"
+        "the probe's faults handled; starting comms, the watchdog, then upgrade; comms and upgrade are asked to fault at once"
     );
+    // Comms and upgrade are each asked to fault at their first start: the board's check of the
+    // fault path (the watchdog has them restarted).
     let with_keys = start::Extras {
-        inject_fault: false,
+        inject_fault: true,
         link_keys: Some(&mut keys),
     };
     let comms = start_named(alloc, ipc, &mut scratch, seeds, &env, "comms", with_keys)?;
@@ -142,7 +144,7 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     };
     let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", faulty)?;
     let plan = events::Plan {
-        asked_of: Some(upgrade.index),
+        asked_of: (1 << comms.index) | (1 << upgrade.index),
         serve,
     };
     let mut started = [signer, comms, watchdog, upgrade];
