@@ -57,6 +57,10 @@ pub fn run() -> Result<(), Failure> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| Failure::Usage(format!("cannot run {}: {e}", boot.display())))?;
+    // Ctrl-C is for QEMU (it exits 0 on it): once the child runs (with the default action),
+    // this process ignores SIGINT, so it lives to report how the run ended.
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
     let mut checks_passed = false;
     if let Some(out) = child.stdout.take() {
         let mut stdout = std::io::stdout().lock();
@@ -64,7 +68,9 @@ pub fn run() -> Result<(), Failure> {
             let Ok(line) = line else { break };
             let _ = stdout.write_all(&line);
             let _ = stdout.write_all(b"\n");
+            // The guest's console starts each line with a carriage return.
             let text = String::from_utf8_lossy(&line);
+            let text = text.trim_matches('\r');
             checks_passed |= text.starts_with(CHECKS_PASSED);
             if let Some(pty) = text
                 .strip_prefix(PTY_PREFIX)
