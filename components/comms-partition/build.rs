@@ -27,9 +27,9 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "pub const STANDBY: comms::standby::Settings = comms::standby::Settings {{ node_ip: {:?}, ground_ip: {:?}, echo_interval_ms: {}, echo_failure: {}, restart_ms: {}, max_configure: {}, max_terminate: {}, max_failure: {} }};",
-        s.node_address,
-        s.ground_address,
+        "pub const STANDBY: runtime::StandbyLink = runtime::StandbyLink {{ node_ip: {:?}, ground_ip: {:?}, echo_interval_ms: {}, echo_failure: {}, restart_ms: {}, max_configure: {}, max_terminate: {}, max_failure: {} }};",
+        s.node_ip,
+        s.ground_ip,
         s.echo_interval_ms,
         s.echo_failure,
         s.restart_ms,

@@ -27,35 +27,8 @@ pub struct System {
 }
 
 /// `[standby-link]`: the addresses IPCP assigns, LCP echo liveness, and RFC 1661's Restart timer
-/// and counters. [`Default`] is what a description without the table gets: 10.16.0.1 and
-/// 10.16.0.2, an echo every 2 s and down after 3 unanswered (pppd's `lcp-echo-interval` and
-/// `lcp-echo-failure`), and the RFC's defaults 3 s, 10, 2, 5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StandbyLink {
-    pub node_address: [u8; 4],
-    pub ground_address: [u8; 4],
-    pub echo_interval_ms: u32,
-    pub echo_failure: u8,
-    pub restart_ms: u32,
-    pub max_configure: u8,
-    pub max_terminate: u8,
-    pub max_failure: u8,
-}
-
-impl Default for StandbyLink {
-    fn default() -> Self {
-        StandbyLink {
-            node_address: [10, 16, 0, 1],
-            ground_address: [10, 16, 0, 2],
-            echo_interval_ms: 2_000,
-            echo_failure: 3,
-            restart_ms: 3_000,
-            max_configure: 10,
-            max_terminate: 2,
-            max_failure: 5,
-        }
-    }
-}
+/// and counters ([`StandbyLink::DEFAULT`] where the table says nothing).
+pub use runtime::StandbyLink;
 
 #[derive(Debug, Clone)]
 pub struct Component {

@@ -156,7 +156,7 @@ fn standby_link_settings_are_read_from_the_description() {
         .unwrap_or_else(|d| panic!("{d}"));
     let got = s.standby;
     assert_eq!(
-        (got.node_address, got.ground_address),
+        (got.node_ip, got.ground_ip),
         ([192, 168, 50, 1], [192, 168, 50, 2])
     );
     assert_eq!((got.echo_interval_ms, got.echo_failure), (500, 6));

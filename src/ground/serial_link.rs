@@ -148,8 +148,10 @@ impl SerialLink {
                 .map_or(1, |d| d.subsec_nanos());
             seed = (nanos ^ std::process::id()).to_be_bytes();
         }
-        let cfg = Endpoints::GROUND
-            .ppp_config(u32::from_be_bytes(seed), &comms::standby::Settings::DEFAULT);
+        let cfg = Endpoints::GROUND.ppp_config(
+            u32::from_be_bytes(seed),
+            &comms::standby::StandbyLink::DEFAULT,
+        );
         let line =
             StandbyLine::new(Endpoints::GROUND, cfg, 0).map_err(|e| SerialLinkError::Open {
                 path: path.clone(),

@@ -253,7 +253,10 @@ fn test_line(t: &str) -> Option<(String, Option<Option<bool>>)> {
 pub fn run_fuzz(root: &Path, logs: &Path, seconds: u64, ev: &mut Evidence) -> std::io::Result<()> {
     let mut cmd = Command::new(root.join("scripts/fuzz"));
     cmd.current_dir(root).arg(seconds.to_string());
-    let mut current: Option<((String, String), Instant)> = None;
+    // scripts/fuzz prints each target's output as one block that starts with its
+    // "fuzz: DIR TARGET for Ns" line; targets run side by side, so the time is libFuzzer's own
+    // ("Done N runs in T second(s)"), not the time between lines.
+    let mut current: Option<(String, String)> = None;
     let fuzz = &mut ev.fuzz;
     let ok = run_logged(cmd, &logs.join("fuzz.log"), |l| {
         if let Some(rest) = l.strip_prefix("fuzz: ") {
@@ -262,11 +265,11 @@ pub fn run_fuzz(root: &Path, logs: &Path, seconds: u64, ev: &mut Evidence) -> st
                 let key = (dir.trim_start_matches("./").to_string(), target.to_string());
                 eprintln!("verify: fuzz: {} {} for {seconds} s", key.0, key.1);
                 fuzz.insert(key.clone(), FuzzResult::default());
-                current = Some((key, Instant::now()));
+                current = Some(key);
             }
             return;
         }
-        let Some((key, since)) = &current else { return };
+        let Some(key) = &current else { return };
         let r = fuzz.get_mut(key).expect("inserted above");
         if let Some(n) = number_after(l, "cov: ") {
             r.coverage = n;
@@ -274,14 +277,12 @@ pub fn run_fuzz(root: &Path, logs: &Path, seconds: u64, ev: &mut Evidence) -> st
         if let Some(n) = number_after(l, "corp: ") {
             r.corpus = n;
         }
-        if let Some(n) = l
-            .strip_prefix("Done ")
-            .and_then(|s| s.split(' ').next())
-            .and_then(|n| n.parse().ok())
+        if let Some(done) = l.strip_prefix("Done ")
+            && let Some(n) = done.split(' ').next().and_then(|n| n.parse().ok())
         {
             r.runs = n;
             r.clean = true;
-            r.seconds = since.elapsed().as_secs_f64();
+            r.seconds = number_after(done, " in ").unwrap_or(0) as f64;
         }
     })?;
     if !ok {

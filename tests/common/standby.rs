@@ -40,7 +40,8 @@ impl PppGround {
         let (up_tx, up_rx) = mpsc::channel();
         std::thread::spawn(move || {
             let epoch = Instant::now();
-            let cfg = Endpoints::GROUND.ppp_config(0x600D_5EED, &comms::standby::Settings::DEFAULT);
+            let cfg =
+                Endpoints::GROUND.ppp_config(0x600D_5EED, &comms::standby::StandbyLink::DEFAULT);
             let mut line = StandbyLine::new(Endpoints::GROUND, cfg, 0).expect("PPP config");
             let mut told = false;
             loop {

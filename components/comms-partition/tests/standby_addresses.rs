@@ -4,22 +4,22 @@
 //! node assigns in IPCP, and SDLS-sized units cross both ways in UDP between those addresses.
 
 use board_sim::serial::PtySerial;
-use comms::standby::{Endpoints, Settings, StandbyLine, Step};
+use comms::standby::{Endpoints, StandbyLine, StandbyLink, Step};
 use std::time::{Duration, Instant};
 
 #[test]
 fn a_ground_with_the_default_addresses_takes_the_ones_the_node_assigns() {
-    let node_settings = Settings {
+    let node_settings = StandbyLink {
         node_ip: [192, 168, 7, 1],
         ground_ip: [192, 168, 7, 2],
-        ..Settings::DEFAULT
+        ..StandbyLink::DEFAULT
     };
     let (mut node_end, mut ground_end, _path) = PtySerial::pair().expect("pty pair");
     let node_ep = Endpoints::node(&node_settings);
     let mut node = StandbyLine::new(node_ep, node_ep.ppp_config(1, &node_settings), 0).unwrap();
     let ground_ep = Endpoints::GROUND;
     let mut ground =
-        StandbyLine::new(ground_ep, ground_ep.ppp_config(2, &Settings::DEFAULT), 0).unwrap();
+        StandbyLine::new(ground_ep, ground_ep.ppp_config(2, &StandbyLink::DEFAULT), 0).unwrap();
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
     while !(node.is_up() && ground.is_up()) {

@@ -27,6 +27,7 @@ pub mod heartbeat;
 pub mod idle;
 pub mod notify_set;
 pub mod radio_link;
+pub mod standby_link;
 
 pub use backend::{WaitBackend, WaitError};
 pub use caps::{CapError, CapSet, CapSetBuilder, DeviceCap, MAX_CAPS, SEED_LEN};
@@ -37,6 +38,7 @@ pub use heartbeat::Heartbeat;
 pub use idle::Idle;
 pub use notify_set::{NotifySet, Source};
 pub use radio_link::{CcsdsLink, LinkSuite, RadioLink};
+pub use standby_link::StandbyLink;
 
 /// A sending endpoint as components hold it: signals the receiver through the board's
 /// notification object.

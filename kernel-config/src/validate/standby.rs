@@ -52,17 +52,17 @@ pub(super) fn standby(c: &mut Checker, raw: Option<&S<RawStandbyLink>>) -> Stand
     );
     out.max_failure = count(&r.max_failure, "standby-link max-failure", d.max_failure);
     if let Some(a) = address(c, &r.node_address, "node-address") {
-        out.node_address = a;
+        out.node_ip = a;
     }
     if let Some(a) = address(c, &r.ground_address, "ground-address") {
-        out.ground_address = a;
+        out.ground_ip = a;
     }
-    if out.node_address == out.ground_address {
+    if out.node_ip == out.ground_ip {
         c.err(
             raw.span(),
             format!(
                 "standby-link: the node and the ground both have address {}",
-                Ipv4Addr::from(out.node_address)
+                Ipv4Addr::from(out.node_ip)
             ),
             "give the node and the ground two different addresses, e.g. 10.16.0.1 and 10.16.0.2",
         );

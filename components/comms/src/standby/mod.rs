@@ -11,9 +11,9 @@
 //!
 //! The node is the PPP server: passive (pppd's `silent`: it waits for the ground's
 //! Configure-Request and answers it at once, however long the line was idle), it assigns itself
-//! and the ground the addresses of its [`Settings`] in IPCP. The settings (addresses, pppd-style
+//! and the ground the addresses of its [`StandbyLink`] in IPCP. The settings (addresses, pppd-style
 //! echo liveness, RFC 1661's Restart timer and counters) come from the system description's
-//! `[standby-link]` table (the comms partition's build-time table); [`Settings::DEFAULT`] is what
+//! `[standby-link]` table (the comms partition's build-time table); [`StandbyLink::DEFAULT`] is what
 //! a description without it gets, and what the ground proposes first: the ground's client takes
 //! the addresses the node assigns in IPCP, whatever the node's description says.
 //!
@@ -26,42 +26,10 @@ pub mod udp;
 
 pub use line::{LineStats, StandbyLine, Step};
 
-/// The standby link's PPP settings (the description's `[standby-link]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// The node's address on the standby link.
-    pub node_ip: [u8; 4],
-    /// The address the node gives the ground in IPCP.
-    pub ground_ip: [u8; 4],
-    /// Echo-Request after this long without a valid frame from the peer (pppd's
-    /// `lcp-echo-interval`).
-    pub echo_interval_ms: u32,
-    /// The link is declared down after this many unanswered echoes (pppd's `lcp-echo-failure`).
-    pub echo_failure: u8,
-    /// RFC 1661's Restart timer (doubled on each unanswered Configure-Request, up to 8 times).
-    pub restart_ms: u32,
-    /// RFC 1661's Max-Configure.
-    pub max_configure: u8,
-    /// RFC 1661's Max-Terminate.
-    pub max_terminate: u8,
-    /// RFC 1661's Max-Failure.
-    pub max_failure: u8,
-}
+/// The standby link's PPP settings (the description's `[standby-link]`): one type with
+/// kernel-config, in `runtime`.
+pub use runtime::StandbyLink;
 
-impl Settings {
-    /// The defaults: 10.16.0.1 and 10.16.0.2, an echo every 2 s and down after 3 unanswered,
-    /// and RFC 1661's 3 s, 10, 2, 5.
-    pub const DEFAULT: Settings = Settings {
-        node_ip: [10, 16, 0, 1],
-        ground_ip: [10, 16, 0, 2],
-        echo_interval_ms: 2_000,
-        echo_failure: 3,
-        restart_ms: 3_000,
-        max_configure: 10,
-        max_terminate: 2,
-        max_failure: 5,
-    };
-}
 /// The node's UDP port for SDLS units.
 pub const NODE_PORT: u16 = 10_016;
 /// The ground's UDP port for SDLS units.
@@ -91,12 +59,12 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// The node's side (PPP server) with the default addresses.
-    pub const NODE: Endpoints = Endpoints::node(&Settings::DEFAULT);
+    pub const NODE: Endpoints = Endpoints::node(&StandbyLink::DEFAULT);
     /// The ground's side (PPP client) with the default addresses.
-    pub const GROUND: Endpoints = Endpoints::ground(&Settings::DEFAULT);
+    pub const GROUND: Endpoints = Endpoints::ground(&StandbyLink::DEFAULT);
 
     /// The node's side (PPP server) with the addresses of `s`.
-    pub const fn node(s: &Settings) -> Endpoints {
+    pub const fn node(s: &StandbyLink) -> Endpoints {
         Endpoints {
             local_ip: s.node_ip,
             peer_ip: s.ground_ip,
@@ -107,7 +75,7 @@ impl Endpoints {
     }
 
     /// The ground's side (PPP client) with the addresses of `s`.
-    pub const fn ground(s: &Settings) -> Endpoints {
+    pub const fn ground(s: &StandbyLink) -> Endpoints {
         Endpoints {
             local_ip: s.ground_ip,
             peer_ip: s.node_ip,
@@ -122,7 +90,7 @@ impl Endpoints {
     /// [`ppp::MAX_INFO`], these addresses (the client accepts the ones the server assigns instead),
     /// passive on the server, and `magic_seed` (0 is
     /// replaced by 1, as a Magic-Number of 0 means "none").
-    pub fn ppp_config(&self, magic_seed: u32, s: &Settings) -> ppp::Config {
+    pub fn ppp_config(&self, magic_seed: u32, s: &StandbyLink) -> ppp::Config {
         let mut c = ppp::Config::new(self.local_ip, self.peer_ip, magic_seed.max(1));
         c.echo_interval_ms = s.echo_interval_ms;
         c.echo_failure = s.echo_failure;
@@ -146,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_rfc_and_pppd_values_and_the_engine_takes_them() {
-        let c = Endpoints::NODE.ppp_config(7, &Settings::DEFAULT);
+        let c = Endpoints::NODE.ppp_config(7, &StandbyLink::DEFAULT);
         assert_eq!(
             (
                 c.restart_ms,
@@ -160,11 +128,11 @@ mod tests {
         assert_eq!((c.echo_interval_ms, c.echo_failure), (2_000, 3));
         assert_eq!((c.local_ip, c.peer_ip), ([10, 16, 0, 1], [10, 16, 0, 2]));
         assert!(c.validate().is_ok());
-        let s = Settings {
+        let s = StandbyLink {
             node_ip: [192, 168, 7, 1],
             restart_ms: 500,
             max_failure: 1,
-            ..Settings::DEFAULT
+            ..StandbyLink::DEFAULT
         };
         let c = Endpoints::ground(&s).ppp_config(0, &s);
         assert_eq!((c.local_ip, c.peer_ip), ([10, 16, 0, 2], [192, 168, 7, 1]));
