@@ -275,6 +275,9 @@ pub struct Plan {
     pub asked_of: u64,
     /// How long it serves after its checks.
     pub serve: Serve,
+    /// The started component asked to fault in service once the checks passed (it must be
+    /// restarted again before the run ends).
+    pub in_service: Option<usize>,
 }
 
 /// Runs the loop (see the module docs). `started`: the started components.
@@ -287,7 +290,11 @@ pub fn run(
     started: &mut [Started],
     plan: Plan,
 ) -> Result<(), LoopError> {
-    let Plan { asked_of, serve } = plan;
+    let Plan {
+        asked_of,
+        serve,
+        in_service,
+    } = plan;
     let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let me = COMPONENTS
         .iter()
@@ -329,6 +336,16 @@ pub fn run(
             l.verdict(asked_of)?;
             log!("monitor", "all checks passed");
             checked = true;
+            if let Some(s) = in_service.and_then(|i| l.started.iter_mut().find(|s| s.index == i)) {
+                s.ask_fault();
+                l.inject |= 1 << s.index;
+                log!(
+                    "monitor",
+                    "asking {} to fault now, in service (start {}): the board's check that it comes back with what its flash holds",
+                    COMPONENTS[s.index].name,
+                    s.starts
+                );
+            }
         }
         if checked && serve.0.is_some_and(|s| t >= RUN_US + s) {
             break;
@@ -363,6 +380,12 @@ pub fn run(
         return Err(LoopError::Unexpected {
             faults: l.unexpected,
         });
+    }
+    if let Some(i) = in_service {
+        let again = l.started.iter().any(|s| s.index == i && s.starts >= 3);
+        if l.inject & (1 << i) != 0 || !again {
+            return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+        }
     }
     Ok(())
 }
@@ -417,8 +440,9 @@ impl Loop<'_> {
         let name = COMPONENTS[index].name;
         log!(
             "monitor",
-            "fault: {name} stopped with a {} at ip {ip:#x}{}; reported to the watchdog (fault {} of {name})",
+            "fault: {name} stopped with a {} at ip {ip:#x}{}{}; reported to the watchdog (fault {} of {name})",
             fault_name(label),
+            VmAddress((label == seL4_Fault_VMFault).then(|| mrs[seL4_VMFault_Addr as usize])),
             if asked {
                 " (the fault the monitor asked for)"
             } else {
@@ -580,5 +604,17 @@ fn signal_of(label: Word) -> u8 {
         seL4_Fault_CapFault => 31,
         seL4_Fault_UserException => 4,
         _ => 6,
+    }
+}
+
+/// The address of a VM fault, for the fault's log line.
+struct VmAddress(Option<Word>);
+
+impl core::fmt::Display for VmAddress {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, " (address {addr:#x})"),
+            None => Ok(()),
+        }
     }
 }

@@ -145,6 +145,7 @@ fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Res
     let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", faulty)?;
     let plan = events::Plan {
         asked_of: (1 << comms.index) | (1 << upgrade.index),
+        in_service: Some(comms.index),
         serve,
     };
     let mut started = [signer, comms, watchdog, upgrade];

@@ -182,6 +182,16 @@ impl Started {
         Ok(())
     }
 
+    /// Asks the running component to fault (its backend looks at the word after each wake-up;
+    /// the next tick wakes it): the board's check of the fault path of a component in service.
+    pub fn ask_fault(&mut self) {
+        // SAFETY: the monitor's read-write mapping of the start page; the word is inside it.
+        unsafe {
+            let fault = self.start_page.add(START_INJECT_FAULT_OFFSET) as *mut u64;
+            fault.write_volatile(1);
+        }
+    }
+
     /// Restarts the component: stops its thread, restores its data and bss from the program
     /// image, and starts it again with a fresh start page. Its rings, devices (its flash keeps
     /// what it wrote) and capabilities stay as they are.
