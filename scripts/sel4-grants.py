@@ -6,10 +6,12 @@ the grants of the system description, read here independently of the Rust code (
 
 For every component but the root task: slot 1 its own notification (wait), slot 2 the fault
 endpoint, then exactly one signal capability per channel it sends (to that channel's receiver),
-and nothing else; a ring mapped for every channel it sends or receives, and no other ring.
-Devices: every device the monitor maps (the board file's flash, rng and watchdog kinds; the board uses
-the sim board file, kernel-config/boards/sim.toml) is mapped into a component that lists it in
-its `devices`, once, and every started component gets each such device it lists.
+then for each `uart` device it lists an I/O port capability and an IRQ handler capability for
+that device, and nothing else; a ring mapped for every channel it sends or receives, and no
+other ring.
+Devices: every device the monitor gives (the board file's flash, rng, watchdog and uart kinds;
+the board uses the sim board file, kernel-config/boards/sim.toml) goes to a component that lists
+it in its `devices`, once, and every started component gets each such device it lists.
 Exits non-zero with every difference listed."""
 import re
 import sys
@@ -24,7 +26,16 @@ problems = []
 def got(pattern):
     return re.findall(pattern, log, re.MULTILINE)
 
+board = tomllib.load(open(sys.argv[1].rsplit("/", 1)[0] + "/boards/sim.toml", "rb"))
+given_kinds = {d["name"] for d in board["device"] if d["kind"] in ("flash", "rng", "watchdog", "uart")}
+uarts = {d["name"] for d in board["device"] if d["kind"] == "uart"}
+
 for name in components:
+    want_uart = {d for c in desc["component"] if c["name"] == name for d in c.get("devices", [])} & uarts
+    ports = set(got(rf"^\[monitor\] cspace {re.escape(name)}: slot \d+ = ioport (\S+) \(COM2, ports 0x2f8-0x2ff\)$"))
+    irqs = set(got(rf"^\[monitor\] cspace {re.escape(name)}: slot \d+ = irq-handler (\S+) \(IRQ 3 via IOAPIC pin 3, signals notification {re.escape(name)} with badge 0x[0-9a-f]+\)$"))
+    if ports != want_uart or irqs != want_uart:
+        problems.append(f"{name}: serial port capabilities: I/O ports {sorted(ports)}, IRQ handlers {sorted(irqs)}; its uart devices are {sorted(want_uart)}")
     want_send = {(ch["name"], ch["to"]) for ch in desc["channel"] if ch["from"] == name}
     want_recv = {ch["name"] for ch in desc["channel"] if ch["to"] == name}
     send_caps = {(ch, to) for to, ch in got(
@@ -38,24 +49,23 @@ for name in components:
         problems.append(f"{name}: signal caps {sorted(send_caps)} != grants {sorted(want_send)}")
     if len(own) != 1 or len(fault) != 1:
         problems.append(f"{name}: own notification / fault endpoint lines: {len(own)} / {len(fault)}")
-    if len(all_slots) != 2 + len(want_send) or len(set(all_slots)) != len(all_slots):
-        problems.append(f"{name}: {len(all_slots)} cspace slots logged, expected {2 + len(want_send)} distinct")
+    want_slots = 2 + len(want_send) + 2 * len(want_uart)
+    if len(all_slots) != want_slots or len(set(all_slots)) != len(all_slots):
+        problems.append(f"{name}: {len(all_slots)} cspace slots logged, expected {want_slots} distinct")
     if sends != {c for c, _ in want_send}:
         problems.append(f"{name}: send rings {sorted(sends)} != {sorted(c for c, _ in want_send)}")
     if recvs != want_recv:
         problems.append(f"{name}: receive rings {sorted(recvs)} != {sorted(want_recv)}")
     print(f"sel4-grants: {name}: {len(all_slots)} capabilities, {len(sends)} send and {len(recvs)} receive rings")
 
-board = tomllib.load(open(sys.argv[1].rsplit("/", 1)[0] + "/boards/sim.toml", "rb"))
-mapped_kinds = {d["name"] for d in board["device"] if d["kind"] in ("flash", "rng", "watchdog")}
 device_lines = got(r"^\[monitor\] device (\S+) of (\S+): ")
 for name in components:
     wanted = {d for c in desc["component"] if c["name"] == name for d in c.get("devices", [])}
     mapped = [d for d, owner in device_lines if owner == name]
     if len(mapped) != len(set(mapped)) or not set(mapped) <= wanted:
         problems.append(f"{name}: devices mapped {sorted(mapped)}, description lists {sorted(wanted)}")
-    if got(rf"^\[monitor\] started {re.escape(name)}: ") and set(mapped) != wanted & mapped_kinds:
-        problems.append(f"{name}: started with devices {sorted(mapped)}, expected {sorted(wanted & mapped_kinds)}")
+    if got(rf"^\[monitor\] started {re.escape(name)}: ") and set(mapped) != wanted & given_kinds:
+        problems.append(f"{name}: started with devices {sorted(mapped)}, expected {sorted(wanted & given_kinds)}")
     if mapped:
         print(f"sel4-grants: {name}: devices {', '.join(sorted(mapped))}")
 

@@ -43,8 +43,9 @@ pub struct RunArgs {
     state: Option<PathBuf>,
     /// Board to run on: `sim` (the node as host processes), or `qemu-x86` (the real seL4 5.0
     /// kernel under QEMU: builds it and the monitor from this checkout, boots, runs the
-    /// watchdog, signer and upgrade partitions and the monitor's checks for a few seconds, and
-    /// exits; comms does not run there yet, and its flash is volatile RAM)
+    /// watchdog, signer, comms and upgrade partitions and the monitor's checks, then serves
+    /// until Ctrl-C; comms' standby link is a pty on this host, printed with the `spacenode
+    /// ground` options that reach it; there is no radio, and the flash is volatile RAM)
     #[arg(long, value_name = "NAME", default_value = "sim")]
     board: String,
     /// On a fresh state directory: the signed bundle (from `spacenode bundle create`) to

@@ -27,6 +27,7 @@
 #include <sel4/shared_types.h>
 #include <sel4/bootinfo_types.h>
 #include <sel4/arch/types.h>
+#include <sel4/io_port_capdata_gen.h>
 
 #define W(name) printf("pub const %s: Word = %llu;\n", #name, (unsigned long long)(name))
 #define I(name) printf("pub const %s: isize = %lld;\n", #name, (long long)(name))
@@ -102,5 +103,7 @@ int main(void)
     printf("pub const CAP_DATA_GUARD_TAG: Word = %llu;\n",
            (unsigned long long)seL4_CapData_Guard_new(0, 0).words[0]);
     SHIFT("CAP_DATA_GUARD_SIZE_SHIFT", seL4_CapData_Guard_new(0, 1).words[0] ^ seL4_CapData_Guard_new(0, 0).words[0]);
+    SHIFT("IO_PORT_CAPDATA_FIRST_SHIFT", io_port_capdata_new(1, 0).words[0]);
+    SHIFT("IO_PORT_CAPDATA_LAST_SHIFT", io_port_capdata_new(0, 1).words[0]);
     return 0;
 }

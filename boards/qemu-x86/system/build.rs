@@ -57,7 +57,7 @@ fn system_tables() -> String {
         .devices
         .iter()
         .filter_map(|d| Some((d, d.owner?)))
-        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng" | "watchdog"))
+        .filter(|(d, _)| matches!(d.kind.as_str(), "flash" | "rng" | "watchdog" | "uart"))
         .collect();
     writeln!(
         out,

@@ -5,7 +5,7 @@
 //! | name or kind | what |
 //! | --- | --- |
 //! | device `comms-flash` | SDLS state, sealed keys and provisioning inbox in its first 64 KiB, then the CFDP journal and batch file ([`crate::flash_map`]) |
-//! | device `radio` | the primary link |
+//! | device `radio` | the primary link; a board without one grants none, and comms then runs on the standby link alone (units meant for the primary link are dropped and counted) |
 //! | device `standby-link` | the standby serial link (PPP server, [`comms::standby`]) |
 //! | every send channel of kind `sign-request` / `upgrade-chunk` / `admin-request` | forwarding ([`crate::routes`]) |
 //! | receive channels of kind `sign-response`, `upgrade-status`, `admin-response`, `telemetry`, `health-report` | what goes down (each optional) |
@@ -92,7 +92,8 @@ where
     B::Serial: WriteReady,
 {
     node: Node<FlashPersist<B::Flash>>,
-    radio: B::Radio,
+    /// `None` on a board that grants no radio (see the module docs).
+    radio: Option<B::Radio>,
     serial: B::Serial,
     unit: spin::MutexGuard<'static, [u8; MAX_UNIT_LEN]>,
     line: &'static mut StandbyLine,
@@ -246,7 +247,10 @@ where
     /// One radio datagram (a unit, or on the CCSDS radio a piece of the CLTU stream); `false`
     /// when the radio is idle.
     fn radio_once(&mut self, now: Now) -> bool {
-        let n = match self.radio.try_recv(&mut *self.unit) {
+        let Some(radio) = self.radio.as_mut() else {
+            return false;
+        };
+        let n = match radio.try_recv(&mut *self.unit) {
             Ok(Some(n)) => n,
             Ok(None) => return false,
             Err(e) => {
@@ -539,14 +543,24 @@ where
                 ));
             }
         };
-        let radio = B::radio(caps.device("radio")?).map_err(fail("radio unavailable"))?;
+        let radio = match caps.device("radio") {
+            Ok(dev) => Some(B::radio(dev).map_err(fail("radio unavailable"))?),
+            Err(runtime::CapError::NotGranted) => {
+                log::warn!(
+                    "no radio granted on this board: comms runs on the standby link alone; units for the primary link are dropped and counted"
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         let serial =
             B::serial(caps.device("standby-link")?).map_err(fail("standby link unavailable"))?;
-        if radio.mtu() > MAX_UNIT_LEN {
-            log::error!(
-                "radio MTU {} is above the largest unit {MAX_UNIT_LEN}",
-                radio.mtu()
-            );
+        if let Some(mtu) = radio
+            .as_ref()
+            .map(|r| r.mtu())
+            .filter(|&m| m > MAX_UNIT_LEN)
+        {
+            log::error!("radio MTU {mtu} is above the largest unit {MAX_UNIT_LEN}");
             return Err(InitError::Component(
                 "radio MTU larger than the unit buffer",
             ));

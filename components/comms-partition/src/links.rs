@@ -22,7 +22,7 @@ use protocol::LinkId;
 pub struct TxStats {
     /// Units sent on the radio.
     pub radio_sent: u32,
-    /// Units the radio refused (queue full, too long, device error).
+    /// Units the radio refused (queue full, too long, device error), or that had no radio.
     pub radio_dropped: u32,
     /// Units queued on the serial line's PPP link.
     pub serial_sent: u32,
@@ -32,8 +32,8 @@ pub struct TxStats {
 
 /// The transmit side of both links, borrowed for one handler call.
 pub struct Links<'a, R, S> {
-    /// The radio.
-    pub radio: &'a mut R,
+    /// The radio (`None` on a board without one: its units are counted as dropped).
+    pub radio: &'a mut Option<R>,
     /// The serial line.
     pub serial: &'a mut S,
     /// The PPP link on it.
@@ -45,11 +45,12 @@ pub struct Links<'a, R, S> {
 impl<R: Radio, S: Serial + WriteReady> Downlink for Links<'_, R, S> {
     fn send(&mut self, link: LinkId, unit: &[u8]) {
         match link {
-            LinkId::Primary => match self.radio.try_send(unit) {
-                Ok(()) => self.stats.radio_sent = self.stats.radio_sent.wrapping_add(1),
-                Err(RadioError::WouldBlock | RadioError::FrameTooLong { .. })
-                | Err(RadioError::EmptyFrame | RadioError::BufferTooSmall { .. })
-                | Err(RadioError::Device(_)) => {
+            LinkId::Primary => match self.radio.as_mut().map(|r| r.try_send(unit)) {
+                Some(Ok(())) => self.stats.radio_sent = self.stats.radio_sent.wrapping_add(1),
+                None
+                | Some(Err(RadioError::WouldBlock | RadioError::FrameTooLong { .. }))
+                | Some(Err(RadioError::EmptyFrame | RadioError::BufferTooSmall { .. }))
+                | Some(Err(RadioError::Device(_))) => {
                     self.stats.radio_dropped = self.stats.radio_dropped.wrapping_add(1)
                 }
             },

@@ -8,7 +8,8 @@
 //! each tick (100 Hz), so a wait blocks in the kernel and, on each tick, returns `TIMER` once
 //! its deadline has passed: deadlines are met up to one tick late. A tick before the deadline
 //! (or with no deadline) is not an event and is dropped here; a deadline already due polls
-//! instead of blocking.
+//! instead of blocking. After each wake-up it looks whether the monitor asks for a fault
+//! (`crate::fault_asked`: the board's check of the fault path of a component in service).
 //!
 //! Avoids: any capability besides the component's own notification; any heap.
 
@@ -42,6 +43,9 @@ impl WaitBackend for Sel4Wait {
             } else {
                 seL4_Wait(SLOT_OWN_NOTIFICATION)
             };
+            if crate::fault_asked() {
+                crate::fault_as_asked();
+            }
             let mut set = NotifySet::from_bits(bits);
             set.remove(Source::TIMER);
             if deadline.is_some_and(|d| self.now() >= d) {

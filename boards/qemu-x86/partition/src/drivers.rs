@@ -7,6 +7,8 @@
 //! | `flash` | [`RamFlash`] (volatile) | the RAM the monitor mapped for it |
 //! | `rng` | `chacha20::ChaCha20Rng` | the 32-byte seed on the page the monitor mapped read-only |
 //! | `watchdog` | [`MonitorWatchdog`] (emulated by the monitor) | the page the monitor mapped read-write and checks every tick |
+//! | `uart` | [`Uart16550`] (QEMU's COM2) | the I/O port and IRQ handler capabilities the monitor granted (`system::uart_slots`) |
+//! | `radio` | none: this board has no radio, and [`NoRadio`] has no values | - |
 //!
 //! **The rng's seed comes from the host**: the monitor takes it from the host's RNG through
 //! QEMU's fw_cfg (its `seed.rs`; QEMU's Nehalem has no RDRAND), so whoever can read the host's
@@ -15,14 +17,15 @@
 //!
 //! Avoids: mapping or naming memory itself; a device is made only from a granted capability.
 
-use crate::flash::RamFlash;
+use crate::uart::{Uart16550, UartError};
 use chacha20::ChaCha20Rng;
 use chacha20::rand_core::SeedableRng;
 use core::time::Duration;
 use hal::watchdog::{WatchdogError, WatchdogTimer};
+use ram_flash::RamFlash;
 use runtime::DeviceCap;
-use runtime::drivers::{DriverError, Drivers, WatchdogDrivers, expect_kind};
-use system::{DEVICES, RNG_SEED_BYTES, device_bytes, device_vaddr};
+use runtime::drivers::{DriverError, Drivers, LinkDrivers, WatchdogDrivers, expect_kind};
+use system::{DEVICES, RNG_SEED_BYTES, UART, device_bytes, device_vaddr, uart_slots};
 
 /// This board's sealing secret (public; see the module docs).
 pub const QEMU_SEAL_SECRET: [u8; 32] = *b"spacenode qemu-x86 seal (PUBLIC)";
@@ -129,6 +132,51 @@ impl WatchdogDrivers for Sel4Drivers {
         Ok(MonitorWatchdog {
             page: device_vaddr(d) as *mut u64,
             started: false,
+        })
+    }
+}
+
+/// The radio type of a board without one: it has no values, so no radio can ever be made or
+/// used; comms, granted no `radio` device here, runs on its standby link alone.
+pub enum NoRadio {}
+
+impl hal::radio::Radio for NoRadio {
+    type Error = core::convert::Infallible;
+
+    fn mtu(&self) -> usize {
+        match *self {}
+    }
+
+    fn try_send(&mut self, _: &[u8]) -> Result<(), hal::radio::RadioError<Self::Error>> {
+        match *self {}
+    }
+
+    fn try_recv(
+        &mut self,
+        _: &mut [u8],
+    ) -> Result<Option<usize>, hal::radio::RadioError<Self::Error>> {
+        match *self {}
+    }
+}
+
+impl LinkDrivers for Sel4Drivers {
+    type Radio = NoRadio;
+    type Serial = Uart16550;
+
+    fn radio(cap: DeviceCap) -> Result<NoRadio, DriverError> {
+        log::error!(
+            "this board has no radio device ({} was asked for)",
+            cap.name
+        );
+        Err(DriverError::Unavailable(cap.name))
+    }
+
+    fn serial(cap: DeviceCap) -> Result<Uart16550, DriverError> {
+        let d = device(&cap, "uart")?;
+        let (port, irq) = uart_slots(d);
+        Uart16550::new(port, irq, UART.first_port).map_err(|e: UartError| {
+            log::error!("{}: {e}", cap.name);
+            DriverError::Unavailable(cap.name)
         })
     }
 }

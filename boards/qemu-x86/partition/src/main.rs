@@ -9,11 +9,10 @@
 //! Component logic, chosen by the component's name as `src/pd.rs` does on the sim board, on
 //! this board's drivers ([`drivers`]: RAM-backed, volatile flash; an rng seeded by the
 //! monitor from the host's RNG; a hardware watchdog the monitor emulates): the signer runs
-//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, upgrade
-//! `runtime::Idle` (the sim board runs the real upgrade agent; this board has no boot control or
-//! image slots for it), whose event loop answers the watchdog's pings. Comms
-//! needs its links, which this board does not have yet, so the monitor does not start it
-//! (boards/qemu-x86/README.md).
+//! `signer_partition::SignerPd`, the watchdog `watchdog_partition::WatchdogPd`, comms
+//! `comms_partition::CommsPd` (its standby link on COM2, [`uart`]; this board has no radio),
+//! upgrade `runtime::Idle` (the sim board runs the real upgrade agent; this board has no boot
+//! control or image slots for it), whose event loop answers the watchdog's pings.
 //!
 //! Anything that goes wrong is logged and ends in a fault (`ud2`), which the kernel delivers to
 //! the monitor's fault endpoint. Avoids: a heap, libc, any capability beyond its grants.
@@ -22,8 +21,8 @@
 
 mod backend;
 mod drivers;
-mod flash;
 mod logger;
+mod uart;
 
 use backend::Sel4Wait;
 use ipc::{Region, SenderTrust};
@@ -96,24 +95,25 @@ fn start(me: usize, tsc_mhz: Word) -> Result<core::convert::Infallible, &'static
         }
     }
     for (d, dev) in DEVICES.iter().enumerate().filter(|(_, d)| d.owner == me) {
+        // A serial port wakes its owner with its interrupt's badge bit.
+        let source = if is_uart(dev) {
+            Some(Source::new(uart_source(d)).ok_or("too many notification sources")?)
+        } else {
+            None
+        };
         caps.device(DeviceCap {
             name: dev.name,
             kind: dev.kind,
             handles: [d as i32, -1],
-            source: None,
+            source,
         })
         .map_err(|_| "cannot grant a device")?;
     }
     let page = StartPage::read();
     caps.seed(page.seed);
     if page.inject_fault {
-        log::info!(
-            "start {}: the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted",
-            page.number
-        );
-        // A blocking receive on an empty slot: the kernel stops the thread with a capability
-        // fault (a signal, non-blocking, would only return an error).
-        sel4::seL4_Wait(SLOT_NOT_GRANTED);
+        log::info!("start {}: the monitor asks for a fault", page.number);
+        fault_as_asked();
     }
     run_component(
         COMPONENTS[me].name,
@@ -133,17 +133,23 @@ fn run_component(
     let stopped = match name {
         "watchdog" => {
             log::info!("running the watchdog's partition code on seL4 (WatchdogPd)");
-            runtime::run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
+            run::<watchdog_partition::WatchdogPd<drivers::Sel4Drivers>>(caps, wait)
+        }
+        "comms" => {
+            log::info!(
+                "running the comms partition code on seL4 (CommsPd): the standby link on COM2, no radio"
+            );
+            run::<comms_partition::CommsPd<drivers::Sel4Drivers>>(caps, wait)
         }
         "signer" => {
             log::info!("running the signer's partition code on seL4 (SignerPd)");
-            runtime::run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
+            run::<signer_partition::SignerPd<drivers::Sel4Drivers>>(caps, wait)
         }
         "upgrade" => {
             log::info!(
                 "start {start}: running the event loop on seL4 (no application logic yet: runtime::Idle)"
             );
-            runtime::run::<runtime::Idle>(caps, wait)
+            run::<runtime::Idle>(caps, wait)
         }
         _ => return Err("this board has no partition code for this component"),
     };
@@ -151,6 +157,17 @@ fn run_component(
         log::error!("{e}");
         "the event loop stopped"
     })
+}
+
+/// The runtime's event loop for component `C`, out of line: inlined into [`run_component`],
+/// the four components' loops would share one stack frame as large as all of them, on every
+/// partition's stack (the watchdog's 64 KiB overflowed).
+#[inline(never)]
+fn run<C: runtime::Component>(
+    caps: runtime::CapSet,
+    wait: Sel4Wait,
+) -> Result<core::convert::Infallible, runtime::RunError> {
+    runtime::run::<C>(caps, wait)
 }
 
 /// What the monitor wrote on this start's page (`system::START_SEED_VADDR`).
@@ -172,14 +189,38 @@ impl StartPage {
             Self {
                 seed,
                 number: base.add(START_NUMBER_OFFSET).cast::<u64>().read_volatile(),
-                inject_fault: base
-                    .add(START_INJECT_FAULT_OFFSET)
-                    .cast::<u64>()
-                    .read_volatile()
-                    != 0,
+                inject_fault: fault_asked(),
             }
         }
     }
+}
+
+/// Whether the monitor asks for a fault now (the fault word of the start page, which the
+/// monitor may also set while the component runs: its check of the fault path in service).
+pub fn fault_asked() -> bool {
+    // SAFETY: the monitor mapped this start's page read-only at START_SEED_VADDR; the word at
+    // START_INJECT_FAULT_OFFSET is inside it.
+    unsafe {
+        (START_SEED_VADDR as *const u8)
+            .add(START_INJECT_FAULT_OFFSET)
+            .cast::<u64>()
+            .read_volatile()
+            != 0
+    }
+}
+
+/// Faults as the monitor asked (its check of the fault path): uses capability slot
+/// [`SLOT_NOT_GRANTED`], which was not granted. Out of line: the wait loop that calls it
+/// stays small on the partitions' small stacks.
+#[cold]
+#[inline(never)]
+pub fn fault_as_asked() {
+    log::info!(
+        "the monitor asks for a fault (its check of the fault path): using capability slot {SLOT_NOT_GRANTED}, which was not granted"
+    );
+    // A blocking receive on an empty slot: the kernel stops the thread with a capability
+    // fault (a signal, non-blocking, would only return an error).
+    sel4::seL4_Wait(SLOT_NOT_GRANTED);
 }
 
 /// Stops this component with a fault the monitor receives.

@@ -13,12 +13,15 @@
 //!   (SIGABRT);
 //! - a restart request (`restart-requests`): executed for a started component
 //!   ([`Started::restart`]) and answered `Restarted` on `restart-results`; a component that
-//!   was never started here (comms) is answered `Failed`, logged with the reason;
+//!   was never started here is answered `Failed`, logged with the reason;
 //! - a reboot request (`reboot-requests`): logged (this board cannot reboot itself).
 //!
-//! It runs for [`RUN_US`], then gives its verdict: the watchdog pinged the monitor
-//! and kicked its hardware watchdog often enough, every fault was the one the monitor asked
-//! for, and every started component the watchdog asked to restart was restarted.
+//! After [`RUN_US`] it gives its verdict: the watchdog pinged the monitor and kicked its
+//! hardware watchdog often enough, every fault was the one the monitor asked for, and every
+//! started component the watchdog asked to restart was restarted. Then it goes on serving
+//! (the ground can reach comms on the standby link meanwhile) until Ctrl-C stops QEMU, or
+//! for the seconds the host gives in fw_cfg `opt/spacenode/serve-s` ([`Serve`]), after which
+//! it ends the run with a second verdict on the whole run (no fault it did not ask for).
 //!
 //! Avoids: blocking on anything but the one receive; any channel the description does not give
 //! the monitor.
@@ -44,6 +47,39 @@ pub const RUN_US: u64 = 3_000_000;
 /// Fewest pings from the watchdog, and kicks of its hardware watchdog, a passing run sees.
 const MIN_PINGS: u32 = 5;
 const MIN_KICKS: u64 = 5;
+
+/// How long the monitor serves after its checks (see the module docs).
+pub struct Serve(Option<u64>);
+
+impl Serve {
+    /// Reads fw_cfg `opt/spacenode/serve-s` (decimal seconds); without it, serves until QEMU
+    /// is stopped. A file that is not a number is reported and ends the run after the checks.
+    pub fn read(fw: &mut crate::fw_cfg::FwCfg) -> Self {
+        let mut text = [0u8; 8];
+        let Ok(len) = fw.read_file("opt/spacenode/serve-s", &mut text) else {
+            log!(
+                "monitor",
+                "after its checks the monitor keeps serving until QEMU is stopped (Ctrl-C)"
+            );
+            return Self(None);
+        };
+        let secs = core::str::from_utf8(&text[..len])
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        if secs.is_none() {
+            log!(
+                "monitor",
+                "fw_cfg opt/spacenode/serve-s is not a number of seconds: the run ends after the checks"
+            );
+        }
+        let secs = secs.unwrap_or(0);
+        log!(
+            "monitor",
+            "after its checks the monitor serves for {secs} s more, then ends the run"
+        );
+        Self(Some(secs.saturating_mul(1_000_000)))
+    }
+}
 
 static mut SCRATCH: [u64; 3 * 16] = [0; 3 * 16];
 
@@ -218,7 +254,8 @@ struct Loop<'a> {
     me: usize,
     tsc_mhz: Word,
     /// The component asked to fault at its first start, until its fault arrives.
-    inject: Option<usize>,
+    /// The components still expected to fault as asked (bit = component index).
+    inject: u64,
     pings: u32,
     iterations: u32,
     kicks: u64,
@@ -231,8 +268,19 @@ struct Loop<'a> {
     restarted: [bool; COMPONENTS.len()],
 }
 
-/// Runs the loop (see the module docs). `started`: the started components; `asked_of`: the
-/// one the monitor asked to fault at its first start, if any.
+/// What the run checks and how long it lasts.
+pub struct Plan {
+    /// The started components the monitor asked to fault at their first start (bit =
+    /// component index).
+    pub asked_of: u64,
+    /// How long it serves after its checks.
+    pub serve: Serve,
+    /// The started component asked to fault in service once the checks passed (it must be
+    /// restarted again before the run ends).
+    pub in_service: Option<usize>,
+}
+
+/// Runs the loop (see the module docs). `started`: the started components.
 pub fn run(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -240,8 +288,13 @@ pub fn run(
     seeds: &mut Seeds,
     fault_ep: CPtr,
     started: &mut [Started],
-    asked_of: Option<usize>,
+    plan: Plan,
 ) -> Result<(), LoopError> {
+    let Plan {
+        asked_of,
+        serve,
+        in_service,
+    } = plan;
     let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let me = COMPONENTS
         .iter()
@@ -276,7 +329,27 @@ pub fn run(
     };
     let start_us = l.now_us();
     l.kicked_at = start_us;
-    while l.now_us() - start_us < RUN_US {
+    let mut checked = false;
+    loop {
+        let t = l.now_us() - start_us;
+        if !checked && t >= RUN_US {
+            l.verdict(asked_of)?;
+            log!("monitor", "all checks passed");
+            checked = true;
+            if let Some(s) = in_service.and_then(|i| l.started.iter_mut().find(|s| s.index == i)) {
+                s.ask_fault();
+                l.inject |= 1 << s.index;
+                log!(
+                    "monitor",
+                    "asking {} to fault now, in service (start {}): the board's check that it comes back with what its flash holds",
+                    COMPONENTS[s.index].name,
+                    s.starts
+                );
+            }
+        }
+        if checked && serve.0.is_some_and(|s| t >= RUN_US + s) {
+            break;
+        }
         let mut mrs = [0; 4];
         let (badge, info) = seL4_Recv(fault_ep, &mut mrs);
         l.iterations = l.iterations.wrapping_add(1);
@@ -303,7 +376,18 @@ pub fn run(
             }
         }
     }
-    l.verdict(asked_of)
+    if l.unexpected > 0 {
+        return Err(LoopError::Unexpected {
+            faults: l.unexpected,
+        });
+    }
+    if let Some(i) = in_service {
+        let again = l.started.iter().any(|s| s.index == i && s.starts >= 3);
+        if l.inject & (1 << i) != 0 || !again {
+            return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+        }
+    }
+    Ok(())
 }
 
 impl Loop<'_> {
@@ -336,11 +420,11 @@ impl Loop<'_> {
         else {
             return Err(LoopError::Fault { badge, label, ip });
         };
-        let asked = self.inject == Some(index)
+        let asked = self.inject & (1 << index) != 0
             && label == seL4_Fault_CapFault
             && mrs[seL4_CapFault_Addr as usize] == SLOT_NOT_GRANTED;
         if asked {
-            self.inject = None;
+            self.inject &= !(1 << index);
         } else {
             self.unexpected += 1;
         }
@@ -356,8 +440,9 @@ impl Loop<'_> {
         let name = COMPONENTS[index].name;
         log!(
             "monitor",
-            "fault: {name} stopped with a {} at ip {ip:#x}{}; reported to the watchdog (fault {} of {name})",
+            "fault: {name} stopped with a {} at ip {ip:#x}{}{}; reported to the watchdog (fault {} of {name})",
             fault_name(label),
+            VmAddress((label == seL4_Fault_VMFault).then(|| mrs[seL4_VMFault_Addr as usize])),
             if asked {
                 " (the fault the monitor asked for)"
             } else {
@@ -460,7 +545,7 @@ impl Loop<'_> {
     }
 
     /// The run's verdict (see the module docs).
-    fn verdict(&self, asked_of: Option<usize>) -> Result<(), LoopError> {
+    fn verdict(&self, asked_of: u64) -> Result<(), LoopError> {
         log!(
             "monitor",
             "the watchdog ran for {} s: it pinged the monitor {} times and kicked its hardware watchdog {} times; {} of the monitor's messages not sent (ring full)",
@@ -481,10 +566,11 @@ impl Loop<'_> {
                 faults: self.unexpected,
             });
         }
-        if let Some(i) = asked_of
-            && (self.inject.is_some() || !self.restarted[i])
-        {
-            return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+        let asked = (0..COMPONENTS.len()).filter(|i| asked_of & (1 << i) != 0);
+        for i in asked {
+            if self.inject & (1 << i) != 0 || !self.restarted[i] {
+                return Err(LoopError::NotRestarted(COMPONENTS[i].name));
+            }
         }
         Ok(())
     }
@@ -518,5 +604,17 @@ fn signal_of(label: Word) -> u8 {
         seL4_Fault_CapFault => 31,
         seL4_Fault_UserException => 4,
         _ => 6,
+    }
+}
+
+/// The address of a VM fault, for the fault's log line.
+struct VmAddress(Option<Word>);
+
+impl core::fmt::Display for VmAddress {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, " (address {addr:#x})"),
+            None => Ok(()),
+        }
     }
 }

@@ -6,11 +6,12 @@
 //! channels' rings ([`partitions`]), starts the signer ([`start`]), runs the isolation probe
 //! ([`probe`]): a component loaded from its own ELF into its own VSpace ([`vspace`]) and CSpace
 //! holding only its grants, whose violations each reach the monitor's fault endpoint, are
-//! reported, and lead to a restart. Then it starts the watchdog and upgrade (asked to fault at
-//! its first start), its timer ([`timer`]), and runs its event loop ([`events`]) for 3 s:
-//! answering the watchdog's pings, reporting faults to it and executing its restart requests.
-//! At the end it stops QEMU through `isa-debug-exit` with its verdict. What it does not do yet
-//! is in boards/qemu-x86/README.md.
+//! reported, and lead to a restart. Then it starts comms (its standby line on COM2,
+//! [`uart`]; its link keys from the host, [`link_keys`]), the watchdog and upgrade (asked to
+//! fault at its first start), its timer ([`timer`]), and runs its event loop ([`events`]):
+//! answering the watchdog's pings, reporting faults to it and executing its restart requests,
+//! with a verdict after 3 s, then serving on. When the run ends it stops QEMU through
+//! `isa-debug-exit` with its verdict. What it does not do yet is in boards/qemu-x86/README.md.
 //!
 //! Freestanding: no libc, no heap, no unwinding; `_start` sets up the stack and calls `main`.
 #![no_std]
@@ -21,11 +22,14 @@
 mod alloc;
 mod bootinfo;
 mod events;
+mod fw_cfg;
+mod link_keys;
 mod partitions;
 mod probe;
 mod seed;
 mod start;
 mod timer;
+mod uart;
 mod vspace;
 
 use alloc::Alloc;
@@ -77,7 +81,7 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
         .and_then(|mut alloc| build_and_probe(&mut alloc, &mut ipc, bi.tsc_mhz()))
     {
         Ok(()) => {
-            log!("monitor", "all checks passed");
+            log!("monitor", "the run ends: every check passed");
             EXIT_PASS
         }
         Err(e) => {
@@ -92,35 +96,60 @@ extern "C" fn main(bootinfo: *const u8) -> ! {
     }
 }
 
-/// Builds every component of the description, starts the ones that can run, pings them in the
-/// watchdog's place, then runs the isolation probe.
+/// Builds every component of the description, runs the isolation probe, starts the components
+/// and runs the event loop.
 fn build_and_probe(alloc: &mut Alloc, ipc: &mut IpcBuffer, tsc_mhz: Word) -> Result<(), Failed> {
     let mut scratch = vspace::Scratch::new();
     let what = "retype components' fault endpoint";
     let fault_ep = alloc.object(ipc, seL4_EndpointObject, 0, what)?;
     let built = partitions::build(alloc, ipc, &mut scratch, fault_ep)?;
-    let mut seeds = seed::Seeds::read(ipc, seL4_CapIOPort).map_err(Failed::Seed)?;
+    let mut fw = fw_cfg::FwCfg {
+        ipc: &mut *ipc,
+        port: seL4_CapIOPort,
+    };
+    let mut seeds = seed::Seeds::read(&mut fw).map_err(Failed::Seed)?;
     log!(
         "monitor",
         "seed pool: {} bytes read from QEMU's fw_cfg (opt/spacenode/seed)",
         seed::POOL
     );
+    let mut keys = link_keys::LinkKeys::read(&mut fw).map_err(Failed::LinkKeys)?;
+    let serve = events::Serve::read(&mut fw);
     let env = start::Env {
         built: &built,
         tsc_mhz,
     };
     let seeds = &mut seeds;
-    let signer = start_named(alloc, ipc, &mut scratch, seeds, &env, "signer", false)?;
+    let plain = || start::Extras {
+        inject_fault: false,
+        link_keys: None,
+    };
+    let signer = start_named(alloc, ipc, &mut scratch, seeds, &env, "signer", plain())?;
     probe::run(alloc, ipc, &mut scratch).map_err(Failed::Probe)?;
     log!(
         "monitor",
-        "the probe's faults handled; starting the watchdog, then upgrade, asked to fault at once"
+        "the probe's faults handled; starting comms, the watchdog, then upgrade; comms and upgrade are asked to fault at once"
     );
-    let watchdog = start_named(alloc, ipc, &mut scratch, seeds, &env, "watchdog", false)?;
-    let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", true)?;
-    let asked_of = Some(upgrade.index);
-    let mut started = [signer, watchdog, upgrade];
-    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, asked_of).map_err(Failed::Loop)
+    // Comms and upgrade are each asked to fault at their first start: the board's check of the
+    // fault path (the watchdog has them restarted).
+    let with_keys = start::Extras {
+        inject_fault: true,
+        link_keys: Some(&mut keys),
+    };
+    let comms = start_named(alloc, ipc, &mut scratch, seeds, &env, "comms", with_keys)?;
+    let watchdog = start_named(alloc, ipc, &mut scratch, seeds, &env, "watchdog", plain())?;
+    let faulty = start::Extras {
+        inject_fault: true,
+        link_keys: None,
+    };
+    let upgrade = start_named(alloc, ipc, &mut scratch, seeds, &env, "upgrade", faulty)?;
+    let plan = events::Plan {
+        asked_of: (1 << comms.index) | (1 << upgrade.index),
+        in_service: Some(comms.index),
+        serve,
+    };
+    let mut started = [signer, comms, watchdog, upgrade];
+    events::run(alloc, ipc, &env, seeds, fault_ep, &mut started, plan).map_err(Failed::Loop)
 }
 
 fn start_named(
@@ -130,14 +159,13 @@ fn start_named(
     seeds: &mut seed::Seeds,
     env: &start::Env,
     name: &'static str,
-    inject_fault: bool,
+    extras: start::Extras,
 ) -> Result<start::Started, Failed> {
     let index = system::COMPONENTS
         .iter()
         .position(|c| c.name == name)
         .ok_or(Failed::NotDescribed(name))?;
-    start::start(alloc, ipc, scratch, seeds, env, index, inject_fault)
-        .map_err(|e| Failed::Start(name, e))
+    start::start(alloc, ipc, scratch, seeds, env, index, extras).map_err(|e| Failed::Start(name, e))
 }
 
 /// Which part of the monitor's work failed.
@@ -148,6 +176,7 @@ enum Failed {
     Start(&'static str, start::StartError),
     Loop(events::LoopError),
     Seed(seed::SeedError),
+    LinkKeys(link_keys::LinkKeysError),
     Probe(probe::ProbeError),
 }
 
@@ -166,6 +195,7 @@ impl core::fmt::Display for Failed {
             Self::Start(name, e) => write!(f, "starting {name}: {e}"),
             Self::Loop(e) => write!(f, "with the watchdog running: {e}"),
             Self::Seed(e) => write!(f, "no seeds: {e}"),
+            Self::LinkKeys(e) => write!(f, "{e}"),
             Self::Probe(e) => write!(f, "isolation probe: {e}"),
         }
     }

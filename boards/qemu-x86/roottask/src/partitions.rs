@@ -6,7 +6,8 @@
 //! Capabilities per component: its own notification, receive only (every channel it receives
 //! wakes it with the channel's badge bit); the fault endpoint to the monitor, badged with its
 //! index; then, for each channel it sends, the receiver's notification, signal only, badged
-//! with the channel's bit.
+//! with the channel's bit. A component's serial ports (`uart` devices) add two capabilities
+//! each when it starts ([`crate::uart`]).
 //!
 //! Rings: the monitor initialises each ring's header (`ipc::Region::init`) through a mapping of
 //! its own, which it removes again unless it is an end of the channel. The sender maps all pages

@@ -5,11 +5,15 @@
 //! Avoids: mapping anything but the program, the stack and the rings already granted.
 
 use crate::alloc::{Alloc, StepError, step};
+use crate::link_keys::{LinkKeys, LinkKeysError};
 use crate::partitions::Built;
 use crate::seed::{SeedError, Seeds};
 use crate::vspace::{self, LoadError, RW, Scratch};
 use sel4::*;
 use system::*;
+
+/// Pages of comms-flash the link keys' inbox lies in (its SDLS region).
+const INBOX_PAGES: usize = crate::link_keys::SDLS_PAGES;
 
 /// The partition program, built before the root task by build-roottask.
 static PARTITION_ELF: &[u8] = include_bytes!(env!("SPACENODE_PARTITION_ELF"));
@@ -19,6 +23,7 @@ pub enum StartError {
     Load(LoadError),
     Step(StepError),
     Seed(SeedError),
+    LinkKeys(LinkKeysError),
 }
 
 impl From<StepError> for StartError {
@@ -33,6 +38,7 @@ impl core::fmt::Display for StartError {
             Self::Load(e) => write!(f, "loading the partition program: {e}"),
             Self::Step(e) => write!(f, "{e}"),
             Self::Seed(e) => write!(f, "its seed: {e}"),
+            Self::LinkKeys(e) => write!(f, "{e}"),
         }
     }
 }
@@ -59,8 +65,15 @@ pub struct Env<'a> {
     pub tsc_mhz: Word,
 }
 
-/// Starts component `index`; `inject_fault` asks it to fault at once (see
-/// `system::START_INJECT_FAULT_OFFSET`).
+/// What the monitor hands a component at its first start besides its grants.
+pub struct Extras<'a> {
+    /// Asks it to fault at once (see `system::START_INJECT_FAULT_OFFSET`).
+    pub inject_fault: bool,
+    /// The link keys to write into its `comms-flash` inbox ([`crate::link_keys`]).
+    pub link_keys: Option<&'a mut LinkKeys>,
+}
+
+/// Starts component `index` (see [`Extras`]).
 pub fn start(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -68,8 +81,12 @@ pub fn start(
     seeds: &mut Seeds,
     env: &Env,
     index: usize,
-    inject_fault: bool,
+    extras: Extras,
 ) -> Result<Started, StartError> {
+    let Extras {
+        inject_fault,
+        mut link_keys,
+    } = extras;
     let (built, tsc_mhz) = (env.built, env.tsc_mhz);
     let c = &COMPONENTS[index];
     let Some(vs) = &built.vspace[index] else {
@@ -86,9 +103,17 @@ pub fn start(
     }
     let mut watchdog = None;
     for d in (0..DEVICES.len()).filter(|&d| DEVICES[d].owner == index) {
-        if let Some(page) = map_device(alloc, ipc, scratch, seeds, vs, d)? {
+        if is_uart(&DEVICES[d]) {
+            crate::uart::grant(alloc, ipc, built, d)?;
+            continue;
+        }
+        let keys = link_keys.take_if(|_| DEVICES[d].name == COMMS_FLASH);
+        if let Some(page) = map_device(alloc, ipc, scratch, seeds, vs, d, keys)? {
             watchdog = Some(page);
         }
+    }
+    if link_keys.is_some() {
+        return Err(StartError::LinkKeys(LinkKeysError::NoInbox));
     }
     let (_, start_page) = vs.new_page(alloc, ipc, Some(scratch), START_SEED_VADDR, vspace::RO)?;
     let tcb = alloc.object(ipc, seL4_TCBObject, 0, "retype component TCB")?;
@@ -157,6 +182,16 @@ impl Started {
         Ok(())
     }
 
+    /// Asks the running component to fault (its backend looks at the word after each wake-up;
+    /// the next tick wakes it): the board's check of the fault path of a component in service.
+    pub fn ask_fault(&mut self) {
+        // SAFETY: the monitor's read-write mapping of the start page; the word is inside it.
+        unsafe {
+            let fault = self.start_page.add(START_INJECT_FAULT_OFFSET) as *mut u64;
+            fault.write_volatile(1);
+        }
+    }
+
     /// Restarts the component: stops its thread, restores its data and bss from the program
     /// image, and starts it again with a fresh start page. Its rings, devices (its flash keeps
     /// what it wrote) and capabilities stay as they are.
@@ -167,9 +202,13 @@ impl Started {
     }
 }
 
+/// The flash device whose inbox takes the link keys (comms' own, `comms_partition::keys`).
+const COMMS_FLASH: &str = "comms-flash";
+
 /// Maps device `d`'s RAM into its owner's VSpace: a flash as zeroed frames (erased: this
-/// board's flash reads 0x00 when erased), the rng as one read-only page holding the seed, the
-/// hardware watchdog as one read-write page the monitor keeps mapped (returned) and checks.
+/// board's flash reads 0x00 when erased; `link_keys` written into its inbox if given), the
+/// rng as one read-only page holding the seed, the hardware watchdog as one read-write page
+/// the monitor keeps mapped (returned) and checks.
 fn map_device(
     alloc: &mut Alloc,
     ipc: &mut IpcBuffer,
@@ -177,6 +216,7 @@ fn map_device(
     seeds: &mut Seeds,
     vs: &vspace::VSpace,
     d: usize,
+    link_keys: Option<&mut LinkKeys>,
 ) -> Result<Option<*const u64>, StartError> {
     let dev = &DEVICES[d];
     let (base, bytes) = (device_vaddr(d), device_bytes(dev));
@@ -204,8 +244,12 @@ fn map_device(
         );
         return Ok(None);
     }
+    let mut first = [0 as CPtr; INBOX_PAGES];
     for p in 0..bytes / PAGE {
-        vs.new_page(alloc, ipc, None, base + p * PAGE, RW)?;
+        let (frame, _) = vs.new_page(alloc, ipc, None, base + p * PAGE, RW)?;
+        if let Some(f) = first.get_mut(p as usize) {
+            *f = frame;
+        }
     }
     log!(
         "monitor",
@@ -214,5 +258,17 @@ fn map_device(
         COMPONENTS[dev.owner].name,
         bytes >> 10
     );
+    if let Some(keys) = link_keys {
+        let len = keys
+            .write_inbox(alloc, ipc, scratch, &first)
+            .map_err(StartError::LinkKeys)?;
+        log!(
+            "monitor",
+            "link keys for {} ({len} bytes, {}) written into the provisioning inbox of its {}; comms seals them at its start",
+            COMPONENTS[dev.owner].name,
+            crate::link_keys::ORIGIN,
+            dev.name,
+        );
+    }
     Ok(None)
 }

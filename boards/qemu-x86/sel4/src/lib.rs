@@ -1,5 +1,5 @@
 //! The thin seL4 interface: the kernel's own names (`seL4_Signal`, `seL4_Wait`, `seL4_Call`,
-//! `seL4_ReplyRecv`, `seL4_DebugPutChar` and the few invocations the monitor uses), on x86_64's
+//! `seL4_ReplyRecv`, `seL4_DebugPutChar` and the few invocations the monitor and the partitions use), on x86_64's
 //! `syscall` convention as libsel4 5.0's `syscalls_syscall.h` defines it.
 //!
 //! Every number (syscall, invocation label, object type, error, bootinfo and IPC-buffer offset,
@@ -161,6 +161,48 @@ pub fn seL4_Call(dest: CPtr, info: Word, mrs: &mut RegMrs) -> Word {
     unsafe { syscall(seL4_SysCall, dest, info, mrs).1 }
 }
 
+/// Invocation `label` on `cap` with `words` (the first four in registers, the rest already in
+/// the IPC buffer) and `extra_caps` caps in the IPC buffer; the reply's message registers.
+fn call(cap: CPtr, label: Word, words: &[Word], extra_caps: usize) -> Result<RegMrs, Error> {
+    let mut mrs: RegMrs = [0; 4];
+    for (m, w) in mrs.iter_mut().zip(words) {
+        *m = *w;
+    }
+    let info = msg_info(label, extra_caps as Word, words.len() as Word);
+    match msg_label(seL4_Call(cap, info, &mut mrs)) {
+        seL4_NoError => Ok(mrs),
+        e => Err(Error(e)),
+    }
+}
+
+/// The invocations a thread without an IPC buffer (a partition) makes: their arguments and
+/// reply fit the message registers.
+pub mod regs {
+    use super::*;
+
+    /// `seL4_X86_IOPort_In8(port)` on the I/O port capability `cap`.
+    pub fn io_in8(cap: CPtr, port: Word) -> Result<u8, Error> {
+        Ok(call(cap, X86IOPortIn8, &[port], 0)?[0] as u8)
+    }
+
+    /// `seL4_X86_IOPort_Out8(port, value)` on the I/O port capability `cap`.
+    pub fn io_out8(cap: CPtr, port: Word, value: u8) -> Result<(), Error> {
+        call(cap, X86IOPortOut8, &[port, Word::from(value)], 0).map(|_| ())
+    }
+
+    /// `seL4_IRQHandler_Ack` on the IRQ handler capability `cap`.
+    pub fn irq_ack(cap: CPtr) -> Result<(), Error> {
+        call(cap, IRQAckIRQ, &[], 0).map(|_| ())
+    }
+}
+
+/// The data word of `CNode_Mint` that narrows an I/O port capability to ports
+/// `first..=last` (seL4 5.0's way; later kernels have `X86IOPortControl_Issue`).
+pub const fn io_port_range(first: u16, last: u16) -> Word {
+    ((first as Word) << IO_PORT_CAPDATA_FIRST_SHIFT)
+        | ((last as Word) << IO_PORT_CAPDATA_LAST_SHIFT)
+}
+
 /// The calling thread's IPC buffer, where message words beyond MR3 and extra caps go.
 pub struct IpcBuffer(*mut u8);
 
@@ -199,22 +241,13 @@ impl IpcBuffer {
         words: &[Word],
         caps: &[CPtr],
     ) -> Result<RegMrs, Error> {
-        let mut mrs: RegMrs = [0; 4];
-        for (i, w) in words.iter().enumerate() {
-            if i < 4 {
-                mrs[i] = *w;
-            } else {
-                self.set_word(IPC_BUFFER_MSG, i, *w);
-            }
+        for (i, w) in words.iter().enumerate().skip(4) {
+            self.set_word(IPC_BUFFER_MSG, i, *w);
         }
         for (i, c) in caps.iter().enumerate() {
             self.set_word(IPC_BUFFER_CAPS, i, *c);
         }
-        let info = msg_info(label, caps.len() as Word, words.len() as Word);
-        match msg_label(seL4_Call(cap, info, &mut mrs)) {
-            seL4_NoError => Ok(mrs),
-            e => Err(Error(e)),
-        }
+        call(cap, label, words, caps.len())
     }
 
     /// `seL4_X86_IOPort_In8(port)` on the I/O port capability `cap`.

@@ -1,5 +1,6 @@
-//! [`RamFlash`]: a NOR flash over RAM the monitor mapped into this partition (a device of the
-//! `flash` kind, `system::DEVICES`). It behaves as the `hal::flash` contract says: whole
+//! [`RamFlash`]: a NOR flash over RAM the monitor mapped into a partition (a device of the
+//! `flash` kind, `system::DEVICES`), or, once before comms' first start, into the monitor
+//! itself (it writes the link keys the host passed into comms' provisioning inbox). It behaves as the `hal::flash` contract says: whole
 //! 4 KiB sectors erase to 0x00 (the monitor hands the frames over zeroed, that is erased), and a
 //! write may only set bits; a write that would clear one is refused, as the sim flash refuses
 //! it. **Volatile**: the RAM is fresh at every boot, so everything stored on it is lost at a
@@ -7,6 +8,7 @@
 //!
 //! Avoids: any copy of the contents; bounds are checked by `hal::flash`'s checks before any
 //! access.
+#![no_std]
 
 use hal::flash::{
     ErasedValue, ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind,
@@ -38,8 +40,8 @@ pub struct RamFlash {
 
 impl RamFlash {
     /// # Safety
-    /// `base..base + len` must be RAM mapped read-write into this partition for its lifetime,
-    /// used by nothing else.
+    /// `base..base + len` must be RAM mapped read-write into this address space for the
+    /// flash's lifetime, used by nothing else meanwhile.
     pub unsafe fn new(base: u64, len: usize) -> Self {
         // SAFETY: the caller's promise.
         Self {
