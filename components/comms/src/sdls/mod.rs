@@ -40,6 +40,6 @@ pub use key_state::KeyState;
 pub use mac::{Direction, Key};
 pub use otar::{Kek, OtarError, OtarKey};
 pub use permissions::Permissions;
-pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
+pub use provision::{ProvisionError, ProvisionedSa, Provisioning, Suite};
 pub use state::{FlashPersist, KeySaveError, LoadError, Loaded, SaState, StatePersist};
 pub use window::{ReplayWindow, SeqVerdict};
