@@ -688,3 +688,25 @@ fn a_frame_under_the_wrong_suite_for_its_association_is_refused_and_counted() {
     let reports: Vec<_> = l.got.iter().copied().filter(|g| g.0 != 5).collect();
     assert_eq!(reports, PING_REPORTS);
 }
+
+/// The expedited service (type-BD, as the CFDP benchmark sends file data): the frame goes out
+/// once, FARM-1 hands it up whatever its V(R) (which it leaves alone), SDLS still checks it;
+/// a packet longer than one frame is refused (BD frames are not segmented here).
+#[test]
+fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 37);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit_expedited(&ping).unwrap();
+    assert!(matches!(
+        l.radio.submit_expedited(&ping),
+        Err(GroundRadioError::Fop(FopReject::OutNotReady))
+    ));
+    while l.round() {}
+    assert_eq!(l.got, PING_REPORTS);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 0);
+    let long = vec![0u8; comms::radio_ccsds::MAX_TC_PACKET + 1];
+    assert!(matches!(
+        l.radio.submit_expedited(&long),
+        Err(GroundRadioError::Fop(FopReject::Length(_)))
+    ));
+}
