@@ -33,7 +33,9 @@ Usage: interop-radio.py SPACENODE_BINARY WORKDIR
 import binascii
 import hashlib
 import hmac
+import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,6 +46,19 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+def _sibling(name):
+    """A module of this directory's scripts (their file names have dashes)."""
+    spec = importlib.util.spec_from_file_location(
+        name.replace("-", "_"), os.path.join(os.path.dirname(os.path.abspath(__file__)), name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The key file's CRC-32C, as the sealed-keys peer computes it.
+crc32c = _sibling("interop-sealed.py").crc32c
 
 SCID = 421
 TM_FRAME_LEN = 1115
@@ -76,15 +91,6 @@ def associations(blob):
         out[int.from_bytes(e[:2], "big")] = (e[7], e[8:40], int.from_bytes(e[40:42], "big"))
         at += 42
     return out
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 def session_key(master, direction, spi, epoch=0):
@@ -226,6 +232,8 @@ def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
     keyfile, state = os.path.join(work, "link.keys"), os.path.join(work, "node")
+    # A fresh board and key file each run (this script's own work directory).
+    shutil.rmtree(state, ignore_errors=True)
     for f in [keyfile, keyfile + ".recovery"]:
         if os.path.exists(f):
             os.remove(f)
