@@ -160,7 +160,7 @@ pub fn security(s: &[u8]) -> Option<String> {
     for l in lines.iter().flatten() {
         writeln!(
             out,
-            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}; {}, key id {}, key {}{}",
+            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}, {}, key id {}; key {}{}",
             l.spi,
             l.epoch,
             l.rx_last,
