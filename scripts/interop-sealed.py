@@ -21,11 +21,12 @@ Steps, against the real `spacenode` binary:
 6. OTAR (TC 130,6, components/comms/src/sdls/otar.rs): `spacenode ground keys rekey` of a fresh
    key file, sent to a UDP socket of this script instead of a node. The captured unit's PUS TC
    (130,6) is unwrapped with `cryptography`'s AESGCM under the file's key-encryption key
-   (provision.rs version 2): it must carry SPI 3, key id 1 and the key the tool kept in
+   (provision.rs version 3): it must carry SPI 3, the next key id (above the KEK's last KID and
+   every key id in the file: 5 for a generated file, whose keys are ids 2, 3 and 4) and the key the tool kept in
    `FILE.next` (its answer never came, so FILE itself must be unchanged);
 7. on the real board: deactivate association 2, rekey it (OTAR, then activate): both copies of
    the record must open as generation 5 to exactly the ground's key file, which must hold a new
-   key for association 2 and the KEK's last key id 1.
+   key for association 2 under key id 5, and the KEK's last key id 5.
 
 Usage: interop-sealed.py SPACENODE_BINARY WORKDIR
 """
@@ -122,7 +123,8 @@ def run_node(binary, state, log_path, until, *grounds):
     return done
 
 
-ENTRIES = 6 + 36  # version 2: header, then the KEK block
+ENTRIES = 7 + 36  # version 3: header, the "KEK follows" byte (1), then the KEK block
+ENTRY = 42  # version 3 association entry: 40 bytes as in version 2 (byte 7: the suite), key id
 
 
 def expect_record(state, seal_key, generation, plaintext, what):
@@ -140,20 +142,30 @@ def expect_record(state, seal_key, generation, plaintext, what):
 
 
 def kek_of(file_bytes):
-    """(MKID, last KID, KEK) of a version 2 provisioning file."""
-    return (int.from_bytes(file_bytes[6:8], "big"), int.from_bytes(file_bytes[8:10], "big"),
-            file_bytes[10:42])
+    """(MKID, last KID, KEK) of a version 3 provisioning file with a KEK."""
+    return (int.from_bytes(file_bytes[7:9], "big"), int.from_bytes(file_bytes[9:11], "big"),
+            file_bytes[11:43])
 
 
 def master_of(file_bytes, i):
-    return file_bytes[ENTRIES + 40 * i + 8:ENTRIES + 40 * i + 40]
+    return file_bytes[ENTRIES + ENTRY * i + 8:ENTRIES + ENTRY * i + 40]
+
+
+def suite_and_key_id(file_bytes, i):
+    """(suite code, key id) of entry i: 1 AES-256-GCM, 2 HMAC-SHA-256 (provision.rs)."""
+    at = ENTRIES + ENTRY * i
+    return file_bytes[at + 7], int.from_bytes(file_bytes[at + 40:at + 42], "big")
+
+
+def index_of_spi(file_bytes, spi):
+    for i in range(file_bytes[5]):
+        if int.from_bytes(file_bytes[ENTRIES + ENTRY * i:ENTRIES + ENTRY * i + 2], "big") == spi:
+            return i
+    fail(f"no association {spi} in the key file")
 
 
 def master_of_spi(file_bytes, spi):
-    for i in range(file_bytes[5]):
-        if int.from_bytes(file_bytes[ENTRIES + 40 * i:ENTRIES + 40 * i + 2], "big") == spi:
-            return master_of(file_bytes, i)
-    fail(f"no association {spi} in the key file")
+    return master_of(file_bytes, index_of_spi(file_bytes, spi))
 
 
 def otar_capture(binary, work):
@@ -197,12 +209,14 @@ def otar_capture(binary, work):
     if len(plain) != 36:
         fail(f"the OTAR carries {len(plain)} bytes of keys, expected one 36-byte entry")
     spi, kid, new = int.from_bytes(plain[:2], "big"), int.from_bytes(plain[2:4], "big"), plain[4:]
-    if (spi, kid) != (3, last_kid + 1):
-        fail(f"the OTAR installs SPI {spi} key id {kid}, expected SPI 3 key id {last_kid + 1}")
+    in_use = max(suite_and_key_id(before, i)[1] for i in range(before[5]))
+    want = max(last_kid, in_use) + 1
+    if (spi, kid) != (3, want):
+        fail(f"the OTAR installs SPI {spi} key id {kid}, expected SPI 3 key id {want}")
     if new != master_of_spi(kept, 3) or new == master_of_spi(before, 3):
         fail("the unwrapped key is not the new key the ground kept in FILE.next")
-    if kek_of(kept)[1] != kid:
-        fail("FILE.next does not record the new last key id")
+    if kek_of(kept)[1] != kid or suite_and_key_id(kept, index_of_spi(kept, 3))[1] != kid:
+        fail("FILE.next does not record the new key id (the KEK's last KID and SPI 3's key id)")
     bad = bytearray(app)
     bad[20] ^= 1
     try:
@@ -210,7 +224,7 @@ def otar_capture(binary, work):
         fail("a changed wrapped byte still verified")
     except InvalidTag:
         pass
-    return len(app)
+    return len(app), kid
 
 
 def after_otar(binary, work, state, keyfile, seal_key):
@@ -224,8 +238,10 @@ def after_otar(binary, work, state, keyfile, seal_key):
     if done is None or done.returncode != 0:
         fail(f"ground keys deactivate + rekey failed: {done and (done.stdout + done.stderr)}")
     after = open(keyfile, "rb").read()
-    if master_of_spi(after, 2) == master_of_spi(before, 2) or kek_of(after)[1] != 1:
-        fail("the ground's key file has no new key for association 2, or not key id 1")
+    kid = suite_and_key_id(after, index_of_spi(after, 2))[1]
+    if master_of_spi(after, 2) == master_of_spi(before, 2) or kek_of(after)[1] != 5 or kid != 5:
+        fail("the ground's key file has no new key for association 2, or not under key id 5 "
+             "(ids 2, 3, 4 are the generated file's)")
     if after[-4:] != crc32c(after[:-4]).to_bytes(4, "big"):
         fail("the ground's new key file's CRC-32C does not match")
     flash = expect_record(state, seal_key, 5, after, "after the OTAR (the ground's key file)")
@@ -275,11 +291,16 @@ def main():
             pass
     if flash[INBOX[0]:INBOX[1]] != b"\xff" * (INBOX[1] - INBOX[0]):
         fail("the provisioning inbox was not erased after sealing")
-    # provision.rs: 6-byte header, the 36-byte KEK block (version 2), then 40-byte entries
-    # with the key at offset 8.
+    # provision.rs: 6-byte header, the "KEK follows" byte, the 36-byte KEK block (version 3),
+    # then 42-byte entries with the suite at offset 7, the key at 8 and the key id at 40.
     count = file_bytes[5]
-    if file_bytes[4] != 2:
-        fail(f"provision-link --generate wrote version {file_bytes[4]}, expected 2 (with a KEK)")
+    if file_bytes[4] != 3 or file_bytes[6] != 1:
+        fail(f"provision-link --generate wrote version {file_bytes[4]} (KEK byte "
+             f"{file_bytes[6]}), expected 3 with a KEK")
+    suites = [suite_and_key_id(file_bytes, i) for i in range(count)]
+    if suites != [(1, 2), (2, 3), (1, 4)]:
+        fail(f"the generated associations' (suite, key id) are {suites}, expected SPI 1 "
+             f"AES-256-GCM id 2, SPI 2 HMAC-SHA-256 id 3, SPI 3 AES-256-GCM id 4")
     for secret in [kek_of(file_bytes)[2]] + [master_of(file_bytes, i) for i in range(count)]:
         if secret in flash:
             fail("a master key or the key-encryption key lies in clear on comms-flash")
@@ -291,7 +312,7 @@ def main():
                     ground)
     if done is None or done.returncode != 0:
         fail(f"ground keys activate failed: {done and (done.stdout + done.stderr)}")
-    flags_at = ENTRIES + 40 * 2 + 6  # association 3's flags byte
+    flags_at = ENTRIES + ENTRY * 2 + 6  # association 3's flags byte
     if count != 3 or (file_bytes[flags_at] >> 1) & 3 != 1:
         fail("the generated file has no spare association 3 in pre-activation")
     expected = bytearray(file_bytes)
@@ -305,14 +326,14 @@ def main():
     if open(keyfile, "rb").read() != bytes(expected):
         fail("the ground's key file did not follow the activation")
 
-    captured = otar_capture(binary, work)
+    captured, kid = otar_capture(binary, work)
     after_otar(binary, work, state, keyfile, key)
     print(f"interop-sealed: ok: both copies of the sealed key record open with AES-GCM-SIV "
           f"(cryptography) to the {len(file_bytes)}-byte key file; tampering and another "
           f"board's secret are refused; inbox erased; no key in clear; after `ground keys "
           f"activate` both open as generation 2 with only association 3's key state changed; "
           f"the OTAR the ground sent ({captured} bytes) unwraps with AES-GCM (cryptography) to "
-          f"SPI 3, key id 1 and the key it kept in FILE.next; after a real deactivate + rekey "
+          f"SPI 3, key id {kid} and the key it kept in FILE.next; after a real deactivate + rekey "
           f"the record opens as generation 5 to the ground's key file with the new key")
 
 

@@ -1,7 +1,9 @@
 //! The command-line spelling of what the sim radio speaks, shared by `spacenode run
 //! --radio-link` and `spacenode ground --link`: `units` (comms' units, the default) or
-//! `ccsds:SCID[,SUITE]` (the CCSDS space link, spacecraft id SCID, SUITE `aes-256-gcm`, the
-//! default, or `hmac-sha-256`).
+//! `ccsds:SCID` (the CCSDS space link, spacecraft id SCID). The SDLS suite is not given here:
+//! each association's suite is in the provisioning file (`comms::sdls::provision`, version
+//! 3), which the node seals and the ground reads with `--provisioning`; the old spelling
+//! `ccsds:SCID,SUITE` is refused saying so.
 //!
 //! The node gets it as the `[link]` section appended to the shipped description (which has
 //! none), so the description checker validates it and fills in the defaults (virtual
@@ -37,22 +39,23 @@ impl std::str::FromStr for RadioChoice {
         }
         let Some(rest) = s.strip_prefix("ccsds:") else {
             return Err(format!(
-                "unknown radio link {s:?}: use `units` or `ccsds:SCID[,SUITE]` (e.g. ccsds:421 or ccsds:421,hmac-sha-256)"
+                "unknown radio link {s:?}: use `units` or `ccsds:SCID` (e.g. ccsds:421)"
             ));
         };
-        let (scid, suite) = rest.split_once(',').unwrap_or((rest, "aes-256-gcm"));
-        let scid: u16 = scid
+        if let Some((_, suite)) = rest.split_once(',') {
+            return Err(format!(
+                "radio link {s:?}: the SDLS suite ({suite:?}) is not given on the command line: \
+                 each security association's suite is in the provisioning file (version 3; \
+                 `spacenode provision-link --generate` writes one, the ground reads it with \
+                 --provisioning); write `ccsds:SCID`"
+            ));
+        }
+        let scid: u16 = rest
             .parse()
             .ok()
             .filter(|n| *n <= 0x3FF)
-            .ok_or_else(|| format!("spacecraft id {scid:?} is not a number from 0 to 1023"))?;
-        if !matches!(suite, "aes-256-gcm" | "hmac-sha-256") {
-            return Err(format!(
-                "SDLS suite {suite:?}: use `aes-256-gcm` or `hmac-sha-256`"
-            ));
-        }
-        let section =
-            format!("\n[link]\nradio = \"ccsds\"\nspacecraft-id = {scid}\nsuite = \"{suite}\"\n");
+            .ok_or_else(|| format!("spacecraft id {rest:?} is not a number from 0 to 1023"))?;
+        let section = format!("\n[link]\nradio = \"ccsds\"\nspacecraft-id = {scid}\n");
         let board = shipped::board("sim").ok_or("the sim board is missing from this build")?;
         let system = kernel_config::load(&description_with(&section), &board)
             .map_err(|d| format!("radio link {s:?}: {d}"))?;
@@ -85,10 +88,6 @@ impl RadioChoice {
             scid: l.spacecraft_id,
             tc_vcid: l.tc_virtual_channel,
             tm_vcid: l.tm_virtual_channel,
-            suite: match l.suite {
-                runtime::LinkSuite::Aes256Gcm => comms::radio_ccsds::Suite::Aes256Gcm,
-                runtime::LinkSuite::HmacSha256 => comms::radio_ccsds::Suite::HmacSha256,
-            },
             tm_frame_len: usize::from(l.tm_frame_length),
         })
     }
@@ -108,21 +107,20 @@ mod tests {
         let u: RadioChoice = "units".parse().unwrap();
         assert_eq!(u.link, RadioLink::Units);
         assert_eq!(u.description().text, shipped::description().text);
-        let c: RadioChoice = "ccsds:421,hmac-sha-256".parse().unwrap();
+        let c: RadioChoice = "ccsds:421".parse().unwrap();
         let cfg = c.ccsds().unwrap();
         assert_eq!((cfg.scid, cfg.tm_frame_len), (421, 1115));
-        assert_eq!(cfg.suite, comms::radio_ccsds::Suite::HmacSha256);
+        assert!(
+            "ccsds:421,hmac-sha-256"
+                .parse::<RadioChoice>()
+                .unwrap_err()
+                .contains("each security association's suite is in the provisioning file")
+        );
         assert!(
             "ccsds:5000"
                 .parse::<RadioChoice>()
                 .unwrap_err()
                 .contains("spacecraft id \"5000\" is not a number from 0 to 1023")
-        );
-        assert!(
-            "ccsds:5,des"
-                .parse::<RadioChoice>()
-                .unwrap_err()
-                .contains("aes-256-gcm")
         );
         assert!(
             "ax25"

@@ -84,9 +84,10 @@ pub struct RadioArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
     ground: std::net::SocketAddr,
     /// What the radio speaks: `units` (comms' secured units, one per datagram) or
-    /// `ccsds:SCID[,SUITE]` (CCSDS TC frames in CLTUs up, TM frames behind the ASM down, SDLS
-    /// with SUITE aes-256-gcm or hmac-sha-256, COP-1); the ground needs the same `--link`
-    #[arg(long, value_name = "units|ccsds:SCID[,SUITE]", default_value = "units")]
+    /// `ccsds:SCID` (CCSDS TC frames in CLTUs up, TM frames behind the ASM down, SDLS under
+    /// each association's suite from the provisioning file, COP-1); the ground needs the same
+    /// `--link`
+    #[arg(long, value_name = "units|ccsds:SCID", default_value = "units")]
     radio_link: crate::radio_link::RadioChoice,
     #[command(flatten)]
     serial: SerialArgs,

@@ -25,15 +25,15 @@ fn ground(args: &[&str], state: &std::path::Path) -> std::process::Output {
 fn bad_link_values_are_refused_in_words() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (link, says) in [
-        (
-            "tcp:1",
-            "use `radio`, `ccsds:SCID[,SUITE]` or `serial:PATH[,BAUD]`",
-        ),
+        ("tcp:1", "use `radio`, `ccsds:SCID` or `serial:PATH[,BAUD]`"),
         (
             "ccsds:4096",
             "spacecraft id \"4096\" is not a number from 0 to 1023",
         ),
-        ("ccsds:5,des", "use `aes-256-gcm` or `hmac-sha-256`"),
+        (
+            "ccsds:5,hmac-sha-256",
+            "each security association's suite is in the provisioning file",
+        ),
         ("serial:", "needs the device path"),
         (
             "serial:/dev/ttyS0,fast",

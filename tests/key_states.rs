@@ -52,7 +52,9 @@ fn a_spare_key_is_activated_and_the_old_one_retired_over_the_air() {
     let file = d.join("link.keys");
     let o = spacenode(&["provision-link", "--generate", "--spare"], &[&file]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("SPI 3 (all permissions, key in pre-activation)"));
+    assert!(
+        text(&o).contains("SPI 3 (all permissions, key in pre-activation, AES-256-GCM, key id 4)")
+    );
     let o = spacenode(&["provision-link", "--state"], &[&state, &file]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -183,7 +185,7 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     b.drain();
     assert!(o.status.success(), "{}\n{}", text(&o), b.log.join("\n"));
     for line in [
-        "SA 3: the node holds a new master key (key id 1, in pre-activation)",
+        "SA 3: the node holds a new master key (key id 5, in pre-activation)",
         "SA 3: key active (under SA 1)",
         "SA 1: key deactivated (under SA 3)",
     ] {
@@ -257,11 +259,11 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
         text(&o)
     );
     assert!(!d.join("stale.keys.next").exists());
-    // The retired SA 1 gets a fresh key in turn (key id 2), under SA 3, and works again.
+    // The retired SA 1 gets a fresh key in turn (key id 6: above the KEK's last KID and every key id in the file), under SA 3, and works again.
     let o = ground(&["keys", "rekey", "--target", "1"], 3, addrs, d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("(key id 2, in pre-activation)"),
+        text(&o).contains("(key id 6, in pre-activation)"),
         "{}",
         text(&o)
     );
@@ -306,7 +308,7 @@ fn a_compromised_key_is_replaced_by_a_fresh_one_sent_over_the_air() {
     let mut b = Board::boot(&state, addrs.0, addrs.1, &none);
     // Generations: 1 sealed, then OTAR, activate, deactivate, OTAR, activate.
     b.wait_for("[comms] INFO  SDLS keys: sealed on comms-flash (generation 6)");
-    b.wait_for("SDLS key-encryption key (MKID 1): new keys can come over the air (TC 130,6), above key id 2");
+    b.wait_for("SDLS key-encryption key (MKID 1): new keys can come over the air (TC 130,6), above key id 6");
     for spi in [3, 1] {
         let o = ground(&["ping"], spi, addrs, d);
         b.drain();

@@ -16,7 +16,7 @@ mod common;
 use common::{Board, free_addr, ground_command, lossy_radio, number_after, one_board, text};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
-use comms::radio_ccsds::{CcsdsConfig, GroundRadio, MAX_CLTU, Suite};
+use comms::radio_ccsds::{CcsdsConfig, GroundRadio, MAX_CLTU};
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, sim_default};
 use comms::sdls::{Key, KeyState, Permissions, ProvisionedSa, Provisioning};
 use std::net::UdpSocket;
@@ -72,7 +72,6 @@ fn cfg() -> CcsdsConfig {
         scid: 421,
         tc_vcid: 0,
         tm_vcid: 0,
-        suite: Suite::Aes256Gcm,
         tm_frame_len: 1115,
     }
 }
@@ -123,6 +122,8 @@ fn ping_status_and_refusals_over_the_ccsds_radio() {
             telemetry: true,
             master: Key::from_bytes([0x99; 32]),
             state: KeyState::Active,
+            suite: comms::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         }];
         let mut buf = [0u8; 64];
         let n = Provisioning::encode(&sas, &mut buf).expect("encode");
@@ -158,5 +159,72 @@ fn ping_status_and_refusals_over_the_ccsds_radio() {
     .output()
     .expect("spacenode ground");
     assert!(!out.status.success(), "{}", text(&out));
+    board.stop();
+}
+
+/// Each association's suite comes from the provisioning file (format version 3): a node
+/// provisioned by `provision-link --generate` runs SPI 1 under AES-256-GCM and SPI 2 under
+/// HMAC-SHA-256 on the one CCSDS radio; a ground reading the same file pings under each, and
+/// `ground status` (housekeeping structure 3) shows each association's suite and key id.
+#[test]
+fn each_association_runs_the_suite_its_provisioning_names() {
+    let _one = one_board();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node_state, ground_state) = (dir.path().join("node"), dir.path().join("ground"));
+    let file = dir.path().join("link.keys");
+    let o = common::spacenode(&["provision-link", "--generate"], &[&file]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("HMAC-SHA-256, key id 3"), "{}", text(&o));
+    let o = common::spacenode(&["provision-link", "--state"], &[&node_state, &file]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (uplink, listen) = (free_addr(), free_addr());
+    let mut flags: Vec<&str> = lossy_radio("0.1", "11").to_vec();
+    flags.extend(["--radio-link", LINK]);
+    let mut board = Board::boot(&node_state, uplink, listen, &flags);
+    board.wait_for("SA 2: uplink floor 0, next downlink 1, suite HMAC-SHA-256, key id 3");
+    let keys = file.to_str().expect("utf-8 path");
+    let mut status = String::new();
+    for spi in ["1", "2"] {
+        let args = [
+            "ping",
+            "--link",
+            LINK,
+            "--provisioning",
+            keys,
+            "--spi",
+            spi,
+            "--timeout-ms",
+            "500",
+            "--attempts",
+            "8",
+        ];
+        let out = ground_command(&args, uplink, listen, &ground_state)
+            .output()
+            .expect("spacenode ground");
+        // On the lossy radio a report may be lost; the pong and the success exit are what
+        // count.
+        assert!(out.status.success(), "SPI {spi}: {}", text(&out));
+        assert!(text(&out).contains("pong from the node"), "{}", text(&out));
+    }
+    for _ in 0..5 {
+        let mut args = vec!["status", "--link", LINK, "--provisioning", keys];
+        args.extend(["--timeout-ms", "500", "--attempts", "8"]);
+        let out = ground_command(&args, uplink, listen, &ground_state)
+            .output()
+            .expect("spacenode ground");
+        status = text(&out);
+        if out.status.success() && status.contains("  SA 2:") {
+            break;
+        }
+    }
+    for (spi, suite) in [(1, "AES-256-GCM, key id 2"), (2, "HMAC-SHA-256, key id 3")] {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(&format!("  SA {spi}:")))
+            .unwrap_or_else(|| panic!("no SA {spi} line:\n{status}"));
+        assert!(line.contains(suite), "{line}");
+    }
+    let c = number_after(&status, "bad MAC ");
+    assert_eq!(c, 0, "{status}");
     board.stop();
 }

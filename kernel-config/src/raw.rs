@@ -284,7 +284,8 @@ pub enum RawRadio {
     Ccsds,
 }
 
-/// The SDLS suite of the CCSDS radio.
+/// An SDLS suite named in `[link]`: read only to be refused in words (each association's
+/// suite is in the provisioning file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum RawSuite {
     #[serde(rename = "aes-256-gcm")]

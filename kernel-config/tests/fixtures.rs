@@ -43,6 +43,7 @@ const FIXTURES: &[&str] = &[
     "link-frame-length-range",
     "link-key-for-units",
     "link-scid-range",
+    "link-suite-in-description",
     "link-unknown-radio",
     "max-resets-range",
     "memory-not-page",
@@ -172,10 +173,11 @@ fn standby_link_settings_are_read_from_the_description() {
 }
 
 /// `[link]`: absent means units; `radio = "ccsds"` takes the spacecraft id and defaults the
-/// rest (virtual channels 0, AES-256-GCM, 1,115-byte TM frames).
+/// rest (virtual channels 0, 1,115-byte TM frames; the suite is each association's, from the
+/// provisioning file).
 #[test]
 fn the_link_section_selects_what_the_radio_speaks() {
-    use runtime::{CcsdsLink, LinkSuite, RadioLink};
+    use runtime::{CcsdsLink, RadioLink};
     let base = std::fs::read_to_string(dir().join("base-system.toml")).unwrap();
     let with = |extra: &str| {
         let text = format!("{base}\n{extra}");
@@ -191,19 +193,17 @@ fn the_link_section_selects_what_the_radio_speaks() {
             spacecraft_id: 0x1A5,
             tc_virtual_channel: 0,
             tm_virtual_channel: 0,
-            suite: LinkSuite::Aes256Gcm,
             tm_frame_length: 1115,
         })
     );
     assert_eq!(
         with(
-            "[link]\nradio = \"ccsds\"\nspacecraft-id = 3\ntc-virtual-channel = 63\ntm-virtual-channel = 7\nsuite = \"hmac-sha-256\"\ntm-frame-length = 2044\n"
+            "[link]\nradio = \"ccsds\"\nspacecraft-id = 3\ntc-virtual-channel = 63\ntm-virtual-channel = 7\ntm-frame-length = 2044\n"
         ),
         RadioLink::Ccsds(CcsdsLink {
             spacecraft_id: 3,
             tc_virtual_channel: 63,
             tm_virtual_channel: 7,
-            suite: LinkSuite::HmacSha256,
             tm_frame_length: 2044,
         })
     );

@@ -1,4 +1,4 @@
-//! A ground session's end of the CCSDS radio (`--link ccsds:SCID[,SUITE]`): the session's
+//! A ground session's end of the CCSDS radio (`--link ccsds:SCID`): the session's
 //! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]), every CLTU it
 //! (re)transmits goes out as one UDP datagram after the ground's state was saved (each CLTU's
 //! TC frame takes a new SDLS sequence number), and the TM frames that come back are turned

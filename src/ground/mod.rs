@@ -164,13 +164,13 @@ pub struct LinkArgs {
     /// Attempts before giving up (a retry is the same command, run at most once by the node)
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
-    /// The link: `radio` (units), `ccsds:SCID[,SUITE]` (the radio as a CCSDS space link, for a
+    /// The link: `radio` (units), `ccsds:SCID` (the radio as a CCSDS space link, for a
     /// node run with the same `--radio-link`; ping, status and other commands, not yet CFDP
     /// transfers), or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim board PATH
     /// is what `spacenode run` prints as "serial line, ground side at") [default: radio]
     #[arg(
         long,
-        value_name = "radio|ccsds:SCID[,SUITE]|serial:PATH[,BAUD]",
+        value_name = "radio|ccsds:SCID|serial:PATH[,BAUD]",
         default_value = "radio"
     )]
     link: serial_link::LinkChoice,

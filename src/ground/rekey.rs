@@ -87,7 +87,10 @@ fn wrap_new_key(p: &Provisioning, file: &Path, target: u16) -> Result<(Vec<u8>, 
             file.display()
         ))
     })?;
-    let kid = kek.last_kid.checked_add(1).ok_or_else(|| {
+    // Above the KEK's last KID and every key id the file names (version 3 key ids are
+    // unique, and the node refuses a KID another association's key keeps).
+    let in_use = p.associations().map(|sa| sa.key_id).max().unwrap_or(0);
+    let kid = kek.last_kid.max(in_use).checked_add(1).ok_or_else(|| {
         Failure::Usage("every key id (1..=65535) is used up under this key-encryption key".into())
     })?;
     let rng = |b: &mut [u8]| {

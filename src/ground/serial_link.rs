@@ -52,7 +52,7 @@ impl std::str::FromStr for LinkChoice {
         }
         let Some(rest) = s.strip_prefix("serial:") else {
             return Err(format!(
-                "unknown link {s:?}: use `radio`, `ccsds:SCID[,SUITE]` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
+                "unknown link {s:?}: use `radio`, `ccsds:SCID` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
             ));
         };
         let (path, baud) = match rest.rsplit_once(',') {

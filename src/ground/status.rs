@@ -160,12 +160,14 @@ pub fn security(s: &[u8]) -> Option<String> {
     for l in lines.iter().flatten() {
         writeln!(
             out,
-            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}; key {}{}",
+            "  SA {}: key epoch {}, last uplink ARSN {}, floor after reboot {}, next downlink ARSN {}, {}, key id {}; key {}{}",
             l.spi,
             l.epoch,
             l.rx_last,
             l.rx_reserved,
             l.tx_next,
+            l.suite,
+            l.key_id,
             match l.key_state {
                 comms::sdls::KeyState::PreActive => "in pre-activation",
                 other => other.name(),

@@ -2,13 +2,14 @@
 //! registry (see `docs/provisioning.md`, "Link keys").
 //!
 //! - `--generate FILE` makes a new provisioning file ([`comms::sdls::provision`] format,
-//!   version 2) with fresh random keys from the operating system: a key-encryption key (MKID 1,
-//!   only for over-the-air rekeying, `spacenode ground keys rekey`) and association 1 (every permission,
-//!   unsolicited telemetry) and association 2 (ping and housekeeping only), both with a window of
-//!   512. With `--spare`, also association 3 (every permission) whose key is in
+//!   version 3) with fresh random keys from the operating system: a key-encryption key (MKID 1,
+//!   only for over-the-air rekeying, `spacenode ground keys rekey`) and association 1 (every
+//!   permission, unsolicited telemetry; AES-256-GCM, key id 2: it carries the batches) and
+//!   association 2 (ping and housekeeping only; HMAC-SHA-256 authentication only, key id 3),
+//!   both with a window of 512. With `--spare`, also association 3 (every permission) whose key is in
 //!   **pre-activation**: the node refuses it until `spacenode ground keys activate --target 3`,
 //!   so a compromised association 1 can be replaced over the air (activate 3 under 1, then
-//!   deactivate 1 under 3). Written with mode 0600, never over an existing file. The ground uses
+//!   deactivate 1 under 3; AES-256-GCM, key id 4). Written with mode 0600, never over an existing file. The ground uses
 //!   it with `spacenode ground --provisioning FILE`. Beside it, `FILE.recovery` (0600): the
 //!   32-byte **link recovery key**, kept on the ground and burnt into the board's write-once
 //!   memory, apart from comms' flash (`runtime::drivers::Drivers::link_recovery_key`).
@@ -33,7 +34,7 @@ use board_sim::monitor::devices::COMMS_FLASH_IMAGE_SIZE;
 use clap::Args;
 use comms::sdls::mac::{KEY_LEN, Key};
 use comms::sdls::sim_default::{SIM_MONITOR_SPI, SIM_OPS_SPI, SIM_WINDOW};
-use comms::sdls::{Kek, Permissions, ProvisionedSa, Provisioning};
+use comms::sdls::{Kek, Permissions, ProvisionedSa, Provisioning, Suite};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -174,6 +175,8 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
             telemetry: true,
             master: random_key()?,
             state: comms::sdls::KeyState::Active,
+            suite: Suite::Aes256Gcm,
+            key_id: 2,
         },
         ProvisionedSa {
             spi: SIM_MONITOR_SPI,
@@ -182,6 +185,8 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
             telemetry: false,
             master: random_key()?,
             state: comms::sdls::KeyState::Active,
+            suite: Suite::HmacSha256,
+            key_id: 3,
         },
     ];
     if spare {
@@ -192,6 +197,8 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
             telemetry: false,
             master: random_key()?,
             state: comms::sdls::KeyState::PreActive,
+            suite: Suite::Aes256Gcm,
+            key_id: 4,
         });
     }
     let kek = Kek {
@@ -213,14 +220,17 @@ fn generate(path: &Path, spare: bool) -> Result<(), Failure> {
     write_new_file(&recovery, random_key()?.as_bytes())?;
     println!(
         "wrote a new SDLS provisioning file {} (mode 0600): SPI {SIM_OPS_SPI} (all permissions, \
-         telemetry) and SPI {SIM_MONITOR_SPI} (ping, housekeeping){}, a key-encryption key \
+         telemetry, AES-256-GCM, key id 2) and SPI {SIM_MONITOR_SPI} (ping, housekeeping, \
+         HMAC-SHA-256, key id 3){}, a key-encryption key \
          (MKID {KEK_MKID}, for over-the-air rekeying only), fresh random keys; and the link \
          recovery key {} (mode 0600, for `spacenode ground admin recover-link --new-keys` when comms' sealed keys \
          are lost); give both to the node with `spacenode provision-link --state DIR {}` \
          and the first to the ground with `--provisioning {}`",
         path.display(),
         if spare {
-            format!(" and SPI {SPARE_SPI} (all permissions, key in pre-activation)")
+            format!(
+                " and SPI {SPARE_SPI} (all permissions, key in pre-activation, AES-256-GCM, key id 4)"
+            )
         } else {
             String::new()
         },

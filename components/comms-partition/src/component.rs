@@ -655,12 +655,8 @@ where
             Ok(None) => {}
             Ok(Some(r)) => {
                 let c = *r.config();
-                let suite = match c.suite {
-                    comms::radio_ccsds::Suite::Aes256Gcm => "AES-256-GCM",
-                    comms::radio_ccsds::Suite::HmacSha256 => "HMAC-SHA-256",
-                };
                 log::info!(
-                    "radio: CCSDS space link, spacecraft {:#05x}, TC VC {}, TM VC {}, SDLS {suite}, {}-byte TM frames",
+                    "radio: CCSDS space link, spacecraft {:#05x}, TC VC {}, TM VC {}, SDLS suite per association (SA lines), {}-byte TM frames",
                     c.scid,
                     c.tc_vcid,
                     c.tm_vcid,
@@ -715,10 +711,12 @@ where
         // In recovery-only mode the floors are unknown (the ERROR line above says so).
         for s in node.security().statuses().filter(|_| !node.recovering()) {
             log::info!(
-                "SA {}: uplink floor {}, next downlink {}",
+                "SA {}: uplink floor {}, next downlink {}, suite {}, key id {}",
                 s.spi,
                 s.rx_reserved,
-                s.tx_next
+                s.tx_next,
+                s.suite,
+                s.key_id
             );
         }
         let mut pd = CommsPd {

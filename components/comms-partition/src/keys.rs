@@ -332,6 +332,8 @@ mod tests {
             telemetry: true,
             master: Key::from_bytes([fill; KEY_LEN]),
             state: comms::sdls::KeyState::Active,
+            suite: comms::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         };
         let mut out = vec![0u8; Provisioning::encoded_len(1)];
         Provisioning::encode(&[sa], &mut out).unwrap();
@@ -534,6 +536,8 @@ mod tests {
             telemetry,
             master: Key::from_bytes([spi as u8; KEY_LEN]),
             state,
+            suite: comms::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         };
         let kek = Kek {
             mkid: 1,

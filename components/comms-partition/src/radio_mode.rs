@@ -11,8 +11,8 @@
 //! Avoids: the heap; any change to the unit path.
 
 use comms::node::UnitOutcome;
-use comms::radio_ccsds::{CcsdsConfig, CcsdsRadio, MAX_TC_PACKET, Suite};
-use runtime::{LinkSuite, RadioLink};
+use comms::radio_ccsds::{CcsdsConfig, CcsdsRadio, MAX_TC_PACKET};
+use runtime::RadioLink;
 
 /// CFDP packets one radio datagram can deliver (one CLTU carries a frame or two).
 pub const CFDP_PER_DATAGRAM: usize = 2;
@@ -29,10 +29,6 @@ pub fn radio_for(
         scid: l.spacecraft_id,
         tc_vcid: l.tc_virtual_channel,
         tm_vcid: l.tm_virtual_channel,
-        suite: match l.suite {
-            LinkSuite::Aes256Gcm => Suite::Aes256Gcm,
-            LinkSuite::HmacSha256 => Suite::HmacSha256,
-        },
         tm_frame_len: usize::from(l.tm_frame_length),
     };
     CcsdsRadio::new(cfg).map(Some)

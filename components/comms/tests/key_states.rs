@@ -36,6 +36,8 @@ fn sa(spi: u16, permissions: Permissions, telemetry: bool, state: KeyState) -> P
         telemetry,
         master: Key::from_bytes([spi as u8; 32]),
         state,
+        suite: comms::sdls::Suite::Aes256Gcm,
+        key_id: 0,
     }
 }
 

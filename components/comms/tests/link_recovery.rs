@@ -362,6 +362,8 @@ fn new_keys_file() -> Vec<u8> {
         telemetry,
         master: Key::from_bytes([b; 32]),
         state: KeyState::Active,
+        suite: comms::sdls::Suite::Aes256Gcm,
+        key_id: 0,
     };
     let mut buf = [0u8; 256];
     let n =

@@ -20,14 +20,38 @@ use spacelink::sdls::Suite;
 
 const APID: u16 = 0x0A0;
 
-fn cfg(suite: Suite) -> CcsdsConfig {
+fn cfg() -> CcsdsConfig {
     CcsdsConfig {
         scid: 0x1A5,
         tc_vcid: 0,
         tm_vcid: 0,
-        suite,
         tm_frame_len: 256,
     }
+}
+
+/// The common associations with OPS under `ops` and PING_ONLY under the other suite, so that
+/// every test runs both suites on one node.
+fn provisioning_with(ops: Suite) -> comms::sdls::Provisioning {
+    let other = match ops {
+        Suite::Aes256Gcm => Suite::HmacSha256,
+        Suite::HmacSha256 => Suite::Aes256Gcm,
+    };
+    suites(ops, other)
+}
+
+/// The common associations with OPS under `ops` and PING_ONLY under `ping`.
+fn suites(ops: Suite, ping: Suite) -> comms::sdls::Provisioning {
+    let sas: Vec<_> = provisioning()
+        .associations()
+        .cloned()
+        .map(|mut sa| {
+            sa.suite = if sa.spi == OPS { ops } else { ping };
+            sa
+        })
+        .collect();
+    let mut buf = [0u8; 256];
+    let n = comms::sdls::Provisioning::encode(&sas, &mut buf).unwrap();
+    comms::sdls::Provisioning::parse(&buf[..n]).unwrap()
 }
 
 fn routes() -> RouteTable {
@@ -51,8 +75,14 @@ fn node(suite: Suite) -> Node<MemoryPersist> {
         failover: FailoverConfig::default(),
         auth_event_period_ms: 1000,
     };
-    let mut n = Node::boot(nc, &provisioning(), MemoryPersist::default(), routes()).unwrap();
-    n.use_ccsds_radio(Box::leak(Box::new(CcsdsRadio::new(cfg(suite)).unwrap())));
+    let mut n = Node::boot(
+        nc,
+        &provisioning_with(suite),
+        MemoryPersist::default(),
+        routes(),
+    )
+    .unwrap();
+    n.use_ccsds_radio(Box::leak(Box::new(CcsdsRadio::new(cfg()).unwrap())));
     n
 }
 
@@ -95,19 +125,22 @@ struct Link {
     t: u64,
     got: Vec<Seen>,
     cltus_sent: u32,
+    /// Every downlink datagram that reached the ground (ASM + randomised TM frame).
+    down: Vec<Vec<u8>>,
 }
 
 impl Link {
     fn new(suite: Suite, loss: u64, seed: u64) -> Self {
         Link {
             node: node(suite),
-            ground: Ground::new(&provisioning(), None, APID).unwrap(),
-            radio: GroundRadio::new(cfg(suite), OPS).unwrap(),
+            ground: Ground::new(&provisioning_with(suite), None, APID).unwrap(),
+            radio: GroundRadio::new(cfg(), OPS).unwrap(),
             rng: Rng(seed),
             loss,
             t: 1_000_000,
             got: Vec::new(),
             cltus_sent: 0,
+            down: Vec::new(),
         }
     }
 
@@ -144,6 +177,7 @@ impl Link {
                 if self.rng.chance(self.loss) {
                     continue;
                 }
+                self.down.push(frame.clone());
                 let got = &mut self.got;
                 self.radio
                     .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
@@ -310,7 +344,7 @@ fn forged_and_replayed_frames_are_refused_counted_and_unanswered() {
 
     // A ground with other keys: a well-formed frame whose MAC does not verify.
     let mut forger = Ground::new(&other_keys(), None, APID).unwrap();
-    let mut fr = GroundRadio::new(cfg(Suite::Aes256Gcm), OPS).unwrap();
+    let mut fr = GroundRadio::new(cfg(), OPS).unwrap();
     let n = fr.next_cltu(&mut forger, &mut buf).unwrap().unwrap();
     let air = l.raw_up(&buf[..n]);
     assert!(air.0.is_empty(), "a forged frame gets no answer");
@@ -349,6 +383,8 @@ fn other_keys() -> comms::sdls::Provisioning {
         telemetry: true,
         master: Key::from_bytes([0x99; 32]),
         state: comms::sdls::KeyState::Active,
+        suite: comms::sdls::Suite::Aes256Gcm,
+        key_id: 0,
     }];
     let mut buf = [0u8; 64];
     let n = Provisioning::encode(&sas, &mut buf).unwrap();
@@ -444,10 +480,9 @@ fn frame_sequence_numbers_survive_a_reboot() {
         failover: FailoverConfig::default(),
         auth_event_period_ms: 1000,
     };
-    l.node = Node::boot(nc, &provisioning(), state, routes()).unwrap();
-    l.node.use_ccsds_radio(Box::leak(Box::new(
-        CcsdsRadio::new(cfg(Suite::Aes256Gcm)).unwrap(),
-    )));
+    l.node = Node::boot(nc, &provisioning_with(Suite::Aes256Gcm), state, routes()).unwrap();
+    l.node
+        .use_ccsds_radio(Box::leak(Box::new(CcsdsRadio::new(cfg()).unwrap())));
     let after = l.node.security().status(OPS).unwrap();
     assert!(after.rx_last >= before.rx_reserved, "floor kept: {after:?}");
     assert!(
@@ -474,8 +509,10 @@ fn the_ground_recovers_from_a_farm_lockout_with_unlock() {
     assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 1);
 
     // The intruder frame: authentic under the ping-only association, N(S) = V(R) + 100.
-    let mut other = comms::sdls::SecurityEngine::ground(&provisioning(), None, u64::MAX).unwrap();
-    let c = cfg(Suite::HmacSha256);
+    let mut other =
+        comms::sdls::SecurityEngine::ground(&provisioning_with(Suite::HmacSha256), None, u64::MAX)
+            .unwrap();
+    let c = cfg();
     let mut sa = other
         .frame_tx_sa(PING_ONLY, c.tc_channel(), &mut MemoryPersist::default())
         .unwrap();
@@ -555,4 +592,121 @@ fn a_long_telecommand_goes_up_in_segments() {
         // Three segments per delivery, in order (Set V(R) is not counted by V(R)).
         assert_eq!(radio.farm().vr() % 3, 0);
     }
+}
+
+/// The TM frame inside one downlink datagram: the ASM stripped, the randomiser undone.
+fn tm_frame(datagram: &[u8]) -> Vec<u8> {
+    assert_eq!(datagram[..4], spacelink::sync::ASM);
+    let mut f = datagram[4..].to_vec();
+    spacelink::randomizer::apply(&mut f);
+    f
+}
+
+/// Whether the data field of a TM frame under an HMAC-SHA-256 association (6-byte primary
+/// header, SPI, 8-byte ARSN) starts with a clear space packet header of this node's APID.
+fn clear_packet_after_hmac_header(frame: &[u8]) -> bool {
+    let at = 6 + 2 + 8;
+    u16::from_be_bytes([frame[at], frame[at + 1]]) & 0x07FF == APID
+}
+
+/// Each association's suite is its own (issue 19 point 3, from the provisioning): on one node
+/// OPS runs AES-256-GCM and PING_ONLY HMAC-SHA-256, and a ping under each is answered under
+/// its association's suite: the answers under PING_ONLY carry the packet in clear after the
+/// 10-byte HMAC security header, those under OPS do not (encrypted after a 14-byte header).
+#[test]
+fn two_associations_of_one_node_run_two_suites() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 29);
+    let s = |l: &Link, spi| l.node.security().status(spi).unwrap().suite;
+    assert_eq!(s(&l, OPS), Suite::Aes256Gcm);
+    assert_eq!(s(&l, PING_ONLY), Suite::HmacSha256);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    assert_eq!(l.got, PING_REPORTS);
+    let gcm_frames = std::mem::take(&mut l.down);
+    // A second ground station on the monitor association, same virtual channel: its FOP-1
+    // starts with its own Set V(R).
+    l.radio = GroundRadio::new(cfg(), PING_ONLY).unwrap();
+    l.got.clear();
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    assert_eq!(l.got, PING_REPORTS);
+    let hmac_frames = std::mem::take(&mut l.down);
+    let spi_of = |f: &[u8]| u16::from_be_bytes([f[6], f[7]]);
+    let answers = |frames: &[Vec<u8>], spi| -> Vec<Vec<u8>> {
+        frames
+            .iter()
+            .map(|d| tm_frame(d))
+            .filter(|f| spi_of(f) == spi)
+            .collect()
+    };
+    let under_ops = answers(&gcm_frames, OPS);
+    let under_ping = answers(&hmac_frames, PING_ONLY);
+    assert!(!under_ops.is_empty() && !under_ping.is_empty());
+    assert!(under_ping.iter().all(|f| clear_packet_after_hmac_header(f)));
+    assert!(!under_ops.iter().any(|f| clear_packet_after_hmac_header(f)));
+    let c = l.node.security().counters();
+    assert_eq!((c.bad_mac, c.malformed), (0, 0));
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().tm_dropped, 0);
+}
+
+/// A ground whose provisioning names the wrong suite for an association (AES-256-GCM where
+/// the node has HMAC-SHA-256): its frames fail the node's check under the association's
+/// own suite, are refused, counted, and get no answer; FARM-1 does not move.
+#[test]
+fn a_frame_under_the_wrong_suite_for_its_association_is_refused_and_counted() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 31);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let before = l.node.security().counters();
+    let vr = l.node.ccsds_radio().unwrap().farm().vr();
+    let mut wrong = Ground::new(&suites(Suite::Aes256Gcm, Suite::Aes256Gcm), None, APID).unwrap();
+    let mut radio = GroundRadio::new(cfg(), PING_ONLY).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let mut up = |radio: &mut GroundRadio, wrong: &mut Ground, l: &mut Link| {
+        let n = radio.next_cltu(wrong, &mut buf).unwrap().unwrap();
+        assert!(l.raw_up(&buf[..n]).0.is_empty(), "no answer");
+    };
+    // Set V(R) (type BC), then twice again as FOP-1's timer expires with no CLCW confirming
+    // it (each transmission secured afresh under the wrong suite).
+    up(&mut radio, &mut wrong, &mut l);
+    for _ in 0..2 {
+        let epoch = radio.timer().expect("FOP-1 waits for the CLCW");
+        radio.timer_expired(epoch);
+        up(&mut radio, &mut wrong, &mut l);
+    }
+    let c = l.node.security().counters();
+    assert_eq!(c.bad_mac, before.bad_mac + 3, "each one a MAC failure");
+    assert_eq!(c.accepted, before.accepted);
+    let radio_stats = l.node.ccsds_radio().unwrap().stats();
+    assert_eq!(radio_stats.sdls_refused, 3);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), vr);
+    // The node's own ground on the right suite still gets through (besides the ping's
+    // reports it may see the node's event about the authentication failures, service 5).
+    l.got.clear();
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    let reports: Vec<_> = l.got.iter().copied().filter(|g| g.0 != 5).collect();
+    assert_eq!(reports, PING_REPORTS);
+}
+
+/// The expedited service (type-BD, as the CFDP benchmark sends file data): the frame goes out
+/// once, FARM-1 hands it up whatever its V(R) (which it leaves alone), SDLS still checks it;
+/// a packet longer than one frame is refused (BD frames are not segmented here).
+#[test]
+fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 37);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit_expedited(&ping).unwrap();
+    assert!(matches!(
+        l.radio.submit_expedited(&ping),
+        Err(GroundRadioError::Fop(FopReject::OutNotReady))
+    ));
+    while l.round() {}
+    assert_eq!(l.got, PING_REPORTS);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 0);
+    let long = vec![0u8; comms::radio_ccsds::MAX_TC_PACKET + 1];
+    assert!(matches!(
+        l.radio.submit_expedited(&long),
+        Err(GroundRadioError::Fop(FopReject::Length(_)))
+    ));
 }

@@ -37,7 +37,7 @@ pub use event_loop::{RunError, run};
 pub use heartbeat::Heartbeat;
 pub use idle::Idle;
 pub use notify_set::{NotifySet, Source};
-pub use radio_link::{CcsdsLink, LinkSuite, RadioLink};
+pub use radio_link::{CcsdsLink, RadioLink};
 pub use standby_link::StandbyLink;
 
 /// A sending endpoint as components hold it: signals the receiver through the board's

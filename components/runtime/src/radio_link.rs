@@ -6,16 +6,10 @@
 //!   frames behind the attached sync marker down, SDLS inside the frames, COP-1
 //!   (`comms::radio_ccsds`).
 //!
+//! The SDLS suite is not here: each security association has its own, in the provisioning
+//! file (`comms::sdls::provision`, version 3).
+//!
 //! Avoids: any dependency on the link layers themselves (the values only).
-
-/// The SDLS suite of every association on the CCSDS radio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkSuite {
-    /// AES-256-GCM authenticated encryption.
-    Aes256Gcm,
-    /// HMAC-SHA-256 authentication only.
-    HmacSha256,
-}
 
 /// The CCSDS radio's managed parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +20,6 @@ pub struct CcsdsLink {
     pub tc_virtual_channel: u8,
     /// Virtual channel of the telemetry (3 bits).
     pub tm_virtual_channel: u8,
-    /// SDLS suite.
-    pub suite: LinkSuite,
     /// TM transfer frame length in bytes.
     pub tm_frame_length: u16,
 }

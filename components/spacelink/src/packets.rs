@@ -80,6 +80,25 @@ impl<const D: usize> Packer<D> {
         })
     }
 
+    /// The data field length from the next field on (the security overhead of the
+    /// association a frame goes under may differ from the last frame's). Refused, and nothing
+    /// changed, while a field is partly filled or for a length [`Packer::new`] refuses.
+    pub fn set_field_len(&mut self, field_len: usize) -> Result<(), PacketError> {
+        if self.filled > 0 || field_len == 0 || field_len > D || field_len > usize::from(FHP_IDLE) {
+            return Err(PacketError::FieldLength {
+                len: field_len,
+                max: D,
+            });
+        }
+        self.field_len = field_len;
+        Ok(())
+    }
+
+    /// The data field length.
+    pub fn field_len(&self) -> usize {
+        self.field_len
+    }
+
     /// Whether a partly filled data field is waiting for more packets or a flush.
     pub fn pending(&self) -> bool {
         self.filled > 0

@@ -5,8 +5,8 @@
 //! built); only ranges the description can get wrong.
 
 use super::checker::Checker;
-use crate::raw::{RawLink, RawRadio, RawSuite, S};
-use runtime::{CcsdsLink, LinkSuite, RadioLink};
+use crate::raw::{RawLink, RawRadio, S};
+use runtime::{CcsdsLink, RadioLink};
 
 /// Shortest TM frame allowed: header, the GCM security header and MAC, a packet header and a
 /// byte, the CLCW and the FECF (49 bytes), rounded up.
@@ -21,6 +21,13 @@ pub(super) fn link(c: &mut Checker, raw: Option<&RawLink>) -> RadioLink {
     let Some(l) = raw else {
         return RadioLink::Units;
     };
+    if let Some(suite) = &l.suite {
+        c.err(
+            suite.span(),
+            "link: the SDLS suite is not chosen for the whole link here any more",
+            "remove it: each security association has its own suite in the provisioning file (version 3; `spacenode provision-link --generate` writes one)",
+        );
+    }
     if *l.radio.get_ref() == RawRadio::Units {
         let extra = [
             &l.spacecraft_id,
@@ -29,7 +36,6 @@ pub(super) fn link(c: &mut Checker, raw: Option<&RawLink>) -> RadioLink {
             &l.tm_frame_length,
         ];
         let stray = extra.iter().find_map(|v| v.as_ref().map(S::span));
-        let stray = stray.or_else(|| l.suite.as_ref().map(S::span));
         if let Some(span) = stray {
             c.err(
                 span,
@@ -60,16 +66,11 @@ pub(super) fn link(c: &mut Checker, raw: Option<&RawLink>) -> RadioLink {
             .map(|x| x as i64),
         None => Some(DEFAULT_TM_FRAME),
     };
-    let suite = match l.suite.as_ref().map(|s| *s.get_ref()) {
-        Some(RawSuite::HmacSha256) => LinkSuite::HmacSha256,
-        Some(RawSuite::Aes256Gcm) | None => LinkSuite::Aes256Gcm,
-    };
     match (scid, tc, tm, frame) {
         (Some(scid), Some(tc), Some(tm), Some(frame)) => RadioLink::Ccsds(CcsdsLink {
             spacecraft_id: scid as u16,
             tc_virtual_channel: tc as u8,
             tm_virtual_channel: tm as u8,
-            suite,
             tm_frame_length: frame as u16,
         }),
         _ => RadioLink::Units,

@@ -46,6 +46,8 @@ fn provisioning() -> Provisioning {
         telemetry: true,
         master: Key::from_bytes([7; 32]),
         state: comms::sdls::KeyState::Active,
+        suite: comms::sdls::Suite::Aes256Gcm,
+        key_id: 0,
     };
     let mut buf = [0u8; 64];
     let n = Provisioning::encode(&[sa], &mut buf).expect("provisioning encodes");

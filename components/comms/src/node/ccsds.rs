@@ -256,6 +256,14 @@ impl<P: StatePersist> Node<P> {
             &mut radio.stats,
             radio.cfg,
         );
+        // The packer is empty between packets (every packet is flushed): size its field for
+        // this association's suite.
+        let suite = engine.frame_suite(spi);
+        let field = suite.and_then(|s| crate::radio_ccsds::tm_field_len(framer, s));
+        if field.is_none_or(|n| packer.set_field_len(n).is_err()) {
+            stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
+            return;
+        }
         let mut emit = |field: &[u8], fhp: u16| {
             let sa = engine.frame_tx_sa(spi, cfg.tm_channel(), persist);
             send_tm_frame(sa.ok(), framer, stats, field, fhp, clcw, down);
@@ -277,10 +285,11 @@ impl<P: StatePersist> Node<P> {
         let clcw = radio.farm.clcw().to_bytes();
         let cfg = radio.cfg;
         let idle = [spacelink::packets::IDLE_BYTE; MAX_TM_FRAME];
-        let field_len = radio
-            .framer
-            .data_len()
-            .saturating_sub(sdls::overhead(cfg.suite));
+        let field_len = self
+            .engine
+            .frame_suite(spi)
+            .and_then(|s| crate::radio_ccsds::tm_field_len(&radio.framer, s))
+            .unwrap_or(0);
         let field = idle.get(..field_len).unwrap_or(&[]);
         let sa = self
             .engine

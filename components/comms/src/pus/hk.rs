@@ -28,7 +28,9 @@
 //!   key epoch (4), last accepted uplink ARSN (8), persisted uplink reservation (8), next
 //!   downlink ARSN (8), key state (1: 0 active, 1 pre-activation, 2 deactivated, 3 destroyed;
 //!   `crate::sdls::KeyState`), flags (1: bit 0 set on the association unsolicited telemetry
-//!   goes out under). After a reboot the ground continues above the reservation.
+//!   goes out under), SDLS suite of its frames (1: 1 AES-256-GCM, 2 HMAC-SHA-256, the codes of
+//!   the provisioning file, `crate::sdls::provision`), the master key's key id (2, 0 for
+//!   none). After a reboot the ground continues above the reservation.
 //! - **4, component telemetry** (sent unsolicited when a component reports, never requested
 //!   by 3,27): component id (1), its telemetry sequence (4), its clock ms (8), n (1, at most
 //!   16), then per point: point id (2), value (8, signed).
@@ -38,7 +40,8 @@
 use protocol::{HealthReport, HealthState, LinkId, LinkState, LinkStatus, NodeMode};
 
 use crate::failure::{Failure, FailureCode};
-use crate::sdls::{KeyState, SaStatus, SecurityCounters};
+use crate::sdls::provision::{suite_code, suite_from_code};
+use crate::sdls::{KeyState, SaStatus, SecurityCounters, Suite};
 
 /// Structure 1: node health.
 pub const SID_HEALTH: u8 = 1;
@@ -48,8 +51,13 @@ pub const SID_LINKS: u8 = 2;
 pub const SID_SECURITY: u8 = 3;
 /// Structure 4: a component's telemetry (unsolicited only).
 pub const SID_TELEMETRY: u8 = 4;
-/// Largest 3,25 source data (structure 1 with 32 components).
-pub const MAX_REPORT_LEN: usize = 1 + HEALTH_HEADER_LEN + 32 * 9;
+/// Largest 3,25 source data: structure 1 with 32 components (308 bytes) or structure 3 with
+/// 8 associations (314 bytes), whichever is longer.
+pub const MAX_REPORT_LEN: usize = {
+    let health = 1 + HEALTH_HEADER_LEN + 32 * 9;
+    let security = 34 + SECURITY_LINE_LEN * 8;
+    if health > security { health } else { security }
+};
 /// Length of structure 1's fixed part after the structure ID.
 pub const HEALTH_HEADER_LEN: usize = 19;
 
@@ -241,7 +249,12 @@ pub fn encode_security(
         w.put(&s.rx_last.to_be_bytes());
         w.put(&s.rx_reserved.to_be_bytes());
         w.put(&s.tx_next.to_be_bytes());
-        w.put(&[s.key_state.code(), u8::from(s.telemetry)]);
+        w.put(&[
+            s.key_state.code(),
+            u8::from(s.telemetry),
+            suite_code(s.suite),
+        ]);
+        w.put(&s.key_id.to_be_bytes());
         n += 1;
     }
     if let Some(b) = w.out.get_mut(count_at) {
@@ -267,10 +280,14 @@ pub struct SecurityLine {
     pub key_state: KeyState,
     /// Unsolicited telemetry goes out under this association.
     pub telemetry: bool,
+    /// SDLS suite of its frames on the CCSDS radio.
+    pub suite: Suite,
+    /// The master key's key id (0 for none).
+    pub key_id: u16,
 }
 
 /// Bytes of one association line of structure 3.
-const SECURITY_LINE_LEN: usize = 32;
+const SECURITY_LINE_LEN: usize = 35;
 
 /// Decode structure 3 (ground): the counters and the association lines.
 pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<SecurityLine>; 8])> {
@@ -317,6 +334,8 @@ pub fn decode_security(source: &[u8]) -> Option<(SecurityCounters, [Option<Secur
             tx_next: be8(at + 22)?,
             key_state: KeyState::from_code(*source.get(at + 30)?)?,
             telemetry: flags == 1,
+            suite: suite_from_code(*source.get(at + 32)?)?,
+            key_id: u16::from_be_bytes([*source.get(at + 33)?, *source.get(at + 34)?]),
         });
     }
     Some((c, lines))
@@ -340,6 +359,12 @@ mod tests {
             permissions: Permissions::ALL,
             key_state,
             telemetry,
+            suite: if spi == 2 {
+                Suite::HmacSha256
+            } else {
+                Suite::Aes256Gcm
+            },
+            key_id: spi * 3,
         };
         let sas = [
             sa(1, KeyState::Deactivated, false),
@@ -354,15 +379,21 @@ mod tests {
         let got: Vec<_> = lines
             .iter()
             .flatten()
-            .map(|l| (l.spi, l.key_state, l.telemetry, l.epoch, l.tx_next))
+            .map(|l| {
+                (
+                    (l.spi, l.key_state, l.telemetry, l.epoch, l.tx_next),
+                    (l.suite, l.key_id),
+                )
+            })
             .collect();
         let want: Vec<_> = sas
             .iter()
-            .map(|s| (s.spi, s.key_state, s.telemetry, 7, 3))
+            .map(|s| ((s.spi, s.key_state, s.telemetry, 7, 3), (s.suite, s.key_id)))
             .collect();
         assert_eq!(got, want);
-        // A state code or flag bit the format does not define is refused.
-        for (at, v) in [(34 + 30, 4), (34 + 31, 2)] {
+        assert_eq!(buf[34 + 35 * 2 + 32], 2, "SA 2's suite code: HMAC-SHA-256");
+        // A state code, flag bit or suite code the format does not define is refused.
+        for (at, v) in [(34 + 30, 4), (34 + 31, 2), (34 + 32, 0), (34 + 32, 3)] {
             let mut bad = buf;
             bad[at] = v;
             assert_eq!(decode_security(&bad[..n]), None);

@@ -42,6 +42,21 @@ const FOP_DATA: usize = MAX_TC_PACKET + 1;
 /// Bytes of the largest CLTU the ground writes.
 pub const MAX_CLTU: usize = cltu::encoded_len(MAX_TC_FRAME);
 
+/// What FOP-1 keeps for one frame: the sequence flags (one byte), then `segment` (at most
+/// [`MAX_TC_PACKET`] bytes, as the callers check); and its length.
+fn fop_data(flags: SeqFlags, segment: &[u8]) -> ([u8; FOP_DATA], usize) {
+    let mut data = [0u8; FOP_DATA];
+    data[0] = match flags {
+        SeqFlags::Continuing => 0,
+        SeqFlags::First => 1,
+        SeqFlags::Last => 2,
+        SeqFlags::Unsegmented => 3,
+    };
+    let n = segment.len().min(MAX_TC_PACKET);
+    data[1..=n].copy_from_slice(&segment[..n]);
+    (data, n + 1)
+}
+
 /// Why the ground's end refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GroundRadioError {
@@ -150,17 +165,24 @@ impl GroundRadio {
         Ok(())
     }
 
+    /// Queue one packet of at most [`MAX_TC_PACKET`] bytes for the expedited service: one
+    /// type-BD frame, sent once (COP-1 does not retransmit it; FARM-1 accepts it whatever its
+    /// V(R), SDLS still authenticates it and checks its sequence number). For packets whose own
+    /// protocol repairs losses, as CFDP class 2 does: they are then not held to FOP-1's window
+    /// of [`FOP_WINDOW`] frames per round trip. [`FopReject::OutNotReady`] while the previous
+    /// one waits for [`GroundRadio::next_cltu`].
+    pub fn submit_expedited(&mut self, packet: &[u8]) -> Result<(), GroundRadioError> {
+        if packet.is_empty() || packet.len() > MAX_TC_PACKET {
+            return Err(FopReject::Length(packet.len()).into());
+        }
+        let (data, n) = fop_data(SeqFlags::Unsegmented, packet);
+        Ok(self.fop.transfer_bd(&data[..n])?)
+    }
+
     /// Hands FOP-1 one frame's data: the sequence flags, then the segment.
     fn transfer(&mut self, flags: SeqFlags, segment: &[u8]) -> Result<(), FopReject> {
-        let mut data = [0u8; FOP_DATA];
-        data[0] = match flags {
-            SeqFlags::Continuing => 0,
-            SeqFlags::First => 1,
-            SeqFlags::Last => 2,
-            SeqFlags::Unsegmented => 3,
-        };
-        data[1..=segment.len()].copy_from_slice(segment);
-        self.fop.transfer_ad(&data[..=segment.len()])
+        let (data, n) = fop_data(flags, segment);
+        self.fop.transfer_ad(&data[..n])
     }
 
     /// The next segment of the long packet under way to FOP-1, if its wait queue is free; the

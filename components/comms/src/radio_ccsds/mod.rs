@@ -26,8 +26,11 @@
 //! burst that caused no telemetry still gets one idle frame, so the ground's FOP-1 sees the
 //! CLCW at once.
 //!
-//! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the
-//! per-association choice of suite (one suite for the link, from the caller), the set-ARSN
+//! Each association's suite (AES-256-GCM or HMAC-SHA-256) is its own, from the provisioning
+//! file ([`crate::sdls::provision`]); so TM frames under two associations of different suites
+//! carry data fields of different lengths (the frame length is fixed).
+//!
+//! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the set-ARSN
 //! resynchronisation over frames, the recovery-only mode over frames (TC frames are refused
 //! and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
 //!
@@ -76,8 +79,6 @@ pub struct CcsdsConfig {
     pub tc_vcid: u8,
     /// Virtual channel of the telemetry (3 bits).
     pub tm_vcid: u8,
-    /// SDLS suite of every association on this link.
-    pub suite: Suite,
     /// TM frame length in bytes (fixed on a physical channel).
     pub tm_frame_len: usize,
 }
@@ -98,7 +99,6 @@ impl CcsdsConfig {
         FrameChannel {
             scid: self.scid,
             vcid: self.tc_vcid,
-            suite: self.suite,
         }
     }
 
@@ -107,9 +107,16 @@ impl CcsdsConfig {
         FrameChannel {
             scid: self.scid,
             vcid: self.tm_vcid,
-            suite: self.suite,
         }
     }
+}
+
+/// The TM data field a frame of `framer` holds under an association of `suite` (the frame's
+/// data less the security header and trailer).
+pub fn tm_field_len(framer: &TmFramer, suite: Suite) -> Option<usize> {
+    framer
+        .data_len()
+        .checked_sub(spacelink::sdls::overhead(suite))
 }
 
 /// Why the link is not usable with a configuration.
@@ -200,9 +207,9 @@ impl CcsdsRadio {
             return Err(bad);
         }
         let framer = TmFramer::new(cfg.tm_layout()).map_err(|_| bad)?;
-        let field = framer
-            .data_len()
-            .checked_sub(spacelink::sdls::overhead(cfg.suite))
+        // Sized for the larger overhead (GCM); a frame under another suite resizes the field
+        // before its packets are laid in ([`tm_field_len`]).
+        let field = tm_field_len(&framer, Suite::Aes256Gcm)
             .filter(|n| *n > spacelink::packets::PACKET_HEADER_LEN)
             .ok_or(bad)?;
         let packer = Packer::new(field).map_err(|_| bad)?;

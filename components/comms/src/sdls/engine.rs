@@ -44,7 +44,7 @@ use super::key_state::KeyState;
 use super::mac::{self, Direction, Key, MAC_LEN, MacKeyError};
 use super::otar::{Kek, OtarError};
 use super::permissions::Permissions;
-use super::provision::{MAX_ASSOCIATIONS, Provisioning};
+use super::provision::{MAX_ASSOCIATIONS, Provisioning, Suite};
 use super::sealed::MAX_FILE_LEN;
 use super::state::{self, KeySaveError, LoadError, Loaded, MAX_STATE_LEN, SaState, StatePersist};
 use super::window::{ReplayWindow, SeqVerdict};
@@ -289,6 +289,11 @@ pub struct SaStatus {
     pub key_state: KeyState,
     /// Unsolicited telemetry goes out under this association.
     pub telemetry: bool,
+    /// SDLS suite of its frames on the CCSDS radio (from the provisioning).
+    pub suite: Suite,
+    /// The master key's key id (from the provisioning or the OTAR that installed it; 0 for
+    /// none).
+    pub key_id: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +303,8 @@ struct Association {
     telemetry: bool,
     master: Key,
     key_state: KeyState,
+    suite: Suite,
+    key_id: u16,
     window: u16,
     epoch: u32,
     up: Key,
@@ -330,6 +337,8 @@ impl Association {
             permissions: self.permissions,
             key_state: self.key_state,
             telemetry: self.telemetry,
+            suite: self.suite,
+            key_id: self.key_id,
         }
     }
 }
@@ -502,6 +511,8 @@ impl SecurityEngine {
                 telemetry: p.telemetry,
                 master: p.master.clone(),
                 key_state: p.state,
+                suite: p.suite,
+                key_id: p.key_id,
                 window: p.window,
                 epoch: st.epoch,
                 up,

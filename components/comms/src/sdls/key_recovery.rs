@@ -96,6 +96,8 @@ pub fn recovery_file(key: &[u8; KEY_LEN], out: &mut [u8]) -> Result<usize, Provi
         telemetry: true,
         master: Key::from_bytes(*key),
         state: KeyState::Active,
+        suite: super::provision::Suite::Aes256Gcm,
+        key_id: 0,
     };
     Provisioning::encode(core::slice::from_ref(&sa), out)
 }
@@ -188,6 +190,8 @@ mod tests {
             telemetry: true,
             master: Key::from_bytes([9; 32]),
             state: KeyState::Active,
+            suite: crate::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         };
         let mut out = [0u8; MAX_RECOVERED_FILE];
         let n = Provisioning::encode(&[sa], &mut out).unwrap();

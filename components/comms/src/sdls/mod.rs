@@ -15,8 +15,11 @@
 //! | [`permissions`] | what each association may command |
 //! | [`sim_default`] | the sim board's public default provisioning (never for flight) |
 //!
-//! Avoids: encrypting traffic (authentication-only service; the only ciphers are the seal of
-//! the keys at rest and OTAR's key wrap), heap, and any answer to a refused unit
+//! Units are authenticated only; on the CCSDS radio each association's frames are secured by
+//! `spacelink` under the association's own suite from the provisioning (AES-256-GCM, which
+//! encrypts, or HMAC-SHA-256), with keys and windows this module lends (`engine::frames`).
+//!
+//! Avoids: heap, and any answer to a refused unit
 //! (the node's one exception, an authenticated unit refused for its sequence number, is
 //! [`crate::node`]'s rate-limited event 0x0007).
 
@@ -40,6 +43,6 @@ pub use key_state::KeyState;
 pub use mac::{Direction, Key};
 pub use otar::{Kek, OtarError, OtarKey};
 pub use permissions::Permissions;
-pub use provision::{ProvisionError, ProvisionedSa, Provisioning};
+pub use provision::{ProvisionError, ProvisionedSa, Provisioning, Suite};
 pub use state::{FlashPersist, KeySaveError, LoadError, Loaded, SaState, StatePersist};
 pub use window::{ReplayWindow, SeqVerdict};

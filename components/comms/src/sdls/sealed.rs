@@ -49,7 +49,7 @@ pub const TAG: [u8; 4] = *b"LKEY";
 const HEADER_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// Largest provisioning file.
-pub const MAX_FILE_LEN: usize = Provisioning::encoded_len(MAX_ASSOCIATIONS);
+pub const MAX_FILE_LEN: usize = Provisioning::encoded_len_kek(MAX_ASSOCIATIONS);
 /// Largest sealed record.
 pub const MAX_SEALED_LEN: usize = HEADER_LEN + MAX_FILE_LEN + TAG_LEN;
 

@@ -66,6 +66,8 @@ fn associations() -> [ProvisionedSa; 2] {
             telemetry: true,
             master: sim_master_key(SIM_OPS_SPI),
             state: KeyState::Active,
+            suite: super::provision::Suite::Aes256Gcm,
+            key_id: 0,
         },
         ProvisionedSa {
             spi: SIM_MONITOR_SPI,
@@ -74,6 +76,8 @@ fn associations() -> [ProvisionedSa; 2] {
             telemetry: false,
             master: sim_master_key(SIM_MONITOR_SPI),
             state: KeyState::Active,
+            suite: super::provision::Suite::Aes256Gcm,
+            key_id: 0,
         },
     ]
 }

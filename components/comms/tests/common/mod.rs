@@ -19,6 +19,8 @@ pub fn provisioning() -> Provisioning {
             telemetry: true,
             master: Key::from_bytes([0x11; 32]),
             state: comms::sdls::KeyState::Active,
+            suite: comms::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         },
         ProvisionedSa {
             spi: PING_ONLY,
@@ -27,6 +29,8 @@ pub fn provisioning() -> Provisioning {
             telemetry: false,
             master: Key::from_bytes([0x22; 32]),
             state: comms::sdls::KeyState::Active,
+            suite: comms::sdls::Suite::Aes256Gcm,
+            key_id: 0,
         },
     ];
     let mut buf = [0u8; 128];

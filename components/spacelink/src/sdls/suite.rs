@@ -34,11 +34,25 @@ pub enum Suite {
     HmacSha256,
 }
 
+impl core::fmt::Display for Suite {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The MAC did not verify: wrong key, damaged or forged frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unauthentic;
 
 impl Suite {
+    /// The suite's name as 355.0 and NIST write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Suite::Aes256Gcm => "AES-256-GCM",
+            Suite::HmacSha256 => "HMAC-SHA-256",
+        }
+    }
+
     /// Encrypts `data` in place (GCM) or leaves it (HMAC) and returns the MAC over `aad` and
     /// `data`.
     pub(crate) fn seal(

@@ -2,7 +2,9 @@
 //! `spacelink` a security association built from this engine's own state for one frame at a
 //! time, and takes back what the frame did to that state.
 //!
-//! The keys are the association's session keys (the same ones the unit format uses, one per
+//! The suite is the association's own ([`super::super::provision`]: each association's
+//! suite is in the provisioning file, AES-256-GCM for files of version 1 and 2). The keys are
+//! the association's session keys (the same ones the unit format uses, one per
 //! direction, [`super::mac::derive_session_key`]); the receive window is this engine's window
 //! (floor and width), and an accepted frame's sequence number goes through the same
 //! [`SecurityEngine::accept_seq`] as a unit's ARSN: window check, reservation on flash first,
@@ -26,15 +28,14 @@ use super::super::state::StatePersist;
 use super::super::window::SeqVerdict;
 use super::{Floor, ProtectError, Role, SecurityEngine, UplinkReject};
 
-/// The global virtual channel and suite a lent association is for.
+/// The global virtual channel a lent association is for (its suite is the association's
+/// own, from the provisioning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameChannel {
     /// Spacecraft id (10 bits).
     pub scid: u16,
     /// Virtual channel id.
     pub vcid: u8,
-    /// Cryptographic suite.
-    pub suite: Suite,
 }
 
 /// Direction of a lent association, from this engine's point of view.
@@ -58,7 +59,7 @@ impl SecurityEngine {
         };
         let lent = SecurityAssociation::new(SaConfig {
             spi,
-            suite: ch.suite,
+            suite: sa.suite,
             key: *key.as_bytes(),
             scid: ch.scid,
             vcid: ch.vcid,
@@ -126,6 +127,11 @@ impl SecurityEngine {
         };
         self.count(r.as_ref().err());
         r
+    }
+
+    /// The SDLS suite of association `spi`'s frames, `None` for an SPI with no association.
+    pub fn frame_suite(&self, spi: u16) -> Option<Suite> {
+        self.find(spi).map(|sa| sa.suite)
     }
 
     /// A frame `spacelink` refused: counted under the same counters as a refused unit.

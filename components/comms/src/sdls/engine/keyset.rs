@@ -11,7 +11,7 @@ use super::super::key_state::KeyState;
 use super::super::mac::{self, Key};
 use super::super::otar::{self, Kek, OtarError};
 use super::super::permissions::Permissions;
-use super::super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning};
+use super::super::provision::{MAX_ASSOCIATIONS, ProvisionedSa, Provisioning, Suite};
 use super::super::sealed::MAX_FILE_LEN;
 use super::super::state::StatePersist;
 use super::{Association, ManageError, RestoreError, SaState, SecurityEngine, derive_pair};
@@ -52,6 +52,8 @@ impl SecurityEngine {
             telemetry: false,
             master: Key::from_bytes([0; mac::KEY_LEN]),
             state: KeyState::Active,
+            suite: Suite::Aes256Gcm,
+            key_id: 0,
         });
         let mut n = 0;
         for (slot, a) in list.iter_mut().zip(self.sas.iter().flatten()) {
@@ -117,6 +119,8 @@ impl SecurityEngine {
                 a.master.clone()
             },
             state: if a.spi == spi { wanted } else { a.key_state },
+            suite: a.suite,
+            key_id: a.key_id,
         })?;
         for a in self.sas.iter_mut().flatten() {
             if a.spi == spi {
@@ -160,6 +164,21 @@ impl SecurityEngine {
             if sa.key_state == KeyState::Active {
                 return Err(ManageError::KeyActive(k.spi));
             }
+            // Key ids stay unique (provision.rs): a KID another association's key keeps is
+            // not new, whatever the KEK's last KID says.
+            let kept = |a: &&Association| a.spi != k.spi && keys.keys().all(|n| n.spi != a.spi);
+            if self
+                .sas
+                .iter()
+                .flatten()
+                .filter(kept)
+                .any(|a| a.key_id == k.kid)
+            {
+                return Err(ManageError::Otar(OtarError::KidNotNew {
+                    kid: k.kid,
+                    last: self.kek.as_ref().map_or(0, |k| k.last_kid),
+                }));
+            }
             let (up, down) = derive_pair(&k.key, k.spi, sa.epoch).map_err(|_| ManageError::Mac)?;
             *out = Some((k.spi, k.kid));
             *d = Some((k.spi, up, down));
@@ -181,6 +200,8 @@ impl SecurityEngine {
             } else {
                 a.key_state
             },
+            suite: a.suite,
+            key_id: new_key(a.spi).map_or(a.key_id, |k| k.kid),
         })?;
         for (spi, up, down) in derived.into_iter().flatten() {
             if let (Some(k), Some(a)) = (
@@ -188,6 +209,7 @@ impl SecurityEngine {
                 self.sas.iter_mut().flatten().find(|a| a.spi == spi),
             ) {
                 a.master = k.key.clone();
+                a.key_id = k.kid;
                 a.key_state = KeyState::PreActive;
                 a.up = up;
                 a.down = down;
