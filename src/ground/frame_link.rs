@@ -6,7 +6,10 @@
 //!
 //! FOP-1's timer runs on the wall clock: with nothing heard for [`T1`] while frames are
 //! outstanding, it expires and FOP-1 retransmits (up to its transmission limit, then an
-//! alert, which [`FrameLink::alert`] reports).
+//! alert, which [`FrameLink::alert`] reports). The next packet offered after an alert starts
+//! the AD service again (Set V(R) to V(S): [`GroundRadio::restart`]), so one lost contact or
+//! a node reboot (its FARM-1 starts again at 0) does not end a long session such as an
+//! upgrade; what FOP-1 dropped with the alert is the caller's to send again.
 //!
 //! Avoids: blocking without a deadline; sending a frame whose sequence number was not saved.
 
@@ -29,6 +32,8 @@ pub struct FrameLink {
     pending: VecDeque<Packet>,
     /// When the timer was last (re)armed.
     armed: Option<(u32, Instant)>,
+    /// The last alert FOP-1 raised, kept after the service was started again.
+    last_alert: Option<Alert>,
 }
 
 impl FrameLink {
@@ -38,12 +43,20 @@ impl FrameLink {
             radio: GroundRadio::new(cfg, spi)?,
             pending: VecDeque::new(),
             armed: None,
+            last_alert: None,
         })
     }
 
-    /// FOP-1's alert, if it gave up (transmission limit, or a CLCW it cannot follow).
+    /// FOP-1's last alert, if it ever gave up (transmission limit, or a CLCW it cannot
+    /// follow), even if the service was started again since.
     pub fn alert(&self) -> Option<Alert> {
-        self.radio.fop().alert()
+        self.radio.fop().alert().or(self.last_alert)
+    }
+
+    /// Whether FOP-1 still holds telecommand data it has to get acknowledged
+    /// ([`GroundRadio::busy`]).
+    pub fn busy(&self) -> bool {
+        self.radio.busy()
     }
 
     /// TM frames the ground's SDLS refused.
@@ -81,6 +94,10 @@ impl FrameLink {
         deadline: Instant,
     ) -> Result<bool, String> {
         loop {
+            if let Some(a) = self.radio.fop().alert() {
+                self.last_alert = Some(a);
+                self.radio.restart().map_err(|e| e.to_string())?;
+            }
             match self.radio.submit(packet) {
                 Ok(()) => {
                     self.flush(wire, ground, save)?;
@@ -88,9 +105,6 @@ impl FrameLink {
                 }
                 Err(GroundRadioError::Fop(FopReject::NotRunning | FopReject::WaitQueueFull)) => {}
                 Err(e) => return Err(e.to_string()),
-            }
-            if self.alert().is_some() {
-                return Ok(false);
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return Ok(false);

@@ -632,8 +632,35 @@ impl Session {
         Err(last.unwrap_or(SessionError::NoReport("set-ARSN completion (1,7)")))
     }
 
-    /// Send one space packet that is not a PUS telecommand (a CFDP PDU) under the session's
-    /// association, its ARSN saved first as for commands.
+    /// Send one telecommand without waiting for its reports (the windowed upgrade uplink:
+    /// the node's status says what arrived), through the same send path as any packet
+    /// ([`Session::send_packet`]): one unit, or handed to FOP-1 on the CCSDS radio. Returns
+    /// its request ID.
+    pub fn send_telecommand(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app_data: &[u8],
+    ) -> Result<RequestId, SessionError> {
+        let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, request) = self
+            .ground
+            .telecommand(service, subservice, 0, app_data, &mut packet)
+            .map_err(SessionError::Build)?;
+        self.send_packet(packet.get(..n).unwrap_or(&[]))?;
+        Ok(request)
+    }
+
+    /// Whether the link still holds telecommands it will deliver or retransmit itself: on the
+    /// CCSDS radio, frames FOP-1 has not had acknowledged by the node's CLCW (a caller with
+    /// its own retransmission, the windowed uplink, leaves those to FOP-1). Units are fire
+    /// and forget: never.
+    pub fn uplink_busy(&self) -> bool {
+        self.frames.as_ref().is_some_and(FrameLink::busy)
+    }
+
+    /// Send one space packet under the session's association, its ARSN saved first as for
+    /// commands: a CFDP PDU, or a telecommand ([`Session::send_telecommand`]).
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
         if self.frames.is_some() {
             // FOP-1 retransmits a lost frame itself; a packet it cannot take in time is lost
@@ -700,8 +727,8 @@ impl Session {
     /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
     /// genuine unit (a replay) and with a damaged one (a forgery).
     /// Units are what the standby line and the units radio carry: on the CCSDS radio this is
-    /// refused (the windowed upgrade uplink and the demo's forgeries are not moved onto frames
-    /// yet), rather than sending units the node would never read.
+    /// refused (the demo's forgeries are not moved onto frames), rather than sending units the
+    /// node would never read.
     pub fn build_unit(
         &mut self,
         service: u8,
@@ -710,7 +737,7 @@ impl Session {
     ) -> Result<(Vec<u8>, RequestId), SessionError> {
         if self.frames.is_some() {
             return Err(SessionError::NotOnThisLink(
-                "this command sends raw units (the windowed upgrade uplink), which the CCSDS radio does not carry yet: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
+                "this command sends raw units, which the CCSDS radio does not carry: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
             ));
         }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
