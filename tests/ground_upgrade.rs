@@ -80,7 +80,8 @@ fn upgrade_to_v2(board: &mut Board, dir: &Path, link: &[&str], loss: &str) -> Ve
     );
     let v2_path = dir.join("v2.bundle");
     std::fs::write(&v2_path, &v2).unwrap();
-    let mut args = vec!["ground", "upgrade"];
+    // A bounded deadline, so a sender that stalls fails here rather than after 10 minutes.
+    let mut args = vec!["ground", "upgrade", "--deadline-s", "180"];
     args.extend(link);
     let p = v2_path.to_str().unwrap();
     args.push(p);

@@ -120,15 +120,6 @@ impl<P: StatePersist> Node<P> {
         let Some(cfg) = self.ccsds.as_ref().map(|r| r.cfg) else {
             return false;
         };
-        if self.recovery.is_some() {
-            // The floors are lost: a frame cannot be judged against a window (and the lent
-            // association would refuse every real sequence number). Units on the standby link
-            // carry the recovery.
-            if let Some(radio) = self.ccsds.as_mut() {
-                radio.stats.recovery_refused = radio.stats.recovery_refused.wrapping_add(1);
-            }
-            return false;
-        }
         // The SPI follows the primary header and, except in a type-BC frame, the segment
         // header; the frame parsed, so these bytes exist.
         let bc = frame.first().is_some_and(|b| b & 0x10 != 0);
@@ -161,17 +152,23 @@ impl<P: StatePersist> Node<P> {
                 return false;
             }
         };
-        let (verdict, permissions) =
-            match self
-                .engine
+        // In recovery-only mode the floors are lost: the frame is authenticated (its MAC, and
+        // spacelink's check against the engine's window as it stands, from 0: the ground's
+        // recovery end counts from 1) but judged against no floor, and nothing moves, as a
+        // unit's `authenticate_only`; only what is harmless when replayed is then taken.
+        let judged = if self.recovery.is_some() {
+            self.engine.authenticate_frame(spi)
+        } else {
+            self.engine
                 .accept_frame(spi, secured.seq, &mut self.persist)
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    self.frame_refused_counted(e, now, down);
-                    return false;
-                }
-            };
+        };
+        let (verdict, permissions) = match judged {
+            Ok(v) => v,
+            Err(e) => {
+                self.frame_refused_counted(e, now, down);
+                return false;
+            }
+        };
         let seq = secured.seq;
         let Some(radio) = self.ccsds.as_mut() else {
             return true;

@@ -114,7 +114,31 @@ impl SecurityEngine {
         seq: u64,
         persist: &mut P,
     ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
-        let r = match self.find(spi) {
+        let r = self
+            .frame_key(spi)
+            .and_then(|_| self.accept_seq(spi, seq, persist, Floor::Checked));
+        self.count(r.as_ref().err());
+        r
+    }
+
+    /// A frame `spacelink` authenticated under `spi` while the node's floors are lost (comms'
+    /// recovery-only mode), as [`SecurityEngine::authenticate_only`] for a unit: the key must
+    /// be active, but there is no window check, the window does not move and nothing is
+    /// persisted. The caller takes only what is harmless when replayed. Counted as a unit
+    /// would be.
+    pub fn authenticate_frame(
+        &mut self,
+        spi: u16,
+    ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
+        let r = self.frame_key(spi).map(|p| (SeqVerdict::Next, p));
+        self.count(r.as_ref().err());
+        r
+    }
+
+    /// The permissions of `spi`, if it has an association whose key may be used (active, on
+    /// the node).
+    fn frame_key(&self, spi: u16) -> Result<Permissions, UplinkReject> {
+        match self.find(spi) {
             None => Err(UplinkReject::UnknownSpi(spi)),
             Some(sa) if self.role == Role::Node && sa.key_state != KeyState::Active => {
                 Err(UplinkReject::KeyNotActive {
@@ -122,10 +146,8 @@ impl SecurityEngine {
                     state: sa.key_state,
                 })
             }
-            Some(_) => self.accept_seq(spi, seq, persist, Floor::Checked),
-        };
-        self.count(r.as_ref().err());
-        r
+            Some(sa) => Ok(sa.permissions),
+        }
     }
 
     /// A frame `spacelink` refused: counted under the same counters as a refused unit.
