@@ -1,10 +1,11 @@
 //! The command-line spelling of what the sim radio speaks, shared by `spacenode run
-//! --radio-link` and `spacenode ground --link`: `units` (comms' units, the default) or
-//! `ccsds:SCID[,SUITE]` (the CCSDS space link, spacecraft id SCID, SUITE `aes-256-gcm`, the
-//! default, or `hmac-sha-256`).
+//! --radio-link` and `spacenode ground --link`: `description` (what the shipped description's
+//! `[link]` section says: the CCSDS space link, the default), `units` (comms' own secured
+//! units, one per datagram) or `ccsds:SCID[,SUITE]` (the CCSDS space link with spacecraft id
+//! SCID, SUITE `aes-256-gcm`, the default, or `hmac-sha-256`).
 //!
-//! The node gets it as the `[link]` section appended to the shipped description (which has
-//! none), so the description checker validates it and fills in the defaults (virtual
+//! The node gets it as the `[link]` section of the shipped description (replaced by the one
+//! given), so the description checker validates it and fills in the defaults (virtual
 //! channels, TM frame length); the ground derives its parameters the same way, so both ends
 //! hold the same managed parameters.
 //!
@@ -18,8 +19,8 @@ use runtime::RadioLink;
 pub struct RadioChoice {
     /// As given (passed on to the boot stage's images).
     spelling: String,
-    /// The `[link]` section to append to the description (empty for units).
-    section: String,
+    /// The `[link]` section that replaces the shipped description's (`None`: the shipped one).
+    section: Option<String>,
     /// The parameters the description checker made of it.
     pub link: RadioLink,
 }
@@ -28,16 +29,31 @@ impl std::str::FromStr for RadioChoice {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        if s == "units" {
-            return Ok(RadioChoice {
-                spelling: s.to_string(),
-                section: String::new(),
-                link: RadioLink::Units,
-            });
-        }
+        let section = match s {
+            DESCRIPTION => None,
+            "units" => Some("\n[link]\nradio = \"units\"\n".to_string()),
+            _ => Some(ccsds_section(s)?),
+        };
+        let board = shipped::board("sim").ok_or("the sim board is missing from this build")?;
+        let system = kernel_config::load(&description_with(section.as_deref()), &board)
+            .map_err(|d| format!("radio link {s:?}: {d}"))?;
+        Ok(RadioChoice {
+            spelling: s.to_string(),
+            section,
+            link: system.radio_link,
+        })
+    }
+}
+
+/// The spelling of "what the shipped description says" (the default).
+pub const DESCRIPTION: &str = "description";
+
+/// The `[link]` section of `ccsds:SCID[,SUITE]`.
+fn ccsds_section(s: &str) -> Result<String, String> {
+    {
         let Some(rest) = s.strip_prefix("ccsds:") else {
             return Err(format!(
-                "unknown radio link {s:?}: use `units` or `ccsds:SCID[,SUITE]` (e.g. ccsds:421 or ccsds:421,hmac-sha-256)"
+                "unknown radio link {s:?}: use `{DESCRIPTION}` (the shipped description's), `units` or `ccsds:SCID[,SUITE]` (e.g. ccsds:421 or ccsds:421,hmac-sha-256)"
             ));
         };
         let (scid, suite) = rest.split_once(',').unwrap_or((rest, "aes-256-gcm"));
@@ -51,16 +67,9 @@ impl std::str::FromStr for RadioChoice {
                 "SDLS suite {suite:?}: use `aes-256-gcm` or `hmac-sha-256`"
             ));
         }
-        let section =
-            format!("\n[link]\nradio = \"ccsds\"\nspacecraft-id = {scid}\nsuite = \"{suite}\"\n");
-        let board = shipped::board("sim").ok_or("the sim board is missing from this build")?;
-        let system = kernel_config::load(&description_with(&section), &board)
-            .map_err(|d| format!("radio link {s:?}: {d}"))?;
-        Ok(RadioChoice {
-            spelling: s.to_string(),
-            section,
-            link: system.radio_link,
-        })
+        Ok(format!(
+            "\n[link]\nradio = \"ccsds\"\nspacecraft-id = {scid}\nsuite = \"{suite}\"\n"
+        ))
     }
 }
 
@@ -73,7 +82,13 @@ impl std::fmt::Display for RadioChoice {
 impl RadioChoice {
     /// The shipped description with this choice's `[link]` section.
     pub fn description(&self) -> Source {
-        description_with(&self.section)
+        description_with(self.section.as_deref())
+    }
+
+    /// What the shipped description's `[link]` says (the default of `--radio-link` and of the
+    /// ground's `--link radio`).
+    pub fn shipped() -> Result<Self, String> {
+        DESCRIPTION.parse()
     }
 
     /// The link layers' parameters, `None` for units.
@@ -94,9 +109,35 @@ impl RadioChoice {
     }
 }
 
-fn description_with(section: &str) -> Source {
+/// The shipped description, its `[link]` section (and the comment right above it) replaced by
+/// `section` if one is given.
+fn description_with(section: Option<&str>) -> Source {
     let shipped = shipped::description();
-    Source::new(shipped.name, format!("{}{section}", shipped.text))
+    let Some(section) = section else {
+        return shipped;
+    };
+    let lines: Vec<&str> = shipped.text.lines().collect();
+    let mut keep = vec![true; lines.len()];
+    if let Some(at) = lines.iter().position(|l| l.trim() == "[link]") {
+        let end = lines[at + 1..]
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .map_or(lines.len(), |n| at + 1 + n);
+        let comments = lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .count();
+        keep[at - comments..end].fill(false);
+    }
+    let mut text: String = lines
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(l, _)| format!("{l}\n"))
+        .collect();
+    text.push_str(section);
+    Source::new(shipped.name, text)
 }
 
 #[cfg(test)]
@@ -107,7 +148,13 @@ mod tests {
     fn both_spellings_parse_and_wrong_ones_say_what_to_write() {
         let u: RadioChoice = "units".parse().unwrap();
         assert_eq!(u.link, RadioLink::Units);
-        assert_eq!(u.description().text, shipped::description().text);
+        assert!(!u.description().text.contains("radio = \"ccsds\""));
+        let d = RadioChoice::shipped().unwrap();
+        assert_eq!(d.description().text, shipped::description().text);
+        let RadioLink::Ccsds(l) = d.link else {
+            panic!("the shipped description's radio speaks the CCSDS link");
+        };
+        assert_eq!(l.spacecraft_id, 421);
         let c: RadioChoice = "ccsds:421,hmac-sha-256".parse().unwrap();
         let cfg = c.ccsds().unwrap();
         assert_eq!((cfg.scid, cfg.tm_frame_len), (421, 1115));

@@ -27,7 +27,7 @@ fn bad_link_values_are_refused_in_words() {
     for (link, says) in [
         (
             "tcp:1",
-            "use `radio`, `ccsds:SCID[,SUITE]` or `serial:PATH[,BAUD]`",
+            "use `radio` (as the shipped description has it), `ccsds:SCID[,SUITE]`, `units` or `serial:PATH[,BAUD]`",
         ),
         (
             "ccsds:4096",

@@ -34,6 +34,8 @@ pub struct FrameLink {
     armed: Option<(u32, Instant)>,
     /// The last alert FOP-1 raised, kept after the service was started again.
     last_alert: Option<Alert>,
+    /// The last CLTU sent (what an eavesdropper could record: the demo's attack step).
+    last_cltu: Vec<u8>,
 }
 
 impl FrameLink {
@@ -44,6 +46,7 @@ impl FrameLink {
             pending: VecDeque::new(),
             armed: None,
             last_alert: None,
+            last_cltu: Vec::new(),
         })
     }
 
@@ -51,6 +54,11 @@ impl FrameLink {
     /// follow), even if the service was started again since.
     pub fn alert(&self) -> Option<Alert> {
         self.radio.fop().alert().or(self.last_alert)
+    }
+
+    /// The last CLTU sent, and how many TC frames were sent in all (transmissions included).
+    pub fn last_sent(&self) -> (&[u8], u32) {
+        (&self.last_cltu, self.radio.stats().tc_frames)
     }
 
     /// Whether FOP-1 still holds telecommand data it has to get acknowledged
@@ -79,6 +87,8 @@ impl FrameLink {
         {
             save(ground)?;
             wire.send(&cltu[..n]).map_err(|e| e.to_string())?;
+            self.last_cltu.clear();
+            self.last_cltu.extend_from_slice(&cltu[..n]);
         }
         Ok(())
     }

@@ -97,9 +97,6 @@ pub enum SessionError {
     /// The provisioning is unusable.
     #[error("provisioning: {0}")]
     Provisioning(String),
-    /// The command is not available on the link chosen.
-    #[error("{0}")]
-    NotOnThisLink(&'static str),
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
@@ -268,7 +265,7 @@ impl Session {
             _ => None,
         };
         let wire = match &cfg.link {
-            LinkChoice::Radio | LinkChoice::Ccsds(_) => Wire::Radio {
+            LinkChoice::Units | LinkChoice::Ccsds(_) => Wire::Radio {
                 sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
                     addr: cfg.listen,
                     source,
@@ -581,7 +578,7 @@ impl Session {
     fn unreachable(&self, attempts: u32) -> SessionError {
         let alert = self.frames.as_ref().and_then(FrameLink::alert);
         let (via, hint) = match &self.cfg.link {
-            LinkChoice::Radio => (
+            LinkChoice::Units => (
                 format!("at {} (listening on {})", self.cfg.node, self.cfg.listen),
                 "is `spacenode run` up, and are --node/--listen its --radio-uplink/--ground?",
             ),
@@ -723,36 +720,63 @@ impl Session {
         }
     }
 
-    /// A command unit built exactly as [`Session::command`] builds its first attempt (its ARSN
-    /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
-    /// genuine unit (a replay) and with a damaged one (a forgery).
-    /// Units are what the standby line and the units radio carry: on the CCSDS radio this is
-    /// refused (the demo's forgeries are not moved onto frames), rather than sending units the
-    /// node would never read.
-    pub fn build_unit(
+    /// Sends one telecommand without waiting (as [`Session::send_telecommand`]) and returns a
+    /// copy of what went on the air for it, as an eavesdropper records it: its unit, or on the
+    /// CCSDS radio the CLTU FOP-1 sent it in. The demo shows what the node does with that copy
+    /// sent again (a replay) and with a damaged one ([`Session::forge`]).
+    pub fn send_recorded(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
-    ) -> Result<(Vec<u8>, RequestId), SessionError> {
-        if self.frames.is_some() {
-            return Err(SessionError::NotOnThisLink(
-                "this command sends raw units, which the CCSDS radio does not carry: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
-            ));
+    ) -> Result<Recorded, SessionError> {
+        if self.frames.is_none() {
+            let mut unit = vec![0u8; MAX_UNIT_LEN];
+            let (len, request) = self
+                .ground
+                .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
+                .map_err(SessionError::Build)?;
+            unit.truncate(len);
+            self.save()?;
+            self.wire.send(&unit)?;
+            return Ok(Recorded {
+                bytes: unit,
+                request,
+                sent: 0,
+            });
         }
-        let mut unit = vec![0u8; MAX_UNIT_LEN];
-        let (len, request) = self
-            .ground
-            .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
-            .map_err(SessionError::Build)?;
-        unit.truncate(len);
-        self.save()?;
-        Ok((unit, request))
+        let request = self.send_telecommand(service, subservice, app_data)?;
+        let (bytes, sent) = self
+            .frames
+            .as_ref()
+            .map_or((&[][..], 0), FrameLink::last_sent);
+        Ok(Recorded {
+            bytes: bytes.to_vec(),
+            request,
+            sent,
+        })
     }
 
-    /// Sends `unit` as it is.
-    pub fn send_unit(&mut self, unit: &[u8]) -> Result<(), SessionError> {
-        self.wire.send(unit)?;
+    /// Whether the link sent anything after `r` was recorded (FOP-1 retransmitted: the node
+    /// may have taken a later copy than the recorded one). Units: never.
+    pub fn sent_since(&self, r: &Recorded) -> bool {
+        self.frames
+            .as_ref()
+            .is_some_and(|f| f.last_sent().1 != r.sent)
+    }
+
+    /// A copy of `recorded` with one bit of its secured part changed and the checks anyone
+    /// can recompute mended ([`super::forge`]): only the MAC can tell.
+    pub fn forge(&self, recorded: &[u8]) -> Vec<u8> {
+        match self.frames {
+            Some(_) => super::forge::cltu(recorded).unwrap_or_else(|| recorded.to_vec()),
+            None => super::forge::unit(recorded),
+        }
+    }
+
+    /// Sends `bytes` as they are (a recorded or forged unit or CLTU).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        self.wire.send(bytes)?;
         Ok(())
     }
 
@@ -811,6 +835,17 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// What went on the air for one telecommand ([`Session::send_recorded`]).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The unit, or the CLTU.
+    pub bytes: Vec<u8>,
+    /// The telecommand's request ID.
+    pub request: RequestId,
+    /// TC frames the ground had sent when it was recorded (0 for units).
+    sent: u32,
 }
 
 /// What a TM did to a command's wait.

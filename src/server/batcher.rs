@@ -131,7 +131,7 @@ impl Uplinker {
             spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
             timeout: Duration::from_millis(500),
             attempts: 8,
-            link: crate::ground::serial_link::LinkChoice::Radio,
+            link: crate::ground::serial_link::LinkChoice::radio().map_err(PassError::Link)?,
         };
         let session = Session::open(cfg).map_err(|e| PassError::Link(e.to_string()))?;
         Ok(Some(Link {
