@@ -1,7 +1,8 @@
 //! Whole-system test of an on-orbit upgrade, with real processes: a fresh node under
 //! `spacenode run` is factory-provisioned with this very executable in slot A (version 0.1.0,
 //! the sim board's public factory keys), and `spacenode ground upgrade` talks to it over the sim
-//! radio:
+//! radio (the shipped description's CCSDS space link: the messages go through FOP-1; the same
+//! upgrade runs on the CCSDS link with the HMAC suite and on units too):
 //!
 //! 1. the same executable with 256 KiB appended, stamped version 2.0.0 (security counter 1):
 //!    the agent copies every chunk it already has on board, and only the header and the changed
@@ -54,6 +55,21 @@ fn number_before(text: &str, what: &str) -> u64 {
         .filter(char::is_ascii_digit)
         .collect();
     digits.chars().rev().collect::<String>().parse().unwrap()
+}
+
+/// `ground status` over `link`: on the 10 % loss radio a report can be lost; the tool then
+/// says "run status again", as an operator would.
+fn status(link: &[&str]) -> String {
+    let mut args = vec!["ground", "status"];
+    args.extend(link);
+    let mut st = String::new();
+    for _ in 0..5 {
+        st = text(&spacenode(&args));
+        if !st.contains("report lost on the downlink") {
+            break;
+        }
+    }
+    st
 }
 
 fn link_args<'a>(uplink: &'a str, ground: &'a str, gstate: &'a str) -> Vec<&'a str> {
@@ -148,17 +164,7 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
         text(&o)
     );
 
-    let mut args = vec!["ground", "status"];
-    args.extend(link_args(&u, &g, &gs));
-    // On the 10 % loss radio a report can be lost; the tool then says "run status again", as
-    // an operator would.
-    let mut st = String::new();
-    for _ in 0..5 {
-        st = text(&spacenode(&args));
-        if !st.contains("report lost on the downlink") {
-            break;
-        }
-    }
+    let st = status(&link_args(&u, &g, &gs));
     assert!(st.contains("upgrade: running slot B (confirmed B)"), "{st}");
     assert!(st.contains("slot A 0.1.0"), "{st}");
     assert!(st.contains("slot B 2.0.0 (security counter 1)"), "{st}");
@@ -169,17 +175,16 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     board.stop();
 }
 
-/// The same upgrade over the radio as a CCSDS space link (TC frames in CLTUs under FOP-1, TM
-/// frames behind the ASM), without loss and at 10 % loss each way: the windowed uplink's
-/// messages go through FOP-1, which retransmits lost frames, across the node's reboot into
-/// the trial (its FARM-1 starts again at 0); then `ground status` over the same link shows
-/// the new version.
-fn an_upgrade_over_the_ccsds_link(loss: &str) {
+/// The same upgrade with the radio's link named on both ends (`--radio-link` and `--link`),
+/// without the downgrade: the messages go through FOP-1 on the CCSDS link (which retransmits
+/// lost frames, across the node's reboot into the trial: its FARM-1 starts again at 0), or as
+/// units; then `ground status` over the same link shows the new version.
+fn an_upgrade_over(radio_link: &str, loss: &str) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("node");
     let gstate = dir.path().join("ground");
     let (uplink, ground) = (free_addr(), free_addr());
-    let radio = ["--radio-link", CCSDS, "--radio-loss", loss];
+    let radio = ["--radio-link", radio_link, "--radio-loss", loss];
     let mut board = Board::boot(&state, uplink, ground, &radio);
     board.wait_for("[upgrade] INFO  slot A running");
     let (u, g, gs) = (
@@ -188,33 +193,25 @@ fn an_upgrade_over_the_ccsds_link(loss: &str) {
         gstate.display().to_string(),
     );
     let mut link = link_args(&u, &g, &gs);
-    link.extend(["--link", CCSDS]);
+    link.extend(["--link", radio_link]);
     upgrade_to_v2(&mut board, dir.path(), &link, loss);
-    let mut args = vec!["ground", "status"];
-    args.extend(&link);
-    let mut st = String::new();
-    for _ in 0..5 {
-        st = text(&spacenode(&args));
-        if !st.contains("report lost on the downlink") {
-            break;
-        }
-    }
+    let st = status(&link);
     assert!(st.contains("upgrade: running slot B (confirmed B)"), "{st}");
     assert!(st.contains("slot B 2.0.0 (security counter 1)"), "{st}");
     board.stop();
 }
 
-/// The CCSDS link's spelling on both ends.
-const CCSDS: &str = "ccsds:421";
-
+/// The CCSDS link with the other SDLS suite (HMAC-SHA-256 authentication only), no loss (the
+/// test above runs the default link, AES-256-GCM, at 10 % loss).
 #[test]
-fn an_upgrade_over_the_ccsds_link_is_confirmed() {
-    an_upgrade_over_the_ccsds_link("0");
+fn an_upgrade_over_the_ccsds_link_with_hmac_and_no_loss_is_confirmed() {
+    an_upgrade_over("ccsds:421,hmac-sha-256", "0");
 }
 
+/// Comms' own units, still the standby line's format and an explicit choice for the radio.
 #[test]
-fn an_upgrade_over_the_ccsds_link_at_10_percent_loss_is_confirmed() {
-    an_upgrade_over_the_ccsds_link("0.1");
+fn an_upgrade_over_units_at_10_percent_loss_is_confirmed() {
+    an_upgrade_over("units", "0.1");
 }
 
 /// The agent's error paths in its real partition: a progress record damaged in both copies and

@@ -56,6 +56,11 @@ impl FrameLink {
         self.radio.fop().alert().or(self.last_alert)
     }
 
+    /// The downlink packets received and not yet taken by [`FrameLink::recv`].
+    pub fn pending(&self) -> impl Iterator<Item = &Packet> {
+        self.pending.iter()
+    }
+
     /// The last CLTU sent, and how many TC frames were sent in all (transmissions included).
     pub fn last_sent(&self) -> (&[u8], u32) {
         (&self.last_cltu, self.radio.stats().tc_frames)

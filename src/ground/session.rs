@@ -40,8 +40,6 @@ use comms::pus::hk::{SID_SECURITY, decode_security};
 use comms::pus::tc::RequestId;
 use comms::pus::verification::Report;
 use comms::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY};
-use comms::sdls::engine::HEADER_LEN;
-use comms::sdls::mac::MAC_LEN;
 use comms::sdls::state::{self, MAX_STATE_LEN, SaState};
 use comms::sdls::{MAX_UNIT_LEN, Provisioning};
 use std::net::{SocketAddr, UdpSocket};
@@ -49,6 +47,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod frames;
+mod recorded;
+
+pub use recorded::Recorded;
 
 /// Time allowed for PPP to come up on the standby line (LCP and IPCP: a few round trips, plus
 /// the node's 3 s Restart timer once if a frame is lost).
@@ -139,6 +140,17 @@ pub struct Tm {
     pub source: Vec<u8>,
     /// The verification report, if it is one.
     pub verification: Option<(RequestId, Report)>,
+}
+
+impl From<comms::ground::Downlinked<'_>> for Tm {
+    fn from(d: comms::ground::Downlinked<'_>) -> Tm {
+        Tm {
+            service: d.tm.service,
+            subservice: d.tm.subservice,
+            source: d.tm.source.to_vec(),
+            verification: d.verification,
+        }
+    }
 }
 
 /// What one command got back.
@@ -382,27 +394,30 @@ impl Session {
 
     /// Own one authenticated TM; note floors it reports.
     fn open_tm(&mut self, d: comms::ground::Downlinked<'_>) -> Option<Tm> {
-        let tm = Tm {
-            service: d.tm.service,
-            subservice: d.tm.subservice,
-            source: d.tm.source.to_vec(),
-            verification: d.verification,
-        };
+        let tm = Tm::from(d);
         self.note_floors(&tm);
         Some(tm)
     }
 
     /// Waits up to `wait` for one authenticated TM from whichever link the session speaks.
+    /// Refused downlink (counted) and, on the CCSDS radio, packets that are not PUS telemetry
+    /// (CFDP) are passed over; `None` when nothing else came within `wait`.
     fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        if self.frames.is_none() {
-            let mut buf = vec![0u8; 65_536];
-            return Ok(match self.wire.recv(&mut buf, wait)? {
-                Some(k) => self.open_unit(buf.get(..k).unwrap_or(&[])),
-                None => None,
-            });
-        }
         let deadline = Instant::now() + wait;
+        let mut buf = vec![0u8; 65_536];
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            if self.frames.is_none() {
+                let Some(k) = self.wire.recv(&mut buf, left)? else {
+                    return Ok(None);
+                };
+                if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
+                    return Ok(Some(tm));
+                }
+                continue;
+            }
             let Some((spi, seq, packet)) = self.frame_packet(left)? else {
                 return Ok(None);
             };
@@ -415,6 +430,14 @@ impl Session {
     }
 
     fn note_floors(&mut self, tm: &Tm) {
+        if let Some(r) = self.floors_of(tm) {
+            self.refusal = Some(r);
+        }
+    }
+
+    /// Moves the ground above the floors `tm` reports; a refusal of one of our own sequence
+    /// numbers under the session's association is returned.
+    fn floors_of(&mut self, tm: &Tm) -> Option<Refusal> {
         if tm.service == ST_HOUSEKEEPING && tm.source.first() == Some(&SID_SECURITY) {
             // Above the last ARSN the node accepted, not above its persisted reservation: a
             // running node accepts anything above the former, and after a reboot its window
@@ -446,9 +469,10 @@ impl Session {
             // operator's resynchronisation helps.
             self.ground.resume_above(spi, r.node_last);
             if spi == self.cfg.spi && r.arsn <= self.last_sent() {
-                self.refusal = Some(r);
+                return Some(r);
             }
         }
+        None
     }
 
     /// The node refused a unit of ours beyond its window: the error that says so.
@@ -484,20 +508,12 @@ impl Session {
         app_data: &[u8],
         attempts: u32,
     ) -> Result<Answer, SessionError> {
-        if self.frames.is_some() {
-            return self.run_frames(service, subservice, app_data, attempts);
-        }
-        let mut unit = vec![0u8; MAX_UNIT_LEN];
-        let (len, request) = self
+        let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, request) = self
             .ground
-            .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
+            .telecommand(service, subservice, 0, app_data, &mut packet)
             .map_err(SessionError::Build)?;
-        // The TC itself, to re-wrap for retries: the unit is header ‖ packet ‖ MAC.
-        let packet = unit
-            .get(HEADER_LEN..len.saturating_sub(MAC_LEN))
-            .unwrap_or(&[])
-            .to_vec();
-        self.save()?;
+        packet.truncate(n);
         self.refusal = None;
         let start = Instant::now();
         let mut answer = Answer {
@@ -506,30 +522,15 @@ impl Session {
             attempts: 0,
             elapsed: Duration::ZERO,
         };
-        let mut buf = vec![0u8; 65_536];
         for attempt in 1..=attempts {
             answer.attempts = attempt;
-            let n = if attempt == 1 {
-                len
-            } else {
-                let n = self
-                    .ground
-                    .wrap(self.cfg.spi, &packet, &mut unit)
-                    .map_err(SessionError::Build)?;
-                self.save()?;
-                n
-            };
-            self.wire.send(unit.get(..n).unwrap_or(&[]))?;
             let deadline = Instant::now() + self.cfg.timeout;
+            if !self.send_until(&packet, deadline)? {
+                continue;
+            }
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                if left.is_zero() {
+                let Some(tm) = self.next_tm(left)? else {
                     break;
-                }
-                let Some(got) = self.wire.recv(&mut buf, left)? else {
-                    break;
-                };
-                let Some(tm) = self.open_unit(buf.get(..got).unwrap_or(&[])) else {
-                    continue;
                 };
                 match self.absorb(tm, request, &mut answer, start)? {
                     Step::Done => return Ok(answer),
@@ -659,11 +660,19 @@ impl Session {
     /// Send one space packet under the session's association, its ARSN saved first as for
     /// commands: a CFDP PDU, or a telecommand ([`Session::send_telecommand`]).
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
+        // A packet FOP-1 cannot take in time is lost as a unit would be; the protocol above
+        // (CFDP, the upgrade's window) recovers it.
+        self.send_until(packet, Instant::now() + self.cfg.timeout)?;
+        Ok(())
+    }
+
+    /// The one send path, in either framing: `packet` in a new unit (its ARSN saved first;
+    /// a full socket buffer is a lost unit, the wire says Ok), or handed to FOP-1 on the
+    /// CCSDS radio, which retransmits a lost frame itself (`false` if it did not take the
+    /// packet before `deadline`).
+    fn send_until(&mut self, packet: &[u8], deadline: Instant) -> Result<bool, SessionError> {
         if self.frames.is_some() {
-            // FOP-1 retransmits a lost frame itself; a packet it cannot take in time is lost
-            // as a unit would be, and CFDP above recovers it.
-            self.submit_frame(packet, Instant::now() + self.cfg.timeout)?;
-            return Ok(());
+            return self.submit_frame(packet, deadline);
         }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let n = self
@@ -671,9 +680,8 @@ impl Session {
             .wrap(self.cfg.spi, packet, &mut unit)
             .map_err(SessionError::Build)?;
         self.save()?;
-        // A full socket buffer is a lost unit (the wire says Ok); the protocol above recovers it.
         self.wire.send(unit.get(..n).unwrap_or(&[]))?;
-        Ok(())
+        Ok(true)
     }
 
     /// Wait up to `wait` for one authenticated downlink unit: a space packet with `apid` is
@@ -720,66 +728,6 @@ impl Session {
         }
     }
 
-    /// Sends one telecommand without waiting (as [`Session::send_telecommand`]) and returns a
-    /// copy of what went on the air for it, as an eavesdropper records it: its unit, or on the
-    /// CCSDS radio the CLTU FOP-1 sent it in. The demo shows what the node does with that copy
-    /// sent again (a replay) and with a damaged one ([`Session::forge`]).
-    pub fn send_recorded(
-        &mut self,
-        service: u8,
-        subservice: u8,
-        app_data: &[u8],
-    ) -> Result<Recorded, SessionError> {
-        if self.frames.is_none() {
-            let mut unit = vec![0u8; MAX_UNIT_LEN];
-            let (len, request) = self
-                .ground
-                .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
-                .map_err(SessionError::Build)?;
-            unit.truncate(len);
-            self.save()?;
-            self.wire.send(&unit)?;
-            return Ok(Recorded {
-                bytes: unit,
-                request,
-                sent: 0,
-            });
-        }
-        let request = self.send_telecommand(service, subservice, app_data)?;
-        let (bytes, sent) = self
-            .frames
-            .as_ref()
-            .map_or((&[][..], 0), FrameLink::last_sent);
-        Ok(Recorded {
-            bytes: bytes.to_vec(),
-            request,
-            sent,
-        })
-    }
-
-    /// Whether the link sent anything after `r` was recorded (FOP-1 retransmitted: the node
-    /// may have taken a later copy than the recorded one). Units: never.
-    pub fn sent_since(&self, r: &Recorded) -> bool {
-        self.frames
-            .as_ref()
-            .is_some_and(|f| f.last_sent().1 != r.sent)
-    }
-
-    /// A copy of `recorded` with one bit of its secured part changed and the checks anyone
-    /// can recompute mended ([`super::forge`]): only the MAC can tell.
-    pub fn forge(&self, recorded: &[u8]) -> Vec<u8> {
-        match self.frames {
-            Some(_) => super::forge::cltu(recorded).unwrap_or_else(|| recorded.to_vec()),
-            None => super::forge::unit(recorded),
-        }
-    }
-
-    /// Sends `bytes` as they are (a recorded or forged unit or CLTU).
-    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
-        self.wire.send(bytes)?;
-        Ok(())
-    }
-
     /// The node's security counters (housekeeping structure 3). The report travels in its own
     /// unit after the command's: if it is lost while the completion arrives, the request (which
     /// changes nothing on the node) is made again, up to the session's attempts.
@@ -805,19 +753,7 @@ impl Session {
 
     /// Wait up to `wait` for one authenticated TM (floors noted); `None` if none arrived.
     pub fn recv_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            if let Some(tm) = self.next_tm(left)? {
-                return Ok(Some(tm));
-            }
-            if self.frames.is_some() {
-                break;
-            }
-        }
-        Ok(None)
+        self.next_tm(wait)
     }
 
     /// Collect every TM that arrives within `wait` (tests: what a unit caused).
@@ -835,17 +771,6 @@ impl Session {
         }
         Ok(out)
     }
-}
-
-/// What went on the air for one telecommand ([`Session::send_recorded`]).
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// The unit, or the CLTU.
-    pub bytes: Vec<u8>,
-    /// The telecommand's request ID.
-    pub request: RequestId,
-    /// TC frames the ground had sent when it was recorded (0 for units).
-    sent: u32,
 }
 
 /// What a TM did to a command's wait.

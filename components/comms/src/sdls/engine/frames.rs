@@ -41,6 +41,8 @@ pub struct FrameChannel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Way {
     Rx,
+    /// Receiving with the floors lost (recovery-only mode): any number from 1 on.
+    RxAny,
     Tx,
 }
 
@@ -53,8 +55,8 @@ impl SecurityEngine {
     ) -> Option<Result<SecurityAssociation, SdlsError>> {
         let sa = self.find(spi)?;
         let key = match (self.role, way) {
-            (Role::Node, Way::Rx) | (Role::Ground, Way::Tx) => &sa.up,
-            (Role::Node, Way::Tx) | (Role::Ground, Way::Rx) => &sa.down,
+            (Role::Node, Way::Rx | Way::RxAny) | (Role::Ground, Way::Tx) => &sa.up,
+            (Role::Node, Way::Tx) | (Role::Ground, Way::Rx | Way::RxAny) => &sa.down,
         };
         let lent = SecurityAssociation::new(SaConfig {
             spi,
@@ -63,13 +65,18 @@ impl SecurityEngine {
             scid: ch.scid,
             vcid: ch.vcid,
             iv_fixed: [0; 4],
-            window: sa.rx.width(),
+            window: if way == Way::RxAny {
+                u64::MAX
+            } else {
+                sa.rx.width()
+            },
             tc_mask: DEFAULT_TC_MASK,
             tm_mask: DEFAULT_TM_MASK,
         });
         Some(lent.map(|mut lent| {
             match way {
                 Way::Rx => lent.raise_last_accepted(sa.rx.last()),
+                Way::RxAny => {}
                 Way::Tx => lent.raise_next_seq(sa.tx_next),
             }
             lent
@@ -84,6 +91,17 @@ impl SecurityEngine {
         ch: FrameChannel,
     ) -> Option<Result<SecurityAssociation, SdlsError>> {
         self.lend(spi, ch, Way::Rx)
+    }
+
+    /// [`SecurityEngine::frame_rx_sa`] for a node whose floors are lost (comms' recovery-only
+    /// mode, with [`SecurityEngine::authenticate_frame`]): the receive key, and a window that
+    /// takes any sequence number from 1 on, as a unit's `authenticate_only` does.
+    pub fn frame_rx_sa_without_floor(
+        &self,
+        spi: u16,
+        ch: FrameChannel,
+    ) -> Option<Result<SecurityAssociation, SdlsError>> {
+        self.lend(spi, ch, Way::RxAny)
     }
 
     /// An association to ApplySecurity one frame under `spi` with: this engine's send key, and
