@@ -56,6 +56,11 @@ impl FrameLink {
         self.radio.fop().alert().or(self.last_alert)
     }
 
+    /// Secures the frames sent from now on under association `spi`.
+    pub fn set_spi(&mut self, spi: u16) {
+        self.radio.set_spi(spi);
+    }
+
     /// The downlink packets received and not yet taken by [`FrameLink::recv`].
     pub fn pending(&self) -> impl Iterator<Item = &Packet> {
         self.pending.iter()

@@ -367,6 +367,9 @@ impl Session {
     /// request sequence count runs on, so no request ID of this session repeats.
     pub fn use_spi(&mut self, spi: u16) {
         self.cfg.spi = spi;
+        if let Some(f) = self.frames.as_mut() {
+            f.set_spi(spi);
+        }
     }
 
     fn save(&self) -> Result<(), SessionError> {

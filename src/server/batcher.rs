@@ -129,7 +129,10 @@ impl Uplinker {
             state_dir: dir,
             provisioning,
             spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
-            timeout: Duration::from_millis(500),
+            // On the CCSDS radio every answer comes down in at least one fixed-length TM frame
+            // (1,119 bytes with the sync marker): 0.56 s on a 16 kbit/s radio, so an attempt
+            // must wait longer than that.
+            timeout: Duration::from_millis(2_000),
             attempts: 8,
             link: crate::ground::serial_link::LinkChoice::radio().map_err(PassError::Link)?,
         };

@@ -186,6 +186,13 @@ impl GroundRadio {
         }
     }
 
+    /// Secure the frames sent from now on (retransmissions included) under association
+    /// `spi`: a ground that moves its commands to another association (the key it retires
+    /// cannot carry the command that retires it).
+    pub fn set_spi(&mut self, spi: u16) {
+        self.spi = spi;
+    }
+
     /// FOP-1 (state, outstanding frames, alert).
     pub fn fop(&self) -> &Fop<{ FOP_WINDOW as usize }, FOP_DATA> {
         &self.fop
