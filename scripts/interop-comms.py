@@ -2,7 +2,8 @@
 
     interop-comms.py UPLINK_ADDR LISTEN_ADDR
 
-A running node (`spacenode run --radio-uplink UPLINK_ADDR --ground LISTEN_ADDR`, fresh state)
+A running node (`spacenode run --radio-link units --radio-uplink UPLINK_ADDR --ground
+LISTEN_ADDR`, fresh state)
 is sent PUS-C telecommands built by `spacepackets` (PusTc), each wrapped in the node's SDLS
 unit by this script with Python's own hmac + hashlib.sha3_256, and the downlinked telemetry is
 checked by this script's MAC verification, parsed by `spacepackets` (PusTm, Service1Tm) and

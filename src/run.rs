@@ -83,11 +83,16 @@ pub struct RadioArgs {
     /// Where the ground listens for downlink (uplink is taken only from this address)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:47100")]
     ground: std::net::SocketAddr,
-    /// What the radio speaks: `units` (comms' secured units, one per datagram) or
-    /// `ccsds:SCID` (CCSDS TC frames in CLTUs up, TM frames behind the ASM down, SDLS under
-    /// each association's suite from the provisioning file, COP-1); the ground needs the same
-    /// `--link`
-    #[arg(long, value_name = "units|ccsds:SCID", default_value = "units")]
+    /// What the radio speaks: `description` (the shipped description's `[link]`: the CCSDS
+    /// space link, spacecraft id 421), `ccsds:SCID` (CCSDS TC frames in CLTUs up under COP-1,
+    /// TM frames behind the ASM down, SDLS under each association's suite from the provisioning
+    /// file) or `units` (comms' own secured units, one per datagram); the ground's `--link`
+    /// must match (`radio` is the shipped description's)
+    #[arg(
+        long,
+        value_name = "description|ccsds:SCID|units",
+        default_value = crate::radio_link::DESCRIPTION
+    )]
     radio_link: crate::radio_link::RadioChoice,
     #[command(flatten)]
     serial: SerialArgs,

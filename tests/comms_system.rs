@@ -12,14 +12,19 @@
 //! 6. a sign chunk lost with a signer the watchdog restarted fails at once (1,8 `NoAnswer`)
 //!    instead of holding a pending slot for comms' 120 s timeout.
 //!
+//! The tests that send raw units (forged, replayed, retransmitted) or count the units' own
+//! retries run the radio on units (`--radio-link units`, the ground with `--link units`); the
+//! CCSDS radio's counterparts are in `tests/radio_ccsds.rs`. The others follow the shipped
+//! description's link.
+//!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
 mod common;
 
 use common::standby::{PppGround, pty_path};
 use common::{
-    BOUND, Board, free_addr, ground_cli, lossy_radio as radio, number_after, one_board, text,
-    write_secret,
+    BOUND, Board, UNITS, free_addr, ground_cli, ground_cli_units, lossy_radio as radio,
+    number_after, one_board, text, units_radio, write_secret,
 };
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
@@ -182,10 +187,10 @@ fn ground_and_node_over_a_lossy_radio() {
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
+    let board = Board::boot(node_state.path(), uplink, listen, &units_radio("0.1", "7"));
 
     // 1. Ping through the lossy link: acceptance, start and completion reports.
-    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let out = ground_cli_units("ping", uplink, listen, ground_state.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("1,1 ok, 1,3 ok, 1,7 ok"), "{t}");
@@ -248,7 +253,7 @@ fn ground_and_node_over_a_lossy_radio() {
     drop(g);
 
     // 4. Status shows the refusals.
-    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let out = ground_cli_units("status", uplink, listen, ground_state.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     let bad_mac = number_after(&t, "bad MAC");
@@ -261,12 +266,12 @@ fn ground_and_node_over_a_lossy_radio() {
     board.stop();
 
     // 5. Reboot: the node restores its floor; the ground's next ARSN is below it at first.
-    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
-    let out = ground_cli("ping", uplink, listen, ground_state.path());
+    let board = Board::boot(node_state.path(), uplink, listen, &units_radio("0.1", "7"));
+    let out = ground_cli_units("ping", uplink, listen, ground_state.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("1,7 ok"), "{t}");
-    let out = ground_cli("status", uplink, listen, ground_state.path());
+    let out = ground_cli_units("status", uplink, listen, ground_state.path());
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
@@ -286,11 +291,12 @@ fn lost_attempts_are_retried_without_locking_the_ground_out() {
     let node_state = tempfile::tempdir().expect("tempdir");
     let ground_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let _board = Board::boot(node_state.path(), uplink, listen, &radio("0.3", "11"));
+    let _board = Board::boot(node_state.path(), uplink, listen, &units_radio("0.3", "11"));
     let mut retried = 0;
     for i in 0..6 {
         let out = Command::new(env!("CARGO_BIN_EXE_spacenode"))
             .args(["ground", "ping", "--timeout-ms", "300", "--attempts", "25"])
+            .args(UNITS)
             .arg("--node")
             .arg(uplink.to_string())
             .arg("--listen")
@@ -431,7 +437,7 @@ fn a_radio_flood_of_forged_units_starves_neither_the_standby_link_nor_the_radio(
     // second): what is tested is the node under the flood, not the channel. A flood above the
     // channel's capacity is jamming; the channel itself then drops valid units with the forged
     // ones (tail drop), whatever the node does.
-    let mut radio = radio("0.1", "7");
+    let mut radio = units_radio("0.1", "7");
     radio[7] = "20000";
     let mut board = Board::boot(node_state.path(), uplink, listen, &radio);
     board.wait_for("serial line, ground side at ");
@@ -607,7 +613,7 @@ fn sign_chunks_are_routed_to_the_signer_and_its_answers_come_back() {
     let _one = one_board();
     let node_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let board = Board::boot(node_state.path(), uplink, listen, &radio("0.1", "7"));
+    let board = Board::boot(node_state.path(), uplink, listen, &units_radio("0.1", "7"));
     let mut g = TestGround::new(listen, uplink);
     g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
     let pong = g.run(17, 1, &[]);
@@ -658,7 +664,7 @@ fn a_sign_chunk_lost_with_a_restarted_signer_fails_at_once() {
     let _one = one_board();
     let node_state = tempfile::tempdir().expect("tempdir");
     let (uplink, listen) = (free_addr(), free_addr());
-    let mut board = Board::boot(node_state.path(), uplink, listen, &radio("0", "1"));
+    let mut board = Board::boot(node_state.path(), uplink, listen, &units_radio("0", "1"));
     let mut g = TestGround::new(listen, uplink);
     g.spi = comms::sdls::sim_default::SIM_OPS_SPI;
     let pong = g.run(17, 1, &[]);

@@ -25,7 +25,10 @@ fn ground(args: &[&str], state: &std::path::Path) -> std::process::Output {
 fn bad_link_values_are_refused_in_words() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (link, says) in [
-        ("tcp:1", "use `radio`, `ccsds:SCID` or `serial:PATH[,BAUD]`"),
+        (
+            "tcp:1",
+            "use `radio` (as the shipped description has it), `ccsds:SCID`, `units` or `serial:PATH[,BAUD]`",
+        ),
         (
             "ccsds:4096",
             "spacecraft id \"4096\" is not a number from 0 to 1023",

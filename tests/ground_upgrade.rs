@@ -1,7 +1,8 @@
 //! Whole-system test of an on-orbit upgrade, with real processes: a fresh node under
 //! `spacenode run` is factory-provisioned with this very executable in slot A (version 0.1.0,
 //! the sim board's public factory keys), and `spacenode ground upgrade` talks to it over the sim
-//! radio:
+//! radio (the shipped description's CCSDS space link: the messages go through FOP-1; the same
+//! upgrade runs on the CCSDS link with the HMAC suite and on units too):
 //!
 //! 1. the same executable with 256 KiB appended, stamped version 2.0.0 (security counter 1):
 //!    the agent copies every chunk it already has on board, and only the header and the changed
@@ -56,39 +57,50 @@ fn number_before(text: &str, what: &str) -> u64 {
     digits.chars().rev().collect::<String>().parse().unwrap()
 }
 
+/// `ground status` over `link`: on the 10 % loss radio a report can be lost; the tool then
+/// says "run status again", as an operator would.
+fn status(link: &[&str]) -> String {
+    let mut args = vec!["ground", "status"];
+    args.extend(link);
+    let mut st = String::new();
+    for _ in 0..5 {
+        st = text(&spacenode(&args));
+        if !st.contains("report lost on the downlink") {
+            break;
+        }
+    }
+    st
+}
+
 fn link_args<'a>(uplink: &'a str, ground: &'a str, gstate: &'a str) -> Vec<&'a str> {
     vec!["--node", uplink, "--listen", ground, "--state", gstate]
 }
 
-#[test]
-fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("node");
-    let gstate = dir.path().join("ground");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (uplink, ground) = (free_addr(), free_addr());
-    let mut board = Board::boot(&state, uplink, ground, &["--radio-loss", "0.1"]);
-    board.wait_for("[upgrade] INFO  slot A running");
-
+/// Upgrades the node `board` runs to version 2 (this executable with [`TAIL`] new bytes) with
+/// `spacenode ground upgrade` over `link` (extra ground flags, e.g. `--link ccsds:421`), and
+/// checks what the module docs say of step 1: only the header and the changed chunks went up,
+/// the boot stage ran slot B's verified image, and the agent confirmed it. Returns the
+/// executable (slot A's image).
+fn upgrade_to_v2(board: &mut Board, dir: &Path, link: &[&str], loss: &str) -> Vec<u8> {
     let exe = std::fs::read(env!("CARGO_BIN_EXE_spacenode")).unwrap();
     // Version 2 is this executable with 256 KiB of new bytes after it (an ELF runs with bytes
     // appended): its last chunk and four new ones must go up, through the windowed uplink.
     let mut image = exe.clone();
     image.extend((0..TAIL as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     let v2 = sim_release(&image, Version::new(2, 0, 0), 1);
-    let otp = std::fs::read(state.join("otp.bin")).unwrap();
+    let otp = std::fs::read(dir.join("node").join("otp.bin")).unwrap();
     let root1 = upgrade::Header::parse(&v2).unwrap().roots()[0].body;
     assert!(
         otp.windows(32).any(|w| w == &Sha256::digest(root1)[..]),
         "the test's factory keys are the node's"
     );
-    let v2_path = dir.path().join("v2.bundle");
+    let v2_path = dir.join("v2.bundle");
     std::fs::write(&v2_path, &v2).unwrap();
-    let (u, g, gs) = (uplink.to_string(), ground.to_string(), s(&gstate));
-    let mut args = vec!["ground", "upgrade"];
-    args.extend(link_args(&u, &g, &gs));
-    let p = s(&v2_path);
-    args.push(&p);
+    // A bounded deadline, so a sender that stalls fails here rather than after 10 minutes.
+    let mut args = vec!["ground", "upgrade", "--deadline-s", "180"];
+    args.extend(link);
+    let p = v2_path.to_str().unwrap();
+    args.push(p);
     let o = spacenode(&args);
     let out = text(&o);
     assert!(o.status.success(), "{out}\nnode log:\n{}", {
@@ -110,7 +122,7 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
     assert_eq!(copied as usize, exe.len() / chunk * chunk, "{out}");
     assert!(
         uplinked as usize >= needed && (uplinked as usize) < needed * 2,
-        "{uplinked} bytes uplinked for {needed} the node needed over the 10 % radio:\n{out}"
+        "{uplinked} bytes uplinked for {needed} the node needed over the {loss} loss radio:\n{out}"
     );
     board.wait_for("[boot] power-on #2: slot B (trial");
     assert!(
@@ -121,6 +133,20 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
         "the boot stage ran slot B's image"
     );
     board.wait_for("confirmed after its health soak");
+    exe
+}
+
+#[test]
+fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (uplink, ground) = (free_addr(), free_addr());
+    let mut board = Board::boot(&state, uplink, ground, &["--radio-loss", "0.1"]);
+    board.wait_for("[upgrade] INFO  slot A running");
+    let (u, g, gs) = (uplink.to_string(), ground.to_string(), s(&gstate));
+    let exe = upgrade_to_v2(&mut board, dir.path(), &link_args(&u, &g, &gs), "10 %");
 
     // A downgrade is refused with the agent's reason.
     let v1 = sim_release(&exe, Version::new(1, 0, 0), 1);
@@ -138,17 +164,7 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
         text(&o)
     );
 
-    let mut args = vec!["ground", "status"];
-    args.extend(link_args(&u, &g, &gs));
-    // On the 10 % loss radio a report can be lost; the tool then says "run status again", as
-    // an operator would.
-    let mut st = String::new();
-    for _ in 0..5 {
-        st = text(&spacenode(&args));
-        if !st.contains("report lost on the downlink") {
-            break;
-        }
-    }
+    let st = status(&link_args(&u, &g, &gs));
     assert!(st.contains("upgrade: running slot B (confirmed B)"), "{st}");
     assert!(st.contains("slot A 0.1.0"), "{st}");
     assert!(st.contains("slot B 2.0.0 (security counter 1)"), "{st}");
@@ -157,6 +173,47 @@ fn an_upgrade_over_the_radio_is_trial_booted_and_confirmed_and_a_downgrade_is_re
         "{st}"
     );
     board.stop();
+}
+
+/// The same upgrade with the radio's link named on both ends (`--radio-link` and `--link`),
+/// without the downgrade: the messages go through FOP-1 on the CCSDS link (which retransmits
+/// lost frames, across the node's reboot into the trial: its FARM-1 starts again at 0), or as
+/// units; then `ground status` over the same link shows the new version.
+fn an_upgrade_over(radio_link: &str, loss: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("node");
+    let gstate = dir.path().join("ground");
+    let (uplink, ground) = (free_addr(), free_addr());
+    let radio = ["--radio-link", radio_link, "--radio-loss", loss];
+    let mut board = Board::boot(&state, uplink, ground, &radio);
+    board.wait_for("[upgrade] INFO  slot A running");
+    let (u, g, gs) = (
+        uplink.to_string(),
+        ground.to_string(),
+        gstate.display().to_string(),
+    );
+    let mut link = link_args(&u, &g, &gs);
+    link.extend(["--link", radio_link]);
+    upgrade_to_v2(&mut board, dir.path(), &link, loss);
+    let st = status(&link);
+    assert!(st.contains("upgrade: running slot B (confirmed B)"), "{st}");
+    assert!(st.contains("slot B 2.0.0 (security counter 1)"), "{st}");
+    board.stop();
+}
+
+/// The CCSDS link named on the command line, with no loss (the test above runs the
+/// description's link at 10 % loss). Without loss FOP-1 meets the node's reboot into its trial
+/// image with nothing to retransmit: this is the case that needs the service started again with
+/// Set V(R) after the alert.
+#[test]
+fn an_upgrade_over_the_ccsds_link_named_on_the_command_line_with_no_loss_is_confirmed() {
+    an_upgrade_over("ccsds:421", "0");
+}
+
+/// Comms' own units, still the standby line's format and an explicit choice for the radio.
+#[test]
+fn an_upgrade_over_units_at_10_percent_loss_is_confirmed() {
+    an_upgrade_over("units", "0.1");
 }
 
 /// The agent's error paths in its real partition: a progress record damaged in both copies and

@@ -14,11 +14,15 @@
 //!    refuses our sequence numbers"), and `spacenode ground resync` (an authenticated SDLS
 //!    set-ARSN) brings it back.
 //!
+//! These are the units' own sequence numbers and retries, so the radio speaks units here
+//! (`--radio-link units`, the ground `--link units`); on the CCSDS radio FOP-1 retransmits lost
+//! frames below them (`tests/radio_ccsds.rs`).
+//!
 //! Every wait is bounded; nothing asserts how fast anything happens.
 
 mod common;
 
-use common::{Board, free_addr, lossy_radio as radio, number_after, one_board, text};
+use common::{Board, UNITS, free_addr, number_after, one_board, text, units_radio as radio};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::sdls::sim_default::{SIM_OPS_SPI, sim_default};
@@ -40,6 +44,7 @@ fn ground(cmd: &str, node: SocketAddr, listen: SocketAddr, state: &Path, extra: 
         .arg(listen.to_string())
         .arg("--state")
         .arg(state)
+        .args(UNITS)
         .args(extra)
         .output()
         .expect("spacenode ground")

@@ -149,9 +149,17 @@ fn ping_status_and_refusals_over_the_ccsds_radio() {
     assert!((1..=5).contains(&forged_refused), "{t}");
     assert!((1..=4).contains(&replays_refused), "{t}");
 
-    // 4. Units on the radio are not CLTUs: no answer.
+    // 4. Units on the radio are not CLTUs: no answer (within 2 s, longer than the pings above).
     let out = common::ground_command(
-        &["ping", "--timeout-ms", "300", "--attempts", "2"],
+        &[
+            "ping",
+            "--link",
+            "units",
+            "--timeout-ms",
+            "1000",
+            "--attempts",
+            "2",
+        ],
         uplink,
         listen,
         ground_state.path(),
@@ -159,6 +167,11 @@ fn ping_status_and_refusals_over_the_ccsds_radio() {
     .output()
     .expect("spacenode ground");
     assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no answer from the node"),
+        "{}",
+        text(&out)
+    );
     board.stop();
 }
 

@@ -1,20 +1,22 @@
 //! The attack step: what an eavesdropper with a radio but without the keys can do. It records a
-//! genuine telecommand unit on its way up and sends it again (a replay), and it changes one bit
-//! of another one (a forgery: without the key it cannot make the MAC match). The node answers
-//! neither, runs neither, and counts both in its security housekeeping.
+//! genuine telecommand on its way up (the CLTU its TC frame went in, or its unit on the units
+//! radio) and sends it again (a replay), and it changes one bit of it (a forgery: without the
+//! key it cannot make the MAC match; the public checks, FECF and BCH, it mends:
+//! [`crate::ground::forge`]). The node answers neither, runs neither, and counts both in its
+//! security housekeeping.
 //!
-//! The radio loses frames, so the step first makes sure the genuine unit arrived (it got
-//! answered): replaying a unit the node never saw would only be its first arrival.
+//! The radio loses frames, so the step first makes sure the recorded transmission is the one
+//! that arrived (it got answered, and FOP-1 sent nothing after it): replaying a transmission the
+//! node never saw would only be its first arrival.
 //!
 //! Avoids: claiming more than was seen: the counters printed are the node's own, read back over
 //! the link, and the copies the radio lost are reported as lost.
 
 use crate::failure::Failure;
-use crate::ground::session::{Session, SessionError, Tm};
+use crate::ground::session::{Recorded, Session, SessionError, Tm};
 use comms::pus::ST_TEST;
 use comms::pus::tc::RequestId;
 use comms::pus::verification::Report;
-use comms::sdls::engine::HEADER_LEN;
 use std::time::{Duration, Instant};
 
 /// Copies of each bad unit the attacker sends.
@@ -48,11 +50,11 @@ fn answers(s: &mut Session, rids: &[RequestId], wait: Duration) -> Result<Vec<Tm
         .collect())
 }
 
-/// A genuine ping that the node answered: its unit and request ID.
-fn genuine(s: &mut Session) -> Result<(Vec<u8>, RequestId), Failure> {
+/// A genuine ping that the node answered, as recorded on the air (the copy the node took).
+fn genuine(s: &mut Session) -> Result<Recorded, Failure> {
     for _ in 0..8 {
-        let (unit, rid) = s.build_unit(ST_TEST, 1, &[]).map_err(session_err)?;
-        s.send_unit(&unit).map_err(session_err)?;
+        let rec = s.send_recorded(ST_TEST, 1, &[]).map_err(session_err)?;
+        let rid = rec.request;
         let deadline = Instant::now() + Duration::from_secs(1);
         let mut done = false;
         while Instant::now() < deadline && !done {
@@ -60,41 +62,36 @@ fn genuine(s: &mut Session) -> Result<(Vec<u8>, RequestId), Failure> {
                 |t| matches!(t.verification, Some((r, Report::CompletionSuccess)) if r == rid),
             );
         }
-        if done {
+        if done && !s.sent_since(&rec) {
             // Let stragglers (a late 17,2) arrive before anything is replayed.
             answers(s, &[rid], Duration::from_millis(200))?;
-            return Ok((unit, rid));
+            return Ok(rec);
         }
     }
     Err(Failure::Usage(
-        "no genuine ping got through in 8 tries: the link is too lossy for this step".into(),
+        "no genuine ping got through at its first transmission in 8 tries: the link is too lossy for this step".into(),
     ))
 }
 
 /// Runs the attack step.
 pub fn attack(s: &mut Session) -> Result<Attack, Failure> {
     let before = s.security_counters().map_err(session_err)?;
-    let (recorded, rid) = genuine(s)?;
+    let recorded = genuine(s)?;
+    let rid = recorded.request;
     println!(
         "   a genuine ping (PUS 17,1, {} bytes on the air) was answered; the attacker recorded it",
-        recorded.len()
+        recorded.bytes.len()
     );
     for _ in 0..COPIES {
-        s.send_unit(&recorded).map_err(session_err)?;
+        s.send_raw(&recorded.bytes).map_err(session_err)?;
     }
-    let (mut forged, frid) = s.build_unit(ST_TEST, 1, &[]).map_err(session_err)?;
-    // The PUS-C service type is the second byte of the TC's secondary header, after the SDLS
-    // security header and the 6-byte space packet header: 17 (test) becomes 19.
-    let service_at = HEADER_LEN + 6 + 1;
-    if let Some(b) = forged.get_mut(service_at) {
-        *b ^= 0x02;
-    }
+    let forged = s.forge(&recorded.bytes);
     for _ in 0..COPIES {
-        s.send_unit(&forged).map_err(session_err)?;
+        s.send_raw(&forged).map_err(session_err)?;
     }
     // One listening window for both: an answer to either would come within a round trip
     // (about 50 ms on this radio), well inside it.
-    let answered = answers(s, &[rid, frid], Duration::from_millis(500))?.len();
+    let answered = answers(s, &[rid], Duration::from_millis(500))?.len();
     let after = s.security_counters().map_err(session_err)?;
     let out = Attack {
         answered,
@@ -102,7 +99,7 @@ pub fn attack(s: &mut Session) -> Result<Attack, Failure> {
         replayed: (before.replayed, after.replayed),
     };
     println!(
-        "   replayed it {COPIES} times, and sent {COPIES} copies of another with one bit of the command changed"
+        "   replayed it {COPIES} times, and sent {COPIES} copies of it with one bit under its MAC changed"
     );
     println!(
         "   -> answers from the node: {answered}; its counters: replayed {} -> {}, bad MAC {} -> {} (copies the radio lost never arrived)",

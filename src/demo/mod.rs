@@ -4,8 +4,9 @@
 //! 1. the system description is checked against every shipped board;
 //! 2. provisioning before launch: the node's key flash gets its seed, a ground server and a
 //!    2-of-3 wallet are registered, with 2-of-3 admin keys for later changes ([`story`]);
-//! 3. the node powers on, every component in its own sandboxed process, with its radio behind
-//!    the link emulator at 10 % loss each way ([`board`]);
+//! 3. the node powers on, every component in its own sandboxed process, with its radio (the
+//!    shipped description's CCSDS space link) behind the link emulator at 10 % loss each way
+//!    ([`board`]);
 //! 4. a ping over that radio, and the node's mission clock correlated to the ground's (two of
 //!    three admins sign it; certificates expire on that clock, one hour after signing) ([`admin`]);
 //! 5. two real payments co-signed by CFDP batch, finalised, and accepted by Bitcoin Core's script
@@ -81,10 +82,19 @@ pub fn run() -> Result<(), Failure> {
     let ground = story::provision(&node_state)?;
     story::show(&ground);
 
+    let speaks = match crate::radio_link::RadioChoice::shipped()
+        .map_err(Failure::Usage)?
+        .link
+    {
+        runtime::RadioLink::Ccsds(_) => {
+            "the CCSDS space link (TC frames in CLTUs up, TM frames down)"
+        }
+        runtime::RadioLink::Units => "comms' secured units",
+    };
     title(
         3,
         &format!(
-            "Power on: every component in its own sandboxed process; the radio loses {} % of frames each way, {} ms latency, {} kbit/s",
+            "Power on: every component in its own sandboxed process; the radio speaks {speaks}, loses {} % of datagrams each way, {} ms latency, {} kbit/s",
             RADIO.loss_ppm / 10_000,
             RADIO.latency.as_millis(),
             RADIO.bps / 1000
@@ -170,7 +180,7 @@ fn open_session(node: &board::Node, ground_state: &std::path::Path) -> Result<Se
         spi: comms::sdls::sim_default::SIM_OPS_SPI,
         timeout: Duration::from_millis(800),
         attempts: 8,
-        link: crate::ground::serial_link::LinkChoice::Radio,
+        link: crate::ground::serial_link::LinkChoice::radio().map_err(Failure::Usage)?,
     })
     .map_err(|e| Failure::Usage(e.to_string()))
 }

@@ -214,7 +214,7 @@ fn story(dir: &Path, prepared: Prepared, out: &mut Vec<String>) -> Result<Vec<St
         // A lost message costs one timeout: short, since the radio's round trip is about 50 ms.
         timeout: Duration::from_millis(400),
         attempts: 8,
-        link: crate::ground::serial_link::LinkChoice::Radio,
+        link: crate::ground::serial_link::LinkChoice::radio().map_err(Failure::Usage)?,
     })
     .map_err(usage)?;
     let deadline = Duration::from_secs(60);

@@ -4,21 +4,22 @@
 //! TC frame takes a new SDLS sequence number), and the TM frames that come back are turned
 //! into packets for the session.
 //!
-//! FOP-1's timer runs on the wall clock: with nothing heard for [`T1`] while frames are
-//! outstanding, it expires and FOP-1 retransmits (up to its transmission limit, then an
-//! alert, which [`FrameLink::alert`] reports).
+//! FOP-1's timer runs on the wall clock: with no acknowledgment for T1 while frames are
+//! outstanding, it expires and FOP-1 retransmits; T1 follows the measured round trip
+//! ([`FopTimer`]) (up to its transmission limit, then an
+//! alert, which [`FrameLink::alert`] reports). The next packet offered after an alert starts
+//! the AD service again (Set V(R) to V(S): [`GroundRadio::restart`]), so one lost contact or
+//! a node reboot (its FARM-1 starts again at 0) does not end a long session such as an
+//! upgrade; what FOP-1 dropped with the alert is the caller's to send again.
 //!
 //! Avoids: blocking without a deadline; sending a frame whose sequence number was not saved.
 
+use super::fop_timer::FopTimer;
 use super::wire::Wire;
 use comms::ground::Ground;
 use comms::radio_ccsds::{Alert, CcsdsConfig, FopReject, GroundRadio, GroundRadioError, MAX_CLTU};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-
-/// FOP-1's retransmission timer (the sim radio's round trip is milliseconds; a lossy or slow
-/// link waits this long before a frame is sent again).
-pub const T1: Duration = Duration::from_millis(300);
 
 /// One authenticated downlink packet: (SPI, sequence number, packet).
 pub type Packet = (u16, u64, Vec<u8>);
@@ -29,6 +30,12 @@ pub struct FrameLink {
     pending: VecDeque<Packet>,
     /// When the timer was last (re)armed.
     armed: Option<(u32, Instant)>,
+    /// T1, from the round trips measured.
+    timer: FopTimer,
+    /// The last alert FOP-1 raised, kept after the service was started again.
+    last_alert: Option<Alert>,
+    /// The last CLTU sent (what an eavesdropper could record: the demo's attack step).
+    last_cltu: Vec<u8>,
 }
 
 impl FrameLink {
@@ -38,12 +45,42 @@ impl FrameLink {
             radio: GroundRadio::new(cfg, spi)?,
             pending: VecDeque::new(),
             armed: None,
+            timer: FopTimer::default(),
+            last_alert: None,
+            last_cltu: Vec::new(),
         })
     }
 
-    /// FOP-1's alert, if it gave up (transmission limit, or a CLCW it cannot follow).
+    /// FOP-1's last alert, if it ever gave up (transmission limit, or a CLCW it cannot
+    /// follow), even if the service was started again since.
     pub fn alert(&self) -> Option<Alert> {
-        self.radio.fop().alert()
+        self.radio.fop().alert().or(self.last_alert)
+    }
+
+    /// FOP-1's current retransmission timeout.
+    pub fn t1(&self) -> Duration {
+        self.timer.t1()
+    }
+
+    /// Secures the frames sent from now on under association `spi`.
+    pub fn set_spi(&mut self, spi: u16) {
+        self.radio.set_spi(spi);
+    }
+
+    /// The downlink packets received and not yet taken by [`FrameLink::recv`].
+    pub fn pending(&self) -> impl Iterator<Item = &Packet> {
+        self.pending.iter()
+    }
+
+    /// The last CLTU sent, and how many TC frames were sent in all (transmissions included).
+    pub fn last_sent(&self) -> (&[u8], u32) {
+        (&self.last_cltu, self.radio.stats().tc_frames)
+    }
+
+    /// Whether FOP-1 still holds telecommand data it has to get acknowledged
+    /// ([`GroundRadio::busy`]).
+    pub fn busy(&self) -> bool {
+        self.radio.busy()
     }
 
     /// TM frames the ground's SDLS refused.
@@ -66,8 +103,26 @@ impl FrameLink {
         {
             save(ground)?;
             wire.send(&cltu[..n]).map_err(|e| e.to_string())?;
+            self.last_cltu.clear();
+            self.last_cltu.extend_from_slice(&cltu[..n]);
         }
+        self.track_timer();
         Ok(())
+    }
+
+    /// Follows FOP-1's timer: armed at each (re)start (a transmission, or an acknowledgment
+    /// that leaves frames outstanding); stopped with everything acknowledged, which measures
+    /// the round trip since the last (re)start.
+    fn track_timer(&mut self) {
+        match (self.radio.timer(), self.armed) {
+            (None, Some((_, at))) => {
+                self.timer.acknowledged(at.elapsed());
+                self.armed = None;
+            }
+            (None, None) => {}
+            (Some(epoch), Some((armed, _))) if armed == epoch => {}
+            (Some(epoch), _) => self.armed = Some((epoch, Instant::now())),
+        }
     }
 
     /// Offers `packet` to FOP-1 until it takes it (the AD service starts with Set V(R) and
@@ -81,6 +136,10 @@ impl FrameLink {
         deadline: Instant,
     ) -> Result<bool, String> {
         loop {
+            if let Some(a) = self.radio.fop().alert() {
+                self.last_alert = Some(a);
+                self.radio.restart().map_err(|e| e.to_string())?;
+            }
             match self.radio.submit(packet) {
                 Ok(()) => {
                     self.flush(wire, ground, save)?;
@@ -89,13 +148,10 @@ impl FrameLink {
                 Err(GroundRadioError::Fop(FopReject::NotRunning | FopReject::WaitQueueFull)) => {}
                 Err(e) => return Err(e.to_string()),
             }
-            if self.alert().is_some() {
-                return Ok(false);
-            }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return Ok(false);
             };
-            self.pump(wire, ground, save, left.min(T1))?;
+            self.pump(wire, ground, save, left)?;
         }
     }
 
@@ -118,7 +174,7 @@ impl FrameLink {
             if left.is_zero() {
                 return Ok(None);
             }
-            self.pump(wire, ground, save, left.min(T1))?;
+            self.pump(wire, ground, save, left)?;
         }
     }
 
@@ -131,6 +187,11 @@ impl FrameLink {
         save: &mut dyn FnMut(&Ground) -> Result<(), String>,
         wait: Duration,
     ) -> Result<(), String> {
+        // Never past the timer's expiry.
+        let wait = match self.armed {
+            Some((_, at)) => wait.min(self.timer.t1().saturating_sub(at.elapsed())),
+            None => wait,
+        };
         let mut buf = vec![0u8; 65_536];
         if let Some(k) = wire.recv(&mut buf, wait).map_err(|e| e.to_string())? {
             let pending = &mut self.pending;
@@ -139,15 +200,13 @@ impl FrameLink {
                     pending.push_back((spi, seq, p.to_vec()));
                 });
         }
-        match (self.radio.timer(), self.armed) {
-            (None, _) => self.armed = None,
-            (Some(epoch), Some((armed, at))) if armed == epoch => {
-                if at.elapsed() >= T1 {
-                    self.radio.timer_expired(epoch);
-                    self.armed = None;
-                }
-            }
-            (Some(epoch), _) => self.armed = Some((epoch, Instant::now())),
+        self.track_timer();
+        if let Some((epoch, at)) = self.armed
+            && at.elapsed() >= self.timer.t1()
+        {
+            self.radio.timer_expired(epoch);
+            self.timer.expired();
+            self.armed = None;
         }
         self.flush(wire, ground, save)
     }

@@ -39,6 +39,8 @@ mod cosign;
 mod exchange;
 pub mod expiry;
 mod explain;
+pub mod fop_timer;
+pub mod forge;
 pub mod frame_link;
 pub mod keyfile;
 pub mod keys;
@@ -164,13 +166,15 @@ pub struct LinkArgs {
     /// Attempts before giving up (a retry is the same command, run at most once by the node)
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
-    /// The link: `radio` (units), `ccsds:SCID` (the radio as a CCSDS space link, for a
-    /// node run with the same `--radio-link`; ping, status and other commands, not yet CFDP
-    /// transfers), or the standby serial line `serial:PATH[,BAUD]` (PPP; on the sim board PATH
-    /// is what `spacenode run` prints as "serial line, ground side at") [default: radio]
+    /// The link: `radio` (the radio as the shipped description has it: the CCSDS space link,
+    /// TC frames under FOP-1 up, TM frames down), `ccsds:SCID` (the same for a node run with
+    /// that `--radio-link`; each association's SDLS suite comes from the provisioning file),
+    /// `units` (comms' own secured units, for a node run with `--radio-link units`), or the
+    /// standby serial line `serial:PATH[,BAUD]` (PPP; on the sim board PATH is what `spacenode
+    /// run` prints as "serial line, ground side at")
     #[arg(
         long,
-        value_name = "radio|ccsds:SCID|serial:PATH[,BAUD]",
+        value_name = "radio|ccsds:SCID|units|serial:PATH[,BAUD]",
         default_value = "radio"
     )]
     link: serial_link::LinkChoice,
@@ -255,7 +259,7 @@ impl LinkArgs {
     /// Says which node `link` is, and opens the session to it.
     fn connect(&self, link: &Link) -> Result<Session, Failure> {
         let via = match &self.link {
-            serial_link::LinkChoice::Radio => {
+            serial_link::LinkChoice::Units => {
                 format!("uplink {}, downlink {}", link.uplink, link.listen)
             }
             serial_link::LinkChoice::Ccsds(c) => {

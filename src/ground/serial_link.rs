@@ -27,9 +27,11 @@ pub const DEFAULT_BAUD: u32 = 115_200;
 /// Which link a ground command uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkChoice {
-    /// The radio (UDP to the node's `--radio-uplink`).
-    Radio,
-    /// The radio speaking the CCSDS space link (the node runs with the same `--radio-link`).
+    /// The radio speaking comms' own secured units (UDP to the node's `--radio-uplink`; the
+    /// node runs with `--radio-link units`).
+    Units,
+    /// The radio speaking the CCSDS space link (the node runs with the same `--radio-link`, or
+    /// with the shipped description's: `--link radio`).
     Ccsds(crate::radio_link::RadioChoice),
     /// The standby serial line at `path`, `baud` bits per second.
     Serial {
@@ -40,19 +42,34 @@ pub enum LinkChoice {
     },
 }
 
+impl LinkChoice {
+    /// The radio as the shipped description's `[link]` has it (what `spacenode run` speaks
+    /// without `--radio-link`): the CCSDS space link.
+    pub fn radio() -> Result<LinkChoice, String> {
+        let shipped = crate::radio_link::RadioChoice::shipped()?;
+        Ok(match shipped.link {
+            runtime::RadioLink::Units => LinkChoice::Units,
+            runtime::RadioLink::Ccsds(_) => LinkChoice::Ccsds(shipped),
+        })
+    }
+}
+
 impl std::str::FromStr for LinkChoice {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
         if s == "radio" {
-            return Ok(LinkChoice::Radio);
+            return LinkChoice::radio();
+        }
+        if s == "units" {
+            return Ok(LinkChoice::Units);
         }
         if s.starts_with("ccsds:") {
             return s.parse().map(LinkChoice::Ccsds);
         }
         let Some(rest) = s.strip_prefix("serial:") else {
             return Err(format!(
-                "unknown link {s:?}: use `radio`, `ccsds:SCID` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
+                "unknown link {s:?}: use `radio` (as the shipped description has it), `ccsds:SCID`, `units` or `serial:PATH[,BAUD]` (e.g. serial:/dev/pts/3,115200)"
             ));
         };
         let (path, baud) = match rest.rsplit_once(',') {
@@ -251,7 +268,8 @@ mod tests {
 
     #[test]
     fn link_choice_parses() {
-        assert_eq!("radio".parse(), Ok(LinkChoice::Radio));
+        assert_eq!("units".parse(), Ok(LinkChoice::Units));
+        assert!(matches!("radio".parse(), Ok(LinkChoice::Ccsds(_))));
         assert_eq!(
             "serial:/dev/pts/3".parse(),
             Ok(LinkChoice::Serial {

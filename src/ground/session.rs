@@ -40,8 +40,6 @@ use comms::pus::hk::{SID_SECURITY, decode_security};
 use comms::pus::tc::RequestId;
 use comms::pus::verification::Report;
 use comms::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY};
-use comms::sdls::engine::HEADER_LEN;
-use comms::sdls::mac::MAC_LEN;
 use comms::sdls::state::{self, MAX_STATE_LEN, SaState};
 use comms::sdls::{MAX_UNIT_LEN, Provisioning};
 use std::net::{SocketAddr, UdpSocket};
@@ -49,6 +47,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod frames;
+mod recorded;
+
+pub use recorded::Recorded;
 
 /// Time allowed for PPP to come up on the standby line (LCP and IPCP: a few round trips, plus
 /// the node's 3 s Restart timer once if a frame is lost).
@@ -97,9 +98,6 @@ pub enum SessionError {
     /// The provisioning is unusable.
     #[error("provisioning: {0}")]
     Provisioning(String),
-    /// The command is not available on the link chosen.
-    #[error("{0}")]
-    NotOnThisLink(&'static str),
     /// The command could not be built or secured.
     #[error("cannot build the command: {0}")]
     Build(comms::ground::GroundError),
@@ -142,6 +140,17 @@ pub struct Tm {
     pub source: Vec<u8>,
     /// The verification report, if it is one.
     pub verification: Option<(RequestId, Report)>,
+}
+
+impl From<comms::ground::Downlinked<'_>> for Tm {
+    fn from(d: comms::ground::Downlinked<'_>) -> Tm {
+        Tm {
+            service: d.tm.service,
+            subservice: d.tm.subservice,
+            source: d.tm.source.to_vec(),
+            verification: d.verification,
+        }
+    }
 }
 
 /// What one command got back.
@@ -268,7 +277,7 @@ impl Session {
             _ => None,
         };
         let wire = match &cfg.link {
-            LinkChoice::Radio | LinkChoice::Ccsds(_) => Wire::Radio {
+            LinkChoice::Units | LinkChoice::Ccsds(_) => Wire::Radio {
                 sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
                     addr: cfg.listen,
                     source,
@@ -358,6 +367,9 @@ impl Session {
     /// request sequence count runs on, so no request ID of this session repeats.
     pub fn use_spi(&mut self, spi: u16) {
         self.cfg.spi = spi;
+        if let Some(f) = self.frames.as_mut() {
+            f.set_spi(spi);
+        }
     }
 
     fn save(&self) -> Result<(), SessionError> {
@@ -385,27 +397,30 @@ impl Session {
 
     /// Own one authenticated TM; note floors it reports.
     fn open_tm(&mut self, d: comms::ground::Downlinked<'_>) -> Option<Tm> {
-        let tm = Tm {
-            service: d.tm.service,
-            subservice: d.tm.subservice,
-            source: d.tm.source.to_vec(),
-            verification: d.verification,
-        };
+        let tm = Tm::from(d);
         self.note_floors(&tm);
         Some(tm)
     }
 
     /// Waits up to `wait` for one authenticated TM from whichever link the session speaks.
+    /// Refused downlink (counted) and, on the CCSDS radio, packets that are not PUS telemetry
+    /// (CFDP) are passed over; `None` when nothing else came within `wait`.
     fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        if self.frames.is_none() {
-            let mut buf = vec![0u8; 65_536];
-            return Ok(match self.wire.recv(&mut buf, wait)? {
-                Some(k) => self.open_unit(buf.get(..k).unwrap_or(&[])),
-                None => None,
-            });
-        }
         let deadline = Instant::now() + wait;
+        let mut buf = vec![0u8; 65_536];
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            if self.frames.is_none() {
+                let Some(k) = self.wire.recv(&mut buf, left)? else {
+                    return Ok(None);
+                };
+                if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
+                    return Ok(Some(tm));
+                }
+                continue;
+            }
             let Some((spi, seq, packet)) = self.frame_packet(left)? else {
                 return Ok(None);
             };
@@ -418,6 +433,14 @@ impl Session {
     }
 
     fn note_floors(&mut self, tm: &Tm) {
+        if let Some(r) = self.floors_of(tm) {
+            self.refusal = Some(r);
+        }
+    }
+
+    /// Moves the ground above the floors `tm` reports; a refusal of one of our own sequence
+    /// numbers under the session's association is returned.
+    fn floors_of(&mut self, tm: &Tm) -> Option<Refusal> {
         if tm.service == ST_HOUSEKEEPING && tm.source.first() == Some(&SID_SECURITY) {
             // Above the last ARSN the node accepted, not above its persisted reservation: a
             // running node accepts anything above the former, and after a reboot its window
@@ -449,9 +472,10 @@ impl Session {
             // operator's resynchronisation helps.
             self.ground.resume_above(spi, r.node_last);
             if spi == self.cfg.spi && r.arsn <= self.last_sent() {
-                self.refusal = Some(r);
+                return Some(r);
             }
         }
+        None
     }
 
     /// The node refused a unit of ours beyond its window: the error that says so.
@@ -487,20 +511,12 @@ impl Session {
         app_data: &[u8],
         attempts: u32,
     ) -> Result<Answer, SessionError> {
-        if self.frames.is_some() {
-            return self.run_frames(service, subservice, app_data, attempts);
-        }
-        let mut unit = vec![0u8; MAX_UNIT_LEN];
-        let (len, request) = self
+        let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, request) = self
             .ground
-            .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
+            .telecommand(service, subservice, 0, app_data, &mut packet)
             .map_err(SessionError::Build)?;
-        // The TC itself, to re-wrap for retries: the unit is header ‖ packet ‖ MAC.
-        let packet = unit
-            .get(HEADER_LEN..len.saturating_sub(MAC_LEN))
-            .unwrap_or(&[])
-            .to_vec();
-        self.save()?;
+        packet.truncate(n);
         self.refusal = None;
         let start = Instant::now();
         let mut answer = Answer {
@@ -509,30 +525,15 @@ impl Session {
             attempts: 0,
             elapsed: Duration::ZERO,
         };
-        let mut buf = vec![0u8; 65_536];
         for attempt in 1..=attempts {
             answer.attempts = attempt;
-            let n = if attempt == 1 {
-                len
-            } else {
-                let n = self
-                    .ground
-                    .wrap(self.cfg.spi, &packet, &mut unit)
-                    .map_err(SessionError::Build)?;
-                self.save()?;
-                n
-            };
-            self.wire.send(unit.get(..n).unwrap_or(&[]))?;
             let deadline = Instant::now() + self.cfg.timeout;
+            if !self.send_until(&packet, deadline)? {
+                continue;
+            }
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                if left.is_zero() {
+                let Some(tm) = self.next_tm(left)? else {
                     break;
-                }
-                let Some(got) = self.wire.recv(&mut buf, left)? else {
-                    break;
-                };
-                let Some(tm) = self.open_unit(buf.get(..got).unwrap_or(&[])) else {
-                    continue;
                 };
                 match self.absorb(tm, request, &mut answer, start)? {
                     Step::Done => return Ok(answer),
@@ -581,7 +582,7 @@ impl Session {
     fn unreachable(&self, attempts: u32) -> SessionError {
         let alert = self.frames.as_ref().and_then(FrameLink::alert);
         let (via, hint) = match &self.cfg.link {
-            LinkChoice::Radio => (
+            LinkChoice::Units => (
                 format!("at {} (listening on {})", self.cfg.node, self.cfg.listen),
                 "is `spacenode run` up, and are --node/--listen its --radio-uplink/--ground?",
             ),
@@ -632,14 +633,49 @@ impl Session {
         Err(last.unwrap_or(SessionError::NoReport("set-ARSN completion (1,7)")))
     }
 
-    /// Send one space packet that is not a PUS telecommand (a CFDP PDU) under the session's
-    /// association, its ARSN saved first as for commands.
+    /// Send one telecommand without waiting for its reports (the windowed upgrade uplink:
+    /// the node's status says what arrived), through the same send path as any packet
+    /// ([`Session::send_packet`]): one unit, or handed to FOP-1 on the CCSDS radio. Returns
+    /// its request ID.
+    pub fn send_telecommand(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        app_data: &[u8],
+    ) -> Result<RequestId, SessionError> {
+        let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, request) = self
+            .ground
+            .telecommand(service, subservice, 0, app_data, &mut packet)
+            .map_err(SessionError::Build)?;
+        self.send_packet(packet.get(..n).unwrap_or(&[]))?;
+        Ok(request)
+    }
+
+    /// Whether the link still holds telecommands it will deliver or retransmit itself: on the
+    /// CCSDS radio, frames FOP-1 has not had acknowledged by the node's CLCW (a caller with
+    /// its own retransmission, the windowed uplink, leaves those to FOP-1). Units are fire
+    /// and forget: never.
+    pub fn uplink_busy(&self) -> bool {
+        self.frames.as_ref().is_some_and(FrameLink::busy)
+    }
+
+    /// Send one space packet under the session's association, its ARSN saved first as for
+    /// commands: a CFDP PDU, or a telecommand ([`Session::send_telecommand`]).
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
+        // A packet FOP-1 cannot take in time is lost as a unit would be; the protocol above
+        // (CFDP, the upgrade's window) recovers it.
+        self.send_until(packet, Instant::now() + self.cfg.timeout)?;
+        Ok(())
+    }
+
+    /// The one send path, in either framing: `packet` in a new unit (its ARSN saved first;
+    /// a full socket buffer is a lost unit, the wire says Ok), or handed to FOP-1 on the
+    /// CCSDS radio, which retransmits a lost frame itself (`false` if it did not take the
+    /// packet before `deadline`).
+    fn send_until(&mut self, packet: &[u8], deadline: Instant) -> Result<bool, SessionError> {
         if self.frames.is_some() {
-            // FOP-1 retransmits a lost frame itself; a packet it cannot take in time is lost
-            // as a unit would be, and CFDP above recovers it.
-            self.submit_frame(packet, Instant::now() + self.cfg.timeout)?;
-            return Ok(());
+            return self.submit_frame(packet, deadline);
         }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let n = self
@@ -647,9 +683,8 @@ impl Session {
             .wrap(self.cfg.spi, packet, &mut unit)
             .map_err(SessionError::Build)?;
         self.save()?;
-        // A full socket buffer is a lost unit (the wire says Ok); the protocol above recovers it.
         self.wire.send(unit.get(..n).unwrap_or(&[]))?;
-        Ok(())
+        Ok(true)
     }
 
     /// Wait up to `wait` for one authenticated downlink unit: a space packet with `apid` is
@@ -696,39 +731,6 @@ impl Session {
         }
     }
 
-    /// A command unit built exactly as [`Session::command`] builds its first attempt (its ARSN
-    /// is used up and saved), but not sent: the demo shows what the node does with a copy of a
-    /// genuine unit (a replay) and with a damaged one (a forgery).
-    /// Units are what the standby line and the units radio carry: on the CCSDS radio this is
-    /// refused (the windowed upgrade uplink and the demo's forgeries are not moved onto frames
-    /// yet), rather than sending units the node would never read.
-    pub fn build_unit(
-        &mut self,
-        service: u8,
-        subservice: u8,
-        app_data: &[u8],
-    ) -> Result<(Vec<u8>, RequestId), SessionError> {
-        if self.frames.is_some() {
-            return Err(SessionError::NotOnThisLink(
-                "this command sends raw units (the windowed upgrade uplink), which the CCSDS radio does not carry yet: use --link serial:PATH, or run the node with --radio-link units and use --link radio",
-            ));
-        }
-        let mut unit = vec![0u8; MAX_UNIT_LEN];
-        let (len, request) = self
-            .ground
-            .uplink(self.cfg.spi, service, subservice, 0, app_data, &mut unit)
-            .map_err(SessionError::Build)?;
-        unit.truncate(len);
-        self.save()?;
-        Ok((unit, request))
-    }
-
-    /// Sends `unit` as it is.
-    pub fn send_unit(&mut self, unit: &[u8]) -> Result<(), SessionError> {
-        self.wire.send(unit)?;
-        Ok(())
-    }
-
     /// The node's security counters (housekeeping structure 3). The report travels in its own
     /// unit after the command's: if it is lost while the completion arrives, the request (which
     /// changes nothing on the node) is made again, up to the session's attempts.
@@ -754,19 +756,7 @@ impl Session {
 
     /// Wait up to `wait` for one authenticated TM (floors noted); `None` if none arrived.
     pub fn recv_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            if let Some(tm) = self.next_tm(left)? {
-                return Ok(Some(tm));
-            }
-            if self.frames.is_some() {
-                break;
-            }
-        }
-        Ok(None)
+        self.next_tm(wait)
     }
 
     /// Collect every TM that arrives within `wait` (tests: what a unit caused).

@@ -115,9 +115,15 @@ pub fn links(s: &[u8]) -> Option<String> {
         let age = field(s, at + 23, 4)?;
         let (bad_mac, replayed) = (field(s, at + 15, 4)?, field(s, at + 19, 4)?);
         let unauthenticated = field(s, at + 31, 4)?;
+        // On the CCSDS space link the node counts the space packets its frames carried.
+        let carried = if field(s, at + 2, 1)? & u64::from(comms::pus::hk::LINK_FLAG_CCSDS) != 0 {
+            "CCSDS frames, packets"
+        } else {
+            "units"
+        };
         writeln!(
             out,
-            "  {}: {}, units in {}, out {}, refused {} (failed authentication {}, malformed or unknown SPI {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
+            "  {}: {}, {carried} in {}, out {}, refused {} (failed authentication {}, malformed or unknown SPI {}, replayed or outside the window {}), framing errors {}, uplink sequence gaps {}, last accepted {}",
             name(field(s, at, 1)?),
             state(field(s, at + 1, 1)?),
             field(s, at + 3, 4)?,
@@ -317,9 +323,14 @@ mod tests {
             7,
             &[l(LinkId::Primary, 11), l(LinkId::Standby, 12)],
             [6, 9],
+            [true, false],
             &mut buf,
         );
         let text = links(&buf[..n]).unwrap();
+        assert!(
+            text.contains("primary (radio): up, CCSDS frames, packets in 11, out 2,"),
+            "{text}"
+        );
         assert!(
             text.contains("active primary (radio), failovers 7"),
             "{text}"

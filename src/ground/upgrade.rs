@@ -30,7 +30,9 @@ use protocol::{Refusal, Slot, UpgradeState, UpgradeStatus};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
-/// Bundle bytes per message: one TC of at most ~1.9 KB, inside the radio's 2,048-byte MTU.
+/// Bundle bytes per message: one TC of at most ~1.9 KB, inside the radio's 2,048-byte MTU (one
+/// unit), or 2 TC frames' segments on the CCSDS radio. The same on every link, so a transfer
+/// started on one link resumes on another (the node fixes the message size at the first one).
 pub const PIECE: usize = super::admin::CHUNK_DATA;
 /// Pause between status requests while the node works on board or reboots.
 const POLL: Duration = Duration::from_millis(200);

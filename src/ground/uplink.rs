@@ -19,6 +19,18 @@
 //! The caller asks for the status when the node has been silent for [`SILENCE`] (it may be
 //! resetting).
 //!
+//! On the CCSDS radio the messages go through FOP-1, which retransmits a lost TC frame itself
+//! (go-back-N from the node's CLCW, or after its timer) and delivers them in order, and whose
+//! window (7 frames; a message of [`super::upgrade::PIECE`] bytes is 2 segments) paces the
+//! sending: [`Session::send_telecommand`] returns when FOP-1 has taken the message. This
+//! sender then adds only what FOP-1 cannot know: a message the node took off the link but
+//! still reports missing (dropped above the link, e.g. while the node reset). Its timeout runs
+//! only while the link is idle ([`Session::uplink_busy`]: nothing left unacknowledged in
+//! FOP-1), so a frame FOP-1 is still retransmitting is never sent a second time as a new
+//! message; the loss detection from later messages taken stays (FOP-1 delivers in order, so a
+//! message missing behind three taken ones was lost above the link). Replacing this sender by
+//! FOP-1's window alone would lose that recovery and the resume from the node's status.
+//!
 //! Avoids: resending what the node holds, and waiting without a deadline (the caller's).
 
 use super::session::{Session, SessionError};
@@ -54,6 +66,9 @@ pub struct Window<'b> {
     sends: Vec<u8>,
     /// Smoothed round trip and its mean deviation (RFC 6298).
     srtt: Option<(Duration, Duration)>,
+    /// The last time the link still held messages it retransmits itself (FOP-1): timeouts
+    /// run from then at the earliest.
+    link_busy_at: Option<Instant>,
     /// Bundle bytes sent (retransmissions included).
     pub uplinked: u64,
     /// Messages sent.
@@ -84,6 +99,7 @@ impl<'b> Window<'b> {
             last_send: vec![None; count as usize],
             sends: vec![0; count as usize],
             srtt: None,
+            link_busy_at: None,
             uplinked: 0,
             messages: 0,
             resent: 0,
@@ -181,8 +197,7 @@ impl<'b> Window<'b> {
         let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + data.len()];
         app[..2].copy_from_slice(&FN_UPGRADE_CHUNK.to_be_bytes());
         function::encode_chunk(&chunk, &mut app[2..]);
-        let (unit, _) = session.build_unit(ST_FUNCTION, 1, &app)?;
-        session.send_unit(&unit)?;
+        session.send_telecommand(ST_FUNCTION, 1, &app)?;
         let i = index as usize;
         if self.sends[i] > 0 {
             self.resent += 1;
@@ -203,18 +218,25 @@ impl<'b> Window<'b> {
         s: &UpgradeStatus,
     ) -> Result<Option<UpgradeStatus>, SessionError> {
         let now = Instant::now();
+        if session.uplink_busy() {
+            self.link_busy_at = Some(now);
+        }
         let rto = self.rto();
+        // A message's timeout runs from its send, or from when the link last held messages it
+        // retransmits itself, whichever is later.
+        let busy_at = self.link_busy_at;
+        let timed_out = |t: Instant| now - busy_at.map_or(t, |b| b.max(t)) >= rto;
         let in_flight = self
             .sent_at
             .iter()
-            .filter(|t| t.is_some_and(|t| now - t < rto))
+            .filter(|t| t.is_some_and(|t| !timed_out(t)))
             .count();
         let mut budget = IN_FLIGHT.saturating_sub(in_flight);
         for p in self.needed(s) {
             if budget == 0 {
                 break;
             }
-            let due = self.sent_at[p as usize].is_none_or(|t| now - t >= rto)
+            let due = self.sent_at[p as usize].is_none_or(timed_out)
                 || (s.bundle_id == self.id && self.lost(s, p));
             if due {
                 self.send(session, p)?;

@@ -102,9 +102,12 @@ pub fn open_link(cfg: &super::config::ServerConfig) -> Result<Option<Link>, Stri
         state_dir: dir,
         provisioning,
         spi: n.spi.unwrap_or(comms::sdls::sim_default::SIM_OPS_SPI),
-        timeout: Duration::from_millis(500),
+        // On the CCSDS radio every answer comes down in at least one fixed-length TM frame
+        // (1,119 bytes with the sync marker): 0.56 s on a 16 kbit/s radio, so an attempt must
+        // wait longer than that.
+        timeout: Duration::from_millis(2_000),
         attempts: 8,
-        link: crate::ground::serial_link::LinkChoice::Radio,
+        link: crate::ground::serial_link::LinkChoice::radio()?,
     };
     let session = Session::open(session_cfg).map_err(|e| e.to_string())?;
     Ok(Some(Link {

@@ -269,6 +269,48 @@ pub fn lossy_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 8] {
     ]
 }
 
+/// [`lossy_radio`] with the radio speaking comms' own units (`--radio-link units`), for tests
+/// of the units' own behaviour (raw units sent, their sequence numbers and retries); the
+/// ground then needs `--link units` ([`UNITS`]).
+pub fn units_radio<'a>(loss: &'a str, seed: &'a str) -> [&'a str; 10] {
+    let r = lossy_radio(loss, seed);
+    [
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        "--radio-link",
+        "units",
+    ]
+}
+
+/// `spacenode ground`'s flags for a node run with `--radio-link units`.
+pub const UNITS: [&str; 2] = ["--link", "units"];
+
+/// [`ground_cli`] over a radio speaking units ([`units_radio`]).
+pub fn ground_cli_units(cmd: &str, uplink: SocketAddr, ground: SocketAddr, state: &Path) -> Output {
+    ground_command(
+        &[
+            cmd,
+            UNITS[0],
+            UNITS[1],
+            "--timeout-ms",
+            "500",
+            "--attempts",
+            "8",
+        ],
+        uplink,
+        ground,
+        state,
+    )
+    .output()
+    .expect("spacenode ground")
+}
+
 /// The Rust debug formatting an operator must never read (issue 15 point 7), if `line` has
 /// some: `Some(..)`, `Ok(..)`, `Err(..)`, a byte or number array (`[f8, 65, ...]`), or a
 /// struct (`Name { field: ...`).

@@ -74,7 +74,7 @@ fn a_batch_file_built_earlier_is_co_signed_through_a_named_node_profile() {
     assert!(o.status.success(), "{t}");
     assert!(
         t.contains(&format!(
-            "node `sat1` ({}): uplink {uplink}, downlink {listen}, state {}",
+            "node `sat1` ({}): uplink {uplink}, downlink {listen}, CCSDS space link (description), state {}",
             toml.display(),
             xdg.join("spacenode/ground-sat1").display()
         )),

@@ -54,9 +54,14 @@ impl<P: StatePersist> Node<P> {
         let mut buf = [0u8; MAX_CLTU_DATA];
         let mut frames = 0u32;
         let mut tm_before = None;
+        // What the frames cause goes back on the radio, as a unit's answers go on its link:
+        // reports, and the refusal event of a frame refused for its sequence number too (the
+        // ground needs it to move above the node's floor after a reboot, while the radio is
+        // not yet the active link).
+        let outer = self.reply_link.replace(LinkId::Primary);
         for &b in bytes {
             let Some(radio) = self.ccsds.as_mut() else {
-                return;
+                break;
             };
             tm_before.get_or_insert(radio.stats.tm_frames);
             let Some(cltu) = radio.cltu.push(b) else {
@@ -66,6 +71,7 @@ impl<P: StatePersist> Node<P> {
             buf[..n].copy_from_slice(&cltu.data[..n]);
             frames += self.on_cltu(&mut buf[..n], now, fwd, down, seen);
         }
+        self.reply_link = outer;
         let Some(radio) = self.ccsds.as_ref() else {
             return;
         };
@@ -120,15 +126,6 @@ impl<P: StatePersist> Node<P> {
         let Some(cfg) = self.ccsds.as_ref().map(|r| r.cfg) else {
             return false;
         };
-        if self.recovery.is_some() {
-            // The floors are lost: a frame cannot be judged against a window (and the lent
-            // association would refuse every real sequence number). Units on the standby link
-            // carry the recovery.
-            if let Some(radio) = self.ccsds.as_mut() {
-                radio.stats.recovery_refused = radio.stats.recovery_refused.wrapping_add(1);
-            }
-            return false;
-        }
         // The SPI follows the primary header and, except in a type-BC frame, the segment
         // header; the frame parsed, so these bytes exist.
         let bc = frame.first().is_some_and(|b| b & 0x10 != 0);
@@ -140,7 +137,12 @@ impl<P: StatePersist> Node<P> {
                 return false;
             }
         };
-        let mut sa: SecurityAssociation = match self.engine.frame_rx_sa(spi, cfg.tc_channel()) {
+        let lent = if self.recovery.is_some() {
+            self.engine.frame_rx_sa_without_floor(spi, cfg.tc_channel())
+        } else {
+            self.engine.frame_rx_sa(spi, cfg.tc_channel())
+        };
+        let mut sa: SecurityAssociation = match lent {
             Some(Ok(sa)) => sa,
             Some(Err(_)) => {
                 self.frame_refused(UplinkReject::Malformed { len: frame.len() }, now, down);
@@ -161,17 +163,23 @@ impl<P: StatePersist> Node<P> {
                 return false;
             }
         };
-        let (verdict, permissions) =
-            match self
-                .engine
+        // In recovery-only mode the floors are lost: the frame is authenticated (its MAC; the
+        // lent association's window takes any number) but judged against no floor, and
+        // nothing moves, as a unit's `authenticate_only`; only what is harmless when replayed
+        // is then taken.
+        let judged = if self.recovery.is_some() {
+            self.engine.authenticate_frame(spi)
+        } else {
+            self.engine
                 .accept_frame(spi, secured.seq, &mut self.persist)
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    self.frame_refused_counted(e, now, down);
-                    return false;
-                }
-            };
+        };
+        let (verdict, permissions) = match judged {
+            Ok(v) => v,
+            Err(e) => {
+                self.frame_refused_counted(e, now, down);
+                return false;
+            }
+        };
         let seq = secured.seq;
         let Some(radio) = self.ccsds.as_mut() else {
             return true;
@@ -216,9 +224,7 @@ impl<P: StatePersist> Node<P> {
                     permissions,
                     data,
                 };
-                let outer = self.reply_link.replace(LinkId::Primary);
                 let o = self.deliver(LinkId::Primary, unit, verified, now, fwd, down);
-                self.reply_link = outer;
                 seen((o, unit));
             }
             // Authenticated traffic keeps the link up, whatever FARM-1 made of it.

@@ -192,6 +192,7 @@ impl<P: StatePersist> Node<P> {
                             self.links.gaps(LinkId::Primary),
                             self.links.gaps(LinkId::Standby),
                         ],
+                        [self.ccsds.is_some(), false],
                         &mut buf,
                     )
                 }

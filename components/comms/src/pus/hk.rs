@@ -16,8 +16,10 @@
 //!   1 late, 2 failed, 3 restarting, 4 stopped, 5 inactive in safe mode, 6 degraded: runs, answers pings, but reports a damaged store or a failed start), missed pings (1), restarts (2), ms since last
 //!   pong (4).
 //! - **2, links**: active link (1: 0 primary, 1 standby), failovers (4), then for the primary and
-//!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), active (1), units in
-//!   (4, authenticated and accepted), units out (4), CRC/framing errors (4), refused by the
+//!   the standby link: link (1), state (1: 0 up, 1 degraded, 2 down), flags (1: bit 0 the
+//!   active link; bit 1 the link is the CCSDS space link, whose counts in and out are space
+//!   packets carried in transfer frames, else they are units), units or packets in
+//!   (4, authenticated and accepted), out (4), CRC/framing errors (4), refused by the
 //!   security layer for a bad MAC (4), refused as replayed or outside the window (4), ms since
 //!   last accepted unit (4, 0xFFFFFFFF if none), uplink sequence gaps (4: ARSNs skipped by
 //!   accepted units, the node's own count of uplink units lost on that link), refused before
@@ -190,20 +192,25 @@ pub fn encode_telemetry(t: &protocol::Telemetry, out: &mut [u8; MAX_REPORT_LEN])
 /// Length of one link's block in structure 2.
 pub const LINK_BLOCK_LEN: usize = 3 + 8 * 4;
 
+/// Flag of a link block: the link is the CCSDS space link (its counts are packets).
+pub const LINK_FLAG_CCSDS: u8 = 0x02;
+
 /// Structure 2 into `out`, returning the length. `gaps` are the uplink sequence gaps of the
-/// primary and the standby link.
+/// primary and the standby link; `ccsds` says which of them is the CCSDS space link.
 pub fn encode_links(
     active: LinkId,
     failovers: u32,
     links: &[LinkStatus; 2],
     gaps: [u32; 2],
+    ccsds: [bool; 2],
     out: &mut [u8; MAX_REPORT_LEN],
 ) -> usize {
     let mut w = W { out, n: 0 };
     w.put(&[SID_LINKS, link_id(active)]);
     w.put(&failovers.to_be_bytes());
-    for (l, gaps) in links.iter().zip(gaps) {
-        w.put(&[link_id(l.link), link_state(l.state), u8::from(l.active)]);
+    for ((l, gaps), ccsds) in links.iter().zip(gaps).zip(ccsds) {
+        let flags = u8::from(l.active) | if ccsds { LINK_FLAG_CCSDS } else { 0 };
+        w.put(&[link_id(l.link), link_state(l.state), flags]);
         for v in [
             l.frames_rx,
             l.frames_tx,

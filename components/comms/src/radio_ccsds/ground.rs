@@ -85,6 +85,8 @@ pub struct GroundRadioStats {
     pub tm_refused: u32,
     /// FARM-1 lockouts recovered (Unlock, then Set V(R)).
     pub unlocks: u32,
+    /// AD services started again with Set V(R) after another alert ([`GroundRadio::restart`]).
+    pub restarts: u32,
 }
 
 /// One ground station's end of the CCSDS radio.
@@ -206,6 +208,13 @@ impl GroundRadio {
         }
     }
 
+    /// Secure the frames sent from now on (retransmissions included) under association
+    /// `spi`: a ground that moves its commands to another association (the key it retires
+    /// cannot carry the command that retires it).
+    pub fn set_spi(&mut self, spi: u16) {
+        self.spi = spi;
+    }
+
     /// FOP-1 (state, outstanding frames, alert).
     pub fn fop(&self) -> &Fop<{ FOP_WINDOW as usize }, FOP_DATA> {
         &self.fop
@@ -225,6 +234,29 @@ impl GroundRadio {
         // FOP-1 dropped its frames: a long packet under way starts again when offered again.
         (self.long_len, self.long_at) = (0, 0);
         self.stats.unlocks = self.stats.unlocks.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Whether FOP-1 still holds telecommand data: frames sent and not yet acknowledged by
+    /// FARM-1's CLCW, a frame in its wait queue, or segments of a long packet not yet handed
+    /// to it. While it does, a lost frame is FOP-1's to retransmit, not the caller's.
+    pub fn busy(&self) -> bool {
+        self.fop.outstanding() > 0 || self.fop.waiting() || self.long_at < self.long_len
+    }
+
+    /// Start the AD service again after FOP-1 gave up (an alert other than the lockout,
+    /// which [`GroundRadio::on_bytes`] recovers itself: the transmission limit, or a CLCW it
+    /// could not follow, as after the node rebooted and its FARM-1 started again at V(R) 0):
+    /// Set V(R) to FOP-1's V(S), so the numbering goes on. What FOP-1 held was dropped with
+    /// the alert; the caller offers it again. Does nothing while the service runs.
+    pub fn restart(&mut self) -> Result<(), GroundRadioError> {
+        if self.fop.alert().is_none() || self.fop.state() != spacelink::fop::FopState::Initial {
+            return Ok(());
+        }
+        let vs = self.fop.vs();
+        self.fop.initiate_with_set_vr(vs)?;
+        (self.long_len, self.long_at) = (0, 0);
+        self.stats.restarts = self.stats.restarts.wrapping_add(1);
         Ok(())
     }
 

@@ -31,8 +31,9 @@
 //! carry data fields of different lengths (the frame length is fixed).
 //!
 //! Not (yet) here: several packets in one TC frame, MAP multiplexing (MAP 0 only), the set-ARSN
-//! resynchronisation over frames, the recovery-only mode over frames (TC frames are refused
-//! and counted while the node recovers: [`CcsdsStats::recovery_refused`]).
+//! resynchronisation over frames. In recovery-only mode (comms' anti-replay floors lost) TC
+//! frames are authenticated without a floor, as units are then, and only the recovery's
+//! commands are taken (`node/recovery.rs`).
 //!
 //! Avoids: heap, a second window or counter, panics on any received byte.
 
@@ -155,9 +156,6 @@ pub struct CcsdsStats {
     pub tm_frames: u32,
     /// TM frames that could not be secured (counter not reserved, key not active).
     pub tm_dropped: u32,
-    /// TC frames refused unread because the node is in recovery-only mode (its anti-replay
-    /// floors are lost; the recovery runs over units on the standby link).
-    pub recovery_refused: u32,
 }
 
 /// The node's state of the CCSDS radio.

@@ -42,6 +42,8 @@ pub struct FrameChannel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Way {
     Rx,
+    /// Receiving with the floors lost (recovery-only mode): any number from 1 on.
+    RxAny,
     Tx,
 }
 
@@ -54,8 +56,8 @@ impl SecurityEngine {
     ) -> Option<Result<SecurityAssociation, SdlsError>> {
         let sa = self.find(spi)?;
         let key = match (self.role, way) {
-            (Role::Node, Way::Rx) | (Role::Ground, Way::Tx) => &sa.up,
-            (Role::Node, Way::Tx) | (Role::Ground, Way::Rx) => &sa.down,
+            (Role::Node, Way::Rx | Way::RxAny) | (Role::Ground, Way::Tx) => &sa.up,
+            (Role::Node, Way::Tx) | (Role::Ground, Way::Rx | Way::RxAny) => &sa.down,
         };
         let lent = SecurityAssociation::new(SaConfig {
             spi,
@@ -64,13 +66,18 @@ impl SecurityEngine {
             scid: ch.scid,
             vcid: ch.vcid,
             iv_fixed: [0; 4],
-            window: sa.rx.width(),
+            window: if way == Way::RxAny {
+                u64::MAX
+            } else {
+                sa.rx.width()
+            },
             tc_mask: DEFAULT_TC_MASK,
             tm_mask: DEFAULT_TM_MASK,
         });
         Some(lent.map(|mut lent| {
             match way {
                 Way::Rx => lent.raise_last_accepted(sa.rx.last()),
+                Way::RxAny => {}
                 Way::Tx => lent.raise_next_seq(sa.tx_next),
             }
             lent
@@ -85,6 +92,17 @@ impl SecurityEngine {
         ch: FrameChannel,
     ) -> Option<Result<SecurityAssociation, SdlsError>> {
         self.lend(spi, ch, Way::Rx)
+    }
+
+    /// [`SecurityEngine::frame_rx_sa`] for a node whose floors are lost (comms' recovery-only
+    /// mode, with [`SecurityEngine::authenticate_frame`]): the receive key, and a window that
+    /// takes any sequence number from 1 on, as a unit's `authenticate_only` does.
+    pub fn frame_rx_sa_without_floor(
+        &self,
+        spi: u16,
+        ch: FrameChannel,
+    ) -> Option<Result<SecurityAssociation, SdlsError>> {
+        self.lend(spi, ch, Way::RxAny)
     }
 
     /// An association to ApplySecurity one frame under `spi` with: this engine's send key, and
@@ -115,7 +133,31 @@ impl SecurityEngine {
         seq: u64,
         persist: &mut P,
     ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
-        let r = match self.find(spi) {
+        let r = self
+            .frame_key(spi)
+            .and_then(|_| self.accept_seq(spi, seq, persist, Floor::Checked));
+        self.count(r.as_ref().err());
+        r
+    }
+
+    /// A frame `spacelink` authenticated under `spi` while the node's floors are lost (comms'
+    /// recovery-only mode), as [`SecurityEngine::authenticate_only`] for a unit: the key must
+    /// be active, but there is no window check, the window does not move and nothing is
+    /// persisted. The caller takes only what is harmless when replayed. Counted as a unit
+    /// would be.
+    pub fn authenticate_frame(
+        &mut self,
+        spi: u16,
+    ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
+        let r = self.frame_key(spi).map(|p| (SeqVerdict::Next, p));
+        self.count(r.as_ref().err());
+        r
+    }
+
+    /// The permissions of `spi`, if it has an association whose key may be used (active, on
+    /// the node).
+    fn frame_key(&self, spi: u16) -> Result<Permissions, UplinkReject> {
+        match self.find(spi) {
             None => Err(UplinkReject::UnknownSpi(spi)),
             Some(sa) if self.role == Role::Node && sa.key_state != KeyState::Active => {
                 Err(UplinkReject::KeyNotActive {
@@ -123,10 +165,8 @@ impl SecurityEngine {
                     state: sa.key_state,
                 })
             }
-            Some(_) => self.accept_seq(spi, seq, persist, Floor::Checked),
-        };
-        self.count(r.as_ref().err());
-        r
+            Some(sa) => Ok(sa.permissions),
+        }
     }
 
     /// The SDLS suite of association `spi`'s frames, `None` for an SPI with no association.
