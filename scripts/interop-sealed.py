@@ -19,7 +19,7 @@ Steps, against the real `spacenode` binary:
    bits 1..=2, provision.rs) changed from 1 (pre-activation) to 0 (active) and a CRC-32C
    (computed here) that matches, and the ground's key file now equal to it (the ground follows);
 6. OTAR (TC 130,6, components/comms/src/sdls/otar.rs): `spacenode ground keys rekey` of a fresh
-   key file, sent to a UDP socket of this script instead of a node. The captured unit's PUS TC
+   key file, sent as a unit (`--link units`) to a UDP socket of this script instead of a node. The captured unit's PUS TC
    (130,6) is unwrapped with `cryptography`'s AESGCM under the file's key-encryption key
    (provision.rs version 3): it must carry SPI 3, the next key id (above the KEK's last KID and
    every key id in the file: 5 for a generated file, whose keys are ids 2, 3 and 4) and the key the tool kept in
@@ -185,7 +185,9 @@ def otar_capture(binary, work):
         [binary, "ground", "keys", "rekey", "--target", "3", "--spi", "1", "--provisioning",
          keyfile, "--state", os.path.join(work, "capture-ground"), "--node",
          f"127.0.0.1:{sock.getsockname()[1]}", "--listen", f"127.0.0.1:{free_port()}",
-         "--attempts", "1", "--timeout-ms", "300"],
+         # Units, so the telecommand itself goes out at once: on the CCSDS radio FOP-1 first
+         # sends Set V(R) and waits for a CLCW that no node here will send.
+         "--link", "units", "--attempts", "1", "--timeout-ms", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     unit, _ = sock.recvfrom(65536)
     out, _ = ground.communicate(timeout=30)
