@@ -27,8 +27,8 @@
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
 //!   one is grown back, erased, and boots.
 //!
-//! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: about a
-//! minute on two cores); the cases print as a table.
+//! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: this file's
+//! three tests took 145 s on CI's two cores, most of it this sweep); the cases print as a table.
 
 #[path = "../components/signer/tests/support/mod.rs"]
 #[allow(unused_imports)]
