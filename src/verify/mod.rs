@@ -178,11 +178,24 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     )?;
     print!("{}", report::text(&verdicts, &info, &out));
     let (_, failed, not_run) = report::counts(&verdicts);
-    if failed + not_run == 0 {
+    // Every test of the README's test command must pass, whether a requirement names it or not.
+    let failed_tests: Vec<String> = ev
+        .tests
+        .iter()
+        .filter(|t| t.passed == Some(false))
+        .map(|t| format!("{} ({})", t.name, t.binary.as_deref().unwrap_or("?")))
+        .collect();
+    if failed + not_run == 0 && failed_tests.is_empty() {
         Ok(())
     } else {
         Err(Failure::Rejected(format!(
-            "verify: {failed} requirement(s) not met and {not_run} not fully run: see {}\n",
+            "verify: {failed} requirement(s) not met, {not_run} not fully run, {} test(s) failed{}: see {}\n",
+            failed_tests.len(),
+            if failed_tests.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failed_tests.join(", "))
+            },
             out.join("report.html").display()
         )))
     }
