@@ -91,7 +91,7 @@ enum Command {
     ///
     /// Runs in the repository checkout: the workspace's tests, the fuzz targets, the spin
     /// checks, the campaign and interop scripts, and the description's analysis on every
-    /// board. Exits 1 unless every requirement is met.
+    /// board. Exits 1 unless every requirement is met and every test passed.
     Verify(verify::VerifyArgs),
     /// Print a shell completion script: `spacenode completions bash > /etc/bash_completion.d/spacenode`.
     Completions(docs::CompletionsArgs),
