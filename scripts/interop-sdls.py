@@ -33,7 +33,8 @@ Usage:
                                 `sdls_peer` test processes them and applies the same byte for byte)
   interop-sdls.py check CASES RUST_FRAMES
                                 process the frames the Rust crate applied
-                                (`cargo run -p spacelink --example sdls_apply -- CASES`) and
+                                (`target/debug/examples/sdls_apply CASES`, built by
+                                scripts/interop-setup) and
                                 expect every case's verdict and plain data
 """
 
@@ -335,11 +336,11 @@ def run_all():
         gen(fresh)
         if not filecmp.cmp(fresh, COMMITTED, shallow=False):
             sys.exit(f"interop-sdls: FAIL the peer's frames differ from the committed {COMMITTED}")
-        subprocess.run(["cargo", "test", "-q", "-p", "spacelink", "--test", "sdls_peer"], check=True)
+        # --workspace: the features `cargo test --workspace` built with (scripts/interop-setup)
+        subprocess.run(["cargo", "test", "-q", "--workspace", "--test", "sdls_peer"], check=True)
         rust = os.path.join(tmp, "rust-frames.txt")
         with open(rust, "w") as out:
-            subprocess.run(["cargo", "run", "-q", "-p", "spacelink", "--example", "sdls_apply", "--",
-                            COMMITTED], check=True, stdout=out)
+            subprocess.run(["target/debug/examples/sdls_apply", COMMITTED], check=True, stdout=out)
         check(COMMITTED, rust)
 
 
