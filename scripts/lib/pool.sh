@@ -12,18 +12,18 @@
 pool_jobs="$(nproc)"
 pool_failed=()
 pool_timings=()
-declare -A pool_names=() pool_started=()
+declare -A pool_names=() pool_started=() pool_log=()
 # The logs' temporary directory: the caller's EXIT trap removes it.
 pool_logs="$(mktemp -d)"
 
 # pool_finish PID STATUS: prints the ended command's block.
 pool_finish() {
-    local pid="$1" status="$2" name="${pool_names[$1]}" took
+    local pid="$1" status="$2" name="${pool_names[$1]}" log="${pool_log[$1]}" took
     took=$(($(date +%s) - pool_started[$1]))
-    unset "pool_names[$pid]" "pool_started[$pid]"
+    unset "pool_names[$pid]" "pool_started[$pid]" "pool_log[$pid]"
     pool_timings+=("$name $took")
-    cat "$pool_logs/$pid.log"
-    rm -f "$pool_logs/$pid.log"
+    cat "$log"
+    rm -f "$log"
     if [ "$status" -eq 0 ]; then
         echo "== $name: passed in ${took} s"
     else
@@ -43,9 +43,11 @@ pool_add() {
     local name="$1" log
     shift
     while [ "${#pool_names[@]}" -ge "$pool_jobs" ]; do pool_wait_one; done
+    # The log keeps the name it was opened under: the command opens it itself, maybe after
+    # this shell went on.
     log="$(mktemp -p "$pool_logs")"
     "$@" >"$log" 2>&1 &
-    mv "$log" "$pool_logs/$!.log"
+    pool_log[$!]="$log"
     pool_names[$!]="$name"
     pool_started[$!]="$(date +%s)"
 }
