@@ -27,8 +27,8 @@
 //!   boot stage stops with its reason (exit status 2) and nothing of the image runs; a truncated
 //!   one is grown back, erased, and boots.
 //!
-//! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all: this file's
-//! three tests took 145 s on CI's two cores, most of it this sweep); the cases print as a table.
+//! `SPACENODE_STORE_SWEEP=N` limits the sweep to the first N cases (CI runs them all, two side by
+//! side: [`SIDE_BY_SIDE`]); the cases print as a table, in the order they end.
 
 #[path = "../components/signer/tests/support/mod.rs"]
 #[allow(unused_imports)]
@@ -234,6 +234,11 @@ fn states(line: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How many cases of the sweep run side by side. Each is its own node on its own state copy,
+/// ports and ground state, and a node on a damaged store mostly waits (the settle time, the
+/// ground's bounded tries), so two at a time halve the sweep on CI's two cores.
+const SIDE_BY_SIDE: usize = 2;
+
 #[test]
 fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
     let _one = one_board();
@@ -263,59 +268,93 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
         assert!(o.status.success(), "{}", text(&o));
         b.stop();
     }
-    let mut failures = Vec::new();
-    let mut n = 0;
-    let cases = STORES
+    let cases: Vec<Case> = STORES
         .iter()
         .flat_map(|&(store, owner)| KINDS.iter().map(move |&kind| (store, owner, kind)))
         // A region is not truncated or deleted on its own: the whole file's cases cover those.
         .filter(|&(store, _, kind)| {
             store != "comms-keys" || !matches!(kind, "truncated" | "deleted")
         })
-        .take(limit);
-    for (case, (store, owner, kind)) in cases.enumerate() {
-        n += 1;
+        .take(limit)
+        .collect();
+    assert!(!cases.is_empty());
+    let sweep = Sweep {
+        world: &world,
+        link_file: &link_file,
+        recovery_key: &recovery_key,
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..SIDE_BY_SIDE {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&case) = cases.get(i) else { break };
+                    let (line, failure) = sweep.run(i, case);
+                    println!("{line}");
+                    failures.lock().unwrap().extend(failure);
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// A store, its owner and a kind of damage.
+type Case = (&'static str, &'static str, &'static str);
+
+/// What every case of the sweep starts from.
+struct Sweep<'a> {
+    world: &'a World,
+    link_file: &'a Path,
+    recovery_key: &'a Path,
+}
+
+impl Sweep<'_> {
+    /// Case number `n`: the golden state damaged as it says, the node booted on it. Its table
+    /// line, and why it failed if it did.
+    fn run(&self, n: usize, (store, owner, kind): Case) -> (String, Option<String>) {
         let state = tempfile::tempdir().unwrap();
-        copy_state(&world.state, state.path());
+        copy_state(&self.world.state, state.path());
         if store == "comms-keys" {
-            damage_keys(
-                &state.path().join("comms-flash.flash"),
-                kind,
-                case as u64 + 1,
-            );
+            damage_keys(&state.path().join("comms-flash.flash"), kind, n as u64 + 1);
         } else {
             damage(
                 &state.path().join(format!("{store}.flash")),
                 kind,
-                case as u64 + 1,
+                n as u64 + 1,
             );
         }
+        let (verdict, why) = if store == "slot-flash" && kind != "truncated" {
+            nothing_runs(state.path())
+        } else {
+            self.on_node(state.path(), store, owner, kind)
+        };
+        let line = format!("{store:<13} {kind:<12} {verdict}");
+        let failure = why.map(|w| format!("{store} {kind}:\n  {w}"));
+        (line, failure)
+    }
+
+    /// The node booted on the damaged `state`, left to settle, then reached from the ground
+    /// (after the recovery its log asks for): the verdict, and why it is wrong if it is.
+    fn on_node(
+        &self,
+        state: &Path,
+        store: &str,
+        owner: &str,
+        kind: &str,
+    ) -> (String, Option<String>) {
+        let none: [&str; 0] = [];
         let (uplink, ground) = (free_addr(), free_addr());
-        if store == "slot-flash" && kind != "truncated" {
-            // The slot flash holds the only signed image: destroyed, nothing may run. The boot
-            // stage must stop with its reason, never run an unverified image, never loop.
-            let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
-                .args(["run", "--radio-uplink", "127.0.0.1:0", "--ground"])
-                .arg(ground.to_string())
-                .arg("--state")
-                .arg(state.path())
-                .output()
-                .unwrap();
-            let out = text(&o);
-            let verdict = if o.status.code() == Some(2)
-                && !out.contains("[monitor]")
-                && (out.contains("no slot holds an image that verifies")
-                    || out.contains("so nothing runs"))
-            {
-                "boot stage refused, nothing ran"
-            } else {
-                failures.push(format!("{store} {kind}: {out}"));
-                "WRONG"
-            };
-            println!("{store:<13} {kind:<12} {verdict}");
-            continue;
-        }
-        let mut b = Board::start(state.path(), uplink, ground, &none);
+        let mut b = Board::start(state, uplink, ground, &none);
         b.wait_for("[watchdog] INFO  health #");
         let until = Instant::now() + SETTLE;
         while Instant::now() < until {
@@ -340,11 +379,11 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
             None
         };
         let reachable = reach(
-            &world,
+            self.world,
             (uplink, ground),
-            state.path(),
-            &link_file,
-            recovery.map(|r| (r == "keys recovered", recovery_key.as_path())),
+            state,
+            self.link_file,
+            recovery.map(|r| (r == "keys recovered", self.recovery_key)),
         );
         b.drain();
         let log = b.log.clone();
@@ -385,8 +424,8 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
         if let Err(e) = &reachable {
             why.push(format!("ground not served:\n{e}"));
         }
-        println!(
-            "{store:<13} {kind:<12} {}{}{}",
+        let verdict = format!(
+            "{}{}{}",
             if degraded.is_empty() {
                 "all ok".to_string()
             } else {
@@ -399,21 +438,31 @@ fn every_store_damaged_every_way_leaves_the_node_up_honest_and_reachable() {
                 ", ping NOT answered"
             }
         );
-        if !why.is_empty() {
-            failures.push(format!(
-                "{store} {kind}:\n  {}\n--- log:\n{}",
-                why.join("\n  "),
-                log.join("\n")
-            ));
-        }
+        let why = (!why.is_empty())
+            .then(|| format!("{}\n--- log:\n{}", why.join("\n  "), log.join("\n")));
+        (verdict, why)
     }
-    assert!(n > 0);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+}
+
+/// The slot flash holds the only signed image: destroyed, nothing may run. The boot stage must
+/// stop with its reason, never run an unverified image, never loop.
+fn nothing_runs(state: &Path) -> (String, Option<String>) {
+    let o = Command::new(env!("CARGO_BIN_EXE_spacenode"))
+        .args(["run", "--radio-uplink", "127.0.0.1:0", "--ground"])
+        .arg(free_addr().to_string())
+        .arg("--state")
+        .arg(state)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    if o.status.code() == Some(2)
+        && !out.contains("[monitor]")
+        && (out.contains("no slot holds an image that verifies") || out.contains("so nothing runs"))
+    {
+        ("boot stage refused, nothing ran".into(), None)
+    } else {
+        ("WRONG".into(), Some(out))
+    }
 }
 
 /// A node on `dir/node` provisioned with three admin keys (2 needed) and one ground server
