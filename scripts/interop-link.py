@@ -2,13 +2,9 @@
 """Independent peer for components/spacelink: writes the vectors its `peer` test checks.
 
 Written from the standards' text, sharing no code with the Rust crate:
-  - CCSDS 231.0 CLTU: BCH(63,56) parity by polynomial long division over bit lists with
-    g(x) = x^7 + x^6 + x^2 + 1, parity complemented, filler bit 0, start EB90, fill 55,
-    tail C5C5C5C5C5C5C579;
-  - CCSDS 131.0 pseudo-randomiser: h(x) = x^8 + x^7 + x^5 + x^3 + 1 as a Galois-style register
-    stepping the recurrence on a list of bits; the attached sync marker 1ACFFC1D;
-  - CCSDS 232.0 TC frames and 132.0 TM frames, with the FECF from Python's own
-    binascii.crc_hqx (CRC-16/CCITT, preset 0xFFFF as the standards define);
+  - the channel coding (231.0 CLTU, 131.0 pseudo-randomiser and ASM, the FECF) of
+    ccsds_coding.py beside this script;
+  - CCSDS 232.0 TC frames and 132.0 TM frames;
   - space packets built by the `spacepackets` package;
   - COP-1 FARM-1 from the PyPI package `ccsds-cop` (its Farm1 driven frame by frame; it speaks
     USLP frames, so each TC frame's fields are carried over into a spacepackets USLP frame).
@@ -17,7 +13,6 @@ Usage: interop-link.py OUT_FILE. Deterministic (fixed seed), so CI compares the 
 with the committed components/spacelink/tests/vectors/peer.txt byte for byte.
 """
 
-import binascii
 import random
 import sys
 
@@ -32,6 +27,7 @@ from spacepackets.uslp import (
     TransferFrameDataField,
     UslpProtocolIdentifier,
 )
+from ccsds_coding import ASM, PN, bch_block, cltu, crc16, randomise
 from ccsds_cop.cop_1 import ControlWord
 from ccsds_cop.cop_1.farm import Farm1
 
@@ -41,54 +37,6 @@ out_lines = []
 
 def emit(*fields):
     out_lines.append(" ".join(str(f) for f in fields))
-
-
-def bits_of(data):
-    return [(b >> (7 - i)) & 1 for b in data for i in range(8)]
-
-
-def bytes_of(bits):
-    return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
-
-
-# ---- 231.0 BCH(63,56) and CLTU -------------------------------------------------------------
-G = [1, 1, 0, 0, 0, 1, 0, 1]  # x^7 + x^6 + x^2 + 1, highest degree first
-
-
-def bch_block(info7):
-    dividend = bits_of(info7) + [0] * 7
-    for i in range(56):
-        if dividend[i]:
-            for j, g in enumerate(G):
-                dividend[i + j] ^= g
-    parity = [1 - b for b in dividend[56:]]  # complemented
-    return bytes_of(bits_of(info7) + parity + [0])
-
-
-def cltu(data):
-    padded = data + b"\x55" * (-len(data) % 7)
-    body = b"".join(bch_block(padded[i:i + 7]) for i in range(0, len(padded), 7))
-    return b"\xEB\x90" + body + bytes.fromhex("C5C5C5C5C5C5C579")
-
-
-# ---- 131.0 randomiser and ASM --------------------------------------------------------------
-def pn_sequence(n):
-    seq = [1] * 8
-    while len(seq) < n * 8:
-        k = len(seq) - 8
-        seq.append(seq[k + 7] ^ seq[k + 5] ^ seq[k + 3] ^ seq[k])
-    return bytes_of(seq[: n * 8])
-
-
-PN = pn_sequence(255)
-
-
-def randomise(frame):
-    return bytes(b ^ PN[i % 255] for i, b in enumerate(frame))
-
-
-def crc16(data):
-    return binascii.crc_hqx(data, 0xFFFF).to_bytes(2, "big")
 
 
 # ---- 232.0 TC frames -----------------------------------------------------------------------
@@ -198,7 +146,7 @@ def main():
         emit("cltu", data.hex(), cltu(data).hex())
     for size in (8, 48, 223):
         frame = bytes(rng.randrange(256) for _ in range(size))
-        emit("asm_randomised", frame.hex(), (bytes.fromhex("1ACFFC1D") + randomise(frame)).hex())
+        emit("asm_randomised", frame.hex(), (ASM + randomise(frame)).hex())
     cases = [("AD", 0x1AB, 3, 7, 0xC0 | 5, b"hello", True), ("BD", 0x3FF, 63, 0, 0xC0, b"x" * 40, True),
              ("BC", 1, 0, 0, None, b"\x00", True), ("BC", 2, 1, 0, None, b"\x82\x00\x2A", True),
              ("AD", 0x155, 9, 255, None, bytes(range(200)), False)]
@@ -236,4 +184,5 @@ def main():
         f.write("\n".join(out_lines) + "\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

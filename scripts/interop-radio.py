@@ -14,10 +14,9 @@ Written from the standards and the project's documented formats:
     SDLS (355.0: security header SPI + IV (GCM: 4-byte fixed field 0 + the 8-byte sequence
     number) or ARSN (HMAC), the MAC after the data, the whole primary header and the segment
     header authenticated) with PyPI `cryptography`'s AESGCM and HMAC-SHA-256;
-  - the CLTU (231.0: BCH(63,56) by polynomial division, parity complemented, filler 0, start
-    EB90, fill 55, tail C5C5C5C5C5C5C579);
-  - the downlink: attached sync marker 1ACFFC1D, the 131.0 pseudo-randomiser (x^8+x^7+x^5+x^3+1
-    on bits), TM transfer frames (132.0, 1,115 bytes, OCF and FECF), SDLS ProcessSecurity with
+  - the CLTU, the attached sync marker and the pseudo-randomiser of ccsds_coding.py beside this
+    script (231.0, 131.0);
+  - the downlink: TM transfer frames (132.0, 1,115 bytes, OCF and FECF), SDLS ProcessSecurity with
     the node's downlink session key (the MC frame count left out of the MAC), space packets by
     the first header pointer, PUS-C TM service and subservice.
 
@@ -30,7 +29,6 @@ under SPI 2 secured with AES-256-GCM (the wrong suite for that association) must
 Usage: interop-radio.py SPACENODE_BINARY WORKDIR
 """
 
-import binascii
 import hashlib
 import hmac
 import importlib.util
@@ -42,6 +40,7 @@ import sys
 import threading
 import time
 
+from ccsds_coding import ASM, cltu, crc16, randomise
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as chmac
@@ -65,16 +64,11 @@ TM_FRAME_LEN = 1115
 APID = 0x0A0
 MAC_LEN = 16
 TM_MASK = bytes.fromhex("FFFF00FFFFFF")
-ASM = bytes.fromhex("1ACFFC1D")
 
 
 def fail(msg):
     print(f"interop-radio: FAIL: {msg}")
     sys.exit(1)
-
-
-def crc16(data):
-    return binascii.crc_hqx(data, 0xFFFF).to_bytes(2, "big")
 
 
 # ---- the key file (provision.rs, version 3) ------------------------------------------------
@@ -132,42 +126,12 @@ def bd_frame(suite, key, spi, seq, packet):
     return frame + crc16(frame)
 
 
-def bch_block(info):
-    bits = [(b >> (7 - i)) & 1 for b in info for i in range(8)] + [0] * 7
-    g = [1, 1, 0, 0, 0, 1, 0, 1]  # x^7 + x^6 + x^2 + 1
-    for i in range(56):
-        if bits[i]:
-            for j, gb in enumerate(g):
-                bits[i + j] ^= gb
-    parity = 0
-    for b in bits[56:]:
-        parity = (parity << 1) | (1 - b)
-    return info + bytes([parity << 1])
-
-
-def cltu(frame):
-    padded = frame + b"\x55" * (-len(frame) % 7)
-    blocks = b"".join(bch_block(padded[i:i + 7]) for i in range(0, len(padded), 7))
-    return b"\xEB\x90" + blocks + bytes.fromhex("C5C5C5C5C5C5C579")
-
-
 # ---- downlink: ASM, randomiser, TM frame, SDLS, packets ------------------------------------
-def pn(n):
-    bits = [1] * 8
-    while len(bits) < n * 8:
-        k = len(bits) - 8
-        bits.append(bits[k + 7] ^ bits[k + 5] ^ bits[k + 3] ^ bits[k])
-    return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, n * 8, 8))
-
-
-PN = pn(255)
-
-
 def tm_packets(datagram, keys):
     """(spi, suite, seq, [packets]) of one downlink datagram, or a reason it is refused."""
     if datagram[:4] != ASM or len(datagram) != 4 + TM_FRAME_LEN:
         return "not ASM + one TM frame"
-    frame = bytes(b ^ PN[i % 255] for i, b in enumerate(datagram[4:]))
+    frame = randomise(datagram[4:])
     if crc16(frame[:-2]) != frame[-2:]:
         return "FECF"
     primary = frame[:6]
