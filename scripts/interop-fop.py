@@ -3,11 +3,9 @@
 against the PyPI package `ccsds-cop`'s FARM-1, over a channel that loses 20 % of the frames
 and CLCWs, and duplicates and reorders the uplink.
 
-The TC frames (232.0: no segment header, with FECF from binascii.crc_hqx) are built here from
-what FOP-1 hands out (N(S) and data, or the directive), carried into spacepackets USLP frames
-for ccsds-cop (as scripts/interop-link.py does; that script runs its main on import, so the
-two small helpers are written again below), and the CLCW comes back packed by ccsds-cop's own
-ControlWord. Every telecommand must reach ccsds-cop's higher-procedures buffer once and in
+The TC frames (232.0: no segment header, with the FECF) are built by ccsds_tc.py from what
+FOP-1 hands out (N(S) and data, or the directive) and carried into spacepackets USLP frames for
+ccsds-cop, as interop-link.py does; the CLCW comes back packed by ccsds-cop's own ControlWord. Every telecommand must reach ccsds-cop's higher-procedures buffer once and in
 order, and FOP-1 must never give up (alert).
 
 ccsds-cop's FARM-1 keeps its Wait flag set once its buffer was full (its E2 never enters the
@@ -18,23 +16,13 @@ table in the crate's tests instead.
 Usage: interop-fop.py FOP_PEER_BINARY
 """
 
-import binascii
 import random
 import subprocess
 import sys
 
+from ccsds_tc import tc_frame, uslp_of
 from ccsds_cop.cop_1 import ControlWord
 from ccsds_cop.cop_1.farm import Farm1
-from spacepackets.uslp import (
-    BypassSequenceControlFlag,
-    PrimaryHeader,
-    ProtocolCommandFlag,
-    SourceOrDestField,
-    TfdzConstructionRules,
-    TransferFrame,
-    TransferFrameDataField,
-    UslpProtocolIdentifier,
-)
 
 SCID = 0x1AB
 WINDOW_K = 7    # FOP-1's window, below FARM's W/2
@@ -43,36 +31,6 @@ LIMIT = 20
 T1 = 6          # ticks
 ITEMS = 80
 SEEDS = 6
-
-
-def crc16(data):
-    return binascii.crc_hqx(data, 0xFFFF).to_bytes(2, "big")
-
-
-def tc_frame(bypass, ctrl, seq, data):
-    length = 5 + len(data) + 2
-    word0 = (bypass << 13) | (ctrl << 12) | SCID
-    word1 = (0 << 10) | (length - 1)
-    frame = word0.to_bytes(2, "big") + word1.to_bytes(2, "big") + bytes([seq]) + data
-    return frame + crc16(frame)
-
-
-def uslp_of(tc):
-    bypass, ctrl = (tc[0] >> 5) & 1, (tc[0] >> 4) & 1
-    return TransferFrame(
-        header=PrimaryHeader(
-            scid=SCID, map_id=0, vcid=0, src_dest=SourceOrDestField.DEST,
-            frame_len=len(tc) - 1, vcf_count_len=1, vcf_count=tc[4], op_ctrl_flag=False,
-            prot_ctrl_cmd_flag=ProtocolCommandFlag(ctrl),
-            bypass_seq_ctrl_flag=BypassSequenceControlFlag(bypass),
-        ),
-        tfdf=TransferFrameDataField(
-            tfdz_cnstr_rules=TfdzConstructionRules.VpNoSegmentation,
-            uslp_ident=(UslpProtocolIdentifier.COP_1_CTRL_COMMANDS if ctrl
-                        else UslpProtocolIdentifier.SPACE_PACKETS_ENCAPSULATION_PACKETS),
-            tfdz=tc[5:-2],
-        ),
-    )
 
 
 class Fop:
@@ -118,10 +76,10 @@ def run(binary, seed):
                 retransmitted += 1
             else:
                 highest = ns
-            frame = tc_frame(0, 0, ns, bytes.fromhex(out[2]))
+            frame = tc_frame("AD", SCID, 0, ns, None, bytes.fromhex(out[2]), True)
         elif out[0] == "bc":
             data = b"\x00" if out[1] == "unlock" else bytes([0x82, 0x00, int(out[2])])
-            frame = tc_frame(1, 1, 0, data)
+            frame = tc_frame("BC", SCID, 0, 0, None, data, True)
         if frame is not None and rng.random() >= 0.2:
             if rng.random() < 0.05:
                 up.append(frame)

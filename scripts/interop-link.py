@@ -4,7 +4,7 @@
 Written from the standards' text, sharing no code with the Rust crate:
   - the channel coding (231.0 CLTU, 131.0 pseudo-randomiser and ASM, the FECF) of
     ccsds_coding.py beside this script;
-  - CCSDS 232.0 TC frames and 132.0 TM frames;
+  - CCSDS 232.0 TC frames (ccsds_tc.py beside this script) and 132.0 TM frames;
   - space packets built by the `spacepackets` package;
   - COP-1 FARM-1 from the PyPI package `ccsds-cop` (its Farm1 driven frame by frame; it speaks
     USLP frames, so each TC frame's fields are carried over into a spacepackets USLP frame).
@@ -17,17 +17,8 @@ import random
 import sys
 
 from spacepackets.ccsds.spacepacket import PacketType, SpacePacket, SpacePacketHeader
-from spacepackets.uslp import (
-    BypassSequenceControlFlag,
-    PrimaryHeader,
-    ProtocolCommandFlag,
-    SourceOrDestField,
-    TfdzConstructionRules,
-    TransferFrame,
-    TransferFrameDataField,
-    UslpProtocolIdentifier,
-)
 from ccsds_coding import ASM, PN, bch_block, cltu, crc16, randomise
+from ccsds_tc import tc_frame, uslp_of
 from ccsds_cop.cop_1 import ControlWord
 from ccsds_cop.cop_1.farm import Farm1
 
@@ -37,31 +28,6 @@ out_lines = []
 
 def emit(*fields):
     out_lines.append(" ".join(str(f) for f in fields))
-
-
-# ---- 232.0 TC frames -----------------------------------------------------------------------
-TYPE_FLAGS = {"AD": (0, 0), "BD": (1, 0), "BC": (1, 1)}
-
-
-def tc_frame(ftype, scid, vcid, seq, seg, data, fecf):
-    bypass, ctrl = TYPE_FLAGS[ftype]
-    body = (bytes([seg]) if seg is not None else b"") + data
-    length = 5 + len(body) + (2 if fecf else 0)
-    word0 = (bypass << 13) | (ctrl << 12) | scid
-    word1 = (vcid << 10) | (length - 1)
-    frame = word0.to_bytes(2, "big") + word1.to_bytes(2, "big") + bytes([seq]) + body
-    return frame + (crc16(frame) if fecf else b"")
-
-
-def tc_fields(frame):
-    """Reads back the header as 232.0 lays it out (for the FARM peer)."""
-    bypass = (frame[0] >> 5) & 1
-    ctrl = (frame[0] >> 4) & 1
-    scid = ((frame[0] & 3) << 8) | frame[1]
-    vcid = frame[2] >> 2
-    length = (((frame[2] & 3) << 8) | frame[3]) + 1
-    assert length == len(frame), (length, len(frame))
-    return bypass, ctrl, scid, vcid, frame[4]
 
 
 # ---- 132.0 TM frames with packets ----------------------------------------------------------
@@ -97,23 +63,6 @@ def space_packet(apid, seq, size):
 
 
 # ---- COP-1 FARM-1 via ccsds-cop ------------------------------------------------------------
-def uslp_of(tc):
-    bypass, ctrl, scid, vcid, seq = tc_fields(tc)
-    return TransferFrame(
-        header=PrimaryHeader(
-            scid=scid, map_id=0, vcid=vcid, src_dest=SourceOrDestField.DEST,
-            frame_len=len(tc) - 1, vcf_count_len=1, vcf_count=seq, op_ctrl_flag=False,
-            prot_ctrl_cmd_flag=ProtocolCommandFlag(ctrl),
-            bypass_seq_ctrl_flag=BypassSequenceControlFlag(bypass),
-        ),
-        tfdf=TransferFrameDataField(
-            tfdz_cnstr_rules=TfdzConstructionRules.VpNoSegmentation,
-            uslp_ident=UslpProtocolIdentifier.COP_1_CTRL_COMMANDS if ctrl else UslpProtocolIdentifier.SPACE_PACKETS_ENCAPSULATION_PACKETS,
-            tfdz=tc[5:-2],
-        ),
-    )
-
-
 def farm_scenario(window, steps):
     farm = Farm1(w=window)
     emit("farm", window)

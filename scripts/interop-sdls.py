@@ -4,7 +4,7 @@
 Written from CCSDS 355.0 (Space Data Link Security), 232.0 (TC frames) and 132.0 (TM frames),
 sharing no code with the Rust crate. The cryptography is PyPI `cryptography`: AESGCM for the
 AES-256-GCM suite, its HMAC with SHA-256 (MAC = the leftmost 128 bits) for the authentication
-suite. The FECF is Python's own binascii.crc_hqx (CRC-16/CCITT, preset 0xFFFF).
+suite. The FECF is ccsds_coding.py's (Python's own binascii.crc_hqx, CRC-16/CCITT, preset 0xFFFF).
 
 Secured frame layout (both ends configure it per security association):
   TC: primary header (5) | segment header (1) | SPI (2) | IV (12, GCM) or ARSN (8, HMAC)
@@ -38,7 +38,6 @@ Usage:
                                 expect every case's verdict and plain data
 """
 
-import binascii
 import filecmp
 import hmac as pyhmac
 import os
@@ -51,6 +50,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from ccsds_coding import crc16
 
 SCID = 0x2AB
 TC_VC = 3
@@ -60,10 +60,6 @@ OCF = bytes.fromhex("010C0005")
 MAC_LEN = 16
 TC_MASK = bytes.fromhex("FFFFFFFF00")
 TM_MASK = bytes.fromhex("FFFF00FFFFFF")
-
-
-def crc16(data):
-    return binascii.crc_hqx(data, 0xFFFF).to_bytes(2, "big")
 
 
 class Sa:
