@@ -31,7 +31,6 @@ Usage: interop-radio.py SPACENODE_BINARY WORKDIR
 
 import hashlib
 import hmac
-import importlib.util
 import os
 import shutil
 import socket
@@ -40,6 +39,7 @@ import sys
 import threading
 import time
 
+import sibling
 from ccsds_coding import ASM, cltu, crc16, randomise
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -47,17 +47,8 @@ from cryptography.hazmat.primitives import hmac as chmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
-def _sibling(name):
-    """A module of this directory's scripts (their file names have dashes)."""
-    spec = importlib.util.spec_from_file_location(
-        name.replace("-", "_"), os.path.join(os.path.dirname(os.path.abspath(__file__)), name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # The key file's CRC-32C, as the sealed-keys peer computes it.
-crc32c = _sibling("interop-sealed.py").crc32c
+crc32c = sibling.load("interop-sealed.py").crc32c
 
 SCID = 421
 TM_FRAME_LEN = 1115
@@ -66,8 +57,11 @@ MAC_LEN = 16
 TM_MASK = bytes.fromhex("FFFF00FFFFFF")
 
 
+NAME = "interop-radio"  # what a failure line starts with (interop-farm.py sets its own)
+
+
 def fail(msg):
-    print(f"interop-radio: FAIL: {msg}")
+    print(f"{NAME}: FAIL: {msg}")
     sys.exit(1)
 
 
@@ -115,20 +109,32 @@ def security_header(suite, spi, seq):
     return spi.to_bytes(2, "big") + (b"\x00" * 4 if suite == 1 else b"") + seq.to_bytes(8, "big")
 
 
-def bd_frame(suite, key, spi, seq, packet):
-    """A type-BD TC frame, unsegmented on MAP 0, secured under `suite`."""
+def tc_frame(suite, key, spi, seq, packet, ftype="BD", ns=0):
+    """A TC frame on virtual channel 0 secured under `suite`: type BD (the default) or AD
+    (N(S) `ns`) with the segment header (unsegmented, MAP 0), or BC (a COP-1 directive, no
+    segment header). The primary header, the segment header and the security header are
+    authenticated."""
+    bypass, ctrl = {"AD": (0, 0), "BD": (1, 0), "BC": (1, 1)}[ftype]
+    segment = b"" if ftype == "BC" else b"\xC0"
     sec = security_header(suite, spi, seq)
-    length = 5 + 1 + len(sec) + len(packet) + MAC_LEN + 2
-    primary = bytes([0x20 | (SCID >> 8), SCID & 0xFF, (length - 1) >> 8, (length - 1) & 0xFF, 0])
-    segment = b"\xC0"
+    length = 5 + len(segment) + len(sec) + len(packet) + MAC_LEN + 2
+    primary = bytes([(bypass << 5) | (ctrl << 4) | (SCID >> 8), SCID & 0xFF, (length - 1) >> 8,
+                     (length - 1) & 0xFF, ns])
     data, mac = seal(suite, key, seq, primary + segment + sec, packet)
     frame = primary + segment + sec + data + mac
     return frame + crc16(frame)
 
 
+def bd_frame(suite, key, spi, seq, packet):
+    """A type-BD TC frame, unsegmented on MAP 0, secured under `suite`."""
+    return tc_frame(suite, key, spi, seq, packet)
+
+
 # ---- downlink: ASM, randomiser, TM frame, SDLS, packets ------------------------------------
 def tm_packets(datagram, keys):
-    """(spi, suite, seq, [packets]) of one downlink datagram, or a reason it is refused."""
+    """(spi, suite, seq, [packets], clcw) of one downlink datagram, or a reason it is refused.
+    The CLCW is the operational control field's 4 bytes (not authenticated: 355.0 leaves the OCF
+    out of the MAC)."""
     if datagram[:4] != ASM or len(datagram) != 4 + TM_FRAME_LEN:
         return "not ASM + one TM frame"
     frame = randomise(datagram[4:])
@@ -167,7 +173,7 @@ def tm_packets(datagram, keys):
         if int.from_bytes(p[:2], "big") & 0x7FF != 0x7FF and len(p) == n:
             packets.append(p)
         at += n
-    return spi, suite, int.from_bytes(sec[-8:], "big"), packets
+    return spi, suite, int.from_bytes(sec[-8:], "big"), packets, frame[-6:-2]
 
 
 def listen(sock, keys, seconds):
@@ -184,7 +190,7 @@ def listen(sock, keys, seconds):
         if isinstance(r, str):
             refused.append(r)
             continue
-        spi, suite, _, packets = r
+        spi, suite, _, packets, _ = r
         for p in packets:
             if crc16(p[:-2]) != p[-2:]:
                 fail(f"a TM packet under SPI {spi} has a bad PUS CRC")
@@ -192,8 +198,11 @@ def listen(sock, keys, seconds):
     return got, refused
 
 
-def main():
-    binary, work = sys.argv[1], sys.argv[2]
+def boot_node(binary, work):
+    """A fresh board provisioned with a generated key file (SPI 1 AES-256-GCM, SPI 2
+    HMAC-SHA-256), running on the CCSDS radio with this script as its ground: (node process,
+    ground socket, the node's uplink address, {spi: (suite, uplink key)}, {spi: (suite,
+    downlink key)}). Fails unless it boots within 60 s."""
     os.makedirs(work, exist_ok=True)
     keyfile, state = os.path.join(work, "link.keys"), os.path.join(work, "node")
     # A fresh board and key file each run (this script's own work directory).
@@ -232,9 +241,24 @@ def main():
                 booted.set()
 
     threading.Thread(target=drain, daemon=True).start()
+    if not booted.wait(60):
+        stop_node(node)
+        fail("the node did not boot within 60 s (see node.log)")
+    return node, ground, uplink, up, down
+
+
+def stop_node(node):
+    node.terminate()
     try:
-        if not booted.wait(60):
-            fail("the node did not boot within 60 s (see node.log)")
+        node.wait(10)
+    except subprocess.TimeoutExpired:
+        node.kill()
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    node, ground, uplink, up, down = boot_node(binary, work)
+    try:
         results = []
         for spi, seq in [(1, 1), (2, 1)]:
             suite, key = up[spi]
@@ -253,11 +277,7 @@ def main():
         if any(g[2:] == (17, 2) for g in got):
             fail(f"a ping under SPI 2 secured with AES-256-GCM was answered: {got}")
     finally:
-        node.terminate()
-        try:
-            node.wait(10)
-        except subprocess.TimeoutExpired:
-            node.kill()
+        stop_node(node)
     print("interop-radio: ok: a Python ground (cryptography, hashlib, from the standards) pinged "
           "a real node over its CCSDS radio in secured type-BD TC frames in CLTUs, and "
           "authenticated its secured TM frames: " + "; ".join(results)
