@@ -44,7 +44,7 @@ fn config(spi: u16, suite: Suite, vcid: u8, key: u8) -> SaConfig {
 fn pair(spi: u16, suite: Suite, vcid: u8) -> (SecurityAssociation, SecurityAssociation) {
     let c = config(spi, suite, vcid, 0x42);
     (
-        SecurityAssociation::new(c).unwrap(),
+        SecurityAssociation::new(c.clone()).unwrap(),
         SecurityAssociation::new(c).unwrap(),
     )
 }
@@ -127,7 +127,7 @@ fn pair_without_ns(spi: u16, suite: Suite) -> (SecurityAssociation, SecurityAsso
         ..config(spi, suite, TC_VC, 0x42)
     };
     (
-        SecurityAssociation::new(c).unwrap(),
+        SecurityAssociation::new(c.clone()).unwrap(),
         SecurityAssociation::new(c).unwrap(),
     )
 }
@@ -429,4 +429,15 @@ fn tm_apply_refuses_a_data_field_of_the_wrong_size() {
         Err(SdlsError::Build(_))
     ));
     assert_eq!(tx.next_seq(), Some(1));
+}
+
+/// An association's key does not outlive its configuration: dropping it wipes the key.
+#[test]
+fn a_dropped_configuration_wipes_its_key() {
+    let mut c = core::mem::ManuallyDrop::new(config(1, Suite::Aes256Gcm, 0, 0x42));
+    assert_eq!(c.key, [0x42; 32]);
+    // SAFETY: dropped exactly once; afterwards only its plain byte array is read, which
+    // `ManuallyDrop` keeps in place (nothing was freed).
+    unsafe { core::mem::ManuallyDrop::drop(&mut c) };
+    assert_eq!(c.key, [0; 32], "the key is still there after the drop");
 }

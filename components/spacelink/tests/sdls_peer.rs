@@ -21,7 +21,7 @@ fn the_crate_processes_the_peers_frames_with_the_peers_verdicts() {
     let mut receivers: HashMap<String, SecurityAssociation> = cases
         .sas
         .iter()
-        .map(|(n, c)| (n.clone(), SecurityAssociation::new(*c).unwrap()))
+        .map(|(n, c)| (n.clone(), SecurityAssociation::new(c.clone()).unwrap()))
         .collect();
     let mut verdicts: HashMap<String, usize> = HashMap::new();
     for case in &cases.cases {

@@ -103,7 +103,8 @@ pub fn apply_tc(
     data: &[u8],
     out: &mut [u8],
 ) -> Result<usize, SdlsError> {
-    let config = *sa.config();
+    // A clone, wiped when it drops: the key goes no further unwiped.
+    let config = sa.config().clone();
     if config.scid != header.scid || config.vcid != header.vcid {
         return Err(SdlsError::Build(
             "the association is for another spacecraft or virtual channel",
@@ -150,7 +151,8 @@ pub fn apply_tm(
     ocf: Option<[u8; 4]>,
     out: &mut [u8],
 ) -> Result<(), SdlsError> {
-    let config = *sa.config();
+    // A clone, wiped when it drops: the key goes no further unwiped.
+    let config = sa.config().clone();
     let layout = *framer.layout();
     if config.scid != layout.scid || config.vcid != vcid {
         return Err(SdlsError::Build(
@@ -235,7 +237,8 @@ fn open(
     let Some(sa) = sas.iter_mut().find(|sa| sa.config().spi == spi) else {
         return Err(SdlsError::UnknownSpi(spi));
     };
-    let config = *sa.config();
+    // A clone, wiped when it drops: the key goes no further unwiped.
+    let config = sa.config().clone();
     if config.scid != scid || config.vcid != vcid {
         return Err(SdlsError::WrongChannel { spi, scid, vcid });
     }

@@ -10,7 +10,10 @@
 //! (reserving ahead on flash, as comms' engine does) is the caller's job:
 //! [`SecurityAssociation::next_seq`] and [`SecurityAssociation::raise_next_seq`] are its hooks.
 //!
-//! Avoids: printing keys (its `Debug` shows no key bytes), a counter that wraps or goes back.
+//! Avoids: printing keys (its `Debug` shows no key bytes), keeping them (an [`SaConfig`]'s key
+//! is zeroized when it is dropped, and with it every association's; a move may still leave a
+//! copy the compiler did not overwrite, as the `zeroize` crate says of every moved value), a
+//! counter that wraps or goes back.
 
 use super::SdlsError;
 use super::suite::{KEY_LEN, Suite};
@@ -29,8 +32,9 @@ pub const DEFAULT_TC_MASK: [u8; 5] = [0xFF; 5];
 /// channel has applied security.
 pub const DEFAULT_TM_MASK: [u8; 6] = [0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0xFF];
 
-/// The managed parameters of one association (both ends configure the same).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The managed parameters of one association (both ends configure the same). Not `Copy`: its
+/// key is wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SaConfig {
     /// Security parameter index, `1..=0xFFFE` (0 and 0xFFFF are reserved).
     pub spi: u16,
@@ -50,6 +54,13 @@ pub struct SaConfig {
     pub tc_mask: [u8; 5],
     /// Authentication mask of the TM primary header (used on TM frames).
     pub tm_mask: [u8; 6],
+}
+
+impl Drop for SaConfig {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.key.zeroize();
+    }
 }
 
 impl core::fmt::Debug for SaConfig {
@@ -88,10 +99,11 @@ impl SecurityAssociation {
         if config.vcid > 0x3F {
             return Err(SdlsError::Config("virtual channel id exceeds 6 bits"));
         }
+        let window = Window::new(0, config.window);
         Ok(Self {
             config,
             next: Some(1),
-            window: Window::new(0, config.window),
+            window,
         })
     }
 

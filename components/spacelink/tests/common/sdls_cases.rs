@@ -84,7 +84,7 @@ pub fn read(text: &str) -> Cases {
             sas.push((f[1].to_string(), config));
             continue;
         }
-        let base = sas.iter().find(|(n, _)| n == f[2]).expect("sa").1;
+        let base = sas.iter().find(|(n, _)| n == f[2]).expect("sa").1.clone();
         let send = SaConfig {
             key: arr(f[5]),
             spi: f[6].parse().unwrap(),
@@ -129,7 +129,7 @@ pub fn tm_layout(scid: u16) -> TmLayout {
 /// number (`None` for number 0, which the crate never sends), the association's TM framer
 /// (`framers`, one per association, as the peer counts), then the case's tampering.
 pub fn apply(case: &Case, framers: &mut HashMap<String, TmFramer>) -> Option<Vec<u8>> {
-    let mut sa = SecurityAssociation::new(case.send).expect("association");
+    let mut sa = SecurityAssociation::new(case.send.clone()).expect("association");
     sa.raise_next_seq(case.seq);
     if sa.next_seq() != Some(case.seq) {
         return None;
