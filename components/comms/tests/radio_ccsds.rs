@@ -710,3 +710,59 @@ fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
         Err(GroundRadioError::Fop(FopReject::Length(_)))
     ));
 }
+
+/// CFDP file data on type-BD frames, as `spacenode ground sign` sends it: the frame is
+/// SDLS-secured under a new sequence number and handed to CFDP once; the same CLTU replayed is
+/// refused for its sequence number (counted) and its file data never reaches CFDP again. The
+/// node sends no TM frame only to carry the CLCW for a BD frame (FOP-1 waits for none), while
+/// a type-BC or type-AD frame with nothing else to answer still draws one.
+#[test]
+fn cfdp_file_data_on_type_bd_frames_is_taken_once_and_draws_no_clcw_frame() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 41);
+    let mut buf = [0u8; MAX_CLTU];
+    // FOP-1's first frame is its Set V(R) (type-BC): answered with one CLCW frame.
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+    assert_eq!(l.raw_up(&buf[..n]).0.len(), 1, "the Set V(R) draws a CLCW");
+
+    // A file-data PDU (its bytes are CFDP's to judge; the node hands the packet up by APID).
+    let pdu = [
+        0x14u8, 0x00, 0x09, 0x11, 0x01, 0x00, 0x01, 0, 0, 0, 0, 1, 2, 3, 4, 5,
+    ];
+    let mut packet = [0u8; 64];
+    let k = comms::cfdp::packet::wrap(&pdu, 0, true, &mut packet).unwrap();
+    l.radio.submit_expedited(&packet[..k]).unwrap();
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+    let bd = buf[..n].to_vec();
+    let up = |l: &mut Link, cltu: &[u8]| {
+        let (mut air, mut cfdp) = (Air::default(), 0);
+        let now = l.now();
+        l.node
+            .on_radio_bytes(cltu, now, &mut NoChannels, &mut air, &mut |(o, _)| {
+                cfdp += u32::from(matches!(o, comms::node::UnitOutcome::Cfdp { .. }));
+            });
+        (air, cfdp)
+    };
+    let (air, cfdp) = up(&mut l, &bd);
+    assert_eq!(cfdp, 1, "the file data reaches CFDP");
+    assert!(
+        air.0.is_empty(),
+        "no TM frame only for the CLCW of a BD frame"
+    );
+
+    let before = l.node.security().counters();
+    let (_, cfdp) = up(&mut l, &bd);
+    assert_eq!(
+        cfdp, 0,
+        "a replayed BD frame's file data never reaches CFDP"
+    );
+    assert_eq!(l.node.security().counters().replayed, before.replayed + 1);
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().sdls_refused, 1);
+
+    // A type-AD frame the node answers: its reports carry the CLCW.
+    let ping = l.telecommand(17, 1, &[]);
+    l.got.clear();
+    l.deliver(&ping);
+    // Events (the replay's refusal) may come down with them.
+    l.got.retain(|g| g.0 != 5);
+    assert_eq!(l.got, PING_REPORTS);
+}

@@ -80,7 +80,11 @@ impl<P: StatePersist> Node<P> {
         }
     }
 
-    /// The TC frames of one CLTU's data (then fill); returns how many were authenticated.
+    /// The TC frames of one CLTU's data (then fill); returns how many were authenticated and
+    /// want FARM-1's answer: type-AD and type-BC frames, which FOP-1 waits to see acknowledged
+    /// in a CLCW. A type-BD frame (CFDP's file data) does not: FOP-1 never retransmits it, so
+    /// a TM frame sent only to carry the CLCW for it would spend the downlink on nothing (one
+    /// per uplinked frame of a file).
     fn on_cltu(
         &mut self,
         data: &mut [u8],
@@ -90,7 +94,7 @@ impl<P: StatePersist> Node<P> {
         seen: &mut impl FnMut(FrameSeen<'_>),
     ) -> u32 {
         let mut at = 0;
-        let (mut frames, mut authentic) = (0, 0);
+        let (mut frames, mut answered) = (0, 0);
         while let Some(rest) = data.get_mut(at..) {
             let len = match tc::parse(rest, TC_LAYOUT) {
                 Ok((_, after)) => rest.len() - after.len(),
@@ -106,15 +110,16 @@ impl<P: StatePersist> Node<P> {
             let Some(frame) = rest.get_mut(..len) else {
                 break;
             };
-            authentic += u32::from(self.on_tc_frame(frame, now, fwd, down, seen));
+            answered += u32::from(self.on_tc_frame(frame, now, fwd, down, seen));
             frames += 1;
             at += len;
         }
-        authentic
+        answered
     }
 
     /// One parsed TC frame: SDLS, the shared window, FARM-1, then the packet. Returns
-    /// whether it was authentic (so the node may answer with the CLCW).
+    /// whether it was authentic and of a type FOP-1 waits to see acknowledged (AD or BC), so
+    /// that the node answers with the CLCW.
     fn on_tc_frame(
         &mut self,
         frame: &mut [u8],
@@ -184,6 +189,7 @@ impl<P: StatePersist> Node<P> {
         let Some(radio) = self.ccsds.as_mut() else {
             return true;
         };
+        let acknowledged = secured.frame.header.frame_type != tc::FrameType::Bd;
         let action = radio.farm.frame(&secured.frame, true);
         let data = secured.frame.data;
         // A whole packet stays in the frame buffer; a packet joined from segments is copied
@@ -230,7 +236,7 @@ impl<P: StatePersist> Node<P> {
             // Authenticated traffic keeps the link up, whatever FARM-1 made of it.
             None => self.links.on_rx_ok(LinkId::Primary, now.mono),
         }
-        true
+        acknowledged
     }
 
     /// A frame refused before the engine counted it: count it, then as below.
