@@ -1,5 +1,6 @@
 //! A ground session's end of the CCSDS radio (`--link ccsds:SCID`): the session's
-//! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]), every CLTU it
+//! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]) as type-AD frames
+//! and its CFDP packets as type-BD frames ([`Service`]), every CLTU it
 //! (re)transmits goes out as one UDP datagram after the ground's state was saved (each CLTU's
 //! TC frame takes a new SDLS sequence number), and the TM frames that come back are turned
 //! into packets for the session.
@@ -23,6 +24,17 @@ use std::time::{Duration, Instant};
 
 /// One authenticated downlink packet: (SPI, sequence number, packet).
 pub type Packet = (u16, u64, Vec<u8>);
+
+/// How a packet goes up (COP-1's two services, 232.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Type-AD: FOP-1 numbers it, holds it in its window and retransmits it until FARM-1's
+    /// CLCW acknowledges it; delivered in order. Telecommands.
+    Sequenced,
+    /// Type-BD: sent once, taken by FARM-1 in any state, never retransmitted by COP-1. For
+    /// packets whose own protocol repairs losses (CFDP class 2).
+    Expedited,
+}
 
 /// The ground's end of the CCSDS radio.
 pub struct FrameLink {
@@ -125,11 +137,13 @@ impl FrameLink {
         }
     }
 
-    /// Offers `packet` to FOP-1 until it takes it (the AD service starts with Set V(R) and
-    /// needs the node's CLCW first), moving the link on meanwhile; gives up at `deadline`.
+    /// Offers `packet` to FOP-1 for `service` until it takes it (the AD service starts with
+    /// Set V(R) and needs the node's CLCW first; a BD frame waits only for the one before it
+    /// to leave), moving the link on meanwhile; gives up at `deadline`.
     pub fn submit(
         &mut self,
         packet: &[u8],
+        service: Service,
         wire: &mut Wire,
         ground: &mut Ground,
         save: &mut dyn FnMut(&Ground) -> Result<(), String>,
@@ -140,12 +154,18 @@ impl FrameLink {
                 self.last_alert = Some(a);
                 self.radio.restart().map_err(|e| e.to_string())?;
             }
-            match self.radio.submit(packet) {
+            let taken = match service {
+                Service::Sequenced => self.radio.submit(packet),
+                Service::Expedited => self.radio.submit_expedited(packet),
+            };
+            match taken {
                 Ok(()) => {
                     self.flush(wire, ground, save)?;
                     return Ok(true);
                 }
-                Err(GroundRadioError::Fop(FopReject::NotRunning | FopReject::WaitQueueFull)) => {}
+                Err(GroundRadioError::Fop(
+                    FopReject::NotRunning | FopReject::WaitQueueFull | FopReject::OutNotReady,
+                )) => {}
                 Err(e) => return Err(e.to_string()),
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {

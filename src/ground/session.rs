@@ -29,7 +29,7 @@
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
-use super::frame_link::FrameLink;
+use super::frame_link::{FrameLink, Service};
 use super::refusal::Refusal;
 use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
 use super::wire::Wire;
@@ -347,12 +347,13 @@ impl Session {
 
     /// The longest space packet one uplink transmission carries, and the bytes the link adds
     /// around it: a unit's SDLS header and MAC, or on the CCSDS radio a TC frame's headers,
-    /// SDLS fields and FECF (one packet per frame).
+    /// SDLS fields and FECF (one packet per frame) and the CLTU's coding around a full frame
+    /// (start and tail sequences, a BCH parity byte per 7 bytes), which the radio also carries.
     pub fn packet_limits(&self) -> (usize, usize) {
         match self.frames {
             Some(_) => (
                 comms::radio_ccsds::MAX_TC_PACKET,
-                comms::radio_ccsds::MAX_TC_FRAME - comms::radio_ccsds::MAX_TC_PACKET,
+                comms::radio_ccsds::MAX_CLTU - comms::radio_ccsds::MAX_TC_PACKET,
             ),
             None => (comms::sdls::MAX_DATA_LEN, comms::sdls::engine::OVERHEAD),
         }
@@ -528,7 +529,7 @@ impl Session {
         for attempt in 1..=attempts {
             answer.attempts = attempt;
             let deadline = Instant::now() + self.cfg.timeout;
-            if !self.send_until(&packet, deadline)? {
+            if !self.send_until(&packet, deadline, Service::Sequenced)? {
                 continue;
             }
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -648,7 +649,7 @@ impl Session {
             .ground
             .telecommand(service, subservice, 0, app_data, &mut packet)
             .map_err(SessionError::Build)?;
-        self.send_packet(packet.get(..n).unwrap_or(&[]))?;
+        self.send_once(packet.get(..n).unwrap_or(&[]), Service::Sequenced)?;
         Ok(request)
     }
 
@@ -660,22 +661,36 @@ impl Session {
         self.frames.as_ref().is_some_and(FrameLink::busy)
     }
 
-    /// Send one space packet under the session's association, its ARSN saved first as for
-    /// commands: a CFDP PDU, or a telecommand ([`Session::send_telecommand`]).
+    /// Send one CFDP PDU's space packet under the session's association, its ARSN saved first
+    /// as for commands. On the CCSDS radio it goes as a type-BD (expedited) frame: CFDP class 2
+    /// repairs its own losses with NAKs, so COP-1's window and go-back-N would only slow it
+    /// (`BENCHMARKS.md`, the CFDP section); the frame is still SDLS-secured under a new
+    /// sequence number, which the node's anti-replay window checks. Pacing is CFDP's own
+    /// (its rate, counting the link's bytes: [`Session::packet_limits`]).
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
-        // A packet FOP-1 cannot take in time is lost as a unit would be; the protocol above
-        // (CFDP, the upgrade's window) recovers it.
-        self.send_until(packet, Instant::now() + self.cfg.timeout)?;
+        self.send_once(packet, Service::Expedited)
+    }
+
+    /// `packet` once through the send path; one the link cannot take within the session's
+    /// timeout is lost as a unit would be, and the protocol above (CFDP, the upgrade's
+    /// window) recovers it.
+    fn send_once(&mut self, packet: &[u8], service: Service) -> Result<(), SessionError> {
+        self.send_until(packet, Instant::now() + self.cfg.timeout, service)?;
         Ok(())
     }
 
     /// The one send path, in either framing: `packet` in a new unit (its ARSN saved first;
-    /// a full socket buffer is a lost unit, the wire says Ok), or handed to FOP-1 on the
-    /// CCSDS radio, which retransmits a lost frame itself (`false` if it did not take the
-    /// packet before `deadline`).
-    fn send_until(&mut self, packet: &[u8], deadline: Instant) -> Result<bool, SessionError> {
+    /// a full socket buffer is a lost unit, the wire says Ok), or on the CCSDS radio in a TC
+    /// frame of `service`: handed to FOP-1, which retransmits a lost type-AD frame itself and
+    /// sends a type-BD frame once (`false` if it did not take the packet before `deadline`).
+    fn send_until(
+        &mut self,
+        packet: &[u8],
+        deadline: Instant,
+        service: Service,
+    ) -> Result<bool, SessionError> {
         if self.frames.is_some() {
-            return self.submit_frame(packet, deadline);
+            return self.submit_frame(packet, deadline, service);
         }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let n = self
@@ -791,14 +806,19 @@ fn frame_error(e: String) -> SessionError {
     SessionError::Io(std::io::Error::other(format!("CCSDS radio: {e}")))
 }
 
-/// Writes the ground's association states into `dir` (to a temporary file, then renamed).
+/// Writes the ground's association states into `dir`.
 fn save_states(ground: &Ground, dir: &Path) -> Result<(), SessionError> {
     let states = persisted_states(ground);
     let mut buf = [0u8; MAX_STATE_LEN];
     let n = state::encode(&states, &mut buf);
-    let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    std::fs::write(&tmp, &buf[..n]).map_err(|e| state_err(&tmp, e))?;
+    write_replacing(dir, STATE_FILE, &buf[..n])
+}
+
+/// Writes `dir/name` whole: to a temporary file, then renamed over it.
+fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(|e| state_err(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
 }
 
