@@ -12,9 +12,30 @@
 //! every frame was retransmitted before its CLCW could arrive, each retransmission drew another
 //! TM frame from the node, and the downlink queue only grew.
 //!
-//! Avoids: any clock of its own (the caller measures and reports).
+//! The estimate outlives a ground session ([`FopTimer::record`], [`FopTimer::from_record`],
+//! kept as [`FILE`] in the ground's state directory): a new session on a slow radio (the ground
+//! server restarted) starts from the round trip its predecessor measured, not from [`MIN`],
+//! which there had every first frame retransmitted before its acknowledgment could arrive. A
+//! record read back is checked (its format, each figure at most [`MAX`]).
+//!
+//! Avoids: any clock of its own (the caller measures and reports); I/O (the caller reads and
+//! writes the record).
 
 use std::time::Duration;
+
+/// The file in the ground's state directory that keeps the round-trip estimate.
+pub const FILE: &str = "fop-t1.txt";
+
+/// Why a kept round-trip estimate was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Not the one line [`FopTimer::record`] writes.
+    #[error("not a FOP-1 round-trip record (expected one line `fop-t1 v1 srtt-us N rttvar-us N`)")]
+    Format,
+    /// A figure beyond what the timer ever keeps.
+    #[error("round-trip figure {0} us is beyond the largest T1 ({max} ms)", max = MAX.as_millis())]
+    Range(u64),
+}
 
 /// The smallest T1: the sim radio's round trip is milliseconds.
 pub const MIN: Duration = Duration::from_millis(300);
@@ -72,6 +93,39 @@ impl FopTimer {
             .map(|srtt| (srtt + self.rttvar * 4).clamp(MIN, MAX))
     }
 
+    /// The estimate as one line of text (for [`FILE`]); `None` before any measurement.
+    pub fn record(&self) -> Option<String> {
+        self.srtt.map(|srtt| {
+            format!(
+                "fop-t1 v1 srtt-us {} rttvar-us {}\n",
+                srtt.as_micros(),
+                self.rttvar.as_micros()
+            )
+        })
+    }
+
+    /// A timer that starts from a kept estimate ([`FopTimer::record`]'s line), checked.
+    pub fn from_record(text: &str) -> Result<Self, RecordError> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let ["fop-t1", "v1", "srtt-us", srtt, "rttvar-us", rttvar] = words[..] else {
+            return Err(RecordError::Format);
+        };
+        let figure = |w: &str| {
+            let us: u64 = w.parse().map_err(|_| RecordError::Format)?;
+            if us > MAX.as_micros() as u64 {
+                return Err(RecordError::Range(us));
+            }
+            Ok(Duration::from_micros(us))
+        };
+        let mut t = Self {
+            srtt: Some(figure(srtt)?),
+            rttvar: figure(rttvar)?,
+            ..Self::default()
+        };
+        t.t1 = t.estimate().unwrap_or(MIN);
+        Ok(t)
+    }
+
     /// The timer ran out: FOP-1 retransmits; wait twice as long next time, within the cap.
     pub fn expired(&mut self) {
         let cap = self.estimate().map_or(MAX, |e| (e * 2).min(MAX));
@@ -101,6 +155,42 @@ mod tests {
             t.acknowledged(MS(700));
         }
         assert!(t.t1() > MS(700) && t.t1() < MS(1_000), "{:?}", t.t1());
+    }
+
+    #[test]
+    fn the_estimate_is_kept_across_sessions_and_a_damaged_record_is_refused() {
+        let mut t = FopTimer::default();
+        assert_eq!(t.record(), None, "nothing measured, nothing to keep");
+        t.acknowledged(MS(700));
+        let line = t.record().expect("a measurement");
+        assert_eq!(line, "fop-t1 v1 srtt-us 700000 rttvar-us 350000\n");
+        let back = FopTimer::from_record(&line).expect("its own record");
+        assert_eq!(back.t1(), MS(2_100));
+        assert_eq!(back.record().as_deref(), Some(line.as_str()));
+        // Back-off after a restored estimate is capped by it, as after a measurement.
+        let mut b = back.clone();
+        b.expired();
+        b.expired();
+        assert_eq!(b.t1(), MAX);
+        for bad in [
+            "",
+            "fop-t1 v1 srtt-us x rttvar-us 1",
+            "fop-t1 v2 srtt-us 1 rttvar-us 1",
+        ] {
+            assert_eq!(
+                FopTimer::from_record(bad).err(),
+                Some(RecordError::Format),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            FopTimer::from_record("fop-t1 v1 srtt-us 4000001 rttvar-us 0").err(),
+            Some(RecordError::Range(4_000_001))
+        );
+        assert_eq!(
+            FopTimer::from_record("fop-t1 v1 srtt-us 1 rttvar-us 99999999999").err(),
+            Some(RecordError::Range(99_999_999_999))
+        );
     }
 
     #[test]

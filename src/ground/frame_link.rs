@@ -74,6 +74,16 @@ impl FrameLink {
         self.timer.t1()
     }
 
+    /// The round-trip estimate behind T1 (to keep for the next session).
+    pub fn timer(&self) -> &FopTimer {
+        &self.timer
+    }
+
+    /// Start from an estimate an earlier session kept.
+    pub fn restore_timer(&mut self, timer: FopTimer) {
+        self.timer = timer;
+    }
+
     /// Secures the frames sent from now on under association `spi`.
     pub fn set_spi(&mut self, spi: u16) {
         self.radio.set_spi(spi);

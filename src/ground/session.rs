@@ -29,6 +29,7 @@
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
+use super::fop_timer::{self, FopTimer};
 use super::frame_link::{FrameLink, Service};
 use super::refusal::Refusal;
 use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
@@ -276,6 +277,12 @@ impl Session {
             }
             _ => None,
         };
+        let frames = frames.map(|mut f| {
+            if let Some(t) = read_fop_timer(&cfg.state_dir) {
+                f.restore_timer(t);
+            }
+            f
+        });
         let wire = match &cfg.link {
             LinkChoice::Units | LinkChoice::Ccsds(_) => Wire::Radio {
                 sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
@@ -373,8 +380,13 @@ impl Session {
         }
     }
 
+    /// Saves the association states and, on the CCSDS radio, FOP-1's round-trip estimate.
     fn save(&self) -> Result<(), SessionError> {
-        save_states(&self.ground, &self.cfg.state_dir)
+        save_states(&self.ground, &self.cfg.state_dir)?;
+        match self.frames.as_ref().and_then(|f| f.timer().record()) {
+            Some(line) => write_replacing(&self.cfg.state_dir, fop_timer::FILE, line.as_bytes()),
+            None => Ok(()),
+        }
     }
 
     fn last_sent(&self) -> u64 {
@@ -820,6 +832,34 @@ fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SessionEr
     let tmp = dir.join(format!("{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(|e| state_err(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
+}
+
+/// FOP-1's round-trip estimate an earlier session kept in `dir`, if any. A damaged or
+/// unreadable record is reported (on stderr) and survived: T1 starts from its minimum, and
+/// the next save writes a good record over it.
+fn read_fop_timer(dir: &Path) -> Option<FopTimer> {
+    let path = dir.join(fop_timer::FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            eprintln!(
+                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms",
+                path.display(),
+                fop_timer::MIN.as_millis()
+            );
+            return None;
+        }
+    };
+    FopTimer::from_record(&text)
+        .inspect_err(|e| {
+            eprintln!(
+                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms and the next save replaces it",
+                path.display(),
+                fop_timer::MIN.as_millis()
+            )
+        })
+        .ok()
 }
 
 /// What the ground keeps of its associations: the engine's states, with each uplink reservation
