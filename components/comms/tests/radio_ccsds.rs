@@ -172,22 +172,34 @@ impl Link {
                 continue;
             }
             let air = self.raw_up(&cltu[..n]);
-            for (link, frame) in air.0 {
-                assert_eq!(link, LinkId::Primary, "answers go down on the radio");
-                if self.rng.chance(self.loss) {
-                    continue;
-                }
-                self.down.push(frame.clone());
-                let got = &mut self.got;
-                self.radio
-                    .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
-                        let d = Ground::open(spi, seq, p).unwrap();
-                        got.push((d.tm.service, d.tm.subservice, d.verification.map(|v| v.1)));
-                    });
-            }
+            self.hear(air);
         }
         self.t += 100_000;
+        // The partition's tick (every 100 ms): a CLCW owed goes down from there (the rest of
+        // what it sends, failover events, may go on the standby line).
+        let mut air = Air::default();
+        let now = self.now();
+        self.node.tick(now, &mut air);
+        air.0.retain(|(link, _)| *link == LinkId::Primary);
+        self.hear(air);
         sent
+    }
+
+    /// The node's frames come down (each maybe lost) into the ground.
+    fn hear(&mut self, air: Air) {
+        for (link, frame) in air.0 {
+            assert_eq!(link, LinkId::Primary, "answers go down on the radio");
+            if self.rng.chance(self.loss) {
+                continue;
+            }
+            self.down.push(frame.clone());
+            let got = &mut self.got;
+            self.radio
+                .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
+                    let d = Ground::open(spi, seq, p).unwrap();
+                    got.push((d.tm.service, d.tm.subservice, d.verification.map(|v| v.1)));
+                });
+        }
     }
 
     /// Offer `packet` to FOP-1 until it takes it, and run rounds (the timer expiring after 3
@@ -765,4 +777,71 @@ fn cfdp_file_data_on_type_bd_frames_is_taken_once_and_draws_no_clcw_frame() {
     // Events (the replay's refusal) may come down with them.
     l.got.retain(|g| g.0 != 5);
     assert_eq!(l.got, PING_REPORTS);
+}
+
+/// A ground whose FOP-1 timer is shorter than a slow radio's round trip retransmits its
+/// Set V(R) again and again: the node answers the first at once (its downlink was idle) and
+/// the burst after it with one frame carrying the latest CLCW, a gap later; a TM frame sent
+/// meanwhile (it carries the CLCW) pays what is owed. Without the coalescing every one of
+/// these retransmissions drew its own frame.
+#[test]
+fn clcw_only_frames_are_coalesced_to_one_per_gap() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 43);
+    let mut buf = [0u8; MAX_CLTU];
+    let gap = comms::radio_ccsds::CLCW_GAP_US;
+    let mut next = |l: &mut Link| {
+        let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+        buf[..n].to_vec()
+    };
+    let retransmit = |l: &mut Link, next: &mut dyn FnMut(&mut Link) -> Vec<u8>| {
+        let epoch = l.radio.timer().expect("the timer runs");
+        l.radio.timer_expired(epoch);
+        let cltu = next(l);
+        l.raw_up(&cltu)
+    };
+    let tick = |l: &mut Link| {
+        let mut air = Air::default();
+        let now = l.now();
+        l.node.tick(now, &mut air);
+        air
+    };
+    // What goes down on the radio (the tick may send failover events on the standby line).
+    let primary = |air: Air| air.0.iter().filter(|(k, _)| *k == LinkId::Primary).count();
+    // The Set V(R) (type-BC): the downlink was idle, so its CLCW goes down at once.
+    let cltu = next(&mut l);
+    let first = l.raw_up(&cltu);
+    assert_eq!(first.0.len(), 1, "idle downlink: the CLCW at once");
+    // Retransmitted every 200 ms (the ground never heard the answer; FOP-1 gives up after
+    // 10 transmissions): nothing within the gap.
+    let mut within = 0;
+    for _ in 0..4 {
+        l.t += 200_000;
+        within += retransmit(&mut l, &mut next).0.len() + primary(tick(&mut l));
+    }
+    assert_eq!(within, 0, "no CLCW-only frame within {gap} us of the last");
+    l.t += 200_000;
+    assert_eq!(
+        primary(tick(&mut l)),
+        1,
+        "one frame, the latest CLCW, a gap later"
+    );
+    l.t += 5 * gap;
+    assert_eq!(primary(tick(&mut l)), 0, "nothing owed any more");
+
+    // Owed again (within the gap of the last), then paid by the reports of a ping.
+    assert_eq!(retransmit(&mut l, &mut next).0.len(), 1, "idle again");
+    l.t += 100_000;
+    assert!(retransmit(&mut l, &mut next).0.is_empty(), "owed");
+    l.hear(first);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).expect("FOP-1 runs after the CLCW");
+    let cltu = next(&mut l);
+    let reports = l.raw_up(&cltu);
+    assert!(!reports.0.is_empty(), "the ping's reports");
+    l.t += 5 * gap;
+    assert_eq!(
+        primary(tick(&mut l)),
+        0,
+        "the reports carried the CLCW owed"
+    );
 }

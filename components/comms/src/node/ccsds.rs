@@ -9,6 +9,7 @@
 //!
 //! Avoids: heap; a buffer per received byte (one CLTU buffer per call).
 
+use hal::time::Instant;
 use protocol::LinkId;
 use spacelink::farm::FarmAction;
 use spacelink::packets::declared_len;
@@ -72,11 +73,44 @@ impl<P: StatePersist> Node<P> {
             frames += self.on_cltu(&mut buf[..n], now, fwd, down, seen);
         }
         self.reply_link = outer;
-        let Some(radio) = self.ccsds.as_ref() else {
+        let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
-        if frames > 0 && tm_before == Some(radio.stats.tm_frames) {
+        if tm_before != Some(radio.stats.tm_frames) {
+            // What went down carries the CLCW as these frames left it.
+            radio.clcw_owed = false;
+        } else if frames > 0 {
+            radio.clcw_owed = true;
+        }
+        self.send_owed_clcw(now, down);
+    }
+
+    /// The CLCW owed to the ground ([`crate::radio_ccsds::CLCW_GAP_US`]): one idle frame if
+    /// no TM frame went down for the gap, else nothing yet (the tick looks again). Call
+    /// regularly ([`Node::tick`] does).
+    pub(super) fn send_owed_clcw(&mut self, now: Now, down: &mut impl Downlink) {
+        let Some(radio) = self.ccsds.as_mut() else {
+            return;
+        };
+        let count = radio.stats.tm_frames;
+        match radio.tm_seen {
+            Some((seen, _)) if seen == count => {}
+            Some(_) => {
+                // Frames went down since: they carried the latest CLCW.
+                radio.tm_seen = Some((count, now.mono));
+                radio.clcw_owed = false;
+            }
+            None => radio.tm_seen = Some((count, Instant::from_micros(0))),
+        }
+        let idle = radio.tm_seen.is_none_or(|(_, at)| {
+            now.mono.as_micros().saturating_sub(at.as_micros()) >= crate::radio_ccsds::CLCW_GAP_US
+        });
+        if radio.clcw_owed && idle {
+            radio.clcw_owed = false;
             self.send_idle_frame(down);
+            if let Some(radio) = self.ccsds.as_mut() {
+                radio.tm_seen = Some((radio.stats.tm_frames, now.mono));
+            }
         }
     }
 

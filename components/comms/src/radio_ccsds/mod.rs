@@ -23,8 +23,13 @@
 //! virtual channel [`CcsdsConfig::tm_vcid`], each frame SDLS-applied under the association of
 //! the answer and carrying FARM-1's CLCW in the operational control field, then the attached
 //! sync marker and the pseudo-randomiser (131.0); one frame per radio datagram. An uplink
-//! burst that caused no telemetry still gets one idle frame, so the ground's FOP-1 sees the
-//! CLCW at once.
+//! burst of type-AD or type-BC frames that caused no telemetry still gets an idle frame, so
+//! the ground's FOP-1 sees the CLCW; coalesced ([`CLCW_GAP_US`]): at once if no TM frame went
+//! down for that long (the downlink is idle), else one frame with the latest CLCW once that
+//! long has passed, and none if another TM frame (which carries the CLCW too) went down
+//! meanwhile. So retransmissions from a ground whose timer is shorter than a slow radio's
+//! round trip cannot grow the downlink's queue. A type-BD frame draws none (FOP-1 never
+//! retransmits it).
 //!
 //! Each association's suite (AES-256-GCM or HMAC-SHA-256) is its own, from the provisioning
 //! file ([`crate::sdls::provision`]); so TM frames under two associations of different suites
@@ -70,6 +75,12 @@ pub const TC_LAYOUT: TcLayout = TcLayout {
 };
 /// FARM-1's sliding window width W.
 pub const FARM_WINDOW: u8 = 16;
+/// The least time between TM frames sent only to carry the CLCW, and the time without TM
+/// frames after which the downlink counts as idle (one is then sent at once): one second. The
+/// node does not know the downlink's rate; a frame of the shipped 1,115 bytes takes 0.56 s at
+/// 16 kbit/s, the slowest radio the system tests run, so these frames take at most about half
+/// of such a downlink.
+pub const CLCW_GAP_US: u64 = 1_000_000;
 
 /// The link's managed parameters (both ends configure the same).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +181,11 @@ pub struct CcsdsRadio {
     pub(crate) segments: Reassembler<MAX_DATA_LEN>,
     pub(crate) segments_spi: Option<u16>,
     pub(crate) stats: CcsdsStats,
+    /// The TM frame count last seen, and when it was seen to change (the last frame's time,
+    /// to within a tick).
+    pub(crate) tm_seen: Option<(u32, hal::time::Instant)>,
+    /// Type-AD or type-BC frames arrived that no TM frame has answered with the CLCW yet.
+    pub(crate) clcw_owed: bool,
 }
 
 impl core::fmt::Debug for CcsdsRadio {
@@ -228,6 +244,8 @@ impl CcsdsRadio {
             segments: Reassembler::new(),
             segments_spi: None,
             stats: CcsdsStats::default(),
+            tm_seen: None,
+            clcw_owed: false,
         })
     }
 
