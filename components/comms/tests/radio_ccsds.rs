@@ -845,3 +845,29 @@ fn clcw_only_frames_are_coalesced_to_one_per_gap() {
         "the reports carried the CLCW owed"
     );
 }
+
+/// A stream of type-AD frames that cause no telemetry (the segments of a long telecommand) is
+/// acknowledged every [`comms::radio_ccsds::CLCW_NEWS_FRAMES`] frames at once, however recent
+/// the last TM frame: V(R) that far on is news for FOP-1, whose window would otherwise stall
+/// until the gap.
+#[test]
+fn a_stream_of_type_ad_frames_is_acknowledged_every_few_frames() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 47);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    // Five segments; the joined packet is refused for its length (a 1,2 report).
+    let tc = l.telecommand(3, 27, &[7u8; 4300]);
+    assert!(tc.len() > comms::radio_ccsds::MAX_TC_PACKET * 4);
+    l.radio.submit(&tc).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let mut answers = Vec::new();
+    while let Some(n) = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap() {
+        let cltu = buf[..n].to_vec();
+        answers.push(l.raw_up(&cltu).0.len());
+    }
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let news = usize::from(comms::radio_ccsds::CLCW_NEWS_FRAMES);
+    assert_eq!(answers[..news - 1], [0, 0, 0], "no news yet: {answers:?}");
+    assert_eq!(answers[news - 1], 1, "V(R) {news} frames on: {answers:?}");
+    assert!(answers[4] >= 1, "the refusal's report: {answers:?}");
+}

@@ -86,8 +86,8 @@ impl<P: StatePersist> Node<P> {
     }
 
     /// The CLCW owed to the ground ([`crate::radio_ccsds::CLCW_GAP_US`]): one idle frame if
-    /// no TM frame went down for the gap, else nothing yet (the tick looks again). Call
-    /// regularly ([`Node::tick`] does).
+    /// it has news for FOP-1 or no TM frame went down for the gap, else nothing yet (the tick
+    /// looks again). Call regularly ([`Node::tick`] does).
     pub(super) fn send_owed_clcw(&mut self, now: Now, down: &mut impl Downlink) {
         let Some(radio) = self.ccsds.as_mut() else {
             return;
@@ -105,7 +105,7 @@ impl<P: StatePersist> Node<P> {
         let idle = radio.tm_seen.is_none_or(|(_, at)| {
             now.mono.as_micros().saturating_sub(at.as_micros()) >= crate::radio_ccsds::CLCW_GAP_US
         });
-        if radio.clcw_owed && idle {
+        if radio.clcw_owed && (idle || radio.clcw_news()) {
             radio.clcw_owed = false;
             self.send_idle_frame(down);
             if let Some(radio) = self.ccsds.as_mut() {
@@ -294,6 +294,7 @@ impl<P: StatePersist> Node<P> {
         let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
+        radio.clcw_sent = Some(radio.farm.clcw());
         let clcw = radio.farm.clcw().to_bytes();
         let (engine, persist) = (&mut self.engine, &mut self.persist);
         let (packer, framer, stats, cfg) = (
@@ -328,6 +329,7 @@ impl<P: StatePersist> Node<P> {
         let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
+        radio.clcw_sent = Some(radio.farm.clcw());
         let clcw = radio.farm.clcw().to_bytes();
         let cfg = radio.cfg;
         let idle = [spacelink::packets::IDLE_BYTE; MAX_TM_FRAME];
