@@ -4,7 +4,8 @@
 //! never below [`MIN`]; doubled at each expiry until a clean measurement arrives, up to twice
 //! the estimate once there is one (else up to [`MAX`]: a slow link's first frames are all
 //! retransmitted before their acknowledgment can arrive); no measurement from a retransmitted
-//! frame (Karn: its acknowledgment is ambiguous). The cap matters on a lossy link carrying a
+//! frame (Karn: its acknowledgment is ambiguous), except the time since the first
+//! transmission to seed an estimate when there is none. The cap matters on a lossy link carrying a
 //! stream: the timer seldom stops there, so clean measurements are rare, and an uncapped
 //! back-off left each lost frame waiting seconds (a 789 KB batch at 10 % loss timed out).
 //!
@@ -70,11 +71,17 @@ impl FopTimer {
         self.t1
     }
 
-    /// Everything outstanding was acknowledged `rtt` after the last transmission.
-    pub fn acknowledged(&mut self, rtt: Duration) {
-        if std::mem::take(&mut self.ambiguous) {
-            return;
-        }
+    /// Everything outstanding was acknowledged `rtt` after the last transmission and `since`
+    /// after the first one of this exchange. An acknowledgment that may be of a
+    /// retransmission is not measured, except while there is no estimate at all: then `since`
+    /// (the round trip is at most that) seeds one, so a link slower than [`MIN`], whose first
+    /// frames are all retransmitted, still gets an estimate to keep for the next session.
+    pub fn acknowledged(&mut self, rtt: Duration, since: Duration) {
+        let rtt = match (std::mem::take(&mut self.ambiguous), self.srtt) {
+            (false, _) => rtt,
+            (true, None) => since.min(MAX),
+            (true, Some(_)) => return,
+        };
         let (srtt, rttvar) = match self.srtt {
             None => (rtt, rtt / 2),
             Some(srtt) => (
@@ -144,15 +151,15 @@ mod tests {
     fn a_fast_link_keeps_the_minimum_and_a_slow_one_gets_its_round_trip_and_more() {
         let mut t = FopTimer::default();
         for _ in 0..10 {
-            t.acknowledged(MS(5));
+            t.acknowledged(MS(5), MS(5));
         }
         assert_eq!(t.t1(), MIN);
         let mut t = FopTimer::default();
-        t.acknowledged(MS(700));
+        t.acknowledged(MS(700), MS(700));
         // 700 + 4 x 350.
         assert_eq!(t.t1(), MS(2_100));
         for _ in 0..50 {
-            t.acknowledged(MS(700));
+            t.acknowledged(MS(700), MS(700));
         }
         assert!(t.t1() > MS(700) && t.t1() < MS(1_000), "{:?}", t.t1());
     }
@@ -161,7 +168,7 @@ mod tests {
     fn the_estimate_is_kept_across_sessions_and_a_damaged_record_is_refused() {
         let mut t = FopTimer::default();
         assert_eq!(t.record(), None, "nothing measured, nothing to keep");
-        t.acknowledged(MS(700));
+        t.acknowledged(MS(700), MS(700));
         let line = t.record().expect("a measurement");
         assert_eq!(line, "fop-t1 v1 srtt-us 700000 rttvar-us 350000\n");
         let back = FopTimer::from_record(&line).expect("its own record");
@@ -194,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn expiries_back_off_to_the_maximum_and_the_ambiguous_acknowledgment_is_not_measured() {
+    fn expiries_back_off_and_an_ambiguous_acknowledgment_only_seeds_a_missing_estimate() {
         let mut t = FopTimer::default();
         t.expired();
         assert_eq!(t.t1(), MS(600));
@@ -202,16 +209,24 @@ mod tests {
             t.expired();
         }
         assert_eq!(t.t1(), MAX);
-        // The acknowledgment right after a retransmission says nothing about the round trip.
-        t.acknowledged(MS(1));
-        assert_eq!(t.t1(), MAX);
-        // The next clean one does.
-        t.acknowledged(MS(10));
-        assert_eq!(t.t1(), MIN);
+        // The acknowledgment right after a retransmission may be of either transmission; with
+        // no estimate yet, the time since the first one (an upper bound) seeds it.
+        t.acknowledged(MS(1), MS(600));
+        // 600 + 4 x 300.
+        assert_eq!(t.t1(), MS(1_800));
+        // With an estimate, an ambiguous acknowledgment is not measured.
+        t.expired();
+        assert_eq!(t.t1(), MS(3_600));
+        t.acknowledged(MS(1), MS(1));
+        assert_eq!(t.t1(), MS(3_600));
+        // The next clean one is.
+        let mut fast = FopTimer::default();
+        fast.acknowledged(MS(10), MS(10));
+        assert_eq!(fast.t1(), MIN);
         // With an estimate, back-off stops at twice it.
         for _ in 0..10 {
-            t.expired();
+            fast.expired();
         }
-        assert_eq!(t.t1(), MIN * 2);
+        assert_eq!(fast.t1(), MIN * 2);
     }
 }

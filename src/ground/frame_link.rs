@@ -44,6 +44,8 @@ pub struct FrameLink {
     armed: Option<(u32, Instant)>,
     /// T1, from the round trips measured.
     timer: FopTimer,
+    /// When the timer was first armed since everything was last acknowledged.
+    outstanding_since: Option<Instant>,
     /// The last alert FOP-1 raised, kept after the service was started again.
     last_alert: Option<Alert>,
     /// The last CLTU sent (what an eavesdropper could record: the demo's attack step).
@@ -58,6 +60,7 @@ impl FrameLink {
             pending: VecDeque::new(),
             armed: None,
             timer: FopTimer::default(),
+            outstanding_since: None,
             last_alert: None,
             last_cltu: Vec::new(),
         })
@@ -134,16 +137,24 @@ impl FrameLink {
 
     /// Follows FOP-1's timer: armed at each (re)start (a transmission, or an acknowledgment
     /// that leaves frames outstanding); stopped with everything acknowledged, which measures
-    /// the round trip since the last (re)start.
+    /// the round trip since the last (re)start (and since the first, [`FopTimer::acknowledged`]).
     fn track_timer(&mut self) {
         match (self.radio.timer(), self.armed) {
             (None, Some((_, at))) => {
-                self.timer.acknowledged(at.elapsed());
+                let since = self.outstanding_since.take().unwrap_or(at);
+                // Stopped by an alert (FOP-1 gave up), not by an acknowledgment: no round trip.
+                if self.radio.fop().alert().is_none() {
+                    self.timer.acknowledged(at.elapsed(), since.elapsed());
+                }
                 self.armed = None;
             }
             (None, None) => {}
             (Some(epoch), Some((armed, _))) if armed == epoch => {}
-            (Some(epoch), _) => self.armed = Some((epoch, Instant::now())),
+            (Some(epoch), _) => {
+                let now = Instant::now();
+                self.outstanding_since.get_or_insert(now);
+                self.armed = Some((epoch, now));
+            }
         }
     }
 
