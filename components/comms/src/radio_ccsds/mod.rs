@@ -193,6 +193,10 @@ pub struct CcsdsRadio {
     pub(crate) clcw_owed: bool,
     /// The CLCW the last TM frame carried.
     pub(crate) clcw_sent: Option<spacelink::clcw::Clcw>,
+    /// The node is answering a radio datagram: packets wait in the packer until it is done.
+    pub(crate) hold: bool,
+    /// The association of the packets the packer holds.
+    pub(crate) held: Option<u16>,
 }
 
 impl core::fmt::Debug for CcsdsRadio {
@@ -254,6 +258,8 @@ impl CcsdsRadio {
             tm_seen: None,
             clcw_owed: false,
             clcw_sent: None,
+            hold: false,
+            held: None,
         })
     }
 
