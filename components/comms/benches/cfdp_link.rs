@@ -8,7 +8,7 @@
 //! Between them the sim board's real `LinkEmulator` relay on loopback UDP: 2 Mbit/s per
 //! direction, 10 ms one-way latency, seeded loss applied to both directions (CLTUs and TM
 //! frames, so NAKs, ACKs, CLCWs and the Finished are lost too). FOP-1's timer is 300 ms of
-//! wall time, as `spacenode ground` runs it.
+//! wall time, the least `spacenode ground` uses (it then follows the measured round trip).
 //!
 //!     cargo bench -p comms --bench cfdp_link [-- RUNS]
 //!
@@ -51,7 +51,8 @@ const BANDWIDTH_BPS: u64 = 2_000_000;
 const LATENCY: Duration = Duration::from_millis(10);
 const FLASH: usize = 80 * 1024 + SIZE + 64 * 1024;
 const APID: u16 = 0x0A0;
-/// FOP-1's timer T1, as `spacenode ground` runs it (`src/ground/frame_link.rs`).
+/// FOP-1's timer T1: the least `spacenode ground` uses (`src/ground/fop_timer.rs`, which then
+/// follows the measured round trip); fixed here.
 const T1: Duration = Duration::from_millis(300);
 /// Bytes of a file-data PDU besides its segment (header, offset, CRC) with the entity id and
 /// sequence number widths of `SenderConfig::default()`; checked against the PDUs sent.

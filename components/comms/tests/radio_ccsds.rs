@@ -243,6 +243,21 @@ impl Link {
         );
     }
 
+    /// A ping delivered (FOP-1 runs), then the CLTU of a second one, not yet sent.
+    fn ping_once_running(&mut self) -> Vec<u8> {
+        let ping = self.telecommand(17, 1, &[]);
+        self.deliver(&ping);
+        let ping = self.telecommand(17, 1, &[]);
+        self.radio.submit(&ping).unwrap();
+        let mut buf = [0u8; MAX_CLTU];
+        let n = self
+            .radio
+            .next_cltu(&mut self.ground, &mut buf)
+            .unwrap()
+            .unwrap();
+        buf[..n].to_vec()
+    }
+
     fn telecommand(&mut self, service: u8, subservice: u8, app: &[u8]) -> Vec<u8> {
         let mut p = [0u8; comms::sdls::MAX_DATA_LEN];
         let (n, _) = self
@@ -409,15 +424,10 @@ fn other_keys() -> comms::sdls::Provisioning {
 #[test]
 fn a_bit_error_in_every_code_block_is_corrected() {
     let mut l = Link::new(Suite::HmacSha256, 0, 5);
-    let ping = l.telecommand(17, 1, &[]);
-    l.deliver(&ping);
-    let ping = l.telecommand(17, 1, &[]);
-    l.radio.submit(&ping).unwrap();
-    let mut buf = [0u8; MAX_CLTU];
-    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
     // One flipped bit in each 8-byte code block after the 2-byte start sequence (the tail
     // left alone).
-    let mut c = buf[..n].to_vec();
+    let mut c = l.ping_once_running();
+    let n = c.len();
     let blocks = (n - 2 - 8) / 8;
     for (i, block) in c[2..n - 8].chunks_mut(8).enumerate() {
         block[i % 8] ^= 1 << (i % 7);
@@ -881,13 +891,7 @@ fn a_stream_of_type_ad_frames_is_acknowledged_every_few_frames() {
 #[test]
 fn a_telecommand_s_reports_come_down_in_one_frame() {
     let mut l = Link::new(Suite::HmacSha256, 0, 53);
-    let ping = l.telecommand(17, 1, &[]);
-    l.deliver(&ping);
-    let ping = l.telecommand(17, 1, &[]);
-    l.radio.submit(&ping).unwrap();
-    let mut buf = [0u8; MAX_CLTU];
-    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
-    let cltu = buf[..n].to_vec();
+    let cltu = l.ping_once_running();
     let air = l.raw_up(&cltu);
     assert_eq!(air.0.len(), 1, "one frame for the four reports");
     l.got.clear();
