@@ -883,6 +883,26 @@ mod persist_tests {
     use super::*;
 
     #[test]
+    fn the_kept_round_trip_is_read_back_and_a_damaged_record_is_survived() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(read_fop_timer(dir.path()).is_none(), "nothing kept yet");
+        let mut t = FopTimer::default();
+        t.acknowledged(Duration::from_millis(700), Duration::from_millis(700));
+        let line = t.record().expect("a measurement");
+        write_replacing(dir.path(), fop_timer::FILE, line.as_bytes()).expect("write");
+        let back = read_fop_timer(dir.path()).expect("read back");
+        assert_eq!(back.t1(), Duration::from_millis(2_100));
+        // Damaged: reported (stderr) and T1 starts from its minimum.
+        for bad in [
+            &b"fop-t1 v1 srtt-us \xff"[..],
+            b"fop-t1 v1 srtt-us 9 rttvar-us 99999999",
+        ] {
+            std::fs::write(dir.path().join(fop_timer::FILE), bad).expect("write");
+            assert!(read_fop_timer(dir.path()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_floor_learned_from_the_node_is_kept_for_the_next_run() {
         let bytes = comms::sdls::sim_default::sim_default_bytes().expect("sim keys");
         let provisioning = Provisioning::parse(&bytes).expect("sim provisioning");
