@@ -1,5 +1,6 @@
 //! A ground session's end of the CCSDS radio (`--link ccsds:SCID`): the session's
-//! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]), every CLTU it
+//! telecommand packets go to FOP-1 ([`comms::radio_ccsds::GroundRadio`]) as type-AD frames
+//! and its CFDP packets as type-BD frames ([`Service`]), every CLTU it
 //! (re)transmits goes out as one UDP datagram after the ground's state was saved (each CLTU's
 //! TC frame takes a new SDLS sequence number), and the TM frames that come back are turned
 //! into packets for the session.
@@ -24,6 +25,17 @@ use std::time::{Duration, Instant};
 /// One authenticated downlink packet: (SPI, sequence number, packet).
 pub type Packet = (u16, u64, Vec<u8>);
 
+/// How a packet goes up (COP-1's two services, 232.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Type-AD: FOP-1 numbers it, holds it in its window and retransmits it until FARM-1's
+    /// CLCW acknowledges it; delivered in order. Telecommands.
+    Sequenced,
+    /// Type-BD: sent once, taken by FARM-1 in any state, never retransmitted by COP-1. For
+    /// packets whose own protocol repairs losses (CFDP class 2).
+    Expedited,
+}
+
 /// The ground's end of the CCSDS radio.
 pub struct FrameLink {
     radio: GroundRadio,
@@ -32,6 +44,8 @@ pub struct FrameLink {
     armed: Option<(u32, Instant)>,
     /// T1, from the round trips measured.
     timer: FopTimer,
+    /// When the timer was first armed since everything was last acknowledged.
+    outstanding_since: Option<Instant>,
     /// The last alert FOP-1 raised, kept after the service was started again.
     last_alert: Option<Alert>,
     /// The last CLTU sent (what an eavesdropper could record: the demo's attack step).
@@ -46,6 +60,7 @@ impl FrameLink {
             pending: VecDeque::new(),
             armed: None,
             timer: FopTimer::default(),
+            outstanding_since: None,
             last_alert: None,
             last_cltu: Vec::new(),
         })
@@ -60,6 +75,16 @@ impl FrameLink {
     /// FOP-1's current retransmission timeout.
     pub fn t1(&self) -> Duration {
         self.timer.t1()
+    }
+
+    /// The round-trip estimate behind T1 (to keep for the next session).
+    pub fn timer(&self) -> &FopTimer {
+        &self.timer
+    }
+
+    /// Start from an estimate an earlier session kept.
+    pub fn restore_timer(&mut self, timer: FopTimer) {
+        self.timer = timer;
     }
 
     /// Secures the frames sent from now on under association `spi`.
@@ -112,24 +137,34 @@ impl FrameLink {
 
     /// Follows FOP-1's timer: armed at each (re)start (a transmission, or an acknowledgment
     /// that leaves frames outstanding); stopped with everything acknowledged, which measures
-    /// the round trip since the last (re)start.
+    /// the round trip since the last (re)start (and since the first, [`FopTimer::acknowledged`]).
     fn track_timer(&mut self) {
         match (self.radio.timer(), self.armed) {
             (None, Some((_, at))) => {
-                self.timer.acknowledged(at.elapsed());
+                let since = self.outstanding_since.take().unwrap_or(at);
+                // Stopped by an alert (FOP-1 gave up), not by an acknowledgment: no round trip.
+                if self.radio.fop().alert().is_none() {
+                    self.timer.acknowledged(at.elapsed(), since.elapsed());
+                }
                 self.armed = None;
             }
             (None, None) => {}
             (Some(epoch), Some((armed, _))) if armed == epoch => {}
-            (Some(epoch), _) => self.armed = Some((epoch, Instant::now())),
+            (Some(epoch), _) => {
+                let now = Instant::now();
+                self.outstanding_since.get_or_insert(now);
+                self.armed = Some((epoch, now));
+            }
         }
     }
 
-    /// Offers `packet` to FOP-1 until it takes it (the AD service starts with Set V(R) and
-    /// needs the node's CLCW first), moving the link on meanwhile; gives up at `deadline`.
+    /// Offers `packet` to FOP-1 for `service` until it takes it (the AD service starts with
+    /// Set V(R) and needs the node's CLCW first; a BD frame waits only for the one before it
+    /// to leave), moving the link on meanwhile; gives up at `deadline`.
     pub fn submit(
         &mut self,
         packet: &[u8],
+        service: Service,
         wire: &mut Wire,
         ground: &mut Ground,
         save: &mut dyn FnMut(&Ground) -> Result<(), String>,
@@ -140,12 +175,18 @@ impl FrameLink {
                 self.last_alert = Some(a);
                 self.radio.restart().map_err(|e| e.to_string())?;
             }
-            match self.radio.submit(packet) {
+            let taken = match service {
+                Service::Sequenced => self.radio.submit(packet),
+                Service::Expedited => self.radio.submit_expedited(packet),
+            };
+            match taken {
                 Ok(()) => {
                     self.flush(wire, ground, save)?;
                     return Ok(true);
                 }
-                Err(GroundRadioError::Fop(FopReject::NotRunning | FopReject::WaitQueueFull)) => {}
+                Err(GroundRadioError::Fop(
+                    FopReject::NotRunning | FopReject::WaitQueueFull | FopReject::OutNotReady,
+                )) => {}
                 Err(e) => return Err(e.to_string()),
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {

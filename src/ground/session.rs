@@ -29,7 +29,8 @@
 //! Avoids: blocking without a deadline, reusing an ARSN, trusting unauthenticated downlink
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
-use super::frame_link::FrameLink;
+use super::fop_timer::{self, FopTimer};
+use super::frame_link::{FrameLink, Service};
 use super::refusal::Refusal;
 use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
 use super::wire::Wire;
@@ -276,6 +277,12 @@ impl Session {
             }
             _ => None,
         };
+        let frames = frames.map(|mut f| {
+            if let Some(t) = read_fop_timer(&cfg.state_dir) {
+                f.restore_timer(t);
+            }
+            f
+        });
         let wire = match &cfg.link {
             LinkChoice::Units | LinkChoice::Ccsds(_) => Wire::Radio {
                 sock: UdpSocket::bind(cfg.listen).map_err(|source| SessionError::Bind {
@@ -347,12 +354,13 @@ impl Session {
 
     /// The longest space packet one uplink transmission carries, and the bytes the link adds
     /// around it: a unit's SDLS header and MAC, or on the CCSDS radio a TC frame's headers,
-    /// SDLS fields and FECF (one packet per frame).
+    /// SDLS fields and FECF (one packet per frame) and the CLTU's coding around a full frame
+    /// (start and tail sequences, a BCH parity byte per 7 bytes), which the radio also carries.
     pub fn packet_limits(&self) -> (usize, usize) {
         match self.frames {
             Some(_) => (
                 comms::radio_ccsds::MAX_TC_PACKET,
-                comms::radio_ccsds::MAX_TC_FRAME - comms::radio_ccsds::MAX_TC_PACKET,
+                comms::radio_ccsds::MAX_CLTU - comms::radio_ccsds::MAX_TC_PACKET,
             ),
             None => (comms::sdls::MAX_DATA_LEN, comms::sdls::engine::OVERHEAD),
         }
@@ -372,8 +380,13 @@ impl Session {
         }
     }
 
+    /// Saves the association states and, on the CCSDS radio, FOP-1's round-trip estimate.
     fn save(&self) -> Result<(), SessionError> {
-        save_states(&self.ground, &self.cfg.state_dir)
+        save_states(&self.ground, &self.cfg.state_dir)?;
+        match self.frames.as_ref().and_then(|f| f.timer().record()) {
+            Some(line) => write_replacing(&self.cfg.state_dir, fop_timer::FILE, line.as_bytes()),
+            None => Ok(()),
+        }
     }
 
     fn last_sent(&self) -> u64 {
@@ -528,7 +541,7 @@ impl Session {
         for attempt in 1..=attempts {
             answer.attempts = attempt;
             let deadline = Instant::now() + self.cfg.timeout;
-            if !self.send_until(&packet, deadline)? {
+            if !self.send_until(&packet, deadline, Service::Sequenced)? {
                 continue;
             }
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -648,7 +661,7 @@ impl Session {
             .ground
             .telecommand(service, subservice, 0, app_data, &mut packet)
             .map_err(SessionError::Build)?;
-        self.send_packet(packet.get(..n).unwrap_or(&[]))?;
+        self.send_once(packet.get(..n).unwrap_or(&[]), Service::Sequenced)?;
         Ok(request)
     }
 
@@ -660,22 +673,36 @@ impl Session {
         self.frames.as_ref().is_some_and(FrameLink::busy)
     }
 
-    /// Send one space packet under the session's association, its ARSN saved first as for
-    /// commands: a CFDP PDU, or a telecommand ([`Session::send_telecommand`]).
+    /// Send one CFDP PDU's space packet under the session's association, its ARSN saved first
+    /// as for commands. On the CCSDS radio it goes as a type-BD (expedited) frame: CFDP class 2
+    /// repairs its own losses with NAKs, so COP-1's window and go-back-N would only slow it
+    /// (`BENCHMARKS.md`, the CFDP section); the frame is still SDLS-secured under a new
+    /// sequence number, which the node's anti-replay window checks. Pacing is CFDP's own
+    /// (its rate, counting the link's bytes: [`Session::packet_limits`]).
     pub fn send_packet(&mut self, packet: &[u8]) -> Result<(), SessionError> {
-        // A packet FOP-1 cannot take in time is lost as a unit would be; the protocol above
-        // (CFDP, the upgrade's window) recovers it.
-        self.send_until(packet, Instant::now() + self.cfg.timeout)?;
+        self.send_once(packet, Service::Expedited)
+    }
+
+    /// `packet` once through the send path; one the link cannot take within the session's
+    /// timeout is lost as a unit would be, and the protocol above (CFDP, the upgrade's
+    /// window) recovers it.
+    fn send_once(&mut self, packet: &[u8], service: Service) -> Result<(), SessionError> {
+        self.send_until(packet, Instant::now() + self.cfg.timeout, service)?;
         Ok(())
     }
 
     /// The one send path, in either framing: `packet` in a new unit (its ARSN saved first;
-    /// a full socket buffer is a lost unit, the wire says Ok), or handed to FOP-1 on the
-    /// CCSDS radio, which retransmits a lost frame itself (`false` if it did not take the
-    /// packet before `deadline`).
-    fn send_until(&mut self, packet: &[u8], deadline: Instant) -> Result<bool, SessionError> {
+    /// a full socket buffer is a lost unit, the wire says Ok), or on the CCSDS radio in a TC
+    /// frame of `service`: handed to FOP-1, which retransmits a lost type-AD frame itself and
+    /// sends a type-BD frame once (`false` if it did not take the packet before `deadline`).
+    fn send_until(
+        &mut self,
+        packet: &[u8],
+        deadline: Instant,
+        service: Service,
+    ) -> Result<bool, SessionError> {
         if self.frames.is_some() {
-            return self.submit_frame(packet, deadline);
+            return self.submit_frame(packet, deadline, service);
         }
         let mut unit = vec![0u8; MAX_UNIT_LEN];
         let n = self
@@ -791,15 +818,48 @@ fn frame_error(e: String) -> SessionError {
     SessionError::Io(std::io::Error::other(format!("CCSDS radio: {e}")))
 }
 
-/// Writes the ground's association states into `dir` (to a temporary file, then renamed).
+/// Writes the ground's association states into `dir`.
 fn save_states(ground: &Ground, dir: &Path) -> Result<(), SessionError> {
     let states = persisted_states(ground);
     let mut buf = [0u8; MAX_STATE_LEN];
     let n = state::encode(&states, &mut buf);
-    let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    std::fs::write(&tmp, &buf[..n]).map_err(|e| state_err(&tmp, e))?;
+    write_replacing(dir, STATE_FILE, &buf[..n])
+}
+
+/// Writes `dir/name` whole: to a temporary file, then renamed over it.
+fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(|e| state_err(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
+}
+
+/// FOP-1's round-trip estimate an earlier session kept in `dir`, if any. A damaged or
+/// unreadable record is reported (on stderr) and survived: T1 starts from its minimum, and
+/// the next save writes a good record over it.
+fn read_fop_timer(dir: &Path) -> Option<FopTimer> {
+    let path = dir.join(fop_timer::FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            eprintln!(
+                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms",
+                path.display(),
+                fop_timer::MIN.as_millis()
+            );
+            return None;
+        }
+    };
+    FopTimer::from_record(&text)
+        .inspect_err(|e| {
+            eprintln!(
+                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms and the next save replaces it",
+                path.display(),
+                fop_timer::MIN.as_millis()
+            )
+        })
+        .ok()
 }
 
 /// What the ground keeps of its associations: the engine's states, with each uplink reservation
@@ -821,6 +881,26 @@ fn persisted_states(ground: &Ground) -> Vec<SaState> {
 #[cfg(test)]
 mod persist_tests {
     use super::*;
+
+    #[test]
+    fn the_kept_round_trip_is_read_back_and_a_damaged_record_is_survived() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(read_fop_timer(dir.path()).is_none(), "nothing kept yet");
+        let mut t = FopTimer::default();
+        t.acknowledged(Duration::from_millis(700), Duration::from_millis(700));
+        let line = t.record().expect("a measurement");
+        write_replacing(dir.path(), fop_timer::FILE, line.as_bytes()).expect("write");
+        let back = read_fop_timer(dir.path()).expect("read back");
+        assert_eq!(back.t1(), Duration::from_millis(2_100));
+        // Damaged: reported (stderr) and T1 starts from its minimum.
+        for bad in [
+            &b"fop-t1 v1 srtt-us \xff"[..],
+            b"fop-t1 v1 srtt-us 9 rttvar-us 99999999",
+        ] {
+            std::fs::write(dir.path().join(fop_timer::FILE), bad).expect("write");
+            assert!(read_fop_timer(dir.path()).is_none(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_floor_learned_from_the_node_is_kept_for_the_next_run() {

@@ -52,22 +52,15 @@ fn an_unreachable_node_is_reported() {
 fn an_upload_cut_by_a_node_reset_resumes() {
     let _one = one_board();
     let s = setup(40);
-    // A slow radio, so that the upload takes a while. On comms' units: CFDP's own resume is what
-    // this checks (4,275 bytes re-sent). On the CCSDS radio (the default) the resumed upload
-    // re-sent 23,816 to 33,892 bytes of this 30,899-byte file in the four runs measured, one of
-    // them over the bound below; why is not yet known (issue 19 note).
+    // A slow radio, so that the upload takes a while, on the default link (CCSDS frames).
     let kbps = 160;
-    let units = |mut args: Vec<String>| {
-        args.extend(["--radio-link".to_string(), "units".to_string()]);
-        args
-    };
-    let node = Board::boot(&s.state, s.uplink, s.listen, &units(radio(kbps)));
-    let mut ground = Running::start(s.sign(&s.w.psbts, kbps).args(["--link", "units"]));
+    let node = s.boot(kbps);
+    let mut ground = Running::start(&mut s.sign(&s.w.psbts, kbps));
     ground.wait_until("upload at 30 % or more", |l| {
         l.starts_with("upload") && number_after(l, "upload") >= 30
     });
     node.kill();
-    let mut node = Board::boot(&s.state, s.uplink, s.listen, &units(radio(kbps)));
+    let mut node = s.boot(kbps);
     node.wait_for("CFDP: resuming a transfer");
     let resumed = node
         .log
@@ -80,10 +73,20 @@ fn an_upload_cut_by_a_node_reset_resumes() {
     let (status, all) = ground.finish();
     assert!(status.success(), "{all}");
     check_signed(&s.w, &s.out);
+    // CFDP's resume: the ground re-sends what the node did not hold when it restarted, the
+    // link's losses of that again, and the losses before the reset. The file goes on type-BD
+    // frames (CFDP repairs its own losses): on type-AD frames, behind FOP-1's window and its
+    // Set V(R) after the reboot, the node's next NAKs asked again for ranges still queued, and
+    // the ground re-sent 30,228 bytes for 12,579 not held (bound 29,020).
     let file = number_after(&all, "up ");
+    let held = number_after(&resumed, "transfer,");
     let resent = number_after(&all, "PDUs (");
-    assert!(resent < file, "re-sent {resent} of {file}:\n{all}");
-    eprintln!("{resumed}\n{all}");
+    let bound = 2 * (file - held) + file / 8;
+    assert!(
+        resent <= bound,
+        "re-sent {resent} of {file} with {held} held (bound {bound}):\n{all}"
+    );
+    eprintln!("{resumed}\n{all}\nre-sent {resent} bytes, bound {bound}");
     no_comms_restart(&mut node);
 }
 

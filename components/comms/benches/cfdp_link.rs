@@ -1,6 +1,6 @@
 //! 1 MiB CFDP class 2 uplink over the CCSDS space link, as the radio carries it (issue 19):
-//! the ground's `Sender` hands each PDU, in a space packet, to FOP-1 (`GroundRadio`: a type-AD
-//! TC frame with the segment header, SDLS AES-256-GCM, the FECF, BCH-coded into a CLTU); the
+//! the ground's `Sender` hands each PDU, in a space packet, to FOP-1 (`GroundRadio`: a TC
+//! frame with the segment header, SDLS AES-256-GCM, the FECF, BCH-coded into a CLTU); the
 //! node (`comms::node::Node` on the CCSDS radio: CLTU decoding, SDLS, the shared anti-replay
 //! window, FARM-1) hands each CFDP packet to the `Receiver` (own thread, writing to a sim NOR
 //! flash with journal checkpoints every 64 KiB), whose NAKs, ACKs and Finished go down as
@@ -8,14 +8,14 @@
 //! Between them the sim board's real `LinkEmulator` relay on loopback UDP: 2 Mbit/s per
 //! direction, 10 ms one-way latency, seeded loss applied to both directions (CLTUs and TM
 //! frames, so NAKs, ACKs, CLCWs and the Finished are lost too). FOP-1's timer is 300 ms of
-//! wall time, as `spacenode ground` runs it.
+//! wall time, the least `spacenode ground` uses (it then follows the measured round trip).
 //!
 //!     cargo bench -p comms --bench cfdp_link [-- RUNS]
 //!
 //! Two services carry the CFDP packets, measured one after the other in the same run: type-BD
 //! frames (COP-1's expedited service, each frame sent once: CFDP class 2 repairs losses
-//! itself) and type-AD frames through FOP-1's window of 7 frames (retransmitted by COP-1, as
-//! `spacenode ground sign` sends CFDP today).
+//! itself; what `spacenode ground sign` sends CFDP on) and type-AD frames through FOP-1's window
+//! of 7 frames (retransmitted by COP-1; what `ground sign` used before, kept as the comparison).
 //!
 //! For 0 %, 10 % and 30 % loss it prints the completion time (median of RUNS, default 3, each
 //! with its own seed), the goodput, and the ideal computed in the same run: the uplink's
@@ -51,7 +51,8 @@ const BANDWIDTH_BPS: u64 = 2_000_000;
 const LATENCY: Duration = Duration::from_millis(10);
 const FLASH: usize = 80 * 1024 + SIZE + 64 * 1024;
 const APID: u16 = 0x0A0;
-/// FOP-1's timer T1, as `spacenode ground` runs it (`src/ground/frame_link.rs`).
+/// FOP-1's timer T1: the least `spacenode ground` uses (`src/ground/fop_timer.rs`, which then
+/// follows the measured round trip); fixed here.
 const T1: Duration = Duration::from_millis(300);
 /// Bytes of a file-data PDU besides its segment (header, offset, CRC) with the entity id and
 /// sequence number widths of `SenderConfig::default()`; checked against the PDUs sent.
@@ -81,9 +82,10 @@ fn cltu_len(packet: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Service {
     /// Sequence-controlled (type-AD through FOP-1's window, retransmitted by COP-1), as
-    /// `spacenode ground sign` sends CFDP today.
+    /// `spacenode ground sign` sent CFDP before it moved to type-BD.
     Ad,
-    /// Expedited (type-BD, sent once; CFDP's NAKs repair what is lost).
+    /// Expedited (type-BD, sent once; CFDP's NAKs repair what is lost), as `spacenode ground
+    /// sign` sends CFDP.
     Bd,
 }
 

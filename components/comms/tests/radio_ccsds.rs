@@ -172,30 +172,44 @@ impl Link {
                 continue;
             }
             let air = self.raw_up(&cltu[..n]);
-            for (link, frame) in air.0 {
-                assert_eq!(link, LinkId::Primary, "answers go down on the radio");
-                if self.rng.chance(self.loss) {
-                    continue;
-                }
-                self.down.push(frame.clone());
-                let got = &mut self.got;
-                self.radio
-                    .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
-                        let d = Ground::open(spi, seq, p).unwrap();
-                        got.push((d.tm.service, d.tm.subservice, d.verification.map(|v| v.1)));
-                    });
-            }
+            self.hear(air);
         }
         self.t += 100_000;
+        // The partition's tick (every 100 ms): a CLCW owed goes down from there (the rest of
+        // what it sends, failover events, may go on the standby line).
+        let mut air = Air::default();
+        let now = self.now();
+        self.node.tick(now, &mut air);
+        air.0.retain(|(link, _)| *link == LinkId::Primary);
+        self.hear(air);
         sent
     }
 
+    /// The node's frames come down (each maybe lost) into the ground.
+    fn hear(&mut self, air: Air) {
+        for (link, frame) in air.0 {
+            assert_eq!(link, LinkId::Primary, "answers go down on the radio");
+            if self.rng.chance(self.loss) {
+                continue;
+            }
+            self.down.push(frame.clone());
+            let got = &mut self.got;
+            self.radio
+                .on_bytes(&mut self.ground, &frame, &mut |spi, seq, p| {
+                    let d = Ground::open(spi, seq, p).unwrap();
+                    got.push((d.tm.service, d.tm.subservice, d.verification.map(|v| v.1)));
+                });
+        }
+    }
+
     /// Offer `packet` to FOP-1 until it takes it, and run rounds (the timer expiring after 3
-    /// quiet rounds) until FOP-1 has nothing outstanding.
+    /// quiet rounds, doubled at each expiry up to 40 (4 s), as the ground's T1 backs off)
+    /// until FOP-1 has nothing outstanding.
     fn deliver(&mut self, packet: &[u8]) {
         let mut queued = false;
         let mut quiet = 0;
-        for _ in 0..400 {
+        let mut patience = 3;
+        for _ in 0..2_000 {
             if !queued {
                 match self.radio.submit(packet) {
                     Ok(()) => queued = true,
@@ -213,11 +227,12 @@ impl Link {
             if queued && self.radio.fop().outstanding() == 0 && !self.radio.fop().waiting() {
                 return;
             }
-            if quiet >= 3
+            if quiet >= patience
                 && let Some(epoch) = self.radio.timer()
             {
                 self.radio.timer_expired(epoch);
                 quiet = 0;
+                patience = (patience * 2).min(40);
             }
         }
         panic!(
@@ -226,6 +241,21 @@ impl Link {
             self.radio.fop().state(),
             self.radio.fop().alert()
         );
+    }
+
+    /// A ping delivered (FOP-1 runs), then the CLTU of a second one, not yet sent.
+    fn ping_once_running(&mut self) -> Vec<u8> {
+        let ping = self.telecommand(17, 1, &[]);
+        self.deliver(&ping);
+        let ping = self.telecommand(17, 1, &[]);
+        self.radio.submit(&ping).unwrap();
+        let mut buf = [0u8; MAX_CLTU];
+        let n = self
+            .radio
+            .next_cltu(&mut self.ground, &mut buf)
+            .unwrap()
+            .unwrap();
+        buf[..n].to_vec()
     }
 
     fn telecommand(&mut self, service: u8, subservice: u8, app: &[u8]) -> Vec<u8> {
@@ -394,15 +424,10 @@ fn other_keys() -> comms::sdls::Provisioning {
 #[test]
 fn a_bit_error_in_every_code_block_is_corrected() {
     let mut l = Link::new(Suite::HmacSha256, 0, 5);
-    let ping = l.telecommand(17, 1, &[]);
-    l.deliver(&ping);
-    let ping = l.telecommand(17, 1, &[]);
-    l.radio.submit(&ping).unwrap();
-    let mut buf = [0u8; MAX_CLTU];
-    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
     // One flipped bit in each 8-byte code block after the 2-byte start sequence (the tail
     // left alone).
-    let mut c = buf[..n].to_vec();
+    let mut c = l.ping_once_running();
+    let n = c.len();
     let blocks = (n - 2 - 8) / 8;
     for (i, block) in c[2..n - 8].chunks_mut(8).enumerate() {
         block[i % 8] ^= 1 << (i % 7);
@@ -709,4 +734,167 @@ fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
         l.radio.submit_expedited(&long),
         Err(GroundRadioError::Fop(FopReject::Length(_)))
     ));
+}
+
+/// CFDP file data on type-BD frames, as `spacenode ground sign` sends it: the frame is
+/// SDLS-secured under a new sequence number and handed to CFDP once; the same CLTU replayed is
+/// refused for its sequence number (counted) and its file data never reaches CFDP again. The
+/// node sends no TM frame only to carry the CLCW for a BD frame (FOP-1 waits for none), while
+/// a type-BC or type-AD frame with nothing else to answer still draws one.
+#[test]
+fn cfdp_file_data_on_type_bd_frames_is_taken_once_and_draws_no_clcw_frame() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 41);
+    let mut buf = [0u8; MAX_CLTU];
+    // FOP-1's first frame is its Set V(R) (type-BC): answered with one CLCW frame.
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+    assert_eq!(l.raw_up(&buf[..n]).0.len(), 1, "the Set V(R) draws a CLCW");
+
+    // A file-data PDU (its bytes are CFDP's to judge; the node hands the packet up by APID).
+    let pdu = [
+        0x14u8, 0x00, 0x09, 0x11, 0x01, 0x00, 0x01, 0, 0, 0, 0, 1, 2, 3, 4, 5,
+    ];
+    let mut packet = [0u8; 64];
+    let k = comms::cfdp::packet::wrap(&pdu, 0, true, &mut packet).unwrap();
+    l.radio.submit_expedited(&packet[..k]).unwrap();
+    let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+    let bd = buf[..n].to_vec();
+    let up = |l: &mut Link, cltu: &[u8]| {
+        let (mut air, mut cfdp) = (Air::default(), 0);
+        let now = l.now();
+        l.node
+            .on_radio_bytes(cltu, now, &mut NoChannels, &mut air, &mut |(o, _)| {
+                cfdp += u32::from(matches!(o, comms::node::UnitOutcome::Cfdp { .. }));
+            });
+        (air, cfdp)
+    };
+    let (air, cfdp) = up(&mut l, &bd);
+    assert_eq!(cfdp, 1, "the file data reaches CFDP");
+    assert!(
+        air.0.is_empty(),
+        "no TM frame only for the CLCW of a BD frame"
+    );
+
+    let before = l.node.security().counters();
+    let (_, cfdp) = up(&mut l, &bd);
+    assert_eq!(
+        cfdp, 0,
+        "a replayed BD frame's file data never reaches CFDP"
+    );
+    assert_eq!(l.node.security().counters().replayed, before.replayed + 1);
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().sdls_refused, 1);
+
+    // A type-AD frame the node answers: its reports carry the CLCW.
+    let ping = l.telecommand(17, 1, &[]);
+    l.got.clear();
+    l.deliver(&ping);
+    // Events (the replay's refusal) may come down with them.
+    l.got.retain(|g| g.0 != 5);
+    assert_eq!(l.got, PING_REPORTS);
+}
+
+/// A ground whose FOP-1 timer is shorter than a slow radio's round trip retransmits its
+/// Set V(R) again and again: the node answers the first at once (its downlink was idle) and
+/// the burst after it with one frame carrying the latest CLCW, a gap later; a TM frame sent
+/// meanwhile (it carries the CLCW) pays what is owed. Without the coalescing every one of
+/// these retransmissions drew its own frame.
+#[test]
+fn clcw_only_frames_are_coalesced_to_one_per_gap() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 43);
+    let mut buf = [0u8; MAX_CLTU];
+    let gap = comms::radio_ccsds::CLCW_GAP_US;
+    let mut next = |l: &mut Link| {
+        let n = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap().unwrap();
+        buf[..n].to_vec()
+    };
+    let retransmit = |l: &mut Link, next: &mut dyn FnMut(&mut Link) -> Vec<u8>| {
+        let epoch = l.radio.timer().expect("the timer runs");
+        l.radio.timer_expired(epoch);
+        let cltu = next(l);
+        l.raw_up(&cltu)
+    };
+    let tick = |l: &mut Link| {
+        let mut air = Air::default();
+        let now = l.now();
+        l.node.tick(now, &mut air);
+        air
+    };
+    // What goes down on the radio (the tick may send failover events on the standby line).
+    let primary = |air: Air| air.0.iter().filter(|(k, _)| *k == LinkId::Primary).count();
+    // The Set V(R) (type-BC): the downlink was idle, so its CLCW goes down at once.
+    let cltu = next(&mut l);
+    let first = l.raw_up(&cltu);
+    assert_eq!(first.0.len(), 1, "idle downlink: the CLCW at once");
+    // Retransmitted every 200 ms (the ground never heard the answer; FOP-1 gives up after
+    // 10 transmissions): nothing within the gap.
+    let mut within = 0;
+    for _ in 0..4 {
+        l.t += 200_000;
+        within += retransmit(&mut l, &mut next).0.len() + primary(tick(&mut l));
+    }
+    assert_eq!(within, 0, "no CLCW-only frame within {gap} us of the last");
+    l.t += 200_000;
+    assert_eq!(
+        primary(tick(&mut l)),
+        1,
+        "one frame, the latest CLCW, a gap later"
+    );
+    l.t += 5 * gap;
+    assert_eq!(primary(tick(&mut l)), 0, "nothing owed any more");
+
+    // Owed again (within the gap of the last), then paid by the reports of a ping.
+    assert_eq!(retransmit(&mut l, &mut next).0.len(), 1, "idle again");
+    l.t += 100_000;
+    assert!(retransmit(&mut l, &mut next).0.is_empty(), "owed");
+    l.hear(first);
+    let ping = l.telecommand(17, 1, &[]);
+    l.radio.submit(&ping).expect("FOP-1 runs after the CLCW");
+    let cltu = next(&mut l);
+    let reports = l.raw_up(&cltu);
+    assert!(!reports.0.is_empty(), "the ping's reports");
+    l.t += 5 * gap;
+    assert_eq!(
+        primary(tick(&mut l)),
+        0,
+        "the reports carried the CLCW owed"
+    );
+}
+
+/// A stream of type-AD frames that cause no telemetry (the segments of a long telecommand) is
+/// acknowledged every [`comms::radio_ccsds::CLCW_NEWS_FRAMES`] frames at once, however recent
+/// the last TM frame: V(R) that far on is news for FOP-1, whose window would otherwise stall
+/// until the gap.
+#[test]
+fn a_stream_of_type_ad_frames_is_acknowledged_every_few_frames() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 47);
+    let ping = l.telecommand(17, 1, &[]);
+    l.deliver(&ping);
+    // Five segments; the joined packet is refused for its length (a 1,2 report).
+    let tc = l.telecommand(3, 27, &[7u8; 4300]);
+    assert!(tc.len() > comms::radio_ccsds::MAX_TC_PACKET * 4);
+    l.radio.submit(&tc).unwrap();
+    let mut buf = [0u8; MAX_CLTU];
+    let mut answers = Vec::new();
+    while let Some(n) = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap() {
+        let cltu = buf[..n].to_vec();
+        answers.push(l.raw_up(&cltu).0.len());
+    }
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let news = usize::from(comms::radio_ccsds::CLCW_NEWS_FRAMES);
+    assert_eq!(answers[..news - 1], [0, 0, 0], "no news yet: {answers:?}");
+    assert_eq!(answers[news - 1], 1, "V(R) {news} frames on: {answers:?}");
+    assert!(answers[4] >= 1, "the refusal's report: {answers:?}");
+}
+
+/// The reports of one telecommand share a TM frame: the node packs what it sends while it
+/// answers a radio datagram and flushes once (a 1,115-byte frame is 0.56 s of a 16 kbit/s
+/// downlink; one per report made a ping's answer 2.2 s there).
+#[test]
+fn a_telecommand_s_reports_come_down_in_one_frame() {
+    let mut l = Link::new(Suite::HmacSha256, 0, 53);
+    let cltu = l.ping_once_running();
+    let air = l.raw_up(&cltu);
+    assert_eq!(air.0.len(), 1, "one frame for the four reports");
+    l.got.clear();
+    l.hear(air);
+    assert_eq!(l.got, PING_REPORTS);
 }

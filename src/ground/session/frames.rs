@@ -1,5 +1,5 @@
-//! A ground session on the radio as a CCSDS space link: telecommands and CFDP packets through
-//! FOP-1 ([`crate::ground::frame_link`]), the TM packets it extracts read like units' (floors
+//! A ground session on the radio as a CCSDS space link: telecommands (type-AD) and CFDP
+//! packets (type-BD) through FOP-1 ([`crate::ground::frame_link`]), the TM packets it extracts read like units' (floors
 //! noted, reports matched). A command's attempts are [`Session::run`]'s, as for units: FOP-1
 //! retransmits a lost TC frame itself (each time under a new SDLS sequence number); a lost
 //! *report* it cannot know of, so a command without its final report after the timeout goes
@@ -27,8 +27,8 @@ impl Session {
         Ok(got)
     }
 
-    /// Hands one telecommand or CFDP packet to FOP-1 and sends what it can; `false` if FOP-1
-    /// did not take it before `deadline`. While FOP-1 cannot take it (its service starts with
+    /// Hands one telecommand (type-AD) or CFDP packet (type-BD) to FOP-1 as `service` says
+    /// and sends what it can; `false` if FOP-1 did not take it before `deadline`. While FOP-1 cannot take it (its service starts with
     /// Set V(R), which must be acknowledged), the floors the node reports in what arrives are
     /// noted at once: a directive the node refused for its sequence number (after the node
     /// reboot or recovery) is then retransmitted above the node's floor; a refusal beyond the
@@ -38,6 +38,7 @@ impl Session {
         &mut self,
         packet: &[u8],
         deadline: Instant,
+        service: Service,
     ) -> Result<bool, SessionError> {
         loop {
             let (Some(frames), dir) = (self.frames.as_mut(), &self.cfg.state_dir) else {
@@ -46,7 +47,14 @@ impl Session {
             let step = (Instant::now() + frames.t1()).min(deadline);
             let mut save = |g: &Ground| save_states(g, dir).map_err(|e| e.to_string());
             if frames
-                .submit(packet, &mut self.wire, &mut self.ground, &mut save, step)
+                .submit(
+                    packet,
+                    service,
+                    &mut self.wire,
+                    &mut self.ground,
+                    &mut save,
+                    step,
+                )
                 .map_err(frame_error)?
             {
                 return Ok(true);

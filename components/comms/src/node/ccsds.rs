@@ -9,6 +9,7 @@
 //!
 //! Avoids: heap; a buffer per received byte (one CLTU buffer per call).
 
+use hal::time::Instant;
 use protocol::LinkId;
 use spacelink::farm::FarmAction;
 use spacelink::packets::declared_len;
@@ -59,6 +60,9 @@ impl<P: StatePersist> Node<P> {
         // ground needs it to move above the node's floor after a reboot, while the radio is
         // not yet the active link).
         let outer = self.reply_link.replace(LinkId::Primary);
+        if let Some(radio) = self.ccsds.as_mut() {
+            radio.hold = true;
+        }
         for &b in bytes {
             let Some(radio) = self.ccsds.as_mut() else {
                 break;
@@ -72,15 +76,56 @@ impl<P: StatePersist> Node<P> {
             frames += self.on_cltu(&mut buf[..n], now, fwd, down, seen);
         }
         self.reply_link = outer;
-        let Some(radio) = self.ccsds.as_ref() else {
+        if let Some(radio) = self.ccsds.as_mut() {
+            radio.hold = false;
+        }
+        self.flush_frames(down);
+        let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
-        if frames > 0 && tm_before == Some(radio.stats.tm_frames) {
+        if tm_before != Some(radio.stats.tm_frames) {
+            // What went down carries the CLCW as these frames left it.
+            radio.clcw_owed = false;
+        } else if frames > 0 {
+            radio.clcw_owed = true;
+        }
+        self.send_owed_clcw(now, down);
+    }
+
+    /// The CLCW owed to the ground ([`crate::radio_ccsds::CLCW_GAP_US`]): one idle frame if
+    /// it has news for FOP-1 or no TM frame went down for the gap, else nothing yet (the tick
+    /// looks again). Call regularly ([`Node::tick`] does).
+    pub(super) fn send_owed_clcw(&mut self, now: Now, down: &mut impl Downlink) {
+        let Some(radio) = self.ccsds.as_mut() else {
+            return;
+        };
+        let count = radio.stats.tm_frames;
+        match radio.tm_seen {
+            Some((seen, _)) if seen == count => {}
+            Some(_) => {
+                // Frames went down since: they carried the latest CLCW.
+                radio.tm_seen = Some((count, now.mono));
+                radio.clcw_owed = false;
+            }
+            None => radio.tm_seen = Some((count, Instant::from_micros(0))),
+        }
+        let idle = radio.tm_seen.is_none_or(|(_, at)| {
+            now.mono.as_micros().saturating_sub(at.as_micros()) >= crate::radio_ccsds::CLCW_GAP_US
+        });
+        if radio.clcw_owed && (idle || radio.clcw_news()) {
+            radio.clcw_owed = false;
             self.send_idle_frame(down);
+            if let Some(radio) = self.ccsds.as_mut() {
+                radio.tm_seen = Some((radio.stats.tm_frames, now.mono));
+            }
         }
     }
 
-    /// The TC frames of one CLTU's data (then fill); returns how many were authenticated.
+    /// The TC frames of one CLTU's data (then fill); returns how many were authenticated and
+    /// want FARM-1's answer: type-AD and type-BC frames, which FOP-1 waits to see acknowledged
+    /// in a CLCW. A type-BD frame (CFDP's file data) does not: FOP-1 never retransmits it, so
+    /// a TM frame sent only to carry the CLCW for it would spend the downlink on nothing (one
+    /// per uplinked frame of a file).
     fn on_cltu(
         &mut self,
         data: &mut [u8],
@@ -90,7 +135,7 @@ impl<P: StatePersist> Node<P> {
         seen: &mut impl FnMut(FrameSeen<'_>),
     ) -> u32 {
         let mut at = 0;
-        let (mut frames, mut authentic) = (0, 0);
+        let (mut frames, mut answered) = (0, 0);
         while let Some(rest) = data.get_mut(at..) {
             let len = match tc::parse(rest, TC_LAYOUT) {
                 Ok((_, after)) => rest.len() - after.len(),
@@ -106,15 +151,16 @@ impl<P: StatePersist> Node<P> {
             let Some(frame) = rest.get_mut(..len) else {
                 break;
             };
-            authentic += u32::from(self.on_tc_frame(frame, now, fwd, down, seen));
+            answered += u32::from(self.on_tc_frame(frame, now, fwd, down, seen));
             frames += 1;
             at += len;
         }
-        authentic
+        answered
     }
 
     /// One parsed TC frame: SDLS, the shared window, FARM-1, then the packet. Returns
-    /// whether it was authentic (so the node may answer with the CLCW).
+    /// whether it was authentic and of a type FOP-1 waits to see acknowledged (AD or BC), so
+    /// that the node answers with the CLCW.
     fn on_tc_frame(
         &mut self,
         frame: &mut [u8],
@@ -184,6 +230,7 @@ impl<P: StatePersist> Node<P> {
         let Some(radio) = self.ccsds.as_mut() else {
             return true;
         };
+        let acknowledged = secured.frame.header.frame_type != tc::FrameType::Bd;
         let action = radio.farm.frame(&secured.frame, true);
         let data = secured.frame.data;
         // A whole packet stays in the frame buffer; a packet joined from segments is copied
@@ -230,7 +277,7 @@ impl<P: StatePersist> Node<P> {
             // Authenticated traffic keeps the link up, whatever FARM-1 made of it.
             None => self.links.on_rx_ok(LinkId::Primary, now.mono),
         }
-        true
+        acknowledged
     }
 
     /// A frame refused before the engine counted it: count it, then as below.
@@ -248,13 +295,38 @@ impl<P: StatePersist> Node<P> {
         }
     }
 
-    /// Send `packet` under association `spi` in TM frames on the radio (packed, flushed at
-    /// once with idle fill so that nothing waits for a later packet).
+    /// Send `packet` under association `spi` in TM frames on the radio, packed, and flushed
+    /// with idle fill so that nothing waits for a later packet: at once, or, while the node
+    /// answers a radio datagram ([`Node::on_radio_bytes`]), when it has answered it all, so
+    /// that the reports of one telecommand (1,1, 1,3, the reply, 1,7) share a frame instead of
+    /// taking one each (a 1,115-byte frame is 0.56 s of a 16 kbit/s downlink). Packets under
+    /// another association are never in the same frame.
     pub(super) fn send_frames(&mut self, spi: u16, packet: &[u8], down: &mut impl Downlink) {
+        if self
+            .ccsds
+            .as_ref()
+            .and_then(|r| r.held)
+            .is_some_and(|h| h != spi)
+        {
+            self.flush_frames(down);
+        }
+        self.pack(spi, Some(packet), down);
+    }
+
+    /// Sends what the packer holds ([`Node::send_frames`]).
+    fn flush_frames(&mut self, down: &mut impl Downlink) {
+        if let Some(spi) = self.ccsds.as_mut().and_then(|r| r.held.take()) {
+            self.pack(spi, None, down);
+        }
+    }
+
+    /// Adds `packet` (if any) under `spi` to the packer, then flushes it unless the node is
+    /// answering a radio datagram.
+    fn pack(&mut self, spi: u16, packet: Option<&[u8]>, down: &mut impl Downlink) {
         let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
-        let clcw = radio.farm.clcw().to_bytes();
+        let clcw = radio.farm.clcw();
         let (engine, persist) = (&mut self.engine, &mut self.persist);
         let (packer, framer, stats, cfg) = (
             &mut radio.packer,
@@ -262,24 +334,35 @@ impl<P: StatePersist> Node<P> {
             &mut radio.stats,
             radio.cfg,
         );
-        // The packer is empty between packets (every packet is flushed): size its field for
-        // this association's suite.
-        let suite = engine.frame_suite(spi);
-        let field = suite.and_then(|s| crate::radio_ccsds::tm_field_len(framer, s));
-        if field.is_none_or(|n| packer.set_field_len(n).is_err()) {
-            stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
-            return;
+        // An empty packer takes this association's field length (its suite's overhead);
+        // one holding packets holds this association's.
+        if !packer.pending() {
+            let suite = engine.frame_suite(spi);
+            let field = suite.and_then(|s| crate::radio_ccsds::tm_field_len(framer, s));
+            if field.is_none_or(|n| packer.set_field_len(n).is_err()) {
+                stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
+                return;
+            }
         }
+        let mut sent = false;
         let mut emit = |field: &[u8], fhp: u16| {
             let sa = engine.frame_tx_sa(spi, cfg.tm_channel(), persist);
-            send_tm_frame(sa.ok(), framer, stats, field, fhp, clcw, down);
+            send_tm_frame(sa.ok(), framer, stats, field, fhp, clcw.to_bytes(), down);
+            sent = true;
         };
-        if packer.add(packet, &mut emit).is_err() {
-            // A packet the node built itself is always whole; counted, never sent cut.
-            stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
-            return;
+        // A packet the node built itself is always whole; counted, never sent cut.
+        let cut = packet.is_some_and(|p| packer.add(p, &mut emit).is_err());
+        if radio.hold && packer.pending() {
+            radio.held = Some(spi);
+        } else {
+            packer.flush(&mut emit);
         }
-        packer.flush(&mut emit);
+        if cut {
+            stats.tm_dropped = stats.tm_dropped.wrapping_add(1);
+        }
+        if sent {
+            radio.clcw_sent = Some(clcw);
+        }
     }
 
     /// One TM frame of idle data (under the telemetry association) to bring the CLCW down.
@@ -288,6 +371,7 @@ impl<P: StatePersist> Node<P> {
         let Some(radio) = self.ccsds.as_mut() else {
             return;
         };
+        radio.clcw_sent = Some(radio.farm.clcw());
         let clcw = radio.farm.clcw().to_bytes();
         let cfg = radio.cfg;
         let idle = [spacelink::packets::IDLE_BYTE; MAX_TM_FRAME];

@@ -61,9 +61,10 @@ impl<P: StatePersist> Node<P> {
         self.send_event(&ev, now, down);
     }
 
-    /// Failover and periodic events; call regularly.
+    /// Failover, periodic events and the CLCW owed on the CCSDS radio; call regularly.
     pub fn tick(&mut self, now: Now, down: &mut impl Downlink) {
         self.expire_pending(now, down);
+        self.send_owed_clcw(now, down);
         if let Some(sw) = self.links.tick(now.mono) {
             let id = |l: LinkId| match l {
                 LinkId::Primary => 0u8,

@@ -23,8 +23,15 @@
 //! virtual channel [`CcsdsConfig::tm_vcid`], each frame SDLS-applied under the association of
 //! the answer and carrying FARM-1's CLCW in the operational control field, then the attached
 //! sync marker and the pseudo-randomiser (131.0); one frame per radio datagram. An uplink
-//! burst that caused no telemetry still gets one idle frame, so the ground's FOP-1 sees the
-//! CLCW at once.
+//! burst of type-AD or type-BC frames that caused no telemetry still gets an idle frame, so
+//! the ground's FOP-1 sees the CLCW; coalesced: at once if the CLCW has news for FOP-1 since
+//! the last one sent down (V(R) moved [`CLCW_NEWS_FRAMES`] frames on, or a flag changed) or
+//! if no TM frame went down for [`CLCW_GAP_US`] (the downlink is idle); else one frame with
+//! the latest CLCW once the gap has passed, and none if another TM frame (which carries the
+//! CLCW too) went down meanwhile. So retransmissions FARM-1 has already taken, from a ground
+//! whose timer is shorter than a slow radio's round trip, cannot grow the downlink's queue,
+//! while a stream of new frames is acknowledged every few frames. A type-BD frame draws none
+//! (FOP-1 never retransmits it).
 //!
 //! Each association's suite (AES-256-GCM or HMAC-SHA-256) is its own, from the provisioning
 //! file ([`crate::sdls::provision`]); so TM frames under two associations of different suites
@@ -70,6 +77,15 @@ pub const TC_LAYOUT: TcLayout = TcLayout {
 };
 /// FARM-1's sliding window width W.
 pub const FARM_WINDOW: u8 = 16;
+/// The time without TM frames after which the downlink counts as idle (a CLCW owed is then
+/// sent at once), and so the least time between TM frames sent only to carry a CLCW without
+/// news: one second. The node does not know the downlink's rate; a frame of the shipped 1,115
+/// bytes takes 0.56 s at 16 kbit/s, the slowest radio the system tests run.
+pub const CLCW_GAP_US: u64 = 1_000_000;
+/// V(R) this many frames past the last CLCW sent down is news for FOP-1, sent at once: about
+/// half of FOP-1's window of 7, so a stream of type-AD frames keeps flowing with one CLCW-only
+/// frame per 4 frames up (a quarter of a downlink as fast as the uplink).
+pub const CLCW_NEWS_FRAMES: u8 = 4;
 
 /// The link's managed parameters (both ends configure the same).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +186,17 @@ pub struct CcsdsRadio {
     pub(crate) segments: Reassembler<MAX_DATA_LEN>,
     pub(crate) segments_spi: Option<u16>,
     pub(crate) stats: CcsdsStats,
+    /// The TM frame count last seen, and when it was seen to change (the last frame's time,
+    /// to within a tick).
+    pub(crate) tm_seen: Option<(u32, hal::time::Instant)>,
+    /// Type-AD or type-BC frames arrived that no TM frame has answered with the CLCW yet.
+    pub(crate) clcw_owed: bool,
+    /// The CLCW the last TM frame carried.
+    pub(crate) clcw_sent: Option<spacelink::clcw::Clcw>,
+    /// The node is answering a radio datagram: packets wait in the packer until it is done.
+    pub(crate) hold: bool,
+    /// The association of the packets the packer holds.
+    pub(crate) held: Option<u16>,
 }
 
 impl core::fmt::Debug for CcsdsRadio {
@@ -228,6 +255,22 @@ impl CcsdsRadio {
             segments: Reassembler::new(),
             segments_spi: None,
             stats: CcsdsStats::default(),
+            tm_seen: None,
+            clcw_owed: false,
+            clcw_sent: None,
+            hold: false,
+            held: None,
+        })
+    }
+
+    /// Whether FARM-1's CLCW is news for FOP-1 against the last one sent down: V(R)
+    /// [`CLCW_NEWS_FRAMES`] or more frames on, or lockout, wait or retransmit changed.
+    pub(crate) fn clcw_news(&self) -> bool {
+        let now = self.farm.clcw();
+        self.clcw_sent.is_none_or(|last| {
+            now.report_value.wrapping_sub(last.report_value) >= CLCW_NEWS_FRAMES
+                || (now.lockout, now.wait, now.retransmit)
+                    != (last.lockout, last.wait, last.retransmit)
         })
     }
 
