@@ -313,10 +313,20 @@ impl<P: StatePersist> Node<P> {
         self.pack(spi, Some(packet), down);
     }
 
-    /// Sends what the packer holds ([`Node::send_frames`]).
-    fn flush_frames(&mut self, down: &mut impl Downlink) {
-        if let Some(spi) = self.ccsds.as_mut().and_then(|r| r.held.take()) {
-            self.pack(spi, None, down);
+    /// Sends what the packer holds ([`Node::send_frames`]), sealed under the keys of now: the
+    /// carrier's downlink key moves after a rotation's reports (`Node::run_local`).
+    pub(super) fn flush_frames(&mut self, down: &mut impl Downlink) {
+        let Some(radio) = self.ccsds.as_mut() else {
+            return;
+        };
+        let Some(spi) = radio.held.take() else {
+            return;
+        };
+        // Sent now even while the node answers a datagram (`pack` would hold them again).
+        let hold = core::mem::replace(&mut radio.hold, false);
+        self.pack(spi, None, down);
+        if let Some(radio) = self.ccsds.as_mut() {
+            radio.hold = hold;
         }
     }
 

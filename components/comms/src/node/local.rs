@@ -116,6 +116,9 @@ impl<P: StatePersist> Node<P> {
             Ok(()) => {
                 self.report(ctx, Report::CompletionSuccess, now, down);
                 if let Args::Rotate(spi, _) = args {
+                    // The reports above go down under the old downlink key: on the radio they
+                    // may still wait in the TM packer, so they are sealed before it moves.
+                    self.flush_frames(down);
                     self.engine.settle_downlink(spi);
                 }
                 Progress::Completed
