@@ -701,10 +701,7 @@ pub(super) fn send(
     body: &str,
     new_set: Vec<(u8, p256::SecretKey)>,
 ) -> Result<Option<u64>, Failure> {
-    match Uplink::open(sig, new_set)?.send(body)? {
-        Verdict::Applied(c) => Ok(c),
-        Verdict::Refused(f) => Err(refused(f, "admin command")),
-    }
+    Uplink::open(sig, new_set)?.send(body)?.counter()
 }
 
 /// What the signer made of an admin command that reached it.
@@ -713,6 +710,16 @@ pub(super) enum Verdict {
     Applied(Option<u64>),
     /// Refused (by comms or the signer), with the reason: nothing changed on the node.
     Refused(comms::failure::Failure),
+}
+
+impl Verdict {
+    /// The counter when applied (`None`: its report was lost); a refusal as an error in words.
+    pub(super) fn counter(self) -> Result<Option<u64>, Failure> {
+        match self {
+            Verdict::Applied(c) => Ok(c),
+            Verdict::Refused(f) => Err(refused(f, "admin command")),
+        }
+    }
 }
 
 /// An open session with the signing keys, for one admin command or, when the ground writes the
@@ -744,7 +751,8 @@ impl Uplink {
         })
     }
 
-    /// One admin command with `body` (a new envelope and counter each time): see [`judge`].
+    /// One admin command with `body` (a new envelope each time, with the next counter unless
+    /// `--counter` was given): see [`judge`].
     pub(super) fn send(&mut self, body: &str) -> Result<Verdict, Failure> {
         let signers: Vec<(u8, &p256::SecretKey)> = self.keys.iter().map(|(i, k)| (*i, k)).collect();
         judge(
@@ -773,10 +781,7 @@ pub fn apply(
     counter: Option<u64>,
     out: &mut dyn FnMut(String),
 ) -> Result<Option<u64>, Failure> {
-    match judge(s, state, identity, signers, body, counter, out)? {
-        Verdict::Applied(c) => Ok(c),
-        Verdict::Refused(f) => Err(refused(f, "admin command")),
-    }
+    judge(s, state, identity, signers, body, counter, out)?.counter()
 }
 
 /// [`apply`], with the node's refusal as a [`Verdict`] (its code for the caller to act on)
