@@ -7,7 +7,7 @@
 //! | `identity --state DIR` | nothing (sim board only) | the node's identity public key, read from its key flash |
 //! | `recover --floor N` (`admin/recover.rs`) | reads the ledger-recovery challenge (0x0007), then a `recover-ledger` envelope as above | 1,7, or 1,8 with the signer's refusal |
 //! | `recover-link` (`admin/recover_link.rs`) | reads the link-recovery challenge (0x0008), then a `recover-link` envelope as above, through a ground end at epoch 0 and floor 0 | 1,7 once comms wrote its new SDLS state, or 1,8 with the refusal |
-//! | `spacenode ground time` ([`super::time`]) | an admin envelope with the body `time MS` (the ground's UTC clock), as above | 1,7, or 1,8 with the signer's refusal (a replayed or backwards correlation) |
+//! | `spacenode ground time` ([`super::time`]) | an admin envelope with the body `time MS` (the ground's UTC clock), as above | 1,7, or 1,8 with the signer's refusal (a replayed or backwards correlation; a reading of the ground's clock refused as backwards is read again and resent, at most three times) |
 //!
 //! Admin commands are signed here with each `--admin-key` (a file holding the admin's P-256
 //! secret key as 64 hex characters, the format `spacenode ground batch --key` reads). The admin
@@ -302,7 +302,7 @@ pub fn read_identity(arg: &str) -> Result<[u8; 33], Failure> {
     Ok(key)
 }
 
-fn refused(f: comms::failure::Failure, what: &str) -> Failure {
+pub(super) fn refused(f: comms::failure::Failure, what: &str) -> Failure {
     Failure::Rejected(format!(
         "the node refused the {what}: {} (code {:#06x}, data {})\n",
         f.code,
@@ -701,21 +701,70 @@ pub(super) fn send(
     body: &str,
     new_set: Vec<(u8, p256::SecretKey)>,
 ) -> Result<Option<u64>, Failure> {
-    let identity = read_identity(&sig.identity)?;
-    let mut keys = sig.admins.resolve()?;
-    keys.extend(new_set);
-    let signers: Vec<(u8, &p256::SecretKey)> = keys.iter().map(|(i, k)| (*i, k)).collect();
-    let (link, mut s) = sig.link.open()?;
-    let state = link.state;
-    apply(
-        &mut s,
-        &state,
-        &identity,
-        &signers,
-        body,
-        sig.admins.counter,
-        &mut |l| println!("{l}"),
-    )
+    Uplink::open(sig, new_set)?.send(body)?.counter()
+}
+
+/// What the signer made of an admin command that reached it.
+pub(super) enum Verdict {
+    /// Applied; the registry's admin counter, unless its report was lost on the downlink.
+    Applied(Option<u64>),
+    /// Refused (by comms or the signer), with the reason: nothing changed on the node.
+    Refused(comms::failure::Failure),
+}
+
+impl Verdict {
+    /// The counter when applied (`None`: its report was lost); a refusal as an error in words.
+    pub(super) fn counter(self) -> Result<Option<u64>, Failure> {
+        match self {
+            Verdict::Applied(c) => Ok(c),
+            Verdict::Refused(f) => Err(refused(f, "admin command")),
+        }
+    }
+}
+
+/// An open session with the signing keys, for one admin command or, when the ground writes the
+/// body again after a refusal (`spacenode ground time`), several.
+pub(super) struct Uplink {
+    s: Session,
+    state: PathBuf,
+    identity: [u8; 33],
+    keys: Vec<(u8, p256::SecretKey)>,
+    counter: Option<u64>,
+}
+
+impl Uplink {
+    /// Reads the identity and keys of `sig` (plus `new_set`) and opens its link.
+    pub(super) fn open(
+        sig: Signing,
+        new_set: Vec<(u8, p256::SecretKey)>,
+    ) -> Result<Uplink, Failure> {
+        let identity = read_identity(&sig.identity)?;
+        let mut keys = sig.admins.resolve()?;
+        keys.extend(new_set);
+        let (link, s) = sig.link.open()?;
+        Ok(Uplink {
+            s,
+            state: link.state,
+            identity,
+            keys,
+            counter: sig.admins.counter,
+        })
+    }
+
+    /// One admin command with `body` (a new envelope each time, with the next counter unless
+    /// `--counter` was given): see [`judge`].
+    pub(super) fn send(&mut self, body: &str) -> Result<Verdict, Failure> {
+        let signers: Vec<(u8, &p256::SecretKey)> = self.keys.iter().map(|(i, k)| (*i, k)).collect();
+        judge(
+            &mut self.s,
+            &self.state,
+            &self.identity,
+            &signers,
+            body,
+            self.counter,
+            &mut |l| println!("{l}"),
+        )
+    }
 }
 
 /// Builds the admin envelope for `body` (the counter one above the last this ground used for
@@ -732,6 +781,20 @@ pub fn apply(
     counter: Option<u64>,
     out: &mut dyn FnMut(String),
 ) -> Result<Option<u64>, Failure> {
+    judge(s, state, identity, signers, body, counter, out)?.counter()
+}
+
+/// [`apply`], with the node's refusal as a [`Verdict`] (its code for the caller to act on)
+/// rather than an error; an `Err` is a failure to build, send or hear the command.
+pub(super) fn judge(
+    s: &mut Session,
+    state: &Path,
+    identity: &[u8; 33],
+    signers: &[(u8, &p256::SecretKey)],
+    body: &str,
+    counter: Option<u64>,
+    out: &mut dyn FnMut(String),
+) -> Result<Verdict, Failure> {
     let node = signer::admin::node_id(identity);
     // Check the envelope builds before a counter is spent on it.
     let mut env = vec![0u8; signer::admin::MAX_ENVELOPE];
@@ -765,7 +828,7 @@ pub fn apply(
         let ans = s.command(ST_FUNCTION, 1, &app).map_err(session_failure)?;
         out(super::verification_line(&ans));
         if let Some(f) = ans.failure() {
-            return Err(refused(f, "admin command"));
+            return Ok(Verdict::Refused(f));
         }
         last = Some(ans);
     }
@@ -775,17 +838,18 @@ pub fn apply(
             "the admin command did not complete\n".into(),
         ));
     }
-    Ok(ans
-        .other
-        .iter()
-        .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
-        .filter_map(|t| wire::decode_response(&t.source))
-        .find_map(|(_, r)| match r {
-            ResponseReport::Applied(c) => Some(c),
-            ResponseReport::Export(_)
-            | ResponseReport::Challenge(_)
-            | ResponseReport::Clock { .. } => None,
-        }))
+    Ok(Verdict::Applied(
+        ans.other
+            .iter()
+            .filter(|t| t.service == ST_FUNCTION && t.subservice == wire::TM_ADMIN_RESPONSE)
+            .filter_map(|t| wire::decode_response(&t.source))
+            .find_map(|(_, r)| match r {
+                ResponseReport::Applied(c) => Some(c),
+                ResponseReport::Export(_)
+                | ResponseReport::Challenge(_)
+                | ResponseReport::Clock { .. } => None,
+            }),
+    ))
 }
 
 fn identity(a: IdentityArgs) -> Result<(), Failure> {

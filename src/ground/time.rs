@@ -9,6 +9,12 @@
 //! after every reset of the node: a reset loses the time since the clock's last flash write
 //! (at most ten minutes) plus the reset's downtime.
 //!
+//! A reading of the ground's clock can reach the signer below the node's own clock, which runs
+//! on from the last correlation: when the uplink took longer than it did for that correlation
+//! (a lost unit retried after the attempt timeout). The node refuses it as backwards; `time`
+//! then reads its clock again and sends a new envelope, at most three readings in all
+//! ([`correlate`]). A time given with `--at-ms` is sent once.
+//!
 //! `spacenode ground status` asks the signer for its clock (TC 8,1 function 0x0006, answered in
 //! TM\[8,128\], [`node_clock_line`]) and shows the last correlation each node accepted from this
 //! ground, which it keeps in `STATE/time-<node id>`.
@@ -21,6 +27,7 @@ use super::session::Session;
 use crate::failure::Failure;
 use clap::Args;
 use comms::admin::{FN_CLOCK, ResponseReport, TM_ADMIN_RESPONSE};
+use comms::failure::FailureCode;
 use comms::pus::ST_FUNCTION;
 use std::path::{Path, PathBuf};
 
@@ -151,21 +158,29 @@ pub fn utc(ms: u64) -> String {
     )
 }
 
+/// Readings of the ground's clock `ground time` sends at most (without `--at-ms`): see
+/// [`correlate`].
+const READINGS: u32 = 3;
+
 pub fn run(a: TimeArgs) -> Result<(), Failure> {
     let identity = admin::read_identity(a.signing.identity())?;
     let node = signer::admin::node_id(&identity);
     let state = a.signing.state_dir();
-    let ms = match a.at_ms {
-        Some(ms) => ms,
-        None => ground_now_ms()?,
-    };
-    if ms == 0 {
+    if a.at_ms == Some(0) {
         return Err(Failure::Usage(
             "--at-ms 0: a correlation is a time after 1970".into(),
         ));
     }
-    println!("time correlation: {ms} ms ({})", utc(ms));
-    admin::send(a.signing, &format!("time {ms}"), Vec::new())?;
+    let mut up = admin::Uplink::open(a.signing, Vec::new())?;
+    let ms = correlate(
+        a.at_ms,
+        ground_now_ms,
+        |ms| {
+            println!("time correlation: {ms} ms ({})", utc(ms));
+            up.send(&format!("time {ms}"))
+        },
+        &mut |l| println!("{l}"),
+    )?;
     let path = record_path(&state, &node);
     std::fs::create_dir_all(&state)
         .and_then(|()| std::fs::write(&path, format!("{ms}\n")))
@@ -175,6 +190,47 @@ pub fn run(a: TimeArgs) -> Result<(), Failure> {
         utc(ms)
     );
     Ok(())
+}
+
+/// Sends the correlation `at_ms`, or a reading of the ground's clock (`now`), through `send`;
+/// the correlation the node applied.
+///
+/// A reading is stale by the time the signer judges it: by the uplink's delay, and by a whole
+/// attempt timeout when the session retries after a lost unit. The node's clock runs on
+/// meanwhile from its last correlation (or its resumed mark after a reset), which lags true time
+/// only by that correlation's own delay (plus the reset's lag): a reading delayed longer is
+/// below it and refused as backwards (`AdminTimeBackwards`), although the ground's clock is
+/// right. A refusal changes nothing on the node, so a reading refused as backwards is followed
+/// by a fresh one (a new envelope), at most [`READINGS`] in all; a node whose clock is really
+/// ahead of the ground's still refuses them all, and the last refusal is the error. A time the
+/// operator gave (`--at-ms`) is sent once, as given.
+fn correlate(
+    at_ms: Option<u64>,
+    mut now: impl FnMut() -> Result<u64, Failure>,
+    mut send: impl FnMut(u64) -> Result<admin::Verdict, Failure>,
+    out: &mut dyn FnMut(String),
+) -> Result<u64, Failure> {
+    let readings = if at_ms.is_some() { 1 } else { READINGS };
+    let mut reading = 1;
+    loop {
+        let ms = match at_ms {
+            Some(ms) => ms,
+            None => now()?,
+        };
+        match send(ms)? {
+            admin::Verdict::Applied(_) => return Ok(ms),
+            admin::Verdict::Refused(f)
+                if f.code == FailureCode::AdminTimeBackwards && reading < readings =>
+            {
+                out(format!(
+                    "the node's clock had passed that reading when the command reached it (code {:#06x}; a slow or retried uplink): reading the ground's clock again",
+                    f.code.code()
+                ));
+                reading += 1;
+            }
+            admin::Verdict::Refused(f) => return Err(admin::refused(f, "admin command")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +260,110 @@ mod tests {
             ),
             "mission time: 2026-09-21T14:13:20.500Z (-1.250 s from the ground's clock); last correlation 2026-09-21T14:13:20.000Z, flash mark 2026-09-21T14:13:20.000Z\n"
         );
+    }
+
+    /// The signer's own clock ([`signer::clock::MissionClock`]) judging each correlation
+    /// `delay_ms` after the ground read it, correlated before with a delay of 200 ms: the
+    /// verdict its admin command would give (`AdminError::code`, as comms reports it).
+    struct Node {
+        clock: signer::clock::MissionClock,
+        delays_ms: Vec<u64>,
+        judged: Vec<u64>,
+    }
+
+    /// True time (ms since 1970) at board power-on.
+    const BOOT_MS: u64 = 1_790_000_000_000;
+
+    impl Node {
+        fn new(delays_ms: &[u64]) -> Self {
+            let at = |ms: u64| hal::time::Instant::from_micros((ms - BOOT_MS) * 1000);
+            let first = BOOT_MS + 5_000;
+            let clock = signer::clock::MissionClock::resume(Default::default(), at(first))
+                .correlated(first, at(first + 200))
+                .expect("first correlation");
+            Node {
+                clock,
+                delays_ms: delays_ms.iter().rev().copied().collect(),
+                judged: Vec::new(),
+            }
+        }
+
+        fn judge(&mut self, reading: u64) -> admin::Verdict {
+            let delay = self.delays_ms.pop().expect("no more sends expected");
+            let at = hal::time::Instant::from_micros((reading + delay - BOOT_MS) * 1000);
+            self.judged.push(reading);
+            match self.clock.correlated(reading, at) {
+                Ok(c) => {
+                    self.clock = c;
+                    admin::Verdict::Applied(None)
+                }
+                Err(e) => admin::Verdict::Refused(FailureCode::from_admin_refusal(
+                    signer::admin::AdminError::Time(e).code(),
+                )),
+            }
+        }
+    }
+
+    /// The ground's clock, read at 10 s after the first correlation and 1.5 s later each time.
+    fn ground_clock() -> impl FnMut() -> Result<u64, Failure> {
+        let mut t = BOOT_MS + 15_000;
+        move || {
+            t += 1_500;
+            Ok(t)
+        }
+    }
+
+    #[test]
+    fn a_reading_that_arrives_late_is_followed_by_a_fresh_one_and_a_given_time_is_sent_once() {
+        // The first command is retried after a 1 s attempt timeout (1,300 ms late, more than
+        // the 200 ms of the last correlation): the node's clock passed the reading.
+        let mut node = Node::new(&[1_300, 150]);
+        let mut lines = Vec::new();
+        let ms = correlate(None, ground_clock(), |ms| Ok(node.judge(ms)), &mut |l| {
+            lines.push(l)
+        })
+        .expect("the fresh reading is applied");
+        assert_eq!(node.judged, vec![BOOT_MS + 16_500, BOOT_MS + 18_000]);
+        assert_eq!(ms, BOOT_MS + 18_000);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("code 0x130e"), "{}", lines[0]);
+
+        // A time the operator gave is sent once: the refusal is the answer.
+        let mut node = Node::new(&[1_300]);
+        let given = BOOT_MS + 16_500;
+        let e = correlate(
+            Some(given),
+            ground_clock(),
+            |ms| Ok(node.judge(ms)),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Failure::Rejected(t) if t.contains("(code 0x130e")),
+            "{e:?}"
+        );
+        assert_eq!(node.judged, vec![given]);
+
+        // A replay is not retried, and a node that keeps refusing is asked READINGS times.
+        let mut node = Node::new(&[100]);
+        let e = correlate(
+            Some(BOOT_MS + 5_000),
+            ground_clock(),
+            |ms| Ok(node.judge(ms)),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Failure::Rejected(t) if t.contains("(code 0x130d")),
+            "{e:?}"
+        );
+        let mut node = Node::new(&[2_000, 2_000, 2_000]);
+        let e = correlate(None, ground_clock(), |ms| Ok(node.judge(ms)), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Rejected(t) if t.contains("(code 0x130e")),
+            "{e:?}"
+        );
+        assert_eq!(node.judged.len(), READINGS as usize);
     }
 
     #[test]

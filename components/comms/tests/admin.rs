@@ -246,6 +246,64 @@ fn a_chunked_envelope_is_forwarded_once_whole_and_completes_with_the_signers_ans
     );
 }
 
+/// The same TC in a new unit (the ground session's retry after a lost report).
+fn again(st: &mut Station, unit: &[u8]) -> Vec<u8> {
+    let packet = &unit[comms::sdls::engine::HEADER_LEN..unit.len() - comms::sdls::mac::MAC_LEN];
+    let mut out = vec![0u8; comms::sdls::MAX_UNIT_LEN];
+    let k = st.g.wrap(OPS, packet, &mut out).unwrap();
+    out.truncate(k);
+    out
+}
+
+/// A last chunk retransmitted while the signer's answer is pending, and again after it (its
+/// 1,7 and TM\[8,128\] lost on the downlink), reaches the signer once: the retries get the
+/// first execution's reports, the later one its verdict (a time correlation judged twice would
+/// be refused as replayed).
+#[test]
+fn a_retried_last_chunk_reaches_the_signer_once_and_gets_the_first_verdict() {
+    for outcome in [
+        AdminOutcome::Applied { counter: 5 },
+        AdminOutcome::Refused { code: 14 },
+    ] {
+        let mut n = node(true);
+        let mut st = Station::new();
+        let mut ch = Channels::default();
+        let env = envelope();
+        let chunks: Vec<_> = admin::chunks(0x51, &env, 1800).collect();
+        let mut last = Vec::new();
+        for c in &chunks {
+            last = st.unit(OPS, &chunk_app(c)).0;
+            st.run(&mut n, &mut ch, &last);
+        }
+        assert_eq!(ch.sent.len(), 1);
+        let retry = again(&mut st, &last);
+        let (o, down) = st.run(&mut n, &mut ch, &retry);
+        assert_eq!(o, UnitOutcome::Duplicate);
+        assert_eq!(
+            reports(&down),
+            vec![
+                (1, Some(Report::AcceptanceSuccess)),
+                (3, Some(Report::StartSuccess))
+            ]
+        );
+        assert_eq!(ch.sent.len(), 1, "pending: not forwarded again");
+        let req = ch.sent[0].1.request_id;
+        let first = st.respond(
+            &mut n,
+            &AdminResponse {
+                request_id: req,
+                outcome: outcome.clone(),
+            },
+        );
+        let verdict = *reports(&first).last().unwrap();
+        let retry = again(&mut st, &last);
+        let (o, down) = st.run(&mut n, &mut ch, &retry);
+        assert_eq!(o, UnitOutcome::Duplicate);
+        assert_eq!(reports(&down).last(), Some(&verdict));
+        assert_eq!(ch.sent.len(), 1, "answered: not forwarded again");
+    }
+}
+
 #[test]
 fn each_signer_refusal_completes_with_its_own_code() {
     let mut n = node(true);
@@ -395,10 +453,8 @@ fn bad_chunks_are_refused_with_a_reason_and_a_retransmitted_chunk_runs_once() {
     let (unit0, _) = st.unit(OPS, &chunk_app(&chunks[0]));
     let (o, _) = st.run(&mut n, &mut ch, &unit0);
     assert!(matches!(o, UnitOutcome::Ran(_)));
-    let packet = &unit0[comms::sdls::engine::HEADER_LEN..unit0.len() - comms::sdls::mac::MAC_LEN];
-    let mut again = vec![0u8; comms::sdls::MAX_UNIT_LEN];
-    let k = st.g.wrap(OPS, packet, &mut again).unwrap();
-    let (o, down) = st.run(&mut n, &mut ch, &again[..k]);
+    let retry = again(&mut st, &unit0);
+    let (o, down) = st.run(&mut n, &mut ch, &retry);
     assert_eq!(o, UnitOutcome::Duplicate);
     assert_eq!(
         reports(&down).last(),
