@@ -898,3 +898,53 @@ fn a_telecommand_s_reports_come_down_in_one_frame() {
     l.hear(air);
     assert_eq!(l.got, PING_REPORTS);
 }
+
+/// One radio datagram carrying a ping under each of two associations: the node answers both
+/// from one hold, yet each association's reports go down in frames sealed under it alone (the
+/// packets of the first are sent before the second's join the packer, never sealed with them).
+#[test]
+fn the_answers_under_two_associations_in_one_datagram_are_sealed_apart() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 61);
+    let mut datagram = Vec::new();
+    let mut requests = Vec::new();
+    for spi in [PING_ONLY, OPS] {
+        let mut p = [0u8; comms::sdls::MAX_DATA_LEN];
+        let (n, request) = l.ground.telecommand(17, 1, 0x42, &[], &mut p).unwrap();
+        requests.push((spi, request));
+        l.radio.set_spi(spi);
+        l.radio.submit_expedited(&p[..n]).unwrap();
+        let mut cltu = [0u8; MAX_CLTU];
+        let len = l
+            .radio
+            .next_cltu(&mut l.ground, &mut cltu)
+            .unwrap()
+            .unwrap();
+        datagram.extend_from_slice(&cltu[..len]);
+    }
+    let air = l.raw_up(&datagram);
+    // (association the frame was sealed under, request the report answers)
+    let mut heard = Vec::new();
+    for (_, frame) in air.0 {
+        l.radio.on_bytes(&mut l.ground, &frame, &mut |spi, seq, p| {
+            let d = Ground::open(spi, seq, p).unwrap();
+            if let Some((request, _)) = d.verification {
+                heard.push((spi, request));
+            }
+        });
+    }
+    for (spi, request) in requests {
+        let under: Vec<u16> = heard
+            .iter()
+            .filter(|(_, r)| *r == request)
+            .map(|(s, _)| *s)
+            .collect();
+        assert!(
+            !under.is_empty(),
+            "no report for the ping under SA {spi:#06x}"
+        );
+        assert!(
+            under.iter().all(|s| *s == spi),
+            "the ping under SA {spi:#06x} was answered under {under:#06x?}"
+        );
+    }
+}
