@@ -161,10 +161,23 @@ fn copy_to_sealed_memfd(
         at += n as u64;
     }
     let fd = OwnedFd::from(file);
-    rustix::fs::fcntl_add_seals(
-        &fd,
-        SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
-    )
-    .map_err(|e| io("sealing the image", e))?;
-    Ok(fd)
+    let seals = SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL;
+    // F_SEAL_WRITE fails with EBUSY while a page of the file still holds a reference beyond
+    // the page cache's; the kernel waits briefly for such references, then gives up. Seen
+    // once in CI under load, just after the copy above: a trial boot then fell back to the
+    // old slot for nothing. Transient, so it is tried again, for up to about a second.
+    let mut busy = 0;
+    loop {
+        match rustix::fs::fcntl_add_seals(&fd, seals) {
+            Ok(()) => return Ok(fd),
+            Err(rustix::io::Errno::BUSY) if busy < SEAL_BUSY_TRIES => {
+                busy += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(io("sealing the image", e)),
+        }
+    }
 }
+
+/// How often sealing an image that the kernel finds busy is tried again, 50 ms apart.
+const SEAL_BUSY_TRIES: u32 = 20;
