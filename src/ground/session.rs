@@ -513,16 +513,18 @@ impl Session {
         subservice: u8,
         app_data: &[u8],
     ) -> Result<Answer, SessionError> {
-        self.run(service, subservice, app_data, self.cfg.attempts.max(1))
+        let attempts = self.cfg.attempts.max(1);
+        self.run(service, subservice, app_data, attempts, Service::Sequenced)
     }
 
-    /// [`Session::command`] with `attempts` attempts.
+    /// [`Session::command`] with `attempts` attempts, sent on the CCSDS radio as `how`.
     fn run(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
         attempts: u32,
+        how: Service,
     ) -> Result<Answer, SessionError> {
         let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
         let (n, request) = self
@@ -541,7 +543,7 @@ impl Session {
         for attempt in 1..=attempts {
             answer.attempts = attempt;
             let deadline = Instant::now() + self.cfg.timeout;
-            if !self.send_until(&packet, deadline, Service::Sequenced)? {
+            if !self.send_until(&packet, deadline, how)? {
                 continue;
             }
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -624,6 +626,10 @@ impl Session {
     /// beyond its window (still only with a valid MAC, and never a replayed number), moving the
     /// window to the ground's. Each attempt is a new TC with its own unit's ARSN. Returns the
     /// ARSN the node's window now starts after.
+    ///
+    /// On the CCSDS radio it goes in a type-BD frame: while the node refuses our numbers,
+    /// FOP-1's Set V(R) (type-BC) is refused too and the AD service never starts. FOP-1 sends
+    /// a waiting BD frame before anything else, so the frame takes the very number read here.
     pub fn resync(&mut self) -> Result<(u64, Answer), SessionError> {
         let mut last = None;
         for _ in 0..self.cfg.attempts.max(1) {
@@ -631,7 +637,7 @@ impl Session {
             let mut app = [0u8; 10];
             app[..2].copy_from_slice(&self.cfg.spi.to_be_bytes());
             app[2..].copy_from_slice(&arsn.to_be_bytes());
-            match self.run(ST_SECURITY, 3, &app, 1) {
+            match self.run(ST_SECURITY, 3, &app, 1, Service::Expedited) {
                 Ok(a) => return Ok((arsn, a)),
                 // A lost unit or report, or a refusal of an earlier unit of ours: once more,
                 // with the next (or the floor's next) number.

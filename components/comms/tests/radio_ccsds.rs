@@ -4,6 +4,8 @@
 //! and a lossy channel (FOP-1 retransmits), and frames the node must refuse.
 
 mod common;
+#[path = "radio_ccsds/resync.rs"]
+mod resync;
 
 use common::*;
 use comms::ground::Ground;

@@ -212,9 +212,21 @@ impl<P: StatePersist> Node<P> {
         // In recovery-only mode the floors are lost: the frame is authenticated (its MAC; the
         // lent association's window takes any number) but judged against no floor, and
         // nothing moves, as a unit's `authenticate_only`; only what is harmless when replayed
-        // is then taken.
+        // is then taken. Otherwise the engine judges the number; a whole packet that is the
+        // set-ARSN naming this frame's own SPI and number may be beyond the window (the
+        // ground's `resync`, as for a unit). The data is authenticated and decrypted by now.
+        let resync = || {
+            let whole = secured
+                .frame
+                .segment
+                .is_none_or(|s| s.flags == SeqFlags::Unsegmented);
+            whole && self.is_set_arsn(spi, secured.seq, secured.frame.data)
+        };
         let judged = if self.recovery.is_some() {
             self.engine.authenticate_frame(spi)
+        } else if resync() {
+            self.engine
+                .accept_frame_resync(spi, secured.seq, &mut self.persist)
         } else {
             self.engine
                 .accept_frame(spi, secured.seq, &mut self.persist)

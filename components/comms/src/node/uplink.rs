@@ -55,7 +55,7 @@ impl<P: StatePersist> Node<P> {
     ) -> UnitOutcome {
         let processed = if self.recovery.is_some() {
             self.engine.authenticate_only(unit, &mut self.persist)
-        } else if self.is_set_arsn(unit) {
+        } else if self.unit_is_set_arsn(unit) {
             self.engine.process_resync(unit, &mut self.persist)
         } else {
             self.engine.process(unit, &mut self.persist)
@@ -151,30 +151,37 @@ impl<P: StatePersist> Node<P> {
         self.on_command(spi, verified.permissions, &tc, now, fwd, down)
     }
 
-    /// Whether `unit` carries TC 130,3 naming the unit's own SPI and ARSN, under an association
-    /// that may manage keys (the permission 130,3 needs: one without it does not get its
-    /// window moved either). Looked at before authentication only to pick
-    /// [`SecurityEngine::process_resync`], which still verifies the MAC first and refuses
-    /// replays.
-    pub(super) fn is_set_arsn(&self, unit: &[u8]) -> bool {
+    /// Whether `unit` carries TC 130,3 naming the unit's own SPI and ARSN
+    /// ([`Node::is_set_arsn`]). Looked at before authentication only to pick
+    /// [`crate::sdls::engine::SecurityEngine::process_resync`], which still verifies the MAC
+    /// first and refuses replays.
+    fn unit_is_set_arsn(&self, unit: &[u8]) -> bool {
         let (Some(header), Some(data)) = (
             unit.get(..HEADER_LEN),
             unit.get(HEADER_LEN..unit.len().saturating_sub(MAC_LEN)),
         ) else {
             return false;
         };
-        let Ok(tc) = tc::parse(data, self.cfg.apid) else {
+        let spi = u16::from_be_bytes([header[0], header[1]]);
+        let mut arsn = [0u8; 8];
+        arsn.copy_from_slice(&header[2..HEADER_LEN]);
+        self.is_set_arsn(spi, u64::from_be_bytes(arsn), data)
+    }
+
+    /// Whether `packet`, received under association `spi` with sequence number `arsn` (a
+    /// unit's or a TC frame's), is TC 130,3 naming that very SPI and number, under an
+    /// association that may manage keys (the permission 130,3 needs: one without it does not
+    /// get its window moved either). Only then may the number be beyond the window.
+    pub(super) fn is_set_arsn(&self, spi: u16, arsn: u64, packet: &[u8]) -> bool {
+        let Ok(tc) = tc::parse(packet, self.cfg.apid) else {
             return false;
         };
         tc.service == ST_SECURITY
             && tc.subservice == 3
-            && function::decode_floor(tc.app_data).is_ok_and(|(spi, arsn)| {
-                header[..2] == spi.to_be_bytes()
-                    && header[2..] == arsn.to_be_bytes()
-                    && self.engine.status(spi).is_some_and(|s| {
-                        s.permissions
-                            .contains(crate::sdls::Permissions::KEY_MANAGEMENT)
-                    })
+            && function::decode_floor(tc.app_data) == Ok((spi, arsn))
+            && self.engine.status(spi).is_some_and(|s| {
+                s.permissions
+                    .contains(crate::sdls::Permissions::KEY_MANAGEMENT)
             })
     }
 

@@ -5,10 +5,14 @@
 //! The suite is the association's own ([`super::super::provision`]: each association's
 //! suite is in the provisioning file, AES-256-GCM for files of version 1 and 2). The keys are
 //! the association's session keys (the same ones the unit format uses, one per
-//! direction, [`super::mac::derive_session_key`]); the receive window is this engine's window
-//! (floor and width), and an accepted frame's sequence number goes through the same
+//! direction, [`super::mac::derive_session_key`]). The lent receive window has this engine's
+//! floor but no upper bound: `spacelink` authenticates (and decrypts) first and refuses only
+//! what is at or below the floor, and the frame's sequence number then goes through the same
 //! [`SecurityEngine::accept_seq`] as a unit's ARSN: window check, reservation on flash first,
-//! then the window moves. The send counter is the same one [`SecurityEngine::protect`] uses
+//! then the window moves. So a frame beyond the window is refused by the engine, after its MAC
+//! (one MAC per forged frame, as before), with its plain data in hand: an authenticated
+//! set-ARSN beyond the window ([`SecurityEngine::accept_frame_resync`]) can be recognised, as
+//! a unit's is, although its data was encrypted. The send counter is the same one [`SecurityEngine::protect`] uses
 //! ([`SecurityEngine::take_tx`]). So there is still one window and one counter per
 //! association, shared by the radio's frames and the standby link's units.
 //!
@@ -66,11 +70,9 @@ impl SecurityEngine {
             scid: ch.scid,
             vcid: ch.vcid,
             iv_fixed: [0; 4],
-            window: if way == Way::RxAny {
-                u64::MAX
-            } else {
-                sa.rx.width()
-            },
+            // No upper bound: the engine judges a received number after authentication
+            // (the module documentation); a sending association has no use for a window.
+            window: u64::MAX,
             tc_mask: DEFAULT_TC_MASK,
             tm_mask: DEFAULT_TM_MASK,
         });
@@ -85,7 +87,9 @@ impl SecurityEngine {
     }
 
     /// An association to ProcessSecurity one received frame under `spi` with: this engine's
-    /// receive key, window floor and width. `None` for an SPI with no association.
+    /// receive key and window floor (no upper bound: the engine's own window judges the
+    /// number afterwards, [`SecurityEngine::accept_frame`]). `None` for an SPI with no
+    /// association.
     pub fn frame_rx_sa(
         &self,
         spi: u16,
@@ -133,9 +137,33 @@ impl SecurityEngine {
         seq: u64,
         persist: &mut P,
     ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
+        self.accept_frame_with(spi, seq, persist, Floor::Checked)
+    }
+
+    /// [`SecurityEngine::accept_frame`] for a frame that carries the node's set-ARSN
+    /// telecommand naming this very frame's SPI and sequence number (recognised by the
+    /// caller in the authenticated plain data), as [`SecurityEngine::process_resync`] for a
+    /// unit: a number beyond the window is accepted too and becomes the last accepted one; a
+    /// replayed or old number is still refused.
+    pub fn accept_frame_resync<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        seq: u64,
+        persist: &mut P,
+    ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
+        self.accept_frame_with(spi, seq, persist, Floor::Resync)
+    }
+
+    fn accept_frame_with<P: StatePersist>(
+        &mut self,
+        spi: u16,
+        seq: u64,
+        persist: &mut P,
+        floor: Floor,
+    ) -> Result<(SeqVerdict, Permissions), UplinkReject> {
         let r = self
             .frame_key(spi)
-            .and_then(|_| self.accept_seq(spi, seq, persist, Floor::Checked));
+            .and_then(|_| self.accept_seq(spi, seq, persist, floor));
         self.count(r.as_ref().err());
         r
     }
