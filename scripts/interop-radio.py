@@ -25,6 +25,9 @@ HMAC-SHA-256); run it; send one CLTU with a secured ping under SPI 1 and one und
 must be answered by the node with 17,2 in TM frames this script authenticates under that
 association's own suite (the HMAC frames' packets in clear, the GCM ones encrypted); a ping
 under SPI 2 secured with AES-256-GCM (the wrong suite for that association) must get no 17,2.
+Then the resynchronisation of a ground beyond the node's window (`resync`): a ping 5,000 ahead
+gets no answer; a set-ARSN (TC 130,3) for its own frame under SPI 2 (no key management) is not
+taken; under SPI 1 it is (1,7), and the next ping is answered.
 
 Usage: interop-radio.py SPACENODE_BINARY WORKDIR
 """
@@ -88,12 +91,18 @@ def session_key(master, direction, spi, epoch=0):
 
 
 # ---- uplink: PUS TC, TC frame, SDLS, CLTU --------------------------------------------------
-def ping_tc(seq):
-    body = bytes([0x2F, 17, 1, 0x00, 0x42])  # PUS version 2, all acks; 17,1; source id 0x42
+def telecommand(service, subservice, app, seq):
+    """A PUS-C TC packet (version 2, all acknowledgements, source id 0x42) with sequence count
+    `seq` and application data `app`."""
+    body = bytes([0x2F, service, subservice, 0x00, 0x42]) + app
     length = len(body) + 2 - 1
     head = (0x1800 | APID).to_bytes(2, "big") + (0xC000 | seq).to_bytes(2, "big")
     packet = head + length.to_bytes(2, "big") + body
     return packet + crc16(packet)
+
+
+def ping_tc(seq):
+    return telecommand(17, 1, b"", seq)
 
 
 def seal(suite, key, seq, aad, data):
@@ -255,6 +264,38 @@ def stop_node(node):
         node.kill()
 
 
+def resync(ground, uplink, up, down):
+    """A ground beyond the node's window (SDLS sequence number 5,000; the node's window is 512
+    wide above 1): its ping is refused; SDLS-EP's set-ARSN (TC 130,3: the SPI and the
+    sequence number of the very frame that carries it) in a type-BD frame is taken under SPI 1
+    (AES-256-GCM, which may manage keys) and the window continues from there, but not under
+    SPI 2 (HMAC-SHA-256, no key management)."""
+    def send(spi, seq, packet, seconds=2.0):
+        suite, key = up[spi]
+        ground.sendto(cltu(bd_frame(suite, key, spi, seq, packet)), uplink)
+        return listen(ground, down, seconds)[0]
+
+    far = 5_000
+    if any(g[2:] == (17, 2) for g in send(1, far, ping_tc(4))):
+        fail("a ping 5,000 ahead of the node's window was answered")
+
+    def set_arsn(spi, seq):
+        return telecommand(130, 3, spi.to_bytes(2, "big") + seq.to_bytes(8, "big"), 5)
+
+    got = send(2, far, set_arsn(2, far))
+    if any(g[2] == 1 for g in got):
+        fail(f"a set-ARSN under SPI 2 (no key management) beyond the window was taken: {got}")
+    got = send(1, far + 1, set_arsn(1, far + 1), 3.0)
+    if (1, 1, 1, 7) not in got:
+        fail(f"a set-ARSN under SPI 1 for its own frame was not completed (1,7): {got}")
+    got = send(1, far + 2, ping_tc(6), 3.0)
+    if (1, 1, 17, 2) not in got:
+        fail(f"a ping after the set-ARSN was not answered: {got}")
+    return ("a ground 5,000 ahead was refused until a set-ARSN (130,3 in a GCM-secured BD "
+            "frame) under SPI 1 moved the node's window; the same under SPI 2 (no key "
+            "management) was not taken")
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     node, ground, uplink, up, down = boot_node(binary, work)
@@ -276,6 +317,7 @@ def main():
         got, _ = listen(ground, down, 2.0)
         if any(g[2:] == (17, 2) for g in got):
             fail(f"a ping under SPI 2 secured with AES-256-GCM was answered: {got}")
+        results.append(resync(ground, uplink, up, down))
     finally:
         stop_node(node)
     print("interop-radio: ok: a Python ground (cryptography, hashlib, from the standards) pinged "
