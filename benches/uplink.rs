@@ -7,16 +7,19 @@
 //! line (the agent verified the whole image in the inactive slot); the node is then killed
 //! (the trial boot is not part of the uplink).
 //!
-//! Baseline, measured in the same run (`ideal_link`): the same number of SDLS units of the same
-//! size as the ground's transfer messages, sent through a link emulator with the same settings
-//! and no loss, paced so its queue never drops; that is the link's own time for the bytes,
-//! counting every header and MAC the link carries. The ideal at loss `p` is that time
-//! / (1 - p); the goal is within 1.2x of it at 10 % loss.
+//! Each link is measured with its own baseline, in the same run:
+//! - `uplink_4mib/...`: the node and the ground on comms' units (`--radio-link units`, `--link
+//!   units`). Baseline `ideal_link`: the same number of SDLS units of the same size as the
+//!   ground's transfer messages;
+//! - `uplink_4mib_frames/...`: the shipped default, the CCSDS space link: each message goes up
+//!   as two segments in SDLS-secured (AES-256-GCM) type-AD TC frames in CLTUs under FOP-1.
+//!   Baseline `ideal_link`: two CLTUs per message of the lengths those segments' frames code
+//!   to.
 //!
-//! The node and the ground run on comms' units (`--radio-link units`, `--link units`), the link
-//! this baseline models and the figures in `BENCHMARKS.md` were measured on, not on the shipped
-//! default, the CCSDS space link (its CFDP figures are `components/comms/benches/cfdp_link.rs`'s;
-//! an upgrade over TC frames is paced by FOP-1's window, and this benchmark does not measure it).
+//! A baseline sends its datagrams through a link emulator with the same settings and no loss,
+//! paced so its queue never drops: the link's own time for the bytes, counting every header,
+//! MAC and (on frames) the CLTU's coding the link carries. The ideal at loss `p` is that time
+//! / (1 - p); the goal is within 1.2x of it at 10 % loss.
 //!
 //!     cargo bench --bench uplink -- --warm-up-time 1 --measurement-time 3
 //!
@@ -31,6 +34,7 @@ use board_sim::link::{LinkConfig, LinkEmulator};
 use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::function::{self, Chunk, FN_UPGRADE_CHUNK};
+use comms::radio_ccsds::MAX_TC_PACKET;
 use comms::sdls::{MAX_UNIT_LEN, Provisioning};
 use criterion::{Criterion, criterion_group, criterion_main};
 use protocol::ChunkPosition;
@@ -101,8 +105,35 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str, seen: &mut Vec<String>) -> 
     }
 }
 
-/// One upgrade on a fresh node over a link losing `loss_pct` %; the uplink's duration.
-fn one(exe: &str, bundle: &std::path::Path, loss_pct: u32, seed: u64) -> Duration {
+/// The radio's link layer a sample runs on.
+#[derive(Clone, Copy)]
+enum Link {
+    /// comms' own units (`--radio-link units`, `--link units`).
+    Units,
+    /// The shipped default: the CCSDS space link.
+    Frames,
+}
+
+impl Link {
+    /// The arguments selecting it, for the node and for the ground.
+    fn args(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Link::Units => (&["--radio-link", "units"], &["--link", "units"]),
+            Link::Frames => (&[], &[]),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Link::Units => "units",
+            Link::Frames => "frames",
+        }
+    }
+}
+
+/// One upgrade on a fresh node over `link` losing `loss_pct` %; the uplink's duration.
+fn one(exe: &str, bundle: &std::path::Path, link: Link, loss_pct: u32, seed: u64) -> Duration {
+    let (node_link, ground_link) = link.args();
     let dir = tempfile::tempdir().expect("tempdir");
     let (uplink, ground) = (free_addr(), free_addr());
     let loss = format!("{}", f64::from(loss_pct) / 100.0);
@@ -115,8 +146,7 @@ fn one(exe: &str, bundle: &std::path::Path, loss_pct: u32, seed: u64) -> Duratio
         .args(["--radio-latency-ms", &LATENCY_MS.to_string()])
         .args(["--radio-uplink", &uplink.to_string()])
         .args(["--ground", &ground.to_string()])
-        // The units link, which the baseline models (see the module's doc).
-        .args(["--radio-link", "units"])
+        .args(node_link)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -126,7 +156,7 @@ fn one(exe: &str, bundle: &std::path::Path, loss_pct: u32, seed: u64) -> Duratio
     wait_for(&node_lines, "[upgrade] INFO  slot A running", &mut log);
     let mut up = Command::new(exe)
         .args(["ground", "upgrade", "--node", &uplink.to_string()])
-        .args(["--link", "units"])
+        .args(ground_link)
         .args(["--listen", &ground.to_string()])
         .arg("--state")
         .arg(dir.path().join("ground"))
@@ -149,14 +179,18 @@ fn one(exe: &str, bundle: &std::path::Path, loss_pct: u32, seed: u64) -> Duratio
     // then runs under the normal scheduler) and partitions restarted for missed pings.
     let count = |what: &str| log.iter().filter(|l| l.contains(what)).count();
     eprintln!(
-        "loss_{loss_pct} sample: {:.2} s (seed {seed}); budgets not enforced: {}, restarts: {}",
+        "{} loss_{loss_pct} sample: {:.2} s (seed {seed}); budgets not enforced: {}, restarts: {}",
+        link.name(),
         took.as_secs_f64(),
         count("NOT enforced"),
         count(" restarted (pid ")
     );
     if took > SLOW {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/uplink-bench");
-        let path = dir.join(format!("slow-loss{loss_pct}-seed{seed}.log"));
+        let path = dir.join(format!(
+            "slow-{}-loss{loss_pct}-seed{seed}.log",
+            link.name()
+        ));
         let kept =
             std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, log.join("\n")));
         eprintln!("  slow sample: node log {} ({kept:?})", path.display());
@@ -188,9 +222,26 @@ fn unit_len(bundle_len: usize) -> usize {
     g.uplink(spi, 8, 1, 0, &app, &mut unit).expect("unit").0
 }
 
-/// `count` units of `len` bytes through the link model without loss: first send to last
-/// arrival, at most 32 in flight (more would overflow the relay socket's receive buffer, not the link).
-fn ideal_link(count: usize, len: usize) -> Duration {
+/// The datagrams one transfer message is on the CCSDS link: its packet (the unit less its
+/// SDLS header and MAC) in two segments, each in a TC frame (primary header 5, segment header
+/// 1, the AES-256-GCM security header and MAC, FECF 2) coded into a CLTU.
+fn frame_datagrams(unit_len: usize) -> Vec<usize> {
+    let packet = unit_len - comms::sdls::engine::OVERHEAD;
+    let overhead = spacelink::sdls::overhead(spacelink::sdls::Suite::Aes256Gcm);
+    let mut out = Vec::new();
+    let mut left = packet;
+    while left > 0 {
+        let segment = left.min(MAX_TC_PACKET);
+        out.push(spacelink::cltu::encoded_len(5 + 1 + overhead + segment + 2));
+        left -= segment;
+    }
+    out
+}
+
+/// `count` messages, each the datagrams of `lens` bytes, through the link model without loss:
+/// first send to last arrival, at most 32 datagrams in flight (more would overflow the relay
+/// socket's receive buffer, not the link).
+fn ideal_link(count: usize, lens: &[usize]) -> Duration {
     let sink = UdpSocket::bind("127.0.0.1:0").expect("sink");
     let ground = UdpSocket::bind("127.0.0.1:0").expect("ground");
     let link = LinkEmulator::start(
@@ -205,13 +256,15 @@ fn ideal_link(count: usize, len: usize) -> Duration {
     .expect("link");
     sink.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
-    let unit = vec![0x5Au8; len];
+    let datagrams: Vec<Vec<u8>> = lens.iter().map(|&n| vec![0x5Au8; n]).collect();
+    let count = count * datagrams.len();
     let mut buf = vec![0u8; 4096];
     let (mut sent, mut got) = (0usize, 0usize);
     let start = Instant::now();
     while got < count {
         while sent < count && sent - got < 32 {
-            ground.send_to(&unit, link.ground_side()).expect("send");
+            let d = &datagrams[sent % datagrams.len()];
+            ground.send_to(d, link.ground_side()).expect("send");
             sent += 1;
         }
         sink.recv_from(&mut buf).expect("a unit arrives");
@@ -229,30 +282,38 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&path, &bundle).expect("write");
     let count = bundle.len().div_ceil(PIECE);
     let len = unit_len(bundle.len());
+    let frames = frame_datagrams(len);
     eprintln!(
-        "bundle {} bytes (image {IMAGE}), {count} messages, SDLS unit {len} bytes each ({} on the link)",
+        "bundle {} bytes (image {IMAGE}), {count} messages; on units an SDLS unit of {len} bytes \
+         each ({} on the link); on frames CLTUs of {frames:?} bytes each ({} on the link)",
         bundle.len(),
-        count * len
+        count * len,
+        count * frames.iter().sum::<usize>()
     );
-    let mut g = c.benchmark_group("uplink_4mib");
-    g.sample_size(10);
-    g.bench_function("ideal_link", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| ideal_link(count, len)).sum())
-    });
-    for loss in [0u32, 10, 30] {
-        let mut seed = 1000 + u64::from(loss);
-        g.bench_function(format!("loss_{loss}"), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        seed += 7919;
-                        one(exe, &path, loss, seed)
-                    })
-                    .sum()
-            })
+    for (link, lens, group) in [
+        (Link::Units, vec![len], "uplink_4mib"),
+        (Link::Frames, frames, "uplink_4mib_frames"),
+    ] {
+        let mut g = c.benchmark_group(group);
+        g.sample_size(10);
+        g.bench_function("ideal_link", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| ideal_link(count, &lens)).sum())
         });
+        for loss in [0u32, 10, 30] {
+            let mut seed = 1000 + u64::from(loss);
+            g.bench_function(format!("loss_{loss}"), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            seed += 7919;
+                            one(exe, &path, link, loss, seed)
+                        })
+                        .sum()
+                })
+            });
+        }
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -654,20 +654,21 @@ impl Session {
 
     /// Send one telecommand without waiting for its reports (the windowed upgrade uplink:
     /// the node's status says what arrived), through the same send path as any packet
-    /// ([`Session::send_packet`]): one unit, or handed to FOP-1 on the CCSDS radio. Returns
-    /// its request ID.
+    /// ([`Session::send_packet`]): one unit, or handed to FOP-1 on the CCSDS radio for `how`
+    /// (type-BD for a caller that repairs its own losses). Returns its request ID.
     pub fn send_telecommand(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
+        how: Service,
     ) -> Result<RequestId, SessionError> {
         let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
         let (n, request) = self
             .ground
             .telecommand(service, subservice, 0, app_data, &mut packet)
             .map_err(SessionError::Build)?;
-        self.send_once(packet.get(..n).unwrap_or(&[]), Service::Sequenced)?;
+        self.send_once(packet.get(..n).unwrap_or(&[]), how)?;
         Ok(request)
     }
 

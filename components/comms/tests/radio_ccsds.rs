@@ -718,7 +718,7 @@ fn a_frame_under_the_wrong_suite_for_its_association_is_refused_and_counted() {
 
 /// The expedited service (type-BD, as the CFDP benchmark sends file data): the frame goes out
 /// once, FARM-1 hands it up whatever its V(R) (which it leaves alone), SDLS still checks it;
-/// a packet longer than one frame is refused (BD frames are not segmented here).
+/// a packet longer than a telecommand can be is refused (segments: the test after).
 #[test]
 fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
     let mut l = Link::new(Suite::HmacSha256, 0, 37);
@@ -731,11 +731,63 @@ fn a_type_bd_frame_carries_a_telecommand_outside_fop_windows() {
     while l.round() {}
     assert_eq!(l.got, PING_REPORTS);
     assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 0);
-    let long = vec![0u8; comms::radio_ccsds::MAX_TC_PACKET + 1];
+    let long = vec![0u8; comms::sdls::MAX_DATA_LEN + 1];
     assert!(matches!(
         l.radio.submit_expedited(&long),
         Err(GroundRadioError::Fop(FopReject::Length(_)))
     ));
+}
+
+/// A packet longer than one frame on the expedited service (the upgrade's transfer messages):
+/// its segments go in consecutive type-BD frames, nothing between them, and are joined on the
+/// node without moving FARM-1's V(R); with a segment lost the node drops that packet only, and
+/// the same packet sent again goes through whole.
+#[test]
+fn a_long_packet_goes_up_in_type_bd_segments_and_a_lost_segment_drops_only_it() {
+    let mut l = Link::new(Suite::Aes256Gcm, 0, 53);
+    let tc = l.telecommand(3, 27, &[7u8; 1500]);
+    assert!(tc.len() > comms::radio_ccsds::MAX_TC_PACKET);
+    let refused_whole = |l: &Link| {
+        l.got
+            .iter()
+            .any(|g| matches!(g.2, Some(Report::AcceptanceFailure(f)) if f.data == 1500))
+    };
+    let mut send = |l: &mut Link, drop_first: bool| {
+        l.radio.submit_expedited(&tc).unwrap();
+        assert!(matches!(
+            l.radio.submit_expedited(&tc),
+            Err(GroundRadioError::Fop(FopReject::WaitQueueFull))
+        ));
+        assert!(matches!(
+            l.radio.submit(&tc),
+            Err(GroundRadioError::Fop(FopReject::WaitQueueFull))
+        ));
+        let mut buf = [0u8; MAX_CLTU];
+        let mut cltus = Vec::new();
+        while let Some(n) = l.radio.next_cltu(&mut l.ground, &mut buf).unwrap() {
+            cltus.push(buf[..n].to_vec());
+        }
+        // The two segments first (a waiting BD frame goes before FOP-1's Set V(R)).
+        assert!(cltus.len() >= 2, "{}", cltus.len());
+        l.got.clear();
+        for (i, c) in cltus.iter().enumerate() {
+            if !(drop_first && i == 0) {
+                let air = l.raw_up(c);
+                l.hear(air);
+            }
+        }
+    };
+    send(&mut l, false);
+    assert!(refused_whole(&l), "{:?}", l.got);
+    assert_eq!(l.node.ccsds_radio().unwrap().farm().vr(), 0);
+    let bad = l.node.ccsds_radio().unwrap().stats().bad_data;
+
+    send(&mut l, true);
+    assert!(!refused_whole(&l), "{:?}", l.got);
+    assert_eq!(l.node.ccsds_radio().unwrap().stats().bad_data, bad + 1);
+
+    send(&mut l, false);
+    assert!(refused_whole(&l), "{:?}", l.got);
 }
 
 /// CFDP file data on type-BD frames, as `spacenode ground sign` sends it: the frame is

@@ -45,7 +45,7 @@ impl Session {
                 sent: 0,
             });
         }
-        let request = self.send_telecommand(service, subservice, app_data)?;
+        let request = self.send_telecommand(service, subservice, app_data, Service::Sequenced)?;
         let (bytes, sent) = self
             .frames
             .as_ref()

@@ -103,6 +103,8 @@ pub struct GroundRadio {
     long: [u8; MAX_DATA_LEN],
     long_len: usize,
     long_at: usize,
+    /// Whether that packet goes as type-BD segments (else type-AD).
+    long_expedited: bool,
 }
 
 impl core::fmt::Debug for GroundRadio {
@@ -142,6 +144,7 @@ impl GroundRadio {
             long: [0; MAX_DATA_LEN],
             long_len: 0,
             long_at: 0,
+            long_expedited: false,
         })
     }
 
@@ -162,35 +165,57 @@ impl GroundRadio {
             return Ok(self.transfer(SeqFlags::Unsegmented, packet)?);
         }
         self.transfer(SeqFlags::First, &packet[..MAX_TC_PACKET])?;
-        self.long[..packet.len()].copy_from_slice(packet);
-        (self.long_len, self.long_at) = (packet.len(), MAX_TC_PACKET);
+        self.hold_long(packet, false);
         Ok(())
     }
 
-    /// Queue one packet of at most [`MAX_TC_PACKET`] bytes for the expedited service: one
-    /// type-BD frame, sent once (COP-1 does not retransmit it; FARM-1 accepts it whatever its
-    /// V(R), SDLS still authenticates it and checks its sequence number). For packets whose own
-    /// protocol repairs losses, as CFDP class 2 does: they are then not held to FOP-1's window
-    /// of [`FOP_WINDOW`] frames per round trip. [`FopReject::OutNotReady`] while the previous
-    /// one waits for [`GroundRadio::next_cltu`].
-    pub fn submit_expedited(&mut self, packet: &[u8]) -> Result<(), GroundRadioError> {
-        if packet.is_empty() || packet.len() > MAX_TC_PACKET {
-            return Err(FopReject::Length(packet.len()).into());
-        }
-        let (data, n) = fop_data(SeqFlags::Unsegmented, packet);
-        Ok(self.fop.transfer_bd(&data[..n])?)
+    /// The rest of `packet`, whose first segment FOP-1 has taken, to be fed as its service
+    /// allows ([`GroundRadio::feed`]).
+    fn hold_long(&mut self, packet: &[u8], expedited: bool) {
+        self.long[..packet.len()].copy_from_slice(packet);
+        (self.long_len, self.long_at) = (packet.len(), MAX_TC_PACKET);
+        self.long_expedited = expedited;
     }
 
-    /// Hands FOP-1 one frame's data: the sequence flags, then the segment.
+    /// Queue one packet for the expedited service: type-BD frames, each sent once (COP-1 does
+    /// not retransmit them; FARM-1 accepts them whatever its V(R), SDLS still authenticates
+    /// each and checks its sequence number). For packets whose own protocol repairs losses, as
+    /// CFDP class 2 and the upgrade's windowed uplink do: they are then not held to FOP-1's
+    /// window of [`FOP_WINDOW`] frames per round trip. A packet longer than
+    /// [`MAX_TC_PACKET`] goes as segments in consecutive BD frames (nothing is sent between
+    /// them: a waiting BD frame goes before anything else); if one is lost, the node's
+    /// reassembler drops the packet (a last segment without its first, or a first one
+    /// interrupted) and the caller's protocol sends it again. [`FopReject::OutNotReady`] while
+    /// the previous one waits for [`GroundRadio::next_cltu`], [`FopReject::WaitQueueFull`]
+    /// while a long packet (of either service) is still being fed.
+    pub fn submit_expedited(&mut self, packet: &[u8]) -> Result<(), GroundRadioError> {
+        if packet.is_empty() || packet.len() > MAX_DATA_LEN {
+            return Err(FopReject::Length(packet.len()).into());
+        }
+        if self.long_at < self.long_len {
+            return Err(FopReject::WaitQueueFull.into());
+        }
+        if packet.len() <= MAX_TC_PACKET {
+            let (data, n) = fop_data(SeqFlags::Unsegmented, packet);
+            return Ok(self.fop.transfer_bd(&data[..n])?);
+        }
+        let (data, n) = fop_data(SeqFlags::First, &packet[..MAX_TC_PACKET]);
+        self.fop.transfer_bd(&data[..n])?;
+        self.hold_long(packet, true);
+        Ok(())
+    }
+
+    /// Hands FOP-1 one frame's data: the sequence flags, then the segment (type-AD).
     fn transfer(&mut self, flags: SeqFlags, segment: &[u8]) -> Result<(), FopReject> {
         let (data, n) = fop_data(flags, segment);
         self.fop.transfer_ad(&data[..n])
     }
 
-    /// The next segment of the long packet under way to FOP-1, if its wait queue is free; the
-    /// packet is dropped when FOP-1 gave up (its alert): the caller offers it again.
+    /// The next segment of the long packet under way to FOP-1, if its wait queue (type-AD) or
+    /// its BD slot is free; a type-AD packet is dropped when FOP-1 gave up (its alert): the
+    /// caller offers it again.
     fn feed(&mut self) {
-        if self.fop.alert().is_some() {
+        if self.fop.alert().is_some() && !self.long_expedited {
             (self.long_len, self.long_at) = (0, 0);
         }
         if self.long_at >= self.long_len {
@@ -203,7 +228,14 @@ impl GroundRadio {
             SeqFlags::Continuing
         };
         let segment = self.long;
-        if self.transfer(flags, &segment[self.long_at..end]).is_ok() {
+        let segment = &segment[self.long_at..end];
+        let taken = if self.long_expedited {
+            let (data, n) = fop_data(flags, segment);
+            self.fop.transfer_bd(&data[..n])
+        } else {
+            self.transfer(flags, segment)
+        };
+        if taken.is_ok() {
             self.long_at = end;
         }
     }
