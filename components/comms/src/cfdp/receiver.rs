@@ -19,6 +19,7 @@
 //! Avoids: allocation, panics on any PDU, trusting offsets (every segment is bounds-checked
 //! against the announced size), and rewriting flash bytes already recorded as received.
 
+use super::backoff::wait_after;
 use super::checksum::FileChecksum;
 use super::error::{CfdpError, flash_err};
 use super::flash_io::write_unaligned;
@@ -41,8 +42,11 @@ pub struct ReceiverConfig {
     /// How long to wait before repeating a NAK of data still missing (also the period of the
     /// metadata request, and the idle time after which received data is checkpointed).
     pub nak_interval: Duration,
-    /// How long to wait for the ACK of a Finished before sending it again.
+    /// How long to wait for the ACK of a Finished before sending it again the first time.
     pub ack_interval: Duration,
+    /// The longest wait between Finished retransmissions (each unanswered one doubles the
+    /// wait, from `ack_interval`; see [`super::backoff`]).
+    pub ack_interval_max: Duration,
     /// How many times a Finished is sent without an ACK before giving up on the ACK.
     pub ack_limit: u32,
     /// Checkpoint after this many bytes of new data.
@@ -55,6 +59,7 @@ impl Default for ReceiverConfig {
             local_id: 1,
             nak_interval: Duration::from_millis(500),
             ack_interval: Duration::from_millis(500),
+            ack_interval_max: Duration::from_secs(8),
             ack_limit: 20,
             checkpoint_bytes: 64 * 1024,
         }
@@ -671,7 +676,12 @@ impl Receiver {
                 let n = pdu::finished(conf, t.condition, complete, &mut buf)?;
                 emit(buf.get(..n).unwrap_or(&[]));
                 self.finished_sent += 1;
-                self.finished_at = Some(now + self.cfg.ack_interval);
+                let wait = wait_after(
+                    self.cfg.ack_interval,
+                    self.cfg.ack_interval_max,
+                    self.finished_sent,
+                );
+                self.finished_at = Some(now + wait);
             }
         }
         Ok(())
