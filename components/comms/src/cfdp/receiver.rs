@@ -9,7 +9,8 @@
 //! Lost data is found three ways: a file data PDU past the highest offset seen opens a gap that
 //! is NAKed at once (immediate NAK mode); the EOF triggers a NAK of every gap; a NAK timer
 //! repeats the NAK of what is still missing. Metadata that never arrived (or was lost in a reset
-//! before it was persisted) is requested with the `(0, 0)` segment request.
+//! before it was persisted) is requested with the `(0, 0)` segment request, again after a wait
+//! that doubles while unanswered ([`super::backoff`]): each request draws the whole file again.
 //!
 //! Resume: [`Receiver::open`] reloads the journal. A checkpoint (journal rewrite) happens every
 //! `checkpoint_bytes` of new data, on EOF (before the EOF is acknowledged), on completion and
@@ -44,8 +45,9 @@ pub struct ReceiverConfig {
     pub nak_interval: Duration,
     /// How long to wait for the ACK of a Finished before sending it again the first time.
     pub ack_interval: Duration,
-    /// The longest wait between Finished retransmissions (each unanswered one doubles the
-    /// wait, from `ack_interval`; see [`super::backoff`]).
+    /// The longest wait between Finished retransmissions, and between requests for the
+    /// metadata of a transaction known only by its data or EOF (each unanswered one doubles
+    /// the wait, from `ack_interval` or `nak_interval`; see [`super::backoff`]).
     pub ack_interval_max: Duration,
     /// How many times a Finished is sent without an ACK before giving up on the ACK.
     pub ack_limit: u32,
@@ -592,10 +594,14 @@ impl Receiver {
             emit(buf.get(..n).unwrap_or(&[]));
         }
         if let Some((conf, end)) = self.due.missing_meta {
-            let due = self
-                .due
-                .missing_meta_at
-                .is_none_or(|t| now >= t + self.cfg.nak_interval);
+            // Each request makes the sender send the metadata and the whole file again: on a
+            // slow link an answer still on its way must not be asked for again and again.
+            let wait = wait_after(
+                self.cfg.nak_interval,
+                self.cfg.ack_interval_max,
+                self.meta_naks,
+            );
+            let due = self.due.missing_meta_at.is_none_or(|t| now >= t + wait);
             if due && self.meta_naks >= self.cfg.ack_limit {
                 // The sender is gone or cannot hear us: stop asking.
                 self.due.missing_meta = None;

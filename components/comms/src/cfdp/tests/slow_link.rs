@@ -167,3 +167,34 @@ fn an_unacknowledged_finished_is_repeated_with_a_growing_wait() {
     let gaps: Vec<Duration> = finished.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
 }
+
+#[test]
+fn the_metadata_of_a_transaction_known_only_by_its_eof_is_asked_for_with_a_growing_wait() {
+    // A ground receiver that missed the result's metadata and data (they came while it was not
+    // listening) and then hears its EOF: it asks for both, and each request draws the whole
+    // file again, so a slow link's answer must not be asked for every NAK interval.
+    let file = data(182, 6);
+    let mut tx = node_sender(&file);
+    let mut pdus = Vec::new();
+    tx.poll(Duration::from_millis(1), &file, |p| pdus.push(p.to_vec()))
+        .unwrap();
+    let eof = pdus.last().unwrap().clone();
+    assert!(is_directive(&eof, FileDirectiveType::Eof));
+    let (mut rx, mut flash) = ground_receiver();
+    let _ = rx.on_pdu(&mut flash, &eof, Duration::from_millis(2));
+    let (mut naks, mut now) = (Vec::new(), Duration::from_millis(2));
+    while now < Duration::from_secs(10) {
+        now += Duration::from_millis(10);
+        rx.poll(&mut flash, now, |p| {
+            if matches!(pdu::parse(p).map(|x| x.pdu), Ok(pdu::Pdu::Nak(_))) {
+                naks.push(now);
+            }
+        })
+        .unwrap();
+    }
+    // Default 500 ms, doubling: 0, 0.5, 1.5, 3.5, 7.5 s (a fixed timer: 20 in 10 s).
+    assert!(
+        (3..=6).contains(&naks.len()),
+        "metadata asked for at {naks:?}"
+    );
+}
