@@ -59,7 +59,9 @@ enum Command {
     /// (the node's identity key, hex), registered (the wallet descriptors the node's registry
     /// holds for this server already: they register at once; a user added with --account gets
     /// a wallet of their own, registered on the node by `add-wallet`), request_ttl_s (900), rate_per_minute (600), body_limit (262144),
-    /// public_url (base of the mailed confirmation links); [smtp] host, port (25), from: needed
+    /// public_url (base of the mailed confirmation links), radio_kbps (1000: the radio's rate in
+    /// kbit/s; paces the batch upload, and each attempt waits 5 TM frames' time, at least 2 s);
+    /// [smtp] host, port (25), from: needed
     /// for users added with --email; plain SMTP (no STARTTLS, no login) to a relay on a
     /// loopback address only, which carries the mail on; [node] as a ground.toml profile: uplink, listen, state, provisioning, spi, server, key
     /// (server and key required); [batch] windows (UTC "HH:MM-HH:MM"; none: at once), poll_ms

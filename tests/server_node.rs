@@ -38,11 +38,12 @@ fn requests_are_confirmed_batched_cosigned_and_survive_a_server_kill() {
     let g = provision(&state, &[(7, 3)]).remove(0);
     let identity = identity(&state);
     let (uplink, listen) = (free_addr(), free_addr());
-    // A slow radio (64 kbit/s: one 1,119-byte TM frame takes 0.14 s) so the batch is on its way
-    // up for a while. At 16 kbit/s (0.56 s a frame) the CCSDS link does not keep up after the
-    // server's restart: every TC frame FOP-1 retransmits draws a TM frame carrying the CLCW,
-    // and the radio's downlink queue grows faster than it drains (issue 19 note).
-    let radio = ["--radio-kbps", "64", "--radio-latency-ms", "2"];
+    // A slow radio (16 kbit/s: one 1,119-byte TM frame takes 0.56 s) so the batch is on its way
+    // up for a while. The server is told the rate (`radio_kbps`): its CFDP is paced to it and
+    // each attempt waits for five TM frames (2.8 s), longer than a ping's round trip there.
+    // With a fixed 2 s attempt, unpaced CFDP and the node's EOF repeated every 500 ms, the
+    // link after the restart did not keep up: the downlink queue grew faster than it drained.
+    let radio = ["--radio-kbps", "16", "--radio-latency-ms", "2"];
     let _node = Board::boot(&state, uplink, listen, &radio);
     let mut server = Server::configure(
         &dir.path().join("server"),
@@ -53,6 +54,7 @@ fn requests_are_confirmed_batched_cosigned_and_survive_a_server_kill() {
         &dir.path().join("ground"),
         "server.db",
     );
+    server.set_radio_kbps(16);
     server.start();
     let wallet = server.register(&g);
 

@@ -54,8 +54,8 @@ fn two_instances_on_one_postgres_send_each_request_once_and_survive_a_kill() {
     let g = provision(&state, &[(7, 3)]).remove(0);
     let identity = identity(&state);
     let (uplink, listen) = (free_addr(), free_addr());
-    // 64 kbit/s, as in server_node.rs (which says why not 16 on the CCSDS link).
-    let radio = ["--radio-kbps", "64", "--radio-latency-ms", "2"];
+    // 16 kbit/s, as in server_node.rs (which says what the servers need for it).
+    let radio = ["--radio-kbps", "16", "--radio-latency-ms", "2"];
     let _node = Board::boot(&state, uplink, listen, &radio);
     let ground = dir.path().join("ground");
     let mut a = Server::configure(
@@ -67,6 +67,7 @@ fn two_instances_on_one_postgres_send_each_request_once_and_survive_a_kill() {
         &ground,
         &url,
     );
+    a.set_radio_kbps(16);
     // Instance b: the same server (id, key, database, ground station), its own API port.
     let b_dir = dir.path().join("b");
     std::fs::create_dir_all(&b_dir).expect("b dir");

@@ -116,6 +116,7 @@ pub fn story(
         request_ttl_s: 300,
         rate_per_minute: 600,
         body_limit: 256 * 1024,
+        radio_kbps: crate::server::config::RADIO_KBPS,
         node: Profile {
             uplink: Some(node.uplink),
             listen: Some(node.ground),

@@ -218,7 +218,15 @@ pub struct Session {
     /// The radio as a CCSDS space link (`--link ccsds:`): packets go through FOP-1 in TC
     /// frames instead of units.
     frames: Option<FrameLink>,
+    /// Packets that are not PUS telemetry (CFDP) that came while a command waited for its
+    /// report, kept for [`Session::recv_any`]: a ping in the middle of a CFDP exchange must not
+    /// swallow the node's result or its Finished. At most [`SET_ASIDE_MAX`], the oldest
+    /// dropped first (CFDP asks again for what is lost).
+    set_aside: std::collections::VecDeque<crate::ground::frame_link::Packet>,
 }
+
+/// Packets kept aside while a command waits (a CFDP exchange's window of PDUs many times over).
+const SET_ASIDE_MAX: usize = 256;
 
 fn state_err(path: &Path, what: impl std::fmt::Display) -> SessionError {
     SessionError::State {
@@ -303,6 +311,7 @@ impl Session {
             ground,
             refused_downlink: 0,
             refusal: None,
+            set_aside: std::collections::VecDeque::new(),
             frames,
         })
     }
@@ -416,8 +425,9 @@ impl Session {
     }
 
     /// Waits up to `wait` for one authenticated TM from whichever link the session speaks.
-    /// Refused downlink (counted) and, on the CCSDS radio, packets that are not PUS telemetry
-    /// (CFDP) are passed over; `None` when nothing else came within `wait`.
+    /// Refused downlink (counted) is passed over and, on the CCSDS radio, packets that are not
+    /// PUS telemetry (CFDP) are kept aside for [`Session::recv_any`]; `None` when nothing else
+    /// came within `wait`.
     fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
         let deadline = Instant::now() + wait;
         let mut buf = vec![0u8; 65_536];
@@ -437,10 +447,15 @@ impl Session {
             let Some((spi, seq, packet)) = self.frame_packet(left)? else {
                 return Ok(None);
             };
-            // A packet that is not PUS telemetry (CFDP) is not for a command's wait.
+            // A packet that is not PUS telemetry (CFDP) is not for a command's wait: kept for
+            // whoever receives it.
             if let Ok(d) = Ground::open(spi, seq, &packet) {
                 return Ok(self.open_tm(d));
             }
+            if self.set_aside.len() >= SET_ASIDE_MAX {
+                self.set_aside.pop_front();
+            }
+            self.set_aside.push_back((spi, seq, packet));
         }
         Ok(None)
     }
@@ -734,7 +749,11 @@ impl Session {
             _ => false,
         };
         if self.frames.is_some() {
-            let Some((spi, seq, packet)) = self.frame_packet(wait)? else {
+            let got = match self.set_aside.pop_front() {
+                Some(p) => Some(p),
+                None => self.frame_packet(wait)?,
+            };
+            let Some((spi, seq, packet)) = got else {
                 return Ok(None);
             };
             if is_apid(&packet) {

@@ -13,6 +13,8 @@
 //! rate_per_minute = 600                # API calls per user token per minute
 //! body_limit = 262144                  # largest request body, bytes
 //! public_url = "https://ground.example.org"  # base of the e-mailed confirmation links
+//! radio_kbps = 1000                    # the radio's rate, kbit/s: paces the batch upload and
+//! #   sets how long each attempt waits for the node's answer (16 for a 16 kbit/s radio)
 //!
 //! [smtp]                               # only for users added with --email
 //! host = "127.0.0.1"                   # an SMTP relay on this machine (plain SMTP, no TLS)
@@ -81,6 +83,10 @@ pub struct ServerConfig {
     /// Where confirmation e-mails are handed over.
     #[serde(default)]
     pub smtp: Option<SmtpConfig>,
+    /// The radio's rate in kbit/s ([`RADIO_KBPS`] unless given): the batch upload's CFDP
+    /// pacing, and the least wait of each attempt ([`super::batcher::attempt_wait`]).
+    #[serde(default = "default_radio_kbps")]
+    pub radio_kbps: u64,
     /// The node's link.
     pub node: Profile,
     /// Batching.
@@ -138,6 +144,14 @@ fn database<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Database, D::Error
     Ok(Database::parse(&String::deserialize(d)?))
 }
 
+/// The radio rate a server assumes unless told (as `ground sign --rate-kbps`).
+pub const RADIO_KBPS: u64 = 1000;
+/// The fastest radio rate taken, kbit/s (10 Gbit/s: anything above is a typing error).
+pub const MAX_RADIO_KBPS: u64 = 10_000_000;
+
+fn default_radio_kbps() -> u64 {
+    RADIO_KBPS
+}
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -250,6 +264,12 @@ impl ServerConfig {
                 "rate_per_minute and request_ttl_s must be above 0 and body_limit at least 1024 bytes".into(),
             ));
         }
+        if !(1..=MAX_RADIO_KBPS).contains(&cfg.radio_kbps) {
+            return Err(problem(format!(
+                "radio_kbps = {} is not a radio rate: give the radio's rate in kbit/s, 1 to {MAX_RADIO_KBPS} (e.g. 16 for a 16 kbit/s radio; unset: {RADIO_KBPS})",
+                cfg.radio_kbps
+            )));
+        }
         if let Some(u) = &mut cfg.public_url {
             if !(u.starts_with("https://") || u.starts_with("http://"))
                 || u.contains(char::is_whitespace)
@@ -352,6 +372,35 @@ mod tests {
         // Said without its password.
         let shown = db.to_string();
         assert!(shown.contains("ground") && !shown.contains("pw"), "{shown}");
+    }
+
+    #[test]
+    fn the_radio_rate_defaults_and_a_bad_one_is_refused_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("server.toml");
+        let id = "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
+        let load = |line: &str| {
+            let text = format!(
+                "database = \"x.db\"\nidentity = \"{id}\"\n{line}\n[node]\nserver = 7\nkey = \"k\"\n"
+            );
+            std::fs::write(&p, text).unwrap();
+            ServerConfig::load(&p)
+        };
+        assert_eq!(load("").unwrap().radio_kbps, RADIO_KBPS);
+        assert_eq!(load("radio_kbps = 16").unwrap().radio_kbps, 16);
+        for bad in ["radio_kbps = 0", "radio_kbps = 10000001"] {
+            let Err(Failure::Usage(text)) = load(bad) else {
+                panic!("accepted {bad}")
+            };
+            assert!(
+                text.contains("is not a radio rate") && text.contains("kbit/s"),
+                "{text}"
+            );
+        }
+        let Err(Failure::Rejected(text)) = load("radio_kbps = \"fast\"") else {
+            panic!("accepted a string rate")
+        };
+        assert!(text.contains("server.toml:3:"), "{text}");
     }
 
     #[test]

@@ -179,6 +179,12 @@ impl Server {
         }
     }
 
+    /// Tells the server its radio's rate (`radio_kbps` in server.toml), before [`Server::start`].
+    pub fn set_radio_kbps(&self, kbps: u64) {
+        let text = std::fs::read_to_string(&self.config).expect("server.toml");
+        std::fs::write(&self.config, format!("radio_kbps = {kbps}\n{text}")).expect("server.toml");
+    }
+
     /// Adds user `name` with their own wallet on the node's `account`; the same server seen
     /// as that user (its calls carry their token; it does not own the process).
     pub fn user(&self, name: &str, account: u32) -> Server {

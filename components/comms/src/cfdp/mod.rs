@@ -8,6 +8,7 @@
 //!   APID [`packet::CFDP_APID`].
 //! - [`ranges`], [`checksum`], [`journal`], [`layout`]: the bounded range map, file checksums, the
 //!   persistent record and where things live on flash.
+//! - [`backoff`]: the doubling wait between repetitions of an unanswered EOF or Finished.
 //! - `ground` (feature `std`): blocking UDP drivers with progress callbacks for the ground CLI,
 //!   a RAM flash for the ground's receiver.
 //!
@@ -22,6 +23,7 @@
 //! name). Time is a caller-supplied monotonic `Duration`. Avoids: OS calls, blocking, panics on
 //! anything received.
 
+pub mod backoff;
 pub mod checksum;
 pub mod error;
 mod flash_io;

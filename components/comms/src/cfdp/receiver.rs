@@ -9,7 +9,8 @@
 //! Lost data is found three ways: a file data PDU past the highest offset seen opens a gap that
 //! is NAKed at once (immediate NAK mode); the EOF triggers a NAK of every gap; a NAK timer
 //! repeats the NAK of what is still missing. Metadata that never arrived (or was lost in a reset
-//! before it was persisted) is requested with the `(0, 0)` segment request.
+//! before it was persisted) is requested with the `(0, 0)` segment request, again after a wait
+//! that doubles while unanswered ([`super::backoff`]): each request draws the whole file again.
 //!
 //! Resume: [`Receiver::open`] reloads the journal. A checkpoint (journal rewrite) happens every
 //! `checkpoint_bytes` of new data, on EOF (before the EOF is acknowledged), on completion and
@@ -19,6 +20,7 @@
 //! Avoids: allocation, panics on any PDU, trusting offsets (every segment is bounds-checked
 //! against the announced size), and rewriting flash bytes already recorded as received.
 
+use super::backoff::wait_after;
 use super::checksum::FileChecksum;
 use super::error::{CfdpError, flash_err};
 use super::flash_io::write_unaligned;
@@ -41,8 +43,12 @@ pub struct ReceiverConfig {
     /// How long to wait before repeating a NAK of data still missing (also the period of the
     /// metadata request, and the idle time after which received data is checkpointed).
     pub nak_interval: Duration,
-    /// How long to wait for the ACK of a Finished before sending it again.
+    /// How long to wait for the ACK of a Finished before sending it again the first time.
     pub ack_interval: Duration,
+    /// The longest wait between Finished retransmissions, and between requests for the
+    /// metadata of a transaction known only by its data or EOF (each unanswered one doubles
+    /// the wait, from `ack_interval` or `nak_interval`; see [`super::backoff`]).
+    pub ack_interval_max: Duration,
     /// How many times a Finished is sent without an ACK before giving up on the ACK.
     pub ack_limit: u32,
     /// Checkpoint after this many bytes of new data.
@@ -55,6 +61,7 @@ impl Default for ReceiverConfig {
             local_id: 1,
             nak_interval: Duration::from_millis(500),
             ack_interval: Duration::from_millis(500),
+            ack_interval_max: Duration::from_secs(8),
             ack_limit: 20,
             checkpoint_bytes: 64 * 1024,
         }
@@ -587,10 +594,14 @@ impl Receiver {
             emit(buf.get(..n).unwrap_or(&[]));
         }
         if let Some((conf, end)) = self.due.missing_meta {
-            let due = self
-                .due
-                .missing_meta_at
-                .is_none_or(|t| now >= t + self.cfg.nak_interval);
+            // Each request makes the sender send the metadata and the whole file again: on a
+            // slow link an answer still on its way must not be asked for again and again.
+            let wait = wait_after(
+                self.cfg.nak_interval,
+                self.cfg.ack_interval_max,
+                self.meta_naks,
+            );
+            let due = self.due.missing_meta_at.is_none_or(|t| now >= t + wait);
             if due && self.meta_naks >= self.cfg.ack_limit {
                 // The sender is gone or cannot hear us: stop asking.
                 self.due.missing_meta = None;
@@ -671,7 +682,12 @@ impl Receiver {
                 let n = pdu::finished(conf, t.condition, complete, &mut buf)?;
                 emit(buf.get(..n).unwrap_or(&[]));
                 self.finished_sent += 1;
-                self.finished_at = Some(now + self.cfg.ack_interval);
+                let wait = wait_after(
+                    self.cfg.ack_interval,
+                    self.cfg.ack_interval_max,
+                    self.finished_sent,
+                );
+                self.finished_at = Some(now + wait);
             }
         }
         Ok(())

@@ -6,14 +6,17 @@
 //! received Finished, the metadata (again, if NAKed with `(0, 0)`), requested retransmissions,
 //! new file data, then the EOF; it paces itself to `rate_bps` with a token bucket so it does not
 //! overrun the link's queue. [`Sender::on_pdu`] takes the receiver's NAKs (segments to resend),
-//! its ACK of the EOF and its Finished. The EOF is repeated every `ack_interval` until
-//! acknowledged, and again whenever the receiver has been silent for `inactivity` while the
-//! transfer is not finished: that is what brings a receiver back after a reset that lost the
-//! tail of the transfer.
+//! its ACK of the EOF and its Finished. The EOF is repeated until acknowledged, first after
+//! `ack_interval`, each further wait twice the one before up to `ack_interval_max`
+//! ([`super::backoff`]), at most `ack_limit` times (then the transaction fails with "positive
+//! ACK limit reached"); and again whenever the receiver has been silent for `inactivity` (backed
+//! off the same way) while the transfer is not finished: that is what brings a receiver back
+//! after a reset that lost the tail of the transfer.
 //!
 //! Avoids: allocation (the retransmission queue is a bounded [`RangeSet`] that widens rather than
 //! forgets), panics on any PDU, trusting NAK ranges (clamped to the file).
 
+use super::backoff::wait_after;
 use super::checksum::checksum_of;
 use super::error::CfdpError;
 use super::packet::MAX_PDU;
@@ -44,11 +47,15 @@ pub struct SenderConfig {
     pub frame_overhead: usize,
     /// PDUs that may leave back to back.
     pub burst: u32,
-    /// EOF retransmission period until its ACK.
+    /// Wait for the EOF's ACK before the first retransmission.
     pub ack_interval: Duration,
-    /// EOF retransmissions before the transfer is abandoned.
+    /// The longest wait between EOF retransmissions (each unanswered one doubles the wait, from
+    /// `ack_interval`): a slow link's answer can arrive before the limit, and a gone receiver
+    /// costs one EOF per this interval.
+    pub ack_interval_max: Duration,
+    /// EOF transmissions before the transfer is abandoned (and prompts of a silent receiver).
     pub ack_limit: u32,
-    /// Receiver silence (after the EOF) that prompts an EOF again.
+    /// Receiver silence (after the EOF) that prompts an EOF again (backed off like the EOF).
     pub inactivity: Duration,
     /// File checksum.
     pub checksum: ChecksumType,
@@ -67,7 +74,9 @@ impl Default for SenderConfig {
             frame_overhead: 6,
             burst: 8,
             ack_interval: Duration::from_millis(500),
-            ack_limit: 40,
+            ack_interval_max: Duration::from_secs(8),
+            // With the back-off: 0.5 + 1 + 2 + 4 + 12 x 8 s, about 100 s before the fault.
+            ack_limit: 16,
             inactivity: Duration::from_secs(2),
             checksum: ChecksumType::Crc32,
             pdu_crc: true,
@@ -382,10 +391,18 @@ impl Sender {
         }
         let eof_due = match self.eof_sent_at {
             None => self.next >= self.size && self.retx.is_empty(),
-            Some(at) if !self.eof_acked => now >= at + self.cfg.ack_interval,
+            Some(at) if !self.eof_acked => {
+                now >= at
+                    + wait_after(
+                        self.cfg.ack_interval,
+                        self.cfg.ack_interval_max,
+                        self.eof_tries,
+                    )
+            }
             // Acknowledged but no Finished: prompt a silent receiver (e.g. after its reset).
             Some(at) => {
-                now >= at + self.cfg.inactivity && now >= self.last_heard + self.cfg.inactivity
+                let wait = wait_after(self.cfg.inactivity, self.cfg.ack_interval_max, self.prompts);
+                now >= at + wait && now >= self.last_heard + self.cfg.inactivity
             }
         };
         if eof_due {

@@ -98,6 +98,7 @@ pub fn rx_cfg() -> ReceiverConfig {
         ack_interval: Duration::from_millis(200),
         ack_limit: 50,
         checkpoint_bytes: 16 * 1024,
+        ..ReceiverConfig::default()
     }
 }
 

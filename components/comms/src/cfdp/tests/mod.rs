@@ -3,5 +3,6 @@
 
 mod harness;
 mod robustness;
+mod slow_link;
 mod transfer;
 mod udp;
