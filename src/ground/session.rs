@@ -38,7 +38,7 @@ use comms::ground::Ground;
 use comms::node::DEFAULT_APID;
 use comms::pus::event::{EV_SECURITY_RESTORED, EV_SEQUENCE_REFUSED};
 use comms::pus::hk::{SID_SECURITY, decode_security};
-use comms::pus::tc::RequestId;
+use comms::pus::tc::{Ack, RequestId};
 use comms::pus::verification::Report;
 use comms::pus::{ST_EVENT, ST_HOUSEKEEPING, ST_SECURITY};
 use comms::sdls::state::{self, MAX_STATE_LEN, SaState};
@@ -668,20 +668,22 @@ impl Session {
     }
 
     /// Send one telecommand without waiting for its reports (the windowed upgrade uplink:
-    /// the node's status says what arrived), through the same send path as any packet
-    /// ([`Session::send_packet`]): one unit, or handed to FOP-1 on the CCSDS radio for `how`
-    /// (type-BD for a caller that repairs its own losses). Returns its request ID.
+    /// the node's status says what arrived), asking for the success reports in `ack`, through
+    /// the same send path as any packet ([`Session::send_packet`]): one unit, or handed to
+    /// FOP-1 on the CCSDS radio for `how` (type-BD for a caller that repairs its own losses).
+    /// Returns its request ID.
     pub fn send_telecommand(
         &mut self,
         service: u8,
         subservice: u8,
         app_data: &[u8],
+        ack: Ack,
         how: Service,
     ) -> Result<RequestId, SessionError> {
         let mut packet = vec![0u8; comms::sdls::MAX_DATA_LEN];
         let (n, request) = self
             .ground
-            .telecommand(service, subservice, 0, app_data, &mut packet)
+            .telecommand_acked(service, subservice, 0, ack, app_data, &mut packet)
             .map_err(SessionError::Build)?;
         self.send_once(packet.get(..n).unwrap_or(&[]), how)?;
         Ok(request)

@@ -35,6 +35,7 @@ use super::frame_link::Service;
 use super::session::{Session, SessionError};
 use comms::pus::function::{self, Chunk, FN_UPGRADE_CHUNK};
 use comms::pus::hk_upgrade;
+use comms::pus::tc::Ack;
 use comms::pus::{ST_FUNCTION, ST_HOUSEKEEPING};
 use protocol::{ChunkPosition, UpgradeStatus};
 use std::time::{Duration, Instant};
@@ -196,7 +197,8 @@ impl<'b> Window<'b> {
         let mut app = vec![0u8; 2 + function::CHUNK_ARGS_LEN + data.len()];
         app[..2].copy_from_slice(&FN_UPGRADE_CHUNK.to_be_bytes());
         function::encode_chunk(&chunk, &mut app[2..]);
-        session.send_telecommand(ST_FUNCTION, 1, &app, Service::Expedited)?;
+        // No success reports: the agent's status after each message is the answer.
+        session.send_telecommand(ST_FUNCTION, 1, &app, Ack::NONE, Service::Expedited)?;
         let i = index as usize;
         if self.sends[i] > 0 {
             self.resent += 1;

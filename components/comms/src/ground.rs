@@ -155,13 +155,28 @@ impl Ground {
     }
 
     /// Build a TC space packet into `out`, unsecured (for a transfer frame that SDLS secures,
-    /// [`crate::radio_ccsds::GroundRadio`]); returns (packet length, request ID). Advances the
-    /// TC sequence count.
+    /// [`crate::radio_ccsds::GroundRadio`]), asking for every success report; returns (packet
+    /// length, request ID). Advances the TC sequence count.
     pub fn telecommand(
         &mut self,
         service: u8,
         subservice: u8,
         source_id: u16,
+        app_data: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, RequestId), GroundError> {
+        self.telecommand_acked(service, subservice, source_id, Ack::ALL, app_data, out)
+    }
+
+    /// [`Ground::telecommand`] asking for the success reports in `ack` only (failures are
+    /// always reported): for a caller that learns the outcome another way, as the upgrade's
+    /// windowed uplink does from the agent's status, and need not spend the downlink on them.
+    pub fn telecommand_acked(
+        &mut self,
+        service: u8,
+        subservice: u8,
+        source_id: u16,
+        ack: Ack,
         app_data: &[u8],
         out: &mut [u8],
     ) -> Result<(usize, RequestId), GroundError> {
@@ -172,7 +187,7 @@ impl Ground {
                 service,
                 subservice,
                 source_id,
-                ack: Ack::ALL,
+                ack,
                 app_data,
             },
             out,

@@ -45,7 +45,8 @@ impl Session {
                 sent: 0,
             });
         }
-        let request = self.send_telecommand(service, subservice, app_data, Service::Sequenced)?;
+        let request =
+            self.send_telecommand(service, subservice, app_data, Ack::ALL, Service::Sequenced)?;
         let (bytes, sent) = self
             .frames
             .as_ref()
