@@ -752,7 +752,7 @@ fn a_long_packet_goes_up_in_type_bd_segments_and_a_lost_segment_drops_only_it() 
             .iter()
             .any(|g| matches!(g.2, Some(Report::AcceptanceFailure(f)) if f.data == 1500))
     };
-    let mut send = |l: &mut Link, drop_first: bool| {
+    let send = |l: &mut Link, drop_first: bool| {
         l.radio.submit_expedited(&tc).unwrap();
         assert!(matches!(
             l.radio.submit_expedited(&tc),
