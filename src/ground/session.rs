@@ -30,7 +30,7 @@
 //! (every unit is verified before it is looked at; refused ones are counted and dropped).
 
 use super::fop_timer::{self, FopTimer};
-use super::frame_link::{FrameLink, Service};
+use super::frame_link::{FrameLink, Packet, Service};
 use super::refusal::Refusal;
 use super::serial_link::{LinkChoice, SerialLink, SerialLinkError};
 use super::wire::Wire;
@@ -218,11 +218,11 @@ pub struct Session {
     /// The radio as a CCSDS space link (`--link ccsds:`): packets go through FOP-1 in TC
     /// frames instead of units.
     frames: Option<FrameLink>,
-    /// Packets that are not PUS telemetry (CFDP) that came while a command waited for its
-    /// report, kept for [`Session::recv_any`]: a ping in the middle of a CFDP exchange must not
-    /// swallow the node's result or its Finished. At most [`SET_ASIDE_MAX`], the oldest
-    /// dropped first (CFDP asks again for what is lost).
-    set_aside: std::collections::VecDeque<crate::ground::frame_link::Packet>,
+    /// Packets that are not PUS telemetry (CFDP) that came, on either link, while a command
+    /// waited for its report, kept for [`Session::recv_any`]: a ping in the middle of a CFDP
+    /// exchange must not swallow the node's result or its Finished. At most
+    /// [`SET_ASIDE_MAX`], the oldest dropped first (CFDP asks again for what is lost).
+    set_aside: std::collections::VecDeque<Packet>,
 }
 
 /// Packets kept aside while a command waits (a CFDP exchange's window of PDUs many times over).
@@ -405,18 +405,6 @@ impl Session {
             .map_or(0, |s| s.tx_reserved)
     }
 
-    /// Verify and open one downlink unit; note floors it reports.
-    fn open_unit(&mut self, unit: &[u8]) -> Option<Tm> {
-        let d = match self.ground.downlink(unit) {
-            Ok(d) => d,
-            Err(_) => {
-                self.refused_downlink += 1;
-                return None;
-            }
-        };
-        self.open_tm(d)
-    }
-
     /// Own one authenticated TM; note floors it reports.
     fn open_tm(&mut self, d: comms::ground::Downlinked<'_>) -> Option<Tm> {
         let tm = Tm::from(d);
@@ -424,31 +412,41 @@ impl Session {
         Some(tm)
     }
 
-    /// Waits up to `wait` for one authenticated TM from whichever link the session speaks.
-    /// Refused downlink (counted) is passed over and, on the CCSDS radio, packets that are not
-    /// PUS telemetry (CFDP) are kept aside for [`Session::recv_any`]; `None` when nothing else
-    /// came within `wait`.
-    fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
+    /// Waits up to `wait` for one authenticated downlink space packet from whichever link
+    /// the session speaks, refused downlink (counted) passed over; `None` when nothing
+    /// authentic came within `wait`.
+    fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet>, SessionError> {
+        if self.frames.is_some() {
+            return self.frame_packet(wait);
+        }
         let deadline = Instant::now() + wait;
         let mut buf = vec![0u8; 65_536];
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             if left.is_zero() {
                 break;
             }
-            if self.frames.is_none() {
-                let Some(k) = self.wire.recv(&mut buf, left)? else {
-                    return Ok(None);
-                };
-                if let Some(tm) = self.open_unit(buf.get(..k).unwrap_or(&[])) {
-                    return Ok(Some(tm));
-                }
-                continue;
-            }
-            let Some((spi, seq, packet)) = self.frame_packet(left)? else {
+            let Some(k) = self.wire.recv(&mut buf, left)? else {
                 return Ok(None);
             };
-            // A packet that is not PUS telemetry (CFDP) is not for a command's wait: kept for
-            // whoever receives it.
+            match self.ground.downlink_packet(buf.get(..k).unwrap_or(&[])) {
+                Ok((spi, seq, packet)) => return Ok(Some((spi, seq, packet.to_vec()))),
+                Err(_) => self.refused_downlink += 1,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits up to `wait` for one authenticated TM. Packets that are not PUS telemetry (CFDP)
+    /// are kept aside for [`Session::recv_any`]; `None` when nothing else came within `wait`.
+    fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            let Some((spi, seq, packet)) = self.next_packet(left)? else {
+                return Ok(None);
+            };
             if let Ok(d) = Ground::open(spi, seq, &packet) {
                 return Ok(self.open_tm(d));
             }
@@ -738,9 +736,10 @@ impl Session {
         Ok(true)
     }
 
-    /// Wait up to `wait` for one authenticated downlink unit: a space packet with `apid` is
-    /// returned as is, PUS telemetry as a [`Tm`] (its floors noted). `None` when nothing
-    /// (authentic) arrived in time.
+    /// The next authenticated downlink packet, first those a command's wait set aside, or
+    /// else one that arrives within `wait`: a space packet with `apid` is returned as is, PUS
+    /// telemetry as a [`Tm`] (its floors noted). `None` when nothing (authentic) arrived in
+    /// time.
     pub fn recv_any(
         &mut self,
         apid: u16,
@@ -750,40 +749,20 @@ impl Session {
             [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
             _ => false,
         };
-        if self.frames.is_some() {
-            let got = match self.set_aside.pop_front() {
-                Some(p) => Some(p),
-                None => self.frame_packet(wait)?,
-            };
-            let Some((spi, seq, packet)) = got else {
-                return Ok(None);
-            };
-            if is_apid(&packet) {
-                return Ok(Some(Incoming::Packet(packet)));
-            }
-            return Ok(Ground::open(spi, seq, &packet)
-                .ok()
-                .and_then(|d| self.open_tm(d))
-                .map(Incoming::Tm));
-        }
-        let mut buf = vec![0u8; 65_536];
-        let Some(k) = self.wire.recv(&mut buf, wait)? else {
+        let got = match self.set_aside.pop_front() {
+            Some(p) => Some(p),
+            None => self.next_packet(wait)?,
+        };
+        let Some((spi, seq, packet)) = got else {
             return Ok(None);
         };
-        let unit = buf.get(..k).unwrap_or(&[]);
-        let mut probe = self.ground.clone();
-        match probe.downlink_packet(unit) {
-            Ok((_, packet)) if is_apid(packet) => {
-                let packet = packet.to_vec();
-                self.ground = probe;
-                Ok(Some(Incoming::Packet(packet)))
-            }
-            Ok(_) => Ok(self.open_unit(unit).map(Incoming::Tm)),
-            Err(_) => {
-                self.refused_downlink += 1;
-                Ok(None)
-            }
+        if is_apid(&packet) {
+            return Ok(Some(Incoming::Packet(packet)));
         }
+        Ok(Ground::open(spi, seq, &packet)
+            .ok()
+            .and_then(|d| self.open_tm(d))
+            .map(Incoming::Tm))
     }
 
     /// The node's security counters (housekeeping structure 3). The report travels in its own

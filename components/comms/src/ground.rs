@@ -205,11 +205,15 @@ impl Ground {
         Ok(self.engine.protect(spi, packet, out, &mut self.scratch)?)
     }
 
-    /// Verify a downlink unit and return its association and space packet as is (for packets
-    /// that are not PUS telemetry, such as CFDP PDUs under [`crate::cfdp::CFDP_APID`]).
-    pub fn downlink_packet<'a>(&mut self, unit: &'a [u8]) -> Result<(u16, &'a [u8]), GroundError> {
+    /// Verify a downlink unit and return its association, sequence number and space packet as
+    /// is (for packets that are not PUS telemetry, such as CFDP PDUs under
+    /// [`crate::cfdp::CFDP_APID`]; [`Ground::open`] reads one that is).
+    pub fn downlink_packet<'a>(
+        &mut self,
+        unit: &'a [u8],
+    ) -> Result<(u16, u64, &'a [u8]), GroundError> {
         let v = self.engine.process(unit, &mut self.scratch)?;
-        Ok((v.spi, v.data))
+        Ok((v.spi, v.arsn, v.data))
     }
 
     /// Verify and open a downlink unit.

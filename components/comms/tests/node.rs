@@ -697,7 +697,9 @@ fn cfdp_packets_are_handed_to_the_caller_after_sdls_and_only_from_signing_associ
     let mut sink = Sink::default();
     n.send_packet(OPS, packet, &mut sink);
     assert_eq!(sink.0.len(), 1);
-    assert_eq!(g.downlink_packet(&sink.0[0]).unwrap(), (OPS, packet));
+    let (spi, arsn, got) = g.downlink_packet(&sink.0[0]).unwrap();
+    assert_eq!((spi, got), (OPS, packet));
+    assert!(arsn > 0, "the unit's own sequence number, not a default");
 
     // An association without the sign permission cannot upload batches; a forged unit is
     // refused by SDLS before anything looks at it.
