@@ -49,6 +49,8 @@ use std::time::{Duration, Instant};
 
 mod frames;
 mod recorded;
+#[cfg(test)]
+mod set_aside_tests;
 
 pub use recorded::Recorded;
 
