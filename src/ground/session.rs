@@ -48,10 +48,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod frames;
+mod persist;
+mod receive;
 mod recorded;
 #[cfg(test)]
 mod set_aside_tests;
 
+use persist::{read_fop_timer, save_states, write_replacing};
 pub use recorded::Recorded;
 
 /// Time allowed for PPP to come up on the standby line (LCP and IPCP: a few round trips, plus
@@ -407,59 +410,6 @@ impl Session {
             .map_or(0, |s| s.tx_reserved)
     }
 
-    /// Own one authenticated TM; note floors it reports.
-    fn open_tm(&mut self, d: comms::ground::Downlinked<'_>) -> Option<Tm> {
-        let tm = Tm::from(d);
-        self.note_floors(&tm);
-        Some(tm)
-    }
-
-    /// Waits up to `wait` for one authenticated downlink space packet from whichever link
-    /// the session speaks, refused downlink (counted) passed over; `None` when nothing
-    /// authentic came within `wait`.
-    fn next_packet(&mut self, wait: Duration) -> Result<Option<Packet>, SessionError> {
-        if self.frames.is_some() {
-            return self.frame_packet(wait);
-        }
-        let deadline = Instant::now() + wait;
-        let mut buf = vec![0u8; 65_536];
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            let Some(k) = self.wire.recv(&mut buf, left)? else {
-                return Ok(None);
-            };
-            match self.ground.downlink_packet(buf.get(..k).unwrap_or(&[])) {
-                Ok((spi, seq, packet)) => return Ok(Some((spi, seq, packet.to_vec()))),
-                Err(_) => self.refused_downlink += 1,
-            }
-        }
-        Ok(None)
-    }
-
-    /// Waits up to `wait` for one authenticated TM. Packets that are not PUS telemetry (CFDP)
-    /// are kept aside for [`Session::recv_any`]; `None` when nothing else came within `wait`.
-    fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            let Some((spi, seq, packet)) = self.next_packet(left)? else {
-                return Ok(None);
-            };
-            if let Ok(d) = Ground::open(spi, seq, &packet) {
-                return Ok(self.open_tm(d));
-            }
-            if self.set_aside.len() >= SET_ASIDE_MAX {
-                self.set_aside.pop_front();
-            }
-            self.set_aside.push_back((spi, seq, packet));
-        }
-        Ok(None)
-    }
-
     fn note_floors(&mut self, tm: &Tm) {
         if let Some(r) = self.floors_of(tm) {
             self.refusal = Some(r);
@@ -738,35 +688,6 @@ impl Session {
         Ok(true)
     }
 
-    /// The next authenticated downlink packet, first those a command's wait set aside, or
-    /// else one that arrives within `wait`: a space packet with `apid` is returned as is, PUS
-    /// telemetry as a [`Tm`] (its floors noted). `None` when nothing (authentic) arrived in
-    /// time.
-    pub fn recv_any(
-        &mut self,
-        apid: u16,
-        wait: Duration,
-    ) -> Result<Option<Incoming>, SessionError> {
-        let is_apid = |p: &[u8]| match p {
-            [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
-            _ => false,
-        };
-        let got = match self.set_aside.pop_front() {
-            Some(p) => Some(p),
-            None => self.next_packet(wait)?,
-        };
-        let Some((spi, seq, packet)) = got else {
-            return Ok(None);
-        };
-        if is_apid(&packet) {
-            return Ok(Some(Incoming::Packet(packet)));
-        }
-        Ok(Ground::open(spi, seq, &packet)
-            .ok()
-            .and_then(|d| self.open_tm(d))
-            .map(Incoming::Tm))
-    }
-
     /// The node's security counters (housekeeping structure 3). The report travels in its own
     /// unit after the command's: if it is lost while the completion arrives, the request (which
     /// changes nothing on the node) is made again, up to the session's attempts.
@@ -789,27 +710,6 @@ impl Session {
             "security housekeeping (3,25 structure 3)",
         ))
     }
-
-    /// Wait up to `wait` for one authenticated TM (floors noted); `None` if none arrived.
-    pub fn recv_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
-        self.next_tm(wait)
-    }
-
-    /// Collect every TM that arrives within `wait` (tests: what a unit caused).
-    pub fn collect(&mut self, wait: Duration) -> Result<Vec<Tm>, SessionError> {
-        let mut out = Vec::new();
-        let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
-            match self.recv_tm(left)? {
-                Some(tm) => out.push(tm),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// What a TM did to a command's wait.
@@ -825,108 +725,4 @@ enum Step {
 /// A failure of the CCSDS radio's ground end (FOP-1, SDLS, the socket, the state file).
 fn frame_error(e: String) -> SessionError {
     SessionError::Io(std::io::Error::other(format!("CCSDS radio: {e}")))
-}
-
-/// Writes the ground's association states into `dir`.
-fn save_states(ground: &Ground, dir: &Path) -> Result<(), SessionError> {
-    let states = persisted_states(ground);
-    let mut buf = [0u8; MAX_STATE_LEN];
-    let n = state::encode(&states, &mut buf);
-    write_replacing(dir, STATE_FILE, &buf[..n])
-}
-
-/// Writes `dir/name` whole: to a temporary file, then renamed over it.
-fn write_replacing(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(|e| state_err(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))
-}
-
-/// FOP-1's round-trip estimate an earlier session kept in `dir`, if any. A damaged or
-/// unreadable record is reported (on stderr) and survived: T1 starts from its minimum, and
-/// the next save writes a good record over it.
-fn read_fop_timer(dir: &Path) -> Option<FopTimer> {
-    let path = dir.join(fop_timer::FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            eprintln!(
-                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms",
-                path.display(),
-                fop_timer::MIN.as_millis()
-            );
-            return None;
-        }
-    };
-    FopTimer::from_record(&text)
-        .inspect_err(|e| {
-            eprintln!(
-                "WARN: ground state {}: {e}; FOP-1's T1 starts from {} ms and the next save replaces it",
-                path.display(),
-                fop_timer::MIN.as_millis()
-            )
-        })
-        .ok()
-}
-
-/// What the ground keeps of its associations: the engine's states, with each uplink reservation
-/// raised to just below the next ARSN. A floor learned from the node (`resume_above`, from an
-/// event or housekeeping) moves the next ARSN past the reservation; without this the next run
-/// would start below the node's floor again, be refused, and say the node does not answer.
-fn persisted_states(ground: &Ground) -> Vec<SaState> {
-    ground
-        .states()
-        .map(|mut s| {
-            if let Some(next) = ground.next_arsn(s.spi) {
-                s.tx_reserved = s.tx_reserved.max(next.saturating_sub(1));
-            }
-            s
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod persist_tests {
-    use super::*;
-
-    #[test]
-    fn the_kept_round_trip_is_read_back_and_a_damaged_record_is_survived() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        assert!(read_fop_timer(dir.path()).is_none(), "nothing kept yet");
-        let mut t = FopTimer::default();
-        t.acknowledged(Duration::from_millis(700), Duration::from_millis(700));
-        let line = t.record().expect("a measurement");
-        write_replacing(dir.path(), fop_timer::FILE, line.as_bytes()).expect("write");
-        let back = read_fop_timer(dir.path()).expect("read back");
-        assert_eq!(back.t1(), Duration::from_millis(2_100));
-        // Damaged: reported (stderr) and T1 starts from its minimum.
-        for bad in [
-            &b"fop-t1 v1 srtt-us \xff"[..],
-            b"fop-t1 v1 srtt-us 9 rttvar-us 99999999",
-        ] {
-            std::fs::write(dir.path().join(fop_timer::FILE), bad).expect("write");
-            assert!(read_fop_timer(dir.path()).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn a_floor_learned_from_the_node_is_kept_for_the_next_run() {
-        let bytes = comms::sdls::sim_default::sim_default_bytes().expect("sim keys");
-        let provisioning = Provisioning::parse(&bytes).expect("sim provisioning");
-        let mut ground = Ground::new(&provisioning, None, DEFAULT_APID).expect("ground");
-        let spi = comms::sdls::sim_default::SIM_OPS_SPI;
-        let kept = |states: &[SaState]| states.iter().find(|s| s.spi == spi).unwrap().tx_reserved;
-        assert!(kept(&persisted_states(&ground)) < 5_000);
-        ground.resume_above(spi, 5_000);
-        let after = persisted_states(&ground);
-        assert_eq!(kept(&after), 5_000);
-        // The next run, from the kept state as the file holds it, sends above the floor.
-        let mut buf = [0u8; MAX_STATE_LEN];
-        let n = state::encode(&after, &mut buf);
-        let entries = state::decode(&buf[..n]).expect("state");
-        let next = Ground::new(&provisioning, Some(entries), DEFAULT_APID).expect("ground");
-        assert_eq!(next.next_arsn(spi), Some(5_001));
-    }
 }
