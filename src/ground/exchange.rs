@@ -13,7 +13,7 @@ use super::batch::BatchError;
 use super::session::{Incoming, Session};
 use super::sign::{GROUND_ENTITY, Progress, SILENCE, SignError, TransferStats, Uplink, ping};
 use comms::cfdp::ground::RamFlash;
-use comms::cfdp::packet::{self, CFDP_APID};
+use comms::cfdp::packet;
 use comms::cfdp::{
     CfdpLayout, Receiver, ReceiverConfig, SendState, Sender, SenderConfig, TxProgress,
 };
@@ -187,7 +187,7 @@ impl<'a> Exchange<'a> {
     fn receive_one(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<(), SignError> {
         match self
             .session
-            .recv_any(CFDP_APID, Duration::from_millis(2))
+            .recv_any(Duration::from_millis(2))
             .map_err(SignError::Session)?
         {
             Some(Incoming::Packet(p)) => {
@@ -307,8 +307,7 @@ impl<'a> Exchange<'a> {
         let linger = Instant::now();
         while linger.elapsed() < Duration::from_millis(300) {
             let _ = self.send_pending(start, false);
-            if let Ok(Some(Incoming::Packet(p))) =
-                self.session.recv_any(CFDP_APID, Duration::from_millis(5))
+            if let Ok(Some(Incoming::Packet(p))) = self.session.recv_any(Duration::from_millis(5))
                 && let Ok(pdu) = packet::unwrap(&p)
             {
                 self.deliver(pdu);

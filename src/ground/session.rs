@@ -129,7 +129,7 @@ pub enum SessionError {
 /// One authenticated downlink unit.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    /// A space packet of the APID asked for (CFDP), as is.
+    /// A CFDP space packet, as is.
     Packet(Vec<u8>),
     /// PUS telemetry.
     Tm(Tm),
@@ -511,7 +511,7 @@ impl Session {
             if !self.send_until(&packet, deadline, how)? {
                 continue;
             }
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            while let Some(left) = time_left(deadline) {
                 let Some(tm) = self.next_tm(left)? else {
                     break;
                 };
@@ -720,6 +720,13 @@ enum Step {
     Again,
     /// Keep waiting.
     Wait,
+}
+
+/// The time until `deadline`; `None` once it has come.
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
 }
 
 /// A failure of the CCSDS radio's ground end (FOP-1, SDLS, the socket, the state file).

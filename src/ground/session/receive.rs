@@ -23,10 +23,7 @@ impl Session {
         }
         let deadline = Instant::now() + wait;
         let mut buf = vec![0u8; 65_536];
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
+        while let Some(left) = time_left(deadline) {
             let Some(k) = self.wire.recv(&mut buf, left)? else {
                 return Ok(None);
             };
@@ -42,10 +39,7 @@ impl Session {
     /// are kept aside for [`Session::recv_any`]; `None` when nothing else came within `wait`.
     pub(super) fn next_tm(&mut self, wait: Duration) -> Result<Option<Tm>, SessionError> {
         let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
+        while let Some(left) = time_left(deadline) {
             let Some((spi, seq, packet)) = self.next_packet(left)? else {
                 return Ok(None);
             };
@@ -61,18 +55,9 @@ impl Session {
     }
 
     /// The next authenticated downlink packet, first those a command's wait set aside, or
-    /// else one that arrives within `wait`: a space packet with `apid` is returned as is, PUS
-    /// telemetry as a [`Tm`] (its floors noted). `None` when nothing (authentic) arrived in
-    /// time.
-    pub fn recv_any(
-        &mut self,
-        apid: u16,
-        wait: Duration,
-    ) -> Result<Option<Incoming>, SessionError> {
-        let is_apid = |p: &[u8]| match p {
-            [a, b, ..] => (u16::from(a & 0x07) << 8 | u16::from(*b)) == apid,
-            _ => false,
-        };
+    /// else one that arrives within `wait`: a CFDP packet is returned as is, PUS telemetry as
+    /// a [`Tm`] (its floors noted). `None` when nothing (authentic) arrived in time.
+    pub fn recv_any(&mut self, wait: Duration) -> Result<Option<Incoming>, SessionError> {
         let got = match self.set_aside.pop_front() {
             Some(p) => Some(p),
             None => self.next_packet(wait)?,
@@ -80,7 +65,7 @@ impl Session {
         let Some((spi, seq, packet)) = got else {
             return Ok(None);
         };
-        if is_apid(&packet) {
+        if comms::cfdp::packet::is_cfdp(&packet) {
             return Ok(Some(Incoming::Packet(packet)));
         }
         Ok(Ground::open(spi, seq, &packet)
@@ -98,10 +83,7 @@ impl Session {
     pub fn collect(&mut self, wait: Duration) -> Result<Vec<Tm>, SessionError> {
         let mut out = Vec::new();
         let deadline = Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if left.is_zero() {
-                break;
-            }
+        while let Some(left) = time_left(deadline) {
             match self.recv_tm(left)? {
                 Some(tm) => out.push(tm),
                 None => break,

@@ -4,7 +4,7 @@
 //! loopback UDP socket, answering on units with the sim board's keys.
 
 use super::*;
-use comms::cfdp::packet::{self, CFDP_APID};
+use comms::cfdp::packet;
 use comms::link::FailoverConfig;
 use comms::node::{Downlink, ForwardError, Forwarder, Node, NodeConfig, Now, Outbound};
 use comms::router::RouteTable;
@@ -94,7 +94,7 @@ fn a_cfdp_packet_that_comes_during_a_commands_wait_is_kept_for_recv_any() {
 
     let answer = session.command(17, 1, &[]).expect("the ping is answered");
     assert!(answer.reports.iter().any(Answer::is_final), "{answer:?}");
-    match session.recv_any(CFDP_APID, Duration::from_millis(200)) {
+    match session.recv_any(Duration::from_millis(200)) {
         Ok(Some(Incoming::Packet(p))) => assert_eq!(p, cfdp),
         other => panic!("the CFDP packet that came during the ping's wait was lost: {other:?}"),
     }
@@ -103,10 +103,7 @@ fn a_cfdp_packet_that_comes_during_a_commands_wait_is_kept_for_recv_any() {
         "a CFDP packet is not refused downlink"
     );
     assert!(
-        matches!(
-            session.recv_any(CFDP_APID, Duration::from_millis(50)),
-            Ok(None)
-        ),
+        matches!(session.recv_any(Duration::from_millis(50)), Ok(None)),
         "kept once, handed over once"
     );
     drop(session);

@@ -43,6 +43,11 @@ pub fn wrap(pdu: &[u8], seq: u16, uplink: bool, buf: &mut [u8]) -> Result<usize,
     Ok(total)
 }
 
+/// Whether `packet` is a space packet with the CFDP APID (its header read, not its length).
+pub fn is_cfdp(packet: &[u8]) -> bool {
+    SpHeader::from_be_bytes(packet).is_ok_and(|(h, _)| h.apid().value() == CFDP_APID)
+}
+
 /// The PDU inside a space packet with the CFDP APID.
 pub fn unwrap(packet: &[u8]) -> Result<&[u8], CfdpError> {
     let (header, rest) = SpHeader::from_be_bytes(packet).map_err(|_| CfdpError::BadPacket)?;
@@ -70,5 +75,17 @@ mod tests {
         assert_eq!(unwrap(&other[..n]), Err(CfdpError::BadPacket));
         assert_eq!(wrap(b"", 0, true, &mut buf), Err(CfdpError::Encode));
         assert_eq!(wrap(&[0u8; 100], 0, true, &mut buf), Err(CfdpError::Encode));
+    }
+
+    #[test]
+    fn is_cfdp_reads_the_apid_from_the_header() {
+        let mut buf = [0u8; 64];
+        let n = wrap(b"hello", 7, false, &mut buf).unwrap();
+        assert!(is_cfdp(&buf[..n]));
+        assert!(is_cfdp(&buf[..6]), "the header alone names the APID");
+        assert!(!is_cfdp(&buf[..5]), "no whole header");
+        let mut other = buf;
+        other[1] ^= 0x01; // another APID
+        assert!(!is_cfdp(&other[..n]));
     }
 }
